@@ -1,0 +1,1 @@
+"""pimsync: keeps sales channels in step with a multi-locale PIM catalog."""

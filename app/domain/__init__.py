@@ -1,0 +1,1 @@
+"""Pure logic, no I/O: error codes, locale chains, value validation."""

@@ -1,0 +1,70 @@
+"""The catalog's vocabulary: attribute types and a read-only snapshot of a tenant's catalog set-up."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,100}$")
+MAX_SKU_LENGTH = 255
+
+
+class AttributeType(StrEnum):
+    TEXT = "TEXT"
+    TEXTAREA = "TEXTAREA"
+    NUMBER = "NUMBER"
+    PRICE = "PRICE"
+    BOOLEAN = "BOOLEAN"
+    SELECT = "SELECT"
+    MULTISELECT = "MULTISELECT"
+    DATE = "DATE"
+    IMAGE = "IMAGE"
+    FILE = "FILE"
+    IDENTIFIER = "IDENTIFIER"
+    METRIC = "METRIC"
+
+
+"""Types whose values feed product search alongside the SKU."""
+SEARCHABLE_TYPES = frozenset({AttributeType.TEXT, AttributeType.IDENTIFIER})
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeSpec:
+    id: int
+    code: str
+    type: AttributeType
+    localizable: bool
+    scopable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSpec:
+    """What product values are checked against: attributes, enabled locales, scopes and currencies.
+
+    The first enabled locale and currency are the catalog's defaults.
+    """
+
+    attributes: dict[str, AttributeSpec] = field(default_factory=dict)
+    locales: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    currencies: tuple[str, ...] = ()
+
+    @property
+    def default_locale(self) -> str | None:
+        return self.locales[0] if self.locales else None
+
+    @property
+    def default_currency(self) -> str | None:
+        return self.currencies[0] if self.currencies else None
+
+    def attribute_by_id(self) -> dict[int, AttributeSpec]:
+        return {spec.id: spec for spec in self.attributes.values()}
+
+
+def is_valid_code(code: str) -> bool:
+    return bool(CODE_PATTERN.match(code))
+
+
+def is_valid_sku(sku: str) -> bool:
+    return 0 < len(sku) <= MAX_SKU_LENGTH and sku == sku.strip() and sku.isprintable()

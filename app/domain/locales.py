@@ -1,0 +1,82 @@
+"""Locale codes, parsed and described with Babel (CLDR), and the fallback chain.
+
+Codes are compared in their canonical form (`en-US`, `en_us` and `en_US` are
+one locale) and validated strictly: Babel's `Locale.parse` would quietly turn
+an unknown territory into a likely one (`en_ZZ` -> `en_US`), so the parts are
+checked as given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global, parse_locale
+
+
+class InvalidLocaleCode(ValueError):
+    """The code is not a locale CLDR knows."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocaleInfo:
+    """A locale as users see it: canonical code, names from CLDR, writing direction."""
+
+    code: str
+    name: str
+    native_name: str
+    rtl: bool
+
+
+@lru_cache(maxsize=4096)
+def canonical_locale(code: str) -> str:
+    """The canonical POSIX-style code (`en_US`) of `code`, or InvalidLocaleCode."""
+    return str(_parse(code))
+
+
+def _parse(code: str) -> Locale:
+    cleaned = code.strip().replace("-", "_")
+    if not cleaned:
+        raise InvalidLocaleCode("a locale code cannot be empty")
+    try:
+        return Locale(*parse_locale(cleaned))
+    except (ValueError, UnknownLocaleError) as exc:
+        raise InvalidLocaleCode(f"'{code}' is not a known locale code") from exc
+
+
+@lru_cache(maxsize=1024)
+def describe_locale(code: str) -> LocaleInfo:
+    locale = _parse(code)
+    return LocaleInfo(
+        code=str(locale),
+        name=locale.english_name or str(locale),
+        native_name=locale.display_name or str(locale),
+        rtl=locale.text_direction == "rtl",
+    )
+
+
+def _cldr_parent(code: str) -> str | None:
+    """CLDR's parent locale (es_MX -> es_419 -> es; zh_Hant -> root), or None at the root."""
+    exceptions: dict[str, str] = get_global("parent_exceptions")
+    if code in exceptions:
+        parent = exceptions[code]
+        return None if parent == "root" else parent
+    head, sep, _ = code.rpartition("_")
+    return head if sep else None
+
+
+@lru_cache(maxsize=4096)
+def locale_chain(code: str, default_locale: str | None) -> tuple[str, ...]:
+    """Where a value for `code` is looked for, in order: itself, its CLDR parents, the default.
+
+    ar_AE -> ar -> (default locale); the default is appended once, last.
+    """
+    chain: list[str] = []
+    current: str | None = canonical_locale(code)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = _cldr_parent(current)
+    if default_locale and default_locale not in chain:
+        chain.append(default_locale)
+    return tuple(chain)

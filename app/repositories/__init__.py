@@ -1,0 +1,1 @@
+"""Every SQL query of the service, each scoped by tenant."""

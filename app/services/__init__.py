@@ -1,0 +1,1 @@
+"""Use cases: one method per thing a user does. Services flush, never commit."""

@@ -1,0 +1,94 @@
+"""Tenants and API tokens: create, list, revoke, authenticate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import ApiToken, Tenant
+from app.domain.catalog import is_valid_code
+from app.domain.errors import NotFound, Unauthenticated
+from app.domain.scopes import Scope
+from app.domain.tokens import display_prefix, generate_token, hash_token
+from app.repositories.tenants import TenantRepository
+from app.repositories.tokens import TokenRepository
+from app.services.auth import Principal
+
+TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A new token: `secret` exists only here and is never stored."""
+
+    secret: str
+    token: ApiToken
+    tenant: Tenant
+    tenant_created: bool
+
+
+class TokenService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.tenants = TenantRepository(session)
+        self.tokens = TokenRepository(session)
+
+    async def ensure_tenant(self, code: str, *, name: str | None = None) -> tuple[Tenant, bool]:
+        """The tenant with `code`, created if it does not exist yet (and whether it was)."""
+        if not is_valid_code(code):
+            raise ValueError(f"'{code}' is not a valid tenant code (letters, digits and _ only)")
+        tenant = await self.tenants.by_code(code)
+        if tenant is not None:
+            return tenant, False
+        return await self.tenants.add(code=code, name=name or code), True
+
+    async def issue(self, *, tenant_code: str, scopes: list[Scope], name: str) -> IssuedToken:
+        """Create a token for the tenant (creating the tenant on first use)."""
+        tenant, created = await self.ensure_tenant(tenant_code)
+        secret = generate_token()
+        token = await self.tokens.add(
+            tenant_id=tenant.id,
+            name=name,
+            token_hash=hash_token(secret),
+            prefix=display_prefix(secret),
+            scopes=[scope.value for scope in scopes],
+        )
+        return IssuedToken(secret=secret, token=token, tenant=tenant, tenant_created=created)
+
+    async def list(self, *, tenant_code: str) -> list[ApiToken]:
+        tenant = await self._tenant(tenant_code)
+        return await self.tokens.list_for_tenant(tenant.id)
+
+    async def revoke(self, *, tenant_code: str, token_id: int) -> ApiToken:
+        """Revoke a token; revoking twice keeps the first revocation time."""
+        tenant = await self._tenant(tenant_code)
+        token = await self.tokens.by_id(tenant.id, token_id)
+        if token is None:
+            raise NotFound(f"tenant {tenant_code} has no token {token_id}")
+        if token.revoked_at is None:
+            token.revoked_at = datetime.now(UTC)
+        return token
+
+    async def authenticate(self, secret: str) -> tuple[Principal, bool]:
+        """The principal behind `secret`, and whether its last use is worth recording.
+
+        Unauthenticated for an unknown or revoked token. Recording every use
+        would turn each read into a write, so it is recorded once per interval.
+        """
+        found = await self.tokens.active_by_hash(hash_token(secret))
+        if found is None:
+            raise Unauthenticated("unknown or revoked token")
+        token, tenant = found
+        last = token.last_used_at
+        stale = last is None or datetime.now(UTC) - last > TOUCH_INTERVAL
+        return Principal(tenant.id, tenant.code, frozenset(token.scopes), token.id), stale
+
+    async def record_use(self, token_id: int) -> None:
+        await self.tokens.touch(token_id, datetime.now(UTC))
+
+    async def _tenant(self, code: str) -> Tenant:
+        tenant = await self.tenants.by_code(code)
+        if tenant is None:
+            raise NotFound(f"no tenant '{code}'")
+        return tenant

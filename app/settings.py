@@ -1,0 +1,84 @@
+"""Service settings, read once from the environment at start-up and passed in."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    """`production` turns hardening on: masked errors, no GraphiQL, no introspection."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment, with embedded defaults.
+
+    Unset `DATABASE_URL`, `REDIS_URL` and `SECRET_KEYS` mean "run on one machine
+    with no set-up": a SQLite file, an embedded Redis server and a key file,
+    all under `var_dir`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    var_dir: Path = Field(default=Path("var"), validation_alias="PIMSYNC_VAR_DIR")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_keys: str | None = None
+    host: str = Field(default="127.0.0.1", validation_alias="PIMSYNC_HOST")
+    port: int = Field(default=8000, validation_alias="PIMSYNC_PORT")
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_json: bool = Field(default=False, validation_alias="LOG_JSON")
+    graphql_max_depth: int = 12
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 5000
+    graphql_introspection: bool | None = None
+    demo_tenant: str = "demo"
+
+    @field_validator("var_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.graphql_introspection is not None:
+            return self.graphql_introspection
+        return not self.is_production
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file under `var_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.var_dir / 'pimsync.sqlite3'}"
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.var_dir / "redis.sock"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.var_dir / "secret.key"
+
+
+def load_settings() -> Settings:
+    """Read the environment; the one place that does."""
+    return Settings()

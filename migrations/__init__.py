@@ -1,0 +1,1 @@
+"""Alembic migrations: every table the service uses is created here."""
