@@ -1,0 +1,35 @@
+"""Schema migrations, run in code so they work from any directory after `pip install .`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+
+import migrations
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def upgrade_to_head(database_url: str) -> None:
+    """Apply every migration not yet applied (call from synchronous code: alembic runs its own loop)."""
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def _sync_url(database_url: str) -> str:
+    url = make_url(database_url)
+    driver = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}.get(url.get_backend_name(), url.drivername)
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def head_revision(database_url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()

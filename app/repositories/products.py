@@ -1,0 +1,128 @@
+"""Products and their values: batch reads and writes, keyset pages.
+
+Values are written with bulk statements (one INSERT, one UPDATE by primary
+key and one DELETE per batch) because an import writes millions of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Listing, Product, ProductValue
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRow:
+    id: int
+    product_id: int
+    attribute_id: int
+    locale: str
+    scope: str
+    data: Any
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFilter:
+    search: str | None = None
+    """Casefolded text matched against SKU and text values."""
+    updated_since: datetime | None = None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class ProductRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_skus(self, tenant_id: int, skus: Collection[str]) -> dict[str, Product]:
+        """Products with these SKUs, tombstones included (an upsert revives them)."""
+        statement = select(Product).where(Product.tenant_id == tenant_id, Product.sku.in_(skus))
+        return {row.sku: row for row in await self.session.scalars(statement)}
+
+    async def live_by_sku(self, tenant_id: int, sku: str) -> Product | None:
+        statement = select(Product).where(
+            Product.tenant_id == tenant_id, Product.sku == sku, Product.deleted_at.is_(None)
+        )
+        return await self.session.scalar(statement)
+
+    async def live_by_ids(self, tenant_id: int, ids: Collection[int]) -> dict[int, Product]:
+        statement = select(Product).where(
+            Product.tenant_id == tenant_id, Product.id.in_(ids), Product.deleted_at.is_(None)
+        )
+        return {row.id: row for row in await self.session.scalars(statement)}
+
+    async def values_of(self, tenant_id: int, product_ids: Collection[int]) -> list[ValueRow]:
+        statement = select(
+            ProductValue.id,
+            ProductValue.product_id,
+            ProductValue.attribute_id,
+            ProductValue.locale,
+            ProductValue.scope,
+            ProductValue.data,
+            ProductValue.updated_at,
+        ).where(ProductValue.tenant_id == tenant_id, ProductValue.product_id.in_(product_ids))
+        rows = await self.session.execute(statement.order_by(ProductValue.product_id, ProductValue.id))
+        return [ValueRow(*row) for row in rows]
+
+    def add_all(self, products: Sequence[Product]) -> None:
+        self.session.add_all(products)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def insert_values(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(ProductValue), list(rows))
+
+    async def update_values(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk UPDATE by primary key: each row holds `id` and the columns to set."""
+        if rows:
+            await self.session.execute(update(ProductValue), list(rows))
+
+    async def delete_values(self, tenant_id: int, value_ids: Collection[int]) -> None:
+        if value_ids:
+            await self.session.execute(
+                delete(ProductValue).where(ProductValue.tenant_id == tenant_id, ProductValue.id.in_(value_ids))
+            )
+
+    async def delete_all_values(self, tenant_id: int, product_ids: Collection[int]) -> None:
+        await self.session.execute(
+            delete(ProductValue).where(ProductValue.tenant_id == tenant_id, ProductValue.product_id.in_(product_ids))
+        )
+
+    def _live(self, tenant_id: int, where: ProductFilter) -> Select[Any]:
+        statement = select(Product).where(Product.tenant_id == tenant_id, Product.deleted_at.is_(None))
+        if where.search:
+            pattern = f"%{_escape_like(where.search)}%"
+            statement = statement.where(Product.search_text.like(pattern, escape="\\"))
+        if where.updated_since is not None:
+            statement = statement.where(Product.updated_at >= where.updated_since)
+        return statement
+
+    async def page(self, tenant_id: int, where: ProductFilter, *, after_id: int | None, limit: int) -> list[Product]:
+        """Up to `limit` live products after `after_id`, by id (keyset pagination)."""
+        statement = self._live(tenant_id, where)
+        if after_id is not None:
+            statement = statement.where(Product.id > after_id)
+        return list(await self.session.scalars(statement.order_by(Product.id).limit(limit)))
+
+    async def count(self, tenant_id: int, where: ProductFilter) -> int:
+        subquery = self._live(tenant_id, where).with_only_columns(Product.id).subquery()
+        return int(await self.session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+    async def listings_of(self, tenant_id: int, product_ids: Collection[int]) -> list[Listing]:
+        statement = (
+            select(Listing)
+            .where(Listing.tenant_id == tenant_id, Listing.product_id.in_(product_ids))
+            .order_by(Listing.product_id, Listing.connector_id)
+        )
+        return list(await self.session.scalars(statement))

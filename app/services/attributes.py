@@ -1,0 +1,108 @@
+"""Attributes: list and upsert, with the rules that keep existing values meaningful."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utcnow
+from app.db.models import Attribute
+from app.domain.catalog import AttributeType, is_valid_code
+from app.domain.errors import ErrorCode, InvalidInput, UserErrorItem
+from app.repositories.attributes import AttributeRepository
+from app.services.catalog_setup import check_labels, normalise_labels
+
+MAX_ATTRIBUTES_PER_CALL = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeInputData:
+    code: str
+    type: AttributeType
+    localizable: bool
+    scopable: bool = False
+    labels: dict[str, Any] | None = None
+    """None keeps the labels an existing attribute has."""
+
+
+def _shape(row: Attribute) -> tuple[str, bool, bool]:
+    return row.type, row.localizable, row.scopable
+
+
+class AttributeService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.attributes = AttributeRepository(session)
+
+    async def list(self, tenant_id: int) -> list[Attribute]:
+        return await self.attributes.list(tenant_id)
+
+    async def upsert(self, tenant_id: int, inputs: Sequence[AttributeInputData]) -> list[Attribute]:
+        """Create or update attributes, all or nothing.
+
+        Type, localizable and scopable of an attribute that already has values
+        cannot change (CAT-011): its values would stop meaning what they meant.
+        """
+        errors = self._check_inputs(inputs)
+        existing = await self.attributes.by_codes(tenant_id, [item.code for item in inputs])
+        errors += await self._check_shape_changes(tenant_id, inputs, existing)
+        if errors:
+            raise InvalidInput(errors)
+        result = [self._apply(tenant_id, item, existing.get(item.code)) for item in inputs]
+        await self.attributes.flush()
+        return result
+
+    def _check_inputs(self, inputs: Sequence[AttributeInputData]) -> list[UserErrorItem]:
+        if len(inputs) > MAX_ATTRIBUTES_PER_CALL:
+            message = f"at most {MAX_ATTRIBUTES_PER_CALL} attributes per call"
+            return [UserErrorItem(("attributes",), message, ErrorCode.BATCH_TOO_LARGE)]
+        errors: list[UserErrorItem] = []
+        seen: set[str] = set()
+        for index, item in enumerate(inputs):
+            where = ("attributes", index)
+            if not is_valid_code(item.code):
+                message = f"'{item.code}' is not a valid code (letters, digits and _, at most 100)"
+                errors.append(UserErrorItem((*where, "code"), message, ErrorCode.INVALID_CODE))
+            elif item.code in seen:
+                errors.append(
+                    UserErrorItem((*where, "code"), f"{item.code} is listed twice", ErrorCode.DUPLICATE_IN_BATCH)
+                )
+            seen.add(item.code)
+            errors += [error.under(*where) for error in check_labels(item.labels)]
+        return errors
+
+    async def _check_shape_changes(
+        self, tenant_id: int, inputs: Sequence[AttributeInputData], existing: dict[str, Attribute]
+    ) -> list[UserErrorItem]:
+        changing = {
+            item.code: index
+            for index, item in enumerate(inputs)
+            if item.code in existing
+            and _shape(existing[item.code]) != (item.type.value, item.localizable, item.scopable)
+        }
+        if not changing:
+            return []
+        in_use = await self.attributes.with_values(tenant_id, [existing[code].id for code in changing])
+        return [
+            UserErrorItem(
+                ("attributes", index),
+                f"{code} already has product values: its type, localizable and scopable cannot change",
+                ErrorCode.ATTRIBUTE_IN_USE,
+            )
+            for code, index in changing.items()
+            if existing[code].id in in_use
+        ]
+
+    def _apply(self, tenant_id: int, item: AttributeInputData, row: Attribute | None) -> Attribute:
+        if row is None:
+            row = Attribute(tenant_id=tenant_id, code=item.code, labels={})
+            self.attributes.add(row)
+        row.type = item.type.value
+        row.localizable = item.localizable
+        row.scopable = item.scopable
+        if item.labels is not None:
+            row.labels = normalise_labels(item.labels)
+        row.updated_at = utcnow()
+        return row

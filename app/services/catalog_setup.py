@@ -1,0 +1,159 @@
+"""The catalog's set-up: enabled locales, scopes and currencies, and the snapshot values are checked against."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from babel.numbers import get_currency_name, get_currency_symbol, is_currency
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Currency, Locale, Scope
+from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec, is_valid_code
+from app.domain.errors import ErrorCode, InvalidInput, UserErrorItem
+from app.domain.locales import InvalidLocaleCode, LocaleInfo, canonical_locale, describe_locale
+from app.repositories.attributes import AttributeRepository
+from app.repositories.code_sets import CodeSetRepository
+
+
+@dataclass(frozen=True, slots=True)
+class LocaleView:
+    info: LocaleInfo
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyView:
+    code: str
+    name: str
+    symbol: str
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeInputData:
+    code: str
+    labels: dict[str, Any]
+
+
+def _require_some(codes: Sequence[Any], what: str) -> None:
+    if not codes:
+        raise InvalidInput([UserErrorItem((what,), f"give at least one {what[:-1]}", ErrorCode.EMPTY_LIST)])
+
+
+def _no_duplicates(codes: Sequence[str], what: str) -> list[UserErrorItem]:
+    seen: set[str] = set()
+    errors = []
+    for index, code in enumerate(codes):
+        if code in seen:
+            errors.append(UserErrorItem((what, index), f"{code} is listed twice", ErrorCode.DUPLICATE_IN_BATCH))
+        seen.add(code)
+    return errors
+
+
+class CatalogSetupService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.locales = CodeSetRepository(session, Locale)
+        self.scopes = CodeSetRepository(session, Scope)
+        self.currencies = CodeSetRepository(session, Currency)
+        self.attributes = AttributeRepository(session)
+
+    async def list_locales(self, tenant_id: int, *, enabled_only: bool) -> list[LocaleView]:
+        rows = await self.locales.list(tenant_id, enabled_only=enabled_only)
+        return [LocaleView(describe_locale(row.code), row.enabled) for row in rows]
+
+    async def set_locales(self, tenant_id: int, codes: Sequence[str]) -> list[LocaleView]:
+        """Enable exactly these locales; the first is the default. Others keep their values, disabled."""
+        _require_some(codes, "codes")
+        canonical: list[str] = []
+        errors: list[UserErrorItem] = []
+        for index, code in enumerate(codes):
+            try:
+                canonical.append(canonical_locale(code))
+            except InvalidLocaleCode as exc:
+                canonical.append(code)
+                errors.append(UserErrorItem(("codes", index), str(exc), ErrorCode.INVALID_LOCALE))
+        errors += _no_duplicates(canonical, "codes")
+        if errors:
+            raise InvalidInput(errors)
+        await self.locales.replace_enabled(tenant_id, canonical)
+        return await self.list_locales(tenant_id, enabled_only=False)
+
+    async def list_scopes(self, tenant_id: int, *, enabled_only: bool) -> list[Scope]:
+        return await self.scopes.list(tenant_id, enabled_only=enabled_only)
+
+    async def set_scopes(self, tenant_id: int, scopes: Sequence[ScopeInputData]) -> list[Scope]:
+        """Enable exactly these scopes, with their labels (keyed by locale code)."""
+        _require_some(scopes, "scopes")
+        errors = [
+            UserErrorItem(("scopes", index, "code"), f"'{scope.code}' is not a valid code", ErrorCode.INVALID_CODE)
+            for index, scope in enumerate(scopes)
+            if not is_valid_code(scope.code)
+        ]
+        errors += _no_duplicates([scope.code for scope in scopes], "scopes")
+        for index, scope in enumerate(scopes):
+            errors += [error.under("scopes", index) for error in check_labels(scope.labels)]
+        if errors:
+            raise InvalidInput(errors)
+        extra = {scope.code: {"labels": normalise_labels(scope.labels)} for scope in scopes}
+        await self.scopes.replace_enabled(tenant_id, [scope.code for scope in scopes], extra)
+        return await self.list_scopes(tenant_id, enabled_only=False)
+
+    async def list_currencies(self, tenant_id: int, *, enabled_only: bool) -> list[CurrencyView]:
+        rows = await self.currencies.list(tenant_id, enabled_only=enabled_only)
+        return [describe_currency(row.code, row.enabled) for row in rows]
+
+    async def set_currencies(self, tenant_id: int, codes: Sequence[str]) -> list[CurrencyView]:
+        """Enable exactly these ISO 4217 currencies; the first is the default for plain prices."""
+        _require_some(codes, "codes")
+        upper = [code.strip().upper() for code in codes]
+        errors = [
+            UserErrorItem(("codes", index), f"'{code}' is not an ISO 4217 currency code", ErrorCode.INVALID_CURRENCY)
+            for index, code in enumerate(upper)
+            if not is_currency(code)
+        ]
+        errors += _no_duplicates(upper, "codes")
+        if errors:
+            raise InvalidInput(errors)
+        await self.currencies.replace_enabled(tenant_id, upper)
+        return await self.list_currencies(tenant_id, enabled_only=False)
+
+    async def spec(self, tenant_id: int) -> CatalogSpec:
+        """The snapshot every product value is validated against."""
+        attributes = {
+            row.code: AttributeSpec(row.id, row.code, AttributeType(row.type), row.localizable, row.scopable)
+            for row in await self.attributes.list(tenant_id)
+        }
+        return CatalogSpec(
+            attributes=attributes,
+            locales=await self.locales.enabled_codes(tenant_id),
+            scopes=await self.scopes.enabled_codes(tenant_id),
+            currencies=await self.currencies.enabled_codes(tenant_id),
+        )
+
+
+def describe_currency(code: str, enabled: bool) -> CurrencyView:
+    return CurrencyView(code, get_currency_name(code, locale="en"), get_currency_symbol(code, locale="en"), enabled)
+
+
+def check_labels(labels: Any) -> list[UserErrorItem]:
+    """Labels are an object of locale code -> non-empty text."""
+    if labels is None:
+        return []
+    if not isinstance(labels, dict):
+        return [UserErrorItem(("labels",), "labels must be an object keyed by locale code", ErrorCode.INVALID_LOCALE)]
+    errors = []
+    for code, text in labels.items():
+        try:
+            canonical_locale(str(code))
+        except InvalidLocaleCode as exc:
+            errors.append(UserErrorItem(("labels", str(code)), str(exc), ErrorCode.INVALID_LOCALE))
+        if not isinstance(text, str):
+            errors.append(UserErrorItem(("labels", str(code)), "a label must be text", ErrorCode.VALUE_TYPE_MISMATCH))
+    return errors
+
+
+def normalise_labels(labels: dict[str, Any] | None) -> dict[str, str]:
+    """Labels keyed by canonical locale code, empty ones dropped (call check_labels first)."""
+    return {canonical_locale(code): text for code, text in (labels or {}).items() if text}

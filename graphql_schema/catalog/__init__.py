@@ -1,0 +1,1 @@
+"""The catalog over GraphQL: locales, scopes, currencies, attributes, products."""

@@ -1,0 +1,75 @@
+"""UserError (the payload convention) and the error policy for top-level errors.
+
+Every top-level error carries `extensions.code`: the ServiceError's code
+(UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND), GRAPHQL_VALIDATION_FAILED
+for a document that does not validate, or INTERNAL_SERVER_ERROR for a fault,
+whose message is masked in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import strawberry
+import structlog
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from app.domain.errors import InvalidInput, ServiceError, UserErrorItem
+
+log = structlog.get_logger(__name__)
+
+
+@strawberry.type
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description='Path of the offending input field, e.g. ["input", "credentials", "shopUrl"].'
+    )
+    message: str
+    code: str = strawberry.field(description="CHN-xxx error code.")
+
+
+def user_errors(items: list[UserErrorItem]) -> list[UserError]:
+    return [
+        UserError(field=[str(part) for part in item.path], message=item.message, code=item.code.value) for item in items
+    ]
+
+
+def from_invalid_input(error: InvalidInput) -> list[UserError]:
+    return user_errors(error.errors)
+
+
+class ErrorPolicy(SchemaExtension):
+    """Gives every error a code; logs faults and, in production, masks their message."""
+
+    def __init__(self, *, mask_faults: bool) -> None:
+        self.mask_faults = mask_faults
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and getattr(result, "errors", None):
+            result.errors = [self._process(error) for error in result.errors]
+
+    def _process(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, ServiceError):
+            return self._with_code(error, original.code, error.message)
+        if original is None:
+            return self._with_code(error, "GRAPHQL_VALIDATION_FAILED", error.message)
+        log.error("graphql.fault", path=error.path, error=repr(original), exc_info=original)
+        message = "Unexpected error." if self.mask_faults else error.message
+        return self._with_code(error, "INTERNAL_SERVER_ERROR", message)
+
+    @staticmethod
+    def _with_code(error: GraphQLError, code: str, message: str) -> GraphQLError:
+        extensions = {**(error.extensions or {}), "code": code}
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=error.original_error if code != "INTERNAL_SERVER_ERROR" else None,
+            extensions=extensions,
+        )

@@ -1,0 +1,66 @@
+"""DataLoaders, built per request: one loader per access path, each batch in its own read session.
+
+They keep the cost of a page fixed: a page of products costs one query for
+the page, one for the count and one per loader, whatever the page size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from app.db.engine import Database
+from app.db.models import Connector, Listing
+from app.domain.catalog import CatalogSpec
+from app.domain.values import ValueKey
+from app.repositories.connectors import ConnectorRepository
+from app.repositories.products import ProductRepository
+from app.services.catalog_setup import CatalogSetupService
+
+Key = TypeVar("Key")
+Value = TypeVar("Value")
+
+
+class Loaders:
+    def __init__(self, db: Database, tenant_id: int) -> None:
+        self.db = db
+        self.tenant_id = tenant_id
+        self.catalog_spec: DataLoader[int, CatalogSpec] = DataLoader(self._catalog_specs)
+        self.values_by_product: DataLoader[int, dict[ValueKey, Any]] = DataLoader(self._values)
+        self.listings_by_product: DataLoader[int, list[Listing]] = DataLoader(self._listings)
+        self.connector_by_id: DataLoader[int, Connector | None] = DataLoader(self._connectors)
+
+    async def spec(self) -> CatalogSpec:
+        return await self.catalog_spec.load(self.tenant_id)
+
+    async def _catalog_specs(self, tenant_ids: Sequence[int]) -> list[CatalogSpec]:
+        async with self.db.reader() as session:
+            spec = await CatalogSetupService(session).spec(self.tenant_id)
+        return [spec for _ in tenant_ids]
+
+    async def _values(self, product_ids: Sequence[int]) -> list[dict[ValueKey, Any]]:
+        async with self.db.reader() as session:
+            rows = await ProductRepository(session).values_of(self.tenant_id, product_ids)
+        grouped: dict[int, dict[ValueKey, Any]] = {pk: {} for pk in product_ids}
+        for row in rows:
+            grouped[row.product_id][ValueKey(row.attribute_id, row.locale, row.scope)] = row.data
+        return [grouped[pk] for pk in product_ids]
+
+    async def _listings(self, product_ids: Sequence[int]) -> list[list[Listing]]:
+        async with self.db.reader() as session:
+            rows = await ProductRepository(session).listings_of(self.tenant_id, product_ids)
+        return _group_by(product_ids, rows, lambda row: row.product_id)
+
+    async def _connectors(self, connector_ids: Sequence[int]) -> list[Connector | None]:
+        async with self.db.reader() as session:
+            found = await ConnectorRepository(session).by_ids(self.tenant_id, connector_ids)
+        return [found.get(pk) for pk in connector_ids]
+
+
+def _group_by(keys: Sequence[Key], rows: Sequence[Value], key_of: Callable[[Value], Key]) -> list[list[Value]]:
+    grouped: dict[Key, list[Value]] = {key: [] for key in keys}
+    for row in rows:
+        grouped[key_of(row)].append(row)
+    return [grouped[key] for key in keys]

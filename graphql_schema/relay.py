@@ -1,0 +1,114 @@
+"""Relay plumbing: the Node interface, global ids, opaque cursors and generic connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import strawberry
+
+from app.domain.errors import ServiceError
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 250
+
+Item = TypeVar("Item")
+
+
+class BadArgument(ServiceError):
+    """A query argument that cannot be used (a foreign cursor, a page size out of range)."""
+
+    code = "BAD_USER_INPUT"
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[Item]):
+    cursor: str
+    node: Item
+
+
+@strawberry.type
+class Connection(Generic[Item]):
+    edges: list[Edge[Item]]
+    page_info: PageInfo
+    total_count: int
+
+
+def _encode(kind: str, value: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode()
+
+
+def _decode(kind: str, text: str, what: str) -> int:
+    try:
+        found_kind, _, raw = base64.urlsafe_b64decode(text.encode()).decode().partition(":")
+        if found_kind == kind:
+            return int(raw)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        pass
+    raise BadArgument(f"'{text}' is not a valid {what}")
+
+
+def global_id(kind: str, pk: int) -> strawberry.ID:
+    return strawberry.ID(_encode(kind, pk))
+
+
+def parse_global_id(text: str) -> tuple[str, int]:
+    """(type name, primary key) of a global id, or BadArgument."""
+    try:
+        kind, _, raw = base64.urlsafe_b64decode(text.encode()).decode().partition(":")
+        return kind, int(raw)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadArgument(f"'{text}' is not a valid id") from exc
+
+
+def cursor_for(kind: str, pk: int) -> str:
+    return _encode(f"cursor/{kind}", pk)
+
+
+def after_key(kind: str, after: str | None) -> int | None:
+    return None if after is None else _decode(f"cursor/{kind}", after, "cursor")
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise BadArgument(f"first must be between 0 and {MAX_PAGE_SIZE}")
+    return first
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[Item]):
+    """One page fetched with one row more than asked, to know whether another follows."""
+
+    items: list[tuple[int, Item]]
+    limit: int
+    after: int | None
+    total: int
+
+
+def connection(kind: str, page: Page[Item]) -> Connection[Item]:
+    shown = page.items[: page.limit]
+    edges = [Edge(cursor=cursor_for(kind, pk), node=node) for pk, node in shown]
+    info = PageInfo(
+        has_next_page=len(page.items) > page.limit,
+        has_previous_page=page.after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return Connection(edges=edges, page_info=info, total_count=page.total)

@@ -1,0 +1,71 @@
+"""The schema: root types composed from each domain's queries and mutations, plus the limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from app.domain.errors import NotFound
+from app.domain.scopes import Scope
+from app.services.products import ProductService
+from app.settings import Settings
+from graphql_schema.catalog.mutations import CatalogMutation
+from graphql_schema.catalog.queries import CatalogQuery
+from graphql_schema.catalog.types import ProductType
+from graphql_schema.connectors.types import ConnectorType
+from graphql_schema.context import Info
+from graphql_schema.errors import ErrorPolicy
+from graphql_schema.relay import Node, parse_global_id
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        """Any object by its global id; another tenant's objects read as not found (null)."""
+        kind, pk = parse_global_id(str(id))
+        if kind == "Product":
+            info.context.require(Scope.CATALOG_VIEW)
+            async with info.context.reader() as session:
+                try:
+                    row = await ProductService(session).get_by_id(info.context.tenant_id, pk)
+                except NotFound:
+                    return None
+            return ProductType.from_row(row)
+        if kind == "Connector":
+            info.context.require(Scope.CONNECTORS_VIEW)
+            connector = await info.context.loaders.connector_by_id.load(pk)
+            return None if connector is None else ConnectorType.from_row(connector)
+        return None
+
+
+@strawberry.type
+class Query(NodeQuery, CatalogQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(CatalogMutation):
+    pass
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the limits and error policy of `settings` (defaults when None)."""
+    settings = settings or Settings()
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: ErrorPolicy(mask_faults=settings.is_production),
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions, types=[ProductType, ConnectorType])
