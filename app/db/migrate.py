@@ -7,7 +7,6 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
 
 import migrations
 
@@ -23,12 +22,6 @@ def alembic_config(database_url: str) -> Config:
 def upgrade_to_head(database_url: str) -> None:
     """Apply every migration not yet applied (call from synchronous code: alembic runs its own loop)."""
     command.upgrade(alembic_config(database_url), "head")
-
-
-def _sync_url(database_url: str) -> str:
-    url = make_url(database_url)
-    driver = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}.get(url.get_backend_name(), url.drivername)
-    return url.set(drivername=driver).render_as_string(hide_password=False)
 
 
 def head_revision(database_url: str) -> str | None:

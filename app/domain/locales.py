@@ -8,6 +8,7 @@ checked as given.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -58,7 +59,7 @@ def describe_locale(code: str) -> LocaleInfo:
 
 def _cldr_parent(code: str) -> str | None:
     """CLDR's parent locale (es_MX -> es_419 -> es; zh_Hant -> root), or None at the root."""
-    exceptions: dict[str, str] = get_global("parent_exceptions")
+    exceptions: Mapping[str, str] = get_global("parent_exceptions")
     if code in exceptions:
         parent = exceptions[code]
         return None if parent == "root" else parent

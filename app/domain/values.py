@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -201,7 +201,7 @@ def _check_scope(attribute: AttributeSpec, scope: str | None, spec: CatalogSpec)
     return scope
 
 
-def check_value(raw: dict[str, Any], spec: CatalogSpec) -> CheckedValue | UserErrorItem:
+def check_value(raw: Mapping[str, Any], spec: CatalogSpec) -> CheckedValue | UserErrorItem:
     """Check one value input ({attribute, locale, scope, data}); paths are relative to it."""
     attribute = spec.attributes.get(raw.get("attribute") or "")
     if attribute is None:

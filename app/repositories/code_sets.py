@@ -20,7 +20,7 @@ Row = TypeVar("Row", Locale, Scope, Currency)
 class CodeSetRepository(Generic[Row]):
     def __init__(self, session: AsyncSession, model: type[Row]) -> None:
         self.session = session
-        self.model = model
+        self.model: type[Row] = model
 
     async def list(self, tenant_id: int, *, enabled_only: bool = False) -> list[Row]:
         model: Any = self.model

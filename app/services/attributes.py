@@ -24,7 +24,7 @@ class AttributeInputData:
     type: AttributeType
     localizable: bool
     scopable: bool = False
-    labels: dict[str, Any] | None = None
+    labels: Any = None
     """None keeps the labels an existing attribute has."""
 
 
@@ -36,7 +36,7 @@ class AttributeService:
     def __init__(self, session: AsyncSession) -> None:
         self.attributes = AttributeRepository(session)
 
-    async def list(self, tenant_id: int) -> list[Attribute]:
+    async def list_attributes(self, tenant_id: int) -> list[Attribute]:
         return await self.attributes.list(tenant_id)
 
     async def upsert(self, tenant_id: int, inputs: Sequence[AttributeInputData]) -> list[Attribute]:

@@ -34,7 +34,7 @@ class CurrencyView:
 @dataclass(frozen=True, slots=True)
 class ScopeInputData:
     code: str
-    labels: dict[str, Any]
+    labels: Any
 
 
 def _require_some(codes: Sequence[Any], what: str) -> None:

@@ -50,7 +50,7 @@ class CatalogQuery:
     async def attributes(self, info: Info) -> list[Attribute]:
         info.context.require(Scope.CATALOG_VIEW)
         async with info.context.reader() as session:
-            rows = await AttributeService(session).list(info.context.tenant_id)
+            rows = await AttributeService(session).list_attributes(info.context.tenant_id)
         return [Attribute.from_row(row) for row in rows]
 
     @strawberry.field

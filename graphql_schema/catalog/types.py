@@ -47,7 +47,7 @@ class ValueScope:
 
     @classmethod
     def from_row(cls, row: ScopeRow) -> ValueScope:
-        return cls(code=row.code, labels=row.labels, enabled=row.enabled)
+        return cls(code=row.code, labels=JSON(row.labels), enabled=row.enabled)
 
 
 @strawberry.type
@@ -79,7 +79,7 @@ class Attribute:
             type=AttributeType(row.type),
             localizable=row.localizable,
             scopable=row.scopable,
-            labels=row.labels,
+            labels=JSON(row.labels),
         )
 
 

@@ -1,0 +1,1 @@
+"""The `pimsync` command line."""

@@ -1,0 +1,123 @@
+"""`pimsync`: run, serve, work, migrate, and manage tokens, the catalog set-up and imports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from app.cli.catalog import catalog
+from app.cli.common import console, database, settings
+from app.cli.common import run as run_async
+from app.cli.imports import imports
+from app.cli.tokens import tenants, tokens
+from app.db.migrate import upgrade_to_head
+from app.domain.scopes import ALL_SCOPES
+from app.embedded_redis import redis_url
+from app.logging import configure_logging
+from app.secrets import load_cipher
+from app.services.tokens import TokenService
+
+app = typer.Typer(
+    help="pimsync keeps sales channels in step with a multi-locale PIM catalog.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(tokens, name="tokens")
+app.add_typer(tenants, name="tenants")
+app.add_typer(catalog, name="catalog")
+app.add_typer(imports, name="import")
+
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default PIMSYNC_HOST or 127.0.0.1).")]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default PIMSYNC_PORT or 8000).")]
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (alembic upgrade head)."""
+    current = settings()
+    configure_logging(current)
+    upgrade_to_head(current.resolved_database_url)
+    console.print("Database is at the latest schema.")
+
+
+def _serve(host: str | None, port: int | None) -> None:
+    from app.main import create_app
+
+    current = settings()
+    configure_logging(current)
+    redis_url(current)
+    uvicorn.run(create_app(current), host=host or current.host, port=port or current.port, log_config=None)
+
+
+@app.command()
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """Serve the GraphQL API and the /health, /ready and /metrics endpoints with uvicorn."""
+    _serve(host, port)
+
+
+@app.command()
+def worker() -> None:
+    """Run an arq worker (sync jobs); it refuses to start on a database that needs `pimsync migrate`."""
+    from arq import run_worker
+
+    from workers.settings import WorkerSettings
+
+    configure_logging(settings())
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+
+
+async def _demo_token(tenant_code: str) -> str | None:
+    """An admin token for the demo tenant on first start; None when one was issued before."""
+    async with database() as db, db.transaction() as session:
+        service = TokenService(session)
+        tenant, _ = await service.ensure_tenant(tenant_code)
+        if await service.tokens.list_for_tenant(tenant.id):
+            return None
+        issued = await service.issue(tenant_code=tenant_code, scopes=list(ALL_SCOPES), name="demo admin")
+        return issued.secret
+
+
+def _welcome(token: str | None, host: str, port: int, tenant: str) -> None:
+    url = f"http://{host}:{port}/graphql"
+    console.print(f"\n[bold]pimsync is starting[/bold]. GraphiQL: {url} (put the token in the headers pane)")
+    if token is None:
+        console.print(f"A token for tenant '{tenant}' was issued on first start; make another with:")
+        console.print(f"  pimsync tokens create --tenant {tenant} --scopes all")
+        return
+    console.print(f"Admin token for the demo tenant '{tenant}' (shown once, keep it):")
+    print(f"\n  {token}\n", flush=True)
+    console.print("Try it:")
+    query = '{"query": "{ locales { code name nativeName rtl } }"}'
+    auth = f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json'"
+    print(f"  curl -s {url} {auth} -d '{query}'\n", flush=True)
+
+
+@app.command("run")
+def run_all(host: HostOption = None, port: PortOption = None) -> None:
+    """Start everything on one machine: migrations, embedded Redis, a worker and the API."""
+    current = settings()
+    configure_logging(current)
+    load_cipher(current)
+    upgrade_to_head(current.resolved_database_url)
+    url = redis_url(current)
+    token = run_async(lambda: _demo_token(current.demo_tenant))
+    _welcome(token, host or current.host, port or current.port, current.demo_tenant)
+    worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env={**os.environ, "REDIS_URL": url})
+    try:
+        _serve(host, port)
+    finally:
+        worker_process.send_signal(signal.SIGTERM)
+        try:
+            worker_process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker_process.kill()
+
+
+def main() -> None:
+    app()

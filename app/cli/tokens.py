@@ -1,0 +1,93 @@
+"""`pimsync tokens ...` and `pimsync tenants ...`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from app.cli.common import console, database, errors, run
+from app.domain.scopes import parse_scopes
+from app.repositories.tenants import TenantRepository
+from app.services.tokens import TokenService
+
+tokens = typer.Typer(help="API tokens: shown once at creation, stored hashed.", no_args_is_help=True)
+tenants = typer.Typer(help="Tenants (catalog teams); a tenant is created with its first token.", no_args_is_help=True)
+
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant code, e.g. acme.")]
+
+
+@tokens.command("create")
+def create(
+    tenant: TenantOption,
+    scopes: Annotated[str, typer.Option(help="Comma-separated scopes, or 'all'.")],
+    name: Annotated[str, typer.Option(help="A name to tell tokens apart.")] = "cli",
+) -> None:
+    """Create a token (and the tenant on first use); the token is the last line printed."""
+    try:
+        wanted = parse_scopes(scopes)
+    except ValueError as exc:
+        errors.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+    async def work() -> str:
+        async with database() as db, db.transaction() as session:
+            issued = await TokenService(session).issue(tenant_code=tenant, scopes=wanted, name=name)
+        if issued.tenant_created:
+            console.print(f"Created tenant {issued.tenant.code}.")
+        console.print(f"Token {issued.token.id} '{name}' for {issued.tenant.code}: {', '.join(issued.token.scopes)}")
+        console.print("Keep it now: it is shown only once.")
+        return issued.secret
+
+    print(run(work))
+
+
+@tokens.command("list")
+def list_tokens(tenant: TenantOption) -> None:
+    """List a tenant's tokens (never the secrets)."""
+
+    async def work() -> None:
+        async with database() as db, db.reader() as session:
+            rows = await TokenService(session).list(tenant_code=tenant)
+        table = Table("id", "name", "prefix", "scopes", "created", "last used", "revoked")
+        for row in rows:
+            table.add_row(
+                str(row.id),
+                row.name,
+                row.token_prefix + "…",
+                ", ".join(row.scopes),
+                f"{row.created_at:%Y-%m-%d %H:%M}",
+                f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never",
+                f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+            )
+        console.print(table)
+
+    run(work)
+
+
+@tokens.command("revoke")
+def revoke(
+    tenant: TenantOption, token_id: Annotated[int, typer.Argument(help="The token's id, from `tokens list`.")]
+) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+
+    async def work() -> None:
+        async with database() as db, db.transaction() as session:
+            token = await TokenService(session).revoke(tenant_code=tenant, token_id=token_id)
+        console.print(f"Revoked token {token.id} '{token.name}'.")
+
+    run(work)
+
+
+@tenants.command("list")
+def list_tenants() -> None:
+    """List tenants."""
+
+    async def work() -> None:
+        async with database() as db, db.reader() as session:
+            rows = await TenantRepository(session).list()
+        for row in rows:
+            console.print(f"{row.code}\t{row.name}\tproduct revision {row.product_revision}")
+
+    run(work)

@@ -1,0 +1,238 @@
+"""Imports: read a file as a stream, check and write it in batches, report per row.
+
+A row is written whole or not at all: each batch is one transaction, and a
+bad row is left out of its batch with its reasons. A row is never refused for
+a column the catalog has no place for: such columns are named once and skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.db.engine import Database
+from app.domain.catalog import AttributeType
+from app.domain.errors import InvalidInput, NotFound, UserErrorItem
+from app.domain.products import ProductDraft
+from app.repositories.tenants import TenantRepository
+from app.services.attributes import AttributeInputData, AttributeService
+from app.services.catalog_setup import CatalogSetupService
+from app.services.importing.akeneo import ProductLayout, attribute_row, product_draft, read_layout
+from app.services.importing.sources import ProgressCallback, Record, UnsupportedFile, file_format, read_csv, read_jsonl
+from app.services.products import ProductService
+
+BATCH_SIZE = 500
+SAMPLE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    line: int
+    reasons: list[str]
+
+
+@dataclass
+class ImportReport:
+    """What an import did. Only the first rejections are kept; `on_reject` sees every one."""
+
+    imported: int = 0
+    changed: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    skipped_columns: dict[str, str] = field(default_factory=dict)
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rejected += 1
+        if len(self.rejections) < SAMPLE_SIZE:
+            self.rejections.append(rejection)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A checked-out row waiting for its batch: its line and how to name its values in messages."""
+
+    line: int
+    item: Any
+    value_names: Sequence[str] = ()
+
+
+class Importer:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        on_reject: Callable[[Rejection], None] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.db = db
+        self.on_reject = on_reject
+        self.progress = progress
+
+    async def tenant_id(self, tenant_code: str) -> int:
+        async with self.db.reader() as session:
+            tenant = await TenantRepository(session).by_code(tenant_code)
+        if tenant is None:
+            raise NotFound(
+                f"no tenant '{tenant_code}' (create one with `pimsync tokens create --tenant {tenant_code}`)"
+            )
+        return tenant.id
+
+    async def attributes(self, tenant_code: str, path: Path) -> ImportReport:
+        """Import attributes from JSON Lines (AttributeInput) or Akeneo's attributes.csv."""
+        tenant_id = await self.tenant_id(tenant_code)
+        report = ImportReport()
+        with path.open("rb") as handle:
+            records = self._attribute_records(handle, path)
+            for batch in _batches(self._attribute_rows(records, report)):
+                await self._write_attributes(tenant_id, batch, report)
+        return report
+
+    async def products(self, tenant_code: str, path: Path) -> ImportReport:
+        """Import products from JSON Lines (ProductInput) or Akeneo's products.csv."""
+        tenant_id = await self.tenant_id(tenant_code)
+        async with self.db.reader() as session:
+            spec = await CatalogSetupService(session).spec(tenant_id)
+        report = ImportReport()
+        with path.open("rb") as handle:
+            if file_format(path) == "csv":
+                header, records = read_csv(handle, self.progress)
+                layout = read_layout(header, spec)
+                _refuse_unknown_columns(layout)
+                report.skipped_columns = dict(layout.skipped)
+                rows = self._csv_products(records, layout, spec, report)
+            else:
+                rows = self._jsonl_products(read_jsonl(handle, self.progress), report)
+            for batch in _batches(rows, distinct=lambda pending: pending.item.sku):
+                await self._write_products(tenant_id, batch, spec, report)
+        return report
+
+    def _attribute_records(self, handle: Any, path: Path) -> Iterator[Record]:
+        if file_format(path) == "csv":
+            _, records = read_csv(handle, self.progress)
+            return (Record(r.line, attribute_row(r.data), None) if r.data else r for r in records)
+        return read_jsonl(handle, self.progress)
+
+    def _attribute_rows(self, records: Iterator[Record], report: ImportReport) -> Iterator[Pending]:
+        for record in records:
+            if record.data is None:
+                self._reject(report, record.line, [record.problem or "unreadable"])
+                continue
+            try:
+                yield Pending(record.line, _attribute_input(record.data))
+            except ValueError as exc:
+                self._reject(report, record.line, [str(exc)])
+
+    def _jsonl_products(self, records: Iterator[Record], report: ImportReport) -> Iterator[Pending]:
+        for record in records:
+            if record.data is None:
+                self._reject(report, record.line, [record.problem or "unreadable"])
+                continue
+            try:
+                draft = _product_input(record.data)
+            except ValueError as exc:
+                self._reject(report, record.line, [str(exc)])
+                continue
+            names = [f"values[{index}]" for index in range(len(draft.values))]
+            yield Pending(record.line, draft, names)
+
+    def _csv_products(
+        self, records: Iterator[Record], layout: ProductLayout, spec: Any, report: ImportReport
+    ) -> Iterator[Pending]:
+        for record in records:
+            if record.data is None:
+                self._reject(report, record.line, [record.problem or "unreadable"])
+                continue
+            draft, columns = product_draft(record.data, layout, spec)
+            yield Pending(record.line, draft, columns)
+
+    async def _write_products(self, tenant_id: int, batch: list[Pending], spec: Any, report: ImportReport) -> None:
+        async with self.db.transaction() as session:
+            outcome = await ProductService(session).upsert(tenant_id, [p.item for p in batch], spec, partial=True)
+        report.imported += len(outcome.products)
+        report.changed += outcome.changed
+        for index, errors in outcome.rejected.items():
+            self._reject(report, batch[index].line, [_describe(error, batch[index]) for error in errors])
+
+    async def _write_attributes(self, tenant_id: int, batch: list[Pending], report: ImportReport) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await AttributeService(session).upsert(tenant_id, [p.item for p in batch])
+        except InvalidInput as exc:
+            bad = _indices(exc.errors)
+            for index in sorted(bad):
+                self._reject(report, batch[index].line, [e.message for e in exc.errors if e.path[1] == index])
+            good = [pending for index, pending in enumerate(batch) if index not in bad]
+            if good and len(good) < len(batch):
+                await self._write_attributes(tenant_id, good, report)
+            return
+        report.imported += len(batch)
+        report.changed += len(batch)
+
+    def _reject(self, report: ImportReport, line: int, reasons: list[str]) -> None:
+        rejection = Rejection(line, reasons)
+        report.reject(rejection)
+        if self.on_reject is not None:
+            self.on_reject(rejection)
+
+
+def _refuse_unknown_columns(layout: ProductLayout) -> None:
+    if layout.unknown:
+        names = ", ".join(layout.unknown[:20])
+        raise UnsupportedFile(
+            f"columns that match no attribute of the catalog: {names} (import the attributes first; "
+            "a localizable or scopable attribute needs its locale and scope in the column name)"
+        )
+
+
+def _batches(rows: Iterator[Pending], distinct: Callable[[Pending], str] | None = None) -> Iterator[list[Pending]]:
+    """Batches of rows; a key seen again starts a new batch, so a later row of a SKU wins."""
+    batch: list[Pending] = []
+    keys: set[str] = set()
+    for row in rows:
+        key = distinct(row) if distinct else None
+        if len(batch) >= BATCH_SIZE or (key is not None and key in keys):
+            yield batch
+            batch, keys = [], set()
+        batch.append(row)
+        if key is not None:
+            keys.add(key)
+    if batch:
+        yield batch
+
+
+def _indices(errors: list[UserErrorItem]) -> set[int]:
+    return {int(error.path[1]) for error in errors if len(error.path) > 1}
+
+
+def _describe(error: UserErrorItem, pending: Pending) -> str:
+    """'description-de_DE-print: locale de_DE is not enabled ...' rather than a path into a batch."""
+    path = list(error.path[2:])
+    if len(path) >= 2 and path[0] == "values" and isinstance(path[1], int) and path[1] < len(pending.value_names):
+        return f"{pending.value_names[path[1]]}: {error.message} ({error.code.value})"
+    where = ".".join(str(part) for part in path) or "row"
+    return f"{where}: {error.message} ({error.code.value})"
+
+
+def _attribute_input(data: dict[str, Any]) -> AttributeInputData:
+    try:
+        kind = AttributeType(str(data.get("type", "")).upper())
+    except ValueError as exc:
+        raise ValueError(f"unsupported attribute type '{data.get('type')}'") from exc
+    if not isinstance(data.get("localizable"), bool):
+        raise ValueError("localizable must be true or false")
+    labels = data.get("labels")
+    return AttributeInputData(str(data.get("code", "")), kind, data["localizable"], bool(data.get("scopable")), labels)
+
+
+def _product_input(data: dict[str, Any]) -> ProductDraft:
+    sku, values = data.get("sku"), data.get("values", [])
+    if not isinstance(sku, str):
+        raise ValueError("each product needs a sku (a string)")
+    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+        raise ValueError("values must be a list of {attribute, locale, scope, data} objects")
+    enabled = data.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise ValueError("enabled must be true or false")
+    return ProductDraft(sku, values, enabled, data.get("family"), data.get("parent"))

@@ -1,0 +1,186 @@
+"""Shared fixtures: a migrated database per backend, real Redis, the app over ASGI, a fresh tenant per test.
+
+Every test that uses `database_url` runs on SQLite, and again on PostgreSQL
+when one answers (in CI it does; set PIMSYNC_REQUIRE_POSTGRES=1 to fail
+instead of skip). Each PostgreSQL run gets a throwaway database. Tests are
+isolated by tenant: each gets a new one, which also exercises tenant scoping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.container import Container, open_container
+from app.db.engine import Database
+from app.db.migrate import upgrade_to_head
+from app.domain.scopes import ALL_SCOPES, Scope
+from app.main import create_app
+from app.services.tokens import TokenService
+from app.settings import Environment, Settings
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REAL_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def postgres_available() -> bool:
+    return _answers("127.0.0.1", 5432)
+
+
+def redis_available() -> bool:
+    return _answers("127.0.0.1", 6379)
+
+
+def _require_or_skip(what: str) -> None:
+    if os.environ.get("PIMSYNC_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"{what} is required but does not answer")
+    pytest.skip(f"{what} does not answer")
+
+
+async def _admin(sql: str) -> None:
+    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(sql))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        await asyncio.to_thread(upgrade_to_head, url)
+        yield url
+        return
+    if not postgres_available():
+        _require_or_skip("PostgreSQL at 127.0.0.1:5432")
+    name = f"pimsync_test_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    yield url
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    """The machine's Redis when it answers; None means the embedded one."""
+    return REAL_REDIS_URL if redis_available() else None
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, var_dir: Path, redis_url: str | None) -> Settings:
+    return Settings(environment=Environment.TEST, var_dir=var_dir, database_url=database_url, redis_url=redis_url)
+
+
+@pytest.fixture(scope="session")
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    opened = await open_container(settings)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(scope="session")
+def db(container: Container) -> Database:
+    return container.db
+
+
+@pytest.fixture
+async def client(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, container=container)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        yield http
+
+
+@dataclass
+class TenantHandle:
+    code: str
+    id: int
+    token: str
+
+
+async def make_tenant(db: Database, scopes: tuple[Scope, ...] = ALL_SCOPES, code: str | None = None) -> TenantHandle:
+    async with db.transaction() as session:
+        issued = await TokenService(session).issue(
+            tenant_code=code or f"t_{uuid.uuid4().hex[:10]}", scopes=list(scopes), name="test"
+        )
+    return TenantHandle(issued.tenant.code, issued.tenant.id, issued.secret)
+
+
+@pytest.fixture
+async def tenant(db: Database) -> TenantHandle:
+    return await make_tenant(db)
+
+
+class GraphQLClient:
+    """Posts GraphQL documents with a tenant's token, as a frontend would."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
+        self.http = http
+        self.token = token
+
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
+        """The response's `data`; fails the test on any top-level error."""
+        body = (await self.raw(query, variables, token)).json()
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    async def errors(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> list[Any]:
+        body = (await self.raw(query, variables, token)).json()
+        assert body.get("errors"), body
+        return list(body["errors"])
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient, tenant: TenantHandle) -> GraphQLClient:
+    return GraphQLClient(client, tenant.token)
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            self.statements.append(statement)
+
+
+@pytest.fixture
+def sql_counter(db: Database) -> Iterator[QueryCounter]:
+    """Counts the SQL statements the app sends (both engines), to pin DataLoader behaviour."""
+    counter = QueryCounter()
+    engines = {id(engine): engine for engine in (db.read_engine, db.write_engine)}.values()
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    for engine in engines:
+        event.remove(engine.sync_engine, "before_cursor_execute", counter)

@@ -1,0 +1,308 @@
+"""Attributes and products over GraphQL: typed values, all-or-nothing batches, revisions, fallback, paging."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.catalog_fixtures import (
+    DELETE_PRODUCTS,
+    PRODUCT,
+    UPSERT_ATTRIBUTES,
+    set_up_catalog,
+    upsert,
+    value,
+)
+from tests.conftest import GraphQLClient, QueryCounter
+
+
+def errors_by_path(payload: dict[str, Any]) -> dict[tuple[str, ...], dict[str, Any]]:
+    return {tuple(error["field"]): error for error in payload["userErrors"]}
+
+
+async def test_values_are_stored_typed_and_exact(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    result = await upsert(
+        gql,
+        {
+            "sku": "TSHIRT-1",
+            "family": "tshirts",
+            "values": [
+                value("name", "T-shirt", "en_US"),
+                value("name", "قميص", "ar_AE"),
+                value("description", "<p>Soft</p>", "en_US", "ecommerce"),
+                value("price", {"EUR": "12.50", "USD": 13.9}),
+                value("weight", {"amount": "0.250", "unit": "kilogram"}),
+                value("stock", 7),
+                value("release_date", "2026-03-01", scope="print"),
+                value("colors", ["red", "blue", "red"]),
+                value("active", False),
+            ],
+        },
+    )
+    assert result["userErrors"] == []
+    stored = {(v["attribute"], v["locale"], v["scope"]): v["data"] for v in result["products"][0]["values"]}
+    assert stored == {
+        ("name", "en_US", None): "T-shirt",
+        ("name", "ar_AE", None): "قميص",
+        ("description", "en_US", "ecommerce"): "<p>Soft</p>",
+        ("price", None, None): {"EUR": "12.50", "USD": "13.9"},
+        ("weight", None, None): {"amount": "0.250", "unit": "KILOGRAM"},
+        ("stock", None, None): 7,
+        ("release_date", None, "print"): "2026-03-01",
+        ("colors", None, None): ["red", "blue"],
+        ("active", None, None): False,
+    }
+
+
+async def test_a_plain_price_is_in_the_default_currency(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    result = await upsert(gql, {"sku": "P-1", "values": [value("price", "19.999")]})
+    assert result["products"][0]["values"] == [
+        {"attribute": "price", "locale": None, "scope": None, "data": {"EUR": "19.999"}}
+    ]
+
+
+async def test_one_bad_product_rejects_the_batch_with_precise_paths(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    good = {"sku": f"OK-{0}", "values": [value("name", "fine", "en_US")]}
+    products = [
+        good,
+        {"sku": "OK-1", "values": []},
+        {"sku": "OK-2", "values": [value("stock", 3)]},
+        {
+            "sku": "BAD-3",
+            "values": [
+                value("name", "x", "en_US"),
+                value("price", 1e400 if False else "twelve"),
+                value("name", "Name", "de_DE"),
+                value("stock", "12"),
+                value("name", "x"),
+                value("price", {"EUR": "1"}, "en_US"),
+                value("description", "x", "en_US"),
+                value("release_date", "2026-02-30", scope="print"),
+                value("nope", 1),
+                value("price", {"JPY": "100"}),
+                value("price", "-1"),
+            ],
+        },
+    ]
+    payload = await upsert(gql, *products)
+    assert payload["products"] == []
+    errors = errors_by_path(payload)
+    assert errors[("products", "3", "values", "1", "data")]["code"] == "CAT-004"
+    assert errors[("products", "3", "values", "2", "locale")]["code"] == "CAT-002"
+    assert "de_DE" in errors[("products", "3", "values", "2", "locale")]["message"]
+    assert errors[("products", "3", "values", "3", "data")]["code"] == "CAT-004"
+    assert errors[("products", "3", "values", "4", "locale")]["code"] == "CAT-005"
+    assert errors[("products", "3", "values", "5", "locale")]["code"] == "CAT-005"
+    assert errors[("products", "3", "values", "6", "scope")]["code"] == "CAT-006"
+    assert errors[("products", "3", "values", "7", "data")]["code"] == "CAT-004"
+    assert errors[("products", "3", "values", "8", "attribute")]["code"] == "CAT-003"
+    assert errors[("products", "3", "values", "9", "data")]["code"] == "CAT-008"
+    assert errors[("products", "3", "values", "10", "data")]["code"] == "CAT-004"
+    assert len(errors) == 10
+    assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
+
+
+async def test_duplicates_and_bad_skus_are_reported(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    payload = await upsert(
+        gql,
+        {"sku": "A", "values": [value("stock", 1), value("stock", 2)]},
+        {"sku": "A", "values": []},
+        {"sku": " padded ", "values": []},
+    )
+    errors = errors_by_path(payload)
+    assert errors[("products", "0", "values", "1")]["code"] == "CAT-009"
+    assert errors[("products", "1", "sku")]["code"] == "CAT-009"
+    assert errors[("products", "2", "sku")]["code"] == "CAT-010"
+
+
+async def test_upsert_merges_values_and_null_clears_one(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    await upsert(gql, {"sku": "M-1", "values": [value("name", "One", "en_US"), value("stock", 1)]})
+    await upsert(gql, {"sku": "M-1", "values": [value("stock", None), value("name", "Un", "fr_FR")]})
+    product = (await gql(PRODUCT, {"sku": "M-1"}))["product"]
+    assert {(v["attribute"], v["locale"]): v["data"] for v in product["values"]} == {
+        ("name", "en_US"): "One",
+        ("name", "fr_FR"): "Un",
+    }
+
+
+async def test_every_change_bumps_the_revision_and_no_change_does_not(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    first = (await upsert(gql, {"sku": "R-1", "values": [value("stock", 1)]}))["products"][0]
+    second = (await upsert(gql, {"sku": "R-2", "values": [value("stock", 1)]}))["products"][0]
+    unchanged = (await upsert(gql, {"sku": "R-1", "values": [value("stock", 1)]}))["products"][0]
+    changed = (await upsert(gql, {"sku": "R-1", "values": [value("stock", 2)]}))["products"][0]
+    disabled = (await upsert(gql, {"sku": "R-1", "enabled": False, "values": []}))["products"][0]
+    assert first["revision"] < second["revision"] < changed["revision"] < disabled["revision"]
+    assert unchanged["revision"] == first["revision"]
+    assert disabled["enabled"] is False
+
+
+async def test_value_falls_back_along_the_locale_chain(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    await upsert(
+        gql,
+        {"sku": "F-1", "values": [value("name", "Shirt", "en_US"), value("name", "قميص", "ar")]},
+        {"sku": "F-2", "values": [value("name", "Shirt", "en_US")]},
+        {"sku": "F-3", "values": [value("description", "Print text", "en_US", "print")]},
+    )
+    query = """query($sku: String!, $locale: String, $scope: String) {
+      product(sku: $sku) {
+        value(attribute: "name", locale: $locale)
+        description: value(attribute: "description", locale: $locale, scope: $scope)
+        price: value(attribute: "price")
+      }
+    }"""
+    ar_ae = (await gql(query, {"sku": "F-1", "locale": "ar_AE", "scope": "print"}))["product"]
+    assert ar_ae["value"] == "قميص"
+    to_default = (await gql(query, {"sku": "F-2", "locale": "ar_AE", "scope": "print"}))["product"]
+    assert to_default["value"] == "Shirt"
+    scoped = (await gql(query, {"sku": "F-3", "locale": "fr_FR", "scope": "print"}))["product"]
+    assert scoped["description"] == "Print text" and scoped["value"] is None and scoped["price"] is None
+    other_scope = (await gql(query, {"sku": "F-3", "locale": "en_US", "scope": "ecommerce"}))["product"]
+    assert other_scope["description"] is None
+
+
+async def test_value_needs_a_scope_for_a_scopable_attribute(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    await upsert(gql, {"sku": "S-1", "values": []})
+    errors = await gql.errors('{ product(sku: "S-1") { value(attribute: "description", locale: "en_US") } }')
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT" and "scope" in errors[0]["message"]
+
+
+async def test_values_can_be_filtered(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    await upsert(
+        gql,
+        {
+            "sku": "V-1",
+            "values": [
+                value("name", "Shirt", "en_US"),
+                value("name", "Chemise", "fr_FR"),
+                value("description", "Web", "fr_FR", "ecommerce"),
+                value("description", "Papier", "fr_FR", "print"),
+                value("stock", 3),
+            ],
+        },
+    )
+    query = '{ product(sku: "V-1") { values(locales: ["fr-FR"], scope: "print") { attribute locale scope data } } }'
+    values = (await gql(query))["product"]["values"]
+    assert {(v["attribute"], v["locale"], v["scope"]) for v in values} == {
+        ("name", "fr_FR", None),
+        ("description", "fr_FR", "print"),
+        ("stock", None, None),
+    }
+    only_stock = '{ product(sku: "V-1") { values(attributes: ["stock"]) { data } } }'
+    assert (await gql(only_stock))["product"]["values"] == [{"data": 3}]
+
+
+async def test_attribute_shape_cannot_change_once_it_has_values(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    relabel = [{"code": "stock", "type": "NUMBER", "localizable": False, "labels": {"fr_FR": "Stock"}}]
+    assert (await gql(UPSERT_ATTRIBUTES, {"attributes": relabel}))["upsertAttributes"]["userErrors"] == []
+    retype_unused = [{"code": "stock", "type": "TEXT", "localizable": True}]
+    assert (await gql(UPSERT_ATTRIBUTES, {"attributes": retype_unused}))["upsertAttributes"]["userErrors"] == []
+    await upsert(gql, {"sku": "A-1", "values": [value("stock", "12", "en_US")]})
+    back = [
+        {"code": "stock", "type": "NUMBER", "localizable": False},
+        {"code": "new_one", "type": "TEXT", "localizable": False},
+    ]
+    payload = (await gql(UPSERT_ATTRIBUTES, {"attributes": back}))["upsertAttributes"]
+    assert payload["userErrors"][0]["code"] == "CAT-011" and payload["userErrors"][0]["field"] == ["attributes", "0"]
+    codes = {a["code"]: a for a in (await gql("{ attributes { code type labels } }"))["attributes"]}
+    assert "new_one" not in codes and codes["stock"]["type"] == "TEXT"
+
+
+async def test_bad_attribute_inputs(gql: GraphQLClient) -> None:
+    payload = (
+        await gql(
+            UPSERT_ATTRIBUTES,
+            {
+                "attributes": [
+                    {"code": "has space", "type": "TEXT", "localizable": False},
+                    {"code": "ok", "type": "TEXT", "localizable": False, "labels": {"xx_QQ": "?"}},
+                    {"code": "ok", "type": "TEXT", "localizable": False},
+                ]
+            },
+        )
+    )["upsertAttributes"]
+    errors = errors_by_path(payload)
+    assert errors[("attributes", "0", "code")]["code"] == "CAT-010"
+    assert errors[("attributes", "1", "labels", "xx_QQ")]["code"] == "CAT-001"
+    assert errors[("attributes", "2", "code")]["code"] == "CAT-009"
+    assert (await gql("{ attributes { code } }"))["attributes"] == []
+
+
+async def test_delete_is_all_or_nothing_and_bumps_the_revision(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    created = (await upsert(gql, {"sku": "D-1", "values": [value("stock", 1)]}, {"sku": "D-2", "values": []}))[
+        "products"
+    ]
+    missing = (await gql(DELETE_PRODUCTS, {"skus": ["D-1", "NOPE"]}))["deleteProducts"]
+    assert missing["deletedSkus"] == [] and missing["userErrors"][0]["field"] == ["skus", "1"]
+    assert (await gql(PRODUCT, {"sku": "D-1"}))["product"] is not None
+    done = (await gql(DELETE_PRODUCTS, {"skus": ["D-1"]}))["deleteProducts"]
+    assert done == {"deletedSkus": ["D-1"], "userErrors": []}
+    assert (await gql(PRODUCT, {"sku": "D-1"}))["product"] is None
+    assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 1
+    revived = (await upsert(gql, {"sku": "D-1", "values": []}))["products"][0]
+    assert revived["values"] == [] and revived["revision"] > created[1]["revision"]
+
+
+async def test_products_page_with_cursor_search_and_updated_since(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    await upsert(gql, *({"sku": f"PG-{n:02d}", "values": [value("name", f"Item {n}", "en_US")]} for n in range(7)))
+    await upsert(gql, {"sku": "AR-1", "values": [value("name", "قميص قطني", "ar_AE")]})
+    query = """query($after: String, $search: String, $since: DateTime) {
+      products(first: 3, after: $after, search: $search, updatedSince: $since) {
+        totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { sku } }
+      }
+    }"""
+    seen: list[str] = []
+    after = None
+    while True:
+        page = (await gql(query, {"after": after}))["products"]
+        assert page["totalCount"] == 8
+        seen += [edge["node"]["sku"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [*(f"PG-{n:02d}" for n in range(7)), "AR-1"]
+    by_name = (await gql(query, {"search": "ITEM 3"}))["products"]
+    assert [edge["node"]["sku"] for edge in by_name["edges"]] == ["PG-03"]
+    by_sku = (await gql(query, {"search": "pg-0"}))["products"]
+    assert by_sku["totalCount"] == 7
+    by_arabic = (await gql(query, {"search": "قطني"}))["products"]
+    assert [edge["node"]["sku"] for edge in by_arabic["edges"]] == ["AR-1"]
+    future = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    assert (await gql(query, {"since": future}))["products"]["totalCount"] == 0
+
+
+async def test_bad_paging_arguments_are_clear_errors(gql: GraphQLClient) -> None:
+    errors = await gql.errors('{ products(after: "garbage") { totalCount } }')
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    errors = await gql.errors("{ products(first: 100000) { totalCount } }")
+    assert "first" in errors[0]["message"]
+
+
+async def test_a_page_costs_the_same_number_of_queries_whatever_its_size(
+    gql: GraphQLClient, sql_counter: QueryCounter
+) -> None:
+    await set_up_catalog(gql)
+    await upsert(
+        gql, *({"sku": f"Q-{n:02d}", "values": [value("name", f"N{n}", "en_US"), value("stock", n)]} for n in range(30))
+    )
+    query = """query($first: Int) { products(first: $first) { edges { node {
+        sku values { data } name: value(attribute: "name", locale: "ar_AE") listings { status }
+    } } } }"""
+    counts = []
+    for first in (2, 30):
+        sql_counter.statements.clear()
+        page = (await gql(query, {"first": first}))["products"]["edges"]
+        assert len(page) == first and page[1]["node"]["name"] == "N1"
+        counts.append(len(sql_counter.statements))
+    assert counts[0] == counts[1], sql_counter.statements

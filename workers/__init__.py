@@ -1,0 +1,1 @@
+"""arq workers: WorkerSettings in workers/settings.py, one task per module under workers/tasks/."""

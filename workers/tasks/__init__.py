@@ -1,0 +1,1 @@
+"""One task per module; tasks take primitive keyword arguments and call services."""
