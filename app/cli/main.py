@@ -18,7 +18,7 @@ from app.cli.imports import imports
 from app.cli.tokens import tenants, tokens
 from app.db.migrate import upgrade_to_head
 from app.domain.scopes import ALL_SCOPES
-from app.embedded_redis import redis_url
+from app.embedded_redis import redis_url, stop_embedded_redis
 from app.logging import configure_logging
 from app.secrets import load_cipher
 from app.services.tokens import TokenService
@@ -117,6 +117,7 @@ def run_all(host: HostOption = None, port: PortOption = None) -> None:
             worker_process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker_process.kill()
+        stop_embedded_redis()
 
 
 def main() -> None:

@@ -49,6 +49,10 @@ class CatalogSpec:
     locales: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
     currencies: tuple[str, ...] = ()
+    by_id: dict[int, AttributeSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {spec.id: spec for spec in self.attributes.values()})
 
     @property
     def default_locale(self) -> str | None:
@@ -57,9 +61,6 @@ class CatalogSpec:
     @property
     def default_currency(self) -> str | None:
         return self.currencies[0] if self.currencies else None
-
-    def attribute_by_id(self) -> dict[int, AttributeSpec]:
-        return {spec.id: spec for spec in self.attributes.values()}
 
 
 def is_valid_code(code: str) -> bool:

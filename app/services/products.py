@@ -47,7 +47,7 @@ class _Plan:
 
 def search_text(sku: str, values: dict[ValueKey, Any], spec: CatalogSpec) -> str:
     """What `products(search:)` matches: the SKU and every text value, casefolded."""
-    by_id = spec.attribute_by_id()
+    by_id = spec.by_id
     parts = [sku]
     for key, data in values.items():
         attribute = by_id.get(key.attribute_id)

@@ -143,7 +143,7 @@ class ProductType(Node):
         """Stored values; a locale or scope filter keeps the values that do not vary by it."""
         spec = await info.context.loaders.spec()
         values = await info.context.loaders.values_by_product.load(self.row.id)
-        by_id = spec.attribute_by_id()
+        by_id = spec.by_id
         wanted_locales = _locale_filter(locales)
         wanted_attributes = set(attributes) if attributes is not None else None
         result = []
