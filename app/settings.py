@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 5000
     graphql_introspection: bool | None = None
     demo_tenant: str = "demo"
+    allow_private_urls: bool = Field(default=False, validation_alias="PIMSYNC_ALLOW_PRIVATE_URLS")
+    """Let connectors reach loopback and private addresses (tests, a shop on the same network)."""
+    http_timeout_seconds: float = 30.0
 
     @field_validator("var_dir")
     @classmethod

@@ -1,0 +1,135 @@
+"""The one protocol every channel adapter speaks, and the errors it raises.
+
+An adapter is built per connector with its decrypted credentials and an httpx
+client; it translates between channel documents (below) and the channel's own
+API. Adapters never see the database: services hand them documents and record
+what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from app.domain.errors import ErrorCode
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """What a connection test learns about the store."""
+
+    store_name: str | None
+    supported_locales: tuple[str, ...]
+    product_count: int | None = None
+    primary_locale: str | None = None
+    currencies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDocument:
+    """One product as the channel should hold it.
+
+    `fields` holds non-localizable channel fields, `locales` the localizable
+    ones per channel locale. A key present with value None means "clear this
+    field on the channel"; a key absent means "leave the channel's value alone".
+    """
+
+    sku: str
+    external_id: str | None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    locales: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteProduct:
+    """A product as the channel holds it now."""
+
+    sku: str
+    external_id: str
+    fields: Mapping[str, Any]
+    locales: Mapping[str, Mapping[str, Any]]
+    updated_at: datetime | None
+    """The channel's own modification time, when it gives one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The channel's answer for one product of a batch, in the order sent."""
+
+    sku: str
+    ok: bool
+    external_id: str | None = None
+    code: ErrorCode | None = None
+    message: str | None = None
+    locale: str | None = None
+    """The channel locale the error concerns, when the channel says so."""
+
+
+class ChannelError(Exception):
+    """A request to the channel failed as a whole; `code` says how."""
+
+    code: ErrorCode = ErrorCode.CHANNEL_ERROR
+    transient: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class ChannelRateLimited(ChannelError):
+    """429: wait `retry_after` seconds; waiting does not use up a retry."""
+
+    code = ErrorCode.RATE_LIMITED
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None, status: int | None = 429) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ChannelUnavailable(ChannelError):
+    """5xx or a refused connection."""
+
+    code = ErrorCode.CHANNEL_UNAVAILABLE
+    transient = True
+
+
+class ChannelTimeout(ChannelError):
+    code = ErrorCode.TIMEOUT
+    transient = True
+
+
+class ChannelRejected(ChannelError):
+    """The channel refused the request (4xx other than 401/403/429): retrying it will not help."""
+
+    code = ErrorCode.CHANNEL_ERROR
+
+
+class CredentialsRejected(ChannelError):
+    """401/403 or a failed connection test: the connector needs its credentials fixed."""
+
+    code = ErrorCode.CONNECTION_TEST_FAILED
+
+
+class ChannelAdapter(Protocol):
+    """What the sync engine and the connector services need from a channel."""
+
+    max_batch_size: int
+
+    async def test_connection(self) -> ChannelInfo:
+        """Reach the store with the connector's credentials; raise CredentialsRejected when refused."""
+        ...
+
+    async def export_batch(self, documents: Sequence[ChannelDocument]) -> list[ItemResult]:
+        """Create or update up to `max_batch_size` products; one result per document, in order."""
+        ...
+
+    async def fetch_products(self, skus: Sequence[str]) -> dict[str, RemoteProduct]:
+        """The channel's current state of these SKUs; a SKU the channel lacks is absent."""
+        ...
+
+    async def delete_product(self, external_id: str) -> None:
+        ...
