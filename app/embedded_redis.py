@@ -7,6 +7,7 @@ one server: the first to start it owns it; later ones connect to it.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,8 @@ def stop_embedded_redis() -> None:
 
     while _servers:
         _, server = _servers.popitem()
-        try:
+        with contextlib.suppress(redis.RedisError):
             server.shutdown(save=True, now=True)
-        except redis.RedisError:
-            pass
 
 
 def redis_url(settings: Settings) -> str:

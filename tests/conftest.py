@@ -1,8 +1,8 @@
 """Shared fixtures: a migrated database per backend, real Redis, the app over ASGI, a fresh tenant per test.
 
 Every test that uses `database_url` runs on SQLite, and again on PostgreSQL
-when one answers (in CI it does; set PIMSYNC_REQUIRE_POSTGRES=1 to fail
-instead of skip). Each PostgreSQL run gets a throwaway database. Tests are
+when one answers (in CI it does; PIMSYNC_REQUIRE_SERVICES=1 makes a missing
+PostgreSQL or Redis fail the run instead of skipping or falling back). Each PostgreSQL run gets a throwaway database. Tests are
 isolated by tenant: each gets a new one, which also exercises tenant scoping.
 """
 
@@ -50,8 +50,12 @@ def redis_available() -> bool:
     return _answers("127.0.0.1", 6379)
 
 
+def services_required() -> bool:
+    return os.environ.get("PIMSYNC_REQUIRE_SERVICES") == "1"
+
+
 def _require_or_skip(what: str) -> None:
-    if os.environ.get("PIMSYNC_REQUIRE_POSTGRES") == "1":
+    if services_required():
         pytest.fail(f"{what} is required but does not answer")
     pytest.skip(f"{what} does not answer")
 
@@ -88,7 +92,11 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def redis_url() -> str | None:
     """The machine's Redis when it answers; None means the embedded one."""
-    return REAL_REDIS_URL if redis_available() else None
+    if redis_available():
+        return REAL_REDIS_URL
+    if services_required():
+        pytest.fail("Redis at 127.0.0.1:6379 is required but does not answer")
+    return None
 
 
 @pytest.fixture(scope="session")

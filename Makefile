@@ -1,0 +1,43 @@
+# Everything a developer runs, with the project's own virtualenv (.venv).
+# `make run` and `make test` are the two commands of the README.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test pytest lint typecheck format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Start the service on the embedded default: migrations, Redis, worker and API.
+run: $(STAMP)
+	$(BIN)/pimsync run
+
+## The whole check CI runs: lint, types, then the test suite (SQLite, and PostgreSQL/Redis when they answer).
+test: lint typecheck pytest
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Benchmarks print their figures; they do not pass or fail.
+bench: $(STAMP)
+	$(BIN)/python bench/import_bench.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
