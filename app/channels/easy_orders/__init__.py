@@ -1,0 +1,1 @@
+"""The Easy Orders channel; its fields, credentials and limits are declared in spec.py."""

@@ -1,0 +1,1 @@
+"""The Salla channel; its fields, credentials and limits are declared in spec.py."""

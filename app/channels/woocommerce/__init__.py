@@ -1,0 +1,1 @@
+"""The WooCommerce channel; its fields, credentials and limits are declared in spec.py."""
