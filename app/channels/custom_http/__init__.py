@@ -1,0 +1,1 @@
+"""The CUSTOM_HTTP channel: a shop that implements the documented, signed JSON protocol (docs/channels/custom_http.md)."""

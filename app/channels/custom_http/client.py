@@ -1,0 +1,283 @@
+"""Signed HTTP requests to a CUSTOM_HTTP shop, and the mapping of its HTTP answers onto the ChannelError tree.
+
+This layer knows the transport rules of the protocol (signatures, bearer key,
+status codes, Retry-After, JSON bodies) and nothing about products; the
+adapter builds documents on top of it. It never retries: the sync engine owns
+retry policy and the shared rate limit, and a hidden retry here would spend
+the shop's budget behind the engine's back.
+
+Secrets: the signing secret and API key are kept out of reprs, exception
+messages and logs; text the shop sends back is scrubbed of them too, since a
+shop may echo a header it rejected.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+
+from app.channels.base import (
+    ChannelError,
+    ChannelRateLimited,
+    ChannelRejected,
+    ChannelTimeout,
+    ChannelUnavailable,
+    CredentialsRejected,
+)
+from app.channels.outbound import UnresolvableHost, UnsafeUrl, check_outbound_url
+from app.channels.signing import signature_headers
+from app.domain.errors import ErrorCode
+
+log = structlog.get_logger(__name__)
+
+
+def _user_agent() -> str:
+    try:
+        release = version("pimsync")
+    except PackageNotFoundError:  # running from a checkout that is not installed
+        release = "dev"
+    return f"pimsync/{release} (CUSTOM_HTTP channel)"
+
+
+USER_AGENT = _user_agent()
+"""Names the service, so a shop's logs and firewall can tell its requests apart."""
+MIN_SECRET_LENGTH = 16
+_MESSAGE_LIMIT = 500
+"""Longest piece of a shop's answer quoted in an exception message."""
+_REDACTED = "[redacted]"
+
+
+class InvalidCredentials(CredentialsRejected):
+    """The stored credentials do not have the protocol's shape (CHN-002): no request was made.
+
+    A CredentialsRejected, so callers that pause a connector on bad credentials
+    treat it the same; the more precise code says the format is at fault, not the shop.
+    """
+
+    code = ErrorCode.INVALID_CREDENTIALS_FORMAT
+
+
+@dataclass(frozen=True, slots=True)
+class CustomHttpCredentials:
+    """`{"baseUrl", "signingSecret", "apiKey"?}`, validated; secrets are left out of repr()."""
+
+    base_url: str
+    """Absolute http(s), no trailing slash, no query or fragment: endpoint paths are appended to it."""
+    signing_secret: str = field(repr=False)
+    api_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> CustomHttpCredentials:
+        """Validate the decrypted credentials object; InvalidCredentials names the field, never its value."""
+        base_url = raw.get("baseUrl")
+        if not isinstance(base_url, str) or not base_url.strip():
+            raise InvalidCredentials("credentials: baseUrl is required")
+        base_url = base_url.strip()
+        try:
+            if any(c.isspace() or not c.isprintable() for c in base_url):
+                raise ValueError("whitespace or control characters")
+            parts = urlsplit(base_url)
+            _ = parts.port  # a port that is not a number in 0-65535 raises here
+        except ValueError:
+            raise InvalidCredentials("credentials: baseUrl is not a valid URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidCredentials("credentials: baseUrl must be an absolute http:// or https:// URL")
+        try:
+            httpx.URL(base_url)
+        except httpx.InvalidURL:
+            raise InvalidCredentials("credentials: baseUrl is not a valid URL") from None
+        if parts.query or parts.fragment:
+            raise InvalidCredentials("credentials: baseUrl must not have a query string or fragment")
+        if parts.username is not None or parts.password is not None:
+            raise InvalidCredentials("credentials: baseUrl must not carry a user name or password")
+        secret = raw.get("signingSecret")
+        if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
+            raise InvalidCredentials(
+                f"credentials: signingSecret must be a string of at least {MIN_SECRET_LENGTH} characters"
+            )
+        api_key = raw.get("apiKey")
+        if api_key is not None and not isinstance(api_key, str):
+            raise InvalidCredentials("credentials: apiKey must be a string")
+        if api_key is not None and any(c in api_key for c in "\r\n"):
+            raise InvalidCredentials("credentials: apiKey must be one line")
+        return cls(base_url=base_url.rstrip("/"), signing_secret=secret, api_key=api_key or None)
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(when.timestamp() - now, 0.0)
+
+
+class CustomHttpClient:
+    """One shop's signed transport: `request()` returns a 2xx (or explicitly accepted) response or raises a ChannelError.
+
+    `allow_private`: None leaves the outbound-URL policy to whoever built the
+    client (app/channels/factory.build_adapter vets baseUrl once); True/False
+    re-vets the URL with that policy before every request, which narrows the
+    window for a DNS answer that changes after the first check.
+    """
+
+    def __init__(
+        self,
+        credentials: CustomHttpCredentials,
+        http: httpx.AsyncClient,
+        *,
+        timeout: float,
+        allow_private: bool | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.credentials = credentials
+        self._http = http
+        self._timeout = httpx.Timeout(timeout)
+        self._allow_private = allow_private
+        self._clock = clock
+
+    def url(self, path: str) -> str:
+        """`path` ("/info", "/products?skus=...") under the shop's baseUrl."""
+        return self.credentials.base_url + path
+
+    def scrub(self, text: str) -> str:
+        """`text` with the connector's secrets replaced: for anything that may reach a message or a log."""
+        for secret in (self.credentials.signing_secret, self.credentials.api_key):
+            if secret:
+                text = text.replace(secret, _REDACTED)
+        return text
+
+    def headers(self, body: bytes, *, json_body: bool) -> dict[str, str]:
+        """Every header a request carries: signature over exactly `body`, bearer key, identification."""
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        if self.credentials.api_key:
+            headers["Authorization"] = f"Bearer {self.credentials.api_key}"
+        headers.update(signature_headers(self.credentials.signing_secret, body, self._clock()))
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        accept: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
+        """Send one signed request; `body` is sent and signed byte for byte (None: no body, the empty string is signed).
+
+        Statuses in `accept` are returned instead of raised (DELETE treats 404 as done).
+        """
+        url = self.url(path)
+        path = path.split("?", 1)[0]  # messages and logs name the endpoint, not a query of up to 100 SKUs
+        if self._allow_private is not None:
+            try:
+                await check_outbound_url(url, allow_private=self._allow_private)
+            except UnresolvableHost as exc:
+                raise ChannelUnavailable(f"CUSTOM_HTTP shop unreachable: {exc}") from None
+            except UnsafeUrl as exc:
+                raise CredentialsRejected(f"CUSTOM_HTTP baseUrl refused: {exc}") from None
+        raw = body if body is not None else b""
+        headers = self.headers(raw, json_body=body is not None)
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method,
+                url,
+                content=body,
+                headers=headers,
+                timeout=self._timeout,
+                follow_redirects=False,  # a redirect could lead past the outbound URL check
+            )
+        except httpx.TimeoutException as exc:
+            raise ChannelTimeout(
+                f"CUSTOM_HTTP {method} {path}: no answer within {self._timeout.read}s ({type(exc).__name__})"
+            ) from None
+        except httpx.DecodingError as exc:  # e.g. a body that claims gzip and is not
+            raise ChannelRejected(self.scrub(f"CUSTOM_HTTP {method} {path}: unreadable answer: {exc}")) from None
+        except httpx.RequestError as exc:  # refused or dropped connections, protocol errors
+            raise ChannelUnavailable(self.scrub(f"CUSTOM_HTTP {method} {path}: {type(exc).__name__}: {exc}")) from None
+        log.debug(
+            "custom_http.request",
+            method=method,
+            path=path,
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        if response.is_success or response.status_code in accept:
+            return response
+        raise self.error_for(method, path, response)
+
+    def error_for(self, method: str, path: str, response: httpx.Response) -> ChannelError:
+        """The ChannelError an unsuccessful answer stands for (the protocol's status rules)."""
+        status = response.status_code
+        what = f"CUSTOM_HTTP {method} {path} answered {status}"
+        detail = self.shop_message(response)
+        message = f"{what}: {detail}" if detail else what
+        if status in (401, 403):
+            return CredentialsRejected(message, status=status)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
+            return ChannelRateLimited(message, retry_after=retry_after, status=status)
+        if status >= 500:
+            return ChannelUnavailable(message, status=status)
+        if 300 <= status < 400:
+            return ChannelRejected(
+                f"{what}: redirects are not followed; point baseUrl at the final address", status=status
+            )
+        return ChannelRejected(message, status=status)
+
+    def shop_message(self, response: httpx.Response) -> str:
+        """The shop's own words for a failure: error.message, message or detail of a JSON body, else the start of the text."""
+        text = ""
+        try:
+            payload = json.loads(response.content) if response.content else None
+        except (ValueError, RecursionError):
+            payload = None
+            text = response.content[:_MESSAGE_LIMIT].decode("utf-8", "replace").strip()
+        if isinstance(payload, dict):
+            error = payload.get("error")
+            candidates = [
+                error.get("message") if isinstance(error, dict) else error,
+                payload.get("message"),
+                payload.get("detail"),
+            ]
+            text = next((c for c in candidates if isinstance(c, str) and c), "")
+            code = error.get("code") if isinstance(error, dict) else None
+            if isinstance(code, str) and code and text:
+                text = f"{code} {text}"
+        return self.scrub(text[:_MESSAGE_LIMIT])
+
+    def json(self, method: str, path: str, response: httpx.Response) -> Any:
+        """The decoded JSON body of a successful answer; ChannelRejected when it is not JSON."""
+        try:
+            return json.loads(response.content)
+        except (ValueError, RecursionError):
+            snippet = self.scrub(response.content[:80].decode("utf-8", "replace"))
+            raise ChannelRejected(
+                f"CUSTOM_HTTP {method} {path}: the shop's answer is not valid JSON ({snippet!r})",
+                status=response.status_code,
+            ) from None

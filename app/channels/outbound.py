@@ -1,0 +1,121 @@
+"""Checks on URLs that users configure and the service then calls (CUSTOM_HTTP baseUrl, store URLs).
+
+A user who can set a connector's URL could otherwise make the service's
+workers call anything they can reach: cloud metadata endpoints
+(169.254.169.254), the embedded Redis, an admin port on loopback, hosts on the
+private network. So such a URL must be absolute http(s) and every address its
+host resolves to must be public, unless the deployment explicitly allows
+private addresses (settings.allow_private_urls: tests, a shop on the same LAN).
+
+Limit: the check resolves the name, and the HTTP client resolves it again when
+it connects. A DNS answer that changes in between (rebinding) is not caught
+here; closing that needs a transport that connects to the vetted address.
+Redirects are not followed by the adapters for the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import SplitResult, urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class UnsafeUrl(ValueError):
+    """The URL may not be called; the message says why in words a user can act on."""
+
+
+class UnresolvableHost(UnsafeUrl):
+    """The host name does not resolve (now). Unlike other UnsafeUrl, this can be transient."""
+
+
+def _split(url: str) -> SplitResult:
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        raise UnsafeUrl(f"{url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in _DEFAULT_PORTS:
+        raise UnsafeUrl(f"{url!r} must be an absolute http:// or https:// URL")
+    if not parts.hostname:
+        raise UnsafeUrl(f"{url!r} has no host")
+    if parts.username is not None or parts.password is not None:
+        # Credentials in a URL end up in logs and error messages; they belong in the credential fields.
+        raise UnsafeUrl("the URL must not carry a user name or password; use the credential fields")
+    return parts
+
+
+def _unwrap(address: IPAddress) -> IPAddress:
+    """An IPv4 address smuggled inside IPv6 (::ffff:a.b.c.d, 6to4, Teredo) is judged as the IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address.teredo is not None:
+            return address.teredo[1]
+    return address
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """False for loopback, private, link-local, multicast, reserved, unspecified and other non-global ranges."""
+    address = _unwrap(address)
+    return not (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global  # e.g. 100.64.0.0/10 (carrier-grade NAT), which is_private leaves out
+    )
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnresolvableHost(f"the host {host!r} does not resolve: {exc}") from None
+    addresses: list[IPAddress] = []
+    for _family, _type, _proto, _canonname, sockaddr in infos:
+        text = str(sockaddr[0]).split("%", 1)[0]  # drop an IPv6 zone id (fe80::1%eth0)
+        address = _literal(text)
+        if address is not None:
+            addresses.append(address)
+    if not addresses:
+        raise UnresolvableHost(f"the host {host!r} resolves to no IP address")
+    return addresses
+
+
+async def check_outbound_url(url: str, *, allow_private: bool) -> None:
+    """Raise UnsafeUrl unless `url` is absolute http(s) and (unless `allow_private`) reaches only public addresses.
+
+    Every address the host resolves to must be public: a name with one public
+    and one private address could be answered either way at connect time.
+    """
+    parts = _split(url)
+    if allow_private:
+        return
+    host = parts.hostname
+    assert host is not None  # _split guarantees it
+    literal = _literal(host)
+    addresses = [literal] if literal is not None else await _resolve(host, parts.port or _DEFAULT_PORTS[parts.scheme])
+    for address in addresses:
+        if not is_public_address(address):
+            shown = host if literal is not None else f"{host} ({address})"
+            raise UnsafeUrl(
+                f"{shown} is a loopback, private, link-local or reserved address; "
+                "the service only calls public addresses unless private URLs are allowed"
+            )
