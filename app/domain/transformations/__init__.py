@@ -1,0 +1,97 @@
+"""Field-mapping transformations: checked and compiled once when a mapping is saved, applied per value (pure).
+
+A mapping's `transformation` is JSON: one object of steps, run in this
+canonical order whatever the order of its keys,
+
+    template, valueMap, stripHtml, applyTax, round, formatCurrency, maxLength
+
+or a list of such objects, run in list order (each object in canonical
+order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
+
+    template        "{brand} {name}"
+        Text made of attribute values of the same PIM locale; "{}" is the value
+        being transformed, "{{" and "}}" are literal braces. Numbers are
+        formatted for the PIM locale (fr_FR: "1,5"), lists joined the locale's
+        way, known units shortened ("1,5 kg"); an empty attribute renders as
+        nothing and the whitespace around it collapses.
+    valueMap        {"red": "Red", "blue": {"en_US": "Blue", "fr": "Bleu", "ar": "أزرق", "*": "Blue"}}
+        Maps text or an option code, or each item of a list. A per-locale entry
+        is looked up along the PIM locale's chain (ar_AE -> ar), then "*".
+        Beside it, "unmapped": "keep" (default), "drop" or "error" says what a
+        value without an entry does.
+    stripHtml       true | {"lineBreaks": false}
+        Plain text: tags removed (with the content of script and style),
+        entities decoded, whitespace collapsed (no-break spaces too); blocks
+        and <br> end a line (a space with lineBreaks false), cells get a space.
+    applyTax        true, with options beside it | {"taxRate": "0.15", "pricesIncludeTax": false,
+                    "output": "gross", "roundingMode": "HALF_UP", "decimals": 2}
+        Net PIM prices to gross (amount * (1 + taxRate)); with pricesIncludeTax
+        and "output": "net", gross to net (amount / (1 + taxRate)); then rounds.
+        Options left out come from the connector's taxConfig; 0 <= taxRate < 1.
+    round           2 | {"decimals": 2, "mode": "HALF_EVEN"}
+        A number, or a measure's amount, to 0-6 decimals (mode default HALF_UP).
+    formatCurrency  true | {"locale": "fr_FR" | "pim" | "channel", "numberingSystem": "default" | "latn" | "native"}
+        A number as money in the connector's currency ("12,50 €"; in ar_AE,
+        "native" gives Arabic-Indic digits). Locale default: the PIM locale.
+    maxLength       255 | {"length": 255, "ellipsis": "…"}
+        Text (each item of a list) cut to `length` characters, ellipsis
+        included, at a word boundary, inside a word only when the first word is
+        too long, and never between a letter and its combining marks.
+
+`"default": ...` (beside the steps) is not a step: it is sent, as is, for an
+empty PIM value when the mapping's whenEmpty is DEFAULT.
+
+    ServiceError
+    └── InvalidInput
+        └── InvalidTransformation   the JSON is wrong (save time): every problem, with its path
+    TransformationError             one value cannot be transformed (export time): that product fails
+
+The package, by concept (everything public is imported from here):
+
+    model       the value kinds, the errors, TransformContext, CompiledTransformation and IDENTITY
+    compile     the JSON checked and compiled, step by step, into a CompiledTransformation
+    defaults    a "default" checked against the channel field it is sent to
+    formatting  numbers read exactly, and written the locale's way (numbers, measures, lists)
+    text        truncate and strip_html, and the template, stripHtml and maxLength steps
+    value_map   the valueMap step
+    money       the applyTax, round and formatCurrency steps
+"""
+
+from __future__ import annotations
+
+from app.domain.transformations.compile import ROOT, STEP_ORDER, TEXT_FIELD_TYPES, compile_transformation
+from app.domain.transformations.model import (
+    IDENTITY,
+    KIND_OF,
+    CompiledTransformation,
+    InvalidTransformation,
+    Step,
+    TransformationError,
+    TransformContext,
+    ValueKind,
+)
+from app.domain.transformations.money import MAX_DECIMALS, NUMBERING_SYSTEMS, ROUNDING_MODES, TAX_OPTIONS
+from app.domain.transformations.text import strip_html, truncate
+from app.domain.transformations.value_map import UNMAPPED_POLICIES
+
+__all__ = [
+    "IDENTITY",
+    "KIND_OF",
+    "MAX_DECIMALS",
+    "NUMBERING_SYSTEMS",
+    "ROOT",
+    "ROUNDING_MODES",
+    "STEP_ORDER",
+    "TAX_OPTIONS",
+    "TEXT_FIELD_TYPES",
+    "UNMAPPED_POLICIES",
+    "CompiledTransformation",
+    "InvalidTransformation",
+    "Step",
+    "TransformContext",
+    "TransformationError",
+    "ValueKind",
+    "compile_transformation",
+    "strip_html",
+    "truncate",
+]

@@ -1,0 +1,369 @@
+"""Compiling: a mapping's transformation JSON checked (every problem, with its path) and turned into a
+CompiledTransformation, following the kind of value each step leaves for the next."""
+
+from __future__ import annotations
+
+import difflib
+import string
+from collections.abc import Callable, Collection, Mapping
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from app.domain.catalog import AttributeType
+from app.domain.channels import ChannelField, FieldType
+from app.domain.errors import ErrorCode, Path, UserErrorItem
+from app.domain.locales import InvalidLocaleCode, canonical_locale
+from app.domain.transformations.defaults import _channel_value
+from app.domain.transformations.formatting import _decimal_or_none, _is_int
+from app.domain.transformations.model import (
+    IDENTITY,
+    KIND_OF,
+    CompiledTransformation,
+    InvalidTransformation,
+    Step,
+    ValueKind,
+)
+from app.domain.transformations.money import (
+    MAX_DECIMALS,
+    NUMBERING_SYSTEMS,
+    ROUNDING_MODES,
+    TAX_OPTIONS,
+    _ApplyTax,
+    _FormatCurrency,
+    _Round,
+)
+from app.domain.transformations.text import _MaxLength, _StripHtml, _Template
+from app.domain.transformations.value_map import UNMAPPED_POLICIES, _ValueMap
+
+STEP_ORDER = ("template", "valueMap", "stripHtml", "applyTax", "round", "formatCurrency", "maxLength")
+ROOT: Path = ("transformation",)
+
+"""Keys that configure a step from beside it, and the step they belong to."""
+_SIBLINGS: Mapping[str, str] = {"unmapped": "valueMap", **dict.fromkeys(TAX_OPTIONS, "applyTax")}
+_KNOWN_KEYS = frozenset({*STEP_ORDER, *_SIBLINGS, "default"})
+_SWITCHES = frozenset({"stripHtml", "applyTax", "formatCurrency"})
+"""Steps that take `false` to mean "off"."""
+
+_ACCEPTS: Mapping[str, frozenset[ValueKind]] = {
+    "template": frozenset(ValueKind),
+    "valueMap": frozenset({ValueKind.TEXT, ValueKind.LIST}),
+    "stripHtml": frozenset({ValueKind.TEXT, ValueKind.LIST}),
+    "applyTax": frozenset({ValueKind.NUMBER}),
+    "round": frozenset({ValueKind.NUMBER, ValueKind.MEASURE}),
+    "formatCurrency": frozenset({ValueKind.NUMBER}),
+    "maxLength": frozenset({ValueKind.TEXT, ValueKind.LIST}),
+}
+_MAKES_TEXT = frozenset({"template", "formatCurrency"})
+"""Field types a step's text may go to (STRING_LIST takes one text as a one-item list)."""
+TEXT_FIELD_TYPES = frozenset({FieldType.STRING, FieldType.HTML, FieldType.ENUM, FieldType.URL, FieldType.STRING_LIST})
+
+
+def compile_transformation(
+    raw: Any,
+    *,
+    attribute_type: AttributeType,
+    field: ChannelField,
+    known_attributes: Collection[str],
+    tax_defaults: Mapping[str, Any] | None = None,
+) -> CompiledTransformation:
+    """Check a mapping's transformation JSON and compile it, or raise InvalidTransformation with every problem.
+
+    `known_attributes` are the catalog's attribute codes (templates may name only those); `tax_defaults` is
+    the connector's taxConfig, which fills in the tax options a step leaves out.
+    """
+    if raw is None or (isinstance(raw, Mapping | list) and not raw):
+        return IDENTITY
+    compiler = _Compiler(attribute_type, field, frozenset(known_attributes), tax_defaults or {})
+    compiled = compiler.run(raw)
+    if compiler.errors:
+        raise InvalidTransformation(compiler.errors)
+    return compiled
+
+
+class _Compiler:
+    """One compilation: walks the JSON, follows the kind of value each step leaves, collects every problem."""
+
+    def __init__(
+        self, attribute_type: AttributeType, field: ChannelField, known: frozenset[str], tax: Mapping[str, Any]
+    ) -> None:
+        self.attribute_type = attribute_type
+        self.field = field
+        self.known = known
+        self.tax_defaults = {key: value for key, value in tax.items() if key in TAX_OPTIONS}
+        self.kind = KIND_OF[attribute_type]
+        self.errors: list[UserErrorItem] = []
+        self.steps: list[Step] = []
+        self.uses: set[str] = set()
+        self.default: Any = None
+        self.default_at: Path | None = None
+        self.text_from: Path | None = None
+
+    def error(self, path: Path, message: str, code: ErrorCode = ErrorCode.MAPPING_INVALID) -> None:
+        self.errors.append(UserErrorItem(path, message, code))
+
+    def run(self, raw: Any) -> CompiledTransformation:
+        if isinstance(raw, Mapping):
+            self.element(raw, ROOT)
+        elif isinstance(raw, list):
+            for index, item in enumerate(raw):
+                if isinstance(item, Mapping) and item:
+                    self.element(item, (*ROOT, index))
+                else:
+                    self.error((*ROOT, index), "each item of a transformation list is an object of steps")
+        else:
+            self.error(ROOT, "a transformation is an object of steps or a list of them")
+        produces_text = self.text_from is not None and self.kind is ValueKind.TEXT
+        if produces_text and self.text_from is not None and self.field.type not in TEXT_FIELD_TYPES:
+            self.error(
+                self.text_from,
+                f"this step makes text, but {self.field.name} is a {self.field.type} field",
+                ErrorCode.FIELD_TYPE_MISMATCH,
+            )
+        return CompiledTransformation(tuple(self.steps), self.default, frozenset(self.uses), produces_text)
+
+    def element(self, obj: Mapping[str, Any], path: Path) -> None:
+        for key in obj:
+            if key not in _KNOWN_KEYS:
+                close = difflib.get_close_matches(str(key), _KNOWN_KEYS, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"steps are {', '.join(STEP_ORDER)}"
+                self.error((*path, key), f"unknown transformation step '{key}': {hint}")
+            elif key in _SIBLINGS and _SIBLINGS[key] not in obj:
+                self.error((*path, key), f"{key} goes beside {_SIBLINGS[key]}")
+        if "default" in obj:
+            self.parse_default(obj["default"], (*path, "default"))
+        for name in STEP_ORDER:
+            if name in obj and not (obj[name] is False and name in _SWITCHES):
+                self.step(name, obj, path)
+
+    def step(self, name: str, obj: Mapping[str, Any], path: Path) -> None:
+        at = (*path, name)
+        step = _PARSERS[name](self, obj[name], obj, path)
+        if self.kind not in _ACCEPTS[name]:
+            code = ErrorCode.TAX_CALCULATION_ERROR if name == "applyTax" else ErrorCode.MAPPING_INVALID
+            origin = f"a {self.attribute_type} attribute" if self.text_from is None else "the text an earlier step made"
+            self.error(at, f"{name} cannot take {self.kind} ({origin})", code)
+        if name in _MAKES_TEXT:
+            self.kind, self.text_from = ValueKind.TEXT, at
+        if step is not None:
+            self.steps.append(step)
+
+    def parse_default(self, raw: Any, at: Path) -> None:
+        if self.default_at is not None:
+            self.error(at, f"default is already given at {'.'.join(map(str, self.default_at))}")
+            return
+        self.default_at = at
+        if raw is None:
+            return
+        try:
+            self.default = _channel_value(raw, self.field)
+        except ValueError as exc:
+            self.error(at, f"default: {exc}", ErrorCode.FIELD_TYPE_MISMATCH)
+
+    def parse_template(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
+        at = (*path, "template")
+        if not isinstance(arg, str) or not arg.strip():
+            self.error(at, 'template is text such as "{brand} {name}"')
+            return None
+        try:
+            pieces = list(string.Formatter().parse(arg))
+        except ValueError as exc:
+            self.error(at, f"template: {exc} (write {{{{ and }}}} for literal braces)")
+            return None
+        failed = len(self.errors)
+        for _, code, spec, conversion in pieces:
+            if code is None:
+                continue
+            if spec or conversion:
+                self.error(at, f"template: '{{{code}}}' takes no format or conversion; numbers follow the locale")
+            elif code and code not in self.known:
+                self.error(at, f"template: unknown attribute '{code}'")
+            elif code:
+                self.uses.add(code)
+        if len(self.errors) > failed:
+            return None
+        return _Template(tuple((literal, code) for literal, code, _, _ in pieces))
+
+    def parse_value_map(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
+        at = (*path, "valueMap")
+        unmapped = obj.get("unmapped", "keep")
+        if unmapped not in UNMAPPED_POLICIES:
+            self.error((*path, "unmapped"), f"unmapped is one of {', '.join(UNMAPPED_POLICIES)}")
+        if not isinstance(arg, Mapping) or not arg:
+            self.error(at, 'valueMap is an object of value -> text, e.g. {"red": "Red"}')
+            return None
+        failed = len(self.errors)
+        plain: dict[str, str] = {}
+        localized: dict[str, Mapping[str, str]] = {}
+        for code, target in arg.items():
+            if isinstance(target, str) and target:
+                plain[code] = self.choice(target, (*at, code))
+            elif isinstance(target, Mapping) and target:
+                localized[code] = MappingProxyType(self.localized(target, (*at, code)))
+            else:
+                self.error((*at, code), "a valueMap entry is text, or an object of locale -> text")
+        if len(self.errors) > failed:
+            return None
+        return _ValueMap(MappingProxyType(plain), MappingProxyType(localized), unmapped)
+
+    def localized(self, texts: Mapping[str, Any], at: Path) -> dict[str, str]:
+        resolved: dict[str, str] = {}
+        for locale, text in texts.items():
+            try:
+                key = "*" if locale == "*" else canonical_locale(locale)
+            except InvalidLocaleCode as exc:
+                self.error((*at, locale), str(exc))
+                continue
+            if not isinstance(text, str) or not text:
+                self.error((*at, locale), "the text for a locale must be non-empty text")
+            elif key in resolved:
+                self.error((*at, locale), f"{key} is given twice")
+            else:
+                resolved[key] = self.choice(text, (*at, locale))
+        return resolved
+
+    def choice(self, text: str, at: Path) -> str:
+        """A mapped value must be one the channel field takes, when it lists them."""
+        if self.field.type is FieldType.ENUM and self.field.choices and text not in self.field.choices:
+            self.error(at, f"'{text}' is not one of {self.field.name}'s choices: {', '.join(self.field.choices)}")
+        return text
+
+    def parse_strip_html(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
+        at = (*path, "stripHtml")
+        if arg is True:
+            return _StripHtml("\n")
+        if isinstance(arg, Mapping) and set(arg) <= {"lineBreaks"} and isinstance(arg.get("lineBreaks", True), bool):
+            return _StripHtml("\n" if arg.get("lineBreaks", True) else " ")
+        self.error(at, 'stripHtml is true, false or {"lineBreaks": false}')
+        return None
+
+    def parse_apply_tax(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
+        at = (*path, "applyTax")
+        if arg is True:
+            return self.tax({key: obj[key] for key in TAX_OPTIONS if key in obj}, path, at)
+        if not isinstance(arg, Mapping):
+            self.error(
+                at,
+                "applyTax is true (options beside it), false or an object of options",
+                ErrorCode.TAX_CALCULATION_ERROR,
+            )
+            return None
+        for key in arg:
+            if key not in TAX_OPTIONS:
+                self.error((*at, key), f"unknown tax option '{key}'", ErrorCode.TAX_CALCULATION_ERROR)
+        for key in TAX_OPTIONS:
+            if key in obj:
+                self.error(
+                    (*path, key),
+                    "give tax options inside applyTax or beside it, not both",
+                    ErrorCode.TAX_CALCULATION_ERROR,
+                )
+        return self.tax(arg, at, at)
+
+    def tax(self, options: Mapping[str, Any], where: Path, at: Path) -> Step | None:
+        settings = {**self.tax_defaults, **options}
+        failed = len(self.errors)
+
+        def wrong(key: str, message: str) -> None:
+            place, origin = ((*where, key), "") if key in options else (at, " (from the connector's taxConfig)")
+            self.error(place, f"{key}{origin} {message}", ErrorCode.TAX_CALCULATION_ERROR)
+
+        rate = _decimal_or_none(settings.get("taxRate"))
+        if "taxRate" not in settings:
+            self.error(
+                at, "applyTax needs a taxRate, here or in the connector's taxConfig", ErrorCode.TAX_CALCULATION_ERROR
+            )
+        elif isinstance(settings["taxRate"], bool) or rate is None or not 0 <= rate < 1:
+            wrong("taxRate", "must be a decimal from 0 up to 1 (0.15 for 15%)")
+        included = settings.get("pricesIncludeTax", False)
+        if not isinstance(included, bool):
+            wrong("pricesIncludeTax", "must be true or false")
+        if settings.get("output", "gross") not in ("gross", "net"):
+            wrong("output", 'must be "gross" or "net"')
+        mode = self.rounding(settings.get("roundingMode", "HALF_UP"), lambda m: wrong("roundingMode", m))
+        places = self.decimals(settings.get("decimals", 2), lambda m: wrong("decimals", m))
+        if len(self.errors) > failed or rate is None or mode is None or places is None:
+            return None
+        converts = included != (settings.get("output", "gross") == "gross")
+        return _ApplyTax(1 + rate if converts else None, not included, Decimal(1).scaleb(-places), mode)
+
+    def rounding(self, raw: Any, wrong: Callable[[str], None]) -> str | None:
+        if isinstance(raw, str) and raw in ROUNDING_MODES:
+            return ROUNDING_MODES[raw]
+        wrong(f"must be one of {', '.join(ROUNDING_MODES)}")
+        return None
+
+    def decimals(self, raw: Any, wrong: Callable[[str], None]) -> int | None:
+        if _is_int(raw) and 0 <= raw <= MAX_DECIMALS:
+            return int(raw)
+        wrong(f"must be a whole number from 0 to {MAX_DECIMALS}")
+        return None
+
+    def parse_round(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
+        at = (*path, "round")
+        if _is_int(arg):
+            arg = {"decimals": arg}
+            places_at = mode_at = at
+        elif isinstance(arg, Mapping) and "decimals" in arg and set(arg) <= {"decimals", "mode"}:
+            places_at, mode_at = (*at, "decimals"), (*at, "mode")
+        else:
+            self.error(at, 'round is a number of decimals or {"decimals": 2, "mode": "HALF_EVEN"}')
+            return None
+        places = self.decimals(arg["decimals"], lambda m: self.error(places_at, f"decimals {m}"))
+        mode = self.rounding(arg.get("mode", "HALF_UP"), lambda m: self.error(mode_at, f"mode {m}"))
+        if places is None or mode is None:
+            return None
+        return _Round(Decimal(1).scaleb(-places), mode)
+
+    def parse_format_currency(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
+        at = (*path, "formatCurrency")
+        if arg is True:
+            return _FormatCurrency("pim", "default")
+        if not isinstance(arg, Mapping) or not set(arg) <= {"locale", "numberingSystem"}:
+            self.error(at, 'formatCurrency is true, false or {"locale": "fr_FR", "numberingSystem": "latn"}')
+            return None
+        locale = arg.get("locale", "pim")
+        numbering = arg.get("numberingSystem", "default")
+        if numbering not in NUMBERING_SYSTEMS:
+            self.error((*at, "numberingSystem"), f"numberingSystem is one of {', '.join(NUMBERING_SYSTEMS)}")
+            return None
+        if locale in ("pim", "channel"):
+            return _FormatCurrency(locale, numbering)
+        try:
+            return _FormatCurrency(canonical_locale(str(locale)), numbering)
+        except InvalidLocaleCode as exc:
+            self.error((*at, "locale"), f'{exc}; or "pim" or "channel" for the locale being built')
+            return None
+
+    def parse_max_length(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
+        at = (*path, "maxLength")
+        if _is_int(arg):
+            arg = {"length": arg}
+            length_at = ellipsis_at = at
+        elif isinstance(arg, Mapping) and "length" in arg and set(arg) <= {"length", "ellipsis"}:
+            length_at, ellipsis_at = (*at, "length"), (*at, "ellipsis")
+        else:
+            self.error(at, 'maxLength is a number of characters or {"length": 255, "ellipsis": "…"}')
+            return None
+        length, ellipsis = arg["length"], arg.get("ellipsis", "")
+        limit = self.field.max_length
+        if not _is_int(length) or length < 1:
+            self.error(length_at, "maxLength must be a whole number of characters, at least 1")
+        elif limit is not None and length > limit:
+            self.error(length_at, f"maxLength {length} is more than {self.field.name} takes ({limit})")
+        elif not isinstance(ellipsis, str) or len(ellipsis) >= length:
+            self.error(ellipsis_at, "the ellipsis must be text shorter than maxLength")
+        else:
+            return _MaxLength(length, ellipsis)
+        return None
+
+
+_PARSERS: Mapping[str, Callable[[_Compiler, Any, Mapping[str, Any], Path], Step | None]] = {
+    "template": _Compiler.parse_template,
+    "valueMap": _Compiler.parse_value_map,
+    "stripHtml": _Compiler.parse_strip_html,
+    "applyTax": _Compiler.parse_apply_tax,
+    "round": _Compiler.parse_round,
+    "formatCurrency": _Compiler.parse_format_currency,
+    "maxLength": _Compiler.parse_max_length,
+}

@@ -1,0 +1,47 @@
+"""A mapping's "default": not a step, but a value sent as is, so checked against the channel field at save time."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from app.domain.channels import ChannelField, FieldType
+from app.domain.transformations.formatting import _decimal_or_none, _is_int
+
+
+def _channel_value(raw: Any, field: ChannelField) -> Any:
+    """`raw` as a value `field` takes (a default is sent untransformed), or ValueError saying what it needs."""
+    kind = field.type
+    if kind is FieldType.DECIMAL:
+        number = _decimal_or_none(raw)
+        if number is None or isinstance(raw, bool):
+            raise ValueError(f"{field.name} takes a decimal number")
+        return number
+    if kind is FieldType.INTEGER:
+        if not _is_int(raw):
+            raise ValueError(f"{field.name} takes a whole number")
+        return raw
+    if kind is FieldType.BOOLEAN:
+        if not isinstance(raw, bool):
+            raise ValueError(f"{field.name} takes true or false")
+        return raw
+    if kind is FieldType.STRING_LIST:
+        if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):
+            raise ValueError(f"{field.name} takes a list of texts")
+        return list(raw)
+    if not isinstance(raw, str) or not raw:
+        raise ValueError(f"{field.name} takes text")
+    return _channel_text(raw, field)
+
+
+def _channel_text(raw: str, field: ChannelField) -> str:
+    if field.type is FieldType.ENUM and field.choices and raw not in field.choices:
+        raise ValueError(f"'{raw}' is not one of {field.name}'s choices: {', '.join(field.choices)}")
+    if field.type is FieldType.DATE:
+        try:
+            date.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"{field.name} takes a date as YYYY-MM-DD") from None
+    if field.max_length is not None and len(raw) > field.max_length:
+        raise ValueError(f"{field.name} takes at most {field.max_length} characters")
+    return raw

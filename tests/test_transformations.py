@@ -1,0 +1,520 @@
+"""Mapping transformations: every step, their order, their checks, in French and Arabic (pure, no I/O)."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import unicodedata
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from app.domain.catalog import AttributeType
+from app.domain.channels import ChannelField, FieldType
+from app.domain.errors import ErrorCode, InvalidInput
+from app.domain.transformations import (
+    IDENTITY,
+    CompiledTransformation,
+    InvalidTransformation,
+    TransformationError,
+    TransformContext,
+    compile_transformation,
+    strip_html,
+    truncate,
+)
+
+TITLE = ChannelField("title", FieldType.STRING, max_length=70)
+BODY = ChannelField("body_html", FieldType.HTML)
+PRICE_FIELD = ChannelField("price", FieldType.DECIMAL)
+TAGS = ChannelField("tags", FieldType.STRING_LIST)
+COLOR = ChannelField("color", FieldType.ENUM, choices=("Red", "Blue", "Rouge", "أحمر"))
+KNOWN = frozenset({"brand", "name", "weight", "size", "color", "tags", "price", "description"})
+NBSP, NNBSP, RLM = "\u00a0", "\u202f", "\u200f"
+
+T = AttributeType
+
+
+def compile_(
+    raw: Any,
+    attribute_type: AttributeType = T.TEXT,
+    field: ChannelField = TITLE,
+    tax: Mapping[str, Any] | None = None,
+) -> CompiledTransformation:
+    return compile_transformation(
+        raw, attribute_type=attribute_type, field=field, known_attributes=KNOWN, tax_defaults=tax
+    )
+
+
+def ctx(
+    locale: str = "fr_FR", values: Mapping[str, Any] | None = None, currency: str | None = "EUR", channel: str = ""
+) -> TransformContext:
+    table = dict(values or {})
+    return TransformContext(pim_locale=locale, channel_locale=channel, currency=currency, lookup=table.get)
+
+
+def problems(
+    raw: Any, attribute_type: AttributeType = T.TEXT, field: ChannelField = TITLE, tax: Mapping[str, Any] | None = None
+) -> list[tuple[tuple[str | int, ...], str]]:
+    with pytest.raises(InvalidTransformation) as caught:
+        compile_(raw, attribute_type, field, tax)
+    return [(error.path, error.code.value) for error in caught.value.errors]
+
+
+# ---------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize("raw", [None, {}, []])
+def test_no_transformation_is_the_identity(raw: Any) -> None:
+    compiled = compile_(raw)
+    assert compiled is IDENTITY
+    assert compiled.apply("Chaise", ctx()) == "Chaise"
+    assert compiled.default is None and compiled.uses_attributes == frozenset() and not compiled.produces_text
+
+
+def test_a_compiled_transformation_is_immutable_and_an_invalid_one_is_an_input_error() -> None:
+    compiled = compile_({"maxLength": 10})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        compiled.default = "x"  # type: ignore[misc]
+    with pytest.raises(InvalidInput):
+        compile_({"maxLength": 0})
+
+
+def test_an_object_runs_in_canonical_order_whatever_its_key_order() -> None:
+    compiled = compile_({"maxLength": 12, "template": "{brand} {name}"})
+    assert compiled.apply("x", ctx(values={"brand": "Maison", "name": "Chaise longue"})) == "Maison"
+
+
+def test_a_list_runs_in_list_order() -> None:
+    cut_then_render = compile_([{"maxLength": 6}, {"template": "{} ({brand})"}])
+    assert cut_then_render.apply("Chaise longue", ctx(values={"brand": "Maison"})) == "Chaise (Maison)"
+    rounded_then_rendered = compile_([{"round": 0}, {"template": "{} pièces"}], T.NUMBER)
+    assert rounded_then_rendered.apply(Decimal("1234.6"), ctx()) == f"1{NNBSP}235 pièces"
+    # The same steps in one object run template first, so round would get text: refused.
+    assert problems({"round": 0, "template": "{} pièces"}, T.NUMBER) == [(("transformation", "round"), "CHN-060")]
+
+
+def test_each_object_of_a_list_runs_in_canonical_order() -> None:
+    # stripHtml before maxLength: cutting the HTML first would give "Taboure".
+    compiled = compile_([{"maxLength": 10, "stripHtml": True}, {"valueMap": {"Tabouret": "Stool"}}])
+    assert compiled.apply("<b>Tabouret</b> bas", ctx()) == "Stool"
+    assert compiled.apply("<p>Chaise</p>", ctx()) == "Chaise"
+
+
+# ---------------------------------------------------------------- template
+
+
+def test_template_formats_numbers_for_the_pim_locale() -> None:
+    compiled = compile_({"template": "{name} {weight}"})
+    values = {"name": "Chaise", "weight": Decimal("1.5")}
+    assert compiled.apply("x", ctx("fr_FR", values)) == "Chaise 1,5"
+    assert compiled.apply("x", ctx("en_US", values)) == "Chaise 1.5"
+    assert compiled.apply("x", ctx("fr_FR", {"name": "Prix", "weight": Decimal("1234.50")})) == f"Prix 1{NNBSP}234,50"
+    assert compiled.apply("x", ctx("fr_FR", {"name": "Lot", "weight": 3})) == "Lot 3"
+    assert compiled.uses_attributes == frozenset({"name", "weight"}) and compiled.produces_text
+
+
+def test_template_keeps_arabic_text_as_it_is_and_follows_the_locale_digits() -> None:
+    compiled = compile_({"template": "{brand} {name} {weight}"})
+    values = {"brand": "بيت", "name": "كُرْسِيّ", "weight": Decimal("1.5")}
+    assert compiled.apply("x", ctx("ar_AE", values)) == "بيت كُرْسِيّ 1.5"
+    assert compiled.apply("x", ctx("ar_EG", values)) == "بيت كُرْسِيّ ١٫٥"  # noqa: RUF001 (Arabic-Indic digits, on purpose)
+
+
+def test_template_collapses_whitespace_around_an_empty_attribute() -> None:
+    compiled = compile_({"template": "{brand} {name} {color} {size}"})
+    assert compiled.apply("x", ctx(values={"name": "Chaise", "size": "XL"})) == "Chaise XL"
+    assert compiled.apply("x", ctx(values={"brand": "Maison", "name": "Chaise"})) == "Maison Chaise"
+    assert compiled.apply("x", ctx(values={"brand": "", "name": "Chaise", "color": []})) == "Chaise"
+    assert compiled.apply("x", ctx()) == ""
+
+
+def test_template_braces_current_value_lists_and_measures() -> None:
+    assert compile_({"template": "{{{name}}} {}"}).apply("ici", ctx(values={"name": "Chaise"})) == "{Chaise} ici"
+    tags = compile_({"template": "{tags}"}, T.MULTISELECT, TAGS)
+    assert tags.apply(["x"], ctx(values={"tags": ["rouge", "bleu", "vert"]})) == "rouge, bleu et vert"
+    assert tags.apply(["x"], ctx("ar_AE", {"tags": ["أحمر", "أزرق", "أخضر"]})) == "أحمر وأزرق وأخضر"
+    measure = compile_({"template": "{weight}"})
+    assert (
+        measure.apply("x", ctx(values={"weight": {"amount": Decimal("1.50"), "unit": "KILOGRAM"}})) == f"1,50{NNBSP}kg"
+    )
+    assert measure.apply("x", ctx(values={"weight": {"amount": Decimal("2"), "unit": "BUSHEL"}})) == "2 BUSHEL"
+
+
+# ---------------------------------------------------------------- valueMap
+
+
+def test_value_map_maps_text_and_keeps_what_it_does_not_know() -> None:
+    compiled = compile_({"valueMap": {"red": "Red", "blue": "Blue"}}, T.SELECT, COLOR)
+    assert compiled.apply("red", ctx()) == "Red"
+    assert compiled.apply("green", ctx()) == "green"
+    assert not compiled.produces_text
+
+
+def test_value_map_per_locale_follows_the_locale_chain_then_the_star() -> None:
+    entries = {"red": {"en-US": "Red", "fr": "Rouge", "ar": "أحمر", "*": "Red"}, "blue": {"fr_FR": "Bleu"}}
+    compiled = compile_({"valueMap": entries}, T.SELECT, ChannelField("color", FieldType.STRING))
+    assert compiled.apply("red", ctx("ar_AE")) == "أحمر"
+    assert compiled.apply("red", ctx("fr_CA")) == "Rouge"
+    assert compiled.apply("red", ctx("de_DE")) == "Red"
+    assert compiled.apply("blue", ctx("fr_FR")) == "Bleu"
+    assert compiled.apply("blue", ctx("ar_AE")) == "blue"
+
+
+def test_value_map_maps_each_item_of_a_list_without_duplicates() -> None:
+    compiled = compile_({"valueMap": {"red": "Rouge", "crimson": "Rouge", "blue": "Bleu"}}, T.MULTISELECT, TAGS)
+    assert compiled.apply(["red", "crimson", "blue", "green"], ctx()) == ["Rouge", "Bleu", "green"]
+
+
+def test_value_map_can_drop_or_refuse_unmapped_values() -> None:
+    drop = compile_({"valueMap": {"red": "Rouge"}, "unmapped": "drop"}, T.MULTISELECT, TAGS)
+    assert drop.apply(["red", "green"], ctx()) == ["Rouge"]
+    assert compile_({"valueMap": {"red": "Rouge"}, "unmapped": "drop"}, T.SELECT).apply("green", ctx()) is None
+    then_cut = compile_([{"valueMap": {"red": "Rouge"}, "unmapped": "drop"}, {"maxLength": 3}], T.SELECT)
+    assert then_cut.apply("green", ctx()) is None
+    then_render = compile_([{"valueMap": {"red": "Rouge"}, "unmapped": "drop"}, {"template": "{brand} {}"}], T.SELECT)
+    assert then_render.apply("green", ctx(values={"brand": "Maison"})) == "Maison"
+    strict = compile_({"valueMap": {"red": {"fr": "Rouge"}}, "unmapped": "error"}, T.SELECT)
+    assert strict.apply("red", ctx("fr_BE")) == "Rouge"
+    with pytest.raises(TransformationError) as caught:
+        strict.apply("red", ctx("ar_AE"))
+    assert caught.value.code is ErrorCode.MAPPING_INVALID and "'red'" in caught.value.message
+
+
+# ---------------------------------------------------------------- stripHtml
+
+
+def test_strip_html_decodes_entities_and_keeps_the_text_of_nested_tags() -> None:
+    compiled = compile_({"stripHtml": True}, T.TEXTAREA, BODY)
+    html = (
+        '<div class="d"><p>Caf&eacute; &amp; th&eacute;&nbsp;vert <b><i>bio</i></b></p>'
+        "<ul><li>un</li><li>deux <span>et</span> trois</li></ul><script>alert(1)</script>"
+        "<table><tr><td>A</td><td>B</td></tr></table>a &lt;b&gt; &amp;amp;<br/>fin</div>"
+    )
+    assert compiled.apply(html, ctx()) == "Café & thé vert bio\nun\ndeux et trois\nA B\na <b> &amp;\nfin"
+    assert compiled.apply(["<b>un</b>", "<p></p>"], ctx()) == ["un"]
+
+
+def test_strip_html_handles_arabic_and_can_join_blocks_with_spaces() -> None:
+    compiled = compile_({"stripHtml": {"lineBreaks": False}}, T.TEXTAREA, BODY)
+    assert compiled.apply("<h2>كُرْسِيّ</h2><p>خشب &amp; قماش</p>", ctx("ar_AE")) == "كُرْسِيّ خشب & قماش"
+    assert strip_html("  plain\t text \n\n  here ") == "plain text\nhere"
+
+
+# ---------------------------------------------------------------- applyTax and round
+
+
+def test_apply_tax_turns_net_prices_gross_exactly() -> None:
+    compiled = compile_({"applyTax": True, "taxRate": "0.15", "pricesIncludeTax": False}, T.PRICE, PRICE_FIELD)
+    assert compiled.apply(Decimal("99.99"), ctx()) == Decimal("114.99")
+    assert compiled.apply(Decimal("10"), ctx()) == Decimal("11.50")
+
+
+def test_apply_tax_takes_both_shapes_and_floats_exactly() -> None:
+    beside = compile_({"applyTax": True, "taxRate": 0.15}, T.PRICE, PRICE_FIELD)
+    inside = compile_({"applyTax": {"taxRate": 0.15}}, T.PRICE, PRICE_FIELD)
+    assert beside.steps == inside.steps
+    assert inside.apply(Decimal("99.99"), ctx()) == Decimal("114.99")
+
+
+def test_apply_tax_turns_gross_prices_net_or_only_rounds() -> None:
+    to_net = {"applyTax": True, "taxRate": "0.15", "pricesIncludeTax": True, "output": "net"}
+    assert compile_(to_net, T.PRICE, PRICE_FIELD).apply(Decimal("114.99"), ctx()) == Decimal("99.99")
+    assert compile_(to_net, T.PRICE, PRICE_FIELD).apply(Decimal("115"), ctx()) == Decimal("100.00")
+    already_gross = {"applyTax": True, "taxRate": "0.15", "pricesIncludeTax": True}
+    assert compile_(already_gross, T.PRICE, PRICE_FIELD).apply(Decimal("114.987"), ctx()) == Decimal("114.99")
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("HALF_UP", "13.7"),
+        ("HALF_EVEN", "13.6"),
+        ("HALF_DOWN", "13.6"),
+        ("UP", "13.7"),
+        ("DOWN", "13.6"),
+        ("CEILING", "13.7"),
+        ("FLOOR", "13.6"),
+    ],
+)
+def test_apply_tax_rounding_modes(mode: str, expected: str) -> None:
+    # 13.00 * 1.05 = 13.65 exactly: the modes differ on the half.
+    raw = {"applyTax": {"taxRate": "0.05", "roundingMode": mode, "decimals": 1}}
+    assert compile_(raw, T.PRICE, PRICE_FIELD).apply(Decimal("13.00"), ctx()) == Decimal(expected)
+
+
+def test_apply_tax_takes_missing_options_from_the_connector() -> None:
+    connector = {"applyTax": True, "taxRate": "0.05", "pricesIncludeTax": False, "roundingMode": "DOWN", "decimals": 0}
+    assert compile_({"applyTax": True}, T.PRICE, PRICE_FIELD, connector).apply(Decimal("99.99"), ctx()) == 104
+    overridden = compile_({"applyTax": True, "taxRate": "0.15", "decimals": 2}, T.PRICE, PRICE_FIELD, connector)
+    assert overridden.apply(Decimal("99.99"), ctx()) == Decimal("114.98")
+
+
+def test_apply_tax_refuses_a_value_that_is_not_a_number() -> None:
+    compiled = compile_({"applyTax": True, "taxRate": "0.15"}, T.PRICE, PRICE_FIELD)
+    with pytest.raises(TransformationError) as caught:
+        compiled.apply("12.50 EUR", ctx())
+    assert caught.value.code is ErrorCode.TAX_CALCULATION_ERROR
+
+
+def test_round_numbers_and_measures() -> None:
+    assert compile_({"round": 2}, T.NUMBER, PRICE_FIELD).apply(Decimal("2.665"), ctx()) == Decimal("2.67")
+    even = compile_({"round": {"decimals": 2, "mode": "HALF_EVEN"}}, T.NUMBER, PRICE_FIELD)
+    assert even.apply(Decimal("2.665"), ctx()) == Decimal("2.66")
+    assert str(compile_({"round": 1}, T.NUMBER, PRICE_FIELD).apply(Decimal("2"), ctx())) == "2.0"
+    measure = compile_({"round": 1}, T.METRIC, PRICE_FIELD)
+    assert measure.apply({"amount": Decimal("1.25"), "unit": "KILOGRAM"}, ctx()) == {
+        "amount": Decimal("1.3"),
+        "unit": "KILOGRAM",
+    }
+    with pytest.raises(TransformationError):
+        compile_({"round": 2}, T.NUMBER, PRICE_FIELD).apply("2.5", ctx())
+
+
+# ---------------------------------------------------------------- formatCurrency
+
+
+def test_format_currency_follows_the_pim_locale() -> None:
+    compiled = compile_({"formatCurrency": True}, T.PRICE)
+    assert compiled.produces_text
+    assert compiled.apply(Decimal("12.5"), ctx("fr_FR")) == f"12,50{NBSP}€"
+    assert compiled.apply(Decimal("1234.5"), ctx("en_US", currency="USD")) == "$1,234.50"
+    assert compiled.apply(Decimal("1234.6"), ctx("fr_FR", currency="JPY")) == f"1{NNBSP}235{NBSP}JPY"
+
+
+def test_format_currency_in_arabic_with_latin_or_native_digits() -> None:
+    latin = compile_({"formatCurrency": True}, T.PRICE)
+    assert latin.apply(Decimal("12.5"), ctx("ar_AE", currency="AED")) == f"{RLM}12.50{NBSP}د.إ.{RLM}"
+    native = compile_({"formatCurrency": {"numberingSystem": "native"}}, T.PRICE)
+    assert native.apply(Decimal("12.5"), ctx("ar_AE", currency="AED")) == f"{RLM}١٢٫٥٠{NBSP}د.إ.{RLM}"  # noqa: RUF001
+
+
+def test_format_currency_in_a_fixed_or_the_channel_locale() -> None:
+    fixed = compile_({"formatCurrency": {"locale": "de-DE"}}, T.PRICE)
+    assert fixed.apply(Decimal("12.5"), ctx("en_US")) == f"12,50{NBSP}€"
+    channel = compile_({"formatCurrency": {"locale": "channel"}}, T.PRICE)
+    assert channel.apply(Decimal("12.5"), ctx("en_US", channel="fr")) == f"12,50{NBSP}€"
+    assert channel.apply(Decimal("12.5"), ctx("en_US", channel="")) == "€12.50"
+
+
+def test_format_currency_needs_the_connectors_currency() -> None:
+    with pytest.raises(TransformationError, match="currency"):
+        compile_({"formatCurrency": True}, T.PRICE).apply(Decimal("1"), ctx(currency=None))
+
+
+def test_tax_then_currency_in_one_object() -> None:
+    compiled = compile_({"formatCurrency": True, "applyTax": True, "taxRate": "0.15"}, T.PRICE)
+    assert compiled.apply(Decimal("99.99"), ctx("fr_FR")) == f"114,99{NBSP}€"
+
+
+# ---------------------------------------------------------------- maxLength
+
+
+def test_max_length_cuts_at_a_word_boundary_with_the_ellipsis_counted() -> None:
+    text = "Chaise longue en chêne massif"
+    assert compile_({"maxLength": 70}).apply(text, ctx()) == text
+    assert compile_({"maxLength": 15}).apply(text, ctx()) == "Chaise longue"
+    assert compile_({"maxLength": {"length": 16, "ellipsis": "…"}}).apply(text, ctx()) == "Chaise longue…"
+    assert compile_({"maxLength": 13}).apply(text, ctx()) == "Chaise longue"
+    assert compile_({"maxLength": 4}).apply(text, ctx()) == "Chai"
+
+
+def test_max_length_never_breaks_at_a_no_break_space() -> None:
+    assert truncate(f"Sac 12{NBSP}kg bleu", 8) == "Sac"
+    assert truncate(f"Sac 12{NBSP}kg bleu", 10) == f"Sac 12{NBSP}kg"
+
+
+def test_max_length_keeps_arabic_harakat_with_their_letter() -> None:
+    word = "مَرْحَبًا"  # m + fatha, r + sukun, h + fatha, b + tanwin, alif
+    assert truncate(word, 4) == "مَرْ"
+    assert truncate(word, 3) == "مَ"
+    assert truncate(word, 4, "…") == "مَ…"
+    sentence = "مَرْحَبًا بِكُمْ فِي الْمَتْجَرِ"
+    assert compile_({"maxLength": {"length": 12, "ellipsis": "…"}}).apply(sentence, ctx("ar_AE")) == "مَرْحَبًا…"
+    assert compile_({"maxLength": 5}, T.MULTISELECT, TAGS).apply(["كُرْسِيّ", "خشب"], ctx()) == ["كُرْ", "خشب"]
+
+
+def test_truncation_is_a_prefix_within_the_limit_on_random_text() -> None:
+    """A property test without hypothesis (not installed): seeded random texts mixing scripts and marks."""
+    alphabet = ["a", "b", "é", "e\u0301", "م", "\u064e", "\u0652", "ب", " ", " ", NBSP, "\u200d", "👍", "\ufe0f", "\n"]
+    rng = random.Random(20261122)
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        length = rng.randint(1, 30)
+        ellipsis = rng.choice(["", "…", "..."])
+        if len(ellipsis) >= length:
+            continue
+        result = truncate(text, length, ellipsis)
+        assert len(result) <= length, (text, length, ellipsis, result)
+        if len(text) <= length:
+            assert result == text
+            continue
+        assert result.endswith(ellipsis)
+        prefix = result[: len(result) - len(ellipsis)]
+        assert text.startswith(prefix), (text, result)
+        if prefix:
+            assert unicodedata.category(text[len(prefix)]) not in {"Mn", "Mc", "Me"}, (text, result)
+            if not text[len(prefix)].isspace():  # a hard cut: no ZWJ sequence left open
+                assert not prefix.endswith("\u200d"), (text, result)
+            budget = length - len(ellipsis)
+            if any(text[i] in " \n" and text[:i].strip() for i in range(1, budget + 1)):  # a whole word fits
+                assert text[len(prefix)].isspace(), (text, length, ellipsis, result)
+
+
+# ---------------------------------------------------------------- default
+
+
+def test_default_is_checked_against_the_channel_field() -> None:
+    assert compile_({"default": "—"}).default == "—"
+    assert compile_({"default": "0"}, T.PRICE, PRICE_FIELD).default == Decimal("0")
+    assert compile_({"default": 0.5, "round": 2}, T.PRICE, PRICE_FIELD).default == Decimal("0.5")
+    assert compile_({"default": ["sans"]}, T.MULTISELECT, TAGS).default == ["sans"]
+    assert compile_([{"round": 2}, {"default": "1"}], T.PRICE, PRICE_FIELD).default == Decimal("1")
+    assert compile_({"default": "Rouge", "valueMap": {"red": "Rouge"}}, T.SELECT, COLOR).default == "Rouge"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "path"),
+    [
+        ({"default": "beaucoup"}, PRICE_FIELD, ("transformation", "default")),
+        ({"default": 12}, TITLE, ("transformation", "default")),
+        ({"default": "Vert"}, COLOR, ("transformation", "default")),
+        ({"default": "x" * 71}, TITLE, ("transformation", "default")),
+        ([{"maxLength": 3}, {"default": True}], TITLE, ("transformation", 1, "default")),
+    ],
+)
+def test_a_default_the_field_cannot_take_is_a_type_mismatch(
+    raw: Any, field: ChannelField, path: tuple[str | int, ...]
+) -> None:
+    assert problems(raw, T.TEXT, field) == [(path, "CHN-011")]
+
+
+def test_a_default_given_twice_is_refused() -> None:
+    assert problems([{"default": "a"}, {"default": "b"}]) == [(("transformation", 1, "default"), "CHN-060")]
+
+
+# ---------------------------------------------------------------- validation
+
+
+P = "transformation"
+VALIDATION_CASES: list[tuple[Any, AttributeType, ChannelField, tuple[str | int, ...], str]] = [
+    # shape and names
+    ("maxLength", T.TEXT, TITLE, (P,), "CHN-060"),
+    ({"maxLenght": 10}, T.TEXT, TITLE, (P, "maxLenght"), "CHN-060"),
+    ([{"stripHtml": True}, "maxLength"], T.TEXT, TITLE, (P, 1), "CHN-060"),
+    ([{"stripHtml": True}, {}], T.TEXT, TITLE, (P, 1), "CHN-060"),
+    ({"unmapped": "drop"}, T.SELECT, TITLE, (P, "unmapped"), "CHN-060"),
+    # maxLength
+    ({"maxLength": 0}, T.TEXT, TITLE, (P, "maxLength"), "CHN-060"),
+    ({"maxLength": True}, T.TEXT, TITLE, (P, "maxLength"), "CHN-060"),
+    ({"maxLength": 71}, T.TEXT, TITLE, (P, "maxLength"), "CHN-060"),
+    ({"maxLength": {"length": "10"}}, T.TEXT, TITLE, (P, "maxLength", "length"), "CHN-060"),
+    ({"maxLength": {"length": 2, "ellipsis": "..."}}, T.TEXT, TITLE, (P, "maxLength", "ellipsis"), "CHN-060"),
+    ([{"stripHtml": True}, {"maxLength": -1}], T.TEXT, TITLE, (P, 1, "maxLength"), "CHN-060"),
+    ({"maxLength": 10}, T.NUMBER, TITLE, (P, "maxLength"), "CHN-060"),
+    # round
+    ({"round": "2"}, T.NUMBER, PRICE_FIELD, (P, "round"), "CHN-060"),
+    ({"round": 7}, T.NUMBER, PRICE_FIELD, (P, "round"), "CHN-060"),
+    ({"round": {"decimals": 9}}, T.NUMBER, PRICE_FIELD, (P, "round", "decimals"), "CHN-060"),
+    ({"round": {"decimals": 2, "mode": "BANKERS"}}, T.NUMBER, PRICE_FIELD, (P, "round", "mode"), "CHN-060"),
+    ({"round": 2}, T.TEXT, TITLE, (P, "round"), "CHN-060"),
+    # applyTax
+    ({"applyTax": True, "taxRate": "0.15"}, T.TEXT, TITLE, (P, "applyTax"), "CHN-070"),
+    ({"applyTax": True}, T.PRICE, PRICE_FIELD, (P, "applyTax"), "CHN-070"),
+    ({"applyTax": True, "taxRate": 1.5}, T.PRICE, PRICE_FIELD, (P, "taxRate"), "CHN-070"),
+    ({"applyTax": True, "taxRate": "-0.1"}, T.PRICE, PRICE_FIELD, (P, "taxRate"), "CHN-070"),
+    ({"applyTax": {"taxRate": 1}}, T.PRICE, PRICE_FIELD, (P, "applyTax", "taxRate"), "CHN-070"),
+    ({"applyTax": {"taxRate": "0.1", "rate": 1}}, T.PRICE, PRICE_FIELD, (P, "applyTax", "rate"), "CHN-070"),
+    ({"applyTax": {"taxRate": "0.1"}, "decimals": 2}, T.PRICE, PRICE_FIELD, (P, "decimals"), "CHN-070"),
+    (
+        {"applyTax": True, "taxRate": "0.1", "roundingMode": "UP_ISH"},
+        T.PRICE,
+        PRICE_FIELD,
+        (P, "roundingMode"),
+        "CHN-070",
+    ),
+    (
+        {"applyTax": True, "taxRate": "0.1", "pricesIncludeTax": "no"},
+        T.PRICE,
+        PRICE_FIELD,
+        (P, "pricesIncludeTax"),
+        "CHN-070",
+    ),
+    ({"applyTax": True, "taxRate": "0.1", "output": "both"}, T.PRICE, PRICE_FIELD, (P, "output"), "CHN-070"),
+    ({"applyTax": "yes"}, T.PRICE, PRICE_FIELD, (P, "applyTax"), "CHN-070"),
+    ({"taxRate": "0.1"}, T.PRICE, PRICE_FIELD, (P, "taxRate"), "CHN-060"),
+    # formatCurrency
+    ({"formatCurrency": True}, T.PRICE, PRICE_FIELD, (P, "formatCurrency"), "CHN-011"),
+    ({"formatCurrency": True}, T.TEXT, TITLE, (P, "formatCurrency"), "CHN-060"),
+    ({"formatCurrency": {"locale": "xx_ZZ"}}, T.PRICE, TITLE, (P, "formatCurrency", "locale"), "CHN-060"),
+    (
+        {"formatCurrency": {"numberingSystem": "roman"}},
+        T.PRICE,
+        TITLE,
+        (P, "formatCurrency", "numberingSystem"),
+        "CHN-060",
+    ),
+    ({"formatCurrency": {"currency": "USD"}}, T.PRICE, TITLE, (P, "formatCurrency"), "CHN-060"),
+    # template
+    ({"template": "{brand} {nope}"}, T.TEXT, TITLE, (P, "template"), "CHN-060"),
+    ({"template": "{brand"}, T.TEXT, TITLE, (P, "template"), "CHN-060"),
+    ({"template": "{weight:.2f}"}, T.TEXT, TITLE, (P, "template"), "CHN-060"),
+    ({"template": "{brand!r}"}, T.TEXT, TITLE, (P, "template"), "CHN-060"),
+    ({"template": ""}, T.TEXT, TITLE, (P, "template"), "CHN-060"),
+    ({"template": "{name} {weight}"}, T.NUMBER, PRICE_FIELD, (P, "template"), "CHN-011"),
+    # valueMap
+    ({"valueMap": {"1": "one"}}, T.NUMBER, TITLE, (P, "valueMap"), "CHN-060"),
+    ({"valueMap": {"1": "one"}}, T.PRICE, TITLE, (P, "valueMap"), "CHN-060"),
+    ({"valueMap": {"true": "yes"}}, T.BOOLEAN, TITLE, (P, "valueMap"), "CHN-060"),
+    ({"valueMap": {"2024": "x"}}, T.DATE, TITLE, (P, "valueMap"), "CHN-060"),
+    ({"valueMap": ["red"]}, T.SELECT, TITLE, (P, "valueMap"), "CHN-060"),
+    ({"valueMap": {"red": 1}}, T.SELECT, TITLE, (P, "valueMap", "red"), "CHN-060"),
+    ({"valueMap": {"red": {"xx_ZZ": "Red"}}}, T.SELECT, TITLE, (P, "valueMap", "red", "xx_ZZ"), "CHN-060"),
+    ({"valueMap": {"red": {"fr": "Rouge", "fr-": "Rouge"}}}, T.SELECT, TITLE, (P, "valueMap", "red", "fr-"), "CHN-060"),
+    (
+        {"valueMap": {"red": {"en_US": "Red", "en-US": "Red"}}},
+        T.SELECT,
+        TITLE,
+        (P, "valueMap", "red", "en-US"),
+        "CHN-060",
+    ),
+    ({"valueMap": {"red": "Vermilion"}}, T.SELECT, COLOR, (P, "valueMap", "red"), "CHN-060"),
+    ({"valueMap": {"red": {"ar": "قرمزي"}}}, T.SELECT, COLOR, (P, "valueMap", "red", "ar"), "CHN-060"),
+    ({"valueMap": {"red": "Red"}, "unmapped": "ignore"}, T.SELECT, TITLE, (P, "unmapped"), "CHN-060"),
+    # stripHtml
+    ({"stripHtml": "yes"}, T.TEXTAREA, BODY, (P, "stripHtml"), "CHN-060"),
+    ({"stripHtml": {"newlines": True}}, T.TEXTAREA, BODY, (P, "stripHtml"), "CHN-060"),
+    ({"stripHtml": True}, T.PRICE, TITLE, (P, "stripHtml"), "CHN-060"),
+]
+
+
+@pytest.mark.parametrize(("raw", "attribute_type", "field", "path", "code"), VALIDATION_CASES)
+def test_each_problem_has_its_path_and_code(
+    raw: Any, attribute_type: AttributeType, field: ChannelField, path: tuple[str | int, ...], code: str
+) -> None:
+    assert (path, code) in problems(raw, attribute_type, field)
+
+
+def test_an_invalid_connector_tax_default_is_reported_on_the_step() -> None:
+    found = problems({"applyTax": True}, T.PRICE, PRICE_FIELD, {"taxRate": "2"})
+    assert found == [(("transformation", "applyTax"), "CHN-070")]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    raw = [{"template": "{nope}", "maxLenght": 3}, {"maxLength": 0}, {"round": "x"}]
+    assert problems(raw) == [
+        (("transformation", 0, "maxLenght"), "CHN-060"),
+        (("transformation", 0, "template"), "CHN-060"),
+        (("transformation", 1, "maxLength"), "CHN-060"),
+        (("transformation", 2, "round"), "CHN-060"),
+        (("transformation", 2, "round"), "CHN-060"),
+    ]
+
+
+def test_steps_that_are_switched_off_do_nothing() -> None:
+    compiled = compile_(
+        {"stripHtml": False, "applyTax": False, "formatCurrency": False, "round": 2}, T.PRICE, PRICE_FIELD
+    )
+    assert compiled.apply(Decimal("1.005"), ctx()) == Decimal("1.01")
+    assert not compiled.produces_text
