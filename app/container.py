@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from app.db.engine import Database
 from app.embedded_redis import redis_url
+from app.secrets import CredentialVault, load_cipher
 from app.settings import Settings
 
 
 def arq_redis_settings(settings: Settings) -> RedisSettings:
     return RedisSettings.from_dsn(redis_url(settings))
+
+
+def channel_http_client(settings: Settings) -> httpx.AsyncClient:
+    """One pooled client for every channel request; adapters add their own headers and URLs."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.http_timeout_seconds),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        follow_redirects=False,
+    )
 
 
 @dataclass
@@ -22,8 +33,11 @@ class Container:
     settings: Settings
     db: Database
     redis: ArqRedis
+    vault: CredentialVault
+    http: httpx.AsyncClient
 
     async def close(self) -> None:
+        await self.http.aclose()
         await self.redis.aclose()
         await self.db.dispose()
 
@@ -31,4 +45,5 @@ class Container:
 async def open_container(settings: Settings) -> Container:
     db = Database(settings.resolved_database_url)
     redis = await create_pool(arq_redis_settings(settings))
-    return Container(settings=settings, db=db, redis=redis)
+    vault = CredentialVault(load_cipher(settings))
+    return Container(settings=settings, db=db, redis=redis, vault=vault, http=channel_http_client(settings))

@@ -7,10 +7,13 @@ without SECRET_KEYS.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from app.settings import Settings
 
@@ -48,7 +51,10 @@ def _key_file(settings: Settings) -> str:
 
 def secret_keys(settings: Settings) -> list[str]:
     if settings.secret_keys:
-        return [key for key in settings.secret_keys.split(",") if key.strip()]
+        keys = [key for key in settings.secret_keys.split(",") if key.strip()]
+        if not keys:
+            raise SecretKeysInvalid("SECRET_KEYS is set but holds no key")
+        return keys
     if settings.is_production:
         raise SecretKeysInvalid("SECRET_KEYS must be set in production")
     return [_key_file(settings)]
@@ -57,3 +63,41 @@ def secret_keys(settings: Settings) -> list[str]:
 def load_cipher(settings: Settings) -> MultiFernet:
     """The cipher for credentials, creating the embedded key file on first start."""
     return MultiFernet([_fernet(key, index) for index, key in enumerate(secret_keys(settings))])
+
+
+class CredentialsUnreadable(RuntimeError):
+    """Stored credentials that no configured key decrypts: a key was retired before `pimsync keys rotate`."""
+
+
+class CredentialVault:
+    """Seals channel credentials for storage and opens them where an adapter is built.
+
+    The plaintext exists only in memory, only for as long as an adapter needs
+    it; nothing here logs it or puts it in an exception message.
+    """
+
+    def __init__(self, cipher: MultiFernet) -> None:
+        self._cipher = cipher
+
+    def seal(self, credentials: Mapping[str, Any]) -> str:
+        return self._cipher.encrypt(json.dumps(dict(credentials), sort_keys=True).encode()).decode()
+
+    def open(self, sealed: str) -> dict[str, Any]:
+        try:
+            opened = json.loads(self._cipher.decrypt(sealed.encode()))
+        except InvalidToken:
+            raise CredentialsUnreadable(
+                "stored credentials cannot be decrypted with the configured SECRET_KEYS"
+            ) from None
+        if not isinstance(opened, dict):
+            raise CredentialsUnreadable("stored credentials are not an object")
+        return opened
+
+    def rotate(self, sealed: str) -> str:
+        """The same credentials under the newest key (older keys can then be retired)."""
+        try:
+            return self._cipher.rotate(sealed.encode()).decode()
+        except InvalidToken:
+            raise CredentialsUnreadable(
+                "stored credentials cannot be decrypted with the configured SECRET_KEYS"
+            ) from None

@@ -8,7 +8,9 @@ whose message is masked in production.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import strawberry
 import structlog
@@ -16,6 +18,10 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from app.domain.errors import InvalidInput, ServiceError, UserErrorItem
+from app.domain.scopes import Scope
+
+if TYPE_CHECKING:
+    from graphql_schema.context import Info
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +43,26 @@ def user_errors(items: list[UserErrorItem]) -> list[UserError]:
 
 def from_invalid_input(error: InvalidInput) -> list[UserError]:
     return user_errors(error.errors)
+
+
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[Result]):
+    """A mutation's result: the value, or the userErrors of input that changed nothing."""
+
+    value: Result | None
+    errors: list[UserError]
+
+
+async def attempt(info: Info, scope: Scope, work: Callable[[], Awaitable[Result]]) -> Outcome[Result]:
+    """Check the scope and run a use case that owns its transactions; bad input becomes userErrors."""
+    info.context.require(scope)
+    try:
+        return Outcome(await work(), [])
+    except InvalidInput as exc:
+        return Outcome(None, from_invalid_input(exc))
 
 
 class ErrorPolicy(SchemaExtension):

@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from app.db.engine import Database
-from app.db.models import Connector, Listing
+from app.db.models import Connector, FieldMapping, Listing
 from app.domain.catalog import CatalogSpec
 from app.domain.values import ValueKey
-from app.repositories.connectors import ConnectorRepository
+from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.products import ProductRepository
 from app.services.catalog_setup import CatalogSetupService
 
@@ -31,6 +31,7 @@ class Loaders:
         self.values_by_product: DataLoader[int, dict[ValueKey, Any]] = DataLoader(self._values)
         self.listings_by_product: DataLoader[int, list[Listing]] = DataLoader(self._listings)
         self.connector_by_id: DataLoader[int, Connector | None] = DataLoader(self._connectors)
+        self.mappings_by_connector: DataLoader[int, list[FieldMapping]] = DataLoader(self._mappings)
 
     async def spec(self) -> CatalogSpec:
         return await self.catalog_spec.load(self.tenant_id)
@@ -57,6 +58,11 @@ class Loaders:
         async with self.db.reader() as session:
             found = await ConnectorRepository(session).by_ids(self.tenant_id, connector_ids)
         return [found.get(pk) for pk in connector_ids]
+
+    async def _mappings(self, connector_ids: Sequence[int]) -> list[list[FieldMapping]]:
+        async with self.db.reader() as session:
+            rows = await MappingRepository(session).of_connectors(self.tenant_id, connector_ids)
+        return _group_by(connector_ids, rows, lambda row: row.connector_id)
 
 
 def _group_by(keys: Sequence[Key], rows: Sequence[Value], key_of: Callable[[Value], Key]) -> list[list[Value]]:

@@ -20,6 +20,8 @@ from app.settings import Settings
 from graphql_schema.catalog.mutations import CatalogMutation
 from graphql_schema.catalog.queries import CatalogQuery
 from graphql_schema.catalog.types import ProductType
+from graphql_schema.connectors.mutations import ConnectorMutation
+from graphql_schema.connectors.queries import ConnectorQuery
 from graphql_schema.connectors.types import ConnectorType
 from graphql_schema.context import Info
 from graphql_schema.errors import ErrorPolicy
@@ -48,12 +50,12 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, CatalogQuery):
+class Query(NodeQuery, CatalogQuery, ConnectorQuery):
     pass
 
 
 @strawberry.type
-class Mutation(CatalogMutation):
+class Mutation(CatalogMutation, ConnectorMutation):
     pass
 
 

@@ -101,7 +101,13 @@ def redis_url() -> str | None:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, var_dir: Path, redis_url: str | None) -> Settings:
-    return Settings(environment=Environment.TEST, var_dir=var_dir, database_url=database_url, redis_url=redis_url)
+    return Settings(
+        environment=Environment.TEST,
+        var_dir=var_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        allow_private_urls=True,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from app.cli.catalog import catalog
 from app.cli.common import console, database, settings
 from app.cli.common import run as run_async
 from app.cli.imports import imports
+from app.cli.keys import keys
 from app.cli.tokens import tenants, tokens
 from app.db.migrate import upgrade_to_head
 from app.domain.scopes import ALL_SCOPES
@@ -32,6 +33,7 @@ app.add_typer(tokens, name="tokens")
 app.add_typer(tenants, name="tenants")
 app.add_typer(catalog, name="catalog")
 app.add_typer(imports, name="import")
+app.add_typer(keys, name="keys")
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default PIMSYNC_HOST or 127.0.0.1).")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default PIMSYNC_PORT or 8000).")]

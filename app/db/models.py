@@ -181,6 +181,50 @@ class Connector(Base):
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    credentials_encrypted: Mapped[str] = mapped_column(Text, default="")
+    """A MultiFernet token of the credentials' JSON; decrypted only where an adapter is built."""
+    scope: Mapped[str | None] = mapped_column(String(100), default=None)
+    locale_mapping: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
+    default_sync_type: Mapped[str] = mapped_column(String(20), default="INCREMENTAL")
+    conflict_strategy: Mapped[str] = mapped_column(String(20), default="MANUAL")
+    tax_config: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    sync_interval_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    fallback_policy: Mapped[str] = mapped_column(String(10), default="OMIT")
+    hold_incomplete_locales: Mapped[bool] = mapped_column(Boolean, default=False)
+    store_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    supported_locales: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
+    """Channel locales the store reported at its last successful connection test."""
+    primary_locale: Mapped[str | None] = mapped_column(String(35), default=None)
+    last_tested_at: Mapped[datetime | None] = mapped_column(default=None)
+    mappings_version: Mapped[int] = mapped_column(Integer, default=0)
+    """Bumped by every saveMappings: an incremental sync re-exports everything when it moved."""
+
+
+class FieldMapping(Base):
+    """PIM attribute -> channel field on one connector.
+
+    `attribute_id` becomes NULL when the attribute is deleted; the mapping is
+    then broken (CHN-061) and exports skip it. `attribute_code` keeps the name
+    so the broken mapping can still be shown.
+    """
+
+    __tablename__ = "field_mappings"
+    __table_args__ = (Index("ix_field_mappings_connector_id", "connector_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id", ondelete="CASCADE"))
+    attribute_id: Mapped[int | None] = mapped_column(
+        ForeignKey("attributes.id", ondelete="SET NULL"), index=True, default=None
+    )
+    attribute_code: Mapped[str] = mapped_column(String(100))
+    channel_field: Mapped[str] = mapped_column(String(100))
+    direction: Mapped[str] = mapped_column(String(10))
+    transformation: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
+    locale_mapping: Mapped[list[dict[str, str]] | None] = mapped_column(JSONType, default=None)
+    when_empty: Mapped[str] = mapped_column(String(10), default="CLEAR")
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class Listing(Base):

@@ -36,6 +36,10 @@ class ErrorCode(StrEnum):
     BATCH_TOO_LARGE = "CAT-013"
     INVALID_CURRENCY = "CAT-014"
     EMPTY_LIST = "CAT-015"
+    # Connectors (the service's own, beside the contract's CHN codes)
+    INVALID_SETTING = "CON-001"
+    CONNECTOR_CODE_TAKEN = "CON-002"
+    CONNECTOR_NOT_FOUND = "CON-003"
     # Channel connector contract
     INVALID_CHANNEL_TYPE = "CHN-001"
     INVALID_CREDENTIALS_FORMAT = "CHN-002"

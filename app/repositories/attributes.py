@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Attribute, ProductValue
@@ -36,3 +36,9 @@ class AttributeRepository:
 
     async def flush(self) -> None:
         await self.session.flush()
+
+    async def delete(self, tenant_id: int, attribute_ids: Collection[int]) -> None:
+        """Their values go with them (ON DELETE CASCADE); mappings keep a NULL attribute (SET NULL)."""
+        await self.session.execute(
+            delete(Attribute).where(Attribute.tenant_id == tenant_id, Attribute.id.in_(attribute_ids))
+        )

@@ -1,13 +1,21 @@
-"""Connectors (the sales-channel accounts a tenant syncs to)."""
+"""Connectors (the sales-channel accounts a tenant syncs to) and their field mappings."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Connector
+from app.db.models import Connector, FieldMapping
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorFilter:
+    channel_type: str | None = None
+    status: str | None = None
 
 
 class ConnectorRepository:
@@ -17,3 +25,98 @@ class ConnectorRepository:
     async def by_ids(self, tenant_id: int, ids: Collection[int]) -> dict[int, Connector]:
         statement = select(Connector).where(Connector.tenant_id == tenant_id, Connector.id.in_(ids))
         return {row.id: row for row in await self.session.scalars(statement)}
+
+    async def by_code(self, tenant_id: int, code: str, *, for_update: bool = False) -> Connector | None:
+        statement = select(Connector).where(Connector.tenant_id == tenant_id, Connector.code == code)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
+
+    def _filtered(self, tenant_id: int, where: ConnectorFilter) -> Select[Any]:
+        statement = select(Connector).where(Connector.tenant_id == tenant_id)
+        if where.channel_type is not None:
+            statement = statement.where(Connector.channel_type == where.channel_type)
+        if where.status is not None:
+            statement = statement.where(Connector.status == where.status)
+        return statement
+
+    async def page(
+        self, tenant_id: int, where: ConnectorFilter, *, after_id: int | None, limit: int
+    ) -> list[Connector]:
+        statement = self._filtered(tenant_id, where)
+        if after_id is not None:
+            statement = statement.where(Connector.id > after_id)
+        return list(await self.session.scalars(statement.order_by(Connector.id).limit(limit)))
+
+    async def count(self, tenant_id: int, where: ConnectorFilter) -> int:
+        subquery = self._filtered(tenant_id, where).with_only_columns(Connector.id).subquery()
+        return int(await self.session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+    async def all_ids(self, *, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """(id, encrypted credentials) of every tenant's connectors, in id order: for key rotation."""
+        statement = (
+            select(Connector.id, Connector.credentials_encrypted)
+            .where(Connector.id > after_id)
+            .order_by(Connector.id)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in await self.session.execute(statement)]
+
+    async def set_credentials(self, connector_id: int, sealed: str) -> None:
+        await self.session.execute(
+            update(Connector).where(Connector.id == connector_id).values(credentials_encrypted=sealed)
+        )
+
+    async def bump_mappings_version(self, tenant_id: int, connector_ids: Collection[int]) -> None:
+        """Their next incremental sync re-exports everything: what the mappings produce changed."""
+        if connector_ids:
+            await self.session.execute(
+                update(Connector)
+                .where(Connector.tenant_id == tenant_id, Connector.id.in_(connector_ids))
+                .values(mappings_version=Connector.mappings_version + 1)
+            )
+
+    def add(self, connector: Connector) -> None:
+        self.session.add(connector)
+
+    async def delete(self, connector: Connector) -> None:
+        await self.session.delete(connector)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+class MappingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of_connectors(self, tenant_id: int, connector_ids: Collection[int]) -> list[FieldMapping]:
+        statement = (
+            select(FieldMapping)
+            .where(FieldMapping.tenant_id == tenant_id, FieldMapping.connector_id.in_(connector_ids))
+            .order_by(FieldMapping.connector_id, FieldMapping.position)
+        )
+        return list(await self.session.scalars(statement))
+
+    async def replace(self, tenant_id: int, connector_id: int, mappings: Sequence[FieldMapping]) -> None:
+        await self.session.execute(
+            delete(FieldMapping).where(FieldMapping.tenant_id == tenant_id, FieldMapping.connector_id == connector_id)
+        )
+        self.session.add_all(mappings)
+        await self.session.flush()
+
+    async def connectors_using(self, tenant_id: int, attribute_ids: Collection[int]) -> set[int]:
+        statement = (
+            select(FieldMapping.connector_id)
+            .where(FieldMapping.tenant_id == tenant_id, FieldMapping.attribute_id.in_(attribute_ids))
+            .distinct()
+        )
+        return set(await self.session.scalars(statement))
+
+    async def detach_attributes(self, tenant_id: int, attribute_ids: Collection[int]) -> None:
+        """Mark the mappings of deleted attributes broken (the foreign key does the same on delete)."""
+        await self.session.execute(
+            update(FieldMapping)
+            .where(FieldMapping.tenant_id == tenant_id, FieldMapping.attribute_id.in_(attribute_ids))
+            .values(attribute_id=None)
+        )

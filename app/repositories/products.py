@@ -119,6 +119,21 @@ class ProductRepository:
         subquery = self._live(tenant_id, where).with_only_columns(Product.id).subquery()
         return int(await self.session.scalar(select(func.count()).select_from(subquery)) or 0)
 
+    async def ids_with_values_of(self, tenant_id: int, attribute_ids: Collection[int]) -> list[int]:
+        statement = (
+            select(ProductValue.product_id)
+            .where(ProductValue.tenant_id == tenant_id, ProductValue.attribute_id.in_(attribute_ids))
+            .distinct()
+        )
+        return list(await self.session.scalars(statement))
+
+    async def set_revision(self, tenant_id: int, product_ids: Collection[int], revision: int, now: datetime) -> None:
+        await self.session.execute(
+            update(Product)
+            .where(Product.tenant_id == tenant_id, Product.id.in_(product_ids))
+            .values(revision=revision, updated_at=now)
+        )
+
     async def listings_of(self, tenant_id: int, product_ids: Collection[int]) -> list[Listing]:
         statement = (
             select(Listing)

@@ -13,6 +13,9 @@ from app.db.models import Attribute
 from app.domain.catalog import AttributeType, is_valid_code
 from app.domain.errors import ErrorCode, InvalidInput, UserErrorItem
 from app.repositories.attributes import AttributeRepository
+from app.repositories.connectors import ConnectorRepository, MappingRepository
+from app.repositories.products import ProductRepository
+from app.repositories.tenants import TenantRepository
 from app.services.catalog_setup import check_labels, normalise_labels
 
 MAX_ATTRIBUTES_PER_CALL = 1000
@@ -35,6 +38,10 @@ def _shape(row: Attribute) -> tuple[str, bool, bool]:
 class AttributeService:
     def __init__(self, session: AsyncSession) -> None:
         self.attributes = AttributeRepository(session)
+        self.mappings = MappingRepository(session)
+        self.connectors = ConnectorRepository(session)
+        self.products = ProductRepository(session)
+        self.tenants = TenantRepository(session)
 
     async def list_attributes(self, tenant_id: int) -> list[Attribute]:
         return await self.attributes.list(tenant_id)
@@ -53,6 +60,31 @@ class AttributeService:
         result = [self._apply(tenant_id, item, existing.get(item.code)) for item in inputs]
         await self.attributes.flush()
         return result
+
+    async def delete(self, tenant_id: int, codes: Sequence[str]) -> list[str]:
+        """Delete attributes and their values, all or nothing.
+
+        Products that had values get a new revision (their documents change),
+        and mappings that read a deleted attribute are kept but broken
+        (CHN-061), so the connector shows what needs fixing instead of an
+        export silently losing a field.
+        """
+        existing = await self.attributes.by_codes(tenant_id, codes)
+        errors = [
+            UserErrorItem(("codes", index), f"attribute '{code}' does not exist", ErrorCode.UNKNOWN_ATTRIBUTE)
+            for index, code in enumerate(codes)
+            if code not in existing
+        ]
+        if errors:
+            raise InvalidInput(errors)
+        ids = [row.id for row in existing.values()]
+        await self.connectors.bump_mappings_version(tenant_id, await self.mappings.connectors_using(tenant_id, ids))
+        await self.mappings.detach_attributes(tenant_id, ids)
+        touched = await self.products.ids_with_values_of(tenant_id, ids)
+        if touched:
+            await self.products.set_revision(tenant_id, touched, await self.tenants.next_revision(tenant_id), utcnow())
+        await self.attributes.delete(tenant_id, ids)
+        return list(existing)
 
     def _check_inputs(self, inputs: Sequence[AttributeInputData]) -> list[UserErrorItem]:
         if len(inputs) > MAX_ATTRIBUTES_PER_CALL:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,16 +17,10 @@ from app.services.catalog_setup import CatalogSetupService, ScopeInputData
 from app.services.products import ProductService
 from graphql_schema.catalog.types import Attribute, AttributeTypeEnum, Currency, Locale, ProductType, ValueScope
 from graphql_schema.context import Info
-from graphql_schema.errors import UserError, from_invalid_input
+from graphql_schema.errors import Outcome, UserError, from_invalid_input
 from graphql_schema.scalars import JSON
 
 Result = TypeVar("Result")
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome(Generic[Result]):
-    value: Result | None
-    errors: list[UserError]
 
 
 async def run_in_transaction(
@@ -120,6 +113,12 @@ class DeleteProductsPayload:
 
 
 @strawberry.type
+class DeleteAttributesPayload:
+    deleted_codes: list[str]
+    user_errors: list[UserError]
+
+
+@strawberry.type
 class CatalogMutation:
     @strawberry.mutation(description="Enable exactly these locales; the first is the catalog's default locale.")
     async def set_locales(self, info: Info, codes: list[str]) -> SetLocalesPayload:
@@ -157,6 +156,19 @@ class CatalogMutation:
 
         outcome = await run_in_transaction(info, Scope.CATALOG_EDIT, work)
         return UpsertAttributesPayload(attributes=outcome.value or [], user_errors=outcome.errors)
+
+    @strawberry.mutation(
+        description=(
+            "Delete attributes and their values, all or nothing. Mappings that read them are kept but "
+            "reported broken (CHN-061) on their connector until fixed."
+        )
+    )
+    async def delete_attributes(self, info: Info, codes: list[str]) -> DeleteAttributesPayload:
+        async def work(session: AsyncSession) -> list[str]:
+            return await AttributeService(session).delete(info.context.tenant_id, codes)
+
+        outcome = await run_in_transaction(info, Scope.CATALOG_EDIT, work)
+        return DeleteAttributesPayload(deleted_codes=outcome.value or [], user_errors=outcome.errors)
 
     @strawberry.mutation(description="Create or update products, all or nothing; values not given stay, null clears.")
     async def upsert_products(self, info: Info, products: list[ProductInput]) -> UpsertProductsPayload:

@@ -1,34 +1,195 @@
-"""Connector and ChannelListing types (what the catalog shows of a product's place on each channel)."""
+"""Connector, mapping, channel type and export preview types of the contract.
+
+Credentials are write-only: no type here has a field that returns them.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
-from app.db.models import Connector, Listing
+from app.channels.base import ChannelInfo as ChannelInfoData
+from app.db.models import Connector, FieldMapping, Listing
+from app.domain.channels import ChannelField, ChannelTypeSpec
+from app.domain.channels import ChannelType as ChannelTypeValue
+from app.domain.connectors import ConflictStrategy as ConflictStrategyValue
+from app.domain.connectors import ConnectorStatus as ConnectorStatusValue
+from app.domain.connectors import FallbackPolicy as FallbackPolicyValue
+from app.domain.connectors import LocalePair as LocalePairValue
+from app.domain.connectors import SyncType as SyncTypeValue
+from app.domain.mappings import EmptyValuePolicy as EmptyValuePolicyValue
+from app.domain.mappings import MappingDirection as MappingDirectionValue
+from app.services.connectors import TestOutcome, settings_of
+from app.services.mappings import Preview, broken_reason
 from graphql_schema.context import Info
-from graphql_schema.relay import Node, global_id
+from graphql_schema.errors import UserError, user_errors
+from graphql_schema.relay import Connection, Node, global_id
+from graphql_schema.scalars import JSON
+
+ChannelType = strawberry.enum(ChannelTypeValue, name="ChannelType")
+ConnectorStatus = strawberry.enum(ConnectorStatusValue, name="ConnectorStatus")
+ConflictStrategy = strawberry.enum(ConflictStrategyValue, name="ConflictStrategy")
+SyncType = strawberry.enum(SyncTypeValue, name="SyncType")
+FallbackPolicy = strawberry.enum(
+    FallbackPolicyValue,
+    name="FallbackPolicy",
+    description="What to send for a locale whose value is only reached by falling back to another locale.",
+)
+MappingDirection = strawberry.enum(MappingDirectionValue, name="MappingDirection")
+EmptyValuePolicy = strawberry.enum(
+    EmptyValuePolicyValue,
+    name="EmptyValuePolicy",
+    description=(
+        "What an export does when the PIM value is empty: clear it on the channel, "
+        "leave the channel's value alone, or send the transformation's default."
+    ),
+)
 
 
-@strawberry.enum
-class ChannelType(Enum):
-    SHOPIFY = "SHOPIFY"
-    WOOCOMMERCE = "WOOCOMMERCE"
-    AMAZON = "AMAZON"
-    EBAY = "EBAY"
-    SALLA = "SALLA"
-    EASY_ORDERS = "EASY_ORDERS"
-    CUSTOM_HTTP = "CUSTOM_HTTP"
+@strawberry.type
+class ChannelFieldSpec:
+    name: str = strawberry.field(description="Field name on the channel, e.g. title, body_html, price, vendor.")
+    type: str
+    required: bool
+    localizable: bool
+    max_length: int | None
+    choices: list[str] = strawberry.field(description="The values an enum field takes; empty for other types.")
+    description: str
+
+    @classmethod
+    def from_spec(cls, spec: ChannelField) -> ChannelFieldSpec:
+        return cls(
+            name=spec.name,
+            type=spec.type.value,
+            required=spec.required,
+            localizable=spec.localizable,
+            max_length=spec.max_length,
+            choices=list(spec.choices),
+            description=spec.description,
+        )
 
 
-@strawberry.enum
-class ConnectorStatus(Enum):
-    CONNECTED = "CONNECTED"
-    DISCONNECTED = "DISCONNECTED"
-    ERROR = "ERROR"
-    PAUSED = "PAUSED"
+@strawberry.type
+class ChannelTypeInfo:
+    type: ChannelType  # type: ignore[valid-type]
+    display_name: str
+    capabilities: list[str] = strawberry.field(
+        description=(
+            "What the connector can do: PRODUCTS_EXPORT, PRODUCTS_IMPORT, TRANSLATIONS, INVENTORY, PRICES, "
+            "ORDERS, FULFILLMENT, WEBHOOKS."
+        )
+    )
+    credentials_schema: JSON = strawberry.field(
+        description="JSON Schema of the credentials object, for building a form."
+    )
+    fields: list[ChannelFieldSpec]
+    supported_locales: list[str] | None = strawberry.field(
+        description="Channel locales the channel type takes; null when each store reports its own."
+    )
+    currencies: list[str] | None = strawberry.field(description="Currencies the channel takes; null: any.")
+    batch_size: int = strawberry.field(description="Most products one write request carries.")
+
+    @classmethod
+    def from_spec(cls, spec: ChannelTypeSpec) -> ChannelTypeInfo:
+        return cls(
+            type=spec.type,
+            display_name=spec.display_name,
+            capabilities=[capability.value for capability in spec.capabilities],
+            credentials_schema=JSON(dict(spec.credentials_schema)),
+            fields=[ChannelFieldSpec.from_spec(item) for item in spec.fields],
+            supported_locales=None if spec.supported_locales is None else list(spec.supported_locales),
+            currencies=None if spec.currencies is None else list(spec.currencies),
+            batch_size=spec.batch_size,
+        )
+
+
+@strawberry.type
+class LocalePair:
+    pim_locale: str
+    channel_locale: str
+
+    @classmethod
+    def from_value(cls, pair: LocalePairValue) -> LocalePair:
+        return cls(pim_locale=pair.pim_locale, channel_locale=pair.channel_locale)
+
+
+@strawberry.type
+class ConnectorSettings:
+    scope: str | None = strawberry.field(
+        description="The PIM scope this connector reads scopable values from (e.g. ecommerce)."
+    )
+    locale_mapping: list[LocalePair]
+    default_sync_type: SyncType  # type: ignore[valid-type]
+    conflict_strategy: ConflictStrategy  # type: ignore[valid-type]
+    tax_config: JSON | None = strawberry.field(
+        description="e.g. {applyTax: true, taxRate: 0.15, pricesIncludeTax: false}"
+    )
+    currency: str | None
+    sync_interval_minutes: int | None = strawberry.field(
+        description="Minutes between scheduled incremental syncs; null: no schedule."
+    )
+    fallback_policy: FallbackPolicy = strawberry.field(  # type: ignore[valid-type]
+        description=(
+            "SEND: fallback text goes out as that locale's value; OMIT: the channel's translation is left untouched."
+        )
+    )
+    hold_incomplete_locales: bool = strawberry.field(
+        description=(
+            "Send a channel locale of a product only once every required channel field has an authored value in it."
+        )
+    )
+
+    @classmethod
+    def from_row(cls, row: Connector) -> ConnectorSettings:
+        settings = settings_of(row)
+        return cls(
+            scope=settings.scope,
+            locale_mapping=[LocalePair.from_value(pair) for pair in settings.locale_mapping],
+            default_sync_type=settings.default_sync_type,
+            conflict_strategy=settings.conflict_strategy,
+            tax_config=JSON(dict(settings.tax_config)) if settings.tax_config is not None else None,
+            currency=settings.currency,
+            sync_interval_minutes=settings.sync_interval_minutes,
+            fallback_policy=settings.fallback_policy,
+            hold_incomplete_locales=settings.hold_incomplete_locales,
+        )
+
+
+@strawberry.type(name="FieldMapping")
+class FieldMappingType:
+    id: strawberry.ID
+    attribute_code: str
+    channel_field: str
+    direction: MappingDirection  # type: ignore[valid-type]
+    transformation: JSON | None = strawberry.field(
+        description=(
+            'e.g. {applyTax: true, taxRate: 0.15}, {maxLength: 255}, {valueMap: {...}}, {template: "{brand} {name}"}'
+        )
+    )
+    locale_mapping: list[LocalePair] | None = strawberry.field(
+        description="Overrides the connector's locale mapping for this field."
+    )
+    when_empty: EmptyValuePolicy  # type: ignore[valid-type]
+    broken: str | None = strawberry.field(
+        description="Why this mapping is broken (CHN-061: its attribute was deleted); exports skip it. Null when sound."
+    )
+
+    @classmethod
+    def from_row(cls, row: FieldMapping) -> FieldMappingType:
+        pairs = row.locale_mapping
+        return cls(
+            id=global_id("FieldMapping", row.id),
+            attribute_code=row.attribute_code,
+            channel_field=row.channel_field,
+            direction=MappingDirectionValue(row.direction),
+            transformation=row.transformation,
+            locale_mapping=None
+            if pairs is None
+            else [LocalePair.from_value(LocalePairValue.from_json(p)) for p in pairs],
+            when_empty=EmptyValuePolicyValue(row.when_empty),
+            broken=broken_reason(row),
+        )
 
 
 @strawberry.type(name="Connector")
@@ -36,10 +197,28 @@ class ConnectorType(Node):
     row: strawberry.Private[Connector]
     code: str
     name: str
-    channel_type: ChannelType
-    status: ConnectorStatus
+    channel_type: ChannelType  # type: ignore[valid-type]
+    status: ConnectorStatus  # type: ignore[valid-type]
     status_reason: str | None = strawberry.field(description="Why the connector is in ERROR or PAUSED, when it is.")
     last_synced_at: datetime | None
+    last_tested_at: datetime | None = strawberry.field(description="When the connection was last tested.")
+    store_name: str | None = strawberry.field(description="The store's name, as its last connection test reported.")
+
+    @strawberry.field
+    def settings(self) -> ConnectorSettings:
+        return ConnectorSettings.from_row(self.row)
+
+    @strawberry.field(description="Channel locales the store reported at its last connection test.")
+    def supported_locales(self) -> list[str]:
+        return list(self.row.supported_locales or [])
+
+    @strawberry.field
+    async def mappings(self, info: Info) -> list[FieldMappingType]:
+        from app.domain.scopes import Scope
+
+        info.context.require(Scope.MAPPINGS_VIEW)
+        rows = await info.context.loaders.mappings_by_connector.load(self.row.id)
+        return [FieldMappingType.from_row(row) for row in rows]
 
     @strawberry.field(description="Public URL path that the channel posts its webhooks to.")
     def webhook_path(self) -> str | None:
@@ -52,10 +231,12 @@ class ConnectorType(Node):
             row=row,
             code=row.code,
             name=row.name,
-            channel_type=ChannelType(row.channel_type),
-            status=ConnectorStatus(row.status),
+            channel_type=ChannelTypeValue(row.channel_type),
+            status=ConnectorStatusValue(row.status),
             status_reason=row.status_reason,
             last_synced_at=row.last_synced_at,
+            last_tested_at=row.last_tested_at,
+            store_name=row.store_name,
         )
 
 
@@ -76,3 +257,86 @@ class ChannelListingType:
     @classmethod
     def from_row(cls, row: Listing) -> ChannelListingType:
         return cls(row=row, external_id=row.external_id, status=row.status, last_synced_at=row.last_synced_at)
+
+
+@strawberry.type
+class ChannelInfo:
+    store_name: str | None
+    supported_locales: list[str]
+    product_count: int | None
+
+    @classmethod
+    def from_data(cls, info: ChannelInfoData) -> ChannelInfo:
+        return cls(
+            store_name=info.store_name, supported_locales=list(info.supported_locales), product_count=info.product_count
+        )
+
+
+@strawberry.type
+class TestResult:
+    success: bool
+    message: str
+    channel_info: ChannelInfo | None
+
+    @classmethod
+    def from_outcome(cls, outcome: TestOutcome) -> TestResult:
+        info = None if outcome.info is None else ChannelInfo.from_data(outcome.info)
+        return cls(success=outcome.success, message=outcome.message, channel_info=info)
+
+
+@strawberry.type
+class ConnectorPayload:
+    connector: ConnectorType | None
+    test_result: TestResult | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class TestConnectionPayload:
+    test_result: TestResult | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class SaveMappingsPayload:
+    mappings: list[FieldMappingType]
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="What would be sent for one product, per channel locale, without sending it.")
+class ExportPreview:
+    sku: str
+    channel_locale: str
+    pim_locale: str
+    fields: JSON = strawberry.field(description="Channel field -> value, after locale fallback and transformations.")
+    sources: JSON = strawberry.field(
+        description=(
+            'Channel field -> where its value came from: "authored", "fallback:<pim locale>", "default", '
+            'or "empty" (sent as an explicit clear).'
+        )
+    )
+    will_send: bool = strawberry.field(description="false when holdIncompleteLocales keeps this locale back.")
+    problems: list[UserError] = strawberry.field(
+        description="Fields left empty or invalid for this channel, with CHN codes."
+    )
+
+    @classmethod
+    def from_preview(cls, preview: Preview) -> ExportPreview:
+        return cls(
+            sku=preview.sku,
+            channel_locale=preview.channel_locale,
+            pim_locale=preview.pim_locale,
+            fields=JSON(dict(preview.fields)),
+            sources=JSON(dict(preview.sources)),
+            will_send=preview.will_send,
+            problems=user_errors(preview.problems),
+        )
+
+
+ConnectorConnection = Connection[ConnectorType]

@@ -1,0 +1,42 @@
+"""`pimsync keys ...`: secret keys for channel credentials."""
+
+from __future__ import annotations
+
+import typer
+from cryptography.fernet import Fernet
+
+from app.cli.common import console, database, errors, run, settings
+from app.secrets import CredentialVault, load_cipher
+from app.services.keys import rotate_credentials
+
+keys = typer.Typer(
+    help="Secret keys that encrypt channel credentials (SECRET_KEYS, newest first).", no_args_is_help=True
+)
+
+
+@keys.command("rotate")
+def rotate() -> None:
+    """Re-encrypt every connector's credentials under the first key of SECRET_KEYS.
+
+    Put a new key first in SECRET_KEYS, keeping the old ones after it, run
+    this, then drop the old keys. Exits 1 if some credentials could not be
+    decrypted with any configured key (they are left unchanged).
+    """
+    vault = CredentialVault(load_cipher(settings()))
+
+    async def work() -> None:
+        async with database() as db:
+            report = await rotate_credentials(db, vault)
+        console.print(f"Re-encrypted the credentials of {report.rotated} connector(s) under the newest key.")
+        if report.unreadable:
+            ids = ", ".join(str(pk) for pk in report.unreadable)
+            errors.print(f"[red]error[/red] no configured key decrypts the credentials of connector id(s) {ids}")
+            raise typer.Exit(1)
+
+    run(work)
+
+
+@keys.command("generate")
+def generate() -> None:
+    """Print a new Fernet key (put it first in SECRET_KEYS, then run `pimsync keys rotate`)."""
+    print(Fernet.generate_key().decode())

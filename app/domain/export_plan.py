@@ -1,0 +1,385 @@
+"""The mapping pipeline: from a product's PIM values to what each channel locale receives (pure).
+
+An ExportPlan is compiled once per connector (mappings, settings, catalog)
+and then builds documents for any number of products, so everything that
+does not depend on the product (which PIM locale feeds which channel locale,
+the fallback chain of each, how a value is reduced and serialised) is worked
+out up front; building a document is then a few dictionary lookups and
+function calls per field.
+
+Every value that goes out knows its source: "authored" (the PIM locale had
+it), "fallback:<pim locale>" (reached along the locale chain), "default" (the
+transformation's default) or "empty" (sent as an explicit clear).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from app.channels.base import ChannelDocument
+from app.db.models import NO_LOCALE, NO_SCOPE
+from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
+from app.domain.channels import ChannelField, ChannelTypeSpec, FieldType
+from app.domain.connectors import ConnectorSettings, FallbackPolicy, LocalePair
+from app.domain.errors import ErrorCode, UserErrorItem
+from app.domain.locales import locale_chain
+from app.domain.mappings import EmptyValuePolicy, MappingRule
+from app.domain.transformations import IDENTITY, TransformationError, TransformContext
+
+ValueTable = Mapping[tuple[int, str, str], Any]
+"""A product's values keyed by (attribute id, locale or '', scope or '')."""
+
+AUTHORED = "authored"
+DEFAULT = "default"
+EMPTY = "empty"
+
+Candidates = tuple[tuple[tuple[int, str, str], str], ...]
+"""Where one attribute's value is looked for, in order, with the source each place means."""
+
+
+class _NoPrice(Exception):
+    """The product has a price, but not in the connector's currency (CHN-013)."""
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _reducer(attribute: AttributeSpec, currency: str | None) -> Callable[[Any], Any]:
+    """How a stored value becomes the working value transformations see (money and measures as Decimal)."""
+    if attribute.type is AttributeType.PRICE:
+
+        def price(data: Any) -> Any:
+            amount = data.get(currency) if currency else None
+            if amount is None:
+                raise _NoPrice(f"no price in {currency}" if currency else "no currency to read prices in")
+            return Decimal(amount)
+
+        return price
+    if attribute.type is AttributeType.NUMBER:
+        return lambda data: Decimal(repr(data)) if isinstance(data, float) else Decimal(data)
+    if attribute.type is AttributeType.METRIC:
+        return lambda data: {"amount": Decimal(data["amount"]), "unit": data["unit"]}
+    return _same
+
+
+def _same(data: Any) -> Any:
+    return data
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value)
+    if isinstance(value, dict) and "amount" in value:
+        return f"{_text(value['amount'])} {value.get('unit', '')}".strip()
+    return str(value)
+
+
+class _WrongType(Exception):
+    pass
+
+
+def _serializer(channel_field: ChannelField) -> Callable[[Any], Any]:
+    """How a working value goes on the wire for this field type (decimals as exact strings)."""
+    kind = channel_field.type
+    if kind is FieldType.DECIMAL:
+
+        def decimal(value: Any) -> Any:
+            if isinstance(value, dict) and "amount" in value:
+                value = value["amount"]
+            if isinstance(value, Decimal):
+                return format(value, "f")
+            raise _WrongType(f"{channel_field.name} takes a decimal, got {_text(value)!r}")
+
+        return decimal
+    if kind is FieldType.INTEGER:
+
+        def integer(value: Any) -> Any:
+            if isinstance(value, Decimal) and value == value.to_integral_value():
+                return int(value)
+            raise _WrongType(f"{channel_field.name} takes a whole number, got {_text(value)!r}")
+
+        return integer
+    if kind is FieldType.BOOLEAN:
+
+        def boolean(value: Any) -> Any:
+            if isinstance(value, bool):
+                return value
+            raise _WrongType(f"{channel_field.name} takes true or false")
+
+        return boolean
+    if kind is FieldType.STRING_LIST:
+        return lambda value: [_text(item) for item in value] if isinstance(value, list) else [_text(value)]
+    if kind is FieldType.ENUM:
+        choices = frozenset(channel_field.choices)
+
+        def enum(value: Any) -> Any:
+            text = _text(value)
+            if choices and text not in choices:
+                raise _WrongType(f"{channel_field.name} takes one of {', '.join(channel_field.choices)}, got {text!r}")
+            return text
+
+        return enum
+    return lambda value: value if isinstance(value, str) else _text(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One channel field of one document: where to read, how to reduce, transform and send."""
+
+    rule: MappingRule
+    attribute: AttributeSpec
+    pim_locale: str | None
+    channel_locale: str | None
+    candidates: Candidates
+    reduce: Callable[[Any], Any]
+    serialize: Callable[[Any], Any]
+
+
+@dataclass(slots=True)
+class Built:
+    """What one (product, channel locale) gets, or the shared part when `channel_locale` is None."""
+
+    pim_locale: str | None
+    channel_locale: str | None
+    fields: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    problems: list[UserErrorItem] = field(default_factory=list)
+    will_send: bool = True
+
+
+@dataclass(slots=True)
+class ProductExport:
+    """Every document of one product: the shared (non-localizable) fields and one Built per channel locale."""
+
+    sku: str
+    shared: Built
+    locales: list[Built]
+
+    def document(self, external_id: str | None) -> ChannelDocument:
+        """What an adapter sends: held locales are left out, so the channel keeps what it has."""
+        return ChannelDocument(
+            sku=self.sku,
+            external_id=external_id,
+            fields=dict(self.shared.fields),
+            locales={
+                built.channel_locale: built.fields for built in self.locales if built.will_send and built.channel_locale
+            },
+        )
+
+    @property
+    def problems(self) -> list[UserErrorItem]:
+        return [*self.shared.problems, *(problem for built in self.locales for problem in built.problems)]
+
+
+class ExportPlan:
+    """A connector's mappings compiled for building documents; build() is the hot path."""
+
+    def __init__(
+        self,
+        *,
+        rules: Sequence[MappingRule],
+        settings: ConnectorSettings,
+        catalog: CatalogSpec,
+        channel: ChannelTypeSpec,
+        locales: Iterable[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.channel = channel
+        self.currency = settings.currency or catalog.default_currency
+        self.scope = settings.scope or NO_SCOPE
+        wanted = None if locales is None else set(locales)
+        self.pairs = tuple(p for p in settings.locale_mapping if wanted is None or p.pim_locale in wanted)
+        self.broken = [rule for rule in rules if rule.broken]
+        exporting = [rule for rule in rules if rule.exports and rule.attribute is not None]
+        self._chains: dict[tuple[int, str | None], Candidates] = {}
+        self.shared_steps = [self._shared_step(rule) for rule in exporting if not rule.field.localizable]
+        self.locale_steps = {
+            pair.channel_locale: [
+                step for rule in exporting if rule.field.localizable for step in self._locale_step(rule, pair)
+            ]
+            for pair in self.pairs
+        }
+        self.required_localizable = tuple(f.name for f in channel.fields if f.required and f.localizable)
+        self.send_fallback = settings.fallback_policy is FallbackPolicy.SEND
+
+    # -- compile ---------------------------------------------------------------------------------
+
+    def candidates(self, attribute: AttributeSpec, pim_locale: str | None) -> Candidates:
+        """Keys to look for, in order: the locale itself, its CLDR parents, the default locale."""
+        cache_key = (attribute.id, pim_locale)
+        found = self._chains.get(cache_key)
+        if found is not None:
+            return found
+        scope = self.scope if attribute.scopable else NO_SCOPE
+        if not attribute.localizable:
+            found = (((attribute.id, NO_LOCALE, scope), AUTHORED),)
+        else:
+            start = pim_locale or self.catalog.default_locale
+            chain = locale_chain(start, self.catalog.default_locale) if start else ()
+            found = tuple(
+                ((attribute.id, code, scope), AUTHORED if index == 0 else f"fallback:{code}")
+                for index, code in enumerate(chain)
+            )
+        self._chains[cache_key] = found
+        return found
+
+    def _step(self, rule: MappingRule, pim_locale: str | None, channel_locale: str | None) -> _Step:
+        assert rule.attribute is not None
+        return _Step(
+            rule=rule,
+            attribute=rule.attribute,
+            pim_locale=pim_locale,
+            channel_locale=channel_locale,
+            candidates=self.candidates(rule.attribute, pim_locale),
+            reduce=_reducer(rule.attribute, self.currency),
+            serialize=_serializer(rule.field),
+        )
+
+    def _shared_step(self, rule: MappingRule) -> _Step:
+        """A non-localizable field: one value for every locale, from the one PIM locale it names."""
+        pair = rule.locale_mapping[0] if rule.locale_mapping else None
+        pim_locale = pair.pim_locale if pair else self.catalog.default_locale
+        channel_locale = pair.channel_locale if pair else None
+        return self._step(rule, pim_locale, channel_locale)
+
+    def _locale_step(self, rule: MappingRule, pair: LocalePair) -> list[_Step]:
+        """A localizable field in one channel locale; the field's own locale mapping overrides the connector's."""
+        if rule.locale_mapping is None:
+            return [self._step(rule, pair.pim_locale, pair.channel_locale)]
+        return [
+            self._step(rule, own.pim_locale, pair.channel_locale)
+            for own in rule.locale_mapping
+            if own.channel_locale == pair.channel_locale
+        ]
+
+    # -- build -----------------------------------------------------------------------------------
+
+    def build(self, sku: str, values: ValueTable) -> ProductExport:
+        shared = Built(None, None)
+        for step in self.shared_steps:
+            self._fill(shared, step, values, sku)
+        for rule in self.broken:
+            shared.problems.append(
+                UserErrorItem((rule.field.name,), rule.broken or "broken mapping", ErrorCode.MAPPING_BROKEN)
+            )
+        built_locales = []
+        for pair in self.pairs:
+            built = Built(pair.pim_locale, pair.channel_locale)
+            for step in self.locale_steps[pair.channel_locale]:
+                self._fill(built, step, values, sku)
+            for name in self.required_localizable:
+                if built.sources.get(name) != AUTHORED:
+                    if name not in built.fields or built.fields[name] is None:
+                        built.problems.append(
+                            UserErrorItem(
+                                (name,),
+                                f"{name} is required and has no value in {pair.pim_locale}",
+                                ErrorCode.MISSING_REQUIRED_FIELD,
+                            )
+                        )
+                    if self.settings.hold_incomplete_locales:
+                        built.will_send = False
+            built_locales.append(built)
+        return ProductExport(sku, shared, built_locales)
+
+    def _read(self, step: _Step, values: ValueTable) -> tuple[Any, str | None]:
+        for key, source in step.candidates:
+            data = values.get(key)
+            if data is not None:
+                return data, source
+        return None, None
+
+    def _fill(self, built: Built, step: _Step, values: ValueTable, sku: str) -> None:
+        name = step.rule.field.name
+        data, source = self._read(step, values)
+        if source is not None and source != AUTHORED and not self.send_fallback:
+            return
+        try:
+            value = None if data is None else step.reduce(data)
+            if value is not None and step.rule.transformation is not IDENTITY:
+                value = step.rule.transformation.apply(value, self._context(step, values))
+        except _NoPrice as exc:
+            built.problems.append(UserErrorItem((name,), str(exc), ErrorCode.CURRENCY_NOT_SUPPORTED))
+            return
+        except TransformationError as exc:
+            built.problems.append(UserErrorItem((name,), exc.message, exc.code))
+            return
+        if _is_empty(value):
+            self._empty(built, step, values)
+            return
+        self._put(built, step, value, source or AUTHORED)
+
+    def _empty(self, built: Built, step: _Step, values: ValueTable) -> None:
+        rule = step.rule
+        name = rule.field.name
+        if rule.when_empty is EmptyValuePolicy.SKIP:
+            if rule.field.required and built.channel_locale is None:
+                built.problems.append(
+                    UserErrorItem((name,), f"{name} is required and has no value", ErrorCode.MISSING_REQUIRED_FIELD)
+                )
+            return
+        if rule.when_empty is EmptyValuePolicy.DEFAULT and rule.transformation.default is not None:
+            self._put(built, step, rule.transformation.default, DEFAULT)
+            return
+        built.fields[name] = None
+        built.sources[name] = EMPTY
+        if rule.field.required and built.channel_locale is None:
+            built.problems.append(
+                UserErrorItem((name,), f"{name} is required and has no value", ErrorCode.MISSING_REQUIRED_FIELD)
+            )
+
+    def _put(self, built: Built, step: _Step, value: Any, source: str) -> None:
+        name = step.rule.field.name
+        try:
+            wire = step.serialize(value)
+        except _WrongType as exc:
+            built.problems.append(UserErrorItem((name,), str(exc), ErrorCode.FIELD_TYPE_MISMATCH))
+            return
+        limit = step.rule.field.max_length
+        if limit is not None and isinstance(wire, str) and len(wire) > limit:
+            built.problems.append(
+                UserErrorItem(
+                    (name,),
+                    f"{name} is {len(wire)} characters long; the channel takes at most {limit}",
+                    ErrorCode.FIELD_TYPE_MISMATCH,
+                )
+            )
+        built.fields[name] = wire
+        built.sources[name] = source
+
+    def _context(self, step: _Step, values: ValueTable) -> TransformContext:
+        pim_locale = step.pim_locale or self.catalog.default_locale or ""
+
+        def lookup(code: str) -> Any:
+            attribute = self.catalog.attributes.get(code)
+            if attribute is None:
+                return None
+            for key, _ in self.candidates(attribute, step.pim_locale):
+                data = values.get(key)
+                if data is not None:
+                    try:
+                        return _reducer(attribute, self.currency)(data)
+                    except _NoPrice:
+                        return None
+            return None
+
+        return TransformContext(
+            pim_locale=pim_locale,
+            channel_locale=step.channel_locale or "",
+            currency=self.currency,
+            lookup=lookup,
+        )
+
+
+def value_table(rows: Iterable[tuple[int, str, str, Any]]) -> dict[tuple[int, str, str], Any]:
+    """(attribute id, locale, scope, data) rows as the table build() reads."""
+    return {(attribute_id, locale, scope): data for attribute_id, locale, scope, data in rows}

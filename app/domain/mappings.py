@@ -1,0 +1,337 @@
+"""Field mappings: PIM attribute -> channel field, checked in full before anything is saved (pure).
+
+A mapping set is validated as a whole (saveMappings replaces it atomically),
+so every problem is reported at once with its path, and a set with any
+problem changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
+from app.domain.channels import COMPATIBLE_TYPES, ChannelField, ChannelTypeSpec, FieldType
+from app.domain.connectors import ConnectorSettings, LocalePair, check_locale_pairs
+from app.domain.errors import ErrorCode, UserErrorItem
+from app.domain.transformations import (
+    IDENTITY,
+    CompiledTransformation,
+    InvalidTransformation,
+    compile_transformation,
+)
+
+
+class MappingDirection(StrEnum):
+    EXPORT = "EXPORT"
+    IMPORT = "IMPORT"
+    BOTH = "BOTH"
+
+
+class EmptyValuePolicy(StrEnum):
+    """What an export sends for an empty PIM value: an explicit clear, nothing, or the default."""
+
+    CLEAR = "CLEAR"
+    SKIP = "SKIP"
+    DEFAULT = "DEFAULT"
+
+
+TEXT_FIELD_TYPES = frozenset({FieldType.STRING, FieldType.HTML})
+
+
+@dataclass(frozen=True, slots=True)
+class MappingDraft:
+    """A mapping as the user gave it (GraphQL input or a stored row)."""
+
+    attribute_code: str
+    channel_field: str
+    direction: MappingDirection
+    transformation: Any = None
+    locale_mapping: tuple[LocalePair, ...] | None = None
+    when_empty: EmptyValuePolicy = EmptyValuePolicy.CLEAR
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRule:
+    """A checked mapping, ready for the export pipeline.
+
+    `broken` holds the reason (CHN-061) when the attribute it reads was
+    deleted after the mapping was saved; exports skip it and say so.
+    """
+
+    attribute_code: str
+    attribute: AttributeSpec | None
+    field: ChannelField
+    direction: MappingDirection
+    transformation: CompiledTransformation
+    locale_mapping: tuple[LocalePair, ...] | None
+    when_empty: EmptyValuePolicy
+    broken: str | None = None
+
+    @property
+    def exports(self) -> bool:
+        return self.direction is not MappingDirection.IMPORT and self.broken is None
+
+
+def check_mappings(
+    drafts: Sequence[MappingDraft],
+    *,
+    catalog: CatalogSpec,
+    channel: ChannelTypeSpec,
+    settings: ConnectorSettings,
+    channel_locales: Sequence[str] | None,
+) -> tuple[list[MappingRule], list[UserErrorItem]]:
+    """Every rule a mapping set must satisfy; the rules are returned only when there is no error."""
+    errors: list[UserErrorItem] = []
+    rules: list[MappingRule] = []
+    for index, draft in enumerate(drafts):
+        rule, problems = _check_one(draft, catalog, channel, settings, channel_locales)
+        errors += [problem.under("mappings", index) for problem in problems]
+        if rule is not None:
+            rules.append(rule)
+    errors += _duplicate_fields(drafts)
+    if drafts:
+        errors += _missing_required(drafts, channel)
+    return (rules if not errors else []), errors
+
+
+def _check_one(
+    draft: MappingDraft,
+    catalog: CatalogSpec,
+    channel: ChannelTypeSpec,
+    settings: ConnectorSettings,
+    channel_locales: Sequence[str] | None,
+) -> tuple[MappingRule | None, list[UserErrorItem]]:
+    errors: list[UserErrorItem] = []
+    attribute = catalog.attributes.get(draft.attribute_code)
+    if attribute is None:
+        errors.append(
+            UserErrorItem(
+                ("attributeCode",), f"attribute '{draft.attribute_code}' does not exist", ErrorCode.MAPPING_INVALID
+            )
+        )
+    field = channel.get_field(draft.channel_field)
+    if field is None:
+        errors.append(
+            UserErrorItem(
+                ("channelField",),
+                f"{channel.display_name} has no field '{draft.channel_field}'",
+                ErrorCode.MAPPING_INVALID,
+            )
+        )
+    if attribute is None or field is None:
+        return None, errors
+    compiled = _compile(draft, attribute, field, catalog.attributes, settings, errors)
+    errors += _check_types(attribute, field, compiled)
+    pairs = _check_locales(draft, attribute, field, catalog, settings, channel_locales, errors)
+    errors += _check_reading(draft, attribute, compiled, catalog, settings)
+    rule = MappingRule(draft.attribute_code, attribute, field, draft.direction, compiled, pairs, draft.when_empty)
+    return rule, errors
+
+
+def _compile(
+    draft: MappingDraft,
+    attribute: AttributeSpec,
+    field: ChannelField,
+    known: Collection[str],
+    settings: ConnectorSettings,
+    errors: list[UserErrorItem],
+) -> CompiledTransformation:
+    if draft.transformation is None:
+        return IDENTITY
+    try:
+        return compile_transformation(
+            draft.transformation,
+            attribute_type=attribute.type,
+            field=field,
+            known_attributes=known,
+            tax_defaults=settings.tax_config,
+        )
+    except InvalidTransformation as exc:
+        errors += exc.errors
+        return IDENTITY
+
+
+def _check_types(
+    attribute: AttributeSpec, field: ChannelField, compiled: CompiledTransformation
+) -> list[UserErrorItem]:
+    if compiled.produces_text and field.type in TEXT_FIELD_TYPES:
+        return []
+    if attribute.type in COMPATIBLE_TYPES[field.type]:
+        return []
+    return [
+        UserErrorItem(
+            ("channelField",),
+            f"a {attribute.type} attribute cannot feed {field.name}, a {field.type} field",
+            ErrorCode.FIELD_TYPE_MISMATCH,
+        )
+    ]
+
+
+def _check_locales(
+    draft: MappingDraft,
+    attribute: AttributeSpec,
+    field: ChannelField,
+    catalog: CatalogSpec,
+    settings: ConnectorSettings,
+    channel_locales: Sequence[str] | None,
+    errors: list[UserErrorItem],
+) -> tuple[LocalePair, ...] | None:
+    if draft.locale_mapping is None:
+        if attribute.localizable and not field.localizable:
+            errors.append(
+                UserErrorItem(
+                    ("localeMapping",),
+                    f"{attribute.code} is localizable but {field.name} is not: name the one PIM locale it takes",
+                    ErrorCode.MAPPING_INVALID,
+                )
+            )
+        return None
+    pairs, problems = check_locale_pairs(
+        draft.locale_mapping, ("localeMapping",), catalog=catalog, channel_locales=channel_locales
+    )
+    errors += problems
+    if field.localizable:
+        mapped = {pair.channel_locale for pair in settings.locale_mapping}
+        errors += [
+            UserErrorItem(
+                ("localeMapping", index, "channelLocale"),
+                f"{pair.channel_locale} is not in the connector's locale mapping",
+                ErrorCode.MAPPING_INVALID,
+            )
+            for index, pair in enumerate(pairs)
+            if pair.channel_locale not in mapped
+        ]
+    if attribute.localizable and not field.localizable and len(draft.locale_mapping) != 1:
+        errors.append(
+            UserErrorItem(
+                ("localeMapping",),
+                f"{field.name} takes one value for every locale: map exactly one PIM locale",
+                ErrorCode.MAPPING_INVALID,
+            )
+        )
+    return pairs
+
+
+def _check_reading(
+    draft: MappingDraft,
+    attribute: AttributeSpec,
+    compiled: CompiledTransformation,
+    catalog: CatalogSpec,
+    settings: ConnectorSettings,
+) -> list[UserErrorItem]:
+    """What the connector must provide for this attribute to be read: a scope, a currency, a default."""
+    errors: list[UserErrorItem] = []
+    scopable = [attribute.code] if attribute.scopable else []
+    scopable += [code for code in sorted(compiled.uses_attributes) if _scopable(catalog, code)]
+    if scopable and settings.scope is None:
+        errors.append(
+            UserErrorItem(
+                ("attributeCode",),
+                f"{', '.join(scopable)} varies by scope: set the connector's settings.scope first",
+                ErrorCode.MAPPING_INVALID,
+            )
+        )
+    if attribute.type is AttributeType.PRICE and (settings.currency or catalog.default_currency) is None:
+        errors.append(
+            UserErrorItem(
+                ("attributeCode",),
+                "prices need a currency: set the connector's settings.currency",
+                ErrorCode.CURRENCY_NOT_SUPPORTED,
+            )
+        )
+    if draft.when_empty is EmptyValuePolicy.DEFAULT and compiled.default is None:
+        errors.append(
+            UserErrorItem(
+                ("whenEmpty",), "whenEmpty DEFAULT needs a default in the transformation", ErrorCode.MAPPING_INVALID
+            )
+        )
+    return errors
+
+
+def _scopable(catalog: CatalogSpec, code: str) -> bool:
+    spec = catalog.attributes.get(code)
+    return spec is not None and spec.scopable
+
+
+def _duplicate_fields(drafts: Sequence[MappingDraft]) -> list[UserErrorItem]:
+    """One exporting mapping per channel field: two would race for the same value."""
+    errors = []
+    seen: set[str] = set()
+    for index, draft in enumerate(drafts):
+        if draft.direction is MappingDirection.IMPORT:
+            continue
+        if draft.channel_field in seen:
+            errors.append(
+                UserErrorItem(
+                    ("mappings", index, "channelField"),
+                    f"{draft.channel_field} is already fed by another mapping",
+                    ErrorCode.MAPPING_INVALID,
+                )
+            )
+        seen.add(draft.channel_field)
+    return errors
+
+
+def _missing_required(drafts: Sequence[MappingDraft], channel: ChannelTypeSpec) -> list[UserErrorItem]:
+    exported = {draft.channel_field for draft in drafts if draft.direction is not MappingDirection.IMPORT}
+    return [
+        UserErrorItem(
+            ("mappings",),
+            f"{channel.display_name} requires {field.name}: map an attribute to it",
+            ErrorCode.MISSING_REQUIRED_FIELD,
+        )
+        for field in channel.fields
+        if field.required and field.name not in exported
+    ]
+
+
+def stored_rule(
+    draft: MappingDraft,
+    *,
+    attribute_present: bool,
+    catalog: CatalogSpec,
+    channel: ChannelTypeSpec,
+    settings: ConnectorSettings,
+) -> MappingRule | None:
+    """Rebuild a saved mapping for an export; a mapping that no longer checks out is kept, marked broken.
+
+    Returns None only when the channel type no longer has the field at all.
+    """
+    field = channel.get_field(draft.channel_field)
+    if field is None:
+        return None
+    attribute = catalog.attributes.get(draft.attribute_code) if attribute_present else None
+    if attribute is None:
+        reason = f"attribute '{draft.attribute_code}' was deleted; this mapping sends nothing until it is fixed"
+        return MappingRule(
+            draft.attribute_code, None, field, draft.direction, IDENTITY, draft.locale_mapping, draft.when_empty, reason
+        )
+    errors: list[UserErrorItem] = []
+    compiled = _compile(draft, attribute, field, catalog.attributes, settings, errors)
+    broken = errors[0].message if errors else None
+    return MappingRule(
+        draft.attribute_code,
+        attribute,
+        field,
+        draft.direction,
+        compiled,
+        draft.locale_mapping,
+        draft.when_empty,
+        broken,
+    )
+
+
+def as_draft(raw: Mapping[str, Any]) -> MappingDraft:
+    """A mapping from its stored JSON-ish form (the row's columns)."""
+    pairs = raw.get("locale_mapping")
+    return MappingDraft(
+        attribute_code=raw["attribute_code"],
+        channel_field=raw["channel_field"],
+        direction=MappingDirection(raw["direction"]),
+        transformation=raw.get("transformation"),
+        locale_mapping=None if pairs is None else tuple(LocalePair.from_json(pair) for pair in pairs),
+        when_empty=EmptyValuePolicy(raw.get("when_empty", EmptyValuePolicy.CLEAR)),
+    )

@@ -1,0 +1,380 @@
+"""Connector use cases: create, change, test, pause and resume, delete, list.
+
+Connection tests talk to the channel, so they run outside any database
+transaction (a SQLite write lock must never wait on a remote shop); each use
+case validates first, tests, then writes in one short transaction.
+Credentials are sealed before they reach a row and opened only to build an
+adapter; no message here ever carries them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from app.channels.base import ChannelError, ChannelInfo
+from app.channels.factory import AdapterUnavailable, build_adapter
+from app.channels.registry import channel_type_spec
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import Connector
+from app.domain.catalog import CatalogSpec, is_valid_code
+from app.domain.channels import ChannelType, ChannelTypeSpec
+from app.domain.connectors import (
+    ConflictStrategy,
+    ConnectorSettings,
+    ConnectorStatus,
+    FallbackPolicy,
+    LocalePair,
+    SyncType,
+    check_settings,
+    merge_settings,
+)
+from app.domain.credentials import check_credentials
+from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
+from app.domain.mappings import as_draft, check_mappings
+from app.repositories.connectors import ConnectorFilter, ConnectorRepository, MappingRepository
+from app.secrets import CredentialsUnreadable
+from app.services.catalog_setup import CatalogSetupService
+
+log = structlog.get_logger(__name__)
+
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorDraft:
+    code: str
+    name: str
+    channel_type: str
+    credentials: Any
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Contract names (localeMapping, conflictStrategy ...); only the keys given are set."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorChanges:
+    """A partial update: None leaves the name or credentials as they are."""
+
+    name: str | None = None
+    credentials: Any = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TestOutcome:
+    success: bool
+    message: str
+    info: ChannelInfo | None = None
+    reachable: bool = True
+    """False when this version cannot reach the channel type at all (no adapter yet)."""
+
+
+def settings_of(row: Connector) -> ConnectorSettings:
+    return ConnectorSettings(
+        scope=row.scope,
+        locale_mapping=tuple(LocalePair.from_json(pair) for pair in row.locale_mapping),
+        default_sync_type=SyncType(row.default_sync_type),
+        conflict_strategy=ConflictStrategy(row.conflict_strategy),
+        tax_config=row.tax_config,
+        currency=row.currency,
+        sync_interval_minutes=row.sync_interval_minutes,
+        fallback_policy=FallbackPolicy(row.fallback_policy),
+        hold_incomplete_locales=row.hold_incomplete_locales,
+    )
+
+
+def _store_settings(row: Connector, settings: ConnectorSettings) -> None:
+    row.scope = settings.scope
+    row.locale_mapping = [pair.as_json() for pair in settings.locale_mapping]
+    row.default_sync_type = settings.default_sync_type.value
+    row.conflict_strategy = settings.conflict_strategy.value
+    row.tax_config = dict(settings.tax_config) if settings.tax_config is not None else None
+    row.currency = settings.currency
+    row.sync_interval_minutes = settings.sync_interval_minutes
+    row.fallback_policy = settings.fallback_policy.value
+    row.hold_incomplete_locales = settings.hold_incomplete_locales
+
+
+def channel_locales_of(row: Connector, spec: ChannelTypeSpec) -> tuple[str, ...] | None:
+    """The channel locales known for this connector: from its last connection test, else the channel's spec."""
+    if row.supported_locales is not None:
+        return tuple(row.supported_locales)
+    return spec.supported_locales
+
+
+def _status_after(outcome: TestOutcome) -> tuple[ConnectorStatus, str | None]:
+    if outcome.success:
+        return ConnectorStatus.CONNECTED, None
+    if not outcome.reachable:
+        return ConnectorStatus.DISCONNECTED, outcome.message
+    return ConnectorStatus.ERROR, outcome.message
+
+
+def _record_test(row: Connector, outcome: TestOutcome) -> None:
+    row.last_tested_at = utcnow()
+    if outcome.info is not None:
+        row.store_name = outcome.info.store_name
+        row.supported_locales = list(outcome.info.supported_locales)
+        row.primary_locale = outcome.info.primary_locale
+    if row.status != ConnectorStatus.PAUSED:
+        status, reason = _status_after(outcome)
+        row.status, row.status_reason = status.value, reason
+
+
+class ConnectorService:
+    def __init__(self, container: Container, tenant_id: int) -> None:
+        self.container = container
+        self.db = container.db
+        self.tenant_id = tenant_id
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def get(self, code: str) -> Connector:
+        async with self.db.reader() as session:
+            row = await ConnectorRepository(session).by_code(self.tenant_id, code)
+        if row is None:
+            raise NotFound(f"connector '{code}' does not exist")
+        return row
+
+    async def existing(self, code: str) -> Connector:
+        """The connector a mutation names; a missing one is bad input (a userError), not a fault."""
+        try:
+            return await self.get(code)
+        except NotFound:
+            raise InvalidInput([self._not_found(code)]) from None
+
+    async def page(self, where: ConnectorFilter, *, after_id: int | None, limit: int) -> tuple[list[Connector], int]:
+        async with self.db.reader() as session:
+            repository = ConnectorRepository(session)
+            rows = await repository.page(self.tenant_id, where, after_id=after_id, limit=limit)
+            total = await repository.count(self.tenant_id, where)
+        return rows, total
+
+    async def _catalog(self) -> CatalogSpec:
+        async with self.db.reader() as session:
+            return await CatalogSetupService(session).spec(self.tenant_id)
+
+    # -- connection tests ------------------------------------------------------------------------
+
+    async def run_test(self, channel_type: ChannelType, credentials: Mapping[str, Any]) -> TestOutcome:
+        """Reach the store; any failure becomes a reason a person can act on, never an exception."""
+        try:
+            adapter = await build_adapter(
+                channel_type, credentials, http=self.container.http, settings=self.container.settings
+            )
+            info = await adapter.test_connection()
+        except AdapterUnavailable as exc:
+            return TestOutcome(False, str(exc), reachable=False)
+        except ChannelError as exc:
+            return TestOutcome(False, f"{exc.code}: {exc.message}")
+        name = info.store_name or "the store"
+        locales = ", ".join(info.supported_locales) or "none reported"
+        return TestOutcome(True, f"Connected to {name} (locales: {locales})", info)
+
+    async def test(self, code: str) -> tuple[Connector, TestOutcome]:
+        row = await self.existing(code)
+        try:
+            credentials = self.container.vault.open(row.credentials_encrypted)
+        except CredentialsUnreadable as exc:
+            outcome = TestOutcome(False, str(exc))
+        else:
+            outcome = await self.run_test(ChannelType(row.channel_type), credentials)
+        return await self._save_test(code, outcome), outcome
+
+    async def _save_test(self, code: str, outcome: TestOutcome) -> Connector:
+        async with self.db.transaction() as session:
+            row = await self._locked(session, code)
+            _record_test(row, outcome)
+            row.updated_at = utcnow()
+        log.info("connector.tested", connector=code, success=outcome.success)
+        return row
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    async def create(self, draft: ConnectorDraft) -> tuple[Connector, TestOutcome]:
+        errors = self._check_header(draft.code, draft.name)
+        channel_type = self._channel_type(draft.channel_type, errors)
+        if channel_type is None:
+            raise InvalidInput(errors)
+        spec = channel_type_spec(channel_type)
+        errors += check_credentials(spec.credentials_schema, draft.credentials, ("input", "credentials"))
+        settings, setting_errors = merge_settings(ConnectorSettings(), draft.settings)
+        errors += [error.under("input", "settings") for error in setting_errors]
+        if errors:
+            raise InvalidInput(errors)
+        await self._check_code_free(draft.code)
+        outcome = await self.run_test(channel_type, draft.credentials)
+        locales = outcome.info.supported_locales if outcome.info else spec.supported_locales
+        settings = await self._checked_settings(settings, spec, locales)
+        row = Connector(
+            tenant_id=self.tenant_id,
+            code=draft.code,
+            name=draft.name.strip(),
+            channel_type=channel_type.value,
+            status=ConnectorStatus.DISCONNECTED.value,
+            credentials_encrypted=self.container.vault.seal(draft.credentials),
+        )
+        _store_settings(row, settings)
+        _record_test(row, outcome)
+        try:
+            async with self.db.transaction() as session:
+                ConnectorRepository(session).add(row)
+        except IntegrityError:
+            raise InvalidInput([self._code_taken(draft.code)]) from None
+        log.info("connector.created", connector=draft.code, channel_type=channel_type.value, status=row.status)
+        return row, outcome
+
+    async def update(self, code: str, changes: ConnectorChanges) -> tuple[Connector, TestOutcome | None]:
+        current = await self.existing(code)
+        spec = channel_type_spec(ChannelType(current.channel_type))
+        errors: list[UserErrorItem] = []
+        if changes.name is not None:
+            errors += self._check_name(changes.name)
+        if changes.credentials is not None:
+            errors += check_credentials(spec.credentials_schema, changes.credentials, ("input", "credentials"))
+        settings, setting_errors = merge_settings(settings_of(current), changes.settings)
+        errors += [error.under("input", "settings") for error in setting_errors]
+        if errors:
+            raise InvalidInput(errors)
+        outcome = None
+        locales = channel_locales_of(current, spec)
+        if changes.credentials is not None:
+            outcome = await self.run_test(ChannelType(current.channel_type), changes.credentials)
+            locales = outcome.info.supported_locales if outcome.info else locales
+        settings = await self._checked_settings(settings, spec, locales)
+        async with self.db.transaction() as session:
+            row = await self._locked(session, code)
+            await self._check_mappings_still_fit(session, row, settings, spec, locales)
+            if changes.name is not None:
+                row.name = changes.name.strip()
+            if changes.credentials is not None:
+                row.credentials_encrypted = self.container.vault.seal(changes.credentials)
+            if outcome is not None:
+                _record_test(row, outcome)
+            _store_settings(row, settings)
+            row.updated_at = utcnow()
+        log.info("connector.updated", connector=code, credentials_changed=changes.credentials is not None)
+        return row, outcome
+
+    async def delete(self, code: str) -> Connector:
+        async with self.db.transaction() as session:
+            repository = ConnectorRepository(session)
+            row = await repository.by_code(self.tenant_id, code, for_update=True)
+            if row is None:
+                raise InvalidInput([self._not_found(code)])
+            await repository.delete(row)
+        log.info("connector.deleted", connector=code)
+        return row
+
+    async def pause(self, code: str, reason: str | None) -> Connector:
+        async with self.db.transaction() as session:
+            row = await self._locked(session, code)
+            row.status = ConnectorStatus.PAUSED.value
+            row.status_reason = (reason or "").strip() or "paused by a user"
+            row.updated_at = utcnow()
+        log.info("connector.paused", connector=code)
+        return row
+
+    async def resume(self, code: str) -> tuple[Connector, TestOutcome]:
+        """Leave PAUSED (or ERROR) by testing the connection again: the new status is what the test finds."""
+        async with self.db.transaction() as session:
+            row = await self._locked(session, code)
+            row.status = ConnectorStatus.DISCONNECTED.value
+            row.status_reason = None
+        return await self.test(code)
+
+    # -- checks ----------------------------------------------------------------------------------
+
+    async def _locked(self, session: Any, code: str) -> Connector:
+        row = await ConnectorRepository(session).by_code(self.tenant_id, code, for_update=True)
+        if row is None:
+            raise InvalidInput([self._not_found(code)])
+        return row
+
+    async def _checked_settings(
+        self, settings: ConnectorSettings, spec: ChannelTypeSpec, locales: Sequence[str] | None
+    ) -> ConnectorSettings:
+        checked, errors = check_settings(settings, catalog=await self._catalog(), channel=spec, channel_locales=locales)
+        if errors:
+            raise InvalidInput([error.under("input", "settings") for error in errors])
+        return checked
+
+    async def _check_mappings_still_fit(
+        self,
+        session: Any,
+        row: Connector,
+        settings: ConnectorSettings,
+        spec: ChannelTypeSpec,
+        locales: Sequence[str] | None,
+    ) -> None:
+        """New settings must not break saved mappings (a scope they read, a channel locale they name)."""
+        rows = await MappingRepository(session).of_connectors(self.tenant_id, [row.id])
+        drafts = [
+            as_draft({column: getattr(mapping, column) for column in _MAPPING_COLUMNS})
+            for mapping in rows
+            if mapping.attribute_id is not None
+        ]
+        catalog = await CatalogSetupService(session).spec(self.tenant_id)
+        _, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=locales)
+        if errors:
+            raise InvalidInput(
+                [
+                    UserErrorItem(
+                        ("input", "settings"),
+                        f"these settings would break a saved mapping: {error.message} (at {list(error.path)})",
+                        error.code,
+                    )
+                    for error in errors
+                ]
+            )
+
+    def _check_header(self, code: str, name: str) -> list[UserErrorItem]:
+        errors = self._check_name(name)
+        if not is_valid_code(code):
+            errors.append(
+                UserErrorItem(
+                    ("input", "code"),
+                    "a connector code is 1 to 100 letters, digits or underscores",
+                    ErrorCode.INVALID_CODE,
+                )
+            )
+        return errors
+
+    def _check_name(self, name: str) -> list[UserErrorItem]:
+        if not name.strip() or len(name) > MAX_NAME_LENGTH:
+            return [
+                UserErrorItem(
+                    ("input", "name"), f"a name is 1 to {MAX_NAME_LENGTH} characters", ErrorCode.INVALID_SETTING
+                )
+            ]
+        return []
+
+    def _channel_type(self, raw: str, errors: list[UserErrorItem]) -> ChannelType | None:
+        try:
+            return ChannelType(raw)
+        except ValueError:
+            errors.append(
+                UserErrorItem(
+                    ("input", "channelType"), f"'{raw}' is not a channel type", ErrorCode.INVALID_CHANNEL_TYPE
+                )
+            )
+            return None
+
+    async def _check_code_free(self, code: str) -> None:
+        async with self.db.reader() as session:
+            if await ConnectorRepository(session).by_code(self.tenant_id, code) is not None:
+                raise InvalidInput([self._code_taken(code)])
+
+    def _code_taken(self, code: str) -> UserErrorItem:
+        return UserErrorItem(("input", "code"), f"a connector '{code}' already exists", ErrorCode.CONNECTOR_CODE_TAKEN)
+
+    def _not_found(self, code: str) -> UserErrorItem:
+        return UserErrorItem(("code",), f"connector '{code}' does not exist", ErrorCode.CONNECTOR_NOT_FOUND)
+
+
+_MAPPING_COLUMNS = ("attribute_code", "channel_field", "direction", "transformation", "locale_mapping", "when_empty")

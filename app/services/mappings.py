@@ -1,0 +1,190 @@
+"""Field mapping use cases: save a connector's whole set, read it, and preview an export.
+
+The export plan built here is the same one the sync engine runs, so the
+preview shows exactly what a sync would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from app.channels.registry import channel_type_spec
+from app.container import Container
+from app.db.models import Connector, FieldMapping
+from app.domain.catalog import CatalogSpec
+from app.domain.channels import ChannelType
+from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
+from app.domain.export_plan import Built, ExportPlan, ValueTable
+from app.domain.locales import InvalidLocaleCode, canonical_locale
+from app.domain.mappings import MappingDraft, MappingRule, as_draft, check_mappings, stored_rule
+from app.repositories.connectors import ConnectorRepository, MappingRepository
+from app.repositories.products import ProductRepository
+from app.services.catalog_setup import CatalogSetupService
+from app.services.connectors import ConnectorService, channel_locales_of, settings_of
+
+log = structlog.get_logger(__name__)
+
+MAX_MAPPINGS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """One channel locale of one product, as an export would send it."""
+
+    sku: str
+    pim_locale: str
+    channel_locale: str
+    fields: dict[str, object]
+    sources: dict[str, str]
+    will_send: bool
+    problems: list[UserErrorItem]
+
+
+def draft_of(row: FieldMapping) -> MappingDraft:
+    return as_draft(
+        {
+            "attribute_code": row.attribute_code,
+            "channel_field": row.channel_field,
+            "direction": row.direction,
+            "transformation": row.transformation,
+            "locale_mapping": row.locale_mapping,
+            "when_empty": row.when_empty,
+        }
+    )
+
+
+def rules_of(connector: Connector, rows: Sequence[FieldMapping], catalog: CatalogSpec) -> list[MappingRule]:
+    """A connector's saved mappings as the pipeline runs them; broken ones are kept and marked."""
+    spec = channel_type_spec(ChannelType(connector.channel_type))
+    settings = settings_of(connector)
+    rules = [
+        stored_rule(
+            draft_of(row),
+            attribute_present=row.attribute_id is not None,
+            catalog=catalog,
+            channel=spec,
+            settings=settings,
+        )
+        for row in rows
+    ]
+    return [rule for rule in rules if rule is not None]
+
+
+def broken_reason(row: FieldMapping) -> str | None:
+    if row.attribute_id is None:
+        return f"{ErrorCode.MAPPING_BROKEN}: attribute '{row.attribute_code}' was deleted; this mapping sends nothing"
+    return None
+
+
+class MappingService:
+    def __init__(self, container: Container, tenant_id: int) -> None:
+        self.container = container
+        self.db = container.db
+        self.tenant_id = tenant_id
+        self.connectors = ConnectorService(container, tenant_id)
+
+    async def save(self, connector_code: str, drafts: Sequence[MappingDraft]) -> list[FieldMapping]:
+        """Replace the connector's whole mapping set, or change nothing and say why."""
+        if len(drafts) > MAX_MAPPINGS:
+            raise InvalidInput(
+                [
+                    UserErrorItem(
+                        ("mappings",), f"at most {MAX_MAPPINGS} mappings per connector", ErrorCode.BATCH_TOO_LARGE
+                    )
+                ]
+            )
+        async with self.db.transaction() as session:
+            connector = await ConnectorRepository(session).by_code(self.tenant_id, connector_code, for_update=True)
+            if connector is None:
+                raise InvalidInput(
+                    [
+                        UserErrorItem(
+                            ("connectorCode",),
+                            f"connector '{connector_code}' does not exist",
+                            ErrorCode.CONNECTOR_NOT_FOUND,
+                        )
+                    ]
+                )
+            catalog = await CatalogSetupService(session).spec(self.tenant_id)
+            spec = channel_type_spec(ChannelType(connector.channel_type))
+            rules, errors = check_mappings(
+                drafts,
+                catalog=catalog,
+                channel=spec,
+                settings=settings_of(connector),
+                channel_locales=channel_locales_of(connector, spec),
+            )
+            if errors:
+                raise InvalidInput(errors)
+            rows = [
+                self._row(connector, position, draft, rule)
+                for position, (draft, rule) in enumerate(zip(drafts, rules, strict=True))
+            ]
+            await MappingRepository(session).replace(self.tenant_id, connector.id, rows)
+            connector.mappings_version += 1
+        log.info("mappings.saved", connector=connector_code, count=len(rows))
+        return rows
+
+    def _row(self, connector: Connector, position: int, draft: MappingDraft, rule: MappingRule) -> FieldMapping:
+        assert rule.attribute is not None
+        return FieldMapping(
+            tenant_id=self.tenant_id,
+            connector_id=connector.id,
+            attribute_id=rule.attribute.id,
+            attribute_code=draft.attribute_code,
+            channel_field=draft.channel_field,
+            direction=draft.direction.value,
+            transformation=draft.transformation,
+            locale_mapping=None if rule.locale_mapping is None else [pair.as_json() for pair in rule.locale_mapping],
+            when_empty=draft.when_empty.value,
+            position=position,
+        )
+
+    async def plan(self, connector: Connector, locales: Sequence[str] | None = None) -> tuple[ExportPlan, CatalogSpec]:
+        async with self.db.reader() as session:
+            catalog = await CatalogSetupService(session).spec(self.tenant_id)
+            rows = await MappingRepository(session).of_connectors(self.tenant_id, [connector.id])
+        plan = ExportPlan(
+            rules=rules_of(connector, rows, catalog),
+            settings=settings_of(connector),
+            catalog=catalog,
+            channel=channel_type_spec(ChannelType(connector.channel_type)),
+            locales=locales,
+        )
+        return plan, catalog
+
+    async def preview(self, connector_code: str, sku: str, locales: Sequence[str] | None) -> list[Preview]:
+        """What each channel locale of one product would receive, sending nothing."""
+        connector = await self.connectors.get(connector_code)
+        wanted = None if not locales else [self._pim_locale(code) for code in locales]
+        plan, _ = await self.plan(connector, wanted)
+        async with self.db.reader() as session:
+            repository = ProductRepository(session)
+            product = await repository.live_by_sku(self.tenant_id, sku)
+            if product is None:
+                raise NotFound(f"product '{sku}' does not exist")
+            rows = await repository.values_of(self.tenant_id, [product.id])
+        values: ValueTable = {(row.attribute_id, row.locale, row.scope): row.data for row in rows}
+        built = plan.build(sku, values)
+        return [_preview(sku, built.shared, item) for item in built.locales]
+
+    def _pim_locale(self, code: str) -> str:
+        try:
+            return canonical_locale(code)
+        except InvalidLocaleCode as exc:
+            raise InvalidInput([UserErrorItem(("locales",), str(exc), ErrorCode.INVALID_LOCALE)]) from None
+
+
+def _preview(sku: str, shared: Built, built: Built) -> Preview:
+    return Preview(
+        sku=sku,
+        pim_locale=built.pim_locale or "",
+        channel_locale=built.channel_locale or "",
+        fields={**shared.fields, **built.fields},
+        sources={**shared.sources, **built.sources},
+        will_send=built.will_send,
+        problems=[*shared.problems, *built.problems],
+    )

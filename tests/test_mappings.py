@@ -1,0 +1,242 @@
+"""Field mappings and the export preview over GraphQL: every validation rule, fallbacks, empties, holds.
+
+Values are Arabic and French as well as English, and the preview is the same
+pipeline a sync runs, so what is asserted here is what a channel would get.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.catalog_fixtures import set_up_catalog, upsert, value
+from tests.conftest import GraphQLClient
+from tests.connector_fixtures import (
+    CONNECTOR,
+    PREVIEW,
+    SAVE_MAPPINGS,
+    UPDATE_CONNECTOR,
+    ServedShop,
+    create_connector,
+    served_shop,
+)
+
+__all__ = ["served_shop"]
+
+TITLE = {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"}
+DESCRIPTION = {"attributeCode": "description", "channelField": "description", "direction": "EXPORT"}
+PRICE = {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"}
+MAPPINGS_OF = """query($code: String!) {
+  connector(code: $code) { mappings { attributeCode channelField broken } }
+}"""
+DELETE_ATTRIBUTES = """mutation($codes: [String!]!) {
+  deleteAttributes(codes: $codes) { deletedCodes userErrors { field message code } }
+}"""
+
+ARABIC_TITLE = "كرسي خشبي"
+FRENCH_TITLE = "Chaise en bois"
+
+
+@pytest.fixture
+async def shop_connector(gql: GraphQLClient, served_shop: ServedShop) -> GraphQLClient:
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop)
+    await upsert(
+        gql,
+        {
+            "sku": "CHAIR-1",
+            "values": [
+                value("name", "Wooden chair", "en_US"),
+                value("name", ARABIC_TITLE, "ar_AE"),
+                value("name", FRENCH_TITLE, "fr_FR"),
+                value("description", "<p>Solid <b>oak</b></p>", "en_US", "ecommerce"),
+                value("description", "<p>Chêne &amp; massif</p>", "fr_FR", "ecommerce"),
+                value("price", {"EUR": "99.99", "USD": "109.00"}),
+                value("active", True),
+            ],
+        },
+    )
+    return gql
+
+
+async def save(gql: GraphQLClient, *mappings: dict[str, Any]) -> dict[str, Any]:
+    return dict((await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": list(mappings)}))["saveMappings"])
+
+
+async def preview(gql: GraphQLClient, sku: str = "CHAIR-1", locales: list[str] | None = None) -> dict[str, Any]:
+    items = (await gql(PREVIEW, {"code": "shop", "sku": sku, "locales": locales}))["exportPreview"]
+    return {item["channelLocale"]: item for item in items}
+
+
+def codes(payload: dict[str, Any]) -> list[tuple[list[str], str]]:
+    return [(error["field"], error["code"]) for error in payload["userErrors"]]
+
+
+async def test_a_valid_set_is_saved_and_shown_on_the_connector(shop_connector: GraphQLClient) -> None:
+    saved = await save(
+        shop_connector,
+        TITLE,
+        {**DESCRIPTION, "transformation": {"stripHtml": True}, "whenEmpty": "SKIP"},
+        {**PRICE, "transformation": {"applyTax": True, "taxRate": "0.15"}},
+    )
+    assert saved["userErrors"] == []
+    assert [m["channelField"] for m in saved["mappings"]] == ["title", "description", "price"]
+    assert saved["mappings"][1]["whenEmpty"] == "SKIP" and saved["mappings"][0]["whenEmpty"] == "CLEAR"
+    listed = (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"]
+    assert [(m["attributeCode"], m["broken"]) for m in listed] == [
+        ("name", None),
+        ("description", None),
+        ("price", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "path", "code"),
+    [
+        ({**TITLE, "attributeCode": "nope"}, ["mappings", "1", "attributeCode"], "CHN-060"),
+        ({**TITLE, "channelField": "subtitle"}, ["mappings", "1", "channelField"], "CHN-060"),
+        (
+            {"attributeCode": "active", "channelField": "price", "direction": "EXPORT"},
+            ["mappings", "1", "channelField"],
+            "CHN-011",
+        ),
+        ({**DESCRIPTION, "transformation": {"maxLenght": 10}}, ["mappings", "1", "transformation"], "CHN-060"),
+        ({**DESCRIPTION, "whenEmpty": "DEFAULT"}, ["mappings", "1", "whenEmpty"], "CHN-060"),
+        (
+            {"attributeCode": "name", "channelField": "barcode", "direction": "EXPORT"},
+            ["mappings", "1", "localeMapping"],
+            "CHN-060",
+        ),
+        (
+            {**DESCRIPTION, "localeMapping": [{"pimLocale": "en_US", "channelLocale": "de"}]},
+            ["mappings", "1", "localeMapping", "0", "channelLocale"],
+            "CHN-012",
+        ),
+        ({**TITLE}, ["mappings", "1", "channelField"], "CHN-060"),
+    ],
+)
+async def test_each_rule_is_a_user_error_and_the_old_set_stays(
+    shop_connector: GraphQLClient, mapping: dict[str, Any], path: list[str], code: str
+) -> None:
+    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    refused = await save(shop_connector, TITLE, mapping)
+    assert refused["mappings"] == []
+    found = [(error["field"][: len(path)], error["code"]) for error in refused["userErrors"]]
+    assert (path, code) in found, refused["userErrors"]
+    listed = (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"]
+    assert [m["channelField"] for m in listed] == ["title", "price"]
+
+
+async def test_the_channels_required_fields_must_be_mapped(shop_connector: GraphQLClient) -> None:
+    refused = await save(shop_connector, PRICE)
+    assert codes(refused) == [(["mappings"], "CHN-010")]
+    assert "title" in refused["userErrors"][0]["message"]
+
+
+async def test_a_scopable_attribute_needs_the_connector_to_read_a_scope(shop_connector: GraphQLClient) -> None:
+    changed = await shop_connector(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"scope": None}}})
+    assert changed["updateConnector"]["userErrors"] == []
+    refused = await save(shop_connector, TITLE, DESCRIPTION)
+    assert (["mappings", "1", "attributeCode"], "CHN-060") in codes(refused)
+
+
+async def test_settings_that_would_break_saved_mappings_are_refused(shop_connector: GraphQLClient) -> None:
+    assert (await save(shop_connector, TITLE, DESCRIPTION))["userErrors"] == []
+    refused = (await shop_connector(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"scope": None}}}))[
+        "updateConnector"
+    ]
+    assert refused["connector"] is None and refused["userErrors"][0]["code"] == "CHN-060"
+    assert (await shop_connector(CONNECTOR, {"code": "shop"}))["connector"]["settings"]["scope"] == "ecommerce"
+
+
+async def test_preview_shows_each_locale_with_its_sources(shop_connector: GraphQLClient) -> None:
+    await save(shop_connector, TITLE, {**DESCRIPTION, "transformation": {"stripHtml": True}}, PRICE)
+    shown = await preview(shop_connector)
+    assert list(shown) == ["en", "ar", "fr"]
+    assert shown["ar"]["fields"]["title"] == ARABIC_TITLE
+    assert shown["ar"]["sources"]["title"] == "authored"
+    assert shown["fr"]["fields"]["description"] == "Chêne & massif"
+    assert shown["en"]["fields"]["description"] == "Solid oak"
+    assert shown["en"]["fields"]["price"] == "99.99"
+    assert all(item["willSend"] for item in shown.values())
+
+
+async def test_fallback_text_is_omitted_unless_the_connector_sends_it(shop_connector: GraphQLClient) -> None:
+    await save(shop_connector, TITLE, DESCRIPTION)
+    omitted = await preview(shop_connector, locales=["ar_AE"])
+    assert "description" not in omitted["ar"]["fields"], "fallback text went out as an Arabic translation"
+    await shop_connector(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"fallbackPolicy": "SEND"}}})
+    sent = await preview(shop_connector, locales=["ar_AE"])
+    assert sent["ar"]["fields"]["description"] == "<p>Solid <b>oak</b></p>"
+    assert sent["ar"]["sources"]["description"] == "fallback:en_US"
+
+
+async def test_empty_values_clear_skip_or_default(shop_connector: GraphQLClient) -> None:
+    await upsert(shop_connector, {"sku": "BARE-1", "values": [value("name", "Bare", "en_US")]})
+    await save(shop_connector, TITLE, DESCRIPTION, PRICE)
+    cleared = (await preview(shop_connector, "BARE-1", ["en_US"]))["en"]
+    assert cleared["fields"]["description"] is None and cleared["sources"]["description"] == "empty"
+    await save(shop_connector, TITLE, {**DESCRIPTION, "whenEmpty": "SKIP"})
+    skipped = (await preview(shop_connector, "BARE-1", ["en_US"]))["en"]
+    assert "description" not in skipped["fields"]
+    await save(shop_connector, TITLE, {**DESCRIPTION, "whenEmpty": "DEFAULT", "transformation": {"default": "—"}})
+    defaulted = (await preview(shop_connector, "BARE-1", ["en_US"]))["en"]
+    assert defaulted["fields"]["description"] == "—" and defaulted["sources"]["description"] == "default"
+
+
+async def test_incomplete_locales_are_held_back(shop_connector: GraphQLClient) -> None:
+    await upsert(shop_connector, {"sku": "EN-ONLY", "values": [value("name", "English only", "en_US")]})
+    await shop_connector(
+        UPDATE_CONNECTOR,
+        {"code": "shop", "input": {"settings": {"holdIncompleteLocales": True, "fallbackPolicy": "SEND"}}},
+    )
+    await save(shop_connector, TITLE)
+    shown = await preview(shop_connector, "EN-ONLY")
+    assert shown["en"]["willSend"] is True
+    assert shown["ar"]["willSend"] is False and shown["ar"]["sources"]["title"] == "fallback:en_US"
+    assert shown["fr"]["willSend"] is False
+
+
+async def test_a_product_without_a_price_in_the_connectors_currency_is_a_problem(shop_connector: GraphQLClient) -> None:
+    await shop_connector(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"currency": "AED"}}})
+    await save(shop_connector, TITLE, PRICE)
+    shown = (await preview(shop_connector, locales=["en_US"]))["en"]
+    assert "price" not in shown["fields"], "a missing price must not clear the channel's price"
+    assert [(p["field"], p["code"]) for p in shown["problems"]] == [(["price"], "CHN-013")]
+
+
+async def test_a_deleted_attribute_breaks_its_mapping_without_breaking_exports(shop_connector: GraphQLClient) -> None:
+    await save(shop_connector, TITLE, DESCRIPTION)
+    deleted = (await shop_connector(DELETE_ATTRIBUTES, {"codes": ["description"]}))["deleteAttributes"]
+    assert deleted == {"deletedCodes": ["description"], "userErrors": []}
+    listed = (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"]
+    broken = {m["channelField"]: m["broken"] for m in listed}
+    assert broken["title"] is None and "CHN-061" in broken["description"]
+    shown = (await preview(shop_connector, locales=["fr_FR"]))["fr"]
+    assert shown["fields"] == {"title": FRENCH_TITLE}
+    assert (["description"], "CHN-061") in [(p["field"], p["code"]) for p in shown["problems"]]
+
+
+async def test_a_localizable_attribute_feeding_a_shared_field_reads_the_locale_it_names(
+    shop_connector: GraphQLClient,
+) -> None:
+    await save(
+        shop_connector,
+        TITLE,
+        {
+            "attributeCode": "name",
+            "channelField": "vendor",
+            "direction": "EXPORT",
+            "localeMapping": [{"pimLocale": "fr_FR", "channelLocale": "fr"}],
+        },
+    )
+    shown = await preview(shop_connector)
+    assert {item["fields"]["vendor"] for item in shown.values()} == {FRENCH_TITLE}
+
+
+async def test_preview_of_an_unknown_product_or_connector_is_not_found(shop_connector: GraphQLClient) -> None:
+    errors = await shop_connector.errors(PREVIEW, {"code": "shop", "sku": "NOPE", "locales": None})
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+    errors = await shop_connector.errors(PREVIEW, {"code": "nope", "sku": "CHAIR-1", "locales": None})
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
