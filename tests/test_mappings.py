@@ -240,3 +240,73 @@ async def test_preview_of_an_unknown_product_or_connector_is_not_found(shop_conn
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
     errors = await shop_connector.errors(PREVIEW, {"code": "nope", "sku": "CHAIR-1", "locales": None})
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_field_locale_mapping_overrides_the_connectors(shop_connector: GraphQLClient) -> None:
+    await save(
+        shop_connector,
+        TITLE,
+        {**DESCRIPTION, "localeMapping": [{"pimLocale": "en_US", "channelLocale": "ar"}]},
+    )
+    shown = await preview(shop_connector)
+    assert shown["ar"]["fields"]["description"] == "<p>Solid <b>oak</b></p>"
+    assert shown["ar"]["sources"]["description"] == "authored", "the field's own mapping names en_US on purpose"
+    assert "description" not in shown["fr"]["fields"], "the override sends description to ar only"
+
+
+async def test_templates_and_value_maps_follow_the_locale(shop_connector: GraphQLClient) -> None:
+    await upsert(
+        shop_connector,
+        {"sku": "CHAIR-1", "values": [value("colors", ["red", "blue"])]},
+    )
+    value_map = {
+        "red": {"en_US": "Red", "fr_FR": "Rouge", "ar": "أحمر"},
+        "blue": {"en_US": "Blue", "fr_FR": "Bleu", "ar": "أزرق"},
+    }
+    saved = await save(
+        shop_connector,
+        {**TITLE, "transformation": {"template": "{name} ({price})"}},
+        {
+            "attributeCode": "colors",
+            "channelField": "tags",
+            "direction": "EXPORT",
+            "transformation": {"valueMap": value_map},
+        },
+    )
+    assert saved["userErrors"] == []
+    shown = await preview(shop_connector)
+    assert shown["fr"]["fields"]["title"] == f"{FRENCH_TITLE} (99,99)"
+    assert shown["ar"]["fields"]["title"].startswith(ARABIC_TITLE)
+    assert shown["en"]["fields"]["title"] == "Wooden chair (99.99)"
+    assert shown["en"]["fields"]["tags"] == ["Red", "Blue"], (
+        "tags are not localizable: one list, from the default locale"
+    )
+
+
+async def test_too_long_values_are_problems_in_the_preview(gql: GraphQLClient) -> None:
+    """A Shopify connector: its adapter is not in this version, but mappings and previews work already."""
+    await set_up_catalog(gql)
+    created = await gql(
+        """mutation($input: CreateConnectorInput!) { createConnector(input: $input) {
+             connector { status statusReason } testResult { success } userErrors { field code } } }""",
+        {
+            "input": {
+                "code": "shop",
+                "name": "Shopify",
+                "channelType": "SHOPIFY",
+                "credentials": {"shopDomain": "acme.myshopify.com", "accessToken": "shpat_0123456789abcdef"},
+                "settings": {"localeMapping": [{"pimLocale": "en_US", "channelLocale": "en"}], "currency": "EUR"},
+            }
+        },
+    )
+    payload = created["createConnector"]
+    assert payload["userErrors"] == [] and payload["connector"]["status"] == "DISCONNECTED"
+    assert payload["testResult"]["success"] is False
+    await upsert(gql, {"sku": "LONG-1", "values": [value("name", "word " * 60, "en_US")]})
+    assert (await save(gql, TITLE))["userErrors"] == []
+    shown = (await preview(gql, "LONG-1"))["en"]
+    assert [(p["field"], p["code"]) for p in shown["problems"]] == [(["title"], "CHN-011")]
+    assert "255" in shown["problems"][0]["message"]
+    await save(gql, {**TITLE, "transformation": {"maxLength": 255}})
+    fixed = (await preview(gql, "LONG-1"))["en"]
+    assert fixed["problems"] == [] and len(fixed["fields"]["title"]) <= 255
