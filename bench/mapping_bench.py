@@ -30,11 +30,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec  # noqa: E402
-from app.domain.channels import ChannelField, ChannelType, ChannelTypeSpec, FieldType  # noqa: E402
-from app.domain.connectors import ConnectorSettings, FallbackPolicy, LocalePair  # noqa: E402
-from app.domain.export_plan import ExportPlan, ValueTable  # noqa: E402
-from app.domain.mappings import MappingDirection, MappingDraft, check_mappings  # noqa: E402
+from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
+from app.domain.channels import ChannelField, ChannelType, ChannelTypeSpec, FieldType
+from app.domain.connectors import ConnectorSettings, FallbackPolicy, LocalePair
+from app.domain.export_plan import ExportPlan, ValueTable
+from app.domain.mappings import MappingDirection, MappingDraft, check_mappings
 
 LOCALES = ("en_US", "ar_AE", "fr_FR")
 SCOPE = "ecommerce"

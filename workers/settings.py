@@ -26,7 +26,8 @@ async def startup(ctx: WorkerContext) -> None:
     expected = head_revision(SETTINGS.resolved_database_url)
     if current != expected:
         await container.close()
-        raise SchemaOutdated(f"database schema is at {current}, the code expects {expected}: run `pimsync migrate`")
+        found = f"at {current}" if current else "not migrated"
+        raise SchemaOutdated(f"database schema is {found}, the code expects {expected}: run `pimsync migrate`")
     ctx["container"] = container
 
 

@@ -48,12 +48,19 @@ def migrate() -> None:
     console.print("Database is at the latest schema.")
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _serve(host: str | None, port: int | None) -> None:
     from app.main import create_app
 
     current = settings()
     configure_logging(current)
     redis_url(current)
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again. With the default handler that kills the
+    # process outright: no `finally`, no atexit, so `run` would leave its worker and the embedded Redis behind.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(create_app(current), host=host or current.host, port=port or current.port, log_config=None)
 
 

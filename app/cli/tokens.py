@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from app.cli.common import console, database, errors, run
 from app.domain.scopes import parse_scopes
@@ -50,7 +50,9 @@ def list_tokens(tenant: TenantOption) -> None:
     async def work() -> None:
         async with database() as db, db.reader() as session:
             rows = await TokenService(session).list(tenant_code=tenant)
-        table = Table("id", "name", "prefix", "scopes", "created", "last used", "revoked")
+        # Fold, not ellipsis: scope names are long, and a scope cut short on a narrow terminal is no use.
+        scopes_column = Column("scopes", overflow="fold")
+        table = Table("id", "name", "prefix", scopes_column, "created", "last used", "revoked")
         for row in rows:
             table.add_row(
                 str(row.id),

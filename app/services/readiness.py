@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from app.container import Container
 
@@ -14,7 +14,11 @@ class ReadinessService:
         self.container = container
 
     async def schema_revision(self) -> str | None:
+        """The database's migration revision; None when no migration was ever applied (no alembic_version)."""
         async with self.container.db.reader() as session:
+            connection = await session.connection()
+            if not await connection.run_sync(lambda sync: inspect(sync).has_table("alembic_version")):
+                return None
             revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
         return None if revision is None else str(revision)
 

@@ -1,0 +1,320 @@
+"""The `pimsync` command line, driven as a user drives it, on a fresh var dir and SQLite file per test.
+
+Commands run through typer's CliRunner in a worker thread (each command calls
+`asyncio.run` itself, which cannot nest in the test's event loop). Whether a
+token works is checked the way a client finds out: a GraphQL request through
+the ASGI app, on the database the CLI wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from sqlalchemy import inspect
+from typer.testing import CliRunner, Result
+
+from app.cli.main import app as pimsync
+from app.container import open_container
+from app.db.engine import Database
+from app.db.migrate import head_revision
+from app.domain.scopes import ALL_SCOPES
+from app.main import create_app
+from app.settings import Environment, Settings
+from tests.catalog_fixtures import PRODUCT
+
+LOCALES = "{ locales { code enabled } }"
+TOKEN = re.compile(r"pim_[A-Za-z0-9_-]{20,}")
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging_config() -> Iterator[None]:
+    """`pimsync migrate` configures logging for its process; put the test process's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    structlog_config = structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.configure(**structlog_config)
+
+
+@dataclass
+class Cli:
+    """One user's machine: a var dir and a SQLite database, and the Redis the tests use."""
+
+    tmp: Path
+    database_url: str
+    redis_url: str | None
+
+    @property
+    def env(self) -> dict[str, str | None]:
+        return {
+            "PIMSYNC_VAR_DIR": str(self.tmp / "var"),
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "ENVIRONMENT": "test",
+            "SECRET_KEYS": None,
+            "COLUMNS": "80",
+            "NO_COLOR": "1",
+        }
+
+    async def __call__(self, *args: str) -> Result:
+        """`pimsync ARGS...`; the result carries exit code, stdout and stderr."""
+        return await asyncio.to_thread(CliRunner().invoke, pimsync, list(args), env=self.env)
+
+    async def ok(self, *args: str) -> Result:
+        result = await self(*args)
+        assert result.exit_code == 0, f"pimsync {' '.join(args)} exited {result.exit_code}:\n{result.output}"
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        return result
+
+    async def graphql(self, token: str, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        """POST a GraphQL request with `token`, through the app, on this CLI's database."""
+        settings = Settings(
+            environment=Environment.TEST,
+            var_dir=self.tmp / "var",
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+        )
+        container = await open_container(settings)
+        try:
+            transport = httpx.ASGITransport(app=create_app(settings, container=container))
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                headers = {"Authorization": f"Bearer {token}"}
+                return await http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        finally:
+            await container.close()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, redis_url: str | None) -> Cli:
+    return Cli(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'pimsync.sqlite3'}", redis_url)
+
+
+@pytest.fixture
+async def migrated(cli: Cli) -> AsyncIterator[Cli]:
+    await cli.ok("migrate")
+    yield cli
+
+
+async def create_token(cli: Cli, *args: str) -> str:
+    """`tokens create ARGS`: the token is the last line printed, alone."""
+    return last_line_token(await cli.ok("tokens", "create", *args))
+
+
+def last_line_token(result: Result) -> str:
+    """The token, which must be the last line printed, alone (on stdout, and with nothing on stderr after it)."""
+    last = result.stdout.rstrip("\n").splitlines()[-1]
+    assert TOKEN.fullmatch(last), f"the last line is not a token: {last!r}\n{result.output}"
+    assert result.output.rstrip("\n").splitlines()[-1] == last
+    return last
+
+
+def table_rows(output: str) -> list[list[str]]:
+    """The body rows of a rich table as cells, a cell's wrapped lines joined back with spaces."""
+    rows: list[list[str]] = []
+    for line in output.splitlines():
+        if not line.startswith("│"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if cells[0]:
+            rows.append(cells)
+        elif rows:
+            rows[-1] = [f"{before} {after}".strip() for before, after in zip(rows[-1], cells, strict=True)]
+    return rows
+
+
+def scopes_of(cell: str) -> list[str]:
+    """A scopes cell as a list, however the table wrapped or folded it."""
+    return cell.replace(" ", "").split(",")
+
+
+async def table_names(database_url: str) -> set[str]:
+    db = Database(database_url)
+    try:
+        async with db.reader() as session:
+            connection = await session.connection()
+            return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await db.dispose()
+
+
+async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(cli: Cli) -> None:
+    assert not (cli.tmp / "pimsync.sqlite3").exists()
+    first = await cli.ok("migrate")
+    assert "latest schema" in first.stdout
+    assert "Running upgrade" in first.output
+    tables = await table_names(cli.database_url)
+    assert {"tenants", "api_tokens", "products", "alembic_version"} <= tables
+    token = await create_token(cli, "--tenant", "acme", "--scopes", "catalog.view")
+
+    second = await cli.ok("migrate")
+    assert "latest schema" in second.stdout
+    assert "Running upgrade" not in second.output
+    assert await table_names(cli.database_url) == tables
+    assert (await cli.graphql(token, LOCALES)).status_code == 200, "data written before the second run is kept"
+    db = Database(cli.database_url)
+    try:
+        async with db.reader() as session:
+            connection = await session.connection()
+            [revision] = (await connection.exec_driver_sql("SELECT version_num FROM alembic_version")).scalars()
+    finally:
+        await db.dispose()
+    assert revision == head_revision(cli.database_url)
+
+
+async def test_token_is_the_last_line_and_authenticates(migrated: Cli) -> None:
+    result = await migrated.ok("tokens", "create", "--tenant", "acme", "--scopes", "catalog.view,catalog.edit")
+    token = last_line_token(result)
+    assert "Created tenant acme" in result.stdout
+    assert "catalog.view, catalog.edit" in result.stdout
+    response = await migrated.graphql(token, LOCALES)
+    assert response.status_code == 200
+    assert response.json() == {"data": {"locales": []}}
+    edit = 'mutation { setLocales(codes: ["en_US"]) { locales { code } userErrors { code } } }'
+    assert (await migrated.graphql(token, edit)).json()["data"]["setLocales"]["userErrors"] == []
+
+
+async def test_a_token_without_edit_scope_cannot_edit(migrated: Cli) -> None:
+    token = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view", "--name", "read only")
+    assert (await migrated.graphql(token, LOCALES)).status_code == 200
+    edit = 'mutation { setLocales(codes: ["en_US"]) { locales { code } } }'
+    errors = (await migrated.graphql(token, edit)).json()["errors"]
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_scopes_all_grants_every_scope(migrated: Cli) -> None:
+    token = await create_token(migrated, "--tenant", "acme", "--scopes", "all", "--name", "admin")
+    [row] = table_rows((await migrated.ok("tokens", "list", "--tenant", "acme")).stdout)
+    assert row[1] == "admin"
+    assert scopes_of(row[3]) == [str(scope) for scope in ALL_SCOPES]
+    edit = 'mutation { setLocales(codes: ["en_US"]) { locales { code } userErrors { code } } }'
+    assert (await migrated.graphql(token, edit)).json()["data"]["setLocales"]["userErrors"] == []
+
+
+async def test_an_unknown_scope_exits_2_naming_it_and_creates_nothing(migrated: Cli) -> None:
+    result = await migrated("tokens", "create", "--tenant", "acme", "--scopes", "catalog.view,catalog.delete_all")
+    assert result.exit_code == 2
+    assert "catalog.delete_all" in result.stderr
+    assert not TOKEN.search(result.output)
+    assert "acme" not in (await migrated.ok("tenants", "list")).stdout
+    listing = await migrated("tokens", "list", "--tenant", "acme")
+    assert listing.exit_code == 1 and "no tenant 'acme'" in listing.stderr
+
+
+async def test_token_list_shows_names_and_scopes_but_never_the_token(migrated: Cli) -> None:
+    viewer = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view", "--name", "storefront")
+    editor = await create_token(
+        migrated, "--tenant", "acme", "--scopes", "catalog.view,catalog.edit", "--name", "catalog app"
+    )
+    await create_token(migrated, "--tenant", "other", "--scopes", "catalog.view", "--name", "not ours")
+    result = await migrated.ok("tokens", "list", "--tenant", "acme")
+    assert viewer not in result.output and editor not in result.output
+    shown = {row[1]: scopes_of(row[3]) for row in table_rows(result.stdout)}
+    assert shown == {"storefront": ["catalog.view"], "catalog app": ["catalog.view", "catalog.edit"]}
+
+
+async def test_revoked_token_stops_working(migrated: Cli) -> None:
+    keep = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view", "--name", "keep")
+    gone = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view", "--name", "gone")
+    assert (await migrated.graphql(gone, LOCALES)).status_code == 200
+    rows = table_rows((await migrated.ok("tokens", "list", "--tenant", "acme")).stdout)
+    [gone_id] = [row[0] for row in rows if row[1] == "gone"]
+
+    result = await migrated.ok("tokens", "revoke", "--tenant", "acme", gone_id)
+    assert f"Revoked token {gone_id} 'gone'" in result.stdout
+    response = await migrated.graphql(gone, LOCALES)
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await migrated.graphql(keep, LOCALES)).status_code == 200
+    revoked = {row[1]: row[6] for row in table_rows((await migrated.ok("tokens", "list", "--tenant", "acme")).stdout)}
+    assert revoked["gone"] and not revoked["keep"]
+
+
+async def test_revoking_an_unknown_token_is_a_clear_error(migrated: Cli) -> None:
+    await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
+    result = await migrated("tokens", "revoke", "--tenant", "acme", "999")
+    assert result.exit_code == 1
+    assert "has no token 999" in result.stderr
+    assert "Traceback" not in result.output
+
+
+async def test_tenants_list_shows_each_tenant_once(migrated: Cli) -> None:
+    assert (await migrated.ok("tenants", "list")).stdout.strip() == ""
+    for tenant in ("acme", "globex", "acme"):
+        await create_token(migrated, "--tenant", tenant, "--scopes", "catalog.view")
+    lines = (await migrated.ok("tenants", "list")).stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["acme", "globex"]
+
+
+async def test_import_reports_counts_writes_rejects_and_exits_3(migrated: Cli) -> None:
+    token = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view,catalog.edit")
+    locales = await migrated.ok("catalog", "locales", "--tenant", "acme", "de_DE,en_US")
+    assert [line.split()[0] for line in locales.stdout.splitlines()] == ["de_DE", "en_US"]
+    attributes = migrated.tmp / "attributes.jsonl"
+    attributes.write_text(
+        json.dumps({"code": "name", "type": "TEXT", "localizable": True, "labels": {"de_DE": "Name"}})
+        + "\n"
+        + json.dumps({"code": "stock", "type": "NUMBER", "localizable": False})
+        + "\n",
+        encoding="utf-8",
+    )
+    imported = await migrated.ok("import", "attributes", str(attributes), "--tenant", "acme")
+    assert "Imported 2 attributes" in imported.stdout and "Rejected 0." in imported.stdout
+
+    products = migrated.tmp / "products.jsonl"
+    lines = [
+        {"sku": "A-1", "values": [{"attribute": "name", "locale": "de_DE", "data": "Hemd"}]},
+        {"sku": "A-2", "values": [{"attribute": "name", "locale": "fr_FR", "data": "Chemise"}]},
+        {"sku": "A-3", "values": [{"attribute": "name", "locale": "en_US", "data": "Shirt"}]},
+    ]
+    products.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    rejects = migrated.tmp / "rejects.jsonl"
+
+    result = await migrated("import", "products", str(products), "--tenant", "acme", "--rejects", str(rejects))
+    assert result.exit_code == 3, result.output
+    assert "Imported 2 products" in result.stdout
+    assert "Rejected 1." in result.stdout
+    assert "line 2:" in result.stderr and "fr_FR" in result.stderr
+    [reject] = [json.loads(line) for line in rejects.read_text(encoding="utf-8").splitlines()]
+    assert reject["line"] == 2
+    assert "fr_FR" in reject["reasons"][0] and "CAT-002" in reject["reasons"][0]
+
+    stored = {
+        sku: (await migrated.graphql(token, PRODUCT, {"sku": sku})).json()["data"]["product"]
+        for sku in ("A-1", "A-2", "A-3")
+    }
+    assert stored["A-2"] is None, "nothing of a rejected row is written"
+    assert stored["A-1"]["values"] == [{"attribute": "name", "locale": "de_DE", "scope": None, "data": "Hemd"}]
+    assert stored["A-3"]["values"][0]["data"] == "Shirt"
+
+
+async def test_a_clean_import_exits_0(migrated: Cli) -> None:
+    await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
+    await migrated.ok("catalog", "locales", "--tenant", "acme", "en_US")
+    attributes = migrated.tmp / "attributes.jsonl"
+    attributes.write_text(json.dumps({"code": "name", "type": "TEXT", "localizable": True}) + "\n")
+    await migrated.ok("import", "attributes", str(attributes), "--tenant", "acme")
+    products = migrated.tmp / "products.jsonl"
+    products.write_text(json.dumps({"sku": "A-1", "values": [{"attribute": "name", "locale": "en_US", "data": "x"}]}))
+    result = await migrated.ok("import", "products", str(products), "--tenant", "acme")
+    assert "Imported 1 products" in result.stdout and "Rejected 0." in result.stdout
+
+
+async def test_import_into_an_unknown_tenant_exits_1_without_a_traceback(migrated: Cli) -> None:
+    products = migrated.tmp / "products.jsonl"
+    products.write_text(json.dumps({"sku": "A-1", "values": []}) + "\n")
+    result = await migrated("import", "products", str(products), "--tenant", "ghost")
+    assert result.exit_code == 1
+    assert "no tenant 'ghost'" in result.stderr
+    assert "Traceback" not in result.output

