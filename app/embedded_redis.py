@@ -55,7 +55,7 @@ def stop_embedded_redis() -> None:
     while _servers:
         _, server = _servers.popitem()
         with contextlib.suppress(redis.RedisError):
-            server.shutdown(save=True, now=True)
+            server.shutdown(save=True)
 
 
 def redis_url(settings: Settings) -> str:

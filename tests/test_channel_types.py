@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,8 +34,9 @@ from app.channels.shopify import spec as shopify_spec
 from app.channels.woocommerce import spec as woocommerce_spec
 from app.domain.channels import Capability, ChannelField, ChannelType, ChannelTypeSpec, FieldType
 from app.domain.locales import canonical_locale
+from tests.shared_data import shared_dir
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = shared_dir()
 SPECS = SHARED / "specs"
 DATA = SHARED / "data"
 

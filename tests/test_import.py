@@ -15,8 +15,9 @@ from app.services.catalog_setup import CatalogSetupService, ScopeInputData
 from app.services.importing.importer import Importer
 from app.services.importing.sources import UnsupportedFile
 from tests.conftest import TenantHandle
+from tests.shared_data import shared_path
 
-AKENEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "akeneo_icecat_demo_dev"
+AKENEO = shared_path("data", "akeneo_icecat_demo_dev")
 NOT_VALUES = {"sku", "enabled", "family", "parent", "categories", "groups"}
 
 
