@@ -114,6 +114,34 @@ class CredentialsRejected(ChannelError):
     code = ErrorCode.CONNECTION_TEST_FAILED
 
 
+@dataclass(frozen=True, slots=True)
+class RateSignal:
+    """What a channel said about its limit in one answer; fields it did not say are None.
+
+    Shopify reports a cost bucket (extensions.cost.throttleStatus:
+    currentlyAvailable, maximumAvailable, restoreRate); REST channels send
+    Retry-After and X-RateLimit-Limit/Remaining/Reset headers.
+    """
+
+    retry_after: float | None = None
+    available: float | None = None
+    capacity: float | None = None
+    restore_rate: float | None = None
+    """Units regained per second."""
+
+
+class RateGate(Protocol):
+    """The connector's shared rate limit: every request waits for its cost, every answer reports back."""
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        """Wait until `cost` units are available in the connector's bucket, then take them."""
+        ...
+
+    async def observe(self, signal: RateSignal) -> None:
+        """Adjust the bucket to what the channel says (a 429's Retry-After pauses every worker)."""
+        ...
+
+
 class ChannelAdapter(Protocol):
     """What the sync engine and the connector services need from a channel."""
 

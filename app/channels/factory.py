@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from app.channels.base import ChannelAdapter, CredentialsRejected
+from app.channels.base import ChannelAdapter, CredentialsRejected, RateGate
 from app.channels.custom_http.adapter import CustomHttpAdapter
 from app.channels.outbound import UnsafeUrl, check_outbound_url
 from app.domain.channels import ChannelType
@@ -29,7 +29,12 @@ class AdapterUnavailable(Exception):
 
 
 async def build_adapter(
-    channel_type: ChannelType, credentials: Mapping[str, Any], *, http: httpx.AsyncClient, settings: Settings
+    channel_type: ChannelType,
+    credentials: Mapping[str, Any],
+    *,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    gate: RateGate | None = None,
 ) -> ChannelAdapter:
     """The adapter for one connector; CredentialsRejected when its address is not allowed."""
     url_field = USER_URL_FIELDS.get(channel_type)
@@ -39,5 +44,5 @@ async def build_adapter(
         except UnsafeUrl as exc:
             raise CredentialsRejected(f"{url_field}: {exc}") from None
     if channel_type is ChannelType.CUSTOM_HTTP:
-        return CustomHttpAdapter(credentials, http, timeout=settings.http_timeout_seconds)
+        return CustomHttpAdapter(credentials, http, timeout=settings.http_timeout_seconds, gate=gate)
     raise AdapterUnavailable(f"connecting to {channel_type} is not available in this version yet")

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.channels.base import ChannelDocument, ChannelInfo, ChannelRejected, ItemResult, RemoteProduct
+from app.channels.base import ChannelDocument, ChannelInfo, ChannelRejected, ItemResult, RateGate, RemoteProduct
 from app.channels.custom_http.client import CustomHttpClient, CustomHttpCredentials
 from app.domain.errors import ErrorCode
 
@@ -117,9 +117,15 @@ class CustomHttpAdapter:
         timeout: float,
         allow_private: bool | None = None,
         clock: Callable[[], float] = time.time,
+        gate: RateGate | None = None,
     ) -> None:
         self._client = CustomHttpClient(
-            CustomHttpCredentials.parse(credentials), http, timeout=timeout, allow_private=allow_private, clock=clock
+            CustomHttpCredentials.parse(credentials),
+            http,
+            timeout=timeout,
+            allow_private=allow_private,
+            clock=clock,
+            gate=gate,
         )
 
     def __repr__(self) -> str:

@@ -34,6 +34,8 @@ from app.channels.base import (
     ChannelTimeout,
     ChannelUnavailable,
     CredentialsRejected,
+    RateGate,
+    RateSignal,
 )
 from app.channels.outbound import UnresolvableHost, UnsafeUrl, check_outbound_url
 from app.channels.signing import signature_headers
@@ -151,12 +153,14 @@ class CustomHttpClient:
         timeout: float,
         allow_private: bool | None = None,
         clock: Callable[[], float] = time.time,
+        gate: RateGate | None = None,
     ) -> None:
         self.credentials = credentials
         self._http = http
         self._timeout = httpx.Timeout(timeout)
         self._allow_private = allow_private
         self._clock = clock
+        self._gate = gate
 
     def url(self, path: str) -> str:
         """`path` ("/info", "/products?skus=...") under the shop's baseUrl."""
@@ -201,6 +205,8 @@ class CustomHttpClient:
             except UnsafeUrl as exc:
                 raise CredentialsRejected(f"CUSTOM_HTTP baseUrl refused: {exc}") from None
         raw = body if body is not None else b""
+        if self._gate is not None:
+            await self._gate.acquire(1.0)
         headers = self.headers(raw, json_body=body is not None)
         started = time.perf_counter()
         try:
@@ -227,9 +233,22 @@ class CustomHttpClient:
             status=response.status_code,
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
+        if self._gate is not None:
+            await self._gate.observe(self.rate_signal(response))
         if response.is_success or response.status_code in accept:
             return response
         raise self.error_for(method, path, response)
+
+    def rate_signal(self, response: httpx.Response) -> RateSignal:
+        """What the shop said about its limit: Retry-After on a 429, X-RateLimit-Limit/Remaining when it sends them."""
+        retry_after = None
+        if response.status_code == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
+        return RateSignal(
+            retry_after=retry_after,
+            available=_number(response.headers.get("X-RateLimit-Remaining")),
+            capacity=_number(response.headers.get("X-RateLimit-Limit")),
+        )
 
     def error_for(self, method: str, path: str, response: httpx.Response) -> ChannelError:
         """The ChannelError an unsuccessful answer stands for (the protocol's status rules)."""
@@ -281,3 +300,10 @@ class CustomHttpClient:
                 f"CUSTOM_HTTP {method} {path}: the shop's answer is not valid JSON ({snippet!r})",
                 status=response.status_code,
             ) from None
+
+
+def _number(header: str | None) -> float | None:
+    try:
+        return None if header is None else float(header)
+    except ValueError:
+        return None

@@ -1,0 +1,283 @@
+"""The connector's rate limit: one token bucket in Redis shared by every worker process on every host.
+
+A channel limits the store (or the app's token), not one of our processes, so
+the bucket lives in Redis under `pimsync:rate:{connector_public_id}` and is
+read and changed only by Lua scripts: Redis runs a script atomically, so two
+workers can never both spend the last token. The scripts read the clock with
+Redis's `TIME`, so hosts whose clocks disagree still agree on the bucket.
+
+Semantics (kept identical in `LocalTokenBucket`, the in-process twin for
+single-process benchmarks and tests without Redis):
+
+- The bucket starts full and refills at `rate` units per second up to
+  `capacity`.
+- `acquire(cost)` takes `cost` units, or learns how long until it could and
+  sleeps that long before asking again. Nothing is held while sleeping; a
+  cancelled waiter has taken nothing.
+- A cost above the capacity could never be paid from the bucket and would wait
+  forever. It waits for a full bucket instead, then takes its whole cost, so
+  the bucket goes into debt and later requests wait until the debt is repaid:
+  no deadlock, and the long-run rate still counts what was really spent.
+- `observe(signal)` brings the bucket to what the channel said. A Retry-After
+  blocks the whole bucket (every worker) until then, empties it, and starts
+  refilling only when the block ends, so the first request after a 429 is
+  the only one that can meet a still-throttled channel. `capacity` and
+  `restore_rate` replace ours until the connector's configured limit changes
+  or the key expires. `available` can only lower our tokens, never raise
+  them: the channel counted it before it saw requests other workers already
+  have in flight, so raising to it would hand those units out twice and earn
+  the next 429.
+- An idle bucket expires, but never before the channel's own bucket would
+  have refilled too: a bucket re-created full must not over-credit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random as _random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from app.channels.base import RateSignal
+from app.domain.channels import ChannelTypeSpec
+
+Sleep = Callable[[float], Awaitable[None]]
+
+DEFAULT_JITTER = 0.005
+"""Seconds of random delay added to each wait, so waiters take turns (see RedisTokenBucket.acquire)."""
+
+DEFAULT_IDLE_TTL = 900.0
+"""Seconds an untouched bucket stays in Redis (longer when it needs longer to refill)."""
+
+# Shared by both scripts. KEYS[1]: the bucket hash. ARGV[1], ARGV[2]: the connector's configured
+# capacity and rate, as strings (a change of either resets what the channel taught us). ARGV[3]: idle TTL in ms.
+_PRELUDE = """
+local key = KEYS[1]
+local cfg_capacity, cfg_rate = ARGV[1], ARGV[2]
+local idle_ms = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local s = redis.call('HMGET', key, 'tokens', 'ts', 'capacity', 'rate', 'blocked_until', 'cfg_capacity', 'cfg_rate')
+local tokens, ts, capacity, rate, blocked
+if s[1] then
+  tokens, ts, blocked = tonumber(s[1]), tonumber(s[2]), tonumber(s[5])
+  capacity, rate = tonumber(s[3]), tonumber(s[4])
+  if s[6] ~= cfg_capacity or s[7] ~= cfg_rate then
+    capacity, rate = tonumber(cfg_capacity), tonumber(cfg_rate)
+  end
+else
+  capacity, rate = tonumber(cfg_capacity), tonumber(cfg_rate)
+  tokens, ts, blocked = capacity, now, 0
+end
+if now > ts then
+  tokens = math.min(capacity, tokens + (now - ts) * rate)
+  ts = now
+end
+tokens = math.min(tokens, capacity)
+local function save()
+  redis.call('HSET', key,
+    'tokens', string.format('%.17g', tokens), 'ts', string.format('%.6f', ts),
+    'capacity', string.format('%.17g', capacity), 'rate', string.format('%.17g', rate),
+    'blocked_until', string.format('%.6f', blocked), 'cfg_capacity', cfg_capacity, 'cfg_rate', cfg_rate)
+  local full_at = math.max(ts, blocked) + math.max(0, capacity - tokens) / rate
+  redis.call('PEXPIRE', key, math.ceil(math.max(idle_ms, (full_at - now) * 1000 + 1000)))
+end
+"""
+
+# ARGV[4]: the cost. Returns '0' when taken, else the seconds to wait before asking again.
+_ACQUIRE = (
+    _PRELUDE
+    + """
+local cost = tonumber(ARGV[4])
+local need = math.min(cost, capacity)
+if now >= blocked and ts <= now and tokens >= need then
+  tokens = tokens - cost
+  save()
+  return '0'
+end
+save()
+local wait = math.max(blocked - now, (ts - now) + math.max(0, need - tokens) / rate)
+return string.format('%.17g', wait)
+"""
+)
+
+# ARGV[4..7]: retry_after, available, capacity, restore_rate; '' when the channel did not say.
+_OBSERVE = (
+    _PRELUDE
+    + """
+local retry_after, available = tonumber(ARGV[4]), tonumber(ARGV[5])
+local new_capacity, new_rate = tonumber(ARGV[6]), tonumber(ARGV[7])
+if new_capacity and new_capacity > 0 then
+  capacity = new_capacity
+  tokens = math.min(tokens, capacity)
+end
+if new_rate and new_rate > 0 then rate = new_rate end
+if available then tokens = math.min(tokens, math.max(available, 0)) end
+if retry_after and retry_after > 0 then
+  blocked = math.max(blocked, now + retry_after)
+  tokens = math.min(tokens, 0)
+  ts = math.max(ts, blocked)
+end
+save()
+return 1
+"""
+)
+
+
+def rate_key(connector_public_id: str) -> str:
+    """The Redis key of a connector's bucket."""
+    return f"pimsync:rate:{connector_public_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A bucket's configured size: `capacity` units at most, refilled at `rate` units per second."""
+
+    capacity: float
+    rate: float
+
+    def __post_init__(self) -> None:
+        if not (self.capacity > 0 and self.rate > 0):
+            raise ValueError(f"a rate limit needs a positive capacity and rate, not {self.capacity} and {self.rate}")
+
+    @classmethod
+    def for_channel(
+        cls, spec: ChannelTypeSpec, *, requests_per_second: float | None = None, burst: float | None = None
+    ) -> RateLimit:
+        """The channel type's default rate, or the connector's override; the burst defaults to one second's worth.
+
+        A burst of one second's requests (at least one) is what a per-second
+        limit lets through in any window; the channel's own signals correct it.
+        """
+        rate = requests_per_second if requests_per_second is not None else spec.requests_per_second
+        return cls(capacity=burst if burst is not None else max(1.0, rate), rate=rate)
+
+
+def _argument(value: float | None) -> str:
+    """A number as the scripts read it; '' (Lua's nil) for a value the channel did not say or that is not finite."""
+    return "" if value is None or not math.isfinite(value) else repr(float(value))
+
+
+def _check_cost(cost: float) -> None:
+    if not (cost >= 0 and math.isfinite(cost)):
+        raise ValueError(f"a request cannot cost {cost} units")
+
+
+class RedisTokenBucket:
+    """A RateGate whose bucket is one Redis hash, shared by every worker that names the same key."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        key: str,
+        limit: RateLimit,
+        idle_ttl: float = DEFAULT_IDLE_TTL,
+        jitter: float = DEFAULT_JITTER,
+        sleep: Sleep = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.key = key
+        self.limit = limit
+        self._config = [_argument(limit.capacity), _argument(limit.rate), str(max(1, round(idle_ttl * 1000)))]
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._observe = redis.register_script(_OBSERVE)
+        self._jitter = jitter
+        self._sleep = sleep
+        self._random = random
+
+    @classmethod
+    def for_connector(
+        cls, redis: Redis, *, connector_public_id: str, limit: RateLimit, idle_ttl: float = DEFAULT_IDLE_TTL
+    ) -> RedisTokenBucket:
+        """The bucket of one connector (`pimsync:rate:{connector_public_id}`), on the app's or arq's Redis."""
+        return cls(redis, key=rate_key(connector_public_id), limit=limit, idle_ttl=idle_ttl)
+
+    async def try_acquire(self, cost: float = 1.0) -> float:
+        """Take `cost` units now and return 0, or take nothing and return the seconds until they could be taken.
+
+        Public so a task can choose to defer itself (arq `Retry(defer=...)`)
+        rather than sleep through a long block.
+        """
+        _check_cost(cost)
+        if cost == 0:
+            return 0.0
+        answer = await self._acquire(keys=[self.key], args=[*self._config, _argument(cost)])
+        return max(0.0, float(answer))
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        """Wait until `cost` units are taken; Redis says how long each wait is, so there is no polling between.
+
+        Waiters for the same units all wake when they are due, and the
+        quickest round trip would win every time, starving the others; a few
+        milliseconds of random delay make them take turns. The delay costs no
+        throughput: units keep accruing in the bucket while a waiter is late.
+        """
+        while (wait := await self.try_acquire(cost)) > 0:
+            await self._sleep(wait + self._jitter * self._random())
+
+    async def observe(self, signal: RateSignal) -> None:
+        """Apply what the channel said to the shared bucket (see the module docstring for each field)."""
+        if signal == RateSignal():
+            return
+        said = (signal.retry_after, signal.available, signal.capacity, signal.restore_rate)
+        await self._observe(keys=[self.key], args=[*self._config, *map(_argument, said)])
+
+
+class LocalTokenBucket:
+    """The same bucket kept in this process only: for benchmarks and tests that run one process."""
+
+    def __init__(
+        self,
+        limit: RateLimit,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.limit = limit
+        self.capacity = limit.capacity
+        self.rate = limit.rate
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = limit.capacity
+        self._ts = clock()
+        self._blocked = 0.0
+
+    def _refill(self) -> float:
+        now = self._clock()
+        if now > self._ts:
+            self._tokens = min(self.capacity, self._tokens + (now - self._ts) * self.rate)
+            self._ts = now
+        self._tokens = min(self._tokens, self.capacity)
+        return now
+
+    async def try_acquire(self, cost: float = 1.0) -> float:
+        _check_cost(cost)
+        now = self._refill()
+        need = min(cost, self.capacity)
+        if cost == 0 or (now >= self._blocked and self._ts <= now and self._tokens >= need):
+            self._tokens -= cost
+            return 0.0
+        return max(self._blocked - now, (self._ts - now) + max(0.0, need - self._tokens) / self.rate)
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        while (wait := await self.try_acquire(cost)) > 0:
+            await self._sleep(wait)
+
+    async def observe(self, signal: RateSignal) -> None:
+        now = self._refill()
+        if signal.capacity is not None and signal.capacity > 0:
+            self.capacity = signal.capacity
+            self._tokens = min(self._tokens, self.capacity)
+        if signal.restore_rate is not None and signal.restore_rate > 0:
+            self.rate = signal.restore_rate
+        if signal.available is not None:
+            self._tokens = min(self._tokens, max(signal.available, 0.0))
+        if signal.retry_after is not None and signal.retry_after > 0:
+            self._blocked = max(self._blocked, now + signal.retry_after)
+            self._tokens = min(self._tokens, 0.0)
+            self._ts = max(self._ts, self._blocked)

@@ -1,0 +1,103 @@
+"""The retry policy for channel requests, in one helper so every adapter call is retried the same way.
+
+What each ChannelError leads to:
+
+    ChannelError
+    ├── transient
+    │   ├── ChannelRateLimited   wait Retry-After (every worker, through the gate); not an attempt
+    │   ├── ChannelUnavailable   back off and retry; counts as an attempt
+    │   └── ChannelTimeout       back off and retry; counts as an attempt
+    └── permanent (ChannelRejected, CredentialsRejected, ...)   raised at once
+
+Backoff is exponential with full jitter (a uniform draw between 0 and the
+capped exponential), so workers that failed together do not retry together.
+A 429 says "not now", not "this request is broken", so waiting it out does not
+use up an attempt; a total wait budget still bounds a storm of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random as _random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from app.channels.base import ChannelError, ChannelRateLimited, RateGate, RateSignal
+
+T = TypeVar("T")
+
+Sleep = Callable[[float], Awaitable[None]]
+OnRetry = Callable[[ChannelError, int, float], None]
+"""Called before each wait with the error, the attempts used so far, and the seconds about to be waited."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try: `max_attempts` calls for transient failures, `max_total_wait` seconds of waiting in all."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_total_wait: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("a retry policy needs at least one attempt")
+        if self.base_delay < 0 or self.max_delay < 0 or self.max_total_wait < 0:
+            raise ValueError("retry delays cannot be negative")
+
+    def backoff(self, retry: int, random: Callable[[], float] = _random.random) -> float:
+        """The wait before retry number `retry` (1-based): full jitter under `base_delay * 2**(retry-1)`, capped."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(retry - 1, 62))
+        return ceiling * random()
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    gate: RateGate | None = None,
+    cost: float = 1.0,
+    sleep: Sleep = asyncio.sleep,
+    random: Callable[[], float] = _random.random,
+    on_retry: OnRetry | None = None,
+) -> T:
+    """Run `call` until it succeeds, under `policy`; the last error is raised when the policy gives up.
+
+    With a `gate`, `cost` units are acquired before every call (a retry is a
+    new request the channel counts again), and a 429 is reported to the gate
+    so every worker of the connector pauses, not just this one. A 429 without
+    Retry-After backs off like a transient error, still without using an
+    attempt. Errors that are not ChannelErrors are not ours to judge: they
+    propagate untouched.
+    """
+    attempts = 0
+    throttles = 0
+    waited = 0.0
+    while True:
+        if gate is not None:
+            await gate.acquire(cost)
+        try:
+            return await call()
+        except ChannelRateLimited as error:
+            throttles += 1
+            delay = error.retry_after if error.retry_after is not None else policy.backoff(throttles, random)
+            delay = max(0.0, delay)
+            if gate is not None:
+                await gate.observe(RateSignal(retry_after=delay))
+            failure: ChannelError = error
+        except ChannelError as error:
+            if not error.transient:
+                raise
+            attempts += 1
+            if attempts >= policy.max_attempts:
+                raise
+            delay = policy.backoff(attempts, random)
+            failure = error
+        if waited + delay > policy.max_total_wait:
+            raise failure
+        if on_retry is not None:
+            on_retry(failure, attempts, delay)
+        await sleep(delay)
+        waited += delay

