@@ -10,9 +10,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.container import Container, open_container
 from app.domain.errors import Unauthenticated
@@ -25,8 +28,24 @@ from graphql_schema import build_schema
 from graphql_schema.context import Context
 
 
+async def authenticate(container: Container, token: str) -> Principal:
+    """The principal a bearer token stands for (Unauthenticated if none), noting its use now and then."""
+    async with container.db.reader() as session:
+        principal, stale = await TokenService(session).authenticate(token)
+    if stale:
+        async with container.db.transaction() as session:
+            await TokenService(session).record_use(principal.token_id)
+    return principal
+
+
 class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry's ASGI view, with a context built from the authenticated principal."""
+    """Strawberry's ASGI view, with a context built from the authenticated principal.
+
+    HTTP requests are authenticated before they reach this view. A websocket
+    (graphql-transport-ws) may carry the token on its upgrade request or in
+    connection_init's payload ({"Authorization": "Bearer ..."}); without a
+    valid one the connection is refused before any subscription starts.
+    """
 
     def __init__(self, current: Callable[[], Container], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -34,9 +53,24 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal: Principal | None = getattr(request.state, "principal", None)
-        if principal is None:
+        if principal is None and not isinstance(request, WebSocket):
             raise Unauthenticated("send Authorization: Bearer <token>")
         return Context(container=self.current(), principal=principal)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        unset: UnsetType = UNSET
+        if context.principal is not None:
+            return unset
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization") or ""
+        scheme, _, token = str(raw).partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ConnectionRejectionError({"message": "send Authorization: Bearer <token> in connection_init"})
+        try:
+            context.principal = await authenticate(self.current(), token.strip())
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from None
+        return unset
 
 
 def _unauthenticated(message: str) -> JSONResponse:
@@ -62,6 +96,8 @@ class AuthenticatedGraphQL:
         self.ide = ide
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._authenticate_upgrade(scope)
         if scope["type"] == "http":
             request = Request(scope, receive)
             if self.ide and _wants_ide(request):
@@ -78,15 +114,29 @@ class AuthenticatedGraphQL:
         if token is None:
             return _unauthenticated("send Authorization: Bearer <token>")
         try:
-            async with self.current().db.reader() as session:
-                principal, stale = await TokenService(session).authenticate(token)
+            request.state.principal = await authenticate(self.current(), token)
         except Unauthenticated as exc:
             return _unauthenticated(exc.message)
-        if stale:
-            async with self.current().db.transaction() as session:
-                await TokenService(session).record_use(principal.token_id)
-        request.state.principal = principal
         return None
+
+    async def _authenticate_upgrade(self, scope: Scope) -> None:
+        """A token on the upgrade request authenticates the socket at once; a bad one is left to connection_init."""
+        socket = WebSocket(scope, receive=_no_receive, send=_no_send)
+        token = _bearer(socket)  # type: ignore[arg-type]
+        if token is None:
+            return
+        try:
+            socket.state.principal = await authenticate(self.current(), token)
+        except Unauthenticated:
+            return
+
+
+async def _no_receive() -> Any:
+    raise RuntimeError("the upgrade request is only read, never received from")
+
+
+async def _no_send(message: Any) -> None:
+    raise RuntimeError("the upgrade request is only read, never answered")
 
 
 def _wants_ide(request: Request) -> bool:
@@ -122,6 +172,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     ide = not settings.is_production
     view = GraphQLApp(current, schema=build_schema(settings), graphql_ide="graphiql" if ide else None)
     graphql = AuthenticatedGraphQL(view, current, ide=ide)
-    routes = [*ops_routes(current, metrics), Route("/graphql", graphql, methods=["GET", "POST"])]
+    routes = [
+        *ops_routes(current, metrics),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
     middleware = [Middleware(MetricsMiddleware, metrics=metrics)]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

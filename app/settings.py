@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(default=False, validation_alias="PIMSYNC_ALLOW_PRIVATE_URLS")
     """Let connectors reach loopback and private addresses (tests, a shop on the same network)."""
     http_timeout_seconds: float = 30.0
+    queue_name: str = Field(default="pimsync:queue", validation_alias="PIMSYNC_QUEUE")
+    """The arq queue; services sharing one Redis keep apart by naming their own."""
+    sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
+    """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
 
     @field_validator("var_dir")
     @classmethod

@@ -12,11 +12,12 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from app.db.engine import Database
-from app.db.models import Connector, FieldMapping, Listing
+from app.db.models import Connector, FieldMapping, Listing, SyncJob
 from app.domain.catalog import CatalogSpec
 from app.domain.values import ValueKey
 from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.products import ProductRepository
+from app.repositories.sync_jobs import SyncJobRepository
 from app.services.catalog_setup import CatalogSetupService
 
 Key = TypeVar("Key")
@@ -32,6 +33,8 @@ class Loaders:
         self.listings_by_product: DataLoader[int, list[Listing]] = DataLoader(self._listings)
         self.connector_by_id: DataLoader[int, Connector | None] = DataLoader(self._connectors)
         self.mappings_by_connector: DataLoader[int, list[FieldMapping]] = DataLoader(self._mappings)
+        self.last_job_by_connector: DataLoader[int, SyncJob | None] = DataLoader(self._last_jobs)
+        self.error_locales_by_job: DataLoader[int, set[str]] = DataLoader(self._error_locales)
 
     async def spec(self) -> CatalogSpec:
         return await self.catalog_spec.load(self.tenant_id)
@@ -63,6 +66,16 @@ class Loaders:
         async with self.db.reader() as session:
             rows = await MappingRepository(session).of_connectors(self.tenant_id, connector_ids)
         return _group_by(connector_ids, rows, lambda row: row.connector_id)
+
+    async def _last_jobs(self, connector_ids: Sequence[int]) -> list[SyncJob | None]:
+        async with self.db.reader() as session:
+            found = await SyncJobRepository(session).latest_for(self.tenant_id, connector_ids)
+        return [found.get(pk) for pk in connector_ids]
+
+    async def _error_locales(self, job_ids: Sequence[int]) -> list[set[str]]:
+        async with self.db.reader() as session:
+            found = await SyncJobRepository(session).error_locales(job_ids)
+        return [found[pk] for pk in job_ids]
 
 
 def _group_by(keys: Sequence[Key], rows: Sequence[Value], key_of: Callable[[Value], Key]) -> list[list[Value]]:

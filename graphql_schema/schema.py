@@ -26,6 +26,10 @@ from graphql_schema.connectors.types import ConnectorType
 from graphql_schema.context import Info
 from graphql_schema.errors import ErrorPolicy
 from graphql_schema.relay import Node, parse_global_id
+from graphql_schema.sync.mutations import SyncMutation
+from graphql_schema.sync.queries import SyncQuery
+from graphql_schema.sync.subscriptions import SyncSubscription
+from graphql_schema.sync.types import SyncJobType
 
 
 @strawberry.type
@@ -50,12 +54,17 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, CatalogQuery, ConnectorQuery):
+class Query(NodeQuery, CatalogQuery, ConnectorQuery, SyncQuery):
     pass
 
 
 @strawberry.type
-class Mutation(CatalogMutation, ConnectorMutation):
+class Mutation(CatalogMutation, ConnectorMutation, SyncMutation):
+    pass
+
+
+@strawberry.type
+class Subscription(SyncSubscription):
     pass
 
 
@@ -70,4 +79,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions, types=[ProductType, ConnectorType])
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        types=[ProductType, ConnectorType, SyncJobType],
+    )

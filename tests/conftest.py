@@ -107,6 +107,8 @@ def settings(database_url: str, var_dir: Path, redis_url: str | None) -> Setting
         database_url=database_url,
         redis_url=redis_url,
         allow_private_urls=True,
+        queue_name=f"pimsync:test:{uuid.uuid4().hex[:8]}",
+        sync_lease_seconds=4.0,
     )
 
 

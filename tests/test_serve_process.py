@@ -27,6 +27,7 @@ from app.db.engine import Database
 from app.db.migrate import head_revision, upgrade_to_head
 from app.domain.scopes import Scope
 from app.services.tokens import TokenService
+from app.settings import Settings
 from tests.conftest import redis_available, services_required
 
 PIMSYNC = Path(sys.executable).with_name("pimsync")
@@ -247,7 +248,9 @@ async def test_run_starts_everything_and_an_interrupt_stops_everything(
     assert len(workers) == 1, "run starts one worker process"
 
     # The worker `run` started takes jobs from the embedded Redis.
-    pool = await create_pool(RedisSettings.from_dsn(f"unix://{var_dir / 'redis.sock'}"))
+    pool = await create_pool(
+        RedisSettings.from_dsn(f"unix://{var_dir / 'redis.sock'}"), default_queue_name=Settings().queue_name
+    )
     try:
         job = await pool.enqueue_job("check_readiness", _job_id=f"run-{uuid.uuid4().hex}")
         assert job is not None

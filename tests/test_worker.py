@@ -26,7 +26,7 @@ import pytest
 import redis
 from arq import create_pool
 from arq.connections import ArqRedis
-from arq.constants import default_queue_name, job_key_prefix
+from arq.constants import job_key_prefix
 from arq.jobs import Job, JobStatus
 
 from app.container import arq_redis_settings
@@ -181,7 +181,7 @@ async def test_the_worker_runs_check_readiness(
     running.append(worker)
     if machine.redis_url is None:
         await wait_for_embedded(machine, worker)
-    pool = await create_pool(arq_redis_settings(machine.settings))
+    pool = await create_pool(arq_redis_settings(machine.settings), default_queue_name=machine.settings.queue_name)
     queue.append(pool)
     job = await pool.enqueue_job("check_readiness", _job_id=f"test-{uuid.uuid4().hex}")
     assert job is not None
@@ -235,7 +235,11 @@ async def test_the_worker_refuses_a_database_that_needs_migrating(
         if previous is None:
             pytest.skip("there is only one migration: no schema can be behind it")
         await asyncio.to_thread(_migrate_to, machine.database_url, previous)
-    pool = await create_pool(arq_redis_settings(machine.settings)) if machine.redis_url else None
+    pool = (
+        await create_pool(arq_redis_settings(machine.settings), default_queue_name=machine.settings.queue_name)
+        if machine.redis_url
+        else None
+    )
     job: Job | None = None
     if pool is not None:  # a job waiting for it, which it must not take
         job = await pool.enqueue_job("check_readiness", _job_id=f"test-refused-{uuid.uuid4().hex}")
@@ -255,6 +259,6 @@ async def test_the_worker_refuses_a_database_that_needs_migrating(
         if pool is not None:
             if job is not None:
                 # Take the job off the queue so that no later worker picks it up.
-                await pool.zrem(default_queue_name, job.job_id)
+                await pool.zrem(machine.settings.queue_name, job.job_id)
                 await pool.delete(job_key_prefix + job.job_id)
             await pool.aclose()

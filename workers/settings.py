@@ -1,18 +1,25 @@
-"""arq WorkerSettings: the worker's task list and the resources it opens at start-up."""
+"""arq WorkerSettings: the worker's task list, its schedule, and the resources it opens at start-up.
+
+The Redis address is given by `pimsync worker` (arq's run_worker takes it as
+an override), so importing this module starts nothing.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from app.container import arq_redis_settings, open_container
+from arq import cron
+
+from app.container import open_container
 from app.db.migrate import head_revision
 from app.logging import configure_logging
 from app.services.readiness import ReadinessService
+from app.services.sync.recovery import recover_orphans
 from app.settings import load_settings
 from workers.context import WorkerContext
 from workers.tasks.check_readiness import check_readiness
-
-SETTINGS = load_settings()
+from workers.tasks.maintenance import recover_sync_work, start_scheduled_syncs
+from workers.tasks.sync import plan_sync_job, run_sync_chunk
 
 
 class SchemaOutdated(RuntimeError):
@@ -20,15 +27,17 @@ class SchemaOutdated(RuntimeError):
 
 
 async def startup(ctx: WorkerContext) -> None:
-    configure_logging(SETTINGS)
-    container = await open_container(SETTINGS)
+    settings = load_settings()
+    configure_logging(settings)
+    container = await open_container(settings)
     current = await ReadinessService(container).schema_revision()
-    expected = head_revision(SETTINGS.resolved_database_url)
+    expected = head_revision(settings.resolved_database_url)
     if current != expected:
         await container.close()
         found = f"at {current}" if current else "not migrated"
         raise SchemaOutdated(f"database schema is {found}, the code expects {expected}: run `pimsync migrate`")
     ctx["container"] = container
+    await recover_orphans(container)
 
 
 async def shutdown(ctx: WorkerContext) -> None:
@@ -38,10 +47,15 @@ async def shutdown(ctx: WorkerContext) -> None:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [check_readiness]
+    functions: ClassVar[list[Any]] = [check_readiness, plan_sync_job, run_sync_chunk]
+    # arq types a task's context as a plain dict; ours is the TypedDict WorkerContext, which it is at run time.
+    cron_jobs: ClassVar[list[Any]] = [
+        cron(recover_sync_work, second={0, 15, 30, 45}, unique=True),  # type: ignore[arg-type]
+        cron(start_scheduled_syncs, second=15, unique=True),  # type: ignore[arg-type]
+    ]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = arq_redis_settings(SETTINGS)
-    job_timeout = 300
+    job_timeout = 600
+    """A chunk is about a minute of work; past this arq gives up on it and the lease hands it on."""
     max_tries = 5
     health_check_interval = 30

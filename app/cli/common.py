@@ -15,7 +15,7 @@ from app.domain.errors import InvalidInput, ServiceError
 from app.settings import Settings, load_settings
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 Result = TypeVar("Result")
 
 

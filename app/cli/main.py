@@ -12,7 +12,7 @@ import typer
 import uvicorn
 
 from app.cli.catalog import catalog
-from app.cli.common import console, database, settings
+from app.cli.common import console, database, errors, settings
 from app.cli.common import run as run_async
 from app.cli.imports import imports
 from app.cli.keys import keys
@@ -75,10 +75,22 @@ def worker() -> None:
     """Run an arq worker (sync jobs); it refuses to start on a database that needs `pimsync migrate`."""
     from arq import run_worker
 
-    from workers.settings import WorkerSettings
+    from app.container import arq_redis_settings
+    from workers.settings import SchemaOutdated, WorkerSettings
 
-    configure_logging(settings())
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    current = settings()
+    configure_logging(current)
+    try:
+        run_worker(
+            WorkerSettings,  # type: ignore[arg-type]
+            redis_settings=arq_redis_settings(current),
+            queue_name=current.queue_name,
+        )
+    except SchemaOutdated as exc:
+        errors.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        stop_embedded_redis()
 
 
 async def _demo_token(tenant_code: str) -> str | None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -199,6 +200,11 @@ class Connector(Base):
     last_tested_at: Mapped[datetime | None] = mapped_column(default=None)
     mappings_version: Mapped[int] = mapped_column(Integer, default=0)
     """Bumped by every saveMappings: an incremental sync re-exports everything when it moved."""
+    sync_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The product revision the last completed FULL or INCREMENTAL sync covered."""
+    synced_mappings_version: Mapped[int] = mapped_column(Integer, default=0)
+    failed_job_streak: Mapped[int] = mapped_column(Integer, default=0)
+    last_scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class FieldMapping(Base):
@@ -243,3 +249,134 @@ class Listing(Base):
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     status: Mapped[str] = mapped_column(String(20), default="never")
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    document_hashes: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    """Per channel locale ('' for the shared fields), the hash of the document last accepted: unchanged ones are skipped."""
+    sent: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    """The last document the channel accepted ({"fields": ..., "locales": ...}): the "before" of the next change."""
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    synced_revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SyncJob(Base):
+    """One sync of one connector: what to select, how far it got, and how it ended.
+
+    At most one job per connector is active (PENDING or RUNNING): the partial
+    unique index enforces it in the database, whatever the queue does.
+    """
+
+    __tablename__ = "sync_jobs"
+    __table_args__ = (
+        Index(
+            "uq_sync_jobs_one_active_per_connector",
+            "connector_id",
+            unique=True,
+            sqlite_where=text("status IN ('PENDING', 'RUNNING')"),
+            postgresql_where=text("status IN ('PENDING', 'RUNNING')"),
+        ),
+        Index("ix_sync_jobs_tenant_created", "tenant_id", "created_at"),
+        Index("ix_sync_jobs_status_priority", "status", "priority", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id", ondelete="CASCADE"))
+    sync_type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    force_resync: Mapped[bool] = mapped_column(Boolean, default=False)
+    locales: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
+    product_skus: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
+    retry_of: Mapped[int | None] = mapped_column(ForeignKey("sync_jobs.id", ondelete="SET NULL"), default=None)
+    select_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Set when planned: the job covers every live product (FULL, or mappings changed since the last sync)."""
+    revision_from: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Products changed after this revision are selected (INCREMENTAL)."""
+    revision_to: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """The tenant's revision when the job was planned: the connector's cursor once it completes."""
+    mappings_version: Mapped[int] = mapped_column(Integer, default=0)
+    total_products: Mapped[int] = mapped_column(Integer, default=0)
+    synced_products: Mapped[int] = mapped_column(Integer, default=0)
+    failed_products: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_products: Mapped[int] = mapped_column(Integer, default=0)
+    conflicted_products: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    failure: Mapped[str | None] = mapped_column(Text, default=None)
+    """Why the job as a whole failed (credentials rejected, connector paused ...)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SyncChunk(Base):
+    """A slice of a job's products (by product id range) that one worker runs under a lease.
+
+    A worker that dies leaves its lease to expire; recovery hands the chunk
+    to another worker, which resumes after `cursor`.
+    """
+
+    __tablename__ = "sync_chunks"
+    __table_args__ = (
+        Index("ix_sync_chunks_job_id", "job_id"),
+        Index("ix_sync_chunks_status_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("sync_jobs.id", ondelete="CASCADE"))
+    first_product_id: Mapped[int] = mapped_column(Integer)
+    last_product_id: Mapped[int] = mapped_column(Integer)
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    """The last product id this chunk has recorded; work resumes after it."""
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SyncJobError(Base):
+    """A product (and channel locale, when it concerns one) that failed in a job, with its CHN code."""
+
+    __tablename__ = "sync_errors"
+    __table_args__ = (Index("ix_sync_errors_job_id", "job_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("sync_jobs.id", ondelete="CASCADE"))
+    product_sku: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(35), default=None)
+    error_code: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncJobChange(Base):
+    """What a job did (or, in a dry run, would do) to one product: the job's audit trail."""
+
+    __tablename__ = "sync_changes"
+    __table_args__ = (
+        UniqueConstraint("job_id", "product_sku"),
+        Index("ix_sync_changes_job_action", "job_id", "action", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("sync_jobs.id", ondelete="CASCADE"))
+    product_sku: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(10))
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+
+
+class DomainEvent(Base):
+    """Something that happened, written in the same transaction as the change it records."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_tenant_id", "tenant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id", ondelete="SET NULL"), default=None)
+    kind: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

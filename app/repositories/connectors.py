@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
@@ -75,6 +76,18 @@ class ConnectorRepository:
                 .where(Connector.tenant_id == tenant_id, Connector.id.in_(connector_ids))
                 .values(mappings_version=Connector.mappings_version + 1)
             )
+
+    async def due_for_schedule(self, now: datetime) -> list[Connector]:
+        """Connected connectors with a schedule whose interval has passed since their last scheduled sync."""
+        statement = select(Connector).where(
+            Connector.sync_interval_minutes.is_not(None), Connector.status == "CONNECTED"
+        )
+        return [
+            row
+            for row in await self.session.scalars(statement)
+            if row.last_scheduled_at is None
+            or row.last_scheduled_at + timedelta(minutes=row.sync_interval_minutes or 0) <= now
+        ]
 
     def add(self, connector: Connector) -> None:
         self.session.add(connector)

@@ -15,6 +15,7 @@ from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Listing, Product, ProductValue
+from app.domain.sync import Selection
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,4 +141,45 @@ class ProductRepository:
             .where(Listing.tenant_id == tenant_id, Listing.product_id.in_(product_ids))
             .order_by(Listing.product_id, Listing.connector_id)
         )
+        return list(await self.session.scalars(statement))
+
+    # -- sync selection ----------------------------------------------------------------------------
+
+    def _selected(self, tenant_id: int, selection: Selection) -> Select[Any]:
+        statement = select(Product.id).where(Product.tenant_id == tenant_id)
+        if selection.skus is not None:
+            return statement.where(Product.sku.in_(selection.skus), Product.deleted_at.is_(None))
+        if selection.everything:
+            return statement.where(Product.deleted_at.is_(None), Product.enabled.is_(True))
+        statement = statement.where(Product.revision > selection.revision_from)
+        if selection.revision_to is not None:
+            statement = statement.where(Product.revision <= selection.revision_to)
+        return statement
+
+    async def count_selected(self, tenant_id: int, selection: Selection) -> int:
+        subquery = self._selected(tenant_id, selection).subquery()
+        return int(await self.session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+    async def chunk_bounds(self, tenant_id: int, selection: Selection, size: int) -> list[tuple[int, int]]:
+        """(first id, last id) of consecutive slices of `size` selected products, by keyset steps."""
+        bounds: list[tuple[int, int]] = []
+        after = 0
+        while True:
+            ids = self._selected(tenant_id, selection).where(Product.id > after).order_by(Product.id)
+            first = await self.session.scalar(ids.limit(1))
+            if first is None:
+                return bounds
+            last = await self.session.scalar(ids.offset(size - 1).limit(1))
+            if last is None:
+                last = await self.session.scalar(ids.order_by(None).with_only_columns(func.max(Product.id)))
+            assert last is not None
+            bounds.append((first, last))
+            after = last
+
+    async def selected_page(
+        self, tenant_id: int, selection: Selection, *, after_id: int, last_id: int, limit: int
+    ) -> list[Product]:
+        """Selected products (tombstones included where the selection takes them) in (after_id, last_id]."""
+        ids = self._selected(tenant_id, selection).where(Product.id > after_id, Product.id <= last_id)
+        statement = select(Product).where(Product.id.in_(ids.scalar_subquery())).order_by(Product.id).limit(limit)
         return list(await self.session.scalars(statement))

@@ -27,6 +27,10 @@ class TenantRepository:
         await self.session.flush()
         return tenant
 
+    async def current_revision(self, tenant_id: int) -> int:
+        revision = await self.session.scalar(select(Tenant.product_revision).where(Tenant.id == tenant_id))
+        return int(revision or 0)
+
     async def next_revision(self, tenant_id: int) -> int:
         """Bump and return the tenant's product revision.
 

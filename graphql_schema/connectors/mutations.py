@@ -17,21 +17,23 @@ from app.domain.scopes import Scope
 from app.services.connectors import ConnectorChanges, ConnectorDraft, ConnectorService
 from app.services.mappings import MappingService
 from graphql_schema.connectors.types import (
-    ChannelType,
-    ConflictStrategy,
     ConnectorPayload,
     ConnectorType,
     DeletePayload,
-    EmptyValuePolicy,
-    FallbackPolicy,
     FieldMappingType,
-    MappingDirection,
     SaveMappingsPayload,
-    SyncType,
     TestConnectionPayload,
     TestResult,
 )
 from graphql_schema.context import Info
+from graphql_schema.enums import (
+    ChannelType,
+    ConflictStrategy,
+    EmptyValuePolicy,
+    FallbackPolicy,
+    MappingDirection,
+    SyncType,
+)
 from graphql_schema.errors import attempt
 from graphql_schema.relay import global_id
 from graphql_schema.scalars import JSON

@@ -12,15 +12,9 @@ from app.domain.scopes import Scope
 from app.repositories.connectors import ConnectorFilter
 from app.services.connectors import ConnectorService
 from app.services.mappings import MappingService
-from graphql_schema.connectors.types import (
-    ChannelType,
-    ChannelTypeInfo,
-    ConnectorConnection,
-    ConnectorStatus,
-    ConnectorType,
-    ExportPreview,
-)
+from graphql_schema.connectors.types import ChannelTypeInfo, ConnectorConnection, ConnectorType, ExportPreview
 from graphql_schema.context import Info
+from graphql_schema.enums import ChannelType, ConnectorStatus
 from graphql_schema.relay import Page, after_key, connection, page_size
 
 

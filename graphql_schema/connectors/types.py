@@ -10,41 +10,34 @@ from datetime import datetime
 import strawberry
 
 from app.channels.base import ChannelInfo as ChannelInfoData
-from app.db.models import Connector, FieldMapping, Listing
+from app.db.models import Connector, FieldMapping, Listing, SyncJob
 from app.domain.channels import ChannelField, ChannelTypeSpec
 from app.domain.channels import ChannelType as ChannelTypeValue
-from app.domain.connectors import ConflictStrategy as ConflictStrategyValue
 from app.domain.connectors import ConnectorStatus as ConnectorStatusValue
-from app.domain.connectors import FallbackPolicy as FallbackPolicyValue
 from app.domain.connectors import LocalePair as LocalePairValue
-from app.domain.connectors import SyncType as SyncTypeValue
 from app.domain.mappings import EmptyValuePolicy as EmptyValuePolicyValue
 from app.domain.mappings import MappingDirection as MappingDirectionValue
+from app.domain.scopes import Scope
+from app.domain.sync import SyncJobStatus as SyncJobStatusValue
+from app.repositories.sync_jobs import SyncJobFilter
 from app.services.connectors import TestOutcome, settings_of
 from app.services.mappings import Preview, broken_reason
 from graphql_schema.context import Info
+from graphql_schema.enums import (
+    ChannelType,
+    ConflictStrategy,
+    ConnectorStatus,
+    EmptyValuePolicy,
+    FallbackPolicy,
+    MappingDirection,
+    SyncJobStatus,
+    SyncType,
+)
 from graphql_schema.errors import UserError, user_errors
 from graphql_schema.relay import Connection, Node, global_id
 from graphql_schema.scalars import JSON
-
-ChannelType = strawberry.enum(ChannelTypeValue, name="ChannelType")
-ConnectorStatus = strawberry.enum(ConnectorStatusValue, name="ConnectorStatus")
-ConflictStrategy = strawberry.enum(ConflictStrategyValue, name="ConflictStrategy")
-SyncType = strawberry.enum(SyncTypeValue, name="SyncType")
-FallbackPolicy = strawberry.enum(
-    FallbackPolicyValue,
-    name="FallbackPolicy",
-    description="What to send for a locale whose value is only reached by falling back to another locale.",
-)
-MappingDirection = strawberry.enum(MappingDirectionValue, name="MappingDirection")
-EmptyValuePolicy = strawberry.enum(
-    EmptyValuePolicyValue,
-    name="EmptyValuePolicy",
-    description=(
-        "What an export does when the PIM value is empty: clear it on the channel, "
-        "leave the channel's value alone, or send the transformation's default."
-    ),
-)
+from graphql_schema.sync.queries import jobs_page
+from graphql_schema.sync.types import SyncJobConnection, SyncJobType
 
 
 @strawberry.type
@@ -156,6 +149,30 @@ class ConnectorSettings:
         )
 
 
+@strawberry.type
+class LocaleSyncStatus:
+    pim_locale: str
+    channel_locale: str
+    status: str = strawberry.field(description="synced | pending | error | never")
+    last_synced_at: datetime | None
+
+    @classmethod
+    def of(
+        cls, pair: LocalePairValue, job: SyncJob | None, failed: set[str], last_synced_at: datetime | None
+    ) -> LocaleSyncStatus:
+        if job is None:
+            status = "never"
+        elif not SyncJobStatusValue(job.status).finished:
+            status = "pending"
+        elif pair.channel_locale in failed or job.status == SyncJobStatusValue.FAILED:
+            status = "error"
+        else:
+            status = "synced" if last_synced_at else "never"
+        return cls(
+            pim_locale=pair.pim_locale, channel_locale=pair.channel_locale, status=status, last_synced_at=last_synced_at
+        )
+
+
 @strawberry.type(name="FieldMapping")
 class FieldMappingType:
     id: strawberry.ID
@@ -214,8 +231,6 @@ class ConnectorType(Node):
 
     @strawberry.field
     async def mappings(self, info: Info) -> list[FieldMappingType]:
-        from app.domain.scopes import Scope
-
         info.context.require(Scope.MAPPINGS_VIEW)
         rows = await info.context.loaders.mappings_by_connector.load(self.row.id)
         return [FieldMappingType.from_row(row) for row in rows]
@@ -223,6 +238,37 @@ class ConnectorType(Node):
     @strawberry.field(description="Public URL path that the channel posts its webhooks to.")
     def webhook_path(self) -> str | None:
         return f"/webhooks/{self.row.public_id}"
+
+    @strawberry.field(description="The newest sync job that was not a dry run.")
+    async def last_job(self, info: Info) -> SyncJobType | None:
+        info.context.require(Scope.SYNC_VIEW)
+        job = await info.context.loaders.last_job_by_connector.load(self.row.id)
+        return None if job is None else SyncJobType.from_row(job)
+
+    @strawberry.field(
+        description=(
+            "Per mapped locale, as of the newest sync: synced, error (it failed products in that locale), "
+            "pending (a sync is under way) or never."
+        )
+    )
+    async def locale_sync_status(self, info: Info) -> list[LocaleSyncStatus]:
+        info.context.require(Scope.SYNC_VIEW)
+        job = await info.context.loaders.last_job_by_connector.load(self.row.id)
+        failed = set() if job is None else await info.context.loaders.error_locales_by_job.load(job.id)
+        pairs = settings_of(self.row).locale_mapping
+        return [LocaleSyncStatus.of(pair, job, failed, self.row.last_synced_at) for pair in pairs]
+
+    @strawberry.field
+    async def sync_jobs(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: SyncJobStatus | None = None,  # type: ignore[valid-type]
+    ) -> SyncJobConnection:
+        info.context.require(Scope.SYNC_VIEW)
+        where = SyncJobFilter(connector_id=self.row.id, status=SyncJobStatusValue(status).value if status else None)
+        return await jobs_page(info, where, first, after)
 
     @classmethod
     def from_row(cls, row: Connector) -> ConnectorType:

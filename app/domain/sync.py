@@ -1,0 +1,203 @@
+"""Sync vocabulary and the pure decisions of an export: hashing, what changed, what to send (pure).
+
+A product's export is split in parts: '' for the shared (non-localizable)
+fields and one part per channel locale. Each part is hashed; a part whose
+hash equals the one the channel last accepted is not sent again, so a sync
+after a one-word change in French sends the French part only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from app.channels.base import ChannelDocument, RemoteProduct
+from app.domain.errors import ErrorCode, UserErrorItem
+from app.domain.export_plan import Built, ProductExport
+
+SHARED = ""
+"""The part key of the shared (non-localizable) fields."""
+
+
+class SyncJobStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    RETRYING = "RETRYING"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (SyncJobStatus.COMPLETED, SyncJobStatus.FAILED, SyncJobStatus.CANCELLED)
+
+
+ACTIVE_STATUSES = (SyncJobStatus.PENDING, SyncJobStatus.RUNNING)
+
+
+class SyncPriority(IntEnum):
+    """Stored as a number so the queue orders by it."""
+
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+
+
+class ChunkStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    CANCELLED = "CANCELLED"
+
+
+class ChangeAction(StrEnum):
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    SKIP = "SKIP"
+    CONFLICT = "CONFLICT"
+    HOLD = "HOLD"
+    DELETE = "DELETE"
+    """The product was deleted in the PIM and is removed from the channel."""
+    FAIL = "FAIL"
+    """Nothing was sent: the product's own data cannot go out (its errors say why)."""
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return value
+
+
+def part_hash(fields: Mapping[str, Any]) -> str:
+    """A stable digest of one part: key order and JSON spacing do not matter."""
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """What one product sends: the parts that changed, and the problems that keep parts back."""
+
+    sku: str
+    shared: dict[str, Any] | None
+    """The shared fields when they changed (or must be sent in full); None: leave them alone."""
+    locales: dict[str, dict[str, Any]]
+    hashes: dict[str, str]
+    """The hash of every part in `shared`/`locales`, to store once the channel accepts them."""
+    errors: list[tuple[str | None, UserErrorItem]] = field(default_factory=list)
+    """(channel locale or None, problem) that fail the product or one of its locales."""
+    held: list[str] = field(default_factory=list)
+    failed_whole: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self.shared is None and not self.locales
+
+    def document(self, external_id: str | None) -> ChannelDocument:
+        return ChannelDocument(self.sku, external_id, dict(self.shared or {}), dict(self.locales))
+
+
+def _blocking(problems: list[UserErrorItem]) -> list[UserErrorItem]:
+    """Problems that keep data back; a broken mapping only drops its own field."""
+    return [problem for problem in problems if problem.code is not ErrorCode.MAPPING_BROKEN]
+
+
+def outgoing(export: ProductExport, previous: Mapping[str, str], *, force: bool, creating: bool) -> Outgoing:
+    """Decide what of this product goes out.
+
+    A problem in the shared fields fails the product; a problem in a locale
+    fails that locale only. Held locales stay back. Unless `force` or
+    `creating`, a part whose hash matches what the channel last accepted is
+    left out.
+    """
+    result = Outgoing(export.sku, None, {}, {})
+    shared_problems = _blocking(export.shared.problems)
+    result.errors += [(None, problem) for problem in export.shared.problems]
+    if shared_problems:
+        result.failed_whole = True
+        return result
+    _take(result, SHARED, export.shared, previous, force or creating)
+    for built in export.locales:
+        locale = built.channel_locale or ""
+        if not built.will_send:
+            result.held.append(locale)
+            continue
+        problems = _blocking(built.problems)
+        result.errors += [(locale, problem) for problem in built.problems]
+        if problems:
+            continue
+        _take(result, locale, built, previous, force or creating)
+    return result
+
+
+def _take(result: Outgoing, part: str, built: Built, previous: Mapping[str, str], always: bool) -> None:
+    digest = part_hash(built.fields)
+    if not always and previous.get(part) == digest:
+        return
+    result.hashes[part] = digest
+    if part == SHARED:
+        result.shared = dict(built.fields)
+    else:
+        result.locales[part] = dict(built.fields)
+
+
+def field_changes(before: Mapping[str, Any], sent: Outgoing) -> list[dict[str, Any]]:
+    """Each field and channel locale whose value changes, with before and after.
+
+    `before` is a stored document ({"fields": ..., "locales": ...}): the
+    channel's current state when it was read, else what it last accepted.
+    """
+    changes: list[dict[str, Any]] = []
+    old_fields = before.get("fields", {})
+    for name, after in (sent.shared or {}).items():
+        if old_fields.get(name) != after:
+            changes.append({"field": name, "channelLocale": None, "before": old_fields.get(name), "after": after})
+    old_locales = before.get("locales", {})
+    for locale, values in sent.locales.items():
+        old = old_locales.get(locale, {})
+        for name, after in values.items():
+            if old.get(name) != after:
+                changes.append({"field": name, "channelLocale": locale, "before": old.get(name), "after": after})
+    return changes
+
+
+def remote_document(remote: RemoteProduct | None) -> dict[str, Any]:
+    if remote is None:
+        return {}
+    return {"fields": dict(remote.fields), "locales": {k: dict(v) for k, v in remote.locales.items()}}
+
+
+def merged_snapshot(previous: Mapping[str, Any], sent: Outgoing) -> dict[str, Any]:
+    """What the channel holds after accepting `sent` on top of `previous` (absent keys were left alone)."""
+    fields = {**previous.get("fields", {}), **(sent.shared or {})}
+    locales = {k: dict(v) for k, v in previous.get("locales", {}).items()}
+    for locale, values in sent.locales.items():
+        locales[locale] = {**locales.get(locale, {}), **values}
+    return {"fields": fields, "locales": locales}
+
+
+def progress(done: int, total: int, *, finished: bool) -> float:
+    """0.0 .. 1.0; a finished job is at 1.0 even when it had nothing to do."""
+    if finished:
+        return 1.0
+    return 0.0 if total <= 0 else min(1.0, done / total)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which products a job covers.
+
+    everything: every live, enabled product (FULL, or an INCREMENTAL whose
+    mappings changed since the last sync); otherwise products whose revision
+    lies in (revision_from, revision_to], deletions included; or exactly `skus`.
+    """
+
+    everything: bool = False
+    revision_from: int = 0
+    revision_to: int | None = None
+    skus: tuple[str, ...] | None = None

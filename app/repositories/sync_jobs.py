@@ -1,0 +1,205 @@
+"""Sync jobs, their chunks, errors and changes: every query the sync engine and its API need."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import SyncChunk, SyncJob, SyncJobChange, SyncJobError
+from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, SyncJobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SyncJobFilter:
+    connector_id: int | None = None
+    status: str | None = None
+    sync_type: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    synced: int = 0
+    failed: int = 0
+    skipped: int = 0
+    conflicted: int = 0
+
+
+class SyncJobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def add(self, job: SyncJob) -> None:
+        self.session.add(job)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def get(self, tenant_id: int, job_id: int) -> SyncJob | None:
+        return await self.session.scalar(select(SyncJob).where(SyncJob.tenant_id == tenant_id, SyncJob.id == job_id))
+
+    async def get_any(self, job_id: int, *, for_update: bool = False) -> SyncJob | None:
+        """A job by id whatever its tenant: for workers, which are handed ids by the queue."""
+        statement = select(SyncJob).where(SyncJob.id == job_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
+
+    async def by_ids(self, tenant_id: int, ids: Collection[int]) -> dict[int, SyncJob]:
+        statement = select(SyncJob).where(SyncJob.tenant_id == tenant_id, SyncJob.id.in_(ids))
+        return {row.id: row for row in await self.session.scalars(statement)}
+
+    async def active_for(self, connector_id: int) -> SyncJob | None:
+        statement = select(SyncJob).where(
+            SyncJob.connector_id == connector_id, SyncJob.status.in_([s.value for s in ACTIVE_STATUSES])
+        )
+        return await self.session.scalar(statement)
+
+    def _filtered(self, tenant_id: int, where: SyncJobFilter) -> Select[Any]:
+        statement = select(SyncJob).where(SyncJob.tenant_id == tenant_id)
+        if where.connector_id is not None:
+            statement = statement.where(SyncJob.connector_id == where.connector_id)
+        if where.status is not None:
+            statement = statement.where(SyncJob.status == where.status)
+        if where.sync_type is not None:
+            statement = statement.where(SyncJob.sync_type == where.sync_type)
+        if where.created_from is not None:
+            statement = statement.where(SyncJob.created_at >= where.created_from)
+        if where.created_to is not None:
+            statement = statement.where(SyncJob.created_at <= where.created_to)
+        return statement
+
+    async def page(self, tenant_id: int, where: SyncJobFilter, *, before_id: int | None, limit: int) -> list[SyncJob]:
+        """Newest first: a job list is read from the latest."""
+        statement = self._filtered(tenant_id, where)
+        if before_id is not None:
+            statement = statement.where(SyncJob.id < before_id)
+        return list(await self.session.scalars(statement.order_by(SyncJob.id.desc()).limit(limit)))
+
+    async def count(self, tenant_id: int, where: SyncJobFilter) -> int:
+        subquery = self._filtered(tenant_id, where).with_only_columns(SyncJob.id).subquery()
+        return int(await self.session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+    async def latest_for(self, tenant_id: int, connector_ids: Collection[int]) -> dict[int, SyncJob]:
+        """Each connector's newest job that was not a dry run."""
+        newest = (
+            select(func.max(SyncJob.id))
+            .where(SyncJob.tenant_id == tenant_id, SyncJob.connector_id.in_(connector_ids), SyncJob.dry_run.is_(False))
+            .group_by(SyncJob.connector_id)
+        )
+        statement = select(SyncJob).where(SyncJob.id.in_(newest.scalar_subquery()))
+        return {row.connector_id: row for row in await self.session.scalars(statement)}
+
+    async def error_locales(self, job_ids: Collection[int]) -> dict[int, set[str]]:
+        statement = (
+            select(SyncJobError.job_id, SyncJobError.locale)
+            .where(SyncJobError.job_id.in_(job_ids), SyncJobError.locale.is_not(None))
+            .distinct()
+        )
+        found: dict[int, set[str]] = {job_id: set() for job_id in job_ids}
+        for job_id, locale in await self.session.execute(statement):
+            if locale is not None:
+                found[job_id].add(locale)
+        return found
+
+    async def queue_position(self, job: SyncJob) -> int:
+        """1 for the next job a worker takes; pending jobs of higher priority, then older ones, go first."""
+        ahead = select(func.count()).where(
+            SyncJob.status == SyncJobStatus.PENDING.value,
+            or_(
+                SyncJob.priority > job.priority,
+                and_(SyncJob.priority == job.priority, SyncJob.id < job.id),
+            ),
+        )
+        return int(await self.session.scalar(ahead) or 0) + 1
+
+    async def add_counts(self, job_id: int, counts: Counts) -> None:
+        """Atomic increments: chunks of one job run on several workers at once."""
+        await self.session.execute(
+            update(SyncJob)
+            .where(SyncJob.id == job_id)
+            .values(
+                synced_products=SyncJob.synced_products + counts.synced,
+                failed_products=SyncJob.failed_products + counts.failed,
+                skipped_products=SyncJob.skipped_products + counts.skipped,
+                conflicted_products=SyncJob.conflicted_products + counts.conflicted,
+            )
+        )
+
+    async def stale_pending(self, created_before: datetime) -> list[SyncJob]:
+        """Pending jobs that were never planned (their planning message was lost)."""
+        has_chunks = select(SyncChunk.id).where(SyncChunk.job_id == SyncJob.id).exists()
+        statement = select(SyncJob).where(
+            SyncJob.status == SyncJobStatus.PENDING.value, SyncJob.created_at < created_before, ~has_chunks
+        )
+        return list(await self.session.scalars(statement))
+
+    # -- chunks ----------------------------------------------------------------------------------
+
+    def add_chunks(self, chunks: Sequence[SyncChunk]) -> None:
+        self.session.add_all(chunks)
+
+    async def chunk(self, chunk_id: int, *, for_update: bool = False) -> SyncChunk | None:
+        statement = select(SyncChunk).where(SyncChunk.id == chunk_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
+
+    async def chunks_of(self, job_id: int) -> list[SyncChunk]:
+        return list(await self.session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id)))
+
+    async def open_chunks(self, job_id: int) -> int:
+        statement = select(func.count()).where(
+            SyncChunk.job_id == job_id, SyncChunk.status.in_([ChunkStatus.PENDING.value, ChunkStatus.RUNNING.value])
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def orphaned_chunks(self, now: datetime, enqueued_before: datetime) -> list[SyncChunk]:
+        """Running chunks whose lease ran out (their worker died) and pending ones whose message was lost."""
+        statement = select(SyncChunk).where(
+            or_(
+                and_(SyncChunk.status == ChunkStatus.RUNNING.value, SyncChunk.lease_expires_at < now),
+                and_(SyncChunk.status == ChunkStatus.PENDING.value, SyncChunk.enqueued_at < enqueued_before),
+            )
+        )
+        return list(await self.session.scalars(statement))
+
+    # -- errors and changes ----------------------------------------------------------------------
+
+    def add_errors(self, errors: Sequence[SyncJobError]) -> None:
+        self.session.add_all(errors)
+
+    def add_changes(self, changes: Sequence[SyncJobChange]) -> None:
+        self.session.add_all(changes)
+
+    async def errors_page(self, job_id: int, *, after_id: int | None, limit: int) -> tuple[list[SyncJobError], int]:
+        statement = select(SyncJobError).where(SyncJobError.job_id == job_id)
+        total = int(await self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+        if after_id is not None:
+            statement = statement.where(SyncJobError.id > after_id)
+        rows = list(await self.session.scalars(statement.order_by(SyncJobError.id).limit(limit)))
+        return rows, total
+
+    async def changes_page(
+        self, job_id: int, *, action: str | None, after_id: int | None, limit: int
+    ) -> tuple[list[SyncJobChange], int]:
+        statement = select(SyncJobChange).where(SyncJobChange.job_id == job_id)
+        if action is not None:
+            statement = statement.where(SyncJobChange.action == action)
+        total = int(await self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+        if after_id is not None:
+            statement = statement.where(SyncJobChange.id > after_id)
+        rows = list(await self.session.scalars(statement.order_by(SyncJobChange.id).limit(limit)))
+        return rows, total
+
+    async def failed_skus(self, job_id: int) -> list[str]:
+        statement = select(SyncJobError.product_sku).where(SyncJobError.job_id == job_id).distinct()
+        return sorted(await self.session.scalars(statement))

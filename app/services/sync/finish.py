@@ -1,0 +1,80 @@
+"""Ending a job once its last chunk is done, and what that means for the connector.
+
+A completed FULL or INCREMENTAL job moves the connector's cursor to the
+revision the job was planned at; a job limited to SKUs (SINGLE, retries) does
+not, since it did not look at everything. Jobs that keep failing put the
+connector in ERROR so schedules stop hammering a broken channel.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import Connector, SyncJob
+from app.domain.connectors import ConnectorStatus, SyncType
+from app.domain.sync import SyncJobStatus
+from app.repositories.connectors import ConnectorRepository
+from app.repositories.events import EventRepository
+from app.repositories.sync_jobs import SyncJobRepository
+from app.services.sync import progress
+
+log = structlog.get_logger(__name__)
+
+FAILED_JOBS_BEFORE_ERROR = 3
+
+
+async def finish_job(container: Container, job_id: int) -> SyncJobStatus | None:
+    """End the job if no chunk is left open; returns its final status, or None while work remains."""
+    async with container.db.transaction() as session:
+        jobs = SyncJobRepository(session)
+        job = await jobs.get_any(job_id, for_update=True)
+        if job is None or SyncJobStatus(job.status).finished or await jobs.open_chunks(job.id):
+            return None
+        connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
+        status = _final_status(job)
+        job.status, job.completed_at = status.value, utcnow()
+        if status is SyncJobStatus.COMPLETED:
+            _completed(job, connector)
+        elif status is SyncJobStatus.FAILED:
+            _failed(connector, job.failure or "the sync failed")
+        EventRepository(session).record(
+            job.tenant_id,
+            f"sync.{status.value.lower()}",
+            connector_id=connector.id,
+            job=job.id,
+            synced=job.synced_products,
+            failed=job.failed_products,
+            skipped=job.skipped_products,
+        )
+    await progress.publish(container.redis, job_id, status.value)
+    log.info("sync.finished", job=job_id, status=status.value)
+    return status
+
+
+def _final_status(job: SyncJob) -> SyncJobStatus:
+    if job.failure:
+        return SyncJobStatus.FAILED
+    if job.cancel_requested:
+        return SyncJobStatus.CANCELLED
+    return SyncJobStatus.COMPLETED
+
+
+def _completed(job: SyncJob, connector: Connector) -> None:
+    if job.dry_run:
+        return
+    now = utcnow()
+    connector.last_synced_at = now
+    connector.failed_job_streak = 0
+    covers_everything = not job.product_skus and job.sync_type in (SyncType.FULL, SyncType.INCREMENTAL)
+    if covers_everything and job.revision_to is not None:
+        connector.sync_cursor = max(connector.sync_cursor, job.revision_to)
+        connector.synced_mappings_version = job.mappings_version
+
+
+def _failed(connector: Connector, reason: str) -> None:
+    connector.failed_job_streak += 1
+    if connector.failed_job_streak >= FAILED_JOBS_BEFORE_ERROR and connector.status != ConnectorStatus.PAUSED:
+        connector.status = ConnectorStatus.ERROR.value
+        connector.status_reason = f"{connector.failed_job_streak} sync jobs failed in a row; last: {reason}"

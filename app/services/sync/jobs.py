@@ -1,0 +1,270 @@
+"""Sync job use cases for people and schedules: trigger, cancel, retry, and read.
+
+A job is written in one transaction and put on the queue after it commits,
+so a worker never sees a job that was rolled back. At most one job per
+connector is active; the database's partial unique index has the last word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import Connector, SyncJob, SyncJobChange, SyncJobError
+from app.domain.connectors import ConnectorStatus, SyncType
+from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
+from app.domain.locales import InvalidLocaleCode, canonical_locale
+from app.domain.sync import Selection, SyncJobStatus, SyncPriority
+from app.repositories.connectors import ConnectorRepository
+from app.repositories.events import EventRepository
+from app.repositories.products import ProductRepository
+from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
+from app.repositories.tenants import TenantRepository
+from app.services.connectors import settings_of
+from app.services.sync import progress
+from app.services.sync.queue import enqueue_plan
+
+log = structlog.get_logger(__name__)
+
+MAX_SKUS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    sync_type: SyncType
+    product_skus: tuple[str, ...] | None = None
+    force_resync: bool = False
+    priority: SyncPriority = SyncPriority.NORMAL
+    locales: tuple[str, ...] | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Triggered:
+    job: SyncJob
+    estimated_products: int
+    queue_position: int
+
+
+def _error(path: tuple[str | int, ...], message: str, code: ErrorCode) -> InvalidInput:
+    return InvalidInput([UserErrorItem(path, message, code)])
+
+
+class SyncJobService:
+    def __init__(self, container: Container, tenant_id: int) -> None:
+        self.container = container
+        self.db = container.db
+        self.tenant_id = tenant_id
+
+    # -- trigger ---------------------------------------------------------------------------------
+
+    async def trigger(self, connector_code: str, request: SyncRequest, *, source: str = "api") -> Triggered:
+        """Create a PENDING job and queue it; CHN-090 while another job of the connector is active."""
+        async with self.db.transaction() as session:
+            connector = await ConnectorRepository(session).by_code(self.tenant_id, connector_code, for_update=True)
+            if connector is None:
+                raise _error(
+                    ("connectorCode",), f"connector '{connector_code}' does not exist", ErrorCode.CONNECTOR_NOT_FOUND
+                )
+            job = await self._new_job(session, connector, request)
+            estimate = await self._estimate(session, connector, job)
+            job.total_products = estimate
+            EventRepository(session).record(
+                self.tenant_id,
+                "sync.requested",
+                connector_id=connector.id,
+                job=job.id,
+                type=job.sync_type,
+                source=source,
+            )
+        await enqueue_plan(self.container.redis, job_id=job.id, priority=job.priority, stamp=job.created_at)
+        async with self.db.reader() as session:
+            position = await SyncJobRepository(session).queue_position(job)
+        log.info("sync.triggered", job=job.id, connector=connector_code, type=job.sync_type, dry_run=job.dry_run)
+        return Triggered(job, estimate, position)
+
+    async def _new_job(self, session: AsyncSession, connector: Connector, request: SyncRequest) -> SyncJob:
+        if connector.status == ConnectorStatus.PAUSED:
+            raise _error(
+                ("connectorCode",),
+                f"connector '{connector.code}' is paused: resume it first",
+                ErrorCode.CONNECTOR_PAUSED,
+            )
+        skus = await self._check_skus(session, request)
+        locales = self._check_locales(connector, request.locales)
+        jobs = SyncJobRepository(session)
+        if await jobs.active_for(connector.id) is not None:
+            raise _error(
+                ("connectorCode",), f"a sync of '{connector.code}' is already running", ErrorCode.SYNC_ALREADY_RUNNING
+            )
+        job = SyncJob(
+            tenant_id=self.tenant_id,
+            connector_id=connector.id,
+            sync_type=request.sync_type.value,
+            status=SyncJobStatus.PENDING.value,
+            priority=int(request.priority),
+            dry_run=request.dry_run,
+            force_resync=request.force_resync,
+            locales=locales,
+            product_skus=skus,
+            created_at=utcnow(),
+        )
+        jobs.add(job)
+        try:
+            await jobs.flush()
+        except IntegrityError:
+            raise _error(
+                ("connectorCode",), f"a sync of '{connector.code}' is already running", ErrorCode.SYNC_ALREADY_RUNNING
+            ) from None
+        return job
+
+    async def _check_skus(self, session: AsyncSession, request: SyncRequest) -> list[str] | None:
+        skus = list(dict.fromkeys(request.product_skus or ()))
+        if request.sync_type is SyncType.SINGLE and not skus:
+            raise _error(("input", "productSkus"), "a SINGLE sync needs productSkus", ErrorCode.EMPTY_LIST)
+        if not skus:
+            return None
+        if len(skus) > MAX_SKUS:
+            raise _error(("input", "productSkus"), f"at most {MAX_SKUS} SKUs per sync", ErrorCode.BATCH_TOO_LARGE)
+        found = await ProductRepository(session).by_skus(self.tenant_id, skus)
+        missing = [sku for sku in skus if sku not in found or found[sku].deleted_at is not None]
+        if missing:
+            raise InvalidInput(
+                [
+                    UserErrorItem(
+                        ("input", "productSkus", skus.index(sku)),
+                        f"product '{sku}' does not exist",
+                        ErrorCode.PRODUCT_NOT_FOUND,
+                    )
+                    for sku in missing
+                ]
+            )
+        return skus
+
+    def _check_locales(self, connector: Connector, codes: Sequence[str] | None) -> list[str] | None:
+        if not codes:
+            return None
+        mapped = {pair.pim_locale for pair in settings_of(connector).locale_mapping}
+        checked: list[str] = []
+        errors: list[UserErrorItem] = []
+        for index, code in enumerate(codes):
+            try:
+                canonical = canonical_locale(code)
+            except InvalidLocaleCode as exc:
+                errors.append(UserErrorItem(("input", "locales", index), str(exc), ErrorCode.INVALID_LOCALE))
+                continue
+            if canonical not in mapped:
+                errors.append(
+                    UserErrorItem(
+                        ("input", "locales", index),
+                        f"{canonical} is not mapped on connector '{connector.code}'",
+                        ErrorCode.LOCALE_NOT_SUPPORTED,
+                    )
+                )
+            checked.append(canonical)
+        if errors:
+            raise InvalidInput(errors)
+        return checked
+
+    async def _estimate(self, session: AsyncSession, connector: Connector, job: SyncJob) -> int:
+        revision = await TenantRepository(session).current_revision(self.tenant_id)
+        return await ProductRepository(session).count_selected(self.tenant_id, selection_for(job, connector, revision))
+
+    # -- cancel and retry ------------------------------------------------------------------------
+
+    async def cancel(self, job_id: int) -> SyncJob:
+        """A pending job ends at once; a running one is stopped by its worker within a page of products."""
+        async with self.db.transaction() as session:
+            jobs = SyncJobRepository(session)
+            job = await jobs.get(self.tenant_id, job_id)
+            if job is None:
+                raise _error(("id",), "sync job not found", ErrorCode.SYNC_JOB_NOT_FOUND)
+            if SyncJobStatus(job.status).finished:
+                raise _error(("id",), f"the job already ended ({job.status})", ErrorCode.SYNC_JOB_FINISHED)
+            job.cancel_requested = True
+            if job.status == SyncJobStatus.PENDING and await jobs.open_chunks(job.id) == 0:
+                job.status, job.completed_at = SyncJobStatus.CANCELLED.value, utcnow()
+                EventRepository(session).record(
+                    self.tenant_id, "sync.cancelled", connector_id=job.connector_id, job=job.id
+                )
+        await progress.publish(self.container.redis, job.id, job.status)
+        return job
+
+    async def retry(self, job_id: int) -> Triggered:
+        """A new job over just the products that failed in `job_id` (CHN-091 when there is no such job)."""
+        async with self.db.reader() as session:
+            jobs = SyncJobRepository(session)
+            source = await jobs.get(self.tenant_id, job_id)
+            if source is None:
+                raise _error(("id",), "the job to retry was not found", ErrorCode.RETRY_SOURCE_NOT_FOUND)
+            if not SyncJobStatus(source.status).finished:
+                raise _error(("id",), "the job is still running", ErrorCode.SYNC_ALREADY_RUNNING)
+            skus = await jobs.failed_skus(source.id)
+            live = await ProductRepository(session).by_skus(self.tenant_id, skus)
+            connector = (await ConnectorRepository(session).by_ids(self.tenant_id, [source.connector_id]))[
+                source.connector_id
+            ]
+        skus = [sku for sku in skus if sku in live and live[sku].deleted_at is None]
+        if not skus:
+            raise _error(("id",), "no product failed in that job", ErrorCode.NOTHING_TO_RETRY)
+        request = SyncRequest(
+            SyncType.SINGLE,
+            product_skus=tuple(skus),
+            priority=SyncPriority(source.priority),
+            locales=tuple(source.locales) if source.locales else None,
+            force_resync=True,
+        )
+        triggered = await self.trigger(connector.code, request, source="retry")
+        async with self.db.transaction() as session:
+            job = await SyncJobRepository(session).get(self.tenant_id, triggered.job.id)
+            assert job is not None
+            job.retry_of = source.id
+        triggered.job.retry_of = source.id
+        return triggered
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    async def get(self, job_id: int) -> SyncJob:
+        async with self.db.reader() as session:
+            job = await SyncJobRepository(session).get(self.tenant_id, job_id)
+        if job is None:
+            raise NotFound("sync job not found")
+        return job
+
+    async def page(self, where: SyncJobFilter, *, before_id: int | None, limit: int) -> tuple[list[SyncJob], int]:
+        async with self.db.reader() as session:
+            jobs = SyncJobRepository(session)
+            return await jobs.page(self.tenant_id, where, before_id=before_id, limit=limit), await jobs.count(
+                self.tenant_id, where
+            )
+
+    async def errors(self, job_id: int, *, after_id: int | None, limit: int) -> tuple[list[SyncJobError], int]:
+        async with self.db.reader() as session:
+            return await SyncJobRepository(session).errors_page(job_id, after_id=after_id, limit=limit)
+
+    async def changes(
+        self, job_id: int, *, action: str | None, after_id: int | None, limit: int
+    ) -> tuple[list[SyncJobChange], int]:
+        async with self.db.reader() as session:
+            return await SyncJobRepository(session).changes_page(job_id, action=action, after_id=after_id, limit=limit)
+
+    async def queue_position(self, job: SyncJob) -> int | None:
+        if job.status != SyncJobStatus.PENDING:
+            return None
+        async with self.db.reader() as session:
+            return await SyncJobRepository(session).queue_position(job)
+
+
+def selection_for(job: SyncJob, connector: Connector, revision: int) -> Selection:
+    """The products a job covers, as of tenant revision `revision`."""
+    if job.product_skus:
+        return Selection(skus=tuple(job.product_skus))
+    if job.sync_type == SyncType.FULL or connector.mappings_version != connector.synced_mappings_version:
+        return Selection(everything=True)
+    return Selection(revision_from=connector.sync_cursor, revision_to=revision)

@@ -1,0 +1,37 @@
+"""Live job progress over Redis pub/sub: workers publish each step, API subscriptions listen.
+
+Messages carry only the job id and its status; a listener reads the job from
+the database, so a missed message never leaves a stale view for long.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from typing import Any
+
+
+def channel(job_id: int) -> str:
+    return f"pimsync:sync_job:{job_id}"
+
+
+async def publish(redis: Any, job_id: int, status: str) -> None:
+    await redis.publish(channel(job_id), json.dumps({"job": job_id, "status": status}))
+
+
+async def listen(redis: Any, job_id: int, *, every: float = 1.0) -> AsyncGenerator[dict[str, Any] | None, None]:
+    """Messages for one job; None every `every` seconds without one, so callers can poll as a fallback.
+
+    The first item is None, yielded once the subscription is in place: a
+    caller reads the job's state after it and misses no message.
+    """
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(channel(job_id))
+    try:
+        yield None
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=every)
+            yield None if message is None else json.loads(message["data"])
+    finally:
+        await pubsub.unsubscribe(channel(job_id))
+        await pubsub.aclose()

@@ -1,0 +1,76 @@
+"""Recovering work a dead worker left behind, and starting scheduled syncs.
+
+arq re-runs a dead worker's job only once its in-progress key expires, which
+can take as long as the job's timeout (python-arq/arq#343). The database
+lease is the truth instead: a RUNNING chunk whose lease ran out is handed to
+the next worker within a minute, and a PENDING chunk or job whose queue
+message was lost is queued again. Running a chunk twice is harmless, because
+claiming it takes the lease.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+
+from app.container import Container
+from app.db.base import utcnow
+from app.domain.connectors import SyncType
+from app.domain.errors import InvalidInput
+from app.domain.sync import ChunkStatus, SyncJobStatus, SyncPriority
+from app.repositories.connectors import ConnectorRepository
+from app.repositories.sync_jobs import SyncJobRepository
+from app.services.sync.jobs import SyncJobService, SyncRequest
+from app.services.sync.queue import enqueue_chunk, enqueue_plan
+
+log = structlog.get_logger(__name__)
+
+LOST_MESSAGE_AFTER = timedelta(minutes=2)
+
+
+async def recover_orphans(container: Container) -> int:
+    """Queue again every chunk and job that no live worker holds; returns how many."""
+    now = utcnow()
+    async with container.db.transaction() as session:
+        jobs = SyncJobRepository(session)
+        chunks = await jobs.orphaned_chunks(now, enqueued_before=now - LOST_MESSAGE_AFTER)
+        requeue: list[tuple[int, int]] = []
+        for chunk in chunks:
+            job = await jobs.get_any(chunk.job_id, for_update=True)
+            if job is None:
+                continue
+            chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.PENDING.value, None, None
+            chunk.enqueued_at = now
+            if job.status == SyncJobStatus.RUNNING:
+                job.status = SyncJobStatus.RETRYING.value
+            requeue.append((chunk.id, job.priority))
+        stale = [(job.id, job.priority) for job in await jobs.stale_pending(now - LOST_MESSAGE_AFTER)]
+    for chunk_id, priority in requeue:
+        await enqueue_chunk(container.redis, chunk_id=chunk_id, priority=priority, stamp=now)
+    for job_id, priority in stale:
+        await enqueue_plan(container.redis, job_id=job_id, priority=priority, stamp=now)
+    if requeue or stale:
+        log.warning("sync.recovered", chunks=len(requeue), jobs=len(stale))
+    return len(requeue) + len(stale)
+
+
+async def schedule_due_syncs(container: Container) -> list[int]:
+    """Start an INCREMENTAL sync for every connector whose interval has passed; paused or failing ones are skipped."""
+    now = utcnow()
+    async with container.db.transaction() as session:
+        due = await ConnectorRepository(session).due_for_schedule(now)
+        for connector in due:
+            connector.last_scheduled_at = now
+        targets = [(connector.tenant_id, connector.code) for connector in due]
+    started = []
+    for tenant_id, code in targets:
+        try:
+            triggered = await SyncJobService(container, tenant_id).trigger(
+                code, SyncRequest(SyncType.INCREMENTAL, priority=SyncPriority.LOW), source="schedule"
+            )
+        except InvalidInput as exc:
+            log.info("sync.schedule_skipped", connector=code, reason=exc.message)
+            continue
+        started.append(triggered.job.id)
+    return started

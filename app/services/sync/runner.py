@@ -1,0 +1,214 @@
+"""Running one chunk of a sync job: page by page, under a lease, recording as it goes.
+
+Each page of products is built, matched, sent and recorded; the records, the
+counts and the chunk's cursor are written in one transaction, so a worker
+killed at any point loses at most the page in flight. Whoever resumes the
+chunk redoes that page, and finds by SKU what the dead worker had already
+created on the channel, so nothing is created twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from app.channels.base import ChannelAdapter, CredentialsRejected
+from app.channels.factory import AdapterUnavailable, build_adapter
+from app.channels.rate_limit import RateLimit, RedisTokenBucket
+from app.channels.registry import channel_type_spec
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import Connector, SyncChunk, SyncJob
+from app.domain.channels import ChannelType
+from app.domain.connectors import ConnectorStatus
+from app.domain.export_plan import ExportPlan
+from app.domain.sync import ChunkStatus, Selection, SyncJobStatus
+from app.repositories.connectors import ConnectorRepository
+from app.repositories.events import EventRepository
+from app.repositories.sync_jobs import SyncJobRepository
+from app.secrets import CredentialsUnreadable
+from app.services.mappings import MappingService
+from app.services.sync import progress
+from app.services.sync.finish import finish_job
+from app.services.sync.pages import LeaseLost, PageWork, record_page, send_page
+
+log = structlog.get_logger(__name__)
+
+PAGE_SIZE = 100
+
+
+class JobFailed(Exception):
+    """The job cannot go on (credentials rejected, set-up broken); `reason` is shown to people."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Claim:
+    chunk: SyncChunk
+    job: SyncJob
+    connector: Connector
+    selection: Selection
+
+
+async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None:
+    """Run (or resume) one chunk; safe to call twice, since the lease lets only one worker in."""
+    lease = timedelta(seconds=container.settings.sync_lease_seconds)
+    claim = await _claim(container, chunk_id, worker, lease)
+    if claim is None:
+        return
+    job_id = claim.job.id
+    try:
+        adapter, plan = await _prepare(container, claim)
+        async with _heartbeat(container, chunk_id, worker, lease):
+            await _pages(container, claim, adapter, plan, worker, lease)
+    except JobFailed as exc:
+        await _fail_job(container, claim, exc.reason)
+    except LeaseLost:
+        log.warning("sync.lease_lost", chunk=chunk_id, worker=worker)
+        return
+    await finish_job(container, job_id)
+
+
+async def _claim(container: Container, chunk_id: int, worker: str, lease: timedelta) -> Claim | None:
+    now = utcnow()
+    async with container.db.transaction() as session:
+        jobs = SyncJobRepository(session)
+        chunk = await jobs.chunk(chunk_id, for_update=True)
+        if chunk is None or chunk.status in (ChunkStatus.DONE, ChunkStatus.CANCELLED):
+            return None
+        if chunk.status == ChunkStatus.RUNNING and chunk.lease_expires_at and chunk.lease_expires_at > now:
+            return None
+        job = await jobs.get_any(chunk.job_id, for_update=True)
+        assert job is not None
+        if job.cancel_requested or SyncJobStatus(job.status).finished:
+            chunk.status = ChunkStatus.CANCELLED.value
+            return None
+        chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.RUNNING.value, worker, now + lease
+        chunk.attempts += 1
+        if job.status == SyncJobStatus.PENDING:
+            job.status, job.started_at = SyncJobStatus.RUNNING.value, now
+            EventRepository(session).record(job.tenant_id, "sync.started", connector_id=job.connector_id, job=job.id)
+        elif job.status == SyncJobStatus.RETRYING:
+            job.status = SyncJobStatus.RUNNING.value
+        connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
+    await progress.publish(container.redis, job.id, SyncJobStatus.RUNNING.value)
+    return Claim(chunk, job, connector, job_selection(job))
+
+
+def job_selection(job: SyncJob) -> Selection:
+    """The selection the planner fixed for this job."""
+    if job.product_skus:
+        return Selection(skus=tuple(job.product_skus))
+    if job.select_all:
+        return Selection(everything=True)
+    return Selection(revision_from=job.revision_from, revision_to=job.revision_to)
+
+
+async def _prepare(container: Container, claim: Claim) -> tuple[ChannelAdapter, ExportPlan]:
+    connector = claim.connector
+    if connector.status == ConnectorStatus.PAUSED:
+        raise JobFailed(f"connector '{connector.code}' was paused: {connector.status_reason}")
+    spec = channel_type_spec(ChannelType(connector.channel_type))
+    gate = RedisTokenBucket.for_connector(
+        container.redis, connector_public_id=connector.public_id, limit=RateLimit.for_channel(spec)
+    )
+    try:
+        credentials = container.vault.open(connector.credentials_encrypted)
+        adapter = await build_adapter(
+            ChannelType(connector.channel_type),
+            credentials,
+            http=container.http,
+            settings=container.settings,
+            gate=gate,
+        )
+    except (CredentialsUnreadable, AdapterUnavailable, CredentialsRejected) as exc:
+        raise JobFailed(str(exc)) from None
+    plan, _ = await MappingService(container, connector.tenant_id).plan(connector, claim.job.locales)
+    return adapter, plan
+
+
+async def _pages(
+    container: Container, claim: Claim, adapter: ChannelAdapter, plan: ExportPlan, worker: str, lease: timedelta
+) -> None:
+    chunk, job = claim.chunk, claim.job
+    while True:
+        if await _cancel_requested(container, job.id):
+            await _close_chunk(container, chunk.id, worker, ChunkStatus.CANCELLED)
+            return
+        work = await PageWork.load(
+            container, job=job, connector=claim.connector, selection=claim.selection, chunk=chunk, limit=PAGE_SIZE
+        )
+        if work.empty:
+            await _close_chunk(container, chunk.id, worker, ChunkStatus.DONE)
+            return
+        try:
+            await send_page(work, adapter, plan, dry_run=job.dry_run, force=job.force_resync)
+        except CredentialsRejected as exc:
+            raise JobFailed(f"{exc.code}: {exc.message}") from None
+        await record_page(container, work, worker=worker, lease=lease)
+        chunk.cursor = work.last_product_id
+        await progress.publish(container.redis, job.id, SyncJobStatus.RUNNING.value)
+
+
+async def _cancel_requested(container: Container, job_id: int) -> bool:
+    async with container.db.reader() as session:
+        job = await SyncJobRepository(session).get_any(job_id)
+    return job is None or job.cancel_requested
+
+
+async def _close_chunk(container: Container, chunk_id: int, worker: str, status: ChunkStatus) -> None:
+    async with container.db.transaction() as session:
+        chunk = await SyncJobRepository(session).chunk(chunk_id, for_update=True)
+        if chunk is None or chunk.lease_owner != worker:
+            raise LeaseLost(str(chunk_id))
+        chunk.status, chunk.lease_expires_at = status.value, None
+
+
+async def _fail_job(container: Container, claim: Claim, reason: str) -> None:
+    """Stop the whole job and put the connector in ERROR: people must fix credentials or set-up first."""
+    async with container.db.transaction() as session:
+        jobs = SyncJobRepository(session)
+        job = await jobs.get_any(claim.job.id, for_update=True)
+        assert job is not None
+        job.failure = reason
+        for chunk in await jobs.chunks_of(job.id):
+            if chunk.status in (ChunkStatus.PENDING, ChunkStatus.RUNNING):
+                chunk.status, chunk.lease_expires_at = ChunkStatus.CANCELLED.value, None
+        connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
+        if connector.status != ConnectorStatus.PAUSED:
+            connector.status, connector.status_reason = ConnectorStatus.ERROR.value, reason
+        EventRepository(session).record(
+            job.tenant_id, "connector.error", connector_id=connector.id, job=job.id, reason=reason
+        )
+    log.warning("sync.job_failed", job=claim.job.id, reason=reason)
+    await finish_job(container, claim.job.id)
+
+
+@contextlib.asynccontextmanager
+async def _heartbeat(container: Container, chunk_id: int, worker: str, lease: timedelta) -> AsyncIterator[None]:
+    """Keep the chunk's lease alive while a slow page (a throttled channel) is in flight: a beat every third of it."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            async with container.db.transaction() as session:
+                chunk = await SyncJobRepository(session).chunk(chunk_id, for_update=True)
+                if chunk is None or chunk.lease_owner != worker:
+                    return
+                chunk.lease_expires_at = utcnow() + lease
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

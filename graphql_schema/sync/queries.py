@@ -1,0 +1,78 @@
+"""Sync job queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from app.domain.connectors import SyncType as SyncTypeValue
+from app.domain.errors import NotFound
+from app.domain.scopes import Scope
+from app.domain.sync import SyncJobStatus as SyncJobStatusValue
+from app.repositories.sync_jobs import SyncJobFilter
+from app.services.connectors import ConnectorService
+from app.services.sync.jobs import SyncJobService
+from graphql_schema.context import Info
+from graphql_schema.enums import SyncJobStatus, SyncType
+from graphql_schema.relay import BadArgument, Page, after_key, connection, page_size, parse_global_id
+from graphql_schema.sync.types import SyncJobConnection, SyncJobType
+
+
+def job_pk(text: str) -> int:
+    kind, pk = parse_global_id(text)
+    if kind != "SyncJob":
+        raise BadArgument(f"'{text}' is not a sync job id")
+    return pk
+
+
+async def jobs_page(info: Info, where: SyncJobFilter, first: int | None, after: str | None) -> SyncJobConnection:
+    """Newest first; `after` continues towards older jobs."""
+    limit, before_id = page_size(first), after_key("SyncJob", after)
+    service = SyncJobService(info.context.container, info.context.tenant_id)
+    rows, total = await service.page(where, before_id=before_id, limit=limit + 1)
+    items = [(row.id, SyncJobType.from_row(row)) for row in rows]
+    return connection("SyncJob", Page(items=items, limit=limit, after=before_id, total=total))
+
+
+@strawberry.type
+class SyncQuery:
+    @strawberry.field(description="Sync jobs, newest first.")
+    async def sync_jobs(
+        self,
+        info: Info,
+        connector_code: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        status: SyncJobStatus | None = None,  # type: ignore[valid-type]
+        sync_type: SyncType | None = None,  # type: ignore[valid-type]
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> SyncJobConnection:
+        info.context.require(Scope.SYNC_VIEW)
+        connector_id = None
+        if connector_code is not None:
+            try:
+                connector_id = (
+                    await ConnectorService(info.context.container, info.context.tenant_id).get(connector_code)
+                ).id
+            except NotFound:
+                connector_id = -1
+        where = SyncJobFilter(
+            connector_id=connector_id,
+            status=SyncJobStatusValue(status).value if status else None,
+            sync_type=SyncTypeValue(sync_type).value if sync_type else None,
+            created_from=from_,
+            created_to=to,
+        )
+        return await jobs_page(info, where, first, after)
+
+    @strawberry.field
+    async def sync_job(self, info: Info, id: strawberry.ID) -> SyncJobType | None:
+        info.context.require(Scope.SYNC_VIEW)
+        try:
+            row = await SyncJobService(info.context.container, info.context.tenant_id).get(job_pk(str(id)))
+        except NotFound:
+            return None
+        return SyncJobType.from_row(row)

@@ -1,0 +1,55 @@
+"""syncJobUpdated: a job's progress, pushed as workers publish it (graphql-transport-ws)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from app.db.models import SyncJob
+from app.domain.scopes import Scope
+from app.domain.sync import SyncJobStatus
+from app.services.sync import progress
+from app.services.sync.jobs import SyncJobService
+from graphql_schema.context import Info
+from graphql_schema.sync.queries import job_pk
+from graphql_schema.sync.types import SyncJobType
+
+POLL_SECONDS = 1.0
+"""Without a message for this long the job is read anyway: a missed message never leaves a stale view."""
+
+
+def _snapshot(job: SyncJob) -> tuple[object, ...]:
+    return (
+        job.status,
+        job.total_products,
+        job.synced_products,
+        job.failed_products,
+        job.skipped_products,
+        job.conflicted_products,
+    )
+
+
+@strawberry.type
+class SyncSubscription:
+    @strawberry.subscription(
+        description="Emits the job on every progress step and status change, ending when it finishes."
+    )
+    async def sync_job_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[SyncJobType, None]:
+        info.context.require(Scope.SYNC_VIEW)
+        pk = job_pk(str(id))
+        service = SyncJobService(info.context.container, info.context.tenant_id)
+        updates = progress.listen(info.context.container.redis, pk, every=POLL_SECONDS)
+        try:
+            await anext(updates)  # subscribed before the first read, so no step falls between the two
+            job = await service.get(pk)
+            yield SyncJobType.from_row(job)
+            last = _snapshot(job)
+            while not SyncJobStatus(job.status).finished:
+                await anext(updates)
+                job = await service.get(pk)
+                if _snapshot(job) != last:
+                    last = _snapshot(job)
+                    yield SyncJobType.from_row(job)
+        finally:
+            await updates.aclose()

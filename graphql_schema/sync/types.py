@@ -1,0 +1,162 @@
+"""SyncJob and its errors and changes, as the contract names them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from app.db.models import SyncJob, SyncJobChange, SyncJobError
+from app.domain.connectors import SyncType as SyncTypeValue
+from app.domain.scopes import Scope
+from app.domain.sync import ChangeAction as ChangeActionValue
+from app.domain.sync import SyncJobStatus as SyncJobStatusValue
+from app.domain.sync import SyncPriority as SyncPriorityValue
+from app.domain.sync import progress
+from app.services.sync.jobs import SyncJobService
+from graphql_schema.context import Info
+from graphql_schema.enums import ChangeAction, SyncJobStatus, SyncPriority, SyncType
+from graphql_schema.relay import Connection, Node, Page, after_key, connection, global_id, page_size
+from graphql_schema.scalars import JSON
+
+if TYPE_CHECKING:
+    from graphql_schema.connectors.types import ConnectorType
+
+
+@strawberry.type(name="SyncError")
+class SyncErrorType:
+    product_sku: str
+    locale: str | None = strawberry.field(description="Channel locale the error concerns, when it concerns one.")
+    error_code: str
+    message: str
+
+    @classmethod
+    def from_row(cls, row: SyncJobError) -> SyncErrorType:
+        return cls(product_sku=row.product_sku, locale=row.locale, error_code=row.error_code, message=row.message)
+
+
+@strawberry.type
+class FieldChange:
+    field: str
+    channel_locale: str | None
+    before: JSON | None
+    after: JSON | None
+
+
+@strawberry.type(description="What a job did (or, dry run, would do) to one product.")
+class ProductChange:
+    product_sku: str
+    action: ChangeAction  # type: ignore[valid-type]
+    fields: list[FieldChange]
+
+    @classmethod
+    def from_row(cls, row: SyncJobChange) -> ProductChange:
+        return cls(
+            product_sku=row.product_sku,
+            action=ChangeActionValue(row.action),
+            fields=[
+                FieldChange(
+                    field=item["field"],
+                    channel_locale=item.get("channelLocale"),
+                    before=JSON(item.get("before")),
+                    after=JSON(item.get("after")),
+                )
+                for item in row.fields
+            ],
+        )
+
+
+SyncErrorConnection = Connection[SyncErrorType]
+ProductChangeConnection = Connection[ProductChange]
+
+
+@strawberry.type(name="SyncJob")
+class SyncJobType(Node):
+    row: strawberry.Private[SyncJob]
+    sync_type: SyncType  # type: ignore[valid-type]
+    status: SyncJobStatus  # type: ignore[valid-type]
+    priority: SyncPriority  # type: ignore[valid-type]
+    total_products: int
+    synced_products: int
+    failed_products: int
+    skipped_products: int = strawberry.field(description="Unchanged since the last sync, so nothing was sent.")
+    conflicted_products: int
+    locales: list[str] | None
+    retry_of: strawberry.ID | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    dry_run: bool
+    failure: str | None = strawberry.field(description="Why the job as a whole failed, when it did.")
+
+    @strawberry.field(description="0.0 .. 1.0")
+    def progress(self) -> float:
+        row = self.row
+        done = row.synced_products + row.failed_products + row.skipped_products + row.conflicted_products
+        return progress(done, row.total_products, finished=SyncJobStatusValue(row.status).finished)
+
+    @strawberry.field
+    async def connector(
+        self, info: Info
+    ) -> Annotated[ConnectorType, strawberry.lazy("graphql_schema.connectors.types")]:
+        from graphql_schema.connectors.types import ConnectorType
+
+        row = await info.context.loaders.connector_by_id.load(self.row.connector_id)
+        if row is None:
+            raise LookupError(f"job {self.row.id} names a connector that does not exist")
+        return ConnectorType.from_row(row)
+
+    @strawberry.field(description="Place in the queue while PENDING (1 runs next); null once the job started.")
+    async def queue_position(self, info: Info) -> int | None:
+        return await SyncJobService(info.context.container, info.context.tenant_id).queue_position(self.row)
+
+    @strawberry.field
+    async def errors(self, info: Info, first: int | None = None, after: str | None = None) -> SyncErrorConnection:
+        info.context.require(Scope.SYNC_VIEW)
+        limit, after_id = page_size(first), after_key("SyncError", after)
+        service = SyncJobService(info.context.container, info.context.tenant_id)
+        rows, total = await service.errors(self.row.id, after_id=after_id, limit=limit + 1)
+        items = [(row.id, SyncErrorType.from_row(row)) for row in rows]
+        return connection("SyncError", Page(items=items, limit=limit, after=after_id, total=total))
+
+    @strawberry.field
+    async def changes(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        action: ChangeAction | None = None,  # type: ignore[valid-type]
+    ) -> ProductChangeConnection:
+        info.context.require(Scope.SYNC_VIEW)
+        limit, after_id = page_size(first), after_key("ProductChange", after)
+        service = SyncJobService(info.context.container, info.context.tenant_id)
+        wanted = ChangeActionValue(action).value if action else None
+        rows, total = await service.changes(self.row.id, action=wanted, after_id=after_id, limit=limit + 1)
+        items = [(row.id, ProductChange.from_row(row)) for row in rows]
+        return connection("ProductChange", Page(items=items, limit=limit, after=after_id, total=total))
+
+    @classmethod
+    def from_row(cls, row: SyncJob) -> SyncJobType:
+        return cls(
+            id=global_id("SyncJob", row.id),
+            row=row,
+            sync_type=SyncTypeValue(row.sync_type),
+            status=SyncJobStatusValue(row.status),
+            priority=SyncPriorityValue(row.priority),
+            total_products=row.total_products,
+            synced_products=row.synced_products,
+            failed_products=row.failed_products,
+            skipped_products=row.skipped_products,
+            conflicted_products=row.conflicted_products,
+            locales=row.locales,
+            retry_of=None if row.retry_of is None else global_id("SyncJob", row.retry_of),
+            created_at=row.created_at,
+            started_at=row.started_at,
+            completed_at=row.completed_at,
+            dry_run=row.dry_run,
+            failure=row.failure,
+        )
+
+
+SyncJobConnection = Connection[SyncJobType]

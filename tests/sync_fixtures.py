@@ -1,0 +1,135 @@
+"""Real `pimsync worker` processes for sync tests, and GraphQL documents for jobs.
+
+Workers run as separate processes on the test's database and Redis (and its
+own queue name), exactly as deployed; tests can kill one with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.embedded_redis import redis_url
+from app.settings import Settings
+from tests.conftest import GraphQLClient
+
+JOB_FIELDS = """
+  id status syncType priority totalProducts syncedProducts failedProducts skippedProducts conflictedProducts
+  progress dryRun retryOf queuePosition failure createdAt startedAt completedAt locales
+"""
+TRIGGER = f"""
+mutation($code: String!, $input: TriggerSyncInput!) {{
+  triggerSync(connectorCode: $code, input: $input) {{
+    syncJob {{ {JOB_FIELDS} }} estimatedProducts userErrors {{ field message code }}
+  }}
+}}"""
+JOB = f"""query($id: ID!) {{ syncJob(id: $id) {{ {JOB_FIELDS}
+  errors(first: 100) {{ totalCount edges {{ node {{ productSku locale errorCode message }} }} }}
+  changes(first: 100) {{ totalCount edges {{ node {{ productSku action fields {{ field channelLocale before after }} }} }} }}
+}} }}"""
+CANCEL = f"""mutation($id: ID!) {{ cancelSyncJob(id: $id) {{ syncJob {{ {JOB_FIELDS} }} userErrors {{ field message code }} }} }}"""
+RETRY = f"""mutation($id: ID!) {{ retrySyncJob(id: $id) {{ syncJob {{ {JOB_FIELDS} }} userErrors {{ field message code }} }} }}"""
+
+FINISHED = {"COMPLETED", "FAILED", "CANCELLED"}
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.resolved_database_url,
+        "REDIS_URL": redis_url(settings),
+        "PIMSYNC_VAR_DIR": str(settings.var_dir),
+        "PIMSYNC_QUEUE": settings.queue_name,
+        "PIMSYNC_SYNC_LEASE_SECONDS": str(settings.sync_lease_seconds),
+        "PIMSYNC_ALLOW_PRIVATE_URLS": "true",
+        "ENVIRONMENT": "test",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+class WorkerProcess:
+    """One `pimsync worker`; its output goes to a file the test prints when something goes wrong."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "worker"], env=worker_env(self.settings), stdout=log, stderr=log
+            )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook, no cleanup, as when a machine dies."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+
+@contextmanager
+def running_worker(settings: Settings, log_path: Path) -> Iterator[WorkerProcess]:
+    worker = WorkerProcess(settings, log_path).start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    with running_worker(settings, tmp_path / "worker.log") as process:
+        yield process
+
+
+async def trigger(gql: GraphQLClient, code: str = "shop", **given: Any) -> dict[str, Any]:
+    payload = (await gql(TRIGGER, {"code": code, "input": {"syncType": "FULL", **given}}))["triggerSync"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return dict(payload["syncJob"])
+
+
+async def wait_for_job(
+    gql: GraphQLClient,
+    job_id: str,
+    *,
+    worker: WorkerProcess | None = None,
+    within: float = 60.0,
+    until: set[str] = FINISHED,
+) -> dict[str, Any]:
+    """Poll the job until its status is in `until`; fails with the worker's output when it takes too long."""
+    deadline = time.monotonic() + within
+    while True:
+        job = (await gql(JOB, {"id": job_id}))["syncJob"]
+        if job["status"] in until:
+            return dict(job)
+        if time.monotonic() > deadline:
+            output = worker.output() if worker else ""
+            pytest.fail(f"job {job_id} still {job['status']} after {within}s: {job}\nworker output:\n{output}")
+        await asyncio.sleep(0.2)

@@ -1,0 +1,276 @@
+"""Sync jobs end to end: GraphQL API, a real `pimsync worker` process, real Redis, the reference shop over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.settings import Settings
+from tests.catalog_fixtures import set_up_catalog, upsert, value
+from tests.conftest import GraphQLClient
+from tests.connector_fixtures import (
+    CONNECTOR,
+    SAVE_MAPPINGS,
+    UPDATE_CONNECTOR,
+    ServedShop,
+    create_connector,
+    served_shop,
+)
+from tests.sync_fixtures import (
+    CANCEL,
+    JOB,
+    RETRY,
+    TRIGGER,
+    WorkerProcess,
+    running_worker,
+    trigger,
+    wait_for_job,
+    worker,
+)
+
+__all__ = ["served_shop", "worker"]
+
+PRODUCTS = 30
+MAPPINGS = [
+    {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
+    {"attributeCode": "description", "channelField": "description", "direction": "EXPORT", "whenEmpty": "SKIP"},
+    {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"},
+]
+LISTINGS = """query($sku: String!) { product(sku: $sku) { listings { externalId status connector { code } } } }"""
+
+
+def sku(number: int) -> str:
+    return f"CHAIR-{number:03d}"
+
+
+def chair(number: int, **names: str) -> dict[str, Any]:
+    return {
+        "sku": sku(number),
+        "values": [
+            value("name", names.get("en", f"Oak chair {number}"), "en_US"),
+            value("name", names.get("ar", f"كرسي بلوط {number}"), "ar_AE"),
+            value("name", names.get("fr", f"Chaise en chêne {number}"), "fr_FR"),
+            value("price", {"EUR": f"{100 + number}.50"}),
+        ],
+    }
+
+
+@pytest.fixture
+async def shop_sync(gql: GraphQLClient, served_shop: ServedShop) -> GraphQLClient:
+    """A catalog of 30 chairs in three locales, a CUSTOM_HTTP connector to the shop, its mappings."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop)
+    for start in range(0, PRODUCTS, 10):
+        await upsert(gql, *(chair(n) for n in range(start, start + 10)))
+    saved = (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]
+    assert saved["userErrors"] == []
+    return gql
+
+
+def batches(shop: ServedShop) -> list[dict[str, Any]]:
+    return [request.json for request in shop.shop.requests_to("POST", "/products/batch") if request.status == 200]
+
+
+def sent_products(shop: ServedShop) -> list[dict[str, Any]]:
+    return [product for body in batches(shop) for product in body["products"]]
+
+
+async def test_a_full_sync_puts_every_product_on_the_channel(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    job = await trigger(shop_sync)
+    assert job["status"] == "PENDING" and job["totalProducts"] == PRODUCTS and job["queuePosition"] >= 1
+    done = await wait_for_job(shop_sync, job["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
+    assert done["progress"] == 1.0
+    shop = served_shop.shop
+    assert len(shop.products) == PRODUCTS
+    stored = shop.products[sku(7)]
+    assert stored.locales["ar"]["title"] == "كرسي بلوط 7"
+    assert stored.locales["fr"]["title"] == "Chaise en chêne 7"
+    assert stored.fields["price"] == "107.50"
+    listing = (await shop_sync(LISTINGS, {"sku": sku(7)}))["product"]["listings"]
+    assert listing == [{"externalId": stored.external_id, "status": "synced", "connector": {"code": "shop"}}]
+    assert done["changes"]["totalCount"] == PRODUCTS
+    assert {edge["node"]["action"] for edge in done["changes"]["edges"]} == {"CREATE"}
+
+
+async def test_incremental_sends_only_what_changed(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    served_shop.shop.requests.clear()
+    await upsert(shop_sync, chair(3, fr="Chaise de salon 3"), chair(11, fr="Chaise haute 11"))
+    job = await trigger(shop_sync, syncType="INCREMENTAL")
+    done = await wait_for_job(shop_sync, job["id"], worker=worker)
+    assert (done["totalProducts"], done["syncedProducts"], done["skippedProducts"]) == (2, 2, 0)
+    sent = sent_products(served_shop)
+    assert sorted(product["sku"] for product in sent) == [sku(3), sku(11)]
+    assert all(set(product["locales"]) == {"fr"} and product["fields"] == {} for product in sent), sent
+    assert served_shop.shop.products[sku(3)].locales["fr"]["title"] == "Chaise de salon 3"
+    change = next(edge["node"] for edge in done["changes"]["edges"] if edge["node"]["productSku"] == sku(3))
+    assert change["fields"] == [
+        {"field": "title", "channelLocale": "fr", "before": "Chaise en chêne 3", "after": "Chaise de salon 3"}
+    ]
+    served_shop.shop.requests.clear()
+    nothing = await wait_for_job(shop_sync, (await trigger(shop_sync, syncType="INCREMENTAL"))["id"], worker=worker)
+    assert (nothing["status"], nothing["totalProducts"]) == ("COMPLETED", 0)
+    assert batches(served_shop) == []
+
+
+async def test_a_dry_run_records_changes_and_sends_nothing(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    served_shop.shop.seed(sku(1), fields={"price": "1.00"}, locales={"en": {"title": "Old title"}})
+    job = await trigger(shop_sync, dryRun=True)
+    assert job["dryRun"] is True
+    done = await wait_for_job(shop_sync, job["id"], worker=worker)
+    assert done["status"] == "COMPLETED"
+    assert batches(served_shop) == [], "a dry run sent products"
+    actions = {edge["node"]["productSku"]: edge["node"] for edge in done["changes"]["edges"]}
+    assert actions[sku(2)]["action"] == "CREATE"
+    assert actions[sku(1)]["action"] == "UPDATE"
+    assert {"field": "title", "channelLocale": "en", "before": "Old title", "after": "Oak chair 1"} in actions[sku(1)][
+        "fields"
+    ]
+    assert {"field": "price", "channelLocale": None, "before": "1.00", "after": "101.50"} in actions[sku(1)]["fields"]
+    listing = (await shop_sync(LISTINGS, {"sku": sku(2)}))["product"]["listings"]
+    assert listing == [], "a dry run bound a product"
+
+
+async def test_a_product_the_channel_already_has_is_linked_not_duplicated(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    existing = served_shop.shop.seed(sku(5), fields={"barcode": "kept"}, locales={"en": {"title": "Made in the shop"}})
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert done["failedProducts"] == 0
+    assert len(served_shop.shop.products) == PRODUCTS
+    assert served_shop.shop.products[sku(5)].external_id == existing.external_id
+    assert served_shop.shop.products[sku(5)].fields["barcode"] == "kept", "an unmapped field was overwritten"
+    sent = [product for product in sent_products(served_shop) if product["sku"] == sku(5)]
+    assert [product["externalId"] for product in sent] == [existing.external_id]
+
+
+async def test_one_active_job_per_connector(shop_sync: GraphQLClient) -> None:
+    first = await trigger(shop_sync)
+    again = (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "INCREMENTAL"}}))["triggerSync"]
+    assert [error["code"] for error in again["userErrors"]] == ["CHN-090"]
+    cancelled = (await shop_sync(CANCEL, {"id": first["id"]}))["cancelSyncJob"]
+    assert cancelled["syncJob"]["status"] == "CANCELLED"
+    assert (await trigger(shop_sync))["status"] == "PENDING"
+
+
+async def test_bad_requests_are_user_errors(shop_sync: GraphQLClient) -> None:
+    single = (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "SINGLE"}}))["triggerSync"]
+    assert [error["code"] for error in single["userErrors"]] == ["CAT-015"]
+    unknown = (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "SINGLE", "productSkus": ["NOPE"]}}))[
+        "triggerSync"
+    ]
+    assert [(error["field"], error["code"]) for error in unknown["userErrors"]] == [
+        (["input", "productSkus", "0"], "CAT-012")
+    ]
+    locale = (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "FULL", "locales": ["de_DE"]}}))[
+        "triggerSync"
+    ]
+    assert [error["code"] for error in locale["userErrors"]] == ["CHN-012"]
+    missing = (await shop_sync(RETRY, {"id": "U3luY0pvYjo5OTk5OTk="}))["retrySyncJob"]
+    assert [error["code"] for error in missing["userErrors"]] == ["CHN-091"]
+
+
+async def test_cancel_stops_a_running_job_within_seconds(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, PRODUCTS + 170)))
+    served_shop.shop.slow_down(0.4)
+    job = await trigger(shop_sync, syncType="FULL")
+    await wait_for_job(shop_sync, job["id"], worker=worker, until={"RUNNING"})
+    cancelled = (await shop_sync(CANCEL, {"id": job["id"]}))["cancelSyncJob"]
+    assert cancelled["userErrors"] == []
+    done = await wait_for_job(shop_sync, job["id"], worker=worker, within=15)
+    assert done["status"] == "CANCELLED"
+    assert done["syncedProducts"] < 200
+
+
+async def test_failed_products_can_be_retried_alone(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    await upsert(shop_sync, {"sku": sku(4), "values": [value("name", None, "en_US")]})
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert (done["syncedProducts"], done["failedProducts"]) == (PRODUCTS - 1, 1)
+    errors = [edge["node"] for edge in done["errors"]["edges"]]
+    assert errors == [{"productSku": sku(4), "locale": "en", "errorCode": "CHN-010", "message": errors[0]["message"]}]
+    await upsert(shop_sync, chair(4))
+    retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
+    assert retried["userErrors"] == []
+    assert retried["syncJob"]["retryOf"] == done["id"] and retried["syncJob"]["totalProducts"] == 1
+    again = await wait_for_job(shop_sync, retried["syncJob"]["id"], worker=worker)
+    assert (again["syncedProducts"], again["failedProducts"]) == (1, 0)
+    assert served_shop.shop.products[sku(4)].locales["en"]["title"] == "Oak chair 4"
+
+
+async def test_429_storms_and_503s_lose_nothing(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    served_shop.shop.rate_limit_next(4, retry_after="1")
+    served_shop.shop.fail_next(3, status=503)
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker, within=90)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
+    assert len(served_shop.shop.products) == PRODUCTS
+
+
+async def test_rejected_credentials_fail_the_job_and_pause_the_connector(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    served_shop.shop.signing_secret = "the-shop-rotated-its-secret"
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert done["status"] == "FAILED" and "CHN-003" in done["failure"]
+    connector = (await shop_sync(CONNECTOR, {"code": "shop"}))["connector"]
+    assert connector["status"] == "ERROR" and "CHN-003" in connector["statusReason"]
+
+
+async def test_a_killed_worker_is_replaced_and_nothing_is_created_twice(
+    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path
+) -> None:
+    await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, PRODUCTS + 270)))
+    served_shop.shop.slow_down(0.3)
+    job = await trigger(shop_sync)
+    with running_worker(settings, tmp_path / "first.log") as first:
+        running = await wait_for_job(shop_sync, job["id"], worker=first, until={"RUNNING"})
+        while running["syncedProducts"] == 0:
+            await asyncio.sleep(0.1)
+            running = (await shop_sync(JOB, {"id": job["id"]}))["syncJob"]
+        first.kill()
+    served_shop.shop.slow_down(0)
+    with running_worker(settings, tmp_path / "second.log") as second:
+        done = await wait_for_job(shop_sync, job["id"], worker=second, within=60)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 300, 0)
+    assert len(served_shop.shop.products) == 300
+    creates: dict[str, int] = {}
+    for product in sent_products(served_shop):
+        if product["externalId"] is None:
+            creates[product["sku"]] = creates.get(product["sku"], 0) + 1
+    assert max(creates.values()) == 1, "a product was created twice"
+
+
+async def test_priorities_order_the_queue(shop_sync: GraphQLClient, served_shop: ServedShop) -> None:
+    low = await trigger(shop_sync, priority="LOW")
+    assert low["queuePosition"] >= 1
+    job = (await shop_sync(JOB, {"id": low["id"]}))["syncJob"]
+    assert job["priority"] == "LOW" and job["status"] == "PENDING"
+
+
+async def test_scheduled_syncs_skip_connectors_in_error(shop_sync: GraphQLClient, container: Any) -> None:
+    from app.services.sync.recovery import schedule_due_syncs
+
+    changed = await shop_sync(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"syncIntervalMinutes": 5}}})
+    assert changed["updateConnector"]["userErrors"] == []
+    started = await schedule_due_syncs(container)
+    assert len(started) >= 1
+    jobs = (await shop_sync(CONNECTOR, {"code": "shop"}))["connector"]
+    assert jobs["status"] == "CONNECTED"
+    again = await schedule_due_syncs(container)
+    mine = [job_id for job_id in again if job_id in started]
+    assert mine == [], "the interval had not passed"
