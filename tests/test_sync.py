@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from app.cli.main import app as pimsync
 from app.settings import Settings
 from tests.catalog_fixtures import set_up_catalog, upsert, value
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import (
     CONNECTOR,
     SAVE_MAPPINGS,
@@ -29,6 +31,7 @@ from tests.sync_fixtures import (
     trigger,
     wait_for_job,
     worker,
+    worker_env,
 )
 
 __all__ = ["served_shop", "worker"]
@@ -274,3 +277,19 @@ async def test_scheduled_syncs_skip_connectors_in_error(shop_sync: GraphQLClient
     again = await schedule_due_syncs(container)
     mine = [job_id for job_id in again if job_id in started]
     assert mine == [], "the interval had not passed"
+
+
+async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, settings: Settings, tenant: TenantHandle
+) -> None:
+    env = worker_env(settings)
+    result = await asyncio.to_thread(
+        CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "FULL"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert f"COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}" in result.output
+    assert len(served_shop.shop.products) == PRODUCTS
+    again = await asyncio.to_thread(
+        CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "INCREMENTAL"], env=env
+    )
+    assert again.exit_code == 0 and "COMPLETED: 0 synced, 0 unchanged, 0 failed of 0" in again.output

@@ -16,6 +16,7 @@ from app.cli.common import console, database, errors, settings
 from app.cli.common import run as run_async
 from app.cli.imports import imports
 from app.cli.keys import keys
+from app.cli.sync import sync
 from app.cli.tokens import tenants, tokens
 from app.db.migrate import upgrade_to_head
 from app.domain.scopes import ALL_SCOPES
@@ -34,6 +35,7 @@ app.add_typer(tenants, name="tenants")
 app.add_typer(catalog, name="catalog")
 app.add_typer(imports, name="import")
 app.add_typer(keys, name="keys")
+app.command("sync")(sync)
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default PIMSYNC_HOST or 127.0.0.1).")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default PIMSYNC_PORT or 8000).")]

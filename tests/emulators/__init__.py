@@ -22,7 +22,14 @@ __all__ = ["serve"]
 
 
 @contextmanager
-def serve(app: Any, *, host: str = "127.0.0.1", startup_timeout: float = 10.0) -> Iterator[str]:
+def serve(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    startup_timeout: float = 10.0,
+    lifespan: str = "off",
+    ws: str = "none",
+) -> Iterator[str]:
     """Run `app` under uvicorn in a background thread; yields its origin, e.g. "http://127.0.0.1:54321".
 
     The listening socket is bound here (port 0) and handed to uvicorn, so the
@@ -36,8 +43,8 @@ def serve(app: Any, *, host: str = "127.0.0.1", startup_timeout: float = 10.0) -
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
-        lifespan="off",
-        ws="none",
+        lifespan=lifespan,
+        ws=ws,
         log_config=None,
         log_level="warning",
         access_log=False,

@@ -1,0 +1,89 @@
+"""`pimsync sync CONNECTOR`: start a sync and follow it with a progress bar until it ends."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from app.cli.common import console, errors, run, settings
+from app.container import open_container
+from app.db.models import SyncJob
+from app.domain.connectors import SyncType
+from app.domain.sync import SyncJobStatus, SyncPriority
+from app.repositories.tenants import TenantRepository
+from app.services.sync import progress
+from app.services.sync.jobs import SyncJobService, SyncRequest
+
+WAITING_HINT_AFTER = 5.0
+EXIT_FAILED_PRODUCTS = 3
+
+
+def sync(
+    connector: Annotated[str, typer.Argument(help="The connector's code.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant code.")],
+    sync_type: Annotated[SyncType, typer.Option("--type", help="FULL, INCREMENTAL or SINGLE.")] = SyncType.INCREMENTAL,
+    skus: Annotated[list[str] | None, typer.Option("--sku", help="Only this product (repeat for several).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Record what would change; send nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Send even what is unchanged since the last sync.")] = False,
+) -> None:
+    """Start a sync of CONNECTOR and show its progress; a worker (`pimsync worker` or `pimsync run`) runs it.
+
+    Exits 0 when every product went through, 3 when some failed (the job's
+    errors list them), 1 when the job failed or was cancelled.
+    """
+    current = settings()
+    request = SyncRequest(
+        sync_type=SyncType.SINGLE if skus and sync_type is not SyncType.FULL else sync_type,
+        product_skus=tuple(skus) if skus else None,
+        force_resync=force,
+        priority=SyncPriority.HIGH,
+        dry_run=dry_run,
+    )
+
+    async def work() -> SyncJob:
+        container = await open_container(current)
+        try:
+            async with container.db.reader() as session:
+                found = await TenantRepository(session).by_code(tenant)
+            if found is None:
+                raise ValueError(f"tenant '{tenant}' does not exist")
+            service = SyncJobService(container, found.id)
+            triggered = await service.trigger(connector, request, source="cli")
+            return await _follow(container.redis, service, triggered.job)
+        finally:
+            await container.close()
+
+    job = run(work)
+    console.print(
+        f"Job {job.id} {job.status}: {job.synced_products} synced, {job.skipped_products} unchanged, "
+        f"{job.failed_products} failed of {job.total_products}."
+    )
+    if job.failure:
+        errors.print(f"[red]error[/red] {job.failure}")
+    if job.status != SyncJobStatus.COMPLETED:
+        raise typer.Exit(1)
+    if job.failed_products:
+        raise typer.Exit(EXIT_FAILED_PRODUCTS)
+
+
+async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJob:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    started = time.monotonic()
+    hinted = False
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"sync {job.id}", total=job.total_products or None)
+        async for _ in progress.listen(redis, job.id, every=1.0):
+            job = await service.get(job.id)
+            done = job.synced_products + job.failed_products + job.skipped_products + job.conflicted_products
+            bar.update(
+                task, total=job.total_products or None, completed=done, description=f"sync {job.id} {job.status}"
+            )
+            if SyncJobStatus(job.status).finished:
+                return job
+            if job.status == SyncJobStatus.PENDING and not hinted and time.monotonic() - started > WAITING_HINT_AFTER:
+                console.print("Waiting for a worker: start one with `pimsync worker` (or use `pimsync run`).")
+                hinted = True
+    return job

@@ -1,0 +1,79 @@
+"""syncJobUpdated over graphql-transport-ws: progress pushed from a real worker, to the end of the job."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from app.main import create_app
+from app.settings import Settings
+from tests.catalog_fixtures import upsert
+from tests.conftest import GraphQLClient, TenantHandle
+from tests.connector_fixtures import ServedShop, served_shop
+from tests.emulators import serve
+from tests.sync_fixtures import WorkerProcess, trigger, worker
+from tests.test_sync import chair, shop_sync
+
+__all__ = ["served_shop", "shop_sync", "worker"]
+
+SUBSCRIPTION = """subscription($id: ID!) {
+  syncJobUpdated(id: $id) { status totalProducts syncedProducts progress }
+}"""
+PROTOCOL = "graphql-transport-ws"
+
+
+@pytest.fixture
+def api_url(settings: Settings) -> Iterator[str]:
+    """The API served for real (uvicorn, its own lifespan and resources), as a websocket URL."""
+    with serve(create_app(settings), lifespan="on", ws="websockets-sansio") as origin:
+        yield origin.replace("http://", "ws://") + "/graphql"
+
+
+async def follow(url: str, token: str, job_id: str) -> list[dict[str, Any]]:
+    """Subscribe as a browser frontend would and collect every update until the server completes."""
+    async with connect(url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        subscribe = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": {"id": job_id}}}
+        await ws.send(json.dumps(subscribe))
+        updates = []
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == "complete":
+                return updates
+            assert message["type"] == "next", message
+            assert "errors" not in message["payload"], message["payload"]
+            updates.append(message["payload"]["data"]["syncJobUpdated"])
+
+
+async def test_progress_streams_to_the_end(
+    shop_sync: GraphQLClient,
+    served_shop: ServedShop,
+    worker: WorkerProcess,
+    api_url: str,
+    tenant: TenantHandle,
+) -> None:
+    await upsert(shop_sync, *(chair(n) for n in range(30, 330)))
+    served_shop.shop.slow_down(0.2)
+    job = await trigger(shop_sync)
+    updates = await asyncio.wait_for(follow(api_url, tenant.token, job["id"]), 90)
+    assert updates[-1]["status"] == "COMPLETED" and updates[-1]["progress"] == 1.0
+    assert updates[-1]["syncedProducts"] == 330
+    synced = [update["syncedProducts"] for update in updates]
+    assert synced == sorted(synced), "progress went backwards"
+    assert any(0 < update["syncedProducts"] < 330 for update in updates), f"no intermediate step: {updates}"
+
+
+async def test_a_socket_without_a_token_is_refused(api_url: str) -> None:
+    async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer pim_unknown"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
