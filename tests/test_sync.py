@@ -293,3 +293,16 @@ async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(
         CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "INCREMENTAL"], env=env
     )
     assert again.exit_code == 0 and "COMPLETED: 0 synced, 0 unchanged, 0 failed of 0" in again.output
+
+
+async def test_what_happened_is_recorded_as_events(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, db: Any, tenant: TenantHandle
+) -> None:
+    from app.repositories.events import EventRepository
+
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    async with db.reader() as session:
+        kinds = [event.kind for event in reversed(await EventRepository(session).latest(tenant.id))]
+    assert kinds[:2] == ["connector.created", "connector.connected"]
+    assert kinds[2:4] == ["sync.requested", "sync.started"]
+    assert "products.exported" in kinds and kinds[-1] == "sync.completed"

@@ -38,6 +38,7 @@ from app.domain.credentials import check_credentials
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.mappings import as_draft, check_mappings
 from app.repositories.connectors import ConnectorFilter, ConnectorRepository, MappingRepository
+from app.repositories.events import EventRepository
 from app.secrets import CredentialsUnreadable
 from app.services.catalog_setup import CatalogSetupService
 
@@ -126,6 +127,14 @@ def _record_test(row: Connector, outcome: TestOutcome) -> None:
         row.status, row.status_reason = status.value, reason
 
 
+def _status_event(session: Any, row: Connector, before: str | None) -> None:
+    """connector.connected / .disconnected / .error / .paused, in the transaction that changed the status."""
+    if row.status != before:
+        EventRepository(session).record(
+            row.tenant_id, f"connector.{row.status.lower()}", connector_id=row.id, reason=row.status_reason
+        )
+
+
 class ConnectorService:
     def __init__(self, container: Container, tenant_id: int) -> None:
         self.container = container
@@ -189,8 +198,10 @@ class ConnectorService:
     async def _save_test(self, code: str, outcome: TestOutcome) -> Connector:
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
+            before = row.status
             _record_test(row, outcome)
             row.updated_at = utcnow()
+            _status_event(session, row, before)
         log.info("connector.tested", connector=code, success=outcome.success)
         return row
 
@@ -223,7 +234,12 @@ class ConnectorService:
         _record_test(row, outcome)
         try:
             async with self.db.transaction() as session:
-                ConnectorRepository(session).add(row)
+                repository = ConnectorRepository(session)
+                repository.add(row)
+                await repository.flush()
+                events = EventRepository(session)
+                events.record(self.tenant_id, "connector.created", connector_id=row.id, code=row.code)
+                _status_event(session, row, None)
         except IntegrityError:
             raise InvalidInput([self._code_taken(draft.code)]) from None
         log.info("connector.created", connector=draft.code, channel_type=channel_type.value, status=row.status)
@@ -254,10 +270,12 @@ class ConnectorService:
                 row.name = changes.name.strip()
             if changes.credentials is not None:
                 row.credentials_encrypted = self.container.vault.seal(changes.credentials)
+            before = row.status
             if outcome is not None:
                 _record_test(row, outcome)
             _store_settings(row, settings)
             row.updated_at = utcnow()
+            _status_event(session, row, before)
         log.info("connector.updated", connector=code, credentials_changed=changes.credentials is not None)
         return row, outcome
 
@@ -267,6 +285,7 @@ class ConnectorService:
             row = await repository.by_code(self.tenant_id, code, for_update=True)
             if row is None:
                 raise InvalidInput([self._not_found(code)])
+            EventRepository(session).record(self.tenant_id, "connector.deleted", connector_id=row.id, code=row.code)
             await repository.delete(row)
         log.info("connector.deleted", connector=code)
         return row
@@ -274,9 +293,11 @@ class ConnectorService:
     async def pause(self, code: str, reason: str | None) -> Connector:
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
+            before = row.status
             row.status = ConnectorStatus.PAUSED.value
             row.status_reason = (reason or "").strip() or "paused by a user"
             row.updated_at = utcnow()
+            _status_event(session, row, before)
         log.info("connector.paused", connector=code)
         return row
 
