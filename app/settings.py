@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(default=False, validation_alias="PIMSYNC_ALLOW_PRIVATE_URLS")
     """Let connectors reach loopback and private addresses (tests, a shop on the same network)."""
     http_timeout_seconds: float = 30.0
+    shopify_admin_url: str | None = Field(default=None, validation_alias="PIMSYNC_SHOPIFY_ADMIN_URL")
+    """Where Shopify's Admin GraphQL API is reached instead of https://{shop}/admin/api/2026-04/graphql.json
+    (an egress proxy, or a test emulator); `{shop}` is replaced by the connector's shop domain."""
     queue_name: str = Field(default="pimsync:queue", validation_alias="PIMSYNC_QUEUE")
     """The arq queue; services sharing one Redis keep apart by naming their own."""
     sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")

@@ -29,6 +29,7 @@ from app.domain.scopes import ALL_SCOPES, Scope
 from app.main import create_app
 from app.services.tokens import TokenService
 from app.settings import Environment, Settings
+from tests.emulators import serve
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REAL_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -99,8 +100,30 @@ def redis_url() -> str | None:
     return None
 
 
+class SwappableApp:
+    """An ASGI app whose target a test replaces: one served port, a fresh channel emulator per test."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.target is None:
+            raise RuntimeError("no emulator is plugged in for this test")
+        await self.target(scope, receive, send)
+
+
 @pytest.fixture(scope="session")
-def settings(database_url: str, var_dir: Path, redis_url: str | None) -> Settings:
+def shopify_switch() -> Iterator[tuple[SwappableApp, str]]:
+    """A loopback origin for Shopify's Admin API, served for the whole session (settings point at it)."""
+    switch = SwappableApp()
+    with serve(switch) as origin:
+        yield switch, origin
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, var_dir: Path, redis_url: str | None, shopify_switch: tuple[SwappableApp, str]
+) -> Settings:
     return Settings(
         environment=Environment.TEST,
         var_dir=var_dir,
@@ -109,6 +132,7 @@ def settings(database_url: str, var_dir: Path, redis_url: str | None) -> Setting
         allow_private_urls=True,
         queue_name=f"pimsync:test:{uuid.uuid4().hex[:8]}",
         sync_lease_seconds=4.0,
+        shopify_admin_url=f"{shopify_switch[1]}/admin/api/2026-04/graphql.json",
     )
 
 

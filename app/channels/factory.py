@@ -14,11 +14,14 @@ import httpx
 from app.channels.base import ChannelAdapter, CredentialsRejected, RateGate
 from app.channels.custom_http.adapter import CustomHttpAdapter
 from app.channels.outbound import UnsafeUrl, check_outbound_url
+from app.channels.rate_limit import RateLimit
+from app.channels.registry import channel_type_spec
+from app.channels.shopify.adapter import ShopifyAdapter
 from app.domain.channels import ChannelType
 from app.settings import Settings
 
 """Channel types whose adapter ships in this version; the others can be configured but not reached yet."""
-AVAILABLE = frozenset({ChannelType.CUSTOM_HTTP})
+AVAILABLE = frozenset({ChannelType.CUSTOM_HTTP, ChannelType.SHOPIFY})
 
 """The credentials field holding the address the user chose, per channel type."""
 USER_URL_FIELDS: Mapping[ChannelType, str] = {ChannelType.CUSTOM_HTTP: "baseUrl"}
@@ -45,4 +48,21 @@ async def build_adapter(
             raise CredentialsRejected(f"{url_field}: {exc}") from None
     if channel_type is ChannelType.CUSTOM_HTTP:
         return CustomHttpAdapter(credentials, http, timeout=settings.http_timeout_seconds, gate=gate)
+    if channel_type is ChannelType.SHOPIFY:
+        endpoint = None
+        if settings.shopify_admin_url:
+            endpoint = settings.shopify_admin_url.replace("{shop}", str(credentials.get("shopDomain", "")))
+        return ShopifyAdapter(credentials, http, timeout=settings.http_timeout_seconds, gate=gate, endpoint=endpoint)
     raise AdapterUnavailable(f"connecting to {channel_type} is not available in this version yet")
+
+
+"""Shopify counts query cost points, not requests: its standard plan's bucket (1,000 points, 50 a second)
+until the first answer's throttleStatus says what this shop really has."""
+SHOPIFY_RATE = RateLimit(capacity=1000.0, rate=50.0)
+
+
+def default_rate_limit(channel_type: ChannelType) -> RateLimit:
+    """The bucket a connector starts with; the channel's own signals adjust it from the first answer."""
+    if channel_type is ChannelType.SHOPIFY:
+        return SHOPIFY_RATE
+    return RateLimit.for_channel(channel_type_spec(channel_type))

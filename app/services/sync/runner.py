@@ -18,9 +18,8 @@ from datetime import timedelta
 import structlog
 
 from app.channels.base import ChannelAdapter, CredentialsRejected
-from app.channels.factory import AdapterUnavailable, build_adapter
-from app.channels.rate_limit import RateLimit, RedisTokenBucket
-from app.channels.registry import channel_type_spec
+from app.channels.factory import AdapterUnavailable, build_adapter, default_rate_limit
+from app.channels.rate_limit import RedisTokenBucket
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, SyncChunk, SyncJob
@@ -116,9 +115,9 @@ async def _prepare(container: Container, claim: Claim) -> tuple[ChannelAdapter, 
     connector = claim.connector
     if connector.status == ConnectorStatus.PAUSED:
         raise JobFailed(f"connector '{connector.code}' was paused: {connector.status_reason}")
-    spec = channel_type_spec(ChannelType(connector.channel_type))
+    channel_type = ChannelType(connector.channel_type)
     gate = RedisTokenBucket.for_connector(
-        container.redis, connector_public_id=connector.public_id, limit=RateLimit.for_channel(spec)
+        container.redis, connector_public_id=connector.public_id, limit=default_rate_limit(channel_type)
     )
     try:
         credentials = container.vault.open(connector.credentials_encrypted)

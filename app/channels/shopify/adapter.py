@@ -1,0 +1,372 @@
+"""ShopifyAdapter: the ChannelAdapter over Shopify's Admin GraphQL API 2026-04.
+
+Per product, export_batch sends (documents.py names each document):
+
+1. Identity: with an external id, ProductState reads the product (productSet
+   replaces the variant and option lists, so their ids must be sent back);
+   without one, ProductIdBySku looks the SKU up first and links the product
+   it finds instead of creating a duplicate. A product with several variants
+   is refused: this connector exports single-variant products and would
+   delete the others.
+2. ProductSet writes the primary locale's fields and every shared field.
+3. For the other locales, TranslatableContent reads the digests of the source
+   content just written, TranslationsRegister sends every locale's values in
+   one call, and TranslationsRemove drops translations sent as None.
+
+The product is written before its translations, so a translation failure
+still returns the product's external id: ItemResult(ok=False, external_id=...,
+locale=<first failing locale>, code=...), with every failing locale in the
+message. Request-level failures raise the ChannelError of client.py; nothing
+is retried here. A product just created may be missing from Shopify's search
+index for a moment, so a lost answer followed by an immediate retry could still
+duplicate it; the engine's backoff makes that unlikely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import httpx
+
+from app.channels.base import ChannelDocument, ChannelInfo, ChannelRejected, ItemResult, RateGate, RemoteProduct
+from app.channels.shopify import documents as gql
+from app.channels.shopify.client import ShopifyClient, ShopifyCredentials
+from app.channels.shopify.mapper import (
+    ExportContext,
+    LocaleFailure,
+    MappingProblem,
+    TranslationPlan,
+    check_document,
+    product_set_result,
+    product_set_variables,
+    remote_product,
+    removal_groups,
+    translation_failures,
+    translation_inputs,
+    translation_plan,
+    translation_result,
+)
+from app.channels.shopify.schemas import (
+    JsonObject,
+    ProductState,
+    ShopContext,
+    UserError,
+    field_of,
+    obj,
+    parse_product_set,
+    parse_product_state,
+    parse_shop_context,
+    parse_translatable_content,
+    parse_translations,
+    parse_user_errors,
+    parse_variant_page,
+    product_ids_by_sku,
+    sku_query,
+    sku_term,
+)
+from app.domain.errors import ErrorCode
+
+T = TypeVar("T")
+
+MAX_BATCH_SIZE = 1
+"""productSet takes one product per call (spec.SPEC.batch_size); a batch of one also means a request that
+fails mid-way never loses the results of products already written."""
+
+
+class ProductNotDeleted(ChannelRejected):
+    """Shopify refused to delete the product (CHN-033)."""
+
+    code = ErrorCode.DELETE_FAILED
+
+
+class ShopifyAdapter:
+    """ChannelAdapter for one shop; credentials decrypted by the caller, `endpoint` overrides the shop's URL."""
+
+    max_batch_size: int = MAX_BATCH_SIZE
+
+    def __init__(
+        self,
+        credentials: Mapping[str, Any],
+        http: httpx.AsyncClient,
+        *,
+        timeout: float,
+        gate: RateGate | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        self._client = ShopifyClient(
+            ShopifyCredentials.parse(credentials), http, timeout=timeout, gate=gate, endpoint=endpoint
+        )
+        self._shop: ShopContext | None = None
+        self._location_id: str | None = self._client.credentials.location_id
+
+    def __repr__(self) -> str:
+        return f"ShopifyAdapter(shopDomain={self._client.credentials.shop_domain!r})"
+
+    async def _data(self, operation: gql.Operation, variables: Mapping[str, Any], read: Callable[[JsonObject], T]) -> T:
+        """Send one document and read its answer; an answer of the wrong shape is ChannelRejected."""
+        data = await self._client.execute(operation, variables)
+        try:
+            return read(data)
+        except ValueError as exc:  # ShapeError included
+            raise ChannelRejected(self._client.scrub(f"Shopify {operation.name}: unexpected answer: {exc}")) from None
+
+    async def _context(self, *, fresh: bool = False) -> ShopContext:
+        if self._shop is None or fresh:
+            self._shop = await self._data(gql.SHOP_INFO, {}, parse_shop_context)
+        return self._shop
+
+    async def _primary_locale(self) -> str:
+        primary = (await self._context()).primary_locale
+        if primary is None:
+            raise ChannelRejected("Shopify ShopInfo: the shop reports no primary locale")
+        return primary
+
+    async def test_connection(self) -> ChannelInfo:
+        """ShopInfo: proves the token works and learns the shop's name, locales and currencies."""
+        shop = await self._context(fresh=True)
+        currencies = tuple(dict.fromkeys((shop.currency, *shop.presentment_currencies)))
+        return ChannelInfo(
+            store_name=shop.name,
+            supported_locales=shop.published_locales,
+            product_count=shop.product_count,
+            primary_locale=shop.primary_locale,
+            currencies=currencies,
+        )
+
+    # -- export ----------------------------------------------------------------------------------
+
+    async def export_batch(self, documents: Sequence[ChannelDocument]) -> list[ItemResult]:
+        """Create or update each product (productSet) and its translations; one result per document, in order."""
+        if len(documents) > self.max_batch_size:
+            raise ValueError(f"Shopify takes at most {self.max_batch_size} products per batch, got {len(documents)}")
+        results = []
+        for document in documents:
+            results.append(await self._export(document))
+        return results
+
+    async def _export(self, document: ChannelDocument) -> ItemResult:
+        try:
+            context = await self._export_context()
+            check_document(document, context)
+            if _translations_only(document, context.primary_locale):
+                return await self._translations_only(document, context.primary_locale)
+            found = await self._existing(document)
+            if isinstance(found, ItemResult):
+                return found
+            if "inventoryQuantity" in document.fields:
+                context = replace(context, location_id=await self._location())
+            variables = product_set_variables(document, context, found)
+        except MappingProblem as problem:
+            return problem.result(document)
+        current_id = found.id if found else None
+        errors, product_id = await self._data(gql.PRODUCT_SET, variables, parse_product_set)
+        if errors:
+            return product_set_result(document, errors, external_id=current_id, primary_locale=context.primary_locale)
+        if product_id is None:
+            code = ErrorCode.CREATE_FAILED if current_id is None else ErrorCode.UPDATE_FAILED
+            message = "Shopify answered productSet without the product's id"
+            return ItemResult(sku=document.sku, ok=False, external_id=current_id, code=code, message=message)
+        failures = await self._translate(product_id, translation_plan(document, context.primary_locale))
+        if failures:
+            return translation_result(document.sku, product_id, failures)
+        return ItemResult(sku=document.sku, ok=True, external_id=product_id)
+
+    async def _translations_only(self, document: ChannelDocument, primary_locale: str) -> ItemResult:
+        """Only translations changed: no productSet (and no product update on Shopify), just translationsRegister."""
+        assert document.external_id is not None
+        failures = await self._translate(document.external_id, translation_plan(document, primary_locale))
+        if failures:
+            return translation_result(document.sku, document.external_id, failures)
+        return ItemResult(sku=document.sku, ok=True, external_id=document.external_id)
+
+    async def _export_context(self) -> ExportContext:
+        shop = await self._context()
+        primary = await self._primary_locale()
+        return ExportContext(primary_locale=primary, shop_locales=shop.all_locales, weight_unit=shop.weight_unit)
+
+    async def _existing(self, document: ChannelDocument) -> ProductState | ItemResult | None:
+        """The product to update (read first), None to create, or the item's failure."""
+        product_id = document.external_id
+        if product_id is None:
+            variables = {"query": sku_term(document.sku), "first": gql.LOOKUP_PAGE_SIZE}
+            ids = await self._data(
+                gql.PRODUCT_ID_BY_SKU, variables, lambda data: product_ids_by_sku(data, document.sku)
+            )
+            if not ids:
+                return None
+            if len(ids) > 1:
+                return ItemResult(
+                    sku=document.sku,
+                    ok=False,
+                    code=ErrorCode.CREATE_FAILED,
+                    message=f"the SKU is on {len(ids)} Shopify products ({', '.join(ids)}); link one by hand",
+                )
+            product_id = ids[0]
+        if not product_id.startswith("gid://shopify/Product/"):
+            return self._missing(document, f"{product_id!r} is not a Shopify product id")
+        state = await self._data(
+            gql.PRODUCT_STATE,
+            {"id": product_id},
+            lambda data: None if data.get("product") is None else parse_product_state(data["product"]),
+        )
+        if state is None:
+            return self._missing(document, f"product {product_id} no longer exists on Shopify")
+        if state.variant_count > 1:
+            return ItemResult(
+                sku=document.sku,
+                ok=False,
+                external_id=state.id,
+                code=ErrorCode.UPDATE_FAILED,
+                message=f"product {state.id} has {state.variant_count} variants; only single-variant products are "
+                "exported, and productSet would delete the others",
+            )
+        return state
+
+    @staticmethod
+    def _missing(document: ChannelDocument, message: str) -> ItemResult:
+        return ItemResult(
+            sku=document.sku,
+            ok=False,
+            external_id=document.external_id,
+            code=ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL,
+            message=message,
+        )
+
+    async def _location(self) -> str:
+        """Where inventoryQuantity goes: the credentials' locationId, else the shop's primary location."""
+        if self._location_id is None:
+            self._location_id = await self._data(
+                gql.PRIMARY_LOCATION, {}, lambda data: str(field_of(data, "location", "id") or "") or None
+            )
+            if self._location_id is None:
+                raise ChannelRejected("Shopify PrimaryLocation: the shop has no location to hold stock")
+        return self._location_id
+
+    async def _translate(self, product_id: str, plan: TranslationPlan) -> list[LocaleFailure]:
+        """Register and remove the plan's translations; the locales that failed, and why."""
+        failures: list[LocaleFailure] = []
+        if plan.register:
+            content = await self._data(gql.TRANSLATABLE_CONTENT, {"resourceId": product_id}, parse_translatable_content)
+            if content is None:
+                return [
+                    LocaleFailure(locale, ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL, "the product is not translatable")
+                    for locale in plan.register
+                ]
+            inputs, failures = translation_inputs(plan, content)
+            if inputs:
+                variables = {"resourceId": product_id, "translations": inputs}
+                errors = await self._mutation_errors(gql.TRANSLATIONS_REGISTER, "translationsRegister", variables)
+                failures += translation_failures(errors, inputs)
+        for keys, locales in removal_groups(plan):
+            variables = {"resourceId": product_id, "translationKeys": list(keys), "locales": list(locales)}
+            errors = await self._mutation_errors(gql.TRANSLATIONS_REMOVE, "translationsRemove", variables)
+            failures += translation_failures(errors, (), locales)
+        return failures
+
+    async def _mutation_errors(
+        self, operation: gql.Operation, root: str, variables: Mapping[str, Any]
+    ) -> list[UserError]:
+        def read(data: JsonObject) -> list[UserError]:
+            return parse_user_errors(obj(data.get(root), root).get("userErrors"), root)
+
+        return await self._data(operation, variables, read)
+
+    # -- read back -------------------------------------------------------------------------------
+
+    async def fetch_products(self, skus: Sequence[str]) -> dict[str, RemoteProduct]:
+        """The shop's current state of these SKUs, translations included; a SKU Shopify lacks is absent.
+
+        A SKU held by two variants raises ChannelRejected: reporting either
+        one could bind the wrong product, reporting none would read as
+        "deleted on the channel".
+        """
+        wanted = list(dict.fromkeys(skus))
+        if not all(isinstance(sku, str) and sku for sku in wanted):
+            raise ValueError("SKUs must be non-empty strings")
+        primary = await self._primary_locale()
+        nodes: dict[str, JsonObject] = {}
+        for chunk in _chunks(wanted, gql.FETCH_PAGE_SIZE):
+            await self._variants(chunk, nodes)
+        product_ids = list(dict.fromkeys(str(field_of(node, "product", "id")) for node in nodes.values()))
+        translations = await self._translations(product_ids, primary)
+        at_location = self._client.credentials.location_id is not None
+        found: dict[str, RemoteProduct] = {}
+        for sku, node in nodes.items():
+            product_id = str(field_of(node, "product", "id"))
+            try:
+                found[sku] = remote_product(
+                    node, primary_locale=primary, translations=translations.get(product_id, {}), at_location=at_location
+                )
+            except ValueError as exc:
+                raise ChannelRejected(self._client.scrub(f"Shopify ProductsBySku: {sku!r}: {exc}")) from None
+        return found
+
+    async def _translations(self, product_ids: list[str], primary: str) -> dict[str, dict[str, dict[str, str | None]]]:
+        """product id → locale → translation key → value, for every published locale but the primary one."""
+        found: dict[str, dict[str, dict[str, str | None]]] = {product_id: {} for product_id in product_ids}
+        for locale in (await self._context()).published_locales:
+            if locale == primary:
+                continue
+            for chunk in _chunks(product_ids, gql.FETCH_PAGE_SIZE):
+                variables = {"resourceIds": chunk, "first": len(chunk), "locale": locale}
+                answer = await self._data(gql.PRODUCT_TRANSLATIONS, variables, parse_translations)
+                for product_id in chunk:
+                    found[product_id][locale] = answer.get(product_id, {})
+        return found
+
+    async def _variants(self, chunk: list[str], nodes: dict[str, JsonObject]) -> None:
+        """Every variant whose SKU is exactly one of `chunk`, page by page, into `nodes`."""
+        location = self._client.credentials.location_id
+        operation = gql.PRODUCTS_BY_SKU_AT_LOCATION if location else gql.PRODUCTS_BY_SKU
+        asked = set(chunk)
+        after: str | None = None
+        while True:
+            variables: dict[str, Any] = {"query": sku_query(chunk), "first": gql.FETCH_PAGE_SIZE, "after": after}
+            if location:
+                variables["locationId"] = location
+            page = await self._data(operation, variables, parse_variant_page)
+            for node in page.nodes:
+                sku = node.get("sku")
+                if not isinstance(sku, str) or sku not in asked:
+                    continue  # Shopify's search matches loosely; only exact SKUs are ours
+                if not isinstance(field_of(node, "product", "id"), str):
+                    raise ChannelRejected(f"Shopify ProductsBySku: the variant of {sku!r} has no product id")
+                if sku in nodes and nodes[sku].get("id") != node.get("id"):
+                    raise ChannelRejected(f"Shopify holds the SKU {sku!r} on more than one variant; make it unique")
+                nodes[sku] = node
+            if page.next_cursor is None:
+                return
+            after = page.next_cursor
+
+    async def delete_product(self, external_id: str) -> None:
+        """productDelete. A product that no longer exists counts as deleted, so a retry after a lost answer
+        does not fail."""
+        if not external_id:
+            raise ValueError("external_id must not be empty")
+        errors = await self._mutation_errors(gql.PRODUCT_DELETE, "productDelete", {"input": {"id": external_id}})
+        remaining = [e for e in errors if not _is_missing(e.message)]
+        if remaining:
+            message = "; ".join(error.message for error in remaining)
+            raise ProductNotDeleted(self._client.scrub(f"Shopify productDelete {external_id}: {message}"))
+
+
+def _is_missing(message: str) -> bool:
+    lowered = message.lower()
+    return "does not exist" in lowered or "not found" in lowered or "doesn't exist" in lowered
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def _translations_only(document: ChannelDocument, primary_locale: str) -> bool:
+    """An update that carries no product field and nothing in the primary locale."""
+    return (
+        document.external_id is not None
+        and not document.fields
+        and primary_locale not in document.locales
+        and bool(document.locales)
+    )

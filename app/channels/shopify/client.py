@@ -1,0 +1,287 @@
+"""The Admin GraphQL transport of one shop, and the mapping of its answers onto the ChannelError tree.
+
+    ChannelError (app/channels/base.py)
+    ├── ChannelRateLimited   HTTP 429 (Retry-After), or a THROTTLED error: the cost bucket is empty
+    ├── ChannelUnavailable   5xx, a refused or dropped connection, INTERNAL_SERVER_ERROR
+    ├── ChannelTimeout       no answer within the connector's timeout
+    ├── ChannelRejected      any other GraphQL error or unreadable answer: retrying will not help
+    └── CredentialsRejected  401/403, ACCESS_DENIED (a missing scope), 402/423 (shop frozen or locked),
+        │                    404 (no Admin API at that address): the connector needs fixing
+        └── InvalidCredentials   the stored credentials lack the right shape (CHN-002); nothing was sent
+
+This layer knows GraphQL over HTTP and Shopify's throttling, nothing about
+products. Before each request it takes the document's expected cost from the
+connector's RateGate; after each answer it reports extensions.cost.
+throttleStatus back, so every worker shares Shopify's own view of the bucket.
+It never retries: the sync engine owns retry policy, and a THROTTLED answer
+carries how long to wait ((requestedQueryCost - currentlyAvailable) /
+restoreRate, shopify.dev "API rate limits") so waiting does not use a retry.
+
+The access token (and webhook secret) never appear in a message or a log:
+text Shopify sends back is scrubbed of them too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import httpx
+import structlog
+
+from app.channels.base import (
+    ChannelError,
+    ChannelRateLimited,
+    ChannelRejected,
+    ChannelTimeout,
+    ChannelUnavailable,
+    CredentialsRejected,
+    RateGate,
+    RateSignal,
+)
+from app.channels.custom_http.client import parse_retry_after
+from app.channels.shopify.documents import Operation
+from app.channels.shopify.schemas import JsonObject
+from app.channels.shopify.spec import API_VERSION
+from app.domain.errors import ErrorCode
+
+log = structlog.get_logger(__name__)
+
+USER_AGENT: Final = "pimsync (Shopify channel)"
+_SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+_LOCATION_ID = re.compile(r"^gid://shopify/Location/[0-9]+$")
+_MESSAGE_LIMIT = 500
+_REDACTED = "[redacted]"
+
+
+class InvalidCredentials(CredentialsRejected):
+    """The stored credentials do not have the shape spec.CREDENTIALS_SCHEMA asks for (CHN-002): nothing was sent."""
+
+    code = ErrorCode.INVALID_CREDENTIALS_FORMAT
+
+
+@dataclass(frozen=True, slots=True)
+class ShopifyCredentials:
+    """`{"shopDomain", "accessToken", "apiVersion"?, "locationId"?, "webhookSecret"?}`, validated; secrets not in repr()."""
+
+    shop_domain: str
+    access_token: str = field(repr=False)
+    location_id: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> ShopifyCredentials:
+        """Validate the decrypted credentials; InvalidCredentials names the field, never its value."""
+        domain = raw.get("shopDomain")
+        if not isinstance(domain, str) or not _SHOP_DOMAIN.fullmatch(domain):
+            raise InvalidCredentials("credentials: shopDomain must be the shop's my-store.myshopify.com domain")
+        token = raw.get("accessToken")
+        if not isinstance(token, str) or not token or not token.isprintable() or token != token.strip():
+            raise InvalidCredentials("credentials: accessToken must be a non-empty single-line string")
+        version = raw.get("apiVersion", API_VERSION)
+        if version != API_VERSION:
+            raise InvalidCredentials(f"credentials: apiVersion must be {API_VERSION}, the version this service speaks")
+        location = raw.get("locationId")
+        if location is not None and (not isinstance(location, str) or not _LOCATION_ID.fullmatch(location)):
+            raise InvalidCredentials("credentials: locationId must look like gid://shopify/Location/123")
+        secret = raw.get("webhookSecret")
+        if secret is not None and not isinstance(secret, str):
+            raise InvalidCredentials("credentials: webhookSecret must be a string")
+        return cls(shop_domain=domain, access_token=token, location_id=location, webhook_secret=secret or None)
+
+    @property
+    def default_endpoint(self) -> str:
+        return f"https://{self.shop_domain}/admin/api/{API_VERSION}/graphql.json"
+
+
+def throttle_signal(payload: JsonObject) -> RateSignal | None:
+    """extensions.cost.throttleStatus as a RateSignal; None when the answer carries none."""
+    cost = payload.get("extensions", {}).get("cost") if isinstance(payload.get("extensions"), dict) else None
+    status = cost.get("throttleStatus") if isinstance(cost, dict) else None
+    if not isinstance(status, dict):
+        return None
+
+    def number(key: str) -> float | None:
+        value = status.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    return RateSignal(
+        available=number("currentlyAvailable"),
+        capacity=number("maximumAvailable"),
+        restore_rate=number("restoreRate"),
+    )
+
+
+def throttled_wait(payload: JsonObject, signal: RateSignal | None) -> float | None:
+    """Seconds until the bucket holds the throttled query's cost again: (requested - available) / restoreRate."""
+    cost = payload.get("extensions", {}).get("cost") if isinstance(payload.get("extensions"), dict) else None
+    requested = cost.get("requestedQueryCost") if isinstance(cost, dict) else None
+    if signal is None or signal.available is None or not signal.restore_rate:
+        return None
+    if not isinstance(requested, int | float) or isinstance(requested, bool):
+        return 1.0 / signal.restore_rate if signal.restore_rate > 0 else None
+    return max(float(requested) - signal.available, 0.0) / signal.restore_rate
+
+
+def _error_codes(errors: list[Any]) -> list[str]:
+    codes = []
+    for error in errors:
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        codes.append(code if isinstance(code, str) else "")
+    return codes
+
+
+class ShopifyClient:
+    """One shop's Admin GraphQL endpoint: `execute()` returns a document's `data` or raises a ChannelError."""
+
+    def __init__(
+        self,
+        credentials: ShopifyCredentials,
+        http: httpx.AsyncClient,
+        *,
+        timeout: float,
+        gate: RateGate | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.endpoint = endpoint or credentials.default_endpoint
+        self._http = http
+        self._timeout = httpx.Timeout(timeout)
+        self._gate = gate
+
+    def scrub(self, message: str) -> str:
+        """`message` with the connector's secrets replaced: for anything that may reach a message or a log."""
+        for secret in (self.credentials.access_token, self.credentials.webhook_secret):
+            if secret:
+                message = message.replace(secret, _REDACTED)
+        return message[:_MESSAGE_LIMIT]
+
+    async def execute(self, operation: Operation, variables: Mapping[str, Any] | None = None) -> JsonObject:
+        """Send one document; its `data` object, or the ChannelError the answer stands for."""
+        body = json.dumps(
+            {"query": operation.text, "operationName": operation.name, "variables": dict(variables or {})},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode("utf-8")
+        if self._gate is not None:
+            await self._gate.acquire(operation.estimate(variables or {}))
+        response = await self._post(operation.name, body)
+        if not response.is_success:
+            raise await self._status_error(operation.name, response)
+        payload = self._json(operation.name, response)
+        signal = throttle_signal(payload)
+        errors = payload.get("errors")
+        if errors:
+            raise await self._graphql_error(operation.name, payload, errors, signal)
+        if signal is not None and self._gate is not None:
+            await self._gate.observe(signal)
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            raise ChannelRejected(
+                f"Shopify {operation.name}: the answer has no data object", status=response.status_code
+            )
+        return data
+
+    async def _post(self, name: str, body: bytes) -> httpx.Response:
+        headers = {
+            "X-Shopify-Access-Token": self.credentials.access_token,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        started = time.perf_counter()
+        try:
+            response = await self._http.post(
+                self.endpoint, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
+            )
+        except httpx.TimeoutException as exc:
+            raise ChannelTimeout(
+                f"Shopify {name}: no answer within {self._timeout.read}s ({type(exc).__name__})"
+            ) from None
+        except httpx.RequestError as exc:
+            raise ChannelUnavailable(self.scrub(f"Shopify {name}: {type(exc).__name__}: {exc}")) from None
+        log.debug(
+            "shopify.request",
+            operation=name,
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return response
+
+    async def _status_error(self, name: str, response: httpx.Response) -> ChannelError:
+        status = response.status_code
+        detail = self._detail(response)
+        message = self.scrub(f"Shopify {name} answered {status}" + (f": {detail}" if detail else ""))
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), now=time.time())
+            if self._gate is not None:
+                await self._gate.observe(RateSignal(retry_after=retry_after if retry_after is not None else 1.0))
+            return ChannelRateLimited(message, retry_after=retry_after, status=status)
+        if status in (401, 403):
+            return CredentialsRejected(message, status=status)
+        if status in (402, 423):  # the shop is frozen (unpaid) or locked: the connector cannot work until fixed
+            return CredentialsRejected(message, status=status)
+        if status == 404:
+            return CredentialsRejected(f"{message} (no Admin API at this shop domain)", status=status)
+        if status >= 500:
+            return ChannelUnavailable(message, status=status)
+        return ChannelRejected(message, status=status)
+
+    async def _graphql_error(
+        self, name: str, payload: JsonObject, errors: object, signal: RateSignal | None
+    ) -> ChannelError:
+        entries = errors if isinstance(errors, list) else [errors]
+        codes = _error_codes(entries)
+        messages = "; ".join(
+            str(entry.get("message")) if isinstance(entry, dict) else str(entry) for entry in entries[:3]
+        )
+        message = self.scrub(f"Shopify {name}: {messages}")
+        if "THROTTLED" in codes:
+            wait = throttled_wait(payload, signal)
+            if self._gate is not None:
+                base = signal or RateSignal()
+                await self._gate.observe(
+                    RateSignal(
+                        retry_after=wait,
+                        available=base.available,
+                        capacity=base.capacity,
+                        restore_rate=base.restore_rate,
+                    )
+                )
+            return ChannelRateLimited(message, retry_after=wait, status=200)
+        if signal is not None and self._gate is not None:
+            await self._gate.observe(signal)
+        if "ACCESS_DENIED" in codes:
+            return CredentialsRejected(f"{message} (the access token lacks a scope this needs)", status=200)
+        if "INTERNAL_SERVER_ERROR" in codes:
+            return ChannelUnavailable(message, status=200)
+        return ChannelRejected(message, status=200)
+
+    def _detail(self, response: httpx.Response) -> str:
+        try:
+            payload = json.loads(response.content) if response.content else None
+        except (ValueError, RecursionError):
+            return response.content[:_MESSAGE_LIMIT].decode("utf-8", "replace").strip()
+        errors = payload.get("errors") if isinstance(payload, dict) else None
+        if isinstance(errors, str):
+            return errors
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message", ""))
+        return ""
+
+    def _json(self, name: str, response: httpx.Response) -> JsonObject:
+        try:
+            payload = json.loads(response.content)
+        except (ValueError, RecursionError):
+            snippet = self.scrub(response.content[:80].decode("utf-8", "replace"))
+            raise ChannelRejected(
+                f"Shopify {name}: the answer is not JSON ({snippet!r})", status=response.status_code
+            ) from None
+        if not isinstance(payload, dict):
+            raise ChannelRejected(f"Shopify {name}: the answer is not a JSON object", status=response.status_code)
+        return payload

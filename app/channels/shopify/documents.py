@@ -1,0 +1,364 @@
+"""Every GraphQL document the Shopify adapter sends, with the query cost it is expected to take.
+
+Each document is a constant, so a test can validate all of them against the
+pinned Admin API SDL (specs/shopify/admin-2026-04.graphql); nothing is built
+by string concatenation at run time, and every value travels as a variable.
+
+Arguments whose SDL default is what we want are left out (productSet and
+productDelete run synchronously by default), so a document asks for nothing
+it does not need.
+
+`estimate()` is what the adapter asks the connector's rate gate for before
+sending: Shopify's requested query cost, by its published rules (shopify.dev
+"API rate limits": an object costs 1, a connection 2 plus `first` times one
+node, a mutation 10), rounded up where unsure. Asking for less than Shopify
+requires would earn THROTTLED answers; asking for much more would waste the
+bucket. The throttleStatus of every answer then corrects the shared bucket to
+what Shopify really has left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One named GraphQL document and the cost points it is expected to use."""
+
+    name: str
+    text: str
+    cost: float
+    """The fixed part: everything outside the document's one paginated connection."""
+    per_node: float = 0.0
+    """What each node of that connection adds; the `first` variable says how many are asked for."""
+
+    def estimate(self, variables: Mapping[str, Any]) -> float:
+        """The cost Shopify will require for this request, before it runs."""
+        first = variables.get("first")
+        return self.cost + self.per_node * (first if isinstance(first, int) else FETCH_PAGE_SIZE)
+
+
+FETCH_PAGE_SIZE: Final = 25
+"""Variants asked for per page of a SKU search, and SKUs per search: about 300 points a page, well under
+Shopify's 1,000-point limit for a single query."""
+LOOKUP_PAGE_SIZE: Final = 5
+"""Variants a single-SKU lookup asks for: a search term may match loosely, so a few are read and the
+exact match is picked here."""
+
+SHOP_INFO: Final = Operation(
+    "ShopInfo",
+    """
+query ShopInfo {
+  shop {
+    name
+    currencyCode
+    enabledPresentmentCurrencies
+    weightUnit
+  }
+  shopLocales {
+    locale
+    primary
+    published
+  }
+  productsCount {
+    count
+    precision
+  }
+}
+""",
+    cost=3,
+)
+
+PRIMARY_LOCATION: Final = Operation(
+    "PrimaryLocation",
+    """
+query PrimaryLocation {
+  location {
+    id
+  }
+}
+""",
+    cost=2,
+)
+
+_PRODUCT_STATE = """
+fragment ProductState on Product {
+  id
+  variantsCount {
+    count
+  }
+  options {
+    id
+    name
+  }
+  variants(first: 2) {
+    nodes {
+      id
+      sku
+      selectedOptions {
+        name
+        value
+      }
+      inventoryItem {
+        measurement {
+          weight {
+            unit
+            value
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+PRODUCT_STATE: Final = Operation(
+    "ProductState",
+    """
+query ProductState($id: ID!) {
+  product(id: $id) {
+    ...ProductState
+  }
+}
+"""
+    + _PRODUCT_STATE,
+    cost=15,
+)
+
+PRODUCT_ID_BY_SKU: Final = Operation(
+    "ProductIdBySku",
+    """
+query ProductIdBySku($query: String!, $first: Int!) {
+  productVariants(first: $first, query: $query) {
+    nodes {
+      sku
+      product {
+        id
+      }
+    }
+  }
+}
+""",
+    cost=2,
+    per_node=2,
+)
+
+PRODUCT_SET: Final = Operation(
+    "ProductSet",
+    """
+mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!) {
+  productSet(identifier: $identifier, input: $input) {
+    product {
+      id
+    }
+    userErrors {
+      code
+      field
+      message
+    }
+  }
+}
+""",
+    cost=11,
+)
+
+TRANSLATABLE_CONTENT: Final = Operation(
+    "TranslatableContent",
+    """
+query TranslatableContent($resourceId: ID!) {
+  translatableResource(resourceId: $resourceId) {
+    resourceId
+    translatableContent {
+      key
+      value
+      digest
+      locale
+    }
+  }
+}
+""",
+    cost=3,
+)
+
+TRANSLATIONS_REGISTER: Final = Operation(
+    "TranslationsRegister",
+    """
+mutation TranslationsRegister($resourceId: ID!, $translations: [TranslationInput!]!) {
+  translationsRegister(resourceId: $resourceId, translations: $translations) {
+    translations {
+      key
+      locale
+    }
+    userErrors {
+      code
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
+)
+
+TRANSLATIONS_REMOVE: Final = Operation(
+    "TranslationsRemove",
+    """
+mutation TranslationsRemove($resourceId: ID!, $translationKeys: [String!]!, $locales: [String!]!) {
+  translationsRemove(resourceId: $resourceId, translationKeys: $translationKeys, locales: $locales) {
+    translations {
+      key
+      locale
+    }
+    userErrors {
+      code
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
+)
+
+PRODUCT_DELETE: Final = Operation(
+    "ProductDelete",
+    """
+mutation ProductDelete($input: ProductDeleteInput!) {
+  productDelete(input: $input) {
+    deletedProductId
+    userErrors {
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
+)
+
+_REMOTE_VARIANT = """
+fragment RemoteVariant on ProductVariant {
+  id
+  sku
+  price
+  compareAtPrice
+  barcode
+  inventoryQuantity
+  inventoryItem {
+    measurement {
+      weight {
+        unit
+        value
+      }
+    }
+  }
+  product {
+    id
+    title
+    descriptionHtml
+    handle
+    productType
+    vendor
+    tags
+    status
+    updatedAt
+    seo {
+      title
+      description
+    }
+    featuredMedia {
+      ... on MediaImage {
+        image {
+          url
+        }
+      }
+    }
+  }
+}
+"""
+
+PRODUCTS_BY_SKU: Final = Operation(
+    "ProductsBySku",
+    """
+query ProductsBySku($query: String!, $first: Int!, $after: String) {
+  productVariants(first: $first, after: $after, query: $query) {
+    nodes {
+      ...RemoteVariant
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+"""
+    + _REMOTE_VARIANT,
+    cost=2,
+    per_node=8,
+)
+
+PRODUCTS_BY_SKU_AT_LOCATION: Final = Operation(
+    "ProductsBySkuAtLocation",
+    """
+query ProductsBySkuAtLocation($query: String!, $first: Int!, $after: String, $locationId: ID!) {
+  productVariants(first: $first, after: $after, query: $query) {
+    nodes {
+      ...RemoteVariant
+      inventoryItem {
+        inventoryLevel(locationId: $locationId) {
+          quantities(names: ["available"]) {
+            name
+            quantity
+          }
+        }
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+"""
+    + _REMOTE_VARIANT,
+    cost=2,
+    per_node=11,
+)
+
+PRODUCT_TRANSLATIONS: Final = Operation(
+    "ProductTranslations",
+    """
+query ProductTranslations($resourceIds: [ID!]!, $first: Int!, $locale: String!) {
+  translatableResourcesByIds(resourceIds: $resourceIds, first: $first) {
+    nodes {
+      resourceId
+      translations(locale: $locale) {
+        key
+        value
+      }
+    }
+  }
+}
+""",
+    cost=2,
+    per_node=2,
+)
+
+ALL: Final = (
+    SHOP_INFO,
+    PRIMARY_LOCATION,
+    PRODUCT_STATE,
+    PRODUCT_ID_BY_SKU,
+    PRODUCT_SET,
+    TRANSLATABLE_CONTENT,
+    TRANSLATIONS_REGISTER,
+    TRANSLATIONS_REMOVE,
+    PRODUCT_DELETE,
+    PRODUCTS_BY_SKU,
+    PRODUCTS_BY_SKU_AT_LOCATION,
+    PRODUCT_TRANSLATIONS,
+)
+"""Every document the adapter can send, for the test that validates them against the pinned SDL."""

@@ -1,0 +1,516 @@
+"""Pure mapping between channel documents and Shopify's Admin GraphQL 2026-04 shapes; no I/O.
+
+- document → productSet variables: the primary locale's localizable fields and
+  every non-localizable field go into ProductSetInput (where each lives is
+  spec.SCHEMA_PATHS); the product is one variant, with its existing variant id
+  and options on update, since productSet replaces list fields it is sent.
+  A field present with None clears it: "" for text, [] for lists (tags, and
+  files for imageUrl), null for the rest (compareAtPrice, status, the
+  variant's measurement.weight); a field absent is not sent, so Shopify keeps
+  its value. Where Shopify has no empty value: a None `sku` sends the PIM SKU
+  (products are matched by it), a None `inventoryQuantity` sets 0, and a
+  title cannot be cleared (CHN-010 before anything is sent).
+- document → translations: every other locale's values per translation key
+  (spec.TRANSLATION_KEYS); None or "" removes that locale's translation.
+- userErrors → ItemResult with a CHN code; product JSON → RemoteProduct.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from app.channels.base import ChannelDocument, ItemResult, RemoteProduct
+from app.channels.shopify.schemas import (
+    JsonObject,
+    ProductState,
+    TranslatableContent,
+    UserError,
+    decimal_text,
+    field_of,
+    parse_datetime,
+)
+from app.channels.shopify.spec import PRODUCT_STATUSES, SCHEMA_PATHS, TRANSLATION_KEYS, WEIGHT_UNITS
+from app.domain.errors import ErrorCode
+
+DEFAULT_OPTION: Final = ("Title", "Default Title")
+"""The option Shopify gives a product that has a single variant."""
+LOCALIZABLE: Final = frozenset(TRANSLATION_KEYS)
+SHARED: Final = frozenset(SCHEMA_PATHS) - LOCALIZABLE
+_TEXT_INPUTS: Final = ("title", "descriptionHtml", "handle", "productType")
+_SEO: Final = {"seoTitle": "title", "seoDescription": "description"}
+_FIELD_BY_KEY: Final = {key: name for name, key in TRANSLATION_KEYS.items()}
+_FIELD_BY_PATH: Final = {path: name for name, path in SCHEMA_PATHS.items()}
+_BLANK = re.compile(r"\b(blank|can't be empty|cannot be empty|is required|is missing)\b", re.IGNORECASE)
+
+
+class MappingProblem(Exception):
+    """A document Shopify would refuse, found before anything is sent; becomes the item's error."""
+
+    def __init__(self, code: ErrorCode, message: str, *, locale: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.locale = locale
+
+    def result(self, document: ChannelDocument) -> ItemResult:
+        return ItemResult(
+            sku=document.sku,
+            ok=False,
+            external_id=document.external_id,
+            code=self.code,
+            message=self.message,
+            locale=self.locale,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExportContext:
+    primary_locale: str
+    shop_locales: frozenset[str]
+    weight_unit: str
+    """The shop's default unit, for a weight sent without one when the variant has none either."""
+    location_id: str | None = None
+    """Where inventoryQuantity is set ("available"); needed only when a document carries it."""
+
+
+# -- values ------------------------------------------------------------------------------------------
+
+
+def _mismatch(name: str, expected: str, value: object, locale: str | None = None) -> MappingProblem:
+    return MappingProblem(
+        ErrorCode.FIELD_TYPE_MISMATCH, f"{name} takes {expected}, got {type(value).__name__}", locale=locale
+    )
+
+
+def text_value(name: str, value: object, locale: str | None = None) -> str:
+    """Text as Shopify takes it; None clears, and Shopify's empty text is ""."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _mismatch(name, "text", value, locale)
+    return value
+
+
+def money_value(name: str, value: object) -> str | None:
+    """Money is a decimal string; None (null) clears where Shopify allows it (compareAtPrice)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise _mismatch(name, "a decimal amount", value)
+    try:
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise MappingProblem(ErrorCode.FIELD_TYPE_MISMATCH, f"{name} takes a decimal amount, got {value!r}") from None
+    if not amount.is_finite():
+        raise MappingProblem(ErrorCode.FIELD_TYPE_MISMATCH, f"{name} must be a finite amount")
+    return format(amount, "f")
+
+
+def _weight_value(value: object) -> float | None:
+    amount = money_value("weight", value)
+    if amount is None:
+        return None
+    if Decimal(amount) < 0:
+        raise MappingProblem(ErrorCode.FIELD_TYPE_MISMATCH, "weight must not be negative")
+    return float(amount)
+
+
+def _choice(name: str, value: object, choices: Sequence[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in choices:
+        raise MappingProblem(ErrorCode.FIELD_TYPE_MISMATCH, f"{name} takes one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _tags(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple) and all(isinstance(tag, str) for tag in value):
+        return list(value)
+    raise _mismatch("tags", "a list of strings", value)
+
+
+def _quantity(value: object) -> int:
+    """Stock is a whole number; None clears it to 0 (Shopify has no empty stock)."""
+    if value is None:
+        return 0
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _mismatch("inventoryQuantity", "a whole number", value)
+    return value
+
+
+# -- checks ------------------------------------------------------------------------------------------
+
+
+def check_document(document: ChannelDocument, context: ExportContext) -> None:
+    """Refuse, before anything is sent, what no request could fix: unknown or misplaced fields, unknown locales."""
+    for name in document.fields:
+        if name in LOCALIZABLE:
+            raise MappingProblem(ErrorCode.MAPPING_INVALID, f"{name} is localizable: it belongs in a locale")
+        if name not in SHARED:
+            raise MappingProblem(ErrorCode.MAPPING_INVALID, f"Shopify has no field {name!r}")
+    for locale, values in document.locales.items():
+        if locale not in context.shop_locales:
+            raise MappingProblem(ErrorCode.LOCALE_NOT_SUPPORTED, f"the shop has no locale {locale!r}", locale=locale)
+        for name, value in values.items():
+            if name not in LOCALIZABLE:
+                raise MappingProblem(
+                    ErrorCode.MAPPING_INVALID, f"{name} is not a translatable Shopify field", locale=locale
+                )
+            text_value(name, value, locale)
+
+
+def check_create(document: ChannelDocument, context: ExportContext) -> None:
+    """A new product needs a title in the primary locale (spec: title is required)."""
+    title = document.locales.get(context.primary_locale, {}).get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise MappingProblem(
+            ErrorCode.MISSING_REQUIRED_FIELD,
+            f"title is required to create a product (primary locale {context.primary_locale})",
+            locale=context.primary_locale,
+        )
+
+
+# -- productSet --------------------------------------------------------------------------------------
+
+
+def product_set_variables(
+    document: ChannelDocument, context: ExportContext, existing: ProductState | None
+) -> dict[str, Any]:
+    """The variables of documents.PRODUCT_SET; `existing` is the product read first when updating."""
+    primary = document.locales.get(context.primary_locale, {})
+    if existing is None:
+        check_create(document, context)
+    elif "title" in primary and not text_value("title", primary["title"], context.primary_locale).strip():
+        raise MappingProblem(
+            ErrorCode.MISSING_REQUIRED_FIELD,
+            "title cannot be cleared: Shopify requires one",
+            locale=context.primary_locale,
+        )
+    product: dict[str, Any] = {}
+    for name in _TEXT_INPUTS:
+        if name in primary:
+            product[name] = text_value(name, primary[name], context.primary_locale)
+    seo = {key: text_value(name, primary[name]) for name, key in _SEO.items() if name in primary}
+    if seo:
+        product["seo"] = seo
+    fields = document.fields
+    if "vendor" in fields:
+        product["vendor"] = text_value("vendor", fields["vendor"])
+    if "tags" in fields:
+        product["tags"] = _tags(fields["tags"])
+    if "status" in fields:
+        product["status"] = _choice("status", fields["status"], PRODUCT_STATUSES)
+    if "imageUrl" in fields:
+        url = fields["imageUrl"]
+        product["files"] = (
+            [] if url is None else [{"originalSource": text_value("imageUrl", url), "contentType": "IMAGE"}]
+        )
+    options = _options(existing)
+    product["productOptions"] = [
+        {**({"id": option_id} if option_id else {}), "name": name, "values": [{"name": value}]}
+        for option_id, name, value in options
+    ]
+    product["variants"] = [_variant(document, context, existing, options)]
+    return {"identifier": {"id": existing.id} if existing else None, "input": product}
+
+
+def _options(existing: ProductState | None) -> list[tuple[str | None, str, str]]:
+    """(option id, name, value) of the single variant: kept as they are on update, Title/Default Title on create."""
+    ids = {name: option_id for option_id, name in existing.options} if existing else {}
+    variant = existing.variant if existing else None
+    if variant is None or not variant.selected_options:
+        return [(ids.get(DEFAULT_OPTION[0]), *DEFAULT_OPTION)]
+    return [(ids.get(name), name, value) for name, value in variant.selected_options]
+
+
+def _variant(
+    document: ChannelDocument,
+    context: ExportContext,
+    existing: ProductState | None,
+    options: Iterable[tuple[str | None, str, str]],
+) -> dict[str, Any]:
+    fields = document.fields
+    current = existing.variant if existing else None
+    variant: dict[str, Any] = {"id": current.id} if current else {}
+    variant["optionValues"] = [{"optionName": name, "name": value} for _, name, value in options]
+    # The SKU is how products are matched, so it is always sent and never cleared (spec: sku).
+    sku = fields.get("sku")
+    variant["sku"] = text_value("sku", sku) if sku else document.sku
+    for name in ("price", "compareAtPrice"):
+        if name in fields:
+            variant[name] = money_value(name, fields[name])
+    if "barcode" in fields:
+        variant["barcode"] = text_value("barcode", fields["barcode"])
+    item: dict[str, Any] = {}
+    measurement = _measurement(
+        fields, current.weight if current else None, current.weight_unit if current else None, context
+    )
+    if measurement is not None:
+        item["measurement"] = measurement
+    if "inventoryQuantity" in fields:
+        quantity = _quantity(fields["inventoryQuantity"])
+        if context.location_id is None:
+            raise MappingProblem(ErrorCode.MAPPING_INVALID, "inventoryQuantity needs a stock location")
+        variant["inventoryQuantities"] = [
+            {"locationId": context.location_id, "name": "available", "quantity": quantity}
+        ]
+        if existing is None:
+            item["tracked"] = True  # a new variant's stock only counts when Shopify tracks it
+    if item:
+        variant["inventoryItem"] = item
+    return variant
+
+
+def _measurement(
+    fields: Mapping[str, Any], weight: float | None, unit: str | None, context: ExportContext
+) -> dict[str, Any] | None:
+    """InventoryItemMeasurementInput: WeightInput needs a value and a unit together, so the one not sent is kept."""
+    if "weight" not in fields and "weightUnit" not in fields:
+        return None
+    new_unit = _choice("weightUnit", fields.get("weightUnit"), WEIGHT_UNITS)
+    if "weight" in fields:
+        value = _weight_value(fields["weight"])
+        if value is None:
+            return {"weight": None}
+    else:
+        value = weight if weight is not None else 0.0
+    return {"weight": {"value": value, "unit": new_unit or unit or context.weight_unit}}
+
+
+# -- translations ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationPlan:
+    register: Mapping[str, Mapping[str, str]]
+    """locale → {translation key: value}."""
+    remove: Mapping[str, tuple[str, ...]]
+    """locale → translation keys to remove."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocaleFailure:
+    locale: str | None
+    code: ErrorCode
+    message: str
+
+
+def translation_plan(document: ChannelDocument, primary_locale: str) -> TranslationPlan:
+    """What each non-primary locale asks for: a value registers a translation, None or "" removes it."""
+    register: dict[str, dict[str, str]] = {}
+    remove: dict[str, tuple[str, ...]] = {}
+    for locale, values in document.locales.items():
+        if locale == primary_locale:
+            continue
+        wanted = {TRANSLATION_KEYS[name]: value for name, value in values.items() if isinstance(value, str) and value}
+        gone = tuple(TRANSLATION_KEYS[name] for name, value in values.items() if value is None or value == "")
+        if wanted:
+            register[locale] = wanted
+        if gone:
+            remove[locale] = gone
+    return TranslationPlan(register=register, remove=remove)
+
+
+def removal_groups(plan: TranslationPlan) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(keys, locales) pairs: translationsRemove removes every key in every locale given, so locales are
+    grouped by the exact set of keys they remove."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for locale, keys in plan.remove.items():
+        groups.setdefault(tuple(sorted(keys)), []).append(locale)
+    return [(keys, tuple(locales)) for keys, locales in groups.items()]
+
+
+def translation_inputs(
+    plan: TranslationPlan, content: Mapping[str, TranslatableContent]
+) -> tuple[list[dict[str, str]], list[LocaleFailure]]:
+    """TranslationInput entries, each with the digest of the source content it translates.
+
+    Shopify refuses a translation whose digest does not match the current
+    source, so digests are read after productSet. A key whose source is empty
+    has no digest: that locale fails with CHN-010 (nothing to translate).
+    """
+    inputs: list[dict[str, str]] = []
+    failures: list[LocaleFailure] = []
+    for locale, values in plan.register.items():
+        for key, value in values.items():
+            source = content.get(key)
+            if source is None or not source.digest:
+                name = _FIELD_BY_KEY.get(key, key)
+                failures.append(
+                    LocaleFailure(
+                        locale,
+                        ErrorCode.MISSING_REQUIRED_FIELD,
+                        f"{name}: the primary locale has no value to translate",
+                    )
+                )
+                continue
+            inputs.append({"locale": locale, "key": key, "value": value, "translatableContentDigest": source.digest})
+    return inputs, failures
+
+
+_TRANSLATION_CODES: Final[Mapping[str, ErrorCode]] = {
+    "BLANK": ErrorCode.MISSING_REQUIRED_FIELD,
+    "INVALID": ErrorCode.FIELD_TYPE_MISMATCH,
+    "INVALID_FORMAT": ErrorCode.FIELD_TYPE_MISMATCH,
+    "INVALID_VALUE_FOR_HANDLE_TRANSLATION": ErrorCode.FIELD_TYPE_MISMATCH,
+    "FAILS_RESOURCE_VALIDATION": ErrorCode.FIELD_TYPE_MISMATCH,
+    "INVALID_KEY_FOR_MODEL": ErrorCode.FIELD_TYPE_MISMATCH,
+    "INVALID_LOCALE_FOR_SHOP": ErrorCode.LOCALE_NOT_SUPPORTED,
+    "INVALID_CODE": ErrorCode.LOCALE_NOT_SUPPORTED,
+    "RESOURCE_NOT_FOUND": ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL,
+}
+
+
+def translation_failures(
+    errors: Sequence[UserError], inputs: Sequence[Mapping[str, str]], locales: Sequence[str] = ()
+) -> list[LocaleFailure]:
+    """translationsRegister/Remove userErrors per locale: field ["translations", "<i>", ...] names inputs[i]."""
+    failures = []
+    for error in errors:
+        locale = locales[0] if len(locales) == 1 else None
+        key = None
+        if len(error.field) >= 2 and error.field[0] == "translations" and error.field[1].isdigit():
+            index = int(error.field[1])
+            if index < len(inputs):
+                locale, key = inputs[index]["locale"], inputs[index]["key"]
+        code = _TRANSLATION_CODES.get(error.code or "", ErrorCode.UPDATE_FAILED)
+        name = _FIELD_BY_KEY.get(key, key) if key else None
+        failures.append(LocaleFailure(locale, code, f"{name}: {error.message}" if name else error.message))
+    return failures
+
+
+def translation_result(sku: str, external_id: str, failures: Sequence[LocaleFailure]) -> ItemResult:
+    """The product was written but some locale was not: ok=False with the product's id kept, the first
+    failing locale in `locale` and every failure in the message."""
+    first = failures[0]
+    message = "; ".join(f"[{f.locale or '?'}] {f.message}" for f in failures)
+    return ItemResult(sku=sku, ok=False, external_id=external_id, code=first.code, message=message, locale=first.locale)
+
+
+# -- productSet userErrors ---------------------------------------------------------------------------
+
+
+_PRODUCT_SET_CODES: Final[Mapping[str, ErrorCode]] = {
+    "MISSING_FIELD_REQUIRED": ErrorCode.MISSING_REQUIRED_FIELD,
+    "INVALID_INPUT": ErrorCode.FIELD_TYPE_MISMATCH,
+    "INVALID_PRODUCT": ErrorCode.FIELD_TYPE_MISMATCH,
+    "INVALID_VARIANT": ErrorCode.FIELD_TYPE_MISMATCH,
+    "INPUT_MISMATCH": ErrorCode.FIELD_TYPE_MISMATCH,
+    "HANDLE_NOT_UNIQUE": ErrorCode.FIELD_TYPE_MISMATCH,
+    "DUPLICATED_VALUE": ErrorCode.FIELD_TYPE_MISMATCH,
+    "NOT_FOUND": ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL,
+    "PRODUCT_DOES_NOT_EXIST": ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL,
+    "PRODUCT_VARIANT_DOES_NOT_EXIST": ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL,
+}
+"""ProductSetUserErrorCode → CHN code; anything else is CHN-031 (create) or CHN-032 (update) failed."""
+
+
+def channel_field(path: Sequence[str]) -> str | None:
+    """The channel field a userError's `field` path points at, e.g. input.variants.0.price → price."""
+    steps = tuple(step for step in path if not step.isdigit() and step != "input")
+    for end in range(len(steps), 0, -1):
+        name = _FIELD_BY_PATH.get(steps[:end])
+        if name is not None:
+            return name
+    return None
+
+
+def error_code(error: UserError, *, creating: bool) -> ErrorCode:
+    mapped = _PRODUCT_SET_CODES.get(error.code or "")
+    if mapped is not ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL and _BLANK.search(error.message):
+        return ErrorCode.MISSING_REQUIRED_FIELD
+    if mapped is not None:
+        return mapped
+    return ErrorCode.CREATE_FAILED if creating else ErrorCode.UPDATE_FAILED
+
+
+def product_set_result(
+    document: ChannelDocument, errors: Sequence[UserError], *, external_id: str | None, primary_locale: str
+) -> ItemResult:
+    """A refused productSet: the first error's code, every error in the message."""
+    creating = external_id is None
+    parts = []
+    for error in errors:
+        name = channel_field(error.field)
+        parts.append(f"{name}: {error.message}" if name else error.message)
+    name = channel_field(errors[0].field)
+    return ItemResult(
+        sku=document.sku,
+        ok=False,
+        external_id=external_id,
+        code=error_code(errors[0], creating=creating),
+        message="; ".join(parts),
+        locale=primary_locale if name in LOCALIZABLE else None,
+    )
+
+
+# -- reading back ------------------------------------------------------------------------------------
+
+
+def _quantity_read(node: JsonObject, at_location: bool) -> int | None:
+    if not at_location:
+        quantity = node.get("inventoryQuantity")
+        return quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None
+    level = field_of(node, "inventoryItem", "inventoryLevel")
+    quantities = level.get("quantities") if isinstance(level, dict) else None
+    for entry in quantities if isinstance(quantities, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == "available":
+            quantity = entry.get("quantity")
+            return quantity if isinstance(quantity, int) else None
+    return None
+
+
+def remote_product(
+    node: JsonObject,
+    *,
+    primary_locale: str,
+    translations: Mapping[str, Mapping[str, str | None]],
+    at_location: bool,
+) -> RemoteProduct:
+    """One variant of a ProductsBySku answer as the product the service binds; values as Shopify stores them."""
+    product = node.get("product")
+    if not isinstance(product, dict) or not isinstance(product.get("id"), str):
+        raise ValueError("the variant has no product id")
+    weight = field_of(node, "inventoryItem", "measurement", "weight")
+    fields: dict[str, Any] = {
+        "vendor": product.get("vendor"),
+        "tags": list(product.get("tags") or []),
+        "status": product.get("status"),
+        "price": node.get("price"),
+        "compareAtPrice": node.get("compareAtPrice"),
+        "sku": node.get("sku"),
+        "barcode": node.get("barcode"),
+        "weight": decimal_text(weight.get("value")) if isinstance(weight, dict) else None,
+        "weightUnit": weight.get("unit") if isinstance(weight, dict) else None,
+        "inventoryQuantity": _quantity_read(node, at_location),
+        "imageUrl": field_of(product, "featuredMedia", "image", "url"),
+    }
+    locales: dict[str, dict[str, Any]] = {
+        primary_locale: {
+            "title": product.get("title"),
+            "descriptionHtml": product.get("descriptionHtml"),
+            "handle": product.get("handle"),
+            "productType": product.get("productType"),
+            "seoTitle": field_of(product, "seo", "title"),
+            "seoDescription": field_of(product, "seo", "description"),
+        }
+    }
+    for locale, values in translations.items():
+        locales[locale] = {name: values.get(key) for name, key in TRANSLATION_KEYS.items()}
+    return RemoteProduct(
+        sku=str(node.get("sku")),
+        external_id=product["id"],
+        fields=fields,
+        locales=locales,
+        updated_at=parse_datetime(product.get("updatedAt")),
+    )

@@ -1,0 +1,325 @@
+"""Shopify's answers as typed values: readers that check the JSON shape of each document's `data`.
+
+Shopify's JSON is read once, here; the mapper and the adapter work with these
+dataclasses. A field missing or of the wrong type raises ShapeError (the
+adapter turns it into ChannelRejected): an answer we cannot read is never
+taken for "no product" or "no error".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+JsonObject = dict[str, Any]
+
+
+class ShapeError(ValueError):
+    """An answer that does not have the shape the 2026-04 schema promises for the document sent."""
+
+
+def obj(value: object, what: str) -> JsonObject:
+    if not isinstance(value, dict):
+        raise ShapeError(f"{what} must be an object")
+    return value
+
+
+def maybe_obj(value: object, what: str) -> JsonObject | None:
+    return None if value is None else obj(value, what)
+
+
+def items(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ShapeError(f"{what} must be a list")
+    return value
+
+
+def text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ShapeError(f"{what} must be a string")
+    return value
+
+
+def maybe_text(value: object, what: str) -> str | None:
+    return None if value is None else text(value, what)
+
+
+def flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ShapeError(f"{what} must be true or false")
+    return value
+
+
+def number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ShapeError(f"{what} must be a number")
+    return float(value)
+
+
+def whole(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ShapeError(f"{what} must be an integer")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ShopLocale:
+    locale: str
+    primary: bool
+    published: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ShopContext:
+    """What the adapter needs to know about the shop: from the ShopInfo query, read once per adapter."""
+
+    name: str
+    currency: str
+    presentment_currencies: tuple[str, ...]
+    weight_unit: str
+    locales: tuple[ShopLocale, ...]
+    product_count: int | None
+    """None when Shopify only gives a lower bound (more than productsCount's default limit)."""
+
+    @property
+    def primary_locale(self) -> str | None:
+        return next((entry.locale for entry in self.locales if entry.primary), None)
+
+    @property
+    def published_locales(self) -> tuple[str, ...]:
+        return tuple(entry.locale for entry in self.locales if entry.published)
+
+    @property
+    def all_locales(self) -> frozenset[str]:
+        return frozenset(entry.locale for entry in self.locales)
+
+
+def parse_shop_context(data: JsonObject) -> ShopContext:
+    shop = obj(data.get("shop"), "shop")
+    locales = tuple(
+        ShopLocale(
+            locale=text(entry.get("locale"), "shopLocales[].locale"),
+            primary=flag(entry.get("primary"), "shopLocales[].primary"),
+            published=flag(entry.get("published"), "shopLocales[].published"),
+        )
+        for entry in (obj(raw, "shopLocales[]") for raw in items(data.get("shopLocales"), "shopLocales"))
+    )
+    count = maybe_obj(data.get("productsCount"), "productsCount")
+    exact = count is not None and count.get("precision") == "EXACT"
+    currency = text(shop.get("currencyCode"), "shop.currencyCode")
+    presentment = tuple(
+        text(code, "shop.enabledPresentmentCurrencies[]")
+        for code in items(shop.get("enabledPresentmentCurrencies", []), "shop.enabledPresentmentCurrencies")
+    )
+    return ShopContext(
+        name=text(shop.get("name"), "shop.name"),
+        currency=currency,
+        presentment_currencies=presentment,
+        weight_unit=text(shop.get("weightUnit"), "shop.weightUnit"),
+        locales=locales,
+        product_count=whole(count.get("count"), "productsCount.count") if count is not None and exact else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VariantState:
+    id: str
+    sku: str | None
+    selected_options: tuple[tuple[str, str], ...]
+    """(option name, value name) pairs, in the product's option order."""
+    weight: float | None
+    weight_unit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductState:
+    """What an update must know of the product first: productSet replaces list fields (variants, options)."""
+
+    id: str
+    variant_count: int
+    options: tuple[tuple[str, str], ...]
+    """(option id, option name) pairs."""
+    variant: VariantState | None
+    """The first variant; the only one when variant_count is 1."""
+
+
+def _weight(inventory_item: JsonObject | None) -> tuple[float | None, str | None]:
+    measurement = maybe_obj((inventory_item or {}).get("measurement"), "inventoryItem.measurement")
+    weight = maybe_obj((measurement or {}).get("weight"), "measurement.weight")
+    if weight is None:
+        return None, None
+    return number(weight.get("value"), "weight.value"), text(weight.get("unit"), "weight.unit")
+
+
+def parse_variant_state(raw: object) -> VariantState:
+    node = obj(raw, "variant")
+    weight, unit = _weight(maybe_obj(node.get("inventoryItem"), "variant.inventoryItem"))
+    selected = tuple(
+        (text(option.get("name"), "selectedOptions[].name"), text(option.get("value"), "selectedOptions[].value"))
+        for option in (obj(o, "selectedOptions[]") for o in items(node.get("selectedOptions", []), "selectedOptions"))
+    )
+    return VariantState(
+        id=text(node.get("id"), "variant.id"),
+        sku=maybe_text(node.get("sku"), "variant.sku"),
+        selected_options=selected,
+        weight=weight,
+        weight_unit=unit,
+    )
+
+
+def parse_product_state(raw: object) -> ProductState:
+    product = obj(raw, "product")
+    variants = [
+        parse_variant_state(node)
+        for node in items(obj(product.get("variants"), "product.variants").get("nodes"), "variants.nodes")
+    ]
+    count_obj = maybe_obj(product.get("variantsCount"), "product.variantsCount")
+    count = whole(count_obj.get("count"), "variantsCount.count") if count_obj is not None else len(variants)
+    options = tuple(
+        (text(option.get("id"), "options[].id"), text(option.get("name"), "options[].name"))
+        for option in (obj(o, "options[]") for o in items(product.get("options", []), "product.options"))
+    )
+    return ProductState(
+        id=text(product.get("id"), "product.id"),
+        variant_count=max(count, len(variants)),
+        options=options,
+        variant=variants[0] if variants else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UserError:
+    """One entry of a payload's userErrors."""
+
+    code: str | None
+    field: tuple[str, ...]
+    message: str
+
+
+def parse_user_errors(raw: object, what: str) -> list[UserError]:
+    errors: list[UserError] = []
+    for entry in items(raw, f"{what}.userErrors"):
+        error = obj(entry, f"{what}.userErrors[]")
+        field = error.get("field") or []
+        errors.append(
+            UserError(
+                code=maybe_text(error.get("code"), "userErrors[].code"),
+                field=tuple(str(part) for part in items(field, "userErrors[].field")),
+                message=text(error.get("message"), "userErrors[].message"),
+            )
+        )
+    return errors
+
+
+def parse_product_set(data: JsonObject) -> tuple[list[UserError], str | None]:
+    """productSet's userErrors and the id of the product written (None when there is none)."""
+    payload = obj(data.get("productSet"), "productSet")
+    errors = parse_user_errors(payload.get("userErrors"), "productSet")
+    product = maybe_obj(payload.get("product"), "productSet.product")
+    product_id = maybe_text(product.get("id"), "product.id") if product else None
+    return errors, product_id or None
+
+
+@dataclass(frozen=True, slots=True)
+class TranslatableContent:
+    key: str
+    value: str | None
+    digest: str | None
+
+
+def parse_translatable_content(data: JsonObject) -> dict[str, TranslatableContent] | None:
+    """The product's translatable content by key; None when Shopify has no such resource."""
+    resource = maybe_obj(data.get("translatableResource"), "translatableResource")
+    if resource is None:
+        return None
+    found: dict[str, TranslatableContent] = {}
+    for raw in items(resource.get("translatableContent"), "translatableContent"):
+        entry = obj(raw, "translatableContent[]")
+        key = text(entry.get("key"), "translatableContent[].key")
+        found[key] = TranslatableContent(
+            key=key,
+            value=maybe_text(entry.get("value"), "translatableContent[].value"),
+            digest=maybe_text(entry.get("digest"), "translatableContent[].digest"),
+        )
+    return found
+
+
+def parse_translations(data: JsonObject) -> dict[str, dict[str, str | None]]:
+    """translatableResourcesByIds → {resourceId: {translation key: value}} for the locale asked."""
+    connection = obj(data.get("translatableResourcesByIds"), "translatableResourcesByIds")
+    found: dict[str, dict[str, str | None]] = {}
+    for raw in items(connection.get("nodes"), "translatableResourcesByIds.nodes"):
+        node = obj(raw, "translatableResourcesByIds.nodes[]")
+        values: dict[str, str | None] = {}
+        for entry in (obj(t, "translations[]") for t in items(node.get("translations"), "translations")):
+            values[text(entry.get("key"), "translations[].key")] = maybe_text(
+                entry.get("value"), "translations[].value"
+            )
+        found[text(node.get("resourceId"), "resourceId")] = values
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    nodes: Sequence[JsonObject]
+    next_cursor: str | None
+
+
+def parse_variant_page(data: JsonObject) -> Page:
+    connection = obj(data.get("productVariants"), "productVariants")
+    nodes = [obj(node, "productVariants.nodes[]") for node in items(connection.get("nodes"), "productVariants.nodes")]
+    page_info = maybe_obj(connection.get("pageInfo"), "productVariants.pageInfo") or {}
+    cursor = maybe_text(page_info.get("endCursor"), "pageInfo.endCursor")
+    more = page_info.get("hasNextPage") is True
+    return Page(nodes=nodes, next_cursor=cursor if more and cursor else None)
+
+
+def product_ids_by_sku(data: JsonObject, sku: str) -> list[str]:
+    """Products holding a variant whose SKU is exactly `sku` (Shopify's search also matches loosely)."""
+    ids: list[str] = []
+    for node in parse_variant_page(data).nodes:
+        if node.get("sku") == sku:
+            product_id = text(obj(node.get("product"), "variant.product").get("id"), "product.id")
+            if product_id not in ids:
+                ids.append(product_id)
+    return ids
+
+
+def field_of(mapping: Mapping[str, Any], *path: str) -> Any:
+    """mapping[path[0]][path[1]]...; None where a step is missing or null."""
+    value: Any = mapping
+    for step in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
+def sku_term(sku: str) -> str:
+    """One exact-SKU term of Shopify's search syntax: quoted, with backslash and quote escaped
+    (shopify.dev/docs/api/usage/search-syntax)."""
+    escaped = sku.replace("\\", "\\\\").replace('"', '\\"')
+    return f'sku:"{escaped}"'
+
+
+def sku_query(skus: Iterable[str]) -> str:
+    return " OR ".join(sku_term(sku) for sku in skus)
+
+
+def decimal_text(value: object) -> str | None:
+    """A Shopify Float (weight) as the decimal string the pipeline compares: 1.5 → "1.5", 2.0 → "2"."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    amount = Decimal(repr(value)).normalize()
+    return format(amount, "f")
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """Shopify's DateTime (ISO 8601 with offset, e.g. 2026-04-01T10:00:00Z) as an aware datetime."""
+    if not isinstance(value, str):
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else None

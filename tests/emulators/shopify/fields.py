@@ -1,0 +1,168 @@
+"""Input fields shared by productSet and the variant mutations: prices, SKUs, weights, stock, images.
+
+Kept apart from products.py so productVariantsBulkCreate/Update (catalog.py)
+apply a variant's fields exactly as productSet does, with the same checks.
+Input the emulator does not model is refused loudly (`refuse_unknown`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from graphql import GraphQLInputObjectType, Undefined
+from graphql.utilities.coerce_input_value import coerce_default_value
+
+from .model import Media, Product, ShopState, Variant, Weight, parse_gid
+from .schema import admin_schema, not_implemented
+
+UserError = dict[str, Any]
+QUANTITY_NAMES = ("available", "on_hand")
+INVENTORY_ITEM_FIELDS = {"sku", "tracked", "measurement", "requiresShipping"}
+
+
+def user_error(path: Iterable[str], message: str, code: str | None) -> UserError:
+    return {"field": list(path), "message": message, "code": code}
+
+
+def refuse_unknown(type_name: str, given: Mapping[str, Any], supported: Iterable[str]) -> None:
+    """Input fields the emulator does not model fail the request instead of being dropped.
+
+    A field graphql-core filled in from its SDL default (FileSetInput.duplicateResolutionMode
+    = APPEND_UUID) is not the client's choice and passes while it holds that default.
+    """
+    allowed = set(supported)
+    input_type = admin_schema().type_map.get(type_name)
+    for key, value in given.items():
+        if key in allowed:
+            continue
+        declared = input_type.fields.get(key) if isinstance(input_type, GraphQLInputObjectType) else None
+        has_default = declared is not None and (declared.default is not None or declared.default_value is not Undefined)
+        if declared is not None and has_default and value == coerce_default_value(declared):
+            continue
+        raise not_implemented(f"{type_name}.{key}")
+
+
+def money(value: Any) -> str:
+    return str(Decimal(str(value)).quantize(Decimal("0.01")))
+
+
+def normalize_tags(tags: Sequence[str] | None) -> list[str]:
+    """Trimmed, de-duplicated case-insensitively, sorted: how Shopify stores and returns tags."""
+    seen: dict[str, str] = {}
+    for tag in tags or ():
+        cleaned = tag.strip()
+        if cleaned and cleaned.casefold() not in seen:
+            seen[cleaned.casefold()] = cleaned
+    return sorted(seen.values(), key=str.casefold)
+
+
+def new_variant(state: ShopState, product_id: int, values: list[str]) -> Variant:
+    return Variant(id=state.next_id(), product_id=product_id, inventory_item_id=state.next_id(), option_values=values)
+
+
+def apply_variant_fields(
+    state: ShopState,
+    variant: Variant,
+    raw: Mapping[str, Any],
+    at: tuple[str, ...],
+    errors: list[UserError],
+    *,
+    stocked_only: bool,
+    code: str = "INVALID_VARIANT",
+) -> None:
+    """Price, SKU, barcode, weight, inventory... of one ProductVariantSetInput/ProductVariantsBulkInput."""
+    for key, attribute in (("price", "price"), ("compareAtPrice", "compare_at_price")):
+        if key not in raw:
+            continue
+        if raw[key] is not None and Decimal(str(raw[key])) < 0:
+            label = "Price" if key == "price" else "Compare at price"
+            errors.append(user_error((*at, key), f"{label} must be greater than or equal to 0", code))
+        elif raw[key] is None:
+            setattr(variant, attribute, "0.00" if key == "price" else None)
+        else:
+            setattr(variant, attribute, money(raw[key]))
+    for key, attribute in (("sku", "sku"), ("barcode", "barcode"), ("taxable", "taxable")):
+        if key in raw:
+            setattr(variant, attribute, raw[key])
+    if raw.get("inventoryPolicy") is not None:
+        variant.inventory_policy = raw["inventoryPolicy"]
+    item = raw.get("inventoryItem") or {}
+    refuse_unknown("InventoryItemInput", item, INVENTORY_ITEM_FIELDS)
+    if "sku" in item:
+        variant.sku = item["sku"]
+    for key, attribute in (("tracked", "tracked"), ("requiresShipping", "requires_shipping")):
+        if item.get(key) is not None:
+            setattr(variant, attribute, item[key])
+    measurement = item.get("measurement") or {}
+    refuse_unknown("InventoryItemMeasurementInput", measurement, ("weight",))
+    if "weight" in measurement:
+        weight = measurement["weight"]
+        if weight is not None and weight["value"] < 0:
+            where = (*at, "inventoryItem", "measurement", "weight", "value")
+            errors.append(user_error(where, "Weight must be greater than or equal to 0", code))
+        else:
+            variant.weight = Weight(float(weight["value"]), weight["unit"]) if weight else None
+    for k, quantity in enumerate(raw.get("inventoryQuantities") or []):
+        where = (*at, "inventoryQuantities", str(k))
+        refuse_unknown("ProductSetInventoryInput", quantity, ("locationId", "name", "quantity"))
+        location = state.location(quantity["locationId"])
+        if location is None:
+            errors.append(user_error((*where, "locationId"), "Location does not exist", "INVALID_INPUT"))
+        elif quantity["name"] not in QUANTITY_NAMES:
+            message = f"Quantity name must be one of {', '.join(QUANTITY_NAMES)}"
+            errors.append(user_error((*where, "name"), message, "INVALID_INPUT"))
+        elif stocked_only and location.id not in variant.levels:
+            message = "Inventory quantities can only be updated at locations where the variant is stocked"
+            errors.append(user_error((*where, "locationId"), message, "INVALID_INPUT"))
+        else:
+            level = variant.levels.setdefault(location.id, {})
+            level[quantity["name"]] = quantity["quantity"]
+            if quantity["name"] == "available":
+                level["on_hand"] = quantity["quantity"]
+            variant.tracked = True
+
+
+def plan_media(
+    state: ShopState, product: Product | None, files: Sequence[Mapping[str, Any]], errors: list[UserError]
+) -> list[Media]:
+    """The product's media after `files` (FileSetInput): kept by id or by the same originalSource."""
+    existing = product.media if product else []
+    planned: list[Media] = []
+    for i, raw in enumerate(files):
+        refuse_unknown("FileSetInput", raw, ("id", "originalSource", "alt", "contentType", "filename"))
+        if raw.get("contentType") not in (None, "IMAGE"):
+            raise not_implemented(f"FileSetInput.contentType {raw['contentType']}")
+        at = ("input", "files", str(i))
+        source = raw.get("originalSource")
+        if raw.get("id"):
+            found = next((m for m in existing if m.id == parse_gid(raw["id"])[1]), None)
+        else:
+            found = next((m for m in existing if m.source == source), None)
+        if found is None and raw.get("id"):
+            errors.append(user_error((*at, "id"), "File does not exist", "INVALID_INPUT"))
+            continue
+        if found is None and not source:
+            errors.append(user_error((*at, "originalSource"), "Original source can't be blank", "INVALID_INPUT"))
+            continue
+        media = copy.deepcopy(found) if found else new_media(state, str(source))
+        if "alt" in raw:
+            media.alt = raw["alt"]
+        planned.append(media)
+    return planned
+
+
+def new_media(state: ShopState, source: str) -> Media:
+    """An image as Shopify keeps it: re-hosted on its CDN; FAILED when the source is not an http(s) URL."""
+    media_id = state.next_id()
+    parts = urlsplit(source)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return Media(media_id, source, None, "FAILED", None, state.now())
+    if not state.media_ready:
+        return Media(media_id, source, None, "PROCESSING", None, state.now())
+    name = parts.path.rsplit("/", 1)[-1] or "image"
+    url = f"https://cdn.shopify.com/s/files/1/0000/0001/files/{name}?v={int(state.now())}"
+    return Media(media_id, source, None, "READY", url, state.now())

@@ -1,0 +1,514 @@
+"""The Shopify adapter against the Shopify emulator (tests/emulators/shopify) over real HTTP.
+
+The emulator runs under uvicorn on a loopback port and enforces Shopify's own
+rules: every document is validated against the pinned 2026-04 SDL, productSet
+and translationsRegister answer Shopify's userErrors, digests must match the
+current source, and the cost bucket throttles. A field or argument it does
+not implement fails the request and is recorded in `gaps`, which every test
+checks stays empty, so nothing here passes by being silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from app.channels.base import (
+    ChannelDocument,
+    ChannelRateLimited,
+    ChannelTimeout,
+    ChannelUnavailable,
+    CredentialsRejected,
+    RateSignal,
+)
+from app.channels.shopify import documents as gql
+from app.channels.shopify.adapter import ShopifyAdapter
+from app.domain.errors import ErrorCode
+from tests.emulators import serve
+from tests.emulators.shopify import ManualClock, ShopifyEmulator
+
+TOKEN = "shpat_integration_0123456789abcdef0000"
+SHOP_DOMAIN = "souk-demo.myshopify.com"
+
+
+@dataclass
+class RecordingGate:
+    acquired: list[float] = field(default_factory=list)
+    observed: list[RateSignal] = field(default_factory=list)
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        self.acquired.append(cost)
+
+    async def observe(self, signal: RateSignal) -> None:
+        self.observed.append(signal)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def shop(clock: ManualClock) -> Iterator[ShopifyEmulator]:
+    emulator = ShopifyEmulator(access_token=TOKEN, clock=clock)
+    yield emulator
+    assert emulator.gaps == []  # the adapter only used what the emulator really implements
+
+
+@pytest.fixture
+def endpoint(shop: ShopifyEmulator) -> Iterator[str]:
+    with serve(shop.app) as origin:
+        yield shop.endpoint(origin)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+def gate() -> RecordingGate:
+    return RecordingGate()
+
+
+def make_adapter(
+    endpoint: str,
+    http: httpx.AsyncClient,
+    *,
+    token: str = TOKEN,
+    timeout: float = 5.0,
+    gate: RecordingGate | None = None,
+    **credentials: Any,
+) -> ShopifyAdapter:
+    return ShopifyAdapter(
+        {"shopDomain": SHOP_DOMAIN, "accessToken": token, **credentials},
+        http,
+        timeout=timeout,
+        gate=gate,
+        endpoint=endpoint,
+    )
+
+
+@pytest.fixture
+def adapter(endpoint: str, http: httpx.AsyncClient, gate: RecordingGate) -> ShopifyAdapter:
+    return make_adapter(endpoint, http, gate=gate)
+
+
+def boot(sku: str = "BOOT-1", external_id: str | None = None, **overrides: Any) -> ChannelDocument:
+    fields = overrides.pop(
+        "fields",
+        {
+            "vendor": "Atlas",
+            "tags": ["leather", "boots"],
+            "status": "ACTIVE",
+            "price": "115",
+            "compareAtPrice": "150.00",
+            "barcode": "0123456789012",
+            "weight": "1.25",
+            "weightUnit": "KILOGRAMS",
+            "inventoryQuantity": 7,
+            "imageUrl": "https://images.example.com/boot.jpg",
+        },
+    )
+    locales = overrides.pop(
+        "locales",
+        {
+            "en": {
+                "title": "Desert boot",
+                "descriptionHtml": "<p>Suede <strong>desert</strong> boot</p>",
+                "handle": "desert-boot",
+                "productType": "Shoes",
+                "seoTitle": "Desert boot | Atlas",
+                "seoDescription": "A suede desert boot",
+            },
+            "fr": {
+                "title": "Bottine du désert",
+                "descriptionHtml": "<p>Bottine en daim</p>",
+                "seoTitle": "Bottine du désert | Atlas",
+            },
+            "ar": {
+                "title": "حذاء الصحراء",
+                "descriptionHtml": "<p>حذاء من جلد الغزال</p>",
+                "handle": "hidhaa-alsahraa",
+                "productType": "أحذية",
+            },
+        },
+    )
+    return ChannelDocument(sku=sku, external_id=external_id, fields=fields, locales=locales)
+
+
+# -- connection ----------------------------------------------------------------------------------
+
+
+async def test_connection_reads_the_shop(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    info = await adapter.test_connection()
+    assert info.store_name == "Apple Computers"
+    assert info.supported_locales == ("en", "ar", "fr")  # German is added but not published
+    assert info.primary_locale == "en"
+    assert info.currencies == ("USD", "EUR", "AED")
+    assert info.product_count == 0
+    [request] = shop.graphql_requests("ShopInfo")
+    assert request.headers["x-shopify-access-token"] == TOKEN
+    assert request.headers["content-type"] == "application/json"
+
+
+async def test_a_wrong_token_is_rejected_without_echoing_it(endpoint: str, http: httpx.AsyncClient) -> None:
+    wrong = "shpat_wrong_token_abcdef"
+    with pytest.raises(CredentialsRejected) as caught:
+        await make_adapter(endpoint, http, token=wrong).test_connection()
+    assert caught.value.status == 401
+    assert wrong not in str(caught.value)
+
+
+async def test_a_wrong_endpoint_is_a_set_up_failure(endpoint: str, http: httpx.AsyncClient) -> None:
+    with pytest.raises(CredentialsRejected) as caught:
+        await make_adapter(endpoint.replace("2026-04", "2019-10"), http).test_connection()
+    assert caught.value.status == 404
+
+
+# -- export: create, read back, update, clear ----------------------------------------------------
+
+
+async def test_a_new_product_is_created_with_its_translations(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    [result] = await adapter.export_batch([boot()])
+    assert result.ok, result
+    product = shop.product("BOOT-1")
+    assert result.external_id == product.gid
+    assert (product.title, product.handle, product.product_type, product.vendor) == (
+        "Desert boot",
+        "desert-boot",
+        "Shoes",
+        "Atlas",
+    )
+    assert product.description_html == "<p>Suede <strong>desert</strong> boot</p>"
+    assert (product.seo_title, product.seo_description) == ("Desert boot | Atlas", "A suede desert boot")
+    assert product.tags == ["boots", "leather"]
+    [variant] = product.variants
+    assert (variant.sku, variant.price, variant.compare_at_price, variant.barcode) == (
+        "BOOT-1",
+        "115.00",
+        "150.00",
+        "0123456789012",
+    )
+    assert variant.weight is not None and (variant.weight.value, variant.weight.unit) == (1.25, "KILOGRAMS")
+    assert variant.inventory_quantity == 7
+    assert [m.source for m in product.media] == ["https://images.example.com/boot.jpg"]
+    translations = shop.translations("BOOT-1")
+    assert {k: t.value for k, t in translations["ar"].items()} == {
+        "title": "حذاء الصحراء",
+        "body_html": "<p>حذاء من جلد الغزال</p>",
+        "handle": "hidhaa-alsahraa",
+        "product_type": "أحذية",
+    }
+    assert translations["fr"]["meta_title"].value == "Bottine du désert | Atlas"
+    assert not any(product.is_outdated(t) for by_key in translations.values() for t in by_key.values())
+    # the SKU was looked up before creating, so a product is never created twice
+    assert [r.operation_name for r in shop.graphql_requests()][:3] == ["ShopInfo", "ProductIdBySku", "PrimaryLocation"]
+
+
+async def test_what_was_sent_reads_back_as_shopify_stores_it(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    [result] = await adapter.export_batch([boot()])
+    found = await adapter.fetch_products(["BOOT-1", "MISSING-9"])
+    assert list(found) == ["BOOT-1"]
+    remote = found["BOOT-1"]
+    assert remote.external_id == result.external_id
+    assert remote.fields["price"] == "115.00"  # Shopify's Money, not the "115" sent
+    assert remote.fields["tags"] == ["boots", "leather"]
+    assert (remote.fields["weight"], remote.fields["weightUnit"]) == ("1.25", "KILOGRAMS")
+    assert remote.fields["inventoryQuantity"] == 7
+    assert str(remote.fields["imageUrl"]).startswith("https://cdn.shopify.com/")
+    assert remote.locales["en"]["title"] == "Desert boot"
+    assert remote.locales["ar"]["title"] == "حذاء الصحراء"
+    assert remote.locales["ar"]["seoTitle"] is None
+    assert remote.locales["fr"]["seoTitle"] == "Bottine du désert | Atlas"
+    assert "de" not in remote.locales
+    assert remote.updated_at is not None and remote.updated_at.tzinfo is not None
+
+
+async def test_an_update_is_partial_and_keeps_the_variant(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator, clock: ManualClock
+) -> None:
+    [created] = await adapter.export_batch([boot()])
+    variant_before = shop.product("BOOT-1").variants[0].gid
+    clock.advance(5)
+    update = boot(
+        external_id=created.external_id,
+        fields={"price": "99.90"},
+        locales={"en": {"title": "Desert boot II"}, "ar": {"title": "حذاء الصحراء ٢"}},
+    )
+    [updated] = await adapter.export_batch([update])
+    assert updated.ok and updated.external_id == created.external_id
+    product = shop.product("BOOT-1")
+    [variant] = product.variants
+    assert variant.gid == variant_before
+    assert (variant.price, variant.compare_at_price, variant.barcode, variant.inventory_quantity) == (
+        "99.90",
+        "150.00",
+        "0123456789012",
+        7,
+    )
+    assert (product.title, product.vendor, product.handle) == ("Desert boot II", "Atlas", "desert-boot")
+    assert product.description_html == "<p>Suede <strong>desert</strong> boot</p>"
+    translations = shop.translations("BOOT-1")
+    assert translations["ar"]["title"].value == "حذاء الصحراء ٢"
+    assert not product.is_outdated(translations["ar"]["title"])
+    assert translations["fr"]["body_html"].value == "<p>Bottine en daim</p>"  # not sent, left alone
+    assert len(shop.products) == 1
+
+
+async def test_none_clears_on_shopify(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    [created] = await adapter.export_batch([boot()])
+    clearing = boot(
+        external_id=created.external_id,
+        fields={
+            "vendor": None,
+            "tags": None,
+            "compareAtPrice": None,
+            "barcode": None,
+            "weight": None,
+            "imageUrl": None,
+        },
+        locales={
+            "en": {"descriptionHtml": None, "productType": None, "seoTitle": None},
+            "fr": {"seoTitle": None, "descriptionHtml": None},
+            "ar": {"handle": None},
+        },
+    )
+    [result] = await adapter.export_batch([clearing])
+    assert result.ok, result
+    product = shop.product("BOOT-1")
+    assert (product.vendor, product.tags, product.description_html, product.product_type) == ("", [], "", "")
+    assert (product.seo_title, product.seo_description) == (None, "A suede desert boot")
+    [variant] = product.variants
+    assert (variant.compare_at_price, variant.barcode, variant.weight) == (None, "", None)
+    assert product.media == []
+    translations = shop.translations("BOOT-1")
+    assert set(translations["fr"]) == {"title"}
+    assert set(translations["ar"]) == {"title", "body_html", "product_type"}
+    remote = (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"]
+    assert remote.fields["vendor"] == "" and remote.fields["compareAtPrice"] is None
+    assert remote.locales["fr"]["seoTitle"] is None
+
+
+async def test_an_existing_sku_is_linked_not_duplicated(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    seeded = shop.seed_simple_product("Old boot", "BOOT-1", price="80.00", vendor="Legacy")
+    [result] = await adapter.export_batch([boot(fields={"price": "115.00"})])
+    assert (result.ok, result.external_id) == (True, seeded.gid)
+    assert len(shop.products) == 1
+    product = shop.product(seeded.gid)
+    assert (product.title, product.vendor, product.variants[0].price) == ("Desert boot", "Legacy", "115.00")
+
+
+async def test_a_differently_cased_sku_is_not_linked(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    shop.seed_simple_product("Other boot", "boot-1")  # Shopify's search is case-insensitive, SKUs are not
+    [result] = await adapter.export_batch([boot()])
+    assert result.ok
+    assert len(shop.products) == 2
+
+
+async def test_a_sku_on_two_products_is_refused(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    shop.seed_simple_product("Boot A", "BOOT-1")
+    shop.seed_simple_product("Boot B", "BOOT-1")
+    [result] = await adapter.export_batch([boot()])
+    assert (result.ok, result.code) == (False, ErrorCode.CREATE_FAILED)
+    assert shop.graphql_requests("ProductSet") == []
+
+
+async def test_a_multi_variant_product_is_not_flattened(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    seeded = shop.seed_product(
+        {
+            "title": "Sizes",
+            "productOptions": [{"name": "Size", "values": [{"name": "41"}, {"name": "42"}]}],
+            "variants": [
+                {"optionValues": [{"optionName": "Size", "name": "41"}], "sku": "BOOT-41", "price": "1"},
+                {"optionValues": [{"optionName": "Size", "name": "42"}], "sku": "BOOT-42", "price": "1"},
+            ],
+        }
+    )
+    [result] = await adapter.export_batch([boot(external_id=seeded.gid)])
+    assert (result.ok, result.code, result.external_id) == (False, ErrorCode.UPDATE_FAILED, seeded.gid)
+    assert len(shop.product(seeded.gid).variants) == 2
+
+
+async def test_a_product_deleted_on_shopify_is_reported_not_recreated(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    [created] = await adapter.export_batch([boot()])
+    assert created.external_id is not None
+    shop.delete_product(created.external_id)
+    [result] = await adapter.export_batch([boot(external_id=created.external_id)])
+    assert (result.ok, result.code) == (False, ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL)
+    assert shop.products == []
+
+
+async def test_shopify_user_errors_fail_only_their_product(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    shop.seed_simple_product("Taken", "OTHER-1", handle="desert-boot")
+    [result] = await adapter.export_batch([boot()])
+    assert (result.ok, result.code, result.locale) == (False, ErrorCode.FIELD_TYPE_MISMATCH, "en")
+    assert result.message and result.message.startswith("handle:")
+    [negative] = await adapter.export_batch([boot(sku="NEG-1", fields={"price": "-1"}, locales={"en": {"title": "N"}})])
+    assert (negative.ok, negative.code) == (False, ErrorCode.FIELD_TYPE_MISMATCH)
+    assert negative.message and negative.message.startswith("price:")
+
+
+async def test_a_missing_title_fails_before_anything_is_written(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    [result] = await adapter.export_batch([boot(locales={"en": {"descriptionHtml": "<p>x</p>"}})])
+    assert (result.ok, result.code, result.locale) == (False, ErrorCode.MISSING_REQUIRED_FIELD, "en")
+    assert shop.graphql_requests("ProductSet") == []
+
+
+async def test_a_failed_translation_reports_its_locale_and_keeps_the_product(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    document = boot(
+        locales={
+            "en": {"title": "Desert boot"},  # no SEO title in the primary locale: nothing to translate
+            "fr": {"title": "Bottine", "seoTitle": "Bottine | Atlas"},
+            "ar": {"title": "حذاء"},
+        }
+    )
+    [result] = await adapter.export_batch([document])
+    product = shop.product("BOOT-1")
+    assert (result.ok, result.external_id, result.locale, result.code) == (
+        False,
+        product.gid,
+        "fr",
+        ErrorCode.MISSING_REQUIRED_FIELD,
+    )
+    translations = shop.translations("BOOT-1")
+    assert translations["ar"]["title"].value == "حذاء"
+    assert translations["fr"]["title"].value == "Bottine"
+
+
+async def test_a_locale_the_shop_lacks_is_refused_up_front(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    [result] = await adapter.export_batch([boot(locales={"en": {"title": "Boot"}, "es": {"title": "Bota"}})])
+    assert (result.ok, result.code, result.locale) == (False, ErrorCode.LOCALE_NOT_SUPPORTED, "es")
+    assert shop.products == []
+
+
+async def test_an_unpublished_shop_locale_can_be_translated(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    [result] = await adapter.export_batch([boot(locales={"en": {"title": "Boot"}, "de": {"title": "Stiefel"}})])
+    assert result.ok
+    assert shop.translations("BOOT-1")["de"]["title"].value == "Stiefel"
+
+
+# -- stock at a configured location ----------------------------------------------------------------
+
+
+async def test_stock_at_a_configured_location(shop: ShopifyEmulator, endpoint: str, http: httpx.AsyncClient) -> None:
+    location = shop.state.locations[0].gid
+    adapter = make_adapter(endpoint, http, locationId=location)
+    [result] = await adapter.export_batch([boot(fields={"inventoryQuantity": 3})])
+    assert result.ok
+    assert shop.graphql_requests("PrimaryLocation") == []
+    remote = (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"]
+    assert remote.fields["inventoryQuantity"] == 3
+    assert shop.graphql_requests("ProductsBySkuAtLocation")
+
+
+# -- fetch ------------------------------------------------------------------------------------------
+
+
+async def test_fetch_pages_through_many_skus(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    skus = [f"MANY-{i:02d}" for i in range(30)]
+    for sku in skus:
+        shop.seed_simple_product(f"Product {sku}", sku)
+    shop.seed_simple_product("Prefix trap", "MANY-0")  # a loose match must not be reported
+    found = await adapter.fetch_products([*skus, "NOPE"])
+    assert sorted(found) == skus
+    assert len(shop.graphql_requests("ProductsBySku")) == 2  # 25 SKUs per search
+
+
+# -- delete -------------------------------------------------------------------------------------------
+
+
+async def test_delete_is_idempotent(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    [created] = await adapter.export_batch([boot()])
+    assert created.external_id is not None
+    await adapter.delete_product(created.external_id)
+    assert shop.products == []
+    await adapter.delete_product(created.external_id)  # a retry after a lost answer
+
+
+# -- throttling and transport failures ----------------------------------------------------------
+
+
+async def test_every_answer_reports_the_bucket_and_estimates_cover_shopify_s_cost(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator, gate: RecordingGate
+) -> None:
+    [created] = await adapter.export_batch([boot()])
+    await adapter.export_batch([boot(external_id=created.external_id)])
+    await adapter.fetch_products(["BOOT-1"])
+    await adapter.delete_product(str(created.external_id))
+    requests = shop.graphql_requests()
+    assert len(gate.acquired) == len(requests) == len(gate.observed)
+    operations = {op.name: op for op in gql.ALL}
+    for request, taken in zip(requests, gate.acquired, strict=True):
+        assert request.requested_cost is not None and request.operation_name is not None
+        estimate = operations[request.operation_name].estimate(request.variables or {})
+        assert taken == estimate
+        # never less than Shopify requires (that would be throttled), never far more (that would waste the bucket)
+        assert request.requested_cost <= estimate <= request.requested_cost + 2, request.operation_name
+    last = gate.observed[-1]
+    assert (last.capacity, last.restore_rate) == (2000.0, 100.0)
+    assert last.available is not None and last.available <= 2000.0
+
+
+async def test_throttled_raises_rate_limited_with_shopify_s_wait(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator, gate: RecordingGate
+) -> None:
+    shop.drain_bucket(to=1.0)
+    with pytest.raises(ChannelRateLimited) as caught:
+        await adapter.test_connection()
+    [request] = shop.graphql_requests("ShopInfo")
+    assert request.throttled and request.requested_cost is not None
+    expected = (request.requested_cost - 1.0) / 100.0
+    assert caught.value.retry_after == pytest.approx(expected)
+    assert gate.observed[-1].retry_after == pytest.approx(expected)
+
+
+async def test_http_429_carries_retry_after(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    shop.fail_next(1, status=429, retry_after="3")
+    with pytest.raises(ChannelRateLimited) as caught:
+        await adapter.test_connection()
+    assert caught.value.retry_after == 3.0
+
+
+async def test_5xx_is_unavailable(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    shop.fail_next(1, status=503)
+    with pytest.raises(ChannelUnavailable):
+        await adapter.test_connection()
+    assert (await adapter.test_connection()).store_name == "Apple Computers"
+
+
+async def test_a_slow_shop_times_out(shop: ShopifyEmulator, endpoint: str, http: httpx.AsyncClient) -> None:
+    shop.slow_down(1.0)
+    with pytest.raises(ChannelTimeout):
+        await make_adapter(endpoint, http, timeout=0.2).test_connection()
+    shop.slow_down(0)
+
+
+async def test_a_refused_connection_is_unavailable(http: httpx.AsyncClient) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    adapter = make_adapter(f"http://127.0.0.1:{port}/admin/api/2026-04/graphql.json", http)
+    with pytest.raises(ChannelUnavailable) as caught:
+        await adapter.test_connection()
+    assert TOKEN not in str(caught.value)
+
+
+async def test_the_wire_is_utf8_json_with_variables(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    await adapter.export_batch([boot()])
+    [register] = shop.graphql_requests("TranslationsRegister")
+    body = json.loads(register.body)
+    assert body["operationName"] == "TranslationsRegister"
+    assert "حذاء الصحراء".encode() in register.body
+    assert all("translatableContentDigest" in t for t in body["variables"]["translations"])

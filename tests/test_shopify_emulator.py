@@ -1,0 +1,478 @@
+"""The Shopify Admin GraphQL emulator itself, driven over real HTTP with raw httpx.
+
+These pin the Shopify behaviour the adapter's tests rely on: SDL validation,
+authentication, productSet and its userErrors, translations with digests and
+outdated flags, the cost extension and THROTTLED, and signed webhooks.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.emulators import serve
+from tests.emulators.shopify import INVALID_TOKEN, ManualClock, ShopifyEmulator, verify_hmac
+
+PRODUCT_SET = """
+mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!) {
+  productSet(identifier: $identifier, input: $input, synchronous: true) {
+    product { id handle title updatedAt variants(first: 5) { nodes { id sku price } } }
+    userErrors { field message code }
+  }
+}
+"""
+PRODUCT = """
+query Product($id: ID!) {
+  product(id: $id) {
+    id title handle descriptionHtml vendor productType tags status updatedAt
+    seo { title description }
+    variants(first: 5) {
+      nodes {
+        id sku price compareAtPrice barcode
+        selectedOptions { name value }
+        inventoryItem { measurement { weight { value unit } } }
+      }
+    }
+  }
+}
+"""
+CONTENT = """
+query Content($id: ID!, $locale: String!) {
+  translatableResource(resourceId: $id) {
+    resourceId
+    translatableContent { key value digest locale }
+    translations(locale: $locale) { key value locale outdated updatedAt }
+  }
+}
+"""
+REGISTER = """
+mutation Register($id: ID!, $translations: [TranslationInput!]!) {
+  translationsRegister(resourceId: $id, translations: $translations) {
+    translations { key locale value }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+def product_input(title: str, sku: str, price: str = "19.99", **more: Any) -> dict[str, Any]:
+    """A single-variant ProductSetInput, the way the adapter sends one."""
+    return {
+        "title": title,
+        "productOptions": [{"name": "Title", "values": [{"name": "Default Title"}]}],
+        "variants": [{"optionValues": [{"optionName": "Title", "name": "Default Title"}], "sku": sku, "price": price}],
+        **more,
+    }
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def shop(clock: ManualClock) -> ShopifyEmulator:
+    return ShopifyEmulator(clock=clock, allow_insecure_webhooks=True)
+
+
+@pytest.fixture
+def endpoint(shop: ShopifyEmulator) -> Iterator[str]:
+    with serve(shop.app) as origin:
+        yield shop.endpoint(origin)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+class Api:
+    """Raw GraphQL over HTTP: the answer's JSON, after checking it came back 200."""
+
+    def __init__(self, http: httpx.AsyncClient, endpoint: str, token: str) -> None:
+        self.http, self.endpoint, self.token = http, endpoint, token
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post(
+            self.endpoint,
+            json={"query": query, "variables": variables or {}},
+            headers={"X-Shopify-Access-Token": self.token},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def api(http: httpx.AsyncClient, endpoint: str, shop: ShopifyEmulator) -> Api:
+    return Api(http, endpoint, shop.access_token)
+
+
+async def test_a_document_with_an_unknown_field_is_rejected_by_validation(api: Api, shop: ShopifyEmulator) -> None:
+    answer = await api("{ shop { name bogusField } }")
+
+    assert "data" not in answer
+    [error] = answer["errors"]
+    assert error["message"] == "Field 'bogusField' doesn't exist on type 'Shop'"
+    assert error["extensions"]["code"] == "undefinedField"
+    assert shop.throttle_status()["currentlyAvailable"] == 2000  # nothing was charged
+
+
+async def test_a_field_the_emulator_does_not_implement_fails_loudly(api: Api, shop: ShopifyEmulator) -> None:
+    answer = await api("{ shop { name plan { publicDisplayName } } }")
+
+    assert answer["errors"][0]["extensions"]["code"] == "EMULATOR_NOT_IMPLEMENTED"
+    assert "Shop.plan" in answer["errors"][0]["message"]
+    assert "emulator does not implement Shop.plan" in shop.gaps
+    refused = await api("{ products(first: 1, sortKey: INVENTORY_TOTAL) { nodes { id } } }")
+    assert refused["errors"][0]["extensions"]["code"] == "EMULATOR_NOT_IMPLEMENTED"
+
+
+async def test_requests_without_a_valid_token_or_for_another_version_are_refused(
+    http: httpx.AsyncClient, endpoint: str, shop: ShopifyEmulator
+) -> None:
+    body = {"query": "{ shop { name } }"}
+    missing = await http.post(endpoint, json=body)
+    wrong = await http.post(endpoint, json=body, headers={"X-Shopify-Access-Token": "shpat_wrong"})
+    other_version = await http.post(
+        endpoint.replace("2026-04", "2025-01"), json=body, headers={"X-Shopify-Access-Token": shop.access_token}
+    )
+
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.json() == {"errors": INVALID_TOKEN}
+    assert other_version.status_code == 404
+
+
+async def test_shop_and_locales(api: Api) -> None:
+    answer = await api(
+        "{ shop { name primaryDomain { host } currencyCode enabledPresentmentCurrencies }"
+        " all: shopLocales { locale primary published } live: shopLocales(published: true) { locale } }"
+    )
+
+    assert answer["data"]["shop"]["primaryDomain"]["host"] == "shop.apple.com"
+    assert answer["data"]["shop"]["currencyCode"] == "USD"
+    assert [loc["locale"] for loc in answer["data"]["all"]] == ["en", "ar", "fr", "de"]
+    assert [loc["locale"] for loc in answer["data"]["live"]] == ["en", "ar", "fr"]
+
+
+async def test_product_set_creates_then_updates_the_same_product(
+    api: Api, shop: ShopifyEmulator, clock: ManualClock
+) -> None:
+    created = await api(
+        PRODUCT_SET,
+        {
+            "input": product_input(
+                "Lemon Hawaiian Shirt",
+                "LHS-1",
+                descriptionHtml="<p>Lemons.</p>",
+                vendor="Acme",
+                tags=["summer", "Cotton", "cotton"],
+                seo={"title": "Lemon shirt", "description": "A shirt."},
+            )
+        },
+    )
+    product = created["data"]["productSet"]["product"]
+    assert created["data"]["productSet"]["userErrors"] == []
+    assert product["handle"] == "lemon-hawaiian-shirt"
+    [variant] = product["variants"]["nodes"]
+    assert (variant["sku"], variant["price"]) == ("LHS-1", "19.99")
+
+    clock.advance(5)
+    update = product_input("Lime Hawaiian Shirt", "LHS-1", price="21.5")
+    update["variants"][0]["id"] = variant["id"]
+    update["variants"][0]["inventoryItem"] = {"measurement": {"weight": {"value": 0.25, "unit": "KILOGRAMS"}}}
+    updated = await api(PRODUCT_SET, {"identifier": {"id": product["id"]}, "input": update})
+
+    again = updated["data"]["productSet"]["product"]
+    assert again["id"] == product["id"]
+    assert again["handle"] == "lemon-hawaiian-shirt"  # a new title keeps the handle
+    assert again["updatedAt"] > product["updatedAt"]
+    read = (await api(PRODUCT, {"id": product["id"]}))["data"]["product"]
+    assert read["title"] == "Lime Hawaiian Shirt"
+    assert read["descriptionHtml"] == "<p>Lemons.</p>"  # omitted fields stay
+    assert read["tags"] == ["Cotton", "summer"]
+    assert read["seo"] == {"title": "Lemon shirt", "description": "A shirt."}
+    [variant_read] = read["variants"]["nodes"]
+    assert variant_read["id"] == variant["id"]
+    assert variant_read["price"] == "21.50"
+    assert variant_read["inventoryItem"]["measurement"]["weight"] == {"value": 0.25, "unit": "KILOGRAMS"}
+    assert len(shop.products) == 1
+
+
+async def test_product_set_answers_user_errors_and_changes_nothing(api: Api, shop: ShopifyEmulator) -> None:
+    blank = await api(PRODUCT_SET, {"input": product_input("  ", "X-1")})
+    negative = await api(PRODUCT_SET, {"input": product_input("Shirt", "X-2", price="-1.00")})
+    no_options = await api(PRODUCT_SET, {"input": {"title": "Shirt", "variants": [{"optionValues": [], "price": "1"}]}})
+    missing = await api(PRODUCT_SET, {"identifier": {"id": "gid://shopify/Product/1"}, "input": {"title": "Shirt"}})
+
+    assert blank["data"]["productSet"] == {
+        "product": None,
+        "userErrors": [{"field": ["input", "title"], "message": "Title can't be blank", "code": "INVALID_PRODUCT"}],
+    }
+    [price_error] = negative["data"]["productSet"]["userErrors"]
+    assert price_error["field"] == ["input", "variants", "0", "price"]
+    assert price_error["code"] == "INVALID_VARIANT"
+    assert no_options["data"]["productSet"]["userErrors"][0]["code"] == "PRODUCT_OPTIONS_INPUT_MISSING"
+    assert missing["data"]["productSet"]["userErrors"][0]["code"] == "NOT_FOUND"
+    assert shop.products == []
+
+
+async def test_duplicate_skus_and_titles_are_allowed_with_unique_handles(api: Api) -> None:
+    first = await api(PRODUCT_SET, {"input": product_input("Same Shirt", "DUP")})
+    second = await api(PRODUCT_SET, {"input": product_input("Same Shirt", "DUP")})
+
+    assert first["data"]["productSet"]["product"]["handle"] == "same-shirt"
+    assert second["data"]["productSet"]["product"]["handle"] == "same-shirt-1"
+    found = await api('{ productVariants(first: 5, query: "sku:DUP") { nodes { sku } } }')
+    assert len(found["data"]["productVariants"]["nodes"]) == 2
+
+
+async def test_products_search_and_pagination(api: Api, shop: ShopifyEmulator) -> None:
+    for sku in ("ABC", "DEF", "GHI"):
+        shop.seed_simple_product(f"Product {sku}", sku)
+
+    either = await api('{ products(first: 5, query: "sku:ABC OR sku:GHI") { nodes { handle } } }')
+    assert [p["handle"] for p in either["data"]["products"]["nodes"]] == ["product-abc", "product-ghi"]
+    by_handle = await api('{ products(first: 5, query: "handle:product-def") { nodes { title } } }')
+    assert by_handle["data"]["products"]["nodes"] == [{"title": "Product DEF"}]
+
+    page = await api("{ products(first: 2) { nodes { handle } pageInfo { hasNextPage endCursor } } }")
+    info = page["data"]["products"]["pageInfo"]
+    assert info["hasNextPage"] is True
+    rest = await api(
+        "query($after: String) { products(first: 2, after: $after) { nodes { handle } pageInfo { hasNextPage } } }",
+        {"after": info["endCursor"]},
+    )
+    assert [p["handle"] for p in rest["data"]["products"]["nodes"]] == ["product-ghi"]
+    assert rest["data"]["products"]["pageInfo"]["hasNextPage"] is False
+
+    product_gid = shop.product("DEF").gid
+    nodes = await api(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Product { title } } }", {"ids": [product_gid]}
+    )
+    assert nodes["data"]["nodes"] == [{"id": product_gid, "title": "Product DEF"}]
+
+
+async def test_translations_need_the_current_digest_and_become_outdated(
+    api: Api, shop: ShopifyEmulator, clock: ManualClock
+) -> None:
+    product = shop.seed_simple_product("Lemon Shirt", "LEM-1", descriptionHtml="<p>Lemons</p>")
+    content = (await api(CONTENT, {"id": product.gid, "locale": "fr"}))["data"]["translatableResource"]
+    digests = {c["key"]: c["digest"] for c in content["translatableContent"]}
+    assert [c["key"] for c in content["translatableContent"]] == [
+        "title", "body_html", "handle", "product_type", "meta_title", "meta_description",
+    ]  # fmt: skip
+    assert digests["title"] == hashlib.sha256(b"Lemon Shirt").hexdigest()
+
+    def entry(key: str, value: str, digest: str | None, locale: str = "fr") -> dict[str, Any]:
+        return {"locale": locale, "key": key, "value": value, "translatableContentDigest": digest}
+
+    wrong = await api(REGISTER, {"id": product.gid, "translations": [entry("title", "Chemise", "0" * 64)]})
+    assert wrong["data"]["translationsRegister"] == {
+        "translations": None,
+        "userErrors": [
+            {
+                "field": ["translations", "0", "translatableContentDigest"],
+                "message": "Translatable content hash is invalid",
+                "code": "INVALID_TRANSLATABLE_CONTENT",
+            }
+        ],
+    }
+    bad_locale = await api(REGISTER, {"id": product.gid, "translations": [entry("title", "x", digests["title"], "xx")]})
+    bad_key = await api(REGISTER, {"id": product.gid, "translations": [entry("colour", "x", digests["title"])]})
+    assert bad_locale["data"]["translationsRegister"]["userErrors"][0]["code"] == "INVALID_LOCALE_FOR_SHOP"
+    assert bad_key["data"]["translationsRegister"]["userErrors"][0]["code"] == "INVALID_KEY_FOR_MODEL"
+    assert shop.translations(product.gid) == {}
+
+    right = await api(
+        REGISTER,
+        {
+            "id": product.gid,
+            "translations": [
+                entry("title", "Chemise citron", digests["title"]),
+                entry("body_html", "<p>Citrons</p>", digests["body_html"]),
+                entry("title", "Zitronenhemd", digests["title"], "de"),  # added but unpublished: accepted
+            ],
+        },
+    )
+    assert right["data"]["translationsRegister"]["userErrors"] == []
+    assert shop.translations(product.gid)["fr"]["title"].value == "Chemise citron"
+
+    clock.advance(3)
+    changed = await api(
+        PRODUCT_SET, {"identifier": {"id": product.gid}, "input": {"title": "Lime Shirt"}}
+    )  # the source changes
+    assert changed["data"]["productSet"]["userErrors"] == []
+    after = (await api(CONTENT, {"id": product.gid, "locale": "fr"}))["data"]["translatableResource"]
+    outdated = {t["key"]: t["outdated"] for t in after["translations"]}
+    assert outdated == {"title": True, "body_html": False}
+
+
+async def test_an_empty_bucket_throttles_without_changing_anything(
+    api: Api, shop: ShopifyEmulator, clock: ManualClock
+) -> None:
+    shop.drain_bucket(to=5)
+
+    throttled = await api(PRODUCT_SET, {"input": product_input("Shirt", "T-1")})
+
+    assert throttled == {
+        "errors": [
+            {
+                "message": "Throttled",
+                "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
+            }
+        ],
+        "extensions": {
+            "cost": {
+                "requestedQueryCost": 10,
+                "actualQueryCost": None,
+                "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 5, "restoreRate": 100.0},
+            }
+        },
+    }
+    assert shop.products == []
+    assert shop.graphql_requests()[-1].throttled
+
+    clock.advance(0.1)  # 10 points restored: 15 available, enough for a mutation
+    later = await api(PRODUCT_SET, {"input": product_input("Shirt", "T-1")})
+    assert later["data"]["productSet"]["userErrors"] == []
+    assert later["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 5
+    assert len(shop.products) == 1
+
+
+async def test_every_costed_answer_carries_the_cost_extension(api: Api, shop: ShopifyEmulator) -> None:
+    shop.seed_simple_product("Shirt", "C-1")
+    query = "{ products(first: 10) { nodes { id variants(first: 5) { nodes { id sku } } } } }"
+
+    answer = await api(query)
+
+    cost = answer["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 2 + 10 * (1 + 2 + 5 * 1)
+    assert cost["actualQueryCost"] == 2 + 1 * (1 + 2 + 1 * 1)  # one product with one variant came back
+    assert cost["throttleStatus"] == {"maximumAvailable": 2000.0, "currentlyAvailable": 1994, "restoreRate": 100.0}
+    shop.set_bucket(maximum_available=1000.0, restore_rate=50.0)
+    assert (await api("{ shop { name } }"))["extensions"]["cost"]["throttleStatus"] == {
+        "maximumAvailable": 1000.0,
+        "currentlyAvailable": 999,
+        "restoreRate": 50.0,
+    }
+    too_big = await api("{ products(first: 250) { nodes { variants(first: 250) { nodes { id } } } } }")
+    assert too_big["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+
+
+async def test_webhooks_are_signed_with_the_app_secret(
+    api: Api, shop: ShopifyEmulator, http: httpx.AsyncClient
+) -> None:
+    product = shop.seed_simple_product("Lemon Shirt", "LEM-1")
+    body, headers = shop.webhook("products/update", product.gid)
+
+    expected = base64.b64encode(hmac.new(shop.api_secret.encode(), body, hashlib.sha256).digest()).decode()
+    assert headers["X-Shopify-Hmac-Sha256"] == expected
+    assert headers["X-Shopify-Topic"] == "products/update"
+    assert headers["X-Shopify-Shop-Domain"] == "apple.myshopify.com"
+    assert headers["X-Shopify-API-Version"] == "2026-04"
+    assert {"X-Shopify-Webhook-Id", "X-Shopify-Triggered-At", "X-Shopify-Event-Id"} <= set(headers)
+    payload = json.loads(body)
+    assert payload["id"] == product.id
+    assert payload["admin_graphql_api_id"] == product.gid
+    assert payload["variants"][0]["sku"] == "LEM-1"
+    forged, forged_headers = shop.webhook("products/update", product.gid, secret="not-the-secret")
+    assert not verify_hmac(shop.api_secret, forged, forged_headers["X-Shopify-Hmac-Sha256"])
+
+    received: list[tuple[bytes, str]] = []
+
+    async def receive(request: Request) -> Response:
+        received.append((await request.body(), request.headers["x-shopify-hmac-sha256"]))
+        return Response(status_code=200)
+
+    with serve(Starlette(routes=[Route("/hooks", receive, methods=["POST"])])) as receiver:
+        subscribe = await api(
+            "mutation($uri: String!) { webhookSubscriptionCreate(topic: PRODUCTS_UPDATE,"
+            " webhookSubscription: {uri: $uri, format: JSON}) { webhookSubscription { id uri } userErrors { message } } }",
+            {"uri": f"{receiver}/hooks"},
+        )
+        assert subscribe["data"]["webhookSubscriptionCreate"]["userErrors"] == []
+        shop.edit_product(product.gid, fields={"title": "Lime Shirt"})
+        responses = await shop.deliver_outbox(http)
+    assert [r.status_code for r in responses] == [200]
+    [(raw, signature)] = received
+    assert verify_hmac(shop.api_secret, raw, signature)
+    assert json.loads(raw)["title"] == "Lime Shirt"
+
+
+async def test_admin_edits_move_updated_at_and_outdate_translations(
+    api: Api, shop: ShopifyEmulator, clock: ManualClock
+) -> None:
+    product = shop.seed_simple_product("Lemon Shirt", "LEM-1")
+    shop.edit_product(product.gid, translations_by_locale={"ar": {"title": "قميص ليمون"}})
+    before = (await api(PRODUCT, {"id": product.gid}))["data"]["product"]
+
+    shop.edit_product(product.gid, fields={"title": "Lemon Shirt v2"}, variants={"LEM-1": {"price": "25"}})
+
+    after = (await api(PRODUCT, {"id": product.gid}))["data"]["product"]
+    assert after["updatedAt"] > before["updatedAt"]  # even with the clock standing still
+    assert after["variants"]["nodes"][0]["price"] == "25.00"
+    content = (await api(CONTENT, {"id": product.gid, "locale": "ar"}))["data"]["translatableResource"]
+    assert content["translations"][0]["value"] == "قميص ليمون"
+    assert content["translations"][0]["outdated"] is True
+
+
+async def test_faults_slowness_and_the_request_log(
+    http: httpx.AsyncClient, endpoint: str, api: Api, shop: ShopifyEmulator
+) -> None:
+    shop.fail_next(2, status=503, retry_after="3")
+    first = await http.post(endpoint, json={"query": "{ shop { name } }"})
+    second = await http.post(endpoint, json={"query": "{ shop { name } }"})
+    assert (first.status_code, first.headers["retry-after"], second.status_code) == (503, "3", 503)
+
+    shop.slow_down(0.3)
+    with pytest.raises(httpx.ReadTimeout):
+        await http.post(endpoint, json={"query": "{ shop { name } }"}, timeout=0.1)
+    shop.slow_down(0)
+
+    answer = await api("query Named($n: Int!) { products(first: $n) { nodes { id } } }", {"n": 3})
+
+    assert answer["data"] == {"products": {"nodes": []}}
+    logged = shop.graphql_requests("Named")[-1]
+    assert logged.variables == {"n": 3}
+    assert (logged.requested_cost, logged.actual_cost, logged.status) == (5, 2, 200)
+
+
+@pytest.fixture
+def rest_product() -> dict[str, Any]:
+    """shopify_python_api's REST product fixture (real Shopify data: the iPod Nano)."""
+    fixture = Path("/work/shared/data/shopify_python_api_fixtures/product.json")
+    if not fixture.exists():
+        pytest.skip("shopify_python_api fixtures are not available")
+    loaded: dict[str, Any] = json.loads(fixture.read_text())["product"]
+    return loaded
+
+
+async def test_product_delete_and_seed_from_a_real_rest_payload(
+    api: Api, shop: ShopifyEmulator, rest_product: dict[str, Any]
+) -> None:
+    product = shop.seed_rest_product(rest_product)
+    assert product.handle == "ipod-nano"
+    assert {v.sku for v in product.variants} >= {"IPOD2008PINK"}
+
+    deleted = await api(
+        "mutation($id: ID!) { productDelete(input: {id: $id}) { deletedProductId userErrors { field message } } }",
+        {"id": product.gid},
+    )
+
+    assert deleted["data"]["productDelete"] == {"deletedProductId": product.gid, "userErrors": []}
+    assert shop.products == []
+    assert shop.state.events[-1] == ("products/delete", {"id": product.id})
