@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     (an egress proxy, or a test emulator); `{shop}` is replaced by the connector's shop domain."""
     queue_name: str = Field(default="pimsync:queue", validation_alias="PIMSYNC_QUEUE")
     """The arq queue; services sharing one Redis keep apart by naming their own."""
+    sync_chunk_size: int | None = Field(default=None, validation_alias="PIMSYNC_SYNC_CHUNK_SIZE")
+    """Products per chunk of a sync job; unset: sized to the channel (500 for batch channels, 50 for Shopify)."""
     sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
     """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
 

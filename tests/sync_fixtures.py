@@ -53,6 +53,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "PIMSYNC_SYNC_LEASE_SECONDS": str(settings.sync_lease_seconds),
         "PIMSYNC_ALLOW_PRIVATE_URLS": "true",
         "PIMSYNC_SHOPIFY_ADMIN_URL": settings.shopify_admin_url or "",
+        "PIMSYNC_SYNC_CHUNK_SIZE": "100",
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",

@@ -306,3 +306,25 @@ async def test_what_happened_is_recorded_as_events(
     assert kinds[:2] == ["connector.created", "connector.connected"]
     assert kinds[2:4] == ["sync.requested", "sync.started"]
     assert "products.exported" in kinds and kinds[-1] == "sync.completed"
+
+
+async def test_a_large_job_is_shared_by_several_workers_with_progress_summed(
+    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path, db: Any
+) -> None:
+    """Workers run with chunks of 100 products (PIMSYNC_SYNC_CHUNK_SIZE in their environment)."""
+    from sqlalchemy import select
+
+    from app.db.models import SyncChunk
+    from graphql_schema.relay import parse_global_id
+
+    await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, 600)))
+    served_shop.shop.slow_down(0.05)
+    job = await trigger(shop_sync)
+    with running_worker(settings, tmp_path / "a.log") as first, running_worker(settings, tmp_path / "b.log"):
+        done = await wait_for_job(shop_sync, job["id"], worker=first, within=90)
+    assert (done["status"], done["totalProducts"], done["syncedProducts"]) == ("COMPLETED", 600, 600)
+    assert len(served_shop.shop.products) == 600
+    async with db.reader() as session:
+        chunks = list(await session.scalars(select(SyncChunk).where(SyncChunk.job_id == parse_global_id(job["id"])[1])))
+    assert len(chunks) == 6
+    assert len({chunk.lease_owner for chunk in chunks}) == 2, "one worker did all the chunks"

@@ -55,6 +55,8 @@ class WorkerSettings:
     ]
     on_startup = startup
     on_shutdown = shutdown
+    max_jobs = 4
+    """Chunks one worker runs at once; more workers (on any hosts) share a job's chunks between them."""
     job_timeout = 600
     """A chunk is about a minute of work; past this arq gives up on it and the lease hands it on."""
     max_tries = 5
