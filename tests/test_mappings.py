@@ -21,8 +21,10 @@ from tests.connector_fixtures import (
     create_connector,
     served_shop,
 )
+from tests.emulators.shopify import ShopifyEmulator
+from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
 
-__all__ = ["served_shop"]
+__all__ = ["served_shop", "shopify"]
 
 TITLE = {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"}
 DESCRIPTION = {"attributeCode": "description", "channelField": "description", "direction": "EXPORT"}
@@ -283,8 +285,8 @@ async def test_templates_and_value_maps_follow_the_locale(shop_connector: GraphQ
     )
 
 
-async def test_too_long_values_are_problems_in_the_preview(gql: GraphQLClient) -> None:
-    """A Shopify connector: its adapter is not in this version, but mappings and previews work already."""
+async def test_too_long_values_are_problems_in_the_preview(gql: GraphQLClient, shopify: ShopifyEmulator) -> None:
+    """A Shopify connector (the emulator answers its connection test): Shopify takes titles of 255 characters."""
     await set_up_catalog(gql)
     created = await gql(
         """mutation($input: CreateConnectorInput!) { createConnector(input: $input) {
@@ -294,14 +296,14 @@ async def test_too_long_values_are_problems_in_the_preview(gql: GraphQLClient) -
                 "code": "shop",
                 "name": "Shopify",
                 "channelType": "SHOPIFY",
-                "credentials": {"shopDomain": "acme.myshopify.com", "accessToken": "shpat_0123456789abcdef"},
+                "credentials": {"shopDomain": DOMAIN, "accessToken": TOKEN},
                 "settings": {"localeMapping": [{"pimLocale": "en_US", "channelLocale": "en"}], "currency": "EUR"},
             }
         },
     )
     payload = created["createConnector"]
-    assert payload["userErrors"] == [] and payload["connector"]["status"] == "DISCONNECTED"
-    assert payload["testResult"]["success"] is False
+    assert payload["userErrors"] == [] and payload["connector"]["status"] == "CONNECTED"
+    assert payload["testResult"]["success"] is True
     await upsert(gql, {"sku": "LONG-1", "values": [value("name", "word " * 60, "en_US")]})
     assert (await save(gql, TITLE))["userErrors"] == []
     shown = (await preview(gql, "LONG-1"))["en"]

@@ -7,35 +7,24 @@ each test checks stays empty.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.catalog_fixtures import set_up_catalog, upsert, value
-from tests.conftest import GraphQLClient, SwappableApp
+from tests.conftest import GraphQLClient
 from tests.connector_fixtures import CREATE_CONNECTOR, SAVE_MAPPINGS
 from tests.emulators.shopify import ShopifyEmulator
+from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
 from tests.sync_fixtures import WorkerProcess, trigger, wait_for_job, worker
 
-__all__ = ["worker"]
+__all__ = ["shopify", "worker"]
 
-TOKEN = "shpat_sync_test_0123456789abcdef00"
-DOMAIN = "souk-demo.myshopify.com"
 MAPPINGS = [
     {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
     {"attributeCode": "description", "channelField": "descriptionHtml", "direction": "EXPORT"},
     {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"},
 ]
-
-
-@pytest.fixture
-def shopify(shopify_switch: tuple[SwappableApp, str]) -> Iterator[ShopifyEmulator]:
-    emulator = ShopifyEmulator(access_token=TOKEN)
-    shopify_switch[0].target = emulator.app
-    yield emulator
-    shopify_switch[0].target = None
-    assert emulator.gaps == [], "the service used something the emulator does not implement"
 
 
 def lamp(number: int, fr: str | None = None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from app.db.models import Connector, SyncJob, SyncJobChange, SyncJobError
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.sync import Selection, SyncJobStatus, SyncPriority
+from app.domain.sync import ChunkStatus, Selection, SyncJobStatus, SyncPriority
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.products import ProductRepository
@@ -188,7 +188,10 @@ class SyncJobService:
             if SyncJobStatus(job.status).finished:
                 raise _error(("id",), f"the job already ended ({job.status})", ErrorCode.SYNC_JOB_FINISHED)
             job.cancel_requested = True
-            if job.status == SyncJobStatus.PENDING and await jobs.open_chunks(job.id) == 0:
+            for chunk in await jobs.chunks_of(job.id):
+                if chunk.status == ChunkStatus.PENDING:
+                    chunk.status = ChunkStatus.CANCELLED.value
+            if await jobs.open_chunks(job.id) == 0:
                 job.status, job.completed_at = SyncJobStatus.CANCELLED.value, utcnow()
                 EventRepository(session).record(
                     self.tenant_id, "sync.cancelled", connector_id=job.connector_id, job=job.id

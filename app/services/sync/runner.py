@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.base import ChannelAdapter, CredentialsRejected
 from app.channels.factory import AdapterUnavailable, build_adapter, default_rate_limit
@@ -77,7 +78,10 @@ async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None
 
 
 async def _claim(container: Container, chunk_id: int, worker: str, lease: timedelta) -> Claim | None:
+    """Take the chunk under this worker's lease; None when it is done, held by a live worker, or cancelled."""
     now = utcnow()
+    cancelled_job: int | None = None
+    claim: Claim | None = None
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
         chunk = await jobs.chunk(chunk_id, for_update=True)
@@ -89,16 +93,27 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
         assert job is not None
         if job.cancel_requested or SyncJobStatus(job.status).finished:
             chunk.status = ChunkStatus.CANCELLED.value
-            return None
-        chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.RUNNING.value, worker, now + lease
-        chunk.attempts += 1
-        if job.status == SyncJobStatus.PENDING:
-            job.status, job.started_at = SyncJobStatus.RUNNING.value, now
-            EventRepository(session).record(job.tenant_id, "sync.started", connector_id=job.connector_id, job=job.id)
-        elif job.status == SyncJobStatus.RETRYING:
-            job.status = SyncJobStatus.RUNNING.value
-        connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
-    await progress.publish(container.redis, job.id, SyncJobStatus.RUNNING.value)
+            cancelled_job = job.id
+        else:
+            claim = await _take(session, chunk, job, worker, now + lease)
+    if cancelled_job is not None:
+        await finish_job(container, cancelled_job)
+        return None
+    assert claim is not None
+    await progress.publish(container.redis, claim.job.id, SyncJobStatus.RUNNING.value)
+    return claim
+
+
+async def _take(session: AsyncSession, chunk: SyncChunk, job: SyncJob, worker: str, until: datetime) -> Claim:
+    """Hold the chunk under this worker's lease and mark the job started."""
+    chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.RUNNING.value, worker, until
+    chunk.attempts += 1
+    if job.status == SyncJobStatus.PENDING:
+        job.status, job.started_at = SyncJobStatus.RUNNING.value, utcnow()
+        EventRepository(session).record(job.tenant_id, "sync.started", connector_id=job.connector_id, job=job.id)
+    elif job.status == SyncJobStatus.RETRYING:
+        job.status = SyncJobStatus.RUNNING.value
+    connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
     return Claim(chunk, job, connector, job_selection(job))
 
 
