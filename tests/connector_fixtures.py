@@ -19,7 +19,7 @@ CONNECTOR_FIELDS = """
   id code name channelType status statusReason webhookPath supportedLocales storeName
   settings {
     scope localeMapping { pimLocale channelLocale } defaultSyncType conflictStrategy taxConfig currency
-    syncIntervalMinutes fallbackPolicy holdIncompleteLocales
+    syncIntervalMinutes fallbackPolicy holdIncompleteLocales requestsPerSecond
   }
 """
 CREATE_CONNECTOR = f"""

@@ -329,3 +329,47 @@ async def test_a_large_job_is_shared_by_several_workers_with_progress_summed(
         chunks = list(await session.scalars(select(SyncChunk).where(SyncChunk.job_id == parse_global_id(job["id"])[1])))
     assert len(chunks) == 6
     assert len({chunk.lease_owner for chunk in chunks}) == 2, "one worker did all the chunks"
+
+
+async def test_a_batch_the_channel_refuses_whole_is_split_so_the_rest_goes_through(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    served_shop.shop.requests.clear()
+    served_shop.shop.fail_next(1, status=400)
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync, forceResync=True))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
+    statuses = [request.status for request in served_shop.shop.requests_to("POST", "/products/batch")]
+    assert statuses[0] == 400 and statuses[1:] == [200, 200], statuses
+    assert [len(body["products"]) for body in batches(served_shop)] == [PRODUCTS // 2, PRODUCTS // 2]
+
+
+async def test_higher_priority_jobs_go_first_and_jobs_can_be_filtered(
+    shop_sync: GraphQLClient, served_shop: ServedShop
+) -> None:
+    await create_connector(shop_sync, served_shop, code="second")
+    low = await trigger(shop_sync, priority="LOW")
+    high = await trigger(shop_sync, code="second", priority="HIGH")
+    assert high["queuePosition"] < (await shop_sync(JOB, {"id": low["id"]}))["syncJob"]["queuePosition"]
+    listing = """query($code: String, $status: SyncJobStatus) {
+      syncJobs(connectorCode: $code, status: $status) { totalCount edges { node { id priority } } } }"""
+    only_second = (await shop_sync(listing, {"code": "second"}))["syncJobs"]
+    assert [edge["node"]["id"] for edge in only_second["edges"]] == [high["id"]]
+    pending = (await shop_sync(listing, {"status": "PENDING"}))["syncJobs"]
+    assert pending["totalCount"] == 2 and pending["edges"][0]["node"]["id"] == high["id"], "newest first"
+    assert (await shop_sync(listing, {"status": "COMPLETED"}))["syncJobs"]["totalCount"] == 0
+
+
+async def test_a_connectors_own_rate_limit_holds_its_requests(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """Four chunks of 100 take two requests each: 8 requests at 2 a second (burst 2) need at least 3 seconds."""
+    from datetime import datetime
+
+    changed = await shop_sync(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"requestsPerSecond": 2}}})
+    assert changed["updateConnector"]["connector"]["settings"]["requestsPerSecond"] == 2
+    await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, 330)))
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", 330)
+    took = datetime.fromisoformat(done["completedAt"]) - datetime.fromisoformat(done["startedAt"])
+    assert took.total_seconds() >= 2.5, f"8 requests at 2/s went out in {took}"

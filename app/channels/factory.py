@@ -61,8 +61,10 @@ until the first answer's throttleStatus says what this shop really has."""
 SHOPIFY_RATE = RateLimit(capacity=1000.0, rate=50.0)
 
 
-def default_rate_limit(channel_type: ChannelType) -> RateLimit:
-    """The bucket a connector starts with; the channel's own signals adjust it from the first answer."""
+def default_rate_limit(channel_type: ChannelType, requests_per_second: float | None = None) -> RateLimit:
+    """The bucket a connector starts with (its own rate, else the channel's); the channel's signals adjust it."""
+    if requests_per_second is not None:
+        return RateLimit.for_channel(channel_type_spec(channel_type), requests_per_second=requests_per_second)
     if channel_type is ChannelType.SHOPIFY:
         return SHOPIFY_RATE
     return RateLimit.for_channel(channel_type_spec(channel_type))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -193,6 +194,8 @@ class Connector(Base):
     sync_interval_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     fallback_policy: Mapped[str] = mapped_column(String(10), default="OMIT")
     hold_incomplete_locales: Mapped[bool] = mapped_column(Boolean, default=False)
+    requests_per_second: Mapped[float | None] = mapped_column(Double, default=None)
+    """This connector's own rate limit; None: the channel type's default."""
     store_name: Mapped[str | None] = mapped_column(String(255), default=None)
     supported_locales: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
     """Channel locales the store reported at its last successful connection test."""

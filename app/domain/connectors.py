@@ -21,6 +21,7 @@ from app.domain.channels import ChannelTypeSpec
 from app.domain.errors import ErrorCode, Path, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
 
+MAX_REQUESTS_PER_SECOND = 1000.0
 MIN_SYNC_INTERVAL_MINUTES = 5
 MAX_SYNC_INTERVAL_MINUTES = 60 * 24 * 31
 ROUNDING_MODES = ("HALF_UP", "HALF_EVEN", "HALF_DOWN", "UP", "DOWN", "CEILING", "FLOOR")
@@ -80,6 +81,8 @@ class ConnectorSettings:
     sync_interval_minutes: int | None = None
     fallback_policy: FallbackPolicy = FallbackPolicy.OMIT
     hold_incomplete_locales: bool = False
+    requests_per_second: float | None = None
+    """This connector's rate limit, below the channel's default when the store's plan allows less."""
 
 
 SETTING_NAMES: Mapping[str, str] = {
@@ -92,6 +95,7 @@ SETTING_NAMES: Mapping[str, str] = {
     "syncIntervalMinutes": "sync_interval_minutes",
     "fallbackPolicy": "fallback_policy",
     "holdIncompleteLocales": "hold_incomplete_locales",
+    "requestsPerSecond": "requests_per_second",
 }
 
 """Settings that cannot be cleared by sending null: they always have a value."""
@@ -232,6 +236,15 @@ def check_settings(
             UserErrorItem(
                 ("syncIntervalMinutes",),
                 f"syncIntervalMinutes must be between {MIN_SYNC_INTERVAL_MINUTES} and {MAX_SYNC_INTERVAL_MINUTES}",
+                ErrorCode.INVALID_SETTING,
+            )
+        )
+    rate = settings.requests_per_second
+    if rate is not None and not 0 < rate <= MAX_REQUESTS_PER_SECOND:
+        errors.append(
+            UserErrorItem(
+                ("requestsPerSecond",),
+                f"requestsPerSecond must be above 0 and at most {MAX_REQUESTS_PER_SECOND}",
                 ErrorCode.INVALID_SETTING,
             )
         )

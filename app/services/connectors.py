@@ -86,6 +86,7 @@ def settings_of(row: Connector) -> ConnectorSettings:
         sync_interval_minutes=row.sync_interval_minutes,
         fallback_policy=FallbackPolicy(row.fallback_policy),
         hold_incomplete_locales=row.hold_incomplete_locales,
+        requests_per_second=row.requests_per_second,
     )
 
 
@@ -99,6 +100,7 @@ def _store_settings(row: Connector, settings: ConnectorSettings) -> None:
     row.sync_interval_minutes = settings.sync_interval_minutes
     row.fallback_policy = settings.fallback_policy.value
     row.hold_incomplete_locales = settings.hold_incomplete_locales
+    row.requests_per_second = settings.requests_per_second
 
 
 def channel_locales_of(row: Connector, spec: ChannelTypeSpec) -> tuple[str, ...] | None:

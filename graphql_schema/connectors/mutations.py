@@ -59,6 +59,10 @@ class ConnectorSettingsInput:
     sync_interval_minutes: int | None = strawberry.UNSET
     fallback_policy: FallbackPolicy | None = strawberry.UNSET  # type: ignore[valid-type]
     hold_incomplete_locales: bool | None = strawberry.UNSET
+    requests_per_second: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="This connector's own rate limit (requests, or Shopify cost points, per second); null: the channel's default.",
+    )
 
     def to_changes(self) -> dict[str, Any]:
         """Only the settings given (null included, to clear one); absent ones stay as they are."""
@@ -72,6 +76,7 @@ class ConnectorSettingsInput:
             "syncIntervalMinutes": self.sync_interval_minutes,
             "fallbackPolicy": self.fallback_policy,
             "holdIncompleteLocales": self.hold_incomplete_locales,
+            "requestsPerSecond": self.requests_per_second,
         }
         changes = {name: value for name, value in given.items() if value is not strawberry.UNSET}
         if isinstance(self.locale_mapping, list):

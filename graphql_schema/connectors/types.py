@@ -132,6 +132,9 @@ class ConnectorSettings:
             "Send a channel locale of a product only once every required channel field has an authored value in it."
         )
     )
+    requests_per_second: float | None = strawberry.field(
+        description="This connector's own rate limit; null: the channel type's default."
+    )
 
     @classmethod
     def from_row(cls, row: Connector) -> ConnectorSettings:
@@ -146,6 +149,7 @@ class ConnectorSettings:
             sync_interval_minutes=settings.sync_interval_minutes,
             fallback_policy=settings.fallback_policy,
             hold_incomplete_locales=settings.hold_incomplete_locales,
+            requests_per_second=settings.requests_per_second,
         )
 
 

@@ -168,6 +168,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_sync_errors_job_id", ["job_id", "id"], unique=False)
 
     with op.batch_alter_table("connectors", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("requests_per_second", sa.Double(), nullable=True))
         batch_op.add_column(sa.Column("sync_cursor", sa.BigInteger(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("synced_mappings_version", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("failed_job_streak", sa.Integer(), nullable=False, server_default="0"))
@@ -206,6 +207,7 @@ def downgrade() -> None:
         batch_op.drop_column("failed_job_streak")
         batch_op.drop_column("synced_mappings_version")
         batch_op.drop_column("sync_cursor")
+        batch_op.drop_column("requests_per_second")
 
     with op.batch_alter_table("sync_errors", schema=None) as batch_op:
         batch_op.drop_index("ix_sync_errors_job_id")
