@@ -132,7 +132,9 @@ async def _prepare(container: Container, claim: Claim) -> tuple[ChannelAdapter, 
         raise JobFailed(f"connector '{connector.code}' was paused: {connector.status_reason}")
     channel_type = ChannelType(connector.channel_type)
     gate = RedisTokenBucket.for_connector(
-        container.redis, connector_public_id=connector.public_id, limit=default_rate_limit(channel_type, connector.requests_per_second)
+        container.redis,
+        connector_public_id=connector.public_id,
+        limit=default_rate_limit(channel_type, connector.requests_per_second),
     )
     try:
         credentials = container.vault.open(connector.credentials_encrypted)
