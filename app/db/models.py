@@ -128,6 +128,7 @@ class Product(Base):
         UniqueConstraint("tenant_id", "sku"),
         Index("ix_products_tenant_revision", "tenant_id", "revision"),
         Index("ix_products_tenant_updated_at", "tenant_id", "updated_at"),
+        Index("ix_products_tenant_id_id", "tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -208,6 +208,8 @@ class ExportPlan:
             ]
             for pair in self.pairs
         }
+        self.attribute_ids = _read_attributes(exporting, catalog)
+        """Every attribute a build reads (mapped ones and those templates name): all a sync needs to load."""
         self.required_localizable = tuple(f.name for f in channel.fields if f.required and f.localizable)
         self.send_fallback = settings.fallback_policy is FallbackPolicy.SEND
 
@@ -383,3 +385,12 @@ class ExportPlan:
 def value_table(rows: Iterable[tuple[int, str, str, Any]]) -> dict[tuple[int, str, str], Any]:
     """(attribute id, locale, scope, data) rows as the table build() reads."""
     return {(attribute_id, locale, scope): data for attribute_id, locale, scope, data in rows}
+
+
+def _read_attributes(rules: Sequence[MappingRule], catalog: CatalogSpec) -> frozenset[int]:
+    ids = {rule.attribute.id for rule in rules if rule.attribute is not None}
+    for rule in rules:
+        ids.update(
+            catalog.attributes[code].id for code in rule.transformation.uses_attributes if code in catalog.attributes
+        )
+    return frozenset(ids)

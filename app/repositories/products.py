@@ -74,6 +74,23 @@ class ProductRepository:
         rows = await self.session.execute(statement.order_by(ProductValue.product_id, ProductValue.id))
         return [ValueRow(*row) for row in rows]
 
+    async def values_for_export(
+        self, tenant_id: int, product_ids: Collection[int], attribute_ids: Collection[int]
+    ) -> list[tuple[int, int, str, str, Any]]:
+        """(product id, attribute id, locale, scope, data) of just the attributes an export reads."""
+        statement = select(
+            ProductValue.product_id,
+            ProductValue.attribute_id,
+            ProductValue.locale,
+            ProductValue.scope,
+            ProductValue.data,
+        ).where(
+            ProductValue.tenant_id == tenant_id,
+            ProductValue.product_id.in_(product_ids),
+            ProductValue.attribute_id.in_(attribute_ids),
+        )
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in await self.session.execute(statement)]
+
     def add_all(self, products: Sequence[Product]) -> None:
         self.session.add_all(products)
 

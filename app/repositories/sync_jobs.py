@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import SyncChunk, SyncJob, SyncJobChange, SyncJobError
@@ -174,11 +174,17 @@ class SyncJobRepository:
 
     # -- errors and changes ----------------------------------------------------------------------
 
-    def add_errors(self, errors: Sequence[SyncJobError]) -> None:
-        self.session.add_all(errors)
+    async def insert_errors(self, rows: Sequence[dict[str, Any]]) -> None:
+        """One INSERT for a page's errors: a page writes hundreds of rows, the ORM's unit of work is not needed."""
+        if rows:
+            await self.session.execute(insert(SyncJobError), list(rows))
 
-    def add_changes(self, changes: Sequence[SyncJobChange]) -> None:
-        self.session.add_all(changes)
+    async def insert_changes(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(SyncJobChange), list(rows))
+
+    async def cancel_requested(self, job_id: int) -> bool:
+        return bool(await self.session.scalar(select(SyncJob.cancel_requested).where(SyncJob.id == job_id)))
 
     async def errors_page(self, job_id: int, *, after_id: int | None, limit: int) -> tuple[list[SyncJobError], int]:
         statement = select(SyncJobError).where(SyncJobError.job_id == job_id)

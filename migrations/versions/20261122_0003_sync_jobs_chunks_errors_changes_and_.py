@@ -193,9 +193,14 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("last_error", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("synced_revision", sa.BigInteger(), nullable=False, server_default="0"))
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.create_index("ix_products_tenant_id_id", ["tenant_id", "id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.drop_index("ix_products_tenant_id_id")
+
     with op.batch_alter_table("listings", schema=None) as batch_op:
         batch_op.drop_column("synced_revision")
         batch_op.drop_column("last_error")

@@ -8,7 +8,7 @@ that causes it stands alone, so one bad product cannot block the others.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -19,7 +19,7 @@ from app.channels.base import ChannelAdapter, ChannelError, CredentialsRejected,
 from app.channels.retry import RetryPolicy, with_retries
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import Connector, Listing, Product, SyncChunk, SyncJob, SyncJobChange, SyncJobError
+from app.db.models import Connector, Listing, Product, SyncChunk, SyncJob
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ValueTable
 from app.domain.sync import (
@@ -91,7 +91,9 @@ class PageWork:
         selection: Selection,
         chunk: SyncChunk,
         limit: int,
+        attribute_ids: Collection[int],
     ) -> PageWork:
+        """The next page of the chunk, with just the values the plan reads and the products' listings."""
         async with container.db.reader() as session:
             products = ProductRepository(session)
             rows = await products.selected_page(
@@ -99,8 +101,10 @@ class PageWork:
             )
             ids = [row.id for row in rows]
             values: dict[int, dict[tuple[int, str, str], Any]] = {pk: {} for pk in ids}
-            for value in await products.values_of(job.tenant_id, ids):
-                values[value.product_id][(value.attribute_id, value.locale, value.scope)] = value.data
+            for product_id, attribute_id, locale, scope, data in await products.values_for_export(
+                job.tenant_id, ids, attribute_ids
+            ):
+                values[product_id][(attribute_id, locale, scope)] = data
             listings = await ListingRepository(session).for_products(connector.id, ids)
         items = [Item(row, listings.get(row.id)) for row in rows]
         last = rows[-1].id if rows else chunk.last_product_id
@@ -205,32 +209,37 @@ def _apply_result(item: Item, result: ItemResult) -> None:
     item.fail((result.code or default).value, result.message or "the channel refused the product", result.locale)
 
 
-async def record_page(container: Container, work: PageWork, *, worker: str, lease: timedelta) -> None:
-    """Write every item's outcome, the counts and the chunk's cursor in one transaction."""
+async def record_page(container: Container, work: PageWork, *, worker: str, lease: timedelta) -> bool:
+    """Write every item's outcome, the counts and the chunk's cursor in one transaction.
+
+    Returns whether the job was asked to cancel meanwhile, read in the same
+    transaction so a page costs no extra round trip for it.
+    """
     job, now = work.job, utcnow()
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
         chunk = await jobs.chunk(work.chunk.id, for_update=True)
         if chunk is None or chunk.lease_owner != worker:
             raise LeaseLost(str(work.chunk.id))
-        listings = ListingRepository(session)
         counts = _counts(work.items)
-        jobs.add_errors(
+        await jobs.insert_errors(
             [
-                SyncJobError(
-                    tenant_id=job.tenant_id,
-                    job_id=job.id,
-                    product_sku=item.product.sku,
-                    locale=locale,
-                    error_code=code,
-                    message=message,
-                )
+                {
+                    "tenant_id": job.tenant_id,
+                    "job_id": job.id,
+                    "product_sku": item.product.sku,
+                    "locale": locale,
+                    "error_code": code,
+                    "message": message,
+                    "created_at": now,
+                }
                 for item in work.items
                 for locale, code, message in item.errors
             ]
         )
-        jobs.add_changes([_change(job, item) for item in work.items])
+        await jobs.insert_changes([_change(job, item) for item in work.items])
         if not job.dry_run:
+            listings = ListingRepository(session)
             for item in work.items:
                 _bind(listings, work, item, now)
         await jobs.add_counts(job.id, counts)
@@ -239,6 +248,7 @@ async def record_page(container: Container, work: PageWork, *, worker: str, leas
             EventRepository(session).record(
                 job.tenant_id, "products.exported", connector_id=work.connector.id, job=job.id, count=counts.synced
             )
+        return await jobs.cancel_requested(job.id)
 
 
 def _failed(item: Item) -> bool:
@@ -258,14 +268,18 @@ def _counts(items: Sequence[Item]) -> Counts:
     return Counts(synced=synced, failed=failed, skipped=skipped)
 
 
-def _change(job: SyncJob, item: Item) -> SyncJobChange:
+def _change(job: SyncJob, item: Item) -> dict[str, Any]:
     fields: list[dict[str, Any]] = []
     if item.out is not None and item.action in (ChangeAction.CREATE, ChangeAction.UPDATE):
         before = remote_document(item.remote) if item.remote else (item.listing.sent if item.listing else {})
         fields = field_changes(before, item.out)
-    return SyncJobChange(
-        tenant_id=job.tenant_id, job_id=job.id, product_sku=item.product.sku, action=item.action.value, fields=fields
-    )
+    return {
+        "tenant_id": job.tenant_id,
+        "job_id": job.id,
+        "product_sku": item.product.sku,
+        "action": item.action.value,
+        "fields": fields,
+    }
 
 
 def _bind(listings: ListingRepository, work: PageWork, item: Item, now: Any) -> None:

@@ -155,12 +155,19 @@ async def _pages(
     container: Container, claim: Claim, adapter: ChannelAdapter, plan: ExportPlan, worker: str, lease: timedelta
 ) -> None:
     chunk, job = claim.chunk, claim.job
+    cancelled = await _cancel_requested(container, job.id)
     while True:
-        if await _cancel_requested(container, job.id):
+        if cancelled:
             await _close_chunk(container, chunk.id, worker, ChunkStatus.CANCELLED)
             return
         work = await PageWork.load(
-            container, job=job, connector=claim.connector, selection=claim.selection, chunk=chunk, limit=PAGE_SIZE
+            container,
+            job=job,
+            connector=claim.connector,
+            selection=claim.selection,
+            chunk=chunk,
+            limit=PAGE_SIZE,
+            attribute_ids=plan.attribute_ids,
         )
         if work.empty:
             await _close_chunk(container, chunk.id, worker, ChunkStatus.DONE)
@@ -169,7 +176,7 @@ async def _pages(
             await send_page(work, adapter, plan, dry_run=job.dry_run, force=job.force_resync)
         except CredentialsRejected as exc:
             raise JobFailed(f"{exc.code}: {exc.message}") from None
-        await record_page(container, work, worker=worker, lease=lease)
+        cancelled = await record_page(container, work, worker=worker, lease=lease)
         chunk.cursor = work.last_product_id
         await progress.publish(container.redis, job.id, SyncJobStatus.RUNNING.value)
 
