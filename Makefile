@@ -37,7 +37,9 @@ format: $(STAMP)
 
 ## Benchmarks print their figures; they do not pass or fail.
 bench: $(STAMP)
+	$(BIN)/python bench/mapping_bench.py
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/sync_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
