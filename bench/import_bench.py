@@ -20,7 +20,6 @@ the rate and the memory of the import itself, over and above that start-up.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -37,8 +36,8 @@ from pathlib import Path
 from resource import struct_rusage
 
 from catalog_data import CURRENCIES, LOCALES, SCOPES, write_attributes, write_products
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from databases import throwaway_postgres
+from sqlalchemy import make_url
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TENANT = "bench"
@@ -223,25 +222,8 @@ def throwaway_database(admin_url: str | None, size: int, keep: bool) -> Iterator
     if admin_url is None:
         yield None
         return
-    name = f"pimsync_bench_{os.getpid()}_{size}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        if keep:
-            _say(f"kept database {name}")
-        else:
-            asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(admin_url: str, statement: str) -> None:
-    """CREATE and DROP DATABASE cannot run inside a transaction: AUTOCOMMIT."""
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
+    with throwaway_postgres(admin_url, f"pimsync_bench_{os.getpid()}_{size}", keep=keep, say=_say) as url:
+        yield url
 
 
 def measure_size(options: Options, size: int) -> SizeResult:

@@ -91,8 +91,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from catalog_data import CURRENCIES, LOCALES, SCOPES, write_attributes, write_products
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from databases import throwaway_postgres
+from sqlalchemy import make_url
 
 from app.channels.base import RateSignal
 from app.channels.rate_limit import RateLimit, RedisTokenBucket, rate_key
@@ -704,24 +704,8 @@ def throwaway_database(admin_url: str | None, work: Path, size: int, keep: bool)
     if admin_url is None:
         yield f"sqlite+aiosqlite:///{work / 'pimsync.sqlite3'}"
         return
-    name = f"pimsync_syncbench_{os.getpid()}_{size}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        if keep:
-            _say(f"kept database {name}")
-        else:
-            asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(admin_url: str, statement: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
+    with throwaway_postgres(admin_url, f"pimsync_syncbench_{os.getpid()}_{size}", keep=keep, say=_say) as url:
+        yield url
 
 
 def write_changes(path: Path, products: int) -> int:

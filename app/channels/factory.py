@@ -20,9 +20,6 @@ from app.channels.shopify.adapter import ShopifyAdapter
 from app.domain.channels import ChannelType
 from app.settings import Settings
 
-"""Channel types whose adapter ships in this version; the others can be configured but not reached yet."""
-AVAILABLE = frozenset({ChannelType.CUSTOM_HTTP, ChannelType.SHOPIFY})
-
 """The credentials field holding the address the user chose, per channel type."""
 USER_URL_FIELDS: Mapping[ChannelType, str] = {ChannelType.CUSTOM_HTTP: "baseUrl"}
 

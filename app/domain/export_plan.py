@@ -201,6 +201,7 @@ class ExportPlan:
         self.broken = [rule for rule in rules if rule.broken]
         exporting = [rule for rule in rules if rule.exports and rule.attribute is not None]
         self._chains: dict[tuple[int, str | None], Candidates] = {}
+        self._reducers: dict[int, Callable[[Any], Any]] = {}
         self.shared_steps = [self._shared_step(rule) for rule in exporting if not rule.field.localizable]
         self.locale_steps = {
             pair.channel_locale: [
@@ -234,6 +235,13 @@ class ExportPlan:
         self._chains[cache_key] = found
         return found
 
+    def reducer(self, attribute: AttributeSpec) -> Callable[[Any], Any]:
+        """One reducer per attribute, made once: templates look attributes up per value on the hot path."""
+        found = self._reducers.get(attribute.id)
+        if found is None:
+            found = self._reducers[attribute.id] = _reducer(attribute, self.currency)
+        return found
+
     def _step(self, rule: MappingRule, pim_locale: str | None, channel_locale: str | None) -> _Step:
         assert rule.attribute is not None
         return _Step(
@@ -242,7 +250,7 @@ class ExportPlan:
             pim_locale=pim_locale,
             channel_locale=channel_locale,
             candidates=self.candidates(rule.attribute, pim_locale),
-            reduce=_reducer(rule.attribute, self.currency),
+            reduce=self.reducer(rule.attribute),
             serialize=_serializer(rule.field),
         )
 
@@ -323,17 +331,12 @@ class ExportPlan:
     def _empty(self, built: Built, step: _Step, values: ValueTable) -> None:
         rule = step.rule
         name = rule.field.name
-        if rule.when_empty is EmptyValuePolicy.SKIP:
-            if rule.field.required and built.channel_locale is None:
-                built.problems.append(
-                    UserErrorItem((name,), f"{name} is required and has no value", ErrorCode.MISSING_REQUIRED_FIELD)
-                )
-            return
         if rule.when_empty is EmptyValuePolicy.DEFAULT and rule.transformation.default is not None:
             self._put(built, step, rule.transformation.default, DEFAULT)
             return
-        built.fields[name] = None
-        built.sources[name] = EMPTY
+        if rule.when_empty is not EmptyValuePolicy.SKIP:
+            built.fields[name] = None
+            built.sources[name] = EMPTY
         if rule.field.required and built.channel_locale is None:
             built.problems.append(
                 UserErrorItem((name,), f"{name} is required and has no value", ErrorCode.MISSING_REQUIRED_FIELD)
@@ -369,7 +372,7 @@ class ExportPlan:
                 data = values.get(key)
                 if data is not None:
                     try:
-                        return _reducer(attribute, self.currency)(data)
+                        return self.reducer(attribute)(data)
                     except _NoPrice:
                         return None
             return None

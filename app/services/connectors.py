@@ -21,7 +21,7 @@ from app.channels.factory import AdapterUnavailable, build_adapter
 from app.channels.registry import channel_type_spec
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import Connector
+from app.db.models import Connector, FieldMapping
 from app.domain.catalog import CatalogSpec, is_valid_code
 from app.domain.channels import ChannelType, ChannelTypeSpec
 from app.domain.connectors import (
@@ -36,7 +36,7 @@ from app.domain.connectors import (
 )
 from app.domain.credentials import check_credentials
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
-from app.domain.mappings import as_draft, check_mappings
+from app.domain.mappings import MappingDraft, as_draft, check_mappings
 from app.repositories.connectors import ConnectorFilter, ConnectorRepository, MappingRepository
 from app.repositories.events import EventRepository
 from app.secrets import CredentialsUnreadable
@@ -87,6 +87,19 @@ def settings_of(row: Connector) -> ConnectorSettings:
         fallback_policy=FallbackPolicy(row.fallback_policy),
         hold_incomplete_locales=row.hold_incomplete_locales,
         requests_per_second=row.requests_per_second,
+    )
+
+
+def draft_of(row: FieldMapping) -> MappingDraft:
+    return as_draft(
+        {
+            "attribute_code": row.attribute_code,
+            "channel_field": row.channel_field,
+            "direction": row.direction,
+            "transformation": row.transformation,
+            "locale_mapping": row.locale_mapping,
+            "when_empty": row.when_empty,
+        }
     )
 
 
@@ -337,11 +350,7 @@ class ConnectorService:
     ) -> None:
         """New settings must not break saved mappings (a scope they read, a channel locale they name)."""
         rows = await MappingRepository(session).of_connectors(self.tenant_id, [row.id])
-        drafts = [
-            as_draft({column: getattr(mapping, column) for column in _MAPPING_COLUMNS})
-            for mapping in rows
-            if mapping.attribute_id is not None
-        ]
+        drafts = [draft_of(mapping) for mapping in rows if mapping.attribute_id is not None]
         catalog = await CatalogSetupService(session).spec(self.tenant_id)
         _, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=locales)
         if errors:
@@ -398,6 +407,3 @@ class ConnectorService:
 
     def _not_found(self, code: str) -> UserErrorItem:
         return UserErrorItem(("code",), f"connector '{code}' does not exist", ErrorCode.CONNECTOR_NOT_FOUND)
-
-
-_MAPPING_COLUMNS = ("attribute_code", "channel_field", "direction", "transformation", "locale_mapping", "when_empty")

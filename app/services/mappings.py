@@ -19,11 +19,11 @@ from app.domain.channels import ChannelType
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.export_plan import Built, ExportPlan, ValueTable
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.mappings import MappingDraft, MappingRule, as_draft, check_mappings, stored_rule
+from app.domain.mappings import MappingDraft, MappingRule, check_mappings, stored_rule
 from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.products import ProductRepository
 from app.services.catalog_setup import CatalogSetupService
-from app.services.connectors import ConnectorService, channel_locales_of, settings_of
+from app.services.connectors import ConnectorService, channel_locales_of, draft_of, settings_of
 
 log = structlog.get_logger(__name__)
 
@@ -41,19 +41,6 @@ class Preview:
     sources: dict[str, str]
     will_send: bool
     problems: list[UserErrorItem]
-
-
-def draft_of(row: FieldMapping) -> MappingDraft:
-    return as_draft(
-        {
-            "attribute_code": row.attribute_code,
-            "channel_field": row.channel_field,
-            "direction": row.direction,
-            "transformation": row.transformation,
-            "locale_mapping": row.locale_mapping,
-            "when_empty": row.when_empty,
-        }
-    )
 
 
 def rules_of(connector: Connector, rows: Sequence[FieldMapping], catalog: CatalogSpec) -> list[MappingRule]:

@@ -150,7 +150,7 @@ class ShopifyAdapter:
         try:
             context = await self._export_context()
             check_document(document, context)
-            if _translations_only(document, context.primary_locale):
+            if _only_translations_changed(document, context.primary_locale):
                 return await self._translations_only(document, context.primary_locale)
             found = await self._existing(document)
             if isinstance(found, ItemResult):
@@ -362,7 +362,7 @@ def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(values[start : start + size])
 
 
-def _translations_only(document: ChannelDocument, primary_locale: str) -> bool:
+def _only_translations_changed(document: ChannelDocument, primary_locale: str) -> bool:
     """An update that carries no product field and nothing in the primary locale."""
     return (
         document.external_id is not None

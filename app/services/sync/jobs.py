@@ -43,6 +43,8 @@ class SyncRequest:
     priority: SyncPriority = SyncPriority.NORMAL
     locales: tuple[str, ...] | None = None
     dry_run: bool = False
+    retry_of: int | None = None
+    """The job whose failed products this one runs again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,7 @@ class SyncJobService:
             locales=locales,
             product_skus=skus,
             created_at=utcnow(),
+            retry_of=request.retry_of,
         )
         jobs.add(job)
         try:
@@ -222,14 +225,9 @@ class SyncJobService:
             priority=SyncPriority(source.priority),
             locales=tuple(source.locales) if source.locales else None,
             force_resync=True,
+            retry_of=source.id,
         )
-        triggered = await self.trigger(connector.code, request, source="retry")
-        async with self.db.transaction() as session:
-            job = await SyncJobRepository(session).get(self.tenant_id, triggered.job.id)
-            assert job is not None
-            job.retry_of = source.id
-        triggered.job.retry_of = source.id
-        return triggered
+        return await self.trigger(connector.code, request, source="retry")
 
     # -- reads -----------------------------------------------------------------------------------
 
