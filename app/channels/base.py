@@ -55,6 +55,21 @@ class RemoteProduct:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """What one verified webhook delivery says happened to one product."""
+
+    topic: str
+    """Normalised across channels: "product.created", "product.updated" or "product.deleted"."""
+    sku: str | None
+    external_id: str | None
+    occurred_at: datetime | None
+    """The channel's own time of the change, when it says; stale deliveries are recognised by it."""
+    product: RemoteProduct | None = None
+    """The product's state as the delivery carries it, when complete enough to compare (every mapped field
+    and locale); None: the processor reads the current state from the channel."""
+
+
+@dataclass(frozen=True, slots=True)
 class ItemResult:
     """The channel's answer for one product of a batch, in the order sent."""
 

@@ -161,6 +161,8 @@ class ProductValue(Base):
     scope: Mapped[str] = mapped_column(String(100), default=NO_SCOPE)
     data: Mapped[Any] = mapped_column(JSONType)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    """Who wrote the value: "token:<name>", "import", or "channel:<connector code>" when taken from a channel."""
 
 
 def new_public_id() -> str:
@@ -256,7 +258,15 @@ class Listing(Base):
     document_hashes: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     """Per channel locale ('' for the shared fields), the hash of the document last accepted: unchanged ones are skipped."""
     sent: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    """The last document the channel accepted ({"fields": ..., "locales": ...}): the "before" of the next change."""
+    """What the PIM last agreed with the channel, per field and locale ({"fields": ..., "locales": ...}):
+    a PIM value that differs from it changed since the last sync."""
+    base: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    """What the channel stored, read back after the write (same shape): a channel value that differs from it,
+    under the channel's normalisation, changed on the channel since the last sync."""
+    channel_updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    """The channel's own modification time of the state `base` was read from: older news is stale."""
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The channel deleted the product and the team chose to leave it off this channel: syncs skip it."""
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     synced_revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -384,3 +394,78 @@ class DomainEvent(Base):
     kind: Mapped[str] = mapped_column(String(50))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conflict(Base):
+    """The same product changed on both sides since the last sync, per field and locale.
+
+    At most one PENDING conflict per (connector, product): later detections
+    update it and bump `version`, so a resolution made against an older
+    version is refused (CHN-041). The partial unique index enforces it.
+    """
+
+    __tablename__ = "conflicts"
+    __table_args__ = (
+        Index(
+            "uq_conflicts_one_pending_per_product",
+            "connector_id",
+            "product_id",
+            unique=True,
+            sqlite_where=text("resolution_status = 'PENDING'"),
+            postgresql_where=text("resolution_status = 'PENDING'"),
+        ),
+        Index("ix_conflicts_tenant_status", "tenant_id", "resolution_status", "id"),
+        Index("ix_conflicts_connector_status", "connector_id", "resolution_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    product_sku: Mapped[str] = mapped_column(String(255))
+    conflict_type: Mapped[str] = mapped_column(String(30))
+    resolution_status: Mapped[str] = mapped_column(String(20), default="PENDING")
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    """[{field, attributeCode, isLocaleSpecific, direction, diffs: [{pimLocale, channelLocale, baseValue,
+    pimValue, channelValue}]}]"""
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    pim_modified_at: Mapped[datetime | None] = mapped_column(default=None)
+    channel_modified_at: Mapped[datetime | None] = mapped_column(default=None)
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    """"strategy" when the connector's strategy decided, else "token:<name>"."""
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    """The choice per field and PIM locale ({"<field>": {"<pim locale or ''>": "PIM_WINS" ...}})."""
+    applied_at: Mapped[datetime | None] = mapped_column(default=None)
+    apply_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WebhookDelivery(Base):
+    """One accepted webhook, stored before it is answered so nothing is lost if no worker is up.
+
+    The channel's delivery id is unique per connector: a replay is answered
+    202 and not processed twice.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("connector_id", "delivery_id"),
+        Index("ix_webhook_deliveries_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[Any] = mapped_column(JSONType)
+    occurred_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the channel says the event happened (its own clock), when it says so."""
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="PENDING")
+    """PENDING, PROCESSED, IGNORED (stale or an echo) or FAILED."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(Text, default=None)
+    """What processing concluded, or why it failed."""
