@@ -336,7 +336,7 @@ async def test_a_batch_the_channel_refuses_whole_is_split_so_the_rest_goes_throu
 ) -> None:
     await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
     served_shop.shop.requests.clear()
-    served_shop.shop.fail_next(1, status=400)
+    served_shop.shop.fail_next(1, status=400, only="POST /products/batch")
     done = await wait_for_job(shop_sync, (await trigger(shop_sync, forceResync=True))["id"], worker=worker)
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
     statuses = [request.status for request in served_shop.shop.requests_to("POST", "/products/batch")]

@@ -23,10 +23,11 @@ from app.channels.base import ChannelDocument
 from app.db.models import NO_LOCALE, NO_SCOPE
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.channels import ChannelField, ChannelTypeSpec, FieldType
+from app.domain.conflicts import Slot
 from app.domain.connectors import ConnectorSettings, FallbackPolicy, LocalePair
 from app.domain.errors import ErrorCode, UserErrorItem
 from app.domain.locales import locale_chain
-from app.domain.mappings import EmptyValuePolicy, MappingRule
+from app.domain.mappings import EmptyValuePolicy, MappingDirection, MappingRule
 from app.domain.transformations import IDENTITY, TransformationError, TransformContext
 
 ValueTable = Mapping[tuple[int, str, str], Any]
@@ -42,6 +43,11 @@ Candidates = tuple[tuple[tuple[int, str, str], str], ...]
 
 class _NoPrice(Exception):
     """The product has a price, but not in the connector's currency (CHN-013)."""
+
+
+def _blocking(problems: Sequence[UserErrorItem]) -> bool:
+    """A problem other than a broken mapping keeps its part back (a broken mapping only drops its field)."""
+    return any(problem.code is not ErrorCode.MAPPING_BROKEN for problem in problems)
 
 
 def _is_empty(value: Any) -> bool:
@@ -174,6 +180,17 @@ class ProductExport:
             },
         )
 
+    def sendable(self) -> dict[str, Any]:
+        """The values the PIM has to say, as a {"fields", "locales"} snapshot: held locales and parts with
+        blocking problems are left out, so their slots read as MISSING (the PIM does not speak for them)."""
+        locales = {
+            built.channel_locale: dict(built.fields)
+            for built in self.locales
+            if built.will_send and built.channel_locale and not _blocking(built.problems)
+        }
+        fields = {} if _blocking(self.shared.problems) else dict(self.shared.fields)
+        return {"fields": fields, "locales": locales}
+
     @property
     def problems(self) -> list[UserErrorItem]:
         return [*self.shared.problems, *(problem for built in self.locales for problem in built.problems)]
@@ -209,6 +226,13 @@ class ExportPlan:
             ]
             for pair in self.pairs
         }
+        importing = [
+            rule
+            for rule in rules
+            if rule.direction is MappingDirection.IMPORT and rule.broken is None and rule.attribute is not None
+        ]
+        self.slots = self._slots(importing)
+        """Every (channel field, channel locale) the connector exports or imports: what three-way checks compare."""
         self.attribute_ids = _read_attributes(exporting, catalog)
         """Every attribute a build reads (mapped ones and those templates name): all a sync needs to load."""
         self.required_localizable = tuple(f.name for f in channel.fields if f.required and f.localizable)
@@ -270,6 +294,31 @@ class ExportPlan:
             for own in rule.locale_mapping
             if own.channel_locale == pair.channel_locale
         ]
+
+    def _slots(self, importing: Sequence[MappingRule]) -> tuple[Slot, ...]:
+        steps = [*self.shared_steps, *(step for steps in self.locale_steps.values() for step in steps)]
+        for rule in importing:
+            if rule.field.localizable:
+                steps += [step for pair in self.pairs for step in self._locale_step(rule, pair)]
+            else:
+                steps.append(self._shared_step(rule))
+        return tuple(
+            Slot(
+                field=step.rule.field.name,
+                channel_locale=step.channel_locale if step.rule.field.localizable else None,
+                pim_locale=step.pim_locale if step.attribute.localizable else None,
+                attribute_code=step.attribute.code,
+                direction=step.rule.direction,
+                field_type=step.rule.field.type,
+            )
+            for step in steps
+        )
+
+    def value_key(self, slot: Slot) -> tuple[int, str, str]:
+        """Where a value taken from the channel is written in the PIM: the slot's attribute, locale and scope."""
+        attribute = self.catalog.attributes[slot.attribute_code]
+        scope = self.scope if attribute.scopable else NO_SCOPE
+        return attribute.id, slot.pim_locale or NO_LOCALE, scope
 
     # -- build -----------------------------------------------------------------------------------
 

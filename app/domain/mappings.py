@@ -127,6 +127,7 @@ def _check_one(
     errors += _check_types(attribute, field, compiled)
     pairs = _check_locales(draft, attribute, field, catalog, settings, channel_locales, errors)
     errors += _check_reading(draft, attribute, compiled, catalog, settings)
+    errors += _check_importable(draft, compiled)
     rule = MappingRule(draft.attribute_code, attribute, field, draft.direction, compiled, pairs, draft.when_empty)
     return rule, errors
 
@@ -152,6 +153,24 @@ def _compile(
     except InvalidTransformation as exc:
         errors += exc.errors
         return IDENTITY
+
+
+def _check_importable(draft: MappingDraft, compiled: CompiledTransformation) -> list[UserErrorItem]:
+    """A value taken from the channel is written to the PIM as it is: steps cannot be run backwards.
+
+    (A template, stripHtml or maxLength loses what it dropped; the PIM would
+    get the channel's rendering instead of its own data.)
+    """
+    if draft.direction is MappingDirection.EXPORT or not compiled.steps:
+        return []
+    return [
+        UserErrorItem(
+            ("transformation",),
+            f"{draft.direction} mappings take the channel's value into the PIM as it is, so they cannot have "
+            "transformation steps; map it EXPORT, or drop the steps",
+            ErrorCode.MAPPING_INVALID,
+        )
+    ]
 
 
 def _check_types(

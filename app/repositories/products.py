@@ -91,6 +91,23 @@ class ProductRepository:
         )
         return [(row[0], row[1], row[2], row[3], row[4]) for row in await self.session.execute(statement)]
 
+    async def value_times(
+        self, tenant_id: int, product_ids: Collection[int], attribute_ids: Collection[int]
+    ) -> dict[tuple[int, int, str, str], datetime]:
+        """When each of these values last changed: NEWEST_WINS compares it with the channel's time."""
+        statement = select(
+            ProductValue.product_id,
+            ProductValue.attribute_id,
+            ProductValue.locale,
+            ProductValue.scope,
+            ProductValue.updated_at,
+        ).where(
+            ProductValue.tenant_id == tenant_id,
+            ProductValue.product_id.in_(product_ids),
+            ProductValue.attribute_id.in_(attribute_ids),
+        )
+        return {(row[0], row[1], row[2], row[3]): row[4] for row in await self.session.execute(statement)}
+
     def add_all(self, products: Sequence[Product]) -> None:
         self.session.add_all(products)
 

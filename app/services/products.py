@@ -62,7 +62,13 @@ class ProductService:
         self.tenants = TenantRepository(session)
 
     async def upsert(
-        self, tenant_id: int, drafts: Sequence[ProductDraft], spec: CatalogSpec, *, partial: bool = False
+        self,
+        tenant_id: int,
+        drafts: Sequence[ProductDraft],
+        spec: CatalogSpec,
+        *,
+        partial: bool = False,
+        author: str | None = None,
     ) -> UpsertOutcome:
         """Create or update products; values not given are left as they are, null data clears one.
 
@@ -76,7 +82,7 @@ class ProductService:
         accepted, rejected = _check_all(drafts, spec)
         if rejected and not partial:
             raise InvalidInput([error for errors in rejected.values() for error in errors])
-        products, changed = await self._write(tenant_id, [checked for _, checked in accepted], spec)
+        products, changed = await self._write(tenant_id, [checked for _, checked in accepted], spec, author)
         return UpsertOutcome(products=products, rejected=rejected, changed=changed)
 
     async def delete(self, tenant_id: int, skus: Sequence[str]) -> list[str]:
@@ -120,14 +126,14 @@ class ProductService:
         return product
 
     async def _write(
-        self, tenant_id: int, checked: list[CheckedProduct], spec: CatalogSpec
+        self, tenant_id: int, checked: list[CheckedProduct], spec: CatalogSpec, author: str | None
     ) -> tuple[list[Product], int]:
         existing = await self.products.by_skus(tenant_id, [item.sku for item in checked])
         stored = _group(await self.products.values_of(tenant_id, [p.id for p in existing.values()]))
         plan = _Plan()
         products = [self._plan_product(item, existing.get(item.sku), stored, plan) for item in checked]
         if plan.changed:
-            await self._apply(tenant_id, plan, spec)
+            await self._apply(tenant_id, plan, spec, author)
         return products, len(plan.changed)
 
     def _plan_product(
@@ -162,7 +168,7 @@ class ProductService:
             plan.changed[id(product)] = (product, {k: v for k, v in final.items() if v is not None})
         return product
 
-    async def _apply(self, tenant_id: int, plan: _Plan, spec: CatalogSpec) -> None:
+    async def _apply(self, tenant_id: int, plan: _Plan, spec: CatalogSpec, author: str | None) -> None:
         revision = await self.tenants.next_revision(tenant_id)
         now = utcnow()
         for product, values in plan.changed.values():
@@ -181,11 +187,12 @@ class ProductService:
                     "scope": key.scope,
                     "data": data,
                     "updated_at": now,
+                    "updated_by": author,
                 }
                 for product, key, data in plan.inserts
             ]
         )
-        await self.products.update_values(plan.updates)
+        await self.products.update_values([{**row, "updated_by": author} for row in plan.updates])
         await self.products.delete_values(tenant_id, plan.deletes)
 
 

@@ -88,6 +88,8 @@ class _Fault:
     status: int
     remaining: int
     retry_after: str | None
+    only: str | None = None
+    """ "POST /products/batch": only requests to that endpoint are answered with the fault."""
 
 
 class _Refused(Exception):
@@ -159,6 +161,8 @@ class CustomHttpShop:
         self.max_batch = max_batch
         self.clock = clock
         self.products: dict[str, StoredProduct] = {}
+        self._by_external_id: dict[str, StoredProduct] = {}
+        """The same products by external id, so an update finds its product without scanning the store."""
         self.requests: list[LoggedRequest] = []
         self.delay_seconds = 0.0
         self._faults: list[_Fault] = []
@@ -169,12 +173,15 @@ class CustomHttpShop:
 
     # -- test controls -------------------------------------------------------------------------
 
-    def fail_next(self, count: int, *, status: int = 503, retry_after: str | None = None) -> None:
-        """Answer the next `count` requests (any endpoint, before authentication) with `status`."""
+    def fail_next(
+        self, count: int, *, status: int = 503, retry_after: str | None = None, only: str | None = None
+    ) -> None:
+        """Answer the next `count` requests (any endpoint, or `only` "METHOD /path"; before authentication)
+        with `status`."""
         if count <= 0:
             return
         with self._lock:
-            self._faults.append(_Fault(status, count, retry_after))
+            self._faults.append(_Fault(status, count, retry_after, only))
 
     def rate_limit_next(self, count: int, *, retry_after: str | None = "7") -> None:
         """429 with `Retry-After: retry_after` for the next `count` requests."""
@@ -200,7 +207,7 @@ class CustomHttpShop:
                 locales={locale: dict(values) for locale, values in (locales or {}).items()},
                 updated_at=self._now(),
             )
-            self.products[sku] = product
+            self._store(product)
             return product
 
     def edit(
@@ -268,6 +275,27 @@ class CustomHttpShop:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
+    def _store(self, product: StoredProduct) -> None:
+        """Keep `product` under its SKU and its external id (lock held)."""
+        self.products[product.sku] = product
+        self._by_external_id[product.external_id] = product
+
+    def _find_external(self, external_id: str) -> StoredProduct | None:
+        """The stored product with this external id (lock held).
+
+        The index answers when it agrees with `products`; a test may edit
+        `products` directly, so otherwise the store is scanned (and the index
+        repaired), which keeps the answer exactly that of a scan.
+        """
+        product = self._by_external_id.get(external_id)
+        if product is not None and product.external_id == external_id and self.products.get(product.sku) is product:
+            return product
+        self._by_external_id.pop(external_id, None)
+        found = next((p for p in self.products.values() if p.external_id == external_id), None)
+        if found is not None:
+            self._by_external_id[external_id] = found
+        return found
+
     def _new_id(self) -> str:
         external_id = f"p-{self._next_id}"
         self._next_id += 1
@@ -295,7 +323,8 @@ class CustomHttpShop:
         try:
             if not raw.startswith(self.base_path + "/"):
                 raise _Refused(404, f"nothing at {raw}", "not_found")
-            response = self._fault() or self._dispatch(request, raw[len(self.base_path) :], body)
+            path = raw[len(self.base_path) :]
+            response = self._fault(f"{request.method} {path}") or self._dispatch(request, path, body)
         except _Refused as refused:
             response = JSONResponse(
                 {"error": {"code": refused.code, "message": refused.message}}, status_code=refused.status
@@ -303,9 +332,9 @@ class CustomHttpShop:
         entry.status = response.status_code
         return response
 
-    def _fault(self) -> Response | None:
+    def _fault(self, target: str) -> Response | None:
         with self._lock:
-            if not self._faults:
+            if not self._faults or self._faults[0].only not in (None, target):
                 return None
             fault = self._faults[0]
             fault.remaining -= 1
@@ -425,7 +454,7 @@ class CustomHttpShop:
                     "CHN-031", f"a product with SKU {sku} already exists ({self.products[sku].external_id})"
                 )
         else:
-            existing = next((p for p in self.products.values() if p.external_id == external_id), None)
+            existing = self._find_external(external_id)
             if existing is None:
                 raise _ItemError("CHN-030", f"no product {external_id}")
             if existing.sku != sku:
@@ -449,7 +478,7 @@ class CustomHttpShop:
             raise _ItemError("CHN-010", "title is required")
         if existing is None:
             existing = StoredProduct(sku, self._new_id(), merged_fields, merged_locales, self._now())
-            self.products[sku] = existing
+            self._store(existing)
         else:
             existing.fields, existing.locales, existing.updated_at = merged_fields, merged_locales, self._now()
         return existing
@@ -468,10 +497,11 @@ class CustomHttpShop:
 
     def _delete(self, external_id: str) -> Response:
         with self._lock:
-            product = next((p for p in self.products.values() if p.external_id == external_id), None)
+            product = self._find_external(external_id)
             if product is None:
                 raise _Refused(404, f"no product {external_id}", "CHN-030")
             del self.products[product.sku]
+            del self._by_external_id[external_id]
         return Response(status_code=204)
 
 

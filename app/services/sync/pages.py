@@ -8,33 +8,29 @@ that causes it stands alone, so one bad product cannot block the others.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
 
-from app.channels.base import ChannelAdapter, ChannelError, CredentialsRejected, ItemResult, RemoteProduct
+from app.channels.base import ChannelAdapter, ChannelError, CredentialsRejected, ItemResult
 from app.channels.retry import RetryPolicy, with_retries
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import Connector, Listing, Product, SyncChunk, SyncJob
+from app.db.models import Connector, SyncChunk, SyncJob
+from app.domain.conflicts import MISSING, Action, ConflictType, ResolutionStatus, Slot, pim_is_newer
+from app.domain.connectors import ConflictStrategy
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ValueTable
-from app.domain.sync import (
-    ChangeAction,
-    Outgoing,
-    Selection,
-    field_changes,
-    merged_snapshot,
-    outgoing,
-    remote_document,
-)
+from app.domain.reconcile import SlotResult, reconcile
+from app.domain.sync import ChangeAction, Selection, field_changes, outgoing, remote_document
 from app.repositories.events import EventRepository
-from app.repositories.listings import ListingRepository
 from app.repositories.products import ProductRepository
 from app.repositories.sync_jobs import Counts, SyncJobRepository
+from app.services.sync.items import Item, failed, load_items
+from app.services.sync.outcomes import apply_outcomes
 
 log = structlog.get_logger(__name__)
 
@@ -47,25 +43,6 @@ class LeaseLost(Exception):
 
 LOOKUP_BATCH = 100
 Result = TypeVar("Result")
-
-
-@dataclass
-class Item:
-    """One product of the page and what happens to it."""
-
-    product: Product
-    listing: Listing | None
-    external_id: str | None = None
-    out: Outgoing | None = None
-    action: ChangeAction = ChangeAction.SKIP
-    remote: RemoteProduct | None = None
-    creating: bool = False
-    errors: list[tuple[str | None, str, str]] = field(default_factory=list)
-    """(channel locale, CHN code, message)."""
-
-    def fail(self, code: str, message: str, locale: str | None = None) -> None:
-        self.action = ChangeAction.FAIL
-        self.errors.append((locale, code, message))
 
 
 @dataclass
@@ -95,39 +72,86 @@ class PageWork:
     ) -> PageWork:
         """The next page of the chunk, with just the values the plan reads and the products' listings."""
         async with container.db.reader() as session:
-            products = ProductRepository(session)
-            rows = await products.selected_page(
+            rows = await ProductRepository(session).selected_page(
                 job.tenant_id, selection, after_id=chunk.cursor, last_id=chunk.last_product_id, limit=limit
             )
-            ids = [row.id for row in rows]
-            values: dict[int, dict[tuple[int, str, str], Any]] = {pk: {} for pk in ids}
-            for product_id, attribute_id, locale, scope, data in await products.values_for_export(
-                job.tenant_id, ids, attribute_ids
-            ):
-                values[product_id][(attribute_id, locale, scope)] = data
-            listings = await ListingRepository(session).for_products(connector.id, ids)
-        items = [Item(row, listings.get(row.id)) for row in rows]
+            items, values = await load_items(session, job.tenant_id, connector.id, rows, attribute_ids)
         last = rows[-1].id if rows else chunk.last_product_id
-        return cls(job, connector, chunk, items, dict(values), last)
+        return cls(job, connector, chunk, items, values, last)
 
 
 async def _retrying(call: Callable[[], Awaitable[Result]]) -> Result:
     return await with_retries(call, policy=RETRY_POLICY)
 
 
-async def send_page(work: PageWork, adapter: ChannelAdapter, plan: ExportPlan, *, dry_run: bool, force: bool) -> None:
-    """Decide, match and (unless a dry run) send; CredentialsRejected stops the job and propagates."""
+@dataclass(frozen=True)
+class Pass:
+    """How one page (or one webhook's product) is checked and sent."""
+
+    plan: ExportPlan
+    strategy: ConflictStrategy
+    dry_run: bool = False
+    force: bool = False
+    check_all: bool = False
+    """Read the channel for every linked product, not only changed ones (FULL syncs look for drift)."""
+    value_times: Callable[[Sequence[Item]], Awaitable[dict[tuple[int, int, str, str], datetime]]] | None = None
+
+
+def make_pass(
+    container: Container,
+    connector: Connector,
+    plan: ExportPlan,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    check_all: bool = False,
+) -> Pass:
+    """The connector's way of checking and sending, with the PIM's value times read only when needed."""
+
+    async def value_times(items: Sequence[Item]) -> dict[tuple[int, int, str, str], datetime]:
+        async with container.db.reader() as session:
+            return await ProductRepository(session).value_times(
+                connector.tenant_id, [item.product.id for item in items], plan.attribute_ids
+            )
+
+    return Pass(
+        plan,
+        ConflictStrategy(connector.conflict_strategy),
+        dry_run=dry_run,
+        force=force,
+        check_all=check_all,
+        value_times=value_times,
+    )
+
+
+async def send_page(work: PageWork, adapter: ChannelAdapter, how: Pass) -> None:
+    """Decide, match, check three ways and (unless a dry run) send; CredentialsRejected propagates."""
     for item in work.items:
-        _decide(item, plan, work.values.get(item.product.id, {}), force=force)
-    pending = [item for item in work.items if item.action in (ChangeAction.CREATE, ChangeAction.UPDATE)]
-    await _match(adapter, pending, read_all=dry_run)
-    if dry_run:
+        _decide(item, how.plan, work.values.get(item.product.id, {}), force=how.force)
+    await send_items(work.items, adapter, how)
+
+
+async def send_items(items: Sequence[Item], adapter: ChannelAdapter, how: Pass) -> None:
+    """Everything after the PIM side is decided: the channel is read, each product reconciled, then written."""
+    pending = (ChangeAction.CREATE, ChangeAction.UPDATE)
+    to_read = [
+        item
+        for item in items
+        if item.action in pending or (how.check_all and item.action is ChangeAction.SKIP and item.external_id)
+    ]
+    await _match(adapter, [item for item in to_read if not item.read])
+    times = await how.value_times(to_read) if how.value_times and how.strategy is ConflictStrategy.NEWEST_WINS else {}
+    for item in to_read:
+        if item.action is not ChangeAction.FAIL and item.read:
+            _reconcile(item, how, times)
+    if how.dry_run:
         return
-    for item in [item for item in work.items if item.action is ChangeAction.DELETE]:
+    for item in [item for item in items if item.action is ChangeAction.DELETE]:
         await _delete(adapter, item)
-    sending = [item for item in pending if item.action in (ChangeAction.CREATE, ChangeAction.UPDATE)]
+    sending = [item for item in items if item.action in pending]
     for start in range(0, len(sending), adapter.max_batch_size):
         await _send(adapter, sending[start : start + adapter.max_batch_size])
+    await _read_back(adapter, [item for item in sending if item.action in pending])
 
 
 def _decide(item: Item, plan: ExportPlan, values: ValueTable, *, force: bool) -> None:
@@ -136,9 +160,12 @@ def _decide(item: Item, plan: ExportPlan, values: ValueTable, *, force: bool) ->
     if product.deleted_at is not None or not product.enabled:
         item.action = ChangeAction.DELETE if item.external_id else ChangeAction.SKIP
         return
+    if listing is not None and listing.excluded:
+        item.action = ChangeAction.SKIP
+        return
     item.creating = item.external_id is None
-    export = plan.build(product.sku, values)
-    out = outgoing(export, listing.document_hashes if listing else {}, force=force, creating=item.creating)
+    item.export = plan.build(product.sku, values)
+    out = outgoing(item.export, listing.document_hashes if listing else {}, force=force, creating=item.creating)
     item.out = out
     item.errors += [(locale, problem.code.value, problem.message) for locale, problem in out.errors]
     if out.failed_whole:
@@ -150,11 +177,64 @@ def _decide(item: Item, plan: ExportPlan, values: ValueTable, *, force: bool) ->
         item.action = ChangeAction.CREATE if item.creating else ChangeAction.UPDATE
 
 
-async def _match(adapter: ChannelAdapter, items: Sequence[Item], *, read_all: bool) -> None:
-    """Link products the channel already has (by exact SKU) instead of creating them again."""
-    wanted = [item for item in items if item.creating or read_all]
-    for start in range(0, len(wanted), LOOKUP_BATCH):
-        group = wanted[start : start + LOOKUP_BATCH]
+def _reconcile(item: Item, how: Pass, times: Mapping[tuple[int, int, str, str], datetime]) -> None:
+    """The three-way check of a product the channel has (or had): what to send, keep, import or hold."""
+    if item.export is None:
+        return
+    listing = item.listing
+    if item.remote is None:
+        if item.external_id is not None and not item.creating:
+            _vanished(item, how.strategy, ConflictType.MISSING_ON_CHANNEL)
+        return
+    channel_time = item.remote.updated_at
+    product_time = item.product.updated_at
+
+    def pim_newer(slot: Slot) -> bool | None:
+        key = (item.product.id, *how.plan.value_key(slot))
+        return pim_is_newer(times.get(key, product_time), channel_time)
+
+    item.rec = reconcile(
+        how.plan.slots,
+        pim=item.export.sendable(),
+        sent=listing.sent if listing else {},
+        base=listing.base if listing else {},
+        channel=remote_document(item.remote),
+        strategy=how.strategy,
+        pim_newer=pim_newer,
+        force=how.force,
+    )
+    item.linked = listing is None or listing.external_id != item.external_id
+    item.creating = False
+    if item.rec.sends:
+        item.action = ChangeAction.UPDATE
+    elif item.action in (ChangeAction.CREATE, ChangeAction.UPDATE):
+        item.action = ChangeAction.SKIP
+    if item.rec.held:
+        item.action = ChangeAction.CONFLICT if not item.rec.sends else item.action
+
+
+def _vanished(item: Item, strategy: ConflictStrategy, kind: ConflictType) -> None:
+    """The channel lost the product: never a silent re-create. PIM_WINS re-creates it, on the record;
+    CHANNEL_WINS leaves it off the channel; otherwise a person decides."""
+    item.vanished = kind
+    if strategy is ConflictStrategy.PIM_WINS:
+        item.vanished_status = ResolutionStatus.PIM_WINS
+        item.external_id, item.creating, item.action = None, True, ChangeAction.CREATE
+        if item.export is not None:
+            item.out = outgoing(item.export, {}, force=True, creating=True)
+    elif strategy is ConflictStrategy.CHANNEL_WINS:
+        item.vanished_status = ResolutionStatus.CHANNEL_WINS
+        item.action = ChangeAction.SKIP
+    else:
+        item.vanished_status = ResolutionStatus.PENDING
+        item.action = ChangeAction.CONFLICT
+
+
+async def _match(adapter: ChannelAdapter, items: Sequence[Item]) -> None:
+    """Read the channel's current state by SKU: links products it already has instead of creating them
+    again, and gives the three-way check its channel side."""
+    for start in range(0, len(items), LOOKUP_BATCH):
+        group = items[start : start + LOOKUP_BATCH]
         skus = [item.product.sku for item in group]
         try:
             found = await _retrying(lambda skus=skus: adapter.fetch_products(skus))  # type: ignore[misc]
@@ -165,9 +245,31 @@ async def _match(adapter: ChannelAdapter, items: Sequence[Item], *, read_all: bo
                 item.fail(exc.code.value, f"could not check the channel for this SKU before writing: {exc.message}")
             continue
         for item in group:
-            item.remote = found.get(item.product.sku)
+            item.remote, item.read = found.get(item.product.sku), True
             if item.creating and item.remote is not None:
                 item.external_id, item.creating, item.action = item.remote.external_id, False, ChangeAction.UPDATE
+            elif item.remote is not None and item.external_id != item.remote.external_id:
+                item.external_id = item.remote.external_id
+
+
+async def _read_back(adapter: ChannelAdapter, items: Sequence[Item]) -> None:
+    """What the channel stored after the write (it may reformat HTML and numbers): the base of the next check.
+
+    A failed read-back costs nothing but precision: the sent values stand in for the base.
+    """
+    written = [item for item in items if not failed(item)]
+    for start in range(0, len(written), LOOKUP_BATCH):
+        group = written[start : start + LOOKUP_BATCH]
+        skus = [item.product.sku for item in group]
+        try:
+            found = await _retrying(lambda skus=skus: adapter.fetch_products(skus))  # type: ignore[misc]
+        except CredentialsRejected:
+            raise
+        except ChannelError as exc:
+            log.warning("sync.read_back_failed", error=exc.message, products=len(group))
+            continue
+        for item in group:
+            item.readback = found.get(item.product.sku)
 
 
 async def _delete(adapter: ChannelAdapter, item: Item) -> None:
@@ -182,7 +284,7 @@ async def _delete(adapter: ChannelAdapter, item: Item) -> None:
 
 
 async def _send(adapter: ChannelAdapter, items: Sequence[Item]) -> None:
-    documents = [item.out.document(item.external_id) for item in items if item.out is not None]
+    documents = [document for item in items if (document := item.document()) is not None]
     try:
         results = await _retrying(lambda: adapter.export_batch(documents))
     except CredentialsRejected:
@@ -209,11 +311,12 @@ def _apply_result(item: Item, result: ItemResult) -> None:
     item.fail((result.code or default).value, result.message or "the channel refused the product", result.locale)
 
 
-async def record_page(container: Container, work: PageWork, *, worker: str, lease: timedelta) -> bool:
+async def record_page(container: Container, work: PageWork, how: Pass, *, worker: str, lease: timedelta) -> Recorded:
     """Write every item's outcome, the counts and the chunk's cursor in one transaction.
 
-    Returns whether the job was asked to cancel meanwhile, read in the same
-    transaction so a page costs no extra round trip for it.
+    Returns whether the job was asked to cancel meanwhile (read in the same
+    transaction, so a page costs no extra round trip for it) and the pending
+    conflicts to announce once committed.
     """
     job, now = work.job, utcnow()
     async with container.db.transaction() as session:
@@ -221,6 +324,11 @@ async def record_page(container: Container, work: PageWork, *, worker: str, leas
         chunk = await jobs.chunk(work.chunk.id, for_update=True)
         if chunk is None or chunk.lease_owner != worker:
             raise LeaseLost(str(work.chunk.id))
+        announced: list[int] = []
+        if not job.dry_run:
+            announced = await apply_outcomes(
+                session, connector=work.connector, plan=how.plan, items=work.items, values=work.values, now=now
+            )
         counts = _counts(work.items)
         await jobs.insert_errors(
             [
@@ -237,77 +345,70 @@ async def record_page(container: Container, work: PageWork, *, worker: str, leas
                 for locale, code, message in item.errors
             ]
         )
-        await jobs.insert_changes([_change(job, item) for item in work.items])
-        if not job.dry_run:
-            listings = ListingRepository(session)
-            for item in work.items:
-                _bind(listings, work, item, now)
+        await jobs.insert_changes([row for item in work.items for row in _changes(job, item)])
         await jobs.add_counts(job.id, counts)
         chunk.cursor, chunk.lease_expires_at = work.last_product_id, now + lease
         if counts.synced and not job.dry_run:
             EventRepository(session).record(
                 job.tenant_id, "products.exported", connector_id=work.connector.id, job=job.id, count=counts.synced
             )
-        return await jobs.cancel_requested(job.id)
+        cancelled = await jobs.cancel_requested(job.id)
+    return Recorded(cancelled=cancelled, conflicts=announced)
 
 
-def _failed(item: Item) -> bool:
-    """Failed when anything of it was refused; a broken mapping alone (CHN-061) does not fail a product."""
-    return item.action is ChangeAction.FAIL or any(code != ErrorCode.MAPPING_BROKEN for _, code, _ in item.errors)
+@dataclass(frozen=True)
+class Recorded:
+    cancelled: bool
+    conflicts: list[int]
+    """Pending conflicts opened or changed by the page, for conflictDetected."""
 
 
 def _counts(items: Sequence[Item]) -> Counts:
-    """Each product counts once: failed if anything of it was refused, else synced or skipped."""
-    failed = sum(1 for item in items if _failed(item))
-    synced = sum(
-        1
-        for item in items
-        if not _failed(item) and item.action in (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE)
-    )
-    skipped = sum(1 for item in items if not _failed(item) and item.action in (ChangeAction.SKIP, ChangeAction.HOLD))
-    return Counts(synced=synced, failed=failed, skipped=skipped)
+    """Each product counts once: failed if anything of it was refused, else conflicted, synced or skipped."""
+    tally = {"failed": 0, "conflicted": 0, "synced": 0, "skipped": 0}
+    for item in items:
+        if failed(item):
+            tally["failed"] += 1
+        elif item.conflicted:
+            tally["conflicted"] += 1
+        elif item.action in (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE) or item.linked:
+            tally["synced"] += 1
+        else:
+            tally["skipped"] += 1
+    return Counts(**tally)
 
 
-def _change(job: SyncJob, item: Item) -> dict[str, Any]:
+def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
+    """The product's audit rows: what was (or would be) written, and apart from it what is held in conflict."""
+
+    def row(action: ChangeAction, fields: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "tenant_id": job.tenant_id,
+            "job_id": job.id,
+            "product_sku": item.product.sku,
+            "action": action.value,
+            "fields": fields,
+        }
+
+    if item.rec is not None:
+        sent = [_field_change(result) for result in item.rec.with_action(Action.SEND)]
+        held = [_field_change(result) for result in item.rec.held]
+        rows = [row(ChangeAction.UPDATE, sent)] if sent and not failed(item) else []
+        if held:
+            rows.append(row(ChangeAction.CONFLICT, held))
+        return rows or [row(item.action, [])]
     fields: list[dict[str, Any]] = []
     if item.out is not None and item.action in (ChangeAction.CREATE, ChangeAction.UPDATE):
         before = remote_document(item.remote) if item.remote else (item.listing.sent if item.listing else {})
         fields = field_changes(before, item.out)
+    return [row(item.action, fields)]
+
+
+def _field_change(result: SlotResult) -> dict[str, Any]:
+    channel = None if result.channel is MISSING else result.channel
     return {
-        "tenant_id": job.tenant_id,
-        "job_id": job.id,
-        "product_sku": item.product.sku,
-        "action": item.action.value,
-        "fields": fields,
+        "field": result.slot.field,
+        "channelLocale": result.slot.channel_locale,
+        "before": channel,
+        "after": result.pim,
     }
-
-
-def _bind(listings: ListingRepository, work: PageWork, item: Item, now: Any) -> None:
-    """The binder: external id, status, and what the channel now holds, per product."""
-    listing = item.listing
-    if listing is None:
-        if item.action is ChangeAction.SKIP and item.external_id is None:
-            return
-        listing = Listing(
-            tenant_id=work.job.tenant_id,
-            connector_id=work.connector.id,
-            product_id=item.product.id,
-            document_hashes={},
-            sent={},
-        )
-        listings.add(listing)
-    if item.external_id:
-        listing.external_id = item.external_id
-    if item.action is ChangeAction.DELETE:
-        listing.external_id, listing.status, listing.sent, listing.document_hashes = None, "never", {}, {}
-        listing.last_synced_at = now
-        return
-    if item.action in (ChangeAction.CREATE, ChangeAction.UPDATE) and item.out is not None:
-        listing.document_hashes = {**(listing.document_hashes or {}), **item.out.hashes}
-        base = remote_document(item.remote) if item.remote and not listing.sent else (listing.sent or {})
-        listing.sent = merged_snapshot(base, item.out)
-        listing.status, listing.last_synced_at, listing.last_error = "synced", now, None
-        listing.synced_revision = item.product.revision
-    if _failed(item):
-        listing.status = "error"
-        listing.last_error = "; ".join(f"{code}: {message}" for _, code, message in item.errors)[:2000]

@@ -25,17 +25,18 @@ from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, SyncChunk, SyncJob
 from app.domain.channels import ChannelType
-from app.domain.connectors import ConnectorStatus
+from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
 from app.domain.sync import ChunkStatus, Selection, SyncJobStatus
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.secrets import CredentialsUnreadable
+from app.services.conflicts.notify import publish_conflict
 from app.services.mappings import MappingService
 from app.services.sync import progress
 from app.services.sync.finish import finish_job
-from app.services.sync.pages import LeaseLost, PageWork, record_page, send_page
+from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page, send_page
 
 log = structlog.get_logger(__name__)
 
@@ -155,6 +156,14 @@ async def _pages(
     container: Container, claim: Claim, adapter: ChannelAdapter, plan: ExportPlan, worker: str, lease: timedelta
 ) -> None:
     chunk, job = claim.chunk, claim.job
+    how = make_pass(
+        container,
+        claim.connector,
+        plan,
+        dry_run=job.dry_run,
+        force=job.force_resync,
+        check_all=job.sync_type == SyncType.FULL.value,
+    )
     cancelled = await _cancel_requested(container, job.id)
     while True:
         if cancelled:
@@ -173,10 +182,13 @@ async def _pages(
             await _close_chunk(container, chunk.id, worker, ChunkStatus.DONE)
             return
         try:
-            await send_page(work, adapter, plan, dry_run=job.dry_run, force=job.force_resync)
+            await send_page(work, adapter, how)
         except CredentialsRejected as exc:
             raise JobFailed(f"{exc.code}: {exc.message}") from None
-        cancelled = await record_page(container, work, worker=worker, lease=lease)
+        recorded = await record_page(container, work, how, worker=worker, lease=lease)
+        cancelled = recorded.cancelled
+        for conflict_id in recorded.conflicts:
+            await publish_conflict(container.redis, job.tenant_id, claim.connector.code, conflict_id)
         chunk.cursor = work.last_product_id
         await progress.publish(container.redis, job.id, SyncJobStatus.RUNNING.value)
 

@@ -1,0 +1,181 @@
+"""One product's three-way check: every slot classified and decided, and what follows from it (pure).
+
+The sync engine and webhook processing both call `reconcile` with the PIM's
+sendable values, the listing's `sent` and `base` snapshots and the channel's
+current state, and act on the result: send the SEND slots, write the IMPORT
+ones into the PIM, take KEEP ones as the new base, and record conflicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.domain.catalog import AttributeSpec, AttributeType
+from app.domain.conflicts import (
+    MISSING,
+    Action,
+    Decision,
+    Outcome,
+    ResolutionStatus,
+    Slot,
+    classify,
+    decide,
+    read,
+    write,
+)
+from app.domain.connectors import ConflictStrategy
+
+
+@dataclass(frozen=True, slots=True)
+class SlotResult:
+    slot: Slot
+    outcome: Outcome
+    decision: Decision
+    pim: Any
+    sent: Any
+    base: Any
+    channel: Any
+
+    @property
+    def action(self) -> Action:
+        return self.decision.action
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    results: tuple[SlotResult, ...]
+
+    def with_action(self, *actions: Action) -> list[SlotResult]:
+        return [result for result in self.results if result.action in actions]
+
+    def to_send(self) -> dict[str, Any]:
+        """The PIM values of the SEND slots, as a partial document: every other field is left alone."""
+        document: dict[str, Any] = {"fields": {}, "locales": {}}
+        for result in self.with_action(Action.SEND):
+            write(document, result.slot, result.pim)
+        return document
+
+    @property
+    def sends(self) -> bool:
+        return any(result.action is Action.SEND for result in self.results)
+
+    @property
+    def held(self) -> list[SlotResult]:
+        return [result for result in self.results if result.decision.status is ResolutionStatus.PENDING]
+
+    def resolved_by_strategy(self) -> dict[ResolutionStatus, list[SlotResult]]:
+        """Conflicts the connector's strategy decided, by how: each is recorded as a resolved Conflict."""
+        found: dict[ResolutionStatus, list[SlotResult]] = {}
+        for result in self.results:
+            status = result.decision.status
+            if status is not None and status is not ResolutionStatus.PENDING:
+                found.setdefault(status, []).append(result)
+        return found
+
+    def held_parts(self) -> set[str]:
+        """Parts ('' shared, else channel locale) with a held slot: their hashes must not move on."""
+        return {result.slot.channel_locale or "" for result in self.held}
+
+
+def reconcile(
+    slots: Sequence[Slot],
+    *,
+    pim: Mapping[str, Any],
+    sent: Mapping[str, Any],
+    base: Mapping[str, Any],
+    channel: Mapping[str, Any],
+    strategy: ConflictStrategy,
+    pim_newer: Callable[[Slot], bool | None],
+    force: bool = False,
+) -> Reconciliation:
+    """Classify and decide every slot. `force` re-sends PIM values that did not change (forceResync)."""
+    results = []
+    for slot in slots:
+        values = {
+            "pim": read(pim, slot) if slot.exports else MISSING,
+            "sent": read(sent, slot),
+            "base": read(base, slot),
+            "channel": read(channel, slot),
+        }
+        if values["channel"] is MISSING:
+            values["channel"] = None
+        outcome = classify(slot, **values)
+        decision = decide(slot, outcome, strategy, pim_newer=lambda slot=slot: pim_newer(slot))  # type: ignore[misc]
+        if force and decision.action is Action.NONE and values["pim"] is not MISSING:
+            decision = Decision(Action.SEND)
+        results.append(SlotResult(slot, outcome, decision, **values))
+    return Reconciliation(tuple(results))
+
+
+def _json(value: Any) -> Any:
+    return None if value is MISSING else value
+
+
+def conflict_fields(results: Iterable[SlotResult]) -> list[dict[str, Any]]:
+    """The `fields` of a Conflict: one entry per channel field, one diff per locale pair."""
+    fields: dict[str, dict[str, Any]] = {}
+    for result in results:
+        slot = result.slot
+        entry = fields.setdefault(
+            slot.field,
+            {
+                "field": slot.field,
+                "attributeCode": slot.attribute_code,
+                "isLocaleSpecific": slot.channel_locale is not None,
+                "direction": slot.direction.value,
+                "diffs": [],
+            },
+        )
+        entry["diffs"].append(
+            {
+                "pimLocale": slot.pim_locale,
+                "channelLocale": slot.channel_locale,
+                "baseValue": _json(result.base),
+                "pimValue": _json(result.pim),
+                "channelValue": _json(result.channel),
+            }
+        )
+    return list(fields.values())
+
+
+class NotImportable(ValueError):
+    """A channel value that does not fit the PIM attribute it would go to."""
+
+
+def imported_data(attribute: AttributeSpec, wire: Any, *, currency: str | None, existing: Any) -> Any:
+    """A channel's wire value as the PIM stores it for `attribute` (see app.domain.values for the shapes).
+
+    A price keeps its other currencies; a measure keeps its unit. An empty
+    channel value clears the PIM value (None).
+    """
+    if wire is None or wire == "" or wire == []:
+        return None
+    kind = attribute.type
+    if kind in (AttributeType.PRICE, AttributeType.NUMBER, AttributeType.METRIC):
+        amount = _decimal(wire)
+        if kind is AttributeType.PRICE:
+            if not currency:
+                raise NotImportable("no currency to write the price in")
+            return {**(existing if isinstance(existing, dict) else {}), currency: format(amount, "f")}
+        if kind is AttributeType.METRIC:
+            if not isinstance(existing, dict) or "unit" not in existing:
+                raise NotImportable(f"{attribute.code} has no unit to put the channel's amount in")
+            return {"amount": format(amount, "f"), "unit": existing["unit"]}
+        return int(amount) if amount == amount.to_integral_value() else float(amount)
+    if kind is AttributeType.BOOLEAN:
+        if isinstance(wire, bool):
+            return wire
+        raise NotImportable(f"{attribute.code} takes true or false, the channel has {wire!r}")
+    if kind is AttributeType.MULTISELECT:
+        return [str(item) for item in wire] if isinstance(wire, list) else [str(wire)]
+    return wire if isinstance(wire, str) else str(wire)
+
+
+def _decimal(wire: Any) -> Decimal:
+    try:
+        return Decimal(str(wire).strip())
+    except InvalidOperation:
+        raise NotImportable(f"{wire!r} is not a number") from None

@@ -1,0 +1,56 @@
+"""New conflicts over Redis pub/sub: detection publishes after it commits, conflictDetected listens.
+
+One channel per tenant, so a subscriber never even receives another
+tenant's messages. A message carries only ids; listeners read the conflict
+from the database, tenant-scoped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    conflict_id: int
+    connector_code: str
+
+
+def channel(tenant_id: int) -> str:
+    return f"pimsync:conflicts:{tenant_id}"
+
+
+async def publish_conflict(redis: Any, tenant_id: int, connector_code: str, conflict_id: int) -> None:
+    """Tell live subscribers of the tenant that a conflict was opened or changed; call after the commit."""
+    message = {"conflict": conflict_id, "connector": connector_code}
+    await redis.publish(channel(tenant_id), json.dumps(message))
+
+
+async def listen(redis: Any, tenant_id: int, *, every: float = 1.0) -> AsyncGenerator[Detected | None, None]:
+    """Detections for one tenant; None every `every` seconds without one, so a caller never blocks for long.
+
+    The first item is None, yielded once the subscription is in place: a
+    conflict published after that is never missed.
+    """
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(channel(tenant_id))
+    try:
+        yield None
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=every)
+            yield None if message is None else _parse(message["data"])
+    finally:
+        await pubsub.unsubscribe(channel(tenant_id))
+        await pubsub.aclose()
+
+
+def _parse(data: str | bytes) -> Detected | None:
+    """A malformed message is dropped rather than ending every subscription of the tenant."""
+    try:
+        body = json.loads(data)
+        return Detected(conflict_id=int(body["conflict"]), connector_code=str(body["connector"]))
+    except (ValueError, KeyError, TypeError):
+        return None

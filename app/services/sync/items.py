@@ -1,0 +1,85 @@
+"""A product on its way through a sync or a webhook check, and what happened to it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.base import ChannelDocument, RemoteProduct
+from app.db.models import Listing, Product
+from app.domain.conflicts import ConflictType, ResolutionStatus
+from app.domain.errors import ErrorCode
+from app.domain.export_plan import ProductExport, ValueTable
+from app.domain.reconcile import Reconciliation
+from app.domain.sync import ChangeAction, Outgoing
+from app.repositories.listings import ListingRepository
+from app.repositories.products import ProductRepository
+
+
+@dataclass
+class Item:
+    """One product of the page and what happens to it."""
+
+    product: Product
+    listing: Listing | None
+    external_id: str | None = None
+    out: Outgoing | None = None
+    action: ChangeAction = ChangeAction.SKIP
+    remote: RemoteProduct | None = None
+    read: bool = False
+    """Whether the channel's current state was read (`remote` None then means the channel lacks it)."""
+    creating: bool = False
+    export: ProductExport | None = None
+    rec: Reconciliation | None = None
+    """The three-way check, for a product the channel already has."""
+    vanished: ConflictType | None = None
+    """The channel no longer has the product the listing points to."""
+    vanished_status: ResolutionStatus | None = None
+    linked: bool = False
+    """Bound to a product the channel already had, identical there: in sync with nothing to send."""
+    readback: RemoteProduct | None = None
+    """What the channel stored, read after the write: the new base."""
+    errors: list[tuple[str | None, str, str]] = field(default_factory=list)
+    """(channel locale, CHN code, message)."""
+
+    def fail(self, code: str, message: str, locale: str | None = None) -> None:
+        self.action = ChangeAction.FAIL
+        self.errors.append((locale, code, message))
+
+    def document(self) -> ChannelDocument | None:
+        """What goes out: the SEND slots of a checked product, or every changed part of a new one."""
+        if self.rec is not None:
+            send = self.rec.to_send()
+            return ChannelDocument(self.product.sku, self.external_id, send["fields"], send["locales"])
+        return None if self.out is None else self.out.document(self.external_id)
+
+    @property
+    def conflicted(self) -> bool:
+        return self.vanished is not None or bool((self.rec and self.rec.resolved_by_strategy()) or self.held)
+
+    @property
+    def held(self) -> bool:
+        pending = ResolutionStatus.PENDING
+        return self.vanished_status is pending or bool(self.rec and self.rec.held)
+
+
+async def load_items(
+    session: AsyncSession, tenant_id: int, connector_id: int, rows: Sequence[Product], attribute_ids: Collection[int]
+) -> tuple[list[Item], dict[int, ValueTable]]:
+    """Products with their listings and the values an export reads."""
+    ids = [row.id for row in rows]
+    values: dict[int, dict[tuple[int, str, str], Any]] = {pk: {} for pk in ids}
+    for product_id, attribute_id, locale, scope, data in await ProductRepository(session).values_for_export(
+        tenant_id, ids, attribute_ids
+    ):
+        values[product_id][(attribute_id, locale, scope)] = data
+    listings = await ListingRepository(session).for_products(connector_id, ids)
+    return [Item(row, listings.get(row.id)) for row in rows], dict(values)
+
+
+def failed(item: Item) -> bool:
+    """Failed when anything of it was refused; a broken mapping alone (CHN-061) does not fail a product."""
+    return item.action is ChangeAction.FAIL or any(code != ErrorCode.MAPPING_BROKEN for _, code, _ in item.errors)

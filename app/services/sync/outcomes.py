@@ -1,0 +1,361 @@
+"""Recording what a check and a write did: the listing's snapshots, values taken into the PIM, conflicts.
+
+Shared by sync pages and webhook checks, always inside the caller's
+transaction, so a product's listing, its imported values and its conflict
+commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Conflict, Connector, Listing
+from app.domain.conflicts import MISSING, Action, ConflictType, ResolutionStatus, Slot, read, write
+from app.domain.errors import ErrorCode
+from app.domain.export_plan import ExportPlan, ValueTable
+from app.domain.products import ProductDraft
+from app.domain.reconcile import NotImportable, SlotResult, conflict_fields, imported_data
+from app.domain.sync import SHARED, ChangeAction, merged_snapshot, part_hash, remote_document
+from app.repositories.events import EventRepository
+from app.repositories.listings import ListingRepository
+from app.services.products import ProductService
+from app.services.sync.items import Item, failed
+
+PENDING = ResolutionStatus.PENDING
+
+
+async def apply_outcomes(
+    session: AsyncSession,
+    *,
+    connector: Connector,
+    plan: ExportPlan,
+    items: Sequence[Item],
+    values: Mapping[int, ValueTable],
+    now: datetime,
+) -> list[int]:
+    """Imports, listings and conflicts of these items; returns the pending conflicts opened or changed."""
+    await _import_values(session, connector, plan, items, values)
+    listings = ListingRepository(session)
+    for item in items:
+        _bind(listings, connector, plan, item, now)
+    return await _record_conflicts(session, connector, items, now)
+
+
+# -- values taken from the channel --------------------------------------------------------------
+
+
+async def _import_values(
+    session: AsyncSession,
+    connector: Connector,
+    plan: ExportPlan,
+    items: Sequence[Item],
+    values: Mapping[int, ValueTable],
+) -> None:
+    """Write every IMPORT slot's channel value into the PIM, marked as the channel's, then rebuild those
+    products' exports so the new values count as agreed (they never bounce back as exports)."""
+    drafts: dict[int, ProductDraft] = {}
+    tables: dict[int, dict[tuple[int, str, str], Any]] = {}
+    for item in items:
+        if item.rec is None or failed(item):
+            continue
+        table = dict(values.get(item.product.id, {}))
+        rows = [row for result in item.rec.with_action(Action.IMPORT) if (row := _value_row(plan, item, result, table))]
+        if rows:
+            drafts[item.product.id] = ProductDraft(item.product.sku, rows)
+            tables[item.product.id] = table
+    if not drafts:
+        return
+    outcome = await ProductService(session).upsert(
+        connector.tenant_id, list(drafts.values()), plan.catalog, partial=True, author=f"channel:{connector.code}"
+    )
+    refused = {list(drafts)[index] for index in outcome.rejected}
+    for item in items:
+        product_id = item.product.id
+        if product_id in refused:
+            errors = outcome.rejected[list(drafts).index(product_id)]
+            for error in errors:
+                item.errors.append(
+                    (None, ErrorCode.FIELD_TYPE_MISMATCH.value, f"channel value not taken: {error.message}")
+                )
+        elif product_id in tables:
+            item.export = plan.build(item.product.sku, tables[product_id])
+
+
+def _value_row(
+    plan: ExportPlan, item: Item, result: SlotResult, table: dict[tuple[int, str, str], Any]
+) -> dict[str, Any] | None:
+    slot = result.slot
+    key = plan.value_key(slot)
+    attribute = plan.catalog.attributes[slot.attribute_code]
+    try:
+        data = imported_data(attribute, result.channel, currency=plan.currency, existing=table.get(key))
+    except NotImportable as exc:
+        item.errors.append((slot.channel_locale, ErrorCode.FIELD_TYPE_MISMATCH.value, f"{slot.field}: {exc}"))
+        return None
+    if data is None:
+        table.pop(key, None)
+    else:
+        table[key] = data
+    return {"attribute": attribute.code, "locale": key[1] or None, "scope": key[2] or None, "data": data}
+
+
+# -- the listing ----------------------------------------------------------------------------------
+
+
+def _bind(listings: ListingRepository, connector: Connector, plan: ExportPlan, item: Item, now: datetime) -> None:
+    """The binder: external id, status, and both snapshots (what the PIM agreed, what the channel stored)."""
+    listing = item.listing
+    if listing is None:
+        if item.external_id is None and item.action not in (ChangeAction.CREATE, ChangeAction.UPDATE):
+            return
+        listing = Listing(
+            tenant_id=connector.tenant_id,
+            connector_id=connector.id,
+            product_id=item.product.id,
+            document_hashes={},
+            sent={},
+            base={},
+        )
+        listings.add(listing)
+        item.listing = listing
+    if item.external_id:
+        listing.external_id = item.external_id
+    if item.action is ChangeAction.DELETE and not failed(item):
+        listing.external_id, listing.status, listing.sent, listing.base, listing.document_hashes = (
+            None,
+            "never",
+            {},
+            {},
+            {},
+        )
+        listing.last_synced_at = now
+        return
+    if item.vanished is not None and item.vanished_status is not ResolutionStatus.PIM_WINS:
+        _vanished(listing, item)
+        return
+    if failed(item):
+        listing.status = "error"
+        listing.last_error = "; ".join(f"{code}: {message}" for _, code, message in item.errors)[:2000]
+        return
+    if item.rec is not None:
+        _bind_checked(listing, plan, item)
+    elif item.action in (ChangeAction.CREATE, ChangeAction.UPDATE) and item.out is not None:
+        _bind_written(listing, plan, item)
+    else:
+        return
+    listing.last_synced_at, listing.last_error = now, None
+    listing.synced_revision = item.product.revision
+    listing.status = "conflict" if item.held else "synced"
+
+
+def _vanished(listing: Listing, item: Item) -> None:
+    if item.vanished_status is ResolutionStatus.CHANNEL_WINS:
+        listing.external_id, listing.excluded, listing.status = None, True, "excluded"
+        listing.sent, listing.base, listing.document_hashes = {}, {}, {}
+    else:
+        listing.status = "conflict"
+
+
+def _bind_checked(listing: Listing, plan: ExportPlan, item: Item) -> None:
+    """After a three-way check: each slot's snapshots move as its action says; held slots stay put."""
+    assert item.rec is not None and item.export is not None
+    sent, base = copy.deepcopy(listing.sent or {}), copy.deepcopy(listing.base or {})
+    stored = remote_document(item.readback) if item.readback else None
+    agreed = item.export.sendable()
+    for result in item.rec.results:
+        slot = result.slot
+        if result.action is Action.SEND:
+            write(sent, slot, result.pim)
+            write(base, slot, read(stored, slot) if stored is not None else result.pim)
+        elif result.action in (Action.KEEP, Action.IMPORT):
+            write(sent, slot, read(agreed, slot))
+            write(base, slot, result.channel)
+        elif result.action is Action.NONE and read(base, slot) is MISSING and result.channel is not MISSING:
+            write(base, slot, result.channel)
+    listing.sent, listing.base = sent, base
+    held = item.rec.held_parts()
+    hashes = dict(listing.document_hashes or {})
+    for part, fields in _parts(item).items():
+        if part not in held:
+            hashes[part] = part_hash(fields)
+    listing.document_hashes = hashes
+    remote = item.readback or item.remote
+    listing.channel_updated_at = remote.updated_at if remote else listing.channel_updated_at
+
+
+def _parts(item: Item) -> dict[str, dict[str, Any]]:
+    """The export's parts as hashed for skipping: '' for the shared fields, else the channel locale."""
+    assert item.export is not None
+    sendable = item.export.sendable()
+    parts = {SHARED: item.export.shared.fields} if sendable["fields"] or not item.export.shared.problems else {}
+    for built in item.export.locales:
+        if built.channel_locale and built.channel_locale in sendable["locales"]:
+            parts[built.channel_locale] = built.fields
+    return parts
+
+
+def _bind_written(listing: Listing, plan: ExportPlan, item: Item) -> None:
+    """A product written without a check (a new one): the base is what the channel stored."""
+    assert item.out is not None
+    listing.document_hashes = {**(listing.document_hashes or {}), **item.out.hashes}
+    listing.sent = merged_snapshot(listing.sent or {}, item.out)
+    listing.base = project(remote_document(item.readback), plan.slots) if item.readback else copy.deepcopy(listing.sent)
+    if item.readback is not None:
+        listing.channel_updated_at = item.readback.updated_at
+
+
+def project(snapshot: Mapping[str, Any], slots: Sequence[Slot]) -> dict[str, Any]:
+    """Only the mapped slots of a channel document: the base never holds fields nobody maps."""
+    result: dict[str, Any] = {"fields": {}, "locales": {}}
+    for slot in slots:
+        value = read(snapshot, slot)
+        if value is not MISSING:
+            write(result, slot, value)
+    return result
+
+
+# -- conflicts ------------------------------------------------------------------------------------
+
+
+async def _record_conflicts(
+    session: AsyncSession, connector: Connector, items: Sequence[Item], now: datetime
+) -> list[int]:
+    """Strategy decisions are recorded as resolved conflicts; held slots open (or update) the product's one
+    pending conflict, whose version moves when its values change, so a stale resolution is refused."""
+    if not any(item.conflicted for item in items):
+        await _close_settled(session, connector, items, now)
+        return []
+    pending = await _pending(session, connector.id, [item.product.id for item in items])
+    announced: list[int] = []
+    events = EventRepository(session)
+    for item in items:
+        if failed(item):
+            continue
+        for status, fields, kind in _detections(item):
+            if status is PENDING:
+                conflict = pending.get(item.product.id)
+                changed = _open(session, connector, item, conflict, kind, fields, now)
+                if changed is not None:
+                    announced.append(changed.id)
+            else:
+                _resolved(session, connector, item, status, kind, fields, now)
+            events.record(
+                connector.tenant_id,
+                "conflict.detected",
+                connector_id=connector.id,
+                sku=item.product.sku,
+                conflict_type=kind.value,
+                resolution=status.value,
+            )
+    await _close_settled(session, connector, [item for item in items if not item.held], now)
+    return announced
+
+
+def _detections(item: Item) -> list[tuple[ResolutionStatus, list[dict[str, Any]], ConflictType]]:
+    if item.vanished is not None and item.vanished_status is not None:
+        return [(item.vanished_status, [], item.vanished)]
+    if item.rec is None:
+        return []
+    found = [
+        (status, conflict_fields(results), ConflictType.FIELD_MISMATCH)
+        for status, results in item.rec.resolved_by_strategy().items()
+    ]
+    if item.rec.held:
+        found.append((PENDING, conflict_fields(item.rec.held), ConflictType.FIELD_MISMATCH))
+    return found
+
+
+async def _pending(session: AsyncSession, connector_id: int, product_ids: Sequence[int]) -> dict[int, Conflict]:
+    statement = select(Conflict).where(
+        Conflict.connector_id == connector_id,
+        Conflict.product_id.in_(product_ids),
+        Conflict.resolution_status == PENDING.value,
+    )
+    return {row.product_id: row for row in await session.scalars(statement)}
+
+
+def _open(
+    session: AsyncSession,
+    connector: Connector,
+    item: Item,
+    conflict: Conflict | None,
+    kind: ConflictType,
+    fields: list[dict[str, Any]],
+    now: datetime,
+) -> Conflict | None:
+    """The product's pending conflict, opened or brought up to date; None when nothing about it changed."""
+    remote = item.remote
+    channel_time = remote.updated_at if remote else None
+    if conflict is None:
+        conflict = Conflict(
+            tenant_id=connector.tenant_id,
+            connector_id=connector.id,
+            product_id=item.product.id,
+            product_sku=item.product.sku,
+            conflict_type=kind.value,
+            resolution_status=PENDING.value,
+            fields=fields,
+            version=1,
+            pim_modified_at=item.product.updated_at,
+            channel_modified_at=channel_time,
+            detected_at=now,
+        )
+        session.add(conflict)
+        return conflict
+    if conflict.fields == fields and conflict.conflict_type == kind.value:
+        return None
+    conflict.fields, conflict.conflict_type, conflict.version = fields, kind.value, conflict.version + 1
+    conflict.pim_modified_at, conflict.channel_modified_at, conflict.detected_at = (
+        item.product.updated_at,
+        channel_time,
+        now,
+    )
+    return conflict
+
+
+def _resolved(
+    session: AsyncSession,
+    connector: Connector,
+    item: Item,
+    status: ResolutionStatus,
+    kind: ConflictType,
+    fields: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    remote = item.remote
+    session.add(
+        Conflict(
+            tenant_id=connector.tenant_id,
+            connector_id=connector.id,
+            product_id=item.product.id,
+            product_sku=item.product.sku,
+            conflict_type=kind.value,
+            resolution_status=status.value,
+            fields=fields,
+            version=1,
+            pim_modified_at=item.product.updated_at,
+            channel_modified_at=remote.updated_at if remote else None,
+            detected_at=now,
+            resolved_at=now,
+            resolved_by="strategy",
+            resolution={"resolution": status.value, "overrides": []},
+            applied_at=now,
+        )
+    )
+
+
+async def _close_settled(session: AsyncSession, connector: Connector, items: Sequence[Item], now: datetime) -> None:
+    """A pending field conflict whose slots now agree (someone aligned one side) is closed, not left to rot."""
+    checked = [item.product.id for item in items if item.rec is not None and not item.held and not failed(item)]
+    if not checked:
+        return
+    for conflict in (await _pending(session, connector.id, checked)).values():
+        if conflict.conflict_type == ConflictType.FIELD_MISMATCH.value:
+            conflict.resolution_status, conflict.resolved_at = ResolutionStatus.DISMISSED.value, now
+            conflict.resolved_by = "sync: both sides agree now"
