@@ -5,6 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from app.domain.channels import ChannelType as ChannelTypeValue
+from app.domain.conflicts import Resolution as ResolutionValue
+from app.domain.conflicts import ResolutionStatus as ResolutionStatusValue
 from app.domain.connectors import ConflictStrategy as ConflictStrategyValue
 from app.domain.connectors import ConnectorStatus as ConnectorStatusValue
 from app.domain.connectors import FallbackPolicy as FallbackPolicyValue
@@ -40,3 +42,5 @@ ChangeAction = strawberry.enum(
     name="ChangeAction",
     description="What a job did to a product. DELETE and FAIL are additions: removed from the channel, nothing sent.",
 )
+ResolutionStatus = strawberry.enum(ResolutionStatusValue, name="ResolutionStatus")
+Resolution = strawberry.enum(ResolutionValue, name="Resolution")

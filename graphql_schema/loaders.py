@@ -15,6 +15,7 @@ from app.db.engine import Database
 from app.db.models import Connector, FieldMapping, Listing, SyncJob
 from app.domain.catalog import CatalogSpec
 from app.domain.values import ValueKey
+from app.repositories.conflicts import ConflictRepository
 from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.products import ProductRepository
 from app.repositories.sync_jobs import SyncJobRepository
@@ -35,6 +36,7 @@ class Loaders:
         self.mappings_by_connector: DataLoader[int, list[FieldMapping]] = DataLoader(self._mappings)
         self.last_job_by_connector: DataLoader[int, SyncJob | None] = DataLoader(self._last_jobs)
         self.error_locales_by_job: DataLoader[int, set[str]] = DataLoader(self._error_locales)
+        self.pending_conflicts_by_connector: DataLoader[int, int] = DataLoader(self._pending_conflicts)
 
     async def spec(self) -> CatalogSpec:
         return await self.catalog_spec.load(self.tenant_id)
@@ -76,6 +78,11 @@ class Loaders:
         async with self.db.reader() as session:
             found = await SyncJobRepository(session).error_locales(job_ids)
         return [found[pk] for pk in job_ids]
+
+    async def _pending_conflicts(self, connector_ids: Sequence[int]) -> list[int]:
+        async with self.db.reader() as session:
+            found = await ConflictRepository(session).pending_counts(self.tenant_id, connector_ids)
+        return [found.get(pk, 0) for pk in connector_ids]
 
 
 def _group_by(keys: Sequence[Key], rows: Sequence[Value], key_of: Callable[[Value], Key]) -> list[list[Value]]:

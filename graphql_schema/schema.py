@@ -15,11 +15,16 @@ from strawberry.extensions import (
 
 from app.domain.errors import NotFound
 from app.domain.scopes import Scope
+from app.services.conflicts.service import ConflictService
 from app.services.products import ProductService
 from app.settings import Settings
 from graphql_schema.catalog.mutations import CatalogMutation
 from graphql_schema.catalog.queries import CatalogQuery
 from graphql_schema.catalog.types import ProductType
+from graphql_schema.conflicts.mutations import ConflictMutation
+from graphql_schema.conflicts.queries import ConflictQuery
+from graphql_schema.conflicts.subscriptions import ConflictSubscription
+from graphql_schema.conflicts.types import ConflictType
 from graphql_schema.connectors.mutations import ConnectorMutation
 from graphql_schema.connectors.queries import ConnectorQuery
 from graphql_schema.connectors.types import ConnectorType
@@ -50,21 +55,28 @@ class NodeQuery:
             info.context.require(Scope.CONNECTORS_VIEW)
             connector = await info.context.loaders.connector_by_id.load(pk)
             return None if connector is None else ConnectorType.from_row(connector)
+        if kind == "Conflict":
+            info.context.require(Scope.CONFLICTS_VIEW)
+            try:
+                conflict = await ConflictService(info.context.container, info.context.tenant_id).get(pk)
+            except NotFound:
+                return None
+            return ConflictType.from_row(conflict)
         return None
 
 
 @strawberry.type
-class Query(NodeQuery, CatalogQuery, ConnectorQuery, SyncQuery):
+class Query(NodeQuery, CatalogQuery, ConnectorQuery, SyncQuery, ConflictQuery):
     pass
 
 
 @strawberry.type
-class Mutation(CatalogMutation, ConnectorMutation, SyncMutation):
+class Mutation(CatalogMutation, ConnectorMutation, SyncMutation, ConflictMutation):
     pass
 
 
 @strawberry.type
-class Subscription(SyncSubscription):
+class Subscription(SyncSubscription, ConflictSubscription):
     pass
 
 
@@ -84,5 +96,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        types=[ProductType, ConnectorType, SyncJobType],
+        types=[ProductType, ConnectorType, SyncJobType, ConflictType],
     )

@@ -19,9 +19,12 @@ from app.domain.mappings import EmptyValuePolicy as EmptyValuePolicyValue
 from app.domain.mappings import MappingDirection as MappingDirectionValue
 from app.domain.scopes import Scope
 from app.domain.sync import SyncJobStatus as SyncJobStatusValue
+from app.repositories.conflicts import ConflictFilter
 from app.repositories.sync_jobs import SyncJobFilter
 from app.services.connectors import TestOutcome, settings_of
 from app.services.mappings import Preview, broken_reason
+from graphql_schema.conflicts.queries import conflicts_page, status_value
+from graphql_schema.conflicts.types import ConflictConnection
 from graphql_schema.context import Info
 from graphql_schema.enums import (
     ChannelType,
@@ -30,6 +33,7 @@ from graphql_schema.enums import (
     EmptyValuePolicy,
     FallbackPolicy,
     MappingDirection,
+    ResolutionStatus,
     SyncJobStatus,
     SyncType,
 )
@@ -273,6 +277,23 @@ class ConnectorType(Node):
         info.context.require(Scope.SYNC_VIEW)
         where = SyncJobFilter(connector_id=self.row.id, status=SyncJobStatusValue(status).value if status else None)
         return await jobs_page(info, where, first, after)
+
+    @strawberry.field(description="This connector's conflicts, newest first.")
+    async def conflicts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        resolution_status: ResolutionStatus | None = None,  # type: ignore[valid-type]
+    ) -> ConflictConnection:
+        info.context.require(Scope.CONFLICTS_VIEW)
+        where = ConflictFilter(connector_id=self.row.id, resolution_status=status_value(resolution_status))
+        return await conflicts_page(info, where, first, after)
+
+    @strawberry.field(description="Conflicts waiting for a person's decision.")
+    async def pending_conflict_count(self, info: Info) -> int:
+        info.context.require(Scope.CONFLICTS_VIEW)
+        return await info.context.loaders.pending_conflicts_by_connector.load(self.row.id)
 
     @classmethod
     def from_row(cls, row: Connector) -> ConnectorType:

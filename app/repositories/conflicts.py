@@ -1,0 +1,114 @@
+"""Conflicts: every query the conflict API, its loaders and bulk resolution need, tenant-scoped."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Conflict
+from app.domain.conflicts import ResolutionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictFilter:
+    """What a conflict list narrows to; None leaves a criterion out."""
+
+    connector_id: int | None = None
+    resolution_status: str | None = None
+    product_sku: str | None = None
+    ids: tuple[int, ...] | None = None
+
+
+class ConflictRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, conflict: Conflict) -> None:
+        self.session.add(conflict)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def get(self, tenant_id: int, conflict_id: int, *, for_update: bool = False) -> Conflict | None:
+        statement = select(Conflict).where(Conflict.tenant_id == tenant_id, Conflict.id == conflict_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
+
+    async def existing_ids(self, tenant_id: int, ids: Collection[int]) -> set[int]:
+        """Which of `ids` are this tenant's conflicts (any status)."""
+        statement = select(Conflict.id).where(Conflict.tenant_id == tenant_id, Conflict.id.in_(ids))
+        return set(await self.session.scalars(statement))
+
+    def _filtered(self, tenant_id: int, where: ConflictFilter) -> Select[Any]:
+        statement = select(Conflict).where(Conflict.tenant_id == tenant_id)
+        if where.connector_id is not None:
+            statement = statement.where(Conflict.connector_id == where.connector_id)
+        if where.resolution_status is not None:
+            statement = statement.where(Conflict.resolution_status == where.resolution_status)
+        if where.product_sku is not None:
+            statement = statement.where(Conflict.product_sku == where.product_sku)
+        if where.ids is not None:
+            statement = statement.where(Conflict.id.in_(where.ids))
+        return statement
+
+    async def page(self, tenant_id: int, where: ConflictFilter, *, before_id: int | None, limit: int) -> list[Conflict]:
+        """Newest first: the latest detections are the ones a person looks at."""
+        statement = self._filtered(tenant_id, where)
+        if before_id is not None:
+            statement = statement.where(Conflict.id < before_id)
+        return list(await self.session.scalars(statement.order_by(Conflict.id.desc()).limit(limit)))
+
+    async def count(self, tenant_id: int, where: ConflictFilter) -> int:
+        subquery = self._filtered(tenant_id, where).with_only_columns(Conflict.id).subquery()
+        return int(await self.session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+    async def pending_counts(self, tenant_id: int, connector_ids: Collection[int]) -> dict[int, int]:
+        """PENDING conflicts per connector, in one grouped query (connectors without any are absent)."""
+        statement = (
+            select(Conflict.connector_id, func.count())
+            .where(
+                Conflict.tenant_id == tenant_id,
+                Conflict.connector_id.in_(connector_ids),
+                Conflict.resolution_status == ResolutionStatus.PENDING.value,
+            )
+            .group_by(Conflict.connector_id)
+        )
+        return {connector_id: int(count) for connector_id, count in await self.session.execute(statement)}
+
+    async def newest_id(self, tenant_id: int) -> int:
+        """The highest conflict id of the tenant (0 when none): bounds a bulk to what existed when it began."""
+        statement = select(func.max(Conflict.id)).where(Conflict.tenant_id == tenant_id)
+        return int(await self.session.scalar(statement) or 0)
+
+    async def pending_after(
+        self,
+        tenant_id: int,
+        where: ConflictFilter,
+        *,
+        after_id: int,
+        up_to_id: int,
+        limit: int,
+        for_update: bool = False,
+    ) -> list[Conflict]:
+        """The next keyset batch of PENDING conflicts matching `where`, oldest first: a bulk never loads them all.
+
+        Criteria SQL cannot see portably (a field or locale inside the `fields`
+        JSON, which SQLite and PostgreSQL query differently) are applied by
+        the caller to each batch.
+        """
+        pending = ConflictFilter(
+            connector_id=where.connector_id,
+            resolution_status=ResolutionStatus.PENDING.value,
+            product_sku=where.product_sku,
+            ids=where.ids,
+        )
+        statement = self._filtered(tenant_id, pending).where(Conflict.id > after_id, Conflict.id <= up_to_id)
+        statement = statement.order_by(Conflict.id).limit(limit)
+        if for_update:
+            statement = statement.with_for_update()
+        return list(await self.session.scalars(statement))

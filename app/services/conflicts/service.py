@@ -1,0 +1,353 @@
+"""Conflict use cases for people: read, resolve one, resolve many by ids or by a rule, follow detections.
+
+A resolution is written in one transaction with its domain event and queued
+for a worker (which runs the export or import it decided) only after it
+commits. What was shown is what gets decided: a conflict that is no longer
+PENDING, or whose values changed since the caller read it (`expectedVersion`),
+is refused with CHN-041 instead of being decided blindly, and so is an
+override naming a field or locale the conflict does not hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import Conflict
+from app.domain.conflict_choices import (
+    DiffSelector,
+    FieldOverride,
+    override_problems,
+    split_fields,
+    stored_resolution,
+)
+from app.domain.conflicts import Resolution, ResolutionStatus, status_for
+from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
+from app.domain.locales import InvalidLocaleCode, canonical_locale
+from app.repositories.conflicts import ConflictFilter, ConflictRepository
+from app.repositories.connectors import ConnectorRepository
+from app.repositories.events import EventRepository
+from app.repositories.tokens import TokenRepository
+from app.services.conflicts import notify
+from app.services.conflicts.queue import enqueue_apply
+
+log = structlog.get_logger(__name__)
+
+MAX_IDS = 1_000
+BULK_BATCH = 200
+"""Conflicts decided per transaction in a bulk: short write transactions, whatever the bulk's size."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveRequest:
+    resolution: Resolution
+    overrides: tuple[FieldOverride, ...] = ()
+    expected_version: int | None = None
+    """The version the caller was shown; a conflict changed since then is refused (CHN-041)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkFilter:
+    connector_code: str | None = None
+    product_sku: str | None = None
+    field: str | None = None
+    """Channel field name."""
+    pim_locale: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not any((self.connector_code, self.product_sku, self.field, self.pim_locale))
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRequest:
+    resolution: Resolution
+    ids: tuple[int, ...] | None = None
+    filter: BulkFilter | None = None
+
+
+def _failed(path: tuple[str | int, ...], message: str) -> InvalidInput:
+    return InvalidInput([UserErrorItem(path, message, ErrorCode.CONFLICT_RESOLUTION_FAILED)])
+
+
+def _locale(code: str) -> str:
+    try:
+        return canonical_locale(code)
+    except InvalidLocaleCode:
+        return code  # compared as given, so the userError names exactly what was sent
+
+
+def _canonical(overrides: Sequence[FieldOverride]) -> tuple[FieldOverride, ...]:
+    return tuple(
+        replace(item, locales=None if item.locales is None else tuple(_locale(code) for code in item.locales))
+        for item in overrides
+    )
+
+
+def _check_resolvable(row: Conflict | None, request: ResolveRequest) -> Conflict:
+    if row is None:
+        raise _failed(("id",), "conflict not found")
+    if row.resolution_status != ResolutionStatus.PENDING:
+        raise _failed(("id",), f"the conflict was already resolved ({row.resolution_status}); nothing was changed")
+    if request.expected_version is not None and request.expected_version != row.version:
+        raise _failed(
+            ("input", "expectedVersion"),
+            f"the conflict changed since it was shown (version {request.expected_version} shown, "
+            f"{row.version} now): read it again and decide on its current values",
+        )
+    problems = override_problems(row.fields, request.overrides)
+    if problems:
+        raise InvalidInput(
+            [
+                UserErrorItem(
+                    ("input", "fieldOverrides", problem.index, problem.part),
+                    problem.message,
+                    ErrorCode.CONFLICT_RESOLUTION_FAILED,
+                )
+                for problem in problems
+            ]
+        )
+    return row
+
+
+def _decide(row: Conflict, resolution: dict[str, Any], status: ResolutionStatus, by: str) -> None:
+    row.resolution = resolution
+    row.resolution_status = status.value
+    row.resolved_at = utcnow()
+    row.resolved_by = by
+    row.applied_at, row.apply_error = None, None
+
+
+def _remainder(row: Conflict, fields: list[dict[str, Any]]) -> Conflict:
+    """The part of a conflict a bulk rule did not reach: still PENDING, as a conflict of its own."""
+    return Conflict(
+        tenant_id=row.tenant_id,
+        connector_id=row.connector_id,
+        product_id=row.product_id,
+        product_sku=row.product_sku,
+        conflict_type=row.conflict_type,
+        resolution_status=ResolutionStatus.PENDING.value,
+        fields=fields,
+        version=1,
+        pim_modified_at=row.pim_modified_at,
+        channel_modified_at=row.channel_modified_at,
+        detected_at=row.detected_at,
+    )
+
+
+async def _actor(session: AsyncSession, tenant_id: int, token_id: int) -> str:
+    """Who decided, as `resolved_by` records it: the token's name (tokens are named after their holder)."""
+    token = await TokenRepository(session).by_id(tenant_id, token_id)
+    return f"token:{token.name if token is not None else token_id}"
+
+
+class ConflictService:
+    def __init__(self, container: Container, tenant_id: int) -> None:
+        self.container = container
+        self.db = container.db
+        self.tenant_id = tenant_id
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    async def get(self, conflict_id: int) -> Conflict:
+        async with self.db.reader() as session:
+            row = await ConflictRepository(session).get(self.tenant_id, conflict_id)
+        if row is None:
+            raise NotFound("conflict not found")
+        return row
+
+    async def page(self, where: ConflictFilter, *, before_id: int | None, limit: int) -> tuple[list[Conflict], int]:
+        """Newest first, with the total matching `where`."""
+        async with self.db.reader() as session:
+            conflicts = ConflictRepository(session)
+            rows = await conflicts.page(self.tenant_id, where, before_id=before_id, limit=limit)
+            return rows, await conflicts.count(self.tenant_id, where)
+
+    async def detected(
+        self, connector_code: str | None = None, *, every: float = 1.0
+    ) -> AsyncGenerator[Conflict, None]:
+        """Conflicts as detection publishes them, this tenant's only, optionally one connector's; never ends."""
+        if connector_code is not None:
+            await self._connector_id(connector_code)
+        updates = notify.listen(self.container.redis, self.tenant_id, every=every)
+        try:
+            await anext(updates)
+            async for item in updates:
+                if item is None or not _concerns(item, connector_code):
+                    continue
+                async with self.db.reader() as session:
+                    row = await ConflictRepository(session).get(self.tenant_id, item.conflict_id)
+                if row is not None:
+                    yield row
+        finally:
+            await updates.aclose()
+
+    async def _connector_id(self, code: str) -> int:
+        async with self.db.reader() as session:
+            connector = await ConnectorRepository(session).by_code(self.tenant_id, code)
+        if connector is None:
+            raise NotFound(f"connector '{code}' does not exist")
+        return connector.id
+
+    # -- resolve one -----------------------------------------------------------------------------
+
+    async def resolve(self, conflict_id: int, request: ResolveRequest, *, token_id: int) -> Conflict:
+        """Decide a PENDING conflict as shown to the caller, then queue what the decision applies.
+
+        With overrides, the choice differs per field (and PIM locale) and the
+        conflict reads MERGED; every override must name a field and locales
+        the conflict holds (CHN-041 otherwise).
+        """
+        request = replace(request, overrides=_canonical(request.overrides))
+        async with self.db.transaction() as session:
+            row = await ConflictRepository(session).get(self.tenant_id, conflict_id, for_update=True)
+            row = _check_resolvable(row, request)
+            by = await _actor(session, self.tenant_id, token_id)
+            status = status_for(request.resolution, overridden=bool(request.overrides))
+            _decide(row, stored_resolution(request.resolution, request.overrides), status, by)
+            self._record(session, row)
+        await enqueue_apply(self.container.redis, conflict_id=row.id, resolved_at=_resolved_at(row))
+        log.info("conflict.resolved", conflict=row.id, status=row.resolution_status)
+        return row
+
+    def _record(self, session: AsyncSession, row: Conflict, **extra: Any) -> None:
+        EventRepository(session).record(
+            self.tenant_id,
+            "conflict.resolved",
+            connector_id=row.connector_id,
+            conflict=row.id,
+            sku=row.product_sku,
+            status=row.resolution_status,
+            by=row.resolved_by,
+            **extra,
+        )
+
+    # -- resolve many ----------------------------------------------------------------------------
+
+    async def bulk_resolve(self, request: BulkRequest, *, token_id: int) -> int:
+        """Apply one choice to the given conflicts and/or every PENDING one a filter reaches; how many were decided.
+
+        Only PENDING conflicts that existed when the bulk began are touched
+        (already resolved ones are left as they were, never re-decided). A
+        filter with `field` and/or `pimLocale` decides exactly the diffs it
+        names: "every ar_AE title conflict: CHANNEL_WINS" never decides the
+        fr_FR description of the same product. Such a conflict is split: the
+        reached diffs stay on it and are resolved with the choice (a plain
+        PIM_WINS / CHANNEL_WINS / DISMISSED, not MERGED, since it now holds
+        only what was decided), and the rest moves, unchanged, to a new
+        PENDING conflict of the same product that a person still has to
+        decide. Decisions are committed in batches of BULK_BATCH, each queued
+        for applying after its commit.
+        """
+        where, selector = await self._bulk_scope(request)
+        async with self.db.reader() as session:
+            upper = await ConflictRepository(session).newest_id(self.tenant_id)
+            by = await _actor(session, self.tenant_id, token_id)
+        resolved, after_id = 0, 0
+        while True:
+            decided, last_id = await self._bulk_batch(where, selector, request.resolution, by, after_id, upper)
+            for row in decided:
+                await enqueue_apply(self.container.redis, conflict_id=row.id, resolved_at=_resolved_at(row))
+            resolved += len(decided)
+            if last_id is None:
+                log.info("conflict.bulk_resolved", count=resolved, resolution=request.resolution.value)
+                return resolved
+            after_id = last_id
+
+    async def _bulk_batch(
+        self, where: ConflictFilter, selector: DiffSelector, resolution: Resolution, by: str, after_id: int, upper: int
+    ) -> tuple[list[Conflict], int | None]:
+        """Decide one batch in one transaction: (decided conflicts, the id to continue after, None at the end)."""
+        async with self.db.transaction() as session:
+            conflicts = ConflictRepository(session)
+            batch = await conflicts.pending_after(
+                self.tenant_id, where, after_id=after_id, up_to_id=upper, limit=BULK_BATCH, for_update=True
+            )
+            decided = [row for row in batch if await self._decide_part(session, row, selector, resolution, by)]
+        return decided, batch[-1].id if len(batch) == BULK_BATCH else None
+
+    async def _decide_part(
+        self, session: AsyncSession, row: Conflict, selector: DiffSelector, resolution: Resolution, by: str
+    ) -> bool:
+        chosen, rest = split_fields(row.fields, selector) if selector.narrows else (row.fields, [])
+        if not chosen:
+            return False
+        if rest:
+            row.fields = chosen
+        _decide(row, stored_resolution(resolution), status_for(resolution, overridden=False), by)
+        if not rest:
+            self._record(session, row, bulk=True)
+            return True
+        conflicts = ConflictRepository(session)
+        await conflicts.flush()  # the partial unique index allows one PENDING per product: resolve first
+        remainder = _remainder(row, rest)
+        conflicts.add(remainder)
+        await conflicts.flush()
+        self._record(session, row, bulk=True, remainder=remainder.id)
+        return True
+
+    async def _bulk_scope(self, request: BulkRequest) -> tuple[ConflictFilter, DiffSelector]:
+        """Check the bulk's ids and filter (userErrors, nothing changed) and turn them into SQL and JSON criteria."""
+        given = request.filter or BulkFilter()
+        if not request.ids and given.empty:
+            raise _failed(("filter",), "give ids or a filter: resolving every conflict at once is not allowed")
+        ids = tuple(dict.fromkeys(request.ids)) if request.ids else None
+        if request.ids:
+            await self._check_ids(request.ids)
+        connector_id = await self._filter_connector(given.connector_code)
+        selector = DiffSelector(field=given.field, pim_locale=self._filter_locale(given.pim_locale))
+        where = ConflictFilter(connector_id=connector_id, product_sku=given.product_sku, ids=ids)
+        return where, selector
+
+    async def _check_ids(self, ids: Sequence[int]) -> None:
+        """Every id must be one of this tenant's conflicts; errors point at the position of each unknown one."""
+        if len(set(ids)) > MAX_IDS:
+            raise InvalidInput(
+                [UserErrorItem(("ids",), f"at most {MAX_IDS} ids per call: use a filter", ErrorCode.BATCH_TOO_LARGE)]
+            )
+        async with self.db.reader() as session:
+            found = await ConflictRepository(session).existing_ids(self.tenant_id, ids)
+        missing = [index for index, pk in enumerate(ids) if pk not in found]
+        if missing:
+            raise InvalidInput(
+                [
+                    UserErrorItem(("ids", index), "conflict not found", ErrorCode.CONFLICT_RESOLUTION_FAILED)
+                    for index in missing
+                ]
+            )
+
+    async def _filter_connector(self, code: str | None) -> int | None:
+        if code is None:
+            return None
+        try:
+            return await self._connector_id(code)
+        except NotFound as exc:
+            raise InvalidInput(
+                [UserErrorItem(("filter", "connectorCode"), exc.message, ErrorCode.CONNECTOR_NOT_FOUND)]
+            ) from None
+
+    @staticmethod
+    def _filter_locale(code: str | None) -> str | None:
+        if code is None:
+            return None
+        try:
+            return canonical_locale(code)
+        except InvalidLocaleCode as exc:
+            raise InvalidInput([UserErrorItem(("filter", "pimLocale"), str(exc), ErrorCode.INVALID_LOCALE)]) from None
+
+
+def _concerns(item: notify.Detected, connector_code: str | None) -> bool:
+    return connector_code is None or item.connector_code == connector_code
+
+
+def _resolved_at(row: Conflict) -> datetime:
+    if row.resolved_at is None:
+        raise RuntimeError(f"conflict {row.id} is queued for applying but was never resolved")
+    return row.resolved_at

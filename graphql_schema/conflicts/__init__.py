@@ -1,0 +1,1 @@
+"""Conflicts over GraphQL: list and read them, resolve one or many, and follow new detections."""

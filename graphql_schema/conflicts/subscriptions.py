@@ -1,0 +1,29 @@
+"""conflictDetected: conflicts pushed as detection publishes them (graphql-transport-ws)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from app.domain.scopes import Scope
+from app.services.conflicts.service import ConflictService
+from graphql_schema.conflicts.types import ConflictType
+from graphql_schema.context import Info
+
+
+@strawberry.type
+class ConflictSubscription:
+    @strawberry.subscription(
+        description="Emits each conflict of the caller's tenant as it is opened or changed (optionally one connector's)."
+    )
+    async def conflict_detected(
+        self, info: Info, connector_code: str | None = None
+    ) -> AsyncGenerator[ConflictType, None]:
+        info.context.require(Scope.CONFLICTS_VIEW)
+        detected = ConflictService(info.context.container, info.context.tenant_id).detected(connector_code)
+        try:
+            async for row in detected:
+                yield ConflictType.from_row(row)
+        finally:
+            await detected.aclose()

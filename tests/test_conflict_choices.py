@@ -1,0 +1,53 @@
+"""How a bulk rule carves a conflict's fields, and which overrides a conflict can take (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.domain.conflict_choices import DiffSelector, FieldOverride, override_problems, split_fields
+from app.domain.conflicts import Resolution
+from tests.conflict_fixtures import AR_BODY, AR_TITLE, FR_BODY, FR_TITLE, PRICE, body, field, title
+
+GONE = {"field": "title", "attributeCode": "name", "isLocaleSpecific": True, "direction": "EXPORT", "diffs": []}
+
+
+@pytest.mark.parametrize(
+    ("fields", "selector", "chosen", "rest"),
+    [
+        ([title(AR_TITLE, FR_TITLE)], DiffSelector(pim_locale="ar_AE"), [title(AR_TITLE)], [title(FR_TITLE)]),
+        (
+            [title(AR_TITLE), body(AR_BODY, FR_BODY)],
+            DiffSelector(field="title"),
+            [title(AR_TITLE)],
+            [body(AR_BODY, FR_BODY)],
+        ),
+        (
+            [title(AR_TITLE, FR_TITLE), body(AR_BODY)],
+            DiffSelector(field="body_html", pim_locale="ar_AE"),
+            [body(AR_BODY)],
+            [title(AR_TITLE, FR_TITLE)],
+        ),
+        ([field("price", "price", PRICE)], DiffSelector(pim_locale="ar_AE"), [], [field("price", "price", PRICE)]),
+        ([GONE], DiffSelector(field="title"), [GONE], []),
+        ([GONE], DiffSelector(field="title", pim_locale="ar_AE"), [], [GONE]),
+    ],
+)
+def test_split_fields(
+    fields: list[dict[str, Any]], selector: DiffSelector, chosen: list[dict[str, Any]], rest: list[dict[str, Any]]
+) -> None:
+    assert split_fields(fields, selector) == (chosen, rest)
+
+
+def test_overrides_are_checked_against_what_the_conflict_holds() -> None:
+    fields = [title(AR_TITLE, FR_TITLE), field("price", "price", PRICE)]
+    overrides = [
+        FieldOverride("title", Resolution.PIM_WINS, ("ar_AE",)),
+        FieldOverride("price", Resolution.CHANNEL_WINS),
+        FieldOverride("price", Resolution.CHANNEL_WINS, ("ar_AE",)),
+        FieldOverride("vendor", Resolution.DISMISSED),
+    ]
+    problems = override_problems(fields, overrides)
+    assert [(problem.index, problem.part) for problem in problems] == [(2, "locales"), (3, "field")]
+    assert "no locale-specific values" in problems[0].message and "title, price" in problems[1].message

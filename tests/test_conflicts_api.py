@@ -1,0 +1,451 @@
+"""Conflicts over GraphQL: listing, reading, resolving one or many (CHN-041), counts, scopes and conflictDetected."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from arq.constants import job_key_prefix
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+from app.container import Container
+from app.db.engine import Database
+from app.domain.conflicts import Resolution, choice_for
+from app.domain.scopes import ALL_SCOPES, Scope
+from app.main import create_app
+from app.repositories.events import EventRepository
+from app.services.conflicts import service as service_module
+from app.services.conflicts.notify import publish_conflict
+from app.services.conflicts.queue import APPLY_TASK
+from app.settings import Settings
+from tests.conflict_fixtures import (
+    AR_BODY,
+    AR_TITLE,
+    BULK,
+    CONFLICT,
+    CONFLICTS,
+    FR_BODY,
+    FR_TITLE,
+    PRICE,
+    RESOLVE,
+    Shop,
+    body,
+    field,
+    gid,
+    open_shop,
+    title,
+)
+from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, make_tenant
+from tests.connector_fixtures import ServedShop, served_shop
+from tests.emulators import serve
+
+__all__ = ["served_shop"]
+
+
+@pytest.fixture
+async def shop(gql: GraphQLClient, served_shop: ServedShop, db: Database, tenant: TenantHandle) -> Shop:
+    return await open_shop(gql, served_shop, db, tenant, ("store_x", "store_y"))
+
+
+async def apply_jobs(container: Container, settings: Settings) -> dict[int, str]:
+    """conflict id -> arq job id of every queued apply task."""
+    jobs = await container.redis.queued_jobs(queue_name=settings.queue_name)
+    return {job.kwargs["conflict_id"]: str(job.job_id) for job in jobs if job.function == APPLY_TASK}
+
+
+@pytest.fixture(autouse=True)
+async def drain_apply_jobs(container: Container, settings: Settings) -> AsyncIterator[None]:
+    """No worker runs here: leave no apply job behind for the workers of other tests."""
+    yield
+    for job_id in (await apply_jobs(container, settings)).values():
+        await container.redis.zrem(settings.queue_name, job_id)
+        await container.redis.delete(job_key_prefix + job_id)
+
+
+async def resolve(gql: GraphQLClient, pk: int, **input: Any) -> dict[str, Any]:
+    return dict((await gql(RESOLVE, {"id": gid(pk), "input": input}))["resolveConflict"])
+
+
+async def bulk(gql: GraphQLClient, resolution: str, **arguments: Any) -> dict[str, Any]:
+    return dict((await gql(BULK, {"resolution": resolution, **arguments}))["bulkResolveConflicts"])
+
+
+def codes(payload: dict[str, Any]) -> list[tuple[list[str], str]]:
+    return [(error["field"], error["code"]) for error in payload["userErrors"]]
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+
+async def test_conflicts_list_per_connector_and_across_with_locale_diffs(gql: GraphQLClient, shop: Shop) -> None:
+    first = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE, FR_TITLE), field("price", "price", PRICE))
+    second = await shop.seed("store_x", "CHAIR-2", body(FR_BODY), status="DISMISSED")
+    other = await shop.seed("store_y", "CHAIR-1", title(AR_TITLE))
+
+    everywhere = (await gql(CONFLICTS))["conflicts"]
+    assert everywhere["totalCount"] == 3
+    assert [edge["node"]["id"] for edge in everywhere["edges"]] == [gid(other), gid(second), gid(first)]
+    on_x = (await gql(CONFLICTS, {"code": "store_x"}))["conflicts"]
+    assert {edge["node"]["productSku"] for edge in on_x["edges"]} == {"CHAIR-1", "CHAIR-2"}
+    pending = (await gql(CONFLICTS, {"code": "store_x", "status": "PENDING"}))["conflicts"]
+    assert [edge["node"]["id"] for edge in pending["edges"]] == [gid(first)]
+    by_sku = (await gql(CONFLICTS, {"sku": "CHAIR-1"}))["conflicts"]
+    assert {edge["node"]["connector"]["code"] for edge in by_sku["edges"]} == {"store_x", "store_y"}
+    assert (await gql(CONFLICTS, {"code": "no_such_store"}))["conflicts"]["totalCount"] == 0
+
+    node = pending["edges"][0]["node"]
+    assert node["resolutionStatus"] == "PENDING" and node["version"] == 1 and node["resolvedAt"] is None
+    assert node["fields"][0] == {
+        "field": "title",
+        "attributeCode": "name",
+        "isLocaleSpecific": True,
+        "direction": "EXPORT",
+        "diffs": [
+            {
+                "pimLocale": "ar_AE",
+                "channelLocale": "ar",
+                "baseValue": "كرسي",
+                "pimValue": "كرسي خشبي",
+                "channelValue": "كرسي من الخشب",
+            },
+            {
+                "pimLocale": "fr_FR",
+                "channelLocale": "fr",
+                "baseValue": "Chaise",
+                "pimValue": "Chaise en chêne",
+                "channelValue": "Chaise en bois",
+            },
+        ],
+    }
+    price = node["fields"][1]
+    assert price["isLocaleSpecific"] is False and price["diffs"][0]["pimLocale"] is None
+    assert price["diffs"][0]["pimValue"] == "21.00"
+
+
+async def test_connector_conflicts_field_pages_and_filters(gql: GraphQLClient, shop: Shop) -> None:
+    await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    await shop.seed("store_x", "CHAIR-2", title(FR_TITLE), status="CHANNEL_WINS")
+    await shop.seed("store_y", "CHAIR-3", title(FR_TITLE))
+    query = """query($status: ResolutionStatus) { connector(code: "store_x") {
+        pendingConflictCount conflicts(first: 10, resolutionStatus: $status) { totalCount edges { node { productSku } } }
+    } }"""
+    everything = (await gql(query))["connector"]
+    assert everything["pendingConflictCount"] == 1
+    assert everything["conflicts"]["totalCount"] == 2
+    decided = (await gql(query, {"status": "CHANNEL_WINS"}))["connector"]["conflicts"]
+    assert [edge["node"]["productSku"] for edge in decided["edges"]] == ["CHAIR-2"]
+
+
+async def test_relay_pagination_walks_every_conflict_once(gql: GraphQLClient, shop: Shop) -> None:
+    seeded = [await shop.seed("store_x", sku, title(AR_TITLE)) for sku in ("CHAIR-1", "CHAIR-2", "CHAIR-3")]
+    seeded += [await shop.seed("store_y", sku, title(FR_TITLE)) for sku in ("CHAIR-4", "CHAIR-5")]
+    seen: list[str] = []
+    after = None
+    pages = []
+    while True:
+        page = (await gql(CONFLICTS, {"first": 2, "after": after}))["conflicts"]
+        assert page["totalCount"] == 5
+        pages.append(page["pageInfo"])
+        seen += [edge["node"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [gid(pk) for pk in reversed(seeded)]
+    assert [info["hasPreviousPage"] for info in pages] == [False, True, True]
+    errors = await gql.errors('{ conflicts(after: "garbage") { totalCount } }')
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_conflict_and_node_by_id(gql: GraphQLClient, shop: Shop) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    one = (await gql(CONFLICT, {"id": gid(pk)}))["conflict"]
+    assert one["productSku"] == "CHAIR-1" and one["connector"]["code"] == "store_x"
+    node = await gql("query($id: ID!) { node(id: $id) { id ... on Conflict { productSku } } }", {"id": gid(pk)})
+    assert node["node"] == {"id": gid(pk), "productSku": "CHAIR-1"}
+    assert (await gql(CONFLICT, {"id": gid(pk + 10_000)}))["conflict"] is None
+
+
+async def test_another_tenant_can_neither_see_nor_resolve(
+    gql: GraphQLClient, client: httpx.AsyncClient, db: Database, shop: Shop, container: Container, settings: Settings
+) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    stranger = GraphQLClient(client, (await make_tenant(db)).token)
+    assert (await stranger(CONFLICT, {"id": gid(pk)}))["conflict"] is None
+    node = await stranger("query($id: ID!) { node(id: $id) { id } }", {"id": gid(pk)})
+    assert node["node"] is None
+    assert (await stranger(CONFLICTS))["conflicts"]["totalCount"] == 0
+    refused = await resolve(stranger, pk, resolution="PIM_WINS")
+    assert codes(refused) == [(["id"], "CHN-041")] and refused["conflict"] is None
+    by_id = await bulk(stranger, "PIM_WINS", ids=[gid(pk)])
+    assert by_id["resolvedCount"] == 0 and codes(by_id) == [(["ids", "0"], "CHN-041")]
+    assert (await bulk(stranger, "PIM_WINS", filter={"productSku": "CHAIR-1"}))["resolvedCount"] == 0
+    assert (await shop.row(pk)).resolution_status == "PENDING"
+    assert await apply_jobs(container, settings) == {}
+
+
+async def test_pending_conflict_count_costs_the_same_queries_for_any_page(
+    gql: GraphQLClient, served_shop: ServedShop, db: Database, tenant: TenantHandle, sql_counter: QueryCounter
+) -> None:
+    shop = await open_shop(gql, served_shop, db, tenant, ("s1", "s2", "s3", "s4"))
+    await shop.seed("s1", "CHAIR-1", title(AR_TITLE))
+    await shop.seed("s1", "CHAIR-2", title(AR_TITLE))
+    await shop.seed("s1", "CHAIR-3", title(AR_TITLE), status="PIM_WINS")
+    await shop.seed("s2", "CHAIR-1", title(FR_TITLE))
+    await shop.seed("s4", "CHAIR-5", body(AR_BODY), status="DISMISSED")
+    query = "query($first: Int) { connectors(first: $first) { edges { node { code pendingConflictCount } } } }"
+    counts = []
+    for first in (1, 4):
+        sql_counter.statements.clear()
+        edges = (await gql(query, {"first": first}))["connectors"]["edges"]
+        counts.append(len(sql_counter.statements))
+    assert {edge["node"]["code"]: edge["node"]["pendingConflictCount"] for edge in edges} == {
+        "s1": 2,
+        "s2": 1,
+        "s3": 0,
+        "s4": 0,
+    }
+    assert counts[0] == counts[1], sql_counter.statements
+
+
+# -- resolving one ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resolution", ["PIM_WINS", "CHANNEL_WINS", "DISMISSED"])
+async def test_resolve_records_the_choice_and_queues_its_application(
+    gql: GraphQLClient, shop: Shop, db: Database, container: Container, settings: Settings, resolution: str
+) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE, FR_TITLE))
+    payload = await resolve(gql, pk, resolution=resolution, expectedVersion=1)
+    assert payload["userErrors"] == []
+    conflict = payload["conflict"]
+    assert conflict["resolutionStatus"] == resolution and conflict["resolvedAt"] is not None
+    assert conflict["resolvedBy"] == "token:test"
+    assert conflict["resolution"] == {"resolution": resolution, "overrides": []}
+    assert (await gql(CONFLICT, {"id": gid(pk)}))["conflict"]["resolutionStatus"] == resolution
+    assert pk in await apply_jobs(container, settings)
+    async with db.reader() as session:
+        events = await EventRepository(session).latest(shop.tenant_id, limit=5)
+    assert any(e.kind == "conflict.resolved" and e.payload["conflict"] == pk for e in events)
+
+
+async def test_overrides_per_field_and_locale_make_it_merged(gql: GraphQLClient, shop: Shop) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE, FR_TITLE), body(AR_BODY))
+    payload = await resolve(
+        gql,
+        pk,
+        resolution="PIM_WINS",
+        fieldOverrides=[
+            {"field": "title", "resolution": "CHANNEL_WINS", "locales": ["ar-AE"]},
+            {"field": "body_html", "resolution": "DISMISSED"},
+        ],
+    )
+    assert payload["userErrors"] == [] and payload["conflict"]["resolutionStatus"] == "MERGED"
+    stored = (await shop.row(pk)).resolution
+    assert stored is not None
+    assert choice_for(stored, "title", "ar_AE") is Resolution.CHANNEL_WINS
+    assert choice_for(stored, "title", "fr_FR") is Resolution.PIM_WINS
+    assert choice_for(stored, "body_html", "ar_AE") is Resolution.DISMISSED
+
+
+async def test_an_already_resolved_conflict_is_not_decided_again(
+    gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
+) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    assert (await resolve(gql, pk, resolution="CHANNEL_WINS"))["userErrors"] == []
+    first_job = (await apply_jobs(container, settings))[pk]
+    again = await resolve(gql, pk, resolution="PIM_WINS")
+    assert codes(again) == [(["id"], "CHN-041")] and "already resolved" in again["userErrors"][0]["message"]
+    assert again["conflict"] is None
+    assert (await shop.row(pk)).resolution_status == "CHANNEL_WINS"
+    assert await apply_jobs(container, settings) == {pk: first_job}
+
+
+async def test_a_conflict_changed_since_it_was_shown_is_refused(
+    gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
+) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE), version=3)
+    stale = await resolve(gql, pk, resolution="PIM_WINS", expectedVersion=2)
+    assert codes(stale) == [(["input", "expectedVersion"], "CHN-041")]
+    assert "changed since it was shown" in stale["userErrors"][0]["message"]
+    assert (await shop.row(pk)).resolution_status == "PENDING"
+    assert pk not in await apply_jobs(container, settings)
+    assert (await resolve(gql, pk, resolution="PIM_WINS", expectedVersion=3))["userErrors"] == []
+
+
+async def test_overrides_must_name_what_the_conflict_holds(gql: GraphQLClient, shop: Shop) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE, FR_TITLE))
+    payload = await resolve(
+        gql,
+        pk,
+        resolution="PIM_WINS",
+        fieldOverrides=[
+            {"field": "title", "resolution": "CHANNEL_WINS", "locales": ["fr_FR", "de_DE"]},
+            {"field": "vendor", "resolution": "CHANNEL_WINS"},
+        ],
+    )
+    assert codes(payload) == [
+        (["input", "fieldOverrides", "0", "locales"], "CHN-041"),
+        (["input", "fieldOverrides", "1", "field"], "CHN-041"),
+    ]
+    assert "de_DE" in payload["userErrors"][0]["message"] and "vendor" in payload["userErrors"][1]["message"]
+    assert (await shop.row(pk)).resolution_status == "PENDING"
+    bad_id = await gql(RESOLVE, {"id": "not-an-id", "input": {"resolution": "PIM_WINS"}})
+    assert codes(bad_id["resolveConflict"]) == [(["id"], "CHN-041")]
+
+
+# -- resolving many -----------------------------------------------------------------------------
+
+
+async def test_bulk_by_ids_decides_only_pending_ones(
+    gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
+) -> None:
+    a = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    b = await shop.seed("store_y", "CHAIR-2", body(FR_BODY))
+    done = await shop.seed("store_x", "CHAIR-3", title(FR_TITLE), status="PIM_WINS")
+    untouched = await shop.seed("store_x", "CHAIR-4", title(FR_TITLE))
+    payload = await bulk(gql, "CHANNEL_WINS", ids=[gid(a), gid(b), gid(done)])
+    assert payload == {"resolvedCount": 2, "userErrors": []}
+    assert [(await shop.row(pk)).resolution_status for pk in (a, b, done, untouched)] == [
+        "CHANNEL_WINS",
+        "CHANNEL_WINS",
+        "PIM_WINS",
+        "PENDING",
+    ]
+    assert set(await apply_jobs(container, settings)) == {a, b}
+
+
+async def test_bulk_by_filter_decides_exactly_the_arabic_titles_of_one_store(
+    gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
+) -> None:
+    mixed = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE, FR_TITLE), body(AR_BODY))
+    only_title = await shop.seed("store_x", "CHAIR-2", title(AR_TITLE))
+    french_body = await shop.seed("store_x", "CHAIR-3", body(FR_BODY))
+    arabic_body = await shop.seed("store_x", "CHAIR-4", body(AR_BODY))
+    other_store = await shop.seed("store_y", "CHAIR-1", title(AR_TITLE))
+    rule = {"connectorCode": "store_x", "field": "title", "pimLocale": "ar_AE"}
+
+    assert await bulk(gql, "CHANNEL_WINS", filter=rule) == {"resolvedCount": 2, "userErrors": []}
+
+    decided = await shop.row(mixed)
+    assert decided.resolution_status == "CHANNEL_WINS"
+    assert decided.fields == [title(AR_TITLE)], "the decided conflict holds exactly what was decided"
+    assert (await shop.row(only_title)).resolution_status == "CHANNEL_WINS"
+    for pk in (french_body, arabic_body, other_store):
+        assert (await shop.row(pk)).resolution_status == "PENDING"
+    left = (await gql(CONFLICTS, {"code": "store_x", "status": "PENDING", "sku": "CHAIR-1"}))["conflicts"]["edges"]
+    assert len(left) == 1 and left[0]["node"]["id"] != gid(mixed)
+    assert [(f["field"], [d["pimLocale"] for d in f["diffs"]]) for f in left[0]["node"]["fields"]] == [
+        ("title", ["fr_FR"]),
+        ("body_html", ["ar_AE"]),
+    ]
+    assert set(await apply_jobs(container, settings)) == {mixed, only_title}
+    count = (await gql('{ connector(code: "store_x") { pendingConflictCount } }'))["connector"]
+    assert count["pendingConflictCount"] == 3
+    assert (await bulk(gql, "CHANNEL_WINS", filter=rule))["resolvedCount"] == 0
+
+
+async def test_a_large_bulk_goes_in_batches_and_misses_nothing(
+    gql: GraphQLClient, shop: Shop, monkeypatch: pytest.MonkeyPatch, container: Container, settings: Settings
+) -> None:
+    monkeypatch.setattr(service_module, "BULK_BATCH", 2)
+    seeded = [await shop.seed("store_x", sku, title(AR_TITLE, FR_TITLE)) for sku in ("CHAIR-1", "CHAIR-2", "CHAIR-3")]
+    seeded += [await shop.seed("store_y", sku, title(AR_TITLE, FR_TITLE)) for sku in ("CHAIR-4", "CHAIR-5")]
+    assert (await bulk(gql, "DISMISSED", filter={"pimLocale": "ar_AE"}))["resolvedCount"] == 5
+    assert [(await shop.row(pk)).resolution_status for pk in seeded] == ["DISMISSED"] * 5
+    assert set(await apply_jobs(container, settings)) == set(seeded)
+    left = (await gql(CONFLICTS, {"status": "PENDING"}))["conflicts"]
+    assert left["totalCount"] == 5
+    assert {edge["node"]["fields"][0]["diffs"][0]["pimLocale"] for edge in left["edges"]} == {"fr_FR"}
+    assert (await bulk(gql, "PIM_WINS", filter={"field": "title"}))["resolvedCount"] == 5
+    assert (await gql(CONFLICTS, {"status": "PENDING"}))["conflicts"]["totalCount"] == 0
+
+
+async def test_bulk_refuses_vague_or_unknown_input(gql: GraphQLClient, shop: Shop) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    assert codes(await bulk(gql, "DISMISSED")) == [(["filter"], "CHN-041")]
+    assert codes(await bulk(gql, "DISMISSED", filter={})) == [(["filter"], "CHN-041")]
+    unknown = await bulk(gql, "DISMISSED", filter={"connectorCode": "nope"})
+    assert codes(unknown) == [(["filter", "connectorCode"], "CON-003")]
+    assert codes(await bulk(gql, "DISMISSED", filter={"pimLocale": "xx_QQ"})) == [(["filter", "pimLocale"], "CAT-001")]
+    assert codes(await bulk(gql, "DISMISSED", ids=[gid(pk), "junk"])) == [(["ids", "1"], "CHN-041")]
+    assert (await shop.row(pk)).resolution_status == "PENDING"
+
+
+# -- scopes -------------------------------------------------------------------------------------
+
+
+async def test_viewing_and_resolving_need_their_scopes(
+    gql: GraphQLClient, db: Database, tenant: TenantHandle, shop: Shop
+) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    viewer = (await make_tenant(db, (Scope.CONFLICTS_VIEW, Scope.CONNECTORS_VIEW), code=tenant.code)).token
+    blind = (await make_tenant(db, tuple(s for s in ALL_SCOPES if s != Scope.CONFLICTS_VIEW), code=tenant.code)).token
+    assert (await gql(CONFLICT, {"id": gid(pk)}, token=viewer))["conflict"]["productSku"] == "CHAIR-1"
+    refused = await gql.errors(RESOLVE, {"id": gid(pk), "input": {"resolution": "PIM_WINS"}}, token=viewer)
+    assert refused[0]["extensions"]["code"] == "FORBIDDEN"
+    refused = await gql.errors(BULK, {"ids": [gid(pk)], "resolution": "PIM_WINS"}, token=viewer)
+    assert refused[0]["extensions"]["code"] == "FORBIDDEN"
+    for query in (CONFLICTS, '{ connector(code: "store_x") { pendingConflictCount } }'):
+        assert (await gql.errors(query, token=blind))[0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await shop.row(pk)).resolution_status == "PENDING"
+
+
+# -- conflictDetected ---------------------------------------------------------------------------
+
+SUBSCRIPTION = """subscription($code: String) {
+  conflictDetected(connectorCode: $code) { id productSku connector { code } fields { field diffs { pimLocale channelValue } } }
+}"""
+PROTOCOL = "graphql-transport-ws"
+
+
+@pytest.fixture
+def api_url(settings: Settings) -> Iterator[str]:
+    """The API served for real (uvicorn with its own lifespan), as a websocket URL."""
+    with serve(create_app(settings), lifespan="on", ws="websockets-sansio") as origin:
+        yield origin.replace("http://", "ws://") + "/graphql"
+
+
+async def first_detected(url: str, token: str, code: str | None) -> dict[str, Any]:
+    async with connect(url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        payload = {"query": SUBSCRIPTION, "variables": {"code": code}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        message = json.loads(await ws.recv())
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        return dict(message["payload"]["data"]["conflictDetected"])
+
+
+async def test_conflict_detected_streams_the_tenants_own_conflicts(
+    shop: Shop,
+    db: Database,
+    gql: GraphQLClient,
+    container: Container,
+    api_url: str,
+    tenant: TenantHandle,
+    served_shop: ServedShop,
+) -> None:
+    mine = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    other_store = await shop.seed("store_y", "CHAIR-2", title(FR_TITLE))
+    stranger = await make_tenant(db)
+    foreign = await open_shop(GraphQLClient(gql.http, stranger.token), served_shop, db, stranger, ("store_x",))
+    theirs = await foreign.seed("store_x", "CHAIR-1", title(FR_TITLE))
+    listening = asyncio.create_task(first_detected(api_url, tenant.token, "store_x"))
+    deadline = asyncio.get_running_loop().time() + 20
+    while not listening.done():  # the subscription starts at some point after `subscribe`: keep publishing
+        assert asyncio.get_running_loop().time() < deadline, "conflictDetected never emitted"
+        await publish_conflict(container.redis, stranger.id, "store_x", theirs)
+        await publish_conflict(container.redis, tenant.id, "store_x", theirs)  # not this tenant's: never read
+        await publish_conflict(container.redis, tenant.id, "store_y", other_store)
+        await publish_conflict(container.redis, tenant.id, "store_x", mine)
+        await asyncio.wait([listening], timeout=0.1)
+    detected = await listening
+    assert detected["id"] == gid(mine) and detected["connector"]["code"] == "store_x"
+    assert detected["fields"] == [
+        {"field": "title", "diffs": [{"pimLocale": "ar_AE", "channelValue": "كرسي من الخشب"}]}
+    ]
