@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,11 +56,27 @@ class Settings(BaseSettings):
     """Products per chunk of a sync job; unset: sized to the channel (500 for batch channels, 50 for Shopify)."""
     sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
     """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
+    webhook_max_bytes: int = Field(default=1_048_576, gt=0, validation_alias="PIMSYNC_WEBHOOK_MAX_BYTES")
+    """Largest webhook body accepted (413 beyond it); reading stops there, so a huge body never fills memory."""
+    public_url: str | None = Field(default=None, validation_alias="PIMSYNC_PUBLIC_URL")
+    """Where channels reach this service (https://pim.my-company.test): Shopify connectors subscribe their
+    product webhooks at {public_url}/webhooks/{connector}; unset, nothing is subscribed."""
 
     @field_validator("var_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_origin(cls, value: str | None) -> str | None:
+        """An http(s) address with a host, kept without its trailing slash so paths append cleanly."""
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("PIMSYNC_PUBLIC_URL must be an http(s) address such as https://pim.my-company.test")
+        return value.strip().rstrip("/")
 
     @property
     def is_production(self) -> bool:

@@ -3,7 +3,9 @@
 An adapter is built per connector with its decrypted credentials and an httpx
 client; it translates between channel documents (below) and the channel's own
 API. Adapters never see the database: services hand them documents and record
-what comes back.
+what comes back. Capabilities only some channels have are protocols of their
+own (WebhookRegistrar), checked with isinstance, so no adapter carries a
+method that does nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from app.domain.errors import ErrorCode
 
@@ -175,3 +177,31 @@ class ChannelAdapter(Protocol):
         ...
 
     async def delete_product(self, external_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRegistration:
+    """What subscribing a connector's product webhooks found and did."""
+
+    callback_url: str
+    created: tuple[str, ...]
+    """Topics subscribed by this call, in the channel's own names (PRODUCTS_UPDATE ...)."""
+    existing: tuple[str, ...]
+    """Topics that already delivered to `callback_url`; nothing was sent for them."""
+    secret_configured: bool
+    """Whether the connector holds the secret deliveries are verified with; without it every delivery is refused."""
+
+
+@runtime_checkable
+class WebhookRegistrar(Protocol):
+    """An optional adapter capability: the service subscribes the channel's product webhooks itself.
+
+    Checked with isinstance(adapter, WebhookRegistrar). Channels whose shop
+    configures its own webhooks (CUSTOM_HTTP, per its protocol) do not
+    implement it.
+    """
+
+    async def register_webhooks(self, callback_url: str) -> WebhookRegistration:
+        """Subscribe the product topics to `callback_url`, creating only what is missing, so calling it again
+        creates nothing; ChannelError when the channel refuses (CHN-022 with the channel's message)."""
+        ...

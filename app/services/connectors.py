@@ -4,13 +4,15 @@ Connection tests talk to the channel, so they run outside any database
 transaction (a SQLite write lock must never wait on a remote shop); each use
 case validates first, tests, then writes in one short transaction.
 Credentials are sealed before they reach a row and opened only to build an
-adapter; no message here ever carries them.
+adapter; no message here ever carries them. After a successful test the
+channel's webhooks are registered (connector_webhooks.py), also outside the
+transaction, and the test's message says how that went.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -41,6 +43,7 @@ from app.repositories.connectors import ConnectorFilter, ConnectorRepository, Ma
 from app.repositories.events import EventRepository
 from app.secrets import CredentialsUnreadable
 from app.services.catalog_setup import CatalogSetupService
+from app.services.connector_webhooks import WebhookRegistrationService
 
 log = structlog.get_logger(__name__)
 
@@ -202,13 +205,24 @@ class ConnectorService:
 
     async def test(self, code: str) -> tuple[Connector, TestOutcome]:
         row = await self.existing(code)
+        credentials: Mapping[str, Any] = {}
         try:
             credentials = self.container.vault.open(row.credentials_encrypted)
         except CredentialsUnreadable as exc:
             outcome = TestOutcome(False, str(exc))
         else:
             outcome = await self.run_test(ChannelType(row.channel_type), credentials)
-        return await self._save_test(code, outcome), outcome
+        saved = await self._save_test(code, outcome)
+        return saved, await self._register_webhooks(saved, credentials, outcome)
+
+    async def _register_webhooks(
+        self, row: Connector, credentials: Mapping[str, Any], outcome: TestOutcome
+    ) -> TestOutcome:
+        """After a successful test, outside any transaction: the channel's webhooks, told in the test's message."""
+        if not outcome.success:
+            return outcome
+        note = await WebhookRegistrationService(self.container).register(row, credentials)
+        return outcome if note is None else replace(outcome, message=f"{outcome.message}. {note}")
 
     async def _save_test(self, code: str, outcome: TestOutcome) -> Connector:
         async with self.db.transaction() as session:
@@ -258,7 +272,7 @@ class ConnectorService:
         except IntegrityError:
             raise InvalidInput([self._code_taken(draft.code)]) from None
         log.info("connector.created", connector=draft.code, channel_type=channel_type.value, status=row.status)
-        return row, outcome
+        return row, await self._register_webhooks(row, draft.credentials, outcome)
 
     async def update(self, code: str, changes: ConnectorChanges) -> tuple[Connector, TestOutcome | None]:
         current = await self.existing(code)
@@ -292,6 +306,8 @@ class ConnectorService:
             row.updated_at = utcnow()
             _status_event(session, row, before)
         log.info("connector.updated", connector=code, credentials_changed=changes.credentials is not None)
+        if outcome is not None:
+            outcome = await self._register_webhooks(row, changes.credentials, outcome)
         return row, outcome
 
     async def delete(self, code: str) -> Connector:

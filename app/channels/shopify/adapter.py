@@ -20,6 +20,9 @@ message. Request-level failures raise the ChannelError of client.py; nothing
 is retried here. A product just created may be missing from Shopify's search
 index for a moment, so a lost answer followed by an immediate retry could still
 duplicate it; the engine's backoff makes that unlikely.
+
+register_webhooks (the WebhookRegistrar capability) lists the subscriptions
+of the callback URL, then creates only the missing topics.
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from app.channels.base import ChannelDocument, ChannelInfo, ChannelRejected, ItemResult, RateGate, RemoteProduct
+from app.channels.base import (
+    ChannelDocument,
+    ChannelInfo,
+    ChannelRejected,
+    ItemResult,
+    RateGate,
+    RemoteProduct,
+    WebhookRegistration,
+)
 from app.channels.shopify import documents as gql
 from app.channels.shopify.client import ShopifyClient, ShopifyCredentials
 from app.channels.shopify.mapper import (
@@ -62,6 +73,8 @@ from app.channels.shopify.schemas import (
     parse_translations,
     parse_user_errors,
     parse_variant_page,
+    parse_webhook_create,
+    parse_webhook_subscriptions,
     product_ids_by_sku,
     sku_query,
     sku_term,
@@ -69,6 +82,10 @@ from app.channels.shopify.schemas import (
 from app.domain.errors import ErrorCode
 
 T = TypeVar("T")
+
+WEBHOOK_TOPICS = ("PRODUCTS_UPDATE", "PRODUCTS_DELETE")
+"""What the service listens to: products/update and products/delete (a product created on Shopify is not the
+PIM's; an update of one the PIM exported, or its deletion, is)."""
 
 MAX_BATCH_SIZE = 1
 """productSet takes one product per call (spec.SPEC.batch_size); a batch of one also means a request that
@@ -350,6 +367,40 @@ class ShopifyAdapter:
         if remaining:
             message = "; ".join(error.message for error in remaining)
             raise ProductNotDeleted(self._client.scrub(f"Shopify productDelete {external_id}: {message}"))
+
+    # -- webhooks --------------------------------------------------------------------------------
+
+    async def register_webhooks(self, callback_url: str) -> WebhookRegistration:
+        """Subscribe WEBHOOK_TOPICS to `callback_url` (JSON), creating only the topics it does not have yet.
+
+        Shopify signs deliveries with the app's secret whether or not the
+        connector holds it, so subscriptions are made either way. A userError
+        raises ChannelRejected (CHN-022) with Shopify's message; topics
+        subscribed before it stay, and the next call creates only the rest.
+        """
+        if not callback_url:
+            raise ValueError("callback_url must not be empty")
+        listed = {"uri": callback_url, "topics": list(WEBHOOK_TOPICS), "first": gql.WEBHOOK_PAGE_SIZE}
+        found = await self._data(gql.WEBHOOK_SUBSCRIPTIONS, listed, parse_webhook_subscriptions)
+        existing = {subscription.topic for subscription in found if subscription.uri == callback_url}
+        created: list[str] = []
+        refused: list[str] = []
+        for topic in (topic for topic in WEBHOOK_TOPICS if topic not in existing):
+            variables = {"topic": topic, "webhookSubscription": {"uri": callback_url, "format": "JSON"}}
+            errors, subscription = await self._data(gql.WEBHOOK_SUBSCRIPTION_CREATE, variables, parse_webhook_create)
+            if errors or subscription is None:
+                reason = "; ".join(error.message for error in errors) or "answered without the subscription"
+                refused.append(f"{topic}: {reason}")
+            else:
+                created.append(topic)
+        if refused:
+            raise ChannelRejected(self._client.scrub(f"Shopify webhookSubscriptionCreate: {'; '.join(refused)}"))
+        return WebhookRegistration(
+            callback_url=callback_url,
+            created=tuple(created),
+            existing=tuple(topic for topic in WEBHOOK_TOPICS if topic in existing),
+            secret_configured=self._client.credentials.webhook_secret is not None,
+        )
 
 
 def _is_missing(message: str) -> bool:

@@ -347,6 +347,47 @@ query ProductTranslations($resourceIds: [ID!]!, $first: Int!, $locale: String!) 
     per_node=2,
 )
 
+WEBHOOK_PAGE_SIZE: Final = 10
+"""Subscriptions asked for when listing those of one callback URL: Shopify holds at most one per topic and
+address ("Address for this topic has already been taken"), and two topics are asked about."""
+
+WEBHOOK_SUBSCRIPTIONS: Final = Operation(
+    "WebhookSubscriptions",
+    """
+query WebhookSubscriptions($uri: String!, $topics: [WebhookSubscriptionTopic!]!, $first: Int!) {
+  webhookSubscriptions(first: $first, uri: $uri, topics: $topics) {
+    nodes {
+      id
+      topic
+      uri
+    }
+  }
+}
+""",
+    cost=2,
+    per_node=1,
+)
+
+WEBHOOK_SUBSCRIPTION_CREATE: Final = Operation(
+    "WebhookSubscriptionCreate",
+    """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription {
+      id
+      topic
+      uri
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+""",
+    cost=11,
+)
+
 ALL: Final = (
     SHOP_INFO,
     PRIMARY_LOCATION,
@@ -360,5 +401,7 @@ ALL: Final = (
     PRODUCTS_BY_SKU,
     PRODUCTS_BY_SKU_AT_LOCATION,
     PRODUCT_TRANSLATIONS,
+    WEBHOOK_SUBSCRIPTIONS,
+    WEBHOOK_SUBSCRIPTION_CREATE,
 )
 """Every document the adapter can send, for the test that validates them against the pinned SDL."""

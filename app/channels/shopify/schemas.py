@@ -288,6 +288,36 @@ def product_ids_by_sku(data: JsonObject, sku: str) -> list[str]:
     return ids
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookSubscription:
+    id: str
+    topic: str
+    """The WebhookSubscriptionTopic value, e.g. PRODUCTS_UPDATE."""
+    uri: str
+
+
+def parse_webhook_subscription(raw: object) -> WebhookSubscription:
+    node = obj(raw, "webhookSubscription")
+    return WebhookSubscription(
+        id=text(node.get("id"), "webhookSubscription.id"),
+        topic=text(node.get("topic"), "webhookSubscription.topic"),
+        uri=text(node.get("uri"), "webhookSubscription.uri"),
+    )
+
+
+def parse_webhook_subscriptions(data: JsonObject) -> list[WebhookSubscription]:
+    connection = obj(data.get("webhookSubscriptions"), "webhookSubscriptions")
+    return [parse_webhook_subscription(node) for node in items(connection.get("nodes"), "webhookSubscriptions.nodes")]
+
+
+def parse_webhook_create(data: JsonObject) -> tuple[list[UserError], WebhookSubscription | None]:
+    """webhookSubscriptionCreate's userErrors and the subscription it made (None when it made none)."""
+    payload = obj(data.get("webhookSubscriptionCreate"), "webhookSubscriptionCreate")
+    errors = parse_user_errors(payload.get("userErrors"), "webhookSubscriptionCreate")
+    created = payload.get("webhookSubscription")
+    return errors, None if created is None else parse_webhook_subscription(created)
+
+
 def field_of(mapping: Mapping[str, Any], *path: str) -> Any:
     """mapping[path[0]][path[1]]...; None where a step is missing or null."""
     value: Any = mapping
