@@ -54,6 +54,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "PIMSYNC_ALLOW_PRIVATE_URLS": "true",
         "PIMSYNC_SHOPIFY_ADMIN_URL": settings.shopify_admin_url or "",
         "PIMSYNC_SYNC_CHUNK_SIZE": "100",
+        "PIMSYNC_WORKER_POLL_SECONDS": "0.05",
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
@@ -108,6 +109,14 @@ def running_worker(settings: Settings, log_path: Path) -> Iterator[WorkerProcess
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     with running_worker(settings, tmp_path / "worker.log") as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def module_worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """One worker for every test of a module, per database: each test has its own tenant, so they do not
+    meet, and a test is spared a worker's start and stop. Not for tests that kill or restart it."""
+    with running_worker(settings, tmp_path_factory.mktemp("worker") / "worker.log") as process:
         yield process
 
 

@@ -612,6 +612,24 @@ def test_remote_product_reads_what_shopify_stores_with_translations() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("translated_at", "expected"),
+    [
+        (datetime(2026, 4, 3, 8, 0, tzinfo=UTC), datetime(2026, 4, 3, 8, 0, tzinfo=UTC)),
+        (datetime(2026, 4, 1, 8, 0, tzinfo=UTC), datetime(2026, 4, 2, 10, 30, tzinfo=UTC)),
+        (None, datetime(2026, 4, 2, 10, 30, tzinfo=UTC)),
+    ],
+    ids=["translation_edited_later", "product_edited_later", "no_translation"],
+)
+def test_a_product_changed_when_its_latest_translation_did(translated_at: datetime | None, expected: datetime) -> None:
+    """An edited translation leaves the product's updatedAt (2026-04-02 10:30) as it was; NEWEST_WINS needs
+    the edit's own time."""
+    remote = remote_product(
+        variant_node(), primary_locale="en", translations={}, at_location=False, translated_at=translated_at
+    )
+    assert remote.updated_at == expected
+
+
 def test_remote_stock_is_read_at_the_configured_location() -> None:
     remote = remote_product(variant_node(), primary_locale="en", translations={}, at_location=True)
     assert remote.fields["inventoryQuantity"] == 4

@@ -8,10 +8,10 @@ these helpers read and split it without touching anything else.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.conflicts import Resolution
+from app.domain.conflicts import MISSING, Resolution, Slot, choice_for, same
 
 FieldEntry = Mapping[str, Any]
 
@@ -123,3 +123,46 @@ def split_fields(
         if left:
             rest.append({**entry, "diffs": left})
     return chosen, rest
+
+
+@dataclass
+class ChosenSlots:
+    """A resolved conflict as the check that applies it asks: what did the person choose for this slot?
+
+    A choice holds only for the values the person was shown: a slot whose
+    PIM or channel value changed since is left to the connector's strategy
+    (with MANUAL, a new conflict), and is listed in `stale`.
+    """
+
+    fields: Sequence[FieldEntry]
+    stored: Mapping[str, Any]
+    """The conflict's `resolution` column."""
+    vanished: bool = False
+    """The conflict was about the product missing or deleted on the channel: `overall` decides its fate."""
+    stale: list[str] = field(default_factory=list)
+    """"field (PIM locale)" of every slot whose values moved on since the resolution."""
+
+    def __call__(self, slot: Slot, pim: Any, channel: Any) -> Resolution | None:
+        diff = self._diff(slot)
+        if diff is None:
+            return None
+        shown_pim, shown_channel = diff.get("pimValue"), diff.get("channelValue")
+        pim = None if pim is MISSING else pim
+        if not (same(slot.field_type, pim, shown_pim) and same(slot.field_type, channel, shown_channel)):
+            self.stale.append(f"{slot.field} ({slot.pim_locale or slot.channel_locale or 'all locales'})")
+            return None
+        return choice_for(self.stored, slot.field, slot.pim_locale)
+
+    @property
+    def overall(self) -> Resolution:
+        """The choice for the product as a whole: what a deleted or missing product's conflict decides."""
+        return Resolution(self.stored["resolution"])
+
+    def _diff(self, slot: Slot) -> Mapping[str, Any] | None:
+        for entry in self.fields:
+            if entry["field"] != slot.field:
+                continue
+            for diff in entry.get("diffs") or ():
+                if diff.get("pimLocale") == slot.pim_locale and diff.get("channelLocale") == slot.channel_locale:
+                    return diff  # type: ignore[no-any-return]
+        return None

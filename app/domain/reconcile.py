@@ -19,14 +19,20 @@ from app.domain.conflicts import (
     Action,
     Decision,
     Outcome,
+    Resolution,
     ResolutionStatus,
     Slot,
     classify,
     decide,
+    decide_chosen,
     read,
     write,
 )
 from app.domain.connectors import ConflictStrategy
+
+Choose = Callable[[Slot, Any, Any], Resolution | None]
+"""(slot, PIM value, channel value) -> a person's resolution for it, or None to let the strategy decide."""
+AT_ODDS = frozenset({Outcome.CONFLICT, Outcome.DRIFT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +96,13 @@ def reconcile(
     strategy: ConflictStrategy,
     pim_newer: Callable[[Slot], bool | None],
     force: bool = False,
+    choose: Choose | None = None,
 ) -> Reconciliation:
-    """Classify and decide every slot. `force` re-sends PIM values that did not change (forceResync)."""
+    """Classify and decide every slot. `force` re-sends PIM values that did not change (forceResync).
+
+    `choose` gives a person's resolution for a slot still at odds (conflict or drift), when it applies to the
+    values now found; the strategy decides every other slot.
+    """
     results = []
     for slot in slots:
         values = {
@@ -103,7 +114,11 @@ def reconcile(
         if values["channel"] is MISSING:
             values["channel"] = None
         outcome = classify(slot, **values)
-        decision = decide(slot, outcome, strategy, pim_newer=lambda slot=slot: pim_newer(slot))  # type: ignore[misc]
+        choice = choose(slot, values["pim"], values["channel"]) if choose and outcome in AT_ODDS else None
+        if choice is not None:
+            decision = decide_chosen(slot, choice)
+        else:
+            decision = decide(slot, outcome, strategy, pim_newer=lambda slot=slot: pim_newer(slot))  # type: ignore[misc]
         if force and decision.action is Action.NONE and values["pim"] is not MISSING:
             decision = Decision(Action.SEND)
         results.append(SlotResult(slot, outcome, decision, **values))

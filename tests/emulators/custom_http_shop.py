@@ -13,6 +13,8 @@ partial updates (a key absent leaves the stored value, a null clears it).
 For tests it also keeps a log of every request, can be told to answer the
 next requests with 429/503 or to answer slowly, can be edited "from the shop's
 admin" to create drift, and signs webhooks the way a shop would send them.
+With `reformat` it stores what the API writes the way many shops' editors do,
+not byte for byte (see `stored_form`), so a later read differs from what was sent.
 
     shop = CustomHttpShop(signing_secret="s" * 32)
     transport = httpx.ASGITransport(app=shop.app)          # in-process
@@ -45,6 +47,7 @@ DOCUMENT_KEYS = frozenset({"sku", "externalId", "fields", "locales"})
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _DIGITS = re.compile(r"[0-9]{1,15}")
 _SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
+_PRICE_FIELDS = ("price", "compareAtPrice")
 
 
 @dataclass
@@ -122,6 +125,17 @@ def shop_signature(secret: str, body: bytes, timestamp: str) -> str:
     return "sha256=" + mac.hexdigest()
 
 
+def stored_form(key: str, value: Any) -> Any:
+    """How a reformatting shop stores a written value: prices in their shortest form ("115.50" -> "115.5",
+    "115.00" -> "115"), and a description written as bare text wrapped in a paragraph, as rich-text
+    editors do ("Solid oak" -> "<p>Solid oak</p>"). Anything else is kept as given."""
+    if key in _PRICE_FIELDS and isinstance(value, str) and "." in value:
+        return value.rstrip("0").rstrip(".")
+    if key == "description" and isinstance(value, str) and value.strip() and not value.lstrip().startswith("<"):
+        return f"<p>{value.strip()}</p>"
+    return value
+
+
 def _merge(stored: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     """Partial update: absent keys stay, null clears, anything else replaces."""
     merged = dict(stored)
@@ -151,6 +165,7 @@ class CustomHttpShop:
         tolerance: int = 300,
         max_batch: int = 100,
         clock: Callable[[], float] = time.time,
+        reformat: bool = False,
     ) -> None:
         self.signing_secret = signing_secret
         self.api_key = api_key
@@ -160,6 +175,8 @@ class CustomHttpShop:
         self.tolerance = tolerance
         self.max_batch = max_batch
         self.clock = clock
+        self.reformat = reformat
+        """Store values written through the API in the shop's own form (`stored_form`); admin edits stay as given."""
         self.products: dict[str, StoredProduct] = {}
         self._by_external_id: dict[str, StoredProduct] = {}
         """The same products by external id, so an update finds its product without scanning the store."""
@@ -469,6 +486,12 @@ class CustomHttpShop:
             for key in ("title", "description"):
                 if values.get(key) is not None and not isinstance(values[key], str):
                     raise _ItemError("CHN-011", f"{key} must be a string", locale)
+        if self.reformat:
+            fields = {key: stored_form(key, value) for key, value in fields.items()}
+            locales = {
+                locale: {key: stored_form(key, value) for key, value in values.items()}
+                for locale, values in locales.items()
+            }
         merged_fields = _merge(existing.fields if existing else {}, fields)
         merged_locales = {locale: dict(values) for locale, values in (existing.locales if existing else {}).items()}
         for locale, values in locales.items():

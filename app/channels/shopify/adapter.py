@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -70,6 +71,7 @@ from app.channels.shopify.schemas import (
     parse_product_state,
     parse_shop_context,
     parse_translatable_content,
+    parse_translation_times,
     parse_translations,
     parse_user_errors,
     parse_variant_page,
@@ -307,31 +309,45 @@ class ShopifyAdapter:
         for chunk in _chunks(wanted, gql.FETCH_PAGE_SIZE):
             await self._variants(chunk, nodes)
         product_ids = list(dict.fromkeys(str(field_of(node, "product", "id")) for node in nodes.values()))
-        translations = await self._translations(product_ids, primary)
+        translations, translated_at = await self._translations(product_ids, primary)
         at_location = self._client.credentials.location_id is not None
         found: dict[str, RemoteProduct] = {}
         for sku, node in nodes.items():
             product_id = str(field_of(node, "product", "id"))
             try:
                 found[sku] = remote_product(
-                    node, primary_locale=primary, translations=translations.get(product_id, {}), at_location=at_location
+                    node,
+                    primary_locale=primary,
+                    translations=translations.get(product_id, {}),
+                    at_location=at_location,
+                    translated_at=translated_at.get(product_id),
                 )
             except ValueError as exc:
                 raise ChannelRejected(self._client.scrub(f"Shopify ProductsBySku: {sku!r}: {exc}")) from None
         return found
 
-    async def _translations(self, product_ids: list[str], primary: str) -> dict[str, dict[str, dict[str, str | None]]]:
-        """product id → locale → translation key → value, for every published locale but the primary one."""
+    async def _translations(
+        self, product_ids: list[str], primary: str
+    ) -> tuple[dict[str, dict[str, dict[str, str | None]]], dict[str, datetime]]:
+        """product id → locale → translation key → value, for every published locale but the primary one;
+        and product id → when its latest translation changed."""
         found: dict[str, dict[str, dict[str, str | None]]] = {product_id: {} for product_id in product_ids}
+        latest: dict[str, datetime] = {}
         for locale in (await self._context()).published_locales:
             if locale == primary:
                 continue
             for chunk in _chunks(product_ids, gql.FETCH_PAGE_SIZE):
                 variables = {"resourceIds": chunk, "first": len(chunk), "locale": locale}
-                answer = await self._data(gql.PRODUCT_TRANSLATIONS, variables, parse_translations)
+                answer, times = await self._data(
+                    gql.PRODUCT_TRANSLATIONS,
+                    variables,
+                    lambda data: (parse_translations(data), parse_translation_times(data)),
+                )
                 for product_id in chunk:
                     found[product_id][locale] = answer.get(product_id, {})
-        return found
+                for product_id, when in times.items():
+                    latest[product_id] = max(when, latest.get(product_id, when))
+        return found, latest
 
     async def _variants(self, chunk: list[str], nodes: dict[str, JsonObject]) -> None:
         """Every variant whose SKU is exactly one of `chunk`, page by page, into `nodes`."""

@@ -338,6 +338,7 @@ query ProductTranslations($resourceIds: [ID!]!, $first: Int!, $locale: String!) 
       translations(locale: $locale) {
         key
         value
+        updatedAt
       }
     }
   }

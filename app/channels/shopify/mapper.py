@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -476,8 +477,14 @@ def remote_product(
     primary_locale: str,
     translations: Mapping[str, Mapping[str, str | None]],
     at_location: bool,
+    translated_at: datetime | None = None,
 ) -> RemoteProduct:
-    """One variant of a ProductsBySku answer as the product the service binds; values as Shopify stores them."""
+    """One variant of a ProductsBySku answer as the product the service binds; values as Shopify stores them.
+
+    `updated_at` is the latest of the product's updatedAt and `translated_at` (when its latest translation
+    changed): Shopify keeps a translation's time on the translation, so an Arabic title edited in the admin
+    leaves the product's updatedAt where it was, and NEWEST_WINS must still see that edit's time.
+    """
     product = node.get("product")
     if not isinstance(product, dict) or not isinstance(product.get("id"), str):
         raise ValueError("the variant has no product id")
@@ -512,5 +519,10 @@ def remote_product(
         external_id=product["id"],
         fields=fields,
         locales=locales,
-        updated_at=parse_datetime(product.get("updatedAt")),
+        updated_at=_latest(parse_datetime(product.get("updatedAt")), translated_at),
     )
+
+
+def _latest(*times: datetime | None) -> datetime | None:
+    known = [when for when in times if when is not None]
+    return max(known) if known else None

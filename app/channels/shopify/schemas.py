@@ -262,6 +262,25 @@ def parse_translations(data: JsonObject) -> dict[str, dict[str, str | None]]:
     return found
 
 
+def parse_translation_times(data: JsonObject) -> dict[str, datetime]:
+    """translatableResourcesByIds → {resourceId: when its latest translation in the locale asked changed}.
+
+    A translation is its own record on Shopify: editing one leaves the product's updatedAt as it was.
+    """
+    connection = obj(data.get("translatableResourcesByIds"), "translatableResourcesByIds")
+    found: dict[str, datetime] = {}
+    for raw in items(connection.get("nodes"), "translatableResourcesByIds.nodes"):
+        node = obj(raw, "translatableResourcesByIds.nodes[]")
+        times = [
+            when
+            for entry in items(node.get("translations"), "translations")
+            if (when := parse_datetime(obj(entry, "translations[]").get("updatedAt"))) is not None
+        ]
+        if times:
+            found[text(node.get("resourceId"), "resourceId")] = max(times)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     nodes: Sequence[JsonObject]

@@ -38,6 +38,8 @@ class Item:
     vanished: ConflictType | None = None
     """The channel no longer has the product the listing points to."""
     vanished_status: ResolutionStatus | None = None
+    decided_by_person: bool = False
+    """The vanished product's fate is a person's resolution being applied, not a new conflict."""
     linked: bool = False
     """Bound to a product the channel already had, identical there: in sync with nothing to send."""
     readback: RemoteProduct | None = None

@@ -44,6 +44,7 @@ async def apply_outcomes(
     listings = ListingRepository(session)
     for item in items:
         _bind(listings, connector, plan, item, now)
+    await listings.insert_new()
     return await _record_conflicts(session, connector, items, now)
 
 
@@ -122,8 +123,11 @@ def _bind(listings: ListingRepository, connector: Connector, plan: ExportPlan, i
             sent={},
             base={},
         )
-        listings.add(listing)
         item.listing = listing
+        listings.add_new(listing)  # inserted with the batch's other new listings, once all are bound
+    else:
+        # Loaded by an earlier, closed session: attached to this one, or its changes would never be written.
+        listings.add(listing)
     if item.external_id:
         listing.external_id = item.external_id
     if item.action is ChangeAction.DELETE and not failed(item):
@@ -259,7 +263,7 @@ async def _record_conflicts(
 
 def _detections(item: Item) -> list[tuple[ResolutionStatus, list[dict[str, Any]], ConflictType]]:
     if item.vanished is not None and item.vanished_status is not None:
-        return [(item.vanished_status, [], item.vanished)]
+        return [] if item.decided_by_person else [(item.vanished_status, [], item.vanished)]
     if item.rec is None:
         return []
     found = [
@@ -308,6 +312,9 @@ def _open(
         )
         session.add(conflict)
         return conflict
+    if kind is ConflictType.MISSING_ON_CHANNEL and conflict.conflict_type == ConflictType.DELETED_ON_CHANNEL.value:
+        # The channel reported the deletion; a later read finding the product gone confirms it and changes nothing.
+        kind = ConflictType.DELETED_ON_CHANNEL
     if conflict.fields == fields and conflict.conflict_type == kind.value:
         return None
     conflict.fields, conflict.conflict_type, conflict.version = fields, kind.value, conflict.version + 1
@@ -351,11 +358,12 @@ def _resolved(
 
 
 async def _close_settled(session: AsyncSession, connector: Connector, items: Sequence[Item], now: datetime) -> None:
-    """A pending field conflict whose slots now agree (someone aligned one side) is closed, not left to rot."""
+    """A pending conflict the check no longer finds is closed, not left to rot: a field conflict whose slots
+    agree now (someone aligned one side), or a missing or deleted product that is back on the channel."""
     checked = [item.product.id for item in items if item.rec is not None and not item.held and not failed(item)]
     if not checked:
         return
     for conflict in (await _pending(session, connector.id, checked)).values():
-        if conflict.conflict_type == ConflictType.FIELD_MISMATCH.value:
-            conflict.resolution_status, conflict.resolved_at = ResolutionStatus.DISMISSED.value, now
-            conflict.resolved_by = "sync: both sides agree now"
+        why = "both sides agree now" if conflict.conflict_type == ConflictType.FIELD_MISMATCH.value else "it is back"
+        conflict.resolution_status, conflict.resolved_at = ResolutionStatus.DISMISSED.value, now
+        conflict.resolved_by, conflict.applied_at = f"sync: {why}", now

@@ -20,7 +20,8 @@ from app.channels.retry import RetryPolicy, with_retries
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, SyncChunk, SyncJob
-from app.domain.conflicts import MISSING, Action, ConflictType, ResolutionStatus, Slot, pim_is_newer
+from app.domain.conflict_choices import ChosenSlots
+from app.domain.conflicts import MISSING, Action, ConflictType, Resolution, ResolutionStatus, Slot, pim_is_newer
 from app.domain.connectors import ConflictStrategy
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ValueTable
@@ -95,6 +96,10 @@ class Pass:
     check_all: bool = False
     """Read the channel for every linked product, not only changed ones (FULL syncs look for drift)."""
     value_times: Callable[[Sequence[Item]], Awaitable[dict[tuple[int, int, str, str], datetime]]] | None = None
+    chosen: ChosenSlots | None = None
+    """A person's resolution being applied: it decides the slots (or the vanished product) it covers."""
+    missing_kind: ConflictType = ConflictType.MISSING_ON_CHANNEL
+    """What a product the channel no longer has is recorded as (DELETED_ON_CHANNEL when a webhook said so)."""
 
 
 def make_pass(
@@ -105,6 +110,8 @@ def make_pass(
     dry_run: bool = False,
     force: bool = False,
     check_all: bool = False,
+    chosen: ChosenSlots | None = None,
+    missing_kind: ConflictType = ConflictType.MISSING_ON_CHANNEL,
 ) -> Pass:
     """The connector's way of checking and sending, with the PIM's value times read only when needed."""
 
@@ -121,14 +128,23 @@ def make_pass(
         force=force,
         check_all=check_all,
         value_times=value_times,
+        chosen=chosen,
+        missing_kind=missing_kind,
     )
 
 
 async def send_page(work: PageWork, adapter: ChannelAdapter, how: Pass) -> None:
     """Decide, match, check three ways and (unless a dry run) send; CredentialsRejected propagates."""
-    for item in work.items:
-        _decide(item, how.plan, work.values.get(item.product.id, {}), force=how.force)
-    await send_items(work.items, adapter, how)
+    await send_products(work.items, work.values, adapter, how)
+
+
+async def send_products(
+    items: Sequence[Item], values: Mapping[int, ValueTable], adapter: ChannelAdapter, how: Pass
+) -> None:
+    """Build each product's export from its values, then check and send it (`send_items`)."""
+    for item in items:
+        _decide(item, how.plan, values.get(item.product.id, {}), force=how.force)
+    await send_items(items, adapter, how)
 
 
 async def send_items(items: Sequence[Item], adapter: ChannelAdapter, how: Pass) -> None:
@@ -184,7 +200,7 @@ def _reconcile(item: Item, how: Pass, times: Mapping[tuple[int, int, str, str], 
     listing = item.listing
     if item.remote is None:
         if item.external_id is not None and not item.creating:
-            _vanished(item, how.strategy, ConflictType.MISSING_ON_CHANNEL)
+            _vanished(item, how)
         return
     channel_time = item.remote.updated_at
     product_time = item.product.updated_at
@@ -202,6 +218,7 @@ def _reconcile(item: Item, how: Pass, times: Mapping[tuple[int, int, str, str], 
         strategy=how.strategy,
         pim_newer=pim_newer,
         force=how.force,
+        choose=how.chosen,
     )
     item.linked = listing is None or listing.external_id != item.external_id
     item.creating = False
@@ -213,10 +230,16 @@ def _reconcile(item: Item, how: Pass, times: Mapping[tuple[int, int, str, str], 
         item.action = ChangeAction.CONFLICT if not item.rec.sends else item.action
 
 
-def _vanished(item: Item, strategy: ConflictStrategy, kind: ConflictType) -> None:
+def _vanished(item: Item, how: Pass) -> None:
     """The channel lost the product: never a silent re-create. PIM_WINS re-creates it, on the record;
-    CHANNEL_WINS leaves it off the channel; otherwise a person decides."""
-    item.vanished = kind
+    CHANNEL_WINS leaves it off the channel; otherwise a person decides. A person's resolution being applied
+    decides as its overall choice says (DISMISSED, like CHANNEL_WINS, leaves the product off)."""
+    item.vanished, strategy = how.missing_kind, how.strategy
+    if how.chosen is not None and how.chosen.vanished:
+        item.decided_by_person = True
+        strategy = (
+            ConflictStrategy.PIM_WINS if how.chosen.overall is Resolution.PIM_WINS else ConflictStrategy.CHANNEL_WINS
+        )
     if strategy is ConflictStrategy.PIM_WINS:
         item.vanished_status = ResolutionStatus.PIM_WINS
         item.external_id, item.creating, item.action = None, True, ChangeAction.CREATE
@@ -379,7 +402,9 @@ def _counts(items: Sequence[Item]) -> Counts:
 
 
 def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
-    """The product's audit rows: what was (or would be) written, and apart from it what is held in conflict."""
+    """The product's audit row (one per job and SKU, as sync_changes keeps them): what was (or would be)
+    written; when some of it is held in conflict, action CONFLICT, with the held fields after the written
+    ones (the product's Conflict tells them apart)."""
 
     def row(action: ChangeAction, fields: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -391,12 +416,11 @@ def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
         }
 
     if item.rec is not None:
-        sent = [_field_change(result) for result in item.rec.with_action(Action.SEND)]
+        sent = [] if failed(item) else [_field_change(result) for result in item.rec.with_action(Action.SEND)]
         held = [_field_change(result) for result in item.rec.held]
-        rows = [row(ChangeAction.UPDATE, sent)] if sent and not failed(item) else []
         if held:
-            rows.append(row(ChangeAction.CONFLICT, held))
-        return rows or [row(item.action, [])]
+            return [row(ChangeAction.CONFLICT, sent + held)]
+        return [row(ChangeAction.UPDATE, sent)] if sent else [row(item.action, [])]
     fields: list[dict[str, Any]] = []
     if item.out is not None and item.action in (ChangeAction.CREATE, ChangeAction.UPDATE):
         before = remote_document(item.remote) if item.remote else (item.listing.sent if item.listing else {})

@@ -19,12 +19,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.base import ChannelAdapter, CredentialsRejected
-from app.channels.factory import AdapterUnavailable, build_adapter, default_rate_limit
-from app.channels.rate_limit import RedisTokenBucket
+from app.channels.factory import AdapterUnavailable
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, SyncChunk, SyncJob
-from app.domain.channels import ChannelType
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
 from app.domain.sync import ChunkStatus, Selection, SyncJobStatus
@@ -35,6 +33,7 @@ from app.secrets import CredentialsUnreadable
 from app.services.conflicts.notify import publish_conflict
 from app.services.mappings import MappingService
 from app.services.sync import progress
+from app.services.sync.adapters import open_adapter
 from app.services.sync.finish import finish_job
 from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page, send_page
 
@@ -131,21 +130,8 @@ async def _prepare(container: Container, claim: Claim) -> tuple[ChannelAdapter, 
     connector = claim.connector
     if connector.status == ConnectorStatus.PAUSED:
         raise JobFailed(f"connector '{connector.code}' was paused: {connector.status_reason}")
-    channel_type = ChannelType(connector.channel_type)
-    gate = RedisTokenBucket.for_connector(
-        container.redis,
-        connector_public_id=connector.public_id,
-        limit=default_rate_limit(channel_type, connector.requests_per_second),
-    )
     try:
-        credentials = container.vault.open(connector.credentials_encrypted)
-        adapter = await build_adapter(
-            ChannelType(connector.channel_type),
-            credentials,
-            http=container.http,
-            settings=container.settings,
-            gate=gate,
-        )
+        adapter = await open_adapter(container, connector)
     except (CredentialsUnreadable, AdapterUnavailable, CredentialsRejected) as exc:
         raise JobFailed(str(exc)) from None
     plan, _ = await MappingService(container, connector.tenant_id).plan(connector, claim.job.locales)

@@ -179,7 +179,7 @@ class Controls:
         product = self.product(ref)
         with self._lock:
             before = copy.deepcopy(product)
-            products.apply_scalars(product, fields or {})
+            products.apply_scalars(product, fields or {}, reformat_html=self.state.reformat_html)
             if fields and fields.get("handle"):
                 product.handle = handleize(fields["handle"])
             errors: list[dict[str, Any]] = []

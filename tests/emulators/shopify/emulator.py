@@ -118,11 +118,19 @@ class ShopifyEmulator(controls.Controls):
         require_published_locales: bool = False,
         allow_insecure_webhooks: bool = False,
         media_ready: bool = True,
+        reformat_html: bool = False,
     ) -> None:
         self.access_token = access_token
         self.api_secret = api_secret
         self.clock = clock
-        self.state = ShopState(clock=clock, api_secret=api_secret, shop=shop, locales=locales, media_ready=media_ready)
+        self.state = ShopState(
+            clock=clock,
+            api_secret=api_secret,
+            shop=shop,
+            locales=locales,
+            media_ready=media_ready,
+            reformat_html=reformat_html,
+        )
         self.context = Context(self.state, require_published_locales, allow_insecure_webhooks)
         self.bucket = LeakyBucket(maximum_available, restore_rate, maximum_available, clock())
         self.requests: list[LoggedRequest] = []

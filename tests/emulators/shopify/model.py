@@ -270,6 +270,7 @@ class ShopState:
         shop: ShopInfo | None = None,
         locales: list[ShopLocale] | None = None,
         media_ready: bool = True,
+        reformat_html: bool = False,
     ) -> None:
         self.clock = clock
         self.api_secret = api_secret
@@ -277,6 +278,8 @@ class ShopState:
         self.shop = shop or ShopInfo()
         self.locales = locales if locales is not None else default_locales()
         self.media_ready = media_ready
+        self.reformat_html = reformat_html
+        """Store descriptionHtml re-serialised, as a sanitising editor would (fields.reserialise_html)."""
         self._next_id = 7_100_000_000_001
         self.locations = [Location(self.next_id(), "Shop location")]
         self.products: dict[int, Product] = {}

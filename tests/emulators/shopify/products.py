@@ -35,6 +35,7 @@ from .fields import (
     normalize_tags,
     plan_media,
     refuse_unknown,
+    reserialise_html,
     user_error,
 )
 from .model import DEFAULT_OPTION, DEFAULT_VALUE, Option, OptionValue, Product, ShopState, Variant, handleize, parse_gid
@@ -126,7 +127,7 @@ def product_set(
         now = state.stamp()
         product = Product(id=product_id, title="", handle=handle, created_at=now, updated_at=now)
     before = copy.deepcopy(product)
-    apply_scalars(product, data)
+    apply_scalars(product, data, reformat_html=state.reformat_html)
     product.handle = handle
     if options is not None and variants is not None:
         product.options = options
@@ -139,12 +140,14 @@ def product_set(
     return product, []
 
 
-def apply_scalars(product: Product, data: Mapping[str, Any]) -> None:
-    """The non-list fields present in a ProductSetInput/ProductUpdateInput-shaped mapping."""
+def apply_scalars(product: Product, data: Mapping[str, Any], *, reformat_html: bool = False) -> None:
+    """The non-list fields present in a ProductSetInput/ProductUpdateInput-shaped mapping (`reformat_html`:
+    descriptionHtml is stored re-serialised, see fields.reserialise_html)."""
     if "title" in data:
         product.title = data["title"].strip()
     if "descriptionHtml" in data:
-        product.description_html = data["descriptionHtml"] or ""
+        markup = data["descriptionHtml"] or ""
+        product.description_html = reserialise_html(markup) if reformat_html else markup
     if "vendor" in data:
         product.vendor = data["vendor"] or ""
     if "productType" in data:
