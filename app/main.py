@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql behind bearer-token auth, plus /health, /ready and /metrics."""
+"""The Starlette application: /graphql behind bearer-token auth, /webhooks/{connector_id}, /health, /ready, /metrics."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from app.channels.webhooks import WebhookRefused
 from app.container import Container, open_container
-from app.domain.errors import Unauthenticated
+from app.domain.errors import NotFound, Unauthenticated
 from app.metrics import Metrics, MetricsMiddleware
 from app.ops import ops_routes
 from app.services.auth import Principal
 from app.services.tokens import TokenService
+from app.services.webhooks import receive as receive_webhook
 from app.settings import Settings, load_settings
 from graphql_schema import build_schema
 from graphql_schema.context import Context
@@ -147,6 +149,24 @@ def _wants_ide(request: Request) -> bool:
     )
 
 
+def webhook_route(current: Callable[[], Container]) -> Route:
+    """POST /webhooks/{connector public id}: 202 once stored; the body is streamed so its size limit holds."""
+
+    async def webhook(request: Request) -> Response:
+        try:
+            receipt = await receive_webhook(
+                current(), public_id=request.path_params["connector_id"], headers=request.headers, body=request.stream()
+            )
+        except (WebhookRefused, NotFound) as exc:
+            status = exc.status if isinstance(exc, WebhookRefused) else 404
+            return JSONResponse({"code": str(exc.code), "message": exc.message}, status_code=status)
+        if receipt.status == "ping":
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": receipt.status, "deliveryId": receipt.delivery_id}, status_code=202)
+
+    return Route("/webhooks/{connector_id}", webhook, methods=["POST"])
+
+
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Starlette:
     """The ASGI app. Tests pass a ready `container`; otherwise the lifespan opens and closes one."""
     settings = settings or load_settings()
@@ -174,6 +194,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     graphql = AuthenticatedGraphQL(view, current, ide=ide)
     routes = [
         *ops_routes(current, metrics),
+        webhook_route(current),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

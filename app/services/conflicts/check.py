@@ -1,0 +1,225 @@
+"""Checking one product against the channel now, outside any sync: for a webhook delivery, or to apply a
+person's resolution.
+
+Both run the very check a sync page runs (`send_products`, then
+`apply_outcomes` in one transaction), on a single product: a webhook never
+follows rules of its own. What is particular to a webhook is decided before
+the check: a delivery about a product the connector does not list, or older
+than the state already seen, changes nothing. An echo of the service's own
+write finds the channel equal to the base, so the check has nothing to do.
+
+The product's listing is read again, locked, when the outcome is recorded:
+if a sync (or another delivery) recorded it meanwhile, this check's view is
+out of date and `CheckRaced` asks the caller to run it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.base import ChannelError, WebhookEvent
+from app.channels.factory import AdapterUnavailable
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import Connector, Listing, Product
+from app.domain.conflict_choices import ChosenSlots
+from app.domain.conflicts import Action, ConflictType, Outcome
+from app.domain.connectors import ConnectorStatus
+from app.domain.errors import ErrorCode
+from app.domain.sync import ChangeAction
+from app.repositories.listings import ListingRepository
+from app.repositories.products import ProductRepository
+from app.services.conflicts.notify import publish_conflict
+from app.services.mappings import MappingService
+from app.services.sync.adapters import open_adapter
+from app.services.sync.items import Item, failed, load_items
+from app.services.sync.outcomes import apply_outcomes
+from app.services.sync.pages import make_pass, send_products
+
+log = structlog.get_logger(__name__)
+
+DELETED = "product.deleted"
+CHANNEL_CHANGED = frozenset({Outcome.DRIFT, Outcome.CONVERGED, Outcome.CONFLICT})
+TRANSIENT = frozenset({ErrorCode.RATE_LIMITED.value, ErrorCode.CHANNEL_UNAVAILABLE.value, ErrorCode.TIMEOUT.value})
+
+
+class CheckRaced(Exception):
+    """The product's listing was recorded by someone else while this check ran: run the check again."""
+
+
+class ChannelBusy(Exception):
+    """The channel could not be read or written for now (throttled, down, slow): run the check again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCheck:
+    """What a delivery's check concluded: "PROCESSED" (the product was checked) or "IGNORED" (nothing to do)."""
+
+    status: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """One product's check, recorded."""
+
+    item: Item
+    conflicts: list[int]
+    """Pending conflicts it opened or changed (announced on conflictDetected)."""
+
+    def summary(self) -> str:
+        """What happened, in a line a person reads on the delivery or the resolution."""
+        item = self.item
+        if failed(item):
+            return "refused by the channel: " + "; ".join(f"{code}: {message}" for _, code, message in item.errors)
+        if item.vanished is not None:
+            return f"{item.vanished.value}: {item.vanished_status.value if item.vanished_status else 'kept'}"
+        parts = []
+        if item.rec is not None:
+            for action, said in ((Action.SEND, "exported"), (Action.IMPORT, "imported"), (Action.KEEP, "kept")):
+                slots = item.rec.with_action(action)
+                if slots:
+                    parts.append(f"{said} {', '.join(_slot_name(result.slot) for result in slots)}")
+            if item.rec.held:
+                parts.append(f"held in conflict {', '.join(_slot_name(result.slot) for result in item.rec.held)}")
+        elif item.action in (ChangeAction.CREATE, ChangeAction.UPDATE):
+            parts.append(f"{item.action.value.lower()}d on the channel")
+        return "; ".join(parts) or "nothing to do: the channel matches what was last synced"
+
+
+def _slot_name(slot: Any) -> str:
+    return f"{slot.field}[{slot.channel_locale}]" if slot.channel_locale else str(slot.field)
+
+
+Finish = Callable[[AsyncSession, Checked], Awaitable[None]]
+
+
+async def check_product(
+    container: Container,
+    connector: Connector,
+    product: Product,
+    *,
+    chosen: ChosenSlots | None = None,
+    missing_kind: ConflictType = ConflictType.MISSING_ON_CHANNEL,
+    finish: Finish | None = None,
+) -> Checked:
+    """Read the channel, check three ways, write what the strategy (or `chosen`) says, and record it.
+
+    `finish` runs inside the recording transaction (a resolution marks itself
+    applied there). Raises CheckRaced, ChannelBusy, and the adapter's
+    CredentialsRejected; AdapterUnavailable when this version cannot talk to
+    the channel.
+    """
+    plan, _ = await MappingService(container, connector.tenant_id).plan(connector)
+    adapter = await open_adapter(container, connector)
+    async with container.db.reader() as session:
+        items, values = await load_items(session, connector.tenant_id, connector.id, [product], plan.attribute_ids)
+    item, seen = items[0], _mark(items[0].listing)
+    how = make_pass(container, connector, plan, check_all=True, chosen=chosen, missing_kind=missing_kind)
+    await send_products(items, values, adapter, how)
+    if any(code in TRANSIENT for _, code, _ in item.errors):
+        raise ChannelBusy("; ".join(message for _, _, message in item.errors))
+    async with container.db.transaction() as session:
+        current = (await ListingRepository(session).for_products(connector.id, [product.id], for_update=True)).get(
+            product.id
+        )
+        if _mark(current) != seen:
+            raise CheckRaced(f"the listing of {product.sku} was recorded meanwhile")
+        item.listing = current
+        opened = await apply_outcomes(session, connector=connector, plan=plan, items=items, values=values, now=utcnow())
+        checked = Checked(item, opened)
+        if finish is not None:
+            await finish(session, checked)
+    for conflict_id in opened:
+        await publish_conflict(container.redis, connector.tenant_id, connector.code, conflict_id)
+    return checked
+
+
+def _mark(listing: Listing | None) -> tuple[Any, ...] | None:
+    """What changes whenever a listing is recorded: a different mark means someone else recorded it."""
+    if listing is None:
+        return None
+    return (listing.external_id, listing.last_synced_at, listing.channel_updated_at, listing.status, listing.excluded)
+
+
+# -- webhooks ---------------------------------------------------------------------------------------------
+
+
+async def check_webhook_event(container: Container, connector_id: int, event: WebhookEvent) -> WebhookCheck:
+    """Act on what one delivery reports: check its product now, unless there is nothing a check could change.
+
+    Raises (so the delivery is tried again later) when the check raced a
+    sync or the channel was busy; a channel refusal is a conclusion, recorded
+    on the product's listing as a sync's would be.
+    """
+    async with container.db.reader() as session:
+        connector = await session.get(Connector, connector_id)
+        if connector is None:
+            return WebhookCheck("IGNORED", "the connector was deleted")
+        found = await _product_of(session, connector, event)
+    if connector.status == ConnectorStatus.PAUSED:
+        return WebhookCheck("IGNORED", f"connector '{connector.code}' is paused; its next sync will see the change")
+    if isinstance(found, str):
+        return WebhookCheck("IGNORED", found)
+    product, listing = found
+    reason = _nothing_to_check(event, listing)
+    if reason is not None:
+        return WebhookCheck("IGNORED", reason)
+    kind = ConflictType.DELETED_ON_CHANNEL if event.topic == DELETED else ConflictType.MISSING_ON_CHANNEL
+    try:
+        checked = await check_product(container, connector, product, missing_kind=kind)
+    except AdapterUnavailable as exc:
+        return WebhookCheck("IGNORED", f"{exc}: the delivery is kept for the record")
+    except ChannelError as exc:
+        if exc.transient:
+            raise ChannelBusy(exc.message) from exc
+        raise
+    summary = checked.summary()
+    if checked.item.rec is not None and not checked.item.rec.sends and not _channel_moved(checked.item):
+        return WebhookCheck("IGNORED", f"echo: the channel holds what was last synced ({summary})")
+    return WebhookCheck("PROCESSED", summary)
+
+
+async def _product_of(
+    session: AsyncSession, connector: Connector, event: WebhookEvent
+) -> tuple[Product, Listing | None] | str:
+    """The PIM product the event is about, with its listing; a reason to ignore the event when there is none."""
+    listings = ListingRepository(session)
+    if event.external_id:
+        listing = await listings.by_external_id(connector.id, event.external_id)
+        if listing is not None:
+            product = (await ProductRepository(session).live_by_ids(connector.tenant_id, [listing.product_id])).get(
+                listing.product_id
+            )
+            if product is not None:
+                return product, listing
+    if event.sku:
+        product = await ProductRepository(session).live_by_sku(connector.tenant_id, event.sku)
+        if product is not None:
+            return product, (await listings.for_products(connector.id, [product.id])).get(product.id)
+    named = " / ".join(part for part in (event.sku and f"SKU {event.sku}", event.external_id) if part)
+    return f"no PIM product is listed on this connector as {named or 'the product the delivery names'}"
+
+
+def _nothing_to_check(event: WebhookEvent, listing: Listing | None) -> str | None:
+    """Why the event cannot change anything, before the channel is even read; None when it may."""
+    if listing is not None and listing.excluded:
+        return "the product is left off this channel (its deletion there was accepted)"
+    if listing is None or listing.external_id is None:
+        # Not listed: checking would link the channel's product by SKU and overwrite it, a sync's work.
+        return "the product is not on this channel as far as the PIM knows"
+    seen = listing.channel_updated_at
+    if event.occurred_at is not None and seen is not None and event.occurred_at < seen:
+        return f"stale: the change of {event.occurred_at.isoformat()} is older than the state seen ({seen.isoformat()})"
+    return None
+
+
+def _channel_moved(item: Item) -> bool:
+    """Whether any slot differs on the channel from the base: if none does, the delivery was an echo."""
+    assert item.rec is not None
+    return any(result.outcome in CHANNEL_CHANGED for result in item.rec.results)

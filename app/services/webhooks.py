@@ -1,0 +1,280 @@
+"""Inbound webhooks: receive (verify, store, answer at once), process in a worker, recover what no worker took.
+
+A delivery is stored before it is answered and processed only afterwards, by
+a worker: the channel gets its 202 in milliseconds whatever processing
+costs, and a delivery that arrives while no worker runs (or while Redis is
+down) waits in the database until one does. Each step is safe to repeat:
+
+- a replayed delivery id is answered 202 and neither stored nor queued again
+  (the unique (connector, delivery id) decides, not a read-then-write);
+- a delivery's queue job id is fixed, so queueing it twice runs it once;
+- processing takes only a PENDING delivery, so a delivery that was finished
+  is never processed again, however often its job runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import AsyncIterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from redis.exceptions import RedisError
+
+from app.channels.base import ChannelRateLimited, WebhookEvent
+from app.channels.webhooks import Delivery, SignatureInvalid, Topic, WebhookRefused, webhook_protocol
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import Connector, WebhookDelivery
+from app.domain.channels import ChannelType
+from app.domain.errors import NotFound
+from app.domain.webhooks import DeliveryStatus
+from app.repositories.webhooks import NewDelivery, WebhookRepository
+from app.services.sync.queue import Queue
+
+log = structlog.get_logger(__name__)
+
+PROCESS_TASK = "process_webhook_delivery"
+MAX_ATTEMPTS = 5
+"""Failed attempts before a delivery is given up as FAILED."""
+RECOVER_AFTER = timedelta(seconds=10)
+"""A PENDING delivery older than this has lost its queue message (or never had one): queue it again."""
+RECOVERY_BATCH = 500
+ENQUEUE_TIMEOUT_SECONDS = 2.0
+"""An unreachable Redis must not hold up the channel's answer; recovery queues the delivery later."""
+MAX_OUTCOME_LENGTH = 1000
+CONCLUSIONS = frozenset({DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED})
+"""What the conflict checker may conclude; anything else is a failed attempt."""
+
+
+class BodyTooLarge(WebhookRefused):
+    """The body is larger than `webhook_max_bytes`; reading stopped at the limit."""
+
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """How a delivery was taken: "accepted" (stored and queued), "duplicate" (a replay) or "ping"."""
+
+    status: str
+    delivery_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingResult:
+    """What one run of a delivery concluded; `retry_in` set: it failed and should run again after that many seconds."""
+
+    status: str
+    outcome: str
+    retry_in: float | None = None
+
+
+def job_id(delivery_pk: int, received_at: datetime) -> str:
+    """Fixed per delivery, so duplicates collapse; the receive time keeps ids apart across databases on one Redis."""
+    return f"webhook-delivery:{delivery_pk}:{int(received_at.timestamp() * 1000)}"
+
+
+async def enqueue_delivery(queue: Queue, *, delivery_pk: int, received_at: datetime) -> bool:
+    """Queue the delivery's processing; False when Redis could not be reached (recovery will queue it)."""
+    try:
+        await asyncio.wait_for(
+            queue.enqueue_job(PROCESS_TASK, delivery_pk=delivery_pk, _job_id=job_id(delivery_pk, received_at)),
+            ENQUEUE_TIMEOUT_SECONDS,
+        )
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("webhook.enqueue_failed", delivery=delivery_pk, error=f"{type(exc).__name__}: {exc}")
+        return False
+    return True
+
+
+# -- receiving -------------------------------------------------------------------------------------------
+
+
+async def read_limited(chunks: AsyncIterable[bytes], limit: int) -> bytes:
+    """The whole body, or BodyTooLarge as soon as it passes `limit` bytes (nothing more is read)."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"the body is larger than {limit} bytes")
+    return bytes(body)
+
+
+def _declared_length(headers: Mapping[str, str], limit: int) -> None:
+    """Refuse at once a body whose Content-Length already says it is too large."""
+    declared = headers.get("content-length", "").strip()
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the body is larger than {limit} bytes")
+
+
+async def _connector(container: Container, public_id: str) -> Connector:
+    async with container.db.reader() as session:
+        connector = await WebhookRepository(session).connector_by_public_id(public_id)
+    if connector is None:
+        raise NotFound(f"no connector has the webhook path /webhooks/{public_id[:64]}")
+    return connector
+
+
+async def _store(container: Container, connector: Connector, delivery: Delivery) -> tuple[int, datetime] | None:
+    received_at = utcnow()
+    new = NewDelivery(
+        tenant_id=connector.tenant_id,
+        connector_id=connector.id,
+        delivery_id=delivery.delivery_id,
+        topic=delivery.topic.value,
+        payload=delivery.payload,
+        occurred_at=delivery.occurred_at,
+        received_at=received_at,
+    )
+    async with container.db.transaction() as session:
+        delivery_pk = await WebhookRepository(session).insert_once(new)
+    return None if delivery_pk is None else (delivery_pk, received_at)
+
+
+async def receive(
+    container: Container, *, public_id: str, headers: Mapping[str, str], body: AsyncIterable[bytes]
+) -> Receipt:
+    """Take one webhook delivery for the connector whose webhook path is /webhooks/{public_id}.
+
+    Raises NotFound for an unknown connector, BodyTooLarge past
+    `webhook_max_bytes`, and the channel's WebhookRefused errors: CHN-050 when
+    no secret is configured or the signature fails (checked over the raw
+    bytes before anything is parsed), CHN-051 for a body that cannot be read,
+    CHN-052 for a topic that is not handled. Nothing is stored in any of
+    those cases. The delivery is committed before it is queued.
+    """
+    connector = await _connector(container, public_id)
+    try:
+        return await _receive(container, connector, {name.lower(): value for name, value in headers.items()}, body)
+    except WebhookRefused as refused:
+        log.info("webhook.refused", connector=connector.id, status=refused.status, code=str(refused.code))
+        raise
+
+
+async def _receive(
+    container: Container, connector: Connector, names: Mapping[str, str], body: AsyncIterable[bytes]
+) -> Receipt:
+    limit = container.settings.webhook_max_bytes
+    _declared_length(names, limit)
+    raw = await read_limited(body, limit)
+    protocol = webhook_protocol(ChannelType(connector.channel_type))
+    if protocol.is_ping(names, raw):
+        return Receipt("ping")
+    secret = protocol.secret(container.vault.open(connector.credentials_encrypted))
+    if secret is None:
+        raise SignatureInvalid("a webhook secret must be set in this connector's credentials before it takes webhooks")
+    protocol.verify(secret, raw, names, now=time.time())
+    delivery = protocol.parse(raw, names)
+    stored = await _store(container, connector, delivery)
+    if stored is None:
+        log.info("webhook.duplicate", connector=connector.id, delivery_id=delivery.delivery_id)
+        return Receipt("duplicate", delivery.delivery_id)
+    await enqueue_delivery(container.redis, delivery_pk=stored[0], received_at=stored[1])
+    return Receipt("accepted", delivery.delivery_id)
+
+
+# -- processing ------------------------------------------------------------------------------------------
+
+
+def _reason(exc: Exception) -> str:
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None) or str(exc)
+    prefix = f"{code}: " if isinstance(code, str) else f"{type(exc).__name__}: "
+    return (prefix + message)[:MAX_OUTCOME_LENGTH]
+
+
+def _where(exc: BaseException) -> str | None:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else None
+
+
+def _retry_delay(attempt: int, exc: Exception) -> float:
+    """Growing back-off; a channel that said how long to wait is waited for."""
+    if isinstance(exc, ChannelRateLimited) and exc.retry_after is not None:
+        return max(1.0, exc.retry_after)
+    return float(min(300, 5 * 2 ** (attempt - 1)))
+
+
+async def _record(container: Container, delivery_pk: int, status: DeliveryStatus, outcome: str) -> ProcessingResult:
+    async with container.db.transaction() as session:
+        attempts = await WebhookRepository(session).record_attempt(
+            delivery_pk, status=status, outcome=outcome[:MAX_OUTCOME_LENGTH], now=utcnow()
+        )
+    if attempts is None:
+        return ProcessingResult("SKIPPED", "finished by another run meanwhile")
+    return ProcessingResult(status.value, outcome)
+
+
+async def _failed(container: Container, row: WebhookDelivery, exc: Exception) -> ProcessingResult:
+    attempt = row.attempts + 1
+    reason = _reason(exc)
+    # Where it failed, not a traceback: a rendered traceback shows each frame's locals, credentials included.
+    log.warning("webhook.attempt_failed", delivery=row.id, attempt=attempt, reason=reason, at=_where(exc))
+    if attempt >= MAX_ATTEMPTS:
+        return await _record(container, row.id, DeliveryStatus.FAILED, f"gave up after {attempt} attempts: {reason}")
+    result = await _record(container, row.id, DeliveryStatus.PENDING, reason)
+    if result.status == "SKIPPED":
+        return result
+    return ProcessingResult(result.status, reason, retry_in=_retry_delay(attempt, exc))
+
+
+async def _check(container: Container, connector_id: int, event: WebhookEvent) -> tuple[DeliveryStatus, str]:
+    # Imported when first needed: the conflict checker imports the sync engine, which the API does not load.
+    from app.services.conflicts.check import check_webhook_event
+
+    check = await check_webhook_event(container, connector_id, event)
+    status = DeliveryStatus(check.status)
+    if status not in CONCLUSIONS:
+        raise ValueError(f"the conflict checker concluded {check.status!r}, not PROCESSED or IGNORED")
+    return status, check.outcome
+
+
+async def process_delivery(container: Container, delivery_pk: int) -> ProcessingResult:
+    """Process one stored delivery: build its event, let the conflict checker act on it, store what it concluded.
+
+    Only a PENDING delivery is processed, so running this twice is harmless.
+    A failure is counted and given back with `retry_in`; after MAX_ATTEMPTS
+    the delivery is FAILED with the reason. A payload that no longer builds
+    an event fails at once (retrying cannot help).
+    """
+    async with container.db.reader() as session:
+        found = await WebhookRepository(session).get(delivery_pk)
+    if found is None:
+        return ProcessingResult("MISSING", "no such delivery (its connector was deleted)")
+    row, channel_type = found
+    if row.status != DeliveryStatus.PENDING:
+        return ProcessingResult("SKIPPED", f"already {row.status}")
+    try:
+        protocol = webhook_protocol(ChannelType(channel_type))
+        event = protocol.event(Topic(row.topic), row.payload, row.occurred_at)
+    except (WebhookRefused, ValueError) as exc:
+        return await _record(container, row.id, DeliveryStatus.FAILED, _reason(exc))
+    try:
+        status, outcome = await _check(container, row.connector_id, event)
+    except Exception as exc:
+        return await _failed(container, row, exc)
+    return await _record(container, row.id, status, outcome)
+
+
+# -- recovery --------------------------------------------------------------------------------------------
+
+
+async def recover_webhook_deliveries(container: Container) -> int:
+    """Queue every PENDING delivery received more than RECOVER_AFTER ago; returns how many were offered.
+
+    Their job ids are fixed, so one still queued (or running, or waiting for
+    a retry) is not queued twice.
+    """
+    async with container.db.reader() as session:
+        waiting = await WebhookRepository(session).pending_before(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
+    for delivery in waiting:
+        if not await enqueue_delivery(container.redis, delivery_pk=delivery.id, received_at=delivery.received_at):
+            break
+    if waiting:
+        log.info("webhook.recovered", deliveries=len(waiting))
+    return len(waiting)

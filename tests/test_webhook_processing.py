@@ -1,0 +1,560 @@
+"""Processing inbound webhooks end to end: a catalog synced to a channel, the channel's own signed delivery posted
+to /webhooks/{connector}, a real `pimsync worker` running the conflict check, and the outcome read back over
+GraphQL (conflicts, pendingConflictCount, product values, sync jobs) and on the channel.
+
+Every test starts from a connector that has synced (triggered over GraphQL and run by the worker), so the
+listing has its base: what a delivery reports is then checked three ways, as a sync would, for that product
+alone and without a sync job. One worker serves the whole module (starting one costs seconds); the test of a
+worker that is down stops it and starts another.
+
+Deliveries are placed in time by the channel's own clock: CUSTOM_HTTP by the document's `updatedAt`
+(milliseconds), or, for a product.deleted that carries none, by the signed X-Pimsync-Timestamp (whole
+seconds, so the end of that second); Shopify by the product's `updated_at` (whole seconds; a translation edit does not move it), else
+X-Shopify-Triggered-At.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.db.engine import Database
+from app.db.models import Attribute, Connector, Product, ProductValue, WebhookDelivery
+from app.settings import Settings
+from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
+from tests.conflict_fixtures import CONFLICTS, diff, field, title
+from tests.conftest import GraphQLClient, TenantHandle
+from tests.connector_fixtures import CREATE_CONNECTOR, SAVE_MAPPINGS, ServedShop, create_connector, served_shop
+from tests.emulators.custom_http_shop import CustomHttpShop, LoggedRequest
+from tests.emulators.shopify import ShopifyEmulator
+from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
+from tests.sync_fixtures import WorkerProcess, trigger, wait_for_job
+
+__all__ = ["served_shop", "shopify"]
+
+SKU = "CHAIR-1"
+OTHER = "CHAIR-2"
+AR_SYNCED = "كرسي بلوط"
+AR_PIM_EDIT = "كرسي بلوط فاخر"
+AR_SHOP_EDIT = "كرسي من خشب البلوط"
+FR_SYNCED = "Chaise en chêne"
+
+STATE = """
+query($code: String!) {
+  connector(code: $code) { pendingConflictCount syncJobs { totalCount } }
+}"""
+LISTINGS = """query($sku: String!) { product(sku: $sku) { listings { externalId status connector { code } } } }"""
+
+
+# -- one worker for the module ---------------------------------------------------------------------------------
+
+
+class Workers:
+    """The module's worker: started when a test first needs it, stopped (and started again) on demand."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.current: WorkerProcess | None = None
+        self.started = 0
+
+    def running(self) -> WorkerProcess:
+        if self.current is None:
+            self.started += 1
+            self.current = WorkerProcess(self.settings, self.log_dir / f"worker-{self.started}.log").start()
+        return self.current
+
+    def stop(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+
+
+@pytest.fixture(scope="module")
+def workers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
+    handle = Workers(settings, tmp_path_factory.mktemp("workers"))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def worker(workers: Workers) -> WorkerProcess:
+    return workers.running()
+
+
+# -- a synced store --------------------------------------------------------------------------------------------
+
+
+def chair(sku: str, *, ar: str = AR_SYNCED, fr: str = FR_SYNCED, price: str = "119.50") -> dict[str, Any]:
+    return {
+        "sku": sku,
+        "values": [
+            value("name", f"Oak chair {sku}", "en_US"),
+            value("name", ar if sku == SKU else f"{ar} {sku}", "ar_AE"),
+            value("name", fr if sku == SKU else f"{fr} {sku}", "fr_FR"),
+            value("price", {"EUR": price}),
+        ],
+    }
+
+
+def mappings(name_direction: str) -> list[dict[str, Any]]:
+    return [
+        {"attributeCode": "name", "channelField": "title", "direction": name_direction},
+        {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"},
+    ]
+
+
+@dataclass
+class Store:
+    """A tenant whose connector `shop` has synced CHAIR-1 and CHAIR-2 to the reference shop."""
+
+    gql: GraphQLClient
+    http: httpx.AsyncClient
+    db: Database
+    served: ServedShop
+    worker: WorkerProcess
+    path: str
+
+    @property
+    def shop(self) -> CustomHttpShop:
+        return self.served.shop
+
+    async def post(self, body: bytes, headers: dict[str, str]) -> str:
+        return await post(self.http, self.path, body, headers)
+
+    async def send(self, topic: str, product: str | dict[str, Any], **kwargs: Any) -> WebhookDelivery:
+        """The shop's signed delivery, posted and processed by the worker."""
+        body, headers = self.shop.webhook(topic, product, **kwargs)
+        return await processed(self.db, self.path, await self.post(body, headers), self.worker)
+
+    def writes(self) -> list[LoggedRequest]:
+        """Requests that change the shop (batch writes and deletes) since the log was last cleared."""
+        return [r for r in self.shop.requests if r.method in ("POST", "DELETE") and r.status < 400]
+
+
+async def open_store(
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    db: Database,
+    served: ServedShop,
+    worker: WorkerProcess,
+    *,
+    strategy: str = "MANUAL",
+    name_direction: str = "EXPORT",
+) -> Store:
+    """Catalog, two chairs in en_US/ar_AE/fr_FR, connector `shop` with `strategy`, mappings, a FULL sync."""
+    await set_up_catalog(gql)
+    connector = (await create_connector(gql, served, conflictStrategy=strategy))["connector"]
+    assert connector["settings"]["conflictStrategy"] == strategy
+    assert (await upsert(gql, chair(SKU), chair(OTHER)))["userErrors"] == []
+    saved = (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": mappings(name_direction)}))["saveMappings"]
+    assert saved["userErrors"] == [], saved["userErrors"]
+    done = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 2, 0), done
+    assert served.shop.products[SKU].locales["ar"]["title"] == AR_SYNCED
+    served.shop.requests.clear()
+    return Store(gql, http, db, served, worker, str(connector["webhookPath"]))
+
+
+Opener = Callable[..., Awaitable[Store]]
+
+
+@pytest.fixture
+def opener(
+    gql: GraphQLClient, client: httpx.AsyncClient, db: Database, served_shop: ServedShop, worker: WorkerProcess
+) -> Opener:
+    """open_store for this test's tenant, shop and worker; takes `strategy` and `name_direction`."""
+
+    async def opening(**settings: Any) -> Store:
+        return await open_store(gql, client, db, served_shop, worker, **settings)
+
+    return opening
+
+
+class ShopClock:
+    """The shop's clock (its products' `updatedAt`, its signatures), moved by hand."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- deliveries ------------------------------------------------------------------------------------------------
+
+
+async def post(http: httpx.AsyncClient, path: str, body: bytes, headers: dict[str, str]) -> str:
+    """POST one delivery; it must be accepted (stored, 202). Returns the channel's delivery id."""
+    response = await http.post(path, content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "accepted", response.json()
+    return str(response.json()["deliveryId"])
+
+
+async def deliveries(db: Database, path: str) -> list[WebhookDelivery]:
+    statement = (
+        select(WebhookDelivery)
+        .join(Connector, Connector.id == WebhookDelivery.connector_id)
+        .where(Connector.public_id == path.rsplit("/", 1)[1])
+        .order_by(WebhookDelivery.id)
+    )
+    async with db.reader() as session:
+        return list(await session.scalars(statement))
+
+
+async def processed(
+    db: Database, path: str, delivery_id: str, worker: WorkerProcess, *, within: float = 30.0
+) -> WebhookDelivery:
+    """The delivery once the worker has finished with it (PROCESSED or IGNORED; FAILED fails the test)."""
+    deadline = time.monotonic() + within
+    while True:
+        row = next((row for row in await deliveries(db, path) if row.delivery_id == delivery_id), None)
+        assert row is not None, f"delivery {delivery_id} was not stored"
+        if row.status != "PENDING":
+            assert row.status != "FAILED", (row.outcome, worker.output())
+            assert row.attempts == 1, (row.attempts, row.outcome)
+            return row
+        if time.monotonic() > deadline:
+            pytest.fail(f"delivery still PENDING after {within}s ({row.outcome})\n{worker.output()}")
+        await asyncio.sleep(0.1)
+
+
+# -- reading the outcome ---------------------------------------------------------------------------------------
+
+
+async def conflicts(gql: GraphQLClient, **where: Any) -> list[dict[str, Any]]:
+    found = (await gql(CONFLICTS, {"code": "shop", **where}))["conflicts"]
+    assert found["totalCount"] == len(found["edges"])
+    return [edge["node"] for edge in found["edges"]]
+
+
+async def connector_state(gql: GraphQLClient) -> tuple[int, int]:
+    """(pendingConflictCount, number of sync jobs) of connector `shop`."""
+    connector = (await gql(STATE, {"code": "shop"}))["connector"]
+    return connector["pendingConflictCount"], connector["syncJobs"]["totalCount"]
+
+
+async def names(gql: GraphQLClient, sku: str = SKU) -> dict[str, Any]:
+    """PIM locale -> the product's `name`."""
+    product = (await gql(PRODUCT, {"sku": sku}))["product"]
+    return {row["locale"]: row["data"] for row in product["values"] if row["attribute"] == "name"}
+
+
+async def listing(gql: GraphQLClient, sku: str = SKU) -> dict[str, Any]:
+    [found] = (await gql(LISTINGS, {"sku": sku}))["product"]["listings"]
+    return dict(found)
+
+
+async def name_author(db: Database, tenant: TenantHandle, locale: str, sku: str = SKU) -> str | None:
+    """Who last wrote the product's `name` in `locale` (the column GraphQL does not show)."""
+    statement = (
+        select(ProductValue.updated_by)
+        .join(Product, Product.id == ProductValue.product_id)
+        .join(Attribute, Attribute.id == ProductValue.attribute_id)
+        .where(Product.tenant_id == tenant.id, Product.sku == sku, Attribute.code == "name")
+        .where(ProductValue.locale == locale)
+    )
+    async with db.reader() as session:
+        return await session.scalar(statement)
+
+
+AR_CONFLICT = [title(diff("ar_AE", "ar", AR_SYNCED, AR_PIM_EDIT, AR_SHOP_EDIT))]
+"""The fields of the conflict a merchant's Arabic title opens against the PIM's: base, PIM and channel values."""
+
+
+# -- a merchant's edit, and its replay -------------------------------------------------------------------------
+
+
+async def test_a_merchants_arabic_edit_opens_a_conflict_without_a_sync_and_a_replay_changes_nothing(
+    opener: Opener,
+) -> None:
+    store = await opener(strategy="MANUAL")
+    await upsert(store.gql, chair(SKU, ar=AR_PIM_EDIT))
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+    body, headers = store.shop.webhook("product.updated", SKU)
+
+    row = await processed(store.db, store.path, await store.post(body, headers), store.worker)
+
+    assert (row.status, row.topic) == ("PROCESSED", "product.updated"), row.outcome
+    assert "held in conflict title[ar]" in (row.outcome or ""), row.outcome
+    [conflict] = await conflicts(store.gql, status="PENDING")
+    assert (conflict["productSku"], conflict["conflictType"], conflict["version"]) == (SKU, "field_mismatch", 1)
+    assert conflict["fields"] == AR_CONFLICT, "one diff: Arabic base, PIM and channel values"
+    assert conflict["channelModifiedAt"] is not None
+    assert await connector_state(store.gql) == (1, 1), "a conflict is pending, and no sync job ran"
+    assert store.writes() == [], "the held Arabic title was written (or something else was)"
+    assert store.shop.products[SKU].locales["ar"]["title"] == AR_SHOP_EDIT, "the merchant's edit was overwritten"
+    assert (await listing(store.gql))["status"] == "conflict"
+
+    # The shop resends the same delivery after the merchant changed the title again: were it processed a second
+    # time, the conflict would move to version 2 with the new channel value.
+    store.shop.edit(SKU, locales={"ar": {"title": "كرسي آخر"}})
+    again = await store.http.post(store.path, content=body, headers=headers)
+    assert again.status_code == 202 and again.json() == {"status": "duplicate", "deliveryId": row.delivery_id}
+    await asyncio.sleep(0.5)
+    [only] = await deliveries(store.db, store.path)
+    assert (only.status, only.attempts, only.processed_at) == ("PROCESSED", 1, row.processed_at)
+    [after] = await conflicts(store.gql)
+    assert (after["id"], after["version"], after["fields"]) == (conflict["id"], 1, AR_CONFLICT)
+
+
+async def test_with_a_both_mapping_the_merchants_edit_lands_in_the_pim(
+    opener: Opener, db: Database, tenant: TenantHandle
+) -> None:
+    store = await opener(strategy="MANUAL", name_direction="BOTH")
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+
+    row = await store.send("product.updated", SKU)
+
+    assert row.status == "PROCESSED" and "imported title[ar]" in (row.outcome or ""), row.outcome
+    assert await names(store.gql) == {"en_US": f"Oak chair {SKU}", "ar_AE": AR_SHOP_EDIT, "fr_FR": FR_SYNCED}
+    assert await name_author(db, tenant, "ar_AE") == "channel:shop", "an imported value says where it came from"
+    assert await conflicts(store.gql) == []
+    assert await connector_state(store.gql) == (0, 1)
+    assert store.writes() == []
+    # The imported value is the agreed one now: the next sync does not send it back.
+    done = await wait_for_job(store.gql, (await trigger(store.gql, syncType="INCREMENTAL"))["id"], worker=store.worker)
+    assert (done["status"], done["failedProducts"]) == ("COMPLETED", 0), done
+    assert store.writes() == [], "the imported value bounced back as an export"
+
+
+# -- deliveries with nothing to change -------------------------------------------------------------------------
+
+
+async def test_an_echo_of_the_services_own_write_and_news_of_an_unlisted_product_change_nothing(
+    opener: Opener, served_shop: ServedShop
+) -> None:
+    """The shop reformats what it stores ("119.50" -> "119.5"): the echo matches the base read back, not what
+    was sent. CHAIR-3 is in the PIM but was never synced; the merchant made a product with that SKU in the shop."""
+    served_shop.shop.reformat = True
+    store = await opener(strategy="MANUAL")
+    assert store.shop.products[SKU].fields["price"] == "119.5"
+    revision = (await store.gql(PRODUCT, {"sku": SKU}))["product"]["revision"]
+    before = await listing(store.gql)
+
+    echo = await store.send("product.updated", SKU)
+
+    assert echo.status == "IGNORED" and (echo.outcome or "").startswith("echo"), echo.outcome
+    assert store.writes() == [], "an echo wrote to the shop"
+    assert (await store.gql(PRODUCT, {"sku": SKU}))["product"]["revision"] == revision, "an echo changed the PIM"
+    assert await listing(store.gql) == before
+
+    await upsert(store.gql, chair("CHAIR-3"))
+    own = store.shop.seed("CHAIR-3", fields={"price": "5.00"}, locales={"en": {"title": "The merchant's own"}})
+    document = own.document()
+
+    unlisted = await store.send("product.updated", "CHAIR-3")
+
+    assert unlisted.status == "IGNORED" and "not on this channel" in (unlisted.outcome or ""), unlisted.outcome
+    assert store.writes() == [], "a product the connector never listed was written"
+    assert store.shop.products["CHAIR-3"].document() == document
+    assert (await store.gql(LISTINGS, {"sku": "CHAIR-3"}))["product"]["listings"] == []
+    assert await conflicts(store.gql) == []
+    assert await connector_state(store.gql) == (0, 1)
+
+
+# -- out of order ----------------------------------------------------------------------------------------------
+
+
+async def test_an_older_delivery_arriving_late_is_ignored_as_stale(opener: Opener) -> None:
+    """Arabic titles are imported (BOTH); French ones conflict (the PIM changed them too): two edits on the shop,
+    their deliveries posted newest first."""
+    store = await opener(strategy="MANUAL", name_direction="BOTH")
+    await upsert(store.gql, chair(SKU, fr="Chaise en chêne massif"))
+    clock = ShopClock()
+    store.shop.clock = clock
+    clock.now += 1
+    store.shop.edit(SKU, locales={"ar": {"title": "كرسي قديم"}, "fr": {"title": "Chaise ancienne"}})
+    older = store.shop.webhook("product.updated", SKU)
+    clock.now += 1
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}, "fr": {"title": "Chaise en bois"}})
+    newer = store.shop.webhook("product.updated", SKU)
+    assert json.loads(older[0])["product"]["updatedAt"] < json.loads(newer[0])["product"]["updatedAt"]
+
+    first = await processed(store.db, store.path, await store.post(*newer), store.worker)
+    assert first.status == "PROCESSED", first.outcome
+    late = await processed(store.db, store.path, await store.post(*older), store.worker)
+
+    assert late.status == "IGNORED" and (late.outcome or "").startswith("stale"), late.outcome
+    assert late.occurred_at is not None and first.occurred_at is not None and late.occurred_at < first.occurred_at
+    assert (await names(store.gql))["ar_AE"] == AR_SHOP_EDIT
+    [conflict] = await conflicts(store.gql)
+    assert conflict["version"] == 1 and conflict["resolutionStatus"] == "PENDING"
+    assert conflict["fields"] == [
+        field(
+            "title",
+            "name",
+            diff("fr_FR", "fr", FR_SYNCED, "Chaise en chêne massif", "Chaise en bois"),
+            direction="BOTH",
+        )
+    ]
+    assert store.writes() == []
+
+
+# -- deleted on the shop ---------------------------------------------------------------------------------------
+
+
+def creates(store: Store, sku: str = SKU) -> list[dict[str, Any]]:
+    """Products the service asked the shop to create (no externalId) with this SKU."""
+    return [
+        product
+        for request in store.shop.requests_to("POST", "/products/batch")
+        for product in (request.json or {}).get("products", [])
+        if product["sku"] == sku and product["externalId"] is None
+    ]
+
+
+async def delete_on_shop(store: Store) -> WebhookDelivery:
+    """The merchant deletes CHAIR-1 in the shop's admin; the shop sends product.deleted (no updatedAt).
+
+    The shop's clock stands still half way through a second (see `frozen_shop`): the delivery is signed in the
+    very second of the service's last write, whose `updatedAt` (milliseconds) is later than the whole second
+    the X-Pimsync-Timestamp says. It is still the newest news about the product.
+    """
+    gone = store.shop.products.pop(SKU)
+    assert int(store.shop.clock()) == int(gone.updated_at.timestamp()) < gone.updated_at.timestamp()
+    return await store.send("product.deleted", {"sku": SKU, "externalId": gone.external_id})
+
+
+@pytest.fixture
+def frozen_shop(served_shop: ServedShop) -> None:
+    """The shop's clock stands still half way through a second."""
+    served_shop.shop.clock = ShopClock(start=int(time.time()) + 0.5)
+
+
+@pytest.mark.usefixtures("frozen_shop")
+async def test_a_product_deleted_on_the_shop_is_a_conflict_never_a_re_create(opener: Opener) -> None:
+    store = await opener(strategy="MANUAL")
+    external_id = store.shop.products[SKU].external_id
+
+    row = await delete_on_shop(store)
+
+    assert row.status == "PROCESSED", row.outcome
+    [conflict] = await conflicts(store.gql)
+    assert (conflict["conflictType"], conflict["resolutionStatus"], conflict["productSku"]) == (
+        "deleted_on_channel",
+        "PENDING",
+        SKU,
+    )
+    assert await connector_state(store.gql) == (1, 1)
+    assert await listing(store.gql) == {"externalId": external_id, "status": "conflict", "connector": {"code": "shop"}}
+    assert creates(store) == [] and SKU not in store.shop.products
+    # A sync while the conflict waits for a person re-creates nothing either, and leaves the conflict as it is.
+    done = await wait_for_job(store.gql, (await trigger(store.gql))["id"], worker=store.worker)
+    assert done["status"] == "COMPLETED", done
+    assert creates(store) == [] and SKU not in store.shop.products
+    [still] = await conflicts(store.gql)
+    assert (still["id"], still["conflictType"], still["version"]) == (conflict["id"], "deleted_on_channel", 1)
+
+
+@pytest.mark.usefixtures("frozen_shop")
+async def test_with_channel_wins_a_product_deleted_on_the_shop_is_left_off_it(opener: Opener) -> None:
+    store = await opener(strategy="CHANNEL_WINS")
+
+    row = await delete_on_shop(store)
+
+    assert row.status == "PROCESSED", row.outcome
+    [conflict] = await conflicts(store.gql)
+    assert (conflict["conflictType"], conflict["resolutionStatus"], conflict["resolvedBy"]) == (
+        "deleted_on_channel",
+        "CHANNEL_WINS",
+        "strategy",
+    )
+    assert await listing(store.gql) == {"externalId": None, "status": "excluded", "connector": {"code": "shop"}}
+    assert await connector_state(store.gql) == (0, 1)
+    done = await wait_for_job(store.gql, (await trigger(store.gql))["id"], worker=store.worker)
+    assert (done["status"], done["failedProducts"]) == ("COMPLETED", 0), done
+    assert creates(store) == [] and SKU not in store.shop.products, "an excluded product was re-created"
+    assert OTHER in store.shop.products
+
+
+# -- Shopify ---------------------------------------------------------------------------------------------------
+
+
+SHOPIFY_MAPPINGS = [
+    {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
+    {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"},
+]
+
+
+async def test_a_shopify_products_update_after_a_translation_edit_opens_a_conflict(
+    gql: GraphQLClient, client: httpx.AsyncClient, db: Database, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    await set_up_catalog(gql)
+    given = {
+        "code": "shop",
+        "name": "Souk on Shopify",
+        "channelType": "SHOPIFY",
+        "credentials": {"shopDomain": DOMAIN, "accessToken": TOKEN, "webhookSecret": shopify.api_secret},
+        "settings": {
+            "scope": "ecommerce",
+            "currency": "EUR",
+            "conflictStrategy": "MANUAL",
+            "localeMapping": [
+                {"pimLocale": "en_US", "channelLocale": "en"},
+                {"pimLocale": "ar_AE", "channelLocale": "ar"},
+                {"pimLocale": "fr_FR", "channelLocale": "fr"},
+            ],
+        },
+    }
+    created = (await gql(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    assert created["userErrors"] == [] and created["connector"]["status"] == "CONNECTED", created
+    path = str(created["connector"]["webhookPath"])
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": SHOPIFY_MAPPINGS}))["saveMappings"][
+        "userErrors"
+    ] == []
+    assert (await upsert(gql, chair(SKU), chair(OTHER)))["userErrors"] == []
+    done = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", 2), done
+    assert shopify.translations(SKU)["ar"]["title"].value == AR_SYNCED
+    body, headers = shopify.webhook("products/update", SKU)
+    echo = await processed(db, path, await post(client, path, body, headers), worker)
+    assert echo.status == "IGNORED" and (echo.outcome or "").startswith("echo"), echo.outcome
+
+    await upsert(gql, chair(SKU, ar=AR_PIM_EDIT))
+    shopify.edit_product(SKU, translations_by_locale={"ar": {"title": AR_SHOP_EDIT}}, fire_webhook=False)
+    shopify.requests.clear()
+    body, headers = shopify.webhook("products/update", SKU)
+    row = await processed(db, path, await post(client, path, body, headers), worker)
+
+    assert row.status == "PROCESSED", row.outcome
+    [conflict] = await conflicts(gql, status="PENDING")
+    assert conflict["productSku"] == SKU and conflict["fields"] == AR_CONFLICT
+    assert await connector_state(gql) == (1, 1)
+    assert shopify.translations(SKU)["ar"]["title"].value == AR_SHOP_EDIT, "the merchant's translation was replaced"
+    assert shopify.graphql_requests("TranslationsRegister") == [] and shopify.graphql_requests("ProductSet") == []
+
+
+# -- a worker that is down -------------------------------------------------------------------------------------
+
+
+async def test_a_conflicting_delivery_waits_for_a_worker_and_is_processed_once_one_is_back(
+    opener: Opener, workers: Workers
+) -> None:
+    store = await opener(strategy="MANUAL")
+    workers.stop()
+    await upsert(store.gql, chair(SKU, ar=AR_PIM_EDIT))
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+    body, headers = store.shop.webhook("product.updated", SKU)
+    delivery_id = await store.post(body, headers)
+    await asyncio.sleep(0.5)
+    [waiting] = await deliveries(store.db, store.path)
+    assert (waiting.status, waiting.attempts, waiting.delivery_id) == ("PENDING", 0, delivery_id)
+    assert await conflicts(store.gql) == []
+
+    row = await processed(store.db, store.path, delivery_id, workers.running())
+
+    assert row.status == "PROCESSED", row.outcome
+    [conflict] = await conflicts(store.gql, status="PENDING")
+    assert conflict["fields"] == AR_CONFLICT
+    assert await connector_state(store.gql) == (1, 1)

@@ -1,0 +1,432 @@
+"""Inbound webhooks at /webhooks/{connector}: verified, stored once, answered 202, processed by a real worker.
+
+Deliveries come from the channels' own senders: the CUSTOM_HTTP reference
+shop and the Shopify emulator sign them as those channels do, and the
+WooCommerce ones are real wc/v3 product payloads (woocommerce-ios fixtures)
+signed as WC_Webhook::deliver signs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from sqlalchemy import select, update
+
+from app.channels.base import WebhookEvent
+from app.channels.webhooks import Topic, webhook_protocol
+from app.container import Container
+from app.db.engine import Database
+from app.db.models import Connector, WebhookDelivery
+from app.domain.channels import ChannelType
+from app.main import create_app
+from app.settings import Settings
+from tests.catalog_fixtures import set_up_catalog
+from tests.conftest import GraphQLClient
+from tests.connector_fixtures import CREATE_CONNECTOR, ServedShop, create_connector, served_shop
+from tests.emulators.shopify import ShopifyEmulator
+from tests.shared_data import shared_path
+from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
+from tests.sync_fixtures import WorkerProcess, running_worker
+
+__all__ = ["served_shop", "shopify"]
+
+WC_SECRET = "wc-webhook-secret-9d41"
+WC_FIXTURES = ("data", "woocommerce_rest_fixtures_ios")
+FINISHED = {"PROCESSED", "IGNORED"}
+
+
+# -- set-up -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def catalog(gql: GraphQLClient) -> GraphQLClient:
+    await set_up_catalog(gql)
+    return gql
+
+
+@pytest.fixture
+async def shop_path(catalog: GraphQLClient, served_shop: ServedShop) -> str:
+    """The webhook path of a CUSTOM_HTTP connector on the reference shop, which has product SKU-1."""
+    served_shop.shop.seed("SKU-1", fields={"price": "12.00"}, locales={"en": {"title": "Chair"}})
+    return str((await create_connector(catalog, served_shop))["connector"]["webhookPath"])
+
+
+async def _create(gql: GraphQLClient, channel_type: str, credentials: dict[str, Any]) -> str:
+    given = {
+        "code": f"{channel_type.lower()}_{uuid.uuid4().hex[:6]}",
+        "name": channel_type,
+        "channelType": channel_type,
+        "credentials": credentials,
+        "settings": {"scope": "ecommerce", "localeMapping": [{"pimLocale": "en_US", "channelLocale": "en"}]},
+    }
+    payload = (await gql(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return str(payload["connector"]["webhookPath"])
+
+
+async def shopify_path(gql: GraphQLClient, emulator: ShopifyEmulator, *, secret: bool = True) -> str:
+    credentials = {"shopDomain": DOMAIN, "accessToken": TOKEN}
+    if secret:
+        credentials["webhookSecret"] = emulator.api_secret
+    return await _create(gql, "SHOPIFY", credentials)
+
+
+async def woocommerce_path(gql: GraphQLClient) -> str:
+    """A WooCommerce connector (this version cannot reach WooCommerce itself, so it stays DISCONNECTED)."""
+    credentials = {
+        "storeUrl": "http://127.0.0.1:9",
+        "consumerKey": "ck_" + "a" * 40,
+        "consumerSecret": "cs_" + "b" * 40,
+        "webhookSecret": WC_SECRET,
+    }
+    return await _create(gql, "WOOCOMMERCE", credentials)
+
+
+def wc_product(product_id: int) -> dict[str, Any]:
+    items = json.loads(shared_path(*WC_FIXTURES, "products-load-all.json").read_text())["data"]
+    return dict(next(item for item in items if item["id"] == product_id))
+
+
+def wc_delivery(
+    payload: Any, *, topic: str = "product.updated", delivery_id: str = "c0ffee", secret: str = WC_SECRET
+) -> tuple[bytes, dict[str, str]]:
+    """(body, headers) as WC_Webhook::deliver sends them: trim(wp_json_encode(payload)), signed base64 HMAC."""
+    body = json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
+    mac = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    resource, _, event = topic.partition(".")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "WooCommerce/9.8.0 Hookshot (WordPress/6.8)",
+        "X-WC-Webhook-Source": "https://shop.example/",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": resource,
+        "X-WC-Webhook-Event": event,
+        "X-WC-Webhook-Signature": mac,
+        "X-WC-Webhook-ID": "12",
+        "X-WC-Webhook-Delivery-ID": delivery_id,
+    }
+    return body, headers
+
+
+async def deliveries(db: Database, path: str) -> list[WebhookDelivery]:
+    public_id = path.rsplit("/", 1)[1]
+    statement = (
+        select(WebhookDelivery)
+        .join(Connector, Connector.id == WebhookDelivery.connector_id)
+        .where(Connector.public_id == public_id)
+        .order_by(WebhookDelivery.id)
+    )
+    async with db.reader() as session:
+        return list(await session.scalars(statement))
+
+
+async def wait_processed(db: Database, path: str, worker: WorkerProcess, *, within: float = 60.0) -> WebhookDelivery:
+    deadline = time.monotonic() + within
+    while True:
+        rows = await deliveries(db, path)
+        if rows and all(row.status != "PENDING" for row in rows):
+            assert len(rows) == 1, rows
+            return rows[0]
+        if time.monotonic() > deadline:
+            pytest.fail(f"still PENDING after {within}s: {[(r.status, r.outcome) for r in rows]}\n{worker.output()}")
+        await asyncio.sleep(0.2)
+
+
+def refusal(response: httpx.Response) -> tuple[int, str]:
+    body = response.json()
+    assert body["message"], body
+    return response.status_code, body["code"]
+
+
+# -- accepted deliveries, per channel -------------------------------------------------------------------------
+
+
+async def test_a_signed_shop_delivery_is_stored_and_answered_202(
+    client: httpx.AsyncClient, db: Database, served_shop: ServedShop, shop_path: str
+) -> None:
+    body, headers = served_shop.shop.webhook("product.updated", "SKU-1")
+    response = await client.post(shop_path, content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"status": "accepted", "deliveryId": headers["X-Pimsync-Delivery"]}
+    [row] = await deliveries(db, shop_path)
+    assert (row.status, row.topic, row.delivery_id, row.attempts) == (
+        "PENDING",
+        "product.updated",
+        headers["X-Pimsync-Delivery"],
+        0,
+    )
+    assert row.payload == json.loads(body)
+    assert row.occurred_at is not None, "ordered by the document's updatedAt"
+    assert abs(row.occurred_at - served_shop.shop.products["SKU-1"].updated_at) < timedelta(milliseconds=1)
+
+
+async def test_a_shopify_delivery_is_verified_with_the_app_secret_and_stored(
+    client: httpx.AsyncClient, db: Database, catalog: GraphQLClient, shopify: ShopifyEmulator
+) -> None:
+    path = await shopify_path(catalog, shopify)
+    shopify.seed_simple_product("Brass lamp", "LAMP-1")
+    body, headers = shopify.webhook("products/update", "LAMP-1")
+    response = await client.post(path, content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    assert response.json()["deliveryId"] == headers["X-Shopify-Webhook-Id"]
+    body, headers = shopify.webhook("products/delete", "LAMP-1")
+    assert (await client.post(path, content=body, headers=headers)).status_code == 202
+    updated, deleted = await deliveries(db, path)
+    assert (updated.topic, deleted.topic) == ("product.updated", "product.deleted")
+    assert deleted.payload == {"id": shopify.product("LAMP-1").id}
+    assert deleted.occurred_at is not None, "a delete is ordered by X-Shopify-Triggered-At"
+
+
+async def test_real_woocommerce_deliveries_are_stored_and_its_ping_answered(
+    client: httpx.AsyncClient, db: Database, catalog: GraphQLClient
+) -> None:
+    path = await woocommerce_path(catalog)
+    ping = await client.post(
+        path, content=b"webhook_id=12", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert ping.status_code == 200, "WooCommerce refuses to save a webhook whose ping is not answered 200"
+    assert await deliveries(db, path) == []
+    body, headers = wc_delivery(wc_product(208))
+    response = await client.post(path, content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    [row] = await deliveries(db, path)
+    assert (row.topic, row.payload["id"]) == ("product.updated", 208)
+    assert row.occurred_at == datetime(2019, 2, 19, 18, 22, 50, tzinfo=UTC), "date_modified_gmt is UTC"
+
+
+async def test_two_woocommerce_changes_in_one_second_are_both_kept(
+    client: httpx.AsyncClient, db: Database, catalog: GraphQLClient
+) -> None:
+    """WooCommerce's delivery id is a hash of webhook id and unix second: two products changed together share it."""
+    path = await woocommerce_path(catalog)
+    for product_id in (208, 35, 208):
+        body, headers = wc_delivery(wc_product(product_id), delivery_id="same-second")
+        response = await client.post(path, content=body, headers=headers)
+        assert response.status_code == 202, response.text
+    assert response.json()["status"] == "duplicate", "the same bytes under the same id are a resend"
+    assert [row.payload["id"] for row in await deliveries(db, path)] == [208, 35]
+
+
+# -- refused deliveries: nothing is stored -----------------------------------------------------------------------
+
+
+async def test_bad_shop_signatures_are_401_and_store_nothing(
+    client: httpx.AsyncClient, db: Database, served_shop: ServedShop, shop_path: str
+) -> None:
+    shop = served_shop.shop
+    body, headers = shop.webhook("product.updated", "SKU-1")
+    tampered = body.replace(b"Chair", b"Chain")
+    stale_body, stale_headers = shop.webhook("product.updated", "SKU-1", now=time.time() - 301)
+    forged = dict(
+        headers, **{"X-Pimsync-Signature": "sha256=" + hmac.new(b"not-the-secret", body, "sha256").hexdigest()}
+    )
+    unsigned = {k: v for k, v in headers.items() if k != "X-Pimsync-Signature"}
+    undated = {k: v for k, v in headers.items() if k != "X-Pimsync-Timestamp"}
+    attempts = [(tampered, headers), (stale_body, stale_headers), (body, forged), (body, unsigned), (body, undated)]
+    for content, sent in attempts:
+        response = await client.post(shop_path, content=content, headers=sent)
+        assert refusal(response) == (401, "CHN-050"), response.text
+    assert "300 seconds" in (await client.post(shop_path, content=stale_body, headers=stale_headers)).json()["message"]
+    assert await deliveries(db, shop_path) == []
+
+
+async def test_bad_shopify_and_woocommerce_signatures_are_401(
+    client: httpx.AsyncClient, db: Database, catalog: GraphQLClient, shopify: ShopifyEmulator
+) -> None:
+    shopify_at = await shopify_path(catalog, shopify)
+    shopify.seed_simple_product("Brass lamp", "LAMP-1")
+    body, headers = shopify.webhook("products/update", "LAMP-1", secret="another-apps-secret")
+    assert refusal(await client.post(shopify_at, content=body, headers=headers)) == (401, "CHN-050")
+    body, headers = shopify.webhook("products/update", "LAMP-1")
+    stripped = {k: v for k, v in headers.items() if k != "X-Shopify-Hmac-Sha256"}
+    assert refusal(await client.post(shopify_at, content=body, headers=stripped)) == (401, "CHN-050")
+    assert refusal(await client.post(shopify_at, content=body + b" ", headers=headers)) == (401, "CHN-050")
+    woo_at = await woocommerce_path(catalog)
+    body, headers = wc_delivery(wc_product(208), secret="wrong")
+    assert refusal(await client.post(woo_at, content=body, headers=headers)) == (401, "CHN-050")
+    assert await deliveries(db, shopify_at) == [] and await deliveries(db, woo_at) == []
+
+
+async def test_a_connector_without_a_webhook_secret_refuses_every_delivery(
+    client: httpx.AsyncClient, db: Database, catalog: GraphQLClient, shopify: ShopifyEmulator
+) -> None:
+    path = await shopify_path(catalog, shopify, secret=False)
+    shopify.seed_simple_product("Brass lamp", "LAMP-1")
+    body, headers = shopify.webhook("products/update", "LAMP-1")
+    response = await client.post(path, content=body, headers=headers)
+    assert refusal(response) == (401, "CHN-050")
+    assert "webhook secret must be set" in response.json()["message"]
+    assert await deliveries(db, path) == []
+
+
+async def test_an_unparsable_body_is_400_and_an_unknown_topic_422(
+    client: httpx.AsyncClient, db: Database, served_shop: ServedShop, shop_path: str
+) -> None:
+    shop = served_shop.shop
+    for broken in (b'{"topic": "product.updated", "product": ', b"[1, 2]", b'{"topic": "product.updated"}'):
+        headers = {"X-Pimsync-Delivery": str(uuid.uuid4()), **shop.signature_headers(broken)}
+        assert refusal(await client.post(shop_path, content=broken, headers=headers)) == (400, "CHN-051")
+    body, headers = shop.webhook("product.updated", "SKU-1")
+    del headers["X-Pimsync-Delivery"]
+    assert refusal(await client.post(shop_path, content=body, headers=headers)) == (400, "CHN-051")
+    body, headers = shop.webhook("order.created", "SKU-1")
+    response = await client.post(shop_path, content=body, headers=headers)
+    assert refusal(response) == (422, "CHN-052")
+    assert "order.created" in response.json()["message"]
+    assert await deliveries(db, shop_path) == []
+
+
+async def test_shopify_topics_other_than_products_are_422(
+    client: httpx.AsyncClient, catalog: GraphQLClient, shopify: ShopifyEmulator
+) -> None:
+    path = await shopify_path(catalog, shopify)
+    body, headers = shopify.webhook("orders/create", {"id": 820982911946154508, "line_items": []})
+    assert refusal(await client.post(path, content=body, headers=headers)) == (422, "CHN-052")
+
+
+async def test_a_body_too_large_is_413_without_being_read_whole(
+    client: httpx.AsyncClient, db: Database, settings: Settings, served_shop: ServedShop, shop_path: str
+) -> None:
+    padding = "x" * 2 * settings.webhook_max_bytes
+    document = {"sku": "SKU-1", "externalId": "p-1", "fields": {"note": padding}, "locales": {}}
+    body, headers = served_shop.shop.webhook("product.updated", document)
+    response = await client.post(shop_path, content=body, headers=headers)
+    assert refusal(response) == (413, "PAYLOAD_TOO_LARGE")
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        """No Content-Length: the limit must hold while the body streams in."""
+        for start in range(0, len(body), 65536):
+            sent.append(start)
+            yield body[start : start + 65536]
+
+    response = await client.post(shop_path, content=chunks(), headers=headers)
+    assert refusal(response) == (413, "PAYLOAD_TOO_LARGE")
+    assert len(sent) * 65536 < len(body) * 0.6, "the whole body was read before refusing it"
+    assert await deliveries(db, shop_path) == []
+
+
+async def test_an_unknown_connector_is_404(client: httpx.AsyncClient, served_shop: ServedShop) -> None:
+    body, headers = served_shop.shop.webhook("product.updated", {"sku": "SKU-1", "externalId": "p-1"})
+    response = await client.post(f"/webhooks/{uuid.uuid4()}", content=body, headers=headers)
+    assert refusal(response) == (404, "NOT_FOUND")
+    assert "no connector" in response.json()["message"]
+
+
+# -- replays, a worker that is down, Redis that is down --------------------------------------------------------------
+
+
+async def test_a_replayed_delivery_is_202_stored_once_and_processed_once(
+    client: httpx.AsyncClient, db: Database, settings: Settings, tmp_path: Path, served_shop: ServedShop, shop_path: str
+) -> None:
+    body, headers = served_shop.shop.webhook("product.updated", "SKU-1")
+    answers = await asyncio.gather(*(client.post(shop_path, content=body, headers=headers) for _ in range(4)))
+    assert [a.status_code for a in answers] == [202] * 4
+    assert sorted(a.json()["status"] for a in answers) == ["accepted", "duplicate", "duplicate", "duplicate"]
+    with running_worker(settings, tmp_path / "worker.log") as worker:
+        row = await wait_processed(db, shop_path, worker)
+        again = await client.post(shop_path, content=body, headers=headers)
+        assert again.status_code == 202 and again.json()["status"] == "duplicate"
+        await asyncio.sleep(1.0)
+    [after] = await deliveries(db, shop_path)
+    assert row.status in FINISHED, (row.status, row.outcome)
+    assert after.attempts == 1 and after.processed_at == row.processed_at, "processed more than once"
+
+
+async def test_a_delivery_waits_for_a_worker_that_is_down(
+    client: httpx.AsyncClient, db: Database, settings: Settings, tmp_path: Path, served_shop: ServedShop, shop_path: str
+) -> None:
+    body, headers = served_shop.shop.webhook("product.updated", "SKU-1")
+    assert (await client.post(shop_path, content=body, headers=headers)).status_code == 202
+    await asyncio.sleep(0.5)
+    assert [row.status for row in await deliveries(db, shop_path)] == ["PENDING"]
+    with running_worker(settings, tmp_path / "worker.log") as worker:
+        row = await wait_processed(db, shop_path, worker)
+    assert row.status in FINISHED, (row.status, row.outcome)
+    assert row.attempts == 1 and row.processed_at is not None and row.outcome
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def redis_down(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """The API with a Redis that refuses connections; the database is the test's own."""
+    dead = ArqRedis(host="127.0.0.1", port=_closed_port(), default_queue_name=settings.queue_name)
+    app = create_app(settings, container=dataclasses.replace(container, redis=dead))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        yield http
+    await dead.aclose()
+
+
+async def test_with_redis_down_a_delivery_is_kept_and_recovered(
+    redis_down: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    tmp_path: Path,
+    served_shop: ServedShop,
+    shop_path: str,
+) -> None:
+    body, headers = served_shop.shop.webhook("product.updated", "SKU-1")
+    started = time.monotonic()
+    response = await redis_down.post(shop_path, content=body, headers=headers)
+    assert response.status_code == 202 and response.json()["status"] == "accepted", response.text
+    assert time.monotonic() - started < 5, "an unreachable Redis held up the answer"
+    [row] = await deliveries(db, shop_path)
+    async with db.transaction() as session:  # it arrived a minute ago: recovery, not the receive path, queues it
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == row.id)
+            .values(received_at=row.received_at - timedelta(minutes=1))
+        )
+    with running_worker(settings, tmp_path / "worker.log") as worker:
+        processed = await wait_processed(db, shop_path, worker)
+    assert processed.status in FINISHED, (processed.status, processed.outcome)
+
+
+# -- what each channel's delivery means (pure) ------------------------------------------------------------------------
+
+
+def test_shopify_events_name_products_by_the_id_listings_store(shopify: ShopifyEmulator) -> None:
+    product = shopify.seed_simple_product("Brass lamp", "LAMP-1")
+    protocol = webhook_protocol(ChannelType.SHOPIFY)
+    body, headers = shopify.webhook("products/update", "LAMP-1")
+    delivery = protocol.parse(body, {k.lower(): v for k, v in headers.items()})
+    event = protocol.event(delivery.topic, delivery.payload, delivery.occurred_at)
+    assert event == WebhookEvent("product.updated", "LAMP-1", product.gid, delivery.occurred_at, None)
+    gone = protocol.event(Topic.DELETED, {"id": product.id}, None)
+    assert (gone.sku, gone.external_id) == (None, product.gid)
+
+
+def test_a_shop_document_becomes_the_products_state(served_shop: ServedShop) -> None:
+    stored = served_shop.shop.seed("SKU-9", fields={"price": "5.00"}, locales={"ar": {"title": "كرسي"}})
+    body, headers = served_shop.shop.webhook("product.updated", "SKU-9")
+    protocol = webhook_protocol(ChannelType.CUSTOM_HTTP)
+    delivery = protocol.parse(body, {k.lower(): v for k, v in headers.items()})
+    event = protocol.event(delivery.topic, delivery.payload, delivery.occurred_at)
+    assert event.product is not None
+    assert (event.sku, event.external_id, event.product.locales) == (
+        "SKU-9",
+        stored.external_id,
+        {"ar": {"title": "كرسي"}},
+    )
+    deleted = protocol.event(Topic.DELETED, {"topic": "product.deleted", "product": {"externalId": "p-9"}}, None)
+    assert (deleted.sku, deleted.external_id, deleted.product) == (None, "p-9", None)

@@ -1,0 +1,20 @@
+"""Processing a stored webhook delivery: one task, safe to run twice."""
+
+from __future__ import annotations
+
+from arq import Retry
+
+from app.services.webhooks import process_delivery
+from workers.context import WorkerContext
+
+
+async def process_webhook_delivery(ctx: WorkerContext, *, delivery_pk: int) -> str:
+    """Process one delivery; a failed attempt comes back after a growing delay, until the service gives up on it.
+
+    A delivery that is no longer PENDING is left alone, so a duplicate job
+    (a recovery racing the first one) does nothing.
+    """
+    result = await process_delivery(ctx["container"], delivery_pk)
+    if result.retry_in is not None:
+        raise Retry(defer=result.retry_in)
+    return result.status
