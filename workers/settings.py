@@ -13,13 +13,16 @@ from arq import cron, func
 from app.container import open_container
 from app.db.migrate import head_revision
 from app.logging import configure_logging
+from app.services.conflicts import apply as conflict_apply
 from app.services.readiness import ReadinessService
 from app.services.sync.recovery import recover_orphans
 from app.services.webhooks import MAX_ATTEMPTS, recover_webhook_deliveries
 from app.settings import load_settings
 from workers.context import WorkerContext
 from workers.tasks.check_readiness import check_readiness
+from workers.tasks.conflicts import apply_conflict_resolution
 from workers.tasks.maintenance import (
+    apply_lost_resolutions,
     recover_sync_work,
     recover_webhooks,
     start_scheduled_syncs,
@@ -28,7 +31,7 @@ from workers.tasks.sync import plan_sync_job, run_sync_chunk
 from workers.tasks.webhooks import process_webhook_delivery
 
 ONE_PRODUCT_TIMEOUT_SECONDS = 120
-"""A webhook check reads (and may write) one product on the channel; past this it is retried."""
+"""A webhook check or a resolution reads and writes one product on the channel; past this it is retried."""
 
 
 class SchemaOutdated(RuntimeError):
@@ -69,12 +72,19 @@ class WorkerSettings:
             max_tries=MAX_ATTEMPTS + 2,
             timeout=ONE_PRODUCT_TIMEOUT_SECONDS,
         ),
+        func(
+            apply_conflict_resolution,  # type: ignore[arg-type]
+            keep_result=0,
+            max_tries=conflict_apply.MAX_ATTEMPTS + 2,
+            timeout=ONE_PRODUCT_TIMEOUT_SECONDS,
+        ),
     ]
     # arq types a task's context as a plain dict; ours is the TypedDict WorkerContext, which it is at run time.
     cron_jobs: ClassVar[list[Any]] = [
         cron(recover_sync_work, second={0, 15, 30, 45}, unique=True),  # type: ignore[arg-type]
         cron(start_scheduled_syncs, second=15, unique=True),  # type: ignore[arg-type]
         cron(recover_webhooks, second={5, 20, 35, 50}, unique=True),  # type: ignore[arg-type]
+        cron(apply_lost_resolutions, second={10, 40}, unique=True),  # type: ignore[arg-type]
     ]
     on_startup = startup
     on_shutdown = shutdown

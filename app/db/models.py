@@ -246,6 +246,8 @@ class Listing(Base):
     __table_args__ = (
         UniqueConstraint("connector_id", "product_id"),
         Index("ix_listings_product_id", "product_id"),
+        # Webhooks name the channel's product by its id: finding the listing must not scan the connector's.
+        Index("ix_listings_connector_external_id", "connector_id", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -396,6 +398,9 @@ class DomainEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+UNAPPLIED = "applied_at IS NULL AND apply_error IS NULL AND resolution_status != 'PENDING'"
+
+
 class Conflict(Base):
     """The same product changed on both sides since the last sync, per field and locale.
 
@@ -416,6 +421,13 @@ class Conflict(Base):
         ),
         Index("ix_conflicts_tenant_status", "tenant_id", "resolution_status", "id"),
         Index("ix_conflicts_connector_status", "connector_id", "resolution_status"),
+        # The sweep that re-queues resolutions no worker carried out reads only these few rows.
+        Index(
+            "ix_conflicts_unapplied",
+            "resolved_at",
+            sqlite_where=text(UNAPPLIED),
+            postgresql_where=text(UNAPPLIED),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -436,9 +448,12 @@ class Conflict(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(200), default=None)
     """"strategy" when the connector's strategy decided, else "token:<name>"."""
     resolution: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
-    """The choice per field and PIM locale ({"<field>": {"<pim locale or ''>": "PIM_WINS" ...}})."""
+    """The person's choice: {"resolution": PIM_WINS | CHANNEL_WINS | DISMISSED, "overrides": [{"field",
+    "resolution", "locales": [PIM locale, ...] or null for all}]} (app.domain.conflicts.choice_for reads it)."""
     applied_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When a worker carried the resolution out on the channel and in the PIM; NULL while it is queued."""
     apply_error: Mapped[str | None] = mapped_column(Text, default=None)
+    """Why it was carried out only in part (values that moved on since) or not at all (the channel refused)."""
 
 
 class WebhookDelivery(Base):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Conflict
+from app.db.models import Conflict, Connector
 from app.domain.conflicts import ResolutionStatus
+from app.domain.connectors import ConnectorStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,4 +113,34 @@ class ConflictRepository:
         statement = statement.order_by(Conflict.id).limit(limit)
         if for_update:
             statement = statement.with_for_update()
+        return list(await self.session.scalars(statement))
+
+
+class AppliedConflicts:
+    """What the workers that carry resolutions out read and write, across tenants (a task names a conflict id)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, conflict_id: int, *, for_update: bool = False) -> Conflict | None:
+        statement = select(Conflict).where(Conflict.id == conflict_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
+
+    async def waiting(self, resolved_before: datetime, *, limit: int) -> list[Conflict]:
+        """Decided by a person, neither applied nor given up on, on a connector that is not paused."""
+        statement = (
+            select(Conflict)
+            .join(Connector, Connector.id == Conflict.connector_id)
+            .where(
+                Conflict.resolution_status != ResolutionStatus.PENDING.value,
+                Conflict.applied_at.is_(None),
+                Conflict.apply_error.is_(None),
+                Conflict.resolved_at < resolved_before,
+                Connector.status != ConnectorStatus.PAUSED.value,
+            )
+            .order_by(Conflict.resolved_at)
+            .limit(limit)
+        )
         return list(await self.session.scalars(statement))

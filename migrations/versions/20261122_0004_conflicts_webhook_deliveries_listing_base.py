@@ -25,6 +25,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+UNAPPLIED = "applied_at IS NULL AND apply_error IS NULL AND resolution_status != 'PENDING'"
+
+
 def upgrade() -> None:
     op.create_table(
         "conflicts",
@@ -62,6 +65,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("conflicts", schema=None) as batch_op:
         batch_op.create_index("ix_conflicts_connector_status", ["connector_id", "resolution_status"], unique=False)
+        batch_op.create_index(
+            "ix_conflicts_unapplied",
+            ["resolved_at"],
+            unique=False,
+            sqlite_where=sa.text(UNAPPLIED),
+            postgresql_where=sa.text(UNAPPLIED),
+        )
         batch_op.create_index("ix_conflicts_tenant_status", ["tenant_id", "resolution_status", "id"], unique=False)
         batch_op.create_index(
             "uq_conflicts_one_pending_per_product",
@@ -113,6 +123,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("channel_updated_at", app.db.base.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("excluded", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.create_index("ix_listings_connector_external_id", ["connector_id", "external_id"], unique=False)
 
     with op.batch_alter_table("product_values", schema=None) as batch_op:
         batch_op.add_column(sa.Column("updated_by", sa.String(length=200), nullable=True))
@@ -123,6 +134,7 @@ def downgrade() -> None:
         batch_op.drop_column("updated_by")
 
     with op.batch_alter_table("listings", schema=None) as batch_op:
+        batch_op.drop_index("ix_listings_connector_external_id")
         batch_op.drop_column("excluded")
         batch_op.drop_column("channel_updated_at")
         batch_op.drop_column("base")
@@ -139,5 +151,8 @@ def downgrade() -> None:
         )
         batch_op.drop_index("ix_conflicts_tenant_status")
         batch_op.drop_index("ix_conflicts_connector_status")
+        batch_op.drop_index(
+            "ix_conflicts_unapplied", sqlite_where=sa.text(UNAPPLIED), postgresql_where=sa.text(UNAPPLIED)
+        )
 
     op.drop_table("conflicts")

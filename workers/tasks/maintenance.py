@@ -1,7 +1,8 @@
-"""Periodic tasks: hand orphaned sync work and webhook deliveries to live workers, start scheduled syncs."""
+"""Periodic tasks: hand orphaned sync work, webhook deliveries and resolutions to live workers; start scheduled syncs."""
 
 from __future__ import annotations
 
+from app.services.conflicts.apply import recover_resolutions
 from app.services.sync.recovery import recover_orphans, schedule_due_syncs
 from app.services.webhooks import recover_webhook_deliveries
 from workers.context import WorkerContext
@@ -20,3 +21,8 @@ async def start_scheduled_syncs(ctx: WorkerContext) -> list[int]:
 async def recover_webhooks(ctx: WorkerContext) -> int:
     """Queue again the webhook deliveries still PENDING whose queue message was lost (or never sent)."""
     return await recover_webhook_deliveries(ctx["container"])
+
+
+async def apply_lost_resolutions(ctx: WorkerContext) -> int:
+    """Queue again the conflict resolutions no worker applied (a lost queue message, Redis down when decided)."""
+    return await recover_resolutions(ctx["container"])

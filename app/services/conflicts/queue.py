@@ -2,30 +2,41 @@
 
 The job id is deterministic for one resolution (a repeated enqueue is
 dropped) yet unique across databases sharing a Redis: arq refuses an id it
-still holds a result for, so the id carries the resolution's time.
+still holds a result for, so the id carries the resolution's time. The
+resolution is committed before it is queued; when Redis cannot be reached,
+the person's decision still stands and the recovery sweep queues it later.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import structlog
+from redis.exceptions import RedisError
 
 from app.services.sync.queue import Queue
 
 log = structlog.get_logger(__name__)
 
 APPLY_TASK = "apply_conflict_resolution"
+ENQUEUE_TIMEOUT_SECONDS = 2.0
 
 
 def apply_job_id(conflict_id: int, resolved_at: datetime) -> str:
     return f"conflict-apply:{conflict_id}:{int(resolved_at.timestamp() * 1000)}"
 
 
-async def enqueue_apply(queue: Queue, *, conflict_id: int, resolved_at: datetime) -> None:
-    """Queue the export or import that follows a resolution; call it only after the resolution committed."""
-    queued = await queue.enqueue_job(
-        APPLY_TASK, conflict_id=conflict_id, _job_id=apply_job_id(conflict_id, resolved_at)
-    )
+async def enqueue_apply(queue: Queue, *, conflict_id: int, resolved_at: datetime) -> bool:
+    """Queue the export or import that follows a resolution; False when Redis could not be reached."""
+    try:
+        queued = await asyncio.wait_for(
+            queue.enqueue_job(APPLY_TASK, conflict_id=conflict_id, _job_id=apply_job_id(conflict_id, resolved_at)),
+            ENQUEUE_TIMEOUT_SECONDS,
+        )
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("conflict.enqueue_failed", conflict=conflict_id, error=f"{type(exc).__name__}: {exc}")
+        return False
     if queued is None:
         log.info("conflict.enqueue_skipped", task=APPLY_TASK, conflict=conflict_id)
+    return True

@@ -1,0 +1,130 @@
+"""Carrying out a person's resolution, in a worker: the export or the import that follows the decision.
+
+Applying is the product's ordinary three-way check with the person's
+choices deciding the slots they were shown (`ChosenSlots`): PIM_WINS sends
+the PIM value, CHANNEL_WINS imports the channel's (IMPORT/BOTH mappings) or
+keeps it (EXPORT ones), DISMISSED accepts both as they are. A slot whose
+values moved on since the decision is not decided blindly: the connector's
+strategy takes it (with MANUAL, a new conflict) and `apply_error` says so.
+A deleted or missing product is re-created (PIM_WINS) or left off the
+channel (CHANNEL_WINS, DISMISSED).
+
+Each step is safe to repeat: only a resolved, not yet applied conflict is
+applied, and it is marked applied in the transaction that records the check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.base import CredentialsRejected
+from app.channels.factory import AdapterUnavailable
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import Connector, Product
+from app.domain.conflict_choices import ChosenSlots
+from app.domain.conflicts import ConflictType, ResolutionStatus
+from app.domain.connectors import ConnectorStatus
+from app.repositories.conflicts import AppliedConflicts
+from app.secrets import CredentialsUnreadable
+from app.services.conflicts.check import ChannelBusy, Checked, CheckRaced, check_product
+from app.services.conflicts.queue import enqueue_apply
+
+log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS = 5
+"""Tries (a busy channel, a racing sync) before the resolution is given up with `apply_error`."""
+RECOVER_AFTER = timedelta(seconds=30)
+"""A resolution not applied this long after it was made lost its queue message: queue it again."""
+RECOVERY_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One run's conclusion; `retry_in` set: try again after that many seconds."""
+
+    status: str
+    """"APPLIED", "SKIPPED" (nothing to do, or not now) or "FAILED" (given up, `apply_error` says why)."""
+    detail: str
+    retry_in: float | None = None
+
+
+async def apply_resolution(container: Container, conflict_id: int, *, attempt: int = 1) -> Applied:
+    """Apply one resolved conflict; see the module docstring."""
+    async with container.db.reader() as session:
+        conflict = await AppliedConflicts(session).get(conflict_id)
+        if conflict is None:
+            return Applied("SKIPPED", "no such conflict (its product or connector was deleted)")
+        if conflict.resolution_status == ResolutionStatus.PENDING or conflict.resolution is None:
+            return Applied("SKIPPED", "not resolved")
+        if conflict.applied_at is not None or conflict.apply_error is not None:
+            return Applied("SKIPPED", "already applied")
+        connector = await session.get(Connector, conflict.connector_id)
+        product = await session.get(Product, conflict.product_id)
+    if connector is None or product is None:
+        return Applied("SKIPPED", "its product or connector was deleted")
+    if connector.status == ConnectorStatus.PAUSED:
+        return Applied("SKIPPED", f"connector '{connector.code}' is paused; applied once it is resumed")
+    kind = ConflictType(conflict.conflict_type)
+    chosen = ChosenSlots(conflict.fields, conflict.resolution, vanished=kind is not ConflictType.FIELD_MISMATCH)
+
+    async def mark_applied(session: AsyncSession, checked: Checked) -> None:
+        row = await AppliedConflicts(session).get(conflict_id, for_update=True)
+        if row is not None:
+            row.applied_at, row.apply_error = utcnow(), _partly(chosen, checked)
+
+    try:
+        checked = await check_product(
+            container,
+            connector,
+            product,
+            chosen=chosen,
+            missing_kind=kind if kind is not ConflictType.FIELD_MISMATCH else ConflictType.MISSING_ON_CHANNEL,
+            finish=mark_applied,
+        )
+    except (CheckRaced, ChannelBusy) as exc:
+        if attempt >= MAX_ATTEMPTS:
+            return await _give_up(container, conflict_id, f"gave up after {attempt} attempts: {exc}")
+        return Applied("SKIPPED", str(exc), retry_in=float(min(120, 5 * 2 ** (attempt - 1))))
+    except (AdapterUnavailable, CredentialsRejected, CredentialsUnreadable) as exc:
+        return await _give_up(container, conflict_id, f"the channel cannot be reached with these settings: {exc}")
+    log.info("conflict.applied", conflict=conflict_id, outcome=checked.summary())
+    return Applied("APPLIED", checked.summary())
+
+
+def _partly(chosen: ChosenSlots, checked: Checked) -> str | None:
+    """Why the resolution was carried out only in part, or not at all; None when it all went through."""
+    problems = []
+    if chosen.stale:
+        problems.append(
+            "CHN-041: changed since the resolution, so left to the connector's strategy: " + ", ".join(chosen.stale)
+        )
+    if any(code for _, code, _ in checked.item.errors):
+        problems.append(checked.summary())
+    return "; ".join(problems) or None
+
+
+async def _give_up(container: Container, conflict_id: int, reason: str) -> Applied:
+    async with container.db.transaction() as session:
+        row = await AppliedConflicts(session).get(conflict_id, for_update=True)
+        if row is not None and row.applied_at is None:
+            row.apply_error = reason[:2000]
+    log.warning("conflict.apply_failed", conflict=conflict_id, reason=reason)
+    return Applied("FAILED", reason)
+
+
+async def recover_resolutions(container: Container) -> int:
+    """Queue again every resolution no worker applied (its message was lost, or Redis was down); how many."""
+    async with container.db.reader() as session:
+        waiting = await AppliedConflicts(session).waiting(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
+    for conflict in waiting:
+        assert conflict.resolved_at is not None
+        if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):
+            break
+    if waiting:
+        log.info("conflict.recovered", resolutions=len(waiting))
+    return len(waiting)

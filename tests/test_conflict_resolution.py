@@ -1,0 +1,251 @@
+"""Resolving conflicts end to end: a person decides over GraphQL, a real worker carries the decision out on the
+reference shop and in the PIM, and the next sync finds both sides in step."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
+from tests.conflict_fixtures import BULK, CONFLICT, CONFLICTS, RESOLVE
+from tests.conftest import GraphQLClient
+from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
+from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
+
+__all__ = ["module_worker", "served_shop"]
+
+
+@pytest.fixture
+def worker(module_worker: WorkerProcess) -> WorkerProcess:
+    """The module's one worker: every test has its own tenant and shop, so they do not meet."""
+    return module_worker
+
+
+MAPPINGS = [
+    {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
+    {"attributeCode": "description", "channelField": "description", "direction": "BOTH", "whenEmpty": "SKIP"},
+    {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"},
+]
+APPLIED = """query($id: ID!) { conflict(id: $id) { resolutionStatus appliedAt applyError } }"""
+
+
+def lamp(number: int, *, ar: str | None = None, fr: str | None = None, fr_body: str | None = None) -> dict[str, Any]:
+    return {
+        "sku": f"LAMP-{number}",
+        "values": [
+            value("name", f"Brass lamp {number}", "en_US"),
+            value("name", ar or f"مصباح نحاسي {number}", "ar_AE"),
+            value("name", fr or f"Lampe en laiton {number}", "fr_FR"),
+            value("description", fr_body or f"<p>Abat-jour en lin {number}</p>", "fr_FR", "ecommerce"),
+            value("price", {"EUR": f"{40 + number}.00"}),
+        ],
+    }
+
+
+async def sync(gql: GraphQLClient, worker: WorkerProcess, sync_type: str = "FULL") -> dict[str, Any]:
+    job = await wait_for_job(gql, (await trigger(gql, syncType=sync_type))["id"], worker=worker)
+    assert job["status"] == "COMPLETED", job
+    return job
+
+
+async def pending(gql: GraphQLClient, sku: str | None = None) -> list[dict[str, Any]]:
+    found = await gql(CONFLICTS, {"code": "shop", "first": 50, "status": "PENDING", "sku": sku})
+    return [edge["node"] for edge in found["conflicts"]["edges"]]
+
+
+async def applied(gql: GraphQLClient, conflict_id: str, worker: WorkerProcess, within: float = 30.0) -> dict[str, Any]:
+    """The conflict once a worker carried its resolution out (or gave up on it)."""
+    deadline = time.monotonic() + within
+    while True:
+        conflict = (await gql(APPLIED, {"id": conflict_id}))["conflict"]
+        if conflict["appliedAt"] or conflict["applyError"]:
+            return dict(conflict)
+        if time.monotonic() > deadline:
+            pytest.fail(f"resolution of {conflict_id} not applied after {within}s\n{worker.output()}")
+        await asyncio.sleep(0.2)
+
+
+async def resolve(gql: GraphQLClient, conflict: dict[str, Any], resolution: str, **given: Any) -> dict[str, Any]:
+    payload = {"resolution": resolution, "expectedVersion": conflict["version"], **given}
+    result = (await gql(RESOLVE, {"id": conflict["id"], "input": payload}))["resolveConflict"]
+    assert result["userErrors"] == [], result["userErrors"]
+    return dict(result["conflict"])
+
+
+async def pim_values(gql: GraphQLClient, sku: str) -> dict[tuple[str, str | None], Any]:
+    product = (await gql(PRODUCT, {"sku": sku}))["product"]
+    return {(row["attribute"], row["locale"]): row["data"] for row in product["values"]}
+
+
+def sent_since(shop: ServedShop, mark: int) -> list[dict[str, Any]]:
+    requests = shop.shop.requests[mark:]
+    return [p for r in requests if r.method == "POST" and r.path == "/products/batch" for p in r.json["products"]]
+
+
+@pytest.fixture
+async def titles_at_odds(gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess) -> GraphQLClient:
+    """LAMP-1 and LAMP-2 on the shop; since then both titles changed in ar and fr on both sides (MANUAL)."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop, conflictStrategy="MANUAL")
+    saved = (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]
+    assert saved["userErrors"] == []
+    await upsert(gql, lamp(1), lamp(2))
+    await sync(gql, worker)
+    for number in (1, 2):
+        served_shop.shop.edit(
+            f"LAMP-{number}",
+            locales={"ar": {"title": f"مصباح ذهبي {number}"}, "fr": {"title": f"Lampe dorée {number}"}},
+        )
+    await upsert(gql, *(lamp(n, ar=f"مصباح برونزي {n}", fr=f"Lampe en bronze {n}") for n in (1, 2)))
+    job = await sync(gql, worker, "INCREMENTAL")
+    assert job["conflictedProducts"] == 2
+    return gql
+
+
+async def test_pim_wins_sends_the_pim_values_and_the_next_sync_finds_nothing_to_do(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    gql = titles_at_odds
+    [conflict] = await pending(gql, "LAMP-1")
+    assert [(d["pimLocale"], d["channelValue"]) for d in conflict["fields"][0]["diffs"]] == [
+        ("ar_AE", "مصباح ذهبي 1"),
+        ("fr_FR", "Lampe dorée 1"),
+    ]
+    resolved = await resolve(gql, conflict, "PIM_WINS")
+    assert resolved["resolutionStatus"] == "PIM_WINS" and resolved["resolvedBy"]
+    done = await applied(gql, conflict["id"], worker)
+    assert done["applyError"] is None, done
+    stored = served_shop.shop.products["LAMP-1"]
+    assert (stored.locales["ar"]["title"], stored.locales["fr"]["title"]) == ("مصباح برونزي 1", "Lampe en bronze 1")
+    assert served_shop.shop.products["LAMP-2"].locales["fr"]["title"] == "Lampe dorée 2", "another conflict moved"
+    mark = len(served_shop.shop.requests)
+    again = await sync(gql, worker)
+    assert [p["sku"] for p in sent_since(served_shop, mark)] == [] and again["conflictedProducts"] == 1
+    assert [c["productSku"] for c in await pending(gql)] == ["LAMP-2"]
+
+
+async def test_per_locale_overrides_merge_the_two_sides(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    gql = titles_at_odds
+    [conflict] = await pending(gql, "LAMP-1")
+    overrides = [{"field": "title", "resolution": "CHANNEL_WINS", "locales": ["fr_FR"]}]
+    resolved = await resolve(gql, conflict, "PIM_WINS", fieldOverrides=overrides)
+    assert resolved["resolutionStatus"] == "MERGED"
+    assert (await applied(gql, conflict["id"], worker))["applyError"] is None
+    stored = served_shop.shop.products["LAMP-1"]
+    assert stored.locales["ar"]["title"] == "مصباح برونزي 1", "ar: the PIM won"
+    assert stored.locales["fr"]["title"] == "Lampe dorée 1", "fr: the channel kept its title"
+    values = await pim_values(gql, "LAMP-1")
+    assert values[("name", "fr_FR")] == "Lampe en bronze 1", "an EXPORT mapping never writes into the PIM"
+    mark = len(served_shop.shop.requests)
+    await sync(gql, worker)
+    assert sent_since(served_shop, mark) == [] and await pending(gql, "LAMP-1") == []
+
+
+async def test_channel_wins_on_a_both_mapping_takes_the_value_into_the_pim(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop, conflictStrategy="MANUAL")
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]["userErrors"] == []
+    await upsert(gql, lamp(1))
+    await sync(gql, worker)
+    served_shop.shop.edit("LAMP-1", locales={"fr": {"description": "<p>Abat-jour en soie</p>"}})
+    await upsert(gql, lamp(1, fr_body="<p>Abat-jour en coton</p>"))
+    await sync(gql, worker, "INCREMENTAL")
+    [conflict] = await pending(gql, "LAMP-1")
+    assert conflict["fields"][0]["field"] == "description" and conflict["fields"][0]["direction"] == "BOTH"
+    await resolve(gql, conflict, "CHANNEL_WINS")
+    assert (await applied(gql, conflict["id"], worker))["applyError"] is None
+    assert (await pim_values(gql, "LAMP-1"))[("description", "fr_FR")] == "<p>Abat-jour en soie</p>"
+    mark = len(served_shop.shop.requests)
+    await sync(gql, worker)
+    assert sent_since(served_shop, mark) == [], "the imported value bounced back as an export"
+
+
+async def test_dismissed_leaves_both_sides_and_is_not_raised_again(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    gql = titles_at_odds
+    [conflict] = await pending(gql, "LAMP-2")
+    await resolve(gql, conflict, "DISMISSED")
+    assert (await applied(gql, conflict["id"], worker))["applyError"] is None
+    assert served_shop.shop.products["LAMP-2"].locales["ar"]["title"] == "مصباح ذهبي 2"
+    await sync(gql, worker)
+    assert [c["productSku"] for c in await pending(gql)] == ["LAMP-1"]
+
+
+async def test_bulk_rule_decides_every_arabic_title_and_leaves_french_pending(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    gql = titles_at_odds
+    rule = {"connectorCode": "shop", "field": "title", "pimLocale": "ar_AE"}
+    result = (await gql(BULK, {"filter": rule, "resolution": "CHANNEL_WINS"}))["bulkResolveConflicts"]
+    assert result == {"resolvedCount": 2, "userErrors": []}
+    left = await pending(gql)
+    assert sorted(c["productSku"] for c in left) == ["LAMP-1", "LAMP-2"]
+    assert {d["pimLocale"] for c in left for f in c["fields"] for d in f["diffs"]} == {"fr_FR"}
+    decided = (await gql(CONFLICTS, {"code": "shop", "first": 10, "status": "CHANNEL_WINS"}))["conflicts"]["edges"]
+    for edge in decided:
+        assert (await applied(gql, edge["node"]["id"], worker))["applyError"] is None
+    for number in (1, 2):
+        assert served_shop.shop.products[f"LAMP-{number}"].locales["ar"]["title"] == f"مصباح ذهبي {number}"
+    await sync(gql, worker)
+    assert {d["pimLocale"] for c in await pending(gql) for f in c["fields"] for d in f["diffs"]} == {"fr_FR"}
+
+
+async def test_a_value_that_moved_on_since_it_was_shown_is_not_overwritten_blindly(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    gql = titles_at_odds
+    [conflict] = await pending(gql, "LAMP-1")
+    served_shop.shop.edit("LAMP-1", locales={"ar": {"title": "مصباح فضي 1"}})  # while the person reads the diff
+    await resolve(gql, conflict, "PIM_WINS")
+    done = await applied(gql, conflict["id"], worker)
+    assert done["applyError"] and "CHN-041" in done["applyError"] and "title (ar_AE)" in done["applyError"]
+    stored = served_shop.shop.products["LAMP-1"]
+    assert stored.locales["ar"]["title"] == "مصباح فضي 1", "the newer channel value was overwritten"
+    assert stored.locales["fr"]["title"] == "Lampe en bronze 1", "fr had not moved: the decision applies"
+    [reopened] = await pending(gql, "LAMP-1")
+    assert [(d["pimLocale"], d["channelValue"]) for f in reopened["fields"] for d in f["diffs"]] == [
+        ("ar_AE", "مصباح فضي 1")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("resolution", "recreated"), [("PIM_WINS", True), ("CHANNEL_WINS", False)], ids=["pim-wins", "channel-wins"]
+)
+async def test_a_product_gone_from_the_channel_is_recreated_or_left_off_as_decided(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, resolution: str, recreated: bool
+) -> None:
+    gql = titles_at_odds
+    [first] = await pending(gql, "LAMP-2")
+    await resolve(gql, first, "DISMISSED")
+    await applied(gql, first["id"], worker)
+    gone = served_shop.shop.products.pop("LAMP-2")
+    await sync(gql, worker)
+    [conflict] = await pending(gql, "LAMP-2")
+    assert conflict["conflictType"] == "missing_on_channel"
+    assert "LAMP-2" not in served_shop.shop.products, "re-created without a decision"
+    await resolve(gql, conflict, resolution)
+    assert (await applied(gql, conflict["id"], worker))["applyError"] is None
+    assert ("LAMP-2" in served_shop.shop.products) is recreated
+    if recreated:
+        assert served_shop.shop.products["LAMP-2"].external_id != gone.external_id
+    mark = len(served_shop.shop.requests)
+    await sync(gql, worker)
+    assert await pending(gql, "LAMP-2") == [] and ("LAMP-2" in served_shop.shop.products) is recreated
+    assert [p["sku"] for p in sent_since(served_shop, mark)] == []
+
+
+async def test_a_decided_conflict_cannot_be_decided_again(titles_at_odds: GraphQLClient) -> None:
+    [conflict] = await pending(titles_at_odds, "LAMP-1")
+    await resolve(titles_at_odds, conflict, "PIM_WINS")
+    again = {"resolution": "CHANNEL_WINS"}
+    refused = (await titles_at_odds(RESOLVE, {"id": conflict["id"], "input": again}))["resolveConflict"]
+    assert [e["code"] for e in refused["userErrors"]] == ["CHN-041"]
+    assert (await titles_at_odds(CONFLICT, {"id": conflict["id"]}))["conflict"]["resolutionStatus"] == "PIM_WINS"
