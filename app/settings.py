@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     """Products per chunk of a sync job; unset: sized to the channel (500 for batch channels, 50 for Shopify)."""
     sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
     """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
+    worker_poll_seconds: float = Field(default=0.5, gt=0, validation_alias="PIMSYNC_WORKER_POLL_SECONDS")
+    """How often an idle worker looks for queued work (arq's poll delay): the longest a new job waits for it."""
     webhook_max_bytes: int = Field(default=1_048_576, gt=0, validation_alias="PIMSYNC_WEBHOOK_MAX_BYTES")
     """Largest webhook body accepted (413 beyond it); reading stops there, so a huge body never fills memory."""
     public_url: str | None = Field(default=None, validation_alias="PIMSYNC_PUBLIC_URL")

@@ -13,6 +13,7 @@ from arq import cron, func
 from app.container import open_container
 from app.db.migrate import head_revision
 from app.logging import configure_logging
+from app.runtime import settle_heap
 from app.services.conflicts import apply as conflict_apply
 from app.services.readiness import ReadinessService
 from app.services.sync.recovery import recover_orphans
@@ -51,6 +52,7 @@ async def startup(ctx: WorkerContext) -> None:
     ctx["container"] = container
     await recover_orphans(container)
     await recover_webhook_deliveries(container)
+    settle_heap()
 
 
 async def shutdown(ctx: WorkerContext) -> None:

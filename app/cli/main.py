@@ -87,6 +87,7 @@ def worker() -> None:
             WorkerSettings,  # type: ignore[arg-type]
             redis_settings=arq_redis_settings(current),
             queue_name=current.queue_name,
+            poll_delay=current.worker_poll_seconds,
         )
     except SchemaOutdated as exc:
         errors.print(f"[red]error[/red] {exc}")
