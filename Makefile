@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/mapping_bench.py
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/sync_bench.py
+	$(BIN)/python bench/conflict_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

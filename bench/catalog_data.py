@@ -173,13 +173,18 @@ def write_attributes(path: Path) -> int:
     return len(ATTRIBUTES)
 
 
-def write_products(path: Path, count: int, *, seed: int = 20260131) -> int:
-    """Stream `count` products to `path`, one line each, never holding more than one; returns the file's size."""
+def products(count: int, *, seed: int = 20260131) -> Iterator[dict[str, Any]]:
+    """The `count` products, one at a time, as import input: {"sku", "family", "enabled", "values": [...]}."""
     rng = random.Random(seed)
     width = max(6, len(str(count)))
+    for index in range(1, count + 1):
+        yield _product(rng, index, f"SKU-{index:0{width}d}")
+
+
+def write_products(path: Path, count: int, *, seed: int = 20260131) -> int:
+    """Stream `count` products to `path`, one line each, never holding more than one; returns the file's size."""
     with path.open("w", encoding="utf-8") as handle:
-        for index in range(1, count + 1):
-            product = _product(rng, index, f"SKU-{index:0{width}d}")
+        for product in products(count, seed=seed):
             handle.write(json.dumps(product, ensure_ascii=False, separators=(",", ":")) + "\n")
     return path.stat().st_size
 
