@@ -48,7 +48,9 @@ from app.domain.channels import ChannelTypeSpec
 Sleep = Callable[[float], Awaitable[None]]
 
 DEFAULT_JITTER = 0.005
-"""Seconds of random delay added to each wait, so waiters take turns (see RedisTokenBucket.acquire)."""
+"""Seconds of random delay added to each wait, at most, so waiters take turns (see RedisTokenBucket.acquire)."""
+MAX_JITTER_SHARE = 0.02
+"""The delay's cap as a share of the time the units waited for take to accrue."""
 
 DEFAULT_IDLE_TTL = 900.0
 """Seconds an untouched bucket stays in Redis (longer when it needs longer to refill)."""
@@ -213,12 +215,15 @@ class RedisTokenBucket:
         """Wait until `cost` units are taken; Redis says how long each wait is, so there is no polling between.
 
         Waiters for the same units all wake when they are due, and the
-        quickest round trip would win every time, starving the others; a few
-        milliseconds of random delay make them take turns. The delay costs no
-        throughput: units keep accruing in the bucket while a waiter is late.
+        quickest round trip would win every time, starving the others; a
+        little random delay makes them take turns. It is at most 2% of the
+        time the units take to accrue (and `jitter` seconds): a bucket that
+        holds one request's worth (burst 1) is full while a waiter is late,
+        so every millisecond of lateness is throughput lost.
         """
+        spread = min(self._jitter, MAX_JITTER_SHARE * cost / self.limit.rate)
         while (wait := await self.try_acquire(cost)) > 0:
-            await self._sleep(wait + self._jitter * self._random())
+            await self._sleep(wait + spread * self._random())
 
     async def observe(self, signal: RateSignal) -> None:
         """Apply what the channel said to the shared bucket (see the module docstring for each field)."""
