@@ -93,6 +93,15 @@ class WorkerProcess:
             self.process.kill()
             self.process.wait(timeout=5)
 
+    async def started(self, within: float = 30.0) -> WorkerProcess:
+        """Once the worker is taking jobs from the queue (arq logs "Starting worker" after its start-up hook)."""
+        deadline = time.monotonic() + within
+        while "Starting worker" not in self.output():
+            if time.monotonic() > deadline:
+                pytest.fail(f"the worker did not start within {within}s:\n{self.output()}")
+            await asyncio.sleep(0.05)
+        return self
+
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
 

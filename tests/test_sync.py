@@ -320,8 +320,10 @@ async def test_a_large_job_is_shared_by_several_workers_with_progress_summed(
 
     await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, 600)))
     served_shop.shop.slow_down(0.05)
-    job = await trigger(shop_sync)
-    with running_worker(settings, tmp_path / "a.log") as first, running_worker(settings, tmp_path / "b.log"):
+    with running_worker(settings, tmp_path / "a.log") as first, running_worker(settings, tmp_path / "b.log") as other:
+        await first.started()
+        await other.started()  # both take work from the start: neither can finish the job alone first
+        job = await trigger(shop_sync)
         done = await wait_for_job(shop_sync, job["id"], worker=first, within=90)
     assert (done["status"], done["totalProducts"], done["syncedProducts"]) == ("COMPLETED", 600, 600)
     assert len(served_shop.shop.products) == 600
