@@ -13,9 +13,8 @@ import pytest
 
 from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
-from tests.connector_fixtures import CREATE_CONNECTOR, SAVE_MAPPINGS
 from tests.emulators.shopify import ShopifyEmulator
-from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
+from tests.shopify_fixtures import create_shopify_connector, shopify
 from tests.sync_fixtures import WorkerProcess, trigger, wait_for_job, worker
 
 __all__ = ["shopify", "worker"]
@@ -44,33 +43,7 @@ def lamp(number: int, fr: str | None = None) -> dict[str, Any]:
 @pytest.fixture
 async def shopify_sync(gql: GraphQLClient, shopify: ShopifyEmulator) -> GraphQLClient:
     await set_up_catalog(gql)
-    created = await gql(
-        CREATE_CONNECTOR,
-        {
-            "input": {
-                "code": "shop",
-                "name": "Souk on Shopify",
-                "channelType": "SHOPIFY",
-                "credentials": {"shopDomain": DOMAIN, "accessToken": TOKEN},
-                "settings": {
-                    "scope": "ecommerce",
-                    "currency": "EUR",
-                    "fallbackPolicy": "OMIT",
-                    "localeMapping": [
-                        {"pimLocale": "en_US", "channelLocale": "en"},
-                        {"pimLocale": "ar_AE", "channelLocale": "ar"},
-                        {"pimLocale": "fr_FR", "channelLocale": "fr"},
-                    ],
-                },
-            }
-        },
-    )
-    payload = created["createConnector"]
-    assert payload["userErrors"] == [], payload["userErrors"]
-    assert payload["connector"]["status"] == "CONNECTED", payload
-    assert set(payload["testResult"]["channelInfo"]["supportedLocales"]) >= {"en", "ar", "fr"}
-    saved = (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]
-    assert saved["userErrors"] == []
+    await create_shopify_connector(gql, MAPPINGS)
     await upsert(gql, *(lamp(n) for n in range(12)))
     return gql
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from app.channels.base import ChannelAdapter, ChannelError, CredentialsRejected, ItemResult
+from app.channels.base import ChannelAdapter, ChannelError, CredentialsRejected, ItemResult, RemoteProduct
 from app.channels.retry import RetryPolicy, with_retries
 from app.container import Container
 from app.db.base import utcnow
@@ -256,16 +256,11 @@ def _vanished(item: Item, how: Pass) -> None:
 async def _match(adapter: ChannelAdapter, items: Sequence[Item]) -> None:
     """Read the channel's current state by SKU: links products it already has instead of creating them
     again, and gives the three-way check its channel side."""
-    for start in range(0, len(items), LOOKUP_BATCH):
-        group = items[start : start + LOOKUP_BATCH]
-        skus = [item.product.sku for item in group]
-        try:
-            found = await _retrying(lambda skus=skus: adapter.fetch_products(skus))  # type: ignore[misc]
-        except CredentialsRejected:
-            raise
-        except ChannelError as exc:
+    for group in _groups(items):
+        found = await _fetch(adapter, group)
+        if isinstance(found, ChannelError):
             for item in group:
-                item.fail(exc.code.value, f"could not check the channel for this SKU before writing: {exc.message}")
+                item.fail(found.code.value, f"could not check the channel for this SKU before writing: {found.message}")
             continue
         for item in group:
             item.remote, item.read = found.get(item.product.sku), True
@@ -280,19 +275,29 @@ async def _read_back(adapter: ChannelAdapter, items: Sequence[Item]) -> None:
 
     A failed read-back costs nothing but precision: the sent values stand in for the base.
     """
-    written = [item for item in items if not failed(item)]
-    for start in range(0, len(written), LOOKUP_BATCH):
-        group = written[start : start + LOOKUP_BATCH]
-        skus = [item.product.sku for item in group]
-        try:
-            found = await _retrying(lambda skus=skus: adapter.fetch_products(skus))  # type: ignore[misc]
-        except CredentialsRejected:
-            raise
-        except ChannelError as exc:
-            log.warning("sync.read_back_failed", error=exc.message, products=len(group))
+    for group in _groups([item for item in items if not failed(item)]):
+        found = await _fetch(adapter, group)
+        if isinstance(found, ChannelError):
+            log.warning("sync.read_back_failed", error=found.message, products=len(group))
             continue
         for item in group:
             item.readback = found.get(item.product.sku)
+
+
+def _groups(items: Sequence[Item]) -> list[Sequence[Item]]:
+    return [items[start : start + LOOKUP_BATCH] for start in range(0, len(items), LOOKUP_BATCH)]
+
+
+async def _fetch(adapter: ChannelAdapter, group: Sequence[Item]) -> Mapping[str, RemoteProduct] | ChannelError:
+    """The channel's products of `group` by SKU, or the error that stopped the read (rejected credentials
+    propagate: they stop the whole job)."""
+    skus = [item.product.sku for item in group]
+    try:
+        return await _retrying(lambda: adapter.fetch_products(skus))
+    except CredentialsRejected:
+        raise
+    except ChannelError as exc:
+        return exc
 
 
 async def _delete(adapter: ChannelAdapter, item: Item) -> None:
