@@ -94,9 +94,9 @@ class WorkerProcess:
             self.process.wait(timeout=5)
 
     async def started(self, within: float = 30.0) -> WorkerProcess:
-        """Once the worker is taking jobs from the queue (arq logs "Starting worker" after its start-up hook)."""
+        """Once the worker has finished starting up and polls the queue (its start-up hook logs worker.ready)."""
         deadline = time.monotonic() + within
-        while "Starting worker" not in self.output():
+        while "worker.ready" not in self.output():
             if time.monotonic() > deadline:
                 pytest.fail(f"the worker did not start within {within}s:\n{self.output()}")
             await asyncio.sleep(0.05)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import structlog
 from arq import cron, func
 
 from app.container import open_container
@@ -31,6 +32,8 @@ from workers.tasks.maintenance import (
 from workers.tasks.sync import plan_sync_job, run_sync_chunk
 from workers.tasks.webhooks import process_webhook_delivery
 
+log = structlog.get_logger(__name__)
+
 ONE_PRODUCT_TIMEOUT_SECONDS = 120
 """A webhook check or a resolution reads and writes one product on the channel; past this it is retried."""
 
@@ -53,6 +56,7 @@ async def startup(ctx: WorkerContext) -> None:
     await recover_orphans(container)
     await recover_webhook_deliveries(container)
     settle_heap()
+    log.info("worker.ready", queue=settings.queue_name)
 
 
 async def shutdown(ctx: WorkerContext) -> None:
