@@ -19,12 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import delete, event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.container import Container, open_container
 from app.db.engine import Database
 from app.db.migrate import upgrade_to_head
+from app.db.models import Connector
 from app.domain.scopes import ALL_SCOPES, Scope
 from app.main import create_app
 from app.services.tokens import TokenService
@@ -171,8 +172,22 @@ async def make_tenant(db: Database, scopes: tuple[Scope, ...] = ALL_SCOPES, code
 
 
 @pytest.fixture
-async def tenant(db: Database) -> TenantHandle:
-    return await make_tenant(db)
+async def tenant(db: Database) -> AsyncIterator[TenantHandle]:
+    handle = await make_tenant(db)
+    yield handle
+    await retire_connectors(db, handle.id)
+
+
+async def retire_connectors(db: Database, tenant_id: int) -> None:
+    """Delete a finished test's connectors, and with them (by cascade) its sync jobs, deliveries and conflicts.
+
+    Tests share a database and a queue: a job a test left PENDING, or a
+    delivery it left unprocessed, would otherwise be revived by a later
+    test's worker (start-up recovery) and keep it busy against a shop that
+    is gone. With the rows gone, such queue messages find nothing to do.
+    """
+    async with db.transaction() as session:
+        await session.execute(delete(Connector).where(Connector.tenant_id == tenant_id))
 
 
 class GraphQLClient:

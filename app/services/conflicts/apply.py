@@ -33,6 +33,7 @@ from app.repositories.conflicts import AppliedConflicts
 from app.secrets import CredentialsUnreadable
 from app.services.conflicts.check import ChannelBusy, Checked, CheckRaced, check_product
 from app.services.conflicts.queue import enqueue_apply
+from app.services.sync.items import failed
 
 log = structlog.get_logger(__name__)
 
@@ -103,7 +104,7 @@ def _partly(chosen: ChosenSlots, checked: Checked) -> str | None:
         problems.append(
             "CHN-041: changed since the resolution, so left to the connector's strategy: " + ", ".join(chosen.stale)
         )
-    if any(code for _, code, _ in checked.item.errors):
+    if failed(checked.item):
         problems.append(checked.summary())
     return "; ".join(problems) or None
 
