@@ -16,6 +16,7 @@ malformed header is just one more way for a request to be unauthentic.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -32,6 +33,12 @@ DEFAULT_TOLERANCE_SECONDS = 300
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 """ASCII digits only: int() would also take '+1', ' 1 ', '1_0' and non-ASCII digits."""
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
+
+
+def base64_hmac_sha256(secret: str, body: bytes) -> str:
+    """The base64 HMAC-SHA256 of a raw body keyed with `secret`: how Shopify (X-Shopify-Hmac-Sha256) and
+    WooCommerce (X-WC-Webhook-Signature) sign their webhook deliveries."""
+    return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
 
 
 def _digest(secret: str, body: bytes, timestamp: int) -> str:

@@ -115,20 +115,15 @@ class ConflictRepository:
             statement = statement.with_for_update()
         return list(await self.session.scalars(statement))
 
+    # -- for the workers that carry resolutions out (a task names a conflict id, not a tenant) ----------
 
-class AppliedConflicts:
-    """What the workers that carry resolutions out read and write, across tenants (a task names a conflict id)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, conflict_id: int, *, for_update: bool = False) -> Conflict | None:
+    async def get_any(self, conflict_id: int, *, for_update: bool = False) -> Conflict | None:
         statement = select(Conflict).where(Conflict.id == conflict_id)
         if for_update:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
 
-    async def waiting(self, resolved_before: datetime, *, limit: int) -> list[Conflict]:
+    async def unapplied(self, resolved_before: datetime, *, limit: int) -> list[Conflict]:
         """Decided by a person, neither applied nor given up on, on a connector that is not paused."""
         statement = (
             select(Conflict)

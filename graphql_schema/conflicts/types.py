@@ -87,7 +87,9 @@ class ConflictType(Node):
     applied_at: datetime | None = strawberry.field(
         description="When a worker carried the decision out (the export or import that follows it)."
     )
-    apply_error: str | None = strawberry.field(description="Why carrying the decision out failed, when it did.")
+    apply_error: str | None = strawberry.field(
+        description="Why the decision was carried out only in part (values that moved on since: CHN-041) or not at all."
+    )
     resolution: JSON | None = strawberry.field(
         description='The decision as stored: {"resolution": ..., "overrides": [{"field", "resolution", "locales"}]}.'
     )
@@ -96,12 +98,9 @@ class ConflictType(Node):
     async def connector(
         self, info: Info
     ) -> Annotated[ConnectorType, strawberry.lazy("graphql_schema.connectors.types")]:
-        from graphql_schema.connectors.types import ConnectorType
+        from graphql_schema.connectors.types import connector_of
 
-        row = await info.context.loaders.connector_by_id.load(self.row.connector_id)
-        if row is None:
-            raise LookupError(f"conflict {self.row.id} names a connector that does not exist")
-        return ConnectorType.from_row(row)
+        return await connector_of(info, self.row.connector_id, f"conflict {self.row.id}")
 
     @classmethod
     def from_row(cls, row: Conflict) -> ConflictType:

@@ -21,6 +21,7 @@ from app.domain.scopes import Scope
 from app.domain.sync import SyncJobStatus as SyncJobStatusValue
 from app.repositories.conflicts import ConflictFilter
 from app.repositories.sync_jobs import SyncJobFilter
+from app.services.connector_webhooks import webhook_path
 from app.services.connectors import TestOutcome, settings_of
 from app.services.mappings import Preview, broken_reason
 from graphql_schema.conflicts.queries import conflicts_page, status_value
@@ -245,7 +246,7 @@ class ConnectorType(Node):
 
     @strawberry.field(description="Public URL path that the channel posts its webhooks to.")
     def webhook_path(self) -> str | None:
-        return f"/webhooks/{self.row.public_id}"
+        return webhook_path(self.row.public_id)
 
     @strawberry.field(description="The newest sync job that was not a dry run.")
     async def last_job(self, info: Info) -> SyncJobType | None:
@@ -411,3 +412,11 @@ class ExportPreview:
 
 
 ConnectorConnection = Connection[ConnectorType]
+
+
+async def connector_of(info: Info, connector_id: int, owner: str) -> ConnectorType:
+    """The connector a row (`owner`, e.g. "job 7") belongs to, through the request's loader."""
+    row = await info.context.loaders.connector_by_id.load(connector_id)
+    if row is None:
+        raise LookupError(f"{owner} names a connector that does not exist")
+    return ConnectorType.from_row(row)

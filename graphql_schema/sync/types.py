@@ -100,12 +100,9 @@ class SyncJobType(Node):
     async def connector(
         self, info: Info
     ) -> Annotated[ConnectorType, strawberry.lazy("graphql_schema.connectors.types")]:
-        from graphql_schema.connectors.types import ConnectorType
+        from graphql_schema.connectors.types import connector_of
 
-        row = await info.context.loaders.connector_by_id.load(self.row.connector_id)
-        if row is None:
-            raise LookupError(f"job {self.row.id} names a connector that does not exist")
-        return ConnectorType.from_row(row)
+        return await connector_of(info, self.row.connector_id, f"job {self.row.id}")
 
     @strawberry.field(description="Place in the queue while PENDING (1 runs next); null once the job started.")
     async def queue_position(self, info: Info) -> int | None:

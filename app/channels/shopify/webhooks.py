@@ -15,15 +15,13 @@ event carries no product state and the processor reads the product back.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from app.channels.base import WebhookEvent
 from app.channels.shopify.schemas import parse_datetime
+from app.channels.signing import base64_hmac_sha256
 from app.channels.webhooks import (
     Delivery,
     EventUnsupported,
@@ -42,11 +40,6 @@ TOPICS = {"products/create": Topic.CREATED, "products/update": Topic.UPDATED, "p
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
 PRODUCT_GID = "gid://shopify/Product/"
-
-
-def hmac_digest(secret: str, body: bytes) -> str:
-    """What X-Shopify-Hmac-Sha256 holds for `body`."""
-    return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
 
 
 def _when(value: object, what: str) -> datetime | None:
@@ -86,7 +79,7 @@ class ShopifyWebhooks:
         given = header(headers, HMAC_HEADER)
         if given is None:
             raise SignatureInvalid(f"{HMAC_HEADER} is missing")
-        if not signatures_match(hmac_digest(secret, body), given):
+        if not signatures_match(base64_hmac_sha256(secret, body), given):
             raise SignatureInvalid(f"{HMAC_HEADER} does not match the body (is webhookSecret the app's client secret?)")
 
     def parse(self, body: bytes, headers: Headers) -> Delivery:

@@ -24,15 +24,14 @@ read as product.updated. WooCommerce gives no time for a deletion.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from app.channels.base import WebhookEvent
+from app.channels.signing import base64_hmac_sha256
 from app.channels.webhooks import (
     Delivery,
     EventUnsupported,
@@ -56,11 +55,6 @@ TOPICS = {
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 BODY_DIGEST_LENGTH = 32
 _PING = re.compile(rb"webhook_id=[0-9]{1,20}")
-
-
-def signature(secret: str, body: bytes) -> str:
-    """What X-WC-Webhook-Signature holds for `body`."""
-    return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
 
 
 def _topic_name(headers: Headers) -> str | None:
@@ -107,7 +101,7 @@ class WooCommerceWebhooks:
         given = header(headers, SIGNATURE_HEADER)
         if given is None:
             raise SignatureInvalid(f"{SIGNATURE_HEADER} is missing")
-        if not signatures_match(signature(secret, body), given):
+        if not signatures_match(base64_hmac_sha256(secret, body), given):
             raise SignatureInvalid(
                 f"{SIGNATURE_HEADER} does not match the body (is webhookSecret the webhook's secret?)"
             )

@@ -29,7 +29,7 @@ from app.db.models import Connector, Product
 from app.domain.conflict_choices import ChosenSlots
 from app.domain.conflicts import ConflictType, ResolutionStatus
 from app.domain.connectors import ConnectorStatus
-from app.repositories.conflicts import AppliedConflicts
+from app.repositories.conflicts import ConflictRepository
 from app.secrets import CredentialsUnreadable
 from app.services.conflicts.check import ChannelBusy, Checked, CheckRaced, check_product
 from app.services.conflicts.queue import enqueue_apply
@@ -57,7 +57,7 @@ class Applied:
 async def apply_resolution(container: Container, conflict_id: int, *, attempt: int = 1) -> Applied:
     """Apply one resolved conflict; see the module docstring."""
     async with container.db.reader() as session:
-        conflict = await AppliedConflicts(session).get(conflict_id)
+        conflict = await ConflictRepository(session).get_any(conflict_id)
         if conflict is None:
             return Applied("SKIPPED", "no such conflict (its product or connector was deleted)")
         if conflict.resolution_status == ResolutionStatus.PENDING or conflict.resolution is None:
@@ -74,7 +74,7 @@ async def apply_resolution(container: Container, conflict_id: int, *, attempt: i
     chosen = ChosenSlots(conflict.fields, conflict.resolution, vanished=kind is not ConflictType.FIELD_MISMATCH)
 
     async def mark_applied(session: AsyncSession, checked: Checked) -> None:
-        row = await AppliedConflicts(session).get(conflict_id, for_update=True)
+        row = await ConflictRepository(session).get_any(conflict_id, for_update=True)
         if row is not None:
             row.applied_at, row.apply_error = utcnow(), _partly(chosen, checked)
 
@@ -111,7 +111,7 @@ def _partly(chosen: ChosenSlots, checked: Checked) -> str | None:
 
 async def _give_up(container: Container, conflict_id: int, reason: str) -> Applied:
     async with container.db.transaction() as session:
-        row = await AppliedConflicts(session).get(conflict_id, for_update=True)
+        row = await ConflictRepository(session).get_any(conflict_id, for_update=True)
         if row is not None and row.applied_at is None:
             row.apply_error = reason[:2000]
     log.warning("conflict.apply_failed", conflict=conflict_id, reason=reason)
@@ -121,7 +121,7 @@ async def _give_up(container: Container, conflict_id: int, reason: str) -> Appli
 async def recover_resolutions(container: Container) -> int:
     """Queue again every resolution no worker applied (its message was lost, or Redis was down); how many."""
     async with container.db.reader() as session:
-        waiting = await AppliedConflicts(session).waiting(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
+        waiting = await ConflictRepository(session).unapplied(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
     for conflict in waiting:
         assert conflict.resolved_at is not None
         if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):

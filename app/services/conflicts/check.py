@@ -24,11 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.base import ChannelError, WebhookEvent
 from app.channels.factory import AdapterUnavailable
+from app.channels.webhooks import Topic
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, Listing, Product
 from app.domain.conflict_choices import ChosenSlots
-from app.domain.conflicts import Action, ConflictType, Outcome
+from app.domain.conflicts import Action, ConflictType, Outcome, Slot
 from app.domain.connectors import ConnectorStatus
 from app.domain.errors import ErrorCode
 from app.domain.sync import ChangeAction
@@ -43,7 +44,6 @@ from app.services.sync.pages import make_pass, send_products
 
 log = structlog.get_logger(__name__)
 
-DELETED = "product.deleted"
 CHANNEL_CHANGED = frozenset({Outcome.DRIFT, Outcome.CONVERGED, Outcome.CONFLICT})
 TRANSIENT = frozenset({ErrorCode.RATE_LIMITED.value, ErrorCode.CHANNEL_UNAVAILABLE.value, ErrorCode.TIMEOUT.value})
 
@@ -92,7 +92,7 @@ class Checked:
         return "; ".join(parts) or "nothing to do: the channel matches what was last synced"
 
 
-def _slot_name(slot: Any) -> str:
+def _slot_name(slot: Slot) -> str:
     return f"{slot.field}[{slot.channel_locale}]" if slot.channel_locale else str(slot.field)
 
 
@@ -170,7 +170,7 @@ async def check_webhook_event(container: Container, connector_id: int, event: We
     reason = _nothing_to_check(event, listing)
     if reason is not None:
         return WebhookCheck("IGNORED", reason)
-    kind = ConflictType.DELETED_ON_CHANNEL if event.topic == DELETED else ConflictType.MISSING_ON_CHANNEL
+    kind = ConflictType.DELETED_ON_CHANNEL if event.topic == Topic.DELETED else ConflictType.MISSING_ON_CHANNEL
     try:
         checked = await check_product(container, connector, product, missing_kind=kind)
     except AdapterUnavailable as exc:
