@@ -18,7 +18,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from app import json_codec
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_JSON = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
 
 
 def is_sqlite(url: str) -> bool:
@@ -29,7 +33,7 @@ def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **_JSON)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -59,7 +63,7 @@ class Database:
             self.write_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(url, begin="BEGIN")
         else:
-            self.write_engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+            self.write_engine = create_async_engine(url, echo=echo, pool_pre_ping=True, **_JSON)
             self.read_engine = self.write_engine
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)

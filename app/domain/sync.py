@@ -9,13 +9,13 @@ after a one-word change in French sends the French part only.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from app import json_codec
 from app.channels.base import ChannelDocument, RemoteProduct
 from app.domain.errors import ErrorCode, UserErrorItem
 from app.domain.export_plan import Built, ProductExport
@@ -75,8 +75,7 @@ def _canonical(value: Any) -> Any:
 
 def part_hash(fields: Mapping[str, Any]) -> str:
     """A stable digest of one part: key order and JSON spacing do not matter."""
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(json_codec.canonical(fields, default=_canonical)).hexdigest()
 
 
 @dataclass(slots=True)

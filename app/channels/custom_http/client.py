@@ -14,7 +14,6 @@ shop may echo a header it rejected.
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
+from app import json_codec
 from app.channels.base import (
     ChannelError,
     ChannelRateLimited,
@@ -273,7 +273,7 @@ class CustomHttpClient:
         """The shop's own words for a failure: error.message, message or detail of a JSON body, else the start of the text."""
         text = ""
         try:
-            payload = json.loads(response.content) if response.content else None
+            payload = json_codec.loads(response.content) if response.content else None
         except (ValueError, RecursionError):
             payload = None
             text = response.content[:_MESSAGE_LIMIT].decode("utf-8", "replace").strip()
@@ -293,7 +293,7 @@ class CustomHttpClient:
     def json(self, method: str, path: str, response: httpx.Response) -> Any:
         """The decoded JSON body of a successful answer; ChannelRejected when it is not JSON."""
         try:
-            return json.loads(response.content)
+            return json_codec.loads(response.content)
         except (ValueError, RecursionError):
             snippet = self.scrub(response.content[:80].decode("utf-8", "replace"))
             raise ChannelRejected(

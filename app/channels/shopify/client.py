@@ -33,6 +33,7 @@ from typing import Any, Final
 import httpx
 import structlog
 
+from app import json_codec
 from app.channels.base import (
     ChannelError,
     ChannelRateLimited,
@@ -264,7 +265,7 @@ class ShopifyClient:
 
     def _detail(self, response: httpx.Response) -> str:
         try:
-            payload = json.loads(response.content) if response.content else None
+            payload = json_codec.loads(response.content) if response.content else None
         except (ValueError, RecursionError):
             return response.content[:_MESSAGE_LIMIT].decode("utf-8", "replace").strip()
         errors = payload.get("errors") if isinstance(payload, dict) else None
@@ -276,7 +277,7 @@ class ShopifyClient:
 
     def _json(self, name: str, response: httpx.Response) -> JsonObject:
         try:
-            payload = json.loads(response.content)
+            payload = json_codec.loads(response.content)
         except (ValueError, RecursionError):
             snippet = self.scrub(response.content[:80].decode("utf-8", "replace"))
             raise ChannelRejected(
