@@ -68,13 +68,14 @@ class PageWork:
         connector: Connector,
         selection: Selection,
         chunk: SyncChunk,
+        after_id: int,
         limit: int,
         attribute_ids: Collection[int],
     ) -> PageWork:
-        """The next page of the chunk, with just the values the plan reads and the products' listings."""
+        """The chunk's page after product `after_id`, with just the values the plan reads and the listings."""
         async with container.db.reader() as session:
             rows = await ProductRepository(session).selected_page(
-                job.tenant_id, selection, after_id=chunk.cursor, last_id=chunk.last_product_id, limit=limit
+                job.tenant_id, selection, after_id=after_id, last_id=chunk.last_product_id, limit=limit
             )
             items, values = await load_items(session, job.tenant_id, connector.id, rows, attribute_ids)
         last = rows[-1].id if rows else chunk.last_product_id

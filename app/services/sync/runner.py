@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -141,6 +142,15 @@ async def _prepare(container: Container, claim: Claim) -> tuple[ChannelAdapter, 
 async def _pages(
     container: Container, claim: Claim, adapter: ChannelAdapter, plan: ExportPlan, worker: str, lease: timedelta
 ) -> None:
+    """Pages in a pipeline: while one page is sent, the next is loaded and the one before is recorded.
+
+    The channel's answers, the database and Redis are waited on at the same
+    time instead of in turn. Pages are still recorded in order, each with the
+    cursor after it, so a worker killed here leaves at most two pages (the one
+    being sent and the one being recorded) for whoever resumes the chunk, and
+    matching by SKU keeps that from creating anything twice. Cancellation is
+    seen when a page is recorded; the page already sent is recorded too.
+    """
     chunk, job = claim.chunk, claim.job
     how = make_pass(
         container,
@@ -150,33 +160,61 @@ async def _pages(
         force=job.force_resync,
         check_all=job.sync_type == SyncType.FULL.value,
     )
-    cancelled = await _cancel_requested(container, job.id)
-    while True:
-        if cancelled:
-            await _close_chunk(container, chunk.id, worker, ChunkStatus.CANCELLED)
-            return
-        work = await PageWork.load(
-            container,
-            job=job,
-            connector=claim.connector,
-            selection=claim.selection,
-            chunk=chunk,
-            limit=PAGE_SIZE,
-            attribute_ids=plan.attribute_ids,
+
+    def load(after_id: int) -> asyncio.Task[PageWork]:
+        return asyncio.create_task(
+            PageWork.load(
+                container,
+                job=job,
+                connector=claim.connector,
+                selection=claim.selection,
+                chunk=chunk,
+                after_id=after_id,
+                limit=PAGE_SIZE,
+                attribute_ids=plan.attribute_ids,
+            )
         )
-        if work.empty:
-            await _close_chunk(container, chunk.id, worker, ChunkStatus.DONE)
-            return
-        try:
-            await send_page(work, adapter, how)
-        except CredentialsRejected as exc:
-            raise JobFailed(f"{exc.code}: {exc.message}") from None
+
+    async def record(work: PageWork) -> bool:
+        """Record a sent page; whether the job was asked to cancel."""
         recorded = await record_page(container, work, how, worker=worker, lease=lease)
-        cancelled = recorded.cancelled
         for conflict_id in recorded.conflicts:
             await publish_conflict(container.redis, job.tenant_id, claim.connector.code, conflict_id)
         chunk.cursor = work.last_product_id
         await progress.publish(container.redis, job.id, SyncJobStatus.RUNNING.value)
+        return recorded.cancelled
+
+    cancelled = await _cancel_requested(container, job.id)
+    recording: asyncio.Task[bool] | None = None
+    loading = None if cancelled else load(chunk.cursor)
+    try:
+        while loading is not None and not cancelled:
+            work = await loading
+            loading = None if work.empty else load(work.last_product_id)
+            if work.empty:
+                break
+            try:
+                await send_page(work, adapter, how)
+            except CredentialsRejected as exc:
+                raise JobFailed(f"{exc.code}: {exc.message}") from None
+            finally:
+                if recording is not None:
+                    cancelled = await recording
+            recording = asyncio.create_task(record(work))
+        if recording is not None:
+            cancelled = await recording or cancelled
+    finally:
+        await _settle(loading, recording)
+    await _close_chunk(container, chunk.id, worker, ChunkStatus.CANCELLED if cancelled else ChunkStatus.DONE)
+
+
+async def _settle(*tasks: asyncio.Task[Any] | None) -> None:
+    """Let a prefetched page and a page being recorded finish before leaving: a page already sent is still
+    recorded when the next one fails, and no database session is cut off in the middle of a statement."""
+    for task in tasks:
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await task
 
 
 async def _cancel_requested(container: Container, job_id: int) -> bool:
