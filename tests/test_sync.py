@@ -99,6 +99,9 @@ async def test_a_full_sync_puts_every_product_on_the_channel(
     assert listing == [{"externalId": stored.external_id, "status": "synced", "connector": {"code": "shop"}}]
     assert done["changes"]["totalCount"] == PRODUCTS
     assert {edge["node"]["action"] for edge in done["changes"]["edges"]} == {"CREATE"}
+    created = next(edge["node"] for edge in done["changes"]["edges"] if edge["node"]["productSku"] == sku(7))
+    assert {"field": "title", "channelLocale": "ar", "before": None, "after": "كرسي بلوط 7"} in created["fields"]
+    assert {"field": "price", "channelLocale": None, "before": None, "after": "107.50"} in created["fields"]
 
 
 async def test_incremental_sends_only_what_changed(

@@ -429,8 +429,9 @@ def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
         return [row(ChangeAction.UPDATE, sent)] if sent else [row(item.action, [])]
     fields: list[dict[str, Any]] = []
     if item.out is not None and item.action in (ChangeAction.CREATE, ChangeAction.UPDATE):
-        before = remote_document(item.remote) if item.remote else (item.listing.sent if item.listing else {})
-        fields = field_changes(before, item.out)
+        # Written unchecked: the channel was read and lacks the product (not the listing, which holds the
+        # new snapshot by now).
+        fields = field_changes(remote_document(item.remote), item.out)
     return [row(item.action, fields)]
 
 
