@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     """The arq queue; services sharing one Redis keep apart by naming their own."""
     sync_chunk_size: int | None = Field(default=None, validation_alias="PIMSYNC_SYNC_CHUNK_SIZE")
     """Products per chunk of a sync job; unset: sized to the channel (500 for batch channels, 50 for Shopify)."""
+    sync_page_size: int = Field(default=100, ge=1, le=1000, validation_alias="PIMSYNC_SYNC_PAGE_SIZE")
+    """Products a chunk loads, checks and records at a time: the unit of the pipeline and of the work a killed
+    worker's successor redoes."""
     sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
     """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
     worker_poll_seconds: float = Field(default=0.5, gt=0, validation_alias="PIMSYNC_WORKER_POLL_SECONDS")

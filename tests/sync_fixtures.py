@@ -43,8 +43,9 @@ RETRY = f"""mutation($id: ID!) {{ retrySyncJob(id: $id) {{ syncJob {{ {JOB_FIELD
 FINISHED = {"COMPLETED", "FAILED", "CANCELLED"}
 
 
-def worker_env(settings: Settings) -> dict[str, str]:
-    env = {
+def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """Chunks of 100 products in pages of 50: a chunk's pages go through the pipeline (runner._pages)."""
+    return {
         **os.environ,
         "DATABASE_URL": settings.resolved_database_url,
         "REDIS_URL": redis_url(settings),
@@ -54,26 +55,31 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "PIMSYNC_ALLOW_PRIVATE_URLS": "true",
         "PIMSYNC_SHOPIFY_ADMIN_URL": settings.shopify_admin_url or "",
         "PIMSYNC_SYNC_CHUNK_SIZE": "100",
+        "PIMSYNC_SYNC_PAGE_SIZE": "50",
         "PIMSYNC_WORKER_POLL_SECONDS": "0.05",
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        **overrides,
     }
-    return env
 
 
 class WorkerProcess:
     """One `pimsync worker`; its output goes to a file the test prints when something goes wrong."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, settings: Settings, log_path: Path, **env: str) -> None:
         self.settings = settings
         self.log_path = log_path
+        self.env = env
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "worker"], env=worker_env(self.settings), stdout=log, stderr=log
+                [sys.executable, "-m", "app.cli", "worker"],
+                env=worker_env(self.settings, **self.env),
+                stdout=log,
+                stderr=log,
             )
         return self
 
@@ -107,8 +113,9 @@ class WorkerProcess:
 
 
 @contextmanager
-def running_worker(settings: Settings, log_path: Path) -> Iterator[WorkerProcess]:
-    worker = WorkerProcess(settings, log_path).start()
+def running_worker(settings: Settings, log_path: Path, **env: str) -> Iterator[WorkerProcess]:
+    """A worker process; `env` overrides its environment (worker_env)."""
+    worker = WorkerProcess(settings, log_path, **env).start()
     try:
         yield worker
     finally:

@@ -238,6 +238,22 @@ async def test_rejected_credentials_fail_the_job_and_pause_the_connector(
     assert connector["status"] == "ERROR" and "CHN-003" in connector["statusReason"]
 
 
+async def test_pages_sent_before_the_credentials_were_rejected_stay_recorded(
+    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path
+) -> None:
+    await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, 250)))
+    served_shop.shop.rotate_secret_after(3, "rotated")  # the first page's lookup, batch and read-back
+    single = {"PIMSYNC_SYNC_CHUNK_SIZE": "500", "PIMSYNC_SYNC_PAGE_SIZE": "100"}  # one chunk: pages in order
+    with running_worker(settings, tmp_path / "worker.log", **single) as worker:
+        done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert done["status"] == "FAILED" and "CHN-003" in done["failure"]
+    assert done["syncedProducts"] == 100 and len(served_shop.shop.products) == 100
+    first = served_shop.shop.products[sku(1)]
+    listing = (await shop_sync(LISTINGS, {"sku": sku(1)}))["product"]["listings"]
+    assert listing == [{"externalId": first.external_id, "status": "synced", "connector": {"code": "shop"}}]
+    assert done["changes"]["totalCount"] == 100
+
+
 async def test_a_killed_worker_is_replaced_and_nothing_is_created_twice(
     shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path
 ) -> None:

@@ -183,6 +183,7 @@ class CustomHttpShop:
         self.requests: list[LoggedRequest] = []
         self.delay_seconds = 0.0
         self._faults: list[_Fault] = []
+        self._rotation: tuple[int, str] | None = None
         self._next_id = 1
         self._lock = threading.Lock()
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -203,6 +204,12 @@ class CustomHttpShop:
     def rate_limit_next(self, count: int, *, retry_after: str | None = "7") -> None:
         """429 with `Retry-After: retry_after` for the next `count` requests."""
         self.fail_next(count, status=429, retry_after=retry_after)
+
+    def rotate_secret_after(self, count: int, secret: str) -> None:
+        """Sign with `secret` from the request after the next `count` on: those are refused (401), as when a
+        merchant rotates the shop's secret in the middle of a sync."""
+        with self._lock:
+            self._rotation = (len(self.requests) + count, secret)
 
     def slow_down(self, seconds: float) -> None:
         """Wait `seconds` before answering every request from now on (0 to stop)."""
@@ -335,6 +342,8 @@ class CustomHttpShop:
             entry.json = None
         with self._lock:
             self.requests.append(entry)
+            if self._rotation is not None and len(self.requests) > self._rotation[0]:
+                self.signing_secret, self._rotation = self._rotation[1], None
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         try:

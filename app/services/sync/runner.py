@@ -40,8 +40,6 @@ from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page,
 
 log = structlog.get_logger(__name__)
 
-PAGE_SIZE = 100
-
 
 class JobFailed(Exception):
     """The job cannot go on (credentials rejected, set-up broken); `reason` is shown to people."""
@@ -170,7 +168,7 @@ async def _pages(
                 selection=claim.selection,
                 chunk=chunk,
                 after_id=after_id,
-                limit=PAGE_SIZE,
+                limit=container.settings.sync_page_size,
                 attribute_ids=plan.attribute_ids,
             )
         )
