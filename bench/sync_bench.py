@@ -5,6 +5,7 @@ Run from the repository root:
     .venv/bin/python bench/sync_bench.py [--products 100000] [--small N] [--database-url [URL]] [--redis-url URL]
                                          [--rate 20] [--rate-seconds 10] [--profile DIR] [--keep]
     .venv/bin/python bench/sync_bench.py --products 2000     # a quick smoke run (well under a minute)
+    .venv/bin/python bench/sync_bench.py --products 10000 --latency 20   # a shop 20 ms away, for 1. and 2.
 
 What runs. Each size (--products, and --small, a tenth by default) gets its own
 database (a SQLite file in a temp dir, or with --database-url a throwaway
@@ -181,6 +182,7 @@ class Options:
     rate: float
     rate_seconds: float
     rate_tolerance: float
+    latency: float
     seed: int
     timeout: float
     profile: Path | None
@@ -211,6 +213,14 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         default=0.25,
         help="seconds ahead of its even schedule a request may arrive at the rate-limited shop (0.25)",
     )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="milliseconds the shop of 1. and 2. waits before answering each request, for engine and bare "
+        "client alike, as a remote shop's round trip would (0: the loopback shop as it is)",
+    )
     parser.add_argument("--seed", type=int, default=20260131, help="seed of the generated catalog")
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds after which a child is killed")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR", help="cProfile the large export")
@@ -222,8 +232,8 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         parser.error("need 0 < --small < --products")
     if args.rate <= 0 or args.rate_seconds <= 0:
         parser.error("--rate and --rate-seconds must be positive")
-    if args.rate_tolerance < 0:
-        parser.error("--rate-tolerance cannot be negative")
+    if args.rate_tolerance < 0 or args.latency < 0:
+        parser.error("--rate-tolerance and --latency cannot be negative")
     redis_url = args.redis_url
     if redis_url is None and _answers("127.0.0.1", 6379):
         redis_url = MACHINE_REDIS
@@ -235,6 +245,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         args.rate,
         args.rate_seconds,
         args.rate_tolerance,
+        args.latency / 1000,
         args.seed,
         args.timeout,
         args.profile.resolve() if args.profile else None,
@@ -292,9 +303,10 @@ class RecordedShop:
     """The reference shop behind a recorder (and optionally a rate gate); the shop's own request log is emptied
     as it goes, so a 100,000-product run does not keep every parsed body in this process."""
 
-    def __init__(self, *, limit: Gcra | None = None) -> None:
+    def __init__(self, *, limit: Gcra | None = None, latency: float = 0.0) -> None:
         self.shop = CustomHttpShop(signing_secret=SECRET, api_key=API_KEY, supported_locales=("en", "ar", "fr"))
         self.limit = limit
+        self.latency = latency
         self.seen: list[Seen] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -312,6 +324,8 @@ class RecordedShop:
             await _too_many(send)
             entry.status, entry.handled = 429, time.monotonic() - arrived
             return
+        if self.latency:
+            await asyncio.sleep(self.latency)
         parts: list[bytes] = []
 
         async def recording_receive() -> Any:
@@ -866,7 +880,7 @@ def measure_size(
     if profile_dir is not None:
         profile_dir.mkdir(parents=True, exist_ok=True)
 
-    engine_shop = RecordedShop()
+    engine_shop = RecordedShop(latency=options.latency)
     with served(engine_shop) as base_url:
         size.connectors["shop"] = asyncio.run(
             add_connector(settings, size.tenant_id, "shop", base_url, capacity=UNLIMITED, rate=UNLIMITED)
@@ -905,7 +919,7 @@ def measure_size(
         with requests_file.open("wb") as handle:
             pickle.dump(replayable(full_seen), handle, protocol=pickle.HIGHEST_PROTOCOL)
         del full_seen
-        replay_shop = RecordedShop()
+        replay_shop = RecordedShop(latency=options.latency)
         with served(replay_shop) as replay_base:
             origin = replay_base[: -len(replay_shop.shop.base_path)]
             replay = run_child(
@@ -1015,7 +1029,12 @@ def report(options: Options, results: Results) -> str:
     bare_rate = export["synced"] / replay["seconds"]
     lines += [
         f"1. export throughput: FULL sync, {export['synced']:,} products in {results.engine_requests:,} requests "
-        f"({export['chunks']} chunks), one request at a time",
+        f"({export['chunks']} chunks), one request at a time"
+        + (
+            f"; the shop waits {options.latency * 1000:g} ms before every answer (--latency; in its handling below)"
+            if options.latency
+            else ""
+        ),
         f"   engine (trigger, plan_job, run_chunk)   {export['seconds']:9.2f} s  {engine_rate:9,.0f} products/s"
         f"   (the shop's own handling: {results.engine_shop_seconds:.2f} s)",
         f"     of which trigger {export['trigger_seconds']:.2f} s, plan_job {export['plan_seconds']:.2f} s, "
