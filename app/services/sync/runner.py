@@ -2,9 +2,10 @@
 
 Each page of products is built, matched, sent and recorded; the records, the
 counts and the chunk's cursor are written in one transaction, so a worker
-killed at any point loses at most the page in flight. Whoever resumes the
-chunk redoes that page, and finds by SKU what the dead worker had already
-created on the channel, so nothing is created twice.
+killed at any point loses at most the pages in flight (one being sent, one
+being recorded: see `_pages`). Whoever resumes the chunk redoes them, and
+finds by SKU what the dead worker had already created on the channel, so
+nothing is created twice.
 """
 
 from __future__ import annotations
