@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from app.db.engine import Database
 from app.repositories.products import ProductFilter, ProductRepository
@@ -157,3 +158,35 @@ async def test_unknown_tenant_is_a_clear_error(db: Database, tmp_path: Path) -> 
     file.write_text("")
     with pytest.raises(Exception, match="no tenant 'ghost'"):
         await Importer(db).products("ghost", file)
+
+
+async def test_an_import_leaves_the_planner_statistics_fresh(db: Database, tenant: TenantHandle) -> None:
+    """On PostgreSQL, a sync's value lookups were planned without statistics after a bulk load (28 ms a page
+    instead of 1 ms); SQLite plans them well without, and gets no statistics tables of its own."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    importer = Importer(db)
+    await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    before = await _analyzed(db)
+    report = await importer.products(tenant.code, AKENEO / "products.csv")
+    assert report.imported == 1239
+    after = await _analyzed(db)
+    if db.sqlite:
+        assert before == after == {}
+    else:
+        assert set(after) == {"products", "product_values"}
+        assert all(before.get(table) is None or after[table] > before[table] for table in after)
+
+
+async def _analyzed(db: Database) -> dict[str, Any]:
+    """When each catalog table was last analyzed (PostgreSQL), or the statistics SQLite keeps (none)."""
+    async with db.reader() as session:
+        if db.sqlite:
+            found = await session.execute(text("SELECT name FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"))
+            return {row[0]: True for row in found}
+        found = await session.execute(
+            text(
+                "SELECT relname, last_analyze FROM pg_stat_user_tables "
+                "WHERE relname IN ('products', 'product_values') AND last_analyze IS NOT NULL"
+            )
+        )
+        return {row[0]: row[1] for row in found}

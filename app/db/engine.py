@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -79,6 +79,22 @@ class Database:
         """A short read-only session (one per concurrent resolver or loader batch)."""
         async with self._read_sessions() as session, session.begin():
             yield session
+
+    async def refresh_statistics(self, *tables: str) -> None:
+        """Have PostgreSQL's planner look at these tables again, after a bulk write changed them wholesale.
+
+        Without statistics (a fresh load, autovacuum off or not yet round)
+        PostgreSQL planned a sync page's value lookup, product ids IN (100
+        ids) and attribute ids IN (the mapped ones), on the attribute index,
+        reading every value of those attributes: 28 ms a page on 10,000
+        products instead of 1 ms. SQLite plans it on the product index
+        without statistics, so it is left alone there.
+        """
+        if self.sqlite or not tables:
+            return
+        async with self.write_engine.begin() as connection:
+            preparer = connection.dialect.identifier_preparer
+            await connection.execute(text("ANALYZE " + ", ".join(preparer.quote(table) for table in tables)))
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

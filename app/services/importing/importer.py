@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.db.engine import Database
+from app.db.models import Product, ProductValue
 from app.domain.catalog import AttributeType
 from app.domain.errors import InvalidInput, NotFound, UserErrorItem
 from app.domain.products import ProductDraft
@@ -106,6 +107,8 @@ class Importer:
                 rows = self._jsonl_products(read_jsonl(handle, self.progress), report)
             for batch in _batches(rows, distinct=lambda pending: pending.item.sku):
                 await self._write_products(tenant_id, batch, spec, report)
+        if report.changed:
+            await self.db.refresh_statistics(Product.__tablename__, ProductValue.__tablename__)
         return report
 
     def _attribute_records(self, handle: Any, path: Path) -> Iterator[Record]:
