@@ -35,3 +35,11 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    for chatty in QUIET_LIBRARIES:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+
+
+QUIET_LIBRARIES = ("httpx", "httpcore")
+"""httpx logs every request at INFO with its full URL (a query of up to 100 SKUs): a line per channel call in
+a worker's log, rendered at a cost a 100,000-product export feels. The channel clients log their own requests
+(endpoint, status, time) at DEBUG; the libraries' warnings still come through."""

@@ -102,6 +102,9 @@ async def test_a_full_sync_puts_every_product_on_the_channel(
     created = next(edge["node"] for edge in done["changes"]["edges"] if edge["node"]["productSku"] == sku(7))
     assert {"field": "title", "channelLocale": "ar", "before": None, "after": "كرسي بلوط 7"} in created["fields"]
     assert {"field": "price", "channelLocale": None, "before": None, "after": "107.50"} in created["fields"]
+    log = worker.log_path.read_text(errors="replace")
+    assert "worker.ready" in log
+    assert "HTTP Request" not in log, "httpx's per-request INFO lines (full URLs with SKU queries) reach the log"
 
 
 async def test_incremental_sends_only_what_changed(
