@@ -36,6 +36,7 @@ class Loaders:
         self.mappings_by_connector: DataLoader[int, list[FieldMapping]] = DataLoader(self._mappings)
         self.last_job_by_connector: DataLoader[int, SyncJob | None] = DataLoader(self._last_jobs)
         self.error_locales_by_job: DataLoader[int, set[str]] = DataLoader(self._error_locales)
+        self.queue_position_by_job: DataLoader[int, int | None] = DataLoader(self._queue_positions)
         self.pending_conflicts_by_connector: DataLoader[int, int] = DataLoader(self._pending_conflicts)
 
     async def spec(self) -> CatalogSpec:
@@ -78,6 +79,11 @@ class Loaders:
         async with self.db.reader() as session:
             found = await SyncJobRepository(session).error_locales(job_ids)
         return [found[pk] for pk in job_ids]
+
+    async def _queue_positions(self, job_ids: Sequence[int]) -> list[int | None]:
+        async with self.db.reader() as session:
+            found = await SyncJobRepository(session).queue_positions(job_ids)
+        return [found.get(pk) for pk in job_ids]
 
     async def _pending_conflicts(self, connector_ids: Sequence[int]) -> list[int]:
         async with self.db.reader() as session:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from app.cli.main import app as pimsync
 from app.settings import Settings
 from tests.catalog_fixtures import set_up_catalog, upsert, value
-from tests.conftest import GraphQLClient, TenantHandle
+from tests.conftest import GraphQLClient, QueryCounter, TenantHandle
 from tests.connector_fixtures import (
     CONNECTOR,
     SAVE_MAPPINGS,
@@ -382,6 +382,28 @@ async def test_higher_priority_jobs_go_first_and_jobs_can_be_filtered(
     pending = (await shop_sync(listing, {"status": "PENDING"}))["syncJobs"]
     assert pending["totalCount"] == 2 and pending["edges"][0]["node"]["id"] == high["id"], "newest first"
     assert (await shop_sync(listing, {"status": "COMPLETED"}))["syncJobs"]["totalCount"] == 0
+
+
+async def test_a_page_of_queued_jobs_costs_the_same_queries_whatever_its_size(
+    shop_sync: GraphQLClient, served_shop: ServedShop, sql_counter: QueryCounter
+) -> None:
+    for code in ("second", "third", "fourth"):
+        await create_connector(shop_sync, served_shop, code=code)
+    ids = {
+        code: (await trigger(shop_sync, code=code, priority=priority))["id"]
+        for code, priority in (("shop", "LOW"), ("second", "NORMAL"), ("third", "HIGH"), ("fourth", "NORMAL"))
+    }
+    query = """query($first: Int) { syncJobs(first: $first, status: PENDING) {
+      edges { node { id queuePosition connector { code } } } } }"""
+    counts, positions = [], {}
+    for first in (1, 4):
+        sql_counter.statements.clear()
+        edges = (await shop_sync(query, {"first": first}))["syncJobs"]["edges"]
+        counts.append(len(sql_counter.statements))
+        positions = {edge["node"]["connector"]["code"]: edge["node"]["queuePosition"] for edge in edges}
+        assert len(positions) == first
+    assert counts[0] == counts[1], sql_counter.statements
+    assert positions == {"third": 1, "second": 2, "fourth": 3, "shop": 4}, ids
 
 
 async def test_a_connectors_own_rate_limit_holds_its_requests(

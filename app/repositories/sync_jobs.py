@@ -110,16 +110,13 @@ class SyncJobRepository:
                 found[job_id].add(locale)
         return found
 
-    async def queue_position(self, job: SyncJob) -> int:
-        """1 for the next job a worker takes; pending jobs of higher priority, then older ones, go first."""
-        ahead = select(func.count()).where(
-            SyncJob.status == SyncJobStatus.PENDING.value,
-            or_(
-                SyncJob.priority > job.priority,
-                and_(SyncJob.priority == job.priority, SyncJob.id < job.id),
-            ),
-        )
-        return int(await self.session.scalar(ahead) or 0) + 1
+    async def queue_positions(self, job_ids: Collection[int]) -> dict[int, int]:
+        """Each still PENDING job's place in the queue, 1 for the next a worker takes: pending jobs of higher
+        priority, then older ones, go first. One query for any number of jobs (a page of syncJobs)."""
+        position = func.row_number().over(order_by=(SyncJob.priority.desc(), SyncJob.id.asc())).label("position")
+        queue = select(SyncJob.id, position).where(SyncJob.status == SyncJobStatus.PENDING.value).subquery()
+        statement = select(queue.c.id, queue.c.position).where(queue.c.id.in_(job_ids))
+        return {job_id: int(place) for job_id, place in await self.session.execute(statement)}
 
     async def add_counts(self, job_id: int, counts: Counts) -> None:
         """Atomic increments: chunks of one job run on several workers at once."""

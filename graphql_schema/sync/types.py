@@ -106,7 +106,9 @@ class SyncJobType(Node):
 
     @strawberry.field(description="Place in the queue while PENDING (1 runs next); null once the job started.")
     async def queue_position(self, info: Info) -> int | None:
-        return await SyncJobService(info.context.container, info.context.tenant_id).queue_position(self.row)
+        if self.row.status != SyncJobStatusValue.PENDING:
+            return None
+        return await info.context.loaders.queue_position_by_job.load(self.row.id)
 
     @strawberry.field
     async def errors(self, info: Info, first: int | None = None, after: str | None = None) -> SyncErrorConnection:

@@ -51,7 +51,6 @@ class SyncRequest:
 class Triggered:
     job: SyncJob
     estimated_products: int
-    queue_position: int
 
 
 def _error(path: tuple[str | int, ...], message: str, code: ErrorCode) -> InvalidInput:
@@ -86,10 +85,8 @@ class SyncJobService:
                 source=source,
             )
         await enqueue_plan(self.container.redis, job_id=job.id, priority=job.priority, stamp=job.created_at)
-        async with self.db.reader() as session:
-            position = await SyncJobRepository(session).queue_position(job)
         log.info("sync.triggered", job=job.id, connector=connector_code, type=job.sync_type, dry_run=job.dry_run)
-        return Triggered(job, estimate, position)
+        return Triggered(job, estimate)
 
     async def _new_job(self, session: AsyncSession, connector: Connector, request: SyncRequest) -> SyncJob:
         if connector.status == ConnectorStatus.PAUSED:
@@ -254,12 +251,6 @@ class SyncJobService:
     ) -> tuple[list[SyncJobChange], int]:
         async with self.db.reader() as session:
             return await SyncJobRepository(session).changes_page(job_id, action=action, after_id=after_id, limit=limit)
-
-    async def queue_position(self, job: SyncJob) -> int | None:
-        if job.status != SyncJobStatus.PENDING:
-            return None
-        async with self.db.reader() as session:
-            return await SyncJobRepository(session).queue_position(job)
 
 
 def selection_for(job: SyncJob, connector: Connector, revision: int) -> Selection:
