@@ -35,7 +35,7 @@ mutation($code: String!, $input: TriggerSyncInput!) {{
 }}"""
 JOB = f"""query($id: ID!) {{ syncJob(id: $id) {{ {JOB_FIELDS}
   errors(first: 100) {{ totalCount edges {{ node {{ productSku locale errorCode message }} }} }}
-  changes(first: 100) {{ totalCount edges {{ node {{ productSku action fields {{ field channelLocale before after }} }} }} }}
+  changes(first: 100) {{ totalCount edges {{ node {{ productSku action fields {{ field channelLocale before after held }} }} }} }}
 }} }}"""
 CANCEL = f"""mutation($id: ID!) {{ cancelSyncJob(id: $id) {{ syncJob {{ {JOB_FIELDS} }} userErrors {{ field message code }} }} }}"""
 RETRY = f"""mutation($id: ID!) {{ retrySyncJob(id: $id) {{ syncJob {{ {JOB_FIELDS} }} userErrors {{ field message code }} }} }}"""

@@ -146,9 +146,9 @@ async def test_manual_holds_the_arabic_title_and_exports_the_rest(
     [change] = [edge["node"] for edge in done["changes"]["edges"]]
     assert change["action"] == "CONFLICT"
     assert change["fields"] == [
-        {"field": "title", "channelLocale": "en", "before": TITLE["en_US"], "after": PIM_EN},
-        {"field": "title", "channelLocale": "fr", "before": TITLE["fr_FR"], "after": PIM_FR},
-        {"field": "title", "channelLocale": "ar", "before": MERCHANT_AR, "after": PIM_AR},
+        {"field": "title", "channelLocale": "en", "before": TITLE["en_US"], "after": PIM_EN, "held": False},
+        {"field": "title", "channelLocale": "fr", "before": TITLE["fr_FR"], "after": PIM_FR, "held": False},
+        {"field": "title", "channelLocale": "ar", "before": MERCHANT_AR, "after": PIM_AR, "held": True},
     ]
 
     shopify.requests.clear()

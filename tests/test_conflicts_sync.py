@@ -378,7 +378,10 @@ async def test_manual_holds_the_arabic_title_exports_the_rest_and_keeps_one_conf
     assert shop.products["CHAIR"].fields["price"] == NEW_PRICE
     [change] = [edge["node"] for edge in job["changes"]["edges"] if edge["node"]["productSku"] == "CHAIR"]
     assert change["action"] == "CONFLICT"
-    assert {"field": "title", "channelLocale": AR, "before": EDITED[AR], "after": REWRITTEN[AR]} in change["fields"]
+    held = {"field": "title", "channelLocale": AR, "before": EDITED[AR], "after": REWRITTEN[AR], "held": True}
+    assert held in change["fields"]
+    marked = {(field["field"], field["channelLocale"], field["held"]) for field in change["fields"]}
+    assert marked == {("title", AR, True), ("title", FR, False), ("price", None, False)}, "written and held apart"
     [conflict] = await conflicts(gql)
     assert (conflict["resolutionStatus"], conflict["conflictType"], conflict["version"]) == (
         "PENDING",

@@ -100,8 +100,12 @@ async def test_a_full_sync_puts_every_product_on_the_channel(
     assert done["changes"]["totalCount"] == PRODUCTS
     assert {edge["node"]["action"] for edge in done["changes"]["edges"]} == {"CREATE"}
     created = next(edge["node"] for edge in done["changes"]["edges"] if edge["node"]["productSku"] == sku(7))
-    assert {"field": "title", "channelLocale": "ar", "before": None, "after": "كرسي بلوط 7"} in created["fields"]
-    assert {"field": "price", "channelLocale": None, "before": None, "after": "107.50"} in created["fields"]
+    assert {"field": "title", "channelLocale": "ar", "before": None, "after": "كرسي بلوط 7", "held": False} in created[
+        "fields"
+    ]
+    assert {"field": "price", "channelLocale": None, "before": None, "after": "107.50", "held": False} in created[
+        "fields"
+    ]
     log = worker.log_path.read_text(errors="replace")
     assert "worker.ready" in log
     assert "HTTP Request" not in log, "httpx's per-request INFO lines (full URLs with SKU queries) reach the log"
@@ -122,7 +126,13 @@ async def test_incremental_sends_only_what_changed(
     assert served_shop.shop.products[sku(3)].locales["fr"]["title"] == "Chaise de salon 3"
     change = next(edge["node"] for edge in done["changes"]["edges"] if edge["node"]["productSku"] == sku(3))
     assert change["fields"] == [
-        {"field": "title", "channelLocale": "fr", "before": "Chaise en chêne 3", "after": "Chaise de salon 3"}
+        {
+            "field": "title",
+            "channelLocale": "fr",
+            "before": "Chaise en chêne 3",
+            "after": "Chaise de salon 3",
+            "held": False,
+        }
     ]
     served_shop.shop.requests.clear()
     nothing = await wait_for_job(shop_sync, (await trigger(shop_sync, syncType="INCREMENTAL"))["id"], worker=worker)
@@ -142,10 +152,16 @@ async def test_a_dry_run_records_changes_and_sends_nothing(
     actions = {edge["node"]["productSku"]: edge["node"] for edge in done["changes"]["edges"]}
     assert actions[sku(2)]["action"] == "CREATE"
     assert actions[sku(1)]["action"] == "UPDATE"
-    assert {"field": "title", "channelLocale": "en", "before": "Old title", "after": "Oak chair 1"} in actions[sku(1)][
-        "fields"
-    ]
-    assert {"field": "price", "channelLocale": None, "before": "1.00", "after": "101.50"} in actions[sku(1)]["fields"]
+    assert {
+        "field": "title",
+        "channelLocale": "en",
+        "before": "Old title",
+        "after": "Oak chair 1",
+        "held": False,
+    } in actions[sku(1)]["fields"]
+    assert {"field": "price", "channelLocale": None, "before": "1.00", "after": "101.50", "held": False} in actions[
+        sku(1)
+    ]["fields"]
     listing = (await shop_sync(LISTINGS, {"sku": sku(2)}))["product"]["listings"]
     assert listing == [], "a dry run bound a product"
 

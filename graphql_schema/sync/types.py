@@ -42,6 +42,11 @@ class FieldChange:
     channel_locale: str | None
     before: JSON | None
     after: JSON | None
+    held: bool = strawberry.field(
+        default=False,
+        description="Held in a conflict, not written: `after` is the PIM's value waiting for a decision, `before` "
+        "the channel's. A CONFLICT change lists what was written alongside what was held.",
+    )
 
 
 @strawberry.type(description="What a job did (or, dry run, would do) to one product.")
@@ -61,6 +66,7 @@ class ProductChange:
                     channel_locale=item.get("channelLocale"),
                     before=JSON(item.get("before")),
                     after=JSON(item.get("after")),
+                    held=bool(item.get("held", False)),
                 )
                 for item in row.fields
             ],

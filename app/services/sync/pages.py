@@ -409,8 +409,8 @@ def _counts(items: Sequence[Item]) -> Counts:
 
 def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
     """The product's audit row (one per job and SKU, as sync_changes keeps them): what was (or would be)
-    written; when some of it is held in conflict, action CONFLICT, with the held fields after the written
-    ones (the product's Conflict tells them apart)."""
+    written; when some of it is held in conflict, action CONFLICT, with the held fields (marked `held`)
+    after the written ones."""
 
     def row(action: ChangeAction, fields: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -423,7 +423,7 @@ def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
 
     if item.rec is not None:
         sent = [] if failed(item) else [_field_change(result) for result in item.rec.with_action(Action.SEND)]
-        held = [_field_change(result) for result in item.rec.held]
+        held = [{**_field_change(result), "held": True} for result in item.rec.held]
         if held:
             return [row(ChangeAction.CONFLICT, sent + held)]
         return [row(ChangeAction.UPDATE, sent)] if sent else [row(item.action, [])]
