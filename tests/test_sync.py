@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from arq.constants import in_progress_key_prefix, job_key_prefix
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from app.cli.main import app as pimsync
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import SyncChunk, SyncJob
+from app.services.sync.planner import plan_job
+from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.settings import Settings
+from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, QueryCounter, TenantHandle
 from tests.connector_fixtures import (
@@ -295,6 +304,80 @@ async def test_a_killed_worker_is_replaced_and_nothing_is_created_twice(
         if product["externalId"] is None:
             creates[product["sku"]] = creates.get(product["sku"], 0) + 1
     assert max(creates.values()) == 1, "a product was created twice"
+
+
+async def queued_messages(container: Container, prefix: str, since: datetime) -> list[str]:
+    """The ids of the messages in the sync queue that start with `prefix`, stamped `since` or later (ids are
+    reused on SQLite, and earlier tests' messages stay in the session's queue)."""
+    members = [member.decode() for member in await container.redis.zrange(container.settings.queue_name, 0, -1)]
+    return [
+        member
+        for member in members
+        if member.startswith(prefix) and int(member.rpartition(":")[2]) >= since.timestamp() * 1000 - 1
+    ]
+
+
+async def lose(container: Container, message_id: str) -> None:
+    """What a Redis that lost the message (a restart without persistence, a failover) leaves."""
+    await container.redis.zrem(container.settings.queue_name, message_id)
+    await container.redis.delete(job_key_prefix + message_id)
+
+
+async def test_a_lost_planning_message_is_queued_again_but_a_waiting_one_is_not_copied(
+    shop_sync: GraphQLClient, container: Container
+) -> None:
+    since = utcnow()
+    job_id = parse_global_id((await trigger(shop_sync))["id"])[1]
+    prefix = f"sync-plan:{job_id}:"
+    later = utcnow() + LOST_MESSAGE_AFTER + timedelta(seconds=1)
+    [first] = await queued_messages(container, prefix, since)
+    await recover_orphans(container, now=later)
+    await recover_orphans(container, now=later + LOST_MESSAGE_AFTER)
+    assert await queued_messages(container, prefix, since) == [first], "all workers busy is not a lost message"
+
+    await lose(container, first)
+    await recover_orphans(container, now=later)
+    [second] = await queued_messages(container, prefix, since)
+    assert second != first
+    await recover_orphans(container, now=later + LOST_MESSAGE_AFTER)
+    assert await queued_messages(container, prefix, since) == [second], "the new message is the one recovery waits for"
+
+    await container.redis.set(
+        in_progress_key_prefix + second, b"1", px=60_000
+    )  # taken by a worker that died before planning
+    await recover_orphans(container, now=later + LOST_MESSAGE_AFTER)
+    assert len(await queued_messages(container, prefix, since)) == 2
+    async with container.db.reader() as session:
+        job = await session.scalar(select(SyncJob).where(SyncJob.id == job_id))
+    assert job is not None and job.status == "PENDING" and job.enqueued_at == later + LOST_MESSAGE_AFTER
+
+
+async def test_a_lost_chunk_message_is_queued_again_but_waiting_ones_are_not_copied(
+    shop_sync: GraphQLClient, container: Container
+) -> None:
+    since = utcnow()
+    job_id = parse_global_id((await trigger(shop_sync))["id"])[1]
+    assert await plan_job(container, job_id, size=10) == 3
+    async with container.db.reader() as session:
+        chunk_ids = list(await session.scalars(select(SyncChunk.id).where(SyncChunk.job_id == job_id)))
+
+    async def messages() -> dict[int, list[str]]:
+        return {chunk_id: await queued_messages(container, f"sync-chunk:{chunk_id}:", since) for chunk_id in chunk_ids}
+
+    first = await messages()
+    assert all(len(found) == 1 for found in first.values()), first
+    later = utcnow() + LOST_MESSAGE_AFTER + timedelta(seconds=1)
+    await recover_orphans(container, now=later)
+    assert await messages() == first, "all workers busy is not a lost message"
+
+    lost = chunk_ids[1]
+    await lose(container, first[lost][0])
+    await recover_orphans(container, now=later)
+    second = await messages()
+    assert len(second[lost]) == 1 and second[lost] != first[lost]
+    assert {chunk_id: found for chunk_id, found in second.items() if chunk_id != lost} == {
+        chunk_id: found for chunk_id, found in first.items() if chunk_id != lost
+    }
 
 
 async def test_priorities_order_the_queue(shop_sync: GraphQLClient, served_shop: ServedShop) -> None:

@@ -322,6 +322,9 @@ class SyncJob(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When its planning message was last queued: the stamp in that message's id (app.services.sync.queue).
+    Always set by the service (nullable only as migration 0005 added it)."""
 
 
 class SyncChunk(Base):
@@ -349,6 +352,7 @@ class SyncChunk(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When its message was last queued: the stamp in that message's id (app.services.sync.queue)."""
 
 
 class SyncJobError(Base):

@@ -28,7 +28,7 @@ from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
 from app.repositories.tenants import TenantRepository
 from app.services.connectors import settings_of
 from app.services.sync import progress
-from app.services.sync.queue import enqueue_plan
+from app.services.sync.queue import enqueue_plan, plan_stamp
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +84,7 @@ class SyncJobService:
                 type=job.sync_type,
                 source=source,
             )
-        await enqueue_plan(self.container.redis, job_id=job.id, priority=job.priority, stamp=job.created_at)
+        await enqueue_plan(self.container.redis, job_id=job.id, priority=job.priority, stamp=plan_stamp(job))
         log.info("sync.triggered", job=job.id, connector=connector_code, type=job.sync_type, dry_run=job.dry_run)
         return Triggered(job, estimate)
 
@@ -102,6 +102,7 @@ class SyncJobService:
             raise _error(
                 ("connectorCode",), f"a sync of '{connector.code}' is already running", ErrorCode.SYNC_ALREADY_RUNNING
             )
+        now = utcnow()
         job = SyncJob(
             tenant_id=self.tenant_id,
             connector_id=connector.id,
@@ -112,7 +113,8 @@ class SyncJobService:
             force_resync=request.force_resync,
             locales=locales,
             product_skus=skus,
-            created_at=utcnow(),
+            created_at=now,
+            enqueued_at=now,
             retry_of=request.retry_of,
         )
         jobs.add(job)

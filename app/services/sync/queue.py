@@ -8,18 +8,24 @@ queue's own ordering put to use, not a second queue to poll.
 Job ids are deterministic for one attempt (so a repeated enqueue is dropped)
 yet unique across databases and attempts: arq refuses an id it still holds a
 result for, across every queue of a Redis, and recovery must be able to
-enqueue the same chunk again. An id therefore carries a stamp: the job's
-creation time, or the time the chunk was (re)queued.
+enqueue the same chunk again. An id therefore carries a stamp: the time the
+job or chunk was (re)queued, kept in its row (`enqueued_at`), so recovery can
+ask arq whether that message still waits (`waiting`) instead of queueing a
+second one behind it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
+from arq.constants import in_progress_key_prefix
+from redis.asyncio import Redis
 
 from app.db.base import utcnow
+from app.db.models import SyncJob
 from app.domain.sync import SyncPriority
 
 log = structlog.get_logger(__name__)
@@ -40,9 +46,22 @@ def _start(priority: int) -> Any:
     return utcnow() - PRIORITY_HEAD_START.get(SyncPriority(priority), timedelta(0))
 
 
+def plan_message_id(job_id: int, stamp: datetime) -> str:
+    return f"sync-plan:{job_id}:{_ms(stamp)}"
+
+
+def chunk_message_id(chunk_id: int, stamp: datetime) -> str:
+    return f"sync-chunk:{chunk_id}:{_ms(stamp)}"
+
+
+def plan_stamp(job: SyncJob) -> datetime:
+    """The stamp of the job's current planning message (jobs from before migration 0005 were queued at creation)."""
+    return job.enqueued_at or job.created_at
+
+
 async def enqueue_plan(queue: Queue, *, job_id: int, priority: int, stamp: datetime) -> None:
     queued = await queue.enqueue_job(
-        PLAN_TASK, job_id=job_id, _job_id=f"sync-plan:{job_id}:{_ms(stamp)}", _defer_until=_start(priority)
+        PLAN_TASK, job_id=job_id, _job_id=plan_message_id(job_id, stamp), _defer_until=_start(priority)
     )
     if queued is None:
         log.info("sync.enqueue_skipped", task=PLAN_TASK, job=job_id)
@@ -50,10 +69,33 @@ async def enqueue_plan(queue: Queue, *, job_id: int, priority: int, stamp: datet
 
 async def enqueue_chunk(queue: Queue, *, chunk_id: int, priority: int, stamp: datetime) -> None:
     queued = await queue.enqueue_job(
-        CHUNK_TASK, chunk_id=chunk_id, _job_id=f"sync-chunk:{chunk_id}:{_ms(stamp)}", _defer_until=_start(priority)
+        CHUNK_TASK, chunk_id=chunk_id, _job_id=chunk_message_id(chunk_id, stamp), _defer_until=_start(priority)
     )
     if queued is None:
         log.info("sync.enqueue_skipped", task=CHUNK_TASK, chunk=chunk_id)
+
+
+async def waiting(redis: Redis, queue_name: str, message_ids: Sequence[str]) -> set[str]:
+    """The messages still in the queue that no worker has taken: a worker will run them, in their turn.
+
+    arq keeps a message in the queue's sorted set until it is done, marking a
+    taken one with an in-progress key; a message taken by a worker that died
+    keeps that key until arq's timeout runs out (python-arq/arq#343), so it
+    counts as not waiting. One pipelined round trip for all of them.
+    """
+    if not message_ids:
+        return set()
+    async with redis.pipeline(transaction=False) as pipe:
+        for message_id in message_ids:
+            pipe.zscore(queue_name, message_id)
+            pipe.exists(in_progress_key_prefix + message_id)
+        answers = await pipe.execute()
+    scores, taken = answers[0::2], answers[1::2]
+    return {
+        message_id
+        for message_id, score, in_progress in zip(message_ids, scores, taken, strict=True)
+        if score is not None and not in_progress
+    }
 
 
 def _ms(stamp: datetime) -> int:

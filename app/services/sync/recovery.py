@@ -4,48 +4,60 @@ arq re-runs a dead worker's job only once its in-progress key expires, which
 can take as long as the job's timeout (python-arq/arq#343). The database
 lease is the truth instead: a RUNNING chunk whose lease ran out is handed to
 the next worker within a minute, and a PENDING chunk or job whose queue
-message was lost is queued again. Running a chunk twice is harmless, because
-claiming it takes the lease.
+message was lost is queued again. A PENDING one whose message still waits in
+the queue (all workers busy) is left to it: queueing it again every pass
+would pile up a copy per pass behind a long queue. Running a chunk twice is
+harmless, because claiming it takes the lease.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from app.container import Container
 from app.db.base import utcnow
+from app.db.models import SyncChunk
 from app.domain.connectors import SyncType
 from app.domain.errors import InvalidInput
 from app.domain.sync import ChunkStatus, SyncJobStatus, SyncPriority
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.services.sync.jobs import SyncJobService, SyncRequest
-from app.services.sync.queue import enqueue_chunk, enqueue_plan
+from app.services.sync.queue import (
+    chunk_message_id,
+    enqueue_chunk,
+    enqueue_plan,
+    plan_message_id,
+    plan_stamp,
+    waiting,
+)
 
 log = structlog.get_logger(__name__)
 
 LOST_MESSAGE_AFTER = timedelta(minutes=2)
 
 
-async def recover_orphans(container: Container) -> int:
-    """Queue again every chunk and job that no live worker holds; returns how many."""
-    now = utcnow()
+async def recover_orphans(container: Container, *, now: datetime | None = None) -> int:
+    """Queue again every chunk and job that no live worker holds and no queued message will run; returns how many."""
+    now = now or utcnow()
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
         chunks = await jobs.orphaned_chunks(now, enqueued_before=now - LOST_MESSAGE_AFTER)
-        requeue: list[tuple[int, int]] = []
-        for chunk in chunks:
-            job = await jobs.get_any(chunk.job_id, for_update=True)
-            if job is None:
-                continue
-            chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.PENDING.value, None, None
-            chunk.enqueued_at = now
-            if job.status == SyncJobStatus.RUNNING:
-                job.status = SyncJobStatus.RETRYING.value
-            requeue.append((chunk.id, job.priority))
-        stale = [(job.id, job.priority) for job in await jobs.stale_pending(now - LOST_MESSAGE_AFTER)]
+        unplanned = await jobs.stale_pending(now - LOST_MESSAGE_AFTER)
+        queued = await waiting(
+            container.redis,
+            container.settings.queue_name,
+            [message for chunk in chunks if (message := _pending_message(chunk))]
+            + [plan_message_id(job.id, plan_stamp(job)) for job in unplanned],
+        )
+        requeue = await _reclaim(jobs, [chunk for chunk in chunks if _pending_message(chunk) not in queued], now)
+        stale: list[tuple[int, int]] = []
+        for job in unplanned:
+            if plan_message_id(job.id, plan_stamp(job)) not in queued:
+                job.enqueued_at = now
+                stale.append((job.id, job.priority))
     for chunk_id, priority in requeue:
         await enqueue_chunk(container.redis, chunk_id=chunk_id, priority=priority, stamp=now)
     for job_id, priority in stale:
@@ -53,6 +65,28 @@ async def recover_orphans(container: Container) -> int:
     if requeue or stale:
         log.warning("sync.recovered", chunks=len(requeue), jobs=len(stale))
     return len(requeue) + len(stale)
+
+
+async def _reclaim(jobs: SyncJobRepository, chunks: list[SyncChunk], now: datetime) -> list[tuple[int, int]]:
+    """Hand the chunks back to the queue as PENDING (their jobs RETRYING if running); (chunk id, priority) each."""
+    requeue: list[tuple[int, int]] = []
+    for chunk in chunks:
+        job = await jobs.get_any(chunk.job_id, for_update=True)
+        if job is None:
+            continue
+        chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.PENDING.value, None, None
+        chunk.enqueued_at = now
+        if job.status == SyncJobStatus.RUNNING:
+            job.status = SyncJobStatus.RETRYING.value
+        requeue.append((chunk.id, job.priority))
+    return requeue
+
+
+def _pending_message(chunk: SyncChunk) -> str | None:
+    """A PENDING chunk's message id; None for a RUNNING one, which its expired lease hands on whatever arq holds."""
+    if chunk.status != ChunkStatus.PENDING or chunk.enqueued_at is None:
+        return None
+    return chunk_message_id(chunk.id, chunk.enqueued_at)
 
 
 async def schedule_due_syncs(container: Container) -> list[int]:
