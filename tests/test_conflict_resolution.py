@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
+from app.db.engine import Database
+from app.repositories.events import EventRepository
+from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import BULK, CONFLICT, CONFLICTS, RESOLVE
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
 from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
 
@@ -49,6 +52,13 @@ async def sync(gql: GraphQLClient, worker: WorkerProcess, sync_type: str = "FULL
     job = await wait_for_job(gql, (await trigger(gql, syncType=sync_type))["id"], worker=worker)
     assert job["status"] == "COMPLETED", job
     return job
+
+
+async def latest_export(db: Database, tenant: TenantHandle) -> dict[str, Any] | None:
+    """The payload of the tenant's latest products.exported event."""
+    async with db.reader() as session:
+        events = await EventRepository(session).latest(tenant.id)
+    return next((event.payload for event in events if event.kind == "products.exported"), None)
 
 
 async def pending(gql: GraphQLClient, sku: str | None = None) -> list[dict[str, Any]]:
@@ -106,7 +116,7 @@ async def titles_at_odds(gql: GraphQLClient, served_shop: ServedShop, worker: Wo
 
 
 async def test_pim_wins_sends_the_pim_values_and_the_next_sync_finds_nothing_to_do(
-    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, db: Database, tenant: TenantHandle
 ) -> None:
     gql = titles_at_odds
     [conflict] = await pending(gql, "LAMP-1")
@@ -121,6 +131,11 @@ async def test_pim_wins_sends_the_pim_values_and_the_next_sync_finds_nothing_to_
     stored = served_shop.shop.products["LAMP-1"]
     assert (stored.locales["ar"]["title"], stored.locales["fr"]["title"]) == ("مصباح برونزي 1", "Lampe en bronze 1")
     assert served_shop.shop.products["LAMP-2"].locales["fr"]["title"] == "Lampe dorée 2", "another conflict moved"
+    assert (await latest_export(db, tenant)) == {
+        "count": 1,
+        "sku": "LAMP-1",
+        "source": f"conflict {parse_global_id(conflict['id'])[1]}",
+    }
     mark = len(served_shop.shop.requests)
     again = await sync(gql, worker)
     assert [p["sku"] for p in sent_since(served_shop, mark)] == [] and again["conflictedProducts"] == 1

@@ -424,10 +424,13 @@ async def test_what_happened_is_recorded_as_events(
 
     await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
     async with db.reader() as session:
-        kinds = [event.kind for event in reversed(await EventRepository(session).latest(tenant.id))]
+        events = list(reversed(await EventRepository(session).latest(tenant.id)))
+    kinds = [event.kind for event in events]
     assert kinds[:2] == ["connector.created", "connector.connected"]
     assert kinds[2:4] == ["sync.requested", "sync.started"]
-    assert "products.exported" in kinds and kinds[-1] == "sync.completed"
+    assert kinds[-1] == "sync.completed"
+    exported = [event.payload["count"] for event in events if event.kind == "products.exported"]
+    assert sum(exported) == PRODUCTS, "one event per page, counting the products written"
 
 
 async def test_a_large_job_is_shared_by_several_workers_with_progress_summed(

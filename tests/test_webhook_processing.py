@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from app.db.engine import Database
 from app.db.models import Attribute, Connector, Product, ProductValue, WebhookDelivery
+from app.repositories.events import EventRepository
 from app.settings import Settings
 from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import CONFLICTS, diff, field, title
@@ -306,6 +307,25 @@ async def test_a_merchants_arabic_edit_opens_a_conflict_without_a_sync_and_a_rep
     assert (only.status, only.attempts, only.processed_at) == ("PROCESSED", 1, row.processed_at)
     [after] = await conflicts(store.gql)
     assert (after["id"], after["version"], after["fields"]) == (conflict["id"], 1, AR_CONFLICT)
+
+
+async def test_what_a_check_writes_to_the_shop_is_recorded_as_an_export_of_the_webhook(
+    opener: Opener, db: Database, tenant: TenantHandle
+) -> None:
+    store = await opener(strategy="MANUAL")
+    await upsert(store.gql, chair(SKU, ar=AR_PIM_EDIT, fr="Chaise en chêne massif"))
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+
+    row = await store.send("product.updated", SKU)
+
+    assert row.status == "PROCESSED", row.outcome
+    assert "exported title[fr]" in (row.outcome or "") and "held in conflict title[ar]" in (row.outcome or "")
+    assert store.shop.products[SKU].locales["fr"]["title"] == "Chaise en chêne massif"
+    async with db.reader() as session:
+        events = await EventRepository(session).latest(tenant.id)
+    exports = [event.payload for event in events if event.kind == "products.exported"]
+    assert exports[0] == {"count": 1, "sku": SKU, "source": "webhook"}, "no job holds this write: the event does"
+    assert "job" in exports[1], "the first sync's export, recorded by its job"
 
 
 async def test_with_a_both_mapping_the_merchants_edit_lands_in_the_pim(

@@ -83,6 +83,7 @@ async def apply_resolution(container: Container, conflict_id: int, *, attempt: i
             container,
             connector,
             product,
+            source=f"conflict {conflict_id}",
             chosen=chosen,
             missing_kind=kind if kind is not ConflictType.FIELD_MISMATCH else ConflictType.MISSING_ON_CHANNEL,
             finish=mark_applied,

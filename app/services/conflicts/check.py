@@ -33,12 +33,13 @@ from app.domain.conflicts import Action, ConflictType, Outcome, Slot
 from app.domain.connectors import ConnectorStatus
 from app.domain.errors import ErrorCode
 from app.domain.sync import ChangeAction
+from app.repositories.events import EventRepository
 from app.repositories.listings import ListingRepository
 from app.repositories.products import ProductRepository
 from app.services.conflicts.notify import publish_conflict
 from app.services.mappings import MappingService
 from app.services.sync.adapters import open_adapter
-from app.services.sync.items import Item, failed, load_items
+from app.services.sync.items import Item, failed, load_items, written
 from app.services.sync.outcomes import apply_outcomes
 from app.services.sync.pages import make_pass, send_products
 
@@ -104,14 +105,17 @@ async def check_product(
     connector: Connector,
     product: Product,
     *,
+    source: str,
     chosen: ChosenSlots | None = None,
     missing_kind: ConflictType = ConflictType.MISSING_ON_CHANNEL,
     finish: Finish | None = None,
 ) -> Checked:
     """Read the channel, check three ways, write what the strategy (or `chosen`) says, and record it.
 
-    `finish` runs inside the recording transaction (a resolution marks itself
-    applied there). Raises CheckRaced, ChannelBusy, and the adapter's
+    A write to the channel is recorded as a products.exported event, as a
+    sync page's is, naming `source` (what asked for the check) since no job
+    holds it. `finish` runs inside the recording transaction (a resolution
+    marks itself applied there). Raises CheckRaced, ChannelBusy, and the adapter's
     CredentialsRejected; AdapterUnavailable when this version cannot talk to
     the channel.
     """
@@ -132,6 +136,15 @@ async def check_product(
             raise CheckRaced(f"the listing of {product.sku} was recorded meanwhile")
         item.listing = current
         opened = await apply_outcomes(session, connector=connector, plan=plan, items=items, values=values, now=utcnow())
+        if exported := written(items):
+            EventRepository(session).record(
+                connector.tenant_id,
+                "products.exported",
+                connector_id=connector.id,
+                count=exported,
+                sku=product.sku,
+                source=source,
+            )
         checked = Checked(item, opened)
         if finish is not None:
             await finish(session, checked)
@@ -172,7 +185,7 @@ async def check_webhook_event(container: Container, connector_id: int, event: We
         return WebhookCheck("IGNORED", reason)
     kind = ConflictType.DELETED_ON_CHANNEL if event.topic == Topic.DELETED else ConflictType.MISSING_ON_CHANNEL
     try:
-        checked = await check_product(container, connector, product, missing_kind=kind)
+        checked = await check_product(container, connector, product, source="webhook", missing_kind=kind)
     except AdapterUnavailable as exc:
         return WebhookCheck("IGNORED", f"{exc}: the delivery is kept for the record")
     except ChannelError as exc:

@@ -29,8 +29,8 @@ from app.domain.reconcile import SlotResult, reconcile
 from app.domain.sync import ChangeAction, Selection, field_changes, outgoing, remote_document
 from app.repositories.events import EventRepository
 from app.repositories.products import ProductRepository
-from app.repositories.sync_jobs import Counts, SyncJobRepository
-from app.services.sync.items import Item, failed, load_items
+from app.repositories.sync_jobs import SyncJobRepository
+from app.services.sync.items import Item, failed, load_items, tally, written
 from app.services.sync.outcomes import apply_outcomes
 
 log = structlog.get_logger(__name__)
@@ -358,7 +358,7 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
             announced = await apply_outcomes(
                 session, connector=work.connector, plan=how.plan, items=work.items, values=work.values, now=now
             )
-        counts = _counts(work.items)
+        counts = tally(work.items)
         await jobs.insert_errors(
             [
                 {
@@ -377,9 +377,9 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
         await jobs.insert_changes([row for item in work.items for row in _changes(job, item)])
         await jobs.add_counts(job.id, counts)
         chunk.cursor, chunk.lease_expires_at = work.last_product_id, now + lease
-        if counts.synced and not job.dry_run:
+        if (exported := written(work.items)) and not job.dry_run:
             EventRepository(session).record(
-                job.tenant_id, "products.exported", connector_id=work.connector.id, job=job.id, count=counts.synced
+                job.tenant_id, "products.exported", connector_id=work.connector.id, job=job.id, count=exported
             )
         cancelled = await jobs.cancel_requested(job.id)
     return Recorded(cancelled=cancelled, conflicts=announced)
@@ -390,21 +390,6 @@ class Recorded:
     cancelled: bool
     conflicts: list[int]
     """Pending conflicts opened or changed by the page, for conflictDetected."""
-
-
-def _counts(items: Sequence[Item]) -> Counts:
-    """Each product counts once: failed if anything of it was refused, else conflicted, synced or skipped."""
-    tally = {"failed": 0, "conflicted": 0, "synced": 0, "skipped": 0}
-    for item in items:
-        if failed(item):
-            tally["failed"] += 1
-        elif item.conflicted:
-            tally["conflicted"] += 1
-        elif item.action in (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE) or item.linked:
-            tally["synced"] += 1
-        else:
-            tally["skipped"] += 1
-    return Counts(**tally)
 
 
 def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
