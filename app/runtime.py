@@ -18,18 +18,11 @@ def settle_heap() -> None:
     process, so collecting them never frees anything; `gc.freeze()` leaves
     them out of every later collection. Call it once, at the end of start-up.
 
-    The youngest generation is collected every `YOUNG_COLLECTION_EVERY`
-    allocations instead of every 700: a sync page allocates hundreds of
-    thousands of short-lived objects (rows, documents, answers), nearly all
-    freed by reference counting, and the default threshold ran a thousand
-    collections per 10,000 exported products, about 5% of the worker's CPU.
-    Cyclic garbage waits a little longer; the memory it can hold is bounded
-    by the threshold, not by the catalog.
+    The collection thresholds stay Python's. Raising the youngest one (to
+    50,000) saved about 5% of an export's CPU but let cyclic garbage wait:
+    each httpx response is a cycle (response and stream) holding its body,
+    and a 100,000-product export peaked 1.3 times as high as a 10,000 one
+    (`bench/sync_bench.py`, part 4) instead of level.
     """
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, old)
-
-
-YOUNG_COLLECTION_EVERY = 50_000
