@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import shutil
 import time
 import uuid
@@ -20,7 +21,7 @@ import redis
 from redis.asyncio import Redis
 
 from app.channels.base import ChannelRateLimited, RateGate, RateSignal
-from app.channels.rate_limit import LocalTokenBucket, RateLimit, RedisTokenBucket, rate_key
+from app.channels.rate_limit import LATE_CREDIT, LocalTokenBucket, RateLimit, RedisTokenBucket, rate_key
 from app.channels.retry import RetryPolicy, with_retries
 from app.domain.channels import ChannelType, ChannelTypeSpec
 from tests.conftest import REAL_REDIS_URL, redis_available, services_required
@@ -279,6 +280,43 @@ async def test_the_local_bucket_follows_the_same_rules() -> None:
     await bucket.acquire(80)
     await bucket.acquire(1)
     assert clock.now - started == pytest.approx(2.0 + 31 / 25)
+
+
+async def test_a_waiter_woken_late_loses_no_throughput_and_never_bursts(workers: Workers) -> None:
+    """Burst 1: each waiter oversleeps 1 ms or more (a busy event loop); the bucket keeps that time, up to LATE_CREDIT."""
+    limit = RateLimit(capacity=1, rate=50)
+    bucket = RedisTokenBucket(
+        workers.client(),
+        key=f"{workers.prefix}:late",
+        limit=limit,
+        sleep=lambda seconds: asyncio.sleep(seconds + 0.001),
+    )
+    started = time.monotonic()
+
+    grants = await run_for(bucket, 2.0)
+
+    allowed = limit.capacity + limit.rate * 2.0
+    assert len(grants) >= 0.95 * allowed, f"{len(grants)} grants in 2 s, {allowed} allowed (0.9 without the credit)"
+    assert len(grants) <= allowed + 1
+    gaps = [later - earlier for earlier, later in itertools.pairwise(grants)]
+    assert min(gaps) >= (1 - LATE_CREDIT) / limit.rate - 0.002, "two requests went out together"
+    assert grants[0] - started < 0.01
+
+
+async def test_the_local_bucket_keeps_a_late_waiters_time_too() -> None:
+    clock = FakeClock()
+
+    async def oversleep(seconds: float) -> None:
+        await clock.sleep(seconds + 0.003)
+
+    bucket = LocalTokenBucket(RateLimit(capacity=1, rate=20), clock=clock, sleep=oversleep)
+    grants = []
+    for _ in range(100):
+        await bucket.acquire()
+        grants.append(clock.now)
+
+    assert grants[-1] - grants[0] == pytest.approx(99 / 20, abs=0.004), "3 ms lost per request would be 5.25 s"
+    assert min(later - earlier for earlier, later in itertools.pairwise(grants)) >= 0.8 / 20 - 1e-9
 
 
 async def test_a_negative_cost_is_refused(workers: Workers) -> None:
