@@ -17,7 +17,6 @@ from app.domain.reconcile import Reconciliation
 from app.domain.sync import ChangeAction, Outgoing
 from app.repositories.listings import ListingRepository
 from app.repositories.products import ProductRepository
-from app.repositories.sync_jobs import Counts
 
 
 @dataclass
@@ -88,25 +87,10 @@ def failed(item: Item) -> bool:
     return item.action is ChangeAction.FAIL or any(code != ErrorCode.MAPPING_BROKEN for _, code, _ in item.errors)
 
 
+WRITES = (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE)
+"""The actions that write to the channel."""
+
+
 def written(items: Sequence[Item]) -> int:
     """How many products the channel took a write for (those with some fields held in conflict included)."""
-    return sum(
-        1
-        for item in items
-        if item.action in (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE) and not failed(item)
-    )
-
-
-def tally(items: Sequence[Item]) -> Counts:
-    """Each product counts once: failed if anything of it was refused, else conflicted, synced or skipped."""
-    counts = {"failed": 0, "conflicted": 0, "synced": 0, "skipped": 0}
-    for item in items:
-        if failed(item):
-            counts["failed"] += 1
-        elif item.conflicted:
-            counts["conflicted"] += 1
-        elif item.action in (ChangeAction.CREATE, ChangeAction.UPDATE, ChangeAction.DELETE) or item.linked:
-            counts["synced"] += 1
-        else:
-            counts["skipped"] += 1
-    return Counts(**counts)
+    return sum(1 for item in items if item.action in WRITES and not failed(item))

@@ -29,8 +29,8 @@ from app.domain.reconcile import SlotResult, reconcile
 from app.domain.sync import ChangeAction, Selection, field_changes, outgoing, remote_document
 from app.repositories.events import EventRepository
 from app.repositories.products import ProductRepository
-from app.repositories.sync_jobs import SyncJobRepository
-from app.services.sync.items import Item, failed, load_items, tally, written
+from app.repositories.sync_jobs import Counts, SyncJobRepository
+from app.services.sync.items import WRITES, Item, failed, load_items, written
 from app.services.sync.outcomes import apply_outcomes
 
 log = structlog.get_logger(__name__)
@@ -358,7 +358,7 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
             announced = await apply_outcomes(
                 session, connector=work.connector, plan=how.plan, items=work.items, values=work.values, now=now
             )
-        counts = tally(work.items)
+        counts = _counts(work.items)
         await jobs.insert_errors(
             [
                 {
@@ -390,6 +390,21 @@ class Recorded:
     cancelled: bool
     conflicts: list[int]
     """Pending conflicts opened or changed by the page, for conflictDetected."""
+
+
+def _counts(items: Sequence[Item]) -> Counts:
+    """Each product counts once: failed if anything of it was refused, else conflicted, synced or skipped."""
+    tally = {"failed": 0, "conflicted": 0, "synced": 0, "skipped": 0}
+    for item in items:
+        if failed(item):
+            tally["failed"] += 1
+        elif item.conflicted:
+            tally["conflicted"] += 1
+        elif item.action in WRITES or item.linked:
+            tally["synced"] += 1
+        else:
+            tally["skipped"] += 1
+    return Counts(**tally)
 
 
 def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:

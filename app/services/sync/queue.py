@@ -55,7 +55,8 @@ def chunk_message_id(chunk_id: int, stamp: datetime) -> str:
 
 
 def plan_stamp(job: SyncJob) -> datetime:
-    """The stamp of the job's current planning message (jobs from before migration 0005 were queued at creation)."""
+    """The stamp of the job's current planning message; `created_at` only stands in for the type checker (the column
+    is nullable as migration 0005 added it, which filled it for every existing job)."""
     return job.enqueued_at or job.created_at
 
 

@@ -46,16 +46,17 @@ async def recover_orphans(container: Container, *, now: datetime | None = None) 
         jobs = SyncJobRepository(session)
         chunks = await jobs.orphaned_chunks(now, enqueued_before=now - LOST_MESSAGE_AFTER)
         unplanned = await jobs.stale_pending(now - LOST_MESSAGE_AFTER)
+        chunk_messages = {chunk.id: _pending_message(chunk) for chunk in chunks}
+        plan_messages = {job.id: plan_message_id(job.id, plan_stamp(job)) for job in unplanned}
         queued = await waiting(
             container.redis,
             container.settings.queue_name,
-            [message for chunk in chunks if (message := _pending_message(chunk))]
-            + [plan_message_id(job.id, plan_stamp(job)) for job in unplanned],
+            [message for message in chunk_messages.values() if message] + list(plan_messages.values()),
         )
-        requeue = await _reclaim(jobs, [chunk for chunk in chunks if _pending_message(chunk) not in queued], now)
+        requeue = await _reclaim(jobs, [chunk for chunk in chunks if chunk_messages[chunk.id] not in queued], now)
         stale: list[tuple[int, int]] = []
         for job in unplanned:
-            if plan_message_id(job.id, plan_stamp(job)) not in queued:
+            if plan_messages[job.id] not in queued:
                 job.enqueued_at = now
                 stale.append((job.id, job.priority))
     for chunk_id, priority in requeue:
