@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob
 from app.services.sync.planner import plan_job
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
+from app.services.sync.runner import run_chunk
 from app.settings import Settings
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert, value
@@ -378,6 +380,40 @@ async def test_a_lost_chunk_message_is_queued_again_but_waiting_ones_are_not_cop
     assert {chunk_id: found for chunk_id, found in second.items() if chunk_id != lost} == {
         chunk_id: found for chunk_id, found in first.items() if chunk_id != lost
     }
+
+
+async def test_a_worker_whose_lease_was_taken_over_records_nothing(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """A worker presumed dead (its lease ran out and recovery handed its chunk on) may still be sending a page
+    when it wakes up: the page it sent must not be recorded over what the new holder records."""
+    global_id = (await trigger(shop_sync))["id"]
+    job_id = parse_global_id(global_id)[1]
+    assert await plan_job(container, job_id, size=PRODUCTS) == 1
+    async with container.db.reader() as session:
+        chunk_id = await session.scalar(select(SyncChunk.id).where(SyncChunk.job_id == job_id))
+    assert chunk_id is not None
+    served_shop.shop.slow_down(0.2)
+    running = asyncio.create_task(run_chunk(container, chunk_id, worker="presumed-dead"))
+    deadline = time.monotonic() + 10
+    while not served_shop.shop.requests_to("POST", "/products/batch"):
+        assert time.monotonic() < deadline, "the worker never sent its first page"
+        await asyncio.sleep(0.02)
+    async with container.db.transaction() as session:
+        chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk_id))
+        assert chunk is not None and chunk.cursor == 0
+        chunk.lease_owner = "new-holder"
+    await asyncio.wait_for(running, timeout=30)
+
+    async with container.db.reader() as session:
+        chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk_id))
+        job = await session.scalar(select(SyncJob).where(SyncJob.id == job_id))
+    assert chunk is not None and (chunk.cursor, chunk.status, chunk.lease_owner) == (0, "RUNNING", "new-holder")
+    assert job is not None and (job.synced_products, job.failed_products, job.skipped_products) == (0, 0, 0)
+    recorded = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert recorded["changes"]["totalCount"] == 0
+    listing = (await shop_sync(LISTINGS, {"sku": sku(0)}))["product"]["listings"]
+    assert listing == [], "the page of a worker that lost its lease was recorded"
 
 
 async def test_priorities_order_the_queue(shop_sync: GraphQLClient, served_shop: ServedShop) -> None:

@@ -118,9 +118,10 @@ class SyncJobRepository:
         statement = select(queue.c.id, queue.c.position).where(queue.c.id.in_(job_ids))
         return {job_id: int(place) for job_id, place in await self.session.execute(statement)}
 
-    async def add_counts(self, job_id: int, counts: Counts) -> None:
-        """Atomic increments: chunks of one job run on several workers at once."""
-        await self.session.execute(
+    async def add_counts(self, job_id: int, counts: Counts) -> bool:
+        """Atomic increments (chunks of one job run on several workers at once); returns whether the job was asked
+        to cancel, read by the same statement, so a recorded page costs no extra round trip to learn it."""
+        statement = (
             update(SyncJob)
             .where(SyncJob.id == job_id)
             .values(
@@ -129,7 +130,10 @@ class SyncJobRepository:
                 skipped_products=SyncJob.skipped_products + counts.skipped,
                 conflicted_products=SyncJob.conflicted_products + counts.conflicted,
             )
+            .returning(SyncJob.cancel_requested)
+            .execution_options(synchronize_session=False)
         )
+        return bool((await self.session.execute(statement)).scalar())
 
     async def stale_pending(self, created_before: datetime) -> list[SyncJob]:
         """Pending jobs that were never planned (their planning message was lost)."""
@@ -149,6 +153,21 @@ class SyncJobRepository:
         if for_update:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
+
+    async def advance_chunk(self, chunk_id: int, *, worker: str, cursor: int, lease_until: datetime) -> bool:
+        """Move the chunk's cursor and lease on if `worker` still holds it; False when another worker took it over.
+
+        One statement that also takes the row's write lock, as reading it FOR UPDATE would: the rest of the
+        page's recording then happens under it, and a lost lease rolls all of it back.
+        """
+        statement = (
+            update(SyncChunk)
+            .where(SyncChunk.id == chunk_id, SyncChunk.lease_owner == worker)
+            .values(cursor=cursor, lease_expires_at=lease_until)
+            .returning(SyncChunk.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).first() is not None
 
     async def chunks_of(self, job_id: int) -> list[SyncChunk]:
         return list(await self.session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id)))
@@ -179,9 +198,6 @@ class SyncJobRepository:
     async def insert_changes(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(insert(SyncJobChange), list(rows))
-
-    async def cancel_requested(self, job_id: int) -> bool:
-        return bool(await self.session.scalar(select(SyncJob.cancel_requested).where(SyncJob.id == job_id)))
 
     async def errors_page(self, job_id: int, *, after_id: int | None, limit: int) -> tuple[list[SyncJobError], int]:
         statement = select(SyncJobError).where(SyncJobError.job_id == job_id)

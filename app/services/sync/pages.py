@@ -343,22 +343,24 @@ def _apply_result(item: Item, result: ItemResult) -> None:
 async def record_page(container: Container, work: PageWork, how: Pass, *, worker: str, lease: timedelta) -> Recorded:
     """Write every item's outcome, the counts and the chunk's cursor in one transaction.
 
-    Returns whether the job was asked to cancel meanwhile (read in the same
-    transaction, so a page costs no extra round trip for it) and the pending
-    conflicts to announce once committed.
+    The chunk is moved on first, which checks and locks this worker's lease.
+    Returns whether the job was asked to cancel meanwhile (read by the
+    statement that adds the counts, so a page costs no extra round trip for
+    it) and the pending conflicts to announce once committed.
     """
     job, now = work.job, utcnow()
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
-        chunk = await jobs.chunk(work.chunk.id, for_update=True)
-        if chunk is None or chunk.lease_owner != worker:
+        held = await jobs.advance_chunk(
+            work.chunk.id, worker=worker, cursor=work.last_product_id, lease_until=now + lease
+        )
+        if not held:
             raise LeaseLost(str(work.chunk.id))
         announced: list[int] = []
         if not job.dry_run:
             announced = await apply_outcomes(
                 session, connector=work.connector, plan=how.plan, items=work.items, values=work.values, now=now
             )
-        counts = _counts(work.items)
         await jobs.insert_errors(
             [
                 {
@@ -375,13 +377,11 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
             ]
         )
         await jobs.insert_changes([row for item in work.items for row in _changes(job, item)])
-        await jobs.add_counts(job.id, counts)
-        chunk.cursor, chunk.lease_expires_at = work.last_product_id, now + lease
         if (exported := written(work.items)) and not job.dry_run:
             EventRepository(session).record(
                 job.tenant_id, "products.exported", connector_id=work.connector.id, job=job.id, count=exported
             )
-        cancelled = await jobs.cancel_requested(job.id)
+        cancelled = await jobs.add_counts(job.id, _counts(work.items))
     return Recorded(cancelled=cancelled, conflicts=announced)
 
 
