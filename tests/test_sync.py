@@ -391,8 +391,9 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(
     job_id = parse_global_id(global_id)[1]
     assert await plan_job(container, job_id, size=PRODUCTS) == 1
     async with container.db.reader() as session:
-        chunk_id = await session.scalar(select(SyncChunk.id).where(SyncChunk.job_id == job_id))
-    assert chunk_id is not None
+        planned = await session.scalar(select(SyncChunk).where(SyncChunk.job_id == job_id))
+    assert planned is not None
+    chunk_id, start = planned.id, planned.cursor
     served_shop.shop.slow_down(0.2)
     running = asyncio.create_task(run_chunk(container, chunk_id, worker="presumed-dead"))
     deadline = time.monotonic() + 10
@@ -401,14 +402,14 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(
         await asyncio.sleep(0.02)
     async with container.db.transaction() as session:
         chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk_id))
-        assert chunk is not None and chunk.cursor == 0
+        assert chunk is not None and chunk.cursor == start
         chunk.lease_owner = "new-holder"
     await asyncio.wait_for(running, timeout=30)
 
     async with container.db.reader() as session:
         chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk_id))
         job = await session.scalar(select(SyncJob).where(SyncJob.id == job_id))
-    assert chunk is not None and (chunk.cursor, chunk.status, chunk.lease_owner) == (0, "RUNNING", "new-holder")
+    assert chunk is not None and (chunk.cursor, chunk.status, chunk.lease_owner) == (start, "RUNNING", "new-holder")
     assert job is not None and (job.synced_products, job.failed_products, job.skipped_products) == (0, 0, 0)
     recorded = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert recorded["changes"]["totalCount"] == 0

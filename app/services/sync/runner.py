@@ -189,9 +189,9 @@ async def _pages(
     try:
         while loading is not None and not cancelled:
             work = await loading
-            loading = None if work.empty else load(work.last_product_id)
             if work.empty:
                 break
+            loading = load(work.last_product_id)
             try:
                 await send_page(work, adapter, how)
             except CredentialsRejected as exc:
