@@ -417,6 +417,33 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(
     assert listing == [], "the page of a worker that lost its lease was recorded"
 
 
+async def test_a_page_slower_than_the_lease_keeps_its_chunk(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """A throttled channel can hold one page longer than the lease (4 s here): the running worker renews it,
+    so recovery, running meanwhile, does not hand the chunk to another worker and the page is recorded."""
+    global_id = (await trigger(shop_sync))["id"]
+    job_id = parse_global_id(global_id)[1]
+    assert await plan_job(container, job_id, size=PRODUCTS) == 1
+    async with container.db.reader() as session:
+        chunk_id = await session.scalar(select(SyncChunk.id).where(SyncChunk.job_id == job_id))
+    assert chunk_id is not None
+    served_shop.shop.slow_down(1.6)  # look-up, write, read-back: about 5 s for the chunk's one page
+    running = asyncio.create_task(run_chunk(container, chunk_id, worker="slow-but-alive"))
+    recovered = 0
+    while not running.done():
+        recovered += await recover_orphans(container)
+        await asyncio.sleep(0.5)
+    await running
+
+    async with container.db.reader() as session:
+        chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk_id))
+    assert recovered == 0, "the chunk of a live worker was handed on"
+    assert chunk is not None and (chunk.status, chunk.attempts) == ("DONE", 1)
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
+
+
 async def test_priorities_order_the_queue(shop_sync: GraphQLClient, served_shop: ServedShop) -> None:
     low = await trigger(shop_sync, priority="LOW")
     assert low["queuePosition"] >= 1

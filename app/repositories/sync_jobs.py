@@ -154,16 +154,16 @@ class SyncJobRepository:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
 
-    async def advance_chunk(self, chunk_id: int, *, worker: str, cursor: int, lease_until: datetime) -> bool:
-        """Move the chunk's cursor and lease on if `worker` still holds it; False when another worker took it over.
+    async def update_held_chunk(self, chunk_id: int, worker: str, **values: Any) -> bool:
+        """Set these columns of the chunk if `worker` still holds its lease; False when another worker took it over.
 
-        One statement that also takes the row's write lock, as reading it FOR UPDATE would: the rest of the
-        page's recording then happens under it, and a lost lease rolls all of it back.
+        One guarded UPDATE, which also takes the row's write lock as reading it FOR UPDATE would: whatever the
+        caller writes after it in the transaction happens under that lock, and a lost lease rolls it all back.
         """
         statement = (
             update(SyncChunk)
             .where(SyncChunk.id == chunk_id, SyncChunk.lease_owner == worker)
-            .values(cursor=cursor, lease_expires_at=lease_until)
+            .values(**values)
             .returning(SyncChunk.id)
             .execution_options(synchronize_session=False)
         )

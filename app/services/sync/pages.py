@@ -351,10 +351,10 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
     job, now = work.job, utcnow()
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
-        held = await jobs.advance_chunk(
-            work.chunk.id, worker=worker, cursor=work.last_product_id, lease_until=now + lease
+        moved = await jobs.update_held_chunk(
+            work.chunk.id, worker, cursor=work.last_product_id, lease_expires_at=now + lease
         )
-        if not held:
+        if not moved:
             raise LeaseLost(str(work.chunk.id))
         announced: list[int] = []
         if not job.dry_run:

@@ -224,10 +224,11 @@ async def _cancel_requested(container: Container, job_id: int) -> bool:
 
 async def _close_chunk(container: Container, chunk_id: int, worker: str, status: ChunkStatus) -> None:
     async with container.db.transaction() as session:
-        chunk = await SyncJobRepository(session).chunk(chunk_id, for_update=True)
-        if chunk is None or chunk.lease_owner != worker:
-            raise LeaseLost(str(chunk_id))
-        chunk.status, chunk.lease_expires_at = status.value, None
+        closed = await SyncJobRepository(session).update_held_chunk(
+            chunk_id, worker, status=status.value, lease_expires_at=None
+        )
+    if not closed:
+        raise LeaseLost(str(chunk_id))
 
 
 async def _fail_job(container: Container, claim: Claim, reason: str) -> None:
@@ -258,10 +259,11 @@ async def _heartbeat(container: Container, chunk_id: int, worker: str, lease: ti
         while True:
             await asyncio.sleep(lease.total_seconds() / 3)
             async with container.db.transaction() as session:
-                chunk = await SyncJobRepository(session).chunk(chunk_id, for_update=True)
-                if chunk is None or chunk.lease_owner != worker:
-                    return
-                chunk.lease_expires_at = utcnow() + lease
+                renewed = await SyncJobRepository(session).update_held_chunk(
+                    chunk_id, worker, lease_expires_at=utcnow() + lease
+                )
+            if not renewed:
+                return
 
     task = asyncio.create_task(beat())
     try:
