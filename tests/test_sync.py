@@ -572,6 +572,26 @@ async def test_a_page_of_queued_jobs_costs_the_same_queries_whatever_its_size(
     assert positions == {"third": 1, "second": 2, "fourth": 3, "shop": 4}, ids
 
 
+async def test_a_chunk_costs_the_same_statements_whatever_its_size(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, sql_counter: QueryCounter
+) -> None:
+    """Loading, checking and recording a page reads and writes each table in one statement for all its products:
+    a chunk of 20 new products costs what a chunk of 10 does (a statement per product would be 10 more)."""
+    await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, 70)))
+    job_id = parse_global_id((await trigger(shop_sync))["id"])[1]
+    assert await plan_job(container, job_id, size=20) == 4
+    async with container.db.reader() as session:
+        chunks = list(await session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id).order_by(SyncChunk.id)))
+    await run_chunk(container, chunks[0].id, worker="counting")  # the first one starts the job
+    costs = {}
+    for chunk, size in ((chunks[3], 10), (chunks[1], 20)):  # neither finishes the job: chunks[2] stays open
+        sql_counter.statements.clear()
+        await run_chunk(container, chunk.id, worker="counting")
+        costs[size] = len(sql_counter.statements)
+    assert len(served_shop.shop.products) == 50
+    assert costs[10] == costs[20], sql_counter.statements
+
+
 async def test_a_connectors_own_rate_limit_holds_its_requests(
     shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:

@@ -71,7 +71,9 @@ class Item:
 async def load_items(
     session: AsyncSession, tenant_id: int, connector_id: int, rows: Sequence[Product], attribute_ids: Collection[int]
 ) -> tuple[list[Item], dict[int, ValueTable]]:
-    """Products with their listings and the values an export reads."""
+    """Products with their listings and the values an export reads (no query for none: a chunk's last page)."""
+    if not rows:
+        return [], {}
     ids = [row.id for row in rows]
     values: dict[int, dict[tuple[int, str, str], Any]] = {pk: {} for pk in ids}
     for product_id, attribute_id, locale, scope, data in await ProductRepository(session).values_for_export(
