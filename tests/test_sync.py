@@ -576,20 +576,39 @@ async def test_a_chunk_costs_the_same_statements_whatever_its_size(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, sql_counter: QueryCounter
 ) -> None:
     """Loading, checking and recording a page reads and writes each table in one statement for all its products:
-    a chunk of 20 new products costs what a chunk of 10 does (a statement per product would be 10 more)."""
+    a chunk of 20 products costs what a chunk of 10 does (a statement per product would be 10 more), whether it
+    creates them or updates them."""
     await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, 70)))
-    job_id = parse_global_id((await trigger(shop_sync))["id"])[1]
+    first = await _job_chunks(shop_sync, container, "FULL")
+    created = {10: await _statements(container, sql_counter, first[3])}
+    created[20] = await _statements(container, sql_counter, first[1])
+    assert created[10] == created[20], sql_counter.statements
+    await run_chunk(container, first[2].id, worker="counting")
+    assert len(served_shop.shop.products) == 70
+
+    await upsert(shop_sync, *(chair(n, fr=f"Chaise {n}, nouvelle") for n in range(70)))
+    second = await _job_chunks(shop_sync, container, "INCREMENTAL")
+    updated = {10: await _statements(container, sql_counter, second[3])}
+    updated[20] = await _statements(container, sql_counter, second[1])
+    assert updated[10] == updated[20], sql_counter.statements
+    assert served_shop.shop.products[sku(25)].locales["fr"]["title"] == "Chaise 25, nouvelle"
+
+
+async def _job_chunks(gql: GraphQLClient, container: Container, sync_type: str) -> list[SyncChunk]:
+    """A job over 70 products in chunks of 20, 20, 20 and 10, its first chunk run (it starts the job, which costs
+    more); the third is left for last, as ending the job costs more too."""
+    job_id = parse_global_id((await trigger(gql, syncType=sync_type))["id"])[1]
     assert await plan_job(container, job_id, size=20) == 4
     async with container.db.reader() as session:
         chunks = list(await session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id).order_by(SyncChunk.id)))
-    await run_chunk(container, chunks[0].id, worker="counting")  # the first one starts the job
-    costs = {}
-    for chunk, size in ((chunks[3], 10), (chunks[1], 20)):  # neither finishes the job: chunks[2] stays open
-        sql_counter.statements.clear()
-        await run_chunk(container, chunk.id, worker="counting")
-        costs[size] = len(sql_counter.statements)
-    assert len(served_shop.shop.products) == 50
-    assert costs[10] == costs[20], sql_counter.statements
+    await run_chunk(container, chunks[0].id, worker="counting")
+    return chunks
+
+
+async def _statements(container: Container, sql_counter: QueryCounter, chunk: SyncChunk) -> int:
+    sql_counter.statements.clear()
+    await run_chunk(container, chunk.id, worker="counting")
+    return len(sql_counter.statements)
 
 
 async def test_a_connectors_own_rate_limit_holds_its_requests(
