@@ -53,6 +53,13 @@ class SyncJobRepository:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
 
+    async def any_by_ids(self, job_ids: Collection[int], *, for_update: bool = False) -> dict[int, SyncJob]:
+        """Jobs by id whatever their tenant, in one query (locked in id order, so two callers cannot deadlock)."""
+        statement = select(SyncJob).where(SyncJob.id.in_(job_ids)).order_by(SyncJob.id)
+        if for_update:
+            statement = statement.with_for_update()
+        return {row.id: row for row in await self.session.scalars(statement)}
+
     async def by_ids(self, tenant_id: int, ids: Collection[int]) -> dict[int, SyncJob]:
         statement = select(SyncJob).where(SyncJob.tenant_id == tenant_id, SyncJob.id.in_(ids))
         return {row.id: row for row in await self.session.scalars(statement)}

@@ -71,8 +71,9 @@ async def recover_orphans(container: Container, *, now: datetime | None = None) 
 async def _reclaim(jobs: SyncJobRepository, chunks: list[SyncChunk], now: datetime) -> list[tuple[int, int]]:
     """Hand the chunks back to the queue as PENDING (their jobs RETRYING if running); (chunk id, priority) each."""
     requeue: list[tuple[int, int]] = []
+    owners = await jobs.any_by_ids({chunk.job_id for chunk in chunks}, for_update=True) if chunks else {}
     for chunk in chunks:
-        job = await jobs.get_any(chunk.job_id, for_update=True)
+        job = owners.get(chunk.job_id)
         if job is None:
             continue
         chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.PENDING.value, None, None
