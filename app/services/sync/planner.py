@@ -26,17 +26,23 @@ from app.services.sync.queue import enqueue_chunk
 
 log = structlog.get_logger(__name__)
 
-MAX_CHUNK = 500
+MAX_CHUNK = 2000
 MIN_CHUNK = 50
+BATCHES_PER_CHUNK = 20
 
 
 def chunk_size(batch_size: int) -> int:
-    """Products per chunk: about a minute of work, so a lost worker costs little and arq jobs stay short.
+    """Products per chunk: twenty of the channel's batches, so arq jobs stay short and workers share a job.
 
-    A channel that takes 100 products per request gets 500 per chunk; one
-    that takes them one by one (Shopify's productSet) gets 50.
+    A chunk's fixed cost (claim, mapping plan, adapter, close: about 25 ms)
+    was a tenth of an unthrottled export with five batches per chunk; twenty
+    make it a fortieth. A lost worker costs no more with larger chunks, since
+    its successor resumes from the last recorded page. A channel that takes
+    100 products per request gets 2,000 per chunk (60 requests: 12 s at
+    CUSTOM_HTTP's default 5 a second); one that takes them one by one
+    (Shopify's productSet) gets 50.
     """
-    return max(MIN_CHUNK, min(MAX_CHUNK, batch_size * 5))
+    return max(MIN_CHUNK, min(MAX_CHUNK, batch_size * BATCHES_PER_CHUNK))
 
 
 async def plan_job(container: Container, job_id: int, *, size: int | None = None) -> int:
