@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     queue_name: str = Field(default="pimsync:queue", validation_alias="PIMSYNC_QUEUE")
     """The arq queue; services sharing one Redis keep apart by naming their own."""
     sync_chunk_size: int | None = Field(default=None, validation_alias="PIMSYNC_SYNC_CHUNK_SIZE")
-    """Products per chunk of a sync job; unset: sized to the channel (500 for batch channels, 50 for Shopify)."""
+    """Products per chunk of a sync job; unset: twenty of the channel's batches (2,000 for channels taking 100
+    a request, 50 for Shopify)."""
     sync_page_size: int = Field(default=100, ge=1, le=1000, validation_alias="PIMSYNC_SYNC_PAGE_SIZE")
     """Products a chunk loads, checks and records at a time: the unit of the pipeline and of the work a killed
     worker's successor redoes."""
