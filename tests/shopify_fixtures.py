@@ -24,12 +24,15 @@ LOCALE_MAPPING = [
 
 
 class ShopClock:
-    """The shop's clock: the real time, moved by `advance` (a merchant acting a minute later)."""
+    """The shop's clock: the real time, moved by `advance` (a merchant acting a minute later), and by `step`
+    seconds more at every reading when set (every change lands in a later second than the one before)."""
 
     def __init__(self) -> None:
         self.offset = 0.0
+        self.step = 0.0
 
     def __call__(self) -> float:
+        self.offset += self.step
         return time.time() + self.offset
 
     def advance(self, seconds: float) -> None:

@@ -37,7 +37,7 @@ from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import CREATE_CONNECTOR, SAVE_MAPPINGS, ServedShop, create_connector, served_shop
 from tests.emulators.custom_http_shop import CustomHttpShop, LoggedRequest
 from tests.emulators.shopify import ShopifyEmulator
-from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
+from tests.shopify_fixtures import DOMAIN, TOKEN, shop_clock, shopify
 from tests.sync_fixtures import WorkerProcess, trigger, wait_for_job
 
 __all__ = ["served_shop", "shopify"]
@@ -534,17 +534,22 @@ async def test_a_shopify_products_update_after_a_translation_edit_opens_a_confli
         "userErrors"
     ] == []
     assert (await upsert(gql, chair(SKU), chair(OTHER)))["userErrors"] == []
+    # The sync registers the translations after productSet; a ticking shop clock puts them in a later second,
+    # as a real shop does whenever the two calls straddle a second.
+    shop_clock(shopify).step = 1.0
     done = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
+    shop_clock(shopify).step = 0.0
     assert (done["status"], done["syncedProducts"]) == ("COMPLETED", 2), done
-    assert shopify.translations(SKU)["ar"]["title"].value == AR_SYNCED
+    synced = shopify.translations(SKU)["ar"]["title"]
+    assert synced.value == AR_SYNCED
+    assert synced.updated_at > shopify.product(SKU).updated_at, "the translation is not the later change"
     shopify.requests.clear()
     body, headers = shopify.webhook("products/update", SKU)
     echo = await processed(db, path, await post(client, path, body, headers), worker)
-    # The delivery carries the product's updatedAt, stamped by productSet; the sync registered the translations
-    # after it, and the listing keeps the later of the two (Shopify's whole seconds). When those fell in different
-    # seconds the delivery is older than the state the sync read back, and is ignored as stale before the channel
-    # is read; in the same second it is read and found an echo. Either way it is the sync's own write.
-    assert echo.status == "IGNORED" and (echo.outcome or "").startswith(("echo", "stale")), echo.outcome
+    # The delivery carries the product's updatedAt, which the later translations left where it was: not stale
+    # (older than the translations, it is as new as the product the sync saw), and reading the shop shows the
+    # sync's own write.
+    assert echo.status == "IGNORED" and (echo.outcome or "").startswith("echo"), echo.outcome
     assert shopify.graphql_requests("TranslationsRegister") == [] and shopify.graphql_requests("ProductSet") == []
 
     await upsert(gql, chair(SKU, ar=AR_PIM_EDIT))

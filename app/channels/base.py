@@ -53,7 +53,20 @@ class RemoteProduct:
     fields: Mapping[str, Any]
     locales: Mapping[str, Mapping[str, Any]]
     updated_at: datetime | None
-    """The channel's own modification time, when it gives one."""
+    """The channel's own modification time, when it gives one: the latest change of anything mapped."""
+    record_updated_at: datetime | None = None
+    """The time the channel's webhook deliveries carry for this product, where it differs from `updated_at`
+    (Shopify: the product's updatedAt, which a translation edit leaves where it was); see `delivery_time`."""
+
+    @property
+    def delivery_time(self) -> datetime | None:
+        """The state's time on the clock deliveries are stamped with: a delivery older than it is stale.
+
+        Not `updated_at` where a channel keeps some values' times elsewhere: a
+        delivery sent after a Shopify translation edit carries the product's
+        older updatedAt, and must not be judged stale against the translation's time.
+        """
+        return self.record_updated_at if self.record_updated_at is not None else self.updated_at
 
 
 @dataclass(frozen=True, slots=True)

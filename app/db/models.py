@@ -266,7 +266,8 @@ class Listing(Base):
     """What the channel stored, read back after the write (same shape): a channel value that differs from it,
     under the channel's normalisation, changed on the channel since the last sync."""
     channel_updated_at: Mapped[datetime | None] = mapped_column(default=None)
-    """The channel's own modification time of the state `base` was read from: older news is stale."""
+    """The channel's own modification time of the state `base` was read from, on the clock its webhook
+    deliveries carry (RemoteProduct.delivery_time): older news is stale."""
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     """The channel deleted the product and the team chose to leave it off this channel: syncs skip it."""
     last_error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -483,7 +483,9 @@ def remote_product(
 
     `updated_at` is the latest of the product's updatedAt and `translated_at` (when its latest translation
     changed): Shopify keeps a translation's time on the translation, so an Arabic title edited in the admin
-    leaves the product's updatedAt where it was, and NEWEST_WINS must still see that edit's time.
+    leaves the product's updatedAt where it was, and NEWEST_WINS must still see that edit's time. Webhook
+    deliveries carry the product's updatedAt alone: that is `record_updated_at`, which stale deliveries are
+    judged by.
     """
     product = node.get("product")
     if not isinstance(product, dict) or not isinstance(product.get("id"), str):
@@ -514,12 +516,14 @@ def remote_product(
     }
     for locale, values in translations.items():
         locales[locale] = {name: values.get(key) for name, key in TRANSLATION_KEYS.items()}
+    record_updated_at = parse_datetime(product.get("updatedAt"))
     return RemoteProduct(
         sku=str(node.get("sku")),
         external_id=product["id"],
         fields=fields,
         locales=locales,
-        updated_at=_latest(parse_datetime(product.get("updatedAt")), translated_at),
+        updated_at=_latest(record_updated_at, translated_at),
+        record_updated_at=record_updated_at,
     )
 
 

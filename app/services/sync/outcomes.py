@@ -190,7 +190,7 @@ def _bind_checked(listing: Listing, plan: ExportPlan, item: Item) -> None:
             hashes[part] = part_hash(fields)
     listing.document_hashes = hashes
     remote = item.readback or item.remote
-    listing.channel_updated_at = remote.updated_at if remote else listing.channel_updated_at
+    listing.channel_updated_at = remote.delivery_time if remote else listing.channel_updated_at
 
 
 def _parts(item: Item) -> dict[str, dict[str, Any]]:
@@ -211,7 +211,7 @@ def _bind_written(listing: Listing, plan: ExportPlan, item: Item) -> None:
     listing.sent = merged_snapshot(listing.sent or {}, item.out)
     listing.base = project(remote_document(item.readback), plan.slots) if item.readback else copy.deepcopy(listing.sent)
     if item.readback is not None:
-        listing.channel_updated_at = item.readback.updated_at
+        listing.channel_updated_at = item.readback.delivery_time
 
 
 def project(snapshot: Mapping[str, Any], slots: Sequence[Slot]) -> dict[str, Any]:
