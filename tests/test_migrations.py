@@ -10,6 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from app.db.base import Base
@@ -29,19 +30,10 @@ async def test_the_migrated_schema_matches_the_models(db: Database) -> None:
 
 def test_jobs_queued_before_0005_keep_the_stamp_of_their_planning_message(tmp_path: Path) -> None:
     """Recovery finds a job's queued message by the stamp in its id; jobs from before 0005 were stamped at creation."""
-    path = tmp_path / "old.sqlite3"
-    config = alembic_config(f"sqlite+aiosqlite:///{path}")
-    command.upgrade(config, "0004")
+    path, config = _database_at(tmp_path, "0004")
     created = "2026-11-30 10:15:42.123456"
     with closing(sqlite3.connect(path)) as connection, connection:
-        connection.execute(
-            "INSERT INTO tenants (id, code, name, product_revision, created_at) VALUES (1, 't', 'T', 0, ?)", (created,)
-        )
-        connection.execute(
-            "INSERT INTO connectors (id, public_id, tenant_id, code, name, channel_type, status, created_at, updated_at)"
-            " VALUES (1, 'p', 1, 'shop', 'Shop', 'CUSTOM_HTTP', 'CONNECTED', ?, ?)",
-            (created, created),
-        )
+        _tenant_with_connectors(connection, created, "CUSTOM_HTTP")
         connection.execute(
             "INSERT INTO sync_jobs (id, tenant_id, connector_id, sync_type, status, priority, dry_run, force_resync,"
             " select_all, revision_from, mappings_version, total_products, synced_products, failed_products,"
@@ -52,3 +44,49 @@ def test_jobs_queued_before_0005_keep_the_stamp_of_their_planning_message(tmp_pa
     command.upgrade(config, "head")
     with closing(sqlite3.connect(path)) as connection:
         assert connection.execute("SELECT enqueued_at FROM sync_jobs WHERE id = 1").fetchone() == (created,)
+
+
+def test_shopify_listings_from_before_0006_forget_the_time_they_saw(tmp_path: Path) -> None:
+    """Their time included translation edits, which deliveries never carry: kept, it would make the next delivery
+    about the product look stale. Other channels' listings keep theirs."""
+    path, config = _database_at(tmp_path, "0005")
+    seen = "2026-12-01 09:00:01.000000"
+    with closing(sqlite3.connect(path)) as connection, connection:
+        _tenant_with_connectors(connection, seen, "SHOPIFY", "CUSTOM_HTTP")
+        connection.execute(
+            "INSERT INTO products (id, tenant_id, sku, enabled, revision, search_text, created_at, updated_at)"
+            " VALUES (1, 1, 'CHAIR', 1, 1, '', ?, ?)",
+            (seen, seen),
+        )
+        for connector_id in (1, 2):
+            connection.execute(
+                "INSERT INTO listings (tenant_id, connector_id, product_id, external_id, status, document_hashes,"
+                " sent, base, channel_updated_at, excluded, synced_revision)"
+                " VALUES (1, ?, 1, 'x', 'synced', '{}', '{}', '{}', ?, 0, 1)",
+                (connector_id, seen),
+            )
+    command.upgrade(config, "head")
+    with closing(sqlite3.connect(path)) as connection:
+        rows = connection.execute("SELECT connector_id, channel_updated_at FROM listings ORDER BY connector_id")
+        assert rows.fetchall() == [(1, None), (2, seen)]
+
+
+def _database_at(tmp_path: Path, revision: str) -> tuple[Path, Config]:
+    """A SQLite database migrated up to `revision` only, as a deployment of that time left it."""
+    path = tmp_path / "old.sqlite3"
+    config = alembic_config(f"sqlite+aiosqlite:///{path}")
+    command.upgrade(config, revision)
+    return path, config
+
+
+def _tenant_with_connectors(connection: sqlite3.Connection, at: str, *channel_types: str) -> None:
+    """Tenant 1 with connectors 1, 2, ... of these channel types."""
+    connection.execute(
+        "INSERT INTO tenants (id, code, name, product_revision, created_at) VALUES (1, 't', 'T', 0, ?)", (at,)
+    )
+    for connector_id, channel_type in enumerate(channel_types, start=1):
+        connection.execute(
+            "INSERT INTO connectors (id, public_id, tenant_id, code, name, channel_type, status, created_at, updated_at)"
+            " VALUES (?, ?, 1, ?, 'Shop', ?, 'CONNECTED', ?, ?)",
+            (connector_id, f"p{connector_id}", f"shop{connector_id}", channel_type, at, at),
+        )
