@@ -58,9 +58,10 @@ child's memory is its own (the shop's is not in it).
    second, although the bucket never let two requests out within an interval:
    the gate was stricter than the limit it declared. The report shows how far
    ahead of schedule the earliest accepted request came. A FULL sync's chunks
-   run for about --rate-seconds once it is planned (then the job is
-   cancelled). Achieved requests/s at the shop over the allowed rate, and the
-   429s.
+   are started, four at a time as a worker runs them, for --rate-seconds once
+   it is planned; those started run to their end (four chunks of 2,000 take
+   about 12 s at 20/s), then the job is cancelled. Achieved requests/s at the
+   shop over the whole run, over the allowed rate, and the 429s.
 4. Memory: peak RSS of the FULL export at both sizes, each in its own child
    process, as a ratio. The peak is the kernel's high-water mark (VmHWM),
    reset when the export starts (echo 5 > /proc/self/clear_refs), so start-up
