@@ -358,10 +358,8 @@ async def test_a_lost_chunk_message_is_queued_again_but_waiting_ones_are_not_cop
     shop_sync: GraphQLClient, container: Container
 ) -> None:
     since = utcnow()
-    job_id = parse_global_id((await trigger(shop_sync))["id"])[1]
-    assert await plan_job(container, job_id, size=10) == 3
-    async with container.db.reader() as session:
-        chunk_ids = list(await session.scalars(select(SyncChunk.id).where(SyncChunk.job_id == job_id)))
+    _, _, chunks = await _planned(shop_sync, container, size=10, count=3)
+    chunk_ids = [chunk.id for chunk in chunks]
 
     async def messages() -> dict[int, list[str]]:
         return {chunk_id: await queued_messages(container, f"sync-chunk:{chunk_id}:", since) for chunk_id in chunk_ids}
@@ -387,12 +385,7 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(
 ) -> None:
     """A worker presumed dead (its lease ran out and recovery handed its chunk on) may still be sending a page
     when it wakes up: the page it sent must not be recorded over what the new holder records."""
-    global_id = (await trigger(shop_sync))["id"]
-    job_id = parse_global_id(global_id)[1]
-    assert await plan_job(container, job_id, size=PRODUCTS) == 1
-    async with container.db.reader() as session:
-        planned = await session.scalar(select(SyncChunk).where(SyncChunk.job_id == job_id))
-    assert planned is not None
+    global_id, job_id, [planned] = await _planned(shop_sync, container, size=PRODUCTS, count=1)
     chunk_id, start = planned.id, planned.cursor
     served_shop.shop.slow_down(0.2)
     running = asyncio.create_task(run_chunk(container, chunk_id, worker="presumed-dead"))
@@ -422,12 +415,8 @@ async def test_a_page_slower_than_the_lease_keeps_its_chunk(
 ) -> None:
     """A throttled channel can hold one page longer than the lease (4 s here): the running worker renews it,
     so recovery, running meanwhile, does not hand the chunk to another worker and the page is recorded."""
-    global_id = (await trigger(shop_sync))["id"]
-    job_id = parse_global_id(global_id)[1]
-    assert await plan_job(container, job_id, size=PRODUCTS) == 1
-    async with container.db.reader() as session:
-        chunk_id = await session.scalar(select(SyncChunk.id).where(SyncChunk.job_id == job_id))
-    assert chunk_id is not None
+    global_id, _, [planned] = await _planned(shop_sync, container, size=PRODUCTS, count=1)
+    chunk_id = planned.id
     served_shop.shop.slow_down(1.6)  # look-up, write, read-back: about 5 s for the chunk's one page
     running = asyncio.create_task(run_chunk(container, chunk_id, worker="slow-but-alive"))
     recovered = 0
@@ -597,12 +586,22 @@ async def test_a_chunk_costs_the_same_statements_whatever_its_size(
 async def _job_chunks(gql: GraphQLClient, container: Container, sync_type: str) -> list[SyncChunk]:
     """A job over 70 products in chunks of 20, 20, 20 and 10, its first chunk run (it starts the job, which costs
     more); the third is left for last, as ending the job costs more too."""
-    job_id = parse_global_id((await trigger(gql, syncType=sync_type))["id"])[1]
-    assert await plan_job(container, job_id, size=20) == 4
-    async with container.db.reader() as session:
-        chunks = list(await session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id).order_by(SyncChunk.id)))
+    _, _, chunks = await _planned(gql, container, size=20, count=4, syncType=sync_type)
     await run_chunk(container, chunks[0].id, worker="counting")
     return chunks
+
+
+async def _planned(
+    gql: GraphQLClient, container: Container, *, size: int, count: int, **options: Any
+) -> tuple[str, int, list[SyncChunk]]:
+    """A job triggered with `options` and planned here in `count` chunks of `size`: its
+    global id, its id and its chunks in id order."""
+    global_id = (await trigger(gql, **options))["id"]
+    job_id = parse_global_id(global_id)[1]
+    assert await plan_job(container, job_id, size=size) == count
+    async with container.db.reader() as session:
+        chunks = list(await session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id).order_by(SyncChunk.id)))
+    return global_id, job_id, chunks
 
 
 async def _statements(container: Container, sql_counter: QueryCounter, chunk: SyncChunk) -> int:
