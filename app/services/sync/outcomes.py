@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Conflict, Connector, Listing
+from app.db.models import Conflict, Connector
 from app.domain.conflicts import MISSING, Action, ConflictType, ResolutionStatus, Slot, read, write
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ValueTable
@@ -23,7 +23,7 @@ from app.domain.products import ProductDraft
 from app.domain.reconcile import NotImportable, SlotResult, conflict_fields, imported_data
 from app.domain.sync import SHARED, ChangeAction, merged_snapshot, part_hash, remote_document
 from app.repositories.events import EventRepository
-from app.repositories.listings import ListingRepository
+from app.repositories.listings import AnyListing, ListingRepository, NewListing
 from app.services.products import ProductService
 from app.services.sync.items import Item, failed
 
@@ -111,22 +111,15 @@ def _value_row(
 
 def _bind(listings: ListingRepository, connector: Connector, plan: ExportPlan, item: Item, now: datetime) -> None:
     """The binder: external id, status, and both snapshots (what the PIM agreed, what the channel stored)."""
-    listing = item.listing
-    if listing is None:
+    listing: AnyListing
+    if item.listing is None:
         if item.external_id is None and item.action not in (ChangeAction.CREATE, ChangeAction.UPDATE):
             return
-        listing = Listing(
-            tenant_id=connector.tenant_id,
-            connector_id=connector.id,
-            product_id=item.product.id,
-            document_hashes={},
-            sent={},
-            base={},
-        )
-        item.listing = listing
+        listing = NewListing(connector.tenant_id, connector.id, item.product.id)
         listings.add_new(listing)  # inserted with the batch's other new listings, once all are bound
     else:
         # Loaded by an earlier, closed session: attached to this one, or its changes would never be written.
+        listing = item.listing
         listings.add(listing)
     if item.external_id:
         listing.external_id = item.external_id
@@ -158,7 +151,7 @@ def _bind(listings: ListingRepository, connector: Connector, plan: ExportPlan, i
     listing.status = "conflict" if item.held else "synced"
 
 
-def _vanished(listing: Listing, item: Item) -> None:
+def _vanished(listing: AnyListing, item: Item) -> None:
     if item.vanished_status is ResolutionStatus.CHANNEL_WINS:
         listing.external_id, listing.excluded, listing.status = None, True, "excluded"
         listing.sent, listing.base, listing.document_hashes = {}, {}, {}
@@ -166,7 +159,7 @@ def _vanished(listing: Listing, item: Item) -> None:
         listing.status = "conflict"
 
 
-def _bind_checked(listing: Listing, plan: ExportPlan, item: Item) -> None:
+def _bind_checked(listing: AnyListing, plan: ExportPlan, item: Item) -> None:
     """After a three-way check: each slot's snapshots move as its action says; held slots stay put."""
     assert item.rec is not None and item.export is not None
     sent, base = copy.deepcopy(listing.sent or {}), copy.deepcopy(listing.base or {})
@@ -204,7 +197,7 @@ def _parts(item: Item) -> dict[str, dict[str, Any]]:
     return parts
 
 
-def _bind_written(listing: Listing, plan: ExportPlan, item: Item) -> None:
+def _bind_written(listing: AnyListing, plan: ExportPlan, item: Item) -> None:
     """A product written without a check (a new one): the base is what the channel stored."""
     assert item.out is not None
     listing.document_hashes = {**(listing.document_hashes or {}), **item.out.hashes}
