@@ -27,14 +27,14 @@ from app.channels.factory import AdapterUnavailable
 from app.channels.webhooks import Topic
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import Connector, Listing, Product
+from app.db.models import Connector, Product
 from app.domain.conflict_choices import ChosenSlots
 from app.domain.conflicts import Action, ConflictType, Outcome, Slot
 from app.domain.connectors import ConnectorStatus
 from app.domain.errors import ErrorCode
 from app.domain.sync import ChangeAction
 from app.repositories.events import EventRepository
-from app.repositories.listings import ListingRepository
+from app.repositories.listings import ListingRepository, ListingRow
 from app.repositories.products import ProductRepository
 from app.services.conflicts.notify import publish_conflict
 from app.services.mappings import MappingService
@@ -153,7 +153,7 @@ async def check_product(
     return checked
 
 
-def _mark(listing: Listing | None) -> tuple[Any, ...] | None:
+def _mark(listing: ListingRow | None) -> tuple[Any, ...] | None:
     """What changes whenever a listing is recorded: a different mark means someone else recorded it."""
     if listing is None:
         return None
@@ -200,7 +200,7 @@ async def check_webhook_event(container: Container, connector_id: int, event: We
 
 async def _product_of(
     session: AsyncSession, connector: Connector, event: WebhookEvent
-) -> tuple[Product, Listing | None] | str:
+) -> tuple[Product, ListingRow | None] | str:
     """The PIM product the event is about, with its listing; a reason to ignore the event when there is none."""
     listings = ListingRepository(session)
     if event.external_id:
@@ -219,7 +219,7 @@ async def _product_of(
     return f"no PIM product is listed on this connector as {named or 'the product the delivery names'}"
 
 
-def _nothing_to_check(event: WebhookEvent, listing: Listing | None) -> str | None:
+def _nothing_to_check(event: WebhookEvent, listing: ListingRow | None) -> str | None:
     """Why the event cannot change anything, before the channel is even read; None when it may."""
     if listing is not None and listing.excluded:
         return "the product is left off this channel (its deletion there was accepted)"

@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.base import ChannelDocument, RemoteProduct
-from app.db.models import Listing, Product
+from app.db.models import Product
 from app.domain.conflicts import ConflictType, ResolutionStatus
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ProductExport, ValueTable
 from app.domain.reconcile import Reconciliation
 from app.domain.sync import ChangeAction, Outgoing
-from app.repositories.listings import ListingRepository
+from app.repositories.listings import ListingRepository, ListingRow
 from app.repositories.products import ProductRepository
 
 
@@ -24,7 +24,7 @@ class Item:
     """One product of the page and what happens to it."""
 
     product: Product
-    listing: Listing | None
+    listing: ListingRow | None
     external_id: str | None = None
     out: Outgoing | None = None
     action: ChangeAction = ChangeAction.SKIP

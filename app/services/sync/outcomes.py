@@ -23,7 +23,7 @@ from app.domain.products import ProductDraft
 from app.domain.reconcile import NotImportable, SlotResult, conflict_fields, imported_data
 from app.domain.sync import SHARED, ChangeAction, merged_snapshot, part_hash, remote_document
 from app.repositories.events import EventRepository
-from app.repositories.listings import AnyListing, ListingRepository, NewListing
+from app.repositories.listings import ListingRepository, ListingRow
 from app.services.products import ProductService
 from app.services.sync.items import Item, failed
 
@@ -44,7 +44,7 @@ async def apply_outcomes(
     listings = ListingRepository(session)
     for item in items:
         _bind(listings, connector, plan, item, now)
-    await listings.insert_new()
+    await listings.write()
     return await _record_conflicts(session, connector, items, now)
 
 
@@ -110,17 +110,22 @@ def _value_row(
 
 
 def _bind(listings: ListingRepository, connector: Connector, plan: ExportPlan, item: Item, now: datetime) -> None:
-    """The binder: external id, status, and both snapshots (what the PIM agreed, what the channel stored)."""
-    listing: AnyListing
-    if item.listing is None:
+    """The binder: external id, status, and both snapshots (what the PIM agreed, what the channel stored).
+
+    Saved (with the page's others, once all are bound) only when the outcome moved it.
+    """
+    listing = item.listing
+    if listing is None:
         if item.external_id is None and item.action not in (ChangeAction.CREATE, ChangeAction.UPDATE):
             return
-        listing = NewListing(connector.tenant_id, connector.id, item.product.id)
-        listings.add_new(listing)  # inserted with the batch's other new listings, once all are bound
-    else:
-        # Loaded by an earlier, closed session: attached to this one, or its changes would never be written.
-        listing = item.listing
-        listings.add(listing)
+        listing = ListingRow(connector.tenant_id, connector.id, item.product.id)
+    if _bound(listing, plan, item, now):
+        listings.save(listing)
+
+
+def _bound(listing: ListingRow, plan: ExportPlan, item: Item, now: datetime) -> bool:
+    """Move the listing as the item's outcome says; False when the outcome leaves it as it was."""
+    linked = bool(item.external_id) and listing.external_id != item.external_id
     if item.external_id:
         listing.external_id = item.external_id
     if item.action is ChangeAction.DELETE and not failed(item):
@@ -132,26 +137,27 @@ def _bind(listings: ListingRepository, connector: Connector, plan: ExportPlan, i
             {},
         )
         listing.last_synced_at = now
-        return
+        return True
     if item.vanished is not None and item.vanished_status is not ResolutionStatus.PIM_WINS:
         _vanished(listing, item)
-        return
+        return True
     if failed(item):
         listing.status = "error"
         listing.last_error = "; ".join(f"{code}: {message}" for _, code, message in item.errors)[:2000]
-        return
+        return True
     if item.rec is not None:
         _bind_checked(listing, plan, item)
     elif item.action in (ChangeAction.CREATE, ChangeAction.UPDATE) and item.out is not None:
         _bind_written(listing, plan, item)
     else:
-        return
+        return linked
     listing.last_synced_at, listing.last_error = now, None
     listing.synced_revision = item.product.revision
     listing.status = "conflict" if item.held else "synced"
+    return True
 
 
-def _vanished(listing: AnyListing, item: Item) -> None:
+def _vanished(listing: ListingRow, item: Item) -> None:
     if item.vanished_status is ResolutionStatus.CHANNEL_WINS:
         listing.external_id, listing.excluded, listing.status = None, True, "excluded"
         listing.sent, listing.base, listing.document_hashes = {}, {}, {}
@@ -159,7 +165,7 @@ def _vanished(listing: AnyListing, item: Item) -> None:
         listing.status = "conflict"
 
 
-def _bind_checked(listing: AnyListing, plan: ExportPlan, item: Item) -> None:
+def _bind_checked(listing: ListingRow, plan: ExportPlan, item: Item) -> None:
     """After a three-way check: each slot's snapshots move as its action says; held slots stay put."""
     assert item.rec is not None and item.export is not None
     sent, base = copy.deepcopy(listing.sent or {}), copy.deepcopy(listing.base or {})
@@ -197,7 +203,7 @@ def _parts(item: Item) -> dict[str, dict[str, Any]]:
     return parts
 
 
-def _bind_written(listing: AnyListing, plan: ExportPlan, item: Item) -> None:
+def _bind_written(listing: ListingRow, plan: ExportPlan, item: Item) -> None:
     """A product written without a check (a new one): the base is what the channel stored."""
     assert item.out is not None
     listing.document_hashes = {**(listing.document_hashes or {}), **item.out.hashes}
