@@ -37,7 +37,9 @@ child's memory is its own (the shop's is not in it).
    connector's shared Redis bucket is told a limit of 1e6 requests/s first,
    as a shop's rate headers would tell it (CUSTOM_HTTP's default, 5 requests/s,
    would cap any engine at 250 products/s); the bucket's Redis round trip per
-   request stays in the measurement.
+   request stays in the measurement. A second FULL sync of the same products,
+   nothing changed since, is timed too, for scale (no target): it looks every
+   product up on the shop and checks it three ways, and must write nothing.
 2. Incremental: the fr_FR name of every 100th product is changed through the
    importer (ProductService underneath; not timed), then an INCREMENTAL sync
    is timed, over the FULL sync's time. The reference shop finds a product to
@@ -814,6 +816,10 @@ class Results:
     replay_shop_seconds: float = 0.0
     replay_products: int = 0
     engine_products_on_shop: int = 0
+    again: ChildRun | None = None
+    """A second FULL sync of the same, unchanged products (every one checked against the shop)."""
+    again_mix: dict[str, int] = field(default_factory=dict)
+    again_shop_seconds: float = 0.0
     incremental: ChildRun | None = None
     incremental_requests: int = 0
     incremental_shop_seconds: float = 0.0
@@ -916,6 +922,16 @@ def measure_size(
         if bad:
             results.warnings.append(f"{len(bad)} engine requests were not answered 200 (first: {bad[0].status})")
 
+        mark = len(engine_shop.seen)
+        again = run_child(size.work, "again", {**child_common, "role": "export", "connector": "shop"}, options.timeout)
+        check_job(again, "second FULL sync", expect="COMPLETED")
+        results.again = again
+        results.again_mix = request_mix(engine_shop.seen[mark:])
+        results.again_shop_seconds = sum(entry.handled for entry in engine_shop.seen[mark:])
+        if results.again_mix["write"] or results.again_mix["readback"]:
+            results.warnings.append(f"the second FULL sync wrote to an unchanged shop: {results.again_mix}")
+        _say(f"{size.products:>9,}: second FULL sync, nothing changed, in {again.result['seconds']:.1f} s")
+
         requests_file = size.work / "requests.pickle"
         with requests_file.open("wb") as handle:
             pickle.dump(replayable(full_seen), handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -1014,6 +1030,18 @@ def describe_setting(options: Options) -> str:
     )
 
 
+def again_lines(results: Results, export: dict[str, Any]) -> list[str]:
+    """The second FULL sync, for scale (no target): what checking every product against the shop costs."""
+    assert results.again is not None
+    again, mix = results.again.result, results.again_mix
+    return [
+        f"   a second FULL sync, nothing changed since: {again['seconds']:.2f} s "
+        f"({again['seconds'] / export['seconds']:.2f} of the first; the shop's own handling: "
+        f"{results.again_shop_seconds:.2f} s), {mix['lookup']:,} look-ups and {mix['write']:,} writes "
+        f"(every product looked up on the shop and checked three ways)",
+    ]
+
+
 def report(options: Options, results: Results) -> str:
     large, small = results.sizes[options.products], results.sizes[options.small]
     export = results.exports[options.products].result
@@ -1049,6 +1077,7 @@ def report(options: Options, results: Results) -> str:
         *read_lines(results.engine_mix, replay),
         f"   at CUSTOM_HTTP's default bucket ({engine_rate_limit().rate:g} requests/s) the engine could not pass "
         f"{engine_rate_limit().rate * export['synced'] / max(results.engine_requests, 1):,.0f} products/s",
+        *again_lines(results, export),
         "",
     ]
     incremental = results.incremental.result
