@@ -151,6 +151,19 @@ def read(snapshot: Mapping[str, Any], slot: Slot) -> Any:
     return holder.get(slot.field, MISSING)
 
 
+def copied(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """A snapshot `write` can change while `snapshot` stays as it was: its dicts are copied, its values shared
+    (`write` replaces a value, never changes one in place), at a tenth of a deep copy's cost."""
+    result = dict(snapshot)
+    if isinstance(fields := result.get("fields"), dict):
+        result["fields"] = dict(fields)
+    if isinstance(locales := result.get("locales"), dict):
+        result["locales"] = {
+            locale: dict(values) if isinstance(values, dict) else values for locale, values in locales.items()
+        }
+    return result
+
+
 def write(snapshot: dict[str, Any], slot: Slot, value: Any) -> None:
     """Set a slot in a snapshot in place (MISSING removes it)."""
     if slot.channel_locale is None:

@@ -7,7 +7,6 @@ commit together or not at all.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Conflict, Connector
-from app.domain.conflicts import MISSING, Action, ConflictType, ResolutionStatus, Slot, read, write
+from app.domain.conflicts import MISSING, Action, ConflictType, ResolutionStatus, Slot, copied, read, write
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ValueTable
 from app.domain.products import ProductDraft
@@ -168,7 +167,7 @@ def _vanished(listing: ListingRow, item: Item) -> None:
 def _bind_checked(listing: ListingRow, plan: ExportPlan, item: Item) -> None:
     """After a three-way check: each slot's snapshots move as its action says; held slots stay put."""
     assert item.rec is not None and item.export is not None
-    sent, base = copy.deepcopy(listing.sent or {}), copy.deepcopy(listing.base or {})
+    sent, base = copied(listing.sent or {}), copied(listing.base or {})
     stored = remote_document(item.readback) if item.readback else None
     agreed = item.export.sendable()
     for result in item.rec.results:
@@ -208,7 +207,7 @@ def _bind_written(listing: ListingRow, plan: ExportPlan, item: Item) -> None:
     assert item.out is not None
     listing.document_hashes = {**(listing.document_hashes or {}), **item.out.hashes}
     listing.sent = merged_snapshot(listing.sent or {}, item.out)
-    listing.base = project(remote_document(item.readback), plan.slots) if item.readback else copy.deepcopy(listing.sent)
+    listing.base = project(remote_document(item.readback), plan.slots) if item.readback else copied(listing.sent)
     if item.readback is not None:
         listing.channel_updated_at = item.readback.delivery_time
 
