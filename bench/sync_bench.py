@@ -1030,16 +1030,16 @@ def describe_setting(options: Options) -> str:
     )
 
 
-def again_lines(results: Results, export: dict[str, Any]) -> list[str]:
+def again_line(results: Results, export: dict[str, Any]) -> str:
     """The second FULL sync, for scale (no target): what checking every product against the shop costs."""
     assert results.again is not None
     again, mix = results.again.result, results.again_mix
-    return [
+    return (
         f"   a second FULL sync, nothing changed since: {again['seconds']:.2f} s "
         f"({again['seconds'] / export['seconds']:.2f} of the first; the shop's own handling: "
         f"{results.again_shop_seconds:.2f} s), {mix['lookup']:,} look-ups and {mix['write']:,} writes "
-        f"(every product looked up on the shop and checked three ways)",
-    ]
+        f"(every product looked up on the shop and checked three ways)"
+    )
 
 
 def report(options: Options, results: Results) -> str:
@@ -1077,7 +1077,7 @@ def report(options: Options, results: Results) -> str:
         *read_lines(results.engine_mix, replay),
         f"   at CUSTOM_HTTP's default bucket ({engine_rate_limit().rate:g} requests/s) the engine could not pass "
         f"{engine_rate_limit().rate * export['synced'] / max(results.engine_requests, 1):,.0f} products/s",
-        *again_lines(results, export),
+        again_line(results, export),
         "",
     ]
     incremental = results.incremental.result

@@ -71,6 +71,8 @@ class ListingRepository:
     async def write(self) -> None:
         """The saved listings as they are now: one INSERT for the new ones, one UPDATE by id for the stored."""
         saved, self._saved = self._saved, []
+        if not saved:
+            return
         connection = await self.session.connection()
         if new := [listing for listing in saved if listing.id is None]:
             await connection.execute(insert(Listing), [_values(listing, _WRITTEN) for listing in new])
