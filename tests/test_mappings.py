@@ -312,3 +312,88 @@ async def test_too_long_values_are_problems_in_the_preview(gql: GraphQLClient, s
     await save(gql, {**TITLE, "transformation": {"maxLength": 255}})
     fixed = (await preview(gql, "LONG-1"))["en"]
     assert fixed["problems"] == [] and len(fixed["fields"]["title"]) <= 255
+
+
+async def test_each_field_type_goes_out_in_its_wire_form(shop_connector: GraphQLClient) -> None:
+    """Whole numbers as integers, measures and prices as exact decimal strings, option lists as lists."""
+    await upsert(
+        shop_connector,
+        {
+            "sku": "CHAIR-1",
+            "values": [
+                value("stock", 12),
+                value("weight", {"amount": "4.250", "unit": "KILOGRAM"}),
+                value("colors", ["red", "blue"]),
+            ],
+        },
+    )
+    saved = await save(
+        shop_connector,
+        TITLE,
+        {"attributeCode": "stock", "channelField": "quantity", "direction": "EXPORT"},
+        {"attributeCode": "weight", "channelField": "weight", "direction": "EXPORT"},
+        {"attributeCode": "colors", "channelField": "tags", "direction": "EXPORT"},
+    )
+    assert saved["userErrors"] == []
+    shown = (await preview(shop_connector, locales=["en_US"]))["en"]
+    assert shown["problems"] == []
+    assert (shown["fields"]["quantity"], shown["fields"]["weight"], shown["fields"]["tags"]) == (
+        12,
+        "4.250",
+        ["red", "blue"],
+    )
+
+
+async def test_a_fractional_stock_is_a_problem_for_a_whole_number_field(shop_connector: GraphQLClient) -> None:
+    await upsert(shop_connector, {"sku": "CHAIR-1", "values": [value("stock", 2.5)]})
+    await save(shop_connector, TITLE, {"attributeCode": "stock", "channelField": "quantity", "direction": "EXPORT"})
+    shown = (await preview(shop_connector, locales=["en_US"]))["en"]
+    assert "quantity" not in shown["fields"]
+    assert [(p["field"], p["code"]) for p in shown["problems"]] == [(["quantity"], "CHN-011")]
+    assert "2.5" in shown["problems"][0]["message"]
+
+
+async def test_a_true_false_attribute_feeds_a_choice_field_through_a_value_map(shop_connector: GraphQLClient) -> None:
+    """active (true/false) -> status (active, draft, archived): the two values are mapped to choices."""
+    await upsert(shop_connector, {"sku": "OFF-1", "values": [value("name", "Off", "en_US"), value("active", False)]})
+    status = {"attributeCode": "active", "channelField": "status", "direction": "EXPORT"}
+    saved = await save(
+        shop_connector, TITLE, {**status, "transformation": {"valueMap": {"true": "active", "false": "draft"}}}
+    )
+    assert saved["userErrors"] == []
+    assert (await preview(shop_connector, locales=["en_US"]))["en"]["fields"]["status"] == "active"
+    assert (await preview(shop_connector, "OFF-1", ["en_US"]))["en"]["fields"]["status"] == "draft"
+
+
+@pytest.mark.parametrize(
+    ("transformation", "path", "says"),
+    [
+        (None, ["mappings", "1", "transformation"], "valueMap"),
+        ({"valueMap": {"true": "active"}}, ["mappings", "1", "transformation", "valueMap"], "false"),
+        (
+            {"valueMap": {"yes": "active", "no": "draft"}},
+            ["mappings", "1", "transformation", "valueMap", "yes"],
+            "true",
+        ),
+        (
+            {"valueMap": {"true": "live", "false": "draft"}},
+            ["mappings", "1", "transformation", "valueMap", "true"],
+            "choices",
+        ),
+    ],
+)
+async def test_a_true_false_attribute_cannot_feed_a_choice_field_without_mapping_both_values(
+    shop_connector: GraphQLClient, transformation: dict[str, Any] | None, path: list[str], says: str
+) -> None:
+    """Otherwise every product would fail at export with "true" or "false", which no channel offers."""
+    status = {"attributeCode": "active", "channelField": "status", "direction": "EXPORT"}
+    if transformation is not None:
+        status["transformation"] = transformation
+    saved = await save(shop_connector, TITLE, status)
+    assert saved["mappings"] is None or saved["mappings"] == []
+    assert [(error["field"], error["code"]) for error in saved["userErrors"]][:1] in (
+        [(path, "CHN-011")],
+        [(path, "CHN-060")],
+    )
+    assert says in saved["userErrors"][0]["message"]
+    assert (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"] == []

@@ -182,6 +182,23 @@ def test_value_map_can_drop_or_refuse_unmapped_values() -> None:
     assert caught.value.code is ErrorCode.MAPPING_INVALID and "'red'" in caught.value.message
 
 
+def test_value_map_maps_true_and_false_to_a_fields_choices() -> None:
+    status = ChannelField("status", FieldType.ENUM, choices=("ACTIVE", "DRAFT", "ARCHIVED"))
+    both = compile_({"valueMap": {"true": "ACTIVE", "false": "DRAFT"}}, T.BOOLEAN, status)
+    assert (both.apply(True, ctx()), both.apply(False, ctx())) == ("ACTIVE", "DRAFT")
+    assert both.produces_text
+    only_true = compile_({"valueMap": {"true": "ACTIVE"}, "unmapped": "drop"}, T.BOOLEAN, status)
+    assert only_true.apply(False, ctx()) is None
+    yes_no = compile_({"valueMap": {"true": "Oui", "false": {"ar": "لا", "*": "Non"}}}, T.BOOLEAN, TITLE)
+    assert (yes_no.apply(True, ctx()), yes_no.apply(False, ctx("ar_AE"))) == ("Oui", "لا")
+    assert problems({"valueMap": {"true": "ACTIVE"}}, T.BOOLEAN, status) == [
+        (("transformation", "valueMap"), "CHN-060")
+    ]
+    assert problems(
+        {"valueMap": {"true": "ACTIVE", "false": "DRAFT"}}, T.BOOLEAN, ChannelField("b", FieldType.BOOLEAN)
+    ) == [(("transformation", "valueMap"), "CHN-011")]
+
+
 # ---------------------------------------------------------------- stripHtml
 
 
@@ -466,7 +483,7 @@ VALIDATION_CASES: list[tuple[Any, AttributeType, ChannelField, tuple[str | int, 
     # valueMap
     ({"valueMap": {"1": "one"}}, T.NUMBER, TITLE, (P, "valueMap"), "CHN-060"),
     ({"valueMap": {"1": "one"}}, T.PRICE, TITLE, (P, "valueMap"), "CHN-060"),
-    ({"valueMap": {"true": "yes"}}, T.BOOLEAN, TITLE, (P, "valueMap"), "CHN-060"),
+    ({"valueMap": {"yes": "oui", "false": "non"}}, T.BOOLEAN, TITLE, (P, "valueMap", "yes"), "CHN-060"),
     ({"valueMap": {"2024": "x"}}, T.DATE, TITLE, (P, "valueMap"), "CHN-060"),
     ({"valueMap": ["red"]}, T.SELECT, TITLE, (P, "valueMap"), "CHN-060"),
     ({"valueMap": {"red": 1}}, T.SELECT, TITLE, (P, "valueMap", "red"), "CHN-060"),

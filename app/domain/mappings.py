@@ -18,6 +18,7 @@ from app.domain.connectors import ConnectorSettings, LocalePair, check_locale_pa
 from app.domain.errors import ErrorCode, UserErrorItem
 from app.domain.transformations import (
     IDENTITY,
+    TRUE_FALSE,
     CompiledTransformation,
     InvalidTransformation,
     compile_transformation,
@@ -38,7 +39,8 @@ class EmptyValuePolicy(StrEnum):
     DEFAULT = "DEFAULT"
 
 
-TEXT_FIELD_TYPES = frozenset({FieldType.STRING, FieldType.HTML})
+FREE_TEXT_FIELD_TYPES = frozenset({FieldType.STRING, FieldType.HTML})
+"""Fields any text may go to, whatever the attribute it was made from (a choice or list field may not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,14 +178,32 @@ def _check_importable(draft: MappingDraft, compiled: CompiledTransformation) -> 
 def _check_types(
     attribute: AttributeSpec, field: ChannelField, compiled: CompiledTransformation
 ) -> list[UserErrorItem]:
-    if compiled.produces_text and field.type in TEXT_FIELD_TYPES:
+    if compiled.produces_text and field.type in FREE_TEXT_FIELD_TYPES:
         return []
+    if attribute.type is AttributeType.BOOLEAN and field.type is FieldType.ENUM and field.choices:
+        return [] if compiled.produces_text else _true_false_choices(field)
     if attribute.type in COMPATIBLE_TYPES[field.type]:
         return []
     return [
         UserErrorItem(
             ("channelField",),
             f"a {attribute.type} attribute cannot feed {field.name}, a {field.type} field",
+            ErrorCode.FIELD_TYPE_MISMATCH,
+        )
+    ]
+
+
+def _true_false_choices(field: ChannelField) -> list[UserErrorItem]:
+    """A true/false attribute goes to a choice field through a valueMap, unless the field offers true and false:
+    as they are, every product would be refused at export."""
+    if set(TRUE_FALSE) <= set(field.choices):
+        return []
+    example = ", ".join(f'"{code}": "{choice}"' for code, choice in zip(TRUE_FALSE, field.choices, strict=False))
+    return [
+        UserErrorItem(
+            ("transformation",),
+            f"{field.name} takes one of {', '.join(field.choices)}, not true or false: map them with a valueMap, "
+            f'e.g. {{"valueMap": {{{example}}}}}',
             ErrorCode.FIELD_TYPE_MISMATCH,
         )
     ]

@@ -15,7 +15,9 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
         way, known units shortened ("1,5 kg"); an empty attribute renders as
         nothing and the whitespace around it collapses.
     valueMap        {"red": "Red", "blue": {"en_US": "Blue", "fr": "Bleu", "ar": "أزرق", "*": "Blue"}}
-        Maps text or an option code, or each item of a list. A per-locale entry
+        Maps text or an option code, or each item of a list; a true/false
+        attribute's "true" and "false" (so it can feed a choice field, e.g.
+        {"true": "ACTIVE", "false": "DRAFT"}). A per-locale entry
         is looked up along the PIM locale's chain (ar_AE -> ar), then "*".
         Beside it, "unmapped": "keep" (default), "drop" or "error" says what a
         value without an entry does.
@@ -72,7 +74,7 @@ from app.domain.transformations.model import (
 )
 from app.domain.transformations.money import MAX_DECIMALS, NUMBERING_SYSTEMS, ROUNDING_MODES, TAX_OPTIONS
 from app.domain.transformations.text import strip_html, truncate
-from app.domain.transformations.value_map import UNMAPPED_POLICIES
+from app.domain.transformations.value_map import TRUE_FALSE, UNMAPPED_POLICIES
 
 __all__ = [
     "IDENTITY",
@@ -84,6 +86,7 @@ __all__ = [
     "STEP_ORDER",
     "TAX_OPTIONS",
     "TEXT_FIELD_TYPES",
+    "TRUE_FALSE",
     "UNMAPPED_POLICIES",
     "CompiledTransformation",
     "InvalidTransformation",

@@ -34,7 +34,7 @@ from app.domain.transformations.money import (
     _Round,
 )
 from app.domain.transformations.text import _MaxLength, _StripHtml, _Template
-from app.domain.transformations.value_map import UNMAPPED_POLICIES, _ValueMap
+from app.domain.transformations.value_map import TRUE_FALSE, UNMAPPED_POLICIES, _ValueMap
 
 STEP_ORDER = ("template", "valueMap", "stripHtml", "applyTax", "round", "formatCurrency", "maxLength")
 ROOT: Path = ("transformation",)
@@ -47,7 +47,7 @@ _SWITCHES = frozenset({"stripHtml", "applyTax", "formatCurrency"})
 
 _ACCEPTS: Mapping[str, frozenset[ValueKind]] = {
     "template": frozenset(ValueKind),
-    "valueMap": frozenset({ValueKind.TEXT, ValueKind.LIST}),
+    "valueMap": frozenset({ValueKind.TEXT, ValueKind.LIST, ValueKind.BOOLEAN}),
     "stripHtml": frozenset({ValueKind.TEXT, ValueKind.LIST}),
     "applyTax": frozenset({ValueKind.NUMBER}),
     "round": frozenset({ValueKind.NUMBER, ValueKind.MEASURE}),
@@ -143,7 +143,7 @@ class _Compiler:
             code = ErrorCode.TAX_CALCULATION_ERROR if name == "applyTax" else ErrorCode.MAPPING_INVALID
             origin = f"a {self.attribute_type} attribute" if self.text_from is None else "the text an earlier step made"
             self.error(at, f"{name} cannot take {self.kind} ({origin})", code)
-        if name in _MAKES_TEXT:
+        if name in _MAKES_TEXT or (name == "valueMap" and self.kind is ValueKind.BOOLEAN):
             self.kind, self.text_from = ValueKind.TEXT, at
         if step is not None:
             self.steps.append(step)
@@ -202,9 +202,25 @@ class _Compiler:
                 localized[code] = MappingProxyType(self.localized(target, (*at, code)))
             else:
                 self.error((*at, code), "a valueMap entry is text, or an object of locale -> text")
+        if self.kind is ValueKind.BOOLEAN:
+            self.true_false(arg, unmapped, at)
         if len(self.errors) > failed:
             return None
         return _ValueMap(MappingProxyType(plain), MappingProxyType(localized), unmapped)
+
+    def true_false(self, arg: Mapping[str, Any], unmapped: str, at: Path) -> None:
+        """A true/false attribute's map names true and false only, and leaves out none the field would refuse."""
+        for code in arg:
+            if code not in TRUE_FALSE:
+                self.error((*at, code), f"a {self.attribute_type} attribute's valueMap maps true and false only")
+        choices = self.field.choices if self.field.type is FieldType.ENUM else ()
+        for code in TRUE_FALSE:
+            if code not in arg and unmapped == "keep" and choices and code not in choices:
+                self.error(
+                    at,
+                    f"valueMap leaves {code} as it is, and '{code}' is not one of {self.field.name}'s choices: "
+                    "map both true and false, or set unmapped to drop",
+                )
 
     def localized(self, texts: Mapping[str, Any], at: Path) -> dict[str, str]:
         resolved: dict[str, str] = {}

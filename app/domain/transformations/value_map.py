@@ -1,4 +1,5 @@
-"""The valueMap step: text or option codes (or each item of a list) mapped, per PIM locale along its chain."""
+"""The valueMap step: text, option codes (or each item of a list) or true/false mapped, per PIM locale along its
+chain. A true/false value is looked up as "true" or "false", so a BOOLEAN attribute can feed a choice field."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from app.domain.locales import InvalidLocaleCode, locale_chain
 from app.domain.transformations.model import TransformationError, TransformContext
 
 UNMAPPED_POLICIES = ("keep", "drop", "error")
+TRUE_FALSE = ("true", "false")
+"""The keys a true/false attribute's valueMap takes: its values as text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,9 @@ class _ValueMap:
         if isinstance(value, list):
             mapped = (self._one(table, item, ctx) for item in value)
             return list(dict.fromkeys(item for item in mapped if item is not None))
-        raise TransformationError(f"valueMap takes text or a list, got {type(value).__name__}")
+        if isinstance(value, bool):
+            return self._one(table, TRUE_FALSE[0] if value else TRUE_FALSE[1], ctx)
+        raise TransformationError(f"valueMap takes text, a list or true/false, got {type(value).__name__}")
 
     def _one(self, table: Mapping[str, str], value: str, ctx: TransformContext) -> str | None:
         mapped = table.get(value)
