@@ -242,6 +242,21 @@ async def test_a_shop_that_fails_puts_the_connector_in_error_with_the_reason(
     assert connector["status"] == "ERROR" and "CHN-021" in connector["statusReason"]
 
 
+async def test_each_missing_or_unknown_credential_is_named_once_at_its_own_field(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    given = connector_input(served_shop)
+    given["credentials"] = {"apiKey": "k-123", "token": "tok-abc"}
+    payload = (await catalog(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    assert payload["connector"] is None
+    assert [(error["field"][-1], error["message"], error["code"]) for error in payload["userErrors"]] == [
+        ("baseUrl", "baseUrl is required", "CHN-002"),
+        ("signingSecret", "signingSecret is required", "CHN-002"),
+        ("token", "token is not a credential of this channel", "CHN-002"),
+    ]
+    assert "tok-abc" not in json.dumps(payload)
+
+
 async def test_a_base_url_that_is_not_an_absolute_url_is_refused(gql: GraphQLClient) -> None:
     """Private and loopback addresses are refused by the outbound check, covered in the adapter tests."""
     await set_up_catalog(gql)

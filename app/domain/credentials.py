@@ -15,22 +15,24 @@ from jsonschema.exceptions import ValidationError
 from app.domain.errors import ErrorCode, Path, UserErrorItem
 
 
-def _describe(error: ValidationError) -> str:
-    where = ".".join(str(part) for part in error.absolute_path) or "credentials"
-    rule = error.validator
-    expected = error.validator_value
-    if rule == "required":
-        names = expected if isinstance(expected, list) else []
-        missing = [name for name in names if isinstance(error.instance, Mapping) and name not in error.instance]
-        return f"{', '.join(missing)} is required"
-    if rule == "additionalProperties":
-        allowed = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
-        extra = (
-            sorted(name for name in error.instance if name not in allowed)
-            if isinstance(error.instance, Mapping)
-            else []
-        )
-        return f"unexpected field(s): {', '.join(extra)}"
+def _problems(error: ValidationError) -> list[tuple[tuple[str, ...], str]]:
+    """What one schema error says, as (path below the credentials, message): a missing or unexpected field is
+    named at its own path, so each shows beside its input and is said once (jsonschema raises one error per
+    missing field, each carrying the whole required list)."""
+    at = tuple(str(part) for part in error.absolute_path)
+    rule, expected, instance = error.validator, error.validator_value, error.instance
+    if rule == "required" and isinstance(instance, Mapping) and isinstance(expected, list):
+        return [((*at, name), f"{name} is required") for name in expected if name not in instance]
+    if rule == "additionalProperties" and isinstance(instance, Mapping) and isinstance(error.schema, Mapping):
+        allowed = error.schema.get("properties", {})
+        return [
+            ((*at, name), f"{name} is not a credential of this channel") for name in instance if name not in allowed
+        ]
+    return [(at, _describe(error, ".".join(at) or "credentials"))]
+
+
+def _describe(error: ValidationError, where: str) -> str:
+    rule, expected = error.validator, error.validator_value
     if rule == "type":
         return f"{where} must be of type {expected}"
     if rule == "pattern":
@@ -47,11 +49,8 @@ def _describe(error: ValidationError) -> str:
 def check_credentials(schema: Mapping[str, Any], credentials: Any, path: Path) -> list[UserErrorItem]:
     """Every way `credentials` breaks `schema`, as userErrors that never contain a credential's value."""
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    problems = dict.fromkeys(problem for error in validator.iter_errors(credentials) for problem in _problems(error))
     return [
-        UserErrorItem(
-            (*path, *(str(part) for part in error.absolute_path)),
-            _describe(error),
-            ErrorCode.INVALID_CREDENTIALS_FORMAT,
-        )
-        for error in sorted(validator.iter_errors(credentials), key=lambda e: list(map(str, e.absolute_path)))
+        UserErrorItem((*path, *at), message, ErrorCode.INVALID_CREDENTIALS_FORMAT)
+        for at, message in sorted(problems, key=lambda problem: problem[0])
     ]
