@@ -523,3 +523,40 @@ async def test_the_base_is_what_the_shop_stored_so_its_reformatting_is_no_confli
     again = await sync(gql, worker, served_shop)
     assert sent_products(served_shop) == [] and again["conflictedProducts"] == 0
     assert await conflicts(gql) == []
+
+
+async def test_numbers_prices_and_measures_edited_in_the_shop_come_into_the_pim_in_its_own_shapes(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """BOTH mappings of a price, a stock count and a weight: the shop's decimal strings and whole numbers are
+    written back as the PIM keeps them; the price's other currencies and the weight's unit stay."""
+    await open_store(gql, served_shop, strategy="MANUAL")
+    mappings = [{"attributeCode": "name", "channelField": "title", "direction": "EXPORT"}] + [
+        {"attributeCode": code, "channelField": channel_field, "direction": "BOTH"}
+        for code, channel_field in (("price", "price"), ("stock", "quantity"), ("weight", "weight"))
+    ]
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": mappings}))["saveMappings"]["userErrors"] == []
+    weight = {"amount": "4.250", "unit": "KILOGRAM"}
+    numbers = [value("price", {"EUR": PRICE, "USD": "130.00"}), value("stock", 12), value("weight", weight)]
+    names = [value("name", FIRST[locale], PIM_LOCALE[locale]) for locale in (AR, FR)]
+    await upsert(gql, {"sku": "STOCKED", "values": [*names, *numbers]})
+    await sync(gql, worker, served_shop)
+    shop_fields = served_shop.shop.products["STOCKED"].fields
+    assert {name: shop_fields.get(name) for name in ("price", "quantity", "weight")} == {
+        "price": PRICE,
+        "quantity": 12,
+        "weight": "4.250",
+    }
+
+    served_shop.shop.edit("STOCKED", fields={"quantity": 7, "weight": "4.5", "price": SHOP_PRICE})
+    await sync(gql, worker, served_shop)
+    assert sent(served_shop, "STOCKED") == [], "drift on BOTH mappings is taken in, not overwritten"
+    values = await pim_values(gql, "STOCKED")
+    assert values[("stock", None)] == 7
+    assert values[("weight", None)] == {"amount": "4.5", "unit": "KILOGRAM"}
+    assert values[("price", None)] == {"EUR": SHOP_PRICE, "USD": "130.00"}
+    assert await conflicts(gql, sku="STOCKED") == []
+
+    # What came in is now the PIM's: the next sync has nothing to send or take.
+    await sync(gql, worker, served_shop)
+    assert sent(served_shop, "STOCKED") == []
