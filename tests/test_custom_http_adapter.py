@@ -418,6 +418,44 @@ async def test_unknown_error_codes_become_chn_022() -> None:
     assert result.code is ErrorCode.CHANNEL_ERROR and result.message == "nope"
 
 
+LISTED = {"sku": "A", "externalId": "p-1", "fields": {}, "locales": {}}
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ({"items": []}, r'\{"products": \[\.\.\.\]\}'),
+        ({"products": [{"externalId": "p-1"}]}, "every product needs a sku"),
+        ({"products": [LISTED, {**LISTED, "externalId": "p-9"}]}, "'A' appears twice"),
+        ({"products": [{**LISTED, "externalId": None}]}, "'A' has no externalId"),
+        ({"products": [{**LISTED, "fields": ["price"]}]}, "fields must be an object"),
+        ({"products": [{**LISTED, "locales": {"en": "Chair"}}]}, "locales must map each locale to an object"),
+        ({"products": [{**LISTED, "updatedAt": "yesterday"}]}, "'A': "),
+    ],
+)
+async def test_a_look_up_answer_that_breaks_the_protocol_is_refused(answer: dict[str, Any], reason: str) -> None:
+    """Refused rather than read as "the shop lacks A": the engine would create it a second time."""
+
+    async def products(_: Request) -> Response:
+        return JSONResponse(answer)
+
+    client, adapter = in_process(Starlette(routes=[Route("/pim-bridge/products", products, methods=["GET"])]))
+    async with client:
+        with pytest.raises(ChannelRejected, match=reason):
+            await adapter.fetch_products(["A"])
+
+
+async def test_a_look_up_ignores_products_it_did_not_ask_for() -> None:
+    """A shop that matches SKUs loosely (case, prefix) must not bind another product to this one."""
+
+    async def products(_: Request) -> Response:
+        return JSONResponse({"products": [{**LISTED, "sku": "a"}, {**LISTED, "sku": "A-2", "externalId": "p-2"}]})
+
+    client, adapter = in_process(Starlette(routes=[Route("/pim-bridge/products", products, methods=["GET"])]))
+    async with client:
+        assert await adapter.fetch_products(["A"]) == {}
+
+
 # -- fetch and delete --------------------------------------------------------------------------------
 
 
