@@ -198,12 +198,11 @@ def _true_false_choices(field: ChannelField) -> list[UserErrorItem]:
     as they are, every product would be refused at export."""
     if set(TRUE_FALSE) <= set(field.choices):
         return []
-    example = ", ".join(f'"{code}": "{choice}"' for code, choice in zip(TRUE_FALSE, field.choices, strict=False))
     return [
         UserErrorItem(
             ("transformation",),
-            f"{field.name} takes one of {', '.join(field.choices)}, not true or false: map them with a valueMap, "
-            f'e.g. {{"valueMap": {{{example}}}}}',
+            f"{field.name} takes one of {', '.join(field.choices)}, not true or false: map each to one of them "
+            'with a valueMap, {"valueMap": {"true": "...", "false": "..."}}',
             ErrorCode.FIELD_TYPE_MISMATCH,
         )
     ]
