@@ -85,3 +85,24 @@ async def test_a_product_already_on_shopify_is_linked_by_sku(
     assert len(shopify.products) == 12
     assert shopify.product("LAMP-2").id == existing.id
     assert shopify.product("LAMP-2").title == "Brass lamp 2"
+
+
+async def test_a_true_false_attribute_sets_the_shopify_status_through_a_value_map(
+    gql: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """active -> status with {"true": "ACTIVE", "false": "DRAFT"}: a product switched off in the PIM is a draft."""
+    await set_up_catalog(gql)
+    status = {
+        "attributeCode": "active",
+        "channelField": "status",
+        "direction": "EXPORT",
+        "transformation": {"valueMap": {"true": "ACTIVE", "false": "DRAFT"}},
+    }
+    await create_shopify_connector(gql, [*MAPPINGS, status])
+    on, off = lamp(1), lamp(2)
+    on["values"].append(value("active", True))
+    off["values"].append(value("active", False))
+    await upsert(gql, on, off)
+    done = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 2, 0), done["errors"]
+    assert (shopify.product("LAMP-1").status, shopify.product("LAMP-2").status) == ("ACTIVE", "DRAFT")
