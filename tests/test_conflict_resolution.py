@@ -264,3 +264,29 @@ async def test_a_decided_conflict_cannot_be_decided_again(titles_at_odds: GraphQ
     refused = (await titles_at_odds(RESOLVE, {"id": conflict["id"], "input": again}))["resolveConflict"]
     assert [e["code"] for e in refused["userErrors"]] == ["CHN-041"]
     assert (await titles_at_odds(CONFLICT, {"id": conflict["id"]}))["conflict"]["resolutionStatus"] == "PIM_WINS"
+
+
+async def test_a_resolution_made_while_the_shop_is_down_is_applied_once_it_answers(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """The worker's own retries run out on five 503s; the task comes back later instead of dropping the decision."""
+    [conflict] = await pending(titles_at_odds, "LAMP-1")
+    served_shop.shop.fail_next(5, status=503, only="GET /products")
+    await resolve(titles_at_odds, conflict, "PIM_WINS")
+    done = await applied(titles_at_odds, conflict["id"], worker, within=60)
+    assert done["applyError"] is None, done
+    assert served_shop.shop.products["LAMP-1"].locales["fr"]["title"] == "Lampe en bronze 1"
+    refused = [r for r in served_shop.shop.requests if r.method == "GET" and r.status == 503]
+    assert len(refused) == 5
+
+
+async def test_a_resolution_the_shop_refuses_to_authorise_is_given_up_with_the_reason_shown(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    [conflict] = await pending(titles_at_odds, "LAMP-1")
+    served_shop.shop.rotate_secret_after(0, "a-secret-the-service-does-not-know")
+    await resolve(titles_at_odds, conflict, "PIM_WINS")
+    done = await applied(titles_at_odds, conflict["id"], worker)
+    assert done["appliedAt"] is None
+    assert "cannot be reached with these settings" in done["applyError"] and "CHN-003" in done["applyError"]
+    assert served_shop.shop.products["LAMP-1"].locales["fr"]["title"] == "Lampe dorée 1", "nothing was written"

@@ -108,6 +108,11 @@ class ChannelError(Exception):
         self.message = message
         self.status = status
 
+    @property
+    def summary(self) -> str:
+        """The code and the message, as people read a failure on a job, a connector or a conflict."""
+        return f"{self.code}: {self.message}"
+
 
 class ChannelRateLimited(ChannelError):
     """429: wait `retry_after` seconds; waiting does not use up a retry."""

@@ -72,9 +72,7 @@ class WebhookRegistrationService:
         except ChannelError as exc:
             await self._record(row, "connector.webhooks_failed", url=url, code=str(exc.code), reason=exc.message)
             log.warning("connector.webhooks_failed", connector=row.code, code=str(exc.code), reason=exc.message)
-            return (
-                f"Webhooks were not registered at {url} ({exc.code}: {exc.message}); the next successful test retries."
-            )
+            return f"Webhooks were not registered at {url} ({exc.summary}); the next successful test retries."
         if registration.created:
             await self._record(row, "connector.webhooks_registered", url=url, topics=list(registration.created))
             log.info("connector.webhooks_registered", connector=row.code, topics=list(registration.created))

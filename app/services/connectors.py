@@ -198,7 +198,7 @@ class ConnectorService:
         except AdapterUnavailable as exc:
             return TestOutcome(False, str(exc), reachable=False)
         except ChannelError as exc:
-            return TestOutcome(False, f"{exc.code}: {exc.message}")
+            return TestOutcome(False, exc.summary)
         name = info.store_name or "the store"
         locales = ", ".join(info.supported_locales) or "none reported"
         return TestOutcome(True, f"Connected to {name} (locales: {locales})", info)

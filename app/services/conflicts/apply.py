@@ -93,7 +93,8 @@ async def apply_resolution(container: Container, conflict_id: int, *, attempt: i
             return await _give_up(container, conflict_id, f"gave up after {attempt} attempts: {exc}")
         return Applied("SKIPPED", str(exc), retry_in=float(min(120, 5 * 2 ** (attempt - 1))))
     except (AdapterUnavailable, CredentialsRejected, CredentialsUnreadable) as exc:
-        return await _give_up(container, conflict_id, f"the channel cannot be reached with these settings: {exc}")
+        why = exc.summary if isinstance(exc, CredentialsRejected) else str(exc)
+        return await _give_up(container, conflict_id, f"the channel cannot be reached with these settings: {why}")
     log.info("conflict.applied", conflict=conflict_id, outcome=checked.summary())
     return Applied("APPLIED", checked.summary())
 

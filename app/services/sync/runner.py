@@ -195,7 +195,7 @@ async def _pages(
             try:
                 await send_page(work, adapter, how)
             except CredentialsRejected as exc:
-                raise JobFailed(f"{exc.code}: {exc.message}") from None
+                raise JobFailed(exc.summary) from None
             finally:
                 if recording is not None:
                     cancelled = await recording
