@@ -589,3 +589,28 @@ async def test_a_conflicting_delivery_waits_for_a_worker_and_is_processed_once_o
     [conflict] = await conflicts(store.gql, status="PENDING")
     assert conflict["fields"] == AR_CONFLICT
     assert await connector_state(store.gql) == (1, 1)
+
+
+async def test_a_delivery_checked_while_the_shop_is_down_is_tried_again_and_processed_once_it_answers(
+    opener: Opener,
+) -> None:
+    """The check's own retries run out on five 503s: the attempt is counted, its reason kept, and the delivery
+    runs again later instead of being lost or given up."""
+    store = await opener(strategy="MANUAL")
+    await upsert(store.gql, chair(SKU, ar=AR_PIM_EDIT))
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+    store.shop.fail_next(5, status=503, only="GET /products")
+    body, headers = store.shop.webhook("product.updated", SKU)
+    delivery_id = await store.post(body, headers)
+
+    deadline = time.monotonic() + 60
+    while (row := (await deliveries(store.db, store.path))[0]).status == "PENDING":
+        assert time.monotonic() < deadline, (row.attempts, row.outcome, store.worker.output())
+        await asyncio.sleep(0.2)
+
+    assert (row.delivery_id, row.status, row.attempts) == (delivery_id, "PROCESSED", 2), row.outcome
+    assert "held in conflict title[ar]" in (row.outcome or "")
+    [conflict] = await conflicts(store.gql, status="PENDING")
+    assert conflict["fields"] == AR_CONFLICT
+    assert len([r for r in store.shop.requests if r.status == 503]) == 5
+    assert "webhook.attempt_failed" in store.worker.output()
