@@ -36,6 +36,7 @@ DELETE_ATTRIBUTES = """mutation($codes: [String!]!) {
   deleteAttributes(codes: $codes) { deletedCodes userErrors { field message code } }
 }"""
 
+PIM_EN = {"pimLocale": "en_US", "channelLocale": "en"}
 ARABIC_TITLE = "كرسي خشبي"
 FRENCH_TITLE = "Chaise en bois"
 
@@ -397,3 +398,25 @@ async def test_a_true_false_attribute_cannot_feed_a_choice_field_without_mapping
     )
     assert says in saved["userErrors"][0]["message"]
     assert (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"] == []
+
+
+@pytest.mark.parametrize(
+    ("mapping", "default"),
+    [
+        ({"attributeCode": "stock", "channelField": "quantity"}, 0),
+        ({"attributeCode": "weight", "channelField": "weight"}, "0.5"),
+        ({"attributeCode": "colors", "channelField": "tags"}, ["new"]),
+        ({"attributeCode": "name", "channelField": "status", "localeMapping": [PIM_EN]}, "draft"),
+    ],
+)
+async def test_a_default_goes_out_for_an_empty_value_in_the_fields_own_type(
+    shop_connector: GraphQLClient, mapping: dict[str, Any], default: Any
+) -> None:
+    """CHAIR-1 has no stock, weight or colors; BARE-1 no name either."""
+    await upsert(shop_connector, {"sku": "BARE-1", "values": [value("name", "Bare", "fr_FR")]})
+    rule = {**mapping, "direction": "EXPORT", "whenEmpty": "DEFAULT", "transformation": {"default": default}}
+    assert (await save(shop_connector, TITLE, rule))["userErrors"] == []
+    shown = (await preview(shop_connector, "BARE-1", ["fr_FR"]))["fr"]
+    field_name = mapping["channelField"]
+    assert [problem for problem in shown["problems"] if problem["field"] == [field_name]] == []
+    assert (shown["fields"][field_name], shown["sources"][field_name]) == (default, "default")

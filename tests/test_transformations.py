@@ -384,10 +384,10 @@ def test_truncation_is_a_prefix_within_the_limit_on_random_text() -> None:
 
 def test_default_is_checked_against_the_channel_field() -> None:
     assert compile_({"default": "—"}).default == "—"
-    assert compile_({"default": "0"}, T.PRICE, PRICE_FIELD).default == Decimal("0")
-    assert compile_({"default": 0.5, "round": 2}, T.PRICE, PRICE_FIELD).default == Decimal("0.5")
+    assert compile_({"default": "0"}, T.PRICE, PRICE_FIELD).default == "0"
+    assert compile_({"default": 0.5, "round": 2}, T.PRICE, PRICE_FIELD).default == "0.5"
     assert compile_({"default": ["sans"]}, T.MULTISELECT, TAGS).default == ["sans"]
-    assert compile_([{"round": 2}, {"default": "1"}], T.PRICE, PRICE_FIELD).default == Decimal("1")
+    assert compile_([{"round": 2}, {"default": "1.50"}], T.PRICE, PRICE_FIELD).default == "1.50"
     assert compile_({"default": "Rouge", "valueMap": {"red": "Rouge"}}, T.SELECT, COLOR).default == "Rouge"
 
 

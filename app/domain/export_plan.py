@@ -381,7 +381,8 @@ class ExportPlan:
         rule = step.rule
         name = rule.field.name
         if rule.when_empty is EmptyValuePolicy.DEFAULT and rule.transformation.default is not None:
-            self._put(built, step, rule.transformation.default, DEFAULT)
+            built.fields[name] = rule.transformation.default
+            built.sources[name] = DEFAULT
             return
         if rule.when_empty is not EmptyValuePolicy.SKIP:
             built.fields[name] = None

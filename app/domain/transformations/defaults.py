@@ -1,4 +1,5 @@
-"""A mapping's "default": not a step, but a value sent as is, so checked against the channel field at save time."""
+"""A mapping's "default": not a step, but a value sent as is, so checked against the channel field at save time
+and kept in its wire form (a decimal as its exact string), as a serialised working value would be."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from app.domain.transformations.formatting import _decimal_or_none, _is_int
 
 
 def _channel_value(raw: Any, field: ChannelField) -> Any:
-    """`raw` as a value `field` takes (a default is sent untransformed), or ValueError saying what it needs."""
+    """`raw` on the wire of `field` (a default is sent untransformed), or ValueError saying what it needs."""
     kind = field.type
     if kind is FieldType.DECIMAL:
         number = _decimal_or_none(raw)
         if number is None or isinstance(raw, bool):
             raise ValueError(f"{field.name} takes a decimal number")
-        return number
+        return format(number, "f")
     if kind is FieldType.INTEGER:
         if not _is_int(raw):
             raise ValueError(f"{field.name} takes a whole number")

@@ -75,7 +75,8 @@ class CompiledTransformation:
 
     steps: tuple[Step, ...] = ()
     default: Any | None = None
-    """Sent for an empty value under whenEmpty DEFAULT; None when not configured."""
+    """Sent as it is for an empty value under whenEmpty DEFAULT (already in the field's wire form, checked when
+    the mapping was saved); None when not configured."""
     uses_attributes: frozenset[str] = frozenset()
     """Attribute codes templates read (besides the mapped one): they must be readable too."""
     produces_text: bool = False
