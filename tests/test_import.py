@@ -190,3 +190,25 @@ async def _analyzed(db: Database) -> dict[str, Any]:
             )
         )
         return {row[0]: row[1] for row in found}
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("products.csv", 'sku;name-en_US\n"A-1";"Shirt"\n"A-2";"Chemise brodée"\n'),
+        ("products.jsonl", '{"sku": "A-1"}\n{"sku": "A-2", "family": "brodée"}\n'),
+    ],
+)
+async def test_a_file_that_is_not_utf8_is_refused_before_anything_is_written(
+    db: Database, tenant: TenantHandle, tmp_path: Path, name: str, text: str
+) -> None:
+    """A spreadsheet saved as Latin-1: refused whole, with the line to look at, rather than half imported."""
+    await enable(db, tenant, ["en_US"], ["ecommerce"], ["EUR"])
+    attributes = tmp_path / "attributes.jsonl"
+    attributes.write_text(json.dumps({"code": "name", "type": "TEXT", "localizable": True}))
+    await Importer(db).attributes(tenant.code, attributes)
+    file = tmp_path / name
+    file.write_bytes(text.encode("latin-1"))
+    with pytest.raises(UnsupportedFile, match="line 3 is not UTF-8" if name.endswith("csv") else "line 2 is not UTF-8"):
+        await Importer(db).products(tenant.code, file)
+    assert await stored_values(db, tenant) == {}

@@ -17,7 +17,7 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 
 
 class UnsupportedFile(ValueError):
-    """The file is not JSON Lines or CSV, or its header cannot be read."""
+    """The file is not JSON Lines or CSV, not UTF-8 text, or its header cannot be read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,24 @@ class Record:
 
 
 ProgressCallback = Callable[[int], None]
+
+
+def require_utf8(handle: BinaryIO) -> None:
+    """Refuse a file that is not UTF-8 text before a single row is read for import, then rewind it.
+
+    A file saved in another encoding (a spreadsheet's Latin-1 or Windows-1252)
+    fails on every accented line, not on one row, so it is refused whole,
+    naming its first such line, rather than imported up to it. The pass reads
+    line by line (decoding runs in C), so memory stays flat.
+    """
+    for number, raw in enumerate(handle, start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnsupportedFile(
+                f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8"
+            ) from None
+    handle.seek(0)
 
 
 def _lines(handle: BinaryIO, progress: ProgressCallback | None) -> Iterator[str]:
@@ -48,6 +66,7 @@ def file_format(path: Path) -> str:
 
 
 def read_jsonl(handle: BinaryIO, progress: ProgressCallback | None = None) -> Iterator[Record]:
+    require_utf8(handle)
     for number, line in enumerate(_lines(handle, progress), start=1):
         if not line.strip():
             continue
@@ -67,6 +86,7 @@ def read_csv(handle: BinaryIO, progress: ProgressCallback | None = None) -> tupl
 
     Line numbers are those of the row's first physical line, as an editor shows them.
     """
+    require_utf8(handle)
     reader = csv.reader(_lines(handle, progress), delimiter=";", quotechar='"', strict=True)
     try:
         header = [column.strip() for column in next(reader)]
