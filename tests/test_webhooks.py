@@ -291,6 +291,49 @@ async def test_an_unparsable_body_is_400_and_an_unknown_topic_422(
     assert await deliveries(db, shop_path) == []
 
 
+SHOP_DOCUMENT = {"sku": "SKU-1", "externalId": "p-1", "fields": {}, "locales": {}, "updatedAt": 1767225600000}
+
+
+@pytest.mark.parametrize(
+    ("topic", "document", "says"),
+    [
+        ("product.updated", {**SHOP_DOCUMENT, "sku": None}, "product.sku and product.externalId are required"),
+        ("product.updated", {**SHOP_DOCUMENT, "externalId": ""}, "product.sku and product.externalId are required"),
+        ("product.updated", {**SHOP_DOCUMENT, "fields": []}, "product.fields must be an object"),
+        ("product.created", {**SHOP_DOCUMENT, "locales": {"fr": "Chaise"}}, "product.locales must map each locale"),
+        ("product.updated", {**SHOP_DOCUMENT, "updatedAt": "last tuesday"}, "product.updatedAt"),
+        ("product.deleted", {"fields": {}}, "needs product.sku or product.externalId"),
+    ],
+)
+async def test_a_shop_document_that_breaks_the_protocol_is_400_with_the_reason_and_stored_nowhere(
+    client: httpx.AsyncClient,
+    db: Database,
+    served_shop: ServedShop,
+    shop_path: str,
+    topic: str,
+    document: dict[str, Any],
+    says: str,
+) -> None:
+    """A delivery the worker could never build an event from is refused while the shop still waits for the
+    answer, so its developer sees why, rather than stored and failed later where only the service sees it."""
+    body, headers = served_shop.shop.webhook(topic, document)
+    response = await client.post(shop_path, content=body, headers=headers)
+    assert refusal(response) == (400, "CHN-051")
+    assert says in response.json()["message"]
+    assert await deliveries(db, shop_path) == []
+
+
+async def test_a_deletion_naming_a_numeric_external_id_is_accepted_and_read_as_text(
+    client: httpx.AsyncClient, db: Database, served_shop: ServedShop, shop_path: str
+) -> None:
+    """Shops with numeric ids send numbers; listings keep external ids as text."""
+    body, headers = served_shop.shop.webhook("product.deleted", {"externalId": 8812})
+    assert (await client.post(shop_path, content=body, headers=headers)).status_code == 202
+    [stored] = await deliveries(db, shop_path)
+    event = webhook_protocol(ChannelType.CUSTOM_HTTP).event(Topic.DELETED, stored.payload, stored.occurred_at)
+    assert (event.sku, event.external_id) == (None, "8812")
+
+
 async def test_shopify_topics_other_than_products_are_422(
     client: httpx.AsyncClient, catalog: GraphQLClient, shopify: ShopifyEmulator
 ) -> None:
