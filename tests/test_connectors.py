@@ -140,6 +140,16 @@ async def test_malformed_credentials_are_refused_without_echoing_them(
             ["localeMapping", "1", "channelLocale"],
             "CAT-009",
         ),
+        (
+            {
+                "localeMapping": [
+                    {"pimLocale": "fr_FR", "channelLocale": "fr"},
+                    {"pimLocale": "fr-fr", "channelLocale": "en"},
+                ]
+            },
+            ["localeMapping", "1", "pimLocale"],
+            "CAT-009",
+        ),
         ({"currency": "GBP"}, ["currency"], "CAT-008"),
         ({"currency": "EURO"}, ["currency"], "CAT-014"),
         ({"scope": "mobile"}, ["scope"], "CAT-007"),
