@@ -22,7 +22,7 @@ from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import run_chunk
 from app.settings import Settings
 from graphql_schema.relay import parse_global_id
-from tests.catalog_fixtures import set_up_catalog, upsert, value
+from tests.catalog_fixtures import DELETE_PRODUCTS, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, QueryCounter, TenantHandle
 from tests.connector_fixtures import (
     CONNECTOR,
@@ -149,6 +149,33 @@ async def test_incremental_sends_only_what_changed(
     nothing = await wait_for_job(shop_sync, (await trigger(shop_sync, syncType="INCREMENTAL"))["id"], worker=worker)
     assert (nothing["status"], nothing["totalProducts"]) == ("COMPLETED", 0)
     assert batches(served_shop) == []
+
+
+@pytest.mark.parametrize("sync_type", ["FULL", "INCREMENTAL"])
+async def test_products_deleted_or_disabled_in_the_pim_are_taken_off_the_channel(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, sync_type: str
+) -> None:
+    """Whichever sync comes next: a FULL one must not step over them (it moves the cursor past their change)."""
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    shop = served_shop.shop
+    gone = {f"/products/{shop.products[sku(number)].external_id}" for number in (4, 9)}
+    assert (await shop_sync(DELETE_PRODUCTS, {"skus": [sku(4)]}))["deleteProducts"]["userErrors"] == []
+    assert (await upsert(shop_sync, {**chair(9), "enabled": False}))["userErrors"] == []
+    shop.requests.clear()
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync, syncType=sync_type))["id"], worker=worker)
+    assert (done["status"], done["failedProducts"]) == ("COMPLETED", 0), done["errors"]
+    assert sku(4) not in shop.products and sku(9) not in shop.products
+    assert len(shop.products) == PRODUCTS - 2
+    assert {request.path for request in shop.requests if request.method == "DELETE"} == gone
+    removed = {edge["node"]["productSku"] for edge in done["changes"]["edges"] if edge["node"]["action"] == "DELETE"}
+    assert removed == {sku(4), sku(9)}
+    [listing] = (await shop_sync(LISTINGS, {"sku": sku(9)}))["product"]["listings"]
+    assert listing["externalId"] is None and listing["status"] == "never"
+
+    shop.requests.clear()
+    again = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert again["status"] == "COMPLETED" and [r for r in shop.requests if r.method == "DELETE"] == []
+    assert len(shop.products) == PRODUCTS - 2
 
 
 async def test_a_dry_run_records_changes_and_sends_nothing(

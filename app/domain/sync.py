@@ -192,7 +192,8 @@ class Selection:
     """Which products a job covers.
 
     everything: every live, enabled product (FULL, or an INCREMENTAL whose
-    mappings changed since the last sync); otherwise products whose revision
+    mappings changed since the last sync), and the deleted or disabled ones
+    still listed on connector `listed_on`; otherwise products whose revision
     lies in (revision_from, revision_to], deletions included; or exactly `skus`.
     """
 
@@ -200,3 +201,7 @@ class Selection:
     revision_from: int = 0
     revision_to: int | None = None
     skus: tuple[str, ...] | None = None
+    listed_on: int | None = None
+    """With `everything`: the connector whose listed products are taken even when deleted or disabled, so the
+    sync takes them off the channel. A covering sync moves the connector's cursor past their deletion: were
+    they left out, no later INCREMENTAL would see it, and they would stay on the channel."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Listing, Product, ProductValue
@@ -185,7 +185,19 @@ class ProductRepository:
         if selection.skus is not None:
             return statement.where(Product.sku.in_(selection.skus), Product.deleted_at.is_(None))
         if selection.everything:
-            return statement.where(Product.deleted_at.is_(None), Product.enabled.is_(True))
+            live = and_(Product.deleted_at.is_(None), Product.enabled.is_(True))
+            if selection.listed_on is None:
+                return statement.where(live)
+            listed = (
+                select(Listing.id)
+                .where(
+                    Listing.connector_id == selection.listed_on,
+                    Listing.product_id == Product.id,
+                    Listing.external_id.is_not(None),
+                )
+                .exists()
+            )
+            return statement.where(or_(live, listed))
         statement = statement.where(Product.revision > selection.revision_from)
         if selection.revision_to is not None:
             statement = statement.where(Product.revision <= selection.revision_to)

@@ -260,5 +260,5 @@ def selection_for(job: SyncJob, connector: Connector, revision: int) -> Selectio
     if job.product_skus:
         return Selection(skus=tuple(job.product_skus))
     if job.sync_type == SyncType.FULL or connector.mappings_version != connector.synced_mappings_version:
-        return Selection(everything=True)
+        return Selection(everything=True, listed_on=connector.id)
     return Selection(revision_from=connector.sync_cursor, revision_to=revision)

@@ -122,7 +122,7 @@ def job_selection(job: SyncJob) -> Selection:
     if job.product_skus:
         return Selection(skus=tuple(job.product_skus))
     if job.select_all:
-        return Selection(everything=True)
+        return Selection(everything=True, listed_on=job.connector_id)
     return Selection(revision_from=job.revision_from, revision_to=job.revision_to)
 
 
