@@ -560,3 +560,36 @@ async def test_numbers_prices_and_measures_edited_in_the_shop_come_into_the_pim_
     # What came in is now the PIM's: the next sync has nothing to send or take.
     await sync(gql, worker, served_shop)
     assert sent(served_shop, "STOCKED") == []
+
+
+@pytest.mark.parametrize(
+    ("shop_value", "says"),
+    [
+        ({"quantity": "lots"}, "'lots' is not a number"),
+        ({"price": "-5.00"}, "the EUR amount cannot be negative"),
+    ],
+)
+async def test_a_shop_value_the_pim_cannot_take_fails_the_product_and_changes_nothing(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, shop_value: dict[str, Any], says: str
+) -> None:
+    """A BOTH mapping whose shop value does not fit the attribute: the product is failed with CHN-011 and why,
+    and the PIM keeps its value rather than taking a part of the edit."""
+    await open_store(gql, served_shop, strategy="MANUAL")
+    mappings = [{"attributeCode": "name", "channelField": "title", "direction": "EXPORT"}] + [
+        {"attributeCode": code, "channelField": channel_field, "direction": "BOTH"}
+        for code, channel_field in (("price", "price"), ("stock", "quantity"))
+    ]
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": mappings}))["saveMappings"]["userErrors"] == []
+    names = [value("name", FIRST[locale], PIM_LOCALE[locale]) for locale in (AR, FR)]
+    await upsert(gql, {"sku": "STOCKED", "values": [*names, value("price", {"EUR": PRICE}), value("stock", 12)]})
+    await sync(gql, worker, served_shop)
+
+    served_shop.shop.edit("STOCKED", fields=shop_value)
+    served_shop.shop.requests.clear()
+    job = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
+    assert (job["status"], job["failedProducts"]) == ("COMPLETED", 1), job
+    [error] = [edge["node"] for edge in job["errors"]["edges"]]
+    assert (error["productSku"], error["errorCode"]) == ("STOCKED", "CHN-011") and says in error["message"], error
+    values = await pim_values(gql, "STOCKED")
+    assert (values[("price", None)], values[("stock", None)]) == ({"EUR": PRICE}, 12)
+    assert sent(served_shop, "STOCKED") == []
