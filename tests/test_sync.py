@@ -178,6 +178,41 @@ async def test_products_deleted_or_disabled_in_the_pim_are_taken_off_the_channel
     assert len(shop.products) == PRODUCTS - 2
 
 
+LOCALE_STATUS = """query { connector(code: "shop") {
+  lastSyncedAt lastJob { id status } localeSyncStatus { pimLocale channelLocale status lastSyncedAt }
+} }"""
+
+
+async def locale_status(gql: GraphQLClient) -> dict[str, str]:
+    return {row["channelLocale"]: row["status"] for row in (await gql(LOCALE_STATUS))["connector"]["localeSyncStatus"]}
+
+
+async def test_each_mapped_locale_shows_whether_its_last_sync_went_through(
+    shop_sync: GraphQLClient, worker: WorkerProcess
+) -> None:
+    """A product with no French title fails in fr only: a catalog manager sees which locale needs work."""
+    connector = (await shop_sync(LOCALE_STATUS))["connector"]
+    assert (connector["lastJob"], connector["lastSyncedAt"]) == (None, None)
+    assert await locale_status(shop_sync) == {"en": "never", "ar": "never", "fr": "never"}
+    untitled = chair(2)
+    untitled["values"] = [row for row in untitled["values"] if row["locale"] != "fr_FR"]
+    await upsert(shop_sync, {**untitled, "sku": "UNTITLED-FR"})
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert done["failedProducts"] == 1, done["errors"]
+    connector = (await shop_sync(LOCALE_STATUS))["connector"]
+    assert connector["lastJob"] == {"id": done["id"], "status": "COMPLETED"}
+    assert await locale_status(shop_sync) == {"en": "synced", "ar": "synced", "fr": "error"}
+    assert {row["lastSyncedAt"] for row in connector["localeSyncStatus"]} == {connector["lastSyncedAt"]}
+    assert connector["lastSyncedAt"] is not None
+
+
+async def test_a_queued_sync_shows_its_locales_as_pending(shop_sync: GraphQLClient) -> None:
+    """No worker runs here: the job waits, and so does every locale it covers."""
+    job = await trigger(shop_sync)
+    assert (await shop_sync(LOCALE_STATUS))["connector"]["lastJob"] == {"id": job["id"], "status": "PENDING"}
+    assert await locale_status(shop_sync) == {"en": "pending", "ar": "pending", "fr": "pending"}
+
+
 async def test_a_dry_run_records_changes_and_sends_nothing(
     shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:
