@@ -276,6 +276,19 @@ async def test_bad_requests_are_user_errors(shop_sync: GraphQLClient) -> None:
     assert [error["code"] for error in locale["userErrors"]] == ["CHN-012"]
     missing = (await shop_sync(RETRY, {"id": "U3luY0pvYjo5OTk5OTk="}))["retrySyncJob"]
     assert [error["code"] for error in missing["userErrors"]] == ["CHN-091"]
+    for malformed in ("not-a-job-id", "Q29ubmVjdG9yOjE="):  # not base64 of anything; a Connector's id
+        retried = (await shop_sync(RETRY, {"id": malformed}))["retrySyncJob"]
+        assert (retried["syncJob"], [error["code"] for error in retried["userErrors"]]) == (None, ["CHN-091"])
+        cancelled = (await shop_sync(CANCEL, {"id": malformed}))["cancelSyncJob"]
+        assert [(error["field"], error["code"]) for error in cancelled["userErrors"]] == [(["id"], "CON-005")]
+    unfinished = await trigger(shop_sync)
+    too_soon = (await shop_sync(RETRY, {"id": unfinished["id"]}))["retrySyncJob"]
+    assert [error["code"] for error in too_soon["userErrors"]] == ["CHN-090"]
+    assert (await shop_sync(CANCEL, {"id": unfinished["id"]}))["cancelSyncJob"]["syncJob"]["status"] == "CANCELLED"
+    again = (await shop_sync(CANCEL, {"id": unfinished["id"]}))["cancelSyncJob"]
+    assert [error["code"] for error in again["userErrors"]] == ["CON-006"]
+    nothing_failed = (await shop_sync(RETRY, {"id": unfinished["id"]}))["retrySyncJob"]
+    assert [error["code"] for error in nothing_failed["userErrors"]] == ["CON-007"]
 
 
 async def test_cancel_stops_a_running_job_within_seconds(
