@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     worker's successor redoes."""
     sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
     """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
+    channel_retry_seconds: float = Field(default=0.5, ge=0, validation_alias="PIMSYNC_CHANNEL_RETRY_SECONDS")
+    """The first wait (with full jitter) before a channel request that failed for now (5xx, timeout) is sent
+    again; it doubles with each retry, within the retry policy's limits."""
+    background_retry_seconds: float = Field(default=5.0, gt=0, validation_alias="PIMSYNC_BACKGROUND_RETRY_SECONDS")
+    """The first wait before a webhook delivery or a person's conflict resolution that could not be carried out
+    (the channel busy, a sync racing it) runs again; it doubles with each attempt."""
     worker_poll_seconds: float = Field(default=0.5, gt=0, validation_alias="PIMSYNC_WORKER_POLL_SECONDS")
     """How often an idle worker looks for queued work (arq's poll delay): the longest a new job waits for it."""
     webhook_max_bytes: int = Field(default=1_048_576, gt=0, validation_alias="PIMSYNC_WEBHOOK_MAX_BYTES")

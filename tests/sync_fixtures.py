@@ -57,6 +57,8 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
         "PIMSYNC_SYNC_CHUNK_SIZE": "100",
         "PIMSYNC_SYNC_PAGE_SIZE": "50",
         "PIMSYNC_WORKER_POLL_SECONDS": "0.05",
+        "PIMSYNC_CHANNEL_RETRY_SECONDS": "0.05",
+        "PIMSYNC_BACKGROUND_RETRY_SECONDS": "0.5",
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",

@@ -193,11 +193,11 @@ def _where(exc: BaseException) -> str | None:
     return f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else None
 
 
-def _retry_delay(attempt: int, exc: Exception) -> float:
-    """Growing back-off; a channel that said how long to wait is waited for."""
+def _retry_delay(attempt: int, exc: Exception, first: float) -> float:
+    """Growing back-off from `first` seconds; a channel that said how long to wait is waited for."""
     if isinstance(exc, ChannelRateLimited) and exc.retry_after is not None:
         return max(1.0, exc.retry_after)
-    return float(min(300, 5 * 2 ** (attempt - 1)))
+    return float(min(300.0, first * 2 ** (attempt - 1)))
 
 
 async def _record(container: Container, delivery_pk: int, status: DeliveryStatus, outcome: str) -> ProcessingResult:
@@ -220,7 +220,8 @@ async def _failed(container: Container, row: WebhookDelivery, exc: Exception) ->
     result = await _record(container, row.id, DeliveryStatus.PENDING, reason)
     if result.status == "SKIPPED":
         return result
-    return ProcessingResult(result.status, reason, retry_in=_retry_delay(attempt, exc))
+    first = container.settings.background_retry_seconds
+    return ProcessingResult(result.status, reason, retry_in=_retry_delay(attempt, exc, first))
 
 
 async def _check(container: Container, connector_id: int, event: WebhookEvent) -> tuple[DeliveryStatus, str]:

@@ -91,7 +91,8 @@ async def apply_resolution(container: Container, conflict_id: int, *, attempt: i
     except (CheckRaced, ChannelBusy) as exc:
         if attempt >= MAX_ATTEMPTS:
             return await _give_up(container, conflict_id, f"gave up after {attempt} attempts: {exc}")
-        return Applied("SKIPPED", str(exc), retry_in=float(min(120, 5 * 2 ** (attempt - 1))))
+        first = container.settings.background_retry_seconds
+        return Applied("SKIPPED", str(exc), retry_in=min(120.0, first * 2 ** (attempt - 1)))
     except (AdapterUnavailable, CredentialsRejected, CredentialsUnreadable) as exc:
         why = exc.summary if isinstance(exc, CredentialsRejected) else str(exc)
         return await _give_up(container, conflict_id, f"the channel cannot be reached with these settings: {why}")

@@ -35,14 +35,13 @@ from app.services.sync.outcomes import apply_outcomes
 
 log = structlog.get_logger(__name__)
 
-RETRY_POLICY = RetryPolicy()
-
 
 class LeaseLost(Exception):
     """Another worker holds the chunk now (this one was presumed dead): stop without writing."""
 
 
 LOOKUP_BATCH = 100
+DEFAULT_RETRY = RetryPolicy()
 Result = TypeVar("Result")
 
 
@@ -82,8 +81,8 @@ class PageWork:
         return cls(job, connector, chunk, items, values, last)
 
 
-async def _retrying(call: Callable[[], Awaitable[Result]]) -> Result:
-    return await with_retries(call, policy=RETRY_POLICY)
+async def _retrying(call: Callable[[], Awaitable[Result]], policy: RetryPolicy) -> Result:
+    return await with_retries(call, policy=policy)
 
 
 @dataclass(frozen=True)
@@ -101,6 +100,8 @@ class Pass:
     """A person's resolution being applied: it decides the slots (or the vanished product) it covers."""
     missing_kind: ConflictType = ConflictType.MISSING_ON_CHANNEL
     """What a product the channel no longer has is recorded as (DELETED_ON_CHANNEL when a webhook said so)."""
+    retry: RetryPolicy = DEFAULT_RETRY
+    """How a failed channel request (5xx, timeout) is sent again."""
 
 
 def make_pass(
@@ -131,6 +132,7 @@ def make_pass(
         value_times=value_times,
         chosen=chosen,
         missing_kind=missing_kind,
+        retry=RetryPolicy(base_delay=container.settings.channel_retry_seconds),
     )
 
 
@@ -156,7 +158,7 @@ async def send_items(items: Sequence[Item], adapter: ChannelAdapter, how: Pass) 
         for item in items
         if item.action in pending or (how.check_all and item.action is ChangeAction.SKIP and item.external_id)
     ]
-    await _match(adapter, [item for item in to_read if not item.read])
+    await _match(adapter, [item for item in to_read if not item.read], how.retry)
     times = await how.value_times(to_read) if how.value_times and how.strategy is ConflictStrategy.NEWEST_WINS else {}
     for item in to_read:
         if item.action is not ChangeAction.FAIL and item.read:
@@ -164,11 +166,11 @@ async def send_items(items: Sequence[Item], adapter: ChannelAdapter, how: Pass) 
     if how.dry_run:
         return
     for item in [item for item in items if item.action is ChangeAction.DELETE]:
-        await _delete(adapter, item)
+        await _delete(adapter, item, how.retry)
     sending = [item for item in items if item.action in pending]
     for start in range(0, len(sending), adapter.max_batch_size):
-        await _send(adapter, sending[start : start + adapter.max_batch_size])
-    await _read_back(adapter, [item for item in sending if item.action in pending])
+        await _send(adapter, sending[start : start + adapter.max_batch_size], how.retry)
+    await _read_back(adapter, [item for item in sending if item.action in pending], how.retry)
 
 
 def _decide(item: Item, plan: ExportPlan, values: ValueTable, *, force: bool) -> None:
@@ -254,11 +256,11 @@ def _vanished(item: Item, how: Pass) -> None:
         item.action = ChangeAction.CONFLICT
 
 
-async def _match(adapter: ChannelAdapter, items: Sequence[Item]) -> None:
+async def _match(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPolicy) -> None:
     """Read the channel's current state by SKU: links products it already has instead of creating them
     again, and gives the three-way check its channel side."""
     for group in _groups(items):
-        found = await _fetch(adapter, group)
+        found = await _fetch(adapter, group, policy)
         if isinstance(found, ChannelError):
             for item in group:
                 item.fail(found.code.value, f"could not check the channel for this SKU before writing: {found.message}")
@@ -271,13 +273,13 @@ async def _match(adapter: ChannelAdapter, items: Sequence[Item]) -> None:
                 item.external_id = item.remote.external_id
 
 
-async def _read_back(adapter: ChannelAdapter, items: Sequence[Item]) -> None:
+async def _read_back(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPolicy) -> None:
     """What the channel stored after the write (it may reformat HTML and numbers): the base of the next check.
 
     A failed read-back costs nothing but precision: the sent values stand in for the base.
     """
     for group in _groups([item for item in items if not failed(item)]):
-        found = await _fetch(adapter, group)
+        found = await _fetch(adapter, group, policy)
         if isinstance(found, ChannelError):
             log.warning("sync.read_back_failed", error=found.message, products=len(group))
             continue
@@ -289,40 +291,42 @@ def _groups(items: Sequence[Item]) -> list[Sequence[Item]]:
     return [items[start : start + LOOKUP_BATCH] for start in range(0, len(items), LOOKUP_BATCH)]
 
 
-async def _fetch(adapter: ChannelAdapter, group: Sequence[Item]) -> Mapping[str, RemoteProduct] | ChannelError:
+async def _fetch(
+    adapter: ChannelAdapter, group: Sequence[Item], policy: RetryPolicy
+) -> Mapping[str, RemoteProduct] | ChannelError:
     """The channel's products of `group` by SKU, or the error that stopped the read (rejected credentials
     propagate: they stop the whole job)."""
     skus = [item.product.sku for item in group]
     try:
-        return await _retrying(lambda: adapter.fetch_products(skus))
+        return await _retrying(lambda: adapter.fetch_products(skus), policy)
     except CredentialsRejected:
         raise
     except ChannelError as exc:
         return exc
 
 
-async def _delete(adapter: ChannelAdapter, item: Item) -> None:
+async def _delete(adapter: ChannelAdapter, item: Item, policy: RetryPolicy) -> None:
     assert item.external_id is not None
     external_id = item.external_id
     try:
-        await _retrying(lambda: adapter.delete_product(external_id))
+        await _retrying(lambda: adapter.delete_product(external_id), policy)
     except CredentialsRejected:
         raise
     except ChannelError as exc:
         item.fail(ErrorCode.DELETE_FAILED.value, exc.message)
 
 
-async def _send(adapter: ChannelAdapter, items: Sequence[Item]) -> None:
+async def _send(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPolicy) -> None:
     documents = [document for item in items if (document := item.document()) is not None]
     try:
-        results = await _retrying(lambda: adapter.export_batch(documents))
+        results = await _retrying(lambda: adapter.export_batch(documents), policy)
     except CredentialsRejected:
         raise
     except ChannelError as exc:
         if not exc.transient and len(items) > 1:
             middle = len(items) // 2
-            await _send(adapter, items[:middle])
-            await _send(adapter, items[middle:])
+            await _send(adapter, items[:middle], policy)
+            await _send(adapter, items[middle:], policy)
             return
         for item in items:
             item.fail(exc.code.value, exc.message)
