@@ -41,7 +41,6 @@ class LeaseLost(Exception):
 
 
 LOOKUP_BATCH = 100
-DEFAULT_RETRY = RetryPolicy()
 Result = TypeVar("Result")
 
 
@@ -91,6 +90,8 @@ class Pass:
 
     plan: ExportPlan
     strategy: ConflictStrategy
+    retry: RetryPolicy
+    """How a failed channel request (5xx, timeout) is sent again (PIMSYNC_CHANNEL_RETRY_SECONDS)."""
     dry_run: bool = False
     force: bool = False
     check_all: bool = False
@@ -100,8 +101,6 @@ class Pass:
     """A person's resolution being applied: it decides the slots (or the vanished product) it covers."""
     missing_kind: ConflictType = ConflictType.MISSING_ON_CHANNEL
     """What a product the channel no longer has is recorded as (DELETED_ON_CHANNEL when a webhook said so)."""
-    retry: RetryPolicy = DEFAULT_RETRY
-    """How a failed channel request (5xx, timeout) is sent again."""
 
 
 def make_pass(
