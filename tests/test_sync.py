@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from arq.constants import in_progress_key_prefix, job_key_prefix
+from arq.utils import to_unix_ms
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -18,7 +19,7 @@ from app.container import Container
 from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob
 from app.services.sync.planner import plan_job
-from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
+from app.services.sync.recovery import LEASE_GRACE, LOST_MESSAGE_AFTER, recover_at_startup, recover_orphans
 from app.services.sync.runner import run_chunk
 from app.settings import Settings
 from graphql_schema.relay import parse_global_id
@@ -453,6 +454,27 @@ async def test_a_lost_chunk_message_is_queued_again_but_waiting_ones_are_not_cop
     assert {chunk_id: found for chunk_id, found in second.items() if chunk_id != lost} == {
         chunk_id: found for chunk_id, found in first.items() if chunk_id != lost
     }
+
+
+async def test_a_starting_worker_comes_back_for_chunks_still_leased_when_it_started(
+    shop_sync: GraphQLClient, container: Container
+) -> None:
+    """A worker restarted in place of a killed one finds the dead worker's leases still live: it queues one more
+    recovery pass for when the last of them runs out, rather than leaving the chunks to the next periodic sweep."""
+    since = utcnow()
+    _, _, [planned] = await _planned(shop_sync, container, size=PRODUCTS, count=1)
+    lease_end = utcnow() + timedelta(seconds=3)
+    async with container.db.transaction() as session:
+        chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == planned.id))
+        assert chunk is not None
+        chunk.status, chunk.lease_owner, chunk.lease_expires_at = "RUNNING", "killed", lease_end
+    assert await recover_at_startup(container) == 0, "a live lease is not taken at start-up"
+
+    [message] = await queued_messages(container, "sync-recovery:", since)
+    due = lease_end + LEASE_GRACE
+    assert message == f"sync-recovery:{int(due.timestamp() * 1000)}"
+    assert await container.redis.zscore(container.settings.queue_name, message) == to_unix_ms(due), "run then"
+    assert await recover_orphans(container, now=due) == 1, "by then the chunk is the pass's to hand on"
 
 
 async def test_a_worker_whose_lease_was_taken_over_records_nothing(

@@ -17,7 +17,7 @@ from app.logging import configure_logging
 from app.runtime import settle_heap
 from app.services.conflicts import apply as conflict_apply
 from app.services.readiness import ReadinessService
-from app.services.sync.recovery import recover_orphans
+from app.services.sync.recovery import recover_at_startup
 from app.services.webhooks import MAX_ATTEMPTS, recover_webhook_deliveries
 from app.settings import load_settings
 from workers.context import WorkerContext
@@ -53,7 +53,7 @@ async def startup(ctx: WorkerContext) -> None:
         found = f"at {current}" if current else "not migrated"
         raise SchemaOutdated(f"database schema is {found}, the code expects {expected}: run `pimsync migrate`")
     ctx["container"] = container
-    await recover_orphans(container)
+    await recover_at_startup(container)
     await recover_webhook_deliveries(container)
     settle_heap()
     log.info("worker.ready", queue=settings.queue_name)
@@ -70,6 +70,8 @@ class WorkerSettings:
         check_readiness,
         plan_sync_job,
         run_sync_chunk,
+        # Also run once, deferred, by a starting worker (recovery.recover_at_startup); the cron runs it as well.
+        func(recover_sync_work, keep_result=0),  # type: ignore[arg-type]
         # No result kept: the delivery's row records the outcome, and recovery may queue the same job id again.
         # arq's own try limit stays above the service's, so the service is the one that gives up (and says why).
         func(

@@ -195,6 +195,13 @@ class SyncJobRepository:
         )
         return list(await self.session.scalars(statement))
 
+    async def last_live_lease(self, now: datetime) -> datetime | None:
+        """When the last lease of a RUNNING chunk runs out, if any is still live."""
+        statement = select(func.max(SyncChunk.lease_expires_at)).where(
+            SyncChunk.status == ChunkStatus.RUNNING.value, SyncChunk.lease_expires_at >= now
+        )
+        return await self.session.scalar(statement)
+
     # -- errors and changes ----------------------------------------------------------------------
 
     async def insert_errors(self, rows: Sequence[dict[str, Any]]) -> None:

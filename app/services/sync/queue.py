@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 PLAN_TASK = "plan_sync_job"
 CHUNK_TASK = "run_sync_chunk"
+RECOVERY_TASK = "recover_sync_work"
 
 PRIORITY_HEAD_START = {SyncPriority.HIGH: timedelta(hours=2), SyncPriority.NORMAL: timedelta(hours=1)}
 
@@ -74,6 +75,11 @@ async def enqueue_chunk(queue: Queue, *, chunk_id: int, priority: int, stamp: da
     )
     if queued is None:
         log.info("sync.enqueue_skipped", task=CHUNK_TASK, chunk=chunk_id)
+
+
+async def enqueue_recovery(queue: Queue, *, at: datetime) -> None:
+    """One recovery pass at `at` (a second request for the same moment is dropped: the message id is the time)."""
+    await queue.enqueue_job(RECOVERY_TASK, _job_id=f"sync-recovery:{_ms(at)}", _defer_until=at)
 
 
 async def waiting(redis: Redis, queue_name: str, message_ids: Sequence[str]) -> set[str]:

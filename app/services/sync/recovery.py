@@ -29,6 +29,7 @@ from app.services.sync.queue import (
     chunk_message_id,
     enqueue_chunk,
     enqueue_plan,
+    enqueue_recovery,
     plan_message_id,
     plan_stamp,
     waiting,
@@ -37,6 +38,8 @@ from app.services.sync.queue import (
 log = structlog.get_logger(__name__)
 
 LOST_MESSAGE_AFTER = timedelta(minutes=2)
+LEASE_GRACE = timedelta(milliseconds=100)
+"""How long after a lease's end the deferred start-up pass runs, so that lease is past by then."""
 
 
 async def recover_orphans(container: Container, *, now: datetime | None = None) -> int:
@@ -82,6 +85,23 @@ async def _reclaim(jobs: SyncJobRepository, chunks: list[SyncChunk], now: dateti
             job.status = SyncJobStatus.RETRYING.value
         requeue.append((chunk.id, job.priority))
     return requeue
+
+
+async def recover_at_startup(container: Container) -> int:
+    """Recover what no worker holds, and come back once the leases still live now have run out.
+
+    A worker that starts in place of a killed one finds the dead worker's
+    chunks still leased (for up to sync_lease_seconds). Without this second,
+    deferred pass they would wait for the next periodic sweep as well.
+    A lease some live worker still renews is simply found live again then.
+    """
+    now = utcnow()
+    recovered = await recover_orphans(container, now=now)
+    async with container.db.reader() as session:
+        last_lease = await SyncJobRepository(session).last_live_lease(now)
+    if last_lease is not None:
+        await enqueue_recovery(container.redis, at=last_lease + LEASE_GRACE)
+    return recovered
 
 
 def _pending_message(chunk: SyncChunk) -> str | None:
