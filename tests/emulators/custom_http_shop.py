@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -65,6 +65,8 @@ class LoggedRequest:
     """The parsed body; None when there is none or it is not JSON."""
     status: int = 0
     """What the shop answered."""
+    received: float = field(default_factory=time.monotonic)
+    """When the shop got it (time.monotonic), to check the pace requests came at."""
 
 
 @dataclass
