@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -188,6 +189,24 @@ async def retire_connectors(db: Database, tenant_id: int) -> None:
     """
     async with db.transaction() as session:
         await session.execute(delete(Connector).where(Connector.tenant_id == tenant_id))
+
+
+async def until_a_writer_waits(db: Database) -> None:
+    """Until another transaction waits for a lock the caller's transaction holds (PostgreSQL). On SQLite, where a
+    writer waits for the database's one write lock, until it has had time to get there."""
+    if db.sqlite:
+        await asyncio.sleep(0.5)
+        return
+    deadline = time.monotonic() + 10
+    statement = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    while True:
+        async with db.reader() as session:
+            if await session.scalar(statement):
+                return
+        assert time.monotonic() < deadline, "no transaction came to wait for the lock"
+        await asyncio.sleep(0.02)
 
 
 class GraphQLClient:

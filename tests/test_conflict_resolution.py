@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from app.container import Container
 from app.db.engine import Database
+from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import BULK, CONFLICT, CONFLICTS, RESOLVE
-from tests.conftest import GraphQLClient, TenantHandle
+from tests.conftest import GraphQLClient, TenantHandle, until_a_writer_waits
 from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
 from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
 
@@ -264,6 +266,25 @@ async def test_a_decided_conflict_cannot_be_decided_again(titles_at_odds: GraphQ
     refused = (await titles_at_odds(RESOLVE, {"id": conflict["id"], "input": again}))["resolveConflict"]
     assert [e["code"] for e in refused["userErrors"]] == ["CHN-041"]
     assert (await titles_at_odds(CONFLICT, {"id": conflict["id"]}))["conflict"]["resolutionStatus"] == "PIM_WINS"
+
+
+async def test_a_conflict_resolved_while_its_connector_is_deleted_is_not_found_rather_than_a_deadlock(
+    titles_at_odds: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """A resolution locked the conflict's row and then, for its event's foreign key, the connector's; deleting the
+    connector locks them the other way round, and PostgreSQL aborted one of the two. The resolution now holds the
+    connector first, so it waits for the delete and finds no conflict."""
+    [conflict] = await pending(titles_at_odds, "LAMP-1")
+    decide = {"id": conflict["id"], "input": {"resolution": "PIM_WINS", "expectedVersion": conflict["version"]}}
+    async with container.db.transaction() as session:
+        connectors = ConnectorRepository(session)
+        connector = await connectors.by_code(tenant.id, "shop", for_update=True)
+        assert connector is not None
+        resolving = asyncio.create_task(titles_at_odds(RESOLVE, decide))
+        await until_a_writer_waits(container.db)
+        await connectors.delete(connector)
+    refused = (await asyncio.wait_for(resolving, timeout=30))["resolveConflict"]
+    assert [(e["message"], e["code"]) for e in refused["userErrors"]] == [("conflict not found", "CHN-041")]
 
 
 async def test_a_resolution_made_while_the_shop_is_down_is_applied_once_it_answers(

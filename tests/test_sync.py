@@ -17,14 +17,15 @@ from typer.testing import CliRunner
 from app.cli.main import app as pimsync
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import SyncChunk, SyncJob
+from app.db.models import Listing, SyncChunk, SyncJob
+from app.repositories.connectors import ConnectorRepository
 from app.services.sync.planner import plan_job
 from app.services.sync.recovery import LEASE_GRACE, LOST_MESSAGE_AFTER, recover_at_startup, recover_orphans
 from app.services.sync.runner import run_chunk
 from app.settings import Settings
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import DELETE_PRODUCTS, set_up_catalog, upsert, value
-from tests.conftest import GraphQLClient, QueryCounter, TenantHandle
+from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, until_a_writer_waits
 from tests.connector_fixtures import (
     CONNECTOR,
     SAVE_MAPPINGS,
@@ -508,6 +509,36 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(
     assert recorded["changes"]["totalCount"] == 0
     listing = (await shop_sync(LISTINGS, {"sku": sku(0)}))["product"]["listings"]
     assert listing == [], "the page of a worker that lost its lease was recorded"
+
+
+@pytest.mark.parametrize("moment", ["recording a page", "ending the job"])
+async def test_deleting_a_connector_while_a_worker_writes_waits_for_it_instead_of_deadlocking(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, tenant: TenantHandle, moment: str
+) -> None:
+    """Deleting a connector locks its row and then, by cascade, its jobs', chunks' and listings' rows. A worker
+    recording a page used to lock its chunk and listings first and the connector row (for the foreign keys of what
+    it inserts) last: in those two orders PostgreSQL found a deadlock and aborted one side, a user's delete or the
+    worker's page. The worker now takes the connector row first, so it waits for the delete and finds its chunk
+    gone. SQLite runs one writer at a time, so there the worker simply waits."""
+    _, job_id, [planned] = await _planned(shop_sync, container, size=PRODUCTS, count=1)
+    recording = moment == "recording a page"
+    served_shop.shop.slow_down(0.3 if recording else 0)  # the page is still on its way when the delete begins
+    running = asyncio.create_task(run_chunk(container, planned.id, worker="recording"))
+    deadline = time.monotonic() + 10
+    while not [r for r in served_shop.shop.requests_to("POST", "/products/batch") if recording or r.status]:
+        assert time.monotonic() < deadline and not running.done(), "the worker never sent its page"
+        await asyncio.sleep(0.01)
+    async with container.db.transaction() as session:
+        connectors = ConnectorRepository(session)
+        connector = await connectors.by_code(tenant.id, "shop", for_update=True)
+        assert connector is not None
+        await until_a_writer_waits(container.db)
+        await connectors.delete(connector)
+    await asyncio.wait_for(running, timeout=30)  # the worker's page ends quietly: nothing of its job is left
+
+    async with container.db.reader() as session:
+        assert await session.scalar(select(SyncJob).where(SyncJob.id == job_id)) is None
+        assert list(await session.scalars(select(Listing).where(Listing.connector_id == connector.id))) == []
 
 
 async def test_a_page_slower_than_the_lease_keeps_its_chunk(

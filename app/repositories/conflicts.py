@@ -41,6 +41,11 @@ class ConflictRepository:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
 
+    async def connector_of(self, tenant_id: int, conflict_id: int) -> int | None:
+        """The conflict's connector, read without locking: to hold it before the conflict."""
+        statement = select(Conflict.connector_id).where(Conflict.tenant_id == tenant_id, Conflict.id == conflict_id)
+        return await self.session.scalar(statement)
+
     async def existing_ids(self, tenant_id: int, ids: Collection[int]) -> set[int]:
         """Which of `ids` are this tenant's conflicts (any status)."""
         statement = select(Conflict.id).where(Conflict.tenant_id == tenant_id, Conflict.id.in_(ids))

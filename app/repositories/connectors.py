@@ -27,6 +27,34 @@ class ConnectorRepository:
         statement = select(Connector).where(Connector.tenant_id == tenant_id, Connector.id.in_(ids))
         return {row.id: row for row in await self.session.scalars(statement)}
 
+    async def hold(self, connector_id: int | None) -> bool:
+        """Share-lock the connector's row until the transaction ends; False when the connector is gone (None: the
+        job or chunk that named it is gone already).
+
+        A transaction that writes a connector's jobs, listings or conflicts takes
+        this first. Deleting a connector locks its row and then, by cascade,
+        those rows; a writer that locked some of them first and then needed the
+        connector row (for the foreign keys of what it inserts, or to update it)
+        made a cycle, which PostgreSQL breaks by aborting one side. With this
+        lock taken first, the writer waits for a delete, or the delete for it.
+        FOR KEY SHARE does not stand in the way of updates to the connector's
+        other columns. (SQLite runs one writer at a time and ignores it.)
+        """
+        if connector_id is None:
+            return False
+        statement = select(Connector.id).where(Connector.id == connector_id).with_for_update(read=True, key_share=True)
+        return await self.session.scalar(statement) is not None
+
+    async def hold_all(self, tenant_id: int) -> None:
+        """`hold` every connector of the tenant, in id order: for a write that may reach any of them."""
+        statement = (
+            select(Connector.id)
+            .where(Connector.tenant_id == tenant_id)
+            .order_by(Connector.id)
+            .with_for_update(read=True, key_share=True)
+        )
+        await self.session.execute(statement)
+
     async def by_code(self, tenant_id: int, code: str, *, for_update: bool = False) -> Connector | None:
         statement = select(Connector).where(Connector.tenant_id == tenant_id, Connector.code == code)
         if for_update:

@@ -155,6 +155,15 @@ class SyncJobRepository:
     def add_chunks(self, chunks: Sequence[SyncChunk]) -> None:
         self.session.add_all(chunks)
 
+    async def connector_of(self, *, job_id: int | None = None, chunk_id: int | None = None) -> int | None:
+        """The connector a job (or a chunk's job) syncs to, read without locking: to hold it before the job."""
+        statement = select(SyncJob.connector_id)
+        if chunk_id is not None:
+            statement = statement.join(SyncChunk, SyncChunk.job_id == SyncJob.id).where(SyncChunk.id == chunk_id)
+        else:
+            statement = statement.where(SyncJob.id == job_id)
+        return await self.session.scalar(statement)
+
     async def chunk(self, chunk_id: int, *, for_update: bool = False) -> SyncChunk | None:
         statement = select(SyncChunk).where(SyncChunk.id == chunk_id)
         if for_update:

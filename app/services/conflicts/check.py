@@ -33,6 +33,7 @@ from app.domain.conflicts import Action, ConflictType, Outcome, Slot
 from app.domain.connectors import ConnectorStatus
 from app.domain.errors import ErrorCode
 from app.domain.sync import ChangeAction
+from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.listings import ListingRepository, ListingRow
 from app.repositories.products import ProductRepository
@@ -129,6 +130,8 @@ async def check_product(
     if any(code in TRANSIENT for _, code, _ in item.errors):
         raise ChannelBusy("; ".join(message for _, _, message in item.errors))
     async with container.db.transaction() as session:
+        if not await ConnectorRepository(session).hold(connector.id):
+            raise CheckRaced(f"connector '{connector.code}' was deleted meanwhile")
         current = (await ListingRepository(session).for_products(connector.id, [product.id], for_update=True)).get(
             product.id
         )

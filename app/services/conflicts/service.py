@@ -207,8 +207,9 @@ class ConflictService:
         """
         request = replace(request, overrides=_canonical(request.overrides))
         async with self.db.transaction() as session:
-            row = await ConflictRepository(session).get(self.tenant_id, conflict_id, for_update=True)
-            row = _check_resolvable(row, request)
+            conflicts = ConflictRepository(session)
+            await ConnectorRepository(session).hold(await conflicts.connector_of(self.tenant_id, conflict_id))
+            row = _check_resolvable(await conflicts.get(self.tenant_id, conflict_id, for_update=True), request)
             by = await _actor(session, self.tenant_id, token_id)
             status = status_for(request.resolution, overridden=bool(request.overrides))
             _decide(row, stored_resolution(request.resolution, request.overrides), status, by)
@@ -266,6 +267,7 @@ class ConflictService:
     ) -> tuple[list[Conflict], int | None]:
         """Decide one batch in one transaction: (decided conflicts, the id to continue after, None at the end)."""
         async with self.db.transaction() as session:
+            await ConnectorRepository(session).hold_all(self.tenant_id)
             conflicts = ConflictRepository(session)
             batch = await conflicts.pending_after(
                 self.tenant_id, where, after_id=after_id, up_to_id=upper, limit=BULK_BATCH, for_update=True

@@ -184,6 +184,7 @@ class SyncJobService:
         """A pending job ends at once; a running one is stopped by its worker within a page of products."""
         async with self.db.transaction() as session:
             jobs = SyncJobRepository(session)
+            await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id))
             job = await jobs.get(self.tenant_id, job_id)
             if job is None:
                 raise _error(("id",), "sync job not found", ErrorCode.SYNC_JOB_NOT_FOUND)

@@ -27,6 +27,7 @@ from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ValueTable
 from app.domain.reconcile import SlotResult, reconcile
 from app.domain.sync import ChangeAction, Selection, field_changes, outgoing, remote_document
+from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.products import ProductRepository
 from app.repositories.sync_jobs import Counts, SyncJobRepository
@@ -346,13 +347,16 @@ def _apply_result(item: Item, result: ItemResult) -> None:
 async def record_page(container: Container, work: PageWork, how: Pass, *, worker: str, lease: timedelta) -> Recorded:
     """Write every item's outcome, the counts and the chunk's cursor in one transaction.
 
-    The chunk is moved on first, which checks and locks this worker's lease.
+    The connector is held first (ConnectorRepository.hold), then the chunk is
+    moved on, which checks and locks this worker's lease.
     Returns whether the job was asked to cancel meanwhile (read by the
     statement that adds the counts, so a page costs no extra round trip for
     it) and the pending conflicts to announce once committed.
     """
     job, now = work.job, utcnow()
     async with container.db.transaction() as session:
+        if not await ConnectorRepository(session).hold(work.connector.id):
+            raise LeaseLost(str(work.chunk.id))  # the connector was deleted, and the chunk with it
         jobs = SyncJobRepository(session)
         moved = await jobs.update_held_chunk(
             work.chunk.id, worker, cursor=work.last_product_id, lease_expires_at=now + lease

@@ -84,6 +84,8 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
     claim: Claim | None = None
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
+        if not await ConnectorRepository(session).hold(await jobs.connector_of(chunk_id=chunk_id)):
+            return None
         chunk = await jobs.chunk(chunk_id, for_update=True)
         if chunk is None or chunk.status in (ChunkStatus.DONE, ChunkStatus.CANCELLED):
             return None
@@ -235,8 +237,10 @@ async def _fail_job(container: Container, claim: Claim, reason: str) -> None:
     """Stop the whole job and put the connector in ERROR: people must fix credentials or set-up first."""
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
-        job = await jobs.get_any(claim.job.id, for_update=True)
-        assert job is not None
+        held = await ConnectorRepository(session).hold(claim.connector.id)
+        job = await jobs.get_any(claim.job.id, for_update=True) if held else None
+        if job is None:
+            return  # the connector was deleted meanwhile, and its jobs with it
         job.failure = reason
         for chunk in await jobs.chunks_of(job.id):
             if chunk.status in (ChunkStatus.PENDING, ChunkStatus.RUNNING):
