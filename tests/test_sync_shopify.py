@@ -15,9 +15,15 @@ from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
 from tests.emulators.shopify import ShopifyEmulator
 from tests.shopify_fixtures import create_shopify_connector, shopify
-from tests.sync_fixtures import WorkerProcess, trigger, wait_for_job, worker
+from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
 
-__all__ = ["shopify", "worker"]
+__all__ = ["module_worker", "shopify"]
+
+
+@pytest.fixture
+def worker(module_worker: WorkerProcess) -> WorkerProcess:
+    """The module's one worker: every test has its own tenant and its own emulator behind the switch."""
+    return module_worker
 
 MAPPINGS = [
     {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
