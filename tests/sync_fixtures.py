@@ -1,4 +1,4 @@
-"""Real `pimsync worker` processes for sync tests, and GraphQL documents for jobs.
+"""Real `pimsync worker` processes for sync tests, GraphQL documents for jobs, and a shop of chairs to sync.
 
 Workers run as separate processes on the test's database and Redis (and its
 own queue name), exactly as deployed; tests can kill one with SIGKILL.
@@ -21,7 +21,9 @@ import pytest
 
 from app.embedded_redis import redis_url
 from app.settings import Settings
+from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
+from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector
 
 JOB_FIELDS = """
   id status syncType priority totalProducts syncedProducts failedProducts skippedProducts conflictedProducts
@@ -39,6 +41,10 @@ JOB = f"""query($id: ID!) {{ syncJob(id: $id) {{ {JOB_FIELDS}
 }} }}"""
 CANCEL = f"""mutation($id: ID!) {{ cancelSyncJob(id: $id) {{ syncJob {{ {JOB_FIELDS} }} userErrors {{ field message code }} }} }}"""
 RETRY = f"""mutation($id: ID!) {{ retrySyncJob(id: $id) {{ syncJob {{ {JOB_FIELDS} }} userErrors {{ field message code }} }} }}"""
+
+LOCALE_STATUS = """query { connector(code: "shop") {
+  lastSyncedAt lastJob { id status } localeSyncStatus { pimLocale channelLocale status lastSyncedAt }
+} }"""
 
 FINISHED = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -162,3 +168,62 @@ async def wait_for_job(
             output = worker.output() if worker else ""
             pytest.fail(f"job {job_id} still {job['status']} after {within}s: {job}\nworker output:\n{output}")
         await asyncio.sleep(0.2)
+
+
+# -- a catalog of chairs and a CUSTOM_HTTP connector to sync it -------------------------------------------------
+
+PRODUCTS = 30
+
+
+MAPPINGS = [
+    {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
+    {"attributeCode": "description", "channelField": "description", "direction": "EXPORT", "whenEmpty": "SKIP"},
+    {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"},
+]
+
+
+LISTINGS = """query($sku: String!) { product(sku: $sku) { listings { externalId status connector { code } } } }"""
+
+
+def sku(number: int) -> str:
+    return f"CHAIR-{number:03d}"
+
+
+def chair(number: int, **names: str) -> dict[str, Any]:
+    return {
+        "sku": sku(number),
+        "values": [
+            value("name", names.get("en", f"Oak chair {number}"), "en_US"),
+            value("name", names.get("ar", f"كرسي بلوط {number}"), "ar_AE"),
+            value("name", names.get("fr", f"Chaise en chêne {number}"), "fr_FR"),
+            value("price", {"EUR": f"{100 + number}.50"}),
+        ],
+    }
+
+
+@pytest.fixture
+async def shop_sync(gql: GraphQLClient, served_shop: ServedShop) -> GraphQLClient:
+    """A catalog of 30 chairs in three locales, a CUSTOM_HTTP connector to the shop, its mappings.
+
+    The connector allows 100 requests/s: the channel type's 5/s would make most of a test's time waiting for
+    the bucket. The rate limit has tests of its own."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop, requestsPerSecond=100)
+    for start in range(0, PRODUCTS, 10):
+        await upsert(gql, *(chair(n) for n in range(start, start + 10)))
+    saved = (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]
+    assert saved["userErrors"] == []
+    return gql
+
+
+def batches(shop: ServedShop) -> list[dict[str, Any]]:
+    return [request.json for request in shop.shop.requests_to("POST", "/products/batch") if request.status == 200]
+
+
+def sent_products(shop: ServedShop) -> list[dict[str, Any]]:
+    return [product for body in batches(shop) for product in body["products"]]
+
+
+async def locale_status(gql: GraphQLClient) -> dict[str, str]:
+    """Each channel locale's sync status (never, pending, synced, error) on the connector "shop"."""
+    return {row["channelLocale"]: row["status"] for row in (await gql(LOCALE_STATUS))["connector"]["localeSyncStatus"]}

@@ -23,8 +23,7 @@ from tests.conflict_fixtures import CONFLICTS, diff, field
 from tests.conftest import GraphQLClient
 from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
 from tests.emulators.custom_http_shop import CustomHttpShop
-from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
-from tests.test_sync import LISTINGS, sent_products
+from tests.sync_fixtures import LISTINGS, WorkerProcess, module_worker, sent_products, trigger, wait_for_job
 
 __all__ = ["module_worker", "served_shop"]
 

@@ -25,6 +25,7 @@ def worker(module_worker: WorkerProcess) -> WorkerProcess:
     """The module's one worker: every test has its own tenant and its own emulator behind the switch."""
     return module_worker
 
+
 MAPPINGS = [
     {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
     {"attributeCode": "description", "channelField": "descriptionHtml", "direction": "EXPORT"},

@@ -18,8 +18,7 @@ from tests.catalog_fixtures import upsert
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import ServedShop, served_shop
 from tests.emulators import serve
-from tests.sync_fixtures import WorkerProcess, trigger, worker
-from tests.test_sync import chair, shop_sync
+from tests.sync_fixtures import WorkerProcess, chair, shop_sync, trigger, worker
 
 __all__ = ["served_shop", "shop_sync", "worker"]
 

@@ -1,0 +1,287 @@
+"""Sync jobs end to end: triggered over GraphQL, run by a real worker process on the reference shop.
+
+One worker serves the whole module (each test has its own tenant and shop). Tests that start, kill or
+starve their own workers, or run the pipeline in-process, are in test_sync.py, where no worker takes
+their queue messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli.main import app as pimsync
+from app.settings import Settings
+from tests.catalog_fixtures import DELETE_PRODUCTS, upsert, value
+from tests.conftest import GraphQLClient, TenantHandle
+from tests.connector_fixtures import CONNECTOR, ServedShop, served_shop
+from tests.sync_fixtures import (
+    CANCEL,
+    LISTINGS,
+    LOCALE_STATUS,
+    PRODUCTS,
+    RETRY,
+    WorkerProcess,
+    batches,
+    chair,
+    locale_status,
+    module_worker,
+    sent_products,
+    shop_sync,
+    sku,
+    trigger,
+    wait_for_job,
+    worker_env,
+)
+
+__all__ = ["module_worker", "served_shop", "shop_sync"]
+
+
+@pytest.fixture
+def worker(module_worker: WorkerProcess) -> WorkerProcess:
+    """The module's one worker (a worker's start and stop cost a second or more a test)."""
+    return module_worker
+
+
+async def test_a_full_sync_puts_every_product_on_the_channel(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    job = await trigger(shop_sync)
+    assert job["status"] == "PENDING" and job["totalProducts"] == PRODUCTS and job["queuePosition"] >= 1
+    done = await wait_for_job(shop_sync, job["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
+    assert done["progress"] == 1.0
+    shop = served_shop.shop
+    assert len(shop.products) == PRODUCTS
+    stored = shop.products[sku(7)]
+    assert stored.locales["ar"]["title"] == "كرسي بلوط 7"
+    assert stored.locales["fr"]["title"] == "Chaise en chêne 7"
+    assert stored.fields["price"] == "107.50"
+    listing = (await shop_sync(LISTINGS, {"sku": sku(7)}))["product"]["listings"]
+    assert listing == [{"externalId": stored.external_id, "status": "synced", "connector": {"code": "shop"}}]
+    assert done["changes"]["totalCount"] == PRODUCTS
+    assert {edge["node"]["action"] for edge in done["changes"]["edges"]} == {"CREATE"}
+    created = next(edge["node"] for edge in done["changes"]["edges"] if edge["node"]["productSku"] == sku(7))
+    assert {"field": "title", "channelLocale": "ar", "before": None, "after": "كرسي بلوط 7", "held": False} in created[
+        "fields"
+    ]
+    assert {"field": "price", "channelLocale": None, "before": None, "after": "107.50", "held": False} in created[
+        "fields"
+    ]
+    log = worker.log_path.read_text(errors="replace")
+    assert "worker.ready" in log
+    assert "HTTP Request" not in log, "httpx's per-request INFO lines (full URLs with SKU queries) reach the log"
+
+
+async def test_incremental_sends_only_what_changed(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    served_shop.shop.requests.clear()
+    await upsert(shop_sync, chair(3, fr="Chaise de salon 3"), chair(11, fr="Chaise haute 11"))
+    job = await trigger(shop_sync, syncType="INCREMENTAL")
+    done = await wait_for_job(shop_sync, job["id"], worker=worker)
+    assert (done["totalProducts"], done["syncedProducts"], done["skippedProducts"]) == (2, 2, 0)
+    sent = sent_products(served_shop)
+    assert sorted(product["sku"] for product in sent) == [sku(3), sku(11)]
+    assert all(set(product["locales"]) == {"fr"} and product["fields"] == {} for product in sent), sent
+    assert served_shop.shop.products[sku(3)].locales["fr"]["title"] == "Chaise de salon 3"
+    change = next(edge["node"] for edge in done["changes"]["edges"] if edge["node"]["productSku"] == sku(3))
+    assert change["fields"] == [
+        {
+            "field": "title",
+            "channelLocale": "fr",
+            "before": "Chaise en chêne 3",
+            "after": "Chaise de salon 3",
+            "held": False,
+        }
+    ]
+    served_shop.shop.requests.clear()
+    nothing = await wait_for_job(shop_sync, (await trigger(shop_sync, syncType="INCREMENTAL"))["id"], worker=worker)
+    assert (nothing["status"], nothing["totalProducts"]) == ("COMPLETED", 0)
+    assert batches(served_shop) == []
+
+
+@pytest.mark.parametrize("sync_type", ["FULL", "INCREMENTAL"])
+async def test_products_deleted_or_disabled_in_the_pim_are_taken_off_the_channel(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, sync_type: str
+) -> None:
+    """Whichever sync comes next: a FULL one must not step over them (it moves the cursor past their change)."""
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    shop = served_shop.shop
+    gone = {f"/products/{shop.products[sku(number)].external_id}" for number in (4, 9)}
+    assert (await shop_sync(DELETE_PRODUCTS, {"skus": [sku(4)]}))["deleteProducts"]["userErrors"] == []
+    assert (await upsert(shop_sync, {**chair(9), "enabled": False}))["userErrors"] == []
+    shop.requests.clear()
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync, syncType=sync_type))["id"], worker=worker)
+    assert (done["status"], done["failedProducts"]) == ("COMPLETED", 0), done["errors"]
+    assert sku(4) not in shop.products and sku(9) not in shop.products
+    assert len(shop.products) == PRODUCTS - 2
+    assert {request.path for request in shop.requests if request.method == "DELETE"} == gone
+    removed = {edge["node"]["productSku"] for edge in done["changes"]["edges"] if edge["node"]["action"] == "DELETE"}
+    assert removed == {sku(4), sku(9)}
+    [listing] = (await shop_sync(LISTINGS, {"sku": sku(9)}))["product"]["listings"]
+    assert listing["externalId"] is None and listing["status"] == "never"
+
+    shop.requests.clear()
+    again = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert again["status"] == "COMPLETED" and [r for r in shop.requests if r.method == "DELETE"] == []
+    assert len(shop.products) == PRODUCTS - 2
+
+
+async def test_each_mapped_locale_shows_whether_its_last_sync_went_through(
+    shop_sync: GraphQLClient, worker: WorkerProcess
+) -> None:
+    """A product with no French title fails in fr only: a catalog manager sees which locale needs work."""
+    connector = (await shop_sync(LOCALE_STATUS))["connector"]
+    assert (connector["lastJob"], connector["lastSyncedAt"]) == (None, None)
+    assert await locale_status(shop_sync) == {"en": "never", "ar": "never", "fr": "never"}
+    untitled = chair(2)
+    untitled["values"] = [row for row in untitled["values"] if row["locale"] != "fr_FR"]
+    await upsert(shop_sync, {**untitled, "sku": "UNTITLED-FR"})
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert done["failedProducts"] == 1, done["errors"]
+    connector = (await shop_sync(LOCALE_STATUS))["connector"]
+    assert connector["lastJob"] == {"id": done["id"], "status": "COMPLETED"}
+    assert await locale_status(shop_sync) == {"en": "synced", "ar": "synced", "fr": "error"}
+    assert {row["lastSyncedAt"] for row in connector["localeSyncStatus"]} == {connector["lastSyncedAt"]}
+    assert connector["lastSyncedAt"] is not None
+
+
+async def test_a_dry_run_records_changes_and_sends_nothing(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    served_shop.shop.seed(sku(1), fields={"price": "1.00"}, locales={"en": {"title": "Old title"}})
+    job = await trigger(shop_sync, dryRun=True)
+    assert job["dryRun"] is True
+    done = await wait_for_job(shop_sync, job["id"], worker=worker)
+    assert done["status"] == "COMPLETED"
+    assert batches(served_shop) == [], "a dry run sent products"
+    actions = {edge["node"]["productSku"]: edge["node"] for edge in done["changes"]["edges"]}
+    assert actions[sku(2)]["action"] == "CREATE"
+    assert actions[sku(1)]["action"] == "UPDATE"
+    assert {
+        "field": "title",
+        "channelLocale": "en",
+        "before": "Old title",
+        "after": "Oak chair 1",
+        "held": False,
+    } in actions[sku(1)]["fields"]
+    assert {"field": "price", "channelLocale": None, "before": "1.00", "after": "101.50", "held": False} in actions[
+        sku(1)
+    ]["fields"]
+    listing = (await shop_sync(LISTINGS, {"sku": sku(2)}))["product"]["listings"]
+    assert listing == [], "a dry run bound a product"
+
+
+async def test_a_product_the_channel_already_has_is_linked_not_duplicated(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    existing = served_shop.shop.seed(sku(5), fields={"barcode": "kept"}, locales={"en": {"title": "Made in the shop"}})
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert done["failedProducts"] == 0
+    assert len(served_shop.shop.products) == PRODUCTS
+    assert served_shop.shop.products[sku(5)].external_id == existing.external_id
+    assert served_shop.shop.products[sku(5)].fields["barcode"] == "kept", "an unmapped field was overwritten"
+    sent = [product for product in sent_products(served_shop) if product["sku"] == sku(5)]
+    assert [product["externalId"] for product in sent] == [existing.external_id]
+
+
+async def test_cancel_stops_a_running_job_within_seconds(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    for start in range(PRODUCTS, 1000, 250):
+        await upsert(shop_sync, *(chair(n) for n in range(start, min(start + 250, 1000))))
+    served_shop.shop.slow_down(0.4)
+    job = await trigger(shop_sync, syncType="FULL")
+    await wait_for_job(shop_sync, job["id"], worker=worker, until={"RUNNING"})
+    cancelled = (await shop_sync(CANCEL, {"id": job["id"]}))["cancelSyncJob"]
+    assert cancelled["userErrors"] == []
+    done = await wait_for_job(shop_sync, job["id"], worker=worker, within=15)
+    assert done["status"] == "CANCELLED"
+    assert done["syncedProducts"] < 1000, "the whole job ran despite the cancel"
+
+
+async def test_failed_products_can_be_retried_alone(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    await upsert(shop_sync, {"sku": sku(4), "values": [value("name", None, "en_US")]})
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert (done["syncedProducts"], done["failedProducts"]) == (PRODUCTS - 1, 1)
+    errors = [edge["node"] for edge in done["errors"]["edges"]]
+    assert errors == [{"productSku": sku(4), "locale": "en", "errorCode": "CHN-010", "message": errors[0]["message"]}]
+    await upsert(shop_sync, chair(4))
+    retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
+    assert retried["userErrors"] == []
+    assert retried["syncJob"]["retryOf"] == done["id"] and retried["syncJob"]["totalProducts"] == 1
+    again = await wait_for_job(shop_sync, retried["syncJob"]["id"], worker=worker)
+    assert (again["syncedProducts"], again["failedProducts"]) == (1, 0)
+    assert served_shop.shop.products[sku(4)].locales["en"]["title"] == "Oak chair 4"
+
+
+async def test_429_storms_and_503s_lose_nothing(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    served_shop.shop.rate_limit_next(4, retry_after="1")
+    served_shop.shop.fail_next(3, status=503)
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker, within=90)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
+    assert len(served_shop.shop.products) == PRODUCTS
+
+
+async def test_rejected_credentials_fail_the_job_and_pause_the_connector(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    served_shop.shop.signing_secret = "the-shop-rotated-its-secret"
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert done["status"] == "FAILED" and "CHN-003" in done["failure"]
+    connector = (await shop_sync(CONNECTOR, {"code": "shop"}))["connector"]
+    assert connector["status"] == "ERROR" and "CHN-003" in connector["statusReason"]
+
+
+async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, settings: Settings, tenant: TenantHandle
+) -> None:
+    env = worker_env(settings)
+    result = await asyncio.to_thread(
+        CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "FULL"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert f"COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}" in result.output
+    assert len(served_shop.shop.products) == PRODUCTS
+    again = await asyncio.to_thread(
+        CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "INCREMENTAL"], env=env
+    )
+    assert again.exit_code == 0 and "COMPLETED: 0 synced, 0 unchanged, 0 failed of 0" in again.output
+
+
+async def test_what_happened_is_recorded_as_events(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, db: Any, tenant: TenantHandle
+) -> None:
+    from app.repositories.events import EventRepository
+
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    async with db.reader() as session:
+        events = list(reversed(await EventRepository(session).latest(tenant.id)))
+    kinds = [event.kind for event in events]
+    assert kinds[:2] == ["connector.created", "connector.connected"]
+    assert kinds[2:4] == ["sync.requested", "sync.started"]
+    assert kinds[-1] == "sync.completed"
+    exported = [event.payload["count"] for event in events if event.kind == "products.exported"]
+    assert sum(exported) == PRODUCTS, "one event per page, counting the products written"
+
+
+async def test_a_batch_the_channel_refuses_whole_is_split_so_the_rest_goes_through(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    served_shop.shop.requests.clear()
+    served_shop.shop.fail_next(1, status=400, only="POST /products/batch")
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync, forceResync=True))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
+    statuses = [request.status for request in served_shop.shop.requests_to("POST", "/products/batch")]
+    assert statuses[0] == 400 and statuses[1:] == [200, 200], statuses
+    assert [len(body["products"]) for body in batches(served_shop)] == [PRODUCTS // 2, PRODUCTS // 2]
