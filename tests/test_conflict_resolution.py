@@ -17,7 +17,7 @@ from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import BULK, CONFLICT, CONFLICTS, RESOLVE
 from tests.conftest import GraphQLClient, TenantHandle, until_a_writer_waits
-from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
+from tests.connector_fixtures import CONNECTOR, SAVE_MAPPINGS, ServedShop, create_connector, served_shop
 from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
 
 __all__ = ["module_worker", "served_shop"]
@@ -311,3 +311,5 @@ async def test_a_resolution_the_shop_refuses_to_authorise_is_given_up_with_the_r
     assert done["appliedAt"] is None
     assert "cannot be reached with these settings" in done["applyError"] and "CHN-003" in done["applyError"]
     assert served_shop.shop.products["LAMP-1"].locales["fr"]["title"] == "Lampe dorée 1", "nothing was written"
+    connector = (await titles_at_odds(CONNECTOR, {"code": "shop"}))["connector"]
+    assert connector["status"] == "ERROR" and "CHN-003" in connector["statusReason"], "syncs would fail the same way"

@@ -34,7 +34,14 @@ from app.settings import Settings
 from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import CONFLICTS, diff, field, title
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import CREATE_CONNECTOR, SAVE_MAPPINGS, ServedShop, create_connector, served_shop
+from tests.connector_fixtures import (
+    CONNECTOR,
+    CREATE_CONNECTOR,
+    SAVE_MAPPINGS,
+    ServedShop,
+    create_connector,
+    served_shop,
+)
 from tests.emulators.custom_http_shop import CustomHttpShop, LoggedRequest
 from tests.emulators.shopify import ShopifyEmulator
 from tests.shopify_fixtures import DOMAIN, TOKEN, shop_clock, shopify
@@ -614,3 +621,23 @@ async def test_a_delivery_checked_while_the_shop_is_down_is_tried_again_and_proc
     assert conflict["fields"] == AR_CONFLICT
     assert len([r for r in store.shop.requests if r.status == 503]) == 5
     assert "webhook.attempt_failed" in store.worker.output()
+
+
+async def test_a_check_the_shop_refuses_to_authorise_puts_the_connector_in_error(opener: Opener) -> None:
+    """As for a sync job: a channel that refuses the connector's credentials (CHN-003) will refuse every later
+    request too, so the connector goes to ERROR with the reason and scheduled syncs skip it until it is resumed.
+    The delivery stays to be tried again, so once the credentials are fixed it is still checked."""
+    store = await opener(strategy="MANUAL")
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+    body, headers = store.shop.webhook("product.updated", SKU)
+    store.shop.rotate_secret_after(0, "a-secret-the-service-does-not-know")
+    await store.post(body, headers)
+
+    deadline = time.monotonic() + 30
+    while (connector := (await store.gql(CONNECTOR, {"code": "shop"}))["connector"])["status"] != "ERROR":
+        assert time.monotonic() < deadline, (connector["status"], store.worker.output())
+        await asyncio.sleep(0.1)
+    assert "CHN-003" in connector["statusReason"], connector["statusReason"]
+    [row] = await deliveries(store.db, store.path)
+    assert row.status == "PENDING" and "CHN-003" in (row.outcome or ""), (row.status, row.outcome)
+    assert store.shop.products[SKU].locales["ar"]["title"] == AR_SHOP_EDIT, "nothing was written"

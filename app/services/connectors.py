@@ -153,6 +153,28 @@ def _status_event(session: Any, row: Connector, before: str | None) -> None:
         )
 
 
+def put_in_error(session: Any, row: Connector, reason: str, **context: Any) -> None:
+    """ERROR with `reason`, recorded as connector.error: the channel refused the connector's credentials or
+    set-up (CHN-003/004), so scheduled syncs skip it until resumeConnector. A paused connector stays paused."""
+    if row.status != ConnectorStatus.PAUSED:
+        row.status, row.status_reason = ConnectorStatus.ERROR.value, reason
+        row.updated_at = utcnow()
+    EventRepository(session).record(row.tenant_id, "connector.error", connector_id=row.id, reason=reason, **context)
+
+
+async def credentials_rejected(container: Container, connector_id: int, reason: str) -> None:
+    """`put_in_error` for work outside a sync job (a resolution applied, a webhook checked) that met CHN-003/004:
+    such a refusal means every later request would fail too, as it does for a job."""
+    async with container.db.transaction() as session:
+        if not await ConnectorRepository(session).hold(connector_id):
+            return
+        row = await session.get(Connector, connector_id, with_for_update=True)
+        if row is None:
+            return
+        put_in_error(session, row, reason)
+    log.warning("connector.error", connector=row.code, reason=reason)
+
+
 class ConnectorService:
     def __init__(self, container: Container, tenant_id: int) -> None:
         self.container = container

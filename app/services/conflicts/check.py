@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.base import ChannelError, WebhookEvent
+from app.channels.base import ChannelError, CredentialsRejected, WebhookEvent
 from app.channels.factory import AdapterUnavailable
 from app.channels.webhooks import Topic
 from app.container import Container
@@ -38,6 +38,7 @@ from app.repositories.events import EventRepository
 from app.repositories.listings import ListingRepository, ListingRow
 from app.repositories.products import ProductRepository
 from app.services.conflicts.notify import publish_conflict
+from app.services.connectors import credentials_rejected
 from app.services.mappings import MappingService
 from app.services.sync.adapters import open_adapter
 from app.services.sync.items import Item, failed, load_items, written
@@ -194,6 +195,8 @@ async def check_webhook_event(container: Container, connector_id: int, event: We
     except ChannelError as exc:
         if exc.transient:
             raise ChannelBusy(exc.message) from exc
+        if isinstance(exc, CredentialsRejected):
+            await credentials_rejected(container, connector.id, exc.summary)
         raise
     summary = checked.summary()
     if checked.item.rec is not None and not checked.item.rec.sends and not _channel_moved(checked.item):

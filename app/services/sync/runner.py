@@ -33,6 +33,7 @@ from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.secrets import CredentialsUnreadable
 from app.services.conflicts.notify import publish_conflict
+from app.services.connectors import put_in_error
 from app.services.mappings import MappingService
 from app.services.sync import progress
 from app.services.sync.adapters import open_adapter
@@ -246,11 +247,7 @@ async def _fail_job(container: Container, claim: Claim, reason: str) -> None:
             if chunk.status in (ChunkStatus.PENDING, ChunkStatus.RUNNING):
                 chunk.status, chunk.lease_expires_at = ChunkStatus.CANCELLED.value, None
         connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
-        if connector.status != ConnectorStatus.PAUSED:
-            connector.status, connector.status_reason = ConnectorStatus.ERROR.value, reason
-        EventRepository(session).record(
-            job.tenant_id, "connector.error", connector_id=connector.id, job=job.id, reason=reason
-        )
+        put_in_error(session, connector, reason, job=job.id)
     log.warning("sync.job_failed", job=claim.job.id, reason=reason)
     await finish_job(container, claim.job.id)
 
