@@ -186,6 +186,23 @@ async def test_a_higher_available_does_not_hand_out_units_twice(workers: Workers
     assert await bucket.try_acquire(5) >= 0.4, "requests still in flight were counted by us, not yet by the channel"
 
 
+async def test_a_larger_bucket_the_channel_shows_is_ours_to_use_up_to_what_it_has_available(workers: Workers) -> None:
+    """Shopify's first answer tells a bucket of 2,000 points (ours was configured at 5) with 1,990 available: the
+    units ours did not know of were never handed out, so a read estimated at 202 points goes at once."""
+    bucket = workers.bucket(RateLimit(capacity=5, rate=5))
+    assert await bucket.try_acquire(3) == 0  # the first request, answered with:
+    await bucket.observe(RateSignal(available=1990, capacity=2000, restore_rate=100))
+
+    assert await bucket.try_acquire(202) == 0
+    assert await bucket.try_acquire(1788) == 0, "2 + 1,995 new units, capped at the 1,990 available, less the 202"
+    assert await bucket.try_acquire(10) >= 0.05, "and no more than that"
+
+    shared = workers.bucket(RateLimit(capacity=5, rate=5), key="shared")
+    await shared.observe(RateSignal(available=40, capacity=2000, restore_rate=100))
+    assert await shared.try_acquire(40) == 0
+    assert await shared.try_acquire(5) >= 0.04, "another app spent the rest of the shop's bucket: only 40 are there"
+
+
 async def test_a_changed_configuration_replaces_what_the_channel_taught(workers: Workers) -> None:
     learned = workers.bucket(RateLimit(capacity=10, rate=10))
     await learned.observe(RateSignal(capacity=100, restore_rate=1))
@@ -275,6 +292,11 @@ async def test_the_local_bucket_follows_the_same_rules() -> None:
     await bucket.observe(RateSignal(available=1, capacity=50, restore_rate=25))
     assert await bucket.try_acquire() == 0
     assert await bucket.try_acquire(50) == pytest.approx(2.0)
+
+    clock.now += 10  # full again (50), then shown a larger bucket with 70 of 100 available
+    await bucket.observe(RateSignal(available=70, capacity=100))
+    assert await bucket.try_acquire(70) == 0
+    assert await bucket.try_acquire(25) == pytest.approx(1.0)
 
     started = clock.now
     await bucket.acquire(80)

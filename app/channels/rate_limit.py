@@ -33,7 +33,12 @@ single-process benchmarks and tests without Redis):
   or the key expires. `available` can only lower our tokens, never raise
   them: the channel counted it before it saw requests other workers already
   have in flight, so raising to it would hand those units out twice and earn
-  the next 429.
+  the next 429. The one exception is a channel that shows a bucket larger
+  than ours (with what is available in it): the units ours did not know of
+  were never handed out, so they are added, up to `available`. Without that
+  a Shopify bucket, configured at 5 and told 2,000 points by the first
+  answer, kept its 5 and then paced every read (estimated at 202 points) at
+  the restore rate: two seconds for a one-product sync.
 - An idle bucket expires, but never before the channel's own bucket would
   have refilled too: a bucket re-created full must not over-credit.
 """
@@ -127,6 +132,7 @@ _OBSERVE = (
 local retry_after, available = tonumber(ARGV[5]), tonumber(ARGV[6])
 local new_capacity, new_rate = tonumber(ARGV[7]), tonumber(ARGV[8])
 if new_capacity and new_capacity > 0 then
+  if available and new_capacity > capacity then tokens = tokens + (new_capacity - capacity) end
   capacity = new_capacity
   tokens = math.min(tokens, capacity)
 end
@@ -294,6 +300,8 @@ class LocalTokenBucket:
     async def observe(self, signal: RateSignal) -> None:
         now = self._refill()
         if signal.capacity is not None and signal.capacity > 0:
+            if signal.available is not None and signal.capacity > self.capacity:
+                self._tokens += signal.capacity - self.capacity
             self.capacity = signal.capacity
             self._tokens = min(self._tokens, self.capacity)
         if signal.restore_rate is not None and signal.restore_rate > 0:
