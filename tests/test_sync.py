@@ -464,8 +464,10 @@ async def test_a_connectors_own_rate_limit_holds_its_requests(
     arrivals = sorted(request.received for request in served_shop.shop.requests)
     assert len(arrivals) >= 2 * rate, f"too few requests to test the pace: {len(arrivals)}"
     # The bucket holds `rate` requests (and LATE_CREDIT of one more) and adds one every 1/rate s. So no stretch of
-    # time at the shop can hold more than that, give or take one request for the way from bucket to shop.
+    # time at the shop can hold more than that, give or take two requests for the way from bucket to shop (the
+    # shop is served from this test's process, which can hold a request up; measured here: 8.2 at most).
+    # Without the limit (tried at 1,000/s) 11 of them come within 0.1 s.
     for first, start in enumerate(arrivals):
         for last in range(first + 1, len(arrivals)):
-            allowed = rate + 1 + rate * (arrivals[last] - start)
+            allowed = rate + 2 + rate * (arrivals[last] - start)
             assert last - first + 1 <= allowed, f"{last - first + 1} requests in {arrivals[last] - start:.3f}s"
