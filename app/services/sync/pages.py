@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
@@ -42,7 +42,6 @@ class LeaseLost(Exception):
 
 
 LOOKUP_BATCH = 100
-Result = TypeVar("Result")
 
 
 @dataclass
@@ -79,10 +78,6 @@ class PageWork:
             items, values = await load_items(session, job.tenant_id, connector.id, rows, attribute_ids)
         last = rows[-1].id if rows else chunk.last_product_id
         return cls(job, connector, chunk, items, values, last)
-
-
-async def _retrying(call: Callable[[], Awaitable[Result]], policy: RetryPolicy) -> Result:
-    return await with_retries(call, policy=policy)
 
 
 @dataclass(frozen=True)
@@ -298,7 +293,7 @@ async def _fetch(
     propagate: they stop the whole job)."""
     skus = [item.product.sku for item in group]
     try:
-        return await _retrying(lambda: adapter.fetch_products(skus), policy)
+        return await with_retries(lambda: adapter.fetch_products(skus), policy=policy)
     except CredentialsRejected:
         raise
     except ChannelError as exc:
@@ -309,7 +304,7 @@ async def _delete(adapter: ChannelAdapter, item: Item, policy: RetryPolicy) -> N
     assert item.external_id is not None
     external_id = item.external_id
     try:
-        await _retrying(lambda: adapter.delete_product(external_id), policy)
+        await with_retries(lambda: adapter.delete_product(external_id), policy=policy)
     except CredentialsRejected:
         raise
     except ChannelError as exc:
@@ -319,7 +314,7 @@ async def _delete(adapter: ChannelAdapter, item: Item, policy: RetryPolicy) -> N
 async def _send(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPolicy) -> None:
     documents = [document for item in items if (document := item.document()) is not None]
     try:
-        results = await _retrying(lambda: adapter.export_batch(documents), policy)
+        results = await with_retries(lambda: adapter.export_batch(documents), policy=policy)
     except CredentialsRejected:
         raise
     except ChannelError as exc:
