@@ -166,8 +166,6 @@ async def credentials_rejected(container: Container, connector_id: int, reason: 
     """`put_in_error` for work outside a sync job (a resolution applied, a webhook checked) that met CHN-003/004:
     such a refusal means every later request would fail too, as it does for a job."""
     async with container.db.transaction() as session:
-        if not await ConnectorRepository(session).hold(connector_id):
-            return
         row = await session.get(Connector, connector_id, with_for_update=True)
         if row is None:
             return

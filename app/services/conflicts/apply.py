@@ -33,7 +33,6 @@ from app.repositories.conflicts import ConflictRepository
 from app.secrets import CredentialsUnreadable
 from app.services.conflicts.check import ChannelBusy, Checked, CheckRaced, check_product
 from app.services.conflicts.queue import enqueue_apply
-from app.services.connectors import credentials_rejected
 from app.services.sync.items import failed
 
 log = structlog.get_logger(__name__)
@@ -96,8 +95,6 @@ async def apply_resolution(container: Container, conflict_id: int, *, attempt: i
         return Applied("SKIPPED", str(exc), retry_in=min(120.0, first * 2 ** (attempt - 1)))
     except (AdapterUnavailable, CredentialsRejected, CredentialsUnreadable) as exc:
         why = exc.summary if isinstance(exc, CredentialsRejected) else str(exc)
-        if isinstance(exc, CredentialsRejected):
-            await credentials_rejected(container, connector.id, why)
         return await _give_up(container, conflict_id, f"the channel cannot be reached with these settings: {why}")
     log.info("conflict.applied", conflict=conflict_id, outcome=checked.summary())
     return Applied("APPLIED", checked.summary())

@@ -118,16 +118,19 @@ async def check_product(
     sync page's is, naming `source` (what asked for the check) since no job
     holds it. `finish` runs inside the recording transaction (a resolution
     marks itself applied there). Raises CheckRaced, ChannelBusy, and the adapter's
-    CredentialsRejected; AdapterUnavailable when this version cannot talk to
-    the channel.
+    CredentialsRejected (having put the connector in ERROR, as a failed sync
+    job does); AdapterUnavailable when this version cannot talk to the channel.
     """
     plan, _ = await MappingService(container, connector.tenant_id).plan(connector)
-    adapter = await open_adapter(container, connector)
     async with container.db.reader() as session:
         items, values = await load_items(session, connector.tenant_id, connector.id, [product], plan.attribute_ids)
     item, seen = items[0], _mark(items[0].listing)
     how = make_pass(container, connector, plan, check_all=True, chosen=chosen, missing_kind=missing_kind)
-    await send_products(items, values, adapter, how)
+    try:
+        await send_products(items, values, await open_adapter(container, connector), how)
+    except CredentialsRejected as exc:
+        await credentials_rejected(container, connector.id, exc.summary)
+        raise
     if any(code in TRANSIENT for _, code, _ in item.errors):
         raise ChannelBusy("; ".join(message for _, _, message in item.errors))
     async with container.db.transaction() as session:
@@ -195,8 +198,6 @@ async def check_webhook_event(container: Container, connector_id: int, event: We
     except ChannelError as exc:
         if exc.transient:
             raise ChannelBusy(exc.message) from exc
-        if isinstance(exc, CredentialsRejected):
-            await credentials_rejected(container, connector.id, exc.summary)
         raise
     summary = checked.summary()
     if checked.item.rec is not None and not checked.item.rec.sends and not _channel_moved(checked.item):
