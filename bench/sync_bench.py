@@ -40,6 +40,10 @@ child's memory is its own (the shop's is not in it).
    request stays in the measurement. A second FULL sync of the same products,
    nothing changed since, is timed too, for scale (no target): it looks every
    product up on the shop and checks it three ways, and must write nothing.
+   As a floor, the export job's pages are read again exactly as run_chunk
+   reads them (PageWork.load), with nothing built, sent or written, and set
+   against the time the target allows the whole export (the bare replay's
+   over 0.8): how much of that budget reading the PIM alone takes up.
 2. Incremental: the fr_FR name of every 100th product is changed through the
    importer (ProductService underneath; not timed), then an INCREMENTAL sync
    is timed, over the FULL sync's time. The reference shop finds a product to
@@ -121,6 +125,7 @@ from app.domain.connectors import LocalePair, SyncType
 from app.domain.mappings import MappingDirection, MappingDraft
 from app.domain.scopes import ALL_SCOPES
 from app.logging import configure_logging
+from app.repositories.connectors import ConnectorRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.runtime import settle_heap
 from app.services.catalog_setup import CatalogSetupService, ScopeInputData
@@ -129,8 +134,9 @@ from app.services.importing.importer import Importer
 from app.services.mappings import MappingService
 from app.services.sync.finish import finish_job
 from app.services.sync.jobs import SyncJobService, SyncRequest
+from app.services.sync.pages import PageWork
 from app.services.sync.planner import plan_job
-from app.services.sync.runner import run_chunk
+from app.services.sync.runner import job_selection, run_chunk
 from app.services.tokens import TokenService
 from app.settings import Settings
 from tests.emulators import serve
@@ -402,6 +408,7 @@ def child_main(config_path: Path) -> int:
         "incremental": child_incremental,
         "rate": child_rate,
         "replay": child_replay,
+        "read": child_read,
     }[config["role"]]
     result = asyncio.run(work(config))
     Path(config["result"]).write_text(json.dumps(result))
@@ -617,6 +624,45 @@ async def child_rate(config: dict[str, Any]) -> dict[str, Any]:
     return {**steps, **outcome}
 
 
+async def child_read(config: dict[str, Any]) -> dict[str, Any]:
+    """A floor under 1.: reading the export job's pages again as run_chunk reads them (PageWork.load: products,
+    the mapped values, and by now their listings), chunk by chunk, with nothing built, sent or written."""
+    settings = child_settings(config)
+    configure_logging(settings)
+    container = await open_container(settings)
+    settle_heap()
+    try:
+        async with container.db.reader() as session:
+            jobs = SyncJobRepository(session)
+            job = await jobs.get_any(config["job"])
+            assert job is not None
+            chunks = sorted(await jobs.chunks_of(job.id), key=lambda chunk: chunk.id)
+            connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
+        plan, _ = await MappingService(container, job.tenant_id).plan(connector, job.locales)
+        selection, products = job_selection(job), 0
+        started, cpu = time.perf_counter(), time.process_time()
+        for chunk in chunks:
+            after = chunk.first_product_id - 1
+            while True:
+                work = await PageWork.load(
+                    container,
+                    job=job,
+                    connector=connector,
+                    selection=selection,
+                    chunk=chunk,
+                    after_id=after,
+                    limit=settings.sync_page_size,
+                    attribute_ids=plan.attribute_ids,
+                )
+                if work.empty:
+                    break
+                products, after = products + len(work.items), work.last_product_id
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await container.close()
+    return {"seconds": seconds, "cpu_seconds": cpu, "products": products}
+
+
 async def child_replay(config: dict[str, Any]) -> dict[str, Any]:
     """The floor: the same requests, one at a time, from a bare client that only signs and sends them."""
     raw = await asyncio.to_thread(Path(config["requests"]).read_bytes)
@@ -816,6 +862,8 @@ class Results:
     replay_shop_seconds: float = 0.0
     replay_products: int = 0
     engine_products_on_shop: int = 0
+    read: ChildRun | None = None
+    """The export job's pages read again, nothing else done: a floor under any engine built on these reads."""
     again: ChildRun | None = None
     """A second FULL sync of the same, unchanged products (every one checked against the shop)."""
     again_mix: dict[str, int] = field(default_factory=dict)
@@ -922,6 +970,9 @@ def measure_size(
         if bad:
             results.warnings.append(f"{len(bad)} engine requests were not answered 200 (first: {bad[0].status})")
 
+        results.read = run_child(
+            size.work, "read", {**child_common, "role": "read", "job": export.result["job"]}, options.timeout
+        )
         mark = len(engine_shop.seen)
         again = run_child(size.work, "again", {**child_common, "role": "export", "connector": "shop"}, options.timeout)
         check_job(again, "second FULL sync", expect="COMPLETED")
@@ -1075,6 +1126,7 @@ def report(options: Options, results: Results) -> str:
         f"   per request: engine {1000 * export['seconds'] / results.engine_requests:.1f} ms, "
         f"bare {1000 * replay['seconds'] / replay['requests']:.1f} ms",
         *read_lines(results.engine_mix, replay),
+        floor_line(results, export, replay),
         f"   at CUSTOM_HTTP's default bucket ({engine_rate_limit().rate:g} requests/s) the engine could not pass "
         f"{engine_rate_limit().rate * export['synced'] / max(results.engine_requests, 1):,.0f} products/s",
         again_line(results, export),
@@ -1100,6 +1152,18 @@ def report(options: Options, results: Results) -> str:
     if results.warnings:
         lines += ["", *(f"WARNING: {warning}" for warning in results.warnings)]
     return "\n".join(lines)
+
+
+def floor_line(results: Results, export: dict[str, Any], replay: dict[str, Any]) -> str:
+    """How much of the target the engine's reads of the PIM alone take up, before anything is built or sent."""
+    assert results.read is not None
+    read = results.read.result
+    allowed = replay["seconds"] / 0.8
+    return (
+        f"   reading the job's pages alone, as run_chunk reads them (nothing built, sent or written): "
+        f"{read['seconds']:.2f} s for {read['products']:,} products (CPU {read['cpu_seconds']:.2f} s), "
+        f"{read['seconds'] / allowed:.2f} of the {allowed:.2f} s the target allows the whole export"
+    )
 
 
 def read_lines(mix: dict[str, int], replay: dict[str, Any]) -> list[str]:
