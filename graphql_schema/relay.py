@@ -13,6 +13,8 @@ from app.domain.errors import ServiceError
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 250
+MAX_PRIMARY_KEY = 2**31 - 1
+"""Primary keys are 32-bit Integer columns on PostgreSQL: a larger number names nothing."""
 
 Item = TypeVar("Item")
 
@@ -53,11 +55,25 @@ def _encode(kind: str, value: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode()
 
 
+def _primary_key(raw: str) -> int:
+    """The key `raw` spells in canonical decimal (no sign, no leading zero, no `_`), within the column's range.
+
+    `int()` alone takes " 7", "+7", "0_7" and numbers no column holds, which
+    reach the database and fail there instead of reading as a bad id.
+    """
+    if not (raw.isascii() and raw.isdigit()) or raw.startswith("0"):
+        raise ValueError(f"'{raw}' is not a primary key")
+    pk = int(raw)
+    if pk > MAX_PRIMARY_KEY:
+        raise ValueError(f"{pk} is above the largest primary key")
+    return pk
+
+
 def _decode(kind: str, text: str, what: str) -> int:
     try:
         found_kind, _, raw = base64.urlsafe_b64decode(text.encode()).decode().partition(":")
         if found_kind == kind:
-            return int(raw)
+            return _primary_key(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         pass
     raise BadArgument(f"'{text}' is not a valid {what}")
@@ -71,7 +87,7 @@ def parse_global_id(text: str) -> tuple[str, int]:
     """(type name, primary key) of a global id, or BadArgument."""
     try:
         kind, _, raw = base64.urlsafe_b64decode(text.encode()).decode().partition(":")
-        return kind, int(raw)
+        return kind, _primary_key(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadArgument(f"'{text}' is not a valid id") from exc
 

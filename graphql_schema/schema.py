@@ -17,6 +17,7 @@ from app.domain.errors import NotFound
 from app.domain.scopes import Scope
 from app.services.conflicts.service import ConflictService
 from app.services.products import ProductService
+from app.services.sync.jobs import SyncJobService
 from app.settings import Settings
 from graphql_schema.catalog.mutations import CatalogMutation
 from graphql_schema.catalog.queries import CatalogQuery
@@ -62,6 +63,13 @@ class NodeQuery:
             except NotFound:
                 return None
             return ConflictType.from_row(conflict)
+        if kind == "SyncJob":
+            info.context.require(Scope.SYNC_VIEW)
+            try:
+                job = await SyncJobService(info.context.container, info.context.tenant_id).get(pk)
+            except NotFound:
+                return None
+            return SyncJobType.from_row(job)
         return None
 
 

@@ -33,6 +33,9 @@ mutation($products: [ProductInput!]!) {
 }"""
 DELETE_PRODUCTS = """
 mutation($skus: [String!]!) { deleteProducts(skus: $skus) { deletedSkus userErrors { field message code } } }"""
+DELETE_ATTRIBUTES = """mutation($codes: [String!]!) {
+  deleteAttributes(codes: $codes) { deletedCodes userErrors { field message code } }
+}"""
 PRODUCT = """
 query($sku: String!) {
   product(sku: $sku) { id sku revision updatedAt values { attribute locale scope data } }

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from app.services import attributes as attributes_module
+from app.services.products import MAX_PRODUCTS_PER_CALL
 from tests.catalog_fixtures import (
+    DELETE_ATTRIBUTES,
     DELETE_PRODUCTS,
     PRODUCT,
     UPSERT_ATTRIBUTES,
@@ -253,6 +259,42 @@ async def test_delete_is_all_or_nothing_and_bumps_the_revision(gql: GraphQLClien
     assert revived["values"] == [] and revived["revision"] > created[1]["revision"]
 
 
+async def test_a_delete_takes_at_most_a_batch_of_names_repeats_included(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    await upsert(gql, {"sku": "D-1", "values": [value("stock", 1)]})
+    products = (await gql(DELETE_PRODUCTS, {"skus": ["D-1"] * (MAX_PRODUCTS_PER_CALL + 1)}))["deleteProducts"]
+    assert products["deletedSkus"] == [] and [(e["field"], e["code"]) for e in products["userErrors"]] == [
+        (["skus"], "CAT-013")
+    ]
+    codes = ["stock"] * (attributes_module.MAX_ATTRIBUTES_PER_CALL + 1)
+    attributes = (await gql(DELETE_ATTRIBUTES, {"codes": codes}))["deleteAttributes"]
+    assert attributes["deletedCodes"] == [] and [(e["field"], e["code"]) for e in attributes["userErrors"]] == [
+        (["codes"], "CAT-013")
+    ]
+    assert (await gql(PRODUCT, {"sku": "D-1"}))["product"]["values"] == [
+        {"attribute": "stock", "locale": None, "scope": None, "data": 1}
+    ]
+    done = (await gql(DELETE_PRODUCTS, {"skus": ["D-1"] * MAX_PRODUCTS_PER_CALL}))["deleteProducts"]
+    assert done == {"deletedSkus": ["D-1"], "userErrors": []}
+
+
+async def test_deleting_an_attribute_renews_the_revision_of_every_product_that_had_it(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In slices of REVISION_SLICE products (PostgreSQL binds at most 32,767 parameters): none is left out."""
+    monkeypatch.setattr(attributes_module, "REVISION_SLICE", 2)
+    await set_up_catalog(gql)
+    await upsert(gql, *({"sku": f"R-{n}", "values": [value("stock", n)]} for n in range(5)))
+    before = (await upsert(gql, {"sku": "OTHER", "values": [value("name", "Other", "en_US")]}))["products"][0]
+    deleted = (await gql(DELETE_ATTRIBUTES, {"codes": ["stock"]}))["deleteAttributes"]
+    assert deleted == {"deletedCodes": ["stock"], "userErrors": []}
+    page = (await gql("{ products { edges { node { sku revision } } } }"))["products"]["edges"]
+    revisions = {edge["node"]["sku"]: edge["node"]["revision"] for edge in page}
+    assert revisions.pop("OTHER") == before["revision"]
+    assert sorted(revisions) == [f"R-{n}" for n in range(5)]
+    assert len(set(revisions.values())) == 1 and revisions["R-0"] > before["revision"]
+
+
 async def test_products_page_with_cursor_search_and_updated_since(gql: GraphQLClient) -> None:
     await set_up_catalog(gql)
     await upsert(gql, *({"sku": f"PG-{n:02d}", "values": [value("name", f"Item {n}", "en_US")]} for n in range(7)))
@@ -287,6 +329,20 @@ async def test_bad_paging_arguments_are_clear_errors(gql: GraphQLClient) -> None
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     errors = await gql.errors("{ products(first: 100000) { totalCount } }")
     assert "first" in errors[0]["message"]
+    for number in (str(10**20), str(2**31), "0", "01"):
+        cursor = base64.urlsafe_b64encode(f"cursor/Product:{number}".encode()).decode()
+        errors = await gql.errors("query($after: String) { products(after: $after) { totalCount } }", {"after": cursor})
+        assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", number
+
+
+async def test_updated_since_needs_a_utc_offset(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    await upsert(gql, {"sku": "T-1", "values": []})
+    query = "query($since: DateTime) { products(updatedSince: $since) { totalCount } }"
+    errors = await gql.errors(query, {"since": "2024-01-01T00:00:00"})
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "updatedSince" in errors[0]["message"] and "offset" in errors[0]["message"]
+    assert (await gql(query, {"since": "2024-01-01T00:00:00+04:00"}))["products"]["totalCount"] == 1
 
 
 async def test_a_page_costs_the_same_number_of_queries_whatever_its_size(

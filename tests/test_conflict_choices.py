@@ -51,3 +51,20 @@ def test_overrides_are_checked_against_what_the_conflict_holds() -> None:
     problems = override_problems(fields, overrides)
     assert [(problem.index, problem.part) for problem in problems] == [(2, "locales"), (3, "field")]
     assert "no locale-specific values" in problems[0].message and "title, price" in problems[1].message
+
+
+def test_an_override_naming_no_locale_or_a_slot_named_before_is_a_problem() -> None:
+    fields = [title(AR_TITLE, FR_TITLE), field("price", "price", PRICE), GONE | {"field": "vendor"}]
+    overrides = [
+        FieldOverride("title", Resolution.PIM_WINS, ()),
+        FieldOverride("title", Resolution.PIM_WINS, ("fr_FR",)),
+        FieldOverride("title", Resolution.CHANNEL_WINS, ("ar_AE",)),
+        FieldOverride("title", Resolution.CHANNEL_WINS, ("ar_AE", "fr_FR")),
+        FieldOverride("price", Resolution.CHANNEL_WINS),
+        FieldOverride("price", Resolution.CHANNEL_WINS),
+        FieldOverride("vendor", Resolution.DISMISSED),
+        FieldOverride("vendor", Resolution.PIM_WINS),
+    ]
+    problems = override_problems(fields, overrides)
+    assert [(problem.index, problem.part) for problem in problems] == [(0, "locales"), (3, None), (5, None), (7, None)]
+    assert "'title' in ar_AE, fr_FR is already decided by overrides 1, 2" in problems[1].message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -77,6 +78,11 @@ async def bulk(gql: GraphQLClient, resolution: str, **arguments: Any) -> dict[st
 
 def codes(payload: dict[str, Any]) -> list[tuple[list[str], str]]:
     return [(error["field"], error["code"]) for error in payload["userErrors"]]
+
+
+def encoded(text: str) -> str:
+    """An id or cursor encoded the way the API encodes them, around any text (for ones it never hands out)."""
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
 # -- reads --------------------------------------------------------------------------------------
@@ -168,6 +174,23 @@ async def test_conflict_and_node_by_id(gql: GraphQLClient, shop: Shop) -> None:
     node = await gql("query($id: ID!) { node(id: $id) { id ... on Conflict { productSku } } }", {"id": gid(pk)})
     assert node["node"] == {"id": gid(pk), "productSku": "CHAIR-1"}
     assert (await gql(CONFLICT, {"id": gid(pk + 10_000)}))["conflict"] is None
+
+
+async def test_ids_and_cursors_of_numbers_no_row_can_have_are_refused_as_bad_ids(
+    gql: GraphQLClient, shop: Shop
+) -> None:
+    """Above the 32-bit key range, zero, or spelled another way than the API spells it: each is a bad id."""
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    for number in (str(10**20), str(2**31), "0", f"0{pk}", f"+{pk}", f" {pk}", f"{pk}_0"):
+        bad = encoded(f"Conflict:{number}")
+        for query in (CONFLICT, "query($id: ID!) { node(id: $id) { id } }"):
+            assert (await gql.errors(query, {"id": bad}))[0]["extensions"]["code"] == "BAD_USER_INPUT", number
+        paging = await gql.errors(CONFLICTS, {"after": encoded(f"cursor/Conflict:{number}")})
+        assert paging[0]["extensions"]["code"] == "BAD_USER_INPUT", number
+        resolved = (await gql(RESOLVE, {"id": bad, "input": {"resolution": "PIM_WINS"}}))["resolveConflict"]
+        assert codes(resolved) == [(["id"], "CHN-041")], number
+        assert codes(await bulk(gql, "DISMISSED", ids=[gid(pk), bad])) == [(["ids", "1"], "CHN-041")], number
+    assert (await shop.row(pk)).resolution_status == "PENDING"
 
 
 async def test_another_tenant_can_neither_see_nor_resolve(
@@ -298,6 +321,33 @@ async def test_overrides_must_name_what_the_conflict_holds(gql: GraphQLClient, s
     assert codes(bad_id["resolveConflict"]) == [(["id"], "CHN-041")]
 
 
+async def test_each_override_must_decide_something_and_nothing_twice(
+    gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
+) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE, FR_TITLE), field("price", "price", PRICE))
+    overrides = [
+        {"field": "title", "resolution": "CHANNEL_WINS", "locales": []},
+        {"field": "title", "resolution": "CHANNEL_WINS", "locales": ["ar_AE"]},
+        {"field": "title", "resolution": "PIM_WINS"},
+        {"field": "price", "resolution": "CHANNEL_WINS"},
+        {"field": "price", "resolution": "DISMISSED"},
+        {"field": "title", "resolution": "DISMISSED", "locales": ["fr-FR"]},
+    ]
+    payload = await resolve(gql, pk, resolution="PIM_WINS", fieldOverrides=overrides)
+    assert codes(payload) == [
+        (["input", "fieldOverrides", "0", "locales"], "CHN-041"),
+        (["input", "fieldOverrides", "2"], "CHN-041"),
+        (["input", "fieldOverrides", "4"], "CHN-041"),
+    ]
+    messages = [error["message"] for error in payload["userErrors"]]
+    assert "no locale" in messages[0] and "ar_AE" in messages[1] and "override 1" in messages[1]
+    assert "override 3" in messages[2]
+    assert (await shop.row(pk)).resolution_status == "PENDING" and pk not in await apply_jobs(container, settings)
+    once_each = [overrides[1], overrides[3], overrides[5]]
+    merged = await resolve(gql, pk, resolution="PIM_WINS", fieldOverrides=once_each)
+    assert merged["userErrors"] == [] and merged["conflict"]["resolutionStatus"] == "MERGED"
+
+
 # -- resolving many -----------------------------------------------------------------------------
 
 
@@ -365,6 +415,17 @@ async def test_a_large_bulk_goes_in_batches_and_misses_nothing(
     assert (await gql(CONFLICTS, {"status": "PENDING"}))["conflicts"]["totalCount"] == 0
 
 
+async def test_bulk_counts_every_id_given_against_the_cap_repeats_included(gql: GraphQLClient, shop: Shop) -> None:
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    too_many = await bulk(gql, "DISMISSED", ids=[gid(pk)] * (service_module.MAX_IDS + 1))
+    assert too_many["resolvedCount"] == 0 and codes(too_many) == [(["ids"], "CAT-013")]
+    assert (await shop.row(pk)).resolution_status == "PENDING"
+    assert await bulk(gql, "DISMISSED", ids=[gid(pk)] * service_module.MAX_IDS) == {
+        "resolvedCount": 1,
+        "userErrors": [],
+    }
+
+
 async def test_bulk_refuses_vague_or_unknown_input(gql: GraphQLClient, shop: Shop) -> None:
     pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
     assert codes(await bulk(gql, "DISMISSED")) == [(["filter"], "CHN-041")]
@@ -384,6 +445,7 @@ async def test_viewing_and_resolving_need_their_scopes(
 ) -> None:
     pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
     viewer = (await make_tenant(db, (Scope.CONFLICTS_VIEW, Scope.CONNECTORS_VIEW), code=tenant.code)).token
+    conflicts_only = (await make_tenant(db, (Scope.CONFLICTS_VIEW,), code=tenant.code)).token
     blind = (await make_tenant(db, tuple(s for s in ALL_SCOPES if s != Scope.CONFLICTS_VIEW), code=tenant.code)).token
     assert (await gql(CONFLICT, {"id": gid(pk)}, token=viewer))["conflict"]["productSku"] == "CHAIR-1"
     refused = await gql.errors(RESOLVE, {"id": gid(pk), "input": {"resolution": "PIM_WINS"}}, token=viewer)
@@ -392,6 +454,11 @@ async def test_viewing_and_resolving_need_their_scopes(
     assert refused[0]["extensions"]["code"] == "FORBIDDEN"
     for query in (CONFLICTS, '{ connector(code: "store_x") { pendingConflictCount } }'):
         assert (await gql.errors(query, token=blind))[0]["extensions"]["code"] == "FORBIDDEN"
+    nested = "query($id: ID!) { conflict(id: $id) { productSku connector { code name webhookPath } } }"
+    through_conflict = await gql.errors(nested, {"id": gid(pk)}, token=conflicts_only)
+    assert [(error["path"], error["extensions"]["code"]) for error in through_conflict] == [
+        (["conflict", "connector"], "FORBIDDEN")
+    ]
     assert (await shop.row(pk)).resolution_status == "PENDING"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.catalog_fixtures import set_up_catalog, upsert, value
+from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
 from tests.connector_fixtures import (
     CONNECTOR,
@@ -31,9 +31,6 @@ DESCRIPTION = {"attributeCode": "description", "channelField": "description", "d
 PRICE = {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"}
 MAPPINGS_OF = """query($code: String!) {
   connector(code: $code) { mappings { attributeCode channelField broken } }
-}"""
-DELETE_ATTRIBUTES = """mutation($codes: [String!]!) {
-  deleteAttributes(codes: $codes) { deletedCodes userErrors { field message code } }
 }"""
 
 PIM_EN = {"pimLocale": "en_US", "channelLocale": "en"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,15 +16,18 @@ from sqlalchemy import select
 
 from app.container import Container
 from app.db.base import utcnow
+from app.db.engine import Database
 from app.db.models import Listing, SyncChunk, SyncJob
+from app.domain.scopes import Scope
 from app.repositories.connectors import ConnectorRepository
+from app.repositories.products import ProductRepository
 from app.services.sync.planner import plan_job
 from app.services.sync.recovery import LEASE_GRACE, LOST_MESSAGE_AFTER, recover_at_startup, recover_orphans
 from app.services.sync.runner import run_chunk
 from app.settings import Settings
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import upsert
-from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, until_a_writer_waits
+from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, make_tenant, until_a_writer_waits
 from tests.connector_fixtures import (
     CONNECTOR,
     UPDATE_CONNECTOR,
@@ -84,7 +88,9 @@ async def test_bad_requests_are_user_errors(shop_sync: GraphQLClient) -> None:
     assert [error["code"] for error in locale["userErrors"]] == ["CHN-012"]
     missing = (await shop_sync(RETRY, {"id": "U3luY0pvYjo5OTk5OTk="}))["retrySyncJob"]
     assert [error["code"] for error in missing["userErrors"]] == ["CHN-091"]
-    for malformed in ("not-a-job-id", "Q29ubmVjdG9yOjE="):  # not base64 of anything; a Connector's id
+    beyond_keys = base64.urlsafe_b64encode(f"SyncJob:{10**20}".encode()).decode()
+    for malformed in ("not-a-job-id", "Q29ubmVjdG9yOjE=", beyond_keys):  # not base64; a Connector's id; no key
+        assert (await shop_sync.errors(JOB, {"id": malformed}))[0]["extensions"]["code"] == "BAD_USER_INPUT"
         retried = (await shop_sync(RETRY, {"id": malformed}))["retrySyncJob"]
         assert (retried["syncJob"], [error["code"] for error in retried["userErrors"]]) == (None, ["CHN-091"])
         cancelled = (await shop_sync(CANCEL, {"id": malformed}))["cancelSyncJob"]
@@ -97,6 +103,62 @@ async def test_bad_requests_are_user_errors(shop_sync: GraphQLClient) -> None:
     assert [error["code"] for error in again["userErrors"]] == ["CON-006"]
     nothing_failed = (await shop_sync(RETRY, {"id": unfinished["id"]}))["retrySyncJob"]
     assert [error["code"] for error in nothing_failed["userErrors"]] == ["CON-007"]
+
+
+async def test_a_time_window_needs_utc_offsets_and_from_before_to(shop_sync: GraphQLClient) -> None:
+    await trigger(shop_sync)
+    window = "query($from: DateTime, $to: DateTime) { syncJobs(from: $from, to: $to) { totalCount } }"
+    for bounds, named in (({"from": "2024-01-01T00:00:00"}, "from"), ({"to": "2100-01-01T00:00:00"}, "to")):
+        errors = await shop_sync.errors(window, bounds)
+        assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert errors[0]["message"].startswith(f"{named} needs a UTC offset"), errors[0]["message"]
+    backwards = await shop_sync.errors(window, {"from": "2100-01-01T00:00:00Z", "to": "2020-01-01T00:00:00Z"})
+    assert backwards[0]["extensions"]["code"] == "BAD_USER_INPUT" and "later than" in backwards[0]["message"]
+    around = {"from": "2020-01-01T00:00:00+04:00", "to": "2100-01-01T00:00:00Z"}
+    assert (await shop_sync(window, around))["syncJobs"]["totalCount"] == 1
+
+
+async def test_a_job_is_a_node_to_its_own_tenant_only(
+    shop_sync: GraphQLClient, db: Database, tenant: TenantHandle
+) -> None:
+    job = await trigger(shop_sync)
+    as_node = "query($id: ID!) { node(id: $id) { id ... on SyncJob { status } } }"
+    assert (await shop_sync(as_node, {"id": job["id"]}))["node"] == {"id": job["id"], "status": "PENDING"}
+    stranger = GraphQLClient(shop_sync.http, (await make_tenant(db)).token)
+    assert (await stranger(as_node, {"id": job["id"]}))["node"] is None
+    catalog_only = (await make_tenant(db, (Scope.CATALOG_VIEW,), code=tenant.code)).token
+    refused = await shop_sync.errors(as_node, {"id": job["id"]}, token=catalog_only)
+    assert refused[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_jobs_connector_and_a_products_listings_need_their_own_scopes(
+    shop_sync: GraphQLClient, db: Database, tenant: TenantHandle
+) -> None:
+    job = await trigger(shop_sync)
+    async with db.transaction() as session:
+        connector = await ConnectorRepository(session).by_code(tenant.id, "shop")
+        product = (await ProductRepository(session).by_skus(tenant.id, [sku(1)]))[sku(1)]
+        assert connector is not None
+        session.add(Listing(tenant_id=tenant.id, connector_id=connector.id, product_id=product.id, status="synced"))
+    sync_only = (await make_tenant(db, (Scope.SYNC_VIEW,), code=tenant.code)).token
+    catalog_only = (await make_tenant(db, (Scope.CATALOG_VIEW,), code=tenant.code)).token
+    catalog_and_sync = (await make_tenant(db, (Scope.CATALOG_VIEW, Scope.SYNC_VIEW), code=tenant.code)).token
+    nested = "query($id: ID!) { syncJob(id: $id) { status connector { code name webhookPath settings { currency } } } }"
+    listings = "query($sku: String!) { product(sku: $sku) { listings { status } } }"
+
+    def refusals(errors: list[Any]) -> list[tuple[list[Any], str]]:
+        return [(error["path"], error["extensions"]["code"]) for error in errors]
+
+    refused = await shop_sync.errors(nested, {"id": job["id"]}, token=sync_only)
+    assert refusals(refused) == [(["syncJob", "connector"], "FORBIDDEN")]
+    refused = await shop_sync.errors(listings, {"sku": sku(1)}, token=catalog_only)
+    assert refusals(refused) == [(["product", "listings"], "FORBIDDEN")]
+    seen = await shop_sync(listings, {"sku": sku(1)}, token=catalog_and_sync)
+    assert seen["product"]["listings"] == [{"status": "synced"}]
+    refused = await shop_sync.errors(LISTINGS, {"sku": sku(1)}, token=catalog_and_sync)
+    assert refusals(refused) == [(["product", "listings", 0, "connector"], "FORBIDDEN")]
+    every_scope = (await shop_sync(LISTINGS, {"sku": sku(1)}))["product"]["listings"]
+    assert every_scope == [{"externalId": None, "status": "synced", "connector": {"code": "shop"}}]
 
 
 async def test_pages_sent_before_the_credentials_were_rejected_stay_recorded(

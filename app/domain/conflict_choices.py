@@ -43,41 +43,73 @@ def locales_of(entry: FieldEntry) -> list[str | None]:
 
 @dataclass(frozen=True, slots=True)
 class OverrideProblem:
-    """An override naming what the conflict does not contain: `part` is "field" or "locales"."""
+    """An override the conflict cannot take: `part` is "field", "locales", or None for the override as a whole."""
 
     index: int
-    part: str
+    part: str | None
     message: str
 
 
 def override_problems(fields: Sequence[FieldEntry], overrides: Sequence[FieldOverride]) -> list[OverrideProblem]:
-    """Every override that names a field, or a PIM locale of a field, the conflict does not hold.
+    """Every override that names a field, or a PIM locale of a field, the conflict does not hold, that names
+    no locale at all (`locales: []`), or that names a field and locale an earlier override already names.
 
-    Applying such an override would silently do nothing, which a person who
-    chose it would take for done; so it is refused instead.
+    Applying such an override would silently do nothing, or let the order of
+    the list pick between two choices, which a person who chose it would take
+    for done; so it is refused instead.
     """
     by_name = {entry["field"]: entry for entry in fields}
+    named: dict[tuple[str, str | None], int] = {}
     problems: list[OverrideProblem] = []
     for index, override in enumerate(overrides):
-        entry = by_name.get(override.field)
-        if entry is None:
-            known = ", ".join(by_name) or "none"
-            problems.append(
-                OverrideProblem(index, "field", f"field '{override.field}' is not in this conflict (it has: {known})")
-            )
-            continue
-        held = [locale for locale in locales_of(entry) if locale is not None]
-        missing = [locale for locale in override.locales or () if locale not in held]
-        if missing:
-            problems.append(
-                OverrideProblem(
-                    index,
-                    "locales",
-                    f"field '{override.field}' has no conflict in {', '.join(missing)} "
-                    f"(it has: {', '.join(held) or 'no locale-specific values'})",
-                )
-            )
+        problem = _unheld(index, override, by_name)
+        if problem is None:
+            problem = _named_again(index, override, by_name[override.field], named)
+        if problem is not None:
+            problems.append(problem)
     return problems
+
+
+def _unheld(index: int, override: FieldOverride, by_name: Mapping[str, FieldEntry]) -> OverrideProblem | None:
+    """The problem of an override naming no locale, or a field or PIM locale the conflict does not hold."""
+    entry = by_name.get(override.field)
+    if entry is None:
+        known = ", ".join(by_name) or "none"
+        return OverrideProblem(index, "field", f"field '{override.field}' is not in this conflict (it has: {known})")
+    if override.locales is not None and not override.locales:
+        message = f"the override of '{override.field}' names no locale (leave locales out for every locale)"
+        return OverrideProblem(index, "locales", message)
+    held = [locale for locale in locales_of(entry) if locale is not None]
+    missing = [locale for locale in override.locales or () if locale not in held]
+    if not missing:
+        return None
+    return OverrideProblem(
+        index,
+        "locales",
+        f"field '{override.field}' has no conflict in {', '.join(missing)} "
+        f"(it has: {', '.join(held) or 'no locale-specific values'})",
+    )
+
+
+def _named_again(
+    index: int, override: FieldOverride, entry: FieldEntry, named: dict[tuple[str, str | None], int]
+) -> OverrideProblem | None:
+    """The problem of an override deciding a (field, PIM locale) an earlier one decides; else records its own.
+
+    No locales means every locale the field holds (None for a value that is not localizable).
+    """
+    locales: Sequence[str | None] = override.locales if override.locales is not None else locales_of(entry) or [None]
+    slots = [(override.field, locale) for locale in dict.fromkeys(locales)]
+    taken = [slot for slot in slots if slot in named]
+    if taken:
+        again = ", ".join(locale for _, locale in taken if locale is not None)
+        where = f" in {again}" if again else ""
+        earlier = sorted({named[slot] for slot in taken})
+        by = f"override {earlier[0]}" if len(earlier) == 1 else f"overrides {', '.join(map(str, earlier))}"
+        message = f"field '{override.field}'{where} is already decided by {by}: name each field and locale once"
+        return OverrideProblem(index, None, message)
+    named.update((slot, index) for slot in slots)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

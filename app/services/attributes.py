@@ -19,6 +19,8 @@ from app.repositories.tenants import TenantRepository
 from app.services.catalog_setup import check_labels, normalise_labels
 
 MAX_ATTRIBUTES_PER_CALL = 1000
+REVISION_SLICE = 1000
+"""Products given a new revision per UPDATE: PostgreSQL binds at most 32,767 parameters per statement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,10 @@ class AttributeService:
         (CHN-061), so the connector shows what needs fixing instead of an
         export silently losing a field.
         """
-        existing = await self.attributes.by_codes(tenant_id, codes)
+        if len(codes) > MAX_ATTRIBUTES_PER_CALL:
+            message = f"at most {MAX_ATTRIBUTES_PER_CALL} attributes per call"
+            raise InvalidInput([UserErrorItem(("codes",), message, ErrorCode.BATCH_TOO_LARGE)])
+        existing = await self.attributes.by_codes(tenant_id, list(dict.fromkeys(codes)))
         errors = [
             UserErrorItem(("codes", index), f"attribute '{code}' does not exist", ErrorCode.UNKNOWN_ATTRIBUTE)
             for index, code in enumerate(codes)
@@ -82,9 +87,15 @@ class AttributeService:
         await self.mappings.detach_attributes(tenant_id, ids)
         touched = await self.products.ids_with_values_of(tenant_id, ids)
         if touched:
-            await self.products.set_revision(tenant_id, touched, await self.tenants.next_revision(tenant_id), utcnow())
+            await self._renew_revisions(tenant_id, touched)
         await self.attributes.delete(tenant_id, ids)
         return list(existing)
+
+    async def _renew_revisions(self, tenant_id: int, product_ids: list[int]) -> None:
+        """One new revision for all these products, set REVISION_SLICE products per statement."""
+        revision, now = await self.tenants.next_revision(tenant_id), utcnow()
+        for start in range(0, len(product_ids), REVISION_SLICE):
+            await self.products.set_revision(tenant_id, product_ids[start : start + REVISION_SLICE], revision, now)
 
     def _check_inputs(self, inputs: Sequence[AttributeInputData]) -> list[UserErrorItem]:
         if len(inputs) > MAX_ATTRIBUTES_PER_CALL:

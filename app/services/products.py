@@ -86,8 +86,15 @@ class ProductService:
         return UpsertOutcome(products=products, rejected=rejected, changed=changed)
 
     async def delete(self, tenant_id: int, skus: Sequence[str]) -> list[str]:
-        """Delete products (all or nothing); they stay as tombstones with a new revision."""
-        found = await self.products.by_skus(tenant_id, skus)
+        """Delete products (all or nothing); they stay as tombstones with a new revision.
+
+        At most MAX_PRODUCTS_PER_CALL SKUs, repeats counted: every one is
+        looked up, and a database binds only so many parameters.
+        """
+        if len(skus) > MAX_PRODUCTS_PER_CALL:
+            message = f"at most {MAX_PRODUCTS_PER_CALL} SKUs per call"
+            raise InvalidInput([UserErrorItem(("skus",), message, ErrorCode.BATCH_TOO_LARGE)])
+        found = await self.products.by_skus(tenant_id, list(dict.fromkeys(skus)))
         errors = [
             UserErrorItem(("skus", index), f"no product with SKU {sku}", ErrorCode.PRODUCT_NOT_FOUND)
             for index, sku in enumerate(skus)

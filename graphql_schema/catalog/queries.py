@@ -15,6 +15,7 @@ from app.services.products import ProductService
 from graphql_schema.catalog.types import Attribute, Currency, Locale, ProductConnection, ProductType, ValueScope
 from graphql_schema.context import Info
 from graphql_schema.relay import Page, after_key, connection, page_size
+from graphql_schema.scalars import aware
 
 
 @strawberry.type
@@ -65,7 +66,9 @@ class CatalogQuery:
         """Live products by creation order; `search` matches SKU and text values (names) in every locale."""
         info.context.require(Scope.CATALOG_VIEW)
         limit, after_id = page_size(first), after_key("Product", after)
-        where = ProductFilter(search=search.strip().casefold() if search else None, updated_since=updated_since)
+        where = ProductFilter(
+            search=search.strip().casefold() if search else None, updated_since=aware("updatedSince", updated_since)
+        )
         async with info.context.reader() as session:
             service = ProductService(session)
             rows, total = await service.page(info.context.tenant_id, where, after_id=after_id, limit=limit + 1)

@@ -15,6 +15,7 @@ from app.domain.catalog import AttributeType, CatalogSpec
 from app.domain.errors import NotFound
 from app.domain.fallback import lookup_value
 from app.domain.locales import InvalidLocaleCode, canonical_locale
+from app.domain.scopes import Scope
 from app.domain.values import ValueKey
 from app.services.catalog_setup import CurrencyView, LocaleView
 from graphql_schema.connectors.types import ChannelListingType
@@ -177,6 +178,7 @@ class ProductType(Node):
 
     @strawberry.field(description="Where this product stands on each connector.")
     async def listings(self, info: Info) -> list[ChannelListingType]:
+        info.context.require(Scope.SYNC_VIEW)
         rows = await info.context.loaders.listings_by_product.load(self.row.id)
         return [ChannelListingType.from_row(row) for row in rows]
 

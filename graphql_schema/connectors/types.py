@@ -321,10 +321,7 @@ class ChannelListingType:
 
     @strawberry.field
     async def connector(self, info: Info) -> ConnectorType:
-        row = await info.context.loaders.connector_by_id.load(self.row.connector_id)
-        if row is None:
-            raise LookupError(f"listing {self.row.id} names a connector that does not exist")
-        return ConnectorType.from_row(row)
+        return await connector_of(info, self.row.connector_id, f"listing {self.row.id}")
 
     @classmethod
     def from_row(cls, row: Listing) -> ChannelListingType:
@@ -415,7 +412,12 @@ ConnectorConnection = Connection[ConnectorType]
 
 
 async def connector_of(info: Info, connector_id: int, owner: str) -> ConnectorType:
-    """The connector a row (`owner`, e.g. "job 7") belongs to, through the request's loader."""
+    """The connector a row (`owner`, e.g. "job 7") belongs to, through the request's loader.
+
+    Reached from a job, a conflict or a listing, it needs the connectors-view
+    scope all the same: the nested field shows what `connector(code:)` shows.
+    """
+    info.context.require(Scope.CONNECTORS_VIEW)
     row = await info.context.loaders.connector_by_id.load(connector_id)
     if row is None:
         raise LookupError(f"{owner} names a connector that does not exist")

@@ -17,6 +17,7 @@ from app.services.sync.jobs import SyncJobService
 from graphql_schema.context import Info
 from graphql_schema.enums import SyncJobStatus, SyncType
 from graphql_schema.relay import BadArgument, Page, after_key, connection, page_size, parse_global_id
+from graphql_schema.scalars import aware
 from graphql_schema.sync.types import SyncJobConnection, SyncJobType
 
 
@@ -25,6 +26,14 @@ def job_pk(text: str) -> int:
     if kind != "SyncJob":
         raise BadArgument(f"'{text}' is not a sync job id")
     return pk
+
+
+def _created_between(from_: datetime | None, to: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """The `from`/`to` window; BadArgument for a bound without offset, or a window no job can fall in."""
+    start, end = aware("from", from_), aware("to", to)
+    if start is not None and end is not None and start > end:
+        raise BadArgument(f"from ({start.isoformat()}) is later than to ({end.isoformat()})")
+    return start, end
 
 
 async def jobs_page(info: Info, where: SyncJobFilter, first: int | None, after: str | None) -> SyncJobConnection:
@@ -51,6 +60,7 @@ class SyncQuery:
         to: datetime | None = None,
     ) -> SyncJobConnection:
         info.context.require(Scope.SYNC_VIEW)
+        created_from, created_to = _created_between(from_, to)
         connector_id = None
         if connector_code is not None:
             try:
@@ -63,8 +73,8 @@ class SyncQuery:
             connector_id=connector_id,
             status=SyncJobStatusValue(status).value if status else None,
             sync_type=SyncTypeValue(sync_type).value if sync_type else None,
-            created_from=from_,
-            created_to=to,
+            created_from=created_from,
+            created_to=created_to,
         )
         return await jobs_page(info, where, first, after)
 

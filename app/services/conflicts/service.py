@@ -107,7 +107,7 @@ def _check_resolvable(row: Conflict | None, request: ResolveRequest) -> Conflict
         raise InvalidInput(
             [
                 UserErrorItem(
-                    ("input", "fieldOverrides", problem.index, problem.part),
+                    ("input", "fieldOverrides", problem.index, *([problem.part] if problem.part else [])),
                     problem.message,
                     ErrorCode.CONFLICT_RESOLUTION_FAILED,
                 )
@@ -309,13 +309,16 @@ class ConflictService:
         return where, selector
 
     async def _check_ids(self, ids: Sequence[int]) -> None:
-        """Every id must be one of this tenant's conflicts; errors point at the position of each unknown one."""
-        if len(set(ids)) > MAX_IDS:
+        """Every id must be one of this tenant's conflicts; errors point at the position of each unknown one.
+
+        The cap counts repeats too: each one would be checked, and reported, on its own.
+        """
+        if len(ids) > MAX_IDS:
             raise InvalidInput(
                 [UserErrorItem(("ids",), f"at most {MAX_IDS} ids per call: use a filter", ErrorCode.BATCH_TOO_LARGE)]
             )
         async with self.db.reader() as session:
-            found = await ConflictRepository(session).existing_ids(self.tenant_id, ids)
+            found = await ConflictRepository(session).existing_ids(self.tenant_id, set(ids))
         missing = [index for index, pk in enumerate(ids) if pk not in found]
         if missing:
             raise InvalidInput(
