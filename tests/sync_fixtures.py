@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from app.container import Container
+from app.db.models import SyncChunk
 from app.embedded_redis import redis_url
+from app.services.sync.planner import plan_job
+from app.services.sync.runner import run_chunk
 from app.settings import Settings
+from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
 from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector
@@ -214,6 +220,29 @@ async def shop_sync(gql: GraphQLClient, served_shop: ServedShop) -> GraphQLClien
     saved = (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]
     assert saved["userErrors"] == []
     return gql
+
+
+async def planned(
+    gql: GraphQLClient, container: Container, *, size: int | None = None, count: int | None = None, **options: Any
+) -> tuple[str, int, list[SyncChunk]]:
+    """A job triggered with `options` and planned here (in `count` chunks of `size`, when given): its
+    global id, its id and its chunks in id order."""
+    global_id = (await trigger(gql, **options))["id"]
+    job_id = parse_global_id(global_id)[1]
+    made = await plan_job(container, job_id, size=size)
+    assert count is None or made == count
+    async with container.db.reader() as session:
+        chunks = list(await session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id).order_by(SyncChunk.id)))
+    return global_id, job_id, chunks
+
+
+async def run_here(gql: GraphQLClient, container: Container, **options: Any) -> dict[str, Any]:
+    """A job triggered with `options`, planned and run chunk by chunk in this process (no worker): the job as the
+    API shows it then."""
+    global_id, _, chunks = await planned(gql, container, **options)
+    for chunk in chunks:
+        await run_chunk(container, chunk.id, worker="here")
+    return dict((await gql(JOB, {"id": global_id}))["syncJob"])
 
 
 def batches(shop: ServedShop) -> list[dict[str, Any]]:

@@ -71,6 +71,35 @@ def test_shopify_listings_from_before_0006_forget_the_time_they_saw(tmp_path: Pa
         assert rows.fetchall() == [(1, None), (2, seen)]
 
 
+def test_a_second_active_job_beside_a_retrying_one_is_cancelled_by_0007(tmp_path: Path) -> None:
+    """Before 0007 a RETRYING job did not hold its connector, so a newer job could be active beside it; the
+    stricter index cannot be built over such a pair. The newer job ends CANCELLED with its open chunks; the
+    retrying one keeps the work in progress, and other connectors' jobs are untouched."""
+    path, config = _database_at(tmp_path, "0006")
+    at = "2026-12-05 08:00:00.000000"
+    with closing(sqlite3.connect(path)) as connection, connection:
+        _tenant_with_connectors(connection, at, "CUSTOM_HTTP", "CUSTOM_HTTP")
+        for job_id, connector_id, status in ((1, 1, "RETRYING"), (2, 1, "RUNNING"), (3, 2, "RETRYING")):
+            connection.execute(
+                "INSERT INTO sync_jobs (id, tenant_id, connector_id, sync_type, status, priority, dry_run,"
+                " force_resync, select_all, revision_from, mappings_version, total_products, synced_products,"
+                " failed_products, skipped_products, conflicted_products, cancel_requested, created_at, enqueued_at)"
+                " VALUES (?, 1, ?, 'FULL', ?, 1, 0, 0, 1, 0, 0, 10, 0, 0, 0, 0, 0, ?, ?)",
+                (job_id, connector_id, status, at, at),
+            )
+            connection.execute(
+                "INSERT INTO sync_chunks (tenant_id, job_id, first_product_id, last_product_id, cursor, status,"
+                " attempts, lease_owner, lease_expires_at) VALUES (1, ?, 1, 10, 0, ?, 1, NULL, NULL)",
+                (job_id, "PENDING" if status == "RETRYING" else "RUNNING"),
+            )
+    command.upgrade(config, "head")
+    with closing(sqlite3.connect(path)) as connection:
+        jobs = connection.execute("SELECT id, status, cancel_requested, completed_at IS NOT NULL FROM sync_jobs")
+        assert sorted(jobs.fetchall()) == [(1, "RETRYING", 0, 0), (2, "CANCELLED", 1, 1), (3, "RETRYING", 0, 0)]
+        chunks = connection.execute("SELECT job_id, status FROM sync_chunks ORDER BY job_id")
+        assert chunks.fetchall() == [(1, "PENDING"), (2, "CANCELLED"), (3, "PENDING")]
+
+
 def _database_at(tmp_path: Path, revision: str) -> tuple[Path, Config]:
     """A SQLite database migrated up to `revision` only, as a deployment of that time left it."""
     path = tmp_path / "old.sqlite3"

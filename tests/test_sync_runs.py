@@ -240,6 +240,9 @@ async def test_rejected_credentials_fail_the_job_and_pause_the_connector(
     assert done["status"] == "FAILED" and "CHN-003" in done["failure"]
     connector = (await shop_sync(CONNECTOR, {"code": "shop"}))["connector"]
     assert connector["status"] == "ERROR" and "CHN-003" in connector["statusReason"]
+    retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
+    [refused] = retried["userErrors"]
+    assert refused["code"] == "CON-007" and refused["message"].startswith("the job failed as a whole"), refused
 
 
 async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(

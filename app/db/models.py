@@ -248,6 +248,8 @@ class Listing(Base):
         Index("ix_listings_product_id", "product_id"),
         # Webhooks name the channel's product by its id: finding the listing must not scan the connector's.
         Index("ix_listings_connector_external_id", "connector_id", "external_id"),
+        # An INCREMENTAL sync takes the connector's failed products again, whatever their revision.
+        Index("ix_listings_connector_status", "connector_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -277,8 +279,9 @@ class Listing(Base):
 class SyncJob(Base):
     """One sync of one connector: what to select, how far it got, and how it ended.
 
-    At most one job per connector is active (PENDING or RUNNING): the partial
-    unique index enforces it in the database, whatever the queue does.
+    At most one job per connector is active (PENDING, RUNNING, or RETRYING the
+    chunks of a dead worker): the partial unique index enforces it in the
+    database, whatever the queue does.
     """
 
     __tablename__ = "sync_jobs"
@@ -287,8 +290,8 @@ class SyncJob(Base):
             "uq_sync_jobs_one_active_per_connector",
             "connector_id",
             unique=True,
-            sqlite_where=text("status IN ('PENDING', 'RUNNING')"),
-            postgresql_where=text("status IN ('PENDING', 'RUNNING')"),
+            sqlite_where=text("status IN ('PENDING', 'RUNNING', 'RETRYING')"),
+            postgresql_where=text("status IN ('PENDING', 'RUNNING', 'RETRYING')"),
         ),
         Index("ix_sync_jobs_tenant_created", "tenant_id", "created_at"),
         Index("ix_sync_jobs_status_priority", "status", "priority", "id"),
@@ -328,6 +331,10 @@ class SyncJob(Base):
     Always set by the service (nullable only as migration 0005 added it)."""
 
 
+LEASE_OWNER_LENGTH = 100
+"""Room for the worker's name (host and pid) and the run's own token after it."""
+
+
 class SyncChunk(Base):
     """A slice of a job's products (by product id range) that one worker runs under a lease.
 
@@ -350,7 +357,7 @@ class SyncChunk(Base):
     """The last product id this chunk has recorded; work resumes after it."""
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(LEASE_OWNER_LENGTH), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
     """When its message was last queued: the stamp in that message's id (app.services.sync.queue)."""

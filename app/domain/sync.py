@@ -37,7 +37,8 @@ class SyncJobStatus(StrEnum):
         return self in (SyncJobStatus.COMPLETED, SyncJobStatus.FAILED, SyncJobStatus.CANCELLED)
 
 
-ACTIVE_STATUSES = (SyncJobStatus.PENDING, SyncJobStatus.RUNNING)
+ACTIVE_STATUSES = (SyncJobStatus.PENDING, SyncJobStatus.RUNNING, SyncJobStatus.RETRYING)
+"""A connector's job in one of these holds it: no other job may start (CHN-090)."""
 
 
 class SyncPriority(IntEnum):
@@ -194,7 +195,8 @@ class Selection:
     everything: every live, enabled product (FULL, or an INCREMENTAL whose
     mappings changed since the last sync), and the deleted or disabled ones
     still listed on connector `listed_on`; otherwise products whose revision
-    lies in (revision_from, revision_to], deletions included; or exactly `skus`.
+    lies in (revision_from, revision_to], deletions included, and those whose
+    last sync on connector `failed_on` failed; or exactly `skus`.
     """
 
     everything: bool = False
@@ -205,3 +207,7 @@ class Selection:
     """With `everything`: the connector whose listed products are taken even when deleted or disabled, so the
     sync takes them off the channel. A covering sync moves the connector's cursor past their deletion: were
     they left out, no later INCREMENTAL would see it, and they would stay on the channel."""
+    failed_on: int | None = None
+    """With a revision range: the connector whose failed products (listing in error) are taken too. The
+    INCREMENTAL sync that failed them moved the cursor past their revision: were they left out, only a FULL
+    sync would ever send them again."""

@@ -198,10 +198,15 @@ class ProductRepository:
                 .exists()
             )
             return statement.where(or_(live, listed))
-        statement = statement.where(Product.revision > selection.revision_from)
+        changed = Product.revision > selection.revision_from
         if selection.revision_to is not None:
-            statement = statement.where(Product.revision <= selection.revision_to)
-        return statement
+            changed = and_(changed, Product.revision <= selection.revision_to)
+        if selection.failed_on is not None:
+            failed = select(Listing.product_id).where(
+                Listing.connector_id == selection.failed_on, Listing.status == "error"
+            )
+            changed = or_(changed, Product.id.in_(failed))
+        return statement.where(changed)
 
     async def count_selected(self, tenant_id: int, selection: Selection) -> int:
         subquery = self._selected(tenant_id, selection).subquery()

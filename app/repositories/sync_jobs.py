@@ -11,6 +11,7 @@ from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import SyncChunk, SyncJob, SyncJobChange, SyncJobError
+from app.domain.errors import ErrorCode
 from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, SyncJobStatus
 
 
@@ -43,8 +44,11 @@ class SyncJobRepository:
     async def flush(self) -> None:
         await self.session.flush()
 
-    async def get(self, tenant_id: int, job_id: int) -> SyncJob | None:
-        return await self.session.scalar(select(SyncJob).where(SyncJob.tenant_id == tenant_id, SyncJob.id == job_id))
+    async def get(self, tenant_id: int, job_id: int, *, for_update: bool = False) -> SyncJob | None:
+        statement = select(SyncJob).where(SyncJob.tenant_id == tenant_id, SyncJob.id == job_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
 
     async def get_any(self, job_id: int, *, for_update: bool = False) -> SyncJob | None:
         """A job by id whatever its tenant: for workers, which are handed ids by the queue."""
@@ -119,7 +123,10 @@ class SyncJobRepository:
 
     async def queue_positions(self, job_ids: Collection[int]) -> dict[int, int]:
         """Each still PENDING job's place in the queue, 1 for the next a worker takes: pending jobs of higher
-        priority, then older ones, go first. One query for any number of jobs (a page of syncJobs)."""
+        priority, then older ones, go first. One query for any number of jobs (a page of syncJobs).
+
+        Every tenant's jobs count: the workers serve one queue, so a place among one tenant's jobs alone would
+        promise a start that other tenants' jobs ahead of it delay (only the count of those shows, nothing else)."""
         position = func.row_number().over(order_by=(SyncJob.priority.desc(), SyncJob.id.asc())).label("position")
         queue = select(SyncJob.id, position).where(SyncJob.status == SyncJobStatus.PENDING.value).subquery()
         statement = select(queue.c.id, queue.c.position).where(queue.c.id.in_(job_ids))
@@ -147,6 +154,16 @@ class SyncJobRepository:
         has_chunks = select(SyncChunk.id).where(SyncChunk.job_id == SyncJob.id).exists()
         statement = select(SyncJob).where(
             SyncJob.status == SyncJobStatus.PENDING.value, SyncJob.created_at < created_before, ~has_chunks
+        )
+        return list(await self.session.scalars(statement))
+
+    async def unended(self) -> list[int]:
+        """Active jobs whose chunks are all closed: their end was never recorded (the worker that closed the last
+        chunk died, or failed, before finish_job), and they would hold their connector (CHN-090) for good."""
+        chunks = select(SyncChunk.id).where(SyncChunk.job_id == SyncJob.id)
+        still_open = chunks.where(SyncChunk.status.in_([ChunkStatus.PENDING.value, ChunkStatus.RUNNING.value]))
+        statement = select(SyncJob.id).where(
+            SyncJob.status.in_([status.value for status in ACTIVE_STATUSES]), chunks.exists(), ~still_open.exists()
         )
         return list(await self.session.scalars(statement))
 
@@ -243,5 +260,11 @@ class SyncJobRepository:
         return rows, total
 
     async def failed_skus(self, job_id: int) -> list[str]:
-        statement = select(SyncJobError.product_sku).where(SyncJobError.job_id == job_id).distinct()
+        """The job's failed products: a broken mapping alone (CHN-061) is reported on every product it touches
+        but fails none of them (see items.failed), so it does not make a product worth retrying."""
+        statement = (
+            select(SyncJobError.product_sku)
+            .where(SyncJobError.job_id == job_id, SyncJobError.error_code != ErrorCode.MAPPING_BROKEN.value)
+            .distinct()
+        )
         return sorted(await self.session.scalars(statement))

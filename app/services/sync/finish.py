@@ -1,8 +1,8 @@
 """Ending a job once its last chunk is done, and what that means for the connector.
 
 A completed FULL or INCREMENTAL job moves the connector's cursor to the
-revision the job was planned at; a job limited to SKUs (SINGLE, retries) does
-not, since it did not look at everything. Jobs that keep failing put the
+revision the job was planned at; a job limited to SKUs (SINGLE, retries) or
+to some locales does not, since it did not send everything. Jobs that keep failing put the
 connector in ERROR so schedules stop hammering a broken channel.
 """
 
@@ -64,12 +64,18 @@ def _final_status(job: SyncJob) -> SyncJobStatus:
 
 
 def _completed(job: SyncJob, connector: Connector) -> None:
+    # Products changed, deleted or disabled after planning drop out of their page: the planned total was an
+    # estimate, and a finished job's counts add up to what it went through (a later job takes those products).
+    job.total_products = job.synced_products + job.failed_products + job.skipped_products + job.conflicted_products
     if job.dry_run:
         return
     now = utcnow()
     connector.last_synced_at = now
     connector.failed_job_streak = 0
-    covers_everything = not job.product_skus and job.sync_type in (SyncType.FULL, SyncType.INCREMENTAL)
+    # A job limited to some locales left the others' changes unsent: it must not move the cursor past them.
+    covers_everything = (
+        not job.product_skus and not job.locales and job.sync_type in (SyncType.FULL, SyncType.INCREMENTAL)
+    )
     if covers_everything and job.revision_to is not None:
         connector.sync_cursor = max(connector.sync_cursor, job.revision_to)
         connector.synced_mappings_version = job.mappings_version

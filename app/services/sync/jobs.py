@@ -137,10 +137,11 @@ class SyncJobService:
         found = await ProductRepository(session).by_skus(self.tenant_id, skus)
         missing = [sku for sku in skus if sku not in found or found[sku].deleted_at is not None]
         if missing:
+            asked = list(request.product_skus or ())
             raise InvalidInput(
                 [
                     UserErrorItem(
-                        ("input", "productSkus", skus.index(sku)),
+                        ("input", "productSkus", asked.index(sku)),
                         f"product '{sku}' does not exist",
                         ErrorCode.PRODUCT_NOT_FOUND,
                     )
@@ -161,6 +162,8 @@ class SyncJobService:
             except InvalidLocaleCode as exc:
                 errors.append(UserErrorItem(("input", "locales", index), str(exc), ErrorCode.INVALID_LOCALE))
                 continue
+            if canonical in checked:
+                continue  # named twice (perhaps spelt two ways): the job covers it once
             if canonical not in mapped:
                 errors.append(
                     UserErrorItem(
@@ -185,7 +188,7 @@ class SyncJobService:
         async with self.db.transaction() as session:
             jobs = SyncJobRepository(session)
             await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id))
-            job = await jobs.get(self.tenant_id, job_id)
+            job = await jobs.get(self.tenant_id, job_id, for_update=True)  # finish_job may be ending it right now
             if job is None:
                 raise _error(("id",), "sync job not found", ErrorCode.SYNC_JOB_NOT_FOUND)
             if SyncJobStatus(job.status).finished:
@@ -210,7 +213,7 @@ class SyncJobService:
             if source is None:
                 raise _error(("id",), "the job to retry was not found", ErrorCode.RETRY_SOURCE_NOT_FOUND)
             if not SyncJobStatus(source.status).finished:
-                raise _error(("id",), "the job is still running", ErrorCode.SYNC_ALREADY_RUNNING)
+                raise _error(("id",), f"the job has not ended yet ({source.status})", ErrorCode.SYNC_ALREADY_RUNNING)
             skus = await jobs.failed_skus(source.id)
             live = await ProductRepository(session).by_skus(self.tenant_id, skus)
             connector = (await ConnectorRepository(session).by_ids(self.tenant_id, [source.connector_id]))[
@@ -218,13 +221,14 @@ class SyncJobService:
             ]
         skus = [sku for sku in skus if sku in live and live[sku].deleted_at is None]
         if not skus:
-            raise _error(("id",), "no product failed in that job", ErrorCode.NOTHING_TO_RETRY)
+            raise _error(("id",), _nothing_to_retry(source), ErrorCode.NOTHING_TO_RETRY)
         request = SyncRequest(
             SyncType.SINGLE,
             product_skus=tuple(skus),
             priority=SyncPriority(source.priority),
             locales=tuple(source.locales) if source.locales else None,
             force_resync=True,
+            dry_run=source.dry_run,
             retry_of=source.id,
         )
         return await self.trigger(connector.code, request, source="retry")
@@ -256,10 +260,16 @@ class SyncJobService:
             return await SyncJobRepository(session).changes_page(job_id, action=action, after_id=after_id, limit=limit)
 
 
+def _nothing_to_retry(source: SyncJob) -> str:
+    if source.failure:
+        return f"the job failed as a whole, not product by product ({source.failure}): trigger a new sync"
+    return "no product failed in that job"
+
+
 def selection_for(job: SyncJob, connector: Connector, revision: int) -> Selection:
     """The products a job covers, as of tenant revision `revision`."""
     if job.product_skus:
         return Selection(skus=tuple(job.product_skus))
     if job.sync_type == SyncType.FULL or connector.mappings_version != connector.synced_mappings_version:
         return Selection(everything=True, listed_on=connector.id)
-    return Selection(revision_from=connector.sync_cursor, revision_to=revision)
+    return Selection(revision_from=connector.sync_cursor, revision_to=revision, failed_on=connector.id)

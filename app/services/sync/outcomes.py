@@ -115,8 +115,11 @@ def _bind(listings: ListingRepository, connector: Connector, plan: ExportPlan, i
     """
     listing = item.listing
     if listing is None:
-        if item.external_id is None and item.action not in (ChangeAction.CREATE, ChangeAction.UPDATE):
+        untouched = item.external_id is None and item.action not in (ChangeAction.CREATE, ChangeAction.UPDATE)
+        if untouched and not failed(item):
             return
+        # A product that failed before it reached the channel gets a listing too: its error shows, and the
+        # next INCREMENTAL sync takes it again (Selection.failed_on), whatever its revision.
         listing = ListingRow(connector.tenant_id, connector.id, item.product.id)
     if _bound(listing, plan, item, now):
         listings.save(listing)
@@ -148,6 +151,10 @@ def _bound(listing: ListingRow, plan: ExportPlan, item: Item, now: datetime) -> 
         _bind_checked(listing, plan, item)
     elif item.action in (ChangeAction.CREATE, ChangeAction.UPDATE) and item.out is not None:
         _bind_written(listing, plan, item)
+    elif listing.status == "error":
+        # Gone through with nothing to send (disabled, or its failed part since withdrawn): the error is over.
+        listing.status, listing.last_error = ("synced" if listing.external_id else "never"), None
+        return True
     else:
         return linked
     listing.last_synced_at, listing.last_error = now, None

@@ -24,6 +24,7 @@ from app.domain.errors import InvalidInput
 from app.domain.sync import ChunkStatus, SyncJobStatus, SyncPriority
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.sync_jobs import SyncJobRepository
+from app.services.sync.finish import finish_job
 from app.services.sync.jobs import SyncJobService, SyncRequest
 from app.services.sync.queue import (
     chunk_message_id,
@@ -43,7 +44,8 @@ LEASE_GRACE = timedelta(milliseconds=100)
 
 
 async def recover_orphans(container: Container, *, now: datetime | None = None) -> int:
-    """Queue again every chunk and job that no live worker holds and no queued message will run; returns how many."""
+    """Queue again every chunk and job that no live worker holds and no queued message will run, and end the jobs
+    whose last chunk closed without them; returns how many."""
     now = now or utcnow()
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
@@ -62,13 +64,16 @@ async def recover_orphans(container: Container, *, now: datetime | None = None) 
             if plan_messages[job.id] not in queued:
                 job.enqueued_at = now
                 stale.append((job.id, job.priority))
+        unended = await jobs.unended()
+    for job_id in unended:
+        await finish_job(container, job_id)  # safe beside the worker ending it too: the first one ends it
     for chunk_id, priority in requeue:
         await enqueue_chunk(container.redis, chunk_id=chunk_id, priority=priority, stamp=now)
     for job_id, priority in stale:
         await enqueue_plan(container.redis, job_id=job_id, priority=priority, stamp=now)
-    if requeue or stale:
-        log.warning("sync.recovered", chunks=len(requeue), jobs=len(stale))
-    return len(requeue) + len(stale)
+    if requeue or stale or unended:
+        log.warning("sync.recovered", chunks=len(requeue), jobs=len(stale), ended=len(unended))
+    return len(requeue) + len(stale) + len(unended)
 
 
 async def _reclaim(jobs: SyncJobRepository, chunks: list[SyncChunk], now: datetime) -> list[tuple[int, int]]:

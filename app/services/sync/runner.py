@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from app.channels.base import ChannelAdapter, CredentialsRejected
 from app.channels.factory import AdapterUnavailable
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import Connector, SyncChunk, SyncJob
+from app.db.models import LEASE_OWNER_LENGTH, Connector, SyncChunk, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
 from app.domain.sync import ChunkStatus, Selection, SyncJobStatus
@@ -60,8 +61,13 @@ class Claim:
 
 
 async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None:
-    """Run (or resume) one chunk; safe to call twice, since the lease lets only one worker in."""
+    """Run (or resume) one chunk; safe to call twice, since the lease lets only one worker in.
+
+    The lease is held in the name of this run, not of the worker process: a worker that takes back a chunk
+    it was presumed dead on (its own earlier run stalled past the lease) must not let that run write on.
+    """
     lease = timedelta(seconds=container.settings.sync_lease_seconds)
+    worker = f"{worker[: LEASE_OWNER_LENGTH - 9]}/{secrets.token_hex(4)}"
     claim = await _claim(container, chunk_id, worker, lease)
     if claim is None:
         return
@@ -126,7 +132,7 @@ def job_selection(job: SyncJob) -> Selection:
         return Selection(skus=tuple(job.product_skus))
     if job.select_all:
         return Selection(everything=True, listed_on=job.connector_id)
-    return Selection(revision_from=job.revision_from, revision_to=job.revision_to)
+    return Selection(revision_from=job.revision_from, revision_to=job.revision_to, failed_on=job.connector_id)
 
 
 async def _prepare(container: Container, claim: Claim) -> tuple[ChannelAdapter, ExportPlan]:

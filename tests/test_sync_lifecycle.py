@@ -1,0 +1,179 @@
+"""What a job leaves for the next: the connector's cursor, failed products, retries, counts, and the connector held
+while a job is active. The pipeline runs in this process (run_here, or run_chunk on planned chunks): no worker takes
+these tests' queue messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import SyncChunk, SyncJob
+from app.services.sync.recovery import recover_orphans
+from app.services.sync.runner import run_chunk
+from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
+from tests.conftest import GraphQLClient
+from tests.connector_fixtures import ServedShop, served_shop
+from tests.sync_fixtures import JOB, LISTINGS, PRODUCTS, RETRY, TRIGGER, chair, planned, run_here, shop_sync, sku
+
+__all__ = ["served_shop", "shop_sync"]
+
+
+def _title(shop: ServedShop, number: int, locale: str = "en") -> Any:
+    return shop.shop.products[sku(number)].locales[locale]["title"]
+
+
+async def test_a_sync_limited_to_some_locales_leaves_the_others_for_the_next(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    await run_here(shop_sync, container)
+    await upsert(shop_sync, *(chair(n, en=f"Oak chair {n} v2", fr=f"Chaise {n} v2") for n in (1, 2, 3)))
+    french = await run_here(shop_sync, container, syncType="INCREMENTAL", locales=["fr_FR"])
+    assert (french["status"], french["syncedProducts"]) == ("COMPLETED", 3)
+    assert (_title(served_shop, 2, "fr"), _title(served_shop, 2)) == ("Chaise 2 v2", "Oak chair 2")
+    rest = await run_here(shop_sync, container, syncType="INCREMENTAL")
+    assert (rest["totalProducts"], rest["syncedProducts"]) == (3, 3), "the English edits were left behind"
+    assert _title(served_shop, 2) == "Oak chair 2 v2"
+
+
+async def test_products_an_incremental_sync_failed_are_taken_again_by_the_next(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """The failing sync moved the cursor past their revision; their listing in error brings them back."""
+    await run_here(shop_sync, container)
+    await upsert(shop_sync, chair(2, en="Oak chair 2 v2"), chair(3, en="Oak chair 3 v2"), chair(40))
+    served_shop.shop.fail_next(5, status=400, only="POST /products/batch")  # the batch, then each half alone
+    failing = await run_here(shop_sync, container, syncType="INCREMENTAL")
+    assert (failing["status"], failing["syncedProducts"], failing["failedProducts"]) == ("COMPLETED", 0, 3)
+    never_created = (await shop_sync(LISTINGS, {"sku": sku(40)}))["product"]["listings"]
+    assert never_created == [{"externalId": None, "status": "error", "connector": {"code": "shop"}}]
+
+    again = await run_here(shop_sync, container, syncType="INCREMENTAL")
+    assert (again["totalProducts"], again["syncedProducts"], again["failedProducts"]) == (3, 3, 0)
+    assert (_title(served_shop, 2), _title(served_shop, 3), _title(served_shop, 40)) == (
+        "Oak chair 2 v2",
+        "Oak chair 3 v2",
+        "Oak chair 40",
+    )
+    created = (await shop_sync(LISTINGS, {"sku": sku(40)}))["product"]["listings"]
+    assert created == [
+        {
+            "externalId": served_shop.shop.products[sku(40)].external_id,
+            "status": "synced",
+            "connector": {"code": "shop"},
+        }
+    ]
+    assert (await run_here(shop_sync, container, syncType="INCREMENTAL"))["totalProducts"] == 0
+
+
+async def test_a_finished_job_counts_what_it_went_through(shop_sync: GraphQLClient, container: Container) -> None:
+    """A product changed again after planning falls out of its page (the next job takes it): the planned total
+    was an estimate, and the finished job's counts add up."""
+    await run_here(shop_sync, container)
+    await upsert(shop_sync, *(chair(n, fr=f"Chaise {n} v2") for n in (1, 2, 3)))
+    global_id, _, chunks = await planned(shop_sync, container, syncType="INCREMENTAL")
+    assert (await shop_sync(JOB, {"id": global_id}))["syncJob"]["totalProducts"] == 3
+    await upsert(shop_sync, chair(2, fr="Chaise 2 v3"))
+    for chunk in chunks:
+        await run_chunk(container, chunk.id, worker="here")
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["totalProducts"], done["syncedProducts"], done["progress"]) == ("COMPLETED", 2, 2, 1.0)
+    assert (await run_here(shop_sync, container, syncType="INCREMENTAL"))["syncedProducts"] == 1
+
+
+async def test_retrying_a_dry_run_is_a_dry_run(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    await upsert(shop_sync, {"sku": sku(4), "values": [value("name", None, "en_US")]})
+    dry = await run_here(shop_sync, container, dryRun=True)
+    assert (dry["dryRun"], dry["failedProducts"]) == (True, 1)
+    retried = (await shop_sync(RETRY, {"id": dry["id"]}))["retrySyncJob"]
+    assert retried["userErrors"] == []
+    assert (retried["syncJob"]["dryRun"], retried["syncJob"]["retryOf"]) == (True, dry["id"])
+    assert served_shop.shop.products == {}
+
+
+async def test_a_broken_mapping_alone_leaves_no_product_to_retry(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """CHN-061 is reported on every product the broken mapping touches, but fails none of them."""
+    deleted = (await shop_sync(DELETE_ATTRIBUTES, {"codes": ["description"]}))["deleteAttributes"]
+    assert deleted["userErrors"] == []
+    done = await run_here(shop_sync, container)
+    assert (done["syncedProducts"], done["failedProducts"]) == (PRODUCTS, 0)
+    assert {edge["node"]["errorCode"] for edge in done["errors"]["edges"]} == {"CHN-061"}
+    retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
+    assert [(error["code"], error["message"]) for error in retried["userErrors"]] == [
+        ("CON-007", "no product failed in that job")
+    ]
+
+
+async def test_a_retrying_job_holds_its_connector(shop_sync: GraphQLClient, container: Container) -> None:
+    """Its dead worker's chunks are queued again, and no second job may start beside it before they run."""
+    global_id, job_id, chunks = await planned(shop_sync, container, size=10, count=3)
+    async with container.db.transaction() as session:
+        chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunks[0].id))
+        job = await session.scalar(select(SyncJob).where(SyncJob.id == job_id))
+        assert chunk is not None and job is not None
+        chunk.status, chunk.lease_owner, chunk.lease_expires_at = "RUNNING", "dead", utcnow() - timedelta(seconds=1)
+        job.status = "RUNNING"
+    assert await recover_orphans(container) == 1
+    assert (await shop_sync(JOB, {"id": global_id}))["syncJob"]["status"] == "RETRYING"
+    second = (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "INCREMENTAL"}}))["triggerSync"]
+    assert [error["code"] for error in second["userErrors"]] == ["CHN-090"]
+    for chunk in chunks:
+        await run_chunk(container, chunk.id, worker="next")
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
+
+
+async def test_a_job_whose_end_was_never_recorded_is_ended_by_recovery(
+    shop_sync: GraphQLClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker died between closing the job's last chunk and ending the job: left so, the job would hold the
+    connector (CHN-090) for good."""
+
+    async def dies(*_: object) -> None:
+        raise RuntimeError("the worker died here")
+
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    with monkeypatch.context() as patched:
+        patched.setattr("app.services.sync.runner.finish_job", dies)
+        with pytest.raises(RuntimeError):
+            await run_chunk(container, chunk.id, worker="dying")
+    assert (await shop_sync(JOB, {"id": global_id}))["syncJob"]["status"] == "RUNNING"
+    assert await recover_orphans(container) == 1
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
+    assert (await run_here(shop_sync, container, syncType="INCREMENTAL"))["totalProducts"] == 0, "cursor not moved"
+
+
+async def test_a_worker_taking_back_its_own_stalled_chunk_stops_the_stalled_run(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """Leases are held per run, not per worker process: the run that stalled past its lease must not record its
+    page beside the one that took the chunk over, though both belong to the same worker."""
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    served_shop.shop.slow_down(0.2)
+    stalled = asyncio.create_task(run_chunk(container, chunk.id, worker="host:1234"))
+    deadline = time.monotonic() + 10
+    while not served_shop.shop.requests_to("POST", "/products/batch"):
+        assert time.monotonic() < deadline, "the stalled run never sent its page"
+        await asyncio.sleep(0.02)
+    async with container.db.transaction() as session:
+        row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+        assert row is not None
+        row.lease_expires_at = utcnow() - timedelta(seconds=1)
+    assert await recover_orphans(container) == 1
+    await run_chunk(container, chunk.id, worker="host:1234")
+    await asyncio.wait_for(stalled, timeout=30)  # it ends quietly: its lease was lost
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"], done["changes"]["totalCount"]) == ("COMPLETED", PRODUCTS, PRODUCTS)
+    assert len(served_shop.shop.products) == PRODUCTS
