@@ -9,11 +9,17 @@ import structlog
 from app.settings import Settings
 
 
+def _rendering(json_output: bool) -> list[structlog.types.Processor]:
+    """The last processors: JSON or a readable line. A traceback is rendered plainly, frames and message, never
+    with each frame's locals (structlog's default with rich installed), which hold credentials and request data;
+    in JSON as text, where the exception would otherwise be written as its repr()."""
+    if json_output:
+        return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    return [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
+
+
 def configure_logging(settings: Settings) -> None:
     json_output = settings.log_json or settings.is_production
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
-    )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -29,7 +35,7 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_rendering(json_output)],
         )
     )
     root = logging.getLogger()
@@ -37,9 +43,16 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     for chatty in QUIET_LIBRARIES:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+    for repeated in SILENCED:
+        logging.getLogger(repeated).setLevel(logging.CRITICAL + 1)
 
 
 QUIET_LIBRARIES = ("httpx", "httpcore")
 """httpx logs every request at INFO with its full URL (a query of up to 100 SKUs): a line per channel call in
 a worker's log, rendered at a cost a 100,000-product export feels. The channel clients log their own requests
 (endpoint, status, time) at DEBUG; the libraries' warnings still come through."""
+
+SILENCED = ("strawberry.execution",)
+"""strawberry logs every GraphQL error with the exception's message and traceback, which can carry what the
+request sent (a credential a header could not encode); graphql_schema/errors.ErrorPolicy logs each fault once,
+by type and place."""

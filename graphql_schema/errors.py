@@ -8,6 +8,7 @@ whose message is masked in production.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -65,6 +66,12 @@ async def attempt(info: Info, scope: Scope, work: Callable[[], Awaitable[Result]
         return Outcome(None, from_invalid_input(exc))
 
 
+def _frames(error: BaseException) -> list[str]:
+    """Where `error` was raised, outermost frame first, as "file:line in function": not its message, repr or
+    locals, which can hold what the request sent (a UnicodeEncodeError's repr holds a whole header value)."""
+    return [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(error.__traceback__)]
+
+
 class ErrorPolicy(SchemaExtension):
     """Gives every error a code; logs faults and, in production, masks their message."""
 
@@ -84,7 +91,7 @@ class ErrorPolicy(SchemaExtension):
             return self._with_code(error, original.code, error.message)
         if original is None:
             return self._with_code(error, "GRAPHQL_VALIDATION_FAILED", error.message)
-        log.error("graphql.fault", path=error.path, error=repr(original), exc_info=original)
+        log.error("graphql.fault", path=error.path, error=type(original).__qualname__, at=_frames(original))
         message = "Unexpected error." if self.mask_faults else error.message
         return self._with_code(error, "INTERNAL_SERVER_ERROR", message)
 

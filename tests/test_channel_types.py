@@ -173,6 +173,8 @@ INVALID: Mapping[ChannelType, list[tuple[Credentials, str]]] = {
         ({"shopDomain": "my-store.myshopify.com"}, "required"),
         ({"shopDomain": "my-store.myshopify.com", "accessToken": "t", "apiVersion": "2025-01"}, "const"),
         ({"shopDomain": "my-store.myshopify.com", "accessToken": "t", "password": "x"}, "additionalProperties"),
+        ({"shopDomain": "my-store.myshopify.com", "accessToken": "shpat_clé"}, "not"),
+        ({"shopDomain": "my-store.myshopify.com", "accessToken": "shpat_0123\n"}, "not"),
     ],
     ChannelType.WOOCOMMERCE: [
         (
@@ -211,6 +213,7 @@ INVALID: Mapping[ChannelType, list[tuple[Credentials, str]]] = {
         ({"baseUrl": "shop.example.com/bridge", "signingSecret": "0123456789abcdef"}, "pattern"),
         ({"baseUrl": "ftp://shop.example.com", "signingSecret": "0123456789abcdef"}, "pattern"),
         ({"baseUrl": "https://shop.example.com"}, "required"),
+        ({"baseUrl": "https://shop.example.com", "signingSecret": "0123456789abcdef", "apiKey": "k é"}, "not"),
     ],
 }
 

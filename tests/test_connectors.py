@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from app.db.engine import Database
 from app.domain.scopes import Scope
 from tests.catalog_fixtures import set_up_catalog
-from tests.conftest import GraphQLClient, TenantHandle, make_tenant
+from tests.conftest import GraphQLClient, SwappableApp, TenantHandle, make_tenant
 from tests.connector_fixtures import (
     API_KEY,
     CONNECTOR,
@@ -28,6 +33,8 @@ from tests.connector_fixtures import (
     create_connector,
     served_shop,
 )
+from tests.emulators import serve
+from tests.shopify_fixtures import DOMAIN
 
 __all__ = ["served_shop"]
 
@@ -338,3 +345,143 @@ async def test_the_secret_is_never_stored_returned_or_logged_in_clear(
         assert secret not in stored
         assert secret not in logged
     assert rows, "the connector row was not found"
+
+
+# -- what a shop sends back, and secrets that cannot travel ----------------------------------------------
+
+SHOPIFY_TOKEN = "shpat_" + "0123456789abcdef" * 4
+"""Longer than Shopify's own (38 characters), so that cutting an echo of it at either limit would keep a part."""
+
+
+def filler(length: int) -> str:
+    return "x" * length
+
+
+def answering(status: int, body: str) -> Starlette:
+    """A shop that answers every request with `status` and `body`, as it is: the shop of every channel type."""
+
+    async def answer(_: Request) -> Response:
+        return Response(body.encode(), status_code=status, media_type="text/plain")
+
+    return Starlette(routes=[Route("/{path:path}", answer, methods=["GET", "POST"])])
+
+
+def keeps_part_of(secret: str, text: str) -> bool:
+    """Whether `text` holds more than six leading characters of `secret`: what a cut through it leaves."""
+    return any(secret[:length] in text for length in range(7, len(secret) + 1))
+
+
+def connector_given(channel_type: str, credentials: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": "shop",
+        "name": "Shop",
+        "channelType": channel_type,
+        "credentials": credentials,
+        "settings": {"scope": "ecommerce"},
+    }
+
+
+async def create_failing(catalog: GraphQLClient, given: dict[str, Any]) -> list[str]:
+    """Create the connector; its test fails: (testResult.message, statusReason)."""
+    payload = (await catalog(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    assert payload["testResult"]["success"] is False, payload["testResult"]
+    return [payload["testResult"]["message"], payload["connector"]["statusReason"]]
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        pytest.param(401, filler(490) + SECRET + " is not the secret", id="401 text across the 500 limit"),
+        pytest.param(
+            401,
+            json.dumps({"error": {"code": "denied", "message": filler(483) + API_KEY}}),  # "denied " leads: 7 more
+            id="401 json across the 500 limit",
+        ),
+        pytest.param(200, "<html>" + filler(64) + SECRET, id="200 not json across the 80 quoted"),
+    ],
+)
+async def test_a_secret_a_shop_echoes_is_not_cut_in_two_into_the_reason(
+    catalog: GraphQLClient, status: int, body: str
+) -> None:
+    with serve(answering(status, body)) as origin:
+        credentials = {"baseUrl": f"{origin}/pim-bridge", "signingSecret": SECRET, "apiKey": API_KEY}
+        said = await create_failing(catalog, connector_given("CUSTOM_HTTP", credentials))
+    for shown in said:
+        assert "[redacted]" in shown, shown
+        assert not keeps_part_of(SECRET, shown) and not keeps_part_of(API_KEY, shown), shown
+
+
+@pytest.fixture
+def shopify_answers(shopify_switch: tuple[SwappableApp, str]) -> Iterator[SwappableApp]:
+    """The session's Shopify origin, answering as a test says."""
+    yield shopify_switch[0]
+    shopify_switch[0].target = None
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        # "Shopify ShopInfo answered 401: " leads the message, which is cut at 500.
+        pytest.param(401, filler(450) + SHOPIFY_TOKEN + " is not valid", id="401 text across the 500 limit"),
+        pytest.param(200, "<html>" + filler(64) + SHOPIFY_TOKEN, id="200 not json across the 80 quoted"),
+    ],
+)
+async def test_a_token_shopify_echoes_is_not_cut_in_two_into_the_reason(
+    catalog: GraphQLClient, shopify_answers: SwappableApp, status: int, body: str
+) -> None:
+    shopify_answers.target = answering(status, body)
+    credentials = {"shopDomain": DOMAIN, "accessToken": SHOPIFY_TOKEN}
+    for shown in await create_failing(catalog, connector_given("SHOPIFY", credentials)):
+        assert "[redacted]" in shown, shown
+        assert not keeps_part_of(SHOPIFY_TOKEN, shown), shown
+
+
+@pytest.mark.parametrize(
+    ("channel_type", "field", "credentials"),
+    [
+        pytest.param(
+            "CUSTOM_HTTP", "apiKey", {"signingSecret": SECRET, "apiKey": "clé-de-la-boutique-42"}, id="accented apiKey"
+        ),
+        pytest.param(
+            "CUSTOM_HTTP", "apiKey", {"signingSecret": SECRET, "apiKey": API_KEY + "\n"}, id="apiKey with a line break"
+        ),
+        pytest.param(
+            "SHOPIFY",
+            "accessToken",
+            {"shopDomain": DOMAIN, "accessToken": "shpat_ключ_0123456789abcdef"},
+            id="Cyrillic accessToken",
+        ),
+    ],
+)
+async def test_a_secret_a_header_cannot_carry_is_refused_at_its_field(
+    catalog: GraphQLClient, served_shop: ServedShop, channel_type: str, field: str, credentials: dict[str, Any]
+) -> None:
+    """httpx can send only visible ASCII in a header: anything else used to fail the request with the key in
+    the exception, instead of saying which credential is wrong."""
+    if channel_type == "CUSTOM_HTTP":
+        credentials = {"baseUrl": served_shop.base_url, **credentials}
+    payload = (await catalog(CREATE_CONNECTOR, {"input": connector_given(channel_type, credentials)}))[
+        "createConnector"
+    ]
+    assert payload["connector"] is None
+    [error] = payload["userErrors"]
+    assert (error["field"], error["code"]) == (["input", "credentials", field], "CHN-002")
+    assert "visible ASCII" in error["message"]
+    assert credentials[field] not in json.dumps(payload, ensure_ascii=False)
+    assert (await catalog(CONNECTORS))["connectors"]["totalCount"] == 0
+    assert served_shop.shop.requests == [], "the shop was reached with credentials that were refused"
+
+
+async def test_an_update_to_a_key_a_header_cannot_carry_changes_nothing(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    await create_connector(catalog, served_shop)
+    bad_key = served_shop.credentials(apiKey="clé-de-la-boutique-42")
+    payload = (await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": {"credentials": bad_key}}))["updateConnector"]
+    assert [(error["field"], error["code"]) for error in payload["userErrors"]] == [
+        (["input", "credentials", "apiKey"], "CHN-002")
+    ]
+    assert payload["connector"] is None
+    tested = (await catalog(TEST, {"code": "shop"}))["testConnection"]["testResult"]
+    assert tested["success"] is True, "the stored key changed"

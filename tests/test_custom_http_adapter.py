@@ -526,6 +526,7 @@ async def test_delete_of_a_missing_product_counts_as_done(adapter: CustomHttpAda
         ({"baseUrl": "https://me:pw@shop.example.com/pim", "signingSecret": SECRET}, "user name"),
         ({"baseUrl": "https://shop.example.com", "signingSecret": "short-secret"}, "at least 16"),
         ({"baseUrl": "https://shop.example.com", "signingSecret": SECRET, "apiKey": 42}, "apiKey"),
+        ({"baseUrl": "https://shop.example.com", "signingSecret": SECRET, "apiKey": "clé-42"}, "visible ASCII"),
     ],
 )
 async def test_invalid_credentials(credentials: dict[str, Any], reason: str, http: httpx.AsyncClient) -> None:

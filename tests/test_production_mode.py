@@ -6,13 +6,16 @@ masking checks below able to fail.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 
 from app.container import Container
+from app.logging import configure_logging
 from app.main import create_app
 from app.services.catalog_setup import CatalogSetupService
 from app.services.tokens import TokenService
@@ -121,3 +124,60 @@ async def test_graphiql_is_not_served_in_production(production: httpx.AsyncClien
 async def test_graphiql_is_served_in_development(development: httpx.AsyncClient) -> None:
     page = await development.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+# -- what the logs show of a fault -------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_logging(settings: Settings) -> Iterator[Callable[..., None]]:
+    """Configures logging as the app does (settings changed as the test says); the test's set-up afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    structlog_config = structlog.get_config()
+
+    def configure(**changes: Any) -> None:
+        configure_logging(settings.model_copy(update=changes))  # its handler writes to the captured stderr
+
+    yield configure
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.configure(**structlog_config)
+
+
+def _fails_holding_a_secret() -> None:
+    api_key = SECRET_DETAIL  # what a frame's locals would show
+    raise ValueError(f"refused a key of {len(api_key)} characters")
+
+
+@pytest.mark.parametrize("log_json", [False, True])
+def test_a_logged_traceback_never_shows_the_locals_of_its_frames(
+    app_logging: Callable[..., None], capsys: pytest.CaptureFixture[str], log_json: bool
+) -> None:
+    app_logging(log_json=log_json)
+    try:
+        _fails_holding_a_secret()
+    except ValueError:
+        structlog.get_logger("test").exception("something.failed")
+    logged = capsys.readouterr().err
+    assert "something.failed" in logged and "_fails_holding_a_secret" in logged, logged
+    assert "refused a key of" in logged, "the traceback was not rendered"
+    assert SECRET_DETAIL not in logged
+
+
+async def test_a_fault_is_logged_by_type_and_place_not_by_what_it_carries(
+    development: httpx.AsyncClient,
+    tenant: TenantHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    app_logging: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An exception's message and repr can hold what the request sent (a UnicodeEncodeError holds the whole
+    header value it could not encode); the log says what failed and where, the response nothing more."""
+    app_logging(log_json=True)
+    monkeypatch.setattr(CatalogSetupService, "list_locales", _explode)
+    await GraphQLClient(development, tenant.token).raw(LOCALES)
+    logged = capsys.readouterr().err
+    [fault] = [line for line in logged.splitlines() if "graphql.fault" in line]
+    assert "Boom" in fault and "_explode" in fault, fault
+    assert SECRET_DETAIL not in logged

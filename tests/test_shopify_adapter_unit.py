@@ -712,6 +712,8 @@ def test_shop_context_and_product_state_are_read_strictly() -> None:
         {"shopDomain": "evil.example.com", "accessToken": "t"},
         {"shopDomain": "x.myshopify.com"},
         {"shopDomain": "x.myshopify.com", "accessToken": "t\nX-Evil: 1"},
+        {"shopDomain": "x.myshopify.com", "accessToken": "shpat_ключ"},
+        {"shopDomain": "x.myshopify.com", "accessToken": "shpat 0123"},
         {"shopDomain": "x.myshopify.com", "accessToken": "t", "apiVersion": "2025-01"},
         {"shopDomain": "x.myshopify.com", "accessToken": "t", "locationId": "7"},
     ],

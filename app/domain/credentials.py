@@ -7,12 +7,23 @@ a secret; these messages name the field and the rule only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from app.domain.errors import ErrorCode, Path, UserErrorItem
+
+NOT_IN_A_HEADER: Final[Mapping[str, Any]] = {"pattern": "[^!-~]"}
+"""Under "not" in a credentials schema: the secret is sent in an HTTP header, so it must be visible ASCII only
+(RFC 9110 field-vchar less obs-text; no spaces, accents or line breaks). httpx cannot encode anything else and
+would fail with the secret in its exception. Said as "holds no other character" rather than "^[!-~]+$" because
+a JSON Schema validator in Python reads `$` as matching before a final line break as well."""
+
+
+def header_safe(value: str) -> bool:
+    """Whether `value` can be sent as (part of) an HTTP header: visible ASCII only, see NOT_IN_A_HEADER."""
+    return bool(value) and all("!" <= character <= "~" for character in value)
 
 
 def _problems(error: ValidationError) -> list[tuple[tuple[str, ...], str]]:
@@ -43,6 +54,8 @@ def _describe(error: ValidationError, where: str) -> str:
         return f"{where} breaks {rule} {expected}"
     if rule in ("enum", "const"):
         return f"{where} must be one of: {expected}"
+    if rule == "not" and expected == NOT_IN_A_HEADER:
+        return f"{where} must be visible ASCII only (no spaces, accents or line breaks): it is sent in an HTTP header"
     return f"{where} is not valid ({rule})"
 
 

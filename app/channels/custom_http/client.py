@@ -39,6 +39,7 @@ from app.channels.base import (
 )
 from app.channels.outbound import UnresolvableHost, UnsafeUrl, check_outbound_url
 from app.channels.signing import signature_headers
+from app.domain.credentials import header_safe
 from app.domain.errors import ErrorCode
 
 log = structlog.get_logger(__name__)
@@ -111,8 +112,8 @@ class CustomHttpCredentials:
         api_key = raw.get("apiKey")
         if api_key is not None and not isinstance(api_key, str):
             raise InvalidCredentials("credentials: apiKey must be a string")
-        if api_key is not None and any(c in api_key for c in "\r\n"):
-            raise InvalidCredentials("credentials: apiKey must be one line")
+        if api_key and not header_safe(api_key):
+            raise InvalidCredentials("credentials: apiKey must be visible ASCII only: it is sent in an HTTP header")
         return cls(base_url=base_url.rstrip("/"), signing_secret=secret, api_key=api_key or None)
 
 
@@ -276,7 +277,7 @@ class CustomHttpClient:
             payload = json_codec.loads(response.content) if response.content else None
         except (ValueError, RecursionError):
             payload = None
-            text = response.content[:_MESSAGE_LIMIT].decode("utf-8", "replace").strip()
+            text = response.content.decode("utf-8", "replace").strip()
         if isinstance(payload, dict):
             error = payload.get("error")
             candidates = [
@@ -288,14 +289,14 @@ class CustomHttpClient:
             code = error.get("code") if isinstance(error, dict) else None
             if isinstance(code, str) and code and text:
                 text = f"{code} {text}"
-        return self.scrub(text[:_MESSAGE_LIMIT])
+        return self.scrub(text)[:_MESSAGE_LIMIT]  # scrubbed whole: a secret cut in two would not be found
 
     def json(self, method: str, path: str, response: httpx.Response) -> Any:
         """The decoded JSON body of a successful answer; ChannelRejected when it is not JSON."""
         try:
             return json_codec.loads(response.content)
         except (ValueError, RecursionError):
-            snippet = self.scrub(response.content[:80].decode("utf-8", "replace"))
+            snippet = self.scrub(response.content.decode("utf-8", "replace"))[:80]
             raise ChannelRejected(
                 f"CUSTOM_HTTP {method} {path}: the shop's answer is not valid JSON ({snippet!r})",
                 status=response.status_code,

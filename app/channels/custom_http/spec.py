@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from app.domain.channels import Capability, ChannelField, ChannelType, ChannelTypeSpec, FieldType
+from app.domain.credentials import NOT_IN_A_HEADER
 
 STATUSES: Final = ("active", "draft", "archived")
 
@@ -44,9 +45,10 @@ CREDENTIALS_SCHEMA: Final[dict[str, Any]] = {
         },
         "apiKey": {
             "title": "API key",
-            "description": "Optional; sent as Authorization: Bearer <apiKey> when given.",
+            "description": "Optional; sent as Authorization: Bearer <apiKey> when given (visible ASCII only).",
             "type": "string",
             "minLength": 1,
+            "not": NOT_IN_A_HEADER,
             "writeOnly": True,
             "format": "password",
         },

@@ -48,6 +48,7 @@ from app.channels.custom_http.client import parse_retry_after
 from app.channels.shopify.documents import Operation
 from app.channels.shopify.schemas import JsonObject
 from app.channels.shopify.spec import API_VERSION
+from app.domain.credentials import header_safe
 from app.domain.errors import ErrorCode
 
 log = structlog.get_logger(__name__)
@@ -81,8 +82,8 @@ class ShopifyCredentials:
         if not isinstance(domain, str) or not _SHOP_DOMAIN.fullmatch(domain):
             raise InvalidCredentials("credentials: shopDomain must be the shop's my-store.myshopify.com domain")
         token = raw.get("accessToken")
-        if not isinstance(token, str) or not token or not token.isprintable() or token != token.strip():
-            raise InvalidCredentials("credentials: accessToken must be a non-empty single-line string")
+        if not isinstance(token, str) or not header_safe(token):
+            raise InvalidCredentials("credentials: accessToken must be visible ASCII: it is sent in an HTTP header")
         version = raw.get("apiVersion", API_VERSION)
         if version != API_VERSION:
             raise InvalidCredentials(f"credentials: apiVersion must be {API_VERSION}, the version this service speaks")
@@ -156,7 +157,10 @@ class ShopifyClient:
         self._gate = gate
 
     def scrub(self, message: str) -> str:
-        """`message` with the connector's secrets replaced: for anything that may reach a message or a log."""
+        """`message` with the connector's secrets replaced, then cut: for anything that may reach a message or a log.
+
+        Replaced in the whole text before the cut, so a secret that crosses the cut is not left half there.
+        """
         for secret in (self.credentials.access_token, self.credentials.webhook_secret):
             if secret:
                 message = message.replace(secret, _REDACTED)
@@ -267,7 +271,7 @@ class ShopifyClient:
         try:
             payload = json_codec.loads(response.content) if response.content else None
         except (ValueError, RecursionError):
-            return response.content[:_MESSAGE_LIMIT].decode("utf-8", "replace").strip()
+            return response.content.decode("utf-8", "replace").strip()  # whole: the caller scrubs, then cuts
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if isinstance(errors, str):
             return errors
@@ -279,7 +283,7 @@ class ShopifyClient:
         try:
             payload = json_codec.loads(response.content)
         except (ValueError, RecursionError):
-            snippet = self.scrub(response.content[:80].decode("utf-8", "replace"))
+            snippet = self.scrub(response.content.decode("utf-8", "replace"))[:80]
             raise ChannelRejected(
                 f"Shopify {name}: the answer is not JSON ({snippet!r})", status=response.status_code
             ) from None

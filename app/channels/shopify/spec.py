@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from app.domain.channels import Capability, ChannelField, ChannelType, ChannelTypeSpec, FieldType
+from app.domain.credentials import NOT_IN_A_HEADER
 
 API_VERSION: Final = "2026-04"
 """The Admin API version the adapters speak; the SDL of exactly this version is pinned under specs/."""
@@ -79,9 +80,10 @@ CREDENTIALS_SCHEMA: Final[dict[str, Any]] = {
         },
         "accessToken": {
             "title": "Admin API access token",
-            "description": "Sent as the X-Shopify-Access-Token header on every Admin API call.",
+            "description": "Sent as the X-Shopify-Access-Token header on every Admin API call (visible ASCII only).",
             "type": "string",
             "minLength": 1,
+            "not": NOT_IN_A_HEADER,
             "writeOnly": True,
             "format": "password",
         },
