@@ -19,6 +19,7 @@ from app.db.migrate import upgrade_to_head
 from app.db.models import Connector, Tenant
 from app.repositories.connectors import ConnectorRepository
 from app.secrets import CredentialVault
+from app.services.keys import rotate_credentials
 
 CREDENTIALS = {"baseUrl": "https://shop.example.com/bridge", "signingSecret": "a-secret-of-some-length"}
 
@@ -95,3 +96,27 @@ async def test_credentials_no_key_opens_are_reported_and_left_alone(database_fil
     assert vault(new).open(first) == CREDENTIALS
     assert second == orphan
     assert "a-secret-of-some-length" not in output
+
+
+async def test_credentials_updated_while_rotating_are_kept_and_rotated(
+    database_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rotation reads without a lock: an updateConnector may commit between its read and its write. Here the
+    read returns the ciphertext from before the update, as it would have, while the row holds the update's."""
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    updated = {**CREDENTIALS, "signingSecret": "the-secret-the-update-wrote"}
+    await _seed(database_file, [vault(old).seal(updated)])
+    read_before_the_update = vault(old).seal(CREDENTIALS)
+    all_ids = ConnectorRepository.all_ids
+
+    async def stale_read(self: ConnectorRepository, *, after_id: int, limit: int) -> list[tuple[int, str]]:
+        return [(pk, read_before_the_update) for pk, _ in await all_ids(self, after_id=after_id, limit=limit)]
+
+    db = Database(database_file)
+    with monkeypatch.context() as patched:
+        patched.setattr(ConnectorRepository, "all_ids", stale_read)
+        report = await rotate_credentials(db, vault(new, old))
+    await db.dispose()
+    [sealed] = await _stored(database_file)
+    assert vault(new).open(sealed) == updated, "the rotation wrote back the credentials from before the update"
+    assert (report.rotated, report.unreadable, report.changing) == (1, [], [])

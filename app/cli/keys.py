@@ -20,7 +20,8 @@ def rotate() -> None:
 
     Put a new key first in SECRET_KEYS, keeping the old ones after it, run
     this, then drop the old keys. Exits 1 if some credentials could not be
-    decrypted with any configured key (they are left unchanged).
+    decrypted with any configured key (they are left unchanged), or kept
+    changing while they were rotated (run it again).
     """
     vault = CredentialVault(load_cipher(settings()))
 
@@ -28,9 +29,13 @@ def rotate() -> None:
         async with database() as db:
             report = await rotate_credentials(db, vault)
         console.print(f"Re-encrypted the credentials of {report.rotated} connector(s) under the newest key.")
+        if report.changing:
+            ids = ", ".join(str(pk) for pk in report.changing)
+            errors.print(f"[yellow]warning[/yellow] the credentials of connector id(s) {ids} kept changing: run again")
         if report.unreadable:
             ids = ", ".join(str(pk) for pk in report.unreadable)
             errors.print(f"[red]error[/red] no configured key decrypts the credentials of connector id(s) {ids}")
+        if report.unreadable or report.changing:
             raise typer.Exit(1)
 
     run(work)

@@ -91,10 +91,21 @@ class ConnectorRepository:
         )
         return [(row[0], row[1]) for row in await self.session.execute(statement)]
 
-    async def set_credentials(self, connector_id: int, sealed: str) -> None:
-        await self.session.execute(
-            update(Connector).where(Connector.id == connector_id).values(credentials_encrypted=sealed)
+    async def sealed_credentials(self, connector_id: int) -> str | None:
+        """The connector's encrypted credentials as committed now; None when the connector is gone."""
+        statement = select(Connector.credentials_encrypted).where(Connector.id == connector_id)
+        return await self.session.scalar(statement)
+
+    async def replace_credentials(self, connector_id: int, *, old: str, new: str) -> bool:
+        """Write `new` only over `old`: False when the credentials changed since `old` was read (or the connector
+        is gone). On PostgreSQL the condition is checked again on the row once a concurrent writer commits."""
+        result = await self.session.execute(
+            update(Connector)
+            .where(Connector.id == connector_id, Connector.credentials_encrypted == old)
+            .values(credentials_encrypted=new)
+            .returning(Connector.id)
         )
+        return result.scalar_one_or_none() is not None
 
     async def bump_mappings_version(self, tenant_id: int, connector_ids: Collection[int]) -> None:
         """Their next incremental sync re-exports everything: what the mappings produce changed."""
