@@ -1,5 +1,7 @@
 """A fresh Shopify emulator per test, plugged into the session's Shopify origin (settings point at it),
-a Shopify connector created over GraphQL, and readers of what the service sent to the shop."""
+a Shopify connector created over GraphQL, and readers of what the service sent to the shop.
+
+The emulated shop is the connectors' shop (DOMAIN), so its webhooks name it in X-Shopify-Shop-Domain."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 
 from tests.conftest import GraphQLClient, SwappableApp
 from tests.connector_fixtures import CREATE_CONNECTOR, SAVE_MAPPINGS
-from tests.emulators.shopify import ShopifyEmulator
+from tests.emulators.shopify import ShopifyEmulator, ShopInfo
 
 TOKEN = "shpat_sync_test_0123456789abcdef00"
 DOMAIN = "souk-demo.myshopify.com"
@@ -47,7 +49,7 @@ def shop_clock(shopify: ShopifyEmulator) -> ShopClock:
 
 @pytest.fixture
 def shopify(shopify_switch: tuple[SwappableApp, str]) -> Iterator[ShopifyEmulator]:
-    emulator = ShopifyEmulator(access_token=TOKEN, clock=ShopClock())
+    emulator = ShopifyEmulator(access_token=TOKEN, clock=ShopClock(), shop=ShopInfo(myshopify_domain=DOMAIN))
     shopify_switch[0].target = emulator.app
     yield emulator
     shopify_switch[0].target = None

@@ -61,6 +61,8 @@ query($code: String!) {
   connector(code: $code) { pendingConflictCount syncJobs { totalCount } }
 }"""
 LISTINGS = """query($sku: String!) { product(sku: $sku) { listings { externalId status connector { code } } } }"""
+PAUSE = """mutation { pauseConnector(code: "shop", reason: "stocktaking") { connector { status } } }"""
+RESUME = """mutation { resumeConnector(code: "shop") { connector { status } } }"""
 
 
 # -- one worker for the module ---------------------------------------------------------------------------------
@@ -503,6 +505,36 @@ async def test_with_channel_wins_a_product_deleted_on_the_shop_is_left_off_it(op
     assert (done["status"], done["failedProducts"]) == ("COMPLETED", 0), done
     assert creates(store) == [] and SKU not in store.shop.products, "an excluded product was re-created"
     assert OTHER in store.shop.products
+
+
+@pytest.mark.usefixtures("frozen_shop")
+async def test_a_product_deleted_on_the_shop_while_paused_waits_and_is_a_conflict_once_resumed(
+    opener: Opener,
+) -> None:
+    """Only a FULL sync reads products the PIM did not change: a delivery set aside while the connector is
+    paused is the only news of the deletion, so it waits, uncounted, and resuming the connector checks it."""
+    store = await opener(strategy="MANUAL")
+    assert (await store.gql(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
+    gone = store.shop.products.pop(SKU)
+    body, headers = store.shop.webhook("product.deleted", {"sku": SKU, "externalId": gone.external_id})
+    delivery_id = await store.post(body, headers)
+
+    deadline = time.monotonic() + 30
+    while not (waiting := (await deliveries(store.db, store.path))[0]).outcome:  # until the worker has seen it
+        assert time.monotonic() < deadline, store.worker.output()
+        await asyncio.sleep(0.1)
+    assert (waiting.status, waiting.attempts) == ("PENDING", 0), waiting.outcome
+    assert "paused" in (waiting.outcome or "")
+    assert await conflicts(store.gql) == []
+
+    assert (await store.gql(RESUME))["resumeConnector"]["connector"]["status"] == "CONNECTED"
+    # Sooner than recovery could (it waits 10 s after a delivery's arrival): resuming queued it.
+    row = await processed(store.db, store.path, delivery_id, store.worker, within=5.0)
+
+    assert row.status == "PROCESSED", row.outcome
+    [conflict] = await conflicts(store.gql)
+    assert (conflict["conflictType"], conflict["resolutionStatus"]) == ("deleted_on_channel", "PENDING")
+    assert creates(store) == [] and SKU not in store.shop.products
 
 
 # -- Shopify ---------------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import logging
+import re
 import socket
 import time
 import uuid
@@ -25,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from arq.connections import ArqRedis
+from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import select, update
 
 from app.channels.base import WebhookEvent
@@ -34,11 +37,12 @@ from app.db.engine import Database
 from app.db.models import Connector, WebhookDelivery
 from app.domain.channels import ChannelType
 from app.main import create_app
+from app.secrets import CredentialVault
 from app.settings import Settings
 from tests.catalog_fixtures import set_up_catalog
 from tests.conftest import GraphQLClient
 from tests.connector_fixtures import CREATE_CONNECTOR, ServedShop, create_connector, served_shop
-from tests.emulators.shopify import ShopifyEmulator
+from tests.emulators.shopify import ShopifyEmulator, ShopInfo
 from tests.shared_data import shared_path
 from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
 from tests.sync_fixtures import WorkerProcess, running_worker
@@ -262,6 +266,29 @@ async def test_bad_shopify_and_woocommerce_signatures_are_401(
     assert await deliveries(db, shopify_at) == [] and await deliveries(db, woo_at) == []
 
 
+async def test_a_shopify_delivery_for_another_shop_of_the_same_app_is_refused(
+    client: httpx.AsyncClient, db: Database, catalog: GraphQLClient, shopify: ShopifyEmulator
+) -> None:
+    """The app's client secret signs the deliveries of every shop that installed the app: only
+    X-Shopify-Shop-Domain tells this connector's shop from another's."""
+    path = await shopify_path(catalog, shopify)
+    other = ShopifyEmulator(api_secret=shopify.api_secret, shop=ShopInfo(myshopify_domain="other-shop.myshopify.com"))
+    other.seed_simple_product("Brass lamp", "LAMP-1")
+    body, headers = other.webhook("products/update", "LAMP-1")
+    response = await client.post(path, content=body, headers=headers)
+    assert refusal(response) == (401, "CHN-050")
+    assert "other-shop.myshopify.com" in response.json()["message"]
+    unnamed = {name: value for name, value in headers.items() if name != "X-Shopify-Shop-Domain"}
+    response = await client.post(path, content=body, headers=unnamed)
+    assert refusal(response) == (400, "CHN-051")
+    assert "X-Shopify-Shop-Domain" in response.json()["message"]
+    assert await deliveries(db, path) == []
+    shopify.seed_simple_product("Brass lamp", "LAMP-1")
+    body, headers = shopify.webhook("products/update", "LAMP-1")
+    shouted = dict(headers, **{"X-Shopify-Shop-Domain": DOMAIN.upper()})
+    assert (await client.post(path, content=body, headers=shouted)).status_code == 202, "domains ignore case"
+
+
 async def test_a_connector_without_a_webhook_secret_refuses_every_delivery(
     client: httpx.AsyncClient, db: Database, catalog: GraphQLClient, shopify: ShopifyEmulator
 ) -> None:
@@ -362,6 +389,35 @@ async def test_a_body_too_large_is_413_without_being_read_whole(
     assert refusal(response) == (413, "PAYLOAD_TOO_LARGE")
     assert len(sent) * 65536 < len(body) * 0.6, "the whole body was read before refusing it"
     assert await deliveries(db, shop_path) == []
+
+
+async def test_credentials_no_key_opens_are_503_and_store_nothing(
+    client: httpx.AsyncClient,
+    db: Database,
+    served_shop: ServedShop,
+    shop_path: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A key retired before `pimsync keys rotate`: the delivery cannot be verified, so it is not stored, and
+    the channel is told to send it again later rather than given a bare 500."""
+    caplog.set_level(logging.INFO)
+    lost_key = CredentialVault(MultiFernet([Fernet(Fernet.generate_key())]))
+    async with db.transaction() as session:
+        connector_id = await session.scalar(
+            update(Connector)
+            .where(Connector.public_id == shop_path.rsplit("/", 1)[1])
+            .values(credentials_encrypted=lost_key.seal(served_shop.credentials()))
+            .returning(Connector.id)
+        )
+    body, headers = served_shop.shop.webhook("product.updated", "SKU-1")
+    response = await client.post(shop_path, content=body, headers=headers)
+    assert refusal(response) == (503, "CREDENTIALS_UNREADABLE")
+    assert "send it again later" in response.json()["message"]
+    assert await deliveries(db, shop_path) == []
+    logged = (caplog.text + capsys.readouterr().out).splitlines()
+    names_it = re.compile(rf"\bconnector\W+{connector_id}\b")  # connector=7, or 'connector': 7 through stdlib logging
+    assert any("webhook.credentials_unreadable" in line and names_it.search(line) for line in logged), logged
 
 
 async def test_an_unknown_connector_is_404(client: httpx.AsyncClient, served_shop: ServedShop) -> None:

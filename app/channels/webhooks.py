@@ -3,16 +3,18 @@
     ServiceError (app.domain.errors)
     └── WebhookRefused           a delivery that is not stored; `status` is the HTTP answer, `code` says why
         ├── SignatureInvalid     401 CHN-050: no secret configured, a missing, malformed or wrong signature,
-        │                        or (CUSTOM_HTTP) a timestamp outside the tolerance window
+        │                        (CUSTOM_HTTP) a timestamp outside the tolerance window, or (Shopify) a
+        │                        delivery signed with the shared app secret for another shop
         ├── PayloadInvalid       400 CHN-051: the body or a header is not what the channel's protocol describes
         └── EventUnsupported     422 CHN-052: a topic (or a channel) whose webhooks this service does not handle
 
 A channel's protocol verifies the signature over the raw bytes, in constant
 time, before anything is parsed: an unauthenticated body is never even
-decoded. It then names the delivery (the channel's own id, which replays are
-deduplicated on), its topic in the service's vocabulary (`Topic`) and the
-channel's time of the change, and it turns a stored payload into the
-`WebhookEvent` the conflict checker reads.
+decoded. It then checks that the delivery is for the connector's own store,
+names the delivery (the channel's own id, which replays are deduplicated on),
+its topic in the service's vocabulary (`Topic`) and the channel's time of the
+change, and it turns a stored payload into the `WebhookEvent` the conflict
+checker reads.
 """
 
 from __future__ import annotations
@@ -99,6 +101,15 @@ class WebhookProtocol(Protocol):
 
     def verify(self, secret: str, body: bytes, headers: Headers, *, now: float) -> None:
         """Raise SignatureInvalid unless `body` carries a valid signature; compares in constant time."""
+        ...
+
+    def check_store(self, credentials: Mapping[str, Any], headers: Headers) -> None:
+        """Raise WebhookRefused unless the verified delivery is about the store of these credentials.
+
+        A valid signature is not enough where one key signs for several stores:
+        a Shopify app's client secret signs the deliveries of every shop that
+        installed the app, so only the shop the delivery names tells them apart.
+        """
         ...
 
     def parse(self, body: bytes, headers: Headers) -> Delivery:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Connector, WebhookDelivery
+from app.domain.connectors import ConnectorStatus
 from app.domain.webhooks import DeliveryStatus
 
 
@@ -98,11 +99,33 @@ class WebhookRepository:
         )
         return result.scalar_one_or_none()
 
+    async def note_waiting(self, delivery_pk: int, *, outcome: str) -> None:
+        """Say why a PENDING delivery waits, without counting an attempt (its connector is paused)."""
+        await self.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_pk, WebhookDelivery.status == DeliveryStatus.PENDING.value)
+            .values(outcome=outcome)
+        )
+
     async def pending_before(self, cutoff: datetime, *, limit: int) -> list[QueuedDelivery]:
-        """PENDING deliveries received before `cutoff`, oldest first."""
+        """PENDING deliveries received before `cutoff`, oldest first; not those of a paused connector, which wait
+        for resumeConnector to queue them (`pending_of`) rather than being queued again every recovery."""
         statement = (
             select(WebhookDelivery.id, WebhookDelivery.received_at)
+            .join(Connector, Connector.id == WebhookDelivery.connector_id)
             .where(WebhookDelivery.status == DeliveryStatus.PENDING.value, WebhookDelivery.received_at < cutoff)
+            .where(Connector.status != ConnectorStatus.PAUSED.value)
+            .order_by(WebhookDelivery.received_at, WebhookDelivery.id)
+            .limit(limit)
+        )
+        return [QueuedDelivery(row[0], row[1]) for row in await self.session.execute(statement)]
+
+    async def pending_of(self, connector_id: int, *, limit: int) -> list[QueuedDelivery]:
+        """The connector's PENDING deliveries, oldest first."""
+        statement = (
+            select(WebhookDelivery.id, WebhookDelivery.received_at)
+            .where(WebhookDelivery.connector_id == connector_id)
+            .where(WebhookDelivery.status == DeliveryStatus.PENDING.value)
             .order_by(WebhookDelivery.received_at, WebhookDelivery.id)
             .limit(limit)
         )

@@ -44,6 +44,7 @@ from app.repositories.events import EventRepository
 from app.secrets import CredentialsUnreadable
 from app.services.catalog_setup import CatalogSetupService
 from app.services.connector_webhooks import WebhookRegistrationService
+from app.services.webhooks import queue_waiting_deliveries
 
 log = structlog.get_logger(__name__)
 
@@ -353,12 +354,18 @@ class ConnectorService:
         return row
 
     async def resume(self, code: str) -> tuple[Connector, TestOutcome]:
-        """Leave PAUSED (or ERROR) by testing the connection again: the new status is what the test finds."""
+        """Leave PAUSED (or ERROR) by testing the connection again: the new status is what the test finds.
+
+        Webhook deliveries that arrived meanwhile waited, PENDING: they are queued now, so the channel's changes
+        made during the pause are checked as they would have been.
+        """
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
             row.status = ConnectorStatus.DISCONNECTED.value
             row.status_reason = None
-        return await self.test(code)
+        resumed = await self.test(code)
+        await queue_waiting_deliveries(self.container, row.id)
+        return resumed
 
     # -- checks ----------------------------------------------------------------------------------
 

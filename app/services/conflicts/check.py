@@ -61,7 +61,8 @@ class ChannelBusy(Exception):
 
 @dataclass(frozen=True, slots=True)
 class WebhookCheck:
-    """What a delivery's check concluded: "PROCESSED" (the product was checked) or "IGNORED" (nothing to do)."""
+    """What a delivery's check concluded: "PROCESSED" (the product was checked), "IGNORED" (nothing to do) or
+    "PENDING" (not yet: the connector is paused)."""
 
     status: str
     outcome: str
@@ -183,7 +184,9 @@ async def check_webhook_event(container: Container, connector_id: int, event: We
             return WebhookCheck("IGNORED", "the connector was deleted")
         found = await _product_of(session, connector, event)
     if connector.status == ConnectorStatus.PAUSED:
-        return WebhookCheck("IGNORED", f"connector '{connector.code}' is paused; its next sync will see the change")
+        # Not IGNORED: a sync after the pause reads only products the PIM changed (unless FULL), so the
+        # channel's change would be lost. The delivery waits, and resumeConnector queues it again.
+        return WebhookCheck("PENDING", f"waiting: connector '{connector.code}' is paused; checked once it is resumed")
     if isinstance(found, str):
         return WebhookCheck("IGNORED", found)
     product, listing = found
