@@ -23,6 +23,8 @@ from tests.conftest import GraphQLClient
 from tests.connector_fixtures import ServedShop, served_shop
 from tests.sync_fixtures import JOB, LISTINGS, PRODUCTS, RETRY, TRIGGER, chair, planned, run_here, shop_sync, sku
 
+PAUSE = """mutation { pauseConnector(code: "shop", reason: "stocktaking") { connector { status } } }"""
+
 __all__ = ["served_shop", "shop_sync"]
 
 
@@ -177,3 +179,28 @@ async def test_a_worker_taking_back_its_own_stalled_chunk_stops_the_stalled_run(
     done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert (done["status"], done["syncedProducts"], done["changes"]["totalCount"]) == ("COMPLETED", PRODUCTS, PRODUCTS)
     assert len(served_shop.shop.products) == PRODUCTS
+
+
+async def test_pausing_a_connector_stops_its_running_sync_within_a_page(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunk's pages are of 5 products: the page being sent is recorded, and no further page goes out."""
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"sync_page_size": 5}))
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    served_shop.shop.slow_down(0.1)
+    running = asyncio.create_task(run_chunk(container, chunk.id, worker="here"))
+    deadline = time.monotonic() + 10
+    while not served_shop.shop.requests_to("POST", "/products/batch"):
+        assert time.monotonic() < deadline, "the sync never sent its first page"
+        await asyncio.sleep(0.02)
+    assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
+    await asyncio.wait_for(running, timeout=30)
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert done["status"] == "CANCELLED"
+    assert 0 < done["syncedProducts"] <= 10 and len(served_shop.shop.products) == done["syncedProducts"]
+
+
+async def test_pausing_a_connector_cancels_its_queued_sync(shop_sync: GraphQLClient, container: Container) -> None:
+    global_id, _, _ = await planned(shop_sync, container, size=10, count=3)
+    assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
+    assert (await shop_sync(JOB, {"id": global_id}))["syncJob"]["status"] == "CANCELLED"

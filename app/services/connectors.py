@@ -23,7 +23,7 @@ from app.channels.factory import AdapterUnavailable, build_adapter
 from app.channels.registry import channel_type_spec
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import Connector, FieldMapping
+from app.db.models import Connector, FieldMapping, SyncJob
 from app.domain.catalog import CatalogSpec, is_valid_code
 from app.domain.channels import ChannelType, ChannelTypeSpec
 from app.domain.connectors import (
@@ -41,9 +41,12 @@ from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.mappings import MappingDraft, as_draft, check_mappings
 from app.repositories.connectors import ConnectorFilter, ConnectorRepository, MappingRepository
 from app.repositories.events import EventRepository
+from app.repositories.sync_jobs import SyncJobRepository
 from app.secrets import CredentialsUnreadable
 from app.services.catalog_setup import CatalogSetupService
 from app.services.connector_webhooks import WebhookRegistrationService
+from app.services.sync import progress
+from app.services.sync.cancel import request_cancel
 from app.services.webhooks import queue_waiting_deliveries
 
 log = structlog.get_logger(__name__)
@@ -172,6 +175,16 @@ async def credentials_rejected(container: Container, connector_id: int, reason: 
             return
         put_in_error(session, row, reason)
     log.warning("connector.error", connector=row.code, reason=reason)
+
+
+async def _cancel_active_job(session: Any, row: Connector) -> SyncJob | None:
+    """Ask the connector's active job to stop (the caller holds the connector's row); the job, if there was one."""
+    jobs = SyncJobRepository(session)
+    active = await jobs.active_for(row.id)
+    job = await jobs.get_any(active.id, for_update=True) if active is not None else None
+    if job is not None:
+        await request_cancel(session, job)
+    return job
 
 
 class ConnectorService:
@@ -343,6 +356,8 @@ class ConnectorService:
         return row
 
     async def pause(self, code: str, reason: str | None) -> Connector:
+        """PAUSED, with the reason: schedules skip it, webhook deliveries wait, and its active sync is cancelled
+        (a running one stops within a page of products, as cancelSyncJob stops it)."""
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
             before = row.status
@@ -350,7 +365,10 @@ class ConnectorService:
             row.status_reason = (reason or "").strip() or "paused by a user"
             row.updated_at = utcnow()
             _status_event(session, row, before)
-        log.info("connector.paused", connector=code)
+            stopped = await _cancel_active_job(session, row)
+        if stopped is not None:
+            await progress.publish(self.container.redis, stopped.id, stopped.status)
+        log.info("connector.paused", connector=code, cancelled_job=stopped.id if stopped else None)
         return row
 
     async def resume(self, code: str) -> tuple[Connector, TestOutcome]:

@@ -20,7 +20,7 @@ from app.db.models import Connector, SyncJob, SyncJobChange, SyncJobError
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.sync import ChunkStatus, Selection, SyncJobStatus, SyncPriority
+from app.domain.sync import Selection, SyncJobStatus, SyncPriority
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.products import ProductRepository
@@ -28,6 +28,7 @@ from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
 from app.repositories.tenants import TenantRepository
 from app.services.connectors import settings_of
 from app.services.sync import progress
+from app.services.sync.cancel import request_cancel
 from app.services.sync.queue import enqueue_plan, plan_stamp
 
 log = structlog.get_logger(__name__)
@@ -193,15 +194,7 @@ class SyncJobService:
                 raise _error(("id",), "sync job not found", ErrorCode.SYNC_JOB_NOT_FOUND)
             if SyncJobStatus(job.status).finished:
                 raise _error(("id",), f"the job already ended ({job.status})", ErrorCode.SYNC_JOB_FINISHED)
-            job.cancel_requested = True
-            for chunk in await jobs.chunks_of(job.id):
-                if chunk.status == ChunkStatus.PENDING:
-                    chunk.status = ChunkStatus.CANCELLED.value
-            if await jobs.open_chunks(job.id) == 0:
-                job.status, job.completed_at = SyncJobStatus.CANCELLED.value, utcnow()
-                EventRepository(session).record(
-                    self.tenant_id, "sync.cancelled", connector_id=job.connector_id, job=job.id
-                )
+            await request_cancel(session, job)
         await progress.publish(self.container.redis, job.id, job.status)
         return job
 
