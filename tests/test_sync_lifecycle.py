@@ -11,12 +11,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob
-from app.services.sync.recovery import recover_orphans
+from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import run_chunk
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
 from tests.conftest import GraphQLClient
@@ -204,3 +205,19 @@ async def test_pausing_a_connector_cancels_its_queued_sync(shop_sync: GraphQLCli
     global_id, _, _ = await planned(shop_sync, container, size=10, count=3)
     assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
     assert (await shop_sync(JOB, {"id": global_id}))["syncJob"]["status"] == "CANCELLED"
+
+
+async def test_a_sync_triggered_while_redis_is_away_is_still_the_answer_and_queued_later(
+    shop_sync: GraphQLClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job was committed before its message could be queued: the user gets it, not an error about a job that
+    exists and holds the connector; the recovery sweep queues it."""
+
+    async def unreachable(*_: object, **__: object) -> None:
+        raise RedisConnectionError("Connection refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("app.services.sync.jobs.enqueue_plan", unreachable)
+        answer = (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "FULL"}}))["triggerSync"]
+    assert answer["userErrors"] == [] and answer["syncJob"]["status"] == "PENDING"
+    assert await recover_orphans(container, now=utcnow() + LOST_MESSAGE_AFTER + timedelta(seconds=1)) == 1

@@ -7,10 +7,12 @@ connector is active; the database's partial unique index has the last word.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +34,8 @@ from app.services.sync.cancel import request_cancel
 from app.services.sync.queue import enqueue_plan, plan_stamp
 
 log = structlog.get_logger(__name__)
+
+ENQUEUE_TIMEOUT_SECONDS = 2.0
 
 MAX_SKUS = 10_000
 
@@ -85,9 +89,21 @@ class SyncJobService:
                 type=job.sync_type,
                 source=source,
             )
-        await enqueue_plan(self.container.redis, job_id=job.id, priority=job.priority, stamp=plan_stamp(job))
+        await self._queue(job)
         log.info("sync.triggered", job=job.id, connector=connector_code, type=job.sync_type, dry_run=job.dry_run)
         return Triggered(job, estimate)
+
+    async def _queue(self, job: SyncJob) -> None:
+        """Queue the committed job's planning. When Redis cannot take it, the job is still the caller's answer: the
+        recovery sweep queues a PENDING job whose message never arrived (recovery.LOST_MESSAGE_AFTER), whereas an
+        error here would leave the user a job they were told failed, holding the connector (CHN-090)."""
+        try:
+            await asyncio.wait_for(
+                enqueue_plan(self.container.redis, job_id=job.id, priority=job.priority, stamp=plan_stamp(job)),
+                ENQUEUE_TIMEOUT_SECONDS,
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("sync.enqueue_failed", job=job.id, error=f"{type(exc).__name__}: {exc}")
 
     async def _new_job(self, session: AsyncSession, connector: Connector, request: SyncRequest) -> SyncJob:
         if connector.status == ConnectorStatus.PAUSED:
