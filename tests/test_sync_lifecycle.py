@@ -17,10 +17,11 @@ from sqlalchemy import select
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob
+from app.repositories.events import EventRepository
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import run_chunk
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import ServedShop, served_shop
 from tests.sync_fixtures import JOB, LISTINGS, PRODUCTS, RETRY, TRIGGER, chair, planned, run_here, shop_sync, sku
 
@@ -91,12 +92,16 @@ async def test_a_finished_job_counts_what_it_went_through(shop_sync: GraphQLClie
     assert (await run_here(shop_sync, container, syncType="INCREMENTAL"))["syncedProducts"] == 1
 
 
-async def test_retrying_a_dry_run_is_a_dry_run(
-    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+async def test_a_dry_run_says_so_in_the_audit_trail_and_its_retry_is_one_too(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, tenant: TenantHandle
 ) -> None:
     await upsert(shop_sync, {"sku": sku(4), "values": [value("name", None, "en_US")]})
     dry = await run_here(shop_sync, container, dryRun=True)
     assert (dry["dryRun"], dry["failedProducts"]) == (True, 1)
+    async with container.db.reader() as session:
+        events = [event for event in await EventRepository(session).latest(tenant.id) if event.kind.startswith("sync.")]
+    assert sorted(event.kind for event in events) == ["sync.completed", "sync.requested", "sync.started"]
+    assert all(event.payload["dry_run"] is True for event in events), [event.payload for event in events]
     retried = (await shop_sync(RETRY, {"id": dry["id"]}))["retrySyncJob"]
     assert retried["userErrors"] == []
     assert (retried["syncJob"]["dryRun"], retried["syncJob"]["retryOf"]) == (True, dry["id"])

@@ -27,4 +27,6 @@ async def request_cancel(session: AsyncSession, job: SyncJob) -> None:
             chunk.status = ChunkStatus.CANCELLED.value
     if await jobs.open_chunks(job.id) == 0:
         job.status, job.completed_at = SyncJobStatus.CANCELLED.value, utcnow()
-        EventRepository(session).record(job.tenant_id, "sync.cancelled", connector_id=job.connector_id, job=job.id)
+        EventRepository(session).record(
+            job.tenant_id, "sync.cancelled", connector_id=job.connector_id, job=job.id, dry_run=job.dry_run
+        )

@@ -49,6 +49,7 @@ async def finish_job(container: Container, job_id: int) -> SyncJobStatus | None:
             synced=job.synced_products,
             failed=job.failed_products,
             skipped=job.skipped_products,
+            dry_run=job.dry_run,
         )
     await progress.publish(container.redis, job_id, status.value)
     log.info("sync.finished", job=job_id, status=status.value)

@@ -88,6 +88,7 @@ class SyncJobService:
                 job=job.id,
                 type=job.sync_type,
                 source=source,
+                dry_run=job.dry_run,
             )
         await self._queue(job)
         log.info("sync.triggered", job=job.id, connector=connector_code, type=job.sync_type, dry_run=job.dry_run)

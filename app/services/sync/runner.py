@@ -119,7 +119,9 @@ async def _take(session: AsyncSession, chunk: SyncChunk, job: SyncJob, worker: s
     chunk.attempts += 1
     if job.status == SyncJobStatus.PENDING:
         job.status, job.started_at = SyncJobStatus.RUNNING.value, utcnow()
-        EventRepository(session).record(job.tenant_id, "sync.started", connector_id=job.connector_id, job=job.id)
+        EventRepository(session).record(
+            job.tenant_id, "sync.started", connector_id=job.connector_id, job=job.id, dry_run=job.dry_run
+        )
     elif job.status == SyncJobStatus.RETRYING:
         job.status = SyncJobStatus.RUNNING.value
     connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
