@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from app.db.engine import Database
+from app.domain.scopes import Scope
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog, upsert, value
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, TenantHandle, make_tenant
 from tests.connector_fixtures import (
     CONNECTOR,
     PREVIEW,
@@ -417,3 +419,14 @@ async def test_a_default_goes_out_for_an_empty_value_in_the_fields_own_type(
     field_name = mapping["channelField"]
     assert [problem for problem in shown["problems"] if problem["field"] == [field_name]] == []
     assert (shown["fields"][field_name], shown["sources"][field_name]) == (default, "default")
+
+
+async def test_a_preview_shows_product_values_so_it_needs_the_catalog_scope_too(
+    shop_connector: GraphQLClient, db: Database, tenant: TenantHandle
+) -> None:
+    mappings_only = (await make_tenant(db, (Scope.MAPPINGS_VIEW,), code=tenant.code)).token
+    refused = await shop_connector.errors(PREVIEW, {"code": "shop", "sku": "CHAIR-1"}, token=mappings_only)
+    assert [error["extensions"]["code"] for error in refused] == ["FORBIDDEN"]
+    both = (await make_tenant(db, (Scope.MAPPINGS_VIEW, Scope.CATALOG_VIEW), code=tenant.code)).token
+    shown = (await shop_connector.raw(PREVIEW, {"code": "shop", "sku": "CHAIR-1"}, both)).json()
+    assert "errors" not in shown and shown["data"]["exportPreview"]

@@ -226,3 +226,13 @@ async def test_a_sync_triggered_while_redis_is_away_is_still_the_answer_and_queu
         answer = (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "FULL"}}))["triggerSync"]
     assert answer["userErrors"] == [] and answer["syncJob"]["status"] == "PENDING"
     assert await recover_orphans(container, now=utcnow() + LOST_MESSAGE_AFTER + timedelta(seconds=1)) == 1
+
+
+async def test_what_stops_a_retry_is_said_of_the_job_it_names(shop_sync: GraphQLClient, container: Container) -> None:
+    """retrySyncJob takes only `id`: a paused connector or a locale no longer mapped is reported there."""
+    await upsert(shop_sync, {"sku": sku(4), "values": [value("name", None, "en_US")]})
+    done = await run_here(shop_sync, container)
+    assert done["failedProducts"] == 1
+    assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
+    retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
+    assert [(error["field"], error["code"]) for error in retried["userErrors"]] == [(["id"], "CON-004")]

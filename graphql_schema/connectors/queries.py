@@ -59,6 +59,7 @@ class ConnectorQuery:
         self, info: Info, connector_code: str, sku: str, locales: list[str] | None = None
     ) -> list[ExportPreview]:
         info.context.require(Scope.MAPPINGS_VIEW)
+        info.context.require(Scope.CATALOG_VIEW)  # it shows the product's values
         previews = await MappingService(info.context.container, info.context.tenant_id).preview(
             connector_code, sku, locales
         )

@@ -241,7 +241,10 @@ class SyncJobService:
             dry_run=source.dry_run,
             retry_of=source.id,
         )
-        return await self.trigger(connector.code, request, source="retry")
+        try:
+            return await self.trigger(connector.code, request, source="retry")
+        except InvalidInput as exc:  # the retry's one argument is the job: what stops it is said of `id`
+            raise InvalidInput([UserErrorItem(("id",), error.message, error.code) for error in exc.errors]) from None
 
     # -- reads -----------------------------------------------------------------------------------
 
