@@ -19,7 +19,7 @@ from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob
 from app.repositories.events import EventRepository
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
-from app.services.sync.runner import run_chunk
+from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import ServedShop, served_shop
@@ -236,3 +236,20 @@ async def test_what_stops_a_retry_is_said_of_the_job_it_names(shop_sync: GraphQL
     assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
     retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
     assert [(error["field"], error["code"]) for error in retried["userErrors"]] == [(["id"], "CON-004")]
+
+
+async def test_a_chunk_no_worker_can_finish_fails_its_job_instead_of_going_round_for_ever(
+    shop_sync: GraphQLClient, container: Container
+) -> None:
+    """Recovery hands on a chunk whose worker failed or died; one that every worker fails on ends its job."""
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    async with container.db.transaction() as session:
+        row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+        assert row is not None
+        row.attempts = MAX_CHUNK_ATTEMPTS
+    await run_chunk(container, chunk.id, worker="next")
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert done["status"] == "FAILED" and f"taken up {MAX_CHUNK_ATTEMPTS} times" in done["failure"]
+    assert (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "FULL"}}))["triggerSync"][
+        "userErrors"
+    ] == []

@@ -44,6 +44,12 @@ from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page,
 log = structlog.get_logger(__name__)
 
 
+MAX_CHUNK_ATTEMPTS = 10
+"""Claims of one chunk before its job is failed. A chunk that fails or kills every worker taking it (a bug, a
+product the pipeline cannot take) would otherwise be handed on by recovery forever, its job holding the
+connector (CHN-090); ten claims outlast any run of deploys or crashed workers."""
+
+
 class JobFailed(Exception):
     """The job cannot go on (credentials rejected, set-up broken); `reason` is shown to people."""
 
@@ -100,7 +106,9 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
             return None
         job = await jobs.get_any(chunk.job_id, for_update=True)
         assert job is not None
-        if job.cancel_requested or SyncJobStatus(job.status).finished:
+        if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
+            job.failure = job.failure or _given_up(chunk)
+        if job.cancel_requested or job.failure or SyncJobStatus(job.status).finished:
             chunk.status = ChunkStatus.CANCELLED.value
             cancelled_job = job.id
         else:
@@ -111,6 +119,13 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
     assert claim is not None
     await progress.publish(container.redis, claim.job.id, SyncJobStatus.RUNNING.value)
     return claim
+
+
+def _given_up(chunk: SyncChunk) -> str:
+    return (
+        f"a chunk of the job was taken up {chunk.attempts} times and never finished: each worker that took it failed "
+        "or died on it (see the workers' logs)"
+    )
 
 
 async def _take(session: AsyncSession, chunk: SyncChunk, job: SyncJob, worker: str, until: datetime) -> Claim:
