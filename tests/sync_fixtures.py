@@ -116,14 +116,18 @@ class WorkerProcess:
     async def started(self, within: float = 30.0) -> WorkerProcess:
         """Once the worker has finished starting up and polls the queue (its start-up hook logs worker.ready)."""
         deadline = time.monotonic() + within
-        while "worker.ready" not in self.output():
+        while "worker.ready" not in self.log():  # the whole log: messages left queued may follow it at once
             if time.monotonic() > deadline:
                 pytest.fail(f"the worker did not start within {within}s:\n{self.output()}")
             await asyncio.sleep(0.05)
         return self
 
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+        """The log's end, for a failure's message."""
+        return self.log()[-4000:]
 
 
 @contextmanager
