@@ -652,7 +652,7 @@ async def test_a_delivery_checked_while_the_shop_is_down_is_tried_again_and_proc
     [conflict] = await conflicts(store.gql, status="PENDING")
     assert conflict["fields"] == AR_CONFLICT
     assert len([r for r in store.shop.requests if r.status == 503]) == 5
-    assert "webhook.attempt_failed" in store.worker.output()
+    assert "webhook.attempt_failed" in store.worker.log()
 
 
 async def test_a_check_the_shop_refuses_to_authorise_puts_the_connector_in_error(opener: Opener) -> None:
