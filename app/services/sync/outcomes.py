@@ -44,7 +44,7 @@ async def apply_outcomes(
     for item in items:
         _bind(listings, connector, plan, item, now)
     await listings.write()
-    return await _record_conflicts(session, connector, items, now)
+    return await _record_conflicts(session, connector, plan, items, now)
 
 
 # -- values taken from the channel --------------------------------------------------------------
@@ -233,15 +233,15 @@ def project(snapshot: Mapping[str, Any], slots: Sequence[Slot]) -> dict[str, Any
 
 
 async def _record_conflicts(
-    session: AsyncSession, connector: Connector, items: Sequence[Item], now: datetime
+    session: AsyncSession, connector: Connector, plan: ExportPlan, items: Sequence[Item], now: datetime
 ) -> list[int]:
     """Strategy decisions are recorded as resolved conflicts; held slots open (or update) the product's one
     pending conflict, whose version moves when its values change, so a stale resolution is refused."""
     if not any(item.conflicted for item in items):
-        await _close_settled(session, connector, items, now)
+        await _close_settled(session, connector, plan, items, now)
         return []
     pending = await _pending(session, connector.id, [item.product.id for item in items])
-    announced: list[int] = []
+    announced: list[Conflict] = []
     events = EventRepository(session)
     for item in items:
         if failed(item):
@@ -251,7 +251,7 @@ async def _record_conflicts(
                 conflict = pending.get(item.product.id)
                 changed = _open(session, connector, item, conflict, kind, fields, now)
                 if changed is not None:
-                    announced.append(changed.id)
+                    announced.append(changed)
             else:
                 _resolved(session, connector, item, status, kind, fields, now)
             events.record(
@@ -262,8 +262,9 @@ async def _record_conflicts(
                 conflict_type=kind.value,
                 resolution=status.value,
             )
-    await _close_settled(session, connector, [item for item in items if not item.held], now)
-    return announced
+    await _close_settled(session, connector, plan, [item for item in items if not item.held], now)
+    await session.flush()  # a conflict opened just now has its id from here on: it is announced by it
+    return [conflict.id for conflict in announced]
 
 
 def _detections(item: Item) -> list[tuple[ResolutionStatus, list[dict[str, Any]], ConflictType]]:
@@ -362,13 +363,35 @@ def _resolved(
     )
 
 
-async def _close_settled(session: AsyncSession, connector: Connector, items: Sequence[Item], now: datetime) -> None:
+async def _close_settled(
+    session: AsyncSession, connector: Connector, plan: ExportPlan, items: Sequence[Item], now: datetime
+) -> None:
     """A pending conflict the check no longer finds is closed, not left to rot: a field conflict whose slots
-    agree now (someone aligned one side), or a missing or deleted product that is back on the channel."""
-    checked = [item.product.id for item in items if item.rec is not None and not item.held and not failed(item)]
+    agree now (someone aligned one side) or that the connector's strategy has just decided, or a missing or
+    deleted product that is back on the channel. Only when the check covered all of it: a sync limited to some
+    locales says nothing of a conflict in the others."""
+    checked = {item.product.id: item for item in items if item.rec is not None and not item.held and not failed(item)}
     if not checked:
         return
-    for conflict in (await _pending(session, connector.id, checked)).values():
-        why = "both sides agree now" if conflict.conflict_type == ConflictType.FIELD_MISMATCH.value else "it is back"
+    covered = {(slot.field, slot.channel_locale) for slot in plan.slots}
+    for conflict in (await _pending(session, connector.id, list(checked))).values():
+        if not _slots_of(conflict) <= covered:
+            continue
         conflict.resolution_status, conflict.resolved_at = ResolutionStatus.DISMISSED.value, now
-        conflict.resolved_by, conflict.applied_at = f"sync: {why}", now
+        conflict.resolved_by, conflict.applied_at = (
+            f"sync: {_settled_because(conflict, checked[conflict.product_id])}",
+            now,
+        )
+
+
+def _slots_of(conflict: Conflict) -> set[tuple[str, str | None]]:
+    return {(entry["field"], diff["channelLocale"]) for entry in conflict.fields or [] for diff in entry["diffs"]}
+
+
+def _settled_because(conflict: Conflict, item: Item) -> str:
+    if conflict.conflict_type != ConflictType.FIELD_MISMATCH.value:
+        return "it is back"
+    decided = item.rec.resolved_by_strategy() if item.rec is not None else {}
+    if decided:
+        return f"decided by the connector's strategy ({', '.join(status.value for status in decided)})"
+    return "both sides agree now"

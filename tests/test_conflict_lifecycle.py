@@ -1,0 +1,105 @@
+"""How pending conflicts are announced and closed by the syncs that meet them, run in this process (run_here).
+
+A lamp is synced in Arabic (ar_AE -> "ar") and French (fr_FR -> "fr") to the CUSTOM_HTTP reference shop; its
+Arabic title is then rewritten on both sides, which the next sync holds as a pending conflict (MANUAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from app.container import Container
+from app.db.models import Conflict
+from app.services.conflicts.service import ConflictService
+from tests.catalog_fixtures import set_up_catalog, upsert, value
+from tests.conflict_fixtures import CONFLICTS
+from tests.conftest import GraphQLClient, TenantHandle
+from tests.connector_fixtures import SAVE_MAPPINGS, UPDATE_CONNECTOR, ServedShop, create_connector, served_shop
+from tests.sync_fixtures import run_here
+
+__all__ = ["served_shop"]
+
+LOCALES = [{"pimLocale": "ar_AE", "channelLocale": "ar"}, {"pimLocale": "fr_FR", "channelLocale": "fr"}]
+MAPPINGS = [
+    {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
+    {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"},
+]
+
+
+def lamp(*, ar: str = "مصباح", fr: str = "Lampe") -> dict[str, Any]:
+    return {
+        "sku": "LAMP-1",
+        "values": [value("name", ar, "ar_AE"), value("name", fr, "fr_FR"), value("price", {"EUR": "40.00"})],
+    }
+
+
+async def sync(gql: GraphQLClient, container: Container, **options: Any) -> dict[str, Any]:
+    job = await run_here(gql, container, **options)
+    assert job["status"] == "COMPLETED", job
+    return job
+
+
+async def pending(gql: GraphQLClient) -> list[dict[str, Any]]:
+    found = await gql(CONFLICTS, {"code": "shop", "first": 50, "status": "PENDING"})
+    return [edge["node"] for edge in found["conflicts"]["edges"]]
+
+
+async def conflict_in_arabic(gql: GraphQLClient, served_shop: ServedShop, container: Container) -> None:
+    """The lamp synced, then its Arabic title rewritten in the shop and in the PIM, not yet synced again."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop, localeMapping=LOCALES, conflictStrategy="MANUAL", requestsPerSecond=100)
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]["userErrors"] == []
+    await upsert(gql, lamp())
+    await sync(gql, container)
+    served_shop.shop.edit("LAMP-1", locales={"ar": {"title": "مصباح ذهبي"}})
+    await upsert(gql, lamp(ar="مصباح برونزي"))
+
+
+async def test_a_conflict_opened_by_a_sync_is_announced_to_subscribers(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container, tenant: TenantHandle
+) -> None:
+    await conflict_in_arabic(gql, served_shop, container)
+    announced: list[Conflict] = []
+
+    async def listen() -> None:
+        async for conflict in ConflictService(container, tenant.id).detected(every=0.05):
+            announced.append(conflict)
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(0.3)  # subscribed
+    await sync(gql, container, syncType="INCREMENTAL")
+    [opened] = await pending(gql)
+    for _ in range(50):
+        if announced:
+            break
+        await asyncio.sleep(0.05)
+    listening.cancel()
+    assert [conflict.product_sku for conflict in announced] == ["LAMP-1"], "the new conflict was not announced"
+    assert announced[0].version == opened["version"]
+
+
+async def test_a_sync_limited_to_other_locales_leaves_a_conflict_pending(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    await conflict_in_arabic(gql, served_shop, container)
+    await sync(gql, container, syncType="INCREMENTAL")
+    [held] = await pending(gql)
+    await sync(gql, container, syncType="FULL", locales=["fr_FR"])
+    assert [conflict["id"] for conflict in await pending(gql)] == [held["id"]], "it said nothing of Arabic"
+
+
+async def test_a_conflict_the_strategy_decides_is_closed_as_decided_not_as_agreed(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    await conflict_in_arabic(gql, served_shop, container)
+    await sync(gql, container, syncType="INCREMENTAL")
+    [held] = await pending(gql)
+    changed = await gql(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"conflictStrategy": "CHANNEL_WINS"}}})
+    assert changed["updateConnector"]["userErrors"] == []
+    await sync(gql, container, syncType="FULL")
+    assert await pending(gql) == []
+    every = await gql(CONFLICTS, {"code": "shop", "first": 50})
+    closed = next(edge["node"] for edge in every["conflicts"]["edges"] if edge["node"]["id"] == held["id"])
+    assert closed["resolutionStatus"] == "DISMISSED"
+    assert closed["resolvedBy"] == "sync: decided by the connector's strategy (CHANNEL_WINS)"
