@@ -7,18 +7,26 @@ Arabic title is then rewritten on both sides, which the next sync holds as a pen
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from app.container import Container
 from app.db.models import Conflict
+from app.services.conflicts import apply
+from app.services.conflicts.apply import MAX_ATTEMPTS, apply_resolution, recover_resolutions
 from app.services.conflicts.service import ConflictService
+from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert, value
-from tests.conflict_fixtures import CONFLICTS
+from tests.conflict_fixtures import CONFLICTS, RESOLVE
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import SAVE_MAPPINGS, UPDATE_CONNECTOR, ServedShop, create_connector, served_shop
 from tests.sync_fixtures import run_here
 
 __all__ = ["served_shop"]
+
+APPLIED = """query($id: ID!) { conflict(id: $id) { resolutionStatus appliedAt applyError } }"""
 
 LOCALES = [{"pimLocale": "ar_AE", "channelLocale": "ar"}, {"pimLocale": "fr_FR", "channelLocale": "fr"}]
 MAPPINGS = [
@@ -103,3 +111,26 @@ async def test_a_conflict_the_strategy_decides_is_closed_as_decided_not_as_agree
     closed = next(edge["node"] for edge in every["conflicts"]["edges"] if edge["node"]["id"] == held["id"])
     assert closed["resolutionStatus"] == "DISMISSED"
     assert closed["resolvedBy"] == "sync: decided by the connector's strategy (CHANNEL_WINS)"
+
+
+async def test_a_resolution_outlasting_the_channels_downtime_waits_for_the_recovery_sweep(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's decision is not dropped because the shop was down longer than one task's tries."""
+    await conflict_in_arabic(gql, served_shop, container)
+    await sync(gql, container, syncType="INCREMENTAL")
+    [held] = await pending(gql)
+    decided = await gql(RESOLVE, {"id": held["id"], "input": {"resolution": "PIM_WINS"}})
+    assert decided["resolveConflict"]["userErrors"] == []
+    served_shop.shop.fail_next(5, status=503, only="GET /products")  # every read of the last try
+    last_try = await apply_resolution(container, parse_global_id(held["id"])[1], attempt=MAX_ATTEMPTS)
+    assert (last_try.status, last_try.retry_in) == ("SKIPPED", None)
+    assert (await gql(APPLIED, {"id": held["id"]}))["conflict"] == {
+        "resolutionStatus": "PIM_WINS",
+        "appliedAt": None,
+        "applyError": None,
+    }
+    monkeypatch.setattr(apply, "RECOVER_AFTER", timedelta(0))
+    assert await recover_resolutions(container) == 1
+    assert (await apply_resolution(container, parse_global_id(held["id"])[1])).status == "APPLIED"
+    assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح برونزي"

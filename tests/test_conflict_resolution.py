@@ -35,6 +35,7 @@ MAPPINGS = [
     {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"},
 ]
 APPLIED = """query($id: ID!) { conflict(id: $id) { resolutionStatus appliedAt applyError } }"""
+RESUME = """mutation { resumeConnector(code: "shop") { connector { status } } }"""
 
 
 def lamp(number: int, *, ar: str | None = None, fr: str | None = None, fr_body: str | None = None) -> dict[str, Any]:
@@ -301,15 +302,27 @@ async def test_a_resolution_made_while_the_shop_is_down_is_applied_once_it_answe
     assert len(refused) == 5
 
 
-async def test_a_resolution_the_shop_refuses_to_authorise_is_given_up_with_the_reason_shown(
+async def test_a_resolution_the_shop_refuses_to_authorise_waits_for_the_connector_to_be_resumed(
     titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:
+    """The refusal puts the connector in ERROR, as a sync's would; the decision stands, and is carried out once
+    the credentials are right again and the connector is resumed."""
     [conflict] = await pending(titles_at_odds, "LAMP-1")
+    secret = served_shop.shop.signing_secret
     served_shop.shop.rotate_secret_after(0, "a-secret-the-service-does-not-know")
     await resolve(titles_at_odds, conflict, "PIM_WINS")
-    done = await applied(titles_at_odds, conflict["id"], worker)
-    assert done["appliedAt"] is None
-    assert "cannot be reached with these settings" in done["applyError"] and "CHN-003" in done["applyError"]
+    deadline = time.monotonic() + 30
+    while (connector := (await titles_at_odds(CONNECTOR, {"code": "shop"}))["connector"])["status"] != "ERROR":
+        assert time.monotonic() < deadline, f"the refusal never reached the connector\n{worker.output()}"
+        await asyncio.sleep(0.2)
+    assert "CHN-003" in connector["statusReason"], "syncs would fail the same way"
+    waiting = (await titles_at_odds(APPLIED, {"id": conflict["id"]}))["conflict"]
+    assert (waiting["appliedAt"], waiting["applyError"]) == (None, None), "the decision was dropped"
     assert served_shop.shop.products["LAMP-1"].locales["fr"]["title"] == "Lampe dorée 1", "nothing was written"
-    connector = (await titles_at_odds(CONNECTOR, {"code": "shop"}))["connector"]
-    assert connector["status"] == "ERROR" and "CHN-003" in connector["statusReason"], "syncs would fail the same way"
+
+    served_shop.shop.rotate_secret_after(0, secret)
+    resumed = (await titles_at_odds(RESUME))["resumeConnector"]["connector"]
+    assert resumed["status"] == "CONNECTED"
+    done = await applied(titles_at_odds, conflict["id"], worker)
+    assert done["applyError"] is None and done["appliedAt"] is not None
+    assert served_shop.shop.products["LAMP-1"].locales["fr"]["title"] == "Lampe en bronze 1"

@@ -129,18 +129,27 @@ class ConflictRepository:
         return await self.session.scalar(statement)
 
     async def unapplied(self, resolved_before: datetime, *, limit: int) -> list[Conflict]:
-        """Decided by a person, neither applied nor given up on, on a connector that is not paused."""
+        """Decided by a person, neither applied nor given up on, on a connector that is not paused or in ERROR
+        (resumeConnector queues those: `unapplied_of`)."""
         statement = (
-            select(Conflict)
+            _unapplied()
             .join(Connector, Connector.id == Conflict.connector_id)
             .where(
-                Conflict.resolution_status != ResolutionStatus.PENDING.value,
-                Conflict.applied_at.is_(None),
-                Conflict.apply_error.is_(None),
                 Conflict.resolved_at < resolved_before,
-                Connector.status != ConnectorStatus.PAUSED.value,
+                Connector.status.not_in([ConnectorStatus.PAUSED.value, ConnectorStatus.ERROR.value]),
             )
-            .order_by(Conflict.resolved_at)
-            .limit(limit)
         )
-        return list(await self.session.scalars(statement))
+        return list(await self.session.scalars(statement.order_by(Conflict.resolved_at).limit(limit)))
+
+    async def unapplied_of(self, connector_id: int, *, limit: int) -> list[Conflict]:
+        """The connector's resolutions neither applied nor given up on, oldest first."""
+        statement = _unapplied().where(Conflict.connector_id == connector_id)
+        return list(await self.session.scalars(statement.order_by(Conflict.resolved_at).limit(limit)))
+
+
+def _unapplied() -> Select[Any]:
+    return select(Conflict).where(
+        Conflict.resolution_status != ResolutionStatus.PENDING.value,
+        Conflict.applied_at.is_(None),
+        Conflict.apply_error.is_(None),
+    )

@@ -44,6 +44,7 @@ from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.secrets import CredentialsUnreadable
 from app.services.catalog_setup import CatalogSetupService
+from app.services.conflicts.queue import queue_waiting_resolutions
 from app.services.connector_webhooks import WebhookRegistrationService
 from app.services.sync import progress
 from app.services.sync.cancel import request_cancel
@@ -375,7 +376,7 @@ class ConnectorService:
         """Leave PAUSED (or ERROR) by testing the connection again: the new status is what the test finds.
 
         Webhook deliveries that arrived meanwhile waited, PENDING: they are queued now, so the channel's changes
-        made during the pause are checked as they would have been.
+        made during the pause are checked as they would have been; so are the conflict resolutions it held back.
         """
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
@@ -383,6 +384,7 @@ class ConnectorService:
             row.status_reason = None
         resumed = await self.test(code)
         await queue_waiting_deliveries(self.container, row.id)
+        await queue_waiting_resolutions(self.container, row.id)
         return resumed
 
     # -- checks ----------------------------------------------------------------------------------

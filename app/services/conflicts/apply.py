@@ -38,7 +38,11 @@ from app.services.sync.items import failed
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 5
-"""Tries (a busy channel, a racing sync) before the resolution is given up with `apply_error`."""
+"""Tries in a row (a busy channel, a racing sync) before a racing resolution is given up with `apply_error`, or
+one the channel keeps refusing for now is left to the recovery sweep."""
+WAITING = (ConnectorStatus.PAUSED, ConnectorStatus.ERROR)
+"""A connector in these holds its resolutions back until resumeConnector (ConflictRepository.unapplied skips them
+too), rather than trying a channel that refuses it."""
 RECOVER_AFTER = timedelta(seconds=30)
 """A resolution not applied this long after it was made lost its queue message: queue it again."""
 RECOVERY_BATCH = 200
@@ -68,8 +72,8 @@ async def apply_resolution(container: Container, conflict_id: int, *, attempt: i
         product = await session.get(Product, conflict.product_id)
     if connector is None or product is None:
         return Applied("SKIPPED", "its product or connector was deleted")
-    if connector.status == ConnectorStatus.PAUSED:
-        return Applied("SKIPPED", f"connector '{connector.code}' is paused; applied once it is resumed")
+    if connector.status in WAITING:
+        return Applied("SKIPPED", f"connector '{connector.code}' is {connector.status}; applied once it is resumed")
     kind = ConflictType(conflict.conflict_type)
     chosen = ChosenSlots(conflict.fields, conflict.resolution, vanished=kind is not ConflictType.FIELD_MISMATCH)
 
@@ -89,13 +93,19 @@ async def apply_resolution(container: Container, conflict_id: int, *, attempt: i
             finish=mark_applied,
         )
     except (CheckRaced, ChannelBusy) as exc:
-        if attempt >= MAX_ATTEMPTS:
-            return await _give_up(container, conflict_id, f"gave up after {attempt} attempts: {exc}")
-        first = container.settings.background_retry_seconds
-        return Applied("SKIPPED", str(exc), retry_in=min(120.0, first * 2 ** (attempt - 1)))
-    except (AdapterUnavailable, CredentialsRejected, CredentialsUnreadable) as exc:
-        why = exc.summary if isinstance(exc, CredentialsRejected) else str(exc)
-        return await _give_up(container, conflict_id, f"the channel cannot be reached with these settings: {why}")
+        if attempt < MAX_ATTEMPTS:
+            first = container.settings.background_retry_seconds
+            return Applied("SKIPPED", str(exc), retry_in=min(120.0, first * 2 ** (attempt - 1)))
+        if isinstance(exc, ChannelBusy):
+            # The channel is down for longer than these tries: the decision stands, the recovery sweep brings it
+            # back (recover_resolutions) until the channel answers.
+            return Applied("SKIPPED", f"the channel is still unavailable after {attempt} tries: {exc}")
+        return await _give_up(container, conflict_id, f"gave up after {attempt} attempts: {exc}")
+    except CredentialsRejected as exc:
+        # check_product put the connector in ERROR; the decision waits for resumeConnector, which queues it.
+        return Applied("SKIPPED", f"{exc.summary}; applied once connector '{connector.code}' is resumed")
+    except (AdapterUnavailable, CredentialsUnreadable) as exc:
+        return await _give_up(container, conflict_id, f"the channel cannot be reached with these settings: {exc}")
     log.info("conflict.applied", conflict=conflict_id, outcome=checked.summary())
     return Applied("APPLIED", checked.summary())
 

@@ -5,6 +5,7 @@ dropped) yet unique across databases sharing a Redis: arq refuses an id it
 still holds a result for, so the id carries the resolution's time. The
 resolution is committed before it is queued; when Redis cannot be reached,
 the person's decision still stands and the recovery sweep queues it later.
+A resumed connector queues the resolutions it held back at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import datetime
 import structlog
 from redis.exceptions import RedisError
 
+from app.container import Container
+from app.repositories.conflicts import ConflictRepository
 from app.services.sync.queue import Queue
 
 log = structlog.get_logger(__name__)
@@ -40,3 +43,17 @@ async def enqueue_apply(queue: Queue, *, conflict_id: int, resolved_at: datetime
     if queued is None:
         log.info("conflict.enqueue_skipped", task=APPLY_TASK, conflict=conflict_id)
     return True
+
+
+async def queue_waiting_resolutions(container: Container, connector_id: int, *, limit: int = 500) -> int:
+    """Queue the resolutions a paused (or ERROR) connector held back, now that it is resumed; how many were offered.
+
+    Any beyond `limit`, or whose queueing failed, are the recovery sweep's, the connector being live again.
+    """
+    async with container.db.reader() as session:
+        waiting = await ConflictRepository(session).unapplied_of(connector_id, limit=limit)
+    for conflict in waiting:
+        assert conflict.resolved_at is not None
+        if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):
+            break
+    return len(waiting)
