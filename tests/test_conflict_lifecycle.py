@@ -18,7 +18,7 @@ from app.services.conflicts import apply
 from app.services.conflicts.apply import MAX_ATTEMPTS, apply_resolution, recover_resolutions
 from app.services.conflicts.service import ConflictService
 from graphql_schema.relay import parse_global_id
-from tests.catalog_fixtures import set_up_catalog, upsert, value
+from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import CONFLICTS, RESOLVE
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import SAVE_MAPPINGS, UPDATE_CONNECTOR, ServedShop, create_connector, served_shop
@@ -134,3 +134,28 @@ async def test_a_resolution_outlasting_the_channels_downtime_waits_for_the_recov
     assert await recover_resolutions(container) == 1
     assert (await apply_resolution(container, parse_global_id(held["id"])[1])).status == "APPLIED"
     assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح برونزي"
+
+
+async def test_an_import_only_mapping_merges_the_channels_value_into_the_pims(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """Price and weight mapped IMPORT alone: the shop's price joins the PIM's other currencies, its weight takes
+    the unit the PIM keeps, as with BOTH mappings."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop, localeMapping=LOCALES, conflictStrategy="MANUAL", requestsPerSecond=100)
+    mappings = [
+        MAPPINGS[0],
+        {"attributeCode": "price", "channelField": "price", "direction": "IMPORT"},
+        {"attributeCode": "weight", "channelField": "weight", "direction": "IMPORT"},
+    ]
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": mappings}))["saveMappings"]["userErrors"] == []
+    numbers = [value("price", {"EUR": "40.00", "USD": "45.00"}), value("weight", {"amount": "2.5", "unit": "KILOGRAM"})]
+    await upsert(gql, {**lamp(), "values": [*lamp()["values"][:2], *numbers]})
+    await sync(gql, container)
+    served_shop.shop.edit("LAMP-1", fields={"price": "42.00", "weight": "3.0"})
+    job = await sync(gql, container)
+    assert job["failedProducts"] == 0, job["errors"]
+    product = (await gql(PRODUCT, {"sku": "LAMP-1"}))["product"]
+    values = {row["attribute"]: row["data"] for row in product["values"] if row["locale"] is None}
+    assert values["price"] == {"EUR": "42.00", "USD": "45.00"}
+    assert values["weight"] == {"amount": "3.0", "unit": "KILOGRAM"}

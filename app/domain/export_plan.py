@@ -233,8 +233,9 @@ class ExportPlan:
         ]
         self.slots = self._slots(importing)
         """Every (channel field, channel locale) the connector exports or imports: what three-way checks compare."""
-        self.attribute_ids = _read_attributes(exporting, catalog)
-        """Every attribute a build reads (mapped ones and those templates name): all a sync needs to load."""
+        self.attribute_ids = _read_attributes([*exporting, *importing], catalog)
+        """Every attribute a build reads (mapped ones and those templates name) and every one an import writes into
+        (a channel's price joins the PIM's other currencies, a measure keeps its unit): all a sync needs to load."""
         self.required_localizable = tuple(f.name for f in channel.fields if f.required and f.localizable)
         self.send_fallback = settings.fallback_policy is FallbackPolicy.SEND
 
