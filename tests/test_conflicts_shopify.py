@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
+from tests.catalog_fixtures import PRODUCT, UPSERT_ATTRIBUTES, set_up_catalog, upsert, value
 from tests.conflict_fixtures import CONFLICTS, diff, field
 from tests.conftest import GraphQLClient
 from tests.emulators.shopify import ShopifyEmulator
@@ -307,3 +307,72 @@ async def test_a_product_deleted_in_shopify_is_a_conflict_never_a_silent_re_crea
     assert await pending_count(gql) == 2
     assert shopify.products == []
     assert nothing_sent(shopify)
+
+
+# -- values Shopify holds differently from how it was sent ----------------------------------------------
+
+
+async def test_unpublishing_a_language_in_shopify_leaves_its_values_in_the_pim(
+    gql: GraphQLClient, shopify: ShopifyEmulator, module_worker: WorkerProcess
+) -> None:
+    await exported(gql, shopify, module_worker, "MANUAL", description="BOTH")
+    shopify.set_locale_published("ar", False)  # the merchant hides Arabic from the storefront for a while
+
+    done = await sync(gql, module_worker)
+
+    assert (done["conflictedProducts"], done["failedProducts"]) == (0, 0), done["errors"]
+    assert await conflicts(gql) == []
+    assert await pim_values(gql, "description") == DESCRIPTION
+    assert nothing_sent(shopify)
+
+
+async def test_stock_held_at_another_location_is_not_taken_into_the_pim(
+    gql: GraphQLClient, shopify: ShopifyEmulator, module_worker: WorkerProcess
+) -> None:
+    await set_up_catalog(gql)
+    stock = {"attributeCode": "stock", "channelField": "inventoryQuantity", "direction": "BOTH"}
+    await create_shopify_connector(gql, [*mappings(), stock], conflictStrategy="MANUAL")
+    product = lamp()
+    product["values"].append(value("stock", 7))
+    await save(gql, product)
+    first = await sync(gql, module_worker)
+    assert (first["syncedProducts"], first["failedProducts"]) == (1, 0), first["errors"]
+    warehouse = shopify.add_location("Warehouse")
+    quantities = {"inventoryQuantities": [{"locationId": warehouse.gid, "name": "available", "quantity": 5}]}
+    shopify.edit_product(LAMP, variants={LAMP: quantities}, fire_webhook=False)
+    shopify.requests.clear()
+
+    done = await sync(gql, module_worker)
+
+    assert (done["conflictedProducts"], done["failedProducts"]) == (0, 0), done["errors"]
+    assert await conflicts(gql) == []
+    assert [str(data) for data in (await pim_values(gql, "stock")).values()] == ["7"]
+    assert shopify.product(LAMP).variants[0].levels[shopify.state.locations[0].id]["available"] == 7
+
+
+async def test_an_image_shopify_is_still_processing_is_no_conflict_and_is_not_sent_again(
+    gql: GraphQLClient, shopify: ShopifyEmulator, module_worker: WorkerProcess
+) -> None:
+    await set_up_catalog(gql)
+    picture = {"code": "picture", "type": "TEXT", "localizable": False}
+    assert (await gql(UPSERT_ATTRIBUTES, {"attributes": [picture]}))["upsertAttributes"]["userErrors"] == []
+    image = {"attributeCode": "picture", "channelField": "imageUrl", "direction": "BOTH"}
+    await create_shopify_connector(gql, [*mappings(), image], conflictStrategy="MANUAL")
+    source = "https://images.example.com/lamp.jpg"
+    product = lamp()
+    product["values"].append(value("picture", source))
+    await save(gql, product)
+    first = await sync(gql, module_worker)
+    assert (first["syncedProducts"], first["failedProducts"]) == (1, 0), first["errors"]
+    assert [media.status for media in shopify.product(LAMP).media] == ["PROCESSING"]
+    shopify.requests.clear()
+
+    again = await sync(gql, module_worker)
+    shopify.process_media()
+    processed = await sync(gql, module_worker)
+
+    for done in (again, processed):
+        assert (done["conflictedProducts"], done["failedProducts"]) == (0, 0), done["errors"]
+    assert await conflicts(gql) == []
+    assert nothing_sent(shopify)
+    assert await pim_values(gql, "picture") == {None: source}

@@ -150,7 +150,7 @@ def boot(sku: str = "BOOT-1", external_id: str | None = None, **overrides: Any) 
 async def test_connection_reads_the_shop(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
     info = await adapter.test_connection()
     assert info.store_name == "Apple Computers"
-    assert info.supported_locales == ("en", "ar", "fr")  # German is added but not published
+    assert info.supported_locales == ("en", "ar", "fr", "de")  # German is added but not published: mappable
     assert info.primary_locale == "en"
     assert info.currencies == ("USD", "EUR", "AED")
     assert info.product_count == 0
@@ -223,12 +223,12 @@ async def test_what_was_sent_reads_back_as_shopify_stores_it(adapter: ShopifyAda
     assert remote.fields["tags"] == ["boots", "leather"]
     assert (remote.fields["weight"], remote.fields["weightUnit"]) == ("1.25", "KILOGRAMS")
     assert remote.fields["inventoryQuantity"] == 7
-    assert str(remote.fields["imageUrl"]).startswith("https://cdn.shopify.com/")
+    assert remote.fields["imageUrl"] == "https://images.example.com/boot.jpg"  # the URL sent, not Shopify's
     assert remote.locales["en"]["title"] == "Desert boot"
     assert remote.locales["ar"]["title"] == "حذاء الصحراء"
     assert remote.locales["ar"]["seoTitle"] is None
     assert remote.locales["fr"]["seoTitle"] == "Bottine du désert | Atlas"
-    assert "de" not in remote.locales
+    assert set(remote.locales["de"].values()) == {None}  # unpublished, read back: nothing translated yet
     assert remote.updated_at is not None and remote.updated_at.tzinfo is not None
 
 
@@ -410,7 +410,7 @@ async def test_stock_at_a_configured_location(shop: ShopifyEmulator, endpoint: s
     assert shop.graphql_requests("PrimaryLocation") == []
     remote = (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"]
     assert remote.fields["inventoryQuantity"] == 3
-    assert shop.graphql_requests("ProductsBySkuAtLocation")
+    assert {(r.variables or {}).get("locationId") for r in shop.graphql_requests("ProductsBySku")} == {location}
 
 
 # -- fetch ------------------------------------------------------------------------------------------
@@ -512,3 +512,73 @@ async def test_the_wire_is_utf8_json_with_variables(adapter: ShopifyAdapter, sho
     assert body["operationName"] == "TranslationsRegister"
     assert "حذاء الصحراء".encode() in register.body
     assert all("translatableContentDigest" in t for t in body["variables"]["translations"])
+
+
+# -- what is read back is what was written -------------------------------------------------------------
+
+
+async def test_translations_of_a_language_the_merchant_unpublished_still_read_back(
+    shop: ShopifyEmulator, endpoint: str, http: httpx.AsyncClient
+) -> None:
+    """Exports write every shop locale, published or not; reading back fewer would read as translations cleared."""
+    [created] = await make_adapter(endpoint, http).export_batch([boot()])
+    assert created.ok, created
+    shop.set_locale_published("ar", False)
+    adapter = make_adapter(endpoint, http)  # a later job: it learns the shop's locales afresh
+    remote = (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"]
+    assert remote.locales["ar"]["title"] == "حذاء الصحراء"
+    assert remote.locales["ar"]["productType"] == "أحذية"
+    assert (await adapter.test_connection()).supported_locales == ("en", "ar", "fr", "de")
+
+
+async def test_stock_reads_back_at_the_location_it_is_written_to_not_the_shop_total(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    warehouse = shop.add_location("Warehouse")
+    [created] = await adapter.export_batch([boot(fields={"inventoryQuantity": 7})])
+    assert created.ok, created
+    stock = {"inventoryQuantities": [{"locationId": warehouse.gid, "name": "available", "quantity": 5}]}
+    shop.edit_product("BOOT-1", variants={"BOOT-1": stock}, fire_webhook=False)
+    assert shop.product("BOOT-1").variants[0].inventory_quantity == 12  # the shop-wide total
+    remote = (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"]
+    assert remote.fields["inventoryQuantity"] == 7
+
+
+async def test_an_image_reads_back_as_the_url_sent_while_shopify_processes_it_and_after(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    source = "https://images.example.com/boot.jpg"
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": source})])
+    assert created.ok, created
+    assert [m.status for m in shop.product("BOOT-1").media] == ["PROCESSING"]
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
+    shop.process_media()
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
+
+
+async def test_an_image_the_merchant_replaced_reads_back_as_shopify_s(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
+    merchant = "https://merchant.example.com/new.jpg"
+    shop.seed_product(
+        {"files": [{"originalSource": merchant, "contentType": "IMAGE"}]}, identifier={"id": created.external_id}
+    )
+    shop.process_media()
+    remote = (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"]
+    assert str(remote.fields["imageUrl"]).startswith("https://cdn.shopify.com/")  # a change on the shop, seen as one
+
+
+async def test_a_cleared_price_fails_the_product_and_sends_nothing(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    [created] = await adapter.export_batch([boot()])
+    [result] = await adapter.export_batch([boot(external_id=created.external_id, fields={"price": None})])
+    assert (result.ok, result.code, result.external_id) == (
+        False,
+        ErrorCode.MISSING_REQUIRED_FIELD,
+        created.external_id,
+    )
+    assert result.message == "price cannot be cleared: Shopify requires one"
+    assert len(shop.graphql_requests("ProductSet")) == 1
+    assert shop.product("BOOT-1").variants[0].price == "115.00"

@@ -40,6 +40,7 @@ from app.channels.shopify.mapper import (
     MappingProblem,
     channel_field,
     check_document,
+    image_source_metafield,
     product_set_result,
     product_set_variables,
     remote_product,
@@ -234,7 +235,6 @@ def test_none_clears_every_field_and_is_never_dropped(schema: GraphQLSchema) -> 
             "vendor": None,
             "tags": None,
             "status": None,
-            "price": None,
             "compareAtPrice": None,
             "barcode": None,
             "weight": None,
@@ -265,7 +265,8 @@ def test_none_clears_every_field_and_is_never_dropped(schema: GraphQLSchema) -> 
     assert product["seo"] == {"title": "", "description": ""}
     assert product["files"] == []
     [variant] = product["variants"]
-    assert (variant["price"], variant["compareAtPrice"], variant["barcode"]) == (None, None, "")
+    assert "price" not in variant
+    assert (variant["compareAtPrice"], variant["barcode"]) == (None, "")
     assert variant["inventoryItem"] == {"measurement": {"weight": None}}
     assert variant["inventoryQuantities"] == [
         {"locationId": "gid://shopify/Location/7", "name": "available", "quantity": 0}
@@ -541,6 +542,9 @@ def test_error_paths_name_the_channel_field(path: tuple[str, ...], name: str | N
 # -- reading back ------------------------------------------------------------------------------------
 
 
+MEDIA_ID = "gid://shopify/MediaImage/3001"
+
+
 def variant_node(**overrides: Any) -> dict[str, Any]:
     node: dict[str, Any] = {
         "id": VARIANT_ID,
@@ -548,7 +552,6 @@ def variant_node(**overrides: Any) -> dict[str, Any]:
         "price": "115.00",
         "compareAtPrice": None,
         "barcode": "0123456789012",
-        "inventoryQuantity": 9,
         "inventoryItem": {
             "measurement": {"weight": {"unit": "KILOGRAMS", "value": 1.25}},
             "inventoryLevel": {"quantities": [{"name": "available", "quantity": 4}]},
@@ -564,7 +567,8 @@ def variant_node(**overrides: Any) -> dict[str, Any]:
             "status": "ACTIVE",
             "updatedAt": "2026-04-02T10:30:00Z",
             "seo": {"title": None, "description": "Suede desert boot"},
-            "featuredMedia": {"image": {"url": "https://cdn.shopify.com/s/files/boot.jpg"}},
+            "featuredMedia": {"id": MEDIA_ID, "image": {"url": "https://cdn.shopify.com/s/files/boot.jpg"}},
+            "imageSource": None,
         },
     }
     node.update(overrides)
@@ -576,7 +580,7 @@ def test_remote_product_reads_what_shopify_stores_with_translations() -> None:
         "fr": {"title": "Bottine du désert", "body_html": "<p>Daim</p>"},
         "ar": {"title": "حذاء الصحراء", "meta_description": "حذاء من جلد الغزال"},
     }
-    remote = remote_product(variant_node(), primary_locale="en", translations=translations, at_location=False)
+    remote = remote_product(variant_node(), primary_locale="en", translations=translations)
     assert remote.external_id == PRODUCT_ID
     assert remote.sku == "SHOE-1"
     assert remote.updated_at == datetime(2026, 4, 2, 10, 30, tzinfo=UTC)
@@ -590,7 +594,7 @@ def test_remote_product_reads_what_shopify_stores_with_translations() -> None:
         "barcode": "0123456789012",
         "weight": "1.25",
         "weightUnit": "KILOGRAMS",
-        "inventoryQuantity": 9,
+        "inventoryQuantity": 4,
         "imageUrl": "https://cdn.shopify.com/s/files/boot.jpg",
     }
     assert remote.locales["en"] == {
@@ -624,15 +628,65 @@ def test_remote_product_reads_what_shopify_stores_with_translations() -> None:
 def test_a_product_changed_when_its_latest_translation_did(translated_at: datetime | None, expected: datetime) -> None:
     """An edited translation leaves the product's updatedAt (2026-04-02 10:30) as it was; NEWEST_WINS needs
     the edit's own time."""
-    remote = remote_product(
-        variant_node(), primary_locale="en", translations={}, at_location=False, translated_at=translated_at
-    )
+    remote = remote_product(variant_node(), primary_locale="en", translations={}, translated_at=translated_at)
     assert remote.updated_at == expected
 
 
-def test_remote_stock_is_read_at_the_configured_location() -> None:
-    remote = remote_product(variant_node(), primary_locale="en", translations={}, at_location=True)
+def test_remote_stock_is_the_available_quantity_at_the_location_read() -> None:
+    remote = remote_product(variant_node(), primary_locale="en", translations={})
     assert remote.fields["inventoryQuantity"] == 4
+    unstocked = variant_node(inventoryItem={"measurement": None, "inventoryLevel": None})
+    assert remote_product(unstocked, primary_locale="en", translations={}).fields["inventoryQuantity"] is None
+
+
+def _with_image(media: dict[str, Any] | None, marker: dict[str, str] | None) -> dict[str, Any]:
+    node = variant_node()
+    node["product"] = {
+        **node["product"],
+        "featuredMedia": media,
+        "imageSource": None if marker is None else {"value": json.dumps(marker)},
+    }
+    return node
+
+
+@pytest.mark.parametrize(
+    ("media", "marker", "expected"),
+    [
+        (
+            {"id": MEDIA_ID, "image": None},
+            {"mediaId": MEDIA_ID, "source": "https://img.test/a.jpg"},
+            "https://img.test/a.jpg",
+        ),
+        (
+            {"id": MEDIA_ID, "image": {"url": "https://cdn.shopify.com/a.jpg"}},
+            {"mediaId": MEDIA_ID, "source": "https://img.test/a.jpg"},
+            "https://img.test/a.jpg",
+        ),
+        (
+            {"id": "gid://shopify/MediaImage/9", "image": {"url": "https://cdn.shopify.com/b.jpg"}},
+            {"mediaId": MEDIA_ID, "source": "https://img.test/a.jpg"},
+            "https://cdn.shopify.com/b.jpg",
+        ),
+        ({"id": MEDIA_ID, "image": None}, None, None),
+        (None, {"mediaId": MEDIA_ID, "source": "https://img.test/a.jpg"}, None),
+    ],
+    ids=["processing", "processed", "replaced_by_the_merchant", "merchant_image_processing", "image_removed"],
+)
+def test_the_image_reads_back_as_the_url_sent_while_it_is_the_media_made_from_it(
+    media: dict[str, Any] | None, marker: dict[str, str] | None, expected: str | None
+) -> None:
+    """Shopify never reports the URL an image was made from (no image URL while processing, a CDN URL after);
+    the metafield written with the image says which media that URL became."""
+    remote = remote_product(_with_image(media, marker), primary_locale="en", translations={})
+    assert remote.fields["imageUrl"] == expected
+
+
+def test_a_cleared_price_is_refused_before_anything_is_sent() -> None:
+    """Shopify has no empty price: null would be sold for free (or refused), so nothing goes out."""
+    with pytest.raises(MappingProblem) as caught:
+        product_set_variables(doc({"price": None}), CONTEXT, None)
+    assert (caught.value.code, caught.value.locale) == (ErrorCode.MISSING_REQUIRED_FIELD, None)
+    assert caught.value.message == "price cannot be cleared: Shopify requires one"
 
 
 @pytest.mark.parametrize(("value", "text"), [(1.5, "1.5"), (2.0, "2"), (0, "0"), (0.1, "0.1"), (None, None)])
@@ -654,9 +708,15 @@ def test_sku_queries_join_terms_with_or() -> None:
 
 def test_fetch_variables_are_valid(schema: GraphQLSchema) -> None:
     base = {"query": sku_query(["A"]), "first": gql.FETCH_PAGE_SIZE, "after": None}
-    assert variable_errors(schema, gql.PRODUCTS_BY_SKU, base) == []
     at = {**base, "locationId": "gid://shopify/Location/7"}
-    assert variable_errors(schema, gql.PRODUCTS_BY_SKU_AT_LOCATION, at) == []
+    assert variable_errors(schema, gql.PRODUCTS_BY_SKU, at) == []
+    assert variable_errors(schema, gql.PRODUCTS_BY_SKU, base) != []  # stock is always read at one location
+    marker = image_source_metafield(PRODUCT_ID, MEDIA_ID, "https://img.test/a.jpg")
+    assert variable_errors(schema, gql.METAFIELDS_SET, {"metafields": [marker]}) == []
+    assert f'metafield(key: "{gql.IMAGE_SOURCE_KEY}")' in gql.PRODUCTS_BY_SKU.text
+    assert variable_errors(schema, gql.WEBHOOK_SUBSCRIPTION_DELETE, {"id": "gid://shopify/WebhookSubscription/1"}) == []
+    listed = {"topics": ["PRODUCTS_UPDATE"], "first": gql.WEBHOOK_PAGE_SIZE, "after": None}
+    assert variable_errors(schema, gql.WEBHOOK_SUBSCRIPTIONS_BY_TOPIC, listed) == []
     translations = {"resourceIds": [PRODUCT_ID], "first": 1, "locale": "ar"}
     assert variable_errors(schema, gql.PRODUCT_TRANSLATIONS, translations) == []
     assert variable_errors(schema, gql.PRODUCT_DELETE, {"input": {"id": PRODUCT_ID}}) == []
@@ -679,7 +739,8 @@ def test_shop_context_and_product_state_are_read_strictly() -> None:
             "productsCount": {"count": 3, "precision": "EXACT"},
         }
     )
-    assert (shop.primary_locale, shop.published_locales, shop.product_count) == ("ar", ("ar",), 3)
+    assert (shop.primary_locale, shop.locale_codes, shop.product_count) == ("ar", ("ar", "fr"), 3)
+    assert shop.translation_locales == ("fr",)  # unpublished, still written to and read back
     with pytest.raises(ShapeError):
         parse_shop_context({"shop": {"name": 1}, "shopLocales": []})
     state = parse_product_state(
@@ -962,11 +1023,11 @@ def product_set_ok(variables: dict[str, Any]) -> dict[str, Any]:
     return {"productSet": {"product": {"id": identifier.get("id", PRODUCT_ID)}, "userErrors": []}}
 
 
-async def test_connection_reports_published_locales_and_currencies() -> None:
+async def test_connection_reports_every_shop_locale_and_currencies() -> None:
     shop = ScriptedShop({"ShopInfo": SHOP_INFO})
     info = await shop.adapter().test_connection()
     assert info.store_name == "Souk Demo"
-    assert info.supported_locales == ("en", "fr", "ar")
+    assert info.supported_locales == ("en", "fr", "ar", "de")  # de is not published yet: it can still be mapped
     assert (info.primary_locale, info.currencies, info.product_count) == ("en", ("AED", "EUR"), 42)
 
 
@@ -1136,13 +1197,18 @@ async def test_fetch_reads_exact_skus_page_by_page_and_their_translations() -> N
     }
 
     def translations(variables: dict[str, Any]) -> dict[str, Any]:
-        values = {"fr": [{"key": "title", "value": "Bottine"}], "ar": [{"key": "title", "value": "حذاء"}]}
+        values = {
+            "fr": [{"key": "title", "value": "Bottine"}],
+            "ar": [{"key": "title", "value": "حذاء"}],
+            "de": [{"key": "title", "value": "Stiefel"}],
+        }
         nodes = [{"resourceId": PRODUCT_ID, "translations": values[variables["locale"]]}]
         return {"translatableResourcesByIds": {"nodes": nodes}}
 
     shop = ScriptedShop(
         {
             "ShopInfo": SHOP_INFO,
+            "PrimaryLocation": {"location": {"id": "gid://shopify/Location/1"}},
             "ProductsBySku": lambda variables: pages[variables["after"]],
             "ProductTranslations": translations,
         }
@@ -1151,15 +1217,27 @@ async def test_fetch_reads_exact_skus_page_by_page_and_their_translations() -> N
     assert list(found) == ["SHOE-1"]
     remote = found["SHOE-1"]
     assert (remote.locales["fr"]["title"], remote.locales["ar"]["title"]) == ("Bottine", "حذاء")
-    assert "de" not in remote.locales  # unpublished
-    assert shop.names == ["ShopInfo", "ProductsBySku", "ProductsBySku", "ProductTranslations", "ProductTranslations"]
-    assert shop.calls[1][1]["query"] == 'sku:"SHOE-1" OR sku:"GONE"'
+    assert remote.locales["de"]["title"] == "Stiefel"  # unpublished, but written to: read back too
+    assert shop.names == [
+        "ShopInfo",
+        "PrimaryLocation",
+        "ProductsBySku",
+        "ProductsBySku",
+        "ProductTranslations",
+        "ProductTranslations",
+        "ProductTranslations",
+    ]
+    assert {variables["locationId"] for name, variables in shop.calls if name == "ProductsBySku"} == {
+        "gid://shopify/Location/1"
+    }
+    assert shop.calls[2][1]["query"] == 'sku:"SHOE-1" OR sku:"GONE"'
 
 
 async def test_fetch_refuses_a_sku_held_by_two_variants() -> None:
     nodes = [variant_node(), variant_node(id="gid://shopify/ProductVariant/9")]
     page = {"productVariants": {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": None}}}
-    shop = ScriptedShop({"ShopInfo": SHOP_INFO, "ProductsBySku": page})
+    location = {"location": {"id": "gid://shopify/Location/1"}}
+    shop = ScriptedShop({"ShopInfo": SHOP_INFO, "PrimaryLocation": location, "ProductsBySku": page})
     with pytest.raises(ChannelRejected, match="SHOE-1"):
         await shop.adapter().fetch_products(["SHOE-1"])
 
@@ -1167,9 +1245,10 @@ async def test_fetch_refuses_a_sku_held_by_two_variants() -> None:
 async def test_fetch_at_a_configured_location_sends_it() -> None:
     page = {"productVariants": {"nodes": [variant_node()], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
     empty: dict[str, Any] = {"translatableResourcesByIds": {"nodes": []}}
-    shop = ScriptedShop({"ShopInfo": SHOP_INFO, "ProductsBySkuAtLocation": page, "ProductTranslations": empty})
+    shop = ScriptedShop({"ShopInfo": SHOP_INFO, "ProductsBySku": page, "ProductTranslations": empty})
     found = await shop.adapter(locationId="gid://shopify/Location/7").fetch_products(["SHOE-1"])
     assert found["SHOE-1"].fields["inventoryQuantity"] == 4
+    assert "PrimaryLocation" not in shop.names
     assert shop.calls[1][1]["locationId"] == "gid://shopify/Location/7"
 
 

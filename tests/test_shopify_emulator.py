@@ -476,3 +476,107 @@ async def test_product_delete_and_seed_from_a_real_rest_payload(
     assert deleted["data"]["productDelete"] == {"deletedProductId": product.gid, "userErrors": []}
     assert shop.products == []
     assert shop.state.events[-1] == ("products/delete", {"id": product.id})
+
+
+async def test_a_null_price_is_refused_not_turned_into_zero(api: Api, shop: ShopifyEmulator) -> None:
+    created = await api(PRODUCT_SET, {"input": product_input("Shirt", "P-1", price="25.00")})
+    product = created["data"]["productSet"]["product"]
+    variant = product["variants"]["nodes"][0]["id"]
+    cleared = product_input("Shirt", "P-1")
+    cleared["variants"][0].update(id=variant, price=None)
+    answer = await api(PRODUCT_SET, {"identifier": {"id": product["id"]}, "input": cleared})
+    assert answer["data"]["productSet"] == {
+        "product": None,
+        "userErrors": [
+            {"field": ["input", "variants", "0", "price"], "message": "Price can't be blank", "code": "INVALID_VARIANT"}
+        ],
+    }
+    assert shop.product("P-1").variants[0].price == "25.00"
+
+
+MEDIA = """
+query Media($id: ID!) {
+  product(id: $id) {
+    featuredMedia { id status ... on MediaImage { image { url } originalSource { url } } }
+    marker: metafield(key: "source") { namespace key type value }
+  }
+}
+"""
+METAFIELDS_SET = """
+mutation Set($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) { metafields { key value } userErrors { field message code elementIndex } }
+}
+"""
+
+
+async def test_an_image_is_processed_asynchronously_and_never_reports_its_source(
+    api: Api, shop: ShopifyEmulator, clock: ManualClock
+) -> None:
+    """MediaImage: "images might not be immediately available after upload"; image is null until READY, then a
+    CDN URL; originalSource.url is a short-lived signed URL of Shopify's copy, signed anew at every read."""
+    source = "https://images.example.com/shirt.jpg"
+    files = [{"originalSource": source, "contentType": "IMAGE"}]
+    created = await api(PRODUCT_SET, {"input": product_input("Shirt", "M-1", files=files)})
+    product_id = created["data"]["productSet"]["product"]["id"]
+
+    media = (await api(MEDIA, {"id": product_id}))["data"]["product"]["featuredMedia"]
+    assert (media["status"], media["image"], media["originalSource"]) == ("PROCESSING", None, None)
+
+    shop.process_media()
+    first = (await api(MEDIA, {"id": product_id}))["data"]["product"]["featuredMedia"]
+    clock.advance(60)
+    later = (await api(MEDIA, {"id": product_id}))["data"]["product"]["featuredMedia"]
+    assert first["status"] == "READY" and first["id"] == media["id"]
+    assert first["image"]["url"].startswith("https://cdn.shopify.com/") and first["image"]["url"] != source
+    assert source not in (first["originalSource"]["url"], later["originalSource"]["url"])
+    assert first["originalSource"]["url"] != later["originalSource"]["url"]
+
+
+async def test_metafields_set_is_atomic_and_checks_its_input(api: Api, shop: ShopifyEmulator) -> None:
+    product_id = shop.seed_simple_product("Shirt", "MF-1").gid
+    good = {"ownerId": product_id, "key": "source", "type": "json", "value": '{"a": 1}'}
+    refused = await api(
+        METAFIELDS_SET,
+        {"metafields": [good, {"ownerId": product_id, "key": "x", "type": "json", "value": "{not json"}]},
+    )
+    assert refused["data"]["metafieldsSet"]["metafields"] is None
+    assert {(e["code"], e["elementIndex"]) for e in refused["data"]["metafieldsSet"]["userErrors"]} == {
+        ("TOO_SHORT", 1),
+        ("INVALID_VALUE", 1),
+    }
+    untyped = await api(METAFIELDS_SET, {"metafields": [{"ownerId": product_id, "key": "other", "value": "1"}]})
+    assert untyped["data"]["metafieldsSet"]["userErrors"][0]["code"] == "BLANK"
+    assert shop.product("MF-1").metafields == {}
+
+    stored = await api(METAFIELDS_SET, {"metafields": [good]})
+    assert stored["data"]["metafieldsSet"] == {"metafields": [{"key": "source", "value": '{"a": 1}'}], "userErrors": []}
+    marker = (await api(MEDIA, {"id": product_id}))["data"]["product"]["marker"]
+    assert marker["type"] == "json" and marker["namespace"].startswith("app--")  # the app-reserved namespace
+
+
+WEBHOOK_DELETE = """
+mutation Delete($id: ID!) {
+  webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } }
+}
+"""
+
+
+async def test_a_deleted_webhook_subscription_delivers_nothing_more(api: Api, shop: ShopifyEmulator) -> None:
+    created = await api(
+        """mutation { webhookSubscriptionCreate(topic: PRODUCTS_UPDATE, webhookSubscription: {uri: "https://a.test/w"})
+        { webhookSubscription { id } userErrors { field message } } }"""
+    )
+    subscription = created["data"]["webhookSubscriptionCreate"]["webhookSubscription"]["id"]
+    deleted = await api(WEBHOOK_DELETE, {"id": subscription})
+    again = await api(WEBHOOK_DELETE, {"id": subscription})
+    assert deleted["data"]["webhookSubscriptionDelete"] == {
+        "deletedWebhookSubscriptionId": subscription,
+        "userErrors": [],
+    }
+    assert again["data"]["webhookSubscriptionDelete"] == {
+        "deletedWebhookSubscriptionId": None,
+        "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
+    }
+    shop.seed_simple_product("Shirt", "W-1")
+    shop.edit_product("W-1", fields={"title": "Shirt II"})
+    assert shop.outbox == []

@@ -21,6 +21,7 @@ from app.channels.shopify import documents as gql_documents
 from app.channels.shopify.adapter import ShopifyAdapter
 from app.container import Container
 from app.db.engine import Database
+from app.domain.errors import ErrorCode
 from app.main import create_app
 from app.repositories.events import EventRepository
 from app.settings import Settings
@@ -238,3 +239,52 @@ async def test_register_webhooks_creates_only_the_missing_topic_under_the_rate_g
         assert request.operation_name is not None and request.requested_cost is not None
         assert taken == operations[request.operation_name].estimate(request.variables or {})
         assert request.requested_cost <= taken <= request.requested_cost + 2, request.operation_name
+
+
+# -- unsubscribing -----------------------------------------------------------------------------------
+
+DELETE_CONNECTOR = "mutation($code: String!) { deleteConnector(code: $code) { deletedId userErrors { code } } }"
+
+
+async def test_deleting_a_connector_deletes_its_subscriptions_and_only_its_own(
+    public_gql: GraphQLClient, shopify: ShopifyEmulator, db: Database, tenant: TenantHandle
+) -> None:
+    created = await create(public_gql, "shop")
+    other = await create(public_gql, "shop_two")
+    deleted = (await public_gql(DELETE_CONNECTOR, {"code": "shop"}))["deleteConnector"]
+    assert deleted["userErrors"] == [] and deleted["deletedId"]
+    assert {s.uri for s in shopify.state.subscriptions.values()} == {PUBLIC_URL + other["connector"]["webhookPath"]}
+    url = PUBLIC_URL + created["connector"]["webhookPath"]
+    assert ("connector.webhooks_unregistered", {"url": url, "topics": ["PRODUCTS_UPDATE", "PRODUCTS_DELETE"]}) in (
+        await event_kinds(db, tenant)
+    )
+
+
+async def test_a_shop_that_fails_does_not_stop_the_delete(
+    public_gql: GraphQLClient, shopify: ShopifyEmulator, db: Database, tenant: TenantHandle
+) -> None:
+    await create(public_gql)
+    shopify.fail_next(5, status=503)
+    deleted = (await public_gql(DELETE_CONNECTOR, {"code": "shop"}))["deleteConnector"]
+    assert deleted["userErrors"] == [] and deleted["deletedId"]
+    assert (await public_gql('{ connector(code: "shop") { code } }'))["connector"] is None
+    [payload] = [payload for kind, payload in await event_kinds(db, tenant) if kind == "connector.webhooks_failed"]
+    assert payload["code"] == ErrorCode.CHANNEL_UNAVAILABLE.value
+    assert len(shopify.state.subscriptions) == 2  # left behind, and said so in the event
+
+
+async def test_a_new_public_url_moves_the_subscriptions_instead_of_adding_some(
+    settings: Settings, container: Container, tenant: TenantHandle, public_gql: GraphQLClient, shopify: ShopifyEmulator
+) -> None:
+    created = await create(public_gql)
+    path = created["connector"]["webhookPath"]
+    elsewhere = WebhookSubscription(id=99, topic="PRODUCTS_UPDATE", uri="https://other-service.test/hooks/x")
+    shopify.state.subscriptions[99] = elsewhere
+    async with _client_with_public_url(settings, container, tenant, "https://pim.new.test") as http:
+        tested = (await GraphQLClient(http, tenant.token)(TEST_CONNECTION, {"code": "shop"}))["testConnection"]
+    assert tested["testResult"]["success"] is True
+    assert subscriptions(shopify) == {
+        ("PRODUCTS_UPDATE", "https://pim.new.test" + path, "JSON"),
+        ("PRODUCTS_DELETE", "https://pim.new.test" + path, "JSON"),
+        ("PRODUCTS_UPDATE", "https://other-service.test/hooks/x", "JSON"),
+    }

@@ -14,7 +14,7 @@ import pytest
 from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
 from tests.emulators.shopify import ShopifyEmulator
-from tests.shopify_fixtures import create_shopify_connector, shopify
+from tests.shopify_fixtures import LOCALE_MAPPING, create_shopify_connector, shopify
 from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
 
 __all__ = ["module_worker", "shopify"]
@@ -113,3 +113,19 @@ async def test_a_true_false_attribute_sets_the_shopify_status_through_a_value_ma
     done = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 2, 0), done["errors"]
     assert (shopify.product("LAMP-1").status, shopify.product("LAMP-2").status) == ("ACTIVE", "DRAFT")
+
+
+async def test_a_language_the_merchant_has_not_published_yet_can_be_mapped_and_translated(
+    gql: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """Shopify takes translations into an added but unpublished language (merchants translate before going
+    live): the emulated shop's German is one."""
+    await set_up_catalog(gql, locales=("en_US", "ar_AE", "ar", "fr_FR", "de_DE"))
+    german = [*LOCALE_MAPPING, {"pimLocale": "de_DE", "channelLocale": "de"}]
+    await create_shopify_connector(gql, MAPPINGS, localeMapping=german)
+    product = lamp(1)
+    product["values"].append(value("name", "Messinglampe 1", "de_DE"))
+    await upsert(gql, product)
+    done = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 1, 0), done["errors"]
+    assert shopify.translations("LAMP-1")["de"]["title"].value == "Messinglampe 1"

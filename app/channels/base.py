@@ -24,6 +24,8 @@ class ChannelInfo:
 
     store_name: str | None
     supported_locales: tuple[str, ...]
+    """The channel locales a connector may map and export to (a store's unpublished languages included when
+    the channel accepts content in them)."""
     product_count: int | None = None
     primary_locale: str | None = None
     currencies: tuple[str, ...] = ()
@@ -222,4 +224,14 @@ class WebhookRegistrar(Protocol):
     async def register_webhooks(self, callback_url: str) -> WebhookRegistration:
         """Subscribe the product topics to `callback_url`, creating only what is missing, so calling it again
         creates nothing; ChannelError when the channel refuses (CHN-022 with the channel's message)."""
+        ...
+
+    async def unregister_webhooks(self, callback_url: str) -> tuple[str, ...]:
+        """Delete the product-topic subscriptions delivering to `callback_url`; the topics deleted. One already
+        gone is not an error, so calling it again deletes nothing; ChannelError when the channel refuses."""
+        ...
+
+    async def webhook_callbacks(self) -> tuple[str, ...]:
+        """Every address the product topics are delivered to, for this service and any other (the caller
+        picks out its own), so subscriptions left at an old address can be found."""
         ...

@@ -8,12 +8,19 @@ re-crediting or testing the connector): it is recorded as a
 message; the next successful test tries again. Registering is idempotent, so
 every successful test may call it. Without `PIMSYNC_PUBLIC_URL` the channel
 has no address to call, and nothing is done.
+
+A connector's subscriptions are told apart by their path, `/webhooks/{public_id}`:
+registering at the current public URL also deletes the connector's subscriptions
+at any other address with that path (PIMSYNC_PUBLIC_URL changed), and deleting
+the connector deletes every one of them, best effort (a failure is recorded and
+logged like a registration failure, and never stops the delete).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -76,7 +83,30 @@ class WebhookRegistrationService:
         if registration.created:
             await self._record(row, "connector.webhooks_registered", url=url, topics=list(registration.created))
             log.info("connector.webhooks_registered", connector=row.code, topics=list(registration.created))
+        await self._remove(row, registrar, keep=url)
         return registered_note(registration)
+
+    async def unregister(self, row: Connector, credentials: Mapping[str, Any]) -> None:
+        """Delete every subscription delivering to the connector's webhook path, at whatever address; a
+        failure is recorded (`connector.webhooks_failed`) and logged, never raised."""
+        registrar = await self._registrar(row, credentials)
+        if registrar is not None:
+            await self._remove(row, registrar, keep=None)
+
+    async def _remove(self, row: Connector, registrar: WebhookRegistrar, *, keep: str | None) -> None:
+        """Delete the connector's subscriptions at every address but `keep`: only addresses whose path is this
+        connector's own webhook path, so another connector's (or another service's) are never touched."""
+        path = webhook_path(row.public_id)
+        url: str | None = None
+        try:
+            for url in await registrar.webhook_callbacks():
+                if url != keep and urlsplit(url).path.rstrip("/") == path:
+                    deleted = await registrar.unregister_webhooks(url)
+                    await self._record(row, "connector.webhooks_unregistered", url=url, topics=list(deleted))
+                    log.info("connector.webhooks_unregistered", connector=row.code, url=url, topics=list(deleted))
+        except ChannelError as exc:
+            await self._record(row, "connector.webhooks_failed", url=url, code=str(exc.code), reason=exc.message)
+            log.warning("connector.webhooks_failed", connector=row.code, code=str(exc.code), reason=exc.message)
 
     async def _registrar(self, row: Connector, credentials: Mapping[str, Any]) -> WebhookRegistrar | None:
         """The connector's adapter behind its shared rate gate, when it can register webhooks."""

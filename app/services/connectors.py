@@ -346,6 +346,15 @@ class ConnectorService:
         return row, outcome
 
     async def delete(self, code: str) -> Connector:
+        """Delete the connector; first, outside any transaction and best effort, its channel's webhook
+        subscriptions, so the channel stops posting to an address that no longer answers."""
+        current = await self.existing(code)
+        try:
+            credentials = self.container.vault.open(current.credentials_encrypted)
+        except CredentialsUnreadable as exc:
+            log.warning("connector.webhooks_not_unregistered", connector=code, reason=str(exc))
+        else:
+            await WebhookRegistrationService(self.container).unregister(current, credentials)
         async with self.db.transaction() as session:
             repository = ConnectorRepository(session)
             row = await repository.by_code(self.tenant_id, code, for_update=True)

@@ -8,7 +8,9 @@ Per product, export_batch sends (documents.py names each document):
    it finds instead of creating a duplicate. A product with several variants
    is refused: this connector exports single-variant products and would
    delete the others.
-2. ProductSet writes the primary locale's fields and every shared field.
+2. ProductSet writes the primary locale's fields and every shared field;
+   after an image URL, MetafieldsSet records which media Shopify made from it
+   (Shopify processes images asynchronously and never reports the URL sent).
 3. For the other locales, TranslatableContent reads the digests of the source
    content just written, TranslationsRegister sends every locale's values in
    one call, and TranslationsRemove drops translations sent as None.
@@ -21,8 +23,14 @@ is retried here. A product just created may be missing from Shopify's search
 index for a moment, so a lost answer followed by an immediate retry could still
 duplicate it; the engine's backoff makes that unlikely.
 
+fetch_products reads stock at the location exports write it to (the
+credentials' locationId, else the shop's primary location), never the total
+over every location, and translations of every shop locale, published or not.
+
 register_webhooks (the WebhookRegistrar capability) lists the subscriptions
-of the callback URL, then creates only the missing topics.
+of the callback URL, then creates only the missing topics; unregister_webhooks
+deletes them, and webhook_callbacks lists every address the product topics
+are delivered to.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from app.channels.shopify.mapper import (
     MappingProblem,
     TranslationPlan,
     check_document,
+    image_source_metafield,
     product_set_result,
     product_set_variables,
     remote_product,
@@ -76,6 +85,7 @@ from app.channels.shopify.schemas import (
     parse_user_errors,
     parse_variant_page,
     parse_webhook_create,
+    parse_webhook_page,
     parse_webhook_subscriptions,
     product_ids_by_sku,
     sku_query,
@@ -143,12 +153,15 @@ class ShopifyAdapter:
         return primary
 
     async def test_connection(self) -> ChannelInfo:
-        """ShopInfo: proves the token works and learns the shop's name, locales and currencies."""
+        """ShopInfo: proves the token works and learns the shop's name, locales and currencies.
+
+        `supported_locales` is every shop locale, published or not: the locales a connector may map, since
+        exports write translations into an unpublished locale too (and read them back from it)."""
         shop = await self._context(fresh=True)
         currencies = tuple(dict.fromkeys((shop.currency, *shop.presentment_currencies)))
         return ChannelInfo(
             store_name=shop.name,
-            supported_locales=shop.published_locales,
+            supported_locales=shop.locale_codes,
             product_count=shop.product_count,
             primary_locale=shop.primary_locale,
             currencies=currencies,
@@ -180,17 +193,45 @@ class ShopifyAdapter:
         except MappingProblem as problem:
             return problem.result(document)
         current_id = found.id if found else None
-        errors, product_id = await self._data(gql.PRODUCT_SET, variables, parse_product_set)
-        if errors:
-            return product_set_result(document, errors, external_id=current_id, primary_locale=context.primary_locale)
+        answer = await self._data(gql.PRODUCT_SET, variables, parse_product_set)
+        if answer.errors:
+            return product_set_result(
+                document, answer.errors, external_id=current_id, primary_locale=context.primary_locale
+            )
+        product_id = answer.product_id
         if product_id is None:
             code = ErrorCode.CREATE_FAILED if current_id is None else ErrorCode.UPDATE_FAILED
             message = "Shopify answered productSet without the product's id"
             return ItemResult(sku=document.sku, ok=False, external_id=current_id, code=code, message=message)
+        image_failure = await self._remember_image(document, product_id, answer.media_id)
+        if image_failure is not None:
+            return image_failure
         failures = await self._translate(product_id, translation_plan(document, context.primary_locale))
         if failures:
             return translation_result(document.sku, product_id, failures)
         return ItemResult(sku=document.sku, ok=True, external_id=product_id)
+
+    async def _remember_image(
+        self, document: ChannelDocument, product_id: str, media_id: str | None
+    ) -> ItemResult | None:
+        """After an image was sent: metafieldsSet records which media was made from its URL (see mapper), so the
+        read-back reports the URL sent however long Shopify takes to process it; the item's failure, or None."""
+        source = document.fields.get("imageUrl")
+        if not isinstance(source, str) or not source:
+            return None
+        if media_id is None:
+            message = "imageUrl: Shopify answered productSet without the image's media"
+            return ItemResult(
+                sku=document.sku, ok=False, external_id=product_id, code=ErrorCode.UPDATE_FAILED, message=message
+            )
+        variables = {"metafields": [image_source_metafield(product_id, media_id, source)]}
+        errors = await self._mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", variables)
+        if not errors:
+            return None
+        message = "imageUrl: " + "; ".join(error.message for error in errors)
+        return ItemResult(
+            sku=document.sku, ok=False, external_id=product_id, code=ErrorCode.UPDATE_FAILED, message=message
+        )
 
     async def _translations_only(self, document: ChannelDocument, primary_locale: str) -> ItemResult:
         """Only translations changed: no productSet (and no product update on Shopify), just translationsRegister."""
@@ -254,7 +295,8 @@ class ShopifyAdapter:
         )
 
     async def _location(self) -> str:
-        """Where inventoryQuantity goes: the credentials' locationId, else the shop's primary location."""
+        """Where inventoryQuantity is written and read: the credentials' locationId, else the shop's primary
+        location (QueryRoot.location without an id), resolved once per adapter."""
         if self._location_id is None:
             self._location_id = await self._data(
                 gql.PRIMARY_LOCATION, {}, lambda data: str(field_of(data, "location", "id") or "") or None
@@ -309,8 +351,7 @@ class ShopifyAdapter:
         for chunk in _chunks(wanted, gql.FETCH_PAGE_SIZE):
             await self._variants(chunk, nodes)
         product_ids = list(dict.fromkeys(str(field_of(node, "product", "id")) for node in nodes.values()))
-        translations, translated_at = await self._translations(product_ids, primary)
-        at_location = self._client.credentials.location_id is not None
+        translations, translated_at = await self._translations(product_ids)
         found: dict[str, RemoteProduct] = {}
         for sku, node in nodes.items():
             product_id = str(field_of(node, "product", "id"))
@@ -319,7 +360,6 @@ class ShopifyAdapter:
                     node,
                     primary_locale=primary,
                     translations=translations.get(product_id, {}),
-                    at_location=at_location,
                     translated_at=translated_at.get(product_id),
                 )
             except ValueError as exc:
@@ -327,15 +367,14 @@ class ShopifyAdapter:
         return found
 
     async def _translations(
-        self, product_ids: list[str], primary: str
+        self, product_ids: list[str]
     ) -> tuple[dict[str, dict[str, dict[str, str | None]]], dict[str, datetime]]:
-        """product id → locale → translation key → value, for every published locale but the primary one;
+        """product id → locale → translation key → value, for every shop locale but the primary one, published
+        or not (the locales exports write to: a locale missing here would read as every translation cleared);
         and product id → when its latest translation changed."""
         found: dict[str, dict[str, dict[str, str | None]]] = {product_id: {} for product_id in product_ids}
         latest: dict[str, datetime] = {}
-        for locale in (await self._context()).published_locales:
-            if locale == primary:
-                continue
+        for locale in (await self._context()).translation_locales:
             for chunk in _chunks(product_ids, gql.FETCH_PAGE_SIZE):
                 variables = {"resourceIds": chunk, "first": len(chunk), "locale": locale}
                 answer, times = await self._data(
@@ -350,16 +389,19 @@ class ShopifyAdapter:
         return found, latest
 
     async def _variants(self, chunk: list[str], nodes: dict[str, JsonObject]) -> None:
-        """Every variant whose SKU is exactly one of `chunk`, page by page, into `nodes`."""
-        location = self._client.credentials.location_id
-        operation = gql.PRODUCTS_BY_SKU_AT_LOCATION if location else gql.PRODUCTS_BY_SKU
+        """Every variant whose SKU is exactly one of `chunk`, page by page, into `nodes`; stock is read at the
+        location exports write it to, so a stock written reads back as written."""
+        location = await self._location()
         asked = set(chunk)
         after: str | None = None
         while True:
-            variables: dict[str, Any] = {"query": sku_query(chunk), "first": gql.FETCH_PAGE_SIZE, "after": after}
-            if location:
-                variables["locationId"] = location
-            page = await self._data(operation, variables, parse_variant_page)
+            variables = {
+                "query": sku_query(chunk),
+                "first": gql.FETCH_PAGE_SIZE,
+                "after": after,
+                "locationId": location,
+            }
+            page = await self._data(gql.PRODUCTS_BY_SKU, variables, parse_variant_page)
             for node in page.nodes:
                 sku = node.get("sku")
                 if not isinstance(sku, str) or sku not in asked:
@@ -417,6 +459,44 @@ class ShopifyAdapter:
             existing=tuple(topic for topic in WEBHOOK_TOPICS if topic in existing),
             secret_configured=self._client.credentials.webhook_secret is not None,
         )
+
+    async def unregister_webhooks(self, callback_url: str) -> tuple[str, ...]:
+        """Delete this app's WEBHOOK_TOPICS subscriptions delivering to `callback_url`; the topics deleted.
+
+        A subscription already gone counts as deleted, so calling it again
+        deletes nothing and fails nothing. Any other userError raises
+        ChannelRejected (CHN-022) with Shopify's message.
+        """
+        if not callback_url:
+            raise ValueError("callback_url must not be empty")
+        listed = {"uri": callback_url, "topics": list(WEBHOOK_TOPICS), "first": gql.WEBHOOK_PAGE_SIZE}
+        found = await self._data(gql.WEBHOOK_SUBSCRIPTIONS, listed, parse_webhook_subscriptions)
+        deleted: list[str] = []
+        refused: list[str] = []
+        for subscription in (s for s in found if s.uri == callback_url):
+            variables = {"id": subscription.id}
+            errors = await self._mutation_errors(
+                gql.WEBHOOK_SUBSCRIPTION_DELETE, "webhookSubscriptionDelete", variables
+            )
+            remaining = [error.message for error in errors if not _is_missing(error.message)]
+            if remaining:
+                refused.append(f"{subscription.topic}: {'; '.join(remaining)}")
+            else:
+                deleted.append(subscription.topic)
+        if refused:
+            raise ChannelRejected(self._client.scrub(f"Shopify webhookSubscriptionDelete: {'; '.join(refused)}"))
+        return tuple(deleted)
+
+    async def webhook_callbacks(self) -> tuple[str, ...]:
+        """Every address this app's WEBHOOK_TOPICS subscriptions deliver to, in Shopify's order."""
+        callbacks: dict[str, None] = {}
+        after: str | None = None
+        while True:
+            variables = {"topics": list(WEBHOOK_TOPICS), "first": gql.WEBHOOK_PAGE_SIZE, "after": after}
+            found, after = await self._data(gql.WEBHOOK_SUBSCRIPTIONS_BY_TOPIC, variables, parse_webhook_page)
+            callbacks.update(dict.fromkeys(subscription.uri for subscription in found))
+            if after is None:
+                return tuple(callbacks)
 
 
 def _is_missing(message: str) -> bool:

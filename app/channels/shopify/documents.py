@@ -153,6 +153,11 @@ mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!
   productSet(identifier: $identifier, input: $input) {
     product {
       id
+      media(first: 1) {
+        nodes {
+          id
+        }
+      }
     }
     userErrors {
       code
@@ -163,6 +168,29 @@ mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!
 }
 """,
     cost=11,
+)
+
+IMAGE_SOURCE_KEY: Final = "pimsync_image_source"
+"""The product metafield (in the app-reserved namespace, which no other app and no merchant edits) that
+remembers which media the connector made from which image URL; see mapper.image_source_metafield."""
+
+METAFIELDS_SET: Final = Operation(
+    "MetafieldsSet",
+    """
+mutation MetafieldsSet($metafields: [MetafieldsSetInput!]!) {
+  metafieldsSet(metafields: $metafields) {
+    metafields {
+      id
+    }
+    userErrors {
+      code
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
 )
 
 TRANSLATABLE_CONTENT: Final = Operation(
@@ -246,12 +274,17 @@ fragment RemoteVariant on ProductVariant {
   price
   compareAtPrice
   barcode
-  inventoryQuantity
   inventoryItem {
     measurement {
       weight {
         unit
         value
+      }
+    }
+    inventoryLevel(locationId: $locationId) {
+      quantities(names: ["available"]) {
+        name
+        quantity
       }
     }
   }
@@ -270,11 +303,15 @@ fragment RemoteVariant on ProductVariant {
       description
     }
     featuredMedia {
+      id
       ... on MediaImage {
         image {
           url
         }
       }
+    }
+    imageSource: metafield(key: "pimsync_image_source") {
+      value
     }
   }
 }
@@ -283,38 +320,10 @@ fragment RemoteVariant on ProductVariant {
 PRODUCTS_BY_SKU: Final = Operation(
     "ProductsBySku",
     """
-query ProductsBySku($query: String!, $first: Int!, $after: String) {
+query ProductsBySku($query: String!, $first: Int!, $after: String, $locationId: ID!) {
   productVariants(first: $first, after: $after, query: $query) {
     nodes {
       ...RemoteVariant
-    }
-    pageInfo {
-      hasNextPage
-      endCursor
-    }
-  }
-}
-"""
-    + _REMOTE_VARIANT,
-    cost=2,
-    per_node=8,
-)
-
-PRODUCTS_BY_SKU_AT_LOCATION: Final = Operation(
-    "ProductsBySkuAtLocation",
-    """
-query ProductsBySkuAtLocation($query: String!, $first: Int!, $after: String, $locationId: ID!) {
-  productVariants(first: $first, after: $after, query: $query) {
-    nodes {
-      ...RemoteVariant
-      inventoryItem {
-        inventoryLevel(locationId: $locationId) {
-          quantities(names: ["available"]) {
-            name
-            quantity
-          }
-        }
-      }
     }
     pageInfo {
       hasNextPage
@@ -327,6 +336,9 @@ query ProductsBySkuAtLocation($query: String!, $first: Int!, $after: String, $lo
     cost=2,
     per_node=11,
 )
+"""Stock is read at one location, the one exports write to (adapter._location): ProductVariant.inventoryQuantity
+is the total over every location, which would read a stock written as 7 back as 7 plus whatever other
+locations hold."""
 
 PRODUCT_TRANSLATIONS: Final = Operation(
     "ProductTranslations",
@@ -389,20 +401,60 @@ mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSu
     cost=11,
 )
 
+WEBHOOK_SUBSCRIPTIONS_BY_TOPIC: Final = Operation(
+    "WebhookSubscriptionsByTopic",
+    """
+query WebhookSubscriptionsByTopic($topics: [WebhookSubscriptionTopic!]!, $first: Int!, $after: String) {
+  webhookSubscriptions(first: $first, after: $after, topics: $topics) {
+    nodes {
+      id
+      topic
+      uri
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+""",
+    cost=2,
+    per_node=1,
+)
+"""Every subscription of the app to these topics, whatever its address, page by page."""
+
+WEBHOOK_SUBSCRIPTION_DELETE: Final = Operation(
+    "WebhookSubscriptionDelete",
+    """
+mutation WebhookSubscriptionDelete($id: ID!) {
+  webhookSubscriptionDelete(id: $id) {
+    deletedWebhookSubscriptionId
+    userErrors {
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
+)
+
 ALL: Final = (
     SHOP_INFO,
     PRIMARY_LOCATION,
     PRODUCT_STATE,
     PRODUCT_ID_BY_SKU,
     PRODUCT_SET,
+    METAFIELDS_SET,
     TRANSLATABLE_CONTENT,
     TRANSLATIONS_REGISTER,
     TRANSLATIONS_REMOVE,
     PRODUCT_DELETE,
     PRODUCTS_BY_SKU,
-    PRODUCTS_BY_SKU_AT_LOCATION,
     PRODUCT_TRANSLATIONS,
     WEBHOOK_SUBSCRIPTIONS,
     WEBHOOK_SUBSCRIPTION_CREATE,
+    WEBHOOK_SUBSCRIPTIONS_BY_TOPIC,
+    WEBHOOK_SUBSCRIPTION_DELETE,
 )
 """Every document the adapter can send, for the test that validates them against the pinned SDL."""

@@ -9,14 +9,22 @@
   variant's measurement.weight); a field absent is not sent, so Shopify keeps
   its value. Where Shopify has no empty value: a None `sku` sends the PIM SKU
   (products are matched by it), a None `inventoryQuantity` sets 0, and a
-  title cannot be cleared (CHN-010 before anything is sent).
+  title or a price cannot be cleared (CHN-010 before anything is sent: a
+  variant without a price would be sold for free).
 - document → translations: every other locale's values per translation key
   (spec.TRANSLATION_KEYS); None or "" removes that locale's translation.
 - userErrors → ItemResult with a CHN code; product JSON → RemoteProduct.
+- imageUrl → an app-owned product metafield naming the media made from that
+  URL (image_source_metafield): Shopify re-hosts an image asynchronously, so
+  the media has no image URL while it is processed and a CDN URL after, never
+  the URL sent; MediaImage.originalSource.url is a signed URL "valid only for
+  a short period" (2026-04 SDL), not the source either. The read-back reports
+  the URL sent while the product's featured media is still that media.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from app.channels.base import ChannelDocument, ItemResult, RemoteProduct
+from app.channels.shopify.documents import IMAGE_SOURCE_KEY
 from app.channels.shopify.schemas import (
     JsonObject,
     ProductState,
@@ -247,6 +256,8 @@ def _variant(
     # The SKU is how products are matched, so it is always sent and never cleared (spec: sku).
     sku = fields.get("sku")
     variant["sku"] = text_value("sku", sku) if sku else document.sku
+    if "price" in fields and fields["price"] is None:
+        raise MappingProblem(ErrorCode.MISSING_REQUIRED_FIELD, "price cannot be cleared: Shopify requires one")
     for name in ("price", "compareAtPrice"):
         if name in fields:
             variant[name] = money_value(name, fields[name])
@@ -458,10 +469,33 @@ def product_set_result(
 # -- reading back ------------------------------------------------------------------------------------
 
 
-def _quantity_read(node: JsonObject, at_location: bool) -> int | None:
-    if not at_location:
-        quantity = node.get("inventoryQuantity")
-        return quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None
+def image_source_metafield(product_id: str, media_id: str, source: str) -> dict[str, str]:
+    """MetafieldsSetInput remembering that `media_id` is the image made from `source` (app-reserved namespace)."""
+    value = json.dumps({"mediaId": media_id, "source": source}, separators=(",", ":"))
+    return {"ownerId": product_id, "key": IMAGE_SOURCE_KEY, "type": "json", "value": value}
+
+
+def _image_url(product: JsonObject) -> str | None:
+    """The image URL the connector sent while the featured media is the one made from it; otherwise (an image
+    the merchant set) Shopify's CDN URL, None until Shopify has processed it."""
+    media = product.get("featuredMedia")
+    if not isinstance(media, dict):
+        return None
+    marker = field_of(product, "imageSource", "value")
+    try:
+        remembered = json.loads(marker) if isinstance(marker, str) else None
+    except ValueError:
+        remembered = None
+    if isinstance(remembered, dict) and remembered.get("mediaId") == media.get("id"):
+        source = remembered.get("source")
+        if isinstance(source, str):
+            return source
+    url = field_of(media, "image", "url")
+    return url if isinstance(url, str) else None
+
+
+def _quantity_read(node: JsonObject) -> int | None:
+    """The "available" quantity at the location the document's stock is written to; None where not stocked."""
     level = field_of(node, "inventoryItem", "inventoryLevel")
     quantities = level.get("quantities") if isinstance(level, dict) else None
     for entry in quantities if isinstance(quantities, list) else []:
@@ -476,7 +510,6 @@ def remote_product(
     *,
     primary_locale: str,
     translations: Mapping[str, Mapping[str, str | None]],
-    at_location: bool,
     translated_at: datetime | None = None,
 ) -> RemoteProduct:
     """One variant of a ProductsBySku answer as the product the service binds; values as Shopify stores them.
@@ -501,8 +534,8 @@ def remote_product(
         "barcode": node.get("barcode"),
         "weight": decimal_text(weight.get("value")) if isinstance(weight, dict) else None,
         "weightUnit": weight.get("unit") if isinstance(weight, dict) else None,
-        "inventoryQuantity": _quantity_read(node, at_location),
-        "imageUrl": field_of(product, "featuredMedia", "image", "url"),
+        "inventoryQuantity": _quantity_read(node),
+        "imageUrl": _image_url(product),
     }
     locales: dict[str, dict[str, Any]] = {
         primary_locale: {

@@ -89,12 +89,19 @@ class ShopContext:
         return next((entry.locale for entry in self.locales if entry.primary), None)
 
     @property
-    def published_locales(self) -> tuple[str, ...]:
-        return tuple(entry.locale for entry in self.locales if entry.published)
+    def locale_codes(self) -> tuple[str, ...]:
+        """Every shop locale, published or not, in Shopify's order: Shopify takes translations into a locale
+        the merchant has added but not yet published (merchants translate before publishing)."""
+        return tuple(entry.locale for entry in self.locales)
+
+    @property
+    def translation_locales(self) -> tuple[str, ...]:
+        """The locales translations are written to and read back from: every shop locale but the primary one."""
+        return tuple(entry.locale for entry in self.locales if not entry.primary)
 
     @property
     def all_locales(self) -> frozenset[str]:
-        return frozenset(entry.locale for entry in self.locales)
+        return frozenset(self.locale_codes)
 
 
 def parse_shop_context(data: JsonObject) -> ShopContext:
@@ -214,13 +221,26 @@ def parse_user_errors(raw: object, what: str) -> list[UserError]:
     return errors
 
 
-def parse_product_set(data: JsonObject) -> tuple[list[UserError], str | None]:
-    """productSet's userErrors and the id of the product written (None when there is none)."""
+@dataclass(frozen=True, slots=True)
+class ProductSetAnswer:
+    errors: list[UserError]
+    product_id: str | None
+    """The product written; None when there is none."""
+    media_id: str | None
+    """The product's first media after the write: the image sent, when one was."""
+
+
+def parse_product_set(data: JsonObject) -> ProductSetAnswer:
+    """productSet's userErrors, the id of the product written and of its first media."""
     payload = obj(data.get("productSet"), "productSet")
     errors = parse_user_errors(payload.get("userErrors"), "productSet")
     product = maybe_obj(payload.get("product"), "productSet.product")
-    product_id = maybe_text(product.get("id"), "product.id") if product else None
-    return errors, product_id or None
+    if product is None:
+        return ProductSetAnswer(errors, None, None)
+    media = maybe_obj(product.get("media"), "product.media") or {}
+    nodes = [obj(node, "media.nodes[]") for node in items(media.get("nodes", []), "media.nodes")]
+    media_id = text(nodes[0].get("id"), "media.nodes[].id") if nodes else None
+    return ProductSetAnswer(errors, maybe_text(product.get("id"), "product.id") or None, media_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +347,15 @@ def parse_webhook_subscription(raw: object) -> WebhookSubscription:
 def parse_webhook_subscriptions(data: JsonObject) -> list[WebhookSubscription]:
     connection = obj(data.get("webhookSubscriptions"), "webhookSubscriptions")
     return [parse_webhook_subscription(node) for node in items(connection.get("nodes"), "webhookSubscriptions.nodes")]
+
+
+def parse_webhook_page(data: JsonObject) -> tuple[list[WebhookSubscription], str | None]:
+    """One page of webhookSubscriptions and the cursor of the next (None on the last page)."""
+    connection = obj(data.get("webhookSubscriptions"), "webhookSubscriptions")
+    found = [parse_webhook_subscription(node) for node in items(connection.get("nodes"), "webhookSubscriptions.nodes")]
+    page_info = maybe_obj(connection.get("pageInfo"), "webhookSubscriptions.pageInfo") or {}
+    cursor = maybe_text(page_info.get("endCursor"), "pageInfo.endCursor")
+    return found, cursor if page_info.get("hasNextPage") is True and cursor else None
 
 
 def parse_webhook_create(data: JsonObject) -> tuple[list[UserError], WebhookSubscription | None]:

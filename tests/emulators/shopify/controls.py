@@ -19,8 +19,8 @@ import httpx
 
 from . import products, translations, webhooks
 from .cost import LeakyBucket
-from .fields import apply_variant_fields
-from .model import Product, ShopState, Translation, WebhookDelivery, digest, handleize
+from .fields import apply_variant_fields, finish_processing
+from .model import Location, Product, ShopState, Translation, WebhookDelivery, digest, handleize
 
 if TYPE_CHECKING:
     from .emulator import LoggedRequest
@@ -197,6 +197,26 @@ class Controls:
                 for key, value in values.items():
                     translations.set_translation(self.state, product, locale, key, value)
             return product
+
+    def process_media(self) -> None:
+        """Shopify finishes processing every image still PROCESSING: READY, with its CDN URL."""
+        with self._lock:
+            for product in self.state.products.values():
+                for media in product.media:
+                    finish_processing(self.state, media)
+
+    def add_location(self, name: str) -> Location:
+        """A location the merchant adds (a warehouse); the first location stays the primary one."""
+        with self._lock:
+            location = Location(self.state.next_id(), name)
+            self.state.locations.append(location)
+            return location
+
+    def set_locale_published(self, locale: str, published: bool) -> None:
+        """The merchant publishes or unpublishes one of the shop's languages (its translations stay)."""
+        with self._lock:
+            found = next(entry for entry in self.state.locales if entry.locale == locale)
+            found.published = published
 
     def delete_product(self, ref: str, *, fire_webhook: bool = True) -> None:
         """Delete a product in the admin; products/delete is queued for subscribers."""

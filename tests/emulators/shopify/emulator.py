@@ -117,7 +117,7 @@ class ShopifyEmulator(controls.Controls):
         restore_rate: float = STANDARD_RESTORE_RATE,
         require_published_locales: bool = False,
         allow_insecure_webhooks: bool = False,
-        media_ready: bool = True,
+        media_ready: bool = False,
         reformat_html: bool = False,
     ) -> None:
         self.access_token = access_token

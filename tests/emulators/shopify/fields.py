@@ -129,11 +129,14 @@ def apply_variant_fields(
     for key, attribute in (("price", "price"), ("compareAtPrice", "compare_at_price")):
         if key not in raw:
             continue
-        if raw[key] is not None and Decimal(str(raw[key])) < 0:
-            label = "Price" if key == "price" else "Compare at price"
+        label = "Price" if key == "price" else "Compare at price"
+        if raw[key] is None and key == "price":
+            # A variant always has a price (ProductVariant.price is Money!): null clears only compareAtPrice.
+            errors.append(user_error((*at, key), "Price can't be blank", code))
+        elif raw[key] is not None and Decimal(str(raw[key])) < 0:
             errors.append(user_error((*at, key), f"{label} must be greater than or equal to 0", code))
         elif raw[key] is None:
-            setattr(variant, attribute, "0.00" if key == "price" else None)
+            setattr(variant, attribute, None)
         else:
             setattr(variant, attribute, money(raw[key]))
     for key, attribute in (("sku", "sku"), ("barcode", "barcode"), ("taxable", "taxable")):
@@ -207,13 +210,22 @@ def plan_media(
 
 
 def new_media(state: ShopState, source: str) -> Media:
-    """An image as Shopify keeps it: re-hosted on its CDN; FAILED when the source is not an http(s) URL."""
+    """An image as Shopify keeps it: PROCESSING at first (unless state.media_ready), then re-hosted on its CDN;
+    FAILED when the source is not an http(s) URL."""
     media_id = state.next_id()
     parts = urlsplit(source)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return Media(media_id, source, None, "FAILED", None, state.now())
-    if not state.media_ready:
-        return Media(media_id, source, None, "PROCESSING", None, state.now())
-    name = parts.path.rsplit("/", 1)[-1] or "image"
-    url = f"https://cdn.shopify.com/s/files/1/0000/0001/files/{name}?v={int(state.now())}"
-    return Media(media_id, source, None, "READY", url, state.now())
+    media = Media(media_id, source, None, "PROCESSING", None, state.now())
+    if state.media_ready:
+        finish_processing(state, media)
+    return media
+
+
+def finish_processing(state: ShopState, media: Media) -> None:
+    """A PROCESSING image becomes READY with its CDN URL (the source's file name, versioned)."""
+    if media.status != "PROCESSING":
+        return
+    name = urlsplit(media.source).path.rsplit("/", 1)[-1] or "image"
+    media.status = "READY"
+    media.url = f"https://cdn.shopify.com/s/files/1/0000/0001/files/{name}?v={int(state.now())}"

@@ -134,9 +134,28 @@ class Media:
     source: str
     alt: str | None
     status: str
-    """READY, or FAILED when the source is not an http(s) URL (Shopify fails media while processing it)."""
+    """PROCESSING right after productSet (Shopify processes images asynchronously: "images might not be
+    immediately available after upload", MediaImage docs), READY once processed (Controls.process_media),
+    FAILED when the source is not an http(s) URL."""
     url: str | None
+    """The CDN URL, once READY; never the source URL sent."""
     created_at: float
+
+
+APP_NAMESPACE = "app--7100000000001"
+"""What the app-reserved namespace ($app, or a namespace left out) is stored and reported as."""
+
+
+@dataclass
+class Metafield:
+    graphql_type: ClassVar[str] = "Metafield"
+    id: int
+    namespace: str
+    key: str
+    type: str
+    value: str
+    created_at: float
+    updated_at: float
 
 
 @dataclass
@@ -167,6 +186,8 @@ class Product:
     media: list[Media] = field(default_factory=list)
     translations: dict[tuple[str, str], Translation] = field(default_factory=dict)
     """(locale, key) -> Translation."""
+    metafields: dict[tuple[str, str], Metafield] = field(default_factory=dict)
+    """(namespace, key) -> Metafield."""
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -269,7 +290,7 @@ class ShopState:
         api_secret: str,
         shop: ShopInfo | None = None,
         locales: list[ShopLocale] | None = None,
-        media_ready: bool = True,
+        media_ready: bool = False,
         reformat_html: bool = False,
     ) -> None:
         self.clock = clock
@@ -278,6 +299,7 @@ class ShopState:
         self.shop = shop or ShopInfo()
         self.locales = locales if locales is not None else default_locales()
         self.media_ready = media_ready
+        """Images are READY at once (a shortcut); by default they stay PROCESSING until Controls.process_media."""
         self.reformat_html = reformat_html
         """Store descriptionHtml re-serialised, as a sanitising editor would (fields.reserialise_html)."""
         self._next_id = 7_100_000_000_001

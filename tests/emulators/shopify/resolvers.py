@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from graphql import GraphQLError, GraphQLResolveInfo
 
-from . import search, translations
+from . import metafields, search, translations
 from .model import (
     DEFAULT_OPTION,
     DEFAULT_VALUE,
@@ -138,6 +138,33 @@ def media_image(media: Media) -> dict[str, Any] | None:
     return {"id": gid("ImageSource", media.id), "url": media.url, "altText": media.alt, "width": None, "height": None}
 
 
+def original_source(media: Media, ctx: Context) -> dict[str, Any] | None:
+    """MediaImageOriginalSource: "The URL of the original image, valid only for a short period" (2026-04 SDL),
+    a signed URL of Shopify's own copy, signed anew at every read; none until the image is processed. Never
+    the source URL the image was made from."""
+    if media.status != "READY":
+        return None
+    now = int(ctx.state.now())
+    url = (
+        f"https://shopify-shop-assets.storage.googleapis.com/s/files/originals/{media.id}"
+        f"?X-Goog-Date={now}&X-Goog-Expires=300&X-Goog-Signature={hash((media.id, now)) & 0xFFFFFFFF:08x}"
+    )
+    return {"url": url, "fileSize": None}
+
+
+def metafield_view(metafield: Any) -> dict[str, Any]:
+    return {
+        "id": gid("Metafield", metafield.id),
+        "namespace": metafield.namespace,
+        "key": metafield.key,
+        "type": metafield.type,
+        "value": metafield.value,
+        "ownerType": "PRODUCT",
+        "createdAt": iso_utc(metafield.created_at),
+        "updatedAt": iso_utc(metafield.updated_at),
+    }
+
+
 def primary_domain(shop: Any) -> dict[str, Any]:
     host = shop.primary_domain
     return {"id": gid("Domain", 1), "host": host, "url": f"https://{host}", "sslEnabled": True}
@@ -204,7 +231,15 @@ RESOLVERS.update(
             "media": full(lambda p, c, a: search.paginate(p.media, lambda m: (p.media.index(m),), a), *CONNECTION_ARGS),
             "mediaCount": calc(lambda p: {"count": len(p.media), "precision": "EXACT"}),
             "translations": full(lambda p, c, a: translations.translations_for(p, a["locale"]), "locale"),
+            "metafield": full(
+                lambda p, c, a: (lambda m: metafield_view(m) if m else None)(
+                    metafields.product_metafield(p, a.get("namespace"), a["key"])
+                ),
+                "namespace",
+                "key",
+            ),
         },
+        "Metafield": keys("id", "namespace", "key", "type", "value", "ownerType", "createdAt", "updatedAt"),
         "ProductOption": {
             "id": calc(lambda o: gid("ProductOption", o.id)),
             "name": attr("name"),
@@ -266,8 +301,10 @@ RESOLVERS.update(
             "status": attr("status"),
             "mediaContentType": calc(lambda m: "IMAGE"),
             "image": calc(media_image),
+            "originalSource": full(lambda m, c, a: original_source(m, c)),
             "createdAt": calc(lambda m: iso_utc(m.created_at)),
         },
+        "MediaImageOriginalSource": keys("url", "fileSize"),
         "Image": keys("id", "url", "altText", "width", "height"),
         "TranslatableResource": {
             "resourceId": attr("gid"),

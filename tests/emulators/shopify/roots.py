@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import catalog, products, search, translations
+from . import catalog, metafields, products, resolvers, search, translations
 from .fields import refuse_unknown
 from .model import Context, Product, Variant, WebhookSubscription, parse_gid
 from .resolvers import CONNECTION_ARGS, full, keys
@@ -228,6 +228,12 @@ def _webhook_delete(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {"deletedWebhookSubscriptionId": args["id"], "userErrors": []}
 
 
+def _metafields_set(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    stored, errors = metafields.metafields_set(ctx.state, args["metafields"])
+    views = None if stored is None else [resolvers.metafield_view(m) for m in stored]
+    return {"metafields": views, "userErrors": errors}
+
+
 def _registered(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     stored, errors = translations.register(
         ctx.state, args["resourceId"], args["translations"], require_published=ctx.require_published_locales
@@ -265,6 +271,7 @@ RESOLVERS["Mutation"] = {
     "translationsRemove": _root(_removed, "resourceId", "translationKeys", "locales", "marketIds"),
     "webhookSubscriptionCreate": _root(_webhook_create, "topic", "webhookSubscription"),
     "webhookSubscriptionDelete": _root(_webhook_delete, "id"),
+    "metafieldsSet": _root(_metafields_set, "metafields"),
 }
 
 _ERROR_FIELDS = ("field", "message", "code")
@@ -280,6 +287,8 @@ RESOLVERS.update(
         "TranslationsRemovePayload": keys("translations", "userErrors"),
         "WebhookSubscriptionCreatePayload": keys("webhookSubscription", "userErrors"),
         "WebhookSubscriptionDeletePayload": keys("deletedWebhookSubscriptionId", "userErrors"),
+        "MetafieldsSetPayload": keys("metafields", "userErrors"),
+        "MetafieldsSetUserError": keys(*_ERROR_FIELDS, "elementIndex"),
         "UserError": keys("field", "message"),
         "ProductSetUserError": keys(*_ERROR_FIELDS),
         "TranslationUserError": keys(*_ERROR_FIELDS),
