@@ -18,7 +18,7 @@ from app.services.conflicts import apply
 from app.services.conflicts.apply import MAX_ATTEMPTS, apply_resolution, recover_resolutions
 from app.services.conflicts.service import ConflictService
 from graphql_schema.relay import parse_global_id
-from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
+from tests.catalog_fixtures import DELETE_PRODUCTS, PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import CONFLICTS, RESOLVE
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import SAVE_MAPPINGS, UPDATE_CONNECTOR, ServedShop, create_connector, served_shop
@@ -159,3 +159,19 @@ async def test_an_import_only_mapping_merges_the_channels_value_into_the_pims(
     values = {row["attribute"]: row["data"] for row in product["values"] if row["locale"] is None}
     assert values["price"] == {"EUR": "42.00", "USD": "45.00"}
     assert values["weight"] == {"amount": "3.0", "unit": "KILOGRAM"}
+
+
+async def test_a_product_deleted_in_the_pim_leaves_no_conflict_pending(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """Once the sync takes it off the channel there is nothing left to decide: its pending conflict closes."""
+    await conflict_in_arabic(gql, served_shop, container)
+    await sync(gql, container, syncType="INCREMENTAL")
+    [held] = await pending(gql)
+    assert (await gql(DELETE_PRODUCTS, {"skus": ["LAMP-1"]}))["deleteProducts"]["userErrors"] == []
+    await sync(gql, container, syncType="INCREMENTAL")
+    assert "LAMP-1" not in served_shop.shop.products
+    assert await pending(gql) == []
+    every = await gql(CONFLICTS, {"code": "shop", "first": 50})
+    closed = next(edge["node"] for edge in every["conflicts"]["edges"] if edge["node"]["id"] == held["id"])
+    assert closed["resolvedBy"] == "sync: the product was taken off the channel (deleted or disabled in the PIM)"

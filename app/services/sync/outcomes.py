@@ -370,12 +370,13 @@ async def _close_settled(
     agree now (someone aligned one side) or that the connector's strategy has just decided, or a missing or
     deleted product that is back on the channel. Only when the check covered all of it: a sync limited to some
     locales says nothing of a conflict in the others."""
-    checked = {item.product.id: item for item in items if item.rec is not None and not item.held and not failed(item)}
+    checked = {item.product.id: item for item in items if _settles(item)}
     if not checked:
         return
     covered = {(slot.field, slot.channel_locale) for slot in plan.slots}
     for conflict in (await _pending(session, connector.id, list(checked))).values():
-        if not _slots_of(conflict) <= covered:
+        taken_off = checked[conflict.product_id].action is ChangeAction.DELETE
+        if not taken_off and not _slots_of(conflict) <= covered:
             continue
         conflict.resolution_status, conflict.resolved_at = ResolutionStatus.DISMISSED.value, now
         conflict.resolved_by, conflict.applied_at = (
@@ -384,11 +385,21 @@ async def _close_settled(
         )
 
 
+def _settles(item: Item) -> bool:
+    """Whether the item's outcome can close its product's pending conflict: checked three ways and nothing held,
+    or taken off the channel (deleted or disabled in the PIM), after which there is nothing left to decide."""
+    if failed(item) or item.held:
+        return False
+    return item.rec is not None or item.action is ChangeAction.DELETE
+
+
 def _slots_of(conflict: Conflict) -> set[tuple[str, str | None]]:
     return {(entry["field"], diff["channelLocale"]) for entry in conflict.fields or [] for diff in entry["diffs"]}
 
 
 def _settled_because(conflict: Conflict, item: Item) -> str:
+    if item.action is ChangeAction.DELETE:
+        return "the product was taken off the channel (deleted or disabled in the PIM)"
     if conflict.conflict_type != ConflictType.FIELD_MISMATCH.value:
         return "it is back"
     decided = item.rec.resolved_by_strategy() if item.rec is not None else {}
