@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
+from app.domain.products import ProductDraft, check_product
 from app.services import attributes as attributes_module
 from app.services.products import MAX_PRODUCTS_PER_CALL
 from tests.catalog_fixtures import (
@@ -362,3 +364,53 @@ async def test_a_page_costs_the_same_number_of_queries_whatever_its_size(
         assert len(page) == first and page[1]["node"]["name"] == "N1"
         counts.append(len(sql_counter.statements))
     assert counts[0] == counts[1], sql_counter.statements
+
+
+async def test_text_with_a_nul_character_is_a_user_error_on_every_database(gql: GraphQLClient) -> None:
+    """PostgreSQL cannot store \\x00 (the request failed there); it is refused the same way on both databases."""
+    await set_up_catalog(gql)
+    payload = await upsert(
+        gql,
+        {"sku": "NUL-1", "values": [value("name", "a\x00b", "en_US")]},
+        {
+            "sku": "NUL-2",
+            "values": [value("colors", ["red", "bl\x00ue"]), value("weight", {"amount": "1", "unit": "K\x00G"})],
+        },
+    )
+    assert payload["products"] == []
+    assert {path: error["message"] for path, error in errors_by_path(payload).items()} == {
+        ("products", "0", "values", "0", "data"): "name (TEXT): text cannot contain a NUL character (\\x00)",
+        ("products", "1", "values", "0", "data"): "colors (MULTISELECT): text cannot contain a NUL character (\\x00)",
+        ("products", "1", "values", "1", "data"): "weight (METRIC): text cannot contain a NUL character (\\x00)",
+    }
+    assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
+
+
+def test_product_fields_that_are_not_text_are_refused_not_crashed_on() -> None:
+    """Callers other than GraphQL (whose schema types these fields) reach check_product with any JSON."""
+    spec = CatalogSpec(attributes={"name": AttributeSpec(1, "name", AttributeType.TEXT, False, False)})
+    values: list[Any] = [
+        {"attribute": ["x"], "data": "x"},
+        {"attribute": "name", "locale": 5, "data": "x"},
+        {"attribute": "name", "scope": {"a": 1}, "data": "x"},
+        "name",
+    ]
+    draft = ProductDraft(
+        sku=cast(str, 5), values=values, enabled=cast(bool, "yes"), family=cast(str, 123), parent=cast(str, 5)
+    )
+    errors = check_product(draft, spec)
+    assert isinstance(errors, list)
+    assert {(error.path, error.code.value) for error in errors} == {
+        (("sku",), "CAT-010"),
+        (("enabled",), "CAT-004"),
+        (("family",), "CAT-010"),
+        (("parent",), "CAT-010"),
+        (("values", 0, "attribute"), "CAT-010"),
+        (("values", 1, "locale"), "CAT-001"),
+        (("values", 2, "scope"), "CAT-010"),
+        (("values", 3), "CAT-004"),
+    }
+    bad_values = check_product(ProductDraft("A-1", values=cast(list[Any], 7)), spec)
+    assert [(error.path, error.message) for error in cast(list[Any], bad_values)] == [
+        (("values",), "values must be a list")
+    ]

@@ -318,3 +318,49 @@ async def test_import_into_an_unknown_tenant_exits_1_without_a_traceback(migrate
     assert result.exit_code == 1
     assert "no tenant 'ghost'" in result.stderr
     assert "Traceback" not in result.output
+
+
+async def test_import_into_a_database_never_migrated_says_to_migrate(cli: Cli) -> None:
+    products = cli.tmp / "products.jsonl"
+    products.write_text(json.dumps({"sku": "A-1", "values": []}) + "\n")
+    result = await cli("import", "products", str(products), "--tenant", "acme")
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "the database was never migrated" in result.stderr and "run `pimsync migrate`" in result.stderr
+
+
+async def _catalog_with_a_name(cli: Cli) -> None:
+    await create_token(cli, "--tenant", "acme", "--scopes", "catalog.view")
+    attributes = cli.tmp / "attributes.jsonl"
+    attributes.write_text(json.dumps({"code": "name", "type": "TEXT", "localizable": False}) + "\n")
+    await cli.ok("import", "attributes", str(attributes), "--tenant", "acme")
+
+
+async def test_a_line_with_a_field_of_the_wrong_type_is_one_rejection_not_a_crash(migrated: Cli) -> None:
+    await _catalog_with_a_name(migrated)
+    products = migrated.tmp / "products.jsonl"
+    lines = [
+        {"sku": "T-0", "values": [{"attribute": "name", "data": "ok"}]},
+        {"sku": "T-1", "family": 123, "values": []},
+    ]
+    products.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = await migrated("import", "products", str(products), "--tenant", "acme")
+    assert result.exit_code == 3, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Imported 1 products" in result.stdout and "Rejected 1." in result.stdout
+    assert "line 2: family must be a code (a string) or null" in result.stderr
+
+
+async def test_an_unclosed_quote_is_a_warning_that_the_file_was_not_read_to_its_end(migrated: Cli) -> None:
+    await _catalog_with_a_name(migrated)
+    products = migrated.tmp / "products.csv"
+    rows = [f"UQ-{n};after{n}" for n in range(50)]
+    rows[1] = 'UQ-1;"unclosed'
+    products.write_text("sku;name\n" + "\n".join(rows) + "\n")
+    result = await migrated("import", "products", str(products), "--tenant", "acme")
+    assert result.exit_code == 3, result.output
+    assert "Imported 1 products" in result.stdout and "Rejected 1." in result.stdout
+    assert (
+        "warning the file was not read to its end: a quote opened on line 3 is never closed: "
+        "the 48 lines after it went into its cell and were not imported"
+    ) in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from app.db.engine import Database
+from app.domain.values import MAX_TEXT_LENGTH
 from app.repositories.products import ProductFilter, ProductRepository
 from app.services.catalog_setup import CatalogSetupService, ScopeInputData
 from app.services.importing.importer import Importer
@@ -212,3 +214,230 @@ async def test_a_file_that_is_not_utf8_is_refused_before_anything_is_written(
     with pytest.raises(UnsupportedFile, match="line 3 is not UTF-8" if name.endswith("csv") else "line 2 is not UTF-8"):
         await Importer(db).products(tenant.code, file)
     assert await stored_values(db, tenant) == {}
+
+
+ATTRIBUTES = [
+    {"code": "name", "type": "TEXT", "localizable": False},
+    {"code": "erp_name", "type": "TEXT", "localizable": True},
+    {"code": "colors", "type": "MULTISELECT", "localizable": False},
+    {"code": "optical_zoom", "type": "NUMBER", "localizable": False},
+]
+
+
+def jsonl(path: Path, *lines: Any) -> Path:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+async def small_catalog(db: Database, tenant: TenantHandle, tmp_path: Path) -> None:
+    await enable(db, tenant, ["en_US"], ["ecommerce"], ["EUR"])
+    report = await Importer(db).attributes(tenant.code, jsonl(tmp_path / "attributes.jsonl", *ATTRIBUTES))
+    assert report.rejected == 0, report.rejections
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ({"sku": "T-1", "family": 123, "values": []}, "family must be a code (a string) or null"),
+        ({"sku": "T-1", "parent": 5, "values": []}, "parent must be a code (a string) or null"),
+        (
+            {"sku": "T-1", "values": [{"attribute": "erp_name", "locale": 5, "data": "x"}]},
+            "values[0]: locale must be a code (a string) or null",
+        ),
+        (
+            {"sku": "T-1", "values": [{"attribute": "name", "scope": ["print"], "data": "x"}]},
+            "values[0]: scope must be a code (a string) or null",
+        ),
+        (
+            {"sku": "T-1", "values": [{"attribute": ["x"], "data": "x"}]},
+            "values[0]: attribute must be a code (a string)",
+        ),
+        ({"sku": "T-1", "values": ["name"]}, "values[0]: a value is an object {attribute, locale, scope, data}"),
+    ],
+)
+async def test_a_line_with_a_field_of_the_wrong_type_is_refused_alone(
+    db: Database, tenant: TenantHandle, tmp_path: Path, line: dict[str, Any], reason: str
+) -> None:
+    """These crashed the whole import with a TypeError, losing the good rows of the batch."""
+    await small_catalog(db, tenant, tmp_path)
+    good = {"sku": "T-0", "values": [{"attribute": "name", "data": "ok"}]}
+    after = {"sku": "T-2", "values": [{"attribute": "name", "data": "also ok"}]}
+    report = await Importer(db).products(tenant.code, jsonl(tmp_path / "products.jsonl", good, line, after))
+    assert (report.imported, report.rejected) == (2, 1)
+    assert [(r.line, r.reasons) for r in report.rejections] == [(2, [reason])]
+    assert await stored_values(db, tenant) == {("T-0", "name", "", ""): "ok", ("T-2", "name", "", ""): "also ok"}
+
+
+async def test_a_nul_character_is_refused_as_a_value_error_on_every_database(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """PostgreSQL cannot store \\x00: the batch failed there with the rest of the file, while SQLite stored it."""
+    await small_catalog(db, tenant, tmp_path)
+    file = tmp_path / "products.csv"
+    file.write_text("sku;name;colors\nNUL-0;fine;\nNUL-1;a\x00b;\nNUL-2;ok;red,bl\x00ue\nNUL-3;ok;\n", encoding="utf-8")
+    report = await Importer(db).products(tenant.code, file)
+    assert (report.imported, report.rejected) == (2, 2)
+    assert [(r.line, r.reasons) for r in report.rejections] == [
+        (3, ["name: name (TEXT): text cannot contain a NUL character (\\x00) (CAT-004)"]),
+        (4, ["colors: colors (MULTISELECT): text cannot contain a NUL character (\\x00) (CAT-004)"]),
+    ]
+    assert await stored_values(db, tenant) == {("NUL-0", "name", "", ""): "fine", ("NUL-3", "name", "", ""): "ok"}
+    line = {"sku": "NUL-4", "values": [{"attribute": "erp_name", "locale": "en_US", "data": "x\x00"}]}
+    report = await Importer(db).products(tenant.code, jsonl(tmp_path / "products.jsonl", line))
+    assert report.rejections[0].reasons == [
+        "values[0]: erp_name (TEXT): text cannot contain a NUL character (\\x00) (CAT-004)"
+    ]
+    label = {"code": "nul_label", "type": "TEXT", "localizable": False, "labels": {"en_US": "a\x00b"}}
+    report = await Importer(db).attributes(tenant.code, jsonl(tmp_path / "labels.jsonl", label))
+    assert (report.imported, report.rejections[0].reasons) == (
+        0,
+        ["labels: a label cannot contain a NUL character (\\x00)"],
+    )
+
+
+async def test_a_number_that_a_float_cannot_hold_exactly_is_refused_not_rounded(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    await small_catalog(db, tenant, tmp_path)
+    file = tmp_path / "products.csv"
+    file.write_text("sku;optical_zoom\nZ-1;12345678901234567.891\nZ-2;0.1\nZ-3;12345678901234567\nZ-4;2.50\n")
+    report = await Importer(db).products(tenant.code, file)
+    assert (report.imported, report.rejected) == (3, 1)
+    [reason] = report.rejections[0].reasons
+    assert reason.startswith(
+        "optical_zoom: optical_zoom (NUMBER): 12345678901234567.891 would be stored as 12345678901234568"
+    )
+    assert "a NUMBER keeps about 15 significant digits" in reason and "PRICE or METRIC" in reason
+    stored = await stored_values(db, tenant)
+    assert stored == {
+        ("Z-2", "optical_zoom", "", ""): 0.1,
+        ("Z-3", "optical_zoom", "", ""): 12345678901234567,
+        ("Z-4", "optical_zoom", "", ""): 2.5,
+    }
+    lines = ['{"sku": "Z-5", "values": [{"attribute": "optical_zoom", "data": 12345678901234567.891}]}']
+    report = await Importer(db).products(tenant.code, jsonl(tmp_path / "products.jsonl", *lines))
+    assert report.rejected == 1 and "would be stored as" in report.rejections[0].reasons[0]
+
+
+async def test_an_unclosed_quote_is_reported_with_the_lines_it_swallowed(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """The rest of the file went into one cell: the report said 1 rejected and nothing of the 48 rows after it."""
+    await small_catalog(db, tenant, tmp_path)
+    rows = [f"UQ-{n};after{n}" for n in range(50)]
+    rows[1] = 'UQ-1;"unclosed'
+    file = tmp_path / "products.csv"
+    file.write_text("sku;name\n" + "\n".join(rows) + "\n")
+    report = await Importer(db).products(tenant.code, file)
+    assert (report.imported, report.rejected) == (1, 1)
+    message = "a quote opened on line 3 is never closed: the 48 lines after it went into its cell and were not imported"
+    assert [(r.line, r.reasons) for r in report.rejections] == [(3, [message])]
+    assert report.unread == message
+
+
+async def test_a_quote_closed_lines_later_names_the_lines_it_took(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    await small_catalog(db, tenant, tmp_path)
+    file = tmp_path / "products.csv"
+    file.write_text('sku;name\nQ-1;"open\nQ-2;x\nQ-3;"quoted";\nQ-4;fine\n')
+    report = await Importer(db).products(tenant.code, file)
+    assert (report.imported, report.unread) == (1, None)
+    [reasons] = [r.reasons for r in report.rejections if r.line == 2]
+    assert reasons[0].endswith("(lines 2 to 4 were read as this one row: is a quote on line 2 left open?)")
+
+
+async def test_a_cell_larger_than_csvs_default_limit_imports_and_one_over_a_values_limit_says_so(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    await small_catalog(db, tenant, tmp_path)
+    file = tmp_path / "products.csv"
+    file.write_text(f"sku;name\nBIG-1;{'x' * 200_000}\nBIG-2;{'y' * (MAX_TEXT_LENGTH + 1)}\nBIG-3;small\n")
+    report = await Importer(db).products(tenant.code, file)
+    assert (report.imported, report.rejected) == (2, 1)
+    assert report.rejections[0].reasons == ["a cell is over 1,048,576 characters, the most a value holds"]
+    assert len((await stored_values(db, tenant))[("BIG-1", "name", "", "")]) == 200_000
+
+
+async def test_an_unknown_key_or_a_value_without_data_refuses_the_line_instead_of_clearing(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    await small_catalog(db, tenant, tmp_path)
+    original = {"sku": "J-1", "values": [{"attribute": "name", "data": "Original"}]}
+    await Importer(db).products(tenant.code, jsonl(tmp_path / "first.jsonl", original))
+    lines = [
+        {"sku": "J-1", "values": [{"attribute": "name", "value": "Typo key"}]},
+        {"sku": "J-1", "valeus": [{"attribute": "name", "data": "Ignored"}]},
+        {"sku": "J-2", "values": [{"attribute": "name", "data": None}]},
+    ]
+    report = await Importer(db).products(tenant.code, jsonl(tmp_path / "products.jsonl", *lines))
+    assert (report.imported, report.rejected) == (1, 2)
+    assert [(r.line, r.reasons) for r in report.rejections] == [
+        (
+            1,
+            [
+                "values[0]: unknown key 'value' (a value has attribute, locale, scope, data)",
+                'values[0]: no "data": give the value, or null to clear it',
+            ],
+        ),
+        (2, ["unknown key 'valeus' (a product has sku, enabled, family, parent, values)"]),
+    ]
+    assert await stored_values(db, tenant) == {("J-1", "name", "", ""): "Original"}
+
+
+async def test_scopable_must_be_a_boolean_or_left_out(db: Database, tenant: TenantHandle, tmp_path: Path) -> None:
+    await enable(db, tenant, ["en_US"], ["ecommerce"], ["EUR"])
+    lines = [
+        {"code": "quoted", "type": "TEXT", "localizable": False, "scopable": "false"},
+        {"code": "zero", "type": "TEXT", "localizable": False, "scopable": 0},
+        {"code": "left_out", "type": "TEXT", "localizable": False},
+        {"code": "said", "type": "TEXT", "localizable": False, "scopable": True},
+        {"code": "typo", "type": "TEXT", "localizable": False, "scopabel": True},
+    ]
+    report = await Importer(db).attributes(tenant.code, jsonl(tmp_path / "attributes.jsonl", *lines))
+    assert (report.imported, report.rejected) == (2, 3)
+    assert [(r.line, r.reasons) for r in report.rejections] == [
+        (1, ["scopable must be true or false (or left out)"]),
+        (2, ["scopable must be true or false (or left out)"]),
+        (5, ["unknown key 'scopabel' (an attribute has code, type, localizable, scopable, labels)"]),
+    ]
+    async with db.reader() as session:
+        spec = await CatalogSetupService(session).spec(tenant.id)
+    assert {code: spec.attributes[code].scopable for code in spec.attributes} == {"left_out": False, "said": True}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("products.json", '[\n  {"sku": "A-1"},\n  {"sku": "A-2"}\n]\n', "a JSON document, not JSON Lines"),
+        ("products.json", '{\n  "sku": "A-1",\n  "values": []\n}\n', "a JSON document, not JSON Lines"),
+        ("products.csv", "sku,name\nA-1,Shirt\n", "the file must be ;-separated"),
+        ("products.csv", "sku;name;name\nDUP-1;first;second\n", "the header names column 'name' twice"),
+        ("products.csv", "name\nShirt\n", "the header has no sku column"),
+    ],
+)
+async def test_a_file_of_another_shape_is_refused_whole_with_what_it_is(
+    db: Database, tenant: TenantHandle, tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    await small_catalog(db, tenant, tmp_path)
+    file = tmp_path / name
+    file.write_text(text)
+    with pytest.raises(UnsupportedFile, match=re.escape(message)):
+        await Importer(db).products(tenant.code, file)
+    assert await stored_values(db, tenant) == {}
+
+
+async def test_a_broken_first_line_of_json_lines_is_one_rejection(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    await small_catalog(db, tenant, tmp_path)
+    file = jsonl(tmp_path / "products.json", '{"sku": "A-1", ', {"sku": "A-2", "values": []})
+    report = await Importer(db).products(tenant.code, file)
+    assert (report.imported, report.rejected) == (1, 1)
+
+
+async def test_akeneo_product_models_are_refused_as_not_supported(db: Database, tenant: TenantHandle) -> None:
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    await Importer(db).attributes(tenant.code, AKENEO / "attributes.csv")
+    with pytest.raises(UnsupportedFile, match=r"product_models\.csv .*product models are not supported"):
+        await Importer(db).products(tenant.code, AKENEO / "product_models.csv")

@@ -9,14 +9,20 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy import Connection, inspect, text
 
 from app.db.engine import Database
+from app.db.migrate import head_revision
 from app.domain.errors import InvalidInput, ServiceError
 from app.settings import Settings, load_settings
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 Result = TypeVar("Result")
+
+
+class DatabaseNotMigrated(Exception):
+    """The database is not at the schema this code expects: `pimsync migrate` brings it there."""
 
 
 def settings() -> Settings:
@@ -27,9 +33,29 @@ def settings() -> Settings:
 async def database() -> AsyncIterator[Database]:
     db = Database(settings().resolved_database_url)
     try:
+        await _require_current_schema(db)
         yield db
     finally:
         await db.dispose()
+
+
+async def _require_current_schema(db: Database) -> None:
+    """A command on a database never migrated, or migrated by older code, would fail on a missing table."""
+    async with db.reader() as session:
+        connection = await session.connection()
+        current = await connection.run_sync(_revision)
+    expected = head_revision(db.url)
+    if current != expected:
+        found = f"is at revision {current}" if current else "was never migrated"
+        raise DatabaseNotMigrated(f"the database {found}, this pimsync expects {expected}: run `pimsync migrate`")
+
+
+def _revision(connection: Connection) -> str | None:
+    """As ReadinessService reads it (alembic's MigrationContext would log to the command's output)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    revision = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    return None if revision is None else str(revision)
 
 
 def run(work: Callable[[], Awaitable[Result]]) -> Result:
@@ -41,6 +67,6 @@ def run(work: Callable[[], Awaitable[Result]]) -> Result:
             where = ".".join(str(part) for part in error.path)
             errors.print(f"[red]error[/red] {where}: {error.message} ({error.code.value})")
         raise typer.Exit(1) from exc
-    except (ServiceError, ValueError) as exc:
+    except (ServiceError, ValueError, DatabaseNotMigrated) as exc:
         errors.print(f"[red]error[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -67,6 +67,8 @@ def _summary(report: ImportReport, what: str, rejects: Path | None) -> None:
     unchanged = report.imported - report.changed
     console.print(f"Imported {report.imported:,} {what} ({report.changed:,} changed, {unchanged:,} unchanged).")
     console.print(f"Rejected {report.rejected:,}.")
+    if report.unread:
+        errors.print(f"[yellow]warning[/yellow] the file was not read to its end: {report.unread}")
     if report.skipped_columns:
         console.print("Skipped columns (nothing in them was imported):")
         for column, why in report.skipped_columns.items():

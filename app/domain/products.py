@@ -37,18 +37,19 @@ class CheckedProduct:
 
 
 def _check_header(draft: ProductDraft) -> list[UserErrorItem]:
+    """SKU, enabled, family and parent; a field of the wrong type is refused, never looked into."""
     errors = []
-    if not is_valid_sku(draft.sku):
+    if not isinstance(draft.sku, str) or not is_valid_sku(draft.sku):
         message = "a SKU is 1 to 255 printable characters with no surrounding spaces"
         errors.append(UserErrorItem(("sku",), message, ErrorCode.INVALID_CODE))
-    if draft.family and not is_valid_code(draft.family):
-        errors.append(
-            UserErrorItem(("family",), f"'{draft.family}' is not a valid family code", ErrorCode.INVALID_CODE)
-        )
-    if draft.parent and not is_valid_sku(draft.parent):
-        errors.append(
-            UserErrorItem(("parent",), f"'{draft.parent}' is not a valid parent code", ErrorCode.INVALID_CODE)
-        )
+    if draft.enabled is not None and not isinstance(draft.enabled, bool):
+        errors.append(UserErrorItem(("enabled",), "enabled must be true or false", ErrorCode.VALUE_TYPE_MISMATCH))
+    for name, code, valid in (("family", draft.family, is_valid_code), ("parent", draft.parent, is_valid_sku)):
+        if code is not None and not isinstance(code, str):
+            message = f"{name} must be a code (a string) or null"
+            errors.append(UserErrorItem((name,), message, ErrorCode.INVALID_CODE))
+        elif code and not valid(code):
+            errors.append(UserErrorItem((name,), f"'{code}' is not a valid {name} code", ErrorCode.INVALID_CODE))
     return errors
 
 
@@ -56,6 +57,9 @@ def check_product(draft: ProductDraft, spec: CatalogSpec) -> CheckedProduct | li
     """The checked product, or every problem found in it (paths relative to the product)."""
     errors = _check_header(draft)
     values: dict[ValueKey, Any] = {}
+    if not isinstance(draft.values, list | tuple):
+        errors.append(UserErrorItem(("values",), "values must be a list", ErrorCode.VALUE_TYPE_MISMATCH))
+        return errors
     for index, raw in enumerate(draft.values):
         checked = check_value(raw, spec)
         if isinstance(checked, UserErrorItem):

@@ -11,6 +11,8 @@ Normalised forms, as stored and as served:
     METRIC        {"amount": "500", "unit": "GRAM"}
 
 An empty value (null, "", [], {}) means "no value": writing it clears the value.
+No text may hold a NUL character (PostgreSQL cannot store one) or be longer
+than MAX_TEXT_LENGTH characters.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ from app.domain.locales import InvalidLocaleCode, canonical_locale
 
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+MAX_TEXT_LENGTH = 1_048_576
+"""Characters in one text of a value: the size of the largest body the service accepts (a webhook's, 1 MiB),
+and far above what any channel takes in one field."""
+NUMBER_DIGITS_HINT = (
+    "a NUMBER keeps about 15 significant digits: give fewer, or use a PRICE or METRIC attribute, "
+    "which keep exact decimals"
+)
 
 
 class ValueRejected(ValueError):
@@ -89,12 +98,23 @@ def _number(data: Any, _spec: CatalogSpec) -> int | float:
     if isinstance(data, bool) or not isinstance(data, int | float | Decimal):
         raise ValueRejected("expected a number")
     if isinstance(data, Decimal):
-        if not data.is_finite():
-            raise ValueRejected("expected a finite number")
-        return int(data) if data == data.to_integral_value() else float(data)
+        return _exact_number(data)
     if isinstance(data, float) and not math.isfinite(data):
         raise ValueRejected("expected a finite number")
     return data
+
+
+def _exact_number(data: Decimal) -> int | float:
+    """A NUMBER is stored as a JSON number read back as a float: refuse one that would not come back as given."""
+    if not data.is_finite():
+        raise ValueRejected("expected a finite number")
+    if data == data.to_integral_value():
+        return int(data)
+    number = float(data)
+    if not math.isfinite(number) or Decimal(repr(number)) != data:
+        stored = format(Decimal(repr(number)), "f") if math.isfinite(number) else str(number)
+        raise ValueRejected(f"{data} would be stored as {stored}: {NUMBER_DIGITS_HINT}")
+    return number
 
 
 def _price(data: Any, spec: CatalogSpec) -> dict[str, str]:
@@ -168,7 +188,20 @@ def normalise_data(attribute: AttributeSpec, data: Any, spec: CatalogSpec) -> An
     if is_empty(data):
         return None
     normalised = NORMALISERS[attribute.type](data, spec)
+    _check_texts(normalised)
     return None if is_empty(normalised) else normalised
+
+
+def _check_texts(data: Any) -> None:
+    """Every text in stored data (a string, a list item, a unit) is storable on every database, and not huge."""
+    texts = data if isinstance(data, list) else data.values() if isinstance(data, dict) else [data]
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        if "\x00" in text:
+            raise ValueRejected("text cannot contain a NUL character (\\x00)")
+        if len(text) > MAX_TEXT_LENGTH:
+            raise ValueRejected(f"a text is at most {MAX_TEXT_LENGTH:,} characters, this one has {len(text):,}")
 
 
 def _check_locale(attribute: AttributeSpec, locale: str | None, spec: CatalogSpec) -> str:
@@ -203,6 +236,9 @@ def _check_scope(attribute: AttributeSpec, scope: str | None, spec: CatalogSpec)
 
 def check_value(raw: Mapping[str, Any], spec: CatalogSpec) -> CheckedValue | UserErrorItem:
     """Check one value input ({attribute, locale, scope, data}); paths are relative to it."""
+    shape_error = _check_shape(raw)
+    if shape_error is not None:
+        return shape_error
     attribute = spec.attributes.get(raw.get("attribute") or "")
     if attribute is None:
         return UserErrorItem(("attribute",), f"unknown attribute '{raw.get('attribute')}'", ErrorCode.UNKNOWN_ATTRIBUTE)
@@ -220,3 +256,15 @@ def check_value(raw: Mapping[str, Any], spec: CatalogSpec) -> CheckedValue | Use
         message = f"{attribute.code} ({attribute.type.value}): {exc}"
         return UserErrorItem(("data",), message, exc.code)
     return CheckedValue(ValueKey(attribute.id, locale, scope), data)
+
+
+def _check_shape(raw: Any) -> UserErrorItem | None:
+    """A value input whose attribute, locale or scope is not text is refused before it is looked up."""
+    if not isinstance(raw, Mapping):
+        return UserErrorItem((), "a value is an object {attribute, locale, scope, data}", ErrorCode.VALUE_TYPE_MISMATCH)
+    if not isinstance(raw.get("attribute"), str):
+        return UserErrorItem(("attribute",), "attribute must be a code (a string)", ErrorCode.INVALID_CODE)
+    for key, code in (("locale", ErrorCode.INVALID_LOCALE), ("scope", ErrorCode.INVALID_CODE)):
+        if not isinstance(raw.get(key), str | None):
+            return UserErrorItem((key,), f"{key} must be a code (a string) or null", code)
+    return None

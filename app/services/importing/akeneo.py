@@ -16,6 +16,7 @@ from typing import Any
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.locales import InvalidLocaleCode, canonical_locale
 from app.domain.products import ProductDraft
+from app.services.importing.sources import UnsupportedFile
 
 AKENEO_TYPES: dict[str, AttributeType] = {
     "pim_catalog_identifier": AttributeType.IDENTIFIER,
@@ -76,6 +77,8 @@ def attribute_row(row: Mapping[str, str]) -> dict[str, Any]:
 
 
 def read_layout(header: list[str], spec: CatalogSpec) -> ProductLayout:
+    """Where each column of a products.csv goes; UnsupportedFile for another kind of file."""
+    _refuse_other_files(header)
     layout = ProductLayout()
     for column in header:
         if column in HEADER_FIELDS:
@@ -91,6 +94,16 @@ def read_layout(header: list[str], spec: CatalogSpec) -> ProductLayout:
             else:
                 layout.values[column] = parsed
     return layout
+
+
+def _refuse_other_files(header: list[str]) -> None:
+    if {"code", "family_variant"} <= set(header):
+        raise UnsupportedFile(
+            "this is Akeneo's product_models.csv (columns code and family_variant): product models are not "
+            "supported; import products.csv, whose variants name their model in the parent column"
+        )
+    if "sku" not in header:
+        raise UnsupportedFile("the header has no sku column: a products.csv row is found by its sku")
 
 
 def _value_column(column: str, spec: CatalogSpec) -> ValueColumn | None:

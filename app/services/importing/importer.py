@@ -14,13 +14,12 @@ from typing import Any
 
 from app.db.engine import Database
 from app.db.models import Product, ProductValue
-from app.domain.catalog import AttributeType
 from app.domain.errors import InvalidInput, NotFound, UserErrorItem
-from app.domain.products import ProductDraft
 from app.repositories.tenants import TenantRepository
-from app.services.attributes import AttributeInputData, AttributeService
+from app.services.attributes import AttributeService
 from app.services.catalog_setup import CatalogSetupService
 from app.services.importing.akeneo import ProductLayout, attribute_row, product_draft, read_layout
+from app.services.importing.inputs import LineRejected, attribute_input, product_input
 from app.services.importing.sources import ProgressCallback, Record, UnsupportedFile, file_format, read_csv, read_jsonl
 from app.services.products import ProductService
 
@@ -43,6 +42,8 @@ class ImportReport:
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     skipped_columns: dict[str, str] = field(default_factory=dict)
+    unread: str | None = None
+    """Why the file was not read to its end (an unclosed quote), when it was not: the rows after are not counted."""
 
     def reject(self, rejection: Rejection) -> None:
         self.rejected += 1
@@ -120,22 +121,22 @@ class Importer:
     def _attribute_rows(self, records: Iterator[Record], report: ImportReport) -> Iterator[Pending]:
         for record in records:
             if record.data is None:
-                self._reject(report, record.line, [record.problem or "unreadable"])
+                self._unreadable(report, record)
                 continue
             try:
-                yield Pending(record.line, _attribute_input(record.data))
-            except ValueError as exc:
-                self._reject(report, record.line, [str(exc)])
+                yield Pending(record.line, attribute_input(record.data))
+            except LineRejected as exc:
+                self._reject(report, record.line, exc.reasons)
 
     def _jsonl_products(self, records: Iterator[Record], report: ImportReport) -> Iterator[Pending]:
         for record in records:
             if record.data is None:
-                self._reject(report, record.line, [record.problem or "unreadable"])
+                self._unreadable(report, record)
                 continue
             try:
-                draft = _product_input(record.data)
-            except ValueError as exc:
-                self._reject(report, record.line, [str(exc)])
+                draft = product_input(record.data)
+            except LineRejected as exc:
+                self._reject(report, record.line, exc.reasons)
                 continue
             names = [f"values[{index}]" for index in range(len(draft.values))]
             yield Pending(record.line, draft, names)
@@ -145,7 +146,7 @@ class Importer:
     ) -> Iterator[Pending]:
         for record in records:
             if record.data is None:
-                self._reject(report, record.line, [record.problem or "unreadable"])
+                self._unreadable(report, record)
                 continue
             draft, columns = product_draft(record.data, layout, spec)
             yield Pending(record.line, draft, columns)
@@ -172,6 +173,12 @@ class Importer:
             return
         report.imported += len(batch)
         report.changed += len(batch)
+
+    def _unreadable(self, report: ImportReport, record: Record) -> None:
+        problem = record.problem or "unreadable"
+        if record.rest_unread:
+            report.unread = problem
+        self._reject(report, record.line, [problem])
 
     def _reject(self, report: ImportReport, line: int, reasons: list[str]) -> None:
         rejection = Rejection(line, reasons)
@@ -216,26 +223,3 @@ def _describe(error: UserErrorItem, pending: Pending) -> str:
         return f"{pending.value_names[path[1]]}: {error.message} ({error.code.value})"
     where = ".".join(str(part) for part in path) or "row"
     return f"{where}: {error.message} ({error.code.value})"
-
-
-def _attribute_input(data: dict[str, Any]) -> AttributeInputData:
-    try:
-        kind = AttributeType(str(data.get("type", "")).upper())
-    except ValueError as exc:
-        raise ValueError(f"unsupported attribute type '{data.get('type')}'") from exc
-    if not isinstance(data.get("localizable"), bool):
-        raise ValueError("localizable must be true or false")
-    labels = data.get("labels")
-    return AttributeInputData(str(data.get("code", "")), kind, data["localizable"], bool(data.get("scopable")), labels)
-
-
-def _product_input(data: dict[str, Any]) -> ProductDraft:
-    sku, values = data.get("sku"), data.get("values", [])
-    if not isinstance(sku, str):
-        raise ValueError("each product needs a sku (a string)")
-    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
-        raise ValueError("values must be a list of {attribute, locale, scope, data} objects")
-    enabled = data.get("enabled")
-    if enabled is not None and not isinstance(enabled, bool):
-        raise ValueError("enabled must be true or false")
-    return ProductDraft(sku, values, enabled, data.get("family"), data.get("parent"))

@@ -9,8 +9,11 @@ import csv
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from app.domain.values import MAX_TEXT_LENGTH
 
 CSV_SUFFIXES = {".csv"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
@@ -26,6 +29,8 @@ class Record:
     data: dict[str, Any] | None
     """The parsed record; None when the line could not be parsed (see `problem`)."""
     problem: str | None = None
+    rest_unread: bool = False
+    """The reader could not go on past this record: the rest of the file was not imported."""
 
 
 ProgressCallback = Callable[[int], None]
@@ -67,11 +72,12 @@ def file_format(path: Path) -> str:
 
 def read_jsonl(handle: BinaryIO, progress: ProgressCallback | None = None) -> Iterator[Record]:
     require_utf8(handle)
+    _refuse_json_document(handle)
     for number, line in enumerate(_lines(handle, progress), start=1):
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = json.loads(line, parse_float=_exact_float)
         except json.JSONDecodeError as exc:
             yield Record(number, None, f"invalid JSON: {exc.msg} at column {exc.colno}")
             continue
@@ -81,12 +87,43 @@ def read_jsonl(handle: BinaryIO, progress: ProgressCallback | None = None) -> It
         yield Record(number, data)
 
 
+def _exact_float(text: str) -> float | Decimal:
+    """A float when it reads back as written; otherwise the exact Decimal, for the value's check to judge."""
+    number = float(text)
+    exact = Decimal(text)
+    return number if Decimal(repr(number)) == exact else exact
+
+
+def _refuse_json_document(handle: BinaryIO) -> None:
+    """A pretty-printed JSON document or an array fails on every line: refuse it once, then rewind.
+
+    The first two non-blank lines are looked at: JSON Lines whose first line
+    alone is broken still has a whole object on its second line.
+    """
+    lines = (raw.decode("utf-8-sig").strip() for raw in handle)
+    non_blank = (line for line in lines if line)
+    first, second = next(non_blank, ""), next(non_blank, "")
+    handle.seek(0)
+    if first.startswith("[") or (first.startswith("{") and not _is_object(first) and not _is_object(second)):
+        raise UnsupportedFile("the file is a JSON document, not JSON Lines (one object per line)")
+
+
+def _is_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return False
+
+
 def read_csv(handle: BinaryIO, progress: ProgressCallback | None = None) -> tuple[list[str], Iterator[Record]]:
     """The header, and the rows as {column: cell}; `;` separated, quoted multi-line cells allowed.
 
     Line numbers are those of the row's first physical line, as an editor shows them.
     """
     require_utf8(handle)
+    if csv.field_size_limit() < MAX_TEXT_LENGTH:
+        # Python's default (131,072 characters) is below what a value may hold. The limit is the process's.
+        csv.field_size_limit(MAX_TEXT_LENGTH)
     reader = csv.reader(_lines(handle, progress), delimiter=";", quotechar='"', strict=True)
     try:
         header = [column.strip() for column in next(reader)]
@@ -94,7 +131,20 @@ def read_csv(handle: BinaryIO, progress: ProgressCallback | None = None) -> tupl
         raise UnsupportedFile("the CSV file is empty") from exc
     except csv.Error as exc:
         raise UnsupportedFile(f"the CSV header cannot be read: {exc}") from exc
+    _check_header(header)
     return header, _csv_rows(reader, header)
+
+
+def _check_header(header: list[str]) -> None:
+    if len(header) == 1 and ("," in header[0] or "\t" in header[0]):
+        raise UnsupportedFile(
+            "the file must be ;-separated (Akeneo CSV): its header is one column with , or tabs in it"
+        )
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            raise UnsupportedFile(f"the header names column '{column}' twice: keep one, or rename the other")
+        seen.add(column)
 
 
 def _csv_rows(reader: Any, header: list[str]) -> Iterator[Record]:
@@ -105,12 +155,35 @@ def _csv_rows(reader: Any, header: list[str]) -> Iterator[Record]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Record(start, None, f"malformed CSV: {exc}")
+            yield _malformed(exc, start, reader.line_num)
             start = reader.line_num + 1
             continue
         if cells and any(cell.strip() for cell in cells):
             if len(cells) != len(header):
-                yield Record(start, None, f"expected {len(header)} cells, found {len(cells)}")
+                yield Record(start, None, _cell_count(len(header), len(cells), start, reader.line_num))
             else:
                 yield Record(start, dict(zip(header, cells, strict=True)))
         start = reader.line_num + 1
+
+
+def _malformed(exc: csv.Error, start: int, end: int) -> Record:
+    """What a csv error means for the user: which lines were lost, and why."""
+    message = str(exc)
+    if message.startswith("field larger than field limit"):
+        limit = f"a cell is over {csv.field_size_limit():,} characters, the most a value holds"
+        return Record(start, None, limit + _open_quote_hint(start, end))
+    if message == "unexpected end of data":
+        lost = f": the {end - start:,} lines after it went into its cell and were not imported" if end > start else ""
+        return Record(start, None, f"a quote opened on line {start} is never closed{lost}", rest_unread=True)
+    return Record(start, None, f"malformed CSV: {message}" + _open_quote_hint(start, end))
+
+
+def _cell_count(expected: int, found: int, start: int, end: int) -> str:
+    return f"expected {expected} cells, found {found}" + _open_quote_hint(start, end)
+
+
+def _open_quote_hint(start: int, end: int) -> str:
+    """A row that ran over several lines and then failed most often has a quote left open on its first line."""
+    if end <= start:
+        return ""
+    return f" (lines {start} to {end} were read as this one row: is a quote on line {start} left open?)"
