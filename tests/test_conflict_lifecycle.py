@@ -175,3 +175,37 @@ async def test_a_product_deleted_in_the_pim_leaves_no_conflict_pending(
     every = await gql(CONFLICTS, {"code": "shop", "first": 50})
     closed = next(edge["node"] for edge in every["conflicts"]["edges"] if edge["node"]["id"] == held["id"])
     assert closed["resolvedBy"] == "sync: the product was taken off the channel (deleted or disabled in the PIM)"
+
+
+@pytest.mark.parametrize("choice", ["CHANNEL_WINS", "DISMISSED"])
+async def test_a_resolution_applied_while_a_sync_page_is_in_flight_is_not_undone_by_it(
+    gql: GraphQLClient,
+    served_shop: ServedShop,
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+    choice: str,
+) -> None:
+    """The page read the product before the person's decision was carried out: recording it after would put
+    back the old snapshots, and the decided conflict would open again on every sync."""
+    from app.services.sync import runner
+
+    await conflict_in_arabic(gql, served_shop, container)
+    await sync(gql, container, syncType="INCREMENTAL")
+    [held] = await pending(gql)
+    send_page, applied = runner.send_page, []
+
+    async def send_then_apply(*args: Any) -> None:
+        await send_page(*args)
+        if not applied:
+            decided = await gql(RESOLVE, {"id": held["id"], "input": {"resolution": choice}})
+            assert decided["resolveConflict"]["userErrors"] == []
+            applied.append(await apply_resolution(container, parse_global_id(held["id"])[1]))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runner, "send_page", send_then_apply)
+        await sync(gql, container, syncType="FULL")
+    assert applied[0].status == "APPLIED", applied
+    for _ in range(2):
+        job = await sync(gql, container, syncType="FULL")
+        assert (job["conflictedProducts"], await pending(gql)) == (0, []), "the decision was undone"
+    assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح ذهبي"

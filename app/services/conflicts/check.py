@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +40,7 @@ from app.services.conflicts.notify import publish_conflict
 from app.services.connectors import credentials_rejected
 from app.services.mappings import MappingService
 from app.services.sync.adapters import open_adapter
-from app.services.sync.items import Item, failed, load_items, written
+from app.services.sync.items import Item, failed, listing_mark, load_items, written
 from app.services.sync.outcomes import apply_outcomes
 from app.services.sync.pages import make_pass, send_products
 
@@ -125,7 +124,7 @@ async def check_product(
     plan, _ = await MappingService(container, connector.tenant_id).plan(connector)
     async with container.db.reader() as session:
         items, values = await load_items(session, connector.tenant_id, connector.id, [product], plan.attribute_ids)
-    item, seen = items[0], _mark(items[0].listing)
+    item, seen = items[0], listing_mark(items[0].listing)
     how = make_pass(container, connector, plan, check_all=True, chosen=chosen, missing_kind=missing_kind)
     try:
         await send_products(items, values, await open_adapter(container, connector), how)
@@ -140,7 +139,7 @@ async def check_product(
         current = (await ListingRepository(session).for_products(connector.id, [product.id], for_update=True)).get(
             product.id
         )
-        if _mark(current) != seen:
+        if listing_mark(current) != seen:
             raise CheckRaced(f"the listing of {product.sku} was recorded meanwhile")
         item.listing = current
         opened = await apply_outcomes(session, connector=connector, plan=plan, items=items, values=values, now=utcnow())
@@ -159,13 +158,6 @@ async def check_product(
     for conflict_id in opened:
         await publish_conflict(container.redis, connector.tenant_id, connector.code, conflict_id)
     return checked
-
-
-def _mark(listing: ListingRow | None) -> tuple[Any, ...] | None:
-    """What changes whenever a listing is recorded: a different mark means someone else recorded it."""
-    if listing is None:
-        return None
-    return (listing.external_id, listing.last_synced_at, listing.channel_updated_at, listing.status, listing.excluded)
 
 
 # -- webhooks ---------------------------------------------------------------------------------------------

@@ -84,6 +84,13 @@ async def load_items(
     return [Item(row, listings.get(row.id)) for row in rows], dict(values)
 
 
+def listing_mark(listing: ListingRow | None) -> tuple[Any, ...] | None:
+    """What changes whenever a listing is recorded: a different mark means someone else recorded it since."""
+    if listing is None:
+        return None
+    return (listing.external_id, listing.last_synced_at, listing.channel_updated_at, listing.status, listing.excluded)
+
+
 def failed(item: Item) -> bool:
     """Failed when anything of it was refused; a broken mapping alone (CHN-061) does not fail a product."""
     return item.action is ChangeAction.FAIL or any(code != ErrorCode.MAPPING_BROKEN for _, code, _ in item.errors)

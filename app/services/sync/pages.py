@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.base import ChannelAdapter, ChannelError, CredentialsRejected, ItemResult, RemoteProduct
 from app.channels.retry import RetryPolicy, with_retries
@@ -29,9 +30,10 @@ from app.domain.reconcile import SlotResult, reconcile
 from app.domain.sync import ChangeAction, Selection, field_changes, outgoing, remote_document
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
+from app.repositories.listings import ListingRepository
 from app.repositories.products import ProductRepository
 from app.repositories.sync_jobs import Counts, SyncJobRepository
-from app.services.sync.items import WRITES, Item, failed, load_items, written
+from app.services.sync.items import WRITES, Item, failed, listing_mark, load_items, written
 from app.services.sync.outcomes import apply_outcomes
 
 log = structlog.get_logger(__name__)
@@ -360,8 +362,9 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
             raise LeaseLost(str(work.chunk.id))
         announced: list[int] = []
         if not job.dry_run:
+            recording = await _unraced(session, work)
             announced = await apply_outcomes(
-                session, connector=work.connector, plan=how.plan, items=work.items, values=work.values, now=now
+                session, connector=work.connector, plan=how.plan, items=recording, values=work.values, now=now
             )
         await jobs.insert_errors(
             [
@@ -385,6 +388,29 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
             )
         cancelled = await jobs.add_counts(job.id, _counts(work.items))
     return Recorded(cancelled=cancelled, conflicts=announced)
+
+
+async def _unraced(session: AsyncSession, work: PageWork) -> list[Item]:
+    """The page's items whose listing nobody recorded since the page was loaded, each given its row as locked now.
+
+    A person's resolution applied, or a webhook checked, while the page was
+    in flight recorded the product's listing (and perhaps closed its
+    conflict) from a newer read of the channel: recording this page's older
+    outcome over it would undo that. Such a product is left as they recorded
+    it; the next sync checks it again from there.
+    """
+    current = await ListingRepository(session).for_products(
+        work.connector.id, [item.product.id for item in work.items], for_update=True
+    )
+    unraced: list[Item] = []
+    for item in work.items:
+        now = current.get(item.product.id)
+        if listing_mark(now) != listing_mark(item.listing):
+            log.warning("sync.listing_raced", sku=item.product.sku, connector=work.connector.id)
+            continue
+        item.listing = now
+        unraced.append(item)
+    return unraced
 
 
 @dataclass(frozen=True)
