@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from tests.catalog_fixtures import SET_CURRENCIES, SET_LOCALES, SET_SCOPES
+import pytest
+
+from app.domain.locales import locale_chain
+from tests.catalog_fixtures import SET_CURRENCIES, SET_LOCALES, SET_SCOPES, set_up_catalog
 from tests.conftest import GraphQLClient
+from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
+
+__all__ = ["served_shop"]
 
 
 async def test_set_locales_describes_them_from_cldr(gql: GraphQLClient) -> None:
@@ -59,3 +65,70 @@ async def test_scopes_and_currencies(gql: GraphQLClient) -> None:
     assert currencies[0] == {"code": "AED", "name": "United Arab Emirates Dirham", "symbol": "AED", "enabled": True}
     bad = (await gql(SET_CURRENCIES, {"codes": ["EUR", "XXQ"]}))["setCurrencies"]["userErrors"]
     assert bad == [{"field": ["codes", "1"], "message": "'XXQ' is not an ISO 4217 currency code", "code": "CAT-014"}]
+
+
+@pytest.mark.parametrize(
+    ("code", "chain"),
+    [
+        ("zh_Hant_TW", ("zh_Hant_TW", "zh_Hant")),
+        ("zh_Hans_CN", ("zh_Hans_CN", "zh_Hans", "zh")),
+        ("sr_Latn_RS", ("sr_Latn_RS", "sr_Latn")),
+        ("sr_Cyrl_RS", ("sr_Cyrl_RS", "sr_Cyrl", "sr")),
+        ("pt_BR", ("pt_BR", "pt")),
+        ("en_AU", ("en_AU", "en_001", "en")),
+        ("zh_Hant_MO", ("zh_Hant_MO", "zh_Hant_HK", "zh_Hant")),
+        ("ar_AE", ("ar_AE", "ar")),
+    ],
+)
+def test_the_locale_chain_follows_cldr_and_never_crosses_scripts(code: str, chain: tuple[str, ...]) -> None:
+    """CLDR parentLocales: zh_Hant and sr_Latn inherit from root, not from zh (Simplified) or sr (Cyrillic)."""
+    assert locale_chain(code, None) == chain
+    assert locale_chain(code, "en_US") == (*chain, "en_US")
+
+
+async def test_a_locale_a_connector_reads_cannot_be_disabled(gql: GraphQLClient, served_shop: ServedShop) -> None:
+    """The connector would go on exporting a disabled locale, and later changes to it would fail on it."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop)
+    mapping = {
+        "attributeCode": "name",
+        "channelField": "vendor",
+        "direction": "EXPORT",
+        "localeMapping": [{"pimLocale": "ar", "channelLocale": "ar"}],
+    }
+    title = {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"}
+    saved = (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": [title, mapping]}))["saveMappings"]
+    assert saved["userErrors"] == []
+    refused = (await gql(SET_LOCALES, {"codes": ["en_US", "ar_AE", "ar"]}))["setLocales"]
+    assert [(error["field"], error["code"]) for error in refused["userErrors"]] == [(["codes"], "CAT-002")]
+    assert "fr_FR" in refused["userErrors"][0]["message"] and "'shop'" in refused["userErrors"][0]["message"]
+    assert "localeMapping" in refused["userErrors"][0]["message"]
+    own = (await gql(SET_LOCALES, {"codes": ["en_US", "ar_AE", "fr_FR"]}))["setLocales"]["userErrors"]
+    assert [error["code"] for error in own] == ["CAT-002"] and "vendor mapping" in own[0]["message"]
+    enabled = (await gql("{ locales(enabledOnly: true) { code } }"))["locales"]
+    assert [locale["code"] for locale in enabled] == ["en_US", "ar_AE", "ar", "fr_FR"], "nothing changed"
+    assert (await gql(SET_LOCALES, {"codes": ["fr_FR", "en_US", "ar_AE", "ar"]}))["setLocales"]["userErrors"] == []
+
+
+async def test_a_scope_or_currency_a_connector_reads_cannot_be_disabled(
+    gql: GraphQLClient, served_shop: ServedShop
+) -> None:
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop)
+    scopes = (await gql(SET_SCOPES, {"scopes": [{"code": "print"}]}))["setScopes"]
+    assert [(error["field"], error["code"]) for error in scopes["userErrors"]] == [(["scopes"], "CAT-007")]
+    assert "ecommerce" in scopes["userErrors"][0]["message"] and "settings.scope" in scopes["userErrors"][0]["message"]
+    currencies = (await gql(SET_CURRENCIES, {"codes": ["USD", "AED"]}))["setCurrencies"]
+    assert [(error["field"], error["code"]) for error in currencies["userErrors"]] == [(["codes"], "CAT-008")]
+    assert "EUR" in currencies["userErrors"][0]["message"]
+    assert [row["code"] for row in (await gql("{ scopes(enabledOnly: true) { code } }"))["scopes"]] == [
+        "ecommerce",
+        "print",
+    ]
+    assert [row["code"] for row in (await gql("{ currencies(enabledOnly: true) { code } }"))["currencies"]] == [
+        "EUR",
+        "USD",
+        "AED",
+    ]
+    assert (await gql(SET_SCOPES, {"scopes": [{"code": "ecommerce"}]}))["setScopes"]["userErrors"] == []
+    assert (await gql(SET_CURRENCIES, {"codes": ["EUR"]}))["setCurrencies"]["userErrors"] == []

@@ -175,6 +175,25 @@ async def test_value_falls_back_along_the_locale_chain(gql: GraphQLClient) -> No
     assert other_scope["description"] is None
 
 
+async def test_value_falls_back_within_the_script_of_the_locale(gql: GraphQLClient) -> None:
+    """zh is Simplified Chinese and sr Cyrillic Serbian: zh_Hant_TW and sr_Latn_RS skip them, to the default."""
+    locales = ("en_US", "ar_AE", "zh", "zh_Hans_CN", "zh_Hant_TW", "sr", "sr_Latn_RS", "sr_Cyrl_RS", "pt")
+    await set_up_catalog(gql, (*locales, "pt_BR", "en_001", "en_AU"))
+    names = {"en_US": "Chair", "zh": "椅子", "sr": "столица", "pt": "cadeira", "en_001": "Chair (world English)"}
+    await upsert(gql, {"sku": "F-1", "values": [value("name", text, code) for code, text in names.items()]})
+    query = 'query($locale: String) { product(sku: "F-1") { value(attribute: "name", locale: $locale) } }'
+    expected = {
+        "zh_Hans_CN": "椅子",
+        "zh_Hant_TW": "Chair",
+        "sr_Cyrl_RS": "столица",
+        "sr_Latn_RS": "Chair",
+        "pt_BR": "cadeira",
+        "en_AU": "Chair (world English)",
+    }
+    found = {code: (await gql(query, {"locale": code}))["product"]["value"] for code in expected}
+    assert found == expected
+
+
 async def test_value_needs_a_scope_for_a_scopable_attribute(gql: GraphQLClient) -> None:
     await set_up_catalog(gql)
     await upsert(gql, {"sku": "S-1", "values": []})

@@ -527,13 +527,18 @@ async def test_the_base_is_what_the_shop_stored_so_its_reformatting_is_no_confli
 async def test_numbers_prices_and_measures_edited_in_the_shop_come_into_the_pim_in_its_own_shapes(
     gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:
-    """BOTH mappings of a price, a stock count and a weight: the shop's decimal strings and whole numbers are
-    written back as the PIM keeps them; the price's other currencies and the weight's unit stay."""
+    """BOTH mappings of a price, a stock count and a weight (sent in kilograms): the shop's decimal strings and
+    whole numbers are written back as the PIM keeps them; the price's other currencies stay, and the weight comes
+    back in the unit the mapping sends it in."""
     await open_store(gql, served_shop, strategy="MANUAL")
     mappings = [{"attributeCode": "name", "channelField": "title", "direction": "EXPORT"}] + [
         {"attributeCode": code, "channelField": channel_field, "direction": "BOTH"}
-        for code, channel_field in (("price", "price"), ("stock", "quantity"), ("weight", "weight"))
+        for code, channel_field in (("price", "price"), ("stock", "quantity"))
     ]
+    kilograms = {"convertUnit": "KILOGRAM"}
+    mappings.append(
+        {"attributeCode": "weight", "channelField": "weight", "direction": "BOTH", "transformation": kilograms}
+    )
     assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": mappings}))["saveMappings"]["userErrors"] == []
     weight = {"amount": "4.250", "unit": "KILOGRAM"}
     numbers = [value("price", {"EUR": PRICE, "USD": "130.00"}), value("stock", 12), value("weight", weight)]

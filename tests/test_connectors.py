@@ -20,12 +20,13 @@ from starlette.routing import Route
 
 from app.db.engine import Database
 from app.domain.scopes import Scope
-from tests.catalog_fixtures import set_up_catalog
+from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog
 from tests.conftest import GraphQLClient, SwappableApp, TenantHandle, make_tenant
 from tests.connector_fixtures import (
     API_KEY,
     CONNECTOR,
     CREATE_CONNECTOR,
+    SAVE_MAPPINGS,
     SECRET,
     UPDATE_CONNECTOR,
     ServedShop,
@@ -235,6 +236,38 @@ async def test_update_is_partial_and_retests_new_credentials(catalog: GraphQLCli
         "updateConnector"
     ]
     assert [error["code"] for error in refused["userErrors"]] == ["CON-001"]
+
+
+async def test_an_update_checks_only_what_it_changes(catalog: GraphQLClient, served_shop: ServedShop) -> None:
+    """A template naming a deleted attribute, and a locale the shop stopped offering, are on the connector
+    already: a rename or another setting must not fail on them; changing the locale mapping itself is checked."""
+    await create_connector(catalog, served_shop)
+    titled = {
+        "attributeCode": "name",
+        "channelField": "title",
+        "direction": "EXPORT",
+        "transformation": {"template": "{name} ({stock})"},
+    }
+    assert (await catalog(SAVE_MAPPINGS, {"code": "shop", "mappings": [titled]}))["saveMappings"]["userErrors"] == []
+    deleted = (await catalog(DELETE_ATTRIBUTES, {"codes": ["stock"]}))["deleteAttributes"]
+    assert deleted["userErrors"] == []
+    served_shop.shop.supported_locales = ("en", "ar")
+    assert (await catalog(TEST, {"code": "shop"}))["testConnection"]["testResult"]["success"] is True
+
+    async def update(given: dict[str, Any]) -> dict[str, Any]:
+        return dict((await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": given}))["updateConnector"])
+
+    renamed = await update({"name": "Main shop"})
+    assert renamed["userErrors"] == [] and renamed["connector"]["name"] == "Main shop"
+    scheduled = await update({"settings": {"syncIntervalMinutes": 60, "scope": "print"}})
+    assert scheduled["userErrors"] == []
+    assert scheduled["connector"]["settings"]["syncIntervalMinutes"] == 60
+    assert len(scheduled["connector"]["settings"]["localeMapping"]) == 3, "the stored mapping was kept as it is"
+    without_ar = [{"pimLocale": "en_US", "channelLocale": "en"}, {"pimLocale": "fr_FR", "channelLocale": "fr"}]
+    remapped = await update({"settings": {"localeMapping": without_ar}})
+    assert [(error["field"], error["code"]) for error in remapped["userErrors"]] == [
+        (["input", "settings", "localeMapping", "1", "channelLocale"], "CHN-012")
+    ]
 
 
 async def test_pause_then_resume_retests(catalog: GraphQLClient, served_shop: ServedShop) -> None:

@@ -10,27 +10,35 @@ from typing import Any
 
 import pytest
 
+from app.container import Container
 from app.db.engine import Database
 from app.domain.scopes import Scope
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle, make_tenant
 from tests.connector_fixtures import (
+    API_KEY,
     CONNECTOR,
+    CREATE_CONNECTOR,
     PREVIEW,
     SAVE_MAPPINGS,
+    SECRET,
     UPDATE_CONNECTOR,
     ServedShop,
     create_connector,
     served_shop,
 )
+from tests.emulators import serve
+from tests.emulators.custom_http_shop import CustomHttpShop
 from tests.emulators.shopify import ShopifyEmulator
 from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
+from tests.sync_fixtures import run_here
 
 __all__ = ["served_shop", "shopify"]
 
 TITLE = {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"}
 DESCRIPTION = {"attributeCode": "description", "channelField": "description", "direction": "EXPORT"}
 PRICE = {"attributeCode": "price", "channelField": "price", "direction": "EXPORT"}
+WEIGHT = {"attributeCode": "weight", "channelField": "weight", "direction": "EXPORT"}
 MAPPINGS_OF = """query($code: String!) {
   connector(code: $code) { mappings { attributeCode channelField broken } }
 }"""
@@ -331,7 +339,7 @@ async def test_each_field_type_goes_out_in_its_wire_form(shop_connector: GraphQL
         shop_connector,
         TITLE,
         {"attributeCode": "stock", "channelField": "quantity", "direction": "EXPORT"},
-        {"attributeCode": "weight", "channelField": "weight", "direction": "EXPORT"},
+        {**WEIGHT, "transformation": {"convertUnit": "KILOGRAM"}},
         {"attributeCode": "colors", "channelField": "tags", "direction": "EXPORT"},
     )
     assert saved["userErrors"] == []
@@ -403,7 +411,7 @@ async def test_a_true_false_attribute_cannot_feed_a_choice_field_without_mapping
     ("mapping", "default"),
     [
         ({"attributeCode": "stock", "channelField": "quantity"}, 0),
-        ({"attributeCode": "weight", "channelField": "weight"}, "0.5"),
+        ({**WEIGHT, "transformation": {"convertUnit": "KILOGRAM"}}, "0.5"),
         ({"attributeCode": "colors", "channelField": "tags"}, ["new"]),
         ({"attributeCode": "name", "channelField": "status", "localeMapping": [PIM_EN]}, "draft"),
     ],
@@ -413,7 +421,8 @@ async def test_a_default_goes_out_for_an_empty_value_in_the_fields_own_type(
 ) -> None:
     """CHAIR-1 has no stock, weight or colors; BARE-1 no name either."""
     await upsert(shop_connector, {"sku": "BARE-1", "values": [value("name", "Bare", "fr_FR")]})
-    rule = {**mapping, "direction": "EXPORT", "whenEmpty": "DEFAULT", "transformation": {"default": default}}
+    steps = mapping.get("transformation", {})
+    rule = {**mapping, "direction": "EXPORT", "whenEmpty": "DEFAULT", "transformation": {**steps, "default": default}}
     assert (await save(shop_connector, TITLE, rule))["userErrors"] == []
     shown = (await preview(shop_connector, "BARE-1", ["fr_FR"]))["fr"]
     field_name = mapping["channelField"]
@@ -430,3 +439,146 @@ async def test_a_preview_shows_product_values_so_it_needs_the_catalog_scope_too(
     both = (await make_tenant(db, (Scope.MAPPINGS_VIEW, Scope.CATALOG_VIEW), code=tenant.code)).token
     shown = (await shop_connector.raw(PREVIEW, {"code": "shop", "sku": "CHAIR-1"}, both)).json()
     assert "errors" not in shown and shown["data"]["exportPreview"]
+
+
+async def test_a_template_reads_other_locales_only_when_the_connector_sends_fallbacks(
+    shop_connector: GraphQLClient,
+) -> None:
+    """description exists in en_US and fr_FR only: the Arabic title must not carry English text as Arabic."""
+    titled = {**TITLE, "transformation": {"template": "{name} - {description}"}}
+    assert (await save(shop_connector, titled))["userErrors"] == []
+    omitted = await preview(shop_connector, locales=["ar_AE", "en_US"])
+    assert omitted["ar"]["fields"]["title"] == f"{ARABIC_TITLE} -", "a placeholder without Arabic renders empty"
+    assert omitted["ar"]["sources"]["title"] == "authored"
+    assert omitted["en"]["fields"]["title"] == "Wooden chair - <p>Solid <b>oak</b></p>"
+    await shop_connector(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"fallbackPolicy": "SEND"}}})
+    sent = await preview(shop_connector, locales=["ar_AE", "en_US"])
+    assert sent["ar"]["fields"]["title"] == f"{ARABIC_TITLE} - <p>Solid <b>oak</b></p>"
+    assert sent["ar"]["sources"]["title"] == "fallback:en_US", "English text in the Arabic title is a fallback"
+    assert sent["en"]["sources"]["title"] == "authored"
+
+
+async def test_a_locale_in_another_script_does_not_fall_back_to_its_languages_usual_one(gql: GraphQLClient) -> None:
+    """zh is Simplified and sr Cyrillic (CLDR likely subtags): Traditional and Latin locales fall back past them."""
+    await set_up_catalog(gql, locales=("en_US", "ar_AE", "zh", "zh_Hant_TW", "zh_Hans_CN", "sr", "sr_Latn_RS"))
+    shop = CustomHttpShop(signing_secret=SECRET, api_key=API_KEY, supported_locales=("zh-Hant", "zh-Hans", "sr-Latn"))
+    with serve(shop.app) as origin:
+        pairs = [("zh_Hant_TW", "zh-Hant"), ("zh_Hans_CN", "zh-Hans"), ("sr_Latn_RS", "sr-Latn")]
+        created = await gql(
+            CREATE_CONNECTOR,
+            {
+                "input": {
+                    "code": "shop",
+                    "name": "Chinese and Serbian shop",
+                    "channelType": "CUSTOM_HTTP",
+                    "credentials": {"baseUrl": origin + shop.base_path, "signingSecret": SECRET, "apiKey": API_KEY},
+                    "settings": {
+                        "fallbackPolicy": "SEND",
+                        "localeMapping": [{"pimLocale": pim, "channelLocale": channel} for pim, channel in pairs],
+                    },
+                }
+            },
+        )
+        assert created["createConnector"]["userErrors"] == []
+        names = [value("name", "Chair", "en_US"), value("name", "椅子", "zh"), value("name", "столица", "sr")]
+        await upsert(gql, {"sku": "CHAIR-1", "values": names})
+        assert (await save(gql, TITLE))["userErrors"] == []
+        shown = await preview(gql)
+    assert (shown["zh-Hans"]["fields"]["title"], shown["zh-Hans"]["sources"]["title"]) == ("椅子", "fallback:zh")
+    assert (shown["zh-Hant"]["fields"]["title"], shown["zh-Hant"]["sources"]["title"]) == ("Chair", "fallback:en_US")
+    assert (shown["sr-Latn"]["fields"]["title"], shown["sr-Latn"]["sources"]["title"]) == ("Chair", "fallback:en_US")
+
+
+async def test_deleting_an_attribute_a_template_reads_breaks_the_mapping_and_re_exports_every_product(
+    shop_connector: GraphQLClient, container: Container
+) -> None:
+    """CHAIR-1 has no stock value, so no new revision: only the changed mapping set gets it exported again."""
+    await upsert(shop_connector, {"sku": "STOCKED-1", "values": [value("name", "Stool", "en_US"), value("stock", 3)]})
+    titled = {**TITLE, "transformation": {"template": "{name} ({stock})"}}
+    assert (await save(shop_connector, titled, PRICE))["userErrors"] == []
+    first = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert (first["status"], first["totalProducts"]) == ("COMPLETED", 2)
+    deleted = (await shop_connector(DELETE_ATTRIBUTES, {"codes": ["stock"]}))["deleteAttributes"]
+    assert deleted == {"deletedCodes": ["stock"], "userErrors": []}
+    listed = (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"]
+    broken = {m["channelField"]: m["broken"] for m in listed}
+    assert broken["price"] is None
+    assert broken["title"] is not None and "CHN-061" in broken["title"] and "'stock'" in broken["title"]
+    shown = (await preview(shop_connector, locales=["en_US"]))["en"]
+    problem = next(p for p in shown["problems"] if p["code"] == "CHN-061")
+    assert problem["field"] == ["title"] and "'stock'" in problem["message"]
+    second = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert second["totalProducts"] == 2, "a product without a stock value was left with the old title"
+
+
+async def test_a_measure_goes_to_a_decimal_field_converted_to_the_unit_the_mapping_names(
+    shop_connector: GraphQLClient,
+) -> None:
+    """CUSTOM_HTTP's weight is a bare decimal: 500 g and 1.5 kg must not go out as "500" and "1.5"."""
+    await upsert(
+        shop_connector,
+        {
+            "sku": "LIGHT-1",
+            "values": [value("name", "Light", "en_US"), value("weight", {"amount": "500", "unit": "GRAM"})],
+        },
+        {
+            "sku": "HEAVY-1",
+            "values": [value("name", "Heavy", "en_US"), value("weight", {"amount": "1.5", "unit": "KILOGRAM"})],
+        },
+        {"sku": "ODD-1", "values": [value("name", "Odd", "en_US"), value("weight", {"amount": "2", "unit": "METER"})]},
+    )
+    refused = await save(shop_connector, TITLE, WEIGHT)
+    assert codes(refused) == [(["mappings", "1", "transformation"], "CHN-011")]
+    assert "convertUnit" in refused["userErrors"][0]["message"]
+    unknown = await save(shop_connector, TITLE, {**WEIGHT, "transformation": {"convertUnit": "STONE"}})
+    assert codes(unknown) == [(["mappings", "1", "transformation", "convertUnit"], "CHN-060")]
+
+    async def weights(unit: str) -> dict[str, Any]:
+        assert (await save(shop_connector, TITLE, {**WEIGHT, "transformation": {"convertUnit": unit}}))[
+            "userErrors"
+        ] == []
+        return {sku: (await preview(shop_connector, sku, ["en_US"]))["en"] for sku in ("LIGHT-1", "HEAVY-1", "ODD-1")}
+
+    in_kilograms = await weights("KILOGRAM")
+    assert (in_kilograms["LIGHT-1"]["fields"]["weight"], in_kilograms["HEAVY-1"]["fields"]["weight"]) == ("0.5", "1.5")
+    in_grams = await weights("GRAM")
+    assert (in_grams["LIGHT-1"]["fields"]["weight"], in_grams["HEAVY-1"]["fields"]["weight"]) == ("500", "1500")
+    assert in_grams["LIGHT-1"]["problems"] == [] and in_grams["HEAVY-1"]["problems"] == []
+    odd = in_grams["ODD-1"]
+    assert "weight" not in odd["fields"]
+    assert [(p["field"], p["code"]) for p in odd["problems"]] == [(["weight"], "CHN-011")]
+    assert "METER" in odd["problems"][0]["message"]
+
+
+async def test_a_measure_goes_to_woocommerce_in_the_unit_the_mapping_names(gql: GraphQLClient) -> None:
+    """WooCommerce's weight is in the store's weight unit, which its API does not tell: the mapping says it."""
+    await set_up_catalog(gql)
+    created = await gql(
+        CREATE_CONNECTOR,
+        {
+            "input": {
+                "code": "shop",
+                "name": "Woo",
+                "channelType": "WOOCOMMERCE",
+                "credentials": {
+                    "storeUrl": "https://shop.example.com",
+                    "consumerKey": "ck_" + "0" * 40,
+                    "consumerSecret": "cs_" + "0" * 40,
+                },
+                "settings": {"localeMapping": [PIM_EN], "currency": "EUR"},
+            }
+        },
+    )
+    assert created["createConnector"]["userErrors"] == []
+    await upsert(
+        gql,
+        {
+            "sku": "LIGHT-1",
+            "values": [value("name", "Light", "en_US"), value("weight", {"amount": "500", "unit": "GRAM"})],
+        },
+    )
+    woo_name = {"attributeCode": "name", "channelField": "name", "direction": "EXPORT", "localeMapping": [PIM_EN]}
+    assert codes(await save(gql, woo_name, WEIGHT)) == [(["mappings", "1", "transformation"], "CHN-011")]
+    saved = await save(gql, woo_name, {**WEIGHT, "transformation": {"convertUnit": "KILOGRAM"}})
+    assert saved["userErrors"] == []
+    assert (await preview(gql, "LIGHT-1"))["en"]["fields"]["weight"] == "0.5"

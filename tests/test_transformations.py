@@ -499,6 +499,10 @@ VALIDATION_CASES: list[tuple[Any, AttributeType, ChannelField, tuple[str | int, 
     ({"valueMap": {"red": "Vermilion"}}, T.SELECT, COLOR, (P, "valueMap", "red"), "CHN-060"),
     ({"valueMap": {"red": {"ar": "قرمزي"}}}, T.SELECT, COLOR, (P, "valueMap", "red", "ar"), "CHN-060"),
     ({"valueMap": {"red": "Red"}, "unmapped": "ignore"}, T.SELECT, TITLE, (P, "unmapped"), "CHN-060"),
+    # convertUnit
+    ({"convertUnit": "STONE"}, T.METRIC, PRICE_FIELD, (P, "convertUnit"), "CHN-060"),
+    ({"convertUnit": ["GRAM"]}, T.METRIC, PRICE_FIELD, (P, "convertUnit"), "CHN-060"),
+    ({"convertUnit": "GRAM"}, T.NUMBER, PRICE_FIELD, (P, "convertUnit"), "CHN-060"),
     # stripHtml
     ({"stripHtml": "yes"}, T.TEXTAREA, BODY, (P, "stripHtml"), "CHN-060"),
     ({"stripHtml": {"newlines": True}}, T.TEXTAREA, BODY, (P, "stripHtml"), "CHN-060"),
@@ -535,3 +539,32 @@ def test_steps_that_are_switched_off_do_nothing() -> None:
     )
     assert compiled.apply(Decimal("1.005"), ctx()) == Decimal("1.01")
     assert not compiled.produces_text
+
+
+def test_convert_unit_is_exact_within_a_dimension_and_names_a_unit_it_cannot_convert() -> None:
+    """Akeneo's unit codes; the pound is 453.59237 g exactly, the ounce a sixteenth of it."""
+    to_grams = compile_({"convertUnit": "GRAM"}, T.METRIC, PRICE_FIELD)
+    assert to_grams.unit == "GRAM"
+
+    def grams(amount: str, unit: str) -> Any:
+        return to_grams.apply({"amount": Decimal(amount), "unit": unit}, ctx())["amount"]
+
+    assert (grams("1.5", "KILOGRAM"), grams("2", "POUND"), grams("1", "OUNCE")) == (
+        Decimal("1500"),
+        Decimal("907.18474"),
+        Decimal("28.349523125"),
+    )
+    assert (grams("250", "MILLIGRAM"), grams("0.002", "TON"), grams("4.250", "GRAM")) == (
+        Decimal("0.25"),
+        Decimal("2000"),
+        Decimal("4.250"),
+    )
+    to_pounds = compile_({"convertUnit": "POUND", "round": 3}, T.METRIC, PRICE_FIELD)
+    assert to_pounds.apply({"amount": Decimal("1"), "unit": "KILOGRAM"}, ctx())["amount"] == Decimal("2.205")
+    to_centimeters = compile_({"convertUnit": "CENTIMETER"}, T.METRIC, PRICE_FIELD)
+    inches = to_centimeters.apply({"amount": Decimal("15.6"), "unit": "INCH"}, ctx())
+    assert inches == {"amount": Decimal("39.624"), "unit": "CENTIMETER"}
+    for unit in ("METER", "BUSHEL"):
+        with pytest.raises(TransformationError) as caught:
+            grams("1", unit)
+        assert caught.value.code is ErrorCode.FIELD_TYPE_MISMATCH and unit in caught.value.message

@@ -92,13 +92,22 @@ class _WrongType(Exception):
     pass
 
 
-def _serializer(channel_field: ChannelField) -> Callable[[Any], Any]:
-    """How a working value goes on the wire for this field type (decimals as exact strings)."""
+def _serializer(channel_field: ChannelField, unit: str | None) -> Callable[[Any], Any]:
+    """How a working value goes on the wire for this field type (decimals as exact strings).
+
+    A measure goes to a decimal field only in `unit`, the one convertUnit put it in: the field holds a bare
+    number, so amounts in mixed units would go out as if they were one.
+    """
     kind = channel_field.type
     if kind is FieldType.DECIMAL:
 
         def decimal(value: Any) -> Any:
             if isinstance(value, dict) and "amount" in value:
+                if unit is None or value.get("unit") != unit:
+                    raise _WrongType(
+                        f"{channel_field.name} takes a bare number and this value is in {value.get('unit')}: "
+                        'say which unit the field takes with convertUnit, e.g. {"convertUnit": "KILOGRAM"}'
+                    )
                 value = value["amount"]
             if isinstance(value, Decimal):
                 return format(value, "f")
@@ -236,6 +245,8 @@ class ExportPlan:
         self.attribute_ids = _read_attributes([*exporting, *importing], catalog)
         """Every attribute a build reads (mapped ones and those templates name) and every one an import writes into
         (a channel's price joins the PIM's other currencies, a measure keeps its unit): all a sync needs to load."""
+        self.units = {rule.field.name: rule.transformation.unit for rule in rules if rule.transformation.unit}
+        """The unit each channel field's measures are sent in (convertUnit): an import takes the amount back in it."""
         self.required_localizable = tuple(f.name for f in channel.fields if f.required and f.localizable)
         self.send_fallback = settings.fallback_policy is FallbackPolicy.SEND
 
@@ -276,7 +287,7 @@ class ExportPlan:
             channel_locale=channel_locale,
             candidates=self.candidates(rule.attribute, pim_locale),
             reduce=self.reducer(rule.attribute),
-            serialize=_serializer(rule.field),
+            serialize=_serializer(rule.field, rule.transformation.unit),
         )
 
     def _shared_step(self, rule: MappingRule) -> _Step:
@@ -363,10 +374,11 @@ class ExportPlan:
         data, source = self._read(step, values)
         if source is not None and source != AUTHORED and not self.send_fallback:
             return
+        fallbacks: list[str] = []
         try:
             value = None if data is None else step.reduce(data)
             if value is not None and step.rule.transformation is not IDENTITY:
-                value = step.rule.transformation.apply(value, self._context(step, values))
+                value = step.rule.transformation.apply(value, self._context(step, values, fallbacks))
         except _NoPrice as exc:
             built.problems.append(UserErrorItem((name,), str(exc), ErrorCode.CURRENCY_NOT_SUPPORTED))
             return
@@ -376,7 +388,9 @@ class ExportPlan:
         if _is_empty(value):
             self._empty(built, step, values)
             return
-        self._put(built, step, value, source or AUTHORED)
+        if source is None or source == AUTHORED:
+            source = fallbacks[0] if fallbacks else AUTHORED
+        self._put(built, step, value, source)
 
     def _empty(self, built: Built, step: _Step, values: ValueTable) -> None:
         rule = step.rule
@@ -412,20 +426,28 @@ class ExportPlan:
         built.fields[name] = wire
         built.sources[name] = source
 
-    def _context(self, step: _Step, values: ValueTable) -> TransformContext:
+    def _context(self, step: _Step, values: ValueTable, fallbacks: list[str]) -> TransformContext:
+        """What a template reads, under the same rule as the mapped value: under OMIT only what the document's own
+        locale authored (a placeholder without it renders empty); under SEND the locale chain, each fallback used
+        noted in `fallbacks` so the field's source says where its text came from."""
         pim_locale = step.pim_locale or self.catalog.default_locale or ""
 
         def lookup(code: str) -> Any:
             attribute = self.catalog.attributes.get(code)
             if attribute is None:
                 return None
-            for key, _ in self.candidates(attribute, step.pim_locale):
+            for key, source in self.candidates(attribute, step.pim_locale):
+                if source != AUTHORED and not self.send_fallback:
+                    return None
                 data = values.get(key)
                 if data is not None:
                     try:
-                        return self.reducer(attribute)(data)
+                        found = self.reducer(attribute)(data)
                     except _NoPrice:
                         return None
+                    if source != AUTHORED:
+                        fallbacks.append(source)
+                    return found
             return None
 
         return TransformContext(

@@ -58,13 +58,36 @@ def describe_locale(code: str) -> LocaleInfo:
 
 
 def _cldr_parent(code: str) -> str | None:
-    """CLDR's parent locale (es_MX -> es_419 -> es; zh_Hant -> root), or None at the root."""
+    """CLDR's parent locale (es_MX -> es_419 -> es; zh_Hant_TW -> zh_Hant -> root), or None at the root.
+
+    Babel's parent_exceptions leave out CLDR's parentLocales that end at root: a locale written in another
+    script than its language's likely one (zh_Hant, sr_Latn, and zh_TW, which is zh_Hant_TW) inherits from
+    root, never from the bare language, which is written in that other script (zh: Simplified, sr: Cyrillic).
+    """
     exceptions: Mapping[str, str] = get_global("parent_exceptions")
     if code in exceptions:
         parent = exceptions[code]
         return None if parent == "root" else parent
     head, sep, _ = code.rpartition("_")
-    return head if sep else None
+    if not sep:
+        return None
+    script, head_script = _script(code), _script(head)
+    if script is not None and head_script is not None and script != head_script:
+        return None
+    return head
+
+
+@lru_cache(maxsize=1024)
+def _script(code: str) -> str | None:
+    """The script `code` is written in: the one it names, else the likely one for it or its language (CLDR)."""
+    language, territory, script = parse_locale(code)[:3]
+    if script:
+        return script
+    likely: Mapping[str, str] = get_global("likely_subtags")
+    for key in (f"{language}_{territory}" if territory else None, language):
+        if key is not None and key in likely:
+            return parse_locale(likely[key])[2]
+    return None
 
 
 @lru_cache(maxsize=4096)

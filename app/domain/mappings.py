@@ -22,6 +22,7 @@ from app.domain.transformations import (
     CompiledTransformation,
     InvalidTransformation,
     compile_transformation,
+    template_attributes,
 )
 
 
@@ -59,8 +60,9 @@ class MappingDraft:
 class MappingRule:
     """A checked mapping, ready for the export pipeline.
 
-    `broken` holds the reason (CHN-061) when the attribute it reads was
-    deleted after the mapping was saved; exports skip it and say so.
+    `broken` holds the reason (CHN-061) when an attribute it reads (the one
+    it maps, or one its template names) was deleted after the mapping was
+    saved; exports skip it and say so.
     """
 
     attribute_code: str
@@ -125,8 +127,12 @@ def _check_one(
         )
     if attribute is None or field is None:
         return None, errors
+    before = len(errors)
     compiled = _compile(draft, attribute, field, catalog.attributes, settings, errors)
+    compiled_as_given = len(errors) == before
     errors += _check_types(attribute, field, compiled)
+    if compiled_as_given:
+        errors += _check_unit(draft, attribute, field, compiled)
     pairs = _check_locales(draft, attribute, field, catalog, settings, channel_locales, errors)
     errors += _check_reading(draft, attribute, compiled, catalog, settings)
     errors += _check_importable(draft, compiled)
@@ -161,15 +167,18 @@ def _check_importable(draft: MappingDraft, compiled: CompiledTransformation) -> 
     """A value taken from the channel is written to the PIM as it is: steps cannot be run backwards.
 
     (A template, stripHtml or maxLength loses what it dropped; the PIM would
-    get the channel's rendering instead of its own data.)
+    get the channel's rendering instead of its own data.) A unit conversion
+    alone is the exception: it is exact, and the channel's amount comes back
+    in the unit it names (see reconcile.imported_data).
     """
-    if draft.direction is MappingDirection.EXPORT or not compiled.steps:
+    only_a_unit = len(compiled.steps) == 1 and compiled.unit is not None
+    if draft.direction is MappingDirection.EXPORT or not compiled.steps or only_a_unit:
         return []
     return [
         UserErrorItem(
             ("transformation",),
             f"{draft.direction} mappings take the channel's value into the PIM as it is, so they cannot have "
-            "transformation steps; map it EXPORT, or drop the steps",
+            "transformation steps other than convertUnit; map it EXPORT, or drop the steps",
             ErrorCode.MAPPING_INVALID,
         )
     ]
@@ -188,6 +197,26 @@ def _check_types(
         UserErrorItem(
             ("channelField",),
             f"a {attribute.type} attribute cannot feed {field.name}, a {field.type} field",
+            ErrorCode.FIELD_TYPE_MISMATCH,
+        )
+    ]
+
+
+def _check_unit(
+    draft: MappingDraft, attribute: AttributeSpec, field: ChannelField, compiled: CompiledTransformation
+) -> list[UserErrorItem]:
+    """A measure exported to a decimal field needs the field's unit: no channel spec fixes one (CUSTOM_HTTP and
+    WooCommerce say nothing, the others have a separate unit field), and each value has its own unit."""
+    exporting = draft.direction is not MappingDirection.IMPORT
+    if not exporting or attribute.type is not AttributeType.METRIC or field.type is not FieldType.DECIMAL:
+        return []
+    if compiled.unit is not None or compiled.produces_text:
+        return []
+    return [
+        UserErrorItem(
+            ("transformation",),
+            f"{attribute.code} is a measure, each value in its own unit, and {field.name} takes a bare number: "
+            'say which unit it takes, e.g. {"convertUnit": "KILOGRAM"}, and values are converted to it',
             ErrorCode.FIELD_TYPE_MISMATCH,
         )
     ]
@@ -326,6 +355,28 @@ def _missing_required(drafts: Sequence[MappingDraft], channel: ChannelTypeSpec) 
     ]
 
 
+def deleted_attributes(draft: MappingDraft, *, attribute_present: bool, known: Collection[str]) -> list[str]:
+    """The attributes a saved mapping reads that are gone: the one it maps (`attribute_present` False once it was
+    deleted, even if one of the same code was made since), then those its templates name, in code order."""
+    gone = [] if attribute_present and draft.attribute_code in known else [draft.attribute_code]
+    gone += sorted(code for code in template_attributes(draft.transformation) if code not in known)
+    return list(dict.fromkeys(gone))
+
+
+def deleted_reason(draft: MappingDraft, gone: Sequence[str]) -> str:
+    """Why a mapping is broken (CHN-061), naming each deleted attribute and how the mapping read it."""
+    said = [f"attribute '{draft.attribute_code}' was deleted"] if draft.attribute_code in gone else []
+    read = [code for code in gone if code != draft.attribute_code]
+    if read:
+        names = ", ".join(f"'{code}'" for code in read)
+        plural = len(read) > 1
+        said.append(
+            f"{'attributes' if plural else 'attribute'} {names}, which its transformation reads, "
+            f"{'were' if plural else 'was'} deleted"
+        )
+    return f"{' and '.join(said)}; this mapping sends nothing until it is fixed"
+
+
 def stored_rule(
     draft: MappingDraft,
     *,
@@ -341,11 +392,19 @@ def stored_rule(
     field = channel.get_field(draft.channel_field)
     if field is None:
         return None
-    attribute = catalog.attributes.get(draft.attribute_code) if attribute_present else None
-    if attribute is None:
-        reason = f"attribute '{draft.attribute_code}' was deleted; this mapping sends nothing until it is fixed"
+    gone = deleted_attributes(draft, attribute_present=attribute_present, known=catalog.attributes)
+    attribute = None if draft.attribute_code in gone else catalog.attributes.get(draft.attribute_code)
+    if attribute is None or gone:
+        reason = deleted_reason(draft, gone)
         return MappingRule(
-            draft.attribute_code, None, field, draft.direction, IDENTITY, draft.locale_mapping, draft.when_empty, reason
+            draft.attribute_code,
+            attribute,
+            field,
+            draft.direction,
+            IDENTITY,
+            draft.locale_mapping,
+            draft.when_empty,
+            reason,
         )
     errors: list[UserErrorItem] = []
     compiled = _compile(draft, attribute, field, catalog.attributes, settings, errors)

@@ -160,11 +160,14 @@ class NotImportable(ValueError):
     """A channel value that does not fit the PIM attribute it would go to."""
 
 
-def imported_data(attribute: AttributeSpec, wire: Any, *, currency: str | None, existing: Any) -> Any:
+def imported_data(
+    attribute: AttributeSpec, wire: Any, *, currency: str | None, existing: Any, unit: str | None = None
+) -> Any:
     """A channel's wire value as the PIM stores it for `attribute` (see app.domain.values for the shapes).
 
-    A price keeps its other currencies; a measure keeps its unit. An empty
-    channel value clears the PIM value (None).
+    A price keeps its other currencies. A measure is in `unit`, the one the
+    mapping's convertUnit sends it in, else in the PIM value's own unit. An
+    empty channel value clears the PIM value (None).
     """
     if wire is None or wire == "" or wire == []:
         return None
@@ -176,9 +179,9 @@ def imported_data(attribute: AttributeSpec, wire: Any, *, currency: str | None, 
                 raise NotImportable("no currency to write the price in")
             return {**(existing if isinstance(existing, dict) else {}), currency: format(amount, "f")}
         if kind is AttributeType.METRIC:
-            if not isinstance(existing, dict) or "unit" not in existing:
+            if unit is None and (not isinstance(existing, dict) or "unit" not in existing):
                 raise NotImportable(f"{attribute.code} has no unit to put the channel's amount in")
-            return {"amount": format(amount, "f"), "unit": existing["unit"]}
+            return {"amount": format(amount, "f"), "unit": unit or existing["unit"]}
         return int(amount) if amount == amount.to_integral_value() else float(amount)
     if kind is AttributeType.BOOLEAN:
         if isinstance(wire, bool):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +11,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Connector, FieldMapping
+from app.domain.transformations import template_attributes
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,11 @@ class ConnectorRepository:
                 .values(mappings_version=Connector.mappings_version + 1)
             )
 
+    async def of_tenant(self, tenant_id: int) -> list[Connector]:
+        """Every connector of the tenant, in id order: for checks that any of them may fail (a catalog change)."""
+        statement = select(Connector).where(Connector.tenant_id == tenant_id).order_by(Connector.id)
+        return list(await self.session.scalars(statement))
+
     async def due_for_schedule(self, now: datetime) -> list[Connector]:
         """Connected connectors with a schedule whose interval has passed since their last scheduled sync."""
         statement = select(Connector).where(
@@ -157,16 +163,40 @@ class MappingRepository:
         self.session.add_all(mappings)
         await self.session.flush()
 
-    async def connectors_using(self, tenant_id: int, attribute_ids: Collection[int]) -> set[int]:
+    async def with_locale_mapping(self, tenant_id: int) -> list[FieldMapping]:
+        """The tenant's mappings that name PIM locales of their own (a per-field locale mapping)."""
         statement = (
-            select(FieldMapping.connector_id)
-            .where(FieldMapping.tenant_id == tenant_id, FieldMapping.attribute_id.in_(attribute_ids))
-            .distinct()
+            select(FieldMapping)
+            .where(FieldMapping.tenant_id == tenant_id, FieldMapping.locale_mapping.is_not(None))
+            .order_by(FieldMapping.connector_id, FieldMapping.position)
         )
-        return set(await self.session.scalars(statement))
+        return list(await self.session.scalars(statement))
+
+    async def connectors_using(self, tenant_id: int, attributes: Mapping[int, str]) -> set[int]:
+        """Connectors with a mapping that reads one of `attributes` (id -> code): maps it, or names it in a template.
+
+        Templates name attributes by code inside the transformation JSON, which no portable SQL searches, so the
+        tenant's transformed mappings are read and their templates parsed here.
+        """
+        direct = select(FieldMapping.connector_id).where(
+            FieldMapping.tenant_id == tenant_id, FieldMapping.attribute_id.in_(attributes)
+        )
+        found = set(await self.session.scalars(direct.distinct()))
+        transformed = select(FieldMapping.connector_id, FieldMapping.transformation).where(
+            FieldMapping.tenant_id == tenant_id, FieldMapping.transformation.is_not(None)
+        )
+        codes = set(attributes.values())
+        for connector_id, transformation in await self.session.execute(transformed):
+            if connector_id not in found and not codes.isdisjoint(template_attributes(transformation)):
+                found.add(connector_id)
+        return found
 
     async def detach_attributes(self, tenant_id: int, attribute_ids: Collection[int]) -> None:
-        """Mark the mappings of deleted attributes broken (the foreign key does the same on delete)."""
+        """Mark the mappings of deleted attributes broken (the foreign key does the same on delete).
+
+        A mapping whose template names a deleted attribute keeps its own attribute: the template names it by
+        code, so it reads as broken for as long as no attribute of that code exists (mappings.deleted_attributes).
+        """
         await self.session.execute(
             update(FieldMapping)
             .where(FieldMapping.tenant_id == tenant_id, FieldMapping.attribute_id.in_(attribute_ids))

@@ -67,9 +67,11 @@ class AttributeService:
         """Delete attributes and their values, all or nothing.
 
         Products that had values get a new revision (their documents change),
-        and mappings that read a deleted attribute are kept but broken
-        (CHN-061), so the connector shows what needs fixing instead of an
-        export silently losing a field.
+        and mappings that read a deleted attribute (map it, or name it in a
+        template) are kept but broken (CHN-061), so the connector shows what
+        needs fixing instead of an export silently losing a field. Their
+        connectors' mapping sets count as changed, so the next incremental
+        sync re-exports every product, not only those that had values.
         """
         if len(codes) > MAX_ATTRIBUTES_PER_CALL:
             message = f"at most {MAX_ATTRIBUTES_PER_CALL} attributes per call"
@@ -83,7 +85,8 @@ class AttributeService:
         if errors:
             raise InvalidInput(errors)
         ids = [row.id for row in existing.values()]
-        await self.connectors.bump_mappings_version(tenant_id, await self.mappings.connectors_using(tenant_id, ids))
+        users = await self.mappings.connectors_using(tenant_id, {row.id: row.code for row in existing.values()})
+        await self.connectors.bump_mappings_version(tenant_id, users)
         await self.mappings.detach_attributes(tenant_id, ids)
         touched = await self.products.ids_with_values_of(tenant_id, ids)
         if touched:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from babel.numbers import get_currency_name, get_currency_symbol, is_currency
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Currency, Locale, Scope
+from app.db.models import Connector, Currency, Locale, Scope
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec, is_valid_code
-from app.domain.errors import ErrorCode, InvalidInput, UserErrorItem
+from app.domain.errors import ErrorCode, InvalidInput, Path, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, LocaleInfo, canonical_locale, describe_locale
 from app.repositories.attributes import AttributeRepository
 from app.repositories.code_sets import CodeSetRepository
+from app.repositories.connectors import ConnectorRepository, MappingRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ class CatalogSetupService:
         self.scopes = CodeSetRepository(session, Scope)
         self.currencies = CodeSetRepository(session, Currency)
         self.attributes = AttributeRepository(session)
+        self.connectors = ConnectorRepository(session)
+        self.mappings = MappingRepository(session)
 
     async def list_locales(self, tenant_id: int, *, enabled_only: bool) -> list[LocaleView]:
         rows = await self.locales.list(tenant_id, enabled_only=enabled_only)
@@ -77,6 +81,10 @@ class CatalogSetupService:
         errors += _no_duplicates(canonical, "codes")
         if errors:
             raise InvalidInput(errors)
+        removed = set(await self.locales.enabled_codes(tenant_id)) - set(canonical)
+        if removed:
+            users = await self._locale_users(tenant_id)
+            _refuse_if_used("PIM locale", removed, users, ("codes",), ErrorCode.LOCALE_NOT_ENABLED)
         await self.locales.replace_enabled(tenant_id, canonical)
         return await self.list_locales(tenant_id, enabled_only=False)
 
@@ -96,6 +104,10 @@ class CatalogSetupService:
             errors += [error.under("scopes", index) for error in check_labels(scope.labels)]
         if errors:
             raise InvalidInput(errors)
+        removed = set(await self.scopes.enabled_codes(tenant_id)) - {scope.code for scope in scopes}
+        if removed:
+            users = _setting_users(await self.connectors.of_tenant(tenant_id), "scope")
+            _refuse_if_used("scope", removed, users, ("scopes",), ErrorCode.SCOPE_NOT_ENABLED)
         extra = {scope.code: {"labels": normalise_labels(scope.labels)} for scope in scopes}
         await self.scopes.replace_enabled(tenant_id, [scope.code for scope in scopes], extra)
         return await self.list_scopes(tenant_id, enabled_only=False)
@@ -116,8 +128,23 @@ class CatalogSetupService:
         errors += _no_duplicates(upper, "codes")
         if errors:
             raise InvalidInput(errors)
+        removed = set(await self.currencies.enabled_codes(tenant_id)) - set(upper)
+        if removed:
+            users = _setting_users(await self.connectors.of_tenant(tenant_id), "currency")
+            _refuse_if_used("currency", removed, users, ("codes",), ErrorCode.CURRENCY_NOT_ENABLED)
         await self.currencies.replace_enabled(tenant_id, upper)
         return await self.list_currencies(tenant_id, enabled_only=False)
+
+    async def _locale_users(self, tenant_id: int) -> dict[str, list[str]]:
+        """Who reads each PIM locale: connectors' locale mappings, and mappings with a locale mapping of their own."""
+        connectors = await self.connectors.of_tenant(tenant_id)
+        users = _setting_users(connectors, "locale_mapping")
+        codes = {row.id: row.code for row in connectors}
+        for mapping in await self.mappings.with_locale_mapping(tenant_id):
+            for pair in mapping.locale_mapping or []:
+                where = f"connector '{codes[mapping.connector_id]}' (the localeMapping of its {mapping.channel_field} mapping)"
+                users[pair["pimLocale"]].append(where)
+        return users
 
     async def spec(self, tenant_id: int) -> CatalogSpec:
         """The snapshot every product value is validated against."""
@@ -131,6 +158,43 @@ class CatalogSetupService:
             scopes=await self.scopes.enabled_codes(tenant_id),
             currencies=await self.currencies.enabled_codes(tenant_id),
         )
+
+
+def _setting_users(connectors: Sequence[Connector], setting: str) -> defaultdict[str, list[str]]:
+    """Which connectors name each code in `setting` (scope, currency or locale_mapping's PIM locales)."""
+    users: defaultdict[str, list[str]] = defaultdict(list)
+    for row in connectors:
+        if setting == "locale_mapping":
+            named = [pair["pimLocale"] for pair in row.locale_mapping]
+        else:
+            value = row.scope if setting == "scope" else row.currency
+            named = [] if value is None else [value]
+        for code in named:
+            users[code].append(f"connector '{row.code}' (settings.{_CONTRACT_NAMES[setting]})")
+    return users
+
+
+_CONTRACT_NAMES: Mapping[str, str] = {"scope": "scope", "currency": "currency", "locale_mapping": "localeMapping"}
+
+
+def _refuse_if_used(
+    what: str, removed: Collection[str], users: Mapping[str, list[str]], path: Path, code: ErrorCode
+) -> None:
+    """A catalog change must not disable what a connector reads: its exports would go on sending the data of a
+    disabled locale, scope or currency, and every later change to the connector would fail on a setting the user
+    did not touch. Nothing changes; the error names each connector and setting to change first."""
+    errors = [
+        UserErrorItem(
+            path,
+            f"{what} {item} is used by {', '.join(dict.fromkeys(users[item]))}: change that first, "
+            f"or keep {item} enabled",
+            code,
+        )
+        for item in sorted(removed)
+        if users.get(item)
+    ]
+    if errors:
+        raise InvalidInput(errors)
 
 
 def describe_currency(code: str, enabled: bool) -> CurrencyView:

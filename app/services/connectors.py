@@ -27,6 +27,7 @@ from app.db.models import Connector, FieldMapping, SyncJob
 from app.domain.catalog import CatalogSpec, is_valid_code
 from app.domain.channels import ChannelType, ChannelTypeSpec
 from app.domain.connectors import (
+    SETTING_NAMES,
     ConflictStrategy,
     ConnectorSettings,
     ConnectorStatus,
@@ -129,6 +130,15 @@ def channel_locales_of(row: Connector, spec: ChannelTypeSpec) -> tuple[str, ...]
     if row.supported_locales is not None:
         return tuple(row.supported_locales)
     return spec.supported_locales
+
+
+def _changed_settings(changes: ConnectorChanges) -> frozenset[str]:
+    """The settings (contract names) an update must check: those it gives, and the locale mapping when new
+    credentials may reach a store with other locales."""
+    changed = {name for name in changes.settings if name in SETTING_NAMES}
+    if changes.credentials is not None:
+        changed.add("localeMapping")
+    return frozenset(changed)
 
 
 def _status_after(outcome: TestOutcome) -> tuple[ConnectorStatus, str | None]:
@@ -326,10 +336,13 @@ class ConnectorService:
         if changes.credentials is not None:
             outcome = await self.run_test(ChannelType(current.channel_type), changes.credentials)
             locales = outcome.info.supported_locales if outcome.info else locales
-        settings = await self._checked_settings(settings, spec, locales)
+        changed = _changed_settings(changes)
+        if changed:
+            settings = await self._checked_changes(settings, changed, spec, locales)
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
-            await self._check_mappings_still_fit(session, row, settings, spec, locales)
+            if changed:
+                await self._check_mappings_still_fit(session, row, settings, spec, locales)
             if changes.name is not None:
                 row.name = changes.name.strip()
             if changes.credentials is not None:
@@ -412,6 +425,19 @@ class ConnectorService:
             raise InvalidInput([error.under("input", "settings") for error in errors])
         return checked
 
+    async def _checked_changes(
+        self, settings: ConnectorSettings, changed: frozenset[str], spec: ChannelTypeSpec, locales: Sequence[str] | None
+    ) -> ConnectorSettings:
+        """The settings an update changes (contract names in `changed`), checked and spelled canonically; the others
+        are kept as stored, unchecked: one that went stale since (a channel locale the store stopped reporting)
+        must not make a rename, or a change to another setting, fail on something the user did not touch."""
+        checked, errors = check_settings(settings, catalog=await self._catalog(), channel=spec, channel_locales=locales)
+        errors = [error for error in errors if error.path[0] in changed]
+        if errors:
+            raise InvalidInput([error.under("input", "settings") for error in errors])
+        respelled = {SETTING_NAMES[name]: getattr(checked, SETTING_NAMES[name]) for name in changed}
+        return replace(settings, **respelled)
+
     async def _check_mappings_still_fit(
         self,
         session: Any,
@@ -420,11 +446,24 @@ class ConnectorService:
         spec: ChannelTypeSpec,
         locales: Sequence[str] | None,
     ) -> None:
-        """New settings must not break saved mappings (a scope they read, a channel locale they name)."""
+        """New settings must not break saved mappings (a scope they read, a channel locale they name).
+
+        Only what the new settings break counts: a mapping that was already wrong with the stored settings (a
+        template naming a since deleted attribute) shows as broken on the connector, and is not this update's
+        fault.
+        """
         rows = await MappingRepository(session).of_connectors(self.tenant_id, [row.id])
         drafts = [draft_of(mapping) for mapping in rows if mapping.attribute_id is not None]
         catalog = await CatalogSetupService(session).spec(self.tenant_id)
-        _, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=locales)
+        _, before = check_mappings(
+            drafts,
+            catalog=catalog,
+            channel=spec,
+            settings=settings_of(row),
+            channel_locales=channel_locales_of(row, spec),
+        )
+        _, now = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=locales)
+        errors = [error for error in now if error not in before]
         if errors:
             raise InvalidInput(
                 [

@@ -6,7 +6,7 @@ preview shows exactly what a sync would send.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -19,7 +19,14 @@ from app.domain.channels import ChannelType
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.export_plan import Built, ExportPlan, ValueTable
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.mappings import MappingDraft, MappingRule, check_mappings, stored_rule
+from app.domain.mappings import (
+    MappingDraft,
+    MappingRule,
+    check_mappings,
+    deleted_attributes,
+    deleted_reason,
+    stored_rule,
+)
 from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.products import ProductRepository
 from app.services.catalog_setup import CatalogSetupService
@@ -60,10 +67,14 @@ def rules_of(connector: Connector, rows: Sequence[FieldMapping], catalog: Catalo
     return [rule for rule in rules if rule is not None]
 
 
-def broken_reason(row: FieldMapping) -> str | None:
-    if row.attribute_id is None:
-        return f"{ErrorCode.MAPPING_BROKEN}: attribute '{row.attribute_code}' was deleted; this mapping sends nothing"
-    return None
+def broken_reason(row: FieldMapping, known_attributes: Collection[str]) -> str | None:
+    """Why a saved mapping sends nothing (CHN-061): an attribute it maps or its template names was deleted.
+
+    `known_attributes` are the catalog's attribute codes now; the export plan reads the same rule.
+    """
+    draft = draft_of(row)
+    gone = deleted_attributes(draft, attribute_present=row.attribute_id is not None, known=known_attributes)
+    return f"{ErrorCode.MAPPING_BROKEN}: {deleted_reason(draft, gone)}" if gone else None
 
 
 class MappingService:

@@ -204,7 +204,9 @@ class ConnectorMutation:
         service = MappingService(info.context.container, info.context.tenant_id)
 
         async def save() -> list[FieldMappingType]:
-            return [FieldMappingType.from_row(row) for row in await service.save(connector_code, drafts)]
+            rows = await service.save(connector_code, drafts)
+            catalog = await info.context.loaders.spec()
+            return [FieldMappingType.from_row(row, catalog) for row in rows]
 
         result = await attempt(info, Scope.MAPPINGS_EDIT, save)
         return SaveMappingsPayload(mappings=result.value or [], user_errors=result.errors)

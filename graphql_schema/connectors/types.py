@@ -11,6 +11,7 @@ import strawberry
 
 from app.channels.base import ChannelInfo as ChannelInfoData
 from app.db.models import Connector, FieldMapping, Listing, SyncJob
+from app.domain.catalog import CatalogSpec
 from app.domain.channels import ChannelField, ChannelTypeSpec
 from app.domain.channels import ChannelType as ChannelTypeValue
 from app.domain.connectors import ConnectorStatus as ConnectorStatusValue
@@ -198,11 +199,14 @@ class FieldMappingType:
     )
     when_empty: EmptyValuePolicy  # type: ignore[valid-type]
     broken: str | None = strawberry.field(
-        description="Why this mapping is broken (CHN-061: its attribute was deleted); exports skip it. Null when sound."
+        description=(
+            "Why this mapping is broken (CHN-061: its attribute, or one its template names, was deleted); "
+            "exports skip it. Null when sound."
+        )
     )
 
     @classmethod
-    def from_row(cls, row: FieldMapping) -> FieldMappingType:
+    def from_row(cls, row: FieldMapping, catalog: CatalogSpec) -> FieldMappingType:
         pairs = row.locale_mapping
         return cls(
             id=global_id("FieldMapping", row.id),
@@ -214,7 +218,7 @@ class FieldMappingType:
             if pairs is None
             else [LocalePair.from_value(LocalePairValue.from_json(p)) for p in pairs],
             when_empty=EmptyValuePolicyValue(row.when_empty),
-            broken=broken_reason(row),
+            broken=broken_reason(row, catalog.attributes),
         )
 
 
@@ -242,7 +246,8 @@ class ConnectorType(Node):
     async def mappings(self, info: Info) -> list[FieldMappingType]:
         info.context.require(Scope.MAPPINGS_VIEW)
         rows = await info.context.loaders.mappings_by_connector.load(self.row.id)
-        return [FieldMappingType.from_row(row) for row in rows]
+        catalog = await info.context.loaders.spec()
+        return [FieldMappingType.from_row(row, catalog) for row in rows]
 
     @strawberry.field(description="Public URL path that the channel posts its webhooks to.")
     def webhook_path(self) -> str | None:

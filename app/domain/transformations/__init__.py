@@ -3,7 +3,7 @@
 A mapping's `transformation` is JSON: one object of steps, run in this
 canonical order whatever the order of its keys,
 
-    template, valueMap, stripHtml, applyTax, round, formatCurrency, maxLength
+    template, valueMap, stripHtml, convertUnit, applyTax, round, formatCurrency, maxLength
 
 or a list of such objects, run in list order (each object in canonical
 order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
@@ -25,6 +25,15 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
         Plain text: tags removed (with the content of script and style),
         entities decoded, whitespace collapsed (no-break spaces too); blocks
         and <br> end a line (a space with lineBreaks false), cells get a space.
+    convertUnit     "KILOGRAM"
+        A measure in the unit the channel field takes, converted exactly
+        (Decimal) from the unit each value is in, within its dimension (mass:
+        MILLIGRAM, GRAM, KILOGRAM, TON, OUNCE, POUND; length: MILLIMETER ...
+        MILE, Akeneo's codes). Required, when exporting, for a measure sent to
+        a decimal field: no channel field fixes the unit, and amounts in mixed
+        units would go out as one. A value in another dimension or an unknown
+        unit fails that field (CHN-011). A conversion that does not end
+        (grams to ounces) keeps 20 significant digits: round after it.
     applyTax        true, with options beside it | {"taxRate": "0.15", "pricesIncludeTax": false,
                     "output": "gross", "roundingMode": "HALF_UP", "decimals": 2}
         Net PIM prices to gross (amount * (1 + taxRate)); with pricesIncludeTax
@@ -57,11 +66,18 @@ The package, by concept (everything public is imported from here):
     text        truncate and strip_html, and the template, stripHtml and maxLength steps
     value_map   the valueMap step
     money       the applyTax, round and formatCurrency steps
+    units       the convertUnit step and its table of unit sizes
 """
 
 from __future__ import annotations
 
-from app.domain.transformations.compile import ROOT, STEP_ORDER, TEXT_FIELD_TYPES, compile_transformation
+from app.domain.transformations.compile import (
+    ROOT,
+    STEP_ORDER,
+    TEXT_FIELD_TYPES,
+    compile_transformation,
+    template_attributes,
+)
 from app.domain.transformations.model import (
     IDENTITY,
     KIND_OF,
@@ -96,5 +112,6 @@ __all__ = [
     "ValueKind",
     "compile_transformation",
     "strip_html",
+    "template_attributes",
     "truncate",
 ]

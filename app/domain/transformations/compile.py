@@ -34,9 +34,19 @@ from app.domain.transformations.money import (
     _Round,
 )
 from app.domain.transformations.text import _MaxLength, _StripHtml, _Template
+from app.domain.transformations.units import DIMENSION_OF, DIMENSIONS, _ConvertUnit
 from app.domain.transformations.value_map import TRUE_FALSE, UNMAPPED_POLICIES, _ValueMap
 
-STEP_ORDER = ("template", "valueMap", "stripHtml", "applyTax", "round", "formatCurrency", "maxLength")
+STEP_ORDER = (
+    "template",
+    "valueMap",
+    "stripHtml",
+    "convertUnit",
+    "applyTax",
+    "round",
+    "formatCurrency",
+    "maxLength",
+)
 ROOT: Path = ("transformation",)
 
 """Keys that configure a step from beside it, and the step they belong to."""
@@ -49,6 +59,7 @@ _ACCEPTS: Mapping[str, frozenset[ValueKind]] = {
     "template": frozenset(ValueKind),
     "valueMap": frozenset({ValueKind.TEXT, ValueKind.LIST, ValueKind.BOOLEAN}),
     "stripHtml": frozenset({ValueKind.TEXT, ValueKind.LIST}),
+    "convertUnit": frozenset({ValueKind.MEASURE}),
     "applyTax": frozenset({ValueKind.NUMBER}),
     "round": frozenset({ValueKind.NUMBER, ValueKind.MEASURE}),
     "formatCurrency": frozenset({ValueKind.NUMBER}),
@@ -81,6 +92,22 @@ def compile_transformation(
     return compiled
 
 
+def template_attributes(raw: Any) -> frozenset[str]:
+    """The attribute codes the templates of a transformation's JSON name, read without compiling it: a saved
+    mapping whose template names a deleted attribute no longer compiles, and must still say which one."""
+    objects = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+    codes: set[str] = set()
+    for obj in objects:
+        template = obj.get("template") if isinstance(obj, Mapping) else None
+        if not isinstance(template, str):
+            continue
+        try:
+            codes.update(code for _, code, _, _ in string.Formatter().parse(template) if code)
+        except ValueError:
+            continue
+    return frozenset(codes)
+
+
 class _Compiler:
     """One compilation: walks the JSON, follows the kind of value each step leaves, collects every problem."""
 
@@ -98,6 +125,7 @@ class _Compiler:
         self.default: Any = None
         self.default_at: Path | None = None
         self.text_from: Path | None = None
+        self.unit: str | None = None
 
     def error(self, path: Path, message: str, code: ErrorCode = ErrorCode.MAPPING_INVALID) -> None:
         self.errors.append(UserErrorItem(path, message, code))
@@ -120,7 +148,8 @@ class _Compiler:
                 f"this step makes text, but {self.field.name} is a {self.field.type} field",
                 ErrorCode.FIELD_TYPE_MISMATCH,
             )
-        return CompiledTransformation(tuple(self.steps), self.default, frozenset(self.uses), produces_text)
+        unit = None if produces_text else self.unit
+        return CompiledTransformation(tuple(self.steps), self.default, frozenset(self.uses), produces_text, unit)
 
     def element(self, obj: Mapping[str, Any], path: Path) -> None:
         for key in obj:
@@ -253,6 +282,15 @@ class _Compiler:
         self.error(at, 'stripHtml is true, false or {"lineBreaks": false}')
         return None
 
+    def parse_convert_unit(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
+        at = (*path, "convertUnit")
+        if isinstance(arg, str) and arg in DIMENSION_OF:
+            self.unit = arg
+            return _ConvertUnit(arg)
+        units = "; ".join(f"{dimension}: {', '.join(table)}" for dimension, table in DIMENSIONS.items())
+        self.error(at, f"convertUnit is the unit the channel field takes ({units})")
+        return None
+
     def parse_apply_tax(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
         at = (*path, "applyTax")
         if arg is True:
@@ -378,6 +416,7 @@ _PARSERS: Mapping[str, Callable[[_Compiler, Any, Mapping[str, Any], Path], Step 
     "template": _Compiler.parse_template,
     "valueMap": _Compiler.parse_value_map,
     "stripHtml": _Compiler.parse_strip_html,
+    "convertUnit": _Compiler.parse_convert_unit,
     "applyTax": _Compiler.parse_apply_tax,
     "round": _Compiler.parse_round,
     "formatCurrency": _Compiler.parse_format_currency,

@@ -81,6 +81,8 @@ class CompiledTransformation:
     """Attribute codes templates read (besides the mapped one): they must be readable too."""
     produces_text: bool = False
     """The output is text a step made (template, formatCurrency), whatever the attribute's type."""
+    unit: str | None = None
+    """The unit convertUnit leaves a measure in: the one the channel field takes."""
 
     def apply(self, value: Any, ctx: TransformContext) -> Any:
         for step in self.steps:

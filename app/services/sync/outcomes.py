@@ -94,7 +94,9 @@ def _value_row(
     key = plan.value_key(slot)
     attribute = plan.catalog.attributes[slot.attribute_code]
     try:
-        data = imported_data(attribute, result.channel, currency=plan.currency, existing=table.get(key))
+        data = imported_data(
+            attribute, result.channel, currency=plan.currency, existing=table.get(key), unit=plan.units.get(slot.field)
+        )
     except NotImportable as exc:
         item.errors.append((slot.channel_locale, ErrorCode.FIELD_TYPE_MISMATCH.value, f"{slot.field}: {exc}"))
         return None
