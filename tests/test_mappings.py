@@ -582,3 +582,33 @@ async def test_a_measure_goes_to_woocommerce_in_the_unit_the_mapping_names(gql: 
     saved = await save(gql, woo_name, {**WEIGHT, "transformation": {"convertUnit": "KILOGRAM"}})
     assert saved["userErrors"] == []
     assert (await preview(gql, "LIGHT-1"))["en"]["fields"]["weight"] == "0.5"
+
+
+async def test_a_measure_mapping_saved_before_units_were_required_is_broken_not_failing(
+    shop_connector: GraphQLClient, db: Database
+) -> None:
+    """A mapping of a measure to a decimal field saved without convertUnit (as an earlier version allowed) leaves
+    that field out, said on the mapping and in each export (CHN-061), and fails no product for it."""
+    from sqlalchemy import update
+
+    from app.db.models import FieldMapping
+
+    await upsert(
+        shop_connector,
+        {
+            "sku": "LIGHT-1",
+            "values": [value("name", "Light", "en_US"), value("weight", {"amount": "500", "unit": "GRAM"})],
+        },
+    )
+    kilograms = {**WEIGHT, "transformation": {"convertUnit": "KILOGRAM"}}
+    assert (await save(shop_connector, TITLE, kilograms))["userErrors"] == []
+    async with db.transaction() as session:
+        await session.execute(
+            update(FieldMapping).where(FieldMapping.channel_field == "weight").values(transformation=None)
+        )
+    listed = (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"]
+    broken = {m["channelField"]: m["broken"] for m in listed}
+    assert broken["title"] is None and "convertUnit" in broken["weight"]
+    shown = (await preview(shop_connector, "LIGHT-1", ["en_US"]))["en"]
+    assert shown["fields"] == {"title": "Light"}
+    assert [(p["field"], p["code"]) for p in shown["problems"]] == [(["weight"], "CHN-061")]

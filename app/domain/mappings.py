@@ -408,6 +408,10 @@ def stored_rule(
         )
     errors: list[UserErrorItem] = []
     compiled = _compile(draft, attribute, field, catalog.attributes, settings, errors)
+    if not errors:
+        # Saved before convertUnit was required: broken (the field is left out and said so), not a failure of
+        # every product that has a measure.
+        errors += _check_unit(draft, attribute, field, compiled)
     broken = errors[0].message if errors else None
     return MappingRule(
         draft.attribute_code,

@@ -6,7 +6,7 @@ preview shows exactly what a sync would send.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -23,8 +23,6 @@ from app.domain.mappings import (
     MappingDraft,
     MappingRule,
     check_mappings,
-    deleted_attributes,
-    deleted_reason,
     stored_rule,
 )
 from app.repositories.connectors import ConnectorRepository, MappingRepository
@@ -67,14 +65,13 @@ def rules_of(connector: Connector, rows: Sequence[FieldMapping], catalog: Catalo
     return [rule for rule in rules if rule is not None]
 
 
-def broken_reason(row: FieldMapping, known_attributes: Collection[str]) -> str | None:
-    """Why a saved mapping sends nothing (CHN-061): an attribute it maps or its template names was deleted.
-
-    `known_attributes` are the catalog's attribute codes now; the export plan reads the same rule.
-    """
-    draft = draft_of(row)
-    gone = deleted_attributes(draft, attribute_present=row.attribute_id is not None, known=known_attributes)
-    return f"{ErrorCode.MAPPING_BROKEN}: {deleted_reason(draft, gone)}" if gone else None
+def broken_reason(row: FieldMapping, catalog: CatalogSpec, connector: Connector) -> str | None:
+    """Why a saved mapping sends nothing (CHN-061): an attribute it maps or its template names was deleted, or it
+    no longer checks out (a measure saved without the unit its field takes). Read from the rule the export plan
+    runs (`rules_of`), so what is shown is what exports skip."""
+    rules = rules_of(connector, [row], catalog)
+    broken = rules[0].broken if rules else None
+    return f"{ErrorCode.MAPPING_BROKEN}: {broken}" if broken else None
 
 
 class MappingService:

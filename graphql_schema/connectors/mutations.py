@@ -206,7 +206,8 @@ class ConnectorMutation:
         async def save() -> list[FieldMappingType]:
             rows = await service.save(connector_code, drafts)
             catalog = await info.context.loaders.spec()
-            return [FieldMappingType.from_row(row, catalog) for row in rows]
+            connector = await _connectors(info).existing(connector_code)
+            return [FieldMappingType.from_row(row, catalog, connector) for row in rows]
 
         result = await attempt(info, Scope.MAPPINGS_EDIT, save)
         return SaveMappingsPayload(mappings=result.value or [], user_errors=result.errors)

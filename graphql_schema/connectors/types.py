@@ -200,13 +200,13 @@ class FieldMappingType:
     when_empty: EmptyValuePolicy  # type: ignore[valid-type]
     broken: str | None = strawberry.field(
         description=(
-            "Why this mapping is broken (CHN-061: its attribute, or one its template names, was deleted); "
-            "exports skip it. Null when sound."
+            "Why this mapping is broken (CHN-061: its attribute, or one its template names, was deleted, or it no "
+            "longer checks out); exports skip it. Null when sound."
         )
     )
 
     @classmethod
-    def from_row(cls, row: FieldMapping, catalog: CatalogSpec) -> FieldMappingType:
+    def from_row(cls, row: FieldMapping, catalog: CatalogSpec, connector: Connector) -> FieldMappingType:
         pairs = row.locale_mapping
         return cls(
             id=global_id("FieldMapping", row.id),
@@ -218,7 +218,7 @@ class FieldMappingType:
             if pairs is None
             else [LocalePair.from_value(LocalePairValue.from_json(p)) for p in pairs],
             when_empty=EmptyValuePolicyValue(row.when_empty),
-            broken=broken_reason(row, catalog.attributes),
+            broken=broken_reason(row, catalog, connector),
         )
 
 
@@ -247,7 +247,7 @@ class ConnectorType(Node):
         info.context.require(Scope.MAPPINGS_VIEW)
         rows = await info.context.loaders.mappings_by_connector.load(self.row.id)
         catalog = await info.context.loaders.spec()
-        return [FieldMappingType.from_row(row, catalog) for row in rows]
+        return [FieldMappingType.from_row(row, catalog, self.row) for row in rows]
 
     @strawberry.field(description="Public URL path that the channel posts its webhooks to.")
     def webhook_path(self) -> str | None:
