@@ -433,3 +433,12 @@ def test_product_fields_that_are_not_text_are_refused_not_crashed_on() -> None:
     assert [(error.path, error.message) for error in cast(list[Any], bad_values)] == [
         (("values",), "values must be a list")
     ]
+
+
+async def test_a_label_with_a_nul_character_is_a_user_error_on_every_database(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    labelled = {"code": "nul_label", "type": "TEXT", "localizable": False, "labels": {"en_US": "Na\x00me"}}
+    refused = (await gql(UPSERT_ATTRIBUTES, {"attributes": [labelled]}))["upsertAttributes"]
+    assert [(error["field"], error["code"]) for error in refused["userErrors"]] == [
+        (["attributes", "0", "labels", "en_US"], "CAT-004")
+    ]

@@ -291,7 +291,7 @@ async def test_a_nul_character_is_refused_as_a_value_error_on_every_database(
     report = await Importer(db).attributes(tenant.code, jsonl(tmp_path / "labels.jsonl", label))
     assert (report.imported, report.rejections[0].reasons) == (
         0,
-        ["labels: a label cannot contain a NUL character (\\x00)"],
+        ["labels.en_US: a label cannot contain a NUL character (\\x00)"],
     )
 
 

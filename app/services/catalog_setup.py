@@ -215,6 +215,9 @@ def check_labels(labels: Any) -> list[UserErrorItem]:
             errors.append(UserErrorItem(("labels", str(code)), str(exc), ErrorCode.INVALID_LOCALE))
         if not isinstance(text, str):
             errors.append(UserErrorItem(("labels", str(code)), "a label must be text", ErrorCode.VALUE_TYPE_MISMATCH))
+        elif "\x00" in text:  # PostgreSQL cannot store it: refused alike on every database
+            message = "a label cannot contain a NUL character (\\x00)"
+            errors.append(UserErrorItem(("labels", str(code)), message, ErrorCode.VALUE_TYPE_MISMATCH))
     return errors
 
 

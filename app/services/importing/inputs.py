@@ -12,6 +12,7 @@ from typing import Any
 from app.domain.catalog import AttributeType
 from app.domain.products import ProductDraft
 from app.services.attributes import AttributeInputData
+from app.services.catalog_setup import check_labels
 
 ATTRIBUTE_KEYS = ("code", "type", "localizable", "scopable", "labels")
 PRODUCT_KEYS = ("sku", "enabled", "family", "parent", "values")
@@ -39,8 +40,7 @@ def attribute_input(data: dict[str, Any]) -> AttributeInputData:
         problems.append("localizable must be true or false")
     if scopable is not None and not isinstance(scopable, bool):
         problems.append("scopable must be true or false (or left out)")
-    if isinstance(labels, dict) and any(isinstance(text, str) and "\x00" in text for text in labels.values()):
-        problems.append("labels: a label cannot contain a NUL character (\\x00)")
+    problems += [f"{'.'.join(map(str, error.path))}: {error.message}" for error in check_labels(labels)]
     if problems or not isinstance(code, str) or kind is None or not isinstance(localizable, bool):  # (types narrowed)
         raise LineRejected(problems)
     return AttributeInputData(code, kind, localizable, bool(scopable), labels)
