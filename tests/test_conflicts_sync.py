@@ -469,6 +469,18 @@ async def test_a_product_deleted_in_the_shop_stays_off_it_with_channel_wins(
     await sync(gql, worker, served_shop)
     assert "GONE" not in served_shop.shop.products and sent(served_shop, "GONE") == [], "an excluded product came back"
 
+    # A forced sync naming it is how a person puts it back.
+    served_shop.shop.requests.clear()
+    forced = await trigger(gql, syncType="SINGLE", productSkus=["GONE"], forceResync=True)
+    assert (await wait_for_job(gql, forced["id"], worker=worker))["syncedProducts"] == 1
+    back = served_shop.shop.products["GONE"]
+    assert back.locales["fr"]["title"] == REWRITTEN[FR]
+    assert await listing(gql, "GONE") == {
+        "externalId": back.external_id,
+        "status": "synced",
+        "connector": {"code": "shop"},
+    }
+
 
 # -- regressions ----------------------------------------------------------------------------------
 

@@ -159,7 +159,7 @@ def _bound(listing: ListingRow, plan: ExportPlan, item: Item, now: datetime) -> 
         return True
     else:
         return linked
-    listing.last_synced_at, listing.last_error = now, None
+    listing.last_synced_at, listing.last_error, listing.excluded = now, None, False
     listing.synced_revision = item.product.revision
     listing.status = "conflict" if item.held else "synced"
     return True

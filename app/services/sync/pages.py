@@ -176,7 +176,9 @@ def _decide(item: Item, plan: ExportPlan, values: ValueTable, *, force: bool) ->
     if product.deleted_at is not None or not product.enabled:
         item.action = ChangeAction.DELETE if item.external_id else ChangeAction.SKIP
         return
-    if listing is not None and listing.excluded:
+    if listing is not None and listing.excluded and not force:
+        # Left off the channel by a decision (CHANNEL_WINS or DISMISSED on a product the channel lost); only a
+        # forced sync, which names it on purpose, puts it back.
         item.action = ChangeAction.SKIP
         return
     item.creating = item.external_id is None
