@@ -306,6 +306,15 @@ async def test_503_is_unavailable(adapter: CustomHttpAdapter, shop: CustomHttpSh
         await adapter.fetch_products(["SKU-1"])
     assert caught.value.status == 503 and caught.value.transient
     assert caught.value.code is ErrorCode.CHANNEL_UNAVAILABLE
+    assert caught.value.retry_after is None
+
+
+async def test_503_carries_the_shops_retry_after(adapter: CustomHttpAdapter, shop: CustomHttpShop) -> None:
+    """A shop down for maintenance says when to come back; the retry waits at least that long."""
+    shop.fail_next(1, status=503, retry_after="30")
+    with pytest.raises(ChannelUnavailable) as caught:
+        await adapter.fetch_products(["SKU-1"])
+    assert caught.value.retry_after == 30.0
 
 
 async def test_refused_connection_is_unavailable(http: httpx.AsyncClient) -> None:

@@ -95,6 +95,20 @@ async def test_transient_errors_back_off_exponentially_up_to_the_attempt_limit()
     assert sleep.waits == [0.5, 1.0, 2.0, 4.0]
 
 
+async def test_a_503_with_retry_after_waits_at_least_that_long_and_still_counts_an_attempt() -> None:
+    """A shop that says when it will be back is not asked sooner; a later, longer backoff still applies."""
+    call, calls = scripted(
+        ChannelUnavailable("503 maintenance", status=503, retry_after=3.0),
+        ChannelUnavailable("503 maintenance", status=503, retry_after=0.1),
+        "done",
+    )
+    sleep = FakeSleep()
+
+    policy = RetryPolicy(max_attempts=3, base_delay=0.5)
+    assert await with_retries(call, policy=policy, sleep=sleep, random=lambda: 1.0) == "done"
+    assert (calls, sleep.waits) == ([3], [3.0, 1.0])
+
+
 async def test_the_jitter_is_drawn_under_the_growing_ceiling_and_capped() -> None:
     call, _ = scripted(*(ChannelTimeout("read timed out") for _ in range(6)))
     sleep = FakeSleep()

@@ -880,6 +880,7 @@ async def test_throttled_is_a_rate_limit_with_the_wait_shopify_implies() -> None
         (httpx.Response(404, json={"errors": "Not Found"}), CredentialsRejected, 404),
         (httpx.Response(500, text="oops"), ChannelUnavailable, 500),
         (httpx.Response(503, text="maintenance"), ChannelUnavailable, 503),
+        (httpx.Response(503, headers={"Retry-After": "2.5"}, text="maintenance"), ChannelUnavailable, 503),
         (httpx.Response(400, json={"errors": {"query": "Required parameter missing"}}), ChannelRejected, 400),
         (httpx.Response(200, text="<html>not json</html>"), ChannelRejected, 200),
         (httpx.Response(200, json=answer(errors=[{"message": "Field 'x' doesn't exist"}])), ChannelRejected, 200),
@@ -909,7 +910,7 @@ async def test_answers_map_onto_the_channel_error_tree(
         await client_for(lambda request: response).execute(gql.SHOP_INFO)
     assert type(caught.value) is error
     assert getattr(caught.value, "status", None) == status
-    if isinstance(caught.value, ChannelRateLimited):
+    if isinstance(caught.value, ChannelRateLimited | ChannelUnavailable) and "Retry-After" in response.headers:
         assert caught.value.retry_after == 2.5
 
 

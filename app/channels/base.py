@@ -128,10 +128,14 @@ class ChannelRateLimited(ChannelError):
 
 
 class ChannelUnavailable(ChannelError):
-    """5xx or a refused connection."""
+    """5xx or a refused connection; `retry_after`: the wait the channel asked for (a 503's Retry-After), if any."""
 
     code = ErrorCode.CHANNEL_UNAVAILABLE
     transient = True
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
 
 
 class ChannelTimeout(ChannelError):

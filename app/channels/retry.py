@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from app.channels.base import ChannelError, ChannelRateLimited, RateGate, RateSignal
+from app.channels.base import ChannelError, ChannelRateLimited, ChannelUnavailable, RateGate, RateSignal
 
 T = TypeVar("T")
 
@@ -94,6 +94,8 @@ async def with_retries(
             if attempts >= policy.max_attempts:
                 raise
             delay = policy.backoff(attempts, random)
+            if isinstance(error, ChannelUnavailable) and error.retry_after is not None:
+                delay = max(delay, error.retry_after)  # a 503's Retry-After: sooner would find it still down
             failure = error
         if waited + delay > policy.max_total_wait:
             raise failure

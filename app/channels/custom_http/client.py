@@ -263,7 +263,8 @@ class CustomHttpClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
             return ChannelRateLimited(message, retry_after=retry_after, status=status)
         if status >= 500:
-            return ChannelUnavailable(message, status=status)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
+            return ChannelUnavailable(message, status=status, retry_after=retry_after)
         if 300 <= status < 400:
             return ChannelRejected(
                 f"{what}: redirects are not followed; point baseUrl at the final address", status=status

@@ -234,7 +234,8 @@ class ShopifyClient:
         if status == 404:
             return CredentialsRejected(f"{message} (no Admin API at this shop domain)", status=status)
         if status >= 500:
-            return ChannelUnavailable(message, status=status)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), now=time.time())
+            return ChannelUnavailable(message, status=status, retry_after=retry_after)
         return ChannelRejected(message, status=status)
 
     async def _graphql_error(
