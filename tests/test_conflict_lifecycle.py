@@ -209,3 +209,35 @@ async def test_a_resolution_applied_while_a_sync_page_is_in_flight_is_not_undone
         job = await sync(gql, container, syncType="FULL")
         assert (job["conflictedProducts"], await pending(gql)) == (0, []), "the decision was undone"
     assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح ذهبي"
+
+
+async def test_a_template_reading_an_imported_value_is_sent_by_the_next_incremental_sync(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """The French title edited in the shop comes into the PIM (BOTH); the description's template reads it, so the
+    description changes too, after that sync sent its page: the next INCREMENTAL sync must send it."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop, localeMapping=LOCALES, conflictStrategy="MANUAL", requestsPerSecond=100)
+    mappings = [
+        {"attributeCode": "name", "channelField": "title", "direction": "BOTH"},
+        MAPPINGS[1],
+        {
+            "attributeCode": "description",
+            "channelField": "description",
+            "direction": "EXPORT",
+            "transformation": {"template": "{name} : {}"},
+        },
+    ]
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": mappings}))["saveMappings"]["userErrors"] == []
+    described = [
+        value("description", "<p>abat-jour en lin</p>", "fr_FR", "ecommerce"),
+        value("description", "<p>غطاء كتان</p>", "ar_AE", "ecommerce"),
+    ]
+    await upsert(gql, {**lamp(), "values": [*lamp()["values"], *described]})
+    await sync(gql, container)
+    assert served_shop.shop.products["LAMP-1"].locales["fr"]["description"] == "Lampe : <p>abat-jour en lin</p>"
+    served_shop.shop.edit("LAMP-1", locales={"fr": {"title": "Lampe de chevet"}})
+    await sync(gql, container)  # takes the title in
+    await sync(gql, container, syncType="INCREMENTAL")
+    fr = served_shop.shop.products["LAMP-1"].locales["fr"]
+    assert (fr["title"], fr["description"]) == ("Lampe de chevet", "Lampe de chevet : <p>abat-jour en lin</p>")

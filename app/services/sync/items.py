@@ -44,6 +44,8 @@ class Item:
     """Bound to a product the channel already had, identical there: in sync with nothing to send."""
     readback: RemoteProduct | None = None
     """What the channel stored, read after the write: the new base."""
+    reexported: bool = False
+    """The export was built again from values just imported from the channel: parts of it may not be sent yet."""
     errors: list[tuple[str | None, str, str]] = field(default_factory=list)
     """(channel locale, CHN code, message)."""
 

@@ -84,7 +84,7 @@ async def _import_values(
                     (None, ErrorCode.FIELD_TYPE_MISMATCH.value, f"channel value not taken: {error.message}")
                 )
         elif product_id in tables:
-            item.export = plan.build(item.product.sku, tables[product_id])
+            item.export, item.reexported = plan.build(item.product.sku, tables[product_id]), True
 
 
 def _value_row(
@@ -193,11 +193,23 @@ def _bind_checked(listing: ListingRow, plan: ExportPlan, item: Item) -> None:
     held = item.rec.held_parts()
     hashes = dict(listing.document_hashes or {})
     for part, fields in _parts(item).items():
-        if part not in held:
+        if part in held:
+            continue
+        if item.reexported and not _all_sent(sent, part, fields):
+            # Rebuilt from values just imported (a template reading one): not sent yet, so not hashed as sent,
+            # or the next INCREMENTAL sync would skip it.
+            hashes.pop(part, None)
+        else:
             hashes[part] = part_hash(fields)
     listing.document_hashes = hashes
     remote = item.readback or item.remote
     listing.channel_updated_at = remote.delivery_time if remote else listing.channel_updated_at
+
+
+def _all_sent(sent: Mapping[str, Any], part: str, fields: Mapping[str, Any]) -> bool:
+    """Whether every field of an export part is what the `sent` snapshot holds for it."""
+    holder = (sent.get("fields") if part == SHARED else (sent.get("locales") or {}).get(part)) or {}
+    return all(holder.get(name, MISSING) == value for name, value in fields.items())
 
 
 def _parts(item: Item) -> dict[str, dict[str, Any]]:
