@@ -253,3 +253,33 @@ async def test_a_chunk_no_worker_can_finish_fails_its_job_instead_of_going_round
     assert (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "FULL"}}))["triggerSync"][
         "userErrors"
     ] == []
+
+
+async def test_a_batch_whose_answer_was_lost_is_sent_again_as_updates_not_new_products(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """The shop created the products, then the answer was lost (502): the retry looks them up first and updates
+    them, instead of creating each a second time (which a shop without a unique SKU would do)."""
+    served_shop.shop.lose_answers_next(1)
+    done = await run_here(shop_sync, container)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
+    [lost, retried] = [request.json for request in served_shop.shop.requests_to("POST", "/products/batch")]
+    assert all(product["externalId"] is None for product in lost["products"])
+    assert [product["externalId"] for product in retried["products"]] == [
+        served_shop.shop.products[product["sku"]].external_id for product in lost["products"]
+    ]
+    listing = (await shop_sync(LISTINGS, {"sku": sku(3)}))["product"]["listings"]
+    assert listing[0]["externalId"] == served_shop.shop.products[sku(3)].external_id
+
+
+async def test_a_sku_the_channels_look_up_cannot_carry_fails_alone(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """CUSTOM_HTTP asks for SKUs as a comma-separated list, so a SKU with a comma cannot be looked up; the other
+    products of its page are looked up and sent all the same."""
+    await upsert(shop_sync, {**chair(99), "sku": "CHAIR,99"})
+    done = await run_here(shop_sync, container)
+    assert (done["syncedProducts"], done["failedProducts"]) == (PRODUCTS, 1)
+    [error] = [edge["node"] for edge in done["errors"]["edges"]]
+    assert (error["productSku"], error["errorCode"]) == ("CHAIR,99", "CHN-022") and "comma" in error["message"]
+    assert len(served_shop.shop.products) == PRODUCTS and "CHAIR,99" not in served_shop.shop.products

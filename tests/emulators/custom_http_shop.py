@@ -185,6 +185,8 @@ class CustomHttpShop:
         self.requests: list[LoggedRequest] = []
         self.delay_seconds = 0.0
         self._faults: list[_Fault] = []
+        self._lost: list[list[Any]] = []
+        """[target, remaining, status] of answers to drop after acting (lose_answers_next)."""
         self._rotation: tuple[int, str] | None = None
         self._next_id = 1
         self._lock = threading.Lock()
@@ -202,6 +204,13 @@ class CustomHttpShop:
             return
         with self._lock:
             self._faults.append(_Fault(status, count, retry_after, only))
+
+    def lose_answers_next(self, count: int, *, only: str = "POST /products/batch", status: int = 502) -> None:
+        """Carry out the next `count` requests to `only`, then answer `status` instead of their result: what a
+        client sees when a proxy drops the answer after the shop has acted."""
+        if count > 0:
+            with self._lock:
+                self._lost.append([only, count, status])
 
     def rate_limit_next(self, count: int, *, retry_after: str | None = "7") -> None:
         """429 with `Retry-After: retry_after` for the next `count` requests."""
@@ -352,13 +361,26 @@ class CustomHttpShop:
             if not raw.startswith(self.base_path + "/"):
                 raise _Refused(404, f"nothing at {raw}", "not_found")
             path = raw[len(self.base_path) :]
-            response = self._fault(f"{request.method} {path}") or self._dispatch(request, path, body)
+            target = f"{request.method} {path}"
+            response = self._fault(target) or self._dispatch(request, path, body)
+            response = self._lose(target) or response
         except _Refused as refused:
             response = JSONResponse(
                 {"error": {"code": refused.code, "message": refused.message}}, status_code=refused.status
             )
         entry.status = response.status_code
         return response
+
+    def _lose(self, target: str) -> Response | None:
+        """The answer that replaces an acted-on request's result, when one is due to be lost."""
+        with self._lock:
+            if not self._lost or self._lost[0][0] != target:
+                return None
+            lost = self._lost[0]
+            lost[1] -= 1
+            if lost[1] <= 0:
+                self._lost.pop(0)
+        return JSONResponse({"error": {"code": "bad_gateway", "message": "the answer was lost"}}, lost[2])
 
     def _fault(self, target: str) -> Response | None:
         with self._lock:

@@ -259,17 +259,36 @@ async def _match(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPo
     """Read the channel's current state by SKU: links products it already has instead of creating them
     again, and gives the three-way check its channel side."""
     for group in _groups(items):
-        found = await _fetch(adapter, group, policy)
-        if isinstance(found, ChannelError):
-            for item in group:
-                item.fail(found.code.value, f"could not check the channel for this SKU before writing: {found.message}")
-            continue
-        for item in group:
+        found, unread = await _look_up(adapter, group, policy)
+        for item, error in unread:
+            item.fail(error.code.value, f"could not check the channel for this SKU before writing: {error.message}")
+        unchecked = {id(item) for item, _ in unread}
+        for item in (item for item in group if id(item) not in unchecked):
             item.remote, item.read = found.get(item.product.sku), True
             if item.creating and item.remote is not None:
                 item.external_id, item.creating, item.action = item.remote.external_id, False, ChangeAction.UPDATE
             elif item.remote is not None and item.external_id != item.remote.external_id:
                 item.external_id = item.remote.external_id
+
+
+async def _look_up(
+    adapter: ChannelAdapter, group: Sequence[Item], policy: RetryPolicy
+) -> tuple[dict[str, RemoteProduct], list[tuple[Item, ChannelError]]]:
+    """The channel's products of `group` by SKU, and the items that could not be looked up with why.
+
+    A look-up refused outright (a 4xx, or a SKU the channel's query cannot carry) is split in halves until the
+    SKU that causes it stands alone: one odd SKU must not leave its whole group unchecked, and so unsynced.
+    """
+    found = await _fetch(adapter, group, policy)
+    if not isinstance(found, ChannelError):
+        return dict(found), []
+    refused_whole = not found.transient and (found.status is None or found.status >= 400)
+    if not refused_whole or len(group) == 1:
+        return {}, [(item, found) for item in group]
+    middle = len(group) // 2
+    left, left_unread = await _look_up(adapter, group[:middle], policy)
+    right, right_unread = await _look_up(adapter, group[middle:], policy)
+    return {**left, **right}, left_unread + right_unread
 
 
 async def _read_back(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPolicy) -> None:
@@ -316,13 +335,30 @@ async def _delete(adapter: ChannelAdapter, item: Item, policy: RetryPolicy) -> N
 
 
 async def _send(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPolicy) -> None:
-    documents = [document for item in items if (document := item.document()) is not None]
+    """Send a batch; a batch the channel refuses whole (4xx) is split so one bad product cannot block the others.
+
+    A retry after a failure the channel may have acted on (a 5xx, a timeout: the answer may be all that was
+    lost) first looks the batch's new products up and links those the channel has, so none is created twice.
+    An answer that came back (2xx) but could not be read is not split and sent again either: the channel has
+    acted on it, and the next sync's look-up finds what it created.
+    """
+    tries = 0
+
+    async def attempt() -> list[ItemResult]:
+        nonlocal tries
+        tries += 1
+        if tries > 1:
+            await _link_created(adapter, [item for item in items if item.creating])
+        documents = [document for item in items if (document := item.document()) is not None]
+        return await adapter.export_batch(documents)
+
     try:
-        results = await with_retries(lambda: adapter.export_batch(documents), policy=policy)
+        results = await with_retries(attempt, policy=policy)
     except CredentialsRejected:
         raise
     except ChannelError as exc:
-        if not exc.transient and len(items) > 1:
+        refused_whole = not exc.transient and (exc.status is None or exc.status >= 400)
+        if refused_whole and len(items) > 1:
             middle = len(items) // 2
             await _send(adapter, items[:middle], policy)
             await _send(adapter, items[middle:], policy)
@@ -332,6 +368,18 @@ async def _send(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPol
         return
     for item, result in zip(items, results, strict=True):
         _apply_result(item, result)
+
+
+async def _link_created(adapter: ChannelAdapter, creating: Sequence[Item]) -> None:
+    """Link the products an attempt was creating to what the channel has under their SKUs: it may have created
+    them before its answer was lost. A failed look-up fails the attempt (retried like the write)."""
+    if not creating:
+        return
+    found = await adapter.fetch_products([item.product.sku for item in creating])
+    for item in creating:
+        remote = found.get(item.product.sku)
+        if remote is not None:
+            item.external_id, item.creating, item.action = remote.external_id, False, ChangeAction.UPDATE
 
 
 def _apply_result(item: Item, result: ItemResult) -> None:
