@@ -329,6 +329,24 @@ async def test_import_into_a_database_never_migrated_says_to_migrate(cli: Cli) -
     assert "the database was never migrated" in result.stderr and "run `pimsync migrate`" in result.stderr
 
 
+async def test_setup_mistakes_are_one_line_errors_not_tracebacks(cli: Cli) -> None:
+    """A database never migrated (for `sync` too), a malformed SECRET_KEYS, a --rejects file with nowhere to go."""
+    unmigrated = await cli("sync", "shop", "--tenant", "acme")
+    assert unmigrated.exit_code == 1 and isinstance(unmigrated.exception, SystemExit), unmigrated.exception
+    assert "the database was never migrated" in unmigrated.stderr
+    malformed = await asyncio.to_thread(
+        CliRunner().invoke, pimsync, ["keys", "rotate"], env={**cli.env, "SECRET_KEYS": "notakey"}
+    )
+    assert malformed.exit_code == 1 and isinstance(malformed.exception, SystemExit), malformed.exception
+    assert "SECRET_KEYS" in malformed.stderr
+    products = cli.tmp / "products.jsonl"
+    products.write_text(json.dumps({"sku": "A-1", "values": []}) + "\n")
+    nowhere = str(cli.tmp / "missing" / "rejects.jsonl")
+    refused = await cli("import", "products", str(products), "--tenant", "acme", "--rejects", nowhere)
+    assert refused.exit_code == 2 and isinstance(refused.exception, SystemExit), refused.exception
+    assert "does not exist" in refused.stderr
+
+
 async def _catalog_with_a_name(cli: Cli) -> None:
     await create_token(cli, "--tenant", "acme", "--scopes", "catalog.view")
     attributes = cli.tmp / "attributes.jsonl"

@@ -8,6 +8,8 @@ their queue messages.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -259,6 +261,18 @@ async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(
         CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "INCREMENTAL"], env=env
     )
     assert again.exit_code == 0 and "COMPLETED: 0 synced, 0 unchanged, 0 failed of 0" in again.output
+
+
+async def test_the_cli_process_follows_a_sync_to_its_end_without_a_traceback(
+    shop_sync: GraphQLClient, worker: WorkerProcess, settings: Settings, tenant: TenantHandle
+) -> None:
+    """As a person runs it: its own process, whose Redis pool closes before asyncio's shutdown."""
+    command = [sys.executable, "-m", "app.cli", "sync", "shop", "--tenant", tenant.code]
+    done = await asyncio.to_thread(
+        subprocess.run, command, env=worker_env(settings), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Task exception" not in done.stderr, done.stderr
 
 
 async def test_what_happened_is_recorded_as_events(

@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import typer
+from redis.exceptions import RedisError
 from rich.console import Console
 from sqlalchemy import Connection, inspect, text
 
 from app.db.engine import Database
 from app.db.migrate import head_revision
 from app.domain.errors import InvalidInput, ServiceError
+from app.secrets import SecretKeysInvalid
 from app.settings import Settings, load_settings
 
 console = Console()
@@ -33,13 +35,13 @@ def settings() -> Settings:
 async def database() -> AsyncIterator[Database]:
     db = Database(settings().resolved_database_url)
     try:
-        await _require_current_schema(db)
+        await require_current_schema(db)
         yield db
     finally:
         await db.dispose()
 
 
-async def _require_current_schema(db: Database) -> None:
+async def require_current_schema(db: Database) -> None:
     """A command on a database never migrated, or migrated by older code, would fail on a missing table."""
     async with db.reader() as session:
         connection = await session.connection()
@@ -67,6 +69,9 @@ def run(work: Callable[[], Awaitable[Result]]) -> Result:
             where = ".".join(str(part) for part in error.path)
             errors.print(f"[red]error[/red] {where}: {error.message} ({error.code.value})")
         raise typer.Exit(1) from exc
-    except (ServiceError, ValueError, DatabaseNotMigrated) as exc:
+    except (ServiceError, ValueError, DatabaseNotMigrated, SecretKeysInvalid) as exc:
         errors.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except (RedisError, OSError) as exc:  # a service that does not answer: a setting to fix, not a bug
+        errors.print(f"[red]error[/red] {type(exc).__name__}: {exc} (check DATABASE_URL and REDIS_URL)")
         raise typer.Exit(1) from exc

@@ -28,6 +28,9 @@ SHOWN_REJECTIONS = 20
 
 
 def _import(path: Path, rejects: Path | None, start: Callable[[Importer], Awaitable[ImportReport]], what: str) -> None:
+    if rejects is not None and not rejects.parent.is_dir():
+        errors.print(f"[red]error[/red] --rejects: the directory {rejects.parent} does not exist")
+        raise typer.Exit(2)
     sink: TextIO | None = rejects.open("w", encoding="utf-8") if rejects else None
 
     def on_reject(rejection: Rejection) -> None:

@@ -23,9 +23,9 @@ def rotate() -> None:
     decrypted with any configured key (they are left unchanged), or kept
     changing while they were rotated (run it again).
     """
-    vault = CredentialVault(load_cipher(settings()))
 
     async def work() -> None:
+        vault = CredentialVault(load_cipher(settings()))  # inside run(): a malformed SECRET_KEYS is a clean error
         async with database() as db:
             report = await rotate_credentials(db, vault)
         console.print(f"Re-encrypted the credentials of {report.rotated} connector(s) under the newest key.")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from contextlib import aclosing
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.cli.common import console, errors, run, settings
+from app.cli.common import console, errors, require_current_schema, run, settings
 from app.container import open_container
 from app.db.models import SyncJob
 from app.domain.connectors import SyncType
@@ -46,6 +47,7 @@ def sync(
     async def work() -> SyncJob:
         container = await open_container(current)
         try:
+            await require_current_schema(container.db)
             async with container.db.reader() as session:
                 found = await TenantRepository(session).by_code(tenant)
             if found is None:
@@ -75,15 +77,22 @@ async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJ
     hinted = False
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(f"sync {job.id}", total=job.total_products or None)
-        async for _ in progress.listen(redis, job.id, every=1.0):
-            job = await service.get(job.id)
-            done = job.synced_products + job.failed_products + job.skipped_products + job.conflicted_products
-            bar.update(
-                task, total=job.total_products or None, completed=done, description=f"sync {job.id} {job.status}"
-            )
-            if SyncJobStatus(job.status).finished:
-                return job
-            if job.status == SyncJobStatus.PENDING and not hinted and time.monotonic() - started > WAITING_HINT_AFTER:
-                console.print("Waiting for a worker: start one with `pimsync worker` (or use `pimsync run`).")
-                hinted = True
+        # Closed here, while the Redis pool is still open: left to asyncio's shutdown, its unsubscribe ran on a
+        # closed pool and printed a traceback after every followed job.
+        async with aclosing(progress.listen(redis, job.id, every=1.0)) as updates:
+            async for _ in updates:
+                job = await service.get(job.id)
+                done = job.synced_products + job.failed_products + job.skipped_products + job.conflicted_products
+                bar.update(
+                    task, total=job.total_products or None, completed=done, description=f"sync {job.id} {job.status}"
+                )
+                if SyncJobStatus(job.status).finished:
+                    return job
+                if (
+                    job.status == SyncJobStatus.PENDING
+                    and not hinted
+                    and time.monotonic() - started > WAITING_HINT_AFTER
+                ):
+                    console.print("Waiting for a worker: start one with `pimsync worker` (or use `pimsync run`).")
+                    hinted = True
     return job
