@@ -12,7 +12,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from app.db.engine import Database
 from app.main import create_app
+from app.services import tokens
+from app.services.tokens import TokenService
 from app.settings import Settings
 from tests.catalog_fixtures import upsert
 from tests.conftest import GraphQLClient, TenantHandle
@@ -76,3 +79,25 @@ async def test_a_socket_without_a_token_is_refused(api_url: str) -> None:
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_revoking_the_token_ends_its_open_subscription(
+    shop_sync: GraphQLClient, api_url: str, tenant: TenantHandle, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A websocket authenticates once, at connection_init: the stream must still stop once the token is revoked."""
+    monkeypatch.setattr(tokens, "RECHECK_SECONDS", 0.2)
+    job = await trigger(shop_sync)  # no worker here: the job stays PENDING, the stream open
+    async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        subscribe = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": {"id": job["id"]}}}
+        await ws.send(json.dumps(subscribe))
+        assert json.loads(await ws.recv())["payload"]["data"]["syncJobUpdated"]["status"] == "PENDING"
+        async with db.transaction() as session:
+            for token in await TokenService(session).list(tenant_code=tenant.code):
+                await TokenService(session).revoke(tenant_code=tenant.code, token_id=token.id)
+        ended = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert [error["message"] for error in ended["payload"]["errors"]] == [
+            "the token of this connection was revoked"
+        ], ended
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "complete"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.engine import Database
 from app.db.models import ApiToken, Tenant
 from app.domain.catalog import is_valid_code
 from app.domain.errors import NotFound, Unauthenticated
@@ -17,6 +19,8 @@ from app.repositories.tokens import TokenRepository
 from app.services.auth import Principal
 
 TOUCH_INTERVAL = timedelta(minutes=5)
+RECHECK_SECONDS = 5.0
+"""How often an open subscription reads its token again: a revoked one stops streaming within this long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,11 @@ class TokenService:
             token.revoked_at = datetime.now(UTC)
         return token
 
+    async def still_active(self, principal: Principal) -> bool:
+        """Whether the token behind `principal` is still there and not revoked (a websocket checks it as it goes)."""
+        token = await self.tokens.by_id(principal.tenant_id, principal.token_id)
+        return token is not None and token.revoked_at is None
+
     async def authenticate(self, secret: str) -> tuple[Principal, bool]:
         """The principal behind `secret`, and whether its last use is worth recording.
 
@@ -92,3 +101,28 @@ class TokenService:
         if tenant is None:
             raise NotFound(f"no tenant '{code}'")
         return tenant
+
+
+class TokenWatch:
+    """For a long-lived subscription: the token it was opened with must stay valid.
+
+    A websocket authenticates once, at connection_init; without this a revoked
+    token would keep streaming. The token is read again at most every `every`
+    seconds, so a subscription's ticks do not each cost a query.
+    """
+
+    def __init__(self, db: Database, principal: Principal, *, every: float | None = None) -> None:
+        self.db = db
+        self.principal = principal
+        self.every = RECHECK_SECONDS if every is None else every
+        self._checked_at = time.monotonic()
+
+    async def check(self) -> None:
+        """Unauthenticated once the token was revoked (or deleted); nothing otherwise."""
+        if time.monotonic() - self._checked_at < self.every:
+            return
+        self._checked_at = time.monotonic()
+        async with self.db.reader() as session:
+            active = await TokenService(session).still_active(self.principal)
+        if not active:
+            raise Unauthenticated("the token of this connection was revoked")

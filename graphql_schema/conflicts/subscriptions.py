@@ -8,6 +8,7 @@ import strawberry
 
 from app.domain.scopes import Scope
 from app.services.conflicts.service import ConflictService
+from app.services.tokens import TokenWatch
 from graphql_schema.conflicts.types import ConflictType
 from graphql_schema.context import Info
 
@@ -21,7 +22,8 @@ class ConflictSubscription:
         self, info: Info, connector_code: str | None = None
     ) -> AsyncGenerator[ConflictType, None]:
         info.context.require(Scope.CONFLICTS_VIEW)
-        detected = ConflictService(info.context.container, info.context.tenant_id).detected(connector_code)
+        watch = TokenWatch(info.context.container.db, info.context.caller)
+        detected = ConflictService(info.context.container, info.context.tenant_id).detected(connector_code, watch=watch)
         try:
             async for row in detected:
                 yield ConflictType.from_row(row)

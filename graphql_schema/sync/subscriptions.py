@@ -11,6 +11,7 @@ from app.domain.scopes import Scope
 from app.domain.sync import SyncJobStatus
 from app.services.sync import progress
 from app.services.sync.jobs import SyncJobService
+from app.services.tokens import TokenWatch
 from graphql_schema.context import Info
 from graphql_schema.sync.queries import job_pk
 from graphql_schema.sync.types import SyncJobType
@@ -39,6 +40,7 @@ class SyncSubscription:
         info.context.require(Scope.SYNC_VIEW)
         pk = job_pk(str(id))
         service = SyncJobService(info.context.container, info.context.tenant_id)
+        token = TokenWatch(info.context.container.db, info.context.caller)
         updates = progress.listen(info.context.container.redis, pk, every=POLL_SECONDS)
         try:
             await anext(updates)  # subscribed before the first read, so no step falls between the two
@@ -47,6 +49,7 @@ class SyncSubscription:
             last = _snapshot(job)
             while not SyncJobStatus(job.status).finished:
                 await anext(updates)
+                await token.check()
                 job = await service.get(pk)
                 if _snapshot(job) != last:
                     last = _snapshot(job)

@@ -37,6 +37,7 @@ from app.repositories.events import EventRepository
 from app.repositories.tokens import TokenRepository
 from app.services.conflicts import notify
 from app.services.conflicts.queue import enqueue_apply
+from app.services.tokens import TokenWatch
 
 log = structlog.get_logger(__name__)
 
@@ -171,15 +172,18 @@ class ConflictService:
             return rows, await conflicts.count(self.tenant_id, where)
 
     async def detected(
-        self, connector_code: str | None = None, *, every: float = 1.0
+        self, connector_code: str | None = None, *, every: float = 1.0, watch: TokenWatch | None = None
     ) -> AsyncGenerator[Conflict, None]:
-        """Conflicts as detection publishes them, this tenant's only, optionally one connector's; never ends."""
+        """Conflicts as detection publishes them, this tenant's only, optionally one connector's; ends only when
+        the `watch`ed token is revoked (Unauthenticated), checked on every tick, idle ones included."""
         if connector_code is not None:
             await self._connector_id(connector_code)
         updates = notify.listen(self.container.redis, self.tenant_id, every=every)
         try:
             await anext(updates)
             async for item in updates:
+                if watch is not None:
+                    await watch.check()
                 if item is None or not _concerns(item, connector_code):
                     continue
                 async with self.db.reader() as session:
