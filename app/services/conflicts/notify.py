@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
+
+from app.services import pubsub
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +36,12 @@ async def listen(redis: Any, tenant_id: int, *, every: float = 1.0) -> AsyncGene
     """Detections for one tenant; None every `every` seconds without one, so a caller never blocks for long.
 
     The first item is None, yielded once the subscription is in place: a
-    conflict published after that is never missed.
+    conflict published after that is never missed. A lost Redis connection
+    is ridden out (pubsub.messages).
     """
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(channel(tenant_id))
-    try:
-        yield None
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=every)
-            yield None if message is None else _parse(message["data"])
-    finally:
-        await pubsub.unsubscribe(channel(tenant_id))
-        await pubsub.aclose()
+    async with aclosing(pubsub.messages(redis, channel(tenant_id), every=every)) as updates:
+        async for data in updates:
+            yield None if data is None else _parse(data)
 
 
 def _parse(data: str | bytes) -> Detected | None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
+
+from app.services import pubsub
 
 
 def channel(job_id: int) -> str:
@@ -23,15 +26,9 @@ async def listen(redis: Any, job_id: int, *, every: float = 1.0) -> AsyncGenerat
     """Messages for one job; None every `every` seconds without one, so callers can poll as a fallback.
 
     The first item is None, yielded once the subscription is in place: a
-    caller reads the job's state after it and misses no message.
+    caller reads the job's state after it and misses no message. A lost
+    Redis connection is ridden out (pubsub.messages).
     """
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(channel(job_id))
-    try:
-        yield None
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=every)
-            yield None if message is None else json.loads(message["data"])
-    finally:
-        await pubsub.unsubscribe(channel(job_id))
-        await pubsub.aclose()
+    async with aclosing(pubsub.messages(redis, channel(job_id), every=every)) as updates:
+        async for data in updates:
+            yield None if data is None else json.loads(data)

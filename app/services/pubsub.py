@@ -1,0 +1,60 @@
+"""Listening to a Redis pub/sub channel for live updates; the database stays the truth behind every message.
+
+Subscribers (GraphQL subscriptions, `pimsync sync`) read the state itself
+from the database on every message and on every idle tick, so a message
+lost while Redis was away costs at most a tick. A lost connection therefore
+does not end a subscription: the ticks go on and the channel is subscribed
+to again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from contextlib import suppress
+from typing import Any
+
+import structlog
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
+
+
+async def messages(redis: Any, channel: str, *, every: float = 1.0) -> AsyncGenerator[Any, None]:
+    """The data of each message on `channel`; None every `every` seconds without one, so callers can poll.
+
+    The first item is None, yielded once the subscription is in place: a
+    caller reads the state after it and misses no message. When the
+    connection is lost (Redis restarted), ticks go on as None while the
+    subscription is made again.
+    """
+    pubsub: Any = redis.pubsub()
+    await pubsub.subscribe(channel)
+    try:
+        yield None
+        while True:
+            try:
+                if pubsub is None:
+                    pubsub = redis.pubsub()
+                    await pubsub.subscribe(channel)
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=every)
+            except (RedisError, OSError) as exc:
+                log.warning("pubsub.connection_lost", channel=channel, error=f"{type(exc).__name__}: {exc}")
+                await _close(pubsub, channel)
+                pubsub = None
+                await asyncio.sleep(every)
+                yield None
+                continue
+            yield None if message is None else message["data"]
+    finally:
+        await _close(pubsub, channel)
+
+
+async def _close(pubsub: Any, channel: str) -> None:
+    """Give the connection back, whatever state it is in (a lost one cannot unsubscribe)."""
+    if pubsub is None:
+        return
+    with suppress(RedisError, OSError):
+        await pubsub.unsubscribe(channel)
+    with suppress(RedisError, OSError):
+        await pubsub.aclose()
