@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.container import Container
+from arq.connections import create_pool
+
+from app.container import Container, arq_redis_settings
 from app.services.conflicts import notify
 from app.services.sync import progress
 
@@ -41,3 +43,18 @@ async def test_a_conflict_subscription_rides_out_a_lost_redis_connection(contain
         assert heard == notify.Detected(conflict_id=7, connector_code="shop")
     finally:
         await updates.aclose()
+
+
+async def test_services_sharing_one_redis_do_not_hear_each_others_jobs(container: Container) -> None:
+    """Job ids are per database: another service's job 5 (its own PIMSYNC_QUEUE) is not this one's."""
+    other = await create_pool(arq_redis_settings(container.settings), default_queue_name="another-service:queue")
+    updates = progress.listen(container.redis, 5, every=0.05)
+    try:
+        assert await anext(updates) is None
+        await progress.publish(other, 5, "RUNNING")
+        await progress.publish(container.redis, 5, "COMPLETED")
+        heard = [item for item in [await anext(updates) for _ in range(3)] if item is not None]
+        assert heard == [{"job": 5, "status": "COMPLETED"}]
+    finally:
+        await updates.aclose()
+        await other.aclose()

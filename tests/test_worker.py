@@ -33,6 +33,7 @@ from app.container import arq_redis_settings
 from app.db.migrate import alembic_config, head_revision, upgrade_to_head
 from app.settings import Environment, Settings
 from tests.conftest import redis_available, services_required
+from workers.settings import periodic_tasks
 
 PIMSYNC = Path(sys.executable).with_name("pimsync")
 WORKER_REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -262,3 +263,10 @@ async def test_the_worker_refuses_a_database_that_needs_migrating(
                 await pool.zrem(machine.settings.queue_name, job.job_id)
                 await pool.delete(job_key_prefix + job.job_id)
             await pool.aclose()
+
+
+def test_each_queue_names_its_own_periodic_tasks() -> None:
+    """arq's cron job ids carry no queue: two services on one Redis would each skip the other's ticks."""
+    first, second = periodic_tasks("service-a:queue"), periodic_tasks("service-b:queue")
+    assert {job.name for job in first}.isdisjoint(job.name for job in second)
+    assert [job.coroutine for job in first] == [job.coroutine for job in second]

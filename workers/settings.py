@@ -19,7 +19,7 @@ from app.services.conflicts import apply as conflict_apply
 from app.services.readiness import ReadinessService
 from app.services.sync.recovery import recover_at_startup
 from app.services.webhooks import MAX_ATTEMPTS, recover_webhook_deliveries
-from app.settings import load_settings
+from app.settings import Settings, load_settings
 from workers.context import WorkerContext
 from workers.tasks.check_readiness import check_readiness
 from workers.tasks.conflicts import apply_conflict_resolution
@@ -65,6 +65,23 @@ async def shutdown(ctx: WorkerContext) -> None:
         await container.close()
 
 
+DEFAULT_QUEUE: str = Settings.model_fields["queue_name"].default
+
+
+def periodic_tasks(queue_name: str) -> list[Any]:
+    """The cron jobs, named after the queue. arq's cron job ids (name and time) do not carry the queue, so two
+    services sharing one Redis (each with its own PIMSYNC_QUEUE) would each skip the ticks the other took."""
+    prefix = f"cron:{queue_name}:"
+    # arq types a task's context as a plain dict; ours is the TypedDict WorkerContext, which it is at run time.
+    schedule: list[tuple[Any, set[int]]] = [
+        (recover_sync_work, {0, 15, 30, 45}),
+        (start_scheduled_syncs, {15}),
+        (recover_webhooks, {5, 20, 35, 50}),
+        (apply_lost_resolutions, {10, 40}),
+    ]
+    return [cron(task, name=prefix + task.__name__, second=seconds, unique=True) for task, seconds in schedule]
+
+
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [
         check_readiness,
@@ -87,13 +104,8 @@ class WorkerSettings:
             timeout=ONE_PRODUCT_TIMEOUT_SECONDS,
         ),
     ]
-    # arq types a task's context as a plain dict; ours is the TypedDict WorkerContext, which it is at run time.
-    cron_jobs: ClassVar[list[Any]] = [
-        cron(recover_sync_work, second={0, 15, 30, 45}, unique=True),  # type: ignore[arg-type]
-        cron(start_scheduled_syncs, second=15, unique=True),  # type: ignore[arg-type]
-        cron(recover_webhooks, second={5, 20, 35, 50}, unique=True),  # type: ignore[arg-type]
-        cron(apply_lost_resolutions, second={10, 40}, unique=True),  # type: ignore[arg-type]
-    ]
+    cron_jobs: ClassVar[list[Any]] = periodic_tasks(DEFAULT_QUEUE)
+    """`pimsync worker` passes its own queue's (periodic_tasks)."""
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = 4

@@ -78,7 +78,7 @@ def worker() -> None:
     from arq import run_worker
 
     from app.container import arq_redis_settings
-    from workers.settings import SchemaOutdated, WorkerSettings
+    from workers.settings import SchemaOutdated, WorkerSettings, periodic_tasks
 
     current = settings()
     configure_logging(current)
@@ -87,6 +87,7 @@ def worker() -> None:
             WorkerSettings,  # type: ignore[arg-type]
             redis_settings=arq_redis_settings(current),
             queue_name=current.queue_name,
+            cron_jobs=periodic_tasks(current.queue_name),
             poll_delay=current.worker_poll_seconds,
         )
     except SchemaOutdated as exc:

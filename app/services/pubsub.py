@@ -20,6 +20,13 @@ from redis.exceptions import RedisError
 log = structlog.get_logger(__name__)
 
 
+def channel_of(redis: Any, name: str) -> str:
+    """`name` within this service's namespace: its queue name (PIMSYNC_QUEUE), which services sharing one Redis
+    set apart. Job and tenant ids are per database, so without it one service's subscribers would hear another's
+    job 7 or tenant 1."""
+    return f"{getattr(redis, 'default_queue_name', None) or 'pimsync'}:{name}"
+
+
 async def messages(redis: Any, channel: str, *, every: float = 1.0) -> AsyncGenerator[Any, None]:
     """The data of each message on `channel`; None every `every` seconds without one, so callers can poll.
 

@@ -22,14 +22,14 @@ class Detected:
     connector_code: str
 
 
-def channel(tenant_id: int) -> str:
-    return f"pimsync:conflicts:{tenant_id}"
+def channel(redis: Any, tenant_id: int) -> str:
+    return pubsub.channel_of(redis, f"conflicts:{tenant_id}")
 
 
 async def publish_conflict(redis: Any, tenant_id: int, connector_code: str, conflict_id: int) -> None:
     """Tell live subscribers of the tenant that a conflict was opened or changed; call after the commit."""
     message = {"conflict": conflict_id, "connector": connector_code}
-    await redis.publish(channel(tenant_id), json.dumps(message))
+    await redis.publish(channel(redis, tenant_id), json.dumps(message))
 
 
 async def listen(redis: Any, tenant_id: int, *, every: float = 1.0) -> AsyncGenerator[Detected | None, None]:
@@ -39,7 +39,7 @@ async def listen(redis: Any, tenant_id: int, *, every: float = 1.0) -> AsyncGene
     conflict published after that is never missed. A lost Redis connection
     is ridden out (pubsub.messages).
     """
-    async with aclosing(pubsub.messages(redis, channel(tenant_id), every=every)) as updates:
+    async with aclosing(pubsub.messages(redis, channel(redis, tenant_id), every=every)) as updates:
         async for data in updates:
             yield None if data is None else _parse(data)
 

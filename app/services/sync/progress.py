@@ -14,12 +14,12 @@ from typing import Any
 from app.services import pubsub
 
 
-def channel(job_id: int) -> str:
-    return f"pimsync:sync_job:{job_id}"
+def channel(redis: Any, job_id: int) -> str:
+    return pubsub.channel_of(redis, f"sync_job:{job_id}")
 
 
 async def publish(redis: Any, job_id: int, status: str) -> None:
-    await redis.publish(channel(job_id), json.dumps({"job": job_id, "status": status}))
+    await redis.publish(channel(redis, job_id), json.dumps({"job": job_id, "status": status}))
 
 
 async def listen(redis: Any, job_id: int, *, every: float = 1.0) -> AsyncGenerator[dict[str, Any] | None, None]:
@@ -29,6 +29,6 @@ async def listen(redis: Any, job_id: int, *, every: float = 1.0) -> AsyncGenerat
     caller reads the job's state after it and misses no message. A lost
     Redis connection is ridden out (pubsub.messages).
     """
-    async with aclosing(pubsub.messages(redis, channel(job_id), every=every)) as updates:
+    async with aclosing(pubsub.messages(redis, channel(redis, job_id), every=every)) as updates:
         async for data in updates:
             yield None if data is None else json.loads(data)
