@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from arq.connections import create_pool
 
 from app.container import Container, arq_redis_settings
@@ -9,40 +12,34 @@ from app.services.conflicts import notify
 from app.services.sync import progress
 
 
-async def test_a_job_subscription_rides_out_a_lost_redis_connection(container: Container) -> None:
+@pytest.mark.parametrize("kind", ["job progress", "conflicts"])
+async def test_a_subscription_rides_out_a_lost_redis_connection(container: Container, kind: str) -> None:
     """Redis dropped every subscriber (as a restart does): the listener keeps ticking, subscribes again, and the
     next message reaches it; nothing ends the stream or raises to the subscription."""
-    redis = container.redis
-    updates = progress.listen(redis, 987_654_321, every=0.05)
+    redis, key = container.redis, 987_654_321
+    listening: Any = (
+        progress.listen(redis, key, every=0.05) if kind == "job progress" else notify.listen(redis, key, every=0.05)
+    )
+    expected: Any = {"job": key, "status": "RUNNING"} if kind == "job progress" else notify.Detected(7, "shop")
+
+    async def publish() -> None:
+        if kind == "job progress":
+            await progress.publish(redis, key, "RUNNING")
+        else:
+            await notify.publish_conflict(redis, key, "shop", 7)
+
     try:
-        assert await anext(updates) is None
+        assert await anext(listening) is None
         await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
         heard = None
         for _ in range(100):
-            heard = await anext(updates)
+            heard = await anext(listening)
             if heard is not None:
                 break
-            await progress.publish(redis, 987_654_321, "RUNNING")
-        assert heard == {"job": 987_654_321, "status": "RUNNING"}
+            await publish()
+        assert heard == expected
     finally:
-        await updates.aclose()
-
-
-async def test_a_conflict_subscription_rides_out_a_lost_redis_connection(container: Container) -> None:
-    redis = container.redis
-    updates = notify.listen(redis, 987_654_321, every=0.05)
-    try:
-        assert await anext(updates) is None
-        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
-        heard = None
-        for _ in range(100):
-            heard = await anext(updates)
-            if heard is not None:
-                break
-            await notify.publish_conflict(redis, 987_654_321, "shop", 7)
-        assert heard == notify.Detected(conflict_id=7, connector_code="shop")
-    finally:
-        await updates.aclose()
+        await listening.aclose()
 
 
 async def test_services_sharing_one_redis_do_not_hear_each_others_jobs(container: Container) -> None:
