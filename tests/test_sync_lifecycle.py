@@ -283,3 +283,28 @@ async def test_a_sku_the_channels_look_up_cannot_carry_fails_alone(
     [error] = [edge["node"] for edge in done["errors"]["edges"]]
     assert (error["productSku"], error["errorCode"]) == ("CHAIR,99", "CHN-022") and "comma" in error["message"]
     assert len(served_shop.shop.products) == PRODUCTS and "CHAIR,99" not in served_shop.shop.products
+
+
+async def test_a_worker_stopping_mid_chunk_hands_it_back_at_once(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """A deploy stops workers (arq cancels their tasks): the chunk is released now, not after its lease, and the
+    run that takes it over finishes the job without creating anything twice."""
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    served_shop.shop.slow_down(0.2)
+    running = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
+    deadline = time.monotonic() + 10
+    while not served_shop.shop.requests_to("POST", "/products/batch"):
+        assert time.monotonic() < deadline, "the run never sent its page"
+        await asyncio.sleep(0.02)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    async with container.db.reader() as session:
+        row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+    assert row is not None and (row.status, row.lease_owner, row.lease_expires_at) == ("PENDING", None, None)
+    served_shop.shop.slow_down(0)
+    await run_chunk(container, chunk.id, worker="next")
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
+    assert len(served_shop.shop.products) == PRODUCTS

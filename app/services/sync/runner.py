@@ -87,7 +87,20 @@ async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None
     except LeaseLost:
         log.warning("sync.lease_lost", chunk=chunk_id, worker=worker)
         return
+    except asyncio.CancelledError:
+        # The worker is stopping (SIGTERM in a deploy): hand the chunk back now, not once its lease runs out;
+        # whoever resumes it redoes at most the pages in flight, matching by SKU.
+        await asyncio.shield(_release(container, chunk_id, worker))
+        raise
     await finish_job(container, job_id)
+
+
+async def _release(container: Container, chunk_id: int, worker: str) -> None:
+    async with container.db.transaction() as session:
+        released = await SyncJobRepository(session).update_held_chunk(
+            chunk_id, worker, status=ChunkStatus.PENDING.value, lease_owner=None, lease_expires_at=None
+        )
+    log.info("sync.chunk_released", chunk=chunk_id, released=released)
 
 
 async def _claim(container: Container, chunk_id: int, worker: str, lease: timedelta) -> Claim | None:
