@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import signal
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,9 +54,12 @@ from tests.sync_fixtures import (
     trigger,
     wait_for_job,
     worker,
+    worker_env,
 )
 
 __all__ = ["served_shop", "shop_sync", "worker"]
+
+JOBS_TOTAL = "query { syncJobs(first: 5) { totalCount edges { node { status } } } }"
 
 
 async def test_a_queued_sync_shows_its_locales_as_pending(shop_sync: GraphQLClient) -> None:
@@ -528,3 +533,32 @@ async def test_a_connectors_own_rate_limit_holds_its_requests(
         for last in range(first + 1, len(arrivals)):
             allowed = rate + 2 + rate * (arrivals[last] - start)
             assert last - first + 1 <= allowed, f"{last - first + 1} requests in {arrivals[last] - start:.3f}s"
+
+
+async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle
+) -> None:
+    """No worker runs here, so the job waits: Ctrl-C ends the command, not the job, and says so."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "app.cli", "sync", "shop", "--tenant", tenant.code),
+        env=worker_env(settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while (await shop_sync(JOBS_TOTAL))["syncJobs"]["totalCount"] == 0:
+            assert time.monotonic() < deadline and process.returncode is None, "the command never started its job"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # following it by now
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 130, stderr
+    assert b"it goes on" in stderr and b"Traceback" not in stderr, stderr
+    jobs = (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]
+    assert [edge["node"]["status"] for edge in jobs] == ["PENDING"]

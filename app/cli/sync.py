@@ -33,7 +33,8 @@ def sync(
     """Start a sync of CONNECTOR and show its progress; a worker (`pimsync worker` or `pimsync run`) runs it.
 
     Exits 0 when every product went through, 3 when some failed (the job's
-    errors list them), 1 when the job failed or was cancelled.
+    errors list them), 1 when the job failed or was cancelled, 130 on Ctrl-C
+    (which stops following the job, not the job).
     """
     current = settings()
     request = SyncRequest(
@@ -43,6 +44,8 @@ def sync(
         priority=SyncPriority.HIGH,
         dry_run=dry_run,
     )
+
+    started: list[SyncJob] = []
 
     async def work() -> SyncJob:
         container = await open_container(current)
@@ -54,11 +57,19 @@ def sync(
                 raise ValueError(f"tenant '{tenant}' does not exist")
             service = SyncJobService(container, found.id)
             triggered = await service.trigger(connector, request, source="cli")
+            started.append(triggered.job)
             return await _follow(container.redis, service, triggered.job)
         finally:
             await container.close()
 
-    job = run(work)
+    try:
+        job = run(work)
+    except KeyboardInterrupt:
+        if started:  # only the following stops: the job is the workers' and goes on
+            errors.print(
+                f"Stopped following job {started[0].id}; it goes on. Stop it with cancelSyncJob if it should not."
+            )
+        raise typer.Exit(130) from None
     console.print(
         f"Job {job.id} {job.status}: {job.synced_products} synced, {job.skipped_products} unchanged, "
         f"{job.failed_products} failed of {job.total_products}."
