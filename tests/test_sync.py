@@ -7,24 +7,29 @@ import base64
 import signal
 import sys
 import time
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from arq.connections import create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.utils import to_unix_ms
 from sqlalchemy import select
 
-from app.container import Container
+from app.container import Container, arq_redis_settings
 from app.db.base import utcnow
 from app.db.engine import Database
 from app.db.models import Listing, SyncChunk, SyncJob
 from app.domain.scopes import Scope
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.products import ProductRepository
+from app.services.conflicts.queue import enqueue_apply
+from app.services.sync.queue import enqueue_chunk, enqueue_plan, enqueue_recovery, ms
 from app.services.sync.recovery import LEASE_GRACE, LOST_MESSAGE_AFTER, recover_at_startup, recover_orphans
 from app.services.sync.runner import run_chunk
+from app.services.webhooks import enqueue_delivery
 from app.settings import Settings
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import upsert
@@ -214,9 +219,11 @@ async def test_a_killed_worker_is_replaced_and_nothing_is_created_twice(
 
 
 async def queued_messages(container: Container, prefix: str, since: datetime) -> list[str]:
-    """The ids of the messages in the sync queue that start with `prefix`, stamped `since` or later (ids are
-    reused on SQLite, and earlier tests' messages stay in the session's queue)."""
-    members = [member.decode() for member in await container.redis.zrange(container.settings.queue_name, 0, -1)]
+    """The ids of the messages in the sync queue that start with `prefix` after the queue's name, stamped `since` or
+    later (ids are reused on SQLite, and earlier tests' messages stay in the session's queue)."""
+    queue = container.settings.queue_name
+    prefix = f"{queue}:{prefix}"
+    members = [member.decode() for member in await container.redis.zrange(queue, 0, -1)]
     return [
         member
         for member in members
@@ -285,6 +292,32 @@ async def test_a_lost_chunk_message_is_queued_again_but_waiting_ones_are_not_cop
     }
 
 
+async def test_services_sharing_a_redis_each_keep_their_own_messages(container: Container) -> None:
+    """Two services on one Redis (each its own PIMSYNC_QUEUE, each its own database numbering rows alike) queue
+    work for the same row ids at the same moment: arq keys jobs per Redis, so neither may drop the other's."""
+    other = await create_pool(arq_redis_settings(container.settings), default_queue_name=f"other:{uuid.uuid4().hex}")
+    now = utcnow()
+    row = 2_000_000_000 + int(time.time()) % 1_000_000
+    try:
+        for queue in (container.redis, other):
+            await enqueue_plan(queue, job_id=row, priority=0, stamp=now)
+            await enqueue_chunk(queue, chunk_id=row, priority=0, stamp=now)
+            await enqueue_recovery(queue, at=now)
+            assert await enqueue_apply(queue, conflict_id=row, resolved_at=now)
+            assert await enqueue_delivery(queue, delivery_pk=row, received_at=now)
+        for queue in (container.redis, other):
+            members = await queue.zrange(queue.default_queue_name, 0, -1)
+            assert len([member for member in members if member.decode().endswith(f":{ms(now)}")]) == 5
+    finally:
+        await other.delete(other.default_queue_name)
+        for queue in (container.redis, other):
+            for member in await queue.zrange(queue.default_queue_name, 0, -1):
+                if member.decode().endswith(f":{ms(now)}"):
+                    await queue.zrem(queue.default_queue_name, member)
+                    await queue.delete(job_key_prefix + member.decode())
+        await other.aclose()
+
+
 async def test_a_starting_worker_comes_back_for_chunks_still_leased_when_it_started(
     shop_sync: GraphQLClient, container: Container
 ) -> None:
@@ -301,7 +334,7 @@ async def test_a_starting_worker_comes_back_for_chunks_still_leased_when_it_star
 
     [message] = await queued_messages(container, "sync-recovery:", since)
     due = lease_end + LEASE_GRACE
-    assert message == f"sync-recovery:{int(due.timestamp() * 1000)}"
+    assert message == f"{container.settings.queue_name}:sync-recovery:{int(due.timestamp() * 1000)}"
     assert await container.redis.zscore(container.settings.queue_name, message) == to_unix_ms(due), "run then"
     assert await recover_orphans(container, now=due) == 1, "by then the chunk is the pass's to hand on"
 

@@ -35,7 +35,7 @@ from app.domain.errors import NotFound
 from app.domain.webhooks import DeliveryStatus
 from app.repositories.webhooks import NewDelivery, QueuedDelivery, WebhookRepository
 from app.secrets import CredentialsUnreadable
-from app.services.sync.queue import Queue
+from app.services.sync.queue import Queue, message_id, ms
 
 log = structlog.get_logger(__name__)
 
@@ -86,16 +86,21 @@ class ProcessingResult:
     retry_in: float | None = None
 
 
-def job_id(delivery_pk: int, received_at: datetime) -> str:
-    """Fixed per delivery, so duplicates collapse; the receive time keeps ids apart across databases on one Redis."""
-    return f"webhook-delivery:{delivery_pk}:{int(received_at.timestamp() * 1000)}"
+def job_id(queue_name: str, delivery_pk: int, received_at: datetime) -> str:
+    """Fixed per delivery, so duplicates collapse; the queue and the receive time keep ids apart across services and
+    databases on one Redis."""
+    return message_id(queue_name, "webhook-delivery", delivery_pk, ms(received_at))
 
 
 async def enqueue_delivery(queue: Queue, *, delivery_pk: int, received_at: datetime) -> bool:
     """Queue the delivery's processing; False when Redis could not be reached (recovery will queue it)."""
     try:
         await asyncio.wait_for(
-            queue.enqueue_job(PROCESS_TASK, delivery_pk=delivery_pk, _job_id=job_id(delivery_pk, received_at)),
+            queue.enqueue_job(
+                PROCESS_TASK,
+                delivery_pk=delivery_pk,
+                _job_id=job_id(queue.default_queue_name, delivery_pk, received_at),
+            ),
             ENQUEUE_TIMEOUT_SECONDS,
         )
     except (RedisError, OSError, TimeoutError) as exc:

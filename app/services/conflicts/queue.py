@@ -1,8 +1,9 @@
 """Putting a conflict's resolution on the arq queue, to be applied by a worker.
 
 The job id is deterministic for one resolution (a repeated enqueue is
-dropped) yet unique across databases sharing a Redis: arq refuses an id it
-still holds a result for, so the id carries the resolution's time. The
+dropped) yet unique across queues and databases sharing a Redis: arq refuses
+an id it still holds a result for, so the id names the queue and carries the
+resolution's time. The
 resolution is committed before it is queued; when Redis cannot be reached,
 the person's decision still stands and the recovery sweep queues it later.
 A resumed connector queues the resolutions it held back at once.
@@ -18,7 +19,7 @@ from redis.exceptions import RedisError
 
 from app.container import Container
 from app.repositories.conflicts import ConflictRepository
-from app.services.sync.queue import Queue
+from app.services.sync.queue import Queue, message_id, ms
 
 log = structlog.get_logger(__name__)
 
@@ -26,15 +27,19 @@ APPLY_TASK = "apply_conflict_resolution"
 ENQUEUE_TIMEOUT_SECONDS = 2.0
 
 
-def apply_job_id(conflict_id: int, resolved_at: datetime) -> str:
-    return f"conflict-apply:{conflict_id}:{int(resolved_at.timestamp() * 1000)}"
+def apply_job_id(queue_name: str, conflict_id: int, resolved_at: datetime) -> str:
+    return message_id(queue_name, "conflict-apply", conflict_id, ms(resolved_at))
 
 
 async def enqueue_apply(queue: Queue, *, conflict_id: int, resolved_at: datetime) -> bool:
     """Queue the export or import that follows a resolution; False when Redis could not be reached."""
     try:
         queued = await asyncio.wait_for(
-            queue.enqueue_job(APPLY_TASK, conflict_id=conflict_id, _job_id=apply_job_id(conflict_id, resolved_at)),
+            queue.enqueue_job(
+                APPLY_TASK,
+                conflict_id=conflict_id,
+                _job_id=apply_job_id(queue.default_queue_name, conflict_id, resolved_at),
+            ),
             ENQUEUE_TIMEOUT_SECONDS,
         )
     except (RedisError, OSError, TimeoutError) as exc:

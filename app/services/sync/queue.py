@@ -6,12 +6,12 @@ one, so it goes ahead of everything queued in the last hour; that is the
 queue's own ordering put to use, not a second queue to poll.
 
 Job ids are deterministic for one attempt (so a repeated enqueue is dropped)
-yet unique across databases and attempts: arq refuses an id it still holds a
-result for, across every queue of a Redis, and recovery must be able to
-enqueue the same chunk again. An id therefore carries a stamp: the time the
-job or chunk was (re)queued, kept in its row (`enqueued_at`), so recovery can
-ask arq whether that message still waits (`waiting`) instead of queueing a
-second one behind it.
+yet unique across queues, databases and attempts: arq keeps a job's keys per
+Redis, not per queue, and refuses an id it still holds, so an id names its
+queue (`message_id`); and recovery must be able to enqueue the same chunk
+again, so an id carries a stamp: the time the job or chunk was (re)queued,
+kept in its row (`enqueued_at`), so recovery can ask arq whether that message
+still waits (`waiting`) instead of queueing a second one behind it.
 """
 
 from __future__ import annotations
@@ -40,19 +40,27 @@ PRIORITY_HEAD_START = {SyncPriority.HIGH: timedelta(hours=2), SyncPriority.NORMA
 class Queue(Protocol):
     """The part of arq's ArqRedis the services use (kept as a protocol so services need no arq import)."""
 
+    default_queue_name: str
+
     async def enqueue_job(self, function: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def message_id(queue_name: str, kind: str, *parts: int) -> str:
+    """A job id that names its queue: two services sharing one Redis (each with its own PIMSYNC_QUEUE) would
+    otherwise drop each other's messages whenever their ids met, and their databases number rows alike."""
+    return ":".join((queue_name, kind, *map(str, parts)))
 
 
 def _start(priority: int) -> Any:
     return utcnow() - PRIORITY_HEAD_START.get(SyncPriority(priority), timedelta(0))
 
 
-def plan_message_id(job_id: int, stamp: datetime) -> str:
-    return f"sync-plan:{job_id}:{_ms(stamp)}"
+def plan_message_id(queue_name: str, job_id: int, stamp: datetime) -> str:
+    return message_id(queue_name, "sync-plan", job_id, ms(stamp))
 
 
-def chunk_message_id(chunk_id: int, stamp: datetime) -> str:
-    return f"sync-chunk:{chunk_id}:{_ms(stamp)}"
+def chunk_message_id(queue_name: str, chunk_id: int, stamp: datetime) -> str:
+    return message_id(queue_name, "sync-chunk", chunk_id, ms(stamp))
 
 
 def plan_stamp(job: SyncJob) -> datetime:
@@ -63,7 +71,10 @@ def plan_stamp(job: SyncJob) -> datetime:
 
 async def enqueue_plan(queue: Queue, *, job_id: int, priority: int, stamp: datetime) -> None:
     queued = await queue.enqueue_job(
-        PLAN_TASK, job_id=job_id, _job_id=plan_message_id(job_id, stamp), _defer_until=_start(priority)
+        PLAN_TASK,
+        job_id=job_id,
+        _job_id=plan_message_id(queue.default_queue_name, job_id, stamp),
+        _defer_until=_start(priority),
     )
     if queued is None:
         log.info("sync.enqueue_skipped", task=PLAN_TASK, job=job_id)
@@ -71,7 +82,10 @@ async def enqueue_plan(queue: Queue, *, job_id: int, priority: int, stamp: datet
 
 async def enqueue_chunk(queue: Queue, *, chunk_id: int, priority: int, stamp: datetime) -> None:
     queued = await queue.enqueue_job(
-        CHUNK_TASK, chunk_id=chunk_id, _job_id=chunk_message_id(chunk_id, stamp), _defer_until=_start(priority)
+        CHUNK_TASK,
+        chunk_id=chunk_id,
+        _job_id=chunk_message_id(queue.default_queue_name, chunk_id, stamp),
+        _defer_until=_start(priority),
     )
     if queued is None:
         log.info("sync.enqueue_skipped", task=CHUNK_TASK, chunk=chunk_id)
@@ -79,7 +93,9 @@ async def enqueue_chunk(queue: Queue, *, chunk_id: int, priority: int, stamp: da
 
 async def enqueue_recovery(queue: Queue, *, at: datetime) -> None:
     """One recovery pass at `at` (a second request for the same moment is dropped: the message id is the time)."""
-    await queue.enqueue_job(RECOVERY_TASK, _job_id=f"sync-recovery:{_ms(at)}", _defer_until=at)
+    await queue.enqueue_job(
+        RECOVERY_TASK, _job_id=message_id(queue.default_queue_name, "sync-recovery", ms(at)), _defer_until=at
+    )
 
 
 async def waiting(redis: Redis, queue_name: str, message_ids: Sequence[str]) -> set[str]:
@@ -105,5 +121,5 @@ async def waiting(redis: Redis, queue_name: str, message_ids: Sequence[str]) -> 
     }
 
 
-def _ms(stamp: datetime) -> int:
+def ms(stamp: datetime) -> int:
     return int(stamp.timestamp() * 1000)

@@ -51,8 +51,10 @@ async def recover_orphans(container: Container, *, now: datetime | None = None) 
         jobs = SyncJobRepository(session)
         chunks = await jobs.orphaned_chunks(now, enqueued_before=now - LOST_MESSAGE_AFTER)
         unplanned = await jobs.stale_pending(now - LOST_MESSAGE_AFTER)
-        chunk_messages = {chunk.id: _pending_message(chunk) for chunk in chunks}
-        plan_messages = {job.id: plan_message_id(job.id, plan_stamp(job)) for job in unplanned}
+        chunk_messages = {chunk.id: _pending_message(container.settings.queue_name, chunk) for chunk in chunks}
+        plan_messages = {
+            job.id: plan_message_id(container.settings.queue_name, job.id, plan_stamp(job)) for job in unplanned
+        }
         queued = await waiting(
             container.redis,
             container.settings.queue_name,
@@ -109,11 +111,11 @@ async def recover_at_startup(container: Container) -> int:
     return recovered
 
 
-def _pending_message(chunk: SyncChunk) -> str | None:
+def _pending_message(queue_name: str, chunk: SyncChunk) -> str | None:
     """A PENDING chunk's message id; None for a RUNNING one, which its expired lease hands on whatever arq holds."""
     if chunk.status != ChunkStatus.PENDING or chunk.enqueued_at is None:
         return None
-    return chunk_message_id(chunk.id, chunk.enqueued_at)
+    return chunk_message_id(queue_name, chunk.id, chunk.enqueued_at)
 
 
 async def schedule_due_syncs(container: Container) -> list[int]:
