@@ -21,8 +21,10 @@ run: $(STAMP)
 ## The whole check CI runs: lint, types, then the test suite (SQLite, and PostgreSQL/Redis when they answer).
 test: lint typecheck pytest
 
+## One pytest process per core: each has its own databases, queue and tenants (tests/conftest.py), and much of
+## the suite waits on worker processes and servers, so this roughly halves the wall time even on two cores.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
