@@ -22,7 +22,7 @@ from tests.catalog_fixtures import DELETE_PRODUCTS, PRODUCT, set_up_catalog, ups
 from tests.conflict_fixtures import CONFLICTS, RESOLVE
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import SAVE_MAPPINGS, UPDATE_CONNECTOR, ServedShop, create_connector, served_shop
-from tests.sync_fixtures import run_here
+from tests.sync_fixtures import LISTINGS, run_here
 
 __all__ = ["served_shop"]
 
@@ -93,8 +93,17 @@ async def test_a_sync_limited_to_other_locales_leaves_a_conflict_pending(
     await conflict_in_arabic(gql, served_shop, container)
     await sync(gql, container, syncType="INCREMENTAL")
     [held] = await pending(gql)
+    assert await listing_status(gql) == "conflict"
+    await upsert(gql, lamp(ar="مصباح برونزي", fr="Lampe de chevet"))
     await sync(gql, container, syncType="FULL", locales=["fr_FR"])
+    assert served_shop.shop.products["LAMP-1"].locales["fr"]["title"] == "Lampe de chevet"
     assert [conflict["id"] for conflict in await pending(gql)] == [held["id"]], "it said nothing of Arabic"
+    assert await listing_status(gql) == "conflict", "the French went through, but the Arabic is still undecided"
+
+
+async def listing_status(gql: GraphQLClient) -> str:
+    [listing] = (await gql(LISTINGS, {"sku": "LAMP-1"}))["product"]["listings"]
+    return str(listing["status"])
 
 
 async def test_a_conflict_the_strategy_decides_is_closed_as_decided_not_as_agreed(

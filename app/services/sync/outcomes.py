@@ -38,13 +38,20 @@ async def apply_outcomes(
     values: Mapping[int, ValueTable],
     now: datetime,
 ) -> list[int]:
-    """Imports, listings and conflicts of these items; returns the pending conflicts opened or changed."""
+    """Imports, listings and conflicts of these items; returns the pending conflicts opened or changed.
+
+    A listing checked clean still shows `conflict` while its product keeps a pending conflict the check did not
+    cover (a sync limited to other locales): the product is not in step with the channel until it is resolved.
+    """
     await _import_values(session, connector, plan, items, values)
     listings = ListingRepository(session)
-    for item in items:
-        _bind(listings, connector, plan, item, now)
+    bound = {item.product.id: listing for item in items if (listing := _bind(listings, connector, plan, item, now))}
+    announced, still_pending = await _record_conflicts(session, connector, plan, items, now)
+    for product_id in still_pending:
+        if (listing := bound.get(product_id)) is not None and listing.status == "synced":
+            listing.status = "conflict"
     await listings.write()
-    return await _record_conflicts(session, connector, plan, items, now)
+    return announced
 
 
 # -- values taken from the channel --------------------------------------------------------------
@@ -110,21 +117,25 @@ def _value_row(
 # -- the listing ----------------------------------------------------------------------------------
 
 
-def _bind(listings: ListingRepository, connector: Connector, plan: ExportPlan, item: Item, now: datetime) -> None:
+def _bind(
+    listings: ListingRepository, connector: Connector, plan: ExportPlan, item: Item, now: datetime
+) -> ListingRow | None:
     """The binder: external id, status, and both snapshots (what the PIM agreed, what the channel stored).
 
-    Saved (with the page's others, once all are bound) only when the outcome moved it.
+    Saved (with the page's others, once all are bound) only when the outcome moved it; that listing is returned.
     """
     listing = item.listing
     if listing is None:
         untouched = item.external_id is None and item.action not in (ChangeAction.CREATE, ChangeAction.UPDATE)
         if untouched and not failed(item):
-            return
+            return None
         # A product that failed before it reached the channel gets a listing too: its error shows, and the
         # next INCREMENTAL sync takes it again (Selection.failed_on), whatever its revision.
         listing = ListingRow(connector.tenant_id, connector.id, item.product.id)
-    if _bound(listing, plan, item, now):
-        listings.save(listing)
+    if not _bound(listing, plan, item, now):
+        return None
+    listings.save(listing)
+    return listing
 
 
 def _bound(listing: ListingRow, plan: ExportPlan, item: Item, now: datetime) -> bool:
@@ -248,12 +259,15 @@ def project(snapshot: Mapping[str, Any], slots: Sequence[Slot]) -> dict[str, Any
 
 async def _record_conflicts(
     session: AsyncSession, connector: Connector, plan: ExportPlan, items: Sequence[Item], now: datetime
-) -> list[int]:
+) -> tuple[list[int], set[int]]:
     """Strategy decisions are recorded as resolved conflicts; held slots open (or update) the product's one
-    pending conflict, whose version moves when its values change, so a stale resolution is refused."""
+    pending conflict, whose version moves when its values change, so a stale resolution is refused.
+
+    Returns the pending conflicts opened or changed, and the products checked clean whose pending conflict
+    stays open all the same (`_close_settled`).
+    """
     if not any(item.conflicted for item in items):
-        await _close_settled(session, connector, plan, items, now)
-        return []
+        return [], await _close_settled(session, connector, plan, items, now)
     pending = await _pending(session, connector.id, [item.product.id for item in items])
     announced: list[Conflict] = []
     events = EventRepository(session)
@@ -276,9 +290,9 @@ async def _record_conflicts(
                 conflict_type=kind.value,
                 resolution=status.value,
             )
-    await _close_settled(session, connector, plan, [item for item in items if not item.held], now)
+    still_pending = await _close_settled(session, connector, plan, [item for item in items if not item.held], now)
     await session.flush()  # a conflict opened just now has its id from here on: it is announced by it
-    return [conflict.id for conflict in announced]
+    return [conflict.id for conflict in announced], still_pending
 
 
 def _detections(item: Item) -> list[tuple[ResolutionStatus, list[dict[str, Any]], ConflictType]]:
@@ -379,24 +393,27 @@ def _resolved(
 
 async def _close_settled(
     session: AsyncSession, connector: Connector, plan: ExportPlan, items: Sequence[Item], now: datetime
-) -> None:
+) -> set[int]:
     """A pending conflict the check no longer finds is closed, not left to rot: a field conflict whose slots
     agree now (someone aligned one side) or that the connector's strategy has just decided, or a missing or
     deleted product that is back on the channel. Only when the check covered all of it: a sync limited to some
-    locales says nothing of a conflict in the others."""
+    locales says nothing of a conflict in the others: the products whose conflict stays open so are returned."""
     checked = {item.product.id: item for item in items if _settles(item)}
     if not checked:
-        return
+        return set()
     covered = {(slot.field, slot.channel_locale) for slot in plan.slots}
+    left_open: set[int] = set()
     for conflict in (await _pending(session, connector.id, list(checked))).values():
         taken_off = checked[conflict.product_id].action is ChangeAction.DELETE
         if not taken_off and not _slots_of(conflict) <= covered:
+            left_open.add(conflict.product_id)
             continue
         conflict.resolution_status, conflict.resolved_at = ResolutionStatus.DISMISSED.value, now
         conflict.resolved_by, conflict.applied_at = (
             f"sync: {_settled_because(conflict, checked[conflict.product_id])}",
             now,
         )
+    return left_open
 
 
 def _settles(item: Item) -> bool:
