@@ -206,6 +206,27 @@ async def test_pausing_a_connector_stops_its_running_sync_within_a_page(
     assert 0 < done["syncedProducts"] <= 10 and len(served_shop.shop.products) == done["syncedProducts"]
 
 
+async def test_a_job_failing_on_one_worker_stops_its_chunks_on_the_others_within_a_page(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shop refuses the credentials once, to the second chunk's worker: the job fails, and the first chunk,
+    running meanwhile in pages of 5, records the page it sent and sends no further one."""
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"sync_page_size": 5}))
+    global_id, _, [first, second] = await planned(shop_sync, container, size=PRODUCTS // 2, count=2)
+    served_shop.shop.slow_down(0.1)
+    running = asyncio.create_task(run_chunk(container, first.id, worker="one"))
+    deadline = time.monotonic() + 10
+    while not served_shop.shop.requests_to("POST", "/products/batch"):
+        assert time.monotonic() < deadline, "the first chunk never sent its first page"
+        await asyncio.sleep(0.02)
+    served_shop.shop.fail_next(1, status=401, only="POST /products/batch")
+    await run_chunk(container, second.id, worker="two")
+    await asyncio.wait_for(running, timeout=30)
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert done["status"] == "FAILED"
+    assert len(served_shop.shop.products) <= 10, "the first chunk went on sending for a failed job"
+
+
 async def test_pausing_a_connector_cancels_its_queued_sync(shop_sync: GraphQLClient, container: Container) -> None:
     global_id, _, _ = await planned(shop_sync, container, size=10, count=3)
     assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"

@@ -133,8 +133,9 @@ class SyncJobRepository:
         return {job_id: int(place) for job_id, place in await self.session.execute(statement)}
 
     async def add_counts(self, job_id: int, counts: Counts) -> bool:
-        """Atomic increments (chunks of one job run on several workers at once); returns whether the job was asked
-        to cancel, read by the same statement, so a recorded page costs no extra round trip to learn it."""
+        """Atomic increments (chunks of one job run on several workers at once); returns whether the job is to stop
+        (asked to cancel, or failed on another worker), read by the same statement, so a recorded page costs no
+        extra round trip to learn it."""
         statement = (
             update(SyncJob)
             .where(SyncJob.id == job_id)
@@ -144,7 +145,7 @@ class SyncJobRepository:
                 skipped_products=SyncJob.skipped_products + counts.skipped,
                 conflicted_products=SyncJob.conflicted_products + counts.conflicted,
             )
-            .returning(SyncJob.cancel_requested)
+            .returning(or_(SyncJob.cancel_requested, SyncJob.failure.is_not(None)))
             .execution_options(synchronize_session=False)
         )
         return bool((await self.session.execute(statement)).scalar())

@@ -396,9 +396,10 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
 
     The connector is held first (ConnectorRepository.hold), then the chunk is
     moved on, which checks and locks this worker's lease.
-    Returns whether the job was asked to cancel meanwhile (read by the
-    statement that adds the counts, so a page costs no extra round trip for
-    it) and the pending conflicts to announce once committed.
+    Returns whether the job is to stop: asked to cancel meanwhile, or failed
+    on another worker's chunk (read by the statement that adds the counts, so
+    a page costs no extra round trip for it); and the pending conflicts to
+    announce once committed.
     """
     job, now = work.job, utcnow()
     async with container.db.transaction() as session:
