@@ -22,7 +22,7 @@ from tests.catalog_fixtures import DELETE_PRODUCTS, PRODUCT, set_up_catalog, ups
 from tests.conflict_fixtures import CONFLICTS, RESOLVE
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import SAVE_MAPPINGS, UPDATE_CONNECTOR, ServedShop, create_connector, served_shop
-from tests.sync_fixtures import LISTINGS, run_here
+from tests.sync_fixtures import LISTINGS, batches, run_here
 
 __all__ = ["served_shop"]
 
@@ -99,6 +99,28 @@ async def test_a_sync_limited_to_other_locales_leaves_a_conflict_pending(
     assert served_shop.shop.products["LAMP-1"].locales["fr"]["title"] == "Lampe de chevet"
     assert [conflict["id"] for conflict in await pending(gql)] == [held["id"]], "it said nothing of Arabic"
     assert await listing_status(gql) == "conflict", "the French went through, but the Arabic is still undecided"
+
+
+async def test_a_forced_sync_leaves_what_the_channel_won_in_place(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """CHANNEL_WINS kept the shop's Arabic title over the PIM's; forceResync re-sends what the PIM agreed with the
+    channel, and must not undo that decision by sending the PIM's title after all."""
+    await set_up_catalog(gql)
+    await create_connector(
+        gql, served_shop, localeMapping=LOCALES, conflictStrategy="CHANNEL_WINS", requestsPerSecond=100
+    )
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]["userErrors"] == []
+    await upsert(gql, lamp())
+    await sync(gql, container)
+    served_shop.shop.edit("LAMP-1", locales={"ar": {"title": "مصباح ذهبي"}})
+    await sync(gql, container, syncType="FULL")
+    assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح ذهبي", "the channel won"
+    forced = await sync(gql, container, syncType="FULL", forceResync=True)
+    assert forced["syncedProducts"] == 1, "the French and the price are sent again"
+    assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح ذهبي", "forceResync undid CHANNEL_WINS"
+    sent = [product for body in batches(served_shop) for product in body["products"]][-1]
+    assert "ar" not in (sent.get("locales") or {}), sent
 
 
 async def listing_status(gql: GraphQLClient) -> str:

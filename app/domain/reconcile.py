@@ -98,7 +98,9 @@ def reconcile(
     force: bool = False,
     choose: Choose | None = None,
 ) -> Reconciliation:
-    """Classify and decide every slot. `force` re-sends PIM values that did not change (forceResync).
+    """Classify and decide every slot. `force` re-sends PIM values that did not change (forceResync), where the
+    channel last took the PIM's value: a slot whose base is the channel's own value kept over the PIM's (a
+    CHANNEL_WINS decision) stays as decided.
 
     `choose` gives a person's resolution for a slot still at odds (conflict or drift), when it applies to the
     values now found; the strategy decides every other slot.
@@ -119,10 +121,18 @@ def reconcile(
             decision = decide_chosen(slot, choice)
         else:
             decision = decide(slot, outcome, strategy, pim_newer=lambda slot=slot: pim_newer(slot))  # type: ignore[misc]
-        if force and decision.action is Action.NONE and values["pim"] is not MISSING:
+        if force and decision.action is Action.NONE and values["pim"] is not MISSING and not _kept(values):
             decision = Decision(Action.SEND)
         results.append(SlotResult(slot, outcome, decision, **values))
     return Reconciliation(tuple(results))
+
+
+def _kept(values: Mapping[str, Any]) -> bool:
+    """The channel's value was kept over the PIM's unchanged one: agreed as sent, yet the channel holds another.
+
+    (A value the channel only reformatted when it stored it looks the same; it needs no re-send either.)
+    """
+    return values["sent"] is not MISSING and values["pim"] == values["sent"] != values["base"]
 
 
 def _json(value: Any) -> Any:
