@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import html.parser
 import random
 import unicodedata
 from collections.abc import Mapping
@@ -24,6 +26,7 @@ from app.domain.transformations import (
     strip_html,
     truncate,
 )
+from tests.shared_data import shared_path
 
 TITLE = ChannelField("title", FieldType.STRING, max_length=70)
 BODY = ChannelField("body_html", FieldType.HTML)
@@ -350,6 +353,57 @@ def test_max_length_keeps_arabic_harakat_with_their_letter() -> None:
     sentence = "مَرْحَبًا بِكُمْ فِي الْمَتْجَرِ"
     assert compile_({"maxLength": {"length": 12, "ellipsis": "…"}}).apply(sentence, ctx("ar_AE")) == "مَرْحَبًا…"
     assert compile_({"maxLength": 5}, T.MULTISELECT, TAGS).apply(["كُرْسِيّ", "خشب"], ctx()) == ["كُرْ", "خشب"]
+
+
+class _Elements(html.parser.HTMLParser):
+    """The elements an HTML fragment leaves open, and whether an end tag closed one that was not the last open."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.misnested = False
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in {"br", "hr", "img"}:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.misnested = self.misnested or not self.open or self.open.pop() != tag
+
+    @property
+    def well_formed(self) -> bool:
+        return not self.open and not self.misnested
+
+
+def test_max_length_on_an_html_field_cuts_text_never_markup() -> None:
+    """Akeneo's French descriptions (HTML, up to 7,867 characters) into eBay's 4,000-character description."""
+    with (shared_path("data", "akeneo_icecat_demo_dev") / "products.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    descriptions = [row["description-fr_FR-print"] for row in rows if "<" in row["description-fr_FR-print"]]
+    well_formed = [markup for markup in descriptions if _Elements(markup).well_formed]  # some leave a <b> open
+    ebay = ChannelField("description", FieldType.HTML, max_length=4000)
+    longest = max(descriptions, key=len)
+    assert len(longest) > 4000
+    sent = compile_({"maxLength": {"length": 4000, "ellipsis": "…"}}, T.TEXTAREA, ebay).apply(longest, ctx())
+    assert len(sent) <= 4000 and sent.endswith("…") and longest.startswith(sent[: -len("…")])
+    rng = random.Random(7867)
+    for markup in well_formed:
+        length = rng.randint(10, len(markup))
+        cut = compile_({"maxLength": length}, T.TEXTAREA, BODY).apply(markup, ctx())
+        assert len(cut) <= length and _Elements(cut).well_formed, (length, cut[-80:])
+
+    link = '<p>Chêne &amp; massif <a href="/c?a=1&amp;b=2" title="a > b">voir</a></p>'
+    assert compile_({"maxLength": 30}, T.TEXTAREA, BODY).apply(link, ctx()) == "<p>Chêne &amp; massif</p>"
+    assert compile_({"maxLength": 12}, T.TEXTAREA, BODY).apply("<p>Chêne&amp;massif</p>", ctx()) == "<p>Chêne</p>"
+    arabic = "<p>مَرْحَبًا بِكُمْ فِي الْمَتْجَرِ</p>"
+    assert compile_({"maxLength": {"length": 20, "ellipsis": "…"}}, T.TEXTAREA, BODY).apply(arabic, ctx()) == (
+        "<p>مَرْحَبًا…</p>"
+    )
+    # Once stripHtml made plain text, it is cut as text.
+    plain = compile_({"stripHtml": True, "maxLength": 12}, T.TEXTAREA, BODY)
+    assert plain.apply(link, ctx()) == "Chêne &"
 
 
 def test_truncation_is_a_prefix_within_the_limit_on_random_text() -> None:

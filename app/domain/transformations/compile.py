@@ -126,6 +126,8 @@ class _Compiler:
         self.default_at: Path | None = None
         self.text_from: Path | None = None
         self.unit: str | None = None
+        self.stripped = False
+        """A stripHtml step ran: the text is plain, even for an HTML field."""
 
     def error(self, path: Path, message: str, code: ErrorCode = ErrorCode.MAPPING_INVALID) -> None:
         self.errors.append(UserErrorItem(path, message, code))
@@ -211,6 +213,7 @@ class _Compiler:
                 self.uses.add(code)
         if len(self.errors) > failed:
             return None
+        self.stripped = False  # a template after stripHtml may write markup again
         return _Template(tuple((literal, code) for literal, code, _, _ in pieces))
 
     def parse_value_map(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
@@ -276,8 +279,10 @@ class _Compiler:
     def parse_strip_html(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
         at = (*path, "stripHtml")
         if arg is True:
+            self.stripped = True
             return _StripHtml("\n")
         if isinstance(arg, Mapping) and set(arg) <= {"lineBreaks"} and isinstance(arg.get("lineBreaks", True), bool):
+            self.stripped = True
             return _StripHtml("\n" if arg.get("lineBreaks", True) else " ")
         self.error(at, 'stripHtml is true, false or {"lineBreaks": false}')
         return None
@@ -408,7 +413,7 @@ class _Compiler:
         elif not isinstance(ellipsis, str) or len(ellipsis) >= length:
             self.error(ellipsis_at, "the ellipsis must be text shorter than maxLength")
         else:
-            return _MaxLength(length, ellipsis)
+            return _MaxLength(length, ellipsis, html=self.field.type is FieldType.HTML and not self.stripped)
         return None
 
 

@@ -49,6 +49,80 @@ def _word_end(text: str, budget: int) -> int:
     return budget - 1 - found.start() if found else 0
 
 
+_MARKUP = re.compile(
+    r"<!--.*?(?:-->|$)|<[!?][^>]*>?|</?[A-Za-z][^\s/>]*(?:\"[^\"]*\"|'[^']*'|[^'\">])*>?",
+    re.DOTALL,
+)
+"""What truncate_html never cuts: a tag (quoted attributes may hold ">"), a comment or a declaration."""
+_ENTITY = re.compile(r"&#?\w*;?")
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
+)
+
+
+def truncate_html(markup: str, length: int, ellipsis: str = "") -> str:
+    """`markup` if it fits in `length` characters, else a prefix of its text plus `ellipsis`, still well formed.
+
+    Counts what is sent (tags and entities as written), so the result fits a channel's limit; cuts only text,
+    the way truncate() does (never inside an entity), never a tag, and closes the elements it leaves open.
+    """
+    if len(markup) <= length:
+        return markup
+    budget = length - len(ellipsis)
+    out: list[str] = []
+    used = closing = 0  # closing: what the end tags of open_tags take
+    open_tags: tuple[str, ...] = ()
+    said = False  # some text is in: a text that does not fit is cut at a word boundary only
+    position = 0
+    for match in (*_MARKUP.finditer(markup), None):
+        text = markup[position : match.start() if match else len(markup)]
+        room = budget - used - closing
+        if len(text) > room:
+            out.append(_cut_text(text, room, inside_words=not said))
+            break
+        out.append(text)
+        used += len(text)
+        said = said or bool(text.strip())
+        if match is None:
+            break
+        token = match.group()
+        after = _open_after(open_tags, token)
+        closing = sum(len(name) + 3 for name in after)
+        if used + len(token) + closing > budget:
+            break
+        out.append(token)
+        used += len(token)
+        open_tags = after
+        position = match.end()
+    return "".join(out).rstrip() + ellipsis + "".join(f"</{name}>" for name in reversed(open_tags))
+
+
+def _cut_text(text: str, room: int, *, inside_words: bool) -> str:
+    """The part of one run of HTML text that fits in `room`: whole words, or (`inside_words`, when it holds the
+    first word) as much as fits, never ending inside an entity."""
+    if not inside_words:
+        return text[: _word_end(text, room)]
+    cut = len(truncate(text, room))
+    amp = text.rfind("&", 0, cut)
+    entity = _ENTITY.match(text, amp) if amp >= 0 else None
+    if entity is not None and entity.end() > cut:
+        cut = amp
+    return text[:cut]
+
+
+def _open_after(open_tags: tuple[str, ...], token: str) -> tuple[str, ...]:
+    """The elements open after `token`: a start tag opens one (not a void one), an end tag closes its element
+    and any left open inside it; comments, declarations and stray end tags change nothing."""
+    if token.startswith(("<!", "<?")):
+        return open_tags
+    name = token.lstrip("</").split(None, 1)[0].rstrip("/>").lower()
+    if token.startswith("</"):
+        return open_tags[: len(open_tags) - 1 - open_tags[::-1].index(name)] if name in open_tags else open_tags
+    if name in _VOID or token.endswith("/>"):
+        return open_tags
+    return (*open_tags, name)
+
+
 _BLOCK_TAGS = frozenset(
     {"address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure", "footer"}
     | {"h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section"}
@@ -111,12 +185,15 @@ class _StripHtml:
 class _MaxLength:
     length: int
     ellipsis: str
+    html: bool = False
+    """The text is markup for an HTML field: cut with truncate_html, so no tag is split or left open."""
 
     def __call__(self, value: Any, ctx: TransformContext) -> Any:
         if value is None:
             return None
+        cut = truncate_html if self.html else truncate
         if isinstance(value, str):
-            return truncate(value, self.length, self.ellipsis)
+            return cut(value, self.length, self.ellipsis)
         if isinstance(value, list):
-            return [truncate(str(item), self.length, self.ellipsis) for item in value]
+            return [cut(str(item), self.length, self.ellipsis) for item in value]
         raise TransformationError(f"maxLength takes text, got {type(value).__name__}")
