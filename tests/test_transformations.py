@@ -355,6 +355,18 @@ def test_max_length_keeps_arabic_harakat_with_their_letter() -> None:
     assert compile_({"maxLength": 5}, T.MULTISELECT, TAGS).apply(["كُرْسِيّ", "خشب"], ctx()) == ["كُرْ", "خشب"]
 
 
+def test_max_length_never_splits_a_flag_or_a_skin_tone_from_its_emoji() -> None:
+    flags = "\U0001f1f8\U0001f1e6\U0001f1e6\U0001f1ea\U0001f1eb\U0001f1f7"  # Saudi Arabia, Emirates, France
+    assert truncate(flags, 5) == flags[:4]
+    assert compile_({"maxLength": 3}, T.MULTISELECT, TAGS).apply([flags, "Mode"], ctx()) == [flags[:2], "Mod"]
+    thumbs = "\U0001f44d\U0001f3fd\U0001f44d\U0001f3fd"  # thumbs up, medium skin tone, twice
+    assert truncate(thumbs, 3) == thumbs[:2]
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert truncate(family + " Famille", 4) == ""  # the family is one character of five code points: none fits
+    scotland = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    assert truncate(scotland + scotland, 10) == scotland
+
+
 class _Elements(html.parser.HTMLParser):
     """The elements an HTML fragment leaves open, and whether an end tag closed one that was not the last open."""
 

@@ -47,10 +47,11 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
     maxLength       255 | {"length": 255, "ellipsis": "…"}
         Text (each item of a list) cut to `length` characters, ellipsis
         included, at a word boundary, inside a word only when the first word is
-        too long, and never between a letter and its combining marks. For an
-        HTML field (unless stripHtml made it plain text) the markup counts too
-        and is kept whole: only text is cut, never a tag or an entity, and the
-        elements left open are closed within the length.
+        too long, and never between a letter and its combining marks, nor inside
+        an emoji sequence or a flag. For an HTML field (unless stripHtml made it
+        plain text) the markup counts too and is kept whole: only text is cut,
+        never a tag or an entity, and the elements left open are closed within
+        the length.
 
 `"default": ...` (beside the steps) is not a step: it is sent, as is, for an
 empty PIM value when the mapping's whenEmpty is DEFAULT.

@@ -19,10 +19,29 @@ _ZWJ = "\u200d"
 _MARKS = frozenset({"Mn", "Mc", "Me"})
 
 
+_EMOJI_MODIFIERS = range(0x1F3FB, 0x1F400)
+"""Skin tones: 👍🏽 is one character to a reader."""
+_TAGS = range(0xE0020, 0xE0080)
+"""The tag characters of a subdivision flag (🏴 then the region's letters)."""
+_REGIONAL_INDICATORS = range(0x1F1E6, 0x1F200)
+"""Letters that make a flag two by two (🇸🇦 is S then A): a cut between the two of one pair leaves a lone letter."""
+
+
 def _joins_previous(text: str, index: int) -> bool:
     """Cutting before text[index] would split a character from its marks (Arabic harakat, accents, variation
-    selectors: every mark category, not only unicodedata.combining() > 0) or break a ZWJ sequence."""
-    return unicodedata.category(text[index]) in _MARKS or text[index - 1] == _ZWJ
+    selectors: every mark category, not only unicodedata.combining() > 0), break a ZWJ sequence, or split an
+    emoji from its skin tone or a flag in two (the grapheme clusters of Unicode's UAX #29 that occur in text)."""
+    char, point = text[index], ord(text[index])
+    if unicodedata.category(char) in _MARKS or char == _ZWJ or text[index - 1] == _ZWJ:
+        return True
+    if point in _EMOJI_MODIFIERS or point in _TAGS:
+        return True
+    if point in _REGIONAL_INDICATORS:
+        before = index
+        while before > 0 and ord(text[before - 1]) in _REGIONAL_INDICATORS:
+            before -= 1
+        return (index - before) % 2 == 1
+    return False
 
 
 def truncate(text: str, length: int, ellipsis: str = "") -> str:
