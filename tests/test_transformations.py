@@ -145,6 +145,24 @@ def test_template_braces_current_value_lists_and_measures() -> None:
     assert measure.apply("x", ctx(values={"weight": {"amount": Decimal("2"), "unit": "BUSHEL"}})) == "2 BUSHEL"
 
 
+def test_template_words_a_measure_for_its_amount_in_every_locale() -> None:
+    """Akeneo's demo weighs product 1111111171 at 500 GRAM: the Arabic text must keep the 500."""
+    measure = compile_({"template": "{name} {weight}"})
+
+    def rendered(locale: str, amount: str, unit: str) -> str:
+        weight = {"amount": Decimal(amount), "unit": unit}
+        return measure.apply("x", ctx(locale, {"name": "Sac", "weight": weight}))
+
+    assert rendered("ar_AE", "500", "GRAM") == "Sac 500 غرام"
+    assert rendered("ar_EG", "500", "GRAM") == "Sac ٥٠٠ غرام"  # noqa: RUF001 (Arabic-Indic digits, on purpose)
+    assert rendered("ar_AE", "1.50", "KILOGRAM") == "Sac 1.50 كغم"
+    assert rendered("ru_RU", "1234.5", "GRAM") == f"Sac 1{NBSP}234,5 г"  # noqa: RUF001 (Cyrillic, on purpose)
+    # Akeneo's codes for the units convertUnit knows read as the locale writes them, not as codes.
+    assert rendered("fr_FR", "3", "FEET") == f"Sac 3{NNBSP}pi"
+    assert rendered("en_US", "2", "TON") == "Sac 2 t"
+    assert rendered("en_US", "10", "YARD") == "Sac 10 yd"
+
+
 # ---------------------------------------------------------------- valueMap
 
 

@@ -125,10 +125,14 @@ def _decimal_text(number: Decimal, places: int, code: str) -> str:
     return text.translate(numbering.digits)
 
 
-def _number_text(number: Decimal, code: str) -> str:
+def _places(number: Decimal) -> int:
+    """The decimals `number` is written with: 12.50 shows two."""
     exponent = number.as_tuple().exponent
-    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    return _decimal_text(number, places, code)
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def _number_text(number: Decimal, code: str) -> str:
+    return _decimal_text(number, _places(number), code)
 
 
 """PIM unit codes with a CLDR unit, so templates say "1,5 kg" rather than "1,5 KILOGRAM"."""
@@ -138,12 +142,16 @@ _CLDR_UNITS: Mapping[str, str] = {
     "KILOGRAM": "mass-kilogram",
     "OUNCE": "mass-ounce",
     "POUND": "mass-pound",
+    "TON": "mass-tonne",
     "MILLIMETER": "length-millimeter",
     "CENTIMETER": "length-centimeter",
+    "DECIMETER": "length-decimeter",
     "METER": "length-meter",
     "KILOMETER": "length-kilometer",
     "INCH": "length-inch",
-    "FOOT": "length-foot",
+    "FEET": "length-foot",
+    "YARD": "length-yard",
+    "MILE": "length-mile",
     "MILLILITER": "volume-milliliter",
     "CENTILITER": "volume-centiliter",
     "LITER": "volume-liter",
@@ -155,14 +163,27 @@ _CLDR_UNITS: Mapping[str, str] = {
 
 
 @lru_cache(maxsize=4096)
-def _measure_text(number_text: str, unit: str, code: str) -> str:
+def _measure_text(amount: Decimal, places: int, unit: str, code: str) -> str:
+    """`amount` in `unit` the locale's way. Babel is given the number, not its text: the unit's wording depends on
+    it (Arabic "500 غرام" but "قدم" for one foot; Russian "12 дюймов"), and text would be taken as a singular."""
     cldr = _CLDR_UNITS.get(unit)
     if cldr is not None:
+        numbering = _numbering(code, "default")
+        pattern = _decimal_pattern(code, places)
         try:
-            return format_unit(number_text, cldr, "short", locale=_babel_locale(code))
-        except UnknownUnitError:
+            text: str = format_unit(
+                amount,
+                cldr,
+                "short",
+                format=pattern,  # type: ignore[arg-type]  # Babel passes a NumberPattern through as it is
+                locale=numbering.locale,
+                numbering_system=numbering.system,
+            )
+        except (UnknownUnitError, ArithmeticError):
             pass
-    return f"{number_text} {unit}".strip()
+        else:
+            return text.translate(numbering.digits)
+    return f"{_decimal_text(amount, places, code)} {unit}".strip()
 
 
 def _render(value: Any, code: str) -> str:
@@ -176,8 +197,10 @@ def _render(value: Any, code: str) -> str:
         return _number_text(number, code)
     if isinstance(value, Mapping) and "amount" in value:
         amount = _as_decimal(value["amount"])
-        shown = str(value["amount"]) if amount is None else _number_text(amount, code)
-        return _measure_text(shown, str(value.get("unit") or ""), code)
+        unit = str(value.get("unit") or "")
+        if amount is None:
+            return f"{value['amount']} {unit}".strip()
+        return _measure_text(amount, _places(amount), unit, code)
     if isinstance(value, list | tuple):
         items = [text for text in (_render(item, code) for item in value) if text]
         return format_list(items, locale=_babel_locale(code)) if items else ""
