@@ -10,8 +10,13 @@ from typing import Any
 
 import pytest
 
+from app.channels.registry import channel_type_spec
 from app.container import Container
 from app.db.engine import Database
+from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
+from app.domain.channels import ChannelType
+from app.domain.connectors import ConnectorSettings, LocalePair
+from app.domain.mappings import MappingDirection, MappingDraft, check_mappings
 from app.domain.scopes import Scope
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle, make_tenant
@@ -612,3 +617,25 @@ async def test_a_measure_mapping_saved_before_units_were_required_is_broken_not_
     shown = (await preview(shop_connector, "LIGHT-1", ["en_US"]))["en"]
     assert shown["fields"] == {"title": "Light"}
     assert [(p["field"], p["code"]) for p in shown["problems"]] == [(["weight"], "CHN-061")]
+
+
+def test_format_currency_is_refused_where_no_currency_is_set_as_prices_are() -> None:
+    """Saved, such a mapping would fail every product at export ("formatCurrency needs the connector's currency")."""
+    stock = AttributeSpec(1, "stock_value", AttributeType.NUMBER, localizable=False, scopable=False)
+    name = AttributeSpec(2, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    catalog = CatalogSpec(attributes={"stock_value": stock, "name": name}, locales=("fr_FR",))
+    drafts = [
+        MappingDraft("name", "title", MappingDirection.EXPORT),
+        MappingDraft("stock_value", "barcode", MappingDirection.EXPORT, {"formatCurrency": True}),
+    ]
+    settings = ConnectorSettings(locale_mapping=(LocalePair("fr_FR", "fr"),))
+    spec = channel_type_spec(ChannelType.CUSTOM_HTTP)
+
+    rules, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=None)
+    assert rules == []
+    assert [(error.path, error.code.value) for error in errors] == [(("mappings", 1, "transformation"), "CHN-013")]
+    assert "settings.currency" in errors[0].message
+
+    with_currency = ConnectorSettings(locale_mapping=settings.locale_mapping, currency="EUR")
+    rules, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=with_currency, channel_locales=None)
+    assert errors == [] and len(rules) == 2

@@ -301,14 +301,23 @@ def _check_reading(
                 ErrorCode.MAPPING_INVALID,
             )
         )
-    if attribute.type is AttributeType.PRICE and (settings.currency or catalog.default_currency) is None:
-        errors.append(
-            UserErrorItem(
-                ("attributeCode",),
-                "prices need a currency: set the connector's settings.currency",
-                ErrorCode.CURRENCY_NOT_SUPPORTED,
+    if (settings.currency or catalog.default_currency) is None:
+        if attribute.type is AttributeType.PRICE:
+            errors.append(
+                UserErrorItem(
+                    ("attributeCode",),
+                    "prices need a currency: set the connector's settings.currency",
+                    ErrorCode.CURRENCY_NOT_SUPPORTED,
+                )
             )
-        )
+        elif compiled.needs_currency:
+            errors.append(
+                UserErrorItem(
+                    ("transformation",),
+                    "formatCurrency writes money in the connector's currency: set the connector's settings.currency",
+                    ErrorCode.CURRENCY_NOT_SUPPORTED,
+                )
+            )
     if draft.when_empty is EmptyValuePolicy.DEFAULT and compiled.default is None:
         errors.append(
             UserErrorItem(

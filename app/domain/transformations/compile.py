@@ -128,6 +128,7 @@ class _Compiler:
         self.unit: str | None = None
         self.stripped = False
         """A stripHtml step ran: the text is plain, even for an HTML field."""
+        self.needs_currency = False
 
     def error(self, path: Path, message: str, code: ErrorCode = ErrorCode.MAPPING_INVALID) -> None:
         self.errors.append(UserErrorItem(path, message, code))
@@ -151,7 +152,9 @@ class _Compiler:
                 ErrorCode.FIELD_TYPE_MISMATCH,
             )
         unit = None if produces_text else self.unit
-        return CompiledTransformation(tuple(self.steps), self.default, frozenset(self.uses), produces_text, unit)
+        return CompiledTransformation(
+            tuple(self.steps), self.default, frozenset(self.uses), produces_text, unit, self.needs_currency
+        )
 
     def element(self, obj: Mapping[str, Any], path: Path) -> None:
         for key in obj:
@@ -376,6 +379,7 @@ class _Compiler:
 
     def parse_format_currency(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
         at = (*path, "formatCurrency")
+        self.needs_currency = True
         if arg is True:
             return _FormatCurrency("pim", "default")
         if not isinstance(arg, Mapping) or not set(arg) <= {"locale", "numberingSystem"}:

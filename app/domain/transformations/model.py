@@ -83,6 +83,8 @@ class CompiledTransformation:
     """The output is text a step made (template, formatCurrency), whatever the attribute's type."""
     unit: str | None = None
     """The unit convertUnit leaves a measure in: the one the channel field takes."""
+    needs_currency: bool = False
+    """A formatCurrency step writes money in the connector's currency: without one, every value would fail."""
 
     def apply(self, value: Any, ctx: TransformContext) -> Any:
         for step in self.steps:
