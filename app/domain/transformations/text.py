@@ -4,44 +4,29 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import nh3
+import regex
 
 from app.domain.transformations.formatting import _render
 from app.domain.transformations.model import TransformationError, TransformContext
 
 """Whitespace a line may break at: all of it except the no-break spaces (French "12 kg" keeps its number and unit)."""
 _BREAK = re.compile(r"[^\S\u00a0\u2007\u202f]")
-_ZWJ = "\u200d"
-_MARKS = frozenset({"Mn", "Mc", "Me"})
+_GRAPHEME = regex.compile(r"\X")
+"""A user-perceived character (Unicode's extended grapheme cluster, UAX #29): a letter with its marks (Arabic
+harakat, accents, variation selectors), an emoji with its skin tone or ZWJ sequence, a flag's two letters."""
 
 
-_EMOJI_MODIFIERS = range(0x1F3FB, 0x1F400)
-"""Skin tones: 👍🏽 is one character to a reader."""
-_TAGS = range(0xE0020, 0xE0080)
-"""The tag characters of a subdivision flag (🏴 then the region's letters)."""
-_REGIONAL_INDICATORS = range(0x1F1E6, 0x1F200)
-"""Letters that make a flag two by two (🇸🇦 is S then A): a cut between the two of one pair leaves a lone letter."""
-
-
-def _joins_previous(text: str, index: int) -> bool:
-    """Cutting before text[index] would split a character from its marks (Arabic harakat, accents, variation
-    selectors: every mark category, not only unicodedata.combining() > 0), break a ZWJ sequence, or split an
-    emoji from its skin tone or a flag in two (the grapheme clusters of Unicode's UAX #29 that occur in text)."""
-    char, point = text[index], ord(text[index])
-    if unicodedata.category(char) in _MARKS or char == _ZWJ or text[index - 1] == _ZWJ:
-        return True
-    if point in _EMOJI_MODIFIERS or point in _TAGS:
-        return True
-    if point in _REGIONAL_INDICATORS:
-        before = index
-        while before > 0 and ord(text[before - 1]) in _REGIONAL_INDICATORS:
-            before -= 1
-        return (index - before) % 2 == 1
-    return False
+def _grapheme_start(text: str, index: int) -> int:
+    """Where the character holding text[index] starts: a cut there splits none. Clusters are found from the start
+    of the text, since one cannot be told from inside (a mark alone looks like a character of its own)."""
+    for match in _GRAPHEME.finditer(text):
+        if match.end() > index:
+            return match.start()
+    return len(text)
 
 
 def truncate(text: str, length: int, ellipsis: str = "") -> str:
@@ -55,9 +40,7 @@ def truncate(text: str, length: int, ellipsis: str = "") -> str:
     budget = max(length - len(ellipsis), 0)
     cut = _word_end(text, budget)
     if not text[:cut].strip():  # not even the first word fits: cut inside it, between whole characters
-        cut = budget
-        while 0 < cut < len(text) and _joins_previous(text, cut):
-            cut -= 1
+        cut = _grapheme_start(text, budget)
     return text[:cut].rstrip() + ellipsis
 
 
