@@ -13,6 +13,7 @@ max_batch_size), not ChannelRejected (which means "the channel said no").
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import socket
@@ -41,6 +42,8 @@ from app.channels.base import (
 from app.channels.custom_http.adapter import CustomHttpAdapter, encode_document, parse_updated_at
 from app.channels.custom_http.client import InvalidCredentials, parse_retry_after
 from app.channels.outbound import UnsafeUrl, check_outbound_url, is_public_address
+from app.channels.rate_limit import LocalTokenBucket, RateLimit
+from app.channels.retry import RetryPolicy, with_retries
 from app.channels.signing import sign, signature_headers, verify
 from app.domain.errors import ErrorCode
 from tests.emulators import serve
@@ -289,6 +292,26 @@ async def test_429_with_http_date_retry_after(adapter: CustomHttpAdapter, shop: 
     with pytest.raises(ChannelRateLimited) as caught:
         await adapter.test_connection()
     assert caught.value.retry_after is not None and 25 <= caught.value.retry_after <= 31
+
+
+async def test_a_shop_asking_for_hours_off_fails_the_next_requests_at_once(
+    shop_url: str, http: httpx.AsyncClient, shop: CustomHttpShop
+) -> None:
+    """A spent daily quota (Retry-After: 36000): the sync's next requests fail with CHN-020 and are not sent,
+    instead of a worker sleeping ten hours on the connector's bucket while holding its chunk."""
+    gate = LocalTokenBucket(RateLimit(capacity=5, rate=5))
+    credentials = {"baseUrl": shop_url, "signingSecret": SECRET, "apiKey": API_KEY}
+    adapter = CustomHttpAdapter(credentials, http, timeout=5.0, allow_private=True, gate=gate)
+    shop.rate_limit_next(1, retry_after="36000")
+    with pytest.raises(ChannelRateLimited):
+        await with_retries(lambda: adapter.export_batch([chair()]), policy=RetryPolicy())
+
+    with pytest.raises(ChannelRateLimited) as caught:
+        await asyncio.wait_for(with_retries(lambda: adapter.fetch_products(["SKU-1"]), policy=RetryPolicy()), 5.0)
+
+    assert caught.value.code is ErrorCode.RATE_LIMITED
+    assert caught.value.retry_after is not None and caught.value.retry_after > 35_000
+    assert len(shop.requests) == 1, "the shop is not asked again while it said to stay away"
 
 
 def test_parse_retry_after() -> None:

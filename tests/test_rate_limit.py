@@ -346,3 +346,50 @@ async def test_a_negative_cost_is_refused(workers: Workers) -> None:
         await workers.bucket(RateLimit(capacity=1, rate=1)).acquire(-1)
     with pytest.raises(ValueError):
         await LocalTokenBucket(RateLimit(capacity=1, rate=1)).acquire(-1)
+
+
+async def test_a_block_longer_than_a_worker_may_wait_refuses_the_request_instead_of_sleeping(workers: Workers) -> None:
+    """A shop whose daily quota is spent says Retry-After: 36000: no worker may sleep ten hours holding a chunk."""
+    limit = RateLimit(capacity=10, rate=10)
+    await workers.bucket(limit).observe(RateSignal(retry_after=36_000))
+    other = workers.bucket(limit)
+
+    with pytest.raises(ChannelRateLimited) as raised:
+        await asyncio.wait_for(other.acquire(), timeout=2.0)
+
+    assert 35_990 <= (raised.value.retry_after or 0) <= 36_000, "the caller learns how long the channel asked for"
+    assert raised.value.code.value == "CHN-020" and "36000 s" in raised.value.message
+    short = workers.bucket(limit, key="short")
+    await short.observe(RateSignal(retry_after=0.2))
+    await asyncio.wait_for(short.acquire(), timeout=2.0)  # a block within the budget is still waited out
+
+
+async def test_the_local_bucket_refuses_a_long_block_too() -> None:
+    clock = FakeClock()
+    bucket = LocalTokenBucket(RateLimit(capacity=5, rate=10), clock=clock, sleep=clock.sleep, max_block_wait=60.0)
+    await bucket.observe(RateSignal(retry_after=3600.0))
+
+    with pytest.raises(ChannelRateLimited) as raised:
+        await bucket.acquire()
+
+    assert raised.value.retry_after == pytest.approx(3600.0)
+    assert clock.now == 1000.0, "nothing was slept"
+    clock.now += 3590
+    await bucket.acquire()
+    assert clock.now == pytest.approx(4600.1), "the block ends, then the emptied bucket refills one unit"
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [RateSignal(retry_after=1e20), RateSignal(capacity=1e17), RateSignal(capacity=1e300, available=5)],
+    ids=["retry-after", "x-ratelimit-limit", "limit-and-remaining"],
+)
+async def test_absurd_numbers_from_a_channel_do_not_break_the_bucket(workers: Workers, signal: RateSignal) -> None:
+    """Header values are the channel's to get wrong; Redis refused the expiry they led to, on every request after."""
+    bucket = workers.bucket(RateLimit(capacity=10, rate=10))
+
+    await bucket.observe(signal)
+
+    wait = await bucket.try_acquire()
+    assert 0 <= wait <= 86_401
+    assert 0 < await workers.client().pttl(bucket.key) <= 7 * 86_400_000

@@ -41,6 +41,12 @@ single-process benchmarks and tests without Redis):
   the restore rate: two seconds for a one-product sync.
 - An idle bucket expires, but never before the channel's own bucket would
   have refilled too: a bucket re-created full must not over-credit.
+- A channel can ask for any wait: "Retry-After: 36000" when a daily quota is
+  spent, or garbage. A block is kept to MAX_RETRY_AFTER, and `acquire` does
+  not sleep through a block longer than `max_block_wait`: it raises
+  ChannelRateLimited (CHN-020) with the time left, as the retry helper would
+  for the 429 itself, so a worker does not hold its chunk's lease for hours
+  while the user's job shows no progress and cannot be cancelled.
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from app.channels.base import RateSignal
+from app.channels.base import ChannelRateLimited, RateSignal
 from app.domain.channels import ChannelTypeSpec
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -70,14 +76,25 @@ LATE_CREDIT = 0.2
 DEFAULT_IDLE_TTL = 900.0
 """Seconds an untouched bucket stays in Redis (longer when it needs longer to refill)."""
 
+MAX_TTL_MS = 7 * 86_400_000
+"""Longest a bucket stays in Redis: a channel's absurd limit (X-RateLimit-Limit: 1e17) must not make PEXPIRE fail."""
+
+MAX_RETRY_AFTER = 86_400.0
+"""Longest block a Retry-After sets; the first request after it learns whether the channel still wants more."""
+
+DEFAULT_MAX_BLOCK_WAIT = 300.0
+"""Longest `acquire` sleeps through a channel's block before raising instead: the retry helper's own budget
+(RetryPolicy.max_total_wait), so the request that met the 429 and the ones after it give up alike."""
+
 # Shared by both scripts. KEYS[1]: the bucket hash. ARGV[1], ARGV[2]: the connector's configured
 # capacity and rate, as strings (a change of either resets what the channel taught us). ARGV[3]: idle TTL in ms.
-# ARGV[4]: LATE_CREDIT.
+# ARGV[4]: LATE_CREDIT. ARGV[5]: MAX_TTL_MS.
 _PRELUDE = """
 local key = KEYS[1]
 local cfg_capacity, cfg_rate = ARGV[1], ARGV[2]
 local idle_ms = tonumber(ARGV[3])
 local late_credit = tonumber(ARGV[4])
+local max_ttl_ms = tonumber(ARGV[5])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local s = redis.call('HMGET', key, 'tokens', 'ts', 'capacity', 'rate', 'blocked_until', 'cfg_capacity', 'cfg_rate')
@@ -104,33 +121,34 @@ local function save()
     'capacity', string.format('%.17g', capacity), 'rate', string.format('%.17g', rate),
     'blocked_until', string.format('%.6f', blocked), 'cfg_capacity', cfg_capacity, 'cfg_rate', cfg_rate)
   local full_at = math.max(ts, blocked) + math.max(0, capacity - tokens) / rate
-  redis.call('PEXPIRE', key, math.ceil(math.max(idle_ms, (full_at - now) * 1000 + 1000)))
+  redis.call('PEXPIRE', key, math.ceil(math.min(max_ttl_ms, math.max(idle_ms, (full_at - now) * 1000 + 1000))))
 end
 """
 
-# ARGV[5]: the cost. Returns '0' when taken, else the seconds to wait before asking again.
+# ARGV[6]: the cost. Returns {wait, blocked}: the seconds to wait before asking again ('0' when taken), and
+# how much of that is the channel's block.
 _ACQUIRE = (
     _PRELUDE
     + """
-local cost = tonumber(ARGV[5])
+local cost = tonumber(ARGV[6])
 local need = math.min(cost, capacity)
 if now >= blocked and ts <= now and tokens >= need then
   tokens = tokens - cost
   save()
-  return '0'
+  return {'0', '0'}
 end
 save()
 local wait = math.max(blocked - now, (ts - now) + math.max(0, need - tokens) / rate)
-return string.format('%.17g', wait)
+return {string.format('%.17g', wait), string.format('%.17g', math.max(0, blocked - now))}
 """
 )
 
-# ARGV[5..8]: retry_after, available, capacity, restore_rate; '' when the channel did not say.
+# ARGV[6..9]: retry_after, available, capacity, restore_rate; '' when the channel did not say.
 _OBSERVE = (
     _PRELUDE
     + """
-local retry_after, available = tonumber(ARGV[5]), tonumber(ARGV[6])
-local new_capacity, new_rate = tonumber(ARGV[7]), tonumber(ARGV[8])
+local retry_after, available = tonumber(ARGV[6]), tonumber(ARGV[7])
+local new_capacity, new_rate = tonumber(ARGV[8]), tonumber(ARGV[9])
 if new_capacity and new_capacity > 0 then
   if available and new_capacity > capacity then tokens = tokens + (new_capacity - capacity) end
   capacity = new_capacity
@@ -188,6 +206,16 @@ def _check_cost(cost: float) -> None:
         raise ValueError(f"a request cannot cost {cost} units")
 
 
+def _refuse_long_block(blocked: float, max_block_wait: float) -> None:
+    """ChannelRateLimited when the channel's block has more than `max_block_wait` seconds left to run."""
+    if blocked > max_block_wait:
+        raise ChannelRateLimited(
+            f"not sent: the channel asked for no requests for another {math.ceil(blocked)} s (Retry-After)",
+            retry_after=blocked,
+            status=None,
+        )
+
+
 class RedisTokenBucket:
     """A RateGate whose bucket is one Redis hash, shared by every worker that names the same key."""
 
@@ -198,6 +226,7 @@ class RedisTokenBucket:
         key: str,
         limit: RateLimit,
         idle_ttl: float = DEFAULT_IDLE_TTL,
+        max_block_wait: float = DEFAULT_MAX_BLOCK_WAIT,
         jitter: float = DEFAULT_JITTER,
         sleep: Sleep = asyncio.sleep,
         random: Callable[[], float] = _random.random,
@@ -209,9 +238,11 @@ class RedisTokenBucket:
             _argument(limit.rate),
             str(max(1, round(idle_ttl * 1000))),
             _argument(LATE_CREDIT),
+            str(MAX_TTL_MS),
         ]
         self._acquire = redis.register_script(_ACQUIRE)
         self._observe = redis.register_script(_OBSERVE)
+        self._max_block_wait = max_block_wait
         self._jitter = jitter
         self._sleep = sleep
         self._random = random
@@ -229,11 +260,16 @@ class RedisTokenBucket:
         Public so a task can choose to defer itself (arq `Retry(defer=...)`)
         rather than sleep through a long block.
         """
+        wait, _ = await self._ask(cost)
+        return wait
+
+    async def _ask(self, cost: float) -> tuple[float, float]:
+        """The seconds until `cost` units could be taken (0: taken now), and how much of that the channel blocked."""
         _check_cost(cost)
         if cost == 0:
-            return 0.0
-        answer = await self._acquire(keys=[self.key], args=[*self._config, _argument(cost)])
-        return max(0.0, float(answer))
+            return 0.0, 0.0
+        wait, blocked = await self._acquire(keys=[self.key], args=[*self._config, _argument(cost)])
+        return max(0.0, float(wait)), max(0.0, float(blocked))
 
     async def acquire(self, cost: float = 1.0) -> None:
         """Wait until `cost` units are taken; Redis says how long each wait is, so there is no polling between.
@@ -243,16 +279,24 @@ class RedisTokenBucket:
         little random delay makes them take turns. It is at most 2% of the
         time the units take to accrue (and `jitter` seconds), well inside the
         bucket's LATE_CREDIT, so the delay costs no throughput.
+
+        Raises ChannelRateLimited, having taken nothing, while the channel's
+        block has more than `max_block_wait` seconds to run.
         """
         spread = min(self._jitter, MAX_JITTER_SHARE * cost / self.limit.rate)
-        while (wait := await self.try_acquire(cost)) > 0:
+        while True:
+            wait, blocked = await self._ask(cost)
+            if wait <= 0:
+                return
+            _refuse_long_block(blocked, self._max_block_wait)
             await self._sleep(wait + spread * self._random())
 
     async def observe(self, signal: RateSignal) -> None:
         """Apply what the channel said to the shared bucket (see the module docstring for each field)."""
         if signal == RateSignal():
             return
-        said = (signal.retry_after, signal.available, signal.capacity, signal.restore_rate)
+        retry_after = None if signal.retry_after is None else min(signal.retry_after, MAX_RETRY_AFTER)
+        said = (retry_after, signal.available, signal.capacity, signal.restore_rate)
         await self._observe(keys=[self.key], args=[*self._config, *map(_argument, said)])
 
 
@@ -265,12 +309,14 @@ class LocalTokenBucket:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        max_block_wait: float = DEFAULT_MAX_BLOCK_WAIT,
     ) -> None:
         self.limit = limit
         self.capacity = limit.capacity
         self.rate = limit.rate
         self._clock = clock
         self._sleep = sleep
+        self._max_block_wait = max_block_wait
         self._tokens = limit.capacity
         self._ts = clock()
         self._blocked = 0.0
@@ -295,6 +341,7 @@ class LocalTokenBucket:
 
     async def acquire(self, cost: float = 1.0) -> None:
         while (wait := await self.try_acquire(cost)) > 0:
+            _refuse_long_block(self._blocked - self._clock(), self._max_block_wait)
             await self._sleep(wait)
 
     async def observe(self, signal: RateSignal) -> None:
@@ -309,6 +356,6 @@ class LocalTokenBucket:
         if signal.available is not None:
             self._tokens = min(self._tokens, max(signal.available, 0.0))
         if signal.retry_after is not None and signal.retry_after > 0:
-            self._blocked = max(self._blocked, now + signal.retry_after)
+            self._blocked = max(self._blocked, now + min(signal.retry_after, MAX_RETRY_AFTER))
             self._tokens = min(self._tokens, 0.0)
             self._ts = max(self._ts, self._blocked)
