@@ -15,7 +15,7 @@ from app.channels.base import (
     CredentialsRejected,
     RateSignal,
 )
-from app.channels.retry import RetryPolicy, with_retries
+from app.channels.retry import MIN_THROTTLE_WAIT, RetryPolicy, with_retries
 
 
 class FakeSleep:
@@ -222,7 +222,24 @@ async def test_a_429_without_retry_after_backs_off_without_using_an_attempt() ->
 
     assert result == "ok"
     assert calls == [4]
-    assert sleep.waits == [0.5, 1.0, 2.0]
+    assert sleep.waits == [1.0, 1.0, 2.0], "backoff of 0.5, 1, 2 seconds, and never under MIN_THROTTLE_WAIT"
+
+
+@pytest.mark.parametrize("retry_after", [0.0, None])
+@pytest.mark.parametrize("base_delay", [0.5, 0.0])
+async def test_a_shop_answering_429_with_no_wait_forever_is_given_up_on(
+    retry_after: float | None, base_delay: float
+) -> None:
+    """Retry-After: 0 (or a date already past, when the shop's clock is behind) asked again at once, forever:
+    the total wait never grew, so the budget never ran out."""
+    call, calls = scripted(*(throttled(retry_after) for _ in range(1000)))
+    sleep = FakeSleep()
+
+    with pytest.raises(ChannelRateLimited):
+        await with_retries(call, policy=RetryPolicy(base_delay=base_delay, max_total_wait=30.0), sleep=sleep)
+
+    assert calls[0] <= 31
+    assert all(wait >= MIN_THROTTLE_WAIT for wait in sleep.waits)
 
 
 async def test_the_gate_is_paid_before_every_call_and_told_about_each_429() -> None:

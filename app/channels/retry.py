@@ -12,7 +12,11 @@ What each ChannelError leads to:
 Backoff is exponential with full jitter (a uniform draw between 0 and the
 capped exponential), so workers that failed together do not retry together.
 A 429 says "not now", not "this request is broken", so waiting it out does not
-use up an attempt; a total wait budget still bounds a storm of them.
+use up an attempt; a total wait budget still bounds a storm of them. That
+bound needs every wait to count: a 429 that names no wait (no Retry-After,
+"Retry-After: 0", a date already past on a shop whose clock is behind) backs
+off and waits at least MIN_THROTTLE_WAIT, or a shop answering so forever
+would be asked again and again without end.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 OnRetry = Callable[[ChannelError, int, float], None]
 """Called before each wait with the error, the attempts used so far, and the seconds about to be waited."""
+
+MIN_THROTTLE_WAIT = 1.0
+"""Seconds a 429 that names no wait is waited out at least (the Shopify client blocks the gate as long)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +75,8 @@ async def with_retries(
     With a `gate`, `cost` units are acquired before every call (a retry is a
     new request the channel counts again), and a 429 is reported to the gate
     so every worker of the connector pauses, not just this one. A 429 without
-    Retry-After backs off like a transient error, still without using an
-    attempt. Errors that are not ChannelErrors are not ours to judge: they
+    a wait backs off like a transient error (MIN_THROTTLE_WAIT at least),
+    still without using an attempt. Errors that are not ChannelErrors are not ours to judge: they
     propagate untouched.
     """
     attempts = 0
@@ -82,8 +89,10 @@ async def with_retries(
             return await call()
         except ChannelRateLimited as error:
             throttles += 1
-            delay = error.retry_after if error.retry_after is not None else policy.backoff(throttles, random)
-            delay = max(0.0, delay)
+            if error.retry_after is not None and error.retry_after > 0:
+                delay = error.retry_after
+            else:
+                delay = max(MIN_THROTTLE_WAIT, policy.backoff(throttles, random))
             if gate is not None:
                 await gate.observe(RateSignal(retry_after=delay))
             failure: ChannelError = error
