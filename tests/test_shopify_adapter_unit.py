@@ -31,6 +31,8 @@ from app.channels.base import (
     ItemResult,
     RateSignal,
 )
+from app.channels.rate_limit import LocalTokenBucket, RateLimit
+from app.channels.retry import RetryPolicy, with_retries
 from app.channels.shopify import documents as gql
 from app.channels.shopify.adapter import ShopifyAdapter
 from app.channels.shopify.client import InvalidCredentials, ShopifyClient, ShopifyCredentials
@@ -795,6 +797,19 @@ def test_credentials_repr_hides_the_token_and_the_endpoint_defaults_to_the_shop(
 # -- the transport: statuses, GraphQL errors, throttling -------------------------------------------
 
 
+class FakeClock:
+    """A monotonic clock that moves only when something sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @dataclass
 class RecordingGate:
     acquired: list[float] = field(default_factory=list)
@@ -866,7 +881,43 @@ async def test_throttled_is_a_rate_limit_with_the_wait_shopify_implies() -> None
         await client_for(handler, gate).execute(gql.PRODUCT_SET, {"input": {}})
     assert caught.value.retry_after == pytest.approx(2.0)  # (112 - 12) / 50
     assert caught.value.code is ErrorCode.RATE_LIMITED
-    assert gate.observed == [RateSignal(retry_after=2.0, available=12.0, capacity=1000.0, restore_rate=50.0)]
+    assert gate.observed == [RateSignal(available=12.0, capacity=1000.0, restore_rate=50.0)]
+
+
+async def test_a_throttled_write_goes_again_once_shopify_has_its_cost_not_later() -> None:
+    """Shopify implies (cost - 1) / 50 s until its bucket holds the write's cost; the write was sent again only
+    after twice that and more (the bucket, blocked that long, restarted empty and made it wait its cost again)."""
+    estimate = gql.PRODUCT_SET.estimate({"input": {}})
+    answers = [
+        answer(
+            errors=[{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+            cost={
+                "requestedQueryCost": estimate,
+                "actualQueryCost": None,
+                "throttleStatus": {"maximumAvailable": 1000.0, "currentlyAvailable": 1.0, "restoreRate": 50.0},
+            },
+        ),
+        answer({"productSet": {"product": None, "userErrors": []}}),
+    ]
+    sent: list[float] = []
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(clock.now)
+        return httpx.Response(200, json=answers.pop(0))
+
+    gate = LocalTokenBucket(RateLimit(capacity=1000, rate=50), clock=clock, sleep=clock.sleep)
+    client = ShopifyClient(
+        ShopifyCredentials.parse(CREDENTIALS),
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        timeout=5.0,
+        gate=gate,
+    )
+
+    await with_retries(lambda: client.execute(gql.PRODUCT_SET, {"input": {}}), policy=RetryPolicy(), sleep=clock.sleep)
+
+    assert estimate > 1
+    assert sent[1] - sent[0] == pytest.approx((estimate - 1) / 50, abs=0.001)
 
 
 @pytest.mark.parametrize(

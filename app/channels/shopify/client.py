@@ -247,21 +247,13 @@ class ShopifyClient:
             str(entry.get("message")) if isinstance(entry, dict) else str(entry) for entry in entries[:3]
         )
         message = self.scrub(f"Shopify {name}: {messages}")
-        if "THROTTLED" in codes:
-            wait = throttled_wait(payload, signal)
-            if self._gate is not None:
-                base = signal or RateSignal()
-                await self._gate.observe(
-                    RateSignal(
-                        retry_after=wait,
-                        available=base.available,
-                        capacity=base.capacity,
-                        restore_rate=base.restore_rate,
-                    )
-                )
-            return ChannelRateLimited(message, retry_after=wait, status=200)
         if signal is not None and self._gate is not None:
+            # With THROTTLED too: the status is Shopify's bucket itself, so ours, brought to it, makes every
+            # worker wait (cost - currentlyAvailable) / restoreRate. A Retry-After block on top emptied the
+            # bucket when it ended, and the retried request waited its whole cost a second time.
             await self._gate.observe(signal)
+        if "THROTTLED" in codes:
+            return ChannelRateLimited(message, retry_after=throttled_wait(payload, signal), status=200)
         if "ACCESS_DENIED" in codes:
             return CredentialsRejected(f"{message} (the access token lacks a scope this needs)", status=200)
         if "INTERNAL_SERVER_ERROR" in codes:
