@@ -311,10 +311,11 @@ async def test_an_unparsable_body_is_400_and_an_unknown_topic_422(
     body, headers = shop.webhook("product.updated", "SKU-1")
     del headers["X-Pimsync-Delivery"]
     assert refusal(await client.post(shop_path, content=body, headers=headers)) == (400, "CHN-051")
-    body, headers = shop.webhook("order.created", "SKU-1")
-    response = await client.post(shop_path, content=body, headers=headers)
-    assert refusal(response) == (422, "CHN-052")
-    assert "order.created" in response.json()["message"]
+    for topic in ("order.created", "product.created"):  # the protocol's topics are product.updated and .deleted
+        body, headers = shop.webhook(topic, "SKU-1")
+        response = await client.post(shop_path, content=body, headers=headers)
+        assert refusal(response) == (422, "CHN-052")
+        assert topic in response.json()["message"]
     assert await deliveries(db, shop_path) == []
 
 
@@ -327,7 +328,7 @@ SHOP_DOCUMENT = {"sku": "SKU-1", "externalId": "p-1", "fields": {}, "locales": {
         ("product.updated", {**SHOP_DOCUMENT, "sku": None}, "product.sku and product.externalId are required"),
         ("product.updated", {**SHOP_DOCUMENT, "externalId": ""}, "product.sku and product.externalId are required"),
         ("product.updated", {**SHOP_DOCUMENT, "fields": []}, "product.fields must be an object"),
-        ("product.created", {**SHOP_DOCUMENT, "locales": {"fr": "Chaise"}}, "product.locales must map each locale"),
+        ("product.updated", {**SHOP_DOCUMENT, "locales": {"fr": "Chaise"}}, "product.locales must map each locale"),
         ("product.updated", {**SHOP_DOCUMENT, "updatedAt": "last tuesday"}, "product.updatedAt"),
         ("product.deleted", {"fields": {}}, "needs product.sku or product.externalId"),
     ],

@@ -36,7 +36,9 @@ from app.channels.webhooks import (
 )
 
 TOLERANCE_SECONDS = signing.DEFAULT_TOLERANCE_SECONDS
-_TOPICS = {topic.value: topic for topic in Topic}
+_TOPICS = {topic.value: topic for topic in (Topic.UPDATED, Topic.DELETED)}
+"""The protocol's two topics. `product.created` is not one: a shop reports a new product as product.updated, and
+a topic outside the protocol is refused (422, CHN-052) so the shop's developer learns it at once."""
 
 
 def _external_id(value: object) -> str | None:
