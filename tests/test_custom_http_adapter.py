@@ -463,6 +463,7 @@ LISTED = {"sku": "A", "externalId": "p-1", "fields": {}, "locales": {}}
         ({"products": [{**LISTED, "fields": ["price"]}]}, "fields must be an object"),
         ({"products": [{**LISTED, "locales": {"en": "Chair"}}]}, "locales must map each locale to an object"),
         ({"products": [{**LISTED, "updatedAt": "yesterday"}]}, "'A': "),
+        ({"products": [{**LISTED, "updatedAt": "2026-01-01T10:00+02:00"}]}, "'A': updatedAt .* is not RFC 3339"),
     ],
 )
 async def test_a_look_up_answer_that_breaks_the_protocol_is_refused(answer: dict[str, Any], reason: str) -> None:
@@ -520,10 +521,22 @@ async def test_fetch_refuses_a_sku_with_a_comma(adapter: CustomHttpAdapter, shop
 def test_parse_updated_at() -> None:
     assert parse_updated_at("2026-01-01T10:00:00Z") == datetime(2026, 1, 1, 10, tzinfo=UTC)
     assert parse_updated_at("2026-01-01t12:00:00.5+02:00") == datetime(2026, 1, 1, 10, 0, 0, 500000, tzinfo=UTC)
+    assert parse_updated_at("2026-01-01 10:00:00.123456789z") == datetime(2026, 1, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    assert parse_updated_at("2016-12-31T23:59:60Z") == datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     assert parse_updated_at(None) is None
-    for bad in ("2026-01-01T10:00:00", "yesterday", 1767225600):
+    for bad in ("2026-01-01T10:00:00", "yesterday", 1767225600, "2026-13-01T10:00:00Z"):
         with pytest.raises(ValueError):
             parse_updated_at(bad)
+
+
+@pytest.mark.parametrize(
+    "iso_but_not_rfc3339",
+    ["20260101T100000Z", "2026-01-01T10:00Z", "2026-W01-4T10:00:00Z", "2026-01-01T10:00:00+05", "2026-01-01T10Z"],
+)
+def test_parse_updated_at_refuses_iso_forms_the_protocol_does_not_allow(iso_but_not_rfc3339: str) -> None:
+    """Python reads these ISO 8601 forms; the protocol promises RFC 3339, so a shop learns of its slip at once."""
+    with pytest.raises(ValueError, match="is not RFC 3339 with a UTC offset"):
+        parse_updated_at(iso_but_not_rfc3339)
 
 
 async def test_delete(adapter: CustomHttpAdapter, shop: CustomHttpShop) -> None:

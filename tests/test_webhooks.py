@@ -330,6 +330,7 @@ SHOP_DOCUMENT = {"sku": "SKU-1", "externalId": "p-1", "fields": {}, "locales": {
         ("product.updated", {**SHOP_DOCUMENT, "fields": []}, "product.fields must be an object"),
         ("product.updated", {**SHOP_DOCUMENT, "locales": {"fr": "Chaise"}}, "product.locales must map each locale"),
         ("product.updated", {**SHOP_DOCUMENT, "updatedAt": "last tuesday"}, "product.updatedAt"),
+        ("product.updated", {**SHOP_DOCUMENT, "updatedAt": "20260101T100000Z"}, "is not RFC 3339"),
         ("product.deleted", {"fields": {}}, "needs product.sku or product.externalId"),
     ],
 )

@@ -18,6 +18,7 @@ here is keeping the wire exact and checking the shop's answers:
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -82,20 +83,38 @@ def _error_code(value: object) -> ErrorCode:
     return _CHN_CODES.get(value, ErrorCode.CHANNEL_ERROR) if isinstance(value, str) else ErrorCode.CHANNEL_ERROR
 
 
+_RFC3339 = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ](?P<time>[0-9]{2}:[0-9]{2}):(?P<second>[0-9]{2})"
+    r"(?P<fraction>\.[0-9]+)?(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
 def parse_updated_at(value: object) -> datetime | None:
     """RFC 3339 `updatedAt` as an aware datetime; None when the shop sends none.
 
-    Raises ValueError for a value that is not RFC 3339 with an offset: a naive
-    time would compare wrongly against the PIM's (NEWEST_WINS).
+    Raises ValueError for anything else, a naive time included (it would
+    compare wrongly against the PIM's under NEWEST_WINS). The other ISO 8601
+    forms Python would read (basic format, week dates, no seconds, an offset
+    without minutes) are refused too: the protocol promises shops exactly RFC
+    3339, and a shop that sends something else must learn it from the first
+    look-up, not from a stricter reader later. A leap second (:60) is read as
+    the last moment of that minute, since datetime has no room for it.
     """
     if value is None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"updatedAt must be an RFC 3339 string, not {type(value).__name__}")
-    parsed = datetime.fromisoformat(value.strip().upper())  # RFC 3339 allows lower-case 't' and 'z'
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"updatedAt {value!r} has no UTC offset")
-    return parsed
+    match = _RFC3339.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"updatedAt {value!r} is not RFC 3339 with a UTC offset, such as 2026-01-01T10:00:00.000Z")
+    date, clock, second, fraction, offset = match.group("date", "time", "second", "fraction", "offset")
+    if second == "60":
+        second, fraction = "59", ".999999"
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        return datetime.fromisoformat(f"{date}T{clock}:{second}{(fraction or '')[:7]}{offset}")
+    except ValueError:  # a month 13, a 25th hour, an offset of +24:00 ...
+        raise ValueError(f"updatedAt {value!r} is not a valid date and time") from None
 
 
 class CustomHttpAdapter:
