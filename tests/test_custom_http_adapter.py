@@ -41,6 +41,7 @@ from app.channels.base import (
 )
 from app.channels.custom_http.adapter import CustomHttpAdapter, encode_document, parse_updated_at
 from app.channels.custom_http.client import InvalidCredentials, parse_retry_after
+from app.channels.custom_http.spec import SPEC as CUSTOM_HTTP_SPEC
 from app.channels.outbound import UnsafeUrl, check_outbound_url, is_public_address
 from app.channels.rate_limit import LocalTokenBucket, RateLimit
 from app.channels.retry import RetryPolicy, with_retries
@@ -312,6 +313,54 @@ async def test_a_shop_asking_for_hours_off_fails_the_next_requests_at_once(
     assert caught.value.code is ErrorCode.RATE_LIMITED
     assert caught.value.retry_after is not None and caught.value.retry_after > 35_000
     assert len(shop.requests) == 1, "the shop is not asked again while it said to stay away"
+
+
+class _Paced:
+    """A clock and a sleep that only move when slept on, for a rate gate under test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 1e-6)  # a real sleep always passes some time; a float rounding left would not
+
+
+async def test_an_hourly_x_ratelimit_quota_does_not_unpace_the_shop() -> None:
+    """The protocol defines no X-RateLimit headers, so their window is unknown: a shop that reports an hourly quota
+    of 5,000 must still be paced at the connector's rate, not sent thousands of requests at once."""
+
+    async def info(_: Request) -> Response:
+        quota = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4990", "X-RateLimit-Reset": "3600"}
+        return JSONResponse({"storeName": "S", "supportedLocales": ["en"]}, headers=quota)
+
+    paced = _Paced()
+    gate = LocalTokenBucket(RateLimit.for_channel(CUSTOM_HTTP_SPEC), clock=paced, sleep=paced.sleep)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=[Route("/pim-bridge/info", info)])))
+    credentials = {"baseUrl": "http://shop.test/pim-bridge", "signingSecret": SECRET}
+    adapter = CustomHttpAdapter(credentials, client, timeout=5.0, gate=gate)
+    async with client:
+        for _ in range(30):
+            await adapter.test_connection()
+    assert paced.now - 1000.0 == pytest.approx((30 - 5) / 5, abs=0.3)  # a burst of 5, then 5 a second
+
+
+async def test_a_429_still_pauses_the_gate_for_its_retry_after() -> None:
+    async def info(_: Request) -> Response:
+        return JSONResponse({"error": {"code": "busy", "message": "slow down"}}, 429, headers={"Retry-After": "30"})
+
+    paced = _Paced()
+    gate = LocalTokenBucket(RateLimit.for_channel(CUSTOM_HTTP_SPEC), clock=paced, sleep=paced.sleep)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=[Route("/pim-bridge/info", info)])))
+    adapter = CustomHttpAdapter(
+        {"baseUrl": "http://shop.test/pim-bridge", "signingSecret": SECRET}, client, timeout=5.0, gate=gate
+    )
+    async with client:
+        with pytest.raises(ChannelRateLimited):
+            await adapter.test_connection()
+    assert await gate.try_acquire() == pytest.approx(30.0, abs=0.3)
 
 
 def test_parse_retry_after() -> None:

@@ -241,15 +241,18 @@ class CustomHttpClient:
         raise self.error_for(method, path, response)
 
     def rate_signal(self, response: httpx.Response) -> RateSignal:
-        """What the shop said about its limit: Retry-After on a 429, X-RateLimit-Limit/Remaining when it sends them."""
+        """What the shop said about its limit: the protocol's one signal, a 429's Retry-After.
+
+        X-RateLimit-* headers are not read. The protocol does not define them,
+        so their window is unknown, and many servers send them per hour or per
+        minute: taken as the bucket's size, an hourly quota of 5,000 let the
+        service fire thousands of requests at once. The connector's
+        requestsPerSecond paces the shop, and a 429 pauses every worker.
+        """
         retry_after = None
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
-        return RateSignal(
-            retry_after=retry_after,
-            available=_number(response.headers.get("X-RateLimit-Remaining")),
-            capacity=_number(response.headers.get("X-RateLimit-Limit")),
-        )
+        return RateSignal(retry_after=retry_after)
 
     def error_for(self, method: str, path: str, response: httpx.Response) -> ChannelError:
         """The ChannelError an unsuccessful answer stands for (the protocol's status rules)."""
@@ -302,10 +305,3 @@ class CustomHttpClient:
                 f"CUSTOM_HTTP {method} {path}: the shop's answer is not valid JSON ({snippet!r})",
                 status=response.status_code,
             ) from None
-
-
-def _number(header: str | None) -> float | None:
-    try:
-        return None if header is None else float(header)
-    except ValueError:
-        return None
