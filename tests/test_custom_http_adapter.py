@@ -40,7 +40,7 @@ from app.channels.base import (
     CredentialsRejected,
 )
 from app.channels.custom_http.adapter import CustomHttpAdapter, encode_document, parse_updated_at
-from app.channels.custom_http.client import InvalidCredentials, parse_retry_after
+from app.channels.custom_http.client import InvalidCredentials, parse_rate_reset, parse_retry_after
 from app.channels.custom_http.spec import SPEC as CUSTOM_HTTP_SPEC
 from app.channels.outbound import UnsafeUrl, check_outbound_url, is_public_address
 from app.channels.rate_limit import LocalTokenBucket, RateLimit
@@ -361,6 +361,36 @@ async def test_a_429_still_pauses_the_gate_for_its_retry_after() -> None:
         with pytest.raises(ChannelRateLimited):
             await adapter.test_connection()
     assert await gate.try_acquire() == pytest.approx(30.0, abs=0.3)
+
+
+@pytest.mark.parametrize("reset", ["20", str(int(time.time()) + 20)], ids=["seconds", "unix-time"])
+async def test_a_spent_x_ratelimit_quota_pauses_the_gate_until_its_reset(reset: str) -> None:
+    """The last request a quota allows (Remaining 0) succeeds; the next waits for the quota's reset."""
+
+    async def info(_: Request) -> Response:
+        quota = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+        return JSONResponse({"storeName": "S", "supportedLocales": ["en"]}, headers=quota)
+
+    paced = _Paced()
+    gate = LocalTokenBucket(RateLimit.for_channel(CUSTOM_HTTP_SPEC), clock=paced, sleep=paced.sleep)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=[Route("/pim-bridge/info", info)])))
+    adapter = CustomHttpAdapter(
+        {"baseUrl": "http://shop.test/pim-bridge", "signingSecret": SECRET}, client, timeout=5.0, gate=gate
+    )
+    async with client:
+        await adapter.test_connection()
+    assert await gate.try_acquire() == pytest.approx(20.0, abs=1.5)
+
+
+def test_parse_rate_reset() -> None:
+    now = 1_767_225_600.0
+    assert parse_rate_reset("30", now=now) == 30.0
+    assert parse_rate_reset(str(int(now) + 45), now=now) == 45.0
+    assert parse_rate_reset(str(int(now) - 45), now=now) == 0.0
+    assert parse_rate_reset("-1", now=now) is None
+    assert parse_rate_reset("nan", now=now) is None
+    assert parse_rate_reset("soon", now=now) is None
+    assert parse_rate_reset(None, now=now) is None
 
 
 def test_parse_retry_after() -> None:

@@ -161,7 +161,7 @@ class RateSignal:
 
     Shopify reports a cost bucket (extensions.cost.throttleStatus:
     currentlyAvailable, maximumAvailable, restoreRate); REST channels send
-    Retry-After and X-RateLimit-Limit/Remaining/Reset headers.
+    Retry-After, and some X-RateLimit-Remaining/Reset headers.
     """
 
     retry_after: float | None = None

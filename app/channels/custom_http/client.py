@@ -137,6 +137,27 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     return max(when.timestamp() - now, 0.0)
 
 
+UNIX_TIME_AFTER = 1_000_000_000.0
+"""An X-RateLimit-Reset this large is a Unix time (some servers send one), not seconds from now."""
+
+
+def parse_rate_reset(value: str | None, *, now: float) -> float | None:
+    """Seconds until an X-RateLimit-Reset: seconds from now, or a Unix time; None when absent or unreadable."""
+    seconds = _count(value)
+    if seconds is None:
+        return None
+    return max(seconds - now, 0.0) if seconds > UNIX_TIME_AFTER else seconds
+
+
+def _count(header: str | None) -> float | None:
+    """A header's non-negative finite number, or None."""
+    try:
+        number = float(header) if header is not None else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
 class CustomHttpClient:
     """One shop's signed transport: `request()` returns a 2xx (or explicitly accepted) response or raises a ChannelError.
 
@@ -241,18 +262,22 @@ class CustomHttpClient:
         raise self.error_for(method, path, response)
 
     def rate_signal(self, response: httpx.Response) -> RateSignal:
-        """What the shop said about its limit: the protocol's one signal, a 429's Retry-After.
+        """What the shop said about its limit: the protocol's signal, a 429's Retry-After, and what X-RateLimit-*
+        headers say, which may only ever slow the service down.
 
-        X-RateLimit-* headers are not read. The protocol does not define them,
-        so their window is unknown, and many servers send them per hour or per
-        minute: taken as the bucket's size, an hourly quota of 5,000 let the
-        service fire thousands of requests at once. The connector's
-        requestsPerSecond paces the shop, and a 429 pauses every worker.
+        The protocol does not define those headers, so their window is unknown
+        (many servers count per hour): X-RateLimit-Limit never sizes the
+        bucket, or an hourly quota of 5,000 would let thousands of requests
+        out at once. X-RateLimit-Remaining caps what the bucket holds now, and
+        a spent quota (Remaining 0) waits for X-RateLimit-Reset.
         """
         retry_after = None
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
-        return RateSignal(retry_after=retry_after)
+        remaining = _count(response.headers.get("X-RateLimit-Remaining"))
+        if retry_after is None and remaining == 0:
+            retry_after = parse_rate_reset(response.headers.get("X-RateLimit-Reset"), now=self._clock())
+        return RateSignal(retry_after=retry_after, available=remaining)
 
     def error_for(self, method: str, path: str, response: httpx.Response) -> ChannelError:
         """The ChannelError an unsuccessful answer stands for (the protocol's status rules)."""
