@@ -2,8 +2,9 @@
 
 Every top-level error carries `extensions.code`: the ServiceError's code
 (UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, NOT_FOUND), GRAPHQL_VALIDATION_FAILED
-for a document that does not validate, or INTERNAL_SERVER_ERROR for a fault,
-whose message is masked in production.
+for a document that does not validate, BAD_USER_INPUT for a variable whose value
+does not fit its type, or INTERNAL_SERVER_ERROR for a fault, whose message is
+masked in production.
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ def _frames(error: BaseException) -> list[str]:
     return [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(error.__traceback__)]
 
 
+def _is_bad_variable(error: GraphQLError) -> bool:
+    """A variable's value that does not fit its type (a missing `ID!`, "x" for an Int, an unknown enum value).
+
+    graphql-core reports it before execution (no path) around the GraphQLError of the coercion that failed:
+    the caller's mistake, to be told as such, not a fault to mask and log. An error a resolver raises always
+    has a path."""
+    return error.path is None and isinstance(error.original_error, GraphQLError)
+
+
 class ErrorPolicy(SchemaExtension):
     """Gives every error a code; logs faults and, in production, masks their message."""
 
@@ -91,6 +101,8 @@ class ErrorPolicy(SchemaExtension):
             return self._with_code(error, original.code, error.message)
         if original is None:
             return self._with_code(error, "GRAPHQL_VALIDATION_FAILED", error.message)
+        if _is_bad_variable(error):
+            return self._with_code(error, "BAD_USER_INPUT", error.message)
         log.error("graphql.fault", path=error.path, error=type(original).__qualname__, at=_frames(original))
         message = "Unexpected error." if self.mask_faults else error.message
         return self._with_code(error, "INTERNAL_SERVER_ERROR", message)

@@ -87,6 +87,24 @@ async def test_expected_errors_keep_their_message_in_production(
     assert (await gql(LOCALES))["locales"] == []
 
 
+@pytest.mark.parametrize(
+    ("query", "variables", "told"),
+    [
+        ("query($first: Int) { syncJobs(first: $first) { totalCount } }", {"first": "ten"}, "'ten'"),
+        ("query($from: DateTime) { syncJobs(from: $from) { totalCount } }", {"from": "last week"}, "DateTime"),
+        ("query($status: SyncJobStatus) { syncJobs(status: $status) { totalCount } }", {"status": "DONE"}, "DONE"),
+        ("query($id: ID!) { syncJob(id: $id) { id } }", {}, "'$id'"),
+    ],
+)
+async def test_a_variable_that_does_not_fit_its_type_is_bad_input_not_a_fault(
+    production: httpx.AsyncClient, tenant: TenantHandle, query: str, variables: dict[str, Any], told: str
+) -> None:
+    """A frontend sends its arguments as variables: a wrong one is its mistake, said as such even in production."""
+    [error] = await GraphQLClient(production, tenant.token).errors(query, variables)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert told in error["message"]
+
+
 async def test_a_fault_outside_graphql_is_a_bare_500_in_production(
     production: httpx.AsyncClient, tenant: TenantHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
