@@ -9,6 +9,7 @@ masked in production.
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -82,11 +83,22 @@ def _is_bad_variable(error: GraphQLError) -> bool:
     return error.path is None and isinstance(error.original_error, GraphQLError)
 
 
-class ErrorPolicy(SchemaExtension):
-    """Gives every error a code; logs faults and, in production, masks their message."""
+SUGGESTION = re.compile(r" Did you mean [^?]*\?")
+"""graphql-core's hint after an unknown name (" Did you mean 'connectors', 'connector', or 'conflicts'?"): names
+are letters, digits and underscores, so the hint ends at the first question mark."""
 
-    def __init__(self, *, mask_faults: bool) -> None:
+
+class ErrorPolicy(SchemaExtension):
+    """Gives every error a code; logs faults and, in production, masks their message.
+
+    With introspection off, a document's errors do not suggest names either: "Did you mean ...?" answers a
+    misspelt field, argument, type or enum value with the real ones, so guessing would map the schema that
+    introspection keeps hidden.
+    """
+
+    def __init__(self, *, mask_faults: bool, hide_suggestions: bool) -> None:
         self.mask_faults = mask_faults
+        self.hide_suggestions = hide_suggestions
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -100,12 +112,16 @@ class ErrorPolicy(SchemaExtension):
         if isinstance(original, ServiceError):
             return self._with_code(error, original.code, error.message)
         if original is None:
-            return self._with_code(error, "GRAPHQL_VALIDATION_FAILED", error.message)
+            return self._with_code(error, "GRAPHQL_VALIDATION_FAILED", self._told(error.message))
         if _is_bad_variable(error):
-            return self._with_code(error, "BAD_USER_INPUT", error.message)
+            return self._with_code(error, "BAD_USER_INPUT", self._told(error.message))
         log.error("graphql.fault", path=error.path, error=type(original).__qualname__, at=_frames(original))
         message = "Unexpected error." if self.mask_faults else error.message
         return self._with_code(error, "INTERNAL_SERVER_ERROR", message)
+
+    def _told(self, message: str) -> str:
+        """The message of an error in the request, without its suggestions when they are to be hidden."""
+        return SUGGESTION.sub("", message) if self.hide_suggestions else message
 
     @staticmethod
     def _with_code(error: GraphQLError, code: str, message: str) -> GraphQLError:

@@ -95,7 +95,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: ErrorPolicy(mask_faults=settings.is_production),
+        lambda: ErrorPolicy(mask_faults=settings.is_production, hide_suggestions=not settings.introspection_enabled),
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)

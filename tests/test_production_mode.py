@@ -126,6 +126,38 @@ async def test_introspection_is_refused_in_production(production: httpx.AsyncCli
     assert "ProductConnection" not in response.text
 
 
+MISSPELT = [
+    ("{ connecters { totalCount } }", None, "'connectors'"),
+    ("{ connectors(statu: PAUSED) { totalCount } }", None, "'status'"),
+    ("{ connectors(status: PAUSE) { totalCount } }", None, "'PAUSED'"),
+    ("{ connectors { edges { node { ... on SyncJb { id } } } } }", None, "'SyncJob'"),
+    (
+        'mutation { triggerSync(connectorCode: "x", input: {syncType: FULL, dryRn: true}) { syncJob { id } } }',
+        None,
+        "'dryRun'",
+    ),
+    ("query($s: ConnectorStatus) { connectors(status: $s) { totalCount } }", {"s": "PAUSE"}, "'PAUSED'"),
+]
+
+
+@pytest.mark.parametrize(("query", "variables", "real_name"), MISSPELT)
+async def test_errors_suggest_no_names_when_introspection_is_off(
+    production: httpx.AsyncClient, tenant: TenantHandle, query: str, variables: dict[str, Any] | None, real_name: str
+) -> None:
+    """ "Did you mean 'connectors'?" would let anyone guessing map the schema that introspection hides."""
+    [error] = await GraphQLClient(production, tenant.token).errors(query, variables)
+    assert real_name not in error["message"] and "Did you mean" not in error["message"], error
+    assert error["extensions"]["code"] in {"GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
+
+
+@pytest.mark.parametrize(("query", "variables", "real_name"), MISSPELT[:1])
+async def test_errors_suggest_names_in_development(
+    development: httpx.AsyncClient, tenant: TenantHandle, query: str, variables: dict[str, Any] | None, real_name: str
+) -> None:
+    [error] = await GraphQLClient(development, tenant.token).errors(query, variables)
+    assert real_name in error["message"]
+
+
 async def test_introspection_works_in_development(development: httpx.AsyncClient, tenant: TenantHandle) -> None:
     data = await GraphQLClient(development, tenant.token)("{ __schema { queryType { name } } }")
     assert data["__schema"]["queryType"]["name"] == "Query"
