@@ -36,6 +36,7 @@ from tests.catalog_fixtures import upsert
 from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, make_tenant, until_a_writer_waits
 from tests.connector_fixtures import (
     CONNECTOR,
+    SAVE_MAPPINGS,
     UPDATE_CONNECTOR,
     ServedShop,
     create_connector,
@@ -46,6 +47,7 @@ from tests.sync_fixtures import (
     JOB,
     LISTINGS,
     LOCALE_STATUS,
+    MAPPINGS,
     PRODUCTS,
     RETRY,
     TRIGGER,
@@ -504,6 +506,38 @@ async def test_a_page_of_queued_jobs_costs_the_same_queries_whatever_its_size(
         assert len(positions) == first
     assert counts[0] == counts[1], sql_counter.statements
     assert positions == {"third": 1, "second": 2, "fourth": 3, "shop": 4}, ids
+
+
+async def test_a_page_of_connectors_with_mappings_and_last_job_costs_the_same_queries_whatever_its_size(
+    shop_sync: GraphQLClient, served_shop: ServedShop, sql_counter: QueryCounter
+) -> None:
+    """DESIGN's target for the API: the mappings and newest job of every connector of a page come by loaders."""
+    for code in ("second", "third", "fourth"):
+        await create_connector(shop_sync, served_shop, code=code)
+        saved = (await shop_sync(SAVE_MAPPINGS, {"code": code, "mappings": MAPPINGS}))["saveMappings"]
+        assert saved["userErrors"] == []
+    for code in ("shop", "third"):
+        await trigger(shop_sync, code=code)
+    query = """query($first: Int) { connectors(first: $first) { edges { node {
+      code settings { localeMapping { channelLocale } } mappings { attributeCode channelField broken }
+      lastJob { id status progress queuePosition connector { code } } localeSyncStatus { status } pendingConflictCount
+    } } } }"""
+    counts, nodes = [], []
+    for first in (1, 4):
+        sql_counter.statements.clear()
+        nodes = [edge["node"] for edge in (await shop_sync(query, {"first": first}))["connectors"]["edges"]]
+        counts.append(len(sql_counter.statements))
+        assert len(nodes) == first
+    assert counts[0] == counts[1], sql_counter.statements
+    assert {node["code"]: len(node["mappings"]) for node in nodes} == {
+        code: len(MAPPINGS) for code in ("shop", "second", "third", "fourth")
+    }
+    assert {node["code"]: (node["lastJob"] or {}).get("connector") for node in nodes} == {
+        "shop": {"code": "shop"},
+        "second": None,
+        "third": {"code": "third"},
+        "fourth": None,
+    }
 
 
 async def test_a_chunk_costs_the_same_statements_whatever_its_size(
