@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from app.db.engine import Database
 from app.domain.scopes import Scope
+from app.services.connectors import ConnectorService
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog
 from tests.conftest import GraphQLClient, SwappableApp, TenantHandle, make_tenant
 from tests.connector_fixtures import (
@@ -236,6 +237,30 @@ async def test_update_is_partial_and_retests_new_credentials(catalog: GraphQLCli
         "updateConnector"
     ]
     assert [error["code"] for error in refused["userErrors"]] == ["CON-001"]
+
+
+async def test_an_update_keeps_what_another_changed_while_its_credentials_were_tested(
+    catalog: GraphQLClient, served_shop: ServedShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New credentials are tested over the network for seconds; a colleague's change made meanwhile stays."""
+    await create_connector(catalog, served_shop)
+    meanwhile = {"settings": {"conflictStrategy": "CHANNEL_WINS", "syncIntervalMinutes": 30}}
+    test_for_real = ConnectorService.run_test
+
+    async def test_while_a_colleague_edits(service: ConnectorService, *args: Any) -> Any:
+        edited = (await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": meanwhile}))["updateConnector"]
+        assert edited["userErrors"] == []
+        return await test_for_real(service, *args)
+
+    monkeypatch.setattr(ConnectorService, "run_test", test_while_a_colleague_edits)
+    given = {"name": "Main shop", "credentials": served_shop.credentials(), "settings": {"currency": "USD"}}
+    updated = (await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": given}))["updateConnector"]
+    assert updated["userErrors"] == [] and updated["testResult"]["success"] is True
+    settings = (await catalog(CONNECTOR, {"code": "shop"}))["connector"]["settings"]
+    assert (settings["conflictStrategy"], settings["syncIntervalMinutes"]) == ("CHANNEL_WINS", 30), (
+        "the colleague's change"
+    )
+    assert settings["currency"] == "USD" and len(settings["localeMapping"]) == 3, "this update's own"
 
 
 async def test_an_update_checks_only_what_it_changes(catalog: GraphQLClient, served_shop: ServedShop) -> None:

@@ -141,6 +141,15 @@ def _changed_settings(changes: ConnectorChanges) -> frozenset[str]:
     return frozenset(changed)
 
 
+def _with_decided(row: Connector, settings: ConnectorSettings, changed: frozenset[str]) -> ConnectorSettings:
+    """The locked row's settings, with those an update decided (`changed`, contract names) taken from `settings`.
+
+    `settings` was merged from the row as read before the connection test, which takes seconds: a setting
+    another update changed meanwhile must keep that change, not get the value read before it back."""
+    decided = {SETTING_NAMES[name]: getattr(settings, SETTING_NAMES[name]) for name in changed}
+    return replace(settings_of(row), **decided)
+
+
 def _status_after(outcome: TestOutcome) -> tuple[ConnectorStatus, str | None]:
     if outcome.success:
         return ConnectorStatus.CONNECTED, None
@@ -341,6 +350,7 @@ class ConnectorService:
             settings = await self._checked_changes(settings, changed, spec, locales)
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
+            settings = _with_decided(row, settings, changed)
             if changed:
                 await self._check_mappings_still_fit(session, row, settings, spec, locales)
             if changes.name is not None:
