@@ -6,23 +6,44 @@ the page, one for the count and one per loader, whatever the page size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from app.db.engine import Database
-from app.db.models import Connector, FieldMapping, Listing, SyncJob
+from app.db.models import Conflict, Connector, FieldMapping, Listing, SyncJob
 from app.domain.catalog import CatalogSpec
 from app.domain.values import ValueKey
-from app.repositories.conflicts import ConflictRepository
+from app.repositories.conflicts import ConflictFilter, ConflictRepository
 from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.products import ProductRepository
-from app.repositories.sync_jobs import SyncJobRepository
+from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
 from app.services.catalog_setup import CatalogSetupService
 
 Key = TypeVar("Key")
 Value = TypeVar("Value")
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    """One connector's page of a nested connection (its syncJobs, its conflicts): the connector, the status
+    filtered on, the cursor's id and how many rows to fetch (one more than shown)."""
+
+    connector_id: int
+    status: str | None
+    before_id: int | None
+    limit: int
+
+
+PageOf = tuple[list[Row], int]
+"""A page's rows and how many match in all."""
+Fetch = Callable[
+    [AsyncSession, str | None, list[int], int | None, int], Awaitable[tuple[dict[int, list[Row]], dict[int, int]]]
+]
 
 
 class Loaders:
@@ -38,6 +59,8 @@ class Loaders:
         self.error_locales_by_job: DataLoader[int, set[str]] = DataLoader(self._error_locales)
         self.queue_position_by_job: DataLoader[int, int | None] = DataLoader(self._queue_positions)
         self.pending_conflicts_by_connector: DataLoader[int, int] = DataLoader(self._pending_conflicts)
+        self.jobs_of_connector: DataLoader[PageKey, PageOf[SyncJob]] = DataLoader(self._job_pages)
+        self.conflicts_of_connector: DataLoader[PageKey, PageOf[Conflict]] = DataLoader(self._conflict_pages)
 
     async def spec(self) -> CatalogSpec:
         return await self.catalog_spec.load(self.tenant_id)
@@ -89,6 +112,43 @@ class Loaders:
         async with self.db.reader() as session:
             found = await ConflictRepository(session).pending_counts(self.tenant_id, connector_ids)
         return [found.get(pk, 0) for pk in connector_ids]
+
+    async def _job_pages(self, keys: Sequence[PageKey]) -> list[PageOf[SyncJob]]:
+        async def fetch(
+            session: AsyncSession, status: str | None, ids: list[int], before_id: int | None, limit: int
+        ) -> tuple[dict[int, list[SyncJob]], dict[int, int]]:
+            where = SyncJobFilter(status=status)
+            return await SyncJobRepository(session).pages_of(
+                self.tenant_id, where, ids, before_id=before_id, limit=limit
+            )
+
+        return await self._pages(keys, fetch)
+
+    async def _conflict_pages(self, keys: Sequence[PageKey]) -> list[PageOf[Conflict]]:
+        async def fetch(
+            session: AsyncSession, status: str | None, ids: list[int], before_id: int | None, limit: int
+        ) -> tuple[dict[int, list[Conflict]], dict[int, int]]:
+            where = ConflictFilter(resolution_status=status)
+            return await ConflictRepository(session).pages_of(
+                self.tenant_id, where, ids, before_id=before_id, limit=limit
+            )
+
+        return await self._pages(keys, fetch)
+
+    async def _pages(self, keys: Sequence[PageKey], fetch: Fetch[Row]) -> list[PageOf[Row]]:
+        """The keys' pages, two queries per distinct (status, cursor, size): one pair for a listed page of
+        connectors asking the same thing of each."""
+        asked: dict[tuple[str | None, int | None, int], list[int]] = {}
+        for key in keys:
+            asked.setdefault((key.status, key.before_id, key.limit), []).append(key.connector_id)
+        found: dict[PageKey, PageOf[Row]] = {}
+        for (status, before_id, limit), ids in asked.items():
+            async with self.db.reader() as session:
+                pages, totals = await fetch(session, status, ids, before_id, limit)
+            for connector_id in ids:
+                key = PageKey(connector_id, status, before_id, limit)
+                found[key] = (pages[connector_id], totals[connector_id])
+        return [found[key] for key in keys]
 
 
 def _group_by(keys: Sequence[Key], rows: Sequence[Value], key_of: Callable[[Value], Key]) -> list[list[Value]]:

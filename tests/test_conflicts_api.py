@@ -235,6 +235,46 @@ async def test_pending_conflict_count_costs_the_same_queries_for_any_page(
     assert counts[0] == counts[1], sql_counter.statements
 
 
+async def test_each_connectors_conflicts_cost_the_same_queries_for_any_page(
+    gql: GraphQLClient, served_shop: ServedShop, db: Database, tenant: TenantHandle, sql_counter: QueryCounter
+) -> None:
+    """A list of stores, each with its newest conflicts: the nested pages come by one loader, not a query each."""
+    shop = await open_shop(gql, served_shop, db, tenant, ("s1", "s2", "s3", "s4"))
+    await shop.seed("s1", "CHAIR-1", title(AR_TITLE))
+    await shop.seed("s1", "CHAIR-2", title(AR_TITLE), status="PIM_WINS")
+    await shop.seed("s1", "CHAIR-3", title(AR_TITLE))
+    await shop.seed("s2", "CHAIR-1", title(FR_TITLE))
+    await shop.seed("s4", "CHAIR-5", body(AR_BODY), status="DISMISSED")
+    query = """query($first: Int, $status: ResolutionStatus) { connectors(first: $first) { edges { node {
+      code conflicts(first: 1, resolutionStatus: $status) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { productSku } }
+      } } } } }"""
+    counts, pages = [], {}
+    for first in (1, 4):
+        sql_counter.statements.clear()
+        edges = (await gql(query, {"first": first}))["connectors"]["edges"]
+        counts.append(len(sql_counter.statements))
+        pages = {edge["node"]["code"]: edge["node"]["conflicts"] for edge in edges}
+    assert counts[0] == counts[1], sql_counter.statements
+    shown = {
+        code: ([e["node"]["productSku"] for e in page["edges"]], page["totalCount"]) for code, page in pages.items()
+    }
+    assert shown == {"s1": (["CHAIR-3"], 3), "s2": (["CHAIR-1"], 1), "s3": ([], 0), "s4": (["CHAIR-5"], 1)}
+    assert [pages[code]["pageInfo"]["hasNextPage"] for code in ("s1", "s2", "s3", "s4")] == [True, False, False, False]
+    pending = (await gql(query, {"status": "PENDING"}))["connectors"]["edges"]
+    assert {edge["node"]["code"]: edge["node"]["conflicts"]["totalCount"] for edge in pending} == {
+        "s1": 2,
+        "s2": 1,
+        "s3": 0,
+        "s4": 0,
+    }
+    rest = """query($after: String) { connector(code: "s1") { conflicts(first: 5, after: $after) {
+      pageInfo { hasNextPage hasPreviousPage } edges { node { productSku } } } } }"""
+    second = (await gql(rest, {"after": pages["s1"]["pageInfo"]["endCursor"]}))["connector"]["conflicts"]
+    assert [edge["node"]["productSku"] for edge in second["edges"]] == ["CHAIR-2", "CHAIR-1"]
+    assert second["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
+
+
 # -- resolving one ------------------------------------------------------------------------------
 
 

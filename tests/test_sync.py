@@ -521,6 +521,7 @@ async def test_a_page_of_connectors_with_mappings_and_last_job_costs_the_same_qu
     query = """query($first: Int) { connectors(first: $first) { edges { node {
       code settings { localeMapping { channelLocale } } mappings { attributeCode channelField broken }
       lastJob { id status progress queuePosition connector { code } } localeSyncStatus { status } pendingConflictCount
+      syncJobs(first: 1) { totalCount pageInfo { hasNextPage } edges { node { id status } } }
     } } } }"""
     counts, nodes = [], []
     for first in (1, 4):
@@ -538,6 +539,15 @@ async def test_a_page_of_connectors_with_mappings_and_last_job_costs_the_same_qu
         "third": {"code": "third"},
         "fourth": None,
     }
+    assert {node["code"]: node["syncJobs"]["totalCount"] for node in nodes} == {
+        "shop": 1,
+        "second": 0,
+        "third": 1,
+        "fourth": 0,
+    }
+    for node in nodes:
+        shown = [edge["node"]["id"] for edge in node["syncJobs"]["edges"]]
+        assert shown == ([node["lastJob"]["id"]] if node["lastJob"] else []), node
 
 
 async def test_a_chunk_costs_the_same_statements_whatever_its_size(

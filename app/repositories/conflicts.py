@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Conflict, Connector
 from app.domain.conflicts import ResolutionStatus
 from app.domain.connectors import ConnectorStatus
+from app.repositories.pages import newest_per_owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,28 @@ class ConflictRepository:
     async def count(self, tenant_id: int, where: ConflictFilter) -> int:
         subquery = self._filtered(tenant_id, where).with_only_columns(Conflict.id).subquery()
         return int(await self.session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+    async def pages_of(
+        self,
+        tenant_id: int,
+        where: ConflictFilter,
+        connector_ids: Collection[int],
+        *,
+        before_id: int | None,
+        limit: int,
+    ) -> tuple[dict[int, list[Conflict]], dict[int, int]]:
+        """`page` and `count` for each of several connectors (`where` names none), in two queries."""
+        statement = self._filtered(tenant_id, where)
+        return await newest_per_owner(
+            self.session,
+            Conflict,
+            statement,
+            Conflict.id,
+            Conflict.connector_id,
+            connector_ids,
+            before_id=before_id,
+            limit=limit,
+        )
 
     async def pending_counts(self, tenant_id: int, connector_ids: Collection[int]) -> dict[int, int]:
         """PENDING conflicts per connector, in one grouped query (connectors without any are absent)."""

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import SyncChunk, SyncJob, SyncJobChange, SyncJobError
 from app.domain.errors import ErrorCode
 from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, SyncJobStatus
+from app.repositories.pages import newest_per_owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,22 @@ class SyncJobRepository:
     async def count(self, tenant_id: int, where: SyncJobFilter) -> int:
         subquery = self._filtered(tenant_id, where).with_only_columns(SyncJob.id).subquery()
         return int(await self.session.scalar(select(func.count()).select_from(subquery)) or 0)
+
+    async def pages_of(
+        self, tenant_id: int, where: SyncJobFilter, connector_ids: Collection[int], *, before_id: int | None, limit: int
+    ) -> tuple[dict[int, list[SyncJob]], dict[int, int]]:
+        """`page` and `count` for each of several connectors (`where` names none), in two queries."""
+        statement = self._filtered(tenant_id, where)
+        return await newest_per_owner(
+            self.session,
+            SyncJob,
+            statement,
+            SyncJob.id,
+            SyncJob.connector_id,
+            connector_ids,
+            before_id=before_id,
+            limit=limit,
+        )
 
     async def latest_for(self, tenant_id: int, connector_ids: Collection[int]) -> dict[int, SyncJob]:
         """Each connector's newest job that was not a dry run."""

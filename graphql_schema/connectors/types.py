@@ -20,13 +20,11 @@ from app.domain.mappings import EmptyValuePolicy as EmptyValuePolicyValue
 from app.domain.mappings import MappingDirection as MappingDirectionValue
 from app.domain.scopes import Scope
 from app.domain.sync import SyncJobStatus as SyncJobStatusValue
-from app.repositories.conflicts import ConflictFilter
-from app.repositories.sync_jobs import SyncJobFilter
 from app.services.connector_webhooks import webhook_path
 from app.services.connectors import TestOutcome, settings_of
 from app.services.mappings import Preview, broken_reason
-from graphql_schema.conflicts.queries import conflicts_page, status_value
-from graphql_schema.conflicts.types import ConflictConnection
+from graphql_schema.conflicts.queries import status_value
+from graphql_schema.conflicts.types import ConflictConnection, ConflictType
 from graphql_schema.context import Info
 from graphql_schema.enums import (
     ChannelType,
@@ -40,9 +38,9 @@ from graphql_schema.enums import (
     SyncType,
 )
 from graphql_schema.errors import UserError, user_errors
-from graphql_schema.relay import Connection, Node, global_id
+from graphql_schema.loaders import PageKey
+from graphql_schema.relay import Connection, Node, Page, after_key, connection, global_id, page_size
 from graphql_schema.scalars import JSON
-from graphql_schema.sync.queries import jobs_page
 from graphql_schema.sync.types import SyncJobConnection, SyncJobType
 
 
@@ -281,8 +279,12 @@ class ConnectorType(Node):
         status: SyncJobStatus | None = None,  # type: ignore[valid-type]
     ) -> SyncJobConnection:
         info.context.require(Scope.SYNC_VIEW)
-        where = SyncJobFilter(connector_id=self.row.id, status=SyncJobStatusValue(status).value if status else None)
-        return await jobs_page(info, where, first, after)
+        limit, before_id = page_size(first), after_key("SyncJob", after)
+        wanted = SyncJobStatusValue(status).value if status else None
+        key = PageKey(self.row.id, wanted, before_id, limit + 1)
+        rows, total = await info.context.loaders.jobs_of_connector.load(key)
+        items = [(row.id, SyncJobType.from_row(row)) for row in rows]
+        return connection("SyncJob", Page(items=items, limit=limit, after=before_id, total=total))
 
     @strawberry.field(description="This connector's conflicts, newest first.")
     async def conflicts(
@@ -293,8 +295,11 @@ class ConnectorType(Node):
         resolution_status: ResolutionStatus | None = None,  # type: ignore[valid-type]
     ) -> ConflictConnection:
         info.context.require(Scope.CONFLICTS_VIEW)
-        where = ConflictFilter(connector_id=self.row.id, resolution_status=status_value(resolution_status))
-        return await conflicts_page(info, where, first, after)
+        limit, before_id = page_size(first), after_key("Conflict", after)
+        key = PageKey(self.row.id, status_value(resolution_status), before_id, limit + 1)
+        rows, total = await info.context.loaders.conflicts_of_connector.load(key)
+        items = [(row.id, ConflictType.from_row(row)) for row in rows]
+        return connection("Conflict", Page(items=items, limit=limit, after=before_id, total=total))
 
     @strawberry.field(description="Conflicts waiting for a person's decision.")
     async def pending_conflict_count(self, info: Info) -> int:
