@@ -206,6 +206,21 @@ async def test_pausing_a_connector_stops_its_running_sync_within_a_page(
     assert 0 < done["syncedProducts"] <= 10 and len(served_shop.shop.products) == done["syncedProducts"]
 
 
+async def test_a_chunk_of_many_pages_sends_every_page_and_closes_done(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each recorded page asks whether the job is to stop; a healthy job's answer must be no, page after page."""
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"sync_page_size": 5}))
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    await run_chunk(container, chunk.id, worker="here")
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
+    async with container.db.reader() as session:
+        row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+    assert row is not None and row.status == "DONE"
+    assert len(served_shop.shop.products) == PRODUCTS
+
+
 async def test_a_job_failing_on_one_worker_stops_its_chunks_on_the_others_within_a_page(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:

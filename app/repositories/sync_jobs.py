@@ -162,10 +162,13 @@ class SyncJobRepository:
                 skipped_products=SyncJob.skipped_products + counts.skipped,
                 conflicted_products=SyncJob.conflicted_products + counts.conflicted,
             )
-            .returning(or_(SyncJob.cancel_requested, SyncJob.failure.is_not(None)))
+            # The two columns, not `cancel_requested OR failure IS NOT NULL`: SQLite 3.40 evaluates that expression
+            # wrongly in RETURNING on this table (true for a job neither cancelled nor failed).
+            .returning(SyncJob.cancel_requested, SyncJob.failure)
             .execution_options(synchronize_session=False)
         )
-        return bool((await self.session.execute(statement)).scalar())
+        row = (await self.session.execute(statement)).one()
+        return bool(row.cancel_requested) or row.failure is not None
 
     async def stale_pending(self, created_before: datetime) -> list[SyncJob]:
         """Pending jobs that were never planned (their planning message was lost)."""
