@@ -66,6 +66,7 @@ TRANSFORMATIONS: dict[str, Any] = {
     "name": {"maxLength": 70},
     "description": {"stripHtml": True},
     "price": {"applyTax": True, "taxRate": "0.15"},
+    "weight": {"convertUnit": "KILOGRAM"},  # a measure into a number field names the unit it is sent in
 }
 
 
