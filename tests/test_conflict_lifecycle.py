@@ -7,6 +7,7 @@ Arabic title is then rewritten on both sides, which the next sync holds as a pen
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from app.container import Container
 from app.db.models import Conflict
-from app.services.conflicts import apply
+from app.services.conflicts import apply, notify
 from app.services.conflicts.apply import MAX_ATTEMPTS, apply_resolution, recover_resolutions
 from app.services.conflicts.service import ConflictService
 from graphql_schema.relay import parse_global_id
@@ -64,6 +65,17 @@ async def conflict_in_arabic(gql: GraphQLClient, served_shop: ServedShop, contai
     await upsert(gql, lamp(ar="مصباح برونزي"))
 
 
+async def until_subscribed(container: Container, channel: str) -> None:
+    """Until a subscriber listens on `channel`: a message published before that is lost, by design of pub/sub."""
+    deadline = time.monotonic() + 30
+    while True:
+        [(_, subscribers)] = await container.redis.pubsub_numsub(channel)
+        if subscribers:
+            return
+        assert time.monotonic() < deadline, f"no one subscribed to {channel}"
+        await asyncio.sleep(0.02)
+
+
 async def test_a_conflict_opened_by_a_sync_is_announced_to_subscribers(
     gql: GraphQLClient, served_shop: ServedShop, container: Container, tenant: TenantHandle
 ) -> None:
@@ -75,14 +87,16 @@ async def test_a_conflict_opened_by_a_sync_is_announced_to_subscribers(
             announced.append(conflict)
 
     listening = asyncio.create_task(listen())
-    await asyncio.sleep(0.3)  # subscribed
-    await sync(gql, container, syncType="INCREMENTAL")
-    [opened] = await pending(gql)
-    for _ in range(50):
-        if announced:
-            break
-        await asyncio.sleep(0.05)
-    listening.cancel()
+    try:
+        await until_subscribed(container, notify.channel(container.redis, tenant.id))
+        await sync(gql, container, syncType="INCREMENTAL")
+        [opened] = await pending(gql)
+        deadline = time.monotonic() + 10
+        while not announced:
+            assert time.monotonic() < deadline, "the new conflict was not announced"
+            await asyncio.sleep(0.05)
+    finally:
+        listening.cancel()
     assert [conflict.product_sku for conflict in announced] == ["LAMP-1"], "the new conflict was not announced"
     assert announced[0].version == opened["version"]
 

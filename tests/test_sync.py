@@ -26,6 +26,7 @@ from app.domain.scopes import Scope
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.products import ProductRepository
 from app.services.conflicts.queue import enqueue_apply
+from app.services.sync import progress
 from app.services.sync.queue import enqueue_chunk, enqueue_plan, enqueue_recovery, ms
 from app.services.sync.recovery import LEASE_GRACE, LOST_MESSAGE_AFTER, recover_at_startup, recover_orphans
 from app.services.sync.runner import run_chunk
@@ -66,7 +67,7 @@ from tests.sync_fixtures import (
 
 __all__ = ["served_shop", "shop_sync", "worker"]
 
-JOBS_TOTAL = "query { syncJobs(first: 5) { totalCount edges { node { status } } } }"
+JOBS_TOTAL = "query { syncJobs(first: 5) { totalCount edges { node { id status } } } }"
 
 
 async def test_a_queued_sync_shows_its_locales_as_pending(shop_sync: GraphQLClient) -> None:
@@ -613,9 +614,10 @@ async def test_a_connectors_own_rate_limit_holds_its_requests(
 
 
 async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
-    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, container: Container
 ) -> None:
-    """No worker runs here, so the job waits: Ctrl-C ends the command, not the job, and says so."""
+    """No worker runs here, so the job waits: Ctrl-C ends the command, not the job, and says so. The signal goes
+    once the command follows the job (it has subscribed to the job's progress), not after a guessed delay."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "app.cli", "sync", "shop", "--tenant", tenant.code),
@@ -625,10 +627,13 @@ async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
     )
     try:
         deadline = time.monotonic() + 30
-        while (await shop_sync(JOBS_TOTAL))["syncJobs"]["totalCount"] == 0:
+        while not (jobs := (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]):
             assert time.monotonic() < deadline and process.returncode is None, "the command never started its job"
             await asyncio.sleep(0.1)
-        await asyncio.sleep(1.0)  # following it by now
+        followed = progress.channel(container.redis, parse_global_id(jobs[0]["node"]["id"])[1])
+        while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
+            assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
+            await asyncio.sleep(0.05)
         process.send_signal(signal.SIGINT)
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
     finally:
