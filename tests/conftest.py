@@ -141,8 +141,30 @@ def settings(
 @pytest.fixture(scope="session")
 async def container(settings: Settings) -> AsyncIterator[Container]:
     opened = await open_container(settings)
+    if opened.db.sqlite:
+        _track_sqlite_writers(opened.db)
     yield opened
     await opened.close()
+
+
+_SQLITE_WRITERS: dict[int, set[int]] = {}
+"""Per SQLite write engine, the connections in a write transaction or about to ask for one (until_a_writer_waits)."""
+
+
+def _track_sqlite_writers(db: Database) -> None:
+    """Record each connection of the write engine from its checkout, right before its BEGIN IMMEDIATE (which waits
+    while another transaction holds the write lock), until it is given back."""
+    writers = _SQLITE_WRITERS.setdefault(id(db.write_engine), set())
+    pool = db.write_engine.sync_engine.pool
+
+    def checked_out(dbapi_connection: Any, *_: Any) -> None:
+        writers.add(id(dbapi_connection))
+
+    def checked_in(dbapi_connection: Any, *_: Any) -> None:
+        writers.discard(id(dbapi_connection))
+
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
 
 
 @pytest.fixture(scope="session")
@@ -192,19 +214,20 @@ async def retire_connectors(db: Database, tenant_id: int) -> None:
 
 
 async def until_a_writer_waits(db: Database) -> None:
-    """Until another transaction waits for a lock the caller's transaction holds (PostgreSQL). On SQLite, where a
-    writer waits for the database's one write lock, until it has had time to get there."""
-    if db.sqlite:
-        await asyncio.sleep(0.5)
-        return
-    deadline = time.monotonic() + 10
+    """Until another transaction waits for a lock the caller's write transaction holds: on PostgreSQL a row lock,
+    on SQLite the database's one write lock (a second write transaction of this process has asked for it)."""
+    deadline = time.monotonic() + 30
     statement = text(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
     )
     while True:
-        async with db.reader() as session:
-            if await session.scalar(statement):
+        if db.sqlite:
+            if len(_SQLITE_WRITERS[id(db.write_engine)]) > 1:  # the caller's and another
                 return
+        else:
+            async with db.reader() as session:
+                if await session.scalar(statement):
+                    return
         assert time.monotonic() < deadline, "no transaction came to wait for the lock"
         await asyncio.sleep(0.02)
 
