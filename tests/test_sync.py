@@ -205,7 +205,9 @@ async def test_a_killed_worker_is_replaced_and_nothing_is_created_twice(
     job = await trigger(shop_sync)
     with running_worker(settings, tmp_path / "first.log") as first:
         running = await wait_for_job(shop_sync, job["id"], worker=first, until={"RUNNING"})
+        deadline = time.monotonic() + 60
         while running["syncedProducts"] == 0:
+            assert time.monotonic() < deadline, f"the first worker synced nothing:\n{first.output()}"
             await asyncio.sleep(0.1)
             running = (await shop_sync(JOB, {"id": job["id"]}))["syncJob"]
         first.kill()

@@ -154,7 +154,7 @@ async def test_a_job_whose_end_was_never_recorded_is_ended_by_recovery(
     global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
     with monkeypatch.context() as patched:
         patched.setattr("app.services.sync.runner.finish_job", dies)
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match="the worker died here"):
             await run_chunk(container, chunk.id, worker="dying")
     assert (await shop_sync(JOB, {"id": global_id}))["syncJob"]["status"] == "RUNNING"
     assert await recover_orphans(container) == 1
