@@ -385,6 +385,24 @@ def test_max_length_never_splits_a_flag_or_a_skin_tone_from_its_emoji() -> None:
     assert truncate(scotland + scotland, 10) == scotland
 
 
+def test_max_length_that_leaves_nothing_of_a_value_fails_it_instead_of_clearing_the_channel() -> None:
+    """Sent as "", the value would be a clear (whenEmpty CLEAR): the channel would lose a title the PIM has."""
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one character of five code points
+    for raw, field, text in [
+        ({"maxLength": 4}, TITLE, family + " Famille"),
+        ({"maxLength": {"length": 5, "ellipsis": "…"}}, TITLE, family + " Famille"),
+        ({"maxLength": 2}, TITLE, "e\u0301\u0301\u0301 acute"),
+        ({"maxLength": 6}, BODY, "<p>Chaise longue</p>"),
+        ({"maxLength": {"length": 8, "ellipsis": "…"}}, BODY, "<div><p>Chaise</p></div>"),
+    ]:
+        with pytest.raises(TransformationError, match="leaves nothing") as caught:
+            compile_(raw, T.TEXTAREA, field).apply(text, ctx())
+        assert caught.value.code is ErrorCode.FIELD_TYPE_MISMATCH, (raw, text)
+    with pytest.raises(TransformationError, match="leaves nothing"):
+        compile_({"maxLength": 4}, T.MULTISELECT, TAGS).apply(["Mode", family], ctx())
+    assert compile_({"maxLength": 4}).apply("      ", ctx()) == "", "a blank value is empty whatever the cut"
+
+
 class _Elements(html.parser.HTMLParser):
     """The elements an HTML fragment leaves open, and whether an end tag closed one that was not the last open."""
 

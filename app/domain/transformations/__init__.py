@@ -51,7 +51,9 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
         an emoji sequence or a flag. For an HTML field (unless stripHtml made it
         plain text) the markup counts too and is kept whole: only text is cut,
         never a tag or an entity, and the elements left open are closed within
-        the length.
+        the length. A value the length leaves no text of (its first character,
+        or its markup, is longer) fails that field (CHN-011): sent empty, it
+        would clear the channel's value.
 
 `"default": ...` (beside the steps) is not a step: it is sent, as is, for an
 empty PIM value when the mapping's whenEmpty is DEFAULT.

@@ -10,6 +10,7 @@ from typing import Any
 import nh3
 import regex
 
+from app.domain.errors import ErrorCode
 from app.domain.transformations.formatting import _render
 from app.domain.transformations.model import TransformationError, TransformContext
 
@@ -193,9 +194,25 @@ class _MaxLength:
     def __call__(self, value: Any, ctx: TransformContext) -> Any:
         if value is None:
             return None
-        cut = truncate_html if self.html else truncate
         if isinstance(value, str):
-            return cut(value, self.length, self.ellipsis)
+            return self._cut(value)
         if isinstance(value, list):
-            return [cut(str(item), self.length, self.ellipsis) for item in value]
+            return [self._cut(str(item)) for item in value]
         raise TransformationError(f"maxLength takes text, got {type(value).__name__}")
+
+    def _cut(self, text: str) -> str:
+        """`text` cut to the length; a text the cut leaves nothing of fails instead (CHN-011): sent empty (or as
+        the bare ellipsis) it would clear, or blank, the channel's value while the PIM has one."""
+        if len(text) <= self.length:
+            return text
+        cut = (
+            truncate_html(text, self.length, self.ellipsis) if self.html else truncate(text, self.length, self.ellipsis)
+        )
+        kept = _MARKUP.sub("", cut) if self.html else cut
+        if kept[: len(kept) - len(self.ellipsis)].strip() or not text.strip():
+            return cut
+        what = "its first character or its markup" if self.html else "its first character"
+        raise TransformationError(
+            f"maxLength {self.length} leaves nothing of {text[:40]!r}: {what} takes more room than that",
+            ErrorCode.FIELD_TYPE_MISMATCH,
+        )
