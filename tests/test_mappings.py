@@ -171,7 +171,7 @@ async def test_preview_shows_each_locale_with_its_sources(shop_connector: GraphQ
     assert list(shown) == ["en", "ar", "fr"]
     assert shown["ar"]["fields"]["title"] == ARABIC_TITLE
     assert shown["ar"]["sources"]["title"] == "authored"
-    assert shown["fr"]["fields"]["description"] == "Chêne & massif"
+    assert shown["fr"]["fields"]["description"] == "Chêne &amp; massif", "plain text, escaped for an HTML field"
     assert shown["en"]["fields"]["description"] == "Solid oak"
     assert shown["en"]["fields"]["price"] == "99.99"
     assert all(item["willSend"] for item in shown.values())

@@ -30,6 +30,7 @@ from tests.shared_data import shared_path
 
 TITLE = ChannelField("title", FieldType.STRING, max_length=70)
 BODY = ChannelField("body_html", FieldType.HTML)
+SUMMARY = ChannelField("summary", FieldType.STRING)
 PRICE_FIELD = ChannelField("price", FieldType.DECIMAL)
 TAGS = ChannelField("tags", FieldType.STRING_LIST)
 COLOR = ChannelField("color", FieldType.ENUM, choices=("Red", "Blue", "Rouge", "أحمر"))
@@ -224,7 +225,7 @@ def test_value_map_maps_true_and_false_to_a_fields_choices() -> None:
 
 
 def test_strip_html_decodes_entities_and_keeps_the_text_of_nested_tags() -> None:
-    compiled = compile_({"stripHtml": True}, T.TEXTAREA, BODY)
+    compiled = compile_({"stripHtml": True}, T.TEXTAREA, SUMMARY)
     html = (
         '<div class="d"><p>Caf&eacute; &amp; th&eacute;&nbsp;vert <b><i>bio</i></b></p>'
         "<ul><li>un</li><li>deux <span>et</span> trois</li></ul><script>alert(1)</script>"
@@ -235,9 +236,20 @@ def test_strip_html_decodes_entities_and_keeps_the_text_of_nested_tags() -> None
 
 
 def test_strip_html_handles_arabic_and_can_join_blocks_with_spaces() -> None:
-    compiled = compile_({"stripHtml": {"lineBreaks": False}}, T.TEXTAREA, BODY)
+    compiled = compile_({"stripHtml": {"lineBreaks": False}}, T.TEXTAREA, SUMMARY)
     assert compiled.apply("<h2>كُرْسِيّ</h2><p>خشب &amp; قماش</p>", ctx("ar_AE")) == "كُرْسِيّ خشب & قماش"
     assert strip_html("  plain\t text \n\n  here ") == "plain text\nhere"
+
+
+def test_strip_html_into_an_html_field_sends_text_the_channel_shows_as_written() -> None:
+    """Decoded and sent as HTML, "&lt;b&gt;" would come out as a tag, "&lt;script&gt;" as a script."""
+    compiled = compile_({"stripHtml": True}, T.TEXTAREA, BODY)
+    markup = "<p>a &lt; b &amp;&amp; c &gt; d</p><p>&lt;b&gt;bold?&lt;/b&gt; &lt;script&gt;x()&lt;/script&gt;</p>"
+    sent = compiled.apply(markup, ctx())
+    assert sent == "a &lt; b &amp;&amp; c &gt; d\n&lt;b&gt;bold?&lt;/b&gt; &lt;script&gt;x()&lt;/script&gt;"
+    assert strip_html(sent) == strip_html(markup), "what the shopper reads is what the PIM says"
+    cut = compile_({"stripHtml": True, "maxLength": 9}, T.TEXTAREA, BODY).apply(markup, ctx())
+    assert cut == "a &lt; b", "the limit counts the entities and never splits one"
 
 
 # ---------------------------------------------------------------- applyTax and round
@@ -449,9 +461,9 @@ def test_max_length_on_an_html_field_cuts_text_never_markup() -> None:
     assert compile_({"maxLength": {"length": 20, "ellipsis": "…"}}, T.TEXTAREA, BODY).apply(arabic, ctx()) == (
         "<p>مَرْحَبًا…</p>"
     )
-    # Once stripHtml made plain text, it is cut as text.
+    # Once stripHtml made text of it, that text is escaped for the field, and cut as HTML text.
     plain = compile_({"stripHtml": True, "maxLength": 12}, T.TEXTAREA, BODY)
-    assert plain.apply(link, ctx()) == "Chêne &"
+    assert plain.apply(link, ctx()) == "Chêne &amp;"
 
 
 def test_truncation_is_a_prefix_within_the_limit_on_random_text() -> None:

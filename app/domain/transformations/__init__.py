@@ -25,6 +25,8 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
         Plain text: tags removed (with the content of script and style),
         entities decoded, whitespace collapsed (no-break spaces too); blocks
         and <br> end a line (a space with lineBreaks false), cells get a space.
+        For an HTML field the text is escaped again ("a < b" goes as
+        "a &lt; b"), so the channel shows it as written, not as markup.
     convertUnit     "KILOGRAM"
         A measure in the unit the channel field takes, converted exactly
         (Decimal) from the unit each value is in, within its dimension (mass:
@@ -48,9 +50,9 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
         Text (each item of a list) cut to `length` characters, ellipsis
         included, at a word boundary, inside a word only when the first word is
         too long, and never between a letter and its combining marks, nor inside
-        an emoji sequence or a flag. For an HTML field (unless stripHtml made it
-        plain text) the markup counts too and is kept whole: only text is cut,
-        never a tag or an entity, and the elements left open are closed within
+        an emoji sequence or a flag. For an HTML field the markup (and the
+        entities stripHtml escaped) counts too and is kept whole: only text is
+        cut, never a tag or an entity, and the elements left open are closed within
         the length. A value the length leaves no text of (its first character,
         or its markup, is longer) fails that field (CHN-011): sent empty, it
         would clear the channel's value.

@@ -126,8 +126,6 @@ class _Compiler:
         self.default_at: Path | None = None
         self.text_from: Path | None = None
         self.unit: str | None = None
-        self.stripped = False
-        """A stripHtml step ran: the text is plain, even for an HTML field."""
         self.needs_currency = False
 
     def error(self, path: Path, message: str, code: ErrorCode = ErrorCode.MAPPING_INVALID) -> None:
@@ -216,7 +214,6 @@ class _Compiler:
                 self.uses.add(code)
         if len(self.errors) > failed:
             return None
-        self.stripped = False  # a template after stripHtml may write markup again
         return _Template(tuple((literal, code) for literal, code, _, _ in pieces))
 
     def parse_value_map(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
@@ -281,12 +278,11 @@ class _Compiler:
 
     def parse_strip_html(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
         at = (*path, "stripHtml")
+        markup = self.field.type is FieldType.HTML
         if arg is True:
-            self.stripped = True
-            return _StripHtml("\n")
+            return _StripHtml("\n", markup)
         if isinstance(arg, Mapping) and set(arg) <= {"lineBreaks"} and isinstance(arg.get("lineBreaks", True), bool):
-            self.stripped = True
-            return _StripHtml("\n" if arg.get("lineBreaks", True) else " ")
+            return _StripHtml("\n" if arg.get("lineBreaks", True) else " ", markup)
         self.error(at, 'stripHtml is true, false or {"lineBreaks": false}')
         return None
 
@@ -417,7 +413,7 @@ class _Compiler:
         elif not isinstance(ellipsis, str) or len(ellipsis) >= length:
             self.error(ellipsis_at, "the ellipsis must be text shorter than maxLength")
         else:
-            return _MaxLength(length, ellipsis, html=self.field.type is FieldType.HTML and not self.stripped)
+            return _MaxLength(length, ellipsis, html=self.field.type is FieldType.HTML)
         return None
 
 

@@ -173,15 +173,22 @@ class _Template:
 @dataclass(frozen=True, slots=True)
 class _StripHtml:
     separator: str
+    markup: bool = False
+    """The text goes to an HTML field: the decoded text is escaped again ("a < b" as "a &lt; b"), so the channel
+    shows it as the PIM wrote it instead of reading it as markup."""
 
     def __call__(self, value: Any, ctx: TransformContext) -> Any:
         if value is None:
             return None
         if isinstance(value, str):
-            return strip_html(value, self.separator)
+            return self._strip(value)
         if isinstance(value, list):
-            return [text for text in (strip_html(str(item), self.separator) for item in value) if text]
+            return [text for text in (self._strip(str(item)) for item in value) if text]
         raise TransformationError(f"stripHtml takes text, got {type(value).__name__}")
+
+    def _strip(self, text: str) -> str:
+        plain = strip_html(text, self.separator)
+        return html.escape(plain, quote=False) if self.markup else plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +196,8 @@ class _MaxLength:
     length: int
     ellipsis: str
     html: bool = False
-    """The text is markup for an HTML field: cut with truncate_html, so no tag is split or left open."""
+    """The text is markup for an HTML field (stripHtml's too, escaped): cut with truncate_html, so no tag or entity
+    is split and no element left open."""
 
     def __call__(self, value: Any, ctx: TransformContext) -> Any:
         if value is None:
