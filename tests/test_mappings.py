@@ -16,6 +16,7 @@ from app.db.engine import Database
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.channels import ChannelType
 from app.domain.connectors import ConnectorSettings, LocalePair
+from app.domain.export_plan import ExportPlan
 from app.domain.mappings import MappingDirection, MappingDraft, check_mappings
 from app.domain.scopes import Scope
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog, upsert, value
@@ -639,3 +640,40 @@ def test_format_currency_is_refused_where_no_currency_is_set_as_prices_are() -> 
     with_currency = ConnectorSettings(locale_mapping=settings.locale_mapping, currency="EUR")
     rules, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=with_currency, channel_locales=None)
     assert errors == [] and len(rules) == 2
+
+
+def _custom_http_plan(drafts: list[MappingDraft], catalog: CatalogSpec) -> ExportPlan:
+    """The pipeline a CUSTOM_HTTP sync runs, compiled from mappings as saveMappings checks them."""
+    settings = ConnectorSettings(locale_mapping=(LocalePair("fr_FR", "fr"),), currency="EUR")
+    spec = channel_type_spec(ChannelType.CUSTOM_HTTP)
+    rules, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=None)
+    assert errors == []
+    return ExportPlan(rules=rules, settings=settings, catalog=catalog, channel=spec)
+
+
+def test_a_malformed_stored_value_fails_its_product_not_the_page() -> None:
+    """Values are checked when written, but one stored before a check (or around the service) must not stop the
+    build of every other product of the sync page: it fails its own field with a message that names it."""
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    price = AttributeSpec(2, "price", AttributeType.PRICE, localizable=False, scopable=False)
+    weight = AttributeSpec(3, "weight", AttributeType.METRIC, localizable=False, scopable=False)
+    catalog = CatalogSpec({"name": name, "price": price, "weight": weight}, locales=("fr_FR",), currencies=("EUR",))
+    plan = _custom_http_plan(
+        [
+            MappingDraft("name", "title", MappingDirection.EXPORT, {"template": "{} ({weight})"}),
+            MappingDraft("price", "price", MappingDirection.EXPORT),
+        ],
+        catalog,
+    )
+    good = plan.build("GOOD", {(1, "fr_FR", ""): "Chaise", (2, "", ""): {"EUR": "12.50"}})
+    assert good.problems == [] and good.shared.fields == {"price": "12.50"}
+
+    bad_price = plan.build("BAD-1", {(1, "fr_FR", ""): "Chaise", (2, "", ""): {"EUR": "12,50"}})
+    assert [(p.path, p.code.value) for p in bad_price.problems] == [(("price",), "CHN-011")]
+    assert "price" in bad_price.problems[0].message and "12,50" in bad_price.problems[0].message
+    assert "price" not in bad_price.sendable()["fields"]
+
+    bad_weight = plan.build("BAD-2", {(1, "fr_FR", ""): "Chaise", (3, "", ""): {"amount": "2"}})
+    first = bad_weight.problems[0]
+    assert (first.path, first.code.value) == (("title",), "CHN-011")
+    assert "weight" in bad_weight.problems[0].message and "fr" not in bad_weight.sendable()["locales"]

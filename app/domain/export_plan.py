@@ -54,21 +54,52 @@ def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
+_UNREADABLE = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError)
+"""What reading a stored value that is not in its attribute's shape raises (Decimal("12,50"), a measure without
+its unit ...): such a value was stored before a check that now refuses it, or around the service."""
+
+
+def _unreadable(attribute: AttributeSpec, data: Any) -> TransformationError:
+    """One product's malformed stored value fails that product's field, not the build of the whole page."""
+    return TransformationError(
+        f"the stored {attribute.code} value {data!r} is not a valid {attribute.type.value} value: "
+        "save the product's value again",
+        ErrorCode.FIELD_TYPE_MISMATCH,
+    )
+
+
 def _reducer(attribute: AttributeSpec, currency: str | None) -> Callable[[Any], Any]:
     """How a stored value becomes the working value transformations see (money and measures as Decimal)."""
     if attribute.type is AttributeType.PRICE:
 
         def price(data: Any) -> Any:
-            amount = data.get(currency) if currency else None
-            if amount is None:
-                raise _NoPrice(f"no price in {currency}" if currency else "no currency to read prices in")
-            return Decimal(amount)
+            try:
+                amount = data.get(currency) if currency else None
+                if amount is None:
+                    raise _NoPrice(f"no price in {currency}" if currency else "no currency to read prices in")
+                return Decimal(amount)
+            except _UNREADABLE as exc:
+                raise _unreadable(attribute, data) from exc
 
         return price
     if attribute.type is AttributeType.NUMBER:
-        return lambda data: Decimal(repr(data)) if isinstance(data, float) else Decimal(data)
+
+        def number(data: Any) -> Decimal:
+            try:
+                return Decimal(repr(data)) if isinstance(data, float) else Decimal(data)
+            except _UNREADABLE as exc:
+                raise _unreadable(attribute, data) from exc
+
+        return number
     if attribute.type is AttributeType.METRIC:
-        return lambda data: {"amount": Decimal(data["amount"]), "unit": data["unit"]}
+
+        def measure(data: Any) -> dict[str, Any]:
+            try:
+                return {"amount": Decimal(data["amount"]), "unit": data["unit"]}
+            except _UNREADABLE as exc:
+                raise _unreadable(attribute, data) from exc
+
+        return measure
     return _same
 
 
