@@ -6,6 +6,7 @@ pipeline a sync runs, so what is asserted here is what a channel would get.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -677,3 +678,31 @@ def test_a_malformed_stored_value_fails_its_product_not_the_page() -> None:
     first = bad_weight.problems[0]
     assert (first.path, first.code.value) == (("title",), "CHN-011")
     assert "weight" in bad_weight.problems[0].message and "fr" not in bad_weight.sendable()["locales"]
+
+
+def test_a_list_fields_limit_holds_for_each_item() -> None:
+    """A channel's limit on a list field is per item (tags of at most 255 characters each): a longer tag is a
+    problem on the field, as a too long title is, not a value the channel refuses the whole product for."""
+    spec = channel_type_spec(ChannelType.CUSTOM_HTTP)
+    limited = tuple(
+        dataclasses.replace(field, max_length=10) if field.name == "tags" else field for field in spec.fields
+    )
+    channel = dataclasses.replace(spec, fields=limited)
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    keywords = AttributeSpec(2, "keywords", AttributeType.MULTISELECT, localizable=False, scopable=False)
+    catalog = CatalogSpec({"name": name, "keywords": keywords}, locales=("fr_FR",))
+    drafts = [
+        MappingDraft("name", "title", MappingDirection.EXPORT),
+        MappingDraft("keywords", "tags", MappingDirection.EXPORT),
+    ]
+    settings = ConnectorSettings(locale_mapping=(LocalePair("fr_FR", "fr"),))
+    rules, errors = check_mappings(drafts, catalog=catalog, channel=channel, settings=settings, channel_locales=None)
+    assert errors == []
+    plan = ExportPlan(rules=rules, settings=settings, catalog=catalog, channel=channel)
+
+    fits = plan.build("OK", {(1, "fr_FR", ""): "Chaise", (2, "", ""): ["chaise", "bois"]})
+    assert fits.problems == [] and fits.shared.fields == {"tags": ["chaise", "bois"]}
+    long_tag = plan.build("LONG", {(1, "fr_FR", ""): "Chaise", (2, "", ""): ["chaise", "chêne massif"]})
+    assert [(p.path, p.code.value) for p in long_tag.problems] == [(("tags",), "CHN-011")]
+    assert "12 characters" in long_tag.problems[0].message and "10 per item" in long_tag.problems[0].message
+    assert "tags" not in long_tag.sendable()["fields"]

@@ -119,6 +119,19 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _too_long(name: str, wire: Any, limit: int) -> str | None:
+    """What is wrong when a text, or an item of a list (the limit is per item there, as for tags), is longer
+    than the channel's limit; None when all fits."""
+    if isinstance(wire, str):
+        return (
+            f"{name} is {len(wire)} characters long; the channel takes at most {limit}" if len(wire) > limit else None
+        )
+    longest = max((len(item) for item in wire if isinstance(item, str)), default=0) if isinstance(wire, list) else 0
+    if longest > limit:
+        return f"an item of {name} is {longest} characters long; the channel takes at most {limit} per item"
+    return None
+
+
 class _WrongType(Exception):
     pass
 
@@ -446,14 +459,9 @@ class ExportPlan:
             built.problems.append(UserErrorItem((name,), str(exc), ErrorCode.FIELD_TYPE_MISMATCH))
             return
         limit = step.rule.field.max_length
-        if limit is not None and isinstance(wire, str) and len(wire) > limit:
-            built.problems.append(
-                UserErrorItem(
-                    (name,),
-                    f"{name} is {len(wire)} characters long; the channel takes at most {limit}",
-                    ErrorCode.FIELD_TYPE_MISMATCH,
-                )
-            )
+        too_long = None if limit is None else _too_long(name, wire, limit)
+        if too_long is not None:
+            built.problems.append(UserErrorItem((name,), too_long, ErrorCode.FIELD_TYPE_MISMATCH))
         built.fields[name] = wire
         built.sources[name] = source
 
