@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import decimal
 import html.parser
 import random
 import unicodedata
@@ -351,6 +352,24 @@ def test_format_currency_in_a_fixed_or_the_channel_locale() -> None:
 def test_format_currency_needs_the_connectors_currency() -> None:
     with pytest.raises(TransformationError, match="currency"):
         compile_({"formatCurrency": True}, T.PRICE).apply(Decimal("1"), ctx(currency=None))
+
+
+def test_format_currency_rounds_the_way_the_mapping_rounds_whoever_formats_first() -> None:
+    """Babel rounded in the caller's decimal context (HALF_EVEN by default), not the mapping's HALF_UP, and cached
+    the first caller's result: 2.345 EUR read "2,34 €" though round and applyTax would have made it 2.35."""
+    plain = compile_({"formatCurrency": True}, T.PRICE)
+    assert plain.apply(Decimal("2.345"), ctx()) == f"2,35{NBSP}€", "HALF_UP, the default of round and applyTax"
+    assert plain.apply(Decimal("2.5"), ctx(currency="JPY")) == f"3{NBSP}JPY"
+    after_round = compile_({"round": 3, "formatCurrency": True}, T.PRICE)
+    assert after_round.apply(Decimal("2.3449"), ctx()) == f"2,35{NBSP}€", "2.345 once rounded to 3 decimals"
+    even = compile_([{"round": {"decimals": 3, "mode": "HALF_EVEN"}}, {"formatCurrency": True}], T.PRICE)
+    assert even.apply(Decimal("2.345"), ctx()) == f"2,34{NBSP}€"
+    taxed = compile_(
+        {"applyTax": True, "taxRate": "0", "decimals": 3, "roundingMode": "DOWN", "formatCurrency": True}, T.PRICE
+    )
+    assert taxed.apply(Decimal("2.349"), ctx()) == f"2,34{NBSP}€"
+    with decimal.localcontext(rounding=decimal.ROUND_FLOOR):
+        assert plain.apply(Decimal("7.775"), ctx()) == f"7,78{NBSP}€", "the caller's context does not count"
 
 
 def test_tax_then_currency_in_one_object() -> None:

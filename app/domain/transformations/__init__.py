@@ -46,6 +46,8 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
     formatCurrency  true | {"locale": "fr_FR" | "pim" | "channel", "numberingSystem": "default" | "latn" | "native"}
         A number as money in the connector's currency ("12,50 €"; in ar_AE,
         "native" gives Arabic-Indic digits). Locale default: the PIM locale.
+        An amount with more decimals than the currency has is rounded the way
+        the last round or applyTax step before it rounds (HALF_UP without one).
     maxLength       255 | {"length": 255, "ellipsis": "…"}
         Text (each item of a list) cut to `length` characters, ellipsis
         included, at a word boundary, inside a word only when the first word is

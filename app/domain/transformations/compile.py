@@ -127,6 +127,8 @@ class _Compiler:
         self.text_from: Path | None = None
         self.unit: str | None = None
         self.needs_currency = False
+        self.rounding_mode: str = ROUNDING_MODES["HALF_UP"]
+        """The mode of the last round or applyTax step: formatCurrency rounds to the currency's digits the same way."""
 
     def error(self, path: Path, message: str, code: ErrorCode = ErrorCode.MAPPING_INVALID) -> None:
         self.errors.append(UserErrorItem(path, message, code))
@@ -343,6 +345,7 @@ class _Compiler:
         if len(self.errors) > failed or rate is None or mode is None or places is None:
             return None
         converts = included != (settings.get("output", "gross") == "gross")
+        self.rounding_mode = mode
         return _ApplyTax(1 + rate if converts else None, not included, Decimal(1).scaleb(-places), mode)
 
     def rounding(self, raw: Any, wrong: Callable[[str], None]) -> str | None:
@@ -371,13 +374,14 @@ class _Compiler:
         mode = self.rounding(arg.get("mode", "HALF_UP"), lambda m: self.error(mode_at, f"mode {m}"))
         if places is None or mode is None:
             return None
+        self.rounding_mode = mode
         return _Round(Decimal(1).scaleb(-places), mode)
 
     def parse_format_currency(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
         at = (*path, "formatCurrency")
         self.needs_currency = True
         if arg is True:
-            return _FormatCurrency("pim", "default")
+            return _FormatCurrency("pim", "default", self.rounding_mode)
         if not isinstance(arg, Mapping) or not set(arg) <= {"locale", "numberingSystem"}:
             self.error(at, 'formatCurrency is true, false or {"locale": "fr_FR", "numberingSystem": "latn"}')
             return None
@@ -387,9 +391,9 @@ class _Compiler:
             self.error((*at, "numberingSystem"), f"numberingSystem is one of {', '.join(NUMBERING_SYSTEMS)}")
             return None
         if locale in ("pim", "channel"):
-            return _FormatCurrency(locale, numbering)
+            return _FormatCurrency(locale, numbering, self.rounding_mode)
         try:
-            return _FormatCurrency(canonical_locale(str(locale)), numbering)
+            return _FormatCurrency(canonical_locale(str(locale)), numbering, self.rounding_mode)
         except InvalidLocaleCode as exc:
             self.error((*at, "locale"), f'{exc}; or "pim" or "channel" for the locale being built')
             return None

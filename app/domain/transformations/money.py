@@ -17,6 +17,7 @@ from decimal import (
     DivisionByZero,
     InvalidOperation,
     Overflow,
+    localcontext,
 )
 from functools import lru_cache
 from typing import Any
@@ -46,11 +47,14 @@ _DECIMAL = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, D
 
 
 @lru_cache(maxsize=16384)
-def _currency_text(amount: Decimal, currency: str, code: str, choice: str) -> str:
+def _currency_text(amount: Decimal, currency: str, code: str, choice: str, rounding: str) -> str:
+    """Babel rounds to the currency's digits in the thread's decimal context (HALF_EVEN unless a caller changed
+    it): it runs in ours, with the mapping's rounding mode, so the text never depends on who formatted first."""
     numbering = _numbering(code, choice)
     pattern: NumberPattern = numbering.locale.currency_formats["standard"]
     try:
-        text: str = pattern.apply(amount, numbering.locale, currency=currency, numbering_system=numbering.system)
+        with localcontext(_DECIMAL, rounding=rounding):
+            text: str = pattern.apply(amount, numbering.locale, currency=currency, numbering_system=numbering.system)
     except ArithmeticError as exc:
         raise TransformationError(f"{amount} has too many digits to format as money") from exc
     return text.translate(numbering.digits)
@@ -102,6 +106,9 @@ class _FormatCurrency:
     locale: str
     """A canonical locale code, or "pim" / "channel" for the locale being built."""
     numbering: str
+    rounding: str = ROUND_HALF_UP
+    """How an amount with more decimals than the currency has is rounded: as the mapping's last round or applyTax
+    step rounds, HALF_UP (their default) without one."""
 
     def __call__(self, value: Any, ctx: TransformContext) -> str | None:
         if value is None:
@@ -114,4 +121,4 @@ class _FormatCurrency:
             locale = ctx.pim_locale
         elif locale == "channel":
             locale = ctx.channel_locale
-        return _currency_text(amount, ctx.currency, locale, self.numbering)
+        return _currency_text(amount, ctx.currency, locale, self.numbering, self.rounding)
