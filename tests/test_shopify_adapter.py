@@ -572,6 +572,46 @@ async def test_an_image_the_merchant_replaced_reads_back_as_shopify_s(
     assert str(remote.fields["imageUrl"]).startswith("https://cdn.shopify.com/")  # a change on the shop, seen as one
 
 
+async def test_an_image_already_made_from_the_url_is_kept_not_uploaded_again(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """Shopify re-downloads every file sent by URL: the image the product already has from that URL (a forced
+    resync, a retry, a product linked again) is sent by its media id, so the product keeps that one media."""
+    source = "https://images.example.com/boot.jpg"
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": source})])
+    [before] = shop.product("BOOT-1").media
+    shop.requests.clear()
+    [again] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": source})])
+    assert again.ok, again
+    assert [m.id for m in shop.product("BOOT-1").media] == [before.id]
+    [sent] = [r.variables["input"]["files"] for r in shop.graphql_requests("ProductSet") if r.variables]
+    assert sent == [{"id": f"gid://shopify/MediaImage/{before.id}"}]
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
+
+
+async def test_a_changed_image_url_ends_as_exactly_that_image(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
+    shop.process_media()
+    new = "https://images.example.com/boot-side.jpg"
+    [changed] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": new})])
+    assert changed.ok, changed
+    assert [m.source for m in shop.product("BOOT-1").media] == [new]
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == new
+
+
+async def test_an_image_the_merchant_replaced_is_uploaded_again_from_the_pim_s_url(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    source = "https://images.example.com/boot.jpg"
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": source})])
+    merchant = {"files": [{"originalSource": "https://merchant.example.com/new.jpg", "contentType": "IMAGE"}]}
+    shop.seed_product(merchant, identifier={"id": created.external_id})
+    [again] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": source})])
+    assert again.ok, again
+    assert [m.source for m in shop.product("BOOT-1").media] == [source]
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
+
+
 async def test_a_cleared_price_fails_the_product_and_sends_nothing(
     adapter: ShopifyAdapter, shop: ShopifyEmulator
 ) -> None:

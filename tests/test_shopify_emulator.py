@@ -532,6 +532,23 @@ async def test_an_image_is_processed_asynchronously_and_never_reports_its_source
     assert first["originalSource"]["url"] != later["originalSource"]["url"]
 
 
+async def test_a_file_sent_by_its_url_again_is_a_new_upload_and_one_sent_by_id_is_kept(
+    api: Api, shop: ShopifyEmulator
+) -> None:
+    """Shopify keeps no record of the URL an image was downloaded from: productSet's files given by
+    originalSource are new uploads every time (the media they replace is deleted); given by id, kept."""
+    files = [{"originalSource": "https://images.example.com/shirt.jpg", "contentType": "IMAGE"}]
+    created = await api(PRODUCT_SET, {"input": product_input("Shirt", "M-1", files=files)})
+    product_id = created["data"]["productSet"]["product"]["id"]
+    [first] = shop.product("M-1").media
+    await api(PRODUCT_SET, {"identifier": {"id": product_id}, "input": {"files": files}})
+    [again] = shop.product("M-1").media
+    assert again.id != first.id
+    kept = [{"id": f"gid://shopify/MediaImage/{again.id}"}]
+    await api(PRODUCT_SET, {"identifier": {"id": product_id}, "input": {"files": kept}})
+    assert [m.id for m in shop.product("M-1").media] == [again.id]
+
+
 async def test_metafields_set_is_atomic_and_checks_its_input(api: Api, shop: ShopifyEmulator) -> None:
     product_id = shop.seed_simple_product("Shirt", "MF-1").gid
     good = {"ownerId": product_id, "key": "source", "type": "json", "value": '{"a": 1}'}

@@ -203,7 +203,8 @@ class ShopifyAdapter:
             code = ErrorCode.CREATE_FAILED if current_id is None else ErrorCode.UPDATE_FAILED
             message = "Shopify answered productSet without the product's id"
             return ItemResult(sku=document.sku, ok=False, external_id=current_id, code=code, message=message)
-        image_failure = await self._remember_image(document, product_id, answer.media_id)
+        kept = found.image if found and found.image and found.image.media_id == answer.media_id else None
+        image_failure = await self._remember_image(document, product_id, answer.media_id, kept=kept is not None)
         if image_failure is not None:
             return image_failure
         failures = await self._translate(product_id, translation_plan(document, context.primary_locale))
@@ -212,12 +213,13 @@ class ShopifyAdapter:
         return ItemResult(sku=document.sku, ok=True, external_id=product_id)
 
     async def _remember_image(
-        self, document: ChannelDocument, product_id: str, media_id: str | None
+        self, document: ChannelDocument, product_id: str, media_id: str | None, *, kept: bool
     ) -> ItemResult | None:
         """After an image was sent: metafieldsSet records which media was made from its URL (see mapper), so the
-        read-back reports the URL sent however long Shopify takes to process it; the item's failure, or None."""
+        read-back reports the URL sent however long Shopify takes to process it; the item's failure, or None.
+        An image `kept` (sent by the id of the media already made from that URL) is recorded already."""
         source = document.fields.get("imageUrl")
-        if not isinstance(source, str) or not source:
+        if not isinstance(source, str) or not source or kept:
             return None
         if media_id is None:
             message = "imageUrl: Shopify answered productSet without the image's media"

@@ -90,6 +90,13 @@ fragment ProductState on Product {
   variantsCount {
     count
   }
+  featuredMedia {
+    id
+    status
+  }
+  imageSource: metafield(key: "pimsync_image_source") {
+    value
+  }
   options {
     id
     name
@@ -125,8 +132,10 @@ query ProductState($id: ID!) {
 }
 """
     + _PRODUCT_STATE,
-    cost=15,
+    cost=17,
 )
+"""The featured media and the image-source metafield say whether the image the document names is already the
+product's (mapper.product_set_variables sends it by id then, not by URL)."""
 
 PRODUCT_ID_BY_SKU: Final = Operation(
     "ProductIdBySku",

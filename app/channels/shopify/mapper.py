@@ -42,6 +42,7 @@ from app.channels.shopify.schemas import (
     decimal_text,
     field_of,
     parse_datetime,
+    remembered_image,
 )
 from app.channels.shopify.spec import PRODUCT_STATUSES, SCHEMA_PATHS, TRANSLATION_KEYS, WEIGHT_UNITS
 from app.domain.errors import ErrorCode
@@ -221,10 +222,7 @@ def product_set_variables(
     if "status" in fields:
         product["status"] = _choice("status", fields["status"], PRODUCT_STATUSES)
     if "imageUrl" in fields:
-        url = fields["imageUrl"]
-        product["files"] = (
-            [] if url is None else [{"originalSource": text_value("imageUrl", url), "contentType": "IMAGE"}]
-        )
+        product["files"] = _files(fields["imageUrl"], existing)
     options = _options(existing)
     product["productOptions"] = [
         {**({"id": option_id} if option_id else {}), "name": name, "values": [{"name": value}]}
@@ -232,6 +230,18 @@ def product_set_variables(
     ]
     product["variants"] = [_variant(document, context, existing, options)]
     return {"identifier": {"id": existing.id} if existing else None, "input": product}
+
+
+def _files(url: object, existing: ProductState | None) -> list[dict[str, str]]:
+    """FileSetInput list for imageUrl, which productSet makes the product's whole media list. Shopify downloads
+    every file sent by URL again, as a new media replacing the old: the image the product already has from
+    that URL is sent by its id instead, so a forced resync or a retry does not upload it again."""
+    if url is None:
+        return []
+    source = text_value("imageUrl", url)
+    if existing is not None and existing.image is not None and existing.image.source == source:
+        return [{"id": existing.image.media_id}]
+    return [{"originalSource": source, "contentType": "IMAGE"}]
 
 
 def _options(existing: ProductState | None) -> list[tuple[str | None, str, str]]:
@@ -481,15 +491,9 @@ def _image_url(product: JsonObject) -> str | None:
     media = product.get("featuredMedia")
     if not isinstance(media, dict):
         return None
-    marker = field_of(product, "imageSource", "value")
-    try:
-        remembered = json.loads(marker) if isinstance(marker, str) else None
-    except ValueError:
-        remembered = None
-    if isinstance(remembered, dict) and remembered.get("mediaId") == media.get("id"):
-        source = remembered.get("source")
-        if isinstance(source, str):
-            return source
+    remembered = remembered_image(product)
+    if remembered is not None:
+        return remembered.source
     url = field_of(media, "image", "url")
     return url if isinstance(url, str) else None
 

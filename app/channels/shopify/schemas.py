@@ -8,6 +8,7 @@ taken for "no product" or "no error".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,6 +152,34 @@ class ProductState:
     """(option id, option name) pairs."""
     variant: VariantState | None
     """The first variant; the only one when variant_count is 1."""
+    image: RememberedImage | None = None
+    """The featured media when the connector made it from an image URL and Shopify did not fail it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedImage:
+    media_id: str
+    source: str
+    """The image URL the media was made from (Shopify itself never reports it)."""
+
+
+def remembered_image(product: JsonObject) -> RememberedImage | None:
+    """The product's featured media and the URL it was made from, when the image-source metafield (written by
+    the connector with every image it sends) names that media; None for any other image, or none."""
+    media = product.get("featuredMedia")
+    marker = field_of(product, "imageSource", "value")
+    if not isinstance(media, dict) or not isinstance(marker, str):
+        return None
+    try:
+        remembered = json.loads(marker)
+    except ValueError:
+        return None
+    if not isinstance(remembered, dict) or remembered.get("mediaId") != media.get("id"):
+        return None
+    media_id, source = remembered.get("mediaId"), remembered.get("source")
+    if not isinstance(media_id, str) or not isinstance(source, str):
+        return None
+    return RememberedImage(media_id, source)
 
 
 def _weight(inventory_item: JsonObject | None) -> tuple[float | None, str | None]:
@@ -189,11 +218,14 @@ def parse_product_state(raw: object) -> ProductState:
         (text(option.get("id"), "options[].id"), text(option.get("name"), "options[].name"))
         for option in (obj(o, "options[]") for o in items(product.get("options", []), "product.options"))
     )
+    image = remembered_image(product)
+    failed = field_of(product, "featuredMedia", "status") == "FAILED"  # kept, it would stay a broken image
     return ProductState(
         id=text(product.get("id"), "product.id"),
         variant_count=max(count, len(variants)),
         options=options,
         variant=variants[0] if variants else None,
+        image=None if failed else image,
     )
 
 

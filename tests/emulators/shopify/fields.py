@@ -183,7 +183,9 @@ def apply_variant_fields(
 def plan_media(
     state: ShopState, product: Product | None, files: Sequence[Mapping[str, Any]], errors: list[UserError]
 ) -> list[Media]:
-    """The product's media after `files` (FileSetInput): kept by id or by the same originalSource."""
+    """The product's media after `files` (FileSetInput): an entry with an `id` keeps that media of the product;
+    one with an `originalSource` is a new upload, as on Shopify, which keeps no record of the URL it
+    downloaded from (its media only has its own CDN URL), so sending the same URL again re-uploads it."""
     existing = product.media if product else []
     planned: list[Media] = []
     for i, raw in enumerate(files):
@@ -192,10 +194,7 @@ def plan_media(
             raise not_implemented(f"FileSetInput.contentType {raw['contentType']}")
         at = ("input", "files", str(i))
         source = raw.get("originalSource")
-        if raw.get("id"):
-            found = next((m for m in existing if m.id == parse_gid(raw["id"])[1]), None)
-        else:
-            found = next((m for m in existing if m.source == source), None)
+        found = next((m for m in existing if m.id == parse_gid(raw["id"])[1]), None) if raw.get("id") else None
         if found is None and raw.get("id"):
             errors.append(user_error((*at, "id"), "File does not exist", "INVALID_INPUT"))
             continue

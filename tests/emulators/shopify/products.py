@@ -10,8 +10,10 @@ shop untouched.
 Variants are matched by `id` only: a variant given without one is a new
 variant with a new id, and the old one is deleted. (Sending ids is what
 keeps variant ids stable; the emulator does not guess a match from option
-values.) Files without an id are matched by `originalSource`, so re-sending
-the same image does not churn the product. `identifier: {handle}` upserts:
+values.) Files are matched by `id` only too: a file given by `originalSource`
+is a new upload every time, the same URL included, and the media it replaces
+is deleted, as Shopify does (it keeps no record of the URL it downloaded
+from). `identifier: {handle}` upserts:
 the product with that handle is updated or, if none exists, created; the
 input must then carry the same handle (MISSING_FIELD_REQUIRED /
 INPUT_MISMATCH, as ProductSetUserErrorCode describes). `identifier: {id}`
