@@ -612,6 +612,38 @@ async def test_an_image_the_merchant_replaced_is_uploaded_again_from_the_pim_s_u
     assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
 
 
+async def test_translations_the_pim_kept_are_registered_again_when_their_source_changes(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """Shopify marks a translation outdated once its source's digest changes: those the document says are
+    unchanged are registered again against the new source, and only for the fields whose source changed."""
+    [created] = await adapter.export_batch([boot()])
+    shop.requests.clear()
+    update = ChannelDocument(
+        "BOOT-1",
+        created.external_id,
+        locales={"en": {"title": "Suede desert boot", "descriptionHtml": None}},
+        unchanged={
+            "ar": {
+                "title": "حذاء الصحراء",
+                "descriptionHtml": "<p>حذاء من جلد الغزال</p>",
+                "handle": "hidhaa-alsahraa",
+            },
+            "fr": {"title": "Bottine du désert"},
+        },
+    )
+    [result] = await adapter.export_batch([update])
+    assert result.ok, result
+    product = shop.product("BOOT-1")
+    translations = shop.translations("BOOT-1")
+    assert not product.is_outdated(translations["ar"]["title"])
+    assert not product.is_outdated(translations["fr"]["title"])
+    [register] = shop.graphql_requests("TranslationsRegister")
+    assert register.variables is not None
+    sent = {(t["locale"], t["key"]) for t in register.variables["translations"]}
+    assert sent == {("ar", "title"), ("fr", "title")}  # not the handle, whose source did not change
+
+
 async def test_a_cleared_price_fails_the_product_and_sends_nothing(
     adapter: ShopifyAdapter, shop: ShopifyEmulator
 ) -> None:

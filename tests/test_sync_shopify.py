@@ -129,3 +129,23 @@ async def test_a_language_the_merchant_has_not_published_yet_can_be_mapped_and_t
     done = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 1, 0), done["errors"]
     assert shopify.translations("LAMP-1")["de"]["title"].value == "Messinglampe 1"
+
+
+async def test_a_changed_english_title_leaves_the_unchanged_translations_current(
+    shopify_sync: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """Shopify marks a translation outdated once its source text changes: the PIM's Arabic and French titles,
+    unchanged, are registered again against the new English title, so the shop does not flag them for review."""
+    await wait_for_job(shopify_sync, (await trigger(shopify_sync))["id"], worker=worker)
+    renamed = lamp(5)
+    renamed["values"][0] = value("name", "Brass desk lamp 5", "en_US")
+    await upsert(shopify_sync, renamed)
+    done = await wait_for_job(shopify_sync, (await trigger(shopify_sync, syncType="INCREMENTAL"))["id"], worker=worker)
+    assert (done["totalProducts"], done["syncedProducts"], done["failedProducts"]) == (1, 1, 0), done["errors"]
+    product = shopify.product("LAMP-5")
+    assert product.title == "Brass desk lamp 5"
+    titles = {locale: found["title"] for locale, found in shopify.translations("LAMP-5").items()}
+    assert {locale: t.value for locale, t in titles.items()} == {"ar": "مصباح نحاسي 5", "fr": "Lampe en laiton 5"}
+    assert [locale for locale, t in titles.items() if product.is_outdated(t)] == []
+    body = shopify.translations("LAMP-5")["ar"]["body_html"]
+    assert not product.is_outdated(body)

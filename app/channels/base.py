@@ -44,6 +44,10 @@ class ChannelDocument:
     external_id: str | None
     fields: Mapping[str, Any] = field(default_factory=dict)
     locales: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    unchanged: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Localizable values of an update that the channel already holds as the PIM has them, per channel locale:
+    not to be written. A channel that ties a translation to its source text (Shopify marks it outdated once
+    the primary locale's value changes) registers them again when the document changes that source."""
 
 
 @dataclass(frozen=True, slots=True)

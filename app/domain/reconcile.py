@@ -64,6 +64,16 @@ class Reconciliation:
             write(document, result.slot, result.pim)
         return document
 
+    def unchanged_locales(self) -> dict[str, dict[str, Any]]:
+        """The PIM values of localizable slots the channel holds as the PIM has them (nothing to do, or both sides
+        reached the same value), per channel locale: see ChannelDocument.unchanged."""
+        document: dict[str, Any] = {"locales": {}}
+        for result in self.results:
+            agreed = result.outcome in (Outcome.NOTHING, Outcome.CONVERGED) and result.action is Action.NONE
+            if agreed and result.slot.channel_locale is not None and result.pim is not MISSING:
+                write(document, result.slot, result.pim)
+        return dict(document["locales"])
+
     @property
     def sends(self) -> bool:
         return any(result.action is Action.SEND for result in self.results)

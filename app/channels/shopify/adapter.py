@@ -13,7 +13,11 @@ Per product, export_batch sends (documents.py names each document):
    (Shopify processes images asynchronously and never reports the URL sent).
 3. For the other locales, TranslatableContent reads the digests of the source
    content just written, TranslationsRegister sends every locale's values in
-   one call, and TranslationsRemove drops translations sent as None.
+   one call, and TranslationsRemove drops translations sent as None. Where the
+   document changes a field's primary-locale text, the translations of that
+   field the PIM did not change (document.unchanged) are registered again with
+   the new digest: Shopify marks a translation outdated once its source
+   changes, and the PIM says it still stands.
 
 The product is written before its translations, so a translation failure
 still returns the product's external id: ItemResult(ok=False, external_id=...,
@@ -310,12 +314,12 @@ class ShopifyAdapter:
     async def _translate(self, product_id: str, plan: TranslationPlan) -> list[LocaleFailure]:
         """Register and remove the plan's translations; the locales that failed, and why."""
         failures: list[LocaleFailure] = []
-        if plan.register:
+        if plan.register or plan.refresh:
             content = await self._data(gql.TRANSLATABLE_CONTENT, {"resourceId": product_id}, parse_translatable_content)
             if content is None:
                 return [
                     LocaleFailure(locale, ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL, "the product is not translatable")
-                    for locale in plan.register
+                    for locale in {**plan.register, **plan.refresh}
                 ]
             inputs, failures = translation_inputs(plan, content)
             if inputs:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -318,6 +318,10 @@ class TranslationPlan:
     """locale → {translation key: value}."""
     remove: Mapping[str, tuple[str, ...]]
     """locale → translation keys to remove."""
+    refresh: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """locale → {translation key: value}: translations the PIM did not change whose source text the document
+    changes. Shopify marks a translation outdated once its source's digest changes, so they are registered
+    again, as they are, against the new digest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +332,8 @@ class LocaleFailure:
 
 
 def translation_plan(document: ChannelDocument, primary_locale: str) -> TranslationPlan:
-    """What each non-primary locale asks for: a value registers a translation, None or "" removes it."""
+    """What each non-primary locale asks for: a value registers a translation, None or "" removes it; and the
+    unchanged translations of the fields whose primary-locale value the document sends are refreshed."""
     register: dict[str, dict[str, str]] = {}
     remove: dict[str, tuple[str, ...]] = {}
     for locale, values in document.locales.items():
@@ -340,7 +345,17 @@ def translation_plan(document: ChannelDocument, primary_locale: str) -> Translat
             register[locale] = wanted
         if gone:
             remove[locale] = gone
-    return TranslationPlan(register=register, remove=remove)
+    sources = document.locales.get(primary_locale, {})
+    refresh: dict[str, dict[str, str]] = {}
+    for locale, values in document.unchanged.items():
+        kept = {
+            TRANSLATION_KEYS[name]: value
+            for name, value in values.items()
+            if name in sources and name in TRANSLATION_KEYS and isinstance(value, str) and value
+        }
+        if locale != primary_locale and kept:
+            refresh[locale] = kept
+    return TranslationPlan(register=register, remove=remove, refresh=refresh)
 
 
 def removal_groups(plan: TranslationPlan) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -363,6 +378,13 @@ def translation_inputs(
     """
     inputs: list[dict[str, str]] = []
     failures: list[LocaleFailure] = []
+    for locale, values in plan.refresh.items():
+        for key, value in values.items():
+            source = content.get(key)
+            if source is not None and source.digest:  # a source cleared has nothing left to translate
+                inputs.append(
+                    {"locale": locale, "key": key, "value": value, "translatableContentDigest": source.digest}
+                )
     for locale, values in plan.register.items():
         for key, value in values.items():
             source = content.get(key)

@@ -57,7 +57,9 @@ class Item:
         """What goes out: the SEND slots of a checked product, or every changed part of a new one."""
         if self.rec is not None:
             send = self.rec.to_send()
-            return ChannelDocument(self.product.sku, self.external_id, send["fields"], send["locales"])
+            return ChannelDocument(
+                self.product.sku, self.external_id, send["fields"], send["locales"], self.rec.unchanged_locales()
+            )
         return None if self.out is None else self.out.document(self.external_id)
 
     @property
