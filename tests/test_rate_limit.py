@@ -23,7 +23,16 @@ import redis
 from redis.asyncio import Redis
 
 from app.channels.base import ChannelRateLimited, RateGate, RateSignal
-from app.channels.rate_limit import LATE_CREDIT, LocalTokenBucket, RateLimit, RedisTokenBucket, Sleep, rate_key
+from app.channels.factory import connector_gate
+from app.channels.rate_limit import (
+    LATE_CREDIT,
+    LocalTokenBucket,
+    RateLimit,
+    RedisTokenBucket,
+    Sleep,
+    rate_key,
+    request_cap_key,
+)
 from app.channels.retry import RetryPolicy, with_retries
 from app.domain.channels import ChannelType, ChannelTypeSpec
 from tests.conftest import REAL_REDIS_URL, redis_available, services_required
@@ -459,3 +468,25 @@ async def test_absurd_numbers_from_a_channel_do_not_break_the_bucket(workers: Wo
     wait = await bucket.try_acquire()
     assert 0 <= wait <= 86_401
     assert 0 < await workers.client().pttl(bucket.key) <= 7 * 86_400_000
+
+
+async def test_a_shopify_connector_s_requests_per_second_caps_its_requests_and_no_answer_raises_it(
+    workers: Workers,
+) -> None:
+    """Shopify meters cost points: requestsPerSecond=4 must still mean at most 4 requests a second, however
+    many points the shop's throttleStatus reports, and a first read of ~200 points must not leave a debt
+    that a bucket of 4 points a second would take a minute to repay."""
+    connector = f"test-{uuid.uuid4().hex}"
+    redis_client = workers.client()
+    gate = connector_gate(redis_client, ChannelType.SHOPIFY, connector_public_id=connector, requests_per_second=4)
+    try:
+        started = time.monotonic()
+        await gate.acquire(202)  # a ProductsBySku page
+        await gate.observe(RateSignal(available=798, capacity=2000, restore_rate=100))  # a Plus shop's answer
+        for _ in range(9):
+            await gate.acquire(11)
+        elapsed = time.monotonic() - started
+        assert elapsed >= (10 - 4) / 4 - 0.05  # a burst of 4, then 4 a second
+        assert elapsed < 5.0
+    finally:
+        await redis_client.delete(rate_key(connector), request_cap_key(connector))

@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
 
 from app.channels.base import ChannelAdapter, CredentialsRejected, RateGate
 from app.channels.custom_http.adapter import CustomHttpAdapter
 from app.channels.outbound import UnsafeUrl, check_outbound_url
-from app.channels.rate_limit import RateLimit
+from app.channels.rate_limit import CappedGate, RateLimit, RedisTokenBucket, request_cap_key
 from app.channels.registry import channel_type_spec
 from app.channels.shopify.adapter import ShopifyAdapter
 from app.domain.channels import ChannelType
@@ -57,11 +58,35 @@ async def build_adapter(
 until the first answer's throttleStatus says what this shop really has."""
 SHOPIFY_RATE = RateLimit(capacity=1000.0, rate=50.0)
 
+COUNTS_COST_POINTS: frozenset[ChannelType] = frozenset({ChannelType.SHOPIFY})
+"""Channels whose bucket counts cost points, not requests: a connector's requestsPerSecond caps their requests
+in a bucket of its own (CappedGate) instead of becoming the points bucket's size."""
+
 
 def default_rate_limit(channel_type: ChannelType, requests_per_second: float | None = None) -> RateLimit:
-    """The bucket a connector starts with (its own rate, else the channel's); the channel's signals adjust it."""
-    if requests_per_second is not None:
-        return RateLimit.for_channel(channel_type_spec(channel_type), requests_per_second=requests_per_second)
+    """The bucket a connector starts with (its own rate, else the channel's); the channel's signals adjust it.
+
+    For Shopify it is the cost-points bucket whatever the connector's rate: see connector_gate."""
     if channel_type is ChannelType.SHOPIFY:
         return SHOPIFY_RATE
+    if requests_per_second is not None:
+        return RateLimit.for_channel(channel_type_spec(channel_type), requests_per_second=requests_per_second)
     return RateLimit.for_channel(channel_type_spec(channel_type))
+
+
+def connector_gate(
+    redis: Redis, channel_type: ChannelType, *, connector_public_id: str, requests_per_second: float | None
+) -> RateGate:
+    """The connector's rate gate, shared in Redis by every worker.
+
+    Where the channel counts requests, requestsPerSecond is its bucket's
+    rate. Where it counts cost points (Shopify), the points bucket follows
+    the shop's throttleStatus, and requestsPerSecond, when set, is a cap on
+    requests per second on top of it that no answer raises."""
+    bucket = RedisTokenBucket.for_connector(
+        redis, connector_public_id=connector_public_id, limit=default_rate_limit(channel_type, requests_per_second)
+    )
+    if channel_type not in COUNTS_COST_POINTS or requests_per_second is None:
+        return bucket
+    cap = RateLimit.for_channel(channel_type_spec(channel_type), requests_per_second=requests_per_second)
+    return CappedGate(bucket, RedisTokenBucket(redis, key=request_cap_key(connector_public_id), limit=cap))

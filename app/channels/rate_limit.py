@@ -60,7 +60,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from app.channels.base import ChannelRateLimited, RateSignal
+from app.channels.base import ChannelRateLimited, RateGate, RateSignal
 from app.domain.channels import ChannelTypeSpec
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -170,6 +170,12 @@ return 1
 def rate_key(connector_public_id: str) -> str:
     """The Redis key of a connector's bucket."""
     return f"pimsync:rate:{connector_public_id}"
+
+
+def request_cap_key(connector_public_id: str) -> str:
+    """The Redis key of a connector's cap on requests per second, where the channel's own bucket counts
+    something else (Shopify's cost points): see CappedGate."""
+    return f"{rate_key(connector_public_id)}:requests"
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,3 +365,27 @@ class LocalTokenBucket:
             self._blocked = max(self._blocked, now + min(signal.retry_after, MAX_RETRY_AFTER))
             self._tokens = min(self._tokens, 0.0)
             self._ts = max(self._ts, self._blocked)
+
+
+class CappedGate:
+    """The channel's own bucket, with the connector's cap on requests per second over it.
+
+    Shopify counts query cost points, not requests, and each answer's
+    throttleStatus retunes its bucket (`channel`) to what the shop has. A
+    user who sets requestsPerSecond asks for fewer requests than that: the
+    `cap` bucket takes one unit per request and hears nothing from the
+    channel, so no answer raises it. A request waits for its points first and
+    its request unit last, so it goes out as soon as the cap lets it (points
+    taken early only make the channel's bucket look emptier than it is).
+    """
+
+    def __init__(self, channel: RateGate, cap: RateGate) -> None:
+        self.channel = channel
+        self.cap = cap
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        await self.channel.acquire(cost)
+        await self.cap.acquire(1.0)
+
+    async def observe(self, signal: RateSignal) -> None:
+        await self.channel.observe(signal)

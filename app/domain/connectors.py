@@ -82,7 +82,8 @@ class ConnectorSettings:
     fallback_policy: FallbackPolicy = FallbackPolicy.OMIT
     hold_incomplete_locales: bool = False
     requests_per_second: float | None = None
-    """This connector's rate limit, below the channel's default when the store's plan allows less."""
+    """This connector's cap on requests per second, below the channel's default when the store's plan allows less;
+    on a channel metering cost points (Shopify) a cap on requests over its points bucket (factory.connector_gate)."""
 
 
 SETTING_NAMES: Mapping[str, str] = {

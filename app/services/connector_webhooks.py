@@ -25,8 +25,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from app.channels.base import ChannelError, WebhookRegistrar, WebhookRegistration
-from app.channels.factory import AdapterUnavailable, build_adapter, default_rate_limit
-from app.channels.rate_limit import RedisTokenBucket
+from app.channels.factory import AdapterUnavailable, build_adapter, connector_gate
 from app.container import Container
 from app.db.models import Connector
 from app.domain.channels import ChannelType
@@ -111,10 +110,11 @@ class WebhookRegistrationService:
     async def _registrar(self, row: Connector, credentials: Mapping[str, Any]) -> WebhookRegistrar | None:
         """The connector's adapter behind its shared rate gate, when it can register webhooks."""
         channel_type = ChannelType(row.channel_type)
-        gate = RedisTokenBucket.for_connector(
+        gate = connector_gate(
             self.container.redis,
+            channel_type,
             connector_public_id=row.public_id,
-            limit=default_rate_limit(channel_type, row.requests_per_second),
+            requests_per_second=row.requests_per_second,
         )
         try:
             adapter = await build_adapter(

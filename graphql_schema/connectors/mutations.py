@@ -61,7 +61,11 @@ class ConnectorSettingsInput:
     hold_incomplete_locales: bool | None = strawberry.UNSET
     requests_per_second: float | None = strawberry.field(
         default=strawberry.UNSET,
-        description="This connector's own rate limit (requests, or Shopify cost points, per second); null: the channel's default.",
+        description=(
+            "This connector's own cap on requests per second; null: the channel type's default pace. On Shopify, "
+            "which meters query cost points (each answer's throttleStatus), it caps requests on top of the shop's "
+            "points bucket, and no answer raises it."
+        ),
     )
 
     def to_changes(self) -> dict[str, Any]:

@@ -137,7 +137,10 @@ class ConnectorSettings:
         )
     )
     requests_per_second: float | None = strawberry.field(
-        description="This connector's own rate limit; null: the channel type's default."
+        description=(
+            "This connector's own cap on requests per second; null: the channel type's default pace. On Shopify, "
+            "which meters query cost points, it caps requests on top of the shop's points bucket."
+        )
     )
 
     @classmethod

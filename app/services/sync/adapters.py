@@ -4,8 +4,7 @@ resolutions alike, so every caller talks to a channel the same way."""
 from __future__ import annotations
 
 from app.channels.base import ChannelAdapter
-from app.channels.factory import build_adapter, default_rate_limit
-from app.channels.rate_limit import RedisTokenBucket
+from app.channels.factory import build_adapter, connector_gate
 from app.container import Container
 from app.db.models import Connector
 from app.domain.channels import ChannelType
@@ -14,10 +13,11 @@ from app.domain.channels import ChannelType
 async def open_adapter(container: Container, connector: Connector) -> ChannelAdapter:
     """Raises CredentialsUnreadable, AdapterUnavailable or CredentialsRejected when it cannot be built."""
     channel_type = ChannelType(connector.channel_type)
-    gate = RedisTokenBucket.for_connector(
+    gate = connector_gate(
         container.redis,
+        channel_type,
         connector_public_id=connector.public_id,
-        limit=default_rate_limit(channel_type, connector.requests_per_second),
+        requests_per_second=connector.requests_per_second,
     )
     credentials = container.vault.open(connector.credentials_encrypted)
     return await build_adapter(channel_type, credentials, http=container.http, settings=container.settings, gate=gate)
