@@ -203,6 +203,26 @@ async def test_channel_wins_on_an_export_mapping_keeps_the_merchants_arabic_titl
     assert len(await conflicts(gql)) == 1
 
 
+async def test_a_new_english_title_keeps_the_arabic_title_channel_wins_kept_and_current(
+    gql: GraphQLClient, shopify: ShopifyEmulator, module_worker: WorkerProcess
+) -> None:
+    """After CHANNEL_WINS kept the merchant's Arabic title, a new English title makes Shopify flag the
+    translations outdated: the one registered again is the merchant's, never the PIM's it lost to."""
+    await exported(gql, shopify, module_worker, "CHANNEL_WINS")
+    await arabic_title_edited_on_both_sides(gql, shopify)
+    await sync(gql, module_worker, "INCREMENTAL")
+    await save(gql, lamp(title={"en_US": "Hammered brass desk lamp", "ar_AE": PIM_AR, "fr_FR": PIM_FR}))
+    shopify.requests.clear()
+
+    done = await sync(gql, module_worker, "INCREMENTAL")
+
+    assert (done["syncedProducts"], done["failedProducts"]) == (1, 0), done["errors"]
+    arabic = shopify.translations(LAMP)["ar"]["title"]
+    assert arabic.value == MERCHANT_AR, "the PIM's Arabic title overwrote what CHANNEL_WINS kept"
+    assert not shopify.product(LAMP).is_outdated(arabic)
+    assert ("ar", "title", PIM_AR) not in registered(shopify)
+
+
 async def test_newest_wins_goes_by_when_each_side_changed_the_arabic_title(
     gql: GraphQLClient, shopify: ShopifyEmulator, module_worker: WorkerProcess
 ) -> None:

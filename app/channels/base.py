@@ -45,8 +45,8 @@ class ChannelDocument:
     fields: Mapping[str, Any] = field(default_factory=dict)
     locales: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     unchanged: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    """Localizable values of an update that the channel already holds as the PIM has them, per channel locale:
-    not to be written. A channel that ties a translation to its source text (Shopify marks it outdated once
+    """Localizable values of an update that the channel already holds and the sync leaves as they are (its own
+    values), per channel locale: not to be written. A channel that ties a translation to its source text (Shopify marks it outdated once
     the primary locale's value changes) registers them again when the document changes that source."""
 
 

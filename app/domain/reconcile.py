@@ -65,13 +65,18 @@ class Reconciliation:
         return document
 
     def unchanged_locales(self) -> dict[str, dict[str, Any]]:
-        """The PIM values of localizable slots the channel holds as the PIM has them (nothing to do, or both sides
-        reached the same value), per channel locale: see ChannelDocument.unchanged."""
+        """The channel's own values of localizable slots with nothing to do (unchanged, or both sides reached the
+        same value), per channel locale: see ChannelDocument.unchanged.
+
+        The channel's value, not the PIM's: where the channel's was kept over the PIM's (CHANNEL_WINS), the two
+        differ, and registering the PIM's would undo that decision.
+        """
         document: dict[str, Any] = {"locales": {}}
         for result in self.results:
             agreed = result.outcome in (Outcome.NOTHING, Outcome.CONVERGED) and result.action is Action.NONE
-            if agreed and result.slot.channel_locale is not None and result.pim is not MISSING:
-                write(document, result.slot, result.pim)
+            held = result.channel not in (MISSING, None)
+            if agreed and result.slot.channel_locale is not None and result.pim is not MISSING and held:
+                write(document, result.slot, result.channel)
         return dict(document["locales"])
 
     @property
