@@ -213,16 +213,23 @@ async def retire_connectors(db: Database, tenant_id: int) -> None:
         await session.execute(delete(Connector).where(Connector.tenant_id == tenant_id))
 
 
+SQLITE_WAIT_FOR_WRITER = 3.0
+
+
 async def until_a_writer_waits(db: Database) -> None:
     """Until another transaction waits for a lock the caller's write transaction holds: on PostgreSQL a row lock,
-    on SQLite the database's one write lock (a second write transaction of this process has asked for it)."""
-    deadline = time.monotonic() + 30
+    on SQLite the database's one write lock (a second write transaction of this process has asked for it).
+
+    On SQLite, where one writer at a time cannot deadlock, the other side may also have written everything
+    before the caller took the lock: after SQLITE_WAIT_FOR_WRITER the caller goes on without it.
+    """
+    deadline = time.monotonic() + (SQLITE_WAIT_FOR_WRITER if db.sqlite else 30)
     statement = text(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
     )
     while True:
         if db.sqlite:
-            if len(_SQLITE_WRITERS[id(db.write_engine)]) > 1:  # the caller's and another
+            if len(_SQLITE_WRITERS[id(db.write_engine)]) > 1 or time.monotonic() > deadline:  # the caller's and another
                 return
         else:
             async with db.reader() as session:

@@ -83,9 +83,10 @@ class TimedBucket(RedisTokenBucket):
         self.grants: list[Grant] = []
         self._due: dict[asyncio.Task[Any] | None, float] = {}
 
-    async def try_acquire(self, cost: float = 1.0) -> float:
+    async def _ask(self, cost: float) -> tuple[float, float]:
+        """Every question to Redis, from acquire and try_acquire alike."""
         asked = time.monotonic()
-        wait = await super().try_acquire(cost)
+        wait, blocked = await super()._ask(cost)
         answered = time.monotonic()
         task = asyncio.current_task()
         if wait > 0:
@@ -93,7 +94,7 @@ class TimedBucket(RedisTokenBucket):
         else:
             due = self._due.pop(task, None)
             self.grants.append(Grant(asked, answered, 0.0 if due is None else max(0.0, answered - due)))
-        return wait
+        return wait, blocked
 
     def time_lost(self, rate: float) -> float:
         """Seconds of lateness beyond what the bucket's credit keeps: a grant count short by `rate` times this is
