@@ -96,7 +96,7 @@ MAPPINGS = (
     MappingDraft("price", "price", MappingDirection.EXPORT),
     MappingDraft("ean", "barcode", MappingDirection.EXPORT),
     MappingDraft("brand", "vendor", MappingDirection.EXPORT),
-    MappingDraft("weight", "weight", MappingDirection.EXPORT),
+    MappingDraft("weight", "weight", MappingDirection.EXPORT, {"convertUnit": "KILOGRAM"}),
     MappingDraft("main_image", "imageUrl", MappingDirection.EXPORT),
     MappingDraft("sizes", "tags", MappingDirection.EXPORT),
     MappingDraft("stock", "quantity", MappingDirection.IMPORT),
