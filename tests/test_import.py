@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from app.db.engine import Database
+from app.domain.errors import NotFound
 from app.domain.values import MAX_TEXT_LENGTH
 from app.repositories.products import ProductFilter, ProductRepository
 from app.services.catalog_setup import CatalogSetupService, ScopeInputData
@@ -158,8 +159,9 @@ async def test_a_csv_column_no_attribute_matches_stops_the_import_before_writing
 async def test_unknown_tenant_is_a_clear_error(db: Database, tmp_path: Path) -> None:
     file = tmp_path / "p.jsonl"
     file.write_text("")
-    with pytest.raises(Exception, match="no tenant 'ghost'"):
+    with pytest.raises(NotFound) as caught:
         await Importer(db).products("ghost", file)
+    assert str(caught.value) == "no tenant 'ghost' (create one with `pimsync tokens create --tenant ghost`)"
 
 
 async def test_an_import_leaves_the_planner_statistics_fresh(db: Database, tenant: TenantHandle) -> None:

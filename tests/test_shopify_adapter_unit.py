@@ -23,6 +23,7 @@ from graphql.execution.values import get_variable_values
 
 from app.channels.base import (
     ChannelDocument,
+    ChannelError,
     ChannelRateLimited,
     ChannelRejected,
     ChannelTimeout,
@@ -986,23 +987,51 @@ def _always(response: httpx.Response) -> Handler:
     return lambda request: response
 
 
-async def test_the_token_never_reaches_a_message() -> None:
-    echo = f"invalid token {TOKEN}"
-    for response in (
-        httpx.Response(401, json={"errors": echo}),
-        httpx.Response(200, json=answer(errors=[{"message": echo}])),
-        httpx.Response(500, text=echo),
-    ):
-        with pytest.raises(Exception) as caught:
-            await client_for(_always(response)).execute(gql.SHOP_INFO)
-        assert TOKEN not in str(caught.value)
+ECHO = f"invalid token {TOKEN}"
 
+
+@pytest.mark.parametrize(
+    ("response", "error", "code", "message"),
+    [
+        (
+            httpx.Response(401, json={"errors": ECHO}),
+            CredentialsRejected,
+            ErrorCode.CONNECTION_TEST_FAILED,
+            "Shopify ShopInfo answered 401: invalid token [redacted]",
+        ),
+        (
+            httpx.Response(200, json=answer(errors=[{"message": ECHO}])),
+            ChannelRejected,
+            ErrorCode.CHANNEL_ERROR,
+            "Shopify ShopInfo: invalid token [redacted]",
+        ),
+        (
+            httpx.Response(500, text=ECHO),
+            ChannelUnavailable,
+            ErrorCode.CHANNEL_UNAVAILABLE,
+            "Shopify ShopInfo answered 500: invalid token [redacted]",
+        ),
+    ],
+)
+async def test_the_token_never_reaches_a_message(
+    response: httpx.Response, error: type[ChannelError], code: ErrorCode, message: str
+) -> None:
+    with pytest.raises(error) as caught:
+        await client_for(_always(response)).execute(gql.SHOP_INFO)
+    assert type(caught.value) is error
+    assert caught.value.code == code
+    assert caught.value.message == message
+    assert TOKEN not in caught.value.summary
+
+
+async def test_the_token_never_reaches_a_refused_connection_message() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"refused with {TOKEN}")
 
     with pytest.raises(ChannelUnavailable) as refused:
         await client_for(refuse).execute(gql.SHOP_INFO)
-    assert TOKEN not in str(refused.value)
+    assert refused.value.code == ErrorCode.CHANNEL_UNAVAILABLE
+    assert refused.value.message == "Shopify ShopInfo: ConnectError: refused with [redacted]"
 
 
 # -- the adapter's request sequence, against scripted answers --------------------------------------
