@@ -36,13 +36,9 @@ START_SECONDS = 45.0
 STOP_SECONDS = 30.0
 LOCALES = "{ locales { code } }"
 TOKEN = re.compile(r"^\s+(pim_[A-Za-z0-9_-]{20,})\s*$", re.MULTILINE)
+SERVING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:[0-9]+) ")
+"""The address the service logs once it has bound its socket: with port 0, the only place its port appears."""
 PRIVATE = {"DATABASE_URL", "REDIS_URL", "PIMSYNC_VAR_DIR", "PIMSYNC_HOST", "PIMSYNC_PORT", "SECRET_KEYS", "ENVIRONMENT"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def base_env(**values: str) -> dict[str, str]:
@@ -56,7 +52,8 @@ class Service:
     process: subprocess.Popen[bytes]
     stdout: Path
     stderr: Path
-    base_url: str
+    base_url: str = ""
+    """Known once the service has logged the address it bound: see wait_for_address."""
 
     def output(self) -> str:
         read = [path.read_text(encoding="utf-8", errors="replace") for path in (self.stdout, self.stderr)]
@@ -77,13 +74,13 @@ class Service:
             pytest.fail(f"still running {STOP_SECONDS:.0f} s after {sig.name}:\n{self.output()}")
 
 
-def start(tmp: Path, args: list[str], env: dict[str, str], port: int) -> Service:
+def start(tmp: Path, args: list[str], env: dict[str, str]) -> Service:
     stdout, stderr = tmp / "stdout.log", tmp / "stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
             [str(PIMSYNC), *args], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
         )
-    return Service(process, stdout, stderr, f"http://127.0.0.1:{port}")
+    return Service(process, stdout, stderr)
 
 
 @pytest.fixture
@@ -101,7 +98,22 @@ def services(tmp_path: Path) -> Iterator[list[Service]]:
             server.kill()
 
 
+async def wait_for_address(service: Service) -> str:
+    """The base URL the service logs it is serving on. The tests ask for port 0, any free port, so the service
+    binds it itself: a port picked for it beforehand could be taken by another test process in between."""
+    deadline = time.monotonic() + START_SECONDS
+    while (found := SERVING.search(service.stderr.read_text(encoding="utf-8", errors="replace"))) is None:
+        if service.process.poll() is not None:
+            pytest.fail(f"exited {service.process.returncode} before logging its address:\n{service.output()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no address logged within {START_SECONDS:.0f} s:\n{service.output()}")
+        await asyncio.sleep(0.1)
+    service.base_url = found.group(1)
+    return service.base_url
+
+
 async def wait_until_healthy(service: Service, http: httpx.AsyncClient) -> None:
+    await wait_for_address(service)
     deadline = time.monotonic() + START_SECONDS
     while True:
         if service.process.poll() is not None:
@@ -135,9 +147,11 @@ async def test_serve_answers_ops_and_graphql(redis_kind: str, tmp_path: Path, se
             pytest.skip("Redis at 127.0.0.1:6379 does not answer")
         redis_env = {"REDIS_URL": SERVE_REDIS_URL}
     env = base_env(PIMSYNC_VAR_DIR=str(tmp_path / "var"), DATABASE_URL=database_url, ENVIRONMENT="test", **redis_env)
-    port = free_port()
-    service = start(tmp_path, ["serve", "--host", "127.0.0.1", "--port", str(port)], env, port)
-    services.append(service)
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # PIMSYNC_PORT is in use: `--port 0` must win over it
+        env["PIMSYNC_PORT"] = str(taken.getsockname()[1])
+        service = start(tmp_path, ["serve", "--host", "127.0.0.1", "--port", "0"], env)
+        services.append(service)
+        await wait_for_address(service)
 
     try:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -223,13 +237,12 @@ async def test_run_starts_everything_and_an_interrupt_stops_everything(
     interrupt: str, tmp_path: Path, services: list[Service]
 ) -> None:
     var_dir = tmp_path / "var"
-    port = free_port()
-    service = start(tmp_path, ["run"], base_env(PIMSYNC_VAR_DIR=str(var_dir), PIMSYNC_PORT=str(port)), port)
+    service = start(tmp_path, ["run"], base_env(PIMSYNC_VAR_DIR=str(var_dir), PIMSYNC_PORT="0"))
     services.append(service)
 
     token = await wait_for_token(service)
     stdout = service.stdout.read_text(encoding="utf-8")
-    assert f"http://127.0.0.1:{port}/graphql" in stdout
+    assert f"GraphiQL: {await wait_for_address(service)}/graphql" in stdout, "the welcome names the port bound"
     assert "Admin token for the demo tenant 'demo'" in stdout
     async with httpx.AsyncClient(timeout=10) as http:
         await wait_until_healthy(service, http)
@@ -267,3 +280,18 @@ async def test_run_starts_everything_and_an_interrupt_stops_everything(
     assert gone(workers), f"the worker outlived `pimsync run`:\n{service.output()}"
     await wait_until_gone(redis_servers)
     assert embedded_redis_servers(var_dir) == []
+
+
+async def test_run_on_a_port_in_use_stops_before_starting_anything(tmp_path: Path, services: list[Service]) -> None:
+    var_dir = tmp_path / "var"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        env = base_env(PIMSYNC_VAR_DIR=str(var_dir), PIMSYNC_PORT=str(taken.getsockname()[1]))
+        service = start(tmp_path, ["run"], env)
+        services.append(service)
+        returncode = service.process.wait(START_SECONDS)
+
+    assert returncode == 3, service.output()
+    assert "Address already in use" in service.stderr.read_text(encoding="utf-8"), service.output()
+    assert not (var_dir / "pimsync.sqlite3").exists(), "no database is created"
+    assert embedded_redis_servers(var_dir) == [], "no redis-server is started"
+    assert TOKEN.search(service.stdout.read_text(encoding="utf-8")) is None, "no token is issued"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from typing import Annotated
 
 import typer
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from app.cli.catalog import catalog
 from app.cli.common import console, database, errors, settings
@@ -24,6 +27,7 @@ from app.embedded_redis import redis_url, stop_embedded_redis
 from app.logging import configure_logging
 from app.secrets import load_cipher
 from app.services.tokens import TokenService
+from app.settings import Settings
 
 app = typer.Typer(
     help="pimsync keeps sales channels in step with a multi-locale PIM catalog.",
@@ -38,7 +42,9 @@ app.add_typer(keys, name="keys")
 app.command("sync")(sync)
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default PIMSYNC_HOST or 127.0.0.1).")]
-PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default PIMSYNC_PORT or 8000).")]
+PortOption = Annotated[
+    int | None, typer.Option(help="Port to listen on (default PIMSYNC_PORT or 8000); 0 takes any free port.")
+]
 
 
 @app.command()
@@ -54,22 +60,36 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _serve(host: str | None, port: int | None) -> None:
+def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvicorn.Server, socket.socket]:
+    """The API server and the socket it will serve, already bound, so port 0 ("any free port") has its real
+    number before anything announces the address. uvicorn logs "Uvicorn running on http://host:port" here,
+    with the bound port; a port in use ends the process (exit 3) with that error."""
     from app.main import create_app
 
-    current = settings()
-    configure_logging(current)
-    redis_url(current)
+    config = uvicorn.Config(
+        create_app(current), host=host or current.host, port=current.port if port is None else port, log_config=None
+    )
+    return uvicorn.Server(config), config.bind_socket()
+
+
+def _serve(server: uvicorn.Server, listening: socket.socket) -> None:
     # uvicorn shuts down gracefully on SIGTERM, then raises it again. With the default handler that kills the
     # process outright: no `finally`, no atexit, so `run` would leave its worker and the embedded Redis behind.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    uvicorn.run(create_app(current), host=host or current.host, port=port or current.port, log_config=None)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[listening])
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)  # the application's startup failed; uvicorn has logged why
 
 
 @app.command()
 def serve(host: HostOption = None, port: PortOption = None) -> None:
     """Serve the GraphQL API and the /health, /ready and /metrics endpoints with uvicorn."""
-    _serve(host, port)
+    current = settings()
+    configure_logging(current)
+    server, listening = _listen(current, host, port)
+    redis_url(current)
+    _serve(server, listening)
 
 
 @app.command()
@@ -128,14 +148,15 @@ def run_all(host: HostOption = None, port: PortOption = None) -> None:
     """Start everything on one machine: migrations, embedded Redis, a worker and the API."""
     current = settings()
     configure_logging(current)
+    server, listening = _listen(current, host, port)  # first: a port in use stops `run` before it starts anything
     load_cipher(current)
     upgrade_to_head(current.resolved_database_url)
     url = redis_url(current)
     token = run_async(lambda: _demo_token(current.demo_tenant))
-    _welcome(token, host or current.host, port or current.port, current.demo_tenant)
+    _welcome(token, server.config.host, listening.getsockname()[1], current.demo_tenant)
     worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env={**os.environ, "REDIS_URL": url})
     try:
-        _serve(host, port)
+        _serve(server, listening)
     finally:
         worker_process.send_signal(signal.SIGTERM)
         try:
