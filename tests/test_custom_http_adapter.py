@@ -44,7 +44,7 @@ from app.channels.custom_http.client import InvalidCredentials, parse_rate_reset
 from app.channels.custom_http.spec import SPEC as CUSTOM_HTTP_SPEC
 from app.channels.outbound import UnsafeUrl, check_outbound_url, is_public_address
 from app.channels.rate_limit import LocalTokenBucket, RateLimit
-from app.channels.retry import RetryPolicy, with_retries
+from app.channels.retry import MIN_THROTTLE_WAIT, RetryPolicy, with_retries
 from app.channels.signing import sign, signature_headers, verify
 from app.domain.errors import ErrorCode
 from tests.emulators import serve
@@ -361,6 +361,37 @@ async def test_a_429_still_pauses_the_gate_for_its_retry_after() -> None:
         with pytest.raises(ChannelRateLimited):
             await adapter.test_connection()
     assert await gate.try_acquire() == pytest.approx(30.0, abs=0.3)
+
+
+@pytest.mark.parametrize(
+    ("headers", "paused"),
+    [
+        ({}, MIN_THROTTLE_WAIT),
+        ({"Retry-After": "0"}, MIN_THROTTLE_WAIT),
+        ({"Retry-After": "soon"}, MIN_THROTTLE_WAIT),
+        ({"Retry-After": "Thu, 01 Jan 2015 00:00:00 GMT"}, MIN_THROTTLE_WAIT),
+        ({"Retry-After": "0", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "20"}, 20.0),
+    ],
+    ids=["none", "zero", "unreadable", "past-date", "zero-but-quota-reset"],
+)
+async def test_a_429_that_names_no_wait_still_pauses_every_worker(headers: dict[str, str], paused: float) -> None:
+    """The shop said "not now" to the connector: its other workers wait too, the least a Shopify 429 makes them
+    wait, instead of each meeting its own 429. A spent quota's reset, when the shop gives one, says longer."""
+
+    async def info(_: Request) -> Response:
+        return JSONResponse({"error": {"code": "busy", "message": "slow down"}}, 429, headers=headers)
+
+    paced = _Paced()
+    gate = LocalTokenBucket(RateLimit.for_channel(CUSTOM_HTTP_SPEC), clock=paced, sleep=paced.sleep)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=[Route("/pim-bridge/info", info)])))
+    adapter = CustomHttpAdapter(
+        {"baseUrl": "http://shop.test/pim-bridge", "signingSecret": SECRET}, client, timeout=5.0, gate=gate
+    )
+    async with client:
+        with pytest.raises(ChannelRateLimited) as caught:
+            await adapter.test_connection()
+    assert caught.value.code is ErrorCode.RATE_LIMITED
+    assert await gate.try_acquire() == pytest.approx(paused, abs=0.3)
 
 
 @pytest.mark.parametrize("unix_time", [False, True], ids=["seconds", "unix-time"])

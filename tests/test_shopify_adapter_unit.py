@@ -33,7 +33,7 @@ from app.channels.base import (
     RateSignal,
 )
 from app.channels.rate_limit import LocalTokenBucket, RateLimit
-from app.channels.retry import RetryPolicy, with_retries
+from app.channels.retry import MIN_THROTTLE_WAIT, RetryPolicy, with_retries
 from app.channels.shopify import documents as gql
 from app.channels.shopify.adapter import ShopifyAdapter
 from app.channels.shopify.client import InvalidCredentials, ShopifyClient, ShopifyCredentials
@@ -919,6 +919,22 @@ async def test_a_throttled_write_goes_again_once_shopify_has_its_cost_not_later(
 
     assert estimate > 1
     assert sent[1] - sent[0] == pytest.approx((estimate - 1) / 50, abs=0.001)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "paused"),
+    [(None, MIN_THROTTLE_WAIT), ("0", MIN_THROTTLE_WAIT), ("soon", MIN_THROTTLE_WAIT), ("2.5", 2.5)],
+    ids=["none", "zero", "unreadable", "seconds"],
+)
+async def test_a_429_pauses_every_worker_at_least_the_minimum(retry_after: str | None, paused: float) -> None:
+    """A 429 without a usable wait still pauses the connector's other workers, as long as a CUSTOM_HTTP one does."""
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    gate = RecordingGate()
+
+    with pytest.raises(ChannelRateLimited):
+        await client_for(_always(httpx.Response(429, headers=headers)), gate).execute(gql.SHOP_INFO)
+
+    assert gate.observed == [RateSignal(retry_after=paused)]
 
 
 @pytest.mark.parametrize(

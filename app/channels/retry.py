@@ -36,7 +36,8 @@ OnRetry = Callable[[ChannelError, int, float], None]
 """Called before each wait with the error, the attempts used so far, and the seconds about to be waited."""
 
 MIN_THROTTLE_WAIT = 1.0
-"""Seconds a 429 that names no wait is waited out at least (the Shopify client blocks the gate as long)."""
+"""Seconds a 429 that names no wait is waited out at least; the Shopify and CUSTOM_HTTP clients block the
+connector's gate as long, so its other workers pause too."""
 
 
 @dataclass(frozen=True, slots=True)

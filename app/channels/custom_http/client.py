@@ -38,6 +38,7 @@ from app.channels.base import (
     RateSignal,
 )
 from app.channels.outbound import UnresolvableHost, UnsafeUrl, check_outbound_url
+from app.channels.retry import MIN_THROTTLE_WAIT
 from app.channels.signing import signature_headers
 from app.domain.credentials import header_safe
 from app.domain.errors import ErrorCode
@@ -270,13 +271,20 @@ class CustomHttpClient:
         bucket, or an hourly quota of 5,000 would let thousands of requests
         out at once. X-RateLimit-Remaining caps what the bucket holds now, and
         a spent quota (Remaining 0) waits for X-RateLimit-Reset.
+
+        A 429 that names no wait (no Retry-After, an unreadable one, 0, a date
+        already past) still pauses every worker MIN_THROTTLE_WAIT, as a
+        Shopify 429 does: the shop said "not now" to all of them, not just to
+        the one that asked.
         """
         retry_after = None
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
         remaining = _count(response.headers.get("X-RateLimit-Remaining"))
-        if retry_after is None and remaining == 0:
+        if not retry_after and remaining == 0:
             retry_after = parse_rate_reset(response.headers.get("X-RateLimit-Reset"), now=self._clock())
+        if response.status_code == 429 and not retry_after:
+            retry_after = MIN_THROTTLE_WAIT
         return RateSignal(retry_after=retry_after, available=remaining)
 
     def error_for(self, method: str, path: str, response: httpx.Response) -> ChannelError:

@@ -45,6 +45,7 @@ from app.channels.base import (
     RateSignal,
 )
 from app.channels.custom_http.client import parse_retry_after
+from app.channels.retry import MIN_THROTTLE_WAIT
 from app.channels.shopify.documents import Operation
 from app.channels.shopify.schemas import JsonObject
 from app.channels.shopify.spec import API_VERSION
@@ -224,8 +225,8 @@ class ShopifyClient:
         message = self.scrub(f"Shopify {name} answered {status}" + (f": {detail}" if detail else ""))
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), now=time.time())
-            if self._gate is not None:
-                await self._gate.observe(RateSignal(retry_after=retry_after if retry_after is not None else 1.0))
+            if self._gate is not None:  # every worker pauses; MIN_THROTTLE_WAIT when the 429 names no wait (or 0)
+                await self._gate.observe(RateSignal(retry_after=retry_after or MIN_THROTTLE_WAIT))
             return ChannelRateLimited(message, retry_after=retry_after, status=status)
         if status in (401, 403):
             return CredentialsRejected(message, status=status)
