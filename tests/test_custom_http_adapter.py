@@ -14,11 +14,12 @@ max_batch_size), not ChannelRejected (which means "the channel said no").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -47,6 +48,7 @@ from app.channels.rate_limit import LocalTokenBucket, RateLimit
 from app.channels.retry import MIN_THROTTLE_WAIT, RetryPolicy, with_retries
 from app.channels.signing import sign, signature_headers, verify
 from app.domain.errors import ErrorCode
+from tests.clocks import FakeClock
 from tests.emulators import serve
 from tests.emulators.custom_http_shop import CustomHttpShop, shop_signature
 
@@ -315,17 +317,18 @@ async def test_a_shop_asking_for_hours_off_fails_the_next_requests_at_once(
     assert len(shop.requests) == 1, "the shop is not asked again while it said to stay away"
 
 
-class _Paced:
-    """A clock and a sleep that only move when slept on, for a rate gate under test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(seconds, 1e-6)  # a real sleep always passes some time; a float rounding left would not
+@contextlib.asynccontextmanager
+async def gated_shop(
+    info: Callable[[Request], Awaitable[Response]],
+) -> AsyncIterator[tuple[CustomHttpAdapter, LocalTokenBucket, FakeClock]]:
+    """An adapter whose shop answers /info with `info`, behind a local gate of CUSTOM_HTTP's default rate on a clock
+    that moves only when the gate sleeps on it."""
+    clock = FakeClock()
+    gate = LocalTokenBucket(RateLimit.for_channel(CUSTOM_HTTP_SPEC), clock=clock, sleep=clock.sleep)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=[Route("/pim-bridge/info", info)])))
+    credentials = {"baseUrl": "http://shop.test/pim-bridge", "signingSecret": SECRET}
+    async with client:
+        yield CustomHttpAdapter(credentials, client, timeout=5.0, gate=gate), gate, clock
 
 
 async def test_an_hourly_x_ratelimit_quota_does_not_unpace_the_shop() -> None:
@@ -336,28 +339,17 @@ async def test_an_hourly_x_ratelimit_quota_does_not_unpace_the_shop() -> None:
         quota = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4990", "X-RateLimit-Reset": "3600"}
         return JSONResponse({"storeName": "S", "supportedLocales": ["en"]}, headers=quota)
 
-    paced = _Paced()
-    gate = LocalTokenBucket(RateLimit.for_channel(CUSTOM_HTTP_SPEC), clock=paced, sleep=paced.sleep)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=[Route("/pim-bridge/info", info)])))
-    credentials = {"baseUrl": "http://shop.test/pim-bridge", "signingSecret": SECRET}
-    adapter = CustomHttpAdapter(credentials, client, timeout=5.0, gate=gate)
-    async with client:
+    async with gated_shop(info) as (adapter, _, clock):
         for _ in range(30):
             await adapter.test_connection()
-    assert paced.now - 1000.0 == pytest.approx((30 - 5) / 5, abs=0.3)  # a burst of 5, then 5 a second
+    assert clock.now - 1000.0 == pytest.approx((30 - 5) / 5, abs=0.3)  # a burst of 5, then 5 a second
 
 
 async def test_a_429_still_pauses_the_gate_for_its_retry_after() -> None:
     async def info(_: Request) -> Response:
         return JSONResponse({"error": {"code": "busy", "message": "slow down"}}, 429, headers={"Retry-After": "30"})
 
-    paced = _Paced()
-    gate = LocalTokenBucket(RateLimit.for_channel(CUSTOM_HTTP_SPEC), clock=paced, sleep=paced.sleep)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=[Route("/pim-bridge/info", info)])))
-    adapter = CustomHttpAdapter(
-        {"baseUrl": "http://shop.test/pim-bridge", "signingSecret": SECRET}, client, timeout=5.0, gate=gate
-    )
-    async with client:
+    async with gated_shop(info) as (adapter, gate, _):
         with pytest.raises(ChannelRateLimited):
             await adapter.test_connection()
     assert await gate.try_acquire() == pytest.approx(30.0, abs=0.3)
@@ -381,13 +373,7 @@ async def test_a_429_that_names_no_wait_still_pauses_every_worker(headers: dict[
     async def info(_: Request) -> Response:
         return JSONResponse({"error": {"code": "busy", "message": "slow down"}}, 429, headers=headers)
 
-    paced = _Paced()
-    gate = LocalTokenBucket(RateLimit.for_channel(CUSTOM_HTTP_SPEC), clock=paced, sleep=paced.sleep)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=[Route("/pim-bridge/info", info)])))
-    adapter = CustomHttpAdapter(
-        {"baseUrl": "http://shop.test/pim-bridge", "signingSecret": SECRET}, client, timeout=5.0, gate=gate
-    )
-    async with client:
+    async with gated_shop(info) as (adapter, gate, _):
         with pytest.raises(ChannelRateLimited) as caught:
             await adapter.test_connection()
     assert caught.value.code is ErrorCode.RATE_LIMITED
@@ -403,13 +389,7 @@ async def test_a_spent_x_ratelimit_quota_pauses_the_gate_until_its_reset(unix_ti
         quota = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
         return JSONResponse({"storeName": "S", "supportedLocales": ["en"]}, headers=quota)
 
-    paced = _Paced()
-    gate = LocalTokenBucket(RateLimit.for_channel(CUSTOM_HTTP_SPEC), clock=paced, sleep=paced.sleep)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=[Route("/pim-bridge/info", info)])))
-    adapter = CustomHttpAdapter(
-        {"baseUrl": "http://shop.test/pim-bridge", "signingSecret": SECRET}, client, timeout=5.0, gate=gate
-    )
-    async with client:
+    async with gated_shop(info) as (adapter, gate, _):
         await adapter.test_connection()
     assert await gate.try_acquire() == pytest.approx(20.0, abs=1.5)
 

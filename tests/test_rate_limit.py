@@ -35,6 +35,7 @@ from app.channels.rate_limit import (
 )
 from app.channels.retry import RetryPolicy, with_retries
 from app.domain.channels import ChannelType, ChannelTypeSpec
+from tests.clocks import FakeClock
 from tests.conftest import REAL_REDIS_URL, redis_available, services_required
 
 
@@ -340,17 +341,6 @@ def test_the_limit_comes_from_the_channel_type_unless_the_connector_overrides_it
     assert rate_key("con_123") == "pimsync:rate:con_123"
     with pytest.raises(ValueError):
         RateLimit(capacity=0, rate=1)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def test_the_local_bucket_follows_the_same_rules() -> None:

@@ -67,6 +67,7 @@ from app.channels.shopify.schemas import (
 )
 from app.channels.shopify.spec import API_VERSION, SCHEMA_PATHS, TRANSLATION_KEYS
 from app.domain.errors import ErrorCode
+from tests.clocks import FakeClock
 
 SDL = Path("/work/shared/specs/shopify/admin-2026-04.graphql")
 TOKEN = "shpat_secret_token_0123456789abcdef"
@@ -796,19 +797,6 @@ def test_credentials_repr_hides_the_token_and_the_endpoint_defaults_to_the_shop(
 
 
 # -- the transport: statuses, GraphQL errors, throttling -------------------------------------------
-
-
-class FakeClock:
-    """A monotonic clock that moves only when something sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
