@@ -249,6 +249,14 @@ async def run_here(gql: GraphQLClient, container: Container, **options: Any) -> 
     return dict((await gql(JOB, {"id": global_id}))["syncJob"])
 
 
+async def until_a_batch_is_sent(shop: ServedShop, what: str = "the sync") -> None:
+    """Until the shop has received a product batch (answered or not): the run under test is mid-page."""
+    deadline = time.monotonic() + 10
+    while not shop.shop.requests_to("POST", "/products/batch"):
+        assert time.monotonic() < deadline, f"{what} never sent its first page"
+        await asyncio.sleep(0.02)
+
+
 def batches(shop: ServedShop) -> list[dict[str, Any]]:
     return [request.json for request in shop.shop.requests_to("POST", "/products/batch") if request.status == 200]
 

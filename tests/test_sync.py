@@ -60,6 +60,7 @@ from tests.sync_fixtures import (
     shop_sync,
     sku,
     trigger,
+    until_a_batch_is_sent,
     wait_for_job,
     worker,
     worker_env,
@@ -353,10 +354,7 @@ async def test_a_worker_whose_lease_was_taken_over_records_nothing(
     chunk_id, start = only.id, only.cursor
     served_shop.shop.slow_down(0.2)
     running = asyncio.create_task(run_chunk(container, chunk_id, worker="presumed-dead"))
-    deadline = time.monotonic() + 10
-    while not served_shop.shop.requests_to("POST", "/products/batch"):
-        assert time.monotonic() < deadline, "the worker never sent its first page"
-        await asyncio.sleep(0.02)
+    await until_a_batch_is_sent(served_shop, "the worker")
     async with container.db.transaction() as session:
         chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk_id))
         assert chunk is not None and chunk.cursor == start

@@ -6,7 +6,6 @@ these tests' queue messages.
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +22,19 @@ from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import ServedShop, served_shop
-from tests.sync_fixtures import JOB, LISTINGS, PRODUCTS, RETRY, TRIGGER, chair, planned, run_here, shop_sync, sku
+from tests.sync_fixtures import (
+    JOB,
+    LISTINGS,
+    PRODUCTS,
+    RETRY,
+    TRIGGER,
+    chair,
+    planned,
+    run_here,
+    shop_sync,
+    sku,
+    until_a_batch_is_sent,
+)
 
 PAUSE = """mutation { pauseConnector(code: "shop", reason: "stocktaking") { connector { status } } }"""
 
@@ -171,10 +182,7 @@ async def test_a_worker_taking_back_its_own_stalled_chunk_stops_the_stalled_run(
     global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
     served_shop.shop.slow_down(0.2)
     stalled = asyncio.create_task(run_chunk(container, chunk.id, worker="host:1234"))
-    deadline = time.monotonic() + 10
-    while not served_shop.shop.requests_to("POST", "/products/batch"):
-        assert time.monotonic() < deadline, "the stalled run never sent its page"
-        await asyncio.sleep(0.02)
+    await until_a_batch_is_sent(served_shop, "the stalled run")
     async with container.db.transaction() as session:
         row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
         assert row is not None
@@ -195,10 +203,7 @@ async def test_pausing_a_connector_stops_its_running_sync_within_a_page(
     global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
     served_shop.shop.slow_down(0.1)
     running = asyncio.create_task(run_chunk(container, chunk.id, worker="here"))
-    deadline = time.monotonic() + 10
-    while not served_shop.shop.requests_to("POST", "/products/batch"):
-        assert time.monotonic() < deadline, "the sync never sent its first page"
-        await asyncio.sleep(0.02)
+    await until_a_batch_is_sent(served_shop, "the sync")
     assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
     await asyncio.wait_for(running, timeout=30)
     done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
@@ -230,10 +235,7 @@ async def test_a_job_failing_on_one_worker_stops_its_chunks_on_the_others_within
     global_id, _, [first, second] = await planned(shop_sync, container, size=PRODUCTS // 2, count=2)
     served_shop.shop.slow_down(0.1)
     running = asyncio.create_task(run_chunk(container, first.id, worker="one"))
-    deadline = time.monotonic() + 10
-    while not served_shop.shop.requests_to("POST", "/products/batch"):
-        assert time.monotonic() < deadline, "the first chunk never sent its first page"
-        await asyncio.sleep(0.02)
+    await until_a_batch_is_sent(served_shop, "the first chunk")
     served_shop.shop.fail_next(1, status=401, only="POST /products/batch")
     await run_chunk(container, second.id, worker="two")
     await asyncio.wait_for(running, timeout=30)
@@ -329,10 +331,7 @@ async def test_a_worker_stopping_mid_chunk_hands_it_back_at_once(
     global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
     served_shop.shop.slow_down(0.2)
     running = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
-    deadline = time.monotonic() + 10
-    while not served_shop.shop.requests_to("POST", "/products/batch"):
-        assert time.monotonic() < deadline, "the run never sent its page"
-        await asyncio.sleep(0.02)
+    await until_a_batch_is_sent(served_shop, "the run")
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
