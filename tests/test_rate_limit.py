@@ -33,7 +33,6 @@ from app.channels.rate_limit import (
     rate_key,
     request_cap_key,
 )
-from app.channels.retry import RetryPolicy, with_retries
 from app.domain.channels import ChannelType, ChannelTypeSpec
 from tests.clocks import FakeClock
 from tests.conftest import REAL_REDIS_URL, redis_available, services_required
@@ -212,27 +211,6 @@ async def test_a_retry_after_stops_every_worker_until_it_passes(workers: Workers
     granted = min(first.grants[-1].asked, second.grants[-1].asked)  # refilling since, at the most
     waited = await second.try_acquire(5)
     assert waited >= (5 - LATE_CREDIT) / limit.rate - since(granted) - 0.002, "it restarts empty, not with what it had"
-
-
-async def test_a_429_caught_by_with_retries_pauses_the_other_workers(workers: Workers) -> None:
-    limit = RateLimit(capacity=10, rate=100)
-    mine, theirs = workers.bucket(limit), workers.bucket(limit)
-    their_waits: list[float] = []
-    answers = [ChannelRateLimited("429", retry_after=0.2), None]
-
-    async def call() -> str:
-        if (answer := answers.pop(0)) is not None:
-            raise answer
-        return "sent"
-
-    async def sleep(seconds: float) -> None:
-        their_waits.append(await theirs.try_acquire() + since(mark))
-        await asyncio.sleep(seconds)
-
-    mark = time.monotonic()
-    assert await with_retries(call, policy=RetryPolicy(), gate=mine, sleep=sleep) == "sent"
-    assert len(their_waits) == 1
-    assert 0.198 <= their_waits[0] <= 0.22 + since(mark), "their wait and the time since the 429 add up to 0.2 s"
 
 
 async def test_throttle_status_resynchronises_the_bucket(workers: Workers) -> None:

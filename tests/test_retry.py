@@ -13,7 +13,6 @@ from app.channels.base import (
     ChannelTimeout,
     ChannelUnavailable,
     CredentialsRejected,
-    RateSignal,
 )
 from app.channels.retry import MIN_THROTTLE_WAIT, RetryPolicy, with_retries
 
@@ -26,20 +25,6 @@ class FakeSleep:
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
-
-
-class FakeGate:
-    """A RateGate that records what it was asked."""
-
-    def __init__(self) -> None:
-        self.acquired: list[float] = []
-        self.signals: list[RateSignal] = []
-
-    async def acquire(self, cost: float = 1.0) -> None:
-        self.acquired.append(cost)
-
-    async def observe(self, signal: RateSignal) -> None:
-        self.signals.append(signal)
 
 
 def scripted(*outcomes: ChannelError | Exception | str) -> tuple[Callable[[], Awaitable[str]], list[int]]:
@@ -150,15 +135,13 @@ async def test_success_after_transient_failures_returns_the_value() -> None:
 async def test_permanent_errors_are_raised_without_a_retry(error: ChannelError) -> None:
     call, calls = scripted(error, "never reached")
     sleep = FakeSleep()
-    gate = FakeGate()
 
     with pytest.raises(type(error)) as raised:
-        await with_retries(call, policy=RetryPolicy(), gate=gate, sleep=sleep)
+        await with_retries(call, policy=RetryPolicy(), sleep=sleep)
 
     assert raised.value is error
     assert calls == [1]
     assert sleep.waits == []
-    assert gate.signals == []
 
 
 async def test_errors_that_are_not_channel_errors_propagate_untouched() -> None:
@@ -240,32 +223,6 @@ async def test_a_shop_answering_429_with_no_wait_forever_is_given_up_on(
 
     assert calls[0] <= 31
     assert all(wait >= MIN_THROTTLE_WAIT for wait in sleep.waits)
-
-
-async def test_the_gate_is_paid_before_every_call_and_told_about_each_429() -> None:
-    call, _ = scripted(throttled(1.5), unavailable(), "ok")
-    gate = FakeGate()
-
-    await with_retries(call, policy=RetryPolicy(), gate=gate, cost=3.0, sleep=FakeSleep(), random=lambda: 1.0)
-
-    assert gate.acquired == [3.0, 3.0, 3.0]
-    assert gate.signals == [RateSignal(retry_after=1.5)]
-
-
-async def test_on_retry_hears_each_error_with_the_attempts_used_and_the_wait() -> None:
-    first, second = throttled(2.0), unavailable()
-    call, _ = scripted(first, second, "ok")
-    heard: list[tuple[ChannelError, int, float]] = []
-
-    await with_retries(
-        call,
-        policy=RetryPolicy(),
-        sleep=FakeSleep(),
-        random=lambda: 1.0,
-        on_retry=lambda error, attempts, wait: heard.append((error, attempts, wait)),
-    )
-
-    assert heard == [(first, 0, 2.0), (second, 1, 0.5)]
 
 
 def test_a_policy_needs_an_attempt() -> None:

@@ -4,7 +4,7 @@ What each ChannelError leads to:
 
     ChannelError
     ├── transient
-    │   ├── ChannelRateLimited   wait Retry-After (every worker, through the gate); not an attempt
+    │   ├── ChannelRateLimited   wait Retry-After; not an attempt
     │   ├── ChannelUnavailable   back off and retry; counts as an attempt
     │   └── ChannelTimeout       back off and retry; counts as an attempt
     └── permanent (ChannelRejected, CredentialsRejected, ...)   raised at once
@@ -17,6 +17,11 @@ bound needs every wait to count: a 429 that names no wait (no Retry-After,
 "Retry-After: 0", a date already past on a shop whose clock is behind) backs
 off and waits at least MIN_THROTTLE_WAIT, or a shop answering so forever
 would be asked again and again without end.
+
+The connector's rate gate is not this helper's: each channel client takes its
+units before every request it sends (a retry is a new request) and tells the
+gate what the answer said (a 429 pauses every worker), so the gate sees every
+request whoever retries it.
 """
 
 from __future__ import annotations
@@ -27,13 +32,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from app.channels.base import ChannelError, ChannelRateLimited, ChannelUnavailable, RateGate, RateSignal
+from app.channels.base import ChannelError, ChannelRateLimited, ChannelUnavailable
 
 T = TypeVar("T")
 
 Sleep = Callable[[float], Awaitable[None]]
-OnRetry = Callable[[ChannelError, int, float], None]
-"""Called before each wait with the error, the attempts used so far, and the seconds about to be waited."""
 
 MIN_THROTTLE_WAIT = 1.0
 """Seconds a 429 that names no wait is waited out at least; the Shopify and CUSTOM_HTTP clients block the
@@ -65,27 +68,19 @@ async def with_retries(
     call: Callable[[], Awaitable[T]],
     *,
     policy: RetryPolicy,
-    gate: RateGate | None = None,
-    cost: float = 1.0,
     sleep: Sleep = asyncio.sleep,
     random: Callable[[], float] = _random.random,
-    on_retry: OnRetry | None = None,
 ) -> T:
     """Run `call` until it succeeds, under `policy`; the last error is raised when the policy gives up.
 
-    With a `gate`, `cost` units are acquired before every call (a retry is a
-    new request the channel counts again), and a 429 is reported to the gate
-    so every worker of the connector pauses, not just this one. A 429 without
-    a wait backs off like a transient error (MIN_THROTTLE_WAIT at least),
-    still without using an attempt. Errors that are not ChannelErrors are not ours to judge: they
-    propagate untouched.
+    A 429 without a wait backs off like a transient error (MIN_THROTTLE_WAIT
+    at least), still without using an attempt. Errors that are not
+    ChannelErrors are not ours to judge: they propagate untouched.
     """
     attempts = 0
     throttles = 0
     waited = 0.0
     while True:
-        if gate is not None:
-            await gate.acquire(cost)
         try:
             return await call()
         except ChannelRateLimited as error:
@@ -94,8 +89,6 @@ async def with_retries(
                 delay = error.retry_after
             else:
                 delay = max(MIN_THROTTLE_WAIT, policy.backoff(throttles, random))
-            if gate is not None:
-                await gate.observe(RateSignal(retry_after=delay))
             failure: ChannelError = error
         except ChannelError as error:
             if not error.transient:
@@ -109,7 +102,5 @@ async def with_retries(
             failure = error
         if waited + delay > policy.max_total_wait:
             raise failure
-        if on_retry is not None:
-            on_retry(failure, attempts, delay)
         await sleep(delay)
         waited += delay
