@@ -9,6 +9,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+GRAPHQL_MAX_NODES = 50_000
+"""Most nodes one GraphQL request may return at worst (its page sizes multiplied along each path, summed): a page of
+100 connectors with 100 jobs each fits (10,100), the same jobs each with a default page of 50 errors does not."""
+
 
 class Environment(StrEnum):
     """`production` turns hardening on: masked errors, no GraphiQL, no introspection."""
@@ -42,6 +46,7 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
+    graphql_max_nodes: int = Field(default=GRAPHQL_MAX_NODES, gt=0)
     graphql_introspection: bool | None = None
     demo_tenant: str = "demo"
     allow_private_urls: bool = Field(default=False, validation_alias="PIMSYNC_ALLOW_PRIVATE_URLS")

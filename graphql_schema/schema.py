@@ -31,6 +31,7 @@ from graphql_schema.connectors.queries import ConnectorQuery
 from graphql_schema.connectors.types import ConnectorType
 from graphql_schema.context import Info
 from graphql_schema.errors import ErrorPolicy
+from graphql_schema.limits import NodeBudget
 from graphql_schema.relay import Node, parse_global_id
 from graphql_schema.sync.mutations import SyncMutation
 from graphql_schema.sync.queries import SyncQuery
@@ -95,6 +96,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: NodeBudget(max_nodes=settings.graphql_max_nodes),
         lambda: ErrorPolicy(mask_faults=settings.is_production, hide_suggestions=not settings.introspection_enabled),
     ]
     if not settings.introspection_enabled:

@@ -1,13 +1,16 @@
-"""Limits on depth, aliases and tokens; masked faults and no introspection in production; GraphiQL in development."""
+"""Limits on depth, aliases, tokens and nodes; masked faults and no introspection in production; GraphiQL in development."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+from graphql import get_introspection_query
 
 from app.container import Container
 from app.main import create_app
-from app.settings import Environment, Settings
-from tests.conftest import GraphQLClient, TenantHandle
+from app.settings import GRAPHQL_MAX_NODES, Environment, Settings
+from tests.conftest import GraphQLClient, QueryCounter, TenantHandle
 
 
 async def test_too_many_aliases_are_refused(gql: GraphQLClient) -> None:
@@ -46,3 +49,55 @@ async def test_production_hides_graphiql_and_introspection(
         errors = await gql.errors("{ __schema { types { name } } }")
         assert "introspection" in errors[0]["message"].lower()
         assert (await gql("{ locales { code } }"))["locales"] == []
+
+
+# -- the node budget ---------------------------------------------------------------------------------------
+
+JOB_ERRORS = """query($connectors: Int, $jobs: Int = 250) {
+  connectors(first: $connectors) { edges { node { code
+    syncJobs(first: $jobs) { edges { node { id errors(first: 100) { edges { node { message } } } } } }
+  } } } }"""
+"""At worst 250 connectors x 250 jobs x 100 errors: 250 * (1 + 250 * (1 + 100)) = 6,312,750 nodes."""
+
+
+async def refused(gql: GraphQLClient, query: str, variables: dict[str, Any] | None = None) -> str:
+    """The message of a document refused before it ran (no data at all)."""
+    body = (await gql.raw(query, variables)).json()
+    assert body["data"] is None, body
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    return str(error["message"])
+
+
+async def test_a_query_that_could_return_millions_of_nodes_is_refused_before_it_runs(
+    gql: GraphQLClient, sql_counter: QueryCounter
+) -> None:
+    message = await refused(gql, JOB_ERRORS, {"connectors": 250})
+    assert "6312750 nodes" in message and f"budget of {GRAPHQL_MAX_NODES}" in message
+    assert not [sql for sql in sql_counter.statements if "sync_job" in sql], sql_counter.statements
+
+
+async def test_the_node_budget_counts_fragments_variables_and_default_page_sizes(gql: GraphQLClient) -> None:
+    fragments = """query { connectors(first: 250) { ...Page } }
+      fragment Page on ConnectorConnection { edges { node { ... on Connector { syncJobs(first: 250) { ...Jobs } } } } }
+      fragment Jobs on SyncJobConnection { edges { node { errors(first: 100) { edges { node { ...Error } } } } } }
+      fragment Error on SyncError { message }"""
+    assert "6312750 nodes" in await refused(gql, fragments)
+    defaults = """{ connectors { edges { node { syncJobs { edges { node {
+      changes { edges { node { productSku } } } } } } } } } }"""
+    assert "127550 nodes" in await refused(gql, defaults)  # 50 * (1 + 50 * (1 + 50)): pages of 50 by default
+    assert "50502 nodes" in await refused(gql, JOB_ERRORS, {"connectors": 2})  # 2 * (1 + 250 * 101): $jobs' default
+    small = await gql(JOB_ERRORS, {"connectors": 2, "jobs": 200})  # 2 * (1 + 200 * 101) = 40,402
+    assert small["connectors"]["edges"] == []
+
+
+async def test_the_node_budget_lets_through_what_a_frontend_asks(gql: GraphQLClient) -> None:
+    introspection = await gql(get_introspection_query(descriptions=True, input_value_deprecation=True))
+    assert introspection["__schema"]["queryType"]["name"] == "Query"
+    pages = """query($first: Int) {
+      connectors(first: $first) { totalCount edges { node { code mappings { attributeCode } lastJob { id status }
+        syncJobs(first: $first) { totalCount edges { node { id status errors { totalCount } } } } } } }
+      products(first: $first) { edges { node { sku values { data } listings { status } } } }
+      conflicts(first: $first) { edges { node { id fields { field } } } } }"""
+    data = await gql(pages, {"first": 100})  # 100 * (1 + 100) + 100 + 100 = 10,300 nodes
+    assert data["connectors"]["totalCount"] == 0

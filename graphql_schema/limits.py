@@ -1,0 +1,179 @@
+"""The node budget: a document is refused before it runs when its pages could add up to too many nodes.
+
+Depth, alias and token limits keep a document small, not what it asks for:
+`connectors(first: 250) { ... syncJobs(first: 250) { ... errors(first: 100) } }`
+is short and shallow, yet could build millions of nodes. The count here is
+the worst case: each field that pages (takes `first`) multiplies what it
+holds by its page size (the literal, the variable's value or default, else
+the default page size), and every edge of every page counts as one node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+)
+from strawberry.extensions import AddValidationRules
+
+from graphql_schema.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+PAGE_ARGUMENT = "first"
+
+
+class NodeBudget(AddValidationRules):
+    """Adds, per operation, the rule that refuses a document whose worst case passes `max_nodes`.
+
+    The rule is built for each operation because a page size may come from the operation's variables, which
+    graphql-core's validation does not see.
+    """
+
+    def __init__(self, max_nodes: int) -> None:
+        super().__init__([])
+        self.max_nodes = max_nodes
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        self.validation_rules = [node_budget_rule(self.max_nodes, context.variables or {}, context.operation_name)]
+        yield from super().on_operation()
+
+
+def node_budget_rule(
+    max_nodes: int, variables: Mapping[str, Any], operation_name: str | None
+) -> type[ASTValidationRule]:
+    """A validation rule reporting an error when the operation that runs could return more than `max_nodes`."""
+
+    class NodeBudgetRule(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            operations = _operations(context, operation_name)
+            if not operations:
+                return
+            count = max(NodeCount(context, operation, variables).total() for operation in operations)
+            if count > max_nodes:
+                context.report_error(
+                    GraphQLError(
+                        f"this query could return up to {count} nodes, above the budget of {max_nodes} per request: "
+                        "ask for smaller pages (first) or fewer nested connections, and page with `after`"
+                    )
+                )
+
+    return NodeBudgetRule
+
+
+def _operations(context: ValidationContext, name: str | None) -> list[OperationDefinitionNode]:
+    """The operation that runs: the named one, or each (only one runs; the largest decides) when none is named."""
+    found = [item for item in context.document.definitions if isinstance(item, OperationDefinitionNode)]
+    named = [item for item in found if name is not None and item.name is not None and item.name.value == name]
+    return named or found
+
+
+class NodeCount:
+    """The worst-case node count of one operation. A fragment's count is kept once worked out, so a document
+    spreading fragments within fragments costs linear time to count (and a cycle, refused by another rule,
+    counts nothing)."""
+
+    def __init__(
+        self, context: ValidationContext, operation: OperationDefinitionNode, variables: Mapping[str, Any]
+    ) -> None:
+        self.schema: GraphQLSchema = context.schema
+        self.operation = operation
+        self.variables = variables
+        self.fragments = {
+            item.name.value: item for item in context.document.definitions if isinstance(item, FragmentDefinitionNode)
+        }
+        self.defaults = {item.variable.name.value: item.default_value for item in operation.variable_definitions or ()}
+        self.counted: dict[str, int] = {}
+        self.counting: set[str] = set()
+        self.pages = _page_types(self.schema)
+
+    def total(self) -> int:
+        root = self.schema.get_root_type(self.operation.operation)
+        return 0 if root is None else self._selections(self.operation.selection_set, root)
+
+    def _selections(self, selections: SelectionSetNode | None, parent: GraphQLNamedType) -> int:
+        if selections is None:
+            return 0
+        total = 0
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                total += self._field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = parent if condition is None else self.schema.get_type(condition.name.value)
+                total += 0 if inner is None else self._selections(selection.selection_set, inner)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self._fragment(selection.name.value)
+        return total
+
+    def _fragment(self, name: str) -> int:
+        if name in self.counted:
+            return self.counted[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.counting:
+            return 0
+        self.counting.add(name)
+        condition = self.schema.get_type(fragment.type_condition.name.value)
+        count = 0 if condition is None else self._selections(fragment.selection_set, condition)
+        self.counting.discard(name)
+        self.counted[name] = count
+        return count
+
+    def _field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return 0
+        definition = parent.fields.get(node.name.value)
+        if definition is None:  # __typename, introspection (no pages) or a field another rule refuses
+            return 0
+        inner = self._selections(node.selection_set, get_named_type(definition.type))
+        if PAGE_ARGUMENT in definition.args:
+            return self._page_size(node) * inner
+        if node.name.value == "edges" and parent.name in self.pages:
+            return 1 + inner
+        return inner
+
+    def _page_size(self, node: FieldNode) -> int:
+        """The page the field asks for; beyond MAX_PAGE_SIZE the resolver refuses it, so no more can come."""
+        given = next((item.value for item in node.arguments or () if item.name.value == PAGE_ARGUMENT), None)
+        size = self._value(given)
+        return DEFAULT_PAGE_SIZE if size is None else max(0, min(size, MAX_PAGE_SIZE))
+
+    def _value(self, node: ValueNode | None) -> int | None:
+        if isinstance(node, VariableNode):
+            name = node.name.value
+            if name in self.variables:
+                value = self.variables[name]
+                return value if isinstance(value, int) and not isinstance(value, bool) else None
+            return self._value(self.defaults.get(name))
+        if isinstance(node, IntValueNode):
+            return int(node.value)
+        return None
+
+
+def _page_types(schema: GraphQLSchema) -> frozenset[str]:
+    """The types fields that page return (the connections): each of their `edges` is one node."""
+    found = set()
+    for named in schema.type_map.values():
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            for field in named.fields.values():
+                if PAGE_ARGUMENT in field.args:
+                    found.add(get_named_type(field.type).name)
+    return frozenset(found)
