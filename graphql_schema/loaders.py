@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from app.db.engine import Database
-from app.db.models import Conflict, Connector, FieldMapping, Listing, SyncJob
+from app.db.models import Conflict, Connector, FieldMapping, Listing, SyncJob, SyncJobChange, SyncJobError
 from app.domain.catalog import CatalogSpec
 from app.domain.values import ValueKey
 from app.repositories.conflicts import ConflictFilter, ConflictRepository
@@ -30,12 +30,13 @@ Row = TypeVar("Row")
 
 @dataclass(frozen=True, slots=True)
 class PageKey:
-    """One connector's page of a nested connection (its syncJobs, its conflicts): the connector, the status
-    filtered on, the cursor's id and how many rows to fetch (one more than shown)."""
+    """One owner's page of a nested connection (a connector's syncJobs or conflicts, a job's errors or changes):
+    the owner, the value filtered on (a status, an action), the cursor's id and how many rows to fetch (one more
+    than shown)."""
 
-    connector_id: int
-    status: str | None
-    before_id: int | None
+    owner_id: int
+    filter: str | None
+    cursor: int | None
     limit: int
 
 
@@ -61,6 +62,8 @@ class Loaders:
         self.pending_conflicts_by_connector: DataLoader[int, int] = DataLoader(self._pending_conflicts)
         self.jobs_of_connector: DataLoader[PageKey, PageOf[SyncJob]] = DataLoader(self._job_pages)
         self.conflicts_of_connector: DataLoader[PageKey, PageOf[Conflict]] = DataLoader(self._conflict_pages)
+        self.errors_of_job: DataLoader[PageKey, PageOf[SyncJobError]] = DataLoader(self._error_pages)
+        self.changes_of_job: DataLoader[PageKey, PageOf[SyncJobChange]] = DataLoader(self._change_pages)
 
     async def spec(self) -> CatalogSpec:
         return await self.catalog_spec.load(self.tenant_id)
@@ -135,19 +138,35 @@ class Loaders:
 
         return await self._pages(keys, fetch)
 
+    async def _error_pages(self, keys: Sequence[PageKey]) -> list[PageOf[SyncJobError]]:
+        async def fetch(
+            session: AsyncSession, _: str | None, ids: list[int], after_id: int | None, limit: int
+        ) -> tuple[dict[int, list[SyncJobError]], dict[int, int]]:
+            return await SyncJobRepository(session).error_pages(ids, after_id=after_id, limit=limit)
+
+        return await self._pages(keys, fetch)
+
+    async def _change_pages(self, keys: Sequence[PageKey]) -> list[PageOf[SyncJobChange]]:
+        async def fetch(
+            session: AsyncSession, action: str | None, ids: list[int], after_id: int | None, limit: int
+        ) -> tuple[dict[int, list[SyncJobChange]], dict[int, int]]:
+            return await SyncJobRepository(session).change_pages(ids, action=action, after_id=after_id, limit=limit)
+
+        return await self._pages(keys, fetch)
+
     async def _pages(self, keys: Sequence[PageKey], fetch: Fetch[Row]) -> list[PageOf[Row]]:
-        """The keys' pages, two queries per distinct (status, cursor, size): one pair for a listed page of
-        connectors asking the same thing of each."""
+        """The keys' pages, two queries per distinct (filter, cursor, size): one pair for a listed page of
+        connectors (or jobs) asking the same thing of each."""
         asked: dict[tuple[str | None, int | None, int], list[int]] = {}
         for key in keys:
-            asked.setdefault((key.status, key.before_id, key.limit), []).append(key.connector_id)
+            asked.setdefault((key.filter, key.cursor, key.limit), []).append(key.owner_id)
         found: dict[PageKey, PageOf[Row]] = {}
-        for (status, before_id, limit), ids in asked.items():
+        for (value, cursor, limit), ids in asked.items():
             async with self.db.reader() as session:
-                pages, totals = await fetch(session, status, ids, before_id, limit)
-            for connector_id in ids:
-                key = PageKey(connector_id, status, before_id, limit)
-                found[key] = (pages[connector_id], totals[connector_id])
+                pages, totals = await fetch(session, value, ids, cursor, limit)
+            for owner_id in ids:
+                key = PageKey(owner_id, value, cursor, limit)
+                found[key] = (pages[owner_id], totals[owner_id])
         return [found[key] for key in keys]
 
 

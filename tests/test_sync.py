@@ -25,6 +25,7 @@ from app.db.models import Listing, SyncChunk, SyncJob
 from app.domain.scopes import Scope
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.products import ProductRepository
+from app.repositories.sync_jobs import SyncJobRepository
 from app.services.conflicts.queue import enqueue_apply
 from app.services.sync import progress
 from app.services.sync.queue import enqueue_chunk, enqueue_plan, enqueue_recovery, ms
@@ -32,8 +33,8 @@ from app.services.sync.recovery import LEASE_GRACE, LOST_MESSAGE_AFTER, recover_
 from app.services.sync.runner import run_chunk
 from app.services.webhooks import enqueue_delivery
 from app.settings import Settings
-from graphql_schema.relay import parse_global_id
-from tests.catalog_fixtures import upsert
+from graphql_schema.relay import global_id, parse_global_id
+from tests.catalog_fixtures import set_up_catalog, upsert
 from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, make_tenant, until_a_writer_waits
 from tests.connector_fixtures import (
     CONNECTOR,
@@ -549,6 +550,69 @@ async def test_a_page_of_connectors_with_mappings_and_last_job_costs_the_same_qu
     for node in nodes:
         shown = [edge["node"]["id"] for edge in node["syncJobs"]["edges"]]
         assert shown == ([node["lastJob"]["id"]] if node["lastJob"] else []), node
+
+
+NESTED_PAGES = """query($first: Int, $action: ChangeAction) { syncJobs(first: $first) { edges { node { id
+  errors(first: 2) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { node { productSku } } }
+  changes(first: 1, action: $action) { totalCount pageInfo { hasNextPage } edges { node { productSku action } } }
+} } } }"""
+ERRORS_AFTER = """query($id: ID!, $after: String) { syncJob(id: $id) {
+  errors(first: 2, after: $after) { pageInfo { hasNextPage hasPreviousPage } edges { node { productSku } } } } }"""
+
+
+async def test_a_page_of_jobs_with_their_errors_and_changes_costs_the_same_queries_whatever_its_size(
+    gql: GraphQLClient, served_shop: ServedShop, db: Database, tenant: TenantHandle, sql_counter: QueryCounter
+) -> None:
+    """Each job's errors and changes come by loaders, oldest first as recorded, not two queries per job."""
+    await set_up_catalog(gql)
+    _, connector_id = parse_global_id((await create_connector(gql, served_shop))["connector"]["id"])
+    async with db.transaction() as session:
+        jobs = [SyncJob(tenant_id=tenant.id, connector_id=connector_id, sync_type="FULL", status="COMPLETED")]
+        jobs += [SyncJob(tenant_id=tenant.id, connector_id=connector_id, sync_type="FULL", status="FAILED")]
+        jobs += [SyncJob(tenant_id=tenant.id, connector_id=connector_id, sync_type="FULL", status="COMPLETED")]
+        session.add_all(jobs)
+        await session.flush()
+        oldest, failed, newest = (job.id for job in jobs)
+        repository = SyncJobRepository(session)
+        for job_id, product in ((failed, "A"), (oldest, "Q"), (failed, "B"), (failed, "C"), (newest, "Z")):
+            error = {"product_sku": product, "error_code": "CHN-020", "message": "refused"}
+            await repository.insert_errors([{"tenant_id": tenant.id, "job_id": job_id, **error}])
+        for job_id, product, action in ((failed, "X", "CREATE"), (failed, "Y", "UPDATE"), (failed, "W", "CREATE")):
+            change = {"product_sku": product, "action": action, "fields": []}
+            await repository.insert_changes([{"tenant_id": tenant.id, "job_id": job_id, **change}])
+    counts, nodes = [], []
+    for first in (1, 3):
+        sql_counter.statements.clear()
+        nodes = [edge["node"] for edge in (await gql(NESTED_PAGES, {"first": first}))["syncJobs"]["edges"]]
+        counts.append(len(sql_counter.statements))
+        assert len(nodes) == first
+    assert counts[0] == counts[1], sql_counter.statements
+    shown = {
+        parse_global_id(node["id"])[1]: (
+            [edge["node"]["productSku"] for edge in node["errors"]["edges"]],
+            node["errors"]["totalCount"],
+            node["errors"]["pageInfo"]["hasNextPage"],
+            [edge["node"]["productSku"] for edge in node["changes"]["edges"]],
+            node["changes"]["totalCount"],
+        )
+        for node in nodes
+    }
+    assert shown == {
+        newest: (["Z"], 1, False, [], 0),
+        failed: (["A", "B"], 3, True, ["X"], 3),
+        oldest: (["Q"], 1, False, [], 0),
+    }
+    created = (await gql(NESTED_PAGES, {"first": 3, "action": "CREATE"}))["syncJobs"]["edges"]
+    assert [(edge["node"]["changes"]["totalCount"], edge["node"]["changes"]["pageInfo"]) for edge in created] == [
+        (0, {"hasNextPage": False}),
+        (2, {"hasNextPage": True}),
+        (0, {"hasNextPage": False}),
+    ]
+    page = next(node["errors"] for node in nodes if parse_global_id(node["id"])[1] == failed)
+    after = {"id": global_id("SyncJob", failed), "after": page["pageInfo"]["endCursor"]}
+    rest = (await gql(ERRORS_AFTER, after))["syncJob"]["errors"]
+    assert [edge["node"]["productSku"] for edge in rest["edges"]] == ["C"]
+    assert rest["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
 
 
 async def test_a_chunk_costs_the_same_statements_whatever_its_size(

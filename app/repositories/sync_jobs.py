@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import SyncChunk, SyncJob, SyncJobChange, SyncJobError
 from app.domain.errors import ErrorCode
 from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, SyncJobStatus
-from app.repositories.pages import newest_per_owner
+from app.repositories.pages import newest_per_owner, oldest_per_owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,25 +260,40 @@ class SyncJobRepository:
         if rows:
             await self.session.execute(insert(SyncJobChange), list(rows))
 
-    async def errors_page(self, job_id: int, *, after_id: int | None, limit: int) -> tuple[list[SyncJobError], int]:
-        statement = select(SyncJobError).where(SyncJobError.job_id == job_id)
-        total = int(await self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
-        if after_id is not None:
-            statement = statement.where(SyncJobError.id > after_id)
-        rows = list(await self.session.scalars(statement.order_by(SyncJobError.id).limit(limit)))
-        return rows, total
+    async def error_pages(
+        self, job_ids: Collection[int], *, after_id: int | None, limit: int
+    ) -> tuple[dict[int, list[SyncJobError]], dict[int, int]]:
+        """Each job's errors in the order recorded (after `after_id`), up to `limit`, and how many it has in all:
+        two queries for a listed page of jobs."""
+        statement = select(SyncJobError)
+        return await oldest_per_owner(
+            self.session,
+            SyncJobError,
+            statement,
+            SyncJobError.id,
+            SyncJobError.job_id,
+            job_ids,
+            after_id=after_id,
+            limit=limit,
+        )
 
-    async def changes_page(
-        self, job_id: int, *, action: str | None, after_id: int | None, limit: int
-    ) -> tuple[list[SyncJobChange], int]:
-        statement = select(SyncJobChange).where(SyncJobChange.job_id == job_id)
+    async def change_pages(
+        self, job_ids: Collection[int], *, action: str | None, after_id: int | None, limit: int
+    ) -> tuple[dict[int, list[SyncJobChange]], dict[int, int]]:
+        """`error_pages` for the jobs' changes, of one action when given."""
+        statement = select(SyncJobChange)
         if action is not None:
             statement = statement.where(SyncJobChange.action == action)
-        total = int(await self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
-        if after_id is not None:
-            statement = statement.where(SyncJobChange.id > after_id)
-        rows = list(await self.session.scalars(statement.order_by(SyncJobChange.id).limit(limit)))
-        return rows, total
+        return await oldest_per_owner(
+            self.session,
+            SyncJobChange,
+            statement,
+            SyncJobChange.id,
+            SyncJobChange.job_id,
+            job_ids,
+            after_id=after_id,
+            limit=limit,
+        )
 
     async def failed_skus(self, job_id: int) -> list[str]:
         """The job's failed products: a broken mapping alone (CHN-061) is reported on every product it touches

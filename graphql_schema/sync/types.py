@@ -14,9 +14,9 @@ from app.domain.sync import ChangeAction as ChangeActionValue
 from app.domain.sync import SyncJobStatus as SyncJobStatusValue
 from app.domain.sync import SyncPriority as SyncPriorityValue
 from app.domain.sync import progress
-from app.services.sync.jobs import SyncJobService
 from graphql_schema.context import Info
 from graphql_schema.enums import ChangeAction, SyncJobStatus, SyncPriority, SyncType
+from graphql_schema.loaders import PageKey
 from graphql_schema.relay import Connection, Node, Page, after_key, connection, global_id, page_size
 from graphql_schema.scalars import JSON
 
@@ -120,8 +120,7 @@ class SyncJobType(Node):
     async def errors(self, info: Info, first: int | None = None, after: str | None = None) -> SyncErrorConnection:
         info.context.require(Scope.SYNC_VIEW)
         limit, after_id = page_size(first), after_key("SyncError", after)
-        service = SyncJobService(info.context.container, info.context.tenant_id)
-        rows, total = await service.errors(self.row.id, after_id=after_id, limit=limit + 1)
+        rows, total = await info.context.loaders.errors_of_job.load(PageKey(self.row.id, None, after_id, limit + 1))
         items = [(row.id, SyncErrorType.from_row(row)) for row in rows]
         return connection("SyncError", Page(items=items, limit=limit, after=after_id, total=total))
 
@@ -135,9 +134,9 @@ class SyncJobType(Node):
     ) -> ProductChangeConnection:
         info.context.require(Scope.SYNC_VIEW)
         limit, after_id = page_size(first), after_key("ProductChange", after)
-        service = SyncJobService(info.context.container, info.context.tenant_id)
         wanted = ChangeActionValue(action).value if action else None
-        rows, total = await service.changes(self.row.id, action=wanted, after_id=after_id, limit=limit + 1)
+        key = PageKey(self.row.id, wanted, after_id, limit + 1)
+        rows, total = await info.context.loaders.changes_of_job.load(key)
         items = [(row.id, ProductChange.from_row(row)) for row in rows]
         return connection("ProductChange", Page(items=items, limit=limit, after=after_id, total=total))
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import Connector, SyncJob, SyncJobChange, SyncJobError
+from app.db.models import Connector, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
@@ -261,16 +261,6 @@ class SyncJobService:
             return await jobs.page(self.tenant_id, where, before_id=before_id, limit=limit), await jobs.count(
                 self.tenant_id, where
             )
-
-    async def errors(self, job_id: int, *, after_id: int | None, limit: int) -> tuple[list[SyncJobError], int]:
-        async with self.db.reader() as session:
-            return await SyncJobRepository(session).errors_page(job_id, after_id=after_id, limit=limit)
-
-    async def changes(
-        self, job_id: int, *, action: str | None, after_id: int | None, limit: int
-    ) -> tuple[list[SyncJobChange], int]:
-        async with self.db.reader() as session:
-            return await SyncJobRepository(session).changes_page(job_id, action=action, after_id=after_id, limit=limit)
 
 
 def _nothing_to_retry(source: SyncJob) -> str:
