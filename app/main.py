@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -24,6 +24,7 @@ from app.metrics import Metrics, MetricsMiddleware
 from app.ops import ops_routes
 from app.services.auth import Principal
 from app.services.tokens import TokenService
+from app.services.webhooks import BodyTooLarge, read_limited, refuse_declared_length
 from app.services.webhooks import receive as receive_webhook
 from app.settings import Settings, load_settings
 from graphql_schema import build_schema
@@ -80,22 +81,41 @@ def _unauthenticated(message: str) -> JSONResponse:
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="pimsync"'})
 
 
+def _too_large(message: str) -> JSONResponse:
+    error = {"message": f"{message}: send smaller batches", "extensions": {"code": str(BodyTooLarge.code)}}
+    body = {"data": None, "errors": [error]}
+    return JSONResponse(body, status_code=BodyTooLarge.status)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the view, handing it the body already read (and checked) before anything else."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
 def _bearer(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 class AuthenticatedGraphQL:
-    """Verifies the bearer token of every GraphQL HTTP request before strawberry parses it.
+    """Verifies the bearer token of every GraphQL HTTP request before strawberry parses it, and bounds its body.
 
     The GraphiQL page itself (a browser GET asking for HTML, development only)
-    needs no token: the token goes into GraphiQL's headers pane.
+    needs no token: the token goes into GraphiQL's headers pane. A body past
+    `max_body` bytes is refused (413) once its Content-Length says so, or as
+    soon as that much has streamed in: it is never read whole.
     """
 
-    def __init__(self, view: GraphQLApp, current: Callable[[], Container], *, ide: bool) -> None:
+    def __init__(self, view: GraphQLApp, current: Callable[[], Container], *, ide: bool, max_body: int) -> None:
         self.view = view
         self.current = current
         self.ide = ide
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -109,6 +129,13 @@ class AuthenticatedGraphQL:
             if response is not None:
                 await response(scope, receive, send)
                 return
+            try:
+                refuse_declared_length(request.headers, self.max_body)
+                body = await read_limited(request.stream(), self.max_body)
+            except BodyTooLarge as exc:
+                await _too_large(exc.message)(scope, receive, send)
+                return
+            receive = _replay(body, receive)
         await self.view(scope, receive, send)
 
     async def _authenticate(self, request: Request) -> Response | None:
@@ -191,7 +218,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         holder["container"] = container
     ide = not settings.is_production
     view = GraphQLApp(current, schema=build_schema(settings), graphql_ide="graphiql" if ide else None)
-    graphql = AuthenticatedGraphQL(view, current, ide=ide)
+    graphql = AuthenticatedGraphQL(view, current, ide=ide, max_body=settings.graphql_max_body_bytes)
     routes = [
         *ops_routes(current, metrics),
         webhook_route(current),

@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 GRAPHQL_MAX_NODES = 50_000
 """Most nodes one GraphQL request may return at worst (its page sizes multiplied along each path, summed): a page of
 100 connectors with 100 jobs each fits (10,100), the same jobs each with a default page of 50 errors does not."""
+GRAPHQL_MAX_BODY_BYTES = 32 * 1_048_576
+"""Largest /graphql request body: the largest upsertProducts batch (1,000 products, MAX_PRODUCTS_PER_CALL) at 32 KiB
+a product, over one and a half times the richest product of Akeneo's demo catalog (20 KB as JSON with every locale
+and scope filled)."""
 
 
 class Environment(StrEnum):
@@ -75,6 +79,10 @@ class Settings(BaseSettings):
     """How often an idle worker looks for queued work (arq's poll delay): the longest a new job waits for it."""
     webhook_max_bytes: int = Field(default=1_048_576, gt=0, validation_alias="PIMSYNC_WEBHOOK_MAX_BYTES")
     """Largest webhook body accepted (413 beyond it); reading stops there, so a huge body never fills memory."""
+    graphql_max_body_bytes: int = Field(
+        default=GRAPHQL_MAX_BODY_BYTES, gt=0, validation_alias="PIMSYNC_GRAPHQL_MAX_BODY_BYTES"
+    )
+    """Largest /graphql request body accepted (413 beyond it), read no further than that."""
     public_url: str | None = Field(default=None, validation_alias="PIMSYNC_PUBLIC_URL")
     """Where channels reach this service (https://pim.my-company.test): Shopify connectors subscribe their
     product webhooks at {public_url}/webhooks/{connector}; unset, nothing is subscribed."""

@@ -1,7 +1,10 @@
-"""Limits on depth, aliases, tokens and nodes; masked faults and no introspection in production; GraphiQL in development."""
+"""Limits on depth, aliases, tokens, nodes and body size; masked faults and no introspection in production; GraphiQL in development."""
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -9,8 +12,10 @@ from graphql import get_introspection_query
 
 from app.container import Container
 from app.main import create_app
-from app.settings import GRAPHQL_MAX_NODES, Environment, Settings
+from app.services.products import MAX_PRODUCTS_PER_CALL
+from app.settings import GRAPHQL_MAX_BODY_BYTES, GRAPHQL_MAX_NODES, Environment, Settings
 from tests.conftest import GraphQLClient, QueryCounter, TenantHandle
+from tests.shared_data import shared_path
 
 
 async def test_too_many_aliases_are_refused(gql: GraphQLClient) -> None:
@@ -101,3 +106,58 @@ async def test_the_node_budget_lets_through_what_a_frontend_asks(gql: GraphQLCli
       conflicts(first: $first) { edges { node { id fields { field } } } } }"""
     data = await gql(pages, {"first": 100})  # 100 * (1 + 100) + 100 + 100 = 10,300 nodes
     assert data["connectors"]["totalCount"] == 0
+
+
+# -- the body limit ----------------------------------------------------------------------------------------
+
+UPSERT = "mutation($products: [ProductInput!]!) { upsertProducts(products: $products) { userErrors { message } } }"
+
+
+async def test_a_body_over_the_limit_is_413_without_being_read_whole(
+    settings: Settings, container: Container, tenant: TenantHandle
+) -> None:
+    limited = settings.model_copy(update={"graphql_max_body_bytes": 4096})
+    app = create_app(limited, container=container)
+    products = [{"sku": f"SKU-{n}", "values": [{"attribute": "name", "data": "x" * 1000}]} for n in range(100)]
+    body = json.dumps({"query": UPSERT, "variables": {"products": products}}).encode()
+    headers = {"Authorization": f"Bearer {tenant.token}", "Content-Type": "application/json"}
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        """No Content-Length: the limit must hold while the body streams in."""
+        for start in range(0, len(body), 1024):
+            sent.append(start)
+            yield body[start : start + 1024]
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        for content in (body, chunks()):
+            response = await http.post("/graphql", content=content, headers=headers)
+            assert response.status_code == 413
+            (error,) = response.json()["errors"]
+            assert error["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+            assert "larger than 4096 bytes" in error["message"]
+        assert len(sent) <= 6, "the whole body was read before refusing it"
+        assert (await GraphQLClient(http, tenant.token)("{ products { totalCount } }"))["products"]["totalCount"] == 0
+
+
+def test_the_default_body_limit_takes_the_largest_upsert_batch_of_a_real_catalog() -> None:
+    """1,000 products (the most upsertProducts takes) of the richest of Akeneo's demo catalog, every locale and
+    scope filled, fit the default limit."""
+    csv.field_size_limit(2**31 - 1)
+    with shared_path("data", "akeneo_icecat_demo_dev", "products.csv").open(newline="", encoding="utf-8") as file:
+        products = [_product_input(row) for row in csv.DictReader(file, delimiter=";")]
+    richest = sorted(products, key=lambda product: len(json.dumps(product)))[-MAX_PRODUCTS_PER_CALL:]
+    body = json.dumps({"query": UPSERT, "variables": {"products": richest}}, ensure_ascii=False).encode()
+    assert len(body) < GRAPHQL_MAX_BODY_BYTES == Settings().graphql_max_body_bytes
+
+
+def _product_input(row: dict[str, str]) -> dict[str, Any]:
+    """A ProductInput of one row of Akeneo's flat export (`attr-<locale>-<scope>` columns)."""
+    values = []
+    for column, data in row.items():
+        if data and column not in {"sku", "enabled", "family", "parent", "categories", "groups"}:
+            attribute, *rest = column.split("-")
+            locale = next((part for part in rest if "_" in part), None)
+            scope = next((part for part in rest if "_" not in part and part not in {"unit", "EUR", "USD"}), None)
+            values.append({"attribute": attribute, "locale": locale, "scope": scope, "data": data})
+    return {"sku": row["sku"], "family": row["family"] or None, "values": values}

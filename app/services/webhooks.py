@@ -54,7 +54,8 @@ attempt."""
 
 
 class BodyTooLarge(WebhookRefused):
-    """The body is larger than `webhook_max_bytes`; reading stopped at the limit."""
+    """The body is larger than its endpoint allows (`webhook_max_bytes`, `graphql_max_body_bytes`); reading
+    stopped at the limit."""
 
     status = 413
     code = "PAYLOAD_TOO_LARGE"
@@ -122,7 +123,7 @@ async def read_limited(chunks: AsyncIterable[bytes], limit: int) -> bytes:
     return bytes(body)
 
 
-def _declared_length(headers: Mapping[str, str], limit: int) -> None:
+def refuse_declared_length(headers: Mapping[str, str], limit: int) -> None:
     """Refuse at once a body whose Content-Length already says it is too large."""
     declared = headers.get("content-length", "").strip()
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
@@ -191,7 +192,7 @@ async def _receive(
     container: Container, connector: Connector, names: Mapping[str, str], body: AsyncIterable[bytes]
 ) -> Receipt:
     limit = container.settings.webhook_max_bytes
-    _declared_length(names, limit)
+    refuse_declared_length(names, limit)
     raw = await read_limited(body, limit)
     protocol = webhook_protocol(ChannelType(connector.channel_type))
     if protocol.is_ping(names, raw):
