@@ -680,6 +680,21 @@ def test_a_malformed_stored_value_fails_its_product_not_the_page() -> None:
     assert "weight" in bad_weight.problems[0].message and "fr" not in bad_weight.sendable()["locales"]
 
 
+def test_a_required_field_that_fails_its_transformation_is_not_also_called_empty() -> None:
+    """The title has a value; its template failed. CHN-010 "title is required and has no value" beside the real
+    failure sends the user looking for a missing translation that is there."""
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    weight = AttributeSpec(3, "weight", AttributeType.METRIC, localizable=False, scopable=False)
+    catalog = CatalogSpec({"name": name, "weight": weight}, locales=("fr_FR",))
+    plan = _custom_http_plan(
+        [MappingDraft("name", "title", MappingDirection.EXPORT, {"template": "{} ({weight})"})], catalog
+    )
+    failed = plan.build("BAD", {(1, "fr_FR", ""): "Chaise", (3, "", ""): {"amount": "2"}})
+    assert [(p.path, p.code.value) for p in failed.problems] == [(("title",), "CHN-011")]
+    missing = plan.build("EMPTY", {(3, "", ""): {"amount": "2", "unit": "KILOGRAM"}})
+    assert [(p.path, p.code.value) for p in missing.problems] == [(("title",), "CHN-010")]
+
+
 def test_a_list_fields_limit_holds_for_each_item() -> None:
     """A channel's limit on a list field is per item (tags of at most 255 characters each): a longer tag is a
     problem on the field, as a too long title is, not a value the channel refuses the whole product for."""

@@ -391,9 +391,12 @@ class ExportPlan:
             built = Built(pair.pim_locale, pair.channel_locale)
             for step in self.locale_steps[pair.channel_locale]:
                 self._fill(built, step, values, sku)
+            # A field whose value failed (a transformation, a wrong type) has its problem already: "has no value"
+            # beside it would send the user looking for a translation that is there.
+            failed = {problem.path[0] for problem in built.problems if problem.path}
             for name in self.required_localizable:
                 if built.sources.get(name) != AUTHORED:
-                    if name not in built.fields or built.fields[name] is None:
+                    if name not in failed and (name not in built.fields or built.fields[name] is None):
                         built.problems.append(
                             UserErrorItem(
                                 (name,),
