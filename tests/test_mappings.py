@@ -20,7 +20,8 @@ from app.domain.connectors import ConnectorSettings, LocalePair
 from app.domain.export_plan import ExportPlan
 from app.domain.mappings import MappingDirection, MappingDraft, check_mappings
 from app.domain.scopes import Scope
-from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog, upsert, value
+from app.domain.transformations import strip_html
+from tests.catalog_fixtures import DELETE_ATTRIBUTES, PRODUCT, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle, make_tenant
 from tests.connector_fixtures import (
     API_KEY,
@@ -38,7 +39,7 @@ from tests.emulators import serve
 from tests.emulators.custom_http_shop import CustomHttpShop
 from tests.emulators.shopify import ShopifyEmulator
 from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
-from tests.sync_fixtures import run_here
+from tests.sync_fixtures import run_here, sent_products
 
 __all__ = ["served_shop", "shopify"]
 
@@ -496,6 +497,40 @@ async def test_a_locale_in_another_script_does_not_fall_back_to_its_languages_us
     assert (shown["sr-Latn"]["fields"]["title"], shown["sr-Latn"]["sources"]["title"]) == ("Chair", "fallback:en_US")
 
 
+async def test_a_shop_gets_a_plain_text_name_in_its_html_description_as_the_pim_shows_it(
+    shop_connector: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """A name is plain text: in the shop's HTML description "<" and "&" must read as written (not open a tag nor an
+    entity), and its two lines stay two; the plain-text title gets it as it is."""
+    name = "Table < 2 m & chairs\nSecond line"
+    await upsert(shop_connector, {"sku": "TABLE-1", "values": [value("name", name, "en_US")]})
+    as_description = {"attributeCode": "name", "channelField": "description", "direction": "EXPORT"}
+    assert (await save(shop_connector, TITLE, as_description))["userErrors"] == []
+    job = await run_here(shop_connector, container, syncType="SINGLE", productSkus=["TABLE-1"], locales=["en_US"])
+    assert (job["status"], job["failedProducts"]) == ("COMPLETED", 0)
+    sent = next(p for p in sent_products(served_shop) if p["sku"] == "TABLE-1")
+    assert sent["locales"]["en"] == {"title": name, "description": "Table &lt; 2 m &amp; chairs<br>Second line"}
+    stored = served_shop.shop.products["TABLE-1"].locales["en"]["description"]
+    assert strip_html(stored) == name, "what the shopper reads is the PIM's text, on two lines"
+
+
+async def test_a_shop_edit_of_that_description_comes_back_to_the_pim_as_text(
+    shop_connector: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """BOTH ways, the way back undoes the escaping: the shop's "&amp;" and <br> come in as "&" and a line break,
+    not as markup a plain-text name would hold (and the next export would escape again, "&amp;amp;")."""
+    await upsert(shop_connector, {"sku": "TABLE-1", "values": [value("name", "Table & chairs", "en_US")]})
+    both = {"attributeCode": "name", "channelField": "description", "direction": "BOTH"}
+    assert (await save(shop_connector, TITLE, both))["userErrors"] == []
+    first = await run_here(shop_connector, container, syncType="SINGLE", productSkus=["TABLE-1"], locales=["en_US"])
+    assert (first["status"], first["failedProducts"]) == ("COMPLETED", 0)
+    served_shop.shop.edit("TABLE-1", locales={"en": {"description": "<p>Table &amp; <b>4</b> chairs<br>Oak</p>"}})
+    second = await run_here(shop_connector, container, syncType="FULL", locales=["en_US"])  # reads the shop back
+    assert (second["status"], second["failedProducts"]) == ("COMPLETED", 0)
+    product = (await shop_connector(PRODUCT, {"sku": "TABLE-1"}))["product"]
+    assert [v["data"] for v in product["values"] if v["attribute"] == "name"] == ["Table & 4 chairs\nOak"]
+
+
 async def test_deleting_an_attribute_a_template_reads_breaks_the_mapping_and_re_exports_every_product(
     shop_connector: GraphQLClient, container: Container
 ) -> None:
@@ -678,6 +713,38 @@ def test_a_malformed_stored_value_fails_its_product_not_the_page() -> None:
     first = bad_weight.problems[0]
     assert (first.path, first.code.value) == (("title",), "CHN-011")
     assert "weight" in bad_weight.problems[0].message and "fr" not in bad_weight.sendable()["locales"]
+
+
+def test_an_html_field_gets_text_escaped_and_rich_text_sanitised() -> None:
+    """A product name "A < B & C" sent to an HTML field as it is reads as broken markup, and a name holding a tag
+    with an event handler runs on the storefront: text is escaped (its line breaks <br>); a TEXTAREA, the PIM's
+    rich text, keeps its markup, less scripts and event handlers."""
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    body = AttributeSpec(2, "body", AttributeType.TEXTAREA, localizable=True, scopable=False)
+    catalog = CatalogSpec({"name": name, "body": body}, locales=("fr_FR",))
+    as_text = _custom_http_plan(
+        [
+            MappingDraft("name", "title", MappingDirection.EXPORT),
+            MappingDraft("name", "description", MappingDirection.EXPORT),
+        ],
+        catalog,
+    )
+    text = 'A < B & C\n<img src=x onerror="alert(1)">'
+    built = as_text.build("S", {(1, "fr_FR", ""): text})
+    assert built.locales[0].fields == {
+        "title": text,
+        "description": 'A &lt; B &amp; C<br>&lt;img src=x onerror="alert(1)"&gt;',
+    }
+    rich = _custom_http_plan(
+        [
+            MappingDraft("name", "title", MappingDirection.EXPORT),
+            MappingDraft("body", "description", MappingDirection.EXPORT),
+        ],
+        catalog,
+    )
+    markup = '<p dir="rtl" onclick="steal()">خشب &amp; <b>قماش</b><script>steal()</script></p>'
+    built = rich.build("S", {(1, "fr_FR", ""): "x", (2, "fr_FR", ""): markup})
+    assert built.locales[0].fields["description"] == '<p dir="rtl">خشب &amp; <b>قماش</b></p>'
 
 
 def test_a_required_field_that_fails_its_transformation_is_not_also_called_empty() -> None:

@@ -247,10 +247,39 @@ def test_strip_html_into_an_html_field_sends_text_the_channel_shows_as_written()
     compiled = compile_({"stripHtml": True}, T.TEXTAREA, BODY)
     markup = "<p>a &lt; b &amp;&amp; c &gt; d</p><p>&lt;b&gt;bold?&lt;/b&gt; &lt;script&gt;x()&lt;/script&gt;</p>"
     sent = compiled.apply(markup, ctx())
-    assert sent == "a &lt; b &amp;&amp; c &gt; d\n&lt;b&gt;bold?&lt;/b&gt; &lt;script&gt;x()&lt;/script&gt;"
+    assert sent == "a &lt; b &amp;&amp; c &gt; d<br>&lt;b&gt;bold?&lt;/b&gt; &lt;script&gt;x()&lt;/script&gt;", (
+        "its lines stay two lines on the storefront"
+    )
     assert strip_html(sent) == strip_html(markup), "what the shopper reads is what the PIM says"
     cut = compile_({"stripHtml": True, "maxLength": 9}, T.TEXTAREA, BODY).apply(markup, ctx())
     assert cut == "a &lt; b", "the limit counts the entities and never splits one"
+
+
+def test_a_template_into_an_html_field_escapes_the_text_it_puts_in_and_keeps_its_own_markup() -> None:
+    """The template's own text is the mapping author's markup; a name or a number put into it is text: "A < B & C"
+    must read as written, a name holding "<img onerror>" must not become a tag; a rich text (TEXTAREA) is markup."""
+    compiled = compile_transformation(
+        {"template": "<b>{brand}</b> {}<p>{description}</p>"},
+        attribute_type=T.TEXT,
+        field=BODY,
+        known_attributes=KNOWN,
+        markup_attributes={"description"},
+    )
+    values = {"brand": "A < B & C", "description": "<i>oak</i>"}
+    sent = compiled.apply('<img src=x onerror="alert(1)">\nline two', ctx(values=values))
+    assert sent == ('<b>A &lt; B &amp; C</b> &lt;img src=x onerror="alert(1)"&gt;<br>line two<p><i>oak</i></p>'), (
+        "text escaped, its line break a <br>; the template's tags and the rich text kept"
+    )
+    assert compile_({"template": "{brand} {}"}).apply("x", ctx(values=values)) == "A < B & C x", (
+        "a plain-text field gets the text as it is"
+    )
+
+
+def test_max_length_into_an_html_field_cuts_plain_text_as_what_is_sent() -> None:
+    """Plain text is made HTML before the cut: the limit counts its entities, and the cut never splits one."""
+    compiled = compile_({"maxLength": 12}, T.TEXT, BODY)
+    assert compiled.apply("Salt & Pepper mill", ctx()) == "Salt &amp;", "12 characters as sent, no entity split"
+    assert compiled.apply("a <b> c", ctx()) == "a &lt;b&gt;", "'<b>' is text (13 characters sent), not a tag"
 
 
 # ---------------------------------------------------------------- applyTax and round

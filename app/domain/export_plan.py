@@ -28,7 +28,15 @@ from app.domain.connectors import ConnectorSettings, FallbackPolicy, LocalePair
 from app.domain.errors import ErrorCode, UserErrorItem
 from app.domain.locales import locale_chain
 from app.domain.mappings import EmptyValuePolicy, MappingDirection, MappingRule
-from app.domain.transformations import IDENTITY, TransformationError, TransformContext
+from app.domain.transformations import (
+    HTML_FORM_OF,
+    IDENTITY,
+    HtmlForm,
+    TransformationError,
+    TransformContext,
+    sanitize_html,
+    to_html,
+)
 
 ValueTable = Mapping[tuple[int, str, str], Any]
 """A product's values keyed by (attribute id, locale or '', scope or '')."""
@@ -136,13 +144,19 @@ class _WrongType(Exception):
     pass
 
 
-def _serializer(channel_field: ChannelField, unit: str | None) -> Callable[[Any], Any]:
+def _serializer(channel_field: ChannelField, unit: str | None, form: HtmlForm) -> Callable[[Any], Any]:
     """How a working value goes on the wire for this field type (decimals as exact strings).
 
     A measure goes to a decimal field only in `unit`, the one convertUnit put it in: the field holds a bare
-    number, so amounts in mixed units would go out as if they were one.
+    number, so amounts in mixed units would go out as if they were one. An HTML field gets HTML whatever the value
+    is (`form`): plain text escaped, with <br> for its line breaks ("A < B & C" must not be read as markup, nor
+    a name holding a tag run on the storefront), markup a person wrote sanitised, and what the pipeline escaped
+    as it is.
     """
     kind = channel_field.type
+    if kind is FieldType.HTML:
+        as_html = {HtmlForm.PLAIN: to_html, HtmlForm.MARKUP: sanitize_html, HtmlForm.ESCAPED: _same}[form]
+        return lambda value: as_html(value if isinstance(value, str) else _text(value))
     if kind is FieldType.DECIMAL:
 
         def decimal(value: Any) -> Any:
@@ -331,7 +345,9 @@ class ExportPlan:
             channel_locale=channel_locale,
             candidates=self.candidates(rule.attribute, pim_locale),
             reduce=self.reducer(rule.attribute),
-            serialize=_serializer(rule.field, rule.transformation.unit),
+            serialize=_serializer(
+                rule.field, rule.transformation.unit, rule.transformation.html_form or HTML_FORM_OF[rule.attribute.type]
+            ),
         )
 
     def _shared_step(self, rule: MappingRule) -> _Step:

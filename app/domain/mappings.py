@@ -144,12 +144,17 @@ def _compile(
     draft: MappingDraft,
     attribute: AttributeSpec,
     field: ChannelField,
-    known: Collection[str],
+    known: Mapping[str, AttributeSpec],
     settings: ConnectorSettings,
     errors: list[UserErrorItem],
 ) -> CompiledTransformation:
     if draft.transformation is None:
         return IDENTITY
+    rich_text = (
+        [code for code, spec in known.items() if spec.type is AttributeType.TEXTAREA]
+        if field.type is FieldType.HTML
+        else ()
+    )
     try:
         return compile_transformation(
             draft.transformation,
@@ -157,6 +162,7 @@ def _compile(
             field=field,
             known_attributes=known,
             tax_defaults=settings.tax_config,
+            markup_attributes=rich_text,
         )
     except InvalidTransformation as exc:
         errors += exc.errors

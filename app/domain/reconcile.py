@@ -29,6 +29,7 @@ from app.domain.conflicts import (
     write,
 )
 from app.domain.connectors import ConflictStrategy
+from app.domain.transformations import HTML_FORM_OF, HtmlForm, strip_html
 
 Choose = Callable[[Slot, Any, Any], Resolution | None]
 """(slot, PIM value, channel value) -> a person's resolution for it, or None to let the strategy decide."""
@@ -186,13 +187,22 @@ class NotImportable(ValueError):
 
 
 def imported_data(
-    attribute: AttributeSpec, wire: Any, *, currency: str | None, existing: Any, unit: str | None = None
+    attribute: AttributeSpec,
+    wire: Any,
+    *,
+    currency: str | None,
+    existing: Any,
+    unit: str | None = None,
+    html: bool = False,
 ) -> Any:
     """A channel's wire value as the PIM stores it for `attribute` (see app.domain.values for the shapes).
 
     A price keeps its other currencies. A measure is in `unit`, the one the
     mapping's convertUnit sends it in, else in the PIM value's own unit. An
-    empty channel value clears the PIM value (None).
+    empty channel value clears the PIM value (None). From an `html` field, a
+    plain-text attribute (TEXT, IDENTIFIER) takes the text the markup shows,
+    one line per <br> or block: the way back of the escaping an export does,
+    so "A &amp; B" comes back as "A & B", not as markup escaped again next time.
     """
     if wire is None or wire == "" or wire == []:
         return None
@@ -214,7 +224,10 @@ def imported_data(
         raise NotImportable(f"{attribute.code} takes true or false, the channel has {wire!r}")
     if kind is AttributeType.MULTISELECT:
         return [str(item) for item in wire] if isinstance(wire, list) else [str(wire)]
-    return wire if isinstance(wire, str) else str(wire)
+    text = wire if isinstance(wire, str) else str(wire)
+    if html and HTML_FORM_OF[kind] is HtmlForm.PLAIN:
+        return strip_html(text) or None
+    return text
 
 
 def _decimal(wire: Any) -> Decimal:

@@ -13,7 +13,9 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
         being transformed, "{{" and "}}" are literal braces. Numbers are
         formatted for the PIM locale (fr_FR: "1,5"), lists joined the locale's
         way, known units shortened ("1,5 kg"); an empty attribute renders as
-        nothing and the whitespace around it collapses.
+        nothing and the whitespace around it collapses. For an HTML field the
+        template's own text is markup, the mapping author's ("<b>{brand}</b>
+        {name}"), and each value put in is escaped as text, except a TEXTAREA's.
     valueMap        {"red": "Red", "blue": {"en_US": "Blue", "fr": "Bleu", "ar": "أزرق", "*": "Blue"}}
         Maps text or an option code, or each item of a list; a true/false
         attribute's "true" and "false" (so it can feed a choice field, e.g.
@@ -25,8 +27,8 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
         Plain text: tags removed (with the content of script and style),
         entities decoded, whitespace collapsed (no-break spaces too); blocks
         and <br> end a line (a space with lineBreaks false), cells get a space.
-        For an HTML field the text is escaped again ("a < b" goes as
-        "a &lt; b"), so the channel shows it as written, not as markup.
+        For an HTML field the text is made HTML again ("a < b" goes as
+        "a &lt; b", a line break as <br>), so the channel shows it as written.
     convertUnit     "KILOGRAM"
         A measure in the unit the channel field takes, converted exactly
         (Decimal) from the unit each value is in, within its dimension (mass:
@@ -59,6 +61,24 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
         or its markup, is longer) fails that field (CHN-011): sent empty, it
         would clear the channel's value.
 
+What an HTML field (a description) gets depends on what the value is, not on
+the steps alone (HtmlForm):
+
+    text        a TEXT or IDENTIFIER value, or a number, date or choice made
+                text (valueMap, formatCurrency): escaped ("A < B & C" goes as
+                "A &lt; B &amp; C"), each line break a <br>, so the storefront
+                shows the PIM's text, on its lines, and never runs a name
+                holding "<img onerror=...>". Escaped before a maxLength step,
+                so the cut counts what is sent.
+    markup      a TEXTAREA value (the PIM's rich text), a template's output:
+                sent as HTML, sanitised (nh3's allow-list of tags and
+                attributes, plus class, dir, lang and title): scripts, styles,
+                event handlers and javascript: links are removed.
+    escaped     stripHtml's output: text already made HTML, sent as it is.
+
+An import (BOTH, IMPORT) from an HTML field into a TEXT or IDENTIFIER
+attribute takes the text the markup shows (stripHtml's rules): the way back.
+
 `"default": ...` (beside the steps) is not a step: it is sent, as is, for an
 empty PIM value when the mapping's whenEmpty is DEFAULT.
 
@@ -89,9 +109,11 @@ from app.domain.transformations.compile import (
     template_attributes,
 )
 from app.domain.transformations.model import (
+    HTML_FORM_OF,
     IDENTITY,
     KIND_OF,
     CompiledTransformation,
+    HtmlForm,
     InvalidTransformation,
     Step,
     TransformationError,
@@ -99,10 +121,11 @@ from app.domain.transformations.model import (
     ValueKind,
 )
 from app.domain.transformations.money import MAX_DECIMALS, NUMBERING_SYSTEMS, ROUNDING_MODES, TAX_OPTIONS
-from app.domain.transformations.text import strip_html, truncate
+from app.domain.transformations.text import sanitize_html, strip_html, to_html, truncate
 from app.domain.transformations.value_map import TRUE_FALSE, UNMAPPED_POLICIES
 
 __all__ = [
+    "HTML_FORM_OF",
     "IDENTITY",
     "KIND_OF",
     "MAX_DECIMALS",
@@ -115,13 +138,16 @@ __all__ = [
     "TRUE_FALSE",
     "UNMAPPED_POLICIES",
     "CompiledTransformation",
+    "HtmlForm",
     "InvalidTransformation",
     "Step",
     "TransformContext",
     "TransformationError",
     "ValueKind",
     "compile_transformation",
+    "sanitize_html",
     "strip_html",
     "template_attributes",
+    "to_html",
     "truncate",
 ]

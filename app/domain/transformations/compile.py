@@ -17,9 +17,11 @@ from app.domain.locales import InvalidLocaleCode, canonical_locale
 from app.domain.transformations.defaults import _channel_value
 from app.domain.transformations.formatting import _decimal_or_none, _is_int
 from app.domain.transformations.model import (
+    HTML_FORM_OF,
     IDENTITY,
     KIND_OF,
     CompiledTransformation,
+    HtmlForm,
     InvalidTransformation,
     Step,
     ValueKind,
@@ -33,7 +35,7 @@ from app.domain.transformations.money import (
     _FormatCurrency,
     _Round,
 )
-from app.domain.transformations.text import _MaxLength, _StripHtml, _Template
+from app.domain.transformations.text import _MaxLength, _StripHtml, _Template, _ToHtml
 from app.domain.transformations.units import DIMENSION_OF, DIMENSIONS, _ConvertUnit
 from app.domain.transformations.value_map import TRUE_FALSE, UNMAPPED_POLICIES, _ValueMap
 
@@ -77,15 +79,19 @@ def compile_transformation(
     field: ChannelField,
     known_attributes: Collection[str],
     tax_defaults: Mapping[str, Any] | None = None,
+    markup_attributes: Collection[str] = frozenset(),
 ) -> CompiledTransformation:
     """Check a mapping's transformation JSON and compile it, or raise InvalidTransformation with every problem.
 
     `known_attributes` are the catalog's attribute codes (templates may name only those); `tax_defaults` is
-    the connector's taxConfig, which fills in the tax options a step leaves out.
+    the connector's taxConfig, which fills in the tax options a step leaves out; `markup_attributes` are the
+    codes whose values are HTML already (TEXTAREA): a template writing to an HTML field escapes the others.
     """
     if raw is None or (isinstance(raw, Mapping | list) and not raw):
         return IDENTITY
-    compiler = _Compiler(attribute_type, field, frozenset(known_attributes), tax_defaults or {})
+    compiler = _Compiler(
+        attribute_type, field, frozenset(known_attributes), tax_defaults or {}, frozenset(markup_attributes)
+    )
     compiled = compiler.run(raw)
     if compiler.errors:
         raise InvalidTransformation(compiler.errors)
@@ -112,7 +118,12 @@ class _Compiler:
     """One compilation: walks the JSON, follows the kind of value each step leaves, collects every problem."""
 
     def __init__(
-        self, attribute_type: AttributeType, field: ChannelField, known: frozenset[str], tax: Mapping[str, Any]
+        self,
+        attribute_type: AttributeType,
+        field: ChannelField,
+        known: frozenset[str],
+        tax: Mapping[str, Any],
+        markup_attributes: frozenset[str] = frozenset(),
     ) -> None:
         self.attribute_type = attribute_type
         self.field = field
@@ -129,6 +140,10 @@ class _Compiler:
         self.needs_currency = False
         self.rounding_mode: str = ROUNDING_MODES["HALF_UP"]
         """The mode of the last round or applyTax step: formatCurrency rounds to the currency's digits the same way."""
+        self.html = field.type is FieldType.HTML
+        self.form = HTML_FORM_OF[attribute_type]
+        """What the value is, for an HTML field, after the steps so far (see HtmlForm)."""
+        self.markup_attributes = markup_attributes
 
     def error(self, path: Path, message: str, code: ErrorCode = ErrorCode.MAPPING_INVALID) -> None:
         self.errors.append(UserErrorItem(path, message, code))
@@ -153,7 +168,13 @@ class _Compiler:
             )
         unit = None if produces_text else self.unit
         return CompiledTransformation(
-            tuple(self.steps), self.default, frozenset(self.uses), produces_text, unit, self.needs_currency
+            tuple(self.steps),
+            self.default,
+            frozenset(self.uses),
+            produces_text,
+            unit,
+            self.needs_currency,
+            self.form,
         )
 
     def element(self, obj: Mapping[str, Any], path: Path) -> None:
@@ -216,7 +237,10 @@ class _Compiler:
                 self.uses.add(code)
         if len(self.errors) > failed:
             return None
-        return _Template(tuple((literal, code) for literal, code, _, _ in pieces))
+        markup = self.markup_attributes | ({""} if self.form is not HtmlForm.PLAIN else set())
+        if self.html:
+            self.form = HtmlForm.MARKUP
+        return _Template(tuple((literal, code) for literal, code, _, _ in pieces), self.html, frozenset(markup))
 
     def parse_value_map(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
         at = (*path, "valueMap")
@@ -240,6 +264,8 @@ class _Compiler:
             self.true_false(arg, unmapped, at)
         if len(self.errors) > failed:
             return None
+        if self.form is HtmlForm.ESCAPED:  # its entries are the author's text, put into HTML: markup, as a template's
+            self.form = HtmlForm.MARKUP
         return _ValueMap(MappingProxyType(plain), MappingProxyType(localized), unmapped)
 
     def true_false(self, arg: Mapping[str, Any], unmapped: str, at: Path) -> None:
@@ -280,7 +306,9 @@ class _Compiler:
 
     def parse_strip_html(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
         at = (*path, "stripHtml")
-        markup = self.field.type is FieldType.HTML
+        markup = self.html
+        if markup:
+            self.form = HtmlForm.ESCAPED
         if arg is True:
             return _StripHtml("\n", markup)
         if isinstance(arg, Mapping) and set(arg) <= {"lineBreaks"} and isinstance(arg.get("lineBreaks", True), bool):
@@ -380,6 +408,7 @@ class _Compiler:
     def parse_format_currency(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
         at = (*path, "formatCurrency")
         self.needs_currency = True
+        self.form = HtmlForm.PLAIN
         if arg is True:
             return _FormatCurrency("pim", "default", self.rounding_mode)
         if not isinstance(arg, Mapping) or not set(arg) <= {"locale", "numberingSystem"}:
@@ -417,7 +446,10 @@ class _Compiler:
         elif not isinstance(ellipsis, str) or len(ellipsis) >= length:
             self.error(ellipsis_at, "the ellipsis must be text shorter than maxLength")
         else:
-            return _MaxLength(length, ellipsis, html=self.field.type is FieldType.HTML)
+            if self.html and self.form is HtmlForm.PLAIN:  # cut what is sent: the text made HTML first
+                self.steps.append(_ToHtml())
+                self.form = HtmlForm.ESCAPED
+            return _MaxLength(length, ellipsis, html=self.html)
         return None
 
 

@@ -39,6 +39,24 @@ KIND_OF: Mapping[AttributeType, ValueKind] = {
 }
 
 
+class HtmlForm(StrEnum):
+    """What a text is, for an HTML field: it decides how the text goes on the wire there."""
+
+    PLAIN = "plain"
+    """Text (a TEXT or IDENTIFIER value, a number a step formatted): escaped, its line breaks made <br>."""
+    ESCAPED = "escaped"
+    """HTML the pipeline made from text (stripHtml's output, plain text escaped before maxLength): sent as it is."""
+    MARKUP = "markup"
+    """HTML a person wrote (a TEXTAREA value, a template's own text): sanitised, so no script or event handler
+    reaches the storefront."""
+
+
+"""What a value of each attribute type is, for an HTML field: a TEXTAREA is the PIM's rich text."""
+HTML_FORM_OF: Mapping[AttributeType, HtmlForm] = {
+    kind: HtmlForm.MARKUP if kind is AttributeType.TEXTAREA else HtmlForm.PLAIN for kind in AttributeType
+}
+
+
 class TransformationError(Exception):
     """One value could not be transformed; the pipeline records it on that product and locale."""
 
@@ -85,6 +103,8 @@ class CompiledTransformation:
     """The unit convertUnit leaves a measure in: the one the channel field takes."""
     needs_currency: bool = False
     """A formatCurrency step writes money in the connector's currency: without one, every value would fail."""
+    html_form: HtmlForm | None = None
+    """What the output is for an HTML field; None: what the attribute's type makes it (no step changed that)."""
 
     def apply(self, value: Any, ctx: TransformContext) -> Any:
         for step in self.steps:

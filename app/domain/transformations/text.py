@@ -147,10 +147,35 @@ def strip_html(text: str, separator: str = "\n") -> str:
     return separator.join(line for line in lines if line)
 
 
+def to_html(text: str) -> str:
+    """Plain text as HTML that shows it as written: "<" and "&" escaped, and each line break a <br>, so two lines
+    in the PIM are not run into one on the storefront."""
+    return "<br>".join(html.escape(line, quote=False) for line in text.splitlines())
+
+
+_SAFE_HTML = nh3.Cleaner(
+    attributes={**nh3.ALLOWED_ATTRIBUTES, "*": {"class", "dir", "lang", "title"}},
+    link_rel=None,
+)
+"""Ammonia's allow-list of tags and attributes (formatting, lists, tables, links, images), plus the direction and
+language an Arabic or Hebrew text needs; links are left as written (no rel added)."""
+
+
+def sanitize_html(markup: str) -> str:
+    """Markup a person wrote, as a storefront may show it: scripts, styles, event handlers, javascript: links and
+    unknown tags are removed (their text kept, a script's dropped), stray "<" and "&" escaped."""
+    return _SAFE_HTML.clean(markup) if "<" in markup or "&" in markup else markup
+
+
 @dataclass(frozen=True, slots=True)
 class _Template:
     parts: tuple[tuple[str, str | None], ...]
     """(literal text, then the attribute code to render, "" for the value itself, None for nothing)."""
+    html: bool = False
+    """The text goes to an HTML field: the literal text is markup, written by the mapping's author, and each
+    value put in is escaped (to_html) unless it is markup already."""
+    markup: frozenset[str] = frozenset()
+    """The codes whose values are markup (TEXTAREA attributes; "" when the value itself is HTML by then)."""
 
     def __call__(self, value: Any, ctx: TransformContext) -> str:
         out: list[str] = []
@@ -163,6 +188,8 @@ class _Template:
                 gap = False
             if code is not None:
                 text = _render(value if code == "" else ctx.lookup(code), ctx.pim_locale)
+                if text and self.html and code not in self.markup:
+                    text = to_html(text)
                 if text:
                     out.append(text)
                 gap = not text
@@ -174,8 +201,8 @@ class _Template:
 class _StripHtml:
     separator: str
     markup: bool = False
-    """The text goes to an HTML field: the decoded text is escaped again ("a < b" as "a &lt; b"), so the channel
-    shows it as the PIM wrote it instead of reading it as markup."""
+    """The text goes to an HTML field: the decoded text is made HTML again (to_html: "a < b" as "a &lt; b", a line
+    break as <br>), so the channel shows it as the PIM wrote it instead of reading it as markup."""
 
     def __call__(self, value: Any, ctx: TransformContext) -> Any:
         if value is None:
@@ -188,7 +215,20 @@ class _StripHtml:
 
     def _strip(self, text: str) -> str:
         plain = strip_html(text, self.separator)
-        return html.escape(plain, quote=False) if self.markup else plain
+        return to_html(plain) if self.markup else plain
+
+
+@dataclass(frozen=True, slots=True)
+class _ToHtml:
+    """Plain text made HTML (to_html) before maxLength cuts it for an HTML field: the cut then counts what is sent
+    and never splits an entity it would otherwise leave to the wire."""
+
+    def __call__(self, value: Any, ctx: TransformContext) -> Any:
+        if isinstance(value, str):
+            return to_html(value)
+        if isinstance(value, list):
+            return [to_html(str(item)) for item in value]
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Conflict, Connector
+from app.domain.channels import FieldType
 from app.domain.conflicts import MISSING, Action, ConflictType, ResolutionStatus, Slot, copied, read, write
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ValueTable
@@ -102,7 +103,12 @@ def _value_row(
     attribute = plan.catalog.attributes[slot.attribute_code]
     try:
         data = imported_data(
-            attribute, result.channel, currency=plan.currency, existing=table.get(key), unit=plan.units.get(slot.field)
+            attribute,
+            result.channel,
+            currency=plan.currency,
+            existing=table.get(key),
+            unit=plan.units.get(slot.field),
+            html=slot.field_type is FieldType.HTML,
         )
     except NotImportable as exc:
         item.errors.append((slot.channel_locale, ErrorCode.FIELD_TYPE_MISMATCH.value, f"{slot.field}: {exc}"))
