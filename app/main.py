@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
@@ -87,6 +87,17 @@ def _too_large(message: str) -> JSONResponse:
     return JSONResponse(body, status_code=BodyTooLarge.status)
 
 
+CLIENT_GONE = "the client closed the connection before its body arrived"
+"""Answered (to no one) when a client hangs up mid-body: an ordinary event of the network, not a server fault to
+log with a traceback."""
+
+
+def _client_gone() -> JSONResponse:
+    return JSONResponse(
+        {"data": None, "errors": [{"message": CLIENT_GONE, "extensions": {"code": "BAD_REQUEST"}}]}, 400
+    )
+
+
 def _replay(body: bytes, receive: Receive) -> Receive:
     """`receive` for the view, handing it the body already read (and checked) before anything else."""
     pending = [{"type": "http.request", "body": body, "more_body": False}]
@@ -134,6 +145,9 @@ class AuthenticatedGraphQL:
                 body = await read_limited(request.stream(), self.max_body)
             except BodyTooLarge as exc:
                 await _too_large(exc.message)(scope, receive, send)
+                return
+            except ClientDisconnect:
+                await _client_gone()(scope, receive, send)
                 return
             receive = _replay(body, receive)
         await self.view(scope, receive, send)
@@ -187,6 +201,8 @@ def webhook_route(current: Callable[[], Container]) -> Route:
         except (WebhookRefused, NotFound) as exc:
             status = exc.status if isinstance(exc, WebhookRefused) else 404
             return JSONResponse({"code": str(exc.code), "message": exc.message}, status_code=status)
+        except ClientDisconnect:
+            return JSONResponse({"code": "BAD_REQUEST", "message": CLIENT_GONE}, status_code=400)
         if receipt.status == "ping":
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": receipt.status, "deliveryId": receipt.delivery_id}, status_code=202)

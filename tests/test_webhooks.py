@@ -40,7 +40,7 @@ from app.main import create_app
 from app.secrets import CredentialVault
 from app.settings import Settings
 from tests.catalog_fixtures import set_up_catalog
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import CREATE_CONNECTOR, ServedShop, create_connector, served_shop
 from tests.emulators.shopify import ShopifyEmulator, ShopInfo
 from tests.shared_data import shared_path
@@ -544,3 +544,49 @@ def test_a_shop_document_becomes_the_products_state(served_shop: ServedShop) -> 
     )
     deleted = protocol.event(Topic.DELETED, {"topic": "product.deleted", "product": {"externalId": "p-9"}}, None)
     assert (deleted.sku, deleted.external_id, deleted.product) == (None, "p-9", None)
+
+
+@pytest.mark.parametrize("endpoint", ["graphql", "webhook"])
+async def test_a_client_that_goes_away_mid_body_ends_its_request_quietly(
+    endpoint: str,
+    shop_path: str,
+    settings: Settings,
+    container: Container,
+    tenant: TenantHandle,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that hangs up while sending its body is not a server fault: nothing is raised or logged as an
+    error, nothing is stored (no delivery), and the request ends with a 400 nobody is left to read."""
+    app = create_app(settings, container=container)
+    headers = [(b"authorization", f"Bearer {tenant.token}".encode()), (b"content-type", b"application/json")]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql" if endpoint == "graphql" else shop_path,
+        "raw_path": b"",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+    }
+    messages = [
+        {"type": "http.request", "body": b'{"query": "{ products { totalC', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.ERROR):
+        await app(scope, receive, send)
+    assert [message["status"] for message in sent if message["type"] == "http.response.start"] == [400]
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
+    assert await deliveries(container.db, shop_path) == []
