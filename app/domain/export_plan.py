@@ -16,27 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from app.channels.base import ChannelDocument
 from app.db.models import NO_LOCALE, NO_SCOPE
-from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
-from app.domain.channels import ChannelField, ChannelTypeSpec, FieldType
+from app.domain.catalog import AttributeSpec, CatalogSpec
+from app.domain.channels import ChannelTypeSpec
 from app.domain.conflicts import Slot
 from app.domain.connectors import ConnectorSettings, FallbackPolicy, LocalePair
 from app.domain.errors import ErrorCode, UserErrorItem
+from app.domain.field_values import NoPrice, WrongType, reducer, serializer, too_long
 from app.domain.locales import locale_chain
 from app.domain.mappings import EmptyValuePolicy, MappingDirection, MappingRule
-from app.domain.transformations import (
-    HTML_FORM_OF,
-    IDENTITY,
-    HtmlForm,
-    TransformationError,
-    TransformContext,
-    sanitize_html,
-    to_html,
-)
+from app.domain.transformations import HTML_FORM_OF, IDENTITY, TransformationError, TransformContext
 
 ValueTable = Mapping[tuple[int, str, str], Any]
 """A product's values keyed by (attribute id, locale or '', scope or '')."""
@@ -49,10 +41,6 @@ Candidates = tuple[tuple[tuple[int, str, str], str], ...]
 """Where one attribute's value is looked for, in order, with the source each place means."""
 
 
-class _NoPrice(Exception):
-    """The product has a price, but not in the connector's currency (CHN-013)."""
-
-
 def _blocking(problems: Sequence[UserErrorItem]) -> bool:
     """A problem other than a broken mapping keeps its part back (a broken mapping only drops its field)."""
     return any(problem.code is not ErrorCode.MAPPING_BROKEN for problem in problems)
@@ -60,147 +48,6 @@ def _blocking(problems: Sequence[UserErrorItem]) -> bool:
 
 def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
-
-
-_UNREADABLE = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError)
-"""What reading a stored value that is not in its attribute's shape raises (Decimal("12,50"), a measure without
-its unit ...): such a value was stored before a check that now refuses it, or around the service."""
-
-
-def _unreadable(attribute: AttributeSpec, data: Any) -> TransformationError:
-    """One product's malformed stored value fails that product's field, not the build of the whole page."""
-    return TransformationError(
-        f"the stored {attribute.code} value {data!r} is not a valid {attribute.type.value} value: "
-        "save the product's value again",
-        ErrorCode.FIELD_TYPE_MISMATCH,
-    )
-
-
-def _reducer(attribute: AttributeSpec, currency: str | None) -> Callable[[Any], Any]:
-    """How a stored value becomes the working value transformations see (money and measures as Decimal)."""
-    if attribute.type is AttributeType.PRICE:
-
-        def price(data: Any) -> Any:
-            try:
-                amount = data.get(currency) if currency else None
-                if amount is None:
-                    raise _NoPrice(f"no price in {currency}" if currency else "no currency to read prices in")
-                return Decimal(amount)
-            except _UNREADABLE as exc:
-                raise _unreadable(attribute, data) from exc
-
-        return price
-    if attribute.type is AttributeType.NUMBER:
-
-        def number(data: Any) -> Decimal:
-            try:
-                return Decimal(repr(data)) if isinstance(data, float) else Decimal(data)
-            except _UNREADABLE as exc:
-                raise _unreadable(attribute, data) from exc
-
-        return number
-    if attribute.type is AttributeType.METRIC:
-
-        def measure(data: Any) -> dict[str, Any]:
-            try:
-                return {"amount": Decimal(data["amount"]), "unit": data["unit"]}
-            except _UNREADABLE as exc:
-                raise _unreadable(attribute, data) from exc
-
-        return measure
-    return _same
-
-
-def _same(data: Any) -> Any:
-    return data
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ", ".join(_text(item) for item in value)
-    if isinstance(value, dict) and "amount" in value:
-        return f"{_text(value['amount'])} {value.get('unit', '')}".strip()
-    return str(value)
-
-
-def _too_long(name: str, wire: Any, limit: int) -> str | None:
-    """What is wrong when a text, or an item of a list (the limit is per item there, as for tags), is longer
-    than the channel's limit; None when all fits."""
-    if isinstance(wire, str):
-        return (
-            f"{name} is {len(wire)} characters long; the channel takes at most {limit}" if len(wire) > limit else None
-        )
-    longest = max((len(item) for item in wire if isinstance(item, str)), default=0) if isinstance(wire, list) else 0
-    if longest > limit:
-        return f"an item of {name} is {longest} characters long; the channel takes at most {limit} per item"
-    return None
-
-
-class _WrongType(Exception):
-    pass
-
-
-def _serializer(channel_field: ChannelField, unit: str | None, form: HtmlForm) -> Callable[[Any], Any]:
-    """How a working value goes on the wire for this field type (decimals as exact strings).
-
-    A measure goes to a decimal field only in `unit`, the one convertUnit put it in: the field holds a bare
-    number, so amounts in mixed units would go out as if they were one. An HTML field gets HTML whatever the value
-    is (`form`): plain text escaped, with <br> for its line breaks ("A < B & C" must not be read as markup, nor
-    a name holding a tag run on the storefront), markup a person wrote sanitised, and what the pipeline escaped
-    as it is.
-    """
-    kind = channel_field.type
-    if kind is FieldType.HTML:
-        as_html = {HtmlForm.PLAIN: to_html, HtmlForm.MARKUP: sanitize_html, HtmlForm.ESCAPED: _same}[form]
-        return lambda value: as_html(value if isinstance(value, str) else _text(value))
-    if kind is FieldType.DECIMAL:
-
-        def decimal(value: Any) -> Any:
-            if isinstance(value, dict) and "amount" in value:
-                if unit is None or value.get("unit") != unit:
-                    raise _WrongType(
-                        f"{channel_field.name} takes a bare number and this value is in {value.get('unit')}: "
-                        'say which unit the field takes with convertUnit, e.g. {"convertUnit": "KILOGRAM"}'
-                    )
-                value = value["amount"]
-            if isinstance(value, Decimal):
-                return format(value, "f")
-            raise _WrongType(f"{channel_field.name} takes a decimal, got {_text(value)!r}")
-
-        return decimal
-    if kind is FieldType.INTEGER:
-
-        def integer(value: Any) -> Any:
-            if isinstance(value, Decimal) and value == value.to_integral_value():
-                return int(value)
-            raise _WrongType(f"{channel_field.name} takes a whole number, got {_text(value)!r}")
-
-        return integer
-    if kind is FieldType.BOOLEAN:
-
-        def boolean(value: Any) -> Any:
-            if isinstance(value, bool):
-                return value
-            raise _WrongType(f"{channel_field.name} takes true or false")
-
-        return boolean
-    if kind is FieldType.STRING_LIST:
-        return lambda value: [_text(item) for item in value] if isinstance(value, list) else [_text(value)]
-    if kind is FieldType.ENUM:
-        choices = frozenset(channel_field.choices)
-
-        def enum(value: Any) -> Any:
-            text = _text(value)
-            if choices and text not in choices:
-                raise _WrongType(f"{channel_field.name} takes one of {', '.join(channel_field.choices)}, got {text!r}")
-            return text
-
-        return enum
-    return lambda value: value if isinstance(value, str) else _text(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +180,7 @@ class ExportPlan:
         """One reducer per attribute, made once: templates look attributes up per value on the hot path."""
         found = self._reducers.get(attribute.id)
         if found is None:
-            found = self._reducers[attribute.id] = _reducer(attribute, self.currency)
+            found = self._reducers[attribute.id] = reducer(attribute, self.currency)
         return found
 
     def _step(self, rule: MappingRule, pim_locale: str | None, channel_locale: str | None) -> _Step:
@@ -345,7 +192,7 @@ class ExportPlan:
             channel_locale=channel_locale,
             candidates=self.candidates(rule.attribute, pim_locale),
             reduce=self.reducer(rule.attribute),
-            serialize=_serializer(
+            serialize=serializer(
                 rule.field, rule.transformation.unit, rule.transformation.html_form or HTML_FORM_OF[rule.attribute.type]
             ),
         )
@@ -442,7 +289,7 @@ class ExportPlan:
             value = None if data is None else step.reduce(data)
             if value is not None and step.rule.transformation is not IDENTITY:
                 value = step.rule.transformation.apply(value, self._context(step, values, fallbacks))
-        except _NoPrice as exc:
+        except NoPrice as exc:
             built.problems.append(UserErrorItem((name,), str(exc), ErrorCode.CURRENCY_NOT_SUPPORTED))
             return
         except TransformationError as exc:
@@ -474,13 +321,13 @@ class ExportPlan:
         name = step.rule.field.name
         try:
             wire = step.serialize(value)
-        except _WrongType as exc:
+        except WrongType as exc:
             built.problems.append(UserErrorItem((name,), str(exc), ErrorCode.FIELD_TYPE_MISMATCH))
             return
         limit = step.rule.field.max_length
-        too_long = None if limit is None else _too_long(name, wire, limit)
-        if too_long is not None:
-            built.problems.append(UserErrorItem((name,), too_long, ErrorCode.FIELD_TYPE_MISMATCH))
+        overlong = None if limit is None else too_long(name, wire, limit)
+        if overlong is not None:
+            built.problems.append(UserErrorItem((name,), overlong, ErrorCode.FIELD_TYPE_MISMATCH))
         built.fields[name] = wire
         built.sources[name] = source
 
@@ -501,7 +348,7 @@ class ExportPlan:
                 if data is not None:
                     try:
                         found = self.reducer(attribute)(data)
-                    except _NoPrice:
+                    except NoPrice:
                         return None
                     if source != AUTHORED:
                         fallbacks.append(source)
