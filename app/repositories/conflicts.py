@@ -164,6 +164,15 @@ class ConflictRepository:
         )
         return list(await self.session.scalars(statement.order_by(Conflict.resolved_at).limit(limit)))
 
+    async def pending_by_product(self, connector_id: int, product_ids: Collection[int]) -> dict[int, Conflict]:
+        """The pending conflict (at most one each) of these products on the connector, by product id."""
+        statement = select(Conflict).where(
+            Conflict.connector_id == connector_id,
+            Conflict.product_id.in_(product_ids),
+            Conflict.resolution_status == ResolutionStatus.PENDING.value,
+        )
+        return {row.product_id: row for row in await self.session.scalars(statement)}
+
     async def unapplied_of(self, connector_id: int, *, limit: int) -> list[Conflict]:
         """The connector's resolutions neither applied nor given up on, oldest first."""
         statement = _unapplied().where(Conflict.connector_id == connector_id)

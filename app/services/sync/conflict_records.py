@@ -1,0 +1,199 @@
+"""Recording the conflicts a sync page (or a webhook check) met, in the caller's transaction.
+
+A connector's strategy decision is recorded as a resolved conflict; slots
+held for a person open (or bring up to date) the product's one pending
+conflict; a pending conflict the check no longer finds is closed, when the
+check covered all of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Conflict, Connector
+from app.domain.conflicts import ConflictType, ResolutionStatus
+from app.domain.export_plan import ExportPlan
+from app.domain.reconcile import conflict_fields
+from app.domain.sync import ChangeAction
+from app.repositories.conflicts import ConflictRepository
+from app.repositories.events import EventRepository
+from app.services.sync.items import Item, failed
+
+PENDING = ResolutionStatus.PENDING
+
+
+async def record_conflicts(
+    session: AsyncSession, connector: Connector, plan: ExportPlan, items: Sequence[Item], now: datetime
+) -> tuple[list[int], set[int]]:
+    """Strategy decisions are recorded as resolved conflicts; held slots open (or update) the product's one
+    pending conflict, whose version moves when its values change, so a stale resolution is refused.
+
+    Returns the pending conflicts opened or changed, and the products checked clean whose pending conflict
+    stays open all the same (`_close_settled`).
+    """
+    if not any(item.conflicted for item in items):
+        return [], await _close_settled(session, connector, plan, items, now)
+    pending = await ConflictRepository(session).pending_by_product(connector.id, [item.product.id for item in items])
+    announced: list[Conflict] = []
+    events = EventRepository(session)
+    for item in items:
+        if failed(item):
+            continue
+        for status, fields, kind in _detections(item):
+            if status is PENDING:
+                conflict = pending.get(item.product.id)
+                changed = _open(session, connector, item, conflict, kind, fields, now)
+                if changed is not None:
+                    announced.append(changed)
+            else:
+                _resolved(session, connector, item, status, kind, fields, now)
+            events.record(
+                connector.tenant_id,
+                "conflict.detected",
+                connector_id=connector.id,
+                sku=item.product.sku,
+                conflict_type=kind.value,
+                resolution=status.value,
+            )
+    still_pending = await _close_settled(session, connector, plan, [item for item in items if not item.held], now)
+    await session.flush()  # a conflict opened just now has its id from here on: it is announced by it
+    return [conflict.id for conflict in announced], still_pending
+
+
+def _detections(item: Item) -> list[tuple[ResolutionStatus, list[dict[str, Any]], ConflictType]]:
+    if item.vanished is not None and item.vanished_status is not None:
+        return [] if item.decided_by_person else [(item.vanished_status, [], item.vanished)]
+    if item.rec is None:
+        return []
+    found = [
+        (status, conflict_fields(results), ConflictType.FIELD_MISMATCH)
+        for status, results in item.rec.resolved_by_strategy().items()
+    ]
+    if item.rec.held:
+        found.append((PENDING, conflict_fields(item.rec.held), ConflictType.FIELD_MISMATCH))
+    return found
+
+
+def _open(
+    session: AsyncSession,
+    connector: Connector,
+    item: Item,
+    conflict: Conflict | None,
+    kind: ConflictType,
+    fields: list[dict[str, Any]],
+    now: datetime,
+) -> Conflict | None:
+    """The product's pending conflict, opened or brought up to date; None when nothing about it changed."""
+    remote = item.remote
+    channel_time = remote.updated_at if remote else None
+    if conflict is None:
+        conflict = Conflict(
+            tenant_id=connector.tenant_id,
+            connector_id=connector.id,
+            product_id=item.product.id,
+            product_sku=item.product.sku,
+            conflict_type=kind.value,
+            resolution_status=PENDING.value,
+            fields=fields,
+            version=1,
+            pim_modified_at=item.product.updated_at,
+            channel_modified_at=channel_time,
+            detected_at=now,
+        )
+        session.add(conflict)
+        return conflict
+    if kind is ConflictType.MISSING_ON_CHANNEL and conflict.conflict_type == ConflictType.DELETED_ON_CHANNEL.value:
+        # The channel reported the deletion; a later read finding the product gone confirms it and changes nothing.
+        kind = ConflictType.DELETED_ON_CHANNEL
+    if conflict.fields == fields and conflict.conflict_type == kind.value:
+        return None
+    conflict.fields, conflict.conflict_type, conflict.version = fields, kind.value, conflict.version + 1
+    conflict.pim_modified_at, conflict.channel_modified_at, conflict.detected_at = (
+        item.product.updated_at,
+        channel_time,
+        now,
+    )
+    return conflict
+
+
+def _resolved(
+    session: AsyncSession,
+    connector: Connector,
+    item: Item,
+    status: ResolutionStatus,
+    kind: ConflictType,
+    fields: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    remote = item.remote
+    session.add(
+        Conflict(
+            tenant_id=connector.tenant_id,
+            connector_id=connector.id,
+            product_id=item.product.id,
+            product_sku=item.product.sku,
+            conflict_type=kind.value,
+            resolution_status=status.value,
+            fields=fields,
+            version=1,
+            pim_modified_at=item.product.updated_at,
+            channel_modified_at=remote.updated_at if remote else None,
+            detected_at=now,
+            resolved_at=now,
+            resolved_by="strategy",
+            resolution={"resolution": status.value, "overrides": []},
+            applied_at=now,
+        )
+    )
+
+
+async def _close_settled(
+    session: AsyncSession, connector: Connector, plan: ExportPlan, items: Sequence[Item], now: datetime
+) -> set[int]:
+    """A pending conflict the check no longer finds is closed, not left to rot: a field conflict whose slots
+    agree now (someone aligned one side) or that the connector's strategy has just decided, or a missing or
+    deleted product that is back on the channel. Only when the check covered all of it: a sync limited to some
+    locales says nothing of a conflict in the others: the products whose conflict stays open so are returned."""
+    checked = {item.product.id: item for item in items if _settles(item)}
+    if not checked:
+        return set()
+    covered = {(slot.field, slot.channel_locale) for slot in plan.slots}
+    left_open: set[int] = set()
+    for conflict in (await ConflictRepository(session).pending_by_product(connector.id, list(checked))).values():
+        taken_off = checked[conflict.product_id].action is ChangeAction.DELETE
+        if not taken_off and not _slots_of(conflict) <= covered:
+            left_open.add(conflict.product_id)
+            continue
+        conflict.resolution_status, conflict.resolved_at = ResolutionStatus.DISMISSED.value, now
+        conflict.resolved_by, conflict.applied_at = (
+            f"sync: {_settled_because(conflict, checked[conflict.product_id])}",
+            now,
+        )
+    return left_open
+
+
+def _settles(item: Item) -> bool:
+    """Whether the item's outcome can close its product's pending conflict: checked three ways and nothing held,
+    or taken off the channel (deleted or disabled in the PIM), after which there is nothing left to decide."""
+    if failed(item) or item.held:
+        return False
+    return item.rec is not None or item.action is ChangeAction.DELETE
+
+
+def _slots_of(conflict: Conflict) -> set[tuple[str, str | None]]:
+    return {(entry["field"], diff["channelLocale"]) for entry in conflict.fields or [] for diff in entry["diffs"]}
+
+
+def _settled_because(conflict: Conflict, item: Item) -> str:
+    if item.action is ChangeAction.DELETE:
+        return "the product was taken off the channel (deleted or disabled in the PIM)"
+    if conflict.conflict_type != ConflictType.FIELD_MISMATCH.value:
+        return "it is back"
+    decided = item.rec.resolved_by_strategy() if item.rec is not None else {}
+    if decided:
+        return f"decided by the connector's strategy ({', '.join(status.value for status in decided)})"
+    return "both sides agree now"
