@@ -405,6 +405,24 @@ async def test_text_with_a_nul_character_is_a_user_error_on_every_database(gql: 
     assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
 
 
+async def test_a_lookup_with_a_nul_character_finds_nothing_on_every_database(gql: GraphQLClient) -> None:
+    """No stored text holds \\x00, so a SKU, code or search with one names nothing: PostgreSQL, which refuses \\x00
+    in any text sent to it, answered these with an internal error where SQLite found nothing."""
+    await set_up_catalog(gql)
+    await upsert(gql, {"sku": "NUL-0", "values": [value("name", "ab", "en_US")]})
+    assert (await gql(PRODUCT, {"sku": "NUL-0\x00"}))["product"] is None
+    found = await gql("query($s: String) { products(search: $s) { totalCount } }", {"s": "a\x00b"})
+    assert found["products"]["totalCount"] == 0
+    gone = (await gql(DELETE_PRODUCTS, {"skus": ["NUL-0\x00"]}))["deleteProducts"]
+    assert gone["deletedSkus"] == [] and gone["userErrors"][0]["field"] == ["skus", "0"]
+    unknown = (await gql(DELETE_ATTRIBUTES, {"codes": ["name\x00"]}))["deleteAttributes"]
+    assert unknown["deletedCodes"] == [] and unknown["userErrors"][0]["field"] == ["codes", "0"]
+    assert (await gql("query($c: String!) { connector(code: $c) { code } }", {"c": "shop\x00"}))["connector"] is None
+    conflicts = await gql("query($s: String) { conflicts(productSku: $s) { totalCount } }", {"s": "NUL-0\x00"})
+    assert conflicts["conflicts"]["totalCount"] == 0
+    assert (await gql(PRODUCT, {"sku": "NUL-0"}))["product"]["sku"] == "NUL-0"
+
+
 def test_product_fields_that_are_not_text_are_refused_not_crashed_on() -> None:
     """Callers other than GraphQL (whose schema types these fields) reach check_product with any JSON."""
     spec = CatalogSpec(attributes={"name": AttributeSpec(1, "name", AttributeType.TEXT, False, False)})

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Attribute, ProductValue
+from app.repositories.keys import text_in
 
 
 class AttributeRepository:
@@ -19,7 +20,7 @@ class AttributeRepository:
         return list(await self.session.scalars(statement))
 
     async def by_codes(self, tenant_id: int, codes: Collection[str]) -> dict[str, Attribute]:
-        statement = select(Attribute).where(Attribute.tenant_id == tenant_id, Attribute.code.in_(codes))
+        statement = select(Attribute).where(Attribute.tenant_id == tenant_id, text_in(Attribute.code, codes))
         return {row.code: row for row in await self.session.scalars(statement)}
 
     async def with_values(self, tenant_id: int, attribute_ids: Collection[int]) -> set[int]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Conflict, Connector
 from app.domain.conflicts import ResolutionStatus
 from app.domain.connectors import ConnectorStatus
+from app.repositories.keys import text_is
 from app.repositories.pages import newest_per_owner
 
 
@@ -59,7 +60,7 @@ class ConflictRepository:
         if where.resolution_status is not None:
             statement = statement.where(Conflict.resolution_status == where.resolution_status)
         if where.product_sku is not None:
-            statement = statement.where(Conflict.product_sku == where.product_sku)
+            statement = statement.where(text_is(Conflict.product_sku, where.product_sku))
         if where.ids is not None:
             statement = statement.where(Conflict.id.in_(where.ids))
         return statement

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Connector, FieldMapping
 from app.domain.transformations import template_attributes
+from app.repositories.keys import text_is
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class ConnectorRepository:
         await self.session.execute(statement)
 
     async def by_code(self, tenant_id: int, code: str, *, for_update: bool = False) -> Connector | None:
-        statement = select(Connector).where(Connector.tenant_id == tenant_id, Connector.code == code)
+        statement = select(Connector).where(Connector.tenant_id == tenant_id, text_is(Connector.code, code))
         if for_update:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Listing, Product, ProductValue
 from app.domain.sync import Selection
+from app.repositories.keys import storable, text_in, text_is
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +47,12 @@ class ProductRepository:
 
     async def by_skus(self, tenant_id: int, skus: Collection[str]) -> dict[str, Product]:
         """Products with these SKUs, tombstones included (an upsert revives them)."""
-        statement = select(Product).where(Product.tenant_id == tenant_id, Product.sku.in_(skus))
+        statement = select(Product).where(Product.tenant_id == tenant_id, text_in(Product.sku, skus))
         return {row.sku: row for row in await self.session.scalars(statement)}
 
     async def live_by_sku(self, tenant_id: int, sku: str) -> Product | None:
         statement = select(Product).where(
-            Product.tenant_id == tenant_id, Product.sku == sku, Product.deleted_at.is_(None)
+            Product.tenant_id == tenant_id, text_is(Product.sku, sku), Product.deleted_at.is_(None)
         )
         return await self.session.scalar(statement)
 
@@ -136,7 +137,9 @@ class ProductRepository:
 
     def _live(self, tenant_id: int, where: ProductFilter) -> Select[Any]:
         statement = select(Product).where(Product.tenant_id == tenant_id, Product.deleted_at.is_(None))
-        if where.search:
+        if where.search and not storable(where.search):
+            statement = statement.where(false())
+        elif where.search:
             pattern = f"%{_escape_like(where.search)}%"
             statement = statement.where(Product.search_text.like(pattern, escape="\\"))
         if where.updated_since is not None:
@@ -183,7 +186,7 @@ class ProductRepository:
         """`what` (the ids, or whole products) of the selected products, unordered."""
         statement = select(what).where(Product.tenant_id == tenant_id)
         if selection.skus is not None:
-            return statement.where(Product.sku.in_(selection.skus), Product.deleted_at.is_(None))
+            return statement.where(text_in(Product.sku, selection.skus), Product.deleted_at.is_(None))
         if selection.everything:
             live = and_(Product.deleted_at.is_(None), Product.enabled.is_(True))
             if selection.listed_on is None:

@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Tenant
+from app.repositories.keys import text_is
 
 
 class TenantRepository:
@@ -13,7 +14,7 @@ class TenantRepository:
         self.session = session
 
     async def by_code(self, code: str) -> Tenant | None:
-        return await self.session.scalar(select(Tenant).where(Tenant.code == code))
+        return await self.session.scalar(select(Tenant).where(text_is(Tenant.code, code)))
 
     async def by_id(self, tenant_id: int) -> Tenant | None:
         return await self.session.get(Tenant, tenant_id)

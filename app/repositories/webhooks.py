@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Connector, WebhookDelivery
 from app.domain.connectors import ConnectorStatus
 from app.domain.webhooks import DeliveryStatus
+from app.repositories.keys import text_is
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class WebhookRepository:
 
     async def connector_by_public_id(self, public_id: str) -> Connector | None:
         """The connector a webhook path names; any tenant's, since the path is all a channel sends."""
-        return await self.session.scalar(select(Connector).where(Connector.public_id == public_id))
+        return await self.session.scalar(select(Connector).where(text_is(Connector.public_id, public_id)))
 
     async def insert_once(self, new: NewDelivery) -> int | None:
         """Store the delivery and return its id; None when this connector already has that delivery id.
