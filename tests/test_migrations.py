@@ -3,19 +3,40 @@ existing rows over."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import uuid
+from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import event
 
 from app.db.base import Base
 from app.db.engine import Database
 from app.db.migrate import alembic_config
+from app.repositories.conflicts import ConflictFilter, ConflictRepository
+from tests.conftest import POSTGRES_ADMIN_URL, _admin, _require_or_skip, postgres_available
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own, with no table yet: the shared test database cannot be migrated down."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    if not postgres_available():
+        _require_or_skip("PostgreSQL at 127.0.0.1:5432")
+    name = f"pimsync_migrations_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_the_migrated_schema_matches_the_models(db: Database) -> None:
@@ -26,6 +47,46 @@ async def test_the_migrated_schema_matches_the_models(db: Database) -> None:
     async with db.write_engine.connect() as connection:
         found = await connection.run_sync(differences)
     assert found == [], f"models and migrations disagree; write a migration: {found}"
+
+
+async def test_every_migration_downgrades_and_upgrades_again(empty_database_url: str) -> None:
+    """A deployment rolled back to any revision can move forward again, ending with the schema the models describe."""
+    config = alembic_config(empty_database_url)
+    await asyncio.to_thread(command.upgrade, config, "head")
+    await asyncio.to_thread(command.downgrade, config, "base")
+    await asyncio.to_thread(command.upgrade, config, "head")
+    for _ in range(3):  # the newest steps one by one, as a rollback of a release does
+        await asyncio.to_thread(command.downgrade, config, "-1")
+    await asyncio.to_thread(command.upgrade, config, "head")
+    db = Database(empty_database_url)
+    try:
+        await test_the_migrated_schema_matches_the_models(db)
+    finally:
+        await db.dispose()
+
+
+async def test_conflicts_of_one_sku_are_read_through_an_index(db: Database) -> None:
+    """conflicts(productSku:) read every tenant's conflicts, resolved ones included, on PostgreSQL: a full scan of a
+    table that grows with the catalog, for each page."""
+    statements: list[tuple[str, Any]] = []
+
+    def captured(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(db.read_engine.sync_engine, "before_cursor_execute", captured)
+    try:
+        async with db.reader() as session:
+            await ConflictRepository(session).page(1, ConflictFilter(product_sku="SKU-1"), before_id=None, limit=51)
+    finally:
+        event.remove(db.read_engine.sync_engine, "before_cursor_execute", captured)
+    statement, parameters = next((sql, params) for sql, params in statements if "FROM conflicts" in sql)
+    async with db.read_engine.connect() as connection:
+        if db.sqlite:
+            plan = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        else:  # an empty table is cheapest to scan: ask which index the planner would take
+            await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = await connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+        assert "ix_conflicts_tenant_product_sku" in " ".join(str(row[-1]) for row in plan)
 
 
 def test_jobs_queued_before_0005_keep_the_stamp_of_their_planning_message(tmp_path: Path) -> None:

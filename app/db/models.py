@@ -433,6 +433,8 @@ class Conflict(Base):
         ),
         Index("ix_conflicts_tenant_status", "tenant_id", "resolution_status", "id"),
         Index("ix_conflicts_connector_status", "connector_id", "resolution_status"),
+        # conflicts(productSku:) pages a tenant's conflicts of one SKU, newest first, whatever their status.
+        Index("ix_conflicts_tenant_product_sku", "tenant_id", "product_sku", "id"),
         # The sweep that re-queues resolutions no worker carried out reads only these few rows.
         Index(
             "ix_conflicts_unapplied",
