@@ -443,3 +443,29 @@ async def test_akeneo_product_models_are_refused_as_not_supported(db: Database, 
     await Importer(db).attributes(tenant.code, AKENEO / "attributes.csv")
     with pytest.raises(UnsupportedFile, match=r"product_models\.csv .*product models are not supported"):
         await Importer(db).products(tenant.code, AKENEO / "product_models.csv")
+
+
+async def test_reimporting_the_same_attributes_counts_them_unchanged_and_leaves_them_untouched(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """Every attribute was reported changed (and stamped updated) on a re-import of the same file."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    importer = Importer(db)
+    first = await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    assert (first.imported, first.changed) == (77, 77)
+    before = await _attribute_stamps(db, tenant)
+    again = await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    assert (again.imported, again.changed, again.rejected) == (77, 0, 0)
+    assert await _attribute_stamps(db, tenant) == before
+    relabelled = {"code": "name", "type": "TEXT", "localizable": False, "labels": {"en_US": "Product name"}}
+    same = {"code": "ean", "type": "TEXT", "localizable": False}
+    report = await importer.attributes(tenant.code, jsonl(tmp_path / "attributes.jsonl", relabelled, same))
+    assert (report.imported, report.changed) == (2, 1)
+
+
+async def _attribute_stamps(db: Database, tenant: TenantHandle) -> dict[str, Any]:
+    async with db.reader() as session:
+        found = await session.execute(
+            text("SELECT code, updated_at FROM attributes WHERE tenant_id = :tenant"), {"tenant": tenant.id}
+        )
+        return {row[0]: row[1] for row in found}

@@ -33,6 +33,14 @@ class AttributeInputData:
     """None keeps the labels an existing attribute has."""
 
 
+@dataclass
+class AttributeUpsertOutcome:
+    attributes: list[Attribute]
+    """The upserted attributes, in input order."""
+    changed: int
+    """How many were created or given another type, flag or labels; the others were left as they were."""
+
+
 def _shape(row: Attribute) -> tuple[str, bool, bool]:
     return row.type, row.localizable, row.scopable
 
@@ -48,20 +56,22 @@ class AttributeService:
     async def list_attributes(self, tenant_id: int) -> list[Attribute]:
         return await self.attributes.list(tenant_id)
 
-    async def upsert(self, tenant_id: int, inputs: Sequence[AttributeInputData]) -> list[Attribute]:
+    async def upsert(self, tenant_id: int, inputs: Sequence[AttributeInputData]) -> AttributeUpsertOutcome:
         """Create or update attributes, all or nothing.
 
         Type, localizable and scopable of an attribute that already has values
         cannot change (CAT-011): its values would stop meaning what they meant.
+        An input that matches its attribute leaves it untouched and is not
+        counted as changed, so re-importing a file says it changed nothing.
         """
         errors = self._check_inputs(inputs)
         existing = await self.attributes.by_codes(tenant_id, [item.code for item in inputs])
         errors += await self._check_shape_changes(tenant_id, inputs, existing)
         if errors:
             raise InvalidInput(errors)
-        result = [self._apply(tenant_id, item, existing.get(item.code)) for item in inputs]
+        applied = [self._apply(tenant_id, item, existing.get(item.code)) for item in inputs]
         await self.attributes.flush()
-        return result
+        return AttributeUpsertOutcome([row for row, _ in applied], sum(changed for _, changed in applied))
 
     async def delete(self, tenant_id: int, codes: Sequence[str]) -> list[str]:
         """Delete attributes and their values, all or nothing.
@@ -141,14 +151,19 @@ class AttributeService:
             if existing[code].id in in_use
         ]
 
-    def _apply(self, tenant_id: int, item: AttributeInputData, row: Attribute | None) -> Attribute:
+    def _apply(self, tenant_id: int, item: AttributeInputData, row: Attribute | None) -> tuple[Attribute, bool]:
+        """The attribute as the input says, and whether that changed anything (a new one always has)."""
         if row is None:
             row = Attribute(tenant_id=tenant_id, code=item.code, labels={})
             self.attributes.add(row)
+        elif _shape(row) == (item.type.value, item.localizable, item.scopable) and (
+            item.labels is None or row.labels == normalise_labels(item.labels)
+        ):
+            return row, False
         row.type = item.type.value
         row.localizable = item.localizable
         row.scopable = item.scopable
         if item.labels is not None:
             row.labels = normalise_labels(item.labels)
         row.updated_at = utcnow()
-        return row
+        return row, True

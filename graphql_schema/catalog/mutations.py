@@ -151,8 +151,8 @@ class CatalogMutation:
     @strawberry.mutation
     async def upsert_attributes(self, info: Info, attributes: list[AttributeInput]) -> UpsertAttributesPayload:
         async def work(session: AsyncSession) -> list[Attribute]:
-            rows = await AttributeService(session).upsert(info.context.tenant_id, [a.to_data() for a in attributes])
-            return [Attribute.from_row(row) for row in rows]
+            outcome = await AttributeService(session).upsert(info.context.tenant_id, [a.to_data() for a in attributes])
+            return [Attribute.from_row(row) for row in outcome.attributes]
 
         outcome = await run_in_transaction(info, Scope.CATALOG_EDIT, work)
         return UpsertAttributesPayload(attributes=outcome.value or [], user_errors=outcome.errors)

@@ -162,7 +162,7 @@ class Importer:
     async def _write_attributes(self, tenant_id: int, batch: list[Pending], report: ImportReport) -> None:
         try:
             async with self.db.transaction() as session:
-                await AttributeService(session).upsert(tenant_id, [p.item for p in batch])
+                outcome = await AttributeService(session).upsert(tenant_id, [p.item for p in batch])
         except InvalidInput as exc:
             bad = _indices(exc.errors)
             for index in sorted(bad):
@@ -172,7 +172,7 @@ class Importer:
                 await self._write_attributes(tenant_id, good, report)
             return
         report.imported += len(batch)
-        report.changed += len(batch)
+        report.changed += outcome.changed
 
     def _unreadable(self, report: ImportReport, record: Record) -> None:
         problem = record.problem or "unreadable"
