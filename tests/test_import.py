@@ -469,3 +469,22 @@ async def _attribute_stamps(db: Database, tenant: TenantHandle) -> dict[str, Any
             text("SELECT code, updated_at FROM attributes WHERE tenant_id = :tenant"), {"tenant": tenant.id}
         )
         return {row[0]: row[1] for row in found}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("products.csv", "no code or type column: this is not Akeneo's attributes.csv"),
+        ("families.csv", "no type column: this is not Akeneo's attributes.csv"),
+        ("attribute_options.csv", "no type column: this is not Akeneo's attributes.csv"),
+    ],
+)
+async def test_another_akeneo_file_imported_as_attributes_is_refused_whole(
+    db: Database, tenant: TenantHandle, name: str, message: str
+) -> None:
+    """products.csv given as attributes was read row by row: 1,239 rejections, each 'unsupported attribute type'."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    with pytest.raises(UnsupportedFile, match=re.escape(message)) as caught:
+        await Importer(db).attributes(tenant.code, AKENEO / name)
+    assert ("`pimsync import products`" in str(caught.value)) is (name == "products.csv")
+    assert await _attribute_stamps(db, tenant) == {}

@@ -76,6 +76,18 @@ def attribute_row(row: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def check_attribute_header(header: list[str]) -> None:
+    """UnsupportedFile for a CSV that is not an attributes.csv, rather than every row refused for its type."""
+    missing = [column for column in ("code", "type") if column not in header]
+    if not missing:
+        return
+    hint = " (it has a sku column: import it with `pimsync import products`)" if "sku" in header else ""
+    raise UnsupportedFile(
+        f"the header has no {' or '.join(missing)} column: this is not Akeneo's attributes.csv, "
+        f"whose rows give each attribute's code and type{hint}"
+    )
+
+
 def read_layout(header: list[str], spec: CatalogSpec) -> ProductLayout:
     """Where each column of a products.csv goes; UnsupportedFile for another kind of file."""
     _refuse_other_files(header)

@@ -18,7 +18,13 @@ from app.domain.errors import InvalidInput, NotFound, UserErrorItem
 from app.repositories.tenants import TenantRepository
 from app.services.attributes import AttributeService
 from app.services.catalog_setup import CatalogSetupService
-from app.services.importing.akeneo import ProductLayout, attribute_row, product_draft, read_layout
+from app.services.importing.akeneo import (
+    ProductLayout,
+    attribute_row,
+    check_attribute_header,
+    product_draft,
+    read_layout,
+)
 from app.services.importing.inputs import LineRejected, attribute_input, product_input
 from app.services.importing.sources import ProgressCallback, Record, UnsupportedFile, file_format, read_csv, read_jsonl
 from app.services.products import ProductService
@@ -114,7 +120,8 @@ class Importer:
 
     def _attribute_records(self, handle: Any, path: Path) -> Iterator[Record]:
         if file_format(path) == "csv":
-            _, records = read_csv(handle, self.progress)
+            header, records = read_csv(handle, self.progress)
+            check_attribute_header(header)
             return (Record(r.line, attribute_row(r.data), None) if r.data else r for r in records)
         return read_jsonl(handle, self.progress)
 
