@@ -488,3 +488,35 @@ async def test_another_akeneo_file_imported_as_attributes_is_refused_whole(
         await Importer(db).attributes(tenant.code, AKENEO / name)
     assert ("`pimsync import products`" in str(caught.value)) is (name == "products.csv")
     assert await _attribute_stamps(db, tenant) == {}
+
+
+async def test_an_enabled_cell_other_than_1_or_0_is_read_or_refused_never_taken_as_disabled(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """Real rows of the demo catalog whose `enabled` a spreadsheet rewrote: anything but 1 or true disabled them."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    importer = Importer(db)
+    await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    with (AKENEO / "products.csv").open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, delimiter=";")
+        rows = [next(reader) for _ in range(4)]
+        header = list(reader.fieldnames or [])
+    for row, enabled in zip(rows, ["TRUE", "yes", "0", "False"], strict=True):
+        row["enabled"] = enabled
+    file = tmp_path / "products.csv"
+    with file.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, header, delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    report = await importer.products(tenant.code, file)
+    assert (report.imported, report.rejected) == (3, 1)
+    assert [(r.line, r.reasons) for r in report.rejections] == [
+        (3, ["enabled: enabled must be true or false (CAT-004)"])
+    ]
+    async with db.reader() as session:
+        stored = await ProductRepository(session).by_skus(tenant.id, [row["sku"] for row in rows])
+    assert {sku: product.enabled for sku, product in stored.items()} == {
+        rows[0]["sku"]: True,
+        rows[2]["sku"]: False,
+        rows[3]["sku"]: False,
+    }

@@ -147,7 +147,9 @@ def product_draft(row: Mapping[str, str], layout: ProductLayout, spec: CatalogSp
     """The draft for one row, and the column each of its values came from (for messages).
 
     An empty cell clears the value, as in Akeneo; empty cells of locales or
-    scopes the catalog has not enabled are ignored rather than refused.
+    scopes the catalog has not enabled are ignored rather than refused. An
+    `enabled` cell that is not 1, 0, true or false is passed on as written,
+    for the check to refuse: read as "not 1", it silently disabled the product.
     """
     grouped: dict[tuple[str, str | None, str | None], tuple[str, Any]] = {}
     for column, target in layout.values.items():
@@ -165,7 +167,7 @@ def product_draft(row: Mapping[str, str], layout: ProductLayout, spec: CatalogSp
     draft = ProductDraft(
         sku=row.get("sku", "").strip(),
         values=values,
-        enabled=None if row.get("enabled", "") == "" else row["enabled"].strip() in {"1", "true"},
+        enabled=_cell(AttributeType.BOOLEAN, row.get("enabled", "").strip()),
         family=row.get("family") or None,
         parent=row.get("parent") or None,
     )
