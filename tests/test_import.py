@@ -520,3 +520,34 @@ async def test_an_enabled_cell_other_than_1_or_0_is_read_or_refused_never_taken_
         rows[2]["sku"]: False,
         rows[3]["sku"]: False,
     }
+
+
+async def test_an_attribute_flag_other_than_1_or_0_is_read_or_refused_never_taken_as_false(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """The demo attributes.csv with flags a spreadsheet rewrote: TRUE made description silently not localizable."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    with (AKENEO / "attributes.csv").open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, delimiter=";")
+        rows = list(reader)
+        header = list(reader.fieldnames or [])
+    flags = {"description": ("TRUE", "True"), "name": ("0", "false"), "ean": ("yes", "0")}
+    for row in rows:
+        if row["code"] in flags:
+            row["localizable"], row["scopable"] = flags[row["code"]]
+    file = tmp_path / "attributes.csv"
+    with file.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, header, delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    report = await Importer(db).attributes(tenant.code, file)
+    assert (report.imported, report.rejected) == (76, 1)
+    assert [(r.line, r.reasons) for r in report.rejections] == [(76, ["localizable must be true or false"])]
+    async with db.reader() as session:
+        spec = await CatalogSetupService(session).spec(tenant.id)
+    shapes = {
+        code: (spec.attributes[code].localizable, spec.attributes[code].scopable)
+        for code in flags
+        if code in spec.attributes
+    }
+    assert shapes == {"description": (True, True), "name": (False, False)}

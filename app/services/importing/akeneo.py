@@ -70,10 +70,17 @@ def attribute_row(row: Mapping[str, str]) -> dict[str, Any]:
     return {
         "code": row.get("code", ""),
         "type": mapped.value if mapped else akeneo_type,
-        "localizable": row.get("localizable") == "1",
-        "scopable": row.get("scopable") == "1",
+        "localizable": _flag(row, "localizable"),
+        "scopable": _flag(row, "scopable"),
         "labels": labels,
     }
+
+
+def _flag(row: Mapping[str, str], column: str) -> Any:
+    """1 or 0 as Akeneo writes it (true or false, any case, too), blank for false; other text is passed on
+    for the check to refuse: read as "not 1", a TRUE made a localizable attribute silently not localizable."""
+    cell = row.get(column, "").strip()
+    return _cell(AttributeType.BOOLEAN, cell) if cell else False
 
 
 def check_attribute_header(header: list[str]) -> None:
