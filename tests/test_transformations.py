@@ -232,7 +232,7 @@ def test_strip_html_decodes_entities_and_keeps_the_text_of_nested_tags() -> None
         "<ul><li>un</li><li>deux <span>et</span> trois</li></ul><script>alert(1)</script>"
         "<table><tr><td>A</td><td>B</td></tr></table>a &lt;b&gt; &amp;amp;<br/>fin</div>"
     )
-    assert compiled.apply(html, ctx()) == "Café & thé vert bio\nun\ndeux et trois\nA B\na <b> &amp;\nfin"
+    assert compiled.apply(html, ctx()) == f"Café & thé{NBSP}vert bio\nun\ndeux et trois\nA B\na <b> &amp;\nfin"
     assert compiled.apply(["<b>un</b>", "<p></p>"], ctx()) == ["un"]
 
 
@@ -240,6 +240,21 @@ def test_strip_html_handles_arabic_and_can_join_blocks_with_spaces() -> None:
     compiled = compile_({"stripHtml": {"lineBreaks": False}}, T.TEXTAREA, SUMMARY)
     assert compiled.apply("<h2>كُرْسِيّ</h2><p>خشب &amp; قماش</p>", ctx("ar_AE")) == "كُرْسِيّ خشب & قماش"
     assert strip_html("  plain\t text \n\n  here ") == "plain text\nhere"
+
+
+def test_strip_html_keeps_the_no_break_spaces_of_french_typography() -> None:
+    """Akeneo's French descriptions: every no-break space (before "!", ":", ";", inside "4 800") became a plain
+    space, which lets the storefront break the line before the punctuation or inside the number."""
+    with shared_path("data", "akeneo_icecat_demo_dev", "products.csv").open(newline="", encoding="utf-8") as handle:
+        cells = [row["description-fr_FR-print"] for row in csv.DictReader(handle, delimiter=";")]
+    french = [cell for cell in cells if NBSP in html.unescape(cell)]
+    assert len(french) == 80
+    compiled = compile_({"stripHtml": True}, T.TEXTAREA, SUMMARY)
+    for cell in french:
+        plain = compiled.apply(cell, ctx("fr_FR"))
+        assert plain.count(NBSP) >= cell.count(NBSP), cell
+    assert "Branchez, Jouez, Appréciez\u00a0!" in "\n".join(compiled.apply(cell, ctx("fr_FR")) for cell in french)
+    assert strip_html(f" \t{NBSP}a  b{NNBSP}: c {NBSP}\n{NBSP}\n") == f"a b{NNBSP}: c"
 
 
 def test_strip_html_into_an_html_field_sends_text_the_channel_shows_as_written() -> None:

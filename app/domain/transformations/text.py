@@ -139,11 +139,15 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def strip_html(text: str, separator: str = "\n") -> str:
-    """Plain text of an HTML fragment: one line per block (joined by `separator`), whitespace collapsed."""
+    """Plain text of an HTML fragment: one line per block (joined by `separator`), whitespace collapsed.
+
+    No-break spaces inside a line are kept (French "Appréciez\u00a0!", "4\u00a0800"): a space
+    there would let the channel break the line before the "!" or inside the number.
+    """
     if "<" in text or "&" in text:
         cleaned = _CELL_TAG.sub(" ", _HTML_CLEANER.clean(text))
         text = html.unescape(_TAG.sub("\n", cleaned))
-    lines = (" ".join(line.split()) for line in text.splitlines())
+    lines = (" ".join(part for part in _BREAK.split(line.strip()) if part) for line in text.splitlines())
     return separator.join(line for line in lines if line)
 
 
