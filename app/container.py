@@ -43,7 +43,7 @@ class Container:
 
 
 async def open_container(settings: Settings) -> Container:
+    vault = CredentialVault(load_cipher(settings))  # first: a malformed SECRET_KEYS leaves no pool open behind it
     db = Database(settings.resolved_database_url)
     redis = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
-    vault = CredentialVault(load_cipher(settings))
     return Container(settings=settings, db=db, redis=redis, vault=vault, http=channel_http_client(settings))

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 GRAPHQL_MAX_NODES = 50_000
 """Most nodes one GraphQL request may return at worst (its page sizes multiplied along each path, summed): a page of
@@ -16,6 +18,9 @@ GRAPHQL_MAX_BODY_BYTES = 32 * 1_048_576
 """Largest /graphql request body: the largest upsertProducts batch (1,000 products, MAX_PRODUCTS_PER_CALL) at 32 KiB
 a product, over one and a half times the richest product of Akeneo's demo catalog (20 KB as JSON with every locale
 and scope filled)."""
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+"""What arq's RedisSettings.from_dsn opens."""
 
 
 class Environment(StrEnum):
@@ -91,6 +96,34 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_database(cls, value: str | None) -> str | None:
+        """A URL SQLAlchemy's async engine can open with an installed driver, checked at start-up rather than at
+        the first query (`postgresql://` alone names psycopg, which is not installed)."""
+        if value is None or not value.strip():
+            return None
+        try:
+            url = make_url(value.strip())
+            dialect = url.get_dialect().get_async_dialect_cls(url)
+            opens = dialect.is_async and dialect.import_dbapi() is not None
+        except (ArgumentError, ImportError):  # unparsable, a dialect SQLAlchemy does not know, a driver not installed
+            opens = False
+        if not opens:
+            raise ValueError(
+                "DATABASE_URL must be postgresql+asyncpg://user:pass@host/db or sqlite+aiosqlite:///path/file.sqlite3"
+            )
+        return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if urlsplit(value.strip()).scheme not in REDIS_SCHEMES:
+            raise ValueError("REDIS_URL must be redis://host:6379/0, rediss://... (TLS) or unix:///path/redis.sock")
+        return value.strip()
 
     @field_validator("public_url")
     @classmethod

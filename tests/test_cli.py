@@ -31,6 +31,7 @@ from app.domain.scopes import ALL_SCOPES
 from app.main import create_app
 from app.settings import Environment, Settings
 from tests.catalog_fixtures import PRODUCT
+from tests.conftest import postgres_available
 
 LOCALES = "{ locales { code enabled } }"
 TOKEN = re.compile(r"pim_[A-Za-z0-9_-]{20,}")
@@ -382,3 +383,53 @@ async def test_an_unclosed_quote_is_a_warning_that_the_file_was_not_read_to_its_
         "warning the file was not read to its end: a quote opened on line 3 is never closed: "
         "the 48 lines after it went into its cell and were not imported"
     ) in result.stderr
+
+
+UNREACHABLE_POSTGRES = "postgresql+asyncpg://pimsync@127.0.0.1:1/pimsync"
+"""Port 1: nothing listens, the connection is refused at once."""
+
+
+def one_line_error(result: Result) -> str:
+    """What a set-up mistake must look like: exit 1, one `error ...` line on stderr, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    [line] = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith("error "), result.stderr
+    return line
+
+
+async def invoke_with(cli: Cli, env: dict[str, str], *args: str) -> Result:
+    return await asyncio.to_thread(CliRunner().invoke, pimsync, list(args), env={**cli.env, **env})
+
+
+async def test_migrate_on_a_database_that_does_not_answer_is_one_line(cli: Cli) -> None:
+    result = await invoke_with(cli, {"DATABASE_URL": UNREACHABLE_POSTGRES}, "migrate")
+    assert "check DATABASE_URL" in one_line_error(result)
+
+
+async def test_a_database_refusing_the_credentials_is_one_line_naming_why(cli: Cli) -> None:
+    if not postgres_available():
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
+    refused = {"DATABASE_URL": "postgresql+asyncpg://no_such_role_here:x@127.0.0.1:5432/postgres"}
+    for args in (["migrate"], ["tokens", "list", "--tenant", "acme"]):
+        line = one_line_error(await invoke_with(cli, refused, *args))
+        assert "the database refused the connection" in line and "no_such_role_here" in line, line
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("PIMSYNC_PORT", "eighty", "PIMSYNC_PORT: Input should be a valid integer"),
+        ("ENVIRONMENT", "prod", "ENVIRONMENT: Input should be 'development', 'production' or 'test'"),
+        ("DATABASE_URL", "postgresql://pimsync@db/pimsync", "DATABASE_URL must be postgresql+asyncpg://"),
+        ("DATABASE_URL", "not a url", "DATABASE_URL must be postgresql+asyncpg://"),
+        ("REDIS_URL", "http://redis.internal", "REDIS_URL must be redis://"),
+    ],
+)
+async def test_a_malformed_setting_is_one_line_naming_the_variable(
+    cli: Cli, variable: str, value: str, said: str
+) -> None:
+    for args in (["migrate"], ["tokens", "list", "--tenant", "acme"], ["sync", "shop", "--tenant", "acme"]):
+        line = one_line_error(await invoke_with(cli, {variable: value}, *args))
+        assert said in line, line

