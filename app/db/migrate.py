@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -26,3 +27,9 @@ def upgrade_to_head(database_url: str) -> None:
 
 def head_revision(database_url: str) -> str | None:
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+
+
+@cache
+def known_revisions() -> frozenset[str]:
+    """Every revision of this code's migrations (read once: /ready asks on every probe)."""
+    return frozenset(script.revision for script in ScriptDirectory.from_config(alembic_config("")).walk_revisions())

@@ -7,6 +7,11 @@ from typing import Any
 from sqlalchemy import inspect, text
 
 from app.container import Container
+from app.db.migrate import head_revision, known_revisions
+
+
+class SchemaBehind(Exception):
+    """The database was never migrated, or is at an older revision of this code: `pimsync migrate` brings it on."""
 
 
 class ReadinessService:
@@ -21,6 +26,20 @@ class ReadinessService:
                 return None
             revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
         return None if revision is None else str(revision)
+
+    async def require_schema_not_behind(self) -> None:
+        """SchemaBehind unless the database has every migration this code knows.
+
+        A revision this code does not know is a newer release's (its `pimsync migrate` ran first, as a deploy
+        does): the tables this code uses are still there, so the API stays ready and keeps serving until the
+        new release replaces it, rather than every instance going unready at once mid-deploy.
+        """
+        revision = await self.schema_revision()
+        expected = head_revision(self.container.db.url)
+        if revision == expected or (revision is not None and revision not in known_revisions()):
+            return
+        found = f"is at revision {revision}" if revision else "was never migrated"
+        raise SchemaBehind(f"the database {found}, this pimsync expects {expected}: run `pimsync migrate`")
 
     async def report(self) -> dict[str, Any]:
         revision = await self.schema_revision()
