@@ -19,6 +19,7 @@ GRAPHQL_MAX_BODY_BYTES = 32 * 1_048_576
 a product, over one and a half times the richest product of Akeneo's demo catalog (20 KB as JSON with every locale
 and scope filled)."""
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 """What arq's RedisSettings.from_dsn opens."""
 
@@ -96,6 +97,15 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        """Checked here, so a misspelt level is a setting to fix, not a traceback of configure_logging."""
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("database_url")
     @classmethod

@@ -425,6 +425,7 @@ async def test_a_database_refusing_the_credentials_is_one_line_naming_why(cli: C
         ("DATABASE_URL", "postgresql://pimsync@db/pimsync", "DATABASE_URL must be postgresql+asyncpg://"),
         ("DATABASE_URL", "not a url", "DATABASE_URL must be postgresql+asyncpg://"),
         ("REDIS_URL", "http://redis.internal", "REDIS_URL must be redis://"),
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ],
 )
 async def test_a_malformed_setting_is_one_line_naming_the_variable(
