@@ -30,6 +30,8 @@ def head_revision(database_url: str) -> str | None:
 
 
 @cache
-def known_revisions() -> frozenset[str]:
-    """Every revision of this code's migrations (read once: /ready asks on every probe)."""
-    return frozenset(script.revision for script in ScriptDirectory.from_config(alembic_config("")).walk_revisions())
+def known_revisions() -> tuple[str | None, frozenset[str]]:
+    """This code's head revision and every revision of its migrations, read once: /ready asks on every probe,
+    and reading the scripts loads each migration file (milliseconds each time)."""
+    scripts = ScriptDirectory.from_config(alembic_config(""))
+    return scripts.get_current_head(), frozenset(script.revision for script in scripts.walk_revisions())

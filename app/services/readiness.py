@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import inspect, text
 
 from app.container import Container
-from app.db.migrate import head_revision, known_revisions
+from app.db.migrate import known_revisions
 
 
 class SchemaBehind(Exception):
@@ -35,8 +35,8 @@ class ReadinessService:
         new release replaces it, rather than every instance going unready at once mid-deploy.
         """
         revision = await self.schema_revision()
-        expected = head_revision(self.container.db.url)
-        if revision == expected or (revision is not None and revision not in known_revisions()):
+        expected, known = known_revisions()
+        if revision == expected or (revision is not None and revision not in known):
             return
         found = f"is at revision {revision}" if revision else "was never migrated"
         raise SchemaBehind(f"the database {found}, this pimsync expects {expected}: run `pimsync migrate`")
