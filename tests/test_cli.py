@@ -330,6 +330,14 @@ async def test_import_into_a_database_never_migrated_says_to_migrate(cli: Cli) -
     assert "the database was never migrated" in result.stderr and "run `pimsync migrate`" in result.stderr
 
 
+async def test_a_single_sync_without_a_sku_says_which_option_is_missing(cli: Cli) -> None:
+    """The command's own words (--sku), not the API's input field, and before anything is opened or written."""
+    result = await cli("sync", "shop", "--tenant", "acme", "--type", "SINGLE")
+    assert result.exit_code == 2, result.output
+    assert "--sku" in result.stderr and "productSkus" not in result.stderr
+    assert not (cli.tmp / "pimsync.sqlite3").exists(), "the command opened the database before refusing"
+
+
 async def test_setup_mistakes_are_one_line_errors_not_tracebacks(cli: Cli) -> None:
     """A database never migrated (for `sync` too), a malformed SECRET_KEYS, a --rejects file with nowhere to go."""
     unmigrated = await cli("sync", "shop", "--tenant", "acme")

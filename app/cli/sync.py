@@ -36,6 +36,10 @@ def sync(
     errors list them), 1 when the job failed or was cancelled, 130 on Ctrl-C
     (which stops following the job, not the job).
     """
+    if sync_type is SyncType.SINGLE and not skus:
+        raise typer.BadParameter(
+            "a SINGLE sync names its products: give --sku (repeat it for several)", param_hint="--type"
+        )
     current = settings()
     request = SyncRequest(
         sync_type=SyncType.SINGLE if skus and sync_type is not SyncType.FULL else sync_type,
