@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from app.channels.base import ChannelRateLimited, RateGate, RateSignal
+from app.channels.retry import MAX_TOTAL_WAIT
 from app.domain.channels import ChannelTypeSpec
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -82,9 +83,9 @@ MAX_TTL_MS = 7 * 86_400_000
 MAX_RETRY_AFTER = 86_400.0
 """Longest block a Retry-After sets; the first request after it learns whether the channel still wants more."""
 
-DEFAULT_MAX_BLOCK_WAIT = 300.0
-"""Longest `acquire` sleeps through a channel's block before raising instead: the retry helper's own budget
-(RetryPolicy.max_total_wait), so the request that met the 429 and the ones after it give up alike."""
+DEFAULT_MAX_BLOCK_WAIT = MAX_TOTAL_WAIT
+"""Longest `acquire` sleeps through a channel's block before raising instead: the retry helper's own budget, so
+the request that met the 429 and the ones after it give up alike."""
 
 # Shared by both scripts. KEYS[1]: the bucket hash. ARGV[1], ARGV[2]: the connector's configured
 # capacity and rate, as strings (a change of either resets what the channel taught us). ARGV[3]: idle TTL in ms.

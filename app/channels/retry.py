@@ -43,6 +43,11 @@ MIN_THROTTLE_WAIT = 1.0
 connector's gate as long, so its other workers pause too."""
 
 
+MAX_TOTAL_WAIT = 300.0
+"""Seconds of waiting one request may spend on a channel's "not now" (429s, 5xx backoff) before it gives up; the
+rate gate refuses to sleep through a longer block for the same reason (rate_limit.DEFAULT_MAX_BLOCK_WAIT)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How hard to try: `max_attempts` calls for transient failures, `max_total_wait` seconds of waiting in all."""
@@ -50,7 +55,7 @@ class RetryPolicy:
     max_attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
-    max_total_wait: float = 300.0
+    max_total_wait: float = MAX_TOTAL_WAIT
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
