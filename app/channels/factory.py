@@ -54,21 +54,18 @@ async def build_adapter(
     raise AdapterUnavailable(f"connecting to {channel_type} is not available in this version yet")
 
 
-"""Shopify counts query cost points, not requests: its standard plan's bucket (1,000 points, 50 a second)
-until the first answer's throttleStatus says what this shop really has."""
-SHOPIFY_RATE = RateLimit(capacity=1000.0, rate=50.0)
-
-COUNTS_COST_POINTS: frozenset[ChannelType] = frozenset({ChannelType.SHOPIFY})
-"""Channels whose bucket counts cost points, not requests: a connector's requestsPerSecond caps their requests
-in a bucket of its own (CappedGate) instead of becoming the points bucket's size."""
+POINTS_BUCKETS: Mapping[ChannelType, RateLimit] = {ChannelType.SHOPIFY: RateLimit(capacity=1000.0, rate=50.0)}
+"""Channels whose bucket counts cost points, not requests, with the bucket each starts with (Shopify: its standard
+plan's 1,000 points, 50 a second, until the first answer's throttleStatus says what this shop really has). A
+connector's requestsPerSecond caps their requests in a bucket of its own (CappedGate) instead of sizing it."""
 
 
 def default_rate_limit(channel_type: ChannelType, requests_per_second: float | None = None) -> RateLimit:
     """The bucket a connector starts with (its own rate, else the channel's); the channel's signals adjust it.
 
-    For Shopify it is the cost-points bucket whatever the connector's rate: see connector_gate."""
-    if channel_type is ChannelType.SHOPIFY:
-        return SHOPIFY_RATE
+    For a channel counting cost points it is the points bucket whatever the connector's rate: see connector_gate."""
+    if channel_type in POINTS_BUCKETS:
+        return POINTS_BUCKETS[channel_type]
     if requests_per_second is not None:
         return RateLimit.for_channel(channel_type_spec(channel_type), requests_per_second=requests_per_second)
     return RateLimit.for_channel(channel_type_spec(channel_type))
@@ -86,7 +83,7 @@ def connector_gate(
     bucket = RedisTokenBucket.for_connector(
         redis, connector_public_id=connector_public_id, limit=default_rate_limit(channel_type, requests_per_second)
     )
-    if channel_type not in COUNTS_COST_POINTS or requests_per_second is None:
+    if channel_type not in POINTS_BUCKETS or requests_per_second is None:
         return bucket
     cap = RateLimit.for_channel(channel_type_spec(channel_type), requests_per_second=requests_per_second)
     return CappedGate(bucket, RedisTokenBucket(redis, key=request_cap_key(connector_public_id), limit=cap))
