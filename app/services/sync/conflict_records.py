@@ -8,7 +8,7 @@ check covered all of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,9 +35,11 @@ async def record_conflicts(
     Returns the pending conflicts opened or changed, and the products checked clean whose pending conflict
     stays open all the same (`_close_settled`).
     """
-    if not any(item.conflicted for item in items):
-        return [], await _close_settled(session, connector, plan, items, now)
-    pending = await ConflictRepository(session).pending_by_product(connector.id, [item.product.id for item in items])
+    checked = {item.product.id: item for item in items if _settles(item)}
+    conflicted = [item.product.id for item in items if item.conflicted]
+    if not checked and not conflicted:
+        return [], set()
+    pending = await ConflictRepository(session).pending_by_product(connector.id, [*checked, *conflicted])
     announced: list[Conflict] = []
     events = EventRepository(session)
     for item in items:
@@ -59,7 +61,7 @@ async def record_conflicts(
                 conflict_type=kind.value,
                 resolution=status.value,
             )
-    still_pending = await _close_settled(session, connector, plan, [item for item in items if not item.held], now)
+    still_pending = _close_settled(plan, checked, pending, now)
     await session.flush()  # a conflict opened just now has its id from here on: it is announced by it
     return [conflict.id for conflict in announced], still_pending
 
@@ -151,19 +153,16 @@ def _resolved(
     )
 
 
-async def _close_settled(
-    session: AsyncSession, connector: Connector, plan: ExportPlan, items: Sequence[Item], now: datetime
+def _close_settled(
+    plan: ExportPlan, checked: Mapping[int, Item], pending: Mapping[int, Conflict], now: datetime
 ) -> set[int]:
     """A pending conflict the check no longer finds is closed, not left to rot: a field conflict whose slots
     agree now (someone aligned one side) or that the connector's strategy has just decided, or a missing or
     deleted product that is back on the channel. Only when the check covered all of it: a sync limited to some
     locales says nothing of a conflict in the others: the products whose conflict stays open so are returned."""
-    checked = {item.product.id: item for item in items if _settles(item)}
-    if not checked:
-        return set()
     covered = {(slot.field, slot.channel_locale) for slot in plan.slots}
     left_open: set[int] = set()
-    for conflict in (await ConflictRepository(session).pending_by_product(connector.id, list(checked))).values():
+    for conflict in (pending[product_id] for product_id in checked if product_id in pending):
         taken_off = checked[conflict.product_id].action is ChangeAction.DELETE
         if not taken_off and not _slots_of(conflict) <= covered:
             left_open.add(conflict.product_id)
