@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -22,10 +22,13 @@ from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.products import ProductRepository
 from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
 from app.services.catalog_setup import CatalogSetupService
+from graphql_schema.relay import Connection, Page, after_key, connection, page_size
 
 Key = TypeVar("Key")
 Value = TypeVar("Value")
 Row = TypeVar("Row")
+Owned = TypeVar("Owned", bound="HasId")
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +171,27 @@ class Loaders:
                 key = PageKey(owner_id, value, cursor, limit)
                 found[key] = (pages[owner_id], totals[owner_id])
         return [found[key] for key in keys]
+
+
+class HasId(Protocol):
+    id: int
+
+
+async def owned_page(
+    loader: DataLoader[PageKey, PageOf[Owned]],
+    kind: str,
+    owner_id: int,
+    wanted: str | None,
+    first: int | None,
+    after: str | None,
+    node: Callable[[Owned], Item],
+) -> Connection[Item]:
+    """One owner's page of a nested connection (a connector's syncJobs, a job's errors ...), fetched through
+    `loader` together with every other owner of the listed page; `wanted` is the value filtered on."""
+    limit, cursor = page_size(first), after_key(kind, after)
+    rows, total = await loader.load(PageKey(owner_id, wanted, cursor, limit + 1))
+    items = [(row.id, node(row)) for row in rows]
+    return connection(kind, Page(items=items, limit=limit, after=cursor, total=total))
 
 
 def _group_by(keys: Sequence[Key], rows: Sequence[Value], key_of: Callable[[Value], Key]) -> list[list[Value]]:

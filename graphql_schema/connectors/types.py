@@ -38,8 +38,8 @@ from graphql_schema.enums import (
     SyncType,
 )
 from graphql_schema.errors import UserError, user_errors
-from graphql_schema.loaders import PageKey
-from graphql_schema.relay import Connection, Node, Page, after_key, connection, global_id, page_size
+from graphql_schema.loaders import owned_page
+from graphql_schema.relay import Connection, Node, global_id
 from graphql_schema.scalars import JSON
 from graphql_schema.sync.types import SyncJobConnection, SyncJobType
 
@@ -282,12 +282,9 @@ class ConnectorType(Node):
         status: SyncJobStatus | None = None,  # type: ignore[valid-type]
     ) -> SyncJobConnection:
         info.context.require(Scope.SYNC_VIEW)
-        limit, before_id = page_size(first), after_key("SyncJob", after)
         wanted = SyncJobStatusValue(status).value if status else None
-        key = PageKey(self.row.id, wanted, before_id, limit + 1)
-        rows, total = await info.context.loaders.jobs_of_connector.load(key)
-        items = [(row.id, SyncJobType.from_row(row)) for row in rows]
-        return connection("SyncJob", Page(items=items, limit=limit, after=before_id, total=total))
+        loader = info.context.loaders.jobs_of_connector
+        return await owned_page(loader, "SyncJob", self.row.id, wanted, first, after, SyncJobType.from_row)
 
     @strawberry.field(description="This connector's conflicts, newest first.")
     async def conflicts(
@@ -298,11 +295,8 @@ class ConnectorType(Node):
         resolution_status: ResolutionStatus | None = None,  # type: ignore[valid-type]
     ) -> ConflictConnection:
         info.context.require(Scope.CONFLICTS_VIEW)
-        limit, before_id = page_size(first), after_key("Conflict", after)
-        key = PageKey(self.row.id, status_value(resolution_status), before_id, limit + 1)
-        rows, total = await info.context.loaders.conflicts_of_connector.load(key)
-        items = [(row.id, ConflictType.from_row(row)) for row in rows]
-        return connection("Conflict", Page(items=items, limit=limit, after=before_id, total=total))
+        loader, wanted = info.context.loaders.conflicts_of_connector, status_value(resolution_status)
+        return await owned_page(loader, "Conflict", self.row.id, wanted, first, after, ConflictType.from_row)
 
     @strawberry.field(description="Conflicts waiting for a person's decision.")
     async def pending_conflict_count(self, info: Info) -> int:

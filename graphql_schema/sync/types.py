@@ -16,8 +16,8 @@ from app.domain.sync import SyncPriority as SyncPriorityValue
 from app.domain.sync import progress
 from graphql_schema.context import Info
 from graphql_schema.enums import ChangeAction, SyncJobStatus, SyncPriority, SyncType
-from graphql_schema.loaders import PageKey
-from graphql_schema.relay import Connection, Node, Page, after_key, connection, global_id, page_size
+from graphql_schema.loaders import owned_page
+from graphql_schema.relay import Connection, Node, global_id
 from graphql_schema.scalars import JSON
 
 if TYPE_CHECKING:
@@ -119,10 +119,8 @@ class SyncJobType(Node):
     @strawberry.field
     async def errors(self, info: Info, first: int | None = None, after: str | None = None) -> SyncErrorConnection:
         info.context.require(Scope.SYNC_VIEW)
-        limit, after_id = page_size(first), after_key("SyncError", after)
-        rows, total = await info.context.loaders.errors_of_job.load(PageKey(self.row.id, None, after_id, limit + 1))
-        items = [(row.id, SyncErrorType.from_row(row)) for row in rows]
-        return connection("SyncError", Page(items=items, limit=limit, after=after_id, total=total))
+        loader = info.context.loaders.errors_of_job
+        return await owned_page(loader, "SyncError", self.row.id, None, first, after, SyncErrorType.from_row)
 
     @strawberry.field
     async def changes(
@@ -133,12 +131,9 @@ class SyncJobType(Node):
         action: ChangeAction | None = None,  # type: ignore[valid-type]
     ) -> ProductChangeConnection:
         info.context.require(Scope.SYNC_VIEW)
-        limit, after_id = page_size(first), after_key("ProductChange", after)
         wanted = ChangeActionValue(action).value if action else None
-        key = PageKey(self.row.id, wanted, after_id, limit + 1)
-        rows, total = await info.context.loaders.changes_of_job.load(key)
-        items = [(row.id, ProductChange.from_row(row)) for row in rows]
-        return connection("ProductChange", Page(items=items, limit=limit, after=after_id, total=total))
+        loader = info.context.loaders.changes_of_job
+        return await owned_page(loader, "ProductChange", self.row.id, wanted, first, after, ProductChange.from_row)
 
     @classmethod
     def from_row(cls, row: SyncJob) -> SyncJobType:
