@@ -18,6 +18,7 @@ from app.db.models import Conflict
 from app.services.conflicts import apply, notify
 from app.services.conflicts.apply import MAX_ATTEMPTS, apply_resolution, recover_resolutions
 from app.services.conflicts.service import ConflictService
+from app.services.sync.queue import ms
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import DELETE_PRODUCTS, PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import CONFLICTS, RESOLVE
@@ -178,6 +179,30 @@ async def test_a_resolution_outlasting_the_channels_downtime_waits_for_the_recov
     monkeypatch.setattr(apply, "RECOVER_AFTER", timedelta(0))
     assert await recover_resolutions(container) == 1
     assert (await apply_resolution(container, parse_global_id(held["id"])[1])).status == "APPLIED"
+    assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح برونزي"
+
+
+async def test_a_message_queued_for_another_resolution_under_the_same_id_applies_nothing(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """SQLite gives a deleted conflict's id to the next one: a message still queued for the old conflict must not
+    apply the new one beside its own message, or the two race on one product."""
+    await conflict_in_arabic(gql, served_shop, container)
+    await sync(gql, container, syncType="INCREMENTAL")
+    [held] = await pending(gql)
+    assert (await gql(RESOLVE, {"id": held["id"], "input": {"resolution": "PIM_WINS"}}))["resolveConflict"][
+        "userErrors"
+    ] == []
+    conflict_id = parse_global_id(held["id"])[1]
+    async with container.db.reader() as session:
+        row = await session.get(Conflict, conflict_id)
+    assert row is not None and row.resolved_at is not None
+    stale = await apply_resolution(container, conflict_id, resolved_at_ms=ms(row.resolved_at) - 60_000)
+    assert stale.status == "SKIPPED"
+    assert (await gql(APPLIED, {"id": held["id"]}))["conflict"]["appliedAt"] is None
+    assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح ذهبي", "the stale message wrote"
+    own = await apply_resolution(container, conflict_id, resolved_at_ms=ms(row.resolved_at))
+    assert own.status == "APPLIED"
     assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح برونزي"
 
 

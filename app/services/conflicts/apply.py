@@ -34,6 +34,7 @@ from app.secrets import CredentialsUnreadable
 from app.services.conflicts.check import ChannelBusy, Checked, CheckRaced, check_product
 from app.services.conflicts.queue import enqueue_apply
 from app.services.sync.items import failed
+from app.services.sync.queue import ms
 
 log = structlog.get_logger(__name__)
 
@@ -58,14 +59,23 @@ class Applied:
     retry_in: float | None = None
 
 
-async def apply_resolution(container: Container, conflict_id: int, *, attempt: int = 1) -> Applied:
-    """Apply one resolved conflict; see the module docstring."""
+async def apply_resolution(
+    container: Container, conflict_id: int, *, attempt: int = 1, resolved_at_ms: int | None = None
+) -> Applied:
+    """Apply one resolved conflict; see the module docstring.
+
+    `resolved_at_ms` is the resolution the message was queued for. A message that outlived its conflict (deleted
+    with its connector) must not apply another that took the same id since (SQLite reuses a deleted row's id):
+    two attempts would then race on one product.
+    """
     async with container.db.reader() as session:
         conflict = await ConflictRepository(session).get_any(conflict_id)
         if conflict is None:
             return Applied("SKIPPED", "no such conflict (its product or connector was deleted)")
         if conflict.resolution_status == ResolutionStatus.PENDING or conflict.resolution is None:
             return Applied("SKIPPED", "not resolved")
+        if resolved_at_ms is not None and (conflict.resolved_at is None or ms(conflict.resolved_at) != resolved_at_ms):
+            return Applied("SKIPPED", "queued for another resolution under this id")
         if conflict.applied_at is not None or conflict.apply_error is not None:
             return Applied("SKIPPED", "already applied")
         connector = await session.get(Connector, conflict.connector_id)

@@ -38,6 +38,7 @@ async def enqueue_apply(queue: Queue, *, conflict_id: int, resolved_at: datetime
             queue.enqueue_job(
                 APPLY_TASK,
                 conflict_id=conflict_id,
+                resolved_at_ms=ms(resolved_at),
                 _job_id=apply_job_id(queue.default_queue_name, conflict_id, resolved_at),
             ),
             ENQUEUE_TIMEOUT_SECONDS,
