@@ -589,6 +589,32 @@ async def test_an_image_already_made_from_the_url_is_kept_not_uploaded_again(
     assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
 
 
+async def test_an_image_the_merchant_moved_behind_another_is_kept_not_uploaded_again(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """The merchant added an image in the admin and made it the featured one: the image made from the PIM's URL
+    is still on the product, second. It is sent by its media id, first as the PIM has it, and the merchant's
+    is dropped, as productSet makes the files sent the product's whole media list."""
+    source = "https://images.example.com/boot.jpg"
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": source})])
+    [ours] = shop.product("BOOT-1").media
+    merchant = {"originalSource": "https://merchant.example.com/lifestyle.jpg", "contentType": "IMAGE"}
+    shop.seed_product(
+        {"files": [merchant, {"id": f"gid://shopify/MediaImage/{ours.id}"}]}, identifier={"id": created.external_id}
+    )
+    shop.process_media()
+    shop.requests.clear()
+    [again] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": source})])
+    assert again.ok, again
+    assert [m.id for m in shop.product("BOOT-1").media] == [ours.id]
+    [sent] = [r.variables["input"]["files"] for r in shop.graphql_requests("ProductSet") if r.variables]
+    assert sent == [{"id": f"gid://shopify/MediaImage/{ours.id}"}]
+    assert shop.graphql_requests("MetafieldsSet") == []  # the metafield names that media already
+    [found] = shop.graphql_requests("ProductMedia")
+    assert found.requested_cost == gql.PRODUCT_MEDIA.estimate(found.variables or {})
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
+
+
 async def test_a_changed_image_url_ends_as_exactly_that_image(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
     [created] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
     shop.process_media()

@@ -549,6 +549,35 @@ async def test_a_file_sent_by_its_url_again_is_a_new_upload_and_one_sent_by_id_i
     assert [m.id for m in shop.product("M-1").media] == [again.id]
 
 
+MEDIA_BY_ID = """
+query MediaById($id: ID!, $query: String!) {
+  product(id: $id) { media(first: 5, query: $query) { nodes { id status } } }
+}
+"""
+
+
+async def test_a_product_s_media_are_listed_in_position_order_and_filtered_by_id(
+    api: Api, shop: ShopifyEmulator
+) -> None:
+    """Product.media's `query` takes the `id` filter (2026-04 SDL): one media is found wherever it stands."""
+    files = [{"originalSource": f"https://images.example.com/{name}.jpg", "contentType": "IMAGE"} for name in "abc"]
+    product_id = (await api(PRODUCT_SET, {"input": product_input("Shirt", "M-1", files=files)}))["data"]["productSet"][
+        "product"
+    ]["id"]
+    ids = [m.id for m in shop.product("M-1").media]
+
+    def listed(answer: dict[str, Any]) -> list[str]:
+        return [node["id"] for node in answer["data"]["product"]["media"]["nodes"]]
+
+    assert listed(await api(MEDIA_BY_ID, {"id": product_id, "query": ""})) == [
+        f"gid://shopify/MediaImage/{i}" for i in ids
+    ]
+    assert listed(await api(MEDIA_BY_ID, {"id": product_id, "query": f"id:{ids[2]}"})) == [
+        f"gid://shopify/MediaImage/{ids[2]}"
+    ]
+    assert listed(await api(MEDIA_BY_ID, {"id": product_id, "query": "id:1"})) == []
+
+
 async def test_metafields_set_is_atomic_and_checks_its_input(api: Api, shop: ShopifyEmulator) -> None:
     product_id = shop.seed_simple_product("Shirt", "MF-1").gid
     good = {"ownerId": product_id, "key": "source", "type": "json", "value": '{"a": 1}'}

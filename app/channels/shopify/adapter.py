@@ -7,7 +7,9 @@ Per product, export_batch sends (documents.py names each document):
    without one, ProductIdBySku looks the SKU up first and links the product
    it finds instead of creating a duplicate. A product with several variants
    is refused: this connector exports single-variant products and would
-   delete the others.
+   delete the others. When the image-source metafield names a media that is
+   no longer the featured one, ProductMedia asks whether it is still on the
+   product, so an image the merchant moved back is kept, not uploaded again.
 2. ProductSet writes the primary locale's fields and every shared field;
    after an image URL, MetafieldsSet records which media Shopify made from it
    (Shopify processes images asynchronously and never reports the URL sent).
@@ -79,6 +81,7 @@ from app.channels.shopify.schemas import (
     ShopContext,
     UserError,
     field_of,
+    media_status,
     obj,
     parse_product_set,
     parse_product_state,
@@ -288,7 +291,18 @@ class ShopifyAdapter:
                 message=f"product {state.id} has {state.variant_count} variants; only single-variant products are "
                 "exported, and productSet would delete the others",
             )
-        return state
+        return await self._find_image(document, state)
+
+    async def _find_image(self, document: ChannelDocument, state: ProductState) -> ProductState:
+        """The product with `image` set when the media made from the document's image URL is on it but not
+        featured (the merchant put other images first): it is kept by id like a featured one, not uploaded
+        again. A media that is gone, or that Shopify failed, leaves the state as it was."""
+        marker = state.image_elsewhere
+        if marker is None or document.fields.get("imageUrl") != marker.source:
+            return state
+        variables = {"id": state.id, "query": f"id:{marker.media_id.rsplit('/', 1)[-1]}"}
+        status = await self._data(gql.PRODUCT_MEDIA, variables, lambda data: media_status(data, marker.media_id))
+        return state if status in (None, "FAILED") else replace(state, image=marker)
 
     @staticmethod
     def _missing(document: ChannelDocument, message: str) -> ItemResult:

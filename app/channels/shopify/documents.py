@@ -135,7 +135,26 @@ query ProductState($id: ID!) {
     cost=17,
 )
 """The featured media and the image-source metafield say whether the image the document names is already the
-product's (mapper.product_set_variables sends it by id then, not by URL)."""
+product's (mapper.product_set_variables sends it by id then, not by URL); PRODUCT_MEDIA finds it further back."""
+
+PRODUCT_MEDIA: Final = Operation(
+    "ProductMedia",
+    """
+query ProductMedia($id: ID!, $query: String!) {
+  product(id: $id) {
+    media(first: 1, query: $query) {
+      nodes {
+        id
+        status
+      }
+    }
+  }
+}
+""",
+    cost=4,
+)
+"""Whether one media is still among the product's, wherever it stands (the `id` filter of Product.media's
+query); asked only when the image-source metafield names a media that is not the featured one."""
 
 PRODUCT_ID_BY_SKU: Final = Operation(
     "ProductIdBySku",
@@ -452,6 +471,7 @@ ALL: Final = (
     SHOP_INFO,
     PRIMARY_LOCATION,
     PRODUCT_STATE,
+    PRODUCT_MEDIA,
     PRODUCT_ID_BY_SKU,
     PRODUCT_SET,
     METAFIELDS_SET,

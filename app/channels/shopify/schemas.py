@@ -154,6 +154,9 @@ class ProductState:
     """The first variant; the only one when variant_count is 1."""
     image: RememberedImage | None = None
     """The featured media when the connector made it from an image URL and Shopify did not fail it."""
+    image_elsewhere: RememberedImage | None = None
+    """The media the image-source metafield names when it is not the featured one: the merchant may have put
+    other images before it (it is then still on the product, and can be kept), or removed it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,23 +166,44 @@ class RememberedImage:
     """The image URL the media was made from (Shopify itself never reports it)."""
 
 
-def remembered_image(product: JsonObject) -> RememberedImage | None:
-    """The product's featured media and the URL it was made from, when the image-source metafield (written by
-    the connector with every image it sends) names that media; None for any other image, or none."""
-    media = product.get("featuredMedia")
+def image_marker(product: JsonObject) -> RememberedImage | None:
+    """What the image-source metafield (written by the connector with every image it sends) says: the media it
+    made last and the URL it made it from; None when there is no readable marker."""
     marker = field_of(product, "imageSource", "value")
-    if not isinstance(media, dict) or not isinstance(marker, str):
+    if not isinstance(marker, str):
         return None
     try:
         remembered = json.loads(marker)
     except ValueError:
         return None
-    if not isinstance(remembered, dict) or remembered.get("mediaId") != media.get("id"):
+    if not isinstance(remembered, dict):
         return None
     media_id, source = remembered.get("mediaId"), remembered.get("source")
     if not isinstance(media_id, str) or not isinstance(source, str):
         return None
     return RememberedImage(media_id, source)
+
+
+def remembered_image(product: JsonObject) -> RememberedImage | None:
+    """The product's featured media and the URL it was made from, when the image-source metafield names that
+    media; None for any other image, or none."""
+    media = product.get("featuredMedia")
+    remembered = image_marker(product)
+    if not isinstance(media, dict) or remembered is None or remembered.media_id != media.get("id"):
+        return None
+    return remembered
+
+
+def media_status(data: JsonObject, media_id: str) -> str | None:
+    """ProductMedia → the status of the product's media `media_id`; None when the product no longer has it."""
+    product = maybe_obj(data.get("product"), "product")
+    if product is None:
+        return None
+    connection = obj(product.get("media"), "product.media")
+    for node in (obj(raw, "media.nodes[]") for raw in items(connection.get("nodes"), "media.nodes")):
+        if text(node.get("id"), "media.nodes[].id") == media_id:
+            return text(node.get("status"), "media.nodes[].status")
+    return None
 
 
 def _weight(inventory_item: JsonObject | None) -> tuple[float | None, str | None]:
@@ -226,6 +250,7 @@ def parse_product_state(raw: object) -> ProductState:
         options=options,
         variant=variants[0] if variants else None,
         image=None if failed else image,
+        image_elsewhere=image_marker(product) if image is None else None,
     )
 
 

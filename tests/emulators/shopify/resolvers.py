@@ -71,6 +71,21 @@ def plain_text(markup: str, truncate_at: int | None) -> str:
     return text if truncate_at is None or len(text) <= truncate_at else text[: max(truncate_at - 3, 0)] + "..."
 
 
+MEDIA_SEARCH: dict[str, search.Matcher] = {
+    "id": lambda m, op, v: search.compare(m.id, op, search.number(v)),
+    "media_type": lambda m, op, v: search.text_matches("IMAGE", op, v),  # every media the emulator keeps is one
+}
+"""The filters of Product.media's `query` (2026-04 SDL: `id` and `media_type`)."""
+
+
+def product_media(product: Product, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    """Product.media in position order (the default sortKey POSITION; another is not implemented), filtered by
+    `query`."""
+    predicate = search.compile_query(args.get("query"), MEDIA_SEARCH)
+    position = {media.id: index for index, media in enumerate(product.media)}
+    return search.paginate([m for m in product.media if predicate(m)], lambda m: (position[m.id],), args)
+
+
 PRODUCT_VARIANT_ORDER: dict[str, Callable[[Variant], tuple[Any, ...]]] = {
     "POSITION": lambda v: (v.position, v.id),
     "ID": lambda v: (v.id,),
@@ -228,7 +243,7 @@ RESOLVERS.update(
             "totalInventory": calc(lambda p: sum(v.inventory_quantity for v in p.variants)),
             "tracksInventory": calc(lambda p: any(v.tracked for v in p.variants)),
             "featuredMedia": calc(lambda p: p.media[0] if p.media else None),
-            "media": full(lambda p, c, a: search.paginate(p.media, lambda m: (p.media.index(m),), a), *CONNECTION_ARGS),
+            "media": full(product_media, *CONNECTION_ARGS, "query"),
             "mediaCount": calc(lambda p: {"count": len(p.media), "precision": "EXACT"}),
             "translations": full(lambda p, c, a: translations.translations_for(p, a["locale"]), "locale"),
             "metafield": full(
