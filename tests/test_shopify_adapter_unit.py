@@ -446,6 +446,16 @@ def test_translation_user_errors_name_the_locale_of_the_input(code: str | None, 
     assert failure == LocaleFailure("ar", expected, "handle: is invalid")
 
 
+def test_a_refused_locale_of_a_shared_remove_call_is_named() -> None:
+    """Locales removing the same keys share one translationsRemove call: a userError on ["locales", "<i>"] (the
+    merchant deleted that language meanwhile) is that locale's, not an unnamed one's."""
+    error = UserError("INVALID_LOCALE_FOR_SHOP", ("locales", "1"), "Locale ar is invalid for the shop")
+    [failure] = translation_failures([error], (), ("fr", "ar"))
+    assert failure == LocaleFailure("ar", ErrorCode.LOCALE_NOT_SUPPORTED, "Locale ar is invalid for the shop")
+    [whole] = translation_failures([UserError("RESOURCE_NOT_FOUND", ("resourceId",), "gone")], (), ("fr", "ar"))
+    assert whole.locale is None
+
+
 def test_a_translation_failure_keeps_the_written_product() -> None:
     failures = [
         LocaleFailure("ar", ErrorCode.FIELD_TYPE_MISMATCH, "handle: is invalid"),

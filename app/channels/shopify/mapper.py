@@ -418,15 +418,17 @@ _TRANSLATION_CODES: Final[Mapping[str, ErrorCode]] = {
 def translation_failures(
     errors: Sequence[UserError], inputs: Sequence[Mapping[str, str]], locales: Sequence[str] = ()
 ) -> list[LocaleFailure]:
-    """translationsRegister/Remove userErrors per locale: field ["translations", "<i>", ...] names inputs[i]."""
+    """translationsRegister/Remove userErrors per locale: field ["translations", "<i>", ...] names inputs[i], and
+    ["locales", "<i>"] the i-th of the `locales` one translationsRemove call named."""
     failures = []
     for error in errors:
         locale = locales[0] if len(locales) == 1 else None
         key = None
-        if len(error.field) >= 2 and error.field[0] == "translations" and error.field[1].isdigit():
-            index = int(error.field[1])
-            if index < len(inputs):
-                locale, key = inputs[index]["locale"], inputs[index]["key"]
+        index = int(error.field[1]) if len(error.field) >= 2 and error.field[1].isdigit() else None
+        if error.field[0:1] == ("translations",) and index is not None and index < len(inputs):
+            locale, key = inputs[index]["locale"], inputs[index]["key"]
+        elif error.field[0:1] == ("locales",) and index is not None and index < len(locales):
+            locale = locales[index]
         code = _TRANSLATION_CODES.get(error.code or "", ErrorCode.UPDATE_FAILED)
         name = _FIELD_BY_KEY.get(key, key) if key else None
         failures.append(LocaleFailure(locale, code, f"{name}: {error.message}" if name else error.message))
