@@ -312,6 +312,24 @@ async def test_a_clean_import_exits_0(migrated: Cli) -> None:
     assert "Imported 1 products" in result.stdout and "Rejected 0." in result.stdout
 
 
+async def test_importing_a_products_csv_with_only_price_eur_keeps_the_usd_price(migrated: Cli) -> None:
+    token = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
+    await migrated.ok("catalog", "currencies", "--tenant", "acme", "EUR,USD")
+    attributes = migrated.tmp / "attributes.jsonl"
+    attributes.write_text(json.dumps({"code": "price", "type": "PRICE", "localizable": False}) + "\n")
+    await migrated.ok("import", "attributes", str(attributes), "--tenant", "acme")
+    both, eur_only = migrated.tmp / "both.csv", migrated.tmp / "eur.csv"
+    both.write_text("sku;price-EUR;price-USD\nAKNSTK;2;3\n", encoding="utf-8")
+    eur_only.write_text("sku;price-EUR\nAKNSTK;2.50\n", encoding="utf-8")
+    await migrated.ok("import", "products", str(both), "--tenant", "acme")
+    result = await migrated.ok("import", "products", str(eur_only), "--tenant", "acme")
+    assert "Imported 1 products (1 changed" in result.stdout
+    product = (await migrated.graphql(token, PRODUCT, {"sku": "AKNSTK"})).json()["data"]["product"]
+    assert product["values"] == [
+        {"attribute": "price", "locale": None, "scope": None, "data": {"EUR": "2.50", "USD": "3"}}
+    ]
+
+
 async def test_import_into_an_unknown_tenant_exits_1_without_a_traceback(migrated: Cli) -> None:
     products = migrated.tmp / "products.jsonl"
     products.write_text(json.dumps({"sku": "A-1", "values": []}) + "\n")

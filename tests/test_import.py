@@ -551,3 +551,55 @@ async def test_an_attribute_flag_other_than_1_or_0_is_read_or_refused_never_take
         if code in spec.attributes
     }
     assert shapes == {"description": (True, True), "name": (False, False)}
+
+
+def real_rows(*columns: str, count: int) -> list[dict[str, str]]:
+    """The first `count` rows of Akeneo's products.csv with every one of `columns` filled, just those columns."""
+    with (AKENEO / "products.csv").open(newline="", encoding="utf-8") as handle:
+        rows = (row for row in csv.DictReader(handle, delimiter=";") if all(row[column] for column in columns))
+        return [{column: row[column] for column in columns} for _, row in zip(range(count), rows, strict=False)]
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+async def stored_prices(db: Database, tenant: TenantHandle) -> dict[str, Any]:
+    return {sku: data for (sku, code, _, _), data in (await stored_values(db, tenant)).items() if code == "price"}
+
+
+async def test_a_products_csv_with_only_price_eur_keeps_the_stored_usd_amount(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """Akeneo's own import wipes the currencies a file has no column for (its users report that as a bug);
+    a catalog team re-pricing one currency expects the others to stay as they are."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    importer = Importer(db)
+    await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    rows = real_rows("sku", "price-EUR", "price-USD", count=3)
+    await importer.products(tenant.code, write_csv(tmp_path / "both.csv", rows))
+    repriced = [{"sku": row["sku"], "price-EUR": "99.90"} for row in rows]
+    report = await importer.products(tenant.code, write_csv(tmp_path / "eur.csv", repriced))
+    assert (report.imported, report.changed, report.rejected) == (3, 3, 0)
+    assert await stored_prices(db, tenant) == {row["sku"]: {"EUR": "99.90", "USD": row["price-USD"]} for row in rows}
+    again = await importer.products(tenant.code, tmp_path / "eur.csv")
+    assert (again.imported, again.changed) == (3, 0)
+
+
+async def test_an_empty_price_cell_clears_just_its_currency_and_all_empty_clears_the_price(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """As any empty cell clears its value (and as Akeneo, which drops an empty currency cell from the price)."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    importer = Importer(db)
+    await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    first, second = real_rows("sku", "price-EUR", "price-USD", count=2)
+    await importer.products(tenant.code, write_csv(tmp_path / "both.csv", [first, second]))
+    emptied = [{**first, "price-USD": ""}, {**second, "price-EUR": "", "price-USD": ""}]
+    report = await importer.products(tenant.code, write_csv(tmp_path / "emptied.csv", emptied))
+    assert (report.imported, report.changed, report.rejected) == (2, 2, 0)
+    assert await stored_prices(db, tenant) == {first["sku"]: {"EUR": first["price-EUR"]}}

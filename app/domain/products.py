@@ -33,7 +33,7 @@ class CheckedProduct:
     family: str | None
     parent: str | None
     values: dict[ValueKey, Any] = field(default_factory=dict)
-    """Normalised data per key; None clears that value."""
+    """Normalised data per key; None clears that value, PriceChanges change some currencies of it."""
 
 
 def _check_header(draft: ProductDraft) -> list[UserErrorItem]:

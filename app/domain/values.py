@@ -11,6 +11,8 @@ Normalised forms, as stored and as served:
     METRIC        {"amount": "500", "unit": "GRAM"}
 
 An empty value (null, "", [], {}) means "no value": writing it clears the value.
+A PriceChanges (built by a flat-file import, never sent by a client) changes
+some currencies of a stored price and keeps the others.
 No text may hold a NUL character (PostgreSQL cannot store one) or be longer
 than MAX_TEXT_LENGTH characters.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,6 +65,37 @@ class CheckedValue:
     key: ValueKey
     data: Any
     """The normalised data; None means "clear this value"."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceChanges:
+    """Some currencies of a price: amounts to set and currencies to clear; every other stored currency is kept.
+
+    Akeneo's products.csv has a column per currency (price-EUR, price-USD): a file without a price-USD column
+    says nothing about USD, so importing it must not wipe the stored USD amount (Akeneo's own import does, a
+    behaviour its users report as a bug). An empty cell clears its currency, as an empty cell clears any value.
+    """
+
+    amounts: Mapping[str, Any] = field(default_factory=dict)
+    cleared: frozenset[str] = frozenset()
+
+    def with_cell(self, currency: str, cell: str) -> PriceChanges:
+        """These changes and one more currency's cell: an amount, or nothing to clear it."""
+        if cell:
+            return PriceChanges({**self.amounts, currency: cell}, self.cleared - {currency})
+        amounts = {code: amount for code, amount in self.amounts.items() if code != currency}
+        return PriceChanges(amounts, self.cleared | {currency})
+
+    def applied_to(self, stored: Any) -> dict[str, str] | None:
+        """The price once these changes are made to the stored one (None: no currency is left)."""
+        prices = {code: amount for code, amount in (stored or {}).items() if code not in self.cleared}
+        prices.update(self.amounts)
+        return prices or None
+
+
+def settled(data: Any, stored: Any) -> Any:
+    """What a checked value's data leaves stored, given what is stored now: PriceChanges are merged into it."""
+    return data.applied_to(stored) if isinstance(data, PriceChanges) else data
 
 
 def is_empty(data: Any) -> bool:
@@ -117,7 +150,9 @@ def _exact_number(data: Decimal) -> int | float:
     return number
 
 
-def _price(data: Any, spec: CatalogSpec) -> dict[str, str]:
+def _price(data: Any, spec: CatalogSpec) -> dict[str, str] | PriceChanges:
+    if isinstance(data, PriceChanges):
+        return _price_changes(data, spec)
     if not isinstance(data, dict):
         if spec.default_currency is None:
             raise ValueRejected(
@@ -134,6 +169,17 @@ def _price(data: Any, spec: CatalogSpec) -> dict[str, str]:
             continue
         prices[currency] = _amount(amount, f"the {currency} amount")
     return prices
+
+
+def _price_changes(changes: PriceChanges, spec: CatalogSpec) -> PriceChanges:
+    """Amounts are checked as a price's are; a currency to clear only needs to be a currency code (one no
+    longer enabled may still be stored)."""
+    for currency in changes.cleared:
+        if not CURRENCY_PATTERN.match(currency):
+            raise ValueRejected(f"'{currency}' is not an ISO 4217 currency code", ErrorCode.INVALID_CURRENCY)
+    amounts = _price(dict(changes.amounts), spec)
+    assert isinstance(amounts, dict)  # (a dict in, a dict out)
+    return PriceChanges(amounts, changes.cleared)
 
 
 def _boolean(data: Any, _spec: CatalogSpec) -> bool:

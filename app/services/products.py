@@ -18,7 +18,7 @@ from app.db.models import Product
 from app.domain.catalog import SEARCHABLE_TYPES, CatalogSpec
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.products import CheckedProduct, ProductDraft, check_product
-from app.domain.values import ValueKey
+from app.domain.values import ValueKey, settled
 from app.repositories.products import ProductFilter, ProductRepository, ValueRow
 from app.repositories.tenants import TenantRepository
 
@@ -158,7 +158,8 @@ class ProductService:
             changed = _apply_header(product, item)
         rows = stored.get(product.id, {}) if product.id is not None else {}
         now = utcnow()
-        for key, data in item.values.items():
+        given = {key: settled(data, rows[key].data if key in rows else None) for key, data in item.values.items()}
+        for key, data in given.items():
             row = rows.get(key)
             if data is None and row is not None:
                 plan.deletes.append(row.id)
@@ -171,7 +172,7 @@ class ProductService:
             changed = True
         if changed:
             final = {key: row.data for key, row in rows.items()}
-            final.update(item.values)
+            final.update(given)
             plan.changed[id(product)] = (product, {k: v for k, v in final.items() if v is not None})
         return product
 

@@ -16,6 +16,7 @@ from typing import Any
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.locales import InvalidLocaleCode, canonical_locale
 from app.domain.products import ProductDraft
+from app.domain.values import PriceChanges
 from app.services.importing.sources import UnsupportedFile
 
 AKENEO_TYPES: dict[str, AttributeType] = {
@@ -154,7 +155,9 @@ def product_draft(row: Mapping[str, str], layout: ProductLayout, spec: CatalogSp
     """The draft for one row, and the column each of its values came from (for messages).
 
     An empty cell clears the value, as in Akeneo; empty cells of locales or
-    scopes the catalog has not enabled are ignored rather than refused. An
+    scopes the catalog has not enabled are ignored rather than refused. A
+    price's cells change just their currencies: one without a column in the
+    file keeps its stored amount (see PriceChanges). An
     `enabled` cell that is not 1, 0, true or false is passed on as written,
     for the check to refuse: read as "not 1", it silently disabled the product.
     """
@@ -188,11 +191,9 @@ def _enabled(target: ValueColumn, spec: CatalogSpec) -> bool:
 
 def _merge(target: ValueColumn, so_far: Any, cell: str) -> Any:
     kind = target.attribute.type
-    if kind is AttributeType.PRICE:
-        prices = dict(so_far or {})
-        if cell and target.currency:
-            prices[target.currency] = cell
-        return prices
+    if kind is AttributeType.PRICE and target.currency:
+        changes = so_far if isinstance(so_far, PriceChanges) else PriceChanges()
+        return changes.with_cell(target.currency, cell)
     if kind is AttributeType.METRIC:
         metric = dict(so_far or {})
         if cell:
