@@ -345,6 +345,18 @@ async def test_products_page_with_cursor_search_and_updated_since(gql: GraphQLCl
     assert (await gql(query, {"since": future}))["products"]["totalCount"] == 0
 
 
+async def test_search_reads_no_break_and_other_unicode_spaces_as_spaces(gql: GraphQLClient) -> None:
+    """Akeneo's French texts hold no-break spaces ("Smart\u00a0TV", Icecat's descriptions): typed with a plain
+    space, or pasted with the no-break one, a search finds them."""
+    await set_up_catalog(gql)
+    names = {"TV-1": "Philips Smart\u00a0TV", "TV-2": "Smart\u202fTV 4K", "TV-3": "SMART\u2009TV", "TV-4": "SmartTV"}
+    await upsert(gql, *({"sku": sku, "values": [value("name", name, "fr_FR")]} for sku, name in names.items()))
+    query = "query($s: String) { products(search: $s) { edges { node { sku } } } }"
+    for search in ("smart tv", "Smart\u00a0TV", "SMART\u3000tv"):
+        found = (await gql(query, {"s": search}))["products"]["edges"]
+        assert [edge["node"]["sku"] for edge in found] == ["TV-1", "TV-2", "TV-3"], search
+
+
 async def test_bad_paging_arguments_are_clear_errors(gql: GraphQLClient) -> None:
     errors = await gql.errors('{ products(after: "garbage") { totalCount } }')
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from app.db.base import Base
 from app.db.engine import Database
 from app.db.migrate import alembic_config
+from app.domain.catalog import search_form
 from app.repositories.conflicts import ConflictFilter, ConflictRepository
+from app.repositories.products import ProductFilter, ProductRepository
 from tests.conftest import POSTGRES_ADMIN_URL, _admin, _require_or_skip, postgres_available
 
 
@@ -159,6 +162,42 @@ def test_a_second_active_job_beside_a_retrying_one_is_cancelled_by_0007(tmp_path
         assert sorted(jobs.fetchall()) == [(1, "RETRYING", 0, 0), (2, "CANCELLED", 1, 1), (3, "RETRYING", 0, 0)]
         chunks = connection.execute("SELECT job_id, status FROM sync_chunks ORDER BY job_id")
         assert chunks.fetchall() == [(1, "PENDING"), (2, "CANCELLED"), (3, "PENDING")]
+
+
+async def test_0009_lets_a_search_with_plain_spaces_find_products_stored_before_it(empty_database_url: str) -> None:
+    """Search texts written before 0009 kept their no-break and thin spaces: "smart tv" did not find them."""
+    config = alembic_config(empty_database_url)
+    await asyncio.to_thread(command.upgrade, config, "0008")
+    before = {"TV-1": "tv-1\nphilips smart\u00a0tv", "TV-2": "tv-2\nsmart\u2009tv\u202f4k", "TV-3": "tv-3\nsmarttv"}
+    db = Database(empty_database_url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(
+                text("INSERT INTO tenants (id, code, name, product_revision, created_at) VALUES (1, 't', 'T', 1, :at)"),
+                {"at": datetime(2026, 12, 6, tzinfo=UTC)},
+            )
+            for number, (sku, search_text) in enumerate(before.items(), start=1):
+                await session.execute(
+                    text(
+                        "INSERT INTO products (id, tenant_id, sku, enabled, revision, search_text, created_at,"
+                        " updated_at) VALUES (:id, 1, :sku, :enabled, 1, :search_text, :at, :at)"
+                    ),
+                    {"id": number, "sku": sku, "enabled": True, "search_text": search_text, "at": datetime.now(UTC)},
+                )
+        for steps in (("head",), ("-1", "head")):  # up, then down and up again as a rolled-back release does
+            for step in steps:
+                move = command.downgrade if step.startswith("-") else command.upgrade
+                await asyncio.to_thread(move, config, step)
+            async with db.reader() as session:
+                products = await ProductRepository(session).page(
+                    1, ProductFilter(search=search_form("Smart TV")), after_id=None, limit=10
+                )
+                rows = await session.execute(text("SELECT sku, search_text FROM products"))
+                stored = {sku: search_text for sku, search_text in rows}
+            assert [product.sku for product in products] == ["TV-1", "TV-2"]
+            assert stored == {sku: search_form(search_text) for sku, search_text in before.items()}
+    finally:
+        await db.dispose()
 
 
 def _database_at(tmp_path: Path, revision: str) -> tuple[Path, Config]:

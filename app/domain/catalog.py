@@ -27,6 +27,18 @@ class AttributeType(StrEnum):
 
 """Types whose values feed product search alongside the SKU."""
 SEARCHABLE_TYPES = frozenset({AttributeType.TEXT, AttributeType.IDENTIFIER})
+UNICODE_SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+"""Unicode's space separators (category Zs) other than the plain space: no-break, thin, narrow no-break, ..."""
+_AS_SPACE = str.maketrans(dict.fromkeys(UNICODE_SPACES, " "))
+
+
+def search_form(text: str) -> str:
+    """Text as product search compares it: casefolded, each Unicode space a plain one.
+
+    Akeneo's texts hold no-break spaces (French typography, "Smart\u00a0TV"): a search typed with a plain
+    space must find them. One character for one, so a stored search text can be rebuilt in SQL (migration 0009).
+    """
+    return text.translate(_AS_SPACE).casefold()
 
 
 @dataclass(frozen=True, slots=True)

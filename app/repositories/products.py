@@ -33,7 +33,7 @@ class ValueRow:
 @dataclass(frozen=True, slots=True)
 class ProductFilter:
     search: str | None = None
-    """Casefolded text matched against SKU and text values."""
+    """Text in its search form (app.domain.catalog.search_form) matched against SKU and text values."""
     updated_since: datetime | None = None
 
 

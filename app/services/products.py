@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import Product
-from app.domain.catalog import SEARCHABLE_TYPES, CatalogSpec
+from app.domain.catalog import SEARCHABLE_TYPES, CatalogSpec, search_form
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.products import CheckedProduct, ProductDraft, check_product
 from app.domain.values import ValueKey, settled
@@ -46,14 +46,14 @@ class _Plan:
 
 
 def search_text(sku: str, values: dict[ValueKey, Any], spec: CatalogSpec) -> str:
-    """What `products(search:)` matches: the SKU and every text value, casefolded."""
+    """What `products(search:)` matches: the SKU and every text value, in their search form."""
     by_id = spec.by_id
     parts = [sku]
     for key, data in values.items():
         attribute = by_id.get(key.attribute_id)
         if attribute is not None and attribute.type in SEARCHABLE_TYPES and isinstance(data, str):
             parts.append(data)
-    return "\n".join(parts).casefold()
+    return search_form("\n".join(parts))
 
 
 class ProductService:

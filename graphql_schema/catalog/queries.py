@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from app.domain.catalog import search_form
 from app.domain.errors import NotFound
 from app.domain.scopes import Scope
 from app.repositories.products import ProductFilter
@@ -67,7 +68,7 @@ class CatalogQuery:
         info.context.require(Scope.CATALOG_VIEW)
         limit, after_id = page_size(first), after_key("Product", after)
         where = ProductFilter(
-            search=search.strip().casefold() if search else None, updated_since=aware("updatedSince", updated_since)
+            search=search_form(search.strip()) if search else None, updated_since=aware("updatedSince", updated_since)
         )
         async with info.context.reader() as session:
             service = ProductService(session)
