@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import re
@@ -88,6 +89,9 @@ async def test_akeneo_demo_catalog_imports_whole_with_every_value_in_place(db: D
     stored = await stored_values(db, tenant)
     assert len(expected) == 8724
     assert stored == expected
+    texts = [data for data in stored.values() if isinstance(data, str)]
+    # Akeneo reads text cells as written (no unescaping): the literal "\n" and the no-break spaces stay as they are.
+    assert (sum("\\n" in text for text in texts), sum("\u00a0" in text for text in texts)) == (1276, 89)
     again = await importer.products(tenant.code, AKENEO / "products.csv")
     assert (again.imported, again.changed) == (1239, 0)
 
@@ -603,3 +607,21 @@ async def test_an_empty_price_cell_clears_just_its_currency_and_all_empty_clears
     report = await importer.products(tenant.code, write_csv(tmp_path / "emptied.csv", emptied))
     assert (report.imported, report.changed, report.rejected) == (2, 2, 0)
     assert await stored_prices(db, tenant) == {first["sku"]: {"EUR": first["price-EUR"]}}
+
+
+async def test_a_multi_line_cell_keeps_a_no_break_mark_that_begins_one_of_its_lines(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """Only the mark that opens the file is a byte-order mark: Icecat's text of product 13603495 holds U+FEFF
+    before "Screwed Remote Battery Cover", which began a line of its cell here and was dropped."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    importer = Importer(db)
+    await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    [row] = [row for row in real_rows("sku", "description-en_US-print", count=1239) if row["sku"] == "13603495"]
+    text = row["description-en_US-print"].replace("\\n- ", "\n")
+    assert "\n\ufeffScrewed Remote Battery Cover" in text
+    path = tmp_path / "products.csv"
+    path.write_bytes(codecs.BOM_UTF8 + write_csv(path, [{**row, "description-en_US-print": text}]).read_bytes())
+    report = await importer.products(tenant.code, path)
+    assert (report.imported, report.rejected) == (1, 0), report.rejections
+    assert await stored_values(db, tenant) == {("13603495", "description", "en_US", "print"): text}

@@ -5,6 +5,7 @@ Nothing here holds more than one record: memory stays flat whatever the file siz
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections.abc import Callable, Iterator
@@ -54,11 +55,19 @@ def require_utf8(handle: BinaryIO) -> None:
     handle.seek(0)
 
 
-def _lines(handle: BinaryIO, progress: ProgressCallback | None) -> Iterator[str]:
-    for raw in handle:
+def _lines(handle: BinaryIO, progress: ProgressCallback | None, *, every_bom: bool = False) -> Iterator[str]:
+    """The file's lines as text, without the byte-order mark that opens it.
+
+    Further down, a CSV line may be the rest of a quoted multi-line cell that
+    goes on with U+FEFF as text (Akeneo's Icecat descriptions hold one): it is
+    kept. A JSON Lines line's mark (`every_bom`) is outside any JSON string, as
+    in files joined with cat, and is dropped.
+    """
+    for number, raw in enumerate(handle):
         if progress is not None:
             progress(len(raw))
-        yield raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw.decode("utf-8")
+        bom = raw.startswith(codecs.BOM_UTF8) and (number == 0 or every_bom)
+        yield raw.decode("utf-8-sig" if bom else "utf-8")
 
 
 def file_format(path: Path) -> str:
@@ -73,7 +82,7 @@ def file_format(path: Path) -> str:
 def read_jsonl(handle: BinaryIO, progress: ProgressCallback | None = None) -> Iterator[Record]:
     require_utf8(handle)
     _refuse_json_document(handle)
-    for number, line in enumerate(_lines(handle, progress), start=1):
+    for number, line in enumerate(_lines(handle, progress, every_bom=True), start=1):
         if not line.strip():
             continue
         try:
