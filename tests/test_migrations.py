@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import Base
 from app.db.engine import Database
@@ -25,6 +26,7 @@ from app.db.migrate import alembic_config
 from app.domain.catalog import search_form
 from app.repositories.conflicts import ConflictFilter, ConflictRepository
 from app.repositories.products import ProductFilter, ProductRepository
+from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
 from tests.conftest import POSTGRES_ADMIN_URL, _admin, _require_or_skip, postgres_available
 
 
@@ -71,6 +73,62 @@ async def test_every_migration_downgrades_and_upgrades_again(empty_database_url:
 async def test_conflicts_of_one_sku_are_read_through_an_index(db: Database) -> None:
     """conflicts(productSku:) read every tenant's conflicts, resolved ones included, on PostgreSQL: a full scan of a
     table that grows with the catalog, for each page."""
+    plan = await _plan_of(
+        db,
+        "conflicts",
+        lambda session: ConflictRepository(session).page(
+            1, ConflictFilter(product_sku="SKU-1"), before_id=None, limit=51
+        ),
+    )
+    assert "ix_conflicts_tenant_product_sku" in plan
+
+
+PAGE_CALLS: dict[str, tuple[str, str, Callable[[AsyncSession], Awaitable[object]]]] = {
+    "syncJobs(connectorCode:)": (
+        "sync_jobs",
+        "ix_sync_jobs_tenant_connector",
+        lambda session: SyncJobRepository(session).page(1, SyncJobFilter(connector_id=2), before_id=9, limit=51),
+    ),
+    "syncJobs(connectorCode:, status:)": (
+        "sync_jobs",
+        "ix_sync_jobs_tenant_connector_status",
+        lambda session: SyncJobRepository(session).page(
+            1, SyncJobFilter(connector_id=2, status="FAILED"), before_id=None, limit=51
+        ),
+    ),
+    "syncJobs": (
+        "sync_jobs",
+        "ix_sync_jobs_tenant_id",
+        lambda session: SyncJobRepository(session).page(1, SyncJobFilter(), before_id=None, limit=51),
+    ),
+    "conflicts(connectorCode:)": (
+        "conflicts",
+        "ix_conflicts_tenant_connector",
+        lambda session: ConflictRepository(session).page(1, ConflictFilter(connector_id=2), before_id=9, limit=51),
+    ),
+    "conflicts(connectorCode:, resolutionStatus:)": (
+        "conflicts",
+        "ix_conflicts_tenant_connector_status",
+        lambda session: ConflictRepository(session).page(
+            1, ConflictFilter(connector_id=2, resolution_status="PIM_WINS"), before_id=None, limit=51
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("call", PAGE_CALLS)
+async def test_a_page_of_one_connectors_jobs_or_conflicts_is_read_through_an_index(db: Database, call: str) -> None:
+    """Such a page walked the primary key discarding every other connector's rows (PostgreSQL), or read all the
+    tenant's rows and sorted them (both), for each page: an index in the page's order reads just the page."""
+    table, index, page = PAGE_CALLS[call]
+    plan = await _plan_of(db, table, page)
+    assert index in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+async def _plan_of(db: Database, table: str, call: Callable[[AsyncSession], Awaitable[object]]) -> str:
+    """The plan of the statement `call` sends to read `table`: on SQLite as it would run, on PostgreSQL the index
+    the planner would take (an empty table is cheapest to scan)."""
     statements: list[tuple[str, Any]] = []
 
     def captured(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -79,17 +137,17 @@ async def test_conflicts_of_one_sku_are_read_through_an_index(db: Database) -> N
     event.listen(db.read_engine.sync_engine, "before_cursor_execute", captured)
     try:
         async with db.reader() as session:
-            await ConflictRepository(session).page(1, ConflictFilter(product_sku="SKU-1"), before_id=None, limit=51)
+            await call(session)
     finally:
         event.remove(db.read_engine.sync_engine, "before_cursor_execute", captured)
-    statement, parameters = next((sql, params) for sql, params in statements if "FROM conflicts" in sql)
+    statement, parameters = next((sql, params) for sql, params in statements if f"FROM {table}" in sql)
     async with db.read_engine.connect() as connection:
         if db.sqlite:
             plan = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-        else:  # an empty table is cheapest to scan: ask which index the planner would take
+        else:
             await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
             plan = await connection.exec_driver_sql("EXPLAIN " + statement, parameters)
-        assert "ix_conflicts_tenant_product_sku" in " ".join(str(row[-1]) for row in plan)
+        return "\n".join(str(row[-1]) for row in plan)
 
 
 def test_jobs_queued_before_0005_keep_the_stamp_of_their_planning_message(tmp_path: Path) -> None:

@@ -295,6 +295,11 @@ class SyncJob(Base):
         ),
         Index("ix_sync_jobs_tenant_created", "tenant_id", "created_at"),
         Index("ix_sync_jobs_status_priority", "status", "priority", "id"),
+        # Job lists are read newest first (by id), a tenant's, one connector's, or one connector's of one status:
+        # without these, a page walked the primary key or all the tenant's jobs to find its rows.
+        Index("ix_sync_jobs_tenant_id", "tenant_id", "id"),
+        Index("ix_sync_jobs_tenant_connector", "tenant_id", "connector_id", "id"),
+        Index("ix_sync_jobs_tenant_connector_status", "tenant_id", "connector_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -433,6 +438,10 @@ class Conflict(Base):
         ),
         Index("ix_conflicts_tenant_status", "tenant_id", "resolution_status", "id"),
         Index("ix_conflicts_connector_status", "connector_id", "resolution_status"),
+        # conflicts(connectorCode:) and a connector's nested conflicts page one connector's, newest first, of any
+        # status or of one: the page is read in index order, and counted without reading the rows.
+        Index("ix_conflicts_tenant_connector", "tenant_id", "connector_id", "id"),
+        Index("ix_conflicts_tenant_connector_status", "tenant_id", "connector_id", "resolution_status", "id"),
         # conflicts(productSku:) pages a tenant's conflicts of one SKU, newest first, whatever their status.
         Index("ix_conflicts_tenant_product_sku", "tenant_id", "product_sku", "id"),
         # The sweep that re-queues resolutions no worker carried out reads only these few rows.

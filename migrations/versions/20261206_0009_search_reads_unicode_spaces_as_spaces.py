@@ -11,7 +11,7 @@ spaces just as well, and the spaces it had cannot be told apart any more.
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-12-07 10:00:00
+Create Date: 2026-12-06 10:00:00
 """
 
 from __future__ import annotations
