@@ -17,7 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import event, text
+from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import Base
@@ -45,13 +45,70 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
 
 
 async def test_the_migrated_schema_matches_the_models(db: Database) -> None:
-    def differences(connection: Any) -> list[Any]:
+    def differences(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, Base.metadata))
+        return [*compare_metadata(context, Base.metadata), *_partial_index_differences(connection)]
 
     async with db.write_engine.connect() as connection:
         found = await connection.run_sync(differences)
     assert found == [], f"models and migrations disagree; write a migration: {found}"
+
+
+def test_a_partial_index_whose_condition_moved_is_a_difference() -> None:
+    """Autogenerate compares an index's columns, not its WHERE: a migration that forgot to change a condition (as
+    0007 changed which jobs hold their connector) would pass unseen. The 0006 database shows it is now seen."""
+    engine = create_engine("sqlite://")
+    try:
+        with engine.begin() as connection:
+            Base.metadata.create_all(connection)
+            connection.exec_driver_sql("DROP INDEX uq_sync_jobs_one_active_per_connector")
+            connection.exec_driver_sql(
+                "CREATE UNIQUE INDEX uq_sync_jobs_one_active_per_connector ON sync_jobs (connector_id)"
+                " WHERE status IN ('PENDING', 'RUNNING')"
+            )
+            found = _partial_index_differences(connection)
+    finally:
+        engine.dispose()
+    assert [name for name, _, _ in found] == ["uq_sync_jobs_one_active_per_connector"]
+
+
+def _partial_index_differences(connection: Connection) -> list[tuple[str, str | None, str | None]]:
+    """(index, migrated condition, models' condition) of each index whose condition differs, as the database
+    itself renders both: the models' schema is built beside the migrated one (PostgreSQL, in a schema rolled
+    back afterwards) or in memory (SQLite)."""
+    migrated = _index_conditions(connection, schema=None)
+    if connection.dialect.name == "postgresql":
+        with connection.begin_nested() as built:
+            connection.exec_driver_sql("CREATE SCHEMA models_reference")
+            reference = connection.execution_options(schema_translate_map={None: "models_reference"})
+            Base.metadata.create_all(reference)
+            expected = _index_conditions(connection, schema="models_reference")
+            built.rollback()
+    else:
+        engine = create_engine("sqlite://")
+        try:
+            with engine.begin() as memory:
+                Base.metadata.create_all(memory)
+                expected = _index_conditions(memory, schema=None)
+        finally:
+            engine.dispose()
+    names = sorted(set(migrated) | set(expected))
+    return [
+        (name, migrated.get(name), expected.get(name)) for name in names if migrated.get(name) != expected.get(name)
+    ]
+
+
+def _index_conditions(connection: Connection, *, schema: str | None) -> dict[str, str]:
+    """Each partial index's condition, by index name, whitespace folded."""
+    inspector = inspect(connection)
+    conditions: dict[str, str] = {}
+    for table in Base.metadata.tables:
+        for index in inspector.get_indexes(table, schema=schema):
+            options = index.get("dialect_options", {})
+            where = options.get("postgresql_where", options.get("sqlite_where"))
+            if where is not None:
+                conditions[str(index["name"])] = " ".join(str(where).split())
+    return conditions
 
 
 async def test_every_migration_downgrades_and_upgrades_again(empty_database_url: str) -> None:
