@@ -9,17 +9,19 @@ isolated by tenant: each gets a new one, which also exercises tenant scoping.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 from sqlalchemy import delete, event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -28,6 +30,7 @@ from app.db.engine import Database
 from app.db.migrate import upgrade_to_head
 from app.db.models import Connector
 from app.domain.scopes import ALL_SCOPES, Scope
+from app.logging import configure_logging
 from app.main import create_app
 from app.services.tokens import TokenService
 from app.settings import Environment, Settings
@@ -120,6 +123,30 @@ def shopify_switch() -> Iterator[tuple[SwappableApp, str]]:
     switch = SwappableApp()
     with serve(switch) as origin:
         yield switch, origin
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging_config() -> Iterator[None]:
+    """Every `pimsync` command, and a test through `app_logging`, configures logging for the whole process: put
+    the test process's back afterwards, or a later test logs into a CLI run's closed output."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    structlog_config = structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.configure(**structlog_config)
+
+
+@pytest.fixture
+def app_logging(settings: Settings) -> Callable[..., None]:
+    """Configures logging as the app does (settings changed as the test says); its handler writes to the
+    stderr capsys captures at that moment."""
+
+    def configure(**changes: Any) -> None:
+        configure_logging(settings.model_copy(update=changes))
+
+    return configure
 
 
 @pytest.fixture(scope="session")

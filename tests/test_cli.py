@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 from sqlalchemy import inspect
 from typer.testing import CliRunner, Result
 
@@ -35,18 +33,6 @@ from tests.conftest import postgres_available
 
 LOCALES = "{ locales { code enabled } }"
 TOKEN = re.compile(r"pim_[A-Za-z0-9_-]{20,}")
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging_config() -> Iterator[None]:
-    """`pimsync migrate` configures logging for its process; put the test process's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    structlog_config = structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**structlog_config)
 
 
 @dataclass

@@ -6,8 +6,7 @@ masking checks below able to fail.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -15,7 +14,6 @@ import pytest
 import structlog
 
 from app.container import Container
-from app.logging import configure_logging
 from app.main import create_app
 from app.services.catalog_setup import CatalogSetupService
 from app.services.tokens import TokenService
@@ -177,22 +175,6 @@ async def test_graphiql_is_served_in_development(development: httpx.AsyncClient)
 
 
 # -- what the logs show of a fault -------------------------------------------------------------------
-
-
-@pytest.fixture
-def app_logging(settings: Settings) -> Iterator[Callable[..., None]]:
-    """Configures logging as the app does (settings changed as the test says); the test's set-up afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    structlog_config = structlog.get_config()
-
-    def configure(**changes: Any) -> None:
-        configure_logging(settings.model_copy(update=changes))  # its handler writes to the captured stderr
-
-    yield configure
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**structlog_config)
 
 
 def _fails_holding_a_secret() -> None:
