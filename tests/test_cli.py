@@ -236,6 +236,18 @@ async def test_revoking_an_unknown_token_is_a_clear_error(migrated: Cli) -> None
     assert "Traceback" not in result.output
 
 
+async def test_every_command_logs_as_log_level_and_log_json_say(migrated: Cli) -> None:
+    """A short command's log lines go where the server's go: to stderr, as JSON with LOG_JSON, none below
+    LOG_LEVEL; never into the output a script reads."""
+    as_json = await invoke_with(migrated, {"LOG_JSON": "true"}, "keys", "rotate")
+    assert as_json.exit_code == 0, as_json.output
+    assert as_json.stdout.splitlines() == ["Re-encrypted the credentials of 0 connector(s) under the newest key."]
+    [rotated] = [json.loads(line) for line in as_json.stderr.splitlines() if "credentials.rotated" in line]
+    assert rotated["level"] == "info" and rotated["rotated"] == 0, rotated
+    quiet = await invoke_with(migrated, {"LOG_LEVEL": "WARNING"}, "keys", "rotate")
+    assert quiet.exit_code == 0 and "credentials.rotated" not in quiet.output, quiet.output
+
+
 async def test_tenants_list_shows_each_tenant_once(migrated: Cli) -> None:
     assert (await migrated.ok("tenants", "list")).stdout.strip() == ""
     for tenant in ("acme", "globex", "acme"):

@@ -35,6 +35,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _every_command() -> None:
+    # Before any command: its log lines (a service's, alembic's) go to stderr as LOG_LEVEL and LOG_JSON say, as the
+    # server's do, never into the output a script reads (a token, a table).
+    configure_logging(settings())
+
+
 app.add_typer(tokens, name="tokens")
 app.add_typer(tenants, name="tenants")
 app.add_typer(catalog, name="catalog")
@@ -52,7 +61,6 @@ PortOption = Annotated[
 def migrate() -> None:
     """Apply the database migrations (alembic upgrade head)."""
     current = settings()
-    configure_logging(current)
     with operator_errors():
         upgrade_to_head(current.resolved_database_url)
     console.print("Database is at the latest schema.")
@@ -96,7 +104,6 @@ def _serve(server: uvicorn.Server, listening: socket.socket) -> None:
 def serve(host: HostOption = None, port: PortOption = None) -> None:
     """Serve the GraphQL API and the /health, /ready and /metrics endpoints with uvicorn."""
     current = settings()
-    configure_logging(current)
     server, listening = _listen(current, host, port)
     run_async(lambda: _services_answer(current))
     _serve(server, listening)
@@ -111,7 +118,6 @@ def worker() -> None:
     from workers.settings import SchemaOutdated, WorkerSettings, periodic_tasks
 
     current = settings()
-    configure_logging(current)
     try:
         with operator_errors():
             run_worker(
@@ -158,7 +164,6 @@ def _welcome(token: str | None, host: str, port: int, tenant: str) -> None:
 def run_all(host: HostOption = None, port: PortOption = None) -> None:
     """Start everything on one machine: migrations, embedded Redis, a worker and the API."""
     current = settings()
-    configure_logging(current)
     server, listening = _listen(current, host, port)  # first: a port in use stops `run` before it starts anything
     with operator_errors():
         load_cipher(current)
