@@ -1,7 +1,8 @@
 """The `pimsync` command line, driven as a user drives it, on a fresh var dir and SQLite file per test.
 
 Commands run through typer's CliRunner in a worker thread (each command calls
-`asyncio.run` itself, which cannot nest in the test's event loop). Whether a
+`asyncio.run` itself, which cannot nest in the test's event loop); a Ctrl-C
+needs a process of its own, and gets one. Whether a
 token works is checked the way a client finds out: a GraphQL request through
 the ASGI app, on the database the CLI wrote.
 """
@@ -10,7 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +24,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner, Result
 
 from app.cli.main import app as pimsync
 from app.container import open_container
 from app.db.engine import Database
 from app.db.migrate import head_revision
+from app.db.models import Product
 from app.domain.scopes import ALL_SCOPES
 from app.main import create_app
+from app.services.importing.importer import BATCH_SIZE
 from app.settings import Environment, Settings
 from tests.catalog_fixtures import PRODUCT
 from tests.conftest import postgres_available
@@ -407,6 +415,78 @@ async def test_an_unclosed_quote_is_a_warning_that_the_file_was_not_read_to_its_
         "warning the file was not read to its end: a quote opened on line 3 is never closed: "
         "the 48 lines after it went into its cell and were not imported"
     ) in result.stderr
+
+
+PIMSYNC = Path(sys.executable).with_name("pimsync")
+LONG_IMPORT_ROWS = 200 * BATCH_SIZE
+"""Many batches: the import is still running when the test's Ctrl-C comes, after its first batch."""
+INTERRUPTED = re.compile(
+    r"interrupted: products\.jsonl was imported up to line (\d+) \(([\d,]+) products\); nothing after it was"
+)
+
+
+async def stored_skus(database_url: str) -> list[str]:
+    db = Database(database_url)
+    try:
+        async with db.reader() as session:
+            return list(await session.scalars(select(Product.sku).order_by(Product.sku)))
+    finally:
+        await db.dispose()
+
+
+async def until_a_batch_is_stored(process: asyncio.subprocess.Process, database_url: str) -> None:
+    db = Database(database_url)
+    deadline = time.monotonic() + 60
+    try:
+        while process.returncode is None and time.monotonic() < deadline:
+            async with db.reader() as session:
+                if await session.scalar(select(func.count()).select_from(Product)):
+                    return
+            await asyncio.sleep(0.02)
+    finally:
+        await db.dispose()
+    pytest.fail(f"no batch stored; the import exited {process.returncode}")
+
+
+async def test_ctrl_c_during_an_import_is_one_line_naming_what_was_kept(migrated: Cli) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group) mid-import: exit 130 with one line, no traceback, and the
+    database holds exactly the rows up to the line it names, whole."""
+    await _catalog_with_a_name(migrated)
+    products = migrated.tmp / "products.jsonl"
+    with products.open("w", encoding="utf-8") as file:
+        for n in range(LONG_IMPORT_ROWS):
+            file.write(json.dumps({"sku": f"C-{n:06d}", "values": [{"attribute": "name", "data": f"row {n}"}]}) + "\n")
+    env = {**os.environ, **{key: value for key, value in migrated.env.items() if value is not None}}
+    env.pop("SECRET_KEYS", None)
+    process = await asyncio.create_subprocess_exec(
+        PIMSYNC,
+        "import",
+        "products",
+        products,
+        "--tenant",
+        "acme",
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        await until_a_batch_is_stored(process, migrated.database_url)
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    said = stderr.decode()
+    assert process.returncode == 130, said
+    [line] = said.splitlines()
+    kept = INTERRUPTED.fullmatch(line)
+    assert kept is not None, line
+    through = int(kept[1])
+    assert 0 < through < LONG_IMPORT_ROWS and int(kept[2].replace(",", "")) == through, line
+    assert await stored_skus(migrated.database_url) == [f"C-{n:06d}" for n in range(through)]
 
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://pimsync@127.0.0.1:1/pimsync"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import json
@@ -17,7 +18,7 @@ from app.domain.errors import NotFound
 from app.domain.values import MAX_TEXT_LENGTH
 from app.repositories.products import ProductFilter, ProductRepository
 from app.services.catalog_setup import CatalogSetupService, ScopeInputData
-from app.services.importing.importer import Importer
+from app.services.importing.importer import BATCH_SIZE, Importer
 from app.services.importing.sources import UnsupportedFile
 from tests.conftest import TenantHandle
 from tests.shared_data import shared_path
@@ -94,6 +95,41 @@ async def test_akeneo_demo_catalog_imports_whole_with_every_value_in_place(db: D
     assert (sum("\\n" in text for text in texts), sum("\u00a0" in text for text in texts)) == (1276, 89)
     again = await importer.products(tenant.code, AKENEO / "products.csv")
     assert (again.imported, again.changed) == (1239, 0)
+
+
+def first_lines(path: Path) -> list[int]:
+    """The line each CSV row starts on, header first, as an editor numbers them (a quoted cell spans lines)."""
+    starts: list[int] = []
+    with path.open(encoding="utf-8", newline="") as file:
+        reader = csv.reader(file, delimiter=";")
+        while (start := reader.line_num + 1) and next(reader, None) is not None:
+            starts.append(start)
+    return starts
+
+
+async def test_a_stopped_import_keeps_every_row_up_to_the_line_it_reports_and_none_after(
+    db: Database, tenant: TenantHandle
+) -> None:
+    """Ctrl-C's stop, asked while the second batch is read: the first is written whole, the second never begun."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    await Importer(db).attributes(tenant.code, AKENEO / "attributes.csv")
+    path = AKENEO / "products.csv"
+    with path.open(encoding="utf-8", newline="") as file:
+        skus = [row["sku"] for row in csv.DictReader(file, delimiter=";")]
+    assert len(skus) > 2 * BATCH_SIZE, "the file no longer has three batches"
+    stop, read = asyncio.Event(), [0]
+
+    def two_thirds_read(size: int) -> None:  # past the first batch's rows, short of the second's
+        read[0] += size
+        if read[0] > path.stat().st_size * 2 / 3:
+            stop.set()
+
+    report = await Importer(db, progress=two_thirds_read, stop=stop).products(tenant.code, path)
+    assert report.stopped and (report.imported, report.rejected) == (BATCH_SIZE, 0)
+    async with db.reader() as session:
+        stored = await ProductRepository(session).page(tenant.id, ProductFilter(), after_id=None, limit=10_000)
+    assert sorted(product.sku for product in stored) == sorted(skus[:BATCH_SIZE])
+    assert report.written_through == first_lines(path)[BATCH_SIZE]  # the header is row 0
 
 
 async def test_values_in_a_locale_that_is_not_enabled_reject_their_row(db: Database, tenant: TenantHandle) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import os
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -25,6 +30,11 @@ RejectsOption = Annotated[
     Path | None, typer.Option("--rejects", help="Write every rejected row, with its reasons, to this JSON Lines file.")
 ]
 SHOWN_REJECTIONS = 20
+EXIT_INTERRUPTED = 130
+STOPPED_AT_ONCE = (
+    "interrupted: stopped at once; each batch of rows is imported whole or not at all: run the import again to "
+    "finish it (the rows already imported come out unchanged)"
+)
 
 
 def _import(path: Path, rejects: Path | None, start: Callable[[Importer], Awaitable[ImportReport]], what: str) -> None:
@@ -38,32 +48,70 @@ def _import(path: Path, rejects: Path | None, start: Callable[[Importer], Awaita
             sink.write(json.dumps({"line": rejection.line, "reasons": rejection.reasons}, ensure_ascii=False) + "\n")
 
     size = path.stat().st_size
-
-    async def work() -> ImportReport:
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(f"importing {path.name}", total=size)
-            async with database() as db:
-                importer = Importer(db, on_reject=on_reject, progress=lambda n: progress.advance(task, n))
-                try:
-                    return await start(importer)
-                except UnsupportedFile as exc:
-                    raise ValueError(str(exc)) from exc
-
     try:
-        report = run(work)
+        report = run(lambda: _read_into_catalog(path, size, start, on_reject))
+    except KeyboardInterrupt:  # asyncio's own, in the instants before or after the import
+        errors.print(STOPPED_AT_ONCE)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         if sink is not None:
             sink.close()
+    if report.stopped:
+        errors.print(_interrupted(report, path, what))
+        raise typer.Exit(EXIT_INTERRUPTED)
     _summary(report, what, rejects)
     if report.rejected:
         raise typer.Exit(3)
+
+
+async def _read_into_catalog(
+    path: Path, size: int, start: Callable[[Importer], Awaitable[ImportReport]], on_reject: Callable[[Rejection], None]
+) -> ImportReport:
+    """The import, under a progress bar over the file's bytes; a first Ctrl-C ends it after the batch in flight."""
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as bar, _ctrl_c_stops() as stop:
+        task = bar.add_task(f"importing {path.name}", total=size)
+        async with database() as db:
+            importer = Importer(db, on_reject=on_reject, progress=lambda n: bar.advance(task, n), stop=stop)
+            try:
+                return await start(importer)
+            except UnsupportedFile as exc:
+                raise ValueError(str(exc)) from exc
+
+
+@contextmanager
+def _ctrl_c_stops() -> Iterator[asyncio.Event]:
+    """A first Ctrl-C sets the event: the import finishes the batch it is writing and starts no other, so what it
+    then says was kept is so. A second one ends the process at once, without the clean-up a database that does
+    not answer would hold up: the transaction of the batch in flight was not committed, so the database drops it."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield stop  # signals reach the main thread only; an ignored Ctrl-C (a shell's background job) stays so
+        return
+
+    def on_ctrl_c() -> None:
+        if stop.is_set():
+            errors.print(STOPPED_AT_ONCE)
+            os._exit(EXIT_INTERRUPTED)
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGINT, on_ctrl_c)
+    try:
+        yield stop
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted(report: ImportReport, path: Path, what: str) -> str:
+    if not report.written_through:
+        return f"interrupted: nothing of {path.name} was imported"
+    return (
+        f"interrupted: {path.name} was imported up to line {report.written_through} ({report.imported:,} {what}); "
+        "nothing after it was"
+    )
 
 
 def _summary(report: ImportReport, what: str, rejects: Path | None) -> None:

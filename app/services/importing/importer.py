@@ -3,10 +3,13 @@
 A row is written whole or not at all: each batch is one transaction, and a
 bad row is left out of its batch with its reasons. A row is never refused for
 a column the catalog has no place for: such columns are named once and skipped.
+An import asked to stop ends between two batches, so what it wrote is every row
+up to a line and nothing after it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +53,10 @@ class ImportReport:
     skipped_columns: dict[str, str] = field(default_factory=dict)
     unread: str | None = None
     """Why the file was not read to its end (an unclosed quote), when it was not: the rows after are not counted."""
+    written_through: int = 0
+    """The last line of the last batch written: every row up to it was imported or rejected, none after it written."""
+    stopped: bool = False
+    """Asked to stop before the file's end: nothing after `written_through` was imported."""
 
     def reject(self, rejection: Rejection) -> None:
         self.rejected += 1
@@ -73,10 +80,13 @@ class Importer:
         *,
         on_reject: Callable[[Rejection], None] | None = None,
         progress: ProgressCallback | None = None,
+        stop: asyncio.Event | None = None,
     ) -> None:
+        """`stop`, once set (by a Ctrl-C), ends the import after the batch being written."""
         self.db = db
         self.on_reject = on_reject
         self.progress = progress
+        self.stop = stop
 
     async def tenant_id(self, tenant_code: str) -> int:
         async with self.db.reader() as session:
@@ -93,7 +103,7 @@ class Importer:
         report = ImportReport()
         with path.open("rb") as handle:
             records = self._attribute_records(handle, path)
-            for batch in _batches(self._attribute_rows(records, report)):
+            for batch in self._until_stopped(_batches(self._attribute_rows(records, report)), report):
                 await self._write_attributes(tenant_id, batch, report)
         return report
 
@@ -112,11 +122,20 @@ class Importer:
                 rows = self._csv_products(records, layout, spec, report)
             else:
                 rows = self._jsonl_products(read_jsonl(handle, self.progress), report)
-            for batch in _batches(rows, distinct=lambda pending: pending.item.sku):
+            for batch in self._until_stopped(_batches(rows, distinct=lambda pending: pending.item.sku), report):
                 await self._write_products(tenant_id, batch, spec, report)
         if report.changed:
             await self.db.refresh_statistics(Product.__tablename__, ProductValue.__tablename__)
         return report
+
+    def _until_stopped(self, batches: Iterator[list[Pending]], report: ImportReport) -> Iterator[list[Pending]]:
+        """The batches, until a stop is asked for: the batch being written is finished, the next never started."""
+        for batch in batches:
+            if self.stop is not None and self.stop.is_set():
+                report.stopped = True
+                return
+            yield batch
+            report.written_through = batch[-1].line  # resumed: the caller has written it
 
     def _attribute_records(self, handle: Any, path: Path) -> Iterator[Record]:
         if file_format(path) == "csv":
