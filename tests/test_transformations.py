@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import decimal
+import html
 import html.parser
 import random
 import unicodedata
@@ -527,6 +528,44 @@ def test_max_length_on_an_html_field_cuts_text_never_markup() -> None:
     # Once stripHtml made text of it, that text is escaped for the field, and cut as HTML text.
     plain = compile_({"stripHtml": True, "maxLength": 12}, T.TEXTAREA, BODY)
     assert plain.apply(link, ctx()) == "Chêne &amp;"
+
+
+def test_max_length_on_an_html_field_reads_tags_as_a_browser_does() -> None:
+    """An unquoted attribute value may hold an apostrophe (French l'atelier): the tag ends at its ">", so the link's
+    text is text to cut, and no cut leaves half a tag for the sanitiser to make a broken image of."""
+    link = "<p>Voir <a title=l'atelier href=/fr/atelier>l'atelier de Lyon</a> et ses chaises</p>"
+    assert compile_({"maxLength": 66}, T.TEXTAREA, BODY).apply(link, ctx()) == (
+        "<p>Voir <a title=l'atelier href=/fr/atelier>l'atelier de</a></p>"
+    )
+    image = "<p><img alt=l'été src=/ete.png> Chaise longue en chêne</p>"
+    for length in range(len("<p><img alt=l'été src=/ete.png> C</p>"), len(image)):
+        cut = compile_({"maxLength": length}, T.TEXTAREA, BODY).apply(image, ctx())
+        assert cut.startswith("<p><img alt=l'été src=/ete.png> C") and _Elements(cut).well_formed, cut
+    with pytest.raises(TransformationError, match="leaves nothing"):  # the image does not fit: nothing is cut
+        compile_({"maxLength": 22}, T.TEXTAREA, BODY).apply(image, ctx())
+    pinned = [  # (markup, length, cut): what the old tokenizer got right, kept
+        ("<p>a <!-- x > y --> b c d e</p>", 24, "<p>a <!-- x > y --></p>"),
+        ('<p><a title="a > b">voir plus loin</a></p>', 30, '<p><a title="a > b">vo</a></p>'),
+        ("<p>un<br/>deux trois quatre</p>", 18, "<p>un<br/>deux</p>"),
+        ("<p><b>gras sans fin et plus de mots", 20, "<p><b>gras</b></p>"),
+        ("<p>Prix&nbsp;: 12&nbsp;kg et plus</p>", 24, "<p>Prix&nbsp;:</p>"),
+        ("<p>&#x627;&#x644;&#x62e;&#x634;&#x628; plus</p>", 34, "<p>&#x627;&#x644;&#x62e;</p>"),
+    ]
+    for markup, length, expected in pinned:
+        assert compile_({"maxLength": length}, T.TEXTAREA, BODY).apply(markup, ctx()) == expected, markup
+
+
+def test_max_length_on_an_html_field_keeps_a_mark_written_as_a_reference_with_its_letter() -> None:
+    """Arabic written as character references (&#x645;&#x64e; ...) is still letters with their harakat: the cut
+    counts the references as sent and never leaves a letter without the mark the PIM gave it."""
+    word = "مَرْحَبًا"  # m + fatha, r + sukun, h + fatha, b + tanwin, alif
+    markup = "<p>" + "".join(f"&#x{ord(char):x};" for char in word) + "</p>"
+    with pytest.raises(TransformationError, match="leaves nothing"):  # the meem alone would fit, not with its fatha
+        compile_({"maxLength": len("<p>&#x645;</p>")}, T.TEXTAREA, BODY).apply(markup, ctx("ar_AE"))
+    for length in range(len("<p>&#x645;&#x64e;</p>"), len(markup)):
+        cut = compile_({"maxLength": length}, T.TEXTAREA, BODY).apply(markup, ctx("ar_AE"))
+        shown = html.unescape(cut.removeprefix("<p>").removesuffix("</p>"))
+        assert len(cut) <= length and word.startswith(shown) and truncate(word, len(shown)) == shown, (length, cut)
 
 
 def test_truncation_is_a_prefix_within_the_limit_on_random_text() -> None:

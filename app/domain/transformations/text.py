@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import html.parser
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -52,78 +53,180 @@ def _word_end(text: str, budget: int) -> int:
     return budget - 1 - found.start() if found else 0
 
 
-_MARKUP = re.compile(
-    r"<!--.*?(?:-->|$)|<[!?][^>]*>?|</?[A-Za-z][^\s/>]*(?:\"[^\"]*\"|'[^']*'|[^'\">])*>?",
-    re.DOTALL,
-)
-"""What truncate_html never cuts: a tag (quoted attributes may hold ">"), a comment or a declaration."""
-_ENTITY = re.compile(r"&#?\w*;?")
+_LOOKAHEAD = 40
+"""How far past the limit truncate_html reads: enough to finish an entity begun before it (the longest named one
+has 32 characters) and to see whether the limit falls inside a word or a character."""
+_NEWLINE = re.compile("\n")
+_TEXT, _REF, _START, _END, _OTHER = range(5)
+"""Token kinds: text, a character reference (&amp; &nbsp; &#x627;), a start tag, an end tag, anything else
+(a comment, a declaration, a self-closing tag, markup the parser skipped or could not finish)."""
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
 )
+
+
+class _Tokenizer(html.parser.HTMLParser):
+    """Where each token of the markup starts, as the standard library's HTML parser reads it: quoted and unquoted
+    attribute values (l'été), comments, declarations and the raw text of scripts and styles are its business."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=False)
+        self.line_starts = [0, *(match.end() for match in _NEWLINE.finditer(markup))]
+        self.found: list[tuple[int, int, str]] = []
+        """(offset, kind, the tag's name or the text)."""
+
+    def _add(self, kind: int, name: str = "") -> None:
+        line, column = self.getpos()
+        self.found.append((self.line_starts[line - 1] + column, kind, name))
+
+    def handle_data(self, data: str) -> None:
+        self._add(_TEXT, data)
+
+    def handle_entityref(self, name: str) -> None:
+        self._add(_REF)
+
+    def handle_charref(self, name: str) -> None:
+        self._add(_REF)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._add(_START, tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._add(_END, tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._add(_OTHER)
+
+    def handle_comment(self, data: str) -> None:
+        self._add(_OTHER)
+
+    def handle_decl(self, decl: str) -> None:
+        self._add(_OTHER)
+
+    def handle_pi(self, data: str) -> None:
+        self._add(_OTHER)
+
+    def unknown_decl(self, data: str) -> None:
+        self._add(_OTHER)
+
+
+def _tokens(markup: str) -> list[tuple[int, str, str]]:
+    """(kind, source, tag name) for each token, their sources adding up to `markup`.
+
+    The parser is never closed: what it could not finish at the end (a tag or a comment cut off) is markup, as it
+    is to a browser, and is kept whole or not at all.
+    """
+    parser = _Tokenizer(markup)
+    parser.feed(markup)
+    found = parser.found
+    ends = [offset for offset, _, _ in found[1:]]
+    ends.append(len(markup) - len(parser.rawdata))
+    tokens: list[tuple[int, str, str]] = []
+    if found and found[0][0] > 0:
+        tokens.append((_OTHER, markup[: found[0][0]], ""))
+    for (start, kind, name), end in zip(found, ends, strict=True):
+        if kind == _TEXT:
+            tokens.append((_TEXT, name, ""))
+            start += len(name)  # the parser skips a few things silently ("</>"): they follow as markup
+            if start < end:
+                tokens.append((_OTHER, markup[start:end], ""))
+        else:
+            tokens.append((kind, markup[start:end], name))
+    if parser.rawdata:
+        tokens.append((_OTHER, parser.rawdata, ""))
+    return tokens
 
 
 def truncate_html(markup: str, length: int, ellipsis: str = "") -> str:
     """`markup` if it fits in `length` characters, else a prefix of its text plus `ellipsis`, still well formed.
 
     Counts what is sent (tags and entities as written), so the result fits a channel's limit; cuts only text,
-    the way truncate() does (never inside an entity), never a tag, and closes the elements it leaves open.
+    the way truncate() does (never inside an entity, nor between a letter and a mark an entity writes), never a
+    tag, and closes the elements it leaves open.
     """
-    if len(markup) <= length:
-        return markup
+    return markup if len(markup) <= length else _cut_html(markup, length, ellipsis)[0]
+
+
+def _cut_html(markup: str, length: int, ellipsis: str) -> tuple[str, bool]:
+    """truncate_html's cut of a markup longer than `length`, and whether it keeps any text besides the ellipsis.
+
+    Only the first `length` characters can be kept, so only they (and a little more, _LOOKAHEAD) are parsed.
+    """
     budget = length - len(ellipsis)
     out: list[str] = []
     used = closing = 0  # closing: what the end tags of open_tags take
     open_tags: tuple[str, ...] = ()
     said = False  # some text is in: a text that does not fit is cut at a word boundary only
-    position = 0
-    for match in (*_MARKUP.finditer(markup), None):
-        text = markup[position : match.start() if match else len(markup)]
+    run: list[tuple[int, str]] = []  # the text and references since the last tag
+    for kind, source, name in (*_tokens(markup[: length + _LOOKAHEAD]), (_OTHER, "", "")):
+        if kind in (_TEXT, _REF):
+            run.append((kind, source))
+            continue
+        text = "".join(piece for _, piece in run)
         room = budget - used - closing
         if len(text) > room:
-            out.append(_cut_text(text, room, inside_words=not said))
+            text = _cut_text(run, room, inside_words=not said)
+            out.append(text)
+            said = said or bool(text.strip())
             break
+        run = []
         out.append(text)
         used += len(text)
         said = said or bool(text.strip())
-        if match is None:
+        after = _open_after(open_tags, kind, name)
+        closing = sum(len(tag) + 3 for tag in after)
+        if used + len(source) + closing > budget:
             break
-        token = match.group()
-        after = _open_after(open_tags, token)
-        closing = sum(len(name) + 3 for name in after)
-        if used + len(token) + closing > budget:
-            break
-        out.append(token)
-        used += len(token)
+        out.append(source)
+        used += len(source)
         open_tags = after
-        position = match.end()
-    return "".join(out).rstrip() + ellipsis + "".join(f"</{name}>" for name in reversed(open_tags))
+    cut = "".join(out).rstrip() + ellipsis + "".join(f"</{tag}>" for tag in reversed(open_tags))
+    return cut, said
 
 
-def _cut_text(text: str, room: int, *, inside_words: bool) -> str:
-    """The part of one run of HTML text that fits in `room`: whole words, or (`inside_words`, when it holds the
-    first word) as much as fits, never ending inside an entity."""
-    if not inside_words:
-        return text[: _word_end(text, room)]
-    cut = len(truncate(text, room))
-    amp = text.rfind("&", 0, cut)
-    entity = _ENTITY.match(text, amp) if amp >= 0 else None
-    if entity is not None and entity.end() > cut:
-        cut = amp
-    return text[:cut]
+def _cut_text(run: list[tuple[int, str]], room: int, *, inside_words: bool) -> str:
+    """The part of one run of HTML text (text and character references) that fits in `room`: whole words, or
+    (`inside_words`, when it holds the first word) as much as fits. The run is read as the text it shows, so a
+    reference is one character, never split, and a mark one writes (&#x64e;) stays with its letter."""
+    pieces = [(source, source if kind == _TEXT else html.unescape(source), kind == _TEXT) for kind, source in run]
+    text = "".join(shown for _, shown, _ in pieces)
+    fits = _shown_within(pieces, room)
+    cut = _word_end(text, fits)
+    if inside_words and not text[:cut].strip():  # not even the first word fits: cut between whole characters
+        cut = _grapheme_start(text, fits)
+    return "".join(source for source, _, _ in pieces)[: _source_of(pieces, cut)]
 
 
-def _open_after(open_tags: tuple[str, ...], token: str) -> tuple[str, ...]:
-    """The elements open after `token`: a start tag opens one (not a void one), an end tag closes its element
-    and any left open inside it; comments, declarations and stray end tags change nothing."""
-    if token.startswith(("<!", "<?")):
-        return open_tags
-    name = token.lstrip("</").split(None, 1)[0].rstrip("/>").lower()
-    if token.startswith("</"):
+def _shown_within(pieces: list[tuple[str, str, bool]], room: int) -> int:
+    """How much of the text shown fits in `room` characters of source (source, shown, is it plain text)."""
+    shown_at = source_at = 0
+    for source, shown, plain in pieces:
+        if source_at + len(source) > room:
+            return shown_at + (room - source_at if plain else 0)
+        shown_at += len(shown)
+        source_at += len(source)
+    return shown_at
+
+
+def _source_of(pieces: list[tuple[str, str, bool]], length: int) -> int:
+    """How much source shows the first `length` characters of the text; a reference is in whole or not at all."""
+    shown_at = source_at = 0
+    for source, shown, plain in pieces:
+        if shown_at + len(shown) > length:
+            return source_at + (length - shown_at if plain else 0)
+        shown_at += len(shown)
+        source_at += len(source)
+    return source_at
+
+
+def _open_after(open_tags: tuple[str, ...], kind: int, name: str) -> tuple[str, ...]:
+    """The elements open after a token: a start tag opens one (not a void one), an end tag closes its element
+    and any left open inside it; comments, declarations, self-closing and stray end tags change nothing."""
+    if kind == _END:
         return open_tags[: len(open_tags) - 1 - open_tags[::-1].index(name)] if name in open_tags else open_tags
-    if name in _VOID or token.endswith("/>"):
-        return open_tags
-    return (*open_tags, name)
+    if kind == _START and name not in _VOID:
+        return (*open_tags, name)
+    return open_tags
 
 
 _BLOCK_TAGS = frozenset(
@@ -257,11 +360,12 @@ class _MaxLength:
         the bare ellipsis) it would clear, or blank, the channel's value while the PIM has one."""
         if len(text) <= self.length:
             return text
-        cut = (
-            truncate_html(text, self.length, self.ellipsis) if self.html else truncate(text, self.length, self.ellipsis)
-        )
-        kept = _MARKUP.sub("", cut) if self.html else cut
-        if kept[: len(kept) - len(self.ellipsis)].strip() or not text.strip():
+        if self.html:
+            cut, kept = _cut_html(text, self.length, self.ellipsis)
+        else:
+            cut = truncate(text, self.length, self.ellipsis)
+            kept = bool(cut[: len(cut) - len(self.ellipsis)].strip())
+        if kept or not text.strip():
             return cut
         what = "its first character or its markup" if self.html else "its first character"
         raise TransformationError(
