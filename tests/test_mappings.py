@@ -6,7 +6,9 @@ pipeline a sync runs, so what is asserted here is what a channel would get.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import html
 from typing import Any
 
 import pytest
@@ -20,7 +22,7 @@ from app.domain.connectors import ConnectorSettings, LocalePair
 from app.domain.export_plan import ExportPlan
 from app.domain.mappings import MappingDirection, MappingDraft, check_mappings
 from app.domain.scopes import Scope
-from app.domain.transformations import strip_html
+from app.domain.transformations import sanitize_html, strip_html
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, PRODUCT, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle, make_tenant
 from tests.connector_fixtures import (
@@ -38,6 +40,7 @@ from tests.connector_fixtures import (
 from tests.emulators import serve
 from tests.emulators.custom_http_shop import CustomHttpShop
 from tests.emulators.shopify import ShopifyEmulator
+from tests.shared_data import shared_path
 from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
 from tests.sync_fixtures import run_here, sent_products
 
@@ -745,6 +748,34 @@ def test_an_html_field_gets_text_escaped_and_rich_text_sanitised() -> None:
     markup = '<p dir="rtl" onclick="steal()">خشب &amp; <b>قماش</b><script>steal()</script></p>'
     built = rich.build("S", {(1, "fr_FR", ""): "x", (2, "fr_FR", ""): markup})
     assert built.locales[0].fields["description"] == '<p dir="rtl">خشب &amp; <b>قماش</b></p>'
+
+
+def test_a_plain_text_description_keeps_its_paragraphs_and_lines_in_an_html_field() -> None:
+    """Akeneo's demo catalog holds descriptions typed as plain text (the rich-text editor off): sent to an HTML field
+    as they are, their lines run into one on the storefront. Each paragraph goes as a <p>, each other line break as
+    a <br>, the text escaped; a description written as markup goes as it was written."""
+    with shared_path("data", "akeneo_icecat_demo_dev", "products.csv").open(newline="", encoding="utf-8") as handle:
+        rows = {row["sku"]: row for row in csv.DictReader(handle, delimiter=";")}
+    plain = rows["1111111225"]["description-en_US-ecommerce"]
+    markup = rows["13871461"]["description-en_US-print"]
+    assert "\n\n" in plain and "<" not in plain and markup.startswith("<b>")
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    body = AttributeSpec(2, "body", AttributeType.TEXTAREA, localizable=True, scopable=False)
+    catalog = CatalogSpec({"name": name, "body": body}, locales=("fr_FR",))
+    plan = _custom_http_plan(
+        [
+            MappingDraft("name", "title", MappingDirection.EXPORT),
+            MappingDraft("body", "description", MappingDirection.EXPORT),
+        ],
+        catalog,
+    )
+    sent = plan.build("1111111225", {(1, "fr_FR", ""): "Mexx", (2, "fr_FR", ""): plain}).locales[0].fields
+    paragraphs = [html.escape(paragraph, quote=False).split("\n") for paragraph in plain.split("\n\n")]
+    assert sent["description"] == "".join(f"<p>{'<br>'.join(lines)}</p>" for lines in paragraphs)
+    assert sent["description"].startswith("<p>Relaxed with a classic") and "<br>Cut: bent<br>" in sent["description"]
+    assert strip_html(sent["description"]) == plain.replace("\n\n", "\n"), "the shopper reads the PIM's lines"
+    written = plan.build("13871461", {(1, "fr_FR", ""): "MF", (2, "fr_FR", ""): markup}).locales[0].fields
+    assert written["description"] == sanitize_html(markup), "markup is left as written (sanitised)"
 
 
 def test_a_required_field_that_fails_its_transformation_is_not_also_called_empty() -> None:

@@ -291,6 +291,25 @@ def test_a_template_into_an_html_field_escapes_the_text_it_puts_in_and_keeps_its
     )
 
 
+def test_a_plain_text_textarea_keeps_its_lines_where_a_template_puts_it_and_when_cut() -> None:
+    """A TEXTAREA typed without the rich-text editor is plain text: in an HTML field its paragraphs are <p> and its
+    lines <br>, also inside a template and before maxLength cuts it (so the limit counts them); markup is kept."""
+    care = "Lavage à 30°\nNe pas sécher en machine\n\nCuir < 5 % & coton"
+    as_markup = "<p>Lavage à 30°<br>Ne pas sécher en machine</p><p>Cuir &lt; 5 % &amp; coton</p>"
+    template = compile_transformation(
+        {"template": "<h2>{brand}</h2>{description}"},
+        attribute_type=T.TEXT,
+        field=BODY,
+        known_attributes=KNOWN,
+        markup_attributes={"description"},
+    )
+    assert template.apply("x", ctx(values={"brand": "Mexx", "description": care})) == f"<h2>Mexx</h2>{as_markup}"
+    cut = compile_({"maxLength": 40}, T.TEXTAREA, BODY).apply(care, ctx())
+    assert cut == "<p>Lavage à 30°<br>Ne pas sécher en</p>"
+    for written in ["<p>Lavage</p>\n<p>Cuir</p>", "Lavage &amp; séchage\nCuir", "Lavage à 30°"]:
+        assert compile_({"maxLength": 60}, T.TEXTAREA, BODY).apply(written, ctx()) == written, "markup, or one line"
+
+
 def test_max_length_into_an_html_field_cuts_plain_text_as_what_is_sent() -> None:
     """Plain text is made HTML before the cut: the limit counts its entities, and the cut never splits one."""
     compiled = compile_({"maxLength": 12}, T.TEXT, BODY)

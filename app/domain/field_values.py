@@ -16,7 +16,7 @@ from typing import Any
 from app.domain.catalog import AttributeSpec, AttributeType
 from app.domain.channels import ChannelField, FieldType
 from app.domain.errors import ErrorCode
-from app.domain.transformations import HtmlForm, TransformationError, sanitize_html, to_html
+from app.domain.transformations import HtmlForm, TransformationError, rich_text, sanitize_html, to_html
 
 
 class NoPrice(Exception):
@@ -72,6 +72,11 @@ def reducer(attribute: AttributeSpec, currency: str | None) -> Callable[[Any], A
     return same
 
 
+def markup_html(text: str) -> str:
+    """HTML a person wrote, as a storefront may show it: a plain text's lines kept apart, then sanitised."""
+    return sanitize_html(rich_text(text))
+
+
 def same(data: Any) -> Any:
     return data
 
@@ -111,12 +116,12 @@ def serializer(channel_field: ChannelField, unit: str | None, form: HtmlForm) ->
     A measure goes to a decimal field only in `unit`, the one convertUnit put it in: the field holds a bare
     number, so amounts in mixed units would go out as if they were one. An HTML field gets HTML whatever the value
     is (`form`): plain text escaped, with <br> for its line breaks ("A < B & C" must not be read as markup, nor
-    a name holding a tag run on the storefront), markup a person wrote sanitised, and what the pipeline escaped
-    as it is.
+    a name holding a tag run on the storefront), markup a person wrote sanitised (a TEXTAREA's plain text with its
+    lines made paragraphs first: rich_text), and what the pipeline escaped as it is.
     """
     kind = channel_field.type
     if kind is FieldType.HTML:
-        as_html = {HtmlForm.PLAIN: to_html, HtmlForm.MARKUP: sanitize_html, HtmlForm.ESCAPED: same}[form]
+        as_html = {HtmlForm.PLAIN: to_html, HtmlForm.MARKUP: markup_html, HtmlForm.ESCAPED: same}[form]
         return lambda value: as_html(value if isinstance(value, str) else as_text(value))
     if kind is FieldType.DECIMAL:
 

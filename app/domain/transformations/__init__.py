@@ -73,7 +73,11 @@ the steps alone (HtmlForm):
     markup      a TEXTAREA value (the PIM's rich text), a template's output:
                 sent as HTML, sanitised (nh3's allow-list of tags and
                 attributes, plus class, dir, lang and title): scripts, styles,
-                event handlers and javascript: links are removed.
+                event handlers and javascript: links are removed. A TEXTAREA
+                written without the rich-text editor is plain text: one with
+                line breaks and no markup (no tag, no entity) is escaped, its
+                paragraphs made <p> and its other lines <br> (rich_text),
+                before a maxLength step too, and where a template puts it in.
     escaped     stripHtml's output: text already made HTML, sent as it is.
 
 An import (BOTH, IMPORT) from an HTML field into a TEXT or IDENTIFIER
@@ -121,7 +125,7 @@ from app.domain.transformations.model import (
     ValueKind,
 )
 from app.domain.transformations.money import MAX_DECIMALS, NUMBERING_SYSTEMS, ROUNDING_MODES, TAX_OPTIONS
-from app.domain.transformations.text import sanitize_html, strip_html, to_html, truncate
+from app.domain.transformations.text import rich_text, sanitize_html, strip_html, to_html, truncate
 from app.domain.transformations.value_map import TRUE_FALSE, UNMAPPED_POLICIES
 
 __all__ = [
@@ -145,6 +149,7 @@ __all__ = [
     "TransformationError",
     "ValueKind",
     "compile_transformation",
+    "rich_text",
     "sanitize_html",
     "strip_html",
     "template_attributes",

@@ -35,7 +35,7 @@ from app.domain.transformations.money import (
     _FormatCurrency,
     _Round,
 )
-from app.domain.transformations.text import _MaxLength, _StripHtml, _Template, _ToHtml
+from app.domain.transformations.text import _MaxLength, _StripHtml, _Template, _ToHtml, rich_text
 from app.domain.transformations.units import DIMENSION_OF, DIMENSIONS, _ConvertUnit
 from app.domain.transformations.value_map import TRUE_FALSE, UNMAPPED_POLICIES, _ValueMap
 
@@ -449,6 +449,8 @@ class _Compiler:
             if self.html and self.form is HtmlForm.PLAIN:  # cut what is sent: the text made HTML first
                 self.steps.append(_ToHtml())
                 self.form = HtmlForm.ESCAPED
+            elif self.html and self.form is HtmlForm.MARKUP:  # a TEXTAREA's plain lines too (still sanitised)
+                self.steps.append(_ToHtml(rich_text))
             return _MaxLength(length, ellipsis, html=self.html)
         return None
 

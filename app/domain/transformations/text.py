@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import html.parser
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,6 +261,28 @@ def to_html(text: str) -> str:
     return "<br>".join(html.escape(line, quote=False) for line in text.splitlines())
 
 
+_MARKUP_SIGN = re.compile(r"<[A-Za-z!/?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
+"""What makes a text markup: a tag, a comment or a declaration (HTML reads "<" as one only before a letter, "!",
+"/" or "?"), or a character reference."""
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+"""What str.splitlines() splits at."""
+
+
+def rich_text(text: str) -> str:
+    """A TEXTAREA value as markup. Akeneo's textarea holds HTML when its rich-text editor is on, and plain text when
+    it is off, whose line breaks a storefront would run together: such a text (one without a sign of markup) is
+    escaped, its paragraphs (lines apart by blank ones) made <p>, and its other line breaks <br>."""
+    if not _LINE_BREAK.search(text) or _MARKUP_SIGN.search(text):
+        return text
+    paragraphs: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.strip():
+            paragraphs[-1].append(html.escape(line, quote=False))
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    return "".join(f"<p>{'<br>'.join(lines)}</p>" for lines in paragraphs if lines)
+
+
 _SAFE_HTML = nh3.Cleaner(
     attributes={**nh3.ALLOWED_ATTRIBUTES, "*": {"class", "dir", "lang", "title"}},
     link_rel=None,
@@ -280,7 +303,7 @@ class _Template:
     """(literal text, then the attribute code to render, "" for the value itself, None for nothing)."""
     html: bool = False
     """The text goes to an HTML field: the literal text is markup, written by the mapping's author, and each
-    value put in is escaped (to_html) unless it is markup already."""
+    value put in is escaped (to_html) unless it is markup already (rich_text: a TEXTAREA's plain lines kept apart)."""
     markup: frozenset[str] = frozenset()
     """The codes whose values are markup (TEXTAREA attributes; "" when the value itself is HTML by then)."""
 
@@ -295,8 +318,8 @@ class _Template:
                 gap = False
             if code is not None:
                 text = _render(value if code == "" else ctx.lookup(code), ctx.pim_locale)
-                if text and self.html and code not in self.markup:
-                    text = to_html(text)
+                if text and self.html:
+                    text = rich_text(text) if code in self.markup else to_html(text)
                 if text:
                     out.append(text)
                 gap = not text
@@ -327,14 +350,17 @@ class _StripHtml:
 
 @dataclass(frozen=True, slots=True)
 class _ToHtml:
-    """Plain text made HTML (to_html) before maxLength cuts it for an HTML field: the cut then counts what is sent
-    and never splits an entity it would otherwise leave to the wire."""
+    """Text made the HTML it is sent as (`convert`: to_html for plain text, rich_text for a TEXTAREA's) before
+    maxLength cuts it for an HTML field: the cut then counts what is sent and never splits an entity or a <br> it
+    would otherwise leave to the wire."""
+
+    convert: Callable[[str], str] = to_html
 
     def __call__(self, value: Any, ctx: TransformContext) -> Any:
         if isinstance(value, str):
-            return to_html(value)
+            return self.convert(value)
         if isinstance(value, list):
-            return [to_html(str(item)) for item in value]
+            return [self.convert(str(item)) for item in value]
         return value
 
 
