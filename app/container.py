@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
+from app.channels.outbound import PublicAddressTransport, url_origin
 from app.db.engine import Database
 from app.embedded_redis import redis_url
 from app.secrets import CredentialVault, load_cipher
@@ -18,11 +19,17 @@ def arq_redis_settings(settings: Settings) -> RedisSettings:
 
 
 def channel_http_client(settings: Settings) -> httpx.AsyncClient:
-    """One pooled client for every channel request; adapters add their own headers and URLs."""
+    """One pooled client for every channel request; adapters add their own headers and URLs.
+
+    Unless private addresses are allowed, every connection goes through PublicAddressTransport, which judges the
+    address at connect time; the Shopify endpoint the operator configured is trusted as it is."""
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    transport = None
+    if not settings.allow_private_urls:
+        trusted = url_origin(settings.shopify_admin_url or "")
+        transport = PublicAddressTransport(limits=limits, trusted=[trusted] if trusted else [])
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.http_timeout_seconds),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        follow_redirects=False,
+        timeout=httpx.Timeout(settings.http_timeout_seconds), limits=limits, transport=transport, follow_redirects=False
     )
 
 

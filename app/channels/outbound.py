@@ -7,10 +7,14 @@ private network. So such a URL must be absolute http(s) and every address its
 host resolves to must be public, unless the deployment explicitly allows
 private addresses (settings.allow_private_urls: tests, a shop on the same LAN).
 
-Limit: the check resolves the name, and the HTTP client resolves it again when
-it connects. A DNS answer that changes in between (rebinding) is not caught
-here; closing that needs a transport that connects to the vetted address.
-Redirects are not followed by the adapters for the same reason.
+The check on the URL gives the user a clear answer when a connector is
+built, but the HTTP client resolves the name again when it connects, and a DNS
+answer can change in between (rebinding). So the channels' HTTP client also
+connects through PublicAddressTransport: it judges the addresses the name
+resolves to at that moment and connects to exactly the address it judged.
+Redirects are not followed (a redirect is a new URL nobody vetted), and proxy
+settings from the environment are not used: through a proxy, the address
+connected to would be the proxy's, and the check meaningless.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import SplitResult, urlsplit
+
+import httpcore
+import httpx
+
+from app.channels.base import CredentialsRejected
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -114,8 +124,111 @@ async def check_outbound_url(url: str, *, allow_private: bool) -> None:
     addresses = [literal] if literal is not None else await _resolve(host, parts.port or _DEFAULT_PORTS[parts.scheme])
     for address in addresses:
         if not is_public_address(address):
-            shown = host if literal is not None else f"{host} ({address})"
-            raise UnsafeUrl(
-                f"{shown} is a loopback, private, link-local or reserved address; "
-                "the service only calls public addresses unless private URLs are allowed"
-            )
+            raise UnsafeUrl(_refusal(host, address, literal=literal is not None))
+
+
+def _refusal(host: str, address: IPAddress, *, literal: bool) -> str:
+    shown = host if literal else f"{host} ({address})"
+    return (
+        f"{shown} is a loopback, private, link-local or reserved address; "
+        "the service only calls public addresses unless private URLs are allowed"
+    )
+
+
+Origin = tuple[str, int]
+"""A host name (lower case) and port."""
+
+
+class PublicAddressBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, connecting only to public addresses as the name resolves right now.
+
+    The name is resolved once, every address is judged (as check_outbound_url
+    does), and the connection goes to one of those very addresses, so no
+    second DNS answer can slip a private one in. TLS still verifies the
+    certificate for the name (httpcore passes the name, not the address).
+    `trusted` origins, which the operator configured (an egress proxy for
+    Shopify's API), are resolved the same way but not judged.
+
+    A refusal raises CredentialsRejected, as the check at build time does:
+    the connector needs its address fixed, retrying will not help.
+    """
+
+    def __init__(self, *, trusted: Iterable[Origin] = (), inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._trusted = frozenset(trusted)
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface, called with timeout=)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        failure: Exception | None = None
+        for address in await self._addresses(host, port, timeout):
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:  # the name's next address may answer
+                failure = exc
+        assert failure is not None  # _addresses returns at least one
+        raise failure
+
+    async def _addresses(self, host: str, port: int, within: float | None) -> list[IPAddress]:
+        """Every address `host` stands for now; CredentialsRejected when one is not public and may not be called."""
+        literal = _literal(host)
+        if literal is not None:
+            addresses = [literal]
+        else:
+            try:
+                async with asyncio.timeout(within):
+                    addresses = await _resolve(host, port)
+            except TimeoutError:
+                raise httpcore.ConnectTimeout(f"the host {host!r} did not resolve within {within}s") from None
+            except UnresolvableHost as exc:
+                raise httpcore.ConnectError(str(exc)) from None
+        if (host.lower(), port) not in self._trusted:
+            for address in addresses:
+                if not is_public_address(address):
+                    raise CredentialsRejected(_refusal(host, address, literal=literal is not None))
+        return addresses
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("channels are reached over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PublicAddressTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over PublicAddressBackend: the one place every channel connection is made."""
+
+    def __init__(self, *, limits: httpx.Limits, trusted: Iterable[Origin] = ()) -> None:
+        super().__init__(limits=limits)
+        # httpx takes no network backend, so its pool is rebuilt with one (the pool is what the transport sends on).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PublicAddressBackend(trusted=trusted),
+        )
+
+
+def url_origin(url: str) -> Origin | None:
+    """The (host, port) a URL reaches; None when it has none or its host is a template (`https://{shop}/`)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if not parts.hostname or port is None or "{" in parts.netloc:
+        return None
+    return parts.hostname.lower(), port

@@ -1,0 +1,164 @@
+"""The channels' HTTP client reaches public addresses only, judged when it connects (PIMSYNC_ALLOW_PRIVATE_URLS off).
+
+The URL check when a connector is built answers the common case; these tests
+cover what it cannot see: a name whose DNS answer changes after the check
+(rebinding), and addresses written in forms only the resolver understands.
+The shops are served on loopback, so every test here is a shop the service
+must not reach, unless its origin is one the operator configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from app.channels.base import CredentialsRejected
+from app.container import Container, channel_http_client
+from app.main import create_app
+from app.settings import Settings
+from tests.catalog_fixtures import set_up_catalog
+from tests.conftest import GraphQLClient, TenantHandle
+from tests.connector_fixtures import CREATE_CONNECTOR, ServedShop, connector_input, served_shop
+from tests.emulators import serve
+
+__all__ = ["served_shop"]
+
+PUBLIC = "93.184.216.34"
+"""A public address for a fake DNS answer; nothing ever connects to it."""
+
+
+@pytest.fixture
+def strict_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"allow_private_urls": False})
+
+
+@pytest.fixture
+async def strict_gql(
+    strict_settings: Settings, container: Container, tenant: TenantHandle
+) -> AsyncIterator[GraphQLClient]:
+    """The API as deployed by default: the channels' client refuses private addresses."""
+    http = channel_http_client(strict_settings)
+    strict = dataclasses.replace(container, settings=strict_settings, http=http)
+    app = create_app(strict_settings, container=strict)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        gql = GraphQLClient(client, tenant.token)
+        await set_up_catalog(gql)
+        yield gql
+    await http.aclose()
+
+
+Answers = Callable[[str], list[str] | None]
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> Callable[[Answers], None]:
+    """Answer name lookups of the test's event loop (which the service and httpx both ask) as `answers` says;
+    names it returns None for resolve as usual."""
+
+    def install(answers: Answers) -> None:
+        loop = asyncio.get_running_loop()
+        real = loop.getaddrinfo
+
+        async def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+            addresses = answers(str(host))
+            if addresses is None:
+                return await real(host, port, *args, **kwargs)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port))) for address in addresses]
+
+        monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+
+    return install
+
+
+def rebinding(name: str) -> Answers:
+    """`name` is public the first time it is looked up, and loopback from then on."""
+    asked: list[str] = []
+
+    def answers(host: str) -> list[str] | None:
+        if host != name:
+            return None
+        asked.append(host)
+        return [PUBLIC] if len(asked) == 1 else ["127.0.0.1"]
+
+    return answers
+
+
+async def test_a_shop_name_that_turns_private_after_the_check_is_not_reached(
+    strict_gql: GraphQLClient, served_shop: ServedShop, fake_dns: Callable[[Answers], None]
+) -> None:
+    fake_dns(rebinding("shop.rebind.test"))
+    given = connector_input(served_shop)
+    given["credentials"]["baseUrl"] = served_shop.base_url.replace("127.0.0.1", "shop.rebind.test")
+    payload = (await strict_gql(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    assert payload["testResult"]["success"] is False
+    assert payload["testResult"]["message"] == (
+        "CHN-003: shop.rebind.test (127.0.0.1) is a loopback, private, link-local or reserved address; "
+        "the service only calls public addresses unless private URLs are allowed"
+    )
+    assert payload["connector"]["status"] == "ERROR"
+    assert served_shop.shop.requests == [], "the service called a loopback address"
+
+
+@pytest.fixture
+def loopback_origin() -> Iterator[tuple[list[str], int]]:
+    """A server on loopback that records every path it is asked for; its paths and port."""
+    asked: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        asked.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    with serve(app) as origin:
+        yield asked, int(origin.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.1", "0x7f.1", "2130706433", "017700000001", "localhost", "[::ffff:127.0.0.1]"]
+)
+async def test_every_spelling_of_loopback_is_refused_at_connect_time(
+    strict_settings: Settings, loopback_origin: tuple[list[str], int], host: str
+) -> None:
+    asked, port = loopback_origin
+    async with channel_http_client(strict_settings) as http:
+        with pytest.raises(CredentialsRejected, match="loopback, private, link-local or reserved"):
+            await http.get(f"http://{host}:{port}/latest/meta-data")
+    assert asked == []
+
+
+async def test_a_name_with_one_private_address_among_public_ones_is_refused(
+    strict_settings: Settings, loopback_origin: tuple[list[str], int], fake_dns: Callable[[Answers], None]
+) -> None:
+    asked, port = loopback_origin
+    fake_dns(lambda host: [PUBLIC, "169.254.169.254", "127.0.0.1"] if host == "shop.mixed.test" else None)
+    async with channel_http_client(strict_settings) as http:
+        with pytest.raises(CredentialsRejected, match=r"shop\.mixed\.test \(169\.254\.169\.254\)"):
+            await http.get(f"http://shop.mixed.test:{port}/")
+    assert asked == []
+
+
+async def test_the_shopify_endpoint_the_operator_configured_is_reached_and_no_other_port_of_its_host(
+    strict_settings: Settings, loopback_origin: tuple[list[str], int]
+) -> None:
+    """PIMSYNC_SHOPIFY_ADMIN_URL may name an egress proxy on the private network: the operator chose it."""
+    asked, port = loopback_origin
+    trusting = strict_settings.model_copy(
+        update={"shopify_admin_url": f"http://localhost:{port}/admin/api/2026-04/graphql.json"}
+    )
+    async with channel_http_client(trusting) as http:
+        assert (await http.post(f"http://localhost:{port}/admin/api/2026-04/graphql.json")).status_code == 200
+        with pytest.raises(CredentialsRejected):
+            await http.get(f"http://localhost:{port + 1}/")
+    assert asked == ["/admin/api/2026-04/graphql.json"]
+
+
+async def test_a_name_that_does_not_resolve_is_a_connection_failure(strict_settings: Settings) -> None:
+    async with channel_http_client(strict_settings) as http:
+        with pytest.raises(httpx.ConnectError, match="does not resolve"):
+            await http.get("http://shop.invalid/")
