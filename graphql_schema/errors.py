@@ -19,6 +19,7 @@ import strawberry
 import structlog
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import StreamExecutionResult
 
 from app.domain.errors import InvalidInput, ServiceError, UserErrorItem
 from app.domain.scopes import Scope
@@ -99,13 +100,29 @@ class ErrorPolicy(SchemaExtension):
     def __init__(self, *, mask_faults: bool, hide_suggestions: bool) -> None:
         self.mask_faults = mask_faults
         self.hide_suggestions = hide_suggestions
+        self._processed: set[int] = set()
+        """The errors this operation's policy made: a streamed result is seen again when the operation ends."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._apply(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Each result a websocket sends, before it is sent: on_operation only ends after the whole stream."""
+        self._apply(result)
+        yield
+
+    def _apply(self, result: object) -> None:
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [self._process(error) for error in errors]
+            result.errors = [self._once(error) for error in errors]  # type: ignore[attr-defined]
+
+    def _once(self, error: GraphQLError) -> GraphQLError:
+        if id(error) in self._processed:
+            return error
+        processed = self._process(error)
+        self._processed.add(id(processed))
+        return processed
 
     def _process(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error

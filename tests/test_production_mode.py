@@ -6,12 +6,17 @@ masking checks below able to fail.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 import structlog
+from cryptography.fernet import Fernet
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from app.container import Container
 from app.main import create_app
@@ -19,9 +24,11 @@ from app.services.catalog_setup import CatalogSetupService
 from app.services.tokens import TokenService
 from app.settings import Environment, Settings
 from tests.conftest import GraphQLClient, TenantHandle
+from tests.emulators import serve
 
 SECRET_DETAIL = "password=hunter2 at db.internal:5432"
 LOCALES = "{ locales { code } }"
+WS = "graphql-transport-ws"
 
 
 class Boom(RuntimeError):
@@ -64,6 +71,29 @@ async def test_a_resolver_fault_is_masked_in_production(
     assert error["path"] == ["locales"]
     for leak in (SECRET_DETAIL, "Boom", "connection refused", "Traceback", "list_locales", ".py"):
         assert leak not in response.text
+
+
+async def test_a_fault_over_a_websocket_is_masked_in_production(
+    settings: Settings, tenant: TenantHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """graphql-transport-ws answers with the same error policy as HTTP: a code on every error, faults masked."""
+    monkeypatch.setattr(CatalogSetupService, "list_locales", _explode)
+    production = settings.model_copy(
+        update={"environment": Environment.PRODUCTION, "secret_keys": Fernet.generate_key().decode()}
+    )
+    with serve(create_app(production), lifespan="on", ws="websockets-sansio") as origin:
+        async with connect(origin.replace("http://", "ws://") + "/graphql", subprotocols=[Subprotocol(WS)]) as ws:
+            await ws.send(
+                json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}})
+            )
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": LOCALES}}))
+            answer = await asyncio.wait_for(ws.recv(), 10)
+    [error] = json.loads(answer)["payload"]["errors"]
+    assert error["message"] == "Unexpected error."
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    for leak in (SECRET_DETAIL, "Boom", "connection refused", "Traceback", "list_locales", ".py"):
+        assert leak not in str(answer)
 
 
 async def test_the_same_fault_shows_its_message_in_development(
