@@ -58,7 +58,7 @@ class GraphQLApp(GraphQL[Context, None]):
         principal: Principal | None = getattr(request.state, "principal", None)
         if principal is None and not isinstance(request, WebSocket):
             raise Unauthenticated("send Authorization: Bearer <token>")
-        return Context(container=self.current(), principal=principal)
+        return Context(container=self.current(), principal=principal, on_socket=isinstance(request, WebSocket))
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         unset: UnsetType = UNSET

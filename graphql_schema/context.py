@@ -9,11 +9,13 @@ from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import SchemaExtension
 
 from app.container import Container
 from app.domain.errors import Unauthenticated
 from app.domain.scopes import Scope
 from app.services.auth import Principal
+from app.services.tokens import TokenWatch
 from graphql_schema.loaders import Loaders
 
 
@@ -24,6 +26,8 @@ class Context:
     container: Container
     principal: Principal | None
     connection_params: dict[str, Any] | None = None
+    on_socket: bool = False
+    """One context serves every operation of a websocket, authenticated once (see TokenRecheck)."""
     _loaders: Loaders | None = field(default=None, init=False)
 
     @property
@@ -59,3 +63,20 @@ class Context:
 
 
 Info = strawberry.Info[Context, None]
+
+
+class TokenRecheck(SchemaExtension):
+    """Reads a websocket's token again before each operation it runs.
+
+    A websocket authenticates once, at connection_init, and may then send
+    queries, mutations and subscriptions for as long as it stays open; an
+    open subscription watches its token (TokenWatch), and this makes sure a
+    revoked token starts nothing new either. HTTP requests authenticate each
+    time, so they cost no extra read.
+    """
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and context.on_socket and context.principal is not None:
+            await TokenWatch(context.container.db, context.principal, every=0.0).check()
+        yield

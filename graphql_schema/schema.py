@@ -29,7 +29,7 @@ from graphql_schema.conflicts.types import ConflictType
 from graphql_schema.connectors.mutations import ConnectorMutation
 from graphql_schema.connectors.queries import ConnectorQuery
 from graphql_schema.connectors.types import ConnectorType
-from graphql_schema.context import Info
+from graphql_schema.context import Info, TokenRecheck
 from graphql_schema.errors import ErrorPolicy
 from graphql_schema.limits import NodeBudget
 from graphql_schema.relay import Node, parse_global_id
@@ -98,6 +98,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: NodeBudget(max_nodes=settings.graphql_max_nodes),
         lambda: ErrorPolicy(mask_faults=settings.is_production, hide_suggestions=not settings.introspection_enabled),
+        TokenRecheck,
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)

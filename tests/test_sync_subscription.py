@@ -13,11 +13,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from app.db.engine import Database
+from app.domain.scopes import Scope
 from app.main import create_app
 from app.services import tokens
 from app.services.tokens import TokenService
 from app.settings import Settings
-from tests.catalog_fixtures import upsert
+from tests.catalog_fixtures import SET_LOCALES, upsert
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import ServedShop, served_shop
 from tests.emulators import serve
@@ -101,3 +102,30 @@ async def test_revoking_the_token_ends_its_open_subscription(
             "the token of this connection was revoked"
         ], ended
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "complete"
+
+
+async def test_a_revoked_tokens_open_socket_runs_no_new_operation(
+    api_url: str, tenant: TenantHandle, db: Database
+) -> None:
+    """The socket stays open after its token is revoked; a query or mutation sent on it afterwards is refused."""
+    async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        async with db.transaction() as session:
+            for token in await TokenService(session).list(tenant_code=tenant.code):
+                await TokenService(session).revoke(tenant_code=tenant.code, token_id=token.id)
+        mutation = {"query": SET_LOCALES, "variables": {"codes": ["fr_FR"]}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": mutation}))
+        refused = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert refused["type"] in ("next", "error"), refused
+    errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
+    assert [(error["message"], error["extensions"]["code"]) for error in errors] == [
+        ("the token of this connection was revoked", "UNAUTHENTICATED")
+    ], refused
+    async with db.transaction() as session:
+        issued = await TokenService(session).issue(tenant_code=tenant.code, scopes=list(Scope), name="check")
+    async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {issued.secret}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ locales { code } }"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["payload"] == {"data": {"locales": []}}
