@@ -74,9 +74,11 @@ async def test_progress_streams_to_the_end(
     assert any(0 < update["syncedProducts"] < 330 for update in updates), f"no intermediate step: {updates}"
 
 
-async def test_a_socket_without_a_token_is_refused(api_url: str) -> None:
+@pytest.mark.parametrize("token", ["pim_unknown", "pim_\ud800"], ids=["unknown", "unencodable"])
+async def test_a_socket_without_a_token_is_refused(api_url: str, token: str) -> None:
+    """JSON can carry what no header can (a lone surrogate): refused like any unknown token, not dropped."""
     async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer pim_unknown"}}))
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
