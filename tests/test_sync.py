@@ -706,5 +706,6 @@ async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
             await process.wait()
     assert process.returncode == 130, stderr
     assert b"it goes on" in stderr and b"Traceback" not in stderr, stderr
+    assert f"Stopped following job {jobs[0]['node']['id']};".encode() in stderr, "the id cancelSyncJob takes"
     jobs = (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]
     assert [edge["node"]["status"] for edge in jobs] == ["PENDING"]

@@ -8,6 +8,7 @@ their queue messages.
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from typing import Any
@@ -22,6 +23,7 @@ from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import CONNECTOR, ServedShop, served_shop
 from tests.sync_fixtures import (
     CANCEL,
+    JOB,
     LISTINGS,
     LOCALE_STATUS,
     PRODUCTS,
@@ -255,8 +257,11 @@ async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(
         CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "FULL"], env=env
     )
     assert result.exit_code == 0, result.output
-    assert f"COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}" in result.output
+    printed = re.search(rf"Job (\S+) COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}", result.output)
+    assert printed, result.output
     assert len(served_shop.shop.products) == PRODUCTS
+    job = (await shop_sync(JOB, {"id": printed[1]}))["syncJob"]
+    assert (job["syncType"], job["status"]) == ("FULL", "COMPLETED"), "the printed id is the one GraphQL takes"
     again = await asyncio.to_thread(
         CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "INCREMENTAL"], env=env
     )

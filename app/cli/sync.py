@@ -17,6 +17,7 @@ from app.domain.sync import SyncJobStatus, SyncPriority
 from app.repositories.tenants import TenantRepository
 from app.services.sync import progress
 from app.services.sync.jobs import SyncJobService, SyncRequest
+from graphql_schema.relay import global_id
 
 WAITING_HINT_AFTER = 5.0
 EXIT_FAILED_PRODUCTS = 3
@@ -71,11 +72,11 @@ def sync(
     except KeyboardInterrupt:
         if started:  # only the following stops: the job is the workers' and goes on
             errors.print(
-                f"Stopped following job {started[0].id}; it goes on. Stop it with cancelSyncJob if it should not."
+                f"Stopped following job {_api_id(started[0])}; it goes on. Stop it with cancelSyncJob if it should not."
             )
         raise typer.Exit(130) from None
     console.print(
-        f"Job {job.id} {job.status}: {job.synced_products} synced, {job.skipped_products} unchanged, "
+        f"Job {_api_id(job)} {job.status}: {job.synced_products} synced, {job.skipped_products} unchanged, "
         f"{job.failed_products} failed of {job.total_products}."
     )
     if job.failure:
@@ -86,12 +87,17 @@ def sync(
         raise typer.Exit(EXIT_FAILED_PRODUCTS)
 
 
+def _api_id(job: SyncJob) -> str:
+    """The id `syncJob`, `cancelSyncJob` and `retrySyncJob` take: the database's own number names nothing there."""
+    return str(global_id("SyncJob", job.id))
+
+
 async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJob:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     started = time.monotonic()
     hinted = False
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(f"sync {job.id}", total=job.total_products or None)
+        task = bar.add_task(f"sync {_api_id(job)}", total=job.total_products or None)
         # Closed here, while the Redis pool is still open: left to asyncio's shutdown, its unsubscribe ran on a
         # closed pool and printed a traceback after every followed job.
         async with aclosing(progress.listen(redis, job.id, every=1.0)) as updates:
@@ -99,7 +105,10 @@ async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJ
                 job = await service.get(job.id)
                 done = job.synced_products + job.failed_products + job.skipped_products + job.conflicted_products
                 bar.update(
-                    task, total=job.total_products or None, completed=done, description=f"sync {job.id} {job.status}"
+                    task,
+                    total=job.total_products or None,
+                    completed=done,
+                    description=f"sync {_api_id(job)} {job.status}",
                 )
                 if SyncJobStatus(job.status).finished:
                     return job
