@@ -17,7 +17,6 @@ from app.domain.sync import SyncJobStatus, SyncPriority
 from app.repositories.tenants import TenantRepository
 from app.services.sync import progress
 from app.services.sync.jobs import SyncJobService, SyncRequest
-from graphql_schema.relay import global_id
 
 WAITING_HINT_AFTER = 5.0
 EXIT_FAILED_PRODUCTS = 3
@@ -88,7 +87,12 @@ def sync(
 
 
 def _api_id(job: SyncJob) -> str:
-    """The id `syncJob`, `cancelSyncJob` and `retrySyncJob` take: the database's own number names nothing there."""
+    """The id `syncJob`, `cancelSyncJob` and `retrySyncJob` take: the database's own number names nothing there.
+
+    Imported here, not with the module: importing the API package builds its schema, which reads the settings,
+    and a malformed setting must stay `pimsync`'s one-line error (checked before any command runs)."""
+    from graphql_schema.relay import global_id
+
     return str(global_id("SyncJob", job.id))
 
 
