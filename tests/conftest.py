@@ -3,12 +3,15 @@
 Every test that uses `database_url` runs on SQLite, and again on PostgreSQL
 when one answers (in CI it does; PIMSYNC_REQUIRE_SERVICES=1 makes a missing
 PostgreSQL or Redis fail the run instead of skipping or falling back). Each PostgreSQL run gets a throwaway database. Tests are
-isolated by tenant: each gets a new one, which also exercises tenant scoping.
+isolated by tenant: each gets a new one, which also exercises tenant scoping. And by queue: each test (or the
+module-scoped worker serving it) enqueues on a queue of its own, so pytest -n processes and a module's worker
+never take another test's messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -22,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
+from arq.connections import ArqRedis
 from sqlalchemy import delete, event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -150,9 +154,10 @@ def app_logging(settings: Settings) -> Callable[..., None]:
 
 
 @pytest.fixture(scope="session")
-def settings(
+def session_settings(
     database_url: str, var_dir: Path, redis_url: str | None, shopify_switch: tuple[SwappableApp, str]
 ) -> Settings:
+    """The process's settings; each test and each module-scoped worker names its own queue on top of them."""
     return Settings(
         environment=Environment.TEST,
         var_dir=var_dir,
@@ -165,13 +170,48 @@ def settings(
     )
 
 
+def on_a_queue_of_its_own(settings: Settings) -> Settings:
+    """`settings` with a queue (and so a pub/sub namespace) that no other test or worker uses."""
+    return settings.model_copy(update={"queue_name": f"{settings.queue_name}:{uuid.uuid4().hex[:8]}"})
+
+
+@pytest.fixture(scope="module")
+async def module_settings(session_settings: Settings, session_container: Container) -> AsyncIterator[Settings]:
+    """The settings of a worker serving a whole module (sync_fixtures.module_worker), and of the tests it serves."""
+    own = on_a_queue_of_its_own(session_settings)
+    yield own
+    await session_container.redis.delete(own.queue_name)
+
+
+@pytest.fixture
+async def settings(
+    request: pytest.FixtureRequest, session_settings: Settings, session_container: Container
+) -> AsyncIterator[Settings]:
+    """The test's settings, with a queue of its own: no worker but the test's own takes its messages (not one
+    still serving another module, nor one a test stopped with messages still queued), and its workers take no one
+    else's. A test served by its module's worker shares that worker's queue."""
+    if "module_settings" in request.fixturenames:
+        yield request.getfixturevalue("module_settings")
+        return
+    own = on_a_queue_of_its_own(session_settings)
+    yield own
+    await session_container.redis.delete(own.queue_name)  # what is still queued there was the test's alone
+
+
 @pytest.fixture(scope="session")
-async def container(settings: Settings) -> AsyncIterator[Container]:
-    opened = await open_container(settings)
+async def session_container(session_settings: Settings) -> AsyncIterator[Container]:
+    opened = await open_container(session_settings)
     if opened.db.sqlite:
         _track_sqlite_writers(opened.db)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+def container(session_container: Container, settings: Settings) -> Container:
+    """The process's database, Redis connections and vault, enqueuing and publishing on the test's queue."""
+    redis = ArqRedis(session_container.redis.connection_pool, default_queue_name=settings.queue_name)
+    return dataclasses.replace(session_container, settings=settings, redis=redis)
 
 
 _SQLITE_WRITERS: dict[int, set[int]] = {}
@@ -195,8 +235,8 @@ def _track_sqlite_writers(db: Database) -> None:
 
 
 @pytest.fixture(scope="session")
-def db(container: Container) -> Database:
-    return container.db
+def db(session_container: Container) -> Database:
+    return session_container.db
 
 
 @pytest.fixture
@@ -231,10 +271,11 @@ async def tenant(db: Database) -> AsyncIterator[TenantHandle]:
 async def retire_connectors(db: Database, tenant_id: int) -> None:
     """Delete a finished test's connectors, and with them (by cascade) its sync jobs, deliveries and conflicts.
 
-    Tests share a database and a queue: a job a test left PENDING, or a
-    delivery it left unprocessed, would otherwise be revived by a later
-    test's worker (start-up recovery) and keep it busy against a shop that
-    is gone. With the rows gone, such queue messages find nothing to do.
+    Tests share a database: a job a test left PENDING, or a delivery it
+    left unprocessed, would otherwise be revived by a later test's worker
+    (its start-up recovery looks at the whole database, whatever its queue)
+    and keep it busy against a shop that is gone. With the rows gone, such
+    messages find nothing to do.
     """
     async with db.transaction() as session:
         await session.execute(delete(Connector).where(Connector.tenant_id == tenant_id))

@@ -1,7 +1,7 @@
 """Real `pimsync worker` processes for sync tests, GraphQL documents for jobs, and a shop of chairs to sync.
 
 Workers run as separate processes on the test's database and Redis (and its
-own queue name), exactly as deployed; tests can kill one with SIGKILL.
+own queue name: conftest.settings), exactly as deployed; tests can kill one with SIGKILL.
 """
 
 from __future__ import annotations
@@ -147,10 +147,13 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
 
 
 @pytest.fixture(scope="module")
-def module_worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+def module_worker(module_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
     """One worker for every test of a module, per database: each test has its own tenant, so they do not
-    meet, and a test is spared a worker's start and stop. Not for tests that kill or restart it."""
-    with running_worker(settings, tmp_path_factory.mktemp("worker") / "worker.log") as process:
+    meet, and a test is spared a worker's start and stop. Not for tests that kill or restart it.
+
+    Its queue is the module's (conftest.module_settings): the tests it serves enqueue there, and no other
+    test's worker does. It is stopped, and waited for, when the module's last test has run."""
+    with running_worker(module_settings, tmp_path_factory.mktemp("worker") / "worker.log") as process:
         yield process
 
 

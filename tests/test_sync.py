@@ -227,7 +227,7 @@ async def test_a_killed_worker_is_replaced_and_nothing_is_created_twice(
 
 async def queued_messages(container: Container, prefix: str, since: datetime) -> list[str]:
     """The ids of the messages in the sync queue that start with `prefix` after the queue's name, stamped `since` or
-    later (ids are reused on SQLite, and earlier tests' messages stay in the session's queue)."""
+    later, in the test's own queue."""
     queue = container.settings.queue_name
     prefix = f"{queue}:{prefix}"
     members = [member.decode() for member in await container.redis.zrange(queue, 0, -1)]

@@ -90,8 +90,9 @@ class Workers:
 
 
 @pytest.fixture(scope="module")
-def workers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
-    handle = Workers(settings, tmp_path_factory.mktemp("workers"))
+def workers(module_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
+    """On the module's queue (conftest.module_settings), which the tests it serves enqueue on too."""
+    handle = Workers(module_settings, tmp_path_factory.mktemp("workers"))
     yield handle
     handle.stop()
 
