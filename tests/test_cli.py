@@ -38,6 +38,7 @@ from app.services.importing.importer import BATCH_SIZE
 from app.settings import Environment, Settings
 from tests.catalog_fixtures import PRODUCT
 from tests.conftest import postgres_available
+from tests.ports import UNREACHABLE_POSTGRES, closed_port
 
 LOCALES = "{ locales { code enabled } }"
 TOKEN = re.compile(r"pim_[A-Za-z0-9_-]{20,}")
@@ -489,10 +490,6 @@ async def test_ctrl_c_during_an_import_is_one_line_naming_what_was_kept(migrated
     assert await stored_skus(migrated.database_url) == [f"C-{n:06d}" for n in range(through)]
 
 
-UNREACHABLE_POSTGRES = "postgresql+asyncpg://pimsync@127.0.0.1:1/pimsync"
-"""Port 1: nothing listens, the connection is refused at once."""
-
-
 def one_line_error(result: Result) -> str:
     """What a set-up mistake must look like: exit 1, one `error ...` line on stderr, no traceback."""
     assert result.exit_code == 1, result.output
@@ -508,7 +505,8 @@ async def invoke_with(cli: Cli, env: dict[str, str], *args: str) -> Result:
 
 
 async def test_migrate_on_a_database_that_does_not_answer_is_one_line(cli: Cli) -> None:
-    result = await invoke_with(cli, {"DATABASE_URL": UNREACHABLE_POSTGRES}, "migrate")
+    with closed_port() as port:
+        result = await invoke_with(cli, {"DATABASE_URL": UNREACHABLE_POSTGRES.format(closed_port=port)}, "migrate")
     assert "check DATABASE_URL" in one_line_error(result)
 
 

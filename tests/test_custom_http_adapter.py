@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -51,6 +50,7 @@ from app.domain.errors import ErrorCode
 from tests.clocks import FakeClock
 from tests.emulators import serve
 from tests.emulators.custom_http_shop import CustomHttpShop, shop_signature
+from tests.ports import closed_port
 
 SECRET = "shop-signing-secret-0123456789"
 API_KEY = "shop-api-key-abcdef-42"
@@ -432,10 +432,7 @@ async def test_503_carries_the_shops_retry_after(adapter: CustomHttpAdapter, sho
 
 
 async def test_refused_connection_is_unavailable(http: httpx.AsyncClient) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with pytest.raises(ChannelUnavailable):
+    with closed_port() as port, pytest.raises(ChannelUnavailable):
         await make_adapter(f"http://127.0.0.1:{port}/pim", http).test_connection()
 
 

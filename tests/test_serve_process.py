@@ -29,6 +29,7 @@ from app.domain.scopes import Scope
 from app.services.tokens import TokenService
 from app.settings import Settings
 from tests.conftest import redis_available, services_required
+from tests.ports import closed_port
 
 PIMSYNC = Path(sys.executable).with_name("pimsync")
 SERVE_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -302,7 +303,7 @@ async def test_run_on_a_port_in_use_stops_before_starting_anything(tmp_path: Pat
     ("setting", "said"),
     [
         ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key"),
-        ({"REDIS_URL": "redis://127.0.0.1:1/0"}, "(check DATABASE_URL and REDIS_URL)"),
+        ({"REDIS_URL": "redis://127.0.0.1:{closed_port}/0"}, "(check DATABASE_URL and REDIS_URL)"),
     ],
 )
 async def test_a_set_up_mistake_stops_the_api_with_one_line(
@@ -312,10 +313,12 @@ async def test_a_set_up_mistake_stops_the_api_with_one_line(
     var_dir = tmp_path / "var"
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'pimsync.sqlite3'}"
     await asyncio.to_thread(upgrade_to_head, database_url)
-    env = base_env(PIMSYNC_VAR_DIR=str(var_dir), DATABASE_URL=database_url, ENVIRONMENT="test", **setting)
-    service = start(tmp_path, [command, "--port", "0"], env)
-    services.append(service)
-    returncode = service.process.wait(START_SECONDS)
+    with closed_port() as port:
+        given = {name: value.format(closed_port=port) for name, value in setting.items()}
+        env = base_env(PIMSYNC_VAR_DIR=str(var_dir), DATABASE_URL=database_url, ENVIRONMENT="test", **given)
+        service = start(tmp_path, [command, "--port", "0"], env)
+        services.append(service)
+        returncode = service.process.wait(START_SECONDS)
 
     stderr = service.stderr.read_text(encoding="utf-8")
     assert returncode == 1, service.output()

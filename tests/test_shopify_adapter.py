@@ -11,7 +11,6 @@ checks stays empty, so nothing here passes by being silently ignored.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +31,7 @@ from app.channels.shopify.adapter import ShopifyAdapter
 from app.domain.errors import ErrorCode
 from tests.emulators import serve
 from tests.emulators.shopify import ManualClock, ShopifyEmulator
+from tests.ports import closed_port
 
 TOKEN = "shpat_integration_0123456789abcdef0000"
 SHOP_DOMAIN = "souk-demo.myshopify.com"
@@ -499,12 +499,8 @@ async def test_a_slow_shop_times_out(shop: ShopifyEmulator, endpoint: str, http:
 
 
 async def test_a_refused_connection_is_unavailable(http: httpx.AsyncClient) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    adapter = make_adapter(f"http://127.0.0.1:{port}/admin/api/2026-04/graphql.json", http)
-    with pytest.raises(ChannelUnavailable) as caught:
-        await adapter.test_connection()
+    with closed_port() as port, pytest.raises(ChannelUnavailable) as caught:
+        await make_adapter(f"http://127.0.0.1:{port}/admin/api/2026-04/graphql.json", http).test_connection()
     assert TOKEN not in str(caught.value)
 
 

@@ -16,7 +16,6 @@ import hmac
 import json
 import logging
 import re
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -43,6 +42,7 @@ from tests.catalog_fixtures import set_up_catalog
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import CREATE_CONNECTOR, ServedShop, create_connector, served_shop
 from tests.emulators.shopify import ShopifyEmulator, ShopInfo
+from tests.ports import closed_port
 from tests.shared_data import shared_path
 from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
 from tests.sync_fixtures import WorkerProcess, running_worker
@@ -475,20 +475,15 @@ async def test_a_delivery_waits_for_a_worker_that_is_down(
     assert row.attempts == 1 and row.processed_at is not None and row.outcome
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def redis_down(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
     """The API with a Redis that refuses connections; the database is the test's own."""
-    dead = ArqRedis(host="127.0.0.1", port=_closed_port(), default_queue_name=settings.queue_name)
-    app = create_app(settings, container=dataclasses.replace(container, redis=dead))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
-        yield http
-    await dead.aclose()
+    with closed_port() as port:
+        dead = ArqRedis(host="127.0.0.1", port=port, default_queue_name=settings.queue_name)
+        app = create_app(settings, container=dataclasses.replace(container, redis=dead))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            yield http
+        await dead.aclose()
 
 
 async def test_with_redis_down_a_delivery_is_kept_and_recovered(

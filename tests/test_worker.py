@@ -33,6 +33,7 @@ from app.container import arq_redis_settings
 from app.db.migrate import alembic_config, head_revision, upgrade_to_head
 from app.settings import Environment, Settings
 from tests.conftest import redis_available, services_required
+from tests.ports import UNREACHABLE_POSTGRES, closed_port
 from workers.settings import periodic_tasks
 
 PIMSYNC = Path(sys.executable).with_name("pimsync")
@@ -286,7 +287,7 @@ def test_each_queue_names_its_own_periodic_tasks() -> None:
     ("setting", "said"),
     [
         ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key"),
-        ({"DATABASE_URL": "postgresql+asyncpg://pimsync@127.0.0.1:1/pimsync"}, "(check DATABASE_URL"),
+        ({"DATABASE_URL": UNREACHABLE_POSTGRES}, "(check DATABASE_URL"),
         ({"DATABASE_URL": "postgresql://pimsync@db/pimsync"}, "error DATABASE_URL: DATABASE_URL must be"),
     ],
 )
@@ -294,9 +295,10 @@ async def test_a_set_up_mistake_stops_the_worker_with_one_line(
     setting: dict[str, str], said: str, tmp_path: Path, running: list[WorkerProcess]
 ) -> None:
     machine = Machine(tmp_path, WORKER_REDIS_URL if redis_available() else None)
-    worker = start_worker(machine, **setting)
-    running.append(worker)
-    returncode = worker.wait(START_SECONDS)
+    with closed_port() as port:
+        worker = start_worker(machine, **{name: value.format(closed_port=port) for name, value in setting.items()})
+        running.append(worker)
+        returncode = worker.wait(START_SECONDS)
     output = worker.output()
     assert returncode == 1, output
     assert said in output, output
