@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -68,8 +67,9 @@ from app.channels.shopify.schemas import (
 from app.channels.shopify.spec import API_VERSION, SCHEMA_PATHS, TRANSLATION_KEYS
 from app.domain.errors import ErrorCode
 from tests.clocks import FakeClock
+from tests.shared_data import shared_path
 
-SDL = Path("/work/shared/specs/shopify/admin-2026-04.graphql")
+SDL = shared_path("specs", "shopify", "admin-2026-04.graphql")
 TOKEN = "shpat_secret_token_0123456789abcdef"
 CREDENTIALS = {"shopDomain": "souk-demo.myshopify.com", "accessToken": TOKEN}
 CONTEXT = ExportContext(primary_locale="en", shop_locales=frozenset({"en", "fr", "ar", "pt-BR"}), weight_unit="GRAMS")

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +23,7 @@ from starlette.routing import Route
 
 from tests.emulators import serve
 from tests.emulators.shopify import INVALID_TOKEN, ManualClock, ShopifyEmulator, verify_hmac
+from tests.shared_data import shared_path
 
 PRODUCT_SET = """
 mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!) {
@@ -454,7 +454,7 @@ async def test_faults_slowness_and_the_request_log(
 @pytest.fixture
 def rest_product() -> dict[str, Any]:
     """shopify_python_api's REST product fixture (real Shopify data: the iPod Nano)."""
-    fixture = Path("/work/shared/data/shopify_python_api_fixtures/product.json")
+    fixture = shared_path("data", "shopify_python_api_fixtures", "product.json")
     if not fixture.exists():
         pytest.skip("shopify_python_api fixtures are not available")
     loaded: dict[str, Any] = json.loads(fixture.read_text())["product"]
