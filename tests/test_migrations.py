@@ -183,7 +183,9 @@ async def test_a_page_of_one_connectors_jobs_or_conflicts_is_read_through_an_ind
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
-async def _plan_of(db: Database, table: str, call: Callable[[AsyncSession], Awaitable[object]]) -> str:
+async def _plan_of(
+    db: Database, table: str, call: Callable[[AsyncSession], Awaitable[object]], *, containing: str = ""
+) -> str:
     """The plan of the statement `call` sends to read `table`: on SQLite as it would run, on PostgreSQL the index
     the planner would take (an empty table is cheapest to scan)."""
     statements: list[tuple[str, Any]] = []
@@ -197,7 +199,8 @@ async def _plan_of(db: Database, table: str, call: Callable[[AsyncSession], Awai
             await call(session)
     finally:
         event.remove(db.read_engine.sync_engine, "before_cursor_execute", captured)
-    statement, parameters = next((sql, params) for sql, params in statements if f"FROM {table}" in sql)
+    read = ((sql, params) for sql, params in statements if f"FROM {table}" in sql and containing in sql)
+    statement, parameters = next(read)
     async with db.read_engine.connect() as connection:
         if db.sqlite:
             plan = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
@@ -334,3 +337,57 @@ def _tenant_with_connectors(connection: sqlite3.Connection, at: str, *channel_ty
             " VALUES (?, ?, 1, ?, 'Shop', ?, 'CONNECTED', ?, ?)",
             (connector_id, f"p{connector_id}", f"shop{connector_id}", channel_type, at, at),
         )
+
+
+NESTED_PAGE_CALLS: dict[str, tuple[str, str, Callable[[AsyncSession], Awaitable[object]]]] = {
+    "connectors { syncJobs }": (
+        "sync_jobs",
+        "ix_sync_jobs_tenant_connector",
+        lambda session: SyncJobRepository(session).pages_of(1, SyncJobFilter(), [2, 3], before_id=9, limit=6),
+    ),
+    "connectors { syncJobs(status:) }": (
+        "sync_jobs",
+        "ix_sync_jobs_tenant_connector_status",
+        lambda session: SyncJobRepository(session).pages_of(
+            1, SyncJobFilter(status="FAILED"), [2, 3], before_id=None, limit=6
+        ),
+    ),
+    "connectors { conflicts }": (
+        "conflicts",
+        "ix_conflicts_tenant_connector",
+        lambda session: ConflictRepository(session).pages_of(1, ConflictFilter(), [2, 3], before_id=9, limit=6),
+    ),
+    "connectors { conflicts(resolutionStatus:) }": (
+        "conflicts",
+        "ix_conflicts_tenant_connector_status",
+        lambda session: ConflictRepository(session).pages_of(
+            1, ConflictFilter(resolution_status="PENDING"), [2, 3], before_id=None, limit=6
+        ),
+    ),
+    "syncJobs { errors }": (
+        "sync_errors",
+        "ix_sync_errors_job_id",
+        lambda session: SyncJobRepository(session).error_pages([2, 3], after_id=9, limit=6),
+    ),
+    "syncJobs { changes(action:) }": (
+        "sync_changes",
+        "ix_sync_changes_job_action",
+        lambda session: SyncJobRepository(session).change_pages([2, 3], action="CREATE", after_id=None, limit=6),
+    ),
+}
+
+
+@pytest.mark.parametrize("call", NESTED_PAGE_CALLS)
+async def test_each_owners_nested_page_is_read_from_an_index_and_stops_at_the_page(db: Database, call: str) -> None:
+    """A listed page of connectors' syncJobs (of jobs' errors ...) ranked every row of those connectors to keep each
+    one's first few: a year of quarter-hourly syncs is 35,000 jobs read per connector. Each owner's page is now read
+    from an index in the page's order, right under its LIMIT (PostgreSQL) or in its correlated subquery (SQLite),
+    so it reads at most the page; the one sort left orders the few rows of the pages together."""
+    table, index, pages = NESTED_PAGE_CALLS[call]
+    plan = await _plan_of(db, table, pages, containing="ORDER BY")
+    lines = plan.splitlines()
+    per_owner, sort = ("CORRELATED LIST SUBQUERY", "TEMP B-TREE") if db.sqlite else ("Limit", "Sort Key")
+    owner_page = next((number for number, line in enumerate(lines) if per_owner in line), None)
+    assert owner_page is not None, plan
+    assert f" {index} " in lines[owner_page + 1], plan
+    assert plan.count(sort) == 1, plan

@@ -1,11 +1,12 @@
-"""Pages of many owners at once: each connector's newest rows, each job's oldest, in two queries for a listed page."""
+"""Pages of many owners at once: each connector's newest rows, each job's oldest, in two queries for a listed page,
+each owner's page read from an index in the page's order."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -57,18 +58,49 @@ async def _per_owner(
     limit: int,
     newest: bool,
 ) -> tuple[dict[int, list[Row]], dict[int, int]]:
-    mine = statement.where(owner.in_(owners))
-    counted = mine.with_only_columns(owner, func.count()).group_by(owner)
+    counted = statement.where(owner.in_(owners)).with_only_columns(owner, func.count()).group_by(owner)
     totals = {owner_id: int(count) for owner_id, count in await session.execute(counted)}
     if cursor is not None:
-        mine = mine.where(key < cursor if newest else key > cursor)
-    order = key.desc() if newest else key.asc()
-    place = func.row_number().over(partition_by=owner, order_by=order).label("place")
-    ranked = mine.add_columns(place).subquery()
-    row = aliased(model, ranked)
-    column = ranked.c[key.key]
-    listed = select(row).where(ranked.c.place <= limit).order_by(column.desc() if newest else column.asc())
+        statement = statement.where(key < cursor if newest else key > cursor)
+    owner_key = _owner_key(owner)
+    one = statement.where(owner == owner_key).order_by(key.desc() if newest else key.asc()).limit(limit)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    listed, row_key = _pages_of_each(model, key, one, owner_key, lateral=postgresql)
+    listed = listed.where(owner_key.in_(owners)).order_by(row_key.desc() if newest else row_key.asc())
     pages: dict[int, list[Row]] = {owner_id: [] for owner_id in owners}
     for item in await session.scalars(listed):
         pages[getattr(item, owner.key)].append(item)
     return pages, {owner_id: totals.get(owner_id, 0) for owner_id in owners}
+
+
+def _owner_key(owner: InstrumentedAttribute[int]) -> ColumnElement[int]:
+    """The primary key `owner` refers to (connectors.id for a job's connector_id): the owners' own table drives the
+    page query, one index lookup per owner."""
+    (foreign_key,) = owner.expression.foreign_keys
+    return foreign_key.column
+
+
+def _pages_of_each(
+    model: type[Row],
+    key: InstrumentedAttribute[int],
+    one: Select[Any],
+    owner_key: ColumnElement[int],
+    *,
+    lateral: bool,
+) -> tuple[Select[Any], ColumnElement[int]]:
+    """`one` (an owner's page, correlated with the owners' table) for every owner, and the rows' key to order by.
+
+    Each owner's page is read from the index in its order and stops at `limit`: a window function ranking every
+    row of the owners reads a connector's whole history (35,000 jobs a year at one sync each quarter hour) for its
+    five newest.
+    PostgreSQL runs a LATERAL subquery once per owner; SQLite, which has no LATERAL, runs the correlated
+    `key IN (page's keys)` once per owner and fetches the rows by primary key, but PostgreSQL would run that
+    subquery for every row of the table."""
+    if lateral:
+        page = one.lateral("page")
+        row = aliased(model, page)
+        return select(row).select_from(owner_key.table).join(page, true()), page.c[key.key]
+    row = aliased(model)
+    row_key: ColumnElement[int] = getattr(row, key.key).expression
+    keys = one.with_only_columns(key).correlate(owner_key.table)
+    return select(row).select_from(owner_key.table).join(row, row_key.in_(keys)), row_key
