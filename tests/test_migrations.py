@@ -339,40 +339,45 @@ def _tenant_with_connectors(connection: sqlite3.Connection, at: str, *channel_ty
         )
 
 
-NESTED_PAGE_CALLS: dict[str, tuple[str, str, Callable[[AsyncSession], Awaitable[object]]]] = {
+NESTED_PAGE_CALLS: dict[str, tuple[str, tuple[str, ...], Callable[[AsyncSession], Awaitable[object]]]] = {
     "connectors { syncJobs }": (
         "sync_jobs",
-        "ix_sync_jobs_tenant_connector",
+        ("ix_sync_jobs_tenant_connector",),
         lambda session: SyncJobRepository(session).pages_of(1, SyncJobFilter(), [2, 3], before_id=9, limit=6),
     ),
     "connectors { syncJobs(status:) }": (
         "sync_jobs",
-        "ix_sync_jobs_tenant_connector_status",
+        ("ix_sync_jobs_tenant_connector_status",),
         lambda session: SyncJobRepository(session).pages_of(
             1, SyncJobFilter(status="FAILED"), [2, 3], before_id=None, limit=6
         ),
     ),
     "connectors { conflicts }": (
         "conflicts",
-        "ix_conflicts_tenant_connector",
+        ("ix_conflicts_tenant_connector",),
         lambda session: ConflictRepository(session).pages_of(1, ConflictFilter(), [2, 3], before_id=9, limit=6),
     ),
     "connectors { conflicts(resolutionStatus:) }": (
         "conflicts",
-        "ix_conflicts_tenant_connector_status",
+        ("ix_conflicts_tenant_connector_status",),
         lambda session: ConflictRepository(session).pages_of(
             1, ConflictFilter(resolution_status="PENDING"), [2, 3], before_id=None, limit=6
         ),
     ),
     "syncJobs { errors }": (
         "sync_errors",
-        "ix_sync_errors_job_id",
+        ("ix_sync_errors_job_id",),
         lambda session: SyncJobRepository(session).error_pages([2, 3], after_id=9, limit=6),
     ),
     "syncJobs { changes(action:) }": (
         "sync_changes",
-        "ix_sync_changes_job_action",
+        ("ix_sync_changes_job_action", "ix_sync_changes_job_id"),  # on empty tables PostgreSQL takes either
         lambda session: SyncJobRepository(session).change_pages([2, 3], action="CREATE", after_id=None, limit=6),
+    ),
+    "syncJobs { changes }": (
+        "sync_changes",
+        ("ix_sync_changes_job_id",),
+        lambda session: SyncJobRepository(session).change_pages([2, 3], action=None, after_id=9, limit=6),
     ),
 }
 
@@ -383,11 +388,11 @@ async def test_each_owners_nested_page_is_read_from_an_index_and_stops_at_the_pa
     one's first few: a year of quarter-hourly syncs is 35,000 jobs read per connector. Each owner's page is now read
     from an index in the page's order, right under its LIMIT (PostgreSQL) or in its correlated subquery (SQLite),
     so it reads at most the page; the one sort left orders the few rows of the pages together."""
-    table, index, pages = NESTED_PAGE_CALLS[call]
+    table, indexes, pages = NESTED_PAGE_CALLS[call]
     plan = await _plan_of(db, table, pages, containing="ORDER BY")
     lines = plan.splitlines()
     per_owner, sort = ("CORRELATED LIST SUBQUERY", "TEMP B-TREE") if db.sqlite else ("Limit", "Sort Key")
     owner_page = next((number for number, line in enumerate(lines) if per_owner in line), None)
     assert owner_page is not None, plan
-    assert f" {index} " in lines[owner_page + 1], plan
+    assert any(f" {index} " in lines[owner_page + 1] for index in indexes), plan
     assert plan.count(sort) == 1, plan

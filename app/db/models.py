@@ -390,7 +390,9 @@ class SyncJobChange(Base):
     __tablename__ = "sync_changes"
     __table_args__ = (
         UniqueConstraint("job_id", "product_sku"),
+        # A job's changes are paged in the order recorded, of one action or of any: each page read in index order.
         Index("ix_sync_changes_job_action", "job_id", "action", "id"),
+        Index("ix_sync_changes_job_id", "job_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
