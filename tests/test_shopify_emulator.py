@@ -626,3 +626,77 @@ async def test_a_deleted_webhook_subscription_delivers_nothing_more(api: Api, sh
     shop.seed_simple_product("Shirt", "W-1")
     shop.edit_product("W-1", fields={"title": "Shirt II"})
     assert shop.outbox == []
+
+
+TOGGLE = """
+mutation Toggle($item: ID!, $updates: [InventoryBulkToggleActivationInput!]!) {
+  inventoryBulkToggleActivation(inventoryItemId: $item, inventoryItemUpdates: $updates) {
+    inventoryItem { id tracked }
+    inventoryLevels { location { id } quantities(names: ["available", "on_hand"]) { name quantity } }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+async def test_quantities_are_set_only_where_a_variant_is_stocked_and_stocking_it_allows_them(
+    api: Api, shop: ShopifyEmulator
+) -> None:
+    """ProductVariantSetInput.inventoryQuantities: an existing variant's quantities can only be updated "at
+    locations where the variant is already stocked"; inventoryBulkToggleActivation stocks it at another."""
+    primary, warehouse = shop.state.locations[0], shop.add_location("Warehouse")
+    untracked = {"tracked": False}
+    stock = [{"locationId": primary.gid, "name": "available", "quantity": 2}]
+    seeded = product_input("Lamp", "INV-1")
+    seeded["variants"][0] |= {"inventoryItem": untracked, "inventoryQuantities": stock}
+    product = shop.seed_product(seeded)
+    variant = product.variants[0]
+    item = f"gid://shopify/InventoryItem/{variant.inventory_item_id}"
+    update = product_input("Lamp", "INV-1")
+    update["variants"][0] |= {
+        "id": variant.gid,
+        "inventoryQuantities": [{"locationId": warehouse.gid, "name": "available", "quantity": 5}],
+    }
+
+    refused = await api(PRODUCT_SET, {"identifier": {"id": product.gid}, "input": update})
+    [error] = refused["data"]["productSet"]["userErrors"]
+    assert (error["field"], error["code"]) == (
+        ["input", "variants", "0", "inventoryQuantities", "0", "locationId"],
+        "INVALID_INPUT",
+    )
+    assert set(shop.product("INV-1").variants[0].levels) == {primary.id}
+
+    stocked = await api(TOGGLE, {"item": item, "updates": [{"locationId": warehouse.gid, "activate": True}]})
+    assert stocked["data"]["inventoryBulkToggleActivation"] == {
+        "inventoryItem": {"id": item, "tracked": False},
+        "inventoryLevels": [
+            {
+                "location": {"id": warehouse.gid},
+                "quantities": [{"name": "available", "quantity": 0}, {"name": "on_hand", "quantity": 0}],
+            }
+        ],
+        "userErrors": [],
+    }
+    written = await api(PRODUCT_SET, {"identifier": {"id": product.gid}, "input": update})
+    assert written["data"]["productSet"]["userErrors"] == []
+    after = shop.product("INV-1").variants[0]
+    assert (after.levels[warehouse.id]["available"], after.levels[primary.id]["available"]) == (5, 2)
+    assert after.tracked is False  # a quantity set leaves tracking as the merchant has it
+
+
+async def test_stocking_refusals_change_nothing(api: Api, shop: ShopifyEmulator) -> None:
+    primary = shop.state.locations[0]
+    seeded = product_input("Lamp", "INV-2")
+    seeded["variants"][0]["inventoryQuantities"] = [{"locationId": primary.gid, "name": "available", "quantity": 2}]
+    variant = shop.seed_product(seeded).variants[0]
+    item = f"gid://shopify/InventoryItem/{variant.inventory_item_id}"
+    cases = [
+        ("gid://shopify/InventoryItem/1", [{"locationId": primary.gid, "activate": True}], "INVENTORY_ITEM_NOT_FOUND"),
+        (item, [{"locationId": "gid://shopify/Location/1", "activate": True}], "LOCATION_NOT_FOUND"),
+        (item, [{"locationId": primary.gid, "activate": False}], "CANNOT_DEACTIVATE_FROM_ONLY_LOCATION"),
+    ]
+    for inventory_item, updates, code in cases:
+        answer = (await api(TOGGLE, {"item": inventory_item, "updates": updates}))["data"]
+        payload = answer["inventoryBulkToggleActivation"]
+        assert (payload["inventoryLevels"], [e["code"] for e in payload["userErrors"]]) == (None, [code])
+    assert shop.product("INV-2").variants[0].levels == {primary.id: {"available": 2, "on_hand": 2}}

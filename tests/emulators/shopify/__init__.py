@@ -10,8 +10,9 @@ does not implement fails the request with "emulator does not implement ...".
 
 Modules: schema (SDL, dispatch, not-implemented check), cost (query cost,
 bucket), model (shop data), search (query syntax, pagination), fields /
-products / catalog (product mutations), translations, webhooks, resolvers /
-roots (the GraphQL surface), controls (test controls), emulator (HTTP app).
+products / catalog (product mutations), inventory (where stock is held),
+translations, webhooks, resolvers / roots (the GraphQL surface), controls
+(test controls), emulator (HTTP app).
 """
 
 from __future__ import annotations

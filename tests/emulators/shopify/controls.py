@@ -127,6 +127,40 @@ class Controls:
         }
         return self.seed_product(data)
 
+    def seed_csv_product(
+        self, row: Mapping[str, str], *, sku: str | None = None, location: Location | None = None
+    ) -> Product:
+        """Seed a single-variant product from one row of Shopify's product CSV (the import a merchant runs):
+        its quantity held at `location` (the first one by default), inventory tracked only when "Variant
+        Inventory Tracker" is "shopify", as Shopify's import reads it; `sku` for a row that has none."""
+        if row.get("Option2 Name") or (row.get("Option1 Value") or "Default Title") != "Default Title":
+            raise ValueError(f"{row['Handle']} has variants: seed it with seed_product")
+        held_at = (location or self.state.locations[0]).gid
+        option = {"optionName": "Title", "name": "Default Title"}
+        variant = {
+            "optionValues": [option],
+            "price": row["Variant Price"],
+            "compareAtPrice": row.get("Variant Compare At Price") or None,
+            "sku": sku or row.get("Variant SKU") or None,
+            "barcode": row.get("Variant Barcode") or None,
+            "inventoryItem": {"tracked": row.get("Variant Inventory Tracker") == "shopify"},
+            "inventoryQuantities": [
+                {"locationId": held_at, "name": "available", "quantity": int(row.get("Variant Inventory Qty") or 0)}
+            ],
+        }
+        return self.seed_product(
+            {
+                "title": row["Title"],
+                "handle": row["Handle"],
+                "descriptionHtml": row.get("Body (HTML)") or "",
+                "vendor": row.get("Vendor") or "",
+                "productType": row.get("Type") or "",
+                "tags": [tag.strip() for tag in (row.get("Tags") or "").split(",") if tag.strip()],
+                "productOptions": [{"name": "Title", "values": [{"name": "Default Title"}]}],
+                "variants": [variant],
+            }
+        )
+
     def product(self, ref: str) -> Product:
         """The product with this global id, handle or variant SKU (KeyError when there is none)."""
         with self._lock:

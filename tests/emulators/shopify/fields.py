@@ -170,6 +170,9 @@ def apply_variant_fields(
             message = f"Quantity name must be one of {', '.join(QUANTITY_NAMES)}"
             errors.append(user_error((*where, "name"), message, "INVALID_INPUT"))
         elif stocked_only and location.id not in variant.levels:
+            # ProductVariantSetInput.inventoryQuantities: "If you're updating an existing variant, then you can
+            # only update the quantities at locations where the variant is already stocked." Setting a quantity
+            # leaves `tracked` as it is: an untracked variant keeps selling past it.
             message = "Inventory quantities can only be updated at locations where the variant is stocked"
             errors.append(user_error((*where, "locationId"), message, "INVALID_INPUT"))
         else:
@@ -177,7 +180,6 @@ def apply_variant_fields(
             level[quantity["name"]] = quantity["quantity"]
             if quantity["name"] == "available":
                 level["on_hand"] = quantity["quantity"]
-            variant.tracked = True
 
 
 def plan_media(

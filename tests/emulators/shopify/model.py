@@ -341,6 +341,13 @@ class ShopState:
             return None
         return next((v for p in self.products.values() for v in p.variants if v.id == number), None)
 
+    def inventory_item(self, item_gid: str) -> Variant | None:
+        """The variant whose inventory item this is (the emulator keeps an item's fields on its variant)."""
+        kind, number = parse_gid(item_gid)
+        if kind != "InventoryItem":
+            return None
+        return next((v for p in self.products.values() for v in p.variants if v.inventory_item_id == number), None)
+
     def location(self, location_gid: str) -> Location | None:
         kind, number = parse_gid(location_gid)
         return next((loc for loc in self.locations if loc.id == number), None) if kind == "Location" else None

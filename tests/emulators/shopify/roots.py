@@ -1,9 +1,9 @@
 """QueryRoot and Mutation: the entry points the emulator answers, with the arguments it honours.
 
 Queries read the shop through search.py (Shopify's `query:` syntax and
-cursor pagination); mutations delegate to products.py, catalog.py and
-translations.py and wrap the outcome in the payload type of the SDL
-(`product`, `userErrors`, ...). Webhook subscriptions live here too: a
+cursor pagination); mutations delegate to products.py, catalog.py,
+inventory.py and translations.py and wrap the outcome in the payload type
+of the SDL (`product`, `userErrors`, ...). Webhook subscriptions live here too: a
 subscription needs an https callback (Shopify refuses plain http), unless
 the emulator was built with allow_insecure_webhooks=True for local receivers.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import catalog, metafields, products, resolvers, search, translations
+from . import catalog, inventory, metafields, products, resolvers, search, translations
 from .fields import refuse_unknown
 from .model import Context, Product, Variant, WebhookSubscription, parse_gid
 from .resolvers import CONNECTION_ARGS, full, keys
@@ -228,6 +228,17 @@ def _webhook_delete(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {"deletedWebhookSubscriptionId": args["id"], "userErrors": []}
 
 
+def _toggle_activation(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    variant, activated, errors = inventory.toggle_activation(
+        ctx.state, args["inventoryItemId"], args["inventoryItemUpdates"]
+    )
+    levels = None
+    if variant is not None and activated is not None:
+        locations = [location for location in ctx.state.locations if location.id in activated]
+        levels = [resolvers.inventory_level(variant, ctx, location.gid) for location in locations]
+    return {"inventoryItem": variant, "inventoryLevels": levels, "userErrors": errors}
+
+
 def _metafields_set(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     stored, errors = metafields.metafields_set(ctx.state, args["metafields"])
     views = None if stored is None else [resolvers.metafield_view(m) for m in stored]
@@ -272,6 +283,7 @@ RESOLVERS["Mutation"] = {
     "webhookSubscriptionCreate": _root(_webhook_create, "topic", "webhookSubscription"),
     "webhookSubscriptionDelete": _root(_webhook_delete, "id"),
     "metafieldsSet": _root(_metafields_set, "metafields"),
+    "inventoryBulkToggleActivation": _root(_toggle_activation, "inventoryItemId", "inventoryItemUpdates"),
 }
 
 _ERROR_FIELDS = ("field", "message", "code")
@@ -288,6 +300,8 @@ RESOLVERS.update(
         "WebhookSubscriptionCreatePayload": keys("webhookSubscription", "userErrors"),
         "WebhookSubscriptionDeletePayload": keys("deletedWebhookSubscriptionId", "userErrors"),
         "MetafieldsSetPayload": keys("metafields", "userErrors"),
+        "InventoryBulkToggleActivationPayload": keys("inventoryItem", "inventoryLevels", "userErrors"),
+        "InventoryBulkToggleActivationUserError": keys(*_ERROR_FIELDS),
         "MetafieldsSetUserError": keys(*_ERROR_FIELDS, "elementIndex"),
         "UserError": keys("field", "message"),
         "ProductSetUserError": keys(*_ERROR_FIELDS),
