@@ -5,6 +5,7 @@ The emulated shop is the connectors' shop (DOMAIN), so its webhooks name it in X
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from tests.conftest import GraphQLClient, SwappableApp
 from tests.connector_fixtures import CREATE_CONNECTOR, SAVE_MAPPINGS
 from tests.emulators.shopify import ShopifyEmulator, ShopInfo
+from tests.shared_data import shared_path
 
 TOKEN = "shpat_sync_test_0123456789abcdef00"
 DOMAIN = "souk-demo.myshopify.com"
@@ -105,3 +107,12 @@ def product_writes(shopify: ShopifyEmulator) -> list[dict[str, Any]]:
         elif request.query and ("productCreate(" in request.query or "productUpdate(" in request.query):
             writes.append(dict(variables.get("product") or variables.get("input") or {}))
     return writes
+
+
+def sample_product(file: str, handle: str) -> dict[str, str]:
+    """The first row of `handle` in one of Shopify's sample product CSVs (shared data, shopify_product_csv)."""
+    with shared_path("data", "shopify_product_csv", file).open(encoding="utf-8", newline="") as rows:
+        found = next((row for row in csv.DictReader(rows) if row["Handle"] == handle), None)
+    if found is None:
+        raise KeyError(f"{file} has no product {handle!r}")
+    return found

@@ -30,8 +30,10 @@ from app.channels.shopify import documents as gql
 from app.channels.shopify.adapter import ShopifyAdapter
 from app.domain.errors import ErrorCode
 from tests.emulators import serve
-from tests.emulators.shopify import ManualClock, ShopifyEmulator
+from tests.emulators.shopify import ManualClock, Product, ShopifyEmulator
+from tests.emulators.shopify.model import Location
 from tests.ports import closed_port
+from tests.shopify_fixtures import sample_product
 
 TOKEN = "shpat_integration_0123456789abcdef0000"
 SHOP_DOMAIN = "souk-demo.myshopify.com"
@@ -210,7 +212,8 @@ async def test_a_new_product_is_created_with_its_translations(adapter: ShopifyAd
     assert translations["fr"]["meta_title"].value == "Bottine du désert | Atlas"
     assert not any(product.is_outdated(t) for by_key in translations.values() for t in by_key.values())
     # the SKU was looked up before creating, so a product is never created twice
-    assert [r.operation_name for r in shop.graphql_requests()][:3] == ["ShopInfo", "ProductIdBySku", "PrimaryLocation"]
+    names = [r.operation_name for r in shop.graphql_requests()]
+    assert names[:4] == ["ShopInfo", "PrimaryLocation", "ProductIdBySku", "ProductSet"]
 
 
 async def test_what_was_sent_reads_back_as_shopify_stores_it(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
@@ -411,6 +414,94 @@ async def test_stock_at_a_configured_location(shop: ShopifyEmulator, endpoint: s
     remote = (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"]
     assert remote.fields["inventoryQuantity"] == 3
     assert {(r.variables or {}).get("locationId") for r in shop.graphql_requests("ProductsBySku")} == {location}
+
+
+# -- stock of a product the merchant made ----------------------------------------------------------
+
+
+def copper_light(shop: ShopifyEmulator, location: Location) -> Product:
+    """Shopify's own sample product (home-and-garden.csv): one variant, 2 in stock, inventory not tracked; the
+    merchant holds it at `location` and gave it a SKU the PIM knows, so the connector links it."""
+    row = sample_product("home-and-garden.csv", "copper-light")
+    return shop.seed_csv_product(row, sku="COPPER-LIGHT", location=location)
+
+
+def stock_of_copper_light(quantity: int) -> ChannelDocument:
+    return boot("COPPER-LIGHT", fields={"inventoryQuantity": quantity}, locales={})
+
+
+async def test_a_linked_product_stocked_only_elsewhere_gets_its_stock_at_the_connector_s_location(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """productSet sets quantities only where a variant is stocked: the variant is stocked at the location the
+    connector writes to first, and the merchant's stock elsewhere is left as it is."""
+    primary, warehouse = shop.state.locations[0], shop.add_location("Warehouse")
+    copper_light(shop, warehouse)
+
+    [result] = await adapter.export_batch([stock_of_copper_light(5)])
+
+    assert result.ok, result
+    assert result.external_id == shop.product("COPPER-LIGHT").gid
+    levels = shop.product("COPPER-LIGHT").variants[0].levels
+    assert (levels[primary.id]["available"], levels[warehouse.id]["available"]) == (5, 2)
+    assert (await adapter.fetch_products(["COPPER-LIGHT"]))["COPPER-LIGHT"].fields["inventoryQuantity"] == 5
+    [activation] = shop.graphql_requests("InventoryBulkToggleActivation")
+    assert (activation.variables or {})["inventoryItemUpdates"] == [{"locationId": primary.gid, "activate": True}]
+    [again] = await adapter.export_batch([stock_of_copper_light(4)])
+    assert again.ok, again
+    assert len(shop.graphql_requests("InventoryBulkToggleActivation")) == 1  # stocked there now
+
+
+async def test_stock_sent_to_an_untracked_variant_turns_tracking_on(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """Untracked, Shopify keeps selling past the quantity the PIM sends; the PIM manages this stock, so the
+    variant is tracked from then on."""
+    copper_light(shop, shop.state.locations[0])
+    assert not shop.product("COPPER-LIGHT").variants[0].tracked
+
+    [result] = await adapter.export_batch([stock_of_copper_light(5)])
+
+    assert result.ok, result
+    variant = shop.product("COPPER-LIGHT").variants[0]
+    assert (variant.tracked, variant.inventory_quantity) == (True, 5)
+    assert shop.graphql_requests("InventoryBulkToggleActivation") == []  # stocked there already
+
+
+async def test_stock_of_a_variant_stocked_and_tracked_costs_no_request_more(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator, gate: RecordingGate
+) -> None:
+    [created] = await adapter.export_batch([boot(fields={"inventoryQuantity": 7})])
+    assert created.ok, created
+    shop.requests.clear()
+    gate.acquired.clear()
+
+    [updated] = await adapter.export_batch([boot(external_id=created.external_id, fields={"inventoryQuantity": 3})])
+
+    assert updated.ok, updated
+    names = [r.operation_name for r in shop.graphql_requests()]
+    assert names[:2] == ["ProductStockState", "ProductSet"]
+    assert "InventoryBulkToggleActivation" not in names
+    [variant] = (shop.graphql_requests("ProductSet")[0].variables or {})["input"]["variants"]
+    assert "tracked" not in variant.get("inventoryItem", {})
+    assert shop.product("BOOT-1").variants[0].inventory_quantity == 3
+    assert gate.acquired[0] == gql.PRODUCT_STOCK_STATE.cost
+
+
+async def test_a_location_shopify_will_not_stock_fails_the_product_with_its_reason_and_writes_nothing(
+    shop: ShopifyEmulator, endpoint: str, http: httpx.AsyncClient
+) -> None:
+    """A configured location the merchant has since deleted."""
+    copper_light(shop, shop.state.locations[0])
+    adapter = make_adapter(endpoint, http, locationId="gid://shopify/Location/999")
+
+    [result] = await adapter.export_batch([stock_of_copper_light(5)])
+
+    linked = shop.product("COPPER-LIGHT").gid
+    assert (result.ok, result.code, result.external_id) == (False, ErrorCode.UPDATE_FAILED, linked)
+    assert result.message is not None and "The location was not found." in result.message
+    assert shop.graphql_requests("ProductSet") == []
+    assert shop.product("COPPER-LIGHT").variants[0].inventory_quantity == 2
 
 
 # -- fetch ------------------------------------------------------------------------------------------

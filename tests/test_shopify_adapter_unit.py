@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +55,7 @@ from app.channels.shopify.mapper import (
 from app.channels.shopify.schemas import (
     ProductState,
     ShapeError,
+    StockState,
     TranslatableContent,
     UserError,
     VariantState,
@@ -106,8 +107,15 @@ def doc(
     )
 
 
+STOCKED = StockState(inventory_item_id="gid://shopify/InventoryItem/5", tracked=True, stocked=True)
+"""A variant tracked and stocked at the export location, as ProductStockState reads it."""
+
+
 def existing(
-    *, options: tuple[tuple[str, str], ...] = (("Title", "Default Title"),), weight: float | None = None
+    *,
+    options: tuple[tuple[str, str], ...] = (("Title", "Default Title"),),
+    weight: float | None = None,
+    stock: StockState | None = STOCKED,
 ) -> ProductState:
     return ProductState(
         id=PRODUCT_ID,
@@ -120,6 +128,7 @@ def existing(
             weight=weight,
             weight_unit="KILOGRAMS" if weight is not None else None,
         ),
+        stock=stock,
     )
 
 
@@ -298,7 +307,9 @@ def test_weight_and_unit_always_travel_together(
     assert variant.get("inventoryItem", {}).get("measurement") == expected
 
 
-def test_stock_goes_to_the_location_and_a_new_variant_is_tracked() -> None:
+def test_stock_goes_to_the_location_and_the_variant_is_tracked() -> None:
+    """The PIM manages the stock it sends: an untracked variant would keep selling past it, so tracking is
+    turned on, for a variant created or one found untracked; one tracked already is sent nothing more."""
     context = ExportContext("en", CONTEXT.shop_locales, "GRAMS", location_id="gid://shopify/Location/7")
     [created] = product_set_variables(doc({"inventoryQuantity": 12}), context, None)["input"]["variants"]
     assert created["inventoryQuantities"] == [
@@ -306,7 +317,12 @@ def test_stock_goes_to_the_location_and_a_new_variant_is_tracked() -> None:
     ]
     assert created["inventoryItem"] == {"tracked": True}
     [updated] = product_set_variables(doc({"inventoryQuantity": 3}), context, existing())["input"]["variants"]
-    assert "inventoryItem" not in updated  # the merchant's tracking setting is left alone
+    assert "inventoryItem" not in updated
+    untracked = existing(stock=replace(STOCKED, tracked=False))
+    [linked] = product_set_variables(doc({"inventoryQuantity": 3}), context, untracked)["input"]["variants"]
+    assert linked["inventoryItem"] == {"tracked": True}
+    [unread] = product_set_variables(doc({"inventoryQuantity": 3}), context, existing(stock=None))["input"]["variants"]
+    assert unread["inventoryItem"] == {"tracked": True}
 
 
 def test_a_mapped_sku_is_sent_and_an_empty_one_falls_back_to_the_pim_sku() -> None:
@@ -775,6 +791,28 @@ def test_shop_context_and_product_state_are_read_strictly() -> None:
         }
     )
     assert state.variant == VariantState(VARIANT_ID, "SHOE-1", (("Title", "Default Title"),), None, None)
+    assert state.stock is None  # read by ProductState: stock was not asked for
+
+
+def stock_node(**item: Any) -> dict[str, Any]:
+    inventory_item = {"id": "gid://shopify/InventoryItem/5", "tracked": True, "inventoryLevel": None, **item}
+    return {**STATE, "stock": {"nodes": [{"inventoryItem": inventory_item}]}}
+
+
+def test_the_stock_state_says_where_the_variant_is_stocked_and_is_read_strictly(schema: GraphQLSchema) -> None:
+    variables = {"id": PRODUCT_ID, "locationId": "gid://shopify/Location/7"}
+    assert variable_errors(schema, gql.PRODUCT_STOCK_STATE, variables) == []
+    activation = {
+        "inventoryItemId": "gid://shopify/InventoryItem/5",
+        "inventoryItemUpdates": [{"locationId": "gid://shopify/Location/7", "activate": True}],
+    }
+    assert variable_errors(schema, gql.INVENTORY_ACTIVATE, activation) == []
+    unstocked = parse_product_state(stock_node(tracked=False))
+    assert unstocked.stock == StockState("gid://shopify/InventoryItem/5", tracked=False, stocked=False)
+    stocked = parse_product_state(stock_node(inventoryLevel={"id": "gid://shopify/InventoryLevel/1"}))
+    assert stocked.stock == STOCKED
+    with pytest.raises(ShapeError):
+        parse_product_state(stock_node(tracked=None))
 
 
 # -- credentials -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
 from tests.emulators.shopify import ShopifyEmulator
-from tests.shopify_fixtures import LOCALE_MAPPING, create_shopify_connector, shopify
+from tests.shopify_fixtures import LOCALE_MAPPING, create_shopify_connector, sample_product, shopify
 from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
 
 __all__ = ["module_worker", "shopify"]
@@ -92,6 +92,32 @@ async def test_a_product_already_on_shopify_is_linked_by_sku(
     assert len(shopify.products) == 12
     assert shopify.product("LAMP-2").id == existing.id
     assert shopify.product("LAMP-2").title == "Brass lamp 2"
+
+
+async def test_the_pim_s_stock_reaches_a_linked_product_stocked_elsewhere_and_is_enforced(
+    gql: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """The merchant's own copper bedside light (Shopify's sample product: 2 held in a warehouse, inventory not
+    tracked) carries the PIM's SKU: the PIM's stock lands at the connector's location, which Shopify had not
+    stocked it at, and is tracked, so Shopify stops selling past it."""
+    await set_up_catalog(gql)
+    stock = {"attributeCode": "stock", "channelField": "inventoryQuantity", "direction": "EXPORT"}
+    await create_shopify_connector(gql, [*MAPPINGS, stock])
+    warehouse = shopify.add_location("Warehouse")
+    row = sample_product("home-and-garden.csv", "copper-light")
+    existing = shopify.seed_csv_product(row, sku="LAMP-1", location=warehouse)
+    product = lamp(1)
+    product["values"].append(value("stock", 9))
+    await upsert(gql, product)
+
+    done = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
+
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 1, 0), done["errors"]
+    assert shopify.product("LAMP-1").id == existing.id
+    variant = shopify.product("LAMP-1").variants[0]
+    primary = shopify.state.locations[0]
+    assert (variant.levels[primary.id]["available"], variant.levels[warehouse.id]["available"]) == (9, 2)
+    assert variant.tracked
 
 
 async def test_a_true_false_attribute_sets_the_shopify_status_through_a_value_map(

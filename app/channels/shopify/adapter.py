@@ -10,6 +10,11 @@ Per product, export_batch sends (documents.py names each document):
    delete the others. When the image-source metafield names a media that is
    no longer the featured one, ProductMedia asks whether it is still on the
    product, so an image the merchant moved back is kept, not uploaded again.
+   A document carrying stock reads the product with ProductStockState
+   instead, which adds the variant's stock at the export location; where the
+   variant is not stocked there (a product the merchant made, stocked at
+   other locations), InventoryBulkToggleActivation stocks it, since
+   productSet sets quantities only where a variant is stocked.
 2. ProductSet writes the primary locale's fields and every shared field;
    after an image URL, MetafieldsSet records which media Shopify made from it
    (Shopify processes images asynchronously and never reports the URL sent).
@@ -191,15 +196,19 @@ class ShopifyAdapter:
             check_document(document, context)
             if _only_translations_changed(document, context.primary_locale):
                 return await self._translations_only(document, context.primary_locale)
-            found = await self._existing(document)
+            location = await self._location() if "inventoryQuantity" in document.fields else None
+            found = await self._existing(document, location)
             if isinstance(found, ItemResult):
                 return found
-            if "inventoryQuantity" in document.fields:
-                context = replace(context, location_id=await self._location())
+            context = replace(context, location_id=location)
             variables = product_set_variables(document, context, found)
         except MappingProblem as problem:
             return problem.result(document)
         current_id = found.id if found else None
+        if found is not None and location is not None:
+            unstocked = await self._stock_at(document, found, location)
+            if unstocked is not None:
+                return unstocked
         answer = await self._data(gql.PRODUCT_SET, variables, parse_product_set)
         if answer.errors:
             return product_set_result(
@@ -255,8 +264,9 @@ class ShopifyAdapter:
         primary = await self._primary_locale()
         return ExportContext(primary_locale=primary, shop_locales=shop.all_locales, weight_unit=shop.weight_unit)
 
-    async def _existing(self, document: ChannelDocument) -> ProductState | ItemResult | None:
-        """The product to update (read first), None to create, or the item's failure."""
+    async def _existing(self, document: ChannelDocument, location: str | None) -> ProductState | ItemResult | None:
+        """The product to update (read first, with its stock at `location` when the document sends stock), None
+        to create, or the item's failure."""
         product_id = document.external_id
         if product_id is None:
             variables = {"query": sku_term(document.sku), "first": gql.LOOKUP_PAGE_SIZE}
@@ -275,9 +285,14 @@ class ShopifyAdapter:
             product_id = ids[0]
         if not product_id.startswith("gid://shopify/Product/"):
             return self._missing(document, f"{product_id!r} is not a Shopify product id")
+        operation, variables = (
+            (gql.PRODUCT_STATE, {"id": product_id})
+            if location is None
+            else (gql.PRODUCT_STOCK_STATE, {"id": product_id, "locationId": location})
+        )
         state = await self._data(
-            gql.PRODUCT_STATE,
-            {"id": product_id},
+            operation,
+            variables,
             lambda data: None if data.get("product") is None else parse_product_state(data["product"]),
         )
         if state is None:
@@ -303,6 +318,29 @@ class ShopifyAdapter:
         variables = {"id": state.id, "query": f"id:{marker.media_id.rsplit('/', 1)[-1]}"}
         status = await self._data(gql.PRODUCT_MEDIA, variables, lambda data: media_status(data, marker.media_id))
         return state if status in (None, "FAILED") else replace(state, image=marker)
+
+    async def _stock_at(self, document: ChannelDocument, state: ProductState, location: str) -> ItemResult | None:
+        """Stock the variant at `location` when the state read shows it is not (a product the merchant made may
+        be stocked at other locations only): productSet sets quantities only where a variant is stocked. The
+        item's failure, or None; a variant stocked there already costs no request."""
+        stock = state.stock
+        if stock is None or stock.stocked:
+            return None
+        variables = {
+            "inventoryItemId": stock.inventory_item_id,
+            "inventoryItemUpdates": [{"locationId": location, "activate": True}],
+        }
+        errors = await self._mutation_errors(gql.INVENTORY_ACTIVATE, "inventoryBulkToggleActivation", variables)
+        if not errors:
+            return None
+        reasons = "; ".join(error.message for error in errors)
+        return ItemResult(
+            sku=document.sku,
+            ok=False,
+            external_id=state.id,
+            code=ErrorCode.UPDATE_FAILED,
+            message=f"inventoryQuantity: Shopify would not stock the variant at {location}: {reasons}",
+        )
 
     @staticmethod
     def _missing(document: ChannelDocument, message: str) -> ItemResult:

@@ -137,6 +137,35 @@ query ProductState($id: ID!) {
 """The featured media and the image-source metafield say whether the image the document names is already the
 product's (mapper.product_set_variables sends it by id then, not by URL); PRODUCT_MEDIA finds it further back."""
 
+PRODUCT_STOCK_STATE: Final = Operation(
+    "ProductStockState",
+    """
+query ProductStockState($id: ID!, $locationId: ID!) {
+  product(id: $id) {
+    ...ProductState
+    stock: variants(first: 1) {
+      nodes {
+        inventoryItem {
+          id
+          tracked
+          inventoryLevel(locationId: $locationId) {
+            id
+          }
+        }
+      }
+    }
+  }
+}
+"""
+    + _PRODUCT_STATE,
+    cost=22,
+)
+"""PRODUCT_STATE and, for a document that carries stock, whether the variant is stocked at the location the
+stock is written to and tracked: productSet only sets quantities "at locations where the variant is already
+stocked" (ProductVariantSetInput.inventoryQuantities), and a product the merchant made may be stocked elsewhere
+only. Read in the same request, so an update of a variant already stocked and tracked costs 5 points more and
+no request more. `first: 1`: only single-variant products are exported."""
+
 PRODUCT_MEDIA: Final = Operation(
     "ProductMedia",
     """
@@ -197,6 +226,32 @@ mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!
 """,
     cost=11,
 )
+
+INVENTORY_ACTIVATE: Final = Operation(
+    "InventoryBulkToggleActivation",
+    """
+mutation InventoryBulkToggleActivation(
+  $inventoryItemId: ID!
+  $inventoryItemUpdates: [InventoryBulkToggleActivationInput!]!
+) {
+  inventoryBulkToggleActivation(inventoryItemId: $inventoryItemId, inventoryItemUpdates: $inventoryItemUpdates) {
+    inventoryLevels {
+      id
+    }
+    userErrors {
+      code
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
+)
+"""Stocks a variant at a location (`activate: true`), so productSet may then set its quantity there; sent only
+when ProductStockState read it unstocked there. inventoryActivate does the same, but 2026-04 requires an
+idempotency key on it (@idempotent); activating where the item is already stocked changes nothing, so this
+mutation, which needs no key, is safe to send again after a lost answer."""
 
 IMAGE_SOURCE_KEY: Final = "pimsync_image_source"
 """The product metafield (in the app-reserved namespace, which no other app and no merchant edits) that
@@ -471,9 +526,11 @@ ALL: Final = (
     SHOP_INFO,
     PRIMARY_LOCATION,
     PRODUCT_STATE,
+    PRODUCT_STOCK_STATE,
     PRODUCT_MEDIA,
     PRODUCT_ID_BY_SKU,
     PRODUCT_SET,
+    INVENTORY_ACTIVATE,
     METAFIELDS_SET,
     TRANSLATABLE_CONTENT,
     TRANSLATIONS_REGISTER,

@@ -10,7 +10,8 @@
   its value. Where Shopify has no empty value: a None `sku` sends the PIM SKU
   (products are matched by it), a None `inventoryQuantity` sets 0, and a
   title or a price cannot be cleared (CHN-010 before anything is sent: a
-  variant without a price would be sold for free).
+  variant without a price would be sold for free). A variant sent a stock
+  quantity is made tracked, since the PIM manages its stock.
 - document → translations: every other locale's values per translation key
   (spec.TRANSLATION_KEYS); None or "" removes that locale's translation.
 - userErrors → ItemResult with a CHN code; product JSON → RemoteProduct.
@@ -286,8 +287,10 @@ def _variant(
         variant["inventoryQuantities"] = [
             {"locationId": context.location_id, "name": "available", "quantity": quantity}
         ]
-        if existing is None:
-            item["tracked"] = True  # a new variant's stock only counts when Shopify tracks it
+        if existing is None or existing.stock is None or not existing.stock.tracked:
+            # The PIM manages this variant's stock: untracked, Shopify would keep selling past the quantity
+            # sent, so tracking is turned on (for a variant created or linked alike) unless already on.
+            item["tracked"] = True
     if item:
         variant["inventoryItem"] = item
     return variant

@@ -143,6 +143,17 @@ class VariantState:
 
 
 @dataclass(frozen=True, slots=True)
+class StockState:
+    """The variant's inventory at the location stock is written to (documents.PRODUCT_STOCK_STATE)."""
+
+    inventory_item_id: str
+    tracked: bool
+    """Whether Shopify enforces the variant's quantities (sells no more than it has)."""
+    stocked: bool
+    """Whether the variant has an inventory level at the location: productSet sets quantities only there."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProductState:
     """What an update must know of the product first: productSet replaces list fields (variants, options)."""
 
@@ -157,6 +168,8 @@ class ProductState:
     image_elsewhere: RememberedImage | None = None
     """The media the image-source metafield names when it is not the featured one: the merchant may have put
     other images before it (it is then still on the product, and can be kept), or removed it."""
+    stock: StockState | None = None
+    """The variant's stock at the export location; read (PRODUCT_STOCK_STATE) only for a document carrying stock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +243,21 @@ def parse_variant_state(raw: object) -> VariantState:
     )
 
 
+def parse_stock_state(product: JsonObject) -> StockState | None:
+    """The `stock` alias of PRODUCT_STOCK_STATE; None when it was not asked for, or the product has no variant."""
+    if "stock" not in product:
+        return None
+    nodes = items(obj(product.get("stock"), "product.stock").get("nodes"), "stock.nodes")
+    if not nodes:
+        return None
+    item = obj(obj(nodes[0], "stock.nodes[]").get("inventoryItem"), "stock.nodes[].inventoryItem")
+    return StockState(
+        inventory_item_id=text(item.get("id"), "inventoryItem.id"),
+        tracked=flag(item.get("tracked"), "inventoryItem.tracked"),
+        stocked=maybe_obj(item.get("inventoryLevel"), "inventoryItem.inventoryLevel") is not None,
+    )
+
+
 def parse_product_state(raw: object) -> ProductState:
     product = obj(raw, "product")
     variants = [
@@ -251,6 +279,7 @@ def parse_product_state(raw: object) -> ProductState:
         variant=variants[0] if variants else None,
         image=None if failed else image,
         image_elsewhere=image_marker(product) if image is None else None,
+        stock=parse_stock_state(product),
     )
 
 

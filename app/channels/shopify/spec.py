@@ -109,7 +109,8 @@ CREDENTIALS_SCHEMA: Final[dict[str, Any]] = {
             "title": "Stock location",
             "description": (
                 "Global ID of the location whose 'available' quantity inventoryQuantity sets, "
-                "e.g. gid://shopify/Location/123; default: the shop's primary location."
+                "e.g. gid://shopify/Location/123; default: the shop's primary location. A variant not "
+                "stocked there yet is stocked there, and a variant given a quantity has its inventory tracked."
             ),
             "type": "string",
             "pattern": r"^gid://shopify/Location/[0-9]+$",
