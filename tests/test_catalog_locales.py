@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.locales import locale_chain
+from app.domain.locales import InvalidLocaleCode, canonical_locale, locale_chain
 from tests.catalog_fixtures import SET_CURRENCIES, SET_LOCALES, SET_SCOPES, set_up_catalog
 from tests.conftest import GraphQLClient
 from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
+from tests.shared_data import shared_path
 
 __all__ = ["served_shop"]
 
@@ -36,6 +37,72 @@ async def test_bad_locale_codes_are_refused_and_nothing_changes(gql: GraphQLClie
     assert errors[("codes", "3")]["code"] == "CAT-009"
     locales = (await gql("{ locales { code enabled } }"))["locales"]
     assert locales == [{"code": "en_US", "enabled": True}]
+
+
+AKENEO_LOCALES = (shared_path("data", "akeneo_icecat_demo_dev") / "locales.csv").read_text().split()[1:]
+NOT_IN_CLDR = {"en_029", "qut_GT", "tzm_Latn_DZ"}
+"""Akeneo's Windows-era codes for which CLDR has no locale: English (Caribbean), K'iche', Tamazight in Algeria."""
+
+
+@pytest.mark.parametrize("code", [code for code in AKENEO_LOCALES if code not in NOT_IN_CLDR])
+def test_every_locale_akeneo_offers_that_cldr_knows_is_accepted(code: str) -> None:
+    """Akeneo spells locales Windows' way (zh_TW, pa_IN, ha_Latn_NG, sr_Latn_CS): each is a CLDR locale."""
+    assert canonical_locale(code) == canonical_locale(canonical_locale(code))
+
+
+@pytest.mark.parametrize(
+    ("code", "canonical"),
+    [
+        ("zh_TW", "zh_Hant_TW"),
+        ("zh-CN", "zh_Hans_CN"),
+        ("zh_HK", "zh_Hant_HK"),
+        ("zh_SG", "zh_Hans_SG"),
+        ("iw", "he"),
+        ("iw_IL", "he_IL"),
+        ("in_ID", "id_ID"),
+        ("tl_PH", "fil_PH"),
+        ("sh_BA", "sr_Latn_BA"),
+        ("sr_ME", "sr_Latn_ME"),
+        ("sr_Latn_CS", "sr_Latn_RS"),
+        ("sr_Cyrl_CS", "sr_Cyrl_RS"),
+        ("prs_AF", "fa_AF"),
+        ("pa_IN", "pa_Guru_IN"),
+        ("ha_Latn_NG", "ha_NG"),
+        ("ar_Arab_AE", "ar_AE"),
+        ("AR_ae", "ar_AE"),
+        ("zh-hant-tw", "zh_Hant_TW"),
+        ("es-419", "es_419"),
+        ("en_us_posix", "en_US_POSIX"),
+    ],
+)
+def test_a_locale_is_spelled_as_cldr_spells_it(code: str, canonical: str) -> None:
+    """Deprecated codes are replaced, the script is stated where the territory alone does not fix it (zh_TW is
+    Traditional Chinese, zh_CN Simplified) and left out where it is the usual one; Babel's Locale.parse would make
+    sr_Latn_CS Cyrillic."""
+    assert canonical_locale(code) == canonical
+
+
+@pytest.mark.parametrize(
+    "code", ["en_ZZ", "zh_Latn_TW", "ar_Latn_AE", "en_029", "sr_RS@latin", "fr_FR@euro", "root", "und", "en__US"]
+)
+def test_a_code_naming_no_cldr_locale_is_refused_not_replaced_by_a_likely_one(code: str) -> None:
+    with pytest.raises(InvalidLocaleCode):
+        canonical_locale(code)
+
+
+async def test_locales_in_akeneos_and_shopifys_spelling_are_enabled_and_described(gql: GraphQLClient) -> None:
+    """Traditional Chinese as zh_TW (Akeneo) or zh-TW (Shopify), Hebrew as iw_IL (Java): one locale each."""
+    result = (await gql(SET_LOCALES, {"codes": ["en_US", "zh_TW", "zh-CN", "iw_IL"]}))["setLocales"]
+    assert result["userErrors"] == []
+    assert [(row["code"], row["nativeName"], row["rtl"]) for row in result["locales"]] == [
+        ("en_US", "English (United States)", False),
+        ("zh_Hant_TW", "中文 (繁體, 台灣)", False),
+        ("zh_Hans_CN", "中文 (简体, 中国)", False),
+        ("he_IL", "עברית (ישראל)", True),
+    ]
+    again = (await gql(SET_LOCALES, {"codes": ["en_US", "zh_Hant_TW", "zh_TW"]}))["setLocales"]["userErrors"]
+    assert [(error["field"], error["code"]) for error in again] == [(["codes", "2"], "CAT-009")]
+    assert locale_chain("zh_TW", "en_US") == ("zh_Hant_TW", "zh_Hant", "en_US"), "never Simplified zh"
 
 
 async def test_dropping_a_locale_keeps_it_disabled(gql: GraphQLClient) -> None:

@@ -146,6 +146,32 @@ async def test_values_in_a_locale_that_is_not_enabled_reject_their_row(db: Datab
     assert total == report.imported
 
 
+async def test_columns_of_a_locale_in_akeneos_spelling_land_in_that_locale(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """Akeneo names Traditional Chinese zh_TW, Java names Hebrew iw_IL: a catalog that enables them as spelled
+    takes `description-zh_TW-print` and `description-iw_IL-print` columns into them, none left out as unknown."""
+    await enable(db, tenant, ["en_US", "zh_TW", "iw_IL"], ["print"], ["EUR"])
+    importer = Importer(db)
+    await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    rows = real_rows("sku", "description-fr_FR-print", "description-de_DE-print", count=2)
+    respelled = [
+        {
+            "sku": r["sku"],
+            "description-zh_TW-print": r["description-fr_FR-print"],
+            "description-iw_IL-print": r["description-de_DE-print"],
+        }
+        for r in rows
+    ]
+    report = await importer.products(tenant.code, write_csv(tmp_path / "zh_TW.csv", respelled))
+    assert (report.imported, report.rejected) == (2, 0)
+    stored = await stored_values(db, tenant)
+    assert {key: data for key, data in stored.items() if key[1] == "description"} == {
+        **{(r["sku"], "description", "zh_Hant_TW", "print"): r["description-fr_FR-print"] for r in rows},
+        **{(r["sku"], "description", "he_IL", "print"): r["description-de_DE-print"] for r in rows},
+    }
+
+
 async def test_jsonl_rows_are_checked_one_by_one(db: Database, tenant: TenantHandle, tmp_path: Path) -> None:
     await enable(db, tenant, ["en_US", "ar_AE"], ["ecommerce"], ["AED"])
     attributes = tmp_path / "attributes.jsonl"

@@ -500,6 +500,45 @@ async def test_a_locale_in_another_script_does_not_fall_back_to_its_languages_us
     assert (shown["sr-Latn"]["fields"]["title"], shown["sr-Latn"]["sources"]["title"]) == ("Chair", "fallback:en_US")
 
 
+async def test_chinese_locales_spelled_as_akeneo_and_shopify_spell_them_reach_their_own_shop_locale(
+    gql: GraphQLClient,
+) -> None:
+    """Akeneo's zh_TW and zh_CN and Shopify's zh-TW and zh-CN are CLDR's zh_Hant_TW and zh_Hans_CN: a catalog can
+    enable them and a shop's locales match them, and Traditional text never goes out as Simplified."""
+    await set_up_catalog(gql, locales=("en_US", "zh_TW", "zh_CN"))
+    shop = CustomHttpShop(signing_secret=SECRET, api_key=API_KEY, supported_locales=("en", "zh-TW", "zh-CN"))
+    with serve(shop.app) as origin:
+        pairs = [("en_US", "en"), ("zh_TW", "zh-TW"), ("zh_CN", "zh-CN")]
+        created = await gql(
+            CREATE_CONNECTOR,
+            {
+                "input": {
+                    "code": "shop",
+                    "name": "Taiwan and mainland shop",
+                    "channelType": "CUSTOM_HTTP",
+                    "credentials": {"baseUrl": origin + shop.base_path, "signingSecret": SECRET, "apiKey": API_KEY},
+                    "settings": {
+                        "fallbackPolicy": "SEND",
+                        "localeMapping": [{"pimLocale": pim, "channelLocale": channel} for pim, channel in pairs],
+                    },
+                }
+            },
+        )
+        payload = created["createConnector"]
+        assert payload["userErrors"] == []
+        assert payload["connector"]["settings"]["localeMapping"] == [
+            {"pimLocale": "en_US", "channelLocale": "en"},
+            {"pimLocale": "zh_Hant_TW", "channelLocale": "zh-TW"},
+            {"pimLocale": "zh_Hans_CN", "channelLocale": "zh-CN"},
+        ]
+        names = [value("name", "Chair", "en_US"), value("name", "木製椅子", "zh-TW")]
+        assert (await upsert(gql, {"sku": "CHAIR-1", "values": names}))["userErrors"] == []
+        assert (await save(gql, TITLE))["userErrors"] == []
+        shown = await preview(gql)
+    assert (shown["zh-TW"]["pimLocale"], shown["zh-TW"]["fields"]["title"]) == ("zh_Hant_TW", "木製椅子")
+    assert (shown["zh-CN"]["fields"]["title"], shown["zh-CN"]["sources"]["title"]) == ("Chair", "fallback:en_US")
+
+
 async def test_a_shop_gets_a_plain_text_name_in_its_html_description_as_the_pim_shows_it(
     shop_connector: GraphQLClient, served_shop: ServedShop, container: Container
 ) -> None:

@@ -1,14 +1,18 @@
 """Locale codes, parsed and described with Babel (CLDR), and the fallback chain.
 
 Codes are compared in their canonical form (`en-US`, `en_us` and `en_US` are
-one locale) and validated strictly: Babel's `Locale.parse` would quietly turn
-an unknown territory into a likely one (`en_ZZ` -> `en_US`), so the parts are
-checked as given.
+one locale: CLDR's identifier). A code is taken as given, else as CLDR spells
+the same locale: deprecated codes replaced (`iw` -> `he`, `sr_Latn_CS` ->
+`sr_Latn_RS`) and the script the locale is written in stated (`zh_TW` ->
+`zh_Hant_TW`, as Akeneo and Shopify spell Traditional Chinese) or, being the
+usual one, left out (`ha_Latn_NG` -> `ha_NG`). Nothing else is guessed:
+Babel's `Locale.parse` would turn an unknown territory into a likely one
+(`en_ZZ` -> `en_US`) or lose a script (`sr_Latn_CS` -> `sr_Cyrl_RS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,14 +40,56 @@ def canonical_locale(code: str) -> str:
     return str(_parse(code))
 
 
+_Parts = tuple[str, str | None, str | None, str | None]
+"""language, territory, script, variant"""
+
+
 def _parse(code: str) -> Locale:
     cleaned = code.strip().replace("-", "_")
     if not cleaned:
         raise InvalidLocaleCode("a locale code cannot be empty")
+    unknown = InvalidLocaleCode(f"'{code}' is not a known locale code")
     try:
-        return Locale(*parse_locale(cleaned))
-    except (ValueError, UnknownLocaleError) as exc:
-        raise InvalidLocaleCode(f"'{code}' is not a known locale code") from exc
+        language, territory, script, variant, *modifier = parse_locale(cleaned)
+    except ValueError as exc:
+        raise unknown from exc
+    if modifier or language == "root":  # not CLDR locales: `sr_RS@latin` is not `sr_RS`, root is no language
+        raise unknown
+    for parts in _spellings((language, territory, script, variant)):
+        try:
+            return Locale(*parts)
+        except (ValueError, UnknownLocaleError):
+            continue
+    raise unknown
+
+
+def _spellings(parts: _Parts) -> Iterator[_Parts]:
+    """The code as given, then CLDR's spellings of the same locale (module docstring): each keeps the language,
+    territory and script the code names, so a locale CLDR does not know is refused, never swapped for another."""
+    yield parts
+    language, territory, script, variant = _replace_deprecated(parts)
+    yield language, territory, script, variant
+    likely = _script("_".join(part for part in (language, territory) if part))
+    if script is None and likely is not None:
+        yield language, territory, likely, variant
+    elif script is not None and script == likely:
+        yield language, territory, None, variant
+
+
+def _replace_deprecated(parts: _Parts) -> _Parts:
+    """CLDR's replacements for deprecated codes; a part the code names wins over one the alias brings
+    (`sh_BA` -> `sr_Latn_BA`). A territory that split (CS: RS, ME) becomes the one the language is likely in."""
+    language, territory, script, variant = parts
+    alias = get_global("language_aliases").get(language)
+    if alias is not None:
+        alias_language, alias_territory, alias_script = parse_locale(alias)[:3]
+        language, territory, script = alias_language, territory or alias_territory, script or alias_script
+    if territory is not None:
+        replacements: list[str] = get_global("territory_aliases").get(territory, [territory])
+        likely_territory = parse_locale(get_global("likely_subtags").get(language, language))[1]
+        territory = likely_territory if likely_territory in replacements else replacements[0]
+    script = get_global("script_aliases").get(script or "", script)
+    return language, territory, script, variant
 
 
 @lru_cache(maxsize=1024)
