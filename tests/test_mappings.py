@@ -23,7 +23,7 @@ from app.domain.export_plan import ExportPlan
 from app.domain.mappings import MappingDirection, MappingDraft, check_mappings
 from app.domain.scopes import Scope
 from app.domain.transformations import sanitize_html, strip_html
-from tests.catalog_fixtures import DELETE_ATTRIBUTES, PRODUCT, set_up_catalog, upsert, value
+from tests.catalog_fixtures import DELETE_ATTRIBUTES, PRODUCT, SET_LOCALES, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle, make_tenant
 from tests.connector_fixtures import (
     API_KEY,
@@ -593,6 +593,34 @@ async def test_deleting_an_attribute_a_template_reads_breaks_the_mapping_and_re_
     assert problem["field"] == ["title"] and "'stock'" in problem["message"]
     second = await run_here(shop_connector, container, syncType="INCREMENTAL")
     assert second["totalProducts"] == 2, "a product without a stock value was left with the old title"
+
+
+async def test_a_new_fallback_policy_or_default_locale_reaches_the_shop_for_products_that_did_not_change(
+    shop_connector: GraphQLClient, container: Container, served_shop: ServedShop
+) -> None:
+    """The preview shows every product as the connector and the catalog now say; an incremental sync sent only
+    changed products, so the shop kept CHAIR-1's Arabic page without the fallback description the preview showed."""
+    assert (await save(shop_connector, TITLE, DESCRIPTION))["userErrors"] == []
+    first = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert first["totalProducts"] == 1 and "description" not in sent_products(served_shop)[-1]["locales"]["ar"]
+    send = {"code": "shop", "input": {"settings": {"fallbackPolicy": "SEND"}}}
+    assert (await shop_connector(UPDATE_CONNECTOR, send))["updateConnector"]["userErrors"] == []
+    second = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert second["totalProducts"] == 1
+    assert sent_products(served_shop)[-1]["locales"]["ar"]["description"] == "<p>Solid <b>oak</b></p>"
+    french_first = (await shop_connector(SET_LOCALES, {"codes": ["fr_FR", "en_US", "ar_AE", "ar"]}))["setLocales"]
+    assert french_first["userErrors"] == []
+    assert (await preview(shop_connector))["ar"]["sources"]["description"] == "fallback:fr_FR"
+    third = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert third["totalProducts"] == 1
+    assert sent_products(served_shop)[-1]["locales"]["ar"]["description"] == "<p>Chêne &amp; massif</p>"
+    unrelated = {"code": "shop", "input": {"settings": {"conflictStrategy": "PIM_WINS", "syncIntervalMinutes": 60}}}
+    assert (await shop_connector(UPDATE_CONNECTOR, unrelated))["updateConnector"]["userErrors"] == []
+    assert (await shop_connector(SET_LOCALES, {"codes": ["fr_FR", "en_US", "ar_AE", "ar", "de_DE"]}))["setLocales"][
+        "userErrors"
+    ] == []
+    fourth = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert fourth["totalProducts"] == 0, "nothing an export reads changed"
 
 
 async def test_a_measure_goes_to_a_decimal_field_converted_to_the_unit_the_mapping_names(

@@ -205,7 +205,8 @@ class Connector(Base):
     primary_locale: Mapped[str | None] = mapped_column(String(35), default=None)
     last_tested_at: Mapped[datetime | None] = mapped_column(default=None)
     mappings_version: Mapped[int] = mapped_column(Integer, default=0)
-    """Bumped by every saveMappings: an incremental sync re-exports everything when it moved."""
+    """Bumped whenever what the mappings send changes (saveMappings, a deleted attribute, a setting the export plan
+    reads, the catalog's default locale): an incremental sync re-exports everything when it moved."""
     sync_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
     """The product revision the last completed FULL or INCREMENTAL sync covered."""
     synced_mappings_version: Mapped[int] = mapped_column(Integer, default=0)

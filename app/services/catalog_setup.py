@@ -81,11 +81,14 @@ class CatalogSetupService:
         errors += _no_duplicates(canonical, "codes")
         if errors:
             raise InvalidInput(errors)
-        removed = set(await self.locales.enabled_codes(tenant_id)) - set(canonical)
+        enabled = await self.locales.enabled_codes(tenant_id)
+        removed = set(enabled) - set(canonical)
         if removed:
             users = await self._locale_users(tenant_id)
             _refuse_if_used("PIM locale", removed, users, ("codes",), ErrorCode.LOCALE_NOT_ENABLED)
         await self.locales.replace_enabled(tenant_id, canonical)
+        if enabled[:1] != (canonical[0],):
+            await self._exports_changed(tenant_id)
         return await self.list_locales(tenant_id, enabled_only=False)
 
     async def list_scopes(self, tenant_id: int, *, enabled_only: bool) -> list[Scope]:
@@ -134,6 +137,12 @@ class CatalogSetupService:
             _refuse_if_used("currency", removed, users, ("codes",), ErrorCode.CURRENCY_NOT_ENABLED)
         await self.currencies.replace_enabled(tenant_id, upper)
         return await self.list_currencies(tenant_id, enabled_only=False)
+
+    async def _exports_changed(self, tenant_id: int) -> None:
+        """A new default locale is what every connector falls back to and what a shared field without a locale
+        of its own reads: the next incremental sync of each sends every product again, not only changed ones."""
+        connectors = await self.connectors.of_tenant(tenant_id)
+        await self.connectors.bump_mappings_version(tenant_id, [row.id for row in connectors])
 
     async def _locale_users(self, tenant_id: int) -> dict[str, list[str]]:
         """Who reads each PIM locale: connectors' locale mappings, and mappings with a locale mapping of their own."""

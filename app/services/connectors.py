@@ -34,6 +34,7 @@ from app.domain.connectors import (
     FallbackPolicy,
     LocalePair,
     SyncType,
+    changes_exports,
     check_settings,
     merge_settings,
 )
@@ -360,6 +361,8 @@ class ConnectorService:
             before = row.status
             if outcome is not None:
                 _record_test(row, outcome)
+            if changes_exports(settings_of(row), settings):
+                row.mappings_version += 1  # the next incremental sync sends every product as the settings now say
             _store_settings(row, settings)
             row.updated_at = utcnow()
             _status_event(session, row, before)
