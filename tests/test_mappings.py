@@ -23,7 +23,15 @@ from app.domain.export_plan import ExportPlan
 from app.domain.mappings import MappingDirection, MappingDraft, check_mappings
 from app.domain.scopes import Scope
 from app.domain.transformations import sanitize_html, strip_html
-from tests.catalog_fixtures import DELETE_ATTRIBUTES, PRODUCT, SET_LOCALES, set_up_catalog, upsert, value
+from tests.catalog_fixtures import (
+    DELETE_ATTRIBUTES,
+    PRODUCT,
+    SET_CURRENCIES,
+    SET_LOCALES,
+    set_up_catalog,
+    upsert,
+    value,
+)
 from tests.conftest import GraphQLClient, TenantHandle, make_tenant
 from tests.connector_fixtures import (
     API_KEY,
@@ -886,3 +894,27 @@ def test_a_list_fields_limit_holds_for_each_item() -> None:
     assert [(p.path, p.code.value) for p in long_tag.problems] == [(("tags",), "CHN-011")]
     assert "12 characters" in long_tag.problems[0].message and "10 per item" in long_tag.problems[0].message
     assert "tags" not in long_tag.sendable()["fields"]
+
+
+async def test_a_new_default_currency_reaches_the_shop_for_connectors_pricing_in_the_default(
+    shop_connector: GraphQLClient, container: Container, served_shop: ServedShop
+) -> None:
+    """A connector without a currency of its own sends the catalog's default: making USD the default must reach the
+    shop for products that did not change, and leave a connector that prices in EUR alone."""
+    in_default = {"code": "shop", "input": {"settings": {"currency": None}}}
+    assert (await shop_connector(UPDATE_CONNECTOR, in_default))["updateConnector"]["userErrors"] == []
+    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    first = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert first["totalProducts"] == 1 and sent_products(served_shop)[-1]["fields"]["price"] == "99.99"
+    usd_first = await shop_connector(SET_CURRENCIES, {"codes": ["USD", "EUR", "AED"]})
+    assert usd_first["setCurrencies"]["userErrors"] == []
+    second = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert second["totalProducts"] == 1 and sent_products(served_shop)[-1]["fields"]["price"] == "109.00"
+    in_euros = {"code": "shop", "input": {"settings": {"currency": "EUR"}}}
+    assert (await shop_connector(UPDATE_CONNECTOR, in_euros))["updateConnector"]["userErrors"] == []
+    third = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert third["totalProducts"] == 1 and sent_products(served_shop)[-1]["fields"]["price"] == "99.99"
+    eur_first = await shop_connector(SET_CURRENCIES, {"codes": ["EUR", "USD", "AED"]})
+    assert eur_first["setCurrencies"]["userErrors"] == []
+    fourth = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert fourth["totalProducts"] == 0, "a connector pricing in EUR sends the same whatever the default"

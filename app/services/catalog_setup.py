@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,18 +131,23 @@ class CatalogSetupService:
         errors += _no_duplicates(upper, "codes")
         if errors:
             raise InvalidInput(errors)
-        removed = set(await self.currencies.enabled_codes(tenant_id)) - set(upper)
+        enabled = await self.currencies.enabled_codes(tenant_id)
+        removed = set(enabled) - set(upper)
         if removed:
             users = _setting_users(await self.connectors.of_tenant(tenant_id), "currency")
             _refuse_if_used("currency", removed, users, ("codes",), ErrorCode.CURRENCY_NOT_ENABLED)
         await self.currencies.replace_enabled(tenant_id, upper)
+        if enabled[:1] != tuple(upper[:1]):
+            # The default currency is the price a connector without a currency of its own sends.
+            await self._exports_changed(tenant_id, of=lambda connector: connector.currency is None)
         return await self.list_currencies(tenant_id, enabled_only=False)
 
-    async def _exports_changed(self, tenant_id: int) -> None:
+    async def _exports_changed(self, tenant_id: int, *, of: Callable[[Connector], bool] = lambda _: True) -> None:
         """A new default locale is what every connector falls back to and what a shared field without a locale
-        of its own reads: the next incremental sync of each sends every product again, not only changed ones."""
+        of its own reads (a new default currency, what one without a currency of its own prices in): the next
+        incremental sync of each connector `of` picks sends every product again, not only changed ones."""
         connectors = await self.connectors.of_tenant(tenant_id)
-        await self.connectors.bump_mappings_version(tenant_id, [row.id for row in connectors])
+        await self.connectors.bump_mappings_version(tenant_id, [row.id for row in connectors if of(row)])
 
     async def _locale_users(self, tenant_id: int) -> dict[str, list[str]]:
         """Who reads each PIM locale: connectors' locale mappings, and mappings with a locale mapping of their own."""
