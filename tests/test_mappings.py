@@ -271,6 +271,18 @@ async def test_preview_of_an_unknown_product_or_connector_is_not_found(shop_conn
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
 
 
+async def test_a_preview_of_a_locale_the_connector_does_not_map_is_refused_not_empty(
+    shop_connector: GraphQLClient,
+) -> None:
+    """`ar` (the Arabic the catalog also has) instead of the mapped `ar_AE`: an empty list would read as "nothing
+    would be sent"; the preview says what is wrong, as triggerSync does for the same locales."""
+    await save(shop_connector, TITLE)
+    errors = await shop_connector.errors(PREVIEW, {"code": "shop", "sku": "CHAIR-1", "locales": ["ar"]})
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "CHN-012" in errors[0]["message"] and "ar is not mapped" in errors[0]["message"]
+    assert list(await preview(shop_connector, locales=["ar-ae", "ar_AE"])) == ["ar"], "one locale, spelt two ways"
+
+
 async def test_a_field_locale_mapping_overrides_the_connectors(shop_connector: GraphQLClient) -> None:
     await save(
         shop_connector,

@@ -219,6 +219,34 @@ def _channel_locale(code: str, path: Path, supported: Sequence[str] | None, erro
     return match
 
 
+def check_chosen_locales(
+    codes: Sequence[str], pairs: Sequence[LocalePair], path: Path, *, connector_code: str
+) -> tuple[list[str], list[UserErrorItem]]:
+    """PIM locales picked out of a connector's locale mapping (a sync's or a preview's `locales`), canonical and
+    each once; one the mapping does not name is refused (CHN-012) rather than read as "nothing to do"."""
+    mapped = {pair.pim_locale for pair in pairs}
+    checked: list[str] = []
+    errors: list[UserErrorItem] = []
+    for index, code in enumerate(codes):
+        try:
+            canonical = canonical_locale(code)
+        except InvalidLocaleCode as exc:
+            errors.append(UserErrorItem((*path, index), str(exc), ErrorCode.INVALID_LOCALE))
+            continue
+        if canonical in checked:
+            continue  # named twice (perhaps spelt two ways): covered once
+        if canonical not in mapped:
+            errors.append(
+                UserErrorItem(
+                    (*path, index),
+                    f"{canonical} is not mapped on connector '{connector_code}'",
+                    ErrorCode.LOCALE_NOT_SUPPORTED,
+                )
+            )
+        checked.append(canonical)
+    return checked, errors
+
+
 def check_settings(
     settings: ConnectorSettings,
     *,

@@ -16,9 +16,9 @@ from app.container import Container
 from app.db.models import Connector, FieldMapping
 from app.domain.catalog import CatalogSpec
 from app.domain.channels import ChannelType
+from app.domain.connectors import check_chosen_locales
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.export_plan import Built, ExportPlan, ValueTable
-from app.domain.locales import InvalidLocaleCode, canonical_locale
 from app.domain.mappings import (
     MappingDraft,
     MappingRule,
@@ -154,8 +154,7 @@ class MappingService:
     async def preview(self, connector_code: str, sku: str, locales: Sequence[str] | None) -> list[Preview]:
         """What each channel locale of one product would receive, sending nothing."""
         connector = await self.connectors.get(connector_code)
-        wanted = None if not locales else [self._pim_locale(code) for code in locales]
-        plan, _ = await self.plan(connector, wanted)
+        plan, _ = await self.plan(connector, self._chosen_locales(connector, locales))
         async with self.db.reader() as session:
             repository = ProductRepository(session)
             product = await repository.live_by_sku(self.tenant_id, sku)
@@ -166,11 +165,16 @@ class MappingService:
         built = plan.build(sku, values)
         return [_preview(sku, built.shared, item) for item in built.locales]
 
-    def _pim_locale(self, code: str) -> str:
-        try:
-            return canonical_locale(code)
-        except InvalidLocaleCode as exc:
-            raise InvalidInput([UserErrorItem(("locales",), str(exc), ErrorCode.INVALID_LOCALE)]) from None
+    def _chosen_locales(self, connector: Connector, codes: Sequence[str] | None) -> list[str] | None:
+        """The PIM locales to preview; one the connector does not map is refused, as triggerSync refuses it, not
+        shown as an empty preview that reads as "nothing would be sent"."""
+        if not codes:
+            return None
+        pairs = settings_of(connector).locale_mapping
+        checked, errors = check_chosen_locales(codes, pairs, ("locales",), connector_code=connector.code)
+        if errors:
+            raise InvalidInput(errors)
+        return checked
 
 
 def _preview(sku: str, shared: Built, built: Built) -> Preview:

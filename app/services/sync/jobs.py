@@ -19,9 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, SyncJob
-from app.domain.connectors import ConnectorStatus, SyncType
+from app.domain.connectors import ConnectorStatus, SyncType, check_chosen_locales
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
-from app.domain.locales import InvalidLocaleCode, canonical_locale
 from app.domain.sync import Selection, SyncJobStatus, SyncPriority
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
@@ -171,26 +170,8 @@ class SyncJobService:
     def _check_locales(self, connector: Connector, codes: Sequence[str] | None) -> list[str] | None:
         if not codes:
             return None
-        mapped = {pair.pim_locale for pair in settings_of(connector).locale_mapping}
-        checked: list[str] = []
-        errors: list[UserErrorItem] = []
-        for index, code in enumerate(codes):
-            try:
-                canonical = canonical_locale(code)
-            except InvalidLocaleCode as exc:
-                errors.append(UserErrorItem(("input", "locales", index), str(exc), ErrorCode.INVALID_LOCALE))
-                continue
-            if canonical in checked:
-                continue  # named twice (perhaps spelt two ways): the job covers it once
-            if canonical not in mapped:
-                errors.append(
-                    UserErrorItem(
-                        ("input", "locales", index),
-                        f"{canonical} is not mapped on connector '{connector.code}'",
-                        ErrorCode.LOCALE_NOT_SUPPORTED,
-                    )
-                )
-            checked.append(canonical)
+        pairs = settings_of(connector).locale_mapping
+        checked, errors = check_chosen_locales(codes, pairs, ("input", "locales"), connector_code=connector.code)
         if errors:
             raise InvalidInput(errors)
         return checked
