@@ -271,6 +271,27 @@ async def test_preview_of_an_unknown_product_or_connector_is_not_found(shop_conn
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
 
 
+async def test_a_translated_field_needs_a_channel_locale_to_go_to(shop_connector: GraphQLClient) -> None:
+    """title is written per channel locale: with no locale to write it in, every product would reach the shop
+    without its required title, and the preview would show nothing at all."""
+    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    unmapped = (await shop_connector(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"localeMapping": []}}}))[
+        "updateConnector"
+    ]
+    assert [error["code"] for error in unmapped["userErrors"]] == ["CHN-060"]
+    assert "localeMapping" in unmapped["userErrors"][0]["message"]
+    assert len((await shop_connector(CONNECTOR, {"code": "shop"}))["connector"]["settings"]["localeMapping"]) == 3
+    nowhere = await save(shop_connector, {**TITLE, "localeMapping": []}, PRICE)
+    assert codes(nowhere) == [(["mappings", "0", "localeMapping"], "CHN-060")]
+    english_only = await save(shop_connector, {**TITLE, "localeMapping": [PIM_EN]}, PRICE)
+    assert codes(english_only) == [(["mappings", "0", "localeMapping"], "CHN-010")]
+    assert "ar, fr" in english_only["userErrors"][0]["message"]
+    described_in_english = await save(shop_connector, TITLE, {**DESCRIPTION, "localeMapping": [PIM_EN]})
+    assert described_in_english["userErrors"] == [], "a field the shop does not require may go to some locales"
+    listed = (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"]
+    assert [m["channelField"] for m in listed] == ["title", "description"]
+
+
 async def test_a_preview_of_a_locale_the_connector_does_not_map_is_refused_not_empty(
     shop_connector: GraphQLClient,
 ) -> None:

@@ -261,7 +261,26 @@ def _check_locales(
                     ErrorCode.MAPPING_INVALID,
                 )
             )
+        elif field.localizable and not settings.locale_mapping:
+            errors.append(
+                UserErrorItem(
+                    ("channelField",),
+                    f"{field.name} is written per channel locale and the connector maps none: "
+                    "set the connector's settings.localeMapping first",
+                    ErrorCode.MAPPING_INVALID,
+                )
+            )
         return None
+    if field.localizable and not draft.locale_mapping:
+        errors.append(
+            UserErrorItem(
+                ("localeMapping",),
+                f"an empty localeMapping sends {field.name} to no channel locale: name at least one pair, "
+                "or leave it out to follow the connector's",
+                ErrorCode.MAPPING_INVALID,
+            )
+        )
+        return ()
     pairs, problems = check_locale_pairs(
         draft.locale_mapping, ("localeMapping",), catalog=catalog, channel_locales=channel_locales
     )
@@ -277,6 +296,8 @@ def _check_locales(
             for index, pair in enumerate(pairs)
             if pair.channel_locale not in mapped
         ]
+        if not problems:  # a pair refused above is reported once, not again as a locale left out
+            errors += _required_everywhere(draft, field, pairs, settings)
     if attribute.localizable and not field.localizable and len(draft.locale_mapping) != 1:
         errors.append(
             UserErrorItem(
@@ -286,6 +307,27 @@ def _check_locales(
             )
         )
     return pairs
+
+
+def _required_everywhere(
+    draft: MappingDraft, field: ChannelField, pairs: Sequence[LocalePair], settings: ConnectorSettings
+) -> list[UserErrorItem]:
+    """A required field's own locale mapping must reach every channel locale the connector writes: one field has
+    one exporting mapping, so a locale it leaves out would go to the channel without the field in every product."""
+    if not field.required or draft.direction is MappingDirection.IMPORT:
+        return []
+    fed = {pair.channel_locale for pair in pairs}
+    left_out = [pair.channel_locale for pair in settings.locale_mapping if pair.channel_locale not in fed]
+    if not left_out:
+        return []
+    return [
+        UserErrorItem(
+            ("localeMapping",),
+            f"{field.name} is required in every channel locale and this localeMapping leaves out "
+            f"{', '.join(left_out)}: map a PIM locale to each, or leave localeMapping out",
+            ErrorCode.MISSING_REQUIRED_FIELD,
+        )
+    ]
 
 
 def _check_reading(
