@@ -37,7 +37,6 @@ from graphql_schema.relay import global_id, parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert
 from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, make_tenant, until_a_writer_waits
 from tests.connector_fixtures import (
-    CONNECTOR,
     SAVE_MAPPINGS,
     UPDATE_CONNECTOR,
     ServedShop,
@@ -431,20 +430,6 @@ async def test_priorities_order_the_queue(shop_sync: GraphQLClient, served_shop:
     assert low["queuePosition"] >= 1
     job = (await shop_sync(JOB, {"id": low["id"]}))["syncJob"]
     assert job["priority"] == "LOW" and job["status"] == "PENDING"
-
-
-async def test_scheduled_syncs_skip_connectors_in_error(shop_sync: GraphQLClient, container: Any) -> None:
-    from app.services.sync.recovery import schedule_due_syncs
-
-    changed = await shop_sync(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"syncIntervalMinutes": 5}}})
-    assert changed["updateConnector"]["userErrors"] == []
-    started = await schedule_due_syncs(container)
-    assert len(started) >= 1
-    jobs = (await shop_sync(CONNECTOR, {"code": "shop"}))["connector"]
-    assert jobs["status"] == "CONNECTED"
-    again = await schedule_due_syncs(container)
-    mine = [job_id for job_id in again if job_id in started]
-    assert mine == [], "the interval had not passed"
 
 
 async def test_a_large_job_is_shared_by_several_workers_with_progress_summed(

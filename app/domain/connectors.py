@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -33,6 +34,24 @@ class ConnectorStatus(StrEnum):
     DISCONNECTED = "DISCONNECTED"
     ERROR = "ERROR"
     PAUSED = "PAUSED"
+
+
+def schedule_due(last_started: datetime | None, interval_minutes: int, now: datetime) -> bool:
+    """Whether a connector's scheduled sync is due at `now`: `interval_minutes` after the minute the last one started.
+
+    Counted in whole minutes because the schedule is checked once a minute, a
+    little after the minute begins by however long the workers took to get to
+    it: measured to the microsecond, a check a fraction of a second earlier in
+    its minute than the last one would find the interval not quite over and
+    leave the sync to the next check (a 5-minute schedule running every 6).
+    """
+    if last_started is None:
+        return True
+    return _minute(last_started) + timedelta(minutes=interval_minutes) <= _minute(now)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
 
 
 class ConflictStrategy(StrEnum):

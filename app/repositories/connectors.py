@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Connector, FieldMapping
+from app.db.models import Connector, FieldMapping, SyncJob
+from app.domain.connectors import ConnectorStatus, schedule_due
+from app.domain.sync import ACTIVE_STATUSES
 from app.domain.transformations import template_attributes
 from app.repositories.keys import text_is
 
@@ -123,16 +125,31 @@ class ConnectorRepository:
         statement = select(Connector).where(Connector.tenant_id == tenant_id).order_by(Connector.id)
         return list(await self.session.scalars(statement))
 
+    async def by_id(self, tenant_id: int, connector_id: int, *, for_update: bool = False) -> Connector | None:
+        statement = select(Connector).where(Connector.tenant_id == tenant_id, Connector.id == connector_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
+
     async def due_for_schedule(self, now: datetime) -> list[Connector]:
-        """Connected connectors with a schedule whose interval has passed since their last scheduled sync."""
-        statement = select(Connector).where(
-            Connector.sync_interval_minutes.is_not(None), Connector.status == "CONNECTED"
+        """Connected connectors whose scheduled sync is due (connectors.schedule_due) and that have no active job:
+        one whose job is still running is due again at the first check after it ends."""
+        active = select(SyncJob.id).where(
+            SyncJob.connector_id == Connector.id, SyncJob.status.in_([status.value for status in ACTIVE_STATUSES])
+        )
+        statement = (
+            select(Connector)
+            .where(
+                Connector.sync_interval_minutes.is_not(None),
+                Connector.status == ConnectorStatus.CONNECTED.value,
+                ~active.exists(),
+            )
+            .order_by(Connector.id)
         )
         return [
             row
             for row in await self.session.scalars(statement)
-            if row.last_scheduled_at is None
-            or row.last_scheduled_at + timedelta(minutes=row.sync_interval_minutes or 0) <= now
+            if schedule_due(row.last_scheduled_at, row.sync_interval_minutes or 0, now)
         ]
 
     def add(self, connector: Connector) -> None:

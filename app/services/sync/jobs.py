@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from redis.exceptions import RedisError
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, SyncJob
-from app.domain.connectors import ConnectorStatus, SyncType, check_chosen_locales
+from app.domain.connectors import ConnectorStatus, SyncType, check_chosen_locales, schedule_due
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.sync import Selection, SyncJobStatus, SyncPriority
 from app.repositories.connectors import ConnectorRepository
@@ -77,20 +78,54 @@ class SyncJobService:
                 raise _error(
                     ("connectorCode",), f"connector '{connector_code}' does not exist", ErrorCode.CONNECTOR_NOT_FOUND
                 )
-            job = await self._new_job(session, connector, request)
-            estimate = await self._estimate(session, connector, job)
-            job.total_products = estimate
-            EventRepository(session).record(
-                self.tenant_id,
-                "sync.requested",
-                connector_id=connector.id,
-                job=job.id,
-                type=job.sync_type,
-                source=source,
-                dry_run=job.dry_run,
+            triggered = await self._create(session, connector, request, source)
+        await self._queue(triggered.job)
+        log.info(
+            "sync.triggered", job=triggered.job.id, connector=connector_code, source=source, dry_run=request.dry_run
+        )
+        return triggered
+
+    async def trigger_scheduled(self, connector_id: int, *, now: datetime) -> Triggered | None:
+        """The connector's scheduled INCREMENTAL sync, if it is due at `now`; None when it is not (any more).
+
+        The schedule's slot is taken in the job's own transaction, under the
+        connector's lock: of two workers checking the schedule at once, the
+        second finds the slot taken; and a job that cannot start (CHN-090: a
+        job of the connector is still active) leaves the slot to the next check,
+        so the scheduled sync follows the active job instead of waiting a whole
+        interval more.
+        """
+        async with self.db.transaction() as session:
+            connector = await ConnectorRepository(session).by_id(self.tenant_id, connector_id, for_update=True)
+            interval = connector.sync_interval_minutes if connector is not None else None
+            if connector is None or interval is None or connector.status != ConnectorStatus.CONNECTED:
+                return None
+            if not schedule_due(connector.last_scheduled_at, interval, now):
+                return None
+            connector.last_scheduled_at = now
+            triggered = await self._create(
+                session, connector, SyncRequest(SyncType.INCREMENTAL, priority=SyncPriority.LOW), "schedule"
             )
-        await self._queue(job)
-        log.info("sync.triggered", job=job.id, connector=connector_code, type=job.sync_type, dry_run=job.dry_run)
+        await self._queue(triggered.job)
+        log.info("sync.triggered", job=triggered.job.id, connector=connector.code, source="schedule", dry_run=False)
+        return triggered
+
+    async def _create(
+        self, session: AsyncSession, connector: Connector, request: SyncRequest, source: str
+    ) -> Triggered:
+        """The job, its estimate and its sync.requested event, in the caller's transaction (the connector locked)."""
+        job = await self._new_job(session, connector, request)
+        estimate = await self._estimate(session, connector, job)
+        job.total_products = estimate
+        EventRepository(session).record(
+            self.tenant_id,
+            "sync.requested",
+            connector_id=connector.id,
+            job=job.id,
+            type=job.sync_type,
+            source=source,
+            dry_run=job.dry_run,
+        )
         return Triggered(job, estimate)
 
     async def _queue(self, job: SyncJob) -> None:

@@ -19,13 +19,12 @@ import structlog
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import SyncChunk
-from app.domain.connectors import SyncType
 from app.domain.errors import InvalidInput
-from app.domain.sync import ChunkStatus, SyncJobStatus, SyncPriority
+from app.domain.sync import ChunkStatus, SyncJobStatus
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.services.sync.finish import finish_job
-from app.services.sync.jobs import SyncJobService, SyncRequest
+from app.services.sync.jobs import SyncJobService
 from app.services.sync.queue import (
     chunk_message_id,
     enqueue_chunk,
@@ -118,22 +117,26 @@ def _pending_message(queue_name: str, chunk: SyncChunk) -> str | None:
     return chunk_message_id(queue_name, chunk.id, chunk.enqueued_at)
 
 
-async def schedule_due_syncs(container: Container) -> list[int]:
-    """Start an INCREMENTAL sync for every connector whose interval has passed; paused or failing ones are skipped."""
-    now = utcnow()
-    async with container.db.transaction() as session:
-        due = await ConnectorRepository(session).due_for_schedule(now)
-        for connector in due:
-            connector.last_scheduled_at = now
-        targets = [(connector.tenant_id, connector.code) for connector in due]
+async def schedule_due_syncs(container: Container, *, now: datetime | None = None) -> list[int]:
+    """Start an INCREMENTAL sync for every connector whose interval has passed; returns the new jobs' ids.
+
+    A connector in ERROR or PAUSED is skipped until resumeConnector makes it
+    CONNECTED again; one with an active job is taken at the first check after
+    that job ends. Each connector's slot is taken with its job
+    (SyncJobService.trigger_scheduled), so several workers running this at
+    once start one job per slot, and a check that was missed (no worker was
+    up) is made up by the next one, once.
+    """
+    now = now or utcnow()
+    async with container.db.reader() as session:
+        due = [(row.tenant_id, row.id, row.code) for row in await ConnectorRepository(session).due_for_schedule(now)]
     started = []
-    for tenant_id, code in targets:
+    for tenant_id, connector_id, code in due:
         try:
-            triggered = await SyncJobService(container, tenant_id).trigger(
-                code, SyncRequest(SyncType.INCREMENTAL, priority=SyncPriority.LOW), source="schedule"
-            )
-        except InvalidInput as exc:
+            triggered = await SyncJobService(container, tenant_id).trigger_scheduled(connector_id, now=now)
+        except InvalidInput as exc:  # the connector changed since it was found due: its slot stays free
             log.info("sync.schedule_skipped", connector=code, reason=exc.message)
             continue
-        started.append(triggered.job.id)
+        if triggered is not None:
+            started.append(triggered.job.id)
     return started

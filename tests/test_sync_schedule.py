@@ -1,0 +1,113 @@
+"""Scheduled syncs (syncIntervalMinutes): when the worker's once-a-minute check starts one, and when it does not.
+
+The check is called here with the moment it runs at, as arq's cron would call it; jobs run in this process
+(planned, then run chunk by chunk), and no worker takes this test's queue messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from app.container import Container
+from app.db.base import utcnow
+from app.db.models import SyncChunk, SyncJob
+from app.repositories.events import EventRepository
+from app.services.sync.planner import plan_job
+from app.services.sync.recovery import schedule_due_syncs
+from app.services.sync.runner import run_chunk
+from graphql_schema.relay import parse_global_id
+from tests.conftest import GraphQLClient, TenantHandle
+from tests.connector_fixtures import UPDATE_CONNECTOR, served_shop
+from tests.sync_fixtures import shop_sync, sku, trigger
+
+__all__ = ["served_shop", "shop_sync"]
+
+TICK = utcnow().replace(second=15, microsecond=300_000)
+"""A check as arq's cron runs it: at second 15 of a minute, and a little after, by however long it waited."""
+
+
+async def every(gql: GraphQLClient, minutes: int) -> None:
+    changed = await gql(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"syncIntervalMinutes": minutes}}})
+    assert changed["updateConnector"]["userErrors"] == []
+
+
+async def check(container: Container, tenant: TenantHandle, at: datetime) -> list[SyncJob]:
+    """Run the schedule's check at `at`: the jobs it started for this test's tenant (the database is shared)."""
+    started = await schedule_due_syncs(container, now=at)
+    async with container.db.reader() as session:
+        jobs = await session.scalars(select(SyncJob).where(SyncJob.id.in_(started), SyncJob.tenant_id == tenant.id))
+        return list(jobs)
+
+
+async def run_to_the_end(container: Container, job_id: int) -> str:
+    """Plan the job and run its chunks here, as workers would; its final status."""
+    await plan_job(container, job_id)
+    async with container.db.reader() as session:
+        chunks = list(await session.scalars(select(SyncChunk.id).where(SyncChunk.job_id == job_id)))
+    for chunk_id in chunks:
+        await run_chunk(container, chunk_id, worker="here")
+    async with container.db.reader() as session:
+        job = await session.scalar(select(SyncJob).where(SyncJob.id == job_id))
+    assert job is not None
+    return job.status
+
+
+async def test_a_schedule_runs_every_interval_whatever_the_second_its_check_ran_at(
+    shop_sync: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """The interval is counted from the minute the last scheduled sync started: a check that ran a quarter of a
+    second earlier in its minute than the last one still finds it due, instead of leaving it a minute more."""
+    await every(shop_sync, 5)
+    [first] = await check(container, tenant, TICK)
+    assert (first.sync_type, first.priority) == ("INCREMENTAL", 0)
+    assert await run_to_the_end(container, first.id) == "COMPLETED"
+    assert await check(container, tenant, TICK + timedelta(minutes=4)) == [], "the interval had not passed"
+    [second] = await check(container, tenant, TICK + timedelta(minutes=5, milliseconds=-250))
+    assert second.id != first.id
+
+
+async def test_a_missed_check_is_made_up_once(
+    shop_sync: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """No worker ran for hours: the first check after starts one sync, not one per interval missed."""
+    await every(shop_sync, 5)
+    [first] = await check(container, tenant, TICK)
+    await run_to_the_end(container, first.id)
+    [late] = await check(container, tenant, TICK + timedelta(hours=3))
+    await run_to_the_end(container, late.id)
+    assert await check(container, tenant, TICK + timedelta(hours=3, minutes=1)) == []
+    assert len(await check(container, tenant, TICK + timedelta(hours=3, minutes=5))) == 1
+
+
+async def test_two_workers_checking_at_once_start_one_sync(
+    shop_sync: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """Each worker runs the cron; a check arq hands to two of them (or runs twice) starts the slot's sync once."""
+    await every(shop_sync, 5)
+    both = await asyncio.gather(
+        check(container, tenant, TICK), check(container, tenant, TICK + timedelta(milliseconds=40))
+    )
+    [only] = [job for started in both for job in started]
+    assert await run_to_the_end(container, only.id) == "COMPLETED"
+    assert await check(container, tenant, TICK + timedelta(seconds=50)) == [], "the slot was taken"
+
+
+async def test_a_sync_running_at_the_scheduled_time_delays_the_scheduled_one_until_it_ends(
+    shop_sync: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """A one-product sync someone started just before a daily schedule came due: the scheduled sync waits for it,
+    quietly and without queueing anything, then starts at the next check instead of the next day."""
+    await every(shop_sync, 24 * 60)
+    manual = await trigger(shop_sync, syncType="SINGLE", productSkus=[sku(1)])
+    for seconds in (0, 60, 120):
+        assert await check(container, tenant, TICK + timedelta(seconds=seconds)) == []
+    async with container.db.reader() as session:
+        events = await EventRepository(session).latest(tenant.id)
+    assert [event.payload["source"] for event in events if event.kind == "sync.requested"] == ["api"]
+    assert await run_to_the_end(container, parse_global_id(manual["id"])[1]) == "COMPLETED"
+    [scheduled] = await check(container, tenant, TICK + timedelta(minutes=3))
+    assert scheduled.sync_type == "INCREMENTAL"
+    assert await check(container, tenant, TICK + timedelta(hours=23)) == [], "the day counts from that start"
