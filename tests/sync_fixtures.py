@@ -24,7 +24,7 @@ from app.container import Container
 from app.db.models import SyncChunk
 from app.embedded_redis import redis_url
 from app.services.sync.planner import plan_job
-from app.services.sync.runner import run_chunk
+from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
 from app.settings import Settings
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert, value
@@ -250,6 +250,17 @@ async def run_here(gql: GraphQLClient, container: Container, **options: Any) -> 
     for chunk in chunks:
         await run_chunk(container, chunk.id, worker="here")
     return dict((await gql(JOB, {"id": global_id}))["syncJob"])
+
+
+async def fail_a_job(gql: GraphQLClient, container: Container) -> int:
+    """A FULL sync whose only chunk every worker has failed on: the job fails as a whole. Its id."""
+    _, job_id, [chunk] = await planned(gql, container, size=1000, count=1)
+    async with container.db.transaction() as session:
+        row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+        assert row is not None
+        row.attempts = MAX_CHUNK_ATTEMPTS
+    await run_chunk(container, chunk.id, worker="here")
+    return job_id
 
 
 async def until_a_batch_is_sent(shop: ServedShop, what: str = "the sync") -> None:

@@ -21,7 +21,7 @@ from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import ServedShop, served_shop
+from tests.connector_fixtures import CONNECTOR, ServedShop, served_shop
 from tests.sync_fixtures import (
     JOB,
     LISTINGS,
@@ -29,6 +29,7 @@ from tests.sync_fixtures import (
     RETRY,
     TRIGGER,
     chair,
+    fail_a_job,
     planned,
     run_here,
     shop_sync,
@@ -343,3 +344,33 @@ async def test_a_worker_stopping_mid_chunk_hands_it_back_at_once(
     done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
     assert len(served_shop.shop.products) == PRODUCTS
+
+
+async def _events(
+    container: Container, tenant: TenantHandle, job_id: int | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The tenant's events in the order recorded (of one job, when given): (kind, payload) each."""
+    async with container.db.reader() as session:
+        events = reversed(await EventRepository(session).latest(tenant.id))
+    return [(event.kind, event.payload) for event in events if job_id is None or event.payload.get("job") == job_id]
+
+
+async def test_jobs_failing_again_and_again_put_the_connector_in_error_and_a_success_counts_again(
+    shop_sync: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """Two failed jobs, a good one, two failed: still CONNECTED. A third failure in a row puts the connector in
+    ERROR with the reason, recorded once as connector.error with the job that did it."""
+    for _ in range(2):
+        await fail_a_job(shop_sync, container)
+    assert (await run_here(shop_sync, container))["status"] == "COMPLETED"
+    for _ in range(2):
+        await fail_a_job(shop_sync, container)
+    assert (await shop_sync(CONNECTOR, {"code": "shop"}))["connector"]["status"] == "CONNECTED"
+    third = await fail_a_job(shop_sync, container)
+    connector = (await shop_sync(CONNECTOR, {"code": "shop"}))["connector"]
+    assert connector["status"] == "ERROR"
+    assert connector["statusReason"].startswith("3 sync jobs failed in a row; last: a chunk of the job was taken up")
+    errors = [payload for kind, payload in await _events(container, tenant) if kind == "connector.error"]
+    assert errors == [{"reason": connector["statusReason"], "job": third}]
+    await fail_a_job(shop_sync, container)
+    assert len([kind for kind, _ in await _events(container, tenant) if kind == "connector.error"]) == 1

@@ -20,10 +20,12 @@ from app.services.sync.recovery import schedule_due_syncs
 from app.services.sync.runner import run_chunk
 from graphql_schema.relay import parse_global_id
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import UPDATE_CONNECTOR, served_shop
-from tests.sync_fixtures import shop_sync, sku, trigger
+from tests.connector_fixtures import CONNECTOR, UPDATE_CONNECTOR, served_shop
+from tests.sync_fixtures import fail_a_job, shop_sync, sku, trigger
 
 __all__ = ["served_shop", "shop_sync"]
+
+RESUME = """mutation { resumeConnector(code: "shop") { connector { status } userErrors { code } } }"""
 
 TICK = utcnow().replace(second=15, microsecond=300_000)
 """A check as arq's cron runs it: at second 15 of a minute, and a little after, by however long it waited."""
@@ -53,6 +55,11 @@ async def run_to_the_end(container: Container, job_id: int) -> str:
         job = await session.scalar(select(SyncJob).where(SyncJob.id == job_id))
     assert job is not None
     return job.status
+
+
+async def status_of(gql: GraphQLClient) -> tuple[str, str | None]:
+    connector = (await gql(CONNECTOR, {"code": "shop"}))["connector"]
+    return connector["status"], connector["statusReason"]
 
 
 async def test_a_schedule_runs_every_interval_whatever_the_second_its_check_ran_at(
@@ -111,3 +118,20 @@ async def test_a_sync_running_at_the_scheduled_time_delays_the_scheduled_one_unt
     [scheduled] = await check(container, tenant, TICK + timedelta(minutes=3))
     assert scheduled.sync_type == "INCREMENTAL"
     assert await check(container, tenant, TICK + timedelta(hours=23)) == [], "the day counts from that start"
+
+
+async def test_a_connector_in_error_is_skipped_until_resumed(
+    shop_sync: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """Jobs that keep failing put the connector in ERROR and the schedule leaves it alone; resumeConnector brings
+    it back to the schedule with the failed jobs forgotten: one more failure then is not three in a row."""
+    for _ in range(3):
+        await fail_a_job(shop_sync, container)
+    assert (await status_of(shop_sync))[0] == "ERROR"
+    await every(shop_sync, 5)
+    assert await check(container, tenant, TICK) == []
+    assert (await shop_sync(RESUME))["resumeConnector"]["connector"]["status"] == "CONNECTED"
+    await fail_a_job(shop_sync, container)
+    assert await status_of(shop_sync) == ("CONNECTED", None)
+    [resumed] = await check(container, tenant, TICK + timedelta(minutes=1))
+    assert await run_to_the_end(container, resumed.id) == "COMPLETED"

@@ -417,6 +417,7 @@ class ConnectorService:
             row = await self._locked(session, code)
             row.status = ConnectorStatus.DISCONNECTED.value
             row.status_reason = None
+            row.failed_job_streak = 0  # whatever failed was seen to: the next jobs get their full count again
         resumed = await self.test(code)
         await queue_waiting_deliveries(self.container, row.id)
         await queue_waiting_resolutions(self.container, row.id)

@@ -9,6 +9,7 @@ connector in ERROR so schedules stop hammering a broken channel.
 from __future__ import annotations
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
 from app.db.base import utcnow
@@ -18,11 +19,14 @@ from app.domain.sync import SyncJobStatus
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
+from app.services.connectors import put_in_error
 from app.services.sync import progress
 
 log = structlog.get_logger(__name__)
 
 FAILED_JOBS_BEFORE_ERROR = 3
+_STAYS = (ConnectorStatus.ERROR, ConnectorStatus.PAUSED)
+"""Statuses a failed job leaves as they are: ERROR has its reason already, PAUSED is a person's to end."""
 
 
 async def finish_job(container: Container, job_id: int) -> SyncJobStatus | None:
@@ -40,7 +44,7 @@ async def finish_job(container: Container, job_id: int) -> SyncJobStatus | None:
         if status is SyncJobStatus.COMPLETED:
             _completed(job, connector)
         elif status is SyncJobStatus.FAILED:
-            _failed(connector, job.failure or "the sync failed")
+            _failed(session, job, connector)
         EventRepository(session).record(
             job.tenant_id,
             f"sync.{status.value.lower()}",
@@ -82,8 +86,11 @@ def _completed(job: SyncJob, connector: Connector) -> None:
         connector.synced_mappings_version = job.mappings_version
 
 
-def _failed(connector: Connector, reason: str) -> None:
+def _failed(session: AsyncSession, job: SyncJob, connector: Connector) -> None:
+    """One more failed job in a row; the one that makes FAILED_JOBS_BEFORE_ERROR puts the connector in ERROR (a
+    connector already there, as rejected credentials put it, keeps the reason it was given)."""
     connector.failed_job_streak += 1
-    if connector.failed_job_streak >= FAILED_JOBS_BEFORE_ERROR and connector.status != ConnectorStatus.PAUSED:
-        connector.status = ConnectorStatus.ERROR.value
-        connector.status_reason = f"{connector.failed_job_streak} sync jobs failed in a row; last: {reason}"
+    if connector.failed_job_streak < FAILED_JOBS_BEFORE_ERROR or connector.status in _STAYS:
+        return
+    reason = f"{connector.failed_job_streak} sync jobs failed in a row; last: {job.failure or 'the sync failed'}"
+    put_in_error(session, connector, reason, job=job.id)
