@@ -19,6 +19,7 @@ from app.db.models import SyncChunk, SyncJob
 from app.repositories.events import EventRepository
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
+from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import CONNECTOR, ServedShop, served_shop
@@ -374,3 +375,16 @@ async def test_jobs_failing_again_and_again_put_the_connector_in_error_and_a_suc
     assert errors == [{"reason": connector["statusReason"], "job": third}]
     await fail_a_job(shop_sync, container)
     assert len([kind for kind, _ in await _events(container, tenant) if kind == "connector.error"]) == 1
+
+
+async def test_a_job_with_nothing_to_send_is_recorded_as_started_and_ended_once(
+    shop_sync: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """An INCREMENTAL sync with nothing changed (a schedule's usual one) never has a chunk to take: it starts and
+    ends when it is planned, and says so like any other job."""
+    await run_here(shop_sync, container)
+    empty = await run_here(shop_sync, container, syncType="INCREMENTAL")
+    assert (empty["status"], empty["totalProducts"]) == ("COMPLETED", 0)
+    assert empty["startedAt"] is not None and empty["startedAt"] <= empty["completedAt"]
+    kinds = [kind for kind, _ in await _events(container, tenant, parse_global_id(empty["id"])[1])]
+    assert kinds == ["sync.requested", "sync.started", "sync.completed"]

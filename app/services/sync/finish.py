@@ -40,6 +40,8 @@ async def finish_job(container: Container, job_id: int) -> SyncJobStatus | None:
             return None
         connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
         status = _final_status(job)
+        if job.started_at is None and status is SyncJobStatus.COMPLETED:
+            record_start(session, job)  # planned with nothing to send: no chunk was ever taken
         job.status, job.completed_at = status.value, utcnow()
         if status is SyncJobStatus.COMPLETED:
             _completed(job, connector)
@@ -58,6 +60,14 @@ async def finish_job(container: Container, job_id: int) -> SyncJobStatus | None:
     await progress.publish(container.redis, job_id, status.value)
     log.info("sync.finished", job=job_id, status=status.value)
     return status
+
+
+def record_start(session: AsyncSession, job: SyncJob) -> None:
+    """RUNNING from now, recorded as sync.started: once per job, since only a PENDING job starts."""
+    job.status, job.started_at = SyncJobStatus.RUNNING.value, utcnow()
+    EventRepository(session).record(
+        job.tenant_id, "sync.started", connector_id=job.connector_id, job=job.id, dry_run=job.dry_run
+    )
 
 
 def _final_status(job: SyncJob) -> SyncJobStatus:

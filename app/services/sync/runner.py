@@ -30,7 +30,6 @@ from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
 from app.domain.sync import ChunkStatus, Selection, SyncJobStatus
 from app.repositories.connectors import ConnectorRepository
-from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.secrets import CredentialsUnreadable
 from app.services.conflicts.notify import publish_conflict
@@ -38,7 +37,7 @@ from app.services.connectors import put_in_error
 from app.services.mappings import MappingService
 from app.services.sync import progress
 from app.services.sync.adapters import open_adapter
-from app.services.sync.finish import finish_job
+from app.services.sync.finish import finish_job, record_start
 from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page, send_page
 
 log = structlog.get_logger(__name__)
@@ -146,10 +145,7 @@ async def _take(session: AsyncSession, chunk: SyncChunk, job: SyncJob, worker: s
     chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.RUNNING.value, worker, until
     chunk.attempts += 1
     if job.status == SyncJobStatus.PENDING:
-        job.status, job.started_at = SyncJobStatus.RUNNING.value, utcnow()
-        EventRepository(session).record(
-            job.tenant_id, "sync.started", connector_id=job.connector_id, job=job.id, dry_run=job.dry_run
-        )
+        record_start(session, job)
     elif job.status == SyncJobStatus.RETRYING:
         job.status = SyncJobStatus.RUNNING.value
     connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
