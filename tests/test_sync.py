@@ -259,17 +259,20 @@ async def test_a_lost_planning_message_is_queued_again_but_a_waiting_one_is_not_
     await recover_orphans(container, now=later)
     [second] = await queued_messages(container, prefix, since)
     assert second != first
-    await recover_orphans(container, now=later + LOST_MESSAGE_AFTER)
+    await recover_orphans(container, now=later + timedelta(seconds=1))
+    assert await queued_messages(container, prefix, since) == [second], "not lost while just queued"
+    again = later + LOST_MESSAGE_AFTER + timedelta(seconds=1)
+    await recover_orphans(container, now=again)
     assert await queued_messages(container, prefix, since) == [second], "the new message is the one recovery waits for"
 
     await container.redis.set(
         in_progress_key_prefix + second, b"1", px=60_000
     )  # taken by a worker that died before planning
-    await recover_orphans(container, now=later + LOST_MESSAGE_AFTER)
+    await recover_orphans(container, now=again)
     assert len(await queued_messages(container, prefix, since)) == 2
     async with container.db.reader() as session:
         job = await session.scalar(select(SyncJob).where(SyncJob.id == job_id))
-    assert job is not None and job.status == "PENDING" and job.enqueued_at == later + LOST_MESSAGE_AFTER
+    assert job is not None and job.status == "PENDING" and job.enqueued_at == again
 
 
 async def test_a_lost_chunk_message_is_queued_again_but_waiting_ones_are_not_copied(

@@ -6,7 +6,7 @@ these tests' queue messages.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from app.container import Container
 from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob
 from app.repositories.events import EventRepository
+from app.services.sync.queue import enqueue_plan
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
 from graphql_schema.relay import parse_global_id
@@ -35,6 +36,7 @@ from tests.sync_fixtures import (
     run_here,
     shop_sync,
     sku,
+    trigger,
     until_a_batch_is_sent,
 )
 
@@ -388,3 +390,77 @@ async def test_a_job_with_nothing_to_send_is_recorded_as_started_and_ended_once(
     assert empty["startedAt"] is not None and empty["startedAt"] <= empty["completedAt"]
     kinds = [kind for kind, _ in await _events(container, tenant, parse_global_id(empty["id"])[1])]
     assert kinds == ["sync.requested", "sync.started", "sync.completed"]
+
+
+def _chunk_messages(container: Container, chunk_ids: list[int], members: list[bytes]) -> dict[int, int]:
+    queue = container.settings.queue_name
+    names = [member.decode() for member in members]
+    return {
+        chunk_id: len([name for name in names if name.startswith(f"{queue}:sync-chunk:{chunk_id}:")])
+        for chunk_id in chunk_ids
+    }
+
+
+async def test_two_workers_starting_at_once_hand_each_dead_workers_chunk_on_once(
+    shop_sync: GraphQLClient, container: Container
+) -> None:
+    """Both start-up passes find the killed worker's chunks: the first hands each on, the second finds them taken
+    (not queued a second time, nor taken back from a worker that has just claimed one)."""
+    global_id, job_id, chunks = await planned(shop_sync, container, size=10, count=3)
+    chunk_ids = [chunk.id for chunk in chunks]
+    await container.redis.delete(container.settings.queue_name)
+    async with container.db.transaction() as session:
+        for row in await session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id)):
+            row.status, row.lease_owner, row.lease_expires_at = "RUNNING", "killed", utcnow() - timedelta(seconds=1)
+        job = await session.scalar(select(SyncJob).where(SyncJob.id == job_id))
+        assert job is not None
+        job.status = "RUNNING"
+    now = utcnow()
+    recovered = await asyncio.gather(
+        recover_orphans(container, now=now), recover_orphans(container, now=now + timedelta(milliseconds=1))
+    )
+    assert sum(recovered) == 3
+    members = await container.redis.zrange(container.settings.queue_name, 0, -1)
+    assert _chunk_messages(container, chunk_ids, members) == dict.fromkeys(chunk_ids, 1)
+    for chunk_id in chunk_ids:
+        await run_chunk(container, chunk_id, worker="next")
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
+
+
+async def test_two_workers_starting_at_once_queue_a_lost_planning_once(
+    shop_sync: GraphQLClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass that queues the job again sends its message only after it has committed: the other pass, running
+    in between, must not take the job for lost once more (its new message is on its way, not missing)."""
+
+    async def lost(*_: object, **__: object) -> None:
+        raise RedisConnectionError("Connection refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("app.services.sync.jobs.enqueue_plan", lost)
+        job_id = parse_global_id((await trigger(shop_sync))["id"])[1]
+    one_pass_ended = asyncio.Event()
+    held: list[int] = []
+
+    async def sent_once_the_other_pass_ends(queue: Any, **message: Any) -> None:
+        if not held:
+            held.append(message["job_id"])
+            await one_pass_ended.wait()
+        await enqueue_plan(queue, **message)
+
+    async def recovery_pass(now: datetime) -> int:
+        try:
+            return await recover_orphans(container, now=now)
+        finally:
+            one_pass_ended.set()
+
+    later = utcnow() + LOST_MESSAGE_AFTER + timedelta(seconds=1)
+    with monkeypatch.context() as patched:
+        patched.setattr("app.services.sync.recovery.enqueue_plan", sent_once_the_other_pass_ends)
+        recovered = await asyncio.wait_for(
+            asyncio.gather(recovery_pass(later), recovery_pass(later + timedelta(milliseconds=1))), timeout=30
+        )
+    assert sorted(recovered) == [0, 1]
+    members = [member.decode() for member in await container.redis.zrange(container.settings.queue_name, 0, -1)]
+    assert len([name for name in members if f":sync-plan:{job_id}:" in name]) == 1

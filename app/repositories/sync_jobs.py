@@ -170,13 +170,33 @@ class SyncJobRepository:
         row = (await self.session.execute(statement)).one()
         return bool(row.cancel_requested) or row.failure is not None
 
-    async def stale_pending(self, created_before: datetime) -> list[SyncJob]:
-        """Pending jobs that were never planned (their planning message was lost)."""
+    async def stale_pending(self, queued_before: datetime) -> list[SyncJob]:
+        """Pending jobs that were never planned, their planning queued before `queued_before` (its message may be
+        lost). A job queued again since is left to that message, as `orphaned_chunks` leaves a chunk: a recovery
+        pass that comes right after another must not find it lost before the other's message is even sent."""
         has_chunks = select(SyncChunk.id).where(SyncChunk.job_id == SyncJob.id).exists()
         statement = select(SyncJob).where(
-            SyncJob.status == SyncJobStatus.PENDING.value, SyncJob.created_at < created_before, ~has_chunks
+            SyncJob.status == SyncJobStatus.PENDING.value,
+            func.coalesce(SyncJob.enqueued_at, SyncJob.created_at) < queued_before,
+            ~has_chunks,
         )
         return list(await self.session.scalars(statement))
+
+    async def restamp_pending(self, job: SyncJob, stamp: datetime, now: datetime) -> bool:
+        """Mark the never planned job queued again at `now`, if it is still PENDING with the planning message
+        stamped `stamp` that was found lost: False when someone changed it since (`reclaim`)."""
+        statement = (
+            update(SyncJob)
+            .where(
+                SyncJob.id == job.id,
+                SyncJob.status == SyncJobStatus.PENDING.value,
+                func.coalesce(SyncJob.enqueued_at, SyncJob.created_at) == stamp,
+            )
+            .values(enqueued_at=now)
+            .returning(SyncJob.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).first() is not None
 
     async def unended(self) -> list[int]:
         """Active jobs whose chunks are all closed: their end was never recorded (the worker that closed the last
@@ -241,6 +261,24 @@ class SyncJobRepository:
             )
         )
         return list(await self.session.scalars(statement))
+
+    async def reclaim(self, chunk: SyncChunk, now: datetime) -> bool:
+        """Make the orphaned chunk PENDING, queued at `now`, if it is still as `orphaned_chunks` read it (the same
+        expired lease, or the same lost message); False when someone changed it since: another worker's recovery
+        pass that reclaimed it first, a worker that took it, or its own worker renewing the lease. On PostgreSQL the
+        condition is checked again on the row once a concurrent writer commits."""
+        if chunk.status == ChunkStatus.RUNNING:
+            unchanged = SyncChunk.lease_expires_at == chunk.lease_expires_at
+        else:
+            unchanged = SyncChunk.enqueued_at == chunk.enqueued_at
+        statement = (
+            update(SyncChunk)
+            .where(SyncChunk.id == chunk.id, SyncChunk.status == chunk.status, unchanged)
+            .values(status=ChunkStatus.PENDING.value, lease_owner=None, lease_expires_at=None, enqueued_at=now)
+            .returning(SyncChunk.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).first() is not None
 
     async def last_live_lease(self, now: datetime) -> datetime | None:
         """When the last lease of a RUNNING chunk runs out, if any is still live."""

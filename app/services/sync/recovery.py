@@ -60,11 +60,11 @@ async def recover_orphans(container: Container, *, now: datetime | None = None) 
             [message for message in chunk_messages.values() if message] + list(plan_messages.values()),
         )
         requeue = await _reclaim(jobs, [chunk for chunk in chunks if chunk_messages[chunk.id] not in queued], now)
-        stale: list[tuple[int, int]] = []
-        for job in unplanned:
-            if plan_messages[job.id] not in queued:
-                job.enqueued_at = now
-                stale.append((job.id, job.priority))
+        stale = [
+            (job.id, job.priority)
+            for job in unplanned
+            if plan_messages[job.id] not in queued and await jobs.restamp_pending(job, plan_stamp(job), now)
+        ]
         unended = await jobs.unended()
     for job_id in unended:
         await finish_job(container, job_id)  # safe beside the worker ending it too: the first one ends it
@@ -78,15 +78,17 @@ async def recover_orphans(container: Container, *, now: datetime | None = None) 
 
 
 async def _reclaim(jobs: SyncJobRepository, chunks: list[SyncChunk], now: datetime) -> list[tuple[int, int]]:
-    """Hand the chunks back to the queue as PENDING (their jobs RETRYING if running); (chunk id, priority) each."""
+    """Hand the chunks back to the queue as PENDING (their jobs RETRYING if running); (chunk id, priority) each.
+
+    Each chunk is taken only as it was read (SyncJobRepository.reclaim): two workers starting at once both find
+    the dead worker's chunks, and only the first hands each on, so no chunk is queued twice nor taken back from a
+    worker that has just claimed it."""
     requeue: list[tuple[int, int]] = []
     owners = await jobs.any_by_ids({chunk.job_id for chunk in chunks}, for_update=True) if chunks else {}
     for chunk in chunks:
         job = owners.get(chunk.job_id)
-        if job is None:
+        if job is None or not await jobs.reclaim(chunk, now):
             continue
-        chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.PENDING.value, None, None
-        chunk.enqueued_at = now
         if job.status == SyncJobStatus.RUNNING:
             job.status = SyncJobStatus.RETRYING.value
         requeue.append((chunk.id, job.priority))
