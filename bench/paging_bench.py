@@ -46,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from databases import throwaway_postgres
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.engine import Database
@@ -54,6 +54,7 @@ from app.db.migrate import alembic_config
 from app.db.models import Conflict, Connector, Product, SyncJob, Tenant
 from app.repositories.conflicts import ConflictFilter, ConflictRepository
 from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
+from tests.sql_capture import statements_of
 
 PAGE = 51
 """A first page of 50 and the one row that says whether another page follows."""
@@ -248,24 +249,9 @@ async def measure(db: Database, subject: Subject, repeat: int) -> dict[str, Samp
                 started = time.perf_counter()
                 await call(session)
                 best = min(best, time.perf_counter() - started)
-        statements = await _statements_of(db, call)
+        statements = await statements_of(db, call)
         found[name] = Sample(best, [line for sql, params in statements for line in await _plan(db, sql, params)])
     return found
-
-
-async def _statements_of(db: Database, call: Callable[[Any], Awaitable[Any]]) -> list[tuple[str, Any]]:
-    statements: list[tuple[str, Any]] = []
-
-    def captured(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(db.read_engine.sync_engine, "before_cursor_execute", captured)
-    try:
-        async with db.reader() as session:
-            await call(session)
-    finally:
-        event.remove(db.read_engine.sync_engine, "before_cursor_execute", captured)
-    return statements
 
 
 async def _plan(db: Database, statement: str, parameters: Any) -> list[str]:

@@ -17,7 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, event, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import Base
@@ -28,6 +28,7 @@ from app.repositories.conflicts import ConflictFilter, ConflictRepository
 from app.repositories.products import ProductFilter, ProductRepository
 from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
 from tests.conftest import POSTGRES_ADMIN_URL, _admin, _require_or_skip, postgres_available
+from tests.sql_capture import statements_of
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -188,18 +189,9 @@ async def _plan_of(
 ) -> str:
     """The plan of the statement `call` sends to read `table`: on SQLite as it would run, on PostgreSQL the index
     the planner would take (an empty table is cheapest to scan)."""
-    statements: list[tuple[str, Any]] = []
-
-    def captured(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(db.read_engine.sync_engine, "before_cursor_execute", captured)
-    try:
-        async with db.reader() as session:
-            await call(session)
-    finally:
-        event.remove(db.read_engine.sync_engine, "before_cursor_execute", captured)
-    read = ((sql, params) for sql, params in statements if f"FROM {table}" in sql and containing in sql)
+    read = (
+        (sql, params) for sql, params in await statements_of(db, call) if f"FROM {table}" in sql and containing in sql
+    )
     statement, parameters = next(read)
     async with db.read_engine.connect() as connection:
         if db.sqlite:
