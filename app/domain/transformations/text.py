@@ -191,33 +191,25 @@ def _cut_text(run: list[tuple[int, str]], room: int, *, inside_words: bool) -> s
     reference is one character, never split, and a mark one writes (&#x64e;) stays with its letter."""
     pieces = [(source, source if kind == _TEXT else html.unescape(source), kind == _TEXT) for kind, source in run]
     text = "".join(shown for _, shown, _ in pieces)
-    fits = _shown_within(pieces, room)
+    fits = _across(pieces, room, from_source=True)
     cut = _word_end(text, fits)
     if inside_words and not text[:cut].strip():  # not even the first word fits: cut between whole characters
         cut = _grapheme_start(text, fits)
-    return "".join(source for source, _, _ in pieces)[: _source_of(pieces, cut)]
+    return "".join(source for source, _, _ in pieces)[: _across(pieces, cut, from_source=False)]
 
 
-def _shown_within(pieces: list[tuple[str, str, bool]], room: int) -> int:
-    """How much of the text shown fits in `room` characters of source (source, shown, is it plain text)."""
+def _across(pieces: list[tuple[str, str, bool]], length: int, *, from_source: bool) -> int:
+    """An offset into a run's source (`from_source`) as the offset into the text it shows, or the other way round
+    (pieces: source, shown, is it plain text). A reference is one character shown for several of source: an
+    offset inside it stops before it, so it is in whole or not at all."""
     shown_at = source_at = 0
     for source, shown, plain in pieces:
-        if source_at + len(source) > room:
-            return shown_at + (room - source_at if plain else 0)
+        here, there, size = (source_at, shown_at, len(source)) if from_source else (shown_at, source_at, len(shown))
+        if here + size > length:
+            return there + (length - here if plain else 0)
         shown_at += len(shown)
         source_at += len(source)
-    return shown_at
-
-
-def _source_of(pieces: list[tuple[str, str, bool]], length: int) -> int:
-    """How much source shows the first `length` characters of the text; a reference is in whole or not at all."""
-    shown_at = source_at = 0
-    for source, shown, plain in pieces:
-        if shown_at + len(shown) > length:
-            return source_at + (length - shown_at if plain else 0)
-        shown_at += len(shown)
-        source_at += len(source)
-    return source_at
+    return shown_at if from_source else source_at
 
 
 def _open_after(open_tags: tuple[str, ...], kind: int, name: str) -> tuple[str, ...]:
