@@ -28,6 +28,7 @@ from app.repositories.products import ProductRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.services.conflicts.queue import enqueue_apply
 from app.services.sync import progress
+from app.services.sync.cancel import request_cancel
 from app.services.sync.queue import enqueue_chunk, enqueue_plan, enqueue_recovery, ms
 from app.services.sync.recovery import LEASE_GRACE, LOST_MESSAGE_AFTER, recover_at_startup, recover_orphans
 from app.services.sync.runner import run_chunk
@@ -403,6 +404,56 @@ async def test_deleting_a_connector_while_a_worker_writes_waits_for_it_instead_o
     async with container.db.reader() as session:
         assert await session.scalar(select(SyncJob).where(SyncJob.id == job_id)) is None
         assert list(await session.scalars(select(Listing).where(Listing.connector_id == connector.id))) == []
+
+
+async def test_a_job_failed_while_a_worker_records_a_page_ends_failed_with_the_page_counted(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """Failing a job (credentials rejected on another worker's chunk) locks the job's row and then cancels its
+    chunks. A worker recording a page used to lock its chunk first and the job last (to add the counts): in those
+    two orders PostgreSQL found a deadlock and aborted one side, the page or the failure. The worker now holds the
+    job before its chunk, so it waits for the failure, records its page and stops. (SQLite runs one writer at a
+    time: there the worker simply waits.)"""
+    global_id, job_id, [only] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    served_shop.shop.slow_down(0.3)  # the page is still on its way when the job is locked
+    running = asyncio.create_task(run_chunk(container, only.id, worker="recording"))
+    await until_a_batch_is_sent(served_shop, "the worker")
+    async with container.db.transaction() as session:  # as runner._fail_job does it
+        jobs = SyncJobRepository(session)
+        assert await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id))
+        job = await jobs.get_any(job_id, for_update=True)
+        assert job is not None
+        await until_a_writer_waits(container.db)  # the worker's page, for the job
+        job.failure = "the channel refused the credentials"
+        for chunk in await jobs.chunks_of(job_id):
+            chunk.status, chunk.lease_expires_at = "CANCELLED", None
+    await asyncio.wait_for(running, timeout=30)
+
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"]) == ("FAILED", PRODUCTS)
+
+
+async def test_a_job_cancelled_while_a_worker_takes_its_chunk_ends_cancelled_with_nothing_sent(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """Cancelling a job locks its row and then cancels the chunks no worker took. A worker taking a chunk used to
+    lock the chunk first and its job next: in those two orders PostgreSQL found a deadlock and aborted one side,
+    the worker's claim or the person's cancel. The worker now locks the job first, so it waits for the cancel and
+    finds its chunk cancelled."""
+    global_id, job_id, [only] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    async with container.db.transaction() as session:  # as SyncJobService.cancel does it
+        jobs = SyncJobRepository(session)
+        assert await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id))
+        job = await jobs.get_any(job_id, for_update=True)
+        assert job is not None
+        taking = asyncio.create_task(run_chunk(container, only.id, worker="taking"))
+        await until_a_writer_waits(container.db)  # the worker's claim, for the job
+        await request_cancel(session, job)
+    await asyncio.wait_for(taking, timeout=30)
+
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"]) == ("CANCELLED", 0)
+    assert served_shop.shop.requests_to("POST", "/products/batch") == []
 
 
 async def test_a_page_slower_than_the_lease_keeps_its_chunk(

@@ -1,4 +1,18 @@
-"""Sync jobs, their chunks, errors and changes: every query the sync engine and its API need."""
+"""Sync jobs, their chunks, errors and changes: every query the sync engine and its API need.
+
+Lock order. A transaction that writes or locks both a job's row and rows of
+its chunks takes the job first, then the chunks: on PostgreSQL two
+transactions taking them in opposite orders (a worker recording a page of
+chunk X, and another failing or cancelling the job, which cancels X) each
+wait for the other until one is aborted as a deadlock. Before both comes the
+connector's hold (ConnectorRepository.hold), wherever it is taken. A worker
+claiming a chunk reads which job it belongs to without locking it, and locks
+the job before the chunk. One recording a page holds the job (`hold`) before
+it moves its chunk on: that key-share lock waits for every writer that locks
+the job FOR UPDATE, yet lets the workers of the job's other chunks record at
+once, each adding its counts (the row's update) after the chunk. Inserting a
+row that refers to the job (an error, a change) key-share locks it too.
+"""
 
 from __future__ import annotations
 
@@ -57,6 +71,14 @@ class SyncJobRepository:
         if for_update:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
+
+    async def hold(self, job_id: int) -> None:
+        """Key-share lock the job's row until the transaction ends, to take it before the job's chunks (the
+        module's lock order) without keeping out other holders: it waits only for a writer that locked the job
+        FOR UPDATE, and the holder may still update the row's columns later (the counts)."""
+        await self.session.execute(
+            select(SyncJob.id).where(SyncJob.id == job_id).with_for_update(read=True, key_share=True)
+        )
 
     async def any_by_ids(self, job_ids: Collection[int], *, for_update: bool = False) -> dict[int, SyncJob]:
         """Jobs by id whatever their tenant, in one query (locked in id order, so two callers cannot deadlock)."""
@@ -213,14 +235,20 @@ class SyncJobRepository:
     def add_chunks(self, chunks: Sequence[SyncChunk]) -> None:
         self.session.add_all(chunks)
 
-    async def connector_of(self, *, job_id: int | None = None, chunk_id: int | None = None) -> int | None:
-        """The connector a job (or a chunk's job) syncs to, read without locking: to hold it before the job."""
-        statement = select(SyncJob.connector_id)
-        if chunk_id is not None:
-            statement = statement.join(SyncChunk, SyncChunk.job_id == SyncJob.id).where(SyncChunk.id == chunk_id)
-        else:
-            statement = statement.where(SyncJob.id == job_id)
-        return await self.session.scalar(statement)
+    async def connector_of(self, *, job_id: int) -> int | None:
+        """The connector a job syncs to, read without locking: to hold it before the job."""
+        return await self.session.scalar(select(SyncJob.connector_id).where(SyncJob.id == job_id))
+
+    async def owners_of(self, chunk_id: int) -> tuple[int, int] | None:
+        """The chunk's connector and job, read without locking: to hold the one and lock the other before the
+        chunk (the module's lock order). Neither changes for a chunk; None when it is gone."""
+        statement = (
+            select(SyncJob.connector_id, SyncJob.id)
+            .join(SyncChunk, SyncChunk.job_id == SyncJob.id)
+            .where(SyncChunk.id == chunk_id)
+        )
+        row = (await self.session.execute(statement)).first()
+        return (row.connector_id, row.id) if row is not None else None
 
     async def chunk(self, chunk_id: int, *, for_update: bool = False) -> SyncChunk | None:
         statement = select(SyncChunk).where(SyncChunk.id == chunk_id)
@@ -233,6 +261,7 @@ class SyncJobRepository:
 
         One guarded UPDATE, which also takes the row's write lock as reading it FOR UPDATE would: whatever the
         caller writes after it in the transaction happens under that lock, and a lost lease rolls it all back.
+        A caller that writes the chunk's job as well locks or holds the job first (the module's lock order).
         """
         statement = (
             update(SyncChunk)

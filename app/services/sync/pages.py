@@ -394,8 +394,9 @@ def _apply_result(item: Item, result: ItemResult) -> None:
 async def record_page(container: Container, work: PageWork, how: Pass, *, worker: str, lease: timedelta) -> Recorded:
     """Write every item's outcome, the counts and the chunk's cursor in one transaction.
 
-    The connector is held first (ConnectorRepository.hold), then the chunk is
-    moved on, which checks and locks this worker's lease.
+    The connector is held first (ConnectorRepository.hold), then the job
+    (SyncJobRepository's lock order), then the chunk is moved on, which checks
+    and locks this worker's lease.
     Returns whether the job is to stop: asked to cancel meanwhile, or failed
     on another worker's chunk (read by the statement that adds the counts, so
     a page costs no extra round trip for it); and the pending conflicts to
@@ -406,6 +407,7 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
         if not await ConnectorRepository(session).hold(work.connector.id):
             raise LeaseLost(str(work.chunk.id))  # the connector was deleted, and the chunk with it
         jobs = SyncJobRepository(session)
+        await jobs.hold(job.id)
         moved = await jobs.update_held_chunk(
             work.chunk.id, worker, cursor=work.last_product_id, lease_expires_at=now + lease
         )

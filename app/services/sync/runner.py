@@ -103,21 +103,27 @@ async def _release(container: Container, chunk_id: int, worker: str) -> None:
 
 
 async def _claim(container: Container, chunk_id: int, worker: str, lease: timedelta) -> Claim | None:
-    """Take the chunk under this worker's lease; None when it is done, held by a live worker, or cancelled."""
+    """Take the chunk under this worker's lease; None when it is done, held by a live worker, or cancelled.
+
+    The job is locked before the chunk (SyncJobRepository's lock order): a job being failed or cancelled
+    meanwhile has cancelled the chunk by the time it is read here."""
     now = utcnow()
     cancelled_job: int | None = None
     claim: Claim | None = None
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
-        if not await ConnectorRepository(session).hold(await jobs.connector_of(chunk_id=chunk_id)):
+        owners = await jobs.owners_of(chunk_id)
+        if owners is None:
             return None
+        connector_id, job_id = owners
+        if not await ConnectorRepository(session).hold(connector_id):
+            return None
+        job = await jobs.get_any(job_id, for_update=True)
         chunk = await jobs.chunk(chunk_id, for_update=True)
-        if chunk is None or chunk.status in (ChunkStatus.DONE, ChunkStatus.CANCELLED):
+        if job is None or chunk is None or chunk.status in (ChunkStatus.DONE, ChunkStatus.CANCELLED):
             return None
         if chunk.status == ChunkStatus.RUNNING and chunk.lease_expires_at and chunk.lease_expires_at > now:
             return None
-        job = await jobs.get_any(chunk.job_id, for_update=True)
-        assert job is not None
         if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
             job.failure = job.failure or _given_up(chunk)
         if job.cancel_requested or job.failure or SyncJobStatus(job.status).finished:
