@@ -46,7 +46,9 @@ from app.channels.outbound import UnsafeUrl, check_outbound_url, is_public_addre
 from app.channels.rate_limit import LocalTokenBucket, RateLimit
 from app.channels.retry import MIN_THROTTLE_WAIT, RetryPolicy, with_retries
 from app.channels.signing import sign, signature_headers, verify
+from app.container import channel_http_client
 from app.domain.errors import ErrorCode
+from app.settings import Settings
 from tests.clocks import FakeClock
 from tests.emulators import serve
 from tests.emulators.custom_http_shop import CustomHttpShop, shop_signature
@@ -81,13 +83,12 @@ def make_adapter(
     secret: str = SECRET,
     api_key: str | None = API_KEY,
     timeout: float = 5.0,
-    allow_private: bool | None = True,
     clock: Callable[[], float] = time.time,
 ) -> CustomHttpAdapter:
     credentials: dict[str, Any] = {"baseUrl": base_url, "signingSecret": secret}
     if api_key is not None:
         credentials["apiKey"] = api_key
-    return CustomHttpAdapter(credentials, http, timeout=timeout, allow_private=allow_private, clock=clock)
+    return CustomHttpAdapter(credentials, http, timeout=timeout, clock=clock)
 
 
 @pytest.fixture
@@ -304,7 +305,7 @@ async def test_a_shop_asking_for_hours_off_fails_the_next_requests_at_once(
     instead of a worker sleeping ten hours on the connector's bucket while holding its chunk."""
     gate = LocalTokenBucket(RateLimit(capacity=5, rate=5))
     credentials = {"baseUrl": shop_url, "signingSecret": SECRET, "apiKey": API_KEY}
-    adapter = CustomHttpAdapter(credentials, http, timeout=5.0, allow_private=True, gate=gate)
+    adapter = CustomHttpAdapter(credentials, http, timeout=5.0, gate=gate)
     shop.rate_limit_next(1, retry_after="36000")
     with pytest.raises(ChannelRateLimited):
         await with_retries(lambda: adapter.export_batch([chair()]), policy=RetryPolicy())
@@ -717,21 +718,20 @@ async def test_outbound_check_accepts_public_literal() -> None:
     assert is_public_address(ipaddress.ip_address("2606:4700::1111"))
 
 
-async def test_by_default_the_url_policy_is_left_to_the_builder(
-    shop_url: str, http: httpx.AsyncClient, shop: CustomHttpShop
+@pytest.mark.parametrize("allowed", [False, True])
+async def test_the_channels_client_reaches_a_private_shop_only_when_allowed(
+    allowed: bool, shop_url: str, shop: CustomHttpShop, settings: Settings
 ) -> None:
-    """app/channels/factory.build_adapter vets baseUrl once and builds the adapter without allow_private."""
-    credentials = {"baseUrl": shop_url, "signingSecret": SECRET, "apiKey": API_KEY}
-    await CustomHttpAdapter(credentials, http, timeout=5.0).test_connection()
-    assert shop.requests_to("GET", "/info")
-
-
-async def test_adapter_refuses_private_shop_unless_allowed(
-    shop_url: str, http: httpx.AsyncClient, shop: CustomHttpShop
-) -> None:
-    with pytest.raises(CredentialsRejected, match="loopback"):
-        await make_adapter(shop_url, http, allow_private=False).test_connection()
-    assert shop.requests == []
+    """The adapter leaves the address policy to the client it is given (container.channel_http_client)."""
+    client = channel_http_client(settings.model_copy(update={"allow_private_urls": allowed}))
+    async with client:
+        adapter = make_adapter(shop_url, client)
+        if allowed:
+            await adapter.test_connection()
+        else:
+            with pytest.raises(CredentialsRejected, match="loopback"):
+                await adapter.test_connection()
+    assert bool(shop.requests) is allowed
 
 
 # -- signatures ------------------------------------------------------------------------------------

@@ -120,10 +120,9 @@ def parse_updated_at(value: object) -> datetime | None:
 class CustomHttpAdapter:
     """ChannelAdapter over the CUSTOM_HTTP protocol; one instance per connector (credentials decrypted by the caller).
 
-    `allow_private`: None (the default) trusts the builder to have vetted
-    baseUrl (app/channels/factory.build_adapter does, once); True/False
-    re-checks it with that policy (settings.allow_private_urls) before every
-    request. `clock` stamps the signatures and exists so tests can skew it.
+    Its baseUrl is vetted by whoever builds it (app/channels/factory.build_adapter) and every address it
+    connects to by the HTTP client it is given (outbound.PublicAddressTransport). `clock` stamps the signatures
+    and exists so tests can skew it.
     """
 
     max_batch_size: int = MAX_BATCH_SIZE
@@ -134,7 +133,6 @@ class CustomHttpAdapter:
         http: httpx.AsyncClient,
         *,
         timeout: float,
-        allow_private: bool | None = None,
         clock: Callable[[], float] = time.time,
         gate: RateGate | None = None,
     ) -> None:
@@ -142,7 +140,6 @@ class CustomHttpAdapter:
             CustomHttpCredentials.parse(credentials),
             http,
             timeout=timeout,
-            allow_private=allow_private,
             clock=clock,
             gate=gate,
         )

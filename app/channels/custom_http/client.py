@@ -37,7 +37,6 @@ from app.channels.base import (
     RateGate,
     RateSignal,
 )
-from app.channels.outbound import UnresolvableHost, UnsafeUrl, check_outbound_url
 from app.channels.retry import MIN_THROTTLE_WAIT
 from app.channels.signing import signature_headers
 from app.domain.credentials import header_safe
@@ -162,10 +161,9 @@ def _count(header: str | None) -> float | None:
 class CustomHttpClient:
     """One shop's signed transport: `request()` returns a 2xx (or explicitly accepted) response or raises a ChannelError.
 
-    `allow_private`: None leaves the outbound-URL policy to whoever built the
-    client (app/channels/factory.build_adapter vets baseUrl once); True/False
-    re-vets the URL with that policy before every request, which narrows the
-    window for a DNS answer that changes after the first check.
+    The outbound-URL policy is not this client's: app/channels/factory.build_adapter vets baseUrl when the
+    adapter is built, and the channels' HTTP client (outbound.PublicAddressTransport) judges every address it
+    connects to.
     """
 
     def __init__(
@@ -174,14 +172,12 @@ class CustomHttpClient:
         http: httpx.AsyncClient,
         *,
         timeout: float,
-        allow_private: bool | None = None,
         clock: Callable[[], float] = time.time,
         gate: RateGate | None = None,
     ) -> None:
         self.credentials = credentials
         self._http = http
         self._timeout = httpx.Timeout(timeout)
-        self._allow_private = allow_private
         self._clock = clock
         self._gate = gate
 
@@ -220,13 +216,6 @@ class CustomHttpClient:
         """
         url = self.url(path)
         path = path.split("?", 1)[0]  # messages and logs name the endpoint, not a query of up to 100 SKUs
-        if self._allow_private is not None:
-            try:
-                await check_outbound_url(url, allow_private=self._allow_private)
-            except UnresolvableHost as exc:
-                raise ChannelUnavailable(f"CUSTOM_HTTP shop unreachable: {exc}") from None
-            except UnsafeUrl as exc:
-                raise CredentialsRejected(f"CUSTOM_HTTP baseUrl refused: {exc}") from None
         raw = body if body is not None else b""
         if self._gate is not None:
             await self._gate.acquire(1.0)
