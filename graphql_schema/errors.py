@@ -100,8 +100,9 @@ class ErrorPolicy(SchemaExtension):
     def __init__(self, *, mask_faults: bool, hide_suggestions: bool) -> None:
         self.mask_faults = mask_faults
         self.hide_suggestions = hide_suggestions
-        self._processed: set[int] = set()
-        """The errors this operation's policy made: a streamed result is seen again when the operation ends."""
+        self._processed: dict[int, GraphQLError] = {}
+        """The errors this operation's policy made (a streamed result is seen again when the operation ends), held
+        so that their ids stay theirs: a freed error's id could go to a new fault, which would then pass unmasked."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -118,10 +119,10 @@ class ErrorPolicy(SchemaExtension):
             result.errors = [self._once(error) for error in errors]  # type: ignore[attr-defined]
 
     def _once(self, error: GraphQLError) -> GraphQLError:
-        if id(error) in self._processed:
+        if self._processed.get(id(error)) is error:
             return error
         processed = self._process(error)
-        self._processed.add(id(processed))
+        self._processed[id(processed)] = processed
         return processed
 
     def _process(self, error: GraphQLError) -> GraphQLError:
