@@ -118,6 +118,11 @@ SETTING_NAMES: Mapping[str, str] = {
     "requestsPerSecond": "requests_per_second",
 }
 
+NOT_NULLABLE = frozenset(
+    {"localeMapping", "defaultSyncType", "conflictStrategy", "fallbackPolicy", "holdIncompleteLocales"}
+)
+"""Settings that cannot be cleared by sending null: they always have a value."""
+
 EXPORTED_SETTINGS = ("scope", "locale_mapping", "tax_config", "currency", "fallback_policy", "hold_incomplete_locales")
 """The settings an export plan reads: a change to one changes the documents of every product, changed or not."""
 
@@ -125,12 +130,6 @@ EXPORTED_SETTINGS = ("scope", "locale_mapping", "tax_config", "currency", "fallb
 def changes_exports(before: ConnectorSettings, after: ConnectorSettings) -> bool:
     """Whether going from `before` to `after` changes what the connector sends for products that did not change."""
     return any(getattr(before, name) != getattr(after, name) for name in EXPORTED_SETTINGS)
-
-
-"""Settings that cannot be cleared by sending null: they always have a value."""
-NOT_NULLABLE = frozenset(
-    {"localeMapping", "defaultSyncType", "conflictStrategy", "fallbackPolicy", "holdIncompleteLocales"}
-)
 
 
 def merge_settings(
