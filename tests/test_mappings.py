@@ -951,3 +951,27 @@ async def test_a_new_default_currency_reaches_the_shop_for_connectors_pricing_in
     assert eur_first["setCurrencies"]["userErrors"] == []
     fourth = await run_here(shop_connector, container, syncType="INCREMENTAL")
     assert fourth["totalProducts"] == 0, "a connector pricing in EUR sends the same whatever the default"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"scope": "print"},
+        {"taxConfig": {"applyTax": True, "taxRate": 0.15}},
+        {"currency": "USD"},
+        {"holdIncompleteLocales": True},
+    ],
+    ids=["scope", "taxConfig", "currency", "holdIncompleteLocales"],
+)
+async def test_a_setting_the_export_reads_sends_every_product_again_on_the_next_incremental_sync(
+    shop_connector: GraphQLClient, container: Container, change: dict[str, Any]
+) -> None:
+    """CHAIR-1 does not change: only the connector's setting does, and what the shop holds must follow it."""
+    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    first = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert first["totalProducts"] == 1
+    assert (await run_here(shop_connector, container, syncType="INCREMENTAL"))["totalProducts"] == 0
+    changed = {"code": "shop", "input": {"settings": change}}
+    assert (await shop_connector(UPDATE_CONNECTOR, changed))["updateConnector"]["userErrors"] == []
+    after = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert after["totalProducts"] == 1, f"{change} changed what CHAIR-1 exports, and it was not sent again"
