@@ -90,22 +90,8 @@ def _open(
     now: datetime,
 ) -> Conflict | None:
     """The product's pending conflict, opened or brought up to date; None when nothing about it changed."""
-    remote = item.remote
-    channel_time = remote.updated_at if remote else None
     if conflict is None:
-        conflict = Conflict(
-            tenant_id=connector.tenant_id,
-            connector_id=connector.id,
-            product_id=item.product.id,
-            product_sku=item.product.sku,
-            conflict_type=kind.value,
-            resolution_status=PENDING.value,
-            fields=fields,
-            version=1,
-            pim_modified_at=item.product.updated_at,
-            channel_modified_at=channel_time,
-            detected_at=now,
-        )
+        conflict = _detected(connector, item, PENDING, kind, fields, now)
         session.add(conflict)
         return conflict
     if kind is ConflictType.MISSING_ON_CHANNEL and conflict.conflict_type == ConflictType.DELETED_ON_CHANNEL.value:
@@ -116,7 +102,7 @@ def _open(
     conflict.fields, conflict.conflict_type, conflict.version = fields, kind.value, conflict.version + 1
     conflict.pim_modified_at, conflict.channel_modified_at, conflict.detected_at = (
         item.product.updated_at,
-        channel_time,
+        item.remote.updated_at if item.remote else None,
         now,
     )
     return conflict
@@ -131,25 +117,33 @@ def _resolved(
     fields: list[dict[str, Any]],
     now: datetime,
 ) -> None:
-    remote = item.remote
-    session.add(
-        Conflict(
-            tenant_id=connector.tenant_id,
-            connector_id=connector.id,
-            product_id=item.product.id,
-            product_sku=item.product.sku,
-            conflict_type=kind.value,
-            resolution_status=status.value,
-            fields=fields,
-            version=1,
-            pim_modified_at=item.product.updated_at,
-            channel_modified_at=remote.updated_at if remote else None,
-            detected_at=now,
-            resolved_at=now,
-            resolved_by="strategy",
-            resolution={"resolution": status.value, "overrides": []},
-            applied_at=now,
-        )
+    conflict = _detected(connector, item, status, kind, fields, now)
+    conflict.resolved_at, conflict.resolved_by, conflict.applied_at = now, "strategy", now
+    conflict.resolution = {"resolution": status.value, "overrides": []}
+    session.add(conflict)
+
+
+def _detected(
+    connector: Connector,
+    item: Item,
+    status: ResolutionStatus,
+    kind: ConflictType,
+    fields: list[dict[str, Any]],
+    now: datetime,
+) -> Conflict:
+    """A conflict found now on the product, as the PIM and the channel last changed it."""
+    return Conflict(
+        tenant_id=connector.tenant_id,
+        connector_id=connector.id,
+        product_id=item.product.id,
+        product_sku=item.product.sku,
+        conflict_type=kind.value,
+        resolution_status=status.value,
+        fields=fields,
+        version=1,
+        pim_modified_at=item.product.updated_at,
+        channel_modified_at=item.remote.updated_at if item.remote else None,
+        detected_at=now,
     )
 
 
