@@ -20,7 +20,7 @@ What is measured. The repository calls the API makes for `syncJobs` and `conflic
 for `syncJobs(connectorCode:)`,
 `conflicts(connectorCode:)` (first page, a page deep into the list, the
 status-filtered page, the total count) and for a listed page of connectors'
-nested `syncJobs`/`conflicts` (one tenant's connectors at once), on the
+nested `syncJobs`/`conflicts` and their totals (one tenant's connectors at once), on the
 connector created last (a busy one) and the quiet one: the best of
 `--repeat` runs of each, with the plan the database chose for its statement.
 Measured first with the schema migrated down to `--without` (by default 0009:
@@ -226,6 +226,9 @@ def calls(subject: Subject) -> dict[str, Callable[[Any], Awaitable[Any]]]:
         "connectors{syncJobs} pages": lambda session: SyncJobRepository(session).pages_of(
             tenant, SyncJobFilter(), subject.listed, before_id=None, limit=PAGE
         ),
+        "connectors{syncJobs} counts": lambda session: SyncJobRepository(session).counts_of(
+            tenant, SyncJobFilter(), subject.listed
+        ),
         "conflicts() page 1": conflicts(ConflictFilter()),
         "conflicts(busy) page 1": conflicts(ConflictFilter(connector_id=busy)),
         "conflicts(busy) deep page": conflicts(ConflictFilter(connector_id=busy), subject.deep_conflict),
@@ -236,6 +239,9 @@ def calls(subject: Subject) -> dict[str, Callable[[Any], Awaitable[Any]]]:
         "conflicts(quiet) page 1": conflicts(ConflictFilter(connector_id=quiet)),
         "connectors{conflicts} pages": lambda session: ConflictRepository(session).pages_of(
             tenant, ConflictFilter(), subject.listed, before_id=None, limit=PAGE
+        ),
+        "connectors{conflicts} counts": lambda session: ConflictRepository(session).counts_of(
+            tenant, ConflictFilter(), subject.listed
         ),
     }
 

@@ -1,14 +1,16 @@
 """DataLoaders, built per request: one loader per access path, each batch in its own read session.
 
 They keep the cost of a page fixed: a page of products costs one query for
-the page, one for the count and one per loader, whatever the page size.
+the page, one per loader and, when totalCount is selected, one for the count,
+whatever the page size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from functools import partial
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -27,7 +29,7 @@ from graphql_schema.relay import Connection, Page, after_key, connection, page_s
 Key = TypeVar("Key")
 Value = TypeVar("Value")
 Row = TypeVar("Row")
-Owned = TypeVar("Owned", bound="HasId")
+Identified = TypeVar("Identified", bound="HasId")
 Item = TypeVar("Item")
 
 
@@ -43,11 +45,27 @@ class PageKey:
     limit: int
 
 
-PageOf = tuple[list[Row], int]
-"""A page's rows and how many match in all."""
-Fetch = Callable[
-    [AsyncSession, str | None, list[int], int | None, int], Awaitable[tuple[dict[int, list[Row]], dict[int, int]]]
-]
+@dataclass(frozen=True, slots=True)
+class CountKey:
+    """How many rows one owner's nested connection has in all: the owner and the value filtered on."""
+
+    owner_id: int
+    filter: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Owned(Generic[Row]):
+    """The loaders of one kind of nested connection: its pages, and its totals, read only when totalCount is
+    selected."""
+
+    pages: DataLoader[PageKey, list[Row]]
+    counts: DataLoader[CountKey, int]
+
+
+FetchPages = Callable[[AsyncSession, str | None, list[int], int | None, int], Awaitable[dict[int, list[Row]]]]
+"""Reads the pages of several owners: (session, filter, owners, cursor, limit)."""
+FetchCounts = Callable[[AsyncSession, str | None, list[int]], Awaitable[dict[int, int]]]
+"""Reads how many rows several owners have: (session, filter, owners)."""
 
 
 class Loaders:
@@ -63,10 +81,10 @@ class Loaders:
         self.error_locales_by_job: DataLoader[int, set[str]] = DataLoader(self._error_locales)
         self.queue_position_by_job: DataLoader[int, int | None] = DataLoader(self._queue_positions)
         self.pending_conflicts_by_connector: DataLoader[int, int] = DataLoader(self._pending_conflicts)
-        self.jobs_of_connector: DataLoader[PageKey, PageOf[SyncJob]] = DataLoader(self._job_pages)
-        self.conflicts_of_connector: DataLoader[PageKey, PageOf[Conflict]] = DataLoader(self._conflict_pages)
-        self.errors_of_job: DataLoader[PageKey, PageOf[SyncJobError]] = DataLoader(self._error_pages)
-        self.changes_of_job: DataLoader[PageKey, PageOf[SyncJobChange]] = DataLoader(self._change_pages)
+        self.jobs_of_connector: Owned[SyncJob] = self._owned(self._job_pages, self._job_counts)
+        self.conflicts_of_connector: Owned[Conflict] = self._owned(self._conflict_pages, self._conflict_counts)
+        self.errors_of_job: Owned[SyncJobError] = self._owned(self._error_pages, self._error_counts)
+        self.changes_of_job: Owned[SyncJobChange] = self._owned(self._change_pages, self._change_counts)
 
     async def spec(self) -> CatalogSpec:
         return await self.catalog_spec.load(self.tenant_id)
@@ -119,57 +137,73 @@ class Loaders:
             found = await ConflictRepository(session).pending_counts(self.tenant_id, connector_ids)
         return [found.get(pk, 0) for pk in connector_ids]
 
-    async def _job_pages(self, keys: Sequence[PageKey]) -> list[PageOf[SyncJob]]:
-        async def fetch(
-            session: AsyncSession, status: str | None, ids: list[int], before_id: int | None, limit: int
-        ) -> tuple[dict[int, list[SyncJob]], dict[int, int]]:
-            where = SyncJobFilter(status=status)
-            return await SyncJobRepository(session).pages_of(
-                self.tenant_id, where, ids, before_id=before_id, limit=limit
-            )
+    async def _job_pages(
+        self, session: AsyncSession, status: str | None, ids: list[int], before_id: int | None, limit: int
+    ) -> dict[int, list[SyncJob]]:
+        where = SyncJobFilter(status=status)
+        return await SyncJobRepository(session).pages_of(self.tenant_id, where, ids, before_id=before_id, limit=limit)
 
-        return await self._pages(keys, fetch)
+    async def _job_counts(self, session: AsyncSession, status: str | None, ids: list[int]) -> dict[int, int]:
+        return await SyncJobRepository(session).counts_of(self.tenant_id, SyncJobFilter(status=status), ids)
 
-    async def _conflict_pages(self, keys: Sequence[PageKey]) -> list[PageOf[Conflict]]:
-        async def fetch(
-            session: AsyncSession, status: str | None, ids: list[int], before_id: int | None, limit: int
-        ) -> tuple[dict[int, list[Conflict]], dict[int, int]]:
-            where = ConflictFilter(resolution_status=status)
-            return await ConflictRepository(session).pages_of(
-                self.tenant_id, where, ids, before_id=before_id, limit=limit
-            )
+    async def _conflict_pages(
+        self, session: AsyncSession, status: str | None, ids: list[int], before_id: int | None, limit: int
+    ) -> dict[int, list[Conflict]]:
+        where = ConflictFilter(resolution_status=status)
+        return await ConflictRepository(session).pages_of(self.tenant_id, where, ids, before_id=before_id, limit=limit)
 
-        return await self._pages(keys, fetch)
+    async def _conflict_counts(self, session: AsyncSession, status: str | None, ids: list[int]) -> dict[int, int]:
+        where = ConflictFilter(resolution_status=status)
+        return await ConflictRepository(session).counts_of(self.tenant_id, where, ids)
 
-    async def _error_pages(self, keys: Sequence[PageKey]) -> list[PageOf[SyncJobError]]:
-        async def fetch(
-            session: AsyncSession, _: str | None, ids: list[int], after_id: int | None, limit: int
-        ) -> tuple[dict[int, list[SyncJobError]], dict[int, int]]:
-            return await SyncJobRepository(session).error_pages(ids, after_id=after_id, limit=limit)
+    async def _error_pages(
+        self, session: AsyncSession, _: str | None, ids: list[int], after_id: int | None, limit: int
+    ) -> dict[int, list[SyncJobError]]:
+        return await SyncJobRepository(session).error_pages(ids, after_id=after_id, limit=limit)
 
-        return await self._pages(keys, fetch)
+    async def _error_counts(self, session: AsyncSession, _: str | None, ids: list[int]) -> dict[int, int]:
+        return await SyncJobRepository(session).error_counts(ids)
 
-    async def _change_pages(self, keys: Sequence[PageKey]) -> list[PageOf[SyncJobChange]]:
-        async def fetch(
-            session: AsyncSession, action: str | None, ids: list[int], after_id: int | None, limit: int
-        ) -> tuple[dict[int, list[SyncJobChange]], dict[int, int]]:
-            return await SyncJobRepository(session).change_pages(ids, action=action, after_id=after_id, limit=limit)
+    async def _change_pages(
+        self, session: AsyncSession, action: str | None, ids: list[int], after_id: int | None, limit: int
+    ) -> dict[int, list[SyncJobChange]]:
+        return await SyncJobRepository(session).change_pages(ids, action=action, after_id=after_id, limit=limit)
 
-        return await self._pages(keys, fetch)
+    async def _change_counts(self, session: AsyncSession, action: str | None, ids: list[int]) -> dict[int, int]:
+        return await SyncJobRepository(session).change_counts(ids, action=action)
 
-    async def _pages(self, keys: Sequence[PageKey], fetch: Fetch[Row]) -> list[PageOf[Row]]:
-        """The keys' pages, two queries per distinct (filter, cursor, size): one pair for a listed page of
-        connectors (or jobs) asking the same thing of each."""
+    def _owned(self, pages: FetchPages[Row], counts: FetchCounts) -> Owned[Row]:
+        async def load_pages(keys: Sequence[PageKey]) -> list[list[Row]]:
+            return await self._pages(keys, pages)
+
+        async def load_counts(keys: Sequence[CountKey]) -> list[int]:
+            return await self._counts(keys, counts)
+
+        return Owned(DataLoader(load_pages), DataLoader(load_counts))
+
+    async def _pages(self, keys: Sequence[PageKey], fetch: FetchPages[Row]) -> list[list[Row]]:
+        """The keys' pages, one query per distinct (filter, cursor, size): one for a listed page of connectors (or
+        jobs) asking the same thing of each."""
         asked: dict[tuple[str | None, int | None, int], list[int]] = {}
         for key in keys:
             asked.setdefault((key.filter, key.cursor, key.limit), []).append(key.owner_id)
-        found: dict[PageKey, PageOf[Row]] = {}
+        found: dict[PageKey, list[Row]] = {}
         for (value, cursor, limit), ids in asked.items():
             async with self.db.reader() as session:
-                pages, totals = await fetch(session, value, ids, cursor, limit)
-            for owner_id in ids:
-                key = PageKey(owner_id, value, cursor, limit)
-                found[key] = (pages[owner_id], totals[owner_id])
+                pages = await fetch(session, value, ids, cursor, limit)
+            found.update({PageKey(owner_id, value, cursor, limit): pages[owner_id] for owner_id in ids})
+        return [found[key] for key in keys]
+
+    async def _counts(self, keys: Sequence[CountKey], fetch: FetchCounts) -> list[int]:
+        """The keys' totals, one query per distinct filter."""
+        asked: dict[str | None, list[int]] = {}
+        for key in keys:
+            asked.setdefault(key.filter, []).append(key.owner_id)
+        found: dict[CountKey, int] = {}
+        for value, ids in asked.items():
+            async with self.db.reader() as session:
+                counts = await fetch(session, value, ids)
+            found.update({CountKey(owner_id, value): counts[owner_id] for owner_id in ids})
         return [found[key] for key in keys]
 
 
@@ -178,20 +212,22 @@ class HasId(Protocol):
 
 
 async def owned_page(
-    loader: DataLoader[PageKey, PageOf[Owned]],
+    loaders: Owned[Identified],
     kind: str,
     owner_id: int,
     wanted: str | None,
     first: int | None,
     after: str | None,
-    node: Callable[[Owned], Item],
+    node: Callable[[Identified], Item],
 ) -> Connection[Item]:
     """One owner's page of a nested connection (a connector's syncJobs, a job's errors ...), fetched through
-    `loader` together with every other owner of the listed page; `wanted` is the value filtered on."""
+    `loaders` together with every other owner of the listed page, and its total likewise if it is selected;
+    `wanted` is the value filtered on."""
     limit, cursor = page_size(first), after_key(kind, after)
-    rows, total = await loader.load(PageKey(owner_id, wanted, cursor, limit + 1))
+    rows = await loaders.pages.load(PageKey(owner_id, wanted, cursor, limit + 1))
     items = [(row.id, node(row)) for row in rows]
-    return connection(kind, Page(items=items, limit=limit, after=cursor, total=total))
+    count = partial(loaders.counts.load, CountKey(owner_id, wanted))
+    return connection(kind, Page(items=items, limit=limit, after=cursor), count)
 
 
 def _group_by(keys: Sequence[Key], rows: Sequence[Value], key_of: Callable[[Value], Key]) -> list[list[Value]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -17,6 +18,8 @@ MAX_PRIMARY_KEY = 2**31 - 1
 """Primary keys are 32-bit Integer columns on PostgreSQL: a larger number names nothing."""
 
 Item = TypeVar("Item")
+Count = Callable[[], Awaitable[int]]
+"""How many rows match a connection's filter in all, read when called."""
 
 
 class BadArgument(ServiceError):
@@ -48,7 +51,13 @@ class Edge(Generic[Item]):
 class Connection(Generic[Item]):
     edges: list[Edge[Item]]
     page_info: PageInfo
-    total_count: int
+    count: strawberry.Private[Count]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        """Counted only when a query selects it: a count reads every matching row (every product a search
+        matches, each listed job's errors), which a page of a few rows does not need."""
+        return await self.count()
 
 
 def _encode(kind: str, value: int) -> str:
@@ -115,10 +124,10 @@ class Page(Generic[Item]):
     items: list[tuple[int, Item]]
     limit: int
     after: int | None
-    total: int
 
 
-def connection(kind: str, page: Page[Item]) -> Connection[Item]:
+def connection(kind: str, page: Page[Item], count: Count) -> Connection[Item]:
+    """The page as a connection whose totalCount calls `count`, only when selected."""
     shown = page.items[: page.limit]
     edges = [Edge(cursor=cursor_for(kind, pk), node=node) for pk, node in shown]
     info = PageInfo(
@@ -127,4 +136,4 @@ def connection(kind: str, page: Page[Item]) -> Connection[Item]:
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
-    return Connection(edges=edges, page_info=info, total_count=page.total)
+    return Connection(edges=edges, page_info=info, count=count)

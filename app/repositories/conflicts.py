@@ -14,7 +14,7 @@ from app.db.models import Conflict, Connector
 from app.domain.conflicts import ResolutionStatus
 from app.domain.connectors import ConnectorStatus
 from app.repositories.keys import text_is
-from app.repositories.pages import newest_per_owner
+from app.repositories.pages import count_per_owner, newest_per_owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +84,8 @@ class ConflictRepository:
         *,
         before_id: int | None,
         limit: int,
-    ) -> tuple[dict[int, list[Conflict]], dict[int, int]]:
-        """`page` and `count` for each of several connectors (`where` names none), in two queries."""
+    ) -> dict[int, list[Conflict]]:
+        """`page` for each of several connectors (`where` names none), in one query."""
         statement = self._filtered(tenant_id, where)
         return await newest_per_owner(
             self.session,
@@ -97,6 +97,11 @@ class ConflictRepository:
             before_id=before_id,
             limit=limit,
         )
+
+    async def counts_of(self, tenant_id: int, where: ConflictFilter, connector_ids: Collection[int]) -> dict[int, int]:
+        """`count` for each of several connectors (`where` names none), in one query."""
+        statement = self._filtered(tenant_id, where)
+        return await count_per_owner(self.session, statement, Conflict.connector_id, connector_ids)
 
     async def pending_counts(self, tenant_id: int, connector_ids: Collection[int]) -> dict[int, int]:
         """PENDING conflicts per connector, in one grouped query (connectors without any are absent)."""

@@ -1,5 +1,6 @@
-"""Pages of many owners at once: each connector's newest rows, each job's oldest, in two queries for a listed page,
-each owner's page read from an index in the page's order."""
+"""Pages of many owners at once: each connector's newest rows, each job's oldest, in one query for a listed page,
+each owner's page read from an index in the page's order; and how many rows each owner has, in another, asked for
+only when a query wants the totals."""
 
 from __future__ import annotations
 
@@ -23,10 +24,9 @@ async def newest_per_owner(
     *,
     before_id: int | None,
     limit: int,
-) -> tuple[dict[int, list[Row]], dict[int, int]]:
+) -> dict[int, list[Row]]:
     """Each owner's rows of `statement` (a filtered select of `model`, whose primary key is `key`): up to `limit`
-    newest first (below `before_id` when given), and how many match in all, in two queries whatever the number of
-    owners."""
+    newest first (below `before_id` when given), in one query whatever the number of owners."""
     return await _per_owner(session, model, statement, key, owner, owners, cursor=before_id, limit=limit, newest=True)
 
 
@@ -40,7 +40,7 @@ async def oldest_per_owner(
     *,
     after_id: int | None,
     limit: int,
-) -> tuple[dict[int, list[Row]], dict[int, int]]:
+) -> dict[int, list[Row]]:
     """As `newest_per_owner`, oldest first from above `after_id`: a job's errors and changes read in the order they
     were recorded."""
     return await _per_owner(session, model, statement, key, owner, owners, cursor=after_id, limit=limit, newest=False)
@@ -57,9 +57,7 @@ async def _per_owner(
     cursor: int | None,
     limit: int,
     newest: bool,
-) -> tuple[dict[int, list[Row]], dict[int, int]]:
-    counted = statement.where(owner.in_(owners)).with_only_columns(owner, func.count()).group_by(owner)
-    totals = {owner_id: int(count) for owner_id, count in await session.execute(counted)}
+) -> dict[int, list[Row]]:
     if cursor is not None:
         statement = statement.where(key < cursor if newest else key > cursor)
     owner_key = _owner_key(owner)
@@ -70,7 +68,17 @@ async def _per_owner(
     pages: dict[int, list[Row]] = {owner_id: [] for owner_id in owners}
     for item in await session.scalars(listed):
         pages[getattr(item, owner.key)].append(item)
-    return pages, {owner_id: totals.get(owner_id, 0) for owner_id in owners}
+    return pages
+
+
+async def count_per_owner(
+    session: AsyncSession, statement: Select[Any], owner: InstrumentedAttribute[int], owners: Collection[int]
+) -> dict[int, int]:
+    """How many rows of `statement` each owner has (0 for none), in one grouped query whatever the number of
+    owners."""
+    counted = statement.where(owner.in_(owners)).with_only_columns(owner, func.count()).group_by(owner)
+    totals = {owner_id: int(count) for owner_id, count in await session.execute(counted)}
+    return {owner_id: totals.get(owner_id, 0) for owner_id in owners}
 
 
 def _owner_key(owner: InstrumentedAttribute[int]) -> ColumnElement[int]:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import SyncChunk, SyncJob, SyncJobChange, SyncJobError
 from app.domain.errors import ErrorCode
 from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, SyncJobStatus
-from app.repositories.pages import newest_per_owner, oldest_per_owner
+from app.repositories.pages import count_per_owner, newest_per_owner, oldest_per_owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +124,8 @@ class SyncJobRepository:
 
     async def pages_of(
         self, tenant_id: int, where: SyncJobFilter, connector_ids: Collection[int], *, before_id: int | None, limit: int
-    ) -> tuple[dict[int, list[SyncJob]], dict[int, int]]:
-        """`page` and `count` for each of several connectors (`where` names none), in two queries."""
+    ) -> dict[int, list[SyncJob]]:
+        """`page` for each of several connectors (`where` names none), in one query."""
         statement = self._filtered(tenant_id, where)
         return await newest_per_owner(
             self.session,
@@ -136,6 +136,12 @@ class SyncJobRepository:
             connector_ids,
             before_id=before_id,
             limit=limit,
+        )
+
+    async def counts_of(self, tenant_id: int, where: SyncJobFilter, connector_ids: Collection[int]) -> dict[int, int]:
+        """`count` for each of several connectors (`where` names none), in one query."""
+        return await count_per_owner(
+            self.session, self._filtered(tenant_id, where), SyncJob.connector_id, connector_ids
         )
 
     async def latest_for(self, tenant_id: int, connector_ids: Collection[int]) -> dict[int, SyncJob]:
@@ -329,9 +335,9 @@ class SyncJobRepository:
 
     async def error_pages(
         self, job_ids: Collection[int], *, after_id: int | None, limit: int
-    ) -> tuple[dict[int, list[SyncJobError]], dict[int, int]]:
-        """Each job's errors in the order recorded (after `after_id`), up to `limit`, and how many it has in all:
-        two queries for a listed page of jobs."""
+    ) -> dict[int, list[SyncJobError]]:
+        """Each job's errors in the order recorded (after `after_id`), up to `limit`: one query for a listed page of
+        jobs."""
         statement = select(SyncJobError)
         return await oldest_per_owner(
             self.session,
@@ -346,21 +352,26 @@ class SyncJobRepository:
 
     async def change_pages(
         self, job_ids: Collection[int], *, action: str | None, after_id: int | None, limit: int
-    ) -> tuple[dict[int, list[SyncJobChange]], dict[int, int]]:
+    ) -> dict[int, list[SyncJobChange]]:
         """`error_pages` for the jobs' changes, of one action when given."""
-        statement = select(SyncJobChange)
-        if action is not None:
-            statement = statement.where(SyncJobChange.action == action)
         return await oldest_per_owner(
             self.session,
             SyncJobChange,
-            statement,
+            _changes(action),
             SyncJobChange.id,
             SyncJobChange.job_id,
             job_ids,
             after_id=after_id,
             limit=limit,
         )
+
+    async def error_counts(self, job_ids: Collection[int]) -> dict[int, int]:
+        """How many errors each job has in all, in one query."""
+        return await count_per_owner(self.session, select(SyncJobError), SyncJobError.job_id, job_ids)
+
+    async def change_counts(self, job_ids: Collection[int], *, action: str | None) -> dict[int, int]:
+        """How many changes (of one action when given) each job has in all, in one query."""
+        return await count_per_owner(self.session, _changes(action), SyncJobChange.job_id, job_ids)
 
     async def failed_skus(self, job_id: int) -> list[str]:
         """The job's failed products: a broken mapping alone (CHN-061) is reported on every product it touches
@@ -371,3 +382,9 @@ class SyncJobRepository:
             .distinct()
         )
         return sorted(await self.session.scalars(statement))
+
+
+def _changes(action: str | None) -> Select[Any]:
+    """A job's changes, of one action when given."""
+    statement = select(SyncJobChange)
+    return statement if action is None else statement.where(SyncJobChange.action == action)

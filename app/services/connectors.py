@@ -231,12 +231,13 @@ class ConnectorService:
         except NotFound:
             raise InvalidInput([self._not_found(code)]) from None
 
-    async def page(self, where: ConnectorFilter, *, after_id: int | None, limit: int) -> tuple[list[Connector], int]:
+    async def page(self, where: ConnectorFilter, *, after_id: int | None, limit: int) -> list[Connector]:
         async with self.db.reader() as session:
-            repository = ConnectorRepository(session)
-            rows = await repository.page(self.tenant_id, where, after_id=after_id, limit=limit)
-            total = await repository.count(self.tenant_id, where)
-        return rows, total
+            return await ConnectorRepository(session).page(self.tenant_id, where, after_id=after_id, limit=limit)
+
+    async def count(self, where: ConnectorFilter) -> int:
+        async with self.db.reader() as session:
+            return await ConnectorRepository(session).count(self.tenant_id, where)
 
     async def _catalog(self) -> CatalogSpec:
         async with self.db.reader() as session:

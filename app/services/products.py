@@ -113,12 +113,13 @@ class ProductService:
         await self.products.flush()
         return list(dict.fromkeys(skus))
 
-    async def page(
-        self, tenant_id: int, where: ProductFilter, *, after_id: int | None, limit: int
-    ) -> tuple[list[Product], int]:
-        """Up to `limit` live products after `after_id` (keyset), and how many match in all."""
-        rows = await self.products.page(tenant_id, where, after_id=after_id, limit=limit)
-        return rows, await self.products.count(tenant_id, where)
+    async def page(self, tenant_id: int, where: ProductFilter, *, after_id: int | None, limit: int) -> list[Product]:
+        """Up to `limit` live products after `after_id` (keyset)."""
+        return await self.products.page(tenant_id, where, after_id=after_id, limit=limit)
+
+    async def count(self, tenant_id: int, where: ProductFilter) -> int:
+        """How many live products match `where` in all."""
+        return await self.products.count(tenant_id, where)
 
     async def get_by_id(self, tenant_id: int, product_id: int) -> Product:
         product = (await self.products.live_by_ids(tenant_id, [product_id])).get(product_id)

@@ -70,11 +70,16 @@ class CatalogQuery:
         where = ProductFilter(
             search=search_form(search.strip()) if search else None, updated_since=aware("updatedSince", updated_since)
         )
+        tenant_id = info.context.tenant_id
         async with info.context.reader() as session:
-            service = ProductService(session)
-            rows, total = await service.page(info.context.tenant_id, where, after_id=after_id, limit=limit + 1)
+            rows = await ProductService(session).page(tenant_id, where, after_id=after_id, limit=limit + 1)
+
+        async def count() -> int:
+            async with info.context.reader() as session:
+                return await ProductService(session).count(tenant_id, where)
+
         items = [(row.id, ProductType.from_row(row)) for row in rows]
-        return connection("Product", Page(items=items, limit=limit, after=after_id, total=total))
+        return connection("Product", Page(items=items, limit=limit, after=after_id), count)
 
     @strawberry.field
     async def product(self, info: Info, sku: str) -> ProductType | None:

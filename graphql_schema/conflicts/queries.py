@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.domain.conflicts import ResolutionStatus as ResolutionStatusValue
@@ -31,9 +33,9 @@ async def conflicts_page(info: Info, where: ConflictFilter, first: int | None, a
     """Newest first; `after` continues towards older conflicts."""
     limit, before_id = page_size(first), after_key("Conflict", after)
     service = ConflictService(info.context.container, info.context.tenant_id)
-    rows, total = await service.page(where, before_id=before_id, limit=limit + 1)
+    rows = await service.page(where, before_id=before_id, limit=limit + 1)
     items = [(row.id, ConflictType.from_row(row)) for row in rows]
-    return connection("Conflict", Page(items=items, limit=limit, after=before_id, total=total))
+    return connection("Conflict", Page(items=items, limit=limit, after=before_id), partial(service.count, where))
 
 
 async def _connector_id(info: Info, code: str | None) -> int | None:

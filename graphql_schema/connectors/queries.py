@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 from app.channels.registry import all_channel_types
@@ -41,9 +43,9 @@ class ConnectorQuery:
             status=ConnectorStatusValue(status).value if status else None,
         )
         service = ConnectorService(info.context.container, info.context.tenant_id)
-        rows, total = await service.page(where, after_id=after_id, limit=limit + 1)
+        rows = await service.page(where, after_id=after_id, limit=limit + 1)
         items = [(row.id, ConnectorType.from_row(row)) for row in rows]
-        return connection("Connector", Page(items=items, limit=limit, after=after_id, total=total))
+        return connection("Connector", Page(items=items, limit=limit, after=after_id), partial(service.count, where))
 
     @strawberry.field
     async def connector(self, info: Info, code: str) -> ConnectorType | None:

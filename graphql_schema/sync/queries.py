@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 import strawberry
@@ -40,9 +41,9 @@ async def jobs_page(info: Info, where: SyncJobFilter, first: int | None, after: 
     """Newest first; `after` continues towards older jobs."""
     limit, before_id = page_size(first), after_key("SyncJob", after)
     service = SyncJobService(info.context.container, info.context.tenant_id)
-    rows, total = await service.page(where, before_id=before_id, limit=limit + 1)
+    rows = await service.page(where, before_id=before_id, limit=limit + 1)
     items = [(row.id, SyncJobType.from_row(row)) for row in rows]
-    return connection("SyncJob", Page(items=items, limit=limit, after=before_id, total=total))
+    return connection("SyncJob", Page(items=items, limit=limit, after=before_id), partial(service.count, where))
 
 
 @strawberry.type

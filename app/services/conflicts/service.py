@@ -164,12 +164,14 @@ class ConflictService:
             raise NotFound("conflict not found")
         return row
 
-    async def page(self, where: ConflictFilter, *, before_id: int | None, limit: int) -> tuple[list[Conflict], int]:
-        """Newest first, with the total matching `where`."""
+    async def page(self, where: ConflictFilter, *, before_id: int | None, limit: int) -> list[Conflict]:
+        """Newest first."""
         async with self.db.reader() as session:
-            conflicts = ConflictRepository(session)
-            rows = await conflicts.page(self.tenant_id, where, before_id=before_id, limit=limit)
-            return rows, await conflicts.count(self.tenant_id, where)
+            return await ConflictRepository(session).page(self.tenant_id, where, before_id=before_id, limit=limit)
+
+    async def count(self, where: ConflictFilter) -> int:
+        async with self.db.reader() as session:
+            return await ConflictRepository(session).count(self.tenant_id, where)
 
     async def detected(
         self, connector_code: str | None = None, *, every: float = 1.0, watch: TokenWatch | None = None

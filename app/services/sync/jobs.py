@@ -271,12 +271,13 @@ class SyncJobService:
             raise NotFound("sync job not found")
         return job
 
-    async def page(self, where: SyncJobFilter, *, before_id: int | None, limit: int) -> tuple[list[SyncJob], int]:
+    async def page(self, where: SyncJobFilter, *, before_id: int | None, limit: int) -> list[SyncJob]:
         async with self.db.reader() as session:
-            jobs = SyncJobRepository(session)
-            return await jobs.page(self.tenant_id, where, before_id=before_id, limit=limit), await jobs.count(
-                self.tenant_id, where
-            )
+            return await SyncJobRepository(session).page(self.tenant_id, where, before_id=before_id, limit=limit)
+
+    async def count(self, where: SyncJobFilter) -> int:
+        async with self.db.reader() as session:
+            return await SyncJobRepository(session).count(self.tenant_id, where)
 
 
 def _nothing_to_retry(source: SyncJob) -> str:
