@@ -132,3 +132,65 @@ async def test_a_connection_counts_its_rows_only_when_the_query_selects_total_co
         sql_counter.statements.clear()
         assert _totals(await gql(query.replace("TOTAL", "totalCount"))) == expected[shape], shape
         assert len(_counting(sql_counter)) == 1, (shape, sql_counter.statements)
+
+
+SHAPES: dict[str, tuple[str, int]] = {
+    # Each: the token, the page, its count, then one batch per loader: the catalog's spec is four (attributes,
+    # locales, scopes, currencies), a nested connection one for its pages and one for its totals.
+    "syncJobs { connector errors changes }": (
+        """query($first: Int) { syncJobs(first: $first) {
+          totalCount pageInfo { hasNextPage endCursor } edges { cursor node {
+            id status progress queuePosition createdAt connector { code name channelType }
+            errors(first: 5) { totalCount edges { node { productSku locale errorCode message } } }
+            changes(first: 5) { totalCount edges { node { productSku action fields { field } } } }
+        } } } }""",
+        8,
+    ),
+    "conflicts { connector fields diffs }": (
+        """query($first: Int) { conflicts(first: $first) {
+          totalCount pageInfo { hasNextPage endCursor } edges { node {
+            id productSku conflictType resolutionStatus detectedAt version
+            connector { code name localeSyncStatus { pimLocale channelLocale status } }
+            fields { field attributeCode isLocaleSpecific direction
+              diffs { pimLocale channelLocale baseValue pimValue channelValue } }
+        } } } }""",
+        6,
+    ),
+    "products { values value listings { connector } }": (
+        """query($first: Int) { products(first: $first) {
+          totalCount pageInfo { hasNextPage endCursor } edges { node {
+            id sku enabled family updatedAt
+            values(locales: ["ar_AE", "fr_FR"]) { attribute locale scope data }
+            name: value(attribute: "name", locale: "ar_AE")
+            listings { externalId status lastSyncedAt connector { code name } }
+        } } } }""",
+        10,
+    ),
+    "connectors { mappings lastJob syncJobs conflicts }": (
+        """query($first: Int) { connectors(first: $first) {
+          totalCount pageInfo { hasNextPage endCursor } edges { node {
+            id code name channelType status settings { localeMapping { pimLocale channelLocale } } supportedLocales
+            mappings { id attributeCode channelField direction transformation broken }
+            localeSyncStatus { channelLocale status } pendingConflictCount lastJob { id status }
+            syncJobs(first: 2) { totalCount edges { node { id status } } }
+            conflicts(first: 2, resolutionStatus: PENDING) { totalCount edges { node { productSku } } }
+        } } } }""",
+        15,
+    ),
+}
+
+
+async def test_each_frontend_list_costs_the_same_statements_whatever_its_page_size(
+    gql: GraphQLClient, served_shop: ServedShop, db: Database, tenant: TenantHandle, sql_counter: QueryCounter
+) -> None:
+    """The lists a frontend shows, with what it shows of each row: a page of one row and a page of three run the
+    same statements, as many as pinned here (related rows come by one loader batch per field, not per row)."""
+    await _history(gql, served_shop, db, tenant)
+    for shape, (query, statements) in SHAPES.items():
+        counts = []
+        for first in (1, 3):
+            sql_counter.statements.clear()
+            (page,) = (await gql(query, {"first": first})).values()
+            assert len(page["edges"]) == first, shape
+            counts.append(len(sql_counter.statements))
+        assert counts == [statements, statements], (shape, sql_counter.statements)
