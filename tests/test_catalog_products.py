@@ -12,6 +12,7 @@ from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.products import ProductDraft, check_product
 from app.services import attributes as attributes_module
 from app.services.products import MAX_PRODUCTS_PER_CALL
+from graphql_schema.catalog.queries import MAX_SEARCH_LENGTH
 from tests.catalog_fixtures import (
     DELETE_ATTRIBUTES,
     DELETE_PRODUCTS,
@@ -355,6 +356,31 @@ async def test_search_reads_no_break_and_other_unicode_spaces_as_spaces(gql: Gra
     for search in ("smart tv", "Smart\u00a0TV", "SMART\u3000tv"):
         found = (await gql(query, {"s": search}))["products"]["edges"]
         assert [edge["node"]["sku"] for edge in found] == ["TV-1", "TV-2", "TV-3"], search
+
+
+async def test_a_search_matches_percent_and_underscore_as_typed(gql: GraphQLClient) -> None:
+    """`%` and `_` are LIKE's wildcards: a user searching "50%" must not find every product with a 50 in it, nor
+    "a_b" every "a" and "b" one character apart."""
+    await set_up_catalog(gql)
+    names = {"D-1": "Rabatt 50% Stuhl", "D-2": "Stuhl 500 mm", "D-3": "Regal a_b", "D-4": "Regal axb", "D-5": "C:\\x"}
+    await upsert(gql, *({"sku": sku, "values": [value("name", name, "en_US")]} for sku, name in names.items()))
+    query = "query($s: String) { products(search: $s) { totalCount edges { node { sku } } } }"
+    for search, found in (("50%", ["D-1"]), ("%", ["D-1"]), ("a_b", ["D-3"]), ("\\", ["D-5"]), ("50", ["D-1", "D-2"])):
+        page = (await gql(query, {"s": search}))["products"]
+        assert ([edge["node"]["sku"] for edge in page["edges"]], page["totalCount"]) == (found, len(found)), search
+
+
+async def test_an_overlong_search_is_a_clear_error_on_every_database(gql: GraphQLClient) -> None:
+    """SQLite refuses a LIKE pattern over 50,000 bytes: such a search failed with the database's message there, and
+    scanned on PostgreSQL. A search is a name or SKU fragment; past MAX_SEARCH_LENGTH it is refused up front."""
+    await set_up_catalog(gql)
+    await upsert(gql, {"sku": "LONG-1", "values": [value("name", "x" * MAX_SEARCH_LENGTH, "en_US")]})
+    query = "query($s: String) { products(search: $s) { edges { node { sku } } } }"
+    errors = await gql.errors(query, {"s": "x" * 60_000})
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert errors[0]["message"] == f"search is longer than {MAX_SEARCH_LENGTH} characters"
+    longest = (await gql(query, {"s": f"  {'x' * MAX_SEARCH_LENGTH}  "}))["products"]["edges"]
+    assert [edge["node"]["sku"] for edge in longest] == ["LONG-1"]
 
 
 async def test_bad_paging_arguments_are_clear_errors(gql: GraphQLClient) -> None:

@@ -15,8 +15,20 @@ from app.services.catalog_setup import CatalogSetupService
 from app.services.products import ProductService
 from graphql_schema.catalog.types import Attribute, Currency, Locale, ProductConnection, ProductType, ValueScope
 from graphql_schema.context import Info
-from graphql_schema.relay import Page, after_key, connection, page_size
+from graphql_schema.relay import BadArgument, Page, after_key, connection, page_size
 from graphql_schema.scalars import aware
+
+MAX_SEARCH_LENGTH = 1000
+"""The longest `products(search:)` text, in characters. A name or SKU fragment is far shorter; SQLite refuses a LIKE
+pattern over 50,000 bytes (the request failed with the database's message), and a longer one costs more per row."""
+
+
+def _search(text: str | None) -> str | None:
+    """`text` as the stored search text reads it; None for no search (absent, or only spaces)."""
+    typed = (text or "").strip()
+    if len(typed) > MAX_SEARCH_LENGTH:
+        raise BadArgument(f"search is longer than {MAX_SEARCH_LENGTH} characters")
+    return search_form(typed) if typed else None
 
 
 @strawberry.type
@@ -67,9 +79,7 @@ class CatalogQuery:
         """Live products by creation order; `search` matches SKU and text values (names) in every locale."""
         info.context.require(Scope.CATALOG_VIEW)
         limit, after_id = page_size(first), after_key("Product", after)
-        where = ProductFilter(
-            search=search_form(search.strip()) if search else None, updated_since=aware("updatedSince", updated_since)
-        )
+        where = ProductFilter(search=_search(search), updated_since=aware("updatedSince", updated_since))
         tenant_id = info.context.tenant_id
         async with info.context.reader() as session:
             rows = await ProductService(session).page(tenant_id, where, after_id=after_id, limit=limit + 1)
