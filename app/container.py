@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import httpx
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
-from app.channels.outbound import PublicAddressTransport, url_origin
+from app.channels.outbound import PublicAddressBackend, url_origin
+from app.channels.transport import ChannelTransport
 from app.db.engine import Database
 from app.embedded_redis import redis_url
 from app.secrets import CredentialVault, load_cipher
@@ -21,13 +22,14 @@ def arq_redis_settings(settings: Settings) -> RedisSettings:
 def channel_http_client(settings: Settings) -> httpx.AsyncClient:
     """One pooled client for every channel request; adapters add their own headers and URLs.
 
-    Unless private addresses are allowed, every connection goes through PublicAddressTransport, which judges the
+    Unless private addresses are allowed, every connection goes through PublicAddressBackend, which judges the
     address at connect time; the Shopify endpoint the operator configured is trusted as it is."""
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     transport = None
     if not settings.allow_private_urls:
         trusted = url_origin(settings.shopify_admin_url or "")
-        transport = PublicAddressTransport(limits=limits, trusted=[trusted] if trusted else [])
+        backend = PublicAddressBackend(trusted=[trusted] if trusted else [])
+        transport = ChannelTransport(limits=limits, backend=backend)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.http_timeout_seconds), limits=limits, transport=transport, follow_redirects=False
     )

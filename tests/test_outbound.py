@@ -105,27 +105,37 @@ async def test_a_shop_name_that_turns_private_after_the_check_is_not_reached(
     assert served_shop.shop.requests == [], "the service called a loopback address"
 
 
+@dataclasses.dataclass
+class LoopbackOrigin:
+    """A server on loopback: the paths it was asked for, the client port of each request, its own port."""
+
+    asked: list[str]
+    client_ports: list[int]
+    port: int
+
+
 @pytest.fixture
-def loopback_origin() -> Iterator[tuple[list[str], int]]:
-    """A server on loopback that records every path it is asked for; its paths and port."""
+def loopback_origin() -> Iterator[LoopbackOrigin]:
     asked: list[str] = []
+    client_ports: list[int] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         asked.append(scope["path"])
+        client_ports.append(scope["client"][1])
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
     with serve(app) as origin:
-        yield asked, int(origin.rsplit(":", 1)[1])
+        yield LoopbackOrigin(asked, client_ports, int(origin.rsplit(":", 1)[1]))
 
 
 @pytest.mark.parametrize(
     "host", ["127.0.0.1", "127.1", "0x7f.1", "2130706433", "017700000001", "localhost", "[::ffff:127.0.0.1]"]
 )
 async def test_every_spelling_of_loopback_is_refused_at_connect_time(
-    strict_settings: Settings, loopback_origin: tuple[list[str], int], host: str
+    strict_settings: Settings, loopback_origin: LoopbackOrigin, host: str
 ) -> None:
-    asked, port = loopback_origin
+    asked, port = loopback_origin.asked, loopback_origin.port
     async with channel_http_client(strict_settings) as http:
         with pytest.raises(CredentialsRejected, match="loopback, private, link-local or reserved"):
             await http.get(f"http://{host}:{port}/latest/meta-data")
@@ -133,9 +143,9 @@ async def test_every_spelling_of_loopback_is_refused_at_connect_time(
 
 
 async def test_a_name_with_one_private_address_among_public_ones_is_refused(
-    strict_settings: Settings, loopback_origin: tuple[list[str], int], fake_dns: Callable[[Answers], None]
+    strict_settings: Settings, loopback_origin: LoopbackOrigin, fake_dns: Callable[[Answers], None]
 ) -> None:
-    asked, port = loopback_origin
+    asked, port = loopback_origin.asked, loopback_origin.port
     fake_dns(lambda host: [PUBLIC, "169.254.169.254", "127.0.0.1"] if host == "shop.mixed.test" else None)
     async with channel_http_client(strict_settings) as http:
         with pytest.raises(CredentialsRejected, match=r"shop\.mixed\.test \(169\.254\.169\.254\)"):
@@ -144,10 +154,10 @@ async def test_a_name_with_one_private_address_among_public_ones_is_refused(
 
 
 async def test_the_shopify_endpoint_the_operator_configured_is_reached_and_no_other_port_of_its_host(
-    strict_settings: Settings, loopback_origin: tuple[list[str], int]
+    strict_settings: Settings, loopback_origin: LoopbackOrigin
 ) -> None:
     """PIMSYNC_SHOPIFY_ADMIN_URL may name an egress proxy on the private network: the operator chose it."""
-    asked, port = loopback_origin
+    asked, port = loopback_origin.asked, loopback_origin.port
     trusting = strict_settings.model_copy(
         update={"shopify_admin_url": f"http://localhost:{port}/admin/api/2026-04/graphql.json"}
     )
@@ -162,3 +172,16 @@ async def test_a_name_that_does_not_resolve_is_a_connection_failure(strict_setti
     async with channel_http_client(strict_settings) as http:
         with pytest.raises(httpx.ConnectError, match="does not resolve"):
             await http.get("http://shop.invalid/")
+
+
+async def test_requests_to_one_origin_share_a_kept_alive_connection(
+    strict_settings: Settings, loopback_origin: LoopbackOrigin
+) -> None:
+    """The address check is made per connection, so a pooled connection is reused without a second lookup."""
+    endpoint = f"http://localhost:{loopback_origin.port}/admin/api/2026-04/graphql.json"
+    trusting = strict_settings.model_copy(update={"shopify_admin_url": endpoint})
+    async with channel_http_client(trusting) as http:
+        for _ in range(3):
+            assert (await http.post(endpoint, content=b"{}")).status_code == 200
+    assert len(loopback_origin.client_ports) == 3
+    assert len(set(loopback_origin.client_ports)) == 1, "each request opened its own connection"

@@ -10,8 +10,9 @@ private addresses (settings.allow_private_urls: tests, a shop on the same LAN).
 The check on the URL gives the user a clear answer when a connector is
 built, but the HTTP client resolves the name again when it connects, and a DNS
 answer can change in between (rebinding). So the channels' HTTP client also
-connects through PublicAddressTransport: it judges the addresses the name
-resolves to at that moment and connects to exactly the address it judged.
+connects through PublicAddressBackend (on transport.ChannelTransport): it
+judges the addresses the name resolves to at that moment and connects to
+exactly the address it judged.
 Redirects are not followed (a redirect is a new URL nobody vetted), and proxy
 settings from the environment are not used: through a proxy, the address
 connected to would be the proxy's, and the check meaningless.
@@ -26,7 +27,6 @@ from collections.abc import Iterable
 from urllib.parse import SplitResult, urlsplit
 
 import httpcore
-import httpx
 
 from app.channels.base import CredentialsRejected
 
@@ -205,21 +205,6 @@ class PublicAddressBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
-
-
-class PublicAddressTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over PublicAddressBackend: the one place every channel connection is made."""
-
-    def __init__(self, *, limits: httpx.Limits, trusted: Iterable[Origin] = ()) -> None:
-        super().__init__(limits=limits)
-        # httpx takes no network backend, so its pool is rebuilt with one (the pool is what the transport sends on).
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PublicAddressBackend(trusted=trusted),
-        )
 
 
 def url_origin(url: str) -> Origin | None:

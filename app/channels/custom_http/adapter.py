@@ -121,7 +121,7 @@ class CustomHttpAdapter:
     """ChannelAdapter over the CUSTOM_HTTP protocol; one instance per connector (credentials decrypted by the caller).
 
     Its baseUrl is vetted by whoever builds it (app/channels/factory.build_adapter) and every address it
-    connects to by the HTTP client it is given (outbound.PublicAddressTransport). `clock` stamps the signatures
+    connects to by the HTTP client it is given (outbound.PublicAddressBackend). `clock` stamps the signatures
     and exists so tests can skew it.
     """
 

@@ -162,7 +162,7 @@ class CustomHttpClient:
     """One shop's signed transport: `request()` returns a 2xx (or explicitly accepted) response or raises a ChannelError.
 
     The outbound-URL policy is not this client's: app/channels/factory.build_adapter vets baseUrl when the
-    adapter is built, and the channels' HTTP client (outbound.PublicAddressTransport) judges every address it
+    adapter is built, and the channels' HTTP client (outbound.PublicAddressBackend) judges every address it
     connects to.
     """
 
