@@ -25,3 +25,19 @@ def closed_port() -> Iterator[int]:
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://pimsync@127.0.0.1:{closed_port}/pimsync"
 """A DATABASE_URL of the right form whose server refuses: format it with the port of a closed_port()."""
+
+
+@contextmanager
+def silent_port(host: str, port: int = 0) -> Iterator[int]:
+    """A port on `host` (a loopback address) where a connection attempt gets no answer at all while the block runs.
+
+    Like an address a firewall drops, or an IPv6 route that leads nowhere: the attempt hangs until its timeout.
+    The socket listens with a backlog of 0 and one connection, never accepted, fills its queue; Linux then drops
+    every further SYN instead of answering it.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listening:
+        listening.bind((host, port))
+        listening.listen(0)
+        bound = int(listening.getsockname()[1])
+        with socket.create_connection((host, bound), timeout=1):
+            yield bound

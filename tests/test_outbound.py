@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.catalog_fixtures import set_up_catalog
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import CREATE_CONNECTOR, ServedShop, connector_input, served_shop
 from tests.emulators import serve
+from tests.ports import silent_port
 
 __all__ = ["served_shop"]
 
@@ -185,3 +187,39 @@ async def test_requests_to_one_origin_share_a_kept_alive_connection(
             assert (await http.post(endpoint, content=b"{}")).status_code == 200
     assert len(loopback_origin.client_ports) == 3
     assert len(set(loopback_origin.client_ports)) == 1, "each request opened its own connection"
+
+
+async def test_an_address_that_does_not_answer_leaves_the_next_one_time_to_connect(
+    strict_settings: Settings, loopback_origin: LoopbackOrigin, fake_dns: Callable[[Answers], None]
+) -> None:
+    """A name's first address drops the connection attempt (an IPv6 route to nowhere, a firewall): the attempt on
+    it may take only its share of the connect timeout, so the request is answered within the timeout, not after it.
+    """
+    port = loopback_origin.port
+    endpoint = f"http://shop.two.test:{port}/admin/api/2026-04/graphql.json"
+    timeout = 2.0
+    settings = strict_settings.model_copy(update={"shopify_admin_url": endpoint, "http_timeout_seconds": timeout})
+    fake_dns(lambda host: ["127.0.0.2", "127.0.0.1"] if host == "shop.two.test" else None)
+    with silent_port("127.0.0.2", port):
+        async with channel_http_client(settings) as http:
+            started = time.monotonic()
+            answer = await http.post(endpoint, content=b"{}")
+            took = time.monotonic() - started
+    assert answer.status_code == 200
+    assert took < 0.8 * timeout, f"connected after {took:.1f}s, the connect timeout being {timeout}s"
+
+
+async def test_connecting_to_a_name_whose_addresses_all_stay_silent_ends_within_the_connect_timeout(
+    strict_settings: Settings, fake_dns: Callable[[Answers], None]
+) -> None:
+    timeout = 1.0
+    with silent_port("127.0.0.2") as port, silent_port("127.0.0.3", port):
+        endpoint = f"http://shop.silent.test:{port}/"
+        settings = strict_settings.model_copy(update={"shopify_admin_url": endpoint, "http_timeout_seconds": timeout})
+        fake_dns(lambda host: ["127.0.0.2", "127.0.0.3"] if host == "shop.silent.test" else None)
+        async with channel_http_client(settings) as http:
+            started = time.monotonic()
+            with pytest.raises(httpx.ConnectTimeout):
+                await http.get(endpoint)
+            took = time.monotonic() - started
+    assert took < 1.5 * timeout, f"gave up after {took:.1f}s, the connect timeout being {timeout}s"

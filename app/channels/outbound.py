@@ -139,6 +139,13 @@ Origin = tuple[str, int]
 """A host name (lower case) and port."""
 
 
+def _share(deadline: float | None, *, attempts: int) -> float | None:
+    """The seconds the next of `attempts` connection attempts may take: an equal part of the time left to `deadline`."""
+    if deadline is None:
+        return None
+    return max(deadline - asyncio.get_running_loop().time(), 0.0) / attempts
+
+
 class PublicAddressBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend, connecting only to public addresses as the name resolves right now.
 
@@ -165,11 +172,22 @@ class PublicAddressBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        """Connect to the first of the name's addresses that answers, all within `timeout` (lookup included).
+
+        Each attempt gets an equal share of the time left, the last all of it: an address that drops the
+        attempt (an IPv6 route to nowhere) leaves the next one time, and the total stays within `timeout`.
+        """
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        addresses = await self._addresses(host, port, timeout)
         failure: Exception | None = None
-        for address in await self._addresses(host, port, timeout):
+        for index, address in enumerate(addresses):
             try:
                 return await self._inner.connect_tcp(
-                    str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                    str(address),
+                    port,
+                    timeout=_share(deadline, attempts=len(addresses) - index),
+                    local_address=local_address,
+                    socket_options=socket_options,
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:  # the name's next address may answer
                 failure = exc
