@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
@@ -22,16 +23,22 @@ def arq_redis_settings(settings: Settings) -> RedisSettings:
 def channel_http_client(settings: Settings) -> httpx.AsyncClient:
     """One pooled client for every channel request; adapters add their own headers and URLs.
 
-    Unless private addresses are allowed, every connection goes through PublicAddressBackend, which judges the
-    address at connect time; the Shopify endpoint the operator configured is trusted as it is."""
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-    transport = None
+    Every connection goes through ChannelTransport, which reads no answer past PIMSYNC_CHANNEL_MAX_RESPONSE_BYTES
+    and ends each request HTTP_TIMEOUT_SECONDS after it began. Unless private addresses are allowed, its connections
+    are made by PublicAddressBackend, which judges the address at connect time; the Shopify endpoint the operator
+    configured is trusted as it is."""
+    backend: httpcore.AsyncNetworkBackend = httpcore.AnyIOBackend()
     if not settings.allow_private_urls:
         trusted = url_origin(settings.shopify_admin_url or "")
         backend = PublicAddressBackend(trusted=[trusted] if trusted else [])
-        transport = ChannelTransport(limits=limits, backend=backend)
+    transport = ChannelTransport(
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        backend=backend,
+        max_bytes=settings.channel_max_response_bytes,
+        deadline=settings.http_timeout_seconds,
+    )
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.http_timeout_seconds), limits=limits, transport=transport, follow_redirects=False
+        timeout=httpx.Timeout(settings.http_timeout_seconds), transport=transport, follow_redirects=False
     )
 
 

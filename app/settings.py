@@ -18,6 +18,9 @@ GRAPHQL_MAX_BODY_BYTES = 32 * 1_048_576
 """Largest /graphql request body: the largest upsertProducts batch (1,000 products, MAX_PRODUCTS_PER_CALL) at 32 KiB
 a product, over one and a half times the richest product of Akeneo's demo catalog (20 KB as JSON with every locale
 and scope filled)."""
+CHANNEL_MAX_RESPONSE_BYTES = 32 * 1_048_576
+"""Largest channel answer read: the largest a channel's batch calls for is a CUSTOM_HTTP page of 100 products
+(MAX_BATCH_SIZE), 3.2 MiB at 32 KiB a product; ten times that leaves room for a shop's extra fields."""
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -62,6 +65,11 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(default=False, validation_alias="PIMSYNC_ALLOW_PRIVATE_URLS")
     """Let connectors reach loopback and private addresses (tests, a shop on the same network)."""
     http_timeout_seconds: float = 30.0
+    """The longest one request to a channel may take, from connecting to the last byte of its answer."""
+    channel_max_response_bytes: int = Field(
+        default=CHANNEL_MAX_RESPONSE_BYTES, gt=0, validation_alias="PIMSYNC_CHANNEL_MAX_RESPONSE_BYTES"
+    )
+    """Largest answer (decoded) read from a channel; reading stops there and the request fails (CHN-022)."""
     shopify_admin_url: str | None = Field(default=None, validation_alias="PIMSYNC_SHOPIFY_ADMIN_URL")
     """Where Shopify's Admin GraphQL API is reached instead of https://{shop}/admin/api/2026-04/graphql.json
     (an egress proxy, or a test emulator); `{shop}` is replaced by the connector's shop domain."""

@@ -6,19 +6,50 @@ this transport is built on the two libraries' public APIs: httpx's transport
 API (AsyncBaseTransport) over httpcore.AsyncConnectionPool, whose
 network_backend is public. Pooling and keep-alive are httpcore's, as in httpx.
 
+A channel's answer is untrusted input, and a CUSTOM_HTTP shop is whatever
+server a user named. So the transport bounds what one answer may cost a
+worker: its body, decoded, is read no further than `max_bytes`, and the whole
+exchange, from connecting to the last byte, ends at `deadline` seconds; httpx's
+own timeouts bound each read, and a server trickling a byte at a time beats
+them all. It undoes the Content-Encoding itself (none, or one layer of gzip or
+deflate, the encodings it asks for), a network read at a time and never past
+the limit: httpx would inflate a whole read at once, and stacked layers
+("gzip, gzip") in turn, so a few kilobytes could fill memory before any
+limit saw them.
+
 Errors leave as httpx's, as from httpx's own transport, so the channel clients
 catch one family:
 
     httpx.TransportError          what httpcore raised, mapped to its httpx namesake
+    ├── DeadlineExceeded          (a TimeoutException) the exchange outlasted `deadline`
+    └── AnswerTooLarge            (a DecodingError) the body, decoded, is larger than `max_bytes`
+    httpx.DecodingError           an encoding other than those asked for, or a body that is not what it claims
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+import zlib
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterator
+from typing import TypeVar
 
 import httpcore
 import httpx
+
+ACCEPTED_ENCODINGS = "gzip, deflate"
+"""What the transport asks servers for, whatever httpx would offer (br and zstd, when their packages are there)."""
+_INFLATED = frozenset({"gzip", "x-gzip", "deflate"})
+_T = TypeVar("_T")
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """The exchange, from connecting to the answer's last byte, took longer than the transport allows."""
+
+
+class AnswerTooLarge(httpx.DecodingError):
+    """The answer's body, decoded, is larger than the transport reads; reading stopped there."""
+
 
 _HTTPX_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
     httpcore.TimeoutException: httpx.TimeoutException,
@@ -50,16 +81,54 @@ def _as_httpx_errors() -> Iterator[None]:
         raise
 
 
-class _Body(httpx.AsyncByteStream):
-    """An answer's body as httpcore reads it; closing it hands the connection back to the pool."""
+class _Decoder:
+    """Undoes an answer's Content-Encoding, one network read at a time and never to more bytes than asked for."""
 
-    def __init__(self, stream: AsyncIterable[bytes]) -> None:
+    def __init__(self, content_encoding: str) -> None:
+        codings = [
+            c for c in (part.strip().lower() for part in content_encoding.split(",")) if c not in ("", "identity")
+        ]
+        self._inflater = None
+        if codings and (len(codings) > 1 or codings[0] not in _INFLATED):
+            raise httpx.DecodingError(f"the answer's Content-Encoding {content_encoding!r} is not {ACCEPTED_ENCODINGS}")
+        if codings:
+            self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or zlib header, told apart by zlib
+
+    @property
+    def decodes(self) -> bool:
+        return self._inflater is not None
+
+    def decode(self, data: bytes, *, room: int) -> bytes:
+        """`data` decoded, cut after `room` + 1 bytes: more than `room` means the body is larger than allowed."""
+        if self._inflater is None:
+            return data
+        try:
+            return self._inflater.decompress(data, room + 1)  # max_length: inflating stops there
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"the answer is not the {ACCEPTED_ENCODINGS} it claims: {exc}") from None
+
+
+class _Body(httpx.AsyncByteStream):
+    """An answer's body as httpcore reads it, decoded, within the byte limit and the deadline.
+
+    Closing it hands the connection back to the pool (or closes it, when the body was not read to its end).
+    """
+
+    def __init__(self, stream: AsyncIterable[bytes], decoder: _Decoder, *, max_bytes: int, deadline: float) -> None:
         self._stream = stream
+        self._decoder = decoder
+        self._max_bytes = max_bytes
+        self._deadline = deadline
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx_errors():
-            async for chunk in self._stream:
-                yield chunk
+        chunks = aiter(self._stream)
+        received = 0
+        while (chunk := await _before(self._deadline, anext(chunks, None))) is not None:
+            data = self._decoder.decode(chunk, room=self._max_bytes - received)
+            received += len(data)
+            if received > self._max_bytes:
+                raise AnswerTooLarge(f"the answer is larger than {self._max_bytes} bytes, the most read of one")
+            yield data
 
     async def aclose(self) -> None:
         closing = getattr(self._stream, "aclose", None)
@@ -68,10 +137,30 @@ class _Body(httpx.AsyncByteStream):
                 await closing()
 
 
-class ChannelTransport(httpx.AsyncBaseTransport):
-    """httpx's transport over an httpcore pool whose connections `backend` makes; HTTP/1.1, no proxy."""
+async def _before(deadline: float, step: Awaitable[_T]) -> _T:
+    """`step`'s result, httpcore's errors as httpx's; DeadlineExceeded when the loop's clock passes `deadline` first."""
+    timer = asyncio.timeout_at(deadline)
+    try:
+        async with timer:
+            with _as_httpx_errors():
+                return await step
+    except TimeoutError:
+        if not timer.expired():
+            raise
+        raise DeadlineExceeded(
+            "the exchange, from connecting to the answer's last byte, outlasted the timeout"
+        ) from None
 
-    def __init__(self, *, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend) -> None:
+
+class ChannelTransport(httpx.AsyncBaseTransport):
+    """httpx's transport over an httpcore pool whose connections `backend` makes; HTTP/1.1, no proxy.
+
+    An answer is read no further than `max_bytes` (decoded) and the exchange ends `deadline` seconds after it began.
+    """
+
+    def __init__(
+        self, *, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend, max_bytes: int, deadline: float
+    ) -> None:
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=limits.max_connections,
@@ -79,8 +168,12 @@ class ChannelTransport(httpx.AsyncBaseTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=backend,
         )
+        self._max_bytes = max_bytes
+        self._deadline = deadline
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = asyncio.get_running_loop().time() + self._deadline
+        headers = [(name, value) for name, value in request.headers.raw if name.lower() != b"accept-encoding"]
         sent = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -89,16 +182,23 @@ class ChannelTransport(httpx.AsyncBaseTransport):
                 port=request.url.port,
                 target=request.url.raw_path,
             ),
-            headers=request.headers.raw,
+            headers=[*headers, (b"Accept-Encoding", ACCEPTED_ENCODINGS.encode())],
             content=request.stream,
             extensions=request.extensions,  # httpx's per-request timeouts travel here, as httpcore expects them
         )
-        with _as_httpx_errors():
-            answer = await self._pool.handle_async_request(sent)
+        answer = await _before(deadline, self._pool.handle_async_request(sent))
         assert isinstance(answer.stream, AsyncIterable)  # the async pool's streams are
-        return httpx.Response(
-            status_code=answer.status, headers=answer.headers, stream=_Body(answer.stream), extensions=answer.extensions
-        )
+        received = httpx.Headers(answer.headers)
+        try:
+            decoder = _Decoder(received.get("Content-Encoding", ""))
+        except httpx.DecodingError:
+            await answer.aclose()
+            raise
+        if decoder.decodes:  # what the caller reads is decoded already: httpx must not decode it again
+            del received["Content-Encoding"]
+            received.pop("Content-Length", None)
+        body = _Body(answer.stream, decoder, max_bytes=self._max_bytes, deadline=deadline)
+        return httpx.Response(status_code=answer.status, headers=received, stream=body, extensions=answer.extensions)
 
     async def aclose(self) -> None:
         await self._pool.aclose()

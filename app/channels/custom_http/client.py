@@ -234,7 +234,7 @@ class CustomHttpClient:
             raise ChannelTimeout(
                 f"CUSTOM_HTTP {method} {path}: no answer within {self._timeout.read}s ({type(exc).__name__})"
             ) from None
-        except httpx.DecodingError as exc:  # e.g. a body that claims gzip and is not
+        except httpx.DecodingError as exc:  # too large, or not the encoding it claims (transport.ChannelTransport)
             raise ChannelRejected(self.scrub(f"CUSTOM_HTTP {method} {path}: unreadable answer: {exc}")) from None
         except httpx.RequestError as exc:  # refused or dropped connections, protocol errors
             raise ChannelUnavailable(self.scrub(f"CUSTOM_HTTP {method} {path}: {type(exc).__name__}: {exc}")) from None

@@ -4,7 +4,8 @@
     ├── ChannelRateLimited   HTTP 429 (Retry-After), or a THROTTLED error: the cost bucket is empty
     ├── ChannelUnavailable   5xx, a refused or dropped connection, INTERNAL_SERVER_ERROR
     ├── ChannelTimeout       no answer within the connector's timeout
-    ├── ChannelRejected      any other GraphQL error or unreadable answer: retrying will not help
+    ├── ChannelRejected      any other GraphQL error or unreadable answer (too large, not its encoding): retrying
+    │                        will not help
     └── CredentialsRejected  401/403, ACCESS_DENIED (a missing scope), 402/423 (shop frozen or locked),
         │                    404 (no Admin API at that address): the connector needs fixing
         └── InvalidCredentials   the stored credentials lack the right shape (CHN-002); nothing was sent
@@ -209,6 +210,8 @@ class ShopifyClient:
             raise ChannelTimeout(
                 f"Shopify {name}: no answer within {self._timeout.read}s ({type(exc).__name__})"
             ) from None
+        except httpx.DecodingError as exc:  # too large, or not the encoding it claims: sending it again will not help
+            raise ChannelRejected(self.scrub(f"Shopify {name}: unreadable answer: {exc}")) from None
         except httpx.RequestError as exc:
             raise ChannelUnavailable(self.scrub(f"Shopify {name}: {type(exc).__name__}: {exc}")) from None
         log.debug(
