@@ -676,30 +676,102 @@ async def test_an_image_already_made_from_the_url_is_kept_not_uploaded_again(
     assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
 
 
-async def test_an_image_the_merchant_moved_behind_another_is_kept_not_uploaded_again(
+def media_gid(media_id: int) -> str:
+    return f"gid://shopify/MediaImage/{media_id}"
+
+
+def merchant_image(name: str) -> dict[str, str]:
+    return {"originalSource": f"https://merchant.example.com/{name}.jpg", "contentType": "IMAGE"}
+
+
+async def test_an_image_the_merchant_moved_behind_another_is_kept_and_made_first_again(
     adapter: ShopifyAdapter, shop: ShopifyEmulator
 ) -> None:
     """The merchant added an image in the admin and made it the featured one: the image made from the PIM's URL
-    is still on the product, second. It is sent by its media id, first as the PIM has it, and the merchant's
-    is dropped, as productSet makes the files sent the product's whole media list."""
+    is still on the product, second. It is sent by its media id, first as the PIM has it (the PIM owns the
+    featured image), and the merchant's image stays, behind it."""
     source = "https://images.example.com/boot.jpg"
     [created] = await adapter.export_batch([boot(fields={"imageUrl": source})])
     [ours] = shop.product("BOOT-1").media
-    merchant = {"originalSource": "https://merchant.example.com/lifestyle.jpg", "contentType": "IMAGE"}
     shop.seed_product(
-        {"files": [merchant, {"id": f"gid://shopify/MediaImage/{ours.id}"}]}, identifier={"id": created.external_id}
+        {"files": [merchant_image("lifestyle"), {"id": media_gid(ours.id)}]}, identifier={"id": created.external_id}
     )
     shop.process_media()
+    [theirs, _] = shop.product("BOOT-1").media
     shop.requests.clear()
     [again] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": source})])
     assert again.ok, again
-    assert [m.id for m in shop.product("BOOT-1").media] == [ours.id]
-    [sent] = [r.variables["input"]["files"] for r in shop.graphql_requests("ProductSet") if r.variables]
-    assert sent == [{"id": f"gid://shopify/MediaImage/{ours.id}"}]
+    assert [m.id for m in shop.product("BOOT-1").media] == [ours.id, theirs.id]
     assert shop.graphql_requests("MetafieldsSet") == []  # the metafield names that media already
-    [found] = shop.graphql_requests("ProductMedia")
-    assert found.requested_cost == gql.PRODUCT_MEDIA.estimate(found.variables or {})
     assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
+
+
+async def test_gallery_images_the_merchant_added_stay_when_the_pim_sends_or_changes_its_image(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """productSet's files replace the product's whole media list: the PIM owns the one image it sends, and the
+    gallery the merchant built on Shopify behind it survives every later export of that image."""
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
+    [ours] = shop.product("BOOT-1").media
+    gallery = [{"id": media_gid(ours.id)}, merchant_image("side"), merchant_image("sole")]
+    shop.seed_product({"files": gallery}, identifier={"id": created.external_id})
+    merchant = [m.id for m in shop.product("BOOT-1").media[1:]]
+    [again] = await adapter.export_batch([boot(external_id=created.external_id)])  # a forced resync
+    assert again.ok, again
+    assert [m.id for m in shop.product("BOOT-1").media] == [ours.id, *merchant]
+    new = "https://images.example.com/boot-v2.jpg"
+    [changed] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": new})])
+    assert changed.ok, changed
+    first, *rest = shop.product("BOOT-1").media
+    assert (first.source, [m.id for m in rest]) == (new, merchant)  # the PIM's old image replaced, not theirs
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == new
+
+
+async def test_clearing_the_image_removes_only_the_pim_s_own(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
+    [ours] = shop.product("BOOT-1").media
+    shop.seed_product(
+        {"files": [merchant_image("side"), {"id": media_gid(ours.id)}, merchant_image("sole")]},
+        identifier={"id": created.external_id},
+    )
+    merchant = [m.id for m in shop.product("BOOT-1").media if m.id != ours.id]
+    [cleared] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": None})])
+    assert cleared.ok, cleared
+    assert [m.id for m in shop.product("BOOT-1").media] == merchant
+    [again] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": None})])
+    assert again.ok, again
+    assert [m.id for m in shop.product("BOOT-1").media] == merchant
+    sent = [r.variables["input"] for r in shop.graphql_requests("ProductSet") if r.variables]
+    assert "files" not in sent[-1]  # nothing of the PIM's left to remove: the media list is not touched
+
+
+async def test_a_product_whose_image_is_not_mapped_keeps_every_media(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    product = shop.seed_simple_product("Boot", "BOOT-1", files=[merchant_image("side"), merchant_image("sole")])
+    before = [m.id for m in product.media]
+    [linked] = await adapter.export_batch([boot(fields={"price": "120"})])
+    assert linked.ok, linked
+    assert [m.id for m in shop.product("BOOT-1").media] == before
+    [sent] = [r.variables["input"] for r in shop.graphql_requests("ProductSet") if r.variables]
+    assert "files" not in sent
+
+
+async def test_a_long_gallery_is_read_to_its_end_before_the_pim_s_image_is_sent(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """ProductState reads a product's first media; a gallery longer than that is read to its end (one request
+    more), since every media left out of productSet's files would be deleted."""
+    files = [merchant_image(f"view-{i}") for i in range(14)]
+    product = shop.seed_simple_product("Boot", "BOOT-1", files=files)
+    before = [m.id for m in product.media]
+    shop.requests.clear()
+    [linked] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
+    assert linked.ok, linked
+    first, *rest = shop.product("BOOT-1").media
+    assert (first.source, [m.id for m in rest]) == ("https://images.example.com/boot.jpg", before)
+    [page] = shop.graphql_requests("ProductMediaPage")
+    assert page.requested_cost == gql.PRODUCT_MEDIA_PAGE.estimate(page.variables or {})
 
 
 async def test_a_changed_image_url_ends_as_exactly_that_image(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
@@ -717,11 +789,12 @@ async def test_an_image_the_merchant_replaced_is_uploaded_again_from_the_pim_s_u
 ) -> None:
     source = "https://images.example.com/boot.jpg"
     [created] = await adapter.export_batch([boot(fields={"imageUrl": source})])
-    merchant = {"files": [{"originalSource": "https://merchant.example.com/new.jpg", "contentType": "IMAGE"}]}
-    shop.seed_product(merchant, identifier={"id": created.external_id})
+    shop.seed_product({"files": [merchant_image("new")]}, identifier={"id": created.external_id})
+    [theirs] = shop.product("BOOT-1").media
     [again] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": source})])
     assert again.ok, again
-    assert [m.source for m in shop.product("BOOT-1").media] == [source]
+    first, *rest = shop.product("BOOT-1").media
+    assert (first.source, [m.id for m in rest]) == (source, [theirs.id])  # the merchant's image is not deleted
     assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
 
 

@@ -53,7 +53,9 @@ from app.channels.shopify.mapper import (
     translation_result,
 )
 from app.channels.shopify.schemas import (
+    MediaState,
     ProductState,
+    RememberedImage,
     ShapeError,
     StockState,
     TranslatableContent,
@@ -107,6 +109,13 @@ def doc(
     )
 
 
+IMAGE = "https://images.example.com/boot.jpg"
+OURS = "gid://shopify/MediaImage/31"
+"""The media the connector made from IMAGE (MARKER, the image-source metafield, names it)."""
+THEIRS = "gid://shopify/MediaImage/32"
+OTHER = "gid://shopify/MediaImage/33"
+"""Media the merchant added on Shopify."""
+MARKER = RememberedImage(OURS, IMAGE)
 STOCKED = StockState(inventory_item_id="gid://shopify/InventoryItem/5", tracked=True, stocked=True)
 """A variant tracked and stocked at the export location, as ProductStockState reads it."""
 
@@ -265,7 +274,8 @@ def test_none_clears_every_field_and_is_never_dropped(schema: GraphQLSchema) -> 
         },
     )
     context = ExportContext("en", CONTEXT.shop_locales, "GRAMS", location_id="gid://shopify/Location/7")
-    variables = product_set_variables(document, context, existing())
+    gallery = replace(existing(), media=(MediaState(OURS, "READY"), MediaState(THEIRS, "READY")), marker=MARKER)
+    variables = product_set_variables(document, context, gallery)
     product = variables["input"]
     assert {k: product[k] for k in ("descriptionHtml", "handle", "productType", "vendor", "tags", "status")} == {
         "descriptionHtml": "",
@@ -276,7 +286,7 @@ def test_none_clears_every_field_and_is_never_dropped(schema: GraphQLSchema) -> 
         "status": None,
     }
     assert product["seo"] == {"title": "", "description": ""}
-    assert product["files"] == []
+    assert product["files"] == [{"id": THEIRS}]  # the PIM's image removed, the merchant's kept
     [variant] = product["variants"]
     assert "price" not in variant
     assert (variant["compareAtPrice"], variant["barcode"]) == (None, "")
@@ -286,6 +296,55 @@ def test_none_clears_every_field_and_is_never_dropped(schema: GraphQLSchema) -> 
     ]
     assert "title" not in product
     assert variable_errors(schema, gql.PRODUCT_SET, variables) == []
+
+
+def gallery(*media: tuple[str, str], marker: RememberedImage | None = MARKER) -> ProductState:
+    return replace(existing(), media=tuple(MediaState(*m) for m in media), marker=marker)
+
+
+UPLOAD = {"originalSource": IMAGE, "contentType": "IMAGE"}
+
+
+@pytest.mark.parametrize(
+    ("url", "state", "files"),
+    [
+        (IMAGE, None, [UPLOAD]),
+        (None, None, None),  # a new product has no media to remove: files are not sent
+        (IMAGE, gallery((THEIRS, "READY"), marker=None), [UPLOAD, {"id": THEIRS}]),  # a merchant's product linked
+        (IMAGE, gallery((OURS, "READY"), (THEIRS, "READY")), [{"id": OURS}, {"id": THEIRS}]),
+        (IMAGE, gallery((THEIRS, "READY"), (OURS, "READY")), [{"id": OURS}, {"id": THEIRS}]),  # first again
+        (IMAGE, gallery((OURS, "FAILED"), (THEIRS, "READY")), [UPLOAD, {"id": THEIRS}]),  # a failed one is redone
+        (
+            "https://images.example.com/new.jpg",
+            gallery((OURS, "READY"), (THEIRS, "READY"), (OTHER, "READY")),
+            [
+                {"originalSource": "https://images.example.com/new.jpg", "contentType": "IMAGE"},
+                {"id": THEIRS},
+                {"id": OTHER},
+            ],
+        ),
+        (None, gallery((THEIRS, "READY"), (OURS, "READY"), (OTHER, "READY")), [{"id": THEIRS}, {"id": OTHER}]),
+        (None, gallery((OURS, "READY")), []),  # the PIM's image was the only one
+        (None, gallery((THEIRS, "READY"), marker=None), None),  # nothing of the PIM's to remove
+        (None, gallery(), None),
+    ],
+)
+def test_the_pim_s_image_goes_first_and_every_media_the_merchant_added_is_sent_back(
+    schema: GraphQLSchema, url: str | None, state: ProductState | None, files: list[dict[str, str]] | None
+) -> None:
+    """productSet's files replace the product's whole media list: the PIM owns its one image, the featured one,
+    and every other media is sent back by id so the gallery the merchant built on Shopify stays."""
+    variables = product_set_variables(doc({"imageUrl": url}, sku="SHOE-1"), CONTEXT, state)
+    assert variables["input"].get("files") == files
+    assert ("files" in variables["input"]) is (files is not None)
+    assert variable_errors(schema, gql.PRODUCT_SET, variables) == []
+
+
+def test_files_are_never_sent_from_a_partial_media_list() -> None:
+    partial = replace(gallery((THEIRS, "READY")), media_after="cursor")
+    with pytest.raises(ValueError, match="not all read"):
+        product_set_variables(doc({"imageUrl": IMAGE}), CONTEXT, partial)
+    assert "files" not in product_set_variables(doc({"price": "1"}), CONTEXT, partial)["input"]
 
 
 @pytest.mark.parametrize(
@@ -777,6 +836,7 @@ def test_shop_context_and_product_state_are_read_strictly() -> None:
         {
             "id": PRODUCT_ID,
             "variantsCount": {"count": 1},
+            "media": {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}},
             "options": [{"id": "gid://shopify/ProductOption/1", "name": "Title"}],
             "variants": {
                 "nodes": [
@@ -1103,9 +1163,11 @@ SHOP_INFO = {
     ],
     "productsCount": {"count": 42, "precision": "EXACT"},
 }
+NO_MEDIA = {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
 STATE = {
     "id": PRODUCT_ID,
     "variantsCount": {"count": 1},
+    "media": NO_MEDIA,
     "options": [{"id": "gid://shopify/ProductOption/1", "name": "Title"}],
     "variants": {
         "nodes": [

@@ -549,6 +549,22 @@ async def test_a_file_sent_by_its_url_again_is_a_new_upload_and_one_sent_by_id_i
     assert [m.id for m in shop.product("M-1").media] == [again.id]
 
 
+async def test_product_set_files_are_the_product_s_whole_media_list(api: Api, shop: ShopifyEmulator) -> None:
+    """productSet's files is a list field (2026-04 SDL, productSet: entries not included are deleted): a media
+    left out is gone, one named by id stays, in the order sent; files not sent leave every media as it is."""
+    files = [{"originalSource": f"https://images.example.com/{name}.jpg", "contentType": "IMAGE"} for name in "abc"]
+    created = await api(PRODUCT_SET, {"input": product_input("Shirt", "M-1", files=files)})
+    product_id = created["data"]["productSet"]["product"]["id"]
+    a, b, c = (m.id for m in shop.product("M-1").media)
+    await api(PRODUCT_SET, {"identifier": {"id": product_id}, "input": {"title": "Shirt II"}})
+    assert [m.id for m in shop.product("M-1").media] == [a, b, c]
+    kept = [{"id": f"gid://shopify/MediaImage/{c}"}, {"id": f"gid://shopify/MediaImage/{a}"}]
+    await api(PRODUCT_SET, {"identifier": {"id": product_id}, "input": {"files": kept}})
+    assert [m.id for m in shop.product("M-1").media] == [c, a]
+    await api(PRODUCT_SET, {"identifier": {"id": product_id}, "input": {"files": []}})
+    assert shop.product("M-1").media == []
+
+
 MEDIA_BY_ID = """
 query MediaById($id: ID!, $query: String!) {
   product(id: $id) { media(first: 5, query: $query) { nodes { id status } } }

@@ -7,17 +7,19 @@ Per product, export_batch sends (documents.py names each document):
    without one, ProductIdBySku looks the SKU up first and links the product
    it finds instead of creating a duplicate. A product with several variants
    is refused: this connector exports single-variant products and would
-   delete the others. When the image-source metafield names a media that is
-   no longer the featured one, ProductMedia asks whether it is still on the
-   product, so an image the merchant moved back is kept, not uploaded again.
+   delete the others. ProductState reads the product's first media too:
+   productSet's files replace the whole media list, so a document sending an
+   image sends the PIM's first and every other media back by id (the gallery
+   the merchant built stays), ProductMediaPage reading the rest of a long one.
    A document carrying stock reads the product with ProductStockState
    instead, which adds the variant's stock at the export location; where the
    variant is not stocked there (a product the merchant made, stocked at
    other locations), InventoryBulkToggleActivation stocks it, since
    productSet sets quantities only where a variant is stocked.
 2. ProductSet writes the primary locale's fields and every shared field;
-   after an image URL, MetafieldsSet records which media Shopify made from it
-   (Shopify processes images asynchronously and never reports the URL sent).
+   after an image uploaded from its URL, MetafieldsSet records which media
+   Shopify made from it (Shopify processes images asynchronously and never
+   reports the URL sent).
 3. For the other locales, TranslatableContent reads the digests of the source
    content just written, TranslationsRegister sends every locale's values in
    one call, and TranslationsRemove drops translations sent as None. Where the
@@ -82,12 +84,13 @@ from app.channels.shopify.mapper import (
 )
 from app.channels.shopify.schemas import (
     JsonObject,
+    MediaState,
     ProductState,
     ShopContext,
     UserError,
     field_of,
-    media_status,
     obj,
+    parse_media_page,
     parse_product_set,
     parse_product_state,
     parse_shop_context,
@@ -306,18 +309,20 @@ class ShopifyAdapter:
                 message=f"product {state.id} has {state.variant_count} variants; only single-variant products are "
                 "exported, and productSet would delete the others",
             )
-        return await self._find_image(document, state)
+        return await self._all_media(document, state)
 
-    async def _find_image(self, document: ChannelDocument, state: ProductState) -> ProductState:
-        """The product with `image` set when the media made from the document's image URL is on it but not
-        featured (the merchant put other images first): it is kept by id like a featured one, not uploaded
-        again. A media that is gone, or that Shopify failed, leaves the state as it was."""
-        marker = state.image_elsewhere
-        if marker is None or document.fields.get("imageUrl") != marker.source:
+    async def _all_media(self, document: ChannelDocument, state: ProductState) -> ProductState:
+        """The product with every media read when the document sends an image (productSet's files replace the
+        whole media list, so a media not read would be deleted). ProductState read the first ones, which is all
+        most products have: only a longer gallery costs a request more."""
+        if "imageUrl" not in document.fields:
             return state
-        variables = {"id": state.id, "query": f"id:{marker.media_id.rsplit('/', 1)[-1]}"}
-        status = await self._data(gql.PRODUCT_MEDIA, variables, lambda data: media_status(data, marker.media_id))
-        return state if status in (None, "FAILED") else replace(state, image=marker)
+        media, after = list(state.media), state.media_after
+        while after is not None:
+            variables = {"id": state.id, "first": gql.MEDIA_PAGE_SIZE, "after": after}
+            page, after = await self._data(gql.PRODUCT_MEDIA_PAGE, variables, _media_page)
+            media += page
+        return replace(state, media=tuple(media), media_after=None)
 
     async def _stock_at(self, document: ChannelDocument, state: ProductState, location: str) -> ItemResult | None:
         """Stock the variant at `location` when the state read shows it is not (a product the merchant made may
@@ -555,6 +560,12 @@ class ShopifyAdapter:
             callbacks.update(dict.fromkeys(subscription.uri for subscription in found))
             if after is None:
                 return tuple(callbacks)
+
+
+def _media_page(data: JsonObject) -> tuple[tuple[MediaState, ...], str | None]:
+    """ProductMediaPage → the media of the page and the cursor of the next; a product gone meanwhile is an
+    answer we cannot go on from (the productSet that follows would fail on it anyway)."""
+    return parse_media_page(obj(data.get("product"), "product").get("media"))
 
 
 def _is_missing(message: str) -> bool:

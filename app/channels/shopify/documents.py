@@ -90,9 +90,15 @@ fragment ProductState on Product {
   variantsCount {
     count
   }
-  featuredMedia {
-    id
-    status
+  media(first: 10) {
+    nodes {
+      id
+      status
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
   }
   imageSource: metafield(key: "pimsync_image_source") {
     value
@@ -132,10 +138,13 @@ query ProductState($id: ID!) {
 }
 """
     + _PRODUCT_STATE,
-    cost=17,
+    cost=28,
 )
-"""The featured media and the image-source metafield say whether the image the document names is already the
-product's (mapper.product_set_variables sends it by id then, not by URL); PRODUCT_MEDIA finds it further back."""
+"""The media list and the image-source metafield say which media is the image the document names (sent by id
+then, not by URL) and which are the merchant's: productSet's `files` replace the product's whole media list, so
+every other media is sent back (mapper._files). The first 10 media cost 11 points more than the featured one
+alone would, on every update, and cover most galleries; PRODUCT_MEDIA_PAGE reads the rest, only for a product
+that has more and a document that sends an image."""
 
 PRODUCT_STOCK_STATE: Final = Operation(
     "ProductStockState",
@@ -158,7 +167,7 @@ query ProductStockState($id: ID!, $locationId: ID!) {
 }
 """
     + _PRODUCT_STATE,
-    cost=22,
+    cost=33,
 )
 """PRODUCT_STATE and, for a document that carries stock, whether the variant is stocked at the location the
 stock is written to and tracked: productSet only sets quantities "at locations where the variant is already
@@ -166,24 +175,32 @@ stocked" (ProductVariantSetInput.inventoryQuantities), and a product the merchan
 only. Read in the same request, so an update of a variant already stocked and tracked costs 5 points more and
 no request more. `first: 1`: only single-variant products are exported."""
 
-PRODUCT_MEDIA: Final = Operation(
-    "ProductMedia",
+PRODUCT_MEDIA_PAGE: Final = Operation(
+    "ProductMediaPage",
     """
-query ProductMedia($id: ID!, $query: String!) {
+query ProductMediaPage($id: ID!, $first: Int!, $after: String) {
   product(id: $id) {
-    media(first: 1, query: $query) {
+    media(first: $first, after: $after) {
       nodes {
         id
         status
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
       }
     }
   }
 }
 """,
-    cost=4,
+    cost=3,
+    per_node=1,
 )
-"""Whether one media is still among the product's, wherever it stands (the `id` filter of Product.media's
-query); asked only when the image-source metafield names a media that is not the featured one."""
+"""The product's media after the first ones ProductState read, in position order; asked only when a document
+sends an image to a product with more media than that, since productSet would delete every media not sent."""
+
+MEDIA_PAGE_SIZE: Final = 250
+"""Media per ProductMediaPage request (Shopify's most per connection page, and per product): 253 points."""
 
 PRODUCT_ID_BY_SKU: Final = Operation(
     "ProductIdBySku",
@@ -527,7 +544,7 @@ ALL: Final = (
     PRIMARY_LOCATION,
     PRODUCT_STATE,
     PRODUCT_STOCK_STATE,
-    PRODUCT_MEDIA,
+    PRODUCT_MEDIA_PAGE,
     PRODUCT_ID_BY_SKU,
     PRODUCT_SET,
     INVENTORY_ACTIVATE,

@@ -4,8 +4,9 @@
   every non-localizable field go into ProductSetInput (where each lives is
   spec.SCHEMA_PATHS); the product is one variant, with its existing variant id
   and options on update, since productSet replaces list fields it is sent.
-  A field present with None clears it: "" for text, [] for lists (tags, and
-  files for imageUrl), null for the rest (compareAtPrice, status, the
+  A field present with None clears it: "" for text, [] for tags, the PIM's
+  own image alone removed for imageUrl (the merchant's gallery stays, see
+  _files), null for the rest (compareAtPrice, status, the
   variant's measurement.weight); a field absent is not sent, so Shopify keeps
   its value. Where Shopify has no empty value: a None `sku` sends the PIM SKU
   (products are matched by it), a None `inventoryQuantity` sets 0, and a
@@ -222,8 +223,9 @@ def product_set_variables(
         product["tags"] = _tags(fields["tags"])
     if "status" in fields:
         product["status"] = _choice("status", fields["status"], PRODUCT_STATUSES)
-    if "imageUrl" in fields:
-        product["files"] = _files(fields["imageUrl"], existing)
+    files = _files(fields["imageUrl"], existing) if "imageUrl" in fields else None
+    if files is not None:
+        product["files"] = files
     options = _options(existing)
     product["productOptions"] = [
         {**({"id": option_id} if option_id else {}), "name": name, "values": [{"name": value}]}
@@ -233,16 +235,31 @@ def product_set_variables(
     return {"identifier": {"id": existing.id} if existing else None, "input": product}
 
 
-def _files(url: object, existing: ProductState | None) -> list[dict[str, str]]:
-    """FileSetInput list for imageUrl, which productSet makes the product's whole media list. Shopify downloads
-    every file sent by URL again, as a new media replacing the old: the image the product already has from
-    that URL is sent by its id instead, so a forced resync or a retry does not upload it again."""
+def _files(url: object, existing: ProductState | None) -> list[dict[str, str]] | None:
+    """FileSetInput list for imageUrl; None when the media list stays as it is (files not sent).
+
+    productSet makes the files sent the product's whole media list, and the
+    PIM owns one image of it: the first, featured one, made from its URL.
+    Every other media (the gallery the merchant built on Shopify) is sent
+    back by id after it, in its order, so none is deleted; the media the
+    connector made before (the image-source metafield names it) is the one
+    replaced or, for None, removed. Shopify downloads every file sent by URL
+    again, as a new media: the image already made from that URL is sent by
+    its id instead, so a forced resync or a retry does not upload it again.
+    `existing` must hold every media of the product (adapter._all_media).
+    """
+    if existing is not None and existing.media_after is not None:
+        raise ValueError("the product's media were not all read: productSet would delete the others")
+    ours = existing.marker.media_id if existing is not None and existing.marker is not None else None
+    media = existing.media if existing is not None else ()
+    kept = [{"id": m.id} for m in media if m.id != ours]
     if url is None:
-        return []
+        return kept if len(kept) < len(media) else None
     source = text_value("imageUrl", url)
-    if existing is not None and existing.image is not None and existing.image.source == source:
-        return [{"id": existing.image.media_id}]
-    return [{"originalSource": source, "contentType": "IMAGE"}]
+    image = existing.image if existing is not None else None
+    if image is not None and image.source == source:
+        return [{"id": image.media_id}, *kept]
+    return [{"originalSource": source, "contentType": "IMAGE"}, *kept]
 
 
 def _options(existing: ProductState | None) -> list[tuple[str | None, str, str]]:

@@ -154,8 +154,23 @@ class StockState:
 
 
 @dataclass(frozen=True, slots=True)
+class RememberedImage:
+    media_id: str
+    source: str
+    """The image URL the media was made from (Shopify itself never reports it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaState:
+    """One of the product's media, as productSet's `files` name it (by id) and whether Shopify could process it."""
+
+    id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProductState:
-    """What an update must know of the product first: productSet replaces list fields (variants, options)."""
+    """What an update must know of the product first: productSet replaces list fields (variants, options, files)."""
 
     id: str
     variant_count: int
@@ -163,20 +178,23 @@ class ProductState:
     """(option id, option name) pairs."""
     variant: VariantState | None
     """The first variant; the only one when variant_count is 1."""
-    image: RememberedImage | None = None
-    """The featured media when the connector made it from an image URL and Shopify did not fail it."""
-    image_elsewhere: RememberedImage | None = None
-    """The media the image-source metafield names when it is not the featured one: the merchant may have put
-    other images before it (it is then still on the product, and can be kept), or removed it."""
+    media: tuple[MediaState, ...] = ()
+    """The product's media in position order, the featured one first: all of them once `media_after` is None."""
+    media_after: str | None = None
+    """The cursor after which the product has more media than were read (PRODUCT_MEDIA_PAGE reads them)."""
+    marker: RememberedImage | None = None
+    """What the image-source metafield says: the media the connector made last, and the URL it made it from."""
     stock: StockState | None = None
     """The variant's stock at the export location; read (PRODUCT_STOCK_STATE) only for a document carrying stock."""
 
-
-@dataclass(frozen=True, slots=True)
-class RememberedImage:
-    media_id: str
-    source: str
-    """The image URL the media was made from (Shopify itself never reports it)."""
+    @property
+    def image(self) -> RememberedImage | None:
+        """The media the connector made from an image URL while it is still on the product, wherever the merchant
+        moved it; None once the merchant removed it, or when Shopify failed it (it would stay a broken image)."""
+        marker = self.marker
+        if marker is None or not any(m.id == marker.media_id and m.status != "FAILED" for m in self.media):
+            return None
+        return marker
 
 
 def image_marker(product: JsonObject) -> RememberedImage | None:
@@ -207,16 +225,18 @@ def remembered_image(product: JsonObject) -> RememberedImage | None:
     return remembered
 
 
-def media_status(data: JsonObject, media_id: str) -> str | None:
-    """ProductMedia → the status of the product's media `media_id`; None when the product no longer has it."""
-    product = maybe_obj(data.get("product"), "product")
-    if product is None:
-        return None
-    connection = obj(product.get("media"), "product.media")
-    for node in (obj(raw, "media.nodes[]") for raw in items(connection.get("nodes"), "media.nodes")):
-        if text(node.get("id"), "media.nodes[].id") == media_id:
-            return text(node.get("status"), "media.nodes[].status")
-    return None
+def parse_media_page(raw: object) -> tuple[tuple[MediaState, ...], str | None]:
+    """A Product.media connection → its media, and the cursor to read the rest from (None: there is no more).
+    Read strictly: a list misread as shorter would have productSet delete the media left out."""
+    connection = obj(raw, "product.media")
+    media = tuple(
+        MediaState(text(node.get("id"), "media.nodes[].id"), text(node.get("status"), "media.nodes[].status"))
+        for node in (obj(raw_node, "media.nodes[]") for raw_node in items(connection.get("nodes"), "media.nodes"))
+    )
+    page = obj(connection.get("pageInfo"), "media.pageInfo")
+    if not flag(page.get("hasNextPage"), "media.pageInfo.hasNextPage"):
+        return media, None
+    return media, text(page.get("endCursor"), "media.pageInfo.endCursor")
 
 
 def _weight(inventory_item: JsonObject | None) -> tuple[float | None, str | None]:
@@ -270,15 +290,15 @@ def parse_product_state(raw: object) -> ProductState:
         (text(option.get("id"), "options[].id"), text(option.get("name"), "options[].name"))
         for option in (obj(o, "options[]") for o in items(product.get("options", []), "product.options"))
     )
-    image = remembered_image(product)
-    failed = field_of(product, "featuredMedia", "status") == "FAILED"  # kept, it would stay a broken image
+    media, media_after = parse_media_page(product.get("media"))
     return ProductState(
         id=text(product.get("id"), "product.id"),
         variant_count=max(count, len(variants)),
         options=options,
         variant=variants[0] if variants else None,
-        image=None if failed else image,
-        image_elsewhere=image_marker(product) if image is None else None,
+        media=media,
+        media_after=media_after,
+        marker=image_marker(product),
         stock=parse_stock_state(product),
     )
 
