@@ -1322,6 +1322,31 @@ async def test_a_sku_on_two_products_is_not_guessed() -> None:
     assert "ProductSet" not in shop.names
 
 
+@pytest.mark.parametrize("operation", ["ProductSet", "TranslationsRegister"])
+async def test_shopify_s_item_messages_reach_the_job_without_the_token_and_bounded(operation: str) -> None:
+    """A userError's message is copied into the job's errors, which users read: it may echo what was sent (a
+    value tens of kilobytes long) and a refusal lists every error, so it is scrubbed of the connector's secrets
+    and cut, like every other message from Shopify."""
+    echoed = f"{TOKEN}: value {'x' * 5000} is invalid"
+    errors = [{"code": "INVALID", "field": ["translations", str(i), "value"], "message": echoed} for i in range(40)]
+    refused = {"productSet": {"product": None, "userErrors": errors}}
+    shop = ScriptedShop(
+        {
+            "ShopInfo": SHOP_INFO,
+            "ProductState": {"product": STATE},
+            "ProductSet": refused if operation == "ProductSet" else product_set_ok,
+            "TranslatableContent": CONTENT,
+            "TranslationsRegister": {"translationsRegister": {"translations": None, "userErrors": errors}},
+        }
+    )
+    document = doc({"price": "1"}, {"en": {"title": "Boot"}, "fr": {"title": "Bottine"}}, external_id=PRODUCT_ID)
+    [result] = await shop.adapter().export_batch([document])
+    assert not result.ok and result.message is not None
+    assert operation in shop.names
+    assert TOKEN not in result.message and "[redacted]" in result.message
+    assert len(result.message) <= 500
+
+
 async def test_a_failed_translation_keeps_the_product_id_and_names_the_locale() -> None:
     register_errors = [
         {

@@ -190,8 +190,16 @@ class ShopifyAdapter:
             raise ValueError(f"Shopify takes at most {self.max_batch_size} products per batch, got {len(documents)}")
         results = []
         for document in documents:
-            results.append(await self._export(document))
+            results.append(self._reported(await self._export(document)))
         return results
+
+    def _reported(self, result: ItemResult) -> ItemResult:
+        """The result as the job records it and users read it: a message made of Shopify's userErrors may echo
+        what was sent, and lists every error, so it is scrubbed of the connector's secrets and cut, as every
+        other message from Shopify is (client.scrub)."""
+        if result.message is None:
+            return result
+        return replace(result, message=self._client.scrub(result.message))
 
     async def _export(self, document: ChannelDocument) -> ItemResult:
         try:
