@@ -452,6 +452,33 @@ async def test_a_linked_product_stocked_only_elsewhere_gets_its_stock_at_the_con
     assert len(shop.graphql_requests("InventoryBulkToggleActivation")) == 1  # stocked there now
 
 
+async def test_a_variant_shopify_will_not_stock_at_the_connector_s_location_fails_with_shopify_s_reason(
+    shop: ShopifyEmulator, endpoint: str, http: httpx.AsyncClient
+) -> None:
+    """The connector's location is gone from the shop (inventoryBulkToggleActivation: LOCATION_NOT_FOUND, a code
+    of InventoryBulkToggleActivationUserErrorCode): the product fails with Shopify's reason and the location
+    named, and nothing is written to it."""
+    warehouse = shop.add_location("Warehouse")
+    copper_light(shop, warehouse)
+    before = shop.product("COPPER-LIGHT").updated_at
+    gone = "gid://shopify/Location/987654"
+    adapter = make_adapter(endpoint, http, locationId=gone)
+
+    [result] = await adapter.export_batch([stock_of_copper_light(5)])
+
+    assert (result.ok, result.code, result.external_id) == (
+        False,
+        ErrorCode.UPDATE_FAILED,
+        shop.product("COPPER-LIGHT").gid,
+    )
+    assert (
+        result.message
+        == f"inventoryQuantity: Shopify would not stock the variant at {gone}: The location was not found."
+    )
+    assert shop.graphql_requests("ProductSet") == []
+    assert shop.product("COPPER-LIGHT").updated_at == before
+
+
 async def test_stock_sent_to_an_untracked_variant_turns_tracking_on(
     adapter: ShopifyAdapter, shop: ShopifyEmulator
 ) -> None:
