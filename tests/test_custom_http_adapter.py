@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.channels.base import (
+    MESSAGE_LIMIT,
     ChannelDocument,
     ChannelRateLimited,
     ChannelRejected,
@@ -537,6 +538,24 @@ async def test_unknown_error_codes_become_chn_022() -> None:
     async with client:
         [result] = await adapter.export_batch([chair("A")])
     assert result.code is ErrorCode.CHANNEL_ERROR and result.message == "nope"
+
+
+async def test_a_product_s_error_reaches_the_job_without_secrets_and_bounded() -> None:
+    """A shop's per-product message is stored in the job's errors and shown to users: a shop echoing the request
+    (the bearer key with it) or answering a whole page of text must not put either there."""
+    echoed = f"refused; you sent Bearer {API_KEY} " + "and then some " * 500
+
+    async def answer(_: Request) -> Response:
+        return JSONResponse(
+            {"results": [{"sku": "A", "status": "error", "error": {"code": "INVALID", "message": echoed}}]}
+        )
+
+    client, adapter = in_process(Starlette(routes=[Route("/pim-bridge/products/batch", answer, methods=["POST"])]))
+    async with client:
+        [result] = await adapter.export_batch([chair("A")])
+    assert result.message is not None and API_KEY not in result.message
+    assert result.message.startswith("refused; you sent Bearer [redacted] and then some")
+    assert len(result.message) == MESSAGE_LIMIT
 
 
 LISTED = {"sku": "A", "externalId": "p-1", "fields": {}, "locales": {}}

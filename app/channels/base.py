@@ -10,12 +10,27 @@ method that does nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from app.domain.errors import ErrorCode
+
+MESSAGE_LIMIT = 500
+"""Longest channel text kept in a message: what a shop answers is quoted in job errors, logs and exceptions, and a
+shop may answer anything, of any size."""
+REDACTED = "[redacted]"
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` with each of the connector's `secrets` replaced, then cut to MESSAGE_LIMIT: for any channel text that
+    may reach a message or a log. Replaced in the whole text before the cut, so a secret the cut would halve is
+    still found."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text[:MESSAGE_LIMIT]
 
 
 @dataclass(frozen=True, slots=True)

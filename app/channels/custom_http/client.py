@@ -36,6 +36,7 @@ from app.channels.base import (
     CredentialsRejected,
     RateGate,
     RateSignal,
+    scrub,
 )
 from app.channels.retry import MIN_THROTTLE_WAIT
 from app.channels.signing import signature_headers
@@ -56,9 +57,6 @@ def _user_agent() -> str:
 USER_AGENT = _user_agent()
 """Names the service, so a shop's logs and firewall can tell its requests apart."""
 MIN_SECRET_LENGTH = 16
-_MESSAGE_LIMIT = 500
-"""Longest piece of a shop's answer quoted in an exception message."""
-_REDACTED = "[redacted]"
 
 
 class InvalidCredentials(CredentialsRejected):
@@ -186,11 +184,8 @@ class CustomHttpClient:
         return self.credentials.base_url + path
 
     def scrub(self, text: str) -> str:
-        """`text` with the connector's secrets replaced: for anything that may reach a message or a log."""
-        for secret in (self.credentials.signing_secret, self.credentials.api_key):
-            if secret:
-                text = text.replace(secret, _REDACTED)
-        return text
+        """`text` without the connector's secrets, cut (base.scrub): for anything that may reach a message or a log."""
+        return scrub(text, (self.credentials.signing_secret, self.credentials.api_key))
 
     def headers(self, body: bytes, *, json_body: bool) -> dict[str, str]:
         """Every header a request carries: signature over exactly `body`, bearer key, identification."""
@@ -315,7 +310,7 @@ class CustomHttpClient:
             code = error.get("code") if isinstance(error, dict) else None
             if isinstance(code, str) and code and text:
                 text = f"{code} {text}"
-        return self.scrub(text)[:_MESSAGE_LIMIT]  # scrubbed whole: a secret cut in two would not be found
+        return self.scrub(text)
 
     def json(self, method: str, path: str, response: httpx.Response) -> Any:
         """The decoded JSON body of a successful answer; ChannelRejected when it is not JSON."""

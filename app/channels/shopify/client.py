@@ -44,6 +44,7 @@ from app.channels.base import (
     CredentialsRejected,
     RateGate,
     RateSignal,
+    scrub,
 )
 from app.channels.custom_http.client import parse_retry_after
 from app.channels.retry import MIN_THROTTLE_WAIT
@@ -58,8 +59,6 @@ log = structlog.get_logger(__name__)
 USER_AGENT: Final = "pimsync (Shopify channel)"
 _SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 _LOCATION_ID = re.compile(r"^gid://shopify/Location/[0-9]+$")
-_MESSAGE_LIMIT = 500
-_REDACTED = "[redacted]"
 
 
 class InvalidCredentials(CredentialsRejected):
@@ -159,14 +158,8 @@ class ShopifyClient:
         self._gate = gate
 
     def scrub(self, message: str) -> str:
-        """`message` with the connector's secrets replaced, then cut: for anything that may reach a message or a log.
-
-        Replaced in the whole text before the cut, so a secret that crosses the cut is not left half there.
-        """
-        for secret in (self.credentials.access_token, self.credentials.webhook_secret):
-            if secret:
-                message = message.replace(secret, _REDACTED)
-        return message[:_MESSAGE_LIMIT]
+        """`message` without the connector's secrets, cut (base.scrub): for anything that may reach a message or a log."""
+        return scrub(message, (self.credentials.access_token, self.credentials.webhook_secret))
 
     async def execute(self, operation: Operation, variables: Mapping[str, Any] | None = None) -> JsonObject:
         """Send one document; its `data` object, or the ChannelError the answer stands for."""
