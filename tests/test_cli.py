@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner, Result
 
@@ -35,7 +36,7 @@ from app.db.models import Product
 from app.domain.scopes import ALL_SCOPES
 from app.main import create_app
 from app.services.importing.importer import BATCH_SIZE
-from app.settings import Environment, Settings
+from app.settings import Environment, Settings, load_settings
 from tests.catalog_fixtures import PRODUCT
 from tests.conftest import postgres_available
 from tests.ports import UNREACHABLE_POSTGRES, closed_port
@@ -364,15 +365,10 @@ async def test_a_single_sync_without_a_sku_says_which_option_is_missing(cli: Cli
 
 
 async def test_setup_mistakes_are_one_line_errors_not_tracebacks(cli: Cli) -> None:
-    """A database never migrated (for `sync` too), a malformed SECRET_KEYS, a --rejects file with nowhere to go."""
+    """A database never migrated (for `sync` too), a --rejects file with nowhere to go."""
     unmigrated = await cli("sync", "shop", "--tenant", "acme")
     assert unmigrated.exit_code == 1 and isinstance(unmigrated.exception, SystemExit), unmigrated.exception
     assert "the database was never migrated" in unmigrated.stderr
-    malformed = await asyncio.to_thread(
-        CliRunner().invoke, pimsync, ["keys", "rotate"], env={**cli.env, "SECRET_KEYS": "notakey"}
-    )
-    assert malformed.exit_code == 1 and isinstance(malformed.exception, SystemExit), malformed.exception
-    assert "SECRET_KEYS" in malformed.stderr
     products = cli.tmp / "products.jsonl"
     products.write_text(json.dumps({"sku": "A-1", "values": []}) + "\n")
     nowhere = str(cli.tmp / "missing" / "rejects.jsonl")
@@ -490,9 +486,10 @@ async def test_ctrl_c_during_an_import_is_one_line_naming_what_was_kept(migrated
     assert await stored_skus(migrated.database_url) == [f"C-{n:06d}" for n in range(through)]
 
 
-def one_line_error(result: Result) -> str:
-    """What a set-up mistake must look like: exit 1, one `error ...` line on stderr, no traceback."""
-    assert result.exit_code == 1, result.output
+def one_line_error(result: Result, exit_code: int = 1) -> str:
+    """What a set-up mistake must look like: exit 1 (2 for a malformed setting), one `error ...` line on stderr,
+    no traceback."""
+    assert result.exit_code == exit_code, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     [line] = result.stderr.strip().splitlines()[-1:]
@@ -519,20 +516,74 @@ async def test_a_database_refusing_the_credentials_is_one_line_naming_why(cli: C
         assert "the database refused the connection" in line and "no_such_role_here" in line, line
 
 
-@pytest.mark.parametrize(
-    ("variable", "value", "said"),
-    [
-        ("PIMSYNC_PORT", "eighty", "PIMSYNC_PORT: Input should be a valid integer"),
-        ("ENVIRONMENT", "prod", "ENVIRONMENT: Input should be 'development', 'production' or 'test'"),
-        ("DATABASE_URL", "postgresql://pimsync@db/pimsync", "DATABASE_URL must be postgresql+asyncpg://"),
-        ("DATABASE_URL", "not a url", "DATABASE_URL must be postgresql+asyncpg://"),
-        ("REDIS_URL", "http://redis.internal", "REDIS_URL must be redis://"),
-        ("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
-    ],
-)
-async def test_a_malformed_setting_is_one_line_naming_the_variable(
+MALFORMED_SETTINGS = [
+    ("PIMSYNC_PORT", "eighty", "PIMSYNC_PORT: Input should be a valid integer"),
+    ("ENVIRONMENT", "prod", "ENVIRONMENT: Input should be 'development', 'production' or 'test'"),
+    ("DATABASE_URL", "postgresql://pimsync@db/pimsync", "error DATABASE_URL must be postgresql+asyncpg://"),
+    ("DATABASE_URL", "not a url", "error DATABASE_URL must be postgresql+asyncpg://"),
+    ("REDIS_URL", "http://redis.internal", "error REDIS_URL must be redis://"),
+    ("LOG_LEVEL", "verbose", "error LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    ("PIMSYNC_SYNC_PAGE_SIZE", "0", "PIMSYNC_SYNC_PAGE_SIZE: Input should be greater than or equal to 1"),
+]
+COMMANDS_READING_SETTINGS = [
+    ["migrate"],
+    ["serve"],
+    ["worker"],
+    ["run"],
+    ["tokens", "create", "--tenant", "acme", "--scopes", "all"],
+    ["tokens", "list", "--tenant", "acme"],
+    ["tokens", "revoke", "--tenant", "acme", "1"],
+    ["tenants", "list"],
+    ["catalog", "locales", "--tenant", "acme", "en_US"],
+    ["catalog", "scopes", "--tenant", "acme", "ecommerce"],
+    ["catalog", "currencies", "--tenant", "acme", "EUR"],
+    ["import", "attributes", "{file}", "--tenant", "acme"],
+    ["import", "products", "{file}", "--tenant", "acme"],
+    ["keys", "rotate"],
+    ["sync", "shop", "--tenant", "acme"],
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "said"), MALFORMED_SETTINGS)
+async def test_a_malformed_setting_is_one_line_naming_the_variable_and_exit_2(
     cli: Cli, variable: str, value: str, said: str
 ) -> None:
-    for args in (["migrate"], ["tokens", "list", "--tenant", "acme"], ["sync", "shop", "--tenant", "acme"]):
-        line = one_line_error(await invoke_with(cli, {variable: value}, *args))
-        assert said in line, line
+    """Every command that needs the settings says what is wrong, the variable named once, before it starts
+    anything; exit 2, as a malformed command line."""
+    empty = cli.tmp / "rows.jsonl"
+    empty.write_text("")
+    for command in COMMANDS_READING_SETTINGS:
+        args = [str(empty) if arg == "{file}" else arg for arg in command]
+        line = one_line_error(await invoke_with(cli, {variable: value}, *args), exit_code=2)
+        assert said in line and line.count(variable) == 1, (command, line)
+    assert not (cli.tmp / "var").exists() and not (cli.tmp / "pimsync.sqlite3").exists(), "something was started"
+
+
+@pytest.mark.parametrize(("variable", "value", "said"), [*MALFORMED_SETTINGS, ("SECRET_KEYS", "notakey", "")])
+async def test_keys_generate_needs_no_setting(cli: Cli, variable: str, value: str, said: str) -> None:
+    """A new key is made from nothing: a mistake in some other variable of the service does not stop it."""
+    result = await invoke_with(cli, {variable: value}, "keys", "generate")
+    assert result.exit_code == 0, result.output
+    Fernet(result.stdout.strip())
+    assert result.stderr == ""
+
+
+async def test_a_malformed_secret_keys_is_a_malformed_setting(migrated: Cli) -> None:
+    line = one_line_error(await invoke_with(migrated, {"SECRET_KEYS": "notakey"}, "keys", "rotate"), exit_code=2)
+    assert "SECRET_KEYS entry 1 is not a valid Fernet key" in line, line
+
+
+async def test_a_command_reads_the_settings_once(migrated: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One reading shared by the logging set-up, the command and the database it opens: two could disagree."""
+    reads: list[Settings] = []
+
+    def counted() -> Settings:
+        reads.append(load_settings())
+        return reads[-1]
+
+    monkeypatch.setattr("app.cli.common.load_settings", counted)
+    commands = (["tokens", "create", "--tenant", "acme", "--scopes", "all"], ["tokens", "list", "--tenant", "acme"])
+    for args in (*commands, ["tenants", "list"], ["keys", "rotate"], ["migrate"]):
+        reads.clear()
+        await migrated.ok(*args)
+        assert len(reads) == 1, args

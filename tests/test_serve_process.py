@@ -300,14 +300,14 @@ async def test_run_on_a_port_in_use_stops_before_starting_anything(tmp_path: Pat
 
 @pytest.mark.parametrize("command", ["serve", "run"])
 @pytest.mark.parametrize(
-    ("setting", "said"),
+    ("setting", "said", "exit_code"),
     [
-        ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key"),
-        ({"REDIS_URL": "redis://127.0.0.1:{closed_port}/0"}, "(check DATABASE_URL and REDIS_URL)"),
+        ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key", 2),
+        ({"REDIS_URL": "redis://127.0.0.1:{closed_port}/0"}, "(check DATABASE_URL and REDIS_URL)", 1),
     ],
 )
 async def test_a_set_up_mistake_stops_the_api_with_one_line(
-    command: str, setting: dict[str, str], said: str, tmp_path: Path, services: list[Service]
+    command: str, setting: dict[str, str], said: str, exit_code: int, tmp_path: Path, services: list[Service]
 ) -> None:
     """Not uvicorn's traceback of a failed start-up; and an embedded Redis it started does not outlive it."""
     var_dir = tmp_path / "var"
@@ -321,7 +321,7 @@ async def test_a_set_up_mistake_stops_the_api_with_one_line(
         returncode = service.process.wait(START_SECONDS)
 
     stderr = service.stderr.read_text(encoding="utf-8")
-    assert returncode == 1, service.output()
+    assert returncode == exit_code, service.output()
     assert said in stderr.strip().splitlines()[-1], service.output()
     assert "Traceback" not in stderr, service.output()
     assert embedded_redis_servers(var_dir) == [], "no redis-server is left running"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 import typer
@@ -18,12 +20,26 @@ from sqlalchemy.exc import DBAPIError
 from app.db.engine import Database
 from app.db.migrate import head_revision
 from app.domain.errors import InvalidInput, ServiceError
+from app.logging import configure_logging
 from app.secrets import SecretKeysInvalid
 from app.settings import Settings, load_settings
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 Result = TypeVar("Result")
+EXIT_MISCONFIGURED = 2
+"""As click's exit for a malformed command line: what the command was given, here its environment, cannot be
+used; nothing was tried. Exit 1 is for what was tried and failed or was refused."""
+
+
+@dataclass
+class _Reading:
+    """The settings one command run has read, once it needed them."""
+
+    settings: Settings | None = None
+
+
+_reading: ContextVar[_Reading] = ContextVar("pimsync_settings_reading")
 
 
 class DatabaseNotMigrated(Exception):
@@ -31,9 +47,33 @@ class DatabaseNotMigrated(Exception):
 
 
 def settings() -> Settings:
-    """The environment's settings; a malformed variable is a one-line error naming it (exit 1)."""
-    with operator_errors():
-        return load_settings()
+    """The environment's settings, read once per command and only by a command that needs them: `keys generate`
+    works whatever the environment holds. The first read also sends the command's log lines (a service's,
+    alembic's) to stderr as LOG_LEVEL and LOG_JSON say, as the server's go, never into the output a script reads.
+    A malformed variable is one line naming it and what is wrong (exit 2)."""
+    reading = _reading.get()  # the object itself: a first read inside asyncio.run's copied context is shared
+    if reading.settings is None:
+        try:
+            loaded = load_settings()
+        except ValidationError as exc:
+            for problem in exc.errors():
+                errors.print(f"[red]error[/red] {escape(_setting_problem(problem['loc'], problem['msg']))}")
+            raise typer.Exit(EXIT_MISCONFIGURED) from None
+        configure_logging(loaded)
+        reading.settings = loaded
+    return reading.settings
+
+
+def start_command() -> None:
+    """Before each command: it reads the settings afresh (a test runs many commands in one process)."""
+    _reading.set(_Reading())
+
+
+def _setting_problem(location: tuple[int | str, ...], message: str) -> str:
+    """`VARIABLE: what is wrong`, the variable named once: a validator's own message already starts with it."""
+    variable = ".".join(str(part) for part in location).upper()
+    message = message.removeprefix("Value error, ")
+    return message if message.startswith(variable) else f"{variable}: {message}"
 
 
 @asynccontextmanager
@@ -73,8 +113,9 @@ def run(work: Callable[[], Awaitable[Result]]) -> Result:
 
 @contextmanager
 def operator_errors() -> Iterator[None]:
-    """Bad input and a set-up to fix (a setting, a database or Redis that does not answer, a schema to migrate)
-    print one line and exit 1: an operator has nothing to learn from a traceback of them."""
+    """Bad input and a set-up to fix (a database or Redis that does not answer, a schema to migrate) print one
+    line and exit 1, a malformed SECRET_KEYS exit 2 as any malformed setting: an operator has nothing to learn
+    from a traceback of them."""
     try:
         yield
     except InvalidInput as exc:
@@ -82,13 +123,10 @@ def operator_errors() -> Iterator[None]:
             where = ".".join(str(part) for part in error.path)
             errors.print(f"[red]error[/red] {where}: {error.message} ({error.code.value})")
         raise typer.Exit(1) from exc
-    except ValidationError as exc:  # the settings: name the variable, not pydantic's model
-        for problem in exc.errors():
-            variable = ".".join(str(part) for part in problem["loc"]).upper()
-            message = problem["msg"].removeprefix("Value error, ")  # a validator's own message says it all
-            errors.print(f"[red]error[/red] {escape(variable)}: {escape(message)}")
-        raise typer.Exit(1) from exc
-    except (ServiceError, ValueError, DatabaseNotMigrated, SecretKeysInvalid) as exc:
+    except SecretKeysInvalid as exc:  # a setting, read where the keys are first needed
+        errors.print(f"[red]error[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_MISCONFIGURED) from exc
+    except (ServiceError, ValueError, DatabaseNotMigrated) as exc:
         errors.print(f"[red]error[/red] {exc}")
         raise typer.Exit(1) from exc
     except DBAPIError as exc:

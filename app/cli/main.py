@@ -15,7 +15,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
 from app.cli.catalog import catalog
-from app.cli.common import console, database, errors, operator_errors, settings
+from app.cli.common import console, database, errors, operator_errors, settings, start_command
 from app.cli.common import run as run_async
 from app.cli.imports import imports
 from app.cli.keys import keys
@@ -25,7 +25,6 @@ from app.container import open_container
 from app.db.migrate import upgrade_to_head
 from app.domain.scopes import ALL_SCOPES
 from app.embedded_redis import redis_url, stop_embedded_redis
-from app.logging import configure_logging
 from app.secrets import load_cipher
 from app.services.tokens import TokenService
 from app.settings import Settings
@@ -39,9 +38,7 @@ app = typer.Typer(
 
 @app.callback()
 def _every_command() -> None:
-    # Before any command: its log lines (a service's, alembic's) go to stderr as LOG_LEVEL and LOG_JSON say, as the
-    # server's do, never into the output a script reads (a token, a table).
-    configure_logging(settings())
+    start_command()
 
 
 app.add_typer(tokens, name="tokens")

@@ -90,7 +90,7 @@ def _api_id(job: SyncJob) -> str:
     """The id `syncJob`, `cancelSyncJob` and `retrySyncJob` take: the database's own number names nothing there.
 
     Imported here, not with the module: importing the API package builds its schema, which reads the settings,
-    and a malformed setting must stay `pimsync`'s one-line error (checked before any command runs)."""
+    and a malformed setting must stay `pimsync`'s one-line error (checked when a command first needs them)."""
     from graphql_schema.relay import global_id
 
     return str(global_id("SyncJob", job.id))
