@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import models  # noqa: F401  (registers every table on the metadata)
 from app.db.base import Base
+from app.db.engine import make_sqlite_directory
 from app.settings import load_settings
 
 config = context.config
@@ -37,7 +38,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(_database_url())
+    url = _database_url()
+    make_sqlite_directory(url)  # `pimsync migrate` is the first command of a fresh checkout
+    engine = create_async_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

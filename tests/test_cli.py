@@ -170,6 +170,16 @@ async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(cli: 
     assert revision == head_revision(cli.database_url)
 
 
+async def test_migrate_on_a_fresh_checkout_makes_the_var_dir(cli: Cli) -> None:
+    """The default database, a SQLite file under PIMSYNC_VAR_DIR, whose folder does not exist yet."""
+    fresh = {**cli.env, "DATABASE_URL": None, "PIMSYNC_VAR_DIR": str(cli.tmp / "checkout" / "var")}
+    result = await asyncio.to_thread(CliRunner().invoke, pimsync, ["migrate"], env=fresh)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    database = cli.tmp / "checkout" / "var" / "pimsync.sqlite3"
+    assert "tenants" in await table_names(f"sqlite+aiosqlite:///{database}")
+
+
 async def test_token_is_the_last_line_and_authenticates(migrated: Cli) -> None:
     result = await migrated.ok("tokens", "create", "--tenant", "acme", "--scopes", "catalog.view,catalog.edit")
     token = last_line_token(result)

@@ -29,10 +29,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def make_sqlite_directory(url: str) -> None:
+    """The folder of a SQLite file, made if missing: the default `var/` does not exist on a fresh checkout, and
+    SQLite creates a file but no folder ("unable to open database file")."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
-    database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    make_sqlite_directory(url)
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **_JSON)
 
     @event.listens_for(engine.sync_engine, "connect")
