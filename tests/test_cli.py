@@ -10,6 +10,7 @@ the ASGI app, on the database the CLI wrote.
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
 import json
 import os
 import re
@@ -28,7 +29,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner, Result
 
-from app.cli.main import app as pimsync
+from app.cli.commands import app as pimsync
+from app.cli.main import main
 from app.container import open_container
 from app.db.engine import Database
 from app.db.migrate import head_revision
@@ -494,6 +496,57 @@ async def test_ctrl_c_during_an_import_is_one_line_naming_what_was_kept(migrated
     through = int(kept[1])
     assert 0 < through < LONG_IMPORT_ROWS and int(kept[2].replace(",", "")) == through, line
     assert await stored_skus(migrated.database_url) == [f"C-{n:06d}" for n in range(through)]
+
+
+async def test_ctrl_c_during_a_command_is_one_line_and_exit_130(cli: Cli) -> None:
+    """A command with no Ctrl-C handling of its own (here `migrate`, between two migrations) says it was
+    interrupted, not just stops half-way through its output."""
+    env = {**os.environ, **{key: value for key, value in cli.env.items() if value is not None}}
+    env.pop("SECRET_KEYS", None)
+    process = await asyncio.create_subprocess_exec(
+        PIMSYNC,
+        "migrate",
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert process.stderr is not None
+        said = b""
+        while b"Running upgrade" not in said:
+            said += await asyncio.wait_for(process.stderr.readline(), 60)
+            assert said and process.returncode is None, said.decode()
+        os.killpg(process.pid, signal.SIGINT)
+        _, rest = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stderr = (said + rest).decode()
+    assert process.returncode == 130, stderr
+    assert stderr.rstrip("\n").splitlines()[-1] == "interrupted", stderr
+    assert "Traceback" not in stderr, stderr
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The entry point loads the commands (a second or more on a busy machine) where it can catch Ctrl-C: the
+    KeyboardInterrupt Python raises at whatever import the signal lands in."""
+
+    class CtrlCHere(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: object, target: object = None) -> None:
+            if name == "app.cli.commands":
+                raise KeyboardInterrupt
+
+    monkeypatch.delitem(sys.modules, "app.cli.commands")
+    monkeypatch.setattr(sys, "meta_path", [CtrlCHere(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"
 
 
 def one_line_error(result: Result, exit_code: int = 1) -> str:

@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from typer.testing import CliRunner
 
-from app.cli.main import app as pimsync
+from app.cli.commands import app as pimsync
 from app.db.engine import Database
 from app.db.migrate import upgrade_to_head
 from app.db.models import Connector, Tenant

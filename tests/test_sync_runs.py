@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from app.cli.main import app as pimsync
+from app.cli.commands import app as pimsync
 from app.settings import Settings
 from tests.catalog_fixtures import DELETE_PRODUCTS, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle

@@ -16,6 +16,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from app.cli.common import console, database, errors, run
+from app.cli.interrupt import EXIT_INTERRUPTED
 from app.services.importing.importer import Importer, ImportReport, Rejection
 from app.services.importing.sources import UnsupportedFile
 
@@ -30,7 +31,6 @@ RejectsOption = Annotated[
     Path | None, typer.Option("--rejects", help="Write every rejected row, with its reasons, to this JSON Lines file.")
 ]
 SHOWN_REJECTIONS = 20
-EXIT_INTERRUPTED = 130
 STOPPED_AT_ONCE = (
     "interrupted: stopped at once; each batch of rows is imported whole or not at all: run the import again to "
     "finish it (the rows already imported come out unchanged)"

@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from app.cli.common import console, errors, require_current_schema, run, settings
+from app.cli.interrupt import EXIT_INTERRUPTED
 from app.container import open_container
 from app.db.models import SyncJob
 from app.domain.connectors import SyncType
@@ -73,7 +74,7 @@ def sync(
             errors.print(
                 f"Stopped following job {_api_id(started[0])}; it goes on. Stop it with cancelSyncJob if it should not."
             )
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     console.print(
         f"Job {_api_id(job)} {job.status}: {job.synced_products} synced, {job.skipped_products} unchanged, "
         f"{job.failed_products} failed of {job.total_products}."

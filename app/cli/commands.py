@@ -1,0 +1,225 @@
+"""`pimsync`: run, serve, work, migrate, and manage tokens, the catalog set-up and imports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from typer.core import TyperGroup
+from uvicorn.config import STARTUP_FAILURE
+
+from app.cli.catalog import catalog
+from app.cli.common import console, database, errors, operator_errors, settings, start_command
+from app.cli.common import run as run_async
+from app.cli.imports import imports
+from app.cli.interrupt import EXIT_INTERRUPTED, interrupted
+from app.cli.keys import keys
+from app.cli.sync import sync
+from app.cli.tokens import tenants, tokens
+from app.container import open_container
+from app.db.migrate import upgrade_to_head
+from app.domain.scopes import ALL_SCOPES
+from app.embedded_redis import redis_url, stop_embedded_redis
+from app.secrets import load_cipher
+from app.services.tokens import TokenService
+from app.settings import Settings
+
+
+class _Commands(TyperGroup):
+    """The commands, under which a Ctrl-C no command handles itself ends with one line and exit 130: typer alone
+    exits 130 without a word, after whatever the interrupted command had half printed."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+
+
+app = typer.Typer(
+    cls=_Commands,
+    help="pimsync keeps sales channels in step with a multi-locale PIM catalog.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _every_command() -> None:
+    start_command()
+
+
+app.add_typer(tokens, name="tokens")
+app.add_typer(tenants, name="tenants")
+app.add_typer(catalog, name="catalog")
+app.add_typer(imports, name="import")
+app.add_typer(keys, name="keys")
+app.command("sync")(sync)
+
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default PIMSYNC_HOST or 127.0.0.1).")]
+PortOption = Annotated[
+    int | None, typer.Option(help="Port to listen on (default PIMSYNC_PORT or 8000); 0 takes any free port.")
+]
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (alembic upgrade head)."""
+    current = settings()
+    with operator_errors():
+        upgrade_to_head(current.resolved_database_url)
+    console.print("Database is at the latest schema.")
+
+
+def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvicorn.Server, socket.socket]:
+    """The API server and the socket it will serve, already bound, so port 0 ("any free port") has its real
+    number before anything announces the address. uvicorn logs "Uvicorn running on http://host:port" here,
+    with the bound port; a port in use ends the process (exit 3) with that error."""
+    from app.main import create_app
+
+    config = uvicorn.Config(
+        create_app(current), host=host or current.host, port=current.port if port is None else port, log_config=None
+    )
+    return uvicorn.Server(config), config.bind_socket()
+
+
+async def _services_answer(current: Settings) -> None:
+    """Open, once, what the API's start-up opens (the secret keys, Redis): a mistake in them is then one line and
+    exit 1, where a failed start-up inside uvicorn is a traceback. The database is not needed to start: /ready
+    tells whether it answers."""
+    container = await open_container(current)
+    await container.close()
+
+
+def _serve(server: uvicorn.Server, listening: socket.socket) -> None:
+    """Serve until Ctrl-C or SIGTERM, which uvicorn turns into a graceful shutdown (a second Ctrl-C cuts it
+    short), then exit 128 + the signal, as a process the signal ended: 130, or 143.
+
+    Our handler is in place first, so it is the one uvicorn hands the signals back to once it has shut down:
+    Python's own made a second Ctrl-C a KeyboardInterrupt inside the server's event loop (uvicorn logged its
+    traceback), and SIGTERM ended the process outright, with no `finally` to stop `run`'s worker."""
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+        server.should_exit = True  # one before uvicorn put its own handlers in place stops it all the same
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[listening])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise typer.Exit(128 + received[0])
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)  # the application's startup failed; uvicorn has logged why
+
+
+@app.command()
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """Serve the GraphQL API and the /health, /ready and /metrics endpoints with uvicorn."""
+    current = settings()
+    server, listening = _listen(current, host, port)
+    run_async(lambda: _services_answer(current))
+    _serve(server, listening)
+
+
+@app.command()
+def worker() -> None:
+    """Run an arq worker (sync jobs); it refuses to start on a database that needs `pimsync migrate`."""
+    from arq import run_worker
+
+    from app.container import arq_redis_settings
+    from workers.settings import SchemaOutdated, WorkerSettings, periodic_tasks
+
+    current = settings()
+    try:
+        with operator_errors():
+            run_worker(
+                WorkerSettings,  # type: ignore[arg-type]
+                redis_settings=arq_redis_settings(current),
+                queue_name=current.queue_name,
+                cron_jobs=periodic_tasks(current.queue_name),
+                poll_delay=current.worker_poll_seconds,
+            )
+    except SchemaOutdated as exc:
+        errors.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        stop_embedded_redis()
+
+
+async def _demo_token(tenant_code: str) -> str | None:
+    """An admin token for the demo tenant on first start; None when one was issued before."""
+    async with database() as db, db.transaction() as session:
+        service = TokenService(session)
+        tenant, _ = await service.ensure_tenant(tenant_code)
+        if await service.tokens.list_for_tenant(tenant.id):
+            return None
+        issued = await service.issue(tenant_code=tenant_code, scopes=list(ALL_SCOPES), name="demo admin")
+        return issued.secret
+
+
+def _welcome(token: str | None, host: str, port: int, tenant: str) -> None:
+    url = f"http://{host}:{port}/graphql"
+    console.print(f"\n[bold]pimsync is starting[/bold]. GraphiQL: {url} (put the token in the headers pane)")
+    if token is None:
+        console.print(f"A token for tenant '{tenant}' was issued on first start; make another with:")
+        console.print(f"  pimsync tokens create --tenant {tenant} --scopes all")
+        return
+    console.print(f"Admin token for the demo tenant '{tenant}' (shown once, keep it):")
+    print(f"\n  {token}\n", flush=True)
+    console.print("Try it:")
+    query = '{"query": "{ locales { code name nativeName rtl } }"}'
+    auth = f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json'"
+    print(f"  curl -s {url} {auth} -d '{query}'\n", flush=True)
+
+
+@app.command("run")
+def run_all(host: HostOption = None, port: PortOption = None) -> None:
+    """Start everything on one machine: migrations, embedded Redis, a worker and the API."""
+    current = settings()
+    server, listening = _listen(current, host, port)  # first: a port in use stops `run` before it starts anything
+    with operator_errors():
+        load_cipher(current)
+        upgrade_to_head(current.resolved_database_url)
+    run_async(lambda: _services_answer(current))
+    url = redis_url(current)
+    token = run_async(lambda: _demo_token(current.demo_tenant))
+    _welcome(token, server.config.host, listening.getsockname()[1], current.demo_tenant)
+    worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env={**os.environ, "REDIS_URL": url})
+    try:
+        _serve(server, listening)
+    finally:
+        try:
+            _stop_worker(worker_process)
+        finally:
+            stop_embedded_redis()
+
+
+WORKER_STOP_SECONDS = 20
+STOPPED_WORKER_AT_ONCE = (
+    "interrupted again: the worker was stopped at once; a sync chunk it was running is taken up by the next "
+    "worker once its lease ends"
+)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then a while for the jobs in flight to end; past it, or on another Ctrl-C, the worker is killed:
+    what it held is picked up again by the next worker, as a crashed worker's is."""
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    except KeyboardInterrupt:
+        worker.kill()
+        errors.print(STOPPED_WORKER_AT_ONCE)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
