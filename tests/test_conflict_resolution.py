@@ -17,7 +17,14 @@ from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import BULK, CONFLICT, CONFLICTS, RESOLVE
 from tests.conftest import GraphQLClient, TenantHandle, until_a_writer_waits
-from tests.connector_fixtures import CONNECTOR, SAVE_MAPPINGS, ServedShop, create_connector, served_shop
+from tests.connector_fixtures import (
+    CONNECTOR,
+    SAVE_MAPPINGS,
+    UPDATE_CONNECTOR,
+    ServedShop,
+    create_connector,
+    served_shop,
+)
 from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
 
 __all__ = ["module_worker", "served_shop"]
@@ -36,6 +43,8 @@ MAPPINGS = [
 ]
 APPLIED = """query($id: ID!) { conflict(id: $id) { resolutionStatus appliedAt applyError } }"""
 RESUME = """mutation { resumeConnector(code: "shop") { connector { status } } }"""
+LISTING_STATUS = """query($sku: String!) { product(sku: $sku) { listings { status } } }"""
+WITHOUT_ARABIC = [{"pimLocale": "en_US", "channelLocale": "en"}, {"pimLocale": "fr_FR", "channelLocale": "fr"}]
 
 
 def lamp(number: int, *, ar: str | None = None, fr: str | None = None, fr_body: str | None = None) -> dict[str, Any]:
@@ -326,3 +335,28 @@ async def test_a_resolution_the_shop_refuses_to_authorise_waits_for_the_connecto
     done = await applied(titles_at_odds, conflict["id"], worker)
     assert done["applyError"] is None and done["appliedAt"] is not None
     assert served_shop.shop.products["LAMP-1"].locales["fr"]["title"] == "Lampe en bronze 1"
+
+
+async def unmap_arabic(gql: GraphQLClient) -> None:
+    settings = {"settings": {"localeMapping": WITHOUT_ARABIC}}
+    updated = (await gql(UPDATE_CONNECTOR, {"code": "shop", "input": settings}))["updateConnector"]
+    assert updated["userErrors"] == []
+
+
+async def test_a_conflict_left_only_in_a_locale_no_longer_mapped_is_closed_by_the_next_sync(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """It was left PENDING on every sync, the product's listing in `conflict`, for a locale nothing checks any more."""
+    gql = titles_at_odds
+    served_shop.shop.edit("LAMP-1", locales={"fr": {"title": "Lampe en bronze 1"}})  # fr: both sides agree now
+    await unmap_arabic(gql)
+    [held] = await pending(gql, "LAMP-1")
+    await sync(gql, worker)
+    assert await pending(gql, "LAMP-1") == []
+    closed = (await gql(CONFLICT, {"id": held["id"]}))["conflict"]
+    assert closed["resolutionStatus"] == "DISMISSED"
+    assert closed["resolvedBy"] == "sync: both sides agree now; no longer mapped: title[ar]"
+    assert (await gql(LISTING_STATUS, {"sku": "LAMP-1"}))["product"]["listings"] == [{"status": "synced"}]
+    assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح ذهبي 1", "ar is left alone"
+    [other] = await pending(gql, "LAMP-2")
+    assert [d["pimLocale"] for f in other["fields"] for d in f["diffs"]] == ["fr_FR"]

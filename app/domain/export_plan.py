@@ -129,6 +129,11 @@ class ExportPlan:
         self.scope = settings.scope or NO_SCOPE
         wanted = None if locales is None else set(locales)
         self.pairs = tuple(p for p in settings.locale_mapping if wanted is None or p.pim_locale in wanted)
+        self.skipped_locales = frozenset(p.channel_locale for p in settings.locale_mapping) - {
+            p.channel_locale for p in self.pairs
+        }
+        """Channel locales the connector maps but this plan leaves out (a sync limited to some locales): unlike an
+        unmapped locale, they are still synced, by other runs."""
         self.broken = [rule for rule in rules if rule.broken]
         exporting = [rule for rule in rules if rule.exports and rule.attribute is not None]
         self._chains: dict[tuple[int, str | None], Candidates] = {}

@@ -24,6 +24,7 @@ from app.repositories.events import EventRepository
 from app.services.sync.items import Item, failed
 
 PENDING = ResolutionStatus.PENDING
+RESOLVED_BY_LENGTH = Conflict.resolved_by.type.length or 200
 
 
 async def record_conflicts(
@@ -153,20 +154,32 @@ def _close_settled(
     """A pending conflict the check no longer finds is closed, not left to rot: a field conflict whose slots
     agree now (someone aligned one side) or that the connector's strategy has just decided, or a missing or
     deleted product that is back on the channel. Only when the check covered all of it: a sync limited to some
-    locales says nothing of a conflict in the others: the products whose conflict stays open so are returned."""
+    locales says nothing of a conflict in the others: the products whose conflict stays open so are returned.
+    A slot the connector no longer maps at all (its field or channel locale was taken out of the mappings since
+    the conflict was found) is never checked again, so it does not hold the conflict open."""
     covered = {(slot.field, slot.channel_locale) for slot in plan.slots}
     left_open: set[int] = set()
     for conflict in (pending[product_id] for product_id in checked if product_id in pending):
         taken_off = checked[conflict.product_id].action is ChangeAction.DELETE
-        if not taken_off and not _slots_of(conflict) <= covered:
+        unchecked = _slots_of(conflict) - covered
+        if not taken_off and any(locale in plan.skipped_locales for _, locale in unchecked):
             left_open.add(conflict.product_id)
             continue
         conflict.resolution_status, conflict.resolved_at = ResolutionStatus.DISMISSED.value, now
-        conflict.resolved_by, conflict.applied_at = (
-            f"sync: {_settled_because(conflict, checked[conflict.product_id])}",
-            now,
-        )
+        reason = _settled_because(conflict, checked[conflict.product_id])
+        if unchecked and not taken_off:
+            reason += f"; no longer mapped: {', '.join(_names(unchecked))}"
+        conflict.resolved_by, conflict.applied_at = _fitted(f"sync: {reason}"), now
     return left_open
+
+
+def _fitted(text: str) -> str:
+    """`text` cut to what `resolved_by` holds (200 characters), marked as cut."""
+    return text if len(text) <= RESOLVED_BY_LENGTH else text[: RESOLVED_BY_LENGTH - 1] + "…"
+
+
+def _names(slots: set[tuple[str, str | None]]) -> list[str]:
+    return sorted(f"{field}[{locale}]" if locale else field for field, locale in slots)
 
 
 def _settles(item: Item) -> bool:
