@@ -360,3 +360,22 @@ async def test_a_conflict_left_only_in_a_locale_no_longer_mapped_is_closed_by_th
     assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح ذهبي 1", "ar is left alone"
     [other] = await pending(gql, "LAMP-2")
     assert [d["pimLocale"] for f in other["fields"] for d in f["diffs"]] == ["fr_FR"]
+
+
+async def test_a_choice_for_a_locale_unmapped_since_it_was_detected_is_reported_as_not_carried_out(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """The resolution read as applied in full (applyError null) while the Arabic title it chose was never sent."""
+    gql = titles_at_odds
+    await unmap_arabic(gql)
+    [conflict] = await pending(gql, "LAMP-1")
+    await resolve(gql, conflict, "PIM_WINS")
+    done = await applied(gql, conflict["id"], worker)
+    assert done["appliedAt"] is not None
+    assert done["applyError"] == (
+        "CHN-041: not carried out, since the connector no longer syncs it (its mappings changed, or the product is "
+        "off the channel): title (ar_AE)"
+    )
+    stored = served_shop.shop.products["LAMP-1"]
+    assert stored.locales["fr"]["title"] == "Lampe en bronze 1", "fr is still mapped: the decision applies"
+    assert stored.locales["ar"]["title"] == "مصباح ذهبي 1"

@@ -7,7 +7,7 @@ these helpers read and split it without touching anything else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,9 +181,21 @@ class ChosenSlots:
         shown_pim, shown_channel = diff.get("pimValue"), diff.get("channelValue")
         pim = None if pim is MISSING else pim
         if not (same(slot.field_type, pim, shown_pim) and same(slot.field_type, channel, shown_channel)):
-            self.stale.append(f"{slot.field} ({slot.pim_locale or slot.channel_locale or 'all locales'})")
+            self.stale.append(_diff_name(slot.field, slot.pim_locale or slot.channel_locale))
             return None
         return choice_for(self.stored, slot.field, slot.pim_locale)
+
+    def unreached(self, compared: Iterable[Slot]) -> list[str]:
+        """The names ("title (ar_AE)") of every diff the check had no slot for, so whose choice was not carried out: its
+        field or locale is no longer mapped on the connector, or the product was not compared at all (taken off
+        the channel since)."""
+        seen = {(slot.field, slot.channel_locale, slot.pim_locale) for slot in compared}
+        return [
+            _diff_name(entry["field"], diff.get("pimLocale") or diff.get("channelLocale"))
+            for entry in self.fields
+            for diff in entry.get("diffs") or ()
+            if (entry["field"], diff.get("channelLocale"), diff.get("pimLocale")) not in seen
+        ]
 
     @property
     def overall(self) -> Resolution:
@@ -198,3 +210,8 @@ class ChosenSlots:
                 if diff.get("pimLocale") == slot.pim_locale and diff.get("channelLocale") == slot.channel_locale:
                     return diff  # type: ignore[no-any-return]
         return None
+
+
+def _diff_name(field: str, locale: str | None) -> str:
+    """How a person's choice for one diff is named in `apply_error`: "title (ar_AE)", "price (all locales)"."""
+    return f"{field} ({locale or 'all locales'})"

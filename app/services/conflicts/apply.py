@@ -129,6 +129,13 @@ def _partly(chosen: ChosenSlots, checked: Checked) -> str | None:
         )
     if failed(checked.item):
         problems.append(checked.summary())
+    elif not chosen.vanished:
+        compared = [result.slot for result in checked.item.rec.results] if checked.item.rec is not None else []
+        if unreached := chosen.unreached(compared):
+            problems.append(
+                "CHN-041: not carried out, since the connector no longer syncs it (its mappings changed, or the "
+                "product is off the channel): " + ", ".join(unreached)
+            )
     return "; ".join(problems) or None
 
 
