@@ -25,6 +25,7 @@ from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import CONNECTOR, ServedShop, served_shop
 from tests.sync_fixtures import (
+    CANCEL,
     JOB,
     LISTINGS,
     PRODUCTS,
@@ -268,6 +269,26 @@ async def test_a_sync_triggered_while_redis_is_away_is_still_the_answer_and_queu
         answer = (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "FULL"}}))["triggerSync"]
     assert answer["userErrors"] == [] and answer["syncJob"]["status"] == "PENDING"
     assert await recover_orphans(container, now=utcnow() + LOST_MESSAGE_AFTER + timedelta(seconds=1)) == 1
+
+
+async def test_a_cancel_or_pause_made_while_redis_is_away_is_the_answer_not_an_error(
+    shop_sync: GraphQLClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel is committed before its live update is published: the user is told it worked, not shown a server
+    error for a job that is cancelled (a second try would then say it had already ended). Subscribers read the
+    database on their next tick."""
+
+    async def unreachable(*_: object, **__: object) -> None:
+        raise RedisConnectionError("Connection refused")
+
+    queued = await trigger(shop_sync)
+    with monkeypatch.context() as patched:
+        patched.setattr(container.redis, "publish", unreachable)
+        cancelled = (await shop_sync(CANCEL, {"id": queued["id"]}))["cancelSyncJob"]
+        assert (cancelled["userErrors"], cancelled["syncJob"]["status"]) == ([], "CANCELLED")
+        paused_one = await trigger(shop_sync)
+        assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
+    assert (await shop_sync(JOB, {"id": paused_one["id"]}))["syncJob"]["status"] == "CANCELLED"
 
 
 async def test_what_stops_a_retry_is_said_of_the_job_it_names(shop_sync: GraphQLClient, container: Container) -> None:

@@ -4,7 +4,8 @@ Subscribers (GraphQL subscriptions, `pimsync sync`) read the state itself
 from the database on every message and on every idle tick, so a message
 lost while Redis was away costs at most a tick. A lost connection therefore
 does not end a subscription: the ticks go on and the channel is subscribed
-to again.
+to again. For the same reason a message that cannot be published is
+logged, not raised to the change it announces.
 """
 
 from __future__ import annotations
@@ -19,12 +20,24 @@ from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
 
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
 
 def channel_of(redis: Any, name: str) -> str:
     """`name` within this service's namespace: its queue name (PIMSYNC_QUEUE), which services sharing one Redis
     set apart. Job and tenant ids are per database, so without it one service's subscribers would hear another's
     job 7 or tenant 1."""
     return f"{getattr(redis, 'default_queue_name', None) or 'pimsync'}:{name}"
+
+
+async def announce(redis: Any, channel: str, data: str) -> None:
+    """Publish `data` on `channel`, best effort: what it announces is committed already and every listener reads
+    the database on its next tick, so a Redis that is away or slow costs listeners a tick, and is never the error
+    of the caller, whose change was made (a cancel answered with a server error reads as not done)."""
+    try:
+        await asyncio.wait_for(redis.publish(channel, data), PUBLISH_TIMEOUT_SECONDS)
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("pubsub.not_published", channel=channel, error=f"{type(exc).__name__}: {exc}")
 
 
 async def messages(redis: Any, channel: str, *, every: float = 1.0) -> AsyncGenerator[Any, None]:

@@ -19,7 +19,8 @@ def channel(redis: Any, job_id: int) -> str:
 
 
 async def publish(redis: Any, job_id: int, status: str) -> None:
-    await redis.publish(channel(redis, job_id), json.dumps({"job": job_id, "status": status}))
+    """Tell the job's listeners it moved on; call after the commit. Best effort (pubsub.announce)."""
+    await pubsub.announce(redis, channel(redis, job_id), json.dumps({"job": job_id, "status": status}))
 
 
 async def listen(redis: Any, job_id: int, *, every: float = 1.0) -> AsyncGenerator[dict[str, Any] | None, None]:
