@@ -108,6 +108,22 @@ async def test_a_finished_job_counts_what_it_went_through(shop_sync: GraphQLClie
     assert (await run_here(shop_sync, container, syncType="INCREMENTAL"))["syncedProducts"] == 1
 
 
+async def test_a_job_cut_short_shows_how_far_it_got_not_a_full_bar(
+    shop_sync: GraphQLClient, container: Container
+) -> None:
+    """A frontend draws `progress` as a bar: a job cancelled (or failed) half way stays at half, and one cancelled
+    before it started at nothing; only a COMPLETED job is at 1.0."""
+    queued = await trigger(shop_sync)
+    cancelled = (await shop_sync(CANCEL, {"id": queued["id"]}))["cancelSyncJob"]["syncJob"]
+    assert (cancelled["status"], cancelled["syncedProducts"], cancelled["progress"]) == ("CANCELLED", 0, 0.0)
+    global_id, _, [first, _second] = await planned(shop_sync, container, size=PRODUCTS // 2, count=2)
+    await run_chunk(container, first.id, worker="here")
+    assert (await shop_sync(CANCEL, {"id": global_id}))["cancelSyncJob"]["userErrors"] == []
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["totalProducts"], done["syncedProducts"]) == ("CANCELLED", PRODUCTS, PRODUCTS // 2)
+    assert done["progress"] == 0.5
+
+
 async def test_a_dry_run_says_so_in_the_audit_trail_and_its_retry_is_one_too(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, tenant: TenantHandle
 ) -> None:

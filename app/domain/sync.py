@@ -181,9 +181,10 @@ def merged_snapshot(previous: Mapping[str, Any], sent: Outgoing) -> dict[str, An
     return {"fields": fields, "locales": locales}
 
 
-def progress(done: int, total: int, *, finished: bool) -> float:
-    """0.0 .. 1.0; a finished job is at 1.0 even when it had nothing to do."""
-    if finished:
+def progress(done: int, total: int, *, completed: bool) -> float:
+    """0.0 .. 1.0: the share of its products a job went through. A completed job is at 1.0 even when it had nothing
+    to do; one cancelled or failed stays where it stopped, so a progress bar never shows a job cut short as done."""
+    if completed:
         return 1.0
     return 0.0 if total <= 0 else min(1.0, done / total)
 

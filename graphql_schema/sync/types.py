@@ -96,11 +96,14 @@ class SyncJobType(Node):
     dry_run: bool
     failure: str | None = strawberry.field(description="Why the job as a whole failed, when it did.")
 
-    @strawberry.field(description="0.0 .. 1.0")
+    @strawberry.field(
+        description="0.0 .. 1.0: the share of its products the job went through; 1.0 once COMPLETED, where it "
+        "stopped for a CANCELLED or FAILED job."
+    )
     def progress(self) -> float:
         row = self.row
         done = row.synced_products + row.failed_products + row.skipped_products + row.conflicted_products
-        return progress(done, row.total_products, finished=SyncJobStatusValue(row.status).finished)
+        return progress(done, row.total_products, completed=row.status == SyncJobStatusValue.COMPLETED)
 
     @strawberry.field
     async def connector(
