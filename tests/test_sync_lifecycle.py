@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import SyncChunk, SyncJob
+from app.db.models import SyncChunk, SyncJob, SyncJobError
 from app.repositories.events import EventRepository
 from app.services.sync.queue import enqueue_plan
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
@@ -315,6 +315,30 @@ async def test_what_stops_a_retry_is_said_of_the_job_it_names(shop_sync: GraphQL
     assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
     retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
     assert [(error["field"], error["code"]) for error in retried["userErrors"]] == [(["id"], "CON-004")]
+
+
+async def test_a_retry_of_more_failed_products_than_a_sync_takes_says_what_takes_them(
+    shop_sync: GraphQLClient, container: Container, tenant: TenantHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel that refused most of a large catalog: the retry is refused with a way on (an INCREMENTAL sync
+    takes every failed product again), not with a limit on SKUs the user never gave, nor with a server error
+    because the failed SKUs, sent as query parameters, outgrew what the database takes (32,767 on PostgreSQL)."""
+    await upsert(shop_sync, *({"sku": sku(n), "values": [value("name", None, "en_US")]} for n in (4, 5, 6)))
+    done = await run_here(shop_sync, container)
+    assert done["failedProducts"] == 3
+    job_id = parse_global_id(done["id"])[1]
+    gone = [
+        {"tenant_id": tenant.id, "job_id": job_id, "product_sku": f"GONE-{n}", "error_code": "CHN-010", "message": "-"}
+        for n in range(33_000)
+    ]
+    async with container.db.transaction() as session:
+        await session.execute(insert(SyncJobError), gone)  # products deleted since: not retried, yet listed
+    monkeypatch.setattr("app.services.sync.jobs.MAX_SKUS", 2)
+    retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
+    [refused] = retried["userErrors"]
+    assert (refused["field"], refused["code"], retried["syncJob"]) == (["id"], "CAT-013", None)
+    assert refused["message"].startswith("3 products failed in that job"), refused["message"]
+    assert "INCREMENTAL" in refused["message"], refused["message"]
 
 
 async def test_a_chunk_no_worker_can_finish_fails_its_job_instead_of_going_round_for_ever(

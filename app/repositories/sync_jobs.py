@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import SyncChunk, SyncJob, SyncJobChange, SyncJobError
+from app.db.models import Product, SyncChunk, SyncJob, SyncJobChange, SyncJobError
 from app.domain.errors import ErrorCode
 from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, SyncJobStatus
 from app.repositories.pages import count_per_owner, newest_per_owner, oldest_per_owner
@@ -373,11 +373,16 @@ class SyncJobRepository:
         """How many changes (of one action when given) each job has in all, in one query."""
         return await count_per_owner(self.session, _changes(action), SyncJobChange.job_id, job_ids)
 
-    async def failed_skus(self, job_id: int) -> list[str]:
-        """The job's failed products: a broken mapping alone (CHN-061) is reported on every product it touches
-        but fails none of them (see items.failed), so it does not make a product worth retrying."""
+    async def failed_skus(self, tenant_id: int, job_id: int) -> list[str]:
+        """The job's failed products that still exist: a broken mapping alone (CHN-061) is reported on every product
+        it touches but fails none of them (see items.failed), so it does not make a product worth retrying. One
+        join however many failed: their SKUs sent back as parameters outgrew what PostgreSQL takes (32,767)."""
+        live = and_(
+            Product.tenant_id == tenant_id, Product.sku == SyncJobError.product_sku, Product.deleted_at.is_(None)
+        )
         statement = (
             select(SyncJobError.product_sku)
+            .join(Product, live)
             .where(SyncJobError.job_id == job_id, SyncJobError.error_code != ErrorCode.MAPPING_BROKEN.value)
             .distinct()
         )

@@ -240,14 +240,19 @@ class SyncJobService:
                 raise _error(("id",), "the job to retry was not found", ErrorCode.RETRY_SOURCE_NOT_FOUND)
             if not SyncJobStatus(source.status).finished:
                 raise _error(("id",), f"the job has not ended yet ({source.status})", ErrorCode.SYNC_ALREADY_RUNNING)
-            skus = await jobs.failed_skus(source.id)
-            live = await ProductRepository(session).by_skus(self.tenant_id, skus)
+            skus = await jobs.failed_skus(self.tenant_id, source.id)
             connector = (await ConnectorRepository(session).by_ids(self.tenant_id, [source.connector_id]))[
                 source.connector_id
             ]
-        skus = [sku for sku in skus if sku in live and live[sku].deleted_at is None]
         if not skus:
             raise _error(("id",), _nothing_to_retry(source), ErrorCode.NOTHING_TO_RETRY)
+        if len(skus) > MAX_SKUS:
+            raise _error(
+                ("id",),
+                f"{len(skus)} products failed in that job, more than a sync of listed products takes ({MAX_SKUS}): "
+                "trigger a sync instead (an INCREMENTAL one takes again every product whose last sync failed)",
+                ErrorCode.BATCH_TOO_LARGE,
+            )
         request = SyncRequest(
             SyncType.SINGLE,
             product_skus=tuple(skus),
