@@ -16,6 +16,7 @@ from app.container import Container, arq_redis_settings
 from app.embedded_redis import redis_url
 from app.services.conflicts import notify
 from app.services.sync import progress
+from tests.ports import closed_port
 
 
 @asynccontextmanager
@@ -86,3 +87,18 @@ async def test_services_sharing_one_redis_do_not_hear_each_others_jobs(container
     finally:
         await updates.aclose()
         await other.aclose()
+
+
+@pytest.mark.parametrize("kind", ["job progress", "conflicts"])
+async def test_publishing_while_redis_is_away_is_not_the_publisher_s_error(kind: str) -> None:
+    """What is announced is committed already (a page recorded, a conflict opened): a Redis away for a moment costs
+    live listeners a tick, and must not fail the sync page or the check that made it."""
+    with closed_port() as port:
+        redis = ArqRedis(connection_pool=ConnectionPool.from_url(f"redis://127.0.0.1:{port}/0"))
+        try:
+            if kind == "job progress":
+                await progress.publish(redis, 1, "RUNNING")
+            else:
+                await notify.publish_conflict(redis, 1, "shop", 7)
+        finally:
+            await redis.aclose()

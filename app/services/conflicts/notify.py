@@ -27,9 +27,12 @@ def channel(redis: Any, tenant_id: int) -> str:
 
 
 async def publish_conflict(redis: Any, tenant_id: int, connector_code: str, conflict_id: int) -> None:
-    """Tell live subscribers of the tenant that a conflict was opened or changed; call after the commit."""
+    """Tell live subscribers of the tenant that a conflict was opened or changed; call after the commit.
+
+    Best effort (pubsub.announce): the conflict is recorded already, and a Redis away for a moment must not fail
+    the sync page or webhook check that found it."""
     message = {"conflict": conflict_id, "connector": connector_code}
-    await redis.publish(channel(redis, tenant_id), json.dumps(message))
+    await pubsub.announce(redis, channel(redis, tenant_id), json.dumps(message))
 
 
 async def listen(redis: Any, tenant_id: int, *, every: float = 1.0) -> AsyncGenerator[Detected | None, None]:
