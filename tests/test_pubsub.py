@@ -102,3 +102,19 @@ async def test_publishing_while_redis_is_away_is_not_the_publisher_s_error(kind:
                 await notify.publish_conflict(redis, 1, "shop", 7)
         finally:
             await redis.aclose()
+
+
+@pytest.mark.parametrize("kind", ["job progress", "conflicts"])
+async def test_a_subscription_opened_while_redis_is_away_ticks_on(kind: str) -> None:
+    """A frontend that subscribes during a Redis restart gets ticks (syncJobUpdated reads the job on each), not a
+    server error: the subscription is made once Redis answers."""
+    with closed_port() as port:
+        redis = ArqRedis(connection_pool=ConnectionPool.from_url(f"redis://127.0.0.1:{port}/0"))
+        listening: Any = (
+            progress.listen(redis, 1, every=0.01) if kind == "job progress" else notify.listen(redis, 1, every=0.01)
+        )
+        try:
+            assert [await anext(listening) for _ in range(3)] == [None, None, None]
+        finally:
+            await listening.aclose()
+            await redis.aclose()

@@ -44,12 +44,12 @@ async def messages(redis: Any, channel: str, *, every: float = 1.0) -> AsyncGene
     """The data of each message on `channel`; None every `every` seconds without one, so callers can poll.
 
     The first item is None, yielded once the subscription is in place: a
-    caller reads the state after it and misses no message. When the
-    connection is lost (Redis restarted), ticks go on as None while the
-    subscription is made again.
+    caller reads the state after it and misses no message. When Redis
+    cannot be reached, at the start or later (a restart), ticks go on as
+    None while the subscription is made again: callers read the database on
+    each tick, so they lag, but go on.
     """
-    pubsub: Any = redis.pubsub()
-    await pubsub.subscribe(channel)
+    pubsub: Any = await _subscribed(redis, channel)
     try:
         yield None
         while True:
@@ -68,6 +68,18 @@ async def messages(redis: Any, channel: str, *, every: float = 1.0) -> AsyncGene
             yield None if message is None else message["data"]
     finally:
         await _close(pubsub, channel)
+
+
+async def _subscribed(redis: Any, channel: str) -> Any:
+    """A pub/sub connection subscribed to `channel`; None when Redis does not answer now (`messages` tries again)."""
+    pubsub: Any = redis.pubsub()
+    try:
+        await pubsub.subscribe(channel)
+    except (RedisError, OSError) as exc:
+        log.warning("pubsub.connection_lost", channel=channel, error=f"{type(exc).__name__}: {exc}")
+        await _close(pubsub, channel)
+        return None
+    return pubsub
 
 
 async def _close(pubsub: Any, channel: str) -> None:
