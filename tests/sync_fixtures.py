@@ -33,7 +33,7 @@ from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector
 
 JOB_FIELDS = """
   id status syncType priority totalProducts syncedProducts failedProducts skippedProducts conflictedProducts
-  progress dryRun retryOf queuePosition failure createdAt startedAt completedAt locales
+  progress dryRun retryOf queuePosition failure createdAt startedAt completedAt locales cancelRequested
 """
 TRIGGER = f"""
 mutation($code: String!, $input: TriggerSyncInput!) {{

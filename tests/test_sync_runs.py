@@ -204,8 +204,9 @@ async def test_cancel_stops_a_running_job_within_seconds(
     await wait_for_job(shop_sync, job["id"], worker=worker, until={"RUNNING"})
     cancelled = (await shop_sync(CANCEL, {"id": job["id"]}))["cancelSyncJob"]
     assert cancelled["userErrors"] == []
+    assert cancelled["syncJob"]["cancelRequested"], "a frontend shows the running job as cancelling"
     done = await wait_for_job(shop_sync, job["id"], worker=worker, within=15)
-    assert done["status"] == "CANCELLED"
+    assert done["status"] == "CANCELLED" and done["cancelRequested"]
     assert done["syncedProducts"] < 1000, "the whole job ran despite the cancel"
 
 

@@ -95,6 +95,10 @@ class SyncJobType(Node):
     completed_at: datetime | None
     dry_run: bool
     failure: str | None = strawberry.field(description="Why the job as a whole failed, when it did.")
+    cancel_requested: bool = strawberry.field(
+        description="cancelSyncJob (or pauseConnector) asked the job to stop: a RUNNING job stays RUNNING until its "
+        "workers reach the end of the page they are sending, then ends CANCELLED. A frontend shows it as cancelling."
+    )
 
     @strawberry.field(
         description="0.0 .. 1.0: the share of its products the job went through; 1.0 once COMPLETED, where it "
@@ -158,6 +162,7 @@ class SyncJobType(Node):
             completed_at=row.completed_at,
             dry_run=row.dry_run,
             failure=row.failure,
+            cancel_requested=row.cancel_requested,
         )
 
 
