@@ -57,8 +57,14 @@ class SyncQuery:
         after: str | None = None,
         status: SyncJobStatus | None = None,  # type: ignore[valid-type]
         sync_type: SyncType | None = None,  # type: ignore[valid-type]
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Jobs created at or after this instant (with its offset)."),
+        ] = None,
+        to: Annotated[
+            datetime | None,
+            strawberry.argument(description="Jobs created at or before this instant (with its offset)."),
+        ] = None,
     ) -> SyncJobConnection:
         info.context.require(Scope.SYNC_VIEW)
         created_from, created_to = _created_between(from_, to)
