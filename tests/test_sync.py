@@ -420,7 +420,7 @@ async def test_a_job_failed_while_a_worker_records_a_page_ends_failed_with_the_p
     await until_a_batch_is_sent(served_shop, "the worker")
     async with container.db.transaction() as session:  # as runner._fail_job does it
         jobs = SyncJobRepository(session)
-        assert await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id))
+        assert await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id, tenant_id=None))
         job = await jobs.get_any(job_id, for_update=True)
         assert job is not None
         await until_a_writer_waits(container.db)  # the worker's page, for the job
@@ -443,7 +443,7 @@ async def test_a_job_cancelled_while_a_worker_takes_its_chunk_ends_cancelled_wit
     global_id, job_id, [only] = await planned(shop_sync, container, size=PRODUCTS, count=1)
     async with container.db.transaction() as session:  # as SyncJobService.cancel does it
         jobs = SyncJobRepository(session)
-        assert await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id))
+        assert await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id, tenant_id=None))
         job = await jobs.get_any(job_id, for_update=True)
         assert job is not None
         taking = asyncio.create_task(run_chunk(container, only.id, worker="taking"))

@@ -533,3 +533,23 @@ async def test_a_conflict_of_another_tenant_on_the_same_connector_code_is_never_
     await stream.aclose()
     assert result.errors is None
     assert result.data == {"conflictDetected": {"id": world.shared.conflict, "productSku": SHARED_SKU}}
+
+
+async def test_cancelling_another_tenants_job_neither_waits_for_nor_locks_its_connector(
+    world: World, db: Database
+) -> None:
+    """cancelSyncJob took a share lock on the named job's connector before checking whose job it was: while the
+    owner's connector was being changed, a stranger's cancel of the owner's job waited for it (a missing job's
+    answers at once), and the stranger's lock held up the owner's connector deletion."""
+    if db.sqlite:
+        pytest.skip("SQLite has no row locks: any write transaction waits for every other")
+    cancel = f"mutation($id: ID!) {{ cancelSyncJob(id: $id) {{ {ERRORS} }} }}"
+    async with db.transaction() as session:
+        await ConnectorRepository(session).by_code(world.owner_tenant.id, "only_a", for_update=True)
+        asked = asyncio.ensure_future(world.stranger(cancel, {"id": world.foreign.pending_job}))
+        done, _ = await asyncio.wait({asked}, timeout=5)
+        answered_meanwhile = asked in done
+    foreign = await asked
+    missing = await world.stranger(cancel, {"id": MISSING.pending_job})
+    assert answered_meanwhile, "the stranger's cancel waited for the owner's connector lock"
+    assert world.foreign.placeholders(json.dumps(foreign)) == MISSING.placeholders(json.dumps(missing))

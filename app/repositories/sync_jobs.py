@@ -241,9 +241,14 @@ class SyncJobRepository:
     def add_chunks(self, chunks: Sequence[SyncChunk]) -> None:
         self.session.add_all(chunks)
 
-    async def connector_of(self, *, job_id: int) -> int | None:
-        """The connector a job syncs to, read without locking: to hold it before the job."""
-        return await self.session.scalar(select(SyncJob.connector_id).where(SyncJob.id == job_id))
+    async def connector_of(self, *, job_id: int, tenant_id: int | None) -> int | None:
+        """The connector a job syncs to, read without locking: to hold it before the job. `tenant_id`: only a job
+        of that tenant's (for a caller naming a job, whose hold must never reach another tenant's connector); None
+        for a worker, handed the id by the queue."""
+        statement = select(SyncJob.connector_id).where(SyncJob.id == job_id)
+        if tenant_id is not None:
+            statement = statement.where(SyncJob.tenant_id == tenant_id)
+        return await self.session.scalar(statement)
 
     async def owners_of(self, chunk_id: int) -> tuple[int, int] | None:
         """The chunk's connector and job, read without locking: to hold the one and lock the other before the

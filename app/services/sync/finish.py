@@ -33,7 +33,7 @@ async def finish_job(container: Container, job_id: int) -> SyncJobStatus | None:
     """End the job if no chunk is left open; returns its final status, or None while work remains."""
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
-        if not await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id)):
+        if not await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id, tenant_id=None)):
             return None
         job = await jobs.get_any(job_id, for_update=True)
         if job is None or SyncJobStatus(job.status).finished or await jobs.open_chunks(job.id):

@@ -221,7 +221,7 @@ class SyncJobService:
         """A pending job ends at once; a running one is stopped by its worker within a page of products."""
         async with self.db.transaction() as session:
             jobs = SyncJobRepository(session)
-            await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id))
+            await ConnectorRepository(session).hold(await jobs.connector_of(job_id=job_id, tenant_id=self.tenant_id))
             job = await jobs.get(self.tenant_id, job_id, for_update=True)  # finish_job may be ending it right now
             if job is None:
                 raise _error(("id",), "sync job not found", ErrorCode.SYNC_JOB_NOT_FOUND)
