@@ -36,7 +36,7 @@ from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conflict_fixtures import diff, title
 from tests.conftest import GraphQLClient, TenantHandle, make_tenant, retire_connectors
 from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
-from tests.sync_fixtures import trigger
+from tests.sync_fixtures import run_here, trigger
 
 __all__ = ["served_shop"]
 
@@ -553,3 +553,16 @@ async def test_cancelling_another_tenants_job_neither_waits_for_nor_locks_its_co
     missing = await world.stranger(cancel, {"id": MISSING.pending_job})
     assert answered_meanwhile, "the stranger's cancel waited for the owner's connector lock"
     assert world.foreign.placeholders(json.dumps(foreign)) == MISSING.placeholders(json.dumps(missing))
+
+
+async def test_a_job_reads_its_own_tenants_product_of_a_sku_both_tenants_have(
+    world: World, container: Container
+) -> None:
+    """Planning and running select products by SKU: SHARED-1 is the owner's product for the owner's job."""
+    job = await run_here(
+        world.owner, container, code=SHARED_CONNECTOR, syncType="SINGLE", productSkus=[SHARED_SKU], dryRun=True
+    )
+    assert job["status"] == "COMPLETED", job
+    [change] = [edge["node"] for edge in job["changes"]["edges"]]
+    sent = json.dumps(change, ensure_ascii=False)
+    assert change["productSku"] == SHARED_SKU and f"{OWNER_MARK} chair" in sent and "Stranger" not in sent, sent
