@@ -218,7 +218,7 @@ async def test_an_unknown_scope_exits_2_naming_it_and_creates_nothing(migrated: 
     assert not TOKEN.search(result.output)
     assert "acme" not in (await migrated.ok("tenants", "list")).stdout
     listing = await migrated("tokens", "list", "--tenant", "acme")
-    assert listing.exit_code == 1 and "no tenant 'acme'" in listing.stderr
+    assert listing.exit_code == 2 and "no tenant 'acme'" in listing.stderr
 
 
 async def test_token_list_shows_names_and_scopes_but_never_the_token(migrated: Cli) -> None:
@@ -350,13 +350,30 @@ async def test_importing_a_products_csv_with_only_price_eur_keeps_the_usd_price(
     ]
 
 
-async def test_import_into_an_unknown_tenant_exits_1_without_a_traceback(migrated: Cli) -> None:
+COMMANDS_OF_A_TENANT = [
+    ["tokens", "list"],
+    ["tokens", "revoke", "1"],
+    ["catalog", "locales", "en_US"],
+    ["catalog", "scopes", "ecommerce"],
+    ["catalog", "currencies", "EUR"],
+    ["import", "attributes", "{file}"],
+    ["import", "products", "{file}"],
+    ["sync", "shop"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS_OF_A_TENANT, ids=" ".join)
+async def test_every_command_says_an_unknown_tenant_alike_with_how_to_make_one_and_exits_2(
+    migrated: Cli, command: list[str]
+) -> None:
     products = migrated.tmp / "products.jsonl"
     products.write_text(json.dumps({"sku": "A-1", "values": []}) + "\n")
-    result = await migrated("import", "products", str(products), "--tenant", "ghost")
-    assert result.exit_code == 1
-    assert "no tenant 'ghost'" in result.stderr
-    assert "Traceback" not in result.output
+    args = [str(products) if arg == "{file}" else arg for arg in command]
+    line = one_line_error(await migrated(*args, "--tenant", "ghost"), exit_code=2)
+    assert line == (
+        "error no tenant 'ghost' (`pimsync tenants list` lists them; "
+        "`pimsync tokens create --tenant ghost --scopes all` creates it with its first token)"
+    )
 
 
 async def test_import_into_a_database_never_migrated_says_to_migrate(cli: Cli) -> None:

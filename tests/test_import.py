@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from app.db.engine import Database
-from app.domain.errors import NotFound
+from app.domain.errors import TenantNotFound
 from app.domain.values import MAX_TEXT_LENGTH
 from app.repositories.products import ProductFilter, ProductRepository
 from app.services.catalog_setup import CatalogSetupService, ScopeInputData
@@ -223,11 +223,12 @@ async def test_a_csv_column_no_attribute_matches_stops_the_import_before_writing
 
 
 async def test_unknown_tenant_is_a_clear_error(db: Database, tmp_path: Path) -> None:
+    """Named by its code; `pimsync import` says it as every command says it (test_cli)."""
     file = tmp_path / "p.jsonl"
     file.write_text("")
-    with pytest.raises(NotFound) as caught:
+    with pytest.raises(TenantNotFound) as caught:
         await Importer(db).products("ghost", file)
-    assert str(caught.value) == "no tenant 'ghost' (create one with `pimsync tokens create --tenant ghost`)"
+    assert caught.value.tenant_code == "ghost" and str(caught.value) == "no tenant 'ghost'"
 
 
 async def test_an_import_leaves_the_planner_statistics_fresh(db: Database, tenant: TenantHandle) -> None:

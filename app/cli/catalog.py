@@ -5,24 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cli.common import console, database, run
-from app.domain.errors import NotFound
-from app.repositories.tenants import TenantRepository
+from app.cli.common import console, database, run, tenant_id
 from app.services.catalog_setup import CatalogSetupService, ScopeInputData
 
 catalog = typer.Typer(help="The catalog's set-up: locales, scopes and currencies.", no_args_is_help=True)
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant code.")]
 Codes = Annotated[str, typer.Argument(help="Comma-separated codes; the first is the default.")]
-
-
-async def _tenant_id(session: AsyncSession, code: str) -> int:
-    tenant = await TenantRepository(session).by_code(code)
-    if tenant is None:
-        raise NotFound(f"no tenant '{code}'")
-    return tenant.id
 
 
 def _split(codes: str) -> list[str]:
@@ -35,7 +25,7 @@ def locales(tenant: TenantOption, codes: Codes) -> None:
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:
-            views = await CatalogSetupService(session).set_locales(await _tenant_id(session, tenant), _split(codes))
+            views = await CatalogSetupService(session).set_locales(await tenant_id(session, tenant), _split(codes))
         for view in views:
             state = "enabled" if view.enabled else "disabled"
             console.print(f"{view.info.code}\t{view.info.name}\t{view.info.native_name}\t{state}")
@@ -50,7 +40,7 @@ def scopes(tenant: TenantOption, codes: Codes) -> None:
     async def work() -> None:
         async with database() as db, db.transaction() as session:
             data = [ScopeInputData(code, {}) for code in _split(codes)]
-            rows = await CatalogSetupService(session).set_scopes(await _tenant_id(session, tenant), data)
+            rows = await CatalogSetupService(session).set_scopes(await tenant_id(session, tenant), data)
         console.print(", ".join(row.code for row in rows if row.enabled))
 
     run(work)
@@ -62,7 +52,7 @@ def currencies(tenant: TenantOption, codes: Codes) -> None:
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:
-            views = await CatalogSetupService(session).set_currencies(await _tenant_id(session, tenant), _split(codes))
+            views = await CatalogSetupService(session).set_currencies(await tenant_id(session, tenant), _split(codes))
         console.print(", ".join(view.code for view in views if view.enabled))
 
     run(work)

@@ -16,11 +16,13 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
 from app.db.migrate import head_revision
-from app.domain.errors import InvalidInput, ServiceError
+from app.domain.errors import InvalidInput, ServiceError, TenantNotFound
 from app.logging import configure_logging
+from app.repositories.tenants import TenantRepository
 from app.secrets import SecretKeysInvalid
 from app.settings import Settings, load_settings
 
@@ -105,6 +107,22 @@ def _revision(connection: Connection) -> str | None:
     return None if revision is None else str(revision)
 
 
+async def tenant_id(session: AsyncSession, code: str) -> int:
+    """The id of the tenant a command's --tenant names; TenantNotFound, said as every command says it, if none."""
+    tenant = await TenantRepository(session).by_code(code)
+    if tenant is None:
+        raise TenantNotFound(code)
+    return tenant.id
+
+
+def no_tenant(code: str) -> str:
+    """What every command says of a --tenant no tenant has: how to find the right code, or make the tenant."""
+    return (
+        f"no tenant '{code}' (`pimsync tenants list` lists them; "
+        f"`pimsync tokens create --tenant {code} --scopes all` creates it with its first token)"
+    )
+
+
 def run(work: Callable[[], Awaitable[Result]]) -> Result:
     """Run a command's async body; service errors print a clear message and exit 1, without a traceback."""
     with operator_errors():
@@ -114,8 +132,8 @@ def run(work: Callable[[], Awaitable[Result]]) -> Result:
 @contextmanager
 def operator_errors() -> Iterator[None]:
     """Bad input and a set-up to fix (a database or Redis that does not answer, a schema to migrate) print one
-    line and exit 1, a malformed SECRET_KEYS exit 2 as any malformed setting: an operator has nothing to learn
-    from a traceback of them."""
+    line and exit 1; an unknown tenant and a malformed SECRET_KEYS exit 2, as a malformed option or setting: an
+    operator has nothing to learn from a traceback of them."""
     try:
         yield
     except InvalidInput as exc:
@@ -123,6 +141,9 @@ def operator_errors() -> Iterator[None]:
             where = ".".join(str(part) for part in error.path)
             errors.print(f"[red]error[/red] {where}: {error.message} ({error.code.value})")
         raise typer.Exit(1) from exc
+    except TenantNotFound as exc:
+        errors.print(f"[red]error[/red] {escape(no_tenant(exc.tenant_code))}")
+        raise typer.Exit(EXIT_MISCONFIGURED) from exc
     except SecretKeysInvalid as exc:  # a setting, read where the keys are first needed
         errors.print(f"[red]error[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_MISCONFIGURED) from exc

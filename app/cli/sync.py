@@ -9,13 +9,12 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.cli.common import console, errors, require_current_schema, run, settings
+from app.cli.common import console, errors, require_current_schema, run, settings, tenant_id
 from app.cli.interrupt import EXIT_INTERRUPTED
 from app.container import open_container
 from app.db.models import SyncJob
 from app.domain.connectors import SyncType
 from app.domain.sync import SyncJobStatus, SyncPriority
-from app.repositories.tenants import TenantRepository
 from app.services.sync import progress
 from app.services.sync.jobs import SyncJobService, SyncRequest
 
@@ -57,10 +56,7 @@ def sync(
         try:
             await require_current_schema(container.db)
             async with container.db.reader() as session:
-                found = await TenantRepository(session).by_code(tenant)
-            if found is None:
-                raise ValueError(f"tenant '{tenant}' does not exist")
-            service = SyncJobService(container, found.id)
+                service = SyncJobService(container, await tenant_id(session, tenant))
             triggered = await service.trigger(connector, request, source="cli")
             started.append(triggered.job)
             return await _follow(container.redis, service, triggered.job)

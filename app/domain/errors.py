@@ -3,6 +3,7 @@
     ServiceError                     a failure with a stable code and a human message
     ├── InvalidInput                 bad input; carries every UserErrorItem found, changes nothing
     ├── NotFound                     the object does not exist for this tenant
+    │   └── TenantNotFound           no tenant has the code given
     ├── Unauthenticated              no token, or a token that is unknown or revoked
     └── Forbidden                    the token lacks a scope the operation needs
 
@@ -116,6 +117,15 @@ class NotFound(ServiceError):
     """Reads the same whether the object is missing or belongs to another tenant."""
 
     code = "NOT_FOUND"
+
+
+class TenantNotFound(NotFound):
+    """No tenant has this code: only a command names a tenant by its code (a token carries its tenant), and says
+    how to make one."""
+
+    def __init__(self, tenant_code: str) -> None:
+        super().__init__(f"no tenant '{tenant_code}'")
+        self.tenant_code = tenant_code
 
 
 class Unauthenticated(ServiceError):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.engine import Database
 from app.db.models import ApiToken, Tenant
 from app.domain.catalog import is_valid_code
-from app.domain.errors import NotFound, Unauthenticated
+from app.domain.errors import NotFound, TenantNotFound, Unauthenticated
 from app.domain.scopes import Scope
 from app.domain.tokens import display_prefix, generate_token, hash_token
 from app.repositories.tenants import TenantRepository
@@ -99,7 +99,7 @@ class TokenService:
     async def _tenant(self, code: str) -> Tenant:
         tenant = await self.tenants.by_code(code)
         if tenant is None:
-            raise NotFound(f"no tenant '{code}'")
+            raise TenantNotFound(code)
         return tenant
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from app.db.engine import Database
 from app.db.models import Product, ProductValue
-from app.domain.errors import InvalidInput, NotFound, UserErrorItem
+from app.domain.errors import InvalidInput, TenantNotFound, UserErrorItem
 from app.repositories.tenants import TenantRepository
 from app.services.attributes import AttributeService
 from app.services.catalog_setup import CatalogSetupService
@@ -92,9 +92,7 @@ class Importer:
         async with self.db.reader() as session:
             tenant = await TenantRepository(session).by_code(tenant_code)
         if tenant is None:
-            raise NotFound(
-                f"no tenant '{tenant_code}' (create one with `pimsync tokens create --tenant {tenant_code}`)"
-            )
+            raise TenantNotFound(tenant_code)
         return tenant.id
 
     async def attributes(self, tenant_code: str, path: Path) -> ImportReport:
