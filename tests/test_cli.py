@@ -253,7 +253,7 @@ async def test_revoked_token_stops_working(migrated: Cli) -> None:
 async def test_revoking_an_unknown_token_is_a_clear_error(migrated: Cli) -> None:
     await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
     result = await migrated("tokens", "revoke", "--tenant", "acme", "999")
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "the id given names no token"
     assert "has no token 999" in result.stderr
     assert "Traceback" not in result.output
 
@@ -374,6 +374,44 @@ async def test_every_command_says_an_unknown_tenant_alike_with_how_to_make_one_a
         "error no tenant 'ghost' (`pimsync tenants list` lists them; "
         "`pimsync tokens create --tenant ghost --scopes all` creates it with its first token)"
     )
+
+
+UNREADABLE_FILES = [
+    ("products.txt", "sku\nA-1\n", "products.txt: expected a .jsonl (JSON Lines) or .csv (Akeneo flat export) file"),
+    ("products.csv", "name\nShirt\n", "the header has no sku column: a products.csv row is found by its sku"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "said"), UNREADABLE_FILES, ids=[name for name, _, _ in UNREADABLE_FILES])
+async def test_a_file_import_cannot_read_exits_2_as_a_file_that_is_not_there(
+    migrated: Cli, name: str, content: str, said: str
+) -> None:
+    await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
+    file = migrated.tmp / name
+    file.write_text(content, encoding="utf-8")
+    assert (
+        await migrated("import", "products", str(migrated.tmp / "missing.jsonl"), "--tenant", "acme")
+    ).exit_code == 2
+    line = one_line_error(await migrated("import", "products", str(file), "--tenant", "acme"), exit_code=2)
+    assert line == f"error {said}"
+
+
+CODES_THAT_CANNOT_BE_USED = [
+    (["catalog", "locales", "en_US,xx_YY"], "'xx_YY' is not a known locale code (CAT-001)"),
+    (["catalog", "currencies", "EUR,EURO"], "'EURO' is not an ISO 4217 currency code (CAT-014)"),
+    (["catalog", "scopes", "ecommerce,Print Shop"], "'Print Shop' is not a valid code (CAT-010)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "said"), CODES_THAT_CANNOT_BE_USED, ids=[cmd[1] for cmd, _ in CODES_THAT_CANNOT_BE_USED]
+)
+async def test_a_catalog_code_that_cannot_be_used_exits_2_as_a_malformed_option(
+    migrated: Cli, command: list[str], said: str
+) -> None:
+    await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
+    line = one_line_error(await migrated(*command, "--tenant", "acme"), exit_code=2)
+    assert line.endswith(said), line
 
 
 async def test_import_into_a_database_never_migrated_says_to_migrate(cli: Cli) -> None:

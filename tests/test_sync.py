@@ -17,7 +17,9 @@ from arq.connections import create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.utils import to_unix_ms
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from app.cli.commands import app as pimsync
 from app.container import Container, arq_redis_settings
 from app.db.base import utcnow
 from app.db.engine import Database
@@ -748,3 +750,15 @@ async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
     assert f"Stopped following job {jobs[0]['node']['id']};".encode() in stderr, "the id cancelSyncJob takes"
     jobs = (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]
     assert [edge["node"]["status"] for edge in jobs] == ["PENDING"]
+
+
+async def test_a_cli_sync_refused_as_one_is_already_running_exits_1_not_2(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle
+) -> None:
+    """No worker runs here, so the first job waits: the second is refused for the state of things, not for a
+    mistake in what the command was given (exit 2); run again later, it goes through."""
+    await trigger(shop_sync)
+    command = ["sync", "shop", "--tenant", tenant.code]
+    result = await asyncio.to_thread(CliRunner().invoke, pimsync, command, env=worker_env(settings))
+    assert result.exit_code == 1, result.output
+    assert "a sync of 'shop' is already running (CHN-090)" in result.stderr

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
 from app.db.migrate import head_revision
-from app.domain.errors import InvalidInput, ServiceError, TenantNotFound
+from app.domain.errors import InvalidInput, NotFound, ServiceError, TenantNotFound
 from app.logging import configure_logging
 from app.repositories.tenants import TenantRepository
 from app.secrets import SecretKeysInvalid
@@ -29,9 +29,9 @@ from app.settings import Settings, load_settings
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 Result = TypeVar("Result")
-EXIT_MISCONFIGURED = 2
-"""As click's exit for a malformed command line: what the command was given, here its environment, cannot be
-used; nothing was tried. Exit 1 is for what was tried and failed or was refused."""
+EXIT_UNUSABLE = 2
+"""As click's exit for a malformed command line: what the command was given (its arguments, options, files or
+environment) cannot be used; nothing was tried. Exit 1 is for what was tried and failed or was refused."""
 
 
 @dataclass
@@ -42,6 +42,10 @@ class _Reading:
 
 
 _reading: ContextVar[_Reading] = ContextVar("pimsync_settings_reading")
+
+
+class UnusableInput(Exception):
+    """What a command was given cannot be used, for a reason its command says (exit 2): nothing was tried."""
 
 
 class DatabaseNotMigrated(Exception):
@@ -60,7 +64,7 @@ def settings() -> Settings:
         except ValidationError as exc:
             for problem in exc.errors():
                 errors.print(f"[red]error[/red] {escape(_setting_problem(problem['loc'], problem['msg']))}")
-            raise typer.Exit(EXIT_MISCONFIGURED) from None
+            raise typer.Exit(EXIT_UNUSABLE) from None
         configure_logging(loaded)
         reading.settings = loaded
     return reading.settings
@@ -124,29 +128,30 @@ def no_tenant(code: str) -> str:
 
 
 def run(work: Callable[[], Awaitable[Result]]) -> Result:
-    """Run a command's async body; service errors print a clear message and exit 1, without a traceback."""
+    """Run a command's async body; service errors print a clear message and exit 2 or 1 (operator_errors)."""
     with operator_errors():
         return asyncio.run(work())  # type: ignore[arg-type]
 
 
 @contextmanager
 def operator_errors() -> Iterator[None]:
-    """Bad input and a set-up to fix (a database or Redis that does not answer, a schema to migrate) print one
-    line and exit 1; an unknown tenant and a malformed SECRET_KEYS exit 2, as a malformed option or setting: an
-    operator has nothing to learn from a traceback of them."""
+    """One line, no traceback, for what an operator has nothing to learn from a traceback of: what the command
+    was given that cannot be used (bad input, a tenant or object that does not exist, a malformed SECRET_KEYS)
+    exits 2, as a malformed option or setting; what was refused as things stand (a sync already running) and a
+    set-up to fix (a database or Redis that does not answer, a schema to migrate) exit 1."""
     try:
         yield
     except InvalidInput as exc:
         for error in exc.errors:
             where = ".".join(str(part) for part in error.path)
             errors.print(f"[red]error[/red] {where}: {error.message} ({error.code.value})")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(1 if exc.refused_by_state else EXIT_UNUSABLE) from exc
     except TenantNotFound as exc:
         errors.print(f"[red]error[/red] {escape(no_tenant(exc.tenant_code))}")
-        raise typer.Exit(EXIT_MISCONFIGURED) from exc
-    except SecretKeysInvalid as exc:  # a setting, read where the keys are first needed
+        raise typer.Exit(EXIT_UNUSABLE) from exc
+    except (NotFound, UnusableInput, SecretKeysInvalid) as exc:  # the keys: a setting, read where first needed
         errors.print(f"[red]error[/red] {escape(str(exc))}")
-        raise typer.Exit(EXIT_MISCONFIGURED) from exc
+        raise typer.Exit(EXIT_UNUSABLE) from exc
     except (ServiceError, ValueError, DatabaseNotMigrated) as exc:
         errors.print(f"[red]error[/red] {exc}")
         raise typer.Exit(1) from exc

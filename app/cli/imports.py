@@ -15,7 +15,7 @@ from typing import Annotated, TextIO
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from app.cli.common import console, database, errors, run
+from app.cli.common import EXIT_UNUSABLE, UnusableInput, console, database, errors, run
 from app.cli.interrupt import EXIT_INTERRUPTED
 from app.services.importing.importer import Importer, ImportReport, Rejection
 from app.services.importing.sources import UnsupportedFile
@@ -40,7 +40,7 @@ STOPPED_AT_ONCE = (
 def _import(path: Path, rejects: Path | None, start: Callable[[Importer], Awaitable[ImportReport]], what: str) -> None:
     if rejects is not None and not rejects.parent.is_dir():
         errors.print(f"[red]error[/red] --rejects: the directory {rejects.parent} does not exist")
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_UNUSABLE)
     sink: TextIO | None = rejects.open("w", encoding="utf-8") if rejects else None
 
     def on_reject(rejection: Rejection) -> None:
@@ -75,8 +75,8 @@ async def _read_into_catalog(
             importer = Importer(db, on_reject=on_reject, progress=lambda n: bar.advance(task, n), stop=stop)
             try:
                 return await start(importer)
-            except UnsupportedFile as exc:
-                raise ValueError(str(exc)) from exc
+            except UnsupportedFile as exc:  # refused before a row was written
+                raise UnusableInput(str(exc)) from exc
 
 
 @contextmanager

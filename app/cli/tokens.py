@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
-from app.cli.common import console, database, errors, run
+from app.cli.common import EXIT_UNUSABLE, console, database, errors, run
 from app.domain.scopes import parse_scopes
 from app.repositories.tenants import TenantRepository
 from app.services.tokens import TokenService
@@ -29,7 +29,7 @@ def create(
         wanted = parse_scopes(scopes)
     except ValueError as exc:
         errors.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_UNUSABLE) from exc
 
     async def work() -> str:
         async with database() as db, db.transaction() as session:

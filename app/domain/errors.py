@@ -77,6 +77,18 @@ class ErrorCode(StrEnum):
     RETRY_SOURCE_NOT_FOUND = "CHN-091"
 
 
+REFUSED_BY_STATE = frozenset(
+    {
+        ErrorCode.CONNECTOR_PAUSED,
+        ErrorCode.SYNC_JOB_FINISHED,
+        ErrorCode.NOTHING_TO_RETRY,
+        ErrorCode.SYNC_ALREADY_RUNNING,
+    }
+)
+"""Codes of a request that is sound but that what it names refuses as it stands (a sync already running, a
+connector paused): the same request can go through later. Every other code of an InvalidInput says the input
+itself cannot be used."""
+
 Path = tuple[str | int, ...]
 
 
@@ -111,6 +123,11 @@ class InvalidInput(ServiceError):
     def __init__(self, errors: Sequence[UserErrorItem]) -> None:
         super().__init__("; ".join(f"{e.code}: {e.message}" for e in errors[:5]))
         self.errors = list(errors)
+
+    @property
+    def refused_by_state(self) -> bool:
+        """Whether it is the state of things that refused the input (REFUSED_BY_STATE), not the input itself."""
+        return any(error.code in REFUSED_BY_STATE for error in self.errors)
 
 
 class NotFound(ServiceError):
