@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -13,16 +14,20 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+import typer
+import uvicorn
 from arq import create_pool
 from arq.connections import RedisSettings
+from starlette.applications import Starlette
 
+from app.cli.commands import _serve
 from app.db.engine import Database
 from app.db.migrate import head_revision, upgrade_to_head
 from app.domain.scopes import Scope
@@ -292,11 +297,31 @@ async def test_run_on_a_port_in_use_stops_before_starting_anything(tmp_path: Pat
         services.append(service)
         returncode = service.process.wait(START_SECONDS)
 
-    assert returncode == 3, service.output()
+    assert returncode == 1, "it failed to start; 3 is for rows or products that did not go through"
     assert "Address already in use" in service.stderr.read_text(encoding="utf-8"), service.output()
     assert not (var_dir / "pimsync.sqlite3").exists(), "no database is created"
     assert embedded_redis_servers(var_dir) == [], "no redis-server is started"
     assert TOKEN.search(service.stdout.read_text(encoding="utf-8")) is None, "no token is issued"
+
+
+def test_an_api_whose_start_up_fails_exits_1_not_uvicorns_3(caplog: pytest.LogCaptureFixture) -> None:
+    """What `serve` and `run` do once the API's own start-up fails (after the set-up they check first answered):
+    exit 1, for a command that failed; uvicorn's 3 is pimsync's for rows or products that did not go through."""
+
+    @contextlib.asynccontextmanager
+    async def failing(_app: Starlette) -> AsyncIterator[None]:
+        raise RuntimeError("the start-up failed")
+        yield
+
+    config = uvicorn.Config(Starlette(lifespan=failing), host="127.0.0.1", port=0, log_config=None)
+    with (
+        config.bind_socket() as listening,
+        caplog.at_level(logging.ERROR, logger="uvicorn.error"),
+        pytest.raises(typer.Exit) as exited,
+    ):
+        _serve(uvicorn.Server(config), listening)
+    assert exited.value.exit_code == 1
+    assert "the start-up failed" in caplog.text, "uvicorn says why"
 
 
 @pytest.mark.parametrize("command", ["serve", "run"])

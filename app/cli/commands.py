@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -12,7 +13,6 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 from typer.core import TyperGroup
-from uvicorn.config import STARTUP_FAILURE
 
 from app.cli.catalog import catalog
 from app.cli.common import console, database, errors, operator_errors, settings, start_command
@@ -80,13 +80,18 @@ def migrate() -> None:
 def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvicorn.Server, socket.socket]:
     """The API server and the socket it will serve, already bound, so port 0 ("any free port") has its real
     number before anything announces the address. uvicorn logs "Uvicorn running on http://host:port" here,
-    with the bound port; a port in use ends the process (exit 3) with that error."""
+    with the bound port; a port in use, that error, and the command exits 1: it failed to start (uvicorn's own
+    exit 3 is pimsync's for rows or products that did not go through)."""
     from app.main import create_app
 
     config = uvicorn.Config(
         create_app(current), host=host or current.host, port=current.port if port is None else port, log_config=None
     )
-    return uvicorn.Server(config), config.bind_socket()
+    try:
+        listening = config.bind_socket()
+    except SystemExit:  # uvicorn's, once it has logged why
+        raise typer.Exit(1) from None
+    return uvicorn.Server(config), listening
 
 
 async def _services_answer(current: Settings) -> None:
@@ -99,7 +104,9 @@ async def _services_answer(current: Settings) -> None:
 
 def _serve(server: uvicorn.Server, listening: socket.socket) -> None:
     """Serve until Ctrl-C or SIGTERM, which uvicorn turns into a graceful shutdown (a second Ctrl-C cuts it
-    short), then exit 128 + the signal, as a process the signal ended: 130, or 143.
+    short), then exit 128 + the signal, as a process the signal ended: 130, or 143. An application that fails
+    to start exits 1, as any command that failed: uvicorn's 3 is pimsync's for rows or products that did not go
+    through.
 
     Our handler is in place first, so it is the one uvicorn hands the signals back to once it has shut down:
     Python's own made a second Ctrl-C a KeyboardInterrupt inside the server's event loop (uvicorn logged its
@@ -112,14 +119,15 @@ def _serve(server: uvicorn.Server, listening: socket.socket) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run(sockets=[listening])
+        with contextlib.suppress(SystemExit):  # uvicorn's exit 3 once the application's startup failed
+            server.run(sockets=[listening])
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if received:
         raise typer.Exit(128 + received[0])
-    if not server.started:
-        raise SystemExit(STARTUP_FAILURE)  # the application's startup failed; uvicorn has logged why
+    if not server.started:  # the application's startup failed; uvicorn has logged why
+        raise typer.Exit(1)
 
 
 @app.command()
