@@ -752,6 +752,16 @@ async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
     assert [edge["node"]["status"] for edge in jobs] == ["PENDING"]
 
 
+async def test_a_cli_sync_of_an_unknown_sku_names_the_option_and_exits_2(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle
+) -> None:
+    command = ["sync", "shop", "--tenant", tenant.code, "--sku", sku(0), "--sku", "NOPE"]
+    result = await asyncio.to_thread(CliRunner().invoke, pimsync, command, env=worker_env(settings))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == "error --sku: product 'NOPE' does not exist (CAT-012)"
+    assert (await shop_sync(JOBS_TOTAL))["syncJobs"]["totalCount"] == 0, "no job was started"
+
+
 async def test_a_cli_sync_refused_as_one_is_already_running_exits_1_not_2(
     shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle
 ) -> None:

@@ -13,6 +13,8 @@ catalog = typer.Typer(help="The catalog's set-up: locales, scopes and currencies
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant code.")]
 Codes = Annotated[str, typer.Argument(help="Comma-separated codes; the first is the default.")]
+CODES = {"codes": "CODES", "scopes": "CODES"}
+"""The API's input fields the CODES argument fills, for its errors."""
 
 
 def _split(codes: str) -> list[str]:
@@ -30,7 +32,7 @@ def locales(tenant: TenantOption, codes: Codes) -> None:
             state = "enabled" if view.enabled else "disabled"
             console.print(f"{view.info.code}\t{view.info.name}\t{view.info.native_name}\t{state}")
 
-    run(work)
+    run(work, CODES)
 
 
 @catalog.command("scopes")
@@ -43,7 +45,7 @@ def scopes(tenant: TenantOption, codes: Codes) -> None:
             rows = await CatalogSetupService(session).set_scopes(await tenant_id(session, tenant), data)
         console.print(", ".join(row.code for row in rows if row.enabled))
 
-    run(work)
+    run(work, CODES)
 
 
 @catalog.command("currencies")
@@ -55,4 +57,4 @@ def currencies(tenant: TenantOption, codes: Codes) -> None:
             views = await CatalogSetupService(session).set_currencies(await tenant_id(session, tenant), _split(codes))
         console.print(", ".join(view.code for view in views if view.enabled))
 
-    run(work)
+    run(work, CODES)

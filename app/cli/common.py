@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
 from app.db.migrate import head_revision
-from app.domain.errors import InvalidInput, NotFound, ServiceError, TenantNotFound
+from app.domain.errors import InvalidInput, NotFound, Path, ServiceError, TenantNotFound
 from app.logging import configure_logging
 from app.repositories.tenants import TenantRepository
 from app.secrets import SecretKeysInvalid
@@ -127,14 +127,25 @@ def no_tenant(code: str) -> str:
     )
 
 
-def run(work: Callable[[], Awaitable[Result]]) -> Result:
+def run(work: Callable[[], Awaitable[Result]], terms: Mapping[str, str] | None = None) -> Result:
     """Run a command's async body; service errors print a clear message and exit 2 or 1 (operator_errors)."""
-    with operator_errors():
+    with operator_errors(terms):
         return asyncio.run(work())  # type: ignore[arg-type]
 
 
+def _where(path: Path, terms: Mapping[str, str]) -> str:
+    """Where in the input a problem is, in the command's own terms: `terms` names the argument or option that
+    fills an API input field (`connectorCode` is CONNECTOR); the rest of the path, an index into a list the
+    command took, is dropped, as the message names the value. A field no term names keeps the API's path."""
+    for length in range(len(path), 0, -1):
+        named = terms.get(".".join(str(part) for part in path[:length]))
+        if named is not None:
+            return named
+    return ".".join(str(part) for part in path)
+
+
 @contextmanager
-def operator_errors() -> Iterator[None]:
+def operator_errors(terms: Mapping[str, str] | None = None) -> Iterator[None]:
     """One line, no traceback, for what an operator has nothing to learn from a traceback of: what the command
     was given that cannot be used (bad input, a tenant or object that does not exist, a malformed SECRET_KEYS)
     exits 2, as a malformed option or setting; what was refused as things stand (a sync already running) and a
@@ -143,8 +154,9 @@ def operator_errors() -> Iterator[None]:
         yield
     except InvalidInput as exc:
         for error in exc.errors:
-            where = ".".join(str(part) for part in error.path)
-            errors.print(f"[red]error[/red] {where}: {error.message} ({error.code.value})")
+            where = _where(error.path, terms or {})
+            said = f"{where}: {error.message}" if where else error.message
+            errors.print(f"[red]error[/red] {escape(said)} ({error.code.value})")
         raise typer.Exit(1 if exc.refused_by_state else EXIT_UNUSABLE) from exc
     except TenantNotFound as exc:
         errors.print(f"[red]error[/red] {escape(no_tenant(exc.tenant_code))}")

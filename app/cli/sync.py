@@ -20,6 +20,8 @@ from app.services.sync.jobs import SyncJobService, SyncRequest
 
 WAITING_HINT_AFTER = 5.0
 EXIT_FAILED_PRODUCTS = 3
+TERMS = {"connectorCode": "CONNECTOR", "input.productSkus": "--sku"}
+"""triggerSync's input fields as this command names them, for its errors."""
 
 
 def sync(
@@ -64,7 +66,7 @@ def sync(
             await container.close()
 
     try:
-        job = run(work)
+        job = run(work, TERMS)
     except KeyboardInterrupt:
         if started:  # only the following stops: the job is the workers' and goes on
             errors.print(
