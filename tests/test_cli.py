@@ -431,12 +431,19 @@ async def test_import_into_a_database_never_migrated_says_to_migrate(cli: Cli) -
     assert "the database was never migrated" in result.stderr and "run `pimsync migrate`" in result.stderr
 
 
-async def test_a_single_sync_without_a_sku_says_which_option_is_missing(cli: Cli) -> None:
+@pytest.mark.parametrize("sync_type", ["SINGLE", "single"])
+async def test_a_single_sync_without_a_sku_says_which_option_is_missing(cli: Cli, sync_type: str) -> None:
     """The command's own words (--sku), not the API's input field, and before anything is opened or written."""
-    result = await cli("sync", "shop", "--tenant", "acme", "--type", "SINGLE")
+    result = await cli("sync", "shop", "--tenant", "acme", "--type", sync_type)
     assert result.exit_code == 2, result.output
     assert "--sku" in result.stderr and "productSkus" not in result.stderr
     assert not (cli.tmp / "pimsync.sqlite3").exists(), "the command opened the database before refusing"
+
+
+@pytest.mark.parametrize("sync_type", ["full", "Incremental"])
+async def test_sync_takes_its_type_in_any_case(migrated: Cli, sync_type: str) -> None:
+    line = one_line_error(await migrated("sync", "shop", "--tenant", "ghost", "--type", sync_type), exit_code=2)
+    assert line.startswith("error no tenant 'ghost'"), "the type was taken: the tenant is what is wrong"
 
 
 async def test_setup_mistakes_are_one_line_errors_not_tracebacks(cli: Cli) -> None:

@@ -27,7 +27,15 @@ TERMS = {"connectorCode": "CONNECTOR", "input.productSkus": "--sku"}
 def sync(
     connector: Annotated[str, typer.Argument(help="The connector's code.")],
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant code.")],
-    sync_type: Annotated[SyncType, typer.Option("--type", help="FULL, INCREMENTAL or SINGLE.")] = SyncType.INCREMENTAL,
+    sync_type: Annotated[
+        SyncType,
+        typer.Option(
+            "--type",
+            case_sensitive=False,
+            help="FULL (every product), INCREMENTAL (what changed since the last sync) or SINGLE (the --sku "
+            "products); any case.",
+        ),
+    ] = SyncType.INCREMENTAL,
     skus: Annotated[list[str] | None, typer.Option("--sku", help="Only this product (repeat for several).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Record what would change; send nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Send even what is unchanged since the last sync.")] = False,
