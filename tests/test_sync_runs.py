@@ -258,6 +258,7 @@ async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(
         CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "FULL"], env=env
     )
     assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Job "), "the summary first, after no blank line"
     printed = re.search(rf"Job (\S+) COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}", result.output)
     assert printed, result.output
     assert len(served_shop.shop.products) == PRODUCTS

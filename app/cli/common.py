@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, ProgressColumn
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,12 @@ Result = TypeVar("Result")
 EXIT_UNUSABLE = 2
 """As click's exit for a malformed command line: what the command was given (its arguments, options, files or
 environment) cannot be used; nothing was tried. Exit 1 is for what was tried and failed or was refused."""
+
+
+def progress_bar(*columns: ProgressColumn | str) -> Progress:
+    """A progress bar on the terminal, gone once done; none where the output is not a terminal (a pipe, a log
+    file), where rich would leave a blank line in its place, before the summary or the error a script reads."""
+    return Progress(*columns, console=console, transient=True, disable=not console.is_interactive)
 
 
 @dataclass

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from app.cli.common import EXIT_UNUSABLE, UnusableInput, console, database, errors, run
+from app.cli.common import EXIT_UNUSABLE, UnusableInput, console, database, errors, progress_bar, run
 from app.cli.interrupt import EXIT_INTERRUPTED
 from app.services.importing.importer import Importer, ImportReport, Rejection
 from app.services.importing.sources import UnsupportedFile
@@ -69,7 +69,7 @@ async def _read_into_catalog(
 ) -> ImportReport:
     """The import, under a progress bar over the file's bytes; a first Ctrl-C ends it after the batch in flight."""
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as bar, _ctrl_c_stops() as stop:
+    with progress_bar(*columns, TimeRemainingColumn()) as bar, _ctrl_c_stops() as stop:
         task = bar.add_task(f"importing {path.name}", total=size)
         async with database() as db:
             importer = Importer(db, on_reject=on_reject, progress=lambda n: bar.advance(task, n), stop=stop)

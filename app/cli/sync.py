@@ -7,9 +7,9 @@ from contextlib import aclosing
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-from app.cli.common import console, errors, require_current_schema, run, settings, tenant_id
+from app.cli.common import console, errors, progress_bar, require_current_schema, run, settings, tenant_id
 from app.cli.interrupt import EXIT_INTERRUPTED
 from app.container import open_container
 from app.db.models import SyncJob
@@ -107,7 +107,7 @@ async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJ
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     started = time.monotonic()
     hinted = False
-    with Progress(*columns, console=console, transient=True) as bar:
+    with progress_bar(*columns) as bar:
         task = bar.add_task(f"sync {_api_id(job)}", total=job.total_products or None)
         # Closed here, while the Redis pool is still open: left to asyncio's shutdown, its unsubscribe ran on a
         # closed pool and printed a traceback after every followed job.
