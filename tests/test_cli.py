@@ -148,6 +148,28 @@ async def table_names(database_url: str) -> set[str]:
         await db.dispose()
 
 
+HELP_SAYS = [
+    (["worker"], "sync jobs, channel webhooks, conflict resolutions and scheduled syncs"),
+    (["serve"], "channels' webhooks"),
+    (["run"], "Redis is an embedded server unless REDIS_URL is set"),
+    (["run"], "an admin token for the demo tenant"),
+    (["tokens", "revoke"], "The token's id, from `pimsync tokens list`."),
+    (["tokens", "create"], "created with its first token"),
+    (["tokens", "list"], "`pimsync tenants list` lists them"),
+    (["catalog", "scopes"], "Comma-separated scope codes."),
+    (["catalog", "locales"], "the first is the default locale"),
+    (["import", "products"], ".jsonl, .ndjson or .json"),
+    (["sync"], "2 when what it was given cannot be used"),
+]
+
+
+@pytest.mark.parametrize(("command", "said"), HELP_SAYS, ids=[f"{' '.join(c)}: {said}" for c, said in HELP_SAYS])
+async def test_each_command_helps_with_what_it_does(cli: Cli, command: list[str], said: str) -> None:
+    result = await invoke_with(cli, {"COLUMNS": "400"}, *command, "--help")
+    assert result.exit_code == 0, result.output
+    assert said in " ".join(result.stdout.split()), result.stdout
+
+
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(cli: Cli) -> None:
     assert not (cli.tmp / "pimsync.sqlite3").exists()
     first = await cli.ok("migrate")

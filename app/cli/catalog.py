@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import console, database, run, tenant_id
+from app.cli.common import TenantOption, console, database, run, tenant_id
 from app.services.catalog_setup import CatalogSetupService, ScopeInputData
 
 catalog = typer.Typer(help="The catalog's set-up: locales, scopes and currencies.", no_args_is_help=True)
 
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant code.")]
-Codes = Annotated[str, typer.Argument(help="Comma-separated codes; the first is the default.")]
+DefaultFirst = Annotated[str, typer.Argument(metavar="CODES", help="Comma-separated codes; the first is the default.")]
+ScopeCodes = Annotated[str, typer.Argument(metavar="CODES", help="Comma-separated scope codes.")]
 CODES = {"codes": "CODES", "scopes": "CODES"}
 """The API's input fields the CODES argument fills, for its errors."""
 
@@ -22,8 +22,11 @@ def _split(codes: str) -> list[str]:
 
 
 @catalog.command("locales")
-def locales(tenant: TenantOption, codes: Codes) -> None:
-    """Enable exactly these locales (e.g. en_US,fr_FR,ar_AE); the first is the default locale."""
+def locales(tenant: TenantOption, codes: DefaultFirst) -> None:
+    """Enable exactly these locales (e.g. en_US,fr_FR,ar_AE); the first is the default locale.
+
+    The others are disabled, their values kept; disabling one a connector uses is refused.
+    """
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:
@@ -36,8 +39,11 @@ def locales(tenant: TenantOption, codes: Codes) -> None:
 
 
 @catalog.command("scopes")
-def scopes(tenant: TenantOption, codes: Codes) -> None:
-    """Enable exactly these value scopes (Akeneo channels: ecommerce,print,mobile)."""
+def scopes(tenant: TenantOption, codes: ScopeCodes) -> None:
+    """Enable exactly these value scopes (Akeneo channels: ecommerce,print,mobile).
+
+    Disabling one a connector uses is refused.
+    """
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:
@@ -49,8 +55,11 @@ def scopes(tenant: TenantOption, codes: Codes) -> None:
 
 
 @catalog.command("currencies")
-def currencies(tenant: TenantOption, codes: Codes) -> None:
-    """Enable exactly these currencies (e.g. EUR,USD); the first is the default for plain prices."""
+def currencies(tenant: TenantOption, codes: DefaultFirst) -> None:
+    """Enable exactly these currencies (e.g. EUR,USD); the first is the default for plain prices.
+
+    Disabling one a connector uses is refused.
+    """
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:

@@ -132,7 +132,9 @@ def _serve(server: uvicorn.Server, listening: socket.socket) -> None:
 
 @app.command()
 def serve(host: HostOption = None, port: PortOption = None) -> None:
-    """Serve the GraphQL API and the /health, /ready and /metrics endpoints with uvicorn."""
+    """Serve the GraphQL API, channels' webhooks and the /health, /ready and /metrics endpoints with uvicorn.
+
+    A worker (`pimsync worker`) runs the syncs and webhook deliveries they queue."""
     current = settings()
     server, listening = _listen(current, host, port)
     run_async(lambda: _services_answer(current))
@@ -141,7 +143,9 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
 
 @app.command()
 def worker() -> None:
-    """Run an arq worker (sync jobs); it refuses to start on a database that needs `pimsync migrate`."""
+    """Run a worker: sync jobs, channel webhooks, conflict resolutions and scheduled syncs.
+
+    It refuses to start on a database that needs `pimsync migrate`."""
     from arq import run_worker
 
     from app.container import arq_redis_settings
@@ -192,7 +196,11 @@ def _welcome(token: str | None, host: str, port: int, tenant: str) -> None:
 
 @app.command("run")
 def run_all(host: HostOption = None, port: PortOption = None) -> None:
-    """Start everything on one machine: migrations, embedded Redis, a worker and the API."""
+    """Start everything on one machine: the migrations, Redis, a worker and the API.
+
+    Redis is an embedded server unless REDIS_URL is set. On first start, it
+    prints an admin token for the demo tenant (PIMSYNC_DEMO_TENANT).
+    """
     current = settings()
     server, listening = _listen(current, host, port)  # first: a port in use stops `run` before it starts anything
     with operator_errors():

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -30,6 +30,9 @@ from app.settings import Settings, load_settings
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 Result = TypeVar("Result")
+TenantOption = Annotated[
+    str, typer.Option("--tenant", help="The tenant's code (`pimsync tenants list` lists them).", show_default=False)
+]
 EXIT_UNUSABLE = 2
 """As click's exit for a malformed command line: what the command was given (its arguments, options, files or
 environment) cannot be used; nothing was tried. Exit 1 is for what was tried and failed or was refused."""

@@ -15,17 +15,31 @@ from typing import Annotated, TextIO
 import typer
 from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from app.cli.common import EXIT_UNUSABLE, UnusableInput, console, database, errors, progress_bar, run
+from app.cli.common import (
+    EXIT_UNUSABLE,
+    TenantOption,
+    UnusableInput,
+    console,
+    database,
+    errors,
+    progress_bar,
+    run,
+)
 from app.cli.interrupt import EXIT_INTERRUPTED
 from app.services.importing.importer import Importer, ImportReport, Rejection
 from app.services.importing.sources import UnsupportedFile
 
 imports = typer.Typer(help="Import attributes or products from JSON Lines or Akeneo CSV files.", no_args_is_help=True)
 
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant code.")]
 FileArgument = Annotated[
     Path,
-    typer.Argument(exists=True, dir_okay=False, readable=True, help=".jsonl (one input per line) or .csv (Akeneo)"),
+    typer.Argument(
+        metavar="FILE",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help=".jsonl, .ndjson or .json: JSON Lines, one input per line; .csv: Akeneo's ;-separated export.",
+    ),
 ]
 RejectsOption = Annotated[
     Path | None, typer.Option("--rejects", help="Write every rejected row, with its reasons, to this JSON Lines file.")

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-from app.cli.common import console, errors, progress_bar, require_current_schema, run, settings, tenant_id
+from app.cli.common import (
+    TenantOption,
+    console,
+    errors,
+    progress_bar,
+    require_current_schema,
+    run,
+    settings,
+    tenant_id,
+)
 from app.cli.interrupt import EXIT_INTERRUPTED
 from app.container import open_container
 from app.db.models import SyncJob
@@ -25,8 +34,8 @@ TERMS = {"connectorCode": "CONNECTOR", "input.productSkus": "--sku"}
 
 
 def sync(
-    connector: Annotated[str, typer.Argument(help="The connector's code.")],
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant code.")],
+    connector: Annotated[str, typer.Argument(metavar="CONNECTOR", help="The connector's code.")],
+    tenant: TenantOption,
     sync_type: Annotated[
         SyncType,
         typer.Option(
@@ -43,8 +52,11 @@ def sync(
     """Start a sync of CONNECTOR and show its progress; a worker (`pimsync worker` or `pimsync run`) runs it.
 
     Exits 0 when every product went through, 3 when some failed (the job's
-    errors list them), 1 when the job failed or was cancelled, 130 on Ctrl-C
-    (which stops following the job, not the job).
+    errors list them), 1 when the job failed or was cancelled or could not
+    start as things stand (a sync of CONNECTOR already running, CONNECTOR
+    paused), 2 when what it was given cannot be used (an unknown tenant,
+    connector or SKU), 130 on Ctrl-C (which stops following the job, not the
+    job).
     """
     if sync_type is SyncType.SINGLE and not skus:
         raise typer.BadParameter(

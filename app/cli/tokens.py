@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
-from app.cli.common import EXIT_UNUSABLE, console, database, errors, run
+from app.cli.common import EXIT_UNUSABLE, TenantOption, console, database, errors, run
 from app.domain.scopes import parse_scopes
 from app.repositories.tenants import TenantRepository
 from app.services.tokens import TokenService
@@ -15,12 +15,12 @@ from app.services.tokens import TokenService
 tokens = typer.Typer(help="API tokens: shown once at creation, stored hashed.", no_args_is_help=True)
 tenants = typer.Typer(help="Tenants (catalog teams); a tenant is created with its first token.", no_args_is_help=True)
 
-TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant code, e.g. acme.")]
-
 
 @tokens.command("create")
 def create(
-    tenant: TenantOption,
+    tenant: Annotated[
+        str, typer.Option("--tenant", help="The tenant's code, e.g. acme; a new code is created with its first token.")
+    ],
     scopes: Annotated[str, typer.Option(help="Comma-separated scopes, or 'all'.")],
     name: Annotated[str, typer.Option(help="A name to tell tokens apart.")] = "cli",
 ) -> None:
@@ -70,7 +70,8 @@ def list_tokens(tenant: TenantOption) -> None:
 
 @tokens.command("revoke")
 def revoke(
-    tenant: TenantOption, token_id: Annotated[int, typer.Argument(help="The token's id, from `tokens list`.")]
+    tenant: TenantOption,
+    token_id: Annotated[int, typer.Argument(metavar="TOKEN_ID", help="The token's id, from `pimsync tokens list`.")],
 ) -> None:
     """Revoke a token: requests with it are refused from now on."""
 
@@ -84,7 +85,7 @@ def revoke(
 
 @tenants.command("list")
 def list_tenants() -> None:
-    """List tenants."""
+    """List the tenants: code, name and product revision."""
 
     async def work() -> None:
         async with database() as db, db.reader() as session:
