@@ -32,6 +32,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        compare_server_default=True,  # `alembic check` then sees a default the models and migrations disagree on
     )
     with context.begin_transaction():
         context.run_migrations()

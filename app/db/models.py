@@ -3,6 +3,10 @@
 Table names are plural. "No locale" and "no scope" on a product value are the
 empty string, so the value's unique key works the same on SQLite and
 PostgreSQL (both treat NULLs in a unique index as distinct).
+
+A NOT NULL column a migration added to a table that already held rows has the
+server default it filled them with (every installation's database has it); the
+model declares it too, so the models describe the migrated schema exactly.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -186,17 +191,18 @@ class Connector(Base):
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    credentials_encrypted: Mapped[str] = mapped_column(Text, default="")
+    credentials_encrypted: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))  # not "": alembic
+    # would compare that as unlike the '' SQLite reports
     """A MultiFernet token of the credentials' JSON; decrypted only where an adapter is built."""
     scope: Mapped[str | None] = mapped_column(String(100), default=None)
-    locale_mapping: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
-    default_sync_type: Mapped[str] = mapped_column(String(20), default="INCREMENTAL")
-    conflict_strategy: Mapped[str] = mapped_column(String(20), default="MANUAL")
+    locale_mapping: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list, server_default="[]")
+    default_sync_type: Mapped[str] = mapped_column(String(20), default="INCREMENTAL", server_default="INCREMENTAL")
+    conflict_strategy: Mapped[str] = mapped_column(String(20), default="MANUAL", server_default="MANUAL")
     tax_config: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
     sync_interval_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
-    fallback_policy: Mapped[str] = mapped_column(String(10), default="OMIT")
-    hold_incomplete_locales: Mapped[bool] = mapped_column(Boolean, default=False)
+    fallback_policy: Mapped[str] = mapped_column(String(10), default="OMIT", server_default="OMIT")
+    hold_incomplete_locales: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     requests_per_second: Mapped[float | None] = mapped_column(Double, default=None)
     """This connector's own rate limit; None: the channel type's default."""
     store_name: Mapped[str | None] = mapped_column(String(255), default=None)
@@ -204,13 +210,13 @@ class Connector(Base):
     """Channel locales the store reported at its last successful connection test."""
     primary_locale: Mapped[str | None] = mapped_column(String(35), default=None)
     last_tested_at: Mapped[datetime | None] = mapped_column(default=None)
-    mappings_version: Mapped[int] = mapped_column(Integer, default=0)
+    mappings_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Bumped whenever what the mappings send changes (saveMappings, a deleted attribute, a setting the export plan
     reads, the catalog's default locale): an incremental sync re-exports everything when it moved."""
-    sync_cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    sync_cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     """The product revision the last completed FULL or INCREMENTAL sync covered."""
-    synced_mappings_version: Mapped[int] = mapped_column(Integer, default=0)
-    failed_job_streak: Mapped[int] = mapped_column(Integer, default=0)
+    synced_mappings_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_job_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_scheduled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
@@ -260,21 +266,21 @@ class Listing(Base):
     external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     status: Mapped[str] = mapped_column(String(20), default="never")
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
-    document_hashes: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    document_hashes: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict, server_default="{}")
     """Per channel locale ('' for the shared fields), the hash of the document last accepted: unchanged ones are skipped."""
-    sent: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    sent: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     """What the PIM last agreed with the channel, per field and locale ({"fields": ..., "locales": ...}):
     a PIM value that differs from it changed since the last sync."""
-    base: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    base: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     """What the channel stored, read back after the write (same shape): a channel value that differs from it,
     under the channel's normalisation, changed on the channel since the last sync."""
     channel_updated_at: Mapped[datetime | None] = mapped_column(default=None)
     """The channel's own modification time of the state `base` was read from, on the clock its webhook
     deliveries carry (RemoteProduct.delivery_time): older news is stale."""
-    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """The channel deleted the product and the team chose to leave it off this channel: syncs skip it."""
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    synced_revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    synced_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class SyncJob(Base):
