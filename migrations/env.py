@@ -1,4 +1,7 @@
-"""Alembic environment: runs migrations on the async engine of the configured database."""
+"""Alembic environment: runs migrations on the async engine of the configured database.
+
+A run refuses a database a newer release migrated, before changing anything.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.db import models  # noqa: F401  (registers every table on the metadata)
 from app.db.base import Base
 from app.db.engine import make_sqlite_directory
+from app.db.migrate import require_known
 from app.settings import load_settings
 
 config = context.config
@@ -34,6 +38,8 @@ def _run(connection: Connection) -> None:
         compare_type=True,
         compare_server_default=True,  # `alembic check` then sees a default the models and migrations disagree on
     )
+    for revision in context.get_context().get_current_heads():
+        require_known(revision)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -42,10 +48,12 @@ async def _run_online() -> None:
     url = _database_url()
     make_sqlite_directory(url)  # `pimsync migrate` is the first command of a fresh checkout
     engine = create_async_engine(url)
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        await engine.dispose()  # a refused run too: its connection closed, its transaction rolled back
 
 
 if context.is_offline_mode():

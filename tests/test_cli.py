@@ -204,6 +204,36 @@ async def test_migrate_on_a_fresh_checkout_makes_the_var_dir(cli: Cli) -> None:
     assert "tenants" in await table_names(f"sqlite+aiosqlite:///{database}")
 
 
+NEWER = "9999"
+"""A revision of a release newer than this code."""
+
+
+async def _stamp(database_url: str, revision: str) -> None:
+    """The database as a newer release's `pimsync migrate` left it: at a revision this code does not know."""
+    db = Database(database_url)
+    try:
+        async with db.transaction() as session:
+            connection = await session.connection()
+            await connection.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revision}'")
+    finally:
+        await db.dispose()
+
+
+async def test_a_database_a_newer_release_migrated_is_refused_in_one_line(migrated: Cli) -> None:
+    """`migrate` and `run` printed alembic's traceback ("Can't locate revision"); other commands said to run
+    `pimsync migrate`, which cannot help. Each now says a newer release migrated it, and changes nothing."""
+    token = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
+    await _stamp(migrated.database_url, NEWER)
+    for command in (["migrate"], ["run", "--port", "0"], ["tokens", "list", "--tenant", "acme"]):
+        result = await migrated(*command)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (command, result.output)
+        [line] = result.stderr.splitlines()[-1:]
+        assert f"the database is at revision {NEWER}, newer than this pimsync knows" in line, result.stderr
+        assert "Traceback" not in result.output and "pimsync migrate" not in result.output, result.output
+    await _stamp(migrated.database_url, head_revision(migrated.database_url) or "")
+    assert (await migrated.graphql(token, LOCALES)).status_code == 200, "the data is as it was"
+
+
 async def test_token_is_the_last_line_and_authenticates(migrated: Cli) -> None:
     result = await migrated.ok("tokens", "create", "--tenant", "acme", "--scopes", "catalog.view,catalog.edit")
     token = last_line_token(result)

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -264,7 +265,7 @@ async def test_the_worker_refuses_a_database_that_needs_migrating(
         assert returncode != 0, output
         assert "run `pimsync migrate`" in output
         assert head_revision(machine.database_url) in output
-        assert ("not migrated" if state == "empty" else f"at {previous}") in output
+        assert ("never migrated" if state == "empty" else f"at revision {previous}") in output
         if job is not None:
             assert job.job_id not in output, "a refused worker must not take jobs"
     finally:
@@ -274,6 +275,23 @@ async def test_the_worker_refuses_a_database_that_needs_migrating(
                 await pool.zrem(machine.settings.queue_name, job.job_id)
                 await pool.delete(job_key_prefix + job.job_id)
             await pool.aclose()
+
+
+async def test_the_worker_refuses_a_database_a_newer_release_migrated(
+    tmp_path: Path, running: list[WorkerProcess]
+) -> None:
+    """It said to run `pimsync migrate`, which cannot move a database back: it now says a newer release migrated it."""
+    machine = Machine(tmp_path, WORKER_REDIS_URL if redis_available() else None)
+    await asyncio.to_thread(upgrade_to_head, machine.database_url)
+    with contextlib.closing(sqlite3.connect(machine.database_url.split("///", 1)[1])) as connection, connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    worker = start_worker(machine)
+    running.append(worker)
+    returncode = worker.wait(START_SECONDS)
+    output = worker.output()
+    assert returncode != 0, output
+    assert "the database is at revision 9999, newer than this pimsync knows" in output, output
+    assert "pimsync migrate" not in output and "Traceback" not in output, output
 
 
 def test_each_queue_names_its_own_periodic_tasks() -> None:

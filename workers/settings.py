@@ -12,7 +12,7 @@ import structlog
 from arq import cron, func
 
 from app.container import open_container
-from app.db.migrate import head_revision
+from app.db.migrate import SchemaNotCurrent, require_current
 from app.logging import configure_logging
 from app.runtime import settle_heap
 from app.services.conflicts import apply as conflict_apply
@@ -39,19 +39,18 @@ ONE_PRODUCT_TIMEOUT_SECONDS = 120
 
 
 class SchemaOutdated(RuntimeError):
-    """The database is not at the migrations' head: run `pimsync migrate` first."""
+    """The database is not at the migrations' head; the message says what to do (`pimsync migrate`, or run a newer release)."""
 
 
 async def startup(ctx: WorkerContext) -> None:
     settings = load_settings()
     configure_logging(settings)
     container = await open_container(settings)
-    current = await ReadinessService(container).schema_revision()
-    expected = head_revision(settings.resolved_database_url)
-    if current != expected:
+    try:
+        require_current(await ReadinessService(container).schema_revision())
+    except SchemaNotCurrent as exc:
         await container.close()
-        found = f"at {current}" if current else "not migrated"
-        raise SchemaOutdated(f"database schema is {found}, the code expects {expected}: run `pimsync migrate`")
+        raise SchemaOutdated(str(exc)) from None
     ctx["container"] = container
     await recover_at_startup(container)
     await recover_webhook_deliveries(container)

@@ -203,21 +203,23 @@ def run_all(host: HostOption = None, port: PortOption = None) -> None:
     """
     current = settings()
     server, listening = _listen(current, host, port)  # first: a port in use stops `run` before it starts anything
-    with operator_errors():
-        load_cipher(current)
-        upgrade_to_head(current.resolved_database_url)
-    run_async(lambda: _services_answer(current))
-    url = redis_url(current)
-    token = run_async(lambda: _demo_token(current.demo_tenant))
-    _welcome(token, server.config.host, listening.getsockname()[1], current.demo_tenant)
-    worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env={**os.environ, "REDIS_URL": url})
-    try:
-        _serve(server, listening)
-    finally:
+    with listening:  # closed too when a step below refuses to start
+        with operator_errors():
+            load_cipher(current)
+            upgrade_to_head(current.resolved_database_url)
+        run_async(lambda: _services_answer(current))
+        url = redis_url(current)
+        token = run_async(lambda: _demo_token(current.demo_tenant))
+        _welcome(token, server.config.host, listening.getsockname()[1], current.demo_tenant)
+        env = {**os.environ, "REDIS_URL": url}
+        worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
         try:
-            _stop_worker(worker_process)
+            _serve(server, listening)
         finally:
-            stop_embedded_redis()
+            try:
+                _stop_worker(worker_process)
+            finally:
+                stop_embedded_redis()
 
 
 WORKER_STOP_SECONDS = 20

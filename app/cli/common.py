@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import Database
-from app.db.migrate import head_revision
+from app.db.migrate import SchemaNotCurrent, require_current
 from app.domain.errors import InvalidInput, NotFound, Path, ServiceError, TenantNotFound
 from app.logging import configure_logging
 from app.repositories.tenants import TenantRepository
@@ -56,10 +56,6 @@ _reading: ContextVar[_Reading] = ContextVar("pimsync_settings_reading")
 
 class UnusableInput(Exception):
     """What a command was given cannot be used, for a reason its command says (exit 2): nothing was tried."""
-
-
-class DatabaseNotMigrated(Exception):
-    """The database is not at the schema this code expects: `pimsync migrate` brings it there."""
 
 
 def settings() -> Settings:
@@ -103,14 +99,11 @@ async def database() -> AsyncIterator[Database]:
 
 
 async def require_current_schema(db: Database) -> None:
-    """A command on a database never migrated, or migrated by older code, would fail on a missing table."""
+    """A command on a database never migrated, or migrated by older code, would fail on a missing table; on one a
+    newer release migrated, it could write what that release no longer reads."""
     async with db.reader() as session:
         connection = await session.connection()
-        current = await connection.run_sync(_revision)
-    expected = head_revision(db.url)
-    if current != expected:
-        found = f"is at revision {current}" if current else "was never migrated"
-        raise DatabaseNotMigrated(f"the database {found}, this pimsync expects {expected}: run `pimsync migrate`")
+        require_current(await connection.run_sync(_revision))
 
 
 def _revision(connection: Connection) -> str | None:
@@ -174,7 +167,7 @@ def operator_errors(terms: Mapping[str, str] | None = None) -> Iterator[None]:
     except (NotFound, UnusableInput, SecretKeysInvalid) as exc:  # the keys: a setting, read where first needed
         errors.print(f"[red]error[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_UNUSABLE) from exc
-    except (ServiceError, ValueError, DatabaseNotMigrated) as exc:
+    except (ServiceError, ValueError, SchemaNotCurrent) as exc:
         errors.print(f"[red]error[/red] {exc}")
         raise typer.Exit(1) from exc
     except DBAPIError as exc:

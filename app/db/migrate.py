@@ -12,6 +12,14 @@ from alembic.script import ScriptDirectory
 import migrations
 
 
+class SchemaNotCurrent(Exception):
+    """The database is not at the schema this code expects; the message is one line saying what to do."""
+
+
+class SchemaNewer(SchemaNotCurrent):
+    """The database is at a revision this code does not know: a newer release migrated it."""
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
@@ -21,7 +29,9 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade_to_head(database_url: str) -> None:
-    """Apply every migration not yet applied (call from synchronous code: alembic runs its own loop)."""
+    """Apply every migration not yet applied (call from synchronous code: alembic runs its own loop).
+
+    SchemaNewer, with nothing changed, on a database a newer release migrated (migrations/env.py checks it)."""
     command.upgrade(alembic_config(database_url), "head")
 
 
@@ -35,3 +45,24 @@ def known_revisions() -> tuple[str | None, frozenset[str]]:
     and reading the scripts loads each migration file (milliseconds each time)."""
     scripts = ScriptDirectory.from_config(alembic_config(""))
     return scripts.get_current_head(), frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def require_known(revision: str | None) -> None:
+    """SchemaNewer when the database is at a revision this code does not know. Neither migrating it (alembic
+    cannot find the revision) nor running on it (its tables may have moved on) is this release's to do."""
+    expected, known = known_revisions()
+    if revision is not None and revision not in known:
+        raise SchemaNewer(
+            f"the database is at revision {revision}, newer than this pimsync knows (up to {expected}):"
+            " a newer release migrated it; run that release"
+        )
+
+
+def require_current(revision: str | None) -> None:
+    """SchemaNotCurrent unless the database is at this code's head: SchemaNewer as require_known says, else it is
+    behind (or was never migrated) and `pimsync migrate` brings it on."""
+    require_known(revision)
+    expected, _ = known_revisions()
+    if revision != expected:
+        found = f"is at revision {revision}" if revision else "was never migrated"
+        raise SchemaNotCurrent(f"the database {found}, this pimsync expects {expected}: run `pimsync migrate`")

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import inspect, text
 
 from app.container import Container
-from app.db.migrate import known_revisions
+from app.db.migrate import SchemaNewer, SchemaNotCurrent, require_current
 
 
 class SchemaBehind(Exception):
@@ -34,12 +34,12 @@ class ReadinessService:
         does): the tables this code uses are still there, so the API stays ready and keeps serving until the
         new release replaces it, rather than every instance going unready at once mid-deploy.
         """
-        revision = await self.schema_revision()
-        expected, known = known_revisions()
-        if revision == expected or (revision is not None and revision not in known):
+        try:
+            require_current(await self.schema_revision())
+        except SchemaNewer:
             return
-        found = f"is at revision {revision}" if revision else "was never migrated"
-        raise SchemaBehind(f"the database {found}, this pimsync expects {expected}: run `pimsync migrate`")
+        except SchemaNotCurrent as exc:
+            raise SchemaBehind(str(exc)) from None
 
     async def report(self) -> dict[str, Any]:
         revision = await self.schema_revision()
