@@ -1,6 +1,8 @@
 """Alembic environment: runs migrations on the async engine of the configured database.
 
-A run refuses a database a newer release migrated, before changing anything.
+A run holds the database for itself from its first statement to its commit (an advisory lock on PostgreSQL,
+SQLite's write lock taken by BEGIN IMMEDIATE), so two processes migrating at once apply each migration once;
+and it refuses a database a newer release migrated, before changing anything.
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import models  # noqa: F401  (registers every table on the metadata)
 from app.db.base import Base
-from app.db.engine import make_sqlite_directory
-from app.db.migrate import require_known
+from app.db.engine import migration_engine
+from app.db.migrate import MIGRATION_LOCK, require_known
 from app.settings import load_settings
 
 config = context.config
@@ -28,6 +29,15 @@ target_metadata = Base.metadata
 def _database_url() -> str:
     url = config.attributes.get("database_url")
     return str(url) if url else load_settings().resolved_database_url
+
+
+def _hold_the_database(connection: Connection) -> None:
+    """Begin the run's one transaction with the database held: alembic then reads the revision another process
+    may just have moved, and leaves the commit to _run_online."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+    else:
+        connection.begin()  # BEGIN IMMEDIATE on migration_engine's SQLite connections
 
 
 def _run(connection: Connection) -> None:
@@ -45,15 +55,14 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    url = _database_url()
-    make_sqlite_directory(url)  # `pimsync migrate` is the first command of a fresh checkout
-    engine = create_async_engine(url)
+    engine = migration_engine(_database_url())
     try:
         async with engine.connect() as connection:
+            await connection.run_sync(_hold_the_database)
             await connection.run_sync(_run)
             await connection.commit()
     finally:
-        await engine.dispose()  # a refused run too: its connection closed, its transaction rolled back
+        await engine.dispose()  # a refused run too: its connection closed, the lock and transaction let go
 
 
 if context.is_offline_mode():

@@ -4,8 +4,11 @@ existing rows over."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import sys
 import uuid
+from asyncio.subprocess import PIPE, STDOUT
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import closing
 from datetime import UTC, datetime
@@ -17,6 +20,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -130,6 +134,35 @@ async def test_every_migration_downgrades_and_upgrades_again(empty_database_url:
         await test_the_migrated_schema_matches_the_models(db)
     finally:
         await db.dispose()
+
+
+async def test_two_processes_migrating_a_fresh_database_at_once_both_start(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """Two `pimsync migrate` (a migrate job per replica, `pimsync run` started twice) on a new database: one died on
+    "relation already exists" (PostgreSQL) or "table tenants already exists" (SQLite) half way through. The second
+    now waits for the first, finds the schema at head and says so."""
+    env = {**os.environ, "DATABASE_URL": empty_database_url, "PIMSYNC_VAR_DIR": str(tmp_path / "var")}
+    migrating = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app.cli", "migrate", env=env, stdout=PIPE, stderr=STDOUT
+        )
+        for _ in range(2)
+    ]
+    outputs = [(await process.communicate())[0].decode() for process in migrating]
+    assert [process.returncode for process in migrating] == [0, 0], "\n".join(outputs)
+    assert sorted(output.count("Running upgrade") for output in outputs) == [0, len(_revisions())], outputs
+    db = Database(empty_database_url)
+    try:
+        await test_the_migrated_schema_matches_the_models(db)
+    finally:
+        await db.dispose()
+
+
+def _revisions() -> list[str]:
+    """Every revision, oldest first."""
+    scripts = ScriptDirectory.from_config(alembic_config(""))
+    return [script.revision for script in reversed(list(scripts.walk_revisions()))]
 
 
 async def test_conflicts_of_one_sku_are_read_through_an_index(db: Database) -> None:

@@ -37,7 +37,17 @@ def make_sqlite_directory(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
+def migration_engine(url: str) -> AsyncEngine:
+    """The engine migrations run on. On SQLite a run is one transaction begun with BEGIN IMMEDIATE (a second
+    process migrating waits for it; a failed migration leaves nothing half done, where the driver committed each
+    DDL statement at once), with foreign keys off: a batch migration rebuilds a table by dropping it, and with them
+    on the drop would delete the rows of every table that references it (ON DELETE CASCADE)."""
+    if not is_sqlite(url):
+        return create_async_engine(url)
+    return _sqlite_engine(url, begin="BEGIN IMMEDIATE", foreign_keys=False)
+
+
+def _sqlite_engine(url: str, *, begin: str, foreign_keys: bool = True) -> AsyncEngine:
     make_sqlite_directory(url)
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **_JSON)
 
@@ -47,7 +57,7 @@ def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -11,6 +11,10 @@ from alembic.script import ScriptDirectory
 
 import migrations
 
+MIGRATION_LOCK = 0x70696D73796E63
+"""The PostgreSQL advisory lock a migration run holds ("pimsync" in ASCII): a second process migrating the same
+database (`pimsync run` twice, a migrate job per replica) waits for the first, then finds nothing left to do."""
+
 
 class SchemaNotCurrent(Exception):
     """The database is not at the schema this code expects; the message is one line saying what to do."""
