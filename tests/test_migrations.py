@@ -4,6 +4,7 @@ existing rows over."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import sqlite3
 import sys
@@ -21,7 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy import Column, Connection, MetaData, Table, create_engine, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import Base
@@ -425,3 +426,493 @@ async def test_each_owners_nested_page_is_read_from_an_index_and_stops_at_the_pa
     assert owner_page is not None, plan
     assert any(f" {index} " in lines[owner_page + 1] for index in indexes), plan
     assert plan.count(sort) == 1, plan
+
+
+AT = datetime(2026, 11, 30, 10, 15, 42, 123456, tzinfo=UTC)
+LATER = datetime(2026, 12, 1, 9, 0, 1, tzinfo=UTC)
+NAMES = {
+    "en_US": "Smart TV",
+    "fr_FR": "Téléviseur\u00a0connecté",
+    "de_DE": "Smart\u202fTV",
+    "ja_JP": "スマート\u3000テレビ",
+}
+"""A name in four locales as Akeneo writes them: French typography's no-break space, a narrow one, an ideographic."""
+SHOPIFY, CUSTOM = 1, 2
+DOUBLE_JOB = 2
+"""Active beside connector SHOPIFY's RETRYING job 1, as only a database from before 0007 can hold."""
+
+ROWS: dict[str, list[dict[str, Any]]] = {
+    "tenants": [{"id": 1, "code": "acme", "name": "Acme\u00a0SA", "product_revision": 7, "created_at": AT}],
+    "api_tokens": [
+        {
+            "id": 1,
+            "tenant_id": 1,
+            "name": "ci",
+            "token_hash": "a" * 64,
+            "token_prefix": "pim_abcd",
+            "scopes": ["catalog.view", "sync.run"],
+            "created_at": AT,
+            "last_used_at": LATER,
+            "revoked_at": None,
+        }
+    ],
+    "locales": [
+        {"id": number, "tenant_id": 1, "code": code, "enabled": code != "ja_JP", "position": number}
+        for number, code in enumerate(NAMES, start=1)
+    ],
+    "scopes": [
+        {
+            "id": 1,
+            "tenant_id": 1,
+            "code": "ecommerce",
+            "labels": {"en_US": "E-commerce", "fr_FR": "E-commerce\u00a0!"},
+            "enabled": True,
+            "position": 0,
+        }
+    ],
+    "currencies": [{"id": 1, "tenant_id": 1, "code": "EUR", "enabled": True, "position": 0}],
+    "attributes": [
+        {
+            "id": 1,
+            "tenant_id": 1,
+            "code": "name",
+            "type": "TEXT",
+            "localizable": True,
+            "scopable": False,
+            "labels": {"fr_FR": "Nom\u00a0commercial"},
+            "created_at": AT,
+            "updated_at": LATER,
+        },
+        {
+            "id": 2,
+            "tenant_id": 1,
+            "code": "price",
+            "type": "PRICE",
+            "localizable": False,
+            "scopable": True,
+            "labels": {},
+            "created_at": AT,
+            "updated_at": AT,
+        },
+    ],
+    "products": [
+        {
+            "id": 1,
+            "tenant_id": 1,
+            "sku": "TV-1",
+            "enabled": True,
+            "family": "tv",
+            "parent": None,
+            "revision": 6,
+            "search_text": "tv-1\n" + "\n".join(name.casefold() for name in NAMES.values()),
+            "created_at": AT,
+            "updated_at": LATER,
+            "deleted_at": None,
+        },
+        {
+            "id": 2,
+            "tenant_id": 1,
+            "sku": "TV-2",
+            "enabled": False,
+            "family": None,
+            "parent": "TV",
+            "revision": 7,
+            "search_text": "tv-2\nsmart\u2009tv",
+            "created_at": AT,
+            "updated_at": LATER,
+            "deleted_at": LATER,
+        },
+    ],
+    "product_values": [
+        *(
+            {
+                "id": number,
+                "tenant_id": 1,
+                "product_id": 1,
+                "attribute_id": 1,
+                "locale": locale,
+                "scope": "",
+                "data": name,
+                "updated_at": AT,
+                "updated_by": "import",
+            }
+            for number, (locale, name) in enumerate(NAMES.items(), start=1)
+        ),
+        {
+            "id": 9,
+            "tenant_id": 1,
+            "product_id": 1,
+            "attribute_id": 2,
+            "locale": "",
+            "scope": "ecommerce",
+            "data": [{"amount": "499.99", "currency": "EUR"}],
+            "updated_at": LATER,
+            "updated_by": "token:ci",
+        },
+    ],
+    "connectors": [
+        {
+            "id": connector_id,
+            "public_id": f"00000000-0000-4000-8000-00000000000{connector_id}",
+            "tenant_id": 1,
+            "code": code,
+            "name": f"Boutique\u00a0{code}",
+            "channel_type": channel_type,
+            "status": "CONNECTED",
+            "status_reason": None,
+            "last_synced_at": LATER,
+            "created_at": AT,
+            "updated_at": LATER,
+            "credentials_encrypted": "gAAAAABl-credentials",
+            "scope": "ecommerce",
+            "locale_mapping": [{"pimLocale": "fr_FR", "channelLocale": "fr"}],
+            "default_sync_type": "FULL",
+            "conflict_strategy": "PIM_WINS",
+            "tax_config": {"included": True},
+            "currency": "EUR",
+            "sync_interval_minutes": 15,
+            "fallback_policy": "DEFAULT",
+            "hold_incomplete_locales": True,
+            "requests_per_second": 2.5,
+            "store_name": "Acme\u00a0Shop",
+            "supported_locales": ["en", "fr"],
+            "primary_locale": "en",
+            "last_tested_at": LATER,
+            "mappings_version": 3,
+            "sync_cursor": 6,
+            "synced_mappings_version": 3,
+            "failed_job_streak": 1,
+            "last_scheduled_at": LATER,
+        }
+        for connector_id, code, channel_type in ((SHOPIFY, "shop", "SHOPIFY"), (CUSTOM, "erp", "CUSTOM_HTTP"))
+    ],
+    "field_mappings": [
+        {
+            "id": 1,
+            "tenant_id": 1,
+            "connector_id": connector_id,
+            "attribute_id": 1,
+            "attribute_code": "name",
+            "channel_field": "title",
+            "direction": "BOTH",
+            "transformation": {"template": "{name}\u00a0!"},
+            "locale_mapping": [{"pimLocale": "de_DE", "channelLocale": "de"}],
+            "when_empty": "SKIP",
+            "position": 0,
+        }
+        for connector_id in (SHOPIFY,)
+    ],
+    "listings": [
+        {
+            "id": connector_id,
+            "tenant_id": 1,
+            "connector_id": connector_id,
+            "product_id": 1,
+            "external_id": f"gid://{connector_id}",
+            "status": "synced",
+            "last_synced_at": LATER,
+            "document_hashes": {"": "h0", "fr": "h1"},
+            "sent": {"fields": {"title": NAMES["en_US"]}, "locales": {"fr": {"title": NAMES["fr_FR"]}}},
+            "base": {"fields": {"title": NAMES["en_US"]}, "locales": {"de": {"title": NAMES["de_DE"]}}},
+            "channel_updated_at": LATER,
+            "excluded": False,
+            "last_error": None,
+            "synced_revision": 6,
+        }
+        for connector_id in (SHOPIFY, CUSTOM)
+    ],
+    "sync_jobs": [
+        {
+            "id": job_id,
+            "tenant_id": 1,
+            "connector_id": connector_id,
+            "sync_type": "FULL",
+            "status": status,
+            "priority": 1,
+            "dry_run": False,
+            "force_resync": job_id == 3,
+            "locales": ["fr_FR"],
+            "product_skus": None,
+            "retry_of": retry_of,
+            "select_all": True,
+            "revision_from": 0,
+            "revision_to": 7,
+            "mappings_version": 3,
+            "total_products": 2,
+            "synced_products": 1,
+            "failed_products": 1,
+            "skipped_products": 0,
+            "conflicted_products": 0,
+            "cancel_requested": False,
+            "failure": "CHN-020 refusé\u00a0: quota" if status == "FAILED" else None,
+            "created_at": AT,
+            "started_at": LATER,
+            "completed_at": LATER if status in ("FAILED", "COMPLETED") else None,
+            "enqueued_at": LATER,
+        }
+        for job_id, connector_id, status, retry_of in (
+            (1, SHOPIFY, "RETRYING", None),
+            (DOUBLE_JOB, SHOPIFY, "RUNNING", None),
+            (3, CUSTOM, "FAILED", None),
+            (4, CUSTOM, "COMPLETED", 3),
+        )
+    ],
+    "sync_chunks": [
+        {
+            "id": job_id,
+            "tenant_id": 1,
+            "job_id": job_id,
+            "first_product_id": 1,
+            "last_product_id": 2,
+            "cursor": 1,
+            "status": status,
+            "attempts": 2,
+            "lease_owner": "host:1:run" if status == "RUNNING" else None,
+            "lease_expires_at": LATER if status == "RUNNING" else None,
+            "enqueued_at": LATER,
+        }
+        for job_id, status in ((1, "PENDING"), (DOUBLE_JOB, "RUNNING"), (4, "COMPLETED"))
+    ],
+    "sync_errors": [
+        {
+            "id": 1,
+            "tenant_id": 1,
+            "job_id": 3,
+            "product_sku": "TV-2",
+            "locale": "fr_FR",
+            "error_code": "CHN-020",
+            "message": "Titre trop long\u00a0: 300 caractères",
+            "created_at": LATER,
+        }
+    ],
+    "sync_changes": [
+        {
+            "id": 1,
+            "tenant_id": 1,
+            "job_id": 4,
+            "product_sku": "TV-1",
+            "action": "UPDATE",
+            "fields": [{"field": "title", "locale": "fr", "before": "TV", "after": NAMES["fr_FR"]}],
+        }
+    ],
+    "events": [
+        {
+            "id": 1,
+            "tenant_id": 1,
+            "connector_id": CUSTOM,
+            "kind": "sync.completed",
+            "payload": {"jobId": 4, "note": "fini\u00a0!"},
+            "created_at": LATER,
+        }
+    ],
+    "conflicts": [
+        {
+            "id": conflict_id,
+            "tenant_id": 1,
+            "connector_id": SHOPIFY,
+            "product_id": 1,
+            "product_sku": "TV-1",
+            "conflict_type": "FIELD_VALUE",
+            "resolution_status": status,
+            "fields": [
+                {
+                    "field": "title",
+                    "attributeCode": "name",
+                    "isLocaleSpecific": True,
+                    "direction": "BOTH",
+                    "diffs": [
+                        {
+                            "pimLocale": "fr_FR",
+                            "channelLocale": "fr",
+                            "baseValue": "TV",
+                            "pimValue": NAMES["fr_FR"],
+                            "channelValue": "Téléviseur connecté",
+                        }
+                    ],
+                }
+            ],
+            "version": conflict_id,
+            "pim_modified_at": AT,
+            "channel_modified_at": LATER,
+            "detected_at": AT,
+            "resolved_at": LATER if status != "PENDING" else None,
+            "resolved_by": "token:ci" if status != "PENDING" else None,
+            "resolution": {"resolution": status, "overrides": []} if status != "PENDING" else None,
+            "applied_at": None,
+            "apply_error": None,
+        }
+        for conflict_id, status in ((1, "PIM_WINS"), (2, "PENDING"))
+    ],
+    "webhook_deliveries": [
+        {
+            "id": 1,
+            "tenant_id": 1,
+            "connector_id": SHOPIFY,
+            "delivery_id": "d-1",
+            "topic": "products/update",
+            "payload": {"title": NAMES["ja_JP"]},
+            "occurred_at": AT,
+            "received_at": LATER,
+            "status": "PROCESSED",
+            "attempts": 1,
+            "processed_at": LATER,
+            "outcome": "applied",
+        }
+    ],
+}
+"""One tenant's installation: every table, every column, at the head schema. A database at an older revision gets
+the tables and columns it has."""
+
+FILLED_BY_MIGRATIONS: dict[tuple[str, str], Any] = {
+    ("connectors", "credentials_encrypted"): "",
+    ("connectors", "locale_mapping"): [],
+    ("connectors", "default_sync_type"): "INCREMENTAL",
+    ("connectors", "conflict_strategy"): "MANUAL",
+    ("connectors", "fallback_policy"): "OMIT",
+    ("connectors", "hold_incomplete_locales"): False,
+    ("connectors", "mappings_version"): 0,
+    ("connectors", "sync_cursor"): 0,
+    ("connectors", "synced_mappings_version"): 0,
+    ("connectors", "failed_job_streak"): 0,
+    ("listings", "document_hashes"): {},
+    ("listings", "sent"): {},
+    ("listings", "base"): {},
+    ("listings", "excluded"): False,
+    ("listings", "synced_revision"): 0,
+}
+"""What a column added to a table holding rows holds in them (NULL when it is not here)."""
+
+
+def _migrations_with_their_previous() -> list[tuple[str, str]]:
+    revisions = _revisions()
+    return list(itertools.pairwise(revisions))
+
+
+@pytest.mark.parametrize(("before", "migration"), _migrations_with_their_previous(), ids=lambda revision: f"{revision}")
+async def test_an_installation_at_the_revision_before_each_migration_upgrades_with_its_data(
+    empty_database_url: str, before: str, migration: str
+) -> None:
+    """An installation last migrated at `before` upgrades to head: every row and value is there as written (no-break
+    spaces, JSON, times to the microsecond), columns added since hold what their migration gave them, and only
+    the rewrites a migration documents happened. Going back down to `before` keeps every row too."""
+    config = alembic_config(empty_database_url)
+    await asyncio.to_thread(command.upgrade, config, before)
+    db = Database(empty_database_url)
+    try:
+        written = await _write_rows(db, before)
+        await asyncio.to_thread(command.upgrade, config, "head")
+        expected = _after_upgrade_from(before, written)
+        assert await _read_rows(db, set(written)) == expected
+        await asyncio.to_thread(command.downgrade, config, before)
+        assert await _read_rows(db, set(written), columns=written) == _as_written_then(expected, written)
+    finally:
+        await db.dispose()
+
+
+async def _write_rows(db: Database, revision: str) -> dict[str, list[dict[str, Any]]]:
+    """ROWS, as far as the database at `revision` has their tables and columns, written and returned."""
+    written: dict[str, list[dict[str, Any]]] = {}
+    async with db.transaction() as session:
+        connection = await session.connection()
+        present = await connection.run_sync(_columns_present)
+        for table_name, rows in ROWS.items():
+            if table_name not in present:
+                continue
+            old = _table_of(table_name, present[table_name])
+            kept = [
+                {name: value for name, value in row.items() if name in present[table_name]}
+                for row in rows
+                if not (revision >= "0007" and table_name in ("sync_jobs", "sync_chunks") and row["id"] == DOUBLE_JOB)
+            ]
+            await connection.execute(old.insert(), kept)
+            written[table_name] = kept
+    return written
+
+
+def _columns_present(connection: Connection) -> dict[str, set[str]]:
+    inspector = inspect(connection)
+    return {
+        table: {column["name"] for column in inspector.get_columns(table)}
+        for table in inspector.get_table_names()
+        if table in Base.metadata.tables
+    }
+
+
+def _table_of(name: str, columns: set[str]) -> Table:
+    """The model's table cut down to `columns`, with no Python-side default to add one the database lacks."""
+    model = Base.metadata.tables[name]
+    return Table(
+        name, MetaData(), *(Column(column.name, column.type) for column in model.columns if column.name in columns)
+    )
+
+
+def _after_upgrade_from(before: str, written: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Each written row at head: as written, columns added since as FILLED_BY_MIGRATIONS says, and the documented
+    rewrites of the migrations after `before`."""
+    expected: dict[str, list[dict[str, Any]]] = {}
+    for table_name, rows in written.items():
+        columns = [column.name for column in Base.metadata.tables[table_name].columns]
+        expected[table_name] = [
+            {name: row[name] if name in row else FILLED_BY_MIGRATIONS.get((table_name, name)) for name in columns}
+            for row in rows
+        ]
+    if before < "0005":  # jobs were queued when they were created
+        for job in expected.get("sync_jobs", []):
+            job["enqueued_at"] = job["created_at"]
+    if before < "0006":  # a Shopify listing's time included translation edits its deliveries never carry
+        for listing in expected["listings"]:
+            if listing["connector_id"] == SHOPIFY:
+                listing["channel_updated_at"] = None
+    if before < "0007":  # the newer of two active jobs of one connector is cancelled, with its open chunks
+        for job in expected.get("sync_jobs", []):
+            if job["id"] == DOUBLE_JOB:
+                job.update(status="CANCELLED", cancel_requested=True, completed_at=ANY_TIME)
+        for chunk in expected.get("sync_chunks", []):
+            if chunk["job_id"] == DOUBLE_JOB:
+                chunk.update(status="CANCELLED", lease_expires_at=None)
+    if before < "0009":  # search texts hold plain spaces only
+        for product in expected["products"]:
+            product["search_text"] = product["search_text"].translate(
+                dict.fromkeys(map(ord, "\u00a0\u2009\u202f\u3000"), " ")
+            )
+    return expected
+
+
+def _as_written_then(
+    expected: dict[str, list[dict[str, Any]]], written: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows at head cut down to the columns written: what a downgrade back to that revision keeps (the
+    rewrites above are documented as kept)."""
+    return {
+        table_name: [{name: row[name] for name in written_rows[0]} for row in expected[table_name]]
+        for table_name, written_rows in written.items()
+    }
+
+
+class _AnyTime:
+    """Equal to any aware datetime: a time the migration took from the database's clock."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, datetime) and other.tzinfo is not None
+
+    def __repr__(self) -> str:
+        return "<any time>"
+
+
+ANY_TIME: Any = _AnyTime()
+
+
+async def _read_rows(
+    db: Database, tables: set[str], *, columns: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every row of `tables` by id, through the models' column types (JSON decoded, times aware); only the
+    columns written when `columns` is given."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    async with db.reader() as session:
+        for table_name in tables:
+            model = Base.metadata.tables[table_name]
+            names = list(columns[table_name][0]) if columns is not None else [column.name for column in model.columns]
+            table = _table_of(table_name, set(names))
+            rows = await session.execute(select(*(table.c[name] for name in names)).order_by(table.c.id))
+            found[table_name] = [dict(row._mapping) for row in rows]
+    return found
