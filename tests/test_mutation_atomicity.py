@@ -111,6 +111,13 @@ def _new_connector_bad_credentials(world: World) -> dict[str, Any]:
     return {"input": given}
 
 
+def _new_connector_nul_name(world: World) -> dict[str, Any]:
+    """Good in every part but the name, which PostgreSQL cannot store (SQLite would)."""
+    given = connector_input(world.shop, "second")
+    given["name"] = "Second\x00shop"
+    return {"input": given}
+
+
 def _changed_connector(world: World) -> dict[str, Any]:
     settings = {
         "scope": "print",
@@ -126,6 +133,11 @@ def _changed_connector(world: World) -> dict[str, Any]:
 def _mappings(world: World) -> dict[str, Any]:
     bad = {"attributeCode": "no_such_attribute", "channelField": "description", "direction": "EXPORT"}
     return {"code": "shop", "mappings": [MAPPINGS[0], MAPPINGS[2], bad]}
+
+
+def _mappings_nul_transformation(world: World) -> dict[str, Any]:
+    ellipsis = {"maxLength": {"length": 200, "ellipsis": "\u2026\x00"}}
+    return {"code": "shop", "mappings": [MAPPINGS[0], MAPPINGS[2], {**MAPPINGS[1], "transformation": ellipsis}]}
 
 
 CASES = [
@@ -239,12 +251,31 @@ CASES = [
         "CHN-002",
     ),
     Case(
+        "createConnector-nul-name",
+        "createConnector",
+        CREATE_CONNECTOR,
+        _new_connector_nul_name,
+        ["input", "name"],
+        "CON-001",
+    ),
+    Case(
         "updateConnector",
         "updateConnector",
         UPDATE_CONNECTOR,
         _changed_connector,
         ["input", "settings", "localeMapping", 2, "channelLocale"],
         "CHN-012",
+    ),
+    Case(
+        "updateConnector-nul-name",
+        "updateConnector",
+        UPDATE_CONNECTOR,
+        lambda w: {
+            "code": "shop",
+            "input": {"credentials": w.shop.credentials(), "settings": {"scope": "print"}, "name": "Shop\x00"},
+        },
+        ["input", "name"],
+        "CON-001",
     ),
     Case(
         "deleteConnector",
@@ -271,6 +302,14 @@ CASES = [
         "CON-003",
     ),
     Case(
+        "pauseConnector-nul-reason",
+        "pauseConnector",
+        PAUSE,
+        lambda w: {"code": "shop", "reason": "closed for stocktaking\x00"},
+        ["reason"],
+        "CON-001",
+    ),
+    Case(
         "resumeConnector",
         "resumeConnector",
         RESUME,
@@ -284,6 +323,14 @@ CASES = [
         SAVE_MAPPINGS,
         _mappings,
         ["mappings", 2, "attributeCode"],
+        "CHN-060",
+    ),
+    Case(
+        "saveMappings-nul-transformation",
+        "saveMappings",
+        SAVE_MAPPINGS,
+        _mappings_nul_transformation,
+        ["mappings", 2, "transformation", "maxLength", "ellipsis"],
         "CHN-060",
     ),
     Case(

@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Protocol
 from app.channels.base import WebhookEvent
 from app.domain.channels import ChannelType
 from app.domain.errors import ErrorCode, ServiceError
+from app.domain.stored_text import nul_paths
 
 Headers = Mapping[str, str]
 """Request headers with lower-case names."""
@@ -134,28 +135,13 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _holds_nul(value: Any) -> bool:
-    """Whether any string (key or value) holds U+0000, which PostgreSQL cannot store in JSONB."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str) and "\x00" in item:
-            return True
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def load_json(body: bytes) -> Any:
     """The body as JSON (UTF-8, RFC 8259); PayloadInvalid for anything else, NaN and Infinity included."""
     try:
         value = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise PayloadInvalid(f"the body is not UTF-8 JSON: {exc}"[:300]) from None
-    if _holds_nul(value):
+    if nul_paths(value):
         raise PayloadInvalid("the body holds a NUL character (\\u0000), which cannot be stored")
     return value
 

@@ -14,12 +14,12 @@ from collections.abc import Collection
 from sqlalchemy import ColumnElement, false
 from sqlalchemy.orm import InstrumentedAttribute
 
-NUL = "\x00"
+from app.domain.stored_text import holds_nul
 
 
 def storable(text: str) -> bool:
     """Whether a stored text could equal `text`."""
-    return NUL not in text
+    return not holds_nul(text)
 
 
 def text_is(column: InstrumentedAttribute[str], key: str) -> ColumnElement[bool]:

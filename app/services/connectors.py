@@ -41,6 +41,7 @@ from app.domain.connectors import (
 from app.domain.credentials import check_credentials
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.mappings import MappingDraft, as_draft, check_mappings
+from app.domain.stored_text import holds_nul, nul_refused
 from app.repositories.connectors import ConnectorFilter, ConnectorRepository, MappingRepository
 from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
@@ -396,6 +397,8 @@ class ConnectorService:
     async def pause(self, code: str, reason: str | None) -> Connector:
         """PAUSED, with the reason: schedules skip it, webhook deliveries wait, and its active sync is cancelled
         (a running one stops within a page of products, as cancelSyncJob stops it)."""
+        if reason is not None and holds_nul(reason):
+            raise InvalidInput([UserErrorItem(("reason",), nul_refused("a reason"), ErrorCode.INVALID_SETTING)])
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
             before = row.status
@@ -511,6 +514,8 @@ class ConnectorService:
                     ("input", "name"), f"a name is 1 to {MAX_NAME_LENGTH} characters", ErrorCode.INVALID_SETTING
                 )
             ]
+        if holds_nul(name):
+            return [UserErrorItem(("input", "name"), nul_refused("a name"), ErrorCode.INVALID_SETTING)]
         return []
 
     def _channel_type(self, raw: str, errors: list[UserErrorItem]) -> ChannelType | None:
