@@ -95,6 +95,12 @@ def _products(world: World) -> dict[str, Any]:
     return {"products": [*good, bad]}
 
 
+def _products_huge_number(world: World) -> dict[str, Any]:
+    """A NUMBER beyond 64 bits: a JSON column would give it back as a float, 1e+30, not as given."""
+    good = [{"sku": "STOOL-1", "values": [value("stock", 2**64 - 1)]}, {"sku": "CHAIR-1", "values": []}]
+    return {"products": [*good, {"sku": "STOOL-2", "values": [value("stock", 10**30 + 1)]}]}
+
+
 def _locale_mapping(*pairs: tuple[str, str]) -> list[dict[str, str]]:
     return [{"pimLocale": pim, "channelLocale": channel} for pim, channel in pairs]
 
@@ -138,6 +144,11 @@ def _mappings(world: World) -> dict[str, Any]:
 def _mappings_nul_transformation(world: World) -> dict[str, Any]:
     ellipsis = {"maxLength": {"length": 200, "ellipsis": "\u2026\x00"}}
     return {"code": "shop", "mappings": [MAPPINGS[0], MAPPINGS[2], {**MAPPINGS[1], "transformation": ellipsis}]}
+
+
+def _mappings_huge_number(world: World) -> dict[str, Any]:
+    cut = {"maxLength": {"length": 10**30, "ellipsis": "\u2026"}}
+    return {"code": "shop", "mappings": [MAPPINGS[0], MAPPINGS[2], {**MAPPINGS[1], "transformation": cut}]}
 
 
 CASES = [
@@ -225,6 +236,14 @@ CASES = [
         _products,
         ["products", 3, "values", 0, "locale"],
         "CAT-002",
+    ),
+    Case(
+        "upsertProducts-huge-number",
+        "upsertProducts",
+        UPSERT_PRODUCTS,
+        _products_huge_number,
+        ["products", 2, "values", 0, "data"],
+        "CAT-004",
     ),
     Case(
         "deleteProducts",
@@ -331,6 +350,14 @@ CASES = [
         SAVE_MAPPINGS,
         _mappings_nul_transformation,
         ["mappings", 2, "transformation", "maxLength", "ellipsis"],
+        "CHN-060",
+    ),
+    Case(
+        "saveMappings-huge-number",
+        "saveMappings",
+        SAVE_MAPPINGS,
+        _mappings_huge_number,
+        ["mappings", 2, "transformation", "maxLength", "length"],
         "CHN-060",
     ),
     Case(

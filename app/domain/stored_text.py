@@ -1,20 +1,29 @@
-"""Text the service stores must fit every database it runs on (pure).
+"""What the service stores must come back as it was given, on every database it runs on (pure).
 
 PostgreSQL cannot hold a NUL character (U+0000) in text or in JSONB; SQLite
 can. A NUL a user sends would be stored on one and a server error on the
-other, so input that gets stored is checked here first and refused alike on
-both, as a userError naming where the NUL is.
+other. And a JSON column is read back with orjson, which gives a whole number
+outside 64 bits back as a float (rounded, or no number at all beyond a
+double's range). Input that gets stored is checked here first and refused
+alike on both databases, as a userError naming where the problem is.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from app.domain.errors import Path
 
 NUL = "\x00"
+
+EXACT_INTEGERS = range(-(2**63), 2**64)
+"""The whole numbers a JSON column gives back as they were stored."""
+
+
+def holds_nul(text: str) -> bool:
+    return NUL in text
 
 
 def nul_refused(what: str) -> str:
@@ -22,26 +31,44 @@ def nul_refused(what: str) -> str:
     return f"{what} cannot contain a NUL character (\\u0000), which cannot be stored"
 
 
-def holds_nul(text: str) -> bool:
-    return NUL in text
+def integer_refused(number: int) -> str:
+    """The message refusing a whole number outside EXACT_INTEGERS (not shown: it may have thousands of digits)."""
+    try:
+        stored = repr(float(number))
+    except OverflowError:
+        return "a whole number this large cannot be stored (it is beyond 64 bits and a double's range)"
+    return f"a whole number beyond 64 bits would be stored as {stored}, not as given"
 
 
 def nul_paths(data: Any, path: Path = ()) -> list[Path]:
-    """The path of every string in JSON `data` that holds a NUL: a value's own path, for an object's key the path
-    it names. Walked without recursion, so input nested however deep cannot exhaust the stack."""
-    found: dict[Path, None] = {}
+    """The path of every string in JSON `data` (an object's keys included) that holds a NUL."""
+    return list(dict.fromkeys(at for at, leaf in _leaves(data, path) if isinstance(leaf, str) and holds_nul(leaf)))
+
+
+def unstorable_paths(data: Any, path: Path = ()) -> list[tuple[Path, str]]:
+    """Where JSON `data` holds what would not come back as given, and why: a string holding a NUL (an object's key
+    too), a whole number outside EXACT_INTEGERS."""
+    found: dict[Path, str] = {}
+    for at, leaf in _leaves(data, path):
+        if isinstance(leaf, str) and holds_nul(leaf):
+            found.setdefault(at, nul_refused("text"))
+        elif isinstance(leaf, int) and leaf not in EXACT_INTEGERS:
+            found.setdefault(at, integer_refused(leaf))
+    return list(found.items())
+
+
+def _leaves(data: Any, path: Path) -> Iterator[tuple[Path, str | int]]:
+    """Every string (an object's keys at the path they name) and whole number in JSON `data`, breadth first and
+    without recursion, so input nested however deep cannot exhaust the stack."""
     pending: deque[tuple[Path, Any]] = deque([(path, data)])
     while pending:
         at, item = pending.popleft()
-        if isinstance(item, str):
-            if holds_nul(item):
-                found[at] = None
+        if isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
+            yield at, item
         elif isinstance(item, Mapping):
             for key, inner in item.items():
                 where = (*at, str(key))
-                if holds_nul(str(key)):
-                    found[where] = None
+                yield where, str(key)
                 pending.append((where, inner))
         elif isinstance(item, list | tuple):
             pending.extend(((*at, index), inner) for index, inner in enumerate(item))
-    return list(found)

@@ -31,6 +31,7 @@ from app.db.models import NO_LOCALE, NO_SCOPE
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.errors import ErrorCode, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
+from app.domain.stored_text import EXACT_INTEGERS, integer_refused
 
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -134,7 +135,13 @@ def _number(data: Any, _spec: CatalogSpec) -> int | float:
         return _exact_number(data)
     if isinstance(data, float) and not math.isfinite(data):
         raise ValueRejected("expected a finite number")
-    return data
+    return _exact_integer(data) if isinstance(data, int) else data
+
+
+def _exact_integer(number: int) -> int:
+    if number not in EXACT_INTEGERS:
+        raise ValueRejected(f"{integer_refused(number)}: {NUMBER_DIGITS_HINT}")
+    return number
 
 
 def _exact_number(data: Decimal) -> int | float:
@@ -142,7 +149,7 @@ def _exact_number(data: Decimal) -> int | float:
     if not data.is_finite():
         raise ValueRejected("expected a finite number")
     if data == data.to_integral_value():
-        return int(data)
+        return _exact_integer(int(data))
     number = float(data)
     if not math.isfinite(number) or Decimal(repr(number)) != data:
         stored = format(Decimal(repr(number)), "f") if math.isfinite(number) else str(number)

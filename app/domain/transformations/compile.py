@@ -14,7 +14,7 @@ from app.domain.catalog import AttributeType
 from app.domain.channels import ChannelField, FieldType
 from app.domain.errors import ErrorCode, Path, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.stored_text import nul_paths, nul_refused
+from app.domain.stored_text import unstorable_paths
 from app.domain.transformations.defaults import _channel_value
 from app.domain.transformations.formatting import _decimal_or_none, _is_int
 from app.domain.transformations.model import (
@@ -150,8 +150,8 @@ class _Compiler:
         self.errors.append(UserErrorItem(path, message, code))
 
     def run(self, raw: Any) -> CompiledTransformation:
-        for at in nul_paths(raw, ROOT):  # a mapping's transformation is stored as it is given
-            self.error(at, nul_refused("text"))
+        for at, message in unstorable_paths(raw, ROOT):  # a mapping's transformation is stored as it is given
+            self.error(at, message)
         if isinstance(raw, Mapping):
             self.element(raw, ROOT)
         elif isinstance(raw, list):
