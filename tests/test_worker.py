@@ -302,23 +302,25 @@ def test_each_queue_names_its_own_periodic_tasks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("setting", "said"),
+    ("setting", "said", "exit_code"),
     [
-        ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key"),
-        ({"DATABASE_URL": UNREACHABLE_POSTGRES}, "(check DATABASE_URL"),
-        ({"DATABASE_URL": "postgresql://pimsync@db/pimsync"}, "error DATABASE_URL: DATABASE_URL must be"),
+        ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key", 2),
+        ({"DATABASE_URL": UNREACHABLE_POSTGRES}, "(check DATABASE_URL", 1),
+        ({"DATABASE_URL": "postgresql://pimsync@db/pimsync"}, "error DATABASE_URL must be", 2),
     ],
 )
 async def test_a_set_up_mistake_stops_the_worker_with_one_line(
-    setting: dict[str, str], said: str, tmp_path: Path, running: list[WorkerProcess]
+    setting: dict[str, str], said: str, exit_code: int, tmp_path: Path, running: list[WorkerProcess]
 ) -> None:
+    """A malformed setting is the environment the worker was given (exit 2, as every command); a database that
+    does not answer is a failure to start (exit 1), which an orchestrator retries."""
     machine = Machine(tmp_path, WORKER_REDIS_URL if redis_available() else None)
     with closed_port() as port:
         worker = start_worker(machine, **{name: value.format(closed_port=port) for name, value in setting.items()})
         running.append(worker)
         returncode = worker.wait(START_SECONDS)
     output = worker.output()
-    assert returncode == 1, output
+    assert returncode == exit_code, output
     assert said in output, output
     assert "Traceback" not in output, output
     assert embedded_servers(tmp_path) == [], "the embedded Redis it started is stopped"
