@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Protocol
 from app.channels.base import WebhookEvent
 from app.domain.channels import ChannelType
 from app.domain.errors import ErrorCode, ServiceError
-from app.domain.stored_text import nul_paths
+from app.domain.storable import nul_paths
 
 Headers = Mapping[str, str]
 """Request headers with lower-case names."""

@@ -31,7 +31,7 @@ from app.db.models import NO_LOCALE, NO_SCOPE
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.errors import ErrorCode, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.stored_text import EXACT_INTEGERS, integer_refused
+from app.domain.storable import EXACT_INTEGERS, integer_refused
 
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")

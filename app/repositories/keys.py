@@ -14,7 +14,7 @@ from collections.abc import Collection
 from sqlalchemy import ColumnElement, false
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.domain.stored_text import holds_nul
+from app.domain.storable import holds_nul
 
 
 def storable(text: str) -> bool:

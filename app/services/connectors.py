@@ -41,7 +41,7 @@ from app.domain.connectors import (
 from app.domain.credentials import check_credentials
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.mappings import MappingDraft, as_draft, check_mappings
-from app.domain.stored_text import holds_nul, nul_refused
+from app.domain.storable import holds_nul, nul_refused
 from app.repositories.connectors import ConnectorFilter, ConnectorRepository, MappingRepository
 from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository

@@ -14,7 +14,7 @@ from app.domain.catalog import AttributeType
 from app.domain.channels import ChannelField, FieldType
 from app.domain.errors import ErrorCode, Path, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.stored_text import unstorable_paths
+from app.domain.storable import unstorable_paths
 from app.domain.transformations.defaults import _channel_value
 from app.domain.transformations.formatting import _decimal_or_none, _is_int
 from app.domain.transformations.model import (
