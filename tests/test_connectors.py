@@ -94,6 +94,29 @@ async def test_create_tests_the_connection_and_reports_the_store(
     assert served_shop.shop.requests_to("GET", "/info"), "the connection test never reached the shop"
 
 
+async def test_a_shop_name_too_long_or_holding_a_nul_is_shown_cut_and_cleaned(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """A shop names itself as it likes; the connection test must not fail (PostgreSQL refuses a NUL or a name past
+    its column) over how the name is shown."""
+    served_shop.shop.store_name = "Souq\x00 " + "الرياض " * 60
+    payload = await create_connector(catalog, served_shop)
+    connector = payload["connector"]
+    assert payload["userErrors"] == [] and connector["status"] == "CONNECTED", payload
+    assert connector["storeName"] == ("Souq " + "الرياض " * 60)[:255]
+
+
+@pytest.mark.parametrize("reported", [["en", "x" * 36], ["en", "a\x00r"], ["en", ""]])
+async def test_a_shop_reporting_locale_codes_that_cannot_be_codes_fails_its_test_clearly(
+    catalog: GraphQLClient, served_shop: ServedShop, reported: list[str]
+) -> None:
+    served_shop.shop.supported_locales = tuple(reported)
+    payload = await create_connector(catalog, served_shop)
+    assert payload["testResult"]["success"] is False, payload
+    assert "supportedLocales must be a list of locale codes" in payload["testResult"]["message"]
+    assert payload["connector"]["status"] == "ERROR"
+
+
 async def test_a_failed_connection_test_still_creates_the_connector_in_error(
     catalog: GraphQLClient, served_shop: ServedShop
 ) -> None:

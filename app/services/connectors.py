@@ -41,7 +41,7 @@ from app.domain.connectors import (
 from app.domain.credentials import check_credentials
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.mappings import MappingDraft, as_draft, check_mappings
-from app.domain.storable import holds_nul, nul_refused
+from app.domain.storable import NUL, holds_nul, nul_refused
 from app.repositories.connectors import ConnectorFilter, ConnectorRepository, MappingRepository
 from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
@@ -152,6 +152,16 @@ def _with_decided(row: Connector, settings: ConnectorSettings, changed: frozense
     return replace(settings_of(row), **decided)
 
 
+STORE_NAME_LENGTH = Connector.store_name.type.length or 255
+PRIMARY_LOCALE_LENGTH = Connector.primary_locale.type.length or 35
+
+
+def _shown(said: str | None, length: int) -> str | None:
+    """What a shop says of itself, as the connector can hold it: a name is shown, not matched, so one longer than
+    its column is cut, and NULs (which PostgreSQL cannot store) are dropped, rather than failing the test."""
+    return None if said is None else said.replace(NUL, "")[:length]
+
+
 def _status_after(outcome: TestOutcome) -> tuple[ConnectorStatus, str | None]:
     if outcome.success:
         return ConnectorStatus.CONNECTED, None
@@ -163,9 +173,9 @@ def _status_after(outcome: TestOutcome) -> tuple[ConnectorStatus, str | None]:
 def _record_test(row: Connector, outcome: TestOutcome) -> None:
     row.last_tested_at = utcnow()
     if outcome.info is not None:
-        row.store_name = outcome.info.store_name
+        row.store_name = _shown(outcome.info.store_name, STORE_NAME_LENGTH)
         row.supported_locales = list(outcome.info.supported_locales)
-        row.primary_locale = outcome.info.primary_locale
+        row.primary_locale = _shown(outcome.info.primary_locale, PRIMARY_LOCALE_LENGTH)
     if row.status != ConnectorStatus.PAUSED:
         status, reason = _status_after(outcome)
         row.status, row.status_reason = status.value, reason

@@ -31,8 +31,11 @@ import httpx
 from app.channels.base import ChannelDocument, ChannelInfo, ChannelRejected, ItemResult, RateGate, RemoteProduct
 from app.channels.custom_http.client import CustomHttpClient, CustomHttpCredentials
 from app.domain.errors import ErrorCode
+from app.domain.storable import NUL
 
 MAX_BATCH_SIZE = 100
+MAX_LOCALE_LENGTH = 35
+"""The longest channel locale code a connector stores (its locale columns hold 35 characters)."""
 """The protocol's limit on products per POST /products/batch, and on SKUs per GET /products."""
 MAX_SKUS_QUERY_LENGTH = 6000
 """Longest encoded `skus=` value per request: 100 long SKUs would pass common 8 KiB request-line limits."""
@@ -161,7 +164,7 @@ class CustomHttpAdapter:
         count = payload.get("productCount")
         if store_name is not None and not isinstance(store_name, str):
             raise self._rejected("GET /info", "storeName must be a string")
-        if not isinstance(locales, list) or not all(isinstance(code, str) and code for code in locales):
+        if not isinstance(locales, list) or not all(_is_locale_code(code) for code in locales):
             raise self._rejected("GET /info", "supportedLocales must be a list of locale codes")
         if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
             raise self._rejected("GET /info", "productCount must be a non-negative integer")
@@ -324,3 +327,9 @@ def _sku_chunks(skus: Sequence[str]) -> Iterator[list[str]]:
         length += size
     if chunk:
         yield chunk
+
+
+def _is_locale_code(code: object) -> bool:
+    """A channel locale code the service can store and map: text, at most 35 characters (BCP 47's longest
+    practical tag), no NUL."""
+    return isinstance(code, str) and 0 < len(code) <= MAX_LOCALE_LENGTH and NUL not in code
