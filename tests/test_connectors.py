@@ -187,6 +187,8 @@ async def test_malformed_credentials_are_refused_without_echoing_them(
         ({"scope": "mobile"}, ["scope"], "CAT-007"),
         ({"taxConfig": {"applyTax": True, "taxRate": 1.5}}, ["taxConfig", "taxRate"], "CHN-070"),
         ({"syncIntervalMinutes": 1}, ["syncIntervalMinutes"], "CON-001"),
+        ({"requestsPerSecond": 1e-300}, ["requestsPerSecond"], "CON-001"),
+        ({"requestsPerSecond": 0.001}, ["requestsPerSecond"], "CON-001"),
     ],
 )
 async def test_bad_settings_are_user_errors_and_create_nothing(

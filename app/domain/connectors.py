@@ -23,6 +23,9 @@ from app.domain.errors import ErrorCode, Path, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
 
 MAX_REQUESTS_PER_SECOND = 1000.0
+MIN_REQUESTS_PER_SECOND = 0.01
+"""One request every 100 seconds (864 a day, under the strictest daily quotas the channels set): below it, a
+number such as 1e-300 reads as allowed and means never sending."""
 MIN_SYNC_INTERVAL_MINUTES = 5
 MAX_SYNC_INTERVAL_MINUTES = 60 * 24 * 31
 ROUNDING_MODES = ("HALF_UP", "HALF_EVEN", "HALF_DOWN", "UP", "DOWN", "CEILING", "FLOOR")
@@ -296,11 +299,11 @@ def check_settings(
             )
         )
     rate = settings.requests_per_second
-    if rate is not None and not 0 < rate <= MAX_REQUESTS_PER_SECOND:
+    if rate is not None and not MIN_REQUESTS_PER_SECOND <= rate <= MAX_REQUESTS_PER_SECOND:
         errors.append(
             UserErrorItem(
                 ("requestsPerSecond",),
-                f"requestsPerSecond must be above 0 and at most {MAX_REQUESTS_PER_SECOND}",
+                f"requestsPerSecond must be between {MIN_REQUESTS_PER_SECOND} and {MAX_REQUESTS_PER_SECOND}",
                 ErrorCode.INVALID_SETTING,
             )
         )
