@@ -220,11 +220,45 @@ async def test_a_killed_worker_is_replaced_and_nothing_is_created_twice(
         done = await wait_for_job(shop_sync, job["id"], worker=second, within=60)
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 300, 0)
     assert len(served_shop.shop.products) == 300
+    assert most_creations_of_one_sku(served_shop) == 1, "a product was created twice"
+
+
+def most_creations_of_one_sku(shop: ServedShop) -> int:
+    """How many times the SKU sent most often as a new product (no external id) was sent so."""
     creates: dict[str, int] = {}
-    for product in sent_products(served_shop):
+    for product in sent_products(shop):
         if product["externalId"] is None:
             creates[product["sku"]] = creates.get(product["sku"], 0) + 1
-    assert max(creates.values()) == 1, "a product was created twice"
+    return max(creates.values(), default=0)
+
+
+DEPLOY_LEASE_SECONDS = "60"
+"""A lease far longer than the test waits: a chunk the stopped worker kept would stall the job past it."""
+
+
+async def test_a_worker_stopped_by_a_deploy_hands_its_chunks_to_the_next_at_once(
+    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path
+) -> None:
+    """A rolling deploy SIGTERMs a worker mid-chunk and starts a new one: the old one exits within seconds, and the
+    new one takes the job up at once (not once the chunks' leases run out), creating nothing twice."""
+    await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, PRODUCTS + 270)))
+    served_shop.shop.slow_down(0.3)
+    job = await trigger(shop_sync)
+    lease = {"PIMSYNC_SYNC_LEASE_SECONDS": DEPLOY_LEASE_SECONDS}
+    with running_worker(settings, tmp_path / "old.log", **lease) as old:
+        await until_a_batch_is_sent(served_shop, "the old worker")
+        assert old.process is not None
+        stopping = time.monotonic()
+        old.process.send_signal(signal.SIGTERM)
+        exited = await asyncio.to_thread(old.process.wait, 15)
+        assert exited == 0, old.output()
+    assert time.monotonic() - stopping < 10, f"the stopped worker took its time:\n{old.output()}"
+    served_shop.shop.slow_down(0)
+    with running_worker(settings, tmp_path / "new.log", **lease) as new:
+        done = await wait_for_job(shop_sync, job["id"], worker=new, within=25)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 300, 0)
+    assert len(served_shop.shop.products) == 300
+    assert most_creations_of_one_sku(served_shop) == 1, "a product was created twice"
 
 
 async def queued_messages(container: Container, prefix: str, since: datetime) -> list[str]:
