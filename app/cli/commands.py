@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from arq.connections import create_pool
 from typer.core import TyperGroup
 
 from app.cli.catalog import catalog
@@ -22,7 +23,7 @@ from app.cli.interrupt import EXIT_INTERRUPTED, interrupted
 from app.cli.keys import keys
 from app.cli.sync import sync
 from app.cli.tokens import tenants, tokens
-from app.container import open_container
+from app.container import arq_redis_settings, open_container
 from app.db.migrate import upgrade_to_head
 from app.domain.scopes import ALL_SCOPES
 from app.embedded_redis import redis_url, stop_embedded_redis
@@ -141,6 +142,14 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
     _serve(server, listening)
 
 
+async def _redis_answers(current: Settings) -> None:
+    """Wait for Redis with arq's own tries, each said in the log, then exit 1 with one line if it never answers.
+    The worker's own connections ride out an outage (arq_redis_settings), which at start-up would be half a minute
+    of silence a try before a Redis that is not there is reported."""
+    pool = await create_pool(arq_redis_settings(current), default_queue_name=current.queue_name)
+    await pool.aclose()
+
+
 @app.command()
 def worker() -> None:
     """Run a worker: sync jobs, channel webhooks, conflict resolutions and scheduled syncs.
@@ -148,15 +157,15 @@ def worker() -> None:
     It refuses to start on a database that needs `pimsync migrate`."""
     from arq import run_worker
 
-    from app.container import arq_redis_settings
     from workers.settings import SchemaOutdated, WorkerSettings, periodic_tasks
 
     current = settings()
     try:
+        run_async(lambda: _redis_answers(current))
         with operator_errors():
             run_worker(
                 WorkerSettings,  # type: ignore[arg-type]
-                redis_settings=arq_redis_settings(current),
+                redis_settings=arq_redis_settings(current, ride_out_outages=True),
                 queue_name=current.queue_name,
                 cron_jobs=periodic_tasks(current.queue_name),
                 poll_delay=current.worker_poll_seconds,
