@@ -6,6 +6,7 @@ these tests' queue messages.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -408,6 +409,42 @@ async def test_a_worker_stopping_mid_chunk_hands_it_back_at_once(
     done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
     assert len(served_shop.shop.products) == PRODUCTS
+
+
+async def test_a_worker_stopping_while_the_next_page_loads_still_records_the_page_it_sent(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped while it loads the next page (a slow database) and records the page just sent: the page is recorded
+    before the chunk is handed back, not left writing on its own after the lease is gone and its work lost."""
+    from app.services.sync import runner
+    from app.services.sync.pages import PageWork
+
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    load, record = PageWork.load, runner.record_page
+
+    async def slow_load(*args: Any, **kwargs: Any) -> PageWork:
+        await asyncio.sleep(0.5)
+        return await load(*args, **kwargs)
+
+    async def slow_record(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(PageWork, "load", slow_load)
+    monkeypatch.setattr(runner, "record_page", slow_record)
+    paged = dataclasses.replace(container, settings=container.settings.model_copy(update={"sync_page_size": 10}))
+    running = asyncio.create_task(run_chunk(paged, chunk.id, worker="stopping"))
+    await until_a_batch_is_sent(served_shop, "the run")
+    await asyncio.sleep(0.1)  # the first page is being recorded, the second loaded
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    await asyncio.sleep(0.5)  # what a page left recording on its own would still do
+    job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert job["syncedProducts"] == 10, "the page sent before the stop was not recorded"
+    async with container.db.reader() as session:
+        row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+    assert row is not None and (row.status, row.lease_owner) == ("PENDING", None)
 
 
 async def _events(

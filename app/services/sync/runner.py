@@ -189,7 +189,7 @@ async def _pages(
     cursor after it, so a worker killed here leaves at most two pages (the one
     being sent and the one being recorded) for whoever resumes the chunk, and
     matching by SKU keeps that from creating anything twice. Cancellation is
-    seen when a page is recorded; the page already sent is recorded too.
+    seen when a page is recorded; the page already sent is recorded too, and so it is when the worker stops.
     """
     chunk, job = claim.chunk, claim.job
     how = make_pass(
@@ -239,10 +239,10 @@ async def _pages(
                 raise JobFailed(exc.summary) from None
             finally:
                 if recording is not None:
-                    cancelled = await recording
+                    cancelled = await asyncio.shield(recording)
             recording = asyncio.create_task(record(work))
         if recording is not None:
-            cancelled = await recording or cancelled
+            cancelled = await asyncio.shield(recording) or cancelled
     finally:
         await _settle(loading, recording)
     await _close_chunk(container, chunk.id, worker, ChunkStatus.CANCELLED if cancelled else ChunkStatus.DONE)
@@ -250,11 +250,15 @@ async def _pages(
 
 async def _settle(*tasks: asyncio.Task[Any] | None) -> None:
     """Let a prefetched page and a page being recorded finish before leaving: a page already sent is still
-    recorded when the next one fails, and no database session is cut off in the middle of a statement."""
-    for task in tasks:
-        if task is not None:
-            with contextlib.suppress(Exception):
-                await task
+    recorded when the next one fails or the worker stops (the recording is shielded from the stop, the loading is
+    not), and no database session is cut off in the middle of a statement. Their own failures were met already or
+    are the one leaving."""
+    started = [task for task in tasks if task is not None]
+    if started:
+        await asyncio.wait(started)
+    for task in started:
+        if not task.cancelled():
+            task.exception()
 
 
 async def _cancel_requested(container: Container, job_id: int) -> bool:
