@@ -34,7 +34,7 @@ from app.container import arq_redis_settings
 from app.db.migrate import alembic_config, head_revision, upgrade_to_head
 from app.settings import Environment, Settings
 from tests.conftest import redis_available, services_required
-from tests.ports import UNREACHABLE_POSTGRES, closed_port
+from tests.ports import UNREACHABLE_POSTGRES, closed_port, silent_port
 from workers.settings import periodic_tasks
 
 PIMSYNC = Path(sys.executable).with_name("pimsync")
@@ -324,3 +324,22 @@ async def test_a_set_up_mistake_stops_the_worker_with_one_line(
     assert said in output, output
     assert "Traceback" not in output, output
     assert embedded_servers(tmp_path) == [], "the embedded Redis it started is stopped"
+
+
+async def test_a_database_that_does_not_answer_stops_the_worker_with_one_line_within_seconds(
+    tmp_path: Path, running: list[WorkerProcess]
+) -> None:
+    """A database host that takes connections and never answers (a firewall dropping them, a server not up yet):
+    the worker says so, naming the database, and exits 1 for its supervisor to start it again, within seconds
+    rather than after the driver's minute of silence with "TimeoutError:" and nothing else."""
+    machine = Machine(tmp_path, WORKER_REDIS_URL if redis_available() else None)
+    with silent_port("127.0.0.1") as port:
+        started = time.monotonic()
+        worker = start_worker(machine, DATABASE_URL=UNREACHABLE_POSTGRES.format(closed_port=port))
+        running.append(worker)
+        returncode = worker.wait(START_SECONDS)
+    output = worker.output()
+    assert returncode == 1, output
+    assert "the database did not answer within" in output and "(check DATABASE_URL)" in output, output
+    assert "Traceback" not in output, output
+    assert time.monotonic() - started < START_SECONDS

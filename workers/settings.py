@@ -12,6 +12,7 @@ import structlog
 from arq import cron, func
 
 from app.container import open_container
+from app.db.engine import CONNECT_TIMEOUT_SECONDS
 from app.db.migrate import SchemaNotCurrent, require_current
 from app.logging import configure_logging
 from app.runtime import settle_heap
@@ -38,7 +39,11 @@ ONE_PRODUCT_TIMEOUT_SECONDS = 120
 """A webhook check or a resolution reads and writes one product on the channel; past this it is retried."""
 
 
-class SchemaOutdated(RuntimeError):
+class CannotStart(RuntimeError):
+    """A worker that must not start; the message, one line, says what to fix."""
+
+
+class SchemaOutdated(CannotStart):
     """The database is not at the migrations' head; the message says what to do (`pimsync migrate`, or run a newer release)."""
 
 
@@ -47,7 +52,14 @@ async def startup(ctx: WorkerContext) -> None:
     configure_logging(settings)
     container = await open_container(settings, ride_out_outages=True)
     try:
-        require_current(await ReadinessService(container).schema_revision())
+        current = await ReadinessService(container).schema_revision()
+    except TimeoutError:  # a refusal is a DBAPIError, which `pimsync worker` already reports as the database's
+        await container.close()
+        raise CannotStart(
+            f"the database did not answer within {CONNECT_TIMEOUT_SECONDS:g} s (check DATABASE_URL)"
+        ) from None
+    try:
+        require_current(current)
     except SchemaNotCurrent as exc:
         await container.close()
         raise SchemaOutdated(str(exc)) from None

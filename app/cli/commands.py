@@ -157,7 +157,7 @@ def worker() -> None:
     It refuses to start on a database that needs `pimsync migrate`."""
     from arq import run_worker
 
-    from workers.settings import SchemaOutdated, WorkerSettings, periodic_tasks
+    from workers.settings import CannotStart, WorkerSettings, periodic_tasks
 
     current = settings()
     try:
@@ -170,7 +170,7 @@ def worker() -> None:
                 cron_jobs=periodic_tasks(current.queue_name),
                 poll_delay=current.worker_poll_seconds,
             )
-    except SchemaOutdated as exc:
+    except CannotStart as exc:
         errors.print(f"[red]error[/red] {exc}")
         raise typer.Exit(1) from None
     finally:

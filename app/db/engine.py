@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app import json_codec
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_SECONDS = 10.0
+"""How long a new PostgreSQL connection may take: asyncpg's own minute left a process starting against a host that
+never answers silent for that long, and a request waiting as long."""
 
 _JSON = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
 
@@ -79,7 +82,9 @@ class Database:
             self.write_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(url, begin="BEGIN")
         else:
-            self.write_engine = create_async_engine(url, echo=echo, pool_pre_ping=True, **_JSON)
+            self.write_engine = create_async_engine(
+                url, echo=echo, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}, **_JSON
+            )
             self.read_engine = self.write_engine
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
