@@ -343,3 +343,35 @@ async def test_a_database_that_does_not_answer_stops_the_worker_with_one_line_wi
     assert "the database did not answer within" in output and "(check DATABASE_URL)" in output, output
     assert "Traceback" not in output, output
     assert time.monotonic() - started < START_SECONDS
+
+
+def check_worker(machine: Machine) -> subprocess.CompletedProcess[str]:
+    """`pimsync worker --check` on the machine, as a liveness probe runs it."""
+    return subprocess.run(
+        [str(PIMSYNC), "worker", "--check"], env=machine.env, capture_output=True, text=True, timeout=START_SECONDS
+    )
+
+
+async def test_a_liveness_probe_sees_whether_this_hosts_worker_polls_its_queue(
+    machine: Machine, running: list[WorkerProcess]
+) -> None:
+    """arq's health key was one per queue, under a name no probe asked for: nothing told a stuck or stopped worker
+    from a live one. `pimsync worker --check` says it, for the worker of its own host and queue."""
+    worker = start_worker(machine)
+    running.append(worker)
+    if machine.redis_url is None:
+        await wait_for_embedded(machine, worker)
+    deadline = time.monotonic() + START_SECONDS
+    while (alive := await asyncio.to_thread(check_worker, machine)).returncode != 0:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the probe never saw the worker: {alive.stdout}{alive.stderr}\n{worker.output()}")
+        await asyncio.sleep(0.2)
+    assert machine.queue_name in alive.stdout and "j_complete=" in alive.stdout, alive.stdout
+
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.wait(STOP_SECONDS) == 0, worker.output()
+    if machine.redis_url is None:  # the stopped worker took its embedded Redis down; the probe starts none
+        assert embedded_servers(machine.var_dir) == []
+    stopped = await asyncio.to_thread(check_worker, machine)
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert "error" in stopped.stderr and "Traceback" not in stopped.stderr, stopped.stderr

@@ -6,6 +6,7 @@ an override), so importing this module starts nothing.
 
 from __future__ import annotations
 
+import socket
 from typing import Any, ClassVar
 
 import structlog
@@ -93,6 +94,17 @@ def periodic_tasks(queue_name: str) -> list[Any]:
     return [cron(task, name=prefix + task.__name__, second=seconds, unique=True) for task, seconds in schedule]
 
 
+HEALTH_CHECK_SECONDS = 30
+"""How often a polling worker renews its health key; the key outlives each renewal by a second."""
+
+
+def health_key(queue_name: str) -> str:
+    """Where the worker on this host says it is alive and polling (arq writes it, with its job counts). One key per
+    host, not arq's one per queue: a liveness probe asks about its own host's worker, and any other worker polling
+    the queue would otherwise answer for a stuck one."""
+    return f"{queue_name}:health-check:{socket.gethostname()}"
+
+
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [
         check_readiness,
@@ -124,4 +136,5 @@ class WorkerSettings:
     job_timeout = 600
     """A chunk is about a minute of work; past this arq gives up on it and the lease hands it on."""
     max_tries = 5
-    health_check_interval = 30
+    health_check_interval = HEALTH_CHECK_SECONDS
+    """`pimsync worker` passes the key (health_key); `pimsync worker --check` reads it."""

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 from arq.connections import create_pool
+from redis.asyncio import Redis
 from typer.core import TyperGroup
 
 from app.cli.catalog import catalog
@@ -150,16 +151,52 @@ async def _redis_answers(current: Settings) -> None:
     await pool.aclose()
 
 
+CheckOption = Annotated[
+    bool,
+    typer.Option(
+        "--check",
+        help="Start nothing: exit 0 if the worker on this host is polling its queue (a liveness probe), else 1.",
+    ),
+]
+
+
+async def _worker_health(current: Settings, key: str) -> str | None:
+    """What the worker last wrote under its health key; None when it wrote nothing lately. One try: a probe
+    answers at once, and starts no embedded Redis."""
+    client = Redis.from_url(current.redis_url or f"unix://{current.embedded_redis_socket}", socket_connect_timeout=2)
+    try:
+        found = await client.get(key)
+    finally:
+        await client.aclose()
+    return found.decode() if found else None
+
+
+def _check_worker(current: Settings) -> None:
+    from workers.settings import HEALTH_CHECK_SECONDS, health_key
+
+    found = run_async(lambda: _worker_health(current, health_key(current.queue_name)))
+    if found is None:
+        errors.print(
+            f"[red]error[/red] no worker on {socket.gethostname()} has polled the queue {current.queue_name} "
+            f"in the last {HEALTH_CHECK_SECONDS + 1} s"
+        )
+        raise typer.Exit(1)
+    console.print(f"worker on {socket.gethostname()} polling {current.queue_name}: {found}")
+
+
 @app.command()
-def worker() -> None:
+def worker(check: CheckOption = False) -> None:
     """Run a worker: sync jobs, channel webhooks, conflict resolutions and scheduled syncs.
 
     It refuses to start on a database that needs `pimsync migrate`."""
     from arq import run_worker
 
-    from workers.settings import CannotStart, WorkerSettings, periodic_tasks
+    from workers.settings import CannotStart, WorkerSettings, health_key, periodic_tasks
 
     current = settings()
+    if check:
+        _check_worker(current)
+        return
     try:
         run_async(lambda: _redis_answers(current))
         with operator_errors():
@@ -168,6 +205,7 @@ def worker() -> None:
                 redis_settings=arq_redis_settings(current, ride_out_outages=True),
                 queue_name=current.queue_name,
                 cron_jobs=periodic_tasks(current.queue_name),
+                health_check_key=health_key(current.queue_name),
                 poll_delay=current.worker_poll_seconds,
             )
     except CannotStart as exc:
