@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     sync_page_size: int = Field(default=100, ge=1, le=1000, validation_alias="PIMSYNC_SYNC_PAGE_SIZE")
     """Products a chunk loads, checks and records at a time: the unit of the pipeline and of the work a killed
     worker's successor redoes."""
+    sync_run_seconds: float = Field(default=240.0, gt=0, le=480, validation_alias="PIMSYNC_SYNC_RUN_SECONDS")
+    """How long one run of a chunk (one arq job) sends pages before it hands the chunk back to the queue: well
+    inside the chunk task's 600 s timeout, so a chunk slowed by its channel's rate goes on over several runs
+    instead of being cut off mid-page on every one. Its pages aim at a quarter of this each (PagePace)."""
     sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
     """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
     channel_retry_seconds: float = Field(default=0.5, ge=0, validation_alias="PIMSYNC_CHANNEL_RETRY_SECONDS")

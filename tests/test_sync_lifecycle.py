@@ -18,7 +18,7 @@ from app.container import Container
 from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob, SyncJobError
 from app.repositories.events import EventRepository
-from app.services.sync.queue import enqueue_plan
+from app.services.sync.queue import chunk_message_id, enqueue_plan
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
 from graphql_schema.relay import parse_global_id
@@ -36,6 +36,7 @@ from tests.sync_fixtures import (
     fail_a_job,
     planned,
     run_here,
+    sent_products,
     shop_sync,
     sku,
     trigger,
@@ -246,6 +247,36 @@ async def test_a_chunk_of_many_pages_sends_every_page_and_closes_done(
         row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
     assert row is not None and row.status == "DONE"
     assert len(served_shop.shop.products) == PRODUCTS
+
+
+async def test_a_chunk_whose_run_is_up_is_queued_again_and_later_runs_finish_it(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of a chunk is an arq job with a timeout, and a channel slowed by its rate can take longer than that
+    over a chunk. Past PIMSYNC_SYNC_RUN_SECONDS a run records the page it sent and queues the chunk again at once,
+    rather than being cut off mid-page on every attempt until the job gives up."""
+    settings = container.settings.model_copy(update={"sync_page_size": 5, "sync_run_seconds": 0.001})
+    monkeypatch.setattr(container, "settings", settings)
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    await run_chunk(container, chunk.id, worker="here")
+    async with container.db.reader() as session:
+        row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+    assert row is not None and row.enqueued_at is not None
+    assert (row.status, row.lease_owner, row.attempts) == ("PENDING", None, 0), "handed back: no failed attempt"
+    sent = len(served_shop.shop.products)
+    assert 0 < sent < PRODUCTS and row.cursor > 0
+    job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (job["status"], job["syncedProducts"]) == ("RUNNING", sent), "what the run sent is recorded"
+    queue = settings.queue_name
+    assert await container.redis.zscore(queue, chunk_message_id(queue, chunk.id, row.enqueued_at)) is not None
+
+    for _ in range(PRODUCTS):  # each later run sends at least a page before its time is up
+        await run_chunk(container, chunk.id, worker="here")
+        if (done := (await shop_sync(JOB, {"id": global_id}))["syncJob"])["status"] != "RUNNING":
+            break
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
+    created = [product["sku"] for product in sent_products(served_shop) if product["externalId"] is None]
+    assert sorted(created) == sorted(set(created)) and len(served_shop.shop.products) == PRODUCTS, "none twice"
 
 
 async def test_a_job_failing_on_one_worker_stops_its_chunks_on_the_others_within_a_page(

@@ -134,7 +134,9 @@ class WorkerSettings:
     max_jobs = 4
     """Chunks one worker runs at once; more workers (on any hosts) share a job's chunks between them."""
     job_timeout = 600
-    """A chunk is about a minute of work; past this arq gives up on it and the lease hands it on."""
+    """A run of a chunk hands the chunk back after PIMSYNC_SYNC_RUN_SECONDS (240, at most 480) and shrinks pages
+    slower than a quarter of that (PagePace), so it ends inside this unless its first page alone outlasts it; past
+    it, arq gives up and the lease hands it on."""
     max_tries = 5
     health_check_interval = HEALTH_CHECK_SECONDS
     """`pimsync worker` passes the key (health_key); `pimsync worker --check` reads it."""

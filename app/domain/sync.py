@@ -189,6 +189,31 @@ def progress(done: int, total: int, *, completed: bool) -> float:
     return 0.0 if total <= 0 else min(1.0, done / total)
 
 
+@dataclass(slots=True)
+class PagePace:
+    """How many products the next page of a chunk loads, so that one page takes about `target` seconds.
+
+    A chunk's pages share the connector's rate limit with every other running chunk of that connector, so a page
+    of the configured size can take minutes (250 Shopify requests at one a second, among four chunks, take over
+    15). A run of a chunk is an arq job with a timeout: a page longer than that is cut off before it is recorded.
+    So a page slower than `target` shrinks the next to what fits, and quick pages grow back (doubling) to the
+    configured size. A run's first page is of the configured size: starting smaller costs Shopify a look-up and a
+    read-back per extra page, which its cost bucket makes seconds each.
+    """
+
+    limit: int
+    most: int
+    target: float
+
+    def sent(self, products: int, seconds: float) -> None:
+        """Learn from a page of `products` that took `seconds` to send."""
+        if products <= 0 or seconds <= 0:
+            self.limit = min(self.most, self.limit * 2)
+            return
+        fits = int(self.target * products / seconds)
+        self.limit = max(1, min(self.most, self.limit * 2, fits))
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """Which products a job covers.

@@ -28,7 +28,7 @@ from app.db.base import utcnow
 from app.db.models import LEASE_OWNER_LENGTH, Connector, SyncChunk, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
-from app.domain.sync import ChunkStatus, Selection, SyncJobStatus
+from app.domain.sync import ChunkStatus, PagePace, Selection, SyncJobStatus
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.secrets import CredentialsUnreadable
@@ -39,6 +39,7 @@ from app.services.sync import progress
 from app.services.sync.adapters import open_adapter
 from app.services.sync.finish import finish_job, record_start
 from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page, send_page
+from app.services.sync.queue import enqueue_chunk
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +81,10 @@ async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None
     try:
         adapter, plan = await _prepare(container, claim)
         async with _heartbeat(container, chunk_id, worker, lease):
-            await _pages(container, claim, adapter, plan, worker, lease)
+            handed_back = await _pages(container, claim, adapter, plan, worker, lease)
+        if handed_back:
+            await _hand_back(container, claim, worker)
+            return
     except JobFailed as exc:
         await _fail_job(container, claim, exc.reason)
     except LeaseLost:
@@ -92,6 +96,26 @@ async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None
         await asyncio.shield(_release(container, chunk_id, worker))
         raise
     await finish_job(container, job_id)
+
+
+async def _hand_back(container: Container, claim: Claim, worker: str) -> None:
+    """The run's time is up (settings.sync_run_seconds) with pages left: queue the chunk again at once, for this
+    worker or another. Its attempts start over, since this run recorded pages: they count runs that got nowhere."""
+    now = utcnow()
+    async with container.db.transaction() as session:
+        handed = await SyncJobRepository(session).update_held_chunk(
+            claim.chunk.id,
+            worker,
+            status=ChunkStatus.PENDING.value,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=0,
+            enqueued_at=now,
+        )
+    if not handed:
+        raise LeaseLost(str(claim.chunk.id))
+    await enqueue_chunk(container.redis, chunk_id=claim.chunk.id, priority=claim.job.priority, stamp=now)
+    log.info("sync.chunk_handed_back", chunk=claim.chunk.id, cursor=claim.chunk.cursor)
 
 
 async def _release(container: Container, chunk_id: int, worker: str) -> None:
@@ -181,8 +205,13 @@ async def _prepare(container: Container, claim: Claim) -> tuple[ChannelAdapter, 
 
 async def _pages(
     container: Container, claim: Claim, adapter: ChannelAdapter, plan: ExportPlan, worker: str, lease: timedelta
-) -> None:
-    """Pages in a pipeline: while one page is sent, the next is loaded and the one before is recorded.
+) -> bool:
+    """Pages in a pipeline: while one page is sent, the next is loaded and the one before is recorded; True when
+    the run's time ran out with pages left (the caller hands the chunk back), False when the chunk is closed.
+
+    No page is started once settings.sync_run_seconds have passed since the first was, and a page slower than a
+    quarter of that makes the next smaller (PagePace): a chunk slowed by its channel's rate goes on over several
+    runs, each inside the chunk task's timeout, as long as its first page is.
 
     The channel's answers, the database and Redis are waited on at the same
     time instead of in turn. Pages are still recorded in order, each with the
@@ -201,6 +230,12 @@ async def _pages(
         check_all=job.sync_type == SyncType.FULL.value,
     )
 
+    run_seconds = container.settings.sync_run_seconds
+    page_size = container.settings.sync_page_size
+    pace = PagePace(limit=page_size, most=page_size, target=run_seconds / 4)
+    clock = asyncio.get_running_loop().time
+    ends = clock() + run_seconds
+
     def load(after_id: int) -> asyncio.Task[PageWork]:
         return asyncio.create_task(
             PageWork.load(
@@ -210,7 +245,7 @@ async def _pages(
                 selection=claim.selection,
                 chunk=chunk,
                 after_id=after_id,
-                limit=container.settings.sync_page_size,
+                limit=pace.limit,
                 attribute_ids=plan.attribute_ids,
             )
         )
@@ -227,14 +262,20 @@ async def _pages(
     cancelled = await _cancel_requested(container, job.id)
     recording: asyncio.Task[bool] | None = None
     loading = None if cancelled else load(chunk.cursor)
+    timed_out = False
     try:
         while loading is not None and not cancelled:
             work = await loading
             if work.empty:
                 break
+            if recording is not None and clock() >= ends:  # pages left, and this run sent some: hand it back
+                loading, timed_out = None, True
+                break
             loading = load(work.last_product_id)
+            started = clock()
             try:
                 await send_page(work, adapter, how)
+                pace.sent(len(work.items), clock() - started)
             except CredentialsRejected as exc:
                 raise JobFailed(exc.summary) from None
             finally:
@@ -245,7 +286,10 @@ async def _pages(
             cancelled = await asyncio.shield(recording) or cancelled
     finally:
         await _settle(loading, recording)
+    if timed_out and not cancelled:
+        return True
     await _close_chunk(container, chunk.id, worker, ChunkStatus.CANCELLED if cancelled else ChunkStatus.DONE)
+    return False
 
 
 async def _settle(*tasks: asyncio.Task[Any] | None) -> None:
