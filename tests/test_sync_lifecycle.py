@@ -17,10 +17,11 @@ from sqlalchemy import insert, select
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob, SyncJobError
+from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.services.sync.queue import chunk_message_id, enqueue_plan
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
-from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
+from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, pace_key, run_chunk
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
@@ -32,6 +33,7 @@ from tests.sync_fixtures import (
     PRODUCTS,
     RETRY,
     TRIGGER,
+    batches,
     chair,
     fail_a_job,
     planned,
@@ -277,6 +279,34 @@ async def test_a_chunk_whose_run_is_up_is_queued_again_and_later_runs_finish_it(
     assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
     created = [product["sku"] for product in sent_products(served_shop) if product["externalId"] is None]
     assert sorted(created) == sorted(set(created)) and len(served_shop.shop.products) == PRODUCTS, "none twice"
+
+
+async def test_a_connector_s_slow_pages_shrink_and_the_next_run_starts_at_the_size_they_settled_at(
+    shop_sync: GraphQLClient,
+    served_shop: ServedShop,
+    container: Container,
+    tenant: TenantHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pages of 10 that take longer than a quarter of the run's time shrink; the size they settle at is kept for
+    the connector, so the next run's first page is not one of the too-slow size (which arq would cut off)."""
+    settings = container.settings.model_copy(update={"sync_page_size": 10, "sync_run_seconds": 1.6})
+    monkeypatch.setattr(container, "settings", settings)
+    _, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    served_shop.shop.slow_down(0.2)  # three requests a page (look-up, write, read-back): 0.6 s, over 0.4 s
+    await run_chunk(container, chunk.id, worker="here")
+    sizes = [len(body["products"]) for body in batches(served_shop)]
+    assert sizes[0] == 10 and min(sizes) < 10, f"slow pages make later ones smaller: {sizes}"
+    async with container.db.reader() as session:
+        connector = await ConnectorRepository(session).by_code(tenant.id, "shop")
+    assert connector is not None
+    remembered = int(await container.redis.get(pace_key(connector)))
+    assert 1 <= remembered < 10
+
+    served_shop.shop.requests.clear()
+    await run_chunk(container, chunk.id, worker="here")
+    first = batches(served_shop)[0]["products"]
+    assert len(first) <= remembered, "the next run starts at the size the last one learned"
 
 
 async def test_a_job_failing_on_one_worker_stops_its_chunks_on_the_others_within_a_page(

@@ -197,8 +197,9 @@ class PagePace:
     of the configured size can take minutes (250 Shopify requests at one a second, among four chunks, take over
     15). A run of a chunk is an arq job with a timeout: a page longer than that is cut off before it is recorded.
     So a page slower than `target` shrinks the next to what fits, and quick pages grow back (doubling) to the
-    configured size. A run's first page is of the configured size: starting smaller costs Shopify a look-up and a
-    read-back per extra page, which its cost bucket makes seconds each.
+    configured size. A run's first page is the size the connector's pages last settled at (the runner keeps it in
+    Redis for an hour), else the configured size: not smaller by default, since every extra page costs Shopify a
+    look-up and a read-back, seconds each in its cost bucket.
     """
 
     limit: int

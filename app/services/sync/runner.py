@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.base import ChannelAdapter, CredentialsRejected
@@ -116,6 +117,29 @@ async def _hand_back(container: Container, claim: Claim, worker: str) -> None:
         raise LeaseLost(str(claim.chunk.id))
     await enqueue_chunk(container.redis, chunk_id=claim.chunk.id, priority=claim.job.priority, stamp=now)
     log.info("sync.chunk_handed_back", chunk=claim.chunk.id, cursor=claim.chunk.cursor)
+
+
+PACE_SECONDS = 3600
+"""How long a connector's page size, as its last pages taught it, is remembered for the next run of any chunk."""
+
+
+def pace_key(connector: Connector) -> str:
+    """The Redis key of the page size a connector's pages last settled at (PagePace): shared by every chunk of it,
+    since they share its rate, so a run starts at what the last one learned rather than at a page too slow."""
+    return f"pimsync:pace:{connector.public_id}"
+
+
+async def _remembered_pace(container: Container, connector: Connector) -> int | None:
+    """Best effort: without Redis's answer a run starts at the configured page size."""
+    with contextlib.suppress(RedisError, OSError, ValueError):
+        found = await container.redis.get(pace_key(connector))
+        return int(found) if found else None
+    return None
+
+
+async def _remember_pace(container: Container, connector: Connector, limit: int) -> None:
+    with contextlib.suppress(RedisError, OSError):
+        await container.redis.set(pace_key(connector), limit, ex=PACE_SECONDS)
 
 
 async def _release(container: Container, chunk_id: int, worker: str) -> None:
@@ -232,7 +256,8 @@ async def _pages(
 
     run_seconds = container.settings.sync_run_seconds
     page_size = container.settings.sync_page_size
-    pace = PagePace(limit=page_size, most=page_size, target=run_seconds / 4)
+    remembered = await _remembered_pace(container, claim.connector)
+    pace = PagePace(limit=min(page_size, remembered or page_size), most=page_size, target=run_seconds / 4)
     clock = asyncio.get_running_loop().time
     ends = clock() + run_seconds
 
@@ -275,7 +300,10 @@ async def _pages(
             started = clock()
             try:
                 await send_page(work, adapter, how)
+                paced = pace.limit
                 pace.sent(len(work.items), clock() - started)
+                if pace.limit != paced:
+                    await _remember_pace(container, claim.connector, pace.limit)
             except CredentialsRejected as exc:
                 raise JobFailed(exc.summary) from None
             finally:
