@@ -53,15 +53,13 @@ async def messages(redis: Any, channel: str, *, every: float = 1.0) -> AsyncGene
     try:
         yield None
         while True:
-            try:
-                if pubsub is None:
-                    pubsub = redis.pubsub()
-                    await pubsub.subscribe(channel)
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=every)
-            except (RedisError, OSError) as exc:
-                log.warning("pubsub.connection_lost", channel=channel, error=f"{type(exc).__name__}: {exc}")
+            if pubsub is None:
+                pubsub = await _subscribed(redis, channel)
+            message = None if pubsub is None else await _next(pubsub, channel, every)
+            if message is _LOST:
                 await _close(pubsub, channel)
                 pubsub = None
+            if pubsub is None:
                 await asyncio.sleep(every)
                 yield None
                 continue
@@ -76,10 +74,27 @@ async def _subscribed(redis: Any, channel: str) -> Any:
     try:
         await pubsub.subscribe(channel)
     except (RedisError, OSError) as exc:
-        log.warning("pubsub.connection_lost", channel=channel, error=f"{type(exc).__name__}: {exc}")
+        _lost(channel, exc)
         await _close(pubsub, channel)
         return None
     return pubsub
+
+
+_LOST = object()
+"""What _next answers when the connection is lost."""
+
+
+async def _next(pubsub: Any, channel: str, every: float) -> Any:
+    """The next message within `every` seconds, None without one, _LOST when the connection is."""
+    try:
+        return await pubsub.get_message(ignore_subscribe_messages=True, timeout=every)
+    except (RedisError, OSError) as exc:
+        _lost(channel, exc)
+        return _LOST
+
+
+def _lost(channel: str, exc: Exception) -> None:
+    log.warning("pubsub.connection_lost", channel=channel, error=f"{type(exc).__name__}: {exc}")
 
 
 async def _close(pubsub: Any, channel: str) -> None:
