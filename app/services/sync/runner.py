@@ -103,17 +103,7 @@ async def _hand_back(container: Container, claim: Claim, worker: str) -> None:
     """The run's time is up (settings.sync_run_seconds) with pages left: queue the chunk again at once, for this
     worker or another. Its attempts start over, since this run recorded pages: they count runs that got nowhere."""
     now = utcnow()
-    async with container.db.transaction() as session:
-        handed = await SyncJobRepository(session).update_held_chunk(
-            claim.chunk.id,
-            worker,
-            status=ChunkStatus.PENDING.value,
-            lease_owner=None,
-            lease_expires_at=None,
-            attempts=0,
-            enqueued_at=now,
-        )
-    if not handed:
+    if not await _release(container, claim.chunk.id, worker, attempts=0, enqueued_at=now):
         raise LeaseLost(str(claim.chunk.id))
     await enqueue_chunk(container.redis, chunk_id=claim.chunk.id, priority=claim.job.priority, stamp=now)
     log.info("sync.chunk_handed_back", chunk=claim.chunk.id, cursor=claim.chunk.cursor)
@@ -142,12 +132,14 @@ async def _remember_pace(container: Container, connector: Connector, limit: int)
         await container.redis.set(pace_key(connector), limit, ex=PACE_SECONDS)
 
 
-async def _release(container: Container, chunk_id: int, worker: str) -> None:
+async def _release(container: Container, chunk_id: int, worker: str, **also: Any) -> bool:
+    """The chunk PENDING again with no lease (and `also` set), if this run still held it."""
     async with container.db.transaction() as session:
         released = await SyncJobRepository(session).update_held_chunk(
-            chunk_id, worker, status=ChunkStatus.PENDING.value, lease_owner=None, lease_expires_at=None
+            chunk_id, worker, status=ChunkStatus.PENDING.value, lease_owner=None, lease_expires_at=None, **also
         )
     log.info("sync.chunk_released", chunk=chunk_id, released=released)
+    return released
 
 
 async def _claim(container: Container, chunk_id: int, worker: str, lease: timedelta) -> Claim | None:
