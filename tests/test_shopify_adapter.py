@@ -24,8 +24,10 @@ from app.channels.base import (
     ChannelTimeout,
     ChannelUnavailable,
     CredentialsRejected,
+    RateGate,
     RateSignal,
 )
+from app.channels.rate_limit import LocalTokenBucket, RateLimit
 from app.channels.shopify import documents as gql
 from app.channels.shopify.adapter import ShopifyAdapter
 from app.domain.errors import ErrorCode
@@ -86,7 +88,7 @@ def make_adapter(
     *,
     token: str = TOKEN,
     timeout: float = 5.0,
-    gate: RecordingGate | None = None,
+    gate: RateGate | None = None,
     **credentials: Any,
 ) -> ShopifyAdapter:
     return ShopifyAdapter(
@@ -593,6 +595,34 @@ async def test_throttled_raises_rate_limited_with_shopify_s_wait(
         "the gate is told Shopify's bucket, which implies the wait"
     )
     assert gate.observed[-1].restore_rate == 100.0
+
+
+async def test_a_long_gallery_s_product_set_waits_for_its_whole_cost_instead_of_being_throttled(
+    shop: ShopifyEmulator, endpoint: str, http: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """productSet costs 1.9 points more per file it sends (every media of the gallery is sent back): the gate
+    is asked for that whole cost, so on a nearly empty bucket the request waits until Shopify can pay for it
+    rather than going out to come back THROTTLED (and wait a second time)."""
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(max(seconds, 0.001))  # a microsecond is lost in the float of an epoch time
+
+    gate = LocalTokenBucket(RateLimit(capacity=2000.0, rate=100.0), clock=clock, sleep=sleep)
+    adapter = make_adapter(endpoint, http, gate=gate)
+    product = shop.seed_simple_product("Boot", "BOOT-1", files=[merchant_image(f"view-{i}") for i in range(10)])
+    await adapter.test_connection()
+    shop.drain_bucket(to=45)  # ProductState leaves some 20 points: the 11 a bare productSet takes, not 31
+    [linked] = await adapter.export_batch(
+        [boot(external_id=product.gid, fields={"imageUrl": "https://images.example.com/boot.jpg"})]
+    )
+    assert linked.ok, linked
+    [state] = shop.graphql_requests("ProductState")
+    left = state.response["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"]
+    assert 11 <= left < 31  # what productSet once asked the gate for, and what Shopify charges for it
+    assert [r.operation_name for r in shop.requests if r.throttled] == []
+    [product_set] = shop.graphql_requests("ProductSet")
+    assert product_set.requested_cost == 31  # 10 + 0.2 per variant + 1.9 x 11 files
+    assert gql.PRODUCT_SET.estimate(product_set.variables or {}) >= product_set.requested_cost
 
 
 async def test_http_429_carries_retry_after(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:

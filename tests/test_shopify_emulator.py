@@ -353,6 +353,27 @@ async def test_an_empty_bucket_throttles_without_changing_anything(
     assert len(shop.products) == 1
 
 
+async def test_product_set_costs_more_for_every_file_and_variant_it_sends(
+    api: Api, shop: ShopifyEmulator, clock: ManualClock
+) -> None:
+    """productSet's cost grows with its input (the SDL's "Complexity cost: 1.9 per file", "0.2 per variant";
+    shopify.dev changelog "Dynamic complexity cost for productSet mutation", 2025-10): 10 + 0.2 + 12 x 1.9 =
+    33 points for one variant and twelve images, checked against the bucket before anything runs."""
+    files = [{"originalSource": f"https://images.example.com/{i}.jpg", "contentType": "IMAGE"} for i in range(12)]
+    shop.drain_bucket(to=30)
+
+    throttled = await api(PRODUCT_SET, {"input": product_input("Shirt", "T-1", files=files)})
+
+    assert throttled["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert throttled["extensions"]["cost"]["requestedQueryCost"] == 33
+    assert shop.products == []
+    clock.advance(0.03)  # 33 points
+    done = await api(PRODUCT_SET, {"input": product_input("Shirt", "T-1", files=files)})
+    assert done["data"]["productSet"]["userErrors"] == []
+    assert done["extensions"]["cost"]["actualQueryCost"] == 33
+    assert done["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 0
+
+
 async def test_every_costed_answer_carries_the_cost_extension(api: Api, shop: ShopifyEmulator) -> None:
     shop.seed_simple_product("Shirt", "C-1")
     query = "{ products(first: 10) { nodes { id variants(first: 5) { nodes { id sku } } } } }"

@@ -11,7 +11,8 @@ it does not need.
 `estimate()` is what the adapter asks the connector's rate gate for before
 sending: Shopify's requested query cost, by its published rules (shopify.dev
 "API rate limits": an object costs 1, a connection 2 plus `first` times one
-node, a mutation 10), rounded up where unsure. Asking for less than Shopify
+node, a mutation 10, plus what its input adds where the SDL gives an input
+field a "Complexity cost"), rounded up where unsure. Asking for less than Shopify
 requires would earn THROTTLED answers; asking for much more would waste the
 bucket. The throttleStatus of every answer then corrects the shared bucket to
 what Shopify really has left.
@@ -19,6 +20,7 @@ what Shopify really has left.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -34,11 +36,25 @@ class Operation:
     """The fixed part: everything outside the document's one paginated connection."""
     per_node: float = 0.0
     """What each node of that connection adds; the `first` variable says how many are asked for."""
+    per_input: tuple[tuple[tuple[str, ...], float], ...] = ()
+    """(variables path, points): what each item found at that path of the variables adds (a list's every
+    element, or the one object), through lists on the way; the SDL's "Complexity cost: <points> per <item>"."""
 
     def estimate(self, variables: Mapping[str, Any]) -> float:
-        """The cost Shopify will require for this request, before it runs."""
+        """The cost Shopify will require for this request, before it runs: whole points, rounded up."""
         first = variables.get("first")
-        return self.cost + self.per_node * (first if isinstance(first, int) else FETCH_PAGE_SIZE)
+        cost = self.cost + self.per_node * (first if isinstance(first, int) else FETCH_PAGE_SIZE)
+        cost += sum(points * _items_at(variables, path) for path, points in self.per_input)
+        return float(math.ceil(cost - 1e-9))  # 0.2 x 5 is 1.0000000000000002 in floats: not a point more
+
+
+def _items_at(value: Any, path: tuple[str, ...]) -> int:
+    """How many items `path` reaches in `value`: a list counts its elements, any other value one, None none."""
+    if isinstance(value, list):
+        return sum(_items_at(item, path) for item in value)
+    if not path:
+        return 0 if value is None else 1
+    return _items_at(value.get(path[0]), path[1:]) if isinstance(value, Mapping) else 0
 
 
 FETCH_PAGE_SIZE: Final = 25
@@ -241,8 +257,18 @@ mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!
   }
 }
 """,
-    cost=11,
+    cost=10,
+    per_input=(
+        (("input", "files"), 1.9),
+        (("input", "variants"), 0.2),
+        (("input", "metafields"), 0.4),
+        (("input", "variants", "file"), 0.6),
+        (("input", "variants", "metafields"), 0.4),
+    ),
 )
+"""10 points, and what the SDL says each file, variant and metafield of the input adds (ProductSetInput,
+ProductVariantSetInput: "Complexity cost"): every media of the gallery sent back costs 1.9 points more, so a
+product with 50 media takes over 100 points, not 10."""
 
 INVENTORY_ACTIVATE: Final = Operation(
     "InventoryBulkToggleActivation",
