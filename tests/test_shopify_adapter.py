@@ -720,7 +720,7 @@ async def test_an_image_already_made_from_the_url_is_kept_not_uploaded_again(
     adapter: ShopifyAdapter, shop: ShopifyEmulator
 ) -> None:
     """Shopify re-downloads every file sent by URL: the image the product already has from that URL (a forced
-    resync, a retry, a product linked again) is sent by its media id, so the product keeps that one media."""
+    resync, a retry, a product linked again) is not sent again, so the product keeps that one media."""
     source = "https://images.example.com/boot.jpg"
     [created] = await adapter.export_batch([boot(fields={"imageUrl": source})])
     [before] = shop.product("BOOT-1").media
@@ -728,8 +728,9 @@ async def test_an_image_already_made_from_the_url_is_kept_not_uploaded_again(
     [again] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": source})])
     assert again.ok, again
     assert [m.id for m in shop.product("BOOT-1").media] == [before.id]
-    [sent] = [r.variables["input"]["files"] for r in shop.graphql_requests("ProductSet") if r.variables]
-    assert sent == [{"id": f"gid://shopify/MediaImage/{before.id}"}]
+    [sent] = [r.variables["input"] for r in shop.graphql_requests("ProductSet") if r.variables]
+    assert "files" not in sent
+    assert shop.graphql_requests("MetafieldsSet") == []  # the metafield names that media already
     assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
 
 
@@ -761,6 +762,31 @@ async def test_an_image_the_merchant_moved_behind_another_is_kept_and_made_first
     assert [m.id for m in shop.product("BOOT-1").media] == [ours.id, theirs.id]
     assert shop.graphql_requests("MetafieldsSet") == []  # the metafield names that media already
     assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
+
+
+async def test_an_image_added_by_the_merchant_while_an_unchanged_image_is_exported_stays(
+    shop: ShopifyEmulator, endpoint: str
+) -> None:
+    """productSet's files replace the whole media list, so media sent back from a read lose whatever the merchant
+    added after it. An image that is already the product's featured one from the same URL (a forced resync, a
+    retry) is not sent at all: productSet leaves the media it is not sent as they are."""
+    source = "https://images.example.com/boot.jpg"
+
+    async def merchant_adds_an_image(response: httpx.Response) -> None:
+        if json.loads(response.request.content).get("operationName") == "ProductState":
+            product = shop.product("BOOT-1")
+            files = [*({"id": media_gid(m.id)} for m in product.media), merchant_image("added-meanwhile")]
+            shop.seed_product({"files": files}, identifier={"id": product.gid})
+
+    async with httpx.AsyncClient(trust_env=False, event_hooks={"response": [merchant_adds_an_image]}) as http:
+        adapter = make_adapter(endpoint, http)
+        [created] = await adapter.export_batch([boot(fields={"imageUrl": source})])
+        [ours] = shop.product("BOOT-1").media
+        [again] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": source})])
+    assert again.ok, again
+    first, theirs = shop.product("BOOT-1").media
+    assert (first.id, theirs.source) == (ours.id, "https://merchant.example.com/added-meanwhile.jpg")
+    assert [r for r in shop.graphql_requests("ProductSet") if "files" in (r.variables or {})["input"]][1:] == []
 
 
 async def test_gallery_images_the_merchant_added_stay_when_the_pim_sends_or_changes_its_image(

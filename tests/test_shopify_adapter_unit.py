@@ -311,7 +311,8 @@ UPLOAD = {"originalSource": IMAGE, "contentType": "IMAGE"}
         (IMAGE, None, [UPLOAD]),
         (None, None, None),  # a new product has no media to remove: files are not sent
         (IMAGE, gallery((THEIRS, "READY"), marker=None), [UPLOAD, {"id": THEIRS}]),  # a merchant's product linked
-        (IMAGE, gallery((OURS, "READY"), (THEIRS, "READY")), [{"id": OURS}, {"id": THEIRS}]),
+        (IMAGE, gallery((OURS, "READY"), (THEIRS, "READY")), None),  # already in place: the media are left alone
+        (IMAGE, replace(gallery((OURS, "READY")), media_after="cursor"), None),  # the rest need not even be read
         (IMAGE, gallery((THEIRS, "READY"), (OURS, "READY")), [{"id": OURS}, {"id": THEIRS}]),  # first again
         (IMAGE, gallery((OURS, "FAILED"), (THEIRS, "READY")), [UPLOAD, {"id": THEIRS}]),  # a failed one is redone
         (

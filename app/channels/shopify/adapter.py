@@ -11,6 +11,9 @@ Per product, export_batch sends (documents.py names each document):
    productSet's files replace the whole media list, so a document sending an
    image sends the PIM's first and every other media back by id (the gallery
    the merchant built stays), ProductMediaPage reading the rest of a long one.
+   An image already in place (featured, made from the same URL) is not sent:
+   productSet then leaves the media list alone, so a media the merchant adds
+   meanwhile cannot be lost; only an export that changes the image sends it.
    A document carrying stock reads the product with ProductStockState
    instead, which adds the variant's stock at the export location; where the
    variant is not stocked there (a product the merchant made, stocked at
@@ -72,6 +75,7 @@ from app.channels.shopify.mapper import (
     MappingProblem,
     TranslationPlan,
     check_document,
+    image_in_place,
     image_source_metafield,
     product_set_result,
     product_set_variables,
@@ -230,8 +234,10 @@ class ShopifyAdapter:
             code = ErrorCode.CREATE_FAILED if current_id is None else ErrorCode.UPDATE_FAILED
             message = "Shopify answered productSet without the product's id"
             return ItemResult(sku=document.sku, ok=False, external_id=current_id, code=code, message=message)
-        kept = found.image if found and found.image and found.image.media_id == answer.media_id else None
-        image_failure = await self._remember_image(document, product_id, answer.media_id, kept=kept is not None)
+        kept = "files" not in variables["input"] or (
+            found is not None and found.image is not None and found.image.media_id == answer.media_id
+        )
+        image_failure = await self._remember_image(document, product_id, answer.media_id, kept=kept)
         if image_failure is not None:
             return image_failure
         failures = await self._translate(product_id, translation_plan(document, context.primary_locale))
@@ -244,7 +250,8 @@ class ShopifyAdapter:
     ) -> ItemResult | None:
         """After an image was sent: metafieldsSet records which media was made from its URL (see mapper), so the
         read-back reports the URL sent however long Shopify takes to process it; the item's failure, or None.
-        An image `kept` (sent by the id of the media already made from that URL) is recorded already."""
+        An image `kept` (sent by the id of the media already made from that URL, or not sent at all since it is in
+        place) is recorded already."""
         source = document.fields.get("imageUrl")
         if not isinstance(source, str) or not source or kept:
             return None
@@ -320,10 +327,10 @@ class ShopifyAdapter:
         return await self._all_media(document, state)
 
     async def _all_media(self, document: ChannelDocument, state: ProductState) -> ProductState:
-        """The product with every media read when the document sends an image (productSet's files replace the
+        """The product with every media read when the document changes its image (productSet's files replace the
         whole media list, so a media not read would be deleted). ProductState read the first ones, which is all
         most products have: only a longer gallery costs a request more."""
-        if "imageUrl" not in document.fields:
+        if "imageUrl" not in document.fields or image_in_place(document.fields["imageUrl"], state):
             return state
         media, after = list(state.media), state.media_after
         while after is not None:

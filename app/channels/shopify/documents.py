@@ -160,7 +160,7 @@ query ProductState($id: ID!) {
 then, not by URL) and which are the merchant's: productSet's `files` replace the product's whole media list, so
 every other media is sent back (mapper._files). The first 10 media cost 11 points more than the featured one
 alone would, on every update, and cover most galleries; PRODUCT_MEDIA_PAGE reads the rest, only for a product
-that has more and a document that sends an image."""
+that has more and a document that changes its image."""
 
 PRODUCT_STOCK_STATE: Final = Operation(
     "ProductStockState",
@@ -213,7 +213,7 @@ query ProductMediaPage($id: ID!, $first: Int!, $after: String) {
     per_node=1,
 )
 """The product's media after the first ones ProductState read, in position order; asked only when a document
-sends an image to a product with more media than that, since productSet would delete every media not sent."""
+changes the image of a product with more media than that, since productSet would delete every media not sent."""
 
 MEDIA_PAGE_SIZE: Final = 250
 """Media per ProductMediaPage request (Shopify's most per connection page, and per product): 253 points."""

@@ -235,6 +235,19 @@ def product_set_variables(
     return {"identifier": {"id": existing.id} if existing else None, "input": product}
 
 
+def image_in_place(url: object, existing: ProductState | None) -> bool:
+    """Whether the product's featured media is already the image made from `url` (a forced resync, a retry):
+    nothing of its media list to change, so productSet is sent no files and needs no media read."""
+    image = existing.image if existing is not None else None
+    return (
+        image is not None
+        and image.source == url
+        and existing is not None
+        and bool(existing.media)
+        and existing.media[0].id == image.media_id
+    )
+
+
 def _files(url: object, existing: ProductState | None) -> list[dict[str, str]] | None:
     """FileSetInput list for imageUrl; None when the media list stays as it is (files not sent).
 
@@ -245,9 +258,16 @@ def _files(url: object, existing: ProductState | None) -> list[dict[str, str]] |
     connector made before (the image-source metafield names it) is the one
     replaced or, for None, removed. Shopify downloads every file sent by URL
     again, as a new media: the image already made from that URL is sent by
-    its id instead, so a forced resync or a retry does not upload it again.
+    its id instead, so a retry does not upload it again.
+
+    Files sent are the media as read, so a media the merchant adds between
+    that read and productSet would be deleted: whenever the image is already
+    in place, files are left out (productSet leaves a field it is not sent as
+    it is), which is every export that does not change the image.
     `existing` must hold every media of the product (adapter._all_media).
     """
+    if image_in_place(url, existing):
+        return None
     if existing is not None and existing.media_after is not None:
         raise ValueError("the product's media were not all read: productSet would delete the others")
     ours = existing.marker.media_id if existing is not None and existing.marker is not None else None
