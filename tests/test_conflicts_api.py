@@ -391,15 +391,22 @@ async def test_each_override_must_decide_something_and_nothing_twice(
 # -- resolving many -----------------------------------------------------------------------------
 
 
-async def test_bulk_by_ids_decides_only_pending_ones(
+async def test_bulk_by_ids_refuses_an_id_already_resolved_as_resolve_conflict_does(
     gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
 ) -> None:
     a = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
     b = await shop.seed("store_y", "CHAIR-2", body(FR_BODY))
     done = await shop.seed("store_x", "CHAIR-3", title(FR_TITLE), status="PIM_WINS")
     untouched = await shop.seed("store_x", "CHAIR-4", title(FR_TITLE))
-    payload = await bulk(gql, "CHANNEL_WINS", ids=[gid(a), gid(b), gid(done)])
-    assert payload == {"resolvedCount": 2, "userErrors": []}
+    refused = await bulk(gql, "CHANNEL_WINS", ids=[gid(a), gid(b), gid(done)])
+    assert refused["resolvedCount"] == 0 and codes(refused) == [(["ids", "2"], "CHN-041")]
+    single = await resolve(gql, done, resolution="CHANNEL_WINS")
+    assert refused["userErrors"][0]["message"] == single["userErrors"][0]["message"]
+    assert "already resolved (PIM_WINS)" in refused["userErrors"][0]["message"]
+    statuses = [(await shop.row(pk)).resolution_status for pk in (a, b, done, untouched)]
+    assert statuses == ["PENDING", "PENDING", "PIM_WINS", "PENDING"], "a refused bulk decides nothing"
+    assert await apply_jobs(container, settings) == {}
+    assert await bulk(gql, "CHANNEL_WINS", ids=[gid(a), gid(b)]) == {"resolvedCount": 2, "userErrors": []}
     assert [(await shop.row(pk)).resolution_status for pk in (a, b, done, untouched)] == [
         "CHANNEL_WINS",
         "CHANNEL_WINS",
@@ -407,6 +414,22 @@ async def test_bulk_by_ids_decides_only_pending_ones(
         "PENDING",
     ]
     assert set(await apply_jobs(container, settings)) == {a, b}
+
+
+async def test_two_managers_bulk_resolving_the_same_conflicts_at_once(
+    gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
+) -> None:
+    """One decides them all; the other is told, id by id, that they were already resolved, and decides none."""
+    seeded = [await shop.seed("store_x", sku, title(AR_TITLE)) for sku in ("CHAIR-1", "CHAIR-2", "CHAIR-3")]
+    ids = [gid(pk) for pk in seeded]
+    first, second = await asyncio.gather(bulk(gql, "PIM_WINS", ids=ids), bulk(gql, "CHANNEL_WINS", ids=ids))
+    winner, loser = (first, second) if first["resolvedCount"] else (second, first)
+    assert winner == {"resolvedCount": 3, "userErrors": []}
+    assert loser["resolvedCount"] == 0
+    assert codes(loser) == [(["ids", str(index)], "CHN-041") for index in range(3)]
+    assert all("already resolved" in error["message"] for error in loser["userErrors"])
+    assert len({(await shop.row(pk)).resolution_status for pk in seeded}) == 1, "each decided once, by one manager"
+    assert set(await apply_jobs(container, settings)) == set(seeded)
 
 
 async def test_bulk_by_filter_decides_exactly_the_arabic_titles_of_one_store(

@@ -48,10 +48,14 @@ class ConflictRepository:
         statement = select(Conflict.connector_id).where(Conflict.tenant_id == tenant_id, Conflict.id == conflict_id)
         return await self.session.scalar(statement)
 
-    async def existing_ids(self, tenant_id: int, ids: Collection[int]) -> set[int]:
-        """Which of `ids` are this tenant's conflicts (any status)."""
-        statement = select(Conflict.id).where(Conflict.tenant_id == tenant_id, Conflict.id.in_(ids))
-        return set(await self.session.scalars(statement))
+    async def statuses(self, tenant_id: int, ids: Collection[int], *, for_update: bool = False) -> dict[int, str]:
+        """The resolution status of each of `ids` that is this tenant's conflict, by id (locked in id order)."""
+        statement = select(Conflict.id, Conflict.resolution_status).where(
+            Conflict.tenant_id == tenant_id, Conflict.id.in_(ids)
+        )
+        if for_update:
+            statement = statement.order_by(Conflict.id).with_for_update()
+        return {pk: status for pk, status in await self.session.execute(statement)}
 
     def _filtered(self, tenant_id: int, where: ConflictFilter) -> Select[Any]:
         statement = select(Conflict).where(Conflict.tenant_id == tenant_id)

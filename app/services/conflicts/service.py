@@ -10,7 +10,7 @@ override naming a field or locale the conflict does not hold.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -74,8 +74,29 @@ class BulkRequest:
     filter: BulkFilter | None = None
 
 
+def _refusal(path: tuple[str | int, ...], message: str) -> UserErrorItem:
+    return UserErrorItem(path, message, ErrorCode.CONFLICT_RESOLUTION_FAILED)
+
+
 def _failed(path: tuple[str | int, ...], message: str) -> InvalidInput:
-    return InvalidInput([UserErrorItem(path, message, ErrorCode.CONFLICT_RESOLUTION_FAILED)])
+    return InvalidInput([_refusal(path, message)])
+
+
+def _already_resolved(status: str) -> str:
+    """What resolving a conflict that is no longer PENDING answers, one conflict or many."""
+    return f"the conflict was already resolved ({status}); nothing was changed"
+
+
+def _undecidable(ids: Sequence[int], statuses: Mapping[int, str]) -> list[UserErrorItem]:
+    """Why each given id cannot be decided, at its position: unknown to the tenant, or no longer PENDING."""
+    problems: list[UserErrorItem] = []
+    for index, pk in enumerate(ids):
+        status = statuses.get(pk)
+        if status is None:
+            problems.append(_refusal(("ids", index), "conflict not found"))
+        elif status != ResolutionStatus.PENDING:
+            problems.append(_refusal(("ids", index), _already_resolved(status)))
+    return problems
 
 
 def _locale(code: str) -> str:
@@ -96,7 +117,7 @@ def _check_resolvable(row: Conflict | None, request: ResolveRequest) -> Conflict
     if row is None:
         raise _failed(("id",), "conflict not found")
     if row.resolution_status != ResolutionStatus.PENDING:
-        raise _failed(("id",), f"the conflict was already resolved ({row.resolution_status}); nothing was changed")
+        raise _failed(("id",), _already_resolved(row.resolution_status))
     if request.expected_version is not None and request.expected_version != row.version:
         raise _failed(
             ("input", "expectedVersion"),
@@ -241,17 +262,21 @@ class ConflictService:
     async def bulk_resolve(self, request: BulkRequest, *, token_id: int) -> int:
         """Apply one choice to the given conflicts and/or every PENDING one a filter reaches; how many were decided.
 
-        Only PENDING conflicts that existed when the bulk began are touched
-        (already resolved ones are left as they were, never re-decided). A
-        filter with `field` and/or `pimLocale` decides exactly the diffs it
-        names: "every ar_AE title conflict: CHANNEL_WINS" never decides the
-        fr_FR description of the same product. Such a conflict is split: the
-        reached diffs stay on it and are resolved with the choice (a plain
-        PIM_WINS / CHANNEL_WINS / DISMISSED, not MERGED, since it now holds
-        only what was decided), and the rest moves, unchanged, to a new
+        A given id that is unknown, or no longer PENDING (another person
+        resolved it a moment ago), refuses the whole bulk with CHN-041 at its
+        position, as resolveConflict answers for it, and nothing is decided.
+        The ids are checked under lock in the one transaction that decides
+        them (at most MAX_IDS), so a decision racing this one cannot slip in
+        between. A filter reaches only the PENDING conflicts that existed when
+        the bulk began; one with `field` and/or `pimLocale` decides exactly
+        the diffs it names: "every ar_AE title conflict: CHANNEL_WINS" never
+        decides the fr_FR description of the same product. Such a conflict is
+        split: the reached diffs stay on it and are resolved with the choice
+        (a plain PIM_WINS / CHANNEL_WINS / DISMISSED, not MERGED, since it now
+        holds only what was decided), and the rest moves, unchanged, to a new
         PENDING conflict of the same product that a person still has to
-        decide. Decisions are committed in batches of BULK_BATCH, each queued
-        for applying after its commit.
+        decide. A bulk by filter alone commits in batches of BULK_BATCH; each
+        decision is queued for applying after its commit.
         """
         where, selector = await self._bulk_scope(request)
         async with self.db.reader() as session:
@@ -259,7 +284,7 @@ class ConflictService:
             by = await _actor(session, self.tenant_id, token_id)
         resolved, after_id = 0, 0
         while True:
-            decided, last_id = await self._bulk_batch(where, selector, request.resolution, by, after_id, upper)
+            decided, last_id = await self._bulk_batch(request, where, selector, by, after_id, upper)
             for row in decided:
                 await enqueue_apply(self.container.redis, conflict_id=row.id, resolved_at=_resolved_at(row))
             resolved += len(decided)
@@ -269,17 +294,25 @@ class ConflictService:
             after_id = last_id
 
     async def _bulk_batch(
-        self, where: ConflictFilter, selector: DiffSelector, resolution: Resolution, by: str, after_id: int, upper: int
+        self, request: BulkRequest, where: ConflictFilter, selector: DiffSelector, by: str, after_id: int, upper: int
     ) -> tuple[list[Conflict], int | None]:
-        """Decide one batch in one transaction: (decided conflicts, the id to continue after, None at the end)."""
+        """Decide one batch in one transaction: (decided conflicts, the id to continue after, None at the end).
+
+        A bulk by ids is a single batch, its ids checked in it (InvalidInput: the transaction rolls back).
+        """
+        limit = MAX_IDS if request.ids else BULK_BATCH
         async with self.db.transaction() as session:
             await ConnectorRepository(session).hold_all(self.tenant_id)
             conflicts = ConflictRepository(session)
+            if request.ids:
+                await self._check_ids(conflicts, request.ids)
             batch = await conflicts.pending_after(
-                self.tenant_id, where, after_id=after_id, up_to_id=upper, limit=BULK_BATCH, for_update=True
+                self.tenant_id, where, after_id=after_id, up_to_id=upper, limit=limit, for_update=True
             )
+            resolution = request.resolution
             decided = [row for row in batch if await self._decide_part(session, row, selector, resolution, by)]
-        return decided, batch[-1].id if len(batch) == BULK_BATCH else None
+        more = not request.ids and len(batch) == limit
+        return decided, batch[-1].id if more else None
 
     async def _decide_part(
         self, session: AsyncSession, row: Conflict, selector: DiffSelector, resolution: Resolution, by: str
@@ -306,33 +339,24 @@ class ConflictService:
         given = request.filter or BulkFilter()
         if not request.ids and given.empty:
             raise _failed(("filter",), "give ids or a filter: resolving every conflict at once is not allowed")
+        if request.ids and len(request.ids) > MAX_IDS:
+            # The cap counts repeats too: each one would be checked, and reported, on its own.
+            message = f"at most {MAX_IDS} ids per call: use a filter"
+            raise InvalidInput([UserErrorItem(("ids",), message, ErrorCode.BATCH_TOO_LARGE)])
         ids = tuple(dict.fromkeys(request.ids)) if request.ids else None
-        if request.ids:
-            await self._check_ids(request.ids)
         connector_id = await self._filter_connector(given.connector_code)
         selector = DiffSelector(field=given.field, pim_locale=self._filter_locale(given.pim_locale))
         where = ConflictFilter(connector_id=connector_id, product_sku=given.product_sku, ids=ids)
         return where, selector
 
-    async def _check_ids(self, ids: Sequence[int]) -> None:
-        """Every id must be one of this tenant's conflicts; errors point at the position of each unknown one.
+    async def _check_ids(self, conflicts: ConflictRepository, ids: Sequence[int]) -> None:
+        """Every id must be a PENDING conflict of this tenant; errors point at the position of each other one.
 
-        The cap counts repeats too: each one would be checked, and reported, on its own.
+        Their rows stay locked until the transaction ends, so what was checked is what gets decided.
         """
-        if len(ids) > MAX_IDS:
-            raise InvalidInput(
-                [UserErrorItem(("ids",), f"at most {MAX_IDS} ids per call: use a filter", ErrorCode.BATCH_TOO_LARGE)]
-            )
-        async with self.db.reader() as session:
-            found = await ConflictRepository(session).existing_ids(self.tenant_id, set(ids))
-        missing = [index for index, pk in enumerate(ids) if pk not in found]
-        if missing:
-            raise InvalidInput(
-                [
-                    UserErrorItem(("ids", index), "conflict not found", ErrorCode.CONFLICT_RESOLUTION_FAILED)
-                    for index in missing
-                ]
-            )
+        problems = _undecidable(ids, await conflicts.statuses(self.tenant_id, set(ids), for_update=True))
+        if problems:
+            raise InvalidInput(problems)
 
     async def _filter_connector(self, code: str | None) -> int | None:
         if code is None:
