@@ -26,6 +26,8 @@ from tests.ports import UNREACHABLE_POSTGRES, closed_port
 
 NOT_REACHABLE = "not reachable"
 SCHEMA_BEHIND = "schema behind, run `pimsync migrate`"
+SCHEMA_NEWER = "schema newer than this release, run the release that migrated it"
+NEWER_REVISION = "ffffffffffff"
 
 
 async def get(settings: Settings, container: Container, path: str) -> httpx.Response:
@@ -160,12 +162,39 @@ async def test_unready_on_a_database_that_needs_migrating(
     assert ("never migrated" if state == "never migrated" else f"at revision {previous}") in logged
 
 
-async def test_ready_on_a_database_a_newer_release_migrated(
+async def stamp_newer(db: Database) -> None:
+    """The database as a newer release leaves it: migrated to a revision this code does not know."""
+    async with db.transaction() as session:
+        await session.execute(text(f"UPDATE alembic_version SET version_num = '{NEWER_REVISION}'"))
+
+
+async def test_ready_on_a_database_a_newer_release_migrated_while_it_served(
     settings: Settings, container: Container, sqlite_at: Database
 ) -> None:
     """A deploy migrates before it replaces the running instances: they must stay in service until then."""
     await asyncio.to_thread(upgrade_to_head, sqlite_at.url)
-    async with sqlite_at.transaction() as session:
-        await session.execute(text("UPDATE alembic_version SET version_num = 'ffffffffffff'"))
-    ready = await get(settings, dataclasses.replace(container, db=sqlite_at), "/ready")
+    app = create_app(settings, container=dataclasses.replace(container, db=sqlite_at))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        assert (await http.get("/ready")).status_code == 200
+        await stamp_newer(sqlite_at)
+        ready = await http.get("/ready")
     assert ready.status_code == 200, ready.text
+
+
+async def test_unready_when_started_on_a_database_a_newer_release_migrated(
+    settings: Settings,
+    container: Container,
+    sqlite_at: Database,
+    app_logging: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The code was rolled back but not the database: its tables may have moved on, and the worker refuses to
+    start there. The load balancer must not send this instance traffic; the log names both revisions."""
+    app_logging()
+    await asyncio.to_thread(upgrade_to_head, sqlite_at.url)
+    await stamp_newer(sqlite_at)
+    ready = await get(settings, dataclasses.replace(container, db=sqlite_at), "/ready")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "checks": {"database": SCHEMA_NEWER, "redis": "ok"}}
+    [logged] = logged_failures(capsys)
+    assert NEWER_REVISION in logged and head_revision(sqlite_at.url) in logged, logged

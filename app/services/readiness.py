@@ -14,6 +14,21 @@ class SchemaBehind(Exception):
     """The database was never migrated, or is at an older revision of this code: `pimsync migrate` brings it on."""
 
 
+class ServedSchema:
+    """What a serving process remembers from one readiness probe to the next: whether it has seen the database at
+    this code's head.
+
+    A revision this code does not know reads two ways, and only this tells them apart. Seen after serving at the
+    head, it is a newer release's that migrated first, as a deploy does: the tables this code uses are still
+    there, so the instance stays ready and keeps serving until that release replaces it, rather than every
+    instance going unready at once mid-deploy. Seen first, the code was rolled back but not the database (or this
+    older instance started after the migration): as a worker refuses to start there, the instance is not ready.
+    """
+
+    def __init__(self) -> None:
+        self.at_head = False
+
+
 class ReadinessService:
     def __init__(self, container: Container) -> None:
         self.container = container
@@ -27,19 +42,18 @@ class ReadinessService:
             revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
         return None if revision is None else str(revision)
 
-    async def require_schema_not_behind(self) -> None:
-        """SchemaBehind unless the database has every migration this code knows.
-
-        A revision this code does not know is a newer release's (its `pimsync migrate` ran first, as a deploy
-        does): the tables this code uses are still there, so the API stays ready and keeps serving until the
-        new release replaces it, rather than every instance going unready at once mid-deploy.
-        """
+    async def require_servable_schema(self, served: ServedSchema) -> None:
+        """SchemaBehind unless the database has every migration this code knows; SchemaNewer when it is at a
+        revision this code does not know and `served` never saw it at this code's head (ServedSchema says why)."""
         try:
             require_current(await self.schema_revision())
         except SchemaNewer:
-            return
+            if not served.at_head:
+                raise
         except SchemaNotCurrent as exc:
             raise SchemaBehind(str(exc)) from None
+        else:
+            served.at_head = True
 
     async def report(self) -> dict[str, Any]:
         revision = await self.schema_revision()
