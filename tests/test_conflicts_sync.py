@@ -603,9 +603,10 @@ async def test_a_shop_value_the_pim_cannot_take_fails_the_product_and_changes_no
     served_shop.shop.edit("STOCKED", fields=shop_value)
     served_shop.shop.requests.clear()
     job = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
-    assert (job["status"], job["failedProducts"]) == ("COMPLETED", 1), job
+    assert (job["status"], job["failedProducts"]) == ("FAILED", 1), job  # its only product
     [error] = [edge["node"] for edge in job["errors"]["edges"]]
     assert (error["productSku"], error["errorCode"]) == ("STOCKED", "CHN-011") and says in error["message"], error
+    assert job["failure"] == f"the job's only product failed: CHN-011 {error['message']}"
     values = await pim_values(gql, "STOCKED")
     assert (values[("price", None)], values[("stock", None)]) == ({"EUR": PRICE}, 12)
     assert sent(served_shop, "STOCKED") == []

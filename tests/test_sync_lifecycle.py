@@ -70,12 +70,15 @@ async def test_a_sync_limited_to_some_locales_leaves_the_others_for_the_next(
 async def test_products_an_incremental_sync_failed_are_taken_again_by_the_next(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
 ) -> None:
-    """The failing sync moved the cursor past their revision; their listing in error brings them back."""
+    """The sync that failed some of them (and so COMPLETED) moved the cursor past their revision; their listing in
+    error brings them back."""
     await run_here(shop_sync, container)
-    await upsert(shop_sync, chair(2, en="Oak chair 2 v2"), chair(3, en="Oak chair 3 v2"), chair(40))
-    served_shop.shop.fail_next(5, status=400, only="POST /products/batch")  # the batch, then each half alone
+    changed = (chair(2, en="Oak chair 2 v2"), chair(3, en="Oak chair 3 v2"), chair(40), chair(41), chair(42))
+    await upsert(shop_sync, *changed)
+    # The batch, [2, 3], [2], [3], [40, 41, 42] and [40] are refused; [41, 42] goes through.
+    served_shop.shop.fail_next(6, status=400, only="POST /products/batch")
     failing = await run_here(shop_sync, container, syncType="INCREMENTAL")
-    assert (failing["status"], failing["syncedProducts"], failing["failedProducts"]) == ("COMPLETED", 0, 3)
+    assert (failing["status"], failing["syncedProducts"], failing["failedProducts"]) == ("COMPLETED", 2, 3)
     never_created = (await shop_sync(LISTINGS, {"sku": sku(40)}))["product"]["listings"]
     assert never_created == [{"externalId": None, "status": "error", "connector": {"code": "shop"}}]
 

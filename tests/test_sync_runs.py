@@ -270,6 +270,38 @@ async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(
     assert again.exit_code == 0 and "COMPLETED: 0 synced, 0 unchanged, 0 failed of 0" in again.output
 
 
+async def test_a_sync_whose_every_product_the_shop_refused_fails_and_its_retry_sends_them(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """The shop turned French off: the job is FAILED, saying why, not a green job that put nothing on the channel;
+    retrySyncJob takes every product it failed once the shop takes French again."""
+    served_shop.shop.supported_locales = ("en", "ar")
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("FAILED", 0, PRODUCTS)
+    assert done["failure"] == (
+        f"all {PRODUCTS} products failed, none went through; CHN-012 for {PRODUCTS} of them, first: "
+        "locale fr is not enabled in this store"
+    )
+    served_shop.shop.supported_locales = ("en", "ar", "fr")
+    retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
+    assert retried["userErrors"] == [] and retried["syncJob"]["totalProducts"] == PRODUCTS
+    again = await wait_for_job(shop_sync, retried["syncJob"]["id"], worker=worker)
+    assert (again["status"], again["syncedProducts"]) == ("COMPLETED", PRODUCTS)
+    assert len(served_shop.shop.products) == PRODUCTS
+
+
+async def test_the_cli_exits_1_saying_why_when_every_product_of_its_sync_failed(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, settings: Settings, tenant: TenantHandle
+) -> None:
+    """Exit 3 is for a sync where some products failed; one where all did failed, and a script must see it."""
+    served_shop.shop.supported_locales = ("en", "ar")
+    command = ["sync", "shop", "--tenant", tenant.code, "--type", "FULL"]
+    result = await asyncio.to_thread(CliRunner().invoke, pimsync, command, env=worker_env(settings))
+    assert result.exit_code == 1, result.output
+    assert f"FAILED: 0 synced, 0 unchanged, {PRODUCTS} failed of {PRODUCTS}." in result.output
+    assert f"error all {PRODUCTS} products failed, none went through; CHN-012" in result.output
+
+
 async def test_the_cli_process_follows_a_sync_to_its_end_without_a_traceback(
     shop_sync: GraphQLClient, worker: WorkerProcess, settings: Settings, tenant: TenantHandle
 ) -> None:

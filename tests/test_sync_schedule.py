@@ -20,8 +20,8 @@ from app.services.sync.recovery import schedule_due_syncs
 from app.services.sync.runner import run_chunk
 from graphql_schema.relay import parse_global_id
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import CONNECTOR, UPDATE_CONNECTOR, served_shop
-from tests.sync_fixtures import fail_a_job, shop_sync, sku, trigger
+from tests.connector_fixtures import CONNECTOR, UPDATE_CONNECTOR, ServedShop, served_shop
+from tests.sync_fixtures import PRODUCTS, fail_a_job, shop_sync, sku, trigger
 
 __all__ = ["served_shop", "shop_sync"]
 
@@ -135,3 +135,22 @@ async def test_a_connector_in_error_is_skipped_until_resumed(
     assert await status_of(shop_sync) == ("CONNECTED", None)
     [resumed] = await check(container, tenant, TICK + timedelta(minutes=1))
     assert await run_to_the_end(container, resumed.id) == "COMPLETED"
+
+
+async def test_a_channel_refusing_every_product_puts_the_connector_in_error_and_the_schedule_stops(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, tenant: TenantHandle
+) -> None:
+    """The shop turned French off and refuses every product: each scheduled sync fails as a whole, three in a row
+    put the connector in ERROR with the reason, and the schedule stops sending to a channel that takes nothing."""
+    await every(shop_sync, 5)
+    served_shop.shop.supported_locales = ("en", "ar")
+    for minutes in (0, 5, 10):
+        [scheduled] = await check(container, tenant, TICK + timedelta(minutes=minutes))
+        assert await run_to_the_end(container, scheduled.id) == "FAILED"
+    status, reason = await status_of(shop_sync)
+    assert status == "ERROR"
+    assert reason == (
+        f"3 sync jobs failed in a row; last: all {PRODUCTS} products failed, none went through; CHN-012 for "
+        f"{PRODUCTS} of them, first: locale fr is not enabled in this store"
+    )
+    assert await check(container, tenant, TICK + timedelta(minutes=15)) == []

@@ -51,8 +51,9 @@ def sync(
 ) -> None:
     """Start a sync of CONNECTOR and show its progress; a worker (`pimsync worker` or `pimsync run`) runs it.
 
-    Exits 0 when every product went through, 3 when some failed (the job's
-    errors list them), 1 when the job failed or was cancelled or could not
+    Exits 0 when every product went through, 3 when some failed and others
+    went through (the job's errors list them), 1 when the job failed (as a
+    whole, or on every product it went through) or was cancelled or could not
     start as things stand (a sync of CONNECTOR already running, CONNECTOR
     paused), 2 when what it was given cannot be used (an unknown tenant,
     connector or SKU), 130 on Ctrl-C (which stops following the job, not the

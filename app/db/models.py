@@ -334,7 +334,8 @@ class SyncJob(Base):
     conflicted_products: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     failure: Mapped[str | None] = mapped_column(Text, default=None)
-    """Why the job as a whole failed (credentials rejected, connector paused ...)."""
+    """Why the job failed: as a whole (credentials rejected, connector paused ...), or on every product it went
+    through (set as it ends: sync.finish)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -9,7 +9,7 @@ after a one-word change in French sends the French part only.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum, StrEnum
@@ -189,6 +189,53 @@ def progress(done: int, total: int, *, completed: bool) -> float:
     return 0.0 if total <= 0 else min(1.0, done / total)
 
 
+PRODUCT_DATA_CODES = frozenset({ErrorCode.MISSING_REQUIRED_FIELD.value, ErrorCode.FIELD_TYPE_MISMATCH.value})
+"""Codes that blame a product's own values (a missing title, a price that is not a number), not the channel."""
+
+REASON_MESSAGE_CHARS = 200
+"""How much of an error's message a job's reason quotes; the job's errors carry each in full."""
+
+
+@dataclass(frozen=True, slots=True)
+class CodeTally:
+    """One error code among a job's failed products: how many products it failed, and the first message it had."""
+
+    code: str
+    products: int
+    message: str
+
+
+def every_product_failed(*, synced: int, failed: int, skipped: int, conflicted: int, dry_run: bool) -> bool:
+    """Whether a job went through products and failed every one (none synced, unchanged or held in a conflict): it
+    put nothing on the channel, so it failed, though no single error stopped it. A dry run sends nothing either
+    way: its errors are what it found out, and it is not judged by them."""
+    return not dry_run and failed > 0 and synced == skipped == conflicted == 0
+
+
+def every_product_failed_reason(products: int, tally: Sequence[CodeTally]) -> str:
+    """A job's `failure` when every product failed: how many, the most common code and its first message."""
+    if products == 1:
+        head = "the job's only product failed"
+        return head if not tally else f"{head}: {tally[0].code} {_quoted(tally[0].message)}"
+    head = f"all {products} products failed, none went through"
+    if not tally:
+        return head
+    top, others = tally[0], len(tally) - 1
+    also = "" if not others else f" ({others} other code{'s' if others > 1 else ''} too)"
+    return f"{head}; {top.code} for {top.products} of them{also}, first: {_quoted(top.message)}"
+
+
+def blames_the_channel(tally: Sequence[CodeTally]) -> bool:
+    """Whether a job that failed every product counts toward its connector's run of failed jobs (three put it in
+    ERROR and stop its schedule). Not when only the products' own values were refused: bad data fails only its
+    product, and a quiet catalog whose one changed product lacks its title would stop every other's sync."""
+    return not tally or any(entry.code not in PRODUCT_DATA_CODES for entry in tally)
+
+
+def _quoted(message: str) -> str:
+    return message if len(message) <= REASON_MESSAGE_CHARS else message[: REASON_MESSAGE_CHARS - 3] + "..."
+
+
 @dataclass(slots=True)
 class PagePace:
     """How many products the next page of a chunk loads, so that one page takes about `target` seconds.
@@ -236,5 +283,5 @@ class Selection:
     they left out, no later INCREMENTAL would see it, and they would stay on the channel."""
     failed_on: int | None = None
     """With a revision range: the connector whose failed products (listing in error) are taken too. The
-    INCREMENTAL sync that failed them moved the cursor past their revision: were they left out, only a FULL
-    sync would ever send them again."""
+    INCREMENTAL sync that failed them, and completed as others went through, moved the cursor past their
+    revision: were they left out, only a FULL sync would ever send them again."""

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Product, SyncChunk, SyncJob, SyncJobChange, SyncJobError
 from app.domain.errors import ErrorCode
-from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, SyncJobStatus
+from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, CodeTally, SyncJobStatus
 from app.repositories.pages import count_per_owner, newest_per_owner, oldest_per_owner
 
 
@@ -392,6 +392,28 @@ class SyncJobRepository:
             .distinct()
         )
         return sorted(await self.session.scalars(statement))
+
+    async def failure_tally(self, job_id: int) -> list[CodeTally]:
+        """Per error code of the job's failed products (a broken mapping alone fails none: see failed_skus), the
+        products it failed and its first message, the most common first. Read once, as a job that failed every
+        product ends; a product's errors recorded again by a chunk run twice count it once."""
+        tally = (
+            select(
+                SyncJobError.error_code.label("code"),
+                func.count(SyncJobError.product_sku.distinct()).label("products"),
+                func.min(SyncJobError.id).label("first"),
+            )
+            .where(SyncJobError.job_id == job_id, SyncJobError.error_code != ErrorCode.MAPPING_BROKEN.value)
+            .group_by(SyncJobError.error_code)
+            .subquery()
+        )
+        statement = (
+            select(tally.c.code, tally.c.products, SyncJobError.message)
+            .join(SyncJobError, SyncJobError.id == tally.c.first)
+            .order_by(tally.c.products.desc(), tally.c.first)
+        )
+        rows = await self.session.execute(statement)
+        return [CodeTally(code, int(products), message) for code, products, message in rows]
 
 
 def _changes(action: str | None) -> Select[Any]:

@@ -191,7 +191,7 @@ def _status_event(session: Any, row: Connector, before: str | None) -> None:
 
 def put_in_error(session: Any, row: Connector, reason: str, **context: Any) -> None:
     """ERROR with `reason`, recorded as connector.error: the channel refused the connector's credentials or
-    set-up (CHN-003/004), or jobs failed as a whole too often in a row (finish.FAILED_JOBS_BEFORE_ERROR), so
+    set-up (CHN-003/004), or jobs failed too often in a row (finish.FAILED_JOBS_BEFORE_ERROR), so
     scheduled syncs skip it until resumeConnector. A paused connector stays paused."""
     if row.status != ConnectorStatus.PAUSED:
         row.status, row.status_reason = ConnectorStatus.ERROR.value, reason

@@ -94,7 +94,10 @@ class SyncJobType(Node):
     started_at: datetime | None
     completed_at: datetime | None
     dry_run: bool
-    failure: str | None = strawberry.field(description="Why the job as a whole failed, when it did.")
+    failure: str | None = strawberry.field(
+        description="Why the job FAILED, when it did: as a whole (credentials refused ...), or on every product it "
+        "went through (how many, their most common CHN code and its first message; `errors` lists each)."
+    )
     cancel_requested: bool = strawberry.field(
         description="cancelSyncJob (or pauseConnector) asked the job to stop: a RUNNING job stays RUNNING until its "
         "workers reach the end of the page they are sending, then ends CANCELLED. A frontend shows it as cancelling."

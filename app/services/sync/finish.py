@@ -4,6 +4,12 @@ A completed FULL or INCREMENTAL job moves the connector's cursor to the
 revision the job was planned at; a job limited to SKUs (SINGLE, retries) or
 to some locales does not, since it did not send everything. Jobs that keep failing put the
 connector in ERROR so schedules stop hammering a broken channel.
+
+A job fails as a whole (job.failure, set by the runner: credentials rejected, a chunk no worker can finish), or
+by failing every product it went through (domain.sync.every_product_failed): nothing reached the channel, so it
+ends FAILED saying how, moves neither the cursor nor the connector's last sync (the next INCREMENTAL sync takes
+every product of it again), and counts toward the connector's run of failed jobs unless only its products' own
+data was refused (domain.sync.blames_the_channel). A job where some products went through is COMPLETED.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType
-from app.domain.sync import SyncJobStatus
+from app.domain.sync import SyncJobStatus, blames_the_channel, every_product_failed, every_product_failed_reason
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
@@ -39,24 +45,16 @@ async def finish_job(container: Container, job_id: int) -> SyncJobStatus | None:
         if job is None or SyncJobStatus(job.status).finished or await jobs.open_chunks(job.id):
             return None
         connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
+        blames_connector = await _fail_when_every_product_failed(jobs, job)
         status = _final_status(job)
         if job.started_at is None and status is SyncJobStatus.COMPLETED:
             record_start(session, job)  # planned with nothing to send: no chunk was ever taken
         job.status, job.completed_at = status.value, utcnow()
         if status is SyncJobStatus.COMPLETED:
             _completed(job, connector)
-        elif status is SyncJobStatus.FAILED:
+        elif status is SyncJobStatus.FAILED and blames_connector:
             _failed(session, job, connector)
-        EventRepository(session).record(
-            job.tenant_id,
-            f"sync.{status.value.lower()}",
-            connector_id=connector.id,
-            job=job.id,
-            synced=job.synced_products,
-            failed=job.failed_products,
-            skipped=job.skipped_products,
-            dry_run=job.dry_run,
-        )
+        _record_end(session, job, status)
     await progress.publish(container.redis, job_id, status.value)
     log.info("sync.finished", job=job_id, status=status.value)
     return status
@@ -70,6 +68,48 @@ def record_start(session: AsyncSession, job: SyncJob) -> None:
     )
 
 
+def _record_end(session: AsyncSession, job: SyncJob, status: SyncJobStatus) -> None:
+    """sync.completed, sync.failed (with the reason) or sync.cancelled, with the job's counts."""
+    reason = {"failure": job.failure} if status is SyncJobStatus.FAILED else {}
+    EventRepository(session).record(
+        job.tenant_id,
+        f"sync.{status.value.lower()}",
+        connector_id=job.connector_id,
+        job=job.id,
+        synced=job.synced_products,
+        failed=job.failed_products,
+        skipped=job.skipped_products,
+        dry_run=job.dry_run,
+        **reason,
+    )
+
+
+async def _fail_when_every_product_failed(jobs: SyncJobRepository, job: SyncJob) -> bool:
+    """Give a job that failed every product it went through its reason (job.failure), so it ends FAILED; returns
+    whether its failure counts toward the connector's run of failed jobs (not when only its products' own data was
+    refused). A job failed as a whole already counts; a cancelled one ends as the person asked, CANCELLED."""
+    if job.failure or job.cancel_requested:
+        return True
+    if not every_product_failed(
+        synced=job.synced_products,
+        failed=job.failed_products,
+        skipped=job.skipped_products,
+        conflicted=job.conflicted_products,
+        dry_run=job.dry_run,
+    ):
+        return True
+    tally = await jobs.failure_tally(job.id)
+    _count_what_it_went_through(job)
+    job.failure = every_product_failed_reason(job.total_products, tally)
+    return blames_the_channel(tally)
+
+
+def _count_what_it_went_through(job: SyncJob) -> None:
+    # Products changed, deleted or disabled after planning drop out of their page: the planned total was an
+    # estimate, and a finished job's counts add up to what it went through (a later job takes those products).
+    job.total_products = job.synced_products + job.failed_products + job.skipped_products + job.conflicted_products
+
+
 def _final_status(job: SyncJob) -> SyncJobStatus:
     if job.failure:
         return SyncJobStatus.FAILED
@@ -79,9 +119,7 @@ def _final_status(job: SyncJob) -> SyncJobStatus:
 
 
 def _completed(job: SyncJob, connector: Connector) -> None:
-    # Products changed, deleted or disabled after planning drop out of their page: the planned total was an
-    # estimate, and a finished job's counts add up to what it went through (a later job takes those products).
-    job.total_products = job.synced_products + job.failed_products + job.skipped_products + job.conflicted_products
+    _count_what_it_went_through(job)
     if job.dry_run:
         return
     now = utcnow()
