@@ -12,7 +12,7 @@ from app.container import Container
 from app.repositories.events import EventRepository
 from app.services.sync.runner import run_chunk
 from graphql_schema.relay import parse_global_id
-from tests.catalog_fixtures import upsert, value
+from tests.catalog_fixtures import DELETE_PRODUCTS, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import CONNECTOR, ServedShop, served_shop
 from tests.sync_fixtures import (
@@ -20,6 +20,7 @@ from tests.sync_fixtures import (
     JOB,
     LOCALE_STATUS,
     PRODUCTS,
+    RETRY,
     planned,
     run_here,
     shop_sync,
@@ -129,6 +130,20 @@ async def test_a_product_failing_on_its_own_data_fails_its_job_but_never_pauses_
     assert ((await connector(shop_sync))["status"]) == "CONNECTED"
     dry = await run_here(shop_sync, container, syncType="SINGLE", productSkus=[sku(4)], dryRun=True)
     assert (dry["status"], dry["failedProducts"], dry["failure"]) == ("COMPLETED", 1, None)
+
+
+async def test_a_retry_of_a_job_whose_failed_products_were_deleted_says_so(
+    shop_sync: GraphQLClient, container: Container
+) -> None:
+    """Its `failure` says every product failed, not that it failed as a whole: the retry tells what left nothing."""
+    await upsert(shop_sync, {"sku": sku(4), "values": [value("name", None, "en_US")]})
+    done = await run_here(shop_sync, container, syncType="SINGLE", productSkus=[sku(4)])
+    assert done["status"] == "FAILED"
+    assert (await shop_sync(DELETE_PRODUCTS, {"skus": [sku(4)]}))["deleteProducts"]["userErrors"] == []
+    retried = (await shop_sync(RETRY, {"id": done["id"]}))["retrySyncJob"]
+    assert [(error["code"], error["message"]) for error in retried["userErrors"]] == [
+        ("CON-007", "every product that failed in that job has been deleted since")
+    ]
 
 
 async def test_a_job_cancelled_while_its_products_failed_is_cancelled(

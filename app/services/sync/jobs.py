@@ -286,6 +286,8 @@ class SyncJobService:
 
 
 def _nothing_to_retry(source: SyncJob) -> str:
+    if source.failed_products:  # a job that failed every product has a failure too, but products to retry
+        return "every product that failed in that job has been deleted since"
     if source.failure:
         return f"the job failed as a whole, not product by product ({source.failure}): trigger a new sync"
     return "no product failed in that job"
