@@ -26,3 +26,32 @@ def test_a_page_with_nothing_to_send_is_no_measure_of_the_channel() -> None:
     pace = PagePace(limit=4, most=100, target=60.0)
     pace.sent(0, 0.0)
     assert pace.limit == 8
+
+
+def test_a_page_still_being_sent_past_the_target_shrinks_the_next_before_it_ends() -> None:
+    """What a run cut off in the middle of its page leaves its retry: at most what would have fitted had the page
+    ended now, smaller the longer it goes on."""
+    pace = PagePace(limit=100, most=100, target=60.0)
+    pace.sending(100, 120.0)
+    assert pace.limit == 50
+    pace.sending(100, 540.0)  # arq's 600 s are near
+    assert pace.limit == 11
+    pace.sending(100, 6000.0)
+    assert pace.limit == 1, "one product a page still makes progress"
+
+
+def test_a_page_in_flight_teaches_nothing_before_the_target_and_never_grows_the_next() -> None:
+    pace = PagePace(limit=20, most=100, target=60.0)
+    pace.sending(20, 30.0)
+    assert pace.limit == 20, "a page under the target is no measure of the channel until it ends"
+    pace.sending(100, 61.0)  # a page loaded before the limit fell: 98 would fit, but the limit only falls
+    assert pace.limit == 20
+
+
+def test_a_page_that_ends_after_it_was_learned_from_in_flight_settles_where_it_would_have_anyway() -> None:
+    watched, unwatched = PagePace(limit=40, most=100, target=60.0), PagePace(limit=40, most=100, target=60.0)
+    for elapsed in (60.5, 120.0, 180.0):
+        watched.sending(40, elapsed)
+    watched.sent(40, 200.0)
+    unwatched.sent(40, 200.0)
+    assert watched.limit == unwatched.limit == 12

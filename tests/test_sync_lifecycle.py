@@ -19,6 +19,7 @@ from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob, SyncJobError
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
+from app.services.sync import pages
 from app.services.sync.queue import chunk_message_id, enqueue_plan
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, pace_key, run_chunk
@@ -310,6 +311,39 @@ async def test_a_connector_s_slow_pages_shrink_and_the_next_run_starts_at_the_si
     await run_chunk(container, chunk.id, worker="here")
     first = batches(served_shop)[0]["products"]
     assert len(first) <= remembered, "the next run starts at the size the last one learned"
+
+
+async def test_a_first_page_longer_than_the_chunk_task_s_timeout_leaves_its_retry_a_page_that_fits(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connector's first run knows no pace: its first page has the configured size. A FULL sync reads every
+    listed product back from the shop, and on a slow shop that page's look-ups take longer than arq lets a chunk's
+    run go on: arq cuts the run off, nothing of the page is recorded, and the next run started again at the same
+    page, was cut off at the same place, and so on until the job failed. The pace the page showed while it was
+    read is remembered all the same, so the run that takes the chunk up again after recovery reads pages that
+    fit, and the job completes after one run cut off."""
+    await run_here(shop_sync, container)
+    monkeypatch.setattr(pages, "LOOKUP_BATCH", 1)  # a look-up a product: the look-ups of a page of 1,000 are ten
+    settings = container.settings.model_copy(update={"sync_page_size": PRODUCTS, "sync_run_seconds": 0.4})
+    monkeypatch.setattr(container, "settings", settings)
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    served_shop.shop.slow_down(0.05)  # the first page's 30 look-ups take 1.5 s
+    served_shop.shop.requests.clear()
+    job_timeout = 1.0  # arq's, as its 600 s are to a run's 240 s
+    runs, cut_off = 0, 0
+    while True:
+        runs += 1
+        try:
+            await asyncio.wait_for(run_chunk(container, chunk.id, worker="here"), timeout=job_timeout)
+        except TimeoutError:  # the run gave the chunk back as it was cancelled: recovery's next pass queues it
+            cut_off += 1
+            await recover_orphans(container, now=utcnow() + LOST_MESSAGE_AFTER + timedelta(seconds=1))
+        if (job := (await shop_sync(JOB, {"id": global_id}))["syncJob"])["status"] != "RUNNING":
+            break
+        assert runs < 3 * MAX_CHUNK_ATTEMPTS, f"the chunk never finished: {job}"
+    assert (job["status"], job["skippedProducts"], job["failure"]) == ("COMPLETED", PRODUCTS, None)
+    assert cut_off == 1, f"{cut_off} of {runs} runs were cut off: only the first one, which knew no pace, may be"
+    assert batches(served_shop) == [], "the shop has every product as the PIM has it"
 
 
 async def test_a_job_failing_on_one_worker_stops_its_chunks_on_the_others_within_a_page(

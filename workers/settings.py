@@ -135,8 +135,9 @@ class WorkerSettings:
     """Chunks one worker runs at once; more workers (on any hosts) share a job's chunks between them."""
     job_timeout = 600
     """A run of a chunk hands the chunk back after PIMSYNC_SYNC_RUN_SECONDS (240, at most 480) and shrinks pages
-    slower than a quarter of that (PagePace), so it ends inside this unless its first page alone outlasts it; past
-    it, arq gives up and the lease hands it on."""
+    slower than a quarter of that (PagePace), so it ends inside this unless a page alone outlasts it (a connector's
+    first, at the configured size, on a slow shop). Past it arq cancels the run, which hands the chunk back to
+    recovery; the page was made smaller while it was sent (runner._learn_while_sent), so the retry's fits."""
     max_tries = 5
     health_check_interval = HEALTH_CHECK_SECONDS
     """`pimsync worker` passes the key (health_key); `pimsync worker --check` reads it."""

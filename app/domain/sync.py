@@ -246,7 +246,8 @@ class PagePace:
     So a page slower than `target` shrinks the next to what fits, and quick pages grow back (doubling) to the
     configured size. A run's first page is the size the connector's pages last settled at (the runner keeps it in
     Redis for an hour), else the configured size: not smaller by default, since every extra page costs Shopify a
-    look-up and a read-back, seconds each in its cost bucket.
+    look-up and a read-back, seconds each in its cost bucket. A page still being sent past `target` shrinks the
+    limit already (`sending`), so a run cut off in the middle of that page leaves its retry a smaller one.
     """
 
     limit: int
@@ -260,6 +261,13 @@ class PagePace:
             return
         fits = int(self.target * products / seconds)
         self.limit = max(1, min(self.most, self.limit * 2, fits))
+
+    def sending(self, products: int, seconds: float) -> None:
+        """Learn from a page of `products` still being sent after `seconds`, more than `target`: it will take longer
+        yet, so what fits is at most what would have fitted had it ended now. Never grows the limit, and learns
+        nothing before `target`: a quick page is no measure of the channel until it ends."""
+        if products > 0 and seconds > self.target:
+            self.limit = max(1, min(self.limit, int(self.target * products / seconds)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -227,7 +227,9 @@ async def _pages(
 
     No page is started once settings.sync_run_seconds have passed since the first was, and a page slower than a
     quarter of that makes the next smaller (PagePace): a chunk slowed by its channel's rate goes on over several
-    runs, each inside the chunk task's timeout, as long as its first page is.
+    runs, each inside the chunk task's timeout. A page that outlasts the timeout (a connector's first, at the
+    configured size, on a slow shop) has made the connector's remembered pace smaller while it was sent
+    (`_learn_while_sent`), so the retry of the run arq cut off starts at a page that fits.
 
     The channel's answers, the database and Redis are waited on at the same
     time instead of in turn. Pages are still recorded in order, each with the
@@ -291,7 +293,8 @@ async def _pages(
             loading = load(work.last_product_id)
             started = clock()
             try:
-                await send_page(work, adapter, how)
+                async with _meanwhile(_learn_while_sent(container, claim.connector, pace, len(work.items), clock)):
+                    await send_page(work, adapter, how)
                 paced = pace.limit
                 pace.sent(len(work.items), clock() - started)
                 if pace.limit != paced:
@@ -358,8 +361,26 @@ async def _fail_job(container: Container, claim: Claim, reason: str) -> None:
     await finish_job(container, claim.job.id)
 
 
-@contextlib.asynccontextmanager
-async def _heartbeat(container: Container, chunk_id: int, worker: str, lease: timedelta) -> AsyncIterator[None]:
+async def _learn_while_sent(
+    container: Container, connector: Connector, pace: PagePace, products: int, clock: Callable[[], float]
+) -> None:
+    """Every `pace.target` seconds a page of `products` is still in flight, remember the smaller pace it shows.
+
+    A run can be cut off in the middle of a page (arq's job timeout, a worker killed) and record nothing of it;
+    learning only from pages that end would leave its retry the same page, cut off again on every attempt until
+    the job gives up. What is remembered here is what the retry, on any worker, starts at."""
+    started = clock()
+    while True:
+        await asyncio.sleep(pace.target)
+        paced = pace.limit
+        pace.sending(products, clock() - started)
+        if pace.limit != paced:
+            await _remember_pace(container, connector, pace.limit)
+
+
+def _heartbeat(
+    container: Container, chunk_id: int, worker: str, lease: timedelta
+) -> contextlib.AbstractAsyncContextManager[None]:
     """Keep the chunk's lease alive while a slow page (a throttled channel) is in flight: a beat every third of it."""
 
     async def beat() -> None:
@@ -372,7 +393,13 @@ async def _heartbeat(container: Container, chunk_id: int, worker: str, lease: ti
             if not renewed:
                 return
 
-    task = asyncio.create_task(beat())
+    return _meanwhile(beat())
+
+
+@contextlib.asynccontextmanager
+async def _meanwhile(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run `work` beside the block, and stop it when the block ends, however it ends."""
+    task = asyncio.create_task(work)
     try:
         yield
     finally:
