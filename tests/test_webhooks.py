@@ -9,9 +9,7 @@ signed as WC_Webhook::deliver signs them.
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
-import hashlib
 import hmac
 import json
 import logging
@@ -27,7 +25,7 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 from cryptography.fernet import Fernet, MultiFernet
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from app.channels.base import WebhookEvent
 from app.channels.webhooks import Topic, webhook_protocol
@@ -40,17 +38,15 @@ from app.secrets import CredentialVault
 from app.settings import Settings
 from tests.catalog_fixtures import set_up_catalog
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import CREATE_CONNECTOR, ServedShop, create_connector, served_shop
+from tests.connector_fixtures import ServedShop, create_connector, served_shop
 from tests.emulators.shopify import ShopifyEmulator, ShopInfo
 from tests.ports import closed_port
-from tests.shared_data import shared_path
-from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
+from tests.shopify_fixtures import DOMAIN, shopify
 from tests.sync_fixtures import WorkerProcess, running_worker
+from tests.webhook_fixtures import deliveries, refusal, shopify_path, wc_delivery, wc_product, woocommerce_path
 
 __all__ = ["served_shop", "shopify"]
 
-WC_SECRET = "wc-webhook-secret-9d41"
-WC_FIXTURES = ("data", "woocommerce_rest_fixtures_ios")
 FINISHED = {"PROCESSED", "IGNORED"}
 
 
@@ -68,75 +64,6 @@ async def shop_path(catalog: GraphQLClient, served_shop: ServedShop) -> str:
     """The webhook path of a CUSTOM_HTTP connector on the reference shop, which has product SKU-1."""
     served_shop.shop.seed("SKU-1", fields={"price": "12.00"}, locales={"en": {"title": "Chair"}})
     return str((await create_connector(catalog, served_shop))["connector"]["webhookPath"])
-
-
-async def _create(gql: GraphQLClient, channel_type: str, credentials: dict[str, Any]) -> str:
-    given = {
-        "code": f"{channel_type.lower()}_{uuid.uuid4().hex[:6]}",
-        "name": channel_type,
-        "channelType": channel_type,
-        "credentials": credentials,
-        "settings": {"scope": "ecommerce", "localeMapping": [{"pimLocale": "en_US", "channelLocale": "en"}]},
-    }
-    payload = (await gql(CREATE_CONNECTOR, {"input": given}))["createConnector"]
-    assert payload["userErrors"] == [], payload["userErrors"]
-    return str(payload["connector"]["webhookPath"])
-
-
-async def shopify_path(gql: GraphQLClient, emulator: ShopifyEmulator, *, secret: bool = True) -> str:
-    credentials = {"shopDomain": DOMAIN, "accessToken": TOKEN}
-    if secret:
-        credentials["webhookSecret"] = emulator.api_secret
-    return await _create(gql, "SHOPIFY", credentials)
-
-
-async def woocommerce_path(gql: GraphQLClient) -> str:
-    """A WooCommerce connector (this version cannot reach WooCommerce itself, so it stays DISCONNECTED)."""
-    credentials = {
-        "storeUrl": "http://127.0.0.1:9",
-        "consumerKey": "ck_" + "a" * 40,
-        "consumerSecret": "cs_" + "b" * 40,
-        "webhookSecret": WC_SECRET,
-    }
-    return await _create(gql, "WOOCOMMERCE", credentials)
-
-
-def wc_product(product_id: int) -> dict[str, Any]:
-    items = json.loads(shared_path(*WC_FIXTURES, "products-load-all.json").read_text())["data"]
-    return dict(next(item for item in items if item["id"] == product_id))
-
-
-def wc_delivery(
-    payload: Any, *, topic: str = "product.updated", delivery_id: str = "c0ffee", secret: str = WC_SECRET
-) -> tuple[bytes, dict[str, str]]:
-    """(body, headers) as WC_Webhook::deliver sends them: trim(wp_json_encode(payload)), signed base64 HMAC."""
-    body = json.dumps(payload, separators=(",", ":")).replace("/", "\\/").encode("ascii")
-    mac = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    resource, _, event = topic.partition(".")
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "WooCommerce/9.8.0 Hookshot (WordPress/6.8)",
-        "X-WC-Webhook-Source": "https://shop.example/",
-        "X-WC-Webhook-Topic": topic,
-        "X-WC-Webhook-Resource": resource,
-        "X-WC-Webhook-Event": event,
-        "X-WC-Webhook-Signature": mac,
-        "X-WC-Webhook-ID": "12",
-        "X-WC-Webhook-Delivery-ID": delivery_id,
-    }
-    return body, headers
-
-
-async def deliveries(db: Database, path: str) -> list[WebhookDelivery]:
-    public_id = path.rsplit("/", 1)[1]
-    statement = (
-        select(WebhookDelivery)
-        .join(Connector, Connector.id == WebhookDelivery.connector_id)
-        .where(Connector.public_id == public_id)
-        .order_by(WebhookDelivery.id)
-    )
-    async with db.reader() as session:
-        return list(await session.scalars(statement))
 
 
 async def wait_processed(db: Database, path: str, worker: WorkerProcess, *, within: float = 60.0) -> WebhookDelivery:
@@ -157,12 +84,6 @@ async def wait_all_processed(
         if time.monotonic() > deadline:
             pytest.fail(f"still PENDING after {within}s: {[(r.status, r.outcome) for r in rows]}\n{worker.output()}")
         await asyncio.sleep(0.2)
-
-
-def refusal(response: httpx.Response) -> tuple[int, str]:
-    body = response.json()
-    assert body["message"], body
-    return response.status_code, body["code"]
 
 
 # -- accepted deliveries, per channel -------------------------------------------------------------------------
