@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import httpcore
@@ -58,6 +60,9 @@ class Container:
     redis: ArqRedis
     vault: CredentialVault
     http: httpx.AsyncClient
+    clock: Callable[[], float] = time.time
+    """The wall clock (unix seconds) that signed timestamps and webhook secret grace periods are judged by; a test
+    moves it instead of waiting."""
 
     async def close(self) -> None:
         await self.http.aclose()

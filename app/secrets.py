@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from app.domain.webhook_secrets import RetiredSecret
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -69,20 +71,43 @@ class CredentialsUnreadable(RuntimeError):
     """Stored credentials that no configured key decrypts: a key was retired before `pimsync keys rotate`."""
 
 
+RETIRED_WEBHOOK_SECRET = "$retiredWebhookSecret"
+"""Where the sealed document keeps the webhook secret an update replaced, beside the credentials. Never a
+credential: every channel's credentials schema refuses a key it does not name, and none names this one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unsealed:
+    """Everything a connector's sealed credentials hold."""
+
+    credentials: dict[str, Any]
+    retired_webhook_secret: RetiredSecret | None = None
+    """The webhook secret the last credentials update replaced, while deliveries signed with it may still come."""
+
+
 class CredentialVault:
     """Seals channel credentials for storage and opens them where an adapter is built.
 
     The plaintext exists only in memory, only for as long as an adapter needs
-    it; nothing here logs it or puts it in an exception message.
+    it; nothing here logs it or puts it in an exception message. A retired
+    webhook secret is sealed in the same document, so it is kept exactly as
+    safely and `rotate` re-encrypts it with the rest.
     """
 
     def __init__(self, cipher: MultiFernet) -> None:
         self._cipher = cipher
 
-    def seal(self, credentials: Mapping[str, Any]) -> str:
-        return self._cipher.encrypt(json.dumps(dict(credentials), sort_keys=True).encode()).decode()
+    def seal(self, credentials: Mapping[str, Any], *, retired_webhook_secret: RetiredSecret | None = None) -> str:
+        document = dict(credentials)
+        if retired_webhook_secret is not None:
+            document[RETIRED_WEBHOOK_SECRET] = retired_webhook_secret.as_json()
+        return self._cipher.encrypt(json.dumps(document, sort_keys=True).encode()).decode()
 
     def open(self, sealed: str) -> dict[str, Any]:
+        """The credentials alone, as the user gave them: what adapters and webhook protocols read."""
+        return self.unseal(sealed).credentials
+
+    def unseal(self, sealed: str) -> Unsealed:
         try:
             opened = json.loads(self._cipher.decrypt(sealed.encode()))
         except InvalidToken:
@@ -91,10 +116,11 @@ class CredentialVault:
             ) from None
         if not isinstance(opened, dict):
             raise CredentialsUnreadable("stored credentials are not an object")
-        return opened
+        retired = RetiredSecret.from_json(opened.pop(RETIRED_WEBHOOK_SECRET, None))
+        return Unsealed(opened, retired)
 
     def rotate(self, sealed: str) -> str:
-        """The same credentials under the newest key (older keys can then be retired)."""
+        """The same credentials (and retired webhook secret) under the newest key (older keys can then be retired)."""
         try:
             return self._cipher.rotate(sealed.encode()).decode()
         except InvalidToken:

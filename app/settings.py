@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +22,10 @@ and scope filled)."""
 CHANNEL_MAX_RESPONSE_BYTES = 32 * 1_048_576
 """Largest channel answer read: the largest a channel's batch calls for is a CUSTOM_HTTP page of 100 products
 (MAX_BATCH_SIZE), 3.2 MiB at 32 KiB a product; ten times that leaves room for a shop's extra fields."""
+
+WEBHOOK_SECRET_MAX_GRACE_HOURS = 168
+"""A week: the longest services that keep a rotated-out webhook signing secret valid allow (Revolut's expiration
+period); a secret a user replaced should not sign deliveries for longer."""
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -97,6 +102,12 @@ class Settings(BaseSettings):
     """How often an idle worker looks for queued work (arq's poll delay): the longest a new job waits for it."""
     webhook_max_bytes: int = Field(default=1_048_576, gt=0, validation_alias="PIMSYNC_WEBHOOK_MAX_BYTES")
     """Largest webhook body accepted (413 beyond it); reading stops there, so a huge body never fills memory."""
+    webhook_secret_grace_hours: float = Field(
+        default=24.0, ge=0, le=WEBHOOK_SECRET_MAX_GRACE_HOURS, validation_alias="PIMSYNC_WEBHOOK_SECRET_GRACE_HOURS"
+    )
+    """How long a webhook secret replaced through updateConnector still verifies deliveries (signed before the
+    change, retried by the channel since, or sent before the secret changed at the channel too); 0: not at all.
+    A day covers Shopify's retries (8 over 4 hours) and its "up to a day late" deliveries."""
     graphql_max_body_bytes: int = Field(
         default=GRAPHQL_MAX_BODY_BYTES, gt=0, validation_alias="PIMSYNC_GRAPHQL_MAX_BODY_BYTES"
     )
@@ -174,6 +185,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.var_dir / 'pimsync.sqlite3'}"
+
+    @property
+    def webhook_secret_grace(self) -> timedelta:
+        return timedelta(hours=self.webhook_secret_grace_hours)
 
     @property
     def uses_embedded_redis(self) -> bool:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
-from app.secrets import CredentialsUnreadable, CredentialVault, SecretKeysInvalid, load_cipher
+from app.domain.webhook_secrets import RetiredSecret
+from app.secrets import CredentialsUnreadable, CredentialVault, SecretKeysInvalid, Unsealed, load_cipher
 from app.settings import Environment, Settings
 
 SHOP_TOKEN = b"shpat_0123456789abcdef"
@@ -112,3 +114,17 @@ def test_sealed_credentials_survive_a_key_rotation(tmp_path: Path) -> None:
     with pytest.raises(CredentialsUnreadable) as raised:
         CredentialVault(load_cipher(settings(tmp_path, secret_keys=new))).open(sealed)
     assert "shpat_secret" not in str(raised.value)
+
+
+def test_a_retired_webhook_secret_is_sealed_with_the_credentials_and_never_handed_to_an_adapter(
+    tmp_path: Path,
+) -> None:
+    credentials = {"shopDomain": "acme.myshopify.com", "accessToken": "shpat_secret", "webhookSecret": "new"}
+    now = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    retired = RetiredSecret("the-old-webhook-secret", now, now + timedelta(hours=24))
+    vault = CredentialVault(load_cipher(settings(tmp_path, secret_keys=key())))
+    sealed = vault.seal(credentials, retired_webhook_secret=retired)
+    assert "the-old-webhook-secret" not in sealed
+    assert vault.open(sealed) == credentials, "adapters get the credentials as the user gave them"
+    assert vault.unseal(sealed) == Unsealed(credentials, retired)
+    assert vault.unseal(vault.seal(credentials)) == Unsealed(credentials, None)

@@ -191,6 +191,13 @@ def _protocols() -> Mapping[ChannelType, WebhookProtocol]:
     }
 
 
+def webhook_secret(channel_type: ChannelType, credentials: Mapping[str, Any]) -> str | None:
+    """The key `channel_type`'s deliveries are signed with in these credentials; None when unset, or when this
+    version takes no webhooks from the channel."""
+    protocol = _protocols().get(channel_type)
+    return None if protocol is None else protocol.secret(credentials)
+
+
 def webhook_protocol(channel_type: ChannelType) -> WebhookProtocol:
     """The protocol of `channel_type`'s webhooks; EventUnsupported for a channel this version cannot read."""
     protocol = _protocols().get(channel_type)

@@ -51,6 +51,7 @@ from app.services.conflicts.queue import queue_waiting_resolutions
 from app.services.connector_webhooks import WebhookRegistrationService
 from app.services.sync import progress
 from app.services.sync.cancel import request_cancel
+from app.services.webhook_secrets import reseal
 from app.services.webhooks import queue_waiting_deliveries
 
 log = structlog.get_logger(__name__)
@@ -370,7 +371,7 @@ class ConnectorService:
             if changes.name is not None:
                 row.name = changes.name.strip()
             if changes.credentials is not None:
-                row.credentials_encrypted = self.container.vault.seal(changes.credentials)
+                row.credentials_encrypted = reseal(self.container, row, changes.credentials)
             before = row.status
             if outcome is not None:
                 _record_test(row, outcome)

@@ -15,18 +15,23 @@ down) waits in the database until one does. Each step is safe to repeat:
 from __future__ import annotations
 
 import asyncio
-import time
 import traceback
 from collections.abc import AsyncIterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from redis.exceptions import RedisError
 
 from app.channels.base import ChannelRateLimited, WebhookEvent
-from app.channels.webhooks import Delivery, SignatureInvalid, Topic, WebhookRefused, webhook_protocol
+from app.channels.webhooks import (
+    Delivery,
+    SignatureInvalid,
+    Topic,
+    WebhookProtocol,
+    WebhookRefused,
+    webhook_protocol,
+)
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, WebhookDelivery
@@ -34,7 +39,7 @@ from app.domain.channels import ChannelType
 from app.domain.errors import NotFound
 from app.domain.webhooks import DeliveryStatus
 from app.repositories.webhooks import NewDelivery, QueuedDelivery, WebhookRepository
-from app.secrets import CredentialsUnreadable
+from app.secrets import CredentialsUnreadable, Unsealed
 from app.services.sync.queue import Queue, message_id, ms
 
 log = structlog.get_logger(__name__)
@@ -163,7 +168,8 @@ async def receive(
     `webhook_max_bytes`, SecretUnreadable when the connector's credentials
     cannot be decrypted, and the channel's WebhookRefused errors: CHN-050 when
     no secret is configured, the signature fails (checked over the raw bytes
-    before anything is parsed) or the delivery is for another store, CHN-051
+    before anything is parsed, with the secret, or within its grace the one
+    it replaced) or the delivery is for another store, CHN-051
     for a body that cannot be read, CHN-052 for a topic that is not handled.
     Nothing is stored in any of those cases. The delivery is committed before
     it is queued.
@@ -176,16 +182,55 @@ async def receive(
         raise
 
 
-def _credentials(container: Container, connector: Connector) -> dict[str, Any]:
+def _credentials(container: Container, connector: Connector) -> Unsealed:
     """The connector's decrypted credentials; SecretUnreadable, logged for an operator, when no key opens them."""
     try:
-        return container.vault.open(connector.credentials_encrypted)
+        return container.vault.unseal(connector.credentials_encrypted)
     except CredentialsUnreadable:
         log.error("webhook.credentials_unreadable", connector=connector.id, hint="is a retired key still needed?")
         raise SecretUnreadable(
             "the service cannot read this connector's credentials right now; the delivery was not stored, "
             "send it again later"
         ) from None
+
+
+def _signed_with(protocol: WebhookProtocol, secret: str, raw: bytes, names: Mapping[str, str], now: float) -> bool:
+    try:
+        protocol.verify(secret, raw, names, now=now)
+    except SignatureInvalid:
+        return False
+    return True
+
+
+def _verify(
+    container: Container,
+    connector: Connector,
+    protocol: WebhookProtocol,
+    sealed: Unsealed,
+    raw: bytes,
+    names: Mapping[str, str],
+) -> None:
+    """Verify with the current secret, else with the one it replaced while that one's grace lasts.
+
+    The refusal is the current secret's: a delivery the retired secret does
+    not verify either (a wrong signature, or a CUSTOM_HTTP timestamp outside
+    the tolerance whatever the secret) is refused as it always was. One the
+    retired secret verifies is logged, so an operator sees what still comes
+    signed with it before the grace ends.
+    """
+    secret = protocol.secret(sealed.credentials)
+    if secret is None:
+        raise SignatureInvalid("a webhook secret must be set in this connector's credentials before it takes webhooks")
+    now = container.clock()
+    try:
+        protocol.verify(secret, raw, names, now=now)
+    except SignatureInvalid:
+        retired, grace = sealed.retired_webhook_secret, container.settings.webhook_secret_grace
+        if retired is None or not retired.verifies_at(datetime.fromtimestamp(now, UTC), grace):
+            raise
+        if not _signed_with(protocol, retired.secret, raw, names, now):
+            raise
+        log.info("webhook.signed_with_previous_secret", connector=connector.id, until=retired.ends(grace).isoformat())
 
 
 async def _receive(
@@ -197,12 +242,9 @@ async def _receive(
     protocol = webhook_protocol(ChannelType(connector.channel_type))
     if protocol.is_ping(names, raw):
         return Receipt("ping")
-    credentials = _credentials(container, connector)
-    secret = protocol.secret(credentials)
-    if secret is None:
-        raise SignatureInvalid("a webhook secret must be set in this connector's credentials before it takes webhooks")
-    protocol.verify(secret, raw, names, now=time.time())
-    protocol.check_store(credentials, names)
+    sealed = _credentials(container, connector)
+    _verify(container, connector, protocol, sealed, raw, names)
+    protocol.check_store(sealed.credentials, names)
     delivery = protocol.parse(raw, names)
     stored = await _store(container, connector, delivery)
     if stored is None:
