@@ -817,23 +817,34 @@ async def test_a_connectors_own_rate_limit_holds_its_requests(
             assert last - first + 1 <= allowed, f"{last - first + 1} requests in {arrivals[last] - start:.3f}s"
 
 
+async def cli_sync(tenant: TenantHandle, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`pimsync sync shop` as a person starts it, in a process of its own."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "app.cli", "sync", "shop", "--tenant", tenant.code),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def started_jobs(client: GraphQLClient, process: asyncio.subprocess.Process, deadline: float) -> list[Any]:
+    """The connector's jobs once the command has triggered its own."""
+    while not (jobs := (await client(JOBS_TOTAL))["syncJobs"]["edges"]):
+        assert time.monotonic() < deadline and process.returncode is None, "the command never started its job"
+        await asyncio.sleep(0.1)
+    return list(jobs)
+
+
 async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
     shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, container: Container
 ) -> None:
     """No worker runs here, so the job waits: Ctrl-C ends the command, not the job, and says so. The signal goes
     once the command follows the job (it has subscribed to the job's progress), not after a guessed delay."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "app.cli", "sync", "shop", "--tenant", tenant.code),
-        env=worker_env(settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await cli_sync(tenant, worker_env(settings))
     try:
         deadline = time.monotonic() + 30
-        while not (jobs := (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]):
-            assert time.monotonic() < deadline and process.returncode is None, "the command never started its job"
-            await asyncio.sleep(0.1)
+        jobs = await started_jobs(shop_sync, process, deadline)
         followed = progress.channel(container.redis, parse_global_id(jobs[0]["node"]["id"])[1])
         while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
             assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
@@ -860,18 +871,9 @@ async def test_a_cli_sync_on_the_embedded_redis_ends_with_no_word_from_redis(
     embedded server's only client when it exits."""
     env = {**worker_env(settings), "PIMSYNC_VAR_DIR": str(tmp_path / "var")}
     env.pop("REDIS_URL")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "app.cli", "sync", "shop", "--tenant", tenant.code),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await cli_sync(tenant, env)
     try:
-        deadline = time.monotonic() + 30
-        while not (jobs := (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]):
-            assert time.monotonic() < deadline and process.returncode is None, "the command never started its job"
-            await asyncio.sleep(0.1)
+        jobs = await started_jobs(shop_sync, process, time.monotonic() + 30)
         job_id = parse_global_id(jobs[0]["node"]["id"])[1]
         await plan_job(container, job_id)
         async with container.db.reader() as session:
