@@ -18,6 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,11 +208,16 @@ async def session_container(session_settings: Settings) -> AsyncIterator[Contain
     await opened.close()
 
 
+def container_on(session_container: Container, settings: Settings) -> Container:
+    """The process's database, Redis connections and vault, enqueuing and publishing on `settings`' queue."""
+    redis = ArqRedis(session_container.redis.connection_pool, default_queue_name=settings.queue_name)
+    return dataclasses.replace(session_container, settings=settings, redis=redis)
+
+
 @pytest.fixture
 def container(session_container: Container, settings: Settings) -> Container:
     """The process's database, Redis connections and vault, enqueuing and publishing on the test's queue."""
-    redis = ArqRedis(session_container.redis.connection_pool, default_queue_name=settings.queue_name)
-    return dataclasses.replace(session_container, settings=settings, redis=redis)
+    return container_on(session_container, settings)
 
 
 _SQLITE_WRITERS: dict[int, set[int]] = {}
@@ -239,10 +245,17 @@ def db(session_container: Container) -> Database:
     return session_container.db
 
 
-@pytest.fixture
-async def client(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def api_client(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over ASGI, as a frontend reaches it."""
     app = create_app(settings, container=container)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+async def client(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(settings, container) as http:
         yield http
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,11 +64,18 @@ class ServedShop:
         return {"baseUrl": self.base_url, "signingSecret": SECRET, "apiKey": API_KEY, **overrides}
 
 
-@pytest.fixture
-def served_shop() -> Iterator[ServedShop]:
+@contextmanager
+def serving_shop() -> Iterator[ServedShop]:
+    """A reference shop (en, ar, fr) served on a loopback port while the block runs."""
     shop = CustomHttpShop(signing_secret=SECRET, api_key=API_KEY, supported_locales=("en", "ar", "fr"))
     with serve(shop.app) as origin:
         yield ServedShop(shop, origin + shop.base_path)
+
+
+@pytest.fixture
+def served_shop() -> Iterator[ServedShop]:
+    with serving_shop() as shop:
+        yield shop
 
 
 def connector_input(shop: ServedShop, code: str = "shop", **settings: Any) -> dict[str, Any]:

@@ -28,13 +28,21 @@ from app.repositories.connectors import ConnectorRepository
 from app.repositories.products import ProductRepository
 from app.services.conflicts.notify import publish_conflict
 from app.services.tokens import TokenService
+from app.settings import Settings
 from graphql_schema import build_schema
 from graphql_schema.context import Context
 from graphql_schema.relay import MAX_PRIMARY_KEY, global_id, parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conflict_fixtures import diff, title
-from tests.conftest import GraphQLClient, TenantHandle, make_tenant, retire_connectors
-from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
+from tests.conftest import (
+    GraphQLClient,
+    TenantHandle,
+    api_client,
+    container_on,
+    make_tenant,
+    retire_connectors,
+)
+from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop, serving_shop
 from tests.sync_fixtures import run_here, trigger
 
 __all__ = ["served_shop"]
@@ -409,19 +417,69 @@ async def _build(
     return names, ids
 
 
+@dataclass(frozen=True)
+class Side:
+    """One tenant's half of a world: its client, its objects' names and their global ids."""
+
+    client: GraphQLClient
+    tenant: TenantHandle
+    names: Names
+    ids: list[str]
+
+
+async def _owner(db: Database, gql: GraphQLClient, tenant: TenantHandle, shop: ServedShop) -> Side:
+    """SHARED-1 and ONLY-A-1, connectors store_x and only_a, a pending job on only_a, a failed job and a pending
+    conflict on store_x, every text carrying OWNER_MARK."""
+    names, ids = await _build(db, gql, tenant, shop, OWNER_MARK, (SHARED_CONNECTOR, "only_a"), (SHARED_SKU, "ONLY-A-1"))
+    return Side(gql, tenant, names, ids)
+
+
+async def _stranger(db: Database, gql: GraphQLClient, tenant: TenantHandle, shop: ServedShop) -> Side:
+    """SHARED-1 and store_x alone, with a pending job, a failed job and a conflict of its own."""
+    names, ids = await _build(db, gql, tenant, shop, "Stranger", (SHARED_CONNECTOR,), (SHARED_SKU,))
+    return Side(gql, tenant, names, ids)
+
+
+def _world(owner: Side, stranger: Side, shop: ServedShop) -> World:
+    return World(
+        owner.client,
+        stranger.client,
+        owner.tenant,
+        stranger.tenant,
+        owner.names,
+        stranger.names,
+        owner.ids,
+        shop.credentials(),
+    )
+
+
+@pytest.fixture(scope="module")
+async def owner(module_settings: Settings, session_container: Container) -> AsyncIterator[Side]:
+    """One owner for the module's probes, per database: a probe only reads the owner's data (each asserts it
+    reads exactly as before), and building it was most of the module's time. Its own tenant, client and shop."""
+    container = container_on(session_container, module_settings)
+    with serving_shop() as shop:
+        async with api_client(module_settings, container) as http:
+            tenant = await make_tenant(container.db)
+            yield await _owner(container.db, GraphQLClient(http, tenant.token), tenant, shop)
+            await retire_connectors(container.db, tenant.id)
+
+
 @pytest.fixture
-async def world(
+async def world(owner: Side, gql: GraphQLClient, db: Database, tenant: TenantHandle, served_shop: ServedShop) -> World:
+    """The module's owner, and the test's tenant as the stranger: a probe may change the stranger's objects (its
+    own SKUs and codes reach them), so each test has a stranger of its own."""
+    return _world(owner, await _stranger(db, gql, tenant, served_shop), served_shop)
+
+
+@pytest.fixture
+async def own_world(
     gql: GraphQLClient, client: httpx.AsyncClient, db: Database, tenant: TenantHandle, served_shop: ServedShop
 ) -> AsyncIterator[World]:
-    """The owner (the test's tenant) with SHARED-1 and ONLY-A-1, connectors store_x and only_a, a pending job on
-    only_a, a failed job and a pending conflict on store_x; the stranger with SHARED-1 and store_x alone."""
+    """A world of the test's own, the owner being the test's tenant: for a test that changes the owner's data."""
     stranger_tenant = await make_tenant(db)
-    stranger = GraphQLClient(client, stranger_tenant.token)
-    foreign, owner_ids = await _build(
-        db, gql, tenant, served_shop, OWNER_MARK, (SHARED_CONNECTOR, "only_a"), (SHARED_SKU, "ONLY-A-1")
-    )
-    shared, _ = await _build(db, stranger, stranger_tenant, served_shop, "Stranger", (SHARED_CONNECTOR,), (SHARED_SKU,))
-    yield World(gql, stranger, tenant, stranger_tenant, foreign, shared, owner_ids, served_shop.credentials())
+    stranger = await _stranger(db, GraphQLClient(client, stranger_tenant.token), stranger_tenant, served_shop)
+    yield _world(await _owner(db, gql, tenant, served_shop), stranger, served_shop)
     await retire_connectors(db, stranger_tenant.id)
 
 
@@ -552,11 +610,11 @@ async def test_cancelling_another_tenants_job_neither_waits_for_nor_locks_its_co
 
 
 async def test_a_job_reads_its_own_tenants_product_of_a_sku_both_tenants_have(
-    world: World, container: Container
+    own_world: World, container: Container
 ) -> None:
     """Planning and running select products by SKU: SHARED-1 is the owner's product for the owner's job."""
     job = await run_here(
-        world.owner, container, code=SHARED_CONNECTOR, syncType="SINGLE", productSkus=[SHARED_SKU], dryRun=True
+        own_world.owner, container, code=SHARED_CONNECTOR, syncType="SINGLE", productSkus=[SHARED_SKU], dryRun=True
     )
     assert job["status"] == "COMPLETED", job
     [change] = [edge["node"] for edge in job["changes"]["edges"]]
