@@ -20,7 +20,6 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLSchema,
-    build_schema,
     get_named_type,
     get_nullable_type,
     is_list_type,
@@ -34,6 +33,7 @@ from app.channels.shopify import spec as shopify_spec
 from app.channels.woocommerce import spec as woocommerce_spec
 from app.domain.channels import Capability, ChannelField, ChannelType, ChannelTypeSpec, FieldType
 from app.domain.locales import canonical_locale
+from tests.emulators.shopify.schema import admin_schema
 from tests.shared_data import shared_dir
 
 SHARED = shared_dir()
@@ -247,7 +247,8 @@ def _shopify_sdl() -> str:
 
 @pytest.fixture(scope="module")
 def shopify_schema() -> GraphQLSchema:
-    return build_schema(_shopify_sdl())
+    """The pinned SDL, built once for the process (the emulator's: building it takes seconds)."""
+    return admin_schema()
 
 
 def _input_type(schema: GraphQLSchema, name: str) -> GraphQLInputObjectType:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import GraphQLSchema, NoDeprecatedCustomRule, OperationDefinitionNode, build_schema, parse, validate
+from graphql import GraphQLSchema, NoDeprecatedCustomRule, OperationDefinitionNode, parse, validate
 from graphql.execution.values import get_variable_values
 
 from app.channels.base import (
@@ -70,9 +70,8 @@ from app.channels.shopify.schemas import (
 from app.channels.shopify.spec import API_VERSION, SCHEMA_PATHS, TRANSLATION_KEYS
 from app.domain.errors import ErrorCode
 from tests.clocks import FakeClock
-from tests.shared_data import shared_path
+from tests.emulators.shopify.schema import SDL_PATH, admin_schema
 
-SDL = shared_path("specs", "shopify", "admin-2026-04.graphql")
 TOKEN = "shpat_secret_token_0123456789abcdef"
 CREDENTIALS = {"shopDomain": "souk-demo.myshopify.com", "accessToken": TOKEN}
 CONTEXT = ExportContext(primary_locale="en", shop_locales=frozenset({"en", "fr", "ar", "pt-BR"}), weight_unit="GRAMS")
@@ -82,9 +81,8 @@ VARIANT_ID = "gid://shopify/ProductVariant/2001"
 
 @pytest.fixture(scope="module")
 def schema() -> GraphQLSchema:
-    built = build_schema(SDL.read_text(encoding="utf-8"))
-    built._validation_errors = []  # see specs/README.md: the SDL's deprecations trip graphql-core's schema check
-    return built
+    """The pinned SDL, built once for the process (the emulator's: building it takes seconds)."""
+    return admin_schema()
 
 
 def variable_errors(schema: GraphQLSchema, operation: gql.Operation, variables: dict[str, Any]) -> list[str]:
@@ -162,7 +160,7 @@ def test_every_document_constant_is_listed_in_all() -> None:
 
 def test_the_sdl_is_the_pinned_version() -> None:
     assert API_VERSION == "2026-04"
-    assert "productSet(" in SDL.read_text(encoding="utf-8")
+    assert "productSet(" in SDL_PATH.read_text(encoding="utf-8")
 
 
 # -- document → productSet variables -----------------------------------------------------------------

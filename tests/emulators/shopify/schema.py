@@ -41,9 +41,11 @@ from graphql import (
     visit,
 )
 
+from tests.shared_data import shared_path
+
 API_VERSION = "2026-04"
-SDL_PATH = Path(os.environ.get("SHOPIFY_ADMIN_SDL", "/work/shared/specs/shopify/admin-2026-04.graphql"))
-"""The official 2026-04 Admin SDL (see /work/shared/specs/README.md); override with $SHOPIFY_ADMIN_SDL."""
+SDL_PATH = Path(os.environ.get("SHOPIFY_ADMIN_SDL") or shared_path("specs", "shopify", "admin-2026-04.graphql"))
+"""The official 2026-04 Admin SDL in the shared specs (see specs/README.md there); override with $SHOPIFY_ADMIN_SDL."""
 
 NOT_IMPLEMENTED = "EMULATOR_NOT_IMPLEMENTED"
 
@@ -71,7 +73,8 @@ _schema: GraphQLSchema | None = None
 
 
 def admin_schema() -> GraphQLSchema:
-    """The built 2026-04 Admin schema (cached for the process)."""
+    """The built 2026-04 Admin schema (cached for the process): the emulator's, and the one the adapter's documents
+    and the channel type's fields are checked against."""
     global _schema
     with _lock:
         if _schema is None:
