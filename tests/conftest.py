@@ -303,6 +303,17 @@ async def retire_connectors(db: Database, tenant_id: int) -> None:
         await session.execute(delete(Connector).where(Connector.tenant_id == tenant_id))
 
 
+async def until_subscribed(container: Container, channel: str) -> None:
+    """Until a subscriber listens on `channel`: a message published before that is lost, by design of pub/sub."""
+    deadline = time.monotonic() + 30
+    while True:
+        [(_, subscribers)] = await container.redis.pubsub_numsub(channel)
+        if subscribers:
+            return
+        assert time.monotonic() < deadline, f"no one subscribed to {channel}"
+        await asyncio.sleep(0.02)
+
+
 SQLITE_WAIT_FOR_WRITER = 3.0
 
 

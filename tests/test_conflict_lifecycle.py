@@ -22,7 +22,7 @@ from app.services.sync.queue import ms
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import DELETE_PRODUCTS, PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import CONFLICTS, RESOLVE
-from tests.conftest import GraphQLClient, TenantHandle
+from tests.conftest import GraphQLClient, TenantHandle, until_subscribed
 from tests.connector_fixtures import SAVE_MAPPINGS, UPDATE_CONNECTOR, ServedShop, create_connector, served_shop
 from tests.sync_fixtures import LISTINGS, batches, run_here
 
@@ -64,17 +64,6 @@ async def conflict_in_arabic(gql: GraphQLClient, served_shop: ServedShop, contai
     await sync(gql, container)
     served_shop.shop.edit("LAMP-1", locales={"ar": {"title": "مصباح ذهبي"}})
     await upsert(gql, lamp(ar="مصباح برونزي"))
-
-
-async def until_subscribed(container: Container, channel: str) -> None:
-    """Until a subscriber listens on `channel`: a message published before that is lost, by design of pub/sub."""
-    deadline = time.monotonic() + 30
-    while True:
-        [(_, subscribers)] = await container.redis.pubsub_numsub(channel)
-        if subscribers:
-            return
-        assert time.monotonic() < deadline, f"no one subscribed to {channel}"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_conflict_opened_by_a_sync_is_announced_to_subscribers(

@@ -26,6 +26,7 @@ from app.db.engine import Database
 from app.db.models import Conflict, SyncJob, SyncJobChange, SyncJobError
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.products import ProductRepository
+from app.services.conflicts import notify
 from app.services.conflicts.notify import publish_conflict
 from app.services.tokens import TokenService
 from app.settings import Settings
@@ -41,6 +42,7 @@ from tests.conftest import (
     container_on,
     make_tenant,
     retire_connectors,
+    until_subscribed,
 )
 from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop, serving_shop
 from tests.sync_fixtures import run_here, trigger
@@ -577,7 +579,7 @@ async def test_a_conflict_of_another_tenant_on_the_same_connector_code_is_never_
     stream = await build_schema(container.settings).subscribe(document, {}, context_value=context)
     assert not isinstance(stream, ExecutionResult), stream
     first = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0.3)  # subscribed
+    await until_subscribed(container, notify.channel(container.redis, world.stranger_tenant.id))
     owner_pk = parse_global_id(world.foreign.conflict)[1]
     stranger_pk = parse_global_id(world.shared.conflict)[1]
     await publish_conflict(container.redis, world.owner_tenant.id, SHARED_CONNECTOR, owner_pk)
