@@ -154,14 +154,17 @@ def since(mark: float) -> float:
     return time.monotonic() - mark
 
 
-def most_in_any_window(grants: list[float], window: float) -> int:
-    ordered = sorted(grants)
-    most, start = 0, 0
-    for end, at in enumerate(ordered):
-        while at - ordered[start] > window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
+def most_in_any_window(grants: list[Grant], window: float) -> int:
+    """The most grants that certainly happened within `window` seconds of one another.
+
+    Each happened somewhere between its asking and its answer, and only those times are known: a process held up
+    under load stamps an answer late, and answers taken in turn after the hold read as granted together though
+    Redis spread them. So a grant counts in the window from an `asked` on when it was asked and answered in it;
+    on an idle machine, where the answer comes within a millisecond, that is the moment of the grant."""
+    return max(
+        sum(1 for grant in grants if start <= grant.asked and grant.answered <= start + window)
+        for start in (grant.asked for grant in grants)
+    )
 
 
 async def test_capacity_and_rate_are_honoured(workers: Workers) -> None:
@@ -175,7 +178,7 @@ async def test_capacity_and_rate_are_honoured(workers: Workers) -> None:
     assert bucket.grants[4].late == 0 and bucket.grants[4].asked - started < 0.5, "a full bucket lets 5 go at once"
     lost = limit.rate * bucket.time_lost(limit.rate)
     assert 0.95 * allowed - lost <= len(grants) <= allowed + 1, f"{len(grants)} grants in 1 s, {allowed} allowed"
-    assert most_in_any_window(grants, 0.25) <= limit.capacity + limit.rate * 0.25 + 1
+    assert most_in_any_window(bucket.grants, 0.25) <= limit.capacity + limit.rate * 0.25 + 1
 
 
 async def test_two_workers_share_one_bucket(workers: Workers) -> None:
@@ -191,8 +194,7 @@ async def test_two_workers_share_one_bucket(workers: Workers) -> None:
     lost = limit.rate * (first.time_lost(limit.rate) + second.time_lost(limit.rate))
     assert 0.95 * allowed - lost <= total <= allowed + 1, f"{by_first} + {by_second} grants in 1 s, {allowed} allowed"
     assert min(by_first, by_second) >= 0.2 * total, "neither worker is starved"
-    everything = [at for grants in per_task for at in grants]
-    assert most_in_any_window(everything, 0.25) <= limit.capacity + limit.rate * 0.25 + 1
+    assert most_in_any_window(first.grants + second.grants, 0.25) <= limit.capacity + limit.rate * 0.25 + 1
 
 
 async def test_a_retry_after_stops_every_worker_until_it_passes(workers: Workers) -> None:
