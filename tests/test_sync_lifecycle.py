@@ -519,22 +519,32 @@ async def test_a_worker_stopping_while_the_next_page_loads_still_records_the_pag
 
     global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
     load, record = PageWork.load, runner.record_page
+    recording, stopped = asyncio.Event(), asyncio.Event()
+    loads = 0
 
     async def slow_load(*args: Any, **kwargs: Any) -> PageWork:
-        await asyncio.sleep(0.5)
+        """The first page loads at once, the next one not before the stop: it is still loading then."""
+        nonlocal loads
+        loads += 1
+        if loads > 1:
+            await stopped.wait()
         return await load(*args, **kwargs)
 
     async def slow_record(*args: Any, **kwargs: Any) -> Any:
-        await asyncio.sleep(0.3)
+        """Says the page was sent and is being recorded, and records it after the stop: once the stopped run is
+        over, if it does not wait for the recording (the defect), else after 0.3 s."""
+        recording.set()
+        await stopped.wait()
+        await asyncio.wait([running], timeout=0.3)
         return await record(*args, **kwargs)
 
     monkeypatch.setattr(PageWork, "load", slow_load)
     monkeypatch.setattr(runner, "record_page", slow_record)
     paged = dataclasses.replace(container, settings=container.settings.model_copy(update={"sync_page_size": 10}))
     running = asyncio.create_task(run_chunk(paged, chunk.id, worker="stopping"))
-    await until_a_batch_is_sent(served_shop, "the run")
-    await asyncio.sleep(0.1)  # the first page is being recorded, the second loaded
+    await asyncio.wait_for(recording.wait(), 30)  # not a guessed delay: under load the page may still be sending
     running.cancel()
+    stopped.set()
     with pytest.raises(asyncio.CancelledError):
         await running
     await asyncio.sleep(0.5)  # what a page left recording on its own would still do
