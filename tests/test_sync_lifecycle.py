@@ -324,12 +324,14 @@ async def test_a_first_page_longer_than_the_chunk_task_s_timeout_leaves_its_retr
     fit, and the job completes after one run cut off."""
     await run_here(shop_sync, container)
     monkeypatch.setattr(pages, "LOOKUP_BATCH", 1)  # a look-up a product: the look-ups of a page of 1,000 are ten
-    settings = container.settings.model_copy(update={"sync_page_size": PRODUCTS, "sync_run_seconds": 0.4})
+    settings = container.settings.model_copy(update={"sync_page_size": PRODUCTS, "sync_run_seconds": 0.8})
     monkeypatch.setattr(container, "settings", settings)
     global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
-    served_shop.shop.slow_down(0.05)  # the first page's 30 look-ups take 1.5 s
+    served_shop.shop.slow_down(0.1)  # the first page's 30 look-ups take 3 s
     served_shop.shop.requests.clear()
-    job_timeout = 1.0  # arq's, as its 600 s are to a run's 240 s
+    # arq's, as its 600 s are to a run's 240 s; a run after the cut-off takes about 1 s, so a loaded machine has
+    # 1.5 s of slack before it too is cut off
+    job_timeout = 2.5
     runs, cut_off = 0, 0
     while True:
         runs += 1
