@@ -43,7 +43,13 @@ class ListingRow:
 _IDENTITY = ("tenant_id", "connector_id", "product_id")
 _WRITTEN = tuple(column.name for column in fields(ListingRow) if column.name != "id")
 _UPDATED = tuple(name for name in _WRITTEN if name not in _IDENTITY)
-_SELECTED = (Listing.id, *(getattr(Listing, name) for name in _WRITTEN))
+_SELECTED = tuple(getattr(Listing, column.name) for column in fields(ListingRow))
+"""ListingRow's fields in order, so that a row read makes a ListingRow positionally."""
+_FOR_PRODUCTS = select(*_SELECTED).where(
+    Listing.connector_id == bindparam("connector_id"), Listing.product_id.in_(bindparam("product_ids", expanding=True))
+)
+"""A page's listings, built once: building the statement for each page cost more CPU than running it."""
+_FOR_PRODUCTS_LOCKED = _FOR_PRODUCTS.with_for_update()
 
 
 class ListingRepository:
@@ -54,15 +60,14 @@ class ListingRepository:
     async def for_products(
         self, connector_id: int, product_ids: Collection[int], *, for_update: bool = False
     ) -> dict[int, ListingRow]:
-        statement = select(*_SELECTED).where(Listing.connector_id == connector_id, Listing.product_id.in_(product_ids))
-        if for_update:
-            statement = statement.with_for_update()
-        return {row.product_id: ListingRow(**row._mapping) for row in await self.session.execute(statement)}
+        statement = _FOR_PRODUCTS_LOCKED if for_update else _FOR_PRODUCTS
+        rows = await self.session.execute(statement, {"connector_id": connector_id, "product_ids": list(product_ids)})
+        return {row.product_id: ListingRow(*row) for row in rows}
 
     async def by_external_id(self, connector_id: int, external_id: str) -> ListingRow | None:
         statement = select(*_SELECTED).where(Listing.connector_id == connector_id, Listing.external_id == external_id)
         row = (await self.session.execute(statement.limit(1))).first()
-        return ListingRow(**row._mapping) if row is not None else None
+        return ListingRow(*row) if row is not None else None
 
     def save(self, listing: ListingRow) -> None:
         """Written by `write` with the batch's other saved listings: inserted when new, else updated."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, false, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from app.db.models import Listing, Product, ProductValue
 from app.domain.sync import Selection
@@ -35,6 +37,16 @@ class ProductFilter:
     search: str | None = None
     """Text in its search form (app.domain.catalog.search_form) matched against SKU and text values."""
     updated_since: datetime | None = None
+
+
+_VALUES_FOR_EXPORT = select(
+    ProductValue.product_id, ProductValue.attribute_id, ProductValue.locale, ProductValue.scope, ProductValue.data
+).where(
+    ProductValue.tenant_id == bindparam("tenant_id"),
+    ProductValue.product_id.in_(bindparam("product_ids", expanding=True)),
+    ProductValue.attribute_id.in_(bindparam("attribute_ids", expanding=True)),
+)
+"""A sync page's values, built once: building the statement for each page cost more CPU than running it."""
 
 
 def _escape_like(text: str) -> str:
@@ -79,18 +91,8 @@ class ProductRepository:
         self, tenant_id: int, product_ids: Collection[int], attribute_ids: Collection[int]
     ) -> list[tuple[int, int, str, str, Any]]:
         """(product id, attribute id, locale, scope, data) of just the attributes an export reads."""
-        statement = select(
-            ProductValue.product_id,
-            ProductValue.attribute_id,
-            ProductValue.locale,
-            ProductValue.scope,
-            ProductValue.data,
-        ).where(
-            ProductValue.tenant_id == tenant_id,
-            ProductValue.product_id.in_(product_ids),
-            ProductValue.attribute_id.in_(attribute_ids),
-        )
-        return [(row[0], row[1], row[2], row[3], row[4]) for row in await self.session.execute(statement)]
+        parameters = {"tenant_id": tenant_id, "product_ids": list(product_ids), "attribute_ids": list(attribute_ids)}
+        return list(await self.session.execute(_VALUES_FOR_EXPORT, parameters))
 
     async def value_times(
         self, tenant_id: int, product_ids: Collection[int], attribute_ids: Collection[int]
@@ -182,7 +184,8 @@ class ProductRepository:
 
     # -- sync selection ----------------------------------------------------------------------------
 
-    def _selected(self, tenant_id: int, selection: Selection, what: Any = Product.id) -> Select[Any]:
+    @staticmethod
+    def _selected(tenant_id: int, selection: Selection, what: Any = Product.id) -> Select[Any]:
         """`what` (the ids, or whole products) of the selected products, unordered."""
         statement = select(what).where(Product.tenant_id == tenant_id)
         if selection.skus is not None:
@@ -238,6 +241,23 @@ class ProductRepository:
 
         One keyset step on the (tenant, id) index, reading just the page: an earlier `id IN (selected
         ids)` form had the database gather every selected id up to the chunk's end for each page.
+        The products hold only what a sync reads of them (_PAGE_COLUMNS); any other attribute raises.
         """
-        statement = self._selected(tenant_id, selection, Product).where(Product.id > after_id, Product.id <= last_id)
-        return list(await self.session.scalars(statement.order_by(Product.id).limit(limit)))
+        bounds = {"after_id": after_id, "last_id": last_id, "limit": limit}
+        return list(await self.session.scalars(_selected_page(tenant_id, selection), bounds))
+
+
+_PAGE_COLUMNS = (Product.id, Product.sku, Product.enabled, Product.revision, Product.updated_at, Product.deleted_at)
+"""What a sync reads of a product: not its search text, a long column it never uses."""
+
+
+@lru_cache(maxsize=8)
+def _selected_page(tenant_id: int, selection: Selection) -> Select[tuple[Product]]:
+    """A page of a job's products, built once for all the pages of the job (bounds and size are parameters):
+    building it for each page cost more CPU than running it. Few are kept (a selection may name 10,000 SKUs):
+    enough for the jobs a worker runs at once."""
+    statement = ProductRepository._selected(tenant_id, selection, Product).options(
+        load_only(*_PAGE_COLUMNS, raiseload=True)
+    )
+    page = statement.where(Product.id > bindparam("after_id"), Product.id <= bindparam("last_id"))
+    return page.order_by(Product.id).limit(bindparam("limit"))
