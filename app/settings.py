@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     """How long one run of a chunk (one arq job) sends pages before it hands the chunk back to the queue: well
     inside the chunk task's 600 s timeout, so a chunk slowed by its channel's rate goes on over several runs
     instead of being cut off mid-page on every one. Its pages aim at a quarter of this each (PagePace)."""
+    sync_chunks_per_job: int = Field(default=4, ge=1, le=1000, validation_alias="PIMSYNC_SYNC_CHUNKS_PER_JOB")
+    """How many chunks of one job may be queued or running at a time; the rest wait their turn and are queued, each
+    behind what other jobs queued meanwhile, as the job's earlier ones end. Four: one worker's slots (max_jobs),
+    so a fast channel's job still runs on several workers at once, while a job of a slow channel (whose chunks
+    share one rate, so more of them only make each slower) leaves every other slot to other jobs."""
     sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
     """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
     channel_retry_seconds: float = Field(default=0.5, ge=0, validation_alias="PIMSYNC_CHANNEL_RETRY_SECONDS")

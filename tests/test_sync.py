@@ -204,13 +204,16 @@ async def test_pages_sent_before_the_credentials_were_rejected_stay_recorded(
     assert done["changes"]["totalCount"] == 100
 
 
+@pytest.mark.parametrize("turns", ["4", "1"])
 async def test_a_killed_worker_is_replaced_and_nothing_is_created_twice(
-    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path
+    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path, turns: str
 ) -> None:
+    """Three chunks, all queued at once or (one turn a job) one after the other: the chunks waiting their turn
+    when the worker died are queued as the replacement closes the ones before them."""
     await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, PRODUCTS + 270)))
     served_shop.shop.slow_down(0.3)
     job = await trigger(shop_sync)
-    with running_worker(settings, tmp_path / "first.log") as first:
+    with running_worker(settings, tmp_path / "first.log", PIMSYNC_SYNC_CHUNKS_PER_JOB=turns) as first:
         running = await wait_for_job(shop_sync, job["id"], worker=first, until={"RUNNING"})
         deadline = time.monotonic() + 60
         while running["syncedProducts"] == 0:
@@ -219,7 +222,7 @@ async def test_a_killed_worker_is_replaced_and_nothing_is_created_twice(
             running = (await shop_sync(JOB, {"id": job["id"]}))["syncJob"]
         first.kill()
     served_shop.shop.slow_down(0)
-    with running_worker(settings, tmp_path / "second.log") as second:
+    with running_worker(settings, tmp_path / "second.log", PIMSYNC_SYNC_CHUNKS_PER_JOB=turns) as second:
         done = await wait_for_job(shop_sync, job["id"], worker=second, within=60)
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 300, 0)
     assert len(served_shop.shop.products) == 300

@@ -26,7 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Product, SyncChunk, SyncJob, SyncJobChange, SyncJobError
 from app.domain.errors import ErrorCode
-from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, CodeTally, SyncJobStatus
+from app.domain.sync import (
+    ACTIVE_STATUSES,
+    OPEN_CHUNK_STATUSES,
+    QUEUED_CHUNK_STATUSES,
+    ChunkStatus,
+    CodeTally,
+    SyncJobStatus,
+)
 from app.repositories.pages import count_per_owner, newest_per_owner, oldest_per_owner
 
 
@@ -230,7 +237,7 @@ class SyncJobRepository:
         """Active jobs whose chunks are all closed: their end was never recorded (the worker that closed the last
         chunk died, or failed, before finish_job), and they would hold their connector (CHN-090) for good."""
         chunks = select(SyncChunk.id).where(SyncChunk.job_id == SyncJob.id)
-        still_open = chunks.where(SyncChunk.status.in_([ChunkStatus.PENDING.value, ChunkStatus.RUNNING.value]))
+        still_open = chunks.where(SyncChunk.status.in_([status.value for status in OPEN_CHUNK_STATUSES]))
         statement = select(SyncJob.id).where(
             SyncJob.status.in_([status.value for status in ACTIVE_STATUSES]), chunks.exists(), ~still_open.exists()
         )
@@ -287,10 +294,68 @@ class SyncJobRepository:
         return list(await self.session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id)))
 
     async def open_chunks(self, job_id: int) -> int:
+        """The job's chunks not yet closed, waiting their turn ones included: while any is left the job goes on."""
         statement = select(func.count()).where(
-            SyncChunk.job_id == job_id, SyncChunk.status.in_([ChunkStatus.PENDING.value, ChunkStatus.RUNNING.value])
+            SyncChunk.job_id == job_id, SyncChunk.status.in_([status.value for status in OPEN_CHUNK_STATUSES])
         )
         return int(await self.session.scalar(statement) or 0)
+
+    async def queued_chunks(self, job_id: int) -> int:
+        """The job's chunks that hold a turn on the queue: queued or running."""
+        statement = select(func.count()).where(
+            SyncChunk.job_id == job_id, SyncChunk.status.in_([status.value for status in QUEUED_CHUNK_STATUSES])
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def take_turns(self, job_id: int, count: int, now: datetime) -> list[int]:
+        """Make the job's first `count` chunks waiting their turn PENDING, queued at `now`; their ids, in order.
+        The caller holds the job's row lock, so two callers cannot count the same free turns."""
+        waiting = (
+            select(SyncChunk.id)
+            .where(SyncChunk.job_id == job_id, SyncChunk.status == ChunkStatus.WAITING.value)
+            .order_by(SyncChunk.id)
+            .limit(count)
+        )
+        statement = (
+            update(SyncChunk)
+            .where(SyncChunk.id.in_(waiting.scalar_subquery()), SyncChunk.status == ChunkStatus.WAITING.value)
+            .values(status=ChunkStatus.PENDING.value, enqueued_at=now)
+            .returning(SyncChunk.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(await self.session.scalars(statement))
+
+    async def short_of_turns(self, turns: int) -> list[int]:
+        """Jobs going on with chunks waiting their turn yet fewer than `turns` queued or running: recovery queues
+        their next ones (their earlier chunks closed without handing their turns on, or `turns` was raised)."""
+        chunks = select(SyncChunk.id).where(SyncChunk.job_id == SyncJob.id)
+        waits = chunks.where(SyncChunk.status == ChunkStatus.WAITING.value).exists()
+        queued = (
+            select(func.count())
+            .where(
+                SyncChunk.job_id == SyncJob.id,
+                SyncChunk.status.in_([status.value for status in QUEUED_CHUNK_STATUSES]),
+            )
+            .scalar_subquery()
+        )
+        statement = select(SyncJob.id).where(
+            SyncJob.status.in_([status.value for status in ACTIVE_STATUSES]),
+            SyncJob.cancel_requested.is_(False),
+            SyncJob.failure.is_(None),
+            waits,
+            queued < turns,
+        )
+        return list(await self.session.scalars(statement.order_by(SyncJob.id)))
+
+    async def cancel_chunks(self, job_id: int, statuses: Collection[ChunkStatus]) -> None:
+        """Cancel the job's chunks in one of `statuses` (the caller locked the job first: the module's lock order)."""
+        statement = (
+            update(SyncChunk)
+            .where(SyncChunk.job_id == job_id, SyncChunk.status.in_([status.value for status in statuses]))
+            .values(status=ChunkStatus.CANCELLED.value, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(statement)
 
     async def orphaned_chunks(self, now: datetime, enqueued_before: datetime) -> list[SyncChunk]:
         """Running chunks whose lease ran out (their worker died) and pending ones whose message was lost."""

@@ -18,13 +18,11 @@ from app.repositories.sync_jobs import SyncJobRepository
 
 
 async def request_cancel(session: AsyncSession, job: SyncJob) -> None:
-    """Mark `job` to stop and drop its chunks no worker took yet. The caller holds the job's connector first
+    """Mark `job` to stop and drop its chunks no worker took yet (queued or waiting their turn). The caller holds the job's connector first
     (ConnectorRepository.hold, or a lock on its row), then the job row, as finish_job does."""
     jobs = SyncJobRepository(session)
     job.cancel_requested = True
-    for chunk in await jobs.chunks_of(job.id):
-        if chunk.status == ChunkStatus.PENDING:
-            chunk.status = ChunkStatus.CANCELLED.value
+    await jobs.cancel_chunks(job.id, (ChunkStatus.WAITING, ChunkStatus.PENDING))
     if await jobs.open_chunks(job.id) == 0:
         job.status, job.completed_at = SyncJobStatus.CANCELLED.value, utcnow()
         EventRepository(session).record(

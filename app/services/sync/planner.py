@@ -1,19 +1,36 @@
-"""Planning a job: fix its product selection and cut it into chunks that workers run in parallel.
+"""Planning a job: fix its product selection and cut it into chunks that workers run in parallel, taking turns.
 
 The selection is fixed by revision when the job is planned (products changed
 in (connector cursor, tenant revision now]), not by clock, so a change made
 while the job runs is either in this job or in the next one, never lost.
 Chunks are id ranges found by keyset steps; the catalog is never loaded.
+
+Chunks take turns on the queue, which every tenant's jobs share: a job has at
+most settings.sync_chunks_per_job of them queued or running (PENDING or
+RUNNING); the others are WAITING, with no message. Each chunk that closes
+hands its turn to the job's next waiting one (`take_turns`, in the transaction
+that closes it, under the job's row lock), queued then with a fresh start time,
+so it goes behind whatever other jobs queued meanwhile: jobs take turns on the
+workers instead of the first large job holding them all until it ends (chunks
+of a rate-limited channel share its rate, so more of them at once would only
+make each slower). A chunk handed back when its run's time is up keeps its turn
+and is queued again the same way. A message lost on the way is queued again by
+recovery, which also hands on the turns of a job left with fewer queued chunks
+than it may have.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 import structlog
+from redis.exceptions import RedisError
 
 from app.channels.registry import channel_type_spec
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import SyncChunk
+from app.db.models import SyncChunk, SyncJob
 from app.domain.channels import ChannelType
 from app.domain.sync import ChunkStatus, SyncJobStatus
 from app.repositories.connectors import ConnectorRepository
@@ -22,7 +39,7 @@ from app.repositories.sync_jobs import SyncJobRepository
 from app.repositories.tenants import TenantRepository
 from app.services.sync.finish import finish_job
 from app.services.sync.jobs import selection_for
-from app.services.sync.queue import enqueue_chunk
+from app.services.sync.queue import Queue, enqueue_chunk
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +63,8 @@ def chunk_size(batch_size: int) -> int:
 
 
 async def plan_job(container: Container, job_id: int, *, size: int | None = None) -> int:
-    """Create the job's chunks and queue them; returns how many. A job planned before is left alone."""
+    """Create the job's chunks and queue the first of them (the job's turns); returns how many chunks. A job planned
+    before is left alone."""
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
         job = await jobs.get_any(job_id, for_update=True)
@@ -67,6 +85,7 @@ async def plan_job(container: Container, job_id: int, *, size: int | None = None
         job.select_all = selection.everything
         job.mappings_version = connector.mappings_version
         now = utcnow()
+        turns = container.settings.sync_chunks_per_job
         chunks = [
             SyncChunk(
                 tenant_id=job.tenant_id,
@@ -74,10 +93,10 @@ async def plan_job(container: Container, job_id: int, *, size: int | None = None
                 first_product_id=first,
                 last_product_id=last,
                 cursor=first - 1,
-                status=ChunkStatus.PENDING.value,
-                enqueued_at=now,
+                status=(ChunkStatus.PENDING if number < turns else ChunkStatus.WAITING).value,
+                enqueued_at=now if number < turns else None,
             )
-            for first, last in bounds
+            for number, (first, last) in enumerate(bounds)
         ]
         jobs.add_chunks(chunks)
         await jobs.flush()
@@ -86,6 +105,29 @@ async def plan_job(container: Container, job_id: int, *, size: int | None = None
     if not chunks:
         await finish_job(container, job_id)
         return 0
-    for chunk in chunks:
-        await enqueue_chunk(container.redis, chunk_id=chunk.id, priority=priority, stamp=now)
+    await enqueue_chunks(container.redis, [chunk.id for chunk in chunks[:turns]], priority=priority, stamp=now)
     return len(chunks)
+
+
+async def take_turns(jobs: SyncJobRepository, job: SyncJob, *, turns: int, now: datetime) -> list[int]:
+    """Give the job's free turns (of `turns`) to its next chunks waiting for one, queued at `now`: their ids, for
+    the caller to enqueue once its transaction has committed (a message sent earlier could reach a worker before
+    the chunk is PENDING; one lost after the commit is queued again by recovery).
+
+    The caller holds the job's row lock (SyncJobRepository's lock order: job before chunks), so two chunks of the
+    job closing at once on two workers count the turns one after the other: each waiting chunk is queued once,
+    and none is left waiting beside a free turn. A job that is stopping queues nothing more."""
+    if job.cancel_requested or job.failure or SyncJobStatus(job.status).finished:
+        return []
+    free = turns - await jobs.queued_chunks(job.id)
+    return await jobs.take_turns(job.id, free, now) if free > 0 else []
+
+
+async def enqueue_chunks(queue: Queue, chunk_ids: Sequence[int], *, priority: int, stamp: datetime) -> None:
+    """Queue the committed PENDING chunks. When Redis cannot take them the caller goes on (a worker still ends its
+    job): recovery queues a PENDING chunk whose message never arrived (recovery.LOST_MESSAGE_AFTER)."""
+    try:
+        for chunk_id in chunk_ids:
+            await enqueue_chunk(queue, chunk_id=chunk_id, priority=priority, stamp=stamp)
+    except (RedisError, OSError, TimeoutError) as exc:
+        log.warning("sync.enqueue_failed", chunks=list(chunk_ids), error=f"{type(exc).__name__}: {exc}")

@@ -7,7 +7,9 @@ the next worker within a minute, and a PENDING chunk or job whose queue
 message was lost is queued again. A PENDING one whose message still waits in
 the queue (all workers busy) is left to it: queueing it again every pass
 would pile up a copy per pass behind a long queue. Running a chunk twice is
-harmless, because claiming it takes the lease.
+harmless, because claiming it takes the lease. A chunk WAITING its job's turn
+(planner) has no message to lose and is left to its turn; but a job going on
+with fewer chunks queued or running than its turns gets its next ones queued.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from app.repositories.connectors import ConnectorRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.services.sync.finish import finish_job
 from app.services.sync.jobs import SyncJobService
+from app.services.sync.planner import enqueue_chunks, take_turns
 from app.services.sync.queue import (
     chunk_message_id,
     enqueue_chunk,
@@ -66,15 +69,34 @@ async def recover_orphans(container: Container, *, now: datetime | None = None) 
             if plan_messages[job.id] not in queued and await jobs.restamp_pending(job, plan_stamp(job), now)
         ]
         unended = await jobs.unended()
+    turns = await _hand_on_turns(container, now)
     for job_id in unended:
         await finish_job(container, job_id)  # safe beside the worker ending it too: the first one ends it
     for chunk_id, priority in requeue:
         await enqueue_chunk(container.redis, chunk_id=chunk_id, priority=priority, stamp=now)
     for job_id, priority in stale:
         await enqueue_plan(container.redis, job_id=job_id, priority=priority, stamp=now)
-    if requeue or stale or unended:
-        log.warning("sync.recovered", chunks=len(requeue), jobs=len(stale), ended=len(unended))
-    return len(requeue) + len(stale) + len(unended)
+    for priority, chunk_ids in turns:
+        await enqueue_chunks(container.redis, chunk_ids, priority=priority, stamp=now)
+    given = sum(len(chunk_ids) for _, chunk_ids in turns)
+    if requeue or stale or unended or given:
+        log.warning("sync.recovered", chunks=len(requeue), jobs=len(stale), ended=len(unended), turns=given)
+    return len(requeue) + len(stale) + len(unended) + given
+
+
+async def _hand_on_turns(container: Container, now: datetime) -> list[tuple[int, list[int]]]:
+    """Queue the next waiting chunks of every job with free turns: (priority, chunk ids) per job, for the caller to
+    enqueue. A transaction of its own, after the one that reclaimed chunks, so each job's lock is taken alone (its
+    chunks after it) and the chunks reclaimed are counted as queued."""
+    async with container.db.transaction() as session:
+        jobs = SyncJobRepository(session)
+        short = await jobs.short_of_turns(container.settings.sync_chunks_per_job)
+        owners = await jobs.any_by_ids(short, for_update=True) if short else {}
+        turns = [
+            (job.priority, await take_turns(jobs, job, turns=container.settings.sync_chunks_per_job, now=now))
+            for job in owners.values()
+        ]
+    return [(priority, chunk_ids) for priority, chunk_ids in turns if chunk_ids]
 
 
 async def _reclaim(jobs: SyncJobRepository, chunks: list[SyncChunk], now: datetime) -> list[tuple[int, int]]:

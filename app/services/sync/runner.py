@@ -29,7 +29,7 @@ from app.db.base import utcnow
 from app.db.models import LEASE_OWNER_LENGTH, Connector, SyncChunk, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
-from app.domain.sync import ChunkStatus, PagePace, Selection, SyncJobStatus
+from app.domain.sync import OPEN_CHUNK_STATUSES, ChunkStatus, PagePace, Selection, SyncJobStatus
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.sync_jobs import SyncJobRepository
 from app.secrets import CredentialsUnreadable
@@ -40,6 +40,7 @@ from app.services.sync import progress
 from app.services.sync.adapters import open_adapter
 from app.services.sync.finish import finish_job, record_start
 from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page, send_page
+from app.services.sync.planner import enqueue_chunks, take_turns
 from app.services.sync.queue import enqueue_chunk
 
 log = structlog.get_logger(__name__)
@@ -142,6 +143,11 @@ async def _release(container: Container, chunk_id: int, worker: str, **also: Any
     return released
 
 
+_NOT_TO_TAKE = (ChunkStatus.WAITING, ChunkStatus.DONE, ChunkStatus.CANCELLED)
+"""Chunks a message does not run: closed ones, and those waiting their job's turn, which no message was queued for
+(one is, once a turn is handed to it)."""
+
+
 async def _claim(container: Container, chunk_id: int, worker: str, lease: timedelta) -> Claim | None:
     """Take the chunk under this worker's lease; None when it is done, held by a live worker, or cancelled.
 
@@ -160,13 +166,15 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
             return None
         job = await jobs.get_any(job_id, for_update=True)
         chunk = await jobs.chunk(chunk_id, for_update=True)
-        if job is None or chunk is None or chunk.status in (ChunkStatus.DONE, ChunkStatus.CANCELLED):
+        if job is None or chunk is None or chunk.status in _NOT_TO_TAKE:
             return None
         if chunk.status == ChunkStatus.RUNNING and chunk.lease_expires_at and chunk.lease_expires_at > now:
             return None
         if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
             job.failure = job.failure or _given_up(chunk)
         if job.cancel_requested or job.failure or SyncJobStatus(job.status).finished:
+            # The chunks waiting their turn have no message to bring them here: they are cancelled with this one.
+            await jobs.cancel_chunks(job.id, (ChunkStatus.WAITING,))
             chunk.status = ChunkStatus.CANCELLED.value
             cancelled_job = job.id
         else:
@@ -311,7 +319,7 @@ async def _pages(
         await _settle(loading, recording)
     if timed_out and not cancelled:
         return True
-    await _close_chunk(container, chunk.id, worker, ChunkStatus.CANCELLED if cancelled else ChunkStatus.DONE)
+    await _close_chunk(container, claim, worker, ChunkStatus.CANCELLED if cancelled else ChunkStatus.DONE)
     return False
 
 
@@ -334,13 +342,20 @@ async def _cancel_requested(container: Container, job_id: int) -> bool:
     return job is None or job.cancel_requested
 
 
-async def _close_chunk(container: Container, chunk_id: int, worker: str, status: ChunkStatus) -> None:
+async def _close_chunk(container: Container, claim: Claim, worker: str, status: ChunkStatus) -> None:
+    """Close the chunk and hand its turn on the queue to the job's next chunk waiting for one (planner.take_turns),
+    in one transaction: a worker dying in between can leave neither the turn unused nor the chunk open."""
+    chunk_id, now = claim.chunk.id, utcnow()
     async with container.db.transaction() as session:
-        closed = await SyncJobRepository(session).update_held_chunk(
+        jobs = SyncJobRepository(session)
+        held = await ConnectorRepository(session).hold(claim.connector.id)
+        job = await jobs.get_any(claim.job.id, for_update=True) if held else None
+        if job is None or not await jobs.update_held_chunk(
             chunk_id, worker, status=status.value, lease_expires_at=None
-        )
-    if not closed:
-        raise LeaseLost(str(chunk_id))
+        ):
+            raise LeaseLost(str(chunk_id))
+        turns = await take_turns(jobs, job, turns=container.settings.sync_chunks_per_job, now=now)
+    await enqueue_chunks(container.redis, turns, priority=claim.job.priority, stamp=now)
 
 
 async def _fail_job(container: Container, claim: Claim, reason: str) -> None:
@@ -352,9 +367,7 @@ async def _fail_job(container: Container, claim: Claim, reason: str) -> None:
         if job is None:
             return  # the connector was deleted meanwhile, and its jobs with it
         job.failure = reason
-        for chunk in await jobs.chunks_of(job.id):
-            if chunk.status in (ChunkStatus.PENDING, ChunkStatus.RUNNING):
-                chunk.status, chunk.lease_expires_at = ChunkStatus.CANCELLED.value, None
+        await jobs.cancel_chunks(job.id, OPEN_CHUNK_STATUSES)
         connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
         put_in_error(session, connector, reason, job=job.id)
     log.warning("sync.job_failed", job=claim.job.id, reason=reason)
