@@ -242,15 +242,17 @@ DEPLOY_LEASE_SECONDS = "60"
 """A lease far longer than the test waits: a chunk the stopped worker kept would stall the job past it."""
 
 
+@pytest.mark.parametrize("turns", ["4", "1"])
 async def test_a_worker_stopped_by_a_deploy_hands_its_chunks_to_the_next_at_once(
-    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path
+    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path, turns: str
 ) -> None:
     """A rolling deploy SIGTERMs a worker mid-chunk and starts a new one: the old one exits within seconds, and the
-    new one takes the job up at once (not once the chunks' leases run out), creating nothing twice."""
+    new one takes the job up at once (not once the chunks' leases run out), creating nothing twice; with one
+    turn a job, the chunk handed back keeps it and the new worker's closing it queues the next."""
     await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, PRODUCTS + 270)))
     served_shop.shop.slow_down(0.3)
     job = await trigger(shop_sync)
-    lease = {"PIMSYNC_SYNC_LEASE_SECONDS": DEPLOY_LEASE_SECONDS}
+    lease = {"PIMSYNC_SYNC_LEASE_SECONDS": DEPLOY_LEASE_SECONDS, "PIMSYNC_SYNC_CHUNKS_PER_JOB": turns}
     with running_worker(settings, tmp_path / "old.log", **lease) as old:
         await until_a_batch_is_sent(served_shop, "the old worker")
         assert old.process is not None

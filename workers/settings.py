@@ -132,7 +132,8 @@ class WorkerSettings:
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = 4
-    """Chunks one worker runs at once; more workers (on any hosts) share a job's chunks between them."""
+    """Chunks one worker runs at once; more workers (on any hosts) share a job's chunks between them, up to
+    PIMSYNC_SYNC_CHUNKS_PER_JOB (4) of one job at a time (planner: the job's other chunks wait their turn)."""
     job_timeout = 600
     """A run of a chunk hands the chunk back after PIMSYNC_SYNC_RUN_SECONDS (240, at most 480) and shrinks pages
     slower than a quarter of that (PagePace), so it ends inside this unless a page alone outlasts it (a connector's

@@ -11,7 +11,10 @@ the job before the chunk. One recording a page holds the job (`hold`) before
 it moves its chunk on: that key-share lock waits for every writer that locks
 the job FOR UPDATE, yet lets the workers of the job's other chunks record at
 once, each adding its counts (the row's update) after the chunk. Inserting a
-row that refers to the job (an error, a change) key-share locks it too.
+row that refers to the job (an error, a change) key-share locks it too. One
+closing its chunk locks the job FOR UPDATE first, so two chunks of a job that
+close at once hand their turns on the queue on one after the other
+(planner.take_turns).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def plan_sync_job(ctx: WorkerContext, *, job_id: int) -> int:
-    """Fix the job's selection and queue its chunks; returns how many chunks."""
+    """Fix the job's selection, cut it into chunks and queue the first of them (its turns); returns how many chunks."""
     return await plan_job(ctx["container"], job_id)
 
 
