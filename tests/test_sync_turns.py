@@ -4,14 +4,20 @@ so one large sync of a slow channel cannot fill every worker and hold up every o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select, update
 
 from app.container import Container
+from app.db.base import utcnow
 from app.db.models import SyncChunk
+from app.repositories.sync_jobs import SyncJobRepository
 from app.services.sync.queue import waiting
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
@@ -127,16 +133,38 @@ async def test_a_sync_started_behind_a_large_one_on_another_connector_ends_befor
 
 
 async def test_two_chunks_ending_at_once_queue_each_waiting_chunk_once(
-    shop_sync: GraphQLClient, container: Container
+    shop_sync: GraphQLClient, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two workers close the job's two queued chunks at the same moment: each hands its turn to a different
-    waiting chunk, so both of those are queued, once each."""
+    waiting chunk, so both of those are queued, once each.
+
+    Each close, once it has counted the job's queued chunks, waits (up to a second) for the other to count them
+    too: were the two not kept apart by the job's row lock, both would count the same free turn, give it the same
+    waiting chunk, and leave the other waiting beside a free turn."""
+    counted: list[int] = []
+    both_counted = asyncio.Event()
+    count = SyncJobRepository.queued_chunks
+
+    async def counted_at_once(self: SyncJobRepository, job_id: int) -> int:
+        found = await count(self, job_id)
+        counted.append(job_id)
+        if len(counted) == 2:
+            both_counted.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(both_counted.wait(), 1)
+        return found
+
     service = taking_turns(container, 2)
     global_id, job_id, chunks = await planned(shop_sync, service, size=PRODUCTS // 4 + 1, count=4)
     chunk_ids = [chunk.id for chunk in chunks]
     assert await statuses(service, job_id) == ["PENDING", "PENDING", "WAITING", "WAITING"]
     assert await queued_chunks(service, chunk_ids) == dict(zip(chunk_ids, [1, 1, 0, 0], strict=True))
-    await asyncio.gather(*(run_chunk(service, chunk_id, worker=f"w{n}") for n, chunk_id in enumerate(chunk_ids[:2])))
+    with monkeypatch.context() as patched:
+        patched.setattr(SyncJobRepository, "queued_chunks", counted_at_once)
+        await asyncio.gather(
+            *(run_chunk(service, chunk_id, worker=f"w{n}") for n, chunk_id in enumerate(chunk_ids[:2]))
+        )
+    assert len(counted) == 2
     assert await statuses(service, job_id) == ["DONE", "DONE", "PENDING", "PENDING"]
     assert (await queued_chunks(service, chunk_ids))[chunk_ids[2]] == 1
     assert (await queued_chunks(service, chunk_ids))[chunk_ids[3]] == 1
@@ -198,3 +226,28 @@ async def test_a_job_given_up_on_ends_failed_with_its_waiting_chunks_cancelled(
     done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert done["status"] == "FAILED" and f"taken up {MAX_CHUNK_ATTEMPTS} times" in done["failure"]
     assert await statuses(service, job_id) == ["CANCELLED", "CANCELLED", "CANCELLED"]
+
+
+async def test_a_turn_whose_message_redis_lost_is_queued_again_by_recovery(
+    shop_sync: GraphQLClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis is away as a chunk closes and hands its turn on: the worker still goes on, the next chunk is PENDING
+    (its turn taken) with no message, and the recovery pass after LOST_MESSAGE_AFTER queues it."""
+
+    async def away(*_: object, **__: object) -> None:
+        raise RedisConnectionError("Connection refused")
+
+    service = taking_turns(container, 1)
+    global_id, job_id, chunks = await planned(shop_sync, service, size=10, count=3)
+    chunk_ids = [chunk.id for chunk in chunks]
+    with monkeypatch.context() as patched:
+        patched.setattr("app.services.sync.planner.enqueue_chunk", away)
+        await run_chunk(service, chunk_ids[0], worker="here")
+    assert await statuses(service, job_id) == ["DONE", "PENDING", "WAITING"]
+    assert await queued_chunks(service, chunk_ids) == dict(zip(chunk_ids, [1, 0, 0], strict=True))
+    assert await recover_orphans(service, now=utcnow() + LOST_MESSAGE_AFTER + timedelta(seconds=1)) == 1
+    assert await queued_chunks(service, chunk_ids) == dict(zip(chunk_ids, [1, 1, 0], strict=True))
+    for chunk_id in chunk_ids[1:]:
+        await run_chunk(service, chunk_id, worker="next")
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
