@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import SyncChunk
-from app.repositories.sync_jobs import SyncJobRepository
+from app.repositories.sync_jobs import SyncJobRepository, waits_its_turn
 from app.services.sync.queue import waiting
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
@@ -57,10 +57,10 @@ def taking_turns(container: Container, per_job: int) -> Container:
 
 
 async def statuses(container: Container, job_id: int) -> list[str]:
-    """The job's chunks' statuses in id order."""
+    """The job's chunks' statuses in id order, WAITING for a chunk waiting its turn (PENDING, never queued)."""
     async with container.db.reader() as session:
-        rows = await session.scalars(select(SyncChunk.status).where(SyncChunk.job_id == job_id).order_by(SyncChunk.id))
-        return list(rows)
+        rows = await session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id).order_by(SyncChunk.id))
+        return ["WAITING" if waits_its_turn(chunk) else chunk.status for chunk in rows]
 
 
 async def chunk_messages(container: Container, chunk_ids: list[int]) -> dict[int, list[str]]:
@@ -97,7 +97,8 @@ async def test_a_job_of_many_chunks_keeps_only_its_share_queued_or_running(
             assert time.monotonic() < deadline, f"the job never ended:\n{worker.output()}"
             async with container.db.reader() as session:
                 chunks = list(await session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id)))
-            most_rows = max(most_rows, len([chunk for chunk in chunks if chunk.status in ("PENDING", "RUNNING")]))
+            turns = [chunk for chunk in chunks if chunk.status in ("PENDING", "RUNNING") and not waits_its_turn(chunk)]
+            most_rows = max(most_rows, len(turns))
             most_messages = max(most_messages, await untaken(container, [chunk.id for chunk in chunks]))
             await asyncio.sleep(0.02)
         done = await wait_for_job(shop_sync, job["id"], worker=worker)

@@ -50,19 +50,12 @@ class SyncPriority(IntEnum):
 
 
 class ChunkStatus(StrEnum):
-    WAITING = "WAITING"
-    """Waits for its job's turn on the queue: no message of it is queued (planner.take_turns queues it)."""
     PENDING = "PENDING"
-    """Queued: a message of it is on the queue (or was, and recovery queues it again once found lost)."""
+    """Not taken by a worker: queued since its `enqueued_at`, or, with none, waiting its job's turn on the queue
+    (planner; SyncJobRepository.waits_its_turn)."""
     RUNNING = "RUNNING"
     DONE = "DONE"
     CANCELLED = "CANCELLED"
-
-
-QUEUED_CHUNK_STATUSES = (ChunkStatus.PENDING, ChunkStatus.RUNNING)
-"""A chunk in one of these holds one of its job's turns (settings.sync_chunks_per_job)."""
-OPEN_CHUNK_STATUSES = (ChunkStatus.WAITING, *QUEUED_CHUNK_STATUSES)
-"""A chunk in one of these keeps its job from ending."""
 
 
 class ChangeAction(StrEnum):

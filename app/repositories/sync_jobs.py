@@ -29,14 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Product, SyncChunk, SyncJob, SyncJobChange, SyncJobError
 from app.domain.errors import ErrorCode
-from app.domain.sync import (
-    ACTIVE_STATUSES,
-    OPEN_CHUNK_STATUSES,
-    QUEUED_CHUNK_STATUSES,
-    ChunkStatus,
-    CodeTally,
-    SyncJobStatus,
-)
+from app.domain.sync import ACTIVE_STATUSES, ChunkStatus, CodeTally, SyncJobStatus
 from app.repositories.pages import count_per_owner, newest_per_owner, oldest_per_owner
 
 
@@ -240,7 +233,7 @@ class SyncJobRepository:
         """Active jobs whose chunks are all closed: their end was never recorded (the worker that closed the last
         chunk died, or failed, before finish_job), and they would hold their connector (CHN-090) for good."""
         chunks = select(SyncChunk.id).where(SyncChunk.job_id == SyncJob.id)
-        still_open = chunks.where(SyncChunk.status.in_([status.value for status in OPEN_CHUNK_STATUSES]))
+        still_open = chunks.where(SyncChunk.status.in_([ChunkStatus.PENDING.value, ChunkStatus.RUNNING.value]))
         statement = select(SyncJob.id).where(
             SyncJob.status.in_([status.value for status in ACTIVE_STATUSES]), chunks.exists(), ~still_open.exists()
         )
@@ -297,32 +290,25 @@ class SyncJobRepository:
         return list(await self.session.scalars(select(SyncChunk).where(SyncChunk.job_id == job_id)))
 
     async def open_chunks(self, job_id: int) -> int:
-        """The job's chunks not yet closed, waiting their turn ones included: while any is left the job goes on."""
+        """The job's chunks not yet closed, those waiting their turn included: while any is left the job goes on."""
         statement = select(func.count()).where(
-            SyncChunk.job_id == job_id, SyncChunk.status.in_([status.value for status in OPEN_CHUNK_STATUSES])
+            SyncChunk.job_id == job_id, SyncChunk.status.in_([ChunkStatus.PENDING.value, ChunkStatus.RUNNING.value])
         )
         return int(await self.session.scalar(statement) or 0)
 
     async def queued_chunks(self, job_id: int) -> int:
         """The job's chunks that hold a turn on the queue: queued or running."""
-        statement = select(func.count()).where(
-            SyncChunk.job_id == job_id, SyncChunk.status.in_([status.value for status in QUEUED_CHUNK_STATUSES])
-        )
+        statement = select(func.count()).where(SyncChunk.job_id == job_id, _HOLDS_A_TURN)
         return int(await self.session.scalar(statement) or 0)
 
     async def take_turns(self, job_id: int, count: int, now: datetime) -> list[int]:
         """Make the job's first `count` chunks waiting their turn PENDING, queued at `now`; their ids, in order.
         The caller holds the job's row lock, so two callers cannot count the same free turns."""
-        waiting = (
-            select(SyncChunk.id)
-            .where(SyncChunk.job_id == job_id, SyncChunk.status == ChunkStatus.WAITING.value)
-            .order_by(SyncChunk.id)
-            .limit(count)
-        )
+        waiting = select(SyncChunk.id).where(SyncChunk.job_id == job_id, _WAITS_ITS_TURN).order_by(SyncChunk.id)
         statement = (
             update(SyncChunk)
-            .where(SyncChunk.id.in_(waiting.scalar_subquery()), SyncChunk.status == ChunkStatus.WAITING.value)
-            .values(status=ChunkStatus.PENDING.value, enqueued_at=now)
+            .where(SyncChunk.id.in_(waiting.limit(count).scalar_subquery()), _WAITS_ITS_TURN)
+            .values(enqueued_at=now)
             .returning(SyncChunk.id)
             .execution_options(synchronize_session=False)
         )
@@ -332,15 +318,8 @@ class SyncJobRepository:
         """Jobs going on with chunks waiting their turn yet fewer than `turns` queued or running: recovery queues
         their next ones (their earlier chunks closed without handing their turns on, or `turns` was raised)."""
         chunks = select(SyncChunk.id).where(SyncChunk.job_id == SyncJob.id)
-        waits = chunks.where(SyncChunk.status == ChunkStatus.WAITING.value).exists()
-        queued = (
-            select(func.count())
-            .where(
-                SyncChunk.job_id == SyncJob.id,
-                SyncChunk.status.in_([status.value for status in QUEUED_CHUNK_STATUSES]),
-            )
-            .scalar_subquery()
-        )
+        waits = chunks.where(_WAITS_ITS_TURN).exists()
+        queued = select(func.count()).where(SyncChunk.job_id == SyncJob.id, _HOLDS_A_TURN).scalar_subquery()
         statement = select(SyncJob.id).where(
             SyncJob.status.in_([status.value for status in ACTIVE_STATUSES]),
             SyncJob.cancel_requested.is_(False),
@@ -350,12 +329,13 @@ class SyncJobRepository:
         )
         return list(await self.session.scalars(statement.order_by(SyncJob.id)))
 
-    async def cancel_chunks(self, job_id: int, statuses: Collection[ChunkStatus]) -> None:
-        """Cancel the job's chunks in one of `statuses` (the caller locked the job first: the module's lock order)."""
+    async def cancel_waiting(self, job_id: int) -> None:
+        """Cancel the job's chunks waiting their turn, which no message will bring to a worker to cancel (the caller
+        locked the job first: the module's lock order)."""
         statement = (
             update(SyncChunk)
-            .where(SyncChunk.job_id == job_id, SyncChunk.status.in_([status.value for status in statuses]))
-            .values(status=ChunkStatus.CANCELLED.value, lease_expires_at=None)
+            .where(SyncChunk.job_id == job_id, _WAITS_ITS_TURN)
+            .values(status=ChunkStatus.CANCELLED.value)
             .execution_options(synchronize_session=False)
         )
         await self.session.execute(statement)
@@ -482,6 +462,24 @@ class SyncJobRepository:
         )
         rows = await self.session.execute(statement)
         return [CodeTally(code, int(products), message) for code, products, message in rows]
+
+
+def waits_its_turn(chunk: SyncChunk) -> bool:
+    """Whether the chunk waits its job's turn on the queue (planner): PENDING, and never queued.
+
+    Not a status of its own, so that a worker of the release before turns (in a rolling deploy) counts it open
+    like any PENDING chunk (it neither ends the job before it nor cancels it short), and its recovery, which takes
+    a PENDING chunk queued long ago for lost, never queues it."""
+    return chunk.status == ChunkStatus.PENDING and chunk.enqueued_at is None
+
+
+_WAITS_ITS_TURN = and_(SyncChunk.status == ChunkStatus.PENDING.value, SyncChunk.enqueued_at.is_(None))
+"""`waits_its_turn` in SQL."""
+_HOLDS_A_TURN = or_(
+    SyncChunk.status == ChunkStatus.RUNNING.value,
+    and_(SyncChunk.status == ChunkStatus.PENDING.value, SyncChunk.enqueued_at.is_not(None)),
+)
+"""A chunk queued or running: it holds one of its job's turns (settings.sync_chunks_per_job)."""
 
 
 def _changes(action: str | None) -> Select[Any]:

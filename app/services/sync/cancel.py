@@ -22,7 +22,9 @@ async def request_cancel(session: AsyncSession, job: SyncJob) -> None:
     (ConnectorRepository.hold, or a lock on its row), then the job row, as finish_job does."""
     jobs = SyncJobRepository(session)
     job.cancel_requested = True
-    await jobs.cancel_chunks(job.id, (ChunkStatus.WAITING, ChunkStatus.PENDING))
+    for chunk in await jobs.chunks_of(job.id):
+        if chunk.status == ChunkStatus.PENDING:
+            chunk.status = ChunkStatus.CANCELLED.value
     if await jobs.open_chunks(job.id) == 0:
         job.status, job.completed_at = SyncJobStatus.CANCELLED.value, utcnow()
         EventRepository(session).record(

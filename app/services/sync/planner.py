@@ -6,8 +6,8 @@ while the job runs is either in this job or in the next one, never lost.
 Chunks are id ranges found by keyset steps; the catalog is never loaded.
 
 Chunks take turns on the queue, which every tenant's jobs share: a job has at
-most settings.sync_chunks_per_job of them queued or running (PENDING or
-RUNNING); the others are WAITING, with no message. Each chunk that closes
+most settings.sync_chunks_per_job of them queued or running; the others wait
+their turn, PENDING with no message nor `enqueued_at`. Each chunk that closes
 hands its turn to the job's next waiting one (`take_turns`, in the transaction
 that closes it, under the job's row lock), queued then with a fresh start time,
 so it goes behind whatever other jobs queued meanwhile: jobs take turns on the
@@ -93,8 +93,8 @@ async def plan_job(container: Container, job_id: int, *, size: int | None = None
                 first_product_id=first,
                 last_product_id=last,
                 cursor=first - 1,
-                status=(ChunkStatus.PENDING if number < turns else ChunkStatus.WAITING).value,
-                enqueued_at=now if number < turns else None,
+                status=ChunkStatus.PENDING.value,
+                enqueued_at=now if number < turns else None,  # None: waits its turn (SyncJobRepository.waits_its_turn)
             )
             for number, (first, last) in enumerate(bounds)
         ]

@@ -7,9 +7,10 @@ the next worker within a minute, and a PENDING chunk or job whose queue
 message was lost is queued again. A PENDING one whose message still waits in
 the queue (all workers busy) is left to it: queueing it again every pass
 would pile up a copy per pass behind a long queue. Running a chunk twice is
-harmless, because claiming it takes the lease. A chunk WAITING its job's turn
-(planner) has no message to lose and is left to its turn; but a job going on
-with fewer chunks queued or running than its turns gets its next ones queued.
+harmless, because claiming it takes the lease. A chunk waiting its job's turn
+(planner: PENDING, never queued) has no message to lose and is left to its
+turn; but a job going on with fewer chunks queued or running than its turns
+gets its next ones queued.
 """
 
 from __future__ import annotations

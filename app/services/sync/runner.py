@@ -29,9 +29,9 @@ from app.db.base import utcnow
 from app.db.models import LEASE_OWNER_LENGTH, Connector, SyncChunk, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
-from app.domain.sync import OPEN_CHUNK_STATUSES, ChunkStatus, PagePace, Selection, SyncJobStatus
+from app.domain.sync import ChunkStatus, PagePace, Selection, SyncJobStatus
 from app.repositories.connectors import ConnectorRepository
-from app.repositories.sync_jobs import SyncJobRepository
+from app.repositories.sync_jobs import SyncJobRepository, waits_its_turn
 from app.secrets import CredentialsUnreadable
 from app.services.conflicts.notify import publish_conflict
 from app.services.connectors import put_in_error
@@ -143,11 +143,6 @@ async def _release(container: Container, chunk_id: int, worker: str, **also: Any
     return released
 
 
-_NOT_TO_TAKE = (ChunkStatus.WAITING, ChunkStatus.DONE, ChunkStatus.CANCELLED)
-"""Chunks a message does not run: closed ones, and those waiting their job's turn, which no message was queued for
-(one is, once a turn is handed to it)."""
-
-
 async def _claim(container: Container, chunk_id: int, worker: str, lease: timedelta) -> Claim | None:
     """Take the chunk under this worker's lease; None when it is done, held by a live worker, or cancelled.
 
@@ -166,15 +161,17 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
             return None
         job = await jobs.get_any(job_id, for_update=True)
         chunk = await jobs.chunk(chunk_id, for_update=True)
-        if job is None or chunk is None or chunk.status in _NOT_TO_TAKE:
+        if job is None or chunk is None or chunk.status in (ChunkStatus.DONE, ChunkStatus.CANCELLED):
             return None
+        if waits_its_turn(chunk):
+            return None  # no message was queued for it yet: one is, once a turn is handed to it
         if chunk.status == ChunkStatus.RUNNING and chunk.lease_expires_at and chunk.lease_expires_at > now:
             return None
         if chunk.attempts >= MAX_CHUNK_ATTEMPTS:
             job.failure = job.failure or _given_up(chunk)
         if job.cancel_requested or job.failure or SyncJobStatus(job.status).finished:
             # The chunks waiting their turn have no message to bring them here: they are cancelled with this one.
-            await jobs.cancel_chunks(job.id, (ChunkStatus.WAITING,))
+            await jobs.cancel_waiting(job.id)
             chunk.status = ChunkStatus.CANCELLED.value
             cancelled_job = job.id
         else:
@@ -367,7 +364,9 @@ async def _fail_job(container: Container, claim: Claim, reason: str) -> None:
         if job is None:
             return  # the connector was deleted meanwhile, and its jobs with it
         job.failure = reason
-        await jobs.cancel_chunks(job.id, OPEN_CHUNK_STATUSES)
+        for chunk in await jobs.chunks_of(job.id):
+            if chunk.status in (ChunkStatus.PENDING, ChunkStatus.RUNNING):
+                chunk.status, chunk.lease_expires_at = ChunkStatus.CANCELLED.value, None
         connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
         put_in_error(session, connector, reason, job=job.id)
     log.warning("sync.job_failed", job=claim.job.id, reason=reason)
