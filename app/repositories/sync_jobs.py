@@ -302,8 +302,8 @@ class SyncJobRepository:
         return int(await self.session.scalar(statement) or 0)
 
     async def take_turns(self, job_id: int, count: int, now: datetime) -> list[int]:
-        """Make the job's first `count` chunks waiting their turn PENDING, queued at `now`; their ids, in order.
-        The caller holds the job's row lock, so two callers cannot count the same free turns."""
+        """Mark the job's first `count` chunks waiting their turn queued at `now`; their ids, in order. The caller
+        holds the job's row lock, so two callers cannot count the same free turns."""
         waiting = select(SyncChunk.id).where(SyncChunk.job_id == job_id, _WAITS_ITS_TURN).order_by(SyncChunk.id)
         statement = (
             update(SyncChunk)
@@ -341,7 +341,8 @@ class SyncJobRepository:
         await self.session.execute(statement)
 
     async def orphaned_chunks(self, now: datetime, enqueued_before: datetime) -> list[SyncChunk]:
-        """Running chunks whose lease ran out (their worker died) and pending ones whose message was lost."""
+        """Running chunks whose lease ran out (their worker died) and pending ones whose message was lost (not one
+        waiting its turn: with no `enqueued_at` it was never queued)."""
         statement = select(SyncChunk).where(
             or_(
                 and_(SyncChunk.status == ChunkStatus.RUNNING.value, SyncChunk.lease_expires_at < now),
@@ -467,9 +468,9 @@ class SyncJobRepository:
 def waits_its_turn(chunk: SyncChunk) -> bool:
     """Whether the chunk waits its job's turn on the queue (planner): PENDING, and never queued.
 
-    Not a status of its own, so that a worker of the release before turns (in a rolling deploy) counts it open
-    like any PENDING chunk (it neither ends the job before it nor cancels it short), and its recovery, which takes
-    a PENDING chunk queued long ago for lost, never queues it."""
+    Not a status of its own, so that a worker of the release before turns (in a rolling deploy) takes it for any
+    PENDING chunk: it does not end the job before it, it cancels it with the job, and its recovery, which takes a
+    PENDING chunk queued long ago for lost, never queues it (it has no `enqueued_at` to be long ago)."""
     return chunk.status == ChunkStatus.PENDING and chunk.enqueued_at is None
 
 

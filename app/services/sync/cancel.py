@@ -18,8 +18,9 @@ from app.repositories.sync_jobs import SyncJobRepository
 
 
 async def request_cancel(session: AsyncSession, job: SyncJob) -> None:
-    """Mark `job` to stop and drop its chunks no worker took yet (queued or waiting their turn). The caller holds the job's connector first
-    (ConnectorRepository.hold, or a lock on its row), then the job row, as finish_job does."""
+    """Mark `job` to stop and drop its chunks no worker took yet, queued or waiting their turn (both PENDING). The
+    caller holds the job's connector first (ConnectorRepository.hold, or a lock on its row), then the job row, as
+    finish_job does."""
     jobs = SyncJobRepository(session)
     job.cancel_requested = True
     for chunk in await jobs.chunks_of(job.id):
