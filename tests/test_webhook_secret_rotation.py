@@ -29,11 +29,10 @@ from app.container import Container, open_container
 from app.db.engine import Database
 from app.db.migrate import upgrade_to_head
 from app.db.models import Connector
-from app.main import create_app
 from app.services.keys import rotate_credentials
 from app.settings import Settings
 from tests.catalog_fixtures import set_up_catalog
-from tests.conftest import GraphQLClient, TenantHandle, make_tenant
+from tests.conftest import GraphQLClient, TenantHandle, api_client, make_tenant
 from tests.connector_fixtures import UPDATE_CONNECTOR, ServedShop, served_shop
 from tests.emulators.shopify import ShopifyEmulator
 from tests.shopify_fixtures import DOMAIN, TOKEN, shopify
@@ -113,8 +112,7 @@ def clock() -> WallClock:
 async def api(container: Container, clock: WallClock, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The API (GraphQL and webhooks alike) on the test's clock, with its settings changed as `changes` say."""
     settings = container.settings.model_copy(update=changes)
-    app = create_app(settings, container=dataclasses.replace(container, settings=settings, clock=clock))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+    async with api_client(settings, dataclasses.replace(container, settings=settings, clock=clock)) as http:
         yield http
 
 
@@ -311,8 +309,7 @@ async def served(
     """Run `use` against an API process started with `settings`, on the test's clock."""
     opened = dataclasses.replace(await open_container(settings), clock=clock)
     try:
-        app = create_app(settings, container=opened)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        async with api_client(settings, opened) as http:
             await use(http, opened)
     finally:
         await opened.close()
