@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -78,10 +78,11 @@ credential: every channel's credentials schema refuses a key it does not name, a
 
 @dataclass(frozen=True, slots=True)
 class Unsealed:
-    """Everything a connector's sealed credentials hold."""
+    """Everything a connector's sealed credentials hold; its printout shows none of it, so no log line or error
+    message that names one can leak a secret."""
 
-    credentials: dict[str, Any]
-    retired_webhook_secret: RetiredSecret | None = None
+    credentials: dict[str, Any] = field(repr=False)
+    retired_webhook_secret: RetiredSecret | None = field(default=None, repr=False)
     """The webhook secret the last credentials update replaced, while deliveries signed with it may still come."""
 
 

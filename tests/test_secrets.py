@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from app.domain.webhook_secrets import RetiredSecret
 from app.secrets import CredentialsUnreadable, CredentialVault, SecretKeysInvalid, Unsealed, load_cipher
@@ -128,3 +128,14 @@ def test_a_retired_webhook_secret_is_sealed_with_the_credentials_and_never_hande
     assert vault.open(sealed) == credentials, "adapters get the credentials as the user gave them"
     assert vault.unseal(sealed) == Unsealed(credentials, retired)
     assert vault.unseal(vault.seal(credentials)) == Unsealed(credentials, None)
+
+
+def test_what_a_vault_unseals_prints_no_secret() -> None:
+    """A log line or error message that names what was unsealed (or the retired secret) must not carry a secret."""
+    vault = CredentialVault(MultiFernet([Fernet(Fernet.generate_key())]))
+    now = datetime.now(UTC)
+    retired = RetiredSecret("old-webhook-secret", now, now + timedelta(hours=24))
+    unsealed = vault.unseal(vault.seal({"webhookSecret": "new-webhook-secret"}, retired_webhook_secret=retired))
+    assert unsealed.retired_webhook_secret == retired
+    for shown in (repr(unsealed), str(unsealed), repr(retired), f"{unsealed.retired_webhook_secret}"):
+        assert "webhook-secret" not in shown, shown

@@ -13,7 +13,7 @@ Pure: the caller gives the time and the grace.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,8 @@ from typing import Any
 class RetiredSecret:
     """A webhook secret the connector's credentials no longer hold, and the grace it was given when replaced."""
 
-    secret: str
+    secret: str = field(repr=False)
+    """Never in its printout: a log line or error naming the retired secret's dates must not carry it."""
     retired_at: datetime
     until: datetime
     """The end of the grace it was given; a shorter grace configured since ends it sooner, a longer one never
