@@ -1217,12 +1217,14 @@ def rate_lines(options: Options, results: Results) -> list[str]:
         f"({unthrottled / options.rate:.2f} of this limit)"
     )
     if len(accepted) > 2:
-        gaps = sorted(b - a for a, b in itertools.pairwise(accepted))
+        spaced = [(b - a, a) for a, b in itertools.pairwise(accepted)]
+        gaps = sorted(gap for gap, _ in spaced)
         median, slowest = gaps[len(gaps) // 2], gaps[-1]
         late = sum(1 for gap in gaps if gap > 1.5 / options.rate)
+        after = max(spaced)[1] - accepted[0]
         lines.append(
-            f"   gaps between requests: median {median * 1000:.1f} ms, longest {slowest * 1000:.0f} ms, "
-            f"{late} of {len(gaps)} longer than 1.5 intervals"
+            f"   gaps between requests: median {median * 1000:.1f} ms, longest {slowest * 1000:.0f} ms "
+            f"({after:.2f} s into the run), {late} of {len(gaps)} longer than 1.5 intervals"
         )
     return [*lines, ""]
 
