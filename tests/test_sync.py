@@ -597,7 +597,9 @@ async def test_priorities_order_the_queue(shop_sync: GraphQLClient, served_shop:
 async def test_a_large_job_is_shared_by_several_workers_with_progress_summed(
     shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path, db: Any
 ) -> None:
-    """Workers run with chunks of 100 products (PIMSYNC_SYNC_CHUNK_SIZE in their environment)."""
+    """Workers run with chunks of 100 products (PIMSYNC_SYNC_CHUNK_SIZE in their environment). All six chunks are
+    queued at once (PIMSYNC_SYNC_CHUNKS_PER_JOB): with four, one worker could take all four queued and then the two
+    turns they handed on, as it may (tests/test_sync_turns.py tests the turns); each worker takes at most four."""
     from sqlalchemy import select
 
     from app.db.models import SyncChunk
@@ -605,7 +607,11 @@ async def test_a_large_job_is_shared_by_several_workers_with_progress_summed(
 
     await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, 600)))
     served_shop.shop.slow_down(0.05)
-    with running_worker(settings, tmp_path / "a.log") as first, running_worker(settings, tmp_path / "b.log") as other:
+    turns = {"PIMSYNC_SYNC_CHUNKS_PER_JOB": "6"}
+    with (
+        running_worker(settings, tmp_path / "a.log", **turns) as first,
+        running_worker(settings, tmp_path / "b.log", **turns) as other,
+    ):
         await first.started()
         await other.started()  # both take work from the start: neither can finish the job alone first
         job = await trigger(shop_sync)
