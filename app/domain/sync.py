@@ -256,20 +256,24 @@ class PagePace:
     most: int
     target: float
 
-    def sent(self, products: int, seconds: float) -> None:
-        """Learn from a page of `products` that took `seconds` to send."""
+    def sent(self, products: int, seconds: float) -> bool:
+        """Learn from a page of `products` that took `seconds` to send; whether the limit changed (worth keeping)."""
         if products <= 0 or seconds <= 0:
-            self.limit = min(self.most, self.limit * 2)
-            return
+            return self._set(min(self.most, self.limit * 2))
         fits = int(self.target * products / seconds)
-        self.limit = max(1, min(self.most, self.limit * 2, fits))
+        return self._set(max(1, min(self.most, self.limit * 2, fits)))
 
-    def sending(self, products: int, seconds: float) -> None:
+    def sending(self, products: int, seconds: float) -> bool:
         """Learn from a page of `products` still being sent after `seconds`, more than `target`: it will take longer
         yet, so what fits is at most what would have fitted had it ended now. Never grows the limit, and learns
-        nothing before `target`: a quick page is no measure of the channel until it ends."""
-        if products > 0 and seconds > self.target:
-            self.limit = max(1, min(self.limit, int(self.target * products / seconds)))
+        nothing before `target`: a quick page is no measure of the channel until it ends. Whether the limit changed."""
+        if products <= 0 or seconds <= self.target:
+            return False
+        return self._set(max(1, min(self.limit, int(self.target * products / seconds))))
+
+    def _set(self, limit: int) -> bool:
+        changed, self.limit = limit != self.limit, limit
+        return changed
 
 
 @dataclass(frozen=True, slots=True)

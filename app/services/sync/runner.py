@@ -300,9 +300,7 @@ async def _pages(
             try:
                 async with _meanwhile(_learn_while_sent(container, claim.connector, pace, len(work.items), clock)):
                     await send_page(work, adapter, how)
-                paced = pace.limit
-                pace.sent(len(work.items), clock() - started)
-                if pace.limit != paced:
+                if pace.sent(len(work.items), clock() - started):
                     await _remember_pace(container, claim.connector, pace.limit)
             except CredentialsRejected as exc:
                 raise JobFailed(exc.summary) from None
@@ -384,9 +382,7 @@ async def _learn_while_sent(
     started = clock()
     while True:
         await asyncio.sleep(pace.target)
-        paced = pace.limit
-        pace.sending(products, clock() - started)
-        if pace.limit != paced:
+        if pace.sending(products, clock() - started):
             await _remember_pace(container, connector, pace.limit)
 
 
