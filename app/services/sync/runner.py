@@ -41,7 +41,6 @@ from app.services.sync.adapters import open_adapter
 from app.services.sync.finish import finish_job, record_start
 from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page, send_page
 from app.services.sync.planner import enqueue_chunks, take_turns
-from app.services.sync.queue import enqueue_chunk
 
 log = structlog.get_logger(__name__)
 
@@ -102,11 +101,12 @@ async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None
 
 async def _hand_back(container: Container, claim: Claim, worker: str) -> None:
     """The run's time is up (settings.sync_run_seconds) with pages left: queue the chunk again at once, for this
-    worker or another. Its attempts start over, since this run recorded pages: they count runs that got nowhere."""
+    worker or another (a message Redis cannot take is queued again by recovery, as a turn handed on is). Its
+    attempts start over, since this run recorded pages: they count runs that got nowhere."""
     now = utcnow()
     if not await _release(container, claim.chunk.id, worker, attempts=0, enqueued_at=now):
         raise LeaseLost(str(claim.chunk.id))
-    await enqueue_chunk(container.redis, chunk_id=claim.chunk.id, priority=claim.job.priority, stamp=now)
+    await enqueue_chunks(container.redis, [claim.chunk.id], priority=claim.job.priority, stamp=now)
     log.info("sync.chunk_handed_back", chunk=claim.chunk.id, cursor=claim.chunk.cursor)
 
 
