@@ -737,3 +737,127 @@ async def test_stocking_refusals_change_nothing(api: Api, shop: ShopifyEmulator)
         payload = answer["inventoryBulkToggleActivation"]
         assert (payload["inventoryLevels"], [e["code"] for e in payload["userErrors"]]) == (None, [code])
     assert shop.product("INV-2").variants[0].levels == {primary.id: {"available": 2, "on_hand": 2}}
+
+
+# -- the targeted media mutations -------------------------------------------------------------------
+
+ADD_MEDIA = """
+mutation Add($product: ProductUpdateInput!, $media: [CreateMediaInput!]!) {
+  productUpdate(product: $product, media: $media) {
+    product { media(first: 10) { nodes { id status } } }
+    userErrors { field message }
+  }
+}
+"""
+FILE_UPDATE = """
+mutation Update($files: [FileUpdateInput!]!) {
+  fileUpdate(files: $files) { files { id fileStatus } userErrors { code field message } }
+}
+"""
+FILE_DELETE = """
+mutation Delete($ids: [ID!]!) { fileDelete(fileIds: $ids) { deletedFileIds userErrors { code field message } } }
+"""
+REORDER = """
+mutation Reorder($id: ID!, $moves: [MoveInput!]!) {
+  productReorderMedia(id: $id, moves: $moves) { job { id done } mediaUserErrors { code field message } }
+}
+"""
+JOB = "query Job($id: ID!) { job(id: $id) { id done } }"
+
+
+def image(name: str) -> dict[str, str]:
+    return {"originalSource": f"https://images.example.com/{name}.jpg", "contentType": "IMAGE"}
+
+
+async def gallery_of(api: Api, shop: ShopifyEmulator, names: str) -> tuple[str, list[str]]:
+    created = await api(PRODUCT_SET, {"input": product_input("Shirt", "M-1", files=[image(n) for n in names])})
+    shop.process_media()
+    return created["data"]["productSet"]["product"]["id"], [
+        f"gid://shopify/MediaImage/{m.id}" for m in shop.product("M-1").media
+    ]
+
+
+async def test_product_update_adds_media_after_those_the_product_has_and_touches_none_of_them(
+    api: Api, shop: ShopifyEmulator
+) -> None:
+    """productUpdate `media`: "List of new media to be added to the product"; 10 points, no input complexity."""
+    product_id, before = await gallery_of(api, shop, "ab")
+    media = [{"originalSource": "https://images.example.com/c.jpg", "mediaContentType": "IMAGE"}]
+    answer = await api(ADD_MEDIA, {"product": {"id": product_id}, "media": media})
+    nodes = answer["data"]["productUpdate"]["product"]["media"]["nodes"]
+    assert [n["id"] for n in nodes][:2] == before and nodes[2]["status"] == "PROCESSING"
+    assert answer["extensions"]["cost"]["requestedQueryCost"] == 10
+    blank = await api(ADD_MEDIA, {"product": {"id": product_id}, "media": [{**media[0], "originalSource": " "}]})
+    assert blank["data"]["productUpdate"]["userErrors"] == [
+        {"field": ["media", "0", "originalSource"], "message": "Original source can't be blank"}
+    ]
+    gone = await api(ADD_MEDIA, {"product": {"id": "gid://shopify/Product/1"}, "media": media})
+    assert gone["data"]["productUpdate"]["userErrors"] == [{"field": ["id"], "message": "Product does not exist"}]
+    assert len(shop.product("M-1").media) == 3
+
+
+async def test_file_update_removes_only_that_product_s_reference_and_keeps_the_file(
+    api: Api, shop: ShopifyEmulator
+) -> None:
+    """fileUpdate referencesToRemove: "deletes the file from the product's media gallery"; the file stays the
+    shop's and can be referenced again. Checked as a whole: one error, nothing changes."""
+    product_id, (a, b, c) = await gallery_of(api, shop, "abc")
+    detach = {"files": [{"id": b, "referencesToRemove": [product_id]}]}
+    answer = await api(FILE_UPDATE, detach)
+    assert answer["data"]["fileUpdate"] == {"files": [{"id": b, "fileStatus": "READY"}], "userErrors": []}
+    assert [f"gid://shopify/MediaImage/{m.id}" for m in shop.product("M-1").media] == [a, c]
+    again = await api(FILE_UPDATE, detach)
+    [error] = again["data"]["fileUpdate"]["userErrors"]
+    assert (error["code"], error["field"]) == ("INVALID", ["files", "0", "referencesToRemove", "0"])
+    await api(FILE_UPDATE, {"files": [{"id": b, "referencesToAdd": [product_id]}]})
+    assert [f"gid://shopify/MediaImage/{m.id}" for m in shop.product("M-1").media] == [a, c, b]
+    unknown = await api(
+        FILE_UPDATE, {"files": [{"id": "gid://shopify/MediaImage/9", "referencesToRemove": [product_id]}]}
+    )
+    assert [e["code"] for e in unknown["data"]["fileUpdate"]["userErrors"]] == ["FILE_DOES_NOT_EXIST"]
+
+
+async def test_file_update_takes_only_processed_files_and_file_delete_takes_any(
+    api: Api, shop: ShopifyEmulator
+) -> None:
+    """ "Files must be in ready state before they can be updated" (fileUpdate): a file still processing is
+    NON_READY_STATE, a failed one INVALID_FAILED_MEDIA_STATE; fileDelete removes either, from every product."""
+    files = [image("a"), {"originalSource": "not-a-url", "contentType": "IMAGE"}]
+    created = await api(PRODUCT_SET, {"input": product_input("Shirt", "M-1", files=files)})
+    product_id = created["data"]["productSet"]["product"]["id"]
+    processing, failed = (f"gid://shopify/MediaImage/{m.id}" for m in shop.product("M-1").media)
+    answer = await api(
+        FILE_UPDATE,
+        {"files": [{"id": i, "referencesToRemove": [product_id]} for i in (processing, failed)]},
+    )
+    codes = [e["code"] for e in answer["data"]["fileUpdate"]["userErrors"]]
+    assert codes == ["NON_READY_STATE", "INVALID_FAILED_MEDIA_STATE"]
+    assert len(shop.product("M-1").media) == 2
+    deleted = await api(FILE_DELETE, {"ids": [processing, failed]})
+    assert deleted["data"]["fileDelete"] == {"deletedFileIds": [processing, failed], "userErrors": []}
+    assert shop.product("M-1").media == []
+    missing = await api(FILE_DELETE, {"ids": [processing]})
+    assert [e["code"] for e in missing["data"]["fileDelete"]["userErrors"]] == ["FILE_DOES_NOT_EXIST"]
+
+
+async def test_product_reorder_media_answers_a_job_that_moves_the_media_when_it_runs(
+    api: Api, shop: ShopifyEmulator
+) -> None:
+    """productReorderMedia "processes asynchronously": a Job, not done when answered; the moves apply when it
+    runs (before the next request is answered), one at a time, others keeping their relative order."""
+    product_id, (a, b, c) = await gallery_of(api, shop, "abc")
+    shop.hold_jobs()
+    answer = await api(REORDER, {"id": product_id, "moves": [{"id": c, "newPosition": "0"}]})
+    job = answer["data"]["productReorderMedia"]["job"]
+    assert job["done"] is False and answer["data"]["productReorderMedia"]["mediaUserErrors"] == []
+    assert [f"gid://shopify/MediaImage/{m.id}" for m in shop.product("M-1").media] == [a, b, c]
+    assert (await api(JOB, {"id": job["id"]}))["data"]["job"] == {"id": job["id"], "done": False}
+    shop.hold_jobs(False)
+    assert (await api(JOB, {"id": job["id"]}))["data"]["job"] == {"id": job["id"], "done": True}
+    assert [f"gid://shopify/MediaImage/{m.id}" for m in shop.product("M-1").media] == [c, a, b]
+    wrong = await api(REORDER, {"id": product_id, "moves": [{"id": "gid://shopify/MediaImage/9", "newPosition": "0"}]})
+    [error] = wrong["data"]["productReorderMedia"]["mediaUserErrors"]
+    assert (error["code"], error["field"]) == ("MEDIA_DOES_NOT_EXIST_ON_PRODUCT", ["moves", "0", "id"])
+    gone = await api(REORDER, {"id": "gid://shopify/Product/1", "moves": [{"id": a, "newPosition": "0"}]})
+    assert [e["code"] for e in gone["data"]["productReorderMedia"]["mediaUserErrors"]] == ["PRODUCT_DOES_NOT_EXIST"]
+    assert gone["data"]["productReorderMedia"]["job"] is None

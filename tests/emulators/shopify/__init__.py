@@ -10,7 +10,9 @@ does not implement fails the request with "emulator does not implement ...".
 
 Modules: schema (SDL, dispatch, not-implemented check), cost (query cost,
 bucket), model (shop data), search (query syntax, pagination), fields /
-products / catalog (product mutations), inventory (where stock is held),
+products / catalog (product mutations), media (productUpdate's media,
+fileUpdate references, fileDelete, productReorderMedia and its Job),
+inventory (where stock is held),
 translations, webhooks, resolvers / roots (the GraphQL surface), controls
 (test controls), emulator (HTTP app).
 """

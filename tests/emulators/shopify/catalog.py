@@ -74,17 +74,24 @@ def product_create(
     return product, _generic(errors)
 
 
+def product_to_update(
+    state: ShopState, data: Mapping[str, Any], identifier: Mapping[str, Any] | None
+) -> Product | None:
+    """The product productUpdate names (by `product.id`, or its identifier's id or handle); None when none."""
+    identifier = identifier or {}
+    refuse_unknown("ProductUpdateIdentifiers", identifier, ("id", "handle"))
+    if data.get("id") or identifier.get("id"):
+        return state.product(data.get("id") or identifier["id"])
+    if identifier.get("handle"):
+        return state.product_by_handle(identifier["handle"])
+    return None
+
+
 def product_update(
     state: ShopState, data: Mapping[str, Any], identifier: Mapping[str, Any] | None
 ) -> tuple[Product | None, list[UserError]]:
     refuse_unknown("ProductUpdateInput", data, UPDATE_FIELDS)
-    identifier = identifier or {}
-    refuse_unknown("ProductUpdateIdentifiers", identifier, ("id", "handle"))
-    product = None
-    if data.get("id") or identifier.get("id"):
-        product = state.product(data.get("id") or identifier["id"])
-    elif identifier.get("handle"):
-        product = state.product_by_handle(identifier["handle"])
+    product = product_to_update(state, data, identifier)
     if product is None:
         return None, [{"field": ["id"], "message": "Product does not exist"}]
     changes = {k: v for k, v in data.items() if k in UPDATE_FIELDS and k != "id"}  # SDL defaults checked above

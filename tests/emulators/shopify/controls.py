@@ -162,8 +162,10 @@ class Controls:
         )
 
     def product(self, ref: str) -> Product:
-        """The product with this global id, handle or variant SKU (KeyError when there is none)."""
+        """The product with this global id, handle or variant SKU (KeyError when there is none), as the merchant
+        sees it: after the jobs queued so far have run (unless they are held)."""
         with self._lock:
+            self.state.run_jobs()
             if ref.startswith("gid://"):
                 found = self.state.product(ref)
             else:
@@ -238,6 +240,19 @@ class Controls:
             for product in self.state.products.values():
                 for media in product.media:
                     finish_processing(self.state, media)
+
+    def hold_jobs(self, held: bool = True) -> None:
+        """Keep queued jobs (productReorderMedia's) from running until `hold_jobs(False)` or `run_jobs()`: a shop
+        whose job has not run yet. By default a job has run before the next request is answered."""
+        with self._lock:
+            self.state.hold_jobs = held
+
+    def run_jobs(self) -> None:
+        """Run every queued job now, held or not."""
+        with self._lock:
+            held, self.state.hold_jobs = self.state.hold_jobs, False
+            self.state.run_jobs()
+            self.state.hold_jobs = held
 
     def add_location(self, name: str) -> Location:
         """A location the merchant adds (a warehouse); the first location stays the primary one."""

@@ -213,6 +213,21 @@ class Product:
 
 
 @dataclass
+class Job:
+    """An asynchronous job (productReorderMedia's): queued, answered `done: false`, run later (ShopState.run_jobs)."""
+
+    graphql_type: ClassVar[str] = "Job"
+    id: int
+    run: Callable[[], None]
+    """What the job does once it runs."""
+    done: bool = False
+
+    @property
+    def gid(self) -> str:
+        return gid("Job", self.id)
+
+
+@dataclass
 class ShopLocale:
     locale: str
     name: str
@@ -310,6 +325,31 @@ class ShopState:
         """Every webhook-worthy change as (topic, REST payload), subscribed to or not."""
         self.outbox: list[WebhookDelivery] = []
         """Deliveries for subscribed topics, waiting for the test to deliver or inspect them."""
+        self.library: dict[int, Media] = {}
+        """Files no product references any more (fileUpdate referencesToRemove): still the shop's, on its Files
+        page, until fileDelete."""
+        self.jobs: dict[int, Job] = {}
+        self.hold_jobs = False
+        """Keep queued jobs from running (Controls.hold_jobs), to see a shop whose job has not run yet."""
+
+    def run_jobs(self) -> None:
+        """Run every queued job, oldest first, unless jobs are held: Shopify runs them shortly after the request
+        that queued them, so the emulator runs them before it answers anything else."""
+        if self.hold_jobs:
+            return
+        for job in self.jobs.values():
+            if not job.done:
+                job.run()
+                job.done = True
+
+    def file(self, file_gid: str) -> Media | None:
+        """The file (a media image: the only file kind the emulator keeps) with this id, wherever it is
+        referenced, or in the library; None when there is none."""
+        kind, number = parse_gid(file_gid)
+        if kind != "MediaImage":
+            return None
+        found = (m for p in self.products.values() for m in p.media if m.id == number)
+        return next(found, None) or self.library.get(number)
 
     def next_id(self) -> int:
         """Ids are unique across types, 13 digits like a real shop's."""
@@ -363,6 +403,8 @@ class ShopState:
             return self.location(any_gid)
         if kind == "WebhookSubscription":
             return self.subscriptions.get(number)
+        if kind == "Job":
+            return self.jobs.get(number)
         raise GraphQLError(
             f"emulator does not implement node lookups of {kind} ids", extensions={"code": "EMULATOR_NOT_IMPLEMENTED"}
         )

@@ -314,6 +314,7 @@ RESOLVERS.update(
             "id": calc(lambda m: gid("MediaImage", m.id)),
             "alt": attr("alt"),
             "status": attr("status"),
+            "fileStatus": attr("status"),  # FileStatus has MediaStatus's values
             "mediaContentType": calc(lambda m: "IMAGE"),
             "image": calc(media_image),
             "originalSource": full(lambda m, c, a: original_source(m, c)),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import catalog, inventory, metafields, products, resolvers, search, translations
+from . import catalog, inventory, media, metafields, products, resolvers, search, translations
 from .fields import refuse_unknown
 from .model import Context, Product, Variant, WebhookSubscription, parse_gid
 from .resolvers import CONNECTION_ARGS, full, keys
@@ -144,6 +144,7 @@ RESOLVERS["QueryRoot"] = {
     ),
     "node": _root(lambda c, a: c.state.node(a["id"]), "id"),
     "nodes": _root(lambda c, a: [c.state.node(i) for i in a["ids"]], "ids"),
+    "job": _root(lambda c, a: c.state.node(a["id"]) if "/Job/" in a["id"] else None, "id"),
     "location": _root(lambda c, a: c.state.location(a["id"]) if a.get("id") else c.state.locations[0], "id"),
     "translatableResource": _root(lambda c, a: translations.resource_product(c.state, a["resourceId"]), "resourceId"),
     "translatableResources": _root(_translatable, *CONNECTION_ARGS, "resourceType"),
@@ -265,16 +266,41 @@ def _created(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _updated(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    if args.get("media"):
-        raise not_implemented("productUpdate(media:)")
+    """productUpdate: the product's fields, then the media it adds (nothing at all when either is refused)."""
+    added = args.get("media") or []
+    if added:  # checked before anything changes, so a refused media leaves the product's fields as they were
+        target = catalog.product_to_update(ctx.state, args.get("product") or {}, args.get("identifier"))
+        errors = [] if target is None else media.check_media(target, added)
+        if errors:
+            return {"product": None, "userErrors": errors}
     product, errors = catalog.product_update(ctx.state, args.get("product") or {}, args.get("identifier"))
+    if product is not None and added:
+        media.add_media(ctx.state, product, added)
     return {"product": product, "userErrors": errors}
+
+
+def _files_updated(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    files, errors = media.update_files(ctx.state, args["files"])
+    return {"files": files, "userErrors": errors}
+
+
+def _files_deleted(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    deleted, errors = media.delete_files(ctx.state, args["fileIds"])
+    return {"deletedFileIds": deleted, "userErrors": errors}
+
+
+def _media_reordered(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
+    job, errors = media.reorder_media(ctx.state, args["id"], args["moves"])
+    return {"job": job, "mediaUserErrors": errors}
 
 
 RESOLVERS["Mutation"] = {
     "productSet": _root(_product_set, "input", "synchronous", "identifier"),
     "productCreate": _root(_created, "product", "media"),
     "productUpdate": _root(_updated, "product", "media", "identifier"),
+    "productReorderMedia": _root(_media_reordered, "id", "moves"),
+    "fileUpdate": _root(_files_updated, "files"),
+    "fileDelete": _root(_files_deleted, "fileIds"),
     "productDelete": _root(_product_delete, "input", "synchronous"),
     "productVariantsBulkUpdate": _root(_variants_update, "productId", "variants", "allowPartialUpdates", "media"),
     "productVariantsBulkCreate": _root(_variants_create, "productId", "variants", "strategy", "media"),
@@ -292,6 +318,12 @@ RESOLVERS.update(
         "ProductSetPayload": keys("product", "productSetOperation", "userErrors"),
         "ProductCreatePayload": keys("product", "shop", "userErrors"),
         "ProductUpdatePayload": keys("product", "userErrors"),
+        "ProductReorderMediaPayload": keys("job", "mediaUserErrors"),
+        "FileUpdatePayload": keys("files", "userErrors"),
+        "FileDeletePayload": keys("deletedFileIds", "userErrors"),
+        "Job": {"id": resolvers.attr("gid"), "done": resolvers.attr("done")},
+        "MediaUserError": keys(*_ERROR_FIELDS),
+        "FilesUserError": keys(*_ERROR_FIELDS),
         "ProductDeletePayload": keys("deletedProductId", "shop", "userErrors"),
         "ProductVariantsBulkUpdatePayload": keys("product", "productVariants", "userErrors"),
         "ProductVariantsBulkCreatePayload": keys("product", "productVariants", "userErrors"),
