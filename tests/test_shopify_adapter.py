@@ -597,32 +597,41 @@ async def test_throttled_raises_rate_limited_with_shopify_s_wait(
     assert gate.observed[-1].restore_rate == 100.0
 
 
-async def test_a_long_gallery_s_product_set_waits_for_its_whole_cost_instead_of_being_throttled(
+async def test_changing_the_image_of_a_long_gallery_costs_what_a_short_one_does_and_waits_instead_of_throttling(
     shop: ShopifyEmulator, endpoint: str, http: httpx.AsyncClient, clock: ManualClock
 ) -> None:
-    """productSet costs 1.9 points more per file it sends (every media of the gallery is sent back): the gate
-    is asked for that whole cost, so on a nearly empty bucket the request waits until Shopify can pay for it
-    rather than going out to come back THROTTLED (and wait a second time)."""
+    """productSet once sent every media of the gallery back (1.9 points each); the image is now changed by
+    mutations naming only the PIM's own media, 10 points each whatever the gallery. Each asks the gate for what
+    Shopify charges, so on a nearly empty bucket every request waits until Shopify can pay for it rather than
+    going out to come back THROTTLED."""
 
     async def sleep(seconds: float) -> None:
         clock.advance(max(seconds, 0.001))  # a microsecond is lost in the float of an epoch time
 
     gate = LocalTokenBucket(RateLimit(capacity=2000.0, rate=100.0), clock=clock, sleep=sleep)
     adapter = make_adapter(endpoint, http, gate=gate)
-    product = shop.seed_simple_product("Boot", "BOOT-1", files=[merchant_image(f"view-{i}") for i in range(10)])
+    product = shop.seed_simple_product("Boot", "BOOT-1", files=[merchant_image(f"view-{i}") for i in range(12)])
     await adapter.test_connection()
-    shop.drain_bucket(to=45)  # ProductState leaves some 20 points: the 11 a bare productSet takes, not 31
+    shop.drain_bucket(to=45)
     [linked] = await adapter.export_batch(
         [boot(external_id=product.gid, fields={"imageUrl": "https://images.example.com/boot.jpg"})]
     )
     assert linked.ok, linked
-    [state] = shop.graphql_requests("ProductState")
-    left = state.response["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"]
-    assert 11 <= left < 31  # what productSet once asked the gate for, and what Shopify charges for it
     assert [r.operation_name for r in shop.requests if r.throttled] == []
-    [product_set] = shop.graphql_requests("ProductSet")
-    assert product_set.requested_cost == 31  # 10 + 0.2 per variant + 1.9 x 11 files
-    assert gql.PRODUCT_SET.estimate(product_set.variables or {}) >= product_set.requested_cost
+    costs = {r.operation_name: r.requested_cost for r in shop.graphql_requests() if r.query and "mutation" in r.query}
+    assert costs == {
+        "ProductSet": 10,
+        "ProductMediaAdd": 10,
+        "MetafieldsSet": 10,
+        "ProductReorderMedia": 10,
+        "TranslationsRegister": 10,
+    }
+    assert shop.graphql_requests("ProductMediaPage") == []  # the gallery is not read: it is not sent back
+    operations = {op.name: op for op in gql.ALL}
+    for request in shop.graphql_requests():
+        assert request.operation_name is not None and request.requested_cost is not None
+        estimate = operations[request.operation_name].estimate(request.variables or {})
+        assert request.requested_cost <= estimate <= request.requested_cost + 2, request.operation_name
 
 
 async def test_http_429_carries_retry_after(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
@@ -730,8 +739,17 @@ async def test_an_image_already_made_from_the_url_is_kept_not_uploaded_again(
     assert [m.id for m in shop.product("BOOT-1").media] == [before.id]
     [sent] = [r.variables["input"] for r in shop.graphql_requests("ProductSet") if r.variables]
     assert "files" not in sent
+    assert media_mutations(shop) == []  # the image is in place: no media mutation at all
     assert shop.graphql_requests("MetafieldsSet") == []  # the metafield names that media already
     assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == source
+
+
+MEDIA_MUTATIONS = ("ProductMediaAdd", "ProductReorderMedia", "FileDetach", "FileDelete")
+
+
+def media_mutations(shop: ShopifyEmulator) -> list[str]:
+    """The media mutations the adapter sent, in order."""
+    return [str(r.operation_name) for r in shop.graphql_requests() if r.operation_name in MEDIA_MUTATIONS]
 
 
 def media_gid(media_id: int) -> str:
@@ -787,6 +805,7 @@ async def test_an_image_added_by_the_merchant_while_an_unchanged_image_is_export
     first, theirs = shop.product("BOOT-1").media
     assert (first.id, theirs.source) == (ours.id, "https://merchant.example.com/added-meanwhile.jpg")
     assert [r for r in shop.graphql_requests("ProductSet") if "files" in (r.variables or {})["input"]][1:] == []
+    assert media_mutations(shop) == []
 
 
 async def test_gallery_images_the_merchant_added_stay_when_the_pim_sends_or_changes_its_image(
@@ -840,21 +859,24 @@ async def test_a_product_whose_image_is_not_mapped_keeps_every_media(
     assert "files" not in sent
 
 
-async def test_a_long_gallery_is_read_to_its_end_before_the_pim_s_image_is_sent(
+async def test_the_pim_s_image_the_merchant_moved_down_a_long_gallery_is_found_and_made_first_again(
     adapter: ShopifyAdapter, shop: ShopifyEmulator
 ) -> None:
-    """ProductState reads a product's first media; a gallery longer than that is read to its end (one request
-    more), since every media left out of productSet's files would be deleted."""
-    files = [merchant_image(f"view-{i}") for i in range(14)]
-    product = shop.seed_simple_product("Boot", "BOOT-1", files=files)
-    before = [m.id for m in product.media]
+    """ProductState reads a product's first media; where the PIM's image is not among them (the merchant put a
+    long gallery in front of it), the rest is read (one request more) so it is moved first, not added again."""
+    source = "https://images.example.com/boot.jpg"
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": source})])
+    [ours] = shop.product("BOOT-1").media
+    files = [*(merchant_image(f"view-{i}") for i in range(14)), {"id": media_gid(ours.id)}]
+    shop.seed_product({"files": files}, identifier={"id": created.external_id})
+    merchant = [m.id for m in shop.product("BOOT-1").media[:-1]]
     shop.requests.clear()
-    [linked] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
-    assert linked.ok, linked
-    first, *rest = shop.product("BOOT-1").media
-    assert (first.source, [m.id for m in rest]) == ("https://images.example.com/boot.jpg", before)
+    [again] = await adapter.export_batch([boot(external_id=created.external_id, fields={"imageUrl": source})])
+    assert again.ok, again
+    assert [m.id for m in shop.product("BOOT-1").media] == [ours.id, *merchant]
     [page] = shop.graphql_requests("ProductMediaPage")
     assert page.requested_cost == gql.PRODUCT_MEDIA_PAGE.estimate(page.variables or {})
+    assert shop.graphql_requests("ProductMediaAdd") == []
 
 
 async def test_a_changed_image_url_ends_as_exactly_that_image(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
@@ -926,3 +948,140 @@ async def test_a_cleared_price_fails_the_product_and_sends_nothing(
     assert result.message == "price cannot be cleared: Shopify requires one"
     assert len(shop.graphql_requests("ProductSet")) == 1
     assert shop.product("BOOT-1").variants[0].price == "115.00"
+
+
+# -- the PIM's image changes: only its own media are touched ---------------------------------------
+
+
+def merchant_adds_after(shop: ShopifyEmulator, operation: str, name: str) -> Any:
+    """A response hook: once `operation` has been answered, the merchant adds the image `name` to BOOT-1 in the
+    admin (as the last media), so it lands between the adapter's read and its write."""
+
+    async def hook(response: httpx.Response) -> None:
+        if json.loads(response.request.content).get("operationName") == operation:
+            product = shop.product("BOOT-1")
+            files = [*({"id": media_gid(m.id)} for m in product.media), merchant_image(name)]
+            shop.seed_product({"files": files}, identifier={"id": product.gid})
+
+    return hook
+
+
+async def test_an_image_the_merchant_adds_while_the_pim_s_image_changes_is_kept(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator, endpoint: str
+) -> None:
+    """The media list read a few requests before the write is stale by the time it is written: a media the
+    merchant adds in between must survive an export that changes the image. The new image ends first, the
+    PIM's old one is gone from the product, and nothing of the merchant's is touched."""
+    old, new = "https://images.example.com/boot.jpg", "https://images.example.com/boot-v2.jpg"
+    hook = merchant_adds_after(shop, "ProductState", "added-meanwhile")
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": old})])
+    shop.process_media()
+    [ours] = shop.product("BOOT-1").media
+    async with httpx.AsyncClient(trust_env=False, event_hooks={"response": [hook]}) as http:
+        [changed] = await make_adapter(endpoint, http).export_batch(
+            [boot(external_id=created.external_id, fields={"imageUrl": new})]
+        )
+    assert changed.ok, changed
+    media = shop.product("BOOT-1").media
+    assert [m.source for m in media] == [new, "https://merchant.example.com/added-meanwhile.jpg"]
+    assert ours.id not in [m.id for m in media]
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == new
+    assert [r for r in shop.graphql_requests("ProductSet") if "files" in (r.variables or {})["input"]][1:] == []
+
+
+def fail_once(shop: ShopifyEmulator, operation: str) -> Any:
+    """A request hook: the first `operation` sent is answered 503 (a half-failed export: what came before it
+    was written, nothing after it)."""
+    failed: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        if json.loads(request.content).get("operationName") == operation and not failed:
+            failed.append(operation)
+            shop.fail_next(1, status=503)
+
+    return hook
+
+
+async def changed_with_a_gallery(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> tuple[str, int, list[int]]:
+    """BOOT-1 exported with the PIM's first image, processed, then the merchant's gallery behind it: (product id,
+    the PIM's media id, the merchant's media ids)."""
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
+    [ours] = shop.product("BOOT-1").media
+    gallery = [{"id": media_gid(ours.id)}, merchant_image("side"), merchant_image("sole")]
+    shop.seed_product({"files": gallery}, identifier={"id": created.external_id})
+    shop.process_media()
+    return str(created.external_id), ours.id, [m.id for m in shop.product("BOOT-1").media[1:]]
+
+
+@pytest.mark.parametrize("failing", ["ProductReorderMedia", "FileDetach"])
+async def test_a_retry_after_an_image_change_failed_half_way_finishes_it_without_adding_the_image_again(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator, endpoint: str, failing: str
+) -> None:
+    """The new image was added and recorded, then Shopify failed: the item fails (the engine retries it), and the
+    retry recognises the image it added by the metafield: it moves it first and takes the old one off, once."""
+    product_id, ours, merchant = await changed_with_a_gallery(adapter, shop)
+    new = "https://images.example.com/boot-v2.jpg"
+    async with httpx.AsyncClient(trust_env=False, event_hooks={"request": [fail_once(shop, failing)]}) as http:
+        with pytest.raises(ChannelUnavailable):
+            await make_adapter(endpoint, http).export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert [m.source for m in shop.product("BOOT-1").media].count(new) == 1
+    shop.requests.clear()
+    [retried] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert retried.ok, retried
+    first, *rest = shop.product("BOOT-1").media
+    assert (first.source, [m.id for m in rest]) == (new, merchant)  # no second copy, the old one gone
+    assert ours not in [m.id for m in shop.product("BOOT-1").media]
+    assert "ProductMediaAdd" not in media_mutations(shop)
+    shop.requests.clear()
+    [settled] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert settled.ok and media_mutations(shop) == []  # converged: nothing left to do
+
+
+async def test_an_image_added_but_not_recorded_is_taken_off_again_so_the_retry_adds_it_once(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator, endpoint: str
+) -> None:
+    """Without the metafield naming it, the image added could not be told from a merchant's and the retry would
+    add it a second time: when recording it fails, the media just added is deleted again."""
+    product_id, ours, merchant = await changed_with_a_gallery(adapter, shop)
+    new = "https://images.example.com/boot-v2.jpg"
+    async with httpx.AsyncClient(trust_env=False, event_hooks={"request": [fail_once(shop, "MetafieldsSet")]}) as http:
+        with pytest.raises(ChannelUnavailable):
+            await make_adapter(endpoint, http).export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert [m.id for m in shop.product("BOOT-1").media] == [ours, *merchant]  # as before the export
+    [retried] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert retried.ok, retried
+    first, *rest = shop.product("BOOT-1").media
+    assert (first.source, [m.id for m in rest]) == (new, merchant)
+
+
+async def test_a_reorder_shopify_has_not_run_yet_is_sent_again_by_the_next_export(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """productReorderMedia answers a Job Shopify runs later; the adapter does not wait for it. An export that
+    comes while the image is not first yet moves it again, adds nothing, and both moves end the same."""
+    product_id, _, merchant = await changed_with_a_gallery(adapter, shop)
+    new = "https://images.example.com/boot-v2.jpg"
+    shop.hold_jobs()
+    [changed] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert changed.ok, changed
+    [reorder] = shop.graphql_requests("ProductReorderMedia")
+    assert reorder.response["data"]["productReorderMedia"]["job"]["done"] is False
+    assert [m.id for m in shop.product("BOOT-1").media][:-1] == merchant  # added last, not moved yet
+    shop.requests.clear()
+    [again] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert again.ok and media_mutations(shop) == ["ProductReorderMedia"]
+    shop.run_jobs()
+    first, *rest = shop.product("BOOT-1").media
+    assert (first.source, [m.id for m in rest]) == (new, merchant)
+
+
+async def test_a_new_product_gets_its_image_from_product_set_alone(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """Creating a product, productSet's files (the whole media list) are just the PIM's image: nothing of the
+    merchant's exists yet. No other media mutation is needed."""
+    [created] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
+    assert created.ok, created
+    [sent] = [r.variables["input"] for r in shop.graphql_requests("ProductSet") if r.variables]
+    assert sent["files"] == [{"originalSource": "https://images.example.com/boot.jpg", "contentType": "IMAGE"}]
+    assert media_mutations(shop) == []

@@ -38,10 +38,12 @@ from app.channels.shopify.adapter import ShopifyAdapter
 from app.channels.shopify.client import InvalidCredentials, ShopifyClient, ShopifyCredentials
 from app.channels.shopify.mapper import (
     ExportContext,
+    ImagePlan,
     LocaleFailure,
     MappingProblem,
     channel_field,
     check_document,
+    image_plan,
     image_source_metafield,
     product_set_result,
     product_set_variables,
@@ -62,6 +64,7 @@ from app.channels.shopify.schemas import (
     UserError,
     VariantState,
     decimal_text,
+    image_marker,
     parse_product_state,
     parse_shop_context,
     sku_query,
@@ -284,7 +287,8 @@ def test_none_clears_every_field_and_is_never_dropped(schema: GraphQLSchema) -> 
         "status": None,
     }
     assert product["seo"] == {"title": "", "description": ""}
-    assert product["files"] == [{"id": THEIRS}]  # the PIM's image removed, the merchant's kept
+    assert "files" not in product  # an update never sends the whole media list
+    assert image_plan(None, gallery) == ImagePlan(retire=(MediaState(OURS, "READY"),))  # the PIM's own alone
     [variant] = product["variants"]
     assert "price" not in variant
     assert (variant["compareAtPrice"], variant["barcode"]) == (None, "")
@@ -301,49 +305,74 @@ def gallery(*media: tuple[str, str], marker: RememberedImage | None = MARKER) ->
 
 
 UPLOAD = {"originalSource": IMAGE, "contentType": "IMAGE"}
+NEW = "https://images.example.com/new.jpg"
+OLD = "gid://shopify/MediaImage/30"
+"""An earlier image of the connector's that an export failed to take off (the marker lists it as retired)."""
 
 
-@pytest.mark.parametrize(
-    ("url", "state", "files"),
-    [
-        (IMAGE, None, [UPLOAD]),
-        (None, None, None),  # a new product has no media to remove: files are not sent
-        (IMAGE, gallery((THEIRS, "READY"), marker=None), [UPLOAD, {"id": THEIRS}]),  # a merchant's product linked
-        (IMAGE, gallery((OURS, "READY"), (THEIRS, "READY")), None),  # already in place: the media are left alone
-        (IMAGE, replace(gallery((OURS, "READY")), media_after="cursor"), None),  # the rest need not even be read
-        (IMAGE, gallery((THEIRS, "READY"), (OURS, "READY")), [{"id": OURS}, {"id": THEIRS}]),  # first again
-        (IMAGE, gallery((OURS, "FAILED"), (THEIRS, "READY")), [UPLOAD, {"id": THEIRS}]),  # a failed one is redone
-        (
-            "https://images.example.com/new.jpg",
-            gallery((OURS, "READY"), (THEIRS, "READY"), (OTHER, "READY")),
-            [
-                {"originalSource": "https://images.example.com/new.jpg", "contentType": "IMAGE"},
-                {"id": THEIRS},
-                {"id": OTHER},
-            ],
-        ),
-        (None, gallery((THEIRS, "READY"), (OURS, "READY"), (OTHER, "READY")), [{"id": THEIRS}, {"id": OTHER}]),
-        (None, gallery((OURS, "READY")), []),  # the PIM's image was the only one
-        (None, gallery((THEIRS, "READY"), marker=None), None),  # nothing of the PIM's to remove
-        (None, gallery(), None),
-    ],
-)
-def test_the_pim_s_image_goes_first_and_every_media_the_merchant_added_is_sent_back(
-    schema: GraphQLSchema, url: str | None, state: ProductState | None, files: list[dict[str, str]] | None
+@pytest.mark.parametrize(("url", "files"), [(IMAGE, [UPLOAD]), (None, None), ("", None)])
+def test_a_new_product_s_files_are_the_pim_s_image_alone(
+    schema: GraphQLSchema, url: str | None, files: list[dict[str, str]] | None
 ) -> None:
-    """productSet's files replace the product's whole media list: the PIM owns its one image, the featured one,
-    and every other media is sent back by id so the gallery the merchant built on Shopify stays."""
-    variables = product_set_variables(doc({"imageUrl": url}, sku="SHOE-1"), CONTEXT, state)
+    """Creating a product, productSet's files (its whole media list) are just the PIM's image: nothing of the
+    merchant's exists yet."""
+    variables = product_set_variables(doc({"imageUrl": url}, sku="SHOE-1"), CONTEXT, None)
     assert variables["input"].get("files") == files
-    assert ("files" in variables["input"]) is (files is not None)
     assert variable_errors(schema, gql.PRODUCT_SET, variables) == []
 
 
-def test_files_are_never_sent_from_a_partial_media_list() -> None:
-    partial = replace(gallery((THEIRS, "READY")), media_after="cursor")
-    with pytest.raises(ValueError, match="not all read"):
-        product_set_variables(doc({"imageUrl": IMAGE}), CONTEXT, partial)
-    assert "files" not in product_set_variables(doc({"price": "1"}), CONTEXT, partial)["input"]
+def test_an_update_never_sends_the_whole_media_list() -> None:
+    """productSet's files would replace every media with those read a few requests earlier: never on update."""
+    for state in (gallery((THEIRS, "READY"), marker=None), gallery(), replace(gallery(), media_after="cursor")):
+        for url in (IMAGE, NEW, None):
+            assert "files" not in product_set_variables(doc({"imageUrl": url}), CONTEXT, state)["input"]
+
+
+READY, FAILED, PROCESSING = "READY", "FAILED", "PROCESSING"
+
+
+@pytest.mark.parametrize(
+    ("url", "state", "plan"),
+    [
+        (IMAGE, gallery((OURS, READY), (THEIRS, READY)), ImagePlan()),  # in place: no media mutation at all
+        (IMAGE, replace(gallery((OURS, READY)), media_after="cursor"), ImagePlan()),  # the rest need not be read
+        (IMAGE, gallery((THEIRS, READY), (OURS, READY)), ImagePlan(first=OURS)),  # the merchant moved it: first again
+        (IMAGE, gallery((THEIRS, READY), marker=None), ImagePlan(add=IMAGE)),  # a merchant's product linked
+        (IMAGE, gallery((THEIRS, READY)), ImagePlan(add=IMAGE)),  # the merchant removed the PIM's: added again
+        (IMAGE, gallery((OURS, FAILED), (THEIRS, READY)), ImagePlan(add=IMAGE, retire=(MediaState(OURS, FAILED),))),
+        (NEW, gallery((OURS, READY), (THEIRS, READY)), ImagePlan(add=NEW, retire=(MediaState(OURS, READY),))),
+        (NEW, gallery((THEIRS, READY), (OURS, PROCESSING)), ImagePlan(add=NEW, retire=(MediaState(OURS, PROCESSING),))),
+        (None, gallery((THEIRS, READY), (OURS, READY), (OTHER, READY)), ImagePlan(retire=(MediaState(OURS, READY),))),
+        (None, gallery((THEIRS, READY), marker=None), ImagePlan()),  # nothing of the PIM's to take off
+        ("", gallery((OURS, READY)), ImagePlan(retire=(MediaState(OURS, READY),))),
+        (None, gallery(), ImagePlan()),
+        # a half-failed change: the new image added and recorded, the old one still on the product, not first
+        (
+            IMAGE,
+            gallery((OLD, READY), (THEIRS, READY), (OURS, PROCESSING), marker=RememberedImage(OURS, IMAGE, (OLD,))),
+            ImagePlan(first=OURS, retire=(MediaState(OLD, READY),)),
+        ),
+        (IMAGE, gallery((OURS, READY), (THEIRS, READY), marker=RememberedImage(OURS, IMAGE, (OLD,))), ImagePlan()),
+    ],
+)
+def test_the_image_plan_names_only_the_connector_s_own_media(
+    url: str | None, state: ProductState, plan: ImagePlan
+) -> None:
+    """Only media the image-source metafield names are moved or taken off; a merchant's media never is. An image
+    in place plans nothing, and a retry after a half-failed change finishes it without adding the image again."""
+    assert image_plan(url, state) == plan
+
+
+def test_a_media_image_url_of_the_wrong_type_fails_before_anything_is_sent() -> None:
+    with pytest.raises(MappingProblem, match="imageUrl takes text"):
+        image_plan(42, gallery((OURS, READY)))
+
+
+def test_the_marker_remembers_the_images_still_to_take_off() -> None:
+    marker = image_source_metafield(PRODUCT_ID, OURS, IMAGE, [OLD])
+    product = {"imageSource": {"value": marker["value"]}}
+    assert image_marker(product) == RememberedImage(OURS, IMAGE, (OLD,))
+    assert json.loads(image_source_metafield(PRODUCT_ID, OURS, IMAGE)["value"]) == {"mediaId": OURS, "source": IMAGE}
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,7 @@ import httpx
 
 from app.channels.base import (
     ChannelDocument,
+    ChannelError,
     ChannelInfo,
     ChannelRejected,
     ItemResult,
@@ -71,12 +72,14 @@ from app.channels.shopify import documents as gql
 from app.channels.shopify.client import ShopifyClient, ShopifyCredentials
 from app.channels.shopify.mapper import (
     ExportContext,
+    ImagePlan,
     LocaleFailure,
     MappingProblem,
     TranslationPlan,
     check_document,
-    image_in_place,
+    image_plan,
     image_source_metafield,
+    own_media_ids,
     product_set_result,
     product_set_variables,
     remote_product,
@@ -94,7 +97,9 @@ from app.channels.shopify.schemas import (
     UserError,
     field_of,
     obj,
+    parse_media_added,
     parse_media_page,
+    parse_media_reordered,
     parse_product_set,
     parse_product_state,
     parse_shop_context,
@@ -217,6 +222,9 @@ class ShopifyAdapter:
                 return found
             context = replace(context, location_id=location)
             variables = product_set_variables(document, context, found)
+            plan = NO_CHANGE  # a product created gets its image from productSet
+            if found is not None and "imageUrl" in document.fields:
+                plan = image_plan(document.fields["imageUrl"], found)
         except MappingProblem as problem:
             return problem.result(document)
         current_id = found.id if found else None
@@ -234,10 +242,10 @@ class ShopifyAdapter:
             code = ErrorCode.CREATE_FAILED if current_id is None else ErrorCode.UPDATE_FAILED
             message = "Shopify answered productSet without the product's id"
             return ItemResult(sku=document.sku, ok=False, external_id=current_id, code=code, message=message)
-        kept = "files" not in variables["input"] or (
-            found is not None and found.image is not None and found.image.media_id == answer.media_id
-        )
-        image_failure = await self._remember_image(document, product_id, answer.media_id, kept=kept)
+        if found is None:
+            image_failure = await self._remember_image(document, product_id, answer.media_id)
+        else:
+            image_failure = await self._change_image(document, found, plan)
         if image_failure is not None:
             return image_failure
         failures = await self._translate(product_id, translation_plan(document, context.primary_locale))
@@ -246,14 +254,13 @@ class ShopifyAdapter:
         return ItemResult(sku=document.sku, ok=True, external_id=product_id)
 
     async def _remember_image(
-        self, document: ChannelDocument, product_id: str, media_id: str | None, *, kept: bool
+        self, document: ChannelDocument, product_id: str, media_id: str | None
     ) -> ItemResult | None:
-        """After an image was sent: metafieldsSet records which media was made from its URL (see mapper), so the
-        read-back reports the URL sent however long Shopify takes to process it; the item's failure, or None.
-        An image `kept` (sent by the id of the media already made from that URL, or not sent at all since it is in
-        place) is recorded already."""
+        """After a product was created with its image: metafieldsSet records which media was made from its URL
+        (see mapper), so the read-back reports the URL sent however long Shopify takes to process it, and later
+        exports know that media for the connector's own; the item's failure, or None."""
         source = document.fields.get("imageUrl")
-        if not isinstance(source, str) or not source or kept:
+        if not isinstance(source, str) or not source:
             return None
         if media_id is None:
             message = "imageUrl: Shopify answered productSet without the image's media"
@@ -262,12 +269,81 @@ class ShopifyAdapter:
             )
         variables = {"metafields": [image_source_metafield(product_id, media_id, source)]}
         errors = await self._mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", variables)
-        if not errors:
+        return _image_failure(document, product_id, errors) if errors else None
+
+    async def _change_image(self, document: ChannelDocument, state: ProductState, plan: ImagePlan) -> ItemResult | None:
+        """Carry out mapper.image_plan on an existing product: add the new image and record it, move it first,
+        take the connector's earlier images off. Each mutation names only the connector's own media, so a media
+        the merchant adds meanwhile is never touched. The item's failure, or None.
+
+        Once the image is added and recorded, a later step that fails fails the item (CHN-032) and leaves the
+        metafield naming the new image and the old ones: the retry adds nothing and does only what is left."""
+        if not plan.changes:
             return None
-        message = "imageUrl: " + "; ".join(error.message for error in errors)
-        return ItemResult(
-            sku=document.sku, ok=False, external_id=product_id, code=ErrorCode.UPDATE_FAILED, message=message
-        )
+        first = plan.first
+        if plan.add is not None:
+            added = await self._add_image(document, state, plan.add, plan.retire)
+            if isinstance(added, ItemResult):
+                return added
+            first = added
+        errors: list[UserError] = []
+        if first is not None:
+            moves = {"id": state.id, "moves": [{"id": first, "newPosition": "0"}]}
+            errors += await self._data(gql.PRODUCT_REORDER_MEDIA, moves, parse_media_reordered)
+        errors += await self._retire(state.id, plan.retire)
+        return _image_failure(document, state.id, errors) if errors else None
+
+    async def _add_image(
+        self, document: ChannelDocument, state: ProductState, source: str, retire: Sequence[MediaState]
+    ) -> str | ItemResult:
+        """productUpdate adds the image (after every media the product has); metafieldsSet then records it, with
+        the earlier images still to retire. The new media's id, or the item's failure.
+
+        Were it not recorded, the next export could not tell it from a merchant's media and would add the image
+        a second time: so when metafieldsSet fails, the media just added (the connector's alone, made moments
+        ago) is deleted again, and the item fails with nothing changed."""
+        variables = {"product": {"id": state.id}, "media": [{"originalSource": source, "mediaContentType": "IMAGE"}]}
+        errors, media_id = await self._data(gql.PRODUCT_MEDIA_ADD, variables, parse_media_added)
+        if errors:
+            return _image_failure(document, state.id, errors)
+        if media_id is None or any(media.id == media_id for media in state.media):
+            message = "imageUrl: Shopify answered productUpdate without the image added"
+            return ItemResult(
+                sku=document.sku, ok=False, external_id=state.id, code=ErrorCode.UPDATE_FAILED, message=message
+            )
+        marker = image_source_metafield(state.id, media_id, source, [media.id for media in retire])
+        try:
+            errors = await self._mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", {"metafields": [marker]})
+        except ChannelError:
+            await self._undo_add(media_id)
+            raise
+        if errors:
+            undone = await self._undo_add(media_id)
+            return _image_failure(document, state.id, errors if undone else [*errors, *_not_undone(media_id)])
+        return media_id
+
+    async def _undo_add(self, media_id: str) -> bool:
+        """Delete a media just added that could not be recorded; whether it is gone (best effort: the failure
+        that called for it is the one reported)."""
+        try:
+            errors = await self._mutation_errors(gql.FILE_DELETE, "fileDelete", {"fileIds": [media_id]})
+        except ChannelError:
+            return False
+        return all(error.code == "FILE_DOES_NOT_EXIST" for error in errors)
+
+    async def _retire(self, product_id: str, media: Sequence[MediaState]) -> list[UserError]:
+        """Take the connector's earlier images off the product: fileUpdate removes this product's reference to a
+        processed one (the file stays the shop's: the merchant may use it elsewhere); one Shopify failed or is
+        still processing, which fileUpdate refuses, is deleted. A file already gone counts as taken off."""
+        ready = [m.id for m in media if m.status == "READY"]
+        others = [m.id for m in media if m.status != "READY"]
+        errors: list[UserError] = []
+        if ready:
+            files = [{"id": media_id, "referencesToRemove": [product_id]} for media_id in ready]
+            errors += await self._mutation_errors(gql.FILE_DETACH, "fileUpdate", {"files": files})
+        if others:
+            errors += await self._mutation_errors(gql.FILE_DELETE, "fileDelete", {"fileIds": others})
+        return [error for error in errors if error.code != "FILE_DOES_NOT_EXIST"]
 
     async def _translations_only(self, document: ChannelDocument, primary_locale: str) -> ItemResult:
         """Only translations changed: no productSet (and no product update on Shopify), just translationsRegister."""
@@ -327,12 +403,16 @@ class ShopifyAdapter:
         return await self._all_media(document, state)
 
     async def _all_media(self, document: ChannelDocument, state: ProductState) -> ProductState:
-        """The product with every media read when the document changes its image (productSet's files replace the
-        whole media list, so a media not read would be deleted). ProductState read the first ones, which is all
-        most products have: only a longer gallery costs a request more."""
-        if "imageUrl" not in document.fields or image_in_place(document.fields["imageUrl"], state):
+        """The product with every media read when the document sends an image and a media of the connector's (the
+        image-source metafield names them) is not among the first ones ProductState read: image_plan must see
+        each of them that is on the product. Most products have no more media than that read: only a longer
+        gallery where the merchant moved the connector's image back costs a request more."""
+        own = own_media_ids(state)
+        read = {media.id for media in state.media}
+        if "imageUrl" not in document.fields or state.media_after is None or all(i in read for i in own):
             return state
-        media, after = list(state.media), state.media_after
+        media: list[MediaState] = list(state.media)
+        after: str | None = state.media_after
         while after is not None:
             variables = {"id": state.id, "first": gql.MEDIA_PAGE_SIZE, "after": after}
             page, after = await self._data(gql.PRODUCT_MEDIA_PAGE, variables, _media_page)
@@ -581,6 +661,30 @@ def _media_page(data: JsonObject) -> tuple[tuple[MediaState, ...], str | None]:
     """ProductMediaPage → the media of the page and the cursor of the next; a product gone meanwhile is an
     answer we cannot go on from (the productSet that follows would fail on it anyway)."""
     return parse_media_page(obj(data.get("product"), "product").get("media"))
+
+
+NO_CHANGE = ImagePlan()
+
+
+_PRODUCT_GONE = frozenset({"PRODUCT_DOES_NOT_EXIST", "REFERENCE_TARGET_DOES_NOT_EXIST"})
+"""MediaUserErrorCode / FilesErrorCode values that mean the product itself is gone (CHN-030)."""
+
+
+def _image_failure(document: ChannelDocument, product_id: str, errors: Sequence[UserError]) -> ItemResult:
+    """A media mutation's userErrors as the item's failure, product id kept: CHN-030 when the product is gone,
+    else CHN-032 (the product exists; its image could not be changed)."""
+    gone = any(error.code in _PRODUCT_GONE or error.message.lower() == "product does not exist" for error in errors)
+    return ItemResult(
+        sku=document.sku,
+        ok=False,
+        external_id=product_id,
+        code=ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL if gone else ErrorCode.UPDATE_FAILED,
+        message="imageUrl: " + "; ".join(error.message for error in errors),
+    )
+
+
+def _not_undone(media_id: str) -> list[UserError]:
+    return [UserError(None, (), f"the image added ({media_id}) could not be removed again: delete it in Shopify")]
 
 
 def _is_missing(message: str) -> bool:

@@ -156,11 +156,10 @@ query ProductState($id: ID!) {
     + _PRODUCT_STATE,
     cost=28,
 )
-"""The media list and the image-source metafield say which media is the image the document names (sent by id
-then, not by URL) and which are the merchant's: productSet's `files` replace the product's whole media list, so
-every other media is sent back (mapper._files). The first 10 media cost 11 points more than the featured one
-alone would, on every update, and cover most galleries; PRODUCT_MEDIA_PAGE reads the rest, only for a product
-that has more and a document that changes its image."""
+"""The media list and the image-source metafield say whether the image the document names is in place (the
+featured media, made from that URL) and which media are the connector's own (mapper.image_plan): only those are
+ever moved or taken off the product. The first 10 media cover most galleries; PRODUCT_MEDIA_PAGE reads the rest
+only when a media the marker names is not among them."""
 
 PRODUCT_STOCK_STATE: Final = Operation(
     "ProductStockState",
@@ -212,8 +211,8 @@ query ProductMediaPage($id: ID!, $first: Int!, $after: String) {
     cost=3,
     per_node=1,
 )
-"""The product's media after the first ones ProductState read, in position order; asked only when a document
-changes the image of a product with more media than that, since productSet would delete every media not sent."""
+"""The product's media after the first ones ProductState read, in position order; asked only when the
+connector's own media (the image-source metafield names them) may be among them."""
 
 MEDIA_PAGE_SIZE: Final = 250
 """Media per ProductMediaPage request (Shopify's most per connection page, and per product): 253 points."""
@@ -267,8 +266,101 @@ mutation ProductSet($identifier: ProductSetIdentifiers, $input: ProductSetInput!
     ),
 )
 """10 points, and what the SDL says each file, variant and metafield of the input adds (ProductSetInput,
-ProductVariantSetInput: "Complexity cost"): every media of the gallery sent back costs 1.9 points more, so a
-product with 50 media takes over 100 points, not 10."""
+ProductVariantSetInput: "Complexity cost"). `files` is sent only when creating a product (its image, 1.9 points):
+it replaces the product's whole media list, so an update never sends it (PRODUCT_MEDIA_ADD and the mutations after
+it change the image instead)."""
+
+PRODUCT_MEDIA_ADD: Final = Operation(
+    "ProductMediaAdd",
+    """
+mutation ProductMediaAdd($product: ProductUpdateInput!, $media: [CreateMediaInput!]!) {
+  productUpdate(product: $product, media: $media) {
+    product {
+      media(last: 1) {
+        nodes {
+          id
+        }
+      }
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
+)
+"""Adds the PIM's image to an existing product (`product` carries only the id, so no other field changes): "List
+of new media to be added to the product", appended after the media it has, none of which is touched. The answer's
+last media is the one just added. productCreateMedia did the same but is deprecated in 2026-04 ("Use
+`productUpdate` or `productSet` instead"); CreateMediaInput carries no complexity cost, so 10 points."""
+
+PRODUCT_REORDER_MEDIA: Final = Operation(
+    "ProductReorderMedia",
+    """
+mutation ProductReorderMedia($id: ID!, $moves: [MoveInput!]!) {
+  productReorderMedia(id: $id, moves: $moves) {
+    job {
+      id
+      done
+    }
+    mediaUserErrors {
+      code
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
+)
+"""Moves the PIM's image to the front (one MoveInput: "Provide this input only for objects whose position actually
+changed"; every other media keeps its relative order). Shopify runs it as a Job; it is not waited for: the next
+export sees whether the image is first and sends the move again if not, and a move sent twice ends the same."""
+
+FILE_DETACH: Final = Operation(
+    "FileDetach",
+    """
+mutation FileDetach($files: [FileUpdateInput!]!) {
+  fileUpdate(files: $files) {
+    files {
+      id
+    }
+    userErrors {
+      code
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
+)
+"""Takes the PIM's old image off the product (`referencesToRemove: [product]`: "Removing file-product associations
+deletes the file from the product's media gallery"), leaving every other media, and the file itself, where it is:
+the merchant may have put it to use elsewhere (a file's references cannot be read in 2026-04), so it is not
+deleted. fileUpdate takes only files Shopify has processed ("Files must be in ready state"); see FILE_DELETE."""
+
+FILE_DELETE: Final = Operation(
+    "FileDelete",
+    """
+mutation FileDelete($fileIds: [ID!]!) {
+  fileDelete(fileIds: $fileIds) {
+    deletedFileIds
+    userErrors {
+      code
+      field
+      message
+    }
+  }
+}
+""",
+    cost=10,
+)
+"""Deletes an old image of the PIM's that fileUpdate cannot detach: one Shopify failed to process (broken, shown
+nowhere) or is still processing (made by this connector moments ago, too new for the merchant to have used it
+elsewhere). productDeleteMedia did this per product but is deprecated ("Use `fileUpdate` instead")."""
 
 INVENTORY_ACTIVATE: Final = Operation(
     "InventoryBulkToggleActivation",
@@ -573,6 +665,10 @@ ALL: Final = (
     PRODUCT_MEDIA_PAGE,
     PRODUCT_ID_BY_SKU,
     PRODUCT_SET,
+    PRODUCT_MEDIA_ADD,
+    PRODUCT_REORDER_MEDIA,
+    FILE_DETACH,
+    FILE_DELETE,
     INVENTORY_ACTIVATE,
     METAFIELDS_SET,
     TRANSLATABLE_CONTENT,

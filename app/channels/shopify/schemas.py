@@ -158,6 +158,9 @@ class RememberedImage:
     media_id: str
     source: str
     """The image URL the media was made from (Shopify itself never reports it)."""
+    retired: tuple[str, ...] = ()
+    """Earlier images of the connector's that were still on the product when this one was added: taken off it
+    after the add, and again by a later export where that failed (mapper.image_plan)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +215,10 @@ def image_marker(product: JsonObject) -> RememberedImage | None:
     media_id, source = remembered.get("mediaId"), remembered.get("source")
     if not isinstance(media_id, str) or not isinstance(source, str):
         return None
-    return RememberedImage(media_id, source)
+    retired = remembered.get("retired", [])
+    if not isinstance(retired, list) or not all(isinstance(old, str) for old in retired):
+        return None
+    return RememberedImage(media_id, source, tuple(retired))
 
 
 def remembered_image(product: JsonObject) -> RememberedImage | None:
@@ -347,6 +353,23 @@ def parse_product_set(data: JsonObject) -> ProductSetAnswer:
     nodes = [obj(node, "media.nodes[]") for node in items(media.get("nodes", []), "media.nodes")]
     media_id = text(nodes[0].get("id"), "media.nodes[].id") if nodes else None
     return ProductSetAnswer(errors, maybe_text(product.get("id"), "product.id") or None, media_id)
+
+
+def parse_media_added(data: JsonObject) -> tuple[list[UserError], str | None]:
+    """ProductMediaAdd (productUpdate): its userErrors, and the product's last media (the one just added)."""
+    payload = obj(data.get("productUpdate"), "productUpdate")
+    errors = parse_user_errors(payload.get("userErrors"), "productUpdate")
+    product = maybe_obj(payload.get("product"), "productUpdate.product")
+    if product is None:
+        return errors, None
+    nodes = items(obj(product.get("media"), "product.media").get("nodes"), "media.nodes")
+    return errors, text(obj(nodes[-1], "media.nodes[]").get("id"), "media.nodes[].id") if nodes else None
+
+
+def parse_media_reordered(data: JsonObject) -> list[UserError]:
+    """ProductReorderMedia: its mediaUserErrors (the Job it queues is not waited for)."""
+    payload = obj(data.get("productReorderMedia"), "productReorderMedia")
+    return parse_user_errors(payload.get("mediaUserErrors"), "productReorderMedia")
 
 
 @dataclass(frozen=True, slots=True)
