@@ -1085,3 +1085,18 @@ async def test_a_new_product_gets_its_image_from_product_set_alone(
     [sent] = [r.variables["input"] for r in shop.graphql_requests("ProductSet") if r.variables]
     assert sent["files"] == [{"originalSource": "https://images.example.com/boot.jpg", "contentType": "IMAGE"}]
     assert media_mutations(shop) == []
+
+
+async def test_an_image_shopify_refuses_to_add_fails_only_that_product_with_its_reason(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """A product at Shopify's 250-media limit takes no image more: productUpdate's userError fails that product
+    (CHN-032, its id kept, its other fields written), and the batch goes on to the next product."""
+    product = shop.seed_simple_product("Boot", "BOOT-1", files=[merchant_image(f"view-{i}") for i in range(250)])
+    shop.seed_simple_product("Shoe", "SHOE-1")
+    [refused] = await adapter.export_batch([boot(fields={"imageUrl": "https://images.example.com/boot.jpg"})])
+    assert (refused.ok, refused.code, refused.external_id) == (False, ErrorCode.UPDATE_FAILED, product.gid)
+    assert refused.message == "imageUrl: Exceeded the limit of 250 media per product"
+    assert shop.product("BOOT-1").title == "Desert boot" and len(shop.product("BOOT-1").media) == 250
+    [next_one] = await adapter.export_batch([boot("SHOE-1", fields={"price": "80"}, locales={"en": {"title": "Shoe"}})])
+    assert next_one.ok, next_one

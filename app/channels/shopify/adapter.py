@@ -7,22 +7,31 @@ Per product, export_batch sends (documents.py names each document):
    without one, ProductIdBySku looks the SKU up first and links the product
    it finds instead of creating a duplicate. A product with several variants
    is refused: this connector exports single-variant products and would
-   delete the others. ProductState reads the product's first media too:
-   productSet's files replace the whole media list, so a document sending an
-   image sends the PIM's first and every other media back by id (the gallery
-   the merchant built stays), ProductMediaPage reading the rest of a long one.
-   An image already in place (featured, made from the same URL) is not sent:
-   productSet then leaves the media list alone, so a media the merchant adds
-   meanwhile cannot be lost; only an export that changes the image sends it.
-   A document carrying stock reads the product with ProductStockState
-   instead, which adds the variant's stock at the export location; where the
+   delete the others. ProductState reads the product's first media and the
+   image-source metafield too, which names the connector's own media
+   (ProductMediaPage reads the rest of a long gallery only when one of those
+   is not among the first). A document carrying stock reads the product with
+   ProductStockState instead, which adds the variant's stock at the export
+   location; where the
    variant is not stocked there (a product the merchant made, stocked at
    other locations), InventoryBulkToggleActivation stocks it, since
    productSet sets quantities only where a variant is stocked.
-2. ProductSet writes the primary locale's fields and every shared field;
-   after an image uploaded from its URL, MetafieldsSet records which media
-   Shopify made from it (Shopify processes images asynchronously and never
-   reports the URL sent).
+2. ProductSet writes the primary locale's fields and every shared field. It
+   sends `files` (the product's whole media list) only to create a product:
+   its one image, then MetafieldsSet records which media Shopify made from
+   its URL (Shopify processes images asynchronously and never reports the URL
+   sent). An update never sends files, since a media list read a few requests
+   earlier would delete whatever the merchant added meanwhile; mapper.
+   image_plan names the targeted mutations instead, each touching only the
+   connector's own media: ProductMediaAdd (productUpdate `media`) adds the new
+   image and MetafieldsSet records it with the old ones still to take off
+   (or, if that fails, FileDelete removes it again, so no retry adds it
+   twice); ProductReorderMedia moves it first (a Job, not waited for: the next
+   export moves it again if it has not run); FileDetach (fileUpdate
+   `referencesToRemove`) takes the old image off the product, or FileDelete
+   where Shopify has not processed it or failed it. A failure after the add
+   fails the item (CHN-032, CHN-030 if the product is gone) and the retry
+   does only what is left. An image in place sends no media mutation.
 3. For the other locales, TranslatableContent reads the digests of the source
    content just written, TranslationsRegister sends every locale's values in
    one call, and TranslationsRemove drops translations sent as None. Where the
