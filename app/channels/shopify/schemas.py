@@ -165,7 +165,7 @@ class RememberedImage:
 
 @dataclass(frozen=True, slots=True)
 class MediaState:
-    """One of the product's media, as productSet's `files` name it (by id) and whether Shopify could process it."""
+    """One of the product's media: its id, and its status (whether Shopify has processed it, or failed it)."""
 
     id: str
     status: str
