@@ -38,13 +38,10 @@ from app.channels.shopify.adapter import ShopifyAdapter
 from app.channels.shopify.client import InvalidCredentials, ShopifyClient, ShopifyCredentials
 from app.channels.shopify.mapper import (
     ExportContext,
-    ImagePlan,
     LocaleFailure,
     MappingProblem,
     channel_field,
     check_document,
-    image_plan,
-    image_source_metafield,
     product_set_result,
     product_set_variables,
     remote_product,
@@ -54,6 +51,7 @@ from app.channels.shopify.mapper import (
     translation_plan,
     translation_result,
 )
+from app.channels.shopify.media import ImagePlan, image_plan, image_source_metafield
 from app.channels.shopify.schemas import (
     MediaState,
     ProductState,

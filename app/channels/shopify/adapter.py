@@ -7,31 +7,16 @@ Per product, export_batch sends (documents.py names each document):
    without one, ProductIdBySku looks the SKU up first and links the product
    it finds instead of creating a duplicate. A product with several variants
    is refused: this connector exports single-variant products and would
-   delete the others. ProductState reads the product's first media and the
-   image-source metafield too, which names the connector's own media
-   (ProductMediaPage reads the rest of a long gallery only when one of those
-   is not among the first). A document carrying stock reads the product with
-   ProductStockState instead, which adds the variant's stock at the export
-   location; where the
-   variant is not stocked there (a product the merchant made, stocked at
-   other locations), InventoryBulkToggleActivation stocks it, since
-   productSet sets quantities only where a variant is stocked.
-2. ProductSet writes the primary locale's fields and every shared field. It
-   sends `files` (the product's whole media list) only to create a product:
-   its one image, then MetafieldsSet records which media Shopify made from
-   its URL (Shopify processes images asynchronously and never reports the URL
-   sent). An update never sends files, since a media list read a few requests
-   earlier would delete whatever the merchant added meanwhile; mapper.
-   image_plan names the targeted mutations instead, each touching only the
-   connector's own media: ProductMediaAdd (productUpdate `media`) adds the new
-   image and MetafieldsSet records it with the old ones still to take off
-   (or, if that fails, FileDelete removes it again, so no retry adds it
-   twice); ProductReorderMedia moves it first (a Job, not waited for: the next
-   export moves it again if it has not run); FileDetach (fileUpdate
-   `referencesToRemove`) takes the old image off the product, or FileDelete
-   where Shopify has not processed it or failed it. A failure after the add
-   fails the item (CHN-032, CHN-030 if the product is gone) and the retry
-   does only what is left. An image in place sends no media mutation.
+   delete the others. ProductState reads the product's media and the
+   image-source metafield too (media.py). A document carrying stock reads the
+   product with ProductStockState instead, which adds the variant's stock at
+   the export location; where the variant is not stocked there (a product the
+   merchant made, stocked at other locations), InventoryBulkToggleActivation
+   stocks it, since productSet sets quantities only where a variant is
+   stocked.
+2. ProductSet writes the primary locale's fields and every shared field, and
+   a new product's image; media.py says how an update changes the image
+   instead, by targeted mutations that touch only the connector's own media.
 3. For the other locales, TranslatableContent reads the digests of the source
    content just written, TranslationsRegister sends every locale's values in
    one call, and TranslationsRemove drops translations sent as None. Where the
@@ -60,16 +45,15 @@ are delivered to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from app.channels.base import (
     ChannelDocument,
-    ChannelError,
     ChannelInfo,
     ChannelRejected,
     ItemResult,
@@ -81,14 +65,10 @@ from app.channels.shopify import documents as gql
 from app.channels.shopify.client import ShopifyClient, ShopifyCredentials
 from app.channels.shopify.mapper import (
     ExportContext,
-    ImagePlan,
     LocaleFailure,
     MappingProblem,
     TranslationPlan,
     check_document,
-    image_plan,
-    image_source_metafield,
-    own_media_ids,
     product_set_result,
     product_set_variables,
     remote_product,
@@ -98,24 +78,18 @@ from app.channels.shopify.mapper import (
     translation_plan,
     translation_result,
 )
+from app.channels.shopify.media import NO_CHANGE, ProductMedia, image_plan
 from app.channels.shopify.schemas import (
     JsonObject,
-    MediaState,
     ProductState,
     ShopContext,
-    UserError,
     field_of,
-    obj,
-    parse_media_added,
-    parse_media_page,
-    parse_media_reordered,
     parse_product_set,
     parse_product_state,
     parse_shop_context,
     parse_translatable_content,
     parse_translation_times,
     parse_translations,
-    parse_user_errors,
     parse_variant_page,
     parse_webhook_create,
     parse_webhook_page,
@@ -125,8 +99,6 @@ from app.channels.shopify.schemas import (
     sku_term,
 )
 from app.domain.errors import ErrorCode
-
-T = TypeVar("T")
 
 WEBHOOK_TOPICS = ("PRODUCTS_UPDATE", "PRODUCTS_DELETE")
 """What the service listens to: products/update and products/delete (a product created on Shopify is not the
@@ -160,23 +132,16 @@ class ShopifyAdapter:
         self._client = ShopifyClient(
             ShopifyCredentials.parse(credentials), http, timeout=timeout, gate=gate, endpoint=endpoint
         )
+        self._media = ProductMedia(self._client)
         self._shop: ShopContext | None = None
         self._location_id: str | None = self._client.credentials.location_id
 
     def __repr__(self) -> str:
         return f"ShopifyAdapter(shopDomain={self._client.credentials.shop_domain!r})"
 
-    async def _data(self, operation: gql.Operation, variables: Mapping[str, Any], read: Callable[[JsonObject], T]) -> T:
-        """Send one document and read its answer; an answer of the wrong shape is ChannelRejected."""
-        data = await self._client.execute(operation, variables)
-        try:
-            return read(data)
-        except ValueError as exc:  # ShapeError included
-            raise ChannelRejected(self._client.scrub(f"Shopify {operation.name}: unexpected answer: {exc}")) from None
-
     async def _context(self, *, fresh: bool = False) -> ShopContext:
         if self._shop is None or fresh:
-            self._shop = await self._data(gql.SHOP_INFO, {}, parse_shop_context)
+            self._shop = await self._client.data(gql.SHOP_INFO, {}, parse_shop_context)
         return self._shop
 
     async def _primary_locale(self) -> str:
@@ -241,7 +206,7 @@ class ShopifyAdapter:
             unstocked = await self._stock_at(document, found, location)
             if unstocked is not None:
                 return unstocked
-        answer = await self._data(gql.PRODUCT_SET, variables, parse_product_set)
+        answer = await self._client.data(gql.PRODUCT_SET, variables, parse_product_set)
         if answer.errors:
             return product_set_result(
                 document, answer.errors, external_id=current_id, primary_locale=context.primary_locale
@@ -252,107 +217,15 @@ class ShopifyAdapter:
             message = "Shopify answered productSet without the product's id"
             return ItemResult(sku=document.sku, ok=False, external_id=current_id, code=code, message=message)
         if found is None:
-            image_failure = await self._remember_image(document, product_id, answer.media_id)
+            image_failure = await self._media.remember(document, product_id, answer.media_id)
         else:
-            image_failure = await self._change_image(document, found, plan)
+            image_failure = await self._media.change(document, found, plan)
         if image_failure is not None:
             return image_failure
         failures = await self._translate(product_id, translation_plan(document, context.primary_locale))
         if failures:
             return translation_result(document.sku, product_id, failures)
         return ItemResult(sku=document.sku, ok=True, external_id=product_id)
-
-    async def _remember_image(
-        self, document: ChannelDocument, product_id: str, media_id: str | None
-    ) -> ItemResult | None:
-        """After a product was created with its image: metafieldsSet records which media was made from its URL
-        (see mapper), so the read-back reports the URL sent however long Shopify takes to process it, and later
-        exports know that media for the connector's own; the item's failure, or None."""
-        source = document.fields.get("imageUrl")
-        if not isinstance(source, str) or not source:
-            return None
-        if media_id is None:
-            message = "imageUrl: Shopify answered productSet without the image's media"
-            return ItemResult(
-                sku=document.sku, ok=False, external_id=product_id, code=ErrorCode.UPDATE_FAILED, message=message
-            )
-        variables = {"metafields": [image_source_metafield(product_id, media_id, source)]}
-        errors = await self._mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", variables)
-        return _image_failure(document, product_id, errors) if errors else None
-
-    async def _change_image(self, document: ChannelDocument, state: ProductState, plan: ImagePlan) -> ItemResult | None:
-        """Carry out mapper.image_plan on an existing product: add the new image and record it, move it first,
-        take the connector's earlier images off. Each mutation names only the connector's own media, so a media
-        the merchant adds meanwhile is never touched. The item's failure, or None.
-
-        Once the image is added and recorded, a later step that fails fails the item (CHN-032) and leaves the
-        metafield naming the new image and the old ones: the retry adds nothing and does only what is left."""
-        if not plan.changes:
-            return None
-        first = plan.first
-        if plan.add is not None:
-            added = await self._add_image(document, state, plan.add, plan.retire)
-            if isinstance(added, ItemResult):
-                return added
-            first = added
-        errors: list[UserError] = []
-        if first is not None:
-            moves = {"id": state.id, "moves": [{"id": first, "newPosition": "0"}]}
-            errors += await self._data(gql.PRODUCT_REORDER_MEDIA, moves, parse_media_reordered)
-        errors += await self._retire(state.id, plan.retire)
-        return _image_failure(document, state.id, errors) if errors else None
-
-    async def _add_image(
-        self, document: ChannelDocument, state: ProductState, source: str, retire: Sequence[MediaState]
-    ) -> str | ItemResult:
-        """productUpdate adds the image (after every media the product has); metafieldsSet then records it, with
-        the earlier images still to retire. The new media's id, or the item's failure.
-
-        Were it not recorded, the next export could not tell it from a merchant's media and would add the image
-        a second time: so when metafieldsSet fails, the media just added (the connector's alone, made moments
-        ago) is deleted again, and the item fails with nothing changed."""
-        variables = {"product": {"id": state.id}, "media": [{"originalSource": source, "mediaContentType": "IMAGE"}]}
-        errors, media_id = await self._data(gql.PRODUCT_MEDIA_ADD, variables, parse_media_added)
-        if errors:
-            return _image_failure(document, state.id, errors)
-        if media_id is None or any(media.id == media_id for media in state.media):
-            message = "imageUrl: Shopify answered productUpdate without the image added"
-            return ItemResult(
-                sku=document.sku, ok=False, external_id=state.id, code=ErrorCode.UPDATE_FAILED, message=message
-            )
-        marker = image_source_metafield(state.id, media_id, source, [media.id for media in retire])
-        try:
-            errors = await self._mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", {"metafields": [marker]})
-        except ChannelError:
-            await self._undo_add(media_id)
-            raise
-        if errors:
-            undone = await self._undo_add(media_id)
-            return _image_failure(document, state.id, errors if undone else [*errors, *_not_undone(media_id)])
-        return media_id
-
-    async def _undo_add(self, media_id: str) -> bool:
-        """Delete a media just added that could not be recorded; whether it is gone (best effort: the failure
-        that called for it is the one reported)."""
-        try:
-            errors = await self._mutation_errors(gql.FILE_DELETE, "fileDelete", {"fileIds": [media_id]})
-        except ChannelError:
-            return False
-        return all(error.code == "FILE_DOES_NOT_EXIST" for error in errors)
-
-    async def _retire(self, product_id: str, media: Sequence[MediaState]) -> list[UserError]:
-        """Take the connector's earlier images off the product: fileUpdate removes this product's reference to a
-        processed one (the file stays the shop's: the merchant may use it elsewhere); one Shopify failed or is
-        still processing, which fileUpdate refuses, is deleted. A file already gone counts as taken off."""
-        ready = [m.id for m in media if m.status == "READY"]
-        others = [m.id for m in media if m.status != "READY"]
-        errors: list[UserError] = []
-        if ready:
-            files = [{"id": media_id, "referencesToRemove": [product_id]} for media_id in ready]
-            errors += await self._mutation_errors(gql.FILE_DETACH, "fileUpdate", {"files": files})
-        if others:
-            errors += await self._mutation_errors(gql.FILE_DELETE, "fileDelete", {"fileIds": others})
-        return [error for error in errors if error.code != "FILE_DOES_NOT_EXIST"]
 
     async def _translations_only(self, document: ChannelDocument, primary_locale: str) -> ItemResult:
         """Only translations changed: no productSet (and no product update on Shopify), just translationsRegister."""
@@ -373,7 +246,7 @@ class ShopifyAdapter:
         product_id = document.external_id
         if product_id is None:
             variables = {"query": sku_term(document.sku), "first": gql.LOOKUP_PAGE_SIZE}
-            ids = await self._data(
+            ids = await self._client.data(
                 gql.PRODUCT_ID_BY_SKU, variables, lambda data: product_ids_by_sku(data, document.sku)
             )
             if not ids:
@@ -393,7 +266,7 @@ class ShopifyAdapter:
             if location is None
             else (gql.PRODUCT_STOCK_STATE, {"id": product_id, "locationId": location})
         )
-        state = await self._data(
+        state = await self._client.data(
             operation,
             variables,
             lambda data: None if data.get("product") is None else parse_product_state(data["product"]),
@@ -409,24 +282,7 @@ class ShopifyAdapter:
                 message=f"product {state.id} has {state.variant_count} variants; only single-variant products are "
                 "exported, and productSet would delete the others",
             )
-        return await self._all_media(document, state)
-
-    async def _all_media(self, document: ChannelDocument, state: ProductState) -> ProductState:
-        """The product with every media read when the document sends an image and a media of the connector's (the
-        image-source metafield names them) is not among the first ones ProductState read: image_plan must see
-        each of them that is on the product. Most products have no more media than that read: only a longer
-        gallery where the merchant moved the connector's image back costs a request more."""
-        own = own_media_ids(state)
-        read = {media.id for media in state.media}
-        if "imageUrl" not in document.fields or state.media_after is None or all(i in read for i in own):
-            return state
-        media: list[MediaState] = list(state.media)
-        after: str | None = state.media_after
-        while after is not None:
-            variables = {"id": state.id, "first": gql.MEDIA_PAGE_SIZE, "after": after}
-            page, after = await self._data(gql.PRODUCT_MEDIA_PAGE, variables, _media_page)
-            media += page
-        return replace(state, media=tuple(media), media_after=None)
+        return await self._media.read_all(document, state)
 
     async def _stock_at(self, document: ChannelDocument, state: ProductState, location: str) -> ItemResult | None:
         """Stock the variant at `location` when the state read shows it is not (a product the merchant made may
@@ -439,7 +295,7 @@ class ShopifyAdapter:
             "inventoryItemId": stock.inventory_item_id,
             "inventoryItemUpdates": [{"locationId": location, "activate": True}],
         }
-        errors = await self._mutation_errors(gql.INVENTORY_ACTIVATE, "inventoryBulkToggleActivation", variables)
+        errors = await self._client.mutation_errors(gql.INVENTORY_ACTIVATE, "inventoryBulkToggleActivation", variables)
         if not errors:
             return None
         reasons = "; ".join(error.message for error in errors)
@@ -465,7 +321,7 @@ class ShopifyAdapter:
         """Where inventoryQuantity is written and read: the credentials' locationId, else the shop's primary
         location (QueryRoot.location without an id), resolved once per adapter."""
         if self._location_id is None:
-            self._location_id = await self._data(
+            self._location_id = await self._client.data(
                 gql.PRIMARY_LOCATION, {}, lambda data: str(field_of(data, "location", "id") or "") or None
             )
             if self._location_id is None:
@@ -476,7 +332,9 @@ class ShopifyAdapter:
         """Register and remove the plan's translations; the locales that failed, and why."""
         failures: list[LocaleFailure] = []
         if plan.register or plan.refresh:
-            content = await self._data(gql.TRANSLATABLE_CONTENT, {"resourceId": product_id}, parse_translatable_content)
+            content = await self._client.data(
+                gql.TRANSLATABLE_CONTENT, {"resourceId": product_id}, parse_translatable_content
+            )
             if content is None:
                 return [
                     LocaleFailure(locale, ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL, "the product is not translatable")
@@ -485,21 +343,15 @@ class ShopifyAdapter:
             inputs, failures = translation_inputs(plan, content)
             if inputs:
                 variables = {"resourceId": product_id, "translations": inputs}
-                errors = await self._mutation_errors(gql.TRANSLATIONS_REGISTER, "translationsRegister", variables)
+                errors = await self._client.mutation_errors(
+                    gql.TRANSLATIONS_REGISTER, "translationsRegister", variables
+                )
                 failures += translation_failures(errors, inputs)
         for keys, locales in removal_groups(plan):
             variables = {"resourceId": product_id, "translationKeys": list(keys), "locales": list(locales)}
-            errors = await self._mutation_errors(gql.TRANSLATIONS_REMOVE, "translationsRemove", variables)
+            errors = await self._client.mutation_errors(gql.TRANSLATIONS_REMOVE, "translationsRemove", variables)
             failures += translation_failures(errors, (), locales)
         return failures
-
-    async def _mutation_errors(
-        self, operation: gql.Operation, root: str, variables: Mapping[str, Any]
-    ) -> list[UserError]:
-        def read(data: JsonObject) -> list[UserError]:
-            return parse_user_errors(obj(data.get(root), root).get("userErrors"), root)
-
-        return await self._data(operation, variables, read)
 
     # -- read back -------------------------------------------------------------------------------
 
@@ -544,7 +396,7 @@ class ShopifyAdapter:
         for locale in (await self._context()).translation_locales:
             for chunk in _chunks(product_ids, gql.FETCH_PAGE_SIZE):
                 variables = {"resourceIds": chunk, "first": len(chunk), "locale": locale}
-                answer, times = await self._data(
+                answer, times = await self._client.data(
                     gql.PRODUCT_TRANSLATIONS,
                     variables,
                     lambda data: (parse_translations(data), parse_translation_times(data)),
@@ -568,7 +420,7 @@ class ShopifyAdapter:
                 "after": after,
                 "locationId": location,
             }
-            page = await self._data(gql.PRODUCTS_BY_SKU, variables, parse_variant_page)
+            page = await self._client.data(gql.PRODUCTS_BY_SKU, variables, parse_variant_page)
             for node in page.nodes:
                 sku = node.get("sku")
                 if not isinstance(sku, str) or sku not in asked:
@@ -587,7 +439,7 @@ class ShopifyAdapter:
         does not fail."""
         if not external_id:
             raise ValueError("external_id must not be empty")
-        errors = await self._mutation_errors(gql.PRODUCT_DELETE, "productDelete", {"input": {"id": external_id}})
+        errors = await self._client.mutation_errors(gql.PRODUCT_DELETE, "productDelete", {"input": {"id": external_id}})
         remaining = [e for e in errors if not _is_missing(e.message)]
         if remaining:
             message = "; ".join(error.message for error in remaining)
@@ -606,13 +458,15 @@ class ShopifyAdapter:
         if not callback_url:
             raise ValueError("callback_url must not be empty")
         listed = {"uri": callback_url, "topics": list(WEBHOOK_TOPICS), "first": gql.WEBHOOK_PAGE_SIZE}
-        found = await self._data(gql.WEBHOOK_SUBSCRIPTIONS, listed, parse_webhook_subscriptions)
+        found = await self._client.data(gql.WEBHOOK_SUBSCRIPTIONS, listed, parse_webhook_subscriptions)
         existing = {subscription.topic for subscription in found if subscription.uri == callback_url}
         created: list[str] = []
         refused: list[str] = []
         for topic in (topic for topic in WEBHOOK_TOPICS if topic not in existing):
             variables = {"topic": topic, "webhookSubscription": {"uri": callback_url, "format": "JSON"}}
-            errors, subscription = await self._data(gql.WEBHOOK_SUBSCRIPTION_CREATE, variables, parse_webhook_create)
+            errors, subscription = await self._client.data(
+                gql.WEBHOOK_SUBSCRIPTION_CREATE, variables, parse_webhook_create
+            )
             if errors or subscription is None:
                 reason = "; ".join(error.message for error in errors) or "answered without the subscription"
                 refused.append(f"{topic}: {reason}")
@@ -637,12 +491,12 @@ class ShopifyAdapter:
         if not callback_url:
             raise ValueError("callback_url must not be empty")
         listed = {"uri": callback_url, "topics": list(WEBHOOK_TOPICS), "first": gql.WEBHOOK_PAGE_SIZE}
-        found = await self._data(gql.WEBHOOK_SUBSCRIPTIONS, listed, parse_webhook_subscriptions)
+        found = await self._client.data(gql.WEBHOOK_SUBSCRIPTIONS, listed, parse_webhook_subscriptions)
         deleted: list[str] = []
         refused: list[str] = []
         for subscription in (s for s in found if s.uri == callback_url):
             variables = {"id": subscription.id}
-            errors = await self._mutation_errors(
+            errors = await self._client.mutation_errors(
                 gql.WEBHOOK_SUBSCRIPTION_DELETE, "webhookSubscriptionDelete", variables
             )
             remaining = [error.message for error in errors if not _is_missing(error.message)]
@@ -660,40 +514,10 @@ class ShopifyAdapter:
         after: str | None = None
         while True:
             variables = {"topics": list(WEBHOOK_TOPICS), "first": gql.WEBHOOK_PAGE_SIZE, "after": after}
-            found, after = await self._data(gql.WEBHOOK_SUBSCRIPTIONS_BY_TOPIC, variables, parse_webhook_page)
+            found, after = await self._client.data(gql.WEBHOOK_SUBSCRIPTIONS_BY_TOPIC, variables, parse_webhook_page)
             callbacks.update(dict.fromkeys(subscription.uri for subscription in found))
             if after is None:
                 return tuple(callbacks)
-
-
-def _media_page(data: JsonObject) -> tuple[tuple[MediaState, ...], str | None]:
-    """ProductMediaPage → the media of the page and the cursor of the next; a product gone meanwhile is an
-    answer we cannot go on from (the productSet that follows would fail on it anyway)."""
-    return parse_media_page(obj(data.get("product"), "product").get("media"))
-
-
-NO_CHANGE = ImagePlan()
-
-
-_PRODUCT_GONE = frozenset({"PRODUCT_DOES_NOT_EXIST", "REFERENCE_TARGET_DOES_NOT_EXIST"})
-"""MediaUserErrorCode / FilesErrorCode values that mean the product itself is gone (CHN-030)."""
-
-
-def _image_failure(document: ChannelDocument, product_id: str, errors: Sequence[UserError]) -> ItemResult:
-    """A media mutation's userErrors as the item's failure, product id kept: CHN-030 when the product is gone,
-    else CHN-032 (the product exists; its image could not be changed)."""
-    gone = any(error.code in _PRODUCT_GONE or error.message.lower() == "product does not exist" for error in errors)
-    return ItemResult(
-        sku=document.sku,
-        ok=False,
-        external_id=product_id,
-        code=ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL if gone else ErrorCode.UPDATE_FAILED,
-        message="imageUrl: " + "; ".join(error.message for error in errors),
-    )
-
-
-def _not_undone(media_id: str) -> list[UserError]:
-    return [UserError(None, (), f"the image added ({media_id}) could not be removed again: delete it in Shopify")]
 
 
 def _is_missing(message: str) -> bool:

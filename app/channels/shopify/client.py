@@ -27,9 +27,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
 import structlog
@@ -49,12 +49,14 @@ from app.channels.base import (
 from app.channels.custom_http.client import parse_retry_after
 from app.channels.retry import MIN_THROTTLE_WAIT
 from app.channels.shopify.documents import Operation
-from app.channels.shopify.schemas import JsonObject
+from app.channels.shopify.schemas import JsonObject, UserError, obj, parse_user_errors
 from app.channels.shopify.spec import API_VERSION
 from app.domain.credentials import header_safe
 from app.domain.errors import ErrorCode
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 USER_AGENT: Final = "pimsync (Shopify channel)"
 _SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -186,6 +188,22 @@ class ShopifyClient:
                 f"Shopify {operation.name}: the answer has no data object", status=response.status_code
             )
         return data
+
+    async def data(self, operation: Operation, variables: Mapping[str, Any], read: Callable[[JsonObject], T]) -> T:
+        """Send one document and read its answer; an answer of the wrong shape is ChannelRejected."""
+        data = await self.execute(operation, variables)
+        try:
+            return read(data)
+        except ValueError as exc:  # ShapeError included
+            raise ChannelRejected(self.scrub(f"Shopify {operation.name}: unexpected answer: {exc}")) from None
+
+    async def mutation_errors(self, operation: Operation, root: str, variables: Mapping[str, Any]) -> list[UserError]:
+        """Send one mutation; the userErrors of its payload (`data[root]`), read as data() reads any answer."""
+
+        def read(data: JsonObject) -> list[UserError]:
+            return parse_user_errors(obj(data.get(root), root).get("userErrors"), root)
+
+        return await self.data(operation, variables, read)
 
     async def _post(self, name: str, body: bytes) -> httpx.Response:
         headers = {

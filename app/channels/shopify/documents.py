@@ -157,7 +157,7 @@ query ProductState($id: ID!) {
     cost=28,
 )
 """The media list and the image-source metafield say whether the image the document names is in place (the
-featured media, made from that URL) and which media are the connector's own (mapper.image_plan): only those are
+featured media, made from that URL) and which media are the connector's own (media.image_plan): only those are
 ever moved or taken off the product. The first 10 media cover most galleries; PRODUCT_MEDIA_PAGE reads the rest
 only when a media the marker names is not among them."""
 
@@ -390,7 +390,7 @@ mutation, which needs no key, is safe to send again after a lost answer."""
 
 IMAGE_SOURCE_KEY: Final = "pimsync_image_source"
 """The product metafield (in the app-reserved namespace, which no other app and no merchant edits) that
-remembers which media the connector made from which image URL; see mapper.image_source_metafield."""
+remembers which media the connector made from which image URL; see media.image_source_metafield."""
 
 METAFIELDS_SET: Final = Operation(
     "MetafieldsSet",

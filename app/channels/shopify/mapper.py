@@ -5,10 +5,9 @@
   spec.SCHEMA_PATHS); the product is one variant, with its existing variant id
   and options on update, since productSet replaces list fields it is sent.
   A field present with None clears it: "" for text, [] for tags, the PIM's
-  own image alone taken off for imageUrl (see image_plan), null for the rest
-  (compareAtPrice, status, the variant's measurement.weight); a field absent
-  is not sent, so Shopify keeps
-  its value. Where Shopify has no empty value: a None `sku` sends the PIM SKU
+  own image alone taken off for imageUrl (see media.image_plan), null for the
+  rest (compareAtPrice, status, the variant's measurement.weight); a field
+  absent is not sent, so Shopify keeps its value. Where Shopify has no empty value: a None `sku` sends the PIM SKU
   (products are matched by it), a None `inventoryQuantity` sets 0, and a
   title or a price cannot be cleared (CHN-010 before anything is sent: a
   variant without a price would be sold for free). A variant sent a stock
@@ -16,30 +15,11 @@
 - document → translations: every other locale's values per translation key
   (spec.TRANSLATION_KEYS); None or "" removes that locale's translation.
 - userErrors → ItemResult with a CHN code; product JSON → RemoteProduct.
-- imageUrl → media. productSet's `files` replace a product's whole media
-  list, so they are sent only to create a product (its one image: nothing of
-  the merchant's exists yet). An update never sends them: a media list read a
-  few requests before the write would delete whatever the merchant added
-  meanwhile. image_plan says instead which targeted mutations make the PIM's
-  image the featured one, each naming only the connector's own media: add
-  the new image (productUpdate `media`), move it first (productReorderMedia,
-  a Job Shopify runs shortly after), take the PIM's earlier image off the
-  product (fileUpdate `referencesToRemove`, the file kept; fileDelete for one
-  Shopify failed or has not yet processed). An image already in place plans
-  nothing, so no media mutation is sent.
-- An app-owned product metafield (image_source_metafield) names the media
-  made from the URL and the earlier ones still to take off, written right
-  after the add: Shopify re-hosts an image asynchronously, so the media has
-  no image URL while it is processed and a CDN URL after, never the URL sent;
-  MediaImage.originalSource.url is a signed URL "valid only for a short
-  period" (2026-04 SDL), not the source either. It is how a retry recognises
-  its own media (no second add) and finishes what a half-failed export left.
-  The read-back reports the URL sent while the featured media is that media.
+- imageUrl → media (files on create only, targeted mutations on update, the image-source metafield): media.py.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,10 +28,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from app.channels.base import ChannelDocument, ItemResult, RemoteProduct
-from app.channels.shopify.documents import IMAGE_SOURCE_KEY
 from app.channels.shopify.schemas import (
     JsonObject,
-    MediaState,
     ProductState,
     TranslatableContent,
     UserError,
@@ -238,8 +216,8 @@ def product_set_variables(
     if "status" in fields:
         product["status"] = _choice("status", fields["status"], PRODUCT_STATUSES)
     if existing is None and fields.get("imageUrl") is not None:
-        # A new product: `files` (the whole media list) is just the PIM's image, since nothing of the
-        # merchant's exists yet. An update never sends files: image_plan's targeted mutations change the image.
+        # A new product: `files` (the whole media list) is just the PIM's image, since nothing of the merchant's
+        # exists yet. An update never sends files: media.image_plan's targeted mutations change the image.
         source = text_value("imageUrl", fields["imageUrl"])
         if source:
             product["files"] = [{"originalSource": source, "contentType": "IMAGE"}]
@@ -250,54 +228,6 @@ def product_set_variables(
     ]
     product["variants"] = [_variant(document, context, existing, options)]
     return {"identifier": {"id": existing.id} if existing else None, "input": product}
-
-
-@dataclass(frozen=True, slots=True)
-class ImagePlan:
-    """What an update does to the product's media for imageUrl. Only the connector's own media (those the
-    image-source metafield names) are ever named: every other media is the merchant's, and no mutation sent for
-    the image touches it, or the media list as a whole."""
-
-    add: str | None = None
-    """The URL to add as a new media: no media of the connector's on the product is made from it (productUpdate)."""
-    first: str | None = None
-    """The connector's media made from the URL, on the product but not first: moved to the front
-    (productReorderMedia). After an add, the media added is moved instead."""
-    retire: tuple[MediaState, ...] = ()
-    """The connector's other media still on the product: taken off it (fileUpdate, or fileDelete)."""
-
-    @property
-    def changes(self) -> bool:
-        return bool(self.add or self.first or self.retire)
-
-
-def own_media_ids(existing: ProductState) -> tuple[str, ...]:
-    """The media the image-source metafield says the connector made: its image and those it retired."""
-    marker = existing.marker
-    return () if marker is None else tuple(dict.fromkeys((marker.media_id, *marker.retired)))
-
-
-def image_plan(url: object, existing: ProductState) -> ImagePlan:
-    """The media changes that make the product's featured media the image made from `url` (None or "": no image
-    of the PIM's), from the product as read. An image in place (made from that URL, featured, with no earlier one
-    of the connector's left) plans nothing, so an export that does not change the image sends no media mutation.
-
-    The connector's image made from `url` is recognised by the metafield, so a retry after an export that failed
-    half-way (the image added, the old one not taken off or the new one not moved first) adds nothing again: it
-    only finishes the moves and removals. A media Shopify failed to process is not an image in place: it is
-    retired and the URL added again. `existing` must hold every media own_media_ids names that the product has
-    (adapter._all_media reads the rest of a long gallery for that).
-    """
-    source = None if url is None else text_value("imageUrl", url) or None
-    present = {media.id: media for media in existing.media}
-    image = existing.image
-    kept = image.media_id if image is not None and source is not None and image.source == source else None
-    retire = tuple(present[i] for i in own_media_ids(existing) if i in present and i != kept)
-    if source is None:
-        return ImagePlan(retire=retire)
-    if kept is None:
-        return ImagePlan(add=source, retire=retire)
-    return ImagePlan(first=None if existing.media[0].id == kept else kept, retire=retire)
 
 
 def _options(existing: ProductState | None) -> list[tuple[str | None, str, str]]:
@@ -559,16 +489,6 @@ def product_set_result(
 
 
 # -- reading back ------------------------------------------------------------------------------------
-
-
-def image_source_metafield(product_id: str, media_id: str, source: str, retired: Sequence[str] = ()) -> dict[str, str]:
-    """MetafieldsSetInput remembering that `media_id` is the image made from `source`, and that `retired` are
-    earlier images of the connector's still to take off the product (app-reserved namespace)."""
-    marker: dict[str, Any] = {"mediaId": media_id, "source": source}
-    if retired:
-        marker["retired"] = list(retired)
-    value = json.dumps(marker, separators=(",", ":"))
-    return {"ownerId": product_id, "key": IMAGE_SOURCE_KEY, "type": "json", "value": value}
 
 
 def _image_url(product: JsonObject) -> str | None:

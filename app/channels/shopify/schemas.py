@@ -160,7 +160,7 @@ class RememberedImage:
     """The image URL the media was made from (Shopify itself never reports it)."""
     retired: tuple[str, ...] = ()
     """Earlier images of the connector's that were still on the product when this one was added: taken off it
-    after the add, and again by a later export where that failed (mapper.image_plan)."""
+    after the add, and again by a later export where that failed (media.image_plan)."""
 
 
 @dataclass(frozen=True, slots=True)
