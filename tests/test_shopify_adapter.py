@@ -1054,6 +1054,20 @@ async def test_an_image_added_but_not_recorded_is_taken_off_again_so_the_retry_a
     assert (first.source, [m.id for m in rest]) == (new, merchant)
 
 
+async def test_a_new_product_s_image_not_recorded_is_taken_off_again_so_the_retry_adds_it_once(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator, endpoint: str
+) -> None:
+    """Creating a product, productSet makes its image; when recording it fails, that image could not be told from
+    a merchant's, and the retry would add the PIM's image a second time beside it: it is deleted again."""
+    image = "https://images.example.com/boot.jpg"
+    async with httpx.AsyncClient(trust_env=False, event_hooks={"request": [fail_once(shop, "MetafieldsSet")]}) as http:
+        with pytest.raises(ChannelUnavailable):
+            await make_adapter(endpoint, http).export_batch([boot(fields={"imageUrl": image})])
+    [retried] = await adapter.export_batch([boot(fields={"imageUrl": image})])
+    assert retried.ok, retried
+    assert [m.source for m in shop.product("BOOT-1").media] == [image]
+
+
 async def test_a_reorder_shopify_has_not_run_yet_is_sent_again_by_the_next_export(
     adapter: ShopifyAdapter, shop: ShopifyEmulator
 ) -> None:

@@ -3,7 +3,7 @@
 productSet's `files` replace a product's whole media list, so they are sent
 only to create a product (its one image: nothing of the merchant's exists
 yet); ProductMedia.remember then records which media Shopify made from the
-URL. An update never sends them: a media list read a few requests before the
+URL (or, if that fails, deletes it again, as after an add). An update never sends them: a media list read a few requests before the
 write would delete whatever the merchant added meanwhile. image_plan says
 instead which targeted mutations make the PIM's image the featured one, each
 naming only the connector's own media:
@@ -188,15 +188,14 @@ class ProductMedia:
     async def remember(self, document: ChannelDocument, product_id: str, media_id: str | None) -> ItemResult | None:
         """After a product was created with its image: metafieldsSet records which media was made from its URL,
         so the read-back reports the URL sent however long Shopify takes to process it, and later exports know
-        that media for the connector's own; the item's failure, or None."""
+        that media for the connector's own (_record: not recorded, it is deleted again); the item's failure, or
+        None."""
         source = document.fields.get("imageUrl")
         if not isinstance(source, str) or not source:
             return None
         if media_id is None:
             return _unanswered(document, product_id, "Shopify answered productSet without the image's media")
-        variables = {"metafields": [image_source_metafield(product_id, media_id, source)]}
-        errors = await self._client.mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", variables)
-        return _image_failure(document, product_id, errors) if errors else None
+        return await self._record(document, product_id, media_id, image_source_metafield(product_id, media_id, source))
 
     async def change(self, document: ChannelDocument, state: ProductState, plan: ImagePlan) -> ItemResult | None:
         """Carry out image_plan on an existing product: add the new image and record it, move it first, take the
@@ -224,11 +223,7 @@ class ProductMedia:
         self, document: ChannelDocument, state: ProductState, source: str, retire: Sequence[MediaState]
     ) -> str | ItemResult:
         """productUpdate adds the image (after every media the product has); metafieldsSet then records it, with
-        the earlier images still to retire. The new media's id, or the item's failure.
-
-        Were it not recorded, the next export could not tell it from a merchant's media and would add the image
-        a second time: so when metafieldsSet fails, the media just added (the connector's alone, made moments
-        ago) is deleted again, and the item fails with nothing changed."""
+        the earlier images still to retire (_record). The new media's id, or the item's failure."""
         variables = {"product": {"id": state.id}, "media": [{"originalSource": source, "mediaContentType": "IMAGE"}]}
         errors, media_id = await self._client.data(gql.PRODUCT_MEDIA_ADD, variables, parse_media_added)
         if errors:
@@ -236,15 +231,25 @@ class ProductMedia:
         if media_id is None or any(media.id == media_id for media in state.media):
             return _unanswered(document, state.id, "Shopify answered productUpdate without the image added")
         marker = image_source_metafield(state.id, media_id, source, [media.id for media in retire])
+        failure = await self._record(document, state.id, media_id, marker)
+        return media_id if failure is None else failure
+
+    async def _record(
+        self, document: ChannelDocument, product_id: str, media_id: str, marker: dict[str, str]
+    ) -> ItemResult | None:
+        """metafieldsSet writes `marker`, naming the media just made from the PIM's image; the item's failure, or
+        None. Were it not recorded, the next export could not tell that media from a merchant's and would add the
+        image a second time: so when metafieldsSet fails, the media (the connector's alone, made moments ago) is
+        deleted again, and the item fails with no image of the PIM's left to find."""
         try:
             errors = await self._client.mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", {"metafields": [marker]})
         except ChannelError:
             await self._undo_add(media_id)
             raise
-        if errors:
-            undone = await self._undo_add(media_id)
-            return _image_failure(document, state.id, errors if undone else [*errors, *_not_undone(media_id)])
-        return media_id
+        if not errors:
+            return None
+        undone = await self._undo_add(media_id)
+        return _image_failure(document, product_id, errors if undone else [*errors, *_not_undone(media_id)])
 
     async def _undo_add(self, media_id: str) -> bool:
         """Delete a media just added that could not be recorded; whether it is gone (best effort: the failure
