@@ -3,8 +3,9 @@
 productSet's `files` replace a product's whole media list, so they are sent
 only to create a product (its one image: nothing of the merchant's exists
 yet); ProductMedia.remember then records which media Shopify made from the
-URL (or, if that fails, deletes it again, as after an add). An update never sends them: a media list read a few requests before the
-write would delete whatever the merchant added meanwhile. image_plan says
+URL (or, if that fails, deletes it again, as after an add). An update never
+sends them: a media list read a few requests before the write would delete
+whatever the merchant added meanwhile. image_plan says
 instead which targeted mutations make the PIM's image the featured one, each
 naming only the connector's own media:
 
