@@ -273,6 +273,16 @@ async def test_an_unknown_scope_exits_2_naming_it_and_creates_nothing(migrated: 
     assert listing.exit_code == 2 and "no tenant 'acme'" in listing.stderr
 
 
+@pytest.mark.parametrize("code", ["", "acme corp", "acme-eu"])
+async def test_a_tenant_code_that_cannot_be_used_exits_2_naming_it_and_creates_nothing(
+    migrated: Cli, code: str
+) -> None:
+    """What the command was given cannot be used, as an unknown scope: exit 2, as the README's exit codes say."""
+    line = one_line_error(await migrated("tokens", "create", "--tenant", code, "--scopes", "all"), exit_code=2)
+    assert line == f"error --tenant: '{code}' is not a valid tenant code (letters, digits and _ only) (CAT-010)"
+    assert (await migrated.ok("tenants", "list")).stdout.strip() == ""
+
+
 async def test_token_list_shows_names_and_scopes_but_never_the_token(migrated: Cli) -> None:
     viewer = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view", "--name", "storefront")
     editor = await create_token(

@@ -40,7 +40,7 @@ def create(
         console.print("Keep it now: it is shown only once.")
         return issued.secret
 
-    print(run(work))
+    print(run(work, {"tenant": "--tenant"}))
 
 
 @tokens.command("list")

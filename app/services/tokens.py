@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.engine import Database
 from app.db.models import ApiToken, Tenant
 from app.domain.catalog import is_valid_code
-from app.domain.errors import NotFound, TenantNotFound, Unauthenticated
+from app.domain.errors import ErrorCode, InvalidInput, NotFound, TenantNotFound, Unauthenticated, UserErrorItem
 from app.domain.scopes import Scope
 from app.domain.tokens import display_prefix, generate_token, hash_token
 from app.repositories.tenants import TenantRepository
@@ -39,9 +39,11 @@ class TokenService:
         self.tokens = TokenRepository(session)
 
     async def ensure_tenant(self, code: str, *, name: str | None = None) -> tuple[Tenant, bool]:
-        """The tenant with `code`, created if it does not exist yet (and whether it was)."""
+        """The tenant with `code`, created if it does not exist yet (and whether it was); a code that cannot be one
+        is bad input (CAT-010), refused as any other, not a failure."""
         if not is_valid_code(code):
-            raise ValueError(f"'{code}' is not a valid tenant code (letters, digits and _ only)")
+            message = f"'{code}' is not a valid tenant code (letters, digits and _ only)"
+            raise InvalidInput([UserErrorItem(("tenant",), message, ErrorCode.INVALID_CODE)])
         tenant = await self.tenants.by_code(code)
         if tenant is not None:
             return tenant, False
