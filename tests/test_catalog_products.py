@@ -443,6 +443,42 @@ async def test_text_with_a_nul_character_is_a_user_error_on_every_database(gql: 
     assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
 
 
+async def test_a_decimal_too_large_or_too_fine_to_be_an_amount_is_a_user_error(gql: GraphQLClient) -> None:
+    """A price or measure is kept as the exact decimal written out: "1e400" was stored as 401 digits (whose tax no
+    sync could work out) and "1e999999999" would have been written out as a gigabyte of digits."""
+    await set_up_catalog(gql)
+    payload = await upsert(
+        gql,
+        {"sku": "BIG-1", "values": [value("price", {"EUR": "1e400"})]},
+        {"sku": "BIG-2", "values": [value("price", "1e999999999")]},
+        {"sku": "FINE-1", "values": [value("weight", {"amount": "1e-400", "unit": "KILOGRAM"})]},
+        {"sku": "BIG-3", "values": [value("weight", {"amount": 1e300, "unit": "GRAM"})]},
+    )
+    assert payload["products"] == []
+    assert {path: (error["code"], error["message"]) for path, error in errors_by_path(payload).items()} == {
+        ("products", "0", "values", "0", "data"): (
+            "CAT-004",
+            "price (PRICE): the EUR amount '1e400' has 401 digits before the decimal point, at most 18",
+        ),
+        ("products", "1", "values", "0", "data"): (
+            "CAT-004",
+            "price (PRICE): the price '1e999999999' has 1000000000 digits before the decimal point, at most 18",
+        ),
+        ("products", "2", "values", "0", "data"): (
+            "CAT-004",
+            "weight (METRIC): the amount '1e-400' has 400 digits after the decimal point, at most 12",
+        ),
+        ("products", "3", "values", "0", "data"): (
+            "CAT-004",
+            "weight (METRIC): the amount '1e+300' has 301 digits before the decimal point, at most 18",
+        ),
+    }
+    assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
+    widest = {"EUR": "999999999999999999.999999999999"}
+    kept = await upsert(gql, {"sku": "WIDE-1", "values": [value("price", widest)]})
+    assert kept["userErrors"] == [] and kept["products"][0]["values"][0]["data"] == widest
+
+
 async def test_a_lookup_with_a_nul_character_finds_nothing_on_every_database(gql: GraphQLClient) -> None:
     """No stored text holds \\x00, so a SKU, code or search with one names nothing: PostgreSQL, which refuses \\x00
     in any text sent to it, answered these with an internal error where SQLite found nothing."""

@@ -38,6 +38,11 @@ CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 MAX_TEXT_LENGTH = 1_048_576
 """Characters in one text of a value: the size of the largest body the service accepts (a webhook's, 1 MiB),
 and far above what any channel takes in one field."""
+MAX_INTEGER_DIGITS = 18
+"""Digits of an amount (a price, a measure) before its decimal point: a quintillion of any currency or unit is
+beyond every catalog, and an amount is stored written out, so "1e999999999" must not become a gigabyte of digits."""
+MAX_FRACTION_DIGITS = 12
+"""Digits of an amount after its decimal point (trailing zeros aside): finer than any currency or unit needs."""
 NUMBER_DIGITS_HINT = (
     "a NUMBER keeps about 15 significant digits: give fewer, or use a PRICE or METRIC attribute, "
     "which keep exact decimals"
@@ -112,7 +117,25 @@ def _decimal(raw: Any, what: str) -> Decimal:
         raise ValueRejected(f"{what} '{raw}' is not a decimal number") from exc
     if not number.is_finite():
         raise ValueRejected(f"{what} must be finite")
+    _check_digits(number, raw, what)
     return number
+
+
+def _check_digits(number: Decimal, raw: Any, what: str) -> None:
+    """Refuse an amount too large or too fine to be one, from its digits and exponent, before it is written out."""
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # (a finite number)
+    significant = len("".join(map(str, digits)).rstrip("0"))
+    if significant == 0:
+        return
+    exponent += len(digits) - significant  # trailing zeros of the coefficient move into the exponent
+    before, after = max(significant + exponent, 0), max(-exponent, 0)
+    if before > MAX_INTEGER_DIGITS:
+        raise ValueRejected(
+            f"{what} '{raw}' has {before} digits before the decimal point, at most {MAX_INTEGER_DIGITS}"
+        )
+    if after > MAX_FRACTION_DIGITS:
+        raise ValueRejected(f"{what} '{raw}' has {after} digits after the decimal point, at most {MAX_FRACTION_DIGITS}")
 
 
 def _amount(raw: Any, what: str) -> str:
