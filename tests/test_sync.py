@@ -625,10 +625,16 @@ async def test_a_large_job_is_shared_by_several_workers_with_progress_summed(
     assert len(workers) == 2, "one worker did all the chunks"
 
 
+async def mapped_connector(gql: GraphQLClient, shop: ServedShop, code: str) -> None:
+    """Another connector to the shop, with the mappings a sync needs."""
+    await create_connector(gql, shop, code=code)
+    assert (await gql(SAVE_MAPPINGS, {"code": code, "mappings": MAPPINGS}))["saveMappings"]["userErrors"] == []
+
+
 async def test_higher_priority_jobs_go_first_and_jobs_can_be_filtered(
     shop_sync: GraphQLClient, served_shop: ServedShop
 ) -> None:
-    await create_connector(shop_sync, served_shop, code="second")
+    await mapped_connector(shop_sync, served_shop, "second")
     low = await trigger(shop_sync, priority="LOW")
     high = await trigger(shop_sync, code="second", priority="HIGH")
     assert high["queuePosition"] < (await shop_sync(JOB, {"id": low["id"]}))["syncJob"]["queuePosition"]
@@ -645,7 +651,7 @@ async def test_a_page_of_queued_jobs_costs_the_same_queries_whatever_its_size(
     shop_sync: GraphQLClient, served_shop: ServedShop, sql_counter: QueryCounter
 ) -> None:
     for code in ("second", "third", "fourth"):
-        await create_connector(shop_sync, served_shop, code=code)
+        await mapped_connector(shop_sync, served_shop, code)
     ids = {
         code: (await trigger(shop_sync, code=code, priority=priority))["id"]
         for code, priority in (("shop", "LOW"), ("second", "NORMAL"), ("third", "HIGH"), ("fourth", "NORMAL"))
@@ -668,9 +674,7 @@ async def test_a_page_of_connectors_with_mappings_and_last_job_costs_the_same_qu
 ) -> None:
     """DESIGN's target for the API: the mappings and newest job of every connector of a page come by loaders."""
     for code in ("second", "third", "fourth"):
-        await create_connector(shop_sync, served_shop, code=code)
-        saved = (await shop_sync(SAVE_MAPPINGS, {"code": code, "mappings": MAPPINGS}))["saveMappings"]
-        assert saved["userErrors"] == []
+        await mapped_connector(shop_sync, served_shop, code)
     for code in ("shop", "third"):
         await trigger(shop_sync, code=code)
     query = """query($first: Int) { connectors(first: $first) { edges { node {

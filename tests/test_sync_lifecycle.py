@@ -24,13 +24,14 @@ from app.services.sync.queue import chunk_message_id, enqueue_plan
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, pace_key, run_chunk
 from graphql_schema.relay import parse_global_id
-from tests.catalog_fixtures import DELETE_ATTRIBUTES, upsert, value
+from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import CONNECTOR, ServedShop, served_shop
+from tests.connector_fixtures import CONNECTOR, SAVE_MAPPINGS, ServedShop, create_connector, served_shop
 from tests.sync_fixtures import (
     CANCEL,
     JOB,
     LISTINGS,
+    MAPPINGS,
     PRODUCTS,
     RETRY,
     TRIGGER,
@@ -49,6 +50,32 @@ from tests.sync_fixtures import (
 PAUSE = """mutation { pauseConnector(code: "shop", reason: "stocktaking") { connector { status } } }"""
 
 __all__ = ["served_shop", "shop_sync"]
+
+
+async def test_a_connector_that_maps_no_field_is_refused_a_sync_and_nothing_is_sent(
+    gql: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """Its products would go out with no field: each refused by the channel (title is required), or linked by SKU to
+    what the shop already has and counted as synced. A first user who forgot saveMappings is told so instead."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop)
+    await upsert(gql, chair(1))
+    for given in ({}, {"dryRun": True}, {"syncType": "SINGLE", "productSkus": [sku(1)]}):
+        payload = (await gql(TRIGGER, {"code": "shop", "input": {"syncType": "FULL", **given}}))["triggerSync"]
+        assert payload["syncJob"] is None
+        assert payload["userErrors"] == [
+            {
+                "field": ["connectorCode"],
+                "message": "connector 'shop' maps no attribute to a channel field yet: save its mappings "
+                "(saveMappings) first",
+                "code": "CON-008",
+            }
+        ]
+    assert (await gql("{ syncJobs { totalCount } }"))["syncJobs"]["totalCount"] == 0
+    assert served_shop.shop.requests_to("POST", "/products/batch") == []
+    saved = (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]
+    assert saved["userErrors"] == []
+    assert (await trigger(gql))["status"] == "PENDING"
 
 
 def _title(shop: ServedShop, number: int, locale: str = "en") -> Any:

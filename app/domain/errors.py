@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     SYNC_JOB_NOT_FOUND = "CON-005"
     SYNC_JOB_FINISHED = "CON-006"
     NOTHING_TO_RETRY = "CON-007"
+    NO_MAPPINGS = "CON-008"
     # Channel connector contract
     INVALID_CHANNEL_TYPE = "CHN-001"
     INVALID_CREDENTIALS_FORMAT = "CHN-002"
@@ -82,6 +83,7 @@ REFUSED_BY_STATE = frozenset(
         ErrorCode.CONNECTOR_PAUSED,
         ErrorCode.SYNC_JOB_FINISHED,
         ErrorCode.NOTHING_TO_RETRY,
+        ErrorCode.NO_MAPPINGS,
         ErrorCode.SYNC_ALREADY_RUNNING,
     }
 )

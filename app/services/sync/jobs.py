@@ -23,7 +23,7 @@ from app.db.models import Connector, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType, check_chosen_locales, schedule_due
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.sync import Selection, SyncJobStatus, SyncPriority
-from app.repositories.connectors import ConnectorRepository
+from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.events import EventRepository
 from app.repositories.products import ProductRepository
 from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
@@ -147,6 +147,7 @@ class SyncJobService:
                 f"connector '{connector.code}' is paused: resume it first",
                 ErrorCode.CONNECTOR_PAUSED,
             )
+        await self._check_mapped(session, connector)
         skus = await self._check_skus(session, request)
         locales = self._check_locales(connector, request.locales)
         jobs = SyncJobRepository(session)
@@ -177,6 +178,17 @@ class SyncJobService:
                 ("connectorCode",), f"a sync of '{connector.code}' is already running", ErrorCode.SYNC_ALREADY_RUNNING
             ) from None
         return job
+
+    async def _check_mapped(self, session: AsyncSession, connector: Connector) -> None:
+        """A connector that maps no field would send its products bare: each refused by the channel for a required
+        field, or linked by SKU to what the channel has and counted as synced, with nothing of the PIM sent."""
+        if not await MappingRepository(session).of_connectors(self.tenant_id, [connector.id]):
+            raise _error(
+                ("connectorCode",),
+                f"connector '{connector.code}' maps no attribute to a channel field yet: save its mappings "
+                "(saveMappings) first",
+                ErrorCode.NO_MAPPINGS,
+            )
 
     async def _check_skus(self, session: AsyncSession, request: SyncRequest) -> list[str] | None:
         skus = list(dict.fromkeys(request.product_skus or ()))
