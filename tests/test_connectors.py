@@ -331,6 +331,18 @@ async def test_pause_then_resume_retests(catalog: GraphQLClient, served_shop: Se
     assert resumed["connector"] == {"status": "CONNECTED", "statusReason": None}
 
 
+async def test_a_pause_reason_longer_than_a_reason_is_refused_and_changes_nothing(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """The reason is shown wherever the connector is (statusReason): a 100,000-character one was stored whole."""
+    await create_connector(catalog, served_shop)
+    refused = (await catalog(PAUSE, {"code": "shop", "reason": "x" * 1001}))["pauseConnector"]
+    assert refused == {"connector": None, "userErrors": [{"code": "CON-001"}]}
+    assert (await catalog(CONNECTOR, {"code": "shop"}))["connector"]["status"] == "CONNECTED"
+    kept = (await catalog(PAUSE, {"code": "shop", "reason": "y" * 1000}))["pauseConnector"]["connector"]
+    assert kept == {"status": "PAUSED", "statusReason": "y" * 1000}
+
+
 async def test_a_shop_that_fails_puts_the_connector_in_error_with_the_reason(
     catalog: GraphQLClient, served_shop: ServedShop
 ) -> None:

@@ -57,6 +57,8 @@ from app.services.webhooks import queue_waiting_deliveries
 log = structlog.get_logger(__name__)
 
 MAX_NAME_LENGTH = 200
+MAX_REASON_LENGTH = 1000
+"""Characters of a pause reason: a sentence or a few, shown as the connector's statusReason wherever it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,8 +410,7 @@ class ConnectorService:
     async def pause(self, code: str, reason: str | None) -> Connector:
         """PAUSED, with the reason: schedules skip it, webhook deliveries wait, and its active sync is cancelled
         (a running one stops within a page of products, as cancelSyncJob stops it)."""
-        if reason is not None and holds_nul(reason):
-            raise InvalidInput([UserErrorItem(("reason",), nul_refused("a reason"), ErrorCode.INVALID_SETTING)])
+        self._check_reason(reason)
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
             before = row.status
@@ -422,6 +423,14 @@ class ConnectorService:
             await progress.publish(self.container.redis, stopped.id, stopped.status)
         log.info("connector.paused", connector=code, cancelled_job=stopped.id if stopped else None)
         return row
+
+    @staticmethod
+    def _check_reason(reason: str | None) -> None:
+        if reason is not None and holds_nul(reason):
+            raise InvalidInput([UserErrorItem(("reason",), nul_refused("a reason"), ErrorCode.INVALID_SETTING)])
+        if reason is not None and len(reason.strip()) > MAX_REASON_LENGTH:
+            message = f"a reason is at most {MAX_REASON_LENGTH} characters, this one has {len(reason.strip()):,}"
+            raise InvalidInput([UserErrorItem(("reason",), message, ErrorCode.INVALID_SETTING)])
 
     async def resume(self, code: str) -> tuple[Connector, TestOutcome]:
         """Leave PAUSED (or ERROR) by testing the connection again: the new status is what the test finds.
