@@ -534,3 +534,20 @@ async def test_a_label_with_a_nul_character_is_a_user_error_on_every_database(gq
     assert [(error["field"], error["code"]) for error in refused["userErrors"]] == [
         (["attributes", "0", "labels", "en_US"], "CAT-004")
     ]
+
+
+async def test_a_label_longer_than_a_label_is_a_user_error_and_changes_nothing(gql: GraphQLClient) -> None:
+    """A label names an attribute in a form or a column header: a two-million-character one was stored whole."""
+    await set_up_catalog(gql)
+    labelled = {"code": "long_label", "type": "TEXT", "localizable": False, "labels": {"en_US": "L" * 256}}
+    refused = (await gql(UPSERT_ATTRIBUTES, {"attributes": [labelled]}))["upsertAttributes"]
+    assert refused["userErrors"] == [
+        {
+            "field": ["attributes", "0", "labels", "en_US"],
+            "message": "a label is at most 255 characters, this one has 256",
+            "code": "CAT-004",
+        }
+    ]
+    assert "long_label" not in [attribute["code"] for attribute in (await gql("{ attributes { code } }"))["attributes"]]
+    labelled["labels"] = {"en_US": "L" * 255}
+    assert (await gql(UPSERT_ATTRIBUTES, {"attributes": [labelled]}))["upsertAttributes"]["userErrors"] == []

@@ -215,6 +215,10 @@ def describe_currency(code: str, enabled: bool) -> CurrencyView:
     return CurrencyView(code, get_currency_name(code, locale="en"), get_currency_symbol(code, locale="en"), enabled)
 
 
+MAX_LABEL_LENGTH = 255
+"""Characters of an attribute's label in one locale: it names the attribute in a form or a column header."""
+
+
 def check_labels(labels: Any) -> list[UserErrorItem]:
     """Labels are an object of locale code -> non-empty text."""
     if labels is None:
@@ -231,6 +235,9 @@ def check_labels(labels: Any) -> list[UserErrorItem]:
             errors.append(UserErrorItem(("labels", str(code)), "a label must be text", ErrorCode.VALUE_TYPE_MISMATCH))
         elif "\x00" in text:  # PostgreSQL cannot store it: refused alike on every database
             message = "a label cannot contain a NUL character (\\x00)"
+            errors.append(UserErrorItem(("labels", str(code)), message, ErrorCode.VALUE_TYPE_MISMATCH))
+        elif len(text) > MAX_LABEL_LENGTH:
+            message = f"a label is at most {MAX_LABEL_LENGTH} characters, this one has {len(text):,}"
             errors.append(UserErrorItem(("labels", str(code)), message, ErrorCode.VALUE_TYPE_MISMATCH))
     return errors
 
