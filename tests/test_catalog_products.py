@@ -202,6 +202,24 @@ async def test_value_needs_a_scope_for_a_scopable_attribute(gql: GraphQLClient) 
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT" and "scope" in errors[0]["message"]
 
 
+@pytest.mark.parametrize(
+    "field",
+    ['value(attribute: "description", locale: "fr_FR", scope: "prnt")', 'values(scope: "prnt") { data }'],
+    ids=["value", "values"],
+)
+async def test_a_scope_the_catalog_does_not_have_is_a_clear_error_not_an_empty_answer(
+    gql: GraphQLClient, field: str
+) -> None:
+    """A mistyped scope answered null (or only the values that do not vary by scope), as if the product had no
+    value there; a mistyped locale was already an error."""
+    await set_up_catalog(gql)
+    await upsert(gql, {"sku": "S-1", "values": [value("description", "Papier", "fr_FR", "print")]})
+    errors = await gql.errors(f'{{ product(sku: "S-1") {{ {field} }} }}')
+    assert [(error["extensions"]["code"], error["message"]) for error in errors] == [
+        ("BAD_USER_INPUT", "scope 'prnt' is not enabled in the catalog (it has: ecommerce, print)")
+    ]
+
+
 async def test_values_can_be_filtered(gql: GraphQLClient) -> None:
     await set_up_catalog(gql)
     await upsert(

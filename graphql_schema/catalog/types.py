@@ -101,6 +101,13 @@ def _locale_filter(locales: list[str] | None) -> set[str] | None:
         raise BadArgument(str(exc)) from exc
 
 
+def _check_scope(spec: CatalogSpec, scope: str | None) -> None:
+    """A scope the catalog does not have would answer as if the product had no value there: say so instead."""
+    if scope is not None and scope not in spec.scopes:
+        enabled = ", ".join(spec.scopes) or "none yet"
+        raise BadArgument(f"scope '{scope}' is not enabled in the catalog (it has: {enabled})")
+
+
 def _attribute_spec(spec: CatalogSpec, code: str) -> Any:
     attribute = spec.attributes.get(code)
     if attribute is None:
@@ -143,6 +150,7 @@ class ProductType(Node):
     ) -> list[ProductValue]:
         """Stored values; a locale or scope filter keeps the values that do not vary by it."""
         spec = await info.context.loaders.spec()
+        _check_scope(spec, scope)
         values = await info.context.loaders.values_by_product.load(self.row.id)
         by_id = spec.by_id
         wanted_locales = _locale_filter(locales)
@@ -171,6 +179,7 @@ class ProductType(Node):
         spec_attribute = _attribute_spec(spec, attribute)
         if spec_attribute.scopable and not scope:
             raise BadArgument(f"attribute {attribute} is scopable: give a scope")
+        _check_scope(spec, scope)
         canonical = next(iter(_locale_filter([locale]) or []), None) if locale else None
         values: dict[ValueKey, Any] = await info.context.loaders.values_by_product.load(self.row.id)
         found = lookup_value(values, spec_attribute, locale=canonical, scope=scope, default_locale=spec.default_locale)
