@@ -429,7 +429,7 @@ class ConnectorService:
         if reason is not None and holds_nul(reason):
             raise InvalidInput([UserErrorItem(("reason",), nul_refused("a reason"), ErrorCode.INVALID_SETTING)])
         if reason is not None and len(reason.strip()) > MAX_REASON_LENGTH:
-            message = f"a reason is at most {MAX_REASON_LENGTH} characters, this one has {len(reason.strip()):,}"
+            message = f"a reason is at most {MAX_REASON_LENGTH:,} characters, this one has {len(reason.strip()):,}"
             raise InvalidInput([UserErrorItem(("reason",), message, ErrorCode.INVALID_SETTING)])
 
     async def resume(self, code: str) -> tuple[Connector, TestOutcome]:
