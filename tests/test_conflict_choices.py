@@ -50,7 +50,7 @@ def test_overrides_are_checked_against_what_the_conflict_holds() -> None:
     ]
     problems = override_problems(fields, overrides)
     assert [(problem.index, problem.part) for problem in problems] == [(2, "locales"), (3, "field")]
-    assert "no locale-specific values" in problems[0].message and "title, price" in problems[1].message
+    assert "the same in every locale" in problems[0].message and "title, price" in problems[1].message
 
 
 def test_an_override_naming_no_locale_or_a_slot_named_before_is_a_problem() -> None:

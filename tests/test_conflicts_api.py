@@ -36,6 +36,7 @@ from tests.conflict_fixtures import (
     RESOLVE,
     Shop,
     body,
+    diff,
     field,
     gid,
     open_shop,
@@ -359,6 +360,30 @@ async def test_overrides_must_name_what_the_conflict_holds(gql: GraphQLClient, s
     assert (await shop.row(pk)).resolution_status == "PENDING"
     bad_id = await gql(RESOLVE, {"id": "not-an-id", "input": {"resolution": "PIM_WINS"}})
     assert codes(bad_id["resolveConflict"]) == [(["id"], "CHN-041")]
+
+
+async def test_an_override_by_locale_of_a_field_fed_by_one_value_for_every_locale_says_why_it_cannot_be(
+    gql: GraphQLClient, shop: Shop
+) -> None:
+    """A title read from a name that is not localizable shows one diff per channel locale (isLocaleSpecific), so a
+    person picks a locale: "no conflict in fr_FR (it has: no locale-specific values)" read as a contradiction."""
+    shared_name = field("title", "name", diff(None, "fr", "Chair", "Chair v2", "Chaise (boutique)"))
+    pk = await shop.seed("store_x", "CHAIR-1", shared_name)
+    payload = await resolve(
+        gql,
+        pk,
+        resolution="PIM_WINS",
+        fieldOverrides=[{"field": "title", "resolution": "CHANNEL_WINS", "locales": ["fr_FR"]}],
+    )
+    assert payload["userErrors"] == [
+        {
+            "field": ["input", "fieldOverrides", "0", "locales"],
+            "message": "field 'title' is fed by name, whose value is the same in every locale: decide it for "
+            "every locale at once (leave locales out)",
+            "code": "CHN-041",
+        }
+    ]
+    assert (await shop.row(pk)).resolution_status == "PENDING"
 
 
 async def test_each_override_must_decide_something_and_nothing_twice(

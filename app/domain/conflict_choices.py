@@ -83,6 +83,13 @@ def _unheld(index: int, override: FieldOverride, by_name: Mapping[str, FieldEntr
     missing = [locale for locale in override.locales or () if locale not in held]
     if not missing:
         return None
+    if not held:  # its diffs are per channel locale, but one PIM value feeds them all: no locale can differ
+        attribute = entry.get("attributeCode") or "one attribute"
+        message = (
+            f"field '{override.field}' is fed by {attribute}, whose value is the same in every locale: decide it "
+            "for every locale at once (leave locales out)"
+        )
+        return OverrideProblem(index, "locales", message)
     return OverrideProblem(
         index,
         "locales",
