@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_keys: str | None = None
     host: str = Field(default="127.0.0.1", validation_alias="PIMSYNC_HOST")
-    port: int = Field(default=8000, validation_alias="PIMSYNC_PORT")
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias="PIMSYNC_PORT")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_json: bool = Field(default=False, validation_alias="LOG_JSON")
     graphql_max_depth: int = 12

@@ -714,6 +714,8 @@ async def test_a_database_refusing_the_credentials_is_one_line_naming_why(cli: C
 
 MALFORMED_SETTINGS = [
     ("PIMSYNC_PORT", "eighty", "PIMSYNC_PORT: Input should be a valid integer"),
+    ("PIMSYNC_PORT", "99999", "PIMSYNC_PORT: Input should be less than or equal to 65535"),
+    ("PIMSYNC_PORT", "-1", "PIMSYNC_PORT: Input should be greater than or equal to 0"),
     ("ENVIRONMENT", "prod", "ENVIRONMENT: Input should be 'development', 'production' or 'test'"),
     ("DATABASE_URL", "postgresql://pimsync@db/pimsync", "error DATABASE_URL must be postgresql+asyncpg://"),
     ("DATABASE_URL", "not a url", "error DATABASE_URL must be postgresql+asyncpg://"),
@@ -752,6 +754,19 @@ async def test_a_malformed_setting_is_one_line_naming_the_variable_and_exit_2(
         args = [str(empty) if arg == "{file}" else arg for arg in command]
         line = one_line_error(await invoke_with(cli, {variable: value}, *args), exit_code=2)
         assert said in line and line.count(variable) == 1, (command, line)
+    assert not (cli.tmp / "var").exists() and not (cli.tmp / "pimsync.sqlite3").exists(), "something was started"
+
+
+@pytest.mark.parametrize("command", ["serve", "run"])
+@pytest.mark.parametrize("port", ["99999", "-1"])
+async def test_a_port_no_socket_can_have_is_a_malformed_option_and_starts_nothing(
+    cli: Cli, command: str, port: str
+) -> None:
+    """`--port 99999` ended in a traceback of the socket's bind (exit 1), after the migrations had run."""
+    result = await cli(command, "--port", port)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--port'" in result.stderr and "65535" not in result.stdout, result.stderr
+    assert "Traceback" not in result.output and not isinstance(result.exception, OverflowError)
     assert not (cli.tmp / "var").exists() and not (cli.tmp / "pimsync.sqlite3").exists(), "something was started"
 
 

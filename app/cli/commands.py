@@ -66,7 +66,8 @@ app.command("sync")(sync)
 
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default PIMSYNC_HOST or 127.0.0.1).")]
 PortOption = Annotated[
-    int | None, typer.Option(help="Port to listen on (default PIMSYNC_PORT or 8000); 0 takes any free port.")
+    int | None,
+    typer.Option(min=0, max=65535, help="Port to listen on (default PIMSYNC_PORT or 8000); 0 takes any free port."),
 ]
 
 
