@@ -283,6 +283,19 @@ async def test_a_tenant_code_that_cannot_be_used_exits_2_naming_it_and_creates_n
     assert (await migrated.ok("tenants", "list")).stdout.strip() == ""
 
 
+@pytest.mark.parametrize(("name", "said"), [("", "0"), (" ", "0"), ("n" * 201, "201")])
+async def test_a_token_name_that_cannot_be_stored_exits_2_and_creates_nothing(
+    migrated: Cli, name: str, said: str
+) -> None:
+    """The name column holds 200 characters: a longer name was stored whole on SQLite and a traceback on
+    PostgreSQL; an empty one left tokens nobody could tell apart, and values written as "token:"."""
+    result = await migrated("tokens", "create", "--tenant", "acme", "--scopes", "all", "--name", name)
+    line = one_line_error(result, exit_code=2)
+    assert line == f"error --name: a token's name is 1 to 200 characters, this one has {said} (CON-001)"
+    assert not TOKEN.search(result.output)
+    assert "acme" not in (await migrated.ok("tenants", "list")).stdout
+
+
 async def test_token_list_shows_names_and_scopes_but_never_the_token(migrated: Cli) -> None:
     viewer = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view", "--name", "storefront")
     editor = await create_token(

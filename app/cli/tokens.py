@@ -36,11 +36,13 @@ def create(
             issued = await TokenService(session).issue(tenant_code=tenant, scopes=wanted, name=name)
         if issued.tenant_created:
             console.print(f"Created tenant {issued.tenant.code}.")
-        console.print(f"Token {issued.token.id} '{name}' for {issued.tenant.code}: {', '.join(issued.token.scopes)}")
+        console.print(
+            f"Token {issued.token.id} '{issued.token.name}' for {issued.tenant.code}: {', '.join(issued.token.scopes)}"
+        )
         console.print("Keep it now: it is shown only once.")
         return issued.secret
 
-    print(run(work, {"tenant": "--tenant"}))
+    print(run(work, {"tenant": "--tenant", "name": "--name"}))
 
 
 @tokens.command("list")

@@ -13,12 +13,15 @@ from app.db.models import ApiToken, Tenant
 from app.domain.catalog import is_valid_code
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, TenantNotFound, Unauthenticated, UserErrorItem
 from app.domain.scopes import Scope
+from app.domain.storable import holds_nul, nul_refused
 from app.domain.tokens import display_prefix, generate_token, hash_token
 from app.repositories.tenants import TenantRepository
 from app.repositories.tokens import TokenRepository
 from app.services.auth import Principal
 
 TOUCH_INTERVAL = timedelta(minutes=5)
+MAX_NAME_LENGTH = 200
+"""Characters of a token's name (its column's size): it tells tokens apart and signs the values written with it."""
 RECHECK_SECONDS = 5.0
 """How often an open subscription reads its token again: a revoked one stops streaming within this long."""
 
@@ -51,6 +54,7 @@ class TokenService:
 
     async def issue(self, *, tenant_code: str, scopes: list[Scope], name: str) -> IssuedToken:
         """Create a token for the tenant (creating the tenant on first use)."""
+        name = _checked_name(name)
         tenant, created = await self.ensure_tenant(tenant_code)
         secret = generate_token()
         token = await self.tokens.add(
@@ -128,3 +132,14 @@ class TokenWatch:
             active = await TokenService(session).still_active(self.principal)
         if not active:
             raise Unauthenticated("the token of this connection was revoked")
+
+
+def _checked_name(name: str) -> str:
+    """The name as stored, without surrounding spaces; one that is blank, too long or holds a NUL is bad input."""
+    cleaned = name.strip()
+    if holds_nul(cleaned):
+        raise InvalidInput([UserErrorItem(("name",), nul_refused("a token's name"), ErrorCode.INVALID_SETTING)])
+    if not cleaned or len(cleaned) > MAX_NAME_LENGTH:
+        message = f"a token's name is 1 to {MAX_NAME_LENGTH} characters, this one has {len(cleaned)}"
+        raise InvalidInput([UserErrorItem(("name",), message, ErrorCode.INVALID_SETTING)])
+    return cleaned
