@@ -23,6 +23,7 @@ from app.repositories.events import EventRepository
 from app.services.conflicts import service as service_module
 from app.services.conflicts.notify import publish_conflict
 from app.services.conflicts.queue import APPLY_TASK
+from app.services.tokens import MAX_NAME_LENGTH, TokenService
 from app.settings import Settings
 from tests.conflict_fixtures import (
     AR_BODY,
@@ -295,6 +296,22 @@ async def test_resolve_records_the_choice_and_queues_its_application(
     async with db.reader() as session:
         events = await EventRepository(session).latest(shop.tenant_id, limit=5)
     assert any(e.kind == "conflict.resolved" and e.payload["conflict"] == pk for e in events)
+
+
+async def test_a_token_with_the_longest_name_resolves_a_conflict_on_every_database(
+    gql: GraphQLClient, shop: Shop, db: Database, tenant: TenantHandle
+) -> None:
+    """The decision is recorded as "token:<name>" in a column of 200 characters: a name of 195 or more failed the
+    resolution with a server error on PostgreSQL (SQLite does not hold text to its column's size)."""
+    name = "n" * MAX_NAME_LENGTH
+    async with db.transaction() as session:
+        issued = await TokenService(session).issue(tenant_code=tenant.code, scopes=list(ALL_SCOPES), name=name)
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    body = (await gql.raw(RESOLVE, {"id": gid(pk), "input": {"resolution": "PIM_WINS"}}, token=issued.secret)).json()
+    assert "errors" not in body, body["errors"]
+    resolved_by = body["data"]["resolveConflict"]["conflict"]["resolvedBy"]
+    assert resolved_by.startswith("token:nnn") and len(resolved_by) <= 200
+    assert (await shop.row(pk)).resolution_status == "PIM_WINS"
 
 
 async def test_overrides_per_field_and_locale_make_it_merged(gql: GraphQLClient, shop: Shop) -> None:

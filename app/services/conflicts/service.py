@@ -42,6 +42,8 @@ from app.services.tokens import TokenWatch
 log = structlog.get_logger(__name__)
 
 MAX_IDS = 1_000
+RESOLVED_BY_LENGTH = 200
+"""Characters `resolved_by` holds (its column is String(200))."""
 BULK_BATCH = 200
 """Conflicts decided per transaction in a bulk: short write transactions, whatever the bulk's size."""
 
@@ -165,9 +167,10 @@ def _remainder(row: Conflict, fields: list[dict[str, Any]]) -> Conflict:
 
 
 async def _actor(session: AsyncSession, tenant_id: int, token_id: int) -> str:
-    """Who decided, as `resolved_by` records it: the token's name (tokens are named after their holder)."""
+    """Who decided, as `resolved_by` records it: the token's name (tokens are named after their holder), cut to the
+    column's size, which "token:" and the longest name pass."""
     token = await TokenRepository(session).by_id(tenant_id, token_id)
-    return f"token:{token.name if token is not None else token_id}"
+    return f"token:{token.name if token is not None else token_id}"[:RESOLVED_BY_LENGTH]
 
 
 class ConflictService:
