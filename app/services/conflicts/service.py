@@ -31,7 +31,7 @@ from app.domain.conflict_choices import (
 from app.domain.conflicts import Resolution, ResolutionStatus, status_for
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.repositories.conflicts import ConflictFilter, ConflictRepository
+from app.repositories.conflicts import ConflictFilter, ConflictRepository, fit_resolved_by
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.tokens import TokenRepository
@@ -42,8 +42,6 @@ from app.services.tokens import TokenWatch
 log = structlog.get_logger(__name__)
 
 MAX_IDS = 1_000
-RESOLVED_BY_LENGTH = 200
-"""Characters `resolved_by` holds (its column is String(200))."""
 BULK_BATCH = 200
 """Conflicts decided per transaction in a bulk: short write transactions, whatever the bulk's size."""
 
@@ -170,7 +168,7 @@ async def _actor(session: AsyncSession, tenant_id: int, token_id: int) -> str:
     """Who decided, as `resolved_by` records it: the token's name (tokens are named after their holder), cut to the
     column's size, which "token:" and the longest name pass."""
     token = await TokenRepository(session).by_id(tenant_id, token_id)
-    return f"token:{token.name if token is not None else token_id}"[:RESOLVED_BY_LENGTH]
+    return fit_resolved_by(f"token:{token.name if token is not None else token_id}")
 
 
 class ConflictService:

@@ -19,12 +19,11 @@ from app.domain.conflicts import ConflictType, ResolutionStatus
 from app.domain.export_plan import ExportPlan
 from app.domain.reconcile import conflict_fields
 from app.domain.sync import ChangeAction
-from app.repositories.conflicts import ConflictRepository
+from app.repositories.conflicts import ConflictRepository, fit_resolved_by
 from app.repositories.events import EventRepository
 from app.services.sync.items import Item, failed
 
 PENDING = ResolutionStatus.PENDING
-RESOLVED_BY_LENGTH = Conflict.resolved_by.type.length or 200
 
 
 async def record_conflicts(
@@ -169,13 +168,8 @@ def _close_settled(
         reason = _settled_because(conflict, checked[conflict.product_id])
         if unchecked and not taken_off:
             reason += f"; no longer mapped: {', '.join(_names(unchecked))}"
-        conflict.resolved_by, conflict.applied_at = _fitted(f"sync: {reason}"), now
+        conflict.resolved_by, conflict.applied_at = fit_resolved_by(f"sync: {reason}"), now
     return left_open
-
-
-def _fitted(text: str) -> str:
-    """`text` cut to what `resolved_by` holds (200 characters), marked as cut."""
-    return text if len(text) <= RESOLVED_BY_LENGTH else text[: RESOLVED_BY_LENGTH - 1] + "…"
 
 
 def _names(slots: set[tuple[str, str | None]]) -> list[str]:
