@@ -20,8 +20,8 @@ from app.services.sync.recovery import schedule_due_syncs
 from app.services.sync.runner import run_chunk
 from graphql_schema.relay import parse_global_id
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import CONNECTOR, UPDATE_CONNECTOR, ServedShop, served_shop
-from tests.sync_fixtures import PRODUCTS, fail_a_job, shop_sync, sku, trigger
+from tests.connector_fixtures import CONNECTOR, SAVE_MAPPINGS, UPDATE_CONNECTOR, ServedShop, served_shop
+from tests.sync_fixtures import MAPPINGS, PRODUCTS, fail_a_job, shop_sync, sku, trigger
 
 __all__ = ["served_shop", "shop_sync"]
 
@@ -154,3 +154,19 @@ async def test_a_channel_refusing_every_product_puts_the_connector_in_error_and_
         f"{PRODUCTS} of them, first: locale fr is not enabled in this store"
     )
     assert await check(container, tenant, TICK + timedelta(minutes=15)) == []
+
+
+async def test_a_connector_that_maps_no_field_is_skipped_by_its_schedule_until_it_maps_one(
+    shop_sync: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """Its mappings all taken off, a scheduled sync would send the products bare (as a triggered one is refused,
+    CON-008): each check skips it and leaves the slot free, so the first check once a mapping is back starts it."""
+    await every(shop_sync, 5)
+    cleared = await shop_sync(SAVE_MAPPINGS, {"code": "shop", "mappings": []})
+    assert cleared["saveMappings"]["userErrors"] == [] and cleared["saveMappings"]["mappings"] == []
+    for minutes in (0, 5, 10):
+        assert await check(container, tenant, TICK + timedelta(minutes=minutes)) == []
+    restored = await shop_sync(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS})
+    assert restored["saveMappings"]["userErrors"] == []
+    [scheduled] = await check(container, tenant, TICK + timedelta(minutes=10, seconds=30))
+    assert await run_to_the_end(container, scheduled.id) == "COMPLETED"
