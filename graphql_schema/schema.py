@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 
 import strawberry
 from strawberry.extensions import (
@@ -89,18 +91,49 @@ class Subscription(SyncSubscription, ConflictSubscription):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class SchemaLimits:
+    """Everything of the settings that a schema is built from: two settings with the same limits share a schema."""
+
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    max_nodes: int
+    mask_faults: bool
+    introspection: bool
+
+    @classmethod
+    def of(cls, settings: Settings) -> SchemaLimits:
+        return cls(
+            max_depth=settings.graphql_max_depth,
+            max_aliases=settings.graphql_max_aliases,
+            max_tokens=settings.graphql_max_tokens,
+            max_nodes=settings.graphql_max_nodes,
+            mask_faults=settings.is_production,
+            introspection=settings.introspection_enabled,
+        )
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The schema with the limits and error policy of `settings` (defaults when None)."""
-    settings = settings or Settings()
+    """The schema with the limits and error policy of `settings` (defaults when None).
+
+    Built once per set of limits: building converts and checks every type (tens of milliseconds), and each app
+    (one per test, several in a process) asked for it again. A schema holds no request's state: its extensions
+    are factories, called for each operation."""
+    return _schema(SchemaLimits.of(settings or Settings()))
+
+
+@cache
+def _schema(limits: SchemaLimits) -> strawberry.Schema:
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: NodeBudget(max_nodes=settings.graphql_max_nodes),
-        lambda: ErrorPolicy(mask_faults=settings.is_production, hide_suggestions=not settings.introspection_enabled),
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: NodeBudget(max_nodes=limits.max_nodes),
+        lambda: ErrorPolicy(mask_faults=limits.mask_faults, hide_suggestions=not limits.introspection),
         TokenRecheck,
     ]
-    if not settings.introspection_enabled:
+    if not limits.introspection:
         extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
