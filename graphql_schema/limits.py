@@ -11,6 +11,7 @@ the default page size), and every edge of every page counts as one node.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -168,8 +169,11 @@ class NodeCount:
         return None
 
 
+@lru_cache(maxsize=16)
 def _page_types(schema: GraphQLSchema) -> frozenset[str]:
-    """The types fields that page return (the connections): each of their `edges` is one node."""
+    """The types fields that page return (the connections): each of their `edges` is one node.
+
+    Kept per schema: finding them walks every field of every type, which each operation did again."""
     found = set()
     for named in schema.type_map.values():
         if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
