@@ -279,6 +279,18 @@ def sent_products(shop: ServedShop) -> list[dict[str, Any]]:
     return [product for body in batches(shop) for product in body["products"]]
 
 
+def outcome(job: dict[str, Any], product_sku: str) -> tuple[list[str], list[tuple[str | None, str, str]]]:
+    """What a job (as wait_for_job reads it) did with one product: its changes' actions, and its errors as
+    (locale, code, message) in order: a dry run is to show what the real run of it does."""
+    actions = [edge["node"]["action"] for edge in job["changes"]["edges"] if edge["node"]["productSku"] == product_sku]
+    errors = [
+        (node["locale"], node["errorCode"], node["message"])
+        for node in (edge["node"] for edge in job["errors"]["edges"])
+        if node["productSku"] == product_sku
+    ]
+    return actions, sorted(errors, key=lambda error: (error[0] or "", error[1], error[2]))
+
+
 async def locale_status(gql: GraphQLClient) -> dict[str, str]:
     """Each channel locale's sync status (never, pending, synced, error) on the connector "shop"."""
     return {row["channelLocale"]: row["status"] for row in (await gql(LOCALE_STATUS))["connector"]["localeSyncStatus"]}

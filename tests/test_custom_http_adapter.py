@@ -247,11 +247,31 @@ async def test_per_item_errors_carry_chn_codes(adapter: CustomHttpAdapter, shop:
     results = await adapter.export_batch(documents)
     assert [r.sku for r in results] == [d.sku for d in documents]
     assert [r.ok for r in results] == [True, False, False, False, False, True]
-    assert results[1].code is ErrorCode.MISSING_REQUIRED_FIELD and results[1].message == "title is required"
+    assert results[1].code is ErrorCode.MISSING_REQUIRED_FIELD
+    assert results[1].message == "title is required to create a product and has no value in any locale"
     assert results[2].code is ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL and results[2].external_id == "p-999"
     assert results[3].code is ErrorCode.LOCALE_NOT_SUPPORTED and results[3].locale == "de"
     assert results[4].code is ErrorCode.FIELD_TYPE_MISMATCH
     assert set(shop.products) == {"GOOD", "ALSO-GOOD"}
+
+
+async def test_check_batch_tells_what_export_batch_refuses_before_sending(
+    adapter: CustomHttpAdapter, shop: CustomHttpShop
+) -> None:
+    """A dry run asks check_batch: its refusals are export_batch's own, and what only the shop can tell (an
+    unknown externalId, a locale it has not enabled) passes; nothing is sent either way for the refused."""
+    documents = [
+        chair("NO-TITLE", locales={"en": {"description": "no title anywhere"}, "ar": {"title": "  "}}),
+        chair("BROKEN", fields={"price": "1.00", "tags": {"a", "b"}}),
+        chair("GHOST", external_id="p-999", locales={"en": {"description": "an update keeps its title"}}),
+        chair("GERMAN", locales={"en": {"title": "Chair"}, "de": {"title": "Stuhl"}}),
+    ]
+    checked = await adapter.check_batch(documents)
+    assert shop.requests == [], "a check sent something"
+    assert [result is None for result in checked] == [False, False, True, True]
+    results = await adapter.export_batch(documents)
+    assert checked[:2] == results[:2]
+    assert [p["sku"] for p in shop.requests_to("POST", "/products/batch")[0].json["products"]] == ["GHOST", "GERMAN"]
 
 
 async def test_create_of_an_existing_sku_is_refused_not_duplicated(adapter: CustomHttpAdapter) -> None:

@@ -33,6 +33,7 @@ from tests.sync_fixtures import (
     chair,
     locale_status,
     module_worker,
+    outcome,
     sent_products,
     shop_sync,
     sku,
@@ -179,6 +180,25 @@ async def test_a_dry_run_records_changes_and_sends_nothing(
     ]["fields"]
     listing = (await shop_sync(LISTINGS, {"sku": sku(2)}))["product"]["listings"]
     assert listing == [], "a dry run bound a product"
+
+
+async def test_a_dry_run_fails_a_product_without_a_title_in_any_locale_as_the_real_run_does(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """Title is required (CUSTOM_HTTP spec): a new product with none in any locale cannot be created. A dry run,
+    read as what the real run will do, says FAIL with the real run's code and message, not CREATE; and the real
+    run refuses it before sending, so the shop is never asked to create what it must refuse."""
+    await upsert(shop_sync, {"sku": "UNTITLED", "values": [value("price", {"EUR": "9.50"})]})
+    single = {"syncType": "SINGLE", "productSkus": ["UNTITLED"]}
+    dry = await wait_for_job(shop_sync, (await trigger(shop_sync, **single, dryRun=True))["id"], worker=worker)
+    real = await wait_for_job(shop_sync, (await trigger(shop_sync, **single))["id"], worker=worker)
+    actions, errors = outcome(dry, "UNTITLED")
+    assert actions == ["FAIL"], dry["changes"]
+    assert (None, "CHN-010") in [(locale, code) for locale, code, _ in errors], errors
+    assert outcome(real, "UNTITLED") == (actions, errors)
+    assert (dry["failedProducts"], dry["syncedProducts"]) == (real["failedProducts"], real["syncedProducts"]) == (1, 0)
+    assert batches(served_shop) == [], "the real run sent a product the shop must refuse"
+    assert "UNTITLED" not in served_shop.shop.products
 
 
 async def test_a_product_the_channel_already_has_is_linked_not_duplicated(

@@ -15,7 +15,7 @@ from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
 from tests.emulators.shopify import ShopifyEmulator
 from tests.shopify_fixtures import LOCALE_MAPPING, create_shopify_connector, sample_product, shopify
-from tests.sync_fixtures import WorkerProcess, module_worker, trigger, wait_for_job
+from tests.sync_fixtures import WorkerProcess, module_worker, outcome, trigger, wait_for_job
 
 __all__ = ["module_worker", "shopify"]
 
@@ -81,6 +81,49 @@ async def test_an_incremental_sync_registers_only_the_changed_translation(
     assert shopify.translations("LAMP-5")["fr"]["title"].value == "Lampe de chevet 5"
     assert shopify.graphql_requests("ProductSet") == [], "the unchanged primary locale was written again"
     assert len(shopify.graphql_requests("TranslationsRegister")) == 1
+
+
+async def dry_then_real(gql: GraphQLClient, worker: WorkerProcess, product_sku: str) -> tuple[dict[str, Any], ...]:
+    """A SINGLE dry run of `product_sku`, then the real run of it: both jobs as the API shows them."""
+    single = {"syncType": "SINGLE", "productSkus": [product_sku]}
+    dry = await wait_for_job(gql, (await trigger(gql, **single, dryRun=True))["id"], worker=worker)
+    real = await wait_for_job(gql, (await trigger(gql, **single))["id"], worker=worker)
+    return dry, real
+
+
+async def test_a_dry_run_fails_a_new_product_without_a_title_as_the_real_run_does(
+    shopify_sync: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """Shopify creates no product without a title in its primary locale (the adapter refuses it before sending,
+    CHN-010): a dry run says FAIL with that code and message, not CREATE."""
+    await upsert(shopify_sync, {"sku": "LAMP-X", "values": [value("price", {"EUR": "9.00"})]})
+    dry, real = await dry_then_real(shopify_sync, worker, "LAMP-X")
+    actions, errors = outcome(dry, "LAMP-X")
+    assert actions == ["FAIL"], dry["changes"]
+    assert ("en", "CHN-010", "title is required to create a product (primary locale en)") in errors, errors
+    assert outcome(real, "LAMP-X") == (actions, errors)
+    assert (dry["failedProducts"], dry["syncedProducts"]) == (real["failedProducts"], real["syncedProducts"]) == (1, 0)
+    assert shopify.graphql_requests("ProductSet") == []
+
+
+async def test_a_dry_run_fails_an_update_clearing_the_price_as_the_real_run_does(
+    shopify_sync: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """A Shopify variant cannot be without a price: a PIM price emptied fails the update before sending (CHN-010),
+    and a dry run of it says so instead of UPDATE to nothing."""
+    single = {"syncType": "SINGLE", "productSkus": ["LAMP-4"]}
+    assert (await wait_for_job(shopify_sync, (await trigger(shopify_sync, **single))["id"], worker=worker))[
+        "syncedProducts"
+    ] == 1
+    await upsert(shopify_sync, {"sku": "LAMP-4", "values": [value("price", None)]})
+    shopify.requests.clear()
+    dry, real = await dry_then_real(shopify_sync, worker, "LAMP-4")
+    actions, errors = outcome(dry, "LAMP-4")
+    assert (actions, errors) == (["FAIL"], [(None, "CHN-010", "price cannot be cleared: Shopify requires one")])
+    assert outcome(real, "LAMP-4") == (actions, errors)
+    assert (dry["failedProducts"], real["failedProducts"]) == (1, 1)
+    assert shopify.graphql_requests("ProductSet") == []
+    assert shopify.product("LAMP-4").variants[0].price == "44.00"
 
 
 async def test_a_product_already_on_shopify_is_linked_by_sku(

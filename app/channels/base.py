@@ -215,6 +215,18 @@ class ChannelAdapter(Protocol):
         """Create or update up to `max_batch_size` products; one result per document, in order."""
         ...
 
+    async def check_batch(self, documents: Sequence[ChannelDocument]) -> list[ItemResult | None]:
+        """What `export_batch` would refuse of each document before sending it (the failed ItemResult it would
+        give, same code and message), None where it would send it; one entry per document, in order, any number.
+
+        `export_batch` runs these same checks first, so a dry run that calls this tells what the real run will
+        refuse: the channel's documented rules (a required field, a value of the wrong type, an unknown locale).
+        A document is created when its external_id is None. It may read the store's settings, never writes. What
+        only the channel can tell on receipt (a refusal its documentation does not state, a SKU taken meanwhile)
+        stays unknown until the real run sends it.
+        """
+        ...
+
     async def fetch_products(self, skus: Sequence[str]) -> dict[str, RemoteProduct]:
         """The channel's current state of these SKUs; a SKU the channel lacks is absent."""
         ...

@@ -7,7 +7,9 @@ here is keeping the wire exact and checking the shop's answers:
 - every key is sent, and a None value is sent as JSON null ("clear this
   field"): dropping it would leave a stale value on the shop forever;
 - each document is serialized once and the exact bytes are signed and sent;
-  a document that cannot be serialized fails alone, before anything is sent;
+  a document that cannot be serialized, or a new product without a field
+  the spec requires, fails alone, before anything is sent (check_batch tells
+  a dry run the same);
 - the shop's batch answer must pair up with what was sent (same count, same
   SKUs, same order), otherwise results would be recorded against the wrong
   products, so a mismatch rejects the whole batch;
@@ -30,6 +32,7 @@ import httpx
 
 from app.channels.base import ChannelDocument, ChannelInfo, ChannelRejected, ItemResult, RateGate, RemoteProduct
 from app.channels.custom_http.client import CustomHttpClient, CustomHttpCredentials
+from app.channels.custom_http.spec import FIELDS
 from app.domain.errors import ErrorCode
 from app.domain.storable import NUL
 
@@ -39,6 +42,9 @@ MAX_LOCALE_LENGTH = 35
 """The protocol's limit on products per POST /products/batch, and on SKUs per GET /products."""
 MAX_SKUS_QUERY_LENGTH = 6000
 """Longest encoded `skus=` value per request: 100 long SKUs would pass common 8 KiB request-line limits."""
+
+REQUIRED_FIELDS = tuple(field for field in FIELDS if field.required)
+"""What the shop needs to create a product (the channel type's spec): title, in some locale."""
 
 _CHN_CODES: Mapping[str, ErrorCode] = {code.value: code for code in ErrorCode if code.value.startswith("CHN-")}
 
@@ -71,6 +77,40 @@ def encode_document(document: ChannelDocument) -> bytes:
     }
     text = json.dumps(wire, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
     return text.encode("utf-8")
+
+
+def _missing_required(document: ChannelDocument) -> str | None:
+    """Why the shop cannot create `document`: a required field it lacks (spec.FIELDS; a localizable one must have
+    a value in some locale). The PIM holds back a locale whose required field is empty, so a new product whose
+    every locale lacks it would go out without it, and the shop refuses it (CHN-010). None: nothing lacking, or
+    an update (the shop keeps the values it has)."""
+    if document.external_id is not None:
+        return None
+    for field in REQUIRED_FIELDS:
+        places = document.locales.values() if field.localizable else (document.fields,)
+        if not any(_present(values.get(field.name)) for values in places):
+            where = " in any locale" if field.localizable else ""
+            return f"{field.name} is required to create a product and has no value{where}"
+    return None
+
+
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _prepared(document: ChannelDocument) -> bytes | ItemResult:
+    """The document's bytes on the wire, or the failed result of one the protocol refuses before sending."""
+    missing = _missing_required(document)
+    if missing is not None:
+        return _refused(document, ErrorCode.MISSING_REQUIRED_FIELD, missing)
+    try:
+        return encode_document(document)
+    except (TypeError, ValueError) as exc:
+        return _refused(document, ErrorCode.FIELD_TYPE_MISMATCH, f"cannot be sent as JSON: {exc}")
+
+
+def _refused(document: ChannelDocument, code: ErrorCode, message: str) -> ItemResult:
+    return ItemResult(sku=str(document.sku), ok=False, external_id=document.external_id, code=code, message=message)
 
 
 def _external_id(value: object) -> str | None:
@@ -184,17 +224,11 @@ class CustomHttpAdapter:
         fragments: list[bytes] = []
         sent: list[tuple[int, ChannelDocument]] = []
         for index, document in enumerate(documents):
-            try:
-                fragments.append(encode_document(document))
-            except (TypeError, ValueError) as exc:
-                results[index] = ItemResult(
-                    sku=str(document.sku),
-                    ok=False,
-                    external_id=document.external_id,
-                    code=ErrorCode.FIELD_TYPE_MISMATCH,
-                    message=f"cannot be sent as JSON: {exc}",
-                )
+            prepared = _prepared(document)
+            if isinstance(prepared, ItemResult):
+                results[index] = prepared
                 continue
+            fragments.append(prepared)
             sent.append((index, document))
         if sent:
             body = b'{"products":[' + b",".join(fragments) + b"]}"
@@ -204,6 +238,12 @@ class CustomHttpAdapter:
             for (index, _), result in zip(sent, answers, strict=True):
                 results[index] = result
         return [result for result in results if result is not None]
+
+    async def check_batch(self, documents: Sequence[ChannelDocument]) -> list[ItemResult | None]:
+        """What export_batch refuses before sending (`_prepared`): a new product lacking a field the protocol
+        requires, a document JSON cannot carry. Reads nothing. What the shop refuses on receipt (a locale it
+        has not enabled, its own rules) is known only once sent."""
+        return [prepared if isinstance(prepared, ItemResult) else None for prepared in map(_prepared, documents)]
 
     def _batch_results(self, payload: object, documents: Sequence[ChannelDocument]) -> list[ItemResult]:
         what = "POST /products/batch"

@@ -68,7 +68,9 @@ from app.channels.shopify.mapper import (
     LocaleFailure,
     MappingProblem,
     TranslationPlan,
-    check_document,
+    check_export,
+    check_title,
+    only_translations_changed,
     product_set_result,
     product_set_variables,
     remote_product,
@@ -186,15 +188,13 @@ class ShopifyAdapter:
 
     async def _export(self, document: ChannelDocument) -> ItemResult:
         try:
-            context = await self._export_context()
-            check_document(document, context)
-            if _only_translations_changed(document, context.primary_locale):
+            context = await self._checked(document)
+            if only_translations_changed(document, context.primary_locale):
                 return await self._translations_only(document, context.primary_locale)
-            location = await self._location() if "inventoryQuantity" in document.fields else None
+            location = context.location_id
             found = await self._existing(document, location)
             if isinstance(found, ItemResult):
                 return found
-            context = replace(context, location_id=location)
             variables = product_set_variables(document, context, found)
             plan = NO_CHANGE  # a product created gets its image from productSet
             if found is not None and "imageUrl" in document.fields:
@@ -226,6 +226,30 @@ class ShopifyAdapter:
         if failures:
             return translation_result(document.sku, product_id, failures)
         return ItemResult(sku=document.sku, ok=True, external_id=product_id)
+
+    async def check_batch(self, documents: Sequence[ChannelDocument]) -> list[ItemResult | None]:
+        """What export_batch refuses before sending (mapper.check_export, then check_title), as it reports it.
+        Reads the shop's settings (and its stock location, for a document carrying stock), nothing of the products:
+        a document without an external id is created (the engine looked its SKU up), where export_batch looks the
+        SKU up itself."""
+        results: list[ItemResult | None] = []
+        for document in documents:
+            try:
+                context = await self._checked(document)
+                check_title(document, context, creating=document.external_id is None)
+            except MappingProblem as problem:
+                results.append(self._reported(problem.result(document)))
+            else:
+                results.append(None)
+        return results
+
+    async def _checked(self, document: ChannelDocument) -> ExportContext:
+        """The context `document` is exported in, once it passed mapper.check_export (MappingProblem otherwise)."""
+        context = await self._export_context()
+        if "inventoryQuantity" in document.fields:
+            context = replace(context, location_id=await self._location())
+        check_export(document, context)
+        return context
 
     async def _translations_only(self, document: ChannelDocument, primary_locale: str) -> ItemResult:
         """Only translations changed: no productSet (and no product update on Shopify), just translationsRegister."""
@@ -528,13 +552,3 @@ def _is_missing(message: str) -> bool:
 def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(values), size):
         yield list(values[start : start + size])
-
-
-def _only_translations_changed(document: ChannelDocument, primary_locale: str) -> bool:
-    """An update that carries no product field and nothing in the primary locale."""
-    return (
-        document.external_id is not None
-        and not document.fields
-        and primary_locale not in document.locales
-        and bool(document.locales)
-    )

@@ -174,15 +174,50 @@ def check_document(document: ChannelDocument, context: ExportContext) -> None:
             text_value(name, value, locale)
 
 
-def check_create(document: ChannelDocument, context: ExportContext) -> None:
-    """A new product needs a title in the primary locale (spec: title is required)."""
-    title = document.locales.get(context.primary_locale, {}).get("title")
-    if not isinstance(title, str) or not title.strip():
+def check_title(document: ChannelDocument, context: ExportContext, *, creating: bool) -> None:
+    """A new product needs a title in the primary locale, and an update cannot clear it (spec: title is required)."""
+    primary = context.primary_locale
+    title = document.locales.get(primary, {}).get("title")
+    if creating and (not isinstance(title, str) or not title.strip()):
         raise MappingProblem(
             ErrorCode.MISSING_REQUIRED_FIELD,
-            f"title is required to create a product (primary locale {context.primary_locale})",
-            locale=context.primary_locale,
+            f"title is required to create a product (primary locale {primary})",
+            locale=primary,
         )
+    if (
+        not creating
+        and "title" in document.locales.get(primary, {})
+        and not text_value("title", title, primary).strip()
+    ):
+        raise MappingProblem(
+            ErrorCode.MISSING_REQUIRED_FIELD, "title cannot be cleared: Shopify requires one", locale=primary
+        )
+
+
+def check_export(document: ChannelDocument, context: ExportContext) -> None:
+    """Every refusal of `document` knowable before anything is read or sent (MappingProblem): check_document's,
+    and each value productSet could not carry (a price cleared, a weight below zero, a status Shopify lacks ...).
+
+    The adapter runs it first on every export, and for a dry run (check_batch). The title is checked apart
+    (check_title), once it is known whether the product is created. Not knowable here: a SKU on several
+    products, translations Shopify refuses, its own validation of what it receives.
+    """
+    check_document(document, context)
+    if only_translations_changed(document, context.primary_locale):
+        return
+    # Built as for a new product, and thrown away: the values go through the very conversions the real productSet
+    # makes (the product read on update decides only ids and kept measurements, never a refusal).
+    _product_input(document, context, None)
+
+
+def only_translations_changed(document: ChannelDocument, primary_locale: str) -> bool:
+    """An update that carries no product field and nothing in the primary locale: no productSet, translations only."""
+    return (
+        document.external_id is not None
+        and not document.fields
+        and primary_locale not in document.locales
+        and bool(document.locales)
+    )
 
 
 # -- productSet --------------------------------------------------------------------------------------
@@ -192,15 +227,16 @@ def product_set_variables(
     document: ChannelDocument, context: ExportContext, existing: ProductState | None
 ) -> dict[str, Any]:
     """The variables of documents.PRODUCT_SET; `existing` is the product read first when updating."""
+    check_title(document, context, creating=existing is None)
+    return {
+        "identifier": {"id": existing.id} if existing else None,
+        "input": _product_input(document, context, existing),
+    }
+
+
+def _product_input(document: ChannelDocument, context: ExportContext, existing: ProductState | None) -> dict[str, Any]:
+    """ProductSetInput; MappingProblem for a value it cannot carry."""
     primary = document.locales.get(context.primary_locale, {})
-    if existing is None:
-        check_create(document, context)
-    elif "title" in primary and not text_value("title", primary["title"], context.primary_locale).strip():
-        raise MappingProblem(
-            ErrorCode.MISSING_REQUIRED_FIELD,
-            "title cannot be cleared: Shopify requires one",
-            locale=context.primary_locale,
-        )
     product: dict[str, Any] = {}
     for name in _TEXT_INPUTS:
         if name in primary:
@@ -227,7 +263,7 @@ def product_set_variables(
         for option_id, name, value in options
     ]
     product["variants"] = [_variant(document, context, existing, options)]
-    return {"identifier": {"id": existing.id} if existing else None, "input": product}
+    return product
 
 
 def _options(existing: ProductState | None) -> list[tuple[str | None, str, str]]:

@@ -161,6 +161,7 @@ async def send_items(items: Sequence[Item], adapter: ChannelAdapter, how: Pass) 
         if item.action is not ChangeAction.FAIL and item.read:
             _reconcile(item, how, times)
     if how.dry_run:
+        await _check(adapter, [item for item in items if item.action in pending], how.retry)
         return
     for item in [item for item in items if item.action is ChangeAction.DELETE]:
         await _delete(adapter, item, how.retry)
@@ -368,6 +369,26 @@ async def _send(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPol
         return
     for item, result in zip(items, results, strict=True):
         _apply_result(item, result)
+
+
+async def _check(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPolicy) -> None:
+    """A dry run's `_send`: each product the adapter would refuse before sending (the checks its export_batch
+    runs first) fails here as it would there, same code and message, so a dry run shows FAIL where the real run
+    will. What only the channel can tell on receipt stays out of a dry run (ChannelAdapter.check_batch)."""
+    pairs = [(item, document) for item in items if (document := item.document()) is not None]
+    if not pairs:
+        return
+    try:
+        refusals = await with_retries(lambda: adapter.check_batch([document for _, document in pairs]), policy=policy)
+    except CredentialsRejected:
+        raise
+    except ChannelError as exc:
+        for item, _ in pairs:
+            item.fail(exc.code.value, exc.message)
+        return
+    for (item, _), refusal in zip(pairs, refusals, strict=True):
+        if refusal is not None:
+            _apply_result(item, refusal)
 
 
 async def _link_created(adapter: ChannelAdapter, creating: Sequence[Item]) -> None:
