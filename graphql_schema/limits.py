@@ -35,6 +35,7 @@ from graphql import (
 )
 from strawberry.extensions import AddValidationRules
 
+from graphql_schema.document_cache import RequestRule
 from graphql_schema.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 PAGE_ARGUMENT = "first"
@@ -44,7 +45,7 @@ class NodeBudget(AddValidationRules):
     """Adds, per operation, the rule that refuses a document whose worst case passes `max_nodes`.
 
     The rule is built for each operation because a page size may come from the operation's variables, which
-    graphql-core's validation does not see.
+    graphql-core's validation does not see: a RequestRule, so a document kept checked (DocumentCache) still meets it.
     """
 
     def __init__(self, max_nodes: int) -> None:
@@ -62,7 +63,7 @@ def node_budget_rule(
 ) -> type[ASTValidationRule]:
     """A validation rule reporting an error when the operation that runs could return more than `max_nodes`."""
 
-    class NodeBudgetRule(ASTValidationRule):
+    class NodeBudgetRule(RequestRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
             operations = _operations(context, operation_name)

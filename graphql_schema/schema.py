@@ -8,6 +8,7 @@ from functools import cache
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -32,6 +33,7 @@ from graphql_schema.connectors.mutations import ConnectorMutation
 from graphql_schema.connectors.queries import ConnectorQuery
 from graphql_schema.connectors.types import ConnectorType
 from graphql_schema.context import Info, TokenRecheck
+from graphql_schema.document_cache import DocumentCache
 from graphql_schema.errors import ErrorPolicy
 from graphql_schema.limits import NodeBudget
 from graphql_schema.relay import Node, parse_global_id
@@ -114,25 +116,33 @@ class SchemaLimits:
         )
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None, *, cache_documents: bool = True) -> strawberry.Schema:
     """The schema with the limits and error policy of `settings` (defaults when None).
 
     Built once per set of limits: building converts and checks every type (tens of milliseconds), and each app
     (one per test, several in a process) asked for it again. A schema holds no request's state: its extensions
-    are factories, called for each operation."""
-    return _schema(SchemaLimits.of(settings or Settings()))
+    are factories, called for each operation. `cache_documents=False` leaves out the DocumentCache, for a
+    benchmark to compare."""
+    return _schema(SchemaLimits.of(settings or Settings()), cache_documents)
 
 
 @cache
-def _schema(limits: SchemaLimits) -> strawberry.Schema:
+def _schema(limits: SchemaLimits, cache_documents: bool) -> strawberry.Schema:
+    # The rules of the depth and alias limits are made once per schema: strawberry's limiters make new rule classes
+    # each time they are made, and DocumentCache keeps a document's verdict under the very rules that gave it.
+    document_limits = [
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: AddValidationRules(document_limits),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: NodeBudget(max_nodes=limits.max_nodes),
         lambda: ErrorPolicy(mask_faults=limits.mask_faults, hide_suggestions=not limits.introspection),
         TokenRecheck,
     ]
+    if cache_documents:
+        extensions.append(DocumentCache)
     if not limits.introspection:
         extensions.append(DisableIntrospection)
     return strawberry.Schema(
