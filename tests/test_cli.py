@@ -283,6 +283,16 @@ async def test_a_tenant_code_that_cannot_be_used_exits_2_naming_it_and_creates_n
     assert (await migrated.ok("tenants", "list")).stdout.strip() == ""
 
 
+async def test_a_tenant_code_longer_than_its_column_exits_2_and_creates_nothing(migrated: Cli) -> None:
+    """A tenant's code column holds 64 characters, fewer than other codes' 100: a code of 65 to 100 was stored
+    whole on SQLite and a traceback on PostgreSQL."""
+    for code in ("t" * 65, "t" * 150):
+        line = one_line_error(await migrated("tokens", "create", "--tenant", code, "--scopes", "all"), exit_code=2)
+        assert line == f"error --tenant: a tenant code is at most 64 characters, this one has {len(code)} (CAT-010)"
+    assert (await migrated.ok("tenants", "list")).stdout.strip() == ""
+    assert TOKEN.search((await migrated("tokens", "create", "--tenant", "t" * 64, "--scopes", "all")).output)
+
+
 @pytest.mark.parametrize(("name", "said"), [("", "0"), (" ", "0"), ("n" * 201, "201")])
 async def test_a_token_name_that_cannot_be_stored_exits_2_and_creates_nothing(
     migrated: Cli, name: str, said: str

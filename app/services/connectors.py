@@ -56,7 +56,7 @@ from app.services.webhooks import queue_waiting_deliveries
 
 log = structlog.get_logger(__name__)
 
-MAX_NAME_LENGTH = 200
+MAX_NAME_LENGTH = Connector.name.type.length or 200
 MAX_REASON_LENGTH = 1000
 """Characters of a pause reason: a sentence or a few, shown as the connector's statusReason wherever it is."""
 

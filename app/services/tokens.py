@@ -20,8 +20,10 @@ from app.repositories.tokens import TokenRepository
 from app.services.auth import Principal
 
 TOUCH_INTERVAL = timedelta(minutes=5)
-MAX_NAME_LENGTH = 200
+MAX_NAME_LENGTH = ApiToken.name.type.length or 200
 """Characters of a token's name (its column's size): it tells tokens apart and signs the values written with it."""
+MAX_TENANT_CODE_LENGTH = Tenant.code.type.length or 64
+"""A tenant's code column holds fewer characters than other codes' (100), which `is_valid_code` allows."""
 RECHECK_SECONDS = 5.0
 """How often an open subscription reads its token again: a revoked one stops streaming within this long."""
 
@@ -44,6 +46,9 @@ class TokenService:
     async def ensure_tenant(self, code: str, *, name: str | None = None) -> tuple[Tenant, bool]:
         """The tenant with `code`, created if it does not exist yet (and whether it was); a code that cannot be one
         is bad input (CAT-010), refused as any other, not a failure."""
+        if len(code) > MAX_TENANT_CODE_LENGTH:
+            message = f"a tenant code is at most {MAX_TENANT_CODE_LENGTH} characters, this one has {len(code)}"
+            raise InvalidInput([UserErrorItem(("tenant",), message, ErrorCode.INVALID_CODE)])
         if not is_valid_code(code):
             message = f"'{code}' is not a valid tenant code (letters, digits and _ only)"
             raise InvalidInput([UserErrorItem(("tenant",), message, ErrorCode.INVALID_CODE)])
