@@ -189,6 +189,8 @@ class CustomHttpShop:
         """[target, remaining, status] of answers to drop after acting (lose_answers_next)."""
         self._rotation: tuple[int, str] | None = None
         self._next_id = 1
+        self.id_prefix = "p-"
+        """What the shop's new external ids start with: a test makes them longer than the service can store."""
         self._lock = threading.Lock()
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=methods)])
@@ -332,7 +334,7 @@ class CustomHttpShop:
         return found
 
     def _new_id(self) -> str:
-        external_id = f"p-{self._next_id}"
+        external_id = f"{self.id_prefix}{self._next_id}"
         self._next_id += 1
         return external_id
 

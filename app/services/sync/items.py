@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.base import ChannelDocument, RemoteProduct
-from app.db.models import Product
+from app.db.models import Listing, Product
 from app.domain.conflicts import ConflictType, ResolutionStatus
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ProductExport, ValueTable
@@ -17,6 +17,8 @@ from app.domain.reconcile import Reconciliation
 from app.domain.sync import ChangeAction, Outgoing
 from app.repositories.listings import ListingRepository, ListingRow
 from app.repositories.products import ProductRepository
+
+EXTERNAL_ID_LENGTH = Listing.external_id.type.length or 255
 
 
 @dataclass
@@ -52,6 +54,20 @@ class Item:
     def fail(self, code: str, message: str, locale: str | None = None) -> None:
         self.action = ChangeAction.FAIL
         self.errors.append((locale, code, message))
+
+    def refuse_unstorable_id(self) -> bool:
+        """Fail the product (CHN-022) when the channel's id for it is longer than a listing holds, keeping the id
+        its listing had; whether it did. An id cannot be cut (cut, it names no product) and must not fail the
+        page's write with the other products' outcomes: it fails its own product, here and at every sync after."""
+        if self.external_id is None or len(self.external_id) <= EXTERNAL_ID_LENGTH:
+            return False
+        answered = len(self.external_id)
+        self.external_id = self.listing.external_id if self.listing is not None else None
+        message = (
+            f"the external id answered is {answered} characters, more than the {EXTERNAL_ID_LENGTH} a listing holds"
+        )
+        self.fail(ErrorCode.CHANNEL_ERROR.value, message)
+        return True
 
     def document(self) -> ChannelDocument | None:
         """What goes out: the SEND slots of a checked product, or every changed part of a new one."""

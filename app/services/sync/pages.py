@@ -270,6 +270,7 @@ async def _match(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPo
                 item.external_id, item.creating, item.action = item.remote.external_id, False, ChangeAction.UPDATE
             elif item.remote is not None and item.external_id != item.remote.external_id:
                 item.external_id = item.remote.external_id
+            item.refuse_unstorable_id()
 
 
 async def _look_up(
@@ -404,9 +405,10 @@ async def _link_created(adapter: ChannelAdapter, creating: Sequence[Item]) -> No
 
 
 def _apply_result(item: Item, result: ItemResult) -> None:
+    """The channel's answer for one product: an id too long to store fails it."""
     if result.external_id:
         item.external_id = result.external_id
-    if result.ok:
+    if item.refuse_unstorable_id() or result.ok:
         return
     default = ErrorCode.CREATE_FAILED if item.creating else ErrorCode.UPDATE_FAILED
     item.fail((result.code or default).value, result.message or "the channel refused the product", result.locale)
