@@ -1,5 +1,6 @@
-"""What a channel answers that the service cannot store as it came: an external id longer than a listing holds
-failed the page's write on PostgreSQL (and was stored whole on SQLite); now it fails its product alone.
+"""What a channel answers that the service cannot store as it came: an external id longer than a listing holds,
+a locale named at length in a product's error. Either one failed the page's write on PostgreSQL (and was stored
+whole on SQLite); now the id fails its product alone, and the locale is cut, marked as cut.
 
 The pipeline runs in this process (run_here): no worker takes these tests' queue messages.
 """
@@ -7,7 +8,7 @@ The pipeline runs in this process (run_here): no worker takes these tests' queue
 from __future__ import annotations
 
 from app.container import Container
-from app.db.models import Listing
+from app.db.models import Listing, SyncJobError
 from tests.conftest import GraphQLClient
 from tests.connector_fixtures import ServedShop, served_shop
 from tests.sync_fixtures import LISTINGS, PRODUCTS, outcome, run_here, sent_products, shop_sync, sku
@@ -15,6 +16,7 @@ from tests.sync_fixtures import LISTINGS, PRODUCTS, outcome, run_here, sent_prod
 __all__ = ["served_shop", "shop_sync"]
 
 ID_LENGTH = Listing.external_id.type.length
+LOCALE_LENGTH = SyncJobError.locale.type.length
 TOO_LONG_ID = f"the external id answered is {ID_LENGTH + 46} characters, more than the {ID_LENGTH} a listing holds"
 
 
@@ -49,3 +51,20 @@ async def test_products_the_channel_creates_under_ids_too_long_to_store_fail_and
     assert len(shop.products) == PRODUCTS and len(sent_products(served_shop)) == PRODUCTS
     [listing] = (await shop_sync(LISTINGS, {"sku": sku(12)}))["product"]["listings"]
     assert (listing["externalId"], listing["status"]) == (None, "error")
+
+
+async def test_a_locale_a_channel_names_at_length_in_an_error_is_cut_and_marked(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    shop = served_shop.shop
+    shop.supported_locales = ("en", "ar")
+    said = "French (France), the store's second storefront language " * 2
+    shop.locale_names = {"fr": said}
+    job = await run_here(shop_sync, container)
+    assert (job["syncedProducts"], job["failedProducts"]) == (0, PRODUCTS)
+    [(locale, code, message)] = outcome(job, sku(3))[1]
+    assert (locale, code, message) == (
+        said[: LOCALE_LENGTH - 1] + "…",
+        "CHN-012",
+        "locale fr is not enabled in this store",
+    )

@@ -26,6 +26,12 @@ def holds_nul(text: str) -> bool:
     return NUL in text
 
 
+def cut_marked(text: str, length: int) -> str:
+    """`text` as a column of `length` characters holds it: whole when it fits, else cut and ended with "…" so no
+    reader takes the cut text for all that was said. Only for text that is shown, never for one that is matched."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def nul_refused(what: str) -> str:
     """The message refusing `what` ("a name", "text") for holding a NUL."""
     return f"{what} cannot contain a NUL character (\\u0000), which cannot be stored"

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import Conflict, Connector
 from app.domain.conflicts import ResolutionStatus
 from app.domain.connectors import ConnectorStatus
+from app.domain.storable import cut_marked
 from app.repositories.keys import text_is
 from app.repositories.pages import count_per_owner, newest_per_owner
 
@@ -22,7 +23,7 @@ RESOLVED_BY_LENGTH = Conflict.resolved_by.type.length or 200
 def fit_resolved_by(text: str) -> str:
     """`text` cut to what `resolved_by` holds, marked as cut: a long reason or token name must not fail the write
     that records who or what decided (PostgreSQL refuses a longer value; SQLite would keep it whole)."""
-    return text if len(text) <= RESOLVED_BY_LENGTH else text[: RESOLVED_BY_LENGTH - 1] + "…"
+    return cut_marked(text, RESOLVED_BY_LENGTH)
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,6 +191,8 @@ class CustomHttpShop:
         self._next_id = 1
         self.id_prefix = "p-"
         """What the shop's new external ids start with: a test makes them longer than the service can store."""
+        self.locale_names: dict[str, str] = {}
+        """How the shop names a locale in a product's error, where it does not say its code."""
         self._lock = threading.Lock()
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=methods)])
@@ -465,7 +467,7 @@ class CustomHttpShop:
                 except _ItemError as failed:
                     error: dict[str, Any] = {"code": failed.code, "message": failed.message}
                     if failed.locale is not None:
-                        error["locale"] = failed.locale
+                        error["locale"] = self.locale_names.get(failed.locale, failed.locale)
                     results.append({"sku": document["sku"], "status": "error", "error": error})
                 else:
                     results.append({"sku": product.sku, "status": "ok", "externalId": product.external_id})

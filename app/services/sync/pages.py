@@ -20,13 +20,14 @@ from app.channels.base import ChannelAdapter, ChannelError, CredentialsRejected,
 from app.channels.retry import RetryPolicy, with_retries
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import Connector, SyncChunk, SyncJob
+from app.db.models import Connector, SyncChunk, SyncJob, SyncJobError
 from app.domain.conflict_choices import ChosenSlots
 from app.domain.conflicts import MISSING, Action, ConflictType, Resolution, ResolutionStatus, Slot, pim_is_newer
 from app.domain.connectors import ConflictStrategy
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ValueTable
 from app.domain.reconcile import SlotResult, reconcile
+from app.domain.storable import cut_marked
 from app.domain.sync import ChangeAction, Selection, field_changes, outgoing, remote_document
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
@@ -44,6 +45,7 @@ class LeaseLost(Exception):
 
 
 LOOKUP_BATCH = 100
+ERROR_LOCALE_LENGTH = SyncJobError.locale.type.length or 35
 
 
 @dataclass
@@ -405,13 +407,15 @@ async def _link_created(adapter: ChannelAdapter, creating: Sequence[Item]) -> No
 
 
 def _apply_result(item: Item, result: ItemResult) -> None:
-    """The channel's answer for one product: an id too long to store fails it."""
+    """The channel's answer for one product; the locale it names in an error is only shown, so one longer than
+    the job's errors hold is cut (and marked), where an id too long to store fails the product."""
     if result.external_id:
         item.external_id = result.external_id
     if item.refuse_unstorable_id() or result.ok:
         return
     default = ErrorCode.CREATE_FAILED if item.creating else ErrorCode.UPDATE_FAILED
-    item.fail((result.code or default).value, result.message or "the channel refused the product", result.locale)
+    locale = None if result.locale is None else cut_marked(result.locale, ERROR_LOCALE_LENGTH)
+    item.fail((result.code or default).value, result.message or "the channel refused the product", locale)
 
 
 async def record_page(container: Container, work: PageWork, how: Pass, *, worker: str, lease: timedelta) -> Recorded:
