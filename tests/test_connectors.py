@@ -103,7 +103,7 @@ async def test_a_shop_name_too_long_or_holding_a_nul_is_shown_cut_and_cleaned(
     payload = await create_connector(catalog, served_shop)
     connector = payload["connector"]
     assert payload["userErrors"] == [] and connector["status"] == "CONNECTED", payload
-    assert connector["storeName"] == ("Souq " + "الرياض " * 60)[:255]
+    assert connector["storeName"] == ("Souq " + "الرياض " * 60)[:254] + "…", "cut, and not marked as cut"
 
 
 @pytest.mark.parametrize("reported", [["en", "x" * 36], ["en", "a\x00r"], ["en", ""]])

@@ -41,7 +41,7 @@ from app.domain.connectors import (
 from app.domain.credentials import check_credentials
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.mappings import MappingDraft, as_draft, check_mappings
-from app.domain.storable import NUL, holds_nul, nul_refused
+from app.domain.storable import NUL, cut_marked, holds_nul, nul_refused
 from app.repositories.connectors import ConnectorFilter, ConnectorRepository, MappingRepository
 from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
@@ -161,8 +161,9 @@ PRIMARY_LOCALE_LENGTH = Connector.primary_locale.type.length or 35
 
 def _shown(said: str | None, length: int) -> str | None:
     """What a shop says of itself, as the connector can hold it: a name is shown, not matched, so one longer than
-    its column is cut, and NULs (which PostgreSQL cannot store) are dropped, rather than failing the test."""
-    return None if said is None else said.replace(NUL, "")[:length]
+    its column is cut (marked as cut), and NULs (which PostgreSQL cannot store) are dropped, rather than failing
+    the test."""
+    return None if said is None else cut_marked(said.replace(NUL, ""), length)
 
 
 def _status_after(outcome: TestOutcome) -> tuple[ConnectorStatus, str | None]:
