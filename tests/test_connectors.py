@@ -202,6 +202,25 @@ async def test_bad_settings_are_user_errors_and_create_nothing(
     assert (await catalog(CONNECTORS))["connectors"]["totalCount"] == 0
 
 
+async def test_a_channel_locale_naming_an_encoding_is_refused_when_the_shop_s_locales_are_unknown(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """Babel reads `en.<anything>` as en, dropping the encoding: a shop that did not answer the connection test
+    left the code to be taken as given, of any length, and the job errors naming it failed the sync's write on
+    PostgreSQL (their locale column holds 35 characters)."""
+    served_shop.shop.fail_next(50, status=503)
+    mapping = [{"pimLocale": "en_US", "channelLocale": "en." + "x" * 40}]
+    payload = (await catalog(CREATE_CONNECTOR, {"input": connector_input(served_shop, localeMapping=mapping)}))[
+        "createConnector"
+    ]
+    assert payload["connector"] is None
+    assert [(error["field"], error["code"]) for error in payload["userErrors"]] == [
+        (["input", "settings", "localeMapping", "0", "channelLocale"], "CHN-012")
+    ]
+    assert "encoding" in payload["userErrors"][0]["message"]
+    assert (await catalog(CONNECTORS))["connectors"]["totalCount"] == 0
+
+
 async def test_channel_locales_are_compared_as_locales_not_strings(
     catalog: GraphQLClient, served_shop: ServedShop
 ) -> None:

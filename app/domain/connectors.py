@@ -21,6 +21,7 @@ from app.domain.catalog import CatalogSpec
 from app.domain.channels import ChannelTypeSpec
 from app.domain.errors import ErrorCode, Path, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
+from app.domain.storable import cut_marked
 
 MAX_REQUESTS_PER_SECOND = 1000.0
 MIN_REQUESTS_PER_SECOND = 0.01
@@ -221,10 +222,17 @@ def _pim_locale(code: str, path: Path, catalog: CatalogSpec, errors: list[UserEr
 
 
 def _channel_locale(code: str, path: Path, supported: Sequence[str] | None, errors: list[UserErrorItem]) -> str | None:
+    """The channel's spelling of the locale `code` names: the shop's own when its locales are known, else `code`
+    as given. A code naming an encoding is refused: Babel drops `.<anything>`, so `en.` and a text of any length
+    would be kept as the channel locale, which job errors record in a column of 35 characters."""
     try:
         canonical_locale(code)
     except InvalidLocaleCode:
         errors.append(UserErrorItem(path, f"'{code}' is not a locale code", ErrorCode.LOCALE_NOT_SUPPORTED))
+        return None
+    if "." in code:
+        message = f"'{cut_marked(code, 40)}' names an encoding: give the locale code alone, such as 'en' or 'en_US'"
+        errors.append(UserErrorItem(path, message, ErrorCode.LOCALE_NOT_SUPPORTED))
         return None
     if supported is None:
         return code.strip()
