@@ -675,6 +675,9 @@ async def test_a_check_the_shop_refuses_to_authorise_puts_the_connector_in_error
         assert time.monotonic() < deadline, (connector["status"], store.worker.output())
         await asyncio.sleep(0.1)
     assert "CHN-003" in connector["statusReason"], connector["statusReason"]
-    [row] = await deliveries(store.db, store.path)
-    assert row.status == "PENDING" and "CHN-003" in (row.outcome or ""), (row.status, row.outcome)
+    # The connector goes to ERROR in its own transaction, then the delivery's outcome is written: wait for both.
+    while "CHN-003" not in ((row := (await deliveries(store.db, store.path))[0]).outcome or ""):
+        assert time.monotonic() < deadline, (row.status, row.outcome, store.worker.output())
+        await asyncio.sleep(0.1)
+    assert row.status == "PENDING", (row.status, row.outcome)
     assert store.shop.products[SKU].locales["ar"]["title"] == AR_SHOP_EDIT, "nothing was written"
