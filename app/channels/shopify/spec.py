@@ -232,8 +232,10 @@ FIELDS: Final = (
         "imageUrl",
         FieldType.URL,
         description=(
-            "productSet input.files[].originalSource (contentType IMAGE): an external image URL Shopify "
-            "downloads. productSet replaces the product's files with the ones sent."
+            "The product's featured image, from an external URL Shopify downloads: productSet "
+            "input.files[].originalSource (contentType IMAGE) on create; on update a new media is added "
+            "(productUpdate media) and moved first, and the connector's earlier image taken off. Media the "
+            "merchant added on Shopify are never touched."
         ),
     ),
 )
