@@ -2,7 +2,8 @@
 
 Every field is written with one `productSet` mutation per product (the
 product is exported as a single-variant product) and, for each non-primary
-shop locale, one `translationsRegister` call. Where each field lives in
+shop locale, one `translationsRegister` call; a changed image on a product
+Shopify already has takes targeted media mutations instead (media.py). Where each field lives in
 ProductSetInput is spelled out in SCHEMA_PATHS, and the translation key of
 each localizable field in TRANSLATION_KEYS; tests/test_channel_types.py
 checks both against the pinned SDL (/work/shared/specs/shopify/
