@@ -212,6 +212,15 @@ async def test_product_set_creates_then_updates_the_same_product(
     assert len(shop.products) == 1
 
 
+async def test_a_tag_holding_commas_is_stored_as_several_tags(api: Api) -> None:
+    """Shopify keeps a product's tags as one comma-separated list (Product.tags in the SDL; the Tags column of its
+    product CSVs and the `tags` of its products/update webhook join them with ", "), so a comma splits a tag."""
+    created = await api(PRODUCT_SET, {"input": product_input("Fern pot", "POT-1", tags=["Pot, Plants", "plants"])})
+    product = created["data"]["productSet"]["product"]
+    read = (await api(PRODUCT, {"id": product["id"]}))["data"]["product"]
+    assert read["tags"] == ["Plants", "Pot"]
+
+
 async def test_product_set_answers_user_errors_and_changes_nothing(api: Api, shop: ShopifyEmulator) -> None:
     blank = await api(PRODUCT_SET, {"input": product_input("  ", "X-1")})
     negative = await api(PRODUCT_SET, {"input": product_input("Shirt", "X-2", price="-1.00")})

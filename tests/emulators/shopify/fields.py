@@ -53,10 +53,13 @@ def money(value: Any) -> str:
 
 
 def normalize_tags(tags: Sequence[str] | None) -> list[str]:
-    """Trimmed, de-duplicated case-insensitively, sorted: how Shopify stores and returns tags."""
+    """Split at commas, trimmed, de-duplicated case-insensitively, sorted: how Shopify stores and returns tags.
+
+    Shopify keeps a product's tags as one comma-separated list (Product.tags: "A comma-separated list of
+    searchable keywords"; its product CSVs and products/update webhooks carry them joined with ", "), so a tag
+    sent with a comma in it comes back as several."""
     seen: dict[str, str] = {}
-    for tag in tags or ():
-        cleaned = tag.strip()
+    for cleaned in (part.strip() for tag in tags or () for part in tag.split(",")):
         if cleaned and cleaned.casefold() not in seen:
             seen[cleaned.casefold()] = cleaned
     return sorted(seen.values(), key=str.casefold)
