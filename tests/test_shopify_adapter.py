@@ -369,6 +369,28 @@ async def test_a_missing_title_fails_before_anything_is_written(adapter: Shopify
     assert shop.graphql_requests("ProductSet") == []
 
 
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"inventoryQuantity": 2**31}, "inventoryQuantity"),  # ProductSetInventoryInput.quantity is an Int: 32 bits
+        ({"inventoryQuantity": -(2**31) - 1}, "inventoryQuantity"),
+        ({"weight": "1e400", "weightUnit": "GRAMS"}, "weight"),  # WeightInput.value is a Float: finite
+    ],
+)
+async def test_a_value_shopify_s_scalar_cannot_hold_fails_its_product_before_anything_is_written(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator, fields: dict[str, Any], named: str
+) -> None:
+    """The dry run says so too, and the product fails with the field named, not with the whole request refused."""
+    document = boot(fields=fields, locales={"en": {"title": "Heavy boot"}})
+    [checked] = await adapter.check_batch([document])
+    [result] = await adapter.export_batch([document])
+    assert checked == result
+    assert (result.ok, result.code) == (False, ErrorCode.FIELD_TYPE_MISMATCH)
+    assert result.message is not None and result.message.startswith(named)
+    assert shop.graphql_requests("ProductSet") == []
+    assert shop.products == []
+
+
 async def test_a_failed_translation_reports_its_locale_and_keeps_the_product(
     adapter: ShopifyAdapter, shop: ShopifyEmulator
 ) -> None:

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ _TEXT_INPUTS: Final = ("title", "descriptionHtml", "handle", "productType")
 _SEO: Final = {"seoTitle": "title", "seoDescription": "description"}
 _FIELD_BY_KEY: Final = {key: name for name, key in TRANSLATION_KEYS.items()}
 _FIELD_BY_PATH: Final = {path: name for name, path in SCHEMA_PATHS.items()}
+INT_MIN: Final = -(2**31)
+INT_MAX: Final = 2**31 - 1
+"""The range of a GraphQL Int (a signed 32-bit integer), which Shopify's quantities are."""
 _BLANK = re.compile(r"\b(blank|can't be empty|cannot be empty|is required|is missing)\b", re.IGNORECASE)
 
 
@@ -116,12 +120,17 @@ def money_value(name: str, value: object) -> str | None:
 
 
 def _weight_value(value: object) -> float | None:
+    """WeightInput.value is a GraphQL Float, which holds only finite numbers: a larger weight would have Shopify
+    refuse the whole request instead of this product."""
     amount = money_value("weight", value)
     if amount is None:
         return None
     if Decimal(amount) < 0:
         raise MappingProblem(ErrorCode.FIELD_TYPE_MISMATCH, "weight must not be negative")
-    return float(amount)
+    weight = float(amount)
+    if not math.isfinite(weight):
+        raise MappingProblem(ErrorCode.FIELD_TYPE_MISMATCH, "weight is too large for Shopify (a Float)")
+    return weight
 
 
 def _choice(name: str, value: object, choices: Sequence[str]) -> str | None:
@@ -143,13 +152,19 @@ def _tags(value: object) -> list[str]:
 
 
 def _quantity(value: object) -> int:
-    """Stock is a whole number; None clears it to 0 (Shopify has no empty stock)."""
+    """Stock is a whole number; None clears it to 0 (Shopify has no empty stock). ProductSetInventoryInput.quantity
+    is a GraphQL Int, 32 bits: a number outside would have Shopify refuse the whole request instead of this product."""
     if value is None:
         return 0
     if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _mismatch("inventoryQuantity", "a whole number", value)
+    if not INT_MIN <= value <= INT_MAX:
+        raise MappingProblem(
+            ErrorCode.FIELD_TYPE_MISMATCH,
+            f"inventoryQuantity must be between {INT_MIN} and {INT_MAX} (Shopify's Int), got {value}",
+        )
     return value
 
 
