@@ -548,11 +548,14 @@ async def test_results_must_pair_up_with_products(results: list[dict[str, Any]],
             await adapter.export_batch([chair("A"), chair("B")])
 
 
-async def test_unknown_error_codes_become_chn_022() -> None:
+@pytest.mark.parametrize("code", ["OUT_OF_STOCK", "CHN-020", "CHN-021", "CHN-050", "CHN-090"])
+async def test_unknown_error_codes_become_chn_022(code: str) -> None:
+    """The protocol's table names the codes a product's error may carry; any other is CHN-022 (docs/channels/
+    custom_http.md). A product refused with CHN-020 or CHN-021 would otherwise read as the shop being busy, and
+    a conflict check of it would be queued again and again."""
+
     async def answer(_: Request) -> Response:
-        return JSONResponse(
-            {"results": [{"sku": "A", "status": "error", "error": {"code": "OUT_OF_STOCK", "message": "nope"}}]}
-        )
+        return JSONResponse({"results": [{"sku": "A", "status": "error", "error": {"code": code, "message": "nope"}}]})
 
     client, adapter = in_process(Starlette(routes=[Route("/pim-bridge/products/batch", answer, methods=["POST"])]))
     async with client:

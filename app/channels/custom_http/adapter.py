@@ -46,7 +46,21 @@ MAX_SKUS_QUERY_LENGTH = 6000
 REQUIRED_FIELDS = tuple(field for field in FIELDS if field.required)
 """What the shop needs to create a product (the channel type's spec): title, in some locale."""
 
-_CHN_CODES: Mapping[str, ErrorCode] = {code.value: code for code in ErrorCode if code.value.startswith("CHN-")}
+_CHN_CODES: Mapping[str, ErrorCode] = {
+    code.value: code
+    for code in (
+        ErrorCode.MISSING_REQUIRED_FIELD,
+        ErrorCode.FIELD_TYPE_MISMATCH,
+        ErrorCode.LOCALE_NOT_SUPPORTED,
+        ErrorCode.CURRENCY_NOT_SUPPORTED,
+        ErrorCode.PRODUCT_NOT_FOUND_IN_CHANNEL,
+        ErrorCode.CREATE_FAILED,
+        ErrorCode.UPDATE_FAILED,
+    )
+}
+"""The codes a product's error may carry (the protocol's table, docs/channels/custom_http.md); any other is CHN-022.
+The others say something of the shop or the service, not of one product: a product refused with CHN-020 would read
+as the shop being busy, and be tried again and again."""
 
 
 def _json_default(value: object) -> object:
