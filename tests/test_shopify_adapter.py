@@ -318,6 +318,18 @@ async def test_a_differently_cased_sku_is_not_linked(adapter: ShopifyAdapter, sh
     assert len(shop.products) == 2
 
 
+async def test_an_existing_sku_is_found_behind_more_loose_matches_than_one_page(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """Shopify's search matches SKUs case-insensitively: the exact one may come after a page of others."""
+    for sku in ("boot-1", "Boot-1", "bOot-1", "boOt-1", "booT-1", "BOOt-1"):
+        shop.seed_simple_product(f"Other {sku}", sku)
+    seeded = shop.seed_simple_product("Old boot", "BOOT-1")
+    [result] = await adapter.export_batch([boot()])
+    assert (result.ok, result.external_id) == (True, seeded.gid)
+    assert len(shop.products) == 7
+
+
 async def test_a_sku_on_two_products_is_refused(adapter: ShopifyAdapter, shop: ShopifyEmulator) -> None:
     shop.seed_simple_product("Boot A", "BOOT-1")
     shop.seed_simple_product("Boot B", "BOOT-1")

@@ -835,7 +835,7 @@ def test_fetch_variables_are_valid(schema: GraphQLSchema) -> None:
     translations = {"resourceIds": [PRODUCT_ID], "first": 1, "locale": "ar"}
     assert variable_errors(schema, gql.PRODUCT_TRANSLATIONS, translations) == []
     assert variable_errors(schema, gql.PRODUCT_DELETE, {"input": {"id": PRODUCT_ID}}) == []
-    assert variable_errors(schema, gql.PRODUCT_ID_BY_SKU, {"query": 'sku:"A"', "first": 5}) == []
+    assert variable_errors(schema, gql.PRODUCT_ID_BY_SKU, {"query": 'sku:"A"', "first": 5, "after": "abc"}) == []
 
 
 def test_shop_context_and_product_state_are_read_strictly() -> None:
@@ -1279,7 +1279,11 @@ async def test_a_new_sku_is_looked_up_created_then_translated() -> None:
         "TranslationsRegister",
         "TranslationsRemove",
     ]
-    assert shop.calls[1][1] == {"query": 'sku:"SHOE-1"', "first": gql.LOOKUP_PAGE_SIZE}  # SHOE-10 is not SHOE-1
+    assert shop.calls[1][1] == {
+        "query": 'sku:"SHOE-1"',
+        "first": gql.LOOKUP_PAGE_SIZE,
+        "after": None,
+    }  # SHOE-10 is not SHOE-1
     assert shop.calls[2][1]["identifier"] is None
     register = shop.calls[4][1]
     assert register["translations"] == [

@@ -269,10 +269,7 @@ class ShopifyAdapter:
         to create, or the item's failure."""
         product_id = document.external_id
         if product_id is None:
-            variables = {"query": sku_term(document.sku), "first": gql.LOOKUP_PAGE_SIZE}
-            ids = await self._client.data(
-                gql.PRODUCT_ID_BY_SKU, variables, lambda data: product_ids_by_sku(data, document.sku)
-            )
+            ids = await self._products_with_sku(document.sku)
             if not ids:
                 return None
             if len(ids) > 1:
@@ -307,6 +304,20 @@ class ShopifyAdapter:
                 "exported, and productSet would delete the others",
             )
         return await self._media.read_all(document, state)
+
+    async def _products_with_sku(self, sku: str) -> list[str]:
+        """Every product holding a variant whose SKU is exactly `sku`, page by page: the search matches loosely, so
+        the exact one may come after a page of others."""
+        ids: list[str] = []
+        after: str | None = None
+        while True:
+            variables = {"query": sku_term(sku), "first": gql.LOOKUP_PAGE_SIZE, "after": after}
+            found, after = await self._client.data(
+                gql.PRODUCT_ID_BY_SKU, variables, lambda data: product_ids_by_sku(data, sku)
+            )
+            ids.extend(product_id for product_id in found if product_id not in ids)
+            if after is None:
+                return ids
 
     async def _stock_at(self, document: ChannelDocument, state: ProductState, location: str) -> ItemResult | None:
         """Stock the variant at `location` when the state read shows it is not (a product the merchant made may

@@ -61,8 +61,9 @@ FETCH_PAGE_SIZE: Final = 25
 """Variants asked for per page of a SKU search, and SKUs per search: about 300 points a page, well under
 Shopify's 1,000-point limit for a single query."""
 LOOKUP_PAGE_SIZE: Final = 5
-"""Variants a single-SKU lookup asks for: a search term may match loosely, so a few are read and the
-exact match is picked here."""
+"""Variants a single-SKU lookup asks for per page: a search term may match loosely (case-insensitively, at least),
+so the exact match is picked here, and the next page read while there is one: the exact match may come after a
+page of loose ones."""
 
 SHOP_INFO: Final = Operation(
     "ShopInfo",
@@ -220,13 +221,17 @@ MEDIA_PAGE_SIZE: Final = 250
 PRODUCT_ID_BY_SKU: Final = Operation(
     "ProductIdBySku",
     """
-query ProductIdBySku($query: String!, $first: Int!) {
-  productVariants(first: $first, query: $query) {
+query ProductIdBySku($query: String!, $first: Int!, $after: String) {
+  productVariants(first: $first, after: $after, query: $query) {
     nodes {
       sku
       product {
         id
       }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
     }
   }
 }

@@ -445,15 +445,17 @@ def parse_variant_page(data: JsonObject) -> Page:
     return Page(nodes=nodes, next_cursor=cursor if more and cursor else None)
 
 
-def product_ids_by_sku(data: JsonObject, sku: str) -> list[str]:
-    """Products holding a variant whose SKU is exactly `sku` (Shopify's search also matches loosely)."""
+def product_ids_by_sku(data: JsonObject, sku: str) -> tuple[list[str], str | None]:
+    """Products of this page holding a variant whose SKU is exactly `sku` (Shopify's search also matches loosely),
+    and the cursor of the next page (None on the last)."""
+    page = parse_variant_page(data)
     ids: list[str] = []
-    for node in parse_variant_page(data).nodes:
+    for node in page.nodes:
         if node.get("sku") == sku:
             product_id = text(obj(node.get("product"), "variant.product").get("id"), "product.id")
             if product_id not in ids:
                 ids.append(product_id)
-    return ids
+    return ids, page.next_cursor
 
 
 @dataclass(frozen=True, slots=True)
