@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -20,6 +22,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from app.channels.webhooks import WebhookRefused
 from app.container import Container, open_container
 from app.domain.errors import NotFound, Unauthenticated
+from app.domain.storable import lone_surrogate
 from app.metrics import Metrics, MetricsMiddleware
 from app.ops import ops_routes
 from app.services.auth import Principal
@@ -41,6 +44,32 @@ async def authenticate(container: Container, token: str) -> Principal:
     return principal
 
 
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""A JSON escape of half a UTF-16 pair: only a body holding one can decode to a lone surrogate."""
+
+
+def parse_body(text: str | bytes, parse: Callable[[str], Any]) -> Any:
+    """A GraphQL request body (or its `variables` parameter) as `parse` reads it, refused with a 400 saying why
+    when it is not UTF-8 or holds half a character: either would otherwise reach the database and fail there
+    as a server error."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start]
+            raise HTTPException(
+                400, f"the request body is not UTF-8 (byte {byte:#04x} at offset {exc.start}): send JSON as UTF-8"
+            ) from None
+    parsed = parse(text)
+    found = lone_surrogate(parsed) if SURROGATE_ESCAPE.search(text) else None
+    if found is not None:
+        at, half = found
+        where = ".".join(str(step) for step in at) or "the body"
+        message = f"{where} holds a lone surrogate (\\u{ord(half):04x}), half of a character: send whole characters"
+        raise HTTPException(400, message)
+    return parsed
+
+
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view, with a context built from the authenticated principal.
 
@@ -53,6 +82,9 @@ class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, current: Callable[[], Container], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.current = current
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return parse_body(data, super().parse_json)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal: Principal | None = getattr(request.state, "principal", None)

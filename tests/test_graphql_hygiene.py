@@ -14,6 +14,7 @@ from app.container import Container
 from app.main import create_app
 from app.services.products import MAX_PRODUCTS_PER_CALL
 from app.settings import GRAPHQL_MAX_BODY_BYTES, GRAPHQL_MAX_NODES, Environment, Settings
+from tests.catalog_fixtures import set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, QueryCounter, TenantHandle
 from tests.shared_data import shared_path
 
@@ -161,3 +162,43 @@ def _product_input(row: dict[str, str]) -> dict[str, Any]:
             scope = next((part for part in rest if "_" not in part and part not in {"unit", "EUR", "USD"}), None)
             values.append({"attribute": attribute, "locale": locale, "scope": scope, "data": data})
     return {"sku": row["sku"], "family": row["family"] or None, "values": values}
+
+
+# -- bodies that are not Unicode text ----------------------------------------------------------------------
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_and_changes_nothing(
+    client: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    """A client that sends Latin-1 (or any bytes but UTF-8) gets told so, not a 500 with a traceback in the log."""
+    await set_up_catalog(gql)
+    products = [{"sku": "LATIN-1", "values": [value("name", "Crème brûlée", "fr_FR")]}]
+    body = json.dumps({"query": UPSERT, "variables": {"products": products}}, ensure_ascii=False).encode("latin-1")
+    headers = {"Authorization": f"Bearer {gql.token}", "Content-Type": "application/json"}
+    response = await client.post("/graphql", content=body, headers=headers)
+    assert response.status_code == 400
+    offset = body.index(b"\xe8")
+    assert response.text == f"the request body is not UTF-8 (byte 0xe8 at offset {offset}): send JSON as UTF-8"
+    assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
+
+
+async def test_a_lone_surrogate_in_the_variables_is_a_400_naming_where_and_changes_nothing(
+    client: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    """JSON's \\ud800 escape decodes to half a character, which no database stores: refused before anything runs,
+    alike on SQLite and PostgreSQL. A whole pair (an emoji written as two escapes) is one character and goes in."""
+    await set_up_catalog(gql)
+    products = [
+        {"sku": "EMOJI", "values": [value("name", "Gift \N{WRAPPED PRESENT}", "en_US")]},
+        {"sku": "HALF", "values": [value("name", "Gift \ud83c", "en_US")]},
+    ]
+    body = json.dumps({"query": UPSERT, "variables": {"products": products}}).encode()
+    headers = {"Authorization": f"Bearer {gql.token}", "Content-Type": "application/json"}
+    response = await client.post("/graphql", content=body, headers=headers)
+    assert response.status_code == 400
+    assert response.text == (
+        "variables.products.1.values.0.data holds a lone surrogate (\\ud83c), half of a character: "
+        "send whole characters"
+    )
+    assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
+    assert (await upsert(gql, products[0]))["userErrors"] == []

@@ -10,6 +10,7 @@ alike on both databases, as a userError naming where the problem is.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -17,6 +18,10 @@ from typing import Any
 from app.domain.errors import Path
 
 NUL = "\x00"
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""Half of a UTF-16 pair: JSON's \\ud800 escape decodes to one when its other half is missing, and no database
+(nor UTF-8) can hold it."""
 
 EXACT_INTEGERS = range(-(2**63), 2**64)
 """The whole numbers a JSON column gives back as they were stored."""
@@ -49,6 +54,15 @@ def integer_refused(number: int) -> str:
 def nul_paths(data: Any, path: Path = ()) -> list[Path]:
     """The path of every string in JSON `data` (an object's keys included) that holds a NUL."""
     return list(dict.fromkeys(at for at, leaf in _leaves(data, path) if isinstance(leaf, str) and holds_nul(leaf)))
+
+
+def lone_surrogate(data: Any) -> tuple[Path, str] | None:
+    """The first string in JSON `data` (an object's keys too) holding half of a character, with that half."""
+    for at, leaf in _leaves(data, ()):
+        found = SURROGATE.search(leaf) if isinstance(leaf, str) else None
+        if found is not None:
+            return at, found.group()
+    return None
 
 
 def unstorable_paths(data: Any, path: Path = ()) -> list[tuple[Path, str]]:
