@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,7 +21,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from app.channels.webhooks import WebhookRefused
 from app.container import Container, open_container
 from app.domain.errors import NotFound, Unauthenticated
-from app.domain.storable import lone_surrogate
+from app.domain.storable import lone_surrogate_refused
 from app.metrics import Metrics, MetricsMiddleware
 from app.ops import ops_routes
 from app.services.auth import Principal
@@ -44,10 +43,6 @@ async def authenticate(container: Container, token: str) -> Principal:
     return principal
 
 
-SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-"""A JSON escape of half a UTF-16 pair: only a body holding one can decode to a lone surrogate."""
-
-
 def parse_body(text: str | bytes, parse: Callable[[str], Any]) -> Any:
     """A GraphQL request body (or its `variables` parameter) as `parse` reads it, refused with a 400 saying why
     when it is not UTF-8 or holds half a character: either would otherwise reach the database and fail there
@@ -61,12 +56,9 @@ def parse_body(text: str | bytes, parse: Callable[[str], Any]) -> Any:
                 400, f"the request body is not UTF-8 (byte {byte:#04x} at offset {exc.start}): send JSON as UTF-8"
             ) from None
     parsed = parse(text)
-    found = lone_surrogate(parsed) if SURROGATE_ESCAPE.search(text) else None
-    if found is not None:
-        at, half = found
-        where = ".".join(str(step) for step in at) or "the body"
-        message = f"{where} holds a lone surrogate (\\u{ord(half):04x}), half of a character: send whole characters"
-        raise HTTPException(400, message)
+    refused = lone_surrogate_refused(text, parsed)
+    if refused is not None:
+        raise HTTPException(400, f"{refused}: send whole characters")
     return parsed
 
 

@@ -197,8 +197,8 @@ async def test_a_lone_surrogate_in_the_variables_is_a_400_naming_where_and_chang
     response = await client.post("/graphql", content=body, headers=headers)
     assert response.status_code == 400
     assert response.text == (
-        "variables.products.1.values.0.data holds a lone surrogate (\\ud83c), half of a character: "
-        "send whole characters"
+        "variables.products.1.values.0.data holds a lone surrogate (\\ud83c), half of a character, "
+        "which cannot be stored: send whole characters"
     )
     assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
     assert (await upsert(gql, products[0]))["userErrors"] == []

@@ -364,6 +364,28 @@ async def test_a_nul_character_is_refused_as_a_value_error_on_every_database(
     )
 
 
+async def test_a_lone_surrogate_refuses_its_line_alone_on_every_database(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """JSON's \\ud800 escape decodes to half a character, which neither database stores: the whole batch failed
+    with a traceback, taking the good lines around it. A whole pair (an emoji as two escapes) is one character."""
+    await small_catalog(db, tenant, tmp_path)
+    lines = [
+        {"sku": "S-1", "values": [{"attribute": "name", "data": "Gift \N{WRAPPED PRESENT}"}]},
+        {"sku": "S-2", "values": [{"attribute": "name", "data": "Gift \ud83c"}]},
+        {"sku": "S-3", "values": [{"attribute": "name", "data": "ok"}]},
+    ]
+    report = await Importer(db).products(tenant.code, jsonl(tmp_path / "products.jsonl", *lines))
+    assert (report.imported, report.rejected) == (2, 1)
+    assert [(r.line, r.reasons) for r in report.rejections] == [
+        (2, ["values.0.data holds a lone surrogate (\\ud83c), half of a character, which cannot be stored"])
+    ]
+    assert await stored_values(db, tenant) == {
+        ("S-1", "name", "", ""): "Gift \N{WRAPPED PRESENT}",
+        ("S-3", "name", "", ""): "ok",
+    }
+
+
 async def test_a_number_that_a_float_cannot_hold_exactly_is_refused_not_rounded(
     db: Database, tenant: TenantHandle, tmp_path: Path
 ) -> None:

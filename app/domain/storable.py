@@ -23,6 +23,9 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 """Half of a UTF-16 pair: JSON's \\ud800 escape decodes to one when its other half is missing, and no database
 (nor UTF-8) can hold it."""
 
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""A JSON escape of half of a UTF-16 pair: only text holding one can decode to a lone surrogate."""
+
 EXACT_INTEGERS = range(-(2**63), 2**64)
 """The whole numbers a JSON column gives back as they were stored."""
 
@@ -56,12 +59,17 @@ def nul_paths(data: Any, path: Path = ()) -> list[Path]:
     return list(dict.fromkeys(at for at, leaf in _leaves(data, path) if isinstance(leaf, str) and holds_nul(leaf)))
 
 
-def lone_surrogate(data: Any) -> tuple[Path, str] | None:
-    """The first string in JSON `data` (an object's keys too) holding half of a character, with that half."""
+def lone_surrogate_refused(text: str, data: Any) -> str | None:
+    """Why JSON `data`, parsed from `text`, cannot be stored: its first string (an object's key too) holding half
+    of a character, named by its path. None when every string is whole, found without walking `data` when `text`
+    escapes no surrogate (a raw one is not UTF-8, so only an escape can make one)."""
+    if not SURROGATE_ESCAPE.search(text):
+        return None
     for at, leaf in _leaves(data, ()):
         found = SURROGATE.search(leaf) if isinstance(leaf, str) else None
         if found is not None:
-            return at, found.group()
+            where = ".".join(str(step) for step in at) or "the document"
+            return f"{where} holds a lone surrogate (\\u{ord(found.group()):04x}), half of a character, which cannot be stored"
     return None
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from app.domain.storable import lone_surrogate_refused
 from app.domain.values import MAX_TEXT_LENGTH
 
 CSV_SUFFIXES = {".csv"}
@@ -93,7 +94,8 @@ def read_jsonl(handle: BinaryIO, progress: ProgressCallback | None = None) -> It
         if not isinstance(data, dict):
             yield Record(number, None, "expected a JSON object on each line")
             continue
-        yield Record(number, data)
+        refused = lone_surrogate_refused(line, data)
+        yield Record(number, data) if refused is None else Record(number, None, refused)
 
 
 def _exact_float(text: str) -> float | Decimal:
