@@ -281,6 +281,22 @@ async def test_a_shop_document_that_breaks_the_protocol_is_400_with_the_reason_a
     assert await deliveries(db, shop_path) == []
 
 
+async def test_a_delivery_whose_escapes_decode_to_half_a_character_is_400_naming_where_and_stored_nowhere(
+    client: httpx.AsyncClient, db: Database, served_shop: ServedShop, shop_path: str
+) -> None:
+    """JSON's \\ud83e escape without its other half is half a character, which neither database stores: the
+    delivery was a 500 with a traceback, so the shop retried it in vain and its developer never saw why."""
+    document = {**SHOP_DOCUMENT, "locales": {"fr": {"title": "Chaise \ud83e"}}, "updatedAt": "2026-01-01T10:00:00Z"}
+    body = json.dumps({"topic": "product.updated", "product": document}).encode()
+    headers = {"X-Pimsync-Delivery": str(uuid.uuid4()), **served_shop.shop.signature_headers(body)}
+    response = await client.post(shop_path, content=body, headers=headers)
+    assert refusal(response) == (400, "CHN-051")
+    assert response.json()["message"] == (
+        "product.locales.fr.title holds a lone surrogate (\\ud83e), half of a character, which cannot be stored"
+    )
+    assert await deliveries(db, shop_path) == []
+
+
 async def test_a_deletion_naming_a_numeric_external_id_is_accepted_and_read_as_text(
     client: httpx.AsyncClient, db: Database, served_shop: ServedShop, shop_path: str
 ) -> None:

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Protocol
 from app.channels.base import WebhookEvent
 from app.domain.channels import ChannelType
 from app.domain.errors import ErrorCode, ServiceError
-from app.domain.storable import nul_paths
+from app.domain.storable import lone_surrogate_refused, nul_paths
 
 Headers = Mapping[str, str]
 """Request headers with lower-case names."""
@@ -136,13 +136,18 @@ def _refuse_constant(name: str) -> Any:
 
 
 def load_json(body: bytes) -> Any:
-    """The body as JSON (UTF-8, RFC 8259); PayloadInvalid for anything else, NaN and Infinity included."""
+    """The body as JSON (UTF-8, RFC 8259); PayloadInvalid for anything else, NaN and Infinity included, and for
+    text no database stores (a NUL, half of a character)."""
     try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        text = body.decode("utf-8")
+        value = json.loads(text, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise PayloadInvalid(f"the body is not UTF-8 JSON: {exc}"[:300]) from None
     if nul_paths(value):
         raise PayloadInvalid("the body holds a NUL character (\\u0000), which cannot be stored")
+    refused = lone_surrogate_refused(text, value)
+    if refused is not None:
+        raise PayloadInvalid(refused[:300])
     return value
 
 
