@@ -214,6 +214,32 @@ async def test_a_product_the_channel_already_has_is_linked_not_duplicated(
     assert [product["externalId"] for product in sent] == [existing.external_id]
 
 
+async def test_the_change_of_a_product_failed_in_one_locale_lists_what_the_others_wrote(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """A locale's problem fails only that locale: the product's price and its other locales' titles still reach
+    the channel. Its change row must say so, as it does for a product the sync creates; for one the channel
+    already had, it read UPDATE with no field at all, as if nothing had been written."""
+    served_shop.shop.seed(sku(5), fields={"price": "1.00"}, locales={"fr": {"title": "Chaise du magasin"}})
+    await upsert(shop_sync, {"sku": sku(5), "values": [value("name", None, "en_US")]})
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync, syncType="SINGLE", productSkus=[sku(5)]))["id"])
+    assert [(e["node"]["locale"], e["node"]["errorCode"]) for e in done["errors"]["edges"]] == [("en", "CHN-010")]
+    [change] = [edge["node"] for edge in done["changes"]["edges"]]
+    written = {
+        (field["field"], field["channelLocale"]): (field["before"], field["after"]) for field in change["fields"]
+    }
+    assert (change["action"], written) == (
+        "UPDATE",
+        {
+            ("price", None): ("1.00", "105.50"),
+            ("title", "ar"): (None, "كرسي بلوط 5"),
+            ("title", "fr"): ("Chaise du magasin", "Chaise en chêne 5"),
+        },
+    )
+    stored = served_shop.shop.products[sku(5)]
+    assert (stored.fields["price"], stored.locales["fr"]["title"]) == ("105.50", "Chaise en chêne 5")
+
+
 async def test_cancel_stops_a_running_job_within_seconds(
     shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:

@@ -530,7 +530,8 @@ def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
         }
 
     if item.rec is not None:
-        sent = [] if failed(item) else [_field_change(result) for result in item.rec.with_action(Action.SEND)]
+        refused = item.action is ChangeAction.FAIL  # by the channel, or whole: a locale's problem fails only it
+        sent = [] if refused else [_field_change(result) for result in item.rec.with_action(Action.SEND)]
         held = [{**_field_change(result), "held": True} for result in item.rec.held]
         if held:
             return [row(ChangeAction.CONFLICT, sent + held)]
