@@ -20,7 +20,7 @@ from app.cli.commands import app as pimsync
 from app.settings import Settings
 from tests.catalog_fixtures import DELETE_PRODUCTS, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import CONNECTOR, ServedShop, served_shop
+from tests.connector_fixtures import CONNECTOR, UPDATE_CONNECTOR, ServedShop, served_shop
 from tests.sync_fixtures import (
     CANCEL,
     JOB,
@@ -314,6 +314,22 @@ async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(
         CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "INCREMENTAL"], env=env
     )
     assert again.exit_code == 0 and "COMPLETED: 0 synced, 0 unchanged, 0 failed of 0" in again.output
+
+
+async def test_the_cli_summary_counts_the_products_held_in_conflict(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, settings: Settings, tenant: TenantHandle
+) -> None:
+    """The summary's counts add up to the job's size: a product held in conflict was left out of them, so a sync
+    of one product read "0 synced, 0 unchanged, 0 failed of 1" with nothing saying where it went."""
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    strategy = {"code": "shop", "input": {"settings": {"conflictStrategy": "MANUAL"}}}
+    assert (await shop_sync(UPDATE_CONNECTOR, strategy))["updateConnector"]["userErrors"] == []
+    served_shop.shop.edit(sku(1), locales={"en": {"title": "Chair renamed in the shop"}})
+    await upsert(shop_sync, chair(1, en="Chair renamed in the PIM"))
+    command = ["sync", "shop", "--tenant", tenant.code, "--type", "INCREMENTAL"]
+    result = await asyncio.to_thread(CliRunner().invoke, pimsync, command, env=worker_env(settings))
+    assert result.exit_code == 0, result.output
+    assert "COMPLETED: 0 synced, 0 unchanged, 1 held in conflict, 0 failed of 1." in result.output, result.output
 
 
 async def test_a_sync_whose_every_product_the_shop_refused_fails_and_its_retry_sends_them(

@@ -94,9 +94,13 @@ def sync(
                 f"Stopped following job {_api_id(started[0])}; it goes on. Stop it with cancelSyncJob if it should not."
             )
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    # Each product counts once, in one of these: the line adds up to the job's size. One line, never wrapped at
+    # the terminal's width, for a script to read the job's id and counts from.
+    held = f"{job.conflicted_products} held in conflict, " if job.conflicted_products else ""
     console.print(
         f"Job {_api_id(job)} {job.status}: {job.synced_products} synced, {job.skipped_products} unchanged, "
-        f"{job.failed_products} failed of {job.total_products}."
+        f"{held}{job.failed_products} failed of {job.total_products}.",
+        soft_wrap=True,
     )
     if job.failure:
         errors.print(f"[red]error[/red] {job.failure}")
