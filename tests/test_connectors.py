@@ -404,6 +404,31 @@ async def test_a_base_url_that_is_not_an_absolute_url_is_refused(gql: GraphQLCli
     assert payload["connector"] is None
 
 
+@pytest.mark.parametrize(
+    "mistyped",
+    ["{base}?tenant=eu", "{base}#top", "http://me:secret@{authority}/pim", "{base}/" + "a" * 3000],
+    ids=["query", "fragment", "user-and-password", "too-long"],
+)
+async def test_a_base_url_the_shop_could_never_be_reached_at_is_refused_and_changes_nothing(
+    catalog: GraphQLClient, served_shop: ServedShop, mistyped: str
+) -> None:
+    """Such a URL passed the credentials check, was stored, and only the connection test refused it: the
+    connector went to ERROR with its working credentials replaced, for a mistyped field."""
+    await create_connector(catalog, served_shop)
+    asked = len(served_shop.shop.requests)
+    authority = served_shop.base_url.split("/")[2]
+    changed = served_shop.credentials(baseUrl=mistyped.format(base=served_shop.base_url, authority=authority))
+    payload = (await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": {"credentials": changed}}))["updateConnector"]
+    assert {(tuple(error["field"]), error["code"]) for error in payload["userErrors"]} == {
+        (("input", "credentials", "baseUrl"), "CHN-002")
+    }
+    assert "secret" not in json.dumps(payload)
+    assert payload["connector"] is None and len(served_shop.shop.requests) == asked
+    connector = (await catalog(CONNECTOR, {"code": "shop"}))["connector"]
+    assert (connector["status"], connector["statusReason"]) == ("CONNECTED", None)
+    assert (await catalog(TEST, {"code": "shop"}))["testConnection"]["testResult"]["success"] is True
+
+
 async def test_delete_and_tenant_isolation(catalog: GraphQLClient, served_shop: ServedShop, db: Database) -> None:
     await create_connector(catalog, served_shop)
     stranger = GraphQLClient(catalog.http, (await make_tenant(db)).token)

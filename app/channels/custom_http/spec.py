@@ -18,6 +18,10 @@ STATUSES: Final = ("active", "draft", "archived")
 
 MIN_SIGNING_SECRET_LENGTH: Final = 16
 
+MAX_BASE_URL_LENGTH: Final = 2048
+"""Far past any real endpoint's address, and below what HTTP servers and proxies commonly accept in a request
+line (the endpoint paths are appended to it)."""
+
 CREDENTIALS_SCHEMA: Final[dict[str, Any]] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Custom HTTP shop credentials",
@@ -32,7 +36,11 @@ CREDENTIALS_SCHEMA: Final[dict[str, Any]] = {
             "description": "Absolute http(s) URL the endpoints hang off: {baseUrl}/info, {baseUrl}/products/batch ...",
             "type": "string",
             "format": "uri",
-            "pattern": "^https?://[^/?#\\s]+",
+            # What the adapter can use (client.CustomHttpCredentials.parse): a host without user or password, a
+            # path without spaces, no query or fragment (endpoint paths are appended to it). Checked here, a URL
+            # it could never use is a userError that changes nothing, not a stored credential failing its test.
+            "pattern": "^https?://[^/?#@\\s]+(/[^?#\\s]*)?$",
+            "maxLength": MAX_BASE_URL_LENGTH,
             "examples": ["https://shop.example.com/pim-bridge"],
         },
         "signingSecret": {
