@@ -45,8 +45,9 @@ async def authenticate(container: Container, token: str) -> Principal:
 
 def parse_body(text: str | bytes, parse: Callable[[str], Any]) -> Any:
     """A GraphQL request body (or its `variables` parameter) as `parse` reads it, refused with a 400 saying why
-    when it is not UTF-8 or holds half a character: either would otherwise reach the database and fail there
-    as a server error."""
+    when it is not UTF-8 or holds half a character: the first was a 500, the second reached the database and
+    failed there as a server error. HTTPException (cross_web's, which strawberry depends on) is what strawberry's
+    view answers with its status and message."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")

@@ -69,7 +69,8 @@ def lone_surrogate_refused(text: str, data: Any) -> str | None:
         found = SURROGATE.search(leaf) if isinstance(leaf, str) else None
         if found is not None:
             where = ".".join(str(step) for step in at) or "the document"
-            return f"{where} holds a lone surrogate (\\u{ord(found.group()):04x}), half of a character, which cannot be stored"
+            half = f"\\u{ord(found.group()):04x}"
+            return f"{where} holds a lone surrogate ({half}), half of a character, which cannot be stored"
     return None
 
 
