@@ -141,6 +141,28 @@ def _error_codes(errors: list[Any]) -> list[str]:
     return codes
 
 
+_SAID_ITEMS: Final = 10
+"""The most entries of one list or object _said reads: the message is cut to base.MESSAGE_LIMIT anyway."""
+
+
+def _said(errors: object, depth: int = 0) -> str:
+    """Shopify's words in an `errors` value of whichever shape it sends: a string ("Not Found"), a list of GraphQL
+    errors or of strings, or an object of field -> message or messages ({"query": ["Required parameter missing or
+    invalid"]}, as its 400 answers carry), so a failed answer's message keeps what Shopify said."""
+    if isinstance(errors, str):
+        return errors
+    if depth > 2 or errors is None:
+        return ""
+    if isinstance(errors, dict):
+        if isinstance(errors.get("message"), str):
+            return str(errors["message"])
+        pairs = ((key, _said(value, depth + 1)) for key, value in list(errors.items())[:_SAID_ITEMS])
+        return "; ".join(f"{key}: {words}" if words else str(key) for key, words in pairs)
+    if isinstance(errors, list):
+        return "; ".join(filter(None, (_said(entry, depth + 1) for entry in errors[:_SAID_ITEMS])))
+    return json.dumps(errors)  # a number or a boolean
+
+
 class ShopifyClient:
     """One shop's Admin GraphQL endpoint: `execute()` returns a document's `data` or raises a ChannelError."""
 
@@ -280,12 +302,7 @@ class ShopifyClient:
             payload = json_codec.loads(response.content) if response.content else None
         except (ValueError, RecursionError):
             return response.content.decode("utf-8", "replace").strip()  # whole: the caller scrubs, then cuts
-        errors = payload.get("errors") if isinstance(payload, dict) else None
-        if isinstance(errors, str):
-            return errors
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            return str(errors[0].get("message", ""))
-        return ""
+        return _said(payload.get("errors")) if isinstance(payload, dict) else ""
 
     def _json(self, name: str, response: httpx.Response) -> JsonObject:
         try:

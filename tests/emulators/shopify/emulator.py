@@ -83,6 +83,7 @@ class _Fault:
     remaining: int
     retry_after: str | None
     body: str
+    media_type: str
 
 
 class ManualClock:
@@ -172,24 +173,24 @@ class ShopifyEmulator(controls.Controls):
             if fault.remaining <= 0:
                 self._faults.pop(0)
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
-        return Response(fault.body, fault.status, headers=headers, media_type="text/html")
+        return Response(fault.body, fault.status, headers=headers, media_type=fault.media_type)
 
     def _route(self, request: Request, body: bytes, entry: LoggedRequest) -> Response:
         match = _ROUTE.match(request.url.path)
         if match is None or match["version"] != API_VERSION:
             return JSONResponse({"errors": "Not Found"}, 404)
+        headers = {"X-Request-Id": str(uuid.uuid4()), "X-Shopify-API-Version": API_VERSION}
         token = request.headers.get("x-shopify-access-token", "")
         if not hmac.compare_digest(token.encode(), self.access_token.encode()):
-            return JSONResponse({"errors": INVALID_TOKEN}, 401)
+            return JSONResponse({"errors": INVALID_TOKEN}, 401, headers=headers)
         if request.method != "POST":
-            return JSONResponse({"errors": "Not Found"}, 404)
+            return JSONResponse({"errors": "Not Found"}, 404, headers=headers)
         request_body = self._request_body(request, body)
         if request_body is None:
-            return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, 400)
+            return JSONResponse({"errors": {"query": "Required parameter missing or invalid"}}, 400, headers=headers)
         entry.query, entry.variables, entry.operation_name = request_body
         payload = self.run(*request_body, entry=entry)
         entry.response = payload
-        headers = {"X-Request-Id": str(uuid.uuid4()), "X-Shopify-API-Version": API_VERSION}
         return JSONResponse(payload, 200, headers=headers)
 
     @staticmethod
@@ -280,11 +281,19 @@ class ShopifyEmulator(controls.Controls):
 
     # -- faults and pacing --------------------------------------------------------------------------
 
-    def fail_next(self, count: int, *, status: int = 503, retry_after: str | None = None, body: str = "") -> None:
-        """Answer the next `count` requests (before routing and authentication) with `status`."""
+    def fail_next(
+        self,
+        count: int,
+        *,
+        status: int = 503,
+        retry_after: str | None = None,
+        body: str = "",
+        media_type: str = "text/html",
+    ) -> None:
+        """Answer the next `count` requests (before routing and authentication) with `status` and `body`."""
         if count > 0:
             with self._lock:
-                self._faults.append(_Fault(status, count, retry_after, body or f"<h1>{status}</h1>"))
+                self._faults.append(_Fault(status, count, retry_after, body or f"<h1>{status}</h1>", media_type))
 
     def slow_down(self, seconds: float) -> None:
         """Wait `seconds` before answering every request from now on (0 to stop)."""
