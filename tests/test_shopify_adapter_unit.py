@@ -1162,6 +1162,23 @@ async def test_the_token_never_reaches_a_message(
     assert TOKEN not in caught.value.summary
 
 
+async def test_an_answer_that_cannot_be_used_names_the_version_that_served_it() -> None:
+    """Shopify serves a retired version from the oldest one it supports: its answers may no longer fit the pinned
+    documents, and the message says which version answered, first, so no cut drops it."""
+    served = {"X-Shopify-API-Version": "2026-07"}
+    unknown = answer(errors=[{"message": "Field 'x' doesn't exist on type 'Shop'" + " and more" * 100}])
+    with pytest.raises(ChannelRejected) as refused:
+        await client_for(_always(httpx.Response(200, json=unknown, headers=served))).execute(gql.SHOP_INFO)
+    assert refused.value.message.startswith(
+        "Shopify answered with Admin API version 2026-07 instead of the pinned 2026-04"
+    ), refused.value.message
+    assert "Shopify ShopInfo: Field 'x' doesn't exist" in refused.value.message
+
+    with pytest.raises(ChannelRejected) as pinned:
+        await client_for(_always(httpx.Response(200, json=unknown))).execute(gql.SHOP_INFO)
+    assert pinned.value.message.startswith("Shopify ShopInfo: Field 'x' doesn't exist")
+
+
 async def test_the_token_never_reaches_a_refused_connection_message() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"refused with {TOKEN}")

@@ -54,3 +54,26 @@ async def test_shopify_s_words_are_cut_to_a_bounded_message(gql: GraphQLClient, 
     message = (await create(gql))["testResult"]["message"]
     assert "answered 400: query: Required parameter missing or invalid" in message
     assert len(message) <= 520
+
+
+TEST_CONNECTION = """
+mutation($code: String!) { testConnection(code: $code) { testResult { success message } userErrors { code } } }
+"""
+
+
+async def test_a_pinned_version_served_by_another_is_said_and_the_test_still_succeeds(
+    gql: GraphQLClient, shopify: ShopifyEmulator
+) -> None:
+    shopify.retire_version(served_by="2026-07")
+    created = (await create(gql))["testResult"]
+    tested = (await gql(TEST_CONNECTION, {"code": "shop"}))["testConnection"]["testResult"]
+    for result in (created, tested):
+        assert result["success"] is True
+        assert result["message"].startswith("Connected to ")
+        assert "answered with Admin API version 2026-07 instead of the pinned 2026-04" in result["message"], result
+
+
+async def test_the_pinned_version_answering_adds_nothing(gql: GraphQLClient, shopify: ShopifyEmulator) -> None:
+    result = (await create(gql))["testResult"]
+    assert result["success"] is True
+    assert "version" not in result["message"], result

@@ -83,6 +83,21 @@ async def test_an_incremental_sync_registers_only_the_changed_translation(
     assert len(shopify.graphql_requests("TranslationsRegister")) == 1
 
 
+async def test_a_run_served_by_another_version_than_the_pinned_one_warns_once_in_the_worker_s_log(
+    shopify_sync: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """Shopify serves a retired version from the oldest one it supports, saying which only in a header: the run
+    goes on (its answers still read), and the worker says it once, not for each of the run's many requests."""
+    shopify.retire_version(served_by="2026-07")
+    before = worker.log().count("shopify.api_version_served")
+    done = await wait_for_job(shopify_sync, (await trigger(shopify_sync))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", 12), done["errors"]
+    assert len(shopify.graphql_requests()) > 12
+    warnings = [line for line in worker.log().splitlines() if "shopify.api_version_served" in line][before:]
+    assert len(warnings) == 1, worker.output()
+    assert "2026-07" in warnings[0] and "2026-04" in warnings[0] and "warning" in warnings[0]
+
+
 async def dry_then_real(gql: GraphQLClient, worker: WorkerProcess, product_sku: str) -> tuple[dict[str, Any], ...]:
     """A SINGLE dry run of `product_sku`, then the real run of it: both jobs as the API shows them."""
     single = {"syncType": "SINGLE", "productSkus": [product_sku]}

@@ -44,6 +44,9 @@ class ChannelInfo:
     product_count: int | None = None
     primary_locale: str | None = None
     currencies: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What a person should know though the store answered (the store served another API version than the one
+    pinned): the test's message says it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,7 +273,8 @@ class ConnectorService:
             return TestOutcome(False, exc.summary)
         name = info.store_name or "the store"
         locales = ", ".join(info.supported_locales) or "none reported"
-        return TestOutcome(True, f"Connected to {name} (locales: {locales})", info)
+        notes = "".join(f". {note}" for note in info.notes)
+        return TestOutcome(True, f"Connected to {name} (locales: {locales}){notes}", info)
 
     async def test(self, code: str) -> tuple[Connector, TestOutcome]:
         row = await self.existing(code)

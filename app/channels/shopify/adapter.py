@@ -156,8 +156,11 @@ class ShopifyAdapter:
         """ShopInfo: proves the token works and learns the shop's name, locales and currencies.
 
         `supported_locales` is every shop locale, published or not: the locales a connector may map, since
-        exports write translations into an unpublished locale too (and read them back from it)."""
+        exports write translations into an unpublished locale too (and read them back from it). The shop answering
+        with another version than the pinned one is a note, not a failure: its answers were read, but they follow
+        a schema this service was not written against."""
         shop = await self._context(fresh=True)
+        note = self._client.version_note()
         currencies = tuple(dict.fromkeys((shop.currency, *shop.presentment_currencies)))
         return ChannelInfo(
             store_name=shop.name,
@@ -165,6 +168,7 @@ class ShopifyAdapter:
             product_count=shop.product_count,
             primary_locale=shop.primary_locale,
             currencies=currencies,
+            notes=(note,) if note else (),
         )
 
     # -- export ----------------------------------------------------------------------------------

@@ -18,6 +18,12 @@ It never retries: the sync engine owns retry policy, and a THROTTLED answer
 carries how long to wait ((requestedQueryCost - currentlyAvailable) /
 restoreRate, shopify.dev "API rate limits") so waiting does not use a retry.
 
+Shopify serves a retired version from the oldest version it still supports,
+without failing, and names the version that answered in X-Shopify-API-Version
+(shopify.dev "About Shopify API versioning"). A version other than the pinned
+one is kept in `served_version`, logged once per client (one per connector
+run), and named in the messages of answers that could not be read.
+
 The access token (and webhook secret) never appear in a message or a log:
 text Shopify sends back is scrubbed of them too.
 """
@@ -61,6 +67,8 @@ T = TypeVar("T")
 USER_AGENT: Final = "pimsync (Shopify channel)"
 _SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 _LOCATION_ID = re.compile(r"^gid://shopify/Location/[0-9]+$")
+_VERSION_LENGTH: Final = 40
+"""The most of an X-Shopify-API-Version header kept (a version is 7 characters, "unstable" 8)."""
 
 
 class InvalidCredentials(CredentialsRejected):
@@ -180,6 +188,17 @@ class ShopifyClient:
         self._http = http
         self._timeout = httpx.Timeout(timeout)
         self._gate = gate
+        self.served_version: str | None = None
+        """The version Shopify said served its answers, when not the pinned API_VERSION (a retired one)."""
+
+    def version_note(self) -> str:
+        """What a person should know about the version answering: empty while it is the pinned one."""
+        if self.served_version is None:
+            return ""
+        return (
+            f"Shopify answered with Admin API version {self.served_version} instead of the pinned {API_VERSION} "
+            "(it serves a retired version from the oldest one it still supports)"
+        )
 
     def scrub(self, message: str) -> str:
         """`message` without the connector's secrets, cut (base.scrub): for anything that may reach a message or a log."""
@@ -207,7 +226,7 @@ class ShopifyClient:
         data = payload.get("data")
         if not isinstance(data, dict):
             raise ChannelRejected(
-                f"Shopify {operation.name}: the answer has no data object", status=response.status_code
+                self._noted(f"Shopify {operation.name}: the answer has no data object"), status=response.status_code
             )
         return data
 
@@ -217,7 +236,7 @@ class ShopifyClient:
         try:
             return read(data)
         except ValueError as exc:  # ShapeError included
-            raise ChannelRejected(self.scrub(f"Shopify {operation.name}: unexpected answer: {exc}")) from None
+            raise ChannelRejected(self._noted(f"Shopify {operation.name}: unexpected answer: {exc}")) from None
 
     async def mutation_errors(self, operation: Operation, root: str, variables: Mapping[str, Any]) -> list[UserError]:
         """Send one mutation; the userErrors of its payload (`data[root]`), read as data() reads any answer."""
@@ -253,7 +272,25 @@ class ShopifyClient:
             status=response.status_code,
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
+        self._note_version(response.headers.get("X-Shopify-API-Version"))
         return response
+
+    def _note_version(self, served: str | None) -> None:
+        """Keep a version other than the pinned one that served an answer, and log it once: every later answer
+        of the run says the same."""
+        if served is None or served == API_VERSION:
+            return
+        served = self.scrub(served)[:_VERSION_LENGTH]
+        if served == self.served_version:
+            return
+        self.served_version = served
+        log.warning("shopify.api_version_served", shop=self.credentials.shop_domain, pinned=API_VERSION, served=served)
+
+    def _noted(self, message: str) -> str:
+        """`message` of an answer that could not be used, scrubbed, with the version note first when there is one:
+        an answer of another version than the pinned one may be why, and a cut must not drop the note."""
+        note = self.version_note()
+        return self.scrub(f"{note}: {message}" if note else message)
 
     async def _status_error(self, name: str, response: httpx.Response) -> ChannelError:
         status = response.status_code
@@ -295,7 +332,7 @@ class ShopifyClient:
             return CredentialsRejected(f"{message} (the access token lacks a scope this needs)", status=200)
         if "INTERNAL_SERVER_ERROR" in codes:
             return ChannelUnavailable(message, status=200)
-        return ChannelRejected(message, status=200)
+        return ChannelRejected(self._noted(message), status=200)
 
     def _detail(self, response: httpx.Response) -> str:
         try:

@@ -9,10 +9,15 @@ executed), execution, then the refund of requested minus actual cost. Every
 answer that got as far as costing carries `extensions.cost`. Parse and
 validation failures carry none: Shopify rejects those before costing.
 
+Every answer names the version that served it in X-Shopify-API-Version.
+Once a version is retired, Shopify serves requests for it from the oldest
+version it still supports and the header says which (shopify.dev "About
+Shopify API versioning"): `retire_version` makes the shop answer so.
+
 Emulator-specific: a document selecting a field the emulator does not
 implement is refused as a whole (code EMULATOR_NOT_IMPLEMENTED, recorded in
-`gaps`), and any version other than 2026-04 is a 404, where real Shopify
-would serve a retired version from the oldest supported one.
+`gaps`), a retired 2026-04 is still answered with the 2026-04 schema, and
+any version other than 2026-04 is a 404.
 
     shop = ShopifyEmulator(clock=ManualClock())
     with serve(shop.app) as origin: endpoint = shop.endpoint(origin)
@@ -138,6 +143,8 @@ class ShopifyEmulator(controls.Controls):
         self.gaps: list[str] = []
         """Every "emulator does not implement ..." a request ran into: a test can assert it stays empty."""
         self.delay_seconds = 0.0
+        self.served_version = API_VERSION
+        """The version answering requests for 2026-04: itself, or the one serving it once retired."""
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT", "DELETE"])])
@@ -179,7 +186,7 @@ class ShopifyEmulator(controls.Controls):
         match = _ROUTE.match(request.url.path)
         if match is None or match["version"] != API_VERSION:
             return JSONResponse({"errors": "Not Found"}, 404)
-        headers = {"X-Request-Id": str(uuid.uuid4()), "X-Shopify-API-Version": API_VERSION}
+        headers = {"X-Request-Id": str(uuid.uuid4()), "X-Shopify-API-Version": self.served_version}
         token = request.headers.get("x-shopify-access-token", "")
         if not hmac.compare_digest(token.encode(), self.access_token.encode()):
             return JSONResponse({"errors": INVALID_TOKEN}, 401, headers=headers)
@@ -294,6 +301,11 @@ class ShopifyEmulator(controls.Controls):
         if count > 0:
             with self._lock:
                 self._faults.append(_Fault(status, count, retry_after, body or f"<h1>{status}</h1>", media_type))
+
+    def retire_version(self, served_by: str) -> None:
+        """Answer requests for 2026-04 as Shopify does once it is retired: served by `served_by`, the oldest
+        version it still supports, which X-Shopify-API-Version names (the emulator keeps the 2026-04 schema)."""
+        self.served_version = served_by
 
     def slow_down(self, seconds: float) -> None:
         """Wait `seconds` before answering every request from now on (0 to stop)."""
