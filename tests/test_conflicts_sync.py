@@ -536,6 +536,31 @@ async def test_the_base_is_what_the_shop_stored_so_its_reformatting_is_no_confli
     assert await conflicts(gql) == []
 
 
+async def test_a_read_back_refused_for_one_product_leaves_the_others_of_its_group_their_stored_base(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """The read-back after a write asks for the page's products at once; a shop refusing that look-up whole for
+    one product it cannot answer for has it split in halves, as the look-up before the write is: the others
+    still get the shop's stored form as their base, and their next sync sees no edit in the shop."""
+    shop = served_shop.shop
+    shop.reformat = True
+    shop.unreadable.add("STOOL")
+    description = {"attributeCode": "description", "channelField": "description", "direction": "EXPORT"}
+    await open_store(gql, served_shop, strategy="MANUAL", extra=(description,))
+    descriptions = {FR: "Chaise confortable"}
+    await upsert(gql, chair("CHAIR", descriptions=descriptions), chair("STOOL", descriptions=descriptions))
+    await sync(gql, worker, served_shop)
+    assert shop.products["CHAIR"].locales[FR]["description"] == "<p>Chaise confortable</p>"
+    refused = [request for request in shop.requests if request.status == 422]
+    assert refused, "the read-back of both products was refused"
+
+    shop.unreadable.clear()
+    again = await sync(gql, worker, served_shop)
+    assert sent(served_shop, "CHAIR") == [], "the shop's own form of the description read as an edit in the shop"
+    assert await conflicts(gql, sku="CHAIR") == []
+    assert again["failedProducts"] == 0
+
+
 async def test_numbers_prices_and_measures_edited_in_the_shop_come_into_the_pim_in_its_own_shapes(
     gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:

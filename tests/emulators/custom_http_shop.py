@@ -193,6 +193,9 @@ class CustomHttpShop:
         """What the shop's new external ids start with: a test makes them longer than the service can store."""
         self.locale_names: dict[str, str] = {}
         """How the shop names a locale in a product's error, where it does not say its code."""
+        self.unreadable: set[str] = set()
+        """SKUs the shop cannot answer a look-up for once it holds them: a look-up naming one is refused whole
+        (422), as by a shop whose answer cannot carry something that product stores."""
         self._lock = threading.Lock()
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=methods)])
@@ -552,7 +555,11 @@ class CustomHttpShop:
         if len(skus) > self.max_batch:
             raise _Refused(422, f"at most {self.max_batch} SKUs per request, got {len(skus)}", "too_many_skus")
         with self._lock:
-            found = [self.products[sku].document() for sku in dict.fromkeys(skus) if sku in self.products]
+            held = [sku for sku in dict.fromkeys(skus) if sku in self.products]
+            unreadable = [sku for sku in held if sku in self.unreadable]
+            if unreadable:
+                raise _Refused(422, f"the product {unreadable[0]} cannot be read", "unreadable")
+            found = [self.products[sku].document() for sku in held]
         return JSONResponse({"products": found})
 
     def _delete(self, external_id: str) -> Response:

@@ -298,14 +298,15 @@ async def _look_up(
 async def _read_back(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPolicy) -> None:
     """What the channel stored after the write (it may reformat HTML and numbers): the base of the next check.
 
-    A failed read-back costs nothing but precision: the sent values stand in for the base.
+    A failed read-back costs nothing but precision: the sent values stand in for the base. A read refused whole is
+    split as the look-up before the write is (_look_up), so only the products it cannot read lose that precision.
     """
     for group in _groups([item for item in items if not failed(item)]):
-        found = await _fetch(adapter, group, policy)
-        if isinstance(found, ChannelError):
-            log.warning("sync.read_back_failed", error=found.message, products=len(group))
-            continue
-        for item in group:
+        found, unread = await _look_up(adapter, group, policy)
+        if unread:
+            log.warning("sync.read_back_failed", error=unread[0][1].message, products=len(unread))
+        unchecked = {id(item) for item, _ in unread}
+        for item in (item for item in group if id(item) not in unchecked):
             item.readback = found.get(item.product.sku)
 
 
