@@ -652,7 +652,7 @@ async def child_read(config: dict[str, Any]) -> dict[str, Any]:
                     chunk=chunk,
                     after_id=after,
                     limit=settings.sync_page_size,
-                    attribute_ids=plan.attribute_ids,
+                    plan=plan,
                 )
                 if work.empty:
                     break

@@ -81,6 +81,25 @@ async def test_a_full_sync_puts_every_product_on_the_channel(
     assert "HTTP Request" not in log, "httpx's per-request INFO lines (full URLs with SKU queries) reach the log"
 
 
+async def test_a_sync_sends_the_connectors_scope_and_never_another(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """The connector reads scope ecommerce: a description only written for print is no description to it."""
+    both = chair(1)
+    both["values"] += [
+        value("description", "Web text", "en_US", "ecommerce"),
+        value("description", "Print text", "en_US", "print"),
+    ]
+    print_only = chair(2)
+    print_only["values"].append(value("description", "Print only", "en_US", "print"))
+    await upsert(shop_sync, both, print_only)
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    assert (done["status"], done["failedProducts"]) == ("COMPLETED", 0)
+    shop = served_shop.shop
+    assert shop.products[sku(1)].locales["en"]["description"] == "Web text"
+    assert "description" not in shop.products[sku(2)].locales["en"]
+
+
 async def test_incremental_sends_only_what_changed(
     shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:

@@ -155,6 +155,9 @@ class ExportPlan:
         self.attribute_ids = _read_attributes([*exporting, *importing], catalog)
         """Every attribute a build reads (mapped ones and those templates name) and every one an import writes into
         (a channel's price joins the PIM's other currencies, a measure keeps its unit): all a sync needs to load."""
+        self.value_scopes = tuple(dict.fromkeys((NO_SCOPE, self.scope)))
+        """The scopes of every value a build reads or an import writes (a scopable attribute's in the connector's
+        scope, any other's in none): a sync loads no other, a third of a product's values in a catalog of two."""
         self.units = {rule.field.name: rule.transformation.unit for rule in rules if rule.transformation.unit}
         """The unit each channel field's measures are sent in (convertUnit): an import takes the amount back in it."""
         self.required_localizable = tuple(f.name for f in channel.fields if f.required and f.localizable)

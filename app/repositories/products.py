@@ -45,6 +45,7 @@ _VALUES_FOR_EXPORT = select(
     ProductValue.tenant_id == bindparam("tenant_id"),
     ProductValue.product_id.in_(bindparam("product_ids", expanding=True)),
     ProductValue.attribute_id.in_(bindparam("attribute_ids", expanding=True)),
+    ProductValue.scope.in_(bindparam("scopes", expanding=True)),
 )
 """A sync page's values, built once: building the statement for each page cost more CPU than running it."""
 
@@ -88,14 +89,19 @@ class ProductRepository:
         return [ValueRow(*row) for row in rows]
 
     async def values_for_export(
-        self, tenant_id: int, product_ids: Collection[int], attribute_ids: Collection[int]
+        self, tenant_id: int, product_ids: Collection[int], attribute_ids: Collection[int], scopes: Collection[str]
     ) -> list[tuple[int, int, str, str, Any]]:
-        """(product id, attribute id, locale, scope, data) of just the attributes an export reads."""
-        parameters = {"tenant_id": tenant_id, "product_ids": list(product_ids), "attribute_ids": list(attribute_ids)}
+        """(product id, attribute id, locale, scope, data) of just the attributes and scopes an export reads."""
+        parameters = {
+            "tenant_id": tenant_id,
+            "product_ids": list(product_ids),
+            "attribute_ids": list(attribute_ids),
+            "scopes": list(scopes),
+        }
         return list(await self.session.execute(_VALUES_FOR_EXPORT, parameters))
 
     async def value_times(
-        self, tenant_id: int, product_ids: Collection[int], attribute_ids: Collection[int]
+        self, tenant_id: int, product_ids: Collection[int], attribute_ids: Collection[int], scopes: Collection[str]
     ) -> dict[tuple[int, int, str, str], datetime]:
         """When each of these values last changed: NEWEST_WINS compares it with the channel's time."""
         statement = select(
@@ -108,6 +114,7 @@ class ProductRepository:
             ProductValue.tenant_id == tenant_id,
             ProductValue.product_id.in_(product_ids),
             ProductValue.attribute_id.in_(attribute_ids),
+            ProductValue.scope.in_(scopes),
         )
         return {(row[0], row[1], row[2], row[3]): row[4] for row in await self.session.execute(statement)}
 

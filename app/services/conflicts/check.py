@@ -123,7 +123,7 @@ async def check_product(
     """
     plan, _ = await MappingService(container, connector.tenant_id).plan(connector)
     async with container.db.reader() as session:
-        items, values = await load_items(session, connector.tenant_id, connector.id, [product], plan.attribute_ids)
+        items, values = await load_items(session, connector.tenant_id, connector.id, [product], plan)
     item, seen = items[0], listing_mark(items[0].listing)
     how = make_pass(container, connector, plan, check_all=True, chosen=chosen, missing_kind=missing_kind)
     try:

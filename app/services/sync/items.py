@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,7 @@ from app.channels.base import ChannelDocument, RemoteProduct
 from app.db.models import Listing, Product
 from app.domain.conflicts import ConflictType, ResolutionStatus
 from app.domain.errors import ErrorCode
-from app.domain.export_plan import ProductExport, ValueTable
+from app.domain.export_plan import ExportPlan, ProductExport, ValueTable
 from app.domain.reconcile import Reconciliation
 from app.domain.sync import ChangeAction, Outgoing
 from app.repositories.listings import ListingRepository, ListingRow
@@ -89,15 +89,15 @@ class Item:
 
 
 async def load_items(
-    session: AsyncSession, tenant_id: int, connector_id: int, rows: Sequence[Product], attribute_ids: Collection[int]
+    session: AsyncSession, tenant_id: int, connector_id: int, rows: Sequence[Product], plan: ExportPlan
 ) -> tuple[list[Item], dict[int, ValueTable]]:
-    """Products with their listings and the values an export reads (no query for none: a chunk's last page)."""
+    """Products with their listings and the values `plan` reads (no query for none: a chunk's last page)."""
     if not rows:
         return [], {}
     ids = [row.id for row in rows]
     values: dict[int, dict[tuple[int, str, str], Any]] = {pk: {} for pk in ids}
     for product_id, attribute_id, locale, scope, data in await ProductRepository(session).values_for_export(
-        tenant_id, ids, attribute_ids
+        tenant_id, ids, plan.attribute_ids, plan.value_scopes
     ):
         values[product_id][(attribute_id, locale, scope)] = data
     listings = await ListingRepository(session).for_products(connector_id, ids)

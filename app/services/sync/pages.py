@@ -8,7 +8,7 @@ that causes it stands alone, so one bad product cannot block the others.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -72,14 +72,14 @@ class PageWork:
         chunk: SyncChunk,
         after_id: int,
         limit: int,
-        attribute_ids: Collection[int],
+        plan: ExportPlan,
     ) -> PageWork:
-        """The chunk's page after product `after_id`, with just the values the plan reads and the listings."""
+        """The chunk's page after product `after_id`, with just the values `plan` reads and the listings."""
         async with container.db.reader() as session:
             rows = await ProductRepository(session).selected_page(
                 job.tenant_id, selection, after_id=after_id, last_id=chunk.last_product_id, limit=limit
             )
-            items, values = await load_items(session, job.tenant_id, connector.id, rows, attribute_ids)
+            items, values = await load_items(session, job.tenant_id, connector.id, rows, plan)
         last = rows[-1].id if rows else chunk.last_product_id
         return cls(job, connector, chunk, items, values, last)
 
@@ -119,7 +119,7 @@ def make_pass(
     async def value_times(items: Sequence[Item]) -> dict[tuple[int, int, str, str], datetime]:
         async with container.db.reader() as session:
             return await ProductRepository(session).value_times(
-                connector.tenant_id, [item.product.id for item in items], plan.attribute_ids
+                connector.tenant_id, [item.product.id for item in items], plan.attribute_ids, plan.value_scopes
             )
 
     return Pass(

@@ -270,7 +270,7 @@ async def _pages(
                 chunk=chunk,
                 after_id=after_id,
                 limit=pace.limit,
-                attribute_ids=plan.attribute_ids,
+                plan=plan,
             )
         )
 
