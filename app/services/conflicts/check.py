@@ -35,7 +35,7 @@ from app.domain.sync import ChangeAction
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.listings import ListingRepository, ListingRow
-from app.repositories.products import ProductRepository
+from app.repositories.products import ProductRepository, ProductRow
 from app.services.conflicts.notify import publish_conflict
 from app.services.connectors import credentials_rejected
 from app.services.mappings import MappingService
@@ -123,7 +123,7 @@ async def check_product(
     """
     plan, _ = await MappingService(container, connector.tenant_id).plan(connector)
     async with container.db.reader() as session:
-        items, values = await load_items(session, connector.tenant_id, connector.id, [product], plan)
+        items, values = await load_items(session, connector.tenant_id, connector.id, [ProductRow.of(product)], plan)
     item, seen = items[0], listing_mark(items[0].listing)
     how = make_pass(container, connector, plan, check_all=True, chosen=chosen, missing_kind=missing_kind)
     try:

@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.base import ChannelDocument, RemoteProduct
-from app.db.models import Listing, Product
+from app.db.models import Listing
 from app.domain.conflicts import ConflictType, ResolutionStatus
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ProductExport, ValueTable
 from app.domain.reconcile import Reconciliation
 from app.domain.sync import ChangeAction, Outgoing
 from app.repositories.listings import ListingRepository, ListingRow
-from app.repositories.products import ProductRepository
+from app.repositories.products import ProductRepository, ProductRow
 
 EXTERNAL_ID_LENGTH = Listing.external_id.type.length or 255
 
@@ -25,7 +25,7 @@ EXTERNAL_ID_LENGTH = Listing.external_id.type.length or 255
 class Item:
     """One product of the page and what happens to it."""
 
-    product: Product
+    product: ProductRow
     listing: ListingRow | None
     external_id: str | None = None
     out: Outgoing | None = None
@@ -89,7 +89,7 @@ class Item:
 
 
 async def load_items(
-    session: AsyncSession, tenant_id: int, connector_id: int, rows: Sequence[Product], plan: ExportPlan
+    session: AsyncSession, tenant_id: int, connector_id: int, rows: Sequence[ProductRow], plan: ExportPlan
 ) -> tuple[list[Item], dict[int, ValueTable]]:
     """Products with their listings and the values `plan` reads (no query for none: a chunk's last page)."""
     if not rows:
