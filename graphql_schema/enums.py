@@ -40,7 +40,8 @@ SyncPriority = strawberry.enum(SyncPriorityValue, name="SyncPriority")
 ChangeAction = strawberry.enum(
     ChangeActionValue,
     name="ChangeAction",
-    description="What a job did to a product. DELETE and FAIL are additions: removed from the channel, nothing sent.",
+    description="What a job did to a product. DELETE and FAIL are additions: removed from the channel; failed, "
+    "whole (nothing sent) or in part (the fields list what went through), as the job's failedProducts counts it.",
 )
 ResolutionStatus = strawberry.enum(ResolutionStatusValue, name="ResolutionStatus")
 Resolution = strawberry.enum(ResolutionValue, name="Resolution")

@@ -238,7 +238,8 @@ async def test_the_change_of_a_product_failed_in_one_locale_lists_what_the_other
 ) -> None:
     """A locale's problem fails only that locale: the product's price and its other locales' titles still reach
     the channel. Its change row must say so, as it does for a product the sync creates; for one the channel
-    already had, it read UPDATE with no field at all, as if nothing had been written."""
+    already had, it read UPDATE with no field at all, as if nothing had been written. It reads FAIL, as the job
+    counts it."""
     served_shop.shop.seed(sku(5), fields={"price": "1.00"}, locales={"fr": {"title": "Chaise du magasin"}})
     await upsert(shop_sync, {"sku": sku(5), "values": [value("name", None, "en_US")]})
     done = await wait_for_job(shop_sync, (await trigger(shop_sync, syncType="SINGLE", productSkus=[sku(5)]))["id"])
@@ -248,7 +249,7 @@ async def test_the_change_of_a_product_failed_in_one_locale_lists_what_the_other
         (field["field"], field["channelLocale"]): (field["before"], field["after"]) for field in change["fields"]
     }
     assert (change["action"], written) == (
-        "UPDATE",
+        "FAIL",
         {
             ("price", None): ("1.00", "105.50"),
             ("title", "ar"): (None, "كرسي بلوط 5"),
@@ -257,6 +258,25 @@ async def test_the_change_of_a_product_failed_in_one_locale_lists_what_the_other
     )
     stored = served_shop.shop.products[sku(5)]
     assert (stored.fields["price"], stored.locales["fr"]["title"]) == ("105.50", "Chaise en chêne 5")
+
+
+async def test_a_failed_product_the_channel_already_matches_reads_fail_in_its_change(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """A product counted in the job's failedProducts reads FAIL in its change row, whatever else of it was in step:
+    one whose sound parts the channel already held, with a locale failing, read SKIP, so changes(action: FAIL)
+    missed it while failedProducts counted it. Nothing is sent for it either way."""
+    served_shop.shop.seed(
+        sku(5),
+        fields={"price": "105.50"},
+        locales={"ar": {"title": "كرسي بلوط 5"}, "fr": {"title": "Chaise en chêne 5"}},
+    )
+    await upsert(shop_sync, {"sku": sku(5), "values": [value("name", None, "en_US")]})
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync, syncType="SINGLE", productSkus=[sku(5)]))["id"])
+    actions, errors = outcome(done, sku(5))
+    assert (done["failedProducts"], [(locale, code) for locale, code, _ in errors]) == (1, [("en", "CHN-010")])
+    assert actions == ["FAIL"], done["changes"]
+    assert batches(served_shop) == []
 
 
 async def test_cancel_stops_a_running_job_within_seconds(

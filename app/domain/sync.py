@@ -67,7 +67,8 @@ class ChangeAction(StrEnum):
     DELETE = "DELETE"
     """The product was deleted in the PIM and is removed from the channel."""
     FAIL = "FAIL"
-    """Nothing was sent: the product's own data cannot go out (its errors say why)."""
+    """The product failed (its errors say why): refused whole, nothing was sent; or in part (a locale), and its
+    change lists what its sound parts wrote."""
 
 
 def _canonical(value: Any) -> Any:

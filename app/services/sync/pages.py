@@ -519,7 +519,9 @@ def _counts(items: Sequence[Item]) -> Counts:
 def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
     """The product's audit row (one per job and SKU, as sync_changes keeps them): what was (or would be)
     written; when some of it is held in conflict, action CONFLICT, with the held fields (marked `held`)
-    after the written ones."""
+    after the written ones. A product the job counts failed (items.failed) reads FAIL whatever else of it went
+    through, so changes(action: FAIL) finds exactly the job's failedProducts; its fields still list what its
+    sound parts wrote."""
 
     def row(action: ChangeAction, fields: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -534,6 +536,8 @@ def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
         refused = item.action is ChangeAction.FAIL  # by the channel, or whole: a locale's problem fails only it
         sent = [] if refused else [_field_change(result) for result in item.rec.with_action(Action.SEND)]
         held = [{**_field_change(result), "held": True} for result in item.rec.held]
+        if failed(item):
+            return [row(ChangeAction.FAIL, sent + held)]
         if held:
             return [row(ChangeAction.CONFLICT, sent + held)]
         return [row(ChangeAction.UPDATE, sent)] if sent else [row(item.action, [])]
@@ -542,7 +546,7 @@ def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
         # Written unchecked: the channel was read and lacks the product (not the listing, which holds the
         # new snapshot by now).
         fields = field_changes(remote_document(item.remote), item.out)
-    return [row(item.action, fields)]
+    return [row(ChangeAction.FAIL if failed(item) else item.action, fields)]
 
 
 def _field_change(result: SlotResult) -> dict[str, Any]:
