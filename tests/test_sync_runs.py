@@ -129,6 +129,30 @@ async def test_incremental_sends_only_what_changed(
     assert batches(served_shop) == []
 
 
+async def test_a_forced_sync_sends_everything_and_lists_only_what_changes(
+    shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """forceResync sends every product again, and its changes list, as any job's do, what changes on the channel:
+    they listed every field sent, `price: 105.50 -> 105.50`, which reads as a change that never happened."""
+    await wait_for_job(shop_sync, (await trigger(shop_sync))["id"], worker=worker)
+    served_shop.shop.requests.clear()
+    await upsert(shop_sync, chair(3, fr="Chaise de salon 3"))
+    done = await wait_for_job(shop_sync, (await trigger(shop_sync, forceResync=True))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
+    assert len(sent_products(served_shop)) == PRODUCTS, "a forced sync must send every product"
+    fields = {edge["node"]["productSku"]: edge["node"]["fields"] for edge in done["changes"]["edges"]}
+    assert fields[sku(3)] == [
+        {
+            "field": "title",
+            "channelLocale": "fr",
+            "before": "Chaise en chêne 3",
+            "after": "Chaise de salon 3",
+            "held": False,
+        }
+    ]
+    assert [field for listed in fields.values() for field in listed if field["before"] == field["after"]] == []
+
+
 @pytest.mark.parametrize("sync_type", ["FULL", "INCREMENTAL"])
 async def test_products_deleted_or_disabled_in_the_pim_are_taken_off_the_channel(
     shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, sync_type: str

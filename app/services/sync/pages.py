@@ -535,6 +535,9 @@ def _changes(job: SyncJob, item: Item) -> list[dict[str, Any]]:
     if item.rec is not None:
         refused = item.action is ChangeAction.FAIL  # by the channel, or whole: a locale's problem fails only it
         sent = [] if refused else [_field_change(result) for result in item.rec.with_action(Action.SEND)]
+        # A forced sync re-sends slots the channel holds as they are: no change on the channel, so not listed
+        # (as field_changes leaves them out of a product written unchecked).
+        sent = [change for change in sent if change["before"] != change["after"]]
         held = [{**_field_change(result), "held": True} for result in item.rec.held]
         if failed(item):
             return [row(ChangeAction.FAIL, sent + held)]
