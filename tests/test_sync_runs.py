@@ -427,6 +427,19 @@ async def test_the_cli_exits_1_saying_why_when_every_product_of_its_sync_failed(
     assert f"error all {PRODUCTS} products failed, none went through; CHN-012" in result.output
 
 
+async def test_the_cli_exits_1_when_every_product_of_its_dry_run_would_fail(
+    shop_sync: GraphQLClient, worker: WorkerProcess, settings: Settings, tenant: TenantHandle
+) -> None:
+    """A dry run exits as its real run would: every product failing is exit 1, not exit 3, which says some went
+    through. The job itself reads COMPLETED: a dry run is not judged by what it found out."""
+    await upsert(shop_sync, {"sku": "UNTITLED", "values": [value("price", {"EUR": "9.50"})]})
+    command = ["sync", "shop", "--tenant", tenant.code, "--sku", "UNTITLED", "--dry-run"]
+    result = await asyncio.to_thread(CliRunner().invoke, pimsync, command, env=worker_env(settings))
+    assert result.exit_code == 1, result.output
+    assert "COMPLETED: 0 synced, 0 unchanged, 1 failed of 1." in result.output, result.output
+    assert "error the job's only product would fail" in result.output, result.output
+
+
 async def test_the_cli_process_follows_a_sync_to_its_end_without_a_traceback(
     shop_sync: GraphQLClient, worker: WorkerProcess, settings: Settings, tenant: TenantHandle
 ) -> None:

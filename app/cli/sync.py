@@ -23,7 +23,7 @@ from app.cli.interrupt import EXIT_INTERRUPTED
 from app.container import open_container
 from app.db.models import SyncJob
 from app.domain.connectors import SyncType
-from app.domain.sync import SyncJobStatus, SyncPriority
+from app.domain.sync import SyncJobStatus, SyncPriority, every_product_failed
 from app.services.sync import progress
 from app.services.sync.jobs import SyncJobService, SyncRequest
 
@@ -53,7 +53,8 @@ def sync(
 
     Exits 0 when every product went through, 3 when some failed and others
     went through (the job's errors list them), 1 when the job failed (as a
-    whole, or on every product it went through) or was cancelled or could not
+    whole, or on every product it went through; a dry run, when every product
+    would fail) or was cancelled or could not
     start as things stand (a sync of CONNECTOR already running, CONNECTOR
     paused), 2 when what it was given cannot be used (an unknown tenant,
     connector or SKU), 130 on Ctrl-C (which stops following the job, not the
@@ -106,8 +107,27 @@ def sync(
         errors.print(f"[red]error[/red] {job.failure}")
     if job.status != SyncJobStatus.COMPLETED:
         raise typer.Exit(1)
+    if _every_product_would_fail(job):
+        errors.print(f"[red]error[/red] {_would_fail(job.failed_products)}: the job's errors say why (a dry run)")
+        raise typer.Exit(1)
     if job.failed_products:
         raise typer.Exit(EXIT_FAILED_PRODUCTS)
+
+
+def _every_product_would_fail(job: SyncJob) -> bool:
+    """A dry run ends COMPLETED whatever it found out (domain.sync.every_product_failed), but exits as its real run
+    would: one failing every product is exit 1, not exit 3, which says some went through."""
+    return job.dry_run and every_product_failed(
+        synced=job.synced_products,
+        failed=job.failed_products,
+        skipped=job.skipped_products,
+        conflicted=job.conflicted_products,
+        dry_run=False,
+    )
+
+
+def _would_fail(products: int) -> str:
+    return "the job's only product would fail" if products == 1 else f"all {products} products would fail"
 
 
 def _api_id(job: SyncJob) -> str:
