@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -16,11 +18,13 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.channels.webhooks import WebhookRefused
 from app.container import Container, open_container
-from app.domain.errors import NotFound, Unauthenticated
+from app.domain.errors import InvalidInput, NotFound, Unauthenticated
 from app.domain.storable import lone_surrogate_refused
 from app.metrics import Metrics, MetricsMiddleware
 from app.ops import ops_routes
@@ -57,10 +61,33 @@ def parse_body(text: str | bytes, parse: Callable[[str], Any]) -> Any:
                 400, f"the request body is not UTF-8 (byte {byte:#04x} at offset {exc.start}): send JSON as UTF-8"
             ) from None
     parsed = parse(text)
-    refused = lone_surrogate_refused(text, parsed)
+    refused = half_character(text, parsed)
     if refused is not None:
-        raise HTTPException(400, f"{refused}: send whole characters")
+        raise HTTPException(400, refused)
     return parsed
+
+
+def half_character(text: str, data: Any) -> str | None:
+    """Why a GraphQL request (`data`, parsed from JSON `text`) is refused for holding half a character, or None."""
+    refused = lone_surrogate_refused(text, data)
+    return None if refused is None else f"{refused}: send whole characters"
+
+
+class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, refusing an operation that holds half a character before it runs, as parse_body
+    refuses such an HTTP body: it ran, and failed in the database as an INTERNAL_SERVER_ERROR (showing SQL in
+    development). Its `error` message names where; the socket stays open for the next operation."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload = message.get("payload")
+        # The socket hands the message over parsed: its JSON again, ASCII-escaped, shows a lone surrogate as the
+        # escape lone_surrogate_refused looks for first.
+        refused = half_character(json.dumps(payload), payload) if self.connection_acknowledged else None
+        if refused is None:
+            await super().handle_subscribe(message)
+            return
+        error = GraphQLError(refused, extensions={"code": InvalidInput.code})
+        await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -71,6 +98,8 @@ class GraphQLApp(GraphQL[Context, None]):
     connection_init's payload ({"Authorization": "Bearer ..."}); without a
     valid one the connection is refused before any subscription starts.
     """
+
+    graphql_transport_ws_handler_class = SocketHandler
 
     def __init__(self, current: Callable[[], Container], **kwargs: Any) -> None:
         super().__init__(**kwargs)

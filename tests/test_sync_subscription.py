@@ -18,7 +18,7 @@ from app.main import create_app
 from app.services import tokens
 from app.services.tokens import TokenService
 from app.settings import Settings
-from tests.catalog_fixtures import SET_LOCALES, upsert
+from tests.catalog_fixtures import SET_LOCALES, UPSERT_PRODUCTS, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import ServedShop, served_shop
 from tests.emulators import serve
@@ -82,6 +82,32 @@ async def test_a_socket_without_a_token_is_refused(api_url: str, token: str) -> 
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_a_lone_surrogate_sent_over_the_socket_is_refused_naming_where_and_changes_nothing(
+    gql: GraphQLClient, api_url: str, tenant: TenantHandle
+) -> None:
+    """As over HTTP (a 400): half a character cannot be stored, so the operation is refused before it runs, with
+    an error saying where; it ran, and failed in the database as an INTERNAL_SERVER_ERROR. The socket stays open."""
+    await set_up_catalog(gql)
+    products = [{"sku": "HALF", "values": [value("name", "Gift \ud83c", "en_US")]}]
+    async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        mutation = {"query": UPSERT_PRODUCTS, "variables": {"products": products}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": mutation}))
+        refused = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert refused["type"] == "error" and refused["id"] == "1", refused
+        assert [(error["message"], error["extensions"]["code"]) for error in refused["payload"]] == [
+            (
+                "variables.products.0.values.0.data holds a lone surrogate (\\ud83c), half of a character, "
+                "which cannot be stored: send whole characters",
+                "BAD_USER_INPUT",
+            )
+        ]
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ products { totalCount } }"}}))
+        counted = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert counted["payload"] == {"data": {"products": {"totalCount": 0}}}, counted
 
 
 async def test_revoking_the_token_ends_its_open_subscription(
