@@ -170,6 +170,31 @@ async def test_each_command_helps_with_what_it_does(cli: Cli, command: list[str]
     assert said in " ".join(result.stdout.split()), result.stdout
 
 
+LOADED_BY = """
+import sys
+from app.cli.main import main
+sys.argv = ["pimsync", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    print(exc.code, *sorted({name.partition(".")[0] for name in sys.modules}))
+"""
+HEAVY = {"sqlalchemy", "alembic", "pydantic_settings", "uvicorn", "arq", "redis", "httpx", "structlog", "strawberry"}
+FAST_ANSWERS = [(["--help"], 0), (["sync", "--help"], 0), (["catalog"], 2), (["serve", "--port", "70000"], 2)]
+
+
+@pytest.mark.parametrize(("command", "exit_code"), FAST_ANSWERS, ids=[" ".join(c) for c, _ in FAST_ANSWERS])
+def test_help_and_a_malformed_command_line_answer_without_loading_the_services(
+    command: list[str], exit_code: int
+) -> None:
+    """Every `pimsync` run paid a second or more for the database, Redis, the server and every channel before it
+    could say its help or that an option is wrong: those are for a command that runs."""
+    done = subprocess.run([sys.executable, "-c", LOADED_BY, *command], capture_output=True, text=True, check=True)
+    code, *loaded = done.stdout.splitlines()[-1].split()
+    assert code == str(exit_code), done.stdout + done.stderr
+    assert HEAVY.isdisjoint(loaded), sorted(HEAVY & set(loaded))
+
+
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(cli: Cli) -> None:
     assert not (cli.tmp / "pimsync.sqlite3").exists()
     first = await cli.ok("migrate")
@@ -815,7 +840,7 @@ async def test_a_command_reads_the_settings_once(migrated: Cli, monkeypatch: pyt
         reads.append(load_settings())
         return reads[-1]
 
-    monkeypatch.setattr("app.cli.common.load_settings", counted)
+    monkeypatch.setattr("app.settings.load_settings", counted)  # where settings() reads it, when first needed
     commands = (["tokens", "create", "--tenant", "acme", "--scopes", "all"], ["tokens", "list", "--tenant", "acme"])
     for args in (*commands, ["tenants", "list"], ["keys", "rotate"], ["migrate"]):
         reads.clear()

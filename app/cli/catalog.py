@@ -1,4 +1,6 @@
-"""`pimsync catalog ...`: enable locales, scopes and currencies before importing."""
+"""`pimsync catalog ...`: enable locales, scopes and currencies before importing.
+
+Each command imports the service it calls: building the command tree (for `pimsync --help`) loads none."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ from typing import Annotated
 import typer
 
 from app.cli.common import TenantOption, console, database, run, tenant_id
-from app.services.catalog_setup import CatalogSetupService, ScopeInputData
 
 catalog = typer.Typer(help="The catalog's set-up: locales, scopes and currencies.", no_args_is_help=True)
 
@@ -27,6 +28,7 @@ def locales(tenant: TenantOption, codes: DefaultFirst) -> None:
 
     The others are disabled, their values kept; disabling one a connector uses is refused.
     """
+    from app.services.catalog_setup import CatalogSetupService
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:
@@ -44,6 +46,7 @@ def scopes(tenant: TenantOption, codes: ScopeCodes) -> None:
 
     Disabling one a connector uses is refused.
     """
+    from app.services.catalog_setup import CatalogSetupService, ScopeInputData
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:
@@ -60,6 +63,7 @@ def currencies(tenant: TenantOption, codes: DefaultFirst) -> None:
 
     Disabling one a connector uses is refused.
     """
+    from app.services.catalog_setup import CatalogSetupService
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:

@@ -1,4 +1,8 @@
-"""`pimsync`: run, serve, work, migrate, and manage tokens, the catalog set-up and imports."""
+"""`pimsync`: run, serve, work, migrate, and manage tokens, the catalog set-up and imports.
+
+Each command imports the server, the worker, the database or Redis it uses when it runs: building the command
+tree, all that `pimsync --help` or a malformed option needs, loads none of them, where it took a second or more
+(the same in every command module)."""
 
 from __future__ import annotations
 
@@ -8,12 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
-from arq.connections import create_pool
-from redis.asyncio import Redis
 from typer.core import TyperGroup
 
 from app.cli.catalog import catalog
@@ -24,13 +25,12 @@ from app.cli.interrupt import EXIT_INTERRUPTED, interrupted
 from app.cli.keys import keys
 from app.cli.sync import sync
 from app.cli.tokens import tenants, tokens
-from app.container import arq_redis_settings, open_container
-from app.db.migrate import upgrade_to_head
 from app.domain.scopes import ALL_SCOPES
-from app.embedded_redis import redis_url, stop_embedded_redis
-from app.secrets import load_cipher
-from app.services.tokens import TokenService
-from app.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from app.settings import Settings
 
 
 class _Commands(TyperGroup):
@@ -74,6 +74,8 @@ PortOption = Annotated[
 @app.command()
 def migrate() -> None:
     """Apply the database migrations (alembic upgrade head)."""
+    from app.db.migrate import upgrade_to_head
+
     current = settings()
     with operator_errors():
         upgrade_to_head(current.resolved_database_url)
@@ -85,6 +87,8 @@ def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvic
     number before anything announces the address. uvicorn logs "Uvicorn running on http://host:port" here,
     with the bound port; a port in use, that error, and the command exits 1: it failed to start (uvicorn's own
     exit 3 is pimsync's for rows or products that did not go through)."""
+    import uvicorn
+
     from app.main import create_app
 
     config = uvicorn.Config(
@@ -101,6 +105,8 @@ async def _services_answer(current: Settings) -> None:
     """Open, once, what the API's start-up opens (the secret keys, Redis): a mistake in them is then one line and
     exit 1, where a failed start-up inside uvicorn is a traceback. The database is not needed to start: /ready
     tells whether it answers."""
+    from app.container import open_container
+
     container = await open_container(current)
     await container.close()
 
@@ -148,6 +154,10 @@ async def _redis_answers(current: Settings) -> None:
     """Wait for Redis with arq's own tries, each said in the log, then exit 1 with one line if it never answers.
     The worker's own connections ride out an outage (arq_redis_settings), which at start-up would be half a minute
     of silence a try before a Redis that is not there is reported."""
+    from arq.connections import create_pool
+
+    from app.container import arq_redis_settings
+
     pool = await create_pool(arq_redis_settings(current), default_queue_name=current.queue_name)
     await pool.aclose()
 
@@ -164,6 +174,8 @@ CheckOption = Annotated[
 async def _worker_health(current: Settings, key: str) -> str | None:
     """What the worker last wrote under its health key; None when it wrote nothing lately. One try: a probe
     answers at once, and starts no embedded Redis."""
+    from redis.asyncio import Redis
+
     client = Redis.from_url(current.redis_url or f"unix://{current.embedded_redis_socket}", socket_connect_timeout=2)
     try:
         found = await client.get(key)
@@ -192,6 +204,8 @@ def worker(check: CheckOption = False) -> None:
     It refuses to start on a database that needs `pimsync migrate`."""
     from arq import run_worker
 
+    from app.container import arq_redis_settings
+    from app.embedded_redis import stop_embedded_redis
     from workers.settings import CannotStart, WorkerSettings, health_key, periodic_tasks
 
     current = settings()
@@ -218,6 +232,8 @@ def worker(check: CheckOption = False) -> None:
 
 async def _demo_token(tenant_code: str) -> str | None:
     """An admin token for the demo tenant on first start; None when one was issued before."""
+    from app.services.tokens import TokenService
+
     async with database() as db, db.transaction() as session:
         service = TokenService(session)
         tenant, _ = await service.ensure_tenant(tenant_code)
@@ -249,6 +265,10 @@ def run_all(host: HostOption = None, port: PortOption = None) -> None:
     Redis is an embedded server unless REDIS_URL is set. On first start, it
     prints an admin token for the demo tenant (PIMSYNC_DEMO_TENANT).
     """
+    from app.db.migrate import upgrade_to_head
+    from app.embedded_redis import redis_url, stop_embedded_redis
+    from app.secrets import load_cipher
+
     current = settings()
     server, listening = _listen(current, host, port)  # first: a port in use stops `run` before it starts anything
     with listening:  # closed too when a step below refuses to start

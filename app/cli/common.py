@@ -1,4 +1,8 @@
-"""What every command shares: settings, the database, and turning service errors into clean exits."""
+"""What every command shares: settings, the database, and turning service errors into clean exits.
+
+What reads the settings or opens the database (pydantic-settings, SQLAlchemy, alembic's scripts, Redis's client)
+is imported by the function that needs it: `pimsync --help`, or an option out of range, imports this module and
+answers at once, where loading them all took a second or more."""
 
 from __future__ import annotations
 
@@ -7,25 +11,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from pydantic import ValidationError
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, ProgressColumn
-from sqlalchemy import Connection, inspect, text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.engine import Database
-from app.db.migrate import SchemaNotCurrent, require_current
 from app.domain.errors import InvalidInput, NotFound, Path, ServiceError, TenantNotFound
-from app.logging import configure_logging
-from app.repositories.tenants import TenantRepository
-from app.secrets import SecretKeysInvalid
-from app.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.db.engine import Database
+    from app.settings import Settings
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -63,6 +63,11 @@ def settings() -> Settings:
     works whatever the environment holds. The first read also sends the command's log lines (a service's,
     alembic's) to stderr as LOG_LEVEL and LOG_JSON say, as the server's go, never into the output a script reads.
     A malformed variable is one line naming it and what is wrong (exit 2)."""
+    from pydantic import ValidationError
+
+    from app.logging import configure_logging
+    from app.settings import load_settings
+
     reading = _reading.get()  # the object itself: a first read inside asyncio.run's copied context is shared
     if reading.settings is None:
         try:
@@ -90,6 +95,8 @@ def _setting_problem(location: tuple[int | str, ...], message: str) -> str:
 
 @asynccontextmanager
 async def database() -> AsyncIterator[Database]:
+    from app.db.engine import Database
+
     db = Database(settings().resolved_database_url)
     try:
         await require_current_schema(db)
@@ -101,6 +108,8 @@ async def database() -> AsyncIterator[Database]:
 async def require_current_schema(db: Database) -> None:
     """A command on a database never migrated, or migrated by older code, would fail on a missing table; on one a
     newer release migrated, it could write what that release no longer reads."""
+    from app.db.migrate import require_current
+
     async with db.reader() as session:
         connection = await session.connection()
         require_current(await connection.run_sync(_revision))
@@ -108,6 +117,8 @@ async def require_current_schema(db: Database) -> None:
 
 def _revision(connection: Connection) -> str | None:
     """As ReadinessService reads it (alembic's MigrationContext would log to the command's output)."""
+    from sqlalchemy import inspect, text
+
     if not inspect(connection).has_table("alembic_version"):
         return None
     revision = connection.scalar(text("SELECT version_num FROM alembic_version"))
@@ -116,6 +127,8 @@ def _revision(connection: Connection) -> str | None:
 
 async def tenant_id(session: AsyncSession, code: str) -> int:
     """The id of the tenant a command's --tenant names; TenantNotFound, said as every command says it, if none."""
+    from app.repositories.tenants import TenantRepository
+
     tenant = await TenantRepository(session).by_code(code)
     if tenant is None:
         raise TenantNotFound(code)
@@ -153,6 +166,12 @@ def operator_errors(terms: Mapping[str, str] | None = None) -> Iterator[None]:
     was given that cannot be used (bad input, a tenant or object that does not exist, a malformed SECRET_KEYS)
     exits 2, as a malformed option or setting; what was refused as things stand (a sync already running) and a
     set-up to fix (a database or Redis that does not answer, a schema to migrate) exit 1."""
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import DBAPIError
+
+    from app.db.migrate import SchemaNotCurrent
+    from app.secrets import SecretKeysInvalid
+
     try:
         yield
     except InvalidInput as exc:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -26,8 +26,9 @@ from app.cli.common import (
     run,
 )
 from app.cli.interrupt import EXIT_INTERRUPTED
-from app.services.importing.importer import Importer, ImportReport, Rejection
-from app.services.importing.sources import UnsupportedFile
+
+if TYPE_CHECKING:
+    from app.services.importing.importer import Importer, ImportReport, Rejection
 
 imports = typer.Typer(help="Import attributes or products from JSON Lines or Akeneo CSV files.", no_args_is_help=True)
 
@@ -81,7 +82,13 @@ def _import(path: Path, rejects: Path | None, start: Callable[[Importer], Awaita
 async def _read_into_catalog(
     path: Path, size: int, start: Callable[[Importer], Awaitable[ImportReport]], on_reject: Callable[[Rejection], None]
 ) -> ImportReport:
-    """The import, under a progress bar over the file's bytes; a first Ctrl-C ends it after the batch in flight."""
+    """The import, under a progress bar over the file's bytes; a first Ctrl-C ends it after the batch in flight.
+
+    The importer is imported here, when a command runs: building the command tree (`pimsync --help`) loads none
+    of it."""
+    from app.services.importing.importer import Importer
+    from app.services.importing.sources import UnsupportedFile
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with progress_bar(*columns, TimeRemainingColumn()) as bar, _ctrl_c_stops() as stop:
         task = bar.add_task(f"importing {path.name}", total=size)

@@ -1,13 +1,12 @@
-"""`pimsync keys ...`: secret keys for channel credentials."""
+"""`pimsync keys ...`: secret keys for channel credentials.
+
+Each command imports what it calls: building the command tree (for `pimsync --help`) loads none of it."""
 
 from __future__ import annotations
 
 import typer
-from cryptography.fernet import Fernet
 
 from app.cli.common import console, database, errors, run, settings
-from app.secrets import CredentialVault, load_cipher
-from app.services.keys import rotate_credentials
 
 keys = typer.Typer(
     help="Secret keys that encrypt channel credentials (SECRET_KEYS, newest first).", no_args_is_help=True
@@ -23,6 +22,8 @@ def rotate() -> None:
     decrypted with any configured key (they are left unchanged), or kept
     changing while they were rotated (run it again).
     """
+    from app.secrets import CredentialVault, load_cipher
+    from app.services.keys import rotate_credentials
 
     async def work() -> None:
         vault = CredentialVault(load_cipher(settings()))  # inside run(): a malformed SECRET_KEYS is a clean error
@@ -44,4 +45,6 @@ def rotate() -> None:
 @keys.command("generate")
 def generate() -> None:
     """Print a new Fernet key (put it first in SECRET_KEYS, then run `pimsync keys rotate`)."""
+    from cryptography.fernet import Fernet
+
     print(Fernet.generate_key().decode())

@@ -1,10 +1,13 @@
-"""`pimsync sync CONNECTOR`: start a sync and follow it with a progress bar until it ends."""
+"""`pimsync sync CONNECTOR`: start a sync and follow it with a progress bar until it ends.
+
+The container and the sync services are imported when the command runs: building the command tree (`pimsync
+--help`) loads none of them."""
 
 from __future__ import annotations
 
 import time
 from contextlib import aclosing
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -20,12 +23,11 @@ from app.cli.common import (
     tenant_id,
 )
 from app.cli.interrupt import EXIT_INTERRUPTED
-from app.container import open_container
-from app.db.models import SyncJob
 from app.domain.connectors import SyncType
-from app.domain.sync import SyncJobStatus, SyncPriority, every_product_failed
-from app.services.sync import progress
-from app.services.sync.jobs import SyncJobService, SyncRequest
+
+if TYPE_CHECKING:
+    from app.db.models import SyncJob
+    from app.services.sync.jobs import SyncJobService
 
 WAITING_HINT_AFTER = 5.0
 EXIT_FAILED_PRODUCTS = 3
@@ -60,6 +62,10 @@ def sync(
     connector or SKU), 130 on Ctrl-C (which stops following the job, not the
     job).
     """
+    from app.container import open_container
+    from app.domain.sync import SyncJobStatus, SyncPriority
+    from app.services.sync.jobs import SyncJobService, SyncRequest
+
     if sync_type is SyncType.SINGLE and not skus:
         raise typer.BadParameter(
             "a SINGLE sync names its products: give --sku (repeat it for several)", param_hint="--type"
@@ -117,6 +123,8 @@ def sync(
 def _every_product_would_fail(job: SyncJob) -> bool:
     """A dry run ends COMPLETED whatever it found out (domain.sync.every_product_failed), but exits as its real run
     would: one failing every product is exit 1, not exit 3, which says some went through."""
+    from app.domain.sync import every_product_failed
+
     return job.dry_run and every_product_failed(
         synced=job.synced_products,
         failed=job.failed_products,
@@ -141,6 +149,9 @@ def _api_id(job: SyncJob) -> str:
 
 
 async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJob:
+    from app.domain.sync import SyncJobStatus
+    from app.services.sync import progress
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     started = time.monotonic()
     hinted = False

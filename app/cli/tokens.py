@@ -1,4 +1,6 @@
-"""`pimsync tokens ...` and `pimsync tenants ...`."""
+"""`pimsync tokens ...` and `pimsync tenants ...`.
+
+Each command imports the service it calls: building the command tree (for `pimsync --help`) loads none."""
 
 from __future__ import annotations
 
@@ -9,8 +11,6 @@ from rich.table import Column, Table
 
 from app.cli.common import EXIT_UNUSABLE, TenantOption, console, database, errors, run
 from app.domain.scopes import parse_scopes
-from app.repositories.tenants import TenantRepository
-from app.services.tokens import TokenService
 
 tokens = typer.Typer(help="API tokens: shown once at creation, stored hashed.", no_args_is_help=True)
 tenants = typer.Typer(help="Tenants (catalog teams); a tenant is created with its first token.", no_args_is_help=True)
@@ -25,6 +25,8 @@ def create(
     name: Annotated[str, typer.Option(help="A name to tell tokens apart.")] = "cli",
 ) -> None:
     """Create a token (and the tenant on first use); the token is the last line printed."""
+    from app.services.tokens import TokenService
+
     try:
         wanted = parse_scopes(scopes)
     except ValueError as exc:
@@ -48,6 +50,7 @@ def create(
 @tokens.command("list")
 def list_tokens(tenant: TenantOption) -> None:
     """List a tenant's tokens (never the secrets)."""
+    from app.services.tokens import TokenService
 
     async def work() -> None:
         async with database() as db, db.reader() as session:
@@ -76,6 +79,7 @@ def revoke(
     token_id: Annotated[int, typer.Argument(metavar="TOKEN_ID", help="The token's id, from `pimsync tokens list`.")],
 ) -> None:
     """Revoke a token: requests with it are refused from now on."""
+    from app.services.tokens import TokenService
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:
@@ -88,6 +92,7 @@ def revoke(
 @tenants.command("list")
 def list_tenants() -> None:
     """List the tenants: code, name and product revision."""
+    from app.repositories.tenants import TenantRepository
 
     async def work() -> None:
         async with database() as db, db.reader() as session:
