@@ -47,10 +47,12 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(repeated).setLevel(logging.CRITICAL + 1)
 
 
-QUIET_LIBRARIES = ("httpx", "httpcore")
+QUIET_LIBRARIES = ("httpx", "httpcore", "alembic.runtime.plugins")
 """httpx logs every request at INFO with its full URL (a query of up to 100 SKUs): a line per channel call in
 a worker's log, rendered at a cost a 100,000-product export feels. The channel clients log their own requests
-(endpoint, status, time) at DEBUG; the libraries' warnings still come through."""
+(endpoint, status, time) at DEBUG; the libraries' warnings still come through. alembic logs "setup plugin" at INFO
+for each of its own plugins as it is imported, which is when a process first reads the migrations (app.db.migrate),
+after its logs are set up: lines about alembic's insides in every command's output."""
 
 SILENCED = ("strawberry.execution",)
 """strawberry logs every GraphQL error with the exception's message and traceback, which can carry what the

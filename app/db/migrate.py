@@ -1,15 +1,19 @@
-"""Schema migrations, run in code so they work from any directory after `pip install .`."""
+"""Schema migrations, run in code so they work from any directory after `pip install .`.
+
+alembic is imported by the functions that read or run the migrations: importing alembic loads its operations for
+every database dialect (a tenth of a second or more), which a process that only catches SchemaNotCurrent (a
+liveness probe, a command that fails before it opens the database) has no use for."""
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
 
 import migrations
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATION_LOCK = 0x70696D73796E63
 """The PostgreSQL advisory lock a migration run holds ("pimsync" in ASCII): a second process migrating the same
@@ -25,6 +29,8 @@ class SchemaNewer(SchemaNotCurrent):
 
 
 def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
     config.attributes["database_url"] = database_url
@@ -36,10 +42,14 @@ def upgrade_to_head(database_url: str) -> None:
     """Apply every migration not yet applied (call from synchronous code: alembic runs its own loop).
 
     SchemaNewer, with nothing changed, on a database a newer release migrated (migrations/env.py checks it)."""
+    from alembic import command
+
     command.upgrade(alembic_config(database_url), "head")
 
 
 def head_revision(database_url: str) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
 
 
@@ -47,6 +57,8 @@ def head_revision(database_url: str) -> str | None:
 def known_revisions() -> tuple[str | None, frozenset[str]]:
     """This code's head revision and every revision of its migrations, read once: /ready asks on every probe,
     and reading the scripts loads each migration file (milliseconds each time)."""
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(alembic_config(""))
     return scripts.get_current_head(), frozenset(script.revision for script in scripts.walk_revisions())
 
