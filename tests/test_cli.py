@@ -195,6 +195,21 @@ def test_help_and_a_malformed_command_line_answer_without_loading_the_services(
     assert HEAVY.isdisjoint(loaded), sorted(HEAVY & set(loaded))
 
 
+def test_a_liveness_probe_answers_without_loading_the_worker(cli: Cli) -> None:
+    """`pimsync worker --check` runs every few seconds on every host: it read one key, after loading every task,
+    service and channel of the worker (over a second of CPU each time)."""
+    env = {name: value for name, value in {**os.environ, **cli.env}.items() if value is not None}
+    env["PIMSYNC_QUEUE"] = f"probe-{cli.tmp.name}"  # no worker polls it: the probe says so and exits 1
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_BY, "worker", "--check"], env=env, capture_output=True, text=True, check=True
+    )
+    code, *loaded = done.stdout.splitlines()[-1].split()
+    assert code == "1", done.stdout + done.stderr
+    assert "no worker on" in done.stderr, done.stderr
+    unneeded = {"arq", "alembic", "strawberry", "uvicorn"} & set(loaded)
+    assert not unneeded, sorted(unneeded)
+
+
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(cli: Cli) -> None:
     assert not (cli.tmp / "pimsync.sqlite3").exists()
     first = await cli.ok("migrate")

@@ -6,7 +6,6 @@ an override), so importing this module starts nothing.
 
 from __future__ import annotations
 
-import socket
 from typing import Any, ClassVar
 
 import structlog
@@ -23,6 +22,7 @@ from app.services.sync.recovery import recover_at_startup
 from app.services.webhooks import MAX_ATTEMPTS, recover_webhook_deliveries
 from app.settings import Settings, load_settings
 from workers.context import WorkerContext
+from workers.health import HEALTH_CHECK_SECONDS
 from workers.tasks.check_readiness import check_readiness
 from workers.tasks.conflicts import apply_conflict_resolution
 from workers.tasks.maintenance import (
@@ -92,17 +92,6 @@ def periodic_tasks(queue_name: str) -> list[Any]:
         (apply_lost_resolutions, {10, 40}),
     ]
     return [cron(task, name=prefix + task.__name__, second=seconds, unique=True) for task, seconds in schedule]
-
-
-HEALTH_CHECK_SECONDS = 30
-"""How often a polling worker renews its health key; the key outlives each renewal by a second."""
-
-
-def health_key(queue_name: str) -> str:
-    """Where the worker on this host says it is alive and polling (arq writes it, with its job counts). One key per
-    host, not arq's one per queue: a liveness probe asks about its own host's worker, and any other worker polling
-    the queue would otherwise answer for a stuck one."""
-    return f"{queue_name}:health-check:{socket.gethostname()}"
 
 
 class WorkerSettings:

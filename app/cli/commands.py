@@ -185,7 +185,7 @@ async def _worker_health(current: Settings, key: str) -> str | None:
 
 
 def _check_worker(current: Settings) -> None:
-    from workers.settings import HEALTH_CHECK_SECONDS, health_key
+    from workers.health import HEALTH_CHECK_SECONDS, health_key
 
     found = run_async(lambda: _worker_health(current, health_key(current.queue_name)))
     if found is None:
@@ -202,16 +202,17 @@ def worker(check: CheckOption = False) -> None:
     """Run a worker: sync jobs, channel webhooks, conflict resolutions and scheduled syncs.
 
     It refuses to start on a database that needs `pimsync migrate`."""
-    from arq import run_worker
-
-    from app.container import arq_redis_settings
-    from app.embedded_redis import stop_embedded_redis
-    from workers.settings import CannotStart, WorkerSettings, health_key, periodic_tasks
-
     current = settings()
     if check:
         _check_worker(current)
         return
+    from arq import run_worker
+
+    from app.container import arq_redis_settings
+    from app.embedded_redis import stop_embedded_redis
+    from workers.health import health_key
+    from workers.settings import CannotStart, WorkerSettings, periodic_tasks
+
     try:
         run_async(lambda: _redis_answers(current))
         with operator_errors():
