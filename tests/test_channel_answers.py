@@ -67,15 +67,30 @@ def answering(body: bytes, *, encoding: str | None = None, seen: list[dict[str, 
 
 
 def trickling(*, every: float, pieces: int) -> Asgi:
-    """A server answering a JSON array one space at a time, `every` seconds apart: each read is quick."""
+    """A server answering a JSON array one space at a time, `every` seconds apart: each read is quick.
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    It stops trickling once the client hangs up (the test's point is that the client does): trickling on, it
+    outlived its test, and the server's stop cut it off with a traceback logged into whatever test ran next in the
+    process (one asserting a command's output holds no traceback failed on it)."""
+
+    async def trickle(send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": b"[", "more_body": True})
         for _ in range(pieces):
             await asyncio.sleep(every)
             await send({"type": "http.response.body", "body": b" ", "more_body": True})
         await send({"type": "http.response.body", "body": b"]"})
+
+    async def hung_up(receive: Any) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            continue
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        tasks = {asyncio.create_task(trickle(send)), asyncio.create_task(hung_up(receive))}
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     return app
 
