@@ -353,6 +353,40 @@ async def test_a_set_up_mistake_stops_the_api_with_one_line(
     assert embedded_redis_servers(var_dir) == [], "no redis-server is left running"
 
 
+@pytest.mark.parametrize("command", ["serve", "run"])
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key"),
+        ({"ENVIRONMENT": "production"}, "error SECRET_KEYS must be set in production"),
+    ],
+)
+async def test_unusable_secret_keys_stop_the_api_before_it_announces_an_address(
+    command: str, setting: dict[str, str], said: str, tmp_path: Path, services: list[Service]
+) -> None:
+    """A malformed or missing SECRET_KEYS is a setting: refused before the socket is bound, so no log says
+    "Uvicorn running on ..." ahead of the error (a log watcher took the API for started), and before Redis is
+    tried (one that does not answer either was reported instead, with exit 1 after its retries)."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'pimsync.sqlite3'}"
+    await asyncio.to_thread(upgrade_to_head, database_url)
+    with closed_port() as port:
+        env = base_env(
+            PIMSYNC_VAR_DIR=str(tmp_path / "var"),
+            DATABASE_URL=database_url,
+            REDIS_URL=f"redis://127.0.0.1:{port}/0",
+            ENVIRONMENT="test",
+        )
+        service = start(tmp_path, [command, "--port", "0"], {**env, **setting})
+        services.append(service)
+        returncode = service.process.wait(START_SECONDS)
+
+    stderr = service.stderr.read_text(encoding="utf-8")
+    assert returncode == 2, service.output()
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(said), service.output()
+    assert "Uvicorn running" not in stderr, service.output()
+
+
 async def test_another_ctrl_c_while_run_waits_for_its_worker_stops_it_at_once(
     tmp_path: Path, services: list[Service]
 ) -> None:

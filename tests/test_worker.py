@@ -339,6 +339,30 @@ async def test_a_set_up_mistake_stops_the_worker_with_one_line(
     assert embedded_servers(tmp_path) == [], "the embedded Redis it started is stopped"
 
 
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key"),
+        ({"ENVIRONMENT": "production"}, "error SECRET_KEYS must be set in production"),
+    ],
+)
+async def test_unusable_secret_keys_stop_the_worker_before_it_reaches_redis(
+    setting: dict[str, str], said: str, tmp_path: Path, running: list[WorkerProcess]
+) -> None:
+    """A malformed or missing SECRET_KEYS is a setting (exit 2) refused before anything starts: the worker tried
+    Redis first, so one that does not answer was reported instead (exit 1, after five seconds of retries), and
+    one that answered saw arq log "Starting worker" ahead of the error."""
+    machine = Machine(tmp_path, None)
+    with closed_port() as port:
+        worker = start_worker(machine, REDIS_URL=f"redis://127.0.0.1:{port}/0", **setting)
+        running.append(worker)
+        returncode = worker.wait(START_SECONDS)
+    output = worker.output()
+    assert returncode == 2, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(said), output
+
+
 async def test_a_database_that_does_not_answer_stops_the_worker_with_one_line_within_seconds(
     tmp_path: Path, running: list[WorkerProcess]
 ) -> None:

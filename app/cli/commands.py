@@ -90,7 +90,10 @@ def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvic
     import uvicorn
 
     from app.main import create_app
+    from app.secrets import load_cipher
 
+    with operator_errors():
+        load_cipher(current)  # a setting: refused before the socket is bound and its address logged
     config = uvicorn.Config(
         create_app(current), host=host or current.host, port=current.port if port is None else port, log_config=None
     )
@@ -210,10 +213,13 @@ def worker(check: CheckOption = False) -> None:
 
     from app.container import arq_redis_settings
     from app.embedded_redis import stop_embedded_redis
+    from app.secrets import load_cipher
     from workers.health import health_key
     from workers.settings import CannotStart, WorkerSettings, periodic_tasks
 
     try:
+        with operator_errors():
+            load_cipher(current)  # a setting: refused before Redis is tried or arq says it is starting
         run_async(lambda: _redis_answers(current))
         with operator_errors():
             run_worker(
@@ -268,13 +274,11 @@ def run_all(host: HostOption = None, port: PortOption = None) -> None:
     """
     from app.db.migrate import upgrade_to_head
     from app.embedded_redis import redis_url, stop_embedded_redis
-    from app.secrets import load_cipher
 
     current = settings()
     server, listening = _listen(current, host, port)  # first: a port in use stops `run` before it starts anything
     with listening:  # closed too when a step below refuses to start
         with operator_errors():
-            load_cipher(current)
             upgrade_to_head(current.resolved_database_url)
         run_async(lambda: _services_answer(current))
         url = redis_url(current)
