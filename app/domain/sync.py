@@ -210,7 +210,7 @@ class CodeTally:
 
 def every_product_failed(*, synced: int, failed: int, skipped: int, conflicted: int, dry_run: bool) -> bool:
     """Whether a job went through products and failed every one (none synced, unchanged or held in a conflict): it
-    put nothing on the channel, so it failed, though no single error stopped it. A dry run sends nothing either
+    failed, though no single error stopped it (a product failed in a locale may still have been written in others). A dry run sends nothing either
     way: its errors are what it found out, and it is not judged by them."""
     return not dry_run and failed > 0 and synced == skipped == conflicted == 0
 
@@ -220,7 +220,7 @@ def every_product_failed_reason(products: int, tally: Sequence[CodeTally]) -> st
     if products == 1:
         head = "the job's only product failed"
         return head if not tally else f"{head}: {tally[0].code} {_quoted(tally[0].message)}"
-    head = f"all {products} products failed, none went through"
+    head = f"all {products} products failed"
     if not tally:
         return head
     top, others = tally[0], len(tally) - 1

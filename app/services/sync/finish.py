@@ -6,8 +6,8 @@ to some locales does not, since it did not send everything. Jobs that keep faili
 connector in ERROR so schedules stop hammering a broken channel.
 
 A job fails as a whole (job.failure, set by the runner: credentials rejected, a chunk no worker can finish), or
-by failing every product it went through (domain.sync.every_product_failed): nothing reached the channel, so it
-ends FAILED saying how, moves neither the cursor nor the connector's last sync (the next INCREMENTAL sync takes
+by failing every product it went through (domain.sync.every_product_failed; a product failed in one locale may
+have been written in the others, as its change row says), so it ends FAILED saying how, moves neither the cursor nor the connector's last sync (the next INCREMENTAL sync takes
 every product of it again), and counts toward the connector's run of failed jobs unless only its products' own
 data was refused (domain.sync.blames_the_channel). A job where some products went through is COMPLETED.
 """
