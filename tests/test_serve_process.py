@@ -329,7 +329,7 @@ def test_an_api_whose_start_up_fails_exits_1_not_uvicorns_3(caplog: pytest.LogCa
     ("setting", "said", "exit_code"),
     [
         ({"SECRET_KEYS": "notakey"}, "error SECRET_KEYS entry 1 is not a valid Fernet key", 2),
-        ({"REDIS_URL": "redis://127.0.0.1:{closed_port}/0"}, "(check DATABASE_URL and REDIS_URL)", 1),
+        ({"REDIS_URL": "redis://127.0.0.1:{closed_port}/0"}, "(check REDIS_URL)", 1),
     ],
 )
 async def test_a_set_up_mistake_stops_the_api_with_one_line(

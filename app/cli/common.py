@@ -194,6 +194,9 @@ def operator_errors(terms: Mapping[str, str] | None = None) -> Iterator[None]:
             raise
         errors.print(f"[red]error[/red] the database refused the connection: {exc.orig} (check DATABASE_URL)")
         raise typer.Exit(1) from exc
-    except (RedisError, OSError) as exc:  # a service that does not answer: a setting to fix, not a bug
+    except RedisError as exc:  # Redis does not answer: a setting to fix, not a bug
+        errors.print(f"[red]error[/red] Redis {type(exc).__name__}: {exc} (check REDIS_URL)")
+        raise typer.Exit(1) from exc
+    except OSError as exc:  # the database or Redis does not answer: the socket's error does not say which
         errors.print(f"[red]error[/red] {type(exc).__name__}: {exc} (check DATABASE_URL and REDIS_URL)")
         raise typer.Exit(1) from exc
