@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,7 +24,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from app.channels.webhooks import WebhookRefused
 from app.container import Container, open_container
 from app.domain.errors import InvalidInput, NotFound, Unauthenticated
-from app.domain.storable import lone_surrogate_refused
+from app.domain.storable import lone_surrogate, lone_surrogate_refused
 from app.metrics import Metrics, MetricsMiddleware
 from app.ops import ops_routes
 from app.services.auth import Principal
@@ -61,15 +60,16 @@ def parse_body(text: str | bytes, parse: Callable[[str], Any]) -> Any:
                 400, f"the request body is not UTF-8 (byte {byte:#04x} at offset {exc.start}): send JSON as UTF-8"
             ) from None
     parsed = parse(text)
-    refused = half_character(text, parsed)
+    refused = half_character(parsed, text)
     if refused is not None:
         raise HTTPException(400, refused)
     return parsed
 
 
-def half_character(text: str, data: Any) -> str | None:
-    """Why a GraphQL request (`data`, parsed from JSON `text`) is refused for holding half a character, or None."""
-    refused = lone_surrogate_refused(text, data)
+def half_character(data: Any, text: str | None = None) -> str | None:
+    """Why a GraphQL request (`data`, parsed from JSON `text` when there was text) is refused for holding half a
+    character, or None."""
+    refused = lone_surrogate(data) if text is None else lone_surrogate_refused(text, data)
     return None if refused is None else f"{refused}: send whole characters"
 
 
@@ -80,9 +80,7 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
-        # The socket hands the message over parsed: its JSON again, ASCII-escaped, shows a lone surrogate as the
-        # escape lone_surrogate_refused looks for first.
-        refused = half_character(json.dumps(payload), payload) if self.connection_acknowledged else None
+        refused = half_character(payload) if self.connection_acknowledged else None  # the socket parsed it
         if refused is None:
             await super().handle_subscribe(message)
             return

@@ -63,8 +63,13 @@ def lone_surrogate_refused(text: str, data: Any) -> str | None:
     """Why JSON `data`, parsed from `text`, cannot be stored: its first string (an object's key too) holding half
     of a character, named by its path. None when every string is whole, found without walking `data` when `text`
     escapes no surrogate (a raw one is not UTF-8, so only an escape can make one)."""
-    if not SURROGATE_ESCAPE.search(text):
-        return None
+    return lone_surrogate(data) if SURROGATE_ESCAPE.search(text) else None
+
+
+def lone_surrogate(data: Any) -> str | None:
+    """Why JSON `data` cannot be stored: its first string (an object's key too) holding half of a character, named
+    by its path; None when every string is whole. Data come already parsed (a websocket's message) have no text
+    for lone_surrogate_refused to look through first."""
     for at, leaf in _leaves(data, ()):
         found = SURROGATE.search(leaf) if isinstance(leaf, str) else None
         if found is not None:
