@@ -313,15 +313,10 @@ class ShopifyAdapter:
         """Every product holding a variant whose SKU is exactly `sku`, page by page: the search matches loosely, so
         the exact one may come after a page of others."""
         ids: list[str] = []
-        after: str | None = None
-        while True:
-            variables = {"query": sku_term(sku), "first": gql.LOOKUP_PAGE_SIZE, "after": after}
-            found, after = await self._client.data(
-                gql.PRODUCT_ID_BY_SKU, variables, lambda data: product_ids_by_sku(data, sku)
-            )
+        variables = {"query": sku_term(sku), "first": gql.LOOKUP_PAGE_SIZE}
+        async for found in self._client.pages(gql.PRODUCT_ID_BY_SKU, variables, lambda d: product_ids_by_sku(d, sku)):
             ids.extend(product_id for product_id in found if product_id not in ids)
-            if after is None:
-                return ids
+        return ids
 
     async def _stock_at(self, document: ChannelDocument, state: ProductState, location: str) -> ItemResult | None:
         """Stock the variant at `location` when the state read shows it is not (a product the merchant made may
@@ -550,13 +545,10 @@ class ShopifyAdapter:
     async def webhook_callbacks(self) -> tuple[str, ...]:
         """Every address this app's WEBHOOK_TOPICS subscriptions deliver to, in Shopify's order."""
         callbacks: dict[str, None] = {}
-        after: str | None = None
-        while True:
-            variables = {"topics": list(WEBHOOK_TOPICS), "first": gql.WEBHOOK_PAGE_SIZE, "after": after}
-            found, after = await self._client.data(gql.WEBHOOK_SUBSCRIPTIONS_BY_TOPIC, variables, parse_webhook_page)
+        variables = {"topics": list(WEBHOOK_TOPICS), "first": gql.WEBHOOK_PAGE_SIZE}
+        async for found in self._client.pages(gql.WEBHOOK_SUBSCRIPTIONS_BY_TOPIC, variables, parse_webhook_page):
             callbacks.update(dict.fromkeys(subscription.uri for subscription in found))
-            if after is None:
-                return tuple(callbacks)
+        return tuple(callbacks)
 
 
 def _is_missing(message: str) -> bool:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
@@ -237,6 +237,18 @@ class ShopifyClient:
             return read(data)
         except ValueError as exc:  # ShapeError included
             raise ChannelRejected(self._noted(f"Shopify {operation.name}: unexpected answer: {exc}")) from None
+
+    async def pages(
+        self, operation: Operation, variables: Mapping[str, Any], read: Callable[[JsonObject], tuple[T, str | None]]
+    ) -> AsyncIterator[T]:
+        """Every page of a connection from its first, each read as `data()` reads an answer: `read` returns what the
+        page holds and the cursor of the next page (None on the last), which is sent back as `after`."""
+        after: str | None = None
+        while True:
+            found, after = await self.data(operation, {**variables, "after": after}, read)
+            yield found
+            if after is None:
+                return
 
     async def mutation_errors(self, operation: Operation, root: str, variables: Mapping[str, Any]) -> list[UserError]:
         """Send one mutation; the userErrors of its payload (`data[root]`), read as data() reads any answer."""
