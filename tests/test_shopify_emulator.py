@@ -870,3 +870,34 @@ async def test_product_reorder_media_answers_a_job_that_moves_the_media_when_it_
     gone = await api(REORDER, {"id": "gid://shopify/Product/1", "moves": [{"id": a, "newPosition": "0"}]})
     assert [e["code"] for e in gone["data"]["productReorderMedia"]["mediaUserErrors"]] == ["PRODUCT_DOES_NOT_EXIST"]
     assert gone["data"]["productReorderMedia"]["job"] is None
+
+
+async def test_values_past_shopify_s_limits_are_user_errors_not_a_crash(api: Api, shop: ShopifyEmulator) -> None:
+    """A price of 1e30 overflowed the emulator's decimal context (an HTTP 500); Shopify answers a userError for
+    a price or compare-at price of 10^18 or more, and for a SKU, barcode, vendor, handle, product type or tag
+    longer than 255 characters. Each is refused with the field named, and nothing is created."""
+    long = "x" * 256
+    cases: list[tuple[dict[str, Any], list[str], str]] = [
+        (product_input("Shirt", "L-1", price="1e30"), ["variants", "0", "price"], "Price must be less than"),
+        (product_input("Shirt", long), ["variants", "0", "sku"], "SKU is too long (maximum is 255 characters)"),
+        (product_input("Shirt", "L-4", vendor=long), ["vendor"], "Vendor is too long (maximum is 255 characters)"),
+        (product_input("Shirt", "L-5", handle=long), ["handle"], "Handle is too long (maximum is 255 characters)"),
+        (product_input("Shirt", "L-6", productType=long), ["productType"], "Product type is too long"),
+        (product_input("Shirt", "L-7", tags=["ok", long]), ["tags"], "Tag is too long (maximum is 255 characters)"),
+        (product_input(long, "L-8"), ["title"], "Title is too long (maximum is 255 characters)"),
+    ]
+    barcode = product_input("Shirt", "L-9")
+    barcode["variants"][0]["barcode"] = long
+    cases.append((barcode, ["variants", "0", "barcode"], "Barcode is too long (maximum is 255 characters)"))
+    compare = product_input("Shirt", "L-10")
+    compare["variants"][0]["compareAtPrice"] = "1000000000000000000"
+    cases.append((compare, ["variants", "0", "compareAtPrice"], "Compare at price must be less than"))
+    for data, field, message in cases:
+        answer = await api(PRODUCT_SET, {"input": data})
+        assert "errors" not in answer, answer
+        [error] = answer["data"]["productSet"]["userErrors"]
+        assert error["field"] == ["input", *field], error
+        assert error["message"].startswith(message), error
+    fits = await api(PRODUCT_SET, {"input": product_input("x" * 255, "y" * 255, price="999999999999999999.99")})
+    assert fits["data"]["productSet"]["userErrors"] == []
+    assert [p.variants[0].sku for p in shop.products] == ["y" * 255]

@@ -23,6 +23,13 @@ from .schema import admin_schema, not_implemented
 
 UserError = dict[str, Any]
 QUANTITY_NAMES = ("available", "on_hand")
+MAX_TEXT = 255
+"""The longest title, handle, vendor, product type, tag, SKU or barcode Shopify stores: its userErrors say
+"... is too long (maximum is 255 characters)" (the SDL states the same for a combined listing's title, an
+inventory shipment's barcode and a customer's tags)."""
+PRICE_LIMIT = Decimal(10) ** 18
+"""Shopify refuses a price or compare-at price of 10^18 or more ("Price must be less than 1000000000000000000"):
+Money is a decimal string, so a larger amount passes GraphQL and is refused as the variant's userError."""
 INVENTORY_ITEM_FIELDS = {"sku", "tracked", "measurement", "requiresShipping"}
 
 
@@ -50,6 +57,13 @@ def refuse_unknown(type_name: str, given: Mapping[str, Any], supported: Iterable
 
 def money(value: Any) -> str:
     return str(Decimal(str(value)).quantize(Decimal("0.01")))
+
+
+def too_long(path: Sequence[str], label: str, value: Any, code: str | None) -> UserError | None:
+    """Shopify's userError for text longer than MAX_TEXT characters; None for text that fits (or no text)."""
+    if not isinstance(value, str) or len(value) <= MAX_TEXT:
+        return None
+    return user_error(path, f"{label} is too long (maximum is {MAX_TEXT} characters)", code)
 
 
 def normalize_tags(tags: Sequence[str] | None) -> list[str]:
@@ -133,15 +147,22 @@ def apply_variant_fields(
         if key not in raw:
             continue
         label = "Price" if key == "price" else "Compare at price"
+        amount = None if raw[key] is None else Decimal(str(raw[key]))  # finite: the Money scalar refuses the rest
         if raw[key] is None and key == "price":
             # A variant always has a price (ProductVariant.price is Money!): null clears only compareAtPrice.
             errors.append(user_error((*at, key), "Price can't be blank", code))
-        elif raw[key] is not None and Decimal(str(raw[key])) < 0:
-            errors.append(user_error((*at, key), f"{label} must be greater than or equal to 0", code))
-        elif raw[key] is None:
+        elif amount is None:
             setattr(variant, attribute, None)
+        elif amount < 0:
+            errors.append(user_error((*at, key), f"{label} must be greater than or equal to 0", code))
+        elif amount >= PRICE_LIMIT:
+            errors.append(user_error((*at, key), f"{label} must be less than {PRICE_LIMIT:f}", code))
         else:
-            setattr(variant, attribute, money(raw[key]))
+            setattr(variant, attribute, money(amount))
+    for key, label in (("sku", "SKU"), ("barcode", "Barcode")):
+        error = too_long((*at, key), label, raw.get(key), code)
+        if error is not None:
+            errors.append(error)
     for key, attribute in (("sku", "sku"), ("barcode", "barcode"), ("taxable", "taxable")):
         if key in raw:
             setattr(variant, attribute, raw[key])
@@ -150,6 +171,9 @@ def apply_variant_fields(
     item = raw.get("inventoryItem") or {}
     refuse_unknown("InventoryItemInput", item, INVENTORY_ITEM_FIELDS)
     if "sku" in item:
+        error = too_long((*at, "inventoryItem", "sku"), "SKU", item["sku"], code)
+        if error is not None:
+            errors.append(error)
         variant.sku = item["sku"]
     for key, attribute in (("tracked", "tracked"), ("requiresShipping", "requires_shipping")):
         if item.get(key) is not None:

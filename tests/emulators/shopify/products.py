@@ -38,6 +38,7 @@ from .fields import (
     plan_media,
     refuse_unknown,
     reserialise_html,
+    too_long,
     user_error,
 )
 from .model import DEFAULT_OPTION, DEFAULT_VALUE, Option, OptionValue, Product, ShopState, Variant, handleize, parse_gid
@@ -88,10 +89,9 @@ def product_set(
     title = data.get("title") if "title" in data else (product.title if product else None)
     if (creating or "title" in data) and (title is None or not title.strip()):
         errors.append(user_error(("input", "title"), "Title can't be blank", "INVALID_PRODUCT"))
-    elif title is not None and len(title) > 255:
-        errors.append(
-            user_error(("input", "title"), "Title is too long (maximum is 255 characters)", "INVALID_PRODUCT")
-        )
+    elif (long_title := too_long(("input", "title"), "Title", title, "INVALID_PRODUCT")) is not None:
+        errors.append(long_title)
+    errors += text_limits(data)
 
     handle = product.handle if product else ""
     if data.get("handle") is not None:
@@ -140,6 +140,18 @@ def product_set(
         product.media = media
     commit(state, product, None if creating else before, notify=notify)
     return product, []
+
+
+def text_limits(data: Mapping[str, Any]) -> list[UserError]:
+    """The product's texts longer than Shopify stores (fields.MAX_TEXT): the handle as it would be stored, and
+    each tag."""
+    checked = [
+        too_long(("input", "vendor"), "Vendor", data.get("vendor"), "INVALID_PRODUCT"),
+        too_long(("input", "productType"), "Product type", data.get("productType"), "INVALID_PRODUCT"),
+        too_long(("input", "handle"), "Handle", handleize(data.get("handle") or ""), "INVALID_PRODUCT"),
+        *(too_long(("input", "tags"), "Tag", tag, "INVALID_PRODUCT") for tag in normalize_tags(data.get("tags"))),
+    ]
+    return [error for error in checked if error is not None]
 
 
 def apply_scalars(product: Product, data: Mapping[str, Any], *, reformat_html: bool = False) -> None:
