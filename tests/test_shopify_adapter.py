@@ -403,6 +403,59 @@ async def test_a_value_shopify_s_scalar_cannot_hold_fails_its_product_before_any
     assert shop.products == []
 
 
+LONG = "x" * 256
+"""One character more than Shopify stores in a title, handle, vendor, product type, tag, SKU or barcode."""
+
+
+@pytest.mark.parametrize(
+    ("fields", "locale", "named"),
+    [
+        ({"price": "1e30"}, {}, "price"),  # Shopify: "Price must be less than 1000000000000000000"
+        ({"compareAtPrice": "1000000000000000000"}, {}, "compareAtPrice"),
+        ({"sku": LONG}, {}, "sku"),
+        ({"barcode": LONG}, {}, "barcode"),
+        ({"vendor": LONG}, {}, "vendor"),
+        ({"tags": ["boots", LONG]}, {}, "tags"),
+        ({}, {"title": LONG}, "title"),
+        ({}, {"handle": LONG}, "handle"),
+        ({}, {"productType": LONG}, "productType"),
+    ],
+)
+async def test_a_value_past_shopify_s_limits_fails_its_product_before_anything_is_written(
+    adapter: ShopifyAdapter,
+    shop: ShopifyEmulator,
+    fields: dict[str, Any],
+    locale: dict[str, Any],
+    named: str,
+) -> None:
+    """Shopify refuses these with a userError the adapter turned into a vague CHN-011 only after reading and
+    sending; it now fails the product alone before any request, the field named, and the dry run says the same."""
+    document = boot(fields={"price": "10", **fields}, locales={"en": {"title": "Long boot", **locale}})
+    good = boot("GOOD-1", fields={"price": "10"}, locales={"en": {"title": "Good boot"}})
+    checked = await adapter.check_batch([document, good])
+    [result] = await adapter.export_batch([document])
+    assert checked == [result, None]
+    assert (result.ok, result.code) == (False, ErrorCode.FIELD_TYPE_MISMATCH)
+    assert result.message is not None and result.message.startswith(f"{named} ")
+    assert "Shopify" in result.message
+    assert shop.graphql_requests("ProductSet") == [] and shop.graphql_requests("ProductIdBySku") == []
+    [written] = await adapter.export_batch([good])
+    assert written.ok and [p.title for p in shop.products] == ["Good boot"]
+
+
+async def test_a_pim_sku_longer_than_shopify_takes_fails_its_product_before_anything_is_written(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """Without a mapped sku field the PIM's SKU is sent as the variant's: it must fit Shopify's 255 characters."""
+    document = boot(LONG, fields={"price": "10"}, locales={"en": {"title": "Long boot"}})
+    [checked] = await adapter.check_batch([document])
+    [result] = await adapter.export_batch([document])
+    assert checked == result
+    assert (result.ok, result.code) == (False, ErrorCode.FIELD_TYPE_MISMATCH)
+    assert result.message is not None and result.message.startswith("sku ")
+    assert shop.graphql_requests() == [r for r in shop.graphql_requests() if r.operation_name == "ShopInfo"]
+
+
 async def test_a_failed_translation_reports_its_locale_and_keeps_the_product(
     adapter: ShopifyAdapter, shop: ShopifyEmulator
 ) -> None:

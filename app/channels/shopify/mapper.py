@@ -53,6 +53,15 @@ _FIELD_BY_PATH: Final = {path: name for name, path in SCHEMA_PATHS.items()}
 INT_MIN: Final = -(2**31)
 INT_MAX: Final = 2**31 - 1
 """The range of a GraphQL Int (a signed 32-bit integer), which Shopify's quantities are."""
+MAX_TEXT: Final = 255
+"""The longest title, handle, product type, vendor, tag, SKU or barcode Shopify stores: a longer one is refused
+with a userError ("... is too long (maximum is 255 characters)"; the SDL states the same limit where it names
+one, for a combined listing's title, a shipment's barcode, a customer's tags)."""
+PRICE_LIMIT: Final = Decimal(10) ** 18
+"""Shopify refuses a price or compare-at price of this or more ("Price must be less than 1000000000000000000"):
+Money is a decimal string of any size, so the refusal comes back as a userError, not from GraphQL."""
+_LIMITED_TEXT: Final = frozenset({"title", "handle", "productType"})
+"""The primary-locale texts of _TEXT_INPUTS that MAX_TEXT bounds (descriptionHtml is not)."""
 _BLANK = re.compile(r"\b(blank|can't be empty|cannot be empty|is required|is missing)\b", re.IGNORECASE)
 
 
@@ -104,6 +113,27 @@ def text_value(name: str, value: object, locale: str | None = None) -> str:
     return value
 
 
+def bounded_text(name: str, value: object, locale: str | None = None) -> str:
+    """text_value, refused (MappingProblem naming the field) past MAX_TEXT characters: Shopify would answer a
+    userError after the product was read and sent, with its own words for the field."""
+    text = text_value(name, value, locale)
+    if len(text) > MAX_TEXT:
+        raise MappingProblem(
+            ErrorCode.FIELD_TYPE_MISMATCH,
+            f"{name} is {len(text)} characters long; Shopify takes at most {MAX_TEXT}",
+            locale=locale,
+        )
+    return text
+
+
+def price_value(name: str, value: object) -> str | None:
+    """money_value, refused (MappingProblem naming the field) at PRICE_LIMIT or more, which Shopify refuses."""
+    amount = money_value(name, value)
+    if amount is not None and Decimal(amount) >= PRICE_LIMIT:
+        raise MappingProblem(ErrorCode.FIELD_TYPE_MISMATCH, f"{name} must be less than {PRICE_LIMIT:f} on Shopify")
+    return amount
+
+
 def money_value(name: str, value: object) -> str | None:
     """Money is a decimal string; None (null) clears where Shopify allows it (compareAtPrice)."""
     if value is None:
@@ -145,9 +175,9 @@ def _tags(value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [value]
+        return [bounded_text("tags", value)]
     if isinstance(value, list | tuple) and all(isinstance(tag, str) for tag in value):
-        return list(value)
+        return [bounded_text("tags", tag) for tag in value]
     raise _mismatch("tags", "a list of strings", value)
 
 
@@ -211,7 +241,8 @@ def check_title(document: ChannelDocument, context: ExportContext, *, creating: 
 
 def check_export(document: ChannelDocument, context: ExportContext) -> None:
     """Every refusal of `document` knowable before anything is read or sent (MappingProblem): check_document's,
-    and each value productSet could not carry (a price cleared, a weight below zero, a status Shopify lacks ...).
+    and each value productSet could not carry (a price cleared or of Shopify's limit or more, a text longer than
+    Shopify stores, a weight below zero, a status Shopify lacks ...).
 
     The adapter runs it first on every export, and for a dry run (check_batch). The title is checked apart
     (check_title), once it is known whether the product is created. Not knowable here: a SKU on several
@@ -255,13 +286,14 @@ def _product_input(document: ChannelDocument, context: ExportContext, existing: 
     product: dict[str, Any] = {}
     for name in _TEXT_INPUTS:
         if name in primary:
-            product[name] = text_value(name, primary[name], context.primary_locale)
+            convert = bounded_text if name in _LIMITED_TEXT else text_value
+            product[name] = convert(name, primary[name], context.primary_locale)
     seo = {key: text_value(name, primary[name]) for name, key in _SEO.items() if name in primary}
     if seo:
         product["seo"] = seo
     fields = document.fields
     if "vendor" in fields:
-        product["vendor"] = text_value("vendor", fields["vendor"])
+        product["vendor"] = bounded_text("vendor", fields["vendor"])
     if "tags" in fields:
         product["tags"] = _tags(fields["tags"])
     if "status" in fields:
@@ -302,14 +334,14 @@ def _variant(
     variant["optionValues"] = [{"optionName": name, "name": value} for _, name, value in options]
     # The SKU is how products are matched, so it is always sent and never cleared (spec: sku).
     sku = fields.get("sku")
-    variant["sku"] = text_value("sku", sku) if sku else document.sku
+    variant["sku"] = bounded_text("sku", sku if sku else document.sku)
     if "price" in fields and fields["price"] is None:
         raise MappingProblem(ErrorCode.MISSING_REQUIRED_FIELD, "price cannot be cleared: Shopify requires one")
     for name in ("price", "compareAtPrice"):
         if name in fields:
-            variant[name] = money_value(name, fields[name])
+            variant[name] = price_value(name, fields[name])
     if "barcode" in fields:
-        variant["barcode"] = text_value("barcode", fields["barcode"])
+        variant["barcode"] = bounded_text("barcode", fields["barcode"])
     item: dict[str, Any] = {}
     measurement = _measurement(
         fields, current.weight if current else None, current.weight_unit if current else None, context
