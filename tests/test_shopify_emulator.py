@@ -901,3 +901,65 @@ async def test_values_past_shopify_s_limits_are_user_errors_not_a_crash(api: Api
     fits = await api(PRODUCT_SET, {"input": product_input("x" * 255, "y" * 255, price="999999999999999999.99")})
     assert fits["data"]["productSet"]["userErrors"] == []
     assert [p.variants[0].sku for p in shop.products] == ["y" * 255]
+
+
+NEWEST_MEDIA = """
+query Newest($id: ID!, $query: String) {
+  product(id: $id) {
+    media(first: 1, sortKey: ID, reverse: true, query: $query) { nodes { id } }
+    marker: metafield(key: "source") { value }
+  }
+}
+"""
+
+
+async def test_product_update_and_product_set_store_metafields_with_the_change_or_not_at_all(
+    api: Api, shop: ShopifyEmulator
+) -> None:
+    """ProductUpdateInput and ProductSetInput take `metafields` (MetafieldInput): stored with the media added or
+    the product made, in the same change; a refused one changes nothing. Product.media sorts by ID too."""
+    product_id, before = await gallery_of(api, shop, "ab")
+    marker = {"namespace": "$app", "key": "source", "type": "json", "value": '{"adding": "c"}'}
+    media = [{"originalSource": "https://images.example.com/c.jpg", "mediaContentType": "IMAGE"}]
+    shop.run_jobs()
+    refused = await api(
+        ADD_MEDIA, {"product": {"id": product_id, "metafields": [{**marker, "value": "{"}]}, "media": media}
+    )
+    assert refused["data"]["productUpdate"]["userErrors"] == [
+        {"field": ["metafields", "0", "value"], "message": "Value is invalid JSON"}
+    ]
+    assert len(shop.product("M-1").media) == 2 and shop.product("M-1").metafields == {}
+    added = await api(ADD_MEDIA, {"product": {"id": product_id, "metafields": [marker]}, "media": media})
+    assert added["data"]["productUpdate"]["userErrors"] == []
+    newest = (await api(NEWEST_MEDIA, {"id": product_id}))["data"]["product"]
+    assert newest["marker"] == {"value": '{"adding": "c"}'}
+    [node] = newest["media"]["nodes"]
+    assert (
+        node["id"] not in before and node["id"] == added["data"]["productUpdate"]["product"]["media"]["nodes"][2]["id"]
+    )
+    oldest = await api(NEWEST_MEDIA, {"id": product_id, "query": f"id:<{before[1].rsplit('/', 1)[1]}"})
+    assert oldest["data"]["product"]["media"]["nodes"] == [{"id": before[0]}]
+
+    created = await api(PRODUCT_SET, {"input": product_input("Hat", "M-2", metafields=[marker])})
+    hat = created["data"]["productSet"]["product"]["id"]
+    assert (await api(NEWEST_MEDIA, {"id": hat}))["data"]["product"]["marker"] == {"value": '{"adding": "c"}'}
+
+
+async def test_an_answer_lost_after_the_change_was_made(
+    http: httpx.AsyncClient, endpoint: str, shop: ShopifyEmulator
+) -> None:
+    """lose_answer: the request is carried out, then answered 502; the next one is answered as usual."""
+    shop.lose_answer("ProductSet")
+    body = {
+        "query": PRODUCT_SET,
+        "variables": {"input": product_input("Shirt", "LOST-1")},
+        "operationName": "ProductSet",
+    }
+    headers = {"X-Shopify-Access-Token": shop.access_token}
+    lost = await http.post(endpoint, json=body, headers=headers)
+    assert lost.status_code == 502
+    assert [p.title for p in shop.products] == ["Shirt"]
+    again = await http.post(
+        endpoint, json={**body, "variables": {"input": product_input("Hat", "LOST-2")}}, headers=headers
+    )
+    assert again.status_code == 200 and again.json()["data"]["productSet"]["userErrors"] == []

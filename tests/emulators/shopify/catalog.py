@@ -36,7 +36,9 @@ CREATE_FIELDS = {
     "status",
     "productOptions",
 }
-UPDATE_FIELDS = {"id", "title", "descriptionHtml", "handle", "seo", "productType", "tags", "vendor", "status"}
+UPDATE_FIELDS = {
+    "id", "title", "descriptionHtml", "handle", "seo", "productType", "tags", "vendor", "status", "metafields",
+}  # fmt: skip
 BULK_FIELDS = {"id", "price", "compareAtPrice", "barcode", "inventoryItem", "taxable", "inventoryPolicy"}
 
 

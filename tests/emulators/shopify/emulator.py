@@ -146,6 +146,7 @@ class ShopifyEmulator(controls.Controls):
         self.served_version = API_VERSION
         """The version answering requests for 2026-04: itself, or the one serving it once retired."""
         self._faults: list[_Fault] = []
+        self._losing: dict[str, int] = {}
         self._lock = threading.RLock()
         self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT", "DELETE"])])
         admin_schema()  # build the SDL now, not inside the first request's timeout
@@ -168,8 +169,9 @@ class ShopifyEmulator(controls.Controls):
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         response = self._fault() or self._route(request, body, entry)
+        lost = self._lost(entry)
         entry.status = response.status_code
-        return response
+        return lost or response
 
     def _fault(self) -> Response | None:
         with self._lock:
@@ -181,6 +183,14 @@ class ShopifyEmulator(controls.Controls):
                 self._faults.pop(0)
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
         return Response(fault.body, fault.status, headers=headers, media_type=fault.media_type)
+
+    def _lost(self, entry: LoggedRequest) -> Response | None:
+        """The answer that replaces the one just computed for `entry`, when lose_answer asked for it."""
+        with self._lock:
+            if entry.operation_name is None or entry.operation_name not in self._losing:
+                return None
+            status = self._losing.pop(entry.operation_name)
+        return Response(f"<h1>{status}</h1>", status, media_type="text/html")
 
     def _route(self, request: Request, body: bytes, entry: LoggedRequest) -> Response:
         match = _ROUTE.match(request.url.path)
@@ -301,6 +311,13 @@ class ShopifyEmulator(controls.Controls):
         if count > 0:
             with self._lock:
                 self._faults.append(_Fault(status, count, retry_after, body or f"<h1>{status}</h1>", media_type))
+
+    def lose_answer(self, operation_name: str, *, status: int = 502) -> None:
+        """Carry out the next request naming `operation_name` as usual, then answer it with `status` instead
+        (its log entry keeps what the shop would have answered): a change Shopify made whose answer a proxy or
+        the network lost, so the client cannot tell it from one never made."""
+        with self._lock:
+            self._losing[operation_name] = status
 
     def retire_version(self, served_by: str) -> None:
         """Answer requests for 2026-04 as Shopify does once it is retired: served by `served_by`, the oldest

@@ -19,7 +19,8 @@ input must then carry the same handle (MISSING_FIELD_REQUIRED /
 INPUT_MISMATCH, as ProductSetUserErrorCode describes). `identifier: {id}`
 must name an existing product (NOT_FOUND).
 
-Input the emulator does not model (metafields, collections, category,
+`metafields` are stored with the product's change (metafields.py). Input the
+emulator does not model (collections, category,
 gift cards, bundles, unit prices...) is refused loudly, never ignored.
 """
 
@@ -29,7 +30,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import webhooks
+from . import metafields, webhooks
 from .fields import (
     UserError,
     apply_variant_fields,
@@ -48,7 +49,7 @@ MAX_VARIANTS = 2048
 
 PRODUCT_FIELDS = {
     "title", "descriptionHtml", "handle", "seo", "productType", "tags",
-    "vendor", "status", "productOptions", "variants", "files",
+    "vendor", "status", "productOptions", "variants", "files", "metafields",
 }  # fmt: skip
 VARIANT_FIELDS = {
     "id", "optionValues", "price", "sku", "barcode", "position", "compareAtPrice",
@@ -122,6 +123,8 @@ def product_set(
         options = [Option(state.next_id(), DEFAULT_OPTION, 1, [OptionValue(state.next_id(), DEFAULT_VALUE)])]
         variants = [new_variant(state, product_id, [DEFAULT_VALUE])]
     media = plan_media(state, product, data["files"] or [], errors) if "files" in data else None
+    fields = data.get("metafields") or []
+    errors += metafields.check_product_metafields(product, fields, ("input", "metafields"), "INVALID_METAFIELD")
     if errors:
         return None, errors
 
@@ -138,6 +141,8 @@ def product_set(
             variant.position = position
     if media is not None:
         product.media = media
+    for raw in fields:
+        metafields.store_metafield(state, product, raw)
     commit(state, product, None if creating else before, notify=notify)
     return product, []
 

@@ -79,11 +79,16 @@ MEDIA_SEARCH: dict[str, search.Matcher] = {
 
 
 def product_media(product: Product, ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    """Product.media in position order (the default sortKey POSITION; another is not implemented), filtered by
-    `query`."""
+    """Product.media in position order (the default sortKey POSITION) or in id order (ID: the order Shopify made
+    them in, its ids only ever growing), filtered by `query`."""
     predicate = search.compile_query(args.get("query"), MEDIA_SEARCH)
     position = {media.id: index for index, media in enumerate(product.media)}
-    return search.paginate([m for m in product.media if predicate(m)], lambda m: (position[m.id],), args)
+    orders: dict[str, Callable[[Media], tuple[Any, ...]]] = {
+        "POSITION": lambda m: (position[m.id],),
+        "ID": lambda m: (m.id,),
+    }
+    chosen = order(orders, args.get("sortKey"), "POSITION")
+    return search.paginate([m for m in product.media if predicate(m)], chosen, args)
 
 
 PRODUCT_VARIANT_ORDER: dict[str, Callable[[Variant], tuple[Any, ...]]] = {
@@ -243,7 +248,7 @@ RESOLVERS.update(
             "totalInventory": calc(lambda p: sum(v.inventory_quantity for v in p.variants)),
             "tracksInventory": calc(lambda p: any(v.tracked for v in p.variants)),
             "featuredMedia": calc(lambda p: p.media[0] if p.media else None),
-            "media": full(product_media, *CONNECTION_ARGS, "query"),
+            "media": full(product_media, *CONNECTION_ARGS, "query", "sortKey"),
             "mediaCount": calc(lambda p: {"count": len(p.media), "precision": "EXACT"}),
             "translations": full(lambda p, c, a: translations.translations_for(p, a["locale"]), "locale"),
             "metafield": full(
