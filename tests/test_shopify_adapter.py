@@ -1124,28 +1124,29 @@ async def test_a_retry_after_an_image_change_failed_half_way_finishes_it_without
     assert settled.ok and media_mutations(shop) == []  # converged: nothing left to do
 
 
-async def test_an_image_added_but_not_recorded_is_taken_off_again_so_the_retry_adds_it_once(
+async def test_an_image_added_but_not_recorded_is_found_by_the_retry_which_adds_it_once(
     adapter: ShopifyAdapter, shop: ShopifyEmulator, endpoint: str
 ) -> None:
-    """Without the metafield naming it, the image added could not be told from a merchant's and the retry would
-    add it a second time: when recording it fails, the media just added is deleted again."""
-    product_id, ours, merchant = await changed_with_a_gallery(adapter, shop)
+    """Recording the media added fails: the metafield written with the add still says which image was being
+    added, so the retry finds that media, adds nothing, and finishes the change."""
+    product_id, _, merchant = await changed_with_a_gallery(adapter, shop)
     new = "https://images.example.com/boot-v2.jpg"
     async with httpx.AsyncClient(trust_env=False, event_hooks={"request": [fail_once(shop, "MetafieldsSet")]}) as http:
         with pytest.raises(ChannelUnavailable):
             await make_adapter(endpoint, http).export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
-    assert [m.id for m in shop.product("BOOT-1").media] == [ours, *merchant]  # as before the export
+    shop.requests.clear()
     [retried] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
     assert retried.ok, retried
+    assert "ProductMediaAdd" not in media_mutations(shop)
     first, *rest = shop.product("BOOT-1").media
     assert (first.source, [m.id for m in rest]) == (new, merchant)
 
 
-async def test_a_new_product_s_image_not_recorded_is_taken_off_again_so_the_retry_adds_it_once(
+async def test_a_new_product_s_image_not_recorded_is_found_by_the_retry_which_adds_it_once(
     adapter: ShopifyAdapter, shop: ShopifyEmulator, endpoint: str
 ) -> None:
-    """Creating a product, productSet makes its image; when recording it fails, that image could not be told from
-    a merchant's, and the retry would add the PIM's image a second time beside it: it is deleted again."""
+    """Creating a product, productSet makes its image and writes the metafield saying it was being added; when
+    recording the media made fails, the retry finds it by that metafield and adds the image no second time."""
     image = "https://images.example.com/boot.jpg"
     async with httpx.AsyncClient(trust_env=False, event_hooks={"request": [fail_once(shop, "MetafieldsSet")]}) as http:
         with pytest.raises(ChannelUnavailable):
@@ -1153,6 +1154,63 @@ async def test_a_new_product_s_image_not_recorded_is_taken_off_again_so_the_retr
     [retried] = await adapter.export_batch([boot(fields={"imageUrl": image})])
     assert retried.ok, retried
     assert [m.source for m in shop.product("BOOT-1").media] == [image]
+
+
+async def test_a_retry_after_the_answer_to_an_image_add_was_lost_leaves_one_copy_of_the_image(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """Shopify added the new image, then its answer was lost (a 502): the item fails and the engine retries it.
+    The retry added the image again, leaving two copies on the shop; it now recognises the one added (the
+    image-source metafield said what was being added, in the same productUpdate) and only finishes the change."""
+    product_id, _, merchant = await changed_with_a_gallery(adapter, shop)
+    new = "https://images.example.com/boot-v2.jpg"
+    shop.lose_answer("ProductMediaAdd")
+    with pytest.raises(ChannelUnavailable):
+        await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert [m.source for m in shop.product("BOOT-1").media].count(new) == 1  # Shopify did add it
+    [retried] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert retried.ok, retried
+    first, *rest = shop.product("BOOT-1").media
+    assert (first.source, [m.id for m in rest]) == (new, merchant)  # one copy, first; the old one gone
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == new
+    shop.requests.clear()
+    [settled] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])
+    assert settled.ok and media_mutations(shop) == []  # converged: nothing left to do
+    assert shop.graphql_requests("ProductPendingMedia") == [] and shop.graphql_requests("MetafieldsSet") == []
+
+
+async def test_a_retry_after_the_answer_to_a_create_was_lost_leaves_one_copy_of_the_image(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """productSet made the product and its image, then its answer was lost: the retry finds the product by its SKU
+    and must not add the image beside the one productSet made."""
+    image = "https://images.example.com/boot.jpg"
+    shop.lose_answer("ProductSet")
+    with pytest.raises(ChannelUnavailable):
+        await adapter.export_batch([boot(fields={"imageUrl": image})])
+    [retried] = await adapter.export_batch([boot(fields={"imageUrl": image})])
+    assert retried.ok, retried
+    assert [m.source for m in shop.product("BOOT-1").media] == [image]
+    assert len(shop.products) == 1
+    assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == image
+
+
+async def test_a_retry_after_the_answer_to_an_image_add_was_lost_with_the_image_changed_again_keeps_neither_copy(
+    adapter: ShopifyAdapter, shop: ShopifyEmulator
+) -> None:
+    """The image added whose answer was lost is the connector's even when the PIM has changed the image again by
+    the retry: it is taken off with the older one, and only the latest image is left beside the merchant's."""
+    product_id, _, merchant = await changed_with_a_gallery(adapter, shop)
+    shop.lose_answer("ProductMediaAdd")
+    with pytest.raises(ChannelUnavailable):
+        await adapter.export_batch(
+            [boot(external_id=product_id, fields={"imageUrl": "https://images.example.com/v2.jpg"})]
+        )
+    latest = "https://images.example.com/v3.jpg"
+    [retried] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": latest})])
+    assert retried.ok, retried
+    first, *rest = shop.product("BOOT-1").media
+    assert (first.source, [m.id for m in rest]) == (latest, merchant)
 
 
 async def test_a_reorder_shopify_has_not_run_yet_is_sent_again_by_the_next_export(

@@ -54,6 +54,7 @@ from app.channels.shopify.mapper import (
 from app.channels.shopify.media import ImagePlan, image_plan, image_source_metafield
 from app.channels.shopify.schemas import (
     MediaState,
+    PendingImage,
     ProductState,
     RememberedImage,
     ShapeError,
@@ -63,8 +64,10 @@ from app.channels.shopify.schemas import (
     VariantState,
     decimal_text,
     image_marker,
+    marker_value,
     parse_product_state,
     parse_shop_context,
+    pending_image,
     sku_query,
     sku_term,
 )
@@ -206,6 +209,14 @@ def test_create_sends_primary_locale_and_shared_fields_with_a_default_variant(sc
             "tags": ["leather", "boots"],
             "status": "ACTIVE",
             "files": [{"originalSource": "https://cdn.example.com/boot.jpg", "contentType": "IMAGE"}],
+            "metafields": [
+                {
+                    "namespace": "$app",
+                    "key": gql.IMAGE_SOURCE_KEY,
+                    "type": "json",
+                    "value": '{"adding":{"source":"https://cdn.example.com/boot.jpg","after":null}}',
+                }
+            ],
             "productOptions": [{"name": "Title", "values": [{"name": "Default Title"}]}],
             "variants": [
                 {
@@ -364,6 +375,19 @@ def test_the_image_plan_names_only_the_connector_s_own_media(
 def test_a_media_image_url_of_the_wrong_type_fails_before_anything_is_sent() -> None:
     with pytest.raises(MappingProblem, match="imageUrl takes text"):
         image_plan(42, gallery((OURS, READY)))
+
+
+def test_the_marker_written_with_an_add_keeps_the_image_it_replaces_and_names_the_one_being_added() -> None:
+    """Written by productSet or productUpdate with the media, it says what is being added and after which media,
+    and still names the connector's image until then, so a retry after a lost answer knows both."""
+    adding = PendingImage(IMAGE, "gid://shopify/MediaImage/9")
+    both = {"imageSource": {"value": marker_value(RememberedImage(OURS, "https://img.test/old.jpg", (OLD,)), adding)}}
+    assert image_marker(both) == RememberedImage(OURS, "https://img.test/old.jpg", (OLD,))
+    assert pending_image(both) == adding
+    first = {"imageSource": {"value": marker_value(None, PendingImage(IMAGE, None))}}
+    assert (image_marker(first), pending_image(first)) == (None, PendingImage(IMAGE, None))
+    assert pending_image({"imageSource": {"value": marker_value(None)}}) is None
+    assert pending_image({"imageSource": {"value": '{"adding": {"source": 1}}'}}) is None
 
 
 def test_the_marker_remembers_the_images_still_to_take_off() -> None:
@@ -863,6 +887,7 @@ def test_shop_context_and_product_state_are_read_strictly() -> None:
             "id": PRODUCT_ID,
             "variantsCount": {"count": 1},
             "media": {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}},
+            "newestMedia": {"nodes": []},
             "options": [{"id": "gid://shopify/ProductOption/1", "name": "Title"}],
             "variants": {
                 "nodes": [
@@ -1211,6 +1236,7 @@ STATE = {
     "id": PRODUCT_ID,
     "variantsCount": {"count": 1},
     "media": NO_MEDIA,
+    "newestMedia": {"nodes": []},
     "options": [{"id": "gid://shopify/ProductOption/1", "name": "Title"}],
     "variants": {
         "nodes": [

@@ -117,6 +117,11 @@ fragment ProductState on Product {
       endCursor
     }
   }
+  newestMedia: media(first: 1, sortKey: ID, reverse: true) {
+    nodes {
+      id
+    }
+  }
   imageSource: metafield(key: "pimsync_image_source") {
     value
   }
@@ -155,12 +160,13 @@ query ProductState($id: ID!) {
 }
 """
     + _PRODUCT_STATE,
-    cost=28,
+    cost=31,
 )
 """The media list and the image-source metafield say whether the image the document names is in place (the
 featured media, made from that URL) and which media are the connector's own (media.image_plan): only those are
 ever moved or taken off the product. The first 10 media cover most galleries; PRODUCT_MEDIA_PAGE reads the rest
-only when a media the marker names is not among them."""
+only when a media the marker names is not among them. `newestMedia` (the highest id: Shopify's ids only grow) is
+where an image added next is looked for should the answer to its add be lost (schemas.PendingImage)."""
 
 PRODUCT_STOCK_STATE: Final = Operation(
     "ProductStockState",
@@ -183,7 +189,7 @@ query ProductStockState($id: ID!, $locationId: ID!) {
 }
 """
     + _PRODUCT_STATE,
-    cost=33,
+    cost=36,
 )
 """PRODUCT_STATE and, for a document that carries stock, whether the variant is stocked at the location the
 stock is written to and tracked: productSet only sets quantities "at locations where the variant is already
@@ -214,6 +220,29 @@ query ProductMediaPage($id: ID!, $first: Int!, $after: String) {
 )
 """The product's media after the first ones ProductState read, in position order; asked only when the
 connector's own media (the image-source metafield names them) may be among them."""
+
+PRODUCT_PENDING_MEDIA: Final = Operation(
+    "ProductPendingMedia",
+    """
+query ProductPendingMedia($id: ID!, $query: String) {
+  product(id: $id) {
+    media(first: 1, sortKey: ID, query: $query) {
+      nodes {
+        id
+        status
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+}
+""",
+    cost=3,
+)
+"""The product's first media by id after the one a PendingImage names (`query: "id:>N"`): the media the add that
+wrote it made, its answer lost. Asked only when the image-source metafield says an image was being added."""
 
 MEDIA_PAGE_SIZE: Final = 250
 """Media per ProductMediaPage request (Shopify's most per connection page, and per product): 253 points."""
@@ -296,8 +325,9 @@ mutation ProductMediaAdd($product: ProductUpdateInput!, $media: [CreateMediaInpu
 """,
     cost=10,
 )
-"""Adds the PIM's image to an existing product (`product` carries only the id, so no other field changes): "List
-of new media to be added to the product", appended after the media it has, none of which is touched. The answer's
+"""Adds the PIM's image to an existing product (`product` carries the id and the image-source metafield naming the
+image being added, so no other field changes): "List of new media to be added to the product", appended after the
+media it has, none of which is touched. The answer's
 last media is the one just added. productCreateMedia did the same but is deprecated in 2026-04 ("Use
 `productUpdate` or `productSet` instead"); CreateMediaInput carries no complexity cost, so 10 points."""
 
@@ -396,6 +426,9 @@ mutation, which needs no key, is safe to send again after a lost answer."""
 IMAGE_SOURCE_KEY: Final = "pimsync_image_source"
 """The product metafield (in the app-reserved namespace, which no other app and no merchant edits) that
 remembers which media the connector made from which image URL; see media.image_source_metafield."""
+APP_NAMESPACE: Final = "$app"
+"""The app-reserved namespace, named where MetafieldInput (productSet, productUpdate) needs a namespace to create a
+metafield; metafieldsSet and Product.metafield take it as the default."""
 
 METAFIELDS_SET: Final = Operation(
     "MetafieldsSet",
@@ -668,6 +701,7 @@ ALL: Final = (
     PRODUCT_STATE,
     PRODUCT_STOCK_STATE,
     PRODUCT_MEDIA_PAGE,
+    PRODUCT_PENDING_MEDIA,
     PRODUCT_ID_BY_SKU,
     PRODUCT_SET,
     PRODUCT_MEDIA_ADD,

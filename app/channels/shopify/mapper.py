@@ -29,13 +29,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from app.channels.base import ChannelDocument, ItemResult, RemoteProduct
+from app.channels.shopify import documents as gql
 from app.channels.shopify.schemas import (
     JsonObject,
+    PendingImage,
     ProductState,
+    RememberedImage,
     TranslatableContent,
     UserError,
     decimal_text,
     field_of,
+    marker_value,
     parse_datetime,
     remembered_image,
 )
@@ -304,6 +308,8 @@ def _product_input(document: ChannelDocument, context: ExportContext, existing: 
         source = text_value("imageUrl", fields["imageUrl"])
         if source:
             product["files"] = [{"originalSource": source, "contentType": "IMAGE"}]
+            # Written with the image, so a retry after a lost answer knows the media for the connector's own.
+            product["metafields"] = [image_marker_input(None, PendingImage(source, None))]
     options = _options(existing)
     product["productOptions"] = [
         {**({"id": option_id} if option_id else {}), "name": name, "values": [{"name": value}]}
@@ -311,6 +317,19 @@ def _product_input(document: ChannelDocument, context: ExportContext, existing: 
     ]
     product["variants"] = [_variant(document, context, existing, options)]
     return product
+
+
+def image_marker_input(marker: RememberedImage | None, adding: PendingImage) -> dict[str, str]:
+    """MetafieldInput writing the image-source metafield in the productSet or productUpdate that adds `adding`:
+    written in the same change as the media, it names the image being added exactly when Shopify made it, so a
+    retry after a lost answer finds that media (media.ProductMedia.read_all) instead of adding a second copy.
+    `marker` (the connector's image until now, and those still to take off) is kept in it."""
+    return {
+        "namespace": gql.APP_NAMESPACE,
+        "key": gql.IMAGE_SOURCE_KEY,
+        "type": "json",
+        "value": marker_value(marker, adding),
+    }
 
 
 def _options(existing: ProductState | None) -> list[tuple[str | None, str, str]]:

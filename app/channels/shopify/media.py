@@ -3,15 +3,14 @@
 productSet's `files` replace a product's whole media list, so they are sent
 only to create a product (its one image: nothing of the merchant's exists
 yet); ProductMedia.remember then records which media Shopify made from the
-URL (or, if that fails, deletes it again, as after an add). An update never
+URL. An update never
 sends them: a media list read a few requests before the write would delete
 whatever the merchant added meanwhile. image_plan says
 instead which targeted mutations make the PIM's image the featured one, each
 naming only the connector's own media:
 
 - ProductMediaAdd (productUpdate `media`) adds the new image, and
-  MetafieldsSet records it with the old ones still to take off (or, if that
-  fails, FileDelete removes it again, so no retry adds it twice);
+  MetafieldsSet records it with the old ones still to take off;
 - ProductReorderMedia moves it first (a Job Shopify runs shortly after, not
   waited for: the next export moves it again if it has not run);
 - FileDetach (fileUpdate `referencesToRemove`) takes the PIM's earlier image
@@ -24,7 +23,13 @@ and the retry does only what is left.
 
 An app-owned product metafield (image_source_metafield) names the media made
 from the URL and the earlier ones still to take off, written right after the
-add: Shopify re-hosts an image asynchronously, so the media has no image URL
+add. The add itself (productSet creating the product, productUpdate adding the
+image) writes it first, in the same change as the media, saying which URL is
+being added after which media (schemas.PendingImage): Shopify made the media
+exactly when that was written, so a retry after a lost answer, or after the
+record failed, finds the media by id (ProductPendingMedia: Shopify's ids only
+grow) and adds nothing again. Shopify re-hosts an image asynchronously, so the
+media has no image URL
 while it is processed and a CDN URL after, never the URL sent;
 MediaImage.originalSource.url is a signed URL "valid only for a short period"
 (2026-04 SDL), not the source either. It is how a retry recognises its own
@@ -40,21 +45,24 @@ through the shop's ShopifyClient.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Final
 
-from app.channels.base import ChannelDocument, ChannelError, ItemResult
+from app.channels.base import ChannelDocument, ItemResult
 from app.channels.shopify import documents as gql
 from app.channels.shopify.client import ShopifyClient
-from app.channels.shopify.mapper import text_value
+from app.channels.shopify.mapper import image_marker_input, text_value
 from app.channels.shopify.schemas import (
     JsonObject,
     MediaState,
+    PendingImage,
     ProductState,
+    RememberedImage,
     UserError,
+    marker_value,
     obj,
+    parse_first_media,
     parse_media_added,
     parse_media_page,
     parse_media_reordered,
@@ -118,11 +126,12 @@ def image_plan(url: object, existing: ProductState) -> ImagePlan:
 def image_source_metafield(product_id: str, media_id: str, source: str, retired: Sequence[str] = ()) -> dict[str, str]:
     """MetafieldsSetInput remembering that `media_id` is the image made from `source`, and that `retired` are
     earlier images of the connector's still to take off the product (app-reserved namespace)."""
-    marker: dict[str, Any] = {"mediaId": media_id, "source": source}
-    if retired:
-        marker["retired"] = list(retired)
-    value = json.dumps(marker, separators=(",", ":"))
-    return {"ownerId": product_id, "key": gql.IMAGE_SOURCE_KEY, "type": "json", "value": value}
+    return marker_metafield(product_id, RememberedImage(media_id, source, tuple(retired)))
+
+
+def marker_metafield(product_id: str, marker: RememberedImage | None) -> dict[str, str]:
+    """MetafieldsSetInput writing `marker` as the image-source metafield (None: no media is the connector's)."""
+    return {"ownerId": product_id, "key": gql.IMAGE_SOURCE_KEY, "type": "json", "value": marker_value(marker)}
 
 
 _PRODUCT_GONE: Final = frozenset({"PRODUCT_DOES_NOT_EXIST", "REFERENCE_TARGET_DOES_NOT_EXIST"})
@@ -149,10 +158,6 @@ def _unanswered(document: ChannelDocument, product_id: str, message: str) -> Ite
     )
 
 
-def _not_undone(media_id: str) -> list[UserError]:
-    return [UserError(None, (), f"the image added ({media_id}) could not be removed again: delete it in Shopify")]
-
-
 def _media_page(data: JsonObject) -> tuple[tuple[MediaState, ...], str | None]:
     """ProductMediaPage → the media of the page and the cursor of the next; a product gone meanwhile is an
     answer we cannot go on from (the productSet that follows would fail on it anyway)."""
@@ -173,7 +178,10 @@ class ProductMedia:
         """The product with every media read when the document sends an image and a media of the connector's (the
         image-source metafield names them) is not among the first ones ProductState read: image_plan must see
         each of them that is on the product. Most products have no more media than that read: only a longer
-        gallery where the merchant moved the connector's image back costs a request more."""
+        gallery where the merchant moved the connector's image back costs a request more. An image the metafield
+        says was being added is found first (_settled), so it counts as the connector's own."""
+        if "imageUrl" in document.fields and state.pending is not None:
+            state = await self._settled(state)
         own = own_media_ids(state)
         read = {media.id for media in state.media}
         if "imageUrl" not in document.fields or state.media_after is None or all(i in read for i in own):
@@ -186,11 +194,25 @@ class ProductMedia:
             media += page
         return replace(state, media=tuple(media), media_after=None)
 
+    async def _settled(self, state: ProductState) -> ProductState:
+        """`state` with its PendingImage folded into the marker: the media the add made (the product's first by id
+        after the one the pending image names) is the connector's image from that URL, and the image it replaced
+        joins those to take off, as the record after an answered add says. None found (the merchant deleted it):
+        the marker stays as it was. Either way the metafield is written again (rewrite_marker), so no later
+        export looks for it; a media the merchant adds after that is never taken for the connector's."""
+        pending = state.pending
+        assert pending is not None
+        query = None if pending.after is None else f"id:>{pending.after.rsplit('/', 1)[-1]}"
+        found = await self._client.data(gql.PRODUCT_PENDING_MEDIA, {"id": state.id, "query": query}, parse_first_media)
+        marker = state.marker
+        if found is not None:
+            marker = RememberedImage(found.id, pending.source, tuple(i for i in own_media_ids(state) if i != found.id))
+        return replace(state, marker=marker, pending=None, rewrite_marker=True)
+
     async def remember(self, document: ChannelDocument, product_id: str, media_id: str | None) -> ItemResult | None:
         """After a product was created with its image: metafieldsSet records which media was made from its URL,
-        so the read-back reports the URL sent however long Shopify takes to process it, and later exports know
-        that media for the connector's own (_record: not recorded, it is deleted again); the item's failure, or
-        None."""
+        so the read-back reports the URL sent however long Shopify takes to process it; the item's failure, or
+        None. Not recorded, the pending image productSet wrote with the media still names it for the retry."""
         source = document.fields.get("imageUrl")
         if not isinstance(source, str) or not source:
             return None
@@ -203,9 +225,10 @@ class ProductMedia:
         connector's earlier images off. Each mutation names only the connector's own media, so a media the
         merchant adds meanwhile is never touched. The item's failure, or None.
 
-        Once the image is added and recorded, a later step that fails fails the item (CHN-032) and leaves the
-        metafield naming the new image and the old ones: the retry adds nothing and does only what is left."""
-        if not plan.changes:
+        Once the image is added, a later step that fails fails the item (CHN-032) and leaves the metafield
+        naming the new image (as added, or as recorded) and the old ones: the retry adds nothing and does only
+        what is left. A marker settled from a pending image is written again once the plan is carried out."""
+        if not plan.changes and not state.rewrite_marker:
             return None
         first = plan.first
         if plan.add is not None:
@@ -218,14 +241,22 @@ class ProductMedia:
             moves = {"id": state.id, "moves": [{"id": first, "newPosition": "0"}]}
             errors += await self._client.data(gql.PRODUCT_REORDER_MEDIA, moves, parse_media_reordered)
         errors += await self._retire(state.id, plan.retire)
+        if not errors and plan.add is None and state.rewrite_marker:
+            marker = {"metafields": [marker_metafield(state.id, state.marker)]}
+            errors += await self._client.mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", marker)
         return _image_failure(document, state.id, errors) if errors else None
 
     async def _add(
         self, document: ChannelDocument, state: ProductState, source: str, retire: Sequence[MediaState]
     ) -> str | ItemResult:
-        """productUpdate adds the image (after every media the product has); metafieldsSet then records it, with
-        the earlier images still to retire (_record). The new media's id, or the item's failure."""
-        variables = {"product": {"id": state.id}, "media": [{"originalSource": source, "mediaContentType": "IMAGE"}]}
+        """productUpdate adds the image (after every media the product has) and, in the same change, writes the
+        image-source metafield saying so (mapper.image_marker_input); metafieldsSet then records the media made,
+        with the earlier images still to retire (_record). The new media's id, or the item's failure."""
+        pending = image_marker_input(state.marker, PendingImage(source, state.newest_media))
+        variables = {
+            "product": {"id": state.id, "metafields": [pending]},
+            "media": [{"originalSource": source, "mediaContentType": "IMAGE"}],
+        }
         errors, media_id = await self._client.data(gql.PRODUCT_MEDIA_ADD, variables, parse_media_added)
         if errors:
             return _image_failure(document, state.id, errors)
@@ -239,27 +270,10 @@ class ProductMedia:
         self, document: ChannelDocument, product_id: str, media_id: str, marker: dict[str, str]
     ) -> ItemResult | None:
         """metafieldsSet writes `marker`, naming the media just made from the PIM's image; the item's failure, or
-        None. Were it not recorded, the next export could not tell that media from a merchant's and would add the
-        image a second time: so when metafieldsSet fails, the media (the connector's alone, made moments ago) is
-        deleted again, and the item fails with no image of the PIM's left to find."""
-        try:
-            errors = await self._client.mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", {"metafields": [marker]})
-        except ChannelError:
-            await self._undo_add(media_id)
-            raise
-        if not errors:
-            return None
-        undone = await self._undo_add(media_id)
-        return _image_failure(document, product_id, errors if undone else [*errors, *_not_undone(media_id)])
-
-    async def _undo_add(self, media_id: str) -> bool:
-        """Delete a media just added that could not be recorded; whether it is gone (best effort: the failure
-        that called for it is the one reported)."""
-        try:
-            errors = await self._client.mutation_errors(gql.FILE_DELETE, "fileDelete", {"fileIds": [media_id]})
-        except ChannelError:
-            return False
-        return all(error.code == "FILE_DOES_NOT_EXIST" for error in errors)
+        None. Were it not written, the pending image written with the media still names it: the retry finds
+        that media (read_all) and adds nothing."""
+        errors = await self._client.mutation_errors(gql.METAFIELDS_SET, "metafieldsSet", {"metafields": [marker]})
+        return _image_failure(document, product_id, errors) if errors else None
 
     async def _retire(self, product_id: str, media: Sequence[MediaState]) -> list[UserError]:
         """Take the connector's earlier images off the product: fileUpdate removes this product's reference to a

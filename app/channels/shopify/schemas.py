@@ -164,6 +164,18 @@ class RememberedImage:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingImage:
+    """An image the connector was adding when it wrote the image-source metafield: the metafield is written in the
+    very productSet or productUpdate that makes the media, so it says so exactly when Shopify made the media, answer
+    lost or not. Shopify's ids only grow, so the media made is the product's first one by id after `after`."""
+
+    source: str
+    """The URL the media is made from."""
+    after: str | None
+    """The product's newest media (by id) before the add; None when it had none."""
+
+
+@dataclass(frozen=True, slots=True)
 class MediaState:
     """One of the product's media: its id, and its status (whether Shopify has processed it, or failed it)."""
 
@@ -187,6 +199,13 @@ class ProductState:
     """The cursor after which the product has more media than were read (PRODUCT_MEDIA_PAGE reads them)."""
     marker: RememberedImage | None = None
     """What the image-source metafield says: the media the connector made last, and the URL it made it from."""
+    pending: PendingImage | None = None
+    """What the image-source metafield says was being added and never recorded (its answer lost, or the record
+    after it failed); media.ProductMedia.read_all finds the media it made and folds it into `marker`."""
+    newest_media: str | None = None
+    """The product's newest media by id (None: it has none): where a PendingImage written now starts from."""
+    rewrite_marker: bool = False
+    """`marker` was settled from a pending image: the metafield is written again so no later export looks for it."""
     stock: StockState | None = None
     """The variant's stock at the export location; read (PRODUCT_STOCK_STATE) only for a document carrying stock."""
 
@@ -200,9 +219,8 @@ class ProductState:
         return marker
 
 
-def image_marker(product: JsonObject) -> RememberedImage | None:
-    """What the image-source metafield (written by the connector with every image it sends) says: the media it
-    made last and the URL it made it from; None when there is no readable marker."""
+def _marker_object(product: JsonObject) -> dict[str, Any] | None:
+    """The image-source metafield's JSON object; None when there is none, or it is not one."""
     marker = field_of(product, "imageSource", "value")
     if not isinstance(marker, str):
         return None
@@ -210,7 +228,14 @@ def image_marker(product: JsonObject) -> RememberedImage | None:
         remembered = json.loads(marker)
     except ValueError:
         return None
-    if not isinstance(remembered, dict):
+    return remembered if isinstance(remembered, dict) else None
+
+
+def image_marker(product: JsonObject) -> RememberedImage | None:
+    """What the image-source metafield (written by the connector with every image it sends) says: the media it
+    made last and the URL it made it from; None when there is no readable marker."""
+    remembered = _marker_object(product)
+    if remembered is None:
         return None
     media_id, source = remembered.get("mediaId"), remembered.get("source")
     if not isinstance(media_id, str) or not isinstance(source, str):
@@ -219,6 +244,31 @@ def image_marker(product: JsonObject) -> RememberedImage | None:
     if not isinstance(retired, list) or not all(isinstance(old, str) for old in retired):
         return None
     return RememberedImage(media_id, source, tuple(retired))
+
+
+def pending_image(product: JsonObject) -> PendingImage | None:
+    """The image the image-source metafield says was being added (its "adding" entry); None when none was."""
+    remembered = _marker_object(product)
+    adding = None if remembered is None else remembered.get("adding")
+    if not isinstance(adding, dict):
+        return None
+    source, after = adding.get("source"), adding.get("after")
+    if not isinstance(source, str) or not (after is None or isinstance(after, str)):
+        return None
+    return PendingImage(source, after)
+
+
+def marker_value(marker: RememberedImage | None, adding: PendingImage | None = None) -> str:
+    """The image-source metafield's JSON: the media the connector made and its source, the earlier ones still to
+    take off, and the image being added (written with the add itself); "{}" names nothing."""
+    value: dict[str, Any] = {}
+    if marker is not None:
+        value = {"mediaId": marker.media_id, "source": marker.source}
+        if marker.retired:
+            value["retired"] = list(marker.retired)
+    if adding is not None:
+        value["adding"] = {"source": adding.source, "after": adding.after}
+    return json.dumps(value, separators=(",", ":"))
 
 
 def remembered_image(product: JsonObject) -> RememberedImage | None:
@@ -305,8 +355,25 @@ def parse_product_state(raw: object) -> ProductState:
         media=media,
         media_after=media_after,
         marker=image_marker(product),
+        pending=pending_image(product),
+        newest_media=_newest_media(product),
         stock=parse_stock_state(product),
     )
+
+
+def _newest_media(product: JsonObject) -> str | None:
+    """The `newestMedia` alias of the ProductState fragment: the id of the product's newest media, or None."""
+    nodes = items(obj(product.get("newestMedia"), "product.newestMedia").get("nodes"), "newestMedia.nodes")
+    return text(obj(nodes[0], "newestMedia.nodes[]").get("id"), "newestMedia.nodes[].id") if nodes else None
+
+
+def parse_first_media(raw: object) -> MediaState | None:
+    """ProductPendingMedia → the product's first media of the answer, or None (none matched, or no product)."""
+    product = maybe_obj(obj(raw, "data").get("product"), "product")
+    if product is None:
+        return None
+    media, _ = parse_media_page(product.get("media"))
+    return media[0] if media else None
 
 
 @dataclass(frozen=True, slots=True)
