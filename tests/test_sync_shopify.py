@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.catalog_fixtures import set_up_catalog, upsert, value
+from tests.catalog_fixtures import UPSERT_ATTRIBUTES, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
 from tests.emulators.shopify import ShopifyEmulator
 from tests.shopify_fixtures import LOCALE_MAPPING, create_shopify_connector, sample_product, shopify
@@ -139,6 +139,26 @@ async def test_a_dry_run_fails_an_update_clearing_the_price_as_the_real_run_does
     assert (dry["failedProducts"], real["failedProducts"]) == (1, 1)
     assert shopify.graphql_requests("ProductSet") == []
     assert shopify.product("LAMP-4").variants[0].price == "44.00"
+
+
+async def test_a_dry_run_fails_a_barcode_longer_than_shopify_stores_as_the_real_run_does(
+    gql: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """Shopify stores a barcode of at most 255 characters: the product is refused before sending, the field named,
+    and the dry run says the same FAIL (it said CREATE, and the real run failed on Shopify's userError)."""
+    await set_up_catalog(gql)
+    ean = {"code": "ean", "type": "TEXT", "localizable": False}
+    assert (await gql(UPSERT_ATTRIBUTES, {"attributes": [ean]}))["upsertAttributes"]["userErrors"] == []
+    barcode = {"attributeCode": "ean", "channelField": "barcode", "direction": "EXPORT"}
+    await create_shopify_connector(gql, [*MAPPINGS, barcode])
+    product = lamp(1)
+    await upsert(gql, {**product, "values": [*product["values"], value("ean", "9" * 256)]})
+    dry, real = await dry_then_real(gql, worker, "LAMP-1")
+    actions, errors = outcome(dry, "LAMP-1")
+    assert actions == ["FAIL"], dry["changes"]
+    assert errors == [(None, "CHN-011", "barcode is 256 characters long; the channel takes at most 255")], errors
+    assert outcome(real, "LAMP-1") == (actions, errors)
+    assert shopify.graphql_requests("ProductSet") == [] and shopify.products == []
 
 
 async def test_a_product_already_on_shopify_is_linked_by_sku(

@@ -43,8 +43,16 @@ from app.channels.shopify.schemas import (
     parse_datetime,
     remembered_image,
 )
-from app.channels.shopify.spec import PRODUCT_STATUSES, SCHEMA_PATHS, TRANSLATION_KEYS, WEIGHT_UNITS
+from app.channels.shopify.spec import (
+    PRODUCT_STATUSES,
+    SCHEMA_PATHS,
+    SPEC,
+    TAG_LENGTH,
+    TRANSLATION_KEYS,
+    WEIGHT_UNITS,
+)
 from app.domain.errors import ErrorCode
+from app.domain.field_values import too_long
 
 DEFAULT_OPTION: Final = ("Title", "Default Title")
 """The option Shopify gives a product that has a single variant."""
@@ -57,15 +65,9 @@ _FIELD_BY_PATH: Final = {path: name for name, path in SCHEMA_PATHS.items()}
 INT_MIN: Final = -(2**31)
 INT_MAX: Final = 2**31 - 1
 """The range of a GraphQL Int (a signed 32-bit integer), which Shopify's quantities are."""
-MAX_TEXT: Final = 255
-"""The longest title, handle, product type, vendor, tag, SKU or barcode Shopify stores: a longer one is refused
-with a userError ("... is too long (maximum is 255 characters)"; the SDL states the same limit where it names
-one, for a combined listing's title, a shipment's barcode, a customer's tags)."""
 PRICE_LIMIT: Final = Decimal(10) ** 18
 """Shopify refuses a price or compare-at price of this or more ("Price must be less than 1000000000000000000"):
 Money is a decimal string of any size, so the refusal comes back as a userError, not from GraphQL."""
-_LIMITED_TEXT: Final = frozenset({"title", "handle", "productType"})
-"""The primary-locale texts of _TEXT_INPUTS that MAX_TEXT bounds (descriptionHtml is not)."""
 _BLANK = re.compile(r"\b(blank|can't be empty|cannot be empty|is required|is missing)\b", re.IGNORECASE)
 
 
@@ -118,15 +120,16 @@ def text_value(name: str, value: object, locale: str | None = None) -> str:
 
 
 def bounded_text(name: str, value: object, locale: str | None = None) -> str:
-    """text_value, refused (MappingProblem naming the field) past MAX_TEXT characters: Shopify would answer a
-    userError after the product was read and sent, with its own words for the field."""
+    """text_value, refused (MappingProblem naming the field, in the words of the sync's own check) past the
+    field's max_length in spec.SPEC: Shopify would answer a userError only once the product was read and sent.
+    The sync checks mapped values against the same limit; this also covers a document built otherwise, and the
+    PIM SKU sent when no sku is mapped."""
     text = text_value(name, value, locale)
-    if len(text) > MAX_TEXT:
-        raise MappingProblem(
-            ErrorCode.FIELD_TYPE_MISMATCH,
-            f"{name} is {len(text)} characters long; Shopify takes at most {MAX_TEXT}",
-            locale=locale,
-        )
+    declared = SPEC.get_field(name)
+    limit = None if declared is None else declared.max_length
+    overlong = None if limit is None else too_long(name, text, limit)
+    if overlong is not None:
+        raise MappingProblem(ErrorCode.FIELD_TYPE_MISMATCH, overlong, locale=locale)
     return text
 
 
@@ -179,9 +182,12 @@ def _tags(value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [bounded_text("tags", value)]
+        value = [value]
     if isinstance(value, list | tuple) and all(isinstance(tag, str) for tag in value):
-        return [bounded_text("tags", tag) for tag in value]
+        overlong = too_long("tags", list(value), TAG_LENGTH)
+        if overlong is not None:
+            raise MappingProblem(ErrorCode.FIELD_TYPE_MISMATCH, overlong)
+        return list(value)
     raise _mismatch("tags", "a list of strings", value)
 
 
@@ -246,7 +252,7 @@ def check_title(document: ChannelDocument, context: ExportContext, *, creating: 
 def check_export(document: ChannelDocument, context: ExportContext) -> None:
     """Every refusal of `document` knowable before anything is read or sent (MappingProblem): check_document's,
     and each value productSet could not carry (a price cleared or of Shopify's limit or more, a text longer than
-    Shopify stores, a weight below zero, a status Shopify lacks ...).
+    its field's max_length, a weight below zero, a status Shopify lacks ...).
 
     The adapter runs it first on every export, and for a dry run (check_batch). The title is checked apart
     (check_title), once it is known whether the product is created. Not knowable here: a SKU on several
@@ -290,9 +296,10 @@ def _product_input(document: ChannelDocument, context: ExportContext, existing: 
     product: dict[str, Any] = {}
     for name in _TEXT_INPUTS:
         if name in primary:
-            convert = bounded_text if name in _LIMITED_TEXT else text_value
-            product[name] = convert(name, primary[name], context.primary_locale)
-    seo = {key: text_value(name, primary[name]) for name, key in _SEO.items() if name in primary}
+            product[name] = bounded_text(name, primary[name], context.primary_locale)
+    seo = {
+        key: bounded_text(name, primary[name], context.primary_locale) for name, key in _SEO.items() if name in primary
+    }
     if seo:
         product["seo"] = seo
     fields = document.fields

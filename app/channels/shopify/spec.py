@@ -121,6 +121,10 @@ CREDENTIALS_SCHEMA: Final[dict[str, Any]] = {
     "additionalProperties": False,
 }
 
+TAG_LENGTH: Final = 255
+"""The longest tag Shopify stores (the SDL states it for a customer's tags: "Each tag can have up to 255
+characters"). A field's max_length bounds a whole text, so the per-tag limit is kept here (mapper._tags)."""
+
 FIELDS: Final = (
     ChannelField(
         "title",
@@ -144,22 +148,35 @@ FIELDS: Final = (
         "handle",
         FieldType.STRING,
         localizable=True,
+        max_length=255,
         description=(
             "productSet input.handle, the URL slug (letters, digits and hyphens; Shopify derives it from the "
-            "title when none is sent); translation key `handle`."
+            "title when none is sent); translation key `handle`. At most 255 characters, as Shopify stores it."
         ),
     ),
     ChannelField(
         "productType",
         FieldType.STRING,
         localizable=True,
-        description="productSet input.productType, the merchant's own product type; translation key `product_type`.",
+        max_length=255,
+        description=(
+            "productSet input.productType, the merchant's own product type; translation key `product_type`. "
+            "At most 255 characters, as Shopify stores it."
+        ),
     ),
-    ChannelField("vendor", FieldType.STRING, description="productSet input.vendor; not translatable."),
+    ChannelField(
+        "vendor",
+        FieldType.STRING,
+        max_length=255,
+        description="productSet input.vendor; not translatable. At most 255 characters, as Shopify stores it.",
+    ),
     ChannelField(
         "tags",
         FieldType.STRING_LIST,
-        description="productSet input.tags; sending tags replaces every tag the product had (SDL).",
+        description=(
+            "productSet input.tags; sending tags replaces every tag the product had (SDL). At most 255 characters "
+            "a tag (TAG_LENGTH)."
+        ),
     ),
     ChannelField(
         "status",
@@ -191,22 +208,37 @@ FIELDS: Final = (
     ChannelField(
         "price",
         FieldType.DECIMAL,
-        description="productSet input.variants[0].price (Money: a decimal string in the shop's currency).",
+        description=(
+            "productSet input.variants[0].price (Money: a decimal string in the shop's currency); less than "
+            "10^18, which Shopify refuses ('Price must be less than 1000000000000000000')."
+        ),
     ),
     ChannelField(
         "compareAtPrice",
         FieldType.DECIMAL,
-        description="productSet input.variants[0].compareAtPrice (Money): the struck-through 'was' price.",
+        description=(
+            "productSet input.variants[0].compareAtPrice (Money): the struck-through 'was' price; less than 10^18."
+        ),
     ),
     ChannelField(
         "sku",
         FieldType.STRING,
+        max_length=255,
         description=(
             "productSet input.variants[0].sku (case-sensitive). Products are matched by SKU, so when this "
-            "field is not mapped the adapter sends the PIM SKU."
+            "field is not mapped the adapter sends the PIM SKU. At most 255 characters ('SKU is too long "
+            "(maximum is 255 characters)'), the PIM SKU sent in its place too."
         ),
     ),
-    ChannelField("barcode", FieldType.STRING, description="productSet input.variants[0].barcode (UPC, EAN, ISBN ...)."),
+    ChannelField(
+        "barcode",
+        FieldType.STRING,
+        max_length=255,
+        description=(
+            "productSet input.variants[0].barcode (UPC, EAN, ISBN ...). At most 255 characters (the SDL's "
+            "BARCODE_TOO_LONG: 'Barcode must be 255 characters or less')."
+        ),
+    ),
     ChannelField(
         "weight",
         FieldType.DECIMAL,
