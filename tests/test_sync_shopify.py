@@ -161,6 +161,29 @@ async def test_a_dry_run_fails_a_barcode_longer_than_shopify_stores_as_the_real_
     assert shopify.graphql_requests("ProductSet") == [] and shopify.products == []
 
 
+async def test_a_sync_whose_image_add_lost_its_answer_leaves_one_copy_of_the_image(
+    gql: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """The engine retries a product whose write came back 502; Shopify had added the new image, and the retry
+    added it again. The job now goes through and the shop holds the new image once, the old one gone."""
+    await set_up_catalog(gql)
+    picture = {"code": "picture", "type": "TEXT", "localizable": False}
+    assert (await gql(UPSERT_ATTRIBUTES, {"attributes": [picture]}))["upsertAttributes"]["userErrors"] == []
+    image = {"attributeCode": "picture", "channelField": "imageUrl", "direction": "EXPORT"}
+    await create_shopify_connector(gql, [*MAPPINGS, image])
+    product = lamp(1)
+    await upsert(gql, {**product, "values": [*product["values"], value("picture", "https://images.example.com/a.jpg")]})
+    first = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
+    assert (first["syncedProducts"], first["failedProducts"]) == (1, 0), first["errors"]
+    new = "https://images.example.com/b.jpg"
+    await upsert(gql, {"sku": "LAMP-1", "values": [value("picture", new)]})
+    shopify.lose_answer("ProductMediaAdd")
+    done = await wait_for_job(gql, (await trigger(gql))["id"], worker=worker)
+    assert (done["syncedProducts"], done["failedProducts"]) == (1, 0), done["errors"]
+    assert len(shopify.graphql_requests("ProductMediaAdd")) == 1
+    assert [media.source for media in shopify.product("LAMP-1").media] == [new]
+
+
 async def test_a_product_already_on_shopify_is_linked_by_sku(
     shopify_sync: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
 ) -> None:
