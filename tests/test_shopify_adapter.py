@@ -1171,6 +1171,9 @@ async def test_a_retry_after_the_answer_to_an_image_add_was_lost_leaves_one_copy
     assert retried.ok, retried
     first, *rest = shop.product("BOOT-1").media
     assert (first.source, [m.id for m in rest]) == (new, merchant)  # one copy, first; the old one gone
+    [looked_up] = shop.graphql_requests("ProductPendingMedia")  # the gate is asked for what Shopify charges
+    assert looked_up.requested_cost is not None and looked_up.variables is not None
+    assert looked_up.requested_cost <= gql.PRODUCT_PENDING_MEDIA.estimate(looked_up.variables)
     assert (await adapter.fetch_products(["BOOT-1"]))["BOOT-1"].fields["imageUrl"] == new
     shop.requests.clear()
     [settled] = await adapter.export_batch([boot(external_id=product_id, fields={"imageUrl": new})])

@@ -239,7 +239,7 @@ query ProductPendingMedia($id: ID!, $query: String) {
   }
 }
 """,
-    cost=3,
+    cost=4,
 )
 """The product's first media by id after the one a PendingImage names (`query: "id:>N"`): the media the add that
 wrote it made, its answer lost. Asked only when the image-source metafield says an image was being added."""

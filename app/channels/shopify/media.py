@@ -199,7 +199,9 @@ class ProductMedia:
         after the one the pending image names) is the connector's image from that URL, and the image it replaced
         joins those to take off, as the record after an answered add says. None found (the merchant deleted it):
         the marker stays as it was. Either way the metafield is written again (rewrite_marker), so no later
-        export looks for it; a media the merchant adds after that is never taken for the connector's."""
+        export looks for it; a media the merchant adds after that is never taken for the connector's. (Had the
+        merchant deleted the media added and added another between the lost answer and this retry, seconds or
+        minutes, that one would be taken for it.)"""
         pending = state.pending
         assert pending is not None
         query = None if pending.after is None else f"id:>{pending.after.rsplit('/', 1)[-1]}"
