@@ -375,6 +375,21 @@ async def test_revoked_token_stops_working(migrated: Cli) -> None:
     assert revoked["gone"] and not revoked["keep"]
 
 
+async def test_revoking_a_revoked_token_says_so_and_keeps_its_first_revocation(migrated: Cli) -> None:
+    """A second revoke (a script run again) said "Revoked token" again, as if it had just done it: it is
+    idempotent, so exit 0, but says the token was already revoked, and when."""
+    await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view", "--name", "gone")
+    [token_id] = [row[0] for row in table_rows((await migrated.ok("tokens", "list", "--tenant", "acme")).stdout)]
+    await migrated.ok("tokens", "revoke", "--tenant", "acme", token_id)
+    [first] = [row[6] for row in table_rows((await migrated.ok("tokens", "list", "--tenant", "acme")).stdout)]
+
+    again = await migrated.ok("tokens", "revoke", "--tenant", "acme", token_id)
+    assert again.stdout.splitlines() == [f"Token {token_id} 'gone' was already revoked ({first} UTC); nothing changed."]
+    assert "Revoked token" not in again.output
+    [kept] = [row[6] for row in table_rows((await migrated.ok("tokens", "list", "--tenant", "acme")).stdout)]
+    assert kept == first
+
+
 async def test_revoking_an_unknown_token_is_a_clear_error(migrated: Cli) -> None:
     await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
     result = await migrated("tokens", "revoke", "--tenant", "acme", "999")

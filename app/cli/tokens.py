@@ -78,13 +78,19 @@ def revoke(
     tenant: TenantOption,
     token_id: Annotated[int, typer.Argument(metavar="TOKEN_ID", help="The token's id, from `pimsync tokens list`.")],
 ) -> None:
-    """Revoke a token: requests with it are refused from now on."""
+    """Revoke a token: requests with it are refused from now on. A token already revoked is left as it is (exit 0)."""
     from app.services.tokens import TokenService
 
     async def work() -> None:
         async with database() as db, db.transaction() as session:
-            token = await TokenService(session).revoke(tenant_code=tenant, token_id=token_id)
-        console.print(f"Revoked token {token.id} '{token.name}'.")
+            token, before = await TokenService(session).revoke(tenant_code=tenant, token_id=token_id)
+        if before and token.revoked_at is not None:
+            console.print(
+                f"Token {token.id} '{token.name}' was already revoked ({token.revoked_at:%Y-%m-%d %H:%M} UTC); "
+                "nothing changed."
+            )
+        else:
+            console.print(f"Revoked token {token.id} '{token.name}'.")
 
     run(work)
 

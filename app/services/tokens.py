@@ -75,15 +75,17 @@ class TokenService:
         tenant = await self._tenant(tenant_code)
         return await self.tokens.list_for_tenant(tenant.id)
 
-    async def revoke(self, *, tenant_code: str, token_id: int) -> ApiToken:
-        """Revoke a token; revoking twice keeps the first revocation time."""
+    async def revoke(self, *, tenant_code: str, token_id: int) -> tuple[ApiToken, bool]:
+        """Revoke a token, and whether it was revoked before: revoking twice changes nothing (the first revocation
+        time is kept), and the caller says so rather than that it revoked it."""
         tenant = await self._tenant(tenant_code)
         token = await self.tokens.by_id(tenant.id, token_id)
         if token is None:
             raise NotFound(f"tenant {tenant_code} has no token {token_id}")
-        if token.revoked_at is None:
-            token.revoked_at = datetime.now(UTC)
-        return token
+        if token.revoked_at is not None:
+            return token, True
+        token.revoked_at = datetime.now(UTC)
+        return token, False
 
     async def still_active(self, principal: Principal) -> bool:
         """Whether the token behind `principal` is still there and not revoked (a websocket checks it as it goes)."""
