@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from app.db import models  # noqa: F401  (registers every table on the metadata)
 from app.db.base import Base
 from app.db.engine import migration_engine
-from app.db.migrate import MIGRATION_LOCK, require_known
+from app.db.migrate import MIGRATED, MIGRATION_LOCK, require_known
 from app.settings import load_settings
 
 config = context.config
@@ -48,10 +48,12 @@ def _run(connection: Connection) -> None:
         compare_type=True,
         compare_server_default=True,  # `alembic check` then sees a default the models and migrations disagree on
     )
-    for revision in context.get_context().get_current_heads():
+    found = context.get_context().get_current_heads()
+    for revision in found:
         require_known(revision)
     with context.begin_transaction():
         context.run_migrations()
+    config.attributes[MIGRATED] = (found, context.get_context().get_current_heads())
 
 
 async def _run_online() -> None:

@@ -33,7 +33,7 @@ from app.cli.commands import app as pimsync
 from app.cli.main import main
 from app.container import open_container
 from app.db.engine import Database
-from app.db.migrate import head_revision
+from app.db.migrate import alembic_config, head_revision
 from app.db.models import Product
 from app.domain.scopes import ALL_SCOPES
 from app.main import create_app
@@ -212,15 +212,18 @@ def test_a_liveness_probe_answers_without_loading_the_worker(cli: Cli) -> None:
 
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(cli: Cli) -> None:
     assert not (cli.tmp / "pimsync.sqlite3").exists()
+    head = head_revision(cli.database_url)
     first = await cli.ok("migrate")
-    assert "latest schema" in first.stdout
+    assert first.stdout.splitlines() == [f"Migrated a new database to revision {head}, the latest schema."]
     assert "Running upgrade" in first.output
     tables = await table_names(cli.database_url)
     assert {"tenants", "api_tokens", "products", "alembic_version"} <= tables
     token = await create_token(cli, "--tenant", "acme", "--scopes", "catalog.view")
 
     second = await cli.ok("migrate")
-    assert "latest schema" in second.stdout
+    assert second.stdout.splitlines() == [
+        f"Nothing to migrate: the database is already at revision {head}, the latest schema."
+    ]
     assert "Running upgrade" not in second.output
     assert await table_names(cli.database_url) == tables
     assert (await cli.graphql(token, LOCALES)).status_code == 200, "data written before the second run is kept"
@@ -231,7 +234,32 @@ async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(cli: 
             [revision] = (await connection.exec_driver_sql("SELECT version_num FROM alembic_version")).scalars()
     finally:
         await db.dispose()
-    assert revision == head_revision(cli.database_url)
+    assert revision == head
+
+
+async def test_migrate_says_from_which_revision_it_brought_the_database(migrated: Cli) -> None:
+    """`migrate` said "Database is at the latest schema." whether it had applied migrations or found nothing to do."""
+    head = head_revision(migrated.database_url)
+    previous = await asyncio.to_thread(_previous_revision, migrated.database_url)
+    await asyncio.to_thread(_downgrade_to, migrated.database_url, previous)
+    result = await migrated.ok("migrate")
+    assert result.stdout.splitlines() == [
+        f"Migrated the database from revision {previous} to {head}, the latest schema."
+    ]
+
+
+def _previous_revision(database_url: str) -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(database_url)).get_revision(head_revision(database_url))
+    assert isinstance(script.down_revision, str)
+    return script.down_revision
+
+
+def _downgrade_to(database_url: str, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(database_url), revision)
 
 
 async def test_migrate_on_a_fresh_checkout_makes_the_var_dir(cli: Cli) -> None:

@@ -73,13 +73,18 @@ PortOption = Annotated[
 
 @app.command()
 def migrate() -> None:
-    """Apply the database migrations (alembic upgrade head)."""
+    """Apply the database migrations (alembic upgrade head), saying from which revision, or that none was needed."""
     from app.db.migrate import upgrade_to_head
 
     current = settings()
     with operator_errors():
-        upgrade_to_head(current.resolved_database_url)
-    console.print("Database is at the latest schema.")
+        upgrade = upgrade_to_head(current.resolved_database_url)
+    if not upgrade.applied:
+        console.print(f"Nothing to migrate: the database is already at revision {upgrade.after}, the latest schema.")
+    elif upgrade.before is None:
+        console.print(f"Migrated a new database to revision {upgrade.after}, the latest schema.")
+    else:
+        console.print(f"Migrated the database from revision {upgrade.before} to {upgrade.after}, the latest schema.")
 
 
 def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvicorn.Server, socket.socket]:

@@ -6,6 +6,7 @@ liveness probe, a command that fails before it opens the database) has no use fo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,13 +39,38 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_to_head(database_url: str) -> None:
-    """Apply every migration not yet applied (call from synchronous code: alembic runs its own loop).
+MIGRATED = "pimsync_migrated"
+"""Where migrations/env.py leaves the revisions a run found and left, read under the run's lock (Upgrade)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """The revision a migration run found the database at (None: never migrated) and the one it left it at."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def applied(self) -> bool:
+        return self.before != self.after
+
+
+def upgrade_to_head(database_url: str) -> Upgrade:
+    """Apply every migration not yet applied (call from synchronous code: alembic runs its own loop), and say from
+    which revision: `pimsync migrate` tells an operator whether it changed anything.
 
     SchemaNewer, with nothing changed, on a database a newer release migrated (migrations/env.py checks it)."""
     from alembic import command
 
-    command.upgrade(alembic_config(database_url), "head")
+    config = alembic_config(database_url)
+    command.upgrade(config, "head")
+    before, after = config.attributes[MIGRATED]
+    return Upgrade(before=_single(before), after=_single(after))
+
+
+def _single(heads: tuple[str, ...]) -> str | None:
+    """The one revision of a database on this linear history; None for one never migrated."""
+    return heads[0] if heads else None
 
 
 def head_revision(database_url: str) -> str | None:
