@@ -341,6 +341,15 @@ async def test_an_unknown_scope_exits_2_naming_it_and_creates_nothing(migrated: 
     assert listing.exit_code == 2 and "no tenant 'acme'" in listing.stderr
 
 
+@pytest.mark.parametrize("scopes", ["", " ", ", ,"])
+async def test_no_scope_given_exits_2_naming_the_valid_ones_and_creates_nothing(migrated: Cli, scopes: str) -> None:
+    """`--scopes ""` (an unset variable in a script) said "unknown scope(s): (none given)", as if a scope named
+    so had been refused."""
+    line = one_line_error(await migrated("tokens", "create", "--tenant", "acme", "--scopes", scopes), exit_code=2)
+    assert line == "error --scopes: no scope given; give 'all' or some of: " + ", ".join(ALL_SCOPES)
+    assert "acme" not in (await migrated.ok("tenants", "list")).stdout
+
+
 @pytest.mark.parametrize("code", ["", "acme corp", "acme-eu"])
 async def test_a_tenant_code_that_cannot_be_used_exits_2_naming_it_and_creates_nothing(
     migrated: Cli, code: str

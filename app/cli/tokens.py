@@ -30,7 +30,7 @@ def create(
     try:
         wanted = parse_scopes(scopes)
     except ValueError as exc:
-        errors.print(f"[red]error[/red] {exc}")
+        errors.print(f"[red]error[/red] --scopes: {exc}")
         raise typer.Exit(EXIT_UNUSABLE) from exc
 
     async def work() -> str:

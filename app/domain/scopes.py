@@ -24,13 +24,14 @@ ALL_SCOPES: tuple[Scope, ...] = tuple(Scope)
 
 
 def parse_scopes(text: str) -> list[Scope]:
-    """`all`, or a comma-separated list of scope names; ValueError names the unknown ones."""
+    """`all`, or a comma-separated list of scope names; ValueError names the unknown ones, or says none was given
+    (an empty list, as an unset variable in a script gives) with the ones to choose from."""
     names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ValueError("no scope given; give 'all' or some of: " + ", ".join(ALL_SCOPES))
     if names == ["all"]:
         return list(ALL_SCOPES)
     unknown = [name for name in names if name not in Scope._value2member_map_]
-    if unknown or not names:
-        raise ValueError(
-            f"unknown scope(s): {', '.join(unknown) or '(none given)'}; known: all, " + ", ".join(ALL_SCOPES)
-        )
+    if unknown:
+        raise ValueError(f"unknown scope(s): {', '.join(unknown)}; known: all, " + ", ".join(ALL_SCOPES))
     return [Scope(name) for name in dict.fromkeys(names)]
