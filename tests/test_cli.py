@@ -395,6 +395,18 @@ async def test_token_list_shows_names_and_scopes_but_never_the_token(migrated: C
     assert shown == {"storefront": ["catalog.view"], "catalog app": ["catalog.view", "catalog.edit"]}
 
 
+async def test_output_read_by_a_script_is_not_wrapped(migrated: Cli) -> None:
+    """stdout that is not a terminal (`pimsync tokens list | grep ...`) was wrapped at 80 columns (COLUMNS, or
+    rich's default for a pipe): a token's scopes over three lines, a table's cells folded into a dozen rows."""
+    created = await migrated.ok("tokens", "create", "--tenant", "acme", "--scopes", "all", "--name", "admin")
+    [said, *_] = created.stdout.splitlines()[1:]
+    assert said.startswith("Token 1 'admin' for acme: ") and said.endswith(", ".join(ALL_SCOPES)), created.stdout
+    listed = (await migrated.ok("tokens", "list", "--tenant", "acme")).stdout.splitlines()
+    body = [line for line in listed if line.startswith("│")]
+    assert len(body) == 1, listed
+    assert ", ".join(ALL_SCOPES) in body[0]
+
+
 async def test_revoked_token_stops_working(migrated: Cli) -> None:
     keep = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view", "--name", "keep")
     gone = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view", "--name", "gone")

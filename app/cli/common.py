@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import Progress, ProgressColumn
 
@@ -27,7 +27,27 @@ if TYPE_CHECKING:
     from app.db.engine import Database
     from app.settings import Settings
 
-console = Console()
+UNWRAPPED_WIDTH = 100_000
+"""The width output read by a script is laid out at: wider than any line a command prints, so none is wrapped."""
+
+
+class _Output(Console):
+    """The commands' output: laid out for the terminal it is shown on, unwrapped where it is not one (a pipe, a
+    file). rich lays out any output at a terminal's width, and a pipe's at COLUMNS or 80: a script reading
+    `pimsync tokens list | ...` got a token's scopes folded over a dozen rows of the table, and a line such as
+    `worker --check`'s cut in two."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        measured = super().size
+        return measured if self.is_terminal else ConsoleDimensions(UNWRAPPED_WIDTH, measured.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self.width, self.height = new_size
+
+
+console = _Output()
 errors = Console(stderr=True, soft_wrap=True)
 Result = TypeVar("Result")
 TenantOption = Annotated[
