@@ -350,6 +350,22 @@ async def test_pause_then_resume_retests(catalog: GraphQLClient, served_shop: Se
     assert resumed["connector"] == {"status": "CONNECTED", "statusReason": None}
 
 
+async def test_pausing_a_paused_connector_without_a_reason_keeps_its_reason(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """A second pauseConnector without a reason (a script, or a second person pausing it) replaced the reason the
+    connector was paused for with "paused by a user"; a reason given still replaces it."""
+    await create_connector(catalog, served_shop)
+    await catalog(PAUSE, {"code": "shop", "reason": "inventory count"})
+    again = (await catalog(PAUSE, {"code": "shop"}))["pauseConnector"]
+    assert again == {"connector": {"status": "PAUSED", "statusReason": "inventory count"}, "userErrors": []}
+    assert (await catalog(CONNECTOR, {"code": "shop"}))["connector"]["statusReason"] == "inventory count"
+    blank = (await catalog(PAUSE, {"code": "shop", "reason": "  "}))["pauseConnector"]["connector"]
+    assert blank == {"status": "PAUSED", "statusReason": "inventory count"}
+    changed = (await catalog(PAUSE, {"code": "shop", "reason": "price review"}))["pauseConnector"]["connector"]
+    assert changed == {"status": "PAUSED", "statusReason": "price review"}
+
+
 async def test_a_pause_reason_longer_than_a_reason_is_refused_and_changes_nothing(
     catalog: GraphQLClient, served_shop: ServedShop
 ) -> None:

@@ -411,19 +411,27 @@ class ConnectorService:
 
     async def pause(self, code: str, reason: str | None) -> Connector:
         """PAUSED, with the reason: schedules skip it, webhook deliveries wait, and its active sync is cancelled
-        (a running one stops within a page of products, as cancelSyncJob stops it)."""
+        (a running one stops within a page of products, as cancelSyncJob stops it).
+
+        Pausing a paused connector without a reason keeps the reason it was paused for: a second pause (a script
+        run again, a second person) must not replace what the first said with a default. A reason given replaces it.
+        """
         self._check_reason(reason)
+        given = (reason or "").strip()
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
             before = row.status
-            row.status = ConnectorStatus.PAUSED.value
-            row.status_reason = (reason or "").strip() or "paused by a user"
-            row.updated_at = utcnow()
+            already = before == ConnectorStatus.PAUSED
+            if not already or given:
+                row.status = ConnectorStatus.PAUSED.value
+                row.status_reason = given or "paused by a user"
+                row.updated_at = utcnow()
             _status_event(session, row, before)
             stopped = await _cancel_active_job(session, row)
         if stopped is not None:
             await progress.publish(self.container.redis, stopped.id, stopped.status)
-        log.info("connector.paused", connector=code, cancelled_job=stopped.id if stopped else None)
+        event = "connector.already_paused" if already else "connector.paused"
+        log.info(event, connector=code, cancelled_job=stopped.id if stopped else None)
         return row
 
     @staticmethod
