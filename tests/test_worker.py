@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -31,7 +32,10 @@ from arq.constants import job_key_prefix
 from arq.jobs import Job, JobStatus
 
 from app.container import arq_redis_settings
+from app.db.base import utcnow
 from app.db.migrate import alembic_config, head_revision, upgrade_to_head
+from app.domain.sync import SyncPriority
+from app.services.sync.queue import enqueue_plan
 from app.settings import Environment, Settings
 from tests.conftest import redis_available, services_required
 from tests.own_redis import RedisServer
@@ -456,3 +460,22 @@ async def test_a_redis_that_stays_away_ends_the_worker_after_the_wait_it_says_on
     said = [line for line in output.splitlines() if "redis.unreachable" in line]
     assert len(said) == 1 and f"waiting_seconds={OUTAGE_SECONDS}" in said[0], output
     assert OUTAGE_SECONDS - 0.5 < waited < OUTAGE_SECONDS + 2.0, f"it waited {waited:.1f} s:\n{output}"
+
+
+async def test_a_job_queued_ahead_by_its_priority_is_not_logged_as_delayed(
+    machine: Machine, queue: list[ArqRedis], running: list[WorkerProcess]
+) -> None:
+    """A HIGH sync's messages are queued with a start two hours back, to go ahead of what waits (its priority);
+    arq logged each as `delayed=7200.05s`, which an operator reads as two hours in the queue."""
+    worker = start_worker(machine)
+    running.append(worker)
+    if machine.redis_url is None:
+        await wait_for_embedded(machine, worker)
+    pool = await create_pool(arq_redis_settings(machine.settings), default_queue_name=machine.queue_name)
+    queue.append(pool)
+    await enqueue_plan(pool, job_id=987654, priority=SyncPriority.HIGH, stamp=utcnow())
+    await until_in_log(worker, "sync-plan:987654")
+    await until_in_log(worker, "● 0")
+    [started] = [line for line in worker.output().splitlines() if "→" in line and "sync-plan:987654" in line]
+    delays = [float(seconds) for seconds in re.findall(r"delayed=([0-9.]+)s", started)]
+    assert all(seconds < 60 for seconds in delays), started

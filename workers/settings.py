@@ -21,6 +21,7 @@ from app.services.readiness import ReadinessService
 from app.services.sync.recovery import recover_at_startup
 from app.services.webhooks import MAX_ATTEMPTS, recover_webhook_deliveries
 from app.settings import Settings, load_settings
+from workers.arq_log import tell_head_starts_apart
 from workers.context import WorkerContext
 from workers.health import HEALTH_CHECK_SECONDS
 from workers.tasks.check_readiness import check_readiness
@@ -51,6 +52,7 @@ class SchemaOutdated(CannotStart):
 async def startup(ctx: WorkerContext) -> None:
     settings = load_settings()
     configure_logging(settings)
+    tell_head_starts_apart()
     container = await open_container(settings, ride_out_outages=True)
     try:
         current = await ReadinessService(container).schema_revision()

@@ -3,7 +3,9 @@
 arq orders a queue by each job's score (the time it may start) and takes the
 lowest first. A HIGH job is given a start time an hour earlier than a NORMAL
 one, so it goes ahead of everything queued in the last hour; that is the
-queue's own ordering put to use, not a second queue to poll.
+queue's own ordering put to use, not a second queue to poll. arq logs a job it
+starts as delayed by the time since its score; workers/arq_log.py has it say
+the time since the message was queued instead, the only delay there was.
 
 Job ids are deterministic for one attempt (so a repeated enqueue is dropped)
 yet unique across queues, databases and attempts: arq keeps a job's keys per
