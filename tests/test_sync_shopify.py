@@ -98,6 +98,20 @@ async def test_a_run_served_by_another_version_than_the_pinned_one_warns_once_in
     assert "2026-07" in warnings[0] and "2026-04" in warnings[0] and "warning" in warnings[0]
 
 
+async def test_a_connector_served_by_another_version_is_warned_of_once_per_worker(
+    shopify_sync: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """Each chunk, job, webhook check and resolution has an adapter of its own, and each adapter warned anew:
+    up to four warnings a job, more every job after, for the one fact that the shop serves another version."""
+    shopify.retire_version(served_by="2026-07")
+    before = worker.log().count("shopify.api_version_served")
+    for _ in range(2):
+        done = await wait_for_job(shopify_sync, (await trigger(shopify_sync))["id"], worker=worker)
+        assert done["status"] == "COMPLETED", done["errors"]
+    warnings = [line for line in worker.log().splitlines() if "shopify.api_version_served" in line][before:]
+    assert len(warnings) == 1, worker.output()
+
+
 async def dry_then_real(gql: GraphQLClient, worker: WorkerProcess, product_sku: str) -> tuple[dict[str, Any], ...]:
     """A SINGLE dry run of `product_sku`, then the real run of it: both jobs as the API shows them."""
     single = {"syncType": "SINGLE", "productSkus": [product_sku]}

@@ -36,8 +36,10 @@ async def build_adapter(
     http: httpx.AsyncClient,
     settings: Settings,
     gate: RateGate | None = None,
+    connector: str | None = None,
 ) -> ChannelAdapter:
-    """The adapter for one connector; CredentialsRejected when its address is not allowed."""
+    """The adapter for one connector (`connector`, its public id; None for credentials not yet a connector's);
+    CredentialsRejected when its address is not allowed."""
     url_field = USER_URL_FIELDS.get(channel_type)
     if url_field is not None:
         try:
@@ -50,7 +52,9 @@ async def build_adapter(
         endpoint = None
         if settings.shopify_admin_url:
             endpoint = settings.shopify_admin_url.replace("{shop}", str(credentials.get("shopDomain", "")))
-        return ShopifyAdapter(credentials, http, timeout=settings.http_timeout_seconds, gate=gate, endpoint=endpoint)
+        return ShopifyAdapter(
+            credentials, http, timeout=settings.http_timeout_seconds, gate=gate, endpoint=endpoint, connector=connector
+        )
     raise AdapterUnavailable(f"connecting to {channel_type} is not available in this version yet")
 
 

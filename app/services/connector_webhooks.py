@@ -118,7 +118,12 @@ class WebhookRegistrationService:
         )
         try:
             adapter = await build_adapter(
-                channel_type, credentials, http=self.container.http, settings=self.container.settings, gate=gate
+                channel_type,
+                credentials,
+                http=self.container.http,
+                settings=self.container.settings,
+                gate=gate,
+                connector=row.public_id,
             )
         except (AdapterUnavailable, ChannelError):
             return None  # the connection test that just passed speaks for the credentials

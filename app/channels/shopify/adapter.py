@@ -130,9 +130,15 @@ class ShopifyAdapter:
         timeout: float,
         gate: RateGate | None = None,
         endpoint: str | None = None,
+        connector: str | None = None,
     ) -> None:
         self._client = ShopifyClient(
-            ShopifyCredentials.parse(credentials), http, timeout=timeout, gate=gate, endpoint=endpoint
+            ShopifyCredentials.parse(credentials),
+            http,
+            timeout=timeout,
+            gate=gate,
+            endpoint=endpoint,
+            connector=connector,
         )
         self._media = ProductMedia(self._client)
         self._shop: ShopContext | None = None

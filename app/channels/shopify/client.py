@@ -21,8 +21,10 @@ restoreRate, shopify.dev "API rate limits") so waiting does not use a retry.
 Shopify serves a retired version from the oldest version it still supports,
 without failing, and names the version that answered in X-Shopify-API-Version
 (shopify.dev "About Shopify API versioning"). A version other than the pinned
-one is kept in `served_version`, logged once per client (one per connector
-run), and named in the messages of answers that could not be read.
+one is kept in `served_version`, logged once per connector and process (each
+chunk, webhook check and resolution has a client of its own, and warned anew:
+up to four times a job, for one fact about the shop), and named in the
+messages of answers that could not be read.
 
 The access token (and webhook secret) never appear in a message or a log:
 text Shopify sends back is scrubbed of them too.
@@ -69,6 +71,8 @@ _SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 _LOCATION_ID = re.compile(r"^gid://shopify/Location/[0-9]+$")
 _VERSION_LENGTH: Final = 40
 """The most of an X-Shopify-API-Version header kept (a version is 7 characters, "unstable" 8)."""
+_VERSION_SAID: dict[str, str] = {}
+"""The other version this process last logged, per connector (its public id): said again only when it changes."""
 
 
 class InvalidCredentials(CredentialsRejected):
@@ -182,8 +186,12 @@ class ShopifyClient:
         timeout: float,
         gate: RateGate | None = None,
         endpoint: str | None = None,
+        connector: str | None = None,
     ) -> None:
+        """`connector`, the connector's public id, has a version other than the pinned one logged once for it
+        in this process; a client of no connector yet (a connection test) logs it once itself."""
         self.credentials = credentials
+        self.connector = connector
         self.endpoint = endpoint or credentials.default_endpoint
         self._http = http
         self._timeout = httpx.Timeout(timeout)
@@ -288,15 +296,25 @@ class ShopifyClient:
         return response
 
     def _note_version(self, served: str | None) -> None:
-        """Keep a version other than the pinned one that served an answer, and log it once: every later answer
-        of the run says the same."""
+        """Keep a version other than the pinned one that served an answer, and log it once for the connector in
+        this process: every later answer, of this run or another, says the same."""
         if served is None or served == API_VERSION:
             return
         served = self.scrub(served)[:_VERSION_LENGTH]
         if served == self.served_version:
             return
         self.served_version = served
-        log.warning("shopify.api_version_served", shop=self.credentials.shop_domain, pinned=API_VERSION, served=served)
+        if self.connector is not None:
+            if _VERSION_SAID.get(self.connector) == served:
+                return
+            _VERSION_SAID[self.connector] = served
+        log.warning(
+            "shopify.api_version_served",
+            shop=self.credentials.shop_domain,
+            connector=self.connector,
+            pinned=API_VERSION,
+            served=served,
+        )
 
     def _noted(self, message: str) -> str:
         """`message` of an answer that could not be used, scrubbed, with the version note first when there is one:

@@ -20,4 +20,11 @@ async def open_adapter(container: Container, connector: Connector) -> ChannelAda
         requests_per_second=connector.requests_per_second,
     )
     credentials = container.vault.open(connector.credentials_encrypted)
-    return await build_adapter(channel_type, credentials, http=container.http, settings=container.settings, gate=gate)
+    return await build_adapter(
+        channel_type,
+        credentials,
+        http=container.http,
+        settings=container.settings,
+        gate=gate,
+        connector=connector.public_id,
+    )
