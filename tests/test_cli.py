@@ -830,6 +830,24 @@ async def test_migrate_on_a_database_that_does_not_answer_is_one_line(cli: Cli) 
     assert "check DATABASE_URL" in one_line_error(result)
 
 
+@pytest.mark.parametrize("redis_url", [None, "redis://127.0.0.1:6379/15"])
+async def test_a_database_refusing_the_connection_names_only_database_url(cli: Cli, redis_url: str | None) -> None:
+    """The socket's error names the address it could not reach, the database's: the line named REDIS_URL too,
+    sending an operator to a setting that was fine."""
+    with closed_port() as port:
+        env = {"DATABASE_URL": UNREACHABLE_POSTGRES.format(closed_port=port)}
+        result = await invoke_with(cli, {**env, "REDIS_URL": redis_url} if redis_url else env, "tenants", "list")
+    line = one_line_error(result)
+    assert f"('127.0.0.1', {port})" in line and line.endswith("(check DATABASE_URL)"), line
+
+
+async def test_a_database_host_that_cannot_be_resolved_names_both_settings(cli: Cli) -> None:
+    """A name that does not resolve says so without the name: which setting held it cannot be told."""
+    env = {"DATABASE_URL": "postgresql+asyncpg://pimsync@no-such-host.invalid:5432/pimsync"}
+    line = one_line_error(await invoke_with(cli, env, "tenants", "list"))
+    assert line.endswith("(check DATABASE_URL and REDIS_URL)"), line
+
+
 async def test_a_database_refusing_the_credentials_is_one_line_naming_why(cli: Cli) -> None:
     if not postgres_available():
         pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")

@@ -7,11 +7,13 @@ answers at once, where loading them all took a second or more."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -217,6 +219,35 @@ def operator_errors(terms: Mapping[str, str] | None = None) -> Iterator[None]:
     except RedisError as exc:  # Redis does not answer: a setting to fix, not a bug
         errors.print(f"[red]error[/red] Redis {type(exc).__name__}: {exc} (check REDIS_URL)")
         raise typer.Exit(1) from exc
-    except OSError as exc:  # the database or Redis does not answer: the socket's error does not say which
-        errors.print(f"[red]error[/red] {type(exc).__name__}: {exc} (check DATABASE_URL and REDIS_URL)")
+    except OSError as exc:  # the database or Redis does not answer: which one, the address it names may tell
+        errors.print(f"[red]error[/red] {type(exc).__name__}: {exc} (check {_setting_reached(exc)})")
         raise typer.Exit(1) from exc
+
+
+_ADDRESS = re.compile(r"\('([^']*)', (\d+)")
+"""An address as asyncio's socket errors give it: `Connect call failed ('127.0.0.1', 5432)`."""
+
+
+def _setting_reached(exc: OSError) -> str:
+    """The setting whose address a socket error names: the one whose port it is (and host, if both have that
+    port). An error naming none (a name that does not resolve, a socket file) or either names both."""
+    from sqlalchemy.engine import make_url
+
+    current = _reading.get().settings
+    named = {(host, int(port)) for host, port in _ADDRESS.findall(str(exc))}
+    if current is None or not named:
+        return "DATABASE_URL and REDIS_URL"
+    database = make_url(current.resolved_database_url)
+    redis = urlsplit(current.redis_url or "unix:")
+    reached = {
+        "DATABASE_URL": (database.host, database.port or DEFAULT_PORTS.get(database.get_backend_name())),
+        "REDIS_URL": (redis.hostname, redis.port or (6379 if redis.hostname else None)),
+    }
+    by_port = [name for name, (_, port) in reached.items() if any(port == found for _, found in named)]
+    if len(by_port) > 1:
+        by_port = [name for name in by_port if reached[name] in named]
+    return by_port[0] if len(by_port) == 1 else "DATABASE_URL and REDIS_URL"
+
+
+DEFAULT_PORTS = {"postgresql": 5432}
+"""A database URL's port when it gives none, by backend (SQLite has none)."""
