@@ -57,7 +57,7 @@ class UntilDeadline(Retry):
         self._errors = tuple({*self._errors, *specified_errors})
 
     async def call_with_retry(self, do: Callable[[], Awaitable[T]], fail: Callable[[Any], Any]) -> T:
-        failures = 0
+        failures, first = 0, 0.0
         while True:
             try:
                 found = await do()
@@ -65,15 +65,21 @@ class UntilDeadline(Retry):
                 await fail(error)
                 failures += 1
                 now = time.monotonic()
+                first = first or now
                 if self._since is None:
                     self._since = now
                 elif not self._logged:
                     self._logged = True
                     log.warning("redis.unreachable", error=str(error), waiting_seconds=self._seconds)
                 pause = min(FIRST_PAUSE_SECONDS * 2 ** (failures - 1), LONGEST_PAUSE_SECONDS)
-                if now + pause > self._since + self._seconds:
+                # The command's own first failure bounds it too: one failing alone while others get through
+                # (restarting the outage each time) still gives up within the wait.
+                if now + pause > min(self._since, first) + self._seconds:
                     raise
                 await asyncio.sleep(pause)
+            except Exception:  # Redis answered (with an error of the command's): the outage, if any, is over
+                self._since, self._logged = None, False
+                raise
             else:
                 self._since, self._logged = None, False
                 return found
