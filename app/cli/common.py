@@ -233,7 +233,8 @@ def _setting_reached(exc: OSError) -> str:
     port). An error naming none (a name that does not resolve, a socket file) or either names both."""
     from sqlalchemy.engine import make_url
 
-    current = _reading.get().settings
+    reading = _reading.get(None)
+    current = reading.settings if reading is not None else None
     named = {(host, int(port)) for host, port in _ADDRESS.findall(str(exc))}
     if current is None or not named:
         return "DATABASE_URL and REDIS_URL"
