@@ -89,7 +89,13 @@ class Shop:
     connector_ids: dict[str, int]
 
     async def seed(
-        self, connector: str, sku: str, *fields: dict[str, Any], status: str = "PENDING", version: int = 1
+        self,
+        connector: str,
+        sku: str,
+        *fields: dict[str, Any],
+        status: str = "PENDING",
+        version: int = 1,
+        conflict_type: str = "field_mismatch",
     ) -> int:
         """A conflict as detection would have written it; returns its primary key."""
         async with self.db.transaction() as session:
@@ -99,7 +105,7 @@ class Shop:
                 connector_id=self.connector_ids[connector],
                 product_id=self.product_ids[sku],
                 product_sku=sku,
-                conflict_type="field_mismatch",
+                conflict_type=conflict_type,
                 resolution_status=status,
                 fields=list(fields),
                 version=version,

@@ -520,6 +520,33 @@ async def test_a_large_bulk_goes_in_batches_and_misses_nothing(
     assert (await gql(CONFLICTS, {"status": "PENDING"}))["conflicts"]["totalCount"] == 0
 
 
+async def test_bulk_decides_a_product_gone_from_the_channel_as_resolve_conflict_does(
+    gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
+) -> None:
+    """A deleted or missing product's conflict lists no field: a bulk by ids or by product decides it whole.
+
+    It answered resolvedCount 0 without a userError and left the conflict PENDING, so a manager dismissing the
+    products the shop deleted saw nothing happen. A rule naming a field or a locale still does not reach it.
+    """
+    deleted = await shop.seed("store_x", "CHAIR-1", conflict_type="deleted_on_channel")
+    missing = await shop.seed("store_x", "CHAIR-2", conflict_type="missing_on_channel")
+    other = await shop.seed("store_y", "CHAIR-3", conflict_type="missing_on_channel")
+    by_field = await bulk(gql, "PIM_WINS", filter={"connectorCode": "store_x", "field": "title"})
+    by_locale = await bulk(gql, "PIM_WINS", filter={"connectorCode": "store_x", "pimLocale": "ar_AE"})
+    assert by_field == by_locale == {"resolvedCount": 0, "userErrors": []}
+
+    assert await bulk(gql, "DISMISSED", ids=[gid(deleted)]) == {"resolvedCount": 1, "userErrors": []}
+    by_product = await bulk(gql, "PIM_WINS", filter={"connectorCode": "store_x", "productSku": "CHAIR-2"})
+    assert by_product == {"resolvedCount": 1, "userErrors": []}
+
+    assert [(await shop.row(pk)).resolution_status for pk in (deleted, missing, other)] == [
+        "DISMISSED",
+        "PIM_WINS",
+        "PENDING",
+    ]
+    assert set(await apply_jobs(container, settings)) == {deleted, missing}
+
+
 async def test_bulk_counts_every_id_given_against_the_cap_repeats_included(gql: GraphQLClient, shop: Shop) -> None:
     pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
     too_many = await bulk(gql, "DISMISSED", ids=[gid(pk)] * (service_module.MAX_IDS + 1))

@@ -319,8 +319,8 @@ class ConflictService:
         self, session: AsyncSession, row: Conflict, selector: DiffSelector, resolution: Resolution, by: str
     ) -> bool:
         chosen, rest = split_fields(row.fields, selector) if selector.narrows else (row.fields, [])
-        if not chosen:
-            return False
+        if selector.narrows and not chosen:
+            return False  # a rule naming no field or locale takes the conflict whole, a vanished product's (no fields)
         if rest:
             row.fields = chosen
         _decide(row, stored_resolution(resolution), status_for(resolution, overridden=False), by)
