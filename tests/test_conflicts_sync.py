@@ -469,6 +469,15 @@ async def test_a_product_deleted_in_the_shop_stays_off_it_with_channel_wins(
     await sync(gql, worker, served_shop)
     assert "GONE" not in served_shop.shop.products and sent(served_shop, "GONE") == [], "an excluded product came back"
 
+    # A forced sync of the whole catalog (a repair run) does not name it: it stays off the channel.
+    served_shop.shop.requests.clear()
+    forced_all = await trigger(gql, syncType="FULL", forceResync=True)
+    assert (await wait_for_job(gql, forced_all["id"], worker=worker))["status"] == "COMPLETED"
+    assert "GONE" not in served_shop.shop.products and sent(served_shop, "GONE") == [], (
+        "a FULL forced sync re-created it"
+    )
+    assert (await listing(gql, "GONE"))["status"] == "excluded"
+
     # A forced sync naming it is how a person puts it back.
     served_shop.shop.requests.clear()
     forced = await trigger(gql, syncType="SINGLE", productSkus=["GONE"], forceResync=True)

@@ -94,6 +94,9 @@ class Pass:
     """How a failed channel request (5xx, timeout) is sent again (PIMSYNC_CHANNEL_RETRY_SECONDS)."""
     dry_run: bool = False
     force: bool = False
+    named: frozenset[str] = frozenset()
+    """The SKUs the job names (productSkus): a forced sync puts back a product left off the channel only when it
+    names it, so a forced repair of the whole catalog does not undo a person's or the strategy's decision."""
     check_all: bool = False
     """Read the channel for every linked product, not only changed ones (FULL syncs look for drift)."""
     value_times: Callable[[Sequence[Item]], Awaitable[dict[tuple[int, int, str, str], datetime]]] | None = None
@@ -110,6 +113,7 @@ def make_pass(
     *,
     dry_run: bool = False,
     force: bool = False,
+    named: frozenset[str] = frozenset(),
     check_all: bool = False,
     chosen: ChosenSlots | None = None,
     missing_kind: ConflictType = ConflictType.MISSING_ON_CHANNEL,
@@ -127,6 +131,7 @@ def make_pass(
         ConflictStrategy(connector.conflict_strategy),
         dry_run=dry_run,
         force=force,
+        named=named,
         check_all=check_all,
         value_times=value_times,
         chosen=chosen,
@@ -145,7 +150,7 @@ async def send_products(
 ) -> None:
     """Build each product's export from its values, then check and send it (`send_items`)."""
     for item in items:
-        _decide(item, how.plan, values.get(item.product.id, {}), force=how.force)
+        _decide(item, how.plan, values.get(item.product.id, {}), force=how.force, named=how.named)
     await send_items(items, adapter, how)
 
 
@@ -173,15 +178,15 @@ async def send_items(items: Sequence[Item], adapter: ChannelAdapter, how: Pass) 
     await _read_back(adapter, [item for item in sending if item.action in pending], how.retry)
 
 
-def _decide(item: Item, plan: ExportPlan, values: ValueTable, *, force: bool) -> None:
+def _decide(item: Item, plan: ExportPlan, values: ValueTable, *, force: bool, named: frozenset[str]) -> None:
     product, listing = item.product, item.listing
     item.external_id = listing.external_id if listing else None
     if product.deleted_at is not None or not product.enabled:
         item.action = ChangeAction.DELETE if item.external_id else ChangeAction.SKIP
         return
-    if listing is not None and listing.excluded and not force:
+    if listing is not None and listing.excluded and not (force and product.sku in named):
         # Left off the channel by a decision (CHANNEL_WINS or DISMISSED on a product the channel lost); only a
-        # forced sync, which names it on purpose, puts it back.
+        # forced sync that names it (productSkus), so puts it back on purpose, does.
         item.action = ChangeAction.SKIP
         return
     item.creating = item.external_id is None

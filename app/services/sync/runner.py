@@ -250,6 +250,7 @@ async def _pages(
         plan,
         dry_run=job.dry_run,
         force=job.force_resync,
+        named=frozenset(job.product_skus or ()),
         check_all=job.sync_type == SyncType.FULL.value,
     )
 
