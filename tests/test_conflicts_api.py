@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from app.container import Container
+from app.db.base import utcnow
 from app.db.engine import Database
 from app.domain.conflicts import Resolution, choice_for
 from app.domain.scopes import ALL_SCOPES, Scope
@@ -23,7 +24,9 @@ from app.repositories.events import EventRepository
 from app.services.conflicts import service as service_module
 from app.services.conflicts.notify import publish_conflict
 from app.services.conflicts.queue import APPLY_TASK
+from app.services.sync.queue import PLAN_TASK
 from app.services.tokens import MAX_NAME_LENGTH, TokenService
+from app.services.webhooks import PROCESS_TASK, enqueue_delivery
 from app.settings import Settings
 from tests.conflict_fixtures import (
     AR_BODY,
@@ -44,8 +47,9 @@ from tests.conflict_fixtures import (
     title,
 )
 from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, make_tenant
-from tests.connector_fixtures import ServedShop, served_shop
+from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, served_shop
 from tests.emulators import serve
+from tests.sync_fixtures import trigger
 
 __all__ = ["served_shop"]
 
@@ -545,6 +549,32 @@ async def test_bulk_decides_a_product_gone_from_the_channel_as_resolve_conflict_
         "PENDING",
     ]
     assert set(await apply_jobs(container, settings)) == {deleted, missing}
+
+
+async def test_a_decision_and_a_webhook_go_ahead_of_the_sync_work_already_queued(
+    gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
+) -> None:
+    """A worker takes the lowest score first, and sync work is queued an hour (HIGH: two) before its time.
+
+    A resolution or a shop's delivery queued at its own time waited behind every chunk of every running sync, each
+    chunk that ends queueing the next: a manager saw `appliedAt` stay empty, and the shop's edits unread, until a
+    whole catalog had gone out, on any connector of the service.
+    """
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    for code in ("store_x", "store_y"):
+        mappings = [{"attributeCode": "name", "channelField": "title", "direction": "EXPORT"}]
+        assert (await gql(SAVE_MAPPINGS, {"code": code, "mappings": mappings}))["saveMappings"]["userErrors"] == []
+    await trigger(gql, "store_x", priority="NORMAL")
+    await trigger(gql, "store_y", priority="HIGH")
+    assert (await resolve(gql, pk, resolution="PIM_WINS"))["userErrors"] == []
+    assert await enqueue_delivery(container.redis, delivery_pk=1, received_at=utcnow())
+
+    queued = await container.redis.queued_jobs(queue_name=settings.queue_name)
+    scores = {job.function: job.score or 0 for job in queued}
+    assert set(scores) == {PLAN_TASK, APPLY_TASK, PROCESS_TASK}
+    sync_work = min(job.score or 0 for job in queued if job.function == PLAN_TASK)
+    assert scores[APPLY_TASK] < sync_work and scores[PROCESS_TASK] < sync_work
+    assert (await container.redis.zrem(settings.queue_name, *(str(job.job_id) for job in queued))) == len(queued)
 
 
 async def test_bulk_counts_every_id_given_against_the_cap_repeats_included(gql: GraphQLClient, shop: Shop) -> None:

@@ -40,7 +40,7 @@ from app.domain.errors import NotFound
 from app.domain.webhooks import DeliveryStatus
 from app.repositories.webhooks import NewDelivery, QueuedDelivery, WebhookRepository
 from app.secrets import CredentialsUnreadable, Unsealed
-from app.services.sync.queue import Queue, message_id, ms
+from app.services.sync.queue import Queue, message_id, ms, waited_on_start
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +106,7 @@ async def enqueue_delivery(queue: Queue, *, delivery_pk: int, received_at: datet
                 PROCESS_TASK,
                 delivery_pk=delivery_pk,
                 _job_id=job_id(queue.default_queue_name, delivery_pk, received_at),
+                _defer_until=waited_on_start(),
             ),
             ENQUEUE_TIMEOUT_SECONDS,
         )

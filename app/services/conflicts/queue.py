@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from app.container import Container
 from app.repositories.conflicts import ConflictRepository
-from app.services.sync.queue import Queue, message_id, ms
+from app.services.sync.queue import Queue, message_id, ms, waited_on_start
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +40,7 @@ async def enqueue_apply(queue: Queue, *, conflict_id: int, resolved_at: datetime
                 conflict_id=conflict_id,
                 resolved_at_ms=ms(resolved_at),
                 _job_id=apply_job_id(queue.default_queue_name, conflict_id, resolved_at),
+                _defer_until=waited_on_start(),
             ),
             ENQUEUE_TIMEOUT_SECONDS,
         )

@@ -37,6 +37,10 @@ CHUNK_TASK = "run_sync_chunk"
 RECOVERY_TASK = "recover_sync_work"
 
 PRIORITY_HEAD_START = {SyncPriority.HIGH: timedelta(hours=2), SyncPriority.NORMAL: timedelta(hours=1)}
+WAITED_ON_HEAD_START = timedelta(hours=3)
+"""What a person or a channel waits on (a conflict's resolution, a webhook delivery) is short and goes ahead of sync
+work queued in the last hour, of any priority: queued at its own time, it waited behind every chunk of every running
+sync, since each chunk that ends queues the next an hour or two early."""
 
 
 class Queue(Protocol):
@@ -55,6 +59,11 @@ def message_id(queue_name: str, kind: str, *parts: int) -> str:
 
 def _start(priority: int) -> Any:
     return utcnow() - PRIORITY_HEAD_START.get(SyncPriority(priority), timedelta(0))
+
+
+def waited_on_start() -> datetime:
+    """The start time (arq's score) of a task someone waits on: see WAITED_ON_HEAD_START."""
+    return utcnow() - WAITED_ON_HEAD_START
 
 
 def plan_message_id(queue_name: str, job_id: int, stamp: datetime) -> str:
