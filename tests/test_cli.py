@@ -521,6 +521,25 @@ async def test_a_clean_import_exits_0(migrated: Cli) -> None:
     assert result.stdout.splitlines() == ["Imported 1 products (1 changed, 0 unchanged).", "Rejected 0."]
 
 
+async def test_a_products_csv_with_a_sku_on_two_rows_says_one_product_and_names_the_repeat(migrated: Cli) -> None:
+    """It said "Imported 2 products" for the one product that resulted."""
+    token = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
+    attributes = migrated.tmp / "attributes.jsonl"
+    attributes.write_text(json.dumps({"code": "name", "type": "TEXT", "localizable": False}) + "\n")
+    await migrated.ok("import", "attributes", str(attributes), "--tenant", "acme")
+    products = migrated.tmp / "products.csv"
+    products.write_text("sku;name\nDUP-1;First\nDUP-1;Second\n", encoding="utf-8")
+    result = await migrated.ok("import", "products", str(products), "--tenant", "acme")
+    assert result.stdout.splitlines() == [
+        "Imported 1 products (1 changed, 0 unchanged).",
+        "Rejected 0.",
+        "Repeated 1 (a SKU an earlier row had: applied over it, counted once):",
+        "  line 3: DUP-1 (first on line 2)",
+    ]
+    product = (await migrated.graphql(token, PRODUCT, {"sku": "DUP-1"})).json()["data"]["product"]
+    assert product["values"] == [{"attribute": "name", "locale": None, "scope": None, "data": "Second"}]
+
+
 async def test_importing_a_products_csv_with_only_price_eur_keeps_the_usd_price(migrated: Cli) -> None:
     token = await create_token(migrated, "--tenant", "acme", "--scopes", "catalog.view")
     await migrated.ok("catalog", "currencies", "--tenant", "acme", "EUR,USD")

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from app.db.engine import Database
 from app.domain.errors import TenantNotFound
 from app.domain.values import MAX_TEXT_LENGTH
+from app.repositories.attributes import AttributeRepository
 from app.repositories.products import ProductFilter, ProductRepository
 from app.services.catalog_setup import CatalogSetupService, ScopeInputData
 from app.services.importing.importer import BATCH_SIZE, Importer
@@ -202,7 +203,7 @@ async def test_jsonl_rows_are_checked_one_by_one(db: Database, tenant: TenantHan
     products.write_text("\n".join(lines) + "\n")
     rejected: list[Any] = []
     report = await Importer(db, on_reject=rejected.append).products(tenant.code, products)
-    assert (report.imported, report.rejected) == (2, 3)
+    assert (report.imported, report.repeated, report.rejected) == (1, 1, 3)
     assert [r.line for r in rejected] == [2, 3, 4]
     assert "invalid JSON" in rejected[0].reasons[0]
     assert "sku" in rejected[1].reasons[0]
@@ -710,3 +711,52 @@ async def test_a_multi_line_cell_keeps_a_no_break_mark_that_begins_one_of_its_li
     report = await importer.products(tenant.code, path)
     assert (report.imported, report.rejected) == (1, 0), report.rejections
     assert await stored_values(db, tenant) == {("13603495", "description", "en_US", "print"): text}
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+async def test_a_sku_on_two_rows_is_one_product_counted_once_with_the_later_row_applied_over_the_earlier(
+    db: Database, tenant: TenantHandle, tmp_path: Path, kind: str
+) -> None:
+    """ "Imported 2 products" for a file of the same SKU on two rows, when one product resulted."""
+    await small_catalog(db, tenant, tmp_path)
+    rows = [("DUP-1", "First"), ("OTHER", "Other"), ("DUP-1", "Second")]
+    if kind == "csv":
+        file = tmp_path / "products.csv"
+        file.write_text("sku;name\n" + "".join(f"{sku};{name}\n" for sku, name in rows), encoding="utf-8")
+    else:
+        lines = [{"sku": sku, "values": [{"attribute": "name", "data": name}]} for sku, name in rows]
+        file = jsonl(tmp_path / "products.jsonl", *lines)
+    report = await Importer(db).products(tenant.code, file)
+    assert (report.imported, report.changed, report.rejected, report.repeated) == (2, 2, 0, 1)
+    first_line = 2 if kind == "csv" else 1
+    assert [(r.line, r.key, r.first_line) for r in report.repeats] == [(first_line + 2, "DUP-1", first_line)]
+    assert await stored_values(db, tenant) == {("DUP-1", "name", "", ""): "Second", ("OTHER", "name", "", ""): "Other"}
+
+
+async def test_a_repeated_sku_changing_a_product_an_earlier_row_left_unchanged_counts_it_changed_once(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    await small_catalog(db, tenant, tmp_path)
+    importer = Importer(db)
+    await importer.products(tenant.code, jsonl(tmp_path / "first.jsonl", {"sku": "P", "values": []}))
+    again = jsonl(tmp_path / "again.jsonl", {"sku": "P", "values": []}, {"sku": "P", "enabled": False, "values": []})
+    report = await importer.products(tenant.code, again)
+    assert (report.imported, report.changed, report.repeated) == (1, 1, 1)
+
+
+async def test_an_attribute_code_on_two_rows_is_one_attribute_with_the_later_row_applied(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """The later row was refused as "listed twice" within a batch of 500, and counted again past one."""
+    file = jsonl(
+        tmp_path / "attributes.jsonl",
+        {"code": "name", "type": "TEXT", "localizable": False},
+        {"code": "name", "type": "TEXT", "localizable": False, "labels": {"en_US": "Name"}},
+    )
+    await enable(db, tenant, ["en_US"], ["ecommerce"], ["EUR"])
+    report = await Importer(db).attributes(tenant.code, file)
+    assert (report.imported, report.changed, report.rejected, report.repeated) == (1, 1, 0, 1)
+    assert [(r.line, r.key, r.first_line) for r in report.repeats] == [(2, "name", 1)]
+    async with db.reader() as session:
+        [attribute] = await AttributeRepository(session).list(tenant.id)
+    assert attribute.labels == {"en_US": "Name"}

@@ -52,7 +52,9 @@ STOPPED_AT_ONCE = (
 )
 
 
-def _import(path: Path, rejects: Path | None, start: Callable[[Importer], Awaitable[ImportReport]], what: str) -> None:
+def _import(
+    path: Path, rejects: Path | None, start: Callable[[Importer], Awaitable[ImportReport]], what: str, key: str
+) -> None:
     if rejects is not None and not rejects.parent.is_dir():
         errors.print(f"[red]error[/red] --rejects: the directory {rejects.parent} does not exist")
         raise typer.Exit(EXIT_UNUSABLE)
@@ -75,6 +77,7 @@ def _import(path: Path, rejects: Path | None, start: Callable[[Importer], Awaita
         errors.print(_interrupted(report, path, what))
         raise typer.Exit(EXIT_INTERRUPTED)
     _summary(report, what, rejects)
+    _repeats(report, key)
     if report.rejected:
         raise typer.Exit(3)
 
@@ -152,13 +155,25 @@ def _summary(report: ImportReport, what: str, rejects: Path | None) -> None:
         errors.print(more + (f" (all in {rejects})" if rejects else " (use --rejects FILE to keep them all)"))
 
 
+def _repeats(report: ImportReport, key: str) -> None:
+    """Rows that named a SKU (or code) an earlier row had named: not refused, but a file that says one product
+    twice is most often a mistake, so each is named."""
+    if not report.repeated:
+        return
+    console.print(f"Repeated {report.repeated:,} (a {key} an earlier row had: applied over it, counted once):")
+    for repeat in report.repeats[:SHOWN_REJECTIONS]:
+        console.print(f"  line {repeat.line}: {repeat.key} (first on line {repeat.first_line})")
+    if report.repeated > SHOWN_REJECTIONS:
+        console.print(f"  ... and {report.repeated - SHOWN_REJECTIONS:,} more")
+
+
 @imports.command("attributes")
 def attributes(tenant: TenantOption, file: FileArgument, rejects: RejectsOption = None) -> None:
     """Import attributes (AttributeInput lines, or Akeneo's attributes.csv). Exit 3 if any row was rejected."""
-    _import(file, rejects, lambda importer: importer.attributes(tenant, file), "attributes")
+    _import(file, rejects, lambda importer: importer.attributes(tenant, file), "attributes", "code")
 
 
 @imports.command("products")
 def products(tenant: TenantOption, file: FileArgument, rejects: RejectsOption = None) -> None:
     """Import products (ProductInput lines, or Akeneo's products.csv). Exit 3 if any row was rejected."""
-    _import(file, rejects, lambda importer: importer.products(tenant, file), "products")
+    _import(file, rejects, lambda importer: importer.products(tenant, file), "products", "SKU")

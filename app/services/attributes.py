@@ -37,8 +37,8 @@ class AttributeInputData:
 class AttributeUpsertOutcome:
     attributes: list[Attribute]
     """The upserted attributes, in input order."""
-    changed: int
-    """How many were created or given another type, flag or labels; the others were left as they were."""
+    changed_codes: set[str]
+    """The codes of those created or given another type, flag or labels; the others were left as they were."""
 
 
 def _shape(row: Attribute) -> tuple[str, bool, bool]:
@@ -71,7 +71,7 @@ class AttributeService:
             raise InvalidInput(errors)
         applied = [self._apply(tenant_id, item, existing.get(item.code)) for item in inputs]
         await self.attributes.flush()
-        return AttributeUpsertOutcome([row for row, _ in applied], sum(changed for _, changed in applied))
+        return AttributeUpsertOutcome([row for row, _ in applied], {row.code for row, changed in applied if changed})
 
     async def delete(self, tenant_id: int, codes: Sequence[str]) -> list[str]:
         """Delete attributes and their values, all or nothing.

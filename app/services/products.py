@@ -31,7 +31,8 @@ class UpsertOutcome:
     """The accepted products, in input order."""
     rejected: dict[int, list[UserErrorItem]] = field(default_factory=dict)
     """Input index -> its problems (only when some were allowed to fail)."""
-    changed: int = 0
+    changed_skus: set[str] = field(default_factory=set)
+    """The SKUs of the accepted products that were created or changed; the others were left as they were."""
 
 
 @dataclass
@@ -83,7 +84,7 @@ class ProductService:
         if rejected and not partial:
             raise InvalidInput([error for errors in rejected.values() for error in errors])
         products, changed = await self._write(tenant_id, [checked for _, checked in accepted], spec, author)
-        return UpsertOutcome(products=products, rejected=rejected, changed=changed)
+        return UpsertOutcome(products=products, rejected=rejected, changed_skus=changed)
 
     async def delete(self, tenant_id: int, skus: Sequence[str]) -> list[str]:
         """Delete products (all or nothing); they stay as tombstones with a new revision.
@@ -135,14 +136,14 @@ class ProductService:
 
     async def _write(
         self, tenant_id: int, checked: list[CheckedProduct], spec: CatalogSpec, author: str | None
-    ) -> tuple[list[Product], int]:
+    ) -> tuple[list[Product], set[str]]:
         existing = await self.products.by_skus(tenant_id, [item.sku for item in checked])
         stored = _group(await self.products.values_of(tenant_id, [p.id for p in existing.values()]))
         plan = _Plan()
         products = [self._plan_product(item, existing.get(item.sku), stored, plan) for item in checked]
         if plan.changed:
             await self._apply(tenant_id, plan, spec, author)
-        return products, len(plan.changed)
+        return products, {product.sku for product, _ in plan.changed.values()}
 
     def _plan_product(
         self,

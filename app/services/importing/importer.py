@@ -42,14 +42,31 @@ class Rejection:
     reasons: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """A row whose SKU (or attribute code) an earlier imported row of the file had: it was applied over it."""
+
+    line: int
+    key: str
+    first_line: int
+
+
 @dataclass
 class ImportReport:
-    """What an import did. Only the first rejections are kept; `on_reject` sees every one."""
+    """What an import did. Only the first rejections and repeats are kept; `on_reject` sees every rejection.
+
+    `imported` and `changed` count products (or attributes), not rows: a SKU on
+    two rows is one product, its later row applied over the earlier one, and
+    is counted once, the rows after its first counted in `repeated`. The file's
+    keys are held for that, about a hundred bytes each.
+    """
 
     imported: int = 0
     changed: int = 0
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    repeated: int = 0
+    repeats: list[Repeat] = field(default_factory=list)
     skipped_columns: dict[str, str] = field(default_factory=dict)
     unread: str | None = None
     """Why the file was not read to its end (an unclosed quote), when it was not: the rows after are not counted."""
@@ -58,10 +75,27 @@ class ImportReport:
     stopped: bool = False
     """Asked to stop before the file's end: nothing after `written_through` was imported."""
 
+    first_lines: dict[str, int] = field(default_factory=dict, repr=False)
+    """Key -> the line of the first row that imported it."""
+    changed_keys: set[str] = field(default_factory=set, repr=False)
+
     def reject(self, rejection: Rejection) -> None:
         self.rejected += 1
         if len(self.rejections) < SAMPLE_SIZE:
             self.rejections.append(rejection)
+
+    def count(self, key: str, line: int, changed: bool) -> None:
+        """One row written: a new product (or attribute), or one an earlier row wrote, which is not counted again."""
+        first_line = self.first_lines.setdefault(key, line)
+        if first_line == line:
+            self.imported += 1
+        else:
+            self.repeated += 1
+            if len(self.repeats) < SAMPLE_SIZE:
+                self.repeats.append(Repeat(line, key, first_line))
+        if changed and key not in self.changed_keys:
+            self.changed_keys.add(key)
+            self.changed += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +135,8 @@ class Importer:
         report = ImportReport()
         with path.open("rb") as handle:
             records = self._attribute_records(handle, path)
-            for batch in self._until_stopped(_batches(self._attribute_rows(records, report)), report):
+            rows = _batches(self._attribute_rows(records, report), distinct=lambda pending: pending.item.code)
+            for batch in self._until_stopped(rows, report):
                 await self._write_attributes(tenant_id, batch, report)
         return report
 
@@ -178,10 +213,12 @@ class Importer:
     async def _write_products(self, tenant_id: int, batch: list[Pending], spec: Any, report: ImportReport) -> None:
         async with self.db.transaction() as session:
             outcome = await ProductService(session).upsert(tenant_id, [p.item for p in batch], spec, partial=True)
-        report.imported += len(outcome.products)
-        report.changed += outcome.changed
-        for index, errors in outcome.rejected.items():
-            self._reject(report, batch[index].line, [_describe(error, batch[index]) for error in errors])
+        for index, pending in enumerate(batch):
+            errors = outcome.rejected.get(index)
+            if errors is None:
+                report.count(pending.item.sku, pending.line, pending.item.sku in outcome.changed_skus)
+            else:
+                self._reject(report, pending.line, [_describe(error, pending) for error in errors])
 
     async def _write_attributes(self, tenant_id: int, batch: list[Pending], report: ImportReport) -> None:
         try:
@@ -195,8 +232,8 @@ class Importer:
             if good and len(good) < len(batch):
                 await self._write_attributes(tenant_id, good, report)
             return
-        report.imported += len(batch)
-        report.changed += outcome.changed
+        for pending in batch:
+            report.count(pending.item.code, pending.line, pending.item.code in outcome.changed_codes)
 
     def _unreadable(self, report: ImportReport, record: Record) -> None:
         problem = record.problem or "unreadable"
@@ -221,7 +258,8 @@ def _refuse_unknown_columns(layout: ProductLayout) -> None:
 
 
 def _batches(rows: Iterator[Pending], distinct: Callable[[Pending], str] | None = None) -> Iterator[list[Pending]]:
-    """Batches of rows; a key seen again starts a new batch, so a later row of a SKU wins."""
+    """Batches of rows; a key seen again starts a new batch, so a later row of a SKU (or code) is applied over the
+    earlier one rather than refused as given twice in its batch."""
     batch: list[Pending] = []
     keys: set[str] = set()
     for row in rows:
