@@ -60,6 +60,8 @@ def expected_from_csv(types: dict[str, tuple[str, bool, bool]]) -> dict[tuple[st
                     expected[key] = cell == "1"
                 elif kind == "NUMBER":
                     expected[key] = float(cell) if "." in cell else int(cell)
+                elif kind == "TEXTAREA":
+                    expected[key] = lines(cell)
                 else:
                     expected[key] = cell
     return expected
@@ -92,10 +94,17 @@ async def test_akeneo_demo_catalog_imports_whole_with_every_value_in_place(db: D
     assert len(expected) == 8724
     assert stored == expected
     texts = [data for data in stored.values() if isinstance(data, str)]
-    # Akeneo reads text cells as written (no unescaping): the literal "\n" and the no-break spaces stay as they are.
-    assert (sum("\\n" in text for text in texts), sum("\u00a0" in text for text in texts)) == (1276, 89)
+    # The print descriptions' 1,275 "\n" escapes are line breaks; the one in a single-line TEXT (a power supply's
+    # two ratings) is kept as written, as are the no-break spaces.
+    assert sum("\\n" in text for text in texts) == 1
+    assert (sum("\n" in text for text in texts), sum("\u00a0" in text for text in texts)) == (1275 + 39, 89)
     again = await importer.products(tenant.code, AKENEO / "products.csv")
     assert (again.imported, again.changed) == (1239, 0)
+
+
+def lines(textarea: str) -> str:
+    """A TEXTAREA cell of Akeneo's products.csv as stored: its line breaks written out as \\n are line breaks."""
+    return textarea.replace("\\n", "\n")
 
 
 def first_lines(path: Path) -> list[int]:
@@ -168,8 +177,8 @@ async def test_columns_of_a_locale_in_akeneos_spelling_land_in_that_locale(
     assert (report.imported, report.rejected) == (2, 0)
     stored = await stored_values(db, tenant)
     assert {key: data for key, data in stored.items() if key[1] == "description"} == {
-        **{(r["sku"], "description", "zh_Hant_TW", "print"): r["description-fr_FR-print"] for r in rows},
-        **{(r["sku"], "description", "he_IL", "print"): r["description-de_DE-print"] for r in rows},
+        **{(r["sku"], "description", "zh_Hant_TW", "print"): lines(r["description-fr_FR-print"]) for r in rows},
+        **{(r["sku"], "description", "he_IL", "print"): lines(r["description-de_DE-print"]) for r in rows},
     }
 
 
@@ -760,3 +769,24 @@ async def test_an_attribute_code_on_two_rows_is_one_attribute_with_the_later_row
     async with db.reader() as session:
         [attribute] = await AttributeRepository(session).list(tenant.id)
     assert attribute.labels == {"en_US": "Name"}
+
+
+async def test_an_akeneo_textarea_has_its_escaped_line_breaks_decoded_and_every_other_backslash_kept(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """Akeneo's print descriptions write a line break as the two characters \\n: they were stored so, and a shop
+    showed "\\n" in the text. Only a TEXTAREA's cells are multi-line text; a backslash anywhere else survives."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    importer = Importer(db)
+    await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    [text] = [row for row in real_rows("sku", "power_requirements", count=1239) if "\\n" in row["power_requirements"]]
+    [textarea, *_] = [row for row in real_rows("sku", "description-en_US-print", count=50) if "\\n" in str(row)]
+    escaped = {"sku": "ESC-1", "description-en_US-print": r"one\ntwo; C:\temp; \\n kept"}
+    rows = [{"power_requirements": "", "description-en_US-print": "", **row} for row in (text, textarea, escaped)]
+    report = await importer.products(tenant.code, write_csv(tmp_path / "products.csv", rows))
+    assert (report.imported, report.rejected) == (3, 0), report.rejections
+    stored = await stored_values(db, tenant)
+    description = stored[(textarea["sku"], "description", "en_US", "print")]
+    assert description == lines(textarea["description-en_US-print"]) and "\\n" not in description
+    assert stored[(text["sku"], "power_requirements", "", "")] == text["power_requirements"]
+    assert stored[("ESC-1", "description", "en_US", "print")] == "one\ntwo; C:\\temp; \\\\n kept"

@@ -4,10 +4,19 @@ Product columns are `attr`, `attr-<locale>`, `attr-<scope>`, `attr-<locale>-<sco
 with `-<CURRENCY>` after a price and a sibling `attr[...]-unit` for a metric.
 Columns the catalog has no place for (categories, groups, associations such
 as PACK-products) are skipped and named once in the summary.
+
+A TEXTAREA cell (Akeneo's multi-line text) may write a line break as the two
+characters `\\n`, as the demo catalog's print descriptions do, or as a line
+break inside a quoted cell, as its e-commerce descriptions do: both are stored
+as a line break. Every other backslash is kept: a TEXT is single-line text in
+Akeneo, so a `\\n` in one is not a line break (the demo catalog has one, in a
+power supply's ratings), and a TEXTAREA's `\\\\n` (its backslash escaped) is
+kept as written.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -33,6 +42,8 @@ AKENEO_TYPES: dict[str, AttributeType] = {
     "pim_catalog_image": AttributeType.IMAGE,
     "pim_catalog_file": AttributeType.FILE,
 }
+ESCAPED_LINE_BREAK = re.compile(r"(?<!\\)\\n")
+"""`\\n` written out in a TEXTAREA cell, unless its backslash is itself escaped."""
 HEADER_FIELDS = {"sku", "enabled", "family", "parent"}
 UNPLACED_FIELDS = {"categories": "categories", "groups": "groups"}
 ASSOCIATION_SUFFIXES = ("-products", "-product_models", "-groups")
@@ -220,4 +231,6 @@ def _cell(kind: AttributeType, cell: str) -> Any:
         return {"1": True, "0": False, "true": True, "false": False}.get(cell.strip().lower(), cell)
     if kind is AttributeType.MULTISELECT:
         return [part.strip() for part in cell.split(",") if part.strip()]
+    if kind is AttributeType.TEXTAREA:
+        return ESCAPED_LINE_BREAK.sub("\n", cell)
     return cell
