@@ -790,3 +790,41 @@ async def test_an_akeneo_textarea_has_its_escaped_line_breaks_decoded_and_every_
     assert description == lines(textarea["description-en_US-print"]) and "\\n" not in description
     assert stored[(text["sku"], "power_requirements", "", "")] == text["power_requirements"]
     assert stored[("ESC-1", "description", "en_US", "print")] == "one\ntwo; C:\\temp; \\\\n kept"
+
+
+@pytest.mark.parametrize("cell", ["Infinity", "-Infinity", "NaN", "sNaN", "1e999999999", "-1E999999999"])
+async def test_a_number_cell_that_no_number_can_hold_refuses_its_row_alone(
+    db: Database, tenant: TenantHandle, tmp_path: Path, cell: str
+) -> None:
+    """Infinity crashed the import with an OverflowError; 1e999999999 hung it writing out a billion digits."""
+    await small_catalog(db, tenant, tmp_path)
+    file = tmp_path / "products.csv"
+    file.write_text(f"sku;optical_zoom\nT-0;3\nT-1;{cell}\nT-2;4\n", encoding="utf-8")
+    report = await Importer(db).products(tenant.code, file)
+    assert (report.imported, report.rejected) == (2, 1)
+    [rejection] = report.rejections
+    assert rejection.line == 3 and rejection.reasons[0].startswith("optical_zoom: optical_zoom (NUMBER): ")
+    assert await stored_values(db, tenant) == {("T-0", "optical_zoom", "", ""): 3, ("T-2", "optical_zoom", "", ""): 4}
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ("1e999999999", "values[0]: optical_zoom (NUMBER): a whole number this large cannot be stored"),
+        ("9" * 5000, "values[0]: optical_zoom (NUMBER): a whole number this large cannot be stored"),
+        ("[" * 100_000 + "]" * 100_000, "nested more than"),
+    ],
+)
+async def test_a_json_line_that_python_cannot_read_as_given_refuses_that_line_alone(
+    db: Database, tenant: TenantHandle, tmp_path: Path, data: str, reason: str
+) -> None:
+    """A 5,000-digit number stopped the import with Python's int conversion limit (exit 1, earlier batches
+    kept, later ones never read), deep nesting with a RecursionError, and 1e999999999 hung it."""
+    await small_catalog(db, tenant, tmp_path)
+    line = '{"sku": "T-1", "values": [{"attribute": "optical_zoom", "data": ' + data + "}]}"
+    good, after = ({"sku": sku, "values": [{"attribute": "optical_zoom", "data": 2}]} for sku in ("T-0", "T-2"))
+    report = await Importer(db).products(tenant.code, jsonl(tmp_path / "products.jsonl", line, good, after))
+    assert (report.imported, report.rejected) == (2, 1)
+    [rejection] = report.rejections
+    assert rejection.line == 1 and reason in rejection.reasons[0], rejection.reasons
+    assert set(await stored_values(db, tenant)) == {("T-0", "optical_zoom", "", ""), ("T-2", "optical_zoom", "", "")}

@@ -10,9 +10,11 @@ alike on both databases, as a userError naming where the problem is.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 from app.domain.errors import Path
@@ -45,13 +47,15 @@ def nul_refused(what: str) -> str:
     return f"{what} cannot contain a NUL character (\\u0000), which cannot be stored"
 
 
-def integer_refused(number: int) -> str:
+def integer_refused(number: int | Decimal) -> str:
     """The message refusing a whole number outside EXACT_INTEGERS (not shown: it may have thousands of digits)."""
     try:
-        stored = repr(float(number))
+        stored = float(number)
     except OverflowError:
+        stored = math.inf
+    if math.isinf(stored):  # (a Decimal beyond a double's range becomes one without an error)
         return "a whole number this large cannot be stored (it is beyond 64 bits and a double's range)"
-    return f"a whole number beyond 64 bits would be stored as {stored}, not as given"
+    return f"a whole number beyond 64 bits would be stored as {stored!r}, not as given"
 
 
 def nul_paths(data: Any, path: Path = ()) -> list[Path]:

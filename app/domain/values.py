@@ -43,6 +43,8 @@ MAX_INTEGER_DIGITS = 18
 beyond every catalog, and an amount is stored written out, so "1e999999999" must not become a gigabyte of digits."""
 MAX_FRACTION_DIGITS = 12
 """Digits of an amount after its decimal point (trailing zeros aside): finer than any currency or unit needs."""
+WHOLE_DIGITS = len(str(EXACT_INTEGERS.stop))
+"""Digits of the largest whole number a NUMBER holds: one with more is refused without being written out."""
 NUMBER_DIGITS_HINT = (
     "a NUMBER keeps about 15 significant digits: give fewer, or use a PRICE or METRIC attribute, "
     "which keep exact decimals"
@@ -172,6 +174,8 @@ def _exact_number(data: Decimal) -> int | float:
     if not data.is_finite():
         raise ValueRejected("expected a finite number")
     if data == data.to_integral_value():
+        if data.adjusted() >= WHOLE_DIGITS:  # refused before int() writes out what may be a billion digits
+            raise ValueRejected(f"{integer_refused(data)}: {NUMBER_DIGITS_HINT}")
         return _exact_integer(int(data))
     number = float(data)
     if not math.isfinite(number) or Decimal(repr(number)) != data:

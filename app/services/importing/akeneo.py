@@ -226,7 +226,7 @@ def _cell(kind: AttributeType, cell: str) -> Any:
             number = Decimal(cell.strip())
         except InvalidOperation:
             return cell
-        return int(number) if number == number.to_integral_value() else number
+        return number if number.is_finite() else cell  # (Infinity and NaN are refused as the text they are)
     if kind is AttributeType.BOOLEAN:
         return {"1": True, "0": False, "true": True, "false": False}.get(cell.strip().lower(), cell)
     if kind is AttributeType.MULTISELECT:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,8 @@ from app.domain.values import MAX_TEXT_LENGTH
 
 CSV_SUFFIXES = {".csv"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+MAX_INT_DIGITS = 4300
+"""Python's default limit on the digits of an int read from text: far more than any value keeps."""
 
 
 class UnsupportedFile(ValueError):
@@ -87,9 +90,9 @@ def read_jsonl(handle: BinaryIO, progress: ProgressCallback | None = None) -> It
         if not line.strip():
             continue
         try:
-            data = json.loads(line, parse_float=_exact_float)
-        except json.JSONDecodeError as exc:
-            yield Record(number, None, f"invalid JSON: {exc.msg} at column {exc.colno}")
+            data = _parse(line)
+        except UnreadableJson as exc:
+            yield Record(number, None, str(exc))
             continue
         if not isinstance(data, dict):
             yield Record(number, None, "expected a JSON object on each line")
@@ -103,6 +106,26 @@ def _exact_float(text: str) -> float | Decimal:
     number = float(text)
     exact = Decimal(text)
     return number if Decimal(repr(number)) == exact else exact
+
+
+class UnreadableJson(ValueError):
+    """A line that is not JSON, or that Python cannot read as JSON (nested too deep)."""
+
+
+def _parse(line: str) -> Any:
+    """The line's JSON; its numbers read exactly (_exact_float, _whole) for the values' checks to judge."""
+    try:
+        return json.loads(line, parse_float=_exact_float, parse_int=_whole)
+    except json.JSONDecodeError as exc:
+        raise UnreadableJson(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise UnreadableJson(f"the line's JSON is nested more than {sys.getrecursionlimit():,} levels deep") from None
+
+
+def _whole(text: str) -> int | Decimal:
+    """An int, or the Decimal for the value's check to refuse when it has more digits than Python reads as an int
+    (sys.get_int_max_str_digits): its ValueError stopped the whole import."""
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else Decimal(text)
 
 
 def _refuse_json_document(handle: BinaryIO) -> None:
@@ -121,8 +144,8 @@ def _refuse_json_document(handle: BinaryIO) -> None:
 
 def _is_object(line: str) -> bool:
     try:
-        return isinstance(json.loads(line), dict)
-    except json.JSONDecodeError:
+        return isinstance(_parse(line), dict)
+    except UnreadableJson:
         return False
 
 
