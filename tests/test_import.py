@@ -828,3 +828,17 @@ async def test_a_json_line_that_python_cannot_read_as_given_refuses_that_line_al
     [rejection] = report.rejections
     assert rejection.line == 1 and reason in rejection.reasons[0], rejection.reasons
     assert set(await stored_values(db, tenant)) == {("T-0", "optical_zoom", "", ""), ("T-2", "optical_zoom", "", "")}
+
+
+async def test_a_products_csv_ending_its_lines_with_a_separator_imports_naming_the_unnamed_column_skipped(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """A spreadsheet's trailing `;` makes a column with no name: the file was refused as "columns that match no
+    attribute of the catalog: " followed by nothing, and two such columns as naming column '' twice."""
+    await small_catalog(db, tenant, tmp_path)
+    file = tmp_path / "products.csv"
+    file.write_text("sku;name;;\nT-1;Shirt;;\n", encoding="utf-8")
+    report = await Importer(db).products(tenant.code, file)
+    assert (report.imported, report.rejected) == (1, 0)
+    assert report.skipped_columns == {"column 3": "it has no name", "column 4": "it has no name"}
+    assert await stored_values(db, tenant) == {("T-1", "name", "", ""): "Shirt"}

@@ -111,10 +111,12 @@ def read_layout(header: list[str], spec: CatalogSpec) -> ProductLayout:
     """Where each column of a products.csv goes; UnsupportedFile for another kind of file."""
     _refuse_other_files(header)
     layout = ProductLayout()
-    for column in header:
+    for number, column in enumerate(header, start=1):
         if column in HEADER_FIELDS:
             continue
-        if column in UNPLACED_FIELDS:
+        if not column:  # a spreadsheet's trailing `;`
+            layout.skipped[f"column {number}"] = "it has no name"
+        elif column in UNPLACED_FIELDS:
             layout.skipped[column] = "the catalog has no categories or groups yet"
         elif column.endswith(ASSOCIATION_SUFFIXES) and column.split("-", 1)[0] not in spec.attributes:
             layout.skipped[column] = "associations are not part of the catalog yet"

@@ -176,7 +176,7 @@ def _check_header(header: list[str]) -> None:
         )
     seen: set[str] = set()
     for column in header:
-        if column in seen:
+        if column in seen and column:  # (columns with no name, a trailing `;`, are the reader's to skip)
             raise UnsupportedFile(f"the header names column '{column}' twice: keep one, or rename the other")
         seen.add(column)
 
