@@ -842,3 +842,33 @@ async def test_a_products_csv_ending_its_lines_with_a_separator_imports_naming_t
     assert (report.imported, report.rejected) == (1, 0)
     assert report.skipped_columns == {"column 3": "it has no name", "column 4": "it has no name"}
     assert await stored_values(db, tenant) == {("T-1", "name", "", ""): "Shirt"}
+
+
+async def test_an_empty_family_or_parent_cell_clears_it_as_any_empty_cell_clears_its_value(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """A variant detached from its model in Akeneo, exported again with an empty parent cell, kept its parent
+    here; a file without the column still leaves it as it is. Unknown codes are kept as given: the catalog has
+    no families or product models to look them up in (product_models.csv is refused), they are labels."""
+    await small_catalog(db, tenant, tmp_path)
+    importer = Importer(db)
+
+    async def header() -> tuple[str | None, str | None]:
+        async with db.reader() as session:
+            product = await ProductRepository(session).live_by_sku(tenant.id, "V-1")
+        assert product is not None
+        return product.family, product.parent
+
+    first = tmp_path / "first.csv"
+    first.write_text("sku;family;parent;name\nV-1;no_such_family;no_such_model;Shirt\n", encoding="utf-8")
+    assert (await importer.products(tenant.code, first)).imported == 1
+    assert await header() == ("no_such_family", "no_such_model")
+    without = tmp_path / "without.csv"
+    without.write_text("sku;name\nV-1;Shirt\n", encoding="utf-8")
+    assert (await importer.products(tenant.code, without)).changed == 0
+    assert await header() == ("no_such_family", "no_such_model")
+    emptied = tmp_path / "emptied.csv"
+    emptied.write_text("sku;family;parent;name\nV-1;;;Shirt\n", encoding="utf-8")
+    report = await importer.products(tenant.code, emptied)
+    assert (report.imported, report.changed, report.rejected) == (1, 1, 0)
+    assert await header() == (None, None)

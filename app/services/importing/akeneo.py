@@ -167,7 +167,7 @@ def _locale(text: str) -> str | None:
 def product_draft(row: Mapping[str, str], layout: ProductLayout, spec: CatalogSpec) -> tuple[ProductDraft, list[str]]:
     """The draft for one row, and the column each of its values came from (for messages).
 
-    An empty cell clears the value, as in Akeneo; empty cells of locales or
+    An empty cell clears the value (a family or parent too), as in Akeneo; empty cells of locales or
     scopes the catalog has not enabled are ignored rather than refused. A
     price's cells change just their currencies: one without a column in the
     file keeps its stored amount (see PriceChanges). An
@@ -191,10 +191,16 @@ def product_draft(row: Mapping[str, str], layout: ProductLayout, spec: CatalogSp
         sku=row.get("sku", "").strip(),
         values=values,
         enabled=_cell(AttributeType.BOOLEAN, row.get("enabled", "").strip()),
-        family=row.get("family") or None,
-        parent=row.get("parent") or None,
+        family=_header_cell(row, "family"),
+        parent=_header_cell(row, "parent"),
     )
     return draft, [column for column, _ in grouped.values()]
+
+
+def _header_cell(row: Mapping[str, str], column: str) -> str | None:
+    """A family or parent cell: empty clears it, as an empty cell clears a value; no such column keeps it."""
+    cell = row.get(column)
+    return None if cell is None else cell.strip()
 
 
 def _enabled(target: ValueColumn, spec: CatalogSpec) -> bool:
