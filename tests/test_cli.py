@@ -666,6 +666,12 @@ async def test_setup_mistakes_are_one_line_errors_not_tracebacks(cli: Cli) -> No
     refused = await cli("import", "products", str(products), "--tenant", "acme", "--rejects", nowhere)
     assert refused.exit_code == 2 and isinstance(refused.exception, SystemExit), refused.exception
     assert "does not exist" in refused.stderr
+    a_folder = await cli("import", "products", str(products), "--tenant", "acme", "--rejects", str(cli.tmp))
+    assert a_folder.exit_code == 2 and isinstance(a_folder.exception, SystemExit), a_folder.exception
+    assert a_folder.stderr.startswith(f"error --rejects: {cli.tmp} cannot be written to (Is a directory)")
+    itself = await cli("import", "products", str(products), "--tenant", "acme", "--rejects", str(products))
+    assert itself.exit_code == 2 and "--rejects: it is the file being imported" in itself.stderr
+    assert products.read_text() == json.dumps({"sku": "A-1", "values": []}) + "\n", "it was emptied"
 
 
 async def _catalog_with_a_name(cli: Cli) -> None:

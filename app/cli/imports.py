@@ -58,7 +58,10 @@ def _import(
     if rejects is not None and not rejects.parent.is_dir():
         errors.print(f"[red]error[/red] --rejects: the directory {rejects.parent} does not exist")
         raise typer.Exit(EXIT_UNUSABLE)
-    sink: TextIO | None = rejects.open("w", encoding="utf-8") if rejects else None
+    if rejects is not None and rejects.exists() and rejects.samefile(path):
+        errors.print("[red]error[/red] --rejects: it is the file being imported, which writing it would empty")
+        raise typer.Exit(EXIT_UNUSABLE)
+    sink = _rejects_file(rejects) if rejects is not None else None
 
     def on_reject(rejection: Rejection) -> None:
         if sink is not None:
@@ -80,6 +83,16 @@ def _import(
     _repeats(report, key)
     if report.rejected:
         raise typer.Exit(3)
+
+
+def _rejects_file(rejects: Path) -> TextIO:
+    """The --rejects file, opened before anything is imported: one that cannot be written (a folder, no
+    permission) is a one-line error, not a traceback."""
+    try:
+        return rejects.open("w", encoding="utf-8")
+    except OSError as exc:
+        errors.print(f"[red]error[/red] --rejects: {rejects} cannot be written to ({exc.strerror})")
+        raise typer.Exit(EXIT_UNUSABLE) from None
 
 
 async def _read_into_catalog(
