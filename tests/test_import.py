@@ -872,3 +872,21 @@ async def test_an_empty_family_or_parent_cell_clears_it_as_any_empty_cell_clears
     report = await importer.products(tenant.code, emptied)
     assert (report.imported, report.changed, report.rejected) == (1, 1, 0)
     assert await header() == (None, None)
+
+
+async def test_a_metric_row_with_its_amount_or_its_unit_alone_is_refused_saying_which_is_missing(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """Both were refused as 'expected {"amount": ..., "unit": ...}', JSON a catalog manager editing columns never
+    wrote."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    importer = Importer(db)
+    await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    file = tmp_path / "products.csv"
+    file.write_text("sku;weight;weight-unit\nW-1;;KILOGRAM\nW-2;5;\nW-3;5;KILOGRAM\n", encoding="utf-8")
+    report = await importer.products(tenant.code, file)
+    assert (report.imported, report.rejected) == (1, 2)
+    assert [(r.line, r.reasons) for r in report.rejections] == [
+        (2, ["weight: weight (METRIC): a metric needs an amount beside its unit (CAT-004)"]),
+        (3, ["weight: weight (METRIC): a metric needs a unit beside its amount, e.g. KILOGRAM (CAT-004)"]),
+    ]

@@ -239,6 +239,10 @@ def _date(data: Any, _spec: CatalogSpec) -> str:
 
 
 def _metric(data: Any, _spec: CatalogSpec) -> dict[str, str]:
+    if isinstance(data, dict) and set(data) == {"unit"}:
+        raise ValueRejected("a metric needs an amount beside its unit")
+    if isinstance(data, dict) and set(data) == {"amount"}:
+        raise ValueRejected("a metric needs a unit beside its amount, e.g. KILOGRAM")
     if not isinstance(data, dict) or set(data) != {"amount", "unit"}:
         raise ValueRejected('expected {"amount": ..., "unit": ...}')
     unit = data["unit"]
