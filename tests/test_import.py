@@ -890,3 +890,27 @@ async def test_a_metric_row_with_its_amount_or_its_unit_alone_is_refused_saying_
         (2, ["weight: weight (METRIC): a metric needs an amount beside its unit (CAT-004)"]),
         (3, ["weight: weight (METRIC): a metric needs a unit beside its amount, e.g. KILOGRAM (CAT-004)"]),
     ]
+
+
+async def test_a_products_csv_saved_with_windows_line_ends_stores_a_textareas_line_breaks_as_any_other_file(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """Saved with CRLF line ends, a quoted multi-line description was stored with \\r\\n: the same export saved
+    with LF then changed every such product, and each went to the channels again."""
+    await enable(db, tenant, ["en_US", "de_DE", "fr_FR"], ["ecommerce", "mobile", "print"], ["EUR", "USD"])
+    importer = Importer(db)
+    await importer.attributes(tenant.code, AKENEO / "attributes.csv")
+    [row, *_] = [
+        r
+        for r in real_rows("sku", "description-en_US-ecommerce", count=1239)
+        if "\n" in r["description-en_US-ecommerce"]
+    ]
+    unix = write_csv(tmp_path / "unix.csv", [row])
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes(unix.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    assert (await importer.products(tenant.code, windows)).imported == 1
+    assert await stored_values(db, tenant) == {
+        (row["sku"], "description", "en_US", "ecommerce"): row["description-en_US-ecommerce"]
+    }
+    again = await importer.products(tenant.code, unix)
+    assert (again.imported, again.changed) == (1, 0)

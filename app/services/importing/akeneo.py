@@ -8,7 +8,7 @@ as PACK-products) are skipped and named once in the summary.
 A TEXTAREA cell (Akeneo's multi-line text) may write a line break as the two
 characters `\\n`, as the demo catalog's print descriptions do, or as a line
 break inside a quoted cell, as its e-commerce descriptions do: both are stored
-as a line break. Every other backslash is kept: a TEXT is single-line text in
+as a line break, `\\n` (a file saved with Windows line ends has `\\r\\n` there). Every other backslash is kept: a TEXT is single-line text in
 Akeneo, so a `\\n` in one is not a line break (the demo catalog has one, in a
 power supply's ratings), and a TEXTAREA's `\\\\n` (its backslash escaped) is
 kept as written.
@@ -240,5 +240,5 @@ def _cell(kind: AttributeType, cell: str) -> Any:
     if kind is AttributeType.MULTISELECT:
         return [part.strip() for part in cell.split(",") if part.strip()]
     if kind is AttributeType.TEXTAREA:
-        return ESCAPED_LINE_BREAK.sub("\n", cell)
+        return ESCAPED_LINE_BREAK.sub("\n", cell.replace("\r\n", "\n"))
     return cell
