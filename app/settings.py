@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 5000
     graphql_max_nodes: int = Field(default=GRAPHQL_MAX_NODES, gt=0)
     graphql_introspection: bool | None = None
-    demo_tenant: str = "demo"
+    demo_tenant: str = Field(default="demo", validation_alias="PIMSYNC_DEMO_TENANT")
+    """The tenant `pimsync run` creates on first start, with the admin token it prints."""
     allow_private_urls: bool = Field(default=False, validation_alias="PIMSYNC_ALLOW_PRIVATE_URLS")
     """Let connectors reach loopback and private addresses (tests, a shop on the same network)."""
     http_timeout_seconds: float = 30.0

@@ -289,6 +289,28 @@ async def test_run_starts_everything_and_an_interrupt_stops_everything(
     assert embedded_redis_servers(var_dir) == []
 
 
+async def test_run_issues_its_first_token_for_the_tenant_pimsync_demo_tenant_names(
+    tmp_path: Path, services: list[Service]
+) -> None:
+    """`pimsync run --help` names PIMSYNC_DEMO_TENANT: it was read as DEMO_TENANT, so setting it changed nothing."""
+    env = base_env(PIMSYNC_VAR_DIR=str(tmp_path / "var"), PIMSYNC_PORT="0", PIMSYNC_DEMO_TENANT="shop")
+    env.pop("DEMO_TENANT", None)
+    service = start(tmp_path, ["run"], env)
+    services.append(service)
+
+    token = await wait_for_token(service)
+    assert "Admin token for the demo tenant 'shop'" in service.stdout.read_text(encoding="utf-8"), service.output()
+    async with httpx.AsyncClient(timeout=10) as http:
+        await wait_until_healthy(service, http)
+        answered = await graphql(http, service, LOCALES, token)
+    assert answered.json() == {"data": {"locales": []}}, answered.text
+    assert service.stop(signal.SIGTERM) in stopped_by(signal.SIGTERM), service.output()
+    listed = await asyncio.to_thread(
+        subprocess.run, [str(PIMSYNC), "tenants", "list"], env=env, capture_output=True, text=True, check=True
+    )
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["shop"], listed.stdout
+
+
 async def test_run_on_a_port_in_use_stops_before_starting_anything(tmp_path: Path, services: list[Service]) -> None:
     var_dir = tmp_path / "var"
     with socket.create_server(("127.0.0.1", 0)) as taken:
