@@ -320,7 +320,11 @@ async def test_run_on_a_port_in_use_stops_before_starting_anything(tmp_path: Pat
         returncode = service.process.wait(START_SECONDS)
 
     assert returncode == 1, "it failed to start; 3 is for rows or products that did not go through"
-    assert "Address already in use" in service.stderr.read_text(encoding="utf-8"), service.output()
+    said = [line for line in service.stderr.read_text(encoding="utf-8").splitlines() if "error" in line]
+    assert len(said) == 1, f"one line says why:\n{service.output()}"
+    assert said[0].startswith(f"error cannot listen on 127.0.0.1:{env['PIMSYNC_PORT']}: "), service.output()
+    assert "Address already in use" in said[0], service.output()
+    assert "PIMSYNC_PORT" in said[0], "it says how to choose another port"
     assert not (var_dir / "pimsync.sqlite3").exists(), "no database is created"
     assert embedded_redis_servers(var_dir) == [], "no redis-server is started"
     assert TOKEN.search(service.stdout.read_text(encoding="utf-8")) is None, "no token is issued"

@@ -7,6 +7,7 @@ tree, all that `pimsync --help` or a malformed option needs, loads none of them,
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from app.cli.catalog import catalog
@@ -90,7 +92,7 @@ def migrate() -> None:
 def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvicorn.Server, socket.socket]:
     """The API server and the socket it will serve, already bound, so port 0 ("any free port") has its real
     number before anything announces the address. uvicorn logs "Uvicorn running on http://host:port" here,
-    with the bound port; a port in use, that error, and the command exits 1: it failed to start (uvicorn's own
+    with the bound port; a port in use, one `error` line naming the address, and the command exits 1: it failed to start (uvicorn's own
     exit 3 is pimsync's for rows or products that did not go through)."""
     import uvicorn
 
@@ -102,11 +104,37 @@ def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvic
     config = uvicorn.Config(
         create_app(current), host=host or current.host, port=current.port if port is None else port, log_config=None
     )
+    held = _HeldErrors()
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addFilter(held)
     try:
         listening = config.bind_socket()
-    except SystemExit:  # uvicorn's, once it has logged why
+    except SystemExit:  # uvicorn's, once it has logged why: the log line held back, said here in the `error` line
+        why = "; ".join(held.messages) or "the address cannot be bound"
+        errors.print(
+            f"[red]error[/red] cannot listen on {config.host}:{config.port}: {escape(why)} "
+            "(choose another address with PIMSYNC_HOST and PIMSYNC_PORT, or --host and --port)"
+        )
         raise typer.Exit(1) from None
+    finally:
+        uvicorn_log.removeFilter(held)
     return uvicorn.Server(config), listening
+
+
+class _HeldErrors(logging.Filter):
+    """Holds back the error uvicorn logs when it cannot bind (`[Errno 98] Address already in use`, naming neither
+    the address nor what to change), so the command says it in its one `error` line; its "Uvicorn running on"
+    line, an info, goes through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        self.messages.append(record.getMessage())
+        return False
 
 
 async def _services_answer(current: Settings) -> None:
