@@ -61,9 +61,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="PIMSYNC_PORT")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_json: bool = Field(default=False, validation_alias="LOG_JSON")
-    graphql_max_depth: int = 12
-    graphql_max_aliases: int = 30
-    graphql_max_tokens: int = 5000
+    graphql_max_depth: int = Field(default=12, ge=1)
+    graphql_max_aliases: int = Field(default=30, ge=0)
+    graphql_max_tokens: int = Field(default=5000, ge=1)
     graphql_max_nodes: int = Field(default=GRAPHQL_MAX_NODES, gt=0)
     graphql_introspection: bool | None = None
     demo_tenant: str = Field(default="demo", validation_alias="PIMSYNC_DEMO_TENANT")
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     (an egress proxy, or a test emulator); `{shop}` is replaced by the connector's shop domain."""
     queue_name: str = Field(default="pimsync:queue", validation_alias="PIMSYNC_QUEUE")
     """The arq queue; services sharing one Redis keep apart by naming their own."""
-    sync_chunk_size: int | None = Field(default=None, validation_alias="PIMSYNC_SYNC_CHUNK_SIZE")
+    sync_chunk_size: int | None = Field(default=None, ge=1, validation_alias="PIMSYNC_SYNC_CHUNK_SIZE")
     """Products per chunk of a sync job; unset: twenty of the channel's batches (2,000 for channels taking 100
     a request, 50 for Shopify)."""
     sync_page_size: int = Field(default=100, ge=1, le=1000, validation_alias="PIMSYNC_SYNC_PAGE_SIZE")
@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     behind what other jobs queued meanwhile, as the job's earlier ones end. Four: one worker's slots (max_jobs),
     so a fast channel's job still runs on several workers at once, while a job of a slow channel (whose chunks
     share one rate, so more of them only make each slower) leaves every other slot to other jobs."""
-    sync_lease_seconds: float = Field(default=30.0, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
+    sync_lease_seconds: float = Field(default=30.0, ge=1, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
     """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
     channel_retry_seconds: float = Field(default=0.5, ge=0, validation_alias="PIMSYNC_CHANNEL_RETRY_SECONDS")
     """The first wait (with full jitter) before a channel request that failed for now (5xx, timeout) is sent

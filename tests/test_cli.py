@@ -892,6 +892,10 @@ MALFORMED_SETTINGS = [
     ("REDIS_URL", "http://redis.internal", "error REDIS_URL must be redis://"),
     ("LOG_LEVEL", "verbose", "error LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ("PIMSYNC_SYNC_PAGE_SIZE", "0", "PIMSYNC_SYNC_PAGE_SIZE: Input should be greater than or equal to 1"),
+    ("PIMSYNC_SYNC_CHUNK_SIZE", "0", "PIMSYNC_SYNC_CHUNK_SIZE: Input should be greater than or equal to 1"),
+    ("PIMSYNC_SYNC_LEASE_SECONDS", "0", "PIMSYNC_SYNC_LEASE_SECONDS: Input should be greater than or equal to 1"),
+    ("GRAPHQL_MAX_DEPTH", "0", "GRAPHQL_MAX_DEPTH: Input should be greater than or equal to 1"),
+    ("GRAPHQL_MAX_TOKENS", "-5", "GRAPHQL_MAX_TOKENS: Input should be greater than or equal to 1"),
 ]
 COMMANDS_READING_SETTINGS = [
     ["migrate"],
