@@ -33,7 +33,7 @@ from app.services.webhooks import BodyTooLarge, read_limited, refuse_declared_le
 from app.services.webhooks import receive as receive_webhook
 from app.settings import Settings, load_settings
 from graphql_schema import build_schema
-from graphql_schema.context import Context
+from graphql_schema.context import Context, SubscriptionSlots
 
 
 async def authenticate(container: Container, token: str) -> Principal:
@@ -99,9 +99,10 @@ class GraphQLApp(GraphQL[Context, None]):
 
     graphql_transport_ws_handler_class = SocketHandler
 
-    def __init__(self, current: Callable[[], Container], **kwargs: Any) -> None:
+    def __init__(self, current: Callable[[], Container], *, subscriptions: SubscriptionSlots, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.current = current
+        self.subscriptions = subscriptions
 
     def parse_json(self, data: str | bytes) -> Any:
         return parse_body(data, super().parse_json)
@@ -110,7 +111,12 @@ class GraphQLApp(GraphQL[Context, None]):
         principal: Principal | None = getattr(request.state, "principal", None)
         if principal is None and not isinstance(request, WebSocket):
             raise Unauthenticated("send Authorization: Bearer <token>")
-        return Context(container=self.current(), principal=principal, on_socket=isinstance(request, WebSocket))
+        return Context(
+            container=self.current(),
+            principal=principal,
+            on_socket=isinstance(request, WebSocket),
+            subscriptions=self.subscriptions,
+        )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         unset: UnsetType = UNSET
@@ -285,7 +291,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     if container is not None:
         holder["container"] = container
     ide = not settings.is_production
-    view = GraphQLApp(current, schema=build_schema(settings), graphql_ide="graphiql" if ide else None)
+    view = GraphQLApp(
+        current,
+        subscriptions=SubscriptionSlots(settings.max_subscriptions_per_tenant),
+        schema=build_schema(settings),
+        graphql_ide="graphiql" if ide else None,
+    )
     graphql = AuthenticatedGraphQL(view, current, ide=ide, max_body=settings.graphql_max_body_bytes)
     routes = [
         *ops_routes(current, metrics),

@@ -23,6 +23,10 @@ CHANNEL_MAX_RESPONSE_BYTES = 32 * 1_048_576
 """Largest channel answer read: the largest a channel's batch calls for is a CUSTOM_HTTP page of 100 products
 (MAX_BATCH_SIZE), 3.2 MiB at 32 KiB a product; ten times that leaves room for a shop's extra fields."""
 
+MAX_SUBSCRIPTIONS_PER_TENANT = 100
+"""Open subscriptions of one tenant in one API process: a frontend follows a few jobs and the conflicts of a few
+tabs; a hundred Redis connections per tenant leave Redis's 10,000 to many tenants and the workers."""
+
 WEBHOOK_SECRET_MAX_GRACE_HOURS = 168
 """A week: the longest services that keep a rotated-out webhook signing secret valid allow (Revolut's expiration
 period); a secret a user replaced should not sign deliveries for longer."""
@@ -121,6 +125,11 @@ class Settings(BaseSettings):
         default=GRAPHQL_MAX_BODY_BYTES, gt=0, validation_alias="PIMSYNC_GRAPHQL_MAX_BODY_BYTES"
     )
     """Largest /graphql request body accepted (413 beyond it), read no further than that."""
+    max_subscriptions_per_tenant: int = Field(
+        default=MAX_SUBSCRIPTIONS_PER_TENANT, ge=1, validation_alias="PIMSYNC_MAX_SUBSCRIPTIONS_PER_TENANT"
+    )
+    """Subscriptions one tenant may hold open at a time in one API process, over all its sockets: each holds a Redis
+    connection of its own, and Redis takes a bounded number of clients (10,000 by default), the workers' included."""
     public_url: str | None = Field(default=None, validation_alias="PIMSYNC_PUBLIC_URL")
     """Where channels reach this service (https://pim.my-company.test): Shopify connectors subscribe their
     product webhooks at {public_url}/webhooks/{connector}; unset, nothing is subscribed."""

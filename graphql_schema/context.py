@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,11 +13,49 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import SchemaExtension
 
 from app.container import Container
-from app.domain.errors import Unauthenticated
+from app.domain.errors import ServiceError, Unauthenticated
 from app.domain.scopes import Scope
 from app.services.auth import Principal
 from app.services.tokens import TokenWatch
+from app.settings import MAX_SUBSCRIPTIONS_PER_TENANT
 from graphql_schema.loaders import Loaders
+
+
+class TooManySubscriptions(ServiceError):
+    """The tenant holds as many subscriptions open as it may; one must complete before another starts."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"
+
+
+class SubscriptionSlots:
+    """How many subscriptions each tenant holds open in this process, over all its sockets, within a limit.
+
+    Each open subscription holds a Redis pub/sub connection of its own and
+    reads the database on its ticks. Strawberry bounds each socket (100
+    operations), not how many sockets a tenant opens: without this bound one
+    tenant could take every client slot Redis has, and the workers' queue
+    with it, from every tenant.
+    """
+
+    def __init__(self, limit: int = MAX_SUBSCRIPTIONS_PER_TENANT) -> None:
+        self.limit = limit
+        self._open: Counter[int] = Counter()
+
+    @contextmanager
+    def hold(self, tenant_id: int) -> Iterator[None]:
+        """A place for one subscription of the tenant while the block runs; TooManySubscriptions when none is free."""
+        if self._open[tenant_id] >= self.limit:
+            raise TooManySubscriptions(
+                f"this tenant already has {self.limit} subscriptions open, the most it may: "
+                "complete one it no longer needs first"
+            )
+        self._open[tenant_id] += 1
+        try:
+            yield
+        finally:
+            self._open[tenant_id] -= 1
+            if not self._open[tenant_id]:
+                del self._open[tenant_id]
 
 
 @dataclass
@@ -28,6 +67,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     on_socket: bool = False
     """One context serves every operation of a websocket, authenticated once (see TokenRecheck)."""
+    subscriptions: SubscriptionSlots = field(default_factory=SubscriptionSlots)
+    """The app's count of open subscriptions, shared by every socket it serves."""
     _loaders: Loaders | None = field(default=None, init=False)
 
     @property
@@ -48,6 +89,10 @@ class Context:
 
     def require(self, scope: Scope) -> None:
         self.caller.require(scope)
+
+    def subscription_slot(self) -> AbstractContextManager[None]:
+        """The caller's tenant's place for one open subscription (SubscriptionSlots), held while the block runs."""
+        return self.subscriptions.hold(self.tenant_id)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -23,9 +23,11 @@ class ConflictSubscription:
     ) -> AsyncGenerator[ConflictType, None]:
         info.context.require(Scope.CONFLICTS_VIEW)
         watch = TokenWatch(info.context.container.db, info.context.caller)
-        detected = ConflictService(info.context.container, info.context.tenant_id).detected(connector_code, watch=watch)
-        try:
-            async for row in detected:
-                yield ConflictType.from_row(row)
-        finally:
-            await detected.aclose()
+        with info.context.subscription_slot():
+            service = ConflictService(info.context.container, info.context.tenant_id)
+            detected = service.detected(connector_code, watch=watch)
+            try:
+                async for row in detected:
+                    yield ConflictType.from_row(row)
+            finally:
+                await detected.aclose()

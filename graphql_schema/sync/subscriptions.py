@@ -41,18 +41,19 @@ class SyncSubscription:
         pk = job_pk(str(id))
         service = SyncJobService(info.context.container, info.context.tenant_id)
         token = TokenWatch(info.context.container.db, info.context.caller)
-        updates = progress.listen(info.context.container.redis, pk, every=POLL_SECONDS)
-        try:
-            await anext(updates)  # subscribed before the first read, so no step falls between the two
-            job = await service.get(pk)
-            yield SyncJobType.from_row(job)
-            last = _snapshot(job)
-            while not SyncJobStatus(job.status).finished:
-                await anext(updates)
-                await token.check()
+        with info.context.subscription_slot():
+            updates = progress.listen(info.context.container.redis, pk, every=POLL_SECONDS)
+            try:
+                await anext(updates)  # subscribed before the first read, so no step falls between the two
                 job = await service.get(pk)
-                if _snapshot(job) != last:
-                    last = _snapshot(job)
-                    yield SyncJobType.from_row(job)
-        finally:
-            await updates.aclose()
+                yield SyncJobType.from_row(job)
+                last = _snapshot(job)
+                while not SyncJobStatus(job.status).finished:
+                    await anext(updates)
+                    await token.check()
+                    job = await service.get(pk)
+                    if _snapshot(job) != last:
+                        last = _snapshot(job)
+                        yield SyncJobType.from_row(job)
+            finally:
+                await updates.aclose()
