@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types.unset import UNSET, UnsetType
@@ -89,7 +90,8 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry's ASGI view, with a context built from the authenticated principal.
+    """Strawberry's ASGI view, with a context built from the authenticated principal, speaking graphql-transport-ws
+    only on its sockets (SocketHandler holds the socket's own checks).
 
     HTTP requests are authenticated before they reach this view. A websocket
     (graphql-transport-ws) may carry the token on its upgrade request or in
@@ -296,6 +298,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         subscriptions=SubscriptionSlots(settings.max_subscriptions_per_tenant),
         schema=build_schema(settings),
         graphql_ide="graphiql" if ide else None,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # strawberry also serves the legacy graphql-ws
     )
     graphql = AuthenticatedGraphQL(view, current, ide=ide, max_body=settings.graphql_max_body_bytes)
     routes = [
