@@ -31,6 +31,7 @@ from tests.ports import silent_port
 
 __all__ = ["served_shop"]
 
+TEST_CONNECTION = "mutation($code: String!) { testConnection(code: $code) { testResult { success message } } }"
 PUBLIC = "93.184.216.34"
 """A public address for a fake DNS answer; nothing ever connects to it."""
 
@@ -100,11 +101,30 @@ async def test_a_shop_name_that_turns_private_after_the_check_is_not_reached(
     payload = (await strict_gql(CREATE_CONNECTOR, {"input": given}))["createConnector"]
     assert payload["testResult"]["success"] is False
     assert payload["testResult"]["message"] == (
-        "CHN-003: shop.rebind.test (127.0.0.1) is a loopback, private, link-local or reserved address; "
+        "CHN-003: shop.rebind.test resolves to a loopback, private, link-local or reserved address; "
         "the service only calls public addresses unless private URLs are allowed"
     )
     assert payload["connector"]["status"] == "ERROR"
     assert served_shop.shop.requests == [], "the service called a loopback address"
+
+
+async def test_a_refused_internal_name_is_named_without_the_address_it_resolves_to(
+    strict_gql: GraphQLClient, served_shop: ServedShop, fake_dns: Callable[[Answers], None]
+) -> None:
+    """A tenant learns that its URL is refused, not the service's network: the address an internal name resolves
+    to in the service's DNS would map that network for anyone able to create a connector."""
+    fake_dns(lambda host: ["10.20.30.40"] if host == "billing.corp.test" else None)
+    given = connector_input(served_shop)
+    given["credentials"]["baseUrl"] = "http://billing.corp.test/pim-bridge"
+    created = (await strict_gql(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    tested = (await strict_gql(TEST_CONNECTION, {"code": given["code"]}))["testConnection"]
+    listed = await strict_gql("{ connectors { edges { node { statusReason } } } }")
+    expected = (
+        "CHN-003: baseUrl: billing.corp.test resolves to a loopback, private, link-local or reserved address; "
+        "the service only calls public addresses unless private URLs are allowed"
+    )
+    assert (created["testResult"]["message"], tested["testResult"]["message"]) == (expected, expected)
+    assert [edge["node"]["statusReason"] for edge in listed["connectors"]["edges"]] == [expected]
 
 
 @dataclasses.dataclass
@@ -150,7 +170,7 @@ async def test_a_name_with_one_private_address_among_public_ones_is_refused(
     asked, port = loopback_origin.asked, loopback_origin.port
     fake_dns(lambda host: [PUBLIC, "169.254.169.254", "127.0.0.1"] if host == "shop.mixed.test" else None)
     async with channel_http_client(strict_settings) as http:
-        with pytest.raises(CredentialsRejected, match=r"shop\.mixed\.test \(169\.254\.169\.254\)"):
+        with pytest.raises(CredentialsRejected, match=r"shop\.mixed\.test resolves to a loopback"):
             await http.get(f"http://shop.mixed.test:{port}/")
     assert asked == []
 

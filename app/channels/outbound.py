@@ -27,8 +27,11 @@ from collections.abc import Iterable
 from urllib.parse import SplitResult, urlsplit
 
 import httpcore
+import structlog
 
 from app.channels.base import CredentialsRejected
+
+log = structlog.get_logger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -128,9 +131,17 @@ async def check_outbound_url(url: str, *, allow_private: bool) -> None:
 
 
 def _refusal(host: str, address: IPAddress, *, literal: bool) -> str:
-    shown = host if literal else f"{host} ({address})"
+    """Why `host` is not called, in words for the tenant who named it: a name is said to resolve to a refused
+    address, and which one goes to the operator's log only. Shown to anyone able to set a connector's URL, the
+    address would map the service's network name by name (what billing.internal is)."""
+    if literal:
+        return (
+            f"{host} is a loopback, private, link-local or reserved address; "
+            "the service only calls public addresses unless private URLs are allowed"
+        )
+    log.info("outbound.private_address_refused", host=host, address=str(address))
     return (
-        f"{shown} is a loopback, private, link-local or reserved address; "
+        f"{host} resolves to a loopback, private, link-local or reserved address; "
         "the service only calls public addresses unless private URLs are allowed"
     )
 
