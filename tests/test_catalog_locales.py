@@ -123,6 +123,34 @@ async def test_empty_locale_list_is_refused(gql: GraphQLClient) -> None:
     assert result["userErrors"][0]["code"] == "CAT-015"
 
 
+@pytest.mark.parametrize(
+    ("mutation", "variables", "what"),
+    [
+        (SET_LOCALES, {"codes": ["en_US"] * 1001}, "codes"),
+        (SET_SCOPES, {"scopes": [{"code": "ecommerce"}] * 1001}, "scopes"),
+        (SET_CURRENCIES, {"codes": ["EUR"] * 1001}, "codes"),
+    ],
+    ids=["locales", "scopes", "currencies"],
+)
+async def test_more_than_a_thousand_codes_in_one_call_are_refused_at_once_and_change_nothing(
+    gql: GraphQLClient, mutation: str, variables: dict[str, object], what: str
+) -> None:
+    """Each code was checked and each problem listed: a million repeats of en_US (8 MB) kept the API's one event
+    loop busy for a minute building a million userErrors, every tenant's requests waiting behind it."""
+    await set_up_catalog(gql)
+    before = await gql(
+        "{ locales(enabledOnly: true) { code } scopes(enabledOnly: true) { code } currencies { code enabled } }"
+    )
+    result = next(iter((await gql(mutation, variables)).values()))
+    assert result["userErrors"] == [{"field": [what], "message": f"at most 1000 {what} per call", "code": "CAT-013"}], (
+        result["userErrors"][:3]
+    )
+    after = await gql(
+        "{ locales(enabledOnly: true) { code } scopes(enabledOnly: true) { code } currencies { code enabled } }"
+    )
+    assert after == before
+
+
 async def test_scopes_and_currencies(gql: GraphQLClient) -> None:
     scopes = await gql(SET_SCOPES, {"scopes": [{"code": "ecommerce", "labels": {"fr-FR": "E-commerce"}}]})
     assert scopes["setScopes"]["scopes"] == [{"code": "ecommerce", "labels": {"fr_FR": "E-commerce"}, "enabled": True}]

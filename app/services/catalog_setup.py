@@ -39,9 +39,18 @@ class ScopeInputData:
     labels: Any
 
 
+MAX_CODES_PER_CALL = 1000
+"""Locales, scopes or currencies one call enables: more than CLDR has locales (about 800) or ISO 4217 currencies.
+Every code given is checked and each problem listed, so the count bounds what one call costs the API."""
+
+
 def _require_some(codes: Sequence[Any], what: str) -> None:
+    """At least one code, and at most MAX_CODES_PER_CALL (repeats counted), or nothing is checked further."""
     if not codes:
         raise InvalidInput([UserErrorItem((what,), f"give at least one {what[:-1]}", ErrorCode.EMPTY_LIST)])
+    if len(codes) > MAX_CODES_PER_CALL:
+        message = f"at most {MAX_CODES_PER_CALL} {what} per call"
+        raise InvalidInput([UserErrorItem((what,), message, ErrorCode.BATCH_TOO_LARGE)])
 
 
 def _no_duplicates(codes: Sequence[str], what: str) -> list[UserErrorItem]:
