@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
 from graphql import GraphQLError
@@ -35,6 +35,7 @@ from app.services.webhooks import receive as receive_webhook
 from app.settings import Settings, load_settings
 from graphql_schema import build_schema
 from graphql_schema.context import Context, SubscriptionSlots
+from graphql_schema.limits import holds_more_values, too_many_values
 
 
 async def authenticate(container: Container, token: str) -> Principal:
@@ -47,11 +48,12 @@ async def authenticate(container: Container, token: str) -> Principal:
     return principal
 
 
-def parse_body(text: str | bytes, parse: Callable[[str], Any]) -> Any:
+def parse_body(text: str | bytes, parse: Callable[[str], Any], *, max_values: int) -> Any:
     """A GraphQL request body (or its `variables` parameter) as `parse` reads it, refused with a 400 saying why
-    when it is not UTF-8 or holds half a character: the first was a 500, the second reached the database and
-    failed there as a server error. HTTPException (cross_web's, which strawberry depends on) is what strawberry's
-    view answers with its status and message."""
+    when it is not UTF-8 or holds half a character (the first was a 500, the second reached the database and
+    failed there as a server error), and with a 413 when it holds more than `max_values` JSON values.
+    HTTPException (cross_web's, which strawberry depends on) is what strawberry's view answers with its status and
+    message."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -61,6 +63,8 @@ def parse_body(text: str | bytes, parse: Callable[[str], Any]) -> Any:
                 400, f"the request body is not UTF-8 (byte {byte:#04x} at offset {exc.start}): send JSON as UTF-8"
             ) from None
     parsed = parse(text)
+    if holds_more_values(parsed, max_values):
+        raise HTTPException(BodyTooLarge.status, too_many_values(max_values))
     refused = half_character(parsed, text)
     if refused is not None:
         raise HTTPException(400, refused)
@@ -81,12 +85,19 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
-        refused = half_character(payload) if self.connection_acknowledged else None  # the socket parsed it
+        refused = self._refusal(payload) if self.connection_acknowledged else None  # the socket parsed it
         if refused is None:
             await super().handle_subscribe(message)
             return
-        error = GraphQLError(refused, extensions={"code": InvalidInput.code})
-        await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+        await self.send_message({"id": message["id"], "type": "error", "payload": [refused.formatted]})
+
+    def _refusal(self, payload: Any) -> GraphQLError | None:
+        """Why an operation is refused before it runs, as parse_body refuses an HTTP body; None to run it."""
+        max_values = cast(GraphQLApp, self.view).max_input_values
+        if holds_more_values(payload, max_values):
+            return GraphQLError(too_many_values(max_values), extensions={"code": str(BodyTooLarge.code)})
+        half = half_character(payload)
+        return None if half is None else GraphQLError(half, extensions={"code": InvalidInput.code})
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -101,13 +112,21 @@ class GraphQLApp(GraphQL[Context, None]):
 
     graphql_transport_ws_handler_class = SocketHandler
 
-    def __init__(self, current: Callable[[], Container], *, subscriptions: SubscriptionSlots, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        current: Callable[[], Container],
+        *,
+        subscriptions: SubscriptionSlots,
+        max_input_values: int,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.current = current
         self.subscriptions = subscriptions
+        self.max_input_values = max_input_values
 
     def parse_json(self, data: str | bytes) -> Any:
-        return parse_body(data, super().parse_json)
+        return parse_body(data, super().parse_json, max_values=self.max_input_values)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal: Principal | None = getattr(request.state, "principal", None)
@@ -296,6 +315,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     view = GraphQLApp(
         current,
         subscriptions=SubscriptionSlots(settings.max_subscriptions_per_tenant),
+        max_input_values=settings.graphql_max_input_values,
         schema=build_schema(settings),
         graphql_ide="graphiql" if ide else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # strawberry also serves the legacy graphql-ws

@@ -19,6 +19,11 @@ GRAPHQL_MAX_BODY_BYTES = 32 * 1_048_576
 """Largest /graphql request body: the largest upsertProducts batch (1,000 products, MAX_PRODUCTS_PER_CALL) at 32 KiB
 a product, over one and a half times the richest product of Akeneo's demo catalog (20 KB as JSON with every locale
 and scope filled)."""
+GRAPHQL_MAX_INPUT_VALUES = 250_000
+"""Most JSON values (objects, arrays and scalars) one GraphQL request may hold, its variables above all: strawberry
+turns each input object into its class before any resolver can count them, some 130 microseconds each on the API's
+one event loop, so the bytes alone bounded nothing (200,000 one-SKU products, 7 MB, took half a minute only to be
+refused). The richest 1,000 products of Akeneo's demo catalog hold 43,516; this takes about 50 values a product."""
 CHANNEL_MAX_RESPONSE_BYTES = 32 * 1_048_576
 """Largest channel answer read: the largest a channel's batch calls for is a CUSTOM_HTTP page of 100 products
 (MAX_BATCH_SIZE), 3.2 MiB at 32 KiB a product; ten times that leaves room for a shop's extra fields."""
@@ -69,6 +74,7 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=30, ge=0)
     graphql_max_tokens: int = Field(default=5000, ge=1)
     graphql_max_nodes: int = Field(default=GRAPHQL_MAX_NODES, gt=0)
+    graphql_max_input_values: int = Field(default=GRAPHQL_MAX_INPUT_VALUES, gt=0)
     graphql_introspection: bool | None = None
     demo_tenant: str = Field(default="demo", validation_alias="PIMSYNC_DEMO_TENANT")
     """The tenant `pimsync run` creates on first start, with the admin token it prints."""

@@ -1,4 +1,5 @@
-"""The node budget: a document is refused before it runs when its pages could add up to too many nodes.
+"""The node budget: a document is refused before it runs when its pages could add up to too many nodes; and the
+count of a request's input values (holds_more_values), checked as its body is parsed.
 
 Depth, alias and token limits keep a document small, not what it asks for:
 `connectors(first: 250) { ... syncJobs(first: 250) { ... errors(first: 100) } }`
@@ -39,6 +40,29 @@ from graphql_schema.document_cache import RequestRule
 from graphql_schema.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 PAGE_ARGUMENT = "first"
+
+
+def holds_more_values(data: Any, limit: int) -> bool:
+    """Whether JSON `data` holds more than `limit` values (each object, array and scalar counts one), counted
+    without recursion and no further than the limit: a request's input costs strawberry about the same per value
+    (each input object becomes its class) whatever its bytes, and before any resolver can refuse it."""
+    pending = [data]
+    count = 0
+    while pending:
+        item = pending.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def too_many_values(limit: int) -> str:
+    """The refusal of a request holding more than `limit` JSON values."""
+    return f"the request holds more than {limit:,} JSON values (GRAPHQL_MAX_INPUT_VALUES): send smaller batches"
 
 
 class NodeBudget(AddValidationRules):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from collections.abc import AsyncIterator
@@ -9,13 +10,19 @@ from typing import Any
 
 import httpx
 from graphql import get_introspection_query
+from sqlalchemy import func, select
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from app.container import Container
+from app.db.engine import Database
+from app.db.models import Product
 from app.main import create_app
 from app.services.products import MAX_PRODUCTS_PER_CALL
-from app.settings import GRAPHQL_MAX_BODY_BYTES, GRAPHQL_MAX_NODES, Environment, Settings
+from app.settings import GRAPHQL_MAX_BODY_BYTES, GRAPHQL_MAX_INPUT_VALUES, GRAPHQL_MAX_NODES, Environment, Settings
 from tests.catalog_fixtures import set_up_catalog, upsert, value
-from tests.conftest import GraphQLClient, QueryCounter, TenantHandle
+from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, api_client
+from tests.emulators import serve
 from tests.shared_data import shared_path
 
 
@@ -162,6 +169,69 @@ def _product_input(row: dict[str, str]) -> dict[str, Any]:
             scope = next((part for part in rest if "_" not in part and part not in {"unit", "EUR", "USD"}), None)
             values.append({"attribute": attribute, "locale": locale, "scope": scope, "data": data})
     return {"sku": row["sku"], "family": row["family"] or None, "values": values}
+
+
+# -- the input value limit --------------------------------------------------------------------------------
+
+
+async def test_a_request_holding_more_values_than_the_limit_is_413_before_anything_runs(
+    settings: Settings, container: Container, tenant: TenantHandle, db: Database
+) -> None:
+    """Strawberry turns each input object into its class before a resolver can count them (some 130 microseconds
+    each, on the API's one event loop): 200,000 products of a SKU each (7 MB) were converted for half a minute,
+    every tenant's requests waiting, only to be refused as more than 1,000 products. The values are counted as the
+    body is parsed, over HTTP and the websocket alike, up to GRAPHQL_MAX_INPUT_VALUES."""
+    limited = settings.model_copy(update={"graphql_max_input_values": 1000})
+    products = [{"sku": f"SKU-{n}", "values": [value("name", "x", "en_US")]} for n in range(100)]  # 804 in all
+    async with api_client(limited, container) as http:
+        gql = GraphQLClient(http, tenant.token)
+        await set_up_catalog(gql)
+        assert (await upsert(gql, *products))["userErrors"] == []
+        more = [{"sku": f"MORE-{n}", "values": []} for n in range(70)]  # 70 * 3 more
+        refused = await gql.raw(UPSERT, {"products": products + more})
+        assert (refused.status_code, refused.text) == (
+            413,
+            "the request holds more than 1,000 JSON values (GRAPHQL_MAX_INPUT_VALUES): send smaller batches",
+        )
+        assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 100
+
+    with serve(create_app(limited), lifespan="on", ws="websockets-sansio") as origin:
+        url = origin.replace("http://", "ws://") + "/graphql"
+        async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}
+            await ws.send(json.dumps(init))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            operation = {"query": UPSERT, "variables": {"products": more * 5}}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": operation}))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert answer["type"] == "error", answer
+    assert [(error["message"], error["extensions"]["code"]) for error in answer["payload"]] == [
+        (
+            "the request holds more than 1,000 JSON values (GRAPHQL_MAX_INPUT_VALUES): send smaller batches",
+            "PAYLOAD_TOO_LARGE",
+        )
+    ]
+    async with db.reader() as session:
+        count = await session.scalar(select(func.count()).select_from(Product).where(Product.tenant_id == tenant.id))
+    assert count == 100
+
+
+def test_the_default_input_value_limit_takes_the_largest_upsert_batch_of_a_real_catalog_five_times_over() -> None:
+    """The richest 1,000 products of Akeneo's demo catalog hold 43,516 JSON values."""
+    csv.field_size_limit(2**31 - 1)
+    with shared_path("data", "akeneo_icecat_demo_dev", "products.csv").open(newline="", encoding="utf-8") as file:
+        products = [_product_input(row) for row in csv.DictReader(file, delimiter=";")]
+    richest = sorted(products, key=_json_values)[-MAX_PRODUCTS_PER_CALL:]
+    request = {"query": UPSERT, "variables": {"products": richest}}
+    assert 5 * _json_values(request) < GRAPHQL_MAX_INPUT_VALUES == Settings().graphql_max_input_values
+
+
+def _json_values(data: Any) -> int:
+    if isinstance(data, dict):
+        return 1 + sum(_json_values(item) for item in data.values())
+    if isinstance(data, list):
+        return 1 + sum(_json_values(item) for item in data)
+    return 1
 
 
 # -- bodies that are not Unicode text ----------------------------------------------------------------------
