@@ -39,10 +39,23 @@ class UserError:
     code: str = strawberry.field(description="CHN-xxx error code.")
 
 
+MAX_USER_ERRORS = 1000
+"""Problems one payload lists; the rest are counted in one more entry. Every problem was listed, so one product
+naming a value 49,000 times was answered with 49,000 userErrors, built for ten seconds on the API's event loop."""
+
+
 def user_errors(items: list[UserErrorItem]) -> list[UserError]:
-    return [
-        UserError(field=[str(part) for part in item.path], message=item.message, code=item.code.value) for item in items
+    """The first MAX_USER_ERRORS problems, then (when there are more) one entry counting the rest, with the code of
+    the first not listed."""
+    shown = [
+        UserError(field=[str(part) for part in item.path], message=item.message, code=item.code.value)
+        for item in items[:MAX_USER_ERRORS]
     ]
+    rest = items[MAX_USER_ERRORS:]
+    if rest:
+        message = f"{len(rest):,} more problems are not listed: fix those above and send again"
+        shown.append(UserError(field=None, message=message, code=rest[0].code.value))
+    return shown
 
 
 def from_invalid_input(error: InvalidInput) -> list[UserError]:

@@ -18,6 +18,7 @@ from tests.catalog_fixtures import (
     DELETE_PRODUCTS,
     PRODUCT,
     UPSERT_ATTRIBUTES,
+    UPSERT_PRODUCTS,
     set_up_catalog,
     upsert,
     value,
@@ -569,3 +570,24 @@ async def test_a_label_longer_than_a_label_is_a_user_error_and_changes_nothing(g
     assert "long_label" not in [attribute["code"] for attribute in (await gql("{ attributes { code } }"))["attributes"]]
     labelled["labels"] = {"en_US": "L" * 255}
     assert (await gql(UPSERT_ATTRIBUTES, {"attributes": [labelled]}))["upsertAttributes"]["userErrors"] == []
+
+
+async def test_a_call_lists_its_first_thousand_problems_and_counts_the_rest(gql: GraphQLClient) -> None:
+    """Every problem of an input was listed: one product naming en_US's name 49,000 times (4 MB) was answered with
+    49,000 userErrors, 6 MB built for ten seconds on the API's one event loop, every tenant's requests waiting."""
+    await set_up_catalog(gql)
+    product = {"sku": "REPEATS", "values": [value("name", "Chair", "en_US")] * 1501}
+    errors = (await gql(UPSERT_PRODUCTS, {"products": [product]}))["upsertProducts"]["userErrors"]
+    assert len(errors) == 1001
+    assert errors[0] == {
+        "field": ["products", "0", "values", "1"],
+        "message": "this attribute, locale and scope is given twice",
+        "code": "CAT-009",
+    }
+    assert errors[999]["field"] == ["products", "0", "values", "1000"]
+    assert errors[-1] == {
+        "field": None,
+        "message": "500 more problems are not listed: fix those above and send again",
+        "code": "CAT-009",
+    }
+    assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
