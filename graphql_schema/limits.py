@@ -28,6 +28,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValidationContext,
     ValueNode,
@@ -103,6 +104,37 @@ def node_budget_rule(
                 )
 
     return NodeBudgetRule
+
+
+class SubscriptionsOnSocket(AddValidationRules):
+    """Refuses, over HTTP, an operation that is a subscription: strawberry ran it as a query, and its stream read as
+    a null for a non-null field, an INTERNAL_SERVER_ERROR logged as a server fault that any token could write."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        on_socket = getattr(context.context, "on_socket", False)
+        self.validation_rules = [] if on_socket else [subscription_refused_rule(context.operation_name)]
+        yield from super().on_operation()
+
+
+def subscription_refused_rule(operation_name: str | None) -> type[ASTValidationRule]:
+    """A validation rule reporting an error when the operation that runs is a subscription."""
+
+    class SubscriptionRefusedRule(RequestRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            operations = _operations(context, operation_name)
+            if any(operation.operation is OperationType.SUBSCRIPTION for operation in operations):
+                context.report_error(
+                    GraphQLError(
+                        "subscriptions are served over the websocket at /graphql (graphql-transport-ws), not over HTTP"
+                    )
+                )
+
+    return SubscriptionRefusedRule
 
 
 def _operations(context: ValidationContext, name: str | None) -> list[OperationDefinitionNode]:

@@ -35,7 +35,7 @@ from graphql_schema.connectors.types import ConnectorType
 from graphql_schema.context import Info, TokenRecheck
 from graphql_schema.document_cache import DocumentCache
 from graphql_schema.errors import ErrorPolicy
-from graphql_schema.limits import NodeBudget
+from graphql_schema.limits import NodeBudget, SubscriptionsOnSocket
 from graphql_schema.relay import Node, parse_global_id
 from graphql_schema.sync.mutations import SyncMutation
 from graphql_schema.sync.queries import SyncQuery
@@ -138,6 +138,7 @@ def _schema(limits: SchemaLimits, cache_documents: bool) -> strawberry.Schema:
         lambda: AddValidationRules(document_limits),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: NodeBudget(max_nodes=limits.max_nodes),
+        SubscriptionsOnSocket,
         lambda: ErrorPolicy(mask_faults=limits.mask_faults, hide_suggestions=not limits.introspection),
         TokenRecheck,
     ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import pytest
 from graphql import get_introspection_query
 from sqlalchemy import func, select
 from websockets.asyncio.client import connect
@@ -38,6 +39,23 @@ async def test_too_deep_queries_are_refused(gql: GraphQLClient) -> None:
     query = "{ " + nested + "code" + " } } } } }" * 2 + " }"
     errors = await gql.errors(query)
     assert errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_a_subscription_sent_over_http_is_told_to_use_the_websocket(
+    gql: GraphQLClient, app_logging: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It ran as a query, its stream read as a null for a non-null field: an INTERNAL_SERVER_ERROR, logged as a
+    server fault (graphql.fault) that any token could write at will."""
+    app_logging()
+    for document in ("subscription { conflictDetected { id } }", 'subscription S { syncJobUpdated(id: "x") { id } }'):
+        errors = await gql.errors(document)
+        assert [(error["message"], error["extensions"]["code"]) for error in errors] == [
+            (
+                "subscriptions are served over the websocket at /graphql (graphql-transport-ws), not over HTTP",
+                "GRAPHQL_VALIDATION_FAILED",
+            )
+        ], errors
+    assert "graphql.fault" not in capsys.readouterr().err
 
 
 async def test_invalid_document_has_a_code(gql: GraphQLClient) -> None:
