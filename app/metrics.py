@@ -23,6 +23,16 @@ class Metrics:
         )
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+"""The methods HTTP defines (RFC 9110, and PATCH): each is its own label, any other is OTHER. The client names the
+method, and a server that parses any token as one (h11) would otherwise keep a series per name sent, without bound."""
+
+
+def _method(scope: Scope) -> str:
+    method = str(scope["method"])
+    return method if method in METHODS else "OTHER"
+
+
 def _route_template(scope: Scope) -> str:
     """The matched route's path template, so /webhooks/{id} is one label, not one per id."""
     app = scope.get("app")
@@ -44,7 +54,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route, method, started = _route_template(scope), scope["method"], time.perf_counter()
+        route, method, started = _route_template(scope), _method(scope), time.perf_counter()
         status = 500
 
         async def send_status(message: Message) -> None:

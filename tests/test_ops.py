@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -198,3 +199,19 @@ async def test_unready_when_started_on_a_database_a_newer_release_migrated(
     assert ready.json() == {"status": "unavailable", "checks": {"database": SCHEMA_NEWER, "redis": "ok"}}
     [logged] = logged_failures(capsys)
     assert NEWER_REVISION in logged and head_revision(sqlite_at.url) in logged, logged
+
+
+async def test_metrics_keep_one_label_for_every_method_http_does_not_define(
+    settings: Settings, container: Container
+) -> None:
+    """Anyone, without a token, chose the method label: a server parsing any token as a method (h11, which uvicorn
+    runs on where httptools is not installed) kept a counter and a histogram per name sent, without bound."""
+    app = create_app(settings, container=container)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        for number in range(20):
+            await http.request(f"X{number}", "/health")
+        await http.get("/health")
+        exposed = (await http.get("/metrics")).text
+    methods = sorted(set(re.findall(r'^pimsync_http_requests_total\{method="([^"]*)"', exposed, re.MULTILINE)))
+    assert methods == ["GET", "OTHER"], methods
+    assert 'pimsync_http_requests_total{method="OTHER",route="unmatched",status="405"} 20.0' in exposed
