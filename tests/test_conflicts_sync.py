@@ -408,6 +408,34 @@ async def test_manual_holds_the_arabic_title_exports_the_rest_and_keeps_one_conf
     assert await pending_count(gql) == 1
 
 
+PREVIEW_HELD = """query($sku: String!) {
+  exportPreview(connectorCode: "shop", sku: $sku) { channelLocale fields willSend held { field conflictId } }
+}"""
+
+
+async def test_the_preview_shows_a_field_a_pending_conflict_holds_as_held_not_sent(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    await open_store(gql, served_shop, strategy="MANUAL")
+    await upsert(gql, chair("CHAIR"))
+    await sync(gql, worker, served_shop)
+    await upsert(gql, chair("CHAIR", ar=REWRITTEN[AR], fr=REWRITTEN[FR], price=NEW_PRICE))
+    served_shop.shop.edit("CHAIR", locales={AR: {"title": EDITED[AR]}})
+    await sync(gql, worker, served_shop, kind="INCREMENTAL")
+    [conflict] = await conflicts(gql)
+
+    shown = {item["channelLocale"]: item for item in (await gql(PREVIEW_HELD, {"sku": "CHAIR"}))["exportPreview"]}
+    assert shown[AR]["fields"] == {"price": NEW_PRICE}, "the held Arabic title is not shown as going out"
+    assert shown[AR]["held"] == [{"field": "title", "conflictId": conflict["id"]}]
+    assert shown[AR]["willSend"] is True, "the price still goes out"
+    assert shown[FR]["fields"] == {"price": NEW_PRICE, "title": REWRITTEN[FR]} and shown[FR]["held"] == []
+
+    # The catalog team writes the shop's title into the PIM: the two sides agree, nothing is held any more.
+    await upsert(gql, chair("CHAIR", ar=EDITED[AR], fr=REWRITTEN[FR], price=NEW_PRICE))
+    shown = {item["channelLocale"]: item for item in (await gql(PREVIEW_HELD, {"sku": "CHAIR"}))["exportPreview"]}
+    assert shown[AR]["held"] == [] and shown[AR]["fields"]["title"] == EDITED[AR]
+
+
 # -- a product gone from the channel ------------------------------------------------------------
 
 

@@ -143,6 +143,40 @@ def reconcile(
     return Reconciliation(tuple(results))
 
 
+def held_by_conflict(
+    slots: Sequence[Slot],
+    fields: Sequence[Mapping[str, Any]],
+    *,
+    pim: Mapping[str, Any],
+    sent: Mapping[str, Any],
+    base: Mapping[str, Any],
+    strategy: ConflictStrategy,
+    pim_newer: bool | None,
+) -> set[tuple[str, str | None]]:
+    """The (field, channel locale) slots a product's pending conflict still holds, as the next sync would decide
+    them if the channel still has the values the conflict recorded: what a preview, which does not read the
+    channel, can say. A slot the PIM has since aligned with the channel, or the strategy now decides, is not held.
+
+    `fields` are the conflict's (`conflict_fields`); none (a product missing on the channel) holds every slot
+    unless the strategy puts the product back (PIM_WINS), as the sync's check of a vanished product does.
+    """
+    if not fields:
+        if strategy is ConflictStrategy.PIM_WINS:
+            return set()
+        return {(slot.field, slot.channel_locale) for slot in slots}
+    recorded = {
+        (entry["field"], diff["channelLocale"]): diff["channelValue"] for entry in fields for diff in entry["diffs"]
+    }
+    named = [slot for slot in slots if (slot.field, slot.channel_locale) in recorded]
+    channel: dict[str, Any] = {}
+    for slot in named:
+        write(channel, slot, recorded[(slot.field, slot.channel_locale)])
+    checked = reconcile(
+        named, pim=pim, sent=sent, base=base, channel=channel, strategy=strategy, pim_newer=lambda _slot: pim_newer
+    )
+    return {(result.slot.field, result.slot.channel_locale) for result in checked.held}
+
+
 def _kept(values: Mapping[str, Any]) -> bool:
     """The channel's value was kept over the PIM's unchanged one: agreed as sent, yet the channel holds another.
 

@@ -10,22 +10,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.registry import channel_type_spec
 from app.container import Container
 from app.db.models import Connector, FieldMapping
 from app.domain.catalog import CatalogSpec
 from app.domain.channels import ChannelType
-from app.domain.connectors import check_chosen_locales
+from app.domain.conflicts import pim_is_newer
+from app.domain.connectors import ConflictStrategy, check_chosen_locales
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
-from app.domain.export_plan import Built, ExportPlan, ValueTable
+from app.domain.export_plan import Built, ExportPlan, ProductExport, ValueTable
 from app.domain.mappings import (
     MappingDraft,
     MappingRule,
     check_mappings,
     stored_rule,
 )
+from app.domain.reconcile import held_by_conflict
+from app.repositories.conflicts import ConflictRepository
 from app.repositories.connectors import ConnectorRepository, MappingRepository
+from app.repositories.listings import ListingRepository
 from app.repositories.products import ProductRepository
 from app.services.catalog_setup import CatalogSetupService
 from app.services.connectors import ConnectorService, channel_locales_of, draft_of, settings_of
@@ -46,6 +51,23 @@ class Preview:
     sources: dict[str, str]
     will_send: bool
     problems: list[UserErrorItem]
+    held: list[HeldField]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldField:
+    """A field of the preview's locale that a pending conflict holds: a sync leaves it as the channel has it."""
+
+    field: str
+    conflict_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Holds:
+    """The slots the product's pending conflict on the connector holds, and that conflict's id."""
+
+    conflict_id: int
+    slots: set[tuple[str, str | None]]
 
 
 def rules_of(connector: Connector, rows: Sequence[FieldMapping], catalog: CatalogSpec) -> list[MappingRule]:
@@ -161,9 +183,10 @@ class MappingService:
             if product is None:
                 raise NotFound(f"product '{sku}' does not exist")
             rows = await repository.values_of(self.tenant_id, [product.id])
-        values: ValueTable = {(row.attribute_id, row.locale, row.scope): row.data for row in rows}
-        built = plan.build(sku, values)
-        return [_preview(sku, built.shared, item) for item in built.locales]
+            values: ValueTable = {(row.attribute_id, row.locale, row.scope): row.data for row in rows}
+            built = plan.build(sku, values)
+            holds = await _holds(session, connector, product.id, plan, built)
+        return [_preview(sku, built.shared, item, holds) for item in built.locales]
 
     def _chosen_locales(self, connector: Connector, codes: Sequence[str] | None) -> list[str] | None:
         """The PIM locales to preview; one the connector does not map is refused, as triggerSync refuses it, not
@@ -177,13 +200,47 @@ class MappingService:
         return checked
 
 
-def _preview(sku: str, shared: Built, built: Built) -> Preview:
+async def _holds(
+    session: AsyncSession, connector: Connector, product_id: int, plan: ExportPlan, built: ProductExport
+) -> Holds | None:
+    """What the product's pending conflict holds, decided as the sync decides it (`held_by_conflict`), from the
+    channel values the conflict recorded: the preview reads no channel."""
+    conflict = (await ConflictRepository(session).pending_by_product(connector.id, [product_id])).get(product_id)
+    if conflict is None:
+        return None
+    listing = (await ListingRepository(session).for_products(connector.id, [product_id])).get(product_id)
+    slots = held_by_conflict(
+        plan.slots,
+        conflict.fields or [],
+        pim=built.sendable(),
+        sent=listing.sent if listing else {},
+        base=listing.base if listing else {},
+        strategy=ConflictStrategy(connector.conflict_strategy),
+        pim_newer=pim_is_newer(conflict.pim_modified_at, conflict.channel_modified_at),
+    )
+    return Holds(conflict.id, slots)
+
+
+def _preview(sku: str, shared: Built, built: Built, holds: Holds | None) -> Preview:
+    fields = {**shared.fields, **built.fields}
+    sources = {**shared.sources, **built.sources}
+    held = [] if holds is None else _held(shared, built, holds)
+    for item in held:
+        fields.pop(item.field, None)
+        sources.pop(item.field, None)
     return Preview(
         sku=sku,
         pim_locale=built.pim_locale or "",
         channel_locale=built.channel_locale or "",
-        fields={**shared.fields, **built.fields},
-        sources={**shared.sources, **built.sources},
-        will_send=built.will_send,
+        fields=fields,
+        sources=sources,
+        will_send=built.will_send and (bool(fields) or not held),
         problems=[*shared.problems, *built.problems],
+        held=held,
     )
+
+
+def _held(shared: Built, built: Built, holds: Holds) -> list[HeldField]:
+    """The fields of this locale's preview (its own and the shared ones) that the conflict holds."""
+    named = [(name, None) for name in shared.fields] + [(name, built.channel_locale) for name in built.fields]
+    return [HeldField(name, holds.conflict_id) for name, locale in named if (name, locale) in holds.slots]

@@ -385,6 +385,14 @@ class SaveMappingsPayload:
     user_errors: list[UserError]
 
 
+@strawberry.type(description="A field a pending conflict holds: a sync leaves it as the channel has it.")
+class HeldField:
+    field: str
+    conflict_id: strawberry.ID = strawberry.field(
+        description="The pending conflict that holds it (resolve it to send)."
+    )
+
+
 @strawberry.type(description="What would be sent for one product, per channel locale, without sending it.")
 class ExportPreview:
     sku: str
@@ -397,9 +405,14 @@ class ExportPreview:
             'or "empty" (sent as an explicit clear).'
         )
     )
-    will_send: bool = strawberry.field(description="false when holdIncompleteLocales keeps this locale back.")
+    will_send: bool = strawberry.field(
+        description="false when holdIncompleteLocales keeps this locale back, or pending conflicts hold all of it."
+    )
     problems: list[UserError] = strawberry.field(
         description="Fields left empty or invalid for this channel, with CHN codes."
+    )
+    held: list[HeldField] = strawberry.field(
+        description="Fields a pending conflict holds until it is resolved: not in `fields`, not sent."
     )
 
     @classmethod
@@ -412,6 +425,10 @@ class ExportPreview:
             sources=JSON(dict(preview.sources)),
             will_send=preview.will_send,
             problems=user_errors(preview.problems),
+            held=[
+                HeldField(field=item.field, conflict_id=global_id("Conflict", item.conflict_id))
+                for item in preview.held
+            ],
         )
 
 
