@@ -55,6 +55,11 @@ class Item:
         self.action = ChangeAction.FAIL
         self.errors.append((locale, code, message))
 
+    def kept_back(self, locale: str) -> bool:
+        """Whether this channel locale's part stayed back on a problem of its own, already in `errors`: a refusal
+        the channel (or the adapter's check) then gives for that locale follows from it, and is not a second one."""
+        return any(where == locale and code != ErrorCode.MAPPING_BROKEN for where, code, _ in self.errors)
+
     def refuse_unstorable_id(self) -> bool:
         """Fail the product (CHN-022) when the channel's id for it is longer than a listing holds, keeping the id
         its listing had; whether it did. An id cannot be cut (cut, it names no product) and must not fail the

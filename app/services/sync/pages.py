@@ -414,10 +414,15 @@ async def _link_created(adapter: ChannelAdapter, creating: Sequence[Item]) -> No
 
 def _apply_result(item: Item, result: ItemResult) -> None:
     """The channel's answer for one product; the locale it names in an error is only shown, so one longer than
-    the job's errors hold is cut (and marked), where an id too long to store fails the product."""
+    the job's errors hold is cut (and marked), where an id too long to store fails the product. A refusal for a
+    locale whose part stayed back on its own problem (a title too long, so no title to create the product with)
+    fails the product on that problem alone: one problem is reported once, as what it is."""
     if result.external_id:
         item.external_id = result.external_id
     if item.refuse_unstorable_id() or result.ok:
+        return
+    if result.locale is not None and item.kept_back(result.locale):
+        item.action = ChangeAction.FAIL
         return
     default = ErrorCode.CREATE_FAILED if item.creating else ErrorCode.UPDATE_FAILED
     locale = None if result.locale is None else cut_marked(result.locale, ERROR_LOCALE_LENGTH)
