@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from app.domain.errors import ServiceError
+from app.domain.storable import echoed
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 250
@@ -85,7 +86,7 @@ def _decode(kind: str, text: str, what: str) -> int:
             return _primary_key(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         pass
-    raise BadArgument(f"'{text}' is not a valid {what}")
+    raise BadArgument(f"'{echoed(text)}' is not a valid {what}")
 
 
 def global_id(kind: str, pk: int) -> strawberry.ID:
@@ -98,7 +99,7 @@ def parse_global_id(text: str) -> tuple[str, int]:
         kind, _, raw = base64.urlsafe_b64decode(text.encode()).decode().partition(":")
         return kind, _primary_key(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadArgument(f"'{text}' is not a valid id") from exc
+        raise BadArgument(f"'{echoed(text)}' is not a valid id") from exc
 
 
 def cursor_for(kind: str, pk: int) -> str:

@@ -640,3 +640,41 @@ async def test_an_update_to_a_key_a_header_cannot_carry_changes_nothing(
     assert payload["connector"] is None
     tested = (await catalog(TEST, {"code": "shop"}))["testConnection"]["testResult"]
     assert tested["success"] is True, "the stored key changed"
+
+
+LONG_CODE = "c" * 5000
+UNKNOWN_CONNECTOR_ANSWERS = [
+    (
+        """mutation($code: String!) { deleteConnector(code: $code) { userErrors { message code } } }""",
+        "deleteConnector",
+    ),
+    (
+        """mutation($code: String!) { saveMappings(connectorCode: $code, mappings: []) { userErrors { message } } }""",
+        "saveMappings",
+    ),
+    (
+        """mutation($code: String!) { triggerSync(connectorCode: $code, input: {syncType: FULL}) {
+             userErrors { message } } }""",
+        "triggerSync",
+    ),
+    ("""query($code: String!) { exportPreview(connectorCode: $code, sku: "X") { sku } }""", None),
+    (
+        """mutation($code: String!) { bulkResolveConflicts(filter: {connectorCode: $code}, resolution: PIM_WINS) {
+             userErrors { message } } }""",
+        "bulkResolveConflicts",
+    ),
+    ("""query($code: ID!) { node(id: $code) { id } }""", None),
+]
+
+
+@pytest.mark.parametrize(("query", "payload"), UNKNOWN_CONNECTOR_ANSWERS, ids=lambda item: str(item)[:40])
+async def test_an_unknown_connector_code_or_id_is_quoted_back_cut_to_a_sane_length(
+    gql: GraphQLClient, query: str, payload: str | None
+) -> None:
+    """A 5,000-character code came back whole in the message refusing it: what is quoted back is cut, and the
+    cut marked, so the message still names what was given without repeating all of it."""
+    body = (await gql.raw(query, {"code": LONG_CODE})).json()
+    [error] = body["errors"] if payload is None else body["data"][payload]["userErrors"]
+    message = error["message"]
+    assert "c" * 40 in message and "…" in message, message
+    assert len(message) < 200, message

@@ -21,7 +21,7 @@ from app.domain.catalog import CatalogSpec
 from app.domain.channels import ChannelTypeSpec
 from app.domain.errors import ErrorCode, Path, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.storable import cut_marked
+from app.domain.storable import cut_marked, echoed
 
 MAX_REQUESTS_PER_SECOND = 1000.0
 MIN_REQUESTS_PER_SECOND = 0.01
@@ -31,6 +31,11 @@ MIN_SYNC_INTERVAL_MINUTES = 5
 MAX_SYNC_INTERVAL_MINUTES = 60 * 24 * 31
 ROUNDING_MODES = ("HALF_UP", "HALF_EVEN", "HALF_DOWN", "UP", "DOWN", "CEILING", "FLOOR")
 TAX_KEYS = frozenset({"applyTax", "taxRate", "pricesIncludeTax", "roundingMode", "decimals"})
+
+
+def connector_not_found(code: str) -> str:
+    """The one message for a connector code no connector of the tenant has, the code quoted cut (echoed)."""
+    return f"connector '{echoed(code)}' does not exist"
 
 
 class ConnectorStatus(StrEnum):

@@ -42,6 +42,16 @@ def cut_marked(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
+ECHO_LENGTH = 100
+"""Most characters of a user's input a message quotes back: enough to recognise it, not a 5,000-character code
+repeated whole in an error (and in every log line that carries it)."""
+
+
+def echoed(text: str) -> str:
+    """`text` as a message quotes it back: cut to ECHO_LENGTH, the cut marked (cut_marked)."""
+    return cut_marked(text, ECHO_LENGTH)
+
+
 def nul_refused(what: str) -> str:
     """The message refusing `what` ("a name", "text") for holding a NUL."""
     return f"{what} cannot contain a NUL character (\\u0000), which cannot be stored"

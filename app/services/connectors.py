@@ -36,6 +36,7 @@ from app.domain.connectors import (
     SyncType,
     changes_exports,
     check_settings,
+    connector_not_found,
     merge_settings,
 )
 from app.domain.credentials import check_credentials
@@ -236,7 +237,7 @@ class ConnectorService:
         async with self.db.reader() as session:
             row = await ConnectorRepository(session).by_code(self.tenant_id, code)
         if row is None:
-            raise NotFound(f"connector '{code}' does not exist")
+            raise NotFound(connector_not_found(code))
         return row
 
     async def existing(self, code: str) -> Connector:
@@ -568,4 +569,4 @@ class ConnectorService:
         return UserErrorItem(("input", "code"), f"a connector '{code}' already exists", ErrorCode.CONNECTOR_CODE_TAKEN)
 
     def _not_found(self, code: str) -> UserErrorItem:
-        return UserErrorItem(("code",), f"connector '{code}' does not exist", ErrorCode.CONNECTOR_NOT_FOUND)
+        return UserErrorItem(("code",), connector_not_found(code), ErrorCode.CONNECTOR_NOT_FOUND)

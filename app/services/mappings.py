@@ -18,7 +18,7 @@ from app.db.models import Connector, FieldMapping
 from app.domain.catalog import CatalogSpec
 from app.domain.channels import ChannelType
 from app.domain.conflicts import pim_is_newer
-from app.domain.connectors import ConflictStrategy, check_chosen_locales
+from app.domain.connectors import ConflictStrategy, check_chosen_locales, connector_not_found
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.export_plan import Built, ExportPlan, ProductExport, ValueTable
 from app.domain.mappings import (
@@ -120,7 +120,7 @@ class MappingService:
                     [
                         UserErrorItem(
                             ("connectorCode",),
-                            f"connector '{connector_code}' does not exist",
+                            connector_not_found(connector_code),
                             ErrorCode.CONNECTOR_NOT_FOUND,
                         )
                     ]

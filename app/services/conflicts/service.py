@@ -29,6 +29,7 @@ from app.domain.conflict_choices import (
     stored_resolution,
 )
 from app.domain.conflicts import Resolution, ResolutionStatus, status_for
+from app.domain.connectors import connector_not_found
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
 from app.repositories.conflicts import ConflictFilter, ConflictRepository, fit_resolved_by
@@ -221,7 +222,7 @@ class ConflictService:
         async with self.db.reader() as session:
             connector = await ConnectorRepository(session).by_code(self.tenant_id, code)
         if connector is None:
-            raise NotFound(f"connector '{code}' does not exist")
+            raise NotFound(connector_not_found(code))
         return connector.id
 
     # -- resolve one -----------------------------------------------------------------------------

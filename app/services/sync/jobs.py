@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, SyncJob
-from app.domain.connectors import ConnectorStatus, SyncType, check_chosen_locales, schedule_due
+from app.domain.connectors import ConnectorStatus, SyncType, check_chosen_locales, connector_not_found, schedule_due
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.sync import Selection, SyncJobStatus, SyncPriority
 from app.repositories.connectors import ConnectorRepository, MappingRepository
@@ -75,9 +75,7 @@ class SyncJobService:
         async with self.db.transaction() as session:
             connector = await ConnectorRepository(session).by_code(self.tenant_id, connector_code, for_update=True)
             if connector is None:
-                raise _error(
-                    ("connectorCode",), f"connector '{connector_code}' does not exist", ErrorCode.CONNECTOR_NOT_FOUND
-                )
+                raise _error(("connectorCode",), connector_not_found(connector_code), ErrorCode.CONNECTOR_NOT_FOUND)
             triggered = await self._create(session, connector, request, source)
         await self._queue(triggered.job)
         log.info(
