@@ -50,6 +50,7 @@ from app.channels.shopify.mapper import (
     translation_inputs,
     translation_plan,
     translation_result,
+    untranslatable,
 )
 from app.channels.shopify.media import ImagePlan, image_plan, image_source_metafield
 from app.channels.shopify.schemas import (
@@ -72,7 +73,7 @@ from app.channels.shopify.schemas import (
     sku_term,
 )
 from app.channels.shopify.spec import API_VERSION, SCHEMA_PATHS, TRANSLATION_KEYS
-from app.domain.errors import ErrorCode
+from app.domain.errors import ErrorCode, UserErrorItem
 from tests.clocks import FakeClock
 from tests.emulators.shopify.schema import SDL_PATH, admin_schema
 
@@ -1569,3 +1570,22 @@ async def test_an_answer_of_the_wrong_shape_is_rejected_not_misread() -> None:
     shop = ScriptedShop({"ShopInfo": {"shop": None, "shopLocales": []}})
     with pytest.raises(ChannelRejected):
         await shop.adapter().test_connection()
+
+
+def test_a_translation_whose_primary_locale_text_is_sent_empty_is_foretold_and_one_not_sent_is_left_to_the_shop() -> (
+    None
+):
+    """The preview's check (untranslatable) names the translation the sync will fail, in its words; a primary
+    locale that does not send the field leaves the shop's own text as the source, which only the shop knows."""
+    locales = {
+        "en": {"title": "Lamp", "descriptionHtml": None, "seoTitle": ""},
+        "fr": {"title": "Lampe", "descriptionHtml": "<p>Lampe</p>", "seoTitle": "", "handle": "lampe"},
+        "ar": {"descriptionHtml": "<p>مصباح</p>"},
+    }
+    found = untranslatable(locales, "en")
+    message = "descriptionHtml: the primary locale has no value to translate"
+    assert found == [
+        ("fr", UserErrorItem(("descriptionHtml",), message, ErrorCode.MISSING_REQUIRED_FIELD)),
+        ("ar", UserErrorItem(("descriptionHtml",), message, ErrorCode.MISSING_REQUIRED_FIELD)),
+    ]
+    assert untranslatable({"fr": {"descriptionHtml": "<p>Lampe</p>"}}, "en") == [], "the primary locale not sent"

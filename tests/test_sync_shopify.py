@@ -13,6 +13,7 @@ import pytest
 
 from tests.catalog_fixtures import UPSERT_ATTRIBUTES, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient
+from tests.connector_fixtures import PREVIEW
 from tests.emulators.shopify import ShopifyEmulator
 from tests.shopify_fixtures import LOCALE_MAPPING, create_shopify_connector, sample_product, shopify
 from tests.sync_fixtures import WorkerProcess, module_worker, outcome, trigger, wait_for_job
@@ -305,3 +306,33 @@ async def test_a_title_longer_than_shopify_stores_is_reported_once_as_too_long(
     assert errors == [("en", "CHN-011", "title is 256 characters long; the channel takes at most 255")], errors
     assert outcome(dry, "LAMP-1") == (actions, errors)
     assert shopify.products == []
+
+
+async def test_the_preview_reports_a_translation_with_no_primary_locale_text_as_the_sync_fails_it(
+    gql: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """A French description with no English one (the shop's primary locale, known from the connection test):
+    Shopify has no source text to translate, so the sync fails the French description (CHN-010). The preview said
+    willSend with no problem; it now reports the same problem, without asking the shop."""
+    await set_up_catalog(gql)
+    await create_shopify_connector(gql, MAPPINGS)
+    french_only = [
+        value("name", "Brass lamp", "en_US"),
+        value("name", "مصباح نحاسي", "ar_AE"),
+        value("name", "Lampe en laiton", "fr_FR"),
+        value("description", "<p>Lampe faite main</p>", "fr_FR", "ecommerce"),
+        value("price", {"EUR": "41.00"}),
+    ]
+    await upsert(gql, {"sku": "LAMP-FR", "values": french_only})
+    shopify.requests.clear()
+    previews = (await gql(PREVIEW, {"code": "shop", "sku": "LAMP-FR"}))["exportPreview"]
+    shown = {item["channelLocale"]: item for item in previews}
+    assert shopify.requests == [], "the preview asked the shop"
+    message = "descriptionHtml: the primary locale has no value to translate"
+    assert shown["fr"]["problems"] == [{"field": ["descriptionHtml"], "message": message, "code": "CHN-010"}]
+    assert shown["en"]["problems"] == [] and shown["ar"]["problems"] == []
+
+    single = {"syncType": "SINGLE", "productSkus": ["LAMP-FR"]}
+    done = await wait_for_job(gql, (await trigger(gql, **single))["id"], worker=worker)
+    _, errors = outcome(done, "LAMP-FR")
+    assert errors == [("fr", "CHN-010", f"[fr] {message}")], errors

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.registry import channel_type_spec
+from app.channels.registry import channel_type_spec, primary_locale_check
 from app.container import Container
 from app.db.models import Connector, FieldMapping
 from app.domain.catalog import CatalogSpec
@@ -186,7 +186,10 @@ class MappingService:
             values: ValueTable = {(row.attribute_id, row.locale, row.scope): row.data for row in rows}
             built = plan.build(sku, values)
             holds = await _holds(session, connector, product.id, plan, built)
-        return [_preview(sku, built.shared, item, holds) for item in built.locales]
+        refused = _primary_locale_problems(connector, built)
+        return [
+            _preview(sku, built.shared, item, holds, refused.get(item.channel_locale, [])) for item in built.locales
+        ]
 
     def _chosen_locales(self, connector: Connector, codes: Sequence[str] | None) -> list[str] | None:
         """The PIM locales to preview; one the connector does not map is refused, as triggerSync refuses it, not
@@ -221,7 +224,23 @@ async def _holds(
     return Holds(conflict.id, slots)
 
 
-def _preview(sku: str, shared: Built, built: Built, holds: Holds | None) -> Preview:
+def _primary_locale_problems(connector: Connector, built: ProductExport) -> dict[str | None, list[UserErrorItem]]:
+    """Per channel locale, what the channel will refuse because of what its primary locale sends (a Shopify
+    translation with no primary-locale text to translate), as the sync will report it. The primary locale is the
+    one the connection test stored: the preview asks the store nothing, so before a successful test it is not
+    known, and nothing is judged from it."""
+    check = primary_locale_check(ChannelType(connector.channel_type))
+    if check is None or not connector.primary_locale:
+        return {}
+    found: dict[str | None, list[UserErrorItem]] = {}
+    for locale, problem in check(built.sendable()["locales"], connector.primary_locale):
+        found.setdefault(locale, []).append(problem)
+    return found
+
+
+def _preview(
+    sku: str, shared: Built, built: Built, holds: Holds | None, refused: Sequence[UserErrorItem] = ()
+) -> Preview:
     fields = {**shared.fields, **built.fields}
     sources = {**shared.sources, **built.sources}
     held = [] if holds is None else _held(shared, built, holds)
@@ -235,7 +254,7 @@ def _preview(sku: str, shared: Built, built: Built, holds: Holds | None) -> Prev
         fields=fields,
         sources=sources,
         will_send=built.will_send and (bool(fields) or not held),
-        problems=[*shared.problems, *built.problems],
+        problems=[*shared.problems, *built.problems, *refused],
         held=held,
     )
 

@@ -51,7 +51,7 @@ from app.channels.shopify.spec import (
     TRANSLATION_KEYS,
     WEIGHT_UNITS,
 )
-from app.domain.errors import ErrorCode
+from app.domain.errors import ErrorCode, UserErrorItem
 from app.domain.field_values import too_long
 
 DEFAULT_OPTION: Final = ("Title", "Default Title")
@@ -455,6 +455,37 @@ def translation_plan(document: ChannelDocument, primary_locale: str) -> Translat
     return TranslationPlan(register=register, remove=remove, refresh=refresh)
 
 
+def _no_source(locale: str, name: str) -> LocaleFailure:
+    """A translation of `name` refused for want of primary-locale text to translate (CHN-010)."""
+    return LocaleFailure(
+        locale, ErrorCode.MISSING_REQUIRED_FIELD, f"{name}: the primary locale has no value to translate"
+    )
+
+
+def untranslatable(locales: Mapping[str, Mapping[str, Any]], primary_locale: str) -> list[tuple[str, UserErrorItem]]:
+    """(channel locale, problem) for each translation that will fail for want of a source, told from the documents
+    alone: a non-primary locale's text for a field the primary locale sends empty, so productSet leaves Shopify no
+    content (nor digest) to translate, and translation_inputs fails it after writing the product, with this code and
+    message. What the primary locale does not send at all is the shop's to say, so it is not judged here."""
+    primary = locales.get(primary_locale)
+    if primary is None:
+        return []
+    problems = []
+    for locale, values in locales.items():
+        for name, value in values.items():
+            empty_source = name in primary and primary[name] in (None, "")
+            if (
+                locale != primary_locale
+                and name in TRANSLATION_KEYS
+                and isinstance(value, str)
+                and value
+                and empty_source
+            ):
+                failure = _no_source(locale, name)
+                problems.append((locale, UserErrorItem((name,), failure.message, failure.code)))
+    return problems
+
+
 def removal_groups(plan: TranslationPlan) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """(keys, locales) pairs: translationsRemove removes every key in every locale given, so locales are
     grouped by the exact set of keys they remove."""
@@ -486,14 +517,7 @@ def translation_inputs(
         for key, value in values.items():
             source = content.get(key)
             if source is None or not source.digest:
-                name = _FIELD_BY_KEY.get(key, key)
-                failures.append(
-                    LocaleFailure(
-                        locale,
-                        ErrorCode.MISSING_REQUIRED_FIELD,
-                        f"{name}: the primary locale has no value to translate",
-                    )
-                )
+                failures.append(_no_source(locale, _FIELD_BY_KEY.get(key, key)))
                 continue
             inputs.append({"locale": locale, "key": key, "value": value, "translatableContentDigest": source.digest})
     return inputs, failures
