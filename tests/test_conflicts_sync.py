@@ -466,6 +466,18 @@ async def test_a_product_deleted_in_the_shop_is_a_conflict_for_a_person_with_man
     assert await listing(gql, "GONE") == {"externalId": first_id, "status": "conflict", "connector": {"code": "shop"}}
 
 
+async def test_the_preview_of_a_product_deleted_in_the_shop_and_held_for_a_person_sends_nothing(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """A product the shop lost is not re-created while its conflict waits for a person: the preview says so."""
+    _, conflict, _ = await delete_in_shop(gql, served_shop, worker, "MANUAL")
+    shown = {item["channelLocale"]: item for item in (await gql(PREVIEW_HELD, {"sku": "GONE"}))["exportPreview"]}
+    for locale in (AR, FR):
+        assert (shown[locale]["willSend"], shown[locale]["fields"]) == (False, {})
+        held = {(item["field"], item["conflictId"]) for item in shown[locale]["held"]}
+        assert held == {("title", conflict["id"]), ("price", conflict["id"])}
+
+
 async def test_a_product_deleted_in_the_shop_is_recreated_on_the_record_with_pim_wins(
     gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:
