@@ -22,9 +22,10 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 ## One pytest process per core: each has its own databases, queue and tenants (tests/conftest.py), and much of
-## the suite waits on worker processes and servers, so this roughly halves the wall time even on two cores.
+## the suite waits on worker processes and servers, so this roughly halves the wall time even on two cores. The
+## slowest tests are listed at the end, to keep the suite well inside its ten minutes.
 pytest: $(STAMP)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
