@@ -72,7 +72,7 @@ def _primary_key(raw: str) -> int:
     reach the database and fail there instead of reading as a bad id.
     """
     if not (raw.isascii() and raw.isdigit()) or raw.startswith("0"):
-        raise ValueError(f"'{raw}' is not a primary key")
+        raise ValueError(f"'{echoed(raw)}' is not a primary key")
     pk = int(raw)
     if pk > MAX_PRIMARY_KEY:
         raise ValueError(f"{pk} is above the largest primary key")

@@ -5,6 +5,7 @@ The channel is the CUSTOM_HTTP reference shop, served over real HTTP.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator
@@ -677,4 +678,37 @@ async def test_an_unknown_connector_code_or_id_is_quoted_back_cut_to_a_sane_leng
     [error] = body["errors"] if payload is None else body["data"][payload]["userErrors"]
     message = error["message"]
     assert "c" * 40 in message and "…" in message, message
+    assert len(message) < 200, message
+
+
+OTHER_KIND_ID = base64.urlsafe_b64encode(("c" * 5000 + ":1").encode()).decode()
+"""A well-formed global id of a type no query takes: its refusal quoted the whole id back."""
+LONG_INPUT_ANSWERS = [
+    ("""query($v: ID!) { syncJob(id: $v) { id } }""", OTHER_KIND_ID, None),
+    ("""query($v: ID!) { conflict(id: $v) { id } }""", OTHER_KIND_ID, None),
+    ("""mutation($v: String!) { setLocales(codes: [$v]) { userErrors { message } } }""", LONG_CODE, "setLocales"),
+    (
+        """mutation($v: String!) { deleteAttributes(codes: [$v]) { userErrors { message } } }""",
+        LONG_CODE,
+        "deleteAttributes",
+    ),
+    (
+        """mutation($v: String!) { upsertProducts(products: [{sku: "S", values: [{attribute: $v, data: "x"}]}]) {
+             userErrors { message } } }""",
+        LONG_CODE,
+        "upsertProducts",
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "value", "payload"), LONG_INPUT_ANSWERS, ids=lambda item: str(item)[:40])
+async def test_an_unknown_id_locale_or_attribute_code_is_quoted_back_cut_to_a_sane_length(
+    gql: GraphQLClient, query: str, value: str, payload: str | None
+) -> None:
+    """A sync job id, a conflict id, a locale code and an attribute code the caller sent came back whole in the
+    message refusing them (5,000 characters, or a 20 MB id): each is cut as a connector code is."""
+    body = (await gql.raw(query, {"v": value})).json()
+    [error] = body["errors"] if payload is None else body["data"][payload]["userErrors"]
+    message = error["message"]
+    assert "…" in message, message
     assert len(message) < 200, message

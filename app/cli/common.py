@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import Progress, ProgressColumn
 
 from app.domain.errors import InvalidInput, NotFound, Path, ServiceError, TenantNotFound
+from app.domain.storable import echoed
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -160,8 +161,8 @@ async def tenant_id(session: AsyncSession, code: str) -> int:
 def no_tenant(code: str) -> str:
     """What every command says of a --tenant no tenant has: how to find the right code, or make the tenant."""
     return (
-        f"no tenant '{code}' (`pimsync tenants list` lists them; "
-        f"`pimsync tokens create --tenant {code} --scopes all` creates it with its first token)"
+        f"no tenant '{echoed(code)}' (`pimsync tenants list` lists them; "
+        f"`pimsync tokens create --tenant {echoed(code)} --scopes all` creates it with its first token)"
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.conflicts import MISSING, Resolution, Slot, choice_for, same
+from app.domain.storable import echoed
 
 FieldEntry = Mapping[str, Any]
 
@@ -75,9 +76,11 @@ def _unheld(index: int, override: FieldOverride, by_name: Mapping[str, FieldEntr
     entry = by_name.get(override.field)
     if entry is None:
         known = ", ".join(by_name) or "none"
-        return OverrideProblem(index, "field", f"field '{override.field}' is not in this conflict (it has: {known})")
+        return OverrideProblem(
+            index, "field", f"field '{echoed(override.field)}' is not in this conflict (it has: {known})"
+        )
     if override.locales is not None and not override.locales:
-        message = f"the override of '{override.field}' names no locale (leave locales out for every locale)"
+        message = f"the override of '{echoed(override.field)}' names no locale (leave locales out for every locale)"
         return OverrideProblem(index, "locales", message)
     held = [locale for locale in locales_of(entry) if locale is not None]
     missing = [locale for locale in override.locales or () if locale not in held]
@@ -86,14 +89,14 @@ def _unheld(index: int, override: FieldOverride, by_name: Mapping[str, FieldEntr
     if not held:  # its diffs are per channel locale, but one PIM value feeds them all: no locale can differ
         attribute = entry.get("attributeCode") or "one attribute"
         message = (
-            f"field '{override.field}' is fed by {attribute}, whose value is the same in every locale: decide it "
+            f"field '{echoed(override.field)}' is fed by {attribute}, whose value is the same in every locale: decide it "
             "for every locale at once (leave locales out)"
         )
         return OverrideProblem(index, "locales", message)
     return OverrideProblem(
         index,
         "locales",
-        f"field '{override.field}' has no conflict in {', '.join(missing)} "
+        f"field '{echoed(override.field)}' has no conflict in {', '.join(missing)} "
         f"(it has: {', '.join(held) or 'no locale-specific values'})",
     )
 
@@ -113,7 +116,7 @@ def _named_again(
         where = f" in {again}" if again else ""
         earlier = sorted({named[slot] for slot in taken})
         by = f"override {earlier[0]}" if len(earlier) == 1 else f"overrides {', '.join(map(str, earlier))}"
-        message = f"field '{override.field}'{where} is already decided by {by}: name each field and locale once"
+        message = f"field '{echoed(override.field)}'{where} is already decided by {by}: name each field and locale once"
         return OverrideProblem(index, None, message)
     named.update((slot, index) for slot in slots)
     return None

@@ -233,7 +233,7 @@ def _channel_locale(code: str, path: Path, supported: Sequence[str] | None, erro
     try:
         canonical_locale(code)
     except InvalidLocaleCode:
-        errors.append(UserErrorItem(path, f"'{code}' is not a locale code", ErrorCode.LOCALE_NOT_SUPPORTED))
+        errors.append(UserErrorItem(path, f"'{echoed(code)}' is not a locale code", ErrorCode.LOCALE_NOT_SUPPORTED))
         return None
     if "." in code:
         message = f"'{cut_marked(code, 40)}' names an encoding: give the locale code alone, such as 'en' or 'en_US'"
@@ -246,7 +246,7 @@ def _channel_locale(code: str, path: Path, supported: Sequence[str] | None, erro
         errors.append(
             UserErrorItem(
                 path,
-                f"the channel does not support locale '{code}' (it supports: {', '.join(supported) or 'none'})",
+                f"the channel does not support locale '{echoed(code)}' (it supports: {', '.join(supported) or 'none'})",
                 ErrorCode.LOCALE_NOT_SUPPORTED,
             )
         )
@@ -297,7 +297,9 @@ def check_settings(
     if settings.scope is not None and settings.scope not in catalog.scopes:
         errors.append(
             UserErrorItem(
-                ("scope",), f"scope '{settings.scope}' is not enabled in the catalog", ErrorCode.SCOPE_NOT_ENABLED
+                ("scope",),
+                f"scope '{echoed(settings.scope)}' is not enabled in the catalog",
+                ErrorCode.SCOPE_NOT_ENABLED,
             )
         )
     currency = _check_currency(settings.currency, catalog, channel, errors)
@@ -330,7 +332,9 @@ def _check_currency(
         return None
     upper = code.strip().upper()
     if not is_currency(upper):
-        errors.append(UserErrorItem(("currency",), f"'{code}' is not an ISO 4217 currency", ErrorCode.INVALID_CURRENCY))
+        errors.append(
+            UserErrorItem(("currency",), f"'{echoed(code)}' is not an ISO 4217 currency", ErrorCode.INVALID_CURRENCY)
+        )
         return None
     if channel.currencies is not None and upper not in channel.currencies:
         errors.append(
@@ -356,7 +360,7 @@ def check_tax_config(raw: Any, path: Path) -> list[UserErrorItem]:
     if not isinstance(raw, Mapping):
         return [UserErrorItem(path, "taxConfig must be an object", ErrorCode.TAX_CALCULATION_ERROR)]
     errors = [
-        UserErrorItem((*path, key), f"unknown tax setting '{key}'", ErrorCode.TAX_CALCULATION_ERROR)
+        UserErrorItem((*path, key), f"unknown tax setting '{echoed(key)}'", ErrorCode.TAX_CALCULATION_ERROR)
         for key in raw
         if key not in TAX_KEYS
     ]

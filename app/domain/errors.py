@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.domain.storable import echoed
+
 
 class ErrorCode(StrEnum):
     """Stable codes carried by userErrors and error extensions."""
@@ -143,7 +145,7 @@ class TenantNotFound(NotFound):
     how to make one."""
 
     def __init__(self, tenant_code: str) -> None:
-        super().__init__(f"no tenant '{tenant_code}'")
+        super().__init__(f"no tenant '{echoed(tenant_code)}'")
         self.tenant_code = tenant_code
 
 

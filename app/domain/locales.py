@@ -19,6 +19,8 @@ from functools import lru_cache
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global, parse_locale
 
+from app.domain.storable import echoed
+
 
 class InvalidLocaleCode(ValueError):
     """The code is not a locale CLDR knows."""
@@ -48,7 +50,7 @@ def _parse(code: str) -> Locale:
     cleaned = code.strip().replace("-", "_")
     if not cleaned:
         raise InvalidLocaleCode("a locale code cannot be empty")
-    unknown = InvalidLocaleCode(f"'{code}' is not a known locale code")
+    unknown = InvalidLocaleCode(f"'{echoed(code)}' is not a known locale code")
     try:
         language, territory, script, variant, *modifier = parse_locale(cleaned)
     except ValueError as exc:

@@ -16,6 +16,7 @@ from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.channels import COMPATIBLE_TYPES, ChannelField, ChannelTypeSpec, FieldType
 from app.domain.connectors import ConnectorSettings, LocalePair, check_locale_pairs
 from app.domain.errors import ErrorCode, UserErrorItem
+from app.domain.storable import echoed
 from app.domain.transformations import (
     IDENTITY,
     TRUE_FALSE,
@@ -113,7 +114,9 @@ def _check_one(
     if attribute is None:
         errors.append(
             UserErrorItem(
-                ("attributeCode",), f"attribute '{draft.attribute_code}' does not exist", ErrorCode.MAPPING_INVALID
+                ("attributeCode",),
+                f"attribute '{echoed(draft.attribute_code)}' does not exist",
+                ErrorCode.MAPPING_INVALID,
             )
         )
     field = channel.get_field(draft.channel_field)
@@ -121,7 +124,7 @@ def _check_one(
         errors.append(
             UserErrorItem(
                 ("channelField",),
-                f"{channel.display_name} has no field '{draft.channel_field}'",
+                f"{channel.display_name} has no field '{echoed(draft.channel_field)}'",
                 ErrorCode.MAPPING_INVALID,
             )
         )

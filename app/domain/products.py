@@ -8,6 +8,7 @@ from typing import Any
 
 from app.domain.catalog import CatalogSpec, is_valid_code, is_valid_sku
 from app.domain.errors import ErrorCode, UserErrorItem
+from app.domain.storable import echoed
 from app.domain.values import ValueKey, check_value
 
 
@@ -49,7 +50,9 @@ def _check_header(draft: ProductDraft) -> list[UserErrorItem]:
             message = f"{name} must be a code (a string) or null"
             errors.append(UserErrorItem((name,), message, ErrorCode.INVALID_CODE))
         elif code and not valid(code):
-            errors.append(UserErrorItem((name,), f"'{code}' is not a valid {name} code", ErrorCode.INVALID_CODE))
+            errors.append(
+                UserErrorItem((name,), f"'{echoed(code)}' is not a valid {name} code", ErrorCode.INVALID_CODE)
+            )
     return errors
 
 

@@ -15,9 +15,10 @@ import re
 from collections import deque
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.domain.errors import Path
+if TYPE_CHECKING:  # errors quotes input back through echoed(): a runtime import would be circular
+    from app.domain.errors import Path
 
 NUL = "\x00"
 

@@ -31,7 +31,7 @@ from app.db.models import NO_LOCALE, NO_SCOPE
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.errors import ErrorCode, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.storable import EXACT_INTEGERS, integer_refused
+from app.domain.storable import EXACT_INTEGERS, echoed, integer_refused
 
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
@@ -116,7 +116,7 @@ def _decimal(raw: Any, what: str) -> Decimal:
     try:
         number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
     except InvalidOperation as exc:
-        raise ValueRejected(f"{what} '{raw}' is not a decimal number") from exc
+        raise ValueRejected(f"{what} '{echoed(str(raw))}' is not a decimal number") from exc
     if not number.is_finite():
         raise ValueRejected(f"{what} must be finite")
     _check_digits(number, raw, what)
@@ -134,10 +134,12 @@ def _check_digits(number: Decimal, raw: Any, what: str) -> None:
     before, after = max(significant + exponent, 0), max(-exponent, 0)
     if before > MAX_INTEGER_DIGITS:
         raise ValueRejected(
-            f"{what} '{raw}' has {before} digits before the decimal point, at most {MAX_INTEGER_DIGITS}"
+            f"{what} '{echoed(str(raw))}' has {before} digits before the decimal point, at most {MAX_INTEGER_DIGITS}"
         )
     if after > MAX_FRACTION_DIGITS:
-        raise ValueRejected(f"{what} '{raw}' has {after} digits after the decimal point, at most {MAX_FRACTION_DIGITS}")
+        raise ValueRejected(
+            f"{what} '{echoed(str(raw))}' has {after} digits after the decimal point, at most {MAX_FRACTION_DIGITS}"
+        )
 
 
 def _amount(raw: Any, what: str) -> str:
@@ -196,7 +198,9 @@ def _price(data: Any, spec: CatalogSpec) -> dict[str, str] | PriceChanges:
     prices: dict[str, str] = {}
     for currency, amount in data.items():
         if not isinstance(currency, str) or not CURRENCY_PATTERN.match(currency):
-            raise ValueRejected(f"'{currency}' is not an ISO 4217 currency code", ErrorCode.INVALID_CURRENCY)
+            raise ValueRejected(
+                f"'{echoed(str(currency))}' is not an ISO 4217 currency code", ErrorCode.INVALID_CURRENCY
+            )
         if currency not in spec.currencies:
             raise ValueRejected(f"currency {currency} is not enabled in the catalog", ErrorCode.CURRENCY_NOT_ENABLED)
         if amount is None or amount == "":
@@ -210,7 +214,9 @@ def _price_changes(changes: PriceChanges, spec: CatalogSpec) -> PriceChanges:
     longer enabled may still be stored)."""
     for currency in changes.cleared:
         if not CURRENCY_PATTERN.match(currency):
-            raise ValueRejected(f"'{currency}' is not an ISO 4217 currency code", ErrorCode.INVALID_CURRENCY)
+            raise ValueRejected(
+                f"'{echoed(str(currency))}' is not an ISO 4217 currency code", ErrorCode.INVALID_CURRENCY
+            )
     amounts = _price(dict(changes.amounts), spec)
     assert isinstance(amounts, dict)  # (a dict in, a dict out)
     return PriceChanges(amounts, changes.cleared)
@@ -234,7 +240,7 @@ def _date(data: Any, _spec: CatalogSpec) -> str:
     try:
         date.fromisoformat(data)
     except ValueError as exc:
-        raise ValueRejected(f"'{data}' is not a calendar date") from exc
+        raise ValueRejected(f"'{echoed(data)}' is not a calendar date") from exc
     return data
 
 
@@ -325,7 +331,9 @@ def check_value(raw: Mapping[str, Any], spec: CatalogSpec) -> CheckedValue | Use
         return shape_error
     attribute = spec.attributes.get(raw.get("attribute") or "")
     if attribute is None:
-        return UserErrorItem(("attribute",), f"unknown attribute '{raw.get('attribute')}'", ErrorCode.UNKNOWN_ATTRIBUTE)
+        return UserErrorItem(
+            ("attribute",), f"unknown attribute '{echoed(str(raw.get('attribute')))}'", ErrorCode.UNKNOWN_ATTRIBUTE
+        )
     try:
         locale = _check_locale(attribute, raw.get("locale"), spec)
     except ValueRejected as exc:

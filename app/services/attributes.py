@@ -12,6 +12,7 @@ from app.db.base import utcnow
 from app.db.models import Attribute
 from app.domain.catalog import AttributeType, is_valid_code
 from app.domain.errors import ErrorCode, InvalidInput, UserErrorItem
+from app.domain.storable import echoed
 from app.repositories.attributes import AttributeRepository
 from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.products import ProductRepository
@@ -88,7 +89,7 @@ class AttributeService:
             raise InvalidInput([UserErrorItem(("codes",), message, ErrorCode.BATCH_TOO_LARGE)])
         existing = await self.attributes.by_codes(tenant_id, list(dict.fromkeys(codes)))
         errors = [
-            UserErrorItem(("codes", index), f"attribute '{code}' does not exist", ErrorCode.UNKNOWN_ATTRIBUTE)
+            UserErrorItem(("codes", index), f"attribute '{echoed(code)}' does not exist", ErrorCode.UNKNOWN_ATTRIBUTE)
             for index, code in enumerate(codes)
             if code not in existing
         ]
@@ -119,7 +120,7 @@ class AttributeService:
         for index, item in enumerate(inputs):
             where = ("attributes", index)
             if not is_valid_code(item.code):
-                message = f"'{item.code}' is not a valid code (letters, digits and _, at most 100)"
+                message = f"'{echoed(item.code)}' is not a valid code (letters, digits and _, at most 100)"
                 errors.append(UserErrorItem((*where, "code"), message, ErrorCode.INVALID_CODE))
             elif item.code in seen:
                 errors.append(

@@ -14,6 +14,7 @@ from app.db.models import Connector, Currency, Locale, Scope
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec, is_valid_code
 from app.domain.errors import ErrorCode, InvalidInput, Path, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, LocaleInfo, canonical_locale, describe_locale
+from app.domain.storable import echoed
 from app.repositories.attributes import AttributeRepository
 from app.repositories.code_sets import CodeSetRepository
 from app.repositories.connectors import ConnectorRepository, MappingRepository
@@ -107,7 +108,9 @@ class CatalogSetupService:
         """Enable exactly these scopes, with their labels (keyed by locale code)."""
         _require_some(scopes, "scopes")
         errors = [
-            UserErrorItem(("scopes", index, "code"), f"'{scope.code}' is not a valid code", ErrorCode.INVALID_CODE)
+            UserErrorItem(
+                ("scopes", index, "code"), f"'{echoed(scope.code)}' is not a valid code", ErrorCode.INVALID_CODE
+            )
             for index, scope in enumerate(scopes)
             if not is_valid_code(scope.code)
         ]
@@ -133,7 +136,9 @@ class CatalogSetupService:
         _require_some(codes, "codes")
         upper = [code.strip().upper() for code in codes]
         errors = [
-            UserErrorItem(("codes", index), f"'{code}' is not an ISO 4217 currency code", ErrorCode.INVALID_CURRENCY)
+            UserErrorItem(
+                ("codes", index), f"'{echoed(code)}' is not an ISO 4217 currency code", ErrorCode.INVALID_CURRENCY
+            )
             for index, code in enumerate(upper)
             if not is_currency(code)
         ]

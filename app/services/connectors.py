@@ -42,7 +42,7 @@ from app.domain.connectors import (
 from app.domain.credentials import check_credentials
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
 from app.domain.mappings import MappingDraft, as_draft, check_mappings
-from app.domain.storable import NUL, cut_marked, holds_nul, nul_refused
+from app.domain.storable import NUL, cut_marked, echoed, holds_nul, nul_refused
 from app.repositories.connectors import ConnectorFilter, ConnectorRepository, MappingRepository
 from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import SyncJobRepository
@@ -555,7 +555,7 @@ class ConnectorService:
         except ValueError:
             errors.append(
                 UserErrorItem(
-                    ("input", "channelType"), f"'{raw}' is not a channel type", ErrorCode.INVALID_CHANNEL_TYPE
+                    ("input", "channelType"), f"'{echoed(raw)}' is not a channel type", ErrorCode.INVALID_CHANNEL_TYPE
                 )
             )
             return None
@@ -566,7 +566,9 @@ class ConnectorService:
                 raise InvalidInput([self._code_taken(code)])
 
     def _code_taken(self, code: str) -> UserErrorItem:
-        return UserErrorItem(("input", "code"), f"a connector '{code}' already exists", ErrorCode.CONNECTOR_CODE_TAKEN)
+        return UserErrorItem(
+            ("input", "code"), f"a connector '{echoed(code)}' already exists", ErrorCode.CONNECTOR_CODE_TAKEN
+        )
 
     def _not_found(self, code: str) -> UserErrorItem:
         return UserErrorItem(("code",), connector_not_found(code), ErrorCode.CONNECTOR_NOT_FOUND)

@@ -28,6 +28,7 @@ from app.domain.mappings import (
     stored_rule,
 )
 from app.domain.reconcile import held_by_conflict
+from app.domain.storable import echoed
 from app.repositories.conflicts import ConflictRepository
 from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.listings import ListingRepository
@@ -181,7 +182,7 @@ class MappingService:
             repository = ProductRepository(session)
             product = await repository.live_by_sku(self.tenant_id, sku)
             if product is None:
-                raise NotFound(f"product '{sku}' does not exist")
+                raise NotFound(f"product '{echoed(sku)}' does not exist")
             rows = await repository.values_of(self.tenant_id, [product.id])
             values: ValueTable = {(row.attribute_id, row.locale, row.scope): row.data for row in rows}
             built = plan.build(sku, values)

@@ -13,7 +13,7 @@ from app.db.models import ApiToken, Tenant
 from app.domain.catalog import is_valid_code
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, TenantNotFound, Unauthenticated, UserErrorItem
 from app.domain.scopes import Scope
-from app.domain.storable import holds_nul, nul_refused
+from app.domain.storable import echoed, holds_nul, nul_refused
 from app.domain.tokens import display_prefix, generate_token, hash_token
 from app.repositories.tenants import TenantRepository
 from app.repositories.tokens import TokenRepository
@@ -50,7 +50,7 @@ class TokenService:
             message = f"a tenant code is at most {MAX_TENANT_CODE_LENGTH} characters, this one has {len(code)}"
             raise InvalidInput([UserErrorItem(("tenant",), message, ErrorCode.INVALID_CODE)])
         if not is_valid_code(code):
-            message = f"'{code}' is not a valid tenant code (letters, digits and _ only)"
+            message = f"'{echoed(code)}' is not a valid tenant code (letters, digits and _ only)"
             raise InvalidInput([UserErrorItem(("tenant",), message, ErrorCode.INVALID_CODE)])
         tenant = await self.tenants.by_code(code)
         if tenant is not None:

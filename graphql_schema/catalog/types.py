@@ -16,6 +16,7 @@ from app.domain.errors import NotFound
 from app.domain.fallback import lookup_value
 from app.domain.locales import InvalidLocaleCode, canonical_locale
 from app.domain.scopes import Scope
+from app.domain.storable import echoed
 from app.domain.values import ValueKey
 from app.services.catalog_setup import CurrencyView, LocaleView
 from graphql_schema.connectors.types import ChannelListingType
@@ -105,13 +106,13 @@ def _check_scope(spec: CatalogSpec, scope: str | None) -> None:
     """A scope the catalog does not have would answer as if the product had no value there: say so instead."""
     if scope is not None and scope not in spec.scopes:
         enabled = ", ".join(spec.scopes) or "none yet"
-        raise BadArgument(f"scope '{scope}' is not enabled in the catalog (it has: {enabled})")
+        raise BadArgument(f"scope '{echoed(scope)}' is not enabled in the catalog (it has: {enabled})")
 
 
 def _attribute_spec(spec: CatalogSpec, code: str) -> Any:
     attribute = spec.attributes.get(code)
     if attribute is None:
-        raise NotFound(f"unknown attribute '{code}'")
+        raise NotFound(f"unknown attribute '{echoed(code)}'")
     return attribute
 
 

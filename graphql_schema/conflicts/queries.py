@@ -9,6 +9,7 @@ import strawberry
 from app.domain.conflicts import ResolutionStatus as ResolutionStatusValue
 from app.domain.errors import NotFound
 from app.domain.scopes import Scope
+from app.domain.storable import echoed
 from app.repositories.conflicts import ConflictFilter
 from app.services.conflicts.service import ConflictService
 from app.services.connectors import ConnectorService
@@ -21,7 +22,7 @@ from graphql_schema.relay import BadArgument, Page, after_key, connection, page_
 def conflict_pk(text: str) -> int:
     kind, pk = parse_global_id(text)
     if kind != "Conflict":
-        raise BadArgument(f"'{text}' is not a conflict id")
+        raise BadArgument(f"'{echoed(text)}' is not a conflict id")
     return pk
 
 

@@ -11,6 +11,7 @@ import strawberry
 from app.domain.connectors import SyncType as SyncTypeValue
 from app.domain.errors import NotFound
 from app.domain.scopes import Scope
+from app.domain.storable import echoed
 from app.domain.sync import SyncJobStatus as SyncJobStatusValue
 from app.repositories.sync_jobs import SyncJobFilter
 from app.services.connectors import ConnectorService
@@ -25,7 +26,7 @@ from graphql_schema.sync.types import SyncJobConnection, SyncJobType
 def job_pk(text: str) -> int:
     kind, pk = parse_global_id(text)
     if kind != "SyncJob":
-        raise BadArgument(f"'{text}' is not a sync job id")
+        raise BadArgument(f"'{echoed(text)}' is not a sync job id")
     return pk
 
 

@@ -14,7 +14,7 @@ from app.domain.catalog import AttributeType
 from app.domain.channels import ChannelField, FieldType
 from app.domain.errors import ErrorCode, Path, UserErrorItem
 from app.domain.locales import InvalidLocaleCode, canonical_locale
-from app.domain.storable import unstorable_paths
+from app.domain.storable import echoed, unstorable_paths
 from app.domain.transformations.defaults import _channel_value
 from app.domain.transformations.formatting import _decimal_or_none, _is_int
 from app.domain.transformations.model import (
@@ -185,7 +185,7 @@ class _Compiler:
             if key not in _KNOWN_KEYS:
                 close = difflib.get_close_matches(str(key), _KNOWN_KEYS, n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"steps are {', '.join(STEP_ORDER)}"
-                self.error((*path, key), f"unknown transformation step '{key}': {hint}")
+                self.error((*path, key), f"unknown transformation step '{echoed(key)}': {hint}")
             elif key in _SIBLINGS and _SIBLINGS[key] not in obj:
                 self.error((*path, key), f"{key} goes beside {_SIBLINGS[key]}")
         if "default" in obj:
@@ -235,7 +235,7 @@ class _Compiler:
             if spec or conversion:
                 self.error(at, f"template: '{{{code}}}' takes no format or conversion; numbers follow the locale")
             elif code and code not in self.known:
-                self.error(at, f"template: unknown attribute '{code}'")
+                self.error(at, f"template: unknown attribute '{echoed(code)}'")
             elif code:
                 self.uses.add(code)
         if len(self.errors) > failed:
@@ -304,7 +304,9 @@ class _Compiler:
     def choice(self, text: str, at: Path) -> str:
         """A mapped value must be one the channel field takes, when it lists them."""
         if self.field.type is FieldType.ENUM and self.field.choices and text not in self.field.choices:
-            self.error(at, f"'{text}' is not one of {self.field.name}'s choices: {', '.join(self.field.choices)}")
+            self.error(
+                at, f"'{echoed(text)}' is not one of {self.field.name}'s choices: {', '.join(self.field.choices)}"
+            )
         return text
 
     def parse_strip_html(self, arg: Any, obj: Mapping[str, Any], path: Path) -> Step | None:
@@ -341,7 +343,7 @@ class _Compiler:
             return None
         for key in arg:
             if key not in TAX_OPTIONS:
-                self.error((*at, key), f"unknown tax option '{key}'", ErrorCode.TAX_CALCULATION_ERROR)
+                self.error((*at, key), f"unknown tax option '{echoed(key)}'", ErrorCode.TAX_CALCULATION_ERROR)
         for key in TAX_OPTIONS:
             if key in obj:
                 self.error(

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from app.domain.channels import ChannelField, FieldType
+from app.domain.storable import echoed
 from app.domain.transformations.formatting import _decimal_or_none, _is_int
 
 
@@ -37,7 +38,7 @@ def _channel_value(raw: Any, field: ChannelField) -> Any:
 
 def _channel_text(raw: str, field: ChannelField) -> str:
     if field.type is FieldType.ENUM and field.choices and raw not in field.choices:
-        raise ValueError(f"'{raw}' is not one of {field.name}'s choices: {', '.join(field.choices)}")
+        raise ValueError(f"'{echoed(raw)}' is not one of {field.name}'s choices: {', '.join(field.choices)}")
     if field.type is FieldType.DATE:
         try:
             date.fromisoformat(raw)

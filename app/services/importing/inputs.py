@@ -11,6 +11,7 @@ from typing import Any
 
 from app.domain.catalog import AttributeType
 from app.domain.products import ProductDraft
+from app.domain.storable import echoed
 from app.services.attributes import AttributeInputData
 from app.services.catalog_setup import check_labels
 
@@ -35,7 +36,7 @@ def attribute_input(data: dict[str, Any]) -> AttributeInputData:
         problems.append("each attribute needs a code (a string)")
     kind = _attribute_type(data.get("type"))
     if kind is None:
-        problems.append(f"unsupported attribute type '{data.get('type')}'")
+        problems.append(f"unsupported attribute type '{echoed(str(data.get('type')))}'")
     if not isinstance(localizable, bool):
         problems.append("localizable must be true or false")
     if scopable is not None and not isinstance(scopable, bool):
@@ -78,7 +79,7 @@ def _value(value: Any) -> list[str]:
 
 
 def _unknown_keys(data: dict[str, Any], known: tuple[str, ...], what: str) -> list[str]:
-    return [f"unknown key '{key}' ({what} has {', '.join(known)})" for key in data if key not in known]
+    return [f"unknown key '{echoed(str(key))}' ({what} has {', '.join(known)})" for key in data if key not in known]
 
 
 def _text(field: Any) -> bool:

@@ -22,6 +22,7 @@ from app.db.base import utcnow
 from app.db.models import Connector, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType, check_chosen_locales, connector_not_found, schedule_due
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
+from app.domain.storable import echoed
 from app.domain.sync import Selection, SyncJobStatus, SyncPriority
 from app.repositories.connectors import ConnectorRepository, MappingRepository
 from app.repositories.events import EventRepository
@@ -204,7 +205,7 @@ class SyncJobService:
                 [
                     UserErrorItem(
                         ("input", "productSkus", asked.index(sku)),
-                        f"product '{sku}' does not exist",
+                        f"product '{echoed(sku)}' does not exist",
                         ErrorCode.PRODUCT_NOT_FOUND,
                     )
                     for sku in missing
