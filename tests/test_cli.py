@@ -272,6 +272,22 @@ async def test_migrate_on_a_fresh_checkout_makes_the_var_dir(cli: Cli) -> None:
     assert "tenants" in await table_names(f"sqlite+aiosqlite:///{database}")
 
 
+@pytest.mark.parametrize(
+    "command", [("tenants", "list"), ("tokens", "list", "--tenant", "acme"), ("worker", "--check")]
+)
+async def test_a_read_only_command_on_a_fresh_checkout_leaves_nothing_behind(
+    cli: Cli, command: tuple[str, ...]
+) -> None:
+    """`tenants list` refused the database as never migrated, rightly, but only after SQLite had made an empty
+    pimsync.sqlite3 (and its folder) under PIMSYNC_VAR_DIR: a command that reads must not make the database."""
+    var_dir = cli.tmp / "checkout" / "var"
+    fresh = {**cli.env, "DATABASE_URL": None, "PIMSYNC_VAR_DIR": str(var_dir)}
+    result = await asyncio.to_thread(CliRunner().invoke, pimsync, list(command), env=fresh)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    assert not var_dir.exists(), sorted(var_dir.rglob("*"))
+
+
 NEWER = "9999"
 """A revision of a release newer than this code."""
 

@@ -284,6 +284,8 @@ async def test_the_worker_refuses_a_database_that_needs_migrating(
         assert "run `pimsync migrate`" in output
         assert head_revision(machine.database_url) in output
         assert ("never migrated" if state == "empty" else f"at revision {previous}") in output
+        if state == "empty":  # refused before SQLite made an empty file for it
+            assert not (tmp_path / "pimsync.sqlite3").exists()
         if job is not None:
             assert job.job_id not in output, "a refused worker must not take jobs"
     finally:

@@ -13,7 +13,7 @@ from arq import cron, func
 
 from app.container import open_container
 from app.db.engine import CONNECT_TIMEOUT_SECONDS
-from app.db.migrate import SchemaNotCurrent, require_current
+from app.db.migrate import SchemaNotCurrent, require_current, require_file
 from app.logging import configure_logging
 from app.runtime import settle_heap
 from app.services.conflicts import apply as conflict_apply
@@ -53,6 +53,10 @@ async def startup(ctx: WorkerContext) -> None:
     settings = load_settings()
     configure_logging(settings)
     tell_head_starts_apart()
+    try:
+        require_file(settings.resolved_database_url)
+    except SchemaNotCurrent as exc:
+        raise SchemaOutdated(str(exc)) from None
     container = await open_container(settings, ride_out_outages=True)
     try:
         current = await ReadinessService(container).schema_revision()

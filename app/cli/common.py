@@ -119,8 +119,11 @@ def _setting_problem(location: tuple[int | str, ...], message: str) -> str:
 @asynccontextmanager
 async def database() -> AsyncIterator[Database]:
     from app.db.engine import Database
+    from app.db.migrate import require_file
 
-    db = Database(settings().resolved_database_url)
+    url = settings().resolved_database_url
+    require_file(url)
+    db = Database(url)
     try:
         await require_current_schema(db)
         yield db

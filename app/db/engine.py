@@ -35,9 +35,24 @@ def is_sqlite(url: str) -> bool:
 def make_sqlite_directory(url: str) -> None:
     """The folder of a SQLite file, made if missing: the default `var/` does not exist on a fresh checkout, and
     SQLite creates a file but no folder ("unable to open database file")."""
+    file = _sqlite_file(url)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+
+
+def sqlite_file_missing(url: str) -> bool:
+    """Whether `url` names a SQLite file not made yet: opening it would make an empty one (and its folder), so a
+    command refusing a database never migrated would leave that behind."""
+    file = _sqlite_file(url)
+    return file is not None and not file.exists()
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a SQLite `url` names; None for another database, or SQLite in memory."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return Path(parsed.database)
+    return None
 
 
 def migration_engine(url: str) -> AsyncEngine:

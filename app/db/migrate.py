@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import migrations
+from app.db.engine import sqlite_file_missing
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -98,6 +99,13 @@ def require_known(revision: str | None) -> None:
             f"the database is at revision {revision}, newer than this pimsync knows (up to {expected}):"
             " a newer release migrated it; run that release"
         )
+
+
+def require_file(url: str) -> None:
+    """SchemaNotCurrent, as for a database never migrated, when `url` names a SQLite file not made yet: opening it
+    to read the revision would make an empty file (and its folder), left behind by the refusal."""
+    if sqlite_file_missing(url):
+        require_current(None)
 
 
 def require_current(revision: str | None) -> None:
