@@ -125,7 +125,7 @@ VALID: Mapping[ChannelType, list[Credentials]] = {
             "shopDomain": "a1-b2.myshopify.com",
             "accessToken": "shpat_0123456789",
             "apiVersion": "2026-04",
-            "webhookSecret": "client-secret",
+            "webhookSecret": "client-secret-0123456789abcdef",
             "locationId": "gid://shopify/Location/868923605",
         },
     ],

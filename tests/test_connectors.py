@@ -629,6 +629,21 @@ async def test_a_secret_a_header_cannot_carry_is_refused_at_its_field(
     assert served_shop.shop.requests == [], "the shop was reached with credentials that were refused"
 
 
+@pytest.mark.parametrize("secret", ["s", "0123456789abcde"])
+async def test_a_shopify_webhook_secret_shorter_than_16_characters_is_refused_at_its_field(
+    catalog: GraphQLClient, secret: str
+) -> None:
+    """Shopify signs webhooks with the app's client secret, a long hex string: a one-character webhookSecret was
+    taken, and every webhook then checked against it, a secret anyone can guess."""
+    credentials = {"shopDomain": DOMAIN, "accessToken": "shpat_0123456789abcdef", "webhookSecret": secret}
+    payload = (await catalog(CREATE_CONNECTOR, {"input": connector_given("SHOPIFY", credentials)}))["createConnector"]
+    assert payload["connector"] is None
+    [error] = payload["userErrors"]
+    assert (error["field"], error["code"]) == (["input", "credentials", "webhookSecret"], "CHN-002")
+    assert "webhookSecret" in error["message"] and "at least 16 characters" in error["message"], error["message"]
+    assert (await catalog(CONNECTORS))["connectors"]["totalCount"] == 0
+
+
 async def test_an_update_to_a_key_a_header_cannot_carry_changes_nothing(
     catalog: GraphQLClient, served_shop: ServedShop
 ) -> None:

@@ -119,7 +119,11 @@ def test_sealed_credentials_survive_a_key_rotation(tmp_path: Path) -> None:
 def test_a_retired_webhook_secret_is_sealed_with_the_credentials_and_never_handed_to_an_adapter(
     tmp_path: Path,
 ) -> None:
-    credentials = {"shopDomain": "acme.myshopify.com", "accessToken": "shpat_secret", "webhookSecret": "new"}
+    credentials = {
+        "shopDomain": "acme.myshopify.com",
+        "accessToken": "shpat_secret",
+        "webhookSecret": "new-webhook-secret-0123",
+    }
     now = datetime(2026, 12, 7, 10, tzinfo=UTC)
     retired = RetiredSecret("the-old-webhook-secret", now, now + timedelta(hours=24))
     vault = CredentialVault(load_cipher(settings(tmp_path, secret_keys=key())))

@@ -951,8 +951,8 @@ def test_bad_credentials_are_refused_without_echoing_them(raw: dict[str, Any]) -
 
 
 def test_credentials_repr_hides_the_token_and_the_endpoint_defaults_to_the_shop() -> None:
-    credentials = ShopifyCredentials.parse({**CREDENTIALS, "webhookSecret": "whsec-123"})
-    assert TOKEN not in repr(credentials) and "whsec-123" not in repr(credentials)
+    credentials = ShopifyCredentials.parse({**CREDENTIALS, "webhookSecret": "whsec-0123456789abcdef"})
+    assert TOKEN not in repr(credentials) and "whsec-0123456789abcdef" not in repr(credentials)
     assert credentials.default_endpoint == "https://souk-demo.myshopify.com/admin/api/2026-04/graphql.json"
 
 

@@ -214,7 +214,7 @@ async def test_register_webhooks_creates_only_the_missing_topic_under_the_rate_g
     gate = RecordingGate()
     async with httpx.AsyncClient(trust_env=False) as http:
         adapter = ShopifyAdapter(
-            {"shopDomain": DOMAIN, "accessToken": TOKEN, "webhookSecret": "s3cret"},
+            {"shopDomain": DOMAIN, "accessToken": TOKEN, "webhookSecret": "s3cret-0123456789abcdef"},
             http,
             timeout=5.0,
             gate=gate,

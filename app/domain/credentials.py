@@ -14,6 +14,10 @@ from jsonschema.exceptions import ValidationError
 
 from app.domain.errors import ErrorCode, Path, UserErrorItem
 
+MIN_SIGNING_SECRET_LENGTH: Final = 16
+"""The shortest secret a channel's requests or webhooks are signed with (HMAC-SHA256): a shorter one is a typo or a
+placeholder, and a signature anyone can forge."""
+
 NOT_IN_A_HEADER: Final[Mapping[str, Any]] = {"pattern": "[^!-~]"}
 """Under "not" in a credentials schema: the secret is sent in an HTTP header, so it must be visible ASCII only
 (RFC 9110 field-vchar less obs-text; no spaces, accents or line breaks). httpx cannot encode anything else and
@@ -50,7 +54,11 @@ def _describe(error: ValidationError, where: str) -> str:
         return f"{where} does not have the expected form ({expected})"
     if rule == "format":
         return f"{where} must be a valid {expected}"
-    if rule in ("minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"):
+    if rule == "minLength":
+        return f"{where} must be at least {expected} characters"
+    if rule == "maxLength":
+        return f"{where} must be at most {expected} characters"
+    if rule in ("minimum", "maximum", "minItems", "maxItems"):
         return f"{where} breaks {rule} {expected}"
     if rule in ("enum", "const"):
         return f"{where} must be one of: {expected}"

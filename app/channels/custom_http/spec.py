@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from app.domain.channels import Capability, ChannelField, ChannelType, ChannelTypeSpec, FieldType
-from app.domain.credentials import NOT_IN_A_HEADER
+from app.domain.credentials import MIN_SIGNING_SECRET_LENGTH, NOT_IN_A_HEADER
 
 STATUSES: Final = ("active", "draft", "archived")
-
-MIN_SIGNING_SECRET_LENGTH: Final = 16
 
 MAX_BASE_URL_LENGTH: Final = 2048
 """Far past any real endpoint's address, and below what HTTP servers and proxies commonly accept in a request

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from app.domain.channels import Capability, ChannelField, ChannelType, ChannelTypeSpec, FieldType
-from app.domain.credentials import NOT_IN_A_HEADER
+from app.domain.credentials import MIN_SIGNING_SECRET_LENGTH, NOT_IN_A_HEADER
 
 API_VERSION: Final = "2026-04"
 """The Admin API version the adapters speak; the SDL of exactly this version is pinned under specs/."""
@@ -99,10 +99,11 @@ CREDENTIALS_SCHEMA: Final[dict[str, Any]] = {
             "title": "Webhook secret",
             "description": (
                 "The app's client secret, which Shopify uses to sign webhooks (X-Shopify-Hmac-Sha256, "
-                "HMAC-SHA256 of the raw body). Without it, product webhooks are not accepted."
+                "HMAC-SHA256 of the raw body), a long hex string: at least 16 characters. Without it, product "
+                "webhooks are not accepted."
             ),
             "type": "string",
-            "minLength": 1,
+            "minLength": MIN_SIGNING_SECRET_LENGTH,
             "writeOnly": True,
             "format": "password",
         },
