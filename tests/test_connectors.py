@@ -713,16 +713,22 @@ LONG_INPUT_ANSWERS = [
         LONG_CODE,
         "upsertProducts",
     ),
+    (
+        """mutation($v: String!) { upsertProducts(products: [{sku: "S", values: [{attribute: "release_date", scope: $v,
+             data: "2026-12-07"}]}]) { userErrors { message } } }""",
+        LONG_CODE,
+        "upsertProducts",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("query", "value", "payload"), LONG_INPUT_ANSWERS, ids=lambda item: str(item)[:40])
 async def test_an_unknown_id_locale_or_attribute_code_is_quoted_back_cut_to_a_sane_length(
-    gql: GraphQLClient, query: str, value: str, payload: str | None
+    catalog: GraphQLClient, query: str, value: str, payload: str | None
 ) -> None:
-    """A sync job id, a conflict id, a locale code and an attribute code the caller sent came back whole in the
+    """A sync job id, a conflict id, a locale, attribute or scope code the caller sent came back whole in the
     message refusing them (5,000 characters, or a 20 MB id): each is cut as a connector code is."""
-    body = (await gql.raw(query, {"v": value})).json()
+    body = (await catalog.raw(query, {"v": value})).json()
     [error] = body["errors"] if payload is None else body["data"][payload]["userErrors"]
     message = error["message"]
     assert "…" in message, message

@@ -320,7 +320,7 @@ def _check_scope(attribute: AttributeSpec, scope: str | None, spec: CatalogSpec)
     if not scope:
         raise ValueRejected(f"attribute {attribute.code} is scopable: give a scope", ErrorCode.SCOPE_MISMATCH)
     if scope not in spec.scopes:
-        raise ValueRejected(f"scope {scope} is not enabled in the catalog", ErrorCode.SCOPE_NOT_ENABLED)
+        raise ValueRejected(f"scope {echoed(scope)} is not enabled in the catalog", ErrorCode.SCOPE_NOT_ENABLED)
     return scope
 
 

@@ -233,7 +233,9 @@ class _Compiler:
             if code is None:
                 continue
             if spec or conversion:
-                self.error(at, f"template: '{{{code}}}' takes no format or conversion; numbers follow the locale")
+                self.error(
+                    at, f"template: '{{{echoed(code)}}}' takes no format or conversion; numbers follow the locale"
+                )
             elif code and code not in self.known:
                 self.error(at, f"template: unknown attribute '{echoed(code)}'")
             elif code:
