@@ -26,7 +26,7 @@ def arq_redis_settings(settings: Settings, *, ride_out_outages: bool = False) ->
     found = RedisSettings.from_dsn(redis_url(settings))
     if not ride_out_outages:
         return found
-    return replace(found, retry=UntilDeadline(settings.redis_outage_seconds), retry_on_error=list(LOST_CONNECTION))
+    return replace(found, retry=UntilDeadline(), retry_on_error=list(LOST_CONNECTION))
 
 
 def channel_http_client(settings: Settings) -> httpx.AsyncClient:

@@ -114,9 +114,6 @@ class Settings(BaseSettings):
     background_retry_seconds: float = Field(default=5.0, gt=0, validation_alias="PIMSYNC_BACKGROUND_RETRY_SECONDS")
     """The first wait before a webhook delivery or a person's conflict resolution that could not be carried out
     (the channel busy, a sync racing it) runs again; it doubles with each attempt."""
-    redis_outage_seconds: float = Field(default=30.0, gt=0, le=3600, validation_alias="PIMSYNC_REDIS_OUTAGE_SECONDS")
-    """How long a worker waits for a Redis gone away (a restart, a failover) to come back before it exits 1 for its
-    supervisor to start it again (app.redis_outage)."""
     worker_poll_seconds: float = Field(default=0.5, gt=0, validation_alias="PIMSYNC_WORKER_POLL_SECONDS")
     """How often an idle worker looks for queued work (arq's poll delay): the longest a new job waits for it."""
     webhook_max_bytes: int = Field(default=1_048_576, gt=0, validation_alias="PIMSYNC_WEBHOOK_MAX_BYTES")

