@@ -470,19 +470,14 @@ def untranslatable(locales: Mapping[str, Mapping[str, Any]], primary_locale: str
     primary = locales.get(primary_locale)
     if primary is None:
         return []
+    empty = {name for name, value in primary.items() if name in TRANSLATION_KEYS and value in (None, "")}
     problems = []
     for locale, values in locales.items():
-        for name, value in values.items():
-            empty_source = name in primary and primary[name] in (None, "")
-            if (
-                locale != primary_locale
-                and name in TRANSLATION_KEYS
-                and isinstance(value, str)
-                and value
-                and empty_source
-            ):
-                failure = _no_source(locale, name)
-                problems.append((locale, UserErrorItem((name,), failure.message, failure.code)))
+        if locale == primary_locale:
+            continue
+        for name in (name for name, value in values.items() if name in empty and isinstance(value, str) and value):
+            failure = _no_source(locale, name)
+            problems.append((locale, UserErrorItem((name,), failure.message, failure.code)))
     return problems
 
 
