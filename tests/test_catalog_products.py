@@ -421,6 +421,9 @@ async def test_updated_since_needs_a_utc_offset(gql: GraphQLClient) -> None:
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "updatedSince" in errors[0]["message"] and "offset" in errors[0]["message"]
     assert (await gql(query, {"since": "2024-01-01T00:00:00+04:00"}))["products"]["totalCount"] == 1
+    beyond = await gql.errors(query, {"since": "0001-01-01T00:00:00+14:00"})  # 31 December of year 0, in UTC
+    assert beyond[0]["extensions"]["code"] == "BAD_USER_INPUT", beyond
+    assert beyond[0]["message"].startswith("updatedSince is outside"), beyond[0]["message"]
 
 
 async def test_a_page_costs_the_same_number_of_queries_whatever_its_size(

@@ -145,6 +145,23 @@ async def test_a_time_window_needs_utc_offsets_and_from_before_to(shop_sync: Gra
     assert (await shop_sync(window, around))["syncJobs"]["totalCount"] == 1
 
 
+async def test_a_time_window_bound_outside_the_utc_calendar_is_a_clear_error(shop_sync: GraphQLClient) -> None:
+    """An offset can carry a valid local instant past year 9999 (or before year 1) in UTC, where no job is: it was
+    answered INTERNAL_SERVER_ERROR with the driver's OverflowError and the SQL statement in the message."""
+    await trigger(shop_sync)
+    window = "query($from: DateTime, $to: DateTime) { syncJobs(from: $from, to: $to) { totalCount } }"
+    for bounds, named in (
+        ({"from": "9999-12-31T23:59:59-14:00"}, "from"),
+        ({"to": "0001-01-01T00:00:00+14:00"}, "to"),
+    ):
+        errors = await shop_sync.errors(window, bounds)
+        assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", errors
+        assert errors[0]["message"].startswith(f"{named} is outside"), errors[0]["message"]
+        assert "SQL" not in errors[0]["message"]
+    edges = {"from": "0001-01-01T00:00:00-14:00", "to": "9999-12-31T23:59:59+14:00"}
+    assert (await shop_sync(window, edges))["syncJobs"]["totalCount"] == 1
+
+
 async def test_a_job_is_a_node_to_its_own_tenant_only(
     shop_sync: GraphQLClient, db: Database, tenant: TenantHandle
 ) -> None:
