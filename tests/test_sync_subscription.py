@@ -22,7 +22,7 @@ from tests.catalog_fixtures import SET_LOCALES, UPSERT_PRODUCTS, set_up_catalog,
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import ServedShop, served_shop
 from tests.emulators import serve
-from tests.sync_fixtures import WorkerProcess, chair, shop_sync, trigger, worker
+from tests.sync_fixtures import CANCEL, WorkerProcess, chair, shop_sync, trigger, worker
 
 __all__ = ["served_shop", "shop_sync", "worker"]
 
@@ -172,3 +172,40 @@ async def test_a_revoked_tokens_open_socket_runs_no_new_operation(
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ locales { code } }"}}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["payload"] == {"data": {"locales": []}}
+
+
+async def test_a_cancel_asked_of_a_running_job_is_pushed_before_its_page_ends(
+    shop_sync: GraphQLClient,
+    served_shop: ServedShop,
+    worker: WorkerProcess,
+    api_url: str,
+    tenant: TenantHandle,
+) -> None:
+    """cancelRequested is how a frontend shows a running job as cancelling: the stream left it out until the page
+    being sent ended (its counts moved), so on a slow channel the job read as running on for the whole page after
+    the person pressed cancel, while the same job read through syncJob said cancelling."""
+    served_shop.shop.slow_down(5)
+    job = await trigger(shop_sync)
+    query = "subscription($id: ID!) { syncJobUpdated(id: $id) { status cancelRequested syncedProducts } }"
+    async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        subscribe = {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"id": job["id"]}}}
+        await ws.send(json.dumps(subscribe))
+
+        async def update(within: float) -> dict[str, Any]:
+            message = json.loads(await asyncio.wait_for(ws.recv(), within))
+            assert message["type"] == "next", message
+            return dict(message["payload"]["data"]["syncJobUpdated"])
+
+        seen = await update(30)
+        while seen["status"] != "RUNNING":
+            seen = await update(30)
+        cancelled = (await shop_sync(CANCEL, {"id": job["id"]}))["cancelSyncJob"]
+        assert cancelled["userErrors"] == [] and cancelled["syncJob"]["status"] == "RUNNING"
+        assert await update(3) == {"status": "RUNNING", "cancelRequested": True, "syncedProducts": 0}
+        served_shop.shop.slow_down(0)
+        while seen["status"] == "RUNNING":
+            seen = await update(30)
+        assert seen["status"] == "CANCELLED" and seen["cancelRequested"]
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "complete"

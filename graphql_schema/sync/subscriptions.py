@@ -21,6 +21,8 @@ POLL_SECONDS = 1.0
 
 
 def _snapshot(job: SyncJob) -> tuple[object, ...]:
+    """What a frontend shows of the job and can change while it runs: a change to any of it is pushed.
+    cancelRequested was left out, so a running job read as cancelling only once its page ended."""
     return (
         job.status,
         job.total_products,
@@ -28,6 +30,7 @@ def _snapshot(job: SyncJob) -> tuple[object, ...]:
         job.failed_products,
         job.skipped_products,
         job.conflicted_products,
+        job.cancel_requested,
     )
 
 
