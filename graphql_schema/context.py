@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import strawberry
@@ -73,9 +73,18 @@ class Context:
 
     @property
     def loaders(self) -> Loaders:
+        """This operation's loaders (this event's, in a subscription): what they read is kept until it ends."""
         if self._loaders is None:
             self._loaders = Loaders(self.container.db, self.caller.tenant_id)
         return self._loaders
+
+    def for_operation(self) -> Context:
+        """A context of the same caller with loaders of its own, for one operation of a socket (OperationContext)."""
+        return replace(self)
+
+    def next_event(self) -> None:
+        """A subscription's next event reads afresh: what the loaders read for the last one is stale by now."""
+        self._loaders = None
 
     @property
     def caller(self) -> Principal:
@@ -108,6 +117,23 @@ class Context:
 
 
 Info = strawberry.Info[Context, None]
+
+
+class OperationContext(SchemaExtension):
+    """Gives each operation of a websocket a context of its own, so loaders never outlive their operation.
+
+    Strawberry hands every operation of a socket the one context it made for the connection, and with it one
+    set of loaders, which keep what they read: a query sent on the socket read what the socket's first operation
+    had loaded (a connector's mappings before the saveMappings sent between them), and the updates of a
+    subscription showed the errors and connector of its first. The principal is the socket's, read at each
+    operation's start (TokenRecheck still checks it), as are the subscriptions counted for its tenant.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and context.on_socket:
+            self.execution_context.context = context.for_operation()
+        yield
 
 
 class TokenRecheck(SchemaExtension):

@@ -32,7 +32,7 @@ from graphql_schema.conflicts.types import ConflictType
 from graphql_schema.connectors.mutations import ConnectorMutation
 from graphql_schema.connectors.queries import ConnectorQuery
 from graphql_schema.connectors.types import ConnectorType
-from graphql_schema.context import Info, TokenRecheck
+from graphql_schema.context import Info, OperationContext, TokenRecheck
 from graphql_schema.document_cache import DocumentCache
 from graphql_schema.errors import ErrorPolicy
 from graphql_schema.limits import NodeBudget, SubscriptionsOnSocket
@@ -135,6 +135,7 @@ def _schema(limits: SchemaLimits, cache_documents: bool) -> strawberry.Schema:
         *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
     ]
     extensions: list[Callable[[], SchemaExtension]] = [
+        OperationContext,
         lambda: AddValidationRules(document_limits),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: NodeBudget(max_nodes=limits.max_nodes),

@@ -20,9 +20,9 @@ from app.services.tokens import TokenService
 from app.settings import Settings
 from tests.catalog_fixtures import SET_LOCALES, UPSERT_PRODUCTS, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import ServedShop, served_shop
+from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, served_shop
 from tests.emulators import serve
-from tests.sync_fixtures import CANCEL, WorkerProcess, chair, shop_sync, trigger, worker
+from tests.sync_fixtures import CANCEL, MAPPINGS, PRODUCTS, WorkerProcess, chair, shop_sync, sku, trigger, worker
 
 __all__ = ["served_shop", "shop_sync", "worker"]
 
@@ -209,3 +209,59 @@ async def test_a_cancel_asked_of_a_running_job_is_pushed_before_its_page_ends(
             seen = await update(30)
         assert seen["status"] == "CANCELLED" and seen["cancelRequested"]
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "complete"
+
+
+async def test_the_streams_last_update_reads_what_the_job_ended_with(
+    shop_sync: GraphQLClient, worker: WorkerProcess, api_url: str, tenant: TenantHandle
+) -> None:
+    """Each update reads the job's errors, changes and connector afresh: one context served every operation of a
+    socket, with its loaders, so what they read for the first update (no error yet, the job PENDING) was shown for
+    every update after it, COMPLETED with a failed product and no error, its connector's last job still PENDING."""
+    await upsert(shop_sync, {"sku": sku(4), "values": [value("name", None, "en_US")]})
+    job = await trigger(shop_sync)
+    query = """subscription($id: ID!) { syncJobUpdated(id: $id) { status failedProducts
+      errors(first: 10) { totalCount edges { node { productSku } } } changes(first: 1) { totalCount }
+      connector { lastJob { status } } } }"""
+    async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        subscribe = {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"id": job["id"]}}}
+        await ws.send(json.dumps(subscribe))
+        updates = []
+        while (message := json.loads(await asyncio.wait_for(ws.recv(), 60)))["type"] == "next":
+            updates.append(message["payload"]["data"]["syncJobUpdated"])
+    assert message["type"] == "complete", message
+    last = updates[-1]
+    assert (last["status"], last["failedProducts"], last["connector"]) == (
+        "COMPLETED",
+        1,
+        {"lastJob": {"status": "COMPLETED"}},
+    )
+    assert last["errors"] == {"totalCount": 1, "edges": [{"node": {"productSku": sku(4)}}]}
+    assert last["changes"]["totalCount"] == PRODUCTS
+
+
+async def test_a_query_on_an_open_socket_reads_what_changed_since_its_last_one(
+    shop_sync: GraphQLClient, api_url: str, tenant: TenantHandle
+) -> None:
+    """A frontend sending every operation over its one socket sees its own saveMappings in the next query: the
+    socket's loaders kept what its first query read, for as long as the socket stayed open."""
+    query = '{ connector(code: "shop") { mappings { channelField } } }'
+    async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+
+        async def run(operation_id: str, document: str, variables: dict[str, Any] | None = None) -> Any:
+            payload = {"query": document, "variables": variables or {}}
+            await ws.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": payload}))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert answer["type"] == "next" and "errors" not in answer["payload"], answer
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "complete"
+            return answer["payload"]["data"]
+
+        before = await run("1", query)
+        assert [m["channelField"] for m in before["connector"]["mappings"]] == [m["channelField"] for m in MAPPINGS]
+        saved = await run("2", SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS[:1]})
+        assert saved["saveMappings"]["userErrors"] == []
+        after = await run("3", query)
+    assert [mapping["channelField"] for mapping in after["connector"]["mappings"]] == [MAPPINGS[0]["channelField"]]

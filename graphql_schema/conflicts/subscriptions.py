@@ -28,6 +28,7 @@ class ConflictSubscription:
             detected = service.detected(connector_code, watch=watch)
             try:
                 async for row in detected:
+                    info.context.next_event()
                     yield ConflictType.from_row(row)
             finally:
                 await detected.aclose()

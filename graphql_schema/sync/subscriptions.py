@@ -57,6 +57,7 @@ class SyncSubscription:
                     job = await service.get(pk)
                     if _snapshot(job) != last:
                         last = _snapshot(job)
+                        info.context.next_event()
                         yield SyncJobType.from_row(job)
             finally:
                 await updates.aclose()
