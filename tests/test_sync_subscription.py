@@ -20,7 +20,7 @@ from app.services.tokens import TokenService
 from app.settings import Settings
 from tests.catalog_fixtures import SET_LOCALES, UPSERT_PRODUCTS, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, served_shop
+from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
 from tests.emulators import serve
 from tests.sync_fixtures import CANCEL, MAPPINGS, PRODUCTS, WorkerProcess, chair, shop_sync, sku, trigger, worker
 
@@ -265,3 +265,30 @@ async def test_a_query_on_an_open_socket_reads_what_changed_since_its_last_one(
         assert saved["saveMappings"]["userErrors"] == []
         after = await run("3", query)
     assert [mapping["channelField"] for mapping in after["connector"]["mappings"]] == [MAPPINGS[0]["channelField"]]
+
+
+async def test_a_pending_jobs_place_in_the_queue_is_pushed_as_it_moves_up(
+    shop_sync: GraphQLClient, served_shop: ServedShop, api_url: str, tenant: TenantHandle
+) -> None:
+    """A frontend shows a queued job's place from the stream: it was pushed only with a change of the job's own
+    status or counts, so a job read 2nd in the queue until it started, however many jobs ahead of it went."""
+    await create_connector(shop_sync, served_shop, code="second")
+    assert (await shop_sync(SAVE_MAPPINGS, {"code": "second", "mappings": MAPPINGS}))["saveMappings"][
+        "userErrors"
+    ] == []
+    ahead = await trigger(shop_sync)  # no worker here: both jobs stay PENDING
+    behind = await trigger(shop_sync, code="second")
+    query = "subscription($id: ID!) { syncJobUpdated(id: $id) { status queuePosition } }"
+    async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        subscribe = {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"id": behind["id"]}}}
+        await ws.send(json.dumps(subscribe))
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))["payload"]["data"]["syncJobUpdated"]
+        assert first == {"status": "PENDING", "queuePosition": behind["queuePosition"]}
+        assert (await shop_sync(CANCEL, {"id": ahead["id"]}))["cancelSyncJob"]["syncJob"]["status"] == "CANCELLED"
+        moved = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert moved["payload"]["data"]["syncJobUpdated"] == {
+        "status": "PENDING",
+        "queuePosition": behind["queuePosition"] - 1,
+    }, moved

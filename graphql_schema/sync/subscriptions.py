@@ -20,9 +20,15 @@ POLL_SECONDS = 1.0
 """Without a message for this long the job is read anyway: a missed message never leaves a stale view."""
 
 
-def _snapshot(job: SyncJob) -> tuple[object, ...]:
+async def _state(info: Info, job: SyncJob) -> tuple[object, ...]:
     """What a frontend shows of the job and can change while it runs: a change to any of it is pushed.
-    cancelRequested was left out, so a running job read as cancelling only once its page ended."""
+
+    cancelRequested was left out, so a running job read as cancelling only once its page ended; and a PENDING job's
+    place in the queue, which moves as the jobs ahead of it start or end, read as it was until the job started.
+    It is read with this event's loaders, which the update then shows."""
+    place = None
+    if job.status == SyncJobStatus.PENDING:
+        place = await info.context.loaders.queue_position_by_job.load(job.id)
     return (
         job.status,
         job.total_products,
@@ -31,6 +37,7 @@ def _snapshot(job: SyncJob) -> tuple[object, ...]:
         job.skipped_products,
         job.conflicted_products,
         job.cancel_requested,
+        place,
     )
 
 
@@ -49,15 +56,16 @@ class SyncSubscription:
             try:
                 await anext(updates)  # subscribed before the first read, so no step falls between the two
                 job = await service.get(pk)
+                last = await _state(info, job)
                 yield SyncJobType.from_row(job)
-                last = _snapshot(job)
                 while not SyncJobStatus(job.status).finished:
                     await anext(updates)
                     await token.check()
                     job = await service.get(pk)
-                    if _snapshot(job) != last:
-                        last = _snapshot(job)
-                        info.context.next_event()
+                    info.context.next_event()
+                    state = await _state(info, job)
+                    if state != last:
+                        last = state
                         yield SyncJobType.from_row(job)
             finally:
                 await updates.aclose()
