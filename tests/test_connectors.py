@@ -78,6 +78,34 @@ async def test_channel_types_describe_every_channel_for_forms(gql: GraphQLClient
     assert set(schema["required"]) >= {"baseUrl", "signingSecret"}
 
 
+async def test_channel_types_say_which_ones_this_version_can_connect_to(catalog: GraphQLClient) -> None:
+    """A form built from channelTypes offered all seven, each with PRODUCTS_EXPORT among its capabilities: a
+    WooCommerce connector filled in with sound credentials was created DISCONNECTED, 'not available in this
+    version yet', and never synced. `available` says so before the form is filled in."""
+    listed = (await catalog("{ channelTypes { type available } }"))["channelTypes"]
+    assert {item["type"]: item["available"] for item in listed} == {
+        "SHOPIFY": True,
+        "WOOCOMMERCE": False,
+        "AMAZON": False,
+        "EBAY": False,
+        "SALLA": False,
+        "EASY_ORDERS": False,
+        "CUSTOM_HTTP": True,
+    }
+    credentials = {
+        "storeUrl": "https://shop.example",
+        "consumerKey": "ck_" + "a" * 40,
+        "consumerSecret": "cs_" + "b" * 40,
+    }
+    created = (
+        await catalog(
+            CREATE_CONNECTOR,
+            {"input": {"code": "woo", "name": "Woo", "channelType": "WOOCOMMERCE", "credentials": credentials}},
+        )
+    )["createConnector"]
+    assert created["userErrors"] == [] and created["connector"]["status"] == "DISCONNECTED", created
+
+
 async def test_create_tests_the_connection_and_reports_the_store(
     catalog: GraphQLClient, served_shop: ServedShop
 ) -> None:

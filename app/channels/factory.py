@@ -6,7 +6,7 @@ address the user configures, so no adapter can forget it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -29,6 +29,35 @@ class AdapterUnavailable(Exception):
     """This version has no adapter for the channel type yet."""
 
 
+def _custom_http(
+    credentials: Mapping[str, Any], http: httpx.AsyncClient, settings: Settings, gate: RateGate | None, _: str | None
+) -> ChannelAdapter:
+    return CustomHttpAdapter(credentials, http, timeout=settings.http_timeout_seconds, gate=gate)
+
+
+def _shopify(
+    credentials: Mapping[str, Any],
+    http: httpx.AsyncClient,
+    settings: Settings,
+    gate: RateGate | None,
+    connector: str | None,
+) -> ChannelAdapter:
+    endpoint = None
+    if settings.shopify_admin_url:
+        endpoint = settings.shopify_admin_url.replace("{shop}", str(credentials.get("shopDomain", "")))
+    return ShopifyAdapter(
+        credentials, http, timeout=settings.http_timeout_seconds, gate=gate, endpoint=endpoint, connector=connector
+    )
+
+
+AdapterBuilder = Callable[[Mapping[str, Any], httpx.AsyncClient, Settings, RateGate | None, str | None], ChannelAdapter]
+_BUILDERS: Mapping[ChannelType, AdapterBuilder] = {ChannelType.CUSTOM_HTTP: _custom_http, ChannelType.SHOPIFY: _shopify}
+
+CONNECTABLE: frozenset[ChannelType] = frozenset(_BUILDERS)
+"""The channel types this version has an adapter for: a connector of another is created DISCONNECTED and never
+syncs (channelTypes' `available` says which, for a form to offer)."""
+
+
 async def build_adapter(
     channel_type: ChannelType,
     credentials: Mapping[str, Any],
@@ -39,23 +68,17 @@ async def build_adapter(
     connector: str | None = None,
 ) -> ChannelAdapter:
     """The adapter for one connector (`connector`, its public id; None for credentials not yet a connector's);
-    CredentialsRejected when its address is not allowed."""
+    CredentialsRejected when its address is not allowed, AdapterUnavailable for a channel type not CONNECTABLE."""
     url_field = USER_URL_FIELDS.get(channel_type)
     if url_field is not None:
         try:
             await check_outbound_url(str(credentials.get(url_field, "")), allow_private=settings.allow_private_urls)
         except UnsafeUrl as exc:
             raise CredentialsRejected(f"{url_field}: {exc}") from None
-    if channel_type is ChannelType.CUSTOM_HTTP:
-        return CustomHttpAdapter(credentials, http, timeout=settings.http_timeout_seconds, gate=gate)
-    if channel_type is ChannelType.SHOPIFY:
-        endpoint = None
-        if settings.shopify_admin_url:
-            endpoint = settings.shopify_admin_url.replace("{shop}", str(credentials.get("shopDomain", "")))
-        return ShopifyAdapter(
-            credentials, http, timeout=settings.http_timeout_seconds, gate=gate, endpoint=endpoint, connector=connector
-        )
-    raise AdapterUnavailable(f"connecting to {channel_type} is not available in this version yet")
+    builder = _BUILDERS.get(channel_type)
+    if builder is None:
+        raise AdapterUnavailable(f"connecting to {channel_type} is not available in this version yet")
+    return builder(credentials, http, settings, gate, connector)
 
 
 POINTS_BUCKETS: Mapping[ChannelType, RateLimit] = {ChannelType.SHOPIFY: RateLimit(capacity=1000.0, rate=50.0)}

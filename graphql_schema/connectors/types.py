@@ -10,6 +10,7 @@ from datetime import datetime
 import strawberry
 
 from app.channels.base import ChannelInfo as ChannelInfoData
+from app.channels.factory import CONNECTABLE
 from app.db.models import Connector, FieldMapping, Listing, SyncJob
 from app.domain.catalog import CatalogSpec
 from app.domain.channels import ChannelField, ChannelTypeSpec
@@ -86,6 +87,10 @@ class ChannelTypeInfo:
     )
     currencies: list[str] | None = strawberry.field(description="Currencies the channel takes; null: any.")
     batch_size: int = strawberry.field(description="Most products one write request carries.")
+    available: bool = strawberry.field(
+        description="Whether this version can connect to the channel type: a connector of one it cannot is created "
+        "DISCONNECTED, saying so in statusReason, and never syncs. A form offers the available ones."
+    )
 
     @classmethod
     def from_spec(cls, spec: ChannelTypeSpec) -> ChannelTypeInfo:
@@ -98,6 +103,7 @@ class ChannelTypeInfo:
             supported_locales=None if spec.supported_locales is None else list(spec.supported_locales),
             currencies=None if spec.currencies is None else list(spec.currencies),
             batch_size=spec.batch_size,
+            available=spec.type in CONNECTABLE,
         )
 
 
