@@ -63,6 +63,16 @@ async def test_invalid_document_has_a_code(gql: GraphQLClient) -> None:
     assert errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
+@pytest.mark.parametrize("enum", ["ConnectorStatus", "SyncJobStatus", "ChangeAction"])
+async def test_the_statuses_a_frontend_shows_are_described_value_by_value(gql: GraphQLClient, enum: str) -> None:
+    """A frontend turns these into badges and help text from introspection: no value had a description, so
+    DISCONNECTED read as 'the store is unreachable' (that is ERROR; DISCONNECTED is a channel type this version
+    cannot connect to), and RETRYING or HOLD had to be guessed."""
+    query = "query($name: String!) { __type(name: $name) { enumValues { name description } } }"
+    values = (await gql(query, {"name": enum}))["__type"]["enumValues"]
+    assert values and [value["name"] for value in values if not value["description"]] == [], values
+
+
 async def test_graphiql_page_in_development(client: httpx.AsyncClient) -> None:
     response = await client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200 and "graphiql" in response.text.lower()
