@@ -140,6 +140,12 @@ class ErrorPolicy(SchemaExtension):
 
     def _process(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
+        if isinstance(original, InvalidInput):
+            listed = [
+                {"field": item.field, "message": item.message, "code": item.code}
+                for item in user_errors(original.errors)
+            ]
+            return self._with_code(error, original.code, error.message, userErrors=listed)
         if isinstance(original, ServiceError):
             return self._with_code(error, original.code, error.message)
         if original is None:
@@ -155,8 +161,10 @@ class ErrorPolicy(SchemaExtension):
         return SUGGESTION.sub("", message) if self.hide_suggestions else message
 
     @staticmethod
-    def _with_code(error: GraphQLError, code: str, message: str) -> GraphQLError:
-        extensions = {**(error.extensions or {}), "code": code}
+    def _with_code(error: GraphQLError, code: str, message: str, **more: object) -> GraphQLError:
+        """`error` with its code (and `more` extensions: a refused input's userErrors, where a query has no payload
+        to list them in, so a frontend can mark each input it names as a mutation's userErrors let it)."""
+        extensions = {**(error.extensions or {}), "code": code, **more}
         return GraphQLError(
             message,
             nodes=error.nodes,

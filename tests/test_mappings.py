@@ -304,6 +304,21 @@ async def test_a_preview_of_a_locale_the_connector_does_not_map_is_refused_not_e
     assert list(await preview(shop_connector, locales=["ar-ae", "ar_AE"])) == ["ar"], "one locale, spelt two ways"
 
 
+async def test_a_refused_preview_names_each_refused_locale_by_its_place(shop_connector: GraphQLClient) -> None:
+    """A query has no userErrors to fill, so its refusal was one message joining the problems' codes and texts: a
+    frontend could not mark which of the locales it sent were wrong. The error carries them as userErrors do (field
+    path, message, code) in its extensions."""
+    await save(shop_connector, TITLE)
+    errors = await shop_connector.errors(PREVIEW, {"code": "shop", "sku": "CHAIR-1", "locales": ["en_US", "ar", "xx"]})
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    listed = errors[0]["extensions"]["userErrors"]
+    assert [(item["field"], item["code"]) for item in listed] == [
+        (["locales", "1"], "CHN-012"),
+        (["locales", "2"], "CAT-001"),
+    ]
+    assert all(item["message"] and item["message"] in errors[0]["message"] for item in listed), errors
+
+
 async def test_a_field_locale_mapping_overrides_the_connectors(shop_connector: GraphQLClient) -> None:
     await save(
         shop_connector,
