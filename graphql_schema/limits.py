@@ -41,6 +41,9 @@ from graphql_schema.document_cache import RequestRule
 from graphql_schema.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 PAGE_ARGUMENT = "first"
+BACKWARD_PAGE_ARGUMENT = "last"
+"""The page size of a connection read backwards (syncJobs): counted as `first` is, the larger when both are sent
+(the resolver refuses that)."""
 
 
 def holds_more_values(data: Any, limit: int) -> bool:
@@ -209,10 +212,12 @@ class NodeCount:
         return inner
 
     def _page_size(self, node: FieldNode) -> int:
-        """The page the field asks for; beyond MAX_PAGE_SIZE the resolver refuses it, so no more can come."""
-        given = next((item.value for item in node.arguments or () if item.name.value == PAGE_ARGUMENT), None)
-        size = self._value(given)
-        return DEFAULT_PAGE_SIZE if size is None else max(0, min(size, MAX_PAGE_SIZE))
+        """The page the field asks for (`first`, or `last`); beyond MAX_PAGE_SIZE the resolver refuses it, so no
+        more can come."""
+        arguments = (PAGE_ARGUMENT, BACKWARD_PAGE_ARGUMENT)
+        sizes = [self._value(item.value) for item in node.arguments or () if item.name.value in arguments]
+        given = [size for size in sizes if size is not None]
+        return DEFAULT_PAGE_SIZE if not given else max(0, min(max(given), MAX_PAGE_SIZE))
 
     def _value(self, node: ValueNode | None) -> int | None:
         if isinstance(node, VariableNode):

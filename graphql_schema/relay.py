@@ -110,30 +110,65 @@ def after_key(kind: str, after: str | None) -> int | None:
     return None if after is None else _decode(f"cursor/{kind}", after, "cursor")
 
 
-def page_size(first: int | None) -> int:
+def page_size(first: int | None, argument: str = "first") -> int:
     if first is None:
         return DEFAULT_PAGE_SIZE
     if not 0 <= first <= MAX_PAGE_SIZE:
-        raise BadArgument(f"first must be between 0 and {MAX_PAGE_SIZE}")
+        raise BadArgument(f"{argument} must be between 0 and {MAX_PAGE_SIZE}")
     return first
 
 
 @dataclass(frozen=True, slots=True)
+class Direction:
+    """Which way a page is read: forwards (first/after, the default) or backwards (last/before), from the
+    arguments of a field taking both. Mixing them is refused rather than given the Relay specification's combined
+    meaning, which no frontend asks for."""
+
+    limit: int
+    cursor: int | None
+    """The key of the cursor the page continues from: `after`'s, or `before`'s when backwards."""
+    backwards: bool
+
+    @classmethod
+    def of(cls, kind: str, *, first: int | None, after: str | None, last: int | None, before: str | None) -> Direction:
+        if first is not None and last is not None:
+            raise BadArgument("give first or last, not both")
+        if before is not None and first is not None:
+            raise BadArgument(
+                "before goes with last: page backwards with last and before, forwards with first and after"
+            )
+        if after is not None and last is not None:
+            raise BadArgument(
+                "after goes with first: page forwards with first and after, backwards with last and before"
+            )
+        if last is not None or before is not None:
+            return cls(page_size(last, "last"), after_key(kind, before), backwards=True)
+        return cls(page_size(first), after_key(kind, after), backwards=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[Item]):
-    """One page fetched with one row more than asked, to know whether another follows."""
+    """One page fetched with one row more than asked, to know whether another follows.
+
+    Read backwards (last/before), `items` come nearest the cursor first, the other way from the list's order, and
+    `after` is the `before` cursor's key."""
 
     items: list[tuple[int, Item]]
     limit: int
     after: int | None
+    backwards: bool = False
 
 
 def connection(kind: str, page: Page[Item], count: Count) -> Connection[Item]:
     """The page as a connection whose totalCount calls `count`, only when selected."""
     shown = page.items[: page.limit]
+    more = len(page.items) > page.limit
+    if page.backwards:
+        shown.reverse()
     edges = [Edge(cursor=cursor_for(kind, pk), node=node) for pk, node in shown]
     info = PageInfo(
-        has_next_page=len(page.items) > page.limit,
-        has_previous_page=page.after is not None,
+        has_next_page=page.after is not None if page.backwards else more,
+        has_previous_page=more if page.backwards else page.after is not None,
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )

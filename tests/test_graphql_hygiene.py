@@ -130,6 +130,8 @@ async def test_the_node_budget_counts_fragments_variables_and_default_page_sizes
     assert "50502 nodes" in await refused(gql, JOB_ERRORS, {"connectors": 2})  # 2 * (1 + 250 * 101): $jobs' default
     small = await gql(JOB_ERRORS, {"connectors": 2, "jobs": 200})  # 2 * (1 + 200 * 101) = 40,402
     assert small["connectors"]["edges"] == []
+    backwards = "{ syncJobs(last: 250) { edges { node { errors(first: 250) { edges { node { message } } } } } } }"
+    assert "62750 nodes" in await refused(gql, backwards)  # 250 * (1 + 250): last counts as first does, not as 50
 
 
 async def test_the_node_budget_lets_through_what_a_frontend_asks(gql: GraphQLClient) -> None:

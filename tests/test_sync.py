@@ -986,3 +986,58 @@ async def test_a_cli_sync_refused_as_one_is_already_running_exits_1_not_2(
     result = await asyncio.to_thread(CliRunner().invoke, pimsync, command, env=worker_env(settings))
     assert result.exit_code == 1, result.output
     assert "a sync of 'shop' is already running (CHN-090)" in result.stderr
+
+
+PAGE_BOTH_WAYS = """query($first: Int, $after: String, $last: Int, $before: String, $status: SyncJobStatus) {
+  syncJobs(first: $first, after: $after, last: $last, before: $before, status: $status) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id } } } }"""
+
+
+async def test_the_job_list_pages_backwards_with_last_and_before(
+    gql: GraphQLClient, served_shop: ServedShop, db: Database, tenant: TenantHandle
+) -> None:
+    """A job table's 'previous page' button: with first/after alone a frontend had to keep every cursor it had
+    passed, and could not open the list at its oldest jobs. last/before read the list, newest first, from its end."""
+    await set_up_catalog(gql)
+    _, connector_id = parse_global_id((await create_connector(gql, served_shop))["connector"]["id"])
+    async with db.transaction() as session:
+        rows = [
+            SyncJob(tenant_id=tenant.id, connector_id=connector_id, sync_type="FULL", status=status)
+            for status in ("COMPLETED", "FAILED", "COMPLETED", "COMPLETED", "CANCELLED")
+        ]
+        session.add_all(rows)
+        await session.flush()
+        j1, j2, j3, j4, j5 = (global_id("SyncJob", row.id) for row in rows)
+
+    async def page(**arguments: Any) -> tuple[list[str], dict[str, Any]]:
+        jobs = (await gql(PAGE_BOTH_WAYS, arguments))["syncJobs"]
+        assert jobs["totalCount"] == (3 if arguments.get("status") else 5)
+        ids = [edge["node"]["id"] for edge in jobs["edges"]]
+        cursors = [edge["cursor"] for edge in jobs["edges"]]
+        ends = (jobs["pageInfo"]["startCursor"], jobs["pageInfo"]["endCursor"])
+        assert ends == ((cursors[0], cursors[-1]) if cursors else (None, None)), jobs
+        return ids, {key: value for key, value in jobs["pageInfo"].items() if key.startswith("has")}
+
+    both = {"hasNextPage": True, "hasPreviousPage": True}
+    oldest, info = await page(last=2)
+    assert (oldest, info) == ([j2, j1], {"hasNextPage": False, "hasPreviousPage": True})
+    newest, info = await page(first=2)
+    assert (newest, info) == ([j5, j4], {"hasNextPage": True, "hasPreviousPage": False})
+    second = (await gql(PAGE_BOTH_WAYS, {"first": 2}))["syncJobs"]["pageInfo"]["endCursor"]
+    assert await page(first=2, after=second) == ([j3, j2], both)
+    start = (await gql(PAGE_BOTH_WAYS, {"first": 2, "after": second}))["syncJobs"]["pageInfo"]["startCursor"]
+    assert await page(last=2, before=start) == ([j5, j4], {"hasNextPage": True, "hasPreviousPage": False})
+    assert await page(last=1, before=start) == ([j4], both)
+    assert await page(last=0) == ([], {"hasNextPage": False, "hasPreviousPage": True})
+    assert await page(last=250) == ([j5, j4, j3, j2, j1], {"hasNextPage": False, "hasPreviousPage": False})
+    assert await page(last=2, status="COMPLETED") == ([j3, j1], {"hasNextPage": False, "hasPreviousPage": True})
+    for arguments, says in (
+        ({"first": 2, "last": 2}, "first or last"),
+        ({"first": 2, "before": start}, "before goes with last"),
+        ({"last": 2, "after": start}, "after goes with first"),
+        ({"last": 251}, "last must be between 0 and 250"),
+        ({"last": 2, "before": "junk"}, "'junk' is not a valid cursor"),
+    ):
+        errors = await gql.errors(PAGE_BOTH_WAYS, arguments)
+        assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", (arguments, errors)
+        assert says in errors[0]["message"], (arguments, errors)

@@ -121,6 +121,15 @@ class SyncJobRepository:
             statement = statement.where(SyncJob.id < before_id)
         return list(await self.session.scalars(statement.order_by(SyncJob.id.desc()).limit(limit)))
 
+    async def newer_page(
+        self, tenant_id: int, where: SyncJobFilter, *, after_id: int | None, limit: int
+    ) -> list[SyncJob]:
+        """`page` read backwards: the jobs newer than `after_id` (every job, when None), the oldest first."""
+        statement = self._filtered(tenant_id, where)
+        if after_id is not None:
+            statement = statement.where(SyncJob.id > after_id)
+        return list(await self.session.scalars(statement.order_by(SyncJob.id.asc()).limit(limit)))
+
     async def count(self, tenant_id: int, where: SyncJobFilter) -> int:
         subquery = self._filtered(tenant_id, where).with_only_columns(SyncJob.id).subquery()
         return int(await self.session.scalar(select(func.count()).select_from(subquery)) or 0)

@@ -18,7 +18,7 @@ from app.services.connectors import ConnectorService
 from app.services.sync.jobs import SyncJobService
 from graphql_schema.context import Info
 from graphql_schema.enums import SyncJobStatus, SyncType
-from graphql_schema.relay import BadArgument, Page, after_key, connection, page_size, parse_global_id
+from graphql_schema.relay import BadArgument, Direction, Page, connection, parse_global_id
 from graphql_schema.scalars import aware
 from graphql_schema.sync.types import SyncJobConnection, SyncJobType
 
@@ -38,18 +38,24 @@ def _created_between(from_: datetime | None, to: datetime | None) -> tuple[datet
     return start, end
 
 
-async def jobs_page(info: Info, where: SyncJobFilter, first: int | None, after: str | None) -> SyncJobConnection:
-    """Newest first; `after` continues towards older jobs."""
-    limit, before_id = page_size(first), after_key("SyncJob", after)
+async def jobs_page(info: Info, where: SyncJobFilter, way: Direction) -> SyncJobConnection:
+    """Newest first; `after` continues towards older jobs, `before` (backwards) towards newer ones."""
     service = SyncJobService(info.context.container, info.context.tenant_id)
-    rows = await service.page(where, before_id=before_id, limit=limit + 1)
+    if way.backwards:
+        rows = await service.newer_page(where, after_id=way.cursor, limit=way.limit + 1)
+    else:
+        rows = await service.page(where, before_id=way.cursor, limit=way.limit + 1)
     items = [(row.id, SyncJobType.from_row(row)) for row in rows]
-    return connection("SyncJob", Page(items=items, limit=limit, after=before_id), partial(service.count, where))
+    page = Page(items=items, limit=way.limit, after=way.cursor, backwards=way.backwards)
+    return connection("SyncJob", page, partial(service.count, where))
 
 
 @strawberry.type
 class SyncQuery:
-    @strawberry.field(description="Sync jobs, newest first.")
+    @strawberry.field(
+        description="Sync jobs, newest first: first/after read on towards older jobs; last/before read backwards, "
+        "towards newer ones (last alone: the oldest jobs), each page still newest first."
+    )
     async def sync_jobs(
         self,
         info: Info,
@@ -66,8 +72,13 @@ class SyncQuery:
             datetime | None,
             strawberry.argument(description="Jobs created at or before this instant (with its offset)."),
         ] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description="The page before `before` (or the list's end), backwards.")
+        ] = None,
+        before: str | None = None,
     ) -> SyncJobConnection:
         info.context.require(Scope.SYNC_VIEW)
+        way = Direction.of("SyncJob", first=first, after=after, last=last, before=before)
         created_from, created_to = _created_between(from_, to)
         connector_id = None
         if connector_code is not None:
@@ -84,7 +95,7 @@ class SyncQuery:
             created_from=created_from,
             created_to=created_to,
         )
-        return await jobs_page(info, where, first, after)
+        return await jobs_page(info, where, way)
 
     @strawberry.field
     async def sync_job(self, info: Info, id: strawberry.ID) -> SyncJobType | None:

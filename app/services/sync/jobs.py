@@ -291,6 +291,10 @@ class SyncJobService:
         async with self.db.reader() as session:
             return await SyncJobRepository(session).page(self.tenant_id, where, before_id=before_id, limit=limit)
 
+    async def newer_page(self, where: SyncJobFilter, *, after_id: int | None, limit: int) -> list[SyncJob]:
+        async with self.db.reader() as session:
+            return await SyncJobRepository(session).newer_page(self.tenant_id, where, after_id=after_id, limit=limit)
+
     async def count(self, where: SyncJobFilter) -> int:
         async with self.db.reader() as session:
             return await SyncJobRepository(session).count(self.tenant_id, where)
