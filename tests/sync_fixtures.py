@@ -264,8 +264,11 @@ async def fail_a_job(gql: GraphQLClient, container: Container) -> int:
 
 
 async def until_a_batch_is_sent(shop: ServedShop, what: str = "the sync") -> None:
-    """Until the shop has received a product batch (answered or not): the run under test is mid-page."""
-    deadline = time.monotonic() + 10
+    """Until the shop has received a product batch (answered or not): the run under test is mid-page.
+
+    Generous, as it only polls: a worker process started just before imports the app, plans the job and looks its
+    first page up on the shop (slowed down by some tests) first, which took over 10 s on a loaded machine."""
+    deadline = time.monotonic() + 45
     while not shop.shop.requests_to("POST", "/products/batch"):
         assert time.monotonic() < deadline, f"{what} never sent its first page"
         await asyncio.sleep(0.02)
