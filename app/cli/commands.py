@@ -242,13 +242,12 @@ def worker(check: CheckOption = False) -> None:
     if check:
         _check_worker(current)
         return
-    from arq import run_worker
-
     from app.container import arq_redis_settings
     from app.embedded_redis import stop_embedded_redis
     from app.secrets import load_cipher
     from workers.health import health_key
     from workers.settings import CannotStart, WorkerSettings, periodic_tasks
+    from workers.worker import run_worker
 
     try:
         with operator_errors():
@@ -256,7 +255,7 @@ def worker(check: CheckOption = False) -> None:
         run_async(lambda: _redis_answers(current))
         with operator_errors():
             run_worker(
-                WorkerSettings,  # type: ignore[arg-type]
+                WorkerSettings,
                 redis_settings=arq_redis_settings(current, ride_out_outages=True),
                 queue_name=current.queue_name,
                 cron_jobs=periodic_tasks(current.queue_name),
