@@ -7,6 +7,7 @@ import dataclasses
 import decimal
 import html
 import html.parser
+import json
 import random
 import unicodedata
 from collections.abc import Mapping
@@ -411,6 +412,45 @@ def test_format_currency_in_a_fixed_or_the_channel_locale() -> None:
     channel = compile_({"formatCurrency": {"locale": "channel"}}, T.PRICE)
     assert channel.apply(Decimal("12.5"), ctx("en_US", channel="fr")) == f"12,50{NBSP}€"
     assert channel.apply(Decimal("12.5"), ctx("en_US", channel="")) == "€12.50"
+
+
+def _cldr_minus_sign(cldr_locale: str, numbering: str) -> str:
+    """The minus sign CLDR's numbers data (the team's copy, cldr-numbers-modern) gives the locale in a numbering
+    system ("default" and "native" as the locale names them)."""
+    path = shared_path("data", "cldr_numbers_modern", "main", cldr_locale, "numbers.json")
+    numbers = json.loads(path.read_text(encoding="utf-8"))["main"][cldr_locale]["numbers"]
+    system = {"latn": "latn", "native": numbers["otherNumberingSystems"]["native"]}[numbering]
+    sign: str = numbers[f"symbols-numberSystem-{system}"]["minusSign"]
+    return sign
+
+
+@pytest.mark.parametrize(
+    ("cldr_locale", "pim_locale", "numbering"),
+    [
+        ("he", "he_IL", "latn"),
+        ("ar-AE", "ar_AE", "latn"),
+        ("ar-AE", "ar_AE", "native"),
+        ("ar-SA", "ar_SA", "native"),
+        ("fa", "fa_IR", "native"),
+        ("fa", "fa_IR", "latn"),
+        ("de", "de_DE", "latn"),
+        ("en", "en_US", "latn"),
+    ],
+)
+def test_a_negative_number_carries_the_locales_own_minus_sign(
+    cldr_locale: str, pim_locale: str, numbering: str
+) -> None:
+    """A negative amount went out with an ASCII hyphen whatever the locale: Hebrew and Arabic write theirs with a
+    direction mark (LRM, ALM) so a right-to-left storefront shows "-5" rather than "5-", Persian a real minus."""
+    sign = _cldr_minus_sign(cldr_locale, numbering)
+    money = compile_({"formatCurrency": {"numberingSystem": numbering}}, T.PRICE)
+    as_text = money.apply(Decimal("-1234.5"), ctx(pim_locale, currency="EUR"))
+    assert sign in as_text and "-" not in as_text.replace(sign, ""), ascii(as_text)
+    if numbering == "latn" or cldr_locale in ("ar-SA", "fa"):  # the locale's default digits: templates use them
+        template = compile_({"template": "{weight} / {size}"})
+        values = {"weight": Decimal("-20.5"), "size": {"amount": Decimal("-3"), "unit": "KILOGRAM"}}
+        rendered = template.apply("x", ctx(pim_locale, values))
+        assert rendered.count(sign) == 2 and "-" not in rendered.replace(sign, ""), ascii(rendered)
 
 
 def test_format_currency_needs_the_connectors_currency() -> None:

@@ -107,12 +107,30 @@ def _numbering(code: str, choice: str) -> _Numbering:
     return _Numbering(locale, system, str.maketrans("0123456789", "".join(chr(zero + i) for i in range(10))))
 
 
+def _signed(pattern: NumberPattern, numbering: _Numbering) -> NumberPattern:
+    """A copy of `pattern` writing a negative number with the numbering system's own minus sign, as CLDR has it:
+    Babel leaves the pattern's ASCII hyphen, and Hebrew and Arabic write theirs with a direction mark (a
+    right-to-left storefront would otherwise show "5-"), Persian a real minus."""
+    sign = numbering.locale.number_symbols[numbering.system].get("minusSign", "-")
+    signed = copy.copy(pattern)
+    signed.prefix = (pattern.prefix[0], pattern.prefix[1].replace("-", sign))
+    signed.suffix = (pattern.suffix[0], pattern.suffix[1].replace("-", sign))
+    return signed
+
+
 @lru_cache(maxsize=2048)
 def _decimal_pattern(code: str, places: int) -> NumberPattern:
     """The locale's decimal pattern showing exactly `places` decimals: 12.50 stays "12,50", not "12,5"."""
-    pattern: NumberPattern = copy.copy(_babel_locale(code).decimal_formats[None])
+    pattern = _signed(_babel_locale(code).decimal_formats[None], _numbering(code, "default"))
     pattern.frac_prec = (places, places)
     return pattern
+
+
+@lru_cache(maxsize=512)
+def _currency_pattern(code: str, choice: str) -> NumberPattern:
+    """The locale's money pattern, its minus sign the numbering system's."""
+    numbering = _numbering(code, choice)
+    return _signed(numbering.locale.currency_formats["standard"], numbering)
 
 
 @lru_cache(maxsize=16384)

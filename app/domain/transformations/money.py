@@ -22,10 +22,8 @@ from decimal import (
 from functools import lru_cache
 from typing import Any
 
-from babel.numbers import NumberPattern
-
 from app.domain.errors import ErrorCode
-from app.domain.transformations.formatting import _number, _numbering
+from app.domain.transformations.formatting import _currency_pattern, _number, _numbering
 from app.domain.transformations.model import TransformationError, TransformContext
 
 TAX_OPTIONS = ("taxRate", "pricesIncludeTax", "output", "roundingMode", "decimals")
@@ -51,7 +49,7 @@ def _currency_text(amount: Decimal, currency: str, code: str, choice: str, round
     """Babel rounds to the currency's digits in the thread's decimal context (HALF_EVEN unless a caller changed
     it): it runs in ours, with the mapping's rounding mode, so the text never depends on who formatted first."""
     numbering = _numbering(code, choice)
-    pattern: NumberPattern = numbering.locale.currency_formats["standard"]
+    pattern = _currency_pattern(code, choice)
     try:
         with localcontext(_DECIMAL, rounding=rounding):
             text: str = pattern.apply(amount, numbering.locale, currency=currency, numbering_system=numbering.system)
