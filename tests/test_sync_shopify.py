@@ -336,3 +336,29 @@ async def test_the_preview_reports_a_translation_with_no_primary_locale_text_as_
     done = await wait_for_job(gql, (await trigger(gql, **single))["id"], worker=worker)
     _, errors = outcome(done, "LAMP-FR")
     assert errors == [("fr", "CHN-010", f"[fr] {message}")], errors
+
+
+async def test_the_preview_reports_a_price_the_pim_lacks_as_the_sync_refuses_it(
+    gql: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """A product without a price (1,052 of Akeneo's 1,239 demo products have none): under whenEmpty CLEAR the
+    price goes as a clear, which Shopify cannot take, so the sync fails the product (CHN-010) before sending it.
+    The preview said willSend with no problem in every locale; it now says why, in the sync's words, without
+    asking the shop."""
+    await set_up_catalog(gql)
+    await create_shopify_connector(gql, MAPPINGS)
+    names = [value("name", "Brass lamp", "en_US"), value("name", "مصباح نحاسي", "ar_AE")]
+    await upsert(gql, {"sku": "LAMP-0", "values": [*names, value("name", "Lampe en laiton", "fr_FR")]})
+    shopify.requests.clear()
+    previews = (await gql(PREVIEW, {"code": "shop", "sku": "LAMP-0"}))["exportPreview"]
+    assert shopify.requests == [], "the preview asked the shop"
+    message = "price cannot be cleared: Shopify requires one"
+    assert [shown["channelLocale"] for shown in previews] == ["en", "ar", "fr"]
+    for shown in previews:
+        assert shown["fields"]["price"] is None
+        assert shown["problems"] == [{"field": ["price"], "message": message, "code": "CHN-010"}], shown
+
+    single = {"syncType": "SINGLE", "productSkus": ["LAMP-0"]}
+    done = await wait_for_job(gql, (await trigger(gql, **single))["id"], worker=worker)
+    assert outcome(done, "LAMP-0") == (["FAIL"], [(None, "CHN-010", message)])
+    assert shopify.products == []

@@ -17,15 +17,17 @@ from app.channels.custom_http.spec import SPEC as CUSTOM_HTTP
 from app.channels.easy_orders.spec import SPEC as EASY_ORDERS
 from app.channels.ebay.spec import SPEC as EBAY
 from app.channels.salla.spec import SPEC as SALLA
-from app.channels.shopify.mapper import untranslatable
+from app.channels.shopify.mapper import known_refusals
 from app.channels.shopify.spec import SPEC as SHOPIFY
 from app.channels.woocommerce.spec import SPEC as WOOCOMMERCE
 from app.domain.channels import ChannelType, ChannelTypeSpec
 from app.domain.errors import UserErrorItem
 
-PrimaryLocaleCheck = Callable[[Mapping[str, Mapping[str, Any]], str], list[tuple[str, UserErrorItem]]]
-"""(each channel locale's values, the store's primary locale) -> (channel locale, problem) the channel will refuse
-because of what its primary locale holds, knowable without asking the store."""
+RefusalCheck = Callable[
+    [Mapping[str, Any], Mapping[str, Mapping[str, Any]], str | None], list[tuple[str | None, UserErrorItem]]
+]
+"""(a product's fields, each channel locale's values, the store's primary locale if known) -> (channel locale, or
+None for the product's fields; problem) the channel will refuse, knowable without asking the store."""
 
 
 def _by_type(*specs: ChannelTypeSpec) -> Mapping[ChannelType, ChannelTypeSpec]:
@@ -51,12 +53,11 @@ def all_channel_types() -> list[ChannelTypeSpec]:
     return list(CHANNEL_TYPES.values())
 
 
-_PRIMARY_LOCALE_CHECKS: Final[Mapping[ChannelType, PrimaryLocaleCheck]] = MappingProxyType(
-    {ChannelType.SHOPIFY: untranslatable}
-)
+_REFUSAL_CHECKS: Final[Mapping[ChannelType, RefusalCheck]] = MappingProxyType({ChannelType.SHOPIFY: known_refusals})
 
 
-def primary_locale_check(channel_type: ChannelType) -> PrimaryLocaleCheck | None:
-    """The channel type's check of a product's locales against the store's primary locale, if it translates from
-    one (Shopify registers each other locale as a translation of the primary locale's text)."""
-    return _PRIMARY_LOCALE_CHECKS.get(channel_type)
+def refusal_check(channel_type: ChannelType) -> RefusalCheck | None:
+    """The channel type's check of a product's documents for what it will refuse before anything is sent (a value
+    it has no empty form for, a translation with no primary-locale text to translate), if it has rules of its own
+    beyond its fields' types and lengths."""
+    return _REFUSAL_CHECKS.get(channel_type)

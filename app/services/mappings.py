@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.registry import channel_type_spec, primary_locale_check
+from app.channels.registry import channel_type_spec, refusal_check
 from app.container import Container
 from app.db.models import Connector, FieldMapping
 from app.domain.catalog import CatalogSpec
@@ -187,9 +187,10 @@ class MappingService:
             values: ValueTable = {(row.attribute_id, row.locale, row.scope): row.data for row in rows}
             built = plan.build(sku, values)
             holds = await _holds(session, connector, product.id, plan, built)
-        refused = _primary_locale_problems(connector, built)
+        refused = _channel_refusals(connector, built)
         return [
-            _preview(sku, built.shared, item, holds, refused.get(item.channel_locale, [])) for item in built.locales
+            _preview(sku, built.shared, item, holds, [*refused.get(None, []), *refused.get(item.channel_locale, [])])
+            for item in built.locales
         ]
 
     def _chosen_locales(self, connector: Connector, codes: Sequence[str] | None) -> list[str] | None:
@@ -225,16 +226,17 @@ async def _holds(
     return Holds(conflict.id, slots)
 
 
-def _primary_locale_problems(connector: Connector, built: ProductExport) -> dict[str | None, list[UserErrorItem]]:
-    """Per channel locale, what the channel will refuse because of what its primary locale sends (a Shopify
-    translation with no primary-locale text to translate), as the sync will report it. The primary locale is the
-    one the connection test stored: the preview asks the store nothing, so before a successful test it is not
-    known, and nothing is judged from it."""
-    check = primary_locale_check(ChannelType(connector.channel_type))
-    if check is None or not connector.primary_locale:
+def _channel_refusals(connector: Connector, built: ProductExport) -> dict[str | None, list[UserErrorItem]]:
+    """Per channel locale (None: the product's own fields, shown in every locale), what the channel will refuse of
+    what the sync sends, as the sync will report it: a Shopify price sent cleared, or a Shopify translation with no
+    primary-locale text to translate. The primary locale is the one the connection test stored: the preview asks
+    the store nothing, so before a successful test it is not known, and nothing is judged from it."""
+    check = refusal_check(ChannelType(connector.channel_type))
+    if check is None:
         return {}
+    sendable = built.sendable()
     found: dict[str | None, list[UserErrorItem]] = {}
-    for locale, problem in check(built.sendable()["locales"], connector.primary_locale):
+    for locale, problem in check(sendable["fields"], sendable["locales"], connector.primary_locale or None):
         found.setdefault(locale, []).append(problem)
     return found
 

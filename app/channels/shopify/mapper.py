@@ -361,8 +361,8 @@ def _variant(
     # The SKU is how products are matched, so it is always sent and never cleared (spec: sku).
     sku = fields.get("sku")
     variant["sku"] = bounded_text("sku", sku if sku else document.sku)
-    if "price" in fields and fields["price"] is None:
-        raise MappingProblem(ErrorCode.MISSING_REQUIRED_FIELD, "price cannot be cleared: Shopify requires one")
+    for problem in uncleared(fields):
+        raise MappingProblem(problem.code, problem.message)
     for name in ("price", "compareAtPrice"):
         if name in fields:
             variant[name] = price_value(name, fields[name])
@@ -460,6 +460,27 @@ def _no_source(locale: str, name: str) -> LocaleFailure:
     return LocaleFailure(
         locale, ErrorCode.MISSING_REQUIRED_FIELD, f"{name}: the primary locale has no value to translate"
     )
+
+
+def uncleared(fields: Mapping[str, Any]) -> list[UserErrorItem]:
+    """The product fields sent cleared that Shopify has no empty value for: a variant's price (without one it would
+    be sold for free). Told from the document alone; _variant refuses the document with this code and message."""
+    if "price" in fields and fields["price"] is None:
+        return [
+            UserErrorItem(("price",), "price cannot be cleared: Shopify requires one", ErrorCode.MISSING_REQUIRED_FIELD)
+        ]
+    return []
+
+
+def known_refusals(
+    fields: Mapping[str, Any], locales: Mapping[str, Mapping[str, Any]], primary_locale: str | None
+) -> list[tuple[str | None, UserErrorItem]]:
+    """(channel locale, or None for the product's fields; problem) for what the sync will refuse, told from the
+    documents alone and the primary locale the connection test read (None before one): what the preview shows."""
+    found: list[tuple[str | None, UserErrorItem]] = [(None, problem) for problem in uncleared(fields)]
+    if primary_locale is not None:
+        found += untranslatable(locales, primary_locale)
+    return found
 
 
 def untranslatable(locales: Mapping[str, Mapping[str, Any]], primary_locale: str) -> list[tuple[str, UserErrorItem]]:
