@@ -813,6 +813,39 @@ def _custom_http_plan(drafts: list[MappingDraft], catalog: CatalogSpec) -> Expor
     return ExportPlan(rules=rules, settings=settings, catalog=catalog, channel=spec)
 
 
+def test_an_image_path_goes_to_a_url_field_only_as_an_address_a_channel_can_download() -> None:
+    """Akeneo's demo catalog keeps each image as a path in its own file store ("files/1111111171/image/bag.jpg"):
+    mapped to a URL field as it was, the path went to the channel as the product's image address, which no channel
+    can download, and the sync and its preview said nothing. It fails that field (CHN-011) saying how to make an
+    address of it; a template that does is sent."""
+    with shared_path("data", "akeneo_icecat_demo_dev", "products.csv").open(newline="", encoding="utf-8") as handle:
+        path = next(row["image"] for row in csv.DictReader(handle, delimiter=";") if row["sku"] == "1111111171")
+    assert path == "files/1111111171/image/bag.jpg"
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=False, scopable=False)
+    image = AttributeSpec(2, "image", AttributeType.IMAGE, localizable=False, scopable=False)
+    catalog = CatalogSpec({"name": name, "image": image}, locales=("fr_FR",))
+    values = {(1, "", ""): "Bag", (2, "", ""): path}
+    title = MappingDraft("name", "title", MappingDirection.EXPORT)
+    as_stored = _custom_http_plan([title, MappingDraft("image", "imageUrl", MappingDirection.EXPORT)], catalog)
+    built = as_stored.build("1111111171", values)
+    assert "imageUrl" not in built.shared.fields
+    [problem] = built.problems
+    assert (problem.path, problem.code.value) == (("imageUrl",), "CHN-011")
+    assert problem.message == (
+        "imageUrl takes an absolute http:// or https:// address the channel can download, got "
+        "'files/1111111171/image/bag.jpg': give the address it is served from with a template, e.g. "
+        '{"template": "https://media.example.com/{}"}'
+    )
+    served = {"template": "https://media.example.com/{}"}
+    addressed = _custom_http_plan([title, MappingDraft("image", "imageUrl", MappingDirection.EXPORT, served)], catalog)
+    built = addressed.build("1111111171", values)
+    assert built.problems == []
+    assert built.shared.fields["imageUrl"] == "https://media.example.com/files/1111111171/image/bag.jpg"
+    for address in ("//media.example.com/bag.jpg", "ftp://media.example.com/bag.jpg", "https:///bag.jpg"):
+        problems = as_stored.build("X", {(1, "", ""): "Bag", (2, "", ""): address}).problems
+        assert [p.code.value for p in problems] == ["CHN-011"], address
+
+
 def test_a_malformed_stored_value_fails_its_product_not_the_page() -> None:
     """Values are checked when written, but one stored before a check (or around the service) must not stop the
     build of every other product of the sync page: it fails its own field with a message that names it."""
