@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import html
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -844,6 +845,36 @@ def test_an_image_path_goes_to_a_url_field_only_as_an_address_a_channel_can_down
     for address in ("//media.example.com/bag.jpg", "ftp://media.example.com/bag.jpg", "https:///bag.jpg"):
         problems = as_stored.build("X", {(1, "", ""): "Bag", (2, "", ""): address}).problems
         assert [p.code.value for p in problems] == ["CHN-011"], address
+
+
+@pytest.mark.parametrize(
+    ("currency", "net", "gross"),
+    [("KWD", "12.345", "12.962"), ("BHD", "0.500", "0.525"), ("JPY", "999", "1049"), ("EUR", "99.99", "104.99")],
+)
+def test_apply_tax_rounds_to_the_connectors_currency_unless_told(currency: str, net: str, gross: str) -> None:
+    """A taxed Kuwaiti dinar price went out rounded to 2 decimals whatever the currency: 12.345 KWD net at 5% is
+    12.96225, sent as 12.96 (two fils lost; the dinar has 3 decimals), and yen as 1048.95 though the yen has none.
+    Without a decimals option (here or in the connector's taxConfig), applyTax rounds to the currency's own."""
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    price = AttributeSpec(2, "price", AttributeType.PRICE, localizable=False, scopable=False)
+    catalog = CatalogSpec({"name": name, "price": price}, locales=("ar_AE",), currencies=(currency,))
+    settings = ConnectorSettings(locale_mapping=(LocalePair("ar_AE", "ar"),), currency=currency)
+    spec = channel_type_spec(ChannelType.CUSTOM_HTTP)
+    taxed = {"applyTax": True, "taxRate": "0.05"}
+    drafts = [
+        MappingDraft("name", "title", MappingDirection.EXPORT),
+        MappingDraft("price", "price", MappingDirection.EXPORT, taxed),
+    ]
+    rules, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=None)
+    assert errors == []
+    plan = ExportPlan(rules=rules, settings=settings, catalog=catalog, channel=spec)
+    built = plan.build("P", {(1, "ar_AE", ""): "مصباح", (2, "", ""): {currency: net}})
+    assert built.problems == [] and built.shared.fields["price"] == gross
+    told = [drafts[0], MappingDraft("price", "price", MappingDirection.EXPORT, {**taxed, "decimals": 2})]
+    rules, _ = check_mappings(told, catalog=catalog, channel=spec, settings=settings, channel_locales=None)
+    plan = ExportPlan(rules=rules, settings=settings, catalog=catalog, channel=spec)
+    two = plan.build("P", {(1, "ar_AE", ""): "مصباح", (2, "", ""): {currency: net}}).shared.fields["price"]
+    assert two == format((Decimal(net) * Decimal("1.05")).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"), "f")
 
 
 def test_a_malformed_stored_value_fails_its_product_not_the_page() -> None:

@@ -131,7 +131,7 @@ def _check_one(
     if attribute is None or field is None:
         return None, errors
     before = len(errors)
-    compiled = _compile(draft, attribute, field, catalog.attributes, settings, errors)
+    compiled = _compile(draft, attribute, field, catalog, settings, errors)
     compiled_as_given = len(errors) == before
     errors += _check_types(attribute, field, compiled)
     if compiled_as_given:
@@ -147,14 +147,14 @@ def _compile(
     draft: MappingDraft,
     attribute: AttributeSpec,
     field: ChannelField,
-    known: Mapping[str, AttributeSpec],
+    catalog: CatalogSpec,
     settings: ConnectorSettings,
     errors: list[UserErrorItem],
 ) -> CompiledTransformation:
     if draft.transformation is None:
         return IDENTITY
     rich_text = (
-        [code for code, spec in known.items() if spec.type is AttributeType.TEXTAREA]
+        [code for code, spec in catalog.attributes.items() if spec.type is AttributeType.TEXTAREA]
         if field.type is FieldType.HTML
         else ()
     )
@@ -163,9 +163,10 @@ def _compile(
             draft.transformation,
             attribute_type=attribute.type,
             field=field,
-            known_attributes=known,
+            known_attributes=catalog.attributes,
             tax_defaults=settings.tax_config,
             markup_attributes=rich_text,
+            currency=settings.currency or catalog.default_currency,
         )
     except InvalidTransformation as exc:
         errors += exc.errors
@@ -467,7 +468,7 @@ def stored_rule(
             reason,
         )
     errors: list[UserErrorItem] = []
-    compiled = _compile(draft, attribute, field, catalog.attributes, settings, errors)
+    compiled = _compile(draft, attribute, field, catalog, settings, errors)
     if not errors:
         # Saved before convertUnit was required: broken (the field is left out and said so), not a failure of
         # every product that has a measure.

@@ -41,7 +41,9 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
     applyTax        true, with options beside it | {"taxRate": "0.15", "pricesIncludeTax": false,
                     "output": "gross", "roundingMode": "HALF_UP", "decimals": 2}
         Net PIM prices to gross (amount * (1 + taxRate)); with pricesIncludeTax
-        and "output": "net", gross to net (amount / (1 + taxRate)); then rounds.
+        and "output": "net", gross to net (amount / (1 + taxRate)); then rounds,
+        to the decimals of the connector's currency (2 for EUR, 3 for KWD, 0 for
+        JPY) unless "decimals" says otherwise.
         Options left out come from the connector's taxConfig; 0 <= taxRate < 1.
     round           2 | {"decimals": 2, "mode": "HALF_EVEN"}
         A number, or a measure's amount, to 0-6 decimals (mode default HALF_UP).

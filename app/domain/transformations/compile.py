@@ -35,6 +35,7 @@ from app.domain.transformations.money import (
     _ApplyTax,
     _FormatCurrency,
     _Round,
+    currency_decimals,
 )
 from app.domain.transformations.text import _MaxLength, _StripHtml, _Template, _ToHtml, rich_text
 from app.domain.transformations.units import DIMENSION_OF, DIMENSIONS, _ConvertUnit
@@ -81,17 +82,24 @@ def compile_transformation(
     known_attributes: Collection[str],
     tax_defaults: Mapping[str, Any] | None = None,
     markup_attributes: Collection[str] = frozenset(),
+    currency: str | None = None,
 ) -> CompiledTransformation:
     """Check a mapping's transformation JSON and compile it, or raise InvalidTransformation with every problem.
 
     `known_attributes` are the catalog's attribute codes (templates may name only those); `tax_defaults` is
     the connector's taxConfig, which fills in the tax options a step leaves out; `markup_attributes` are the
-    codes whose values are HTML already (TEXTAREA): a template writing to an HTML field escapes the others.
+    codes whose values are HTML already (TEXTAREA): a template writing to an HTML field escapes the others;
+    `currency` is the one prices go out in: applyTax rounds to its decimals unless told otherwise.
     """
     if raw is None or (isinstance(raw, Mapping | list) and not raw):
         return IDENTITY
     compiler = _Compiler(
-        attribute_type, field, frozenset(known_attributes), tax_defaults or {}, frozenset(markup_attributes)
+        attribute_type,
+        field,
+        frozenset(known_attributes),
+        tax_defaults or {},
+        frozenset(markup_attributes),
+        currency_decimals(currency),
     )
     compiled = compiler.run(raw)
     if compiler.errors:
@@ -125,8 +133,11 @@ class _Compiler:
         known: frozenset[str],
         tax: Mapping[str, Any],
         markup_attributes: frozenset[str] = frozenset(),
+        currency_places: int = 2,
     ) -> None:
         self.attribute_type = attribute_type
+        self.currency_places = currency_places
+        """The decimals of the currency prices go out in: what applyTax rounds to unless told."""
         self.field = field
         self.known = known
         self.tax_defaults = {key: value for key, value in tax.items() if key in TAX_OPTIONS}
@@ -376,7 +387,7 @@ class _Compiler:
         if settings.get("output", "gross") not in ("gross", "net"):
             wrong("output", 'must be "gross" or "net"')
         mode = self.rounding(settings.get("roundingMode", "HALF_UP"), lambda m: wrong("roundingMode", m))
-        places = self.decimals(settings.get("decimals", 2), lambda m: wrong("decimals", m))
+        places = self.decimals(settings.get("decimals", self.currency_places), lambda m: wrong("decimals", m))
         if len(self.errors) > failed or rate is None or mode is None or places is None:
             return None
         converts = included != (settings.get("output", "gross") == "gross")

@@ -22,6 +22,8 @@ from decimal import (
 from functools import lru_cache
 from typing import Any
 
+from babel.numbers import get_currency_precision
+
 from app.domain.errors import ErrorCode
 from app.domain.transformations.formatting import _currency_pattern, _number, _numbering
 from app.domain.transformations.model import TransformationError, TransformContext
@@ -42,6 +44,11 @@ NUMBERING_SYSTEMS = ("default", "latn", "native")
 """Every computation runs in this context, not the thread's, so results never depend on who called; 60 digits
 keep products of two 28-digit amounts exact, and a value too large to round raises instead of going wrong."""
 _DECIMAL = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+def currency_decimals(currency: str | None) -> int:
+    """The decimals `currency` is written with (CLDR: 2 for EUR, 3 for KWD, 0 for JPY); 2 without a currency."""
+    return min(get_currency_precision(currency), MAX_DECIMALS) if currency else 2
 
 
 @lru_cache(maxsize=16384)
