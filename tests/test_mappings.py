@@ -877,6 +877,45 @@ def test_apply_tax_rounds_to_the_connectors_currency_unless_told(currency: str, 
     assert two == format((Decimal(net) * Decimal("1.05")).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"), "f")
 
 
+def test_a_mapping_set_that_would_take_two_channel_values_into_one_pim_value_is_refused() -> None:
+    """A BOTH mapping from a value kept once for every locale (a non-localizable attribute) to a field written per
+    channel locale was saved; then, once the shop's titles were translated, every sync failed the product with
+    "channel value not taken: this attribute, locale and scope is given twice" (CHN-011), the en, ar and fr titles
+    each to be taken into the one value. Two mappings taking channel fields into the same value did the same."""
+    label = AttributeSpec(1, "label", AttributeType.TEXT, localizable=False, scopable=False)
+    name = AttributeSpec(2, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    catalog = CatalogSpec({"label": label, "name": name}, locales=("en_US", "ar_AE", "fr_FR"))
+    pairs = (LocalePair("en_US", "en"), LocalePair("ar_AE", "ar"), LocalePair("fr_FR", "fr"))
+    settings = ConnectorSettings(locale_mapping=pairs, currency="EUR")
+    spec = channel_type_spec(ChannelType.CUSTOM_HTTP)
+
+    def refused(*drafts: MappingDraft) -> list[tuple[tuple[str | int, ...], str, str]]:
+        _, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=None)
+        return [(error.path, error.code.value, error.message) for error in errors]
+
+    assert refused(MappingDraft("label", "title", MappingDirection.BOTH)) == [
+        (
+            ("mappings", 0, "direction"),
+            "CHN-060",
+            "label has one value for every locale and title is written per channel locale (en, ar, fr): a BOTH "
+            "mapping would take each of them into that one value; map it EXPORT, or map a localizable attribute",
+        )
+    ]
+    assert refused(MappingDraft("label", "title", MappingDirection.EXPORT)) == [], "exporting one value is fine"
+    vendor = MappingDraft("name", "vendor", MappingDirection.IMPORT, locale_mapping=(LocalePair("en_US", "en"),))
+    assert refused(MappingDraft("name", "title", MappingDirection.BOTH), vendor) == [
+        (
+            ("mappings", 1, "attributeCode"),
+            "CHN-060",
+            "name in en_US is already taken from the channel by mappings[0] (title): one value cannot be "
+            "taken from two channel fields",
+        )
+    ]
+    assert refused(MappingDraft("name", "title", MappingDirection.EXPORT), vendor) == []
+    english_only = MappingDraft("label", "title", MappingDirection.IMPORT, locale_mapping=(LocalePair("en_US", "en"),))
+    assert refused(MappingDraft("name", "title", MappingDirection.EXPORT), english_only) == []
+
+
 def test_a_malformed_stored_value_fails_its_product_not_the_page() -> None:
     """Values are checked when written, but one stored before a check (or around the service) must not stop the
     build of every other product of the sync page: it fails its own field with a message that names it."""

@@ -96,7 +96,10 @@ def check_mappings(
         errors += [problem.under("mappings", index) for problem in problems]
         if rule is not None:
             rules.append(rule)
+            if not problems:
+                errors += [problem.under("mappings", index) for problem in _imports_into(rule, settings, catalog)]
     errors += _duplicate_fields(drafts)
+    errors += _imported_twice(drafts, rules, settings, catalog)
     if drafts:
         errors += _missing_required(drafts, channel)
     return (rules if not errors else []), errors
@@ -382,6 +385,73 @@ def _check_reading(
 def _scopable(catalog: CatalogSpec, code: str) -> bool:
     spec = catalog.attributes.get(code)
     return spec is not None and spec.scopable
+
+
+def _written(
+    rule: MappingRule, settings: ConnectorSettings, catalog: CatalogSpec
+) -> list[tuple[str | None, str | None]]:
+    """(channel locale, or None for a field with one value; the PIM locale, or None for a non-localizable
+    attribute) of each value an importing rule takes from the channel: the slots the export plan builds for it."""
+    assert rule.attribute is not None
+    pairs: list[tuple[str | None, str | None]]
+    if not rule.field.localizable:
+        pair = rule.locale_mapping[0] if rule.locale_mapping else None
+        pairs = [(None, pair.pim_locale if pair else catalog.default_locale)]
+    else:
+        mapped = {pair.channel_locale for pair in settings.locale_mapping}
+        own = settings.locale_mapping if rule.locale_mapping is None else rule.locale_mapping
+        pairs = [(pair.channel_locale, pair.pim_locale) for pair in own if pair.channel_locale in mapped]
+    localizable = rule.attribute.localizable
+    return [(channel, pim if localizable else None) for channel, pim in pairs]
+
+
+def _imports_into(rule: MappingRule, settings: ConnectorSettings, catalog: CatalogSpec) -> list[UserErrorItem]:
+    """An import takes each channel locale's value into its own PIM value: a field written per channel locale
+    cannot come into an attribute with one value for every locale, where each locale's would be taken at once
+    (and the product refused, the same value given twice)."""
+    if rule.direction is MappingDirection.EXPORT or rule.attribute is None or rule.attribute.localizable:
+        return []
+    locales = [channel for channel, _ in _written(rule, settings, catalog) if channel is not None]
+    if len(locales) < 2:
+        return []
+    return [
+        UserErrorItem(
+            ("direction",),
+            f"{rule.attribute.code} has one value for every locale and {rule.field.name} is written per channel "
+            f"locale ({', '.join(locales)}): a {rule.direction} mapping would take each of them into that one value; "
+            "map it EXPORT, or map a localizable attribute",
+            ErrorCode.MAPPING_INVALID,
+        )
+    ]
+
+
+def _imported_twice(
+    drafts: Sequence[MappingDraft], rules: Sequence[MappingRule], settings: ConnectorSettings, catalog: CatalogSpec
+) -> list[UserErrorItem]:
+    """One PIM value is taken from one channel field: two importing mappings into it would each write it in the
+    same sync, and the product be refused. Checked once every mapping checks out on its own (rules match drafts)."""
+    if len(rules) != len(drafts):
+        return []
+    errors = []
+    taken: dict[tuple[str, str | None], int] = {}
+    for index, rule in enumerate(rules):
+        if rule.direction is MappingDirection.EXPORT or rule.attribute is None:
+            continue
+        for _, pim_locale in dict.fromkeys(_written(rule, settings, catalog)):
+            key = (rule.attribute.code, pim_locale)
+            first = taken.setdefault(key, index)
+            if first != index:
+                where = f" in {pim_locale}" if pim_locale else ""
+                errors.append(
+                    UserErrorItem(
+                        ("mappings", index, "attributeCode"),
+                        f"{rule.attribute.code}{where} is already taken from the channel by mappings[{first}] "
+                        f"({rules[first].field.name}): one value cannot be taken from two channel fields",
+                        ErrorCode.MAPPING_INVALID,
+                    )
+                )
+                break
+    return errors
 
 
 def _duplicate_fields(drafts: Sequence[MappingDraft]) -> list[UserErrorItem]:
