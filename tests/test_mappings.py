@@ -916,6 +916,43 @@ def test_a_mapping_set_that_would_take_two_channel_values_into_one_pim_value_is_
     assert refused(MappingDraft("name", "title", MappingDirection.EXPORT), english_only) == []
 
 
+def test_a_shopify_weight_converted_to_a_unit_shopify_lacks_or_with_its_unit_mapped_too_is_refused() -> None:
+    """A converted weight goes to Shopify with its unit as weightUnit: a unit Shopify has no code for cannot go,
+    and a weightUnit mapped besides would name a unit the amount is not in."""
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    weight = AttributeSpec(2, "weight", AttributeType.METRIC, localizable=False, scopable=False)
+    unit = AttributeSpec(3, "unit", AttributeType.SELECT, localizable=False, scopable=False)
+    catalog = CatalogSpec({"name": name, "weight": weight, "unit": unit}, locales=("en_US",))
+    settings = ConnectorSettings(locale_mapping=(LocalePair("en_US", "en"),), currency="EUR")
+    spec = channel_type_spec(ChannelType.SHOPIFY)
+    title = MappingDraft("name", "title", MappingDirection.EXPORT)
+
+    def refused(*drafts: MappingDraft) -> list[tuple[tuple[str | int, ...], str, str]]:
+        _, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=None)
+        return [(error.path, error.code.value, error.message) for error in errors]
+
+    in_tonnes = MappingDraft("weight", "weight", MappingDirection.EXPORT, {"convertUnit": "TON"})
+    assert refused(title, in_tonnes) == [
+        (
+            ("mappings", 1, "transformation", "convertUnit"),
+            "CHN-011",
+            "weight goes with weightUnit, which takes KILOGRAMS, GRAMS, POUNDS, OUNCES: "
+            "convert to KILOGRAM, GRAM, POUND, OUNCE",
+        )
+    ]
+    in_grams = MappingDraft("weight", "weight", MappingDirection.EXPORT, {"convertUnit": "GRAM"})
+    assert refused(title, in_grams) == []
+    its_unit = MappingDraft("unit", "weightUnit", MappingDirection.EXPORT)
+    assert refused(title, in_grams, its_unit) == [
+        (
+            ("mappings", 2, "channelField"),
+            "CHN-060",
+            "weightUnit is sent with weight, in the unit its convertUnit converts it to (GRAMS): "
+            "leave weightUnit unmapped",
+        )
+    ]
+
+
 def test_a_malformed_stored_value_fails_its_product_not_the_page() -> None:
     """Values are checked when written, but one stored before a check (or around the service) must not stop the
     build of every other product of the sync page: it fails its own field with a message that names it."""

@@ -362,3 +362,27 @@ async def test_the_preview_reports_a_price_the_pim_lacks_as_the_sync_refuses_it(
     done = await wait_for_job(gql, (await trigger(gql, **single))["id"], worker=worker)
     assert outcome(done, "LAMP-0") == (["FAIL"], [(None, "CHN-010", message)])
     assert shopify.products == []
+
+
+async def test_a_weight_converted_by_its_mapping_goes_to_shopify_in_that_unit_whatever_the_shops(
+    gql: GraphQLClient, shopify: ShopifyEmulator, worker: WorkerProcess
+) -> None:
+    """A weight mapped with {"convertUnit": "KILOGRAM"} went as the amount alone, and Shopify took it in the unit
+    the variant or the shop had: in a shop weighing in pounds, a 1,500 g lamp (Akeneo weighs its products in GRAM
+    and KILOGRAM) was listed at 1.5 lb. The weight unit now goes with it, and the preview shows it."""
+    shopify.state.shop.weight_unit = "POUNDS"  # before the service talks to the shop
+    await set_up_catalog(gql)
+    weight = {"attributeCode": "weight", "channelField": "weight", "direction": "EXPORT"}
+    await create_shopify_connector(gql, [*MAPPINGS, {**weight, "transformation": {"convertUnit": "KILOGRAM"}}])
+    await upsert(gql, {**lamp(1), "sku": "LAMP-W"})
+    await upsert(gql, {"sku": "LAMP-W", "values": [value("weight", {"amount": "1500", "unit": "GRAM"})]})
+    previews = (await gql(PREVIEW, {"code": "shop", "sku": "LAMP-W"}))["exportPreview"]
+    for shown in previews:
+        assert (shown["fields"]["weight"], shown["fields"]["weightUnit"]) == ("1.5", "KILOGRAMS"), shown
+        assert shown["sources"]["weightUnit"] == "authored" and shown["problems"] == []
+
+    single = {"syncType": "SINGLE", "productSkus": ["LAMP-W"]}
+    done = await wait_for_job(gql, (await trigger(gql, **single))["id"], worker=worker)
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", 1), done["errors"]
+    [variant] = shopify.product("LAMP-W").variants
+    assert variant.weight is not None and (variant.weight.value, variant.weight.unit) == (1.5, "KILOGRAMS")

@@ -93,6 +93,10 @@ class ChannelField:
     max_length: int | None = None
     choices: tuple[str, ...] = ()
     description: str = ""
+    unit_field: str | None = None
+    """For a measure's amount (Shopify's weight): the field naming the unit it is in (weightUnit)."""
+    units: tuple[tuple[str, str], ...] = ()
+    """(a convertUnit unit, unit_field's code for it): an amount a mapping converts to one goes with that code."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,6 +159,13 @@ class ExportPlan:
         """The scopes of every value a build reads or an import writes (a scopable attribute's in the connector's
         scope, any other's in none): a sync loads no other, a third of a product's values in a catalog of two."""
         self.units = {rule.field.name: rule.transformation.unit for rule in rules if rule.transformation.unit}
+        self.unit_codes = {
+            rule.field.name: (rule.field.unit_field, dict(rule.field.units)[rule.transformation.unit])
+            for rule in exporting
+            if rule.field.unit_field and rule.transformation.unit in dict(rule.field.units)
+        }
+        """Per measure field whose mapping converts it (Shopify's weight), its unit field and the code sent there
+        with each amount: without it the channel takes the amount in whatever unit it had."""
         """The unit each channel field's measures are sent in (convertUnit): an import takes the amount back in it."""
         self.required_localizable = tuple(f.name for f in channel.fields if f.required and f.localizable)
         self.send_fallback = settings.fallback_policy is FallbackPolicy.SEND
@@ -338,6 +345,10 @@ class ExportPlan:
             built.problems.append(UserErrorItem((name,), overlong, ErrorCode.FIELD_TYPE_MISMATCH))
         built.fields[name] = wire
         built.sources[name] = source
+        unit = self.unit_codes.get(name)
+        if unit is not None:
+            built.fields[unit[0]] = unit[1]
+            built.sources[unit[0]] = source
 
     def _context(self, step: _Step, values: ValueTable, fallbacks: list[str]) -> TransformContext:
         """What a template reads, under the same rule as the mapped value: under OMIT only what the document's own

@@ -100,6 +100,7 @@ def check_mappings(
                 errors += [problem.under("mappings", index) for problem in _imports_into(rule, settings, catalog)]
     errors += _duplicate_fields(drafts)
     errors += _imported_twice(drafts, rules, settings, catalog)
+    errors += _unit_given_twice(drafts, rules)
     if drafts:
         errors += _missing_required(drafts, channel)
     return (rules if not errors else []), errors
@@ -223,13 +224,25 @@ def _check_unit(
     exporting = draft.direction is not MappingDirection.IMPORT
     if not exporting or attribute.type is not AttributeType.METRIC or field.type is not FieldType.DECIMAL:
         return []
-    if compiled.unit is not None or compiled.produces_text:
+    if compiled.produces_text:
+        return []
+    if compiled.unit is None:
+        return [
+            UserErrorItem(
+                ("transformation",),
+                f"{attribute.code} is a measure, each value in its own unit, and {field.name} takes a bare number: "
+                'say which unit it takes, e.g. {"convertUnit": "KILOGRAM"}, and values are converted to it',
+                ErrorCode.FIELD_TYPE_MISMATCH,
+            )
+        ]
+    units = dict(field.units)
+    if field.unit_field is None or compiled.unit in units:
         return []
     return [
         UserErrorItem(
-            ("transformation",),
-            f"{attribute.code} is a measure, each value in its own unit, and {field.name} takes a bare number: "
-            'say which unit it takes, e.g. {"convertUnit": "KILOGRAM"}, and values are converted to it',
+            ("transformation", "convertUnit"),
+            f"{field.name} goes with {field.unit_field}, which takes {', '.join(units.values())}: "
+            f"convert to {', '.join(units)}",
             ErrorCode.FIELD_TYPE_MISMATCH,
         )
     ]
@@ -452,6 +465,28 @@ def _imported_twice(
                 )
                 break
     return errors
+
+
+def _unit_given_twice(drafts: Sequence[MappingDraft], rules: Sequence[MappingRule]) -> list[UserErrorItem]:
+    """A measure converted by its mapping sends its unit field itself (ExportPlan.unit_codes): a mapping feeding
+    that field as well would send a unit the amount is not in."""
+    if len(rules) != len(drafts):
+        return []
+    sent_with = {
+        rule.field.unit_field: rule
+        for rule in rules
+        if rule.exports and rule.field.unit_field and rule.transformation.unit in dict(rule.field.units)
+    }
+    return [
+        UserErrorItem(
+            ("mappings", index, "channelField"),
+            f"{rule.field.name} is sent with {measure.field.name}, in the unit its convertUnit converts it to "
+            f"({dict(measure.field.units)[measure.transformation.unit or '']}): leave {rule.field.name} unmapped",
+            ErrorCode.MAPPING_INVALID,
+        )
+        for index, rule in enumerate(rules)
+        if rule.exports and (measure := sent_with.get(rule.field.name)) is not None
+    ]
 
 
 def _duplicate_fields(drafts: Sequence[MappingDraft]) -> list[UserErrorItem]:

@@ -245,8 +245,11 @@ FIELDS: Final = (
         FieldType.DECIMAL,
         description=(
             "productSet input.variants[0].inventoryItem.measurement.weight.value (Float), in weightUnit; "
-            "WeightInput takes a value only together with a unit."
+            "WeightInput takes a value only together with a unit. A weight converted by its mapping "
+            "(convertUnit KILOGRAM, GRAM, POUND or OUNCE) goes with that unit as weightUnit."
         ),
+        unit_field="weightUnit",
+        units=(("KILOGRAM", "KILOGRAMS"), ("GRAM", "GRAMS"), ("POUND", "POUNDS"), ("OUNCE", "OUNCES")),
     ),
     ChannelField(
         "weightUnit",
