@@ -159,6 +159,7 @@ class ExportPlan:
         """The scopes of every value a build reads or an import writes (a scopable attribute's in the connector's
         scope, any other's in none): a sync loads no other, a third of a product's values in a catalog of two."""
         self.units = {rule.field.name: rule.transformation.unit for rule in rules if rule.transformation.unit}
+        """The unit each channel field's measures are sent in (convertUnit): an import takes the amount back in it."""
         self.unit_codes = {
             rule.field.name: (rule.field.unit_field, dict(rule.field.units)[rule.transformation.unit])
             for rule in exporting
@@ -166,7 +167,6 @@ class ExportPlan:
         }
         """Per measure field whose mapping converts it (Shopify's weight), its unit field and the code sent there
         with each amount: without it the channel takes the amount in whatever unit it had."""
-        """The unit each channel field's measures are sent in (convertUnit): an import takes the amount back in it."""
         self.required_localizable = tuple(f.name for f in channel.fields if f.required and f.localizable)
         self.send_fallback = settings.fallback_policy is FallbackPolicy.SEND
 
