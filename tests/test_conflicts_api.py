@@ -606,7 +606,8 @@ async def test_viewing_and_resolving_need_their_scopes(
     gql: GraphQLClient, db: Database, tenant: TenantHandle, shop: Shop
 ) -> None:
     pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
-    viewer = (await make_tenant(db, (Scope.CONFLICTS_VIEW, Scope.CONNECTORS_VIEW), code=tenant.code)).token
+    viewer_scopes = (Scope.CONFLICTS_VIEW, Scope.CONNECTORS_VIEW, Scope.CATALOG_VIEW)
+    viewer = (await make_tenant(db, viewer_scopes, code=tenant.code)).token
     conflicts_only = (await make_tenant(db, (Scope.CONFLICTS_VIEW,), code=tenant.code)).token
     blind = (await make_tenant(db, tuple(s for s in ALL_SCOPES if s != Scope.CONFLICTS_VIEW), code=tenant.code)).token
     assert (await gql(CONFLICT, {"id": gid(pk)}, token=viewer))["conflict"]["productSku"] == "CHAIR-1"
@@ -622,6 +623,41 @@ async def test_viewing_and_resolving_need_their_scopes(
         (["conflict", "connector"], "FORBIDDEN")
     ]
     assert (await shop.row(pk)).resolution_status == "PENDING"
+
+
+async def test_a_conflicts_values_need_catalog_view_too(
+    gql: GraphQLClient, db: Database, tenant: TenantHandle, shop: Shop
+) -> None:
+    """Base, PIM and channel values are the product's values, refused as exportPreview refuses them without
+    catalog.view; which fields and locales are in conflict stays visible to conflicts.view alone."""
+    pk = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    conflicts_only = (await make_tenant(db, (Scope.CONFLICTS_VIEW,), code=tenant.code)).token
+    with_catalog = (await make_tenant(db, (Scope.CONFLICTS_VIEW, Scope.CATALOG_VIEW), code=tenant.code)).token
+    query = """query($id: ID!) { conflict(id: $id) { productSku
+      fields { field diffs { pimLocale channelLocale baseValue pimValue channelValue } } } }"""
+    body = (await gql.raw(query, {"id": gid(pk)}, token=conflicts_only)).json()
+    assert body["data"]["conflict"] == {
+        "productSku": "CHAIR-1",
+        "fields": [
+            {
+                "field": "title",
+                "diffs": [
+                    {
+                        "pimLocale": "ar_AE",
+                        "channelLocale": "ar",
+                        "baseValue": None,
+                        "pimValue": None,
+                        "channelValue": None,
+                    }
+                ],
+            }
+        ],
+    }
+    refused = sorted((error["path"][-1], error["extensions"]["code"]) for error in body["errors"])
+    assert refused == [("baseValue", "FORBIDDEN"), ("channelValue", "FORBIDDEN"), ("pimValue", "FORBIDDEN")]
+    assert "catalog.view" in body["errors"][0]["message"]
+    seen = (await gql(query, {"id": gid(pk)}, token=with_catalog))["conflict"]["fields"][0]["diffs"][0]
+    assert (seen["baseValue"], seen["pimValue"], seen["channelValue"]) == ("كرسي", "كرسي خشبي", "كرسي من الخشب")
 
 
 # -- conflictDetected ---------------------------------------------------------------------------

@@ -175,6 +175,37 @@ async def test_a_job_is_a_node_to_its_own_tenant_only(
     assert refused[0]["extensions"]["code"] == "FORBIDDEN"
 
 
+async def test_a_jobs_changes_show_their_values_only_with_catalog_view(
+    shop_sync: GraphQLClient, db: Database, tenant: TenantHandle
+) -> None:
+    """A change's before and after are the product's values: refused without catalog.view, as exportPreview and
+    the product itself are; which products and fields a job touched stays visible to sync.view alone."""
+    job = await trigger(shop_sync)
+    async with db.transaction() as session:
+        change = {"product_sku": sku(1), "action": "UPDATE"}
+        fields = [{"field": "title", "channelLocale": "en", "before": "Old chair", "after": "Oak chair"}]
+        row = {"tenant_id": tenant.id, "job_id": parse_global_id(job["id"])[1], "fields": fields, **change}
+        await SyncJobRepository(session).insert_changes([row])
+    sync_only = (await make_tenant(db, (Scope.SYNC_VIEW,), code=tenant.code)).token
+    catalog_and_sync = (await make_tenant(db, (Scope.CATALOG_VIEW, Scope.SYNC_VIEW), code=tenant.code)).token
+    query = """query($id: ID!) { syncJob(id: $id) {
+      changes(first: 5) { edges { node { productSku action fields { field channelLocale before after } } } } } }"""
+    body = (await shop_sync.raw(query, {"id": job["id"]}, token=sync_only)).json()
+    shown = body["data"]["syncJob"]["changes"]["edges"][0]["node"]
+    assert shown == {
+        "productSku": sku(1),
+        "action": "UPDATE",
+        "fields": [{"field": "title", "channelLocale": "en", "before": None, "after": None}],
+    }
+    refused = sorted((error["path"][-1], error["extensions"]["code"]) for error in body["errors"])
+    assert refused == [("after", "FORBIDDEN"), ("before", "FORBIDDEN")]
+    assert "catalog.view" in body["errors"][0]["message"]
+    seen = (await shop_sync(query, {"id": job["id"]}, token=catalog_and_sync))["syncJob"]["changes"]["edges"]
+    assert seen[0]["node"]["fields"] == [
+        {"field": "title", "channelLocale": "en", "before": "Old chair", "after": "Oak chair"}
+    ]
+
+
 async def test_a_jobs_connector_and_a_products_listings_need_their_own_scopes(
     shop_sync: GraphQLClient, db: Database, tenant: TenantHandle
 ) -> None:

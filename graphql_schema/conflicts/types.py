@@ -11,6 +11,7 @@ import strawberry
 from app.db.models import Conflict
 from app.domain.conflicts import ResolutionStatus as ResolutionStatusValue
 from app.domain.mappings import MappingDirection as MappingDirectionValue
+from app.domain.scopes import Scope
 from graphql_schema.context import Info
 from graphql_schema.enums import MappingDirection, ResolutionStatus
 from graphql_schema.errors import UserError
@@ -21,25 +22,33 @@ if TYPE_CHECKING:
     from graphql_schema.connectors.types import ConnectorType
 
 
-@strawberry.type
+@strawberry.type(
+    description="One locale pair of a conflicting field. Its three values are the product's, so each needs "
+    "catalog.view besides conflicts.view (as exportPreview does); the locales do not."
+)
 class LocaleDiff:
     pim_locale: str | None = strawberry.field(description="null for a field that is not locale specific.")
     channel_locale: str | None
-    base_value: JSON | None = strawberry.field(
-        description="What the service last sent and the channel accepted (the common base)."
-    )
-    pim_value: JSON | None
-    channel_value: JSON | None
+    diff: strawberry.Private[Mapping[str, Any]]
+
+    @strawberry.field(description="What the service last sent and the channel accepted (the common base).")
+    def base_value(self, info: Info) -> JSON | None:
+        info.context.require(Scope.CATALOG_VIEW)
+        return JSON(self.diff.get("baseValue"))
+
+    @strawberry.field
+    def pim_value(self, info: Info) -> JSON | None:
+        info.context.require(Scope.CATALOG_VIEW)
+        return JSON(self.diff.get("pimValue"))
+
+    @strawberry.field
+    def channel_value(self, info: Info) -> JSON | None:
+        info.context.require(Scope.CATALOG_VIEW)
+        return JSON(self.diff.get("channelValue"))
 
     @classmethod
     def from_json(cls, diff: Mapping[str, Any]) -> LocaleDiff:
-        return cls(
-            pim_locale=diff.get("pimLocale"),
-            channel_locale=diff.get("channelLocale"),
-            base_value=JSON(diff.get("baseValue")),
-            pim_value=JSON(diff.get("pimValue")),
-            channel_value=JSON(diff.get("channelValue")),
-        )
+        return cls(pim_locale=diff.get("pimLocale"), channel_locale=diff.get("channelLocale"), diff=diff)
 
 
 @strawberry.type

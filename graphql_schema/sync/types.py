@@ -40,13 +40,23 @@ class SyncErrorType:
 class FieldChange:
     field: str
     channel_locale: str | None
-    before: JSON | None
-    after: JSON | None
+    before_data: strawberry.Private[JSON | None]
+    after_data: strawberry.Private[JSON | None]
     held: bool = strawberry.field(
         default=False,
         description="Held in a conflict, not written: `after` is the PIM's value waiting for a decision, `before` "
         "the channel's. A CONFLICT change lists what was written alongside what was held.",
     )
+
+    @strawberry.field(description="The channel's value before the job; a product value, so it needs catalog.view.")
+    def before(self, info: Info) -> JSON | None:
+        info.context.require(Scope.CATALOG_VIEW)
+        return self.before_data
+
+    @strawberry.field(description="The value the job sent (or held); a product value, so it needs catalog.view.")
+    def after(self, info: Info) -> JSON | None:
+        info.context.require(Scope.CATALOG_VIEW)
+        return self.after_data
 
 
 @strawberry.type(description="What a job did (or, dry run, would do) to one product.")
@@ -64,8 +74,8 @@ class ProductChange:
                 FieldChange(
                     field=item["field"],
                     channel_locale=item.get("channelLocale"),
-                    before=JSON(item.get("before")),
-                    after=JSON(item.get("after")),
+                    before_data=JSON(item.get("before")),
+                    after_data=JSON(item.get("after")),
                     held=bool(item.get("held", False)),
                 )
                 for item in row.fields
