@@ -35,10 +35,16 @@ def _fernet(key: str, position: int) -> Fernet:
         ) from exc
 
 
-def _key_file(settings: Settings) -> str:
+def _existing_key_file(settings: Settings) -> str | None:
     path = settings.secret_key_file
-    if path.exists():
-        return path.read_text().strip()
+    return path.read_text().strip() if path.exists() else None
+
+
+def _key_file(settings: Settings) -> str:
+    existing = _existing_key_file(settings)
+    if existing is not None:
+        return existing
+    path = settings.secret_key_file
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
     try:
@@ -51,7 +57,8 @@ def _key_file(settings: Settings) -> str:
     return key.decode()
 
 
-def secret_keys(settings: Settings) -> list[str]:
+def _given_keys(settings: Settings) -> list[str] | None:
+    """The keys SECRET_KEYS gives; None where the embedded key file is to be used instead."""
     if settings.secret_keys:
         keys = [key for key in settings.secret_keys.split(",") if key.strip()]
         if not keys:
@@ -59,12 +66,28 @@ def secret_keys(settings: Settings) -> list[str]:
         return keys
     if settings.is_production:
         raise SecretKeysInvalid("SECRET_KEYS must be set in production")
-    return [_key_file(settings)]
+    return None
+
+
+def secret_keys(settings: Settings) -> list[str]:
+    given = _given_keys(settings)
+    return given if given is not None else [_key_file(settings)]
 
 
 def load_cipher(settings: Settings) -> MultiFernet:
     """The cipher for credentials, creating the embedded key file on first start."""
     return MultiFernet([_fernet(key, index) for index, key in enumerate(secret_keys(settings))])
+
+
+def check_secret_keys(settings: Settings) -> None:
+    """Refuse what load_cipher would refuse (SecretKeysInvalid), without creating the embedded key file: a command
+    checks its settings before it binds its port, and one that cannot bind must leave no key behind."""
+    keys = _given_keys(settings)
+    if keys is None:
+        existing = _existing_key_file(settings)
+        keys = [] if existing is None else [existing]
+    for index, key in enumerate(keys):
+        _fernet(key, index)
 
 
 class CredentialsUnreadable(RuntimeError):

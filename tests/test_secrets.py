@@ -10,7 +10,14 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from app.domain.webhook_secrets import RetiredSecret
-from app.secrets import CredentialsUnreadable, CredentialVault, SecretKeysInvalid, Unsealed, load_cipher
+from app.secrets import (
+    CredentialsUnreadable,
+    CredentialVault,
+    SecretKeysInvalid,
+    Unsealed,
+    check_secret_keys,
+    load_cipher,
+)
 from app.settings import Environment, Settings
 
 SHOP_TOKEN = b"shpat_0123456789abcdef"
@@ -41,6 +48,23 @@ def test_the_key_file_is_created_private_on_first_load_and_reused(tmp_path: Path
     assert key_file.read_bytes() == stored, "a second start must not replace the key"
     assert again.decrypt(ciphertext) == SHOP_TOKEN
     assert Fernet(stored).decrypt(ciphertext) == SHOP_TOKEN
+
+
+def test_checking_the_keys_refuses_what_loading_them_would_and_makes_no_key_file(tmp_path: Path) -> None:
+    """What a command checks before it binds its port: a port in use must leave no key file behind."""
+    var_dir = tmp_path / "var"
+    check_secret_keys(settings(var_dir))
+    assert not var_dir.exists()
+    with pytest.raises(SecretKeysInvalid, match="entry 1 "):
+        check_secret_keys(settings(var_dir, secret_keys="short"))
+    with pytest.raises(SecretKeysInvalid, match="SECRET_KEYS must be set in production"):
+        check_secret_keys(settings(var_dir, environment=Environment.PRODUCTION))
+    var_dir.mkdir()
+    (var_dir / "secret.key").write_text("not a key\n")
+    with pytest.raises(SecretKeysInvalid, match="entry 1 "):
+        check_secret_keys(settings(var_dir))
+    (var_dir / "secret.key").write_text(key() + "\n")
+    check_secret_keys(settings(var_dir))
 
 
 def test_an_existing_key_file_is_used_as_is(tmp_path: Path) -> None:

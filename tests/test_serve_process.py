@@ -326,6 +326,7 @@ async def test_run_on_a_port_in_use_stops_before_starting_anything(tmp_path: Pat
     assert "Address already in use" in said[0], service.output()
     assert "PIMSYNC_PORT" in said[0], "it says how to choose another port"
     assert not (var_dir / "pimsync.sqlite3").exists(), "no database is created"
+    assert not (var_dir / "secret.key").exists(), "no secret key is made for a service that never started"
     assert embedded_redis_servers(var_dir) == [], "no redis-server is started"
     assert TOKEN.search(service.stdout.read_text(encoding="utf-8")) is None, "no token is issued"
 

@@ -97,10 +97,12 @@ def _listen(current: Settings, host: str | None, port: int | None) -> tuple[uvic
     import uvicorn
 
     from app.main import create_app
-    from app.secrets import load_cipher
+    from app.secrets import check_secret_keys
 
     with operator_errors():
-        load_cipher(current)  # a setting: refused before the socket is bound and its address logged
+        # A setting: refused before the socket is bound and its address logged. Checked only: the embedded key file
+        # is made once the port is ours (by the services' start), so a port in use leaves no key behind.
+        check_secret_keys(current)
     config = uvicorn.Config(
         create_app(current), host=host or current.host, port=current.port if port is None else port, log_config=None
     )
