@@ -258,8 +258,11 @@ async def resolved(gql: GraphQLClient, sku: str) -> dict[str, Any]:
 async def test_pim_wins_overwrites_the_channel_and_records_it(
     gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:
-    await conflict_and_drift(gql, served_shop, worker, strategy="PIM_WINS", title="EXPORT")
+    job = await conflict_and_drift(gql, served_shop, worker, strategy="PIM_WINS", title="EXPORT")
     shop = served_shop.shop
+    # Decided by the strategy, both products were written: nothing is left for a person, so none counts conflicted.
+    counts = (job["syncedProducts"], job["skippedProducts"], job["conflictedProducts"], job["failedProducts"])
+    assert counts == (2, 0, 0, 0), job
 
     [document] = sent(served_shop, "CONFLICT")
     assert document["locales"] == {AR: {"title": REWRITTEN[AR]}, FR: {"title": REWRITTEN[FR]}}
@@ -281,8 +284,11 @@ async def test_pim_wins_overwrites_the_channel_and_records_it(
 async def test_channel_wins_keeps_the_channels_value_for_an_export_mapping(
     gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:
-    await conflict_and_drift(gql, served_shop, worker, strategy="CHANNEL_WINS", title="EXPORT")
+    job = await conflict_and_drift(gql, served_shop, worker, strategy="CHANNEL_WINS", title="EXPORT")
     shop = served_shop.shop
+    # CONFLICT's French title went out; DRIFT keeps the channel's values, nothing sent. Neither waits for a person.
+    counts = (job["syncedProducts"], job["skippedProducts"], job["conflictedProducts"], job["failedProducts"])
+    assert counts == (1, 1, 0, 0), job
 
     [document] = sent(served_shop, "CONFLICT")
     assert (document["fields"], document["locales"]) == ({}, {FR: {"title": REWRITTEN[FR]}}), "Arabic was sent"

@@ -97,7 +97,10 @@ class SyncJobType(Node):
     synced_products: int
     failed_products: int
     skipped_products: int = strawberry.field(description="Unchanged since the last sync, so nothing was sent.")
-    conflicted_products: int
+    conflicted_products: int = strawberry.field(
+        description="Held in a pending conflict for a person to resolve (some fields, or the product whole); a "
+        "conflict the connector's strategy decided counts as what it led to: synced, or skipped when nothing was sent."
+    )
     locales: list[str] | None
     retry_of: strawberry.ID | None
     created_at: datetime

@@ -85,10 +85,12 @@ class Item:
 
     @property
     def conflicted(self) -> bool:
+        """Whether the check met a conflict, decided by the strategy or held for a person (see `held`)."""
         return self.vanished is not None or bool((self.rec and self.rec.resolved_by_strategy()) or self.held)
 
     @property
     def held(self) -> bool:
+        """Whether some of the product waits for a person: a pending conflict holds a field of it, or it whole."""
         pending = ResolutionStatus.PENDING
         return self.vanished_status is pending or bool(self.rec and self.rec.held)
 

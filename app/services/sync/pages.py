@@ -512,12 +512,16 @@ class Recorded:
 
 
 def _counts(items: Sequence[Item]) -> Counts:
-    """Each product counts once: failed if anything of it was refused, else conflicted, synced or skipped."""
+    """Each product counts once: failed if anything of it was refused, else conflicted, synced or skipped.
+
+    Conflicted is held for a person (a pending conflict holds some of it), as the job's CONFLICT changes are: a
+    conflict the connector's strategy decided leaves nothing to do, so its product counts as what the decision
+    led to, synced when written, skipped when the channel's values were kept."""
     tally = {"failed": 0, "conflicted": 0, "synced": 0, "skipped": 0}
     for item in items:
         if failed(item):
             tally["failed"] += 1
-        elif item.conflicted:
+        elif item.held:
             tally["conflicted"] += 1
         elif item.action in WRITES or item.linked:
             tally["synced"] += 1
