@@ -126,7 +126,7 @@ from app.domain.mappings import MappingDirection, MappingDraft
 from app.domain.scopes import ALL_SCOPES
 from app.logging import configure_logging
 from app.repositories.connectors import ConnectorRepository
-from app.repositories.sync_jobs import SyncJobRepository
+from app.repositories.sync_jobs import SyncJobRepository, waits_its_turn
 from app.runtime import settle_heap
 from app.services.catalog_setup import CatalogSetupService, ScopeInputData
 from app.services.connectors import ConnectorDraft, ConnectorService
@@ -516,11 +516,22 @@ async def run_sync(
     ran = 0
     slots = asyncio.Semaphore(concurrency)
 
+    async def its_turn(chunk_id: int) -> None:
+        """Until the chunk has its turn on the queue, as a worker only gets it then: a job hands its turns out one
+        at a time, each as a chunk is taken (planner), so a chunk run before would do nothing."""
+        while True:
+            async with container.db.reader() as session:
+                chunk = await SyncJobRepository(session).chunk(chunk_id)
+            if chunk is None or not waits_its_turn(chunk):
+                return
+            await asyncio.sleep(0.002)
+
     async def one(chunk_id: int) -> None:
         nonlocal ran
         async with slots:
             if run_for is not None and time.perf_counter() - running >= run_for:
                 return
+            await its_turn(chunk_id)
             await run_chunk(container, chunk_id, worker=WORKER)
             ran += 1
 

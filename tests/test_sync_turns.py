@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -18,6 +20,7 @@ from app.container import Container
 from app.db.base import utcnow
 from app.db.models import SyncChunk
 from app.repositories.sync_jobs import SyncJobRepository, waits_its_turn
+from app.services.sync import runner
 from app.services.sync.queue import waiting
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, run_chunk
@@ -109,6 +112,46 @@ async def test_a_job_of_many_chunks_keeps_only_its_share_queued_or_running(
     assert sorted(product["sku"] for product in sent_products(served_shop)) == sorted(sku(n) for n in range(200))
 
 
+async def test_a_job_hands_out_its_turns_one_at_a_time_as_workers_take_them(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """A polling worker takes as many queued messages as it has free slots: were a new job's three turns queued at
+    once, the first worker to poll took all three and the others stayed idle beside it. A job starts with one
+    chunk on the queue, and each chunk a worker takes queues the next while the job has a turn free, so each
+    poll finds one of the job's chunks, and the workers polling beside it get theirs."""
+
+    async def until(wanted: list[str], messages: list[int]) -> None:
+        """The chunks' statuses and how many messages the queue holds for each, once the run's claim got there."""
+        deadline = time.monotonic() + 10
+        expected = dict(zip(chunk_ids, messages, strict=True))
+        while (await statuses(service, job_id), await queued_chunks(service, chunk_ids)) != (wanted, expected):
+            assert time.monotonic() < deadline, (
+                await statuses(service, job_id),
+                await queued_chunks(service, chunk_ids),
+            )
+            await asyncio.sleep(0.02)
+
+    service = taking_turns(container, 3)
+    global_id, job_id, chunks = await planned(shop_sync, service, size=PRODUCTS // 5, count=5)
+    chunk_ids = [chunk.id for chunk in chunks]
+    assert await statuses(service, job_id) == ["PENDING", "WAITING", "WAITING", "WAITING", "WAITING"]
+    assert await queued_chunks(service, chunk_ids) == dict(zip(chunk_ids, [1, 0, 0, 0, 0], strict=True))
+    served_shop.shop.slow_down(1.0)
+    first = asyncio.create_task(run_chunk(service, chunk_ids[0], worker="first"))
+    await until(["RUNNING", "PENDING", "WAITING", "WAITING", "WAITING"], [1, 1, 0, 0, 0])
+    second = asyncio.create_task(run_chunk(service, chunk_ids[1], worker="second"))
+    await until(["RUNNING", "RUNNING", "PENDING", "WAITING", "WAITING"], [1, 1, 1, 0, 0])
+    third = asyncio.create_task(run_chunk(service, chunk_ids[2], worker="third"))
+    # Its three turns taken, the job queues nothing more until a chunk ends.
+    await until(["RUNNING", "RUNNING", "RUNNING", "WAITING", "WAITING"], [1, 1, 1, 0, 0])
+    served_shop.shop.slow_down(0)
+    await asyncio.gather(first, second, third)
+    for chunk_id in chunk_ids[3:]:
+        await run_chunk(service, chunk_id, worker="next")
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
+
+
 async def test_a_sync_started_behind_a_large_one_on_another_connector_ends_before_it(
     shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path
 ) -> None:
@@ -145,9 +188,17 @@ async def test_two_chunks_ending_at_once_queue_each_waiting_chunk_once(
     counted: list[int] = []
     both_counted = asyncio.Event()
     count = SyncJobRepository.queued_chunks
+    close = runner._close_chunk
+    closing: contextvars.ContextVar[bool] = contextvars.ContextVar("closing", default=False)
+
+    async def marked_close(*args: Any, **kwargs: Any) -> None:
+        closing.set(True)  # in this run's task only
+        await close(*args, **kwargs)
 
     async def counted_at_once(self: SyncJobRepository, job_id: int) -> int:
         found = await count(self, job_id)
+        if not closing.get():
+            return found  # a claim's count (it hands on no turn here: both are taken); the closes are under test
         counted.append(job_id)
         if len(counted) == 2:
             both_counted.set()
@@ -158,10 +209,13 @@ async def test_two_chunks_ending_at_once_queue_each_waiting_chunk_once(
     service = taking_turns(container, 2)
     global_id, job_id, chunks = await planned(shop_sync, service, size=PRODUCTS // 4 + 1, count=4)
     chunk_ids = [chunk.id for chunk in chunks]
+    assert await statuses(service, job_id) == ["PENDING", "WAITING", "WAITING", "WAITING"]
+    async with service.db.transaction() as session:  # the second turn, as the first chunk's claim hands it on
+        assert await SyncJobRepository(session).take_turns(job_id, 1, utcnow()) == [chunk_ids[1]]
     assert await statuses(service, job_id) == ["PENDING", "PENDING", "WAITING", "WAITING"]
-    assert await queued_chunks(service, chunk_ids) == dict(zip(chunk_ids, [1, 1, 0, 0], strict=True))
     with monkeypatch.context() as patched:
         patched.setattr(SyncJobRepository, "queued_chunks", counted_at_once)
+        patched.setattr(runner, "_close_chunk", marked_close)
         await asyncio.gather(
             *(run_chunk(service, chunk_id, worker=f"w{n}") for n, chunk_id in enumerate(chunk_ids[:2]))
         )
@@ -179,8 +233,7 @@ async def test_recovery_leaves_waiting_chunks_to_their_turn_and_queues_them_when
     shop_sync: GraphQLClient, container: Container
 ) -> None:
     """A recovery pass does not take chunks waiting their turn for lost messages; but a job whose queued chunks
-    are gone without handing their turn on (closed by a worker of an earlier release, or a lowered setting
-    raised again) gets its next ones queued."""
+    are gone without handing their turn on (closed by a worker of an earlier release) gets its next one queued."""
     service = taking_turns(container, 1)
     global_id, job_id, chunks = await planned(shop_sync, service, size=10, count=3)
     chunk_ids = [chunk.id for chunk in chunks]
@@ -194,8 +247,9 @@ async def test_recovery_leaves_waiting_chunks_to_their_turn_and_queues_them_when
     assert await recover_orphans(service, now=later) == 1
     assert await statuses(service, job_id) == ["DONE", "PENDING", "WAITING"]
     assert await queued_chunks(service, chunk_ids) == dict(zip(chunk_ids, [1, 1, 0], strict=True))
-    assert await recover_orphans(taking_turns(container, 3), now=later) == 1, "a raised setting takes effect"
-    assert await statuses(service, job_id) == ["DONE", "PENDING", "PENDING"]
+    # With a chunk on the queue, its job's next turn comes as a worker takes that one, not from recovery.
+    assert await recover_orphans(taking_turns(container, 3), now=later) == 0
+    assert await statuses(service, job_id) == ["DONE", "PENDING", "WAITING"]
     for chunk_id in chunk_ids[1:]:
         await run_chunk(service, chunk_id, worker="next")
     assert (await shop_sync(JOB, {"id": global_id}))["syncJob"]["status"] == "COMPLETED"

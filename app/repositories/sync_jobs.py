@@ -324,16 +324,20 @@ class SyncJobRepository:
         return sorted(await self.session.scalars(statement))
 
     async def short_of_turns(self, turns: int) -> list[int]:
-        """Jobs going on with chunks waiting their turn yet fewer than `turns` queued or running: recovery queues
-        their next ones (their earlier chunks closed without handing their turns on, or `turns` was raised)."""
+        """Jobs going on with chunks waiting their turn yet fewer than `turns` queued or running, none of them queued
+        for a worker to take: recovery queues their next one (their earlier chunks closed without handing their
+        turns on, or `turns` was raised). A job with a chunk on the queue gets its next turn when a worker takes
+        that one (planner: turns one at a time)."""
         chunks = select(SyncChunk.id).where(SyncChunk.job_id == SyncJob.id)
         waits = chunks.where(_WAITS_ITS_TURN).exists()
+        untaken = chunks.where(SyncChunk.status == ChunkStatus.PENDING.value, SyncChunk.enqueued_at.is_not(None))
         queued = select(func.count()).where(SyncChunk.job_id == SyncJob.id, _HOLDS_A_TURN).scalar_subquery()
         statement = select(SyncJob.id).where(
             SyncJob.status.in_([status.value for status in ACTIVE_STATUSES]),
             SyncJob.cancel_requested.is_(False),
             SyncJob.failure.is_(None),
             waits,
+            ~untaken.exists(),
             queued < turns,
         )
         return list(await self.session.scalars(statement.order_by(SyncJob.id)))

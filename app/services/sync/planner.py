@@ -7,16 +7,27 @@ Chunks are id ranges found by keyset steps; the catalog is never loaded.
 
 Chunks take turns on the queue, which every tenant's jobs share: a job has at
 most settings.sync_chunks_per_job of them queued or running; the others wait
-their turn, PENDING with no message nor `enqueued_at`. Each chunk that closes
-hands its turn to the job's next waiting one (`take_turns`, in the transaction
-that closes it, under the job's row lock), queued then with a fresh start time,
-so it goes behind whatever other jobs queued meanwhile: jobs take turns on the
-workers instead of the first large job holding them all until it ends (chunks
-of a rate-limited channel share its rate, so more of them at once would only
-make each slower). A chunk handed back when its run's time is up keeps its turn
-and is queued again the same way. A message lost on the way is queued again by
-recovery, which also hands on the turns of a job left with fewer queued chunks
-than it may have.
+their turn, PENDING with no message nor `enqueued_at`. Turns are handed out one
+at a time (`take_turns`, under the job's row lock, by the transaction that
+takes a chunk, closes one, or recovers the job): a job starts with one chunk
+queued, and each chunk a worker takes queues the next while the job has a turn
+free. arq gives a polling worker as many queued messages as it has free slots,
+so a job's turns queued all at once went to whichever worker polled first, the
+other workers idle beside it; one at a time, the next is on the queue while the
+first runs, for whichever worker polls next, so a job spreads over the workers
+that are free (a lone worker has four turns three polls later). Not a
+quota: no worker knows how many others poll, so a worker may still take two of
+a job's turns when it happens to poll first each time.
+
+Each chunk that closes hands its turn to the job's next waiting one, queued
+then with a fresh start time, so it goes behind whatever other jobs queued
+meanwhile: jobs take turns on the workers instead of the first large job
+holding them all until it ends (chunks of a rate-limited channel share its
+rate, so more of them at once would only make each slower). A chunk handed
+back when its run's time is up keeps its turn and is queued again the same
+way. A message lost on the way is queued again by recovery, which also hands
+the next turn of a job left with fewer queued or running chunks than it may
+have and none on the queue.
 """
 
 from __future__ import annotations
@@ -63,8 +74,8 @@ def chunk_size(batch_size: int) -> int:
 
 
 async def plan_job(container: Container, job_id: int, *, size: int | None = None) -> int:
-    """Create the job's chunks and queue the first of them (the job's turns); returns how many chunks. A job planned
-    before is left alone."""
+    """Create the job's chunks and queue the first of them (its first turn: the workers that take its chunks hand
+    out the others, see the module's docstring); returns how many chunks. A job planned before is left alone."""
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
         job = await jobs.get_any(job_id, for_update=True)
@@ -85,7 +96,6 @@ async def plan_job(container: Container, job_id: int, *, size: int | None = None
         job.select_all = selection.everything
         job.mappings_version = connector.mappings_version
         now = utcnow()
-        turns = container.settings.sync_chunks_per_job
         chunks = [
             SyncChunk(
                 tenant_id=job.tenant_id,
@@ -94,7 +104,7 @@ async def plan_job(container: Container, job_id: int, *, size: int | None = None
                 last_product_id=last,
                 cursor=first - 1,
                 status=ChunkStatus.PENDING.value,
-                enqueued_at=now if number < turns else None,  # None: waits its turn (SyncJobRepository.waits_its_turn)
+                enqueued_at=now if number == 0 else None,  # None: waits its turn (SyncJobRepository.waits_its_turn)
             )
             for number, (first, last) in enumerate(bounds)
         ]
@@ -105,22 +115,23 @@ async def plan_job(container: Container, job_id: int, *, size: int | None = None
     if not chunks:
         await finish_job(container, job_id)
         return 0
-    await enqueue_chunks(container.redis, [chunk.id for chunk in chunks[:turns]], priority=priority, stamp=now)
+    await enqueue_chunks(container.redis, [chunks[0].id], priority=priority, stamp=now)
     return len(chunks)
 
 
 async def take_turns(jobs: SyncJobRepository, job: SyncJob, *, turns: int, now: datetime) -> list[int]:
-    """Give the job's free turns (of `turns`) to its next chunks waiting for one, queued at `now`: their ids, for
-    the caller to enqueue once its transaction has committed (a message sent earlier could reach a worker before
-    the chunk is PENDING; one lost after the commit is queued again by recovery).
+    """Give the job's next chunk waiting for a turn one, queued at `now`, if the job has one free (of `turns`): its
+    id, for the caller to enqueue once its transaction has committed (a message sent earlier could reach a worker
+    before the chunk is PENDING; one lost after the commit is queued again by recovery). One at a time, whoever
+    calls (a chunk taken, a chunk closed, recovery): see the module's docstring.
 
     The caller holds the job's row lock (SyncJobRepository's lock order: job before chunks), so two chunks of the
-    job closing at once on two workers count the turns one after the other: each waiting chunk is queued once,
-    and none is left waiting beside a free turn. A job that is stopping queues nothing more."""
+    job closing at once on two workers count the turns one after the other: each waiting chunk is queued once.
+    A job that is stopping queues nothing more."""
     if job.cancel_requested or job.failure or SyncJobStatus(job.status).finished:
         return []
     free = turns - await jobs.queued_chunks(job.id)
-    return await jobs.take_turns(job.id, free, now) if free > 0 else []
+    return await jobs.take_turns(job.id, 1, now) if free > 0 else []
 
 
 async def enqueue_chunks(queue: Queue, chunk_ids: Sequence[int], *, priority: int, stamp: datetime) -> None:

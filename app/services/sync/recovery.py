@@ -86,17 +86,16 @@ async def recover_orphans(container: Container, *, now: datetime | None = None) 
 
 
 async def _hand_on_turns(container: Container, now: datetime) -> list[tuple[int, list[int]]]:
-    """Queue the next waiting chunks of every job with free turns: (priority, chunk ids) per job, for the caller to
-    enqueue. A transaction of its own, after the one that reclaimed chunks, so each job's lock is taken alone (its
-    chunks after it) and the chunks reclaimed are counted as queued."""
+    """Queue the next waiting chunk of every job with a free turn and none on the queue: (priority, chunk ids) per
+    job, for the caller to enqueue; the worker that takes it hands on the job's next turn (planner). A transaction
+    of its own, after the one that reclaimed chunks, so each job's lock is taken alone (its chunks after it) and the
+    chunks reclaimed are counted as queued."""
+    turns_per_job = container.settings.sync_chunks_per_job
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
-        short = await jobs.short_of_turns(container.settings.sync_chunks_per_job)
+        short = await jobs.short_of_turns(turns_per_job)
         owners = await jobs.any_by_ids(short, for_update=True) if short else {}
-        turns = [
-            (job.priority, await take_turns(jobs, job, turns=container.settings.sync_chunks_per_job, now=now))
-            for job in owners.values()
-        ]
+        turns = [(job.priority, await take_turns(jobs, job, turns=turns_per_job, now=now)) for job in owners.values()]
     return [(priority, chunk_ids) for priority, chunk_ids in turns if chunk_ids]
 
 

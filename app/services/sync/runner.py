@@ -151,6 +151,7 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
     now = utcnow()
     cancelled_job: int | None = None
     claim: Claim | None = None
+    handed: list[int] = []
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
         owners = await jobs.owners_of(chunk_id)
@@ -176,10 +177,13 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
             cancelled_job = job.id
         else:
             claim = await _take(session, chunk, job, worker, now + lease)
+            # The job's next turn, if it has one free, for the next worker to poll (planner: turns one at a time).
+            handed = await take_turns(jobs, job, turns=container.settings.sync_chunks_per_job, now=now)
     if cancelled_job is not None:
         await finish_job(container, cancelled_job)
         return None
     assert claim is not None
+    await enqueue_chunks(container.redis, handed, priority=claim.job.priority, stamp=now)
     await progress.publish(container.redis, claim.job.id, SyncJobStatus.RUNNING.value)
     return claim
 
