@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -520,9 +521,13 @@ async def test_a_worker_stopping_mid_chunk_hands_it_back_at_once(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
 ) -> None:
     """A deploy stops workers (arq cancels their tasks): the chunk is released now, not after its lease, and the
-    run that takes it over finishes the job without creating anything twice."""
+    run that takes it over finishes the job without creating anything twice.
+
+    The shop applies the batch the stopped run sent a second after receiving it, whether or not the run is still
+    there to read the answer: the stop waits for that answer, so the run that takes over finds the products the
+    batch created when it looks them up, instead of creating them again before the batch was applied."""
     global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
-    served_shop.shop.slow_down(0.2)
+    served_shop.shop.slow_down(1.0)
     running = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
     await until_a_batch_is_sent(served_shop, "the run")
     running.cancel()
@@ -536,6 +541,13 @@ async def test_a_worker_stopping_mid_chunk_hands_it_back_at_once(
     done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0)
     assert len(served_shop.shop.products) == PRODUCTS
+    creations = Counter(
+        product["sku"]
+        for request in served_shop.shop.requests_to("POST", "/products/batch")
+        for product in (request.json or {}).get("products", [])
+        if product.get("externalId") is None
+    )
+    assert max(creations.values()) == 1, "a product was sent to be created twice"
 
 
 async def test_a_worker_stopping_while_the_next_page_loads_still_records_the_page_it_sent(

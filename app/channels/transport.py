@@ -152,6 +152,28 @@ async def _before(deadline: float, step: Awaitable[_T]) -> _T:
         ) from None
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Requests that change nothing on the channel: the others may be applied there whether or not their answer is read."""
+
+
+async def _answered_even_if_stopped(exchange: Awaitable[httpcore.Response]) -> httpcore.Response:
+    """`exchange`'s answer; a caller stopped meanwhile (a worker stopping in a deploy) is stopped only once the answer
+    has come (or the exchange failed, at its deadline at the latest).
+
+    A write the channel has received may be applied there even when its client goes away, and the channel answers
+    once it has. The stopped run hands its chunk back at once, and whoever resumes it looks each product up by SKU
+    before creating it: a look-up made while the cut-off write was still being applied found nothing, and the
+    product was created a second time. Waiting for the answer first, the look-up finds what the write did."""
+    task = asyncio.ensure_future(exchange)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            answer = await task
+            await answer.aclose()  # unread: the connection goes back to the pool, or is closed
+        raise
+
+
 class ChannelTransport(httpx.AsyncBaseTransport):
     """httpx's transport over an httpcore pool whose connections `backend` makes; HTTP/1.1, no proxy.
 
@@ -186,7 +208,8 @@ class ChannelTransport(httpx.AsyncBaseTransport):
             content=request.stream,
             extensions=request.extensions,  # httpx's per-request timeouts travel here, as httpcore expects them
         )
-        answer = await _before(deadline, self._pool.handle_async_request(sent))
+        exchange = _before(deadline, self._pool.handle_async_request(sent))
+        answer = await (exchange if request.method in _SAFE_METHODS else _answered_even_if_stopped(exchange))
         assert isinstance(answer.stream, AsyncIterable)  # the async pool's streams are
         received = httpx.Headers(answer.headers)
         try:
