@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
+import structlog
 from cross_web import HTTPException
 from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -24,6 +26,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from app.channels.webhooks import WebhookRefused
 from app.container import Container, open_container
+from app.db.engine import unreachable
 from app.domain.errors import InvalidInput, NotFound, Unauthenticated
 from app.domain.storable import lone_surrogate, lone_surrogate_refused
 from app.metrics import Metrics, MetricsMiddleware
@@ -36,6 +39,22 @@ from app.settings import Settings, load_settings
 from graphql_schema import build_schema
 from graphql_schema.context import Context, SubscriptionSlots
 from graphql_schema.limits import holds_more_values, too_many_values
+
+log = structlog.get_logger(__name__)
+
+DATABASE_UNAVAILABLE = "the database is not answering: try again shortly"
+RETRY_AFTER = {"Retry-After": "5"}
+"""Said with a 503 while the database does not answer (restarting, failing over): clients and channels come back."""
+
+
+def _database_down(exc: Exception, route: str) -> bool:
+    """Whether `exc` is the database not answering, an outage to ride out and not a fault of the code: if so it is
+    logged in one line, without the traceback uvicorn would log for every request meanwhile."""
+    if not unreachable(exc):
+        return False
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    log.warning("api.database_unavailable", route=route, error=f"{type(cause).__name__}: {cause}"[:500])
+    return True
 
 
 async def authenticate(container: Container, token: str) -> Principal:
@@ -160,6 +179,11 @@ def _unauthenticated(message: str) -> JSONResponse:
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="pimsync"'})
 
 
+def _unavailable() -> JSONResponse:
+    body = {"data": None, "errors": [{"message": DATABASE_UNAVAILABLE, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
+    return JSONResponse(body, status_code=503, headers=RETRY_AFTER)
+
+
 def _too_large(message: str) -> JSONResponse:
     error = {"message": f"{message}: send smaller batches", "extensions": {"code": str(BodyTooLarge.code)}}
     body = {"data": None, "errors": [error]}
@@ -239,6 +263,10 @@ class AuthenticatedGraphQL:
             request.state.principal = await authenticate(self.current(), token)
         except Unauthenticated as exc:
             return _unauthenticated(exc.message)
+        except Exception as exc:
+            if _database_down(exc, "/graphql"):
+                return _unavailable()
+            raise
         return None
 
     async def _authenticate_upgrade(self, scope: Scope) -> None:
@@ -282,6 +310,11 @@ def webhook_route(current: Callable[[], Container]) -> Route:
             return JSONResponse({"code": str(exc.code), "message": exc.message}, status_code=status)
         except ClientDisconnect:
             return JSONResponse({"code": "BAD_REQUEST", "message": CLIENT_GONE}, status_code=400)
+        except Exception as exc:
+            if not _database_down(exc, "/webhooks/{connector_id}"):
+                raise
+            body = {"code": "SERVICE_UNAVAILABLE", "message": DATABASE_UNAVAILABLE}
+            return JSONResponse(body, status_code=503, headers=RETRY_AFTER)
         if receipt.status == "ping":
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": receipt.status, "deliveryId": receipt.delivery_id}, status_code=202)

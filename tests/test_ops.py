@@ -215,3 +215,37 @@ async def test_metrics_keep_one_label_for_every_method_http_does_not_define(
     methods = sorted(set(re.findall(r'^pimsync_http_requests_total\{method="([^"]*)"', exposed, re.MULTILINE)))
     assert methods == ["GET", "OTHER"], methods
     assert 'pimsync_http_requests_total{method="OTHER",route="unmatched",status="405"} 20.0' in exposed
+
+
+async def test_a_request_while_the_database_does_not_answer_is_answered_503_and_logged_in_one_line(
+    settings: Settings, container: Container, app_logging: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A database restarting or failing over is an outage to ride out, not a fault: every GraphQL request was
+    answered 500 with a bare `Internal Server Error` (no JSON, no code a client can act on) and logged with a
+    whole traceback, a webhook delivery the same; now 503 with a code and Retry-After, one log line each."""
+    app_logging()
+    with closed_port() as port:
+        down = Database(UNREACHABLE_POSTGRES.format(closed_port=port))
+        app = create_app(settings, container=dataclasses.replace(container, db=down))
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+                query = await http.post(
+                    "/graphql", json={"query": "{ locales { code } }"}, headers={"Authorization": "Bearer pim_x"}
+                )
+                delivery = await http.post("/webhooks/05cdbfbb-8f4c-460f-9ce5-f7dd99900999", content=b"{}")
+                exposed = (await http.get("/metrics")).text
+        finally:
+            await down.dispose()
+    assert query.status_code == 503, query.text
+    assert query.headers["retry-after"] == "5"
+    [error] = query.json()["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert error["message"] == "the database is not answering: try again shortly"
+    assert delivery.status_code == 503, delivery.text
+    assert delivery.json() == {"code": "SERVICE_UNAVAILABLE", "message": error["message"]}
+    assert delivery.headers["retry-after"] == "5"
+    logged = capsys.readouterr().err
+    assert "Traceback" not in logged, logged
+    lines = [line for line in logged.splitlines() if "database_unavailable" in line]
+    assert len(lines) == 2 and all("ConnectionRefusedError" in line for line in lines), logged
+    assert 'pimsync_http_errors_total{route="/graphql"} 1.0' in exposed, exposed

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app import json_codec
@@ -26,6 +27,14 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 never answers silent for that long, and a request waiting as long."""
 
 _JSON = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database does not answer (refused, hung past CONNECT_TIMEOUT_SECONDS, a connection
+    lost as the server restarted) rather than that a statement failed: an outage to wait out, not a fault."""
+    if isinstance(exc, DBAPIError):
+        return exc.statement is None or exc.connection_invalidated
+    return isinstance(exc, OSError)  # TimeoutError included
 
 
 def is_sqlite(url: str) -> bool:
