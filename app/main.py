@@ -21,7 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.channels.webhooks import WebhookRefused
@@ -45,6 +45,8 @@ log = structlog.get_logger(__name__)
 DATABASE_UNAVAILABLE = "the database is not answering: try again shortly"
 RETRY_AFTER = {"Retry-After": "5"}
 """Said with a 503 while the database does not answer (restarting, failing over): clients and channels come back."""
+TRY_AGAIN_LATER = 1013
+"""The websocket close code for the same (RFC 6455's registry: "Try Again Later")."""
 
 
 def _database_down(exc: Exception, route: str) -> bool:
@@ -101,6 +103,16 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, refusing an operation that holds half a character before it runs, as parse_body
     refuses such an HTTP body: it ran, and failed in the database as an INTERNAL_SERVER_ERROR (showing SQL in
     development). Its `error` message names where; the socket stays open for the next operation."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        """connection_init authenticates its token (GraphQLApp.on_ws_connect): while the database does not answer,
+        the socket is closed 1013 (try again later) saying so, where the error ended it without a close frame."""
+        try:
+            await super().handle_connection_init(message)
+        except Exception as exc:
+            if not _database_down(exc, "/graphql"):
+                raise
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=DATABASE_UNAVAILABLE)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
@@ -232,8 +244,9 @@ class AuthenticatedGraphQL:
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await self._authenticate_upgrade(scope)
+        if scope["type"] == "websocket" and not await self._authenticate_upgrade(scope):
+            await _refuse_socket(scope, receive, send)
+            return
         if scope["type"] == "http":
             request = Request(scope, receive)
             if self.ide and _wants_ide(request):
@@ -269,16 +282,31 @@ class AuthenticatedGraphQL:
             raise
         return None
 
-    async def _authenticate_upgrade(self, scope: Scope) -> None:
-        """A token on the upgrade request authenticates the socket at once; a bad one is left to connection_init."""
+    async def _authenticate_upgrade(self, scope: Scope) -> bool:
+        """A token on the upgrade request authenticates the socket at once; a bad one is left to connection_init.
+        False when the database did not answer."""
         socket = WebSocket(scope, receive=_no_receive, send=_no_send)
         token = _bearer(socket)  # type: ignore[arg-type]
         if token is None:
-            return
+            return True
         try:
             socket.state.principal = await authenticate(self.current(), token)
         except Unauthenticated:
-            return
+            return True
+        except Exception as exc:
+            if _database_down(exc, "/graphql"):
+                return False
+            raise
+        return True
+
+
+async def _refuse_socket(scope: Scope, receive: Receive, send: Send) -> None:
+    """Accept the socket only to close it 1013 saying the database does not answer: refusing the upgrade itself
+    would tell the client no more than a bare HTTP status."""
+    socket = WebSocket(scope, receive, send)
+    offered = scope.get("subprotocols") or []
+    await socket.accept(subprotocol=GRAPHQL_TRANSPORT_WS_PROTOCOL if GRAPHQL_TRANSPORT_WS_PROTOCOL in offered else None)
+    await socket.close(code=TRY_AGAIN_LATER, reason=DATABASE_UNAVAILABLE)
 
 
 async def _no_receive() -> Any:

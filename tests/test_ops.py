@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,13 +17,17 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from arq.connections import ArqRedis
 from sqlalchemy import text
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from app.container import Container
 from app.db.engine import Database
 from app.db.migrate import alembic_config, head_revision, upgrade_to_head
-from app.main import create_app
+from app.main import DATABASE_UNAVAILABLE, create_app
 from app.ops import CHECK_TIMEOUT_SECONDS
 from app.settings import Settings
+from tests.emulators import serve
 from tests.ports import UNREACHABLE_POSTGRES, closed_port
 
 NOT_REACHABLE = "not reachable"
@@ -249,3 +254,29 @@ async def test_a_request_while_the_database_does_not_answer_is_answered_503_and_
     lines = [line for line in logged.splitlines() if "database_unavailable" in line]
     assert len(lines) == 2 and all("ConnectionRefusedError" in line for line in lines), logged
     assert 'pimsync_http_errors_total{route="/graphql"} 1.0' in exposed, exposed
+
+
+@pytest.mark.parametrize("token_on", ["connection_init", "upgrade request"])
+async def test_a_socket_opened_while_the_database_does_not_answer_is_closed_try_again_later(
+    token_on: str, settings: Settings, app_logging: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A subscription's socket authenticates in the database too: while it did not answer, connection_init (or
+    the upgrade request carrying the token) ended in a traceback and a socket dropped without a close frame."""
+    app_logging()
+    with closed_port() as port:
+        down = settings.model_copy(update={"database_url": UNREACHABLE_POSTGRES.format(closed_port=port)})
+        with serve(create_app(down), lifespan="on", ws="websockets-sansio") as origin:
+            url = origin.replace("http://", "ws://") + "/graphql"
+            bearer = {"Authorization": "Bearer pim_x"}
+            on_upgrade = bearer if token_on == "upgrade request" else None
+            async with connect(
+                url, subprotocols=[Subprotocol("graphql-transport-ws")], additional_headers=on_upgrade
+            ) as ws:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.send(json.dumps({"type": "connection_init", "payload": bearer}))
+                    await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None, closed.value
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1013, DATABASE_UNAVAILABLE)
+    logged = capsys.readouterr().err
+    assert "Traceback" not in logged, logged
+    assert len([line for line in logged.splitlines() if "database_unavailable" in line]) == 1, logged
