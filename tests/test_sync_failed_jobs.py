@@ -6,7 +6,10 @@ runs in this process (run_here, or run_chunk on planned chunks): no worker takes
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from app.container import Container
 from app.repositories.events import EventRepository
@@ -161,3 +164,25 @@ async def test_a_job_cancelled_while_its_products_failed_is_cancelled(
     done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("CANCELLED", 0, PRODUCTS)
     assert done["failure"] is None
+
+
+async def test_a_failed_job_and_the_connector_it_puts_in_error_are_each_one_warning_in_the_log(
+    shop_sync: GraphQLClient,
+    served_shop: ServedShop,
+    container: Container,
+    app_logging: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An operator reads the workers' log, not each job: a FAILED job was an info line `sync.finished job=7
+    status=FAILED` naming neither the connector nor why, and the third in a row put the connector in ERROR (its
+    schedule stopped) without a line at all."""
+    app_logging()
+    refuse_french(served_shop)
+    for _ in range(3):
+        assert (await run_here(shop_sync, container, forceResync=True))["status"] == "FAILED"
+    logged = capsys.readouterr().err.splitlines()
+    finished = [line for line in logged if "sync.finished" in line]
+    assert len(finished) == 3 and all("warning" in line and "connector=shop" in line for line in finished), logged
+    assert all("CHN-012" in line and "locale fr is not enabled" in line for line in finished), finished
+    [errored] = [line for line in logged if "connector.error" in line]
+    assert "warning" in errored and "connector=shop" in errored and "3 sync jobs failed in a row" in errored, errored

@@ -50,13 +50,21 @@ async def finish_job(container: Container, job_id: int) -> SyncJobStatus | None:
         if job.started_at is None and status is SyncJobStatus.COMPLETED:
             record_start(session, job)  # planned with nothing to send: no chunk was ever taken
         job.status, job.completed_at = status.value, utcnow()
+        errored = None
         if status is SyncJobStatus.COMPLETED:
             _completed(job, connector)
         elif status is SyncJobStatus.FAILED and blames_connector:
-            _failed(session, job, connector)
+            errored = _failed(session, job, connector)
         _record_end(session, job, status)
+        code, failure = connector.code, job.failure
+        counts = {"synced": job.synced_products, "failed": job.failed_products, "skipped": job.skipped_products}
     await progress.publish(container.redis, job_id, status.value)
-    log.info("sync.finished", job=job_id, status=status.value)
+    if status is SyncJobStatus.FAILED:
+        log.warning("sync.finished", job=job_id, connector=code, status=status.value, failure=failure, **counts)
+    else:
+        log.info("sync.finished", job=job_id, connector=code, status=status.value, **counts)
+    if errored is not None:
+        log.warning("connector.error", connector=code, reason=errored)
     return status
 
 
@@ -134,11 +142,12 @@ def _completed(job: SyncJob, connector: Connector) -> None:
         connector.synced_mappings_version = job.mappings_version
 
 
-def _failed(session: AsyncSession, job: SyncJob, connector: Connector) -> None:
+def _failed(session: AsyncSession, job: SyncJob, connector: Connector) -> str | None:
     """One more failed job in a row; the one that makes FAILED_JOBS_BEFORE_ERROR puts the connector in ERROR (a
-    connector already there, as rejected credentials put it, keeps the reason it was given)."""
+    connector already there, as rejected credentials put it, keeps the reason it was given): the reason, then."""
     connector.failed_job_streak += 1
     if connector.failed_job_streak < FAILED_JOBS_BEFORE_ERROR or connector.status in _STAYS:
-        return
+        return None
     reason = f"{connector.failed_job_streak} sync jobs failed in a row; last: {job.failure or 'the sync failed'}"
     put_in_error(session, connector, reason, job=job.id)
+    return reason
