@@ -27,11 +27,13 @@ from strawberry.types.unset import UNSET, UnsetType
 from app.channels.webhooks import WebhookRefused
 from app.container import Container, open_container
 from app.db.engine import unreachable
+from app.db.migrate import SchemaNewer, SchemaNotCurrent, require_current
 from app.domain.errors import InvalidInput, NotFound, Unauthenticated
 from app.domain.storable import lone_surrogate, lone_surrogate_refused
 from app.metrics import Metrics, MetricsMiddleware
 from app.ops import ops_routes
 from app.services.auth import Principal
+from app.services.readiness import ReadinessService
 from app.services.tokens import TokenService
 from app.services.webhooks import BodyTooLarge, read_limited, refuse_declared_length
 from app.services.webhooks import receive as receive_webhook
@@ -45,6 +47,7 @@ log = structlog.get_logger(__name__)
 DATABASE_UNAVAILABLE = "the database is not answering: try again shortly"
 RETRY_AFTER = {"Retry-After": "5"}
 """Said with a 503 while the database does not answer (restarting, failing over): clients and channels come back."""
+SCHEMA_BEHIND_TOLD = "the database's schema is behind this release: try again once `pimsync migrate` has run"
 TRY_AGAIN_LATER = 1013
 """The websocket close code for the same (RFC 6455's registry: "Try Again Later")."""
 
@@ -57,6 +60,26 @@ def _database_down(exc: Exception, route: str) -> bool:
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     log.warning("api.database_unavailable", route=route, error=f"{type(cause).__name__}: {cause}"[:500])
     return True
+
+
+async def _unservable(container: Container, exc: Exception, route: str) -> str | None:
+    """What to tell a client whose request the database could not serve, as things stand: it does not answer, or
+    a statement failed on a schema this release has not migrated yet (an API started before `pimsync migrate`,
+    which /ready reports too). Logged in one line; None for any other error, a fault to be seen whole."""
+    if _database_down(exc, route):
+        return DATABASE_UNAVAILABLE
+    if not isinstance(exc, DBAPIError):
+        return None
+    try:
+        require_current(await ReadinessService(container).schema_revision())
+    except SchemaNewer:
+        return None  # a newer release's schema this instance serves on through a deploy: a failure there is a fault
+    except SchemaNotCurrent as behind:
+        log.warning("api.schema_behind", route=route, error=str(behind))
+        return SCHEMA_BEHIND_TOLD
+    except (DBAPIError, OSError):
+        return None  # the original error, re-raised, says more
+    return None
 
 
 async def authenticate(container: Container, token: str) -> Principal:
@@ -191,8 +214,8 @@ def _unauthenticated(message: str) -> JSONResponse:
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="pimsync"'})
 
 
-def _unavailable() -> JSONResponse:
-    body = {"data": None, "errors": [{"message": DATABASE_UNAVAILABLE, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
+def _unavailable(message: str) -> JSONResponse:
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
     return JSONResponse(body, status_code=503, headers=RETRY_AFTER)
 
 
@@ -277,9 +300,10 @@ class AuthenticatedGraphQL:
         except Unauthenticated as exc:
             return _unauthenticated(exc.message)
         except Exception as exc:
-            if _database_down(exc, "/graphql"):
-                return _unavailable()
-            raise
+            told = await _unservable(self.current(), exc, "/graphql")
+            if told is None:
+                raise
+            return _unavailable(told)
         return None
 
     async def _authenticate_upgrade(self, scope: Scope) -> bool:
@@ -339,10 +363,10 @@ def webhook_route(current: Callable[[], Container]) -> Route:
         except ClientDisconnect:
             return JSONResponse({"code": "BAD_REQUEST", "message": CLIENT_GONE}, status_code=400)
         except Exception as exc:
-            if not _database_down(exc, "/webhooks/{connector_id}"):
+            told = await _unservable(current(), exc, "/webhooks/{connector_id}")
+            if told is None:
                 raise
-            body = {"code": "SERVICE_UNAVAILABLE", "message": DATABASE_UNAVAILABLE}
-            return JSONResponse(body, status_code=503, headers=RETRY_AFTER)
+            return JSONResponse({"code": "SERVICE_UNAVAILABLE", "message": told}, status_code=503, headers=RETRY_AFTER)
         if receipt.status == "ping":
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": receipt.status, "deliveryId": receipt.delivery_id}, status_code=202)

@@ -24,7 +24,7 @@ from websockets.typing import Subprotocol
 from app.container import Container
 from app.db.engine import Database
 from app.db.migrate import alembic_config, head_revision, upgrade_to_head
-from app.main import DATABASE_UNAVAILABLE, create_app
+from app.main import DATABASE_UNAVAILABLE, SCHEMA_BEHIND_TOLD, create_app
 from app.ops import CHECK_TIMEOUT_SECONDS
 from app.settings import Settings
 from tests.emulators import serve
@@ -280,3 +280,32 @@ async def test_a_socket_opened_while_the_database_does_not_answer_is_closed_try_
     logged = capsys.readouterr().err
     assert "Traceback" not in logged, logged
     assert len([line for line in logged.splitlines() if "database_unavailable" in line]) == 1, logged
+
+
+async def test_a_request_to_an_api_started_before_pimsync_migrate_is_answered_503_saying_so(
+    settings: Settings,
+    container: Container,
+    sqlite_at: Database,
+    app_logging: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The API starts on a database never migrated (/ready says so); a request sent to it all the same was a
+    bare 500 `Internal Server Error` and a traceback about a missing table, a webhook delivery the same."""
+    app_logging()
+    app = create_app(settings, container=dataclasses.replace(container, db=sqlite_at))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        query = await http.post(
+            "/graphql", json={"query": "{ locales { code } }"}, headers={"Authorization": "Bearer x"}
+        )
+        delivery = await http.post("/webhooks/05cdbfbb-8f4c-460f-9ce5-f7dd99900999", content=b"{}")
+    assert query.status_code == 503, query.text
+    [error] = query.json()["errors"]
+    assert error == {"message": SCHEMA_BEHIND_TOLD, "extensions": {"code": "SERVICE_UNAVAILABLE"}}
+    assert (delivery.status_code, delivery.json()) == (
+        503,
+        {"code": "SERVICE_UNAVAILABLE", "message": SCHEMA_BEHIND_TOLD},
+    )
+    logged = capsys.readouterr().err
+    assert "Traceback" not in logged, logged
+    lines = [line for line in logged.splitlines() if "api.schema_behind" in line]
+    assert len(lines) == 2 and all("never migrated" in line for line in lines), logged
