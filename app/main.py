@@ -26,7 +26,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from app.channels.webhooks import WebhookRefused
 from app.container import Container, open_container
-from app.db.engine import unreachable
+from app.db.engine import outage_cause, unreachable
 from app.db.migrate import SchemaNewer, SchemaNotCurrent, require_current
 from app.domain.errors import InvalidInput, NotFound, Unauthenticated
 from app.domain.storable import lone_surrogate, lone_surrogate_refused
@@ -57,8 +57,7 @@ def _database_down(exc: Exception, route: str) -> bool:
     logged in one line, without the traceback uvicorn would log for every request meanwhile."""
     if not unreachable(exc):
         return False
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    log.warning("api.database_unavailable", route=route, error=f"{type(cause).__name__}: {cause}"[:500])
+    log.warning("api.database_unavailable", route=route, error=outage_cause(exc))
     return True
 
 

@@ -8,8 +8,9 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,6 +30,12 @@ from app.ops import CHECK_TIMEOUT_SECONDS
 from app.settings import Settings
 from tests.emulators import serve
 from tests.ports import UNREACHABLE_POSTGRES, closed_port
+from workers.tasks.maintenance import (
+    apply_lost_resolutions,
+    recover_sync_work,
+    recover_webhooks,
+    start_scheduled_syncs,
+)
 
 NOT_REACHABLE = "not reachable"
 SCHEMA_BEHIND = "schema behind, run `pimsync migrate`"
@@ -309,3 +316,25 @@ async def test_a_request_to_an_api_started_before_pimsync_migrate_is_answered_50
     assert "Traceback" not in logged, logged
     lines = [line for line in logged.splitlines() if "api.schema_behind" in line]
     assert len(lines) == 2 and all("never migrated" in line for line in lines), logged
+
+
+@pytest.mark.parametrize("task", [recover_sync_work, start_scheduled_syncs, recover_webhooks, apply_lost_resolutions])
+async def test_a_periodic_task_while_the_database_does_not_answer_is_one_warning_line(
+    task: Callable[[Any], Awaitable[object]],
+    container: Container,
+    app_logging: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A worker waits out a database outage and carries on once it answers; meanwhile each of its periodic tasks
+    failed every 15 s or so with arq's `failed` error line and a whole traceback, four tasks, on every worker."""
+    app_logging()
+    with closed_port() as port:
+        down = Database(UNREACHABLE_POSTGRES.format(closed_port=port))
+        try:
+            done = await task({"container": dataclasses.replace(container, db=down)})
+        finally:
+            await down.dispose()
+    assert done in (0, [])
+    logged = capsys.readouterr().err
+    [line] = [line for line in logged.splitlines() if "database_unavailable" in line]
+    assert "warning" in line and task.__name__ in line and "ConnectionRefusedError" in line, line

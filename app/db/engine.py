@@ -37,6 +37,13 @@ def unreachable(exc: BaseException) -> bool:
     return isinstance(exc, OSError)  # TimeoutError included
 
 
+def outage_cause(exc: BaseException) -> str:
+    """What the driver said of an outage `unreachable` recognised, for one log line: "ConnectionRefusedError:
+    [Errno 111] ...", the driver's own error rather than SQLAlchemy's wrapper with its link."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return f"{type(cause).__name__}: {cause}"[:500]
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
