@@ -17,6 +17,7 @@ from arq.connections import create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.utils import to_unix_ms
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from app.channels.rate_limit import LATE_CREDIT
@@ -40,7 +41,7 @@ from app.services.webhooks import enqueue_delivery
 from app.settings import Settings
 from graphql_schema.relay import global_id, parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert
-from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, make_tenant, until_a_writer_waits
+from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, _admin, make_tenant, until_a_writer_waits
 from tests.connector_fixtures import (
     SAVE_MAPPINGS,
     UPDATE_CONNECTOR,
@@ -934,6 +935,46 @@ async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
     assert f"Stopped following job {jobs[0]['node']['id']};".encode() in stderr, "the id cancelSyncJob takes"
     jobs = (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]
     assert [edge["node"]["status"] for edge in jobs] == ["PENDING"]
+
+
+async def test_a_cli_sync_rides_out_the_database_going_away_while_it_follows_the_job(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, container: Container
+) -> None:
+    """The database restarted (or failed over) while `pimsync sync` followed its job: the command ended at once
+    with exit 1 and `error the database refused the connection ... (check DATABASE_URL)`, as if the job had failed
+    or the setting were wrong, while the workers waited the outage out and the job went on to complete."""
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("a SQLite file does not go away")
+    process = await cli_sync(tenant, worker_env(settings))
+    try:
+        deadline = time.monotonic() + 30
+        jobs = await started_jobs(shop_sync, process, deadline)
+        job_id = parse_global_id(jobs[0]["node"]["id"])[1]
+        followed = progress.channel(container.redis, job_id)
+        while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
+            assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
+            await asyncio.sleep(0.05)
+        await _admin(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+        try:
+            await _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{url.database}'")
+            await asyncio.sleep(3)  # the command looks at its job once a second
+        finally:
+            await _admin(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
+        await plan_job(container, job_id)
+        async with container.db.reader() as session:
+            chunks = list(await session.scalars(select(SyncChunk.id).where(SyncChunk.job_id == job_id)))
+        for chunk_id in chunks:
+            await run_chunk(container, chunk_id, worker="here")
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        await end_cli(process)
+    output = (stdout + stderr).decode()
+    assert process.returncode == 0, output
+    assert f"COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}." in output, output
+    assert "error" not in output and "Traceback" not in output, output
+    assert output.count("the database is not answering") == 1, output
+    assert "the database answers again" in output, output
 
 
 async def test_a_cli_sync_on_the_embedded_redis_ends_with_no_word_from_redis(

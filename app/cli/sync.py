@@ -10,6 +10,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from app.cli.common import (
@@ -149,19 +150,37 @@ def _api_id(job: SyncJob) -> str:
 
 
 async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJob:
+    """Follow the job to its end. A database that stops answering meanwhile (a restart, a failover) is waited out,
+    as the workers wait it out: said once when it goes and once when it is back, where the command ended with exit
+    1 as if the job had failed."""
+    from app.db.engine import outage_cause, unreachable
     from app.domain.sync import SyncJobStatus
     from app.services.sync import progress
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     started = time.monotonic()
-    hinted = False
+    hinted = away = False
     with progress_bar(*columns) as bar:
         task = bar.add_task(f"sync {_api_id(job)}", total=job.total_products or None)
         # Closed here, while the Redis pool is still open: left to asyncio's shutdown, its unsubscribe ran on a
         # closed pool and printed a traceback after every followed job.
         async with aclosing(progress.listen(redis, job.id, every=1.0)) as updates:
             async for _ in updates:
-                job = await service.get(job.id)
+                try:
+                    job = await service.get(job.id)
+                except Exception as exc:
+                    if not unreachable(exc):
+                        raise
+                    if not away:
+                        errors.print(
+                            f"[yellow]warning[/yellow] the database is not answering ({escape(outage_cause(exc))}): "
+                            f"still following job {_api_id(job)} until it answers (Ctrl-C stops following)"
+                        )
+                        away = True
+                    continue
+                if away:
+                    errors.print("the database answers again")
+                    away = False
                 done = job.synced_products + job.failed_products + job.skipped_products + job.conflicted_products
                 bar.update(
                     task,
