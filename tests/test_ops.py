@@ -18,6 +18,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from arq.connections import ArqRedis
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -28,6 +29,7 @@ from app.db.migrate import alembic_config, head_revision, upgrade_to_head
 from app.main import DATABASE_UNAVAILABLE, SCHEMA_BEHIND_TOLD, create_app
 from app.ops import CHECK_TIMEOUT_SECONDS
 from app.settings import Settings
+from tests.conftest import POSTGRES_ADMIN_URL, postgres_available
 from tests.emulators import serve
 from tests.ports import UNREACHABLE_POSTGRES, closed_port
 from workers.tasks.maintenance import (
@@ -338,3 +340,26 @@ async def test_a_periodic_task_while_the_database_does_not_answer_is_one_warning
     logged = capsys.readouterr().err
     [line] = [line for line in logged.splitlines() if "database_unavailable" in line]
     assert "warning" in line and task.__name__ in line and "ConnectionRefusedError" in line, line
+
+
+async def test_the_outage_line_names_the_drivers_own_error(
+    settings: Settings, container: Container, app_logging: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """asyncpg's refusal comes wrapped twice, and the wrapper's class is a bare `Error`: the line said `Error: role
+    "..." does not exist`, where the driver's class tells a refused login from a database starting up."""
+    if not postgres_available():
+        pytest.skip("PostgreSQL does not answer")
+    app_logging()
+    no_login = make_url(POSTGRES_ADMIN_URL).set(username="pimsync_no_such_role", password=None)
+    refused = Database(no_login.render_as_string(hide_password=False))
+    app = create_app(settings, container=dataclasses.replace(container, db=refused))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            query = await http.post(
+                "/graphql", json={"query": "{ locales { code } }"}, headers={"Authorization": "Bearer x"}
+            )
+    finally:
+        await refused.dispose()
+    assert query.status_code == 503, query.text
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "api.database_unavailable" in line]
+    assert "InvalidAuthorizationSpecificationError" in line and "pimsync_no_such_role" in line, line

@@ -39,8 +39,10 @@ def unreachable(exc: BaseException) -> bool:
 
 def outage_cause(exc: BaseException) -> str:
     """What the driver said of an outage `unreachable` recognised, for one log line: "ConnectionRefusedError:
-    [Errno 111] ...", the driver's own error rather than SQLAlchemy's wrapper with its link."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    [Errno 111] ...", the driver's own error rather than SQLAlchemy's wrapper with its link, nor the adapter's bare
+    `Error` around asyncpg's (whose class tells a refused login from a database starting up)."""
+    cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    cause = cause.__cause__ or cause
     return f"{type(cause).__name__}: {cause}"[:500]
 
 
