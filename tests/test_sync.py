@@ -948,17 +948,22 @@ async def test_a_cli_sync_rides_out_the_database_going_away_while_it_follows_the
         pytest.skip("a SQLite file does not go away")
     process = await cli_sync(tenant, worker_env(settings))
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         jobs = await started_jobs(shop_sync, process, deadline)
         job_id = parse_global_id(jobs[0]["node"]["id"])[1]
         followed = progress.channel(container.redis, job_id)
         while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
             assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
             await asyncio.sleep(0.05)
+        said = b""
         await _admin(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
         try:
             await _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{url.database}'")
-            await asyncio.sleep(3)  # the command looks at its job once a second
+            assert process.stderr is not None
+            while b"the database is not answering" not in said:  # it looks at its job once a second
+                line = await asyncio.wait_for(process.stderr.readline(), max(deadline - time.monotonic(), 0.1))
+                assert line, f"the command ended during the outage:\n{said.decode()}"
+                said += line
         finally:
             await _admin(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
         await plan_job(container, job_id)
@@ -969,7 +974,7 @@ async def test_a_cli_sync_rides_out_the_database_going_away_while_it_follows_the
         stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
     finally:
         await end_cli(process)
-    output = (stdout + stderr).decode()
+    output = (stdout + said + stderr).decode()
     assert process.returncode == 0, output
     assert f"COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}." in output, output
     assert "error" not in output and "Traceback" not in output, output
