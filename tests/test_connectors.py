@@ -761,3 +761,43 @@ async def test_an_unknown_id_locale_or_attribute_code_is_quoted_back_cut_to_a_sa
     message = error["message"]
     assert "…" in message, message
     assert len(message) < 200, message
+
+
+async def test_create_reports_every_input_problem_at_once_and_contacts_no_shop(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """Name, code and credentials were checked first and the settings only after the connection test: a form got
+    the name's error, then, once the name was fixed, the interval's, one round trip per problem."""
+    await create_connector(catalog, served_shop, code="taken")
+    asked = len(served_shop.shop.requests)
+    given = connector_input(served_shop, code="taken", syncIntervalMinutes=1, currency="EURO", scope="mobile") | {
+        "name": ""
+    }
+    given["credentials"] = {"baseUrl": served_shop.base_url, "apiKey": API_KEY}
+    payload = (await catalog(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    assert payload["connector"] is None and payload["testResult"] is None
+    assert sorted((tuple(error["field"]), error["code"]) for error in payload["userErrors"]) == [
+        (("input", "code"), "CON-002"),
+        (("input", "credentials", "signingSecret"), "CHN-002"),
+        (("input", "name"), "CON-001"),
+        (("input", "settings", "currency"), "CAT-014"),
+        (("input", "settings", "scope"), "CAT-007"),
+        (("input", "settings", "syncIntervalMinutes"), "CON-001"),
+    ]
+    assert len(served_shop.shop.requests) == asked, "bad input still reached the shop"
+    assert (await catalog(CONNECTORS))["connectors"]["totalCount"] == 1
+
+
+async def test_update_reports_every_input_problem_at_once_and_changes_nothing(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    await create_connector(catalog, served_shop)
+    asked = len(served_shop.shop.requests)
+    changes = {"name": "", "credentials": served_shop.credentials(), "settings": {"syncIntervalMinutes": 1}}
+    payload = (await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": changes}))["updateConnector"]
+    assert sorted((tuple(error["field"]), error["code"]) for error in payload["userErrors"]) == [
+        (("input", "name"), "CON-001"),
+        (("input", "settings", "syncIntervalMinutes"), "CON-001"),
+    ]
+    assert payload["connector"] is None and len(served_shop.shop.requests) == asked
+    assert (await catalog(CONNECTOR, {"code": "shop"}))["connector"]["name"] == "Reference shop"

@@ -1121,3 +1121,16 @@ async def test_the_job_list_pages_backwards_with_last_and_before(
         errors = await gql.errors(PAGE_BOTH_WAYS, arguments)
         assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", (arguments, errors)
         assert says in errors[0]["message"], (arguments, errors)
+
+
+async def test_a_sync_request_gets_every_problem_of_its_input_at_once(shop_sync: GraphQLClient) -> None:
+    """An unknown SKU was reported, and a locale the connector does not map only on the next try."""
+    given = {"syncType": "SINGLE", "productSkus": [sku(1), "NOPE"], "locales": ["en_US", "de_DE", "xx-!"]}
+    refused = (await shop_sync(TRIGGER, {"code": "shop", "input": given}))["triggerSync"]
+    assert refused["syncJob"] is None
+    assert [(error["field"], error["code"]) for error in refused["userErrors"]] == [
+        (["input", "productSkus", "1"], "CAT-012"),
+        (["input", "locales", "1"], "CHN-012"),
+        (["input", "locales", "2"], "CAT-001"),
+    ]
+    assert (await shop_sync(LOCALE_STATUS))["connector"]["lastJob"] is None

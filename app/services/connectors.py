@@ -317,11 +317,12 @@ class ConnectorService:
             raise InvalidInput(errors)
         spec = channel_type_spec(channel_type)
         errors += check_credentials(spec.credentials_schema, draft.credentials, ("input", "credentials"))
-        settings, setting_errors = merge_settings(ConnectorSettings(), draft.settings)
-        errors += [error.under("input", "settings") for error in setting_errors]
+        settings, setting_errors = await self._settings_problems(ConnectorSettings(), draft.settings, spec)
+        errors += setting_errors
+        if is_valid_code(draft.code):
+            errors += await self._code_taken_problems(draft.code)
         if errors:
             raise InvalidInput(errors)
-        await self._check_code_free(draft.code)
         outcome = await self.run_test(channel_type, draft.credentials)
         locales = outcome.info.supported_locales if outcome.info else spec.supported_locales
         settings = await self._checked_settings(settings, spec, locales)
@@ -356,8 +357,12 @@ class ConnectorService:
             errors += self._check_name(changes.name)
         if changes.credentials is not None:
             errors += check_credentials(spec.credentials_schema, changes.credentials, ("input", "credentials"))
-        settings, setting_errors = merge_settings(settings_of(current), changes.settings)
-        errors += [error.under("input", "settings") for error in setting_errors]
+        changed = _changed_settings(changes)
+        known = None if changes.credentials is not None else channel_locales_of(current, spec)
+        settings, setting_errors = await self._settings_problems(
+            settings_of(current), changes.settings, spec, known, changed=changed
+        )
+        errors += setting_errors
         if errors:
             raise InvalidInput(errors)
         outcome = None
@@ -365,7 +370,6 @@ class ConnectorService:
         if changes.credentials is not None:
             outcome = await self.run_test(ChannelType(current.channel_type), changes.credentials)
             locales = outcome.info.supported_locales if outcome.info else locales
-        changed = _changed_settings(changes)
         if changed:
             settings = await self._checked_changes(settings, changed, spec, locales)
         async with self.db.transaction() as session:
@@ -467,6 +471,27 @@ class ConnectorService:
             raise InvalidInput([self._not_found(code)])
         return row
 
+    async def _settings_problems(
+        self,
+        current: ConnectorSettings,
+        given: Mapping[str, Any],
+        spec: ChannelTypeSpec,
+        channel_locales: Sequence[str] | None = None,
+        *,
+        changed: frozenset[str] | None = None,
+    ) -> tuple[ConnectorSettings, list[UserErrorItem]]:
+        """`given` merged into `current`, with every problem of the settings (`changed` only, when given) that can
+        be known before the connection test, under ("input", "settings"): a form gets them with the name's and the
+        credentials' in one answer. Channel locales unknown until the test (None) are checked as locale codes
+        only; the test's locales are checked after it."""
+        settings, errors = merge_settings(current, given)
+        if not errors and (changed is None or changed):
+            _, errors = check_settings(
+                settings, catalog=await self._catalog(), channel=spec, channel_locales=channel_locales
+            )
+            errors = [error for error in errors if changed is None or error.path[0] in changed]
+        return settings, [error.under("input", "settings") for error in errors]
+
     async def _checked_settings(
         self, settings: ConnectorSettings, spec: ChannelTypeSpec, locales: Sequence[str] | None
     ) -> ConnectorSettings:
@@ -560,10 +585,11 @@ class ConnectorService:
             )
             return None
 
-    async def _check_code_free(self, code: str) -> None:
+    async def _code_taken_problems(self, code: str) -> list[UserErrorItem]:
         async with self.db.reader() as session:
             if await ConnectorRepository(session).by_code(self.tenant_id, code) is not None:
-                raise InvalidInput([self._code_taken(code)])
+                return [self._code_taken(code)]
+        return []
 
     def _code_taken(self, code: str) -> UserErrorItem:
         return UserErrorItem(

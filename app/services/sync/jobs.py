@@ -147,8 +147,10 @@ class SyncJobService:
                 ErrorCode.CONNECTOR_PAUSED,
             )
         await self._check_mapped(session, connector)
-        skus = await self._check_skus(session, request)
-        locales = self._check_locales(connector, request.locales)
+        skus, sku_errors = await self._check_skus(session, request)
+        locales, locale_errors = self._check_locales(connector, request.locales)
+        if sku_errors or locale_errors:
+            raise InvalidInput([*sku_errors, *locale_errors])
         jobs = SyncJobRepository(session)
         if await jobs.active_for(connector.id) is not None:
             raise _error(
@@ -189,38 +191,39 @@ class SyncJobService:
                 ErrorCode.NO_MAPPINGS,
             )
 
-    async def _check_skus(self, session: AsyncSession, request: SyncRequest) -> list[str] | None:
+    async def _check_skus(
+        self, session: AsyncSession, request: SyncRequest
+    ) -> tuple[list[str] | None, list[UserErrorItem]]:
+        """The SKUs to sync (None: every product), with the problems of those given (told with the locales')."""
         skus = list(dict.fromkeys(request.product_skus or ()))
         if request.sync_type is SyncType.SINGLE and not skus:
-            raise _error(("input", "productSkus"), "a SINGLE sync needs productSkus", ErrorCode.EMPTY_LIST)
+            return None, [
+                UserErrorItem(("input", "productSkus"), "a SINGLE sync needs productSkus", ErrorCode.EMPTY_LIST)
+            ]
         if not skus:
-            return None
+            return None, []
         if len(skus) > MAX_SKUS:
-            raise _error(("input", "productSkus"), f"at most {MAX_SKUS} SKUs per sync", ErrorCode.BATCH_TOO_LARGE)
+            message = f"at most {MAX_SKUS} SKUs per sync"
+            return None, [UserErrorItem(("input", "productSkus"), message, ErrorCode.BATCH_TOO_LARGE)]
         found = await ProductRepository(session).by_skus(self.tenant_id, skus)
         missing = [sku for sku in skus if sku not in found or found[sku].deleted_at is not None]
-        if missing:
-            asked = list(request.product_skus or ())
-            raise InvalidInput(
-                [
-                    UserErrorItem(
-                        ("input", "productSkus", asked.index(sku)),
-                        f"product '{echoed(sku)}' does not exist",
-                        ErrorCode.PRODUCT_NOT_FOUND,
-                    )
-                    for sku in missing
-                ]
+        asked = list(request.product_skus or ())
+        return skus, [
+            UserErrorItem(
+                ("input", "productSkus", asked.index(sku)),
+                f"product '{echoed(sku)}' does not exist",
+                ErrorCode.PRODUCT_NOT_FOUND,
             )
-        return skus
+            for sku in missing
+        ]
 
-    def _check_locales(self, connector: Connector, codes: Sequence[str] | None) -> list[str] | None:
+    def _check_locales(
+        self, connector: Connector, codes: Sequence[str] | None
+    ) -> tuple[list[str] | None, list[UserErrorItem]]:
         if not codes:
-            return None
+            return None, []
         pairs = settings_of(connector).locale_mapping
-        checked, errors = check_chosen_locales(codes, pairs, ("input", "locales"), connector_code=connector.code)
-        if errors:
-            raise InvalidInput(errors)
-        return checked
+        return check_chosen_locales(codes, pairs, ("input", "locales"), connector_code=connector.code)
 
     async def _estimate(self, session: AsyncSession, connector: Connector, job: SyncJob) -> int:
         revision = await TenantRepository(session).current_revision(self.tenant_id)
