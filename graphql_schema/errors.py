@@ -37,6 +37,11 @@ class UserError:
     )
     message: str
     code: str = strawberry.field(description="CHN-xxx error code.")
+    node_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Global id of the object the problem is about, when it is one: for CHN-090 the sync job "
+        "already running, to open (syncJob, node) or follow (syncJobUpdated).",
+    )
 
 
 MAX_USER_ERRORS = 1000
@@ -48,7 +53,12 @@ def user_errors(items: list[UserErrorItem]) -> list[UserError]:
     """The first MAX_USER_ERRORS problems, then (when there are more) one entry counting the rest, with the code of
     the first not listed."""
     shown = [
-        UserError(field=[str(part) for part in item.path], message=item.message, code=item.code.value)
+        UserError(
+            field=[str(part) for part in item.path],
+            message=item.message,
+            code=item.code.value,
+            node_id=None if item.node_id is None else strawberry.ID(item.node_id),
+        )
         for item in items[:MAX_USER_ERRORS]
     ]
     rest = items[MAX_USER_ERRORS:]
@@ -142,7 +152,7 @@ class ErrorPolicy(SchemaExtension):
         original = error.original_error
         if isinstance(original, InvalidInput):
             listed = [
-                {"field": item.field, "message": item.message, "code": item.code}
+                {"field": item.field, "message": item.message, "code": item.code, "nodeId": item.node_id}
                 for item in user_errors(original.errors)
             ]
             return self._with_code(error, original.code, error.message, userErrors=listed)

@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from app.domain.errors import ServiceError
+from app.domain.node_ids import node_id
 from app.domain.storable import echoed
 
 DEFAULT_PAGE_SIZE = 50
@@ -61,10 +62,6 @@ class Connection(Generic[Item]):
         return await self.count()
 
 
-def _encode(kind: str, value: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode()
-
-
 def _primary_key(raw: str) -> int:
     """The key `raw` spells in canonical decimal (no sign, no leading zero, no `_`), within the column's range.
 
@@ -90,7 +87,7 @@ def _decode(kind: str, text: str, what: str) -> int:
 
 
 def global_id(kind: str, pk: int) -> strawberry.ID:
-    return strawberry.ID(_encode(kind, pk))
+    return strawberry.ID(node_id(kind, pk))
 
 
 def parse_global_id(text: str) -> tuple[str, int]:
@@ -103,7 +100,7 @@ def parse_global_id(text: str) -> tuple[str, int]:
 
 
 def cursor_for(kind: str, pk: int) -> str:
-    return _encode(f"cursor/{kind}", pk)
+    return node_id(f"cursor/{kind}", pk)
 
 
 def after_key(kind: str, after: str | None) -> int | None:

@@ -1061,11 +1061,11 @@ async def test_a_cli_sync_refused_as_one_is_already_running_exits_1_not_2(
 ) -> None:
     """No worker runs here, so the first job waits: the second is refused for the state of things, not for a
     mistake in what the command was given (exit 2); run again later, it goes through."""
-    await trigger(shop_sync)
+    running = await trigger(shop_sync)
     command = ["sync", "shop", "--tenant", tenant.code]
     result = await asyncio.to_thread(CliRunner().invoke, pimsync, command, env=worker_env(settings))
     assert result.exit_code == 1, result.output
-    assert "a sync of 'shop' is already running (CHN-090)" in result.stderr
+    assert f"a sync of 'shop' is already running: job {running['id']} (PENDING) (CHN-090)" in result.stderr
 
 
 PAGE_BOTH_WAYS = """query($first: Int, $after: String, $last: Int, $before: String, $status: SyncJobStatus) {
@@ -1134,3 +1134,20 @@ async def test_a_sync_request_gets_every_problem_of_its_input_at_once(shop_sync:
         (["input", "locales", "2"], "CAT-001"),
     ]
     assert (await shop_sync(LOCALE_STATUS))["connector"]["lastJob"] is None
+
+
+async def test_a_sync_refused_as_one_is_running_names_the_running_job(shop_sync: GraphQLClient) -> None:
+    """CHN-090 said a sync was running and not which: a UI could not open the job to follow it."""
+    running = await trigger(shop_sync)
+    again = (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "INCREMENTAL"}}))["triggerSync"]
+    [error] = again["userErrors"]
+    assert error["code"] == "CHN-090" and running["id"] in error["message"], error
+    assert (await shop_sync(RUNNING_ID, {"code": "shop"}))["triggerSync"]["userErrors"] == [
+        {"code": "CHN-090", "nodeId": running["id"]}
+    ]
+    assert (await shop_sync(JOB, {"id": running["id"]}))["syncJob"]["status"] == "PENDING"
+
+
+RUNNING_ID = """mutation($code: String!) {
+  triggerSync(connectorCode: $code, input: {syncType: FULL}) { userErrors { code nodeId } }
+}"""

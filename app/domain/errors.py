@@ -103,10 +103,13 @@ class UserErrorItem:
     path: Path
     message: str
     code: ErrorCode
+    node_id: str | None = None
+    """Global id (node_ids.node_id) of the object the problem is about, when it is one: the sync job already
+    running (CHN-090), for a UI to open it."""
 
     def under(self, *prefix: str | int) -> UserErrorItem:
         """The same problem, with its path nested under `prefix`."""
-        return UserErrorItem((*prefix, *self.path), self.message, self.code)
+        return UserErrorItem((*prefix, *self.path), self.message, self.code, self.node_id)
 
 
 class ServiceError(Exception):

@@ -22,6 +22,7 @@ from app.db.base import utcnow
 from app.db.models import Connector, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType, check_chosen_locales, connector_not_found, schedule_due
 from app.domain.errors import ErrorCode, InvalidInput, NotFound, UserErrorItem
+from app.domain.node_ids import node_id
 from app.domain.storable import echoed
 from app.domain.sync import Selection, SyncJobStatus, SyncPriority
 from app.repositories.connectors import ConnectorRepository, MappingRepository
@@ -57,6 +58,13 @@ class SyncRequest:
 class Triggered:
     job: SyncJob
     estimated_products: int
+
+
+def _already_running(connector: Connector, active: SyncJob) -> UserErrorItem:
+    """CHN-090, naming the active job by its global id, for the caller to open, follow or cancel it."""
+    job = node_id("SyncJob", active.id)
+    message = f"a sync of '{connector.code}' is already running: job {job} ({active.status})"
+    return UserErrorItem(("connectorCode",), message, ErrorCode.SYNC_ALREADY_RUNNING, job)
 
 
 def _error(path: tuple[str | int, ...], message: str, code: ErrorCode) -> InvalidInput:
@@ -152,10 +160,9 @@ class SyncJobService:
         if sku_errors or locale_errors:
             raise InvalidInput([*sku_errors, *locale_errors])
         jobs = SyncJobRepository(session)
-        if await jobs.active_for(connector.id) is not None:
-            raise _error(
-                ("connectorCode",), f"a sync of '{connector.code}' is already running", ErrorCode.SYNC_ALREADY_RUNNING
-            )
+        active = await jobs.active_for(connector.id)
+        if active is not None:
+            raise InvalidInput([_already_running(connector, active)])
         now = utcnow()
         job = SyncJob(
             tenant_id=self.tenant_id,
