@@ -801,3 +801,16 @@ async def test_update_reports_every_input_problem_at_once_and_changes_nothing(
     ]
     assert payload["connector"] is None and len(served_shop.shop.requests) == asked
     assert (await catalog(CONNECTOR, {"code": "shop"}))["connector"]["name"] == "Reference shop"
+
+
+async def test_a_connection_test_result_carries_its_chn_code(catalog: GraphQLClient, served_shop: ServedShop) -> None:
+    """The code was only inside the message ("CHN-021: ..."): a UI had to parse the text to pick its advice."""
+    await create_connector(catalog, served_shop)
+    served_shop.shop.fail_next(1, status=503)
+    failed = (await catalog(TEST_CODE, {"code": "shop"}))["testConnection"]["testResult"]
+    assert (failed["success"], failed["code"]) == (False, "CHN-021") and failed["message"].startswith("CHN-021: ")
+    passed = (await catalog(TEST_CODE, {"code": "shop"}))["testConnection"]["testResult"]
+    assert (passed["success"], passed["code"]) == (True, None)
+
+
+TEST_CODE = """mutation($code: String!) { testConnection(code: $code) { testResult { success code message } } }"""

@@ -88,6 +88,8 @@ class TestOutcome:
     info: ChannelInfo | None = None
     reachable: bool = True
     """False when this version cannot reach the channel type at all (no adapter yet)."""
+    code: ErrorCode | None = None
+    """Why the test failed, as a CHN code (CHN-021 unavailable, CHN-003 refused ...); None when it succeeded."""
 
 
 def settings_of(row: Connector) -> ConnectorSettings:
@@ -269,9 +271,9 @@ class ConnectorService:
             )
             info = await adapter.test_connection()
         except AdapterUnavailable as exc:
-            return TestOutcome(False, str(exc), reachable=False)
+            return TestOutcome(False, str(exc), reachable=False, code=ErrorCode.CONNECTION_TEST_FAILED)
         except ChannelError as exc:
-            return TestOutcome(False, exc.summary)
+            return TestOutcome(False, exc.summary, code=exc.code)
         name = info.store_name or "the store"
         locales = ", ".join(info.supported_locales) or "none reported"
         notes = "".join(f". {note}" for note in info.notes)
@@ -283,7 +285,7 @@ class ConnectorService:
         try:
             credentials = self.container.vault.open(row.credentials_encrypted)
         except CredentialsUnreadable as exc:
-            outcome = TestOutcome(False, str(exc))
+            outcome = TestOutcome(False, str(exc), code=ErrorCode.CONNECTION_TEST_FAILED)
         else:
             outcome = await self.run_test(ChannelType(row.channel_type), credentials)
         saved = await self._save_test(code, outcome)

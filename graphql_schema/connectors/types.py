@@ -359,11 +359,17 @@ class TestResult:
     success: bool
     message: str
     channel_info: ChannelInfo | None
+    code: str | None = strawberry.field(
+        default=None,
+        description="Why the test failed, as a CHN code (CHN-003 refused, CHN-021 unavailable, CHN-023 timeout ...): "
+        "the one the message starts with. null when it succeeded.",
+    )
 
     @classmethod
     def from_outcome(cls, outcome: TestOutcome) -> TestResult:
         info = None if outcome.info is None else ChannelInfo.from_data(outcome.info)
-        return cls(success=outcome.success, message=outcome.message, channel_info=info)
+        code = None if outcome.code is None else outcome.code.value
+        return cls(success=outcome.success, message=outcome.message, channel_info=info, code=code)
 
 
 @strawberry.type
