@@ -813,4 +813,18 @@ async def test_a_connection_test_result_carries_its_chn_code(catalog: GraphQLCli
     assert (passed["success"], passed["code"]) == (True, None)
 
 
+async def test_a_shop_that_does_not_answer_tls_is_told_in_a_sentence_not_python_s_words(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """An https:// URL to a plain HTTP server answered "ConnectError: [SSL: WRONG_VERSION_NUMBER] wrong version
+    number (_ssl.c:1006)": Python's exception, not something a person can act on."""
+    given = connector_input(served_shop)
+    given["credentials"] = served_shop.credentials(baseUrl=served_shop.base_url.replace("http://", "https://"))
+    payload = (await catalog(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    message = payload["testResult"]["message"]
+    assert payload["connector"]["status"] == "ERROR" and "did not answer TLS" in message, message
+    for internal in ("SSL:", "_ssl.c", "ConnectError", "WRONG_VERSION_NUMBER"):
+        assert internal not in message and internal not in payload["connector"]["statusReason"], message
+
+
 TEST_CODE = """mutation($code: String!) { testConnection(code: $code) { testResult { success code message } } }"""

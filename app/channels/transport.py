@@ -24,12 +24,17 @@ catch one family:
     ├── DeadlineExceeded          (a TimeoutException) the exchange outlasted `deadline`
     └── AnswerTooLarge            (a DecodingError) the body, decoded, is larger than `max_bytes`
     httpx.DecodingError           an encoding other than those asked for, or a body that is not what it claims
+
+`failure_in_words` tells a failed request to a person (a connection test's message, a connector's statusReason);
+the exception itself, Python's words ("[SSL: WRONG_VERSION_NUMBER] ... (_ssl.c:1006)"), is for the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import ssl
 import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterator
 from typing import TypeVar
@@ -225,3 +230,47 @@ class ChannelTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+TLS_WORDS: tuple[tuple[str, str], ...] = (
+    (
+        "WRONG_VERSION_NUMBER",
+        "the server did not answer TLS at that address (is it an http:// address, or another port?)",
+    ),
+    ("CERTIFICATE_VERIFY_FAILED", "the server's TLS certificate could not be verified"),
+)
+"""OpenSSL's reason for a failed handshake, and what it means to whoever typed the address."""
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def failure_in_words(exc: httpx.RequestError) -> str:
+    """What went wrong with a request that got no HTTP answer, in a sentence a person can act on."""
+    causes = list(_chain(exc))
+    said = " ".join(str(cause) for cause in causes)
+    if any(isinstance(cause, ssl.SSLError) for cause in causes) or "[SSL" in said:
+        for reason, words in TLS_WORDS:
+            if reason in said:
+                return words
+        return "the TLS handshake with the server failed"
+    refused = any(isinstance(cause, ConnectionRefusedError) for cause in causes) or any(
+        isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED for cause in causes
+    )
+    if refused or "refused" in said.lower() or "Connect call failed" in said:
+        return "nothing accepted a connection at that address (connection refused)"
+    if "does not resolve" in said or "resolves to no IP address" in said:
+        return str(exc)  # outbound.UnresolvableHost: already said for a person
+    if isinstance(exc, httpx.ConnectError):
+        return "the server could not be connected to"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server closed the connection without a well-formed HTTP answer"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "the connection to the server was cut during the request"
+    return "the request could not be completed"

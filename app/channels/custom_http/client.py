@@ -40,6 +40,7 @@ from app.channels.base import (
 )
 from app.channels.retry import MIN_THROTTLE_WAIT
 from app.channels.signing import signature_headers
+from app.channels.transport import failure_in_words
 from app.domain.credentials import header_safe
 from app.domain.errors import ErrorCode
 
@@ -232,7 +233,8 @@ class CustomHttpClient:
         except httpx.DecodingError as exc:  # too large, or not the encoding it claims (transport.ChannelTransport)
             raise ChannelRejected(self.scrub(f"CUSTOM_HTTP {method} {path}: unreadable answer: {exc}")) from None
         except httpx.RequestError as exc:  # refused or dropped connections, protocol errors
-            raise ChannelUnavailable(self.scrub(f"CUSTOM_HTTP {method} {path}: {type(exc).__name__}: {exc}")) from None
+            log.warning("custom_http.no_answer", detail=self.scrub(f"{type(exc).__name__}: {exc}"))
+            raise ChannelUnavailable(self.scrub(f"CUSTOM_HTTP {method} {path}: {failure_in_words(exc)}")) from None
         log.debug(
             "custom_http.request",
             method=method,

@@ -59,6 +59,7 @@ from app.channels.retry import MIN_THROTTLE_WAIT
 from app.channels.shopify.documents import Operation
 from app.channels.shopify.schemas import JsonObject, UserError, obj, parse_user_errors
 from app.channels.shopify.spec import API_VERSION
+from app.channels.transport import failure_in_words
 from app.domain.credentials import header_safe
 from app.domain.errors import ErrorCode
 
@@ -285,7 +286,8 @@ class ShopifyClient:
         except httpx.DecodingError as exc:  # too large, or not the encoding it claims: sending it again will not help
             raise ChannelRejected(self.scrub(f"Shopify {name}: unreadable answer: {exc}")) from None
         except httpx.RequestError as exc:
-            raise ChannelUnavailable(self.scrub(f"Shopify {name}: {type(exc).__name__}: {exc}")) from None
+            log.warning("shopify.no_answer", detail=self.scrub(f"{type(exc).__name__}: {exc}"))
+            raise ChannelUnavailable(self.scrub(f"Shopify {name}: {failure_in_words(exc)}")) from None
         log.debug(
             "shopify.request",
             operation=name,
