@@ -828,3 +828,25 @@ async def test_a_shop_that_does_not_answer_tls_is_told_in_a_sentence_not_python_
 
 
 TEST_CODE = """mutation($code: String!) { testConnection(code: $code) { testResult { success code message } } }"""
+
+
+@pytest.mark.parametrize(
+    ("channel_type", "field", "mistyped", "said"),
+    [
+        ("CUSTOM_HTTP", "baseUrl", "notaurl", "Absolute http(s) URL"),
+        ("SHOPIFY", "shopDomain", "https://shop.example", "myshopify.com domain"),
+    ],
+)
+async def test_a_credential_of_the_wrong_form_gets_one_error_saying_the_form_not_a_regex(
+    gql: GraphQLClient, channel_type: str, field: str, mistyped: str, said: str
+) -> None:
+    """`baseUrl: "notaurl"` got two userErrors on the field, "must be a valid uri" and one quoting the schema's
+    regular expression: a form showed both, one in a language its users do not read."""
+    schemas = {info["type"]: info["credentialsSchema"] for info in (await gql(CHANNEL_TYPES))["channelTypes"]}
+    required = schemas[channel_type]["required"]
+    credentials = {name: "s" * 40 for name in required} | {field: mistyped}
+    given = {"code": "c", "name": "x", "channelType": channel_type, "credentials": credentials}
+    payload = (await gql(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    [error] = payload["userErrors"]
+    assert (error["field"], error["code"]) == (["input", "credentials", field], "CHN-002")
+    assert said in error["message"] and "^" not in error["message"], error["message"]

@@ -30,28 +30,37 @@ def header_safe(value: str) -> bool:
     return bool(value) and all("!" <= character <= "~" for character in value)
 
 
-def _problems(error: ValidationError) -> list[tuple[tuple[str, ...], str]]:
-    """What one schema error says, as (path below the credentials, message): a missing or unexpected field is
+FORM_RULES: Final = frozenset({"pattern", "format"})
+"""Rules on a value's form: one said in the field's own description (a regular expression is no message)."""
+
+
+def _problems(error: ValidationError) -> list[tuple[tuple[str, ...], int, str]]:
+    """What one schema error says, as (path below the credentials, rank, message): a missing or unexpected field is
     named at its own path, so each shows beside its input and is said once (jsonschema raises one error per
-    missing field, each carrying the whole required list)."""
+    missing field, each carrying the whole required list). Of the problems at one path, the lowest rank is told:
+    a wrong type before a wrong form."""
     at = tuple(str(part) for part in error.absolute_path)
     rule, expected, instance = error.validator, error.validator_value, error.instance
     if rule == "required" and isinstance(instance, Mapping) and isinstance(expected, list):
-        return [((*at, name), f"{name} is required") for name in expected if name not in instance]
+        return [((*at, name), 0, f"{name} is required") for name in expected if name not in instance]
     if rule == "additionalProperties" and isinstance(instance, Mapping) and isinstance(error.schema, Mapping):
         allowed = error.schema.get("properties", {})
         return [
-            ((*at, name), f"{name} is not a credential of this channel") for name in instance if name not in allowed
+            ((*at, name), 0, f"{name} is not a credential of this channel") for name in instance if name not in allowed
         ]
-    return [(at, _describe(error, ".".join(at) or "credentials"))]
+    rank = 0 if rule == "type" else 1 if rule in FORM_RULES else 2
+    return [(at, rank, _describe(error, ".".join(at) or "credentials"))]
 
 
 def _describe(error: ValidationError, where: str) -> str:
     rule, expected = error.validator, error.validator_value
     if rule == "type":
         return f"{where} must be of type {expected}"
+    description = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    if rule in FORM_RULES and isinstance(description, str):
+        return f"{where} does not have the expected form: {description}"
     if rule == "pattern":
-        return f"{where} does not have the expected form ({expected})"
+        return f"{where} does not have the expected form"
     if rule == "format":
         return f"{where} must be a valid {expected}"
     if rule == "minLength":
@@ -68,10 +77,14 @@ def _describe(error: ValidationError, where: str) -> str:
 
 
 def check_credentials(schema: Mapping[str, Any], credentials: Any, path: Path) -> list[UserErrorItem]:
-    """Every way `credentials` breaks `schema`, as userErrors that never contain a credential's value."""
+    """How `credentials` break `schema`, one userError per field, never containing a credential's value."""
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    problems = dict.fromkeys(problem for error in validator.iter_errors(credentials) for problem in _problems(error))
+    told: dict[tuple[str, ...], tuple[int, str]] = {}
+    for error in validator.iter_errors(credentials):
+        for at, rank, message in _problems(error):
+            if at not in told or rank < told[at][0]:
+                told[at] = (rank, message)
     return [
         UserErrorItem((*path, *at), message, ErrorCode.INVALID_CREDENTIALS_FORMAT)
-        for at, message in sorted(problems, key=lambda problem: problem[0])
+        for at, (_, message) in sorted(told.items())
     ]
