@@ -594,3 +594,30 @@ async def test_a_call_lists_its_first_thousand_problems_and_counts_the_rest(gql:
         "code": "CAT-009",
     }
     assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("attribute", "data", "says"),
+    [
+        ("price", [{"amount": "12.50", "currency": "EUR"}], '{"EUR": "12.50"'),
+        ("price", {"EUR": ["12.50"]}, '"12.50"'),
+        ("name", ["Chair"], '"Oak chair"'),
+        ("stock", "12", "such as 12 or 4.5"),
+        ("active", "yes", "true or false"),
+        ("colors", "red", '["red", "blue"]'),
+        ("release_date", 20260301, '"2026-03-01"'),
+        ("weight", "2 kg", '{"amount": "2.5", "unit": "KILOGRAM"}'),
+    ],
+)
+async def test_a_value_of_the_wrong_kind_is_told_what_its_type_accepts(
+    gql: GraphQLClient, attribute: str, data: Any, says: str
+) -> None:
+    """A price given as [{amount, currency}] was refused with 'the price must be a decimal number or a decimal
+    string', leaving out the currency-keyed form a price is usually given in."""
+    await set_up_catalog(gql)
+    scope = "print" if attribute == "release_date" else None
+    locale = "en_US" if attribute == "name" else None
+    payload = await upsert(gql, {"sku": "KIND-1", "values": [value(attribute, data, locale, scope)]})
+    [error] = payload["userErrors"]
+    assert error["code"] == "CAT-004" and says in error["message"], error["message"]
+    assert (await gql(PRODUCT, {"sku": "KIND-1"}))["product"] is None

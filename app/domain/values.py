@@ -111,8 +111,8 @@ def is_empty(data: Any) -> bool:
 
 
 def _decimal(raw: Any, what: str) -> Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
-        raise ValueRejected(f"{what} must be a decimal number or a decimal string")
+    if not _is_plain_amount(raw):
+        raise ValueRejected(f'{what} must be a decimal number or a decimal string, such as 12.5 or "12.50"')
     try:
         number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
     except InvalidOperation as exc:
@@ -142,6 +142,15 @@ def _check_digits(number: Decimal, raw: Any, what: str) -> None:
         )
 
 
+def _is_plain_amount(raw: Any) -> bool:
+    """A number or a string: what an amount is given as (a decimal string keeps its digits)."""
+    return not isinstance(raw, bool) and isinstance(raw, str | int | float | Decimal)
+
+
+PRICE_FORMS = 'an amount per currency code, such as {"EUR": "12.50", "USD": "13.90"}'
+"""What a price is given as (besides a plain amount in the default currency): said whenever one is refused."""
+
+
 def _amount(raw: Any, what: str) -> str:
     number = _decimal(raw, what)
     if number < 0:
@@ -151,13 +160,13 @@ def _amount(raw: Any, what: str) -> str:
 
 def _string(data: Any, _spec: CatalogSpec) -> str:
     if not isinstance(data, str):
-        raise ValueRejected("expected a string")
+        raise ValueRejected('expected a text, such as "Oak chair"')
     return data
 
 
 def _number(data: Any, _spec: CatalogSpec) -> int | float:
     if isinstance(data, bool) or not isinstance(data, int | float | Decimal):
-        raise ValueRejected("expected a number")
+        raise ValueRejected("expected a number, such as 12 or 4.5 (a JSON number, not a string)")
     if isinstance(data, Decimal):
         return _exact_number(data)
     if isinstance(data, float) and not math.isfinite(data):
@@ -189,10 +198,14 @@ def _exact_number(data: Decimal) -> int | float:
 def _price(data: Any, spec: CatalogSpec) -> dict[str, str] | PriceChanges:
     if isinstance(data, PriceChanges):
         return _price_changes(data, spec)
+    if not isinstance(data, dict) and not _is_plain_amount(data):
+        default = f" in {spec.default_currency}" if spec.default_currency else ""
+        raise ValueRejected(f'a price is {PRICE_FORMS}, or a plain amount{default} such as "12.50"')
     if not isinstance(data, dict):
         if spec.default_currency is None:
             raise ValueRejected(
-                "a plain amount needs a default currency: enable a currency first", ErrorCode.INVALID_CURRENCY
+                f"a plain amount needs a default currency: enable a currency first, or give {PRICE_FORMS}",
+                ErrorCode.INVALID_CURRENCY,
             )
         return {spec.default_currency: _amount(data, "the price")}
     prices: dict[str, str] = {}
@@ -224,19 +237,19 @@ def _price_changes(changes: PriceChanges, spec: CatalogSpec) -> PriceChanges:
 
 def _boolean(data: Any, _spec: CatalogSpec) -> bool:
     if not isinstance(data, bool):
-        raise ValueRejected("expected true or false")
+        raise ValueRejected("expected true or false (a JSON boolean, not a string)")
     return data
 
 
 def _multiselect(data: Any, _spec: CatalogSpec) -> list[str]:
     if not isinstance(data, list) or not all(isinstance(item, str) and item for item in data):
-        raise ValueRejected("expected a list of option codes")
+        raise ValueRejected('expected a list of option codes, such as ["red", "blue"]')
     return list(dict.fromkeys(data))
 
 
 def _date(data: Any, _spec: CatalogSpec) -> str:
     if not isinstance(data, str) or not DATE_PATTERN.match(data):
-        raise ValueRejected("expected a date as YYYY-MM-DD")
+        raise ValueRejected('expected a date as YYYY-MM-DD, such as "2026-03-01"')
     try:
         date.fromisoformat(data)
     except ValueError as exc:
@@ -250,7 +263,7 @@ def _metric(data: Any, _spec: CatalogSpec) -> dict[str, str]:
     if isinstance(data, dict) and set(data) == {"amount"}:
         raise ValueRejected("a metric needs a unit beside its amount, e.g. KILOGRAM")
     if not isinstance(data, dict) or set(data) != {"amount", "unit"}:
-        raise ValueRejected('expected {"amount": ..., "unit": ...}')
+        raise ValueRejected('expected an amount and its unit, such as {"amount": "2.5", "unit": "KILOGRAM"}')
     unit = data["unit"]
     if not isinstance(unit, str) or not unit.strip():
         raise ValueRejected("a metric needs a unit, e.g. KILOGRAM")
