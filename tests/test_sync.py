@@ -1151,3 +1151,29 @@ async def test_a_sync_refused_as_one_is_running_names_the_running_job(shop_sync:
 RUNNING_ID = """mutation($code: String!) {
   triggerSync(connectorCode: $code, input: {syncType: FULL}) { userErrors { code nodeId } }
 }"""
+
+
+async def test_a_field_refused_for_its_scope_nulls_its_nearest_nullable_parent(
+    shop_sync: GraphQLClient, db: Database, tenant: TenantHandle
+) -> None:
+    """What README's 'Tokens and scopes' says: the README told that a field the token lacks the scope for 'alone
+    answers FORBIDDEN', but a refused field that cannot be null takes its parent with it, up to the first field
+    that can be: a sync.view token listing jobs with their connector's code got data: null."""
+    await trigger(shop_sync)
+    sync_only = (await make_tenant(db, (Scope.SYNC_VIEW,), code=tenant.code)).token
+    body = (await shop_sync.raw(JOBS_WITH_CONNECTOR, token=sync_only)).json()
+    assert body["data"] is None
+    assert [(error["path"], error["extensions"]["code"]) for error in body["errors"]] == [
+        (["syncJobs", "edges", 0, "node", "connector"], "FORBIDDEN")
+    ]
+    connectors_only = (await make_tenant(db, (Scope.CONNECTORS_VIEW,), code=tenant.code)).token
+    body = (await shop_sync.raw(CONNECTOR_WITH_JOBS, token=connectors_only)).json()
+    assert body["data"] == {"connector": None}, body
+    assert {error["extensions"]["code"] for error in body["errors"]} == {"FORBIDDEN"}
+    body = (await shop_sync.raw(CONNECTOR_WITH_LAST_JOB, token=connectors_only)).json()
+    assert body["data"] == {"connector": {"code": "shop", "lastJob": None}}, body
+
+
+JOBS_WITH_CONNECTOR = "{ syncJobs { edges { node { id connector { code } } } } }"
+CONNECTOR_WITH_JOBS = '{ connector(code: "shop") { code syncJobs { totalCount } } }'
+CONNECTOR_WITH_LAST_JOB = '{ connector(code: "shop") { code lastJob { id } } }'
