@@ -850,3 +850,20 @@ async def test_a_credential_of_the_wrong_form_gets_one_error_saying_the_form_not
     [error] = payload["userErrors"]
     assert (error["field"], error["code"]) == (["input", "credentials", field], "CHN-002")
     assert said in error["message"] and "^" not in error["message"], error["message"]
+
+
+async def test_updated_credentials_replace_the_stored_ones_whole_as_the_schema_says(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """Nothing said whether updateConnector's credentials merge into the stored ones or replace them: an update
+    leaving out the optional apiKey removes it, so the shop, which wants it, refuses the next test."""
+    described = await catalog('{ __type(name: "UpdateConnectorInput") { inputFields { name description } } }')
+    fields = {field["name"]: field["description"] for field in described["__type"]["inputFields"]}
+    assert "replaces the stored credentials whole" in fields["credentials"]
+    await create_connector(catalog, served_shop)
+    without_key = {"baseUrl": served_shop.base_url, "signingSecret": SECRET}
+    payload = (await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": {"credentials": without_key}}))[
+        "updateConnector"
+    ]
+    assert payload["userErrors"] == [] and payload["testResult"]["success"] is False, payload
+    assert payload["connector"]["status"] == "ERROR"

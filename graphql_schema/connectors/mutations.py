@@ -108,7 +108,12 @@ class CreateConnectorInput:
 @strawberry.input
 class UpdateConnectorInput:
     name: str | None = None
-    credentials: JSON | None = None
+    credentials: JSON | None = strawberry.field(
+        default=None,
+        description="The whole credentials object, validated against credentialsSchema like createConnector's: it "
+        "replaces the stored credentials whole (a key left out, such as an optional apiKey or webhookSecret, is "
+        "removed, not kept) and the connection is tested again. Absent or null: the stored credentials stay.",
+    )
     settings: ConnectorSettingsInput | None = None
 
 
