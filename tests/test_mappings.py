@@ -21,7 +21,7 @@ from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.channels import ChannelType
 from app.domain.connectors import ConnectorSettings, LocalePair
 from app.domain.export_plan import ExportPlan
-from app.domain.mappings import MappingDirection, MappingDraft, check_mappings
+from app.domain.mappings import MappingDirection, MappingDraft, check_mappings, stored_rule
 from app.domain.scopes import Scope
 from app.domain.transformations import sanitize_html, strip_html
 from tests.catalog_fixtures import (
@@ -1130,3 +1130,82 @@ async def test_a_setting_the_export_reads_sends_every_product_again_on_the_next_
     assert (await shop_connector(UPDATE_CONNECTOR, changed))["updateConnector"]["userErrors"] == []
     after = await run_here(shop_connector, container, syncType="INCREMENTAL")
     assert after["totalProducts"] == 1, f"{change} changed what CHAIR-1 exports, and it was not sent again"
+
+
+async def test_a_connector_that_applies_tax_taxes_every_price_its_mappings_send(
+    shop_connector: GraphQLClient, container: Container, served_shop: ServedShop
+) -> None:
+    """A connector set to {"applyTax": true, "taxRate": "0.2"} sent a lamp's 19.00 EUR net price as "19": the
+    connector's taxConfig only filled in options an applyTax step of the mapping left out, so a plain price mapping
+    went out untaxed. A price mapped to a price field is now taxed by the connector unless its mapping has an
+    applyTax of its own (false: not taxed); the preview and the sync send the same."""
+    await upsert(shop_connector, {"sku": "LAMP-1", "values": [value("name", "Lamp", "en_US"), value("price", "19")]})
+    taxed = {"code": "shop", "input": {"settings": {"taxConfig": {"applyTax": True, "taxRate": "0.2"}}}}
+    assert (await shop_connector(UPDATE_CONNECTOR, taxed))["updateConnector"]["userErrors"] == []
+    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    assert (await preview(shop_connector, "LAMP-1", ["en_US"]))["en"]["fields"]["price"] == "22.80"
+    job = await run_here(shop_connector, container, syncType="FULL")
+    assert job["status"] == "COMPLETED"
+    assert {product["sku"]: product["fields"]["price"] for product in sent_products(served_shop)} == {
+        "CHAIR-1": "119.99",
+        "LAMP-1": "22.80",
+    }
+
+    own_rate = {**PRICE, "transformation": {"applyTax": True, "taxRate": "0.1"}}
+    assert (await save(shop_connector, TITLE, own_rate))["userErrors"] == []
+    assert (await preview(shop_connector, "LAMP-1", ["en_US"]))["en"]["fields"]["price"] == "20.90"
+    opted_out = {**PRICE, "transformation": {"applyTax": False}}
+    assert (await save(shop_connector, TITLE, opted_out))["userErrors"] == []
+    assert (await preview(shop_connector, "LAMP-1", ["en_US"]))["en"]["fields"]["price"] == "19"
+
+
+async def test_a_price_the_connector_taxes_is_not_taken_back_into_the_pim_tax_included(
+    shop_connector: GraphQLClient,
+) -> None:
+    """Steps are not run backwards, so a BOTH mapping cannot have an applyTax step; the connector's tax is no
+    different: the shop's taxed price would come back into the PIM's net price as it is."""
+    taxed = {"code": "shop", "input": {"settings": {"taxConfig": {"applyTax": True, "taxRate": "0.2"}}}}
+    assert (await shop_connector(UPDATE_CONNECTOR, taxed))["updateConnector"]["userErrors"] == []
+    both = {**PRICE, "direction": "BOTH"}
+    refused = await save(shop_connector, TITLE, both)
+    assert codes(refused) == [(["mappings", "1", "direction"], "CHN-060")]
+    assert refused["userErrors"][0]["message"] == (
+        "the connector's taxConfig adds tax to the prices it sends, and a BOTH mapping would take the channel's "
+        'taxed price into price as it is: map it EXPORT, or give it {"applyTax": false} to send and take the '
+        "price untaxed"
+    )
+    assert (await save(shop_connector, TITLE, {**both, "transformation": {"applyTax": False}}))["userErrors"] == []
+    untaxed = {"code": "shop", "input": {"settings": {"taxConfig": None}}}
+    assert (await shop_connector(UPDATE_CONNECTOR, untaxed))["updateConnector"]["userErrors"] == []
+    assert (await save(shop_connector, TITLE, both))["userErrors"] == []
+    again = (await shop_connector(UPDATE_CONNECTOR, taxed))["updateConnector"]
+    assert again["connector"] is None and again["userErrors"][0]["code"] == "CHN-060"
+
+
+def test_a_price_taken_back_from_the_channel_saved_before_the_connector_taxed_shows_broken() -> None:
+    """A BOTH price mapping saved while the connector's applyTax did nothing: now that it taxes what it sends, the
+    shop's taxed price would come back into the PIM's net price; the mapping shows broken (CHN-061) and sends
+    nothing instead."""
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    price = AttributeSpec(2, "price", AttributeType.PRICE, localizable=False, scopable=False)
+    catalog = CatalogSpec({"name": name, "price": price}, locales=("en_US",), currencies=("EUR",))
+    settings = ConnectorSettings(
+        locale_mapping=(LocalePair("en_US", "en"),), currency="EUR", tax_config={"applyTax": True, "taxRate": "0.2"}
+    )
+    spec = channel_type_spec(ChannelType.CUSTOM_HTTP)
+    stored = [
+        MappingDraft("name", "title", MappingDirection.EXPORT),
+        MappingDraft("price", "price", MappingDirection.BOTH),
+    ]
+    rules = [
+        stored_rule(draft, attribute_present=True, catalog=catalog, channel=spec, settings=settings) for draft in stored
+    ]
+    assert [rule.broken for rule in rules if rule] == [
+        None,
+        "the connector's taxConfig adds tax to the prices it sends, and a BOTH mapping would take the channel's "
+        'taxed price into price as it is: map it EXPORT, or give it {"applyTax": false} to send and take the '
+        "price untaxed",
+    ]
+    plan = ExportPlan(rules=[rule for rule in rules if rule], settings=settings, catalog=catalog, channel=spec)
+    built = plan.build("LAMP-1", {(1, "en_US", ""): "Lamp", (2, "", ""): {"EUR": "19"}})
+    assert "price" not in built.shared.fields and [p.code.value for p in built.problems] == ["CHN-061"]

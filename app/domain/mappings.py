@@ -155,8 +155,6 @@ def _compile(
     settings: ConnectorSettings,
     errors: list[UserErrorItem],
 ) -> CompiledTransformation:
-    if draft.transformation is None:
-        return IDENTITY
     rich_text = (
         [code for code, spec in catalog.attributes.items() if spec.type is AttributeType.TEXTAREA]
         if field.type is FieldType.HTML
@@ -188,6 +186,16 @@ def _check_importable(draft: MappingDraft, compiled: CompiledTransformation) -> 
     only_a_unit = len(compiled.steps) == 1 and compiled.unit is not None
     if draft.direction is MappingDirection.EXPORT or not compiled.steps or only_a_unit:
         return []
+    if compiled.taxed_by_connector:
+        return [
+            UserErrorItem(
+                ("direction",),
+                f"the connector's taxConfig adds tax to the prices it sends, and a {draft.direction} mapping would "
+                f"take the channel's taxed price into {draft.attribute_code} as it is: map it EXPORT, or give it "
+                '{"applyTax": false} to send and take the price untaxed',
+                ErrorCode.MAPPING_INVALID,
+            )
+        ]
     return [
         UserErrorItem(
             ("transformation",),
@@ -578,6 +586,9 @@ def stored_rule(
         # Saved before convertUnit was required: broken (the field is left out and said so), not a failure of
         # every product that has a measure.
         errors += _check_unit(draft, attribute, field, compiled)
+        # A price taken back from the channel, saved before the connector's taxConfig taxed what it sends: the
+        # channel's taxed price would come into the PIM as it is.
+        errors += _check_importable(draft, compiled)
     broken = errors[0].message if errors else None
     return MappingRule(
         draft.attribute_code,

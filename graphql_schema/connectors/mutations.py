@@ -17,6 +17,7 @@ from app.domain.scopes import Scope
 from app.services.connectors import ConnectorChanges, ConnectorDraft, ConnectorService
 from app.services.mappings import MappingService
 from graphql_schema.connectors.types import (
+    TAX_CONFIG_DESCRIPTION,
     ConnectorPayload,
     ConnectorType,
     DeletePayload,
@@ -54,7 +55,7 @@ class ConnectorSettingsInput:
     locale_mapping: list[LocalePairInput] | None = strawberry.UNSET
     default_sync_type: SyncType | None = strawberry.UNSET  # type: ignore[valid-type]
     conflict_strategy: ConflictStrategy | None = strawberry.UNSET  # type: ignore[valid-type]
-    tax_config: JSON | None = strawberry.UNSET
+    tax_config: JSON | None = strawberry.field(default=strawberry.UNSET, description=TAX_CONFIG_DESCRIPTION)
     currency: str | None = strawberry.UNSET
     sync_interval_minutes: int | None = strawberry.UNSET
     fallback_policy: FallbackPolicy | None = strawberry.UNSET  # type: ignore[valid-type]

@@ -44,6 +44,14 @@ from graphql_schema.relay import Connection, Node, global_id
 from graphql_schema.scalars import JSON
 from graphql_schema.sync.types import SyncJobConnection, SyncJobType
 
+TAX_CONFIG_DESCRIPTION = (
+    "e.g. {applyTax: true, taxRate: 0.15, pricesIncludeTax: false}. With applyTax: true, every PRICE attribute "
+    "a mapping sends to a decimal (price) field is taxed as an applyTax step would tax it, unless the mapping "
+    "says applyTax itself: its own options, or {applyTax: false} to send the price untaxed. Such a price cannot "
+    "be taken back from the channel (BOTH, IMPORT) tax included: those mappings need {applyTax: false}. Options "
+    "an applyTax step of a mapping leaves out come from here."
+)
+
 
 @strawberry.type
 class ChannelFieldSpec:
@@ -125,9 +133,7 @@ class ConnectorSettings:
     locale_mapping: list[LocalePair]
     default_sync_type: SyncType  # type: ignore[valid-type]
     conflict_strategy: ConflictStrategy  # type: ignore[valid-type]
-    tax_config: JSON | None = strawberry.field(
-        description="e.g. {applyTax: true, taxRate: 0.15, pricesIncludeTax: false}"
-    )
+    tax_config: JSON | None = strawberry.field(description=TAX_CONFIG_DESCRIPTION)
     currency: str | None
     sync_interval_minutes: int | None = strawberry.field(
         description="Minutes between scheduled incremental syncs; null: no schedule."

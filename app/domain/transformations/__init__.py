@@ -45,6 +45,11 @@ order), for any other order: `[{"round": 0}, {"template": "{} SAR"}]`.
         to the decimals of the connector's currency (2 for EUR, 3 for KWD, 0 for
         JPY) unless "decimals" says otherwise.
         Options left out come from the connector's taxConfig; 0 <= taxRate < 1.
+        A connector whose taxConfig says "applyTax": true runs this step, with
+        its own options, first on every PRICE attribute sent to a decimal
+        (price) field whose mapping says no applyTax itself; "applyTax": false
+        sends that price untaxed. Steps are not run backwards, so a BOTH or
+        IMPORT mapping of such a price needs "applyTax": false.
     round           2 | {"decimals": 2, "mode": "HALF_EVEN"}
         A number, or a measure's amount, to 0-6 decimals (mode default HALF_UP).
     formatCurrency  true | {"locale": "fr_FR" | "pim" | "channel", "numberingSystem": "default" | "latn" | "native"}

@@ -90,21 +90,40 @@ def compile_transformation(
     the connector's taxConfig, which fills in the tax options a step leaves out; `markup_attributes` are the
     codes whose values are HTML already (TEXTAREA): a template writing to an HTML field escapes the others;
     `currency` is the one prices go out in: applyTax rounds to its decimals unless told otherwise.
+
+    A connector whose taxConfig says applyTax: true taxes every price it sends to a price field (`taxed_price`)
+    whose mapping has no applyTax of its own (`{"applyTax": false}` opts it out): its tax step comes first.
     """
+    tax = tax_defaults or {}
+    connector_tax = tax.get("applyTax") is True and taxed_price(attribute_type, field) and not _own_tax(raw)
     if raw is None or (isinstance(raw, Mapping | list) and not raw):
-        return IDENTITY
+        if not connector_tax:
+            return IDENTITY
+        raw = {}
     compiler = _Compiler(
         attribute_type,
         field,
         frozenset(known_attributes),
-        tax_defaults or {},
+        tax,
         frozenset(markup_attributes),
         currency_decimals(currency),
     )
-    compiled = compiler.run(raw)
+    compiled = compiler.run(raw, connector_tax)
     if compiler.errors:
         raise InvalidTransformation(compiler.errors)
     return compiled
+
+
+def taxed_price(attribute_type: AttributeType, field: ChannelField) -> bool:
+    """A price sent to a price field (a decimal field: the channel field type for money): what a connector's
+    taxConfig with applyTax: true taxes. A measure (METRIC) to a decimal field is a weight, not a price."""
+    return attribute_type is AttributeType.PRICE and field.type is FieldType.DECIMAL
+
+
+def _own_tax(raw: Any) -> bool:
+    """Whether a transformation's JSON says applyTax itself (true, false or its options) in any of its objects."""
+    objects = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+    return any(isinstance(obj, Mapping) and "applyTax" in obj for obj in objects)
 
 
 def template_attributes(raw: Any) -> frozenset[str]:
@@ -160,7 +179,11 @@ class _Compiler:
     def error(self, path: Path, message: str, code: ErrorCode = ErrorCode.MAPPING_INVALID) -> None:
         self.errors.append(UserErrorItem(path, message, code))
 
-    def run(self, raw: Any) -> CompiledTransformation:
+    def run(self, raw: Any, connector_tax: bool = False) -> CompiledTransformation:
+        if connector_tax:  # the connector's own options (checked when it was saved), before any step of the mapping
+            step = self.tax({}, ROOT, ROOT)
+            if step is not None:
+                self.steps.append(step)
         for at, message in unstorable_paths(raw, ROOT):  # a mapping's transformation is stored as it is given
             self.error(at, message)
         if isinstance(raw, Mapping):
@@ -189,6 +212,7 @@ class _Compiler:
             unit,
             self.needs_currency,
             self.form,
+            connector_tax,
         )
 
     def element(self, obj: Mapping[str, Any], path: Path) -> None:

@@ -105,6 +105,9 @@ class CompiledTransformation:
     """A formatCurrency step writes money in the connector's currency: without one, every value would fail."""
     html_form: HtmlForm | None = None
     """What the output is for an HTML field; None: what the attribute's type makes it (no step changed that)."""
+    taxed_by_connector: bool = False
+    """The first step is the connector's applyTax (its taxConfig says applyTax: true, and the mapping, a price sent
+    to a price field, has no applyTax of its own)."""
 
     def apply(self, value: Any, ctx: TransformContext) -> Any:
         for step in self.steps:
