@@ -1209,3 +1209,17 @@ def test_a_price_taken_back_from_the_channel_saved_before_the_connector_taxed_sh
     plan = ExportPlan(rules=[rule for rule in rules if rule], settings=settings, catalog=catalog, channel=spec)
     built = plan.build("LAMP-1", {(1, "en_US", ""): "Lamp", (2, "", ""): {"EUR": "19"}})
     assert "price" not in built.shared.fields and [p.code.value for p in built.problems] == ["CHN-061"]
+
+
+async def test_a_default_no_value_of_the_pim_could_be_is_refused_at_save(shop_connector: GraphQLClient) -> None:
+    """A price default of "1e400" was saved (it would have gone to the shop as 401 digits), and "-5" too."""
+    for default, message in [
+        ("1e400", "default: the amount '1e400' has 401 digits before the decimal point, at most 18"),
+        ("-5", "default: the amount cannot be negative"),
+    ]:
+        rule = {**PRICE, "whenEmpty": "DEFAULT", "transformation": {"default": default}}
+        refused = await save(shop_connector, TITLE, rule)
+        assert [(e["field"], e["code"], e["message"]) for e in refused["userErrors"]] == [
+            (["mappings", "1", "transformation", "default"], "CHN-011", message)
+        ]
+    assert (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"] == []

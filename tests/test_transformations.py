@@ -682,6 +682,60 @@ def test_a_default_the_field_cannot_take_is_a_type_mismatch(
     assert problems(raw, T.TEXT, field) == [(path, "CHN-011")]
 
 
+IMAGE_URL = ChannelField("imageUrl", FieldType.URL)
+SHORT_TAGS = ChannelField("tags", FieldType.STRING_LIST, max_length=10)
+
+
+@pytest.mark.parametrize(
+    ("raw", "attribute_type", "field", "message"),
+    [
+        (
+            "1e400",
+            T.PRICE,
+            PRICE_FIELD,
+            "default: the amount '1e400' has 401 digits before the decimal point, at most 18",
+        ),
+        ("-5", T.PRICE, PRICE_FIELD, "default: the amount cannot be negative"),
+        (
+            "0.0000000000001",
+            T.METRIC,
+            PRICE_FIELD,
+            "default: the amount '0.0000000000001' has 13 digits after the decimal point, at most 12",
+        ),
+        (
+            "files/1111111171/image/bag.jpg",
+            T.IMAGE,
+            IMAGE_URL,
+            "default: imageUrl takes an absolute http:// or https:// address the channel can download, "
+            "got 'files/1111111171/image/bag.jpg'",
+        ),
+        (["chaise", "chêne massif"], T.MULTISELECT, SHORT_TAGS, "default: tags takes at most 10 characters per item"),
+    ],
+)
+def test_a_default_is_checked_as_a_value_from_the_pim_would_be(
+    raw: Any, attribute_type: AttributeType, field: ChannelField, message: str
+) -> None:
+    """A default of "1e400" for a price was saved, and would have gone out as 401 digits, and "-5" as a price:
+    a default is sent as it is, so it is held to what a value from the PIM is (an amount of at most 18 digits
+    before the point and 12 after, a price not negative; an address a channel can download; each item of a
+    list within the field's limit)."""
+    with pytest.raises(InvalidTransformation) as caught:
+        compile_({"default": raw}, attribute_type, field)
+    assert [(error.path, error.code.value, error.message) for error in caught.value.errors] == [
+        (("transformation", "default"), "CHN-011", message)
+    ]
+
+
+def test_a_measure_may_default_below_zero_as_its_values_may_and_an_html_default_is_sanitised() -> None:
+    assert compile_({"default": "-18.5"}, T.METRIC, PRICE_FIELD).default == "-18.5"
+    assert compile_({"default": "12.50"}, T.PRICE, PRICE_FIELD).default == "12.50"
+    assert compile_({"default": "https://media.example.com/none.jpg"}, T.IMAGE, IMAGE_URL).default == (
+        "https://media.example.com/none.jpg"
+    )
+    markup = compile_({"default": '<p onclick="steal()">Bientôt<script>x()</script></p>'}, T.TEXTAREA, BODY)
+    assert markup.default == "<p>Bientôt</p>"
+
+
 def test_a_default_given_twice_is_refused() -> None:
     assert problems([{"default": "a"}, {"default": "b"}]) == [(("transformation", 1, "default"), "CHN-060")]
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from app.domain.catalog import AttributeType
 
@@ -124,3 +125,14 @@ class ChannelTypeSpec:
 
     def get_field(self, name: str) -> ChannelField | None:
         return self.by_name.get(name)
+
+
+def downloadable(text: str) -> bool:
+    """What a URL field takes: an address a channel fetches an image or a file from, absolute http(s) with a host.
+    A path in the PIM's own file store (Akeneo's "files/1111111171/image/bag.jpg") is not one, nor an address
+    relative to a page."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from app.domain.catalog import AttributeSpec, AttributeType
-from app.domain.channels import ChannelField, FieldType
+from app.domain.channels import ChannelField, FieldType, downloadable
 from app.domain.errors import ErrorCode
 from app.domain.storable import echoed
 from app.domain.transformations import HtmlForm, TransformationError, rich_text, sanitize_html, to_html
@@ -108,16 +107,6 @@ def too_long(name: str, wire: Any, limit: int) -> str | None:
     return None
 
 
-def _downloadable(text: str) -> bool:
-    """An address a channel fetches an image or a file from: absolute http(s), with a host. A path in the PIM's own
-    file store (Akeneo's "files/1111111171/image/bag.jpg") is not one, nor an address relative to a page."""
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-
-
 class WrongType(Exception):
     """A working value the channel field cannot take (a measure into a bare number, text into a boolean ...)."""
 
@@ -172,7 +161,7 @@ def serializer(channel_field: ChannelField, unit: str | None, form: HtmlForm) ->
 
         def address(value: Any) -> Any:
             text = value if isinstance(value, str) else as_text(value)
-            if not _downloadable(text):
+            if not downloadable(text):
                 raise WrongType(
                     f"{channel_field.name} takes an absolute http:// or https:// address the channel can download, "
                     f"got '{echoed(text)}': give the address it is served from with a template, e.g. "

@@ -365,7 +365,8 @@ def _check_reading(
     catalog: CatalogSpec,
     settings: ConnectorSettings,
 ) -> list[UserErrorItem]:
-    """What the connector must provide for this attribute to be read: a scope, a currency, a default."""
+    """What the connector must provide for this attribute to be read: a scope, a currency, a default (one the
+    transformation gives and that was refused is said there, not again as missing)."""
     errors: list[UserErrorItem] = []
     scopable = [attribute.code] if attribute.scopable else []
     scopable += [code for code in sorted(compiled.uses_attributes) if _scopable(catalog, code)]
@@ -394,13 +395,20 @@ def _check_reading(
                     ErrorCode.CURRENCY_NOT_SUPPORTED,
                 )
             )
-    if draft.when_empty is EmptyValuePolicy.DEFAULT and compiled.default is None:
+    if draft.when_empty is EmptyValuePolicy.DEFAULT and compiled.default is None and not _gives_default(draft):
         errors.append(
             UserErrorItem(
                 ("whenEmpty",), "whenEmpty DEFAULT needs a default in the transformation", ErrorCode.MAPPING_INVALID
             )
         )
     return errors
+
+
+def _gives_default(draft: MappingDraft) -> bool:
+    """Whether the transformation's JSON gives a default (refused or not: a refused one has its own error)."""
+    raw = draft.transformation
+    objects = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+    return any(isinstance(obj, Mapping) and obj.get("default") is not None for obj in objects)
 
 
 def _scopable(catalog: CatalogSpec, code: str) -> bool:

@@ -151,9 +151,11 @@ PRICE_FORMS = 'an amount per currency code, such as {"EUR": "12.50", "USD": "13.
 """What a price is given as (besides a plain amount in the default currency): said whenever one is refused."""
 
 
-def _amount(raw: Any, what: str) -> str:
+def checked_amount(raw: Any, what: str, *, signed: bool = False) -> str:
+    """An amount as it is stored (an exact decimal string), or ValueRejected: within the digits an amount has, and
+    not negative unless `signed` (a price never is; a measure, a temperature, may be)."""
     number = _decimal(raw, what)
-    if number < 0:
+    if number < 0 and not signed:
         raise ValueRejected(f"{what} cannot be negative")
     return format(number, "f")
 
@@ -207,7 +209,7 @@ def _price(data: Any, spec: CatalogSpec) -> dict[str, str] | PriceChanges:
                 f"a plain amount needs a default currency: enable a currency first, or give {PRICE_FORMS}",
                 ErrorCode.INVALID_CURRENCY,
             )
-        return {spec.default_currency: _amount(data, "the price")}
+        return {spec.default_currency: checked_amount(data, "the price")}
     prices: dict[str, str] = {}
     for currency, amount in data.items():
         if not isinstance(currency, str) or not CURRENCY_PATTERN.match(currency):
@@ -218,7 +220,7 @@ def _price(data: Any, spec: CatalogSpec) -> dict[str, str] | PriceChanges:
             raise ValueRejected(f"currency {currency} is not enabled in the catalog", ErrorCode.CURRENCY_NOT_ENABLED)
         if amount is None or amount == "":
             continue
-        prices[currency] = _amount(amount, f"the {currency} amount")
+        prices[currency] = checked_amount(amount, f"the {currency} amount")
     return prices
 
 
@@ -267,7 +269,7 @@ def _metric(data: Any, _spec: CatalogSpec) -> dict[str, str]:
     unit = data["unit"]
     if not isinstance(unit, str) or not unit.strip():
         raise ValueRejected("a metric needs a unit, e.g. KILOGRAM")
-    return {"amount": format(_decimal(data["amount"], "the amount"), "f"), "unit": unit.strip().upper()}
+    return {"amount": checked_amount(data["amount"], "the amount", signed=True), "unit": unit.strip().upper()}
 
 
 NORMALISERS: dict[AttributeType, Callable[[Any, CatalogSpec], Any]] = {

@@ -249,7 +249,7 @@ class _Compiler:
         if raw is None:
             return
         try:
-            self.default = _channel_value(raw, self.field)
+            self.default = _channel_value(raw, self.field, self.attribute_type)
         except ValueError as exc:
             self.error(at, f"default: {exc}", ErrorCode.FIELD_TYPE_MISMATCH)
 
