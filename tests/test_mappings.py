@@ -13,15 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from app.channels.registry import channel_type_spec
 from app.container import Container
 from app.db.engine import Database
+from app.db.models import FieldMapping
 from app.domain.catalog import AttributeSpec, AttributeType, CatalogSpec
 from app.domain.channels import ChannelType
 from app.domain.connectors import ConnectorSettings, LocalePair
 from app.domain.export_plan import ExportPlan
-from app.domain.mappings import MappingDirection, MappingDraft, check_mappings, stored_rule
+from app.domain.mappings import MappingDirection, MappingDraft, MappingRule, check_mappings, stored_rule, stored_rules
 from app.domain.scopes import Scope
 from app.domain.transformations import sanitize_html, strip_html
 from tests.catalog_fixtures import (
@@ -1223,3 +1225,68 @@ async def test_a_default_no_value_of_the_pim_could_be_is_refused_at_save(shop_co
             (["mappings", "1", "transformation", "default"], "CHN-011", message)
         ]
     assert (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"] == []
+
+
+def test_a_stored_set_taking_two_channel_values_into_one_pim_value_shows_the_offending_mapping_broken() -> None:
+    """Sets saved before saveMappings refused them failed every sync of every product they import, "this
+    attribute, locale and scope is given twice": loaded for a sync or a preview, the offending mapping is broken
+    (CHN-061) with the reason the save gives, and takes nothing; the others run."""
+    label = AttributeSpec(1, "label", AttributeType.TEXT, localizable=False, scopable=False)
+    name = AttributeSpec(2, "name", AttributeType.TEXT, localizable=True, scopable=False)
+    catalog = CatalogSpec({"label": label, "name": name}, locales=("en_US", "ar_AE", "fr_FR"))
+    pairs = (LocalePair("en_US", "en"), LocalePair("ar_AE", "ar"), LocalePair("fr_FR", "fr"))
+    settings = ConnectorSettings(locale_mapping=pairs, currency="EUR")
+    spec = channel_type_spec(ChannelType.CUSTOM_HTTP)
+    english = (LocalePair("en_US", "en"),)
+
+    def loaded(*drafts: MappingDraft) -> list[MappingRule]:
+        rules = stored_rules([(d, True) for d in drafts], catalog=catalog, channel=spec, settings=settings)
+        return [rule for rule in rules if rule is not None]
+
+    [each_locale] = loaded(MappingDraft("label", "title", MappingDirection.BOTH))
+    assert each_locale.broken == (
+        "label has one value for every locale and title is written per channel locale (en, ar, fr): a BOTH "
+        "mapping would take each of them into that one value; map it EXPORT, or map a localizable attribute"
+    )
+    title, vendor = loaded(
+        MappingDraft("name", "title", MappingDirection.BOTH),
+        MappingDraft("name", "vendor", MappingDirection.IMPORT, locale_mapping=english),
+    )
+    assert title.broken is None
+    assert vendor.broken == (
+        "name in en_US is already taken from the channel by mappings[0] (title): one value cannot be taken from two "
+        "channel fields"
+    )
+    plan = ExportPlan(rules=[title, vendor], settings=settings, catalog=catalog, channel=spec)
+    taken = [(slot.field, slot.pim_locale) for slot in plan.slots]
+    assert taken == [("title", "en_US"), ("title", "ar_AE"), ("title", "fr_FR")], "each value taken once"
+    built = plan.build("CHAIR-1", {(2, "en_US", ""): "Chair", (2, "ar_AE", ""): "كرسي", (2, "fr_FR", ""): "Chaise"})
+    assert [(p.path, p.code.value) for p in built.problems] == [(("vendor",), "CHN-061")]
+
+
+async def test_a_stored_mapping_taking_a_value_another_takes_is_listed_and_previewed_as_broken(
+    shop_connector: GraphQLClient, container: Container
+) -> None:
+    english_vendor = {
+        "attributeCode": "name",
+        "channelField": "vendor",
+        "direction": "IMPORT",
+        "localeMapping": [PIM_EN],
+    }
+    assert (await save(shop_connector, TITLE, english_vendor))["userErrors"] == []
+    async with container.db.transaction() as session:  # as saved before such a set was refused
+        await session.execute(
+            update(FieldMapping).where(FieldMapping.channel_field == "title").values(direction="BOTH")
+        )
+    listed = (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"]
+    assert [(m["channelField"], m["broken"]) for m in listed] == [
+        ("title", None),
+        (
+            "vendor",
+            "CHN-061: name in en_US is already taken from the channel by mappings[0] (title): one value cannot be "
+            "taken from two channel fields",
+        ),
+    ]
+    shown = (await preview(shop_connector, locales=["en_US"]))["en"]
+    assert shown["fields"] == {"title": "Wooden chair"}
+    assert [(p["field"], p["code"]) for p in shown["problems"]] == [(["vendor"], "CHN-061")]

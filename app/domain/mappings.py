@@ -8,7 +8,7 @@ problem changes nothing.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -461,26 +461,34 @@ def _imported_twice(
     same sync, and the product be refused. Checked once every mapping checks out on its own (rules match drafts)."""
     if len(rules) != len(drafts):
         return []
-    errors = []
-    taken: dict[tuple[str, str | None], int] = {}
-    for index, rule in enumerate(rules):
+    return [
+        UserErrorItem(("mappings", index, "attributeCode"), message, ErrorCode.MAPPING_INVALID)
+        for index, message in _taken_twice(list(enumerate(rules)), settings, catalog)
+    ]
+
+
+def _taken_twice(
+    rules: Sequence[tuple[int, MappingRule]], settings: ConnectorSettings, catalog: CatalogSpec
+) -> list[tuple[int, str]]:
+    """(position, why) of each importing mapping into a PIM value an earlier one takes from the channel already."""
+    found = []
+    taken: dict[tuple[str, str | None], tuple[int, MappingRule]] = {}
+    for index, rule in rules:
         if rule.direction is MappingDirection.EXPORT or rule.attribute is None:
             continue
         for _, pim_locale in dict.fromkeys(_written(rule, settings, catalog)):
-            key = (rule.attribute.code, pim_locale)
-            first = taken.setdefault(key, index)
+            first, by = taken.setdefault((rule.attribute.code, pim_locale), (index, rule))
             if first != index:
                 where = f" in {pim_locale}" if pim_locale else ""
-                errors.append(
-                    UserErrorItem(
-                        ("mappings", index, "attributeCode"),
+                found.append(
+                    (
+                        index,
                         f"{rule.attribute.code}{where} is already taken from the channel by mappings[{first}] "
-                        f"({rules[first].field.name}): one value cannot be taken from two channel fields",
-                        ErrorCode.MAPPING_INVALID,
+                        f"({by.field.name}): one value cannot be taken from two channel fields",
                     )
                 )
                 break
-    return errors
+    return found
 
 
 def _unit_given_twice(drafts: Sequence[MappingDraft], rules: Sequence[MappingRule]) -> list[UserErrorItem]:
@@ -608,6 +616,35 @@ def stored_rule(
         draft.when_empty,
         broken,
     )
+
+
+def stored_rules(
+    stored: Sequence[tuple[MappingDraft, bool]],
+    *,
+    catalog: CatalogSpec,
+    channel: ChannelTypeSpec,
+    settings: ConnectorSettings,
+) -> list[MappingRule | None]:
+    """A saved mapping set rebuilt for an export, each (draft, whether its attribute is still there) in order, as
+    stored_rule rebuilds it; then what the set as a whole no longer passes, saved before saveMappings refused it:
+    a mapping that would take two channel values into one PIM value (each locale's into a value kept once for every
+    locale, or into a value an earlier mapping takes) is broken with the reason the save gives, instead of failing
+    every product it imports ("this attribute, locale and scope is given twice")."""
+    rules = [
+        stored_rule(draft, attribute_present=present, catalog=catalog, channel=channel, settings=settings)
+        for draft, present in stored
+    ]
+    for index, rule in enumerate(rules):
+        if rule is not None and rule.broken is None:
+            problems = _imports_into(rule, settings, catalog)
+            if problems:
+                rules[index] = replace(rule, broken=problems[0].message)
+    sound = [(index, rule) for index, rule in enumerate(rules) if rule is not None and rule.broken is None]
+    for index, reason in _taken_twice(sound, settings, catalog):
+        rule = rules[index]
+        assert rule is not None
+        rules[index] = replace(rule, broken=reason)
+    return rules
 
 
 def as_draft(raw: Mapping[str, Any]) -> MappingDraft:

@@ -25,7 +25,7 @@ from app.domain.mappings import (
     MappingDraft,
     MappingRule,
     check_mappings,
-    stored_rule,
+    stored_rules,
 )
 from app.domain.reconcile import held_by_conflict
 from app.domain.storable import echoed
@@ -73,28 +73,27 @@ class Holds:
 
 def rules_of(connector: Connector, rows: Sequence[FieldMapping], catalog: CatalogSpec) -> list[MappingRule]:
     """A connector's saved mappings as the pipeline runs them; broken ones are kept and marked."""
-    spec = channel_type_spec(ChannelType(connector.channel_type))
-    settings = settings_of(connector)
-    rules = [
-        stored_rule(
-            draft_of(row),
-            attribute_present=row.attribute_id is not None,
-            catalog=catalog,
-            channel=spec,
-            settings=settings,
-        )
-        for row in rows
+    return [rule for rule in _stored(connector, rows, catalog) if rule is not None]
+
+
+def broken_reasons(connector: Connector, rows: Sequence[FieldMapping], catalog: CatalogSpec) -> list[str | None]:
+    """Why each of a connector's saved mappings (all of them, in order: some reasons lie in the set, a value two
+    mappings take) sends nothing (CHN-061), None for a sound one: an attribute it maps or its template names was
+    deleted, or it no longer checks out (a measure saved without the unit its field takes). Read from the rules the
+    export plan runs (`rules_of`), so what is shown is what exports skip."""
+    return [
+        f"{ErrorCode.MAPPING_BROKEN}: {rule.broken}" if rule is not None and rule.broken else None
+        for rule in _stored(connector, rows, catalog)
     ]
-    return [rule for rule in rules if rule is not None]
 
 
-def broken_reason(row: FieldMapping, catalog: CatalogSpec, connector: Connector) -> str | None:
-    """Why a saved mapping sends nothing (CHN-061): an attribute it maps or its template names was deleted, or it
-    no longer checks out (a measure saved without the unit its field takes). Read from the rule the export plan
-    runs (`rules_of`), so what is shown is what exports skip."""
-    rules = rules_of(connector, [row], catalog)
-    broken = rules[0].broken if rules else None
-    return f"{ErrorCode.MAPPING_BROKEN}: {broken}" if broken else None
+def _stored(connector: Connector, rows: Sequence[FieldMapping], catalog: CatalogSpec) -> list[MappingRule | None]:
+    return stored_rules(
+        [(draft_of(row), row.attribute_id is not None) for row in rows],
+        catalog=catalog,
+        channel=channel_type_spec(ChannelType(connector.channel_type)),
+        settings=settings_of(connector),
+    )
 
 
 class MappingService:

@@ -217,7 +217,7 @@ class ConnectorMutation:
             rows = await service.save(connector_code, drafts)
             catalog = await info.context.loaders.spec()
             connector = await _connectors(info).existing(connector_code)
-            return [FieldMappingType.from_row(row, catalog, connector) for row in rows]
+            return FieldMappingType.from_rows(rows, catalog, connector)
 
         result = await attempt(info, Scope.MAPPINGS_EDIT, save)
         return SaveMappingsPayload(mappings=result.value or [], user_errors=result.errors)

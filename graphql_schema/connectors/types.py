@@ -5,6 +5,7 @@ Credentials are write-only: no type here has a field that returns them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
@@ -23,7 +24,7 @@ from app.domain.scopes import Scope
 from app.domain.sync import SyncJobStatus as SyncJobStatusValue
 from app.services.connector_webhooks import webhook_path
 from app.services.connectors import TestOutcome, settings_of
-from app.services.mappings import Preview, broken_reason
+from app.services.mappings import Preview, broken_reasons
 from graphql_schema.conflicts.queries import status_value
 from graphql_schema.conflicts.types import ConflictConnection, ConflictType
 from graphql_schema.context import Info
@@ -219,7 +220,15 @@ class FieldMappingType:
     )
 
     @classmethod
-    def from_row(cls, row: FieldMapping, catalog: CatalogSpec, connector: Connector) -> FieldMappingType:
+    def from_rows(
+        cls, rows: Sequence[FieldMapping], catalog: CatalogSpec, connector: Connector
+    ) -> list[FieldMappingType]:
+        """A connector's whole saved set, in order: whether one is broken may lie in the others."""
+        reasons = broken_reasons(connector, rows, catalog)
+        return [cls.from_row(row, broken) for row, broken in zip(rows, reasons, strict=True)]
+
+    @classmethod
+    def from_row(cls, row: FieldMapping, broken: str | None) -> FieldMappingType:
         pairs = row.locale_mapping
         return cls(
             id=global_id("FieldMapping", row.id),
@@ -231,7 +240,7 @@ class FieldMappingType:
             if pairs is None
             else [LocalePair.from_value(LocalePairValue.from_json(p)) for p in pairs],
             when_empty=EmptyValuePolicyValue(row.when_empty),
-            broken=broken_reason(row, catalog, connector),
+            broken=broken,
         )
 
 
@@ -260,7 +269,7 @@ class ConnectorType(Node):
         info.context.require(Scope.MAPPINGS_VIEW)
         rows = await info.context.loaders.mappings_by_connector.load(self.row.id)
         catalog = await info.context.loaders.spec()
-        return [FieldMappingType.from_row(row, catalog, self.row) for row in rows]
+        return FieldMappingType.from_rows(rows, catalog, self.row)
 
     @strawberry.field(description="Public URL path that the channel posts its webhooks to.")
     def webhook_path(self) -> str | None:
