@@ -23,6 +23,7 @@ from app.domain.transformations import (
     CompiledTransformation,
     InvalidTransformation,
     compile_transformation,
+    step_objects,
     template_attributes,
 )
 
@@ -406,9 +407,7 @@ def _check_reading(
 
 def _gives_default(draft: MappingDraft) -> bool:
     """Whether the transformation's JSON gives a default (refused or not: a refused one has its own error)."""
-    raw = draft.transformation
-    objects = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
-    return any(isinstance(obj, Mapping) and obj.get("default") is not None for obj in objects)
+    return any(obj.get("default") is not None for obj in step_objects(draft.transformation))
 
 
 def _scopable(catalog: CatalogSpec, code: str) -> bool:

@@ -117,6 +117,7 @@ from app.domain.transformations.compile import (
     STEP_ORDER,
     TEXT_FIELD_TYPES,
     compile_transformation,
+    step_objects,
     template_attributes,
 )
 from app.domain.transformations.model import (
@@ -158,6 +159,7 @@ __all__ = [
     "compile_transformation",
     "rich_text",
     "sanitize_html",
+    "step_objects",
     "strip_html",
     "template_attributes",
     "to_html",

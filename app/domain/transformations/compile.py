@@ -120,19 +120,24 @@ def taxed_price(attribute_type: AttributeType, field: ChannelField) -> bool:
     return attribute_type is AttributeType.PRICE and field.type is FieldType.DECIMAL
 
 
+def step_objects(raw: Any) -> list[Mapping[str, Any]]:
+    """The objects of a transformation's JSON (one, or a list of them), read without compiling it: what a saved
+    mapping's steps say can be asked even of one that no longer compiles."""
+    objects = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+    return [obj for obj in objects if isinstance(obj, Mapping)]
+
+
 def _own_tax(raw: Any) -> bool:
     """Whether a transformation's JSON says applyTax itself (true, false or its options) in any of its objects."""
-    objects = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
-    return any(isinstance(obj, Mapping) and "applyTax" in obj for obj in objects)
+    return any("applyTax" in obj for obj in step_objects(raw))
 
 
 def template_attributes(raw: Any) -> frozenset[str]:
     """The attribute codes the templates of a transformation's JSON name, read without compiling it: a saved
     mapping whose template names a deleted attribute no longer compiles, and must still say which one."""
-    objects = [raw] if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
     codes: set[str] = set()
-    for obj in objects:
-        template = obj.get("template") if isinstance(obj, Mapping) else None
+    for obj in step_objects(raw):
+        template = obj.get("template")
         if not isinstance(template, str):
             continue
         try:
