@@ -319,7 +319,8 @@ class ConnectorService:
             raise InvalidInput(errors)
         spec = channel_type_spec(channel_type)
         errors += check_credentials(spec.credentials_schema, draft.credentials, ("input", "credentials"))
-        settings, setting_errors = await self._settings_problems(ConnectorSettings(), draft.settings, spec)
+        catalog = await self._catalog()  # read once: the settings are checked before the test and after it
+        settings, setting_errors = self._settings_problems(ConnectorSettings(), draft.settings, spec, catalog)
         errors += setting_errors
         if is_valid_code(draft.code):
             errors += await self._code_taken_problems(draft.code)
@@ -327,7 +328,7 @@ class ConnectorService:
             raise InvalidInput(errors)
         outcome = await self.run_test(channel_type, draft.credentials)
         locales = outcome.info.supported_locales if outcome.info else spec.supported_locales
-        settings = await self._checked_settings(settings, spec, locales)
+        settings = self._checked_settings(settings, spec, locales, catalog)
         row = Connector(
             tenant_id=self.tenant_id,
             code=draft.code,
@@ -361,8 +362,9 @@ class ConnectorService:
             errors += check_credentials(spec.credentials_schema, changes.credentials, ("input", "credentials"))
         changed = _changed_settings(changes)
         known = None if changes.credentials is not None else channel_locales_of(current, spec)
-        settings, setting_errors = await self._settings_problems(
-            settings_of(current), changes.settings, spec, known, changed=changed
+        catalog = await self._catalog()  # read once: the settings are checked before the test and after it
+        settings, setting_errors = self._settings_problems(
+            settings_of(current), changes.settings, spec, catalog, known, changed=changed
         )
         errors += setting_errors
         if errors:
@@ -373,7 +375,7 @@ class ConnectorService:
             outcome = await self.run_test(ChannelType(current.channel_type), changes.credentials)
             locales = outcome.info.supported_locales if outcome.info else locales
         if changed:
-            settings = await self._checked_changes(settings, changed, spec, locales)
+            settings = self._checked_changes(settings, changed, spec, locales, catalog)
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
             settings = _with_decided(row, settings, changed)
@@ -473,11 +475,12 @@ class ConnectorService:
             raise InvalidInput([self._not_found(code)])
         return row
 
-    async def _settings_problems(
+    def _settings_problems(
         self,
         current: ConnectorSettings,
         given: Mapping[str, Any],
         spec: ChannelTypeSpec,
+        catalog: CatalogSpec,
         channel_locales: Sequence[str] | None = None,
         *,
         changed: frozenset[str] | None = None,
@@ -488,27 +491,30 @@ class ConnectorService:
         only; the test's locales are checked after it."""
         settings, errors = merge_settings(current, given)
         if not errors and (changed is None or changed):
-            _, errors = check_settings(
-                settings, catalog=await self._catalog(), channel=spec, channel_locales=channel_locales
-            )
+            _, errors = check_settings(settings, catalog=catalog, channel=spec, channel_locales=channel_locales)
             errors = [error for error in errors if changed is None or error.path[0] in changed]
         return settings, [error.under("input", "settings") for error in errors]
 
-    async def _checked_settings(
-        self, settings: ConnectorSettings, spec: ChannelTypeSpec, locales: Sequence[str] | None
+    def _checked_settings(
+        self, settings: ConnectorSettings, spec: ChannelTypeSpec, locales: Sequence[str] | None, catalog: CatalogSpec
     ) -> ConnectorSettings:
-        checked, errors = check_settings(settings, catalog=await self._catalog(), channel=spec, channel_locales=locales)
+        checked, errors = check_settings(settings, catalog=catalog, channel=spec, channel_locales=locales)
         if errors:
             raise InvalidInput([error.under("input", "settings") for error in errors])
         return checked
 
-    async def _checked_changes(
-        self, settings: ConnectorSettings, changed: frozenset[str], spec: ChannelTypeSpec, locales: Sequence[str] | None
+    def _checked_changes(
+        self,
+        settings: ConnectorSettings,
+        changed: frozenset[str],
+        spec: ChannelTypeSpec,
+        locales: Sequence[str] | None,
+        catalog: CatalogSpec,
     ) -> ConnectorSettings:
         """The settings an update changes (contract names in `changed`), checked and spelled canonically; the others
         are kept as stored, unchecked: one that went stale since (a channel locale the store stopped reporting)
         must not make a rename, or a change to another setting, fail on something the user did not touch."""
-        checked, errors = check_settings(settings, catalog=await self._catalog(), channel=spec, channel_locales=locales)
+        checked, errors = check_settings(settings, catalog=catalog, channel=spec, channel_locales=locales)
         errors = [error for error in errors if error.path[0] in changed]
         if errors:
             raise InvalidInput([error.under("input", "settings") for error in errors])
