@@ -361,8 +361,8 @@ def _variant(
     # The SKU is how products are matched, so it is always sent and never cleared (spec: sku).
     sku = fields.get("sku")
     variant["sku"] = bounded_text("sku", sku if sku else document.sku)
-    for problem in uncleared(fields):
-        raise MappingProblem(problem.code, problem.message)
+    if refused := uncleared(fields):
+        raise MappingProblem(refused[0].code, refused[0].message)
     for name in ("price", "compareAtPrice"):
         if name in fields:
             variant[name] = price_value(name, fields[name])
