@@ -45,6 +45,9 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     for repeated in SILENCED:
         logging.getLogger(repeated).setLevel(logging.CRITICAL + 1)
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(present, _MigrationSetUp) for present in migration.filters):
+        migration.addFilter(_MigrationSetUp())
 
 
 QUIET_LIBRARIES = ("httpx", "httpcore", "alembic.runtime.plugins")
@@ -53,6 +56,18 @@ a worker's log, rendered at a cost a 100,000-product export feels. The channel c
 (endpoint, status, time) at DEBUG; the libraries' warnings still come through. alembic logs "setup plugin" at INFO
 for each of its own plugins as it is imported, which is when a process first reads the migrations (app.db.migrate),
 after its logs are set up: lines about alembic's insides in every command's output."""
+
+
+class _MigrationSetUp(logging.Filter):
+    """Drops alembic's two set-up lines ("Context impl SQLiteImpl.", "Will assume non-transactional DDL."), which
+    every `pimsync migrate` printed even with nothing to migrate; its "Running upgrade 0010 -> 0011" lines, which
+    tell an operator what changed, still come through."""
+
+    SET_UP = ("Context impl ", "Will assume ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(self.SET_UP))
+
 
 SILENCED = ("strawberry.execution",)
 """strawberry logs every GraphQL error with the exception's message and traceback, which can carry what the
