@@ -16,6 +16,7 @@ import httpx
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
+from arq import Retry
 from arq.connections import ArqRedis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -38,6 +39,8 @@ from workers.tasks.maintenance import (
     recover_webhooks,
     start_scheduled_syncs,
 )
+from workers.tasks.sync import plan_sync_job, run_sync_chunk
+from workers.tasks.webhooks import process_webhook_delivery
 
 NOT_REACHABLE = "not reachable"
 SCHEMA_BEHIND = "schema behind, run `pimsync migrate`"
@@ -338,6 +341,43 @@ async def test_a_periodic_task_while_the_database_does_not_answer_is_one_warning
             await down.dispose()
     assert done in (0, [])
     logged = capsys.readouterr().err
+    [line] = [line for line in logged.splitlines() if "database_unavailable" in line]
+    assert "warning" in line and task.__name__ in line and "ConnectionRefusedError" in line, line
+
+
+ONE_OFF_TASKS = [
+    (plan_sync_job, {"job_id": 1}, "background_retry_seconds"),
+    (run_sync_chunk, {"chunk_id": 1}, "sync_lease_seconds"),
+    (process_webhook_delivery, {"delivery_pk": 1}, "background_retry_seconds"),
+]
+
+
+@pytest.mark.parametrize(
+    ("task", "arguments", "wait"), ONE_OFF_TASKS, ids=[task.__name__ for task, _, _ in ONE_OFF_TASKS]
+)
+async def test_a_sync_or_webhook_task_while_the_database_does_not_answer_is_queued_again_with_one_warning_line(
+    task: Callable[..., Awaitable[object]],
+    arguments: dict[str, int],
+    wait: str,
+    container: Container,
+    app_logging: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A chunk (or a job's planning, or a webhook delivery) a worker was running when the database went away
+    failed in arq's log with a whole traceback and was dropped: the chunk waited for the recovery sweep, about
+    40 s after its lease ran out. It is now queued again (a chunk once its lease has run out, so that the run
+    after it can take it up), said in one line."""
+    app_logging()
+    with closed_port() as port:
+        down = Database(UNREACHABLE_POSTGRES.format(closed_port=port))
+        try:
+            with pytest.raises(Retry) as retried:
+                await task({"container": dataclasses.replace(container, db=down), "job_try": 1}, **arguments)
+        finally:
+            await down.dispose()
+    assert retried.value.defer_score == getattr(container.settings, wait) * 1000
+    logged = capsys.readouterr().err
+    assert "Traceback" not in logged, logged
     [line] = [line for line in logged.splitlines() if "database_unavailable" in line]
     assert "warning" in line and task.__name__ in line and "ConnectionRefusedError" in line, line
 

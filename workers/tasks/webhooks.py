@@ -6,6 +6,7 @@ from arq import Retry
 
 from app.services.webhooks import process_delivery
 from workers.context import WorkerContext
+from workers.tasks.outage import after_outage
 
 
 async def process_webhook_delivery(ctx: WorkerContext, *, delivery_pk: int) -> str:
@@ -14,7 +15,10 @@ async def process_webhook_delivery(ctx: WorkerContext, *, delivery_pk: int) -> s
     A delivery that is no longer PENDING is left alone, so a duplicate job
     (a recovery racing the first one) does nothing.
     """
-    result = await process_delivery(ctx["container"], delivery_pk)
+    container = ctx["container"]
+    retry_in = container.settings.background_retry_seconds
+    work = process_delivery(container, delivery_pk)
+    result = await after_outage("process_webhook_delivery", work, retry_in=retry_in, delivery=delivery_pk)
     if result.retry_in is not None:
         raise Retry(defer=result.retry_in)
     return result.status
