@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -48,6 +49,10 @@ DATABASE_UNAVAILABLE = "the database is not answering: try again shortly"
 RETRY_AFTER = {"Retry-After": "5"}
 """Said with a 503 while the database does not answer (restarting, failing over): clients and channels come back."""
 SCHEMA_BEHIND_TOLD = "the database's schema is behind this release: try again once `pimsync migrate` has run"
+NESTED_TOO_DEEPLY = "the request nests JSON arrays and objects too deeply to be read: send flatter data"
+"""Said of a body or socket message Python's JSON parser cannot read for recursing once per level (about 950)."""
+UNREADABLE_BODY = "Unable to parse request body as JSON"
+"""strawberry's own words for a body that is not JSON, kept for every other malformed body."""
 TRY_AGAIN_LATER = 1013
 """The websocket close code for the same (RFC 6455's registry: "Try Again Later")."""
 
@@ -91,10 +96,25 @@ async def authenticate(container: Container, token: str) -> Principal:
     return principal
 
 
+class NestedTooDeeply(json.JSONDecodeError):
+    """JSON nested deeper than the parser's recursion reaches: a JSONDecodeError, so that strawberry closes a
+    socket sending it 4400 as it does for any message that is not JSON."""
+
+
+def decode_json(text: str | bytes) -> Any:
+    """JSON as strawberry decodes it, NestedTooDeeply where the parser ran out of recursion: 10,000 brackets (20 kB)
+    raised RecursionError, a 500 with a traceback over HTTP, a socket dropped without a close frame."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise NestedTooDeeply(NESTED_TOO_DEEPLY, text if isinstance(text, str) else "", 0) from None
+
+
 def parse_body(text: str | bytes, parse: Callable[[str], Any], *, max_values: int) -> Any:
     """A GraphQL request body (or its `variables` parameter) as `parse` reads it, refused with a 400 saying why
-    when it is not UTF-8 or holds half a character (the first was a 500, the second reached the database and
-    failed there as a server error), and with a 413 when it holds more than `max_values` JSON values.
+    when it is not UTF-8, not JSON, nested too deeply or holds half a character (the first and the third were a 500,
+    the last reached the database and failed there as a server error), and with a 413 when it holds more than
+    `max_values` JSON values.
     HTTPException (cross_web's, which strawberry depends on) is what strawberry's view answers with its status and
     message."""
     if isinstance(text, bytes):
@@ -105,7 +125,12 @@ def parse_body(text: str | bytes, parse: Callable[[str], Any], *, max_values: in
             raise HTTPException(
                 400, f"the request body is not UTF-8 (byte {byte:#04x} at offset {exc.start}): send JSON as UTF-8"
             ) from None
-    parsed = parse(text)
+    try:
+        parsed = parse(text)
+    except NestedTooDeeply:
+        raise HTTPException(400, NESTED_TOO_DEEPLY) from None
+    except json.JSONDecodeError:
+        raise HTTPException(400, UNREADABLE_BODY) from None
     if holds_more_values(parsed, max_values):
         raise HTTPException(BodyTooLarge.status, too_many_values(max_values))
     refused = half_character(parsed, text)
@@ -178,8 +203,11 @@ class GraphQLApp(GraphQL[Context, None]):
         self.subscriptions = subscriptions
         self.max_input_values = max_input_values
 
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
+
     def parse_json(self, data: str | bytes) -> Any:
-        return parse_body(data, super().parse_json, max_values=self.max_input_values)
+        return parse_body(data, decode_json, max_values=self.max_input_values)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal: Principal | None = getattr(request.state, "principal", None)

@@ -13,6 +13,7 @@ import pytest
 from graphql import get_introspection_query
 from sqlalchemy import func, select
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from app.container import Container
@@ -302,3 +303,50 @@ async def test_a_lone_surrogate_in_the_variables_is_a_400_naming_where_and_chang
     )
     assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
     assert (await upsert(gql, products[0]))["userErrors"] == []
+
+
+# -- JSON nested deeper than it can be read ---------------------------------------------------------------
+
+
+TOO_DEEP = "the request nests JSON arrays and objects too deeply to be read: send flatter data"
+
+
+def _nested(depth: int) -> str:
+    """A JSON array holding an array ... `depth` levels deep: a few kilobytes, well inside every size limit."""
+    return "[" * depth + "]" * depth
+
+
+async def test_a_body_nesting_json_too_deeply_is_a_400_and_logs_no_traceback(
+    client: httpx.AsyncClient, gql: GraphQLClient, app_logging: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python's JSON parser recurses once per level: 10,000 brackets (20 kB) ended the request in a RecursionError,
+    a bare 500 'Internal Server Error' and a traceback in the log for each, sent by any token holder as often as
+    they liked. It is a 400 saying why, in the variables and in a GET's variables alike."""
+    app_logging()
+    headers = {"Authorization": f"Bearer {gql.token}", "Content-Type": "application/json"}
+    body = '{"query": "query($v: JSON) { __typename }", "variables": {"v": ' + _nested(10_000) + "}}"
+    posted = await client.post("/graphql", content=body.encode(), headers=headers)
+    got = await client.get(
+        "/graphql", params={"query": "{ __typename }", "variables": _nested(10_000)}, headers=headers
+    )
+    assert [(posted.status_code, posted.text), (got.status_code, got.text)] == [(400, TOO_DEEP)] * 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert (await gql("{ __typename }")) == {"__typename": "Query"}
+
+
+async def test_a_socket_message_nesting_json_too_deeply_closes_the_socket_4400_before_any_token_is_checked(
+    settings: Settings, app_logging: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same message on the websocket, sent before connection_init (so by anyone who can reach the API), broke
+    the socket without a close frame and logged a traceback each time; it is closed 4400 as any message that
+    cannot be read."""
+    app_logging()
+    with serve(create_app(settings), lifespan="on", ws="websockets-sansio") as origin:
+        url = origin.replace("http://", "ws://") + "/graphql"
+        async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+            await ws.send('{"type": "connection_init", "payload": ' + _nested(10_000) + "}")
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None, closed.value
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4400, "WebSocket message must be valid JSON")
+    assert "Traceback" not in capsys.readouterr().err
