@@ -38,7 +38,7 @@ from app.secrets import CredentialVault
 from app.settings import Settings
 from tests.catalog_fixtures import set_up_catalog
 from tests.conftest import GraphQLClient, TenantHandle
-from tests.connector_fixtures import ServedShop, create_connector, served_shop
+from tests.connector_fixtures import CREATE_CONNECTOR, UPDATE_CONNECTOR, ServedShop, create_connector, served_shop
 from tests.emulators.shopify import ShopifyEmulator, ShopInfo
 from tests.ports import closed_port
 from tests.shopify_fixtures import DOMAIN, shopify
@@ -193,6 +193,45 @@ async def test_bad_shopify_and_woocommerce_signatures_are_401(
     body, headers = wc_delivery(wc_product(208), secret="wrong")
     assert refusal(await client.post(woo_at, content=body, headers=headers)) == (401, "CHN-050")
     assert await deliveries(db, shopify_at) == [] and await deliveries(db, woo_at) == []
+
+
+async def test_a_woocommerce_webhook_secret_anyone_could_guess_is_refused_and_no_delivery_is_forged(
+    client: httpx.AsyncClient, db: Database, catalog: GraphQLClient
+) -> None:
+    """A WooCommerce connector took a one-character webhookSecret: whoever learnt its webhook path then signed a
+    delivery with each of the 94 visible characters in turn and the one that matched was accepted, stored and
+    handed to the conflict checker as the store's word. Shopify's and CUSTOM_HTTP's
+    secrets had to be 16 characters already; WooCommerce's is held to the same, at create and at update."""
+    credentials = {
+        "storeUrl": "http://127.0.0.1:9",
+        "consumerKey": "ck_" + "a" * 40,
+        "consumerSecret": "cs_" + "b" * 40,
+        "webhookSecret": "k",
+    }
+    given = {"code": "woo", "name": "Woo", "channelType": "WOOCOMMERCE", "credentials": credentials}
+    payload = (await catalog(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    forged = []
+    if payload["connector"] is not None:
+        for guess in map(chr, range(ord("!"), ord("~") + 1)):
+            body, headers = wc_delivery(wc_product(208), secret=guess, delivery_id=f"forged-{ord(guess)}")
+            answer = await client.post(payload["connector"]["webhookPath"], content=body, headers=headers)
+            if answer.status_code == 202:
+                forged.append(guess)
+    assert forged == [], "a delivery signed by guessing the secret was taken"
+    [error] = payload["userErrors"]
+    assert (error["field"], error["code"]) == (["input", "credentials", "webhookSecret"], "CHN-002")
+    assert "at least 16 characters" in error["message"], error["message"]
+
+    woo_at = await woocommerce_path(catalog)
+    code = (await catalog("{ connectors { edges { node { code webhookPath } } } }"))["connectors"]["edges"]
+    [woo] = [edge["node"]["code"] for edge in code if edge["node"]["webhookPath"] == woo_at]
+    update = {"credentials": {**credentials, "webhookSecret": "0123456789abcde"}}
+    changed = (await catalog(UPDATE_CONNECTOR, {"code": woo, "input": update}))["updateConnector"]
+    assert [(e["field"], e["code"]) for e in changed["userErrors"]] == [
+        (["input", "credentials", "webhookSecret"], "CHN-002")
+    ]
+    body, headers = wc_delivery(wc_product(208))
+    assert (await client.post(woo_at, content=body, headers=headers)).status_code == 202, "the secret changed"
 
 
 async def test_a_shopify_delivery_for_another_shop_of_the_same_app_is_refused(

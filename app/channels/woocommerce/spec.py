@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from app.domain.channels import Capability, ChannelField, ChannelType, ChannelTypeSpec, FieldType
+from app.domain.credentials import MIN_SIGNING_SECRET_LENGTH
 
 STATUSES: Final = ("draft", "pending", "private", "publish")
 """Post statuses a product can be written with (get_post_statuses()); the schema also accepts future, auto-draft
@@ -64,10 +65,11 @@ CREDENTIALS_SCHEMA: Final[dict[str, Any]] = {
             "title": "Webhook secret",
             "description": (
                 "The secret of the store's product webhooks, which WooCommerce uses to sign each delivery "
-                "(X-WC-Webhook-Signature, base64 HMAC-SHA256 of the raw body)."
+                "(X-WC-Webhook-Signature, base64 HMAC-SHA256 of the raw body): at least 16 characters (WooCommerce "
+                "generates a long one when the field is left blank). Without it, product webhooks are not accepted."
             ),
             "type": "string",
-            "minLength": 1,
+            "minLength": MIN_SIGNING_SECRET_LENGTH,
             "writeOnly": True,
             "format": "password",
         },
