@@ -112,6 +112,25 @@ SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 are letters, digits and underscores, so the hint ends at the first question mark."""
 
 
+ECHOED_INPUT = re.compile(r"(?:, found| Found): .*\Z", re.DOTALL)
+"""Where graphql-core's 'Expected value of type ...' messages quote the input they refuse (", found: {...}." or,
+after a suggestion, " Found: {...}."), to the end of the message: names never hold it, values come after it."""
+
+
+def without_echoed_input(message: str) -> str:
+    """`message` without the input value graphql-core quotes when an input does not fit its type: an input object
+    missing a required field, naming one it does not have or given as something else was quoted whole, and with it
+    every field beside the wrong one, a connector's credentials included. The message still names the type and
+    the field, and its path (or location) says where."""
+    if "Expected value of type '" not in message:
+        return message
+    match = ECHOED_INPUT.search(message)
+    if match is None:
+        return message
+    kept = message[: match.start()]
+    return kept if kept.endswith((".", "?")) else f"{kept}."
+
+
 class ErrorPolicy(SchemaExtension):
     """Gives every error a code; logs faults and, in production, masks their message.
 
@@ -167,7 +186,9 @@ class ErrorPolicy(SchemaExtension):
         return self._with_code(error, "INTERNAL_SERVER_ERROR", message)
 
     def _told(self, message: str) -> str:
-        """The message of an error in the request, without its suggestions when they are to be hidden."""
+        """The message of an error in the request, without the input it refuses, nor its suggestions when they are
+        to be hidden."""
+        message = without_echoed_input(message)
         return SUGGESTION.sub("", message) if self.hide_suggestions else message
 
     @staticmethod

@@ -173,6 +173,46 @@ async def test_malformed_credentials_are_refused_without_echoing_them(
     assert (await catalog(CONNECTORS))["connectors"]["totalCount"] == 0
 
 
+LEAKED = "signing-secret-0123456789-never-shown"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        # the input as a variable, without its name
+        (CREATE_CONNECTOR, {"code": "shop", "channelType": "CUSTOM_HTTP", "credentials": {"signingSecret": LEAKED}}),
+        # the same in the document, and an update naming a field the input does not have
+        (
+            'mutation { createConnector(input: {code: "shop", channelType: CUSTOM_HTTP, credentials: {signingSecret: "'
+            + LEAKED
+            + '"}}) { userErrors { message } } }',
+            None,
+        ),
+        (
+            'mutation { updateConnector(code: "shop", input: {nmae: "Shop", credentials: {signingSecret: "'
+            + LEAKED
+            + '"}}) { userErrors { message } } }',
+            None,
+        ),
+    ],
+)
+async def test_an_input_that_does_not_fit_its_type_is_refused_without_echoing_its_credentials(
+    catalog: GraphQLClient, document: tuple[str, dict[str, Any] | None]
+) -> None:
+    """graphql-core tells an input object that misses a required field (or names one it does not have) by quoting
+    the whole object: `createConnector` without a name answered 'Expected value of type 'CreateConnectorInput' to
+    include required field 'name', found: {... 'credentials': {'signingSecret': '...'}}', the secret in the error
+    a frontend shows, reports to its error tracker and a proxy logs. The error says which field, without the
+    values."""
+    query, given = document
+    errors = await catalog.errors(query, None if given is None else {"input": given})
+    assert len(errors) == 1, errors
+    message = errors[0]["message"]
+    assert LEAKED not in json.dumps(errors), message
+    assert "Expected value of type" in message and ("'name'" in message or "'nmae'" in message), message
+    assert (await catalog(CONNECTORS))["connectors"]["totalCount"] == 0
+
+
 @pytest.mark.parametrize(
     ("given", "path", "code"),
     [
