@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.settings import Settings
+from app.var_dir import make_private_dir
 
 _servers: dict[Path, Any] = {}
 
@@ -25,7 +26,7 @@ CLIENTS_SETTLE_SECONDS = 1.0
 
 def start_embedded_redis(settings: Settings) -> str:
     """Start (or join) the embedded server and return its `unix://` URL."""
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.var_dir)
     socket = settings.embedded_redis_socket
     db_file = settings.var_dir / "redis.rdb"
     server = _servers.get(db_file)

@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from app.domain.webhook_secrets import RetiredSecret
 from app.settings import Settings
+from app.var_dir import make_private_dir
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +46,7 @@ def _key_file(settings: Settings) -> str:
     if existing is not None:
         return existing
     path = settings.secret_key_file
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     key = Fernet.generate_key()
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -271,6 +272,18 @@ async def test_migrate_on_a_fresh_checkout_makes_the_var_dir(cli: Cli) -> None:
     assert "Traceback" not in result.output
     database = cli.tmp / "checkout" / "var" / "pimsync.sqlite3"
     assert "tenants" in await table_names(f"sqlite+aiosqlite:///{database}")
+
+
+async def test_the_var_dir_a_command_makes_is_readable_by_its_owner_only(cli: Cli) -> None:
+    """The var dir holds the SQLite database (every tenant's catalog, conflicts with their values, webhook
+    deliveries), the embedded Redis' dump and the secret key: it was made 0755 and the database in it 0644, so any
+    other user of the machine could copy every tenant's data, the key file alone being kept private."""
+    var_dir = cli.tmp / "checkout" / "var"
+    fresh = {**cli.env, "DATABASE_URL": None, "PIMSYNC_VAR_DIR": str(var_dir)}
+    result = await asyncio.to_thread(CliRunner().invoke, pimsync, ["migrate"], env=fresh)
+    assert result.exit_code == 0, result.output
+    assert (var_dir / "pimsync.sqlite3").exists()
+    assert stat.S_IMODE(var_dir.stat().st_mode) == 0o700
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app import json_codec
+from app.var_dir import make_private_dir
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -55,7 +56,7 @@ def make_sqlite_directory(url: str) -> None:
     SQLite creates a file but no folder ("unable to open database file")."""
     file = _sqlite_file(url)
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(file.parent)
 
 
 def sqlite_file_missing(url: str) -> bool:
