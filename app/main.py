@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -17,9 +17,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
@@ -146,6 +147,44 @@ def half_character(data: Any, text: str | None = None) -> str | None:
     return None if refused is None else f"{refused}: send whole characters"
 
 
+MAX_UNACKNOWLEDGED_MESSAGE_CHARS = 16 * 1024
+"""The largest message a socket may send before its connection_init is acknowledged: a token and a few connection
+parameters take a few hundred characters."""
+MESSAGE_TOO_BIG = 1009
+"""RFC 6455's close code for a message too big to process."""
+TOKEN_FIRST = "send connection_init with a token before larger messages"
+
+
+class SocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's socket reader, refusing a large message before it is parsed while no token has been checked.
+
+    An HTTP request's body is not read before its token is checked; a socket's messages were all parsed, and one
+    not yet acknowledged may still send pings (answered) as long as it stays open: anyone reaching the API could
+    send 14 MB pings, each parsed on the event loop for 0.6 s while every tenant's requests waited. Until
+    SocketHandler acknowledges connection_init, a message past MAX_UNACKNOWLEDGED_MESSAGE_CHARS closes the socket
+    1009 unread; once acknowledged, the frame limit and GRAPHQL_MAX_INPUT_VALUES bound what is sent, as before.
+    """
+
+    acknowledged = False
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                if not self.acknowledged and len(text) > MAX_UNACKNOWLEDGED_MESSAGE_CHARS:
+                    await self.ws.close(code=MESSAGE_TOO_BIG, reason=TOKEN_FIRST)
+                    return
+                try:
+                    yield self.view.decode_json(text)
+                except json.JSONDecodeError as exc:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from exc
+        except KeyError as exc:  # a binary frame: strawberry's own reading
+            raise NonTextMessageReceived from exc
+        except WebSocketDisconnect:
+            pass
+
+
 class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, refusing an operation that holds half a character before it runs, as parse_body
     refuses such an HTTP body: it ran, and failed in the database as an INTERNAL_SERVER_ERROR (showing SQL in
@@ -160,6 +199,9 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             if not _database_down(exc, "/graphql"):
                 raise
             await self.websocket.close(code=TRY_AGAIN_LATER, reason=DATABASE_UNAVAILABLE)
+            return
+        if self.connection_acknowledged and isinstance(self.websocket, SocketAdapter):
+            self.websocket.acknowledged = True
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload = message.get("payload")
@@ -189,6 +231,7 @@ class GraphQLApp(GraphQL[Context, None]):
     """
 
     graphql_transport_ws_handler_class = SocketHandler
+    websocket_adapter_class = SocketAdapter
 
     def __init__(
         self,

@@ -337,16 +337,55 @@ async def test_a_body_nesting_json_too_deeply_is_a_400_and_logs_no_traceback(
 async def test_a_socket_message_nesting_json_too_deeply_closes_the_socket_4400_before_any_token_is_checked(
     settings: Settings, app_logging: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The same message on the websocket, sent before connection_init (so by anyone who can reach the API), broke
-    the socket without a close frame and logged a traceback each time; it is closed 4400 as any message that
-    cannot be read."""
+    """Such a message on the websocket (5,000 levels, 10 kB: small enough to be read before a token is checked), sent
+    as connection_init, so by anyone who can reach the API, broke the socket without a close frame and logged a
+    traceback each time; it is closed 4400 as any message that cannot be read."""
     app_logging()
     with serve(create_app(settings), lifespan="on", ws="websockets-sansio") as origin:
         url = origin.replace("http://", "ws://") + "/graphql"
         async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
-            await ws.send('{"type": "connection_init", "payload": ' + _nested(10_000) + "}")
+            await ws.send('{"type": "connection_init", "payload": ' + _nested(5_000) + "}")  # 10 kB
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None, closed.value
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4400, "WebSocket message must be valid JSON")
     assert "Traceback" not in capsys.readouterr().err
+
+
+# -- what a socket may send before its token is checked ---------------------------------------------------------
+
+
+BIG = '{"values": [' + ",".join(["0"] * 500_000) + "]}"
+"""A megabyte of JSON: well inside the socket's frame limit, far more than any connection_init or ping needs."""
+
+
+async def test_a_socket_whose_token_is_not_checked_yet_has_no_large_message_parsed(
+    settings: Settings, tenant: TenantHandle
+) -> None:
+    """Anyone reaching the API could open a socket and, before any connection_init, send pings of 14 MB each:
+    every one was parsed on the API's event loop (0.6 s each, every tenant's requests waiting) and answered, for as
+    long as the socket stayed open, where an HTTP request's body is not read before its token is checked. Until
+    connection_init is acknowledged, a message larger than an initialisation needs closes the socket 1009 before
+    it is parsed; once acknowledged, the socket takes what it took before."""
+    with serve(create_app(settings), lifespan="on", ws="websockets-sansio") as origin:
+        url = origin.replace("http://", "ws://") + "/graphql"
+        closes = []
+        for first in (
+            '{"type": "ping", "payload": ' + BIG + "}",
+            '{"type": "connection_init", "payload": ' + BIG + "}",
+        ):
+            async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+                await ws.send(first)
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None, closed.value
+            closes.append((closed.value.rcvd.code, closed.value.rcvd.reason))
+        assert closes == [(1009, "send connection_init with a token before larger messages")] * 2
+
+        async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+            await ws.send(
+                json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}})
+            )
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send('{"type": "ping", "payload": ' + BIG + "}")
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "pong"
