@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -17,10 +17,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
@@ -40,6 +39,7 @@ from app.services.tokens import TokenService
 from app.services.webhooks import BodyTooLarge, read_limited, refuse_declared_length
 from app.services.webhooks import receive as receive_webhook
 from app.settings import Settings, load_settings
+from app.sockets import SocketAdapter
 from graphql_schema import build_schema
 from graphql_schema.context import Context, SubscriptionSlots
 from graphql_schema.limits import holds_more_values, too_many_values
@@ -145,44 +145,6 @@ def half_character(data: Any, text: str | None = None) -> str | None:
     character, or None."""
     refused = lone_surrogate(data) if text is None else lone_surrogate_refused(text, data)
     return None if refused is None else f"{refused}: send whole characters"
-
-
-MAX_UNACKNOWLEDGED_MESSAGE_CHARS = 16 * 1024
-"""The largest message a socket may send before its connection_init is acknowledged: a token and a few connection
-parameters take a few hundred characters."""
-MESSAGE_TOO_BIG = 1009
-"""RFC 6455's close code for a message too big to process."""
-TOKEN_FIRST = "send connection_init with a token before larger messages"
-
-
-class SocketAdapter(ASGIWebSocketAdapter):
-    """Strawberry's socket reader, refusing a large message before it is parsed while no token has been checked.
-
-    An HTTP request's body is not read before its token is checked; a socket's messages were all parsed, and one
-    not yet acknowledged may still send pings (answered) as long as it stays open: anyone reaching the API could
-    send 14 MB pings, each parsed on the event loop for 0.6 s while every tenant's requests waited. Until
-    SocketHandler acknowledges connection_init, a message past MAX_UNACKNOWLEDGED_MESSAGE_CHARS closes the socket
-    1009 unread; once acknowledged, the frame limit and GRAPHQL_MAX_INPUT_VALUES bound what is sent, as before.
-    """
-
-    acknowledged = False
-
-    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
-        try:
-            while self.ws.application_state != WebSocketState.DISCONNECTED:
-                text = await self.ws.receive_text()
-                if not self.acknowledged and len(text) > MAX_UNACKNOWLEDGED_MESSAGE_CHARS:
-                    await self.ws.close(code=MESSAGE_TOO_BIG, reason=TOKEN_FIRST)
-                    return
-                try:
-                    yield self.view.decode_json(text)
-                except json.JSONDecodeError as exc:
-                    if not ignore_parsing_errors:
-                        raise NonJsonMessageReceived from exc
-        except KeyError as exc:  # a binary frame: strawberry's own reading
-            raise NonTextMessageReceived from exc
-        except WebSocketDisconnect:
-            pass
 
 
 class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
