@@ -233,14 +233,17 @@ def imported_data(
 
     A price keeps its other currencies. A measure is in `unit`, the one the
     mapping's convertUnit sends it in, else in the PIM value's own unit. An
-    empty channel value clears the PIM value (None). From an `html` field, a
+    empty channel value clears the PIM value (None), a price's only in the
+    connector's currency, the one the channel held. From an `html` field, a
     plain-text attribute (TEXT, IDENTIFIER) takes the text the markup shows,
     one line per <br> or block: the way back of the escaping an export does,
     so "A &amp; B" comes back as "A & B", not as markup escaped again next time.
     """
-    if wire is None or wire == "" or wire == []:
-        return None
     kind = attribute.type
+    if wire is None or wire == "" or wire == []:
+        if kind is AttributeType.PRICE and isinstance(existing, dict) and currency:
+            return {code: amount for code, amount in existing.items() if code != currency} or None
+        return None
     if kind in (AttributeType.PRICE, AttributeType.NUMBER, AttributeType.METRIC):
         amount = _decimal(wire)
         if kind is AttributeType.PRICE:
