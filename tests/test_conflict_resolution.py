@@ -14,7 +14,7 @@ from app.db.engine import Database
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from graphql_schema.relay import parse_global_id
-from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
+from tests.catalog_fixtures import DELETE_PRODUCTS, PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import BULK, CONFLICT, CONFLICTS, RESOLVE
 from tests.conftest import GraphQLClient, TenantHandle, until_a_writer_waits
 from tests.connector_fixtures import (
@@ -43,6 +43,7 @@ MAPPINGS = [
 ]
 APPLIED = """query($id: ID!) { conflict(id: $id) { resolutionStatus appliedAt applyError } }"""
 RESUME = """mutation { resumeConnector(code: "shop") { connector { status } } }"""
+PAUSE = """mutation { pauseConnector(code: "shop") { connector { status } } }"""
 LISTING_STATUS = """query($sku: String!) { product(sku: $sku) { listings { status } } }"""
 WITHOUT_ARABIC = [{"pimLocale": "en_US", "channelLocale": "en"}, {"pimLocale": "fr_FR", "channelLocale": "fr"}]
 
@@ -267,6 +268,56 @@ async def test_a_product_gone_from_the_channel_is_recreated_or_left_off_as_decid
     await sync(gql, worker)
     assert await pending(gql, "LAMP-2") == [] and ("LAMP-2" in served_shop.shop.products) is recreated
     assert [p["sku"] for p in sent_since(served_shop, mark)] == []
+
+
+async def test_a_conflict_whose_product_was_deleted_from_the_catalog_is_refused_rather_than_decided_for_nothing(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """LAMP-1 is deleted from the PIM while its conflict waits. Deciding PIM_WINS or CHANNEL_WINS for it, one by
+    one or in bulk, used to be accepted and then 'applied' doing nothing (a deleted product has no values to send
+    nor to take the channel's into), with no word of it. It is now refused with CHN-041 saying why, the conflict
+    stays as it was, and DISMISSED takes it off the queue."""
+    gql = titles_at_odds
+    [conflict] = await pending(gql, "LAMP-1")
+    deleted = (await gql(DELETE_PRODUCTS, {"skus": ["LAMP-1"]}))["deleteProducts"]
+    assert deleted["userErrors"] == []
+    for resolution in ("PIM_WINS", "CHANNEL_WINS"):
+        given = {"resolution": resolution, "expectedVersion": conflict["version"]}
+        refused = (await gql(RESOLVE, {"id": conflict["id"], "input": given}))["resolveConflict"]
+        assert refused["conflict"] is None
+        [error] = refused["userErrors"]
+        assert error["code"] == "CHN-041" and "LAMP-1 was deleted from the catalog" in error["message"], error
+        by_ids = (await gql(BULK, {"ids": [conflict["id"]], "resolution": resolution}))["bulkResolveConflicts"]
+        assert by_ids["resolvedCount"] == 0 and [e["code"] for e in by_ids["userErrors"]] == ["CHN-041"]
+    rule = {"connectorCode": "shop", "field": "title"}
+    by_rule = (await gql(BULK, {"filter": rule, "resolution": "PIM_WINS"}))["bulkResolveConflicts"]
+    assert by_rule == {"resolvedCount": 1, "userErrors": []}, "LAMP-2's conflict is decided, LAMP-1's is not"
+    assert [c["productSku"] for c in await pending(gql)] == ["LAMP-1"]
+
+    await resolve(gql, conflict, "DISMISSED")
+    assert (await applied(gql, conflict["id"], worker))["applyError"] is None
+    assert await pending(gql) == []
+
+
+async def test_a_decision_whose_product_is_deleted_before_it_is_carried_out_says_so(
+    titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """PIM_WINS is decided while the connector is paused (decisions wait for resumeConnector), and LAMP-1 is deleted
+    from the PIM meanwhile. Once resumed, the decision used to be reported as not carried out because "the connector
+    no longer syncs it (its mappings changed ...)", sending the user to look at mappings that never changed (and a
+    missing product's PIM_WINS read as applied with no error at all); it now names the deleted product."""
+    gql = titles_at_odds
+    [conflict] = await pending(gql, "LAMP-1")
+    assert (await gql(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
+    await resolve(gql, conflict, "PIM_WINS")
+    assert (await gql(DELETE_PRODUCTS, {"skus": ["LAMP-1"]}))["deleteProducts"]["userErrors"] == []
+    assert (await gql(RESUME))["resumeConnector"]["connector"]["status"] == "CONNECTED"
+    done = await applied(gql, conflict["id"], worker)
+    assert (
+        done["applyError"]
+        == "CHN-041: not carried out: product LAMP-1 was deleted from the catalog before it was applied"
+    )
+    assert served_shop.shop.products["LAMP-1"].locales["fr"]["title"] == "Lampe dorée 1"
 
 
 async def test_a_decided_conflict_cannot_be_decided_again(titles_at_odds: GraphQLClient) -> None:

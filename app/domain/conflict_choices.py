@@ -38,6 +38,21 @@ def stored_resolution(resolution: Resolution, overrides: Sequence[FieldOverride]
     return {"resolution": resolution.value, "overrides": [override.as_json() for override in overrides]}
 
 
+def dismisses_only(stored: Mapping[str, Any]) -> bool:
+    """Whether a stored resolution (see `stored_resolution`) only dismisses: it writes nothing on either side, so it
+    can be carried out even for a product deleted from the catalog since."""
+    choices = [stored["resolution"], *(override["resolution"] for override in stored.get("overrides") or ())]
+    return all(choice == Resolution.DISMISSED.value for choice in choices)
+
+
+def deleted_product(sku: str) -> str:
+    """Why a conflict of a product deleted from the catalog since cannot be decided PIM_WINS or CHANNEL_WINS."""
+    return (
+        f"product {echoed(sku)} was deleted from the catalog since this conflict was detected: there is nothing left "
+        "to export, nor to take the channel's values into; dismiss the conflict (DISMISSED) to take it off the queue"
+    )
+
+
 def locales_of(entry: FieldEntry) -> list[str | None]:
     return [diff.get("pimLocale") for diff in entry.get("diffs") or ()]
 

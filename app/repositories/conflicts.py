@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Conflict, Connector
+from app.db.models import Conflict, Connector, Product
 from app.domain.conflicts import ResolutionStatus
 from app.domain.connectors import ConnectorStatus
 from app.domain.storable import cut_marked
@@ -65,6 +65,16 @@ class ConflictRepository:
         if for_update:
             statement = statement.order_by(Conflict.id).with_for_update()
         return {pk: status for pk, status in await self.session.execute(statement)}
+
+    async def of_deleted_products(self, tenant_id: int, ids: Collection[int]) -> dict[int, str]:
+        """Those of `ids` whose product was deleted from the catalog since (a tombstone is kept), with its SKU:
+        nothing is left to export, nor to take the channel's values into."""
+        statement = (
+            select(Conflict.id, Conflict.product_sku)
+            .join(Product, Product.id == Conflict.product_id)
+            .where(Conflict.tenant_id == tenant_id, Conflict.id.in_(ids), Product.deleted_at.is_not(None))
+        )
+        return {pk: sku for pk, sku in await self.session.execute(statement)}
 
     def _filtered(self, tenant_id: int, where: ConflictFilter) -> Select[Any]:
         statement = select(Conflict).where(Conflict.tenant_id == tenant_id)

@@ -26,7 +26,7 @@ from app.channels.factory import AdapterUnavailable
 from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, Product
-from app.domain.conflict_choices import ChosenSlots
+from app.domain.conflict_choices import ChosenSlots, dismisses_only
 from app.domain.conflicts import ConflictType, ResolutionStatus
 from app.domain.connectors import ConnectorStatus
 from app.repositories.conflicts import ConflictRepository
@@ -82,6 +82,8 @@ async def apply_resolution(
         product = await session.get(Product, conflict.product_id)
     if connector is None or product is None:
         return Applied("SKIPPED", "its product or connector was deleted")
+    if product.deleted_at is not None:
+        return await _for_deleted_product(container, conflict_id, product.sku, dismisses_only(conflict.resolution))
     if connector.status in WAITING:
         return Applied("SKIPPED", f"connector '{connector.code}' is {connector.status}; applied once it is resumed")
     kind = ConflictType(conflict.conflict_type)
@@ -137,6 +139,19 @@ def _partly(chosen: ChosenSlots, checked: Checked) -> str | None:
                 "product is off the channel): " + ", ".join(unreached)
             )
     return "; ".join(problems) or None
+
+
+async def _for_deleted_product(container: Container, conflict_id: int, sku: str, dismissed: bool) -> Applied:
+    """A product deleted from the catalog since the decision: nothing to check it against. Dismissing writes nothing
+    anyway, so it is done; any other choice cannot be carried out, and `apply_error` says why."""
+    if not dismissed:
+        reason = f"CHN-041: not carried out: product {sku} was deleted from the catalog before it was applied"
+        return await _give_up(container, conflict_id, reason)
+    async with container.db.transaction() as session:
+        row = await ConflictRepository(session).get_any(conflict_id, for_update=True)
+        if row is not None and row.applied_at is None:
+            row.applied_at = utcnow()
+    return Applied("APPLIED", f"dismissed: product {sku} was deleted from the catalog")
 
 
 async def _give_up(container: Container, conflict_id: int, reason: str) -> Applied:

@@ -24,6 +24,8 @@ from app.db.models import Conflict
 from app.domain.conflict_choices import (
     DiffSelector,
     FieldOverride,
+    deleted_product,
+    dismisses_only,
     override_problems,
     split_fields,
     stored_resolution,
@@ -239,9 +241,12 @@ class ConflictService:
             conflicts = ConflictRepository(session)
             await ConnectorRepository(session).hold(await conflicts.connector_of(self.tenant_id, conflict_id))
             row = _check_resolvable(await conflicts.get(self.tenant_id, conflict_id, for_update=True), request)
+            decision = stored_resolution(request.resolution, request.overrides)
+            if not dismisses_only(decision) and await conflicts.of_deleted_products(self.tenant_id, [row.id]):
+                raise _failed(("id",), deleted_product(row.product_sku))
             by = await _actor(session, self.tenant_id, token_id)
             status = status_for(request.resolution, overridden=bool(request.overrides))
-            _decide(row, stored_resolution(request.resolution, request.overrides), status, by)
+            _decide(row, decision, status, by)
             self._record(session, row)
         await enqueue_apply(self.container.redis, conflict_id=row.id, resolved_at=_resolved_at(row))
         log.info("conflict.resolved", conflict=row.id, status=row.resolution_status)
@@ -306,13 +311,18 @@ class ConflictService:
         async with self.db.transaction() as session:
             await ConnectorRepository(session).hold_all(self.tenant_id)
             conflicts = ConflictRepository(session)
+            resolution = request.resolution
             if request.ids:
-                await self._check_ids(conflicts, request.ids)
+                await self._check_ids(conflicts, request.ids, resolution)
             batch = await conflicts.pending_after(
                 self.tenant_id, where, after_id=after_id, up_to_id=upper, limit=limit, for_update=True
             )
-            resolution = request.resolution
-            decided = [row for row in batch if await self._decide_part(session, row, selector, resolution, by)]
+            gone = await self._undecidable_products(conflicts, [row.id for row in batch], resolution)
+            decided = [
+                row
+                for row in batch
+                if row.id not in gone and await self._decide_part(session, row, selector, resolution, by)
+            ]
         more = not request.ids and len(batch) == limit
         return decided, batch[-1].id if more else None
 
@@ -351,14 +361,28 @@ class ConflictService:
         where = ConflictFilter(connector_id=connector_id, product_sku=given.product_sku, ids=ids)
         return where, selector
 
-    async def _check_ids(self, conflicts: ConflictRepository, ids: Sequence[int]) -> None:
-        """Every id must be a PENDING conflict of this tenant; errors point at the position of each other one.
+    async def _check_ids(self, conflicts: ConflictRepository, ids: Sequence[int], resolution: Resolution) -> None:
+        """Every id must be a PENDING conflict of this tenant, and, unless the bulk dismisses, one of a product
+        still in the catalog; errors point at the position of each other one.
 
         Their rows stay locked until the transaction ends, so what was checked is what gets decided.
         """
-        problems = _undecidable(ids, await conflicts.statuses(self.tenant_id, set(ids), for_update=True))
+        statuses = await conflicts.statuses(self.tenant_id, set(ids), for_update=True)
+        problems = _undecidable(ids, statuses)
+        pending = [pk for pk in ids if statuses.get(pk) == ResolutionStatus.PENDING]
+        gone = await self._undecidable_products(conflicts, pending, resolution)
+        problems += [_refusal(("ids", index), deleted_product(gone[pk])) for index, pk in enumerate(ids) if pk in gone]
         if problems:
-            raise InvalidInput(problems)
+            raise InvalidInput(sorted(problems, key=lambda problem: problem.path))
+
+    async def _undecidable_products(
+        self, conflicts: ConflictRepository, ids: Sequence[int], resolution: Resolution
+    ) -> dict[int, str]:
+        """Those of `ids` a bulk with `resolution` must leave alone, with their SKU: their product was deleted from
+        the catalog since, and the choice would export or import for it (only DISMISSED writes nothing)."""
+        if resolution is Resolution.DISMISSED or not ids:
+            return {}
+        return await conflicts.of_deleted_products(self.tenant_id, ids)
 
     async def _filter_connector(self, code: str | None) -> int | None:
         if code is None:
