@@ -195,6 +195,33 @@ async def test_channel_wins_on_a_both_mapping_takes_the_value_into_the_pim(
     assert sent_since(served_shop, mark) == [], "the imported value bounced back as an export"
 
 
+async def test_a_channel_value_the_pim_cannot_take_is_reported_as_the_pims_refusal_not_the_channels(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """CHANNEL_WINS on a BOTH price the merchant typed with a decimal comma ("47,50"): the PIM cannot take it as a
+    price, so the decision is not carried out. applyError used to say "refused by the channel", sending the user to
+    the shop, which refused nothing; it now says the PIM could not take the shop's value, and why."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop, conflictStrategy="MANUAL")
+    both_price = [*MAPPINGS[:2], {"attributeCode": "price", "channelField": "price", "direction": "BOTH"}]
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": both_price}))["saveMappings"]["userErrors"] == []
+    await upsert(gql, lamp(1))
+    await sync(gql, worker)
+    served_shop.shop.edit("LAMP-1", fields={"price": "47,50"})
+    changed = lamp(1)
+    changed["values"][-1] = value("price", {"EUR": "44.00"})
+    await upsert(gql, changed)
+    await sync(gql, worker, "INCREMENTAL")
+    [conflict] = await pending(gql, "LAMP-1")
+    assert [d["channelValue"] for f in conflict["fields"] for d in f["diffs"]] == ["47,50"]
+    await resolve(gql, conflict, "CHANNEL_WINS")
+    done = await applied(gql, conflict["id"], worker)
+    assert done["applyError"] == (
+        "failed: CHN-011: price: the PIM cannot take the channel's value: '47,50' is not a number"
+    ), done
+    assert (await pim_values(gql, "LAMP-1"))[("price", None)] == {"EUR": "44.00"}
+
+
 async def test_dismissed_leaves_both_sides_and_is_not_raised_again(
     titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:

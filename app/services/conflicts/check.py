@@ -79,7 +79,9 @@ class Checked:
         """What happened, in a line a person reads on the delivery or the resolution."""
         item = self.item
         if failed(item):
-            return "refused by the channel: " + "; ".join(f"{code}: {message}" for _, code, message in item.errors)
+            # Not "refused by the channel": a product also fails before anything is sent (a required field empty, no
+            # price in the connector's currency) or when the PIM cannot take the channel's value; each message says which.
+            return "failed: " + "; ".join(f"{code}: {message}" for _, code, message in item.errors)
         if item.vanished is not None:
             return f"{item.vanished.value}: {item.vanished_status.value if item.vanished_status else 'kept'}"
         parts = []

@@ -110,7 +110,8 @@ def _value_row(
             html=slot.field_type is FieldType.HTML,
         )
     except NotImportable as exc:
-        item.errors.append((slot.channel_locale, ErrorCode.FIELD_TYPE_MISMATCH.value, f"{slot.field}: {exc}"))
+        message = f"{slot.field}: the PIM cannot take the channel's value: {exc}"
+        item.errors.append((slot.channel_locale, ErrorCode.FIELD_TYPE_MISMATCH.value, message))
         return None
     if data is None:
         table.pop(key, None)
