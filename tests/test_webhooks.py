@@ -28,7 +28,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import update
 
 from app.channels.base import WebhookEvent
-from app.channels.webhooks import Topic, webhook_protocol
+from app.channels.webhooks import TOO_DEEP, Topic, webhook_protocol
 from app.container import Container
 from app.db.engine import Database
 from app.db.models import Connector, WebhookDelivery
@@ -333,6 +333,24 @@ async def test_a_delivery_whose_escapes_decode_to_half_a_character_is_400_naming
     assert response.json()["message"] == (
         "product.locales.fr.title holds a lone surrogate (\\ud83e), half of a character, which cannot be stored"
     )
+    assert await deliveries(db, shop_path) == []
+
+
+@pytest.mark.parametrize("depth", [300, 965])
+async def test_a_delivery_nesting_json_deeper_than_any_product_is_400_and_stored_nowhere(
+    depth: int, client: httpx.AsyncClient, db: Database, served_shop: ServedShop, shop_path: str
+) -> None:
+    """A signed delivery nesting arrays ~950 levels deep (within every size limit) parsed, then failed as it was
+    stored: a 500 with a traceback, retried by the shop (Shopify drops a subscription after 8 failed tries); one
+    some levels less deep was stored, for the worker to walk. No product nests past a few levels: a delivery
+    nesting deeper than MAX_NESTING (64) is refused at the door, in the same words where the parser gives up."""
+    document = {**SHOP_DOCUMENT, "fields": {"color": "NESTED"}, "updatedAt": "2026-01-01T10:00:00Z"}
+    text = json.dumps({"topic": "product.updated", "product": document})  # json.dumps itself stops short of 965
+    body = text.replace('"NESTED"', "[" * depth + "]" * depth).encode()
+    headers = {"X-Pimsync-Delivery": str(uuid.uuid4()), **served_shop.shop.signature_headers(body)}
+    response = await client.post(shop_path, content=body, headers=headers)
+    assert refusal(response) == (400, "CHN-051")
+    assert response.json()["message"] == TOO_DEEP
     assert await deliveries(db, shop_path) == []
 
 

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Protocol
 from app.channels.base import WebhookEvent
 from app.domain.channels import ChannelType
 from app.domain.errors import ErrorCode, ServiceError
-from app.domain.storable import lone_surrogate_refused, nul_paths
+from app.domain.storable import lone_surrogate_refused, nests_deeper, nul_paths
 
 Headers = Mapping[str, str]
 """Request headers with lower-case names."""
@@ -131,18 +131,28 @@ def signatures_match(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode("utf-8"), given.strip().encode("utf-8", "replace"))
 
 
+MAX_NESTING = 64
+"""The most levels of arrays and objects a delivery may nest: a product document nests a few (Shopify's variants'
+options, a CUSTOM_HTTP shop's locales and fields); the parser reaches some 950, storing it fewer (see load_json)."""
+TOO_DEEP = f"the body nests arrays and objects more than {MAX_NESTING} levels deep"
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
 def load_json(body: bytes) -> Any:
     """The body as JSON (UTF-8, RFC 8259); PayloadInvalid for anything else, NaN and Infinity included, and for
-    text no database stores (a NUL, half of a character)."""
+    what no database stores (a NUL, half of a character, nesting past MAX_NESTING)."""
     try:
         text = body.decode("utf-8")
         value = json.loads(text, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise PayloadInvalid(f"the body is not UTF-8 JSON: {exc}"[:300]) from None
+    except RecursionError:
+        raise PayloadInvalid(TOO_DEEP) from None
+    if nests_deeper(value, MAX_NESTING):
+        raise PayloadInvalid(TOO_DEEP)
     if nul_paths(value):
         raise PayloadInvalid("the body holds a NUL character (\\u0000), which cannot be stored")
     refused = lone_surrogate_refused(text, value)

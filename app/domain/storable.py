@@ -74,6 +74,20 @@ def nul_paths(data: Any, path: Path = ()) -> list[Path]:
     return list(dict.fromkeys(at for at, leaf in _leaves(data, path) if isinstance(leaf, str) and holds_nul(leaf)))
 
 
+def nests_deeper(data: Any, limit: int) -> bool:
+    """Whether JSON `data` nests arrays and objects more than `limit` levels deep, found without recursion: the
+    encoder that stores it recurses once per level, and the stack ends before the parser's does."""
+    pending: list[tuple[int, Any]] = [(0, data)]
+    while pending:
+        depth, item = pending.pop()
+        if isinstance(item, Mapping | list):
+            if depth == limit:
+                return True
+            inner = item.values() if isinstance(item, Mapping) else item
+            pending.extend((depth + 1, value) for value in inner)
+    return False
+
+
 def lone_surrogate_refused(text: str, data: Any) -> str | None:
     """Why JSON `data`, parsed from `text`, cannot be stored: its first string (an object's key too) holding half
     of a character, named by its path. None when every string is whole, found without walking `data` when `text`
