@@ -43,6 +43,9 @@ from tests.emulators import serve
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REAL_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_DATABASE_PREFIX = os.environ.get("TEST_POSTGRES_DATABASE_PREFIX", "pimsync_")
+"""The start of the name of every database the tests create: runs sharing one server (several checkouts on one
+machine) each name their own, so none drops or counts another's."""
 
 
 def _answers(host: str, port: int) -> bool:
@@ -87,7 +90,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
         return
     if not postgres_available():
         _require_or_skip("PostgreSQL at 127.0.0.1:5432")
-    name = f"pimsync_test_{uuid.uuid4().hex[:12]}"
+    name = f"{POSTGRES_DATABASE_PREFIX}test_{uuid.uuid4().hex[:12]}"
     await _admin(f'CREATE DATABASE "{name}"')
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     await asyncio.to_thread(upgrade_to_head, url)

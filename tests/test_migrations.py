@@ -32,7 +32,7 @@ from app.domain.catalog import search_form
 from app.repositories.conflicts import ConflictFilter, ConflictRepository
 from app.repositories.products import ProductFilter, ProductRepository
 from app.repositories.sync_jobs import SyncJobFilter, SyncJobRepository
-from tests.conftest import POSTGRES_ADMIN_URL, _admin, _require_or_skip, postgres_available
+from tests.conftest import POSTGRES_ADMIN_URL, POSTGRES_DATABASE_PREFIX, _admin, _require_or_skip, postgres_available
 from tests.sql_capture import statements_of
 
 
@@ -44,7 +44,7 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
         return
     if not postgres_available():
         _require_or_skip("PostgreSQL at 127.0.0.1:5432")
-    name = f"pimsync_migrations_{uuid.uuid4().hex[:12]}"
+    name = f"{POSTGRES_DATABASE_PREFIX}migrations_{uuid.uuid4().hex[:12]}"
     await _admin(f'CREATE DATABASE "{name}"')
     yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
