@@ -151,13 +151,30 @@ async def test_a_valid_set_is_saved_and_shown_on_the_connector(shop_connector: G
 async def test_each_rule_is_a_user_error_and_the_old_set_stays(
     shop_connector: GraphQLClient, mapping: dict[str, Any], path: list[str], code: str
 ) -> None:
-    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    """The refused payload shows the set still stored, as the connector lists it: a frontend that showed `mappings`
+    after a refused save showed an empty list, as if the save had removed every mapping."""
+    saved = await save(shop_connector, TITLE, PRICE)
+    assert saved["userErrors"] == []
     refused = await save(shop_connector, TITLE, mapping)
-    assert refused["mappings"] == []
+    assert refused["mappings"] == saved["mappings"]
     found = [(error["field"][: len(path)], error["code"]) for error in refused["userErrors"]]
     assert (path, code) in found, refused["userErrors"]
     listed = (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"]
     assert [m["channelField"] for m in listed] == ["title", "price"]
+
+
+async def test_a_refused_save_shows_the_stored_set_only_to_a_token_that_may_view_mappings(
+    shop_connector: GraphQLClient, db: Database, tenant: TenantHandle
+) -> None:
+    """A token that may edit mappings but not view them learns nothing of the stored set from a refused save; nor
+    does the caller naming a connector that does not exist."""
+    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    edit_only = (await make_tenant(db, (Scope.MAPPINGS_EDIT,), code=tenant.code)).token
+    variables = {"code": "shop", "mappings": [TITLE, TITLE]}
+    refused = (await shop_connector(SAVE_MAPPINGS, variables, token=edit_only))["saveMappings"]
+    assert (refused["mappings"], codes(refused)) == ([], [(["mappings", "1", "channelField"], "CHN-060")])
+    unknown = (await shop_connector(SAVE_MAPPINGS, {**variables, "code": "nope"}))["saveMappings"]
+    assert (unknown["mappings"], [error["code"] for error in unknown["userErrors"]]) == ([], ["CON-003"])
 
 
 async def test_the_channels_required_fields_must_be_mapped(shop_connector: GraphQLClient) -> None:

@@ -145,6 +145,16 @@ class MappingService:
         log.info("mappings.saved", connector=connector_code, count=len(rows))
         return rows
 
+    async def stored(self, connector_code: str) -> tuple[Connector, list[FieldMapping]] | None:
+        """The connector with its stored set, read afresh: what a refused save left in place (None: no such
+        connector). Not through the request's loaders, which may hold the set as it was before an earlier save of
+        the same document."""
+        async with self.db.reader() as session:
+            connector = await ConnectorRepository(session).by_code(self.tenant_id, connector_code)
+            if connector is None:
+                return None
+            return connector, await MappingRepository(session).of_connectors(self.tenant_id, [connector.id])
+
     def _row(self, connector: Connector, position: int, draft: MappingDraft, rule: MappingRule) -> FieldMapping:
         assert rule.attribute is not None
         return FieldMapping(

@@ -142,6 +142,18 @@ def _connectors(info: Info) -> ConnectorService:
     return ConnectorService(info.context.container, info.context.tenant_id)
 
 
+async def _kept_mappings(info: Info, service: MappingService, connector_code: str) -> list[FieldMappingType]:
+    """What a refused saveMappings leaves stored, the connector's set unchanged: an empty list read as if the save
+    had removed every mapping. Shown only to a token that may view mappings (the edit scope alone shows none)."""
+    if Scope.MAPPINGS_VIEW.value not in info.context.caller.scopes:
+        return []
+    stored = await service.stored(connector_code)
+    if stored is None:
+        return []
+    connector, rows = stored
+    return FieldMappingType.from_rows(rows, await info.context.loaders.spec(), connector)
+
+
 @strawberry.type
 class ConnectorMutation:
     @strawberry.mutation(description="Create a connector; its connection is tested and the result returned.")
@@ -220,4 +232,8 @@ class ConnectorMutation:
             return FieldMappingType.from_rows(rows, catalog, connector)
 
         result = await attempt(info, Scope.MAPPINGS_EDIT, save)
-        return SaveMappingsPayload(mappings=result.value or [], user_errors=result.errors)
+        if result.value is not None:
+            return SaveMappingsPayload(mappings=result.value, user_errors=[])
+        return SaveMappingsPayload(
+            mappings=await _kept_mappings(info, service, connector_code), user_errors=result.errors
+        )

@@ -408,7 +408,9 @@ class TestConnectionPayload:
 
 @strawberry.type
 class SaveMappingsPayload:
-    mappings: list[FieldMappingType]
+    mappings: list[FieldMappingType] = strawberry.field(
+        description="The set saved; when the save is refused (userErrors), the set still stored, unchanged."
+    )
     user_errors: list[UserError]
 
 
