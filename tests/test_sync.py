@@ -1151,6 +1151,62 @@ async def test_a_sync_refused_as_one_is_running_names_the_running_job(shop_sync:
 RUNNING_ID = """mutation($code: String!) {
   triggerSync(connectorCode: $code, input: {syncType: FULL}) { userErrors { code nodeId } }
 }"""
+REFUSED = """mutation($code: String!, $input: TriggerSyncInput!) {
+  triggerSync(connectorCode: $code, input: $input) { syncJob { id } userErrors { field message code nodeId } }
+}"""
+PAUSE = """mutation { pauseConnector(code: "shop", reason: "stocktaking") { connector { status } } }"""
+
+
+async def test_a_sync_that_lost_the_race_for_its_connector_names_the_job_that_won(
+    shop_sync: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two triggerSync at once: the one that checked for an active job before the other's job was there meets the
+    database's one-active-job index at insert. Its CHN-090 named no job and had no nodeId, where the check names
+    it. Here the first check misses the job that won, as it does in that race; the answer names it all the same."""
+    running = await trigger(shop_sync)
+    check = SyncJobRepository.active_for
+    missed: list[int] = []
+
+    async def before_the_winner_committed(self: SyncJobRepository, connector_id: int) -> SyncJob | None:
+        if not missed:
+            missed.append(connector_id)
+            return None
+        return await check(self, connector_id)
+
+    monkeypatch.setattr(SyncJobRepository, "active_for", before_the_winner_committed)
+    lost = (await shop_sync(REFUSED, {"code": "shop", "input": {"syncType": "INCREMENTAL"}}))["triggerSync"]
+    assert missed, "the race was not run"
+    message = f"a sync of 'shop' is already running: job {running['id']} (PENDING)"
+    assert lost == {
+        "syncJob": None,
+        "userErrors": [{"field": ["connectorCode"], "message": message, "code": "CHN-090", "nodeId": running["id"]}],
+    }
+    assert (await shop_sync(JOB, {"id": running["id"]}))["syncJob"]["status"] == "PENDING"
+
+
+async def test_a_sync_refused_for_the_connectors_state_also_tells_what_is_wrong_with_its_input(
+    shop_sync: GraphQLClient,
+) -> None:
+    """A paused connector, or one whose sync is running, was all a bad request heard of: its unknown SKU and its
+    unmapped locale were told only on the next try, once the connector was resumed or the job had ended."""
+    given = {"syncType": "SINGLE", "productSkus": [sku(1), "NOPE"], "locales": ["de_DE"]}
+    expected = [(["input", "productSkus", "1"], "CAT-012"), (["input", "locales", "0"], "CHN-012")]
+    running = await trigger(shop_sync)
+    busy = (await shop_sync(REFUSED, {"code": "shop", "input": given}))["triggerSync"]
+    assert busy["syncJob"] is None
+    assert [(error["field"], error["code"]) for error in busy["userErrors"]] == [
+        *expected,
+        (["connectorCode"], "CHN-090"),
+    ]
+    assert busy["userErrors"][-1]["nodeId"] == running["id"]
+    assert (await shop_sync(CANCEL, {"id": running["id"]}))["cancelSyncJob"]["userErrors"] == []
+    assert (await shop_sync(PAUSE))["pauseConnector"]["connector"]["status"] == "PAUSED"
+    paused = (await shop_sync(REFUSED, {"code": "shop", "input": given}))["triggerSync"]
+    assert paused["syncJob"] is None
+    assert [(error["field"], error["code"]) for error in paused["userErrors"]] == [
+        (["connectorCode"], "CON-004"),
+        *expected,
+    ]
 
 
 async def test_a_field_refused_for_its_scope_nulls_its_nearest_nullable_parent(

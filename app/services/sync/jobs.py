@@ -71,6 +71,31 @@ def _error(path: tuple[str | int, ...], message: str, code: ErrorCode) -> Invali
     return InvalidInput([UserErrorItem(path, message, code)])
 
 
+def _paused(connector: Connector) -> list[UserErrorItem]:
+    if connector.status != ConnectorStatus.PAUSED:
+        return []
+    message = f"connector '{connector.code}' is paused: resume it first"
+    return [UserErrorItem(("connectorCode",), message, ErrorCode.CONNECTOR_PAUSED)]
+
+
+async def _insert(session: AsyncSession, job: SyncJob, connector: Connector) -> None:
+    """Insert the job, or CHN-090 naming the job that holds the connector.
+
+    The database's one-active-job index has the last word over the check before: a job the check did not see yet
+    (another transaction's, committed since) makes the insert fail. In a savepoint, so the transaction stays usable
+    to read that job: the failed flush used to leave it closed, and the request ended in a server error."""
+    jobs = SyncJobRepository(session)
+    try:
+        async with session.begin_nested():  # before add: begin_nested flushes what is pending
+            jobs.add(job)
+            await jobs.flush()
+    except IntegrityError:
+        active = await jobs.active_for(connector.id)
+        if active is None:  # another constraint: a fault, not a sync running
+            raise
+        raise InvalidInput([_already_running(connector, active)]) from None
+
+
 class SyncJobService:
     def __init__(self, container: Container, tenant_id: int) -> None:
         self.container = container
@@ -148,21 +173,19 @@ class SyncJobService:
             log.warning("sync.enqueue_failed", job=job.id, error=f"{type(exc).__name__}: {exc}")
 
     async def _new_job(self, session: AsyncSession, connector: Connector, request: SyncRequest) -> SyncJob:
-        if connector.status == ConnectorStatus.PAUSED:
-            raise _error(
-                ("connectorCode",),
-                f"connector '{connector.code}' is paused: resume it first",
-                ErrorCode.CONNECTOR_PAUSED,
-            )
-        await self._check_mapped(session, connector)
+        """The job, flushed; or every problem at once, of the connector's state (paused, unmapped, a job running)
+        and of the request, so that a bad request to a paused connector is not told of its input only once the
+        connector is resumed."""
+        errors = [*_paused(connector), *await self._check_mapped(session, connector)]
         skus, sku_errors = await self._check_skus(session, request)
         locales, locale_errors = self._check_locales(connector, request.locales)
-        if sku_errors or locale_errors:
-            raise InvalidInput([*sku_errors, *locale_errors])
+        errors += [*sku_errors, *locale_errors]
         jobs = SyncJobRepository(session)
         active = await jobs.active_for(connector.id)
         if active is not None:
-            raise InvalidInput([_already_running(connector, active)])
+            errors.append(_already_running(connector, active))
+        if errors:
+            raise InvalidInput(errors)
         now = utcnow()
         job = SyncJob(
             tenant_id=self.tenant_id,
@@ -178,25 +201,19 @@ class SyncJobService:
             enqueued_at=now,
             retry_of=request.retry_of,
         )
-        jobs.add(job)
-        try:
-            await jobs.flush()
-        except IntegrityError:
-            raise _error(
-                ("connectorCode",), f"a sync of '{connector.code}' is already running", ErrorCode.SYNC_ALREADY_RUNNING
-            ) from None
+        await _insert(session, job, connector)
         return job
 
-    async def _check_mapped(self, session: AsyncSession, connector: Connector) -> None:
+    async def _check_mapped(self, session: AsyncSession, connector: Connector) -> list[UserErrorItem]:
         """A connector that maps no field would send its products bare: each refused by the channel for a required
         field, or linked by SKU to what the channel has and counted as synced, with nothing of the PIM sent."""
-        if not await MappingRepository(session).of_connectors(self.tenant_id, [connector.id]):
-            raise _error(
-                ("connectorCode",),
-                f"connector '{connector.code}' maps no attribute to a channel field yet: save its mappings "
-                "(saveMappings) first",
-                ErrorCode.NO_MAPPINGS,
-            )
+        if await MappingRepository(session).of_connectors(self.tenant_id, [connector.id]):
+            return []
+        message = (
+            f"connector '{connector.code}' maps no attribute to a channel field yet: save its mappings "
+            "(saveMappings) first"
+        )
+        return [UserErrorItem(("connectorCode",), message, ErrorCode.NO_MAPPINGS)]
 
     async def _check_skus(
         self, session: AsyncSession, request: SyncRequest
