@@ -247,6 +247,34 @@ async def test_incomplete_locales_are_held_back(shop_connector: GraphQLClient) -
     assert shown["fr"]["willSend"] is False
 
 
+async def test_the_preview_says_which_locales_the_sync_sends(
+    shop_connector: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """willSend was true of a locale its own problem keeps back (a French title missing), and of every locale of a
+    product that one of its own fields fails whole (a price in no currency the connector sells in): the sync sent
+    neither. The sync still sends the other locales of a product one locale of which fails, and so does the
+    preview say."""
+    names = [value("name", "Lamp", "en_US"), value("name", ARABIC_TITLE, "ar_AE")]
+    await upsert(shop_connector, {"sku": "LAMP-1", "values": names})
+    assert (await save(shop_connector, TITLE))["userErrors"] == []
+    shown = await preview(shop_connector, "LAMP-1")
+    assert {locale: item["willSend"] for locale, item in shown.items()} == {"en": True, "ar": True, "fr": False}
+    assert [problem["code"] for problem in shown["fr"]["problems"]] == ["CHN-010"]
+    job = await run_here(shop_connector, container, syncType="SINGLE", productSkus=["LAMP-1"])
+    assert job["failedProducts"] == 1
+    [sent] = [product for product in sent_products(served_shop) if product["sku"] == "LAMP-1"]
+    assert sorted(sent["locales"]) == ["ar", "en"]
+
+    await shop_connector(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"currency": "AED"}}})
+    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    shown = await preview(shop_connector)
+    assert {locale: item["willSend"] for locale, item in shown.items()} == {"en": False, "ar": False, "fr": False}
+    assert all([problem["code"] for problem in item["problems"]] == ["CHN-013"] for item in shown.values())
+    job = await run_here(shop_connector, container, syncType="SINGLE", productSkus=["CHAIR-1"])
+    assert (job["status"], job["failedProducts"]) == ("FAILED", 1)
+    assert [product for product in sent_products(served_shop) if product["sku"] == "CHAIR-1"] == []
+
+
 async def test_a_product_without_a_price_in_the_connectors_currency_is_a_problem(shop_connector: GraphQLClient) -> None:
     await shop_connector(UPDATE_CONNECTOR, {"code": "shop", "input": {"settings": {"currency": "AED"}}})
     await save(shop_connector, TITLE, PRICE)

@@ -74,6 +74,12 @@ class Built:
     problems: list[UserErrorItem] = field(default_factory=list)
     will_send: bool = True
 
+    @property
+    def blocked(self) -> bool:
+        """Kept back by a problem of its own: the sync sends nothing of this locale, or (the shared part) nothing
+        of the product (domain.sync.outgoing)."""
+        return _blocking(self.problems)
+
 
 @dataclass(slots=True)
 class ProductExport:

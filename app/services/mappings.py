@@ -197,8 +197,9 @@ class MappingService:
             built = plan.build(sku, values)
             holds = await _holds(session, connector, product.id, plan, built)
         refused = _channel_refusals(connector, built)
+        whole = refused.get(None, [])
         return [
-            _preview(sku, built.shared, item, holds, [*refused.get(None, []), *refused.get(item.channel_locale, [])])
+            _preview(sku, built.shared, item, holds, whole, refused.get(item.channel_locale, []))
             for item in built.locales
         ]
 
@@ -251,8 +252,16 @@ def _channel_refusals(connector: Connector, built: ProductExport) -> dict[str | 
 
 
 def _preview(
-    sku: str, shared: Built, built: Built, holds: Holds | None, refused: Sequence[UserErrorItem] = ()
+    sku: str,
+    shared: Built,
+    built: Built,
+    holds: Holds | None,
+    refused_whole: Sequence[UserErrorItem] = (),
+    refused: Sequence[UserErrorItem] = (),
 ) -> Preview:
+    """One locale as the sync takes it: not sent when held, when a problem of its own keeps it back, or when one of
+    the product's fields (or the channel's refusal of them) fails the whole product; the sync still sends the
+    other locales of a product one locale of which fails."""
     fields = {**shared.fields, **built.fields}
     sources = {**shared.sources, **built.sources}
     held = [] if holds is None else _held(shared, built, holds)
@@ -265,8 +274,10 @@ def _preview(
         channel_locale=built.channel_locale or "",
         fields=fields,
         sources=sources,
-        will_send=built.will_send and (bool(fields) or not held),
-        problems=[*shared.problems, *built.problems, *refused],
+        will_send=built.will_send
+        and not (shared.blocked or built.blocked or refused_whole)
+        and (bool(fields) or not held),
+        problems=[*shared.problems, *built.problems, *refused_whole, *refused],
         held=held,
     )
 

@@ -435,7 +435,10 @@ class ExportPreview:
         )
     )
     will_send: bool = strawberry.field(
-        description="false when holdIncompleteLocales keeps this locale back, or pending conflicts hold all of it."
+        description=(
+            "false when the sync sends nothing of this locale: holdIncompleteLocales keeps it back, a problem of its "
+            "own does, a problem of the product's fields fails the whole product, or pending conflicts hold all of it."
+        )
     )
     problems: list[UserError] = strawberry.field(
         description="Fields left empty or invalid for this channel, with CHN codes."
