@@ -916,3 +916,118 @@ async def _read_rows(
             rows = await session.execute(select(*(table.c[name] for name in names)).order_by(table.c.id))
             found[table_name] = [dict(row._mapping) for row in rows]
     return found
+
+
+NEWEST_DELETED = ("connectors", "field_mappings", "sync_jobs", "conflicts")
+
+
+async def test_0012_never_gives_a_new_connector_mapping_job_or_conflict_the_id_of_a_deleted_one(
+    empty_database_url: str,
+) -> None:
+    """Their ids are what clients call them by (node ids, the CLI). On SQLite a new row took the id of the deleted
+    newest one: a frontend holding the id of a deleted connector (its mappings, jobs and conflicts gone with it)
+    opened the next connector created with it. Rows written before 0012 are kept, up and down, and a database
+    upgraded with them numbers on after the largest id it held."""
+    config = alembic_config(empty_database_url)
+    await asyncio.to_thread(command.upgrade, config, "0011")
+    db = Database(empty_database_url)
+    try:
+        before = [await _connector_with_its_rows(db, "shop1"), await _connector_with_its_rows(db, "shop2")]
+        assert before == [dict.fromkeys(NEWEST_DELETED, 1), dict.fromkeys(NEWEST_DELETED, 2)]
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with db.transaction() as session:
+            await session.execute(text("DELETE FROM connectors WHERE id = 2"))  # its rows go with it (cascade)
+        assert await _connector_with_its_rows(db, "shop3") == dict.fromkeys(NEWEST_DELETED, 3)
+        await asyncio.to_thread(command.downgrade, config, "0011")
+        async with db.reader() as session:
+            for table in NEWEST_DELETED:
+                kept = await session.scalars(text(f"SELECT id FROM {table} ORDER BY id"))
+                assert list(kept) == [1, 3], table
+    finally:
+        await db.dispose()
+
+
+async def _connector_with_its_rows(db: Database, code: str) -> dict[str, int]:
+    """A connector with a mapping, a job and a conflict (on a product of its own), and the id each was given."""
+    at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    tables = Base.metadata.tables
+    async with db.transaction() as session:
+        if await session.scalar(select(tables["tenants"].c.id).where(tables["tenants"].c.id == 1)) is None:
+            await session.execute(
+                tables["tenants"].insert().values(id=1, code="t", name="T", product_revision=0, created_at=at)
+            )
+        product = await session.scalar(
+            tables["products"]
+            .insert()
+            .values(tenant_id=1, sku=code, enabled=True, revision=1, search_text="", created_at=at, updated_at=at)
+            .returning(tables["products"].c.id)
+        )
+        ids = {
+            "connectors": await _insert(
+                session,
+                "connectors",
+                tenant_id=1,
+                code=code,
+                name="Shop",
+                channel_type="CUSTOM_HTTP",
+                status="CONNECTED",
+                created_at=at,
+                updated_at=at,
+                mappings_version=0,
+            )
+        }
+        connector = ids["connectors"]
+        ids["field_mappings"] = await _insert(
+            session,
+            "field_mappings",
+            tenant_id=1,
+            connector_id=connector,
+            attribute_code="name",
+            channel_field="title",
+            direction="EXPORT",
+            when_empty="CLEAR",
+            position=0,
+        )
+        ids["sync_jobs"] = await _insert(
+            session,
+            "sync_jobs",
+            tenant_id=1,
+            connector_id=connector,
+            sync_type="FULL",
+            status="COMPLETED",
+            priority=1,
+            dry_run=False,
+            force_resync=False,
+            select_all=True,
+            revision_from=0,
+            mappings_version=0,
+            total_products=1,
+            synced_products=1,
+            failed_products=0,
+            skipped_products=0,
+            conflicted_products=0,
+            cancel_requested=False,
+            created_at=at,
+            enqueued_at=at,
+        )
+        ids["conflicts"] = await _insert(
+            session,
+            "conflicts",
+            tenant_id=1,
+            connector_id=connector,
+            product_id=product,
+            product_sku=code,
+            conflict_type="field_mismatch",
+            resolution_status="PENDING",
+            fields=[],
+            version=1,
+            detected_at=at,
+        )
+    return ids
+
+
+async def _insert(session: AsyncSession, table_name: str, **values: Any) -> int:
+    table = Base.metadata.tables[table_name]
+    given = await session.scalar(table.insert().values(**values).returning(table.c.id))
+    assert given is not None
+    return int(given)

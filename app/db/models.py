@@ -35,6 +35,11 @@ from app.db.base import Base, JSONType, utcnow
 NO_LOCALE = ""
 NO_SCOPE = ""
 
+NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+"""Table options of the tables whose rows are deleted while their ids are known outside (node ids, the CLI): SQLite
+without AUTOINCREMENT gives a new row the id of a deleted newest one, and a client holding that id reached the new
+object with it. PostgreSQL's sequences never go back (migration 0012)."""
+
 
 class Tenant(Base):
     """A catalog team: the unit of isolation. `product_revision` orders every product change."""
@@ -178,7 +183,7 @@ class Connector(Base):
     """One store or account on a sales channel; `public_id` is stable and names its webhook path."""
 
     __tablename__ = "connectors"
-    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "code"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
@@ -229,7 +234,7 @@ class FieldMapping(Base):
     """
 
     __tablename__ = "field_mappings"
-    __table_args__ = (Index("ix_field_mappings_connector_id", "connector_id"),)
+    __table_args__ = (Index("ix_field_mappings_connector_id", "connector_id"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -307,6 +312,7 @@ class SyncJob(Base):
         Index("ix_sync_jobs_tenant_id", "tenant_id", "id"),
         Index("ix_sync_jobs_tenant_connector", "tenant_id", "connector_id", "id"),
         Index("ix_sync_jobs_tenant_connector_status", "tenant_id", "connector_id", "status", "id"),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -461,6 +467,7 @@ class Conflict(Base):
             sqlite_where=text(UNAPPLIED),
             postgresql_where=text(UNAPPLIED),
         ),
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
