@@ -148,6 +148,30 @@ async def test_a_retry_of_a_job_whose_failed_products_were_deleted_says_so(
     ]
 
 
+RETRY_TELLING_DROPPED = """mutation($id: ID!) {
+  retrySyncJob(id: $id) { syncJob { totalProducts } droppedProducts droppedSkus userErrors { code } }
+}"""
+
+
+async def test_a_retry_runs_over_the_failed_products_still_there_and_names_those_deleted_since(
+    shop_sync: GraphQLClient, container: Container
+) -> None:
+    """Two products failed; one was deleted since. The retry runs over the other, and says which it left out and
+    why: the answer showed one product where two had failed, and nothing told the user what became of the second."""
+    untitled = [value("name", None, "en_US")]
+    await upsert(shop_sync, *({"sku": sku(n), "values": untitled} for n in (4, 5)))
+    done = await run_here(shop_sync, container, syncType="SINGLE", productSkus=[sku(4), sku(5)])
+    assert done["failedProducts"] == 2
+    assert (await shop_sync(DELETE_PRODUCTS, {"skus": [sku(4)]}))["deleteProducts"]["userErrors"] == []
+    retried = (await shop_sync(RETRY_TELLING_DROPPED, {"id": done["id"]}))["retrySyncJob"]
+    assert retried == {
+        "syncJob": {"totalProducts": 1},
+        "droppedProducts": 1,
+        "droppedSkus": [sku(4)],
+        "userErrors": [],
+    }
+
+
 async def test_a_job_cancelled_while_its_products_failed_is_cancelled(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
 ) -> None:

@@ -448,16 +448,15 @@ class SyncJobRepository:
         """The job's failed products that still exist: a broken mapping alone (CHN-061) is reported on every product
         it touches but fails none of them (see items.failed), so it does not make a product worth retrying. One
         join however many failed: their SKUs sent back as parameters outgrew what PostgreSQL takes (32,767)."""
-        live = and_(
-            Product.tenant_id == tenant_id, Product.sku == SyncJobError.product_sku, Product.deleted_at.is_(None)
-        )
-        statement = (
-            select(SyncJobError.product_sku)
-            .join(Product, live)
-            .where(SyncJobError.job_id == job_id, SyncJobError.error_code != ErrorCode.MAPPING_BROKEN.value)
-            .distinct()
-        )
-        return sorted(await self.session.scalars(statement))
+        return sorted(await self.session.scalars(_failed_skus(tenant_id, job_id, live=True)))
+
+    async def deleted_failed_skus(self, tenant_id: int, job_id: int, *, limit: int) -> tuple[int, list[str]]:
+        """The job's failed products deleted since (failed_skus leaves them out): how many, and the first `limit`
+        SKUs in order."""
+        gone = _failed_skus(tenant_id, job_id, live=False).subquery()
+        count = await self.session.scalar(select(func.count()).select_from(gone))
+        first = await self.session.scalars(select(gone.c.product_sku).order_by(gone.c.product_sku).limit(limit))
+        return int(count or 0), list(first)
 
     async def failure_tally(self, job_id: int) -> list[CodeTally]:
         """Per error code of the job's failed products (a broken mapping alone fails none: see failed_skus), the
@@ -504,3 +503,14 @@ def _changes(action: str | None) -> Select[Any]:
     """A job's changes, of one action when given."""
     statement = select(SyncJobChange)
     return statement if action is None else statement.where(SyncJobChange.action == action)
+
+
+def _failed_skus(tenant_id: int, job_id: int, *, live: bool) -> Select[str]:
+    """The distinct SKUs of the job's failed products (see failed_skus) that still exist, or (live=False) that do
+    not any more."""
+    exists = and_(Product.tenant_id == tenant_id, Product.sku == SyncJobError.product_sku, Product.deleted_at.is_(None))
+    failed = (SyncJobError.job_id == job_id, SyncJobError.error_code != ErrorCode.MAPPING_BROKEN.value)
+    statement = select(SyncJobError.product_sku)
+    if live:
+        return statement.join(Product, exists).where(*failed).distinct()
+    return statement.outerjoin(Product, exists).where(*failed, Product.id.is_(None)).distinct()

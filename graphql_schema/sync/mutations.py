@@ -8,7 +8,7 @@ from app.domain.connectors import SyncType as SyncTypeValue
 from app.domain.errors import ErrorCode, InvalidInput, UserErrorItem
 from app.domain.scopes import Scope
 from app.domain.sync import SyncPriority as SyncPriorityValue
-from app.services.sync.jobs import SyncJobService, SyncRequest, Triggered
+from app.services.sync.jobs import MAX_DROPPED_SHOWN, SyncJobService, SyncRequest, Triggered
 from graphql_schema.context import Info
 from graphql_schema.enums import SyncPriority, SyncType
 from graphql_schema.errors import UserError, attempt, user_errors
@@ -50,6 +50,15 @@ class TriggerSyncInput:
 class SyncJobPayload:
     sync_job: SyncJobType | None
     estimated_products: int | None = strawberry.field(description="How many products the job covers, as of now.")
+    dropped_products: int | None = strawberry.field(
+        default=None,
+        description="retrySyncJob: how many failed products of the job retried it leaves out, deleted since; "
+        "null for other mutations.",
+    )
+    dropped_skus: list[str] | None = strawberry.field(
+        default=None,
+        description=f"retrySyncJob: the SKUs of those products, the first {MAX_DROPPED_SHOWN} in order.",
+    )
     user_errors: list[UserError]
 
 
@@ -60,8 +69,13 @@ def _bad_id(error: BadArgument) -> list[UserError]:
 def _payload(result: Triggered | None, errors: list[UserError]) -> SyncJobPayload:
     if result is None:
         return SyncJobPayload(sync_job=None, estimated_products=None, user_errors=errors)
+    dropped = result.dropped
     return SyncJobPayload(
-        sync_job=SyncJobType.from_row(result.job), estimated_products=result.estimated_products, user_errors=[]
+        sync_job=SyncJobType.from_row(result.job),
+        estimated_products=result.estimated_products,
+        dropped_products=None if dropped is None else dropped.count,
+        dropped_skus=None if dropped is None else list(dropped.skus),
+        user_errors=[],
     )
 
 

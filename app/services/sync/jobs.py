@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
@@ -54,10 +54,24 @@ class SyncRequest:
     """The job whose failed products this one runs again."""
 
 
+MAX_DROPPED_SHOWN = 100
+"""The deleted products a retry names of those it leaves out; it counts them all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """The failed products of a retried job that its retry leaves out, deleted since: how many, and the first SKUs."""
+
+    count: int
+    skus: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Triggered:
     job: SyncJob
     estimated_products: int
+    dropped: Dropped | None = None
+    """A retry's failed products left out (None: not a retry)."""
 
 
 def _already_running(connector: Connector, active: SyncJob) -> UserErrorItem:
@@ -270,7 +284,8 @@ class SyncJobService:
         return job
 
     async def retry(self, job_id: int) -> Triggered:
-        """A new job over just the products that failed in `job_id` (CHN-091 when there is no such job)."""
+        """A new job over just the products that failed in `job_id` and still exist, with those deleted since named
+        (CHN-091 when there is no such job)."""
         async with self.db.reader() as session:
             jobs = SyncJobRepository(session)
             source = await jobs.get(self.tenant_id, job_id)
@@ -279,6 +294,7 @@ class SyncJobService:
             if not SyncJobStatus(source.status).finished:
                 raise _error(("id",), f"the job has not ended yet ({source.status})", ErrorCode.SYNC_ALREADY_RUNNING)
             skus = await jobs.failed_skus(self.tenant_id, source.id)
+            gone, first_gone = await jobs.deleted_failed_skus(self.tenant_id, source.id, limit=MAX_DROPPED_SHOWN)
             connector = (await ConnectorRepository(session).by_ids(self.tenant_id, [source.connector_id]))[
                 source.connector_id
             ]
@@ -301,9 +317,10 @@ class SyncJobService:
             retry_of=source.id,
         )
         try:
-            return await self.trigger(connector.code, request, source="retry")
+            triggered = await self.trigger(connector.code, request, source="retry")
         except InvalidInput as exc:  # the retry's one argument is the job: what stops it is said of `id`
             raise InvalidInput([UserErrorItem(("id",), error.message, error.code) for error in exc.errors]) from None
+        return replace(triggered, dropped=Dropped(gone, tuple(first_gone)))
 
     # -- reads -----------------------------------------------------------------------------------
 
