@@ -1068,6 +1068,21 @@ async def test_a_cli_sync_refused_as_one_is_already_running_exits_1_not_2(
     assert f"a sync of 'shop' is already running: job {running['id']} (PENDING) (CHN-090)" in result.stderr
 
 
+async def test_a_cli_sync_refused_as_one_is_running_and_for_an_unknown_sku_exits_2(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle
+) -> None:
+    """Both problems are told at once; run again later it would still be refused, so it is the input that cannot be
+    used (exit 2), not the state of things alone (exit 1, which says to try again)."""
+    running = await trigger(shop_sync)
+    command = ["sync", "shop", "--tenant", tenant.code, "--sku", "NOPE"]
+    result = await asyncio.to_thread(CliRunner().invoke, pimsync, command, env=worker_env(settings))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-2:] == [
+        "error --sku: product 'NOPE' does not exist (CAT-012)",
+        f"error CONNECTOR: a sync of 'shop' is already running: job {running['id']} (PENDING) (CHN-090)",
+    ]
+
+
 PAGE_BOTH_WAYS = """query($first: Int, $after: String, $last: Int, $before: String, $status: SyncJobStatus) {
   syncJobs(first: $first, after: $after, last: $last, before: $before, status: $status) {
     totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id } } } }"""

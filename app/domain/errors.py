@@ -133,8 +133,9 @@ class InvalidInput(ServiceError):
 
     @property
     def refused_by_state(self) -> bool:
-        """Whether it is the state of things that refused the input (REFUSED_BY_STATE), not the input itself."""
-        return any(error.code in REFUSED_BY_STATE for error in self.errors)
+        """Whether it is only the state of things that refused the input (REFUSED_BY_STATE), not the input itself:
+        input that is wrong as well (triggerSync tells both at once) would be refused again once the state changes."""
+        return bool(self.errors) and all(error.code in REFUSED_BY_STATE for error in self.errors)
 
 
 class NotFound(ServiceError):
