@@ -892,11 +892,14 @@ async def test_a_connectors_own_rate_limit_holds_its_requests(
             assert last - first + 1 <= allowed, f"{last - first + 1} requests in {arrivals[last] - start:.3f}s"
 
 
-async def cli_sync(tenant: TenantHandle, env: dict[str, str]) -> asyncio.subprocess.Process:
-    """`pimsync sync shop` as a person starts it, in a process of its own."""
+async def cli_sync(
+    tenant: TenantHandle, env: dict[str, str], python: tuple[str, ...] = ("-m", "app.cli")
+) -> asyncio.subprocess.Process:
+    """`pimsync sync shop` as a person starts it, in a process of its own (`python`: how Python runs `pimsync`)."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        *("-m", "app.cli", "sync", "shop", "--tenant", tenant.code),
+        *python,
+        *("sync", "shop", "--tenant", tenant.code),
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -911,12 +914,39 @@ async def started_jobs(client: GraphQLClient, process: asyncio.subprocess.Proces
     return list(jobs)
 
 
-async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
-    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, container: Container
+CTRL_C_AT = """
+import signal, sys
+from pathlib import Path
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+
+armed = Path(sys.argv.pop(1))
+
+@event.listens_for(Pool, "reset")
+def ctrl_c(*_):
+    if armed.exists():
+        armed.unlink()
+        signal.raise_signal(signal.SIGINT)
+
+from app.cli.main import main
+main()
+"""
+"""`pimsync`, with a Ctrl-C as it next gives a database connection back (SQLAlchemy's pool then rolls it back), once
+the file its first argument names exists."""
+
+
+async def ctrl_c_while_following(
+    shop_sync: GraphQLClient,
+    settings: Settings,
+    tenant: TenantHandle,
+    container: Container,
+    python: tuple[str, ...] = ("-m", "app.cli"),
+    ctrl_c: Path | None = None,
 ) -> None:
-    """No worker runs here, so the job waits: Ctrl-C ends the command, not the job, and says so. The signal goes
-    once the command follows the job (it has subscribed to the job's progress), not after a guessed delay."""
-    process = await cli_sync(tenant, worker_env(settings))
+    """No worker runs, so the job waits: Ctrl-C ends the command, not the job, and says so, with no traceback. The
+    signal goes once the command follows the job (it has subscribed to the job's progress), not after a guessed
+    delay: sent to the process, or, with `ctrl_c`, raised by the process itself when that file is made."""
+    process = await cli_sync(tenant, worker_env(settings), python)
     try:
         deadline = time.monotonic() + 30
         jobs = await started_jobs(shop_sync, process, deadline)
@@ -924,7 +954,10 @@ async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
         while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
             assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
             await asyncio.sleep(0.05)
-        process.send_signal(signal.SIGINT)
+        if ctrl_c is None:
+            process.send_signal(signal.SIGINT)
+        else:
+            await asyncio.to_thread(ctrl_c.touch)
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
     finally:
         if process.returncode is None:
@@ -935,6 +968,23 @@ async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
     assert f"Stopped following job {jobs[0]['node']['id']};".encode() in stderr, "the id cancelSyncJob takes"
     jobs = (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]
     assert [edge["node"]["status"] for edge in jobs] == ["PENDING"]
+
+
+async def test_ctrl_c_on_the_cli_stops_following_and_says_the_job_goes_on(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, container: Container
+) -> None:
+    await ctrl_c_while_following(shop_sync, settings, tenant, container)
+
+
+async def test_ctrl_c_during_a_look_at_the_job_ends_the_cli_with_no_traceback(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, container: Container, tmp_path: Path
+) -> None:
+    """A Ctrl-C that came while the command looked at its job in the database (once a second) cancelled that look
+    (asyncio.run cancels the command's task): as the connection was given back, SQLAlchemy's rollback of it was
+    cancelled, and it logged "Exception during reset or similar" with a CancelledError's traceback under the
+    command's last words (one run in a loaded CI). The Ctrl-C comes here just as that rollback starts."""
+    hooked = ("-c", CTRL_C_AT, str(tmp_path / "ctrl-c"))
+    await ctrl_c_while_following(shop_sync, settings, tenant, container, hooked, tmp_path / "ctrl-c")
 
 
 async def test_a_cli_sync_rides_out_the_database_going_away_while_it_follows_the_job(

@@ -7,7 +7,10 @@ answers at once, where loading them all took a second or more."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -20,6 +23,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import Progress, ProgressColumn
 
+from app.cli.interrupt import EXIT_INTERRUPTED
 from app.domain.errors import InvalidInput, NotFound, Path, ServiceError, TenantNotFound
 from app.domain.storable import echoed
 
@@ -173,6 +177,34 @@ def run(work: Callable[[], Awaitable[Result]], terms: Mapping[str, str] | None =
     """Run a command's async body; service errors print a clear message and exit 2 or 1 (operator_errors)."""
     with operator_errors(terms):
         return asyncio.run(work())  # type: ignore[arg-type]
+
+
+@contextmanager
+def ctrl_c_stops(at_once: Callable[[], str]) -> Iterator[asyncio.Event]:
+    """A first Ctrl-C sets the event: the command stops where it can stop cleanly (an import after the batch in
+    flight, `sync` once the look at its job in flight is done). asyncio's own Ctrl-C cancelled the command wherever
+    it was, a database call's clean-up included, and SQLAlchemy logged that cancelled clean-up with a traceback.
+    A second one ends the process at once, saying `at_once()`, without the clean-up a database that does not
+    answer would hold up: a transaction not committed is the database's to drop."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield stop  # signals reach the main thread only; an ignored Ctrl-C (a shell's background job) stays so
+        return
+
+    def on_ctrl_c() -> None:
+        if stop.is_set():
+            errors.print(at_once())
+            os._exit(EXIT_INTERRUPTED)
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGINT, on_ctrl_c)
+    try:
+        yield stop
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        signal.signal(signal.SIGINT, previous)
 
 
 def _where(path: Path, terms: Mapping[str, str]) -> str:

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import signal
-import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
@@ -20,6 +15,7 @@ from app.cli.common import (
     TenantOption,
     UnusableInput,
     console,
+    ctrl_c_stops,
     database,
     errors,
     progress_bar,
@@ -106,7 +102,7 @@ async def _read_into_catalog(
     from app.services.importing.sources import UnsupportedFile
 
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with progress_bar(*columns, TimeRemainingColumn()) as bar, _ctrl_c_stops() as stop:
+    with progress_bar(*columns, TimeRemainingColumn()) as bar, ctrl_c_stops(lambda: STOPPED_AT_ONCE) as stop:
         task = bar.add_task(f"importing {path.name}", total=size)
         async with database() as db:
             importer = Importer(db, on_reject=on_reject, progress=lambda n: bar.advance(task, n), stop=stop)
@@ -114,32 +110,6 @@ async def _read_into_catalog(
                 return await start(importer)
             except UnsupportedFile as exc:  # refused before a row was written
                 raise UnusableInput(str(exc)) from exc
-
-
-@contextmanager
-def _ctrl_c_stops() -> Iterator[asyncio.Event]:
-    """A first Ctrl-C sets the event: the import finishes the batch it is writing and starts no other, so what it
-    then says was kept is so. A second one ends the process at once, without the clean-up a database that does
-    not answer would hold up: the transaction of the batch in flight was not committed, so the database drops it."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield stop  # signals reach the main thread only; an ignored Ctrl-C (a shell's background job) stays so
-        return
-
-    def on_ctrl_c() -> None:
-        if stop.is_set():
-            errors.print(STOPPED_AT_ONCE)
-            os._exit(EXIT_INTERRUPTED)
-        stop.set()
-
-    loop.add_signal_handler(signal.SIGINT, on_ctrl_c)
-    try:
-        yield stop
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        signal.signal(signal.SIGINT, previous)
 
 
 def _interrupted(report: ImportReport, path: Path, what: str) -> str:

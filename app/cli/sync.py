@@ -5,7 +5,9 @@ The container and the sync services are imported when the command runs: building
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from app.cli.common import (
     TenantOption,
     console,
+    ctrl_c_stops,
     errors,
     progress_bar,
     require_current_schema,
@@ -82,26 +85,29 @@ def sync(
 
     started: list[SyncJob] = []
 
-    async def work() -> SyncJob:
-        container = await open_container(current)
-        try:
-            await require_current_schema(container.db)
-            async with container.db.reader() as session:
-                service = SyncJobService(container, await tenant_id(session, tenant))
-            triggered = await service.trigger(connector, request, source="cli")
-            started.append(triggered.job)
-            return await _follow(container.redis, service, triggered.job)
-        finally:
-            await container.close()
+    async def work() -> SyncJob | None:
+        with ctrl_c_stops(lambda: _stopped_following(started)) as stop:
+            container = await open_container(current)
+            try:
+                await require_current_schema(container.db)
+                async with container.db.reader() as session:
+                    service = SyncJobService(container, await tenant_id(session, tenant))
+                if stop.is_set():  # before the job: none is started
+                    return None
+                triggered = await service.trigger(connector, request, source="cli")
+                started.append(triggered.job)
+                return await _follow(container.redis, service, triggered.job, stop)
+            finally:
+                await container.close()
 
     try:
         job = run(work, TERMS)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # asyncio's own, in the instants before or after the command's work
+        job = None
+    if job is None:
         if started:  # only the following stops: the job is the workers' and goes on
-            errors.print(
-                f"Stopped following job {_api_id(started[0])}; it goes on. Stop it with cancelSyncJob if it should not."
-            )
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+            errors.print(_stopped_following(started))
+        raise typer.Exit(EXIT_INTERRUPTED)
     # Each product counts once, in one of these: the line adds up to the job's size. One line, never wrapped at
     # the terminal's width, for a script to read the job's id and counts from.
     held = f"{job.conflicted_products} held in conflict, " if job.conflicted_products else ""
@@ -139,6 +145,14 @@ def _would_fail(products: int) -> str:
     return "the job's only product would fail" if products == 1 else f"all {products} products would fail"
 
 
+def _stopped_following(started: list[SyncJob]) -> str:
+    """What Ctrl-C ends the command with; before the job was started (a second Ctrl-C can come while it is being
+    started), that it was interrupted, as any command says it."""
+    if not started:
+        return "interrupted"
+    return f"Stopped following job {_api_id(started[0])}; it goes on. Stop it with cancelSyncJob if it should not."
+
+
 def _api_id(job: SyncJob) -> str:
     """The id `syncJob`, `cancelSyncJob` and `retrySyncJob` take: the database's own number names nothing there.
 
@@ -149,10 +163,10 @@ def _api_id(job: SyncJob) -> str:
     return str(global_id("SyncJob", job.id))
 
 
-async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJob:
-    """Follow the job to its end. A database that stops answering meanwhile (a restart, a failover) is waited out,
-    as the workers wait it out: said once when it goes and once when it is back, where the command ended with exit
-    1 as if the job had failed."""
+async def _follow(redis: object, service: SyncJobService, job: SyncJob, stop: asyncio.Event) -> SyncJob | None:
+    """Follow the job to its end; None once Ctrl-C (`stop`) stops following. A database that stops answering
+    meanwhile (a restart, a failover) is waited out, as the workers wait it out: said once when it goes and once
+    when it is back, where the command ended with exit 1 as if the job had failed."""
     from app.db.engine import outage_cause, unreachable
     from app.domain.sync import SyncJobStatus
     from app.services.sync import progress
@@ -165,7 +179,7 @@ async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJ
         # Closed here, while the Redis pool is still open: left to asyncio's shutdown, its unsubscribe ran on a
         # closed pool and printed a traceback after every followed job.
         async with aclosing(progress.listen(redis, job.id, every=1.0)) as updates:
-            async for _ in updates:
+            while await _next_unless_stopped(updates, stop):
                 try:
                     job = await service.get(job.id)
                 except Exception as exc:
@@ -197,4 +211,24 @@ async def _follow(redis: object, service: SyncJobService, job: SyncJob) -> SyncJ
                 ):
                     console.print("Waiting for a worker: start one with `pimsync worker` (or use `pimsync run`).")
                     hinted = True
-    return job
+    return None
+
+
+_ENDED = object()
+
+
+async def _next_unless_stopped(updates: AsyncIterator[object], stop: asyncio.Event) -> bool:
+    """Whether the job's next update (or tick) came before Ctrl-C. Ctrl-C cuts short the wait on Redis for it, and
+    only that: never a look at the job in flight, whose cancelled clean-up (the rollback SQLAlchemy does as it gives
+    the connection back) SQLAlchemy logged with a CancelledError's traceback, under the command's last words."""
+    if stop.is_set():
+        return False
+    update = asyncio.ensure_future(anext(updates, _ENDED))
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait((update, stopped), return_when=asyncio.FIRST_COMPLETED)
+    for waiting in (update, stopped):
+        waiting.cancel()
+    await asyncio.gather(update, stopped, return_exceptions=True)
+    if stop.is_set():
+        return False
+    return update.result() is not _ENDED
