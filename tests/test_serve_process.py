@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 
 from app.cli.commands import _serve
 from app.db.engine import Database
-from app.db.migrate import head_revision, upgrade_to_head
+from app.db.migrate import head_revision
 from app.domain.scopes import Scope
 from app.services.tokens import TokenService
 from app.settings import Settings
@@ -138,9 +138,10 @@ async def graphql(http: httpx.AsyncClient, service: Service, query: str, token: 
 
 
 @pytest.mark.parametrize("redis_kind", ["real-redis", "embedded"])
-async def test_serve_answers_ops_and_graphql(redis_kind: str, tmp_path: Path, services: list[Service]) -> None:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'pimsync.sqlite3'}"
-    await asyncio.to_thread(upgrade_to_head, database_url)
+async def test_serve_answers_ops_and_graphql(
+    redis_kind: str, tmp_path: Path, services: list[Service], migrated_sqlite: Callable[[Path], str]
+) -> None:
+    database_url = migrated_sqlite(tmp_path / "pimsync.sqlite3")
     db = Database(database_url)
     async with db.transaction() as session:
         issued = await TokenService(session).issue(tenant_code="acme", scopes=[Scope.CATALOG_VIEW], name="serve test")
@@ -360,12 +361,17 @@ def test_an_api_whose_start_up_fails_exits_1_not_uvicorns_3(caplog: pytest.LogCa
     ],
 )
 async def test_a_set_up_mistake_stops_the_api_with_one_line(
-    command: str, setting: dict[str, str], said: str, exit_code: int, tmp_path: Path, services: list[Service]
+    command: str,
+    setting: dict[str, str],
+    said: str,
+    exit_code: int,
+    tmp_path: Path,
+    services: list[Service],
+    migrated_sqlite: Callable[[Path], str],
 ) -> None:
     """Not uvicorn's traceback of a failed start-up; and an embedded Redis it started does not outlive it."""
     var_dir = tmp_path / "var"
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'pimsync.sqlite3'}"
-    await asyncio.to_thread(upgrade_to_head, database_url)
+    database_url = migrated_sqlite(tmp_path / "pimsync.sqlite3")
     with closed_port() as port:
         given = {name: value.format(closed_port=port) for name, value in setting.items()}
         env = base_env(PIMSYNC_VAR_DIR=str(var_dir), DATABASE_URL=database_url, ENVIRONMENT="test", **given)
@@ -389,13 +395,17 @@ async def test_a_set_up_mistake_stops_the_api_with_one_line(
     ],
 )
 async def test_unusable_secret_keys_stop_the_api_before_it_announces_an_address(
-    command: str, setting: dict[str, str], said: str, tmp_path: Path, services: list[Service]
+    command: str,
+    setting: dict[str, str],
+    said: str,
+    tmp_path: Path,
+    services: list[Service],
+    migrated_sqlite: Callable[[Path], str],
 ) -> None:
     """A malformed or missing SECRET_KEYS is a setting: refused before the socket is bound, so no log says
     "Uvicorn running on ..." ahead of the error (a log watcher took the API for started), and before Redis is
     tried (one that does not answer either was reported instead, with exit 1 after its retries)."""
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'pimsync.sqlite3'}"
-    await asyncio.to_thread(upgrade_to_head, database_url)
+    database_url = migrated_sqlite(tmp_path / "pimsync.sqlite3")
     with closed_port() as port:
         env = base_env(
             PIMSYNC_VAR_DIR=str(tmp_path / "var"),

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from arq.jobs import Job, JobStatus
 
 from app.container import arq_redis_settings
 from app.db.base import utcnow
-from app.db.migrate import alembic_config, head_revision, upgrade_to_head
+from app.db.migrate import alembic_config, head_revision
 from app.domain.sync import SyncPriority
 from app.services.sync.queue import enqueue_plan
 from app.settings import Environment, Settings
@@ -61,8 +61,12 @@ class Machine:
         return self.tmp / "var"
 
     @property
+    def database_path(self) -> Path:
+        return self.tmp / "pimsync.sqlite3"
+
+    @property
     def database_url(self) -> str:
-        return f"sqlite+aiosqlite:///{self.tmp / 'pimsync.sqlite3'}"
+        return f"sqlite+aiosqlite:///{self.database_path}"
 
     @property
     def settings(self) -> Settings:
@@ -144,9 +148,9 @@ def machine_redis(kind: str) -> str | None:
 
 
 @pytest.fixture(params=["real-redis", "embedded"])
-async def machine(request: pytest.FixtureRequest, tmp_path: Path) -> Machine:
+def machine(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> Machine:
     found = Machine(tmp_path, machine_redis(request.param))
-    await asyncio.to_thread(upgrade_to_head, found.database_url)
+    migrated_sqlite(found.database_path)
     return found
 
 
@@ -297,11 +301,11 @@ async def test_the_worker_refuses_a_database_that_needs_migrating(
 
 
 async def test_the_worker_refuses_a_database_a_newer_release_migrated(
-    tmp_path: Path, running: list[WorkerProcess]
+    tmp_path: Path, running: list[WorkerProcess], migrated_sqlite: Callable[[Path], str]
 ) -> None:
     """It said to run `pimsync migrate`, which cannot move a database back: it now says a newer release migrated it."""
     machine = Machine(tmp_path, WORKER_REDIS_URL if redis_available() else None)
-    await asyncio.to_thread(upgrade_to_head, machine.database_url)
+    migrated_sqlite(machine.database_path)
     with contextlib.closing(sqlite3.connect(machine.database_url.split("///", 1)[1])) as connection, connection:
         connection.execute("UPDATE alembic_version SET version_num = '9999'")
     worker = start_worker(machine)
