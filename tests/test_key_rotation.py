@@ -7,6 +7,7 @@ connectors.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,6 @@ from typer.testing import CliRunner
 
 from app.cli.commands import app as pimsync
 from app.db.engine import Database
-from app.db.migrate import upgrade_to_head
 from app.db.models import Connector, Tenant
 from app.repositories.connectors import ConnectorRepository
 from app.secrets import CredentialVault
@@ -57,10 +57,8 @@ async def _stored(url: str) -> list[str]:
 
 
 @pytest.fixture
-def database_file(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'keys.sqlite3'}"
-    upgrade_to_head(url)
-    return url
+def database_file(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> str:
+    return migrated_sqlite(tmp_path / "keys.sqlite3")
 
 
 def rotate(url: str, keys: list[bytes], tmp_path: Path) -> tuple[int, str]:
