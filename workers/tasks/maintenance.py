@@ -6,49 +6,28 @@ have done. A worker waits such an outage out rather than exiting."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-import structlog
-
-from app.db.engine import outage_cause, unreachable
 from app.services.conflicts.apply import recover_resolutions
 from app.services.sync.recovery import recover_orphans, schedule_due_syncs
 from app.services.webhooks import recover_webhook_deliveries
 from workers.context import WorkerContext
-
-log = structlog.get_logger(__name__)
-
-Done = TypeVar("Done")
-
-
-async def _unless_database_down(task: str, work: Callable[[], Awaitable[Done]], nothing: Done) -> Done:
-    """`work`'s result; `nothing` when the database did not answer, said in one line (arq would log the run as
-    failed, with its whole traceback, on every run of every periodic task on every worker until it answers)."""
-    try:
-        return await work()
-    except Exception as exc:
-        if not unreachable(exc):
-            raise
-        log.warning("worker.database_unavailable", task=task, error=outage_cause(exc))
-        return nothing
+from workers.tasks.outage import unless_database_down
 
 
 async def recover_sync_work(ctx: WorkerContext) -> int:
     """Requeue chunks whose worker died (expired lease) and jobs whose queue message was lost."""
-    return await _unless_database_down("recover_sync_work", lambda: recover_orphans(ctx["container"]), 0)
+    return await unless_database_down("recover_sync_work", lambda: recover_orphans(ctx["container"]), 0)
 
 
 async def start_scheduled_syncs(ctx: WorkerContext) -> list[int]:
     """An INCREMENTAL sync for each connector whose syncIntervalMinutes has passed."""
-    return await _unless_database_down("start_scheduled_syncs", lambda: schedule_due_syncs(ctx["container"]), [])
+    return await unless_database_down("start_scheduled_syncs", lambda: schedule_due_syncs(ctx["container"]), [])
 
 
 async def recover_webhooks(ctx: WorkerContext) -> int:
     """Queue again the webhook deliveries still PENDING whose queue message was lost (or never sent)."""
-    return await _unless_database_down("recover_webhooks", lambda: recover_webhook_deliveries(ctx["container"]), 0)
+    return await unless_database_down("recover_webhooks", lambda: recover_webhook_deliveries(ctx["container"]), 0)
 
 
 async def apply_lost_resolutions(ctx: WorkerContext) -> int:
     """Queue again the conflict resolutions no worker applied (a lost queue message, Redis down when decided)."""
-    return await _unless_database_down("apply_lost_resolutions", lambda: recover_resolutions(ctx["container"]), 0)
+    return await unless_database_down("apply_lost_resolutions", lambda: recover_resolutions(ctx["container"]), 0)

@@ -1,8 +1,10 @@
-"""Running a task again once the database answers, rather than failing it with a traceback while it does not."""
+"""A task while the database does not answer (restarting, failing over): one warning line, not arq's traceback.
+
+A periodic task gives its turn up (the next run catches up); a one-off task is queued again."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import structlog
@@ -15,6 +17,25 @@ log = structlog.get_logger(__name__)
 Done = TypeVar("Done")
 
 
+def _database_down(exc: Exception, task: str, **about: object) -> bool:
+    """Whether `exc` is the database not answering, said in one warning line when it is."""
+    if not unreachable(exc):
+        return False
+    log.warning("worker.database_unavailable", task=task, error=outage_cause(exc), **about)
+    return True
+
+
+async def unless_database_down(task: str, work: Callable[[], Awaitable[Done]], nothing: Done) -> Done:
+    """`work`'s result; `nothing` when the database did not answer (arq would log the run as failed, with its
+    whole traceback, on every run of every periodic task on every worker until it answers)."""
+    try:
+        return await work()
+    except Exception as exc:
+        if not _database_down(exc, task):
+            raise
+        return nothing
+
+
 async def after_outage(task: str, work: Awaitable[Done], *, retry_in: float, **about: object) -> Done:
     """`work`'s result; when the database did not answer (restarting, failing over), one warning line and the
     task queued again `retry_in` seconds later. arq would log the task as failed with its whole traceback and
@@ -25,7 +46,6 @@ async def after_outage(task: str, work: Awaitable[Done], *, retry_in: float, **a
     try:
         return await work
     except Exception as exc:
-        if not unreachable(exc):
+        if not _database_down(exc, task, retry_in=retry_in, **about):
             raise
-        log.warning("worker.database_unavailable", task=task, retry_in=retry_in, error=outage_cause(exc), **about)
         raise Retry(defer=retry_in) from None
