@@ -250,6 +250,16 @@ async def planned(
     return global_id, job_id, chunks
 
 
+async def run_triggered_here(container: Container, job_id: int) -> None:
+    """A job already triggered (by the CLI, the schedule) planned and run chunk by chunk in this process, as
+    workers would."""
+    await plan_job(container, job_id)
+    async with container.db.reader() as session:
+        chunks = list(await session.scalars(select(SyncChunk.id).where(SyncChunk.job_id == job_id)))
+    for chunk_id in chunks:
+        await run_chunk(container, chunk_id, worker="here")
+
+
 async def run_here(gql: GraphQLClient, container: Container, **options: Any) -> dict[str, Any]:
     """A job triggered with `options`, planned and run chunk by chunk in this process (no worker): the job as the
     API shows it then."""

@@ -33,7 +33,6 @@ from app.repositories.sync_jobs import SyncJobRepository
 from app.services.conflicts.queue import enqueue_apply
 from app.services.sync import progress
 from app.services.sync.cancel import request_cancel
-from app.services.sync.planner import plan_job
 from app.services.sync.queue import enqueue_chunk, enqueue_plan, enqueue_recovery, ms
 from app.services.sync.recovery import LEASE_GRACE, LOST_MESSAGE_AFTER, recover_at_startup, recover_orphans
 from app.services.sync.runner import run_chunk
@@ -61,6 +60,7 @@ from tests.sync_fixtures import (
     chair,
     locale_status,
     planned,
+    run_triggered_here,
     running_worker,
     sent_products,
     shop_sync,
@@ -1016,11 +1016,7 @@ async def test_a_cli_sync_rides_out_the_database_going_away_while_it_follows_the
                 said += line
         finally:
             await _admin(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
-        await plan_job(container, job_id)
-        async with container.db.reader() as session:
-            chunks = list(await session.scalars(select(SyncChunk.id).where(SyncChunk.job_id == job_id)))
-        for chunk_id in chunks:
-            await run_chunk(container, chunk_id, worker="here")
+        await run_triggered_here(container, job_id)
         stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
     finally:
         await end_cli(process)
@@ -1045,11 +1041,7 @@ async def test_a_cli_sync_on_the_embedded_redis_ends_with_no_word_from_redis(
     try:
         jobs = await started_jobs(shop_sync, process, time.monotonic() + 30)
         job_id = parse_global_id(jobs[0]["node"]["id"])[1]
-        await plan_job(container, job_id)
-        async with container.db.reader() as session:
-            chunks = list(await session.scalars(select(SyncChunk.id).where(SyncChunk.job_id == job_id)))
-        for chunk_id in chunks:
-            await run_chunk(container, chunk_id, worker="here")
+        await run_triggered_here(container, job_id)
         stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
     finally:
         await end_cli(process)

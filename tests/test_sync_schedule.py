@@ -13,15 +13,13 @@ from sqlalchemy import select
 
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import SyncChunk, SyncJob
+from app.db.models import SyncJob
 from app.repositories.events import EventRepository
-from app.services.sync.planner import plan_job
 from app.services.sync.recovery import schedule_due_syncs
-from app.services.sync.runner import run_chunk
 from graphql_schema.relay import parse_global_id
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import CONNECTOR, SAVE_MAPPINGS, UPDATE_CONNECTOR, ServedShop, served_shop
-from tests.sync_fixtures import MAPPINGS, PRODUCTS, fail_a_job, shop_sync, sku, trigger
+from tests.sync_fixtures import MAPPINGS, PRODUCTS, fail_a_job, run_triggered_here, shop_sync, sku, trigger
 
 __all__ = ["served_shop", "shop_sync"]
 
@@ -46,11 +44,7 @@ async def check(container: Container, tenant: TenantHandle, at: datetime) -> lis
 
 async def run_to_the_end(container: Container, job_id: int) -> str:
     """Plan the job and run its chunks here, as workers would; its final status."""
-    await plan_job(container, job_id)
-    async with container.db.reader() as session:
-        chunks = list(await session.scalars(select(SyncChunk.id).where(SyncChunk.job_id == job_id)))
-    for chunk_id in chunks:
-        await run_chunk(container, chunk_id, worker="here")
+    await run_triggered_here(container, job_id)
     async with container.db.reader() as session:
         job = await session.scalar(select(SyncJob).where(SyncJob.id == job_id))
     assert job is not None
