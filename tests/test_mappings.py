@@ -924,17 +924,25 @@ def test_apply_tax_rounds_to_the_connectors_currency_unless_told(currency: str, 
     assert two == format((Decimal(net) * Decimal("1.05")).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"), "f")
 
 
+LABEL_AND_NAME = CatalogSpec(
+    {
+        "label": AttributeSpec(1, "label", AttributeType.TEXT, localizable=False, scopable=False),
+        "name": AttributeSpec(2, "name", AttributeType.TEXT, localizable=True, scopable=False),
+    },
+    locales=("en_US", "ar_AE", "fr_FR"),
+)
+"""A value kept once for every locale (label) and one kept per locale (name)."""
+THREE_LOCALES = ConnectorSettings(
+    locale_mapping=(LocalePair("en_US", "en"), LocalePair("ar_AE", "ar"), LocalePair("fr_FR", "fr")), currency="EUR"
+)
+
+
 def test_a_mapping_set_that_would_take_two_channel_values_into_one_pim_value_is_refused() -> None:
     """A BOTH mapping from a value kept once for every locale (a non-localizable attribute) to a field written per
     channel locale was saved; then, once the shop's titles were translated, every sync failed the product with
     "channel value not taken: this attribute, locale and scope is given twice" (CHN-011), the en, ar and fr titles
     each to be taken into the one value. Two mappings taking channel fields into the same value did the same."""
-    label = AttributeSpec(1, "label", AttributeType.TEXT, localizable=False, scopable=False)
-    name = AttributeSpec(2, "name", AttributeType.TEXT, localizable=True, scopable=False)
-    catalog = CatalogSpec({"label": label, "name": name}, locales=("en_US", "ar_AE", "fr_FR"))
-    pairs = (LocalePair("en_US", "en"), LocalePair("ar_AE", "ar"), LocalePair("fr_FR", "fr"))
-    settings = ConnectorSettings(locale_mapping=pairs, currency="EUR")
-    spec = channel_type_spec(ChannelType.CUSTOM_HTTP)
+    catalog, settings, spec = LABEL_AND_NAME, THREE_LOCALES, channel_type_spec(ChannelType.CUSTOM_HTTP)
 
     def refused(*drafts: MappingDraft) -> list[tuple[tuple[str | int, ...], str, str]]:
         _, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=None)
@@ -1276,12 +1284,7 @@ def test_a_stored_set_taking_two_channel_values_into_one_pim_value_shows_the_off
     """Sets saved before saveMappings refused them failed every sync of every product they import, "this
     attribute, locale and scope is given twice": loaded for a sync or a preview, the offending mapping is broken
     (CHN-061) with the reason the save gives, and takes nothing; the others run."""
-    label = AttributeSpec(1, "label", AttributeType.TEXT, localizable=False, scopable=False)
-    name = AttributeSpec(2, "name", AttributeType.TEXT, localizable=True, scopable=False)
-    catalog = CatalogSpec({"label": label, "name": name}, locales=("en_US", "ar_AE", "fr_FR"))
-    pairs = (LocalePair("en_US", "en"), LocalePair("ar_AE", "ar"), LocalePair("fr_FR", "fr"))
-    settings = ConnectorSettings(locale_mapping=pairs, currency="EUR")
-    spec = channel_type_spec(ChannelType.CUSTOM_HTTP)
+    catalog, settings, spec = LABEL_AND_NAME, THREE_LOCALES, channel_type_spec(ChannelType.CUSTOM_HTTP)
     english = (LocalePair("en_US", "en"),)
 
     def loaded(*drafts: MappingDraft) -> list[MappingRule]:
