@@ -317,7 +317,12 @@ class ConflictService:
             batch = await conflicts.pending_after(
                 self.tenant_id, where, after_id=after_id, up_to_id=upper, limit=limit, for_update=True
             )
-            gone = await self._undecidable_products(conflicts, [row.id for row in batch], resolution)
+            # A bulk by ids had its deleted products refused by _check_ids; one by filter leaves them pending.
+            gone = (
+                {}
+                if request.ids
+                else await self._undecidable_products(conflicts, [row.id for row in batch], resolution)
+            )
             decided = [
                 row
                 for row in batch
