@@ -682,6 +682,46 @@ async def test_a_price_cleared_in_the_shop_leaves_the_pim_its_other_currencies(
     assert "price" not in served_shop.shop.products["PRICED"].fields
 
 
+async def test_a_price_cleared_in_the_shop_syncs_as_an_empty_price_until_either_side_sets_one(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """Once a merchant's cleared EUR price came in (the PIM keeps only its USD amount), every later sync of the
+    product failed with CHN-013 'no price in EUR': the PIM and the shop agreed, both without an EUR price, and the
+    product was still failed, its other fields never sent again. On a BOTH mapping a price without the connector's
+    currency is the empty price the import wrote: syncs go through, and a price set later on either side goes
+    across."""
+    await open_store(gql, served_shop, strategy="MANUAL")
+    mappings = [
+        {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
+        {"attributeCode": "price", "channelField": "price", "direction": "BOTH"},
+    ]
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": mappings}))["saveMappings"]["userErrors"] == []
+    names = [value("name", FIRST[locale], PIM_LOCALE[locale]) for locale in (AR, FR)]
+    await upsert(gql, {"sku": "PRICED", "values": [*names, value("price", {"EUR": PRICE, "USD": "130.00"})]})
+    await sync(gql, worker, served_shop)
+    served_shop.shop.edit("PRICED", fields={"price": None})
+    await sync(gql, worker, served_shop)
+
+    for kind in ("FULL", "INCREMENTAL"):
+        await sync(gql, worker, served_shop, kind)
+        assert sent(served_shop, "PRICED") == [], "nothing changed on either side"
+    renamed = {**FIRST, FR: REWRITTEN[FR]}
+    await upsert(gql, {"sku": "PRICED", "values": [value("name", REWRITTEN[FR], "fr_FR")]})
+    await sync(gql, worker, served_shop)
+    [document] = sent(served_shop, "PRICED")
+    assert document["locales"][FR] == {"title": REWRITTEN[FR]} and "price" not in document["fields"]
+    assert titles(served_shop.shop, "PRICED") == renamed
+    assert (await pim_values(gql, "PRICED"))[("price", None)] == {"USD": "130.00"}
+
+    served_shop.shop.edit("PRICED", fields={"price": SHOP_PRICE})
+    await sync(gql, worker, served_shop)
+    assert (await pim_values(gql, "PRICED"))[("price", None)] == {"EUR": SHOP_PRICE, "USD": "130.00"}
+    await upsert(gql, {"sku": "PRICED", "values": [value("price", {"EUR": NEW_PRICE, "USD": "130.00"})]})
+    await sync(gql, worker, served_shop)
+    assert served_shop.shop.products["PRICED"].fields["price"] == NEW_PRICE
+    assert await conflicts(gql, sku="PRICED") == []
+
+
 @pytest.mark.parametrize(
     ("shop_value", "says"),
     [

@@ -924,6 +924,41 @@ def test_apply_tax_rounds_to_the_connectors_currency_unless_told(currency: str, 
     assert two == format((Decimal(net) * Decimal("1.05")).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"), "f")
 
 
+@pytest.mark.parametrize(
+    ("channel_type", "direction", "fields", "problems"),
+    [
+        (ChannelType.CUSTOM_HTTP, MappingDirection.EXPORT, {}, [("CHN-013", "no price in EUR")]),
+        (ChannelType.CUSTOM_HTTP, MappingDirection.BOTH, {"price": None}, []),
+        (
+            ChannelType.EASY_ORDERS,
+            MappingDirection.BOTH,
+            {"price": None},
+            [("CHN-010", "price is required and has no value (no price in EUR)")],
+        ),
+    ],
+)
+def test_a_price_without_the_connectors_currency_is_empty_on_a_both_mapping(
+    channel_type: ChannelType, direction: MappingDirection, fields: dict[str, Any], problems: list[tuple[str, str]]
+) -> None:
+    """A BOTH mapping takes a price the merchant cleared in the shop into the PIM by dropping the connector's
+    currency: the export reads that as the empty price it is (whenEmpty, CLEAR by default), where it used to fail
+    the product with CHN-013 at every sync after. A channel that requires a price says which currency is missing;
+    an EXPORT mapping still refuses to clear the channel's price of a product priced in other currencies."""
+    name = AttributeSpec(1, "name", AttributeType.TEXT, localizable=False, scopable=False)
+    price = AttributeSpec(2, "price", AttributeType.PRICE, localizable=False, scopable=False)
+    catalog = CatalogSpec({"name": name, "price": price}, locales=("en_US",), currencies=("EUR", "USD"))
+    settings = ConnectorSettings(locale_mapping=(LocalePair("en_US", "en"),), currency="EUR")
+    spec = channel_type_spec(channel_type)
+    title = "title" if channel_type is ChannelType.CUSTOM_HTTP else "name"
+    drafts = [MappingDraft("name", title, MappingDirection.EXPORT), MappingDraft("price", "price", direction)]
+    rules, errors = check_mappings(drafts, catalog=catalog, channel=spec, settings=settings, channel_locales=None)
+    assert errors == []
+    plan = ExportPlan(rules=rules, settings=settings, catalog=catalog, channel=spec)
+    built = plan.build("P", {(1, "", ""): "Lamp", (2, "", ""): {"USD": "130.00"}})
+    assert {key: built.shared.fields[key] for key in built.shared.fields if key == "price"} == fields
+    assert [(problem.code.value, problem.message) for problem in built.problems] == problems
+
+
 LABEL_AND_NAME = CatalogSpec(
     {
         "label": AttributeSpec(1, "label", AttributeType.TEXT, localizable=False, scopable=False),

@@ -311,7 +311,10 @@ class ExportPlan:
             if value is not None and step.rule.transformation is not IDENTITY:
                 value = step.rule.transformation.apply(value, self._context(step, values, fallbacks))
         except NoPrice as exc:
-            built.problems.append(UserErrorItem((name,), str(exc), ErrorCode.CURRENCY_NOT_SUPPORTED))
+            if step.rule.direction is MappingDirection.BOTH:
+                self._empty(built, step, values, missing=str(exc))
+            else:
+                built.problems.append(UserErrorItem((name,), str(exc), ErrorCode.CURRENCY_NOT_SUPPORTED))
             return
         except TransformationError as exc:
             built.problems.append(UserErrorItem((name,), exc.message, exc.code))
@@ -323,7 +326,12 @@ class ExportPlan:
             source = fallbacks[0] if fallbacks else AUTHORED
         self._put(built, step, value, source)
 
-    def _empty(self, built: Built, step: _Step, values: ValueTable) -> None:
+    def _empty(self, built: Built, step: _Step, values: ValueTable, missing: str | None = None) -> None:
+        """The mapping's whenEmpty for an empty value. A price without the connector's currency (`missing` says
+        which) is empty on a BOTH mapping: that is what taking in a price the merchant cleared in the shop leaves
+        (imported_data drops the currency and keeps the others), so the PIM and the shop agree on no price. On an
+        EXPORT mapping it stays CHN-013: the catalog priced the product, in other currencies, and clearing the
+        channel's price for it would be a guess."""
         rule = step.rule
         name = rule.field.name
         if rule.when_empty is EmptyValuePolicy.DEFAULT and rule.transformation.default is not None:
@@ -335,7 +343,11 @@ class ExportPlan:
             built.sources[name] = EMPTY
         if rule.field.required and built.channel_locale is None:
             built.problems.append(
-                UserErrorItem((name,), f"{name} is required and has no value", ErrorCode.MISSING_REQUIRED_FIELD)
+                UserErrorItem(
+                    (name,),
+                    f"{name} is required and has no value" + (f" ({missing})" if missing else ""),
+                    ErrorCode.MISSING_REQUIRED_FIELD,
+                )
             )
 
     def _put(self, built: Built, step: _Step, value: Any, source: str) -> None:
