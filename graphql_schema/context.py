@@ -99,6 +99,9 @@ class Context:
     def require(self, scope: Scope) -> None:
         self.caller.require(scope)
 
+    def allows(self, scope: Scope) -> bool:
+        return self.caller.allows(scope)
+
     def subscription_slot(self) -> AbstractContextManager[None]:
         """The caller's tenant's place for one open subscription (SubscriptionSlots), held while the block runs."""
         return self.subscriptions.hold(self.tenant_id)

@@ -1373,3 +1373,34 @@ async def test_a_stored_mapping_taking_a_value_another_takes_is_listed_and_previ
     shown = (await preview(shop_connector, locales=["en_US"]))["en"]
     assert shown["fields"] == {"title": "Wooden chair"}
     assert [(p["field"], p["code"]) for p in shown["problems"]] == [(["vendor"], "CHN-061")]
+
+
+async def test_a_jobs_messages_quote_product_values_only_with_catalog_view(
+    shop_connector: GraphQLClient, container: Container, tenant: TenantHandle
+) -> None:
+    """A job's errors, and its failure, quote the product's values ("got 'Wooden chair'"): a token with sync.view
+    but not catalog.view read them there, though the same values in the job's changes (and in exportPreview) are
+    refused it. Such a token reads each message as hidden, saying which scope shows it; the products, codes and
+    locales stay visible, and a token with catalog.view reads the message whole."""
+    english = [{"pimLocale": "en_US", "channelLocale": "en"}]
+    image = {"attributeCode": "name", "channelField": "imageUrl", "direction": "EXPORT", "localeMapping": english}
+    assert (await save(shop_connector, TITLE, image))["userErrors"] == []
+    job = await run_here(shop_connector, container, syncType="SINGLE", productSkus=["CHAIR-1"])
+    [error] = [edge["node"] for edge in job["errors"]["edges"]]
+    assert "got 'Wooden chair'" in error["message"] and "Wooden chair" in job["failure"]
+
+    query = """query($id: ID!) { syncJob(id: $id) { status failure
+      errors(first: 5) { edges { node { productSku locale errorCode message } } } } }"""
+    sync_only = (await make_tenant(container.db, (Scope.SYNC_VIEW,), code=tenant.code)).token
+    body = (await shop_connector.raw(query, {"id": job["id"]}, token=sync_only)).json()
+    assert "errors" not in body, body["errors"]
+    assert "Wooden chair" not in str(body["data"])
+    shown = body["data"]["syncJob"]
+    hidden = "hidden: it may quote the product's values, which need the scope catalog.view"
+    assert [edge["node"] for edge in shown["errors"]["edges"]] == [
+        {"productSku": "CHAIR-1", "locale": None, "errorCode": "CHN-011", "message": hidden}
+    ]
+    assert shown["failure"] == f"the job's only product failed: CHN-011 ({hidden})"
+    both = (await make_tenant(container.db, (Scope.SYNC_VIEW, Scope.CATALOG_VIEW), code=tenant.code)).token
+    whole = (await shop_connector(query, {"id": job["id"]}, token=both))["syncJob"]
+    assert whole["failure"] == job["failure"] and whole["errors"]["edges"][0]["node"] == error

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from app.container import Container
+from app.domain.sync import VALUES_HIDDEN, CodeTally, every_product_failed_reason, failure_without_values
 from app.repositories.events import EventRepository
 from app.services.sync.runner import run_chunk
 from graphql_schema.relay import parse_global_id
@@ -210,3 +211,27 @@ async def test_a_failed_job_and_the_connector_it_puts_in_error_are_each_one_warn
     assert all("CHN-012" in line and "locale fr is not enabled" in line for line in finished), finished
     [errored] = [line for line in logged if "connector.error" in line]
     assert "warning" in errored and "connector=shop" in errored and "3 sync jobs failed in a row" in errored, errored
+
+
+@pytest.mark.parametrize(
+    ("products", "tally", "hidden"),
+    [
+        (1, [CodeTally("CHN-011", 1, "got 'Oak'")], "the job's only product failed: CHN-011 ({})"),
+        (3, [CodeTally("CHN-011", 3, "got 'Oak'")], "all 3 products failed; CHN-011 for 3 of them ({})"),
+        (
+            4,
+            [CodeTally("CHN-011", 3, "got 'Oak'"), CodeTally("CHN-010", 1, "no 'x'"), CodeTally("CHN-013", 1, "y")],
+            "all 4 products failed; CHN-011 for 3 of them (2 other codes too) ({})",
+        ),
+        (2, [], "all 2 products failed"),
+    ],
+)
+def test_a_failure_read_without_catalog_view_leaves_the_quoted_product_message_out(
+    products: int, tally: list[CodeTally], hidden: str
+) -> None:
+    """Every shape of a job whose products all failed quotes a product's message, which may quote its values:
+    without catalog.view only the message goes, the counts and the code stay. A job that failed as a whole quotes
+    no product and reads the same."""
+    assert failure_without_values(every_product_failed_reason(products, tally)) == hidden.format(VALUES_HIDDEN)
+    refused = "the channel refused the credentials: 401 'Oak'"
+    assert failure_without_values(refused) == refused

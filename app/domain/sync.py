@@ -9,6 +9,7 @@ after a one-word change in French sends the French part only.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -215,10 +216,32 @@ def every_product_failed(*, synced: int, failed: int, skipped: int, conflicted: 
     return not dry_run and failed > 0 and synced == skipped == conflicted == 0
 
 
+ONLY_PRODUCT_FAILED = "the job's only product failed"
+
+VALUES_HIDDEN = "hidden: it may quote the product's values, which need the scope catalog.view"
+"""What a caller without catalog.view reads for a product's error message (and the one a job's failure quotes):
+messages quote the values they refuse ("got 'Wooden chair'"), which that caller may not read elsewhere either."""
+
+_QUOTING_FAILURE = re.compile(
+    rf"^({re.escape(ONLY_PRODUCT_FAILED)}: \S+) "
+    r"|^(all \d+ products failed; \S+ for \d+ of them(?: \(\d+ other codes? too\))?), first: "
+)
+"""The two shapes of every_product_failed_reason that quote a product's message, up to where the quote starts."""
+
+
+def failure_without_values(failure: str) -> str:
+    """A job's `failure` without the product message every_product_failed_reason quotes (VALUES_HIDDEN says where
+    it went); a job that failed as a whole (credentials refused ...) quotes no product, and reads the same."""
+    found = _QUOTING_FAILURE.match(failure)
+    if found is None:
+        return failure
+    return f"{found.group(1) or found.group(2)} ({VALUES_HIDDEN})"
+
+
 def every_product_failed_reason(products: int, tally: Sequence[CodeTally]) -> str:
     """A job's `failure` when every product failed: how many, the most common code and its first message."""
     if products == 1:
-        head = "the job's only product failed"
+        head = ONLY_PRODUCT_FAILED
         return head if not tally else f"{head}: {tally[0].code} {_quoted(tally[0].message)}"
     head = f"all {products} products failed"
     if not tally:

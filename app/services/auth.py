@@ -17,7 +17,10 @@ class Principal:
     scopes: frozenset[str]
     token_id: int
 
+    def allows(self, scope: Scope) -> bool:
+        return scope.value in self.scopes
+
     def require(self, scope: Scope) -> None:
         """Raise Forbidden unless the token carries `scope`."""
-        if scope.value not in self.scopes:
+        if not self.allows(scope):
             raise Forbidden(f"this token lacks the scope {scope.value}")

@@ -10,10 +10,10 @@ import strawberry
 from app.db.models import SyncJob, SyncJobChange, SyncJobError
 from app.domain.connectors import SyncType as SyncTypeValue
 from app.domain.scopes import Scope
+from app.domain.sync import VALUES_HIDDEN, failure_without_values, progress
 from app.domain.sync import ChangeAction as ChangeActionValue
 from app.domain.sync import SyncJobStatus as SyncJobStatusValue
 from app.domain.sync import SyncPriority as SyncPriorityValue
-from app.domain.sync import progress
 from graphql_schema.context import Info
 from graphql_schema.enums import ChangeAction, SyncJobStatus, SyncPriority, SyncType
 from graphql_schema.loaders import owned_page
@@ -29,11 +29,18 @@ class SyncErrorType:
     product_sku: str
     locale: str | None = strawberry.field(description="Channel locale the error concerns, when it concerns one.")
     error_code: str
-    message: str
+    text: strawberry.Private[str]
+
+    @strawberry.field(
+        description="Why, in words. It may quote the product's values, so without catalog.view it reads "
+        "'hidden: ...' instead (the product, code and locale stay visible)."
+    )
+    def message(self, info: Info) -> str:
+        return self.text if info.context.allows(Scope.CATALOG_VIEW) else VALUES_HIDDEN
 
     @classmethod
     def from_row(cls, row: SyncJobError) -> SyncErrorType:
-        return cls(product_sku=row.product_sku, locale=row.locale, error_code=row.error_code, message=row.message)
+        return cls(product_sku=row.product_sku, locale=row.locale, error_code=row.error_code, text=row.message)
 
 
 @strawberry.type
@@ -107,14 +114,21 @@ class SyncJobType(Node):
     started_at: datetime | None
     completed_at: datetime | None
     dry_run: bool
-    failure: str | None = strawberry.field(
-        description="Why the job FAILED, when it did: as a whole (credentials refused ...), or on every product it "
-        "went through (how many, their most common CHN code and its first message; `errors` lists each)."
-    )
+    reason: strawberry.Private[str | None]
     cancel_requested: bool = strawberry.field(
         description="cancelSyncJob (or pauseConnector) asked the job to stop: a RUNNING job stays RUNNING until its "
         "workers reach the end of the page they are sending, then ends CANCELLED. A frontend shows it as cancelling."
     )
+
+    @strawberry.field(
+        description="Why the job FAILED, when it did: as a whole (credentials refused ...), or on every product it "
+        "went through (how many, their most common CHN code and its first message, which without catalog.view reads "
+        "as hidden, as `errors` do; `errors` lists each)."
+    )
+    def failure(self, info: Info) -> str | None:
+        if self.reason is None or info.context.allows(Scope.CATALOG_VIEW):
+            return self.reason
+        return failure_without_values(self.reason)
 
     @strawberry.field(
         description="0.0 .. 1.0: the share of its products the job went through; 1.0 once COMPLETED, where it "
@@ -177,7 +191,7 @@ class SyncJobType(Node):
             started_at=row.started_at,
             completed_at=row.completed_at,
             dry_run=row.dry_run,
-            failure=row.failure,
+            reason=row.failure,
             cancel_requested=row.cancel_requested,
         )
 
