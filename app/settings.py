@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     """How long a webhook secret replaced through updateConnector still verifies deliveries (signed before the
     change, retried by the channel since, or sent before the secret changed at the channel too); 0: not at all.
     A day covers Shopify's retries (8 over 4 hours) and its "up to a day late" deliveries."""
+    webhook_retention_days: float = Field(default=7.0, ge=1, le=3650, validation_alias="PIMSYNC_WEBHOOK_RETENTION_DAYS")
+    """How long a webhook delivery that was dealt with (processed, ignored or given up on) is kept, counted from its
+    arrival, before the workers delete it: its delivery id answers a replay of it as a duplicate until then. At
+    least a day, past Shopify's retries (8 over 4 hours) and its "up to a day late" deliveries; a PENDING delivery is
+    work still to do and is never deleted."""
     graphql_max_body_bytes: int = Field(
         default=GRAPHQL_MAX_BODY_BYTES, gt=0, validation_alias="PIMSYNC_GRAPHQL_MAX_BODY_BYTES"
     )
@@ -210,6 +215,10 @@ class Settings(BaseSettings):
     @property
     def webhook_secret_grace(self) -> timedelta:
         return timedelta(hours=self.webhook_secret_grace_hours)
+
+    @property
+    def webhook_retention(self) -> timedelta:
+        return timedelta(days=self.webhook_retention_days)
 
     @property
     def uses_embedded_redis(self) -> bool:

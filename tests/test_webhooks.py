@@ -44,6 +44,7 @@ from tests.ports import closed_port
 from tests.shopify_fixtures import DOMAIN, shopify
 from tests.sync_fixtures import WorkerProcess, running_worker
 from tests.webhook_fixtures import deliveries, refusal, shopify_path, wc_delivery, wc_product, woocommerce_path
+from workers.tasks.maintenance import purge_webhook_deliveries
 
 __all__ = ["served_shop", "shopify"]
 
@@ -579,3 +580,60 @@ async def test_a_client_that_goes_away_mid_body_ends_its_request_quietly(
     assert [message["status"] for message in sent if message["type"] == "http.response.start"] == [400]
     assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
     assert await deliveries(container.db, shop_path) == []
+
+
+async def test_deliveries_dealt_with_are_deleted_once_past_their_retention(
+    client: httpx.AsyncClient, db: Database, container: Container, catalog: GraphQLClient
+) -> None:
+    """webhook_deliveries kept every delivery forever, each with its whole payload: a busy shop's table only grew.
+    The workers' hourly purge deletes those dealt with (processed, ignored or given up on) that arrived longer ago
+    than PIMSYNC_WEBHOOK_RETENTION_DAYS (7); a PENDING one is work still to do, whatever its age, and a delivery
+    kept still answers its replays as duplicates."""
+    path = await woocommerce_path(catalog)
+    sent = {name: wc_delivery(wc_product(208), delivery_id=name) for name in ("old", "recent", "waiting", "failed")}
+    for body, headers in sent.values():
+        assert (await client.post(path, content=body, headers=headers)).status_code == 202
+    now = datetime.now(UTC)
+    aged = {
+        "old": ("PROCESSED", now - timedelta(days=8)),
+        "recent": ("IGNORED", now - timedelta(days=6)),
+        "waiting": ("PENDING", now - timedelta(days=30)),
+        "failed": ("FAILED", now - timedelta(days=7, minutes=1)),
+    }
+    async with db.transaction() as session:
+        for row in await deliveries(db, path):
+            status, received = aged[named(row)]
+            await session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == row.id).values(status=status, received_at=received)
+            )
+
+    assert await purge_webhook_deliveries({"container": container}) == 2
+    assert sorted(named(row) for row in await deliveries(db, path)) == ["recent", "waiting"]
+    assert await purge_webhook_deliveries({"container": container}) == 0
+    replay = await client.post(path, content=sent["recent"][0], headers=sent["recent"][1])
+    assert (replay.status_code, replay.json()["status"]) == (202, "duplicate")
+
+    kept_longer = dataclasses.replace(
+        container, settings=container.settings.model_copy(update={"webhook_retention_days": 10})
+    )
+    async with db.transaction() as session:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.delivery_id.startswith("recent:"))
+            .values(received_at=now - timedelta(days=9))
+        )
+    assert await purge_webhook_deliveries({"container": kept_longer}) == 0
+    assert await purge_webhook_deliveries({"container": container}) == 1
+    assert [named(row) for row in await deliveries(db, path)] == ["waiting"]
+
+
+def named(row: WebhookDelivery) -> str:
+    """The delivery id WooCommerce sent (stored with the hash of its body after it)."""
+    return row.delivery_id.partition(":")[0]
+
+
+def test_the_retention_of_deliveries_is_at_least_a_day() -> None:
+    """Shorter, a channel's retry of a delivery (Shopify's come over 4 hours) could find its id gone and be
+    processed twice."""
+    with pytest.raises(ValueError, match="PIMSYNC_WEBHOOK_RETENTION_DAYS"):
+        Settings(PIMSYNC_WEBHOOK_RETENTION_DAYS="0.5")  # type: ignore[call-arg]

@@ -28,6 +28,7 @@ from workers.tasks.check_readiness import check_readiness
 from workers.tasks.conflicts import apply_conflict_resolution
 from workers.tasks.maintenance import (
     apply_lost_resolutions,
+    purge_webhook_deliveries,
     recover_sync_work,
     recover_webhooks,
     start_scheduled_syncs,
@@ -91,13 +92,18 @@ def periodic_tasks(queue_name: str) -> list[Any]:
     services sharing one Redis (each with its own PIMSYNC_QUEUE) would each skip the ticks the other took."""
     prefix = f"cron:{queue_name}:"
     # arq types a task's context as a plain dict; ours is the TypedDict WorkerContext, which it is at run time.
-    schedule: list[tuple[Any, set[int]]] = [
-        (recover_sync_work, {0, 15, 30, 45}),
-        (start_scheduled_syncs, {15}),
-        (recover_webhooks, {5, 20, 35, 50}),
-        (apply_lost_resolutions, {10, 40}),
+    every_minute = None
+    schedule: list[tuple[Any, set[int], set[int] | None]] = [
+        (recover_sync_work, {0, 15, 30, 45}, every_minute),
+        (start_scheduled_syncs, {15}, every_minute),
+        (recover_webhooks, {5, 20, 35, 50}, every_minute),
+        (apply_lost_resolutions, {10, 40}, every_minute),
+        (purge_webhook_deliveries, {25}, {25}),  # hourly: retention is counted in days
     ]
-    return [cron(task, name=prefix + task.__name__, second=seconds, unique=True) for task, seconds in schedule]
+    return [
+        cron(task, name=prefix + task.__name__, minute=minutes, second=seconds, unique=True)
+        for task, seconds, minutes in schedule
+    ]
 
 
 class WorkerSettings:

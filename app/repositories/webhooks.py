@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,3 +131,17 @@ class WebhookRepository:
             .limit(limit)
         )
         return [QueuedDelivery(row[0], row[1]) for row in await self.session.execute(statement)]
+
+    async def delete_dealt_with_before(self, cutoff: datetime, *, limit: int) -> int:
+        """Delete up to `limit` deliveries received before `cutoff` that are no longer PENDING (read through the
+        (status, received_at) index); returns how many went. PENDING ones are work still to do."""
+        finished = [status.value for status in DeliveryStatus if status is not DeliveryStatus.PENDING]
+        oldest = (
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.status.in_(finished), WebhookDelivery.received_at < cutoff)
+            .limit(limit)
+        )
+        ids = list(await self.session.scalars(oldest))
+        if ids:
+            await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+        return len(ids)

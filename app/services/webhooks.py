@@ -371,6 +371,27 @@ async def recover_webhook_deliveries(container: Container) -> int:
     return len(waiting)
 
 
+PURGE_BATCH = 1000
+"""Deliveries one transaction of a purge deletes: a short lock each, however many a busy shop piled up."""
+
+
+async def purge_old_deliveries(container: Container) -> int:
+    """Delete the deliveries dealt with more than PIMSYNC_WEBHOOK_RETENTION_DAYS after they arrived; returns how
+    many. The table kept every delivery forever; its rows are needed only to answer a channel's replays (within a
+    day of the first try) as duplicates and to say what became of a recent delivery."""
+    cutoff = utcnow() - container.settings.webhook_retention
+    purged = 0
+    while True:
+        async with container.db.transaction() as session:
+            deleted = await WebhookRepository(session).delete_dealt_with_before(cutoff, limit=PURGE_BATCH)
+        purged += deleted
+        if deleted < PURGE_BATCH:
+            break
+    if purged:
+        log.info("webhook.purged", deliveries=purged, received_before=cutoff.isoformat())
+    return purged
+
+
 async def queue_waiting_deliveries(container: Container, connector_id: int) -> int:
     """Queue the PENDING deliveries of a connector that was just resumed; returns how many were offered.
 

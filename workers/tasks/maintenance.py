@@ -1,4 +1,5 @@
-"""Periodic tasks: hand orphaned sync work, webhook deliveries and resolutions to live workers; start scheduled syncs.
+"""Periodic tasks: hand orphaned sync work, webhook deliveries and resolutions to live workers; start scheduled syncs;
+delete webhook deliveries past their retention.
 
 Each runs every minute or more often on some worker, so while the database does not answer (restarting, failing
 over) a run is one warning line and nothing done: the next run, once it answers, catches up on what this one would
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from app.services.conflicts.apply import recover_resolutions
 from app.services.sync.recovery import recover_orphans, schedule_due_syncs
-from app.services.webhooks import recover_webhook_deliveries
+from app.services.webhooks import purge_old_deliveries, recover_webhook_deliveries
 from workers.context import WorkerContext
 from workers.tasks.outage import unless_database_down
 
@@ -31,3 +32,8 @@ async def recover_webhooks(ctx: WorkerContext) -> int:
 async def apply_lost_resolutions(ctx: WorkerContext) -> int:
     """Queue again the conflict resolutions no worker applied (a lost queue message, Redis down when decided)."""
     return await unless_database_down("apply_lost_resolutions", lambda: recover_resolutions(ctx["container"]), 0)
+
+
+async def purge_webhook_deliveries(ctx: WorkerContext) -> int:
+    """Delete the webhook deliveries dealt with longer ago than PIMSYNC_WEBHOOK_RETENTION_DAYS."""
+    return await unless_database_down("purge_webhook_deliveries", lambda: purge_old_deliveries(ctx["container"]), 0)
