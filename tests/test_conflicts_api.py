@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from arq import Retry
 from arq.constants import job_key_prefix
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
@@ -49,7 +51,9 @@ from tests.conflict_fixtures import (
 from tests.conftest import GraphQLClient, QueryCounter, TenantHandle, make_tenant
 from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, served_shop
 from tests.emulators import serve
+from tests.ports import UNREACHABLE_POSTGRES, closed_port
 from tests.sync_fixtures import trigger
+from workers.tasks.conflicts import apply_conflict_resolution
 
 __all__ = ["served_shop"]
 
@@ -714,3 +718,31 @@ async def test_conflict_detected_streams_the_tenants_own_conflicts(
     assert detected["fields"] == [
         {"field": "title", "diffs": [{"pimLocale": "ar_AE", "channelValue": "كرسي من الخشب"}]}
     ]
+
+
+async def test_tries_a_database_outage_took_leave_a_resolution_its_own_tries(
+    gql: GraphQLClient, shop: Shop, served_shop: ServedShop, container: Container, settings: Settings
+) -> None:
+    """A resolution a worker took up while the database was away failed in arq's log with a traceback; once queued
+    again, arq counted each outage try as one of the resolution's, so a shop that was down next found it at its
+    fifth try and left it to the recovery sweep (or a racing sync gave it up with applyError) without one real try
+    behind it. Each outage try is now one warning line and the task again, and the first try that reaches the shop
+    is the resolution's first: it comes back after the first wait, not the last."""
+    pk = await shop.seed("store_x", "CHAIR-1", title(diff("fr_FR", "fr", "A", "B", "C")))
+    decided = (await gql(RESOLVE, {"id": gid(pk), "input": {"resolution": "PIM_WINS"}}))["resolveConflict"]
+    assert decided["userErrors"] == []
+    job_id = (await apply_jobs(container, settings))[pk]
+    with closed_port() as port:
+        down = Database(UNREACHABLE_POSTGRES.format(closed_port=port))
+        try:
+            for job_try in range(1, 5):
+                ctx = {"container": dataclasses.replace(container, db=down), "job_try": job_try, "job_id": job_id}
+                with pytest.raises(Retry):
+                    await apply_conflict_resolution(ctx, conflict_id=pk)  # type: ignore[arg-type]
+        finally:
+            await down.dispose()
+    served_shop.shop.fail_next(100, status=503)
+    with pytest.raises(Retry) as retried:
+        await apply_conflict_resolution({"container": container, "job_try": 5, "job_id": job_id}, conflict_id=pk)
+    assert retried.value.defer_score == settings.background_retry_seconds * 1000, "not its first try"
+    assert (await shop.row(pk)).apply_error is None

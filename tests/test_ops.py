@@ -33,6 +33,7 @@ from app.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, postgres_available
 from tests.emulators import serve
 from tests.ports import UNREACHABLE_POSTGRES, closed_port
+from workers.tasks.conflicts import apply_conflict_resolution
 from workers.tasks.maintenance import (
     apply_lost_resolutions,
     recover_sync_work,
@@ -349,6 +350,7 @@ ONE_OFF_TASKS = [
     (plan_sync_job, {"job_id": 1}, "background_retry_seconds"),
     (run_sync_chunk, {"chunk_id": 1}, "sync_lease_seconds"),
     (process_webhook_delivery, {"delivery_pk": 1}, "background_retry_seconds"),
+    (apply_conflict_resolution, {"conflict_id": 1}, "background_retry_seconds"),
 ]
 
 
@@ -363,7 +365,7 @@ async def test_a_sync_or_webhook_task_while_the_database_does_not_answer_is_queu
     app_logging: Callable[..., None],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A chunk (or a job's planning, or a webhook delivery) a worker was running when the database went away
+    """A chunk (or a job's planning, a webhook delivery, a conflict's resolution) a worker was running when the database went away
     failed in arq's log with a whole traceback and was dropped: the chunk waited for the recovery sweep, about
     40 s after its lease ran out. It is now queued again (a chunk once its lease has run out, so that the run
     after it can take it up), said in one line."""
@@ -372,7 +374,8 @@ async def test_a_sync_or_webhook_task_while_the_database_does_not_answer_is_queu
         down = Database(UNREACHABLE_POSTGRES.format(closed_port=port))
         try:
             with pytest.raises(Retry) as retried:
-                await task({"container": dataclasses.replace(container, db=down), "job_try": 1}, **arguments)
+                ctx = {"container": dataclasses.replace(container, db=down), "job_try": 1, "job_id": "outage-test"}
+                await task(ctx, **arguments)
         finally:
             await down.dispose()
     assert retried.value.defer_score == getattr(container.settings, wait) * 1000

@@ -106,6 +106,12 @@ def periodic_tasks(queue_name: str) -> list[Any]:
     ]
 
 
+OUTAGE_TRIES = 24
+"""Tries of a conflict's resolution a database outage may take (at PIMSYNC_BACKGROUND_RETRY_SECONDS each, two
+minutes at 5 s) besides its own (OutageTries): past them arq drops the message and the recovery sweep queues it
+again once the database answers."""
+
+
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [
         check_readiness,
@@ -124,7 +130,7 @@ class WorkerSettings:
         func(
             apply_conflict_resolution,  # type: ignore[arg-type]
             keep_result=0,
-            max_tries=conflict_apply.MAX_ATTEMPTS + 2,
+            max_tries=conflict_apply.MAX_ATTEMPTS + 2 + OUTAGE_TRIES,
             timeout=ONE_PRODUCT_TIMEOUT_SECONDS,
         ),
     ]
