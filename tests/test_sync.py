@@ -987,6 +987,34 @@ async def test_ctrl_c_during_a_look_at_the_job_ends_the_cli_with_no_traceback(
     await ctrl_c_while_following(shop_sync, settings, tenant, container, hooked, tmp_path / "ctrl-c")
 
 
+async def test_ctrl_c_just_after_the_job_ended_ends_the_cli_with_the_jobs_end(
+    shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, container: Container
+) -> None:
+    """The job ended, and Ctrl-C came before the command's next look at it: it said "Stopped following job ...; it
+    goes on" and exited 130, of a job that had ended, without saying how. The command is held still (SIGSTOP) while
+    the job runs to its end here, then gets the Ctrl-C as it resumes, before it reads the end the job published."""
+    process = await cli_sync(tenant, worker_env(settings))
+    try:
+        deadline = time.monotonic() + 30
+        jobs = await started_jobs(shop_sync, process, deadline)
+        job_id = parse_global_id(jobs[0]["node"]["id"])[1]
+        followed = progress.channel(container.redis, job_id)
+        while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
+            assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
+            await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGSTOP)
+        await run_triggered_here(container, job_id)
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGCONT)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        await end_cli(process)
+    output = (stdout + stderr).decode()
+    assert "Stopped following" not in output and "Traceback" not in output, output
+    assert f"COMPLETED: {PRODUCTS} synced, 0 unchanged, 0 failed of {PRODUCTS}." in output, output
+    assert process.returncode == 0, output
+
+
 async def test_a_cli_sync_rides_out_the_database_going_away_while_it_follows_the_job(
     shop_sync: GraphQLClient, settings: Settings, tenant: TenantHandle, container: Container
 ) -> None:

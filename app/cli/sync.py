@@ -64,7 +64,7 @@ def sync(
     start as things stand (a sync of CONNECTOR already running, CONNECTOR
     paused), 2 when what it was given cannot be used (an unknown tenant,
     connector or SKU), 130 on Ctrl-C (which stops following the job, not the
-    job).
+    job; a job that had ended by then ends the command as its end would).
     """
     from app.container import open_container
     from app.domain.sync import SyncJobStatus, SyncPriority
@@ -84,6 +84,8 @@ def sync(
     )
 
     started: list[SyncJob] = []
+    ended: list[SyncJob] = []
+    """The job once followed to its end: a Ctrl-C in the instants after that still ends with the job's end."""
 
     async def work() -> SyncJob | None:
         with ctrl_c_stops(lambda: _stopped_following(started)) as stop:
@@ -96,14 +98,17 @@ def sync(
                     return None
                 triggered = await service.trigger(connector, request, source="cli")
                 started.append(triggered.job)
-                return await _follow(container.redis, service, triggered.job, stop)
+                job = await _follow(container.redis, service, triggered.job, stop)
+                if job is not None:
+                    ended.append(job)
+                return job
             finally:
                 await container.close()
 
     try:
         job = run(work, TERMS)
     except KeyboardInterrupt:  # asyncio's own, in the instants before or after the command's work
-        job = None
+        job = ended[0] if ended else None
     if job is None:
         if started:  # only the following stops: the job is the workers' and goes on
             errors.print(_stopped_following(started))
@@ -211,7 +216,23 @@ async def _follow(redis: object, service: SyncJobService, job: SyncJob, stop: as
                 ):
                     console.print("Waiting for a worker: start one with `pimsync worker` (or use `pimsync run`).")
                     hinted = True
-    return None
+    return await _ended_meanwhile(service, job)
+
+
+async def _ended_meanwhile(service: SyncJobService, job: SyncJob) -> SyncJob | None:
+    """The job, when it had ended by the time Ctrl-C stopped following it; None when it goes on (or the database
+    does not answer to say). A Ctrl-C that came between the job's end and the command's next look at it said
+    "Stopped following job ...; it goes on" of a job that had ended, and not how it ended."""
+    from app.db.engine import unreachable
+    from app.domain.sync import SyncJobStatus
+
+    try:
+        latest = await service.get(job.id)
+    except Exception as exc:
+        if not unreachable(exc):
+            raise
+        return None
+    return latest if SyncJobStatus(latest.status).finished else None
 
 
 _ENDED = object()
