@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,12 +15,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from app.container import Container
 from app.db.engine import Database
 from app.domain.scopes import Scope
 from app.main import create_app
 from app.services import tokens
+from app.services.sync import progress
 from app.services.tokens import TokenService
 from app.settings import Settings
+from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import SET_LOCALES, UPSERT_PRODUCTS, set_up_catalog, upsert, value
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import SAVE_MAPPINGS, ServedShop, create_connector, served_shop
@@ -292,3 +298,50 @@ async def test_a_pending_jobs_place_in_the_queue_is_pushed_as_it_moves_up(
         "status": "PENDING",
         "queuePosition": behind["queuePosition"] - 1,
     }, moved
+
+
+async def test_subscriptions_ended_by_their_clients_at_any_moment_log_no_error(
+    shop_sync: GraphQLClient,
+    api_url: str,
+    tenant: TenantHandle,
+    container: Container,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A subscription whose client completed it, or went away, in the middle of a read of its job was cancelled
+    there, and SQLAlchemy logged "Exception during reset or similar" with a CancelledError's traceback (on
+    PostgreSQL "Exception closing connection" too) as the pool took the connection back. A hundred subscriptions,
+    each ended at a random moment while progress messages keep them reading, log nothing."""
+    caplog.set_level(logging.WARNING)
+    job = await trigger(shop_sync)  # no worker here: the job stays PENDING, the streams open
+    pk = parse_global_id(job["id"])[1]
+    stop = asyncio.Event()
+
+    async def keep_publishing() -> None:
+        while not stop.is_set():
+            await progress.publish(container.redis, pk, "PENDING")
+            await asyncio.sleep(0.001)
+
+    async def end_one(number: int) -> None:
+        async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {tenant.token}"}}
+            await ws.send(json.dumps(init))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            payload = {"query": SUBSCRIPTION, "variables": {"id": job["id"]}}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            assert json.loads(await ws.recv())["type"] == "next"
+            await asyncio.sleep(random.random() * 0.05)
+            if number % 2:  # completed by the client; the others' sockets just close
+                await ws.send(json.dumps({"id": "1", "type": "complete"}))
+                await asyncio.sleep(random.random() * 0.01)
+
+    publishing = asyncio.create_task(keep_publishing())
+    try:
+        for _ in range(10):
+            await asyncio.gather(*(end_one(number) for number in range(10)))
+    finally:
+        stop.set()
+        await publishing
+    await asyncio.sleep(0.5)  # the server's own ends of the last ones
+    gc.collect()
+    logged = [(record.name, record.getMessage()) for record in caplog.records if record.levelno >= logging.WARNING]
+    assert logged == []

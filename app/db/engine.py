@@ -9,11 +9,13 @@ On PostgreSQL both kinds of session share one engine.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -28,6 +30,9 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 never answers silent for that long, and a request waiting as long."""
 
 _JSON = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
+
+
+log = structlog.get_logger(__name__)
 
 
 def unreachable(exc: BaseException) -> bool:
@@ -106,6 +111,29 @@ def _sqlite_engine(url: str, *, begin: str, foreign_keys: bool = True) -> AsyncE
     return engine
 
 
+async def _commit_and_close(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    finally:
+        await session.close()
+
+
+async def to_its_end(work: Coroutine[Any, Any, None]) -> None:
+    """Await `work`, which a cancellation of the caller does not cut short: the caller is cancelled at once, and
+    `work` goes on to its end by itself (what it raises then is logged, never left unretrieved)."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_log_failure)
+        raise
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("db.session_end_failed", error=repr(task.exception()))
+
+
 class Database:
     """Owns the engines; hands out read sessions and write transactions."""
 
@@ -131,9 +159,19 @@ class Database:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        """A short read-only session (one per concurrent resolver or loader batch)."""
-        async with self._read_sessions() as session, session.begin():
+        """A short read-only session (one per concurrent resolver or loader batch).
+
+        Its end (the commit, and the rollback the pool does as it takes the connection back) runs to its end even
+        when the reader's task is cancelled meanwhile, as a subscription is when its client completes it or goes
+        away: cancelled there, SQLAlchemy logged "Exception during reset or similar" with a CancelledError's
+        traceback, and on PostgreSQL closed the connection, for what was only a reader that was no longer needed."""
+        session = self._read_sessions()
+        try:
             yield session
+        except BaseException:
+            await to_its_end(session.close())
+            raise
+        await to_its_end(_commit_and_close(session))
 
     async def refresh_statistics(self, *tables: str) -> None:
         """Have PostgreSQL's planner look at these tables again, after a bulk write changed them wholesale.
