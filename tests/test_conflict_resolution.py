@@ -11,12 +11,14 @@ import pytest
 
 from app.container import Container
 from app.db.engine import Database
+from app.domain.conflicts import apply_error_without_values
+from app.domain.scopes import VALUES_HIDDEN, Scope
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import DELETE_PRODUCTS, PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import BULK, CONFLICT, CONFLICTS, RESOLVE
-from tests.conftest import GraphQLClient, TenantHandle, until_a_writer_waits
+from tests.conftest import GraphQLClient, TenantHandle, make_tenant, until_a_writer_waits
 from tests.connector_fixtures import (
     CONNECTOR,
     SAVE_MAPPINGS,
@@ -196,11 +198,13 @@ async def test_channel_wins_on_a_both_mapping_takes_the_value_into_the_pim(
 
 
 async def test_a_channel_value_the_pim_cannot_take_is_reported_as_the_pims_refusal_not_the_channels(
-    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, db: Database, tenant: TenantHandle
 ) -> None:
     """CHANNEL_WINS on a BOTH price the merchant typed with a decimal comma ("47,50"): the PIM cannot take it as a
     price, so the decision is not carried out. applyError used to say "refused by the channel", sending the user to
-    the shop, which refused nothing; it now says the PIM could not take the shop's value, and why."""
+    the shop, which refused nothing; it now says the PIM could not take the shop's value, and why. That why quotes
+    the value, which a token without catalog.view (refused the conflict's values) read there too: it now reads the
+    code, and that the words are hidden."""
     await set_up_catalog(gql)
     await create_connector(gql, served_shop, conflictStrategy="MANUAL")
     both_price = [*MAPPINGS[:2], {"attributeCode": "price", "channelField": "price", "direction": "BOTH"}]
@@ -220,6 +224,9 @@ async def test_a_channel_value_the_pim_cannot_take_is_reported_as_the_pims_refus
         "failed: CHN-011: price: the PIM cannot take the channel's value: '47,50' is not a number"
     ), done
     assert (await pim_values(gql, "LAMP-1"))[("price", None)] == {"EUR": "44.00"}
+    conflicts_only = (await make_tenant(db, (Scope.CONFLICTS_VIEW,), code=tenant.code)).token
+    shown = (await gql(APPLIED, {"id": conflict["id"]}, token=conflicts_only))["conflict"]
+    assert shown["applyError"] == f"failed: CHN-011 ({VALUES_HIDDEN})", shown
 
 
 async def test_dismissed_leaves_both_sides_and_is_not_raised_again(
@@ -457,3 +464,26 @@ async def test_a_choice_for_a_locale_unmapped_since_it_was_detected_is_reported_
     stored = served_shop.shop.products["LAMP-1"]
     assert stored.locales["fr"]["title"] == "Lampe en bronze 1", "fr is still mapped: the decision applies"
     assert stored.locales["ar"]["title"] == "مصباح ذهبي 1"
+
+
+@pytest.mark.parametrize(
+    ("error", "hidden"),
+    [
+        (
+            "failed: CHN-011: price: '47,50' is not a number; CHN-010: title is required",
+            "failed: CHN-011, CHN-010 ({})",
+        ),
+        (
+            "CHN-041: changed since the resolution, so left to the connector's strategy: title (ar_AE); "
+            "failed: CHN-011: price: '47,50' is not a number",
+            "CHN-041: changed since the resolution, so left to the connector's strategy: title (ar_AE); "
+            "failed: CHN-011 ({})",
+        ),
+        ("CHN-041: not carried out: product LAMP-1 was deleted from the catalog before it was applied", None),
+    ],
+)
+def test_an_apply_error_read_without_catalog_view_keeps_its_codes_and_the_fields_it_names(
+    error: str, hidden: str | None
+) -> None:
+    """Only the failed check's words go (they may quote values); the fields and locales CHN-041 names stay."""
+    assert apply_error_without_values(error) == (error if hidden is None else hidden.format(VALUES_HIDDEN))

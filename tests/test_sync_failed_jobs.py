@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from app.container import Container
-from app.domain.sync import VALUES_HIDDEN, CodeTally, every_product_failed_reason, failure_without_values
+from app.domain.scopes import VALUES_HIDDEN
+from app.domain.sync import CodeTally, every_product_failed_reason, failure_without_values
 from app.repositories.events import EventRepository
 from app.services.sync.runner import run_chunk
 from graphql_schema.relay import parse_global_id

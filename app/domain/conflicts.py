@@ -30,6 +30,7 @@ from typing import Any, Final
 from app.domain.channels import FieldType
 from app.domain.connectors import ConflictStrategy
 from app.domain.mappings import MappingDirection
+from app.domain.scopes import VALUES_HIDDEN
 
 
 class ResolutionStatus(StrEnum):
@@ -307,3 +308,21 @@ def pim_is_newer(pim_modified: datetime | None, channel_modified: datetime | Non
     if pim_modified is None or channel_modified is None:
         return None
     return pim_modified > channel_modified
+
+
+PRODUCT_FAILED = "failed: "
+"""How a check that failed the product says so on a delivery or a resolution: its problems follow ("CHN-011: price:
+the PIM cannot take the channel's value: '47,50' ..."), and these may quote the product's values."""
+
+_PROBLEM_CODE = re.compile(r"(?:^|; )(CHN-\d{3}): ")
+
+
+def apply_error_without_values(error: str) -> str:
+    """A conflict's applyError as a caller without catalog.view reads it: the problems of a failed check keep their
+    codes and lose their words, which may quote the product's values (VALUES_HIDDEN says where they went). What comes
+    before them (CHN-041: the fields and locales left to the strategy) names no value and stays."""
+    before, found, problems = error.partition(PRODUCT_FAILED)
+    if not found:
+        return error
+    codes = ", ".join(dict.fromkeys(_PROBLEM_CODE.findall(problems)))
+    return f"{before}{PRODUCT_FAILED}{codes} ({VALUES_HIDDEN})"

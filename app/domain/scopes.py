@@ -22,6 +22,11 @@ class Scope(StrEnum):
 
 ALL_SCOPES: tuple[Scope, ...] = tuple(Scope)
 
+VALUES_HIDDEN = "hidden: it may quote the product's values, which need the scope catalog.view"
+"""What a caller without catalog.view reads in place of a message that may quote a product's values (a job's
+errors and failure, a conflict's applyError): messages quote the values they refuse ("got 'Wooden chair'"), which
+that caller may not read elsewhere either."""
+
 
 def parse_scopes(text: str) -> list[Scope]:
     """`all`, or a comma-separated list of scope names; ValueError names the unknown ones, or says none was given

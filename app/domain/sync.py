@@ -20,6 +20,7 @@ from app import json_codec
 from app.channels.base import ChannelDocument, RemoteProduct
 from app.domain.errors import ErrorCode, UserErrorItem
 from app.domain.export_plan import Built, ProductExport
+from app.domain.scopes import VALUES_HIDDEN
 
 SHARED = ""
 """The part key of the shared (non-localizable) fields."""
@@ -217,10 +218,6 @@ def every_product_failed(*, synced: int, failed: int, skipped: int, conflicted: 
 
 
 ONLY_PRODUCT_FAILED = "the job's only product failed"
-
-VALUES_HIDDEN = "hidden: it may quote the product's values, which need the scope catalog.view"
-"""What a caller without catalog.view reads for a product's error message (and the one a job's failure quotes):
-messages quote the values they refuse ("got 'Wooden chair'"), which that caller may not read elsewhere either."""
 
 _QUOTING_FAILURE = re.compile(
     rf"^({re.escape(ONLY_PRODUCT_FAILED)}: \S+) "

@@ -10,6 +10,7 @@ import strawberry
 
 from app.db.models import Conflict
 from app.domain.conflicts import ResolutionStatus as ResolutionStatusValue
+from app.domain.conflicts import apply_error_without_values
 from app.domain.mappings import MappingDirection as MappingDirectionValue
 from app.domain.scopes import Scope
 from graphql_schema.context import Info
@@ -96,12 +97,20 @@ class ConflictType(Node):
     applied_at: datetime | None = strawberry.field(
         description="When a worker carried the decision out (the export or import that follows it)."
     )
-    apply_error: str | None = strawberry.field(
-        description="Why the decision was carried out only in part (values that moved on since: CHN-041) or not at all."
-    )
+    error: strawberry.Private[str | None]
     resolution: JSON | None = strawberry.field(
         description='The decision as stored: {"resolution": ..., "overrides": [{"field", "resolution", "locales"}]}.'
     )
+
+    @strawberry.field(
+        description="Why the decision was carried out only in part (values that moved on since: CHN-041) or not at "
+        "all. A product the check failed is told with its CHN codes and their messages, which may quote its values: "
+        "without catalog.view they read as hidden, as a sync job's errors do."
+    )
+    def apply_error(self, info: Info) -> str | None:
+        if self.error is None or info.context.allows(Scope.CATALOG_VIEW):
+            return self.error
+        return apply_error_without_values(self.error)
 
     @strawberry.field
     async def connector(
@@ -127,7 +136,7 @@ class ConflictType(Node):
             version=row.version,
             resolved_by=row.resolved_by,
             applied_at=row.applied_at,
-            apply_error=row.apply_error,
+            error=row.apply_error,
             resolution=None if row.resolution is None else JSON(row.resolution),
         )
 

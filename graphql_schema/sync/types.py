@@ -9,11 +9,11 @@ import strawberry
 
 from app.db.models import SyncJob, SyncJobChange, SyncJobError
 from app.domain.connectors import SyncType as SyncTypeValue
-from app.domain.scopes import Scope
-from app.domain.sync import VALUES_HIDDEN, failure_without_values, progress
+from app.domain.scopes import VALUES_HIDDEN, Scope
 from app.domain.sync import ChangeAction as ChangeActionValue
 from app.domain.sync import SyncJobStatus as SyncJobStatusValue
 from app.domain.sync import SyncPriority as SyncPriorityValue
+from app.domain.sync import failure_without_values, progress
 from graphql_schema.context import Info
 from graphql_schema.enums import ChangeAction, SyncJobStatus, SyncPriority, SyncType
 from graphql_schema.loaders import owned_page

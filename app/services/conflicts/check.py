@@ -28,7 +28,7 @@ from app.container import Container
 from app.db.base import utcnow
 from app.db.models import Connector, Product
 from app.domain.conflict_choices import ChosenSlots
-from app.domain.conflicts import Action, ConflictType, Outcome, Slot
+from app.domain.conflicts import PRODUCT_FAILED, Action, ConflictType, Outcome, Slot
 from app.domain.connectors import ConnectorStatus
 from app.domain.errors import ErrorCode
 from app.domain.sync import ChangeAction
@@ -81,7 +81,7 @@ class Checked:
         if failed(item):
             # Not "refused by the channel": a product also fails before anything is sent (a required field empty, no
             # price in the connector's currency) or when the PIM cannot take the channel's value; each message says which.
-            return "failed: " + "; ".join(f"{code}: {message}" for _, code, message in item.errors)
+            return PRODUCT_FAILED + "; ".join(f"{code}: {message}" for _, code, message in item.errors)
         if item.vanished is not None:
             return f"{item.vanished.value}: {item.vanished_status.value if item.vanished_status else 'kept'}"
         parts = []
