@@ -42,11 +42,11 @@ from app.settings import Settings, load_settings
 from app.sockets import SocketAdapter
 from graphql_schema import build_schema
 from graphql_schema.context import Context, SubscriptionSlots
+from graphql_schema.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_CODE
 from graphql_schema.limits import holds_more_values, too_many_values
 
 log = structlog.get_logger(__name__)
 
-DATABASE_UNAVAILABLE = "the database is not answering: try again shortly"
 RETRY_AFTER = {"Retry-After": "5"}
 """Said with a 503 while the database does not answer (restarting, failing over): clients and channels come back."""
 SCHEMA_BEHIND_TOLD = "the database's schema is behind this release: try again once `pimsync migrate` has run"
@@ -214,6 +214,14 @@ class GraphQLApp(GraphQL[Context, None]):
     def parse_json(self, data: str | bytes) -> Any:
         return parse_body(data, decode_json, max_values=self.max_input_values)
 
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """503 with Retry-After when the database went away while the request ran (ErrorPolicy gave its error
+        DATABASE_UNAVAILABLE_CODE), as for a request it could not even authenticate: a client tries again later."""
+        if _database_went_away(response_data):
+            sub_response.status_code = 503
+            sub_response.headers.update(RETRY_AFTER)
+        return super().create_response(response_data, sub_response)
+
     async def get_context(self, request: Any, response: Any) -> Context:
         principal: Principal | None = getattr(request.state, "principal", None)
         if principal is None and not isinstance(request, WebSocket):
@@ -241,13 +249,23 @@ class GraphQLApp(GraphQL[Context, None]):
         return unset
 
 
+def _database_went_away(response_data: Any) -> bool:
+    answers = response_data if isinstance(response_data, list) else [response_data]
+    return any(
+        (error.get("extensions") or {}).get("code") == DATABASE_UNAVAILABLE_CODE
+        for answer in answers
+        if isinstance(answer, dict)
+        for error in answer.get("errors") or ()
+    )
+
+
 def _unauthenticated(message: str) -> JSONResponse:
     body = {"data": None, "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="pimsync"'})
 
 
 def _unavailable(message: str) -> JSONResponse:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": DATABASE_UNAVAILABLE_CODE}}]}
     return JSONResponse(body, status_code=503, headers=RETRY_AFTER)
 
 

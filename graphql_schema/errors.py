@@ -21,6 +21,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import StreamExecutionResult
 
+from app.db.engine import outage_cause, unreachable
 from app.domain.errors import InvalidInput, ServiceError, UserErrorItem
 from app.domain.scopes import Scope
 
@@ -43,6 +44,10 @@ class UserError:
         "already running, to open (syncJob, node) or follow (syncJobUpdated).",
     )
 
+
+DATABASE_UNAVAILABLE = "the database is not answering: try again shortly"
+"""What a request the database could not serve is told (503 with Retry-After over HTTP), whenever it went away."""
+DATABASE_UNAVAILABLE_CODE = "SERVICE_UNAVAILABLE"
 
 MAX_USER_ERRORS = 1000
 """Problems one payload lists; the rest are counted in one more entry. Every problem was listed, so one product
@@ -181,6 +186,11 @@ class ErrorPolicy(SchemaExtension):
             return self._with_code(error, "GRAPHQL_VALIDATION_FAILED", self._told(error.message))
         if _is_bad_variable(error):
             return self._with_code(error, "BAD_USER_INPUT", self._told(error.message))
+        if unreachable(original):
+            # The database went away after the request's token was checked (a failover, a pooled connection cut
+            # off): the same outage a request a moment earlier is answered 503 for, not a fault of the code.
+            log.warning("api.database_unavailable", route="/graphql", path=error.path, error=outage_cause(original))
+            return self._with_code(error, DATABASE_UNAVAILABLE_CODE, DATABASE_UNAVAILABLE)
         log.error("graphql.fault", path=error.path, error=type(original).__qualname__, at=_frames(original))
         message = "Unexpected error." if self.mask_faults else error.message
         return self._with_code(error, "INTERNAL_SERVER_ERROR", message)

@@ -24,13 +24,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from app import main
 from app.container import Container
 from app.db.engine import Database
 from app.db.migrate import alembic_config, head_revision, upgrade_to_head
 from app.main import DATABASE_UNAVAILABLE, SCHEMA_BEHIND_TOLD, create_app
 from app.ops import CHECK_TIMEOUT_SECONDS
+from app.services.auth import Principal
 from app.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, postgres_available
+from tests.conftest import POSTGRES_ADMIN_URL, TenantHandle, postgres_available
 from tests.emulators import serve
 from tests.ports import UNREACHABLE_POSTGRES, closed_port
 from workers.tasks.conflicts import apply_conflict_resolution
@@ -267,6 +269,54 @@ async def test_a_request_while_the_database_does_not_answer_is_answered_503_and_
     lines = [line for line in logged.splitlines() if "database_unavailable" in line]
     assert len(lines) == 2 and all("ConnectionRefusedError" in line for line in lines), logged
     assert 'pimsync_http_errors_total{route="/graphql"} 1.0' in exposed, exposed
+
+
+@pytest.mark.parametrize(
+    "document",
+    ["{ locales { code } }", 'mutation { setLocales(codes: ["en_US"]) { userErrors { code } } }'],
+    ids=["query", "mutation"],
+)
+async def test_a_request_whose_database_goes_away_after_its_token_was_checked_is_answered_503_too(
+    settings: Settings,
+    container: Container,
+    tenant: TenantHandle,
+    document: str,
+    monkeypatch: pytest.MonkeyPatch,
+    app_logging: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A database failing over, or a backend of the pool terminated, between a request's token check and its
+    resolver: the request was answered 200 with an INTERNAL_SERVER_ERROR ("Unexpected error." in production) and
+    its traceback logged as a fault, where one a moment earlier got 503 with Retry-After. Both are the outage now."""
+    app_logging()
+    checked = main.authenticate
+    with closed_port() as port:
+        down = Database(UNREACHABLE_POSTGRES.format(closed_port=port))
+        serving = dataclasses.replace(container)
+
+        async def then_the_database_goes_away(current: Container, token: str) -> Principal:
+            principal = await checked(current, token)
+            current.db = down
+            return principal
+
+        monkeypatch.setattr(main, "authenticate", then_the_database_goes_away)
+        transport = httpx.ASGITransport(app=create_app(settings, container=serving))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                answer = await http.post(
+                    "/graphql", json={"query": document}, headers={"Authorization": f"Bearer {tenant.token}"}
+                )
+        finally:
+            await down.dispose()
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "5"
+    [error] = answer.json()["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert error["message"] == "the database is not answering: try again shortly"
+    logged = capsys.readouterr().err
+    assert "Traceback" not in logged and "graphql.fault" not in logged, logged
+    lines = [line for line in logged.splitlines() if "database_unavailable" in line]
+    assert len(lines) == 1 and "ConnectionRefusedError" in lines[0], logged
 
 
 @pytest.mark.parametrize("token_on", ["connection_init", "upgrade request"])
