@@ -633,7 +633,8 @@ async def test_a_page_slower_than_the_lease_keeps_its_chunk(
     async with container.db.reader() as session:
         chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk_id))
     assert recovered == 0, "the chunk of a live worker was handed on"
-    assert chunk is not None and (chunk.status, chunk.attempts) == ("DONE", 1)
+    assert chunk is not None and chunk.status == "DONE"
+    assert (chunk.lease_owner or "").startswith("slow-but-alive/"), "the run that took the chunk closed it"
     done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert (done["status"], done["syncedProducts"]) == ("COMPLETED", PRODUCTS)
 

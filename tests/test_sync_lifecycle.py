@@ -6,6 +6,7 @@ these tests' queue messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections import Counter
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob, SyncJobError
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
-from app.services.sync import pages
+from app.services.sync import pages, runner
 from app.services.sync.queue import chunk_message_id, enqueue_plan
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, pace_key, run_chunk
@@ -35,6 +36,7 @@ from tests.sync_fixtures import (
     MAPPINGS,
     PRODUCTS,
     RETRY,
+    STATUS,
     TRIGGER,
     batches,
     chair,
@@ -485,6 +487,45 @@ async def test_a_chunk_no_worker_can_finish_fails_its_job_instead_of_going_round
     assert (await shop_sync(TRIGGER, {"code": "shop", "input": {"syncType": "FULL"}}))["triggerSync"][
         "userErrors"
     ] == []
+
+
+async def test_a_chunk_whose_every_run_is_stopped_after_a_page_still_finishes_its_job(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers stopped (a deploy, a crash) one after another while they run the same long chunk, each after recording
+    a page: every run got somewhere, yet each claim counted as one that failed, and the eleventh failed the whole job
+    ("taken up 10 times and never finished"), counting toward the connector's ERROR, on a healthy shop. A recorded
+    page now starts the count afresh: it counts runs that got nowhere, as a run that hands its chunk back does."""
+    settings = container.settings.model_copy(update={"sync_page_size": 2})
+    monkeypatch.setattr(container, "settings", settings)
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    recorded = asyncio.Event()
+    record_page = runner.record_page
+
+    async def noted(*args: Any, **kwargs: Any) -> Any:
+        done = await record_page(*args, **kwargs)
+        recorded.set()
+        return done
+
+    monkeypatch.setattr(runner, "record_page", noted)
+    stopped = 0
+    while (await shop_sync(STATUS, {"id": global_id}))["syncJob"]["status"] in ("PENDING", "RUNNING"):
+        assert stopped <= PRODUCTS, "the chunk never finished"
+        recorded.clear()
+        run = asyncio.create_task(run_chunk(container, chunk.id, worker=f"worker-{stopped}"))
+        page = asyncio.create_task(recorded.wait())
+        await asyncio.wait((run, page), return_when=asyncio.FIRST_COMPLETED)
+        page.cancel()
+        if not run.done():
+            run.cancel()  # stopped as a deploy stops a worker, right after the run recorded a page
+            stopped += 1
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+    done = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert stopped > MAX_CHUNK_ATTEMPTS, f"each run recorded a page and was stopped: {stopped} runs"
+    assert (done["status"], done["failure"]) == ("COMPLETED", None), done
+    assert done["syncedProducts"] == PRODUCTS
+    assert sorted(served_shop.shop.products) == sorted(sku(n) for n in range(PRODUCTS))
 
 
 async def test_a_batch_whose_answer_was_lost_is_sent_again_as_updates_not_new_products(

@@ -376,6 +376,7 @@ class SyncChunk(Base):
     """The last product id this chunk has recorded; work resumes after it."""
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Claims since the chunk last recorded a page (runner.MAX_CHUNK_ATTEMPTS)."""
     lease_owner: Mapped[str | None] = mapped_column(String(LEASE_OWNER_LENGTH), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     enqueued_at: Mapped[datetime | None] = mapped_column(default=None)

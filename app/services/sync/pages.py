@@ -446,8 +446,10 @@ async def record_page(container: Container, work: PageWork, how: Pass, *, worker
             raise LeaseLost(str(work.chunk.id))  # the connector was deleted, and the chunk with it
         jobs = SyncJobRepository(session)
         await jobs.hold(job.id)
+        # A run that records a page got somewhere: the chunk's attempts count the claims since, so that only runs
+        # that got nowhere (runner.MAX_CHUNK_ATTEMPTS) fail the job, not workers stopped one after another mid-chunk.
         moved = await jobs.update_held_chunk(
-            work.chunk.id, worker, cursor=work.last_product_id, lease_expires_at=now + lease
+            work.chunk.id, worker, cursor=work.last_product_id, lease_expires_at=now + lease, attempts=0
         )
         if not moved:
             raise LeaseLost(str(work.chunk.id))

@@ -46,9 +46,10 @@ log = structlog.get_logger(__name__)
 
 
 MAX_CHUNK_ATTEMPTS = 10
-"""Claims of one chunk before its job is failed. A chunk that fails or kills every worker taking it (a bug, a
-product the pipeline cannot take) would otherwise be handed on by recovery forever, its job holding the
-connector (CHN-090); ten claims outlast any run of deploys or crashed workers."""
+"""Claims of one chunk in a row that recorded no page before its job is failed. A chunk that fails or kills every
+worker taking it (a bug, a product the pipeline cannot take) would otherwise be handed on by recovery forever, its
+job holding the connector (CHN-090); ten claims outlast any run of deploys or crashed workers, and a recorded page
+starts the count afresh (pages.record_page), so workers stopped one after another in a long chunk never add up."""
 
 
 class JobFailed(Exception):
@@ -190,8 +191,8 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
 
 def _given_up(chunk: SyncChunk) -> str:
     return (
-        f"a chunk of the job was taken up {chunk.attempts} times and never finished: each worker that took it failed "
-        "or died on it (see the workers' logs)"
+        f"a chunk of the job was taken up {chunk.attempts} times in a row without getting anywhere: each worker that "
+        "took it failed or died on it before recording a page (see the workers' logs)"
     )
 
 
