@@ -229,6 +229,40 @@ async def test_a_channel_value_the_pim_cannot_take_is_reported_as_the_pims_refus
     assert shown["applyError"] == f"failed: CHN-011 ({VALUES_HIDDEN})", shown
 
 
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("Infinity", "'Infinity' is not a number"),
+        ("NaN", "'NaN' is not a number"),
+        ("sNaN", "'sNaN' is not a number"),
+        ("1e999999", "a whole number this large cannot be stored (it is beyond 64 bits and a double's range)"),
+    ],
+)
+async def test_a_channel_number_that_is_no_amount_is_refused_as_one_not_a_crash(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, typed: str, why: str
+) -> None:
+    """CHANNEL_WINS on a BOTH stock count the channel holds as "Infinity" (or NaN, or a million digits): the PIM
+    cannot take it, and says so as it does for "47,50". It used to fail the apply with whatever Python raised
+    turning it into a whole number (OverflowError: cannot convert Infinity to integer), or take NaN in."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop, conflictStrategy="MANUAL")
+    both_stock = [*MAPPINGS, {"attributeCode": "stock", "channelField": "quantity", "direction": "BOTH"}]
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": both_stock}))["saveMappings"]["userErrors"] == []
+    stocked = lamp(1)
+    stocked["values"].append(value("stock", 10))
+    await upsert(gql, stocked)
+    await sync(gql, worker)
+    served_shop.shop.edit("LAMP-1", fields={"quantity": typed})
+    stocked["values"][-1] = value("stock", 12)
+    await upsert(gql, stocked)
+    await sync(gql, worker, "INCREMENTAL")
+    [conflict] = await pending(gql, "LAMP-1")
+    await resolve(gql, conflict, "CHANNEL_WINS")
+    done = await applied(gql, conflict["id"], worker)
+    assert done["applyError"].startswith(f"failed: CHN-011: quantity: the PIM cannot take the channel's value: {why}")
+    assert (await pim_values(gql, "LAMP-1"))[("stock", None)] == 12
+
+
 async def test_dismissed_leaves_both_sides_and_is_not_raised_again(
     titles_at_odds: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
 ) -> None:

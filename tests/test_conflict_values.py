@@ -46,6 +46,8 @@ F = FieldType
         (F.DECIMAL, "115", "1.15E+2"),
         (F.DECIMAL, " 9.90", 9.9),
         (F.DECIMAL, "sur  devis", "sur devis"),  # a number field holding text compares as text
+        (F.DECIMAL, "NaN", "NaN"),  # as does one holding NaN, which as a number is not equal to itself
+        (F.INTEGER, "Infinity", "Infinity"),
         (F.INTEGER, 3, "3"),
         (F.BOOLEAN, True, "true"),
         (F.BOOLEAN, False, "no"),
@@ -81,6 +83,7 @@ def test_a_channels_reformatting_is_the_same_value(field_type: FieldType, left: 
         (F.DECIMAL, "0", None),
         (F.DECIMAL, "sur devis", None),
         (F.DECIMAL, "sur devis", "épuisé"),
+        (F.INTEGER, "NaN", "12"),
     ],
 )
 def test_an_edit_is_a_different_value(field_type: FieldType, left: Any, right: Any) -> None:

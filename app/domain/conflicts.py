@@ -197,9 +197,11 @@ def normalise(field_type: FieldType, value: Any) -> Any:
         return None
     if field_type in (FieldType.DECIMAL, FieldType.INTEGER) and not isinstance(value, bool):
         try:
-            return Decimal(str(value).strip()).normalize()
+            number = Decimal(str(value).strip())
         except InvalidOperation:
             return _text(value)
+        # NaN is not equal to itself: a channel's "NaN" left as it was would be a change at every read.
+        return number.normalize() if number.is_finite() else _text(value)
     if field_type is FieldType.BOOLEAN:
         return value if isinstance(value, bool) else _text(value).lower() in ("true", "1", "yes")
     if field_type is FieldType.HTML:
@@ -210,13 +212,10 @@ def normalise(field_type: FieldType, value: Any) -> Any:
     return _text(value)
 
 
-_NUMERIC: Final = frozenset({FieldType.DECIMAL, FieldType.INTEGER})
-
-
 def same(field_type: FieldType, left: Any, right: Any) -> bool:
     # Equal text normalises to equal values (normalise is a pure function of the text), so the common case,
-    # a channel value unchanged since the base, skips normalising. Not for numbers: "NaN" is not equal to itself.
-    if type(left) is str and type(right) is str and left == right and field_type not in _NUMERIC:
+    # a channel value unchanged since the base, skips normalising.
+    if type(left) is str and type(right) is str and left == right:
         return True
     return bool(normalise(field_type, left) == normalise(field_type, right))
 

@@ -30,6 +30,7 @@ from app.domain.conflicts import (
 )
 from app.domain.connectors import ConflictStrategy
 from app.domain.transformations import HTML_FORM_OF, HtmlForm, strip_html
+from app.domain.values import ValueRejected, exact_number
 
 Choose = Callable[[Slot, Any, Any], Resolution | None]
 """(slot, PIM value, channel value) -> a person's resolution for it, or None to let the strategy decide."""
@@ -254,7 +255,10 @@ def imported_data(
             if unit is None and (not isinstance(existing, dict) or "unit" not in existing):
                 raise NotImportable(f"{attribute.code} has no unit to put the channel's amount in")
             return {"amount": format(amount, "f"), "unit": unit or existing["unit"]}
-        return int(amount) if amount == amount.to_integral_value() else float(amount)
+        try:
+            return exact_number(amount)
+        except ValueRejected as exc:
+            raise NotImportable(str(exc)) from None
     if kind is AttributeType.BOOLEAN:
         if isinstance(wire, bool):
             return wire
@@ -268,7 +272,11 @@ def imported_data(
 
 
 def _decimal(wire: Any) -> Decimal:
+    """An amount the channel holds; NaN and Infinity, which Decimal reads too, are no amount a PIM value holds."""
     try:
-        return Decimal(str(wire).strip())
+        amount = Decimal(str(wire).strip())
     except InvalidOperation:
-        raise NotImportable(f"{wire!r} is not a number") from None
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise NotImportable(f"{wire!r} is not a number")
+    return amount

@@ -170,7 +170,7 @@ def _number(data: Any, _spec: CatalogSpec) -> int | float:
     if isinstance(data, bool) or not isinstance(data, int | float | Decimal):
         raise ValueRejected("expected a number, such as 12 or 4.5 (a JSON number, not a string)")
     if isinstance(data, Decimal):
-        return _exact_number(data)
+        return exact_number(data)
     if isinstance(data, float) and not math.isfinite(data):
         raise ValueRejected("expected a finite number")
     return _exact_integer(data) if isinstance(data, int) else data
@@ -182,8 +182,9 @@ def _exact_integer(number: int) -> int:
     return number
 
 
-def _exact_number(data: Decimal) -> int | float:
-    """A NUMBER is stored as a JSON number read back as a float: refuse one that would not come back as given."""
+def exact_number(data: Decimal) -> int | float:
+    """A NUMBER is stored as a JSON number read back as a float: refuse one that would not come back as given
+    (whether given over the API or taken from a channel)."""
     if not data.is_finite():
         raise ValueRejected("expected a finite number")
     if data == data.to_integral_value():
