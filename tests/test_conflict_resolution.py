@@ -197,32 +197,44 @@ async def test_channel_wins_on_a_both_mapping_takes_the_value_into_the_pim(
     assert sent_since(served_shop, mark) == [], "the imported value bounced back as an export"
 
 
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("47,50", "'47,50' is not a number"),
+        ("1e999999999", "price '1E+999999999' has 1000000000 digits before the decimal point, at most 18"),
+    ],
+)
 async def test_a_channel_value_the_pim_cannot_take_is_reported_as_the_pims_refusal_not_the_channels(
-    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, db: Database, tenant: TenantHandle
+    gql: GraphQLClient,
+    served_shop: ServedShop,
+    worker: WorkerProcess,
+    db: Database,
+    tenant: TenantHandle,
+    typed: str,
+    why: str,
 ) -> None:
     """CHANNEL_WINS on a BOTH price the merchant typed with a decimal comma ("47,50"): the PIM cannot take it as a
     price, so the decision is not carried out. applyError used to say "refused by the channel", sending the user to
-    the shop, which refused nothing; it now says the PIM could not take the shop's value, and why. That why quotes
-    the value, which a token without catalog.view (refused the conflict's values) read there too: it now reads the
-    code, and that the words are hidden."""
+    the shop, which refused nothing; it now says the PIM could not take the shop's value, and why. A price of a
+    billion digits is refused by its digits, before being written out (a gigabyte, and seconds of the worker). The
+    why quotes the value, which a token without catalog.view (refused the conflict's values) read there too: it now
+    reads the code, and that the words are hidden."""
     await set_up_catalog(gql)
     await create_connector(gql, served_shop, conflictStrategy="MANUAL")
     both_price = [*MAPPINGS[:2], {"attributeCode": "price", "channelField": "price", "direction": "BOTH"}]
     assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": both_price}))["saveMappings"]["userErrors"] == []
     await upsert(gql, lamp(1))
     await sync(gql, worker)
-    served_shop.shop.edit("LAMP-1", fields={"price": "47,50"})
+    served_shop.shop.edit("LAMP-1", fields={"price": typed})
     changed = lamp(1)
     changed["values"][-1] = value("price", {"EUR": "44.00"})
     await upsert(gql, changed)
     await sync(gql, worker, "INCREMENTAL")
     [conflict] = await pending(gql, "LAMP-1")
-    assert [d["channelValue"] for f in conflict["fields"] for d in f["diffs"]] == ["47,50"]
+    assert [d["channelValue"] for f in conflict["fields"] for d in f["diffs"]] == [typed]
     await resolve(gql, conflict, "CHANNEL_WINS")
     done = await applied(gql, conflict["id"], worker)
-    assert done["applyError"] == (
-        "failed: CHN-011: price: the PIM cannot take the channel's value: '47,50' is not a number"
-    ), done
+    assert done["applyError"] == f"failed: CHN-011: price: the PIM cannot take the channel's value: {why}", done
     assert (await pim_values(gql, "LAMP-1"))[("price", None)] == {"EUR": "44.00"}
     conflicts_only = (await make_tenant(db, (Scope.CONFLICTS_VIEW,), code=tenant.code)).token
     shown = (await gql(APPLIED, {"id": conflict["id"]}, token=conflicts_only))["conflict"]

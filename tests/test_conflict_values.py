@@ -48,6 +48,7 @@ F = FieldType
         (F.DECIMAL, "sur  devis", "sur devis"),  # a number field holding text compares as text
         (F.DECIMAL, "NaN", "NaN"),  # as does one holding NaN, which as a number is not equal to itself
         (F.INTEGER, "Infinity", "Infinity"),
+        (F.DECIMAL, "1e999999999", " 1e999999999"),  # beyond Decimal's exponents: as text
         (F.INTEGER, 3, "3"),
         (F.BOOLEAN, True, "true"),
         (F.BOOLEAN, False, "no"),

@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from enum import StrEnum
 from typing import Any, Final
 
@@ -196,12 +196,15 @@ def normalise(field_type: FieldType, value: Any) -> Any:
     if value is MISSING or value is None or value == "" or value == []:
         return None
     if field_type in (FieldType.DECIMAL, FieldType.INTEGER) and not isinstance(value, bool):
+        # Else as text: NaN is not equal to itself (a channel's "NaN" left as it was would be a change at every
+        # read), and "1e999999999" overflows normalize().
         try:
             number = Decimal(str(value).strip())
-        except InvalidOperation:
-            return _text(value)
-        # NaN is not equal to itself: a channel's "NaN" left as it was would be a change at every read.
-        return number.normalize() if number.is_finite() else _text(value)
+            if number.is_finite():
+                return number.normalize()
+        except DecimalException:
+            pass
+        return _text(value)
     if field_type is FieldType.BOOLEAN:
         return value if isinstance(value, bool) else _text(value).lower() in ("true", "1", "yes")
     if field_type is FieldType.HTML:

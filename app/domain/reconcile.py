@@ -30,7 +30,7 @@ from app.domain.conflicts import (
 )
 from app.domain.connectors import ConflictStrategy
 from app.domain.transformations import HTML_FORM_OF, HtmlForm, strip_html
-from app.domain.values import ValueRejected, exact_number
+from app.domain.values import ValueRejected, checked_amount, exact_number
 
 Choose = Callable[[Slot, Any, Any], Resolution | None]
 """(slot, PIM value, channel value) -> a person's resolution for it, or None to let the strategy decide."""
@@ -247,15 +247,16 @@ def imported_data(
         return None
     if kind in (AttributeType.PRICE, AttributeType.NUMBER, AttributeType.METRIC):
         amount = _decimal(wire)
-        if kind is AttributeType.PRICE:
-            if not currency:
-                raise NotImportable("no currency to write the price in")
-            return {**(existing if isinstance(existing, dict) else {}), currency: format(amount, "f")}
-        if kind is AttributeType.METRIC:
-            if unit is None and (not isinstance(existing, dict) or "unit" not in existing):
-                raise NotImportable(f"{attribute.code} has no unit to put the channel's amount in")
-            return {"amount": format(amount, "f"), "unit": unit or existing["unit"]}
-        try:
+        try:  # within the digits a PIM amount has, before "1e999999999" is written out as a billion of them
+            if kind is AttributeType.PRICE:
+                if not currency:
+                    raise NotImportable("no currency to write the price in")
+                price = checked_amount(amount, attribute.code)
+                return {**(existing if isinstance(existing, dict) else {}), currency: price}
+            if kind is AttributeType.METRIC:
+                if unit is None and (not isinstance(existing, dict) or "unit" not in existing):
+                    raise NotImportable(f"{attribute.code} has no unit to put the channel's amount in")
+                return {"amount": checked_amount(amount, attribute.code, signed=True), "unit": unit or existing["unit"]}
             return exact_number(amount)
         except ValueRejected as exc:
             raise NotImportable(str(exc)) from None
