@@ -201,7 +201,7 @@ async def test_channel_wins_on_a_both_mapping_takes_the_value_into_the_pim(
     ("typed", "why"),
     [
         ("47,50", "'47,50' is not a number"),
-        ("1e999999999", "price '1E+999999999' has 1000000000 digits before the decimal point, at most 18"),
+        ("1e999999999", "the EUR amount '1E+999999999' has 1000000000 digits before the decimal point, at most 18"),
     ],
 )
 async def test_a_channel_value_the_pim_cannot_take_is_reported_as_the_pims_refusal_not_the_channels(

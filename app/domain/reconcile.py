@@ -251,12 +251,12 @@ def imported_data(
             if kind is AttributeType.PRICE:
                 if not currency:
                     raise NotImportable("no currency to write the price in")
-                price = checked_amount(amount, attribute.code)
+                price = checked_amount(amount, f"the {currency} amount")
                 return {**(existing if isinstance(existing, dict) else {}), currency: price}
             if kind is AttributeType.METRIC:
                 if unit is None and (not isinstance(existing, dict) or "unit" not in existing):
                     raise NotImportable(f"{attribute.code} has no unit to put the channel's amount in")
-                return {"amount": checked_amount(amount, attribute.code, signed=True), "unit": unit or existing["unit"]}
+                return {"amount": checked_amount(amount, "the amount", signed=True), "unit": unit or existing["unit"]}
             return exact_number(amount)
         except ValueRejected as exc:
             raise NotImportable(str(exc)) from None
