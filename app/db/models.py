@@ -312,6 +312,14 @@ class SyncJob(Base):
         Index("ix_sync_jobs_tenant_id", "tenant_id", "id"),
         Index("ix_sync_jobs_tenant_connector", "tenant_id", "connector_id", "id"),
         Index("ix_sync_jobs_tenant_connector_status", "tenant_id", "connector_id", "status", "id"),
+        # Deleting a job makes the database find its retries (retry_of SET NULL): without this, a scan of the table
+        # for each job a deleted connector takes with it, so deleting one with a year of scheduled syncs took minutes.
+        Index(
+            "ix_sync_jobs_retry_of",
+            "retry_of",
+            sqlite_where=text("retry_of IS NOT NULL"),
+            postgresql_where=text("retry_of IS NOT NULL"),
+        ),
         NEVER_REUSED_IDS,
     )
 
