@@ -528,6 +528,29 @@ async def test_a_large_bulk_goes_in_batches_and_misses_nothing(
     assert (await gql(CONFLICTS, {"status": "PENDING"}))["conflicts"]["totalCount"] == 0
 
 
+async def test_a_bulk_sends_as_many_statements_for_many_conflicts_as_for_one(
+    gql: GraphQLClient, shop: Shop, monkeypatch: pytest.MonkeyPatch, sql_counter: QueryCounter, db: Database
+) -> None:
+    """A batch's statements do not grow with its conflicts. On SQLite each decision's event was an INSERT of its
+    own (the session reads an added row's id back, one row at a time there): a bulk of 50,000 conflicts sent
+    50,000 statements more than its 250 batches need. Each event is still recorded, as resolveConflict's is."""
+    monkeypatch.setattr(service_module, "BULK_BATCH", 5)  # one batch each
+    one = await shop.seed("store_x", "CHAIR-1", title(AR_TITLE))
+    many = [await shop.seed("store_y", sku, title(AR_TITLE)) for sku in ("CHAIR-1", "CHAIR-2", "CHAIR-3", "CHAIR-4")]
+    sent = []
+    for code, expected in (("store_x", 1), ("store_y", 4)):
+        sql_counter.statements.clear()
+        assert (await bulk(gql, "DISMISSED", filter={"connectorCode": code}))["resolvedCount"] == expected
+        sent.append(len(sql_counter.statements))
+    assert sent[0] == sent[1], sql_counter.statements
+    async with db.reader() as session:
+        events = await EventRepository(session).latest(shop.tenant_id)
+    recorded = {e.payload["conflict"]: e.payload for e in events if e.kind == "conflict.resolved"}
+    assert sorted(recorded) == sorted([one, *many])
+    assert {(p["status"], p["bulk"], p["by"]) for p in recorded.values()} == {("DISMISSED", True, "token:test")}
+    assert {p["sku"] for p in recorded.values()} == {"CHAIR-1", "CHAIR-2", "CHAIR-3", "CHAIR-4"}
+
+
 async def test_bulk_decides_a_product_gone_from_the_channel_as_resolve_conflict_does(
     gql: GraphQLClient, shop: Shop, container: Container, settings: Settings
 ) -> None:

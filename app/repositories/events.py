@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DomainEvent
@@ -16,6 +17,16 @@ class EventRepository:
 
     def record(self, tenant_id: int, kind: str, *, connector_id: int | None = None, **payload: Any) -> None:
         self.session.add(DomainEvent(tenant_id=tenant_id, connector_id=connector_id, kind=kind, payload=payload))
+
+    async def record_all(self, tenant_id: int, kind: str, events: Sequence[tuple[int | None, dict[str, Any]]]) -> None:
+        """Events of one kind, each (connector id, payload), in one statement: `record` adds each to the session,
+        which on SQLite inserts them one statement each to read their ids back, ids nothing here reads."""
+        if events:
+            rows = [
+                {"tenant_id": tenant_id, "connector_id": connector_id, "kind": kind, "payload": payload}
+                for connector_id, payload in events
+            ]
+            await self.session.execute(insert(DomainEvent), rows)
 
     async def latest(self, tenant_id: int, *, limit: int = 100) -> list[DomainEvent]:
         statement = (

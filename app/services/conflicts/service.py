@@ -252,17 +252,8 @@ class ConflictService:
         log.info("conflict.resolved", conflict=row.id, status=row.resolution_status)
         return row
 
-    def _record(self, session: AsyncSession, row: Conflict, **extra: Any) -> None:
-        EventRepository(session).record(
-            self.tenant_id,
-            "conflict.resolved",
-            connector_id=row.connector_id,
-            conflict=row.id,
-            sku=row.product_sku,
-            status=row.resolution_status,
-            by=row.resolved_by,
-            **extra,
-        )
+    def _record(self, session: AsyncSession, row: Conflict) -> None:
+        EventRepository(session).record(self.tenant_id, RESOLVED, connector_id=row.connector_id, **_resolved(row))
 
     # -- resolve many ----------------------------------------------------------------------------
 
@@ -323,33 +314,36 @@ class ConflictService:
                 if request.ids
                 else await self._undecidable_products(conflicts, [row.id for row in batch], resolution)
             )
-            decided = [
-                row
-                for row in batch
-                if row.id not in gone and await self._decide_part(session, row, selector, resolution, by)
-            ]
+            decided: list[Conflict] = []
+            events: list[tuple[int | None, dict[str, Any]]] = []
+            for row in batch:
+                extra = None if row.id in gone else await self._decide_part(session, row, selector, resolution, by)
+                if extra is not None:
+                    decided.append(row)
+                    events.append((row.connector_id, _resolved(row, bulk=True, **extra)))
+            await EventRepository(session).record_all(self.tenant_id, RESOLVED, events)
         more = not request.ids and len(batch) == limit
         return decided, batch[-1].id if more else None
 
     async def _decide_part(
         self, session: AsyncSession, row: Conflict, selector: DiffSelector, resolution: Resolution, by: str
-    ) -> bool:
+    ) -> dict[str, int] | None:
+        """Decide what the rule reaches of `row`; None when it reaches nothing, else what its event adds (the id of
+        the conflict left PENDING with the rest, when it was split)."""
         chosen, rest = split_fields(row.fields, selector) if selector.narrows else (row.fields, [])
         if selector.narrows and not chosen:
-            return False  # a rule naming no field or locale takes the conflict whole, a vanished product's (no fields)
+            return None  # a rule naming no field or locale takes the conflict whole, a vanished product's (no fields)
         if rest:
             row.fields = chosen
         _decide(row, stored_resolution(resolution), status_for(resolution, overridden=False), by)
         if not rest:
-            self._record(session, row, bulk=True)
-            return True
+            return {}
         conflicts = ConflictRepository(session)
         await conflicts.flush()  # the partial unique index allows one PENDING per product: resolve first
         remainder = _remainder(row, rest)
         conflicts.add(remainder)
         await conflicts.flush()
-        self._record(session, row, bulk=True, remainder=remainder.id)
-        return True
+        return {"remainder": remainder.id}
 
     async def _bulk_scope(self, request: BulkRequest) -> tuple[ConflictFilter, DiffSelector]:
         """Check the bulk's ids and filter (userErrors, nothing changed) and turn them into SQL and JSON criteria."""
@@ -407,6 +401,20 @@ class ConflictService:
             return canonical_locale(code)
         except InvalidLocaleCode as exc:
             raise InvalidInput([UserErrorItem(("filter", "pimLocale"), str(exc), ErrorCode.INVALID_LOCALE)]) from None
+
+
+RESOLVED = "conflict.resolved"
+
+
+def _resolved(row: Conflict, **extra: Any) -> dict[str, Any]:
+    """The payload of a decision's event."""
+    return {
+        "conflict": row.id,
+        "sku": row.product_sku,
+        "status": row.resolution_status,
+        "by": row.resolved_by,
+        **extra,
+    }
 
 
 def _concerns(item: notify.Detected, connector_code: str | None) -> bool:
