@@ -35,6 +35,6 @@ def test_the_conflict_benchmarks_plan_validates() -> None:
     assert conflict_bench.plan(conflict_bench.catalog()).slots
 
 
-@pytest.mark.parametrize("name", ["import_bench", "sync_bench", "paging_bench", "graphql_bench"])
+@pytest.mark.parametrize("name", ["import_bench", "sync_bench", "paging_bench", "graphql_bench", "history_bench"])
 def test_the_other_benchmarks_import(name: str) -> None:
     assert bench_module(name).__doc__
