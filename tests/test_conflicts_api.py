@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,7 +24,9 @@ from app.domain.conflicts import Resolution, choice_for
 from app.domain.scopes import ALL_SCOPES, Scope
 from app.main import create_app
 from app.repositories.events import EventRepository
+from app.services.conflicts import apply as apply_module
 from app.services.conflicts import service as service_module
+from app.services.conflicts.apply import recover_resolutions
 from app.services.conflicts.notify import publish_conflict
 from app.services.conflicts.queue import APPLY_TASK
 from app.services.sync.queue import PLAN_TASK
@@ -40,6 +43,7 @@ from tests.conflict_fixtures import (
     FR_TITLE,
     PRICE,
     RESOLVE,
+    SKUS,
     Shop,
     body,
     diff,
@@ -549,6 +553,43 @@ async def test_a_bulk_sends_as_many_statements_for_many_conflicts_as_for_one(
     assert sorted(recorded) == sorted([one, *many])
     assert {(p["status"], p["bulk"], p["by"]) for p in recorded.values()} == {("DISMISSED", True, "token:test")}
     assert {p["sku"] for p in recorded.values()} == {"CHAIR-1", "CHAIR-2", "CHAIR-3", "CHAIR-4"}
+
+
+class _SilentRedis:
+    """A queue whose Redis never answers in time: each message waits out the enqueue timeout, then fails."""
+
+    default_queue_name = "unanswered"
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    async def enqueue_job(self, *_: Any, **__: Any) -> None:
+        self.tries += 1
+        raise TimeoutError
+
+
+async def test_a_bulk_stops_queueing_once_redis_does_not_answer_and_leaves_the_rest_to_recovery(
+    gql: GraphQLClient,
+    shop: Shop,
+    container: Container,
+    settings: Settings,
+    tenant: TenantHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every decision of a bulk waited out the enqueue timeout (2 s) on a Redis that did not answer, one after the
+    other: 50,000 conflicts kept the request for 28 hours. The decisions stand after the first one Redis did not
+    take, and the recovery sweep queues them, as it queues any decision whose message was lost."""
+    monkeypatch.setattr(service_module, "BULK_BATCH", 2)
+    seeded = [await shop.seed("store_x", sku, title(AR_TITLE)) for sku in SKUS]
+    silent = _SilentRedis()
+    service = service_module.ConflictService(dataclasses.replace(container, redis=silent), tenant.id)
+    request = service_module.BulkRequest(Resolution.DISMISSED, filter=service_module.BulkFilter("store_x"))
+    assert await service.bulk_resolve(request, token_id=0) == len(SKUS)
+    assert silent.tries == 1
+    assert [(await shop.row(pk)).resolution_status for pk in seeded] == ["DISMISSED"] * len(SKUS)
+    monkeypatch.setattr(apply_module, "RECOVER_AFTER", timedelta(0))
+    assert await recover_resolutions(container) >= len(SKUS)
+    assert set(seeded) <= set(await apply_jobs(container, settings))
 
 
 async def test_bulk_decides_a_product_gone_from_the_channel_as_resolve_conflict_does(

@@ -274,22 +274,32 @@ class ConflictService:
         holds only what was decided), and the rest moves, unchanged, to a new
         PENDING conflict of the same product that a person still has to
         decide. A bulk by filter alone commits in batches of BULK_BATCH; each
-        decision is queued for applying after its commit.
+        decision is queued for applying after its commit, until Redis does not
+        take one: the recovery sweep queues the rest.
         """
         where, selector = await self._bulk_scope(request)
         async with self.db.reader() as session:
             upper = await ConflictRepository(session).newest_id(self.tenant_id)
             by = await _actor(session, self.tenant_id, token_id)
-        resolved, after_id = 0, 0
+        resolved, after_id, queueing = 0, 0, True
         while True:
             decided, last_id = await self._bulk_batch(request, where, selector, by, after_id, upper)
-            for row in decided:
-                await enqueue_apply(self.container.redis, conflict_id=row.id, resolved_at=_resolved_at(row))
+            queueing = queueing and await self._queue_applies(decided)
             resolved += len(decided)
             if last_id is None:
                 log.info("conflict.bulk_resolved", count=resolved, resolution=request.resolution.value)
                 return resolved
             after_id = last_id
+
+    async def _queue_applies(self, decided: Sequence[Conflict]) -> bool:
+        """Queue the committed decisions' applying; False as soon as Redis did not take one. The recovery sweep then
+        queues the rest (recover_resolutions), as it does any decision whose message was lost: tried one after the
+        other, each of a bulk's thousands waited out ENQUEUE_TIMEOUT_SECONDS on a Redis that did not answer (28
+        hours for 50,000), with a warning each."""
+        for row in decided:
+            if not await enqueue_apply(self.container.redis, conflict_id=row.id, resolved_at=_resolved_at(row)):
+                return False
+        return True
 
     async def _bulk_batch(
         self, request: BulkRequest, where: ConflictFilter, selector: DiffSelector, by: str, after_id: int, upper: int
