@@ -90,6 +90,9 @@ class TestOutcome:
     """False when this version cannot reach the channel type at all (no adapter yet)."""
     code: ErrorCode | None = None
     """Why the test failed, as a CHN code (CHN-021 unavailable, CHN-003 refused ...); None when it succeeded."""
+    for_now: bool = False
+    """The channel failed for now (rate limited, unavailable, timed out: CHN-020/021/023) and said nothing of the
+    connector: the test changes no status (_record_test)."""
 
 
 def settings_of(row: Connector) -> ConnectorSettings:
@@ -178,12 +181,20 @@ def _status_after(outcome: TestOutcome) -> tuple[ConnectorStatus, str | None]:
 
 
 def _record_test(row: Connector, outcome: TestOutcome) -> None:
+    """The test's findings, and the status they call for. A test the channel failed for now leaves a connector's
+    status as it was: DESIGN puts a connector in ERROR for refused credentials or set-up and for jobs failing again
+    and again, and a single 503 during a test or a resume (which stopped scheduled syncs until a person resumed the
+    connector again) is neither. A connector that never connected stays DISCONNECTED, with the reason."""
     row.last_tested_at = utcnow()
     if outcome.info is not None:
         row.store_name = _shown(outcome.info.store_name, STORE_NAME_LENGTH)
         row.supported_locales = list(outcome.info.supported_locales)
         row.primary_locale = _shown(outcome.info.primary_locale, PRIMARY_LOCALE_LENGTH)
-    if row.status != ConnectorStatus.PAUSED:
+    if outcome.for_now and row.status != ConnectorStatus.DISCONNECTED:
+        return
+    if outcome.for_now:
+        row.status_reason = outcome.message
+    elif row.status != ConnectorStatus.PAUSED:
         status, reason = _status_after(outcome)
         row.status, row.status_reason = status.value, reason
 
@@ -273,13 +284,13 @@ class ConnectorService:
         except AdapterUnavailable as exc:
             return TestOutcome(False, str(exc), reachable=False, code=ErrorCode.CONNECTION_TEST_FAILED)
         except ChannelError as exc:
-            return TestOutcome(False, exc.summary, code=exc.code)
+            return TestOutcome(False, exc.summary, code=exc.code, for_now=exc.transient)
         name = info.store_name or "the store"
         locales = ", ".join(info.supported_locales) or "none reported"
         notes = "".join(f". {note}" for note in info.notes)
         return TestOutcome(True, f"Connected to {name} (locales: {locales}){notes}", info)
 
-    async def test(self, code: str) -> tuple[Connector, TestOutcome]:
+    async def test(self, code: str, *, resuming: bool = False) -> tuple[Connector, TestOutcome]:
         row = await self.existing(code)
         credentials: Mapping[str, Any] = {}
         try:
@@ -288,7 +299,7 @@ class ConnectorService:
             outcome = TestOutcome(False, str(exc), code=ErrorCode.CONNECTION_TEST_FAILED)
         else:
             outcome = await self.run_test(ChannelType(row.channel_type), credentials)
-        saved = await self._save_test(code, outcome)
+        saved = await self._save_test(code, outcome, resuming=resuming)
         return saved, await self._register_webhooks(saved, credentials, outcome)
 
     async def _register_webhooks(
@@ -300,10 +311,13 @@ class ConnectorService:
         note = await WebhookRegistrationService(self.container).register(row, credentials)
         return outcome if note is None else replace(outcome, message=f"{outcome.message}. {note}")
 
-    async def _save_test(self, code: str, outcome: TestOutcome) -> Connector:
+    async def _save_test(self, code: str, outcome: TestOutcome, *, resuming: bool) -> Connector:
         async with self.db.transaction() as session:
             row = await self._locked(session, code)
             before = row.status
+            if resuming and not outcome.for_now:
+                row.status, row.status_reason = ConnectorStatus.DISCONNECTED.value, None  # the test decides
+                row.failed_job_streak = 0  # whatever failed was seen to: the next jobs get their full count again
             _record_test(row, outcome)
             row.updated_at = utcnow()
             _status_event(session, row, before)
@@ -452,20 +466,18 @@ class ConnectorService:
             raise InvalidInput([UserErrorItem(("reason",), message, ErrorCode.INVALID_SETTING)])
 
     async def resume(self, code: str) -> tuple[Connector, TestOutcome]:
-        """Leave PAUSED (or ERROR) by testing the connection again: the new status is what the test finds.
+        """Leave PAUSED (or ERROR) by testing the connection again: the new status is what the test finds. A test
+        the channel failed for now (503, 429, a timeout) resumes nothing: the connector stays as it was, and the
+        test result says why, to resume once the channel answers.
 
         Webhook deliveries that arrived meanwhile waited, PENDING: they are queued now, so the channel's changes
         made during the pause are checked as they would have been; so are the conflict resolutions it held back.
         """
-        async with self.db.transaction() as session:
-            row = await self._locked(session, code)
-            row.status = ConnectorStatus.DISCONNECTED.value
-            row.status_reason = None
-            row.failed_job_streak = 0  # whatever failed was seen to: the next jobs get their full count again
-        resumed = await self.test(code)
-        await queue_waiting_deliveries(self.container, row.id)
-        await queue_waiting_resolutions(self.container, row.id)
-        return resumed
+        row, outcome = await self.test(code, resuming=True)
+        if not outcome.for_now:
+            await queue_waiting_deliveries(self.container, row.id)
+            await queue_waiting_resolutions(self.container, row.id)
+        return row, outcome
 
     # -- checks ----------------------------------------------------------------------------------
 
