@@ -658,13 +658,9 @@ async def test_numbers_prices_and_measures_edited_in_the_shop_come_into_the_pim_
     assert sent(served_shop, "STOCKED") == []
 
 
-async def test_a_price_cleared_in_the_shop_leaves_the_pim_its_other_currencies(
-    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
-) -> None:
-    """A merchant empties a product's price in the shop's admin (a BOTH mapping, connector in EUR): the shop only
-    ever held the EUR amount, so only EUR leaves the PIM's price; its USD amount stays. (It used to delete the
-    whole price, every currency with it, and the next sync of another connector selling in USD would have cleared
-    its price too.)"""
+async def clear_the_shops_eur_price(gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess) -> None:
+    """PRICED, priced in EUR and USD on a BOTH price mapping (connector in EUR), synced; then the merchant empties
+    its price in the shop, and a sync takes that in."""
     await open_store(gql, served_shop, strategy="MANUAL")
     mappings = [
         {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
@@ -674,9 +670,18 @@ async def test_a_price_cleared_in_the_shop_leaves_the_pim_its_other_currencies(
     names = [value("name", FIRST[locale], PIM_LOCALE[locale]) for locale in (AR, FR)]
     await upsert(gql, {"sku": "PRICED", "values": [*names, value("price", {"EUR": PRICE, "USD": "130.00"})]})
     await sync(gql, worker, served_shop)
-
     served_shop.shop.edit("PRICED", fields={"price": None})
     await sync(gql, worker, served_shop)
+
+
+async def test_a_price_cleared_in_the_shop_leaves_the_pim_its_other_currencies(
+    gql: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess
+) -> None:
+    """A merchant empties a product's price in the shop's admin (a BOTH mapping, connector in EUR): the shop only
+    ever held the EUR amount, so only EUR leaves the PIM's price; its USD amount stays. (It used to delete the
+    whole price, every currency with it, and the next sync of another connector selling in USD would have cleared
+    its price too.)"""
+    await clear_the_shops_eur_price(gql, served_shop, worker)
     assert (await pim_values(gql, "PRICED"))[("price", None)] == {"USD": "130.00"}
     assert await conflicts(gql, sku="PRICED") == []
     assert "price" not in served_shop.shop.products["PRICED"].fields
@@ -690,17 +695,7 @@ async def test_a_price_cleared_in_the_shop_syncs_as_an_empty_price_until_either_
     product was still failed, its other fields never sent again. On a BOTH mapping a price without the connector's
     currency is the empty price the import wrote: syncs go through, and a price set later on either side goes
     across."""
-    await open_store(gql, served_shop, strategy="MANUAL")
-    mappings = [
-        {"attributeCode": "name", "channelField": "title", "direction": "EXPORT"},
-        {"attributeCode": "price", "channelField": "price", "direction": "BOTH"},
-    ]
-    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": mappings}))["saveMappings"]["userErrors"] == []
-    names = [value("name", FIRST[locale], PIM_LOCALE[locale]) for locale in (AR, FR)]
-    await upsert(gql, {"sku": "PRICED", "values": [*names, value("price", {"EUR": PRICE, "USD": "130.00"})]})
-    await sync(gql, worker, served_shop)
-    served_shop.shop.edit("PRICED", fields={"price": None})
-    await sync(gql, worker, served_shop)
+    await clear_the_shops_eur_price(gql, served_shop, worker)
 
     for kind in ("FULL", "INCREMENTAL"):
         await sync(gql, worker, served_shop, kind)

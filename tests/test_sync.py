@@ -947,6 +947,16 @@ async def started_jobs(client: GraphQLClient, process: asyncio.subprocess.Proces
     return list(jobs)
 
 
+async def until_followed(
+    container: Container, process: asyncio.subprocess.Process, job_id: int, deadline: float
+) -> None:
+    """Once the command follows its job: it has subscribed to the job's progress."""
+    followed = progress.channel(container.redis, job_id)
+    while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
+        assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
+        await asyncio.sleep(0.05)
+
+
 CTRL_C_AT = """
 import signal, sys
 from pathlib import Path
@@ -983,10 +993,7 @@ async def ctrl_c_while_following(
     try:
         deadline = time.monotonic() + 30
         jobs = await started_jobs(shop_sync, process, deadline)
-        followed = progress.channel(container.redis, parse_global_id(jobs[0]["node"]["id"])[1])
-        while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
-            assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
-            await asyncio.sleep(0.05)
+        await until_followed(container, process, parse_global_id(jobs[0]["node"]["id"])[1], deadline)
         if ctrl_c is None:
             process.send_signal(signal.SIGINT)
         else:
@@ -1031,10 +1038,7 @@ async def test_ctrl_c_just_after_the_job_ended_ends_the_cli_with_the_jobs_end(
         deadline = time.monotonic() + 30
         jobs = await started_jobs(shop_sync, process, deadline)
         job_id = parse_global_id(jobs[0]["node"]["id"])[1]
-        followed = progress.channel(container.redis, job_id)
-        while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
-            assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
-            await asyncio.sleep(0.05)
+        await until_followed(container, process, job_id, deadline)
         process.send_signal(signal.SIGSTOP)
         await run_triggered_here(container, job_id)
         process.send_signal(signal.SIGINT)
@@ -1062,10 +1066,7 @@ async def test_a_cli_sync_rides_out_the_database_going_away_while_it_follows_the
         deadline = time.monotonic() + 60
         jobs = await started_jobs(shop_sync, process, deadline)
         job_id = parse_global_id(jobs[0]["node"]["id"])[1]
-        followed = progress.channel(container.redis, job_id)
-        while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
-            assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
-            await asyncio.sleep(0.05)
+        await until_followed(container, process, job_id, deadline)
         said = b""
         await _admin(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
         try:
