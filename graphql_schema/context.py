@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,8 @@ from app.services.auth import Principal
 from app.services.tokens import TokenWatch
 from app.settings import MAX_SUBSCRIPTIONS_PER_TENANT
 from graphql_schema.loaders import Loaders
+
+Text = TypeVar("Text", str, str | None)
 
 
 class TooManySubscriptions(ServiceError):
@@ -101,6 +103,14 @@ class Context:
 
     def allows(self, scope: Scope) -> bool:
         return self.caller.allows(scope)
+
+    def values_shown(self, text: Text, without_values: Callable[[str], str]) -> Text:
+        """`text`, which may quote a product's values (a job's errors and failure, a conflict's applyError), as this
+        caller may read it: whole with catalog.view, the product's values being that scope's, else as
+        `without_values` leaves it."""
+        if text is None or self.allows(Scope.CATALOG_VIEW):
+            return text
+        return without_values(text)
 
     def subscription_slot(self) -> AbstractContextManager[None]:
         """The caller's tenant's place for one open subscription (SubscriptionSlots), held while the block runs."""

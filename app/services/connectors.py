@@ -190,10 +190,9 @@ def _record_test(row: Connector, outcome: TestOutcome) -> None:
         row.store_name = _shown(outcome.info.store_name, STORE_NAME_LENGTH)
         row.supported_locales = list(outcome.info.supported_locales)
         row.primary_locale = _shown(outcome.info.primary_locale, PRIMARY_LOCALE_LENGTH)
-    if outcome.for_now and row.status != ConnectorStatus.DISCONNECTED:
-        return
     if outcome.for_now:
-        row.status_reason = outcome.message
+        if row.status == ConnectorStatus.DISCONNECTED:
+            row.status_reason = outcome.message
     elif row.status != ConnectorStatus.PAUSED:
         status, reason = _status_after(outcome)
         row.status, row.status_reason = status.value, reason

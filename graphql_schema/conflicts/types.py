@@ -108,9 +108,7 @@ class ConflictType(Node):
         "without catalog.view they read as hidden, as a sync job's errors do."
     )
     def apply_error(self, info: Info) -> str | None:
-        if self.error is None or info.context.allows(Scope.CATALOG_VIEW):
-            return self.error
-        return apply_error_without_values(self.error)
+        return info.context.values_shown(self.error, apply_error_without_values)
 
     @strawberry.field
     async def connector(

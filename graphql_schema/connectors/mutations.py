@@ -145,7 +145,7 @@ def _connectors(info: Info) -> ConnectorService:
 async def _kept_mappings(info: Info, service: MappingService, connector_code: str) -> list[FieldMappingType]:
     """What a refused saveMappings leaves stored, the connector's set unchanged: an empty list read as if the save
     had removed every mapping. Shown only to a token that may view mappings (the edit scope alone shows none)."""
-    if Scope.MAPPINGS_VIEW.value not in info.context.caller.scopes:
+    if not info.context.allows(Scope.MAPPINGS_VIEW):
         return []
     stored = await service.stored(connector_code)
     if stored is None:

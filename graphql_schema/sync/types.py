@@ -36,7 +36,7 @@ class SyncErrorType:
         "'hidden: ...' instead (the product, code and locale stay visible)."
     )
     def message(self, info: Info) -> str:
-        return self.text if info.context.allows(Scope.CATALOG_VIEW) else VALUES_HIDDEN
+        return info.context.values_shown(self.text, lambda _: VALUES_HIDDEN)
 
     @classmethod
     def from_row(cls, row: SyncJobError) -> SyncErrorType:
@@ -126,9 +126,7 @@ class SyncJobType(Node):
         "as hidden, as `errors` do; `errors` lists each)."
     )
     def failure(self, info: Info) -> str | None:
-        if self.reason is None or info.context.allows(Scope.CATALOG_VIEW):
-            return self.reason
-        return failure_without_values(self.reason)
+        return info.context.values_shown(self.reason, failure_without_values)
 
     @strawberry.field(
         description="0.0 .. 1.0: the share of its products the job went through; 1.0 once COMPLETED, where it "
