@@ -495,8 +495,11 @@ async def test_a_chunk_whose_every_run_is_stopped_after_a_page_still_finishes_it
     """Workers stopped (a deploy, a crash) one after another while they run the same long chunk, each after recording
     a page: every run got somewhere, yet each claim counted as one that failed, and the eleventh failed the whole job
     ("taken up 10 times and never finished"), counting toward the connector's ERROR, on a healthy shop. A recorded
-    page now starts the count afresh: it counts runs that got nowhere, as a run that hands its chunk back does."""
-    settings = container.settings.model_copy(update={"sync_page_size": 2})
+    page now starts the count afresh: it counts runs that got nowhere, as a run that hands its chunk back does.
+
+    A stop lets the page being recorded finish (it was sent), so a slow machine's run may record two pages before its
+    stop lands: one product a page keeps more than MAX_CHUNK_ATTEMPTS stops even then."""
+    settings = container.settings.model_copy(update={"sync_page_size": 1})
     monkeypatch.setattr(container, "settings", settings)
     global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
     recorded = asyncio.Event()
@@ -526,6 +529,41 @@ async def test_a_chunk_whose_every_run_is_stopped_after_a_page_still_finishes_it
     assert (done["status"], done["failure"]) == ("COMPLETED", None), done
     assert done["syncedProducts"] == PRODUCTS
     assert sorted(served_shop.shop.products) == sorted(sku(n) for n in range(PRODUCTS))
+
+
+async def test_a_worker_stopped_just_as_a_page_is_sent_stops_there(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop (a deploy's SIGTERM) landing just as a page's send ended, while the run ended its watch on the send's
+    pace, was taken for the watch's own end and swallowed: the run sent the rest of its chunk, for up to
+    sync_run_seconds, past arq's grace period and into a kill. It now stops there and hands the chunk back, the page
+    sent before recorded, the one it had just sent left for the next run to match by SKU."""
+    settings = container.settings.model_copy(update={"sync_page_size": 2})
+    monkeypatch.setattr(container, "settings", settings)
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    run: asyncio.Task[None] | None = None
+    sends = 0
+
+    async def stopped_as_the_second_send_ends(*args: Any) -> None:
+        nonlocal sends
+        sends += 1
+        try:
+            await asyncio.Event().wait()
+        finally:
+            if sends == 2:
+                assert run is not None
+                run.cancel()
+
+    monkeypatch.setattr(runner, "_learn_while_sent", stopped_as_the_second_send_ends)
+    run = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (job["status"], job["syncedProducts"]) == ("RUNNING", 2), job
+    assert len(served_shop.shop.products) == 4
+    async with container.db.reader() as session:
+        released = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+    assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
 
 
 async def test_a_batch_whose_answer_was_lost_is_sent_again_as_updates_not_new_products(

@@ -412,11 +412,15 @@ def _heartbeat(
 
 @contextlib.asynccontextmanager
 async def _meanwhile(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    """Run `work` beside the block, and stop it when the block ends, however it ends."""
+    """Run `work` beside the block, and stop it when the block ends, however it ends.
+
+    Its end is waited for, not awaited: a stop of this task arriving meanwhile (a deploy's SIGTERM) is raised here
+    as this task's own, where awaiting the cancelled `work` would have taken it for `work`'s and swallowed it."""
     task = asyncio.create_task(work)
     try:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait((task,))
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
