@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     arrival, before the workers delete it: its delivery id answers a replay of it as a duplicate until then. At
     least a day, past Shopify's retries (8 over 4 hours) and its "up to a day late" deliveries; a PENDING delivery is
     work still to do and is never deleted."""
+    history_retention_days: float = Field(
+        default=90.0, ge=0, le=36500, validation_alias="PIMSYNC_HISTORY_RETENTION_DAYS"
+    )
+    """How long a finished sync job (with the per-product changes and errors it recorded) and a domain event are
+    kept before the workers delete them; 0: for ever. A full sync records a change for every product it went
+    through, so a connector synced daily adds its catalog's size to the history each day. Each connector's newest
+    job is kept whatever its age: it is the connector's lastJob and its localeSyncStatus."""
     graphql_max_body_bytes: int = Field(
         default=GRAPHQL_MAX_BODY_BYTES, gt=0, validation_alias="PIMSYNC_GRAPHQL_MAX_BODY_BYTES"
     )
@@ -219,6 +226,10 @@ class Settings(BaseSettings):
     @property
     def webhook_retention(self) -> timedelta:
         return timedelta(days=self.webhook_retention_days)
+
+    @property
+    def history_retention(self) -> timedelta | None:
+        return timedelta(days=self.history_retention_days) if self.history_retention_days else None
 
     @property
     def uses_embedded_redis(self) -> bool:

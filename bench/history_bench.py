@@ -1,4 +1,5 @@
-"""Benchmark what a catalog team does with a long history: delete a connector, bulk-resolve its conflicts.
+"""Benchmark what a catalog team does with a long history: delete a connector, bulk-resolve its conflicts, and what
+the workers do with it: purge the jobs past PIMSYNC_HISTORY_RETENTION_DAYS.
 
 Run from the repository root:
 
@@ -8,8 +9,9 @@ Run from the repository root:
 
 The data. Two connectors of one tenant at each of two sizes, the second four
 times the first: `--jobs` finished sync jobs (one in twenty a retry of the
-job before it, as retrySyncJob makes them, each with an error) and
-`--conflicts` PENDING conflicts, each on a product of its own. Rows go in
+job before it, as retrySyncJob makes them, each with an error and
+`--changes` product changes) and `--conflicts` PENDING conflicts, each on a
+product of its own. The jobs ended long before the retention. Rows go in
 straight to the migrated schema; nothing of it is timed.
 
 What is timed, at both sizes, each measured once on its own connector:
@@ -17,6 +19,11 @@ What is timed, at both sizes, each measured once on its own connector:
 - deleteConnector's transaction (ConnectorService.delete): the database
   deletes the connector's jobs, their errors and chunks and conflicts by
   cascade, and sets `retry_of` to NULL on every job that retried one of them.
+- The workers' history purge (retention.purge_old_history), on a history of
+  its own connector: every job but the newest goes, each in a transaction
+  of its own with its changes and errors. Baseline, in the same run on a
+  history of the same size: the same jobs deleted in batches of WALK_BATCH
+  ids, one statement and transaction each.
 - bulkResolveConflicts by filter (ConflictService.bulk_resolve, DISMISSED,
   the connector's code): batches of BULK_BATCH conflicts, each decided with
   its event in one transaction and queued for applying after it commits.
@@ -26,8 +33,8 @@ What is timed, at both sizes, each measured once on its own connector:
 
 Printed: the time per row at each size and the ratio large/small (about 1
 when the work per row does not grow with the history; 4 is a scan per row),
-the bulk's statements per batch, and the bulk's time per conflict over the
-baseline's. Peak RSS shows memory stays flat. The apply messages the bulk
+the bulk's statements per batch, and the bulk's and the purge's time per row
+over their baselines'. Peak RSS shows memory stays flat. The apply messages the bulk
 queues go to a queue of the run's own, deleted afterwards.
 """
 
@@ -50,14 +57,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from databases import throwaway_postgres
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 
 from app.container import Container, open_container
 from app.db.migrate import upgrade_to_head
-from app.db.models import ApiToken, Conflict, Connector, Product, SyncJob, SyncJobError, Tenant
+from app.db.models import ApiToken, Conflict, Connector, Product, SyncJob, SyncJobChange, SyncJobError, Tenant
 from app.domain.conflicts import Resolution
 from app.services.conflicts.service import BULK_BATCH, BulkFilter, BulkRequest, ConflictService
 from app.services.connectors import ConnectorService
+from app.services.retention import WALK_BATCH, purge_old_history
 from app.settings import Environment, Settings
 
 MACHINE_REDIS = "redis://127.0.0.1:6379/0"
@@ -71,6 +79,7 @@ class Options:
     redis_url: str
     jobs: int
     conflicts: int
+    changes: int
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -79,8 +88,9 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--redis-url", default=MACHINE_REDIS)
     parser.add_argument("--jobs", type=int, default=4_000, help="jobs of the small connector (the large: 4x)")
     parser.add_argument("--conflicts", type=int, default=5_000, help="conflicts of the small connector (large: 4x)")
+    parser.add_argument("--changes", type=int, default=20, help="product changes each job recorded")
     args = parser.parse_args(argv)
-    return Options(args.database_url, args.redis_url, args.jobs, args.conflicts)
+    return Options(args.database_url, args.redis_url, args.jobs, args.conflicts, args.changes)
 
 
 @contextmanager
@@ -134,14 +144,15 @@ async def connector(container: Container, tenant_id: int, code: str) -> int:
         return row.id
 
 
-async def history(container: Container, tenant_id: int, connector_id: int, jobs: int) -> None:
-    """`jobs` finished jobs, one in twenty a retry of the one before, each with an error."""
+async def history(container: Container, tenant_id: int, connector_id: int, jobs: int, changes: int) -> list[int]:
+    """`jobs` finished jobs, one in twenty a retry of the one before, each with an error and `changes` changes."""
     rows = [
         {
             "tenant_id": tenant_id,
             "connector_id": connector_id,
             "sync_type": "INCREMENTAL",
             "status": "COMPLETED",
+            "total_products": changes,
             "created_at": AT + timedelta(minutes=15 * n),
             "completed_at": AT + timedelta(minutes=15 * n + 2),
         }
@@ -156,6 +167,13 @@ async def history(container: Container, tenant_id: int, connector_id: int, jobs:
         for job in ids
     ]
     await write(container, SyncJobError, errors)
+    skipped = [
+        {"tenant_id": tenant_id, "job_id": job, "product_sku": f"SKU-{n}", "action": "SKIP", "fields": []}
+        for job in ids
+        for n in range(changes)
+    ]
+    await write(container, SyncJobChange, skipped)
+    return ids
 
 
 async def pending(container: Container, tenant_id: int, connector_id: int, products: list[int]) -> None:
@@ -215,6 +233,25 @@ async def timed_delete(container: Container, tenant_id: int, code: str) -> float
     return time.perf_counter() - started
 
 
+async def timed_purge(container: Container, tenant_id: int, options: Options, jobs: int) -> tuple[float, float]:
+    """The purge's time and its baseline's, per job, on two histories of `jobs` jobs."""
+    purged_id = await connector(container, tenant_id, f"purged{jobs}")
+    await history(container, tenant_id, purged_id, jobs, options.changes)
+    started = time.perf_counter()
+    purged = await purge_old_history(container)
+    seconds = time.perf_counter() - started
+    assert purged.jobs == jobs - 1, (purged, jobs)
+    base_id = await connector(container, tenant_id, f"base_purge{jobs}")
+    ids = await history(container, tenant_id, base_id, jobs, options.changes)
+    started = time.perf_counter()
+    for start in range(0, len(ids) - 1, WALK_BATCH):
+        async with container.db.transaction() as session:
+            await session.execute(
+                delete(SyncJob).where(SyncJob.id.in_(ids[start : min(start + WALK_BATCH, len(ids) - 1)]))
+            )
+    return seconds / (jobs - 1), (time.perf_counter() - started) / (jobs - 1)
+
+
 async def timed_bulk(container: Container, tenant_id: int, token_id: int, code: str) -> tuple[float, int, int]:
     request = BulkRequest(Resolution.DISMISSED, filter=BulkFilter(connector_code=code))
     with Statements(container) as statements:
@@ -267,10 +304,11 @@ async def run(url: str, options: Options) -> None:
 async def measure(container: Container, options: Options) -> None:
     sizes = (options.conflicts, options.conflicts * 4)
     tenant_id, token_id, products = await tenant_and_products(container, sizes[1])
+    purges = [await timed_purge(container, tenant_id, options, jobs) for jobs in (options.jobs, options.jobs * 4)]
     deletes: list[float] = []
     for n, jobs in enumerate((options.jobs, options.jobs * 4)):
         connector_id = await connector(container, tenant_id, f"old{n}")
-        await history(container, tenant_id, connector_id, jobs)
+        await history(container, tenant_id, connector_id, jobs, options.changes)
         deletes.append(await timed_delete(container, tenant_id, f"old{n}") / jobs)
     bulks: list[tuple[float, int]] = []
     baselines: list[float] = []
@@ -289,6 +327,12 @@ async def measure(container: Container, options: Options) -> None:
         f"deleteConnector: {deletes[0] * 1e6:.0f} us per job at {options.jobs:,} jobs,"
         f" {deletes[1] * 1e6:.0f} us at {options.jobs * 4:,}: ratio {deletes[1] / deletes[0]:.2f} (1 = linear)"
     )
+    for jobs, (per, base) in zip((options.jobs, options.jobs * 4), purges, strict=True):
+        print(
+            f"history purge of {jobs:,} jobs ({options.changes} changes each): {per * 1e6:.0f} us per job;"
+            f" {per / base:.1f}x the baseline ({base * 1e6:.0f} us)"
+        )
+    print(f"history purge per job, large/small: {purges[1][0] / purges[0][0]:.2f} (1 = linear)")
     for size, (per, statements), base in zip(sizes, bulks, baselines, strict=True):
         batches = -(-size // BULK_BATCH)
         print(

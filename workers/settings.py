@@ -28,6 +28,7 @@ from workers.tasks.check_readiness import check_readiness
 from workers.tasks.conflicts import apply_conflict_resolution
 from workers.tasks.maintenance import (
     apply_lost_resolutions,
+    purge_history,
     purge_webhook_deliveries,
     recover_sync_work,
     recover_webhooks,
@@ -99,6 +100,7 @@ def periodic_tasks(queue_name: str) -> list[Any]:
         (recover_webhooks, {5, 20, 35, 50}, every_minute),
         (apply_lost_resolutions, {10, 40}, every_minute),
         (purge_webhook_deliveries, {25}, {25}),  # hourly: retention is counted in days
+        (purge_history, {45}, {45}),
     ]
     return [
         cron(task, name=prefix + task.__name__, minute=minutes, second=seconds, unique=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DomainEvent
@@ -33,3 +34,16 @@ class EventRepository:
             select(DomainEvent).where(DomainEvent.tenant_id == tenant_id).order_by(DomainEvent.id.desc()).limit(limit)
         )
         return list(await self.session.scalars(statement))
+
+    async def delete_oldest_before(self, cutoff: datetime, *, limit: int) -> int:
+        """Delete the oldest events, up to `limit`, recorded before `cutoff`; returns how many went. They are read in
+        id order (ids grow with time) and the walk stops at the first newer one: no index on the time needed."""
+        oldest = select(DomainEvent.id, DomainEvent.created_at).order_by(DomainEvent.id).limit(limit)
+        ids = []
+        for event_id, created_at in await self.session.execute(oldest):
+            if created_at >= cutoff:
+                break
+            ids.append(event_id)
+        if ids:
+            await self.session.execute(delete(DomainEvent).where(DomainEvent.id.in_(ids)))
+        return len(ids)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Product, SyncChunk, SyncJob, SyncJobChange, SyncJobError
@@ -48,6 +48,19 @@ class Counts:
     failed: int = 0
     skipped: int = 0
     conflicted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class JobAge:
+    """What the retention walk reads of a job to tell whether its history may go."""
+
+    id: int
+    tenant_id: int
+    connector_id: int
+    status: str
+    total_products: int
+    created_at: datetime
+    completed_at: datetime | None
 
 
 class SyncJobRepository:
@@ -247,6 +260,28 @@ class SyncJobRepository:
             SyncJob.status.in_([status.value for status in ACTIVE_STATUSES]), chunks.exists(), ~still_open.exists()
         )
         return list(await self.session.scalars(statement))
+
+    # -- history ---------------------------------------------------------------------------------
+
+    async def oldest(self, *, after_id: int, limit: int) -> list[JobAge]:
+        """Jobs of every tenant in id order after `after_id`: the retention walk reads the oldest first and stops at
+        the first one inside the retention (ids grow with time), so a run reads little more than it deletes."""
+        statement = (
+            select(SyncJob.id, SyncJob.tenant_id, SyncJob.connector_id, SyncJob.status, SyncJob.total_products)
+            .add_columns(SyncJob.created_at, SyncJob.completed_at)
+            .where(SyncJob.id > after_id)
+            .order_by(SyncJob.id)
+            .limit(limit)
+        )
+        return [JobAge(*row) for row in await self.session.execute(statement)]
+
+    async def delete_finished(self, job_ids: Collection[int]) -> int:
+        """Delete those of the jobs that have finished, with their chunks, errors and changes (the foreign keys
+        cascade), each whole in this transaction: a retry reading a job's failed products sees all or none.
+        Returns how many went."""
+        finished = [status.value for status in SyncJobStatus if status.finished]
+        statement = delete(SyncJob).where(SyncJob.id.in_(job_ids), SyncJob.status.in_(finished)).returning(SyncJob.id)
+        return len((await self.session.execute(statement)).all())
 
     # -- chunks ----------------------------------------------------------------------------------
 

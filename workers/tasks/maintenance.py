@@ -1,5 +1,5 @@
 """Periodic tasks: hand orphaned sync work, webhook deliveries and resolutions to live workers; start scheduled syncs;
-delete webhook deliveries past their retention.
+delete webhook deliveries and the sync history past their retention.
 
 Each runs every minute or more often on some worker, so while the database does not answer (restarting, failing
 over) a run is one warning line and nothing done: the next run, once it answers, catches up on what this one would
@@ -8,6 +8,7 @@ have done. A worker waits such an outage out rather than exiting."""
 from __future__ import annotations
 
 from app.services.conflicts.apply import recover_resolutions
+from app.services.retention import Purged, purge_old_history
 from app.services.sync.recovery import recover_orphans, schedule_due_syncs
 from app.services.webhooks import purge_old_deliveries, recover_webhook_deliveries
 from workers.context import WorkerContext
@@ -37,3 +38,8 @@ async def apply_lost_resolutions(ctx: WorkerContext) -> int:
 async def purge_webhook_deliveries(ctx: WorkerContext) -> int:
     """Delete the webhook deliveries dealt with longer ago than PIMSYNC_WEBHOOK_RETENTION_DAYS."""
     return await unless_database_down("purge_webhook_deliveries", lambda: purge_old_deliveries(ctx["container"]), 0)
+
+
+async def purge_history(ctx: WorkerContext) -> Purged:
+    """Delete the finished sync jobs and the events older than PIMSYNC_HISTORY_RETENTION_DAYS."""
+    return await unless_database_down("purge_history", lambda: purge_old_history(ctx["container"]), Purged())

@@ -1,0 +1,121 @@
+"""How long the service keeps its history: a finished sync job, with the per-product changes and errors it recorded,
+and a domain event go once older than PIMSYNC_HISTORY_RETENTION_DAYS (settings.history_retention).
+
+A full sync records a change for every product it goes through, so without this a connector synced daily added its
+catalog's size to the database every day, for ever. Each connector's newest job stays whatever its age: it is the
+connector's lastJob, and its localeSyncStatus is read from it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import groupby, takewhile
+
+import structlog
+
+from app.container import Container
+from app.domain.sync import SyncJobStatus
+from app.repositories.events import EventRepository
+from app.repositories.sync_jobs import JobAge, SyncJobRepository
+
+log = structlog.get_logger(__name__)
+
+WALK_BATCH = 500
+"""Jobs one read of the retention walk looks at."""
+ROWS_PER_DELETE = 10_000
+"""About how many rows (a job's changes, one per product it went through) one transaction deletes: the small
+jobs of a frequent incremental sync go hundreds at a time, a full sync of a large catalog on its own."""
+EVENT_BATCH = 1000
+"""Events one transaction deletes: a short lock each, however many piled up."""
+PURGE_SECONDS = 120.0
+"""Work one run does at most, well inside arq's job timeout: where a first run faces years of history, the next
+runs (hourly) carry on from where it stopped, since the walk starts at the oldest."""
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    jobs: int = 0
+    events: int = 0
+
+
+async def purge_old_history(container: Container) -> Purged:
+    """Delete the jobs and events past the retention, oldest first, for at most PURGE_SECONDS."""
+    retention = container.settings.history_retention
+    if retention is None:
+        return Purged()
+    cutoff = datetime.fromtimestamp(container.clock(), UTC) - retention
+    clock = asyncio.get_running_loop().time
+    until = clock() + PURGE_SECONDS
+
+    def in_time() -> bool:
+        return clock() < until
+
+    purged = Purged(
+        jobs=await _purge_jobs(container, cutoff, in_time), events=await _purge_events(container, cutoff, in_time)
+    )
+    if purged.jobs or purged.events:
+        log.info("history.purged", jobs=purged.jobs, events=purged.events, older_than=cutoff.isoformat())
+    return purged
+
+
+async def _purge_jobs(container: Container, cutoff: datetime, in_time: Callable[[], bool]) -> int:
+    """Jobs with everything they recorded (SyncJobRepository.delete_finished), about ROWS_PER_DELETE rows a
+    transaction."""
+    purged, after = 0, 0
+    while in_time():
+        async with container.db.reader() as session:
+            jobs = SyncJobRepository(session)
+            walked = await jobs.oldest(after_id=after, limit=WALK_BATCH)
+            old = list(takewhile(lambda job: job.created_at < cutoff, walked))
+            newest = await _newest_jobs(jobs, old)
+        for group in _groups([job for job in old if _may_go(job, cutoff, newest)]):
+            if not in_time():
+                return purged
+            async with container.db.transaction() as session:
+                purged += await SyncJobRepository(session).delete_finished([job.id for job in group])
+        if len(old) < WALK_BATCH:
+            break
+        after = old[-1].id
+    return purged
+
+
+def _groups(jobs: Sequence[JobAge]) -> Iterator[list[JobAge]]:
+    """Consecutive jobs of about ROWS_PER_DELETE products between them, each job in one group whatever its size."""
+    group: list[JobAge] = []
+    rows = 0
+    for job in jobs:
+        if group and rows + job.total_products > ROWS_PER_DELETE:
+            yield group
+            group, rows = [], 0
+        group.append(job)
+        rows += job.total_products + 1
+    if group:
+        yield group
+
+
+async def _newest_jobs(jobs: SyncJobRepository, old: Collection[JobAge]) -> set[int]:
+    """The ids of the newest jobs (not dry runs) of these jobs' connectors, which stay."""
+    newest: set[int] = set()
+    by_tenant = sorted({(job.tenant_id, job.connector_id) for job in old})
+    for tenant_id, pairs in groupby(by_tenant, key=lambda pair: pair[0]):
+        found = await jobs.latest_for(tenant_id, [connector_id for _, connector_id in pairs])
+        newest.update(job.id for job in found.values())
+    return newest
+
+
+def _may_go(job: JobAge, cutoff: datetime, newest: Collection[int]) -> bool:
+    finished = SyncJobStatus(job.status).finished
+    return finished and job.completed_at is not None and job.completed_at < cutoff and job.id not in newest
+
+
+async def _purge_events(container: Container, cutoff: datetime, in_time: Callable[[], bool]) -> int:
+    purged = 0
+    while in_time():
+        async with container.db.transaction() as session:
+            deleted = await EventRepository(session).delete_oldest_before(cutoff, limit=EVENT_BATCH)
+        purged += deleted
+        if deleted < EVENT_BATCH:
+            break
+    return purged
