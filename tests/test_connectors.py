@@ -476,6 +476,28 @@ async def test_a_shop_that_fails_for_now_leaves_the_connector_as_it_was_and_one_
     assert connector["statusReason"] == tested["message"] and "404" in tested["message"]
 
 
+async def test_new_credentials_the_shop_could_not_check_for_now_leave_no_reason_about_the_old_ones(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """A connector in ERROR because the shop refused its key, given a new key while the shop answered 503: it stayed
+    in ERROR saying the old key was refused, as if the new one had been. It stays in ERROR (nothing says the new
+    key works), with a reason about the new key, until a test the shop answers."""
+    await create_connector(catalog, served_shop)
+    bad_key = served_shop.credentials(apiKey="a-wrong-api-key-123")
+    refused = (await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": {"credentials": bad_key}}))["updateConnector"]
+    assert refused["connector"]["status"] == "ERROR"
+    served_shop.shop.fail_next(1, status=503)
+    given = {"code": "shop", "input": {"credentials": served_shop.credentials()}}
+    replaced = (await catalog(UPDATE_CONNECTOR, given))["updateConnector"]
+    assert replaced["testResult"]["success"] is False and "CHN-021" in replaced["testResult"]["message"]
+    connector = (await catalog(CONNECTOR, {"code": "shop"}))["connector"]
+    assert connector["status"] == "ERROR"
+    assert connector["statusReason"] == f"new credentials not checked yet: {replaced['testResult']['message']}"
+    assert (await catalog(TEST, {"code": "shop"}))["testConnection"]["testResult"]["success"] is True
+    connector = (await catalog(CONNECTOR, {"code": "shop"}))["connector"]
+    assert (connector["status"], connector["statusReason"]) == ("CONNECTED", None)
+
+
 async def test_a_connector_created_while_its_shop_fails_for_now_is_disconnected_with_the_reason(
     catalog: GraphQLClient, served_shop: ServedShop
 ) -> None:

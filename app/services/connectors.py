@@ -180,11 +180,12 @@ def _status_after(outcome: TestOutcome) -> tuple[ConnectorStatus, str | None]:
     return ConnectorStatus.ERROR, outcome.message
 
 
-def _record_test(row: Connector, outcome: TestOutcome) -> None:
+def _record_test(row: Connector, outcome: TestOutcome, *, new_credentials: bool = False) -> None:
     """The test's findings, and the status they call for. A test the channel failed for now leaves a connector's
     status as it was: DESIGN puts a connector in ERROR for refused credentials or set-up and for jobs failing again
     and again, and a single 503 during a test or a resume (which stopped scheduled syncs until a person resumed the
-    connector again) is neither. A connector that never connected stays DISCONNECTED, with the reason."""
+    connector again) is neither. A connector that never connected stays DISCONNECTED, with the reason; one in ERROR
+    given `new_credentials` stays there (nothing says they work) with a reason about them, not about the old ones."""
     row.last_tested_at = utcnow()
     if outcome.info is not None:
         row.store_name = _shown(outcome.info.store_name, STORE_NAME_LENGTH)
@@ -193,6 +194,8 @@ def _record_test(row: Connector, outcome: TestOutcome) -> None:
     if outcome.for_now:
         if row.status == ConnectorStatus.DISCONNECTED:
             row.status_reason = outcome.message
+        elif row.status == ConnectorStatus.ERROR and new_credentials:
+            row.status_reason = f"new credentials not checked yet: {outcome.message}"
     elif row.status != ConnectorStatus.PAUSED:
         status, reason = _status_after(outcome)
         row.status, row.status_reason = status.value, reason
@@ -400,7 +403,7 @@ class ConnectorService:
                 row.credentials_encrypted = reseal(self.container, row, changes.credentials)
             before = row.status
             if outcome is not None:
-                _record_test(row, outcome)
+                _record_test(row, outcome, new_credentials=True)
             if changes_exports(settings_of(row), settings):
                 row.mappings_version += 1  # the next incremental sync sends every product as the settings now say
             _store_settings(row, settings)
