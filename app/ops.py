@@ -31,7 +31,8 @@ async def _check(name: str, probe: Callable[[], Awaitable[object]]) -> str:
     """Says "ok" or a fixed description: /ready answers anyone, without a token, so a driver's message (hosts,
     users, database names) goes to the server's log only."""
     try:
-        await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):  # not wait_for: pubsub.announce
+            await probe()
     except Exception as exc:
         log.warning("ready.check_failed", check=name, error=f"{type(exc).__name__}: {exc}".removesuffix(": ")[:500])
         if isinstance(exc, SchemaBehind):

@@ -566,6 +566,35 @@ async def test_a_worker_stopped_just_as_a_page_is_sent_stops_there(
     assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
 
 
+async def test_a_worker_stopped_just_as_redis_takes_its_claims_announcement_stops_there(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop (a deploy's SIGTERM) landing just as Redis answered the run's announcement that it took its chunk was
+    swallowed by the announcement's timeout (Python 3.11's wait_for returns an answer that came with a cancellation):
+    the run sent its whole chunk, past arq's grace period. It now stops there, sends nothing and hands the chunk
+    back."""
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    run: asyncio.Task[None] | None = None
+    publish = container.redis.publish
+
+    async def stopped_as_redis_answers(*args: Any, **kwargs: Any) -> Any:
+        answer = await publish(*args, **kwargs)
+        assert run is not None
+        run.cancel()
+        return answer
+
+    monkeypatch.setattr(container.redis, "publish", stopped_as_redis_answers)
+    run = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (job["status"], job["syncedProducts"]) == ("RUNNING", 0), job
+    assert served_shop.shop.products == {}
+    async with container.db.reader() as session:
+        released = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+    assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
+
+
 async def test_a_batch_whose_answer_was_lost_is_sent_again_as_updates_not_new_products(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
 ) -> None:

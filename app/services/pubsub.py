@@ -33,9 +33,14 @@ def channel_of(redis: Any, name: str) -> str:
 async def announce(redis: Any, channel: str, data: str) -> None:
     """Publish `data` on `channel`, best effort: what it announces is committed already and every listener reads
     the database on its next tick, so a Redis that is away or slow costs listeners a tick, and is never the error
-    of the caller, whose change was made (a cancel answered with a server error reads as not done)."""
+    of the caller, whose change was made (a cancel answered with a server error reads as not done).
+
+    Bounded by asyncio.timeout, as every wait on Redis is, never wait_for: Python 3.11's wait_for returns an answer
+    that comes as its caller is cancelled, so a worker's run stopped then (a deploy's SIGTERM) went on with its
+    chunk, past arq's grace period."""
     try:
-        await asyncio.wait_for(redis.publish(channel, data), PUBLISH_TIMEOUT_SECONDS)
+        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+            await redis.publish(channel, data)
     except (RedisError, OSError, TimeoutError) as exc:
         log.warning("pubsub.not_published", channel=channel, error=f"{type(exc).__name__}: {exc}")
 

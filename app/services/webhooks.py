@@ -101,15 +101,13 @@ def job_id(queue_name: str, delivery_pk: int, received_at: datetime) -> str:
 async def enqueue_delivery(queue: Queue, *, delivery_pk: int, received_at: datetime) -> bool:
     """Queue the delivery's processing; False when Redis could not be reached (recovery will queue it)."""
     try:
-        await asyncio.wait_for(
-            queue.enqueue_job(
+        async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):  # not wait_for: pubsub.announce
+            await queue.enqueue_job(
                 PROCESS_TASK,
                 delivery_pk=delivery_pk,
                 _job_id=job_id(queue.default_queue_name, delivery_pk, received_at),
                 _defer_until=waited_on_start(),
-            ),
-            ENQUEUE_TIMEOUT_SECONDS,
-        )
+            )
     except (RedisError, OSError, TimeoutError) as exc:
         log.warning("webhook.enqueue_failed", delivery=delivery_pk, error=f"{type(exc).__name__}: {exc}")
         return False

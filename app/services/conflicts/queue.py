@@ -34,16 +34,14 @@ def apply_job_id(queue_name: str, conflict_id: int, resolved_at: datetime) -> st
 async def enqueue_apply(queue: Queue, *, conflict_id: int, resolved_at: datetime) -> bool:
     """Queue the export or import that follows a resolution; False when Redis could not be reached."""
     try:
-        queued = await asyncio.wait_for(
-            queue.enqueue_job(
+        async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):  # not wait_for: pubsub.announce
+            queued = await queue.enqueue_job(
                 APPLY_TASK,
                 conflict_id=conflict_id,
                 resolved_at_ms=ms(resolved_at),
                 _job_id=apply_job_id(queue.default_queue_name, conflict_id, resolved_at),
                 _defer_until=waited_on_start(),
-            ),
-            ENQUEUE_TIMEOUT_SECONDS,
-        )
+            )
     except (RedisError, OSError, TimeoutError) as exc:
         log.warning("conflict.enqueue_failed", conflict=conflict_id, error=f"{type(exc).__name__}: {exc}")
         return False

@@ -179,10 +179,8 @@ class SyncJobService:
         recovery sweep queues a PENDING job whose message never arrived (recovery.LOST_MESSAGE_AFTER), whereas an
         error here would leave the user a job they were told failed, holding the connector (CHN-090)."""
         try:
-            await asyncio.wait_for(
-                enqueue_plan(self.container.redis, job_id=job.id, priority=job.priority, stamp=plan_stamp(job)),
-                ENQUEUE_TIMEOUT_SECONDS,
-            )
+            async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):  # not wait_for: pubsub.announce
+                await enqueue_plan(self.container.redis, job_id=job.id, priority=job.priority, stamp=plan_stamp(job))
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("sync.enqueue_failed", job=job.id, error=f"{type(exc).__name__}: {exc}")
 
