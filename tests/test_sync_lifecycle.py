@@ -595,6 +595,33 @@ async def test_a_worker_stopped_just_as_redis_takes_its_claims_announcement_stop
     assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
 
 
+async def test_a_worker_stopped_while_it_announces_its_claim_hands_the_chunk_back_at_once(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop landing while the run announced the chunk it had just taken (Redis not answered yet) left the chunk
+    leased to a run that was gone: the next worker found it held and did nothing, and the chunk waited out its lease
+    and the next recovery sweep. It is handed back at once, as a stop anywhere later in the run hands it back."""
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    run: asyncio.Task[None] | None = None
+
+    async def stopped_before_redis_answers(*args: Any, **kwargs: Any) -> Any:
+        assert run is not None
+        run.cancel()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(container.redis, "publish", stopped_before_redis_answers)
+    run = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    async with container.db.reader() as session:
+        released = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+    assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
+    monkeypatch.undo()
+    await run_chunk(container, chunk.id, worker="next")
+    job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (job["status"], job["syncedProducts"]) == ("COMPLETED", PRODUCTS), job
+
+
 async def test_a_batch_whose_answer_was_lost_is_sent_again_as_updates_not_new_products(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
 ) -> None:

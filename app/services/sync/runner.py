@@ -66,6 +66,9 @@ class Claim:
     job: SyncJob
     connector: Connector
     selection: Selection
+    handed: list[int]
+    """The job's chunks whose turn the claim handed on (planner.take_turns), for `_announce` to queue."""
+    taken_at: datetime
 
 
 async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None:
@@ -81,6 +84,7 @@ async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None
         return
     job_id = claim.job.id
     try:
+        await _announce(container, claim)
         adapter, plan = await _prepare(container, claim)
         async with _heartbeat(container, chunk_id, worker, lease):
             handed_back = await _pages(container, claim, adapter, plan, worker, lease)
@@ -152,7 +156,6 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
     now = utcnow()
     cancelled_job: int | None = None
     claim: Claim | None = None
-    handed: list[int] = []
     async with container.db.transaction() as session:
         jobs = SyncJobRepository(session)
         owners = await jobs.owners_of(chunk_id)
@@ -177,16 +180,20 @@ async def _claim(container: Container, chunk_id: int, worker: str, lease: timede
             chunk.status = ChunkStatus.CANCELLED.value
             cancelled_job = job.id
         else:
-            claim = await _take(session, chunk, job, worker, now + lease)
+            claim = await _take(session, chunk, job, worker, lease, now)
             # The job's next turn, if it has one free, for the next worker to poll (planner: turns one at a time).
-            handed = await take_turns(jobs, job, turns=container.settings.sync_chunks_per_job, now=now)
+            claim.handed = await take_turns(jobs, job, turns=container.settings.sync_chunks_per_job, now=now)
     if cancelled_job is not None:
         await finish_job(container, cancelled_job)
         return None
-    assert claim is not None
-    await enqueue_chunks(container.redis, handed, priority=claim.job.priority, stamp=now)
-    await progress.publish(container.redis, claim.job.id, SyncJobStatus.RUNNING.value)
     return claim
+
+
+async def _announce(container: Container, claim: Claim) -> None:
+    """Queue the turns the claim handed on and tell the job's listeners it runs: inside the run, so that a stop
+    landing meanwhile hands the chunk back at once, instead of leaving it leased to a run that is gone."""
+    await enqueue_chunks(container.redis, claim.handed, priority=claim.job.priority, stamp=claim.taken_at)
+    await progress.publish(container.redis, claim.job.id, SyncJobStatus.RUNNING.value)
 
 
 def _given_up(chunk: SyncChunk) -> str:
@@ -196,16 +203,18 @@ def _given_up(chunk: SyncChunk) -> str:
     )
 
 
-async def _take(session: AsyncSession, chunk: SyncChunk, job: SyncJob, worker: str, until: datetime) -> Claim:
+async def _take(
+    session: AsyncSession, chunk: SyncChunk, job: SyncJob, worker: str, lease: timedelta, now: datetime
+) -> Claim:
     """Hold the chunk under this worker's lease and mark the job started."""
-    chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.RUNNING.value, worker, until
+    chunk.status, chunk.lease_owner, chunk.lease_expires_at = ChunkStatus.RUNNING.value, worker, now + lease
     chunk.attempts += 1
     if job.status == SyncJobStatus.PENDING:
         record_start(session, job)
     elif job.status == SyncJobStatus.RETRYING:
         job.status = SyncJobStatus.RUNNING.value
     connector = (await ConnectorRepository(session).by_ids(job.tenant_id, [job.connector_id]))[job.connector_id]
-    return Claim(chunk, job, connector, job_selection(job))
+    return Claim(chunk, job, connector, job_selection(job), handed=[], taken_at=now)
 
 
 def job_selection(job: SyncJob) -> Selection:
