@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from app.db.models import Attribute, Connector, Product, ProductValue, WebhookDe
 from app.repositories.events import EventRepository
 from app.settings import Settings
 from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
-from tests.conflict_fixtures import CONFLICTS, diff, field, title
+from tests.conflict_fixtures import CONFLICTS, RESOLVE, diff, field, title
 from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import (
     CONNECTOR,
@@ -681,3 +682,79 @@ async def test_a_check_the_shop_refuses_to_authorise_puts_the_connector_in_error
         await asyncio.sleep(0.1)
     assert row.status == "PENDING", (row.status, row.outcome)
     assert store.shop.products[SKU].locales["ar"]["title"] == AR_SHOP_EDIT, "nothing was written"
+
+
+async def test_a_worker_stopped_by_a_deploy_while_it_checks_a_delivery_leaves_it_to_the_next_worker(
+    opener: Opener, workers: Workers
+) -> None:
+    """A rolling deploy SIGTERMs the worker while it reads the shop for a delivery: it exits within seconds, the
+    delivery is left PENDING with no attempt counted, and the next worker processes it at once, once."""
+    store = await opener(strategy="MANUAL")
+    await upsert(store.gql, chair(SKU, ar=AR_PIM_EDIT))
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+    store.shop.slow_down(5.0)
+    body, headers = store.shop.webhook("product.updated", SKU)
+    delivery_id = await store.post(body, headers)
+    deadline = time.monotonic() + 45
+    while not [request for request in store.shop.requests if request.method == "GET"]:
+        assert time.monotonic() < deadline, f"the check never read the shop:\n{store.worker.output()}"
+        await asyncio.sleep(0.02)
+    old = workers.current
+    assert old is not None and old.process is not None
+    stopping = time.monotonic()
+    old.process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(old.process.wait, 15) == 0, old.output()
+    assert time.monotonic() - stopping < 4, f"the stopped worker waited for the shop:\n{old.output()}"
+    assert "process_webhook_delivery cancelled, will be run again" in old.log(), old.output()
+    workers.current = None
+    [left] = await deliveries(store.db, store.path)
+    assert (left.status, left.attempts) == ("PENDING", 0), left.outcome
+    store.shop.slow_down(0)
+
+    row = await processed(store.db, store.path, delivery_id, workers.running(), within=20)
+
+    assert row.status == "PROCESSED", row.outcome
+    [conflict] = await conflicts(store.gql, status="PENDING")
+    assert conflict["fields"] == AR_CONFLICT
+
+
+APPLIED = """query($id: ID!) { conflict(id: $id) { resolutionStatus appliedAt applyError } }"""
+
+
+async def test_a_worker_stopped_by_a_deploy_while_it_writes_a_resolution_leaves_it_applied_by_the_next(
+    opener: Opener, workers: Workers
+) -> None:
+    """A rolling deploy SIGTERMs the worker while the shop takes the PIM's value a person chose: it waits for the
+    shop's answer (never longer), exits, and the next worker records the resolution as applied, with no error, and
+    writes nothing again."""
+    store = await opener(strategy="MANUAL")
+    await upsert(store.gql, chair(SKU, ar=AR_PIM_EDIT))
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+    await store.send("product.updated", SKU)
+    [conflict] = await conflicts(store.gql, status="PENDING")
+    store.shop.requests.clear()
+    store.shop.slow_down(2.0)
+    resolved = await store.gql(RESOLVE, {"id": conflict["id"], "input": {"resolution": "PIM_WINS"}})
+    assert resolved["resolveConflict"]["userErrors"] == []
+    deadline = time.monotonic() + 45
+    while not [request for request in store.shop.requests if request.method == "POST"]:
+        assert time.monotonic() < deadline, f"the resolution was never written:\n{store.worker.output()}"
+        await asyncio.sleep(0.02)
+    old = workers.current
+    assert old is not None and old.process is not None
+    old.process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(old.process.wait, 15) == 0, old.output()
+    assert "apply_conflict_resolution cancelled, will be run again" in old.log(), old.output()
+    workers.current = None
+    store.shop.slow_down(0)
+    assert store.shop.products[SKU].locales["ar"]["title"] == AR_PIM_EDIT
+
+    workers.running()
+    deadline = time.monotonic() + 30
+    while (applied := (await store.gql(APPLIED, {"id": conflict["id"]}))["conflict"])["appliedAt"] is None:
+        assert time.monotonic() < deadline, f"the resolution was never recorded:\n{workers.running().output()}"
+        await asyncio.sleep(0.1)
+
+    assert (applied["resolutionStatus"], applied["applyError"]) == ("PIM_WINS", None), applied
+    assert len([r for r in store.shop.requests if r.method == "POST"]) == 1, "the shop was written twice"
+    assert store.shop.products[SKU].locales["ar"]["title"] == AR_PIM_EDIT
