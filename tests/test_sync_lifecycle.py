@@ -622,6 +622,38 @@ async def test_a_worker_stopped_while_it_announces_its_claim_hands_the_chunk_bac
     assert (job["status"], job["syncedProducts"]) == ("COMPLETED", PRODUCTS), job
 
 
+async def test_a_worker_stopped_after_a_helper_of_its_run_failed_still_hands_the_chunk_back(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop (a deploy's SIGTERM) landing after a helper beside the page's send had failed (the lease's heartbeat
+    on a database error, the watch on the send's pace) was turned into the helper's error: the run kept the chunk
+    leased to nobody and arq dropped its message as failed, instead of taking the stop. The stop stays a stop, and the
+    chunk is handed back at once."""
+    _, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    run: asyncio.Task[None] | None = None
+    watched = asyncio.Event()
+
+    async def failing_watch(*args: Any) -> None:
+        watched.set()
+        raise RuntimeError("the watch failed")
+
+    async def stopped_while_sent(*args: Any) -> None:
+        await watched.wait()
+        assert run is not None
+        run.cancel()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(runner, "_learn_while_sent", failing_watch)
+    monkeypatch.setattr(runner, "send_page", stopped_while_sent)
+    run = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    async with container.db.reader() as session:
+        released = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
+    assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
+    assert served_shop.shop.products == {}
+
+
 async def test_a_batch_whose_answer_was_lost_is_sent_again_as_updates_not_new_products(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
 ) -> None:

@@ -424,12 +424,22 @@ async def _meanwhile(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
     """Run `work` beside the block, and stop it when the block ends, however it ends.
 
     Its end is waited for, not awaited: a stop of this task arriving meanwhile (a deploy's SIGTERM) is raised here
-    as this task's own, where awaiting the cancelled `work` would have taken it for `work`'s and swallowed it."""
+    as this task's own, where awaiting the cancelled `work` would have taken it for `work`'s and swallowed it.
+    `work`'s failure is raised once the block ends well; a block that raised (a stop above all) keeps its own
+    exception, which `work`'s would have replaced, and `work`'s is logged."""
     task = asyncio.create_task(work)
     try:
         yield
-    finally:
-        task.cancel()
-        await asyncio.wait((task,))
-        if not task.cancelled() and (error := task.exception()) is not None:
-            raise error
+    except BaseException:
+        if (error := await _stopped(task)) is not None:
+            log.warning("sync.helper_failed", error=f"{type(error).__name__}: {error}")
+        raise
+    if (error := await _stopped(task)) is not None:
+        raise error
+
+
+async def _stopped(task: asyncio.Task[None]) -> BaseException | None:
+    """Cancel `task` and wait for its end; what it failed with, if it failed."""
+    task.cancel()
+    await asyncio.wait((task,))
+    return None if task.cancelled() else task.exception()
