@@ -654,6 +654,31 @@ async def test_a_worker_stopped_after_a_helper_of_its_run_failed_still_hands_the
     assert served_shop.shop.products == {}
 
 
+async def test_a_worker_stopped_just_after_closing_its_chunk_leaves_it_closed(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop landing once the run had closed its chunk, while it queued the job's next turn, handed the closed chunk
+    "back": the release took any chunk the run's lease named, so a DONE chunk was PENDING again, to be taken up and
+    gone through once more. Only a chunk still running is handed back."""
+    one_turn = dataclasses.replace(container, settings=container.settings.model_copy(update={"sync_chunks_per_job": 1}))
+    _, _, [first, second] = await planned(shop_sync, one_turn, size=PRODUCTS // 2, count=2)
+    run: asyncio.Task[None] | None = None
+
+    async def stopped_as_the_next_turn_is_queued(queue: Any, chunk_ids: Any, **kwargs: Any) -> None:
+        if chunk_ids:  # the claim hands on no turn (the job's one is this chunk's): this is its close
+            assert run is not None
+            run.cancel()
+            await asyncio.sleep(0)
+
+    monkeypatch.setattr(runner, "enqueue_chunks", stopped_as_the_next_turn_is_queued)
+    run = asyncio.create_task(run_chunk(one_turn, first.id, worker="stopping"))
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    async with container.db.reader() as session:
+        rows = {row.id: row.status for row in await session.scalars(select(SyncChunk))}
+    assert rows == {first.id: "DONE", second.id: "PENDING"}
+
+
 async def test_a_batch_whose_answer_was_lost_is_sent_again_as_updates_not_new_products(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
 ) -> None:

@@ -314,16 +314,20 @@ class SyncJobRepository:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
 
-    async def update_held_chunk(self, chunk_id: int, worker: str, **values: Any) -> bool:
-        """Set these columns of the chunk if `worker` still holds its lease; False when another worker took it over.
+    async def update_held_chunk(self, chunk_id: int, worker: str, *, running: bool = False, **values: Any) -> bool:
+        """Set these columns of the chunk if `worker` still holds its lease (and, when `running`, the chunk is still
+        RUNNING: a closed chunk keeps its lease's owner); False when another worker took it over.
 
         One guarded UPDATE, which also takes the row's write lock as reading it FOR UPDATE would: whatever the
         caller writes after it in the transaction happens under that lock, and a lost lease rolls it all back.
         A caller that writes the chunk's job as well locks or holds the job first (the module's lock order).
         """
+        held = [SyncChunk.id == chunk_id, SyncChunk.lease_owner == worker]
+        if running:
+            held.append(SyncChunk.status == ChunkStatus.RUNNING.value)
         statement = (
             update(SyncChunk)
-            .where(SyncChunk.id == chunk_id, SyncChunk.lease_owner == worker)
+            .where(*held)
             .values(**values)
             .returning(SyncChunk.id)
             .execution_options(synchronize_session=False)

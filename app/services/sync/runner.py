@@ -139,10 +139,17 @@ async def _remember_pace(container: Container, connector: Connector, limit: int)
 
 
 async def _release(container: Container, chunk_id: int, worker: str, **also: Any) -> bool:
-    """The chunk PENDING again with no lease (and `also` set), if this run still held it."""
+    """The chunk PENDING again with no lease (and `also` set), if this run still held it running: one it closed (a
+    stop landing just after) stays closed."""
     async with container.db.transaction() as session:
         released = await SyncJobRepository(session).update_held_chunk(
-            chunk_id, worker, status=ChunkStatus.PENDING.value, lease_owner=None, lease_expires_at=None, **also
+            chunk_id,
+            worker,
+            running=True,
+            status=ChunkStatus.PENDING.value,
+            lease_owner=None,
+            lease_expires_at=None,
+            **also,
         )
     log.info("sync.chunk_released", chunk=chunk_id, released=released)
     return released
