@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import signal
 import socket
 import time
 import uuid
@@ -47,6 +48,17 @@ REAL_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_DATABASE_PREFIX = os.environ.get("TEST_POSTGRES_DATABASE_PREFIX", "pimsync_")
 """The start of the name of every database the tests create: runs sharing one server (several checkouts on one
 machine) each name their own, so none drops or counts another's."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the commands the tests start, even when the suite itself was started in the background.
+
+    A shell without job control (a script's `make test &`, nohup, some CI runners) starts a background command with
+    SIGINT ignored, and every process it starts inherits that: the tests that press Ctrl-C on `pimsync sync`, `import`
+    or `run` (they send it SIGINT) saw it ignored, waited out their 30 s and failed, seven of them in one run. A
+    handler of this process's own is not inherited (a new program starts with the default), an ignored signal is."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _answers(host: str, port: int) -> bool:
