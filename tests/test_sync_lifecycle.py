@@ -21,7 +21,7 @@ from app.db.base import utcnow
 from app.db.models import SyncChunk, SyncJob, SyncJobError
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
-from app.services.sync import pages, runner
+from app.services.sync import pages, planner, runner
 from app.services.sync.queue import chunk_message_id, enqueue_plan
 from app.services.sync.recovery import LOST_MESSAGE_AFTER, recover_orphans
 from app.services.sync.runner import MAX_CHUNK_ATTEMPTS, pace_key, run_chunk
@@ -677,6 +677,49 @@ async def test_a_worker_stopped_just_after_closing_its_chunk_leaves_it_closed(
     async with container.db.reader() as session:
         rows = {row.id: row.status for row in await session.scalars(select(SyncChunk))}
     assert rows == {first.id: "DONE", second.id: "PENDING"}
+
+
+async def run_what_is_queued(container: Container) -> None:
+    """Run the chunks whose messages are in the test's queue, as workers would, until none is left."""
+    queue = container.settings.queue_name
+    while messages := await container.redis.zrange(queue, 0, -1):
+        for message in messages:
+            await container.redis.zrem(queue, message)
+            kind, chunk_id = message.decode().removeprefix(f"{queue}:").split(":")[:2]
+            if kind == "sync-chunk":
+                await run_chunk(container, int(chunk_id), worker="next")
+
+
+async def test_a_worker_stopped_as_it_queues_the_next_chunk_still_queues_it(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk that ends hands its job's turn to the next chunk, committed, and then queues that chunk's message. A
+    stop (a deploy's SIGTERM) landing while Redis took the message cut it off: the next chunk held the job's turn
+    with no message to bring a worker to it, and the job stood still for two minutes, until recovery took the
+    message for lost. A stopped run now sends the messages it committed before it stops."""
+    settings = container.settings.model_copy(update={"sync_chunks_per_job": 1})
+    monkeypatch.setattr(container, "settings", settings)
+    global_id, _, [first, second, _] = await planned(shop_sync, container, size=PRODUCTS // 3, count=3)
+    queueing, answered = asyncio.Event(), asyncio.Event()
+    enqueue_chunk = planner.enqueue_chunk
+
+    async def slow_to_answer(queue: Any, *, chunk_id: int, **given: Any) -> None:
+        if chunk_id == second.id:
+            queueing.set()
+            await answered.wait()
+        await enqueue_chunk(queue, chunk_id=chunk_id, **given)
+
+    monkeypatch.setattr(planner, "enqueue_chunk", slow_to_answer)
+    run = asyncio.create_task(run_chunk(container, first.id, worker="stopping"))
+    await queueing.wait()
+    run.cancel()
+    answered.set()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+
+    await run_what_is_queued(container)
+    job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (job["status"], job["syncedProducts"]) == ("COMPLETED", PRODUCTS), job
 
 
 async def test_a_batch_whose_answer_was_lost_is_sent_again_as_updates_not_new_products(

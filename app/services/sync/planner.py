@@ -32,6 +32,7 @@ have and none on the queue.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -136,7 +137,21 @@ async def take_turns(jobs: SyncJobRepository, job: SyncJob, *, turns: int, now: 
 
 async def enqueue_chunks(queue: Queue, chunk_ids: Sequence[int], *, priority: int, stamp: datetime) -> None:
     """Queue the committed PENDING chunks. When Redis cannot take them the caller goes on (a worker still ends its
-    job): recovery queues a PENDING chunk whose message never arrived (recovery.LOST_MESSAGE_AFTER)."""
+    job): recovery queues a PENDING chunk whose message never arrived (recovery.LOST_MESSAGE_AFTER).
+
+    A caller stopped meanwhile (a worker in a deploy) is stopped once the messages are sent: the chunks hold their
+    job's turns already, and cut off, they waited those two minutes with nothing to bring a worker to them."""
+    sending = asyncio.ensure_future(_enqueue(queue, chunk_ids, priority=priority, stamp=stamp))
+    try:
+        await asyncio.shield(sending)
+    except asyncio.CancelledError:
+        await asyncio.wait((sending,))
+        if not sending.cancelled():
+            sending.exception()  # retrieved: the stop is what goes on
+        raise
+
+
+async def _enqueue(queue: Queue, chunk_ids: Sequence[int], *, priority: int, stamp: datetime) -> None:
     try:
         for chunk_id in chunk_ids:
             await enqueue_chunk(queue, chunk_id=chunk_id, priority=priority, stamp=stamp)
