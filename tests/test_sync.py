@@ -320,16 +320,21 @@ def most_creations_of_one_sku(shop: ServedShop) -> int:
 
 
 DEPLOY_LEASE_SECONDS = "60"
-"""A lease far longer than the test waits: a chunk the stopped worker kept would stall the job past it."""
+"""A lease far longer than a stop takes: a chunk the stopped worker kept would wait for it to run out, not be taken
+at once by the next worker."""
 
 
 @pytest.mark.parametrize("turns", ["4", "1"])
 async def test_a_worker_stopped_by_a_deploy_hands_its_chunks_to_the_next_at_once(
-    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path, turns: str
+    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path, turns: str, db: Database
 ) -> None:
-    """A rolling deploy SIGTERMs a worker mid-chunk and starts a new one: the old one exits within seconds, and the
-    new one takes the job up at once (not once the chunks' leases run out), creating nothing twice; with one
-    turn a job, the chunk handed back keeps it and the new worker's closing it queues the next."""
+    """A rolling deploy SIGTERMs a worker mid-chunk and starts a new one: the old one exits within seconds, having
+    handed its chunks back, so the new one takes the job up at once (not once the chunks' leases run out), creating
+    nothing twice; with one turn a job, the chunk handed back keeps it and the new worker's closing it queues the next.
+
+    The hand-back is read from the chunks once the old worker has exited. It was inferred from the new worker's
+    finishing the job within 25 s, well inside the lease: a loaded machine (CI's two cores, other suites beside it)
+    took longer than that to send the 300 products, with every chunk handed back, and the test failed."""
     await upsert(shop_sync, *(chair(n) for n in range(PRODUCTS, PRODUCTS + 270)))
     served_shop.shop.slow_down(0.3)
     job = await trigger(shop_sync)
@@ -342,9 +347,13 @@ async def test_a_worker_stopped_by_a_deploy_hands_its_chunks_to_the_next_at_once
         exited = await asyncio.to_thread(old.process.wait, 15)
         assert exited == 0, old.output()
     assert time.monotonic() - stopping < 10, f"the stopped worker took its time:\n{old.output()}"
+    async with db.reader() as session:
+        chunks = list(await session.scalars(select(SyncChunk).where(SyncChunk.job_id == parse_global_id(job["id"])[1])))
+    held = [(chunk.id, chunk.lease_owner) for chunk in chunks if chunk.status == "RUNNING"]
+    assert held == [], f"the stopped worker kept chunks until their lease ran out:\n{old.output()}"
     served_shop.shop.slow_down(0)
     with running_worker(settings, tmp_path / "new.log", **lease) as new:
-        done = await wait_for_job(shop_sync, job["id"], worker=new, within=25)
+        done = await wait_for_job(shop_sync, job["id"], worker=new)
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 300, 0)
     assert len(served_shop.shop.products) == 300
     assert most_creations_of_one_sku(served_shop) == 1, "a product was created twice"
