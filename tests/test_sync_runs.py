@@ -362,6 +362,10 @@ async def test_rejected_credentials_fail_the_job_and_pause_the_connector(
 async def test_the_cli_starts_a_sync_and_follows_it_to_the_end(
     shop_sync: GraphQLClient, served_shop: ServedShop, worker: WorkerProcess, settings: Settings, tenant: TenantHandle
 ) -> None:
+    """With a worker polling the queue, the job's summary is all the command prints. The worker is waited for first:
+    one still starting (importing the app, migrations checked, recovery run) after the command's five seconds had it
+    say "Waiting for a worker" on a loaded machine, as it rightly does when none runs."""
+    await worker.started()
     env = worker_env(settings)
     result = await asyncio.to_thread(
         CliRunner().invoke, pimsync, ["sync", "shop", "--tenant", tenant.code, "--type", "FULL"], env=env
