@@ -294,6 +294,25 @@ async def test_both_sides_changing_to_the_same_titles_is_no_conflict_and_sends_n
     assert nothing_sent(shopify)
 
 
+async def test_an_arabic_title_both_sides_changed_alike_stays_current_when_the_english_title_changes(
+    gql: GraphQLClient, shopify: ShopifyEmulator, module_worker: WorkerProcess
+) -> None:
+    """The merchant types in Shopify the Arabic title the catalog team gives the lamp, which also gets a new
+    English title: the Arabic one converged, and is registered again against the new English source, so the shop
+    does not flag it for review as outdated."""
+    await exported(gql, shopify, module_worker, "MANUAL")
+    merchant_translates(shopify, "ar", "title", PIM_AR)
+    await save(gql, lamp(title={"en_US": PIM_EN, "ar_AE": PIM_AR}))
+
+    done = await sync(gql, module_worker, "INCREMENTAL")
+
+    assert (done["syncedProducts"], done["conflictedProducts"], done["failedProducts"]) == (1, 0, 0), done
+    assert shopify.product(LAMP).title == PIM_EN
+    titles = shopify.translations(LAMP)
+    assert (titles["ar"]["title"].value, titles["fr"]["title"].value) == (PIM_AR, TITLE["fr_FR"])
+    assert [locale for locale in ("ar", "fr") if shopify.product(LAMP).is_outdated(titles[locale]["title"])] == []
+
+
 async def test_a_description_shopify_reformats_is_compared_with_what_it_stored(
     gql: GraphQLClient, shopify: ShopifyEmulator, module_worker: WorkerProcess
 ) -> None:

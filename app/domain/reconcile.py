@@ -75,7 +75,10 @@ class Reconciliation:
         """
         document: dict[str, Any] = {"locales": {}}
         for result in self.results:
-            agreed = result.outcome in (Outcome.NOTHING, Outcome.CONVERGED) and result.action is Action.NONE
+            # A converged slot is decided KEEP (its channel value becomes the base): it is agreed all the same.
+            agreed = result.outcome is Outcome.CONVERGED or (
+                result.outcome is Outcome.NOTHING and result.action is Action.NONE
+            )
             held = result.channel not in (MISSING, None)
             if agreed and result.slot.channel_locale is not None and result.pim is not MISSING and held:
                 write(document, result.slot, result.channel)
