@@ -55,3 +55,23 @@ def test_a_page_that_ends_after_it_was_learned_from_in_flight_settles_where_it_w
     watched.sent(40, 200.0)
     unwatched.sent(40, 200.0)
     assert watched.limit == unwatched.limit == 12
+
+
+def test_the_edges_of_what_a_page_teaches() -> None:
+    """A page that sent nothing, or took no time, only lets the next grow; one product a page is the floor; a page
+    that ends says whether the limit changed (worth keeping for the connector's next run)."""
+    pace = PagePace(limit=10, most=100, target=60.0)
+    assert pace.sent(0, 5.0) is True and pace.limit == 20
+    assert pace.sent(5, 0.0) is True and pace.limit == 40
+    assert pace.sent(1, 120.0) is True and pace.limit == 1  # two minutes for one product: none would fit
+    assert pace.sent(1, 120.0) is False and pace.limit == 1
+    quick = PagePace(limit=10, most=100, target=0.1)
+    assert quick.sent(10, 0.5) is True and quick.limit == 2  # under a second, and still five times the target
+
+
+def test_the_edges_of_what_a_page_in_flight_teaches() -> None:
+    pace = PagePace(limit=100, most=100, target=60.0)
+    assert pace.sending(0, 120.0) is False and pace.limit == 100
+    assert pace.sending(20, 60.0) is False and pace.limit == 100, "at the target exactly, nothing is learned yet"
+    assert pace.sending(1, 120.0) is True and pace.limit == 1
+    assert pace.sending(1, 120.0) is False
