@@ -207,6 +207,19 @@ def test_value_map_can_drop_or_refuse_unmapped_values() -> None:
     assert caught.value.code is ErrorCode.MAPPING_INVALID and "'red'" in caught.value.message
 
 
+def test_value_map_refuses_what_it_cannot_look_up_saying_why() -> None:
+    strict = compile_({"valueMap": {"red": "Rouge"}, "unmapped": "error"}, T.SELECT)
+    with pytest.raises(TransformationError, match="valueMap has no entry for 'green' in any locale"):
+        strict.apply("green", ctx(""))
+    with pytest.raises(TransformationError, match="valueMap takes text, a list or true/false, got Decimal"):
+        strict.apply(Decimal("3"), ctx())
+    localized = compile_({"valueMap": {"red": {"fr": "Rouge", "*": "Red"}}}, T.SELECT)
+    assert localized.apply("red", ctx("")) == "Red"
+    with pytest.raises(TransformationError) as caught:
+        localized.apply("red", ctx("xx_NOT_A_LOCALE"))
+    assert "xx_NOT_A_LOCALE" in caught.value.message
+
+
 def test_value_map_maps_true_and_false_to_a_fields_choices() -> None:
     status = ChannelField("status", FieldType.ENUM, choices=("ACTIVE", "DRAFT", "ARCHIVED"))
     both = compile_({"valueMap": {"true": "ACTIVE", "false": "DRAFT"}}, T.BOOLEAN, status)
@@ -897,3 +910,24 @@ def test_convert_unit_is_exact_within_a_dimension_and_names_a_unit_it_cannot_con
         with pytest.raises(TransformationError) as caught:
             grams("1", unit)
         assert caught.value.code is ErrorCode.FIELD_TYPE_MISMATCH and unit in caught.value.message
+
+
+def test_a_converted_amount_is_written_out_plainly() -> None:
+    """Without the trailing zeros a conversion leaves, and never in exponent form (1.5 kg is 1500 g, not 1.5E+3)."""
+    to_grams = compile_({"convertUnit": "GRAM"}, T.METRIC, PRICE_FIELD)
+    to_millimeters = compile_({"convertUnit": "MILLIMETER"}, T.METRIC, PRICE_FIELD)
+    written = [
+        str(to_grams.apply({"amount": Decimal("1.5"), "unit": "KILOGRAM"}, ctx())["amount"]),
+        str(to_millimeters.apply({"amount": Decimal("1"), "unit": "CENTIMETER"}, ctx())["amount"]),
+        str(to_millimeters.apply({"amount": Decimal("2.50"), "unit": "METER"}, ctx())["amount"]),
+        str(to_grams.apply({"amount": Decimal("1.20"), "unit": "GRAM"}, ctx())["amount"]),
+    ]
+    assert written == ["1500", "10", "2500", "1.20"]
+
+
+@pytest.mark.parametrize("value", ["1.5 kg", Decimal("1.5"), {"amount": "1.5", "unit": "KILOGRAM"}, {"unit": "GRAM"}])
+def test_convert_unit_takes_only_a_measure(value: Any) -> None:
+    to_grams = compile_({"convertUnit": "GRAM"}, T.METRIC, PRICE_FIELD)
+    with pytest.raises(TransformationError) as caught:
+        to_grams.apply(value, ctx())
+    assert caught.value.code is ErrorCode.FIELD_TYPE_MISMATCH and "convertUnit takes a measure" in caught.value.message
