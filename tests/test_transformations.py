@@ -931,3 +931,54 @@ def test_convert_unit_takes_only_a_measure(value: Any) -> None:
     with pytest.raises(TransformationError) as caught:
         to_grams.apply(value, ctx())
     assert caught.value.code is ErrorCode.FIELD_TYPE_MISMATCH and "convertUnit takes a measure" in caught.value.message
+
+
+_DEFAULT_FIELDS = {
+    "price": ChannelField("price", FieldType.DECIMAL),
+    "quantity": ChannelField("quantity", FieldType.INTEGER),
+    "published": ChannelField("published", FieldType.BOOLEAN),
+    "tags": ChannelField("tags", FieldType.STRING_LIST, max_length=5),
+    "launch": ChannelField("launch", FieldType.DATE),
+    "title": ChannelField("title", FieldType.STRING, max_length=5),
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "attribute_type", "raw", "wire"),
+    [
+        ("price", T.PRICE, "12.50", "12.50"),
+        ("price", T.NUMBER, -3, "-3"),
+        ("quantity", T.NUMBER, 5, 5),
+        ("published", T.BOOLEAN, False, False),
+        ("tags", T.MULTISELECT, ["lin", "coton"], ["lin", "coton"]),  # five characters an item at most
+        ("launch", T.DATE, "2026-03-01", "2026-03-01"),
+        ("title", T.TEXT, "Stool", "Stool"),
+    ],
+)
+def test_a_default_is_kept_in_its_wire_form(field: str, attribute_type: AttributeType, raw: Any, wire: Any) -> None:
+    assert compile_({"default": raw}, attribute_type, _DEFAULT_FIELDS[field]).default == wire
+
+
+@pytest.mark.parametrize(
+    ("field", "attribute_type", "raw"),
+    [
+        ("price", T.PRICE, True),
+        ("price", T.PRICE, "douze"),
+        ("price", T.PRICE, "-1"),
+        ("quantity", T.NUMBER, "5"),
+        ("quantity", T.NUMBER, 5.5),
+        ("published", T.BOOLEAN, "true"),
+        ("tags", T.MULTISELECT, "lin"),
+        ("tags", T.MULTISELECT, ["lin", ""]),
+        ("tags", T.MULTISELECT, ["lin", "cotons"]),
+        ("launch", T.DATE, "01/03/2026"),
+        ("title", T.TEXT, "Stools"),
+        ("title", T.TEXT, ""),
+    ],
+)
+def test_a_default_the_field_cannot_take_is_refused_when_the_mapping_is_saved(
+    field: str, attribute_type: AttributeType, raw: Any
+) -> None:
+    assert problems({"default": raw}, attribute_type, _DEFAULT_FIELDS[field]) == [
+        (("transformation", "default"), "CHN-011")
+    ]
