@@ -982,3 +982,10 @@ def test_a_default_the_field_cannot_take_is_refused_when_the_mapping_is_saved(
     assert problems({"default": raw}, attribute_type, _DEFAULT_FIELDS[field]) == [
         (("transformation", "default"), "CHN-011")
     ]
+
+
+@pytest.mark.parametrize("raw", [True, "douze"])
+def test_a_decimal_fields_default_that_is_no_number_says_what_the_field_takes(raw: Any) -> None:
+    with pytest.raises(InvalidTransformation) as caught:
+        compile_({"default": raw}, T.PRICE, _DEFAULT_FIELDS["price"])
+    assert [error.message for error in caught.value.errors] == ["default: price takes a decimal number"]
