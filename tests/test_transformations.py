@@ -989,3 +989,23 @@ def test_a_decimal_fields_default_that_is_no_number_says_what_the_field_takes(ra
     with pytest.raises(InvalidTransformation) as caught:
         compile_({"default": raw}, T.PRICE, _DEFAULT_FIELDS["price"])
     assert [error.message for error in caught.value.errors] == ["default: price takes a decimal number"]
+
+
+HUGE = Decimal("9" * 59)
+"""An amount whose cents no longer fit the 60 digits money is computed in."""
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "code", "message"),
+    [
+        ({"round": 2}, PRICE_FIELD, ErrorCode.MAPPING_INVALID, "has too many digits to round"),
+        ({"applyTax": True, "taxRate": "0.2"}, PRICE_FIELD, ErrorCode.TAX_CALCULATION_ERROR, "tax on"),
+        ({"formatCurrency": True}, TITLE, ErrorCode.MAPPING_INVALID, "has too many digits to format as money"),
+    ],
+)
+def test_an_amount_too_large_for_a_money_step_fails_its_field_never_goes_out_empty(
+    raw: Any, field: ChannelField, code: ErrorCode, message: str
+) -> None:
+    with pytest.raises(TransformationError) as caught:
+        compile_(raw, T.PRICE, field).apply(HUGE, ctx())
+    assert caught.value.code is code and message in caught.value.message
