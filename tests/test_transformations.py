@@ -1009,3 +1009,27 @@ def test_an_amount_too_large_for_a_money_step_fails_its_field_never_goes_out_emp
     with pytest.raises(TransformationError) as caught:
         compile_(raw, T.PRICE, field).apply(HUGE, ctx())
     assert caught.value.code is code and message in caught.value.message
+
+
+def test_a_template_renders_each_kind_of_value_for_its_locale() -> None:
+    """Text as it is, an empty value as nothing, true/false as such, lists joined the locale's way, a measure whose amount is no number
+    as written, numbers too long for Babel in plain digits, and a PIM locale it cannot read refused."""
+    template = compile_({"template": "{brand} {} {tags}"})
+    assert template.apply("Chaise", ctx("fr_FR", {"brand": None, "tags": []})) == "Chaise"
+    assert template.apply("Chaise", ctx("fr_FR", {"brand": "", "tags": ["lin", "coton"]})) == "Chaise lin et coton"
+    assert template.apply("Chaise", ctx("en_US", {"brand": "Mexx", "tags": ["linen", "cotton"]})) == (
+        "Mexx Chaise linen and cotton"
+    )
+    measured = compile_({"template": "{} {weight}"})
+    assert measured.apply("Chaise", ctx("fr_FR", {"weight": {"amount": "n/a", "unit": "KILOGRAM"}})) == (
+        "Chaise n/a KILOGRAM"
+    )
+    flagged = compile_({"template": "{} {color}"})
+    assert [flagged.apply("Chaise", ctx("fr_FR", {"color": flag})) for flag in (True, False)] == [
+        "Chaise true",
+        "Chaise false",
+    ]
+    long = Decimal("1" * 70)
+    assert compile_({"template": "{} {weight}"}).apply("N", ctx("fr_FR", {"weight": long})) == f"N {'1' * 70}"
+    with pytest.raises(TransformationError, match="xx_NOT_A_LOCALE"):
+        measured.apply("Chaise", ctx("xx_NOT_A_LOCALE", {"weight": Decimal("2")}))
