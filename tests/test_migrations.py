@@ -788,6 +788,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "resolution": {"resolution": status, "overrides": []} if status != "PENDING" else None,
             "applied_at": None,
             "apply_error": None,
+            "apply_queued_at": LATER if status != "PENDING" else None,
         }
         for conflict_id, status in ((1, "PIM_WINS"), (2, "PENDING"))
     ],
@@ -923,6 +924,10 @@ def _after_upgrade_from(before: str, written: dict[str, list[dict[str, Any]]]) -
             product["search_text"] = product["search_text"].translate(
                 dict.fromkeys(map(ord, "\u00a0\u2009\u202f\u3000"), " ")
             )
+    if before < "0014":  # every decided conflict not yet applied had been queued: it holds its connector's turn
+        for conflict in expected.get("conflicts", []):
+            unapplied = conflict["resolution_status"] != "PENDING" and conflict["applied_at"] is None
+            conflict["apply_queued_at"] = conflict["resolved_at"] if unapplied and not conflict["apply_error"] else None
     return expected
 
 

@@ -476,6 +476,15 @@ class Conflict(Base):
             sqlite_where=text(UNAPPLIED),
             postgresql_where=text(UNAPPLIED),
         ),
+        # A connector's resolutions taking turns on the queue: those holding one counted, the next waiting one found.
+        Index(
+            "ix_conflicts_unapplied_per_connector",
+            "connector_id",
+            "resolved_at",
+            "id",
+            sqlite_where=text(UNAPPLIED),
+            postgresql_where=text(UNAPPLIED),
+        ),
         NEVER_REUSED_IDS,
     )
 
@@ -503,6 +512,9 @@ class Conflict(Base):
     """When a worker carried the resolution out on the channel and in the PIM; NULL while it is queued."""
     apply_error: Mapped[str | None] = mapped_column(Text, default=None)
     """Why it was carried out only in part (values that moved on since) or not at all (the channel refused)."""
+    apply_queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When its resolution was given one of its connector's turns on the queue (conflicts.queue.take_apply_turns);
+    NULL while a decided conflict waits for one, as a chunk waits its job's turn."""
 
 
 class WebhookDelivery(Base):

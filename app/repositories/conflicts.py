@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Conflict, Connector, Product
@@ -180,18 +180,58 @@ class ConflictRepository:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
 
-    async def unapplied(self, resolved_before: datetime, *, limit: int) -> list[Conflict]:
-        """Decided by a person, neither applied nor given up on, on a connector that is not paused or in ERROR
-        (resumeConnector queues those: `unapplied_of`)."""
+    async def queued_unapplied(self, queued_before: datetime, *, limit: int) -> list[Conflict]:
+        """Decided by a person, neither applied nor given up on, holding a turn on the queue since before
+        `queued_before`, on a connector that is not paused or in ERROR (resumeConnector queues those: `queued_of`).
+        Resolutions waiting their turn are not among them: turns are handed out (`waiting_for_turns`)."""
         statement = (
             _unapplied()
             .join(Connector, Connector.id == Conflict.connector_id)
             .where(
-                Conflict.resolved_at < resolved_before,
+                Conflict.apply_queued_at < queued_before,
                 Connector.status.not_in([ConnectorStatus.PAUSED.value, ConnectorStatus.ERROR.value]),
             )
         )
-        return list(await self.session.scalars(statement.order_by(Conflict.resolved_at).limit(limit)))
+        return list(await self.session.scalars(statement.order_by(Conflict.apply_queued_at).limit(limit)))
+
+    async def applies_holding_turns(self, connector_id: int) -> int:
+        """The connector's resolutions queued or being carried out: each holds one of its turns."""
+        statement = select(func.count()).where(
+            Conflict.connector_id == connector_id, *_UNAPPLIED, Conflict.apply_queued_at.is_not(None)
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def take_apply_turns(self, connector_id: int, count: int, now: datetime) -> list[tuple[int, datetime]]:
+        """Mark the connector's first `count` resolutions waiting their turn (oldest decision first) queued at `now`;
+        their ids and resolution times. The caller holds the connector's row (ConnectorRepository.hand_out_turns)."""
+        waiting = (
+            select(Conflict.id)
+            .where(Conflict.connector_id == connector_id, *_UNAPPLIED, Conflict.apply_queued_at.is_(None))
+            .order_by(Conflict.resolved_at, Conflict.id)
+            .limit(count)
+        )
+        statement = (
+            update(Conflict)
+            .where(Conflict.id.in_(waiting.scalar_subquery()), Conflict.apply_queued_at.is_(None))
+            .values(apply_queued_at=now)
+            .returning(Conflict.id, Conflict.resolved_at)
+            .execution_options(synchronize_session=False)
+        )
+        taken = [(pk, at) for pk, at in await self.session.execute(statement) if at is not None]  # decided: never None
+        return sorted(taken, key=lambda row: (row[1], row[0]))
+
+    async def waiting_for_turns(self, turns: int) -> list[int]:
+        """Connectors, not paused nor in ERROR, with resolutions waiting their turn and fewer than `turns` queued or
+        being carried out: recovery hands them their next (the earlier ones ended without handing theirs on)."""
+        mine = (Conflict.connector_id == Connector.id, *_UNAPPLIED)
+        waits = select(Conflict.id).where(*mine, Conflict.apply_queued_at.is_(None)).exists()
+        holding = select(func.count()).where(*mine, Conflict.apply_queued_at.is_not(None)).scalar_subquery()
+        statement = select(Connector.id).where(
+            Connector.status.not_in([ConnectorStatus.PAUSED.value, ConnectorStatus.ERROR.value]),
+            waits,
+            holding < turns,
+        )
+        return list(await self.session.scalars(statement.order_by(Connector.id)))
 
     async def pending_by_product(self, connector_id: int, product_ids: Collection[int]) -> dict[int, Conflict]:
         """The pending conflict (at most one each) of these products on the connector, by product id."""
@@ -202,15 +242,19 @@ class ConflictRepository:
         )
         return {row.product_id: row for row in await self.session.scalars(statement)}
 
-    async def unapplied_of(self, connector_id: int, *, limit: int) -> list[Conflict]:
-        """The connector's resolutions neither applied nor given up on, oldest first."""
-        statement = _unapplied().where(Conflict.connector_id == connector_id)
-        return list(await self.session.scalars(statement.order_by(Conflict.resolved_at).limit(limit)))
+    async def queued_of(self, connector_id: int, *, limit: int) -> list[Conflict]:
+        """The connector's resolutions holding a turn, neither applied nor given up on, oldest turn first."""
+        statement = _unapplied().where(Conflict.connector_id == connector_id, Conflict.apply_queued_at.is_not(None))
+        return list(await self.session.scalars(statement.order_by(Conflict.apply_queued_at).limit(limit)))
+
+
+_UNAPPLIED = (
+    Conflict.resolution_status != ResolutionStatus.PENDING.value,
+    Conflict.applied_at.is_(None),
+    Conflict.apply_error.is_(None),
+)
+"""Decided, and neither carried out nor given up on (models.UNAPPLIED, the partial indexes' condition)."""
 
 
 def _unapplied() -> Select[Any]:
-    return select(Conflict).where(
-        Conflict.resolution_status != ResolutionStatus.PENDING.value,
-        Conflict.applied_at.is_(None),
-        Conflict.apply_error.is_(None),
-    )
+    return select(Conflict).where(*_UNAPPLIED)

@@ -49,6 +49,13 @@ class ConnectorRepository:
         statement = select(Connector.id).where(Connector.id == connector_id).with_for_update(read=True, key_share=True)
         return await self.session.scalar(statement) is not None
 
+    async def hand_out_turns(self, connector_id: int) -> str | None:
+        """Lock the connector's row against another transaction handing out its turns on the queue at the same time
+        (conflicts.queue.take_apply_turns), so two count the free turns one after the other; its status, None when
+        it is gone. FOR NO KEY UPDATE: `hold`'s share locks are not in its way, nor it in theirs."""
+        statement = select(Connector.status).where(Connector.id == connector_id).with_for_update(key_share=True)
+        return await self.session.scalar(statement)
+
     async def hold_all(self, tenant_id: int) -> None:
         """`hold` every connector of the tenant, in id order: for a write that may reach any of them."""
         statement = (

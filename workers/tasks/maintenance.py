@@ -31,7 +31,8 @@ async def recover_webhooks(ctx: WorkerContext) -> int:
 
 
 async def apply_lost_resolutions(ctx: WorkerContext) -> int:
-    """Queue again the conflict resolutions no worker applied (a lost queue message, Redis down when decided)."""
+    """Queue again the conflict resolutions no worker applied (a lost queue message, Redis down when decided), and
+    hand out the turns a connector's ended resolutions did not hand on (their worker died first)."""
     return await unless_database_down("apply_lost_resolutions", lambda: recover_resolutions(ctx["container"]), 0)
 
 

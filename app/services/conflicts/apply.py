@@ -11,6 +11,8 @@ channel (CHANNEL_WINS, DISMISSED).
 
 Each step is safe to repeat: only a resolved, not yet applied conflict is
 applied, and it is marked applied in the transaction that records the check.
+A run that ends (other than to be tried again later) hands its connector's
+turn on the queue to the next resolution waiting for one (queue.py).
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ from app.channels.base import CredentialsRejected
 from app.channels.factory import AdapterUnavailable
 from app.container import Container
 from app.db.base import utcnow
-from app.db.models import Connector, Product
+from app.db.models import Conflict, Connector, Product
 from app.domain.conflict_choices import ChosenSlots, dismisses_only
 from app.domain.conflicts import ConflictType, ResolutionStatus
-from app.domain.connectors import ConnectorStatus
 from app.repositories.conflicts import ConflictRepository
 from app.secrets import CredentialsUnreadable
 from app.services.conflicts.check import ChannelBusy, Checked, CheckRaced, check_product
-from app.services.conflicts.queue import enqueue_apply
+from app.services.conflicts.queue import WAITING, enqueue_apply, take_apply_turns
 from app.services.sync.items import failed
 from app.services.sync.queue import ms
 
@@ -41,11 +42,9 @@ log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 5
 """Tries in a row (a busy channel, a racing sync) before a racing resolution is given up with `apply_error`, or
 one the channel keeps refusing for now is left to the recovery sweep."""
-WAITING = (ConnectorStatus.PAUSED, ConnectorStatus.ERROR)
-"""A connector in these holds its resolutions back until resumeConnector (ConflictRepository.unapplied skips them
-too), rather than trying a channel that refuses it."""
 RECOVER_AFTER = timedelta(seconds=30)
-"""A resolution not applied this long after it was made lost its queue message: queue it again."""
+"""A resolution not applied this long after it was given its turn may have lost its queue message: queue it again
+(one still queued, or waiting to be tried again, keeps its message: arq drops the second under the same id)."""
 RECOVERY_BATCH = 200
 
 
@@ -62,7 +61,8 @@ class Applied:
 async def apply_resolution(
     container: Container, conflict_id: int, *, attempt: int = 1, resolved_at_ms: int | None = None
 ) -> Applied:
-    """Apply one resolved conflict; see the module docstring.
+    """Apply one resolved conflict (see the module docstring); unless it is to be tried again later, hand the
+    connector's turn on to its next resolution waiting for one.
 
     `resolved_at_ms` is the resolution the message was queued for. A message that outlived its conflict (deleted
     with its connector) must not apply another that took the same id since (SQLite reuses a deleted row's id):
@@ -70,14 +70,23 @@ async def apply_resolution(
     """
     async with container.db.reader() as session:
         conflict = await ConflictRepository(session).get_any(conflict_id)
-        if conflict is None:
-            return Applied("SKIPPED", "no such conflict (its product or connector was deleted)")
-        if conflict.resolution_status == ResolutionStatus.PENDING or conflict.resolution is None:
-            return Applied("SKIPPED", "not resolved")
-        if resolved_at_ms is not None and (conflict.resolved_at is None or ms(conflict.resolved_at) != resolved_at_ms):
-            return Applied("SKIPPED", "queued for another resolution under this id")
-        if conflict.applied_at is not None or conflict.apply_error is not None:
-            return Applied("SKIPPED", "already applied")
+    if conflict is None:
+        return Applied("SKIPPED", "no such conflict (its product or connector was deleted)")
+    applied = await _apply(container, conflict, attempt=attempt, resolved_at_ms=resolved_at_ms)
+    if applied.retry_in is None:
+        await take_apply_turns(container, conflict.connector_id)
+    return applied
+
+
+async def _apply(container: Container, conflict: Conflict, *, attempt: int, resolved_at_ms: int | None) -> Applied:
+    conflict_id = conflict.id
+    if conflict.resolution_status == ResolutionStatus.PENDING or conflict.resolution is None:
+        return Applied("SKIPPED", "not resolved")
+    if resolved_at_ms is not None and (conflict.resolved_at is None or ms(conflict.resolved_at) != resolved_at_ms):
+        return Applied("SKIPPED", "queued for another resolution under this id")
+    if conflict.applied_at is not None or conflict.apply_error is not None:
+        return Applied("SKIPPED", "already applied")
+    async with container.db.reader() as session:
         connector = await session.get(Connector, conflict.connector_id)
         product = await session.get(Product, conflict.product_id)
     if connector is None or product is None:
@@ -164,13 +173,22 @@ async def _give_up(container: Container, conflict_id: int, reason: str) -> Appli
 
 
 async def recover_resolutions(container: Container) -> int:
-    """Queue again every resolution no worker applied (its message was lost, or Redis was down); how many."""
+    """Queue again every resolution holding its connector's turn that no worker applied (its message was lost, or
+    Redis was down), then hand out the turns of connectors left with fewer than they may have; how many of each."""
+    turns = container.settings.conflict_applies_per_connector
     async with container.db.reader() as session:
-        waiting = await ConflictRepository(session).unapplied(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
-    for conflict in waiting:
+        conflicts = ConflictRepository(session)
+        lost = await conflicts.queued_unapplied(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
+        short = await conflicts.waiting_for_turns(turns)
+    queueing = True
+    for conflict in lost:
         assert conflict.resolved_at is not None
         if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):
+            queueing = False
             break
-    if waiting:
-        log.info("conflict.recovered", resolutions=len(waiting))
-    return len(waiting)
+    for connector_id in short if queueing else []:
+        if not await take_apply_turns(container, connector_id):
+            break
+    if lost or short:
+        log.info("conflict.recovered", resolutions=len(lost), connectors_given_turns=len(short))
+    return len(lost) + len(short)

@@ -1,4 +1,4 @@
-"""Putting a conflict's resolution on the arq queue, to be applied by a worker.
+"""Putting a conflict's resolution on the arq queue, to be applied by a worker, each connector's in turn.
 
 The job id is deterministic for one resolution (a repeated enqueue is
 dropped) yet unique across queues and databases sharing a Redis: arq refuses
@@ -7,6 +7,16 @@ resolution's time. The
 resolution is committed before it is queued; when Redis cannot be reached,
 the person's decision still stands and the recovery sweep queues it later.
 A resumed connector queues the resolutions it held back at once.
+
+Resolutions take turns on the queue as a sync's chunks do (sync.planner): a
+connector has at most settings.conflict_applies_per_connector of them queued
+or being carried out (`apply_queued_at` set); the others wait their turn
+(NULL), oldest decision first. Each that ends hands its turn on, queued then,
+so behind whatever other connectors queued meanwhile: a bulk of 50,000
+decisions on a rate-limited shop holds two worker slots, not every slot for
+hours while other connectors' resolutions and syncs wait behind it. A turn
+whose message was lost is queued again by the recovery sweep, which also hands
+out the turns of a connector left with fewer than it may have.
 """
 
 from __future__ import annotations
@@ -18,13 +28,19 @@ import structlog
 from redis.exceptions import RedisError
 
 from app.container import Container
+from app.db.base import utcnow
+from app.domain.connectors import ConnectorStatus
 from app.repositories.conflicts import ConflictRepository
+from app.repositories.connectors import ConnectorRepository
 from app.services.sync.queue import Queue, message_id, ms, waited_on_start
 
 log = structlog.get_logger(__name__)
 
 APPLY_TASK = "apply_conflict_resolution"
 ENQUEUE_TIMEOUT_SECONDS = 2.0
+WAITING = (ConnectorStatus.PAUSED, ConnectorStatus.ERROR)
+"""A connector in these holds its resolutions back until resumeConnector (ConflictRepository.queued_unapplied skips
+them too), rather than trying a channel that refuses it: no turn is handed out meanwhile."""
 
 
 def apply_job_id(queue_name: str, conflict_id: int, resolved_at: datetime) -> str:
@@ -50,15 +66,37 @@ async def enqueue_apply(queue: Queue, *, conflict_id: int, resolved_at: datetime
     return True
 
 
+async def take_apply_turns(container: Container, connector_id: int) -> bool:
+    """Give the connector's resolutions waiting their turn the turns it has free, and queue them once that is
+    committed (a message sent earlier could reach a worker before its turn is recorded); False as soon as Redis did
+    not take one: it holds its turn, and the recovery sweep queues it. A paused (or ERROR) connector hands out none.
+
+    The connector's row is locked while the turns are counted, so two resolutions ending at once on two workers
+    hand theirs to two different waiting ones."""
+    async with container.db.transaction() as session:
+        status = await ConnectorRepository(session).hand_out_turns(connector_id)
+        if status is None or ConnectorStatus(status) in WAITING:
+            return True
+        conflicts = ConflictRepository(session)
+        free = container.settings.conflict_applies_per_connector - await conflicts.applies_holding_turns(connector_id)
+        taken = await conflicts.take_apply_turns(connector_id, free, utcnow()) if free > 0 else []
+    for conflict_id, resolved_at in taken:
+        if not await enqueue_apply(container.redis, conflict_id=conflict_id, resolved_at=resolved_at):
+            return False
+    return True
+
+
 async def queue_waiting_resolutions(container: Container, connector_id: int, *, limit: int = 500) -> int:
-    """Queue the resolutions a paused (or ERROR) connector held back, now that it is resumed; how many were offered.
+    """Queue the resolutions a paused (or ERROR) connector held back, now that it is resumed: those holding its
+    turns, then as many more as it has turns free; how many held one.
 
     Any beyond `limit`, or whose queueing failed, are the recovery sweep's, the connector being live again.
     """
     async with container.db.reader() as session:
-        waiting = await ConflictRepository(session).unapplied_of(connector_id, limit=limit)
-    for conflict in waiting:
+        holding = await ConflictRepository(session).queued_of(connector_id, limit=limit)
+    for conflict in holding:
         assert conflict.resolved_at is not None
         if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):
-            break
-    return len(waiting)
+            return len(holding)
+    await take_apply_turns(container, connector_id)
+    return len(holding)

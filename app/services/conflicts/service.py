@@ -2,7 +2,7 @@
 
 A resolution is written in one transaction with its domain event and queued
 for a worker (which runs the export or import it decided) only after it
-commits. What was shown is what gets decided: a conflict that is no longer
+commits, in its connector's turn (queue.take_apply_turns). What was shown is what gets decided: a conflict that is no longer
 PENDING, or whose values changed since the caller read it (`expectedVersion`),
 is refused with CHN-041 instead of being decided blindly, and so is an
 override naming a field or locale the conflict does not hold.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -39,7 +38,7 @@ from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.tokens import TokenRepository
 from app.services.conflicts import notify
-from app.services.conflicts.queue import enqueue_apply
+from app.services.conflicts.queue import take_apply_turns
 from app.services.tokens import TokenWatch
 
 log = structlog.get_logger(__name__)
@@ -248,7 +247,7 @@ class ConflictService:
             status = status_for(request.resolution, overridden=bool(request.overrides))
             _decide(row, decision, status, by)
             self._record(session, row)
-        await enqueue_apply(self.container.redis, conflict_id=row.id, resolved_at=_resolved_at(row))
+        await take_apply_turns(self.container, row.connector_id)
         log.info("conflict.resolved", conflict=row.id, status=row.resolution_status)
         return row
 
@@ -274,8 +273,9 @@ class ConflictService:
         holds only what was decided), and the rest moves, unchanged, to a new
         PENDING conflict of the same product that a person still has to
         decide. A bulk by filter alone commits in batches of BULK_BATCH; each
-        decision is queued for applying after its commit, until Redis does not
-        take one: the recovery sweep queues the rest.
+        decision is queued for applying after its commit in its connector's
+        turn (the others wait theirs), until Redis does not take one: the
+        recovery sweep queues the rest.
         """
         where, selector = await self._bulk_scope(request)
         async with self.db.reader() as session:
@@ -292,12 +292,13 @@ class ConflictService:
             after_id = last_id
 
     async def _queue_applies(self, decided: Sequence[Conflict]) -> bool:
-        """Queue the committed decisions' applying; False as soon as Redis did not take one. The recovery sweep then
-        queues the rest (recover_resolutions), as it does any decision whose message was lost: tried one after the
-        other, each of a bulk's thousands waited out ENQUEUE_TIMEOUT_SECONDS on a Redis that did not answer (28
-        hours for 50,000), with a warning each."""
-        for row in decided:
-            if not await enqueue_apply(self.container.redis, conflict_id=row.id, resolved_at=_resolved_at(row)):
+        """Hand the committed decisions' connectors the turns they have free (queue.take_apply_turns): a connector's
+        other decisions wait their turn, so a bulk of 50,000 queues a few and stays fast. False as soon as Redis did
+        not take one. The recovery sweep then queues the rest (recover_resolutions), as it does any decision whose
+        message was lost: tried one after the other, each of a bulk's thousands waited out
+        ENQUEUE_TIMEOUT_SECONDS on a Redis that did not answer (28 hours for 50,000), with a warning each."""
+        for connector_id in sorted({row.connector_id for row in decided}):
+            if not await take_apply_turns(self.container, connector_id):
                 return False
         return True
 
@@ -429,9 +430,3 @@ def _resolved(row: Conflict, **extra: Any) -> dict[str, Any]:
 
 def _concerns(item: notify.Detected, connector_code: str | None) -> bool:
     return connector_code is None or item.connector_code == connector_code
-
-
-def _resolved_at(row: Conflict) -> datetime:
-    if row.resolved_at is None:
-        raise RuntimeError(f"conflict {row.id} is queued for applying but was never resolved")
-    return row.resolved_at
