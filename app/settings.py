@@ -106,14 +106,13 @@ class Settings(BaseSettings):
     behind what other jobs queued meanwhile, as the job's earlier ones end. Four: one worker's slots (max_jobs),
     so a fast channel's job still runs on several workers at once, while a job of a slow channel (whose chunks
     share one rate, so more of them only make each slower) leaves every other slot to other jobs."""
-    conflict_applies_per_connector: int = Field(
-        default=2, ge=1, le=1000, validation_alias="PIMSYNC_CONFLICT_APPLIES_PER_CONNECTOR"
-    )
-    """How many of one connector's conflict resolutions may be queued or being carried out at a time; the rest wait
-    their turn and are queued one by one as those end, each behind what was queued meanwhile, so one connector's
-    bulk of thousands of decisions on a slow or rate-limited shop does not hold every worker while other
-    connectors' resolutions and syncs wait behind it. Two: half of one worker's slots, so a lone worker keeps two
-    for everyone else, while a rate-limited connector (whose resolutions share one rate) gains nothing from more."""
+    checks_per_connector: int = Field(default=2, ge=1, le=1000, validation_alias="PIMSYNC_CHECKS_PER_CONNECTOR")
+    """How many of one connector's conflict resolutions, and as many of its webhook deliveries, may be queued or
+    being carried out at a time (each checks one product on the channel); the rest wait their turn and are queued
+    one by one as those end, each behind what was queued meanwhile, so one connector's bulk of thousands of
+    decisions, or a burst of its deliveries, on a slow or rate-limited shop does not hold every worker while other
+    connectors' work waits behind it. Two: half of one worker's slots, while a rate-limited connector (whose checks
+    share one rate) gains nothing from more."""
     sync_lease_seconds: float = Field(default=30.0, ge=1, validation_alias="PIMSYNC_SYNC_LEASE_SECONDS")
     """How long a worker's claim on a chunk lasts without a heartbeat; a dead worker's chunk moves on after it."""
     channel_retry_seconds: float = Field(default=0.5, ge=0, validation_alias="PIMSYNC_CHANNEL_RETRY_SECONDS")

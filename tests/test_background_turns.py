@@ -1,6 +1,6 @@
-"""Resolutions take turns on the shared queue, per connector: one connector's thousands of decisions to carry out,
-on a shop its rate limit makes slow, must not hold every worker while other connectors' resolutions and syncs wait
-behind them."""
+"""Resolutions and webhook deliveries take turns on the shared queue, per connector: one connector's thousands of
+decisions to carry out, or a burst of its deliveries, on a shop its rate limit makes slow, must not hold every worker
+while other connectors' resolutions, deliveries and syncs wait behind them."""
 
 from __future__ import annotations
 
@@ -10,18 +10,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from app.container import Container
+from app.db.engine import Database
+from app.services import webhooks
 from app.services.conflicts import apply
 from app.services.conflicts.apply import apply_resolution, recover_resolutions
 from app.services.conflicts.queue import APPLY_TASK
+from app.services.webhooks import PROCESS_TASK, process_delivery, recover_webhook_deliveries
 from app.settings import Settings
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert
 from tests.conflict_fixtures import BULK, CONFLICTS, RESOLVE
 from tests.conftest import GraphQLClient
 from tests.connector_fixtures import (
+    CONNECTOR,
     SAVE_MAPPINGS,
     UPDATE_CONNECTOR,
     ServedShop,
@@ -31,6 +36,7 @@ from tests.connector_fixtures import (
 )
 from tests.sync_fixtures import WorkerProcess, run_here, running_worker, trigger, wait_for_job
 from tests.test_conflict_resolution import APPLIED, MAPPINGS, lamp
+from tests.webhook_fixtures import deliveries
 
 __all__ = ["served_shop"]
 
@@ -133,8 +139,18 @@ async def test_a_connectors_backlog_of_resolutions_leaves_other_connectors_work_
 
 async def queued_applies(container: Container) -> set[int]:
     """The conflicts whose resolution has a message on the test's queue (no worker takes them here)."""
+    return await queued(container, APPLY_TASK, "conflict_id")
+
+
+async def queued(container: Container, task: str, argument: str) -> set[int]:
+    """The `argument` of each message of `task` on the test's queue."""
     jobs = await container.redis.queued_jobs(queue_name=container.settings.queue_name)
-    return {int(job.kwargs["conflict_id"]) for job in jobs if job.function == APPLY_TASK}
+    return {int(job.kwargs[argument]) for job in jobs if job.function == task}
+
+
+async def died(*_: object) -> bool:
+    """A worker killed once the outcome is recorded, before it hands its turn on."""
+    raise SystemExit("killed")
 
 
 async def test_a_backlogs_turns_are_handed_on_as_each_ends_and_recovered_when_a_worker_died_before(
@@ -156,14 +172,11 @@ async def test_a_backlogs_turns_are_handed_on_as_each_ends_and_recovered_when_a_
     mark = len(served_shop.shop.requests)
     decided = await gql(BULK, {"filter": {"connectorCode": "shop"}, "resolution": "PIM_WINS"})
     assert decided["bulkResolveConflicts"] == {"resolvedCount": 4, "userErrors": []}
-    assert container.settings.conflict_applies_per_connector == 2
+    assert container.settings.checks_per_connector == 2
     assert await queued_applies(container) == set(ids[:2])
 
-    async def died_first(*_: object) -> bool:
-        raise SystemExit("killed")
-
     with monkeypatch.context() as patched:
-        patched.setattr(apply, "take_apply_turns", died_first)
+        patched.setattr(apply, "take_apply_turns", died)
         with pytest.raises(SystemExit):
             await apply_resolution(container, ids[0])
     assert await queued_applies(container) == set(ids[:2]), "a turn was handed on by a worker that died"
@@ -178,3 +191,91 @@ async def test_a_backlogs_turns_are_handed_on_as_each_ends_and_recovered_when_a_
     assert sorted(titles_written(served_shop, mark)) == [f"LAMP-{n}" for n in range(1, 5)]
     for n in range(1, 5):
         assert served_shop.shop.products[f"LAMP-{n}"].locales["fr"]["title"] == f"Lampe en bronze {n}"
+
+
+async def delivered(http: httpx.AsyncClient, gql: GraphQLClient, shop: ServedShop, code: str, sku: str) -> str:
+    """The shop's signed product.updated delivery of `sku`, posted to the connector's webhook path and accepted."""
+    path = (await gql(CONNECTOR, {"code": code}))["connector"]["webhookPath"]
+    body, headers = shop.shop.webhook("product.updated", sku)
+    response = await http.post(path, content=body, headers=headers)
+    assert (response.status_code, response.json()["status"]) == (202, "accepted"), response.text
+    return str(path)
+
+
+async def test_a_burst_of_one_connectors_deliveries_leaves_other_connectors_deliveries_their_turn(
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    db: Database,
+    served_shop: ServedShop,
+    other_shop: ServedShop,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """The merchant of `shop` edits every product at once: a delivery each, every check about two seconds at the
+    shop's rate. One delivery of `other`, sent after them, is checked while most of the burst still waits, and each
+    of the burst is still processed, once."""
+    shops = {"shop": served_shop, "other": other_shop}
+    with running_worker(settings, tmp_path / "worker.log") as worker:
+        await set_up_catalog(gql)
+        for code, shop in shops.items():
+            await create_connector(gql, shop, code, conflictStrategy="MANUAL")
+            assert (await gql(SAVE_MAPPINGS, {"code": code, "mappings": MAPPINGS}))["saveMappings"]["userErrors"] == []
+        await upsert(gql, *(lamp(n) for n in range(1, BACKLOG + 1)))
+        await synced(gql, worker, shops)
+        slow = {"settings": {"requestsPerSecond": 1}}
+        assert (await gql(UPDATE_CONNECTOR, {"code": "shop", "input": slow}))["updateConnector"]["userErrors"] == []
+        for n in range(1, BACKLOG + 1):
+            served_shop.shop.edit(f"LAMP-{n}", locales={"fr": {"title": f"Lampe dorée {n}"}})
+            busy = await delivered(client, gql, served_shop, "shop", f"LAMP-{n}")
+        other_shop.shop.edit("LAMP-1", locales={"fr": {"title": "Lampe dorée 1"}})
+        started = time.monotonic()
+        other = await delivered(client, gql, other_shop, "other", "LAMP-1")
+        while (await deliveries(db, other))[0].status == "PENDING":
+            assert time.monotonic() - started < 60, worker.output()
+            await asyncio.sleep(0.05)
+        waited = time.monotonic() - started
+        left_behind = sum(1 for row in await deliveries(db, busy) if row.status == "PENDING")
+        print(f"other's delivery after {waited:.1f}s, {left_behind} of shop's {BACKLOG} still waiting")
+        assert left_behind >= BACKLOG // 2, f"other's delivery waited {waited:.1f}s, behind shop's burst"
+        fast = {"settings": {"requestsPerSecond": None}}
+        assert (await gql(UPDATE_CONNECTOR, {"code": "shop", "input": fast}))["updateConnector"]["userErrors"] == []
+        deadline = time.monotonic() + 60
+        while any(row.status == "PENDING" for row in await deliveries(db, busy)):
+            assert time.monotonic() < deadline, worker.output()
+            await asyncio.sleep(0.1)
+    rows = await deliveries(db, busy)
+    assert [(row.status, row.attempts) for row in rows] == [("PROCESSED", 1)] * BACKLOG, [r.outcome for r in rows]
+
+
+async def test_a_bursts_turns_are_handed_on_as_each_ends_and_recovered_when_a_worker_died_before(
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    served_shop: ServedShop,
+    container: Container,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three deliveries of one connector, two turns: two are queued, the third waits. The worker processing the
+    first dies once its outcome is recorded, before handing its turn on: the recovery sweep hands it out."""
+    await set_up_catalog(gql)
+    await create_connector(gql, served_shop, conflictStrategy="MANUAL")
+    assert (await gql(SAVE_MAPPINGS, {"code": "shop", "mappings": MAPPINGS}))["saveMappings"]["userErrors"] == []
+    await upsert(gql, *(lamp(n) for n in range(1, 4)))
+    assert (await run_here(gql, container))["status"] == "COMPLETED"
+    for n in range(1, 4):
+        served_shop.shop.edit(f"LAMP-{n}", locales={"fr": {"title": f"Lampe dorée {n}"}})
+        path = await delivered(client, gql, served_shop, "shop", f"LAMP-{n}")
+    ids = [row.id for row in await deliveries(db, path)]
+    assert await queued(container, PROCESS_TASK, "delivery_pk") == set(ids[:2])
+    with monkeypatch.context() as patched:
+        patched.setattr(webhooks, "take_delivery_turns", died)
+        with pytest.raises(SystemExit):
+            await process_delivery(container, ids[0])
+    assert await queued(container, PROCESS_TASK, "delivery_pk") == set(ids[:2]), "handed on by a worker that died"
+    assert await recover_webhook_deliveries(container) == 1
+    assert await queued(container, PROCESS_TASK, "delivery_pk") == set(ids)
+    assert (await process_delivery(container, ids[0])).status == "SKIPPED"
+    for delivery_pk in ids[1:]:
+        assert (await process_delivery(container, delivery_pk)).status == "PROCESSED"
+    assert [(row.status, row.attempts) for row in await deliveries(db, path)] == [("PROCESSED", 1)] * 3
+    assert await recover_webhook_deliveries(container) == 0

@@ -67,7 +67,7 @@ async def shop(gql: GraphQLClient, served_shop: ServedShop, db: Database, tenant
     return await open_shop(gql, served_shop, db, tenant, ("store_x", "store_y"))
 
 
-TURNS = Settings.model_fields["conflict_applies_per_connector"].default
+TURNS = Settings.model_fields["checks_per_connector"].default
 """A connector's resolutions queued at a time (conflicts.queue.take_apply_turns); the others wait their turn."""
 
 

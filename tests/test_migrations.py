@@ -806,6 +806,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
             "attempts": 1,
             "processed_at": LATER,
             "outcome": "applied",
+            "queued_at": None,
         }
     ],
 }
@@ -924,10 +925,12 @@ def _after_upgrade_from(before: str, written: dict[str, list[dict[str, Any]]]) -
             product["search_text"] = product["search_text"].translate(
                 dict.fromkeys(map(ord, "\u00a0\u2009\u202f\u3000"), " ")
             )
-    if before < "0014":  # every decided conflict not yet applied had been queued: it holds its connector's turn
+    if before < "0014":  # every conflict decided, not yet applied, and delivery PENDING was queued: each holds a turn
         for conflict in expected.get("conflicts", []):
             unapplied = conflict["resolution_status"] != "PENDING" and conflict["applied_at"] is None
             conflict["apply_queued_at"] = conflict["resolved_at"] if unapplied and not conflict["apply_error"] else None
+        for delivery in expected.get("webhook_deliveries", []):
+            delivery["queued_at"] = delivery["received_at"] if delivery["status"] == "PENDING" else None
     return expected
 
 

@@ -517,6 +517,9 @@ class Conflict(Base):
     NULL while a decided conflict waits for one, as a chunk waits its job's turn."""
 
 
+PENDING_DELIVERY = "status = 'PENDING'"
+
+
 class WebhookDelivery(Base):
     """One accepted webhook, stored before it is answered so nothing is lost if no worker is up.
 
@@ -528,6 +531,15 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("connector_id", "delivery_id"),
         Index("ix_webhook_deliveries_status_received", "status", "received_at"),
+        # A connector's deliveries taking turns on the queue: those holding one counted, the next waiting one found.
+        Index(
+            "ix_webhook_deliveries_pending_per_connector",
+            "connector_id",
+            "received_at",
+            "id",
+            sqlite_where=text(PENDING_DELIVERY),
+            postgresql_where=text(PENDING_DELIVERY),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -545,3 +557,6 @@ class WebhookDelivery(Base):
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
     outcome: Mapped[str | None] = mapped_column(Text, default=None)
     """What processing concluded, or why it failed."""
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When it was given one of its connector's turns on the queue (app.services.turns); NULL while a PENDING
+    delivery waits for one."""

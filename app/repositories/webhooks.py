@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,29 +108,64 @@ class WebhookRepository:
             .values(outcome=outcome)
         )
 
-    async def pending_before(self, cutoff: datetime, *, limit: int) -> list[QueuedDelivery]:
-        """PENDING deliveries received before `cutoff`, oldest first; not those of a paused connector, which wait
-        for resumeConnector to queue them (`pending_of`) rather than being queued again every recovery."""
+    async def queued_before(self, cutoff: datetime, *, limit: int) -> list[QueuedDelivery]:
+        """PENDING deliveries holding their connector's turn since before `cutoff`, oldest first; not those of a
+        paused connector, which wait for resumeConnector to queue them (`queued_of`) rather than being queued again
+        every recovery. Deliveries waiting their turn are not among them: turns are handed out (`waiting_for_turns`)."""
         statement = (
             select(WebhookDelivery.id, WebhookDelivery.received_at)
             .join(Connector, Connector.id == WebhookDelivery.connector_id)
-            .where(WebhookDelivery.status == DeliveryStatus.PENDING.value, WebhookDelivery.received_at < cutoff)
+            .where(_PENDING, WebhookDelivery.queued_at < cutoff)
             .where(Connector.status != ConnectorStatus.PAUSED.value)
+            .order_by(WebhookDelivery.queued_at, WebhookDelivery.id)
+            .limit(limit)
+        )
+        return [QueuedDelivery(row[0], row[1]) for row in await self.session.execute(statement)]
+
+    async def queued_of(self, connector_id: int, *, limit: int) -> list[QueuedDelivery]:
+        """The connector's PENDING deliveries holding one of its turns, oldest first."""
+        statement = (
+            select(WebhookDelivery.id, WebhookDelivery.received_at)
+            .where(WebhookDelivery.connector_id == connector_id, _PENDING, WebhookDelivery.queued_at.is_not(None))
             .order_by(WebhookDelivery.received_at, WebhookDelivery.id)
             .limit(limit)
         )
         return [QueuedDelivery(row[0], row[1]) for row in await self.session.execute(statement)]
 
-    async def pending_of(self, connector_id: int, *, limit: int) -> list[QueuedDelivery]:
-        """The connector's PENDING deliveries, oldest first."""
-        statement = (
-            select(WebhookDelivery.id, WebhookDelivery.received_at)
-            .where(WebhookDelivery.connector_id == connector_id)
-            .where(WebhookDelivery.status == DeliveryStatus.PENDING.value)
-            .order_by(WebhookDelivery.received_at, WebhookDelivery.id)
-            .limit(limit)
+    async def holding_turns(self, connector_id: int) -> int:
+        """The connector's deliveries queued or being processed: each holds one of its turns."""
+        statement = select(func.count()).where(
+            WebhookDelivery.connector_id == connector_id, _PENDING, WebhookDelivery.queued_at.is_not(None)
         )
-        return [QueuedDelivery(row[0], row[1]) for row in await self.session.execute(statement)]
+        return int(await self.session.scalar(statement) or 0)
+
+    async def take_turns(self, connector_id: int, count: int, now: datetime) -> list[QueuedDelivery]:
+        """Mark the connector's first `count` deliveries waiting their turn (oldest first) queued at `now`. The caller
+        holds the connector's row (ConnectorRepository.hand_out_turns)."""
+        waiting = (
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.connector_id == connector_id, _PENDING, WebhookDelivery.queued_at.is_(None))
+            .order_by(WebhookDelivery.received_at, WebhookDelivery.id)
+            .limit(count)
+        )
+        statement = (
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(waiting.scalar_subquery()), WebhookDelivery.queued_at.is_(None))
+            .values(queued_at=now)
+            .returning(WebhookDelivery.id, WebhookDelivery.received_at)
+            .execution_options(synchronize_session=False)
+        )
+        taken = [QueuedDelivery(pk, at) for pk, at in await self.session.execute(statement)]
+        return sorted(taken, key=lambda row: (row.received_at, row.id))
+
+    async def waiting_for_turns(self, turns: int) -> list[int]:
+        """Connectors, not paused, with deliveries waiting their turn and fewer than `turns` queued or being
+        processed: recovery hands them their next (the earlier ones ended without handing theirs on)."""
+        mine = (WebhookDelivery.connector_id == Connector.id, _PENDING)
+        waits = select(WebhookDelivery.id).where(*mine, WebhookDelivery.queued_at.is_(None)).exists()
+        holding = select(func.count()).where(*mine, WebhookDelivery.queued_at.is_not(None)).scalar_subquery()
+        statement = select(Connector.id).where(Connector.status != ConnectorStatus.PAUSED.value, waits, holding < turns)
+        return list(await self.session.scalars(statement.order_by(Connector.id)))
 
     async def delete_dealt_with_before(self, cutoff: datetime, *, limit: int) -> int:
         """Delete up to `limit` deliveries received before `cutoff` that are no longer PENDING (read through the
@@ -145,3 +180,7 @@ class WebhookRepository:
         if ids:
             await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
         return len(ids)
+
+
+_PENDING = WebhookDelivery.status == DeliveryStatus.PENDING.value
+"""Still to be processed (models.PENDING_DELIVERY, the partial index's condition)."""

@@ -10,6 +10,11 @@ down) waits in the database until one does. Each step is safe to repeat:
 - a delivery's queue job id is fixed, so queueing it twice runs it once;
 - processing takes only a PENDING delivery, so a delivery that was finished
   is never processed again, however often its job runs.
+
+A connector's deliveries take turns on the queue (app.services.turns): a few
+are queued or being processed (`queued_at` set), the rest of a burst wait
+theirs, oldest first, so they do not hold every worker ahead of other
+connectors' work.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.base import ChannelRateLimited, WebhookEvent
 from app.channels.webhooks import (
@@ -41,6 +47,7 @@ from app.domain.webhooks import DeliveryStatus
 from app.repositories.webhooks import NewDelivery, QueuedDelivery, WebhookRepository
 from app.secrets import CredentialsUnreadable, Unsealed
 from app.services.sync.queue import Queue, message_id, ms, waited_on_start
+from app.services.turns import take_connector_turns
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +55,9 @@ PROCESS_TASK = "process_webhook_delivery"
 MAX_ATTEMPTS = 5
 """Failed attempts before a delivery is given up as FAILED."""
 RECOVER_AFTER = timedelta(seconds=10)
-"""A PENDING delivery older than this has lost its queue message (or never had one): queue it again."""
+"""A PENDING delivery holding its connector's turn for longer than this may have lost its queue message (or never
+had one): queue it again (one still queued, or waiting to be tried again, keeps its message: arq drops the second
+under the same id)."""
 RECOVERY_BATCH = 500
 ENQUEUE_TIMEOUT_SECONDS = 2.0
 """An unreachable Redis must not hold up the channel's answer; recovery queues the delivery later."""
@@ -249,7 +258,7 @@ async def _receive(
     if stored is None:
         log.info("webhook.duplicate", connector=connector.id, delivery_id=delivery.delivery_id)
         return Receipt("duplicate", delivery.delivery_id)
-    await enqueue_delivery(container.redis, delivery_pk=stored[0], received_at=stored[1])
+    await take_delivery_turns(container, connector.id)
     return Receipt("accepted", delivery.delivery_id)
 
 
@@ -319,7 +328,8 @@ async def _check(container: Container, connector_id: int, event: WebhookEvent) -
 
 
 async def process_delivery(container: Container, delivery_pk: int) -> ProcessingResult:
-    """Process one stored delivery: build its event, let the conflict checker act on it, store what it concluded.
+    """Process one stored delivery: build its event, let the conflict checker act on it, store what it concluded;
+    unless it is to be tried again later, hand its connector's turn on to the next delivery waiting for one.
 
     Only a PENDING delivery is processed, so running this twice is harmless.
     A failure is counted and given back with `retry_in`; after MAX_ATTEMPTS
@@ -334,6 +344,13 @@ async def process_delivery(container: Container, delivery_pk: int) -> Processing
     if found is None:
         return ProcessingResult("MISSING", "no such delivery (its connector was deleted)")
     row, channel_type = found
+    result = await _process(container, row, channel_type)
+    if result.retry_in is None:
+        await take_delivery_turns(container, row.connector_id)
+    return result
+
+
+async def _process(container: Container, row: WebhookDelivery, channel_type: str) -> ProcessingResult:
     if row.status != DeliveryStatus.PENDING:
         return ProcessingResult("SKIPPED", f"already {row.status}")
     try:
@@ -354,7 +371,8 @@ async def process_delivery(container: Container, delivery_pk: int) -> Processing
 
 
 async def recover_webhook_deliveries(container: Container) -> int:
-    """Queue every PENDING delivery received more than RECOVER_AFTER ago; returns how many were offered.
+    """Queue every PENDING delivery holding its connector's turn for more than RECOVER_AFTER, then hand out the
+    turns of connectors left with fewer than they may have; returns how many of each.
 
     Their job ids are fixed, so one still queued (or running, or waiting for
     a retry) is not queued twice. A paused connector's deliveries are left to
@@ -362,11 +380,31 @@ async def recover_webhook_deliveries(container: Container) -> int:
     every time this runs.
     """
     async with container.db.reader() as session:
-        waiting = await WebhookRepository(session).pending_before(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
-    await _offer(container, waiting)
-    if waiting:
-        log.info("webhook.recovered", deliveries=len(waiting))
-    return len(waiting)
+        deliveries = WebhookRepository(session)
+        lost = await deliveries.queued_before(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
+        short = await deliveries.waiting_for_turns(container.settings.checks_per_connector)
+    if await _offer(container, lost):
+        for connector_id in short:
+            if not await take_delivery_turns(container, connector_id):
+                break
+    if lost or short:
+        log.info("webhook.recovered", deliveries=len(lost), connectors_given_turns=len(short))
+    return len(lost) + len(short)
+
+
+async def take_delivery_turns(container: Container, connector_id: int) -> bool:
+    """Give the connector's deliveries waiting their turn the turns it has free (app.services.turns), and queue
+    them; False as soon as Redis did not take one: it holds its turn, and recovery queues it. A paused connector's
+    are handed out too: the worker notes on each that it waits for resumeConnector, and it keeps its turn."""
+
+    async def take(session: AsyncSession, count: int, now: datetime) -> list[QueuedDelivery]:
+        return await WebhookRepository(session).take_turns(connector_id, count, now)
+
+    async def holding(session: AsyncSession) -> int:
+        return await WebhookRepository(session).holding_turns(connector_id)
+
+    taken = await take_connector_turns(container, connector_id, held_back=(), holding=holding, take=take)
+    return await _offer(container, taken)
 
 
 PURGE_BATCH = 1000
@@ -391,23 +429,25 @@ async def purge_old_deliveries(container: Container) -> int:
 
 
 async def queue_waiting_deliveries(container: Container, connector_id: int) -> int:
-    """Queue the PENDING deliveries of a connector that was just resumed; returns how many were offered.
+    """Queue the PENDING deliveries of a connector that was just resumed: those holding its turns, then as many
+    more as it has turns free; returns how many held one.
 
     Deliveries that came while it was paused waited for this (recovery passes
-    over a paused connector's). The oldest RECOVERY_BATCH are queued at once;
-    any beyond, and any whose queueing failed, are recovery's, since the
-    connector is no longer paused.
+    over a paused connector's). Any beyond RECOVERY_BATCH, and any whose
+    queueing failed, are recovery's, since the connector is no longer paused.
     """
     async with container.db.reader() as session:
-        waiting = await WebhookRepository(session).pending_of(connector_id, limit=RECOVERY_BATCH)
-    await _offer(container, waiting)
-    if waiting:
-        log.info("webhook.resumed", connector=connector_id, deliveries=len(waiting))
-    return len(waiting)
+        holding = await WebhookRepository(session).queued_of(connector_id, limit=RECOVERY_BATCH)
+    if await _offer(container, holding):
+        await take_delivery_turns(container, connector_id)
+    if holding:
+        log.info("webhook.resumed", connector=connector_id, deliveries=len(holding))
+    return len(holding)
 
 
-async def _offer(container: Container, waiting: Sequence[QueuedDelivery]) -> None:
-    """Queue each delivery, stopping at the first Redis failure (recovery tries again later)."""
+async def _offer(container: Container, waiting: Sequence[QueuedDelivery]) -> bool:
+    """Queue each delivery, stopping at the first Redis failure (recovery tries again later); False then."""
     for delivery in waiting:
         if not await enqueue_delivery(container.redis, delivery_pk=delivery.id, received_at=delivery.received_at):
-            break
+            return False
+    return True

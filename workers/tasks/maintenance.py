@@ -26,7 +26,8 @@ async def start_scheduled_syncs(ctx: WorkerContext) -> list[int]:
 
 
 async def recover_webhooks(ctx: WorkerContext) -> int:
-    """Queue again the webhook deliveries still PENDING whose queue message was lost (or never sent)."""
+    """Queue again the webhook deliveries still PENDING whose queue message was lost (or never sent), and hand out
+    the turns a connector's ended deliveries did not hand on (their worker died first)."""
     return await unless_database_down("recover_webhooks", lambda: recover_webhook_deliveries(ctx["container"]), 0)
 
 

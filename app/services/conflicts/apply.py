@@ -175,7 +175,7 @@ async def _give_up(container: Container, conflict_id: int, reason: str) -> Appli
 async def recover_resolutions(container: Container) -> int:
     """Queue again every resolution holding its connector's turn that no worker applied (its message was lost, or
     Redis was down), then hand out the turns of connectors left with fewer than they may have; how many of each."""
-    turns = container.settings.conflict_applies_per_connector
+    turns = container.settings.checks_per_connector
     async with container.db.reader() as session:
         conflicts = ConflictRepository(session)
         lost = await conflicts.queued_unapplied(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)

@@ -8,15 +8,9 @@ resolution is committed before it is queued; when Redis cannot be reached,
 the person's decision still stands and the recovery sweep queues it later.
 A resumed connector queues the resolutions it held back at once.
 
-Resolutions take turns on the queue as a sync's chunks do (sync.planner): a
-connector has at most settings.conflict_applies_per_connector of them queued
-or being carried out (`apply_queued_at` set); the others wait their turn
-(NULL), oldest decision first. Each that ends hands its turn on, queued then,
-so behind whatever other connectors queued meanwhile: a bulk of 50,000
-decisions on a rate-limited shop holds two worker slots, not every slot for
-hours while other connectors' resolutions and syncs wait behind it. A turn
-whose message was lost is queued again by the recovery sweep, which also hands
-out the turns of a connector left with fewer than it may have.
+Resolutions take turns on the queue, per connector (app.services.turns): a
+connector's decided conflicts hold a turn once `apply_queued_at` is set; the
+others wait theirs, oldest decision first.
 """
 
 from __future__ import annotations
@@ -26,13 +20,13 @@ from datetime import datetime
 
 import structlog
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
-from app.db.base import utcnow
 from app.domain.connectors import ConnectorStatus
 from app.repositories.conflicts import ConflictRepository
-from app.repositories.connectors import ConnectorRepository
 from app.services.sync.queue import Queue, message_id, ms, waited_on_start
+from app.services.turns import take_connector_turns
 
 log = structlog.get_logger(__name__)
 
@@ -67,19 +61,17 @@ async def enqueue_apply(queue: Queue, *, conflict_id: int, resolved_at: datetime
 
 
 async def take_apply_turns(container: Container, connector_id: int) -> bool:
-    """Give the connector's resolutions waiting their turn the turns it has free, and queue them once that is
-    committed (a message sent earlier could reach a worker before its turn is recorded); False as soon as Redis did
-    not take one: it holds its turn, and the recovery sweep queues it. A paused (or ERROR) connector hands out none.
+    """Give the connector's resolutions waiting their turn the turns it has free (app.services.turns), and queue
+    them; False as soon as Redis did not take one: it holds its turn, and the recovery sweep queues it. A paused (or
+    ERROR) connector hands out none."""
 
-    The connector's row is locked while the turns are counted, so two resolutions ending at once on two workers
-    hand theirs to two different waiting ones."""
-    async with container.db.transaction() as session:
-        status = await ConnectorRepository(session).hand_out_turns(connector_id)
-        if status is None or ConnectorStatus(status) in WAITING:
-            return True
-        conflicts = ConflictRepository(session)
-        free = container.settings.conflict_applies_per_connector - await conflicts.applies_holding_turns(connector_id)
-        taken = await conflicts.take_apply_turns(connector_id, free, utcnow()) if free > 0 else []
+    async def take(session: AsyncSession, count: int, now: datetime) -> list[tuple[int, datetime]]:
+        return await ConflictRepository(session).take_apply_turns(connector_id, count, now)
+
+    async def holding(session: AsyncSession) -> int:
+        return await ConflictRepository(session).applies_holding_turns(connector_id)
+
+    taken = await take_connector_turns(container, connector_id, held_back=WAITING, holding=holding, take=take)
     for conflict_id, resolved_at in taken:
         if not await enqueue_apply(container.redis, conflict_id=conflict_id, resolved_at=resolved_at):
             return False
