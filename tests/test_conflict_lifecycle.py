@@ -171,6 +171,23 @@ async def test_a_resolution_outlasting_the_channels_downtime_waits_for_the_recov
     assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح برونزي"
 
 
+async def test_a_resolution_the_shop_asks_to_wait_for_is_tried_again_once_the_wait_is_over(
+    gql: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """A 429 asking for ten minutes (past what one request may wait) had the resolution tried again after 5 s, 10 s
+    ...: each try found the shop still closed, and the tries ran out for nothing. The next try comes once the wait
+    the shop asked for is over."""
+    await conflict_in_arabic(gql, served_shop, container)
+    await sync(gql, container, syncType="INCREMENTAL")
+    [held] = await pending(gql)
+    decided = await gql(RESOLVE, {"id": held["id"], "input": {"resolution": "PIM_WINS"}})
+    assert decided["resolveConflict"]["userErrors"] == []
+    served_shop.shop.rate_limit_next(1, retry_after="600")
+    tried = await apply_resolution(container, parse_global_id(held["id"])[1])
+    assert tried.status == "SKIPPED" and tried.retry_in is not None and tried.retry_in >= 590, tried
+    assert (await gql(APPLIED, {"id": held["id"]}))["conflict"]["appliedAt"] is None
+
+
 async def test_a_message_queued_for_another_resolution_under_the_same_id_applies_nothing(
     gql: GraphQLClient, served_shop: ServedShop, container: Container
 ) -> None:

@@ -28,9 +28,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.container import Container
 from app.db.engine import Database
 from app.db.models import Attribute, Connector, Product, ProductValue, WebhookDelivery
 from app.repositories.events import EventRepository
+from app.services.webhooks import job_id as delivery_job_id
 from app.settings import Settings
 from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import CONFLICTS, RESOLVE, diff, field, title
@@ -659,6 +661,30 @@ async def test_a_delivery_checked_while_the_shop_is_down_is_tried_again_and_proc
     assert conflict["fields"] == AR_CONFLICT
     assert len([r for r in store.shop.requests if r.status == 503]) == 5
     assert "webhook.attempt_failed" in store.worker.log()
+
+
+async def test_a_delivery_the_shop_asks_to_wait_long_for_waits_that_long_without_using_up_an_attempt(
+    opener: Opener, container: Container, module_settings: Settings
+) -> None:
+    """A 429 asking for a longer wait than one request may spend (Retry-After: 600, past the retry policy's 300 s)
+    reached the delivery as a failed attempt, tried again seconds later, then a little later ...: five such answers
+    and the delivery was FAILED, the merchant's change never checked, though the shop had only said "not now". As
+    DESIGN has it, waiting out a 429 does not use up a retry: the delivery waits the time asked, its attempts
+    uncounted, and says why."""
+    store = await opener(strategy="MANUAL")
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+    store.shop.rate_limit_next(1, retry_after="600")
+    body, headers = store.shop.webhook("product.updated", SKU)
+    await store.post(body, headers)
+
+    deadline = time.monotonic() + 30
+    while "CHN-020" not in ((row := (await deliveries(store.db, store.path))[0]).outcome or ""):
+        assert time.monotonic() < deadline, (row.status, row.outcome, store.worker.output())
+        await asyncio.sleep(0.1)
+    assert (row.status, row.attempts) == ("PENDING", 0), row.outcome
+    queue = module_settings.queue_name
+    due = await container.redis.zscore(queue, delivery_job_id(queue, row.id, row.received_at))
+    assert due is not None and due >= (time.time() + 590) * 1000, "tried again before the wait the shop asked for"
 
 
 async def test_a_check_the_shop_refuses_to_authorise_puts_the_connector_in_error(opener: Opener) -> None:

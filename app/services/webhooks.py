@@ -22,14 +22,14 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections.abc import AsyncIterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.base import ChannelRateLimited, WebhookEvent
+from app.channels.base import WebhookEvent
 from app.channels.webhooks import (
     Delivery,
     SignatureInvalid,
@@ -277,11 +277,22 @@ def _where(exc: BaseException) -> str | None:
     return f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else None
 
 
-def _retry_delay(attempt: int, exc: Exception, first: float) -> float:
-    """Growing back-off from `first` seconds; a channel that said how long to wait is waited for."""
-    if isinstance(exc, ChannelRateLimited) and exc.retry_after is not None:
-        return max(1.0, exc.retry_after)
+def _retry_delay(attempt: int, asked: float | None, first: float) -> float:
+    """Growing back-off from `first` seconds; a channel that said how long to wait (`asked`) is waited for."""
+    if asked is not None:
+        return max(1.0, asked)
     return float(min(300.0, first * 2 ** (attempt - 1)))
+
+
+def _channel_said(exc: Exception) -> tuple[bool, float | None]:
+    """Whether the channel said "not now" (a 429) and how long to wait, if it said so: the conflict checker's
+    ChannelBusy carries both. Imported here, not at the top, as in `_check`: the checker imports the sync engine,
+    which the API does not load (and a check that raised has imported it)."""
+    from app.services.conflicts.check import ChannelBusy
+
+    if isinstance(exc, ChannelBusy):
+        return exc.throttled, exc.retry_after
+    return False, None
 
 
 async def _record(container: Container, delivery_pk: int, status: DeliveryStatus, outcome: str) -> ProcessingResult:
@@ -295,8 +306,9 @@ async def _record(container: Container, delivery_pk: int, status: DeliveryStatus
 
 
 async def _wait(container: Container, delivery_pk: int, reason: str) -> ProcessingResult:
-    """Leave the delivery PENDING with `reason`: no attempt counted and no retry, since waiting is not failing and
-    retrying cannot end a pause. Resuming the connector queues it again (`queue_waiting_deliveries`)."""
+    """Leave the delivery PENDING with `reason`, no attempt counted: waiting is not failing. For a paused connector
+    there is no retry either, since retrying cannot end a pause: resuming it queues the delivery again
+    (`queue_waiting_deliveries`)."""
     async with container.db.transaction() as session:
         await WebhookRepository(session).note_waiting(delivery_pk, outcome=reason[:MAX_OUTCOME_LENGTH])
     return ProcessingResult(DeliveryStatus.PENDING.value, reason)
@@ -305,6 +317,14 @@ async def _wait(container: Container, delivery_pk: int, reason: str) -> Processi
 async def _failed(container: Container, row: WebhookDelivery, exc: Exception) -> ProcessingResult:
     attempt = row.attempts + 1
     reason = _reason(exc)
+    first = container.settings.background_retry_seconds
+    throttled, asked = _channel_said(exc)
+    if throttled:
+        # "Not now" is no failure (DESIGN: waiting out a 429 uses up no retry): a shop asking for ten minutes
+        # counted five attempts in seconds and the delivery was FAILED, its change never checked.
+        log.info("webhook.throttled", delivery=row.id, reason=reason)
+        waiting = await _wait(container, row.id, reason)
+        return replace(waiting, retry_in=_retry_delay(attempt, asked, first))
     # Where it failed, not a traceback: a rendered traceback shows each frame's locals, credentials included.
     log.warning("webhook.attempt_failed", delivery=row.id, attempt=attempt, reason=reason, at=_where(exc))
     if attempt >= MAX_ATTEMPTS:
@@ -312,8 +332,7 @@ async def _failed(container: Container, row: WebhookDelivery, exc: Exception) ->
     result = await _record(container, row.id, DeliveryStatus.PENDING, reason)
     if result.status == "SKIPPED":
         return result
-    first = container.settings.background_retry_seconds
-    return ProcessingResult(result.status, reason, retry_in=_retry_delay(attempt, exc, first))
+    return ProcessingResult(result.status, reason, retry_in=_retry_delay(attempt, asked, first))
 
 
 async def _check(container: Container, connector_id: int, event: WebhookEvent) -> tuple[DeliveryStatus, str]:

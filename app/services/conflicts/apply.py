@@ -116,7 +116,10 @@ async def _apply(container: Container, conflict: Conflict, *, attempt: int, reso
     except (CheckRaced, ChannelBusy) as exc:
         if attempt < MAX_ATTEMPTS:
             first = container.settings.background_retry_seconds
-            return Applied("SKIPPED", str(exc), retry_in=min(120.0, first * 2 ** (attempt - 1)))
+            delay = min(120.0, first * 2 ** (attempt - 1))
+            if isinstance(exc, ChannelBusy) and exc.retry_after is not None:
+                delay = max(delay, exc.retry_after)  # sooner, the channel would only say "not now" again
+            return Applied("SKIPPED", str(exc), retry_in=delay)
         if isinstance(exc, ChannelBusy):
             # The channel is down for longer than these tries: the decision stands, the recovery sweep brings it
             # back (recover_resolutions) until the channel answers.

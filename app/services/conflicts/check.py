@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.base import ChannelError, CredentialsRejected, WebhookEvent
+from app.channels.base import ChannelError, ChannelRateLimited, CredentialsRejected, WebhookEvent
 from app.channels.factory import AdapterUnavailable
 from app.channels.webhooks import Topic
 from app.container import Container
@@ -55,7 +55,35 @@ class CheckRaced(Exception):
 
 
 class ChannelBusy(Exception):
-    """The channel could not be read or written for now (throttled, down, slow): run the check again later."""
+    """The channel could not be read or written for now (throttled, down, slow): run the check again later, not
+    before `retry_after` seconds when the channel said. `throttled`: it said "not now" (a 429, CHN-020), which is no
+    failure of the check: waiting it out uses up no attempt (DESIGN). `code`: the CHN code of why."""
+
+    def __init__(self, message: str, *, code: str, retry_after: float | None = None, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+        self.throttled = throttled
+
+    @classmethod
+    def of(cls, error: ChannelError) -> ChannelBusy:
+        return cls(
+            error.message,
+            code=error.code.value,
+            retry_after=getattr(error, "retry_after", None),
+            throttled=isinstance(error, ChannelRateLimited),
+        )
+
+    @classmethod
+    def of_item(cls, item: Item) -> ChannelBusy | None:
+        """The product's failures as one ChannelBusy when one of them is transient; None when none is."""
+        transient = [code for _, code, _ in item.errors if code in TRANSIENT]
+        if not transient:
+            return None
+        message = "; ".join(message for _, _, message in item.errors)
+        throttled = ErrorCode.RATE_LIMITED.value in transient
+        code = ErrorCode.RATE_LIMITED.value if throttled else transient[0]
+        return cls(message, code=code, retry_after=item.retry_after, throttled=throttled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +161,8 @@ async def check_product(
     except CredentialsRejected as exc:
         await credentials_rejected(container, connector.id, exc.summary)
         raise
-    if any(code in TRANSIENT for _, code, _ in item.errors):
-        raise ChannelBusy("; ".join(message for _, _, message in item.errors))
+    if (busy := ChannelBusy.of_item(item)) is not None:
+        raise busy
     async with container.db.transaction() as session:
         if not await ConnectorRepository(session).hold(connector.id):
             raise CheckRaced(f"connector '{connector.code}' was deleted meanwhile")
@@ -194,7 +222,7 @@ async def check_webhook_event(container: Container, connector_id: int, event: We
         return WebhookCheck("IGNORED", f"{exc}: the delivery is kept for the record")
     except ChannelError as exc:
         if exc.transient:
-            raise ChannelBusy(exc.message) from exc
+            raise ChannelBusy.of(exc) from exc
         raise
     summary = checked.summary()
     if checked.item.rec is not None and not checked.item.rec.sends and not _channel_moved(checked.item):

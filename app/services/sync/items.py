@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.base import ChannelDocument, RemoteProduct
+from app.channels.base import ChannelDocument, ChannelError, RemoteProduct
 from app.db.models import Listing
 from app.domain.conflicts import ConflictType, ResolutionStatus
 from app.domain.errors import ErrorCode
@@ -50,10 +50,20 @@ class Item:
     """The export was built again from values just imported from the channel: parts of it may not be sent yet."""
     errors: list[tuple[str | None, str, str]] = field(default_factory=list)
     """(channel locale, CHN code, message)."""
+    retry_after: float | None = None
+    """The longest wait the channel asked for (a 429's or 503's Retry-After) in the failures that stopped it: a
+    check of this one product waits that long before it tries again (conflicts.check.ChannelBusy)."""
 
     def fail(self, code: str, message: str, locale: str | None = None) -> None:
         self.action = ChangeAction.FAIL
         self.errors.append((locale, code, message))
+
+    def fail_on(self, error: ChannelError, message: str | None = None) -> None:
+        """Fail with the channel's error (its code, `message` or its own), keeping the wait it asked for."""
+        self.fail(error.code.value, error.message if message is None else message)
+        asked = getattr(error, "retry_after", None)
+        if asked is not None:
+            self.retry_after = max(self.retry_after or 0.0, asked)
 
     def kept_back(self, locale: str) -> bool:
         """Whether this channel locale's part stayed back on a problem of its own, already in `errors`: a refusal

@@ -269,7 +269,7 @@ async def _match(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPo
     for group in _groups(items):
         found, unread = await _look_up(adapter, group, policy)
         for item, error in unread:
-            item.fail(error.code.value, f"could not check the channel for this SKU before writing: {error.message}")
+            item.fail_on(error, f"could not check the channel for this SKU before writing: {error.message}")
         unchecked = {id(item) for item, _ in unread}
         for item in (item for item in group if id(item) not in unchecked):
             item.remote, item.read = found.get(item.product.sku), True
@@ -374,7 +374,7 @@ async def _send(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPol
             await _send(adapter, items[middle:], policy)
             return
         for item in items:
-            item.fail(exc.code.value, exc.message)
+            item.fail_on(exc)
         return
     for item, result in zip(items, results, strict=True):
         _apply_result(item, result)
@@ -393,7 +393,7 @@ async def _check(adapter: ChannelAdapter, items: Sequence[Item], policy: RetryPo
         raise
     except ChannelError as exc:
         for item, _ in pairs:
-            item.fail(exc.code.value, exc.message)
+            item.fail_on(exc)
         return
     for (item, _), refusal in zip(pairs, refusals, strict=True):
         if refusal is not None:
