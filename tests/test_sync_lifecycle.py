@@ -534,6 +534,13 @@ async def test_a_chunk_whose_every_run_is_stopped_after_a_page_still_finishes_it
     assert sorted(served_shop.shop.products) == sorted(sku(n) for n in range(PRODUCTS))
 
 
+async def handed_back(container: Container, chunk_id: int) -> None:
+    """The chunk is PENDING again with no lease: the next worker takes it at once, not once the lease runs out."""
+    async with container.db.reader() as session:
+        chunk = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk_id))
+    assert chunk is not None and (chunk.status, chunk.lease_owner) == ("PENDING", None)
+
+
 async def test_a_worker_stopped_just_as_a_page_is_sent_stops_there(
     shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -564,9 +571,7 @@ async def test_a_worker_stopped_just_as_a_page_is_sent_stops_there(
     job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert (job["status"], job["syncedProducts"]) == ("RUNNING", 2), job
     assert len(served_shop.shop.products) == 4
-    async with container.db.reader() as session:
-        released = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
-    assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
+    await handed_back(container, chunk.id)
 
 
 async def test_a_worker_stopped_just_as_redis_takes_its_claims_announcement_stops_there(
@@ -593,9 +598,7 @@ async def test_a_worker_stopped_just_as_redis_takes_its_claims_announcement_stop
     job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert (job["status"], job["syncedProducts"]) == ("RUNNING", 0), job
     assert served_shop.shop.products == {}
-    async with container.db.reader() as session:
-        released = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
-    assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
+    await handed_back(container, chunk.id)
 
 
 async def test_a_worker_stopped_while_it_announces_its_claim_hands_the_chunk_back_at_once(
@@ -616,9 +619,7 @@ async def test_a_worker_stopped_while_it_announces_its_claim_hands_the_chunk_bac
     run = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
     with pytest.raises(asyncio.CancelledError):
         await run
-    async with container.db.reader() as session:
-        released = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
-    assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
+    await handed_back(container, chunk.id)
     monkeypatch.undo()
     await run_chunk(container, chunk.id, worker="next")
     job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
@@ -651,9 +652,7 @@ async def test_a_worker_stopped_after_a_helper_of_its_run_failed_still_hands_the
     run = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
     with pytest.raises(asyncio.CancelledError):
         await run
-    async with container.db.reader() as session:
-        released = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
-    assert released is not None and (released.status, released.lease_owner) == ("PENDING", None)
+    await handed_back(container, chunk.id)
     assert served_shop.shop.products == {}
 
 
@@ -829,9 +828,7 @@ async def test_a_worker_stopping_while_the_next_page_loads_still_records_the_pag
     await asyncio.sleep(0.5)  # what a page left recording on its own would still do
     job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert job["syncedProducts"] == 10, "the page sent before the stop was not recorded"
-    async with container.db.reader() as session:
-        row = await session.scalar(select(SyncChunk).where(SyncChunk.id == chunk.id))
-    assert row is not None and (row.status, row.lease_owner) == ("PENDING", None)
+    await handed_back(container, chunk.id)
 
 
 async def _events(

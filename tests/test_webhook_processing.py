@@ -91,6 +91,19 @@ class Workers:
             self.current.stop()
             self.current = None
 
+    async def stop_for_a_deploy(self, task: str) -> float:
+        """SIGTERM the worker, as a rolling deploy does: it exits cleanly within seconds, its run of `task` left to
+        be run again. The seconds it took."""
+        old = self.current
+        assert old is not None and old.process is not None
+        stopping = time.monotonic()
+        old.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(old.process.wait, 15) == 0, old.output()
+        took = time.monotonic() - stopping
+        assert f"{task} cancelled, will be run again" in old.log(), old.output()
+        self.current = None
+        return took
+
 
 @pytest.fixture(scope="module")
 def workers(module_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
@@ -725,14 +738,7 @@ async def test_a_worker_stopped_by_a_deploy_while_it_checks_a_delivery_leaves_it
     while not [request for request in store.shop.requests if request.method == "GET"]:
         assert time.monotonic() < deadline, f"the check never read the shop:\n{store.worker.output()}"
         await asyncio.sleep(0.02)
-    old = workers.current
-    assert old is not None and old.process is not None
-    stopping = time.monotonic()
-    old.process.send_signal(signal.SIGTERM)
-    assert await asyncio.to_thread(old.process.wait, 15) == 0, old.output()
-    assert time.monotonic() - stopping < 4, f"the stopped worker waited for the shop:\n{old.output()}"
-    assert "process_webhook_delivery cancelled, will be run again" in old.log(), old.output()
-    workers.current = None
+    assert await workers.stop_for_a_deploy("process_webhook_delivery") < 4, "the stopped worker waited for the shop"
     [left] = await deliveries(store.db, store.path)
     assert (left.status, left.attempts) == ("PENDING", 0), left.outcome
     store.shop.slow_down(0)
@@ -766,12 +772,7 @@ async def test_a_worker_stopped_by_a_deploy_while_it_writes_a_resolution_leaves_
     while not [request for request in store.shop.requests if request.method == "POST"]:
         assert time.monotonic() < deadline, f"the resolution was never written:\n{store.worker.output()}"
         await asyncio.sleep(0.02)
-    old = workers.current
-    assert old is not None and old.process is not None
-    old.process.send_signal(signal.SIGTERM)
-    assert await asyncio.to_thread(old.process.wait, 15) == 0, old.output()
-    assert "apply_conflict_resolution cancelled, will be run again" in old.log(), old.output()
-    workers.current = None
+    await workers.stop_for_a_deploy("apply_conflict_resolution")
     store.shop.slow_down(0)
     assert store.shop.products[SKU].locales["ar"]["title"] == AR_PIM_EDIT
 
