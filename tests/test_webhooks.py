@@ -495,11 +495,13 @@ async def test_with_redis_down_a_delivery_is_kept_and_recovered(
     assert response.status_code == 202 and response.json()["status"] == "accepted", response.text
     assert time.monotonic() - started < 5, "an unreachable Redis held up the answer"
     [row] = await deliveries(db, shop_path)
-    async with db.transaction() as session:  # it arrived a minute ago: recovery, not the receive path, queues it
+    # It arrived, and took its connector's turn, a minute ago: recovery, not the receive path, queues it, at once.
+    a_minute_ago = row.received_at - timedelta(minutes=1)
+    async with db.transaction() as session:
         await session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id == row.id)
-            .values(received_at=row.received_at - timedelta(minutes=1))
+            .values(received_at=a_minute_ago, queued_at=a_minute_ago)
         )
     with running_worker(settings, tmp_path / "worker.log") as worker:
         processed = await wait_processed(db, shop_path, worker)
