@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -21,6 +24,18 @@ def throwaway_postgres(admin_url: str, name: str, *, keep: bool, say: Callable[[
             say(f"kept database {name}")
         else:
             asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def throwaway_database(admin_url: str | None, name: str) -> Iterator[str]:
+    """A fresh database for one run, dropped afterwards: a SQLite file in a temp dir when `admin_url` is None, else a
+    PostgreSQL database beside `admin_url`'s named after `name` and a random suffix."""
+    if admin_url is None:
+        with tempfile.TemporaryDirectory() as directory:
+            yield f"sqlite+aiosqlite:///{Path(directory) / f'{name}.sqlite3'}"
+        return
+    with throwaway_postgres(admin_url, f"pimsync_{name}_{uuid.uuid4().hex[:10]}", keep=False, say=print) as url:
+        yield url
 
 
 async def _admin(admin_url: str, statement: str) -> None:

@@ -47,8 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,7 +55,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from databases import throwaway_postgres
+from databases import throwaway_database
 from sqlalchemy import delete, event, insert, select, update
 
 from app.container import Container, open_container
@@ -91,18 +90,6 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--changes", type=int, default=20, help="product changes each job recorded")
     args = parser.parse_args(argv)
     return Options(args.database_url, args.redis_url, args.jobs, args.conflicts, args.changes)
-
-
-@contextmanager
-def database(options: Options) -> Iterator[str]:
-    if options.admin_url is None:
-        with tempfile.TemporaryDirectory() as directory:
-            yield f"sqlite+aiosqlite:///{Path(directory) / 'history.sqlite3'}"
-        return
-    with throwaway_postgres(
-        options.admin_url, f"pimsync_history_{uuid.uuid4().hex[:10]}", keep=False, say=print
-    ) as url:
-        yield url
 
 
 def peak_rss_mb() -> float:
@@ -353,7 +340,7 @@ async def drop_queue(container: Container, queue_name: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
-    with database(options) as url:
+    with throwaway_database(options.admin_url, "history") as url:
         asyncio.run(run(url, options))
     return 0
 

@@ -33,11 +33,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from databases import throwaway_postgres
+from databases import throwaway_database
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -103,17 +100,6 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     return Options(
         args.database_url, args.tenants, args.connectors, args.jobs, args.conflicts, args.repeat, args.without
     )
-
-
-@contextmanager
-def database(options: Options) -> Iterator[str]:
-    if options.admin_url is None:
-        with tempfile.TemporaryDirectory() as directory:
-            yield f"sqlite+aiosqlite:///{Path(directory) / 'paging.sqlite3'}"
-        return
-    name = f"pimsync_paging_{uuid.uuid4().hex[:10]}"
-    with throwaway_postgres(options.admin_url, name, keep=False, say=print) as url:
-        yield url
 
 
 async def load(db: Database, options: Options) -> Subject:
@@ -315,7 +301,7 @@ async def _settle(url: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
-    with database(options) as url:
+    with throwaway_database(options.admin_url, "paging") as url:
         before, after = asyncio.run(run(url, options))
     backend = "SQLite" if options.admin_url is None else "PostgreSQL"
     print(
