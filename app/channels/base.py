@@ -126,6 +126,8 @@ class ChannelError(Exception):
 
     code: ErrorCode = ErrorCode.CHANNEL_ERROR
     transient: bool = False
+    retry_after: float | None = None
+    """The wait the channel asked for (a 429's or 503's Retry-After); None when it named none."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)

@@ -70,7 +70,7 @@ class ChannelBusy(Exception):
         return cls(
             error.message,
             code=error.code.value,
-            retry_after=getattr(error, "retry_after", None),
+            retry_after=error.retry_after,
             throttled=isinstance(error, ChannelRateLimited),
         )
 

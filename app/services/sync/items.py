@@ -61,9 +61,8 @@ class Item:
     def fail_on(self, error: ChannelError, message: str | None = None) -> None:
         """Fail with the channel's error (its code, `message` or its own), keeping the wait it asked for."""
         self.fail(error.code.value, error.message if message is None else message)
-        asked = getattr(error, "retry_after", None)
-        if asked is not None:
-            self.retry_after = max(self.retry_after or 0.0, asked)
+        if error.retry_after is not None:
+            self.retry_after = max(self.retry_after or 0.0, error.retry_after)
 
     def kept_back(self, locale: str) -> bool:
         """Whether this channel locale's part stayed back on a problem of its own, already in `errors`: a refusal
