@@ -2,10 +2,11 @@
 
 A resolution is written in one transaction with its domain event and queued
 for a worker (which runs the export or import it decided) only after it
-commits, in its connector's turn (queue.take_apply_turns). What was shown is what gets decided: a conflict that is no longer
-PENDING, or whose values changed since the caller read it (`expectedVersion`),
-is refused with CHN-041 instead of being decided blindly, and so is an
-override naming a field or locale the conflict does not hold.
+commits, in its connector's turn (queue.take_apply_turns). What was shown
+is what gets decided: a conflict that is no longer PENDING, or whose values
+changed since the caller read it (`expectedVersion`), is refused with CHN-041
+instead of being decided blindly, and so is an override naming a field or
+locale the conflict does not hold.
 """
 
 from __future__ import annotations
@@ -294,9 +295,8 @@ class ConflictService:
     async def _queue_applies(self, decided: Sequence[Conflict]) -> bool:
         """Hand the committed decisions' connectors the turns they have free (queue.take_apply_turns): a connector's
         other decisions wait their turn, so a bulk of 50,000 queues a few and stays fast. False as soon as Redis did
-        not take one. The recovery sweep then queues the rest (recover_resolutions), as it does any decision whose
-        message was lost: tried one after the other, each of a bulk's thousands waited out
-        ENQUEUE_TIMEOUT_SECONDS on a Redis that did not answer (28 hours for 50,000), with a warning each."""
+        not take one: the recovery sweep queues the rest (recover_resolutions), rather than the bulk waiting out
+        ENQUEUE_TIMEOUT_SECONDS once per connector on a Redis that does not answer."""
         for connector_id in sorted({row.connector_id for row in decided}):
             if not await take_apply_turns(self.container, connector_id):
                 return False
