@@ -956,14 +956,17 @@ async def started_jobs(client: GraphQLClient, process: asyncio.subprocess.Proces
     return list(jobs)
 
 
-async def until_followed(
-    container: Container, process: asyncio.subprocess.Process, job_id: int, deadline: float
-) -> None:
-    """Once the command follows its job: it has subscribed to the job's progress."""
+async def followed_job(
+    client: GraphQLClient, container: Container, process: asyncio.subprocess.Process, deadline: float
+) -> int:
+    """The id of the job the command started, once the command follows it: it has subscribed to its progress."""
+    jobs = await started_jobs(client, process, deadline)
+    job_id = parse_global_id(jobs[0]["node"]["id"])[1]
     followed = progress.channel(container.redis, job_id)
     while (await container.redis.pubsub_numsub(followed))[0][1] == 0:
         assert time.monotonic() < deadline and process.returncode is None, "the command never followed its job"
         await asyncio.sleep(0.05)
+    return job_id
 
 
 CTRL_C_AT = """
@@ -1001,8 +1004,7 @@ async def ctrl_c_while_following(
     process = await cli_sync(tenant, worker_env(settings), python)
     try:
         deadline = time.monotonic() + 30
-        jobs = await started_jobs(shop_sync, process, deadline)
-        await until_followed(container, process, parse_global_id(jobs[0]["node"]["id"])[1], deadline)
+        job_id = await followed_job(shop_sync, container, process, deadline)
         if ctrl_c is None:
             process.send_signal(signal.SIGINT)
         else:
@@ -1014,7 +1016,7 @@ async def ctrl_c_while_following(
             await process.wait()
     assert process.returncode == 130, stderr
     assert b"it goes on" in stderr and b"Traceback" not in stderr, stderr
-    assert f"Stopped following job {jobs[0]['node']['id']};".encode() in stderr, "the id cancelSyncJob takes"
+    assert f"Stopped following job {global_id('SyncJob', job_id)};".encode() in stderr, "the id cancelSyncJob takes"
     jobs = (await shop_sync(JOBS_TOTAL))["syncJobs"]["edges"]
     assert [edge["node"]["status"] for edge in jobs] == ["PENDING"]
 
@@ -1045,9 +1047,7 @@ async def test_ctrl_c_just_after_the_job_ended_ends_the_cli_with_the_jobs_end(
     process = await cli_sync(tenant, worker_env(settings))
     try:
         deadline = time.monotonic() + 30
-        jobs = await started_jobs(shop_sync, process, deadline)
-        job_id = parse_global_id(jobs[0]["node"]["id"])[1]
-        await until_followed(container, process, job_id, deadline)
+        job_id = await followed_job(shop_sync, container, process, deadline)
         process.send_signal(signal.SIGSTOP)
         await run_triggered_here(container, job_id)
         process.send_signal(signal.SIGINT)
@@ -1073,9 +1073,7 @@ async def test_a_cli_sync_rides_out_the_database_going_away_while_it_follows_the
     process = await cli_sync(tenant, worker_env(settings))
     try:
         deadline = time.monotonic() + 60
-        jobs = await started_jobs(shop_sync, process, deadline)
-        job_id = parse_global_id(jobs[0]["node"]["id"])[1]
-        await until_followed(container, process, job_id, deadline)
+        job_id = await followed_job(shop_sync, container, process, deadline)
         said = b""
         await _admin(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
         try:
