@@ -32,7 +32,9 @@ from app.container import Container
 from app.db.engine import Database
 from app.db.models import Attribute, Connector, Product, ProductValue, WebhookDelivery
 from app.repositories.events import EventRepository
+from app.services.sync.queue import ms
 from app.services.webhooks import job_id as delivery_job_id
+from app.services.webhooks import process_delivery
 from app.settings import Settings
 from tests.catalog_fixtures import PRODUCT, set_up_catalog, upsert, value
 from tests.conflict_fixtures import CONFLICTS, RESOLVE, diff, field, title
@@ -698,6 +700,28 @@ async def test_a_delivery_the_shop_asks_to_wait_long_for_waits_that_long_without
     queue = module_settings.queue_name
     due = await container.redis.zscore(queue, delivery_job_id(queue, row.id, row.received_at))
     assert due is not None and due >= (time.time() + 590) * 1000, "tried again before the wait the shop asked for"
+
+
+async def test_a_message_left_from_a_deleted_delivery_does_not_process_the_one_that_took_its_id(
+    opener: Opener, container: Container, workers: Workers
+) -> None:
+    """SQLite gives a deleted row's id to the next one: a delivery's message that outlived it (deleted with its
+    connector, a retry still deferred) processed the new delivery under that id beside the new one's own message,
+    and the two checks raced on one product (CheckRaced, an attempt counted). A message names the delivery's arrival
+    too, and one for another arrival does nothing."""
+    store = await opener(strategy="MANUAL")
+    workers.stop()  # no worker takes the delivery's own message: the test plays both messages
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+    body, headers = store.shop.webhook("product.updated", SKU)
+    await store.post(body, headers)
+    [row] = await deliveries(store.db, store.path)
+
+    stale = await process_delivery(container, row.id, received_at_ms=ms(row.received_at) - 60_000)
+    assert (stale.status, stale.retry_in) == ("SKIPPED", None)
+    [left] = await deliveries(store.db, store.path)
+    assert (left.status, left.attempts) == ("PENDING", 0)
+    own = await process_delivery(container, row.id, received_at_ms=ms(row.received_at))
+    assert own.status == "PROCESSED", own.outcome
 
 
 async def test_a_check_the_shop_refuses_to_authorise_puts_the_connector_in_error(opener: Opener) -> None:

@@ -114,6 +114,7 @@ async def enqueue_delivery(queue: Queue, *, delivery_pk: int, received_at: datet
             await queue.enqueue_job(
                 PROCESS_TASK,
                 delivery_pk=delivery_pk,
+                received_at_ms=ms(received_at),
                 _job_id=job_id(queue.default_queue_name, delivery_pk, received_at),
                 _defer_until=waited_on_start(),
             )
@@ -346,7 +347,9 @@ async def _check(container: Container, connector_id: int, event: WebhookEvent) -
     return status, check.outcome
 
 
-async def process_delivery(container: Container, delivery_pk: int) -> ProcessingResult:
+async def process_delivery(
+    container: Container, delivery_pk: int, *, received_at_ms: int | None = None
+) -> ProcessingResult:
     """Process one stored delivery: build its event, let the conflict checker act on it, store what it concluded;
     unless it is to be tried again later, hand its connector's turn on to the next delivery waiting for one.
 
@@ -363,6 +366,10 @@ async def process_delivery(container: Container, delivery_pk: int) -> Processing
     if found is None:
         return ProcessingResult("MISSING", "no such delivery (its connector was deleted)")
     row, channel_type = found
+    if received_at_ms is not None and ms(row.received_at) != received_at_ms:
+        # A message that outlived its delivery (deleted with its connector) must not process another that took the
+        # same id since (SQLite reuses a deleted row's id): it raced the new one's own message on one product.
+        return ProcessingResult("SKIPPED", "queued for another delivery under this id")
     result = await _process(container, row, channel_type)
     if result.retry_in is None:
         await take_delivery_turns(container, row.connector_id)

@@ -9,7 +9,7 @@ from workers.context import WorkerContext
 from workers.tasks.outage import after_outage
 
 
-async def process_webhook_delivery(ctx: WorkerContext, *, delivery_pk: int) -> str:
+async def process_webhook_delivery(ctx: WorkerContext, *, delivery_pk: int, received_at_ms: int | None = None) -> str:
     """Process one delivery; a failed attempt comes back after a growing delay, until the service gives up on it.
 
     A delivery that is no longer PENDING is left alone, so a duplicate job
@@ -17,7 +17,7 @@ async def process_webhook_delivery(ctx: WorkerContext, *, delivery_pk: int) -> s
     """
     container = ctx["container"]
     retry_in = container.settings.background_retry_seconds
-    work = process_delivery(container, delivery_pk)
+    work = process_delivery(container, delivery_pk, received_at_ms=received_at_ms)
     result = await after_outage("process_webhook_delivery", work, retry_in=retry_in, delivery=delivery_pk)
     if result.retry_in is not None:
         raise Retry(defer=result.retry_in)
