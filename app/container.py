@@ -14,6 +14,7 @@ from app.channels.outbound import PublicAddressBackend, url_origin
 from app.channels.transport import ChannelTransport
 from app.db.engine import Database
 from app.embedded_redis import redis_url
+from app.queue_codec import deserialize, serialize
 from app.redis_outage import LOST_CONNECTION, UntilDeadline
 from app.secrets import CredentialVault, load_cipher
 from app.settings import Settings
@@ -27,6 +28,16 @@ def arq_redis_settings(settings: Settings, *, ride_out_outages: bool = False) ->
     if not ride_out_outages:
         return found
     return replace(found, retry=UntilDeadline(), retry_on_error=list(LOST_CONNECTION))
+
+
+async def queue_pool(settings: Settings, *, ride_out_outages: bool = False) -> ArqRedis:
+    """A connection pool to the queue, reading and writing its messages as the workers do (app.queue_codec)."""
+    return await create_pool(
+        arq_redis_settings(settings, ride_out_outages=ride_out_outages),
+        default_queue_name=settings.queue_name,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+    )
 
 
 def channel_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -74,7 +85,5 @@ async def open_container(settings: Settings, *, ride_out_outages: bool = False) 
     """The shared resources; `ride_out_outages` for a worker's (arq_redis_settings)."""
     vault = CredentialVault(load_cipher(settings))  # first: a malformed SECRET_KEYS leaves no pool open behind it
     db = Database(settings.resolved_database_url)
-    redis = await create_pool(
-        arq_redis_settings(settings, ride_out_outages=ride_out_outages), default_queue_name=settings.queue_name
-    )
+    redis = await queue_pool(settings, ride_out_outages=ride_out_outages)
     return Container(settings=settings, db=db, redis=redis, vault=vault, http=channel_http_client(settings))

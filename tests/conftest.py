@@ -250,7 +250,13 @@ async def session_container(session_settings: Settings) -> AsyncIterator[Contain
 
 def container_on(session_container: Container, settings: Settings) -> Container:
     """The process's database, Redis connections and vault, enqueuing and publishing on `settings`' queue."""
-    redis = ArqRedis(session_container.redis.connection_pool, default_queue_name=settings.queue_name)
+    shared = session_container.redis
+    redis = ArqRedis(
+        shared.connection_pool,
+        default_queue_name=settings.queue_name,
+        job_serializer=shared.job_serializer,  # the queue's format (app.queue_codec): a worker drops any other
+        job_deserializer=shared.job_deserializer,
+    )
     return dataclasses.replace(session_container, settings=settings, redis=redis)
 
 

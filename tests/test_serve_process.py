@@ -23,11 +23,10 @@ import psutil
 import pytest
 import typer
 import uvicorn
-from arq import create_pool
-from arq.connections import RedisSettings
 from starlette.applications import Starlette
 
 from app.cli.commands import _serve
+from app.container import queue_pool
 from app.db.engine import Database
 from app.db.migrate import head_revision
 from app.domain.scopes import Scope
@@ -269,9 +268,7 @@ async def test_run_starts_everything_and_an_interrupt_stops_everything(
     assert len(workers) == 1, "run starts one worker process"
 
     # The worker `run` started takes jobs from the embedded Redis.
-    pool = await create_pool(
-        RedisSettings.from_dsn(f"unix://{var_dir / 'redis.sock'}"), default_queue_name=Settings().queue_name
-    )
+    pool = await queue_pool(Settings(redis_url=f"unix://{var_dir / 'redis.sock'}"))
     try:
         job = await pool.enqueue_job("check_readiness", _job_id=f"run-{uuid.uuid4().hex}")
         assert job is not None

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from arq.connections import create_pool
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.utils import to_unix_ms
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from typer.testing import CliRunner
 
 from app.channels.rate_limit import LATE_CREDIT
 from app.cli.commands import app as pimsync
-from app.container import Container, arq_redis_settings
+from app.container import Container, queue_pool
 from app.db.base import utcnow
 from app.db.engine import Database
 from app.db.models import Listing, SyncChunk, SyncJob
@@ -402,10 +401,7 @@ async def test_a_worker_rides_out_a_redis_restart_mid_job(
     await server.start()
     try:
         job = await trigger(shop_sync)
-        queue = await create_pool(
-            arq_redis_settings(server_settings := settings.model_copy(update={"redis_url": server.url})),
-            default_queue_name=server_settings.queue_name,
-        )
+        queue = await queue_pool(settings.model_copy(update={"redis_url": server.url}))
         await enqueue_plan(queue, job_id=parse_global_id(job["id"])[1], priority=1, stamp=utcnow())
         await queue.aclose()
         with running_worker(settings, tmp_path / "worker.log", REDIS_URL=server.url) as worker:
@@ -505,7 +501,7 @@ async def test_a_lost_chunk_message_is_queued_again_but_waiting_ones_are_not_cop
 async def test_services_sharing_a_redis_each_keep_their_own_messages(container: Container) -> None:
     """Two services on one Redis (each its own PIMSYNC_QUEUE, each its own database numbering rows alike) queue
     work for the same row ids at the same moment: arq keys jobs per Redis, so neither may drop the other's."""
-    other = await create_pool(arq_redis_settings(container.settings), default_queue_name=f"other:{uuid.uuid4().hex}")
+    other = await queue_pool(container.settings.model_copy(update={"queue_name": f"other:{uuid.uuid4().hex}"}))
     now = utcnow()
     row = 2_000_000_000 + int(time.time()) % 1_000_000
     try:

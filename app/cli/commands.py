@@ -192,11 +192,9 @@ async def _redis_answers(current: Settings) -> None:
     """Wait for Redis with arq's own tries, each said in the log, then exit 1 with one line if it never answers.
     The worker's own connections ride out an outage (arq_redis_settings), which at start-up would be half a minute
     of silence a try before a Redis that is not there is reported."""
-    from arq.connections import create_pool
+    from app.container import queue_pool
 
-    from app.container import arq_redis_settings
-
-    pool = await create_pool(arq_redis_settings(current), default_queue_name=current.queue_name)
+    pool = await queue_pool(current)
     await pool.aclose()
 
 
