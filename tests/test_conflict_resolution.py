@@ -369,6 +369,14 @@ async def test_a_conflict_whose_product_was_deleted_from_the_catalog_is_refused_
         assert error["code"] == "CHN-041" and "LAMP-1 was deleted from the catalog" in error["message"], error
         by_ids = (await gql(BULK, {"ids": [conflict["id"]], "resolution": resolution}))["bulkResolveConflicts"]
         assert by_ids["resolvedCount"] == 0 and [e["code"] for e in by_ids["userErrors"]] == ["CHN-041"]
+    # DISMISSED overall, but a field's override still asks to send the PIM's title: not a dismissal either.
+    overridden = {
+        "resolution": "DISMISSED",
+        "expectedVersion": conflict["version"],
+        "fieldOverrides": [{"field": "title", "resolution": "PIM_WINS"}],
+    }
+    refused = (await gql(RESOLVE, {"id": conflict["id"], "input": overridden}))["resolveConflict"]
+    assert [e["code"] for e in refused["userErrors"]] == ["CHN-041"], refused
     rule = {"connectorCode": "shop", "field": "title"}
     by_rule = (await gql(BULK, {"filter": rule, "resolution": "PIM_WINS"}))["bulkResolveConflicts"]
     assert by_rule == {"resolvedCount": 1, "userErrors": []}, "LAMP-2's conflict is decided, LAMP-1's is not"
