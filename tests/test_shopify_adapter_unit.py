@@ -1033,6 +1033,31 @@ async def test_throttled_is_a_rate_limit_with_the_wait_shopify_implies() -> None
     assert gate.observed == [RateSignal(available=12.0, capacity=1000.0, restore_rate=50.0)]
 
 
+@pytest.mark.parametrize(
+    ("cost", "wait"),
+    [
+        ({"requestedQueryCost": None}, 1 / 50),  # no cost named: a point's worth, not the whole bucket, nor none
+        ({"requestedQueryCost": 5}, 0.0),  # the bucket holds it already (another worker's request came first)
+        ({"requestedQueryCost": 112, "throttleStatus": {**THROTTLE, "restoreRate": 0}}, None),
+        ({"requestedQueryCost": 112, "throttleStatus": None}, None),
+    ],
+)
+async def test_a_throttled_answer_s_wait_is_what_its_cost_and_bucket_imply(
+    cost: dict[str, Any], wait: float | None
+) -> None:
+    """retry_after of a THROTTLED answer, from what it says of its cost and Shopify's bucket (12 of 1000 points
+    left, 50 a second): no wait where it names no refill rate or no bucket, the retry policy's own then."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bucket = {"throttleStatus": {**THROTTLE, "currentlyAvailable": 12.0, "restoreRate": 50.0}}
+        errors = [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]
+        return httpx.Response(200, json=answer(errors=errors, cost={**bucket, **cost}))
+
+    with pytest.raises(ChannelRateLimited) as caught:
+        await client_for(handler, RecordingGate()).execute(gql.PRODUCT_SET, {"input": {}})
+    assert caught.value.retry_after == (None if wait is None else pytest.approx(wait))
+
+
 async def test_a_throttled_write_goes_again_once_shopify_has_its_cost_not_later() -> None:
     """Shopify implies (cost - 1) / 50 s until its bucket holds the write's cost; the write was sent again only
     after twice that and more (the bucket, blocked that long, restarted empty and made it wait its cost again)."""
