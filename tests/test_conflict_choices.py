@@ -51,6 +51,17 @@ def test_overrides_are_checked_against_what_the_conflict_holds() -> None:
     problems = override_problems(fields, overrides)
     assert [(problem.index, problem.part) for problem in problems] == [(2, "locales"), (3, "field")]
     assert "the same in every locale" in problems[0].message and "title, price" in problems[1].message
+    assert "fed by price," in problems[0].message, "the attribute whose one value feeds every locale is named"
+
+
+def test_an_override_naming_a_locale_the_field_has_no_conflict_in_is_a_problem() -> None:
+    """Deciding title in de_DE where only its Arabic and French differ would decide nothing: refused, naming the
+    locales it has."""
+    fields = [title(AR_TITLE, FR_TITLE)]
+    overrides = [FieldOverride("title", Resolution.PIM_WINS, ("ar_AE", "de_DE"))]
+    [problem] = override_problems(fields, overrides)
+    assert (problem.index, problem.part) == (0, "locales")
+    assert problem.message == "field 'title' has no conflict in de_DE (it has: ar_AE, fr_FR)"
 
 
 def test_an_override_naming_no_locale_or_a_slot_named_before_is_a_problem() -> None:
