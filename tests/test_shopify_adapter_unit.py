@@ -435,6 +435,28 @@ def test_stock_goes_to_the_location_and_the_variant_is_tracked() -> None:
     assert unread["inventoryItem"] == {"tracked": True}
 
 
+@pytest.mark.parametrize(
+    ("fields", "sent"),
+    [
+        ({"inventoryQuantity": 2**31 - 1}, {"quantity": 2**31 - 1}),  # the largest GraphQL Int
+        ({"inventoryQuantity": -(2**31)}, {"quantity": -(2**31)}),  # the smallest: oversold stock is negative
+        ({"price": "999999999999999999.99"}, {"price": "999999999999999999.99"}),  # just under Shopify's limit
+        ({"compareAtPrice": "999999999999999999"}, {"compareAtPrice": "999999999999999999"}),
+        ({"weight": "0", "weightUnit": "GRAMS"}, {"weight": 0.0}),
+        ({"sku": "x" * 255}, {"sku": "x" * 255}),  # as long as Shopify stores
+    ],
+)
+def test_the_edge_values_shopify_takes_are_sent_as_they_are(fields: dict[str, Any], sent: dict[str, Any]) -> None:
+    """Each limit refuses only what is past it: the value at the very edge is sent, not failed as out of range."""
+    context = ExportContext("en", CONTEXT.shop_locales, "GRAMS", location_id="gid://shopify/Location/7")
+    [variant] = product_set_variables(doc(fields), context, None)["input"]["variants"]
+    read = {
+        "quantity": lambda: variant["inventoryQuantities"][0]["quantity"],
+        "weight": lambda: variant["inventoryItem"]["measurement"]["weight"]["value"],
+    }
+    assert {name: read[name]() if name in read else variant[name] for name in sent} == sent
+
+
 def test_a_mapped_sku_is_sent_and_an_empty_one_falls_back_to_the_pim_sku() -> None:
     [mapped] = product_set_variables(doc({"sku": "ATLAS-42"}), CONTEXT, None)["input"]["variants"]
     [cleared] = product_set_variables(doc({"sku": None}), CONTEXT, None)["input"]["variants"]
