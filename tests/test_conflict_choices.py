@@ -6,9 +6,18 @@ from typing import Any
 
 import pytest
 
-from app.domain.conflict_choices import DiffSelector, FieldOverride, override_problems, split_fields
-from app.domain.conflicts import Resolution
-from tests.conflict_fixtures import AR_BODY, AR_TITLE, FR_BODY, FR_TITLE, PRICE, body, field, title
+from app.domain.channels import FieldType
+from app.domain.conflict_choices import (
+    ChosenSlots,
+    DiffSelector,
+    FieldOverride,
+    override_problems,
+    split_fields,
+    stored_resolution,
+)
+from app.domain.conflicts import Resolution, Slot
+from app.domain.mappings import MappingDirection
+from tests.conflict_fixtures import AR_BODY, AR_TITLE, FR_BODY, FR_TITLE, PRICE, body, diff, field, title
 
 GONE = {"field": "title", "attributeCode": "name", "isLocaleSpecific": True, "direction": "EXPORT", "diffs": []}
 
@@ -79,3 +88,32 @@ def test_an_override_naming_no_locale_or_a_slot_named_before_is_a_problem() -> N
     problems = override_problems(fields, overrides)
     assert [(problem.index, problem.part) for problem in problems] == [(0, "locales"), (3, None), (5, None), (7, None)]
     assert "'title' in ar_AE, fr_FR is already decided by overrides 1, 2" in problems[1].message
+
+
+def _title_slot(pim_locale: str, channel_locale: str) -> Slot:
+    return Slot("title", channel_locale, pim_locale, "name", MappingDirection.BOTH, FieldType.STRING)
+
+
+def test_a_choice_holds_only_for_the_values_the_person_was_shown() -> None:
+    """PIM_WINS chosen for the Arabic and French titles: carried out where both sides still hold what was shown; where
+    the catalog or the channel moved on since, left to the connector's strategy and named, and a diff the check had
+    no slot for (its locale unmapped since) reported as not reached."""
+    chosen = ChosenSlots([title(AR_TITLE, FR_TITLE)], stored_resolution(Resolution.PIM_WINS))
+    ar, fr = _title_slot("ar_AE", "ar"), _title_slot("fr_FR", "fr")
+    assert chosen(ar, AR_TITLE["pimValue"], AR_TITLE["channelValue"]) is Resolution.PIM_WINS
+    assert chosen(fr, "Chaise en hêtre", FR_TITLE["channelValue"]) is None  # the catalog changed it since
+    assert chosen(ar, AR_TITLE["pimValue"], "كرسي جديد") is None  # the merchant changed it since
+    assert chosen(_title_slot("de_DE", "de"), "Stuhl", "Stuhl aus Holz") is None  # no diff was shown for it
+    assert chosen.stale == ["title (fr_FR)", "title (ar_AE)"]
+    assert chosen.unreached([ar]) == ["title (fr_FR)"]
+
+
+def test_a_value_fed_to_several_channel_locales_is_judged_by_the_diff_of_each() -> None:
+    """One PIM name (not localizable) feeds the French and the Arabic title: each channel locale's diff holds its own
+    channel value, and each is checked against its own."""
+    shared = title(diff(None, "fr", "Chair", "Chair v2", "Chaise"), diff(None, "ar", "Chair", "Chair v2", "كرسي"))
+    chosen = ChosenSlots([shared], stored_resolution(Resolution.CHANNEL_WINS))
+    for channel_locale, channel_value in (("fr", "Chaise"), ("ar", "كرسي")):
+        slot = Slot("title", channel_locale, None, "name", MappingDirection.BOTH, FieldType.STRING)
+        assert chosen(slot, "Chair v2", channel_value) is Resolution.CHANNEL_WINS, channel_locale
+    assert chosen.stale == []
