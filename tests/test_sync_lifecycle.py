@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from app.container import Container
 from app.db.base import utcnow
@@ -622,6 +622,57 @@ async def test_a_worker_stopped_while_it_announces_its_claim_hands_the_chunk_bac
     await handed_back(container, chunk.id)
     monkeypatch.undo()
     await run_chunk(container, chunk.id, worker="next")
+    job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (job["status"], job["syncedProducts"]) == ("COMPLETED", PRODUCTS), job
+
+
+async def test_a_worker_stopped_as_its_claim_commits_hands_the_chunk_back_at_once(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """A stop landing as the claim's COMMIT went out: the commit landed, the chunk RUNNING under the run's lease, but
+    the run was gone before the guard that hands a chunk back on a stop, so the next worker found it held and the job
+    stood still until the lease ran out. The claim now ends before the stop is taken, and the chunk is handed back."""
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    run: asyncio.Task[None] | None = None
+
+    def stopped_as_it_commits(*args: Any) -> None:
+        assert run is not None
+        if not run.cancelling():
+            run.cancel()
+
+    engine = container.db.write_engine.sync_engine
+    event.listen(engine, "commit", stopped_as_it_commits)  # the claim's is the run's first commit
+    try:
+        run = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    finally:
+        event.remove(engine, "commit", stopped_as_it_commits)
+    await handed_back(container, chunk.id)
+    await run_chunk(container, chunk.id, worker="next")
+    job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
+    assert (job["status"], job["syncedProducts"]) == ("COMPLETED", PRODUCTS), job
+
+
+async def test_a_worker_stopped_as_it_ends_its_job_ends_it(
+    shop_sync: GraphQLClient, served_shop: ServedShop, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop landing once the run had closed the job's last chunk, while it ended the job: the job's end was rolled
+    back, and the job showed RUNNING with every product sent until the next recovery sweep ended it. The end now
+    runs to its end before the stop is taken."""
+    global_id, _, [chunk] = await planned(shop_sync, container, size=PRODUCTS, count=1)
+    run: asyncio.Task[None] | None = None
+    finish_job = runner.finish_job
+
+    async def stopped_as_it_ends_the_job(*args: Any) -> Any:
+        assert run is not None
+        run.cancel()
+        return await finish_job(*args)
+
+    monkeypatch.setattr(runner, "finish_job", stopped_as_it_ends_the_job)
+    run = asyncio.create_task(run_chunk(container, chunk.id, worker="stopping"))
+    with pytest.raises(asyncio.CancelledError):
+        await run
     job = (await shop_sync(JOB, {"id": global_id}))["syncJob"]
     assert (job["status"], job["syncedProducts"]) == ("COMPLETED", PRODUCTS), job
 

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import event, text
@@ -33,6 +33,8 @@ _JSON = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.lo
 
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 
 def unreachable(exc: BaseException) -> bool:
@@ -129,9 +131,24 @@ async def to_its_end(work: Coroutine[Any, Any, None]) -> None:
         raise
 
 
-def _log_failure(task: asyncio.Future[None]) -> None:
+async def ended_before_stopping(work: Coroutine[Any, Any, T]) -> T:
+    """Await `work`, which a cancellation of the caller waits for: the caller is cancelled once `work` has ended
+    (what it returned dropped, what it raised logged), not in the middle of it.
+
+    For a short step whose end a stop must not leave unknown: a commit cut off as its COMMIT went out may have landed
+    with its caller gone (a chunk claimed by a run that is no longer there to hand it back)."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait((task,))
+        _log_failure(task)
+        raise
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.warning("db.session_end_failed", error=repr(task.exception()))
+        log.warning("db.step_failed_after_stop", error=repr(task.exception()))
 
 
 class Database:

@@ -32,7 +32,6 @@ have and none on the queue.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -42,6 +41,7 @@ from redis.exceptions import RedisError
 from app.channels.registry import channel_type_spec
 from app.container import Container
 from app.db.base import utcnow
+from app.db.engine import ended_before_stopping
 from app.db.models import SyncChunk, SyncJob
 from app.domain.channels import ChannelType
 from app.domain.sync import ChunkStatus, SyncJobStatus
@@ -141,14 +141,7 @@ async def enqueue_chunks(queue: Queue, chunk_ids: Sequence[int], *, priority: in
 
     A caller stopped meanwhile (a worker in a deploy) is stopped once the messages are sent: the chunks hold their
     job's turns already, and cut off, they waited those two minutes with nothing to bring a worker to them."""
-    sending = asyncio.ensure_future(_enqueue(queue, chunk_ids, priority=priority, stamp=stamp))
-    try:
-        await asyncio.shield(sending)
-    except asyncio.CancelledError:
-        await asyncio.wait((sending,))
-        if not sending.cancelled():
-            sending.exception()  # retrieved: the stop is what goes on
-        raise
+    await ended_before_stopping(_enqueue(queue, chunk_ids, priority=priority, stamp=stamp))
 
 
 async def _enqueue(queue: Queue, chunk_ids: Sequence[int], *, priority: int, stamp: datetime) -> None:

@@ -26,6 +26,7 @@ from app.channels.base import ChannelAdapter, CredentialsRejected
 from app.channels.factory import AdapterUnavailable
 from app.container import Container
 from app.db.base import utcnow
+from app.db.engine import ended_before_stopping
 from app.db.models import LEASE_OWNER_LENGTH, Connector, SyncChunk, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
@@ -79,29 +80,36 @@ async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None
     """
     lease = timedelta(seconds=container.settings.sync_lease_seconds)
     worker = f"{worker[: LEASE_OWNER_LENGTH - 9]}/{secrets.token_hex(4)}"
-    claim = await _claim(container, chunk_id, worker, lease)
-    if claim is None:
-        return
-    job_id = claim.job.id
     try:
-        await _announce(container, claim)
-        adapter, plan = await _prepare(container, claim)
-        async with _heartbeat(container, chunk_id, worker, lease):
-            handed_back = await _pages(container, claim, adapter, plan, worker, lease)
-        if handed_back:
-            await _hand_back(container, claim, worker)
-            return
-    except JobFailed as exc:
-        await _fail_job(container, claim, exc.reason)
-    except LeaseLost:
-        log.warning("sync.lease_lost", chunk=chunk_id, worker=worker)
-        return
+        await _run(container, chunk_id, worker, lease)
     except asyncio.CancelledError:
         # The worker is stopping (SIGTERM in a deploy): hand the chunk back now, not once its lease runs out;
         # whoever resumes it redoes at most the pages in flight, matching by SKU.
         await asyncio.shield(_release(container, chunk_id, worker))
         raise
-    await finish_job(container, job_id)
+
+
+async def _run(container: Container, chunk_id: int, worker: str, lease: timedelta) -> None:
+    """Claim, run and close the chunk. The steps that change what the job's rows say (the claim, a hand-back, the
+    close with the job's end, a failure) each run to their end before a stop is taken (ended_before_stopping): cut
+    off in its commit, a claim landed with no run left to hand the chunk back, and a close left its job RUNNING with
+    every chunk done, both until the next recovery sweep."""
+    claim = await ended_before_stopping(_claim(container, chunk_id, worker, lease))
+    if claim is None:
+        return
+    try:
+        await _announce(container, claim)
+        adapter, plan = await _prepare(container, claim)
+        async with _heartbeat(container, chunk_id, worker, lease):
+            closing = await _pages(container, claim, adapter, plan, worker, lease)
+        if closing is None:
+            await ended_before_stopping(_hand_back(container, claim, worker))
+        else:
+            await ended_before_stopping(_close(container, claim, worker, closing))
+    except JobFailed as exc:
+        await ended_before_stopping(_fail_job(container, claim, exc.reason))
+    except LeaseLost:
+        log.warning("sync.lease_lost", chunk=chunk_id, worker=worker)
 
 
 async def _hand_back(container: Container, claim: Claim, worker: str) -> None:
@@ -247,9 +255,9 @@ async def _prepare(container: Container, claim: Claim) -> tuple[ChannelAdapter, 
 
 async def _pages(
     container: Container, claim: Claim, adapter: ChannelAdapter, plan: ExportPlan, worker: str, lease: timedelta
-) -> bool:
-    """Pages in a pipeline: while one page is sent, the next is loaded and the one before is recorded; True when
-    the run's time ran out with pages left (the caller hands the chunk back), False when the chunk is closed.
+) -> ChunkStatus | None:
+    """Pages in a pipeline: while one page is sent, the next is loaded and the one before is recorded; None when
+    the run's time ran out with pages left (the caller hands the chunk back), else what the chunk is closed as.
 
     No page is started once settings.sync_run_seconds have passed since the first was, and a page slower than a
     quarter of that makes the next smaller (PagePace): a chunk slowed by its channel's rate goes on over several
@@ -335,9 +343,8 @@ async def _pages(
     finally:
         await _settle(loading, recording)
     if timed_out and not cancelled:
-        return True
-    await _close_chunk(container, claim, worker, ChunkStatus.CANCELLED if cancelled else ChunkStatus.DONE)
-    return False
+        return None
+    return ChunkStatus.CANCELLED if cancelled else ChunkStatus.DONE
 
 
 async def _settle(*tasks: asyncio.Task[Any] | None) -> None:
@@ -357,6 +364,12 @@ async def _cancel_requested(container: Container, job_id: int) -> bool:
     async with container.db.reader() as session:
         job = await SyncJobRepository(session).get_any(job_id)
     return job is None or job.cancel_requested
+
+
+async def _close(container: Container, claim: Claim, worker: str, status: ChunkStatus) -> None:
+    """Close the chunk, then end its job if that was the job's last open chunk."""
+    await _close_chunk(container, claim, worker, status)
+    await finish_job(container, claim.job.id)
 
 
 async def _close_chunk(container: Container, claim: Claim, worker: str, status: ChunkStatus) -> None:
