@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from app.channels import transport
 from app.container import Container
 from app.db.models import Conflict
+from app.repositories.events import EventRepository
 from app.services.conflicts import apply, notify
 from app.services.conflicts.apply import MAX_ATTEMPTS, apply_resolution, recover_resolutions
 from app.services.conflicts.service import ConflictService
@@ -169,6 +171,48 @@ async def test_a_resolution_outlasting_the_channels_downtime_waits_for_the_recov
     assert await recover_resolutions(container) == 1
     assert (await apply_resolution(container, parse_global_id(held["id"])[1])).status == "APPLIED"
     assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح برونزي"
+
+
+async def test_a_resolution_stopped_while_the_shop_takes_its_write_records_the_write_once(
+    gql: GraphQLClient,
+    served_shop: ServedShop,
+    container: Container,
+    tenant: TenantHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stop (a deploy's SIGTERM) landing while the shop took the PIM's value a person chose: the worker waited for
+    the shop's answer, then stopped before recording it, and the retry found the shop already holding that value,
+    wrote nothing, and recorded the resolution with no products.exported event for the write the shop took (events
+    are written with the change they tell of). The write is now recorded before the stop is taken, once."""
+    await conflict_in_arabic(gql, served_shop, container)
+    await sync(gql, container, syncType="INCREMENTAL")
+    [held] = await pending(gql)
+    decided = await gql(RESOLVE, {"id": held["id"], "input": {"resolution": "PIM_WINS"}})
+    assert decided["resolveConflict"]["userErrors"] == []
+    conflict_id = parse_global_id(held["id"])[1]
+    run: asyncio.Task[Any] | None = None
+    answered_even_if_stopped = transport._answered_even_if_stopped
+
+    async def stopped_while_the_shop_takes_it(exchange: Any) -> Any:
+        assert run is not None
+        run.cancel()
+        return await answered_even_if_stopped(exchange)
+
+    monkeypatch.setattr(transport, "_answered_even_if_stopped", stopped_while_the_shop_takes_it)
+    mark = len(served_shop.shop.requests)
+    run = asyncio.create_task(apply_resolution(container, conflict_id))
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    monkeypatch.undo()
+    await apply_resolution(container, conflict_id)  # arq's run of the message again, on the next worker
+
+    assert (await gql(APPLIED, {"id": held["id"]}))["conflict"]["appliedAt"] is not None
+    assert served_shop.shop.products["LAMP-1"].locales["ar"]["title"] == "مصباح برونزي"
+    assert len([r for r in served_shop.shop.requests[mark:] if r.method == "POST"]) == 1
+    async with container.db.reader() as session:
+        events = await EventRepository(session).latest(tenant.id)
+    exported = [event.payload for event in events if event.kind == "products.exported"]
+    assert [payload["source"] for payload in exported if "source" in payload] == [f"conflict {conflict_id}"]
 
 
 async def test_a_resolution_the_shop_asks_to_wait_for_is_tried_again_once_the_wait_is_over(

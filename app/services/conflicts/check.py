@@ -1,12 +1,16 @@
 """Checking one product against the channel now, outside any sync: for a webhook delivery, or to apply a
 person's resolution.
 
-Both run the very check a sync page runs (`send_products`, then
-`apply_outcomes` in one transaction), on a single product: a webhook never
-follows rules of its own. What is particular to a webhook is decided before
-the check: a delivery about a product the connector does not list, or older
-than the state already seen, changes nothing. An echo of the service's own
-write finds the channel equal to the base, so the check has nothing to do.
+Both run the very check a sync page runs (`read_products`, `write_items`,
+then `apply_outcomes` in one transaction), on a single product: a webhook
+never follows rules of its own. What is particular to a webhook is decided
+before the check: a delivery about a product the connector does not list, or
+older than the state already seen, changes nothing. An echo of the service's
+own write finds the channel equal to the base, so the check has nothing to do.
+
+A stop (a deploy's SIGTERM) cuts the reads short; once the write begins, the
+write and its record run to their end first, so its products.exported event
+is recorded once, with it.
 
 The product's listing is read again, locked, when the outcome is recorded:
 if a sync (or another delivery) recorded it meanwhile, this check's view is
@@ -15,22 +19,25 @@ out of date and `CheckRaced` asks the caller to run it again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.base import ChannelError, ChannelRateLimited, CredentialsRejected, WebhookEvent
+from app.channels.base import ChannelAdapter, ChannelError, ChannelRateLimited, CredentialsRejected, WebhookEvent
 from app.channels.factory import AdapterUnavailable
 from app.channels.webhooks import Topic
 from app.container import Container
 from app.db.base import utcnow
+from app.db.engine import ended_before_stopping
 from app.db.models import Connector, Product
 from app.domain.conflict_choices import ChosenSlots
 from app.domain.conflicts import PRODUCT_FAILED, Action, ConflictType, Outcome, Slot
 from app.domain.connectors import ConnectorStatus
 from app.domain.errors import ErrorCode
+from app.domain.export_plan import ExportPlan, ValueTable
 from app.domain.sync import ChangeAction
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
@@ -42,7 +49,7 @@ from app.services.mappings import MappingService
 from app.services.sync.adapters import open_adapter
 from app.services.sync.items import Item, failed, listing_mark, load_items, written
 from app.services.sync.outcomes import apply_outcomes
-from app.services.sync.pages import make_pass, send_products
+from app.services.sync.pages import make_pass, read_products, write_items
 
 log = structlog.get_logger(__name__)
 
@@ -156,22 +163,60 @@ async def check_product(
         items, values = await load_items(session, connector.tenant_id, connector.id, [ProductRow.of(product)], plan)
     item, seen = items[0], listing_mark(items[0].listing)
     how = make_pass(container, connector, plan, check_all=True, chosen=chosen, missing_kind=missing_kind)
+
+    async def write_and_record(adapter: ChannelAdapter) -> Checked:
+        await write_items(items, adapter, how)
+        if (busy := ChannelBusy.of_item(item)) is not None:
+            raise busy
+        return await _record(
+            container,
+            connector,
+            product,
+            plan=plan,
+            items=items,
+            values=values,
+            seen=seen,
+            source=source,
+            finish=finish,
+        )
+
     try:
-        await send_products(items, values, await open_adapter(container, connector), how)
+        adapter = await open_adapter(container, connector)
+        await read_products(items, values, adapter, how)
+        # A stop once the write begins waits for it and for its record (the transport waits for a write's answer
+        # anyway): cut off there, the retry found the channel holding the value it was to write, wrote nothing,
+        # and the products.exported event of the write the channel took was never recorded.
+        checked = await ended_before_stopping(write_and_record(adapter))
     except CredentialsRejected as exc:
         await credentials_rejected(container, connector.id, exc.summary)
         raise
-    if (busy := ChannelBusy.of_item(item)) is not None:
-        raise busy
+    for conflict_id in checked.conflicts:
+        await publish_conflict(container.redis, connector.tenant_id, connector.code, conflict_id)
+    return checked
+
+
+async def _record(
+    container: Container,
+    connector: Connector,
+    product: Product,
+    *,
+    plan: ExportPlan,
+    items: list[Item],
+    values: Mapping[int, ValueTable],
+    seen: tuple[Any, ...] | None,
+    source: str,
+    finish: Finish | None,
+) -> Checked:
+    """The product's outcome, the products.exported event of its write and the caller's `finish`, in one
+    transaction; CheckRaced when its listing was recorded since it was read (`seen`)."""
     async with container.db.transaction() as session:
         if not await ConnectorRepository(session).hold(connector.id):
             raise CheckRaced(f"connector '{connector.code}' was deleted meanwhile")
-        current = (await ListingRepository(session).for_products(connector.id, [product.id], for_update=True)).get(
-            product.id
-        )
+        listings = ListingRepository(session)
+        current = (await listings.for_products(connector.id, [product.id], for_update=True)).get(product.id)
         if listing_mark(current) != seen:
             raise CheckRaced(f"the listing of {product.sku} was recorded meanwhile")
-        item.listing = current
+        items[0].listing = current
         opened = await apply_outcomes(session, connector=connector, plan=plan, items=items, values=values, now=utcnow())
         if exported := written(items):
             EventRepository(session).record(
@@ -182,11 +227,9 @@ async def check_product(
                 sku=product.sku,
                 source=source,
             )
-        checked = Checked(item, opened)
+        checked = Checked(items[0], opened)
         if finish is not None:
             await finish(session, checked)
-    for conflict_id in opened:
-        await publish_conflict(container.redis, connector.tenant_id, connector.code, conflict_id)
     return checked
 
 

@@ -148,14 +148,18 @@ async def send_page(work: PageWork, adapter: ChannelAdapter, how: Pass) -> None:
 async def send_products(
     items: Sequence[Item], values: Mapping[int, ValueTable], adapter: ChannelAdapter, how: Pass
 ) -> None:
-    """Build each product's export from its values, then check and send it (`send_items`)."""
+    """Build each product's export from its values, then check (`read_products`) and send it (`write_items`)."""
+    await read_products(items, values, adapter, how)
+    await write_items(items, adapter, how)
+
+
+async def read_products(
+    items: Sequence[Item], values: Mapping[int, ValueTable], adapter: ChannelAdapter, how: Pass
+) -> None:
+    """Build each product's export from its values, read the channel and reconcile each product: what to write,
+    and nothing written yet."""
     for item in items:
         _decide(item, how.plan, values.get(item.product.id, {}), force=how.force, named=how.named)
-    await send_items(items, adapter, how)
-
-
-async def send_items(items: Sequence[Item], adapter: ChannelAdapter, how: Pass) -> None:
-    """Everything after the PIM side is decided: the channel is read, each product reconciled, then written."""
     pending = (ChangeAction.CREATE, ChangeAction.UPDATE)
     to_read = [
         item
@@ -167,6 +171,11 @@ async def send_items(items: Sequence[Item], adapter: ChannelAdapter, how: Pass) 
     for item in to_read:
         if item.action is not ChangeAction.FAIL and item.read:
             _reconcile(item, how, times)
+
+
+async def write_items(items: Sequence[Item], adapter: ChannelAdapter, how: Pass) -> None:
+    """Write what `read_products` decided (a dry run only checks it), and read back what the channel stored."""
+    pending = (ChangeAction.CREATE, ChangeAction.UPDATE)
     if how.dry_run:
         await _check(adapter, [item for item in items if item.action in pending], how.retry)
         return
