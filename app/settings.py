@@ -142,7 +142,14 @@ class Settings(BaseSettings):
     """How long a finished sync job (with the per-product changes and errors it recorded) and a domain event are
     kept before the workers delete them; 0: for ever. A full sync records a change for every product it went
     through, so a connector synced daily adds its catalog's size to the history each day. Each connector's newest
-    job is kept whatever its age: it is the connector's lastJob and its localeSyncStatus."""
+    job is kept whatever its age: it is the connector's lastJob and its localeSyncStatus. A conflict the service
+    decided itself (the connector's strategy, or a sync that found it settled) goes with this history too."""
+    conflict_retention_days: float = Field(
+        default=365.0, ge=0, le=36500, validation_alias="PIMSYNC_CONFLICT_RETENTION_DAYS"
+    )
+    """How long a conflict a person decided (resolved or dismissed) is kept, counted from the decision, before the
+    workers delete it; 0: for ever. Longer than the sync history, as it is the record of people's decisions and grows
+    only as fast as they make them. A PENDING conflict, and a decision not yet carried out, are never deleted."""
     graphql_max_body_bytes: int = Field(
         default=GRAPHQL_MAX_BODY_BYTES, gt=0, validation_alias="PIMSYNC_GRAPHQL_MAX_BODY_BYTES"
     )
@@ -237,6 +244,10 @@ class Settings(BaseSettings):
     @property
     def history_retention(self) -> timedelta | None:
         return timedelta(days=self.history_retention_days) if self.history_retention_days else None
+
+    @property
+    def conflict_retention(self) -> timedelta | None:
+        return timedelta(days=self.conflict_retention_days) if self.conflict_retention_days else None
 
     @property
     def uses_embedded_redis(self) -> bool:

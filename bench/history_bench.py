@@ -24,6 +24,11 @@ What is timed, at both sizes, each measured once on its own connector:
   of its own with its changes and errors. Baseline, in the same run on a
   history of the same size: the same jobs deleted in batches of WALK_BATCH
   ids, one statement and transaction each.
+- The same purge of decided conflicts past PIMSYNC_CONFLICT_RETENTION_DAYS:
+  `--conflicts` people's decisions carried out long ago, among one in ten
+  not yet carried out (kept, walked past). Baseline, on as many of a
+  connector of its own: the same rows deleted in batches of CONFLICT_BATCH
+  ids, one statement and transaction each.
 - bulkResolveConflicts by filter (ConflictService.bulk_resolve, DISMISSED,
   the connector's code): batches of BULK_BATCH conflicts, each decided with
   its event in one transaction and queued for applying after it commits.
@@ -64,12 +69,14 @@ from app.db.models import ApiToken, Conflict, Connector, Product, SyncJob, SyncJ
 from app.domain.conflicts import Resolution
 from app.services.conflicts.service import BULK_BATCH, BulkFilter, BulkRequest, ConflictService
 from app.services.connectors import ConnectorService
-from app.services.retention import WALK_BATCH, purge_old_history
+from app.services.retention import CONFLICT_BATCH, WALK_BATCH, purge_old_history
 from app.settings import Environment, Settings
 
 MACHINE_REDIS = "redis://127.0.0.1:6379/0"
 WRITE = 5_000
 AT = datetime(2026, 1, 1, tzinfo=UTC)
+DECIDED_AT = AT - timedelta(days=400)
+"""Past the default PIMSYNC_CONFLICT_RETENTION_DAYS whenever the bench runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +203,29 @@ async def pending(container: Container, tenant_id: int, connector_id: int, produ
     await write(container, Conflict, rows)
 
 
+async def decided(container: Container, tenant_id: int, connector_id: int, products: list[int]) -> list[int]:
+    """A person's decision on each product, carried out long ago but for one in ten still to carry out."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "connector_id": connector_id,
+            "product_id": product,
+            "product_sku": f"SKU-{n}",
+            "conflict_type": "field_mismatch",
+            "resolution_status": "DISMISSED",
+            "fields": [],
+            "detected_at": DECIDED_AT,
+            "resolved_at": DECIDED_AT + timedelta(seconds=n),
+            "resolved_by": "token:bench",
+            "resolution": {"resolution": "DISMISSED", "overrides": []},
+            "applied_at": None if n % 10 == 0 else DECIDED_AT + timedelta(seconds=n + 1),
+            "apply_queued_at": DECIDED_AT + timedelta(seconds=n),
+        }
+        for n, product in enumerate(products)
+    ]
+    return await write(container, Conflict, rows)
+
+
 class Statements:
     def __init__(self, container: Container) -> None:
         self.count = 0
@@ -237,6 +267,24 @@ async def timed_purge(container: Container, tenant_id: int, options: Options, jo
                 delete(SyncJob).where(SyncJob.id.in_(ids[start : min(start + WALK_BATCH, len(ids) - 1)]))
             )
     return seconds / (jobs - 1), (time.perf_counter() - started) / (jobs - 1)
+
+
+async def timed_conflict_purge(container: Container, tenant_id: int, products: list[int]) -> tuple[float, float]:
+    """The purge's time and its baseline's, per conflict deleted, on two connectors' decisions on `products`."""
+    purged_id = await connector(container, tenant_id, f"decided{len(products)}")
+    await decided(container, tenant_id, purged_id, products)
+    started = time.perf_counter()
+    purged = await purge_old_history(container)
+    seconds = time.perf_counter() - started
+    gone = len(products) - len(products[::10])
+    assert purged.conflicts == gone, (purged, gone)
+    base_id = await connector(container, tenant_id, f"base_decided{len(products)}")
+    ids = [pk for n, pk in enumerate(await decided(container, tenant_id, base_id, products)) if n % 10]
+    started = time.perf_counter()
+    for start in range(0, len(ids), CONFLICT_BATCH):
+        async with container.db.transaction() as session:
+            await session.execute(delete(Conflict).where(Conflict.id.in_(ids[start : start + CONFLICT_BATCH])))
+    return seconds / gone, (time.perf_counter() - started) / gone
 
 
 async def timed_bulk(container: Container, tenant_id: int, token_id: int, code: str) -> tuple[float, int, int]:
@@ -292,6 +340,7 @@ async def measure(container: Container, options: Options) -> None:
     sizes = (options.conflicts, options.conflicts * 4)
     tenant_id, token_id, products = await tenant_and_products(container, sizes[1])
     purges = [await timed_purge(container, tenant_id, options, jobs) for jobs in (options.jobs, options.jobs * 4)]
+    conflict_purges = [await timed_conflict_purge(container, tenant_id, products[:size]) for size in sizes]
     deletes: list[float] = []
     for n, jobs in enumerate((options.jobs, options.jobs * 4)):
         connector_id = await connector(container, tenant_id, f"old{n}")
@@ -320,6 +369,12 @@ async def measure(container: Container, options: Options) -> None:
             f" {per / base:.1f}x the baseline ({base * 1e6:.0f} us)"
         )
     print(f"history purge per job, large/small: {purges[1][0] / purges[0][0]:.2f} (1 = linear)")
+    for size, (per, base) in zip(sizes, conflict_purges, strict=True):
+        print(
+            f"purge of {size - len(range(0, size, 10)):,} decided conflicts (and {len(range(0, size, 10)):,} kept):"
+            f" {per * 1e6:.0f} us per conflict; {per / base:.1f}x the baseline ({base * 1e6:.0f} us)"
+        )
+    print(f"conflict purge per conflict, large/small: {conflict_purges[1][0] / conflict_purges[0][0]:.2f} (1 = linear)")
     for size, (per, statements), base in zip(sizes, bulks, baselines, strict=True):
         batches = -(-size // BULK_BATCH)
         print(

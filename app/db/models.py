@@ -441,6 +441,7 @@ class DomainEvent(Base):
 
 
 UNAPPLIED = "applied_at IS NULL AND apply_error IS NULL AND resolution_status != 'PENDING'"
+DECIDED = "resolution_status != 'PENDING'"
 
 
 class Conflict(Base):
@@ -484,6 +485,14 @@ class Conflict(Base):
             "id",
             sqlite_where=text(UNAPPLIED),
             postgresql_where=text(UNAPPLIED),
+        ),
+        # The retention purge walks the decisions oldest first (resolved_at, id): not the whole table each hour.
+        Index(
+            "ix_conflicts_decided",
+            "resolved_at",
+            "id",
+            sqlite_where=text(DECIDED),
+            postgresql_where=text(DECIDED),
         ),
         NEVER_REUSED_IDS,
     )

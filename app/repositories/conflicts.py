@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, not_, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Conflict, Connector, Product
@@ -34,6 +34,19 @@ class ConflictFilter:
     resolution_status: str | None = None
     product_sku: str | None = None
     ids: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionKey:
+    """Where a walk of the decided conflicts, oldest decision first, has got to: the last one's time and id."""
+
+    resolved_at: datetime
+    id: int
+
+
+SERVICE_DECIDED_BY = ("strategy", "sync:")
+"""`resolved_by` of a decision the service made itself: the connector's strategy ("strategy"), or a sync that found
+the conflict settled ("sync: <why>"). Any other is a person's ("token:<name>")."""
 
 
 class ConflictRepository:
@@ -246,6 +259,40 @@ class ConflictRepository:
         """The connector's resolutions holding a turn, neither applied nor given up on, oldest turn first."""
         statement = _unapplied().where(Conflict.connector_id == connector_id, Conflict.apply_queued_at.is_not(None))
         return list(await self.session.scalars(statement.order_by(Conflict.apply_queued_at).limit(limit)))
+
+    async def delete_decided_before(
+        self, cutoff: datetime, *, by_the_service: bool, after: DecisionKey | None, limit: int
+    ) -> tuple[int, DecisionKey | None]:
+        """Delete up to `limit` conflicts decided before `cutoff` (by the service, or by a person) and carried out or
+        given up on, oldest decision first after `after`, read through ix_conflicts_decided; returns how many went and
+        where the walk got to, for the next call to go on from (the rows it passed over are not read again).
+
+        A PENDING conflict is still to be decided, and a decision not yet carried out is work still to do: neither
+        goes."""
+        key = tuple_(Conflict.resolved_at, Conflict.id)
+        statement = (
+            select(Conflict.id, Conflict.resolved_at)
+            .where(Conflict.resolution_status != ResolutionStatus.PENDING.value, Conflict.resolved_at < cutoff)
+            .where(or_(Conflict.applied_at.is_not(None), Conflict.apply_error.is_not(None)))
+            .where(_decided_by_the_service() if by_the_service else not_(_decided_by_the_service()))
+            .order_by(Conflict.resolved_at, Conflict.id)
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(key > tuple_(after.resolved_at, after.id))
+        rows = list(await self.session.execute(statement))
+        if not rows:
+            return 0, after
+        await self.session.execute(delete(Conflict).where(Conflict.id.in_([row[0] for row in rows])))
+        last_id, last_at = rows[-1]
+        assert last_at is not None  # resolved_at < cutoff
+        return len(rows), DecisionKey(last_at, last_id)
+
+
+def _decided_by_the_service() -> ColumnElement[bool]:
+    by = func.coalesce(Conflict.resolved_by, "")
+    strategy, sync = SERVICE_DECIDED_BY
+    return or_(by == strategy, by.startswith(sync, autoescape=True))
 
 
 _UNAPPLIED = (

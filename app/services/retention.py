@@ -1,9 +1,16 @@
 """How long the service keeps its history: a finished sync job, with the per-product changes and errors it recorded,
-and a domain event go once older than PIMSYNC_HISTORY_RETENTION_DAYS (settings.history_retention).
+a domain event and a conflict the service decided itself go once older than PIMSYNC_HISTORY_RETENTION_DAYS
+(settings.history_retention); a conflict a person decided, once older than PIMSYNC_CONFLICT_RETENTION_DAYS
+(settings.conflict_retention).
 
 A full sync records a change for every product it goes through, so without this a connector synced daily added its
 catalog's size to the database every day, for ever. Each connector's newest job stays whatever its age: it is the
-connector's lastJob, and its localeSyncStatus is read from it."""
+connector's lastJob, and its localeSyncStatus is read from it.
+
+A connector's strategy decides a conflict on every sync that finds one, so those decisions pile up as fast as the
+jobs' changes and go with them. People's decisions are their record of what they chose, and grow only as fast as
+they decide: they are kept longer (a year by default). A PENDING conflict, and a decision no worker has carried out
+yet, never go."""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import structlog
 
 from app.container import Container
 from app.domain.sync import SyncJobStatus
+from app.repositories.conflicts import ConflictRepository, DecisionKey
 from app.repositories.events import EventRepository
 from app.repositories.sync_jobs import JobAge, SyncJobRepository
 
@@ -29,6 +37,8 @@ ROWS_PER_DELETE = 10_000
 jobs of a frequent incremental sync go hundreds at a time, a full sync of a large catalog on its own."""
 EVENT_BATCH = 1000
 """Events one transaction deletes: a short lock each, however many piled up."""
+CONFLICT_BATCH = 1000
+"""Conflicts one transaction deletes (each carries its fields' values, larger than a job's change)."""
 PURGE_SECONDS = 120.0
 """Work one run does at most, well inside arq's job timeout: where a first run faces years of history, the next
 runs (hourly) carry on from where it stopped, since the walk starts at the oldest."""
@@ -38,25 +48,31 @@ runs (hourly) carry on from where it stopped, since the walk starts at the oldes
 class Purged:
     jobs: int = 0
     events: int = 0
+    conflicts: int = 0
 
 
 async def purge_old_history(container: Container) -> Purged:
-    """Delete the jobs and events past the retention, oldest first, for at most PURGE_SECONDS."""
-    retention = container.settings.history_retention
-    if retention is None:
-        return Purged()
-    cutoff = datetime.fromtimestamp(container.clock(), UTC) - retention
+    """Delete the jobs, events and decided conflicts past their retention, oldest first, for at most PURGE_SECONDS."""
+    settings = container.settings
+    now = datetime.fromtimestamp(container.clock(), UTC)
     clock = asyncio.get_running_loop().time
     until = clock() + PURGE_SECONDS
 
     def in_time() -> bool:
         return clock() < until
 
-    purged = Purged(
-        jobs=await _purge_jobs(container, cutoff, in_time), events=await _purge_events(container, cutoff, in_time)
-    )
-    if purged.jobs or purged.events:
-        log.info("history.purged", jobs=purged.jobs, events=purged.events, older_than=cutoff.isoformat())
+    jobs = events = conflicts = 0
+    if settings.history_retention is not None:
+        cutoff = now - settings.history_retention
+        jobs = await _purge_jobs(container, cutoff, in_time)
+        events = await _purge_events(container, cutoff, in_time)
+        conflicts = await _purge_conflicts(container, cutoff, by_the_service=True, in_time=in_time)
+    if settings.conflict_retention is not None:
+        cutoff = now - settings.conflict_retention
+        conflicts += await _purge_conflicts(container, cutoff, by_the_service=False, in_time=in_time)
+    purged = Purged(jobs=jobs, events=events, conflicts=conflicts)
+    if purged != Purged():
+        log.info("history.purged", jobs=jobs, events=events, conflicts=conflicts)
     return purged
 
 
@@ -117,5 +133,23 @@ async def _purge_events(container: Container, cutoff: datetime, in_time: Callabl
             deleted = await EventRepository(session).delete_oldest_before(cutoff, limit=EVENT_BATCH)
         purged += deleted
         if deleted < EVENT_BATCH:
+            break
+    return purged
+
+
+async def _purge_conflicts(
+    container: Container, cutoff: datetime, *, by_the_service: bool, in_time: Callable[[], bool]
+) -> int:
+    """The conflicts decided before `cutoff` (by the service, or by a person) and carried out, CONFLICT_BATCH a
+    transaction; the walk goes on from where the batch before ended, so the decisions it keeps are read once."""
+    purged = 0
+    after: DecisionKey | None = None
+    while in_time():
+        async with container.db.transaction() as session:
+            deleted, after = await ConflictRepository(session).delete_decided_before(
+                cutoff, by_the_service=by_the_service, after=after, limit=CONFLICT_BATCH
+            )
+        purged += deleted
+        if deleted < CONFLICT_BATCH:
             break
     return purged
