@@ -6,25 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import insert, update
 
 from app.container import Container
+from app.db.base import utcnow
 from app.db.engine import Database
+from app.db.models import Conflict, WebhookDelivery
 from app.services import webhooks
 from app.services.conflicts import apply
 from app.services.conflicts.apply import apply_resolution, recover_resolutions
 from app.services.conflicts.queue import APPLY_TASK
+from app.services.turns import TurnKey, requeue_lost
 from app.services.webhooks import PROCESS_TASK, process_delivery, recover_webhook_deliveries
 from app.settings import Settings
 from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import set_up_catalog, upsert
-from tests.conflict_fixtures import BULK, CONFLICTS, RESOLVE
-from tests.conftest import GraphQLClient
+from tests.conflict_fixtures import AR_TITLE, BULK, CONFLICTS, RESOLVE, SKUS, Shop, open_shop, title
+from tests.conftest import GraphQLClient, TenantHandle
 from tests.connector_fixtures import (
     CONNECTOR,
     SAVE_MAPPINGS,
@@ -279,3 +284,99 @@ async def test_a_bursts_turns_are_handed_on_as_each_ends_and_recovered_when_a_wo
         assert (await process_delivery(container, delivery_pk)).status == "PROCESSED"
     assert [(row.status, row.attempts) for row in await deliveries(db, path)] == [("PROCESSED", 1)] * 3
     assert await recover_webhook_deliveries(container) == 0
+
+
+LOST = 5
+"""Turns whose message Redis lost (an outage, a restart without persistence), more than two batches of two."""
+
+
+async def stranded_resolutions(shop: Shop) -> list[int]:
+    """A person's decision on each product, holding its connector's turn for an hour with no message queued."""
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    ids = []
+    for n, sku in enumerate(SKUS[:LOST]):
+        pk = await shop.seed("shop", sku, title(AR_TITLE), status="PIM_WINS")
+        async with shop.db.transaction() as session:
+            await session.execute(
+                update(Conflict)
+                .where(Conflict.id == pk)
+                .values(
+                    resolution={"resolution": "PIM_WINS", "overrides": []},
+                    resolved_by="token:test",
+                    resolved_at=an_hour_ago,
+                    apply_queued_at=an_hour_ago + timedelta(seconds=LOST - n),  # not in id order
+                )
+            )
+        ids.append(pk)
+    return ids
+
+
+async def test_a_sweep_queues_again_every_lost_resolution_of_a_backlog_larger_than_a_batch(
+    gql: GraphQLClient,
+    served_shop: ServedShop,
+    db: Database,
+    tenant: TenantHandle,
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep queued one batch (200) and left the rest to its next runs, twice a minute: after an outage that
+    stranded 10,000 resolutions they waited up to 25 minutes. It now goes on, batch after batch, until none is
+    left."""
+    monkeypatch.setattr(apply, "RECOVERY_BATCH", 2)
+    shop = await open_shop(gql, served_shop, db, tenant, ("shop",))
+    ids = await stranded_resolutions(shop)
+    assert await recover_resolutions(container) == LOST
+    assert await queued_applies(container) == set(ids)
+
+
+async def test_a_sweep_queues_again_every_lost_delivery_of_a_backlog_larger_than_a_batch(
+    gql: GraphQLClient,
+    served_shop: ServedShop,
+    db: Database,
+    tenant: TenantHandle,
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webhooks, "RECOVERY_BATCH", 2)
+    shop = await open_shop(gql, served_shop, db, tenant, ("shop",))
+    a_minute_ago = utcnow() - timedelta(minutes=1)
+    rows = [
+        {
+            "tenant_id": tenant.id,
+            "connector_id": shop.connector_ids["shop"],
+            "delivery_id": f"lost-{n}",
+            "topic": "product.updated",
+            "payload": {"id": n},
+            "received_at": a_minute_ago,
+            "queued_at": a_minute_ago + timedelta(seconds=LOST - n),
+        }
+        for n in range(LOST)
+    ]
+    async with db.transaction() as session:
+        ids = list(await session.scalars(insert(WebhookDelivery).returning(WebhookDelivery.id), rows))
+    assert await recover_webhook_deliveries(container) == LOST
+    assert await queued(container, PROCESS_TASK, "delivery_pk") == set(ids)
+
+
+async def test_a_sweep_stops_at_its_time_budget_and_at_the_first_message_redis_does_not_take() -> None:
+    """Oldest first, so the next sweep goes on with the oldest left."""
+    backlog = [(datetime(2026, 1, 1, tzinfo=UTC), n) for n in range(7)]
+    offered: list[int] = []
+
+    async def read(after: TurnKey | None) -> list[TurnKey]:
+        return [turn for turn in backlog if after is None or turn > after][:2]
+
+    async def offer(turns: Sequence[TurnKey]) -> bool:
+        offered.extend(n for _, n in turns)
+        return True
+
+    assert await requeue_lost(read, lambda turn: turn, offer, batch=2) == (7, True)
+    assert offered == list(range(7))
+    offered.clear()
+    assert await requeue_lost(read, lambda turn: turn, offer, batch=2, seconds=0) == (2, True)
+    assert offered == [0, 1]
+
+    async def refused(turns: Sequence[TurnKey]) -> bool:
+        return False
+
+    assert await requeue_lost(read, lambda turn: turn, refused, batch=2) == (2, False)

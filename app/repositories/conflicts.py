@@ -193,10 +193,13 @@ class ConflictRepository:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
 
-    async def queued_unapplied(self, queued_before: datetime, *, limit: int) -> list[Conflict]:
+    async def queued_unapplied(
+        self, queued_before: datetime, *, after: tuple[datetime, int] | None = None, limit: int
+    ) -> list[Conflict]:
         """Decided by a person, neither applied nor given up on, holding a turn on the queue since before
-        `queued_before`, on a connector that is not paused or in ERROR (resumeConnector queues those: `queued_of`).
-        Resolutions waiting their turn are not among them: turns are handed out (`waiting_for_turns`)."""
+        `queued_before`, on a connector that is not paused or in ERROR (resumeConnector queues those: `queued_of`),
+        oldest turn first after `after` (turn time, id). Resolutions waiting their turn are not among them: turns
+        are handed out (`waiting_for_turns`)."""
         statement = (
             _unapplied()
             .join(Connector, Connector.id == Conflict.connector_id)
@@ -205,7 +208,10 @@ class ConflictRepository:
                 Connector.status.not_in([ConnectorStatus.PAUSED.value, ConnectorStatus.ERROR.value]),
             )
         )
-        return list(await self.session.scalars(statement.order_by(Conflict.apply_queued_at).limit(limit)))
+        if after is not None:
+            statement = statement.where(tuple_(Conflict.apply_queued_at, Conflict.id) > tuple_(*after))
+        statement = statement.order_by(Conflict.apply_queued_at, Conflict.id).limit(limit)
+        return list(await self.session.scalars(statement))
 
     async def applies_holding_turns(self, connector_id: int) -> int:
         """The connector's resolutions queued or being carried out: each holds one of its turns."""

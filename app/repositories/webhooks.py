@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,8 @@ class QueuedDelivery:
 
     id: int
     received_at: datetime
+    queued_at: datetime | None = None
+    """When it was given its turn, where a recovery sweep read it (`queued_before`): where the next read goes on."""
 
 
 class WebhookRepository:
@@ -108,19 +110,26 @@ class WebhookRepository:
             .values(outcome=outcome)
         )
 
-    async def queued_before(self, cutoff: datetime, *, limit: int) -> list[QueuedDelivery]:
-        """PENDING deliveries holding their connector's turn since before `cutoff`, oldest first; not those of a
-        paused connector, which wait for resumeConnector to queue them (`queued_of`) rather than being queued again
-        every recovery. Deliveries waiting their turn are not among them: turns are handed out (`waiting_for_turns`)."""
+    async def queued_before(
+        self, cutoff: datetime, *, after: tuple[datetime, int] | None = None, limit: int
+    ) -> list[QueuedDelivery]:
+        """PENDING deliveries holding their connector's turn since before `cutoff`, oldest first after `after` (turn
+        time, id); not those of a paused connector, which wait for resumeConnector to queue them (`queued_of`) rather
+        than being queued again every recovery. Deliveries waiting their turn are not among them: turns are handed
+        out (`waiting_for_turns`)."""
         statement = (
-            select(WebhookDelivery.id, WebhookDelivery.received_at)
+            select(WebhookDelivery.id, WebhookDelivery.received_at, WebhookDelivery.queued_at)
             .join(Connector, Connector.id == WebhookDelivery.connector_id)
             .where(_PENDING, WebhookDelivery.queued_at < cutoff)
             .where(Connector.status != ConnectorStatus.PAUSED.value)
-            .order_by(WebhookDelivery.queued_at, WebhookDelivery.id)
-            .limit(limit)
         )
-        return [QueuedDelivery(row[0], row[1]) for row in await self.session.execute(statement)]
+        if after is not None:
+            statement = statement.where(tuple_(WebhookDelivery.queued_at, WebhookDelivery.id) > tuple_(*after))
+        statement = statement.order_by(WebhookDelivery.queued_at, WebhookDelivery.id).limit(limit)
+        return [
+            QueuedDelivery(pk, received_at, queued_at)
+            for pk, received_at, queued_at in await self.session.execute(statement)
+        ]
 
     async def queued_of(self, connector_id: int, *, limit: int) -> list[QueuedDelivery]:
         """The connector's PENDING deliveries holding one of its turns, oldest first."""

@@ -47,7 +47,7 @@ from app.domain.webhooks import DeliveryStatus
 from app.repositories.webhooks import NewDelivery, QueuedDelivery, WebhookRepository
 from app.secrets import CredentialsUnreadable, Unsealed
 from app.services.sync.queue import Queue, message_id, ms, waited_on_start
-from app.services.turns import take_connector_turns
+from app.services.turns import TurnKey, requeue_lost, take_connector_turns
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +58,9 @@ RECOVER_AFTER = timedelta(seconds=10)
 """A PENDING delivery holding its connector's turn for longer than this may have lost its queue message (or never
 had one): queue it again (one still queued, or waiting to be tried again, keeps its message: arq drops the second
 under the same id)."""
-RECOVERY_BATCH = 500
+RECOVERY_BATCH = 1000
+"""Lost deliveries one read of a recovery sweep queues again; the sweep goes on to the next until none is left.
+Each read sorts every lost one: larger batches read a backlog of 20,000 in fewer passes."""
 ENQUEUE_TIMEOUT_SECONDS = 2.0
 """An unreachable Redis must not hold up the channel's answer; recovery queues the delivery later."""
 MAX_OUTCOME_LENGTH = 1000
@@ -397,25 +399,38 @@ async def _process(container: Container, row: WebhookDelivery, channel_type: str
 
 
 async def recover_webhook_deliveries(container: Container) -> int:
-    """Queue every PENDING delivery holding its connector's turn for more than RECOVER_AFTER, then hand out the
-    turns of connectors left with fewer than they may have; returns how many of each.
+    """Queue every PENDING delivery holding its connector's turn for more than RECOVER_AFTER, RECOVERY_BATCH at a
+    time until none is left (app.services.turns.requeue_lost), then hand out the turns of connectors left with fewer
+    than they may have; returns how many of each.
 
     Their job ids are fixed, so one still queued (or running, or waiting for
     a retry) is not queued twice. A paused connector's deliveries are left to
     wait for resumeConnector (`queue_waiting_deliveries`), not queued again
     every time this runs.
     """
+    cutoff, batch = utcnow() - RECOVER_AFTER, RECOVERY_BATCH
+
+    async def read(after: TurnKey | None) -> list[QueuedDelivery]:
+        async with container.db.reader() as session:
+            return await WebhookRepository(session).queued_before(cutoff, after=after, limit=batch)
+
+    async def offer(lost: Sequence[QueuedDelivery]) -> bool:
+        return await _offer(container, lost)
+
+    lost, queueing = await requeue_lost(read, _turn_key, offer, batch=batch)
     async with container.db.reader() as session:
-        deliveries = WebhookRepository(session)
-        lost = await deliveries.queued_before(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
-        short = await deliveries.waiting_for_turns(container.settings.checks_per_connector)
-    if await _offer(container, lost):
-        for connector_id in short:
-            if not await take_delivery_turns(container, connector_id):
-                break
+        short = await WebhookRepository(session).waiting_for_turns(container.settings.checks_per_connector)
+    for connector_id in short if queueing else []:
+        if not await take_delivery_turns(container, connector_id):
+            break
     if lost or short:
-        log.info("webhook.recovered", deliveries=len(lost), connectors_given_turns=len(short))
-    return len(lost) + len(short)
+        log.info("webhook.recovered", deliveries=lost, connectors_given_turns=len(short))
+    return lost + len(short)
+
+
+def _turn_key(delivery: QueuedDelivery) -> TurnKey:
+    assert delivery.queued_at is not None  # read with its turn's time (queued_before)
+    return delivery.queued_at, delivery.id
 
 
 async def take_delivery_turns(container: Container, connector_id: int) -> bool:

@@ -17,6 +17,7 @@ turn on the queue to the next resolution waiting for one (queue.py).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,6 +37,7 @@ from app.services.conflicts.check import ChannelBusy, Checked, CheckRaced, check
 from app.services.conflicts.queue import WAITING, enqueue_apply, take_apply_turns
 from app.services.sync.items import failed
 from app.services.sync.queue import ms
+from app.services.turns import TurnKey, requeue_lost
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +47,9 @@ one the channel keeps refusing for now is left to the recovery sweep."""
 RECOVER_AFTER = timedelta(seconds=30)
 """A resolution not applied this long after it was given its turn may have lost its queue message: queue it again
 (one still queued, or waiting to be tried again, keeps its message: arq drops the second under the same id)."""
-RECOVERY_BATCH = 200
+RECOVERY_BATCH = 1000
+"""Lost resolutions one read of a recovery sweep queues again; the sweep goes on to the next until none is left.
+Each read sorts every lost one: larger batches read a backlog of 20,000 in fewer passes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,21 +181,39 @@ async def _give_up(container: Container, conflict_id: int, reason: str) -> Appli
 
 async def recover_resolutions(container: Container) -> int:
     """Queue again every resolution holding its connector's turn that no worker applied (its message was lost, or
-    Redis was down), then hand out the turns of connectors left with fewer than they may have; how many of each."""
+    Redis was down), RECOVERY_BATCH at a time until none is left (app.services.turns.requeue_lost), then hand out the
+    turns of connectors left with fewer than they may have; how many of each."""
     turns = container.settings.checks_per_connector
+    queued_before = utcnow() - RECOVER_AFTER
+    batch = RECOVERY_BATCH
+
+    async def read(after: TurnKey | None) -> list[Conflict]:
+        async with container.db.reader() as session:
+            return await ConflictRepository(session).queued_unapplied(queued_before, after=after, limit=batch)
+
+    lost, queueing = await requeue_lost(read, _turn_key, _offer(container), batch=batch)
     async with container.db.reader() as session:
-        conflicts = ConflictRepository(session)
-        lost = await conflicts.queued_unapplied(utcnow() - RECOVER_AFTER, limit=RECOVERY_BATCH)
-        short = await conflicts.waiting_for_turns(turns)
-    queueing = True
-    for conflict in lost:
-        assert conflict.resolved_at is not None
-        if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):
-            queueing = False
-            break
-    for connector_id in short if queueing else []:
+        short = await ConflictRepository(session).waiting_for_turns(turns) if queueing else []
+    for connector_id in short:
         if not await take_apply_turns(container, connector_id):
             break
     if lost or short:
-        log.info("conflict.recovered", resolutions=len(lost), connectors_given_turns=len(short))
-    return len(lost) + len(short)
+        log.info("conflict.recovered", resolutions=lost, connectors_given_turns=len(short))
+    return lost + len(short)
+
+
+def _turn_key(conflict: Conflict) -> TurnKey:
+    assert conflict.apply_queued_at is not None  # holding a turn
+    return conflict.apply_queued_at, conflict.id
+
+
+def _offer(container: Container) -> Callable[[Sequence[Conflict]], Awaitable[bool]]:
+    async def offer(lost: Sequence[Conflict]) -> bool:
+        """Queue each, stopping at the first Redis failure (the next sweep tries again); False then."""
+        for conflict in lost:
+            assert conflict.resolved_at is not None  # decided
+            if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):
+                return False
+        return True
+
+    return offer
