@@ -1,5 +1,5 @@
 """Periodic tasks: hand orphaned sync work, webhook deliveries and resolutions to live workers; start scheduled syncs;
-delete webhook deliveries and the sync history past their retention.
+delete webhook deliveries, the sync history and decided conflicts past their retention.
 
 Each runs every minute or more often on some worker, so while the database does not answer (restarting, failing
 over) a run is one warning line and nothing done: the next run, once it answers, catches up on what this one would
@@ -43,5 +43,6 @@ async def purge_webhook_deliveries(ctx: WorkerContext) -> int:
 
 
 async def purge_history(ctx: WorkerContext) -> Purged:
-    """Delete the finished sync jobs and the events older than PIMSYNC_HISTORY_RETENTION_DAYS."""
+    """Delete the finished sync jobs, the events and the service's own conflict decisions older than
+    PIMSYNC_HISTORY_RETENTION_DAYS, and people's decisions older than PIMSYNC_CONFLICT_RETENTION_DAYS."""
     return await unless_database_down("purge_history", lambda: purge_old_history(ctx["container"]), Purged())
