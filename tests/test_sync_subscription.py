@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -191,6 +192,7 @@ async def test_a_cancel_asked_of_a_running_job_is_pushed_before_its_page_ends(
     being sent ended (its counts moved), so on a slow channel the job read as running on for the whole page after
     the person pressed cancel, while the same job read through syncJob said cancelling."""
     served_shop.shop.slow_down(5)
+    looked_up = len(served_shop.shop.requests_to("GET", "/products"))
     job = await trigger(shop_sync)
     query = "subscription($id: ID!) { syncJobUpdated(id: $id) { status cancelRequested syncedProducts } }"
     async with connect(api_url, subprotocols=[Subprotocol(PROTOCOL)]) as ws:
@@ -207,6 +209,12 @@ async def test_a_cancel_asked_of_a_running_job_is_pushed_before_its_page_ends(
         seen = await update(30)
         while seen["status"] != "RUNNING":
             seen = await update(30)
+        # RUNNING is announced as the chunk is claimed, before its first page: a cancel then ends the job before any
+        # page, with nothing in flight to wait for. Cancelled once the first page is on its way to the shop.
+        deadline = time.monotonic() + 30
+        while len(served_shop.shop.requests_to("GET", "/products")) == looked_up:
+            assert time.monotonic() < deadline, "the run never looked its first page up"
+            await asyncio.sleep(0.02)
         cancelled = (await shop_sync(CANCEL, {"id": job["id"]}))["cancelSyncJob"]
         assert cancelled["userErrors"] == [] and cancelled["syncJob"]["status"] == "RUNNING"
         assert await update(3) == {"status": "RUNNING", "cancelRequested": True, "syncedProducts": 0}
