@@ -52,7 +52,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -319,18 +320,26 @@ async def timed_baseline(container: Container, connector_id: int) -> float:
 
 
 async def run(url: str, options: Options) -> None:
+    async with bench_container(url, options.redis_url, "history") as container:
+        await measure(container, options)
+
+
+@asynccontextmanager
+async def bench_container(url: str, redis_url: str, name: str) -> AsyncIterator[Container]:
+    """The service's resources on the migrated database `url`, queueing on a queue of the benchmark's own, which is
+    dropped with what was queued on it once the block ends."""
     await asyncio.to_thread(upgrade_to_head, url)
     with tempfile.TemporaryDirectory() as var_dir:
         settings = Settings(
             environment=Environment.TEST,
             var_dir=Path(var_dir),
             database_url=url,
-            redis_url=options.redis_url,
-            queue_name=f"pimsync:bench:history:{uuid.uuid4().hex[:8]}",
+            redis_url=redis_url,
+            queue_name=f"pimsync:bench:{name}:{uuid.uuid4().hex[:8]}",
         )
         container = await open_container(settings)
         try:
-            await measure(container, options)
+            yield container
         finally:
             await drop_queue(container, settings.queue_name)
             await container.close()

@@ -26,9 +26,7 @@ import argparse
 import asyncio
 import math
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,14 +35,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from databases import throwaway_database
-from history_bench import AT, MACHINE_REDIS, connector, drop_queue, tenant_and_products, write
+from history_bench import AT, MACHINE_REDIS, bench_container, connector, tenant_and_products, write
 
-from app.container import Container, open_container
-from app.db.migrate import upgrade_to_head
+from app.container import Container
 from app.db.models import Conflict, WebhookDelivery
 from app.services.conflicts.apply import recover_resolutions
 from app.services.webhooks import recover_webhook_deliveries
-from app.settings import Environment, Settings
 
 SWEEPS_PER_MINUTE = {"resolutions": 2, "deliveries": 4}
 
@@ -120,24 +116,11 @@ async def timed_sweep(
 
 
 async def run(url: str, options: Options) -> None:
-    await asyncio.to_thread(upgrade_to_head, url)
-    with tempfile.TemporaryDirectory() as var_dir:
-        settings = Settings(
-            environment=Environment.TEST,
-            var_dir=Path(var_dir),
-            database_url=url,
-            redis_url=options.redis_url,
-            queue_name=f"pimsync:bench:recovery:{uuid.uuid4().hex[:8]}",
-        )
-        container = await open_container(settings)
-        try:
-            await stranded(container, options)
-            print("SQLite" if container.db.sqlite else "PostgreSQL")
-            await timed_sweep(container, "resolutions", recover_resolutions, options.backlog)
-            await timed_sweep(container, "deliveries", recover_webhook_deliveries, options.backlog)
-        finally:
-            await drop_queue(container, settings.queue_name)
-            await container.close()
+    async with bench_container(url, options.redis_url, "recovery") as container:
+        await stranded(container, options)
+        print("SQLite" if container.db.sqlite else "PostgreSQL")
+        await timed_sweep(container, "resolutions", recover_resolutions, options.backlog)
+        await timed_sweep(container, "deliveries", recover_webhook_deliveries, options.backlog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
