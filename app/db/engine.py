@@ -9,19 +9,18 @@ On PostgreSQL both kinds of session share one engine.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app import json_codec
+from app.stops import to_its_end
 from app.var_dir import make_private_dir
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -30,11 +29,6 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 never answers silent for that long, and a request waiting as long."""
 
 _JSON = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
-
-
-log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
 
 
 def unreachable(exc: BaseException) -> bool:
@@ -118,37 +112,6 @@ async def _commit_and_close(session: AsyncSession) -> None:
         await session.commit()
     finally:
         await session.close()
-
-
-async def to_its_end(work: Coroutine[Any, Any, None]) -> None:
-    """Await `work`, which a cancellation of the caller does not cut short: the caller is cancelled at once, and
-    `work` goes on to its end by itself (what it raises then is logged, never left unretrieved)."""
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        task.add_done_callback(_log_failure)
-        raise
-
-
-async def ended_before_stopping(work: Coroutine[Any, Any, T]) -> T:
-    """Await `work`, which a cancellation of the caller waits for: the caller is cancelled once `work` has ended
-    (what it returned dropped, what it raised logged), not in the middle of it.
-
-    For a short step whose end a stop must not leave unknown: a commit cut off as its COMMIT went out may have landed
-    with its caller gone (a chunk claimed by a run that is no longer there to hand it back)."""
-    task = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait((task,))
-        _log_failure(task)
-        raise
-
-
-def _log_failure(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("db.step_failed_after_stop", error=repr(task.exception()))
 
 
 class Database:

@@ -31,7 +31,6 @@ from app.channels.factory import AdapterUnavailable
 from app.channels.webhooks import Topic
 from app.container import Container
 from app.db.base import utcnow
-from app.db.engine import ended_before_stopping
 from app.db.models import Connector, Product
 from app.domain.conflict_choices import ChosenSlots
 from app.domain.conflicts import PRODUCT_FAILED, Action, ConflictType, Outcome, Slot
@@ -50,6 +49,7 @@ from app.services.sync.adapters import open_adapter
 from app.services.sync.items import Item, failed, listing_mark, load_items, written
 from app.services.sync.outcomes import apply_outcomes
 from app.services.sync.pages import make_pass, read_products, write_items
+from app.stops import ended_before_stopping
 
 log = structlog.get_logger(__name__)
 

@@ -41,7 +41,6 @@ from redis.exceptions import RedisError
 from app.channels.registry import channel_type_spec
 from app.container import Container
 from app.db.base import utcnow
-from app.db.engine import ended_before_stopping
 from app.db.models import SyncChunk, SyncJob
 from app.domain.channels import ChannelType
 from app.domain.sync import ChunkStatus, SyncJobStatus
@@ -52,6 +51,7 @@ from app.repositories.tenants import TenantRepository
 from app.services.sync.finish import finish_job
 from app.services.sync.jobs import selection_for
 from app.services.sync.queue import Queue, enqueue_chunk
+from app.stops import ended_before_stopping
 
 log = structlog.get_logger(__name__)
 

@@ -26,7 +26,6 @@ from app.channels.base import ChannelAdapter, CredentialsRejected
 from app.channels.factory import AdapterUnavailable
 from app.container import Container
 from app.db.base import utcnow
-from app.db.engine import ended_before_stopping
 from app.db.models import LEASE_OWNER_LENGTH, Connector, SyncChunk, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
@@ -42,6 +41,7 @@ from app.services.sync.adapters import open_adapter
 from app.services.sync.finish import finish_job, record_start
 from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page, send_page
 from app.services.sync.planner import enqueue_chunks, take_turns
+from app.stops import ended_before_stopping
 
 log = structlog.get_logger(__name__)
 
