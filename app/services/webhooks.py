@@ -24,6 +24,7 @@ import traceback
 from collections.abc import AsyncIterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import structlog
 from redis.exceptions import RedisError
@@ -414,10 +415,7 @@ async def recover_webhook_deliveries(container: Container) -> int:
         async with container.db.reader() as session:
             return await WebhookRepository(session).queued_before(cutoff, after=after, limit=batch)
 
-    async def offer(lost: Sequence[QueuedDelivery]) -> bool:
-        return await _offer(container, lost)
-
-    lost, queueing = await requeue_lost(read, _turn_key, offer, batch=batch)
+    lost, queueing = await requeue_lost(read, _turn_key, partial(_offer, container), batch=batch)
     async with container.db.reader() as session:
         short = await WebhookRepository(session).waiting_for_turns(container.settings.checks_per_connector)
     for connector_id in short if queueing else []:

@@ -17,9 +17,9 @@ turn on the queue to the next resolution waiting for one (queue.py).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +34,7 @@ from app.domain.conflicts import ConflictType, ResolutionStatus
 from app.repositories.conflicts import ConflictRepository
 from app.secrets import CredentialsUnreadable
 from app.services.conflicts.check import ChannelBusy, Checked, CheckRaced, check_product
-from app.services.conflicts.queue import WAITING, enqueue_apply, take_apply_turns
+from app.services.conflicts.queue import WAITING, offer_applies, take_apply_turns
 from app.services.sync.items import failed
 from app.services.sync.queue import ms
 from app.services.turns import TurnKey, requeue_lost
@@ -191,7 +191,7 @@ async def recover_resolutions(container: Container) -> int:
         async with container.db.reader() as session:
             return await ConflictRepository(session).queued_unapplied(queued_before, after=after, limit=batch)
 
-    lost, queueing = await requeue_lost(read, _turn_key, _offer(container), batch=batch)
+    lost, queueing = await requeue_lost(read, _turn_key, partial(offer_applies, container), batch=batch)
     async with container.db.reader() as session:
         short = await ConflictRepository(session).waiting_for_turns(turns) if queueing else []
     for connector_id in short:
@@ -205,15 +205,3 @@ async def recover_resolutions(container: Container) -> int:
 def _turn_key(conflict: Conflict) -> TurnKey:
     assert conflict.apply_queued_at is not None  # holding a turn
     return conflict.apply_queued_at, conflict.id
-
-
-def _offer(container: Container) -> Callable[[Sequence[Conflict]], Awaitable[bool]]:
-    async def offer(lost: Sequence[Conflict]) -> bool:
-        """Queue each, stopping at the first Redis failure (the next sweep tries again); False then."""
-        for conflict in lost:
-            assert conflict.resolved_at is not None  # decided
-            if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):
-                return False
-        return True
-
-    return offer

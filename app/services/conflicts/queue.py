@@ -16,6 +16,7 @@ others wait theirs, oldest decision first.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 
 import structlog
@@ -23,6 +24,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
+from app.db.models import Conflict
 from app.domain.connectors import ConnectorStatus
 from app.repositories.conflicts import ConflictRepository
 from app.services.sync.queue import Queue, message_id, ms, waited_on_start
@@ -86,9 +88,16 @@ async def queue_waiting_resolutions(container: Container, connector_id: int, *, 
     """
     async with container.db.reader() as session:
         holding = await ConflictRepository(session).queued_of(connector_id, limit=limit)
-    for conflict in holding:
-        assert conflict.resolved_at is not None
-        if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):
-            return len(holding)
-    await take_apply_turns(container, connector_id)
+    if await offer_applies(container, holding):
+        await take_apply_turns(container, connector_id)
     return len(holding)
+
+
+async def offer_applies(container: Container, conflicts: Sequence[Conflict]) -> bool:
+    """Queue each decided conflict holding a turn, stopping at the first Redis failure (the recovery sweep tries
+    again later); False then."""
+    for conflict in conflicts:
+        assert conflict.resolved_at is not None  # decided
+        if not await enqueue_apply(container.redis, conflict_id=conflict.id, resolved_at=conflict.resolved_at):
+            return False
+    return True
