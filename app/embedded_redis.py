@@ -8,9 +8,11 @@ one server: the first to start it owns it; later ones connect to it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,33 @@ def start_embedded_redis(settings: Settings) -> str:
     socket = settings.embedded_redis_socket
     db_file = settings.var_dir / "redis.rdb"
     server = _servers.get(db_file)
-    if server is None and _answers(socket):
-        return f"unix://{socket}"
     if server is None:
-        server = _server_class()(str(db_file), unix_socket_path=str(settings.embedded_redis_socket))
-        _servers[db_file] = server
+        with _starting(settings.var_dir):
+            if _answers(socket):
+                return f"unix://{socket}"
+            server = _server_class()(str(db_file), unix_socket_path=str(socket))
+            _servers[db_file] = server
         _exit_on_sigterm()
     return f"unix://{server.socket_file}"
+
+
+@contextlib.contextmanager
+def _starting(var_dir: Path) -> Iterator[None]:
+    """Hold the var dir's start lock while looking for a server and starting one.
+
+    Processes started at the same instant (`pimsync serve` and `pimsync worker`
+    in two terminals) each found no server and each started one; the later
+    redis-server took over the socket path, so the API queued work on one
+    server and the worker polled the other, and no job ever ran. With the lock
+    the second waits until the first's server answers, then joins it. The lock
+    is the kernel's (flock), so a process that dies holding it releases it.
+    """
+    with open(var_dir / "redis.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _exit_on_sigterm() -> None:

