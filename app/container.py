@@ -84,6 +84,6 @@ class Container:
 async def open_container(settings: Settings, *, ride_out_outages: bool = False) -> Container:
     """The shared resources; `ride_out_outages` for a worker's (arq_redis_settings)."""
     vault = CredentialVault(load_cipher(settings))  # first: a malformed SECRET_KEYS leaves no pool open behind it
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, connect_timeout=settings.database_connect_timeout_seconds)
     redis = await queue_pool(settings, ride_out_outages=ride_out_outages)
     return Container(settings=settings, db=db, redis=redis, vault=vault, http=channel_http_client(settings))

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+DATABASE_CONNECT_TIMEOUT_SECONDS = 10.0
+"""How long a new PostgreSQL connection may take by default: asyncpg's own minute left a process starting against a
+host that never answers silent for that long, and a request waiting as long."""
 GRAPHQL_MAX_NODES = 50_000
 """Most nodes one GraphQL request may return at worst (its page sizes multiplied along each path, summed): a page of
 100 connectors with 100 jobs each fits (10,100), the same jobs each with a default page of 50 errors does not."""
@@ -80,6 +83,13 @@ class Settings(BaseSettings):
     """The tenant `pimsync run` creates on first start, with the admin token it prints."""
     allow_private_urls: bool = Field(default=False, validation_alias="PIMSYNC_ALLOW_PRIVATE_URLS")
     """Let connectors reach loopback and private addresses (tests, a shop on the same network)."""
+    database_connect_timeout_seconds: float = Field(
+        default=DATABASE_CONNECT_TIMEOUT_SECONDS,
+        gt=0,
+        le=300,
+        validation_alias="PIMSYNC_DATABASE_CONNECT_TIMEOUT_SECONDS",
+    )
+    """How long a new PostgreSQL connection may take before the database counts as not answering."""
     http_timeout_seconds: float = 30.0
     """The longest one request to a channel may take, from connecting to the last byte of its answer."""
     channel_max_response_bytes: int = Field(

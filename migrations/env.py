@@ -31,6 +31,11 @@ def _database_url() -> str:
     return str(url) if url else load_settings().resolved_database_url
 
 
+def _connect_timeout() -> float:
+    seconds = config.attributes.get("connect_timeout")
+    return float(seconds) if seconds else load_settings().database_connect_timeout_seconds
+
+
 def _hold_the_database(connection: Connection) -> None:
     """Begin the run's one transaction with the database held: alembic then reads the revision another process
     may just have moved, and leaves the commit to _run_online."""
@@ -57,7 +62,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = migration_engine(_database_url())
+    engine = migration_engine(_database_url(), connect_timeout=_connect_timeout())
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_hold_the_database)

@@ -42,7 +42,7 @@ from app.services.importing.importer import BATCH_SIZE
 from app.settings import Environment, Settings, load_settings
 from tests.catalog_fixtures import PRODUCT
 from tests.conftest import postgres_available
-from tests.ports import UNREACHABLE_POSTGRES, closed_port
+from tests.ports import UNREACHABLE_POSTGRES, closed_port, silent_port
 
 LOCALES = "{ locales { code enabled } }"
 TOKEN = re.compile(r"pim_[A-Za-z0-9_-]{20,}")
@@ -885,6 +885,22 @@ async def test_migrate_on_a_database_that_does_not_answer_is_one_line(cli: Cli) 
     with closed_port() as port:
         result = await invoke_with(cli, {"DATABASE_URL": UNREACHABLE_POSTGRES.format(closed_port=port)}, "migrate")
     assert "check DATABASE_URL" in one_line_error(result)
+
+
+async def test_migrate_on_a_database_host_that_never_answers_gives_up_at_the_connect_timeout(cli: Cli) -> None:
+    """A host that takes the connection and says nothing (a firewall dropping it): the migration's engine had no
+    connect timeout of its own, and `pimsync migrate` said "TimeoutError:" and nothing else, sending an operator
+    to REDIS_URL too, which migrating never touches."""
+    with silent_port("127.0.0.1") as port:
+        env = {
+            "DATABASE_URL": UNREACHABLE_POSTGRES.format(closed_port=port),
+            "PIMSYNC_DATABASE_CONNECT_TIMEOUT_SECONDS": "1",
+        }
+        started = time.monotonic()
+        result = await invoke_with(cli, env, "migrate")
+        took = time.monotonic() - started
+    assert one_line_error(result) == "error the database did not answer within 1 s (check DATABASE_URL)"
+    assert took < 8, f"migrate waited {took:.0f} s for a database set to be given up on after 1 s"
 
 
 @pytest.mark.parametrize("redis_url", [None, "redis://127.0.0.1:6379/15"])

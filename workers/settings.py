@@ -12,7 +12,7 @@ import structlog
 from arq import cron, func
 
 from app.container import open_container
-from app.db.engine import CONNECT_TIMEOUT_SECONDS
+from app.db.engine import silent_database
 from app.db.migrate import SchemaNotCurrent, require_current, require_file
 from app.logging import configure_logging
 from app.queue_codec import deserialize, serialize
@@ -65,9 +65,7 @@ async def startup(ctx: WorkerContext) -> None:
         current = await ReadinessService(container).schema_revision()
     except TimeoutError:  # a refusal is a DBAPIError, which `pimsync worker` already reports as the database's
         await container.close()
-        raise CannotStart(
-            f"the database did not answer within {CONNECT_TIMEOUT_SECONDS:g} s (check DATABASE_URL)"
-        ) from None
+        raise CannotStart(silent_database(settings)) from None
     try:
         require_current(current)
     except SchemaNotCurrent as exc:

@@ -80,7 +80,9 @@ def migrate() -> None:
 
     current = settings()
     with operator_errors():
-        upgrade = upgrade_to_head(current.resolved_database_url)
+        upgrade = upgrade_to_head(
+            current.resolved_database_url, connect_timeout=current.database_connect_timeout_seconds
+        )
     if not upgrade.applied:
         console.print(f"Nothing to migrate: the database is already at revision {upgrade.after}, the latest schema.")
     elif upgrade.before is None:
@@ -311,7 +313,7 @@ def run_all(host: HostOption = None, port: PortOption = None) -> None:
     server, listening = _listen(current, host, port)  # first: a port in use stops `run` before it starts anything
     with listening:  # closed too when a step below refuses to start
         with operator_errors():
-            upgrade_to_head(current.resolved_database_url)
+            upgrade_to_head(current.resolved_database_url, connect_timeout=current.database_connect_timeout_seconds)
         run_async(lambda: _services_answer(current))
         url = redis_url(current)
         token = run_async(lambda: _demo_token(current.demo_tenant))

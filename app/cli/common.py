@@ -125,9 +125,10 @@ async def database() -> AsyncIterator[Database]:
     from app.db.engine import Database
     from app.db.migrate import require_file
 
-    url = settings().resolved_database_url
+    current = settings()
+    url = current.resolved_database_url
     require_file(url)
-    db = Database(url)
+    db = Database(url, connect_timeout=current.database_connect_timeout_seconds)
     try:
         await require_current_schema(db)
         yield db
@@ -227,6 +228,7 @@ def operator_errors(terms: Mapping[str, str] | None = None) -> Iterator[None]:
     from redis.exceptions import RedisError
     from sqlalchemy.exc import DBAPIError
 
+    from app.db.engine import silent_database
     from app.db.migrate import SchemaNotCurrent
     from app.secrets import SecretKeysInvalid
 
@@ -254,6 +256,9 @@ def operator_errors(terms: Mapping[str, str] | None = None) -> Iterator[None]:
         raise typer.Exit(1) from exc
     except RedisError as exc:  # Redis does not answer: a setting to fix, not a bug
         errors.print(f"[red]error[/red] Redis {type(exc).__name__}: {exc} (check REDIS_URL)")
+        raise typer.Exit(1) from exc
+    except TimeoutError as exc:  # a connection hung past its timeout: asyncpg's (Redis's are RedisError)
+        errors.print(f"[red]error[/red] {silent_database(settings())}")
         raise typer.Exit(1) from exc
     except OSError as exc:  # the database or Redis does not answer: which one, the address it names may tell
         errors.print(f"[red]error[/red] {type(exc).__name__}: {exc} (check {_setting_reached(exc)})")

@@ -20,23 +20,28 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app import json_codec
+from app.settings import DATABASE_CONNECT_TIMEOUT_SECONDS, Settings
 from app.stops import to_its_end
 from app.var_dir import make_private_dir
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-CONNECT_TIMEOUT_SECONDS = 10.0
-"""How long a new PostgreSQL connection may take: asyncpg's own minute left a process starting against a host that
-never answers silent for that long, and a request waiting as long."""
 
 _JSON = {"json_serializer": json_codec.dumps, "json_deserializer": json_codec.loads}
 
 
 def unreachable(exc: BaseException) -> bool:
-    """Whether `exc` says the database does not answer (refused, hung past CONNECT_TIMEOUT_SECONDS, a connection
+    """Whether `exc` says the database does not answer (refused, hung past its connect timeout, a connection
     lost as the server restarted) rather than that a statement failed: an outage to wait out, not a fault."""
     if isinstance(exc, DBAPIError):
         return exc.statement is None or exc.connection_invalidated
     return isinstance(exc, OSError)  # TimeoutError included
+
+
+def silent_database(settings: Settings) -> str:
+    """What an operator is told when connecting hung past the connect timeout: asyncpg raises a TimeoutError with
+    no text, and "TimeoutError:" alone named neither the database nor the setting to check."""
+    seconds = settings.database_connect_timeout_seconds
+    return f"the database did not answer within {seconds:g} s (check DATABASE_URL)"
 
 
 def outage_cause(exc: BaseException) -> str:
@@ -75,13 +80,13 @@ def _sqlite_file(url: str) -> Path | None:
     return None
 
 
-def migration_engine(url: str) -> AsyncEngine:
+def migration_engine(url: str, *, connect_timeout: float = DATABASE_CONNECT_TIMEOUT_SECONDS) -> AsyncEngine:
     """The engine migrations run on. On SQLite a run is one transaction begun with BEGIN IMMEDIATE (a second
     process migrating waits for it; a failed migration leaves nothing half done, where the driver committed each
     DDL statement at once), with foreign keys off: a batch migration rebuilds a table by dropping it, and with them
     on the drop would delete the rows of every table that references it (ON DELETE CASCADE)."""
     if not is_sqlite(url):
-        return create_async_engine(url)
+        return create_async_engine(url, connect_args={"timeout": connect_timeout})
     return _sqlite_engine(url, begin="BEGIN IMMEDIATE", foreign_keys=False)
 
 
@@ -117,7 +122,9 @@ async def _commit_and_close(session: AsyncSession) -> None:
 class Database:
     """Owns the engines; hands out read sessions and write transactions."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, connect_timeout: float = DATABASE_CONNECT_TIMEOUT_SECONDS
+    ) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
         if self.sqlite:
@@ -125,7 +132,7 @@ class Database:
             self.read_engine = _sqlite_engine(url, begin="BEGIN")
         else:
             self.write_engine = create_async_engine(
-                url, echo=echo, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}, **_JSON
+                url, echo=echo, pool_pre_ping=True, connect_args={"timeout": connect_timeout}, **_JSON
             )
             self.read_engine = self.write_engine
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import migrations
 from app.db.engine import sqlite_file_missing
+from app.settings import DATABASE_CONNECT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -56,7 +57,7 @@ class Upgrade:
         return self.before != self.after
 
 
-def upgrade_to_head(database_url: str) -> Upgrade:
+def upgrade_to_head(database_url: str, *, connect_timeout: float = DATABASE_CONNECT_TIMEOUT_SECONDS) -> Upgrade:
     """Apply every migration not yet applied (call from synchronous code: alembic runs its own loop), and say from
     which revision: `pimsync migrate` tells an operator whether it changed anything.
 
@@ -64,6 +65,7 @@ def upgrade_to_head(database_url: str) -> Upgrade:
     from alembic import command
 
     config = alembic_config(database_url)
+    config.attributes["connect_timeout"] = connect_timeout
     command.upgrade(config, "head")
     before, after = config.attributes[MIGRATED]
     return Upgrade(before=_single(before), after=_single(after))
