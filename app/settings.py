@@ -153,7 +153,8 @@ class Settings(BaseSettings):
     kept before the workers delete them; 0: for ever. A full sync records a change for every product it went
     through, so a connector synced daily adds its catalog's size to the history each day. Each connector's newest
     job is kept whatever its age: it is the connector's lastJob and its localeSyncStatus. A conflict the service
-    decided itself (the connector's strategy, or a sync that found it settled) goes with this history too."""
+    decided itself (the connector's strategy, or a sync that found it settled) goes with this history too, and a
+    deleted product's tombstone once no channel still has the product and no conflict names it."""
     conflict_retention_days: float = Field(
         default=365.0, ge=0, le=36500, validation_alias="PIMSYNC_CONFLICT_RETENTION_DAYS"
     )

@@ -22,7 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, MetaData, Table, create_engine, inspect, select, text
+from sqlalchemy import Column, Connection, MetaData, Table, UniqueConstraint, create_engine, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import Base
@@ -188,15 +188,32 @@ def test_every_row_a_connector_takes_along_finds_what_refers_to_it_through_an_in
     PostgreSQL, 22 s on SQLite holding its only write lock, and four times that for twice the jobs."""
     taken = _taken_along("connectors")
     assert "sync_jobs" in taken and "sync_errors" in taken
-    unindexed = [
+    assert _unindexed(taken) == []
+
+
+def test_every_row_a_purged_tombstone_takes_along_finds_what_refers_to_it_through_an_index() -> None:
+    """The hourly purge deletes tombstones by the thousand: each made PostgreSQL scan the conflicts for the ones
+    naming it (conflicts.product_id had no index of its own)."""
+    taken = _taken_along("products") | {"products"}
+    assert {"listings", "product_values", "conflicts"} <= taken
+    assert _unindexed(taken) == []
+
+
+def _unindexed(taken: set[str]) -> list[str]:
+    """The referring columns with an ON DELETE into `taken` that no index (nor unique constraint, which both
+    databases back with one) leads with."""
+    return [
         f"{table.name}.{key.parent.name}"
         for table in Base.metadata.sorted_tables
         for key in table.foreign_keys
-        if key.column.table.name in taken
-        and key.ondelete is not None
-        and not any(next(iter(index.columns)).name == key.parent.name for index in table.indexes)
+        if key.column.table.name in taken and key.ondelete is not None and key.parent.name not in _leading(table)
     ]
-    assert unindexed == []
+
+
+def _leading(table: Table) -> set[str]:
+    """The columns an index of `table`, or a unique constraint, leads with."""
+    uniques = [constraint for constraint in table.constraints if isinstance(constraint, UniqueConstraint)]
+    return {next(iter(each.columns)).name for each in [*table.indexes, *uniques]}
 
 
 async def test_a_deleted_jobs_retries_are_found_through_an_index(db: Database) -> None:
@@ -212,6 +229,33 @@ async def test_a_deleted_jobs_retries_are_found_through_an_index(db: Database) -
         lines = "\n".join(str(row[-1]) for row in plan)
         await connection.rollback()
     assert "ix_sync_jobs_retry_of" in lines, lines
+
+
+async def test_the_purge_walks_the_tombstones_through_an_index(db: Database) -> None:
+    """The hourly purge reads the tombstones older than the retention: through the partial index of the tombstones,
+    not the whole catalog (both databases must see that `deleted_at < ?` falls within `deleted_at IS NOT NULL`)."""
+    cutoff = datetime(2026, 9, 1, tzinfo=UTC)
+    plan = await _plan_of(
+        db,
+        "products",
+        lambda session: ProductRepository(session).delete_tombstones_before(cutoff, after=None, limit=1000),
+        containing="ORDER BY",
+    )
+    assert "ix_products_tombstones" in plan, plan
+
+
+async def test_the_conflicts_of_a_purged_tombstone_are_found_through_an_index(db: Database) -> None:
+    """The lookup ON DELETE CASCADE makes for each product deleted, as the purge deletes them by the thousand."""
+    statement = "DELETE FROM conflicts WHERE product_id = 7"
+    async with db.write_engine.connect() as connection:
+        if db.sqlite:
+            plan = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement)
+        else:
+            await connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = await connection.exec_driver_sql("EXPLAIN " + statement)
+        lines = "\n".join(str(row[-1]) for row in plan)
+        await connection.rollback()
+    assert "ix_conflicts_product_id" in lines, lines
 
 
 async def test_conflicts_of_one_sku_are_read_through_an_index(db: Database) -> None:

@@ -40,6 +40,9 @@ NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
 without AUTOINCREMENT gives a new row the id of a deleted newest one, and a client holding that id reached the new
 object with it. PostgreSQL's sequences never go back (migration 0012)."""
 
+TOMBSTONE = "deleted_at IS NOT NULL"
+"""A deleted product (ix_products_tombstones' condition)."""
+
 
 class Tenant(Base):
     """A catalog team: the unit of isolation. `product_revision` orders every product change."""
@@ -130,7 +133,8 @@ class Product(Base):
     """A product; `revision` is the tenant revision of its last change (incremental sync cursor).
 
     Deleted products stay as tombstones (`deleted_at`, with a new revision) so
-    that incremental syncs can propagate the deletion to channels.
+    that syncs can propagate the deletion to channels; the history purge
+    deletes one no channel and no conflict needs any more (app.services.retention).
     """
 
     __tablename__ = "products"
@@ -139,6 +143,16 @@ class Product(Base):
         Index("ix_products_tenant_revision", "tenant_id", "revision"),
         Index("ix_products_tenant_updated_at", "tenant_id", "updated_at"),
         Index("ix_products_tenant_id_id", "tenant_id", "id"),
+        # The retention purge walks the tombstones oldest deletion first: not the whole catalog each hour.
+        Index(
+            "ix_products_tombstones",
+            "deleted_at",
+            "id",
+            sqlite_where=text(TOMBSTONE),
+            postgresql_where=text(TOMBSTONE),
+        ),
+        # Purged tombstones are the products' node ids clients held: SQLite must not give them to new products.
+        NEVER_REUSED_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -470,6 +484,8 @@ class Conflict(Base):
         Index("ix_conflicts_tenant_connector_status", "tenant_id", "connector_id", "resolution_status", "id"),
         # conflicts(productSku:) pages a tenant's conflicts of one SKU, newest first, whatever their status.
         Index("ix_conflicts_tenant_product_sku", "tenant_id", "product_sku", "id"),
+        # A product deleted (a tombstone purged) finds the conflicts naming it, for its ON DELETE, without a scan.
+        Index("ix_conflicts_product_id", "product_id"),
         # The sweep that re-queues resolutions no worker carried out reads only these few rows.
         Index(
             "ix_conflicts_unapplied",

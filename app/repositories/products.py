@@ -12,10 +12,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, false, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, false, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Listing, Product, ProductValue
+from app.db.models import Conflict, Listing, Product, ProductValue
 from app.domain.sync import Selection
 from app.repositories.keys import storable, text_in, text_is
 
@@ -47,6 +47,14 @@ class ProductRow:
     def of(cls, product: Product) -> ProductRow:
         """The row of a product loaded whole (a webhook's or a resolution's product, checked as a page's are)."""
         return cls(product.id, product.sku, product.enabled, product.revision, product.updated_at, product.deleted_at)
+
+
+@dataclass(frozen=True, slots=True)
+class TombstoneKey:
+    """Where a walk of the tombstones, oldest deletion first, has got to: the last one's deletion time and id."""
+
+    deleted_at: datetime
+    id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +214,37 @@ class ProductRepository:
         )
         return list(await self.session.scalars(statement))
 
+    async def delete_tombstones_before(
+        self, cutoff: datetime, *, after: TombstoneKey | None, limit: int
+    ) -> tuple[int, TombstoneKey | None]:
+        """Delete up to `limit` products deleted before `cutoff` that nothing needs any more, oldest deletion first
+        after `after`, read through ix_products_tombstones; returns how many went and where the walk got to.
+
+        A tombstone is kept while a listing holds an external id for it (a channel still has the product: the
+        sync that deletes it there reads the tombstone, whatever the connector's cursor) and while a conflict
+        names it (it would go with the product). The delete checks again that the product is still deleted: one
+        created again since (an upsert revives its tombstone) stays."""
+        unneeded = and_(Product.deleted_at.is_not(None), Product.deleted_at < cutoff, ~_held(Product.id))
+        key = tuple_(Product.deleted_at, Product.id)
+        statement = (
+            select(Product.deleted_at, Product.id).where(unneeded).order_by(Product.deleted_at, Product.id).limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(key > tuple_(after.deleted_at, after.id))
+        rows = list(await self.session.execute(statement))
+        if not rows:
+            return 0, after
+        gone = (
+            delete(Product)
+            .where(Product.id.in_([row[1] for row in rows]), unneeded)
+            .returning(Product.id)
+            .execution_options(synchronize_session=False)
+        )
+        deleted = list(await self.session.scalars(gone))
+        last_at, last_id = rows[-1]
+        assert last_at is not None  # deleted_at < cutoff
+        return len(deleted), TombstoneKey(last_at, last_id)
+
     # -- sync selection ----------------------------------------------------------------------------
 
     @staticmethod
@@ -269,6 +308,13 @@ class ProductRepository:
         """
         bounds = {"after_id": after_id, "last_id": last_id, "limit": limit}
         return [ProductRow(*row) for row in await self.session.execute(_selected_page(tenant_id, selection), bounds)]
+
+
+def _held(product_id: Any) -> Any:
+    """Whether a channel still holds the product (a listing keeps its external id) or a conflict names it."""
+    on_a_channel = select(Listing.id).where(Listing.product_id == product_id, Listing.external_id.is_not(None))
+    named = select(Conflict.id).where(Conflict.product_id == product_id)
+    return or_(on_a_channel.exists(), named.exists())
 
 
 _PAGE_COLUMNS = tuple(getattr(Product, column.name) for column in fields(ProductRow))

@@ -10,7 +10,19 @@ connector's lastJob, and its localeSyncStatus is read from it.
 A connector's strategy decides a conflict on every sync that finds one, so those decisions pile up as fast as the
 jobs' changes and go with them. People's decisions are their record of what they chose, and grow only as fast as
 they decide: they are kept longer (a year by default). A PENDING conflict, and a decision no worker has carried out
-yet, never go."""
+yet, never go.
+
+A deleted product stays as a tombstone so that syncs can delete it on the channels; without a purge every product
+ever deleted stayed for ever. One goes once deleted longer ago than the history retention if no channel still holds
+it (no listing keeps an external id for it) and no conflict names it. What says a tombstone is still needed is that
+listing, not a connector's cursor: a cursor past the deletion does not mean the channel deleted it (a failed delete
+keeps its listing in error, taken again by the next INCREMENTAL sync whatever its revision), and a cursor behind it
+does not mean the tombstone is needed (a connector that never sent the product skips it; a FULL sync deletes only
+what is listed). So a connector paused, in ERROR or never synced keeps exactly the tombstones of the products its
+channel still has, however old: no more than it had listed when it stopped, freed when it deletes them or is itself
+deleted; and no cursor, however old, can miss a deletion, since a tombstone a channel still needs is never purged.
+A product created again with the SKU of a purged tombstone is a new product (a new id; on SQLite too, products
+never reuse a deleted one's id since migration 0016) and is created on the channels again."""
 
 from __future__ import annotations
 
@@ -26,6 +38,7 @@ from app.container import Container
 from app.domain.sync import SyncJobStatus
 from app.repositories.conflicts import ConflictRepository, DecisionKey
 from app.repositories.events import EventRepository
+from app.repositories.products import ProductRepository, TombstoneKey
 from app.repositories.sync_jobs import JobAge, SyncJobRepository
 
 log = structlog.get_logger(__name__)
@@ -39,6 +52,8 @@ EVENT_BATCH = 1000
 """Events one transaction deletes: a short lock each, however many piled up."""
 CONFLICT_BATCH = 1000
 """Conflicts one transaction deletes (each carries its fields' values, larger than a job's change)."""
+TOMBSTONE_BATCH = 1000
+"""Tombstones one transaction deletes, with their listings left without an external id (by cascade)."""
 PURGE_SECONDS = 120.0
 """Work one run does at most, well inside arq's job timeout: where a first run faces years of history, the next
 runs (hourly) carry on from where it stopped, since the walk starts at the oldest."""
@@ -49,6 +64,7 @@ class Purged:
     jobs: int = 0
     events: int = 0
     conflicts: int = 0
+    tombstones: int = 0
 
 
 async def purge_old_history(container: Container) -> Purged:
@@ -61,7 +77,7 @@ async def purge_old_history(container: Container) -> Purged:
     def in_time() -> bool:
         return clock() < until
 
-    jobs = events = conflicts = 0
+    jobs = events = conflicts = tombstones = 0
     if settings.history_retention is not None:
         cutoff = now - settings.history_retention
         jobs = await _purge_jobs(container, cutoff, in_time)
@@ -70,9 +86,12 @@ async def purge_old_history(container: Container) -> Purged:
     if settings.conflict_retention is not None:
         cutoff = now - settings.conflict_retention
         conflicts += await _purge_conflicts(container, cutoff, by_the_service=False, in_time=in_time)
-    purged = Purged(jobs=jobs, events=events, conflicts=conflicts)
+    if settings.history_retention is not None:
+        # After the conflicts: a tombstone a purged conflict named may go in the same run.
+        tombstones = await _purge_tombstones(container, now - settings.history_retention, in_time)
+    purged = Purged(jobs=jobs, events=events, conflicts=conflicts, tombstones=tombstones)
     if purged != Purged():
-        log.info("history.purged", jobs=jobs, events=events, conflicts=conflicts)
+        log.info("history.purged", jobs=jobs, events=events, conflicts=conflicts, tombstones=tombstones)
     return purged
 
 
@@ -134,6 +153,24 @@ async def _purge_events(container: Container, cutoff: datetime, in_time: Callabl
         purged += deleted
         if deleted < EVENT_BATCH:
             break
+    return purged
+
+
+async def _purge_tombstones(container: Container, cutoff: datetime, in_time: Callable[[], bool]) -> int:
+    """The tombstones deleted before `cutoff` that no channel and no conflict still needs
+    (ProductRepository.delete_tombstones_before), TOMBSTONE_BATCH a transaction, each batch going on from where the
+    one before ended, so the tombstones kept are read once a run."""
+    purged = 0
+    after: TombstoneKey | None = None
+    while in_time():
+        async with container.db.transaction() as session:
+            deleted, walked = await ProductRepository(session).delete_tombstones_before(
+                cutoff, after=after, limit=TOMBSTONE_BATCH
+            )
+        purged += deleted
+        if walked == after:
+            break
+        after = walked
     return purged
 
 

@@ -43,6 +43,6 @@ async def purge_webhook_deliveries(ctx: WorkerContext) -> int:
 
 
 async def purge_history(ctx: WorkerContext) -> Purged:
-    """Delete the finished sync jobs, the events and the service's own conflict decisions older than
-    PIMSYNC_HISTORY_RETENTION_DAYS, and people's decisions older than PIMSYNC_CONFLICT_RETENTION_DAYS."""
+    """Delete the finished sync jobs, the events, the service's own conflict decisions and the tombstones no channel
+    needs older than PIMSYNC_HISTORY_RETENTION_DAYS, and people's decisions older than PIMSYNC_CONFLICT_RETENTION_DAYS."""
     return await unless_database_down("purge_history", lambda: purge_old_history(ctx["container"]), Purged())
