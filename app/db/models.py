@@ -585,3 +585,6 @@ class WebhookDelivery(Base):
     queued_at: Mapped[datetime | None] = mapped_column(default=None)
     """When it was given one of its connector's turns on the queue (app.services.turns); NULL while a PENDING
     delivery waits for one."""
+    product_ref: Mapped[str | None] = mapped_column(String(300), default=None)
+    """The product it is about as the channel names it ("id:<external id>", else "sku:<SKU>"; "" when its payload
+    names none), read from the payload when a paused connector's deliveries are collapsed; NULL until then."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -189,6 +190,68 @@ class WebhookRepository:
         if ids:
             await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
         return len(ids)
+
+    async def paused_with_waiting(self) -> list[int]:
+        """Paused connectors with PENDING deliveries: theirs wait for resumeConnector, and pile up meanwhile."""
+        waiting = select(WebhookDelivery.id).where(WebhookDelivery.connector_id == Connector.id, _PENDING).exists()
+        statement = select(Connector.id).where(Connector.status == ConnectorStatus.PAUSED.value, waiting)
+        return list(await self.session.scalars(statement.order_by(Connector.id)))
+
+    async def unread_refs(self, connector_id: int, *, limit: int) -> list[UnreadDelivery]:
+        """Up to `limit` of the connector's PENDING deliveries whose product is not read yet (`product_ref` NULL)."""
+        statement = (
+            select(WebhookDelivery.id, WebhookDelivery.topic, WebhookDelivery.payload, WebhookDelivery.occurred_at)
+            .where(WebhookDelivery.connector_id == connector_id, _PENDING, WebhookDelivery.product_ref.is_(None))
+            .order_by(WebhookDelivery.received_at, WebhookDelivery.id)
+            .limit(limit)
+        )
+        return [UnreadDelivery(*row) for row in await self.session.execute(statement)]
+
+    async def set_refs(self, refs: Mapping[int, str]) -> None:
+        """Record which product each delivery is about ("" for one whose payload names none)."""
+        if refs:
+            rows = [{"id": pk, "product_ref": ref} for pk, ref in refs.items()]
+            await self.session.execute(update(WebhookDelivery), rows)
+
+    async def supersede(self, connector_id: int, *, outcome: str, now: datetime, limit: int) -> int:
+        """Mark IGNORED, with `outcome`, up to `limit` of the connector's PENDING deliveries about a product another
+        of its PENDING deliveries is newer news of; returns how many. Newest by the channel's own time of the
+        change, then by arrival: one whose time the channel did not say is never stale (conflicts.check), so it
+        counts as the newest. Exactly one delivery per product stays."""
+        newest_first = (
+            WebhookDelivery.occurred_at.is_(None).desc(),
+            WebhookDelivery.occurred_at.desc(),
+            WebhookDelivery.received_at.desc(),
+            WebhookDelivery.id.desc(),
+        )
+        rank = func.row_number().over(partition_by=WebhookDelivery.product_ref, order_by=newest_first)
+        ranked = (
+            select(WebhookDelivery.id, rank.label("rank"))
+            .where(WebhookDelivery.connector_id == connector_id, _PENDING, WebhookDelivery.product_ref != "")
+            .subquery()
+        )
+        older = select(ranked.c.id).where(ranked.c.rank > 1).limit(limit)
+        ids = list(await self.session.scalars(older))
+        if not ids:
+            return 0
+        statement = (
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids), _PENDING)
+            .values(status=DeliveryStatus.IGNORED.value, outcome=outcome, processed_at=now)
+            .returning(WebhookDelivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(list(await self.session.scalars(statement)))
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadDelivery:
+    """What reading a delivery's product takes: its payload, as the worker builds its event from it."""
+
+    id: int
+    topic: str
+    payload: Any
+    occurred_at: datetime | None
 
 
 _PENDING = WebhookDelivery.status == DeliveryStatus.PENDING.value

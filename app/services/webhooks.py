@@ -45,7 +45,7 @@ from app.db.models import Connector, WebhookDelivery
 from app.domain.channels import ChannelType
 from app.domain.errors import NotFound
 from app.domain.webhooks import DeliveryStatus
-from app.repositories.webhooks import NewDelivery, QueuedDelivery, WebhookRepository
+from app.repositories.webhooks import NewDelivery, QueuedDelivery, UnreadDelivery, WebhookRepository
 from app.secrets import CredentialsUnreadable, Unsealed
 from app.services.sync.queue import Queue, message_id, ms, waited_on_start
 from app.services.turns import TurnKey, requeue_lost, take_connector_turns
@@ -448,6 +448,76 @@ async def take_delivery_turns(container: Container, connector_id: int) -> bool:
 
 PURGE_BATCH = 1000
 """Deliveries one transaction of a purge deletes: a short lock each, however many a busy shop piled up."""
+
+
+SUPERSEDED = (
+    "superseded: a newer delivery about the same product waits for the connector to be resumed; it checks the "
+    "product as the channel holds it then"
+)
+
+
+async def collapse_waiting_deliveries(container: Container) -> int:
+    """Keep only the newest of a paused connector's PENDING deliveries about each product; the others are IGNORED
+    as superseded. Returns how many.
+
+    A paused connector's deliveries wait for resumeConnector, which queues
+    every one: a busy shop paused for a month piled up every product update
+    of that month, never purged and each checked on resume. Each check reads
+    the product as the channel holds it when it runs, not as the delivery
+    carried it, so once the newest delivery about a product is checked the
+    older ones find nothing more (an echo, or stale). The newest is the one
+    kept, by the channel's own time of the change: what stays is bounded by
+    the products on the channel, not by the length of the pause.
+    """
+    async with container.db.reader() as session:
+        paused = await WebhookRepository(session).paused_with_waiting()
+    superseded = 0
+    for connector_id in paused:
+        await _read_product_refs(container, connector_id)
+        superseded += await _supersede(container, connector_id)
+    if superseded:
+        log.info("webhook.superseded", deliveries=superseded, connectors=len(paused))
+    return superseded
+
+
+async def _read_product_refs(container: Container, connector_id: int) -> None:
+    """Record which product each of the connector's PENDING deliveries is about, PURGE_BATCH a transaction."""
+    async with container.db.reader() as session:
+        found = await session.get(Connector, connector_id)
+    if found is None:
+        return
+    protocol = webhook_protocol(ChannelType(found.channel_type))
+    while True:
+        async with container.db.transaction() as session:
+            deliveries = WebhookRepository(session)
+            unread = await deliveries.unread_refs(connector_id, limit=PURGE_BATCH)
+            await deliveries.set_refs({row.id: _product_ref(protocol, row) for row in unread})
+        if len(unread) < PURGE_BATCH:
+            return
+
+
+def _product_ref(protocol: WebhookProtocol, row: UnreadDelivery) -> str:
+    """The product as the channel names it: its external id, else its SKU; "" when the payload names none (the
+    delivery fails when processed, and is superseded by nothing)."""
+    try:
+        event = protocol.event(Topic(row.topic), row.payload, row.occurred_at)
+    except (WebhookRefused, ValueError):
+        return ""
+    if event.external_id:
+        return f"id:{event.external_id}"[:300]
+    return f"sku:{event.sku}"[:300] if event.sku else ""
+
+
+async def _supersede(container: Container, connector_id: int) -> int:
+    superseded = 0
+    while True:
+        async with container.db.transaction() as session:
+            marked = await WebhookRepository(session).supersede(
+                connector_id, outcome=SUPERSEDED, now=utcnow(), limit=PURGE_BATCH
+            )
+        superseded += marked
+        if marked < PURGE_BATCH:
+            return superseded
 
 
 async def purge_old_deliveries(container: Container) -> int:

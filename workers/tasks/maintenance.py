@@ -10,7 +10,7 @@ from __future__ import annotations
 from app.services.conflicts.apply import recover_resolutions
 from app.services.retention import Purged, purge_old_history
 from app.services.sync.recovery import recover_orphans, schedule_due_syncs
-from app.services.webhooks import purge_old_deliveries, recover_webhook_deliveries
+from app.services.webhooks import collapse_waiting_deliveries, purge_old_deliveries, recover_webhook_deliveries
 from workers.context import WorkerContext
 from workers.tasks.outage import unless_database_down
 
@@ -38,8 +38,14 @@ async def apply_lost_resolutions(ctx: WorkerContext) -> int:
 
 
 async def purge_webhook_deliveries(ctx: WorkerContext) -> int:
-    """Delete the webhook deliveries dealt with longer ago than PIMSYNC_WEBHOOK_RETENTION_DAYS."""
-    return await unless_database_down("purge_webhook_deliveries", lambda: purge_old_deliveries(ctx["container"]), 0)
+    """Set aside a paused connector's deliveries a newer one about the same product supersedes, and delete the
+    webhook deliveries dealt with longer ago than PIMSYNC_WEBHOOK_RETENTION_DAYS."""
+
+    async def purge() -> int:
+        superseded = await collapse_waiting_deliveries(ctx["container"])
+        return superseded + await purge_old_deliveries(ctx["container"])
+
+    return await unless_database_down("purge_webhook_deliveries", purge, 0)
 
 
 async def purge_history(ctx: WorkerContext) -> Purged:

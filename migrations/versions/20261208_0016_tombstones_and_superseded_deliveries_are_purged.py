@@ -1,4 +1,4 @@
-"""Tombstones are purged through an index, and SQLite never gives a new product the id of a purged one
+"""Tombstones and a paused connector's superseded webhook deliveries are purged
 
 The workers' hourly purge now deletes the tombstones of products deleted longer
 ago than PIMSYNC_HISTORY_RETENTION_DAYS that no channel and no conflict needs.
@@ -11,6 +11,12 @@ A product's id is its node id, which clients hold: on SQLite the products table
 is rebuilt with AUTOINCREMENT (as 0012 did for connectors, mappings, jobs and
 conflicts), so a purged newest product's id is not given to the next one
 created. PostgreSQL takes ids from sequences, which never go back.
+
+A paused connector's webhook deliveries wait, PENDING, for it to be resumed;
+the hourly webhook purge now keeps only the newest of those about one product
+(each is checked against the channel's state at the time, so the older ones
+add nothing). webhook_deliveries.product_ref records which product a delivery
+is about, read from its payload the first time the purge looks at it.
 
 Revision ID: 0016
 Revises: 0015
@@ -44,9 +50,13 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("conflicts", schema=None) as batch_op:
         batch_op.create_index("ix_conflicts_product_id", ["product_id"], unique=False)
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("product_ref", sa.String(length=300), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_column("product_ref")
     with op.batch_alter_table("conflicts", schema=None) as batch_op:
         batch_op.drop_index("ix_conflicts_product_id")
     with op.batch_alter_table("products", schema=None) as batch_op:
