@@ -19,7 +19,7 @@ from app.container import Container
 from app.db.base import utcnow
 from app.db.engine import Database
 from app.db.models import Conflict, WebhookDelivery
-from app.services import webhooks
+from app.services import turns, webhooks
 from app.services.conflicts import apply
 from app.services.conflicts.apply import apply_resolution, recover_resolutions
 from app.services.conflicts.queue import APPLY_TASK
@@ -344,6 +344,13 @@ async def test_a_sweep_queues_again_every_lost_delivery_of_a_backlog_larger_than
 ) -> None:
     monkeypatch.setattr(webhooks, "RECOVERY_BATCH", 2)
     shop = await open_shop(gql, served_shop, db, tenant, ("shop",))
+    ids = await stranded_deliveries(shop, tenant)
+    assert await recover_webhook_deliveries(container) == LOST
+    assert await queued(container, PROCESS_TASK, "delivery_pk") == set(ids)
+
+
+async def stranded_deliveries(shop: Shop, tenant: TenantHandle) -> list[int]:
+    """Deliveries holding their connector's turn for a minute with no message queued, oldest turn last."""
     a_minute_ago = utcnow() - timedelta(minutes=1)
     rows = [
         {
@@ -357,31 +364,79 @@ async def test_a_sweep_queues_again_every_lost_delivery_of_a_backlog_larger_than
         }
         for n in range(LOST)
     ]
-    async with db.transaction() as session:
-        ids = list(await session.scalars(insert(WebhookDelivery).returning(WebhookDelivery.id), rows))
-    assert await recover_webhook_deliveries(container) == LOST
-    assert await queued(container, PROCESS_TASK, "delivery_pk") == set(ids)
+    async with shop.db.transaction() as session:
+        return list(await session.scalars(insert(WebhookDelivery).returning(WebhookDelivery.id), rows))
+
+
+async def test_a_backlog_beyond_one_sweep_is_gone_on_with_by_the_next_not_queued_again_from_the_oldest(
+    gql: GraphQLClient,
+    served_shop: ServedShop,
+    db: Database,
+    tenant: TenantHandle,
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep that ran out of time left the rest of a backlog to the next, which started again at the oldest: at
+    the turns the last one had just queued, still on the queue (arq drops a second message under a job id, so
+    each was a round trip to Redis for nothing). A backlog larger than a sweep queued the same oldest turns every
+    sweep, and reached the others only as workers took those. A turn queued again now counts as queued then."""
+    monkeypatch.setattr(webhooks, "RECOVERY_BATCH", 2)
+    monkeypatch.setattr(turns, "RECOVERY_SECONDS", 0.0)  # one batch a sweep
+    shop = await open_shop(gql, served_shop, db, tenant, ("shop",))
+    ids = await stranded_deliveries(shop, tenant)
+    oldest_first = ids[::-1]
+    for sweep in range(3):
+        await recover_webhook_deliveries(container)
+        expected = set(oldest_first[: 2 * (sweep + 1)])
+        assert await queued(container, PROCESS_TASK, "delivery_pk") == expected, f"after sweep {sweep + 1}"
+    assert await recover_webhook_deliveries(container) == 0, "queued again within RECOVER_AFTER of the last time"
+
+
+async def test_a_resolutions_backlog_beyond_one_sweep_is_gone_on_with_by_the_next(
+    gql: GraphQLClient,
+    served_shop: ServedShop,
+    db: Database,
+    tenant: TenantHandle,
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(apply, "RECOVERY_BATCH", 2)
+    monkeypatch.setattr(turns, "RECOVERY_SECONDS", 0.0)
+    shop = await open_shop(gql, served_shop, db, tenant, ("shop",))
+    oldest_first = (await stranded_resolutions(shop))[::-1]
+    for sweep in range(3):
+        await recover_resolutions(container)
+        assert await queued_applies(container) == set(oldest_first[: 2 * (sweep + 1)]), f"after sweep {sweep + 1}"
+    assert await recover_resolutions(container) == 0
 
 
 async def test_a_sweep_stops_at_its_time_budget_and_at_the_first_message_redis_does_not_take() -> None:
-    """Oldest first, so the next sweep goes on with the oldest left."""
+    """Oldest first, each batch Redis took recorded as queued again (so the next sweep goes on with the oldest not
+    yet queued again); one Redis did not take is not."""
     backlog = [(datetime(2026, 1, 1, tzinfo=UTC), n) for n in range(7)]
     offered: list[int] = []
+    stamped: list[int] = []
 
     async def read(after: TurnKey | None) -> list[TurnKey]:
         return [turn for turn in backlog if after is None or turn > after][:2]
 
-    async def offer(turns: Sequence[TurnKey]) -> bool:
-        offered.extend(n for _, n in turns)
+    async def offer(lost: Sequence[TurnKey]) -> bool:
+        offered.extend(n for _, n in lost)
         return True
 
-    assert await requeue_lost(read, lambda turn: turn, offer, batch=2) == (7, True)
-    assert offered == list(range(7))
-    offered.clear()
-    assert await requeue_lost(read, lambda turn: turn, offer, batch=2, seconds=0) == (2, True)
-    assert offered == [0, 1]
+    async def requeued(lost: Sequence[TurnKey], now: datetime) -> None:
+        stamped.extend(n for _, n in lost)
 
-    async def refused(turns: Sequence[TurnKey]) -> bool:
+    assert await requeue_lost(read, lambda turn: turn, offer, requeued, batch=2) == (7, True)
+    assert offered == stamped == list(range(7))
+    offered.clear()
+    stamped.clear()
+    assert await requeue_lost(read, lambda turn: turn, offer, requeued, batch=2, seconds=0) == (2, True)
+    assert offered == stamped == [0, 1]
+    stamped.clear()
+
+    async def refused(lost: Sequence[TurnKey]) -> bool:
         return False
 
-    assert await requeue_lost(read, lambda turn: turn, refused, batch=2) == (2, False)
+    assert await requeue_lost(read, lambda turn: turn, refused, requeued, batch=2) == (2, False)
+    assert stamped == []

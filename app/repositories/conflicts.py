@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -212,6 +212,17 @@ class ConflictRepository:
             statement = statement.where(tuple_(Conflict.apply_queued_at, Conflict.id) > tuple_(*after))
         statement = statement.order_by(Conflict.apply_queued_at, Conflict.id).limit(limit)
         return list(await self.session.scalars(statement))
+
+    async def requeued(self, ids: Sequence[int], now: datetime) -> None:
+        """Record these resolutions holding a turn, not yet carried out, as queued at `now`: their message was just
+        sent again."""
+        if ids:
+            await self.session.execute(
+                update(Conflict)
+                .where(Conflict.id.in_(ids), *_UNAPPLIED, Conflict.apply_queued_at.is_not(None))
+                .values(apply_queued_at=now)
+                .execution_options(synchronize_session=False)
+            )
 
     async def applies_holding_turns(self, connector_id: int) -> int:
         """The connector's resolutions queued or being carried out: each holds one of its turns."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -131,6 +131,16 @@ class WebhookRepository:
             QueuedDelivery(pk, received_at, queued_at)
             for pk, received_at, queued_at in await self.session.execute(statement)
         ]
+
+    async def requeued(self, ids: Sequence[int], now: datetime) -> None:
+        """Record these PENDING deliveries holding a turn as queued at `now`: their message was just sent again."""
+        if ids:
+            await self.session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(ids), _PENDING, WebhookDelivery.queued_at.is_not(None))
+                .values(queued_at=now)
+                .execution_options(synchronize_session=False)
+            )
 
     async def queued_of(self, connector_id: int, *, limit: int) -> list[QueuedDelivery]:
         """The connector's PENDING deliveries holding one of its turns, oldest first."""

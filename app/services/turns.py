@@ -33,10 +33,11 @@ Lost = TypeVar("Lost")
 TurnKey = tuple[datetime, int]
 """Where a walk of the turns whose message was lost has got to: the last one's turn time and id."""
 
-RECOVERY_SECONDS = 20.0
-"""How long one recovery sweep goes on queueing lost turns again, batch after batch: inside the half minute between
-two runs of the most frequent sweep (the resolutions', twice a minute), so two never overlap; a backlog that
-outlasts it is the next run's, oldest first."""
+RECOVERY_SECONDS = 12.0
+"""How long one recovery sweep goes on queueing lost turns again, batch after batch: inside the 15 s between two
+runs of the most frequent sweep (the deliveries', four times a minute), so two never overlap (at 20 s two sweeps of
+the deliveries walked the same backlog at once). A backlog that outlasts it is the next run's: the turns this one
+queued count as queued now (`requeue_lost`), so the next goes on with those it did not reach."""
 
 
 async def take_connector_turns(
@@ -66,24 +67,32 @@ async def requeue_lost(
     read: Callable[[TurnKey | None], Awaitable[Sequence[Lost]]],
     key: Callable[[Lost], TurnKey],
     offer: Callable[[Sequence[Lost]], Awaitable[bool]],
+    requeued: Callable[[Sequence[Lost], datetime], Awaitable[None]],
     *,
     batch: int,
-    seconds: float = RECOVERY_SECONDS,
+    seconds: float | None = None,
 ) -> tuple[int, bool]:
     """Queue again the turns whose message was lost, oldest first, `batch` at a time: `read` returns the next (up to
-    `batch`, in a short transaction of its own) after a key, `offer` queues them. Goes on until none is left, Redis
-    did not take one, or `seconds` have gone; returns how many were offered and whether Redis took them all.
+    `batch`, in a short transaction of its own) after a key, `offer` queues them, `requeued` records them as queued
+    at the time given (their turn's time, which `read` orders and cuts off by). Goes on until none is left, Redis
+    did not take one, or `seconds` (RECOVERY_SECONDS) have gone; returns how many were offered and whether Redis
+    took them all.
 
     One batch a sweep queued a backlog of thousands (a Redis outage, or a restart without persistence, strands
-    every turn held) at a batch a run: half an hour for 10,000 resolutions at 200 twice a minute."""
+    every turn held) at a batch a run: half an hour for 10,000 resolutions at 200 twice a minute. A turn queued
+    again counts as queued then: the next sweep goes on with the turns this one did not reach, rather than
+    starting again at those it just queued (still on the queue, each was a round trip to Redis for nothing, and
+    a backlog larger than a sweep reached the others only as workers took those)."""
     clock = asyncio.get_running_loop().time
-    until = clock() + seconds
+    until = clock() + (RECOVERY_SECONDS if seconds is None else seconds)
     offered, after = 0, None
     while True:
         lost = await read(after)
         offered += len(lost)
         if not await offer(lost):
             return offered, False
+        if lost:
+            await requeued(lost, utcnow())
         if len(lost) < batch or clock() >= until:
             return offered, True
         after = key(lost[-1])

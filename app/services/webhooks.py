@@ -415,7 +415,11 @@ async def recover_webhook_deliveries(container: Container) -> int:
         async with container.db.reader() as session:
             return await WebhookRepository(session).queued_before(cutoff, after=after, limit=batch)
 
-    lost, queueing = await requeue_lost(read, _turn_key, partial(_offer, container), batch=batch)
+    async def requeued(deliveries: Sequence[QueuedDelivery], now: datetime) -> None:
+        async with container.db.transaction() as session:
+            await WebhookRepository(session).requeued([delivery.id for delivery in deliveries], now)
+
+    lost, queueing = await requeue_lost(read, _turn_key, partial(_offer, container), requeued, batch=batch)
     async with container.db.reader() as session:
         short = await WebhookRepository(session).waiting_for_turns(container.settings.checks_per_connector)
     for connector_id in short if queueing else []:

@@ -17,8 +17,9 @@ turn on the queue to the next resolution waiting for one (queue.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import structlog
@@ -191,7 +192,11 @@ async def recover_resolutions(container: Container) -> int:
         async with container.db.reader() as session:
             return await ConflictRepository(session).queued_unapplied(queued_before, after=after, limit=batch)
 
-    lost, queueing = await requeue_lost(read, _turn_key, partial(offer_applies, container), batch=batch)
+    async def requeued(conflicts: Sequence[Conflict], now: datetime) -> None:
+        async with container.db.transaction() as session:
+            await ConflictRepository(session).requeued([conflict.id for conflict in conflicts], now)
+
+    lost, queueing = await requeue_lost(read, _turn_key, partial(offer_applies, container), requeued, batch=batch)
     async with container.db.reader() as session:
         short = await ConflictRepository(session).waiting_for_turns(turns) if queueing else []
     for connector_id in short:
