@@ -538,8 +538,9 @@ class Conflict(Base):
     apply_error: Mapped[str | None] = mapped_column(Text, default=None)
     """Why it was carried out only in part (values that moved on since) or not at all (the channel refused)."""
     apply_queued_at: Mapped[datetime | None] = mapped_column(default=None)
-    """When its resolution was given one of its connector's turns on the queue (conflicts.queue.take_apply_turns);
-    NULL while a decided conflict waits for one, as a chunk waits its job's turn."""
+    """When its resolution was given one of its connector's turns on the queue (conflicts.queue.take_apply_turns),
+    or last queued again by the recovery sweep; NULL while a decided conflict waits for one, as a chunk waits its
+    job's turn."""
 
 
 PENDING_DELIVERY = "status = 'PENDING'"
@@ -583,8 +584,8 @@ class WebhookDelivery(Base):
     outcome: Mapped[str | None] = mapped_column(Text, default=None)
     """What processing concluded, or why it failed."""
     queued_at: Mapped[datetime | None] = mapped_column(default=None)
-    """When it was given one of its connector's turns on the queue (app.services.turns); NULL while a PENDING
-    delivery waits for one."""
+    """When it was given one of its connector's turns on the queue (app.services.turns), or last queued again by
+    the recovery sweep; NULL while a PENDING delivery waits for one."""
     product_ref: Mapped[str | None] = mapped_column(String(300), default=None)
     """The product it is about as the channel names it ("id:<external id>", else "sku:<SKU>"; "" when its payload
     names none), read from the payload when a paused connector's deliveries are collapsed; NULL until then."""
