@@ -71,16 +71,11 @@ async def test_a_paused_connectors_deliveries_keep_the_newest_about_each_product
         for n in (1, 2)
     ]
 
-    assert await purge_webhook_deliveries({"container": container}) == 2  # type: ignore[typeddict-item]
+    # The purge looks at every paused connector (the tests share a database): its count is not this test's.
+    assert await purge_webhook_deliveries({"container": container}) >= 2  # type: ignore[typeddict-item]
     kept, superseded = ("PENDING", None), ("IGNORED", "superseded")
-    found = await statuses(db, [newest, late, tied_first, tied_last, by_sku, *others])
-    assert [(status, outcome and outcome.split(":")[0]) for status, outcome in found] == [
-        kept,
-        superseded,
-        superseded,
-        kept,
-        kept,
-        kept,
-        kept,
-    ]
-    assert await purge_webhook_deliveries({"container": container}) == 0  # type: ignore[typeddict-item]
+    expected = [kept, superseded, superseded, kept, kept, kept, kept]
+    for _ in range(2):  # and a second run finds nothing more to set aside
+        found = await statuses(db, [newest, late, tied_first, tied_last, by_sku, *others])
+        assert [(status, outcome and outcome.split(":")[0]) for status, outcome in found] == expected
+        await purge_webhook_deliveries({"container": container})  # type: ignore[typeddict-item]
