@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import AsyncIterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -454,6 +454,9 @@ PURGE_BATCH = 1000
 """Deliveries one transaction of a purge deletes: a short lock each, however many a busy shop piled up."""
 
 
+COLLAPSE_SECONDS = 120.0
+"""Payload reading one run does at most, well inside arq's job timeout: a connector paused for months may hold
+millions of deliveries the first run reads; the next runs (hourly) go on with those not read yet."""
 SUPERSEDED = (
     "superseded: a newer delivery about the same product waits for the connector to be resumed; it checks the "
     "product as the channel holds it then"
@@ -475,29 +478,38 @@ async def collapse_waiting_deliveries(container: Container) -> int:
     """
     async with container.db.reader() as session:
         paused = await WebhookRepository(session).paused_with_waiting()
+    clock = asyncio.get_running_loop().time
+    until = clock() + COLLAPSE_SECONDS
+
+    def in_time() -> bool:
+        return clock() < until
+
     superseded = 0
     for connector_id in paused:
-        await _read_product_refs(container, connector_id)
+        if not await _read_product_refs(container, connector_id, in_time):
+            break
         superseded += await _supersede(container, connector_id)
     if superseded:
         log.info("webhook.superseded", deliveries=superseded, connectors=len(paused))
     return superseded
 
 
-async def _read_product_refs(container: Container, connector_id: int) -> None:
-    """Record which product each of the connector's PENDING deliveries is about, PURGE_BATCH a transaction."""
+async def _read_product_refs(container: Container, connector_id: int, in_time: Callable[[], bool]) -> bool:
+    """Record which product each of the connector's PENDING deliveries is about, PURGE_BATCH a transaction; False
+    when time ran out first (the next run goes on: only those not read yet are read)."""
     async with container.db.reader() as session:
         found = await session.get(Connector, connector_id)
     if found is None:
-        return
+        return True
     protocol = webhook_protocol(ChannelType(found.channel_type))
-    while True:
+    while in_time():
         async with container.db.transaction() as session:
             deliveries = WebhookRepository(session)
             unread = await deliveries.unread_refs(connector_id, limit=PURGE_BATCH)
             await deliveries.set_refs({row.id: _product_ref(protocol, row) for row in unread})
         if len(unread) < PURGE_BATCH:
-            return
+            return True
+    return False
 
 
 def _product_ref(protocol: WebhookProtocol, row: UnreadDelivery) -> str:
