@@ -56,6 +56,7 @@ def channel_http_client(settings: Settings) -> httpx.AsyncClient:
         backend=backend,
         max_bytes=settings.channel_max_response_bytes,
         deadline=settings.http_timeout_seconds,
+        stop_wait=settings.stop_wait_seconds,
     )
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.http_timeout_seconds), transport=transport, follow_redirects=False

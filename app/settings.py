@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     (the channel busy, a sync racing it) runs again; it doubles with each attempt."""
     worker_poll_seconds: float = Field(default=0.5, gt=0, validation_alias="PIMSYNC_WORKER_POLL_SECONDS")
     """How often an idle worker looks for queued work (arq's poll delay): the longest a new job waits for it."""
+    worker_stop_seconds: float = Field(default=20.0, gt=0, validation_alias="PIMSYNC_WORKER_STOP_SECONDS")
+    """How long a stopped worker (SIGTERM) has to end before it is killed: what `pimsync run` gives its worker, and
+    what a deployment should give it too (its grace period). Half of it goes to waiting for a write the shop has not
+    answered yet (stop_wait_seconds), the rest to recording, handing back what the worker held, and closing."""
     webhook_max_bytes: int = Field(default=1_048_576, gt=0, validation_alias="PIMSYNC_WEBHOOK_MAX_BYTES")
     """Largest webhook body accepted (413 beyond it); reading stops there, so a huge body never fills memory."""
     webhook_secret_grace_hours: float = Field(
@@ -243,6 +247,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.var_dir / 'pimsync.sqlite3'}"
+
+    @property
+    def stop_wait_seconds(self) -> float:
+        """How long a stop waits for a write in flight (app.stops): half the worker's grace period. A shop holding a
+        write longer (up to http_timeout_seconds) is given up on, and its chunk or product kept from the next worker
+        until that write's deadline has passed, so it cannot be created twice."""
+        return self.worker_stop_seconds / 2
 
     @property
     def webhook_secret_grace(self) -> timedelta:

@@ -291,6 +291,23 @@ async def until_a_batch_is_sent(shop: ServedShop, what: str = "the sync") -> Non
         await asyncio.sleep(0.02)
 
 
+GRACE_SECONDS = 4.0
+"""A stopped worker's grace period in the tests of a write the shop holds (PIMSYNC_WORKER_STOP_SECONDS): half of it, 2 s, is
+what its stop waits for a write."""
+HELD_WRITE = {"PIMSYNC_WORKER_STOP_SECONDS": str(GRACE_SECONDS), "HTTP_TIMEOUT_SECONDS": "8"}
+"""A write may take 8 s (HTTP_TIMEOUT_SECONDS), longer than the grace period, as 30 s are longer than 20 s."""
+SHOP_HOLDS_A_WRITE_SECONDS = 5.0
+"""Longer than the grace period, within the write's timeout: the shop applies the write after the worker has gone."""
+
+
+async def until_every_batch_is_answered(shop: ServedShop) -> None:
+    """Until the shop has acted on every batch it received (and answered, whether or not anyone still listened)."""
+    deadline = time.monotonic() + 15
+    while any(not request.status for request in shop.shop.requests_to("POST", "/products/batch")):
+        assert time.monotonic() < deadline, "the shop still holds a batch"
+        await asyncio.sleep(0.05)
+
+
 def batches(shop: ServedShop) -> list[dict[str, Any]]:
     return [request.json for request in shop.shop.requests_to("POST", "/products/batch") if request.status == 200]
 

@@ -193,10 +193,10 @@ async def test_a_resolution_stopped_while_the_shop_takes_its_write_records_the_w
     run: asyncio.Task[Any] | None = None
     answered_even_if_stopped = transport._answered_even_if_stopped
 
-    async def stopped_while_the_shop_takes_it(exchange: Any) -> Any:
+    async def stopped_while_the_shop_takes_it(exchange: Any, **given: Any) -> Any:
         assert run is not None
         run.cancel()
-        return await answered_even_if_stopped(exchange)
+        return await answered_even_if_stopped(exchange, **given)
 
     monkeypatch.setattr(transport, "_answered_even_if_stopped", stopped_while_the_shop_takes_it)
     mark = len(served_shop.shop.requests)

@@ -52,12 +52,15 @@ from tests.connector_fixtures import (
 )
 from tests.sync_fixtures import (
     CANCEL,
+    GRACE_SECONDS,
+    HELD_WRITE,
     JOB,
     LISTINGS,
     LOCALE_STATUS,
     MAPPINGS,
     PRODUCTS,
     RETRY,
+    SHOP_HOLDS_A_WRITE_SECONDS,
     TRIGGER,
     chair,
     locale_status,
@@ -69,6 +72,7 @@ from tests.sync_fixtures import (
     sku,
     trigger,
     until_a_batch_is_sent,
+    until_every_batch_is_answered,
     wait_for_job,
     worker,
     worker_env,
@@ -355,6 +359,40 @@ async def test_a_worker_stopped_by_a_deploy_hands_its_chunks_to_the_next_at_once
         done = await wait_for_job(shop_sync, job["id"], worker=new)
     assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", 300, 0)
     assert len(served_shop.shop.products) == 300
+    assert most_creations_of_one_sku(served_shop) == 1, "a product was created twice"
+
+
+async def test_a_worker_stopped_while_the_shop_holds_its_write_exits_within_its_grace_and_nothing_is_created_twice(
+    shop_sync: GraphQLClient, served_shop: ServedShop, settings: Settings, tmp_path: Path
+) -> None:
+    """A deploy SIGTERMs a worker while the shop holds its batch, another worker being up, and kills it once its
+    grace period is over: the stop waited for the write's answer up to the HTTP timeout (30 s against
+    `pimsync run`'s 20 s), so the worker was killed in the middle of its stop. It now gives up on the answer within
+    half the grace period and exits in time; the chunk stays leased until the write's deadline, while the shop may
+    still apply it, so the other worker's look-up by SKU finds what the write created instead of creating it again
+    (handed back at once, it found nothing and created every product a second time), and it finishes the job."""
+    with (
+        running_worker(settings, tmp_path / "one.log", **HELD_WRITE) as one,
+        running_worker(settings, tmp_path / "two.log", **HELD_WRITE) as two,
+    ):
+        await one.started()
+        await two.started()
+        served_shop.shop.slow_down(SHOP_HOLDS_A_WRITE_SECONDS, only="POST /products/batch")
+        job = await trigger(shop_sync)
+        await until_a_batch_is_sent(served_shop)
+        served_shop.shop.slow_down(0)  # the batch received is still held; the next worker's are not
+        old, new = (one, two) if "run_sync_chunk(" in one.log() else (two, one)
+        assert old.process is not None
+        stopping = time.monotonic()
+        old.process.send_signal(signal.SIGTERM)
+        exited = await asyncio.to_thread(old.process.wait, 15)
+        took = time.monotonic() - stopping
+        assert exited == 0, old.output()
+        assert took < GRACE_SECONDS, f"the stopped worker took {took:.1f} s, past its grace period:\n{old.output()}"
+        done = await wait_for_job(shop_sync, job["id"], worker=new, within=60)
+    await until_every_batch_is_answered(served_shop)  # the held one included, which lands whoever reads it
+    assert (done["status"], done["syncedProducts"], done["failedProducts"]) == ("COMPLETED", PRODUCTS, 0), done
+    assert sorted(served_shop.shop.products) == sorted(sku(n) for n in range(PRODUCTS)), "every product, once"
     assert most_creations_of_one_sku(served_shop) == 1, "a product was created twice"
 
 

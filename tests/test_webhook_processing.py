@@ -50,7 +50,16 @@ from tests.connector_fixtures import (
 from tests.emulators.custom_http_shop import CustomHttpShop, LoggedRequest
 from tests.emulators.shopify import ShopifyEmulator
 from tests.shopify_fixtures import DOMAIN, TOKEN, shop_clock, shopify
-from tests.sync_fixtures import WorkerProcess, trigger, wait_for_job
+from tests.sync_fixtures import (
+    GRACE_SECONDS,
+    HELD_WRITE,
+    SHOP_HOLDS_A_WRITE_SECONDS,
+    WorkerProcess,
+    trigger,
+    until_a_batch_is_sent,
+    until_every_batch_is_answered,
+    wait_for_job,
+)
 
 __all__ = ["served_shop", "shopify"]
 
@@ -82,11 +91,17 @@ class Workers:
         self.current: WorkerProcess | None = None
         self.started = 0
 
-    def running(self) -> WorkerProcess:
+    def running(self, **env: str) -> WorkerProcess:
+        """The module's worker, started with `env` (worker_env's overrides) if it is not running."""
         if self.current is None:
             self.started += 1
-            self.current = WorkerProcess(self.settings, self.log_dir / f"worker-{self.started}.log").start()
+            self.current = WorkerProcess(self.settings, self.log_dir / f"worker-{self.started}.log", **env).start()
         return self.current
+
+    def another(self, **env: str) -> WorkerProcess:
+        """A second worker beside the module's, which the test stops."""
+        self.started += 1
+        return WorkerProcess(self.settings, self.log_dir / f"worker-{self.started}.log", **env).start()
 
     def stop(self) -> None:
         if self.current is not None:
@@ -809,3 +824,46 @@ async def test_a_worker_stopped_by_a_deploy_while_it_writes_a_resolution_leaves_
     assert (applied["resolutionStatus"], applied["applyError"]) == ("PIM_WINS", None), applied
     assert len([r for r in store.shop.requests if r.method == "POST"]) == 1, "the shop was written twice"
     assert store.shop.products[SKU].locales["ar"]["title"] == AR_PIM_EDIT
+
+
+@pytest.mark.usefixtures("frozen_shop")
+async def test_a_worker_stopped_while_the_shop_holds_a_re_create_exits_in_its_grace_and_nothing_is_created_twice(
+    opener: Opener, workers: Workers
+) -> None:
+    """A deploy SIGTERMs a worker while the shop holds the product a person chose to put back (PIM_WINS on a product
+    deleted on the shop), another worker being up, and kills it once its grace period is over: the stop waited for
+    the shop's answer up to the HTTP timeout, longer than that. It now gives up within half the grace period and
+    exits in time, and the resolution is kept from the other worker until the write's deadline: checked at once, it
+    would find no product on the shop yet and create it a second time. Checked after, it finds the one the held
+    write created, and records the resolution applied."""
+    store = await opener(strategy="MANUAL")
+    await delete_on_shop(store)
+    [conflict] = await conflicts(store.gql)
+    workers.stop()
+    one, two = workers.running(**HELD_WRITE), workers.another(**HELD_WRITE)
+    try:
+        await one.started()
+        await two.started()
+        store.shop.slow_down(SHOP_HOLDS_A_WRITE_SECONDS, only="POST /products/batch")
+        resolved = await store.gql(RESOLVE, {"id": conflict["id"], "input": {"resolution": "PIM_WINS"}})
+        assert resolved["resolveConflict"]["userErrors"] == []
+        await until_a_batch_is_sent(store.served, "the resolution")
+        store.shop.slow_down(0)  # the write received is still held; the other worker's are not
+        old, other = (one, two) if "apply_conflict_resolution(" in one.log() else (two, one)
+        assert old.process is not None
+        stopping = time.monotonic()
+        old.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(old.process.wait, 15) == 0, old.output()
+        took = time.monotonic() - stopping
+        assert took < GRACE_SECONDS, f"the stopped worker took {took:.1f} s, past its grace period:\n{old.output()}"
+        deadline = time.monotonic() + 30
+        while (applied := (await store.gql(APPLIED, {"id": conflict["id"]}))["conflict"])["appliedAt"] is None:
+            assert time.monotonic() < deadline, f"the resolution was never recorded:\n{other.output()}"
+            await asyncio.sleep(0.1)
+    finally:
+        two.stop()
+        workers.stop()
+    await until_every_batch_is_answered(store.served)
+    assert len(creates(store)) == 1, "the product was created twice"
+    assert applied["resolutionStatus"] == "PIM_WINS", applied
+    assert store.shop.products[SKU].locales["ar"]["title"] == AR_SYNCED

@@ -42,6 +42,8 @@ from typing import TypeVar
 import httpcore
 import httpx
 
+from app import stops
+
 ACCEPTED_ENCODINGS = "gzip, deflate"
 """What the transport asks servers for, whatever httpx would offer (br and zstd, when their packages are there)."""
 _INFLATED = frozenset({"gzip", "x-gzip", "deflate"})
@@ -161,32 +163,52 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """Requests that change nothing on the channel: the others may be applied there whether or not their answer is read."""
 
 
-async def _answered_even_if_stopped(exchange: Awaitable[httpcore.Response]) -> httpcore.Response:
+async def _answered_even_if_stopped(exchange: Awaitable[httpcore.Response], *, within: float) -> httpcore.Response:
     """`exchange`'s answer; a caller stopped meanwhile (a worker stopping in a deploy) is stopped only once the answer
-    has come (or the exchange failed, at its deadline at the latest).
+    has come, or `within` seconds after the stop (app.stops.waited), whichever is first.
 
     A write the channel has received may be applied there even when its client goes away, and the channel answers
     once it has. The stopped run hands its chunk back at once, and whoever resumes it looks each product up by SKU
     before creating it: a look-up made while the cut-off write was still being applied found nothing, and the
-    product was created a second time. Waiting for the answer first, the look-up finds what the write did."""
+    product was created a second time. Waiting for the answer first, the look-up finds what the write did.
+
+    A shop may hold a write up to the exchange's deadline, longer than a stopping worker has before it is killed:
+    past `within` the exchange is given up on, noted as such on the work's Stop (app.stops), whose owner keeps the
+    work from the next worker until the deadline has passed."""
     task = asyncio.ensure_future(exchange)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            answer = await task
-            await answer.aclose()  # unread: the connection goes back to the pool, or is closed
+        if await stops.waited(task, within):
+            with contextlib.suppress(Exception):
+                await task.result().aclose()  # unread: the connection goes back to the pool, or is closed
+        else:
+            task.cancel()
+            task.add_done_callback(_retrieved)
         raise
+
+
+def _retrieved(task: asyncio.Future[httpcore.Response]) -> None:
+    """An exchange given up on under a stop: its end is nobody's concern, but must not be reported unretrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 class ChannelTransport(httpx.AsyncBaseTransport):
     """httpx's transport over an httpcore pool whose connections `backend` makes; HTTP/1.1, no proxy.
 
     An answer is read no further than `max_bytes` (decoded) and the exchange ends `deadline` seconds after it began.
+    A stop waits for a write's answer at most `stop_wait` seconds (`_answered_even_if_stopped`).
     """
 
     def __init__(
-        self, *, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend, max_bytes: int, deadline: float
+        self,
+        *,
+        limits: httpx.Limits,
+        backend: httpcore.AsyncNetworkBackend,
+        max_bytes: int,
+        deadline: float,
+        stop_wait: float,
     ) -> None:
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
@@ -197,6 +219,7 @@ class ChannelTransport(httpx.AsyncBaseTransport):
         )
         self._max_bytes = max_bytes
         self._deadline = deadline
+        self._stop_wait = stop_wait
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         deadline = asyncio.get_running_loop().time() + self._deadline
@@ -214,7 +237,11 @@ class ChannelTransport(httpx.AsyncBaseTransport):
             extensions=request.extensions,  # httpx's per-request timeouts travel here, as httpcore expects them
         )
         exchange = _before(deadline, self._pool.handle_async_request(sent))
-        answer = await (exchange if request.method in _SAFE_METHODS else _answered_even_if_stopped(exchange))
+        if request.method in _SAFE_METHODS:
+            answer = await exchange
+        else:
+            with stops.write_in_flight(self._deadline):
+                answer = await _answered_even_if_stopped(exchange, within=self._stop_wait)
         assert isinstance(answer.stream, AsyncIterable)  # the async pool's streams are
         received = httpx.Headers(answer.headers)
         try:

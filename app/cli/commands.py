@@ -324,24 +324,23 @@ def run_all(host: HostOption = None, port: PortOption = None) -> None:
             _serve(server, listening)
         finally:
             try:
-                _stop_worker(worker_process)
+                _stop_worker(worker_process, within=current.worker_stop_seconds)
             finally:
                 stop_embedded_redis()
 
 
-WORKER_STOP_SECONDS = 20
 STOPPED_WORKER_AT_ONCE = (
     "interrupted again: the worker was stopped at once; a sync chunk it was running is taken up by the next "
     "worker once its lease ends"
 )
 
 
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then a while for the jobs in flight to end; past it, or on another Ctrl-C, the worker is killed:
-    what it held is picked up again by the next worker, as a crashed worker's is."""
+def _stop_worker(worker: subprocess.Popen[bytes], *, within: float) -> None:
+    """SIGTERM, then `within` seconds (PIMSYNC_WORKER_STOP_SECONDS) for the jobs in flight to end; past it, or on
+    another Ctrl-C, the worker is killed: what it held is picked up again by the next worker, as a crashed worker's is."""
     worker.send_signal(signal.SIGTERM)
     try:
-        worker.wait(timeout=WORKER_STOP_SECONDS)
+        worker.wait(timeout=within)
     except subprocess.TimeoutExpired:
         worker.kill()
     except KeyboardInterrupt:

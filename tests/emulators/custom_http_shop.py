@@ -184,6 +184,7 @@ class CustomHttpShop:
         """The same products by external id, so an update finds its product without scanning the store."""
         self.requests: list[LoggedRequest] = []
         self.delay_seconds = 0.0
+        self.delay_only: str | None = None
         self._faults: list[_Fault] = []
         self._lost: list[list[Any]] = []
         """[target, remaining, status] of answers to drop after acting (lose_answers_next)."""
@@ -229,9 +230,11 @@ class CustomHttpShop:
         with self._lock:
             self._rotation = (len(self.requests) + count, secret)
 
-    def slow_down(self, seconds: float) -> None:
-        """Wait `seconds` before answering every request from now on (0 to stop)."""
-        self.delay_seconds = seconds
+    def slow_down(self, seconds: float, *, only: str | None = None) -> None:
+        """Wait `seconds` before acting on and answering every request from now on, or only those to `only`
+        ("METHOD /path"); 0 to stop. A request already waiting is acted on once its wait is over, whether or not
+        its client is still there to read the answer."""
+        self.delay_seconds, self.delay_only = seconds, only
 
     def seed(
         self,
@@ -362,7 +365,8 @@ class CustomHttpShop:
             self.requests.append(entry)
             if self._rotation is not None and len(self.requests) > self._rotation[0]:
                 self.signing_secret, self._rotation = self._rotation[1], None
-        if self.delay_seconds:
+        delayed = self.delay_only in (None, f"{request.method} {entry.path}")
+        if self.delay_seconds and delayed:
             await asyncio.sleep(self.delay_seconds)
         try:
             if not raw.startswith(self.base_path + "/"):

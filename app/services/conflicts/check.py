@@ -10,7 +10,9 @@ own write finds the channel equal to the base, so the check has nothing to do.
 
 A stop (a deploy's SIGTERM) cuts the reads short; once the write begins, the
 write and its record run to their end first, so its products.exported event
-is recorded once, with it.
+is recorded once, with it: within settings.stop_wait_seconds, past which the
+write is given up on and its product kept from the next check until the
+write can no longer land (`_written_even_if_stopped`).
 
 The product's listing is read again, locked, when the outcome is recorded:
 if a sync (or another delivery) recorded it meanwhile, this check's view is
@@ -19,13 +21,18 @@ out of date and `CheckRaced` asks the caller to run it again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import stops
 from app.channels.base import ChannelAdapter, ChannelError, ChannelRateLimited, CredentialsRejected, WebhookEvent
 from app.channels.factory import AdapterUnavailable
 from app.channels.webhooks import Topic
@@ -54,6 +61,8 @@ from app.stops import ended_before_stopping
 log = structlog.get_logger(__name__)
 
 CHANNEL_CHANGED = frozenset({Outcome.DRIFT, Outcome.CONVERGED, Outcome.CONFLICT})
+REDIS_TIMEOUT_SECONDS = 2.0
+"""The longest a check waits for Redis to say whether its product is kept from it (`_not_while_a_write_may_land`)."""
 TRANSIENT = frozenset({ErrorCode.RATE_LIMITED.value, ErrorCode.CHANNEL_UNAVAILABLE.value, ErrorCode.TIMEOUT.value})
 
 
@@ -182,17 +191,67 @@ async def check_product(
 
     try:
         adapter = await open_adapter(container, connector)
+        await _not_while_a_write_may_land(container, connector, product)
         await read_products(items, values, adapter, how)
-        # A stop once the write begins waits for it and for its record (the transport waits for a write's answer
-        # anyway): cut off there, the retry found the channel holding the value it was to write, wrote nothing,
-        # and the products.exported event of the write the channel took was never recorded.
-        checked = await ended_before_stopping(write_and_record(adapter))
+        checked = await _written_even_if_stopped(container, connector, product, write_and_record(adapter))
     except CredentialsRejected as exc:
         await credentials_rejected(container, connector.id, exc.summary)
         raise
     for conflict_id in checked.conflicts:
         await publish_conflict(container.redis, connector.tenant_id, connector.code, conflict_id)
     return checked
+
+
+async def _written_even_if_stopped(
+    container: Container, connector: Connector, product: Product, write: Coroutine[Any, Any, Checked]
+) -> Checked:
+    """`write` (the check's write and its record), which a stop waits for, within settings.stop_wait_seconds.
+
+    Cut off, the retry found the channel holding the value it was to write, wrote nothing, and the products.exported
+    event of the write the channel took was never recorded. A shop holding the write longer than a stopping worker
+    has is given up on (app.stops); the product is then kept from the next check until that write can no longer
+    land, since a check running meanwhile would write over it, or create the product again, on a read from before.
+    (The write given up on has no products.exported event: a stop that waited for it would be killed first.)"""
+    with stops.watched() as stop:
+        try:
+            return await ended_before_stopping(write, within=container.settings.stop_wait_seconds)
+        except asyncio.CancelledError:
+            if stop.abandoned_until is not None:
+                await asyncio.shield(_keep_product(container, connector, product, stop.abandoned_until))
+            raise
+
+
+def _write_may_land_key(connector: Connector, product: Product) -> str:
+    return f"pimsync:write-may-land:{connector.public_id}:{product.id}"
+
+
+async def _keep_product(container: Container, connector: Connector, product: Product, until: datetime) -> None:
+    """Keep the product from the next check until `until` (a Redis key that expires then); best effort: without
+    Redis the next check goes ahead, as it did before a stop gave up on any write."""
+    left_ms = int((until - utcnow()).total_seconds() * 1000)
+    if left_ms <= 0:
+        return
+    with contextlib.suppress(RedisError, OSError, TimeoutError):
+        async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+            await container.redis.set(_write_may_land_key(connector, product), until.isoformat(), px=left_ms)
+    log.warning("conflict.check_kept_for_a_write", sku=product.sku, until=until.isoformat())
+
+
+async def _not_while_a_write_may_land(container: Container, connector: Connector, product: Product) -> None:
+    """ChannelBusy (a "not now", which uses up no attempt) while a write to the product that a stopped worker gave
+    up on may still land (`_keep_product`): the check runs again once it can no longer."""
+    left_ms = -1
+    with contextlib.suppress(RedisError, OSError, TimeoutError):
+        async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+            left_ms = await container.redis.pttl(_write_may_land_key(connector, product))
+    if left_ms > 0:
+        raise ChannelBusy(
+            f"a write to {product.sku} that a stopped worker gave up on may still reach the channel: checked once it "
+            "no longer can",
+            code=ErrorCode.TIMEOUT.value,
+            retry_after=left_ms / 1000,
+            throttled=True,
+        )
 
 
 async def _record(

@@ -22,6 +22,7 @@ import structlog
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import stops
 from app.channels.base import ChannelAdapter, CredentialsRejected
 from app.channels.factory import AdapterUnavailable
 from app.container import Container
@@ -39,8 +40,11 @@ from app.services.mappings import MappingService
 from app.services.sync import progress
 from app.services.sync.adapters import open_adapter
 from app.services.sync.finish import finish_job, record_start
+from app.services.sync.jobs import ENQUEUE_TIMEOUT_SECONDS
 from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page, send_page
 from app.services.sync.planner import enqueue_chunks, take_turns
+from app.services.sync.queue import enqueue_recovery
+from app.services.sync.recovery import LEASE_GRACE
 from app.stops import ended_before_stopping
 
 log = structlog.get_logger(__name__)
@@ -80,13 +84,37 @@ async def run_chunk(container: Container, chunk_id: int, *, worker: str) -> None
     """
     lease = timedelta(seconds=container.settings.sync_lease_seconds)
     worker = f"{worker[: LEASE_OWNER_LENGTH - 9]}/{secrets.token_hex(4)}"
-    try:
-        await _run(container, chunk_id, worker, lease)
-    except asyncio.CancelledError:
-        # The worker is stopping (SIGTERM in a deploy): hand the chunk back now, not once its lease runs out;
-        # whoever resumes it redoes at most the pages in flight, matching by SKU.
-        await asyncio.shield(_release(container, chunk_id, worker))
-        raise
+    with stops.watched() as stop:
+        try:
+            await _run(container, chunk_id, worker, lease)
+        except asyncio.CancelledError:
+            # The worker is stopping (SIGTERM in a deploy): hand the chunk back now, not once its lease runs out;
+            # whoever resumes it redoes at most the pages in flight, matching by SKU. Unless the stop gave up on a
+            # write the shop had not answered: the chunk is kept until that write can no longer land.
+            if stop.abandoned_until is None:
+                await asyncio.shield(_release(container, chunk_id, worker))
+            else:
+                await asyncio.shield(_keep_until(container, chunk_id, worker, stop.abandoned_until))
+            raise
+
+
+async def _keep_until(container: Container, chunk_id: int, worker: str, until: datetime) -> None:
+    """Keep the chunk leased to this run until `until`, the deadline of a write the stop gave up on, and have a
+    recovery pass hand it on just after.
+
+    Released at once, the next worker would look the page's products up by SKU while the shop may still be applying
+    the write, find none, and create them a second time. Past the write's deadline its exchange has ended, answered
+    or not; the recovery pass queued for then (recover_orphans) takes the chunk as a dead worker's, its lease run
+    out, and the next worker's look-up finds whatever the write created."""
+    async with container.db.transaction() as session:
+        kept = await SyncJobRepository(session).update_held_chunk(
+            chunk_id, worker, running=True, lease_expires_at=until
+        )
+    if kept:
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):
+                await enqueue_recovery(container.redis, at=until + LEASE_GRACE)
+    log.warning("sync.chunk_kept_for_a_write", chunk=chunk_id, until=until.isoformat(), kept=kept)
 
 
 async def _run(container: Container, chunk_id: int, worker: str, lease: timedelta) -> None:
