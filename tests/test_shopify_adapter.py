@@ -10,9 +10,12 @@ checks stays empty, so nothing here passes by being silently ignored.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +33,9 @@ from app.channels.base import (
 from app.channels.rate_limit import LocalTokenBucket, RateLimit
 from app.channels.shopify import documents as gql
 from app.channels.shopify.adapter import ShopifyAdapter
+from app.container import channel_http_client
 from app.domain.errors import ErrorCode
+from app.settings import Environment, Settings
 from tests.emulators import serve
 from tests.emulators.shopify import ManualClock, Product, ShopifyEmulator
 from tests.emulators.shopify.model import Location
@@ -1261,3 +1266,40 @@ async def test_an_image_shopify_refuses_to_add_fails_only_that_product_with_its_
     assert shop.product("BOOT-1").title == "Desert boot" and len(shop.product("BOOT-1").media) == 250
     [next_one] = await adapter.export_batch([boot("SHOE-1", fields={"price": "80"}, locales={"en": {"title": "Shoe"}})])
     assert next_one.ok, next_one
+
+
+async def until_the_shop_receives(shop: ShopifyEmulator, what: bytes) -> None:
+    """Until the shop has received a request whose body holds `what` (answered or not)."""
+    deadline = time.monotonic() + 10
+    while not any(what in request.body for request in shop.requests):
+        assert time.monotonic() < deadline, f"the shop never received {what!r}"
+        await asyncio.sleep(0.01)
+
+
+async def cancelled_after(task: asyncio.Task[Any]) -> float:
+    """Cancel `task`, as a worker's stop does; the seconds until it ended."""
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return time.monotonic() - started
+
+
+async def test_a_stop_cuts_a_look_up_short_at_once_and_waits_for_a_write_s_answer(
+    shop: ShopifyEmulator, endpoint: str, tmp_path: Path
+) -> None:
+    """Shopify takes every request as a POST, queries too: a stop (a deploy's SIGTERM) waited for a look-up's answer
+    as for a write's, which the shop may apply whether or not its answer is read, and the stopped run then kept its
+    chunk from the next worker as if a write might still land. A query is cut off at once, as a GET is; a mutation's
+    answer is still waited for."""
+    settings = Settings(environment=Environment.TEST, var_dir=tmp_path, allow_private_urls=True)
+    async with channel_http_client(settings) as http:
+        adapter = make_adapter(endpoint, http)
+        shop.slow_down(1.5)
+        looking = asyncio.create_task(adapter.fetch_products(["BOOT-1"]))
+        await until_the_shop_receives(shop, b"query ")
+        assert await cancelled_after(looking) < 1.0, "the stop waited for a look-up's answer"
+        writing = asyncio.create_task(adapter.export_batch([boot()]))
+        await until_the_shop_receives(shop, b"mutation ")
+        assert await cancelled_after(writing) >= 1.0, "the stop did not wait for the write's answer"
+        shop.slow_down(0)

@@ -161,6 +161,10 @@ async def _before(deadline: float, step: Awaitable[_T]) -> _T:
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """Requests that change nothing on the channel: the others may be applied there whether or not their answer is read."""
+CHANGES_NOTHING = "pimsync.changes_nothing"
+"""The request extension a channel client sets (True) on a request that changes nothing on the channel although its
+method is not one of `_SAFE_METHODS`: a GraphQL query, which Shopify takes as a POST. A stop cuts it off at once, as a
+GET, instead of waiting for its answer and keeping its chunk from the next worker as if it were a write."""
 
 
 async def _answered_even_if_stopped(exchange: Awaitable[httpcore.Response], *, within: float) -> httpcore.Response:
@@ -237,7 +241,7 @@ class ChannelTransport(httpx.AsyncBaseTransport):
             extensions=request.extensions,  # httpx's per-request timeouts travel here, as httpcore expects them
         )
         exchange = _before(deadline, self._pool.handle_async_request(sent))
-        if request.method in _SAFE_METHODS:
+        if request.method in _SAFE_METHODS or request.extensions.get(CHANGES_NOTHING):
             answer = await exchange
         else:
             with stops.write_in_flight(self._deadline):

@@ -59,7 +59,7 @@ from app.channels.retry import MIN_THROTTLE_WAIT
 from app.channels.shopify.documents import Operation
 from app.channels.shopify.schemas import JsonObject, UserError, obj, parse_user_errors
 from app.channels.shopify.spec import API_VERSION
-from app.channels.transport import failure_in_words
+from app.channels.transport import CHANGES_NOTHING, failure_in_words
 from app.domain.credentials import header_safe
 from app.domain.errors import ErrorCode
 
@@ -222,7 +222,7 @@ class ShopifyClient:
         ).encode("utf-8")
         if self._gate is not None:
             await self._gate.acquire(operation.estimate(variables or {}))
-        response = await self._post(operation.name, body)
+        response = await self._post(operation.name, body, changes_nothing=operation.changes_nothing)
         if not response.is_success:
             raise await self._status_error(operation.name, response)
         payload = self._json(operation.name, response)
@@ -267,7 +267,7 @@ class ShopifyClient:
 
         return await self.data(operation, variables, read)
 
-    async def _post(self, name: str, body: bytes) -> httpx.Response:
+    async def _post(self, name: str, body: bytes, *, changes_nothing: bool) -> httpx.Response:
         headers = {
             "X-Shopify-Access-Token": self.credentials.access_token,
             "Content-Type": "application/json",
@@ -277,7 +277,12 @@ class ShopifyClient:
         started = time.perf_counter()
         try:
             response = await self._http.post(
-                self.endpoint, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
+                self.endpoint,
+                content=body,
+                headers=headers,
+                timeout=self._timeout,
+                follow_redirects=False,
+                extensions={CHANGES_NOTHING: True} if changes_nothing else None,
             )
         except httpx.TimeoutException as exc:
             raise ChannelTimeout(

@@ -40,6 +40,11 @@ class Operation:
     """(variables path, points): what each item found at that path of the variables adds (a list's every
     element, or the one object), through lists on the way; the SDL's "Complexity cost: <points> per <item>"."""
 
+    @property
+    def changes_nothing(self) -> bool:
+        """A query, not a mutation: a stop need not wait for its answer (channels.transport.CHANGES_NOTHING)."""
+        return self.text.lstrip().startswith("query")
+
     def estimate(self, variables: Mapping[str, Any]) -> float:
         """The cost Shopify will require for this request, before it runs: whole points, rounded up."""
         first = variables.get("first")
