@@ -19,9 +19,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.channels.registry import channel_type_spec
+from app.container import Container
 from app.db.engine import Database
+from app.domain.catalog import CatalogSpec
+from app.domain.channels import ChannelType
+from app.domain.connectors import ConnectorSettings, check_settings
 from app.domain.scopes import Scope
-from app.services.connectors import ConnectorService
+from app.services.connectors import ConnectorService, credentials_rejected
+from graphql_schema.relay import parse_global_id
 from tests.catalog_fixtures import DELETE_ATTRIBUTES, set_up_catalog
 from tests.conftest import GraphQLClient, SwappableApp, TenantHandle, make_tenant
 from tests.connector_fixtures import (
@@ -258,6 +264,11 @@ async def test_an_input_that_does_not_fit_its_type_is_refused_without_echoing_it
         ({"syncIntervalMinutes": 1}, ["syncIntervalMinutes"], "CON-001"),
         ({"requestsPerSecond": 1e-300}, ["requestsPerSecond"], "CON-001"),
         ({"requestsPerSecond": 0.001}, ["requestsPerSecond"], "CON-001"),
+        ({"syncIntervalMinutes": 60 * 24 * 31 + 1}, ["syncIntervalMinutes"], "CON-001"),
+        ({"requestsPerSecond": 1000.5}, ["requestsPerSecond"], "CON-001"),
+        ({"taxConfig": {"applyTax": True, "taxRate": 1}}, ["taxConfig", "taxRate"], "CHN-070"),
+        ({"taxConfig": {"applyTax": True}}, ["taxConfig", "taxRate"], "CHN-070"),
+        ({"taxConfig": {"applyTax": False, "decimals": 7}}, ["taxConfig", "decimals"], "CHN-070"),
     ],
 )
 async def test_bad_settings_are_user_errors_and_create_nothing(
@@ -269,6 +280,43 @@ async def test_bad_settings_are_user_errors_and_create_nothing(
         {"field": error["field"], "code": error["code"]} for error in payload["userErrors"]
     ], payload["userErrors"]
     assert (await catalog(CONNECTORS))["connectors"]["totalCount"] == 0
+
+
+async def test_settings_and_a_name_at_the_edge_of_what_is_allowed_are_taken(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """The limits are inclusive: a monthly schedule, 1,000 requests a second, a 0% tax rounded to 6 decimals and a
+    name as long as its column are taken as given, not refused one short of the limit the message states."""
+    given = connector_input(
+        served_shop,
+        syncIntervalMinutes=60 * 24 * 31,
+        requestsPerSecond=1000,
+        taxConfig={"applyTax": True, "taxRate": 0, "decimals": 6},
+    )
+    given["name"] = "n" * 200
+    payload = (await catalog(CREATE_CONNECTOR, {"input": given}))["createConnector"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    settings = payload["connector"]["settings"]
+    assert (settings["syncIntervalMinutes"], settings["requestsPerSecond"]) == (60 * 24 * 31, 1000)
+    assert settings["taxConfig"] == {"applyTax": True, "taxRate": 0, "decimals": 6}
+    assert payload["connector"]["name"] == "n" * 200
+    too_long = (await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": {"name": "n" * 201}}))["updateConnector"]
+    assert [(error["field"], error["code"]) for error in too_long["userErrors"]] == [(["input", "name"], "CON-001")]
+
+
+def test_a_currency_the_channel_does_not_take_is_chn_013_even_when_the_catalog_has_it() -> None:
+    """eBay prices each marketplace in its own currency: a connector set to one no marketplace uses would fail
+    every product at export."""
+    catalog_spec = CatalogSpec(locales=("en_US",), currencies=("EUR", "JPY"))
+    ebay = channel_type_spec(ChannelType.EBAY)
+    assert ebay.currencies is not None and "JPY" not in ebay.currencies and "EUR" in ebay.currencies
+    settings = ConnectorSettings(currency="jpy")
+    _, errors = check_settings(settings, catalog=catalog_spec, channel=ebay, channel_locales=None)
+    assert [(error.path, error.code.value) for error in errors] == [(("currency",), "CHN-013")]
+    taken, errors = check_settings(
+        ConnectorSettings(currency="eur"), catalog=catalog_spec, channel=ebay, channel_locales=None
+    )
+    assert errors == [] and taken.currency == "EUR"
 
 
 async def test_a_channel_locale_naming_an_encoding_is_refused_when_the_shop_s_locales_are_unknown(
@@ -433,6 +481,35 @@ async def test_pausing_a_paused_connector_without_a_reason_keeps_its_reason(
     assert blank == {"status": "PAUSED", "statusReason": "inventory count"}
     changed = (await catalog(PAUSE, {"code": "shop", "reason": "price review"}))["pauseConnector"]["connector"]
     assert changed == {"status": "PAUSED", "statusReason": "price review"}
+
+
+async def test_credentials_refused_while_paused_leave_the_connector_paused_with_its_reason(
+    catalog: GraphQLClient, served_shop: ServedShop, container: Container
+) -> None:
+    """A check already under way when a person paused the connector may meet CHN-003 afterwards: the refusal is
+    recorded (connector.error), but the pause a person chose stays, with the reason they gave."""
+    created = await create_connector(catalog, served_shop)
+    await catalog(PAUSE, {"code": "shop", "reason": "inventory count"})
+    await credentials_rejected(container, parse_global_id(created["connector"]["id"])[1], "CHN-003: refused")
+    connector = (await catalog(CONNECTOR, {"code": "shop"}))["connector"]
+    assert (connector["status"], connector["statusReason"]) == ("PAUSED", "inventory count")
+
+
+async def test_new_credentials_reaching_a_shop_without_a_mapped_locale_are_refused_and_change_nothing(
+    catalog: GraphQLClient, served_shop: ServedShop
+) -> None:
+    """New credentials may reach another store, with other locales: the stored locale mapping is checked against
+    the locales the new store reports, or exports would send French to a store that has none."""
+    await create_connector(catalog, served_shop)
+    served_shop.shop.supported_locales = ("en", "ar")
+    given = {"credentials": served_shop.credentials()}
+    refused = (await catalog(UPDATE_CONNECTOR, {"code": "shop", "input": given}))["updateConnector"]
+    assert refused["connector"] is None
+    assert [(error["field"], error["code"]) for error in refused["userErrors"]] == [
+        (["input", "settings", "localeMapping", "2", "channelLocale"], "CHN-012")
+    ]
+    connector = (await catalog(CONNECTOR, {"code": "shop"}))["connector"]
+    assert connector["supportedLocales"] == ["en", "ar", "fr"] and len(connector["settings"]["localeMapping"]) == 3
 
 
 async def test_a_pause_reason_longer_than_a_reason_is_refused_and_changes_nothing(
