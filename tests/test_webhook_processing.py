@@ -739,6 +739,32 @@ async def test_a_message_left_from_a_deleted_delivery_does_not_process_the_one_t
     assert own.status == "PROCESSED", own.outcome
 
 
+async def test_a_delivery_the_shop_fails_five_times_is_failed_with_the_reason_and_a_late_message_does_nothing(
+    opener: Opener, container: Container, workers: Workers
+) -> None:
+    """Five failed attempts, not four or six, and the delivery is FAILED saying why, its turn handed on; a message
+    of it still queued (arq may run a job twice) leaves it as it is and asks the shop nothing."""
+    store = await opener(strategy="MANUAL")
+    workers.stop()  # the test plays the worker's messages one by one
+    store.shop.edit(SKU, locales={"ar": {"title": AR_SHOP_EDIT}})
+    store.shop.fail_next(1000, status=503, only="GET /products")
+    body, headers = store.shop.webhook("product.updated", SKU)
+    await store.post(body, headers)
+    [row] = await deliveries(store.db, store.path)
+
+    tries = [await process_delivery(container, row.id) for _ in range(5)]
+    assert [result.status for result in tries] == ["PENDING"] * 4 + ["FAILED"], [r.outcome for r in tries]
+    assert tries[-1].retry_in is None and tries[-1].outcome.startswith("gave up after 5 attempts: CHN-021")
+    [failed] = await deliveries(store.db, store.path)
+    assert (failed.status, failed.attempts) == ("FAILED", 5), failed.outcome
+    store.shop.requests.clear()
+    late = await process_delivery(container, row.id)
+    assert (late.status, late.retry_in) == ("SKIPPED", None)
+    assert store.shop.requests == [], "a delivery already dealt with was checked again"
+    [left] = await deliveries(store.db, store.path)
+    assert (left.status, left.attempts, left.outcome) == ("FAILED", 5, failed.outcome)
+
+
 async def test_a_check_the_shop_refuses_to_authorise_puts_the_connector_in_error(opener: Opener) -> None:
     """As for a sync job: a channel that refuses the connector's credentials (CHN-003) will refuse every later
     request too, so the connector goes to ERROR with the reason and scheduled syncs skip it until it is resumed.

@@ -396,6 +396,27 @@ async def test_a_body_too_large_is_413_without_being_read_whole(
     assert await deliveries(db, shop_path) == []
 
 
+async def test_a_body_of_exactly_the_limit_is_taken_whether_its_length_is_declared_or_streamed(
+    client: httpx.AsyncClient, db: Database, settings: Settings, served_shop: ServedShop, shop_path: str
+) -> None:
+    """webhookMaxBytes is the largest body taken, not the first refused: a shop's delivery that size is stored."""
+    document: dict[str, Any] = {"sku": "SKU-1", "externalId": "p-1", "fields": {"note": ""}, "locales": {}}
+    unpadded, _ = served_shop.shop.webhook("product.updated", document)
+    document["fields"]["note"] = "x" * (settings.webhook_max_bytes - len(unpadded))
+    body, headers = served_shop.shop.webhook("product.updated", document)
+    assert len(body) == settings.webhook_max_bytes
+    assert (await client.post(shop_path, content=body, headers=headers)).status_code == 202
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    # A second delivery id, so the streamed copy is not dropped as a replay; no Content-Length is declared.
+    _, headers = served_shop.shop.webhook("product.updated", document, delivery_id="streamed-at-the-limit")
+    assert (await client.post(shop_path, content=chunks(), headers=headers)).status_code == 202
+    assert len(await deliveries(db, shop_path)) == 2
+
+
 async def test_credentials_no_key_opens_are_503_and_store_nothing(
     client: httpx.AsyncClient,
     db: Database,
