@@ -562,6 +562,26 @@ async def test_reimporting_the_same_attributes_counts_them_unchanged_and_leaves_
     assert (report.imported, report.changed) == (2, 1)
 
 
+async def test_an_attribute_row_refused_by_the_catalog_leaves_the_other_rows_of_its_batch_written(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """A row only the catalog can refuse (a type change of an attribute products use) fails its batch's write: the
+    other rows of that batch are written again without it, each counted, not dropped along with it unreported."""
+    await enable(db, tenant, ["en_US"], ["ecommerce"], ["EUR"])
+    importer = Importer(db)
+    name = {"code": "name", "type": "TEXT", "localizable": False}
+    assert (await importer.attributes(tenant.code, jsonl(tmp_path / "first.jsonl", name))).imported == 1
+    product = {"sku": "A-1", "values": [{"attribute": "name", "data": "Shirt"}]}
+    assert (await importer.products(tenant.code, jsonl(tmp_path / "products.jsonl", product))).imported == 1
+    colour = {"code": "colour", "type": "TEXT", "localizable": False}
+    retyped = {"code": "name", "type": "NUMBER", "localizable": False}
+    size = {"code": "size", "type": "TEXT", "localizable": False}
+    report = await importer.attributes(tenant.code, jsonl(tmp_path / "again.jsonl", colour, retyped, size))
+    assert (report.imported, report.rejected) == (2, 1)
+    assert report.rejections[0].line == 2 and "already has product values" in report.rejections[0].reasons[0]
+    assert set(await _attribute_stamps(db, tenant)) == {"name", "colour", "size"}
+
+
 async def _attribute_stamps(db: Database, tenant: TenantHandle) -> dict[str, Any]:
     async with db.reader() as session:
         found = await session.execute(
