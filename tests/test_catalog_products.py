@@ -295,6 +295,10 @@ async def test_delete_is_all_or_nothing_and_bumps_the_revision(gql: GraphQLClien
     done = (await gql(DELETE_PRODUCTS, {"skus": ["D-1"]}))["deleteProducts"]
     assert done == {"deletedSkus": ["D-1"], "userErrors": []}
     assert (await gql(PRODUCT, {"sku": "D-1"}))["product"] is None
+    again = (await gql(DELETE_PRODUCTS, {"skus": ["D-1"]}))["deleteProducts"]
+    assert again["deletedSkus"] == [] and [(e["field"], e["code"]) for e in again["userErrors"]] == [
+        (["skus", "0"], "CAT-012")
+    ], "a product deleted already is not there to delete"
     assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 1
     revived = (await upsert(gql, {"sku": "D-1", "values": []}))["products"][0]
     assert revived["values"] == [] and revived["revision"] > created[1]["revision"]
@@ -317,6 +321,17 @@ async def test_a_delete_takes_at_most_a_batch_of_names_repeats_included(gql: Gra
     ]
     done = (await gql(DELETE_PRODUCTS, {"skus": ["D-1"] * MAX_PRODUCTS_PER_CALL}))["deleteProducts"]
     assert done == {"deletedSkus": ["D-1"], "userErrors": []}
+
+
+async def test_an_upsert_takes_at_most_a_batch_of_products_and_writes_none_of_a_larger_one(gql: GraphQLClient) -> None:
+    await set_up_catalog(gql)
+    batch = [{"sku": f"B-{index}", "values": []} for index in range(MAX_PRODUCTS_PER_CALL + 1)]
+    refused = (await gql(UPSERT_PRODUCTS, {"products": batch}))["upsertProducts"]
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [(["products"], "CAT-013")]
+    assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == 0
+    taken = (await gql(UPSERT_PRODUCTS, {"products": batch[:MAX_PRODUCTS_PER_CALL]}))["upsertProducts"]
+    assert taken["userErrors"] == []
+    assert (await gql("{ products { totalCount } }"))["products"]["totalCount"] == MAX_PRODUCTS_PER_CALL
 
 
 async def test_deleting_an_attribute_renews_the_revision_of_every_product_that_had_it(
