@@ -26,6 +26,7 @@ from app.domain.export_plan import ExportPlan
 from app.domain.mappings import MappingDirection, MappingDraft, MappingRule, check_mappings, stored_rule, stored_rules
 from app.domain.scopes import Scope
 from app.domain.transformations import sanitize_html, strip_html
+from app.services.mappings import MAX_MAPPINGS
 from tests.catalog_fixtures import (
     DELETE_ATTRIBUTES,
     PRODUCT,
@@ -1220,6 +1221,27 @@ async def test_a_setting_the_export_reads_sends_every_product_again_on_the_next_
     assert (await shop_connector(UPDATE_CONNECTOR, changed))["updateConnector"]["userErrors"] == []
     after = await run_here(shop_connector, container, syncType="INCREMENTAL")
     assert after["totalProducts"] == 1, f"{change} changed what CHAIR-1 exports, and it was not sent again"
+
+
+async def test_a_new_mapping_set_sends_every_product_again_on_the_next_incremental_sync(
+    shop_connector: GraphQLClient, container: Container, served_shop: ServedShop
+) -> None:
+    """CHAIR-1 does not change, its mappings do: the price newly mapped reaches the shop on an incremental sync."""
+    assert (await save(shop_connector, TITLE))["userErrors"] == []
+    assert (await run_here(shop_connector, container, syncType="INCREMENTAL"))["totalProducts"] == 1
+    assert "price" not in sent_products(served_shop)[-1]["fields"]
+    assert (await run_here(shop_connector, container, syncType="INCREMENTAL"))["totalProducts"] == 0
+    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    after = await run_here(shop_connector, container, syncType="INCREMENTAL")
+    assert after["totalProducts"] == 1 and sent_products(served_shop)[-1]["fields"]["price"] == "99.99"
+
+
+async def test_a_set_of_more_mappings_than_a_connector_takes_is_refused_whole(shop_connector: GraphQLClient) -> None:
+    assert (await save(shop_connector, TITLE))["userErrors"] == []
+    refused = await save(shop_connector, *[TITLE] * (MAX_MAPPINGS + 1))
+    assert [(error["field"], error["code"]) for error in refused["userErrors"]] == [(["mappings"], "CAT-013")]
+    listed = (await shop_connector(MAPPINGS_OF, {"code": "shop"}))["connector"]["mappings"]
+    assert [m["channelField"] for m in listed] == ["title"]
 
 
 async def test_a_connector_that_applies_tax_taxes_every_price_its_mappings_send(
