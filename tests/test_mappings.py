@@ -179,9 +179,16 @@ async def test_a_refused_save_shows_the_stored_set_only_to_a_token_that_may_view
 
 
 async def test_the_channels_required_fields_must_be_mapped(shop_connector: GraphQLClient) -> None:
+    """By a mapping that exports them: one that only imports a title sends none. An empty set (every mapping
+    removed) is taken: the connector then sends nothing at all."""
     refused = await save(shop_connector, PRICE)
     assert codes(refused) == [(["mappings"], "CHN-010")]
     assert "title" in refused["userErrors"][0]["message"]
+    imported_only = await save(shop_connector, PRICE, {**TITLE, "direction": "IMPORT"})
+    assert codes(imported_only) == [(["mappings"], "CHN-010")]
+    assert (await save(shop_connector, TITLE, PRICE))["userErrors"] == []
+    cleared = await save(shop_connector)
+    assert cleared["userErrors"] == [] and cleared["mappings"] == []
 
 
 async def test_a_scopable_attribute_needs_the_connector_to_read_a_scope(shop_connector: GraphQLClient) -> None:
@@ -993,6 +1000,17 @@ def test_a_mapping_set_that_would_take_two_channel_values_into_one_pim_value_is_
         )
     ]
     assert refused(MappingDraft("label", "title", MappingDirection.EXPORT)) == [], "exporting one value is fine"
+    two_locales = ConnectorSettings(locale_mapping=THREE_LOCALES.locale_mapping[:2], currency="EUR")
+    _, errors = check_mappings(
+        [MappingDraft("label", "title", MappingDirection.BOTH)],
+        catalog=catalog,
+        channel=spec,
+        settings=two_locales,
+        channel_locales=None,
+    )
+    assert [(error.path, error.code.value) for error in errors] == [(("mappings", 0, "direction"), "CHN-060")], (
+        "two channel values are already two to take into one"
+    )
     vendor = MappingDraft("name", "vendor", MappingDirection.IMPORT, locale_mapping=(LocalePair("en_US", "en"),))
     assert refused(MappingDraft("name", "title", MappingDirection.BOTH), vendor) == [
         (

@@ -357,6 +357,7 @@ async def test_the_preview_reports_a_price_the_pim_lacks_as_the_sync_refuses_it(
     for shown in previews:
         assert shown["fields"]["price"] is None
         assert shown["problems"] == [{"field": ["price"], "message": message, "code": "CHN-010"}], shown
+        assert shown["willSend"] is False, "the sync sends no locale of a product the shop refuses whole"
 
     single = {"syncType": "SINGLE", "productSkus": ["LAMP-0"]}
     done = await wait_for_job(gql, (await trigger(gql, **single))["id"], worker=worker)
