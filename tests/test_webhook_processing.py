@@ -20,7 +20,7 @@ import json
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from tests.connector_fixtures import (
     CONNECTOR,
     CREATE_CONNECTOR,
     SAVE_MAPPINGS,
+    UPDATE_CONNECTOR,
     ServedShop,
     create_connector,
     served_shop,
@@ -752,13 +753,18 @@ async def test_a_delivery_the_shop_fails_five_times_is_failed_with_the_reason_an
     await store.post(body, headers)
     [row] = await deliveries(store.db, store.path)
 
-    tries = [await process_delivery(container, row.id) for _ in range(5)]
+    # Each attempt tries the shop five times itself, with waits that double from PIMSYNC_CHANNEL_RETRY_SECONDS, at
+    # the connector's rate: at the default half second and 5 requests a second, the attempts took some 20 s.
+    fast = {"settings": {"requestsPerSecond": 1000}}
+    assert (await store.gql(UPDATE_CONNECTOR, {"code": "shop", "input": fast}))["updateConnector"]["userErrors"] == []
+    quick = replace(container, settings=container.settings.model_copy(update={"channel_retry_seconds": 0.01}))
+    tries = [await process_delivery(quick, row.id) for _ in range(5)]
     assert [result.status for result in tries] == ["PENDING"] * 4 + ["FAILED"], [r.outcome for r in tries]
     assert tries[-1].retry_in is None and tries[-1].outcome.startswith("gave up after 5 attempts: CHN-021")
     [failed] = await deliveries(store.db, store.path)
     assert (failed.status, failed.attempts) == ("FAILED", 5), failed.outcome
     store.shop.requests.clear()
-    late = await process_delivery(container, row.id)
+    late = await process_delivery(quick, row.id)
     assert (late.status, late.retry_in) == ("SKIPPED", None)
     assert store.shop.requests == [], "a delivery already dealt with was checked again"
     [left] = await deliveries(store.db, store.path)
