@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -69,9 +70,14 @@ class Names:
     connector_node: str
 
     def placeholders(self, text: str) -> str:
-        """`text` with each name replaced by its field's name: an error may echo what was asked, not more."""
+        """`text` with each name replaced by its field's name: an error may echo what was asked, not more.
+
+        Whole names only: SyncJob 1's id (U3luY0pvYjox) begins SyncJob 12's (U3luY0pvYjoxMg==), and replacing it
+        inside the caller's own job id made an answer that names that job differ from the missing name's answer
+        whenever the owner's ids were that small (a fresh database, the first module it serves)."""
         for item in sorted(fields(self), key=lambda f: -len(str(getattr(self, f.name)))):
-            text = text.replace(str(getattr(self, item.name)), f"<{item.name}>")
+            whole = rf"(?<![\w+/=-]){re.escape(str(getattr(self, item.name)))}(?![\w+/=-])"
+            text = re.sub(whole, f"<{item.name}>", text)
         return text
 
 
