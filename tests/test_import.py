@@ -460,6 +460,22 @@ async def test_a_cell_larger_than_csvs_default_limit_imports_and_one_over_a_valu
     assert len((await stored_values(db, tenant))[("BIG-1", "name", "", "")]) == 200_000
 
 
+async def test_a_cell_over_a_values_limit_says_so_whatever_limit_the_process_had_set(
+    db: Database, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """The csv module's limit is the process's: the importer only raised it, so after anything else in the process
+    had set a larger one the cell was read whole and refused by the value's own check, in other words."""
+    await small_catalog(db, tenant, tmp_path)
+    file = tmp_path / "products.csv"
+    file.write_text(f"sku;name\nBIG-2;{'y' * (MAX_TEXT_LENGTH + 1)}\n")
+    previous = csv.field_size_limit(2**31 - 1)
+    try:
+        report = await Importer(db).products(tenant.code, file)
+    finally:
+        csv.field_size_limit(previous)
+    assert report.rejections[0].reasons == ["a cell is over 1,048,576 characters, the most a value holds"]
+
+
 async def test_an_unknown_key_or_a_value_without_data_refuses_the_line_instead_of_clearing(
     db: Database, tenant: TenantHandle, tmp_path: Path
 ) -> None:

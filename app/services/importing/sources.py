@@ -155,9 +155,10 @@ def read_csv(handle: BinaryIO, progress: ProgressCallback | None = None) -> tupl
     Line numbers are those of the row's first physical line, as an editor shows them.
     """
     require_utf8(handle)
-    if csv.field_size_limit() < MAX_TEXT_LENGTH:
-        # Python's default (131,072 characters) is below what a value may hold. The limit is the process's.
-        csv.field_size_limit(MAX_TEXT_LENGTH)
+    # Python's default (131,072 characters) is below what a value may hold. The limit is the process's, so it is
+    # set, not just raised: a cell over what a value holds is refused as such (`_malformed`), whatever else in the
+    # process set it to before.
+    csv.field_size_limit(MAX_TEXT_LENGTH)
     reader = csv.reader(_lines(handle, progress), delimiter=";", quotechar='"', strict=True)
     try:
         header = [column.strip() for column in next(reader)]
@@ -204,7 +205,7 @@ def _malformed(exc: csv.Error, start: int, end: int) -> Record:
     """What a csv error means for the user: which lines were lost, and why."""
     message = str(exc)
     if message.startswith("field larger than field limit"):
-        limit = f"a cell is over {csv.field_size_limit():,} characters, the most a value holds"
+        limit = f"a cell is over {MAX_TEXT_LENGTH:,} characters, the most a value holds"
         return Record(start, None, limit + _open_quote_hint(start, end))
     if message == "unexpected end of data":
         lost = f": the {end - start:,} lines after it went into its cell and were not imported" if end > start else ""
