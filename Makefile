@@ -23,11 +23,9 @@ test: lint typecheck pytest
 
 ## One pytest process per core: each has its own databases, queue and tenants (tests/conftest.py), and much of
 ## the suite waits on worker processes and servers, so this roughly halves the wall time even on two cores. The
-## slowest tests are listed at the end, to keep the suite well inside its ten minutes. Work stealing: a process
-## that runs out of tests takes some of the other's, so the run does not end on one process working through a file
-## of worker-process tests while the other idles.
+## slowest tests are listed at the end, to keep the suite well inside its ten minutes.
 pytest: $(STAMP)
-	$(BIN)/pytest -n auto --dist worksteal --durations=15
+	$(BIN)/pytest -n auto --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
