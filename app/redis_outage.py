@@ -11,6 +11,7 @@ import structlog
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 T = TypeVar("T")
@@ -23,6 +24,9 @@ exits 1 about twice this after it went (arq's shutdown waits once more, to take 
 
 LOST_CONNECTION: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
 """OSError: a refused connection (or a socket file gone) is one before redis-py names it a ConnectionError."""
+
+BEST_EFFORT_SECONDS = 2.0
+"""How long a step the caller can go on without (`unless_redis_fails`) waits for Redis."""
 
 FIRST_PAUSE_SECONDS = 0.1
 LONGEST_PAUSE_SECONDS = 1.0
@@ -63,3 +67,13 @@ class UntilDeadline(Retry):
                 if time.monotonic() + pause > deadline:
                     raise
                 await asyncio.sleep(pause)
+
+
+async def unless_redis_fails(step: Awaitable[T], default: T, *, seconds: float = BEST_EFFORT_SECONDS) -> T:
+    """`step`'s result, or `default` when Redis fails or takes more than `seconds`: for a step the caller can go on
+    without (a note a later recovery makes up for), which must not hold a stopping worker through an outage."""
+    try:
+        async with asyncio.timeout(seconds):  # not wait_for: the step runs in this task
+            return await step
+    except (RedisError, OSError, TimeoutError):
+        return default

@@ -22,14 +22,12 @@ out of date and `CheckRaced` asks the caller to run it again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import stops
@@ -45,6 +43,7 @@ from app.domain.connectors import ConnectorStatus
 from app.domain.errors import ErrorCode
 from app.domain.export_plan import ExportPlan, ValueTable
 from app.domain.sync import ChangeAction
+from app.redis_outage import unless_redis_fails
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.events import EventRepository
 from app.repositories.listings import ListingRepository, ListingRow
@@ -61,8 +60,6 @@ from app.stops import ended_before_stopping
 log = structlog.get_logger(__name__)
 
 CHANNEL_CHANGED = frozenset({Outcome.DRIFT, Outcome.CONVERGED, Outcome.CONFLICT})
-REDIS_TIMEOUT_SECONDS = 2.0
-"""The longest a check waits for Redis to say whether its product is kept from it (`_not_while_a_write_may_land`)."""
 TRANSIENT = frozenset({ErrorCode.RATE_LIMITED.value, ErrorCode.CHANNEL_UNAVAILABLE.value, ErrorCode.TIMEOUT.value})
 
 
@@ -231,19 +228,16 @@ async def _keep_product(container: Container, connector: Connector, product: Pro
     left_ms = int((until - utcnow()).total_seconds() * 1000)
     if left_ms <= 0:
         return
-    with contextlib.suppress(RedisError, OSError, TimeoutError):
-        async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-            await container.redis.set(_write_may_land_key(connector, product), until.isoformat(), px=left_ms)
+    await unless_redis_fails(
+        container.redis.set(_write_may_land_key(connector, product), until.isoformat(), px=left_ms), None
+    )
     log.warning("conflict.check_kept_for_a_write", sku=product.sku, until=until.isoformat())
 
 
 async def _not_while_a_write_may_land(container: Container, connector: Connector, product: Product) -> None:
     """ChannelBusy (a "not now", which uses up no attempt) while a write to the product that a stopped worker gave
     up on may still land (`_keep_product`): the check runs again once it can no longer."""
-    left_ms = -1
-    with contextlib.suppress(RedisError, OSError, TimeoutError):
-        async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-            left_ms = await container.redis.pttl(_write_may_land_key(connector, product))
+    left_ms = await unless_redis_fails(container.redis.pttl(_write_may_land_key(connector, product)), -1)
     if left_ms > 0:
         raise ChannelBusy(
             f"a write to {product.sku} that a stopped worker gave up on may still reach the channel: checked once it "

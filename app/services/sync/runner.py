@@ -31,6 +31,7 @@ from app.db.models import LEASE_OWNER_LENGTH, Connector, SyncChunk, SyncJob
 from app.domain.connectors import ConnectorStatus, SyncType
 from app.domain.export_plan import ExportPlan
 from app.domain.sync import ChunkStatus, PagePace, Selection, SyncJobStatus
+from app.redis_outage import unless_redis_fails
 from app.repositories.connectors import ConnectorRepository
 from app.repositories.sync_jobs import SyncJobRepository, waits_its_turn
 from app.secrets import CredentialsUnreadable
@@ -40,7 +41,6 @@ from app.services.mappings import MappingService
 from app.services.sync import progress
 from app.services.sync.adapters import open_adapter
 from app.services.sync.finish import finish_job, record_start
-from app.services.sync.jobs import ENQUEUE_TIMEOUT_SECONDS
 from app.services.sync.pages import LeaseLost, PageWork, make_pass, record_page, send_page
 from app.services.sync.planner import enqueue_chunks, take_turns
 from app.services.sync.queue import enqueue_recovery
@@ -111,9 +111,7 @@ async def _keep_until(container: Container, chunk_id: int, worker: str, until: d
             chunk_id, worker, running=True, lease_expires_at=until
         )
     if kept:
-        with contextlib.suppress(RedisError, OSError, TimeoutError):
-            async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):
-                await enqueue_recovery(container.redis, at=until + LEASE_GRACE)
+        await unless_redis_fails(enqueue_recovery(container.redis, at=until + LEASE_GRACE), None)
     log.warning("sync.chunk_kept_for_a_write", chunk=chunk_id, until=until.isoformat(), kept=kept)
 
 
